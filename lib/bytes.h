@@ -1,0 +1,52 @@
+/*
+ * bytes.h: explicit big-endian field encoding for every saksi format. Formats are
+ * encoded field by field with these, never by copying a struct.
+ */
+#ifndef SAKSI_BYTES_H
+#define SAKSI_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline void
+saksi_put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+saksi_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void
+saksi_put_u64(uint8_t *p, uint64_t v)
+{
+	saksi_put_u32(p, (uint32_t)(v >> 32));
+	saksi_put_u32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t
+saksi_get_u16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+saksi_get_u32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t
+saksi_get_u64(const uint8_t *p)
+{
+	return ((uint64_t)saksi_get_u32(p) << 32) | saksi_get_u32(p + 4);
+}
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * ledger.h: the append-only LMDB ledger (FORMATS.md sections 4 and 7). There is no
+ * function that updates or deletes a leaf, node or checkpoint: only appends.
+ *
+ * Threads: one write transaction at a time (LMDB's rule); any number of read
+ * transactions from any thread (the environment is opened MDB_NOTLS). A transaction is
+ * used by one thread at a time. Durability: saksi_ledger_commit returns SAKSI_OK only
+ * after LMDB has synced the commit to disk.
+ */
+#ifndef SAKSI_LEDGER_H
+#define SAKSI_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "merkle.h"
+#include "saksi_error.h"
+
+#define SAKSI_LEAF_VERSION 1
+#define SAKSI_LEAF_HDR 42
+#define SAKSI_LEAF_MAX 65535
+
+enum saksi_leaf_kind {
+	SAKSI_LEAF_EVENT = 1,
+	SAKSI_LEAF_REFUSALS = 2,
+};
+
+typedef struct saksi_ledger saksi_ledger;
+typedef struct saksi_ledger_txn saksi_ledger_txn;
+
+typedef struct saksi_ledger_opts {
+	size_t lo_map_size;      /* bytes; 0 = default 64 GiB (sparse) */
+	int lo_readonly;         /* open for reading only (a verifier's copy) */
+	unsigned lo_dict_after;  /* train the zstd dictionary once this many leaves exist;
+	                            0 = default 1024 */
+} saksi_ledger_opts;
+
+/*
+ * Opens (creating if absent and not read-only) the ledger in directory dir.
+ * A new ledger records origin and vkey in meta; an existing one must have the same origin
+ * (SAKSI_ERR_KEY otherwise). origin/vkey may be NULL when opening an existing ledger.
+ */
+saksi_err saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
+                            const saksi_ledger_opts *opts, saksi_ledger **out);
+void saksi_ledger_close(saksi_ledger *l);
+
+/* Begins a transaction: write = 1 for the (single) writer. */
+saksi_err saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out);
+/* Commits and syncs a write transaction (SAKSI_ERR_FULL if the map or disk is full: then
+ * nothing of it is written) or ends a read one. Frees txn either way. */
+saksi_err saksi_ledger_commit(saksi_ledger_txn *txn);
+/* Discards txn and everything it wrote. */
+void saksi_ledger_abort(saksi_ledger_txn *txn);
+
+/* Number of leaves as seen by txn. */
+uint64_t saksi_ledger_size(saksi_ledger_txn *txn);
+/* meta value by name ("origin", "vkey"): *val malloc'd and NUL-terminated. */
+saksi_err saksi_ledger_meta(saksi_ledger_txn *txn, const char *name, char **val);
+
+/*
+ * Appends one leaf: writes the header (kind, commit_time_ms, the current root as
+ * prev_root), stores it compressed, updates the stored tree nodes. body_len must keep the
+ * leaf <= SAKSI_LEAF_MAX (SAKSI_ERR_TOO_LARGE). *index and leaf_hash (either may be NULL)
+ * get the new leaf's index and hash. Write txn only.
+ */
+saksi_err saksi_ledger_append(saksi_ledger_txn *txn, int kind, uint64_t commit_time_ms,
+                              const uint8_t *body, size_t body_len, uint64_t *index,
+                              saksi_hash leaf_hash);
+
+/* Producer sequence bookkeeping (write txn for put). */
+saksi_err saksi_ledger_seq_get(saksi_ledger_txn *txn, const uint8_t key_id[SAKSI_KEYID_LEN],
+                               uint64_t seq, uint64_t *index, saksi_hash env_hash);
+saksi_err saksi_ledger_seq_last(saksi_ledger_txn *txn, const uint8_t key_id[SAKSI_KEYID_LEN],
+                                uint64_t *last); /* 0 if none */
+saksi_err saksi_ledger_seq_put(saksi_ledger_txn *txn, const uint8_t key_id[SAKSI_KEYID_LEN],
+                               uint64_t seq, uint64_t index, const saksi_hash env_hash);
+
+/* Disclosures at rest, already sealed by the caller (FORMATS.md 7.1). */
+saksi_err saksi_ledger_disc_put(saksi_ledger_txn *txn, uint64_t index, const uint8_t *blob,
+                                size_t len);
+saksi_err saksi_ledger_disc_get(saksi_ledger_txn *txn, uint64_t index, uint8_t **blob,
+                                size_t *len);
+
+/* Signed checkpoints, keyed by tree size. */
+saksi_err saksi_ledger_ckpt_put(saksi_ledger_txn *txn, uint64_t size, const char *note,
+                                size_t len);
+saksi_err saksi_ledger_ckpt_get(saksi_ledger_txn *txn, uint64_t size, char **note, size_t *len);
+/* The latest checkpoint: SAKSI_ERR_NOT_FOUND if none. */
+saksi_err saksi_ledger_ckpt_latest(saksi_ledger_txn *txn, uint64_t *size, char **note,
+                                   size_t *len);
+/* The first checkpoint with size > after: iterate with after = 0, then the returned size. */
+saksi_err saksi_ledger_ckpt_next(saksi_ledger_txn *txn, uint64_t after, uint64_t *size,
+                                 char **note, size_t *len);
+
+/* Refusal counters (not part of the tree; the tree has the summaries). */
+saksi_err saksi_ledger_stat_add(saksi_ledger_txn *txn, int reason,
+                                const uint8_t key_id[SAKSI_KEYID_LEN], uint64_t n);
+
+/* Reading. *leaf malloc'd: the exact, uncompressed leaf bytes. */
+saksi_err saksi_ledger_leaf(saksi_ledger_txn *txn, uint64_t index, uint8_t **leaf, size_t *len);
+/* The stored hash of complete subtree (level, index) (see merkle.h). */
+saksi_err saksi_ledger_node(saksi_ledger_txn *txn, unsigned level, uint64_t index,
+                            saksi_hash out);
+saksi_err saksi_ledger_root(saksi_ledger_txn *txn, uint64_t size, saksi_hash root);
+saksi_err saksi_ledger_prove_inclusion(saksi_ledger_txn *txn, uint64_t index, uint64_t size,
+                                       saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], size_t *n);
+saksi_err saksi_ledger_prove_consistency(saksi_ledger_txn *txn, uint64_t m, uint64_t n,
+                                         saksi_hash proof[SAKSI_MERKLE_MAX_PROOF],
+                                         size_t *nproof);
+/* Stored bytes of leaf index as kept on disk (for size accounting). */
+saksi_err saksi_ledger_leaf_stored_len(saksi_ledger_txn *txn, uint64_t index, size_t *len);
+
+/* Parsed leaf header. */
+typedef struct saksi_leaf {
+	int lf_kind;
+	uint64_t lf_commit_ms;
+	saksi_hash lf_prev_root;
+	const uint8_t *lf_body;
+	size_t lf_body_len;
+} saksi_leaf;
+/* Strict: version 1, known kind, length 42..65535. */
+saksi_err saksi_leaf_parse(const uint8_t *leaf, size_t len, saksi_leaf *out);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * note.h: C2SP signed-note v1.0.0 (Ed25519 only), tlog-checkpoint v1.0.0 bodies, and
+ * tlog-proof@v1 texts. Strict parsers: every line must end in LF, no trailing bytes, no
+ * unknown first line. Pinned to these versions: newer drafts move to ML-DSA.
+ * Thread-safe; no global state.
+ */
+#ifndef SAKSI_NOTE_H
+#define SAKSI_NOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "merkle.h"
+#include "saksi_error.h"
+
+#define SAKSI_NOTE_MAX 16384     /* bytes of a whole note, text and signatures */
+#define SAKSI_ORIGIN_MAX 255     /* bytes of a key name / checkpoint origin */
+#define SAKSI_VKEY_MAX (SAKSI_ORIGIN_MAX + 64)
+
+/* A note verifier: the name, 4-byte key id and Ed25519 public key of a signer. */
+typedef struct saksi_note_verifier {
+	char nv_name[SAKSI_ORIGIN_MAX + 1];
+	uint8_t nv_keyid[4];
+	uint8_t nv_pk[32];
+} saksi_note_verifier;
+
+/* key id = SHA-256(name || 0x0A || 0x01 || pk)[:4]. name must be a valid key name. */
+saksi_err saksi_note_keyid(const char *name, const uint8_t pk[32], uint8_t keyid[4]);
+
+/*
+ * Formats "<name>+<8 hex>+<base64(0x01||pk)>" into out (NUL-terminated).
+ * SAKSI_ERR_INVAL for an invalid name (empty, contains space, '+' or a control char).
+ */
+saksi_err saksi_note_vkey_format(const char *name, const uint8_t pk[32], char *out,
+                                 size_t outlen);
+/* Parses a verifier key string; checks that the key id matches name and key. */
+saksi_err saksi_note_vkey_parse(const char *vkey, saksi_note_verifier *v);
+
+/*
+ * Signs `text` (must be non-empty, end in LF, contain no blank line) with the Ed25519
+ * secret key sk (libsodium 64-byte form) under `name`. Writes text || LF || signature line
+ * to out as a NUL-terminated string; *outlen_written excludes the NUL.
+ */
+saksi_err saksi_note_sign(const char *text, size_t textlen, const char *name,
+                          const uint8_t sk[64], char *out, size_t outlen,
+                          size_t *outlen_written);
+
+/*
+ * Verifies a signed note against one verifier. On SAKSI_OK, *text_len is the length of the
+ * text part (from the start of note, including its final LF). Signature lines of other
+ * key names or ids are ignored (witness cosignatures); SAKSI_ERR_SIGNATURE if no line of
+ * v's name and key id verifies, SAKSI_ERR_FORMAT for a malformed note.
+ */
+saksi_err saksi_note_open(const char *note, size_t len, const saksi_note_verifier *v,
+                          size_t *text_len);
+
+/* A checkpoint body (tlog-checkpoint v1.0.0, no extension lines). */
+typedef struct saksi_checkpoint {
+	char ck_origin[SAKSI_ORIGIN_MAX + 1];
+	uint64_t ck_size;
+	saksi_hash ck_root;
+} saksi_checkpoint;
+
+/* Writes "<origin>\n<size>\n<base64 root>\n" (NUL-terminated); *written excludes the NUL. */
+saksi_err saksi_checkpoint_format(const saksi_checkpoint *c, char *out, size_t outlen,
+                                  size_t *written);
+/* Parses exactly such a body (no extension lines, no leading zeros, 44-char base64). */
+saksi_err saksi_checkpoint_parse(const char *text, size_t len, saksi_checkpoint *c);
+
+/*
+ * Opens a signed checkpoint note: signature with v, then body. SAKSI_ERR_SIGNATURE,
+ * SAKSI_ERR_FORMAT; also SAKSI_ERR_KEY if the origin is not v's name.
+ */
+saksi_err saksi_checkpoint_open(const char *note, size_t len, const saksi_note_verifier *v,
+                                saksi_checkpoint *c);
+
+/* A tlog-proof@v1. The checkpoint note is kept as text, verbatim. */
+typedef struct saksi_tlog_proof {
+	uint8_t tp_extra[256];
+	size_t tp_extra_len;      /* 0: no extra line */
+	int tp_has_extra;
+	uint64_t tp_index;
+	saksi_hash tp_proof[SAKSI_MERKLE_MAX_PROOF];
+	size_t tp_proof_len;
+	char tp_note[SAKSI_NOTE_MAX + 1];
+	size_t tp_note_len;
+} saksi_tlog_proof;
+
+/* Formats a tlog-proof text (NUL-terminated). */
+saksi_err saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen,
+                                  size_t *written);
+/* Parses strictly. */
+saksi_err saksi_tlog_proof_parse(const char *text, size_t len, saksi_tlog_proof *p);
+/*
+ * Verifies p fully: the checkpoint signature with v, then the inclusion of leaf_hash at
+ * p->tp_index against the checkpoint root. On success *c (if non-NULL) gets the checkpoint.
+ */
+saksi_err saksi_tlog_proof_verify(const saksi_tlog_proof *p, const saksi_note_verifier *v,
+                                  const saksi_hash leaf_hash, saksi_checkpoint *c);
+
+#endif

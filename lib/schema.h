@@ -1,0 +1,52 @@
+/*
+ * schema.h: event schemas (schemas/events/<type>.json), the one source of truth for the
+ * daemon and producers. A strict subset of JSON Schema 2020-12 (see schemas/README.md):
+ * unsupported keywords make the schema itself invalid, so nothing is silently ignored.
+ * A loaded schema set is immutable: share it read-only between threads.
+ */
+#ifndef SAKSI_SCHEMA_H
+#define SAKSI_SCHEMA_H
+
+#include <stddef.h>
+
+#include "saksi_error.h"
+
+typedef struct saksi_schemas saksi_schemas;
+
+/*
+ * Loads every *.json in dir. The file name without .json must equal the schema's
+ * "x-event-type". On error, errbuf says which file and which keyword.
+ */
+saksi_err saksi_schemas_load(const char *dir, saksi_schemas **out, char *errbuf, size_t errlen);
+void saksi_schemas_free(saksi_schemas *s);
+
+/* 1 if type is known. */
+int saksi_schemas_has(const saksi_schemas *s, const char *type);
+/* Number of types and the i-th type name (sorted). */
+size_t saksi_schemas_count(const saksi_schemas *s);
+const char *saksi_schemas_type_at(const saksi_schemas *s, size_t i);
+
+/*
+ * Names of the personal ("x-personal": true) top-level fields of type, NULL-terminated,
+ * valid while s lives. NULL if type is unknown.
+ */
+const char *const *saksi_schemas_personal(const saksi_schemas *s, const char *type);
+
+/*
+ * Validates a payload (as signed: personal fields are {"_sd": "<43 base64url>"}) against
+ * the schema of type. SAKSI_ERR_NOT_FOUND for an unknown type, SAKSI_ERR_SCHEMA with a
+ * reason in errbuf (e.g. "/slot_hour: 25 is above the maximum 23") otherwise.
+ * JSON that does not parse, has duplicate keys, or nests deeper than 16 is SAKSI_ERR_SCHEMA.
+ */
+saksi_err saksi_schemas_validate(const saksi_schemas *s, const char *type, const char *payload,
+                                 size_t len, char *errbuf, size_t errlen);
+
+/*
+ * Producer side: validates a payload with personal values in clear (each personal field
+ * must then be a string matching the schema's "x-clear" constraints).
+ */
+saksi_err saksi_schemas_validate_clear(const saksi_schemas *s, const char *type,
+                                       const char *payload, size_t len, char *errbuf,
+                                       size_t errlen);
+
+#endif

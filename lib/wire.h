@@ -1,0 +1,45 @@
+/*
+ * wire.h: request/reply framing between producers/CLI and saksid (FORMATS.md section 3).
+ */
+#ifndef SAKSI_WIRE_H
+#define SAKSI_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SAKSI_WIRE_VERSION 1
+#define SAKSI_WIRE_MSG_MAX (4u * 1024 * 1024)
+#define SAKSI_WIRE_BATCH_MAX 256
+
+enum saksi_op {
+	SAKSI_OP_SUBMIT = 1,
+	SAKSI_OP_CHECKPOINT = 2,
+	SAKSI_OP_INCLUSION = 3,
+	SAKSI_OP_CONSISTENCY = 4,
+	SAKSI_OP_GET = 5,
+};
+
+/* Per-item results and refusal reasons, in the order the daemon checks them. */
+enum saksi_reason {
+	SAKSI_R_ACCEPTED = 0,
+	SAKSI_R_DUPLICATE = 1,
+	SAKSI_R_PARSE = 2,
+	SAKSI_R_SIZE = 3,
+	SAKSI_R_UNKNOWN_KEY = 4,
+	SAKSI_R_REVOKED_KEY = 5,
+	SAKSI_R_SIGNATURE = 6,
+	SAKSI_R_ROLE = 7,
+	SAKSI_R_BRANCH = 8,
+	SAKSI_R_SCHEMA = 9,
+	SAKSI_R_DISCLOSURE = 10,
+	SAKSI_R_REPLAY = 11,
+	SAKSI_R_EQUIVOCATION = 12,
+	SAKSI_R_CLOCK_SKEW = 13,
+	SAKSI_R_UNAVAILABLE = 14,
+	SAKSI_R__COUNT
+};
+
+/* "parse", "size", ... ; "unknown" for codes outside the enum. Static storage. */
+const char *saksi_reason_name(int reason);
+
+#endif

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test; then the same
+# suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+BUILD_DIR=build scripts/build.sh
+(cd build && ctest --output-on-failure -j 2)
+if [ "${SAKSI_SKIP_SANITIZE:-0}" != 1 ]; then
+  BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DSAKSI_SANITIZE=ON
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2)
+fi
