@@ -47,7 +47,8 @@ saksi_err saksi_note_vkey_format(const char *name, const uint8_t pk[32], char *o
 /*
  * Parses a verifier key string (NUL-terminated); checks that the key id matches name and
  * key. SAKSI_ERR_FORMAT if not "<name>+<8 hex>+<base64>", SAKSI_ERR_KEY if the key id does
- * not match or the key is not Ed25519 (type byte 0x01, 32 bytes).
+ * not match or the key is not Ed25519 (type byte 0x01, 32 bytes), SAKSI_ERR_TOO_LARGE over
+ * SAKSI_VKEY_MAX bytes or a name over SAKSI_ORIGIN_MAX. v is written only on success.
  */
 saksi_err saksi_note_vkey_parse(const char *vkey, saksi_note_verifier *v);
 
@@ -123,7 +124,7 @@ saksi_err saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t o
                                   size_t *written);
 /*
  * Parses strictly; checks that the note is a well-formed signed checkpoint but not its
- * signature. SAKSI_ERR_VERSION for a first line "c2sp.org/tlog-proof@" other than v1,
+ * signature. SAKSI_ERR_VERSION for a first line "c2sp.org/tlog-proof@v<digits>" but v1,
  * SAKSI_ERR_TOO_LARGE for more than SAKSI_MERKLE_MAX_PROOF hashes or too much extra data.
  */
 saksi_err saksi_tlog_proof_parse(const char *text, size_t len, saksi_tlog_proof *p);
