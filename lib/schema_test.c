@@ -167,12 +167,26 @@ test_conventions(void **state)
 	saksi_schemas *s = load_real();
 	char path[1024];
 
+	char *readme = slurp(SAKSI_SOURCE_DIR "/schemas/README.md");
+
 	(void)state;
+	assert_non_null(readme);
 	for (size_t i = 0; i < saksi_schemas_count(s); i++) {
 		const char *t = saksi_schemas_type_at(s, i);
-		const char *k;
+		const char *k, *sec, *end;
 		json_t *sch, *props, *v;
 		size_t n = 0;
+		char head[128], row[128];
+
+		/* The README documents every type and every field of it. */
+		snprintf(head, sizeof(head), "\n### `%s`\n", t);
+		sec = strstr(readme, head);
+		if (sec == NULL)
+			fail_msg("schemas/README.md has no section %s", t);
+		sec += strlen(head);
+		end = strstr(sec, "\n### ");
+		if (end == NULL)
+			end = sec + strlen(sec);
 
 		snprintf(path, sizeof(path), "%s/%s.json", EVENTS_DIR, t);
 		sch = load_json(path);
@@ -191,6 +205,12 @@ test_conventions(void **state)
 				assert_true(ps[0] == '^' && ps[strlen(ps) - 1] == '$');
 			}
 			assert_non_null(json_object_get(v, "description"));
+			snprintf(row, sizeof(row), "\n| `%s` |", k);
+			{
+				const char *r = strstr(sec, row);
+				if (r == NULL || r > end)
+					fail_msg("schemas/README.md: %s lacks field %s", t, k);
+			}
 			if (json_is_true(json_object_get(v, "x-personal")))
 				n++;
 		}
@@ -203,6 +223,7 @@ test_conventions(void **state)
 		}
 		json_decref(sch);
 	}
+	free(readme);
 	saksi_schemas_free(s);
 }
 
