@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -902,6 +903,19 @@ test_hostile(void **state)
 		}
 	}
 
+	/* A very long member name is cut in the message, not overflowed. */
+	big = malloc(4096);
+	assert_non_null(big);
+	n = (size_t)snprintf(big, 64, "{\"branch\": \"KC-X\", \"req\": true, \"");
+	memset(big + n, 'a', 3000);
+	memcpy(big + n + 3000, "\": 1}", 6);
+	assert_int_equal(saksi_schemas_validate(s, "test.kw", big, strlen(big), err, sizeof(err)),
+	                 SAKSI_ERR_SCHEMA);
+	assert_true(strncmp(err, "/aaaa", 5) == 0);
+	assert_non_null(strstr(err, "aaa...: unknown member (additionalProperties is false)"));
+	assert_true(strlen(err) < 300);
+	free(big);
+
 	/* Unknown type, bad arguments, tiny or absent error buffers. */
 	assert_int_equal(saksi_schemas_validate(s, "no.such", "{}", 2, err, sizeof(err)), SAKSI_ERR_NOT_FOUND);
 	assert_string_equal(err, "unknown event type (no schema)");
@@ -919,6 +933,116 @@ test_hostile(void **state)
 	                                        err, sizeof(err)), SAKSI_OK);
 	saksi_schemas_free(s);
 	tmp_remove(&t);
+}
+
+/* Seeded byte mutations of every example: each is refused or accepted, never a crash. */
+static void
+test_fuzz(void **state)
+{
+	saksi_schemas *s = load_real();
+	uint64_t seed = 0x5a4b5349ULL, x;
+	const char *env = getenv("SAKSI_SEED");
+	char path[1024], err[256];
+	size_t ok = 0, refused = 0;
+
+	(void)state;
+	if (env != NULL)
+		seed = strtoull(env, NULL, 0);
+	print_message("fuzz seed %llu (set SAKSI_SEED to repeat another)\n", (unsigned long long)seed);
+	x = seed ? seed : 1;
+	for (size_t i = 0; i < saksi_schemas_count(s); i++) {
+		const char *t = saksi_schemas_type_at(s, i);
+		char *text, *buf;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
+		text = slurp(path);
+		assert_non_null(text);
+		len = strlen(text);
+		buf = malloc(len + 1);
+		assert_non_null(buf);
+		for (int round = 0; round < 1000; round++) {
+			size_t n = len;
+			memcpy(buf, text, len);
+			for (int k = 0; k < 1 + round % 4; k++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				switch (x % 4) {
+				case 0: buf[(x >> 8) % n] = (char)(x >> 16); break;
+				case 1: buf[(x >> 8) % n] = "{}[]\",:\\0e-"[(x >> 16) % 12]; break;
+				case 2: n = 1 + (x >> 8) % n; break;
+				default: buf[(x >> 8) % n] = ' '; break;
+				}
+			}
+			saksi_err e = (round & 1) ? saksi_schemas_validate_clear(s, t, buf, n, err, sizeof(err))
+			                          : saksi_schemas_validate(s, t, buf, n, err, sizeof(err));
+			if (e == SAKSI_OK)
+				ok++;
+			else if (e == SAKSI_ERR_SCHEMA)
+				refused++;
+			else
+				fail_msg("seed %llu: %s: code %d", (unsigned long long)seed, t, e);
+		}
+		free(buf);
+		free(text);
+	}
+	print_message("%zu accepted, %zu refused\n", ok, refused);
+	assert_true(refused > 0);
+	saksi_schemas_free(s);
+}
+
+struct worker {
+	const saksi_schemas *w_s;
+	char **w_text;
+	size_t w_n;
+	int w_bad;
+};
+
+static void *
+work(void *arg)
+{
+	struct worker *w = arg;
+	char err[256];
+
+	for (int round = 0; round < 50; round++)
+		for (size_t i = 0; i < w->w_n; i++)
+			if (saksi_schemas_validate(w->w_s, saksi_schemas_type_at(w->w_s, i), w->w_text[i],
+			                           strlen(w->w_text[i]), err, sizeof(err)) != SAKSI_OK)
+				w->w_bad++;
+	return NULL;
+}
+
+/* One loaded set, validated from several threads at once (the header promises it). */
+static void
+test_threads(void **state)
+{
+	saksi_schemas *s = load_real();
+	size_t n = saksi_schemas_count(s);
+	char **text = calloc(n, sizeof(*text));
+	struct worker w[4];
+	pthread_t th[4];
+	char path[1024];
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, saksi_schemas_type_at(s, i));
+		text[i] = slurp(path);
+		assert_non_null(text[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .w_s = s, .w_text = text, .w_n = n, .w_bad = 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].w_bad, 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(text[i]);
+	free(text);
+	saksi_schemas_free(s);
 }
 
 /* Sets (or deletes, value NULL) the member at a '/'-separated path in j. */
@@ -1169,6 +1293,8 @@ main(void)
 		cmocka_unit_test(test_known_messages),
 		cmocka_unit_test(test_keywords),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_broken_schemas),
 		cmocka_unit_test(test_broken_files),
 	};
