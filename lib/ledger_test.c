@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -24,6 +25,7 @@
 #include "bytes.h"
 #include "ledger.h"
 #include "merkle.h"
+#include "note.h"
 
 #define ORIGIN "bpjs.example/saksi/test"
 #define VKEY "bpjs.example/saksi/test+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
@@ -90,7 +92,9 @@ fill_random(uint64_t *s, uint8_t *p, size_t n)
 static void
 ledger_path(char *out, size_t cap, const char *dir, const char *sub)
 {
-	snprintf(out, cap, "%s/%s", dir, sub);
+	int n = snprintf(out, cap, "%s/%s", dir, sub);
+
+	assert_true(n > 0 && (size_t)n < cap);
 }
 
 /*
@@ -610,8 +614,11 @@ test_dict_retry(void **state)
 	o.lo_dict_after = 2;
 	model_init(&m, 600);
 	l = open_rw(f->dir, &o);
-	while (m.n < 600)
-		append_group(l, &m, 1 + splitmix(&rng) % 9);
+	while (m.n < 600) {
+		uint64_t g = 1 + splitmix(&rng) % 9;
+
+		append_group(l, &m, g > 600 - m.n ? 600 - m.n : g);
+	}
 	check_all(l, &m, &rng);
 	saksi_ledger_close(l);
 	raw_open(f->dir, &r, 1);
@@ -1440,7 +1447,7 @@ test_tampered(void **state)
 
 	raw_open(f->dir, &r, 0);
 	/* 5: shorter than the record header. */
-	raw_put_leaf(&r, 5, "\1\0\0", 3);
+	raw_put_leaf(&r, 5, (const uint8_t *)"\1\0\0", 3);
 	/* 6: unknown codec. */
 	rec = raw_leaf(&r, 6, &len);
 	rec[0] = 9;
@@ -1559,8 +1566,31 @@ test_tampered(void **state)
 		saksi_ledger_close(l);
 		raw_open(f->dir, &r, 0);
 		raw_put(&r, "dict", dk, 4, orig, olen);
+		/* The same dictionary under ids 2..9, each named by a leaf: more than the
+		 * reader's cache holds, so some are loaded for one read and dropped. */
+		for (i = 2; i < 10; i++) {
+			saksi_put_u32(dk, (uint32_t)i);
+			raw_put(&r, "dict", dk, 4, orig, olen);
+			rec = raw_leaf(&r, 200 + i, &len);
+			assert_int_equal(rec[0], 2);
+			saksi_put_u32(rec + 1, (uint32_t)i);
+			raw_put_leaf(&r, 200 + i, rec, len);
+			free(rec);
+		}
 		raw_close(&r);
 		free(orig);
+		l = open_ro(f->dir);
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		for (i = 150; i < 210; i++) {
+			static uint8_t want[SAKSI_LEAF_MAX];
+
+			assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &ll), SAKSI_OK);
+			assert_int_equal(ll, expected_leaf(i, m.roots[i], want));
+			assert_memory_equal(leaf, want, ll);
+			free(leaf);
+		}
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
 	}
 
 	/* Random damage to records of both codecs: flipped bytes, cuts, junk appended. */
@@ -1602,6 +1632,118 @@ test_tampered(void **state)
 	    "%u refused as corrupt\n", ok, corrupt);
 	assert_true(corrupt > 200);
 
+	model_free(&m);
+}
+
+/* Meta records missing from an existing ledger, and an empty environment. */
+static void
+test_meta_missing(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l = NULL;
+	struct model m;
+	struct raw r;
+	MDB_env *env;
+	MDB_val key = { 6, "origin" };
+	char path[512];
+
+	/* An LMDB environment with nothing in it is no ledger, unless we may create one. */
+	ledger_path(path, sizeof(path), f->dir, "empty");
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	mdb_env_close(env);
+	assert_int_equal(saksi_ledger_open(path, NULL, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_open(path, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_FORMAT);
+	l = open_rw(path, NULL);
+	saksi_ledger_close(l);
+
+	model_init(&m, 10);
+	l = open_rw(f->dir, NULL);
+	append_group(l, &m, 3);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 0);
+	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
+	raw_close(&r);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, NULL, NULL, &l), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, NULL, &l), SAKSI_OK);
+	saksi_ledger_close(l);
+	key.mv_size = 6;
+	key.mv_data = "format";
+	raw_open(f->dir, &r, 0);
+	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
+	raw_close(&r);
+	/* Leaves without a format record: not created anew over them, nor read. */
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_FORMAT);
+	assert_null(l);
+	model_free(&m);
+}
+
+/*
+ * Another process trains and stores the dictionary while this one has the ledger open:
+ * this writer takes that dictionary up instead of training (and colliding with) its own.
+ */
+static void
+test_dict_from_other_process(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	struct raw r;
+	uint8_t *rec;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 50;
+	model_init(&m, 200);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 10);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* No cmocka here: a failed check is the exit status. */
+		saksi_ledger *l2 = NULL;
+		uint8_t body[300];
+		int k, bad = 0;
+
+		memset(body, 'q', sizeof(body));
+		if (saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l2) != SAKSI_OK ||
+		    saksi_ledger_begin(l2, 1, &txn) != SAKSI_OK)
+			_exit(2);
+		for (k = 0; k < 60; k++)
+			bad |= saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL) !=
+			    SAKSI_OK;
+		bad |= saksi_ledger_commit(txn) != SAKSI_OK;
+		saksi_ledger_close(l2);
+		_exit(bad ? 3 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 70);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, (const uint8_t *)"{\"a\":1}", 7, NULL,
+	    NULL), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(txn, 70, &rec, &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_LEAF_HDR + 7);
+	free(rec);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 1);
+	assert_int_equal(raw_entries(&r, "dict"), 1);
+	rec = raw_leaf(&r, 65, &len);
+	assert_int_equal(rec[0], 2);
+	free(rec);
+	raw_close(&r);
 	model_free(&m);
 }
 
@@ -1689,6 +1831,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_collisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dict_from_other_process, setup, teardown),
 	};
 	const char *env = getenv("SAKSI_TEST_SEED");
 
