@@ -5,7 +5,6 @@
  * checkpoint, and never trust stored bytes when decoding them: a copy may be hostile.
  */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 #include <sys/types.h>
 
 #include <lmdb.h>
-#include <sodium.h>
 #include <zdict.h>
 #include <zstd.h>
 
@@ -791,7 +789,8 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 
 	memset(&t, 0, sizeof(t));
 	t.t_l = l;
-	if ((rc = mdb_txn_begin(l->l_env, NULL, l->l_readonly ? MDB_RDONLY : 0, &t.t_mt)) != 0) {
+	rc = mdb_txn_begin(l->l_env, NULL, l->l_readonly ? MDB_RDONLY : 0, &t.t_mt);
+	if (rc != 0) {
 		e = map_mdb(rc);
 		goto fail;
 	}
