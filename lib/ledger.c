@@ -208,23 +208,37 @@ usable(saksi_ledger_txn *t, int write)
 
 /* ---- nodes and the tree ---- */
 
-static void
-node_key(uint8_t k[9], unsigned level, uint64_t index)
+/*
+ * A node's key is its stored-hash index (the order of golang.org/x/mod/sumdb/tlog's
+ * StoredHashIndex): hashes are numbered in the order appends create them, so every node
+ * put is an MDB_APPEND and the node pages stay full. A key of level first would insert at
+ * one point per level and leave pages half empty.
+ */
+saksi_err
+saksi_ledger_node_key(uint8_t k[8], unsigned level, uint64_t index)
 {
-	k[0] = (uint8_t)level;
-	saksi_put_u64(k + 1, index);
+	uint64_t n = index, i = 0;
+	unsigned l;
+
+	if (level > 62 || index >= (UINT64_C(1) << (62 - level)))
+		return SAKSI_ERR_RANGE;
+	for (l = level; l > 0; l--)
+		n = 2 * n + 1;
+	for (; n > 0; n >>= 1)
+		i += n;
+	saksi_put_u64(k, i + level);
+	return SAKSI_OK;
 }
 
 static saksi_err
 node_read(saksi_ledger_txn *t, unsigned level, uint64_t index, saksi_hash out)
 {
-	uint8_t k[9];
+	uint8_t k[8];
 	MDB_val v;
 	saksi_err e;
 
-	if (level > 63)
-		return SAKSI_ERR_RANGE;
-	node_key(k, level, index);
+	if ((e = saksi_ledger_node_key(k, level, index)) != SAKSI_OK)
+		return e;
 	if ((e = get(t, DB_NODE, k, sizeof(k), &v)) != SAKSI_OK)
 		return e;
 	if (v.mv_size != SAKSI_HASH_LEN)
@@ -989,7 +1003,7 @@ saksi_ledger_append(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
 	unsigned lev[64], cnt = 0, i;
 	uint64_t idx[64], n;
 	saksi_hash hs[64], lh;
-	uint8_t key[9];
+	uint8_t key[8];
 	size_t len, rlen;
 	saksi_err e;
 
@@ -1028,8 +1042,9 @@ saksi_ledger_append(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
 	saksi_put_u64(key, n);
 	e = put(t, DB_LEAF, key, 8, l->l_recbuf, rlen, MDB_APPEND);
 	for (i = 0; e == SAKSI_OK && i < cnt; i++) {
-		node_key(key, lev[i], idx[i]);
-		e = put(t, DB_NODE, key, 9, hs[i], SAKSI_HASH_LEN, MDB_NOOVERWRITE);
+		if ((e = saksi_ledger_node_key(key, lev[i], idx[i])) != SAKSI_OK)
+			break;
+		e = put(t, DB_NODE, key, 8, hs[i], SAKSI_HASH_LEN, MDB_APPEND);
 	}
 	if (e != SAKSI_OK)
 		return poison(t, e == SAKSI_ERR_EXISTS ? SAKSI_ERR_CORRUPT : e);

@@ -156,6 +156,12 @@ saksi_err saksi_ledger_prove_consistency(saksi_ledger_txn *txn, uint64_t m, uint
  * accounting). SAKSI_ERR_NOT_FOUND if absent. */
 saksi_err saksi_ledger_leaf_stored_len(saksi_ledger_txn *txn, uint64_t index, size_t *len);
 
+/*
+ * The `node` database key of stored subtree (level, index): its stored-hash index, in the
+ * order appends create hashes (FORMATS.md 7). SAKSI_ERR_RANGE beyond 2^62 leaves.
+ */
+saksi_err saksi_ledger_node_key(uint8_t key[8], unsigned level, uint64_t index);
+
 /* Parsed leaf header. */
 typedef struct saksi_leaf {
 	int lf_kind;

@@ -1373,18 +1373,16 @@ test_collisions(void **state)
 	/* A stray node where the next append puts its own: the append must not replace it. */
 	raw_open(f->dir, &r, 0);
 	memset(h, 0x77, sizeof(h));
-	k[0] = 1;
-	saksi_put_u64(k + 1, 3);
-	raw_put(&r, "node", k, 9, h, sizeof(h));
+	assert_int_equal(saksi_ledger_node_key(k, 1, 3), SAKSI_OK);
+	raw_put(&r, "node", k, 8, h, sizeof(h));
 	raw_close(&r);
 	l = open_rw(f->dir, NULL);
 	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
-	    SAKSI_OK); /* leaf 6 makes no level-1 node */
+	/* Node keys only grow, so leaf 6's own node (key 10) lands below the stray one (12). */
 	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
 	    SAKSI_ERR_CORRUPT);
 	/* Rolled back at once; everything after says so. */
-	assert_int_equal(saksi_ledger_size(txn), 7);
+	assert_int_equal(saksi_ledger_size(txn), 6);
 	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
 	    SAKSI_ERR_CORRUPT);
 	assert_int_equal(saksi_ledger_commit(txn), SAKSI_ERR_CORRUPT);
@@ -1501,9 +1499,8 @@ test_tampered(void **state)
 	raw_put_leaf(&r, 16, rec, 9 + 8);
 	free(rec);
 	/* 17: a node of the wrong length. */
-	k[0] = 0;
-	saksi_put_u64(k + 1, 17);
-	raw_put(&r, "node", k, 9, junk, 31);
+	assert_int_equal(saksi_ledger_node_key(k, 0, 17), SAKSI_OK);
+	raw_put(&r, "node", k, 8, junk, 31);
 	raw_close(&r);
 
 	l = open_ro(f->dir);
@@ -1812,10 +1809,34 @@ test_threads(void **state)
 	model_free(&m);
 }
 
+/* The node key is tlog's StoredHashIndex: known values from golang.org/x/mod/sumdb/tlog. */
+static void
+test_node_key_order(void **state)
+{
+	static const struct { unsigned level; uint64_t index, want; } kv[] = {
+		{ 0, 0, 0 }, { 0, 1, 1 }, { 1, 0, 2 }, { 0, 2, 3 }, { 0, 3, 4 }, { 1, 1, 5 },
+		{ 2, 0, 6 }, { 0, 4, 7 }, { 0, 5, 8 }, { 1, 2, 9 }, { 0, 6, 10 }, { 0, 7, 11 },
+		{ 1, 3, 12 }, { 2, 1, 13 }, { 3, 0, 14 },
+	};
+	uint8_t k[8];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		assert_int_equal(saksi_ledger_node_key(k, kv[i].level, kv[i].index), SAKSI_OK);
+		assert_true(saksi_get_u64(k) == kv[i].want);
+	}
+	assert_int_equal(saksi_ledger_node_key(k, 63, 0), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 0, UINT64_C(1) << 62), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 10, UINT64_C(1) << 52), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 10, (UINT64_C(1) << 52) - 1), SAKSI_OK);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_node_key_order),
 		cmocka_unit_test(test_leaf_parse),
 		cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incompressible_raw, setup, teardown),
