@@ -173,6 +173,15 @@ for t, env in envs[:6]:
     put("ledger", "event-" + t, bytes([1, 1]) + struct.pack(">Q", 1741564800123) + empty_root + env)
 summary = struct.pack(">H", 2) + (bytes(8) + bytes([6]) + struct.pack(">IQQ", 3, 1, 2)) * 2
 put("ledger", "refusals", bytes([1, 2]) + struct.pack(">Q", 1741564800123) + empty_root + summary)
+# Stored records (FORMATS.md 7): codec 0 raw, 1 zstd (when the zstd tool is there).
+import shutil, subprocess
+for t, env in envs[:4]:
+    lf = bytes([1, 1]) + struct.pack(">Q", 1741564800123) + empty_root + env
+    put("ledger", "rec-raw-" + t, b"\x00" + bytes(4) + struct.pack(">I", len(lf)) + lf)
+    if shutil.which("zstd"):
+        z = subprocess.run(["zstd", "-q", "-c", "--no-check", "-19"], input=lf,
+                           stdout=subprocess.PIPE, check=True).stdout
+        put("ledger", "rec-zstd-" + t, b"\x01" + bytes(4) + struct.pack(">I", len(lf)) + z)
 
 # ---- submit: request bodies (count || items), envelopes with an empty or a dummy sealed box
 def item(env, sealed=b""):
