@@ -388,9 +388,13 @@ test_disclosure(void **state)
 	free(list);
 	json_decref(arr);
 
-	/* Not a JSON array of disclosures at all. */
-	reseal(&fi, "not json");
+	/* Not a JSON array of disclosures at all (the library would not seal that). */
+	fx_seal_raw(fx.prod[FX_QUEUE], fx.box_pub.pk_key, &fi, "not json", 8);
 	assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_DISCLOSURE);
+	assert_non_null(strstr(it.it_msg, "malformed"));
+	/* The raw sealer is right: the real list sealed by it opens. */
+	fx_seal_raw(fx.prod[FX_QUEUE], fx.box_pub.pk_key, &fi, fi.disc, fi.disc_len);
+	assert_int_equal(check(&fi), SAKSI_R_ACCEPTED);
 	reseal(&fi, "[]");
 	assert_int_equal(check(&fi), SAKSI_R_DISCLOSURE);
 

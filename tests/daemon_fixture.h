@@ -281,6 +281,34 @@ fx_seal(const saksi_seckey *k, const uint8_t box_pk[32], struct fx_item *it, con
 		abort();
 }
 
+/*
+ * Seals any bytes (also ones the library would refuse to seal) straight from FORMATS.md
+ * 2.2 with libsodium: K = crypto_box_beforenm(box pk, X25519 of the producer's key),
+ * AD = "saksi/disclosures/v1\n" || SHA-256(envelope).
+ */
+FX_UNUSED static void
+fx_seal_raw(const saksi_seckey *k, const uint8_t box_pk[32], struct fx_item *it,
+            const void *plain, size_t len)
+{
+	uint8_t xsk[32], key[32], ad[21 + 32];
+	unsigned long long clen;
+
+	if (crypto_sign_ed25519_sk_to_curve25519(xsk, saksi_seckey_ed25519(k)) != 0 ||
+	    crypto_box_beforenm(key, box_pk, xsk) != 0)
+		abort();
+	memcpy(ad, "saksi/disclosures/v1\n", 21);
+	crypto_hash_sha256(ad + 21, it->env, it->env_len);
+	free(it->sealed);
+	it->sealed = malloc(1 + 24 + len + 16);
+	it->sealed[0] = 1;
+	randombytes_buf(it->sealed + 1, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(it->sealed + 25, &clen, plain, len, ad,
+	                                           sizeof(ad), NULL, it->sealed + 1, key);
+	it->sealed_len = 25 + (size_t)clen;
+	sodium_memzero(xsk, sizeof(xsk));
+	sodium_memzero(key, sizeof(key));
+}
+
 /* Builds an item as a producer does: digests for personal fields, signature, seal. */
 FX_UNUSED static void
 fx_build(const struct fx *fx, const saksi_seckey *k, const char *type, const char *clear,

@@ -612,6 +612,7 @@ test_stop_and_verify(void **state)
 	assert_int_equal(wait_exit(daemon_pid), 0);
 	daemon_pid = -1;
 	log = fx_read(errlog, NULL);
+	printf("# saksid's log:\n%s", log);
 	assert_non_null(strstr(log, "started: origin " FX_ORIGIN));
 	assert_non_null(strstr(log, "stopping on SIGTERM"));
 	assert_non_null(strstr(log, "stopped:"));
