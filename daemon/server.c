@@ -494,7 +494,8 @@ answer(saksid_server *s, struct req *r)
 		                                               : strlen(it->it_msg));
 	}
 	if ((m = nn_allocmsg(len, 0)) == NULL) {
-		nn_freemsg(ctl);
+		if (ctl != NULL)
+			nn_freemsg(ctl);
 		return;
 	}
 	m[0] = SAKSI_WIRE_VERSION;
