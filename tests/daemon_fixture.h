@@ -29,8 +29,22 @@
 #define FX_NOW 1750000000000ULL  /* the tests' daemon clock */
 #define FX_BRANCH "KC-MAKASSAR"
 #define FX_ORIGIN "saksi.test/kc-makassar"
-#define FX_SCHEMAS SAKSI_SOURCE_DIR "/schemas/events"
-#define FX_EXAMPLES SAKSI_SOURCE_DIR "/schemas/examples/clear"
+
+/* The source tree: the tests get it from CMake; a bench finds it from this file's path. */
+#ifndef SAKSI_SOURCE_DIR
+#define SAKSI_SOURCE_DIR fx_source_dir()
+static const char *
+fx_source_dir(void)
+{
+	static char dir[1024];
+	const char *tail = "/tests/daemon_fixture.h";
+	size_t n = strlen(__FILE__);
+
+	if (dir[0] == '\0' && n > strlen(tail) && n - strlen(tail) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(n - strlen(tail)), __FILE__);
+	return dir;
+}
+#endif
 
 /* The fixed producer keys; more (role queue, branch FX_BRANCH) follow them. */
 enum {
@@ -158,7 +172,7 @@ FX_UNUSED static void
 fx_init(struct fx *fx, size_t nextra)
 {
 	const char *env = getenv("SAKSID_TEST_SEED");
-	char err[256], label[32];
+	char err[256], label[32], dir[1100];
 	saksi_pubkey pub;
 
 	memset(fx, 0, sizeof(*fx));
@@ -193,8 +207,9 @@ fx_init(struct fx *fx, size_t nextra)
 		fprintf(stderr, "keyring: %s\n", err);
 		abort();
 	}
-	if (saksi_schemas_load(FX_SCHEMAS, &fx->sc, err, sizeof(err)) != SAKSI_OK) {
-		fprintf(stderr, "schemas: %s\n", err);
+	snprintf(dir, sizeof(dir), "%s/schemas/events", SAKSI_SOURCE_DIR);
+	if (saksi_schemas_load(dir, &fx->sc, err, sizeof(err)) != SAKSI_OK) {
+		fprintf(stderr, "schemas %s: %s\n", dir, err);
 		abort();
 	}
 	if (saksid_ingest_new(fx->kr, fx->sc, fx->box, &fx->ig) != SAKSI_OK)
@@ -245,12 +260,13 @@ fx_item_free(struct fx_item *it)
 FX_UNUSED static char *
 fx_payload(const char *example, const char *const *set)
 {
-	char path[512];
+	char path[1200];
 	json_t *root;
 	json_error_t jerr;
 	char *out;
 
-	snprintf(path, sizeof(path), "%s/%s.json", FX_EXAMPLES, example);
+	snprintf(path, sizeof(path), "%s/schemas/examples/clear/%s.json", SAKSI_SOURCE_DIR,
+	         example);
 	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, jerr.text);
 		abort();

@@ -73,12 +73,12 @@ write_conf(const char *name, const char *extra)
 	         "log_key = log.key\n"
 	         "box_key = box.key\n"
 	         "store_key = store.key\n"
-	         "schemas_dir = %s\n"
+	         "schemas_dir = %s/schemas/events\n"
 	         "group_wait_us = 2000\n"
 	         "workers = 2\n"
 	         "map_size_mb = 64\n"
 	         "%s",
-	         FX_ORIGIN, tcp_port, FX_SCHEMAS, extra);
+	         FX_ORIGIN, tcp_port, SAKSI_SOURCE_DIR, extra);
 	fx_write(path, text, strlen(text), 0644);
 }
 
@@ -304,8 +304,8 @@ test_start_refusals(void **state)
 		char text[2048];
 		snprintf(text, sizeof(text), "origin = %s\nstate_dir = state\n"
 		         "listen = ipc://ingest.sock\nkeyring = keyring.json\nlog_key = box.key\n"
-		         "box_key = box.key\nstore_key = store.key\nschemas_dir = %s\n",
-		         FX_ORIGIN, FX_SCHEMAS);
+		         "box_key = box.key\nstore_key = store.key\n"
+		         "schemas_dir = %s/schemas/events\n", FX_ORIGIN, SAKSI_SOURCE_DIR);
 		fx_write(path, text, strlen(text), 0644);
 	}
 	assert_int_equal(wait_exit(spawn(path)), 1);
