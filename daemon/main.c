@@ -1,8 +1,9 @@
 /*
  * main.c: saksid's one audited start-up sequence: config, keys, keyring, schemas, ledger,
- * then the server; waits for SIGTERM/SIGINT and stops cleanly. Exit codes: 0 clean stop,
- * 1 configuration or key error (fix the files), 2 system error (retry may help).
- * Never logs a payload or a disclosure.
+ * then the server; waits for SIGTERM/SIGINT and stops cleanly. Runs in the foreground
+ * (systemd supervises it); -d logs to stderr instead of syslog, -v adds a line per commit
+ * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
+ * 2 system error (retry may help). Never logs a payload or a disclosure.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,7 +28,7 @@
 #define EXIT_CONFIG 1
 #define EXIT_SYSTEM 2
 
-static const char usage[] = "usage: saksid -c FILE [-d]\n";
+static const char usage[] = "usage: saksid -c FILE [-d] [-v]\n";
 
 /* Loads one of the daemon's secret keys; prints what to do on failure. */
 static int
@@ -99,14 +100,15 @@ main(int argc, char **argv)
 	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)];
 	const char *conf = NULL;
 	uint64_t size = 0;
-	int c, debug = 0, rc = EXIT_SYSTEM, sig;
+	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig;
 	saksi_err e;
 
 	memset(&cf, 0, sizeof(cf));
-	while ((c = getopt(argc, argv, "c:d")) != -1) {
+	while ((c = getopt(argc, argv, "c:dv")) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
-		case 'd': debug = 1; break;
+		case 'd': to_stderr = 1; break;
+		case 'v': verbose = 1; break;
 		default: fputs(usage, stderr); return EXIT_CONFIG;
 		}
 	}
@@ -114,7 +116,7 @@ main(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_CONFIG;
 	}
-	saksid_log_init(&lg, debug, debug);
+	saksid_log_init(&lg, to_stderr, verbose);
 	if (sodium_init() < 0) {
 		saksid_logf(&lg, LOG_ERR, "libsodium failed to initialise");
 		return EXIT_SYSTEM;
