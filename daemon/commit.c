@@ -406,6 +406,10 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED && (e = decide(c, txn, it, now_ms)) != SAKSI_OK)
 			goto fail;
+		/* Unavailable (the daemon's own failure, e.g. memory) is not the producer's
+		 * doing: answered, but not counted as a refusal. */
+		if (it->it_code == SAKSI_R_UNAVAILABLE)
+			continue;
 		if (it->it_code >= SAKSI_R_PARSE)
 			nsum = summary_add(c->c_sum, nsum, it);
 		else

@@ -39,7 +39,8 @@ void saksid_commit_free(saksid_committer *c);
  * Decides and commits one group of n (1..SAKSID_COMMIT_ITEMS_MAX) items at daemon time
  * now_ms (the clock-skew reference and every new leaf's commit_time_ms). Items with
  * it_code other than SAKSI_R_ACCEPTED were refused before (ingest) and are only counted
- * in the refusal summary. On return every item has its final it_code:
+ * in the refusal summary (except SAKSI_R_UNAVAILABLE, the daemon's own failure, which is
+ * passed through uncounted). On return every item has its final it_code:
  *   SAKSI_R_ACCEPTED / SAKSI_R_DUPLICATE: it_index and a receipt (saksid_commit_receipt);
  *   a refusal: it_msg says why.
  * If the write fails (SAKSI_ERR_FULL when the map or disk is full, or another ledger

@@ -433,6 +433,18 @@ test_ingest_refusals_summarized(void **state)
 	assert_int_equal(verify_receipt(&lc, &it[4], &fi[4]), 3);
 	clear(it, 5);
 
+	/* An item the daemon itself could not check (unavailable) is answered as such and
+	 * is not the producer's refusal: no summary, nothing written. */
+	fx_frame1(&fi[0], &it[0]);
+	it[0].it_code = SAKSI_R_UNAVAILABLE;
+	{
+		saksid_item *ptr = &it[0];
+		assert_int_equal(saksid_commit_group(lc.c, &ptr, 1, FX_NOW), SAKSI_OK);
+	}
+	assert_int_equal(it[0].it_code, SAKSI_R_UNAVAILABLE);
+	assert_int_equal(saksid_commit_appended(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 3);
+
 	/* A group of refusals only: a summary and a checkpoint, no receipts. */
 	assert_int_equal(run(&lc, &fi[1], 2, it, FX_NOW), SAKSI_OK);
 	assert_int_equal(lc_size(&lc), 4);
