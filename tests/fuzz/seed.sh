@@ -198,6 +198,14 @@ for k, (t, env) in enumerate(envs):
 if envs:
     put("submit", "batch", struct.pack(">H", len(envs)) + b"".join(item(e) for _, e in envs))
 
+# ---- config: the documented example, with and without its comments
+conf = os.path.join(root, "docs", "saksid.conf.example")
+if os.path.exists(conf):
+    text = open(conf, "rb").read()
+    put("config", "example", text)
+    put("config", "example-bare", b"\n".join(l for l in text.split(b"\n")
+                                             if l and not l.startswith(b"#")) + b"\n")
+
 for target, n in sorted(count.items()):
     print("seed: %-9s %d generated seeds" % (target, n))
 PY
