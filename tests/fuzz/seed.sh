@@ -23,7 +23,7 @@ def put(target, name, data):
         f.write(data)
     count[target] = count.get(target, 0) + 1
 
-for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit"):
+for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit", "client"):
     d = os.path.join(corpus, target)
     if os.path.isdir(d):
         for f in glob.glob(os.path.join(d, "gen-*")):
@@ -205,6 +205,24 @@ if os.path.exists(conf):
     put("config", "example", text)
     put("config", "example-bare", b"\n".join(l for l in text.split(b"\n")
                                              if l and not l.startswith(b"#")) + b"\n")
+
+# ---- client: daemon replies. Byte 0 is fuzz_client.c's mode, then status || body.
+extra = b"\x01\x01" + struct.pack(">Q", 1741564800123) + empty_root
+h = b64(sha(b"leaf"))
+receipt = tlog_proof(0, 1, h, [], extra=extra).encode()
+receipt3 = tlog_proof(2, 3, h, [h, h], extra=extra).encode()
+def result(code, text):
+    return bytes([code]) + struct.pack(">I", len(text)) + text
+put("client", "submit-receipt-nolog", b"\x04\x00" + struct.pack(">H", 1) + result(0, receipt))
+put("client", "submit-receipt-log", b"\x00\x00" + struct.pack(">H", 1) + result(0, receipt))
+put("client", "submit-two", b"\x0c\x00" + struct.pack(">H", 2) + result(1, receipt3) +
+    result(9, b"queue.called: /slot_hour: 25 is above the maximum 23"))
+put("client", "submit-refused", b"\x00\x0e" + b"ledger full")
+put("client", "submit-raw", b"\x06\x01\x01\x00" + struct.pack(">H", 1) + result(11, b"replay"))
+put("client", "checkpoint-nolog", b"\x05\x00" + ("example.com/log\n1\n%s\n\n" % h).encode()
+    + sigline("example.com/log").encode())
+put("client", "checkpoint-log", b"\x01\x00" + ("fuzz.example/log\n1\n%s\n\n" % h).encode()
+    + sigline("fuzz.example/log").encode())
 
 for target, n in sorted(count.items()):
     print("seed: %-9s %d generated seeds" % (target, n))
