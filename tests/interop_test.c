@@ -1007,10 +1007,12 @@ submit_built(struct fx *fx, saksi_client *cl, const saksi_seckey *k, const uint8
              int role, uint64_t *seq, uint64_t t, unsigned n, int dup, int forge_last,
              struct rcpt *rc, size_t *nr, saksi_result *res)
 {
-	uint8_t *env[SAKSI_WIRE_BATCH_MAX], *sealed[SAKSI_WIRE_BATCH_MAX];
-	size_t elen[SAKSI_WIRE_BATCH_MAX], slen[SAKSI_WIRE_BATCH_MAX], dlen, first = *nr;
+	uint8_t *env[SAKSI_WIRE_BATCH_MAX] = { 0 }, *sealed[SAKSI_WIRE_BATCH_MAX] = { 0 };
+	size_t elen[SAKSI_WIRE_BATCH_MAX] = { 0 }, slen[SAKSI_WIRE_BATCH_MAX] = { 0 }, dlen;
+	size_t first = *nr;
 	char *disc;
 
+	assert_true(n >= 1 && n <= SAKSI_WIRE_BATCH_MAX);
 	for (unsigned i = 0; i < n; i++) {
 		make_event(fx, k, role, ++*seq, t, &env[i], &elen[i], &disc, &dlen);
 		sealed[i] = NULL;
