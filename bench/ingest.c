@@ -392,7 +392,7 @@ submit(struct producer *p, size_t from, size_t n, saksi_result *res, int verify)
 			}
 		} else {
 			if (p->p_refused++ == 0)
-				snprintf(p->p_first_refusal, sizeof(p->p_first_refusal), "%s: %s",
+				snprintf(p->p_first_refusal, sizeof(p->p_first_refusal), "%.30s: %.160s",
 				         saksi_reason_name(res[i].sr_code), res[i].sr_message);
 		}
 		saksi_result_clear(&res[i]);

@@ -1096,6 +1096,10 @@ test_daemon_ledger(void **state)
 	int st;
 
 	need_go(fx);
+	if (access(SAKSI_SOURCE_DIR "/daemon/main.c", R_OK) != 0) {
+		print_message("daemon/main.c is not in this tree yet: skipping\n");
+		skip();
+	}
 	if (access(SAKSID, X_OK) != 0)
 		fail_msg("%s is not built", SAKSID);
 	rc = calloc(D_RECEIPTS_MAX, sizeof(*rc));
