@@ -705,6 +705,28 @@ file_size(const struct bench *b, const char *name)
 	return st.st_size;
 }
 
+/* CPU seconds (user + system) used so far by process pid, from /proc/pid/stat. */
+static double
+proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which is in parentheses and may hold spaces. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -737,7 +759,7 @@ main(int argc, char **argv)
 	unsigned ncpu, vthreads;
 	uint64_t size0, size1, per, lat_per, raw = 0, envb = 0, sealb = 0, nraw = 0;
 	uint64_t leafb = 0, discb = 0, ndisc = 0;
-	double load[3], vrate, t, warm, ingest, half, p50, p99, pmax, *all;
+	double load[3], vrate, t, warm, cpu_d, cpu_p, ingest, half, p50, p99, pmax, *all;
 	off_t mdb0, mdb1;
 	size_t nall = 0;
 	pid_t pid;
@@ -884,8 +906,12 @@ main(int argc, char **argv)
 	printf("    built %" PRIu64 " events in %.1f s (not timed: producers are other "
 	       "machines)\n", per * o->producers, now() - t);
 	fflush(stdout);
+	cpu_d = proc_cpu(pid);
+	cpu_p = proc_cpu(getpid());
 	t = run_phase(&b, producer_flat, o->batch);
 	t = t > 0 ? t : 1e-9;
+	cpu_d = proc_cpu(pid) - cpu_d;
+	cpu_p = proc_cpu(getpid()) - cpu_p;
 	{
 		struct tally w = tally(&b);
 
@@ -898,6 +924,17 @@ main(int argc, char **argv)
 	}
 	printf("(c) ratio (b)/(a):             %9.2f            target >= 0.85: %s\n",
 	       ingest / vrate, ingest / vrate >= 0.85 ? "met" : "NOT met");
+	/* The same ratio by CPU time, which other load on the machine does not skew. */
+	{
+		uint64_t n = tally(&b).accepted;
+		double per_ev = cpu_d / (double)n * 1e6, per_v = (double)vthreads / vrate * 1e6;
+
+		printf("    CPU while timed: saksid %.2f s = %.1f us/event, producers %.2f s = %.1f "
+		       "us/event; one verify %.1f us/core -> CPU ratio %.2f (saksid alone), %.2f "
+		       "(with producers on the same cores)\n", cpu_d, per_ev, cpu_p,
+		       cpu_p / (double)n * 1e6, per_v, per_v / per_ev,
+		       per_v / ((cpu_d + cpu_p) / (double)n * 1e6));
+	}
 	fflush(stdout);
 	for (unsigned i = 0; i < o->producers; i++) {
 		for (size_t k = 0; k < b.b_p[i].p_nitems; k++) {
