@@ -1,0 +1,542 @@
+/*
+ * verify.c: full verification of a ledger copy from its exact stored leaf bytes. Every
+ * hash, root and node is recomputed here and only then compared with what is stored;
+ * nothing stored is ever taken as evidence of itself. Reads only.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "envelope.h"
+#include "verify.h"
+#include "wire.h"
+
+#define PROGRESS_EVERY 4096
+#define REFUSAL_REC 29 /* key_id (8) || reason (1) || refused (4) || first_ms (8) || last_ms (8) */
+
+/* The state of one verification: the snapshot, the recomputed tree, the next checkpoint. */
+struct vstate {
+	const saksi_verify_opts *o;
+	saksi_verify_report *r;
+	saksi_ledger_txn *txn;
+	saksi_merkle_range range;
+	/* The next stored checkpoint to check (size 0: none left). */
+	uint64_t ck_size;
+	char *ck_note;
+	size_t ck_len;
+	/* The reviewer's checkpoint, opened before the scan. */
+	int have_reviewer;
+	saksi_checkpoint reviewer;
+};
+
+const char *
+saksi_verify_reason_name(int reason)
+{
+	static const char *const names[SAKSI_V__COUNT] = {
+		[SAKSI_V_OK] = "ok",
+		[SAKSI_V_SYSTEM] = "system",
+		[SAKSI_V_ORIGIN] = "origin",
+		[SAKSI_V_LEAF_MISSING] = "leaf_missing",
+		[SAKSI_V_LEAF_STORAGE] = "leaf_storage",
+		[SAKSI_V_LEAF_FORMAT] = "leaf_format",
+		[SAKSI_V_PREV_ROOT] = "prev_root",
+		[SAKSI_V_ENVELOPE_FORMAT] = "envelope_format",
+		[SAKSI_V_UNKNOWN_KEY] = "unknown_key",
+		[SAKSI_V_SIGNATURE] = "signature",
+		[SAKSI_V_REFUSALS_FORMAT] = "refusals_format",
+		[SAKSI_V_NODE] = "node",
+		[SAKSI_V_EXTRA_LEAF] = "extra_leaf",
+		[SAKSI_V_CKPT_FORMAT] = "checkpoint_format",
+		[SAKSI_V_CKPT_SIGNATURE] = "checkpoint_signature",
+		[SAKSI_V_CKPT_ORIGIN] = "checkpoint_origin",
+		[SAKSI_V_CKPT_SIZE] = "checkpoint_size",
+		[SAKSI_V_CKPT_ROOT] = "checkpoint_root",
+		[SAKSI_V_TRUNCATED] = "truncated",
+		[SAKSI_V_UNSIGNED] = "unsigned",
+		[SAKSI_V_REVIEWER_FORMAT] = "reviewer_format",
+		[SAKSI_V_REVIEWER_SIGNATURE] = "reviewer_signature",
+		[SAKSI_V_REVIEWER_ROOT] = "reviewer_root",
+	};
+	if (reason < 0 || reason >= SAKSI_V__COUNT || names[reason] == NULL)
+		return "unknown";
+	return names[reason];
+}
+
+/* Records the first failure and returns what saksi_verify_ledger must return. */
+static saksi_err fail(struct vstate *s, int reason, uint64_t index, saksi_err err,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static saksi_err
+fail(struct vstate *s, int reason, uint64_t index, saksi_err err, const char *fmt, ...)
+{
+	saksi_verify_report *r = s->r;
+	va_list ap;
+
+	r->vr_reason = reason;
+	r->vr_index = index;
+	r->vr_err = err;
+	va_start(ap, fmt);
+	vsnprintf(r->vr_message, sizeof(r->vr_message), fmt, ap);
+	va_end(ap);
+	return reason == SAKSI_V_SYSTEM ? (err != SAKSI_OK ? err : SAKSI_ERR_LEDGER)
+	    : SAKSI_ERR_CORRUPT;
+}
+
+/* Errors that mean "could not read", as opposed to "read something wrong". */
+static int
+is_system(saksi_err e)
+{
+	return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO || e == SAKSI_ERR_LEDGER ||
+	    e == SAKSI_ERR_INVAL;
+}
+
+static void
+hash_b64(const saksi_hash h, char out[45])
+{
+	sodium_bin2base64(out, 45, h, SAKSI_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void
+keyid_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1])
+{
+	sodium_bin2hex(out, 2 * SAKSI_KEYID_LEN + 1, id, SAKSI_KEYID_LEN);
+}
+
+saksi_err
+saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count)
+{
+	unsigned n, i;
+
+	if (body == NULL || len < 2)
+		return SAKSI_ERR_FORMAT;
+	n = saksi_get_u16(body);
+	if (n == 0 || len != 2 + (size_t)n * REFUSAL_REC)
+		return SAKSI_ERR_FORMAT;
+	for (i = 0; i < n; i++) {
+		const uint8_t *p = body + 2 + (size_t)i * REFUSAL_REC;
+		int reason = p[8];
+
+		if (reason < SAKSI_R_PARSE || reason > SAKSI_R_UNAVAILABLE)
+			return SAKSI_ERR_FORMAT;
+		if (saksi_get_u32(p + 9) == 0)
+			return SAKSI_ERR_FORMAT;
+		if (saksi_get_u64(p + 13) > saksi_get_u64(p + 21))
+			return SAKSI_ERR_FORMAT;
+	}
+	if (count != NULL)
+		*count = n;
+	return SAKSI_OK;
+}
+
+/* Loads the first stored checkpoint with size > after into s (ck_size 0 if none). */
+static saksi_err
+next_ckpt(struct vstate *s, uint64_t after)
+{
+	saksi_err e;
+
+	free(s->ck_note);
+	s->ck_note = NULL;
+	s->ck_len = 0;
+	s->ck_size = 0;
+	e = saksi_ledger_ckpt_next(s->txn, after, &s->ck_size, &s->ck_note, &s->ck_len);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		s->ck_size = 0;
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_OK) {
+		s->ck_size = 0;
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot read the checkpoint after size %" PRIu64 ": %s", after,
+		    saksi_strerror(e));
+	}
+	if (s->ck_size <= after) /* the ledger module broke its own contract */
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_LEDGER,
+		    "checkpoint iteration did not advance past size %" PRIu64, after);
+	return SAKSI_OK;
+}
+
+/* Checks the current stored checkpoint against the root of the first ck_size entries. */
+static saksi_err
+check_ckpt(struct vstate *s, const saksi_hash root)
+{
+	const saksi_note_verifier *v = s->o->vo_log;
+	uint64_t n = s->ck_size;
+	saksi_checkpoint c;
+	size_t tl;
+	saksi_err e;
+
+	e = saksi_note_open(s->ck_note, s->ck_len, v, &tl);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, n - 1, e,
+		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
+		    v->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_CKPT_FORMAT, n - 1, e,
+		    "checkpoint at size %" PRIu64 ": not a well-formed signed note (%s)", n,
+		    saksi_strerror(e));
+	e = saksi_checkpoint_open(s->ck_note, s->ck_len, v, &c);
+	if (e == SAKSI_ERR_KEY)
+		return fail(s, SAKSI_V_CKPT_ORIGIN, n - 1, e,
+		    "checkpoint at size %" PRIu64 ": its origin is not %s", n, v->nv_name);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, n - 1, e,
+		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
+		    v->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_CKPT_FORMAT, n - 1, e,
+		    "checkpoint at size %" PRIu64 ": malformed checkpoint body (%s)", n,
+		    saksi_strerror(e));
+	if (strcmp(c.ck_origin, v->nv_name) != 0)
+		return fail(s, SAKSI_V_CKPT_ORIGIN, n - 1, SAKSI_ERR_KEY,
+		    "checkpoint at size %" PRIu64 ": its origin is \"%s\", not %s", n,
+		    c.ck_origin, v->nv_name);
+	if (c.ck_size != n)
+		return fail(s, SAKSI_V_CKPT_SIZE, n - 1, SAKSI_ERR_CORRUPT,
+		    "checkpoint stored at size %" PRIu64 " says size %" PRIu64, n, c.ck_size);
+	if (sodium_memcmp(c.ck_root, root, SAKSI_HASH_LEN) != 0) {
+		char want[45], got[45];
+
+		hash_b64(c.ck_root, want);
+		hash_b64(root, got);
+		return fail(s, SAKSI_V_CKPT_ROOT, n - 1, SAKSI_ERR_PROOF,
+		    "checkpoint at size %" PRIu64 ": signed root %s is not the root %s of "
+		    "the first %" PRIu64 " entries", n, want, got, n);
+	}
+	s->r->vr_checkpoints++;
+	s->r->vr_latest = n;
+	return SAKSI_OK;
+}
+
+/* Opens the reviewer's checkpoint before anything else: a bad one makes the run moot. */
+static saksi_err
+open_reviewer(struct vstate *s)
+{
+	const saksi_verify_opts *o = s->o;
+	size_t tl;
+	saksi_err e;
+
+	if (o->vo_reviewer_ckpt == NULL)
+		return SAKSI_OK;
+	e = saksi_note_open(o->vo_reviewer_ckpt, o->vo_reviewer_ckpt_len, o->vo_log, &tl);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not signed by the log key %s", o->vo_log->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not a well-formed signed note (%s)", saksi_strerror(e));
+	e = saksi_checkpoint_open(o->vo_reviewer_ckpt, o->vo_reviewer_ckpt_len, o->vo_log,
+	    &s->reviewer);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not signed by the log key %s", o->vo_log->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not a checkpoint of %s (%s)", o->vo_log->nv_name,
+		    saksi_strerror(e));
+	s->have_reviewer = 1;
+	s->r->vr_reviewer_size = s->reviewer.ck_size;
+	return SAKSI_OK;
+}
+
+static saksi_err
+check_reviewer(struct vstate *s, const saksi_hash root)
+{
+	uint64_t n = s->reviewer.ck_size;
+
+	if (sodium_memcmp(s->reviewer.ck_root, root, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_REVIEWER_ROOT, n - 1, SAKSI_ERR_PROOF,
+		    "entry %" PRIu64 ": the first %" PRIu64 " entries are not the ones your "
+		    "checkpoint signed (history was rewritten or rolled back and re-signed)",
+		    n - 1, n);
+	s->r->vr_reviewer = 1;
+	return SAKSI_OK;
+}
+
+/*
+ * Compares the stored nodes that leaf i completes with hashes recomputed from the compact
+ * range before i is pushed: (0, i) is the leaf hash, and for every level L at which i+1 is
+ * a multiple of 2^L, (L, (i+1)/2^L - 1) joins the range's L-th smallest subtree with the
+ * level L-1 result (the range keeps its subtrees largest first).
+ */
+static saksi_err
+check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
+{
+	saksi_hash h, stored;
+	unsigned level, top = 0;
+	saksi_err e;
+
+	while ((((i + 1) >> top) & 1) == 0)
+		top++;
+	memcpy(h, leaf_hash, SAKSI_HASH_LEN);
+	for (level = 0;; level++) {
+		uint64_t idx = ((i + 1) >> level) - 1;
+
+		if (level > 0) {
+			/* i's trailing one bits guarantee these left siblings exist. */
+			if (level > s->range.mr_count)
+				abort();
+			saksi_merkle_node_hash(h, s->range.mr_hash[s->range.mr_count - level], h);
+		}
+		e = saksi_ledger_node(s->txn, level, idx, stored);
+		if (e == SAKSI_ERR_NOT_FOUND)
+			return fail(s, SAKSI_V_NODE, i, e,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") is missing", i, level, idx);
+		if (e != SAKSI_OK && is_system(e))
+			return fail(s, SAKSI_V_SYSTEM, i, e,
+			    "entry %" PRIu64 ": cannot read tree node (level %u, index %" PRIu64
+			    "): %s", i, level, idx, saksi_strerror(e));
+		if (e != SAKSI_OK)
+			return fail(s, SAKSI_V_NODE, i, e,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") is unreadable (%s)", i, level, idx, saksi_strerror(e));
+		if (sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0) {
+			if (level == 0)
+				return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
+				    "entry %" PRIu64 ": stored leaf hash does not match the "
+				    "entry's bytes", i);
+			return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") does not match the entries under it", i, level, idx);
+		}
+		s->r->vr_nodes++;
+		if (level == top)
+			break;
+	}
+	return SAKSI_OK;
+}
+
+static saksi_err
+check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf)
+{
+	const saksi_keyring_entry *ke;
+	saksi_envelope ev;
+	char idhex[2 * SAKSI_KEYID_LEN + 1];
+	saksi_err e;
+
+	e = saksi_envelope_parse(lf->lf_body, lf->lf_body_len, &ev);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_ENVELOPE_FORMAT, i, e,
+		    "entry %" PRIu64 ": the event envelope does not parse (%s)", i,
+		    saksi_strerror(e));
+	keyid_hex(ev.ev_key_id, idhex);
+	ke = saksi_keyring_find(s->o->vo_keyring, ev.ev_key_id);
+	if (ke == NULL)
+		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s is not in the keyring", i, idhex);
+	if (ke->ke_pub.pk_kind != SAKSI_KEY_SIGN)
+		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": keyring key %s (%s) is not a signing key", i, idhex,
+		    ke->ke_name);
+	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
+	e = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_SIGNATURE, i, e,
+		    "entry %" PRIu64 ": producer signature by %s (%s, seq %" PRIu64
+		    ") does not verify", i, ke->ke_name, idhex, ev.ev_seq);
+	if (ke->ke_revoked_ms >= 0)
+		s->r->vr_revoked++;
+	s->r->vr_events++;
+	return SAKSI_OK;
+}
+
+static saksi_err
+check_leaf(struct vstate *s, uint64_t i)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	saksi_leaf lf;
+	saksi_hash leaf_hash, before;
+	saksi_err e, ret;
+
+	e = saksi_ledger_leaf(s->txn, i, &buf, &len);
+	if (e == SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
+		    "entry %" PRIu64 ": missing from a ledger of %" PRIu64 " entries", i,
+		    s->r->vr_size);
+	if (e != SAKSI_OK && is_system(e))
+		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot be read: %s", i,
+		    saksi_strerror(e));
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
+		    "entry %" PRIu64 ": stored bytes cannot be decoded (%s)", i,
+		    saksi_strerror(e));
+
+	e = saksi_leaf_parse(buf, len, &lf);
+	if (e != SAKSI_OK) {
+		ret = fail(s, SAKSI_V_LEAF_FORMAT, i, e,
+		    "entry %" PRIu64 ": not a valid leaf (%s)", i, saksi_strerror(e));
+		goto out;
+	}
+	saksi_merkle_leaf_hash(leaf_hash, buf, len);
+	saksi_merkle_range_root(&s->range, before);
+	if (sodium_memcmp(lf.lf_prev_root, before, SAKSI_HASH_LEN) != 0) {
+		ret = fail(s, SAKSI_V_PREV_ROOT, i, SAKSI_ERR_PROOF,
+		    "entry %" PRIu64 ": prev_root does not match the root of the %" PRIu64
+		    " entries before it", i, i);
+		goto out;
+	}
+	if (lf.lf_kind == SAKSI_LEAF_EVENT) {
+		if ((ret = check_event(s, i, &lf)) != SAKSI_OK)
+			goto out;
+	} else if (lf.lf_kind == SAKSI_LEAF_REFUSALS) {
+		e = saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL);
+		if (e != SAKSI_OK) {
+			ret = fail(s, SAKSI_V_REFUSALS_FORMAT, i, e,
+			    "entry %" PRIu64 ": the refusal summary does not parse", i);
+			goto out;
+		}
+		s->r->vr_refusals++;
+	} else {
+		ret = fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
+		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);
+		goto out;
+	}
+	if ((ret = check_nodes(s, i, leaf_hash)) != SAKSI_OK)
+		goto out;
+	saksi_merkle_range_push(&s->range, leaf_hash);
+	s->r->vr_checked = i + 1;
+	ret = SAKSI_OK;
+out:
+	free(buf);
+	return ret;
+}
+
+static saksi_err
+check_origin(struct vstate *s)
+{
+	char *origin = NULL;
+	saksi_err e;
+
+	e = saksi_ledger_meta(s->txn, "origin", &origin);
+	if (e == SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_ORIGIN, SAKSI_VERIFY_NO_INDEX, e,
+		    "the ledger records no origin; is this a saksi ledger?");
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot read the ledger's origin: %s", saksi_strerror(e));
+	if (strcmp(origin, s->o->vo_log->nv_name) != 0) {
+		e = fail(s, SAKSI_V_ORIGIN, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_KEY,
+		    "the ledger's origin is \"%.200s\" but the verifier key is for \"%.200s\"",
+		    origin, s->o->vo_log->nv_name);
+		free(origin);
+		return e;
+	}
+	free(origin);
+	return SAKSI_OK;
+}
+
+static saksi_err
+scan(struct vstate *s)
+{
+	const saksi_verify_opts *o = s->o;
+	saksi_verify_report *r = s->r;
+	uint64_t every = o->vo_progress_every ? o->vo_progress_every : PROGRESS_EVERY;
+	uint64_t i, n;
+	uint8_t *extra = NULL;
+	size_t extra_len;
+	saksi_hash root;
+	saksi_err e;
+
+	if ((e = check_origin(s)) != SAKSI_OK)
+		return e;
+	if ((e = open_reviewer(s)) != SAKSI_OK)
+		return e;
+	n = r->vr_size = saksi_ledger_size(s->txn);
+	if ((e = next_ckpt(s, 0)) != SAKSI_OK)
+		return e;
+
+	for (i = 0; i < n; i++) {
+		if ((e = check_leaf(s, i)) != SAKSI_OK)
+			return e;
+		if (s->ck_size == i + 1 || (s->have_reviewer && s->reviewer.ck_size == i + 1))
+			saksi_merkle_range_root(&s->range, root);
+		if (s->ck_size == i + 1) {
+			if ((e = check_ckpt(s, root)) != SAKSI_OK)
+				return e;
+			if ((e = next_ckpt(s, i + 1)) != SAKSI_OK)
+				return e;
+		}
+		if (s->have_reviewer && s->reviewer.ck_size == i + 1 &&
+		    (e = check_reviewer(s, root)) != SAKSI_OK)
+			return e;
+		if (o->vo_progress != NULL && (i + 1) % every == 0 && i + 1 != n)
+			o->vo_progress(o->vo_progress_ctx, i + 1, n);
+	}
+	saksi_merkle_range_root(&s->range, r->vr_root);
+
+	/* A leaf stored past the tree size means the size itself cannot be trusted. */
+	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
+	free(extra);
+	if (e == SAKSI_OK)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": stored beyond the tree size %" PRIu64
+		    " (an earlier entry was removed)", n, n);
+	if (e != SAKSI_ERR_NOT_FOUND && is_system(e))
+		return fail(s, SAKSI_V_SYSTEM, n, e, "cannot read past the end: %s",
+		    saksi_strerror(e));
+	if (e != SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, e,
+		    "entry %" PRIu64 ": undecodable data stored beyond the tree size", n);
+
+	if (s->ck_size > n)
+		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": missing, but the log signed a checkpoint of %" PRIu64
+		    " entries and the ledger has only %" PRIu64 " (entries were removed)", n,
+		    s->ck_size, n);
+	if (s->have_reviewer && s->reviewer.ck_size > n)
+		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": missing, but your checkpoint covers %" PRIu64
+		    " entries and the ledger has only %" PRIu64
+		    " (truncated or rolled back)", n, s->reviewer.ck_size, n);
+	if (r->vr_latest < n)
+		return fail(s, SAKSI_V_UNSIGNED, r->vr_latest, SAKSI_ERR_CORRUPT,
+		    r->vr_latest == 0 ?
+		    "entry %" PRIu64 ": no signed checkpoint covers it or the %" PRIu64
+		    " entries after it" :
+		    "entry %" PRIu64 ": not covered by the latest signed checkpoint, nor are "
+		    "the %" PRIu64 " entries after it", r->vr_latest, n - r->vr_latest - 1);
+	if (o->vo_progress != NULL)
+		o->vo_progress(o->vo_progress_ctx, n, n);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify_report *r)
+{
+	struct vstate s;
+	saksi_err e;
+
+	if (r == NULL)
+		return SAKSI_ERR_INVAL;
+	memset(r, 0, sizeof(*r));
+	r->vr_index = SAKSI_VERIFY_NO_INDEX;
+	if (l == NULL || opts == NULL || opts->vo_log == NULL || opts->vo_keyring == NULL ||
+	    (opts->vo_reviewer_ckpt == NULL && opts->vo_reviewer_ckpt_len != 0)) {
+		r->vr_reason = SAKSI_V_SYSTEM;
+		r->vr_err = SAKSI_ERR_INVAL;
+		snprintf(r->vr_message, sizeof(r->vr_message), "invalid verification options");
+		return SAKSI_ERR_INVAL;
+	}
+	memset(&s, 0, sizeof(s));
+	s.o = opts;
+	s.r = r;
+	saksi_merkle_range_init(&s.range);
+	saksi_merkle_range_root(&s.range, r->vr_root);
+
+	e = saksi_ledger_begin(l, 0, &s.txn);
+	if (e != SAKSI_OK)
+		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot begin a read transaction: %s", saksi_strerror(e));
+	e = scan(&s);
+	free(s.ck_note);
+	saksi_ledger_abort(s.txn);
+	if (e == SAKSI_OK)
+		r->vr_reason = SAKSI_V_OK;
+	return e;
+}
