@@ -160,44 +160,58 @@ next_ckpt(struct vstate *s, uint64_t after)
 	return SAKSI_OK;
 }
 
-/* Checks the current stored checkpoint against the root of the first ck_size entries. */
+/*
+ * Opens the current stored checkpoint: log signature, origin, and the size it is filed
+ * under. A failure is reported at entry `index`.
+ */
 static saksi_err
-check_ckpt(struct vstate *s, const saksi_hash root)
+open_ckpt(struct vstate *s, uint64_t index, saksi_checkpoint *c)
 {
 	const saksi_note_verifier *v = s->o->vo_log;
 	uint64_t n = s->ck_size;
-	saksi_checkpoint c;
 	size_t tl;
 	saksi_err e;
 
 	e = saksi_note_open(s->ck_note, s->ck_len, v, &tl);
 	if (e == SAKSI_ERR_SIGNATURE)
-		return fail(s, SAKSI_V_CKPT_SIGNATURE, n - 1, e,
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, index, e,
 		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
 		    v->nv_name);
 	if (e != SAKSI_OK)
-		return fail(s, SAKSI_V_CKPT_FORMAT, n - 1, e,
+		return fail(s, SAKSI_V_CKPT_FORMAT, index, e,
 		    "checkpoint at size %" PRIu64 ": not a well-formed signed note (%s)", n,
 		    saksi_strerror(e));
-	e = saksi_checkpoint_open(s->ck_note, s->ck_len, v, &c);
+	e = saksi_checkpoint_open(s->ck_note, s->ck_len, v, c);
 	if (e == SAKSI_ERR_KEY)
-		return fail(s, SAKSI_V_CKPT_ORIGIN, n - 1, e,
+		return fail(s, SAKSI_V_CKPT_ORIGIN, index, e,
 		    "checkpoint at size %" PRIu64 ": its origin is not %s", n, v->nv_name);
 	if (e == SAKSI_ERR_SIGNATURE)
-		return fail(s, SAKSI_V_CKPT_SIGNATURE, n - 1, e,
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, index, e,
 		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
 		    v->nv_name);
 	if (e != SAKSI_OK)
-		return fail(s, SAKSI_V_CKPT_FORMAT, n - 1, e,
+		return fail(s, SAKSI_V_CKPT_FORMAT, index, e,
 		    "checkpoint at size %" PRIu64 ": malformed checkpoint body (%s)", n,
 		    saksi_strerror(e));
-	if (strcmp(c.ck_origin, v->nv_name) != 0)
-		return fail(s, SAKSI_V_CKPT_ORIGIN, n - 1, SAKSI_ERR_KEY,
-		    "checkpoint at size %" PRIu64 ": its origin is \"%s\", not %s", n,
-		    c.ck_origin, v->nv_name);
-	if (c.ck_size != n)
-		return fail(s, SAKSI_V_CKPT_SIZE, n - 1, SAKSI_ERR_CORRUPT,
-		    "checkpoint stored at size %" PRIu64 " says size %" PRIu64, n, c.ck_size);
+	if (strcmp(c->ck_origin, v->nv_name) != 0)
+		return fail(s, SAKSI_V_CKPT_ORIGIN, index, SAKSI_ERR_KEY,
+		    "checkpoint at size %" PRIu64 ": its origin is not %s", n, v->nv_name);
+	if (c->ck_size != n)
+		return fail(s, SAKSI_V_CKPT_SIZE, index, SAKSI_ERR_CORRUPT,
+		    "checkpoint stored at size %" PRIu64 " says size %" PRIu64, n, c->ck_size);
+	return SAKSI_OK;
+}
+
+/* Checks the current stored checkpoint against the root of the first ck_size entries. */
+static saksi_err
+check_ckpt(struct vstate *s, const saksi_hash root)
+{
+	uint64_t n = s->ck_size;
+	saksi_checkpoint c;
+	saksi_err e;
+
+	if ((e = open_ckpt(s, n - 1, &c)) != SAKSI_OK)
+		return e;
 	if (sodium_memcmp(c.ck_root, root, SAKSI_HASH_LEN) != 0) {
 		char want[45], got[45];
 
@@ -484,11 +498,17 @@ scan(struct vstate *s)
 		return fail(s, SAKSI_V_EXTRA_LEAF, n, e,
 		    "entry %" PRIu64 ": undecodable data stored beyond the tree size", n);
 
-	if (s->ck_size > n)
+	if (s->ck_size > n) {
+		saksi_checkpoint c;
+
+		/* Only a checkpoint the log really signed proves that entries were lost. */
+		if ((e = open_ckpt(s, n, &c)) != SAKSI_OK)
+			return e;
 		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": missing, but the log signed a checkpoint of %" PRIu64
 		    " entries and the ledger has only %" PRIu64 " (entries were removed)", n,
 		    s->ck_size, n);
+	}
 	if (s->have_reviewer && s->reviewer.ck_size > n)
 		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": missing, but your checkpoint covers %" PRIu64
