@@ -596,46 +596,48 @@ join(const char *dir, const char *name)
 }
 
 /*
- * saksid.conf for a new state directory. Paths are absolute so the daemon can be started
- * from anywhere. The keys follow daemon/config.c.
+ * saksid.conf for a new state directory (daemon/config.c: `key = value` lines, relative
+ * paths taken from the file's directory). The listen URL is absolute so that clients
+ * started anywhere can use it as written.
  */
 static char *
-saksid_conf_text(const char *dir, const char *origin)
+saksid_conf_text(const char *origin, const char *listen, const char *schemas)
 {
-	char *abs = realpath(dir, NULL), *out;
-	size_t n;
+	char *out;
+	size_t n = strlen(origin) + strlen(listen) + strlen(schemas) + 512;
 
-	if (abs == NULL)
-		xdie("cannot resolve %s: %s", dir, strerror(errno));
-	n = 8 * strlen(abs) + strlen(origin) + 1024;
 	out = xmalloc(n);
 	snprintf(out, n,
-	    "# saksid configuration, written by saksi init\n"
-	    "origin %s\n"
-	    "state_dir %s\n"
-	    "listen ipc://%s/ingest.sock\n"
-	    "keyring %s/keyring.json\n"
-	    "log_key %s/log.key\n"
-	    "box_key %s/box.key\n"
-	    "store_key %s/store.key\n"
-	    "schemas_dir %s\n",
-	    origin, abs, abs, abs, abs, abs, abs, SAKSI_SOURCE_SCHEMA_DIR);
-	free(abs);
+	    "# saksid configuration, written by saksi init.\n"
+	    "# Relative paths are relative to the directory of this file.\n"
+	    "origin = %s\n"
+	    "state_dir = .\n"
+	    "listen = %s\n"
+	    "keyring = keyring.json\n"
+	    "log_key = log.key\n"
+	    "box_key = box.key\n"
+	    "store_key = store.key\n"
+	    "schemas_dir = %s\n",
+	    origin, listen, schemas);
 	return out;
 }
 
 int
 cmd_init(int argc, char **argv)
 {
-	static const char usage[] = "saksi init --dir STATE --origin NAME";
+	static const char usage[] =
+	    "saksi init --dir STATE --origin NAME [--listen URL] [--schemas DIR]";
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "origin", required_argument, NULL, 'O' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "schemas", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *origin = NULL;
+	const char *dir = NULL, *origin = NULL, *listen = NULL;
+	const char *schemas = SAKSI_SOURCE_SCHEMA_DIR;
 	char vkey[SAKSI_VKEY_MAX + 1], *logk, *logp, *boxk, *boxp, *storek, *kr, *conf,
-	    *ktext, *ctext;
+	    *vkf, *ktext, *ctext, *abs, *abs_schemas, url[256];
 	saksi_pubkey logpub, boxpub, sympub;
 	json_t *root;
 	uint8_t zero[32] = { 0 };
@@ -646,6 +648,8 @@ cmd_init(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'O': origin = optarg; break;
+		case 'L': listen = optarg; break;
+		case 'S': schemas = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -653,6 +657,11 @@ cmd_init(int argc, char **argv)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if (dir == NULL || origin == NULL)
 		xusage(usage, "--dir and --origin are required");
+	if (listen != NULL && strncmp(listen, "ipc://", 6) != 0 &&
+	    strncmp(listen, "tcp://", 6) != 0)
+		xusage(usage, "--listen must be an ipc:// or tcp:// URL");
+	if ((abs_schemas = realpath(schemas, NULL)) == NULL)
+		xdie("schemas directory %s: %s (give --schemas DIR)", schemas, strerror(errno));
 	/* Check the origin before anything is created. */
 	if (saksi_note_vkey_format(origin, zero, vkey, sizeof(vkey)) != SAKSI_OK)
 		xusage(usage, "invalid origin \"%s\": it must be non-empty, without spaces, "
@@ -666,8 +675,19 @@ cmd_init(int argc, char **argv)
 	storek = join(dir, "store.key");
 	kr = join(dir, "keyring.json");
 	conf = join(dir, "saksid.conf");
+	vkf = join(dir, "log.vkey");
+	if ((abs = realpath(dir, NULL)) == NULL)
+		xdie("cannot resolve %s: %s", dir, strerror(errno));
+	if (listen == NULL) {
+		/* nanomsg's ipc path must fit a sockaddr_un (108 bytes). */
+		if (strlen(abs) + strlen("/ingest.sock") >= 100)
+			xdie("the path of %s is too long for an ipc socket; give --listen "
+			    "ipc:///SHORT/PATH or tcp://127.0.0.1:PORT", dir);
+		snprintf(url, sizeof(url), "ipc://%s/ingest.sock", abs);
+		listen = url;
+	}
 	{
-		const char *const all[] = { logk, logp, boxk, boxp, storek, kr, conf };
+		const char *const all[] = { logk, logp, boxk, boxp, storek, kr, conf, vkf };
 		size_t i;
 
 		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -687,13 +707,21 @@ cmd_init(int argc, char **argv)
 	xwrite_file_atomic(kr, ktext, strlen(ktext), 0644);
 	free(ktext);
 
-	ctext = saksid_conf_text(dir, origin);
+	ctext = saksid_conf_text(origin, listen, abs_schemas);
 	xwrite_file_atomic(conf, ctext, strlen(ctext), 0600);
 	free(ctext);
+	{
+		size_t n = strlen(vkey);
+
+		vkey[n] = '\n';
+		xwrite_file_atomic(vkf, vkey, n + 1, 0644);
+		vkey[n] = '\0';
+	}
 
 	printf("%s\n", vkey);
 	fprintf(stderr, "saksi: state directory %s is ready; the line above is the log's "
 	    "verifier key: give it to reviewers and producers\n", dir);
 	free(logk); free(logp); free(boxk); free(boxp); free(storek); free(kr); free(conf);
+	free(vkf); free(abs); free(abs_schemas);
 	return SX_OK;
 }
