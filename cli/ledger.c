@@ -73,7 +73,7 @@ cmd_checkpoint(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi checkpoint (--ledger DIR | --url URL [-k producer.key]) "
-	    "[--vkey VKEY | --vkey-file F] [--passphrase-file F]";
+	    "[--vkey VKEY | --vkey-file F] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "url", required_argument, NULL, 'u' },
@@ -81,10 +81,12 @@ cmd_checkpoint(int argc, char **argv)
 		{ "vkey", required_argument, NULL, 'v' },
 		{ "vkey-file", required_argument, NULL, 'V' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *url = NULL, *key = NULL, *vk = NULL, *vkf = NULL,
 	    *passfile = NULL;
+	uint64_t timeout = 0;
 	saksi_note_verifier v;
 	char *note = NULL;
 	size_t len = 0;
@@ -101,11 +103,14 @@ cmd_checkpoint(int argc, char **argv)
 		case 'v': vk = optarg; break;
 		case 'V': vkf = optarg; break;
 		case 'P': passfile = optarg; break;
+		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	if ((dir == NULL) == (url == NULL))
 		xusage(usage, "give exactly one of --ledger and --url");
 	if (vk != NULL || vkf != NULL)
@@ -128,6 +133,7 @@ cmd_checkpoint(int argc, char **argv)
 
 		memset(&co, 0, sizeof(co));
 		co.co_url = url;
+		co.co_timeout_ms = (int)timeout;
 		if (key != NULL)
 			sk = xseckey_load(key, passfile);
 		co.co_key = sk;

@@ -23,7 +23,7 @@ cmd_submit(int argc, char **argv)
 	static const char usage[] =
 	    "saksi submit --url URL -k producer.key --box-pub box.pub "
 	    "(--vkey VKEY | --vkey-file F) --type T --seq N [--time MS] [--payload FILE|-] "
-	    "[--schemas DIR] [--json] [--passphrase-file F]";
+	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "key", required_argument, NULL, 'k' },
@@ -37,12 +37,13 @@ cmd_submit(int argc, char **argv)
 		{ "schemas", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
 	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = SAKSI_SOURCE_SCHEMA_DIR,
 	    *passfile = NULL;
-	uint64_t seq, tms;
+	uint64_t seq, tms, timeout = 0;
 	int c, json = 0, have_time = 0, rc;
 	saksi_note_verifier v;
 	saksi_pubkey box;
@@ -72,6 +73,7 @@ cmd_submit(int argc, char **argv)
 		case 'S': schemas_dir = optarg; break;
 		case 'j': json = 1; break;
 		case 'P': passfile = optarg; break;
+		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -82,6 +84,8 @@ cmd_submit(int argc, char **argv)
 	seq = xparse_u64(seq_s, "--seq");
 	if (seq == 0)
 		xusage(usage, "--seq starts at 1");
+	if (timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	if (!have_time)
 		tms = now_ms();
 	xvkey(vk, vkf, &v);
@@ -113,6 +117,7 @@ cmd_submit(int argc, char **argv)
 	co.co_box_pk = box.pk_key;
 	co.co_log = &v;
 	co.co_schemas = sch;
+	co.co_timeout_ms = (int)timeout;
 	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
 		saksi_seckey_free(sk);
 		xdie_err(e, "cannot open a connection to %s", url);
