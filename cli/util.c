@@ -266,7 +266,7 @@ read_tty_line(int fd, const char *prompt)
 
 	if ((p = sodium_malloc(PASS_MAX + 1)) == NULL)
 		xdie("out of memory");
-	(void)write(fd, prompt, strlen(prompt));
+	xwrite_all(fd, prompt, strlen(prompt));
 	if (tcgetattr(fd, &old) == 0) {
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
