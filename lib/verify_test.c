@@ -1307,7 +1307,7 @@ test_original_untouched_by_copy(void **state)
 	struct fx *f = *state;
 	struct build b = std_build(12);
 	saksi_verify_report r;
-	char copy[128], src[256], dst[256];
+	char copy[128], src[512], dst[512];
 	DIR *d;
 	struct dirent *de;
 	struct raw raw;
