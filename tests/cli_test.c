@@ -489,19 +489,19 @@ test_init(void **state)
 	saksi_pubkey pk;
 	saksi_keyring *kr = NULL;
 	char want[SAKSI_VKEY_MAX + 2], err[256], *conf, *vk;
-	static const char *const secrets[] = { "log.key", "box.key", "store.key" };
+	static const char *const secrets[] = { "state/log.key", "state/box.key",
+		"state/store.key" };
 	size_t i;
 
 	RUN(f, &r, 0, "init", "--dir", st, "--origin", ORIGIN);
 	for (i = 0; i < 3; i++) {
-		char p[256];
+		const char *p = P(f, 2, secrets[i]);
 
-		snprintf(p, sizeof(p), "%s/%s", st, secrets[i]);
 		assert_int_equal(stat(p, &sb), 0);
 		assert_int_equal(sb.st_mode & 0777, 0600);
 		assert_int_equal(saksi_seckey_file_is_protected(p), 0);
 	}
-	snprintf(f->path[1], sizeof(f->path[1]), "%s/log.key", st);
+	P(f, 1, "state/log.key");
 	assert_int_equal(saksi_seckey_load(f->path[1], NULL, &k), SAKSI_OK);
 	assert_int_equal(saksi_seckey_public(k, &pk), SAKSI_OK);
 	saksi_seckey_free(k);
@@ -510,19 +510,19 @@ test_init(void **state)
 	strcat(want, "\n");
 	assert_string_equal(r.out, want);
 	run_free(&r);
-	snprintf(f->path[1], sizeof(f->path[1]), "%s/log.vkey", st);
+	P(f, 1, "state/log.vkey");
 	vk = slurp(f->path[1], NULL);
 	assert_string_equal(vk, want);
 	free(vk);
-	snprintf(f->path[1], sizeof(f->path[1]), "%s/box.pub", st);
+	P(f, 1, "state/box.pub");
 	assert_int_equal(saksi_pubkey_load(f->path[1], &pk), SAKSI_OK);
 	assert_int_equal(pk.pk_kind, SAKSI_KEY_BOX);
-	snprintf(f->path[1], sizeof(f->path[1]), "%s/keyring.json", st);
+	P(f, 1, "state/keyring.json");
 	assert_int_equal(saksi_keyring_load(f->path[1], &kr, err, sizeof(err)), SAKSI_OK);
 	assert_int_equal(saksi_keyring_count(kr), 0);
 	assert_true(saksi_keyring_role_allows(kr, "queue", "queue.booking.created"));
 	saksi_keyring_free(kr);
-	snprintf(f->path[1], sizeof(f->path[1]), "%s/saksid.conf", st);
+	P(f, 1, "state/saksid.conf");
 	conf = slurp(f->path[1], NULL);
 	assert_non_null(strstr(conf, "origin = " ORIGIN "\n"));
 	assert_non_null(strstr(conf, "listen = ipc:///"));
