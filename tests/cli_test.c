@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1010,6 +1012,93 @@ test_submit_unreachable(void **state)
 	run_free(&r);
 }
 
+/*
+ * The whole path through a real saksid, when the daemon is built: init, keyring, submit
+ * (accepted, refused), checkpoint from the daemon, then verify the ledger it wrote.
+ */
+static void
+test_daemon_end_to_end(void **state)
+{
+	struct fx *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
+	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st, i;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping the end-to-end test\n");
+		skip();
+	}
+	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
+	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
+	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
+	run_free(&r);
+	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
+	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
+	line = strstr(conf, "listen = ");
+	assert_non_null(line);
+	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
+	free(conf);
+	argv[2] = f->path[4];
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, P(f, 5, "saksid.log"),
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	assert_int_equal(posix_spawn(&pid, saksid, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	/* Ready once it has bound its socket (bounded wait, not a timing assertion). */
+	for (i = 0; i < 1000 && access(sock, F_OK) != 0; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(access(sock, F_OK), 0);
+
+	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "p.key"), "--box-pub",
+	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", SUBMIT_TYPE, "--seq", "1",
+	    "--payload", P(f, 3, "ev.json"));
+	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
+	spit(P(f, 7, "receipt"), r.out, r.out_len);
+	run_free(&r);
+	/* A refusal is exit 1 with the daemon's reason. */
+	RUN(f, &r, 1, "submit", "--url", url, "-k", P(f, 1, "p.key"), "--box-pub",
+	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", SUBMIT_TYPE, "--seq", "2",
+	    "--time", "1000", "--payload", P(f, 3, "ev.json"));
+	assert_non_null(strstr(r.err, "refused (clock_skew)"));
+	run_free(&r);
+	RUN_IN(f, &r, 0, P(f, 3, "ev.json"), "submit", "--url", url, "-k", P(f, 1, "p.key"),
+	    "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", SUBMIT_TYPE,
+	    "--seq", "3", "--json");
+	assert_non_null(strstr(r.out, "\"status\": \"accepted\""));
+	run_free(&r);
+	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
+	run_free(&r);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+	/* The first receipt is for entry 0: check it against the stored envelope. */
+	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "0", "--raw");
+	assert_true(r.out_len > 42);
+	spit(P(f, 9, "env0"), r.out + 42, r.out_len - 42);
+	run_free(&r);
+	RUN(f, &r, 0, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 7, "receipt"),
+	    "--envelope", P(f, 9, "env0"), "--keyring", P(f, 2, "st/keyring.json"));
+	run_free(&r);
+}
+
 int
 main(void)
 {
@@ -1025,6 +1114,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_end_to_end, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
