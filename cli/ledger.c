@@ -144,6 +144,9 @@ cmd_checkpoint(int argc, char **argv)
 		e = saksi_client_checkpoint(cl, &note, &len);
 		saksi_client_close(cl);
 		saksi_seckey_free(sk);
+		if (e == SAKSI_ERR_REFUSED)
+			xdie("the daemon at %s gave no checkpoint (it has none before its first "
+			    "commit)", url);
 		if (e != SAKSI_OK)
 			xdie_err(e, "no checkpoint from %s", url);
 	}

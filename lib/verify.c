@@ -262,6 +262,9 @@ check_reviewer(struct vstate *s, const saksi_hash root)
 {
 	uint64_t n = s->reviewer.ck_size;
 
+	if (n == 0 && sodium_memcmp(s->reviewer.ck_root, root, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_REVIEWER_ROOT, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_PROOF,
+		    "your checkpoint of the empty tree has a root that is not the empty root");
 	if (sodium_memcmp(s->reviewer.ck_root, root, SAKSI_HASH_LEN) != 0)
 		return fail(s, SAKSI_V_REVIEWER_ROOT, n - 1, SAKSI_ERR_PROOF,
 		    "entry %" PRIu64 ": the first %" PRIu64 " entries are not the ones your "
@@ -466,6 +469,12 @@ scan(struct vstate *s)
 	n = r->vr_size = saksi_ledger_size(s->txn);
 	if ((e = next_ckpt(s, 0)) != SAKSI_OK)
 		return e;
+	if (s->have_reviewer && s->reviewer.ck_size == 0) {
+		/* A checkpoint of the empty tree: its root must be the empty root. */
+		saksi_merkle_empty_root(root);
+		if ((e = check_reviewer(s, root)) != SAKSI_OK)
+			return e;
+	}
 
 	for (i = 0; i < n; i++) {
 		if ((e = check_leaf(s, i)) != SAKSI_OK)

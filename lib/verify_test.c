@@ -1249,6 +1249,29 @@ test_reviewer_forged(void **state)
 	    "your checkpoint is not a well-formed signed note");
 }
 
+/* A reviewer's checkpoint of size 0 is checked against the empty root. */
+static void
+test_reviewer_empty_tree(void **state)
+{
+	struct fx *f = *state;
+	struct build b = std_build(6);
+	saksi_verify_report r;
+	saksi_hash root;
+	char note[1024];
+	size_t len;
+
+	build(f->k, f->dir, &b);
+	saksi_merkle_empty_root(root);
+	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	expect_ok(f, f->dir, note, len, &r);
+	assert_int_equal(r.vr_reviewer, 1);
+	assert_int_equal(r.vr_reviewer_size, 0);
+	root[0] ^= 1;
+	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	expect_fail(f, f->dir, note, len, SAKSI_V_REVIEWER_ROOT, SAKSI_VERIFY_NO_INDEX,
+	    "your checkpoint of the empty tree");
+}
+
 static void
 test_unknown_key(void **state)
 {
@@ -1432,6 +1455,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_vs_reviewer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rolled_back_and_resigned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reviewer_forged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reviewer_empty_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_key_still_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_signature, setup, teardown),
