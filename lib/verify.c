@@ -494,9 +494,6 @@ scan(struct vstate *s)
 		if (o->vo_progress != NULL && (i + 1) % every == 0 && i + 1 != n)
 			o->vo_progress(o->vo_progress_ctx, i + 1, n);
 	}
-	if (saksi_merkle_range_root(&s->range, r->vr_root) != SAKSI_OK)
-		abort();
-
 	/* A leaf stored past the tree size means the size itself cannot be trusted. */
 	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
 	free(extra);
@@ -560,13 +557,15 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	s.o = opts;
 	s.r = r;
 	saksi_merkle_range_init(&s.range);
-	saksi_merkle_empty_root(r->vr_root);
 
 	e = saksi_ledger_begin(l, 0, &s.txn);
 	if (e != SAKSI_OK)
 		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
 		    "cannot begin a read transaction: %s", saksi_strerror(e));
 	e = scan(&s);
+	/* Also after a failure: the root of the entries that did verify. */
+	if (saksi_merkle_range_root(&s.range, r->vr_root) != SAKSI_OK)
+		abort();
 	free(s.ck_note);
 	saksi_ledger_abort(s.txn);
 	if (e == SAKSI_OK)

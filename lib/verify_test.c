@@ -681,6 +681,29 @@ test_flip_payload_byte(void **state)
 	raw_close(&raw);
 	free(leaf);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 11, "entry 11: producer signature");
+	{
+		/* The report still says how far it got: 11 entries and their root. */
+		saksi_keyring *kr = make_keyring(f->k, 0, -1);
+		saksi_verify_report r;
+		saksi_ledger_opts o;
+		saksi_ledger *l = NULL;
+		saksi_ledger_txn *txn = NULL;
+		saksi_hash root;
+
+		assert_int_equal(run_verify(f->k, f->dir, kr, NULL, 0, &r), SAKSI_ERR_CORRUPT);
+		saksi_keyring_free(kr);
+		assert_int_equal(r.vr_checked, 11);
+		assert_int_equal(r.vr_size, 20);
+		assert_int_equal(r.vr_checkpoints, 2);
+		memset(&o, 0, sizeof(o));
+		o.lo_readonly = 1;
+		assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		assert_int_equal(saksi_ledger_root(txn, 11, root), SAKSI_OK);
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+		assert_memory_equal(root, r.vr_root, SAKSI_HASH_LEN);
+	}
 }
 
 /* A byte of prev_root flipped: the chain breaks at that very entry. */
