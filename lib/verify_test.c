@@ -462,11 +462,10 @@ static void
 raw_put_node(struct raw *r, unsigned level, uint64_t index, const saksi_hash h)
 {
 	MDB_dbi dbi = raw_db(r, "node");
-	uint8_t k[9];
-	MDB_val key = { 9, k }, val = { SAKSI_HASH_LEN, (void *)h };
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val = { SAKSI_HASH_LEN, (void *)h };
 
-	k[0] = (uint8_t)level;
-	saksi_put_u64(k + 1, index);
+	assert_int_equal(saksi_ledger_node_key(k, level, index), SAKSI_OK);
 	assert_int_equal(mdb_put(r->txn, dbi, &key, &val, 0), 0);
 }
 
@@ -474,11 +473,10 @@ static void
 raw_del_node(struct raw *r, unsigned level, uint64_t index)
 {
 	MDB_dbi dbi = raw_db(r, "node");
-	uint8_t k[9];
-	MDB_val key = { 9, k };
+	uint8_t k[8];
+	MDB_val key = { 8, k };
 
-	k[0] = (uint8_t)level;
-	saksi_put_u64(k + 1, index);
+	assert_int_equal(saksi_ledger_node_key(k, level, index), SAKSI_OK);
 	assert_int_equal(mdb_del(r->txn, dbi, &key, NULL), 0);
 }
 
