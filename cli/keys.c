@@ -679,11 +679,13 @@ cmd_init(int argc, char **argv)
 	if ((abs = realpath(dir, NULL)) == NULL)
 		xdie("cannot resolve %s: %s", dir, strerror(errno));
 	if (listen == NULL) {
-		/* nanomsg's ipc path must fit a sockaddr_un (108 bytes). */
-		if (strlen(abs) + strlen("/ingest.sock") >= 100)
-			xdie("the path of %s is too long for an ipc socket; give --listen "
-			    "ipc:///SHORT/PATH or tcp://127.0.0.1:PORT", dir);
-		snprintf(url, sizeof(url), "ipc://%s/ingest.sock", abs);
+		/* An ipc path must fit a sockaddr_un (107 bytes and a NUL); saksid will say so
+		 * too, but only when it starts, so warn now. */
+		if (strlen(abs) + strlen("/ingest.sock") > 107)
+			fprintf(stderr, "saksi: warning: %s/ingest.sock is too long for an ipc "
+			    "socket; edit listen in saksid.conf or run init with --listen\n",
+			    abs);
+		snprintf(url, sizeof(url), "ipc://%.200s/ingest.sock", abs);
 		listen = url;
 	}
 	{
