@@ -447,6 +447,34 @@ raw_put_leaf(struct raw *r, uint64_t index, const uint8_t *leaf, size_t len)
 	free(v);
 }
 
+/*
+ * The attacker's simplest edit: entry index with byte `off` (from the end if negative)
+ * XORed with mask, or set to `set` if mask is 0, stored back as a well-formed raw record.
+ * Returns the leaf's kind byte as it was.
+ */
+static int
+edit_leaf_byte(const char *dir, uint64_t index, long off, uint8_t mask, uint8_t set)
+{
+	struct raw raw;
+	uint8_t *leaf;
+	size_t len, at;
+	int kind;
+
+	leaf = leaf_bytes(dir, index, &len);
+	kind = leaf[1];
+	at = off < 0 ? len - (size_t)(-off) : (size_t)off;
+	assert_true(at < len);
+	if (mask != 0)
+		leaf[at] ^= mask;
+	else
+		leaf[at] = set;
+	raw_open(dir, &raw);
+	raw_put_leaf(&raw, index, leaf, len);
+	raw_close(&raw);
+	free(leaf);
+	return kind;
+}
+
 static void
 raw_del_u64(struct raw *r, const char *db, uint64_t index)
 {
@@ -667,17 +695,9 @@ test_flip_payload_byte(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(20);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 11, &len);
-	leaf[len - 64 - 3] ^= 0x01; /* inside the payload's closing digits */
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 11, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 11, -64 - 3, 0x01, 0); /* inside the payload's closing digits */
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 11, "entry 11: producer signature");
 	{
 		/* The report still says how far it got: 11 entries and their root. */
@@ -710,17 +730,9 @@ test_flip_prev_root_byte(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(20);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 9, &len);
-	leaf[10 + 7] ^= 0x80;
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 9, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 9, 10 + 7, 0x80, 0);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_PREV_ROOT, 9,
 	    "entry 9: prev_root does not match the root of the 9 entries before it");
 }
@@ -732,17 +744,9 @@ test_flip_commit_time(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(20);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 2, &len);
-	leaf[9] ^= 0x01;
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 2, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 2, 9, 0x01, 0); /* last byte of commit_time_ms */
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_NODE, 2,
 	    "entry 2: stored leaf hash does not match");
 	/* With the nodes rehashed too, the chain still catches it at the next entry. */
@@ -796,17 +800,9 @@ test_bad_leaf_version(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 3, &len);
-	leaf[0] = 2;
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 3, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 3, 0, 0, 2); /* leaf version 2 */
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_LEAF_FORMAT, 3, "entry 3: not a valid leaf");
 }
 
@@ -816,18 +812,11 @@ test_bad_refusal_summary(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 6, &len); /* entry 6 is a refusal summary */
-	assert_int_equal(leaf[1], SAKSI_LEAF_REFUSALS);
-	leaf[SAKSI_LEAF_HDR + 2 + 8] = 0; /* reason "accepted" is not a refusal */
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 6, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	/* Entry 6 is a refusal summary; reason "accepted" is not a refusal. */
+	assert_int_equal(edit_leaf_byte(f->dir, 6, SAKSI_LEAF_HDR + 2 + 8, 0, 0),
+	    SAKSI_LEAF_REFUSALS);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_REFUSALS_FORMAT, 6,
 	    "entry 6: the refusal summary does not parse");
 }
@@ -838,17 +827,9 @@ test_bad_envelope(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 2, &len);
-	leaf[SAKSI_LEAF_HDR] = 9; /* envelope version */
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 2, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 2, SAKSI_LEAF_HDR, 0, 9); /* envelope version 9 */
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_ENVELOPE_FORMAT, 2,
 	    "entry 2: the event envelope does not parse");
 }
@@ -1324,23 +1305,15 @@ test_revoked_key_still_verifies(void **state)
 	saksi_keyring_free(kr);
 }
 
-/* A signature by the right key id but with a key swapped in the keyring. */
+/* A signature byte flipped: the key id still names a keyring key. */
 static void
 test_wrong_signature(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
-	uint8_t *leaf;
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	leaf = leaf_bytes(f->dir, 3, &len);
-	leaf[len - 1] ^= 0x01; /* last byte of the signature */
-	raw_open(f->dir, &raw);
-	raw_put_leaf(&raw, 3, leaf, len);
-	raw_close(&raw);
-	free(leaf);
+	edit_leaf_byte(f->dir, 3, -1, 0x01, 0); /* last byte of the signature */
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 3, "entry 3: producer signature");
 }
 
