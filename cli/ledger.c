@@ -292,6 +292,8 @@ cmd_get(int argc, char **argv)
 	saksi_ledger_close(l);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		xfail("entry %" PRIu64 " is missing from the ledger (run saksi verify)", index);
+	if (e == SAKSI_ERR_CORRUPT)
+		xfail("entry %" PRIu64 " is stored damaged (run saksi verify)", index);
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot read entry %" PRIu64, index);
 	if (raw) {

@@ -43,7 +43,7 @@ progress(void *ctx, uint64_t done, uint64_t total)
 }
 
 static void
-print_json(const saksi_verify_report *r, saksi_err e)
+print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer)
 {
 	char root[45];
 	json_t *o;
@@ -67,7 +67,7 @@ print_json(const saksi_verify_report *r, saksi_err e)
 	json_object_set_new(o, "index", r->vr_index == SAKSI_VERIFY_NO_INDEX ? json_null() :
 	    json_integer((json_int_t)r->vr_index));
 	json_object_set_new(o, "message", json_string(r->vr_message));
-	if (r->vr_reviewer_size > 0)
+	if (had_reviewer)
 		json_object_set_new(o, "reviewer_checkpoint",
 		    json_pack("{s:I, s:b}", "size", (json_int_t)r->vr_reviewer_size,
 		    "matched", r->vr_reviewer));
@@ -145,7 +145,7 @@ cmd_verify(int argc, char **argv)
 	free(ck);
 
 	if (json)
-		print_json(r, e);
+		print_json(r, e, ckf != NULL);
 	if (e == SAKSI_OK) {
 		rc = SX_OK;
 		if (!json) {

@@ -867,8 +867,9 @@ test_checkpoint(void **state)
 	free(note);
 }
 
+/* Stores a raw `leaf` record (FORMATS.md 7: codec || dict_id || raw_len || data). */
 static void
-raw_put_leaf(const char *dir, uint64_t index, const uint8_t *leaf, size_t len)
+raw_put_record(const char *dir, uint64_t index, const uint8_t *v, size_t vlen)
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -876,20 +877,15 @@ raw_put_leaf(const char *dir, uint64_t index, const uint8_t *leaf, size_t len)
 	char path[300];
 	unsigned flags = MDB_NOSUBDIR;
 	struct stat st;
-	uint8_t k[8], *v = malloc(9 + len);
-	MDB_val key = { 8, k }, val = { 9 + len, v };
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val = { vlen, (void *)v };
 
-	assert_non_null(v);
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	if (stat(path, &st) != 0) {
 		snprintf(path, sizeof(path), "%s", dir);
 		flags = 0;
 	}
 	saksi_put_u64(k, index);
-	v[0] = 0;
-	saksi_put_u32(v + 1, 0);
-	saksi_put_u32(v + 5, (uint32_t)len);
-	memcpy(v + 9, leaf, len);
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
 	assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
@@ -899,6 +895,20 @@ raw_put_leaf(const char *dir, uint64_t index, const uint8_t *leaf, size_t len)
 	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
+}
+
+/* Stores leaf bytes at index as a raw (codec 0) record. */
+static void
+raw_put_leaf(const char *dir, uint64_t index, const uint8_t *leaf, size_t len)
+{
+	uint8_t *v = malloc(9 + len);
+
+	assert_non_null(v);
+	v[0] = 0;
+	saksi_put_u32(v + 1, 0);
+	saksi_put_u32(v + 5, (uint32_t)len);
+	memcpy(v + 9, leaf, len);
+	raw_put_record(dir, index, v, 9 + len);
 	free(v);
 }
 
@@ -941,6 +951,14 @@ test_verify(void **state)
 	    "--checkpoint", P(f, 2, "seen.ckpt"));
 	assert_non_null(strstr(r.out, "your checkpoint of size 24"));
 	run_free(&r);
+	RUN(f, &r, 0, "verify", "--ledger", L.dir, "--vkey", L.vkey, "--keyring", kr,
+	    "--checkpoint", P(f, 2, "seen.ckpt"), "--json");
+	j = json_loads(r.out, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "reviewer_checkpoint"),
+	    "matched")));
+	json_decref(j);
+	run_free(&r);
 	spit(P(f, 3, "junk.ckpt"), "junk\n", 5);
 	RUN(f, &r, 1, "verify", "--ledger", L.dir, "--vkey", L.vkey, "--keyring", kr,
 	    "--checkpoint", P(f, 3, "junk.ckpt"));
@@ -975,6 +993,20 @@ test_verify(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "index")), 9);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")), "signature");
 	json_decref(j);
+	run_free(&r);
+
+	/* A record that does not decode: get says so with exit 1, verify names it. */
+	{
+		static const uint8_t bad[] = { 7, 0, 0, 0, 0, 0, 0, 0, 50, 1, 2, 3 };
+
+		raw_put_record(L.dir, 4, bad, sizeof(bad));
+	}
+	RUN(f, &r, 1, "get", "--ledger", L.dir, "4");
+	assert_non_null(strstr(r.err, "entry 4 is stored damaged"));
+	run_free(&r);
+	RUN(f, &r, 1, "verify", "--ledger", L.dir, "--vkey", L.vkey, "--keyring", kr);
+	assert_non_null(strstr(r.err, "VERIFICATION FAILED: entry 4: stored bytes cannot be "
+	    "decoded"));
 	run_free(&r);
 }
 
