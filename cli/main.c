@@ -35,7 +35,7 @@ static const char help[] =
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
-"         [--json] [--progress]\n"
+"         [--json] [--progress] [--threads N]\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
 "\n"
 "A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"

@@ -81,7 +81,7 @@ cmd_verify(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE "
-	    "[--checkpoint FILE] [--json] [--progress]";
+	    "[--checkpoint FILE] [--json] [--progress] [--threads N]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "vkey", required_argument, NULL, 'v' },
@@ -90,10 +90,13 @@ cmd_verify(int argc, char **argv)
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *vk = NULL, *vkf = NULL, *krf = NULL, *ckf = NULL;
 	int c, json = 0, force_progress = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t threads = ncpu > 0 ? (uint64_t)ncpu : 1;
 	saksi_note_verifier v;
 	saksi_keyring *kr;
 	saksi_ledger *l;
@@ -115,6 +118,7 @@ cmd_verify(int argc, char **argv)
 		case 'c': ckf = optarg; break;
 		case 'j': json = 1; break;
 		case 'p': force_progress = 1; break;
+		case 't': threads = xparse_u64(optarg, "--threads"); break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -122,6 +126,8 @@ cmd_verify(int argc, char **argv)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if (dir == NULL || krf == NULL || (vk == NULL && vkf == NULL))
 		xusage(usage, "--ledger, --vkey (or --vkey-file) and --keyring are required");
+	if (threads < 1 || threads > 64)
+		xusage(usage, "--threads must be 1..64");
 	xvkey(vk, vkf, &v);
 	kr = xkeyring_load(krf);
 	if (ckf != NULL)
@@ -136,6 +142,7 @@ cmd_verify(int argc, char **argv)
 	o.vo_reviewer_ckpt_len = ck_len;
 	o.vo_progress = progress;
 	o.vo_progress_ctx = &b;
+	o.vo_threads = (unsigned)threads;
 	r = xmalloc(sizeof(*r));
 	e = saksi_verify_ledger(l, &o, r);
 	if (b.on && b.last_pct >= 0 && b.last_pct < 100)

@@ -4,7 +4,9 @@
  * nothing stored is ever taken as evidence of itself. Reads only.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,31 @@
 #include "wire.h"
 
 #define PROGRESS_EVERY 4096
+/* Entries read ahead and signature-checked together; bounded in count and bytes. */
+#define BATCH_MAX 1024
+#define BATCH_BYTES (16u << 20)
+#define THREADS_MAX 64
 #define REFUSAL_REC 29 /* key_id (8) || reason (1) || refused (4) || first_ms (8) || last_ms (8) */
+
+/*
+ * One entry read ahead: its exact bytes (or the read error), and its producer signature
+ * checked, possibly on another thread. Everything else is checked in ledger order.
+ */
+struct item {
+	uint8_t *it_buf;
+	size_t it_len;
+	saksi_err it_read;
+	saksi_err it_sig;   /* SAKSI_OK unless an event's signature was checked and failed */
+};
+
+/* A batch shared with signature threads: they only read it, except it_sig of the
+ * entries each one takes. */
+struct sigwork {
+	struct item *sw_items;
+	size_t sw_n;
+	const saksi_keyring *sw_keyring;
+	atomic_size_t sw_next;
+};
 
 /* The state of one verification: the snapshot, the recomputed tree, the next checkpoint. */
 struct vstate {
@@ -32,6 +58,9 @@ struct vstate {
 	/* The reviewer's checkpoint, opened before the scan. */
 	int have_reviewer;
 	saksi_checkpoint reviewer;
+	/* Entries read ahead, and how many threads check their signatures. */
+	struct item *items;
+	unsigned threads;
 };
 
 const char *
@@ -328,8 +357,67 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
 	return SAKSI_OK;
 }
 
+/*
+ * The expensive part of an event's check, safe on any thread: parses leaf and envelope,
+ * finds the key and verifies the signature. What fails before the signature is left for
+ * check_event to find and report in order.
+ */
+static void
+sign_check(const saksi_keyring *kr, struct item *it)
+{
+	const saksi_keyring_entry *ke;
+	saksi_envelope ev;
+	saksi_leaf lf;
+
+	it->it_sig = SAKSI_OK;
+	if (it->it_read != SAKSI_OK || saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK ||
+	    lf.lf_kind != SAKSI_LEAF_EVENT ||
+	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) != SAKSI_OK ||
+	    (ke = saksi_keyring_find(kr, ev.ev_key_id)) == NULL ||
+	    ke->ke_pub.pk_kind != SAKSI_KEY_SIGN)
+		return;
+	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
+	it->it_sig = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
+}
+
+static void *
+sign_worker(void *arg)
+{
+	struct sigwork *w = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&w->sw_next, 1)) < w->sw_n)
+		sign_check(w->sw_keyring, &w->sw_items[i]);
+	return NULL;
+}
+
+/* Checks the signatures of a batch on up to `threads` threads (the caller's included). */
+static void
+sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threads)
+{
+	pthread_t tid[THREADS_MAX];
+	struct sigwork w;
+	unsigned t, started = 0;
+
+	w.sw_items = items;
+	w.sw_n = n;
+	w.sw_keyring = kr;
+	atomic_init(&w.sw_next, 0);
+	if (threads > n)
+		threads = (unsigned)n;
+	/* A thread that cannot be started only makes this slower, never wrong. */
+	for (t = 1; t < threads; t++) {
+		if (pthread_create(&tid[started], NULL, sign_worker, &w) != 0)
+			break;
+		started++;
+	}
+	sign_worker(&w);
+	for (t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+}
+
 static saksi_err
-check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf)
+check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct item *it)
 {
 	const saksi_keyring_entry *ke;
 	saksi_envelope ev;
@@ -350,10 +438,8 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf)
 		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
 		    "entry %" PRIu64 ": keyring key %s (%s) is not a signing key", i, idhex,
 		    ke->ke_name);
-	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
-	e = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
-	if (e != SAKSI_OK)
-		return fail(s, SAKSI_V_SIGNATURE, i, e,
+	if (it->it_sig != SAKSI_OK)
+		return fail(s, SAKSI_V_SIGNATURE, i, it->it_sig,
 		    "entry %" PRIu64 ": producer signature by %s (%s, seq %" PRIu64
 		    ") does not verify", i, ke->ke_name, idhex, ev.ev_seq);
 	if (ke->ke_revoked_ms >= 0)
@@ -363,15 +449,14 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf)
 }
 
 static saksi_err
-check_leaf(struct vstate *s, uint64_t i)
+check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
+	const uint8_t *buf = it->it_buf;
+	size_t len = it->it_len;
 	saksi_leaf lf;
 	saksi_hash leaf_hash, before;
-	saksi_err e, ret;
+	saksi_err e = it->it_read;
 
-	e = saksi_ledger_leaf(s->txn, i, &buf, &len);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
 		    "entry %" PRIu64 ": missing from a ledger of %" PRIu64 " entries", i,
@@ -385,45 +470,68 @@ check_leaf(struct vstate *s, uint64_t i)
 		    saksi_strerror(e));
 
 	e = saksi_leaf_parse(buf, len, &lf);
-	if (e != SAKSI_OK) {
-		ret = fail(s, SAKSI_V_LEAF_FORMAT, i, e,
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_LEAF_FORMAT, i, e,
 		    "entry %" PRIu64 ": not a valid leaf (%s)", i, saksi_strerror(e));
-		goto out;
-	}
 	saksi_merkle_leaf_hash(leaf_hash, buf, len);
 	if (saksi_merkle_range_root(&s->range, before) != SAKSI_OK)
 		abort(); /* the range is ours alone; a damaged one is a bug here */
-	if (sodium_memcmp(lf.lf_prev_root, before, SAKSI_HASH_LEN) != 0) {
-		ret = fail(s, SAKSI_V_PREV_ROOT, i, SAKSI_ERR_PROOF,
+	if (sodium_memcmp(lf.lf_prev_root, before, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_PREV_ROOT, i, SAKSI_ERR_PROOF,
 		    "entry %" PRIu64 ": prev_root does not match the root of the %" PRIu64
 		    " entries before it", i, i);
-		goto out;
-	}
 	if (lf.lf_kind == SAKSI_LEAF_EVENT) {
-		if ((ret = check_event(s, i, &lf)) != SAKSI_OK)
-			goto out;
+		if ((e = check_event(s, i, &lf, it)) != SAKSI_OK)
+			return e;
 	} else if (lf.lf_kind == SAKSI_LEAF_REFUSALS) {
 		e = saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL);
-		if (e != SAKSI_OK) {
-			ret = fail(s, SAKSI_V_REFUSALS_FORMAT, i, e,
+		if (e != SAKSI_OK)
+			return fail(s, SAKSI_V_REFUSALS_FORMAT, i, e,
 			    "entry %" PRIu64 ": the refusal summary does not parse", i);
-			goto out;
-		}
 		s->r->vr_refusals++;
-	} else {
-		ret = fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
+	} else
+		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
 		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);
-		goto out;
-	}
-	if ((ret = check_nodes(s, i, leaf_hash)) != SAKSI_OK)
-		goto out;
+	if ((e = check_nodes(s, i, leaf_hash)) != SAKSI_OK)
+		return e;
 	if (saksi_merkle_range_push(&s->range, leaf_hash) != SAKSI_OK)
 		abort(); /* i < 2^64 - 1 and the range is ours alone */
 	s->r->vr_checked = i + 1;
-	ret = SAKSI_OK;
-out:
-	free(buf);
-	return ret;
+	return SAKSI_OK;
+}
+
+/*
+ * Reads entries [first, first + count) ahead, up to BATCH_MAX and BATCH_BYTES; a read
+ * error ends the batch at that entry. Returns how many items were filled.
+ */
+static size_t
+read_batch(struct vstate *s, uint64_t first, uint64_t count, struct item *items)
+{
+	size_t k, bytes = 0;
+
+	for (k = 0; k < BATCH_MAX && k < count && bytes < BATCH_BYTES; k++) {
+		struct item *it = &items[k];
+
+		it->it_buf = NULL;
+		it->it_len = 0;
+		it->it_sig = SAKSI_OK;
+		it->it_read = saksi_ledger_leaf(s->txn, first + k, &it->it_buf, &it->it_len);
+		if (it->it_read != SAKSI_OK)
+			return k + 1;
+		bytes += it->it_len;
+	}
+	return k;
+}
+
+static void
+free_batch(struct item *items, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		free(items[k].it_buf);
+		items[k].it_buf = NULL;
+	}
 }
 
 static saksi_err
@@ -447,6 +555,31 @@ check_origin(struct vstate *s)
 		return e;
 	}
 	free(origin);
+	return SAKSI_OK;
+}
+
+/* What follows entry i: the checkpoints and the reviewer's checkpoint of size i + 1. */
+static saksi_err
+after_leaf(struct vstate *s, uint64_t i, uint64_t n, uint64_t every)
+{
+	const saksi_verify_opts *o = s->o;
+	saksi_hash root;
+	saksi_err e;
+
+	if (s->ck_size == i + 1 || (s->have_reviewer && s->reviewer.ck_size == i + 1))
+		if (saksi_merkle_range_root(&s->range, root) != SAKSI_OK)
+			abort();
+	if (s->ck_size == i + 1) {
+		if ((e = check_ckpt(s, root)) != SAKSI_OK)
+			return e;
+		if ((e = next_ckpt(s, i + 1)) != SAKSI_OK)
+			return e;
+	}
+	if (s->have_reviewer && s->reviewer.ck_size == i + 1 &&
+	    (e = check_reviewer(s, root)) != SAKSI_OK)
+		return e;
+	if (o->vo_progress != NULL && (i + 1) % every == 0 && i + 1 != n)
+		o->vo_progress(o->vo_progress_ctx, i + 1, n);
 	return SAKSI_OK;
 }
 
@@ -476,23 +609,20 @@ scan(struct vstate *s)
 			return e;
 	}
 
-	for (i = 0; i < n; i++) {
-		if ((e = check_leaf(s, i)) != SAKSI_OK)
-			return e;
-		if (s->ck_size == i + 1 || (s->have_reviewer && s->reviewer.ck_size == i + 1))
-			if (saksi_merkle_range_root(&s->range, root) != SAKSI_OK)
-				abort();
-		if (s->ck_size == i + 1) {
-			if ((e = check_ckpt(s, root)) != SAKSI_OK)
+	for (i = 0; i < n;) {
+		size_t m = read_batch(s, i, n - i, s->items), k;
+
+		sign_batch(o->vo_keyring, s->items, m, s->threads);
+		for (k = 0; k < m; k++, i++) {
+			e = check_leaf(s, i, &s->items[k]);
+			if (e == SAKSI_OK)
+				e = after_leaf(s, i, n, every);
+			if (e != SAKSI_OK) {
+				free_batch(s->items, m);
 				return e;
-			if ((e = next_ckpt(s, i + 1)) != SAKSI_OK)
-				return e;
+			}
 		}
-		if (s->have_reviewer && s->reviewer.ck_size == i + 1 &&
-		    (e = check_reviewer(s, root)) != SAKSI_OK)
-			return e;
-		if (o->vo_progress != NULL && (i + 1) % every == 0 && i + 1 != n)
-			o->vo_progress(o->vo_progress_ctx, i + 1, n);
+		free_batch(s->items, m);
 	}
 	/* A leaf stored past the tree size means the size itself cannot be trusted. */
 	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
@@ -556,17 +686,25 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	memset(&s, 0, sizeof(s));
 	s.o = opts;
 	s.r = r;
+	s.threads = opts->vo_threads == 0 ? 1 :
+	    opts->vo_threads > THREADS_MAX ? THREADS_MAX : opts->vo_threads;
 	saksi_merkle_range_init(&s.range);
+	if ((s.items = calloc(BATCH_MAX, sizeof(*s.items))) == NULL)
+		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
+		    "out of memory");
 
 	e = saksi_ledger_begin(l, 0, &s.txn);
-	if (e != SAKSI_OK)
+	if (e != SAKSI_OK) {
+		free(s.items);
 		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
 		    "cannot begin a read transaction: %s", saksi_strerror(e));
+	}
 	e = scan(&s);
 	/* Also after a failure: the root of the entries that did verify. */
 	if (saksi_merkle_range_root(&s.range, r->vr_root) != SAKSI_OK)
 		abort();
 	free(s.ck_note);
+	free(s.items);
 	saksi_ledger_abort(s.txn);
 	if (e == SAKSI_OK)
 		r->vr_reason = SAKSI_V_OK;

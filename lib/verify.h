@@ -2,7 +2,8 @@
  * verify.h: the ombudsman's full verification of a ledger copy. It recomputes everything
  * from the exact stored leaf bytes and never trusts a stored hash, a stored root or the
  * daemon's word: only the log's verifier key and the producers' keyring.
- * Reads through one read transaction (a consistent snapshot); never writes.
+ * Reads through one read transaction (a consistent snapshot); never writes. Thread-safe:
+ * it keeps no state between calls (it may start threads of its own, see vo_threads).
  */
 #ifndef SAKSI_VERIFY_H
 #define SAKSI_VERIFY_H
@@ -63,6 +64,10 @@ typedef struct saksi_verify_opts {
 	saksi_verify_progress vo_progress;  /* may be NULL */
 	void *vo_progress_ctx;
 	uint64_t vo_progress_every;         /* 0 = 4096 */
+	/* Threads checking producer signatures, the caller's included (0 or 1: only the
+	 * caller's; at most 64). Every other check runs in ledger order on the caller's
+	 * thread, so the first failure reported is the same whatever the count. */
+	unsigned vo_threads;
 } saksi_verify_opts;
 
 typedef struct saksi_verify_report {

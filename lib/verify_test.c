@@ -307,10 +307,11 @@ on_progress(void *ctx, uint64_t done, uint64_t total)
 	p->last_total = total;
 }
 
-/* Opens dir read-only and verifies it; returns the library's answer. */
+/* Opens dir read-only and verifies it with `threads` signature threads. */
 static saksi_err
-run_verify(struct keys *k, const char *dir, const saksi_keyring *kr, const char *reviewer,
-           size_t reviewer_len, saksi_verify_report *r)
+run_verify_threads(struct keys *k, const char *dir, const saksi_keyring *kr,
+                   const char *reviewer, size_t reviewer_len, unsigned threads,
+                   saksi_verify_report *r)
 {
 	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
@@ -325,8 +326,30 @@ run_verify(struct keys *k, const char *dir, const saksi_keyring *kr, const char 
 	vo.vo_keyring = kr;
 	vo.vo_reviewer_ckpt = reviewer;
 	vo.vo_reviewer_ckpt_len = reviewer_len;
+	vo.vo_threads = threads;
 	e = saksi_verify_ledger(l, &vo, r);
 	saksi_ledger_close(l);
+	return e;
+}
+
+/* Every tamper test runs with signature threads: the answer must not depend on them. */
+static saksi_err
+run_verify(struct keys *k, const char *dir, const saksi_keyring *kr, const char *reviewer,
+           size_t reviewer_len, saksi_verify_report *r)
+{
+	saksi_verify_report one;
+	saksi_err e, e1;
+
+	e = run_verify_threads(k, dir, kr, reviewer, reviewer_len, 3, r);
+	e1 = run_verify_threads(k, dir, kr, reviewer, reviewer_len, 1, &one);
+	assert_int_equal(e, e1);
+	assert_int_equal(r->vr_reason, one.vr_reason);
+	assert_int_equal(r->vr_index, one.vr_index);
+	assert_string_equal(r->vr_message, one.vr_message);
+	assert_int_equal(r->vr_checked, one.vr_checked);
+	assert_int_equal(r->vr_events, one.vr_events);
+	assert_int_equal(r->vr_nodes, one.vr_nodes);
+	assert_memory_equal(r->vr_root, one.vr_root, SAKSI_HASH_LEN);
 	return e;
 }
 
@@ -1362,6 +1385,30 @@ test_original_untouched_by_copy(void **state)
 	assert_int_equal(r.vr_size, 12);
 }
 
+/*
+ * More entries than one read-ahead batch (1024): failures on both sides of a batch edge
+ * are found at their own index, with one thread or several.
+ */
+static void
+test_batches(void **state)
+{
+	struct fx *f = *state;
+	struct build b = std_build(2100);
+	saksi_verify_report r;
+
+	b.group = 100;
+	build(f->k, f->dir, &b);
+	expect_ok(f, f->dir, NULL, 0, &r);
+	assert_int_equal(r.vr_size, 2100);
+	assert_int_equal(r.vr_checkpoints, 21);
+	edit_leaf_byte(f->dir, 2052, -1, 0x01, 0); /* entry 2052 is an event */
+	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 2052, "entry 2052: producer");
+	edit_leaf_byte(f->dir, 1024, -1, 0x01, 0); /* the first of the second batch */
+	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 1024, "entry 1024: producer");
+	edit_leaf_byte(f->dir, 1023, -1, 0x01, 0); /* the last of the first */
+	expect_fail(f, f->dir, NULL, 0, SAKSI_V_SIGNATURE, 1023, "entry 1023: producer");
+}
+
 static void
 test_refusals_parse(void **state)
 {
@@ -1454,6 +1501,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoked_key_still_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_original_untouched_by_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
 		cmocka_unit_test(test_refusals_parse),
 		cmocka_unit_test(test_reason_names),
 	};
