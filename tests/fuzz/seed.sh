@@ -167,21 +167,25 @@ if os.path.exists(vf):
                 put("envelope", name, o)
     walk(json.load(open(vf)), [])
 
-# ---- ledger: leaves of both kinds
+# ---- ledger: byte 0 is fuzz_ledger.c's mode (even: leaf 3's stored record, odd: the
+# checkpoint note), then the bytes, which are also parsed as a leaf and a refusal summary.
 empty_root = sha(b"")
 for t, env in envs[:6]:
-    put("ledger", "event-" + t, bytes([1, 1]) + struct.pack(">Q", 1741564800123) + empty_root + env)
+    put("ledger", "event-" + t, b"\x00" + bytes([1, 1]) + struct.pack(">Q", 1741564800123) + empty_root + env)
 summary = struct.pack(">H", 2) + (bytes(8) + bytes([6]) + struct.pack(">IQQ", 3, 1, 2)) * 2
-put("ledger", "refusals", bytes([1, 2]) + struct.pack(">Q", 1741564800123) + empty_root + summary)
+put("ledger", "refusals", b"\x00" + bytes([1, 2]) + struct.pack(">Q", 1741564800123) + empty_root + summary)
+put("ledger", "refusals-body", b"\x00" + summary)
 # Stored records (FORMATS.md 7): codec 0 raw, 1 zstd (when the zstd tool is there).
 import shutil, subprocess
 for t, env in envs[:4]:
     lf = bytes([1, 1]) + struct.pack(">Q", 1741564800123) + empty_root + env
-    put("ledger", "rec-raw-" + t, b"\x00" + bytes(4) + struct.pack(">I", len(lf)) + lf)
+    put("ledger", "rec-raw-" + t, b"\x00\x00" + bytes(4) + struct.pack(">I", len(lf)) + lf)
     if shutil.which("zstd"):
         z = subprocess.run(["zstd", "-q", "-c", "--no-check", "-19"], input=lf,
                            stdout=subprocess.PIPE, check=True).stdout
-        put("ledger", "rec-zstd-" + t, b"\x01" + bytes(4) + struct.pack(">I", len(lf)) + z)
+        put("ledger", "rec-zstd-" + t, b"\x00\x01" + bytes(4) + struct.pack(">I", len(lf)) + z)
+put("ledger", "ckpt-note", b"\x01" + ("fuzz.example/ledger\n20\n%s\n\n" % b64(empty_root)).encode()
+    + sigline("fuzz.example/ledger").encode())
 
 # ---- submit: request bodies (count || items), envelopes with an empty or a dummy sealed box
 def item(env, sealed=b""):
