@@ -1309,6 +1309,9 @@ end_block(struct pctx *p)
 			return perr_at(p, p->p_dline[D_MAXV] ? p->p_dline[D_MAXV] : p->p_blk_line,
 			    SAKSI_ERR_FORMAT, "rule %s: a temporal rule keeps at most %d values "
 			    "per group (set max_values)", r->r_id, RULES_MAX_TEMPORAL_VALUES);
+		if (r->r_type == RT_DAILY_CAP && r->r_timespan < 86400000)
+			return perr_at(p, p->p_dline[D_TIMESPAN], SAKSI_ERR_FORMAT,
+			    "rule %s: a daily_cap keeps each day at least 1d", r->r_id);
 		for (i = 0; r->r_field != NULL && i < r->r_ngroupby; i++)
 			if (strcmp(r->r_groupby[i], r->r_field) == 0)
 				return perr_at(p, p->p_dline[D_FIELD], SAKSI_ERR_FORMAT,

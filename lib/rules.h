@@ -142,6 +142,13 @@ uint64_t saksi_rules_lateness_ms(const saksi_rules *r);
  * record that contradicts the format, SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
  */
 saksi_err saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn);
+/*
+ * For readers (a verifier's or auditor's copy): binds r to existing state through any
+ * transaction, checking only the format; nothing is written or dropped, and
+ * saksi_rules_eval will fail. SAKSI_ERR_NOT_FOUND if the environment has no rule state,
+ * SAKSI_ERR_VERSION, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ */
+saksi_err saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn);
 
 /*
  * Evaluates one committed event in wtxn, the transaction that appends it: updates every

@@ -2462,6 +2462,25 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 }
 
 saksi_err
+saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn)
+{
+	struct meta m;
+	MDB_dbi dbi;
+	saksi_err e;
+	int rc;
+
+	if (r == NULL || txn == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((rc = mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi)) != 0)
+		return rc == MDB_NOTFOUND ? SAKSI_ERR_NOT_FOUND : mdb_err(rc);
+	if ((e = meta_load(txn, dbi, &m)) != SAKSI_OK)
+		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+	r->rs_dbi = dbi;
+	r->rs_attached = 1;
+	return SAKSI_OK;
+}
+
+saksi_err
 saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id, saksi_alert *out)
 {
 	uint8_t k[9];

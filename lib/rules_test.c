@@ -211,6 +211,19 @@ feed_res(struct fx *fx, const char *type, uint64_t t, ...)
 	return res;
 }
 
+static saksi_err
+feed_res_err(struct fx *fx, const char *type, uint64_t t, ...)
+{
+	saksi_rules_result res;
+	va_list ap;
+	saksi_err e;
+
+	va_start(ap, t);
+	e = vfeed(fx, type, t, &res, ap);
+	va_end(ap);
+	return e;
+}
+
 static void
 get_alert(struct fx *fx, uint64_t id, saksi_alert *a)
 {
@@ -375,6 +388,10 @@ static const struct {
 	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  severity high\n  events book\n"
 	  "  day slot_date\n  quota KC-X 3\n  timespan 2d\n  suppress 1d\n  reraise never\n",
 	  SAKSI_ERR_FORMAT, "t.rules:10: rule r1: missing quota default" },
+	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  severity high\n  events book\n"
+	  "  day slot_date\n  quota default 3\n  timespan 23h\n  suppress 1d\n"
+	  "  reraise never\n", SAKSI_ERR_FORMAT,
+	  "t.rules:11: rule r1: a daily_cap keeps each day at least 1d" },
 	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  quota kc-x 3\n", SAKSI_ERR_FORMAT,
 	  "t.rules:7: 'kc-x' is not a branch code" },
 	{ HDR SEL_BOOK "rule r1\n  type queue_order\n  severity high\n  checkin book\n"
@@ -1582,6 +1599,194 @@ test_state_version(void **state)
 	assert_int_equal(saksi_rules_attach(fx->r, txn), SAKSI_ERR_CORRUPT);
 	mdb_txn_abort(txn);
 	assert_int_equal(saksi_rules_attach(NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_attach_readonly(NULL, NULL), SAKSI_ERR_INVAL);
+}
+
+/* A reader opens the state of a copy without writing; an empty environment has none. */
+static void
+test_attach_readonly(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules *ro = parse_ok(EC_RULES);
+	saksi_rules_result res;
+	saksi_rule_event ev = { 0, "queue.booking.created", T0, "KC-A", NULL, 0 };
+	saksi_alert a;
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_attach_readonly(ro, txn), SAKSI_ERR_NOT_FOUND);
+	mdb_txn_abort(txn);
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_attach_readonly(ro, txn), SAKSI_OK);
+	assert_int_equal(saksi_rules_alert_get(ro, txn, 1, &a), SAKSI_OK);
+	assert_string_equal(a.al_rule, "r1");
+	assert_int_equal(saksi_rules_eval(ro, txn, &ev, &res), SAKSI_ERR_INVAL);
+	mdb_txn_abort(txn);
+	saksi_rules_free(ro);
+}
+
+/* Alerts and suppression survive closing the environment; so does a deferred check. */
+static void
+test_persist_reopen(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, EC_RULES);
+	/* Not lost: the window of the first two is still there. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL), 1);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, EC_RULES);
+	/* Not twice: still suppressed, the alert log goes on from 1. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3, "device_id", "d", NULL), 0);
+	assert_int_equal(last_alert(fx), 1);
+
+	use_rules(fx, Q_RULES);
+	qdate = "2025-04-01";
+	checkin(fx, T0 + 10, "1");
+	checkin(fx, T0 + 11, "2");
+	checkin(fx, T0 + 12, "3");
+	call(fx, T0 + 13, "4", "OF-3", NULL);
+	call(fx, T0 + 14, "8", "OF-3", NULL);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, Q_RULES);
+	assert_int_equal(tick(fx, T0 + 14), 1);
+	assert_int_equal(last_alert(fx), 2);
+}
+
+/* queue_order at its edges: exactly places skipped is allowed; a check-in exactly
+ * timespan before the call still waits, one millisecond earlier it has left. */
+static void
+test_queue_order_edges(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, HDR "select checkin\n  match queue.checkin\nselect called\n"
+	    "  match queue.called\nrule q1\n  type queue_order\n  severity high\n"
+	    "  checkin checkin\n  call called\n  group-by branch service queue_date\n"
+	    "  seq ticket_seq\n  actor officer_id\n  places 1\n  timespan 10s\n"
+	    "  condition gte 1\n  suppress 0s\n  reraise never\n");
+	qdate = "2025-05-01";
+	checkin(fx, T0, "1");
+	checkin(fx, T0 + 1, "2");
+	call(fx, T0 + 10000, "3", "OF-1", NULL);    /* 1 (at the edge) and 2: two */
+	assert_int_equal(tick(fx, T0 + 10000), 1);
+	qdate = "2025-05-02";
+	checkin(fx, T0 + MIN * 2, "1");
+	checkin(fx, T0 + MIN * 2 + 1, "2");
+	call(fx, T0 + MIN * 2 + 10001, "3", "OF-1", NULL);   /* 1 has left: only 2 */
+	assert_int_equal(tick(fx, T0 + MIN * 2 + 10001), 0);
+	/* A repeat call of a ticket does not count again; the first call is the one. */
+	call(fx, T0 + MIN * 4, "3", "OF-1", NULL);
+	assert_int_equal(tick(fx, T0 + MIN * 4), 0);
+	assert_int_equal(stats(fx, "q1").rs_alerts, 1);
+}
+
+/* The map fills up: the error says so and the caller aborts; nothing half-written
+ * survives. */
+static void
+test_map_full(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_err e = SAKSI_OK;
+	char d[32];
+	uint64_t before, committed = 0;
+	int i, rc;
+
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	assert_int_equal(mdb_env_create(&fx->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(fx->env, 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(fx->env, 64 * 4096), 0);
+	assert_int_equal(mdb_env_open(fx->env, fx->dir, MDB_NOTLS | MDB_NOSYNC, 0600), 0);
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 30d\n  condition gte 1000\n"
+	    "  suppress 1h\n  reraise 2\n");
+	for (i = 0; i < 100000 && e == SAKSI_OK; i++) {
+		MDB_txn *txn;
+		saksi_rule_field f = { "device_id", NULL, 1 };
+		saksi_rule_event ev = { (uint64_t)i, "queue.booking.created", T0 + (uint64_t)i,
+		    "KC-A", &f, 1 };
+		char t[SAKSI_BLIND_TOKEN_LEN + 1];
+
+		snprintf(d, sizeof(d), "dev%d", i);
+		f.rf_value = tok(d, t);
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		e = saksi_rules_eval(fx->r, txn, &ev, &res);
+		if (e != SAKSI_OK) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		/* LMDB may find the map full only at commit; the event is then lost with
+		 * its state, as the ledger append would be. */
+		rc = mdb_txn_commit(txn);
+		assert_true(rc == 0 || rc == MDB_MAP_FULL);
+		committed += rc == 0;
+	}
+	assert_int_equal(e, SAKSI_ERR_FULL);
+	before = stats(fx, "r1").rs_groups;
+	assert_int_equal(before, committed);
+}
+
+/* Stored records that contradict the format are refused, not trusted. */
+static void
+test_corrupt_state(void **state)
+{
+	struct fx *fx = *state;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v, junk = { 5, "junk!" };
+	uint8_t key[64];
+	size_t kl = 0;
+	saksi_alert a;
+	int rc;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (((uint8_t *)k.mv_data)[0] == 'G') {
+			kl = k.mv_size;
+			memcpy(key, k.mv_data, kl);
+		}
+	mdb_cursor_close(cur);
+	assert_true(kl > 0);
+	k.mv_data = key;
+	k.mv_size = kl;
+	assert_int_equal(mdb_put(txn, dbi, &k, &junk, 0), 0);
+	k.mv_data = "A\0\0\0\0\0\0\0\1";
+	k.mv_size = 9;
+	assert_int_equal(mdb_put(txn, dbi, &k, &junk, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(feed_res_err(fx, "queue.booking.created", T0 + 3, "device_id", "d",
+	    NULL), SAKSI_ERR_CORRUPT);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_alert_get(fx->r, txn, 1, &a), SAKSI_ERR_CORRUPT);
+	mdb_txn_abort(txn);
 }
 
 /* ---- the default rules against honest look-alikes and broker patterns ---- */
@@ -1730,6 +1935,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replay_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reattach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_order_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_lookalikes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_brokers, setup, teardown),
 	};
