@@ -1834,11 +1834,19 @@ test_default_lookalikes(void **state)
 		claim(fx, T0 + 10 * DAY + (uint64_t)i * MIN, "partner_hr", nik, nik, "hr-pc",
 		    acct);
 	}
-	/* A village office helping 12 residents through the day, 30 minutes each. */
-	for (i = 0; i < 12; i++) {
+	/* A village office helping residents from 8:00 to 16:00, 30 minutes each (17
+	 * bookings counting both ends of the day). */
+	for (i = 0; i <= 16; i++) {
 		snprintf(nik, sizeof(nik), "vil%d", i);
 		feed(fx, "queue.booking.created", T0 + 20 * DAY + (uint64_t)i * 30 * MIN,
 		    "channel", "web", "nik", nik, "phone", nik, "device_id", "village-pc", NULL);
+	}
+	/* An internet cafe helper at the fastest honest pace, 15 minutes a person, for
+	 * four hours: 5 in any closed hour. */
+	for (i = 0; i <= 16; i++) {
+		snprintf(nik, sizeof(nik), "cafe%d", i);
+		feed(fx, "queue.booking.created", T0 + 22 * DAY + (uint64_t)i * 15 * MIN,
+		    "channel", "web", "nik", nik, "phone", nik, "device_id", "cafe-pc", NULL);
 	}
 	/* Carrier NAT: 300 people booking through one address within a minute, none of
 	 * them at the opening second. */
@@ -1891,6 +1899,17 @@ test_default_brokers(void **state)
 	assert_int_equal(n, 2);   /* within seconds, and from the same device */
 	assert_int_equal(stats(fx, "slot_rebooked_other_nik").rs_alerts, 1);
 	assert_int_equal(stats(fx, "slot_rebooked_same_device").rs_alerts, 1);
+	/* A broker booking from a stack of ID cards, one every 5 minutes. */
+	n = 0;
+	for (i = 0; i < 6; i++) {
+		snprintf(nik, sizeof(nik), "stack%d", i);
+		n += feed(fx, "queue.booking.created", T0 + 4 * DAY + 2 * HOUR +
+		    (uint64_t)i * 5 * MIN, "channel", "app", "nik", nik, "phone", nik,
+		    "device_id", "broker-phone", NULL);
+	}
+	assert_int_equal(n, 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_string_equal(a.al_rule, "device_many_nik_fast");
 	/* An officer approving the claims of two people paid into one account. */
 	claim(fx, T0 + 5 * DAY, "counter", "x1", "px1", "dx1", "acct-x");
 	claim(fx, T0 + 5 * DAY + 1, "counter", "x2", "px2", "dx2", "acct-x");
