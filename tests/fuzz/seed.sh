@@ -23,7 +23,7 @@ def put(target, name, data):
         f.write(data)
     count[target] = count.get(target, 0) + 1
 
-for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit", "client"):
+for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit", "client", "blind", "rules"):
     d = os.path.join(corpus, target)
     if os.path.isdir(d):
         for f in glob.glob(os.path.join(d, "gen-*")):
@@ -227,6 +227,21 @@ put("client", "checkpoint-nolog", b"\x05\x00" + ("example.com/log\n1\n%s\n\n" % 
     + sigline("example.com/log").encode())
 put("client", "checkpoint-log", b"\x01\x00" + ("fuzz.example/log\n1\n%s\n\n" % h).encode()
     + sigline("fuzz.example/log").encode())
+
+# ---- blind: byte 0 picks the kind (fuzz_blind.c: 1 + byte % 10), then a clear value
+kinds = {"nik": 0, "kpj": 1, "phone": 2, "email": 3, "bank_account": 4, "device_id": 5,
+         "ip": 6, "npwp": 7, "name": 8, "account_holder": 8, "scan_sha256": 9}
+for p in sorted(glob.glob(os.path.join(ex, "clear", "*.json"))):
+    o = json.load(open(p))
+    for k, v in o.items():
+        if k in kinds and isinstance(v, str):
+            if k == "bank_account":
+                v = "%s:%s" % (o.get("bank_code", "014"), v)
+            put("blind", "%s-%s" % (k, os.path.basename(p)[:-5]), bytes([kinds[k]]) + v.encode())
+for n, v in enumerate((" 7371 0545 0788 0003 ", "0812-3456-7890", "+62 812 3456 7890",
+                       " Siti.Rahmawati@Example.CO.ID ", "::ffff:192.168.1.10", "2001:db8::1",
+                       "siti   rahmawati", "014:123-456.7890", "01.234.567.8-901.000")):
+    put("blind", "hand-%d" % n, bytes([(0, 2, 2, 3, 6, 6, 8, 4, 7)[n]]) + v.encode())
 
 for target, n in sorted(count.items()):
     print("seed: %-9s %d generated seeds" % (target, n))
