@@ -243,6 +243,13 @@ for n, v in enumerate((" 7371 0545 0788 0003 ", "0812-3456-7890", "+62 812 3456 
                        "siti   rahmawati", "014:123-456.7890", "01.234.567.8-901.000")):
     put("blind", "hand-%d" % n, bytes([(0, 2, 2, 3, 6, 6, 8, 4, 7)[n]]) + v.encode())
 
+# ---- rules: the shipped rule sets, whole and without comments
+for p in sorted(glob.glob(os.path.join(root, "schemas", "rules", "*.rules"))):
+    text = open(p, "rb").read()
+    put("rules", os.path.basename(p), text)
+    put("rules", os.path.basename(p) + "-bare",
+        b"\n".join(l for l in text.split(b"\n") if l.strip() and not l.lstrip().startswith(b"#")) + b"\n")
+
 for target, n in sorted(count.items()):
     print("seed: %-9s %d generated seeds" % (target, n))
 PY
