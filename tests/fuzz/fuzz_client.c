@@ -4,10 +4,12 @@
  * inproc:// answers each request with the fuzz input; the client submits fixed items or
  * asks for the checkpoint. Checks: only the documented codes, no receipt left in a result
  * on an error other than SAKSI_ERR_REFUSED, a kept receipt is a tlog-proof for an event
- * leaf whose index is sr_index, messages are printable ASCII.
- * Input: byte 0 = mode (bit 0: checkpoint request; bit 1: the input is the whole reply,
- * else version and op are put in front; bit 2: no log key, so a well-formed receipt is
- * kept without its signature check; bits 3-4: 1 + that many items), then the reply.
+ * leaf whose index is sr_index, messages are printable ASCII; what get, prove_inclusion
+ * and prove_consistency return is what client.h says they check.
+ * Input: byte 0 = mode (bits 0-2: op: 0 submit, 1 checkpoint, 2 get, 3 inclusion,
+ * 4 consistency, 5-7 submit; bit 3: the input is the whole reply, else version and op are
+ * put in front; bit 4: no log key; bits 5-6: items - 1 for submit, else the index (or m - 1);
+ * bit 7: size 0 for inclusion, n = m + 3 for consistency), then the reply.
  */
 #include <pthread.h>
 
@@ -19,6 +21,7 @@
 #include "envelope.h"
 #include "fuzz.h"
 #include "keys.h"
+#include "ledger.h"
 #include "note.h"
 #include "wire.h"
 
@@ -129,6 +132,100 @@ check_results(saksi_err e, const saksi_result *r, size_t n, int with_log)
 	}
 }
 
+/* After a call: saksi_client_refusal says a status exactly after REFUSED / NOT_FOUND. */
+static void
+check_refusal(saksi_client *c, saksi_err e)
+{
+	const char *m;
+	int status = -1;
+	size_t i;
+
+	m = saksi_client_refusal(c, &status);
+	FUZZ_CHECK(m != NULL, "refusal message NULL");
+	if (e == SAKSI_ERR_REFUSED || e == SAKSI_ERR_NOT_FOUND)
+		FUZZ_CHECK(status >= SAKSI_R_PARSE && status < SAKSI_R__COUNT,
+		           "status %d after %d", status, e);
+	else
+		FUZZ_CHECK(status == 0 && m[0] == '\0', "a refusal recorded after %d", e);
+	for (i = 0; m[i] != '\0'; i++)
+		FUZZ_CHECK(m[i] >= 0x20 && m[i] < 0x7f, "unprintable byte in the refusal message");
+}
+
+static void
+reads(saksi_client *c, int op, int mode)
+{
+	static saksi_tlog_proof tp;
+	static saksi_hash proof[SAKSI_MERKLE_MAX_PROOF];
+	uint64_t index = ((unsigned)mode >> 5) & 3, size, m, n;
+	saksi_checkpoint ck;
+	saksi_envelope ev;
+	saksi_leaf lf;
+	uint8_t *leaf = NULL;
+	char *text = NULL;
+	const char *body_end;
+	size_t len = 0, nproof = 0;
+	saksi_err e;
+
+	switch (op) {
+	case 2:
+		e = saksi_client_get(c, index, &leaf, &len);
+		FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_FORMAT || e == SAKSI_ERR_NOT_FOUND ||
+		               e == SAKSI_ERR_REFUSED,
+		           "get gave %d", e);
+		if (e == SAKSI_OK) {
+			FUZZ_CHECK(saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK,
+			           "get returned a leaf that does not parse");
+			if (lf.lf_kind == SAKSI_LEAF_EVENT)
+				FUZZ_CHECK(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) ==
+				               SAKSI_OK,
+				           "get returned an event leaf whose envelope does not parse");
+			free(leaf);
+		} else
+			FUZZ_CHECK(leaf == NULL, "leaf set on error %d", e);
+		break;
+	case 3:
+		size = mode & 0x80 ? 0 : 4;
+		e = saksi_client_prove_inclusion(c, index, size, &text, &len);
+		FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_FORMAT || e == SAKSI_ERR_NOT_FOUND ||
+		               e == SAKSI_ERR_REFUSED || e == SAKSI_ERR_SIGNATURE ||
+		               e == SAKSI_ERR_KEY,
+		           "prove_inclusion gave %d", e);
+		if (e == SAKSI_OK) {
+			FUZZ_CHECK(text != NULL && strlen(text) == len &&
+			               saksi_tlog_proof_parse(text, len, &tp) == SAKSI_OK &&
+			               tp.tp_index == index && tp.tp_has_extra &&
+			               tp.tp_extra_len == SAKSI_LEAF_HDR && tp.tp_extra[0] == 1 &&
+			               (tp.tp_extra[1] == 1 || tp.tp_extra[1] == 2),
+			           "returned proof is not the tlog-proof client.h promises");
+			/* The checkpoint is of the size asked (any size above index for 0). */
+			body_end = strstr(tp.tp_note, "\n\n");
+			FUZZ_CHECK(body_end != NULL &&
+			               saksi_checkpoint_parse(tp.tp_note,
+			                                      (size_t)(body_end - tp.tp_note) + 1,
+			                                      &ck) == SAKSI_OK &&
+			               (size != 0 ? ck.ck_size == size : ck.ck_size > index),
+			           "proof for a checkpoint of size %llu, asked %llu",
+			           (unsigned long long)ck.ck_size, (unsigned long long)size);
+			free(text);
+		} else
+			FUZZ_CHECK(text == NULL, "proof set on error %d", e);
+		break;
+	default:
+		m = 1 + index;
+		n = m + (mode & 0x80 ? 3 : 0);
+		e = saksi_client_prove_consistency(c, m, n, proof, &nproof);
+		FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_FORMAT || e == SAKSI_ERR_NOT_FOUND ||
+		               e == SAKSI_ERR_REFUSED,
+		           "prove_consistency gave %d", e);
+		if (e == SAKSI_OK)
+			FUZZ_CHECK(nproof <= SAKSI_MERKLE_MAX_PROOF && (m != n || nproof == 0),
+			           "%zu hashes for %llu..%llu", nproof, (unsigned long long)m,
+			           (unsigned long long)n);
+		break;
+	}
+	check_refusal(c, e);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -139,26 +236,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	saksi_checkpoint ck;
 	char *note = NULL;
 	size_t n, i, len;
-	int mode;
+	int mode, op;
 	saksi_err e;
 
 	if (size < 1 || size > sizeof reply - 2)
 		return 0;
 	mode = data[0];
-	c = mode & 4 ? fz_client_nolog : fz_client;
-	n = 1 + ((size_t)mode >> 3) % FZ_ITEMS_MAX;
-	if (mode & 2) {
+	op = mode & 7;
+	if (op > 4)
+		op = 0;
+	c = mode & 0x10 ? fz_client_nolog : fz_client;
+	n = 1 + ((size_t)mode >> 5) % FZ_ITEMS_MAX;
+	if (mode & 8) {
 		memcpy(reply, data + 1, size - 1);
 		fz_reply_len = size - 1;
 	} else {
+		static const uint8_t ops[5] = { SAKSI_OP_SUBMIT, SAKSI_OP_CHECKPOINT, SAKSI_OP_GET,
+		                                SAKSI_OP_INCLUSION, SAKSI_OP_CONSISTENCY };
+
 		reply[0] = SAKSI_WIRE_VERSION;
-		reply[1] = mode & 1 ? SAKSI_OP_CHECKPOINT : SAKSI_OP_SUBMIT;
+		reply[1] = ops[op];
 		memcpy(reply + 2, data + 1, size - 1);
 		fz_reply_len = size + 1;
 	}
 	fz_reply = reply;
 
-	if (mode & 1) {
+	if (op >= 2) {
+		reads(c, op, mode);
+		return 0;
+	}
+	if (op == 1) {
 		e = saksi_client_checkpoint(c, &note, &len);
 		FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_FORMAT || e == SAKSI_ERR_REFUSED ||
 		               e == SAKSI_ERR_SIGNATURE || e == SAKSI_ERR_KEY ||

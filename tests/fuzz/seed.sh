@@ -210,23 +210,33 @@ if os.path.exists(conf):
     put("config", "example-bare", b"\n".join(l for l in text.split(b"\n")
                                              if l and not l.startswith(b"#")) + b"\n")
 
-# ---- client: daemon replies. Byte 0 is fuzz_client.c's mode, then status || body.
+# ---- client: daemon replies. Byte 0 is fuzz_client.c's mode (bits 0-2 op, 3 raw reply,
+# 4 no log key, 5-6 items - 1 or index, 7 size 0 / n = m + 3), then status || body.
 extra = b"\x01\x01" + struct.pack(">Q", 1741564800123) + empty_root
 h = b64(sha(b"leaf"))
 receipt = tlog_proof(0, 1, h, [], extra=extra).encode()
 receipt3 = tlog_proof(2, 3, h, [h, h], extra=extra).encode()
 def result(code, text):
     return bytes([code]) + struct.pack(">I", len(text)) + text
-put("client", "submit-receipt-nolog", b"\x04\x00" + struct.pack(">H", 1) + result(0, receipt))
+put("client", "submit-receipt-nolog", b"\x10\x00" + struct.pack(">H", 1) + result(0, receipt))
 put("client", "submit-receipt-log", b"\x00\x00" + struct.pack(">H", 1) + result(0, receipt))
-put("client", "submit-two", b"\x0c\x00" + struct.pack(">H", 2) + result(1, receipt3) +
+put("client", "submit-two", b"\x30\x00" + struct.pack(">H", 2) + result(1, receipt3) +
     result(9, b"queue.called: /slot_hour: 25 is above the maximum 23"))
 put("client", "submit-refused", b"\x00\x0e" + b"ledger full")
-put("client", "submit-raw", b"\x06\x01\x01\x00" + struct.pack(">H", 1) + result(11, b"replay"))
-put("client", "checkpoint-nolog", b"\x05\x00" + ("example.com/log\n1\n%s\n\n" % h).encode()
+put("client", "submit-raw", b"\x08\x01\x01\x00" + struct.pack(">H", 1) + result(11, b"replay"))
+put("client", "checkpoint-nolog", b"\x11\x00" + ("example.com/log\n1\n%s\n\n" % h).encode()
     + sigline("example.com/log").encode())
 put("client", "checkpoint-log", b"\x01\x00" + ("fuzz.example/log\n1\n%s\n\n" % h).encode()
     + sigline("fuzz.example/log").encode())
+if envs:
+    put("client", "get", b"\x12\x00" + extra + envs[0][1])
+put("client", "get-refusals", b"\x12\x00" + b"\x01\x02" + extra[2:] + summary)
+put("client", "get-not-found", b"\x12\x02" + b"index 0 is past the end")
+# inclusion of index 2 in a tree of 4: two hashes; size 0 (bit 7): the latest, here 3
+put("client", "inclusion", b"\x53\x00" + tlog_proof(2, 4, h, [h, h], extra=extra).encode())
+put("client", "inclusion-latest", b"\xd3\x00" + tlog_proof(2, 3, h, [h, h], extra=extra).encode())
+put("client", "consistency", b"\xd4\x00" + bytes([2]) + sha(b"a") + sha(b"b"))
+put("client", "consistency-same", b"\x54\x00" + bytes([0]))
 
 # ---- blind: byte 0 picks the kind (fuzz_blind.c: 1 + byte % 10), then a clear value
 kinds = {"nik": 0, "kpj": 1, "phone": 2, "email": 3, "bank_account": 4, "device_id": 5,
