@@ -14,8 +14,12 @@
 typedef struct saksi_schemas saksi_schemas;
 
 /*
- * Loads every *.json in dir. The file name without .json must equal the schema's
- * "x-event-type". On error, errbuf says which file and which keyword.
+ * Loads every *.json in dir (names starting with "." are skipped; symlinks are refused).
+ * The file name without .json must equal the schema's "x-event-type". On error, errbuf says
+ * which file and which keyword, and *out is NULL: SAKSI_ERR_FORMAT for a schema that is not
+ * valid JSON or breaks the subset, SAKSI_ERR_NOT_FOUND for a missing dir or one without
+ * *.json, SAKSI_ERR_IO for an unreadable file, SAKSI_ERR_TOO_LARGE for a file over 1 MiB or
+ * more than 1024 files, SAKSI_ERR_INVAL for a NULL dir or out.
  */
 saksi_err saksi_schemas_load(const char *dir, saksi_schemas **out, char *errbuf, size_t errlen);
 void saksi_schemas_free(saksi_schemas *s);
@@ -36,14 +40,19 @@ const char *const *saksi_schemas_personal(const saksi_schemas *s, const char *ty
  * Validates a payload (as signed: personal fields are {"_sd": "<43 base64url>"}) against
  * the schema of type. SAKSI_ERR_NOT_FOUND for an unknown type, SAKSI_ERR_SCHEMA with a
  * reason in errbuf (e.g. "/slot_hour: 25 is above the maximum 23") otherwise.
- * JSON that does not parse, has duplicate keys, or nests deeper than 16 is SAKSI_ERR_SCHEMA.
+ * JSON that does not parse, has duplicate keys, nests deeper than 16, has an object of more
+ * than 64 members or is longer than SAKSI_PAYLOAD_MAX (60000) is SAKSI_ERR_SCHEMA.
+ * SAKSI_ERR_INVAL for a NULL s or type, or a NULL payload with len > 0. errbuf (may be NULL)
+ * gets one line and never a string value of the payload (it may be personal data).
+ * Reads only len bytes of payload (no NUL needed). May run in many threads on one set.
  */
 saksi_err saksi_schemas_validate(const saksi_schemas *s, const char *type, const char *payload,
                                  size_t len, char *errbuf, size_t errlen);
 
 /*
  * Producer side: validates a payload with personal values in clear (each personal field
- * must then be a string matching the schema's "x-clear" constraints).
+ * must then be a string matching the schema's "x-clear" constraints). Same codes and limits
+ * as saksi_schemas_validate; errbuf never quotes the clear value.
  */
 saksi_err saksi_schemas_validate_clear(const saksi_schemas *s, const char *type,
                                        const char *payload, size_t len, char *errbuf,

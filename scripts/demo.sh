@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds, sets up a fresh appliance state under
+# demo/, starts saksid on its default config, feeds it a simulated branch day (with broker
+# scenarios and honest look-alikes) from several producers, then verifies the ledger the way
+# an ombudsman would: with nothing but the log's verifier key and the producers' keyring.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+SAKSI_SKIP_SANITIZE=1 BUILD_DIR=build scripts/build.sh
+bin=$PWD/build
+state=$PWD/demo/state
+rm -rf demo && mkdir -p demo
+
+echo "== 1. a fresh appliance: log, disclosure and storage keys, config, keyring"
+"$bin/saksi" init --dir "$state" --origin saksi.example/kc-makassar
+echo "== 2. producers (web portal, app, kiosk, counter, partner HR, registry) get keys"
+"$bin/saksi" simulate --state "$state" --register-only
+"$bin/saksi" keyring list -r "$state/keyring.json"
+
+echo "== 3. saksid starts"
+"$bin/saksid" -c "$state/saksid.conf" 2>demo/saksid.log &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+url=$(sed -n 's/^listen *= *\(ipc:.*\)$/\1/p' "$state/saksid.conf" | head -n1)
+for _ in $(seq 100); do
+  "$bin/saksi" checkpoint --url "$url" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== 4. a branch day: bookings, check-ins, calls, claims, documents, payments, brokers"
+"$bin/saksi" simulate --url "$url" --state "$state" --branches 1 --days 1 --seed 20260624 \
+  --brokers medium --truth demo/truth.json
+
+echo "== 5. the latest signed checkpoint"
+"$bin/saksi" checkpoint --url "$url"
+kill -TERM $pid && wait $pid || true
+trap - EXIT
+echo "   saksid log: demo/saksid.log"
+
+echo "== 6. an ombudsman verifies the whole ledger with public keys only"
+"$bin/saksi" verify --ledger "$state/ledger" --vkey "$(cat "$state/log.vkey")" \
+  --keyring "$state/keyring.json" --progress
