@@ -199,7 +199,7 @@ static const char *const scenario_name[SAKSI_SIM__COUNT] = {
 };
 
 static const char *const level_name[] = { "none", "low", "medium", "high" };
-static const double level_rate[] = { 0.0, 0.15, 0.5, 1.5 };
+static const double level_rate[] = { 0.0, 0.1, 0.3, 1.0 };
 
 /* National systems sign for any branch; each branch has four producers of its own. */
 enum { P_PORTAL, P_APP, P_CLAIM_WEB, P_CLAIM_APP, P_HR, P_DUKCAPIL, P_PAY, P__NATIONAL };
@@ -939,6 +939,16 @@ ordinary_book_time(struct ctx *c)
 	return t;
 }
 
+/*
+ * Scenario bookings come on the opening day, while there are places left: a broker who
+ * books too late has nothing to sell, and the look-alikes must be in the data to be tested.
+ */
+static int64_t
+early_book_time(struct ctx *c)
+{
+	return c->open + rr(&c->r, 5 * MIN_MS, 5 * HOUR_MS);
+}
+
 /* ---- the events themselves ---- */
 
 static void
@@ -1595,7 +1605,8 @@ allocate(struct ctx *c)
 					act_add(c, &q, t + e->rebook_delay, A_ATTEMPT, e->rebook);
 				}
 			} else if (e->resched_plan) {
-				int64_t t = e->t_book + rr(&c->r, 30 * MIN_MS, 30 * HOUR_MS);
+				/* Moving needs a free hour: people move soon after booking. */
+				int64_t t = e->t_book + rr(&c->r, 2 * MIN_MS, 3 * HOUR_MS);
 
 				if (t < at(c, -1, 22, 0, 0))
 					act_add(c, &q, t, A_RESCHED, a.e);
@@ -1904,7 +1915,8 @@ priority_change(struct ctx *c, struct entry *e)
 	js(c, o, "ticket", e->ticket);
 	js(c, o, "priority_before", "normal");
 	js(c, o, "priority_after", "priority");
-	js(c, o, "reason", e->p.age >= 60 ? "elderly" : "disability");
+	js(c, o, "reason", e->p.age >= 60 ? "elderly" : e->p.female && e->p.age < 40 ?
+	    "pregnant" : "disability");
 	if (e->booking_id[0] != '\0')
 		js(c, o, "booking_id", e->booking_id);
 	js(c, o, "approver_id", c->spv);
@@ -1970,8 +1982,8 @@ service_day(struct ctx *c, const char *ooo_officer)
 		snprintf(e->ticket, sizeof(e->ticket), "%s-%03d", line_prefix[e->line], e->seq);
 		if (e->line != L_VIDEO)
 			checkin(c, e);
-		if (e->line == L_JHT && e->scen < 0 && (e->p.age >= 60 || chance(&c->r, 0.01)) &&
-		    chance(&c->r, 0.5)) {
+		if (e->line == L_JHT && e->scen < 0 && ((e->p.age >= 60 && chance(&c->r, 0.6)) ||
+		    chance(&c->r, 0.02))) {
 			e->prio = 1;
 			e->t_prio = e->t_in + rr(&c->r, 30000, 180000);
 			priority_change(c, e);
@@ -1988,7 +2000,7 @@ service_day(struct ctx *c, const char *ooo_officer)
 	}
 	/* Counters, staffed for the day's load, and the officers' logins. */
 	for (l = 0; l < L__COUNT; l++) {
-		int want = l == L_JHT ? line_counters(per[l], 13, 3) :
+		int want = l == L_JHT ? line_counters(per[l], 9, 3) :
 		    l == L_BENEFIT ? line_counters(per[l], 10, 1) :
 		    l == L_ADMIN ? line_counters(per[l], 6, 1) : c->nvideo;
 
@@ -2060,7 +2072,7 @@ sc_device_many(struct ctx *c)
 		scopy(e->bip, sizeof(e->bip), ips[i % nip]);
 		/* A second session the next day, when the first one has used its clients. */
 		if (i == k / 2 && chance(r, 0.5))
-			t = at(c, -2, 19, 0, 0) + rr(r, 0, 2 * HOUR_MS);
+			t = c->open + rr(r, 3 * HOUR_MS, 5 * HOUR_MS);
 		e->t_book = t;
 		t += rr(r, 40000, 300000);
 	}
@@ -2088,7 +2100,7 @@ sc_phone_many(struct ctx *c)
 		/* The broker gives his own number, so the SMS with time and officer is his. */
 		scopy(e->p.phone, sizeof(e->p.phone), phone);
 		scopy(e->bdev, sizeof(e->bdev), dev[i % ndev]);
-		e->t_book = ordinary_book_time(c);
+		e->t_book = early_book_time(c);
 	}
 }
 
@@ -2331,7 +2343,7 @@ sc_noshow_source(struct ctx *c)
 		online(c, e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = ordinary_book_time(c);
+		e->t_book = early_book_time(c);
 		if (chance(r, 0.85))
 			e->noshow = 1;
 	}
@@ -2376,7 +2388,7 @@ sc_family(struct ctx *c)
 	struct rng *r = &c->r;
 	struct entry *head;
 	int n = (int)rr(r, 2, 3), i, hi, chan = chance(r, 0.5) ? CH_APP : CH_WEB;
-	int64_t t = ordinary_book_time(c);
+	int64_t t = early_book_time(c);
 	uint32_t id;
 	const char *sur;
 
@@ -2437,10 +2449,8 @@ sc_cafe(struct ctx *c)
 		online(c, e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev[rr(r, 0, ndev - 1)]);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = at(c, -(int)rr(r, 1, LEAD_DAYS), (int)rr(r, 9, 20), (int)rr(r, 0, 59),
+		e->t_book = at(c, -LEAD_DAYS, (int)rr(r, 9, 11), (int)rr(r, 0, 59),
 		    (int)rr(r, 0, 59));
-		if (e->t_book <= c->open)
-			e->t_book = c->open + rr(r, 2 * HOUR_MS, 10 * HOUR_MS);
 	}
 }
 
@@ -2461,7 +2471,7 @@ sc_nat(struct ctx *c)
 			return;
 		online(c, e, chance(r, 0.6) ? CH_APP : CH_WEB);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = ordinary_book_time(c);
+		e->t_book = early_book_time(c);
 	}
 	/* Others behind the same address only ask whether they may claim. */
 	e = new_entry(c, E_COUNTER_ONLY, SV_INFO, SAKSI_SIM_CARRIER_NAT, id, SG_ELIG);
@@ -3039,6 +3049,12 @@ const char *
 saksi_sim_branch_at(const saksi_sim *s, size_t i)
 {
 	return s == NULL || i >= s->o.so_branches ? NULL : s->br[i].code;
+}
+
+int64_t
+saksi_sim_day(const saksi_sim *s, size_t i)
+{
+	return s == NULL || i >= s->o.so_days ? -1 : s->days[i];
 }
 
 size_t

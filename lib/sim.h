@@ -19,9 +19,9 @@
 /* How many broker scenarios to inject (expected instances per branch day). */
 enum saksi_sim_level {
 	SAKSI_SIM_NONE = 0,   /* no broker traffic; honest look-alikes stay */
-	SAKSI_SIM_LOW = 1,    /* 0.15 of each broker scenario per branch day */
-	SAKSI_SIM_MEDIUM = 2, /* 0.5 */
-	SAKSI_SIM_HIGH = 3,   /* 1.5 */
+	SAKSI_SIM_LOW = 1,    /* 0.1 of each broker scenario per branch day */
+	SAKSI_SIM_MEDIUM = 2, /* 0.3 */
+	SAKSI_SIM_HIGH = 3,   /* 1 */
 };
 
 /*
@@ -105,6 +105,8 @@ size_t saksi_sim_producer_count(const saksi_sim *s);
 const saksi_sim_producer *saksi_sim_producer_at(const saksi_sim *s, size_t i);
 /* The i-th branch code (i < so_branches), or NULL. */
 const char *saksi_sim_branch_at(const saksi_sim *s, size_t i);
+/* The i-th service day (i < so_days), days since 1970-01-01; -1 out of range. */
+int64_t saksi_sim_day(const saksi_sim *s, size_t i);
 
 /* Scenario instances created so far (all of a day's once any event of it was read). */
 size_t saksi_sim_instances(const saksi_sim *s, int scenario);
