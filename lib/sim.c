@@ -1,7 +1,8 @@
 /*
- * sim.c: the traffic simulator (sim.h). One branch day is generated at a time from its own
- * seeded generator, so a day's traffic does not depend on how many branches or days run.
- * It must never read the clock, the environment or any global state: same seed, same stream.
+ * sim.c: the traffic simulator (sim.h). One branch day is generated at a time, from a
+ * generator seeded with (seed, branch, day), and sorted into the stream by producer time.
+ * It must never read the clock, the environment or any global state: same options, same
+ * stream.
  */
 #include <math.h>
 #include <stdint.h>
@@ -385,6 +386,8 @@ struct saksi_sim {
 	struct inst *inst;
 	size_t ninst, capinst;
 	size_t counts[SAKSI_SIM__COUNT];
+	uint64_t *niks;    /* every NIK given out so far (see nik_add) */
+	size_t niks_n, niks_cap;
 	saksi_err err;     /* sticky: once out of memory, always out of memory */
 };
 
@@ -451,9 +454,8 @@ struct ctx {
 	char date[16], ymd[16];
 	struct entry *en;
 	size_t nen, capen;
-	char (*nik)[17];
-	size_t nnik, capnik;
-	int cap_h, quota, booked[24], video_booked[24];
+	int cap_h, quota, booked[24], video_booked[24], ov_delta;
+	int64_t ov_t;      /* an approved quota increase for the day, or 0 */
 	char roster[12][16], video[3][16], spv[16];
 	int nvideo;
 	uint32_t n_bk, n_claim, n_trf, n_batch;
@@ -711,32 +713,67 @@ ordinary_ip(struct rng *r, char out[40])
 		    sizeof(fixed_block[0])) - 1)], out);
 }
 
+/*
+ * Every NIK of a run is unique: a number drawn twice by chance would look like one
+ * person claiming twice, which is a fraud signal of its own. An open-addressing set of
+ * the NIKs as integers (all 16 digits fit in 64 bits; 0 marks an empty slot).
+ */
+static uint64_t
+nik_value(const char *nik)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		v = v * 10 + (uint64_t)(nik[i] - '0');
+	return v;
+}
+
+static size_t
+nik_slot(const saksi_sim *s, uint64_t v)
+{
+	size_t i = (size_t)((v * 0x9e3779b97f4a7c15ULL) >> 20) & (s->niks_cap - 1);
+
+	while (s->niks[i] != 0 && s->niks[i] != v)
+		i = (i + 1) & (s->niks_cap - 1);
+	return i;
+}
+
 static int
 nik_taken(const struct ctx *c, const char *nik)
 {
-	size_t i;
+	const saksi_sim *s = c->s;
 
-	for (i = 0; i < c->nnik; i++)
-		if (memcmp(c->nik[i], nik, 16) == 0)
-			return 1;
-	return 0;
+	return s->niks_cap > 0 && s->niks[nik_slot(s, nik_value(nik))] != 0;
 }
 
 static void
 nik_add(struct ctx *c, const char *nik)
 {
-	if (c->nnik == c->capnik) {
-		size_t nc = c->capnik ? 2 * c->capnik : 512;
-		char (*nn)[17] = realloc(c->nik, nc * sizeof(*nn));
+	saksi_sim *s = c->s;
+	size_t i;
+
+	if (2 * (s->niks_n + 1) > s->niks_cap) {
+		size_t nc = s->niks_cap ? 2 * s->niks_cap : 4096;
+		uint64_t *old = s->niks, *nn = calloc(nc, sizeof(*nn));
+		size_t oc = s->niks_cap;
 
 		if (nn == NULL) {
 			c->err = SAKSI_ERR_NOMEM;
 			return;
 		}
-		c->nik = nn;
-		c->capnik = nc;
+		s->niks = nn;
+		s->niks_cap = nc;
+		for (i = 0; i < oc; i++)
+			if (old[i] != 0)
+				s->niks[nik_slot(s, old[i])] = old[i];
+		free(old);
 	}
-	memcpy(c->nik[c->nnik++], nik, 17);
+	i = nik_slot(s, nik_value(nik));
+	if (s->niks[i] == 0) {
+		s->niks[i] = nik_value(nik);
+		s->niks_n++;
+	}
 }
 
 static void
@@ -911,12 +948,11 @@ new_entry(struct ctx *c, int how, int svc, int scen, uint32_t inst, unsigned sig
 
 /* An online booker: booking from their own phone or browser unless a scenario says not. */
 static void
-online(struct ctx *c, struct entry *e, int chan)
+online(struct entry *e, int chan)
 {
 	e->chan = chan;
 	scopy(e->bdev, sizeof(e->bdev), chan == CH_APP ? e->p.dev_app : e->p.dev_web);
 	scopy(e->bip, sizeof(e->bip), e->p.ip);
-	(void)c;
 }
 
 /* When ordinary people book: a rush at the opening, then through the three days. */
@@ -1482,7 +1518,7 @@ hr_claim(struct ctx *c, struct entry *e)
 
 /* ---- booking allocation: bookings, cancellations and reschedules in time order ---- */
 
-enum { A_ATTEMPT, A_CANCEL, A_RESCHED };
+enum { A_ATTEMPT, A_CANCEL, A_RESCHED, A_QUOTA };
 
 struct action {
 	int64_t t;
@@ -1563,10 +1599,29 @@ allocate(struct ctx *c)
 	for (i = 0; i < c->nen; i++)
 		if (c->en[i].how == E_BOOKED && !c->en[i].deferred)
 			act_add(c, &q, c->en[i].t_book, A_ATTEMPT, (int)i);
+	if (c->ov_t != 0)
+		act_add(c, &q, c->ov_t, A_QUOTA, -1);
 	while (c->err == SAKSI_OK && act_pop(&q, &a)) {
-		struct entry *e = &c->en[a.e];
+		struct entry *e = a.e >= 0 ? &c->en[a.e] : NULL;
 
-		if (a.kind == A_ATTEMPT) {
+		if (a.kind == A_QUOTA) {
+			/* An extra officer for the day: the supervisor opens more places, the head
+			 * of the branch approves, and the portal sells them like any others. */
+			json_t *o = obj(c);
+			char head[16];
+
+			snprintf(head, sizeof(head), "%s-401", c->br->abbr);
+			js(c, o, "officer_id", c->spv);
+			js(c, o, "service", "jht_claim");
+			js(c, o, "slot_date", c->date);
+			ji(c, o, "quota_before", c->quota);
+			ji(c, o, "quota_after", c->quota + NHOURS * c->ov_delta);
+			js(c, o, "reason", "extra_officer");
+			js(c, o, "approver_id", head);
+			emit(c, NULL, 0, a.t, bprod(c, PB_STAFF), T_QUOTA, o);
+			c->cap_h += c->ov_delta;
+			c->quota += NHOURS * c->ov_delta;
+		} else if (a.kind == A_ATTEMPT) {
 			int h = choose_hour(c, e);
 
 			if (h < 0)
@@ -1605,8 +1660,8 @@ allocate(struct ctx *c)
 					act_add(c, &q, t + e->rebook_delay, A_ATTEMPT, e->rebook);
 				}
 			} else if (e->resched_plan) {
-				/* Moving needs a free hour: people move soon after booking. */
-				int64_t t = e->t_book + rr(&c->r, 2 * MIN_MS, 3 * HOUR_MS);
+				/* Moving needs a free hour: people fix the hour soon after booking. */
+				int64_t t = e->t_book + rr(&c->r, 2 * MIN_MS, 40 * MIN_MS);
 
 				if (t < at(c, -1, 22, 0, 0))
 					act_add(c, &q, t, A_RESCHED, a.e);
@@ -2067,7 +2122,7 @@ sc_device_many(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, app ? CH_APP : CH_WEB);
+		online(e, app ? CH_APP : CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev);
 		scopy(e->bip, sizeof(e->bip), ips[i % nip]);
 		/* A second session the next day, when the first one has used its clients. */
@@ -2096,7 +2151,7 @@ sc_phone_many(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_WEB);
+		online(e, CH_WEB);
 		/* The broker gives his own number, so the SMS with time and officer is his. */
 		scopy(e->p.phone, sizeof(e->p.phone), phone);
 		scopy(e->bdev, sizeof(e->bdev), dev[i % ndev]);
@@ -2125,7 +2180,7 @@ sc_account_many(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_APP);
+		online(e, CH_APP);
 		if (e->p.balance >= 15000000)
 			e->p.balance = (uint64_t)rr(r, 2000000, 14900000);
 		scopy(e->p.bank, sizeof(e->p.bank), nominee.bank);
@@ -2160,7 +2215,7 @@ sc_cancel_rebook(struct ctx *c)
 		if (a == NULL)
 			return;
 		ai = (int)(c->nen - 1);
-		online(c, a, CH_WEB);
+		online(a, CH_WEB);
 		scopy(a->bdev, sizeof(a->bdev), dev);
 		scopy(a->bip, sizeof(a->bip), ip);
 		a->t_book = c->open + rr(r, 20000, 2 * HOUR_MS);
@@ -2171,7 +2226,7 @@ sc_cancel_rebook(struct ctx *c)
 		if (b == NULL)
 			return;
 		a = &c->en[ai]; /* new_entry may have moved the array */
-		online(c, b, CH_WEB);
+		online(b, CH_WEB);
 		scopy(b->bdev, sizeof(b->bdev), dev);
 		scopy(b->bip, sizeof(b->bip), chance(r, 0.5) ? ip : b->p.ip);
 		b->deferred = 1;
@@ -2208,7 +2263,7 @@ sc_bot_opening(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_WEB);
+		online(e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev[i % ndev]);
 		scopy(e->bip, sizeof(e->bip), ip[i % nip]);
 		e->t_book = t;
@@ -2315,7 +2370,7 @@ sc_nik_retry(struct ctx *c)
 	id = new_inst(c, SAKSI_SIM_NIK_CHECK_RETRY, key1("nik", e->p.nik));
 	e = &c->en[c->nen - 1];
 	e->inst = id;
-	online(c, e, CH_APP);
+	online(e, CH_APP);
 	if (e->p.balance >= 15000000)
 		e->p.balance = (uint64_t)rr(&c->r, 2000000, 14900000);
 	e->nik_fail = (int)rr(&c->r, 3, 6);
@@ -2340,7 +2395,7 @@ sc_noshow_source(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_WEB);
+		online(e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev);
 		scopy(e->bip, sizeof(e->bip), ip);
 		e->t_book = early_book_time(c);
@@ -2399,7 +2454,7 @@ sc_family(struct ctx *c)
 	id = new_inst(c, SAKSI_SIM_FAMILY_PHONE, key1("phone", head->p.phone));
 	head = &c->en[hi];
 	head->inst = id;
-	online(c, head, chan);
+	online(head, chan);
 	head->t_book = t;
 	head->pref_hour = (int)rr(r, 8, 13);
 	sur = PICK(r, family_name);
@@ -2410,7 +2465,7 @@ sc_family(struct ctx *c)
 		if (e == NULL)
 			return;
 		head = &c->en[hi];
-		online(c, e, chan);
+		online(e, chan);
 		/* Relatives: same village and family name, the head's phone and device. */
 		memcpy(e->p.nik, head->p.nik, 6);
 		while (nik_taken(c, e->p.nik) && c->err == SAKSI_OK)
@@ -2446,7 +2501,7 @@ sc_cafe(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_WEB);
+		online(e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev[rr(r, 0, ndev - 1)]);
 		scopy(e->bip, sizeof(e->bip), ip);
 		e->t_book = at(c, -LEAD_DAYS, (int)rr(r, 9, 11), (int)rr(r, 0, 59),
@@ -2469,7 +2524,7 @@ sc_nat(struct ctx *c)
 		e = new_entry(c, E_BOOKED, SV_JHT, SAKSI_SIM_CARRIER_NAT, id, SG_BOOK);
 		if (e == NULL)
 			return;
-		online(c, e, chance(r, 0.6) ? CH_APP : CH_WEB);
+		online(e, chance(r, 0.6) ? CH_APP : CH_WEB);
 		scopy(e->bip, sizeof(e->bip), ip);
 		e->t_book = early_book_time(c);
 	}
@@ -2543,19 +2598,29 @@ ordinary_bookings(struct ctx *c)
 		if (c->en[i].how == E_BOOKED)
 			booked++;
 	attempts = (int)(c->quota * (1.0 + 0.25 * unit(r))) - (int)booked;
+	/* Some days the branch gets an extra officer and opens more places the day before. */
+	if (chance(r, 0.1)) {
+		c->ov_delta = (int)rr(r, 1, 2);
+		c->ov_t = at(c, -1, 14, 0, 0) + rr(r, 0, 2 * HOUR_MS);
+		attempts += NHOURS * c->ov_delta;
+	}
 	for (j = 0; j < attempts && c->err == SAKSI_OK; j++) {
 		struct entry *e = new_entry(c, E_BOOKED, SV_JHT, -1, 0, 0);
 
 		if (e == NULL)
 			return;
-		online(c, e, chance(r, 0.6) ? CH_WEB : CH_APP);
+		online(e, chance(r, 0.6) ? CH_WEB : CH_APP);
 		e->t_book = ordinary_book_time(c);
+		/* The news travels: the extra places go in the hours after they open. */
+		if (c->ov_t != 0 && j < NHOURS * c->ov_delta)
+			e->t_book = c->ov_t + 1000 + (int64_t)fmin(6.0 * HOUR_MS,
+			    expo(r, 90 * MIN_MS));
 		e->precheck = chance(r, 0.35);
 		if (chance(r, 0.04))
 			e->cancel_plan = 1;
 		else if (chance(r, 0.01))
 			e->cancel_plan = 2;
-		else if (chance(r, 0.04))
+		else if (chance(r, 0.05))
 			e->resched_plan = 1;
 		if (chance(r, 0.09))
 			e->noshow = 1;
@@ -2607,7 +2672,7 @@ ordinary_arrivals(struct ctx *c)
 
 		if (e == NULL)
 			return;
-		online(c, e, CH_APP);
+		online(e, CH_APP);
 		if (e->p.kind == K_RETIRE || e->p.kind == K_DEATH)
 			e->p.kind = K_RESIGN;
 		if (e->p.balance >= 15000000)
@@ -2815,16 +2880,12 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 			app_claim(c, e);
 		else if (e->how == E_HR_CLAIM)
 			hr_claim(c, e);
-		else if (e->how == E_COUNTER_ONLY) {
-			int64_t t = counter_claim(c, e, e->t_claim, e->officer);
-
-			(void)t;
-		}
+		else if (e->how == E_COUNTER_ONLY)
+			(void)counter_claim(c, e, e->t_claim, e->officer);
 	}
 	if (c->err == SAKSI_OK)
 		eligibility_only(c);
 	free(c->en);
-	free(c->nik);
 	return c->err;
 }
 
@@ -2948,6 +3009,7 @@ saksi_sim_close(saksi_sim *s)
 		free(s->inst[i].sg.v);
 	}
 	free(s->inst);
+	free(s->niks);
 	if (s->prodname != NULL)
 		for (i = 0; i < s->nprod; i++)
 			free(s->prodname[i]);
