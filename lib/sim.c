@@ -790,7 +790,7 @@ make_name(struct rng *r, int female, char out[64])
 }
 
 static void
-make_email(struct rng *r, const char *name, char out[80])
+make_email(struct rng *r, const char *name, int birth_year, char out[80])
 {
 	char local[48];
 	size_t i, n = 0;
@@ -810,7 +810,9 @@ make_email(struct rng *r, const char *name, char out[80])
 	if (n == 0)
 		local[n++] = 'x';
 	local[n] = '\0';
-	snprintf(out, 80, "%s%d@%s", local, (int)rr(r, 1, 99), PICK(r, mail_domain));
+	/* Birth year and a few digits, as people pick them: two SITIs must not share one. */
+	snprintf(out, 80, "%s%02d%d@%s", local, birth_year % 100, (int)rr(r, 10, 999),
+	    PICK(r, mail_domain));
 }
 
 static void
@@ -874,7 +876,7 @@ make_person(struct ctx *c, struct person *p, int kind, int local)
 	scopy(p->holder, sizeof(p->holder), p->name);
 	make_phone(r, p->phone);
 	if (chance(r, 0.55))
-		make_email(r, p->name, p->email);
+		make_email(r, p->name, by, p->email);
 	if (chance(r, 0.5)) {
 		if (chance(r, 0.5))
 			scopy(p->npwp, sizeof(p->npwp), p->nik);
@@ -980,9 +982,9 @@ ordinary_book_time(struct ctx *c)
  * books too late has nothing to sell, and the look-alikes must be in the data to be tested.
  */
 static int64_t
-early_book_time(struct ctx *c)
+early_book_time(struct ctx *c, int64_t within)
 {
-	return c->open + rr(&c->r, 5 * MIN_MS, 5 * HOUR_MS);
+	return c->open + rr(&c->r, MIN_MS, within);
 }
 
 /* ---- the events themselves ---- */
@@ -1083,10 +1085,12 @@ booking_created(struct ctx *c, struct entry *e, int64_t t)
 		prod = e->chan == CH_WEB ? P_PORTAL : P_APP;
 	} else {
 		js(c, o, "terminal_id", e->terminal);
-		prod = bprod(c, PB_COUNTER);
+		prod = bprod(c, e->chan == CH_KIOSK ? PB_KIOSK : PB_COUNTER);
 	}
-	ji(c, o, "slot_remaining", c->cap_h > c->booked[e->hour] ?
-	    c->cap_h - c->booked[e->hour] : 0);
+	/* Walk-in numbers are not the online places. */
+	if (e->chan != CH_KIOSK)
+		ji(c, o, "slot_remaining", c->cap_h > c->booked[e->hour] ?
+		    c->cap_h - c->booked[e->hour] : 0);
 	emit(c, e, SG_BOOK, t, prod, T_BOOKED, o);
 }
 
@@ -1928,7 +1932,7 @@ checkin(struct ctx *c, struct entry *e)
 		char term[32];
 
 		snprintf(term, sizeof(term), "%s-KIOSK-%d", c->br->abbr, (int)rr(&c->r, 1, 2));
-		js(c, o, "terminal_id", term);
+		js(c, o, "terminal_id", e->terminal[0] != '\0' ? e->terminal : term);
 	}
 	emit(c, e, 0, e->t_in, app ? P_APP : bprod(c, PB_KIOSK), T_CHECKIN, o);
 }
@@ -2035,6 +2039,19 @@ service_day(struct ctx *c, const char *ooo_officer)
 
 		e->seq = ++seq[e->line];
 		snprintf(e->ticket, sizeof(e->ticket), "%s-%03d", line_prefix[e->line], e->seq);
+		/*
+		 * A JHT claim is tied to the ID card: the kiosk registers a walk-in with the
+		 * e-KTP as a booking for the current hour, so the claim has a booking too.
+		 */
+		if (e->how == E_WALKIN && e->svc == SV_JHT) {
+			int h = hour_of(c, e->t_in);
+
+			e->hour = h < OPEN_HOUR ? OPEN_HOUR : h > OPEN_HOUR + NHOURS - 1 ?
+			    OPEN_HOUR + NHOURS - 1 : h;
+			snprintf(e->terminal, sizeof(e->terminal), "%s-KIOSK-%d", c->br->abbr,
+			    (int)rr(&c->r, 1, 2));
+			booking_created(c, e, e->t_in - rr(&c->r, 20000, 90000));
+		}
 		if (e->line != L_VIDEO)
 			checkin(c, e);
 		if (e->line == L_JHT && e->scen < 0 && ((e->p.age >= 60 && chance(&c->r, 0.6)) ||
@@ -2109,7 +2126,7 @@ sc_device_many(struct ctx *c)
 	struct rng *r = &c->r;
 	char dev[40], ips[4][40];
 	int app = chance(r, 0.5), nip = (int)rr(r, 2, 4), k = (int)rr(r, 6, 14), i;
-	int64_t t = c->open + rr(r, 2 * MIN_MS, 6 * HOUR_MS);
+	int64_t t = c->open + rr(r, 2 * MIN_MS, HOUR_MS);
 	uint32_t id;
 
 	hexid(r, dev, app ? "app-" : "web-", 16);
@@ -2126,8 +2143,8 @@ sc_device_many(struct ctx *c)
 		scopy(e->bdev, sizeof(e->bdev), dev);
 		scopy(e->bip, sizeof(e->bip), ips[i % nip]);
 		/* A second session the next day, when the first one has used its clients. */
-		if (i == k / 2 && chance(r, 0.5))
-			t = c->open + rr(r, 3 * HOUR_MS, 5 * HOUR_MS);
+		if (k >= 12 && i == k / 2 && chance(r, 0.5))
+			t = c->open + rr(r, HOUR_MS + 30 * MIN_MS, 2 * HOUR_MS);
 		e->t_book = t;
 		t += rr(r, 40000, 300000);
 	}
@@ -2155,7 +2172,7 @@ sc_phone_many(struct ctx *c)
 		/* The broker gives his own number, so the SMS with time and officer is his. */
 		scopy(e->p.phone, sizeof(e->p.phone), phone);
 		scopy(e->bdev, sizeof(e->bdev), dev[i % ndev]);
-		e->t_book = early_book_time(c);
+		e->t_book = early_book_time(c, 2 * HOUR_MS);
 	}
 }
 
@@ -2295,6 +2312,7 @@ sc_out_of_order(struct ctx *c, struct scen_ctx *sc)
 		if (e == NULL)
 			return;
 		e->ooo = 1;
+		e->chan = CH_KIOSK;
 		e->t_in = t;
 		t += rr(r, 6 * MIN_MS, 15 * MIN_MS);
 	}
@@ -2305,7 +2323,7 @@ sc_served_without_booking(struct ctx *c)
 {
 	struct rng *r = &c->r;
 	const char *officer = c->roster[rr(r, 0, 2)];
-	int k = (int)rr(r, 1, 3), i;
+	int k = (int)rr(r, 2, 6), i;
 	uint32_t id = new_inst(c, SAKSI_SIM_SERVED_WITHOUT_BOOKING, key1("officer_id", officer));
 
 	for (i = 0; i < k; i++) {
@@ -2398,7 +2416,7 @@ sc_noshow_source(struct ctx *c)
 		online(e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = early_book_time(c);
+		e->t_book = early_book_time(c, 2 * HOUR_MS);
 		if (chance(r, 0.85))
 			e->noshow = 1;
 	}
@@ -2410,9 +2428,10 @@ sc_bulk_probe(struct ctx *c)
 	static const char *const res[] = { "not_found", "data_mismatch", "not_eligible",
 		"eligible", "rate_limited", "captcha_failed", "malformed_input" };
 	static const int res_w[] = { 35, 28, 15, 10, 5, 5, 2 };
+	static const int limited_w[] = { 10, 8, 4, 3, 45, 28, 2 };
 	struct rng *r = &c->r;
 	char ip[40], dev[40];
-	int k = (int)rr(r, 40, 150), i, rotate = chance(r, 0.5);
+	int k = (int)rr(r, 40, 150), i, rotate = chance(r, 0.5), free_tries = (int)rr(r, 15, 30);
 	int64_t t = at(c, -(int)rr(r, 1, 3), 0, 0, 0) + rr(r, 0, 22 * HOUR_MS);
 	struct entry *e;
 	uint32_t id;
@@ -2426,14 +2445,15 @@ sc_bulk_probe(struct ctx *c)
 		return;
 	e->how = -1;
 	for (i = 0; i < k && c->err == SAKSI_OK; i++) {
-		int w = weighted(r, res_w, 7);
+		/* After a few dozen requests the portal's limiter notices the address. */
+		int w = weighted(r, i < free_tries ? res_w : limited_w, 7);
 
 		make_person(c, &e->p, -1, 0);
 		if (rotate)
 			hexid(r, dev, "web-", 16);
 		eligibility(c, e, t, P_CLAIM_WEB, CH_WEB, res[w],
 		    w == 2 ? "active_member" : NULL, dev, ip);
-		t += rr(r, 1500, 15000);
+		t += rr(r, 500, 6000);
 	}
 }
 
@@ -2443,7 +2463,7 @@ sc_family(struct ctx *c)
 	struct rng *r = &c->r;
 	struct entry *head;
 	int n = (int)rr(r, 2, 3), i, hi, chan = chance(r, 0.5) ? CH_APP : CH_WEB;
-	int64_t t = early_book_time(c);
+	int64_t t = early_book_time(c, HOUR_MS);
 	uint32_t id;
 	const char *sur;
 
@@ -2504,7 +2524,7 @@ sc_cafe(struct ctx *c)
 		online(e, CH_WEB);
 		scopy(e->bdev, sizeof(e->bdev), dev[rr(r, 0, ndev - 1)]);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = at(c, -LEAD_DAYS, (int)rr(r, 9, 11), (int)rr(r, 0, 59),
+		e->t_book = at(c, -LEAD_DAYS, (int)rr(r, 8, 10), (int)rr(r, 0, 59),
 		    (int)rr(r, 0, 59));
 	}
 }
@@ -2526,7 +2546,7 @@ sc_nat(struct ctx *c)
 			return;
 		online(e, chance(r, 0.6) ? CH_APP : CH_WEB);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = early_book_time(c);
+		e->t_book = early_book_time(c, 3 * HOUR_MS);
 	}
 	/* Others behind the same address only ask whether they may claim. */
 	e = new_entry(c, E_COUNTER_ONLY, SV_INFO, SAKSI_SIM_CARRIER_NAT, id, SG_ELIG);
