@@ -205,19 +205,24 @@ producer_key(struct run *r, const char *name, int *created)
 	saksi_pubkey pub;
 	saksi_err e;
 
+	snprintf(comment, sizeof(comment), "saksi simulate producer %s", name);
+	pp = path_join(r->pdir, name, ".pub");
 	e = saksi_seckey_load(kp, NULL, &k);
 	if (e == SAKSI_OK) {
+		/* The public half is what `saksi keyring add` reads. */
+		if (access(pp, F_OK) != 0 && ((e = saksi_seckey_public(k, &pub)) != SAKSI_OK ||
+		    (e = saksi_pubkey_save(&pub, pp, comment)) != SAKSI_OK))
+			xdie_err(e, "cannot write %s", pp);
 		free(kp);
+		free(pp);
 		return k;
 	}
 	if (e != SAKSI_ERR_NOT_FOUND)
 		xdie_err(e, "cannot load producer key %s", kp);
 	if ((e = saksi_seckey_generate(SAKSI_KEY_SIGN, &k)) != SAKSI_OK)
 		xdie_err(e, "cannot generate a key for %s", name);
-	snprintf(comment, sizeof(comment), "saksi simulate producer %s", name);
 	if ((e = saksi_seckey_save(k, kp, NULL, comment)) != SAKSI_OK)
 		xdie_err(e, "cannot write %s", kp);
-	pp = path_join(r->pdir, name, ".pub");
 	if ((e = saksi_seckey_public(k, &pub)) != SAKSI_OK ||
 	    (e = saksi_pubkey_save(&pub, pp, comment)) != SAKSI_OK)
 		xdie_err(e, "cannot write %s", pp);
@@ -228,88 +233,62 @@ producer_key(struct run *r, const char *name, int *created)
 }
 
 /*
- * Adds the producers missing from the keyring, in the format of FORMATS.md 1.5 (as
- * `saksi keyring add` writes it). A keyring name that holds another key is an error: the
- * simulator never replaces a key. Returns how many were added.
+ * Adds the producers missing from the keyring, through `saksi keyring add` itself. A key
+ * of the keyring under a producer's name must be that producer's: the simulator never
+ * replaces a key. Returns how many were added.
  */
 static size_t
 register_keys(struct run *r)
 {
-	char *kpath = path_join(r->state, "keyring.json", ""), *text, err[256] = "",
-	    idhex[2 * SAKSI_KEYID_LEN + 1], b64[SAKSI_PUBKEY_B64_LEN + 1];
-	json_t *root, *keys, *roles, *k;
-	json_error_t jerr;
-	saksi_keyring *kr = NULL;
-	size_t len, i, j, added = 0;
+	char *kpath = path_join(r->state, "keyring.json", ""), idhex[2 * SAKSI_KEYID_LEN + 1];
+	saksi_keyring *kr = xkeyring_load(kpath);
+	int *missing = xmalloc(r->np * sizeof(*missing));
+	size_t i, j, added = 0;
 	saksi_err e;
 
-	text = xread_file(kpath, CLI_FILE_MAX, &len);
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(text);
-	if (root == NULL)
-		xdie("keyring %s, line %d: %s", kpath, jerr.line, jerr.text);
-	keys = json_object_get(root, "keys");
-	roles = json_object_get(root, "roles");
-	if (!json_is_array(keys) || !json_is_object(roles))
-		xdie("keyring %s: not a saksi keyring (needs \"roles\" and \"keys\")", kpath);
 	for (i = 0; i < r->np; i++) {
 		const saksi_sim_producer *sp = r->p[i].sp;
+		const saksi_keyring_entry *ke;
 		saksi_pubkey pub;
-		int found = 0;
 
-		if (json_object_get(roles, sp->sp_role) == NULL)
-			xdie("role \"%s\" is not defined in %s; the simulator's producers need the "
-			    "roles queue, claim and staff that saksi init defines", sp->sp_role, kpath);
 		if ((e = saksi_seckey_public(r->p[i].key, &pub)) != SAKSI_OK)
 			xdie_err(e, "producer key %s", sp->sp_name);
 		keyid_to_hex(pub.pk_id, idhex);
-		json_array_foreach(keys, j, k) {
-			const char *n = json_string_value(json_object_get(k, "name"));
-			const char *id = json_string_value(json_object_get(k, "key_id"));
+		ke = saksi_keyring_find(kr, pub.pk_id);
+		if (ke != NULL && strcmp(ke->ke_name, sp->sp_name) != 0)
+			xdie("key %s of producer %s is in %s under the name \"%s\"", idhex,
+			    sp->sp_name, kpath, ke->ke_name);
+		if (ke != NULL && (strcmp(ke->ke_role, sp->sp_role) != 0 ||
+		    strcmp(ke->ke_branch, sp->sp_branch) != 0))
+			xdie("%s registers producer %s with role %s, branch %s; the simulator "
+			    "signs with it as role %s, branch %s", kpath, sp->sp_name, ke->ke_role,
+			    ke->ke_branch, sp->sp_role, sp->sp_branch);
+		if (ke != NULL && ke->ke_revoked_ms >= 0)
+			fprintf(stderr, "saksi: the key of producer %s is revoked in %s: saksid will "
+			    "refuse its events\n", sp->sp_name, kpath);
+		missing[i] = ke == NULL;
+		for (j = 0; missing[i] && j < saksi_keyring_count(kr); j++)
+			if (strcmp(saksi_keyring_at(kr, j)->ke_name, sp->sp_name) == 0)
+				xdie("%s has a key named \"%s\" that is not %s/%s.key; remove or "
+				    "rename it, or use another state directory", kpath, sp->sp_name,
+				    r->pdir, sp->sp_name);
+	}
+	saksi_keyring_free(kr);
+	for (i = 0; i < r->np; i++) {
+		const saksi_sim_producer *sp = r->p[i].sp;
+		char *pub = path_join(r->pdir, sp->sp_name, ".pub");
+		char *argv[] = { (char *)"keyring", (char *)"add", (char *)"-r", kpath,
+			(char *)"--name", (char *)sp->sp_name, (char *)"--pub", pub, (char *)"--role",
+			(char *)sp->sp_role, (char *)"--branch", (char *)sp->sp_branch, NULL };
 
-			if (n != NULL && strcmp(n, sp->sp_name) == 0) {
-				if (id == NULL || strcmp(id, idhex) != 0)
-					xdie("%s has a key named \"%s\" that is not %s/%s.key; remove or "
-					    "rename it, or use another state directory", kpath, n, r->pdir,
-					    sp->sp_name);
-				found = 1;
-			} else if (id != NULL && strcmp(id, idhex) == 0) {
-				xdie("key %s of producer %s is in %s under the name \"%s\"", idhex,
-				    sp->sp_name, kpath, n != NULL ? n : "?");
-			}
+		if (missing[i]) {
+			if (cmd_keyring((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) != SX_OK)
+				xdie("cannot add producer %s to %s", sp->sp_name, kpath);
+			added++;
 		}
-		if (found)
-			continue;
-		if ((e = saksi_pubkey_encode(&pub, b64, sizeof(b64))) != SAKSI_OK)
-			xdie_err(e, "cannot encode the key of %s", sp->sp_name);
-		k = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", sp->sp_name, "key_id",
-		    idhex, "public_key", b64, "role", sp->sp_role, "branch", sp->sp_branch,
-		    "revoked_ms");
-		if (k == NULL || json_array_append_new(keys, k) != 0)
-			xdie("out of memory");
-		added++;
+		free(pub);
 	}
-	if (added > 0) {
-		char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		size_t n;
-
-		if (out == NULL)
-			xdie("out of memory");
-		/* The library's own parser checks the result before anything reaches the disk. */
-		n = strlen(out);
-		if ((e = saksi_keyring_parse(out, n, &kr, err, sizeof(err))) != SAKSI_OK)
-			xdie("the keyring would be invalid: %s; nothing written",
-			    err[0] ? err : saksi_strerror(e));
-		saksi_keyring_free(kr);
-		text = xmalloc(n + 2);
-		memcpy(text, out, n);
-		text[n] = '\n';
-		text[n + 1] = '\0';
-		xwrite_file_atomic(kpath, text, n + 1, 0644);
-		free(text);
-		free(out);
-	}
-	json_decref(root);
+	free(missing);
 	free(kpath);
 	return added;
 }

@@ -66,6 +66,16 @@ slurp(const char *path, size_t *len)
 }
 
 static void
+spit(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
 run_free(struct run *r)
 {
 	free(r->out);
@@ -343,6 +353,28 @@ test_register(void **state)
 	assert_int_equal(keyring_count(f, f->path[1], NULL), 19);
 	free(before);
 	before = slurp(f->path[1], NULL);
+	/* A producer registered with another role than the one it signs with. */
+	{
+		json_error_t jerr;
+		json_t *kr = json_loads(before, 0, &jerr), *ent;
+		size_t i;
+		char *text;
+
+		assert_non_null(kr);
+		json_array_foreach(json_object_get(kr, "keys"), i, ent)
+			if (strcmp(json_string_value(json_object_get(ent, "name")),
+			    "staff-kc-makassar") == 0)
+				json_object_set_new(ent, "role", json_string("queue"));
+		text = json_dumps(kr, JSON_INDENT(2));
+		assert_non_null(text);
+		spit(f->path[1], text, strlen(text));
+		free(text);
+		json_decref(kr);
+		RUN(f, &r, 2, "simulate", "--state", f->path[0], "--register-only");
+		assert_non_null(strstr(r.err, "staff-kc-makassar with role queue"));
+		run_free(&r);
+		spit(f->path[1], before, strlen(before));
+	}
 	/* A name in the keyring that holds another key is never overwritten. */
 	assert_int_equal(unlink(f->path[2]), 0);
 	assert_int_equal(unlink(P(f, 4, "st/producers/kiosk-kc-makassar.pub")), 0);
