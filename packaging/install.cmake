@@ -42,12 +42,15 @@ endforeach()
 add_custom_target(saksi_man ALL DEPENDS ${SAKSI_MAN_GZ})
 
 # The default config: a conffile (packaging/debian/conffiles), world-readable because it
-# holds paths only. The keys directory is shipped empty; postinst gives it to saksi with
-# mode 0700 (dpkg-statoverride), and so the ledger directory.
+# holds paths only. The keys directory is shipped empty; postinst gives it to saksi
+# (dpkg-statoverride) with mode 0750: group saksi (the local producers, who may also use
+# the ipc socket) can read the public halves and log.vkey, while each secret key file
+# stays 0600, which both saksid and saksi insist on. The ledger directory is saksi's
+# alone (0700).
 install(FILES ${SAKSI_PKG_DIR}/saksid.conf DESTINATION /etc/saksi
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(DIRECTORY DESTINATION /etc/saksi/keys
-        DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+        DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE)
 install(DIRECTORY DESTINATION /var/lib/saksi
         DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
 install(FILES ${SAKSI_PKG_DIR}/saksid.service DESTINATION /lib/systemd/system
