@@ -41,11 +41,17 @@ finish() {
   [ "$nfail" -eq 0 ]
 }
 
-if ! command -v systemd-analyze >/dev/null; then
-  echo "test-deb: installing systemd for systemd-analyze" >&2
+# The tools the checks use, installed if missing (Debian package names).
+need=()
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v strace >/dev/null || need+=(strace)
+command -v groff >/dev/null || need+=(groff-base)
+command -v readelf >/dev/null || need+=(binutils)
+if ((${#need[@]})); then
+  echo "test-deb: installing ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends systemd >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
 tmp=$(mktemp -d /tmp/saksi-deb.XXXXXX)
