@@ -17,6 +17,11 @@
 
 typedef struct saksi_client saksi_client;
 
+/*
+ * co_key, co_log and co_schemas are borrowed and must outlive the client; co_box_pk is
+ * copied. co_key, co_box_pk and co_schemas are needed only by saksi_client_submit: a
+ * client that only submits raw items or reads checkpoints may leave them NULL.
+ */
 typedef struct saksi_client_opts {
 	const char *co_url;             /* e.g. ipc:///run/saksi/ingest.sock or tcp://127.0.0.1:7400 */
 	const saksi_seckey *co_key;     /* the producer's signing key (borrowed) */
@@ -26,6 +31,11 @@ typedef struct saksi_client_opts {
 	int co_timeout_ms;              /* per request; 0 = 10000 */
 } saksi_client_opts;
 
+/*
+ * Opens a REQ socket and connects it (nanomsg connects in the background: a daemon that
+ * is not up yet is not an error here). SAKSI_ERR_INVAL for a bad url or negative timeout,
+ * SAKSI_ERR_KEY if co_key is not a signing key, SAKSI_ERR_NET.
+ */
 saksi_err saksi_client_open(const saksi_client_opts *opts, saksi_client **out);
 void saksi_client_close(saksi_client *c);
 
@@ -49,16 +59,36 @@ typedef struct saksi_result {
  * and fills results[n]. SAKSI_OK means a reply came back (look at each sr_code); transport
  * failures are SAKSI_ERR_NET / SAKSI_ERR_TIMEOUT. A receipt that does not verify against
  * co_log is SAKSI_ERR_PROOF for the whole call. Free each result with saksi_result_clear.
+ *
+ * An event whose clear payload fails the schema (or whose type is unknown, or which is
+ * over a size cap, or has seq 0) is not sent: its result has the code the daemon would
+ * give (SAKSI_R_SCHEMA, SAKSI_R_SIZE, SAKSI_R_PARSE) and a message starting "not sent: ";
+ * the others are sent (nothing at all if none is left, and the call returns SAKSI_OK).
+ * A reply that is malformed in any way (version, op, count, lengths, trailing bytes, an
+ * unknown result code, a receipt that does not parse or is not for an event leaf) is
+ * SAKSI_ERR_FORMAT. A reply whose status refuses the whole request is SAKSI_ERR_REFUSED,
+ * with that status as every sent item's sr_code. SAKSI_ERR_INVAL for n out of range or a
+ * client opened without co_key, co_box_pk or co_schemas. On any error other than
+ * SAKSI_ERR_REFUSED no result holds a receipt (nothing to clear).
  */
 saksi_err saksi_client_submit(saksi_client *c, const saksi_event *ev, size_t n,
                               saksi_result *results);
-/* Submits already built items (envelope + sealed disclosures): for replays and tests. */
+/*
+ * Submits already built items (envelope + sealed disclosures): for replays and tests.
+ * sealed / sealed_len may be NULL (no item has disclosures); sealed_len[i] == 0 sends
+ * none for item i. Receipts are checked as by saksi_client_submit; SAKSI_ERR_TOO_LARGE
+ * if the request would exceed SAKSI_WIRE_MSG_MAX.
+ */
 saksi_err saksi_client_submit_raw(saksi_client *c, const uint8_t *const *env,
                                   const size_t *env_len, const uint8_t *const *sealed,
                                   const size_t *sealed_len, size_t n, saksi_result *results);
 void saksi_result_clear(saksi_result *r);
 
-/* Latest signed checkpoint (*note malloc'd). */
+/*
+ * Latest signed checkpoint (*note malloc'd, NUL-terminated; *len excludes the NUL). With
+ * co_log the note is opened first, and its errors are returned (SAKSI_ERR_SIGNATURE,
+ * SAKSI_ERR_KEY, SAKSI_ERR_FORMAT). SAKSI_ERR_REFUSED for a non-zero status.
+ */
 saksi_err saksi_client_checkpoint(saksi_client *c, char **note, size_t *len);
 
 #endif

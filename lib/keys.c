@@ -983,12 +983,24 @@ cmp_entry_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int
+cmp_entry_name(const void *a, const void *b)
+{
+	const saksi_keyring_entry *x = *(const saksi_keyring_entry *const *)a;
+	const saksi_keyring_entry *y = *(const saksi_keyring_entry *const *)b;
+	int c = strcmp(x->ke_name, y->ke_name);
+
+	if (c != 0)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
 static saksi_err
 keyring_build(json_t *root, saksi_keyring *kr, char *errbuf, size_t errlen)
 {
 	const char *member;
 	json_t *v, *keys, *roles;
-	size_t i, j;
+	size_t i;
 	saksi_err err;
 
 	if (!json_is_object(root)) {
@@ -1034,13 +1046,18 @@ keyring_build(json_t *root, saksi_keyring *kr, char *errbuf, size_t errlen)
 		kr->kr_n = i + 1; /* so that free releases what this entry got */
 		if ((err = parse_key(kr, i, v, errbuf, errlen)) != SAKSI_OK)
 			return err;
-		for (j = 0; j < i; j++)
-			if (strcmp(kr->kr_entries[j].ke_name, kr->kr_entries[i].ke_name) == 0) {
-				kr_error(errbuf, errlen, "keys[%zu].name: \"%s\" is already the name "
-				         "of keys[%zu]", i, kr->kr_entries[i].ke_name, j);
-				return SAKSI_ERR_FORMAT;
-			}
 		kr->kr_by_id[i] = &kr->kr_entries[i];
+	}
+	/* Sorted checks, so that a national keyring of many thousand keys loads at once. */
+	qsort(kr->kr_by_id, kr->kr_n, sizeof(*kr->kr_by_id), cmp_entry_name);
+	for (i = 1; i < kr->kr_n; i++) {
+		const saksi_keyring_entry *a = kr->kr_by_id[i - 1], *b = kr->kr_by_id[i];
+		if (strcmp(a->ke_name, b->ke_name) == 0) {
+			kr_error(errbuf, errlen, "keys[%zu].name: \"%s\" is already the name of "
+			         "keys[%zu]", (size_t)(b - kr->kr_entries), b->ke_name,
+			         (size_t)(a - kr->kr_entries));
+			return SAKSI_ERR_FORMAT;
+		}
 	}
 	qsort(kr->kr_by_id, kr->kr_n, sizeof(*kr->kr_by_id), cmp_entry_id);
 	for (i = 1; i < kr->kr_n; i++) {

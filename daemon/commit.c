@@ -1,0 +1,529 @@
+/*
+ * commit.c: the single writer of the ledger. One write transaction, one refusal summary,
+ * one signed checkpoint and one synced commit per group of events: the log never signs
+ * or syncs per event. A receipt is built only after the commit has returned SAKSI_OK.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "commit.h"
+#include "envelope.h"
+#include "note.h"
+#include "wire.h"
+
+#define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
+#define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
+#define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
+
+struct summary {
+	uint8_t s_key_id[SAKSI_KEYID_LEN];
+	int s_reason;
+	uint32_t s_count;
+	uint64_t s_first, s_last;
+};
+
+struct saksid_committer {
+	saksi_ledger *c_ledger;
+	char c_origin[SAKSI_ORIGIN_MAX + 1];
+	const saksi_seckey *c_log_key;
+	const saksi_seckey *c_store_key;
+	uint64_t c_skew;
+
+	/* Scratch kept between groups, so the hot path does not allocate per event. */
+	struct summary *c_sum;        /* SAKSID_COMMIT_ITEMS_MAX entries */
+	uint8_t *c_body;              /* summary leaf body */
+	uint8_t *c_disc;              /* one sealed-at-rest blob */
+	size_t c_disc_cap;
+	char *c_note;                 /* the group's signed checkpoint */
+	size_t c_note_len;
+	saksi_tlog_proof *c_proof;
+	char *c_receipts;             /* receipt texts of the last group */
+	size_t c_receipts_len, c_receipts_cap;
+
+	uint64_t c_size;              /* tree size after the last group */
+	uint64_t c_appended;
+};
+
+saksi_err
+saksid_disc_seal(const saksi_seckey *store, uint64_t index, const saksi_hash leaf_hash,
+                 const uint8_t *plain, size_t len, uint8_t *out, size_t outlen,
+                 size_t *written)
+{
+	uint8_t ad[sizeof(DISC_AD_PREFIX) - 1 + 8 + SAKSI_HASH_LEN];
+	const uint8_t *key;
+	unsigned long long clen;
+
+	if (store == NULL || saksi_seckey_kind(store) != SAKSI_KEY_SYM ||
+	    (key = saksi_seckey_sym(store)) == NULL)
+		return SAKSI_ERR_KEY;
+	if (outlen < len + SAKSID_DISC_OVERHEAD)
+		return SAKSI_ERR_INVAL;
+	memcpy(ad, DISC_AD_PREFIX, sizeof(DISC_AD_PREFIX) - 1);
+	saksi_put_u64(ad + sizeof(DISC_AD_PREFIX) - 1, index);
+	memcpy(ad + sizeof(DISC_AD_PREFIX) - 1 + 8, leaf_hash, SAKSI_HASH_LEN);
+	out[0] = 1;   /* version */
+	out[1] = 1;   /* key_kind: the store master key */
+	memcpy(out + 2, saksi_seckey_id(store), SAKSI_KEYID_LEN);
+	randombytes_buf(out + 10, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 34, &clen, plain, len, ad, sizeof(ad),
+	                                           NULL, out + 10, key);
+	*written = 34 + (size_t)clen;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_disc_open(const saksi_seckey *store, uint64_t index, const saksi_hash leaf_hash,
+                 const uint8_t *blob, size_t len, uint8_t **plain, size_t *plain_len)
+{
+	uint8_t ad[sizeof(DISC_AD_PREFIX) - 1 + 8 + SAKSI_HASH_LEN];
+	const uint8_t *key;
+	unsigned long long mlen;
+	uint8_t *m;
+
+	*plain = NULL;
+	*plain_len = 0;
+	if (store == NULL || saksi_seckey_kind(store) != SAKSI_KEY_SYM ||
+	    (key = saksi_seckey_sym(store)) == NULL)
+		return SAKSI_ERR_KEY;
+	if (len < SAKSID_DISC_OVERHEAD)
+		return SAKSI_ERR_FORMAT;
+	if (blob[0] != 1 || blob[1] != 1)
+		return SAKSI_ERR_VERSION;
+	if (sodium_memcmp(blob + 2, saksi_seckey_id(store), SAKSI_KEYID_LEN) != 0)
+		return SAKSI_ERR_KEY;
+	memcpy(ad, DISC_AD_PREFIX, sizeof(DISC_AD_PREFIX) - 1);
+	saksi_put_u64(ad + sizeof(DISC_AD_PREFIX) - 1, index);
+	memcpy(ad + sizeof(DISC_AD_PREFIX) - 1 + 8, leaf_hash, SAKSI_HASH_LEN);
+	if ((m = malloc(len - SAKSID_DISC_OVERHEAD + 1)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(m, &mlen, NULL, blob + 34, len - 34, ad,
+	                                               sizeof(ad), blob + 10, key) != 0) {
+		free(m);
+		return SAKSI_ERR_DECRYPT;
+	}
+	*plain = m;
+	*plain_len = (size_t)mlen;
+	return SAKSI_OK;
+}
+
+void
+saksid_commit_free(saksid_committer *c)
+{
+	if (c == NULL)
+		return;
+	free(c->c_sum);
+	free(c->c_body);
+	if (c->c_disc != NULL) {
+		sodium_memzero(c->c_disc, c->c_disc_cap);
+		free(c->c_disc);
+	}
+	free(c->c_note);
+	free(c->c_proof);
+	free(c->c_receipts);
+	free(c);
+}
+
+static saksi_err sign_checkpoint(saksid_committer *c, saksi_ledger_txn *txn, uint64_t size);
+
+/*
+ * A new ledger gets a signed checkpoint of the empty tree at once, so that anyone asking
+ * for the latest checkpoint gets a signed answer from the first moment, and a reviewer can
+ * hold the log to it.
+ */
+static saksi_err
+sign_empty(saksid_committer *c)
+{
+	saksi_ledger_txn *txn;
+	uint64_t size;
+	char *note = NULL;
+	size_t len;
+	saksi_err e;
+
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		return e;
+	e = saksi_ledger_size(txn) != 0 ? SAKSI_OK :
+	    saksi_ledger_ckpt_latest(txn, &size, &note, &len);
+	free(note);
+	if (e != SAKSI_ERR_NOT_FOUND) {
+		/* Not empty, or already signed: nothing to do (or a read error to report). */
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	if ((e = sign_checkpoint(c, txn, 0)) != SAKSI_OK ||
+	    (e = saksi_ledger_ckpt_put(txn, 0, c->c_note, c->c_note_len)) != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	return saksi_ledger_commit(txn);
+}
+
+saksi_err
+saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
+{
+	saksid_committer *c;
+	size_t olen;
+	saksi_err e;
+
+	*out = NULL;
+	if (o == NULL || o->co_ledger == NULL || o->co_origin == NULL)
+		return SAKSI_ERR_INVAL;
+	olen = strlen(o->co_origin);
+	if (olen == 0 || olen > SAKSI_ORIGIN_MAX)
+		return SAKSI_ERR_INVAL;
+	if (o->co_log_key == NULL || saksi_seckey_kind(o->co_log_key) != SAKSI_KEY_SIGN ||
+	    o->co_store_key == NULL || saksi_seckey_kind(o->co_store_key) != SAKSI_KEY_SYM)
+		return SAKSI_ERR_KEY;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	c->c_ledger = o->co_ledger;
+	memcpy(c->c_origin, o->co_origin, olen + 1);
+	c->c_log_key = o->co_log_key;
+	c->c_store_key = o->co_store_key;
+	c->c_skew = o->co_max_clock_skew_ms;
+	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
+	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
+	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
+	c->c_disc = malloc(c->c_disc_cap);
+	c->c_note = malloc(SAKSI_NOTE_MAX + 1);
+	c->c_proof = calloc(1, sizeof(*c->c_proof));
+	c->c_receipts_cap = 64 * 1024;
+	c->c_receipts = malloc(c->c_receipts_cap);
+	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
+	    c->c_proof == NULL || c->c_receipts == NULL) {
+		saksid_commit_free(c);
+		return SAKSI_ERR_NOMEM;
+	}
+	if ((e = sign_empty(c)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
+	}
+	*out = c;
+	return SAKSI_OK;
+}
+
+const char *
+saksid_commit_receipt(const saksid_committer *c, const saksid_item *it)
+{
+	return c->c_receipts + it->it_receipt_off;
+}
+
+uint64_t
+saksid_commit_size(const saksid_committer *c)
+{
+	return c->c_size;
+}
+
+uint64_t
+saksid_commit_appended(const saksid_committer *c)
+{
+	return c->c_appended;
+}
+
+static void
+set_msg(saksid_item *it, int code, const char *msg)
+{
+	it->it_code = code;
+	snprintf(it->it_msg, sizeof(it->it_msg), "%s", msg);
+}
+
+/* Adds a refused item to the group's summary, one entry per (key id, reason). */
+static size_t
+summary_add(struct summary *sum, size_t n, const saksid_item *it)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct summary *s = &sum[i];
+		if (s->s_reason == it->it_code &&
+		    memcmp(s->s_key_id, it->it_key_id, SAKSI_KEYID_LEN) == 0) {
+			s->s_count++;
+			if (it->it_recv_ms < s->s_first)
+				s->s_first = it->it_recv_ms;
+			if (it->it_recv_ms > s->s_last)
+				s->s_last = it->it_recv_ms;
+			return n;
+		}
+	}
+	memcpy(sum[n].s_key_id, it->it_key_id, SAKSI_KEYID_LEN);
+	sum[n].s_reason = it->it_code;
+	sum[n].s_count = 1;
+	sum[n].s_first = sum[n].s_last = it->it_recv_ms;
+	return n + 1;
+}
+
+/* Replay, equivocation, clock skew; then the append. Returns a ledger error or OK. */
+static saksi_err
+decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
+{
+	saksi_hash env_hash, leaf_hash;
+	uint64_t idx, last, diff;
+	size_t blen;
+	saksi_err e;
+
+	e = saksi_ledger_seq_get(txn, it->it_key_id, it->it_seq, &idx, env_hash);
+	if (e == SAKSI_OK) {
+		if (sodium_memcmp(env_hash, it->it_env_hash, SAKSI_HASH_LEN) == 0) {
+			it->it_code = SAKSI_R_DUPLICATE;
+			it->it_index = idx;
+			it->it_msg[0] = '\0';
+		} else {
+			snprintf(it->it_msg, sizeof(it->it_msg), "seq %llu of this key is already "
+			         "in the ledger at index %llu with other bytes",
+			         (unsigned long long)it->it_seq, (unsigned long long)idx);
+			it->it_code = SAKSI_R_EQUIVOCATION;
+		}
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_ERR_NOT_FOUND)
+		return e;
+	if ((e = saksi_ledger_seq_last(txn, it->it_key_id, &last)) != SAKSI_OK)
+		return e;
+	if (it->it_seq <= last) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "seq %llu is not above the last "
+		         "committed seq %llu of this key", (unsigned long long)it->it_seq,
+		         (unsigned long long)last);
+		it->it_code = SAKSI_R_REPLAY;
+		return SAKSI_OK;
+	}
+	diff = it->it_time_ms > now_ms ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
+	if (diff > c->c_skew) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms from the "
+		         "daemon's clock %llu (tolerance %llu ms)",
+		         (unsigned long long)it->it_time_ms, (unsigned long long)diff,
+		         (unsigned long long)now_ms, (unsigned long long)c->c_skew);
+		it->it_code = SAKSI_R_CLOCK_SKEW;
+		return SAKSI_OK;
+	}
+	e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len, &idx,
+	                        leaf_hash);
+	if (e != SAKSI_OK)
+		return e;
+	if ((e = saksi_ledger_seq_put(txn, it->it_key_id, it->it_seq, idx, it->it_env_hash)) !=
+	    SAKSI_OK)
+		return e;
+	if (it->it_disc != NULL) {
+		if (it->it_disc_len + SAKSID_DISC_OVERHEAD > c->c_disc_cap)
+			return SAKSI_ERR_TOO_LARGE;   /* ingest caps it far below */
+		e = saksid_disc_seal(c->c_store_key, idx, leaf_hash, it->it_disc, it->it_disc_len,
+		                     c->c_disc, c->c_disc_cap, &blen);
+		if (e == SAKSI_OK)
+			e = saksi_ledger_disc_put(txn, idx, c->c_disc, blen);
+		sodium_memzero(c->c_disc, blen);
+		if (e != SAKSI_OK)
+			return e;
+	}
+	it->it_code = SAKSI_R_ACCEPTED;
+	it->it_index = idx;
+	it->it_msg[0] = '\0';
+	return SAKSI_OK;
+}
+
+/* Appends the refusal summary and bumps the counters. */
+static saksi_err
+summarize(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t now_ms)
+{
+	uint8_t *p = c->c_body;
+	saksi_err e;
+
+	saksi_put_u16(p, (uint16_t)nsum);
+	p += 2;
+	for (size_t i = 0; i < nsum; i++) {
+		const struct summary *s = &c->c_sum[i];
+		memcpy(p, s->s_key_id, SAKSI_KEYID_LEN);
+		p[8] = (uint8_t)s->s_reason;
+		saksi_put_u32(p + 9, s->s_count);
+		saksi_put_u64(p + 13, s->s_first);
+		saksi_put_u64(p + 21, s->s_last);
+		p += SUMMARY_ENTRY;
+		if ((e = saksi_ledger_stat_add(txn, s->s_reason, s->s_key_id, s->s_count)) !=
+		    SAKSI_OK)
+			return e;
+	}
+	return saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, now_ms, c->c_body,
+	                           (size_t)(p - c->c_body), NULL, NULL);
+}
+
+/* Signs the checkpoint of the tree as txn sees it into c->c_note. */
+static saksi_err
+sign_checkpoint(saksid_committer *c, saksi_ledger_txn *txn, uint64_t size)
+{
+	saksi_checkpoint ck;
+	char body[SAKSI_ORIGIN_MAX + 128];
+	size_t blen;
+	saksi_err e;
+
+	memset(&ck, 0, sizeof(ck));
+	memcpy(ck.ck_origin, c->c_origin, sizeof(ck.ck_origin));
+	ck.ck_size = size;
+	if ((e = saksi_ledger_root(txn, size, ck.ck_root)) != SAKSI_OK)
+		return e;
+	if ((e = saksi_checkpoint_format(&ck, body, sizeof(body), &blen)) != SAKSI_OK)
+		return e;
+	return saksi_note_sign(body, blen, c->c_origin, saksi_seckey_ed25519(c->c_log_key),
+	                       c->c_note, SAKSI_NOTE_MAX + 1, &c->c_note_len);
+}
+
+static saksi_err
+receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size)
+{
+	saksi_tlog_proof *p = c->c_proof;
+	uint8_t *leaf = NULL;
+	size_t leaf_len, written;
+	saksi_err e;
+
+	if (c->c_receipts_cap - c->c_receipts_len < RECEIPT_ROOM) {
+		size_t cap = c->c_receipts_cap * 2;
+		char *r;
+		while (cap - c->c_receipts_len < RECEIPT_ROOM)
+			cap *= 2;
+		if ((r = realloc(c->c_receipts, cap)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		c->c_receipts = r;
+		c->c_receipts_cap = cap;
+	}
+	if ((e = saksi_ledger_leaf(rtxn, it->it_index, &leaf, &leaf_len)) != SAKSI_OK)
+		return e;
+	if (leaf_len < SAKSI_LEAF_HDR) {
+		free(leaf);
+		return SAKSI_ERR_CORRUPT;
+	}
+	memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
+	free(leaf);
+	p->tp_extra_len = SAKSI_LEAF_HDR;
+	p->tp_has_extra = 1;
+	p->tp_index = it->it_index;
+	e = saksi_ledger_prove_inclusion(rtxn, it->it_index, size, p->tp_proof,
+	                                 &p->tp_proof_len);
+	if (e != SAKSI_OK)
+		return e;
+	e = saksi_tlog_proof_format(p, c->c_receipts + c->c_receipts_len,
+	                            c->c_receipts_cap - c->c_receipts_len, &written);
+	if (e != SAKSI_OK)
+		return e;
+	it->it_receipt_off = c->c_receipts_len;
+	it->it_receipt_len = written;
+	c->c_receipts_len += written;
+	return SAKSI_OK;
+}
+
+static void
+all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
+{
+	char msg[SAKSID_MSG_MAX];
+
+	if (e == SAKSI_ERR_FULL)
+		snprintf(msg, sizeof(msg), "the ledger is full; nothing was written, retry later");
+	else
+		snprintf(msg, sizeof(msg), "the ledger failed (%s); nothing was written, retry "
+		         "later", saksi_strerror(e));
+	for (size_t i = 0; i < n; i++)
+		set_msg(items[i], SAKSI_R_UNAVAILABLE, msg);
+}
+
+saksi_err
+saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
+                    uint64_t now_ms)
+{
+	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
+	uint64_t size0, size, ck_size;
+	size_t nsum = 0, nreceipt = 0;
+	char *note = NULL;
+	size_t note_len;
+	saksi_err e;
+
+	c->c_appended = 0;
+	c->c_receipts_len = 0;
+	if (n == 0 || n > SAKSID_COMMIT_ITEMS_MAX)
+		return SAKSI_ERR_INVAL;
+
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		goto fail;
+	size0 = saksi_ledger_size(txn);
+	for (size_t i = 0; i < n; i++) {
+		saksid_item *it = items[i];
+		if (it->it_code == SAKSI_R_ACCEPTED && (e = decide(c, txn, it, now_ms)) != SAKSI_OK)
+			goto fail;
+		/* Unavailable (the daemon's own failure, e.g. memory) is not the producer's
+		 * doing: answered, but not counted as a refusal. */
+		if (it->it_code == SAKSI_R_UNAVAILABLE)
+			continue;
+		if (it->it_code >= SAKSI_R_PARSE)
+			nsum = summary_add(c->c_sum, nsum, it);
+		else
+			nreceipt++;
+	}
+	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
+		goto fail;
+	size = saksi_ledger_size(txn);
+	if (size == size0) {
+		/* Only duplicates: nothing to write, nothing to sign. */
+		saksi_ledger_abort(txn);
+		txn = NULL;
+	} else {
+		if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK)
+			goto fail;
+		if ((e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
+			goto fail;
+		e = saksi_ledger_commit(txn);
+		txn = NULL;
+		if (e != SAKSI_OK)
+			goto fail;
+	}
+	c->c_size = size;
+	c->c_appended = size - size0;
+	if (nreceipt == 0)
+		return SAKSI_OK;
+
+	/* Durable now: build the receipts from what the ledger holds. */
+	if ((e = saksi_ledger_begin(c->c_ledger, 0, &rtxn)) != SAKSI_OK)
+		goto noreceipt;
+	if (size == size0) {
+		e = saksi_ledger_ckpt_latest(rtxn, &ck_size, &note, &note_len);
+		if (e == SAKSI_OK && note_len > SAKSI_NOTE_MAX)
+			e = SAKSI_ERR_CORRUPT;
+		if (e != SAKSI_OK)
+			goto noreceipt;
+		memcpy(c->c_proof->tp_note, note, note_len);
+		c->c_proof->tp_note[note_len] = '\0';
+		c->c_proof->tp_note_len = note_len;
+		free(note);
+		note = NULL;
+	} else {
+		ck_size = size;
+		memcpy(c->c_proof->tp_note, c->c_note, c->c_note_len);
+		c->c_proof->tp_note[c->c_note_len] = '\0';
+		c->c_proof->tp_note_len = c->c_note_len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		saksid_item *it = items[i];
+		if (it->it_code != SAKSI_R_ACCEPTED && it->it_code != SAKSI_R_DUPLICATE)
+			continue;
+		if ((e = receipt(c, rtxn, it, ck_size)) != SAKSI_OK)
+			goto noreceipt;
+	}
+	saksi_ledger_commit(rtxn);
+	return SAKSI_OK;
+
+noreceipt:
+	/* The events are durable; only their receipts failed. A resubmission of the same
+	 * bytes is a duplicate and gets its receipt then. */
+	free(note);
+	if (rtxn != NULL)
+		saksi_ledger_abort(rtxn);
+	for (size_t i = 0; i < n; i++) {
+		saksid_item *it = items[i];
+		if (it->it_code == SAKSI_R_ACCEPTED || it->it_code == SAKSI_R_DUPLICATE)
+			set_msg(it, SAKSI_R_UNAVAILABLE, "committed, but the receipt could not be "
+			        "built; resubmit the same bytes for it");
+	}
+	return e;
+
+fail:
+	if (txn != NULL)
+		saksi_ledger_abort(txn);
+	c->c_appended = 0;
+	all_unavailable(items, n, e);
+	return e;
+}

@@ -1,0 +1,77 @@
+/*
+ * commit.h: the single committer. Takes a group of checked items in arrival order, decides
+ * replay, equivocation and clock skew against the ledger, appends the accepted events and
+ * one refusal summary, signs one checkpoint, commits once (synced), and only then builds
+ * the receipts. Nothing is acknowledged for a group whose commit failed.
+ *
+ * Threads: one committer per ledger, used by one thread at a time (LMDB has one writer).
+ */
+#ifndef SAKSID_COMMIT_H
+#define SAKSID_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+#include "keys.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "saksi_error.h"
+
+/* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
+#define SAKSID_COMMIT_ITEMS_MAX 2048
+
+typedef struct saksid_commit_opts {
+	saksi_ledger *co_ledger;          /* borrowed */
+	const char *co_origin;            /* checkpoint origin and note key name */
+	const saksi_seckey *co_log_key;   /* SIGN, borrowed: signs the checkpoints */
+	const saksi_seckey *co_store_key; /* SYM, borrowed: seals disclosures at rest */
+	uint64_t co_max_clock_skew_ms;
+} saksid_commit_opts;
+
+typedef struct saksid_committer saksid_committer;
+
+/* SAKSI_ERR_KEY for keys of the wrong kind, SAKSI_ERR_INVAL for a bad origin. */
+saksi_err saksid_commit_new(const saksid_commit_opts *opts, saksid_committer **out);
+void saksid_commit_free(saksid_committer *c);
+
+/*
+ * Decides and commits one group of n (1..SAKSID_COMMIT_ITEMS_MAX) items at daemon time
+ * now_ms (the clock-skew reference and every new leaf's commit_time_ms). Items with
+ * it_code other than SAKSI_R_ACCEPTED were refused before (ingest) and are only counted
+ * in the refusal summary (except SAKSI_R_UNAVAILABLE, the daemon's own failure, which is
+ * passed through uncounted). On return every item has its final it_code:
+ *   SAKSI_R_ACCEPTED / SAKSI_R_DUPLICATE: it_index and a receipt (saksid_commit_receipt);
+ *   a refusal: it_msg says why.
+ * If the write fails (SAKSI_ERR_FULL when the map or disk is full, or another ledger
+ * error) nothing is written, every item gets SAKSI_R_UNAVAILABLE, and the error is
+ * returned. A group that only holds duplicates writes nothing and answers against the
+ * latest checkpoint. Does not free the items' disclosures.
+ */
+saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
+                              uint64_t now_ms);
+
+/* The receipt text of an accepted or duplicate item of the last group (not
+ * NUL-terminated, it->it_receipt_len bytes); valid until the next saksid_commit_group. */
+const char *saksid_commit_receipt(const saksid_committer *c, const saksid_item *it);
+
+/* Tree size and leaves written by the last group (0 if it wrote nothing). */
+uint64_t saksid_commit_size(const saksid_committer *c);
+uint64_t saksid_commit_appended(const saksid_committer *c);
+
+/*
+ * Disclosures at rest (FORMATS.md 7.1): seal (store key kind SYM) into out, which needs
+ * len + SAKSID_DISC_OVERHEAD bytes; open a stored blob (*plain malloc'd; the caller wipes
+ * and frees it). SAKSI_ERR_DECRYPT if it does not open (wrong key, index or leaf hash),
+ * SAKSI_ERR_FORMAT / SAKSI_ERR_VERSION for a malformed blob, SAKSI_ERR_KEY for a blob
+ * sealed under another key id.
+ */
+#define SAKSID_DISC_OVERHEAD (1 + 1 + SAKSI_KEYID_LEN + 24 + 16)
+saksi_err saksid_disc_seal(const saksi_seckey *store, uint64_t index,
+                           const saksi_hash leaf_hash, const uint8_t *plain, size_t len,
+                           uint8_t *out, size_t outlen, size_t *written);
+saksi_err saksid_disc_open(const saksi_seckey *store, uint64_t index,
+                           const saksi_hash leaf_hash, const uint8_t *blob, size_t len,
+                           uint8_t **plain, size_t *plain_len);
+
+#endif

@@ -1,0 +1,722 @@
+/*
+ * commit_test.c: the committer on a real LMDB ledger in a temporary directory:
+ * receipts that verify offline, duplicates, equivocation, replay and clock skew (also
+ * inside one group), refusal summaries, one checkpoint per group, a full map that
+ * writes nothing, and disclosures that are only ever stored sealed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../tests/daemon_fixture.h"
+#include "bytes.h"
+#include "commit.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "note.h"
+#include "wire.h"
+
+#define SKEW 300000
+
+static struct fx fx;
+static unsigned ledger_no;
+
+struct lc {
+	char dir[128];
+	saksi_ledger *l;
+	saksid_committer *c;
+};
+
+static int
+setup(void **state)
+{
+	(void)state;
+	fx_init(&fx, 2);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	fx_free(&fx);
+	return 0;
+}
+
+static void
+lc_open(struct lc *lc, size_t map_size)
+{
+	saksi_ledger_opts o;
+	saksid_commit_opts co;
+
+	snprintf(lc->dir, sizeof(lc->dir), "%s/ledger-%u", fx.dir, ledger_no++);
+	assert_int_equal(mkdir(lc->dir, 0700), 0);
+	memset(&o, 0, sizeof(o));
+	o.lo_map_size = map_size;
+	assert_int_equal(saksi_ledger_open(lc->dir, FX_ORIGIN, fx.vkey, &o, &lc->l), SAKSI_OK);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = lc->l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = SKEW;
+	assert_int_equal(saksid_commit_new(&co, &lc->c), SAKSI_OK);
+}
+
+static void
+lc_close(struct lc *lc)
+{
+	saksid_commit_free(lc->c);
+	saksi_ledger_close(lc->l);
+}
+
+static uint64_t
+lc_size(struct lc *lc)
+{
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	return n;
+}
+
+/* Number of stored checkpoints and the latest size. */
+static size_t
+lc_checkpoints(struct lc *lc, uint64_t *latest)
+{
+	saksi_ledger_txn *t;
+	uint64_t after = 0, size;
+	char *note;
+	size_t len, n = 0;
+
+	*latest = 0;
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	while (saksi_ledger_ckpt_next(t, after, &size, &note, &len) == SAKSI_OK) {
+		saksi_checkpoint ck;
+		assert_int_equal(saksi_checkpoint_open(note, len, &fx.v, &ck), SAKSI_OK);
+		assert_int_equal(ck.ck_size, size);
+		free(note);
+		n++;
+		after = *latest = size;
+	}
+	saksi_ledger_abort(t);
+	return n;
+}
+
+/* Runs fis through the ingest checks and one commit group at now. */
+static saksi_err
+run(struct lc *lc, struct fx_item *fis, size_t n, saksid_item *items, uint64_t now)
+{
+	saksid_item *ptr[64];
+
+	assert_true(n <= 64);
+	for (size_t i = 0; i < n; i++) {
+		fx_frame1(&fis[i], &items[i]);
+		saksid_ingest_check(fx.ig, &items[i], now);
+		ptr[i] = &items[i];
+	}
+	return saksid_commit_group(lc->c, ptr, n, now);
+}
+
+static void
+clear(saksid_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		saksid_item_clear(&items[i]);
+}
+
+/* Verifies an item's receipt offline: leaf = extra || envelope. Returns the checkpoint
+ * size it proves against. */
+static uint64_t
+verify_receipt(struct lc *lc, const saksid_item *it, const struct fx_item *fi)
+{
+	saksi_tlog_proof *p = calloc(1, sizeof(*p));
+	saksi_checkpoint ck;
+	saksi_hash h;
+	uint8_t *leaf;
+
+	assert_true(it->it_code == SAKSI_R_ACCEPTED || it->it_code == SAKSI_R_DUPLICATE);
+	assert_int_equal(saksi_tlog_proof_parse(saksid_commit_receipt(lc->c, it),
+	                                        it->it_receipt_len, p), SAKSI_OK);
+	assert_int_equal(p->tp_index, it->it_index);
+	assert_true(p->tp_has_extra);
+	assert_int_equal(p->tp_extra_len, SAKSI_LEAF_HDR);
+	leaf = malloc(SAKSI_LEAF_HDR + fi->env_len);
+	memcpy(leaf, p->tp_extra, SAKSI_LEAF_HDR);
+	memcpy(leaf + SAKSI_LEAF_HDR, fi->env, fi->env_len);
+	saksi_merkle_leaf_hash(h, leaf, SAKSI_LEAF_HDR + fi->env_len);
+	assert_int_equal(saksi_tlog_proof_verify(p, &fx.v, h, &ck), SAKSI_OK);
+	/* The same proof does not verify for other bytes. */
+	leaf[SAKSI_LEAF_HDR + fi->env_len - 1] ^= 1;
+	saksi_merkle_leaf_hash(h, leaf, SAKSI_LEAF_HDR + fi->env_len);
+	assert_int_equal(saksi_tlog_proof_verify(p, &fx.v, h, NULL), SAKSI_ERR_PROOF);
+	free(leaf);
+	free(p);
+	return ck.ck_size;
+}
+
+/* Reads leaf index and checks it is a refusal summary; returns its entry count and
+ * copies up to max entries' (key id, reason, count). */
+static size_t
+read_summary(struct lc *lc, uint64_t index, uint8_t ids[][8], int *reasons, uint32_t *counts,
+             size_t max)
+{
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	uint8_t *leaf;
+	size_t len, n;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_REFUSALS);
+	assert_int_equal(lf.lf_commit_ms, FX_NOW);
+	n = saksi_get_u16(lf.lf_body);
+	assert_int_equal(lf.lf_body_len, 2 + 29 * n);
+	for (size_t i = 0; i < n && i < max; i++) {
+		const uint8_t *e = lf.lf_body + 2 + 29 * i;
+		memcpy(ids[i], e, 8);
+		reasons[i] = e[8];
+		counts[i] = saksi_get_u32(e + 9);
+		assert_int_equal(saksi_get_u64(e + 13), FX_NOW);   /* first: it_recv_ms */
+		assert_int_equal(saksi_get_u64(e + 21), FX_NOW);   /* last */
+	}
+	free(leaf);
+	return n;
+}
+
+/* The refusal counter of (reason, key id). */
+static uint64_t
+stat_of(struct lc *lc, int reason, const uint8_t *id)
+{
+	saksi_ledger_txn *t;
+	uint64_t n = 0;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_get(t, reason, id, &n), SAKSI_OK);
+	saksi_ledger_abort(t);
+	return n;
+}
+
+static void
+test_accept_and_receipts(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[3];
+	saksid_item it[3];
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	saksi_hash empty;
+	uint8_t *leaf;
+	size_t len;
+	uint64_t latest;
+	(void)state;
+
+	lc_open(&lc, 0);
+	/* A new ledger has a signed checkpoint of the empty tree from the start. */
+	{
+		char *note;
+		size_t nlen, tlen;
+		saksi_checkpoint ck;
+		assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_ckpt_latest(t, &latest, &note, &nlen), SAKSI_OK);
+		saksi_ledger_abort(t);
+		assert_int_equal(latest, 0);
+		tlen = (size_t)(strstr(note, "\n\n") - note) + 1;
+		assert_int_equal(saksi_checkpoint_parse(note, tlen, &ck), SAKSI_OK);
+		assert_int_equal(ck.ck_size, 0);
+		saksi_merkle_empty_root(empty);
+		assert_memory_equal(ck.ck_root, empty, 32);
+		free(note);
+	}
+	for (int i = 0; i < 3; i++)
+		fx_booking(&fx, FX_QUEUE, (uint64_t)i + 1, FX_NOW - 1000, &fi[i]);
+	assert_int_equal(run(&lc, fi, 3, it, FX_NOW), SAKSI_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(it[i].it_code, SAKSI_R_ACCEPTED);
+		assert_int_equal(it[i].it_index, i);
+		assert_int_equal(verify_receipt(&lc, &it[i], &fi[i]), 3);
+	}
+	assert_int_equal(saksid_commit_size(lc.c), 3);
+	assert_int_equal(saksid_commit_appended(lc.c), 3);
+	assert_int_equal(lc_checkpoints(&lc, &latest), 1);
+	assert_int_equal(latest, 3);
+
+	/* Leaf 0 as FORMATS.md 4 says. */
+	assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, 0, &leaf, &len), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(lf.lf_commit_ms, FX_NOW);
+	saksi_merkle_empty_root(empty);
+	assert_memory_equal(lf.lf_prev_root, empty, 32);
+	assert_int_equal(lf.lf_body_len, fi[0].env_len);
+	assert_memory_equal(lf.lf_body, fi[0].env, fi[0].env_len);
+	free(leaf);
+
+	/* A second group: one more checkpoint; the old receipts stay valid. */
+	clear(it, 3);
+	fx_item_free(&fi[0]);
+	fx_booking(&fx, FX_QUEUE, 4, FX_NOW, &fi[0]);
+	assert_int_equal(run(&lc, fi, 1, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_index, 3);
+	assert_int_equal(verify_receipt(&lc, &it[0], &fi[0]), 4);
+	assert_int_equal(lc_checkpoints(&lc, &latest), 2);
+	assert_int_equal(latest, 4);
+	clear(it, 1);
+	for (int i = 0; i < 3; i++)
+		fx_item_free(&fi[i]);
+	lc_close(&lc);
+}
+
+static void
+test_duplicate(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[3];
+	saksid_item it[3];
+	uint64_t latest;
+	(void)state;
+
+	lc_open(&lc, 0);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW, &fi[1]);
+	assert_int_equal(run(&lc, fi, 2, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[1].it_index, 1);
+	clear(it, 2);
+
+	/* The same bytes again, alone: the same index, a receipt against the latest
+	 * checkpoint, and nothing written. Also long after (no clock skew for duplicates). */
+	assert_int_equal(run(&lc, &fi[1], 1, it, FX_NOW + 10 * SKEW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_DUPLICATE);
+	assert_int_equal(it[0].it_index, 1);
+	assert_int_equal(verify_receipt(&lc, &it[0], &fi[1]), 2);
+	assert_int_equal(saksid_commit_appended(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 2);
+	assert_int_equal(lc_checkpoints(&lc, &latest), 1);
+	clear(it, 1);
+
+	/* Inside one group: the second copy is a duplicate of the first. */
+	fx_booking(&fx, FX_QUEUE, 3, FX_NOW, &fi[2]);
+	{
+		struct fx_item g[3] = { fi[2], fi[2], fi[0] };
+		assert_int_equal(run(&lc, g, 3, it, FX_NOW), SAKSI_OK);
+		assert_int_equal(it[0].it_code, SAKSI_R_ACCEPTED);
+		assert_int_equal(it[1].it_code, SAKSI_R_DUPLICATE);
+		assert_int_equal(it[2].it_code, SAKSI_R_DUPLICATE);
+		assert_int_equal(it[0].it_index, 2);
+		assert_int_equal(it[1].it_index, 2);
+		assert_int_equal(it[2].it_index, 0);
+		assert_int_equal(verify_receipt(&lc, &it[1], &fi[2]), 3);
+		assert_int_equal(verify_receipt(&lc, &it[2], &fi[0]), 3);
+	}
+	assert_int_equal(lc_size(&lc), 3);
+	clear(it, 3);
+	for (int i = 0; i < 3; i++)
+		fx_item_free(&fi[i]);
+	lc_close(&lc);
+}
+
+static void
+test_equivocation_and_replay(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[9];
+	saksid_item it[9];
+	uint8_t ids[4][8];
+	int reasons[4];
+	uint32_t counts[4];
+	uint64_t latest;
+	const uint8_t *qid = saksi_seckey_id(fx.prod[FX_QUEUE]);
+	(void)state;
+
+	lc_open(&lc, 0);
+	fx_booking(&fx, FX_QUEUE, 10, FX_NOW, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 20, FX_NOW, &fi[1]);
+	assert_int_equal(run(&lc, fi, 2, it, FX_NOW), SAKSI_OK);
+	clear(it, 2);
+
+	fx_booking(&fx, FX_QUEUE, 20, FX_NOW + 1, &fi[2]);   /* seq 20, other bytes */
+	fx_booking(&fx, FX_QUEUE, 15, FX_NOW, &fi[3]);       /* below the last seq */
+	fx_booking(&fx, FX_QUEUE, 21, FX_NOW, &fi[4]);
+	assert_int_equal(run(&lc, &fi[2], 3, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_EQUIVOCATION);
+	assert_non_null(strstr(it[0].it_msg, "other bytes"));
+	assert_int_equal(it[1].it_code, SAKSI_R_REPLAY);
+	assert_non_null(strstr(it[1].it_msg, "not above"));
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[2].it_index, 2);
+	/* One summary leaf after the accepted event, one checkpoint covering both. */
+	assert_int_equal(lc_size(&lc), 4);
+	assert_int_equal(verify_receipt(&lc, &it[2], &fi[4]), 4);
+	assert_int_equal(read_summary(&lc, 3, ids, reasons, counts, 4), 2);
+	assert_memory_equal(ids[0], qid, 8);
+	assert_int_equal(reasons[0], SAKSI_R_EQUIVOCATION);
+	assert_int_equal(counts[0], 1);
+	assert_memory_equal(ids[1], qid, 8);
+	assert_int_equal(reasons[1], SAKSI_R_REPLAY);
+	assert_int_equal(counts[1], 1);
+	assert_int_equal(lc_checkpoints(&lc, &latest), 2);
+	assert_int_equal(latest, 4);
+	assert_int_equal(stat_of(&lc, SAKSI_R_EQUIVOCATION, qid), 1);
+	assert_int_equal(stat_of(&lc, SAKSI_R_REPLAY, qid), 1);
+	clear(it, 3);
+
+	/* Inside one group: seq 31 twice with other bytes, then 33 before 32. */
+	fx_booking(&fx, FX_QUEUE, 31, FX_NOW, &fi[5]);
+	fx_booking(&fx, FX_QUEUE, 31, FX_NOW + 5, &fi[6]);
+	fx_booking(&fx, FX_QUEUE, 33, FX_NOW, &fi[7]);
+	fx_booking(&fx, FX_QUEUE, 32, FX_NOW, &fi[8]);
+	assert_int_equal(run(&lc, &fi[5], 4, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[1].it_code, SAKSI_R_EQUIVOCATION);
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[3].it_code, SAKSI_R_REPLAY);
+	assert_int_equal(it[0].it_index, 4);
+	assert_int_equal(it[2].it_index, 5);
+	assert_int_equal(lc_size(&lc), 7);
+	assert_int_equal(read_summary(&lc, 6, ids, reasons, counts, 4), 2);
+	assert_int_equal(reasons[0], SAKSI_R_EQUIVOCATION);
+	assert_int_equal(reasons[1], SAKSI_R_REPLAY);
+	assert_int_equal(verify_receipt(&lc, &it[0], &fi[5]), 7);
+	assert_int_equal(verify_receipt(&lc, &it[2], &fi[7]), 7);
+	clear(it, 4);
+	for (int i = 0; i < 9; i++)
+		fx_item_free(&fi[i]);
+	lc_close(&lc);
+}
+
+static void
+test_clock_skew(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[4];
+	saksid_item it[4];
+	(void)state;
+
+	lc_open(&lc, 0);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW - SKEW - 1, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW + SKEW + 1, &fi[1]);
+	fx_booking(&fx, FX_QUEUE, 3, FX_NOW - SKEW, &fi[2]);
+	fx_booking(&fx, FX_QUEUE, 4, FX_NOW + SKEW, &fi[3]);
+	assert_int_equal(run(&lc, fi, 4, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_non_null(strstr(it[0].it_msg, "tolerance"));
+	assert_int_equal(it[1].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[3].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(lc_size(&lc), 3);   /* two events and the summary */
+	clear(it, 4);
+	/* A refused seq is not used up: seq 5 well in time goes in. */
+	fx_item_free(&fi[0]);
+	fx_booking(&fx, FX_QUEUE, 5, FX_NOW, &fi[0]);
+	assert_int_equal(run(&lc, fi, 1, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_ACCEPTED);
+	clear(it, 1);
+	for (int i = 0; i < 4; i++)
+		fx_item_free(&fi[i]);
+	lc_close(&lc);
+}
+
+static void
+test_ingest_refusals_summarized(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[5];
+	saksid_item it[5];
+	saksi_seckey *stranger = fx_key(fx.seed, "stranger", SAKSI_KEY_SIGN);
+	char *p = fx_payload("queue.booking.created", NULL);
+	uint8_t ids[4][8];
+	int reasons[4];
+	uint32_t counts[4];
+	uint64_t latest;
+	(void)state;
+
+	lc_open(&lc, 0);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW, &fi[1]);
+	fi[1].env[fi[1].env_len - 1] ^= 1;
+	fx_build(&fx, stranger, "queue.booking.created", p, 1, FX_NOW, &fi[2]);
+	fx_booking(&fx, FX_QUEUE, 3, FX_NOW, &fi[3]);
+	fi[3].env[fi[3].env_len - 1] ^= 1;
+	fx_booking(&fx, FX_QUEUE, 4, FX_NOW, &fi[4]);
+	assert_int_equal(run(&lc, fi, 5, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[1].it_code, SAKSI_R_SIGNATURE);
+	assert_int_equal(it[2].it_code, SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(it[3].it_code, SAKSI_R_SIGNATURE);
+	assert_int_equal(it[4].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[4].it_index, 1);
+	assert_int_equal(lc_size(&lc), 3);
+	assert_int_equal(read_summary(&lc, 2, ids, reasons, counts, 4), 2);
+	assert_memory_equal(ids[0], saksi_seckey_id(fx.prod[FX_QUEUE]), 8);
+	assert_int_equal(reasons[0], SAKSI_R_SIGNATURE);
+	assert_int_equal(counts[0], 2);
+	assert_memory_equal(ids[1], saksi_seckey_id(stranger), 8);
+	assert_int_equal(reasons[1], SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(counts[1], 1);
+	assert_int_equal(verify_receipt(&lc, &it[4], &fi[4]), 3);
+	clear(it, 5);
+
+	/* An item the daemon itself could not check (unavailable) is answered as such and
+	 * is not the producer's refusal: no summary, nothing written. */
+	fx_frame1(&fi[0], &it[0]);
+	it[0].it_code = SAKSI_R_UNAVAILABLE;
+	{
+		saksid_item *ptr = &it[0];
+		assert_int_equal(saksid_commit_group(lc.c, &ptr, 1, FX_NOW), SAKSI_OK);
+	}
+	assert_int_equal(it[0].it_code, SAKSI_R_UNAVAILABLE);
+	assert_int_equal(saksid_commit_appended(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 3);
+
+	/* A group of refusals only: a summary and a checkpoint, no receipts. */
+	assert_int_equal(run(&lc, &fi[1], 2, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(lc_size(&lc), 4);
+	assert_int_equal(read_summary(&lc, 3, ids, reasons, counts, 4), 2);
+	assert_int_equal(lc_checkpoints(&lc, &latest), 2);
+	assert_int_equal(latest, 4);
+	clear(it, 2);
+	/* The counters add up over groups; unavailable is not counted. */
+	assert_int_equal(stat_of(&lc, SAKSI_R_SIGNATURE, saksi_seckey_id(fx.prod[FX_QUEUE])), 3);
+	assert_int_equal(stat_of(&lc, SAKSI_R_UNKNOWN_KEY, saksi_seckey_id(stranger)), 2);
+	assert_int_equal(stat_of(&lc, SAKSI_R_UNAVAILABLE, saksi_seckey_id(fx.prod[FX_QUEUE])), 0);
+	for (int i = 0; i < 5; i++)
+		fx_item_free(&fi[i]);
+	saksi_seckey_free(stranger);
+	free(p);
+	lc_close(&lc);
+}
+
+/* The LMDB data file of a ledger directory. */
+static void
+data_file(const struct lc *lc, char *out, size_t outlen)
+{
+	struct stat st;
+
+	snprintf(out, outlen, "%s/data.mdb", lc->dir);
+	assert_int_equal(stat(out, &st), 0);
+	assert_true(st.st_size > 0);
+}
+
+static void
+test_disclosures_at_rest(void **state)
+{
+	static const char *const personal[] = { "7371054507880003", "18045213577",
+		"SITI RAHMAWATI", "+6281242317765", "siti.rahmawati88@gmail.com",
+		"web-5b1e0c9d77a24f31", "114.125.34.17" };
+	struct lc lc;
+	struct fx_item fi[2];
+	saksid_item it[2];
+	saksi_ledger_txn *t;
+	uint8_t *blob, *leaf, *plain;
+	size_t blen, llen, plen;
+	saksi_hash lh;
+	saksi_seckey *other = fx_key(fx.seed, "other-store", SAKSI_KEY_SYM);
+	char path[256];
+	char *p = fx_payload("queue.slot.opened", NULL);
+	(void)state;
+
+	lc_open(&lc, 0);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW, &fi[0]);
+	fx_build(&fx, fx.prod[FX_QUEUE], "queue.slot.opened", p, 2, FX_NOW, &fi[1]);
+	assert_int_equal(run(&lc, fi, 2, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[1].it_code, SAKSI_R_ACCEPTED);
+
+	assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_get(t, 0, &blob, &blen), SAKSI_OK);
+	/* No personal field, nothing stored. */
+	assert_int_equal(saksi_ledger_disc_get(t, 1, &plain, &plen), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_leaf(t, 0, &leaf, &llen), SAKSI_OK);
+	saksi_ledger_abort(t);
+	saksi_merkle_leaf_hash(lh, leaf, llen);
+	free(leaf);
+
+	assert_int_equal(blob[0], 1);
+	assert_int_equal(blob[1], 1);
+	assert_memory_equal(blob + 2, saksi_seckey_id(fx.store), 8);
+	assert_int_equal(blen, SAKSID_DISC_OVERHEAD + fi[0].disc_len);
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, blob, blen, &plain, &plen), SAKSI_OK);
+	assert_int_equal(plen, fi[0].disc_len);
+	assert_memory_equal(plain, fi[0].disc, plen);
+	free(plain);
+	/* Bound to its index and leaf hash, and to the store key. */
+	assert_int_equal(saksid_disc_open(fx.store, 1, lh, blob, blen, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	lh[0] ^= 1;
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, blob, blen, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	lh[0] ^= 1;
+	assert_int_equal(saksid_disc_open(other, 0, lh, blob, blen, &plain, &plen), SAKSI_ERR_KEY);
+	assert_int_equal(saksid_disc_open(fx.log, 0, lh, blob, blen, &plain, &plen), SAKSI_ERR_KEY);
+	blob[blen - 1] ^= 1;
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, blob, blen, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	blob[0] = 2;
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, blob, blen, &plain, &plen),
+	                 SAKSI_ERR_VERSION);
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, blob, SAKSID_DISC_OVERHEAD - 1, &plain,
+	                                  &plen), SAKSI_ERR_FORMAT);
+	free(blob);
+
+	/* Never in clear on disk: none of the personal values is in the LMDB file. */
+	clear(it, 2);
+	lc_close(&lc);
+	data_file(&lc, path, sizeof(path));
+	assert_int_equal(fx_file_contains(path, FX_ORIGIN), 1);   /* the grep works */
+	for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++) {
+		if (fx_file_contains(path, personal[i]) != 0)
+			fail_msg("personal value %zu found in clear in %s", i, path);
+	}
+	for (int i = 0; i < 2; i++)
+		fx_item_free(&fi[i]);
+	saksi_seckey_free(other);
+	free(p);
+}
+
+static void
+test_map_full(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[16], keep;
+	saksid_item it[16];
+	uint64_t seq = 1, before = 0, latest_before = 0, latest;
+	size_t ck_before = 0;
+	saksi_err e = SAKSI_OK;
+	int groups;
+	(void)state;
+
+	lc_open(&lc, 256 * 1024);
+	fx_booking(&fx, FX_QUEUE, seq++, FX_NOW, &keep);
+	assert_int_equal(run(&lc, &keep, 1, it, FX_NOW), SAKSI_OK);
+	clear(it, 1);
+	for (groups = 0; groups < 2000; groups++) {
+		before = lc_size(&lc);
+		ck_before = lc_checkpoints(&lc, &latest_before);
+		for (int i = 0; i < 16; i++)
+			fx_booking(&fx, FX_QUEUE, seq++, FX_NOW, &fi[i]);
+		e = run(&lc, fi, 16, it, FX_NOW);
+		if (e != SAKSI_OK)
+			break;
+		clear(it, 16);
+		for (int i = 0; i < 16; i++)
+			fx_item_free(&fi[i]);
+	}
+	assert_int_equal(e, SAKSI_ERR_FULL);
+	printf("# map full after %d groups, %llu leaves\n", groups, (unsigned long long)before);
+	assert_true(before > 0);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(it[i].it_code, SAKSI_R_UNAVAILABLE);
+		assert_non_null(strstr(it[i].it_msg, "full"));
+	}
+	assert_int_equal(saksid_commit_appended(lc.c), 0);
+	/* Nothing of the failed group is in the ledger. */
+	assert_int_equal(lc_size(&lc), before);
+	assert_int_equal(lc_checkpoints(&lc, &latest), ck_before);
+	assert_int_equal(latest, latest_before);
+	{
+		saksi_ledger_txn *t;
+		uint8_t *blob;
+		size_t blen;
+		uint64_t idx, last;
+		saksi_hash h;
+
+		assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_disc_get(t, before, &blob, &blen), SAKSI_ERR_NOT_FOUND);
+		assert_int_equal(saksi_ledger_seq_get(t, saksi_seckey_id(fx.prod[FX_QUEUE]),
+		                                      seq - 1, &idx, h), SAKSI_ERR_NOT_FOUND);
+		assert_int_equal(saksi_ledger_seq_last(t, saksi_seckey_id(fx.prod[FX_QUEUE]),
+		                                       &last), SAKSI_OK);
+		assert_int_equal(last, seq - 17);
+		saksi_ledger_abort(t);
+	}
+	/* Duplicates of what is in still get their receipts from a full ledger. */
+	clear(it, 16);
+	for (int i = 0; i < 16; i++)
+		fx_item_free(&fi[i]);
+	assert_int_equal(run(&lc, &keep, 1, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_DUPLICATE);
+	assert_int_equal(it[0].it_index, 0);
+	assert_int_equal(verify_receipt(&lc, &it[0], &keep), latest);
+	clear(it, 1);
+	fx_item_free(&keep);
+	lc_close(&lc);
+}
+
+static void
+test_errors(void **state)
+{
+	struct lc lc;
+	saksid_commit_opts co;
+	saksid_committer *c;
+	saksid_item it, *ptr = &it;
+	uint8_t out[128], *plain;
+	size_t w, plen;
+	saksi_hash lh;
+	char longname[300];
+	(void)state;
+
+	lc_open(&lc, 0);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = lc.l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.store;
+	co.co_store_key = fx.store;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_KEY);
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.log;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_KEY);
+	co.co_store_key = NULL;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_KEY);
+	co.co_store_key = fx.store;
+	co.co_origin = "";
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_INVAL);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	co.co_origin = longname;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_INVAL);
+	co.co_ledger = NULL;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_ERR_INVAL);
+
+	memset(&it, 0, sizeof(it));
+	assert_int_equal(saksid_commit_group(lc.c, &ptr, 0, FX_NOW), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_commit_group(lc.c, &ptr, SAKSID_COMMIT_ITEMS_MAX + 1, FX_NOW),
+	                 SAKSI_ERR_INVAL);
+
+	memset(lh, 7, sizeof(lh));
+	assert_int_equal(saksid_disc_seal(fx.log, 0, lh, (const uint8_t *)"[]", 2, out,
+	                                  sizeof(out), &w), SAKSI_ERR_KEY);
+	assert_int_equal(saksid_disc_seal(fx.store, 0, lh, (const uint8_t *)"[]", 2, out,
+	                                  SAKSID_DISC_OVERHEAD + 1, &w), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_disc_seal(fx.store, 0, lh, (const uint8_t *)"[]", 2, out,
+	                                  sizeof(out), &w), SAKSI_OK);
+	assert_int_equal(w, SAKSID_DISC_OVERHEAD + 2);
+	assert_int_equal(saksid_disc_open(fx.store, 0, lh, out, w, &plain, &plen), SAKSI_OK);
+	assert_int_equal(plen, 2);
+	assert_memory_equal(plain, "[]", 2);
+	free(plain);
+	lc_close(&lc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accept_and_receipts),
+		cmocka_unit_test(test_duplicate),
+		cmocka_unit_test(test_equivocation_and_replay),
+		cmocka_unit_test(test_clock_skew),
+		cmocka_unit_test(test_ingest_refusals_summarized),
+		cmocka_unit_test(test_disclosures_at_rest),
+		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

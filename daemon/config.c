@@ -1,0 +1,472 @@
+/*
+ * config.c: reads saksid.conf. Strict by design: a typo must stop the daemon at start
+ * with file:line, not run it with a default the operator did not mean. Never reads key
+ * material: only paths to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+enum cf_type { CF_STR, CF_PATH, CF_URL, CF_UINT };
+
+struct cf_key {
+	const char *k_name;
+	enum cf_type k_type;
+	int k_required;
+	uint64_t k_min, k_max;   /* CF_UINT */
+};
+
+/* Index order matters: it is the `seen` array's order and the switch in cf_set. */
+enum {
+	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
+	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
+	K__COUNT
+};
+
+static const struct cf_key cf_keys[K__COUNT] = {
+	[K_ORIGIN] = { "origin", CF_STR, 1, 0, 0 },
+	[K_STATE_DIR] = { "state_dir", CF_PATH, 1, 0, 0 },
+	[K_LISTEN] = { "listen", CF_URL, 1, 0, 0 },
+	[K_KEYRING] = { "keyring", CF_PATH, 1, 0, 0 },
+	[K_LOG_KEY] = { "log_key", CF_PATH, 1, 0, 0 },
+	[K_BOX_KEY] = { "box_key", CF_PATH, 1, 0, 0 },
+	[K_STORE_KEY] = { "store_key", CF_PATH, 1, 0, 0 },
+	[K_SCHEMAS_DIR] = { "schemas_dir", CF_PATH, 1, 0, 0 },
+	[K_SKEW] = { "max_clock_skew_ms", CF_UINT, 0, 1, 31ull * 86400000 },
+	[K_GROUP_MAX] = { "group_max", CF_UINT, 0, 1, SAKSID_GROUP_MAX_CAP },
+	[K_GROUP_WAIT] = { "group_wait_us", CF_UINT, 0, 0, 1000000 },
+	[K_WORKERS] = { "workers", CF_UINT, 0, 1, SAKSID_WORKERS_CAP },
+	[K_MAP_SIZE] = { "map_size_mb", CF_UINT, 0, 1, 1ull << 24 },
+	[K_DICT_AFTER] = { "dict_after", CF_UINT, 0, 1, 1000000000 },
+};
+
+struct cf_parse {
+	const char *p_path;
+	char *p_dir;              /* absolute directory of the file, no trailing slash */
+	unsigned p_seen[K__COUNT]; /* line of the first occurrence, 0 if none */
+	unsigned p_listen_line[SAKSID_LISTEN_MAX];
+	char *p_err;
+	size_t p_errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static saksi_err
+cf_fail(struct cf_parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->p_err != NULL && p->p_errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(p->p_err, p->p_errlen, fmt, ap);
+		va_end(ap);
+	}
+	return SAKSI_ERR_FORMAT;
+}
+
+/* The absolute directory holding `path`, so that a daemon started from any cwd (or one
+ * that later chdirs) finds the same files. */
+static char *
+cf_dirname(const char *path)
+{
+	char cwd[4096];
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	size_t n;
+
+	if (path[0] == '/') {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		dir = strndup(path, n);
+		return dir;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (slash == NULL)
+		return strdup(cwd);
+	n = (size_t)(slash - path);
+	dir = malloc(strlen(cwd) + 1 + n + 1);
+	if (dir == NULL)
+		return NULL;
+	sprintf(dir, "%s/%.*s", cwd, (int)n, path);
+	return dir;
+}
+
+static char *
+cf_join(const struct cf_parse *p, const char *rel)
+{
+	char *out;
+	size_t n;
+
+	if (rel[0] == '/')
+		return strdup(rel);
+	n = strlen(p->p_dir) + 1 + strlen(rel) + 1;
+	if ((out = malloc(n)) == NULL)
+		return NULL;
+	if (strcmp(p->p_dir, "/") == 0)
+		snprintf(out, n, "/%s", rel);
+	else
+		snprintf(out, n, "%s/%s", p->p_dir, rel);
+	return out;
+}
+
+/* A C2SP note key name: printable ASCII without space or '+'. */
+static int
+cf_origin_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c <= 0x20 || c >= 0x7f || c == '+')
+			return 0;
+	}
+	return 1;
+}
+
+static int
+cf_uint(const char *v, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (*v == '\0')
+		return 0;
+	for (; *v != '\0'; v++) {
+		if (*v < '0' || *v > '9')
+			return 0;
+		if (x > (UINT64_MAX - (uint64_t)(*v - '0')) / 10)
+			return 0;
+		x = x * 10 + (uint64_t)(*v - '0');
+	}
+	*out = x;
+	return 1;
+}
+
+/* Checks a listen URL and returns it with an ipc:// path made absolute. */
+static saksi_err
+cf_url(struct cf_parse *p, unsigned line, const char *v, char **out)
+{
+	const char *rest, *colon;
+	uint64_t port;
+	char *url, *path;
+
+	*out = NULL;
+	if (strncmp(v, "ipc://", 6) == 0) {
+		rest = v + 6;
+		if (*rest == '\0')
+			return cf_fail(p, "%s:%u: listen: ipc:// URL has no path", p->p_path, line);
+		if ((path = cf_join(p, rest)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		if (strlen(path) + 6 >= SAKSID_URL_MAX) {
+			free(path);
+			return cf_fail(p, "%s:%u: listen: URL longer than %d bytes", p->p_path,
+			               line, SAKSID_URL_MAX - 1);
+		}
+		if ((url = malloc(strlen(path) + 7)) == NULL) {
+			free(path);
+			return SAKSI_ERR_NOMEM;
+		}
+		sprintf(url, "ipc://%s", path);
+		free(path);
+		*out = url;
+		return SAKSI_OK;
+	}
+	if (strncmp(v, "tcp://", 6) == 0) {
+		rest = v + 6;
+		colon = strrchr(rest, ':');
+		if (colon == NULL || colon == rest)
+			return cf_fail(p, "%s:%u: listen: tcp:// URL needs host:port", p->p_path,
+			               line);
+		if (!cf_uint(colon + 1, &port) || port < 1 || port > 65535)
+			return cf_fail(p, "%s:%u: listen: bad port \"%s\"", p->p_path, line,
+			               colon + 1);
+		if (strlen(v) >= SAKSID_URL_MAX)
+			return cf_fail(p, "%s:%u: listen: URL longer than %d bytes", p->p_path,
+			               line, SAKSID_URL_MAX - 1);
+		if ((*out = strdup(v)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		return SAKSI_OK;
+	}
+	return cf_fail(p, "%s:%u: listen: \"%s\" is not an ipc:// or tcp:// URL", p->p_path,
+	               line, v);
+}
+
+static saksi_err
+cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *v)
+{
+	const struct cf_key *key = &cf_keys[k];
+	char **slot = NULL;
+	char *s;
+	uint64_t x;
+	saksi_err e;
+
+	if (k == K_LISTEN) {
+		if (cf->cf_nlisten == SAKSID_LISTEN_MAX)
+			return cf_fail(p, "%s:%u: more than %d listen URLs", p->p_path, line,
+			               SAKSID_LISTEN_MAX);
+		if ((e = cf_url(p, line, v, &s)) != SAKSI_OK)
+			return e;
+		for (size_t i = 0; i < cf->cf_nlisten; i++) {
+			if (strcmp(cf->cf_listen[i], s) == 0) {
+				free(s);
+				return cf_fail(p, "%s:%u: listen URL already given on line %u",
+				               p->p_path, line, p->p_listen_line[i]);
+			}
+		}
+		p->p_listen_line[cf->cf_nlisten] = line;
+		cf->cf_listen[cf->cf_nlisten++] = s;
+		return SAKSI_OK;
+	}
+	if (p->p_seen[k] != 0)
+		return cf_fail(p, "%s:%u: %s already set on line %u", p->p_path, line,
+		               key->k_name, p->p_seen[k]);
+	p->p_seen[k] = line;
+
+	switch (key->k_type) {
+	case CF_UINT:
+		if (!cf_uint(v, &x) || x < key->k_min || x > key->k_max)
+			return cf_fail(p, "%s:%u: %s: \"%s\" is not an integer in %llu..%llu",
+			               p->p_path, line, key->k_name, v,
+			               (unsigned long long)key->k_min,
+			               (unsigned long long)key->k_max);
+		switch (k) {
+		case K_SKEW: cf->cf_max_clock_skew_ms = x; break;
+		case K_GROUP_MAX: cf->cf_group_max = (unsigned)x; break;
+		case K_GROUP_WAIT: cf->cf_group_wait_us = (unsigned)x; break;
+		case K_WORKERS: cf->cf_workers = (unsigned)x; break;
+		case K_MAP_SIZE: cf->cf_map_size_mb = (size_t)x; break;
+		case K_DICT_AFTER: cf->cf_dict_after = (unsigned)x; break;
+		default: abort();
+		}
+		return SAKSI_OK;
+	case CF_STR:
+		if (!cf_origin_ok(v))
+			return cf_fail(p, "%s:%u: origin: \"%s\" is not a valid log name (1..255 "
+			               "printable ASCII characters, no space or '+')", p->p_path,
+			               line, v);
+		if ((cf->cf_origin = strdup(v)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		return SAKSI_OK;
+	case CF_PATH:
+		switch (k) {
+		case K_STATE_DIR: slot = &cf->cf_state_dir; break;
+		case K_KEYRING: slot = &cf->cf_keyring; break;
+		case K_LOG_KEY: slot = &cf->cf_log_key; break;
+		case K_BOX_KEY: slot = &cf->cf_box_key; break;
+		case K_STORE_KEY: slot = &cf->cf_store_key; break;
+		case K_SCHEMAS_DIR: slot = &cf->cf_schemas_dir; break;
+		default: abort();
+		}
+		if (strlen(v) >= 4000)
+			return cf_fail(p, "%s:%u: %s: path too long", p->p_path, line, key->k_name);
+		if ((*slot = cf_join(p, v)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		return SAKSI_OK;
+	case CF_URL:
+		break;
+	}
+	abort();
+}
+
+static int
+cf_isblank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static saksi_err
+cf_line(struct cf_parse *p, saksid_config *cf, unsigned line, char *s)
+{
+	char *end, *eq, *kend, *val;
+	int k;
+
+	for (char *q = s; *q != '\0'; q++) {
+		if (*q == '\r')
+			return cf_fail(p, "%s:%u: carriage return in line (save the file with "
+			               "Unix line ends)", p->p_path, line);
+		if ((unsigned char)*q < 0x20 && *q != '\t')
+			return cf_fail(p, "%s:%u: control character in line", p->p_path, line);
+	}
+	while (cf_isblank(*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && cf_isblank(end[-1]))
+		*--end = '\0';
+	if (*s == '\0' || *s == '#')
+		return SAKSI_OK;
+	if ((eq = strchr(s, '=')) == NULL)
+		return cf_fail(p, "%s:%u: expected \"key = value\"", p->p_path, line);
+	kend = eq;
+	while (kend > s && cf_isblank(kend[-1]))
+		kend--;
+	*kend = '\0';
+	val = eq + 1;
+	while (cf_isblank(*val))
+		val++;
+	for (k = 0; k < K__COUNT; k++)
+		if (strcmp(s, cf_keys[k].k_name) == 0)
+			break;
+	if (k == K__COUNT)
+		return cf_fail(p, "%s:%u: unknown key \"%s\"", p->p_path, line, s);
+	if (*val == '\0')
+		return cf_fail(p, "%s:%u: %s has no value", p->p_path, line, s);
+	return cf_set(p, cf, k, line, val);
+}
+
+void
+saksid_config_free(saksid_config *cf)
+{
+	if (cf == NULL)
+		return;
+	free(cf->cf_path);
+	free(cf->cf_origin);
+	free(cf->cf_state_dir);
+	for (size_t i = 0; i < cf->cf_nlisten; i++)
+		free(cf->cf_listen[i]);
+	free(cf->cf_keyring);
+	free(cf->cf_log_key);
+	free(cf->cf_box_key);
+	free(cf->cf_store_key);
+	free(cf->cf_schemas_dir);
+	memset(cf, 0, sizeof(*cf));
+}
+
+saksi_err
+saksid_config_parse(const char *path, const char *text, size_t len, saksid_config *out,
+                    char *errbuf, size_t errlen)
+{
+	struct cf_parse p;
+	saksid_config cf;
+	char *buf = NULL;
+	size_t off = 0;
+	unsigned line = 0;
+	long ncpu;
+	saksi_err e = SAKSI_OK;
+
+	if (path == NULL || text == NULL || out == NULL)
+		return SAKSI_ERR_INVAL;
+	memset(&p, 0, sizeof(p));
+	memset(&cf, 0, sizeof(cf));
+	p.p_path = path;
+	p.p_err = errbuf;
+	p.p_errlen = errlen;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (len > SAKSID_CONF_FILE_MAX) {
+		cf_fail(&p, "%s: larger than %u bytes", path, SAKSID_CONF_FILE_MAX);
+		return SAKSI_ERR_TOO_LARGE;
+	}
+	if ((p.p_dir = cf_dirname(path)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	if ((cf.cf_path = strdup(path)) == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto out;
+	}
+	cf.cf_max_clock_skew_ms = 300000;
+	cf.cf_group_max = 512;
+	cf.cf_group_wait_us = 1000;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP
+	                                                          : (unsigned)ncpu;
+
+	if ((buf = malloc(SAKSID_CONF_LINE_MAX + 1)) == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto out;
+	}
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - (text + off)) : len - off;
+
+		line++;
+		if (n > SAKSID_CONF_LINE_MAX) {
+			e = cf_fail(&p, "%s:%u: line longer than %u bytes", path, line,
+			            SAKSID_CONF_LINE_MAX);
+			goto out;
+		}
+		if (memchr(text + off, '\0', n) != NULL) {
+			e = cf_fail(&p, "%s:%u: NUL byte in line", path, line);
+			goto out;
+		}
+		memcpy(buf, text + off, n);
+		buf[n] = '\0';
+		if ((e = cf_line(&p, &cf, line, buf)) != SAKSI_OK)
+			goto out;
+		off += n + (nl != NULL);
+	}
+	for (int k = 0; k < K__COUNT; k++) {
+		int have = k == K_LISTEN ? cf.cf_nlisten > 0 : p.p_seen[k] != 0;
+		if (cf_keys[k].k_required && !have) {
+			e = cf_fail(&p, "%s: missing required key \"%s\"", path, cf_keys[k].k_name);
+			goto out;
+		}
+	}
+out:
+	free(buf);
+	free(p.p_dir);
+	if (e != SAKSI_OK) {
+		saksid_config_free(&cf);
+		return e;
+	}
+	*out = cf;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_config_load(const char *path, saksid_config *cf, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	char *text;
+	size_t got = 0;
+	ssize_t r;
+	saksi_err e;
+	int fd;
+
+	if (path == NULL || cf == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: not a regular file", path);
+		close(fd);
+		return SAKSI_ERR_IO;
+	}
+	if ((uint64_t)st.st_size > SAKSID_CONF_FILE_MAX) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: larger than %u bytes", path,
+			         SAKSID_CONF_FILE_MAX);
+		close(fd);
+		return SAKSI_ERR_TOO_LARGE;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return SAKSI_ERR_NOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		r = read(fd, text + got, (size_t)st.st_size - got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got != (size_t)st.st_size) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: read failed", path);
+		free(text);
+		return SAKSI_ERR_IO;
+	}
+	e = saksid_config_parse(path, text, got, cf, errbuf, errlen);
+	free(text);
+	return e;
+}

@@ -1,0 +1,55 @@
+/*
+ * config.h: saksid's configuration file (`key = value` lines, `#` comment lines).
+ * Parsing is strict: an unknown key, a bad value or a repeated single-valued key is an
+ * error naming file:line, never a silent default. Holds paths only, never secrets.
+ */
+#ifndef SAKSID_CONFIG_H
+#define SAKSID_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "saksi_error.h"
+
+#define SAKSID_LISTEN_MAX 8
+#define SAKSID_URL_MAX 128          /* nanomsg's NN_SOCKADDR_MAX, NUL included */
+#define SAKSID_GROUP_MAX_CAP 2048   /* keeps a refusal summary leaf under 65535 bytes */
+#define SAKSID_WORKERS_CAP 256
+#define SAKSID_CONF_FILE_MAX (1u << 20)
+#define SAKSID_CONF_LINE_MAX 4096
+
+typedef struct saksid_config {
+	char *cf_path;                      /* the file read */
+	char *cf_origin;                    /* log name, also the checkpoint origin */
+	char *cf_state_dir;                 /* the ledger lives in state_dir/ledger */
+	char *cf_listen[SAKSID_LISTEN_MAX]; /* nanomsg URLs, ipc:// and tcp:// */
+	size_t cf_nlisten;
+	char *cf_keyring;
+	char *cf_log_key;                   /* SIGN: signs checkpoints */
+	char *cf_box_key;                   /* BOX: opens sealed disclosures */
+	char *cf_store_key;                 /* SYM: seals disclosures at rest */
+	char *cf_schemas_dir;
+	uint64_t cf_max_clock_skew_ms;      /* default 300000 */
+	unsigned cf_group_max;              /* default 512, 1..SAKSID_GROUP_MAX_CAP */
+	unsigned cf_group_wait_us;          /* default 1000, 0..1000000 */
+	unsigned cf_workers;                /* default: online CPUs, 1..SAKSID_WORKERS_CAP */
+	size_t cf_map_size_mb;              /* 0 (default): the ledger's default */
+	unsigned cf_dict_after;             /* 0 (default): the ledger's default */
+} saksid_config;
+
+/*
+ * Reads and validates the file `path`. Relative paths in it (state_dir, keyring, the key
+ * files, schemas_dir, and the path of an ipc:// URL) are made relative to the directory
+ * of `path`. On error (SAKSI_ERR_FORMAT for content, SAKSI_ERR_IO / SAKSI_ERR_NOT_FOUND /
+ * SAKSI_ERR_TOO_LARGE for the file) errbuf says what, as "FILE:LINE: message" when a line
+ * is at fault. cfg is filled only on SAKSI_OK; free it with saksid_config_free.
+ */
+saksi_err saksid_config_load(const char *path, saksid_config *cfg, char *errbuf,
+                             size_t errlen);
+/* The same from text already read; `path` names it in messages and anchors relative
+ * paths. */
+saksi_err saksid_config_parse(const char *path, const char *text, size_t len,
+                              saksid_config *cfg, char *errbuf, size_t errlen);
+void saksid_config_free(saksid_config *cfg);
+
+#endif

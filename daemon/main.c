@@ -1,0 +1,274 @@
+/*
+ * main.c: saksid's one audited start-up sequence: config, keys, keyring, schemas, ledger,
+ * then the server; waits for SIGTERM/SIGINT and stops cleanly. Runs in the foreground
+ * (systemd supervises it); -d logs to stderr instead of syslog, -v adds a line per commit
+ * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
+ * 2 system error (retry may help). Never logs a payload or a disclosure.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "commit.h"
+#include "config.h"
+#include "ingest.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "note.h"
+#include "schema.h"
+#include "server.h"
+
+#define EXIT_CONFIG 1
+#define EXIT_SYSTEM 2
+
+static const char usage[] = "usage: saksid -c FILE [-d] [-v]\n";
+
+/* Loads one of the daemon's secret keys; prints what to do on failure. */
+static int
+load_key(const saksid_log *lg, const char *what, const char *path, int kind,
+         saksi_seckey **out)
+{
+	static const char *const kinds[] = { "?", "SIGN", "BOX", "SYM" };
+	struct stat st;
+	saksi_err e;
+	int k;
+
+	e = saksi_seckey_load(path, NULL, out);
+	if (e == SAKSI_ERR_PERM) {
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			saksid_logf(lg, LOG_ERR, "%s %s is a symbolic link; name the key file "
+			            "itself", what, path);
+		else
+			saksid_logf(lg, LOG_ERR, "%s %s is readable by others; run chmod 600 %s",
+			            what, path, path);
+		return EXIT_CONFIG;
+	}
+	if (e == SAKSI_ERR_PASSPHRASE) {
+		saksid_logf(lg, LOG_ERR, "%s %s is passphrase-protected or damaged; saksid "
+		            "needs an unprotected key file (mode 0600)", what, path);
+		return EXIT_CONFIG;
+	}
+	if (e != SAKSI_OK) {
+		saksid_logf(lg, LOG_ERR, "%s %s: %s", what, path, saksi_strerror(e));
+		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
+	}
+	if ((k = saksi_seckey_kind(*out)) != kind) {
+		saksid_logf(lg, LOG_ERR, "%s %s is a %s key; it must be a %s key", what, path,
+		            k >= 1 && k <= 3 ? kinds[k] : "?", kinds[kind]);
+		saksi_seckey_free(*out);
+		*out = NULL;
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+static int
+mkdir_private(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	saksid_config cf;
+	saksid_log lg;
+	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL;
+	saksi_keyring *kr = NULL;
+	saksi_schemas *sc = NULL;
+	saksid_ingest *ig = NULL;
+	saksi_ledger *ledger = NULL;
+	saksi_ledger_opts lo;
+	saksi_ledger_txn *txn;
+	saksid_committer *cm = NULL;
+	saksid_commit_opts co;
+	saksid_server *srv = NULL;
+	saksid_server_opts so;
+	saksid_server_stats st;
+	saksi_pubkey pub;
+	sigset_t sigs;
+	char err[512], vkey[SAKSI_VKEY_MAX + 1], *ledger_dir = NULL, *stored = NULL;
+	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)];
+	const char *conf = NULL;
+	uint64_t size = 0;
+	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig;
+	saksi_err e;
+
+	memset(&cf, 0, sizeof(cf));
+	while ((c = getopt(argc, argv, "c:dv")) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'd': to_stderr = 1; break;
+		case 'v': verbose = 1; break;
+		default: fputs(usage, stderr); return EXIT_CONFIG;
+		}
+	}
+	if (conf == NULL || optind != argc) {
+		fputs(usage, stderr);
+		return EXIT_CONFIG;
+	}
+	saksid_log_init(&lg, to_stderr, verbose);
+	if (sodium_init() < 0) {
+		saksid_logf(&lg, LOG_ERR, "libsodium failed to initialise");
+		return EXIT_SYSTEM;
+	}
+	if ((e = saksid_config_load(conf, &cf, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
+		return e == SAKSI_ERR_NOMEM ? EXIT_SYSTEM : EXIT_CONFIG;
+	}
+
+	/* Signals: every thread inherits this mask; only sigwait below sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* The ipc socket and the ledger files: owner and group only. */
+	umask(007);
+
+	if ((rc = load_key(&lg, "log_key", cf.cf_log_key, SAKSI_KEY_SIGN, &log_key)) != 0 ||
+	    (rc = load_key(&lg, "box_key", cf.cf_box_key, SAKSI_KEY_BOX, &box_key)) != 0 ||
+	    (rc = load_key(&lg, "store_key", cf.cf_store_key, SAKSI_KEY_SYM, &store_key)) != 0)
+		goto out;
+	rc = EXIT_CONFIG;
+	if ((e = saksi_keyring_load(cf.cf_keyring, &kr, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "keyring %s: %s", cf.cf_keyring,
+		            err[0] != '\0' ? err : saksi_strerror(e));
+		goto out;
+	}
+	err[0] = '\0';
+	if ((e = saksi_schemas_load(cf.cf_schemas_dir, &sc, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "schemas %s: %s", cf.cf_schemas_dir,
+		            err[0] != '\0' ? err : saksi_strerror(e));
+		goto out;
+	}
+	if ((e = saksid_ingest_new(kr, sc, box_key, &ig)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "box_key %s: %s", cf.cf_box_key, saksi_strerror(e));
+		goto out;
+	}
+	/* The per-producer disclosure keys are derived: the box key is not needed again. */
+	saksi_seckey_free(box_key);
+	box_key = NULL;
+
+	if (saksi_seckey_public(log_key, &pub) != SAKSI_OK ||
+	    saksi_note_vkey_format(cf.cf_origin, pub.pk_key, vkey, sizeof(vkey)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "origin %s cannot name a note key", cf.cf_origin);
+		goto out;
+	}
+	rc = EXIT_SYSTEM;
+	if ((ledger_dir = malloc(strlen(cf.cf_state_dir) + sizeof("/ledger"))) == NULL)
+		goto out;
+	sprintf(ledger_dir, "%s/ledger", cf.cf_state_dir);
+	if (mkdir_private(cf.cf_state_dir) != 0 || mkdir_private(ledger_dir) != 0) {
+		saksid_logf(&lg, LOG_ERR, "cannot create %s: %s", ledger_dir, strerror(errno));
+		goto out;
+	}
+	memset(&lo, 0, sizeof(lo));
+	lo.lo_map_size = cf.cf_map_size_mb << 20;
+	lo.lo_dict_after = cf.cf_dict_after;
+	if ((e = saksi_ledger_open(ledger_dir, cf.cf_origin, vkey, &lo, &ledger)) != SAKSI_OK) {
+		if (e == SAKSI_ERR_KEY)
+			saksid_logf(&lg, LOG_ERR, "ledger %s belongs to another origin than %s",
+			            ledger_dir, cf.cf_origin);
+		else
+			saksid_logf(&lg, LOG_ERR, "cannot open ledger %s: %s", ledger_dir,
+			            saksi_strerror(e));
+		rc = e == SAKSI_ERR_KEY || e == SAKSI_ERR_VERSION ? EXIT_CONFIG : EXIT_SYSTEM;
+		goto out;
+	}
+	/* The ledger records the key its checkpoints are signed with: another log key
+	 * would sign a history that verifiers of this log would reject. */
+	if ((e = saksi_ledger_begin(ledger, 0, &txn)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "ledger %s: %s", ledger_dir, saksi_strerror(e));
+		goto out;
+	}
+	size = saksi_ledger_size(txn);
+	e = saksi_ledger_meta(txn, "vkey", &stored);
+	saksi_ledger_abort(txn);
+	if (e != SAKSI_OK || strcmp(stored, vkey) != 0) {
+		saksid_logf(&lg, LOG_ERR, "log_key %s is not the key of ledger %s (it was made "
+		            "for %s)", cf.cf_log_key, ledger_dir, e == SAKSI_OK ? stored : "?");
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = ledger;
+	co.co_origin = cf.cf_origin;
+	co.co_log_key = log_key;
+	co.co_store_key = store_key;
+	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
+	if ((e = saksid_commit_new(&co, &cm)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "committer: %s", saksi_strerror(e));
+		goto out;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.so_listen = (const char *const *)cf.cf_listen;
+	so.so_nlisten = cf.cf_nlisten;
+	so.so_ledger = ledger;
+	so.so_ingest = ig;
+	so.so_committer = cm;
+	so.so_workers = cf.cf_workers;
+	so.so_group_max = cf.cf_group_max;
+	so.so_group_wait_us = cf.cf_group_wait_us;
+	so.so_log = &lg;
+	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
+		goto out;
+	}
+	urls[0] = '\0';
+	for (size_t i = 0; i < cf.cf_nlisten; i++) {
+		if (i > 0)
+			strcat(urls, " ");
+		strcat(urls, cf.cf_listen[i]);
+	}
+	saksid_logf(&lg, LOG_INFO, "started: origin %s, ledger %s with %llu entries, "
+	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
+	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
+	            saksi_schemas_count(sc), cf.cf_workers, urls);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	saksid_logf(&lg, LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	saksid_server_stop(srv, &st);
+	srv = NULL;
+	saksid_logf(&lg, LOG_INFO, "stopped: %llu requests, %llu groups, %llu accepted, "
+	            "%llu duplicate, %llu refused as busy, tree size %llu",
+	            (unsigned long long)st.ss_requests, (unsigned long long)st.ss_groups,
+	            (unsigned long long)st.ss_items[SAKSI_R_ACCEPTED],
+	            (unsigned long long)st.ss_items[SAKSI_R_DUPLICATE],
+	            (unsigned long long)st.ss_busy,
+	            (unsigned long long)(saksid_commit_size(cm) > size ? saksid_commit_size(cm)
+	                                                              : size));
+	rc = 0;
+
+out:
+	saksid_server_stop(srv, NULL);
+	saksid_commit_free(cm);
+	if (ledger != NULL)
+		saksi_ledger_close(ledger);
+	saksid_ingest_free(ig);
+	saksi_schemas_free(sc);
+	saksi_keyring_free(kr);
+	saksi_seckey_free(log_key);
+	saksi_seckey_free(box_key);
+	saksi_seckey_free(store_key);
+	free(ledger_dir);
+	free(stored);
+	saksid_config_free(&cf);
+	return rc;
+}

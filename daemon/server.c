@@ -1,0 +1,797 @@
+/*
+ * server.c: the nanomsg front of saksid. A receiver thread frames requests, workers check
+ * items on every core, one committer thread groups them and answers each request once
+ * all of its items are decided. Memory is capped: a full queue answers `unavailable`.
+ * Never blocks the committer on a slow client, never logs what a request carries.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <sodium.h>
+
+#include "bytes.h"
+#include "note.h"
+#include "server.h"
+#include "wire.h"
+
+#define CHUNK 8                           /* items a worker takes at once */
+#define RECV_POLL_MS 100                  /* how soon the receiver notices a stop */
+#define MSG_CAP (2 * SAKSI_WIRE_MSG_MAX)  /* larger: nanomsg drops the connection */
+#define LINGER_US 100000                  /* let the last replies leave before close */
+
+struct req {
+	struct req *r_next;
+	void *r_msg;              /* nanomsg buffer (nn_freemsg) */
+	size_t r_len;
+	void *r_ctl;              /* control header: the route back to the requester */
+	int r_op;
+	size_t r_cost;            /* bytes counted against the queue cap */
+	size_t r_count;           /* items (submit) */
+	size_t r_claimed;         /* items handed to workers; under s_mu */
+	size_t r_checked;         /* items checked; under s_mu */
+	saksid_item r_items[];
+};
+
+struct saksid_server {
+	saksid_server_opts s_o;
+	int s_sock;
+	atomic_int s_stop;
+
+	pthread_mutex_t s_mu;
+	pthread_cond_t s_cv_work;     /* workers: new items or read requests */
+	pthread_cond_t s_cv_commit;   /* committer: a request is fully checked */
+	struct req *s_head, *s_tail;  /* submits, arrival order */
+	struct req *s_claim;          /* first submit with unclaimed items */
+	struct req *s_rhead, *s_rtail; /* read requests */
+	size_t s_nreq, s_bytes;
+	saksid_server_stats s_stats;
+
+	pthread_t s_recv, s_commit, *s_workers;
+	unsigned s_nworkers;
+	int s_recv_up, s_commit_up;
+
+	saksid_item **s_group;        /* committer only */
+	uint64_t s_log_ms;            /* committer only: last refusal log line */
+	uint64_t s_log_refused[SAKSI_R__COUNT];
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends body to the requester behind ctl; takes ownership of msg (an nn_allocmsg buffer)
+ * and ctl whatever happens. Never waits: a client that does not read loses its reply
+ * and, after its own timeout, resubmits (and gets duplicates' receipts). */
+static void
+send_msg(saksid_server *s, void *ctl, void *msg, size_t len)
+{
+	struct nn_iovec iov;
+	struct nn_msghdr hdr;
+
+	iov.iov_base = &msg;
+	iov.iov_len = NN_MSG;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.msg_iov = &iov;
+	hdr.msg_iovlen = 1;
+	hdr.msg_control = &ctl;
+	hdr.msg_controllen = NN_MSG;
+	(void)len;
+	if (nn_sendmsg(s->s_sock, &hdr, NN_DONTWAIT) < 0) {
+		nn_freemsg(msg);
+		if (ctl != NULL)
+			nn_freemsg(ctl);
+	}
+}
+
+/* A whole-request answer: status and a body (for a failure, one line of English). */
+static void
+reply(saksid_server *s, void *ctl, int op, int status, const void *body, size_t blen)
+{
+	uint8_t *m;
+
+	if ((m = nn_allocmsg(3 + blen, 0)) == NULL) {
+		if (ctl != NULL)
+			nn_freemsg(ctl);
+		return;
+	}
+	m[0] = SAKSI_WIRE_VERSION;
+	m[1] = (uint8_t)op;
+	m[2] = (uint8_t)status;
+	if (blen > 0)
+		memcpy(m + 3, body, blen);
+	send_msg(s, ctl, m, 3 + blen);
+}
+
+static void
+reply_text(saksid_server *s, void *ctl, int op, int status, const char *text)
+{
+	reply(s, ctl, op, status, text, strlen(text));
+}
+
+static void
+req_free(struct req *r)
+{
+	for (size_t i = 0; i < r->r_count; i++)
+		saksid_item_clear(&r->r_items[i]);
+	if (r->r_msg != NULL)
+		nn_freemsg(r->r_msg);
+	if (r->r_ctl != NULL)
+		nn_freemsg(r->r_ctl);
+	free(r);
+}
+
+/* Gives back a finished request's share of the queue caps. */
+static void
+req_done(saksid_server *s, struct req *r)
+{
+	pthread_mutex_lock(&s->s_mu);
+	s->s_nreq--;
+	s->s_bytes -= r->r_cost;
+	pthread_mutex_unlock(&s->s_mu);
+	req_free(r);
+}
+
+/* ---- receiver ---- */
+
+static void
+on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
+{
+	struct req *r;
+	char msg[SAKSID_MSG_MAX];
+	size_t count = 0, cost, need = 0;
+	int op = len >= 2 ? m[1] : 0, st;
+
+	if (len < 2 || m[0] != SAKSI_WIRE_VERSION) {
+		reply_text(s, ctl, op, SAKSI_R_PARSE, len < 2 ? "request shorter than its header"
+		                                            : "unknown request version");
+		goto bad;
+	}
+	if (len > SAKSI_WIRE_MSG_MAX) {
+		reply_text(s, ctl, op, SAKSI_R_SIZE, "request larger than 4 MiB");
+		goto bad;
+	}
+	switch (op) {
+	case SAKSI_OP_SUBMIT:
+		st = saksid_submit_count(m + 2, len - 2, &count, msg, sizeof(msg));
+		if (st != SAKSI_R_ACCEPTED) {
+			reply_text(s, ctl, op, st, msg);
+			goto bad;
+		}
+		break;
+	case SAKSI_OP_CHECKPOINT: need = 0; break;
+	case SAKSI_OP_INCLUSION: need = 16; break;
+	case SAKSI_OP_CONSISTENCY: need = 16; break;
+	case SAKSI_OP_GET: need = 8; break;
+	default:
+		reply_text(s, ctl, op, SAKSI_R_PARSE, "unknown op");
+		goto bad;
+	}
+	if (op != SAKSI_OP_SUBMIT && len - 2 != need) {
+		snprintf(msg, sizeof(msg), "op %d takes a %zu-byte body", op, need);
+		reply_text(s, ctl, op, SAKSI_R_PARSE, msg);
+		goto bad;
+	}
+
+	cost = sizeof(*r) + count * sizeof(saksid_item);
+	if ((r = malloc(cost)) == NULL) {
+		reply_text(s, ctl, op, SAKSI_R_UNAVAILABLE, "saksid is out of memory; retry later");
+		goto busy;
+	}
+	memset(r, 0, sizeof(*r));
+	r->r_msg = m;
+	r->r_len = len;
+	r->r_op = op;
+	r->r_count = count;
+	r->r_cost = cost + len;
+	if (op == SAKSI_OP_SUBMIT) {
+		st = saksid_submit_frame(m + 2, len - 2, r->r_items, count, now_ms(), msg,
+		                         sizeof(msg));
+		if (st != SAKSI_R_ACCEPTED) {
+			r->r_msg = NULL;
+			r->r_count = 0;
+			free(r);
+			reply_text(s, ctl, op, st, msg);
+			goto bad;
+		}
+	}
+	r->r_ctl = ctl;
+
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_requests++;
+	if (s->s_nreq >= s->s_o.so_queue_reqs ||
+	    s->s_bytes + r->r_cost > s->s_o.so_queue_bytes) {
+		s->s_stats.ss_busy++;
+		pthread_mutex_unlock(&s->s_mu);
+		r->r_ctl = NULL;
+		r->r_msg = NULL;
+		r->r_count = 0;
+		free(r);
+		reply_text(s, ctl, op, SAKSI_R_UNAVAILABLE, "saksid is busy; retry later");
+		nn_freemsg(m);
+		return;
+	}
+	s->s_nreq++;
+	s->s_bytes += r->r_cost;
+	if (op == SAKSI_OP_SUBMIT) {
+		if (s->s_tail != NULL)
+			s->s_tail->r_next = r;
+		else
+			s->s_head = r;
+		s->s_tail = r;
+		if (s->s_claim == NULL)
+			s->s_claim = r;
+	} else {
+		if (s->s_rtail != NULL)
+			s->s_rtail->r_next = r;
+		else
+			s->s_rhead = r;
+		s->s_rtail = r;
+	}
+	pthread_cond_broadcast(&s->s_cv_work);
+	pthread_mutex_unlock(&s->s_mu);
+	return;
+
+bad:
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_requests++;
+	s->s_stats.ss_bad++;
+	pthread_mutex_unlock(&s->s_mu);
+	nn_freemsg(m);
+	return;
+busy:
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_requests++;
+	s->s_stats.ss_busy++;
+	pthread_mutex_unlock(&s->s_mu);
+	nn_freemsg(m);
+}
+
+static void *
+recv_main(void *arg)
+{
+	saksid_server *s = arg;
+
+	while (!atomic_load(&s->s_stop)) {
+		void *m = NULL, *ctl = NULL;
+		struct nn_iovec iov;
+		struct nn_msghdr hdr;
+		int rc;
+
+		iov.iov_base = &m;
+		iov.iov_len = NN_MSG;
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.msg_iov = &iov;
+		hdr.msg_iovlen = 1;
+		hdr.msg_control = &ctl;
+		hdr.msg_controllen = NN_MSG;
+		rc = nn_recvmsg(s->s_sock, &hdr, 0);
+		if (rc < 0) {
+			int e = nn_errno();
+			if (e == ETIMEDOUT || e == EAGAIN || e == EINTR)
+				continue;
+			if (e == EBADF || e == ETERM)
+				break;
+			saksid_logf(s->s_o.so_log, LOG_WARNING, "receive failed: %s",
+			            nn_strerror(e));
+			usleep(10000);
+			continue;
+		}
+		on_message(s, m, (size_t)rc, ctl);
+	}
+	return NULL;
+}
+
+/* ---- workers: item checks and read requests ---- */
+
+static void
+read_op(saksid_server *s, struct req *r)
+{
+	const uint8_t *b = (const uint8_t *)r->r_msg + 2;
+	saksi_ledger_txn *txn = NULL;
+	saksi_tlog_proof *p = NULL;
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF];
+	uint8_t *leaf = NULL, *out = NULL;
+	char *note = NULL, msg[SAKSID_MSG_MAX];
+	size_t note_len = 0, leaf_len, np, outlen = 0;
+	uint64_t a, z, size, ck_size;
+	saksi_err e;
+	void *ctl = r->r_ctl;
+
+	r->r_ctl = NULL;
+	if ((e = saksi_ledger_begin(s->s_o.so_ledger, 0, &txn)) != SAKSI_OK)
+		goto ledger_fail;
+	size = saksi_ledger_size(txn);
+	switch (r->r_op) {
+	case SAKSI_OP_CHECKPOINT:
+		e = saksi_ledger_ckpt_latest(txn, &ck_size, &note, &note_len);
+		if (e == SAKSI_ERR_NOT_FOUND) {
+			reply_text(s, ctl, r->r_op, SAKSI_R_UNAVAILABLE, "the log has no checkpoint "
+			           "yet");
+			goto out;
+		}
+		if (e != SAKSI_OK)
+			goto ledger_fail;
+		reply(s, ctl, r->r_op, SAKSI_R_ACCEPTED, note, note_len);
+		goto out;
+	case SAKSI_OP_INCLUSION:
+		a = saksi_get_u64(b);
+		z = saksi_get_u64(b + 8);
+		/* size 0: the latest checkpoint. Otherwise one must exist at exactly z: a
+		 * proof is only worth something against a signed tree head. */
+		if (z == 0)
+			e = saksi_ledger_ckpt_latest(txn, &ck_size, &note, &note_len);
+		else {
+			ck_size = z;
+			e = saksi_ledger_ckpt_get(txn, z, &note, &note_len);
+		}
+		if (e == SAKSI_ERR_NOT_FOUND) {
+			snprintf(msg, sizeof(msg), "no signed checkpoint of size %llu",
+			         (unsigned long long)z);
+			reply_text(s, ctl, r->r_op, SAKSI_R_PARSE, msg);
+			goto out;
+		}
+		if (e != SAKSI_OK)
+			goto ledger_fail;
+		if (note_len > SAKSI_NOTE_MAX) {
+			e = SAKSI_ERR_CORRUPT;
+			goto ledger_fail;
+		}
+		if (a >= ck_size) {
+			snprintf(msg, sizeof(msg), "index %llu is not below size %llu",
+			         (unsigned long long)a, (unsigned long long)ck_size);
+			reply_text(s, ctl, r->r_op, SAKSI_R_PARSE, msg);
+			goto out;
+		}
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			e = SAKSI_ERR_NOMEM;
+			goto ledger_fail;
+		}
+		if ((e = saksi_ledger_leaf(txn, a, &leaf, &leaf_len)) != SAKSI_OK)
+			goto ledger_fail;
+		if (leaf_len < SAKSI_LEAF_HDR) {
+			e = SAKSI_ERR_CORRUPT;
+			goto ledger_fail;
+		}
+		memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
+		p->tp_extra_len = SAKSI_LEAF_HDR;
+		p->tp_has_extra = 1;
+		p->tp_index = a;
+		memcpy(p->tp_note, note, note_len);
+		p->tp_note_len = note_len;
+		e = saksi_ledger_prove_inclusion(txn, a, ck_size, p->tp_proof, &p->tp_proof_len);
+		if (e != SAKSI_OK)
+			goto ledger_fail;
+		outlen = SAKSI_NOTE_MAX + SAKSI_MERKLE_MAX_PROOF * 48 + 512;
+		if ((out = malloc(outlen)) == NULL) {
+			e = SAKSI_ERR_NOMEM;
+			goto ledger_fail;
+		}
+		if ((e = saksi_tlog_proof_format(p, (char *)out, outlen, &outlen)) != SAKSI_OK)
+			goto ledger_fail;
+		reply(s, ctl, r->r_op, SAKSI_R_ACCEPTED, out, outlen);
+		goto out;
+	case SAKSI_OP_CONSISTENCY:
+		a = saksi_get_u64(b);
+		z = saksi_get_u64(b + 8);
+		if (a == 0 || a > z || z > size) {
+			snprintf(msg, sizeof(msg), "sizes %llu and %llu are not 0 < m <= n <= %llu",
+			         (unsigned long long)a, (unsigned long long)z,
+			         (unsigned long long)size);
+			reply_text(s, ctl, r->r_op, SAKSI_R_PARSE, msg);
+			goto out;
+		}
+		if ((e = saksi_ledger_prove_consistency(txn, a, z, proof, &np)) != SAKSI_OK)
+			goto ledger_fail;
+		if ((out = malloc(1 + np * SAKSI_HASH_LEN)) == NULL) {
+			e = SAKSI_ERR_NOMEM;
+			goto ledger_fail;
+		}
+		out[0] = (uint8_t)np;
+		for (size_t i = 0; i < np; i++)
+			memcpy(out + 1 + i * SAKSI_HASH_LEN, proof[i], SAKSI_HASH_LEN);
+		reply(s, ctl, r->r_op, SAKSI_R_ACCEPTED, out, 1 + np * SAKSI_HASH_LEN);
+		goto out;
+	case SAKSI_OP_GET:
+		a = saksi_get_u64(b);
+		if (a >= size) {
+			snprintf(msg, sizeof(msg), "index %llu is not below size %llu",
+			         (unsigned long long)a, (unsigned long long)size);
+			reply_text(s, ctl, r->r_op, SAKSI_R_PARSE, msg);
+			goto out;
+		}
+		if ((e = saksi_ledger_leaf(txn, a, &leaf, &leaf_len)) != SAKSI_OK)
+			goto ledger_fail;
+		reply(s, ctl, r->r_op, SAKSI_R_ACCEPTED, leaf, leaf_len);
+		goto out;
+	default:
+		abort();   /* on_message let only known ops through */
+	}
+
+ledger_fail:
+	saksid_logf(s->s_o.so_log, LOG_ERR, "op %d: %s", r->r_op, saksi_strerror(e));
+	snprintf(msg, sizeof(msg), "ledger error (%s); retry later", saksi_strerror(e));
+	reply_text(s, ctl, r->r_op, SAKSI_R_UNAVAILABLE, msg);
+out:
+	if (txn != NULL)
+		saksi_ledger_abort(txn);
+	free(note);
+	free(leaf);
+	free(out);
+	free(p);
+}
+
+static void *
+worker_main(void *arg)
+{
+	saksid_server *s = arg;
+	struct req *r;
+	size_t first, k;
+
+	pthread_mutex_lock(&s->s_mu);
+	for (;;) {
+		while (!atomic_load(&s->s_stop) && s->s_rhead == NULL && s->s_claim == NULL)
+			pthread_cond_wait(&s->s_cv_work, &s->s_mu);
+		if (atomic_load(&s->s_stop))
+			break;
+		if ((r = s->s_rhead) != NULL) {
+			s->s_rhead = r->r_next;
+			if (s->s_rhead == NULL)
+				s->s_rtail = NULL;
+			pthread_mutex_unlock(&s->s_mu);
+			read_op(s, r);
+			req_done(s, r);
+			pthread_mutex_lock(&s->s_mu);
+			continue;
+		}
+		r = s->s_claim;
+		first = r->r_claimed;
+		k = r->r_count - first < CHUNK ? r->r_count - first : CHUNK;
+		r->r_claimed += k;
+		if (r->r_claimed == r->r_count)
+			s->s_claim = r->r_next;
+		pthread_mutex_unlock(&s->s_mu);
+
+		uint64_t now = now_ms();
+		for (size_t i = first; i < first + k; i++)
+			saksid_ingest_check(s->s_o.so_ingest, &r->r_items[i], now);
+
+		pthread_mutex_lock(&s->s_mu);
+		r->r_checked += k;
+		if (r->r_checked == r->r_count)
+			pthread_cond_signal(&s->s_cv_commit);
+	}
+	pthread_mutex_unlock(&s->s_mu);
+	return NULL;
+}
+
+/* ---- committer ---- */
+
+static void
+answer(saksid_server *s, struct req *r)
+{
+	const saksid_committer *c = s->s_o.so_committer;
+	size_t len = 5, off;
+	uint8_t *m;
+	void *ctl = r->r_ctl;
+
+	r->r_ctl = NULL;
+	for (size_t i = 0; i < r->r_count; i++) {
+		const saksid_item *it = &r->r_items[i];
+		len += 5 + (it->it_code <= SAKSI_R_DUPLICATE ? it->it_receipt_len
+		                                               : strlen(it->it_msg));
+	}
+	if ((m = nn_allocmsg(len, 0)) == NULL) {
+		if (ctl != NULL)
+			nn_freemsg(ctl);
+		return;
+	}
+	m[0] = SAKSI_WIRE_VERSION;
+	m[1] = SAKSI_OP_SUBMIT;
+	m[2] = SAKSI_R_ACCEPTED;
+	saksi_put_u16(m + 3, (uint16_t)r->r_count);
+	off = 5;
+	for (size_t i = 0; i < r->r_count; i++) {
+		const saksid_item *it = &r->r_items[i];
+		const char *text;
+		size_t tl;
+
+		if (it->it_code <= SAKSI_R_DUPLICATE) {
+			text = saksid_commit_receipt(c, it);
+			tl = it->it_receipt_len;
+		} else {
+			text = it->it_msg;
+			tl = strlen(it->it_msg);
+		}
+		m[off] = (uint8_t)it->it_code;
+		saksi_put_u32(m + off + 1, (uint32_t)tl);
+		memcpy(m + off + 5, text, tl);
+		off += 5 + tl;
+	}
+	send_msg(s, ctl, m, len);
+}
+
+/* At most one line a second about refusals, with counts by reason since the last. */
+static void
+log_refusals(saksid_server *s, uint64_t now, int force)
+{
+	char line[512];
+	size_t off = 0;
+	uint64_t total = 0;
+
+	if (!force && now - s->s_log_ms < 1000)
+		return;
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++) {
+		if (s->s_log_refused[i] == 0)
+			continue;
+		total += s->s_log_refused[i];
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+		                        saksi_reason_name(i),
+		                        (unsigned long long)s->s_log_refused[i]);
+		s->s_log_refused[i] = 0;
+	}
+	if (total > 0)
+		saksid_logf(s->s_o.so_log, LOG_NOTICE, "refused %llu item(s):%s",
+		            (unsigned long long)total, line);
+	s->s_log_ms = now;
+}
+
+static void
+run_group(saksid_server *s, struct req *group)
+{
+	size_t n = 0;
+	uint64_t now, counts[SAKSI_R__COUNT];
+	struct req *r, *next;
+	saksi_err e;
+
+	for (r = group; r != NULL; r = r->r_next)
+		for (size_t i = 0; i < r->r_count; i++)
+			s->s_group[n++] = &r->r_items[i];
+	now = now_ms();
+	e = saksid_commit_group(s->s_o.so_committer, s->s_group, n, now);
+	if (e != SAKSI_OK)
+		saksid_logf(s->s_o.so_log, LOG_ERR, "commit of %zu item(s) failed: %s", n,
+		            saksi_strerror(e));
+	memset(counts, 0, sizeof(counts));
+	for (size_t i = 0; i < n; i++) {
+		const saksid_item *it = s->s_group[i];
+		if (it->it_code >= 0 && it->it_code < SAKSI_R__COUNT)
+			counts[it->it_code]++;
+		if (it->it_code >= SAKSI_R_PARSE) {
+			char hex[17];
+			s->s_log_refused[it->it_code]++;
+			sodium_bin2hex(hex, sizeof(hex), it->it_key_id, 8);
+			saksid_logf(s->s_o.so_log, LOG_DEBUG, "refused key %s seq %llu: %s", hex,
+			            (unsigned long long)it->it_seq, saksi_reason_name(it->it_code));
+		}
+	}
+	saksid_logf(s->s_o.so_log, LOG_DEBUG, "group of %zu: %llu accepted, %llu duplicate, "
+	            "tree size %llu", n, (unsigned long long)counts[SAKSI_R_ACCEPTED],
+	            (unsigned long long)counts[SAKSI_R_DUPLICATE],
+	            (unsigned long long)saksid_commit_size(s->s_o.so_committer));
+	log_refusals(s, now, 0);
+	for (r = group; r != NULL; r = next) {
+		next = r->r_next;
+		answer(s, r);
+		req_done(s, r);
+	}
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_groups++;
+	for (int i = 0; i < SAKSI_R__COUNT; i++)
+		s->s_stats.ss_items[i] += counts[i];
+	pthread_mutex_unlock(&s->s_mu);
+}
+
+static int
+head_ready(const saksid_server *s)
+{
+	return s->s_head != NULL && s->s_head->r_checked == s->s_head->r_count;
+}
+
+static void *
+commit_main(void *arg)
+{
+	saksid_server *s = arg;
+	struct req *group, *last, *r;
+	struct timespec deadline;
+	size_t nitems;
+	int timed_out;
+
+	pthread_mutex_lock(&s->s_mu);
+	for (;;) {
+		while (!atomic_load(&s->s_stop) && !head_ready(s))
+			pthread_cond_wait(&s->s_cv_commit, &s->s_mu);
+		if (atomic_load(&s->s_stop))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += (long)s->s_o.so_group_wait_us * 1000;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000;
+		deadline.tv_nsec %= 1000000000;
+		group = last = NULL;
+		nitems = 0;
+		timed_out = 0;
+		for (;;) {
+			/* Whole requests only, while they fit (a lone large one always does). */
+			while (head_ready(s) && (nitems == 0 ||
+			       nitems + s->s_head->r_count <= s->s_o.so_group_max)) {
+				r = s->s_head;
+				s->s_head = r->r_next;
+				if (s->s_head == NULL)
+					s->s_tail = NULL;
+				r->r_next = NULL;
+				if (last != NULL)
+					last->r_next = r;
+				else
+					group = r;
+				last = r;
+				nitems += r->r_count;
+			}
+			if (nitems >= s->s_o.so_group_max || atomic_load(&s->s_stop) ||
+			    head_ready(s) || timed_out)
+				break;
+			if (pthread_cond_timedwait(&s->s_cv_commit, &s->s_mu, &deadline) ==
+			    ETIMEDOUT)
+				timed_out = 1;
+		}
+		pthread_mutex_unlock(&s->s_mu);
+		run_group(s, group);
+		pthread_mutex_lock(&s->s_mu);
+	}
+	pthread_mutex_unlock(&s->s_mu);
+	log_refusals(s, now_ms(), 1);
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+void
+saksid_server_stats_get(saksid_server *s, saksid_server_stats *st)
+{
+	pthread_mutex_lock(&s->s_mu);
+	*st = s->s_stats;
+	pthread_mutex_unlock(&s->s_mu);
+}
+
+static void
+drain(saksid_server *s, struct req *r)
+{
+	struct req *next;
+
+	for (; r != NULL; r = next) {
+		next = r->r_next;
+		reply_text(s, r->r_ctl, r->r_op, SAKSI_R_UNAVAILABLE,
+		           "saksid is shutting down; retry later");
+		r->r_ctl = NULL;
+		s->s_nreq--;
+		s->s_bytes -= r->r_cost;
+		req_free(r);
+	}
+}
+
+void
+saksid_server_stop(saksid_server *s, saksid_server_stats *final)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->s_mu);
+	atomic_store(&s->s_stop, 1);
+	pthread_cond_broadcast(&s->s_cv_work);
+	pthread_cond_broadcast(&s->s_cv_commit);
+	pthread_mutex_unlock(&s->s_mu);
+	/* Receiver first (no new requests), then the workers (they finish the chunk in
+	 * hand), then the committer (it finishes and answers its group). */
+	if (s->s_recv_up)
+		pthread_join(s->s_recv, NULL);
+	for (unsigned i = 0; i < s->s_nworkers; i++)
+		pthread_join(s->s_workers[i], NULL);
+	if (s->s_commit_up)
+		pthread_join(s->s_commit, NULL);
+	drain(s, s->s_head);
+	drain(s, s->s_rhead);
+	if (final != NULL)
+		*final = s->s_stats;
+	s->s_head = s->s_tail = s->s_claim = s->s_rhead = s->s_rtail = NULL;
+	if (s->s_sock >= 0) {
+		usleep(LINGER_US);
+		nn_close(s->s_sock);
+	}
+	pthread_cond_destroy(&s->s_cv_work);
+	pthread_cond_destroy(&s->s_cv_commit);
+	pthread_mutex_destroy(&s->s_mu);
+	free(s->s_workers);
+	free(s->s_group);
+	free(s);
+}
+
+saksi_err
+saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errbuf,
+                    size_t errlen)
+{
+	saksid_server *s;
+	pthread_condattr_t ca;
+	int v;
+
+	*out = NULL;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (o == NULL || o->so_nlisten == 0 || o->so_ledger == NULL || o->so_ingest == NULL ||
+	    o->so_committer == NULL || o->so_workers == 0 || o->so_group_max == 0 ||
+	    o->so_group_max > SAKSID_COMMIT_ITEMS_MAX)
+		return SAKSI_ERR_INVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	s->s_o = *o;
+	if (s->s_o.so_queue_bytes == 0)
+		s->s_o.so_queue_bytes = 256u << 20;
+	if (s->s_o.so_queue_reqs == 0)
+		s->s_o.so_queue_reqs = 4096;
+	s->s_sock = -1;
+	atomic_init(&s->s_stop, 0);
+	pthread_mutex_init(&s->s_mu, NULL);
+	pthread_cond_init(&s->s_cv_work, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->s_cv_commit, &ca);
+	pthread_condattr_destroy(&ca);
+	s->s_workers = calloc(o->so_workers, sizeof(*s->s_workers));
+	/* A group is at most group_max items, or one request when that is larger. */
+	s->s_group = calloc(o->so_group_max > SAKSI_WIRE_BATCH_MAX ? o->so_group_max
+	                                                          : SAKSI_WIRE_BATCH_MAX,
+	                    sizeof(*s->s_group));
+	if (s->s_workers == NULL || s->s_group == NULL) {
+		saksid_server_stop(s, NULL);
+		return SAKSI_ERR_NOMEM;
+	}
+
+	if ((s->s_sock = nn_socket(AF_SP_RAW, NN_REP)) < 0) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "nn_socket: %s", nn_strerror(nn_errno()));
+		saksid_server_stop(s, NULL);
+		return SAKSI_ERR_NET;
+	}
+	v = MSG_CAP;
+	nn_setsockopt(s->s_sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &v, sizeof(v));
+	v = RECV_POLL_MS;
+	nn_setsockopt(s->s_sock, NN_SOL_SOCKET, NN_RCVTIMEO, &v, sizeof(v));
+	for (size_t i = 0; i < o->so_nlisten; i++) {
+		if (nn_bind(s->s_sock, o->so_listen[i]) < 0) {
+			if (errbuf != NULL && errlen > 0)
+				snprintf(errbuf, errlen, "cannot listen on %s: %s", o->so_listen[i],
+				         nn_strerror(nn_errno()));
+			saksid_server_stop(s, NULL);
+			return SAKSI_ERR_NET;
+		}
+	}
+
+	if (pthread_create(&s->s_commit, NULL, commit_main, s) != 0)
+		goto thread_fail;
+	s->s_commit_up = 1;
+	for (unsigned i = 0; i < o->so_workers; i++) {
+		if (pthread_create(&s->s_workers[i], NULL, worker_main, s) != 0)
+			goto thread_fail;
+		s->s_nworkers++;
+	}
+	if (pthread_create(&s->s_recv, NULL, recv_main, s) != 0)
+		goto thread_fail;
+	s->s_recv_up = 1;
+	*out = s;
+	return SAKSI_OK;
+
+thread_fail:
+	if (errbuf != NULL && errlen > 0)
+		snprintf(errbuf, errlen, "cannot start a thread");
+	saksid_server_stop(s, NULL);
+	return SAKSI_ERR_IO;
+}

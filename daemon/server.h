@@ -1,0 +1,63 @@
+/*
+ * server.h: saksid's nanomsg front: one raw REP socket bound to every listen URL, a
+ * receiver thread, `workers` checking threads and the committer thread. Many requests
+ * are in flight at once; each is answered when all of its items are decided.
+ * Memory is bounded: when the queues are full a request is answered `unavailable`.
+ */
+#ifndef SAKSID_SERVER_H
+#define SAKSID_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commit.h"
+#include "ingest.h"
+#include "ledger.h"
+#include "log.h"
+#include "saksi_error.h"
+#include "wire.h"
+
+typedef struct saksid_server_opts {
+	const char *const *so_listen;   /* nanomsg URLs */
+	size_t so_nlisten;
+	saksi_ledger *so_ledger;        /* borrowed: read ops open read txns on it */
+	const saksid_ingest *so_ingest; /* borrowed, shared by the workers */
+	saksid_committer *so_committer; /* borrowed, used by the committer thread only */
+	unsigned so_workers;            /* >= 1 */
+	unsigned so_group_max;          /* 1..SAKSID_COMMIT_ITEMS_MAX */
+	unsigned so_group_wait_us;
+	size_t so_queue_bytes;          /* cap on queued request bytes; 0 = 256 MiB */
+	unsigned so_queue_reqs;         /* cap on queued requests; 0 = 4096 */
+	const saksid_log *so_log;       /* may be NULL */
+} saksid_server_opts;
+
+typedef struct saksid_server saksid_server;
+
+/* Counters since start (for tests and the final log line). */
+typedef struct saksid_server_stats {
+	uint64_t ss_requests;
+	uint64_t ss_groups;
+	uint64_t ss_items[SAKSI_R__COUNT]; /* by final code (enum saksi_reason) */
+	uint64_t ss_busy;        /* requests answered `unavailable` because queues were full */
+	uint64_t ss_bad;         /* requests refused as a whole (parse/size) */
+} saksid_server_stats;
+
+/*
+ * Binds the socket to every URL and starts the threads. SAKSI_ERR_NET (errbuf names the
+ * URL and the reason) if a bind fails, SAKSI_ERR_INVAL for bad options,
+ * SAKSI_ERR_NOMEM / SAKSI_ERR_IO if a thread cannot start.
+ */
+saksi_err saksid_server_start(const saksid_server_opts *opts, saksid_server **out,
+                              char *errbuf, size_t errlen);
+/*
+ * Stops: no new requests are taken, the group being committed is finished and answered,
+ * requests not yet in a group are answered `unavailable`, the threads are joined and the
+ * socket closed. The ledger, ingest context and committer stay the caller's. If final
+ * is non-NULL it gets the counters as they stand at the end. s may be NULL. Call it
+ * once, from a thread that is not one of the server's.
+ */
+void saksid_server_stop(saksid_server *s, saksid_server_stats *final);
+
+void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
+
+#endif

@@ -1,0 +1,1865 @@
+/*
+ * ledger_test.c: the ledger against real LMDB in mkdtemp() dirs: roots and every proof
+ * compared with an independent compact range, the prev_root chain, compression with a
+ * trained dictionary, aborts, reopen, read-only copies, a full map, hostile stored bytes.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "bytes.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "note.h"
+
+#define ORIGIN "bpjs.example/saksi/test"
+#define VKEY "bpjs.example/saksi/test+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
+#define T0 1767225600000ULL /* 2026-01-01T00:00:00Z */
+
+static uint64_t g_seed;
+
+struct fx {
+	char dir[256];
+};
+
+/* ---- fixtures and helpers ---- */
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-ledger-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static uint64_t
+splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void
+fill_random(uint64_t *s, uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)splitmix(s);
+}
+
+static void
+ledger_path(char *out, size_t cap, const char *dir, const char *sub)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, sub);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+/*
+ * A deterministic, envelope-shaped body for entry i: the header fields, an event type,
+ * a JSON payload whose personal fields are _sd digests, and a 64-byte signature. The
+ * digests, ids and signature are random, as in real traffic; the rest repeats.
+ */
+static size_t
+make_event(uint64_t i, uint8_t *out)
+{
+	static const char *const types[] = {
+		"queue.booking.created", "queue.ticket.called", "queue.ticket.served",
+		"claim.jht.submitted", "claim.jht.verified", "claim.jkk.submitted",
+		"claim.jht.paid", "staff.login",
+	};
+	static const char *const branches[] = {
+		"KC-MAKASSAR", "KC-JAKARTA-SALEMBA", "KC-SURABAYA-RUNGKUT", "KC-MEDAN",
+		"KC-BANDUNG-SUCI", "KC-DENPASAR",
+	};
+	static const char *const status[] = { "created", "waiting", "in_review", "approved",
+		"rejected", "paid" };
+	uint64_t s = g_seed ^ (i * 0x9e3779b97f4a7c15ULL), key = i % 16;
+	uint8_t rnd[32], kid[8], ks = (uint8_t)key;
+	char sd1[48], sd2[48], payload[1024];
+	const char *type = types[splitmix(&s) % 8];
+	size_t tl = strlen(type), pl, o = 0;
+	uint64_t ks64 = g_seed ^ ks;
+
+	fill_random(&ks64, kid, sizeof(kid));
+	fill_random(&s, rnd, 32);
+	sodium_bin2base64(sd1, sizeof(sd1), rnd, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	fill_random(&s, rnd, 32);
+	sodium_bin2base64(sd2, sizeof(sd2), rnd, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	pl = (size_t)snprintf(payload, sizeof(payload),
+	    "{\"branch\":\"%s\",\"claim_id\":\"JHT-2026-%06" PRIu64 "\",\"counter\":%u,"
+	    "\"nik\":{\"_sd\":\"%s\"},\"name\":{\"_sd\":\"%s\"},\"queue\":\"%c\","
+	    "\"service\":\"%s\",\"status\":\"%s\",\"ticket\":\"%c-%03u\","
+	    "\"at\":\"2026-01-%02u T%02u:%02u:%02u+08:00\",\"amount_idr\":%u}",
+	    branches[splitmix(&s) % 6], splitmix(&s) % 1000000, (unsigned)(splitmix(&s) % 12),
+	    sd1, sd2, "ABCD"[splitmix(&s) % 4], type, status[splitmix(&s) % 6],
+	    "ABCD"[splitmix(&s) % 4], (unsigned)(splitmix(&s) % 1000),
+	    (unsigned)(1 + splitmix(&s) % 28), (unsigned)(splitmix(&s) % 24),
+	    (unsigned)(splitmix(&s) % 60), (unsigned)(splitmix(&s) % 60),
+	    (unsigned)(splitmix(&s) % 90000000));
+	out[o++] = 1;
+	out[o++] = 1;
+	memcpy(out + o, kid, 8);
+	o += 8;
+	saksi_put_u64(out + o, i / 16 + 1);
+	o += 8;
+	saksi_put_u64(out + o, T0 + i * 1371);
+	o += 8;
+	out[o++] = (uint8_t)tl;
+	memcpy(out + o, type, tl);
+	o += tl;
+	saksi_put_u32(out + o, (uint32_t)pl);
+	o += 4;
+	memcpy(out + o, payload, pl);
+	o += pl;
+	fill_random(&s, out + o, 64);
+	return o + 64;
+}
+
+/* A refusal summary body with count entries. */
+static size_t
+make_refusals(uint64_t i, unsigned count, uint8_t *out)
+{
+	uint64_t s = g_seed ^ ~i;
+	unsigned k;
+
+	saksi_put_u16(out, (uint16_t)count);
+	for (k = 0; k < count; k++) {
+		uint8_t *e = out + 2 + 29 * k;
+
+		fill_random(&s, e, 8);
+		e[8] = (uint8_t)(2 + k % 13);
+		saksi_put_u32(e + 9, 1 + k);
+		saksi_put_u64(e + 13, T0 + i);
+		saksi_put_u64(e + 21, T0 + i + 5);
+	}
+	return 2 + 29 * (size_t)count;
+}
+
+static int
+kind_of(uint64_t i)
+{
+	return i % 53 == 52 ? SAKSI_LEAF_REFUSALS : SAKSI_LEAF_EVENT;
+}
+
+static size_t
+make_body(uint64_t i, uint8_t *out)
+{
+	return kind_of(i) == SAKSI_LEAF_EVENT ? make_event(i, out) :
+	    make_refusals(i, 1 + (unsigned)(i % 3), out);
+}
+
+static uint64_t
+commit_ms(uint64_t i)
+{
+	return T0 + 1000 * (i / 7);
+}
+
+/* The leaf the ledger must have stored at i, given the root of the i entries before. */
+static size_t
+expected_leaf(uint64_t i, const saksi_hash prev, uint8_t *out)
+{
+	out[0] = 1;
+	out[1] = (uint8_t)kind_of(i);
+	saksi_put_u64(out + 2, commit_ms(i));
+	memcpy(out + 10, prev, SAKSI_HASH_LEN);
+	return SAKSI_LEAF_HDR + make_body(i, out + SAKSI_LEAF_HDR);
+}
+
+static saksi_ledger *
+open_rw(const char *dir, const saksi_ledger_opts *o)
+{
+	saksi_ledger *l = NULL;
+
+	assert_int_equal(saksi_ledger_open(dir, ORIGIN, VKEY, o, &l), SAKSI_OK);
+	assert_non_null(l);
+	return l;
+}
+
+static saksi_ledger *
+open_ro(const char *dir)
+{
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	return l;
+}
+
+/*
+ * The independent model of a ledger: roots[n] for every size n reached and the leaf
+ * hashes, from a compact range fed with the expected leaf bytes.
+ */
+struct model {
+	uint64_t n, cap;
+	saksi_hash *roots;
+	saksi_hash *lh;
+	saksi_merkle_range range;
+};
+
+static void
+model_init(struct model *m, uint64_t cap)
+{
+	memset(m, 0, sizeof(*m));
+	m->cap = cap;
+	m->roots = calloc(cap + 1, sizeof(saksi_hash));
+	m->lh = calloc(cap, sizeof(saksi_hash));
+	assert_non_null(m->roots);
+	assert_non_null(m->lh);
+	saksi_merkle_range_init(&m->range);
+	saksi_merkle_range_root(&m->range, m->roots[0]);
+}
+
+static void
+model_free(struct model *m)
+{
+	free(m->roots);
+	free(m->lh);
+}
+
+/* Appends entry m->n in txn and checks what the ledger says against the model. */
+static void
+append_one(saksi_ledger_txn *txn, struct model *m)
+{
+	static uint8_t leaf[SAKSI_LEAF_MAX];
+	uint64_t i = m->n, idx = UINT64_MAX;
+	saksi_hash h;
+	size_t len;
+
+	assert_true(i < m->cap);
+	len = expected_leaf(i, m->roots[i], leaf);
+	assert_int_equal(saksi_ledger_append(txn, kind_of(i), commit_ms(i), leaf + SAKSI_LEAF_HDR,
+	    len - SAKSI_LEAF_HDR, &idx, h), SAKSI_OK);
+	assert_int_equal(idx, i);
+	saksi_merkle_leaf_hash(m->lh[i], leaf, len);
+	assert_memory_equal(h, m->lh[i], SAKSI_HASH_LEN);
+	saksi_merkle_range_push(&m->range, h);
+	m->n = i + 1;
+	saksi_merkle_range_root(&m->range, m->roots[m->n]);
+	assert_int_equal(saksi_ledger_size(txn), m->n);
+}
+
+static void
+append_group(saksi_ledger *l, struct model *m, uint64_t count)
+{
+	saksi_ledger_txn *txn = NULL;
+	saksi_hash root;
+	uint64_t k;
+
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), m->n);
+	for (k = 0; k < count; k++)
+		append_one(txn, m);
+	assert_int_equal(saksi_ledger_root(txn, m->n, root), SAKSI_OK);
+	assert_memory_equal(root, m->roots[m->n], SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+}
+
+/* Every leaf, root and a proof for every leaf and size, against the model. */
+static void
+check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
+{
+	static uint8_t want[SAKSI_LEAF_MAX];
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], root;
+	saksi_ledger_txn *txn = NULL;
+	uint64_t i, n = m->n, sz;
+	uint8_t *leaf;
+	size_t len, np, wl;
+	saksi_leaf lf;
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), n);
+	for (i = 0; i <= n; i++) {
+		assert_int_equal(saksi_ledger_root(txn, i, root), SAKSI_OK);
+		assert_memory_equal(root, m->roots[i], SAKSI_HASH_LEN);
+	}
+	for (i = 0; i < n; i++) {
+		assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &len), SAKSI_OK);
+		wl = expected_leaf(i, m->roots[i], want);
+		assert_int_equal(len, wl);
+		assert_memory_equal(leaf, want, wl);
+		/* The chain: every entry carries the root of the entries before it. */
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		assert_memory_equal(lf.lf_prev_root, m->roots[i], SAKSI_HASH_LEN);
+		assert_int_equal(lf.lf_kind, kind_of(i));
+		assert_int_equal(lf.lf_commit_ms, commit_ms(i));
+		free(leaf);
+		assert_int_equal(saksi_ledger_node(txn, 0, i, root), SAKSI_OK);
+		assert_memory_equal(root, m->lh[i], SAKSI_HASH_LEN);
+
+		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, n, proof, &np), SAKSI_OK);
+		assert_int_equal(saksi_merkle_verify_inclusion(i, n, m->lh[i],
+		    (const saksi_hash *)proof, np, m->roots[n]), SAKSI_OK);
+		sz = i + 1 + splitmix(rng) % (n - i);
+		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, sz, proof, &np), SAKSI_OK);
+		assert_int_equal(saksi_merkle_verify_inclusion(i, sz, m->lh[i],
+		    (const saksi_hash *)proof, np, m->roots[sz]), SAKSI_OK);
+		/* A proof for one leaf does not prove another. */
+		if (i + 1 < n)
+			assert_int_equal(saksi_merkle_verify_inclusion(i, sz, m->lh[i + 1],
+			    (const saksi_hash *)proof, np, m->roots[sz]), SAKSI_ERR_PROOF);
+
+		assert_int_equal(saksi_ledger_prove_consistency(txn, i + 1, n, proof, &np),
+		    SAKSI_OK);
+		assert_int_equal(saksi_merkle_verify_consistency(i + 1, n, m->roots[i + 1],
+		    m->roots[n], (const saksi_hash *)proof, np), SAKSI_OK);
+		sz = i + 1 + splitmix(rng) % (n - i);
+		assert_int_equal(saksi_ledger_prove_consistency(txn, i + 1, sz, proof, &np),
+		    SAKSI_OK);
+		assert_int_equal(saksi_merkle_verify_consistency(i + 1, sz, m->roots[i + 1],
+		    m->roots[sz], (const saksi_hash *)proof, np), SAKSI_OK);
+	}
+	/* Nothing stored past the end. */
+	assert_int_equal(saksi_ledger_leaf(txn, n, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_null(leaf);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+}
+
+/* ---- raw LMDB access, as a tamperer (or an auditor) has it ---- */
+
+struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+};
+
+static void
+raw_open(const char *dir, struct raw *r, int rdonly)
+{
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+	assert_int_equal(mdb_env_open(r->env, dir, rdonly ? MDB_RDONLY : 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, rdonly ? MDB_RDONLY : 0, &r->txn), 0);
+}
+
+static MDB_dbi
+raw_db(struct raw *r, const char *name)
+{
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
+	return dbi;
+}
+
+static void
+raw_close(struct raw *r)
+{
+	assert_int_equal(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+}
+
+static void
+raw_put(struct raw *r, const char *db, const void *k, size_t kl, const void *v, size_t vl)
+{
+	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+
+	assert_int_equal(mdb_put(r->txn, raw_db(r, db), &key, &val, 0), 0);
+}
+
+/* A copy of the stored record of leaf i (malloc'd). */
+static uint8_t *
+raw_leaf(struct raw *r, uint64_t i, size_t *len)
+{
+	uint8_t k[8], *p;
+	MDB_val key = { 8, k }, val;
+
+	saksi_put_u64(k, i);
+	assert_int_equal(mdb_get(r->txn, raw_db(r, "leaf"), &key, &val), 0);
+	assert_non_null(p = malloc(val.mv_size + 64));
+	memcpy(p, val.mv_data, val.mv_size);
+	*len = val.mv_size;
+	return p;
+}
+
+static void
+raw_put_leaf(struct raw *r, uint64_t i, const uint8_t *rec, size_t len)
+{
+	uint8_t k[8];
+
+	saksi_put_u64(k, i);
+	raw_put(r, "leaf", k, 8, rec, len);
+}
+
+static size_t
+raw_entries(struct raw *r, const char *db)
+{
+	MDB_stat st;
+
+	assert_int_equal(mdb_stat(r->txn, raw_db(r, db), &st), 0);
+	return st.ms_entries;
+}
+
+/* Nodes a tree of size n stores: floor(n / 2^L) at every level L. */
+static size_t
+nodes_for(uint64_t n)
+{
+	size_t c = 0;
+
+	for (; n > 0; n >>= 1)
+		c += n;
+	return c;
+}
+
+static void
+copy_file(const char *src, const char *dst)
+{
+	FILE *in, *out;
+	char buf[65536];
+	size_t n;
+
+	assert_non_null(in = fopen(src, "rb"));
+	assert_non_null(out = fopen(dst, "wb"));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	assert_int_equal(fclose(out), 0);
+	fclose(in);
+}
+
+/* ---- tests ---- */
+
+/*
+ * Thousands of leaves in groups of 1..64 over many transactions, with the default
+ * dictionary threshold: every root, leaf, chain link and proof checked; the dictionary
+ * takes over at 1024 entries and makes leaves smaller.
+ */
+static void
+test_append_many(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t N = 3000;
+	uint64_t rng = g_seed, i;
+	struct model m;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct raw r;
+	size_t len, c1 = 0, c2 = 0, n1 = 0, n2 = 0, raw1 = 0, raw2 = 0, total = 0;
+	uint8_t *rec;
+	char path[512];
+	struct stat st;
+
+	model_init(&m, N);
+	l = open_rw(f->dir, NULL);
+	while (m.n < N) {
+		uint64_t g = 1 + splitmix(&rng) % 64;
+
+		append_group(l, &m, g > N - m.n ? N - m.n : g);
+		if (m.n % 5 == 0) { /* sometimes a read transaction between groups */
+			saksi_hash root;
+
+			assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+			assert_int_equal(saksi_ledger_size(txn), m.n);
+			assert_int_equal(saksi_ledger_root(txn, m.n, root), SAKSI_OK);
+			assert_memory_equal(root, m.roots[m.n], SAKSI_HASH_LEN);
+			saksi_ledger_abort(txn);
+		}
+	}
+	check_all(l, &m, &rng);
+
+	/* Stored sizes through the API: the dictionary makes typical leaves smaller. */
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	for (i = 0; i < N; i++) {
+		static uint8_t want[SAKSI_LEAF_MAX];
+		size_t wl = expected_leaf(i, m.roots[i], want);
+
+		assert_int_equal(saksi_ledger_leaf_stored_len(txn, i, &len), SAKSI_OK);
+		total += len;
+		if (kind_of(i) != SAKSI_LEAF_EVENT)
+			continue;
+		assert_true(len < wl);
+		if (i < 1024) {
+			c1 += len;
+			raw1 += wl;
+			n1++;
+		} else {
+			c2 += len;
+			raw2 += wl;
+			n2++;
+		}
+	}
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	print_message("leaf bytes, events: raw %.1f; stored zstd %.1f (first 1024); "
+	    "stored zstd+dict %.1f (after); all leaves stored %.1f; record header 9\n",
+	    (double)(raw1 + raw2) / (double)(n1 + n2), (double)c1 / (double)n1,
+	    (double)c2 / (double)n2, (double)total / (double)N);
+	assert_true(c2 * 10 / n2 < c1 * 10 / n1 * 8 / 10); /* the dictionary saves >= 20% */
+
+	/* Codecs as stored: zstd before the threshold, zstd with dictionary 1 after. */
+	raw_open(f->dir, &r, 1);
+	assert_int_equal(raw_entries(&r, "leaf"), N);
+	assert_int_equal(raw_entries(&r, "node"), nodes_for(N));
+	assert_int_equal(raw_entries(&r, "dict"), 1);
+	for (i = 0; i < N; i++) {
+		rec = raw_leaf(&r, i, &len);
+		if (kind_of(i) == SAKSI_LEAF_EVENT) {
+			assert_int_equal(rec[0], i < 1024 ? 1 : 2);
+			assert_int_equal(saksi_get_u32(rec + 1), i < 1024 ? 0 : 1);
+		}
+		free(rec);
+	}
+	raw_close(&r);
+	ledger_path(path, sizeof(path), f->dir, "data.mdb");
+	assert_int_equal(stat(path, &st), 0);
+	print_message("data.mdb: %lld bytes for %" PRIu64 " leaves = %.1f bytes/leaf "
+	    "(leaves, tree nodes, B-tree pages)\n", (long long)st.st_size, N,
+	    (double)st.st_size / (double)N);
+
+	/* Reopened: everything kept, the dictionary used for new leaves at once. */
+	l = open_rw(f->dir, NULL);
+	m.cap = N; /* no more room in the model: only re-check */
+	check_all(l, &m, &rng);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/* Bodies that do not compress are stored raw (codec 0), before and after training. */
+static void
+test_incompressible_raw(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint8_t body[700], *leaf;
+	uint64_t s = g_seed ^ 7, i;
+	size_t len;
+	struct raw r;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 40;
+	l = open_rw(f->dir, &o);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	for (i = 0; i < 100; i++) {
+		fill_random(&s, body, sizeof(body));
+		assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_EVENT, T0, body, sizeof(body),
+		    NULL, NULL), SAKSI_OK);
+		assert_int_equal(saksi_ledger_leaf_stored_len(txn, i, &len), SAKSI_OK);
+		assert_int_equal(len, 9 + SAKSI_LEAF_HDR + sizeof(body));
+		assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(len, SAKSI_LEAF_HDR + sizeof(body));
+		assert_memory_equal(leaf + SAKSI_LEAF_HDR, body, sizeof(body));
+		free(leaf);
+	}
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 1);
+	for (i = 0; i < 100; i++) {
+		uint8_t *rec = raw_leaf(&r, i, &len);
+
+		assert_int_equal(rec[0], 0);
+		assert_int_equal(saksi_get_u32(rec + 1), 0);
+		assert_int_equal(saksi_get_u32(rec + 5), SAKSI_LEAF_HDR + sizeof(body));
+		free(rec);
+	}
+	raw_close(&r);
+}
+
+/* Too few samples to train: appends go on with codec 1 and training retries at 2x. */
+static void
+test_dict_retry(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct model m;
+	saksi_ledger *l;
+	struct raw r;
+	uint64_t rng = g_seed ^ 3, i, first2 = UINT64_MAX;
+	uint8_t *rec;
+	size_t len;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 2;
+	model_init(&m, 600);
+	l = open_rw(f->dir, &o);
+	while (m.n < 600) {
+		uint64_t g = 1 + splitmix(&rng) % 9;
+
+		append_group(l, &m, g > 600 - m.n ? 600 - m.n : g);
+	}
+	check_all(l, &m, &rng);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 1);
+	for (i = 0; i < m.n; i++) {
+		rec = raw_leaf(&r, i, &len);
+		assert_true(rec[0] <= 2);
+		if (rec[0] == 2 && first2 == UINT64_MAX)
+			first2 = i;
+		if (first2 != UINT64_MAX && kind_of(i) == SAKSI_LEAF_EVENT)
+			assert_int_equal(rec[0], 2);
+		free(rec);
+	}
+	raw_close(&r);
+	print_message("dictionary trained at size %" PRIu64 "\n", first2);
+	/* Two samples cannot train; a power of two can, within 600. */
+	assert_true(first2 > 2 && first2 < 600);
+	assert_int_equal(first2 & (first2 - 1), 0);
+	model_free(&m);
+}
+
+/* An aborted transaction leaves nothing, including a dictionary it trained. */
+static void
+test_abort(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct model m, saved;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	saksi_hash root;
+	struct raw r;
+	uint8_t *leaf, *rec;
+	size_t len;
+	uint64_t rng = g_seed ^ 5, k;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 100;
+	model_init(&m, 400);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 90);
+	saved = m;
+
+	/* Crosses the threshold, trains, reads a leaf written with the new dictionary. */
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	for (k = 0; k < 30; k++)
+		append_one(txn, &m);
+	assert_int_equal(saksi_ledger_leaf_stored_len(txn, 110, &len), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(txn, 110, &leaf, &len), SAKSI_OK);
+	free(leaf);
+	assert_int_equal(saksi_ledger_root(txn, 120, root), SAKSI_OK);
+	assert_memory_equal(root, m.roots[120], SAKSI_HASH_LEN);
+	saksi_ledger_abort(txn);
+
+	m.n = saved.n;
+	saksi_merkle_range_init(&m.range);
+	for (k = 0; k < m.n; k++)
+		saksi_merkle_range_push(&m.range, m.lh[k]);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 90);
+	assert_int_equal(saksi_ledger_root(txn, 90, root), SAKSI_OK);
+	assert_memory_equal(root, m.roots[90], SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_leaf(txn, 90, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_node(txn, 0, 90, root), SAKSI_ERR_NOT_FOUND);
+	saksi_ledger_abort(txn);
+
+	/* The same entries again: the dictionary is trained anew and sticks this time. */
+	append_group(l, &m, 40);
+	append_group(l, &m, 20);
+	check_all(l, &m, &rng);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 1);
+	assert_int_equal(raw_entries(&r, "leaf"), 150);
+	assert_int_equal(raw_entries(&r, "node"), nodes_for(150));
+	assert_int_equal(raw_entries(&r, "dict"), 1);
+	rec = raw_leaf(&r, 120, &len);
+	assert_int_equal(rec[0], 2);
+	free(rec);
+	raw_close(&r);
+	model_free(&m);
+}
+
+/* Close and reopen keeps leaves, tree, meta and the other tables. */
+static void
+test_reopen(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct model m;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint64_t rng = g_seed ^ 11, v, idx, sz;
+	uint8_t kid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, disc[80], *blob;
+	saksi_hash eh, got;
+	char *s;
+	size_t len;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 64;
+	memset(disc, 0x5a, sizeof(disc));
+	disc[0] = 1;
+	memset(eh, 0xee, sizeof(eh));
+	model_init(&m, 300);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 100);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 7, 42, eh), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_put(txn, 42, disc, sizeof(disc)), SAKSI_OK);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 100, "note\n", 5), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_add(txn, 11, kid, 3), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	saksi_ledger_close(l);
+
+	/* origin and vkey may be left out for an existing ledger. */
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	check_all(l, &m, &rng);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_meta(txn, "origin", &s), SAKSI_OK);
+	assert_string_equal(s, ORIGIN);
+	free(s);
+	assert_int_equal(saksi_ledger_meta(txn, "vkey", &s), SAKSI_OK);
+	assert_string_equal(s, VKEY);
+	free(s);
+	assert_int_equal(saksi_ledger_meta(txn, "format", &s), SAKSI_OK);
+	assert_memory_equal(s, "\0\0\0\1", 4);
+	free(s);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(saksi_ledger_seq_get(txn, kid, 7, &idx, got), SAKSI_OK);
+	assert_int_equal(idx, 42);
+	assert_memory_equal(got, eh, SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_disc_get(txn, 42, &blob, &len), SAKSI_OK);
+	assert_int_equal(len, sizeof(disc));
+	assert_memory_equal(blob, disc, sizeof(disc));
+	free(blob);
+	assert_int_equal(saksi_ledger_ckpt_latest(txn, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 100);
+	assert_int_equal(len, 5);
+	assert_string_equal(s, "note\n");
+	free(s);
+	assert_int_equal(saksi_ledger_stat_get(txn, 11, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 3);
+	saksi_ledger_abort(txn);
+	/* The dictionary trained before the close compresses what comes after. */
+	append_group(l, &m, 50);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf_stored_len(txn, 120, &len), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	{
+		struct raw r;
+		uint8_t *rec;
+
+		raw_open(f->dir, &r, 1);
+		assert_int_equal(raw_entries(&r, "dict"), 1);
+		rec = raw_leaf(&r, 120, &len);
+		assert_int_equal(rec[0], 2);
+		free(rec);
+		raw_close(&r);
+	}
+	l = open_rw(f->dir, &o);
+	check_all(l, &m, &rng);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/* Read-only opens of copies made with cp and with mdb_copy's compacting copy. */
+static void
+test_readonly_copy(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct model m;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint64_t rng = g_seed ^ 13;
+	char src[512], cpdir[512], mcdir[512], dst[512];
+	MDB_env *env;
+	uint8_t body[10] = { 0 };
+	const char *dirs[2];
+	int k;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 100;
+	model_init(&m, 250);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 120);
+	append_group(l, &m, 130);
+	saksi_ledger_close(l);
+
+	ledger_path(cpdir, sizeof(cpdir), f->dir, "cp");
+	ledger_path(mcdir, sizeof(mcdir), f->dir, "mdbcopy");
+	assert_int_equal(mkdir(cpdir, 0700), 0);
+	assert_int_equal(mkdir(mcdir, 0700), 0);
+	ledger_path(src, sizeof(src), f->dir, "data.mdb");
+	ledger_path(dst, sizeof(dst), cpdir, "data.mdb");
+	copy_file(src, dst);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_env_copy2(env, mcdir, MDB_CP_COMPACT), 0);
+	mdb_env_close(env);
+
+	dirs[0] = cpdir;
+	dirs[1] = mcdir;
+	for (k = 0; k < 2; k++) {
+		l = open_ro(dirs[k]);
+		check_all(l, &m, &rng);
+		assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_ERR_INVAL);
+		assert_null(txn);
+		/* Write calls in a read transaction are refused. */
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
+		    SAKSI_ERR_INVAL);
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+	}
+	/* A read-only open names the ledger it wants, and never creates one. */
+	l = NULL;
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l), SAKSI_OK);
+	saksi_ledger_close(l);
+	assert_int_equal(saksi_ledger_open(f->dir, "other/origin", NULL, &o, &l), SAKSI_ERR_KEY);
+	ledger_path(dst, sizeof(dst), f->dir, "empty");
+	assert_int_equal(mkdir(dst, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dst, ORIGIN, VKEY, &o, &l), SAKSI_ERR_NOT_FOUND);
+	ledger_path(dst, sizeof(dst), f->dir, "absent");
+	assert_int_equal(saksi_ledger_open(dst, NULL, NULL, &o, &l), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(access(dst, F_OK), -1);
+	assert_null(l);
+	if (geteuid() == 0)
+		print_message("running as root: the lock-free open of a read-only directory is "
+		    "not exercised\n");
+	else {
+		char lock[512];
+
+		ledger_path(lock, sizeof(lock), cpdir, "lock.mdb");
+		unlink(lock);
+		assert_int_equal(chmod(cpdir, 0500), 0);
+		l = open_ro(cpdir);
+		check_all(l, &m, &rng);
+		saksi_ledger_close(l);
+		assert_int_equal(chmod(cpdir, 0700), 0);
+	}
+	model_free(&m);
+}
+
+/* A full map: SAKSI_ERR_FULL, nothing of the transaction kept, the ledger usable. */
+static void
+test_map_full(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint8_t body[3000], *leaf;
+	uint64_t s = g_seed ^ 17, committed = 0, k, idx;
+	saksi_hash root, want, h;
+	saksi_merkle_range range;
+	saksi_err e = SAKSI_OK;
+	size_t len;
+	int full_at_commit = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_map_size = 1u << 20;
+	saksi_merkle_range_init(&range);
+	l = open_rw(f->dir, &o);
+	for (;;) {
+		saksi_merkle_range r2 = range;
+
+		assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+		for (k = 0; k < 20; k++) {
+			fill_random(&s, body, sizeof(body));
+			e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, T0, body, sizeof(body), &idx,
+			    h);
+			if (e != SAKSI_OK)
+				break;
+			saksi_merkle_range_push(&r2, h);
+		}
+		if (e == SAKSI_OK) {
+			e = saksi_ledger_commit(txn);
+			if (e == SAKSI_OK) {
+				committed += 20;
+				range = r2;
+				continue;
+			}
+			full_at_commit = 1;
+			break;
+		}
+		break;
+	}
+	assert_int_equal(e, SAKSI_ERR_FULL);
+	print_message("map full after %" PRIu64 " committed leaves (%s)\n", committed,
+	    full_at_commit ? "at commit" : "at append");
+	assert_true(committed > 0);
+	if (!full_at_commit) {
+		/* The failed transaction is already rolled back: every call says so. */
+		assert_int_equal(saksi_ledger_append(txn, 1, T0, body, 10, NULL, NULL),
+		    SAKSI_ERR_FULL);
+		assert_int_equal(saksi_ledger_root(txn, 0, root), SAKSI_ERR_FULL);
+		assert_int_equal(saksi_ledger_leaf(txn, 0, &leaf, &len), SAKSI_ERR_FULL);
+		assert_int_equal(saksi_ledger_ckpt_put(txn, 0, "x", 1), SAKSI_ERR_FULL);
+		assert_int_equal(saksi_ledger_commit(txn), SAKSI_ERR_FULL);
+	}
+
+	/* Unchanged: the size and root of the last commit, every leaf readable. */
+	saksi_merkle_range_root(&range, want);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), committed);
+	assert_int_equal(saksi_ledger_root(txn, committed, root), SAKSI_OK);
+	assert_memory_equal(root, want, SAKSI_HASH_LEN);
+	for (k = 0; k < committed; k++) {
+		assert_int_equal(saksi_ledger_leaf(txn, k, &leaf, &len), SAKSI_OK);
+		free(leaf);
+	}
+	assert_int_equal(saksi_ledger_leaf(txn, committed, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	saksi_ledger_abort(txn);
+	/* The writer is free again. */
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	saksi_ledger_close(l);
+
+	/* Given a bigger map, the same ledger takes more. */
+	o.lo_map_size = 4u << 20;
+	l = open_rw(f->dir, &o);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0 + 1, body, sizeof(body), &idx, h),
+	    SAKSI_OK);
+	assert_int_equal(idx, committed);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(txn, committed, &leaf, &len), SAKSI_OK);
+	assert_memory_equal(leaf + 10, want, SAKSI_HASH_LEN); /* prev_root */
+	free(leaf);
+	saksi_merkle_range_push(&range, h);
+	saksi_merkle_range_root(&range, want);
+	assert_int_equal(saksi_ledger_root(txn, committed + 1, root), SAKSI_OK);
+	assert_memory_equal(root, want, SAKSI_HASH_LEN);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+}
+
+static void
+test_origin_and_meta(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l = NULL;
+	char path[512], longname[300];
+	struct raw r;
+	uint8_t fmt[4];
+
+	/* No ledger, and nothing to create one with: nothing is left behind. */
+	ledger_path(path, sizeof(path), f->dir, "new");
+	assert_int_equal(saksi_ledger_open(path, NULL, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_open(path, ORIGIN, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
+	assert_null(l);
+	ledger_path(path, sizeof(path), f->dir, "new/data.mdb");
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(saksi_ledger_open(NULL, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_open("", ORIGIN, VKEY, NULL, &l), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_open(f->dir, "two\nlines", VKEY, NULL, &l),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_open(f->dir, "", VKEY, NULL, &l), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, "v\tk", NULL, &l), SAKSI_ERR_INVAL);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(saksi_ledger_open(f->dir, longname, VKEY, NULL, &l), SAKSI_ERR_INVAL);
+	ledger_path(path, sizeof(path), f->dir, "no/such/parent");
+	assert_int_equal(saksi_ledger_open(path, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_NOT_FOUND);
+
+	l = open_rw(f->dir, NULL);
+	saksi_ledger_close(l);
+	assert_int_equal(saksi_ledger_open(f->dir, "bpjs.example/other", VKEY, NULL, &l),
+	    SAKSI_ERR_KEY);
+	assert_null(l);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, "other+00000000+AAAA", NULL, &l),
+	    SAKSI_ERR_KEY);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, "other+00000000+AAAA", NULL, &l),
+	    SAKSI_ERR_KEY);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, NULL, NULL, &l), SAKSI_OK);
+	saksi_ledger_close(l);
+
+	/* Another format version is refused, a malformed one too. */
+	raw_open(f->dir, &r, 0);
+	saksi_put_u32(fmt, 2);
+	raw_put(&r, "meta", "format", 6, fmt, 4);
+	raw_close(&r);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_VERSION);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_VERSION);
+	raw_open(f->dir, &r, 0);
+	raw_put(&r, "meta", "format", 6, fmt, 3);
+	raw_close(&r);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_FORMAT);
+	assert_null(l);
+}
+
+/* An LMDB environment that is not a ledger. */
+static void
+test_not_a_ledger(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 1, "k" }, v = { 1, "v" };
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	/* The main database holds a plain key where the ledger's tables would be named. */
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_OK);
+	saksi_ledger_close(l);
+}
+
+static void
+test_too_large(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint8_t *body, *leaf;
+	uint64_t s = g_seed ^ 19, idx;
+	size_t max = SAKSI_LEAF_MAX - SAKSI_LEAF_HDR, len;
+	saksi_leaf lf;
+
+	assert_non_null(body = malloc(max + 1));
+	fill_random(&s, body, max + 1);
+	l = open_rw(f->dir, NULL);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, max + 1, &idx, NULL),
+	    SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, SIZE_MAX, &idx, NULL),
+	    SAKSI_ERR_TOO_LARGE);
+	/* A refused append leaves the transaction usable. */
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, max, &idx, NULL), SAKSI_OK);
+	assert_int_equal(idx, 0);
+	memset(body, 'a', max);
+	assert_int_equal(saksi_ledger_append(txn, 2, T0, body, max, &idx, NULL), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, NULL, 0, &idx, NULL), SAKSI_OK);
+	assert_int_equal(idx, 2);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(txn, 1, &leaf, &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_LEAF_MAX);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_REFUSALS);
+	assert_int_equal(lf.lf_body_len, max);
+	assert_memory_equal(lf.lf_body, body, max);
+	free(leaf);
+	assert_int_equal(saksi_ledger_leaf_stored_len(txn, 1, &len), SAKSI_OK);
+	assert_true(len < 1000);
+	assert_int_equal(saksi_ledger_leaf(txn, 2, &leaf, &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_LEAF_HDR);
+	free(leaf);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	free(body);
+}
+
+static void
+test_leaf_parse(void **state)
+{
+	uint8_t leaf[SAKSI_LEAF_MAX + 1];
+	saksi_leaf lf;
+
+	(void)state;
+	memset(leaf, 0, sizeof(leaf));
+	leaf[0] = 1;
+	leaf[1] = 1;
+	saksi_put_u64(leaf + 2, 0x0102030405060708ULL);
+	memset(leaf + 10, 0xab, 32);
+	leaf[42] = 'x';
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, 1);
+	assert_int_equal(lf.lf_commit_ms, 0x0102030405060708ULL);
+	assert_int_equal(lf.lf_prev_root[31], 0xab);
+	assert_ptr_equal(lf.lf_body, leaf + 42);
+	assert_int_equal(lf.lf_body_len, 1);
+	assert_int_equal(saksi_leaf_parse(leaf, 42, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_body_len, 0);
+	assert_int_equal(saksi_leaf_parse(leaf, SAKSI_LEAF_MAX, &lf), SAKSI_OK);
+	assert_int_equal(saksi_leaf_parse(leaf, SAKSI_LEAF_MAX + 1, &lf), SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(saksi_leaf_parse(leaf, 41, &lf), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_leaf_parse(leaf, 0, &lf), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_leaf_parse(NULL, 43, &lf), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_leaf_parse(leaf, 43, NULL), SAKSI_ERR_INVAL);
+	leaf[1] = 2;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_REFUSALS);
+	leaf[1] = 0;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_ERR_FORMAT);
+	leaf[1] = 3;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_ERR_FORMAT);
+	leaf[1] = 1;
+	leaf[0] = 2;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_ERR_VERSION);
+	leaf[0] = 0;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_ERR_VERSION);
+}
+
+/* Every argument and range check of the transaction API, on a small ledger. */
+static void
+test_api_errors(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l, *ro;
+	saksi_ledger_txn *txn = NULL, *rt = NULL;
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], h, eh, empty;
+	uint8_t kid[8] = { 9, 9, 9, 9, 9, 9, 9, 9 }, kid2[8] = { 0 }, disc[SAKSI_DISC_MAX + 1];
+	uint8_t body[50], *blob, *leaf;
+	uint64_t v, sz, idx;
+	size_t n, len;
+	char *s;
+	struct model m;
+
+	memset(body, 'b', sizeof(body));
+	memset(eh, 0x11, sizeof(eh));
+	memset(disc, 0x22, sizeof(disc));
+	disc[0] = 1;
+	l = open_rw(f->dir, NULL);
+
+	/* Empty ledger. */
+	assert_int_equal(saksi_ledger_begin(NULL, 0, &txn), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_begin(l, 0, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 0);
+	saksi_merkle_empty_root(empty);
+	assert_int_equal(saksi_ledger_root(txn, 0, h), SAKSI_OK);
+	assert_memory_equal(h, empty, SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_root(txn, 1, h), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_ckpt_latest(txn, &sz, &s, &len), SAKSI_ERR_NOT_FOUND);
+	assert_null(s);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 0, &sz, &s, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_leaf(txn, 0, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(NULL), SAKSI_ERR_INVAL);
+	saksi_ledger_abort(NULL);
+	assert_int_equal(saksi_ledger_size(NULL), 0);
+
+	model_init(&m, 20);
+	append_group(l, &m, 10);
+
+	/* Write operations in a read transaction. */
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 1, 0, eh), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, 100), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 1, "n", 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_stat_add(txn, 2, kid, 1), SAKSI_ERR_INVAL);
+	saksi_ledger_abort(txn);
+
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	/* append */
+	assert_int_equal(saksi_ledger_append(NULL, 1, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_append(txn, 0, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_append(txn, 3, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, NULL, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_size(txn), 10);
+	/* meta */
+	assert_int_equal(saksi_ledger_meta(txn, "nope", &s), SAKSI_ERR_NOT_FOUND);
+	assert_null(s);
+	assert_int_equal(saksi_ledger_meta(txn, NULL, &s), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_meta(txn, "", &s), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_meta(txn, "origin", NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_meta(NULL, "origin", &s), SAKSI_ERR_INVAL);
+	/* seq */
+	assert_int_equal(saksi_ledger_seq_get(txn, kid, 1, &idx, h), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_seq_get(txn, NULL, 1, &idx, h), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_last(txn, NULL, &v), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 0, 1, eh), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 1, 1, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_put(txn, NULL, 1, 1, eh), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 1, 10, eh), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 5, 3, eh), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 5, 4, eh), SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, 2, 4, eh), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 5); /* never lowered */
+	assert_int_equal(saksi_ledger_seq_put(txn, kid, UINT64_MAX, 9, eh), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid, &v), SAKSI_OK);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(saksi_ledger_seq_get(txn, kid, 2, NULL, NULL), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_get(txn, kid, 5, &idx, h), SAKSI_OK);
+	assert_int_equal(idx, 3);
+	assert_memory_equal(h, eh, SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_seq_last(txn, kid2, &v), SAKSI_OK);
+	assert_int_equal(v, 0);
+	/* disc */
+	assert_int_equal(saksi_ledger_disc_put(txn, 10, disc, 100), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, NULL, 100), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, SAKSI_DISC_MIN - 1),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, SAKSI_DISC_MAX + 1),
+	    SAKSI_ERR_TOO_LARGE);
+	disc[0] = 2;
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, 100), SAKSI_ERR_FORMAT);
+	disc[0] = 1;
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, SAKSI_DISC_MIN), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_put(txn, 9, disc, SAKSI_DISC_MAX), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_put(txn, 9, disc, 100), SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_ledger_disc_get(txn, 9, &blob, &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_DISC_MAX);
+	assert_memory_equal(blob, disc, len);
+	free(blob);
+	assert_int_equal(saksi_ledger_disc_get(txn, 1, &blob, &len), SAKSI_ERR_NOT_FOUND);
+	assert_null(blob);
+	assert_int_equal(saksi_ledger_disc_get(txn, 1, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_disc_get(txn, 1, &blob, NULL), SAKSI_ERR_INVAL);
+	/* ckpt */
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 11, "n", 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 3, "n", 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 3, NULL, 1), SAKSI_ERR_INVAL);
+	{
+		char *big = malloc(SAKSI_NOTE_MAX + 1);
+
+		assert_non_null(big);
+		memset(big, 'c', SAKSI_NOTE_MAX + 1);
+		assert_int_equal(saksi_ledger_ckpt_put(txn, 3, big, SAKSI_NOTE_MAX + 1),
+		    SAKSI_ERR_TOO_LARGE);
+		assert_int_equal(saksi_ledger_ckpt_put(txn, 0, big, SAKSI_NOTE_MAX), SAKSI_OK);
+		free(big);
+	}
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 7, "seven\n", 6), SAKSI_OK);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 3, "three\n", 6), SAKSI_OK);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 10, "ten\n", 4), SAKSI_OK);
+	/* A second checkpoint for a size is refused and changes nothing. */
+	assert_int_equal(saksi_ledger_ckpt_put(txn, 7, "SEVEN\n", 6), SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_ckpt_get(txn, 7, &s, &len), SAKSI_OK);
+	assert_string_equal(s, "seven\n");
+	assert_int_equal(len, 6);
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_get(txn, 4, &s, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_ckpt_get(txn, 4, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_ckpt_latest(txn, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 10);
+	assert_string_equal(s, "ten\n");
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_latest(txn, NULL, &s, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 0, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 3);
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 3, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 7);
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 5, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 7);
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 7, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 10);
+	assert_string_equal(s, "ten\n");
+	free(s);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, 10, &sz, &s, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_ckpt_next(txn, UINT64_MAX, &sz, &s, &len),
+	    SAKSI_ERR_NOT_FOUND);
+	/* stat */
+	assert_int_equal(saksi_ledger_stat_get(txn, 4, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(saksi_ledger_stat_add(txn, 4, kid, 2), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_add(txn, 4, kid, 5), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_add(txn, 5, kid, 1), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_get(txn, 4, kid, &v), SAKSI_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(saksi_ledger_stat_add(txn, 4, kid, UINT64_MAX), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_get(txn, 4, kid, &v), SAKSI_OK);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(saksi_ledger_stat_add(txn, -1, kid, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_stat_add(txn, 256, kid, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_stat_add(txn, 4, NULL, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_stat_get(txn, 4, kid, NULL), SAKSI_ERR_INVAL);
+	/* reading */
+	assert_int_equal(saksi_ledger_leaf(txn, 10, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_leaf(txn, 0, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_leaf(txn, 0, &leaf, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_leaf_stored_len(txn, 10, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_leaf_stored_len(txn, 0, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_leaf_stored_len(NULL, 0, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_node(txn, 0, 9, h), SAKSI_OK);
+	assert_int_equal(saksi_ledger_node(txn, 3, 0, h), SAKSI_OK);
+	assert_int_equal(saksi_ledger_node(txn, 3, 1, h), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_node(txn, 0, 10, h), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_node(txn, 64, 0, h), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node(txn, 0, 0, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_root(txn, 11, h), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_root(txn, 5, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_root(txn, 5, h), SAKSI_OK);
+	assert_memory_equal(h, m.roots[5], SAKSI_HASH_LEN);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 10, 10, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 0, 11, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 5, 3, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 0, 1, NULL, &n), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 0, 1, proof, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 0, 1, proof, &n), SAKSI_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 0, 5, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 6, 5, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 5, 11, proof, &n), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 5, 5, NULL, &n), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 5, 5, proof, NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_prove_consistency(txn, 5, 5, proof, &n), SAKSI_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+
+	/* The write transaction's data is what every later reader sees. */
+	assert_int_equal(saksi_ledger_begin(l, 0, &rt), SAKSI_OK);
+	assert_int_equal(saksi_ledger_ckpt_latest(rt, &sz, &s, &len), SAKSI_OK);
+	assert_int_equal(sz, 10);
+	free(s);
+	saksi_ledger_abort(rt);
+	saksi_ledger_close(l);
+
+	/* A read-only ledger has no writer. */
+	ro = open_ro(f->dir);
+	assert_int_equal(saksi_ledger_begin(ro, 1, &txn), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_begin(ro, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_seq_get(txn, kid, 5, &idx, h), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(ro);
+	saksi_ledger_close(NULL);
+	model_free(&m);
+}
+
+/* A collision with a stored leaf or node makes the append fail as corrupt. */
+static void
+test_collisions(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l = NULL;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	struct raw r;
+	uint8_t k[9], body[20] = { 0 }, *rec;
+	saksi_hash h;
+	size_t len;
+
+	model_init(&m, 40);
+	l = open_rw(f->dir, NULL);
+	append_group(l, &m, 6);
+	saksi_ledger_close(l);
+	/* A stray node where the next append puts its own: the append must not replace it. */
+	raw_open(f->dir, &r, 0);
+	memset(h, 0x77, sizeof(h));
+	assert_int_equal(saksi_ledger_node_key(k, 1, 3), SAKSI_OK);
+	raw_put(&r, "node", k, 8, h, sizeof(h));
+	raw_close(&r);
+	l = open_rw(f->dir, NULL);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	/* Node keys only grow, so leaf 6's own node (key 10) lands below the stray one (12). */
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
+	    SAKSI_ERR_CORRUPT);
+	/* Rolled back at once; everything after says so. */
+	assert_int_equal(saksi_ledger_size(txn), 6);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL),
+	    SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 6);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+
+	/* A leaf stored past the end: a writer refuses the table, a reader still opens. */
+	raw_open(f->dir, &r, 0);
+	rec = raw_leaf(&r, 0, &len);
+	raw_put_leaf(&r, 9, rec, len);
+	free(rec);
+	raw_close(&r);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_CORRUPT);
+	assert_null(l);
+	l = open_ro(f->dir);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 7);
+	assert_int_equal(saksi_ledger_leaf(txn, 9, &rec, &len), SAKSI_OK);
+	free(rec);
+	assert_int_equal(saksi_ledger_leaf(txn, 6, &rec, &len), SAKSI_ERR_NOT_FOUND);
+	/* The tree of 7 lacks the node of leaf 6: proofs needing it cannot be made. */
+	assert_int_equal(saksi_ledger_root(txn, 7, h), SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_root(txn, 6, h), SAKSI_OK);
+	assert_memory_equal(h, m.roots[6], SAKSI_HASH_LEN);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/*
+ * Hostile stored bytes: records overwritten with every kind of malformation and then
+ * with random damage. A read gives SAKSI_ERR_CORRUPT (or, for damage zstd cannot see,
+ * other bytes), never a crash; ASan watches every one.
+ */
+static void
+test_tampered(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	struct raw r;
+	uint64_t rng = g_seed ^ 23, i;
+	uint8_t *rec, *leaf, k[9], junk[40];
+	size_t len, ll;
+	saksi_hash h, proof[SAKSI_MERKLE_MAX_PROOF];
+	saksi_err e;
+	unsigned ok = 0, corrupt = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 100;
+	model_init(&m, 300);
+	l = open_rw(f->dir, &o);
+	while (m.n < 300)
+		append_group(l, &m, 50);
+	saksi_ledger_close(l);
+
+	raw_open(f->dir, &r, 0);
+	/* 5: shorter than the record header. */
+	raw_put_leaf(&r, 5, (const uint8_t *)"\1\0\0", 3);
+	/* 6: unknown codec. */
+	rec = raw_leaf(&r, 6, &len);
+	rec[0] = 9;
+	raw_put_leaf(&r, 6, rec, len);
+	free(rec);
+	/* 7, 8: raw_len below the leaf header and above the cap. */
+	rec = raw_leaf(&r, 7, &len);
+	saksi_put_u32(rec + 5, 41);
+	raw_put_leaf(&r, 7, rec, len);
+	saksi_put_u32(rec + 5, 70000);
+	raw_put_leaf(&r, 8, rec, len);
+	free(rec);
+	/* 9: codec 0 whose data is not raw_len long. */
+	rec = raw_leaf(&r, 9, &len);
+	rec[0] = 0;
+	raw_put_leaf(&r, 9, rec, len);
+	free(rec);
+	/* 10: zstd naming a dictionary; 11: dictionary codec naming none. */
+	rec = raw_leaf(&r, 10, &len);
+	assert_int_equal(rec[0], 1);
+	saksi_put_u32(rec + 1, 1);
+	raw_put_leaf(&r, 10, rec, len);
+	free(rec);
+	rec = raw_leaf(&r, 150, &len);
+	assert_int_equal(rec[0], 2);
+	saksi_put_u32(rec + 1, 0);
+	raw_put_leaf(&r, 11, rec, len);
+	/* 12: a dictionary the ledger does not have. */
+	saksi_put_u32(rec + 1, 7);
+	raw_put_leaf(&r, 12, rec, len);
+	free(rec);
+	/* 13: raw_len one more than the frame holds; 14: trailing bytes after the frame. */
+	rec = raw_leaf(&r, 13, &len);
+	saksi_put_u32(rec + 5, saksi_get_u32(rec + 5) + 1);
+	raw_put_leaf(&r, 13, rec, len);
+	free(rec);
+	rec = raw_leaf(&r, 14, &len);
+	memcpy(rec + len, "\0\0\0\0", 4);
+	raw_put_leaf(&r, 14, rec, len + 4);
+	free(rec);
+	/* 15, 16: garbage after a valid header; a skippable frame. */
+	rec = raw_leaf(&r, 15, &len);
+	fill_random(&rng, junk, sizeof(junk));
+	memcpy(rec + 9, junk, sizeof(junk));
+	raw_put_leaf(&r, 15, rec, 9 + sizeof(junk));
+	rec[9] = 0x50; /* a skippable frame (magic 0x184D2A50, little-endian), size 0 */
+	rec[10] = 0x2A;
+	rec[11] = 0x4D;
+	rec[12] = 0x18;
+	memset(rec + 13, 0, 4);
+	raw_put_leaf(&r, 16, rec, 9 + 8);
+	free(rec);
+	/* 17: a node of the wrong length. */
+	assert_int_equal(saksi_ledger_node_key(k, 0, 17), SAKSI_OK);
+	raw_put(&r, "node", k, 8, junk, 31);
+	raw_close(&r);
+
+	l = open_ro(f->dir);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	for (i = 5; i <= 16; i++) {
+		leaf = (uint8_t *)"sentinel";
+		assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &ll), SAKSI_ERR_CORRUPT);
+		assert_null(leaf);
+	}
+	assert_int_equal(saksi_ledger_leaf(txn, 4, &leaf, &ll), SAKSI_OK);
+	free(leaf);
+	assert_int_equal(saksi_ledger_leaf(txn, 150, &leaf, &ll), SAKSI_OK);
+	free(leaf);
+	assert_int_equal(saksi_ledger_node(txn, 0, 17, h), SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 16, 300, proof, &len),
+	    SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksi_ledger_prove_inclusion(txn, 17, 300, proof, &len), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+
+	/* A damaged dictionary: leaves that use it decode wrongly or not at all. */
+	{
+		uint8_t dk[4], *d, *orig;
+		size_t olen;
+		MDB_val key = { 4, dk }, val;
+
+		saksi_put_u32(dk, 1);
+		raw_open(f->dir, &r, 0);
+		assert_int_equal(mdb_get(r.txn, raw_db(&r, "dict"), &key, &val), 0);
+		olen = val.mv_size;
+		assert_non_null(orig = malloc(olen));
+		memcpy(orig, val.mv_data, olen);
+		assert_non_null(d = malloc(16384));
+		fill_random(&rng, d, 16384);
+		raw_put(&r, "dict", dk, 4, d, 16384);
+		free(d);
+		raw_close(&r);
+		l = open_ro(f->dir);
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		for (i = 100; i < 300; i++) {
+			e = saksi_ledger_leaf(txn, i, &leaf, &ll);
+			assert_true(e == SAKSI_OK || e == SAKSI_ERR_CORRUPT);
+			if (e == SAKSI_OK)
+				free(leaf);
+		}
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+		/* An empty dictionary: refused by a writer, and by a reader of its leaves. */
+		raw_open(f->dir, &r, 0);
+		raw_put(&r, "dict", dk, 4, "", 0);
+		raw_close(&r);
+		assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l),
+		    SAKSI_ERR_CORRUPT);
+		l = open_ro(f->dir);
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		assert_int_equal(saksi_ledger_leaf(txn, 150, &leaf, &ll), SAKSI_ERR_CORRUPT);
+		assert_int_equal(saksi_ledger_leaf(txn, 50, &leaf, &ll), SAKSI_OK);
+		free(leaf);
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+		raw_open(f->dir, &r, 0);
+		raw_put(&r, "dict", dk, 4, orig, olen);
+		/* The same dictionary under ids 2..9, each named by a leaf: more than the
+		 * reader's cache holds, so some are loaded for one read and dropped. */
+		for (i = 2; i < 10; i++) {
+			saksi_put_u32(dk, (uint32_t)i);
+			raw_put(&r, "dict", dk, 4, orig, olen);
+			rec = raw_leaf(&r, 200 + i, &len);
+			assert_int_equal(rec[0], 2);
+			saksi_put_u32(rec + 1, (uint32_t)i);
+			raw_put_leaf(&r, 200 + i, rec, len);
+			free(rec);
+		}
+		raw_close(&r);
+		free(orig);
+		l = open_ro(f->dir);
+		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+		for (i = 150; i < 210; i++) {
+			static uint8_t want[SAKSI_LEAF_MAX];
+
+			assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &ll), SAKSI_OK);
+			assert_int_equal(ll, expected_leaf(i, m.roots[i], want));
+			assert_memory_equal(leaf, want, ll);
+			free(leaf);
+		}
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+	}
+
+	/* Random damage to records of both codecs: flipped bytes, cuts, junk appended. */
+	raw_open(f->dir, &r, 0);
+	for (i = 20; i < 300; i++) {
+		unsigned what = (unsigned)(splitmix(&rng) % 4), nflip, j;
+
+		rec = raw_leaf(&r, i, &len);
+		if (what == 0 || what == 3) {
+			nflip = 1 + (unsigned)(splitmix(&rng) % 4);
+			for (j = 0; j < nflip; j++)
+				rec[9 + splitmix(&rng) % (len - 9)] ^=
+				    (uint8_t)(1 + splitmix(&rng) % 255);
+		}
+		if (what == 1)
+			len = 9 + splitmix(&rng) % (len - 9);
+		if (what == 2 || what == 3) {
+			fill_random(&rng, rec + len, 1 + splitmix(&rng) % 63);
+			len += 1 + splitmix(&rng) % 63;
+		}
+		raw_put_leaf(&r, i, rec, len);
+		free(rec);
+	}
+	raw_close(&r);
+	l = open_ro(f->dir);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	for (i = 20; i < 300; i++) {
+		e = saksi_ledger_leaf(txn, i, &leaf, &ll);
+		assert_true(e == SAKSI_OK || e == SAKSI_ERR_CORRUPT);
+		if (e == SAKSI_OK) {
+			ok++;
+			free(leaf);
+		} else
+			corrupt++;
+	}
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	print_message("random damage: %u undetected by the codec (left to the verifier), "
+	    "%u refused as corrupt\n", ok, corrupt);
+	assert_true(corrupt > 200);
+
+	model_free(&m);
+}
+
+/* Meta records missing from an existing ledger, and an empty environment. */
+static void
+test_meta_missing(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l = NULL;
+	struct model m;
+	struct raw r;
+	MDB_env *env;
+	MDB_val key = { 6, "origin" };
+	char path[512];
+
+	/* An LMDB environment with nothing in it is no ledger, unless we may create one. */
+	ledger_path(path, sizeof(path), f->dir, "empty");
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	mdb_env_close(env);
+	assert_int_equal(saksi_ledger_open(path, NULL, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_ledger_open(path, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_FORMAT);
+	l = open_rw(path, NULL);
+	saksi_ledger_close(l);
+
+	model_init(&m, 10);
+	l = open_rw(f->dir, NULL);
+	append_group(l, &m, 3);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 0);
+	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
+	raw_close(&r);
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, NULL, NULL, &l), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, NULL, &l), SAKSI_OK);
+	saksi_ledger_close(l);
+	key.mv_size = 6;
+	key.mv_data = "format";
+	raw_open(f->dir, &r, 0);
+	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
+	raw_close(&r);
+	/* Leaves without a format record: not created anew over them, nor read. */
+	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL,
+	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_FORMAT);
+	assert_null(l);
+	model_free(&m);
+}
+
+/*
+ * Another process trains and stores the dictionary while this one has the ledger open:
+ * this writer takes that dictionary up instead of training (and colliding with) its own.
+ */
+static void
+test_dict_from_other_process(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	struct raw r;
+	uint8_t *rec;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 50;
+	model_init(&m, 200);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 10);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* No cmocka here: a failed check is the exit status. */
+		saksi_ledger *l2 = NULL;
+		uint8_t body[300];
+		int k, bad = 0;
+
+		memset(body, 'q', sizeof(body));
+		if (saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l2) != SAKSI_OK ||
+		    saksi_ledger_begin(l2, 1, &txn) != SAKSI_OK)
+			_exit(2);
+		for (k = 0; k < 60; k++)
+			bad |= saksi_ledger_append(txn, 1, T0, body, sizeof(body), NULL, NULL) !=
+			    SAKSI_OK;
+		bad |= saksi_ledger_commit(txn) != SAKSI_OK;
+		saksi_ledger_close(l2);
+		_exit(bad ? 3 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 70);
+	assert_int_equal(saksi_ledger_append(txn, 1, T0, (const uint8_t *)"{\"a\":1}", 7, NULL,
+	    NULL), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(txn, 70, &rec, &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_LEAF_HDR + 7);
+	free(rec);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	raw_open(f->dir, &r, 1);
+	assert_int_equal(raw_entries(&r, "dict"), 1);
+	rec = raw_leaf(&r, 65, &len);
+	assert_int_equal(rec[0], 2);
+	free(rec);
+	raw_close(&r);
+	model_free(&m);
+}
+
+/* Readers in several threads share the ledger's dictionary cache. */
+struct reader_arg {
+	saksi_ledger *l;
+	uint64_t n;
+	int failures;
+};
+
+static void *
+reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	saksi_ledger_txn *txn = NULL;
+	uint8_t *leaf;
+	size_t len;
+	uint64_t i;
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		if (saksi_ledger_begin(a->l, 0, &txn) != SAKSI_OK) {
+			a->failures++;
+			continue;
+		}
+		for (i = 0; i < a->n; i++) {
+			if (saksi_ledger_leaf(txn, i, &leaf, &len) != SAKSI_OK)
+				a->failures++;
+			else
+				free(leaf);
+		}
+		saksi_ledger_abort(txn);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct model m;
+	saksi_ledger *l;
+	pthread_t th[6];
+	struct reader_arg a[6];
+	int k;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 60;
+	model_init(&m, 400);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, 200);
+	saksi_ledger_close(l);
+	l = open_ro(f->dir);
+	for (k = 0; k < 6; k++) {
+		a[k].l = l;
+		a[k].n = 200;
+		a[k].failures = 0;
+		assert_int_equal(pthread_create(&th[k], NULL, reader_main, &a[k]), 0);
+	}
+	for (k = 0; k < 6; k++) {
+		assert_int_equal(pthread_join(th[k], NULL), 0);
+		assert_int_equal(a[k].failures, 0);
+	}
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/* The node key is tlog's StoredHashIndex: known values from golang.org/x/mod/sumdb/tlog. */
+static void
+test_node_key_order(void **state)
+{
+	static const struct { unsigned level; uint64_t index, want; } kv[] = {
+		{ 0, 0, 0 }, { 0, 1, 1 }, { 1, 0, 2 }, { 0, 2, 3 }, { 0, 3, 4 }, { 1, 1, 5 },
+		{ 2, 0, 6 }, { 0, 4, 7 }, { 0, 5, 8 }, { 1, 2, 9 }, { 0, 6, 10 }, { 0, 7, 11 },
+		{ 1, 3, 12 }, { 2, 1, 13 }, { 3, 0, 14 },
+	};
+	uint8_t k[8];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		assert_int_equal(saksi_ledger_node_key(k, kv[i].level, kv[i].index), SAKSI_OK);
+		assert_true(saksi_get_u64(k) == kv[i].want);
+	}
+	assert_int_equal(saksi_ledger_node_key(k, 63, 0), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 0, UINT64_C(1) << 62), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 10, UINT64_C(1) << 52), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_ledger_node_key(k, 10, (UINT64_C(1) << 52) - 1), SAKSI_OK);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_node_key_order),
+		cmocka_unit_test(test_leaf_parse),
+		cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incompressible_raw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dict_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_origin_and_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collisions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dict_from_other_process, setup, teardown),
+	};
+	const char *env = getenv("SAKSI_TEST_SEED");
+
+	g_seed = env != NULL ? strtoull(env, NULL, 0) : 0x5a4b5349ULL;
+	printf("ledger_test: seed %" PRIu64 " (set SAKSI_TEST_SEED to change)\n", g_seed);
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
