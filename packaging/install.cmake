@@ -62,7 +62,8 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/schemas/events/ DESTINATION share/saksi/sc
 
 # Documentation.
 set(SAKSI_DOCS ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/schemas/FORMATS.md)
-foreach(f ${CMAKE_SOURCE_DIR}/docs/saksi.md ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example)
+foreach(f ${CMAKE_SOURCE_DIR}/docs/saksi.md ${CMAKE_SOURCE_DIR}/docs/saksid.md
+          ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example)
   if(EXISTS ${f})
     list(APPEND SAKSI_DOCS ${f})
   endif()

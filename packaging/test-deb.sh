@@ -175,6 +175,17 @@ if [ -x "$x/usr/bin/saksi" ]; then
     check "saksi.1 documents '$c'" sh -c "zcat '$x/usr/share/man/man1/saksi.1.gz' | sed 's/\\\\-/-/g' | grep -qE '^\\.B $c( |\$)'"
   done
 fi
+# Every option the programs name in their help and usage lines is in their man page.
+if [ -x "$x/usr/bin/saksi" ]; then
+  for o in $("$x/usr/bin/saksi" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+    check "saksi.1 documents $o" sh -c "zcat '$x/usr/share/man/man1/saksi.1.gz' | sed 's/\\\\-/-/g' | grep -q -- '$o'"
+  done
+fi
+if [ -x "$x/usr/sbin/saksid" ]; then
+  for o in $("$x/usr/sbin/saksid" 2>&1 | grep -oE -- '-[a-z]' | sort -u); do
+    check "saksid.8 documents $o" sh -c "zcat '$x/usr/share/man/man8/saksid.8.gz' | grep -qE '^\\.B(I)? \\\\$o( |\$)'"
+  done
+fi
 
 ## The unit
 # The system calls a unit's SystemCallFilter= lines allow: the groups named without ~,
