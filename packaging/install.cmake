@@ -8,6 +8,10 @@
 # because the unit and the config name those paths.
 
 set(SAKSI_PKG_DIR ${CMAKE_CURRENT_LIST_DIR})
+# The project has no public maintainer address yet: set one when building a package
+# that leaves the project (cmake -DSAKSI_DEB_MAINTAINER="Name <address>").
+set(SAKSI_DEB_MAINTAINER "saksi maintainers <maintainers@saksi.example>" CACHE STRING
+    "Maintainer field of the Debian package")
 
 # Binaries: full RELRO as well as the stack protector and FORTIFY the build already has,
 # so a memory bug cannot overwrite the GOT of a daemon that holds the log key.
@@ -60,7 +64,19 @@ install(FILES ${SAKSI_PKG_DIR}/saksid.service DESTINATION /lib/systemd/system
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/schemas/events/ DESTINATION share/saksi/schemas/events
         FILES_MATCHING PATTERN "*.json")
 
-# Documentation.
+# Documentation, with the two files Debian policy asks of every package: copyright and,
+# for a version with a Debian revision, changelog.Debian.gz (written here from the
+# project version, compressed like the man pages).
+string(TIMESTAMP SAKSI_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+configure_file(${SAKSI_PKG_DIR}/debian/changelog.in ${CMAKE_BINARY_DIR}/debian/changelog @ONLY)
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz
+  COMMAND ${SAKSI_GZIP} -9n -c ${CMAKE_BINARY_DIR}/debian/changelog
+          > ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz
+  DEPENDS ${CMAKE_BINARY_DIR}/debian/changelog
+  VERBATIM)
+add_custom_target(saksi_changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz)
+install(FILES ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz ${SAKSI_PKG_DIR}/debian/copyright
+        DESTINATION share/doc/saksi)
 set(SAKSI_DOCS ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/schemas/FORMATS.md)
 foreach(f ${CMAKE_SOURCE_DIR}/docs/saksi.md ${CMAKE_SOURCE_DIR}/docs/saksid.md
           ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example)
@@ -79,7 +95,7 @@ endif()
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME saksi)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "saksi maintainers <saksi@localhost>")
+set(CPACK_PACKAGE_CONTACT "${SAKSI_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "witness ledger: signed events in an append-only, verifiable Merkle log")
 # CPack puts the summary first and indents the rest as Debian's control format asks.

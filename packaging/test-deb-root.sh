@@ -13,7 +13,11 @@
 #    sandbox as systemd applies it (uid, no capabilities, seccomp, no new privileges,
 #    live exposure score), submits over ipc by a member of group saksi and over tcp, a
 #    non-member refused, clean stop, restart on the same ledger, saksi verify;
-# 5. remove, purge (ledger and keys survive, statoverrides go), reinstall.
+# 5. remove, purge (ledger and keys survive, statoverrides go), install again, upgrade,
+#    all while systemd runs (prerm stops saksid, a first install neither enables nor
+#    starts it, an upgrade restarts it).
+# SAKSI_DEB_ROOT_BOOT=0 skips booting (where systemd-nspawn cannot run): step 4 is left
+# out and step 5 runs in the chroot.
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +111,7 @@ chmod 755 "$root"   # it is the root's "/": every user must be able to traverse 
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount_proc
 cp "$deb" "$root/tmp/saksi.deb"
+cp "$deb" "$root/root/saksi.deb"
 in_root apt-get update -qq
 check "apt installs the .deb into a fresh $codename root (Depends resolve)" \
   in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/saksi.deb'
@@ -165,8 +170,57 @@ in_root runuser -u outsider -- saksi keygen --kind sign -o /root/out/o.key --no-
 check "step 5: systemctl enable saksid" in_root systemctl enable saksid.service
 umount_proc
 
+## 5. Remove, purge, install again, upgrade: with systemd running when the root booted
+# (so prerm and postinst meet a live saksid), else in the chroot. $1 runs a command in
+# the root.
+lifecycle() {
+  local R=$1 pid1 pid2
+  verify_ledger() {
+    $R runuser -u saksi -- saksi verify --ledger /var/lib/saksi/ledger \
+      --vkey-file /etc/saksi/keys/log.vkey --keyring /etc/saksi/keys/keyring.json
+  }
+  check "saksi verify: the ledger the unit wrote is intact" verify_ledger
+  check "dpkg -r saksi" $R dpkg -r saksi
+  if [ "$booted" = 1 ]; then
+    check "remove stopped saksid (prerm)" sh -c "! nsenter -t $leader -a systemctl is-active -q saksid.service"
+    check "remove masked the unit (postrm)" test "$($R systemctl is-enabled saksid.service 2>/dev/null)" = masked
+  fi
+  check "after remove: programs gone, conffile kept" sh -c "! test -e '$root/usr/sbin/saksid' && test -f '$root/etc/saksi/saksid.conf'"
+  check "dpkg -P saksi" $R dpkg -P saksi
+  check "after purge: conffile gone" test ! -e "$root/etc/saksi/saksid.conf"
+  check "after purge: the ledger survives" test -f "$root/var/lib/saksi/ledger/data.mdb"
+  check "after purge: the keys survive" test -f "$root/etc/saksi/keys/log.key"
+  check "after purge: no statoverride left" test -z "$($R dpkg-statoverride --list)"
+  check "after purge: no enablement or mask left" sh -c "! ls '$root/etc/systemd/system/multi-user.target.wants/saksid.service' '$root/etc/systemd/system/saksid.service' 2>/dev/null"
+  check "install again (dpkg -i)" $R dpkg -i /root/saksi.deb
+  check "the saksi user keeps its uid" test "$($R id -u saksi)" = "$uid"
+  check "/etc/saksi/keys is saksi:saksi 750 again" test "$(own /etc/saksi/keys)" = "saksi:saksi 750"
+  if [ "$booted" = 1 ]; then
+    check "a first install neither enables nor starts saksid" \
+      test "$($R systemctl is-enabled saksid.service 2>&1)/$($R systemctl is-active saksid.service 2>&1)" = disabled/inactive
+  fi
+  # The purged conffile came back without origin: set it again.
+  sed -i "s|^#origin = .*|origin = $origin|" "$root/etc/saksi/saksid.conf"
+  check "the old ledger still verifies" verify_ledger
+  if [ "$booted" = 1 ]; then
+    $R systemctl enable --now saksid.service >/dev/null 2>&1 || true
+    check "enable --now on the old ledger" wait_active
+    pid1=$($R systemctl show -p MainPID --value saksid.service)
+    # An upgrade (same version: dpkg runs postinst configure with the old version).
+    check "upgrade with dpkg -i while saksid runs" $R dpkg -i /root/saksi.deb
+    wait_active >/dev/null || true
+    pid2=$($R systemctl show -p MainPID --value saksid.service)
+    check "the upgrade restarted saksid (MainPID $pid1 -> $pid2)" test "$pid2" != 0 -a "$pid2" != "$pid1"
+    check "which takes the next event" submit_as kiosk /root/prod/kiosk.key ipc:///run/saksi/ingest.sock 4
+    check "clean stop" $R systemctl stop saksid.service
+  else
+    check "dpkg -i over itself (postinst twice)" $R dpkg -i /root/saksi.deb
+  fi
+  check "and the ledger verifies at the end" verify_ledger
+}
+
 ## 4. Boot it; saksid under its unit
-if [ -e /sys/fs/cgroup ] && command -v systemd-nspawn >/dev/null; then
+if [ "${SAKSI_DEB_ROOT_BOOT:-1}" = 1 ] && [ -e /sys/fs/cgroup ] && command -v systemd-nspawn >/dev/null; then
   # --keep-unit and --register=no: ask nothing of the host's systemd (there may be none).
   systemd-nspawn -q -D "$root" --register=no --keep-unit --private-network -b --console=pipe \
     >"$root.nspawn.log" 2>&1 </dev/null &
@@ -235,7 +289,8 @@ if [ -e /sys/fs/cgroup ] && command -v systemd-nspawn >/dev/null; then
   check "it starts again on the same ledger" sh -c "nsenter -t $leader -a systemctl start saksid.service"
   wait_active >/dev/null || true
   check "and takes the next event" submit_as kiosk $K ipc:///run/saksi/ingest.sock 3
-  inside systemctl stop saksid.service
+  booted=1
+  lifecycle inside
   if inside journalctl -b --no-pager | grep -qi 'bpf.*not supported\|firewall.*not supported'; then
     echo "# note: this kernel/cgroup setup cannot enforce IPAddressDeny= (journal says so)"
   fi
@@ -249,27 +304,28 @@ if [ -e /sys/fs/cgroup ] && command -v systemd-nspawn >/dev/null; then
   nspawn_pid=
   rm -f "$root.nspawn.log"
 else
-  echo "# skip: booting the root (no systemd-nspawn or cgroups here)"
+  echo "# skip: booting the root (SAKSI_DEB_ROOT_BOOT=0, or no systemd-nspawn or cgroups here); package life cycle in the chroot"
+  mount_proc
+  booted=0
+  # saksid by hand as saksi, as the unit would run it minus the sandbox, so that there
+  # is a ledger; the tcp port moved off 7400 because this root shares the host's network.
+  in_root install -d -o saksi -g saksi -m 750 /run/saksi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  sed "s|127.0.0.1:7400|127.0.0.1:$port|" "$root/etc/saksi/saksid.conf" >"$root/root/saksid-test.conf"
+  chmod 644 "$root/root/saksid-test.conf"
+  in_root runuser -u saksi -- saksid -c /root/saksid-test.conf -d 2>"$root.saksid.log" &
+  run_pid=$!
+  for _ in $(seq 200); do [ -S "$root/run/saksi/ingest.sock" ] && break; sleep 0.05; done
+  check "saksid (by hand, as saksi) takes an event" in_root runuser -u kiosk -- saksi submit \
+    --url ipc:///run/saksi/ingest.sock -k /root/prod/kiosk.key --box-pub /etc/saksi/keys/box.pub \
+    --vkey-file /etc/saksi/keys/log.vkey --type queue.checkin --seq 1 --payload /root/prod/ev.json \
+    --schemas /usr/share/saksi/schemas/events --timeout 10000
+  kill -TERM "$run_pid" 2>/dev/null || true
+  wait "$run_pid" || true
+  [ "$nfail" = 0 ] || sed 's/^/# saksid: /' "$root.saksid.log"
+  rm -f "$root.saksid.log" "$root/root/saksid-test.conf"
+  lifecycle in_root
 fi
-mount_proc
-check "saksi verify: the ledger the unit wrote is intact" in_root runuser -u saksi -- saksi verify \
-  --ledger /var/lib/saksi/ledger --vkey-file /etc/saksi/keys/log.vkey --keyring /etc/saksi/keys/keyring.json
-
-## 5. Remove, purge, reinstall
-check "apt remove" in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq saksi >/dev/null'
-check "after remove: programs gone, conffile kept" sh -c "! test -e '$root/usr/sbin/saksid' && test -f '$root/etc/saksi/saksid.conf'"
-check "apt purge" in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq saksi >/dev/null'
-check "after purge: conffile gone" test ! -e "$root/etc/saksi/saksid.conf"
-check "after purge: the ledger survives" test -f "$root/var/lib/saksi/ledger/data.mdb"
-check "after purge: the keys survive" test -f "$root/etc/saksi/keys/log.key"
-check "after purge: no statoverride left" test -z "$(in_root dpkg-statoverride --list)"
-check "after purge: the unit is no longer enabled" test ! -e "$root/etc/systemd/system/multi-user.target.wants/saksid.service"
-check "reinstall" in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/saksi.deb >/dev/null'
-check "reinstall keeps saksi's uid" test "$(in_root id -u saksi)" = "$uid"
-check "reinstall: /etc/saksi/keys is saksi:saksi 750 again" test "$(own /etc/saksi/keys)" = "saksi:saksi 750"
-check "reinstall: the old ledger still verifies" in_root runuser -u saksi -- saksi verify \
-  --ledger /var/lib/saksi/ledger --vkey-file /etc/saksi/keys/log.vkey --keyring /etc/saksi/keys/keyring.json
-check "reinstalling over itself (postinst twice) works" in_root dpkg -i /tmp/saksi.deb
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
