@@ -61,8 +61,10 @@ mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
 
 root=$(mktemp -d /var/tmp/saksi-root.XXXXXX)
 nspawn_pid=
+run_pid=
 mounted=()
 cleanup() {
+  [ -z "$run_pid" ] || kill -TERM "$run_pid" 2>/dev/null || true
   if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
     kill -TERM "$nspawn_pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
@@ -313,7 +315,9 @@ else
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   sed "s|127.0.0.1:7400|127.0.0.1:$port|" "$root/etc/saksi/saksid.conf" >"$root/root/saksid-test.conf"
   chmod 644 "$root/root/saksid-test.conf"
-  in_root runuser -u saksi -- saksid -c /root/saksid-test.conf -d 2>"$root.saksid.log" &
+  # exec all the way (setpriv, unlike runuser, does not fork): $! is saksid itself.
+  (exec chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setpriv --reuid=saksi \
+    --regid=saksi --init-groups saksid -c /root/saksid-test.conf -d 2>"$root.saksid.log") &
   run_pid=$!
   for _ in $(seq 200); do [ -S "$root/run/saksi/ingest.sock" ] && break; sleep 0.05; done
   check "saksid (by hand, as saksi) takes an event" in_root runuser -u kiosk -- saksi submit \
@@ -321,7 +325,9 @@ else
     --vkey-file /etc/saksi/keys/log.vkey --type queue.checkin --seq 1 --payload /root/prod/ev.json \
     --schemas /usr/share/saksi/schemas/events --timeout 10000
   kill -TERM "$run_pid" 2>/dev/null || true
-  wait "$run_pid" || true
+  rc=0; wait "$run_pid" || rc=$?
+  run_pid=
+  check "saksid (by hand) stops cleanly on SIGTERM" test "$rc" = 0
   [ "$nfail" = 0 ] || sed 's/^/# saksid: /' "$root.saksid.log"
   rm -f "$root.saksid.log" "$root/root/saksid-test.conf"
   lifecycle in_root
