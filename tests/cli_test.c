@@ -213,6 +213,7 @@ test_help_and_usage(void **state)
 	assert_non_null(strstr(r.out, "Exit status"));
 	assert_non_null(strstr(r.out, "1  verification or policy failure"));
 	assert_non_null(strstr(r.out, "2  usage or system error"));
+	assert_non_null(strstr(r.out, "prove consistency --url URL LOGKEY --old-checkpoint"));
 	run_free(&r);
 	RUN(f, &r, 0, "--version");
 	assert_memory_equal(r.out, "saksi ", 6);
@@ -232,6 +233,20 @@ test_help_and_usage(void **state)
 	RUN(f, &r, 2, "get", "--ledger", f->dir, "notanumber");
 	run_free(&r);
 	RUN(f, &r, 2, "prove", "consistency", "--ledger", f->dir, "5", "3");
+	run_free(&r);
+	RUN(f, &r, 2, "get", "--ledger", f->dir, "--url", "ipc:///x", "1");
+	assert_non_null(strstr(r.err, "exactly one of --ledger and --url"));
+	run_free(&r);
+	RUN(f, &r, 2, "get", "1");
+	run_free(&r);
+	RUN(f, &r, 2, "get", "--ledger", f->dir, "1", "--vkey", "x+00000000+AA");
+	assert_non_null(strstr(r.err, "saksi verify"));
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "inclusion", "--ledger", f->dir, "1", "--timeout", "100");
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "inclusion", "--url", "ipc:///x", "1", "--vkey", "garbage");
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--url", "ipc:///x", "0", "3");
 	run_free(&r);
 	RUN(f, &r, 2, "prove", "sideways");
 	run_free(&r);
@@ -864,6 +879,21 @@ test_checkpoint(void **state)
 	RUN(f, &r, 2, "checkpoint", "--url", "ipc:///nonexistent/saksi.sock", "--timeout",
 	    "200");
 	run_free(&r);
+	/* Nobody answers: a system error (2), never a verdict. */
+	RUN(f, &r, 2, "get", "--url", "ipc:///nonexistent/saksi.sock", "--timeout", "200", "0");
+	assert_non_null(strstr(r.err, "did not answer"));
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "inclusion", "--url", "ipc:///nonexistent/saksi.sock",
+	    "--timeout", "200", "0", "--vkey", L.vkey);
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--url", "ipc:///nonexistent/saksi.sock",
+	    "--timeout", "200", "1", "2");
+	run_free(&r);
+	spit(P(f, 1, "seen.ckpt"), note, nl);
+	RUN(f, &r, 2, "prove", "consistency", "--url", "ipc:///nonexistent/saksi.sock",
+	    "--timeout", "200", "--old-checkpoint", P(f, 1, "seen.ckpt"), "--vkey", L.vkey);
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
 	free(note);
 }
 
@@ -1044,6 +1074,188 @@ test_submit_unreachable(void **state)
 	run_free(&r);
 }
 
+/* Writes a checkpoint of (size, root) for ORIGIN signed with key: forged or forked. */
+static void
+sign_ckpt(const saksi_seckey *key, uint64_t size, const saksi_hash root, const char *path)
+{
+	saksi_checkpoint c;
+	char body[512], note[1024];
+	size_t bl, nl;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
+	c.ck_size = size;
+	memcpy(c.ck_root, root, SAKSI_HASH_LEN);
+	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
+	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(key), note,
+	    sizeof(note), &nl), SAKSI_OK);
+	spit(path, note, nl);
+}
+
+/*
+ * Reading a live saksid with nothing but its URL and the log's verifier key: entries,
+ * inclusion and consistency proofs, each checked before it is printed, and the check of
+ * a checkpoint kept from an earlier visit. The log holds 3 entries (0 event, 1 refusal
+ * summary, 2 event) with checkpoints of sizes 0..3; kept1 is the one of size 1, empty
+ * the one of size 0.
+ */
+static void
+remote_reads(struct fx *f, const char *url, const char *vkey, const char *kept1,
+    const char *empty, const char *receipt0)
+{
+	struct run r;
+	saksi_seckey *logk = NULL, *other = NULL;
+	saksi_pubkey opk;
+	saksi_note_verifier v;
+	saksi_checkpoint c1;
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], fork;
+	char ovkey[SAKSI_VKEY_MAX + 1], *text;
+	size_t len, n;
+	json_t *j;
+	json_error_t jerr;
+
+	assert_int_equal(saksi_note_vkey_parse(vkey, &v), SAKSI_OK);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &other), SAKSI_OK);
+	assert_int_equal(saksi_seckey_public(other, &opk), SAKSI_OK);
+	assert_int_equal(saksi_note_vkey_format(ORIGIN, opk.pk_key, ovkey, sizeof(ovkey)),
+	    SAKSI_OK);
+
+	/* get: the entry, and with the key, checked against the latest signed tree. */
+	RUN(f, &r, 0, "get", "--url", url, "0");
+	assert_non_null(strstr(r.out, "index: 0\n"));
+	assert_non_null(strstr(r.out, "type: " SUBMIT_TYPE "\n"));
+	assert_null(strstr(r.out, "verified"));
+	run_free(&r);
+	RUN(f, &r, 0, "get", "--url", url, "0", "--vkey", vkey);
+	assert_non_null(strstr(r.out, "verified: in the log's signed checkpoint of size 3\n"));
+	run_free(&r);
+	RUN(f, &r, 0, "get", "--url", url, "1", "--json", "--vkey", vkey);
+	j = json_loads(r.out, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "refusals");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "refusals"), 0), "reason")), "clock_skew");
+	assert_int_equal(json_integer_value(json_object_get(j, "verified_in_checkpoint")), 3);
+	json_decref(j);
+	run_free(&r);
+	RUN(f, &r, 0, "get", "--url", url, "2", "--raw", "--vkey-file", P(f, 0, "st/log.vkey"));
+	spit(P(f, 0, "leaf2.url"), r.out, r.out_len);
+	run_free(&r);
+	RUN(f, &r, 1, "get", "--url", url, "2", "--vkey", ovkey);
+	assert_non_null(strstr(r.err, "not signed by"));
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	RUN(f, &r, 2, "get", "--url", url, "3");
+	assert_non_null(strstr(r.err, "index 3 is not below size 3"));
+	run_free(&r);
+
+	/* Inclusion: the receipt for entry 0 again, byte for byte, from its checkpoint. */
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "0", "--size", "1", "--tlog-proof",
+	    "--vkey", vkey);
+	text = slurp(receipt0, &len);
+	assert_int_equal(r.out_len, len);
+	assert_memory_equal(r.out, text, len);
+	free(text);
+	run_free(&r);
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "2", "--tlog-proof", "--vkey", vkey);
+	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
+	spit(P(f, 0, "receipt2"), r.out, r.out_len);
+	run_free(&r);
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "1", "--vkey", vkey);
+	n = parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF);
+	assert_int_equal(n, 2); /* index 1 of 3 */
+	run_free(&r);
+	RUN(f, &r, 1, "prove", "inclusion", "--url", url, "1", "--vkey", ovkey);
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "0", "--size", "9");
+	assert_non_null(strstr(r.err, "no signed checkpoint of size 9"));
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "2", "--size", "2");
+	run_free(&r);
+
+	/* Consistency between sizes: with the key, both signed trees are fetched to check it. */
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "1", "3");
+	n = parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF);
+	text = slurp(kept1, &len);
+	assert_int_equal(saksi_checkpoint_open(text, len, &v, &c1), SAKSI_OK);
+	free(text);
+	assert_int_equal(c1.ck_size, 1);
+	run_free(&r);
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "1", "3", "--vkey", vkey);
+	assert_int_equal(parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF), n);
+	run_free(&r);
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "1", "3", "--vkey", ovkey);
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--url", url, "1", "9");
+	assert_non_null(strstr(r.err, "sizes 1 and 9"));
+	run_free(&r);
+
+	/* The checkpoint kept before more events came: the log still extends it. */
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "--old-checkpoint", kept1,
+	    "--vkey", vkey);
+	assert_string_equal(r.out, "OK: the log's checkpoint of size 3 extends your "
+	    "checkpoint of size 1\n");
+	run_free(&r);
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "--old-checkpoint", empty,
+	    "--vkey-file", P(f, 0, "st/log.vkey"));
+	assert_memory_equal(r.out, "OK: ", 4);
+	run_free(&r);
+	/* Signed by another key: forged, and so is every answer with that key. */
+	sign_ckpt(other, 1, c1.ck_root, P(f, 0, "forged.ckpt"));
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "forged.ckpt"), "--vkey", vkey);
+	assert_non_null(strstr(r.out, "FAIL: your checkpoint"));
+	assert_non_null(strstr(r.out, "is not signed by " ORIGIN));
+	run_free(&r);
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "forged.ckpt"), "--vkey", ovkey);
+	assert_non_null(strstr(r.out, "FAIL: the log's latest checkpoint"));
+	run_free(&r);
+	/* Signed by the log key itself, but a history the log does not extend (a fork),
+	 * or larger than the log is now (a rollback): what a consistency check is for. */
+	assert_int_equal(saksi_seckey_load(P(f, 0, "st/log.key"), NULL, &logk), SAKSI_OK);
+	memcpy(fork, c1.ck_root, SAKSI_HASH_LEN);
+	fork[0] ^= 1;
+	sign_ckpt(logk, 2, fork, P(f, 0, "fork.ckpt"));
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "fork.ckpt"), "--vkey", vkey);
+	assert_non_null(strstr(r.out, "FAIL: the log's checkpoint of size 3 does not extend "
+	    "your checkpoint of size 2"));
+	run_free(&r);
+	sign_ckpt(logk, 1, fork, P(f, 0, "fork1.ckpt"));
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "fork1.ckpt"), "--vkey", vkey);
+	run_free(&r);
+	sign_ckpt(logk, 7, fork, P(f, 0, "ahead.ckpt"));
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "ahead.ckpt"), "--vkey", vkey);
+	assert_non_null(strstr(r.out, "rolled back"));
+	run_free(&r);
+	sign_ckpt(logk, 0, fork, P(f, 0, "empty-fork.ckpt"));
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "empty-fork.ckpt"), "--vkey", vkey);
+	run_free(&r);
+	spit(P(f, 0, "junk.ckpt"), "junk\n", 5);
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "junk.ckpt"), "--vkey", vkey);
+	run_free(&r);
+	/* Usage: a key is needed, and no sizes; a ledger copy is verify's job. */
+	RUN(f, &r, 2, "prove", "consistency", "--url", url, "--old-checkpoint", kept1);
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--url", url, "--old-checkpoint", kept1,
+	    "--vkey", vkey, "1", "3");
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--ledger", P(f, 0, "st/ledger"),
+	    "--old-checkpoint", kept1, "--vkey", vkey);
+	run_free(&r);
+	RUN(f, &r, 2, "prove", "consistency", "--url", url, "--old-checkpoint",
+	    P(f, 0, "missing.ckpt"), "--vkey", vkey);
+	run_free(&r);
+	saksi_seckey_free(logk);
+	saksi_seckey_free(other);
+}
+
 /*
  * The whole path through a real saksid, when the daemon is built: init, keyring, submit
  * (accepted, refused), checkpoint from the daemon, then verify the ledger it wrote.
@@ -1059,6 +1271,7 @@ test_daemon_end_to_end(void **state)
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int st, i;
+	size_t i_len;
 
 	if (access(saksid, X_OK) != 0) {
 		print_message("saksid is not built here; skipping the end-to-end test\n");
@@ -1094,11 +1307,20 @@ test_daemon_end_to_end(void **state)
 	}
 	assert_int_equal(access(sock, F_OK), 0);
 
+	/* A reviewer keeps the checkpoints they see: the empty tree's, then size 1. */
+	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
+	assert_non_null(strstr(r.out, ORIGIN "\n0\n"));
+	spit(P(f, 11, "empty.ckpt"), r.out, r.out_len);
+	run_free(&r);
 	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "p.key"), "--box-pub",
 	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", SUBMIT_TYPE, "--seq", "1",
 	    "--payload", P(f, 3, "ev.json"));
 	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
 	spit(P(f, 7, "receipt"), r.out, r.out_len);
+	run_free(&r);
+	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
+	assert_non_null(strstr(r.out, ORIGIN "\n1\n"));
+	spit(P(f, 10, "kept1.ckpt"), r.out, r.out_len);
 	run_free(&r);
 	/* A refusal is exit 1 with the daemon's reason. */
 	RUN(f, &r, 1, "submit", "--url", url, "-k", P(f, 1, "p.key"), "--box-pub",
@@ -1113,6 +1335,7 @@ test_daemon_end_to_end(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
 	run_free(&r);
+	remote_reads(f, url, vkey, f->path[10], f->path[11], f->path[7]);
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -1128,6 +1351,18 @@ test_daemon_end_to_end(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 7, "receipt"),
 	    "--envelope", P(f, 9, "env0"), "--keyring", P(f, 2, "st/keyring.json"));
+	run_free(&r);
+	/* What the daemon served is what it stored; its receipt for entry 2 checks out. */
+	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "2", "--raw");
+	conf = slurp(P(f, 9, "leaf2.url"), &i_len);
+	assert_int_equal(r.out_len, i_len);
+	assert_memory_equal(r.out, conf, i_len);
+	free(conf);
+	spit(P(f, 9, "env2"), r.out + 42, r.out_len - 42);
+	run_free(&r);
+	RUN(f, &r, 0, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 7, "receipt2"),
+	    "--envelope", P(f, 9, "env2"), "--keyring", P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "entry 2"));
 	run_free(&r);
 }
 
