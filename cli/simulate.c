@@ -627,9 +627,10 @@ saksi_cmd_simulate(int argc, char **argv)
 		xdie_err(e, "cannot set up the simulation");
 	fmt_day(saksi_sim_day(sim, 0), d0);
 	fmt_day(saksi_sim_day(sim, days - 1), d1);
-	fprintf(info, "saksi simulate: seed %" PRIu64 ", %u branch%s, %u day%s (%s to %s), "
-	    "brokers %s\n", seed, (unsigned)branches, branches == 1 ? "" : "es", (unsigned)days,
-	    days == 1 ? "" : "s", d0, d1, saksi_sim_level_name(level));
+	if (!register_only)
+		fprintf(info, "saksi simulate: seed %" PRIu64 ", %u branch%s, %u day%s (%s to %s), "
+		    "brokers %s\n", seed, (unsigned)branches, branches == 1 ? "" : "es",
+		    (unsigned)days, days == 1 ? "" : "s", d0, d1, saksi_sim_level_name(level));
 
 	r.np = saksi_sim_producer_count(sim);
 	r.p = xmalloc(r.np * sizeof(*r.p));
