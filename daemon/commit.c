@@ -127,11 +127,46 @@ saksid_commit_free(saksid_committer *c)
 	free(c);
 }
 
+static saksi_err sign_checkpoint(saksid_committer *c, saksi_ledger_txn *txn, uint64_t size);
+
+/*
+ * A new ledger gets a signed checkpoint of the empty tree at once, so that anyone asking
+ * for the latest checkpoint gets a signed answer from the first moment, and a reviewer can
+ * hold the log to it.
+ */
+static saksi_err
+sign_empty(saksid_committer *c)
+{
+	saksi_ledger_txn *txn;
+	uint64_t size;
+	char *note = NULL;
+	size_t len;
+	saksi_err e;
+
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		return e;
+	e = saksi_ledger_size(txn) != 0 ? SAKSI_OK :
+	    saksi_ledger_ckpt_latest(txn, &size, &note, &len);
+	free(note);
+	if (e != SAKSI_ERR_NOT_FOUND) {
+		/* Not empty, or already signed: nothing to do (or a read error to report). */
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	if ((e = sign_checkpoint(c, txn, 0)) != SAKSI_OK ||
+	    (e = saksi_ledger_ckpt_put(txn, 0, c->c_note, c->c_note_len)) != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	return saksi_ledger_commit(txn);
+}
+
 saksi_err
 saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 {
 	saksid_committer *c;
 	size_t olen;
+	saksi_err e;
 
 	*out = NULL;
 	if (o == NULL || o->co_ledger == NULL || o->co_origin == NULL)
@@ -161,6 +196,10 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	    c->c_proof == NULL || c->c_receipts == NULL) {
 		saksid_commit_free(c);
 		return SAKSI_ERR_NOMEM;
+	}
+	if ((e = sign_empty(c)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
 	}
 	*out = c;
 	return SAKSI_OK;

@@ -15,6 +15,7 @@
 #include "commit.h"
 #include "ledger.h"
 #include "merkle.h"
+#include "note.h"
 #include "wire.h"
 
 #define SKEW 300000
@@ -217,6 +218,22 @@ test_accept_and_receipts(void **state)
 	(void)state;
 
 	lc_open(&lc, 0);
+	/* A new ledger has a signed checkpoint of the empty tree from the start. */
+	{
+		char *note;
+		size_t nlen, tlen;
+		saksi_checkpoint ck;
+		assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_ckpt_latest(t, &latest, &note, &nlen), SAKSI_OK);
+		saksi_ledger_abort(t);
+		assert_int_equal(latest, 0);
+		tlen = (size_t)(strstr(note, "\n\n") - note) + 1;
+		assert_int_equal(saksi_checkpoint_parse(note, tlen, &ck), SAKSI_OK);
+		assert_int_equal(ck.ck_size, 0);
+		saksi_merkle_empty_root(empty);
+		assert_memory_equal(ck.ck_root, empty, 32);
+		free(note);
+	}
 	for (int i = 0; i < 3; i++)
 		fx_booking(&fx, FX_QUEUE, (uint64_t)i + 1, FX_NOW - 1000, &fi[i]);
 	assert_int_equal(run(&lc, fi, 3, it, FX_NOW), SAKSI_OK);

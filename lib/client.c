@@ -16,8 +16,10 @@
 #include "bytes.h"
 #include "client.h"
 #include "envelope.h"
+#include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "verify.h"
 #include "wire.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -34,6 +36,8 @@ struct saksi_client {
 	int c_has_box;
 	const saksi_note_verifier *c_log;
 	const saksi_schemas *c_schemas;
+	int c_status;             /* the last whole-request refusal: reason code, or 0 */
+	char c_msg[256];          /* and its message, defused */
 };
 
 /* One item as sent: an envelope and its sealed disclosures (maybe empty). */
@@ -199,6 +203,13 @@ copy_message(char *dst, size_t dstlen, const char *prefix, const uint8_t *text, 
 	dst[o] = '\0';
 }
 
+static void
+refusal_reset(saksi_client *c)
+{
+	c->c_status = 0;
+	c->c_msg[0] = '\0';
+}
+
 /*
  * Checks a receipt for the item it answers: well-formed, for an event leaf, and (with a
  * log key) proving extra || envelope in a checkpoint signed by the log.
@@ -327,6 +338,8 @@ submit_items(saksi_client *c, const struct item *items, size_t n, saksi_result *
 			results_clear(results, n);
 	} else if (status >= SAKSI_R_PARSE && status < SAKSI_R__COUNT) {
 		/* The whole request was refused (unparseable, or the ledger is unavailable). */
+		c->c_status = status;
+		copy_message(c->c_msg, sizeof(c->c_msg), "", body, body_len);
 		for (i = 0; i < n; i++) {
 			results[i].sr_code = status;
 			copy_message(results[i].sr_message, sizeof(results[i].sr_message), "",
@@ -351,6 +364,7 @@ saksi_client_submit_raw(saksi_client *c, const uint8_t *const *env, const size_t
 	if (c == NULL || env == NULL || env_len == NULL || results == NULL || n == 0 ||
 	    n > SAKSI_WIRE_BATCH_MAX)
 		return SAKSI_ERR_INVAL;
+	refusal_reset(c);
 	memset(results, 0, n * sizeof(*results));
 	if ((items = calloc(n, sizeof(*items))) == NULL)
 		return SAKSI_ERR_NOMEM;
@@ -485,6 +499,7 @@ saksi_client_submit(saksi_client *c, const saksi_event *ev, size_t n, saksi_resu
 
 	if (c == NULL || ev == NULL || results == NULL || n == 0 || n > SAKSI_WIRE_BATCH_MAX)
 		return SAKSI_ERR_INVAL;
+	refusal_reset(c);
 	memset(results, 0, n * sizeof(*results));
 	if (c->c_key == NULL || !c->c_has_box || c->c_schemas == NULL)
 		return SAKSI_ERR_INVAL;
@@ -548,11 +563,16 @@ saksi_client_checkpoint(saksi_client *c, char **note, size_t *len)
 	if (c == NULL || note == NULL || len == NULL)
 		return SAKSI_ERR_INVAL;
 	*note = NULL;
+	refusal_reset(c);
 	if ((err = transact(c, req, sizeof(req), &reply, &status, &body, &body_len)) != SAKSI_OK)
 		return err;
 	if (status != 0) {
-		err = status >= SAKSI_R_PARSE && status < SAKSI_R__COUNT ? SAKSI_ERR_REFUSED
-		                                                         : SAKSI_ERR_FORMAT;
+		err = SAKSI_ERR_FORMAT;
+		if (status >= SAKSI_R_PARSE && status < SAKSI_R__COUNT) {
+			c->c_status = status;
+			copy_message(c->c_msg, sizeof(c->c_msg), "", body, body_len);
+			err = SAKSI_ERR_REFUSED;
+		}
 		goto out;
 	}
 	err = SAKSI_ERR_FORMAT;
@@ -572,4 +592,232 @@ saksi_client_checkpoint(saksi_client *c, char **note, size_t *len)
 out:
 	nn_freemsg(reply);
 	return err;
+}
+
+/* ---- read-only requests (ops 3-5) ---- */
+
+static unsigned
+bitlen64(uint64_t x)
+{
+	return x == 0 ? 0 : 64 - (unsigned)__builtin_clzll(x);
+}
+
+static unsigned
+ones_above(uint64_t x, unsigned shift)
+{
+	return shift >= 64 ? 0 : (unsigned)__builtin_popcountll(x >> shift);
+}
+
+/*
+ * The number of hashes in an RFC 9162 inclusion proof for index < size, and in a
+ * consistency proof for 0 < m < n: the counts transparency-dev/merkle's verifiers demand.
+ * Knowing them lets a reply of the wrong length be malformed here, not a proof failure later.
+ */
+static size_t
+inclusion_len(uint64_t index, uint64_t size)
+{
+	unsigned inner = bitlen64(index ^ (size - 1));
+
+	return inner + ones_above(index, inner);
+}
+
+static size_t
+consistency_len(uint64_t m, uint64_t n)
+{
+	unsigned inner = bitlen64((m - 1) ^ (n - 1)), shift = (unsigned)__builtin_ctzll(m);
+
+	/* The proof starts with the root of the 2^shift subtree m ends in, unless that
+	 * subtree is the whole old tree (m a power of two). shift < inner as m < n. */
+	return ((m & (m - 1)) != 0) + (inner - shift) + ones_above(m - 1, inner);
+}
+
+/*
+ * Sends a read request (op and its body) and maps the reply's status. On SAKSI_OK *reply
+ * holds the message (nn_freemsg) and body/body_len the status-0 body; on any other result
+ * nothing is held. A refusal is recorded for saksi_client_refusal.
+ */
+static saksi_err
+read_request(saksi_client *c, int op, const uint8_t *args, size_t nargs, void **reply,
+             const uint8_t **body, size_t *body_len)
+{
+	uint8_t req[2 + 16];
+	int status;
+	saksi_err err;
+
+	req[0] = SAKSI_WIRE_VERSION;
+	req[1] = (uint8_t)op;
+	memcpy(req + 2, args, nargs);
+	if ((err = transact(c, req, 2 + nargs, reply, &status, body, body_len)) != SAKSI_OK)
+		return err;
+	if (status == SAKSI_R_ACCEPTED)
+		return SAKSI_OK;
+	err = SAKSI_ERR_FORMAT;
+	if (status >= SAKSI_R_PARSE && status < SAKSI_R__COUNT) {
+		c->c_status = status;
+		copy_message(c->c_msg, sizeof(c->c_msg), "", *body, *body_len);
+		/* Our request is well-formed, so "parse" can only mean "not in the log". */
+		err = status == SAKSI_R_PARSE ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_REFUSED;
+	}
+	nn_freemsg(*reply);
+	*reply = NULL;
+	return err;
+}
+
+saksi_err
+saksi_client_get(saksi_client *c, uint64_t index, uint8_t **leaf, size_t *len)
+{
+	uint8_t args[8];
+	const uint8_t *body;
+	size_t body_len;
+	void *reply;
+	saksi_leaf lf;
+	saksi_envelope ev;
+	saksi_err err;
+
+	if (c == NULL || leaf == NULL || len == NULL)
+		return SAKSI_ERR_INVAL;
+	*leaf = NULL;
+	*len = 0;
+	refusal_reset(c);
+	saksi_put_u64(args, index);
+	if ((err = read_request(c, SAKSI_OP_GET, args, sizeof(args), &reply, &body,
+	                        &body_len)) != SAKSI_OK)
+		return err;
+	/* The body as strictly as the reviewer's verify reads it: the leaf has no length of
+	 * its own, so only its body's lengths can show bytes missing or added. */
+	err = SAKSI_ERR_FORMAT;
+	if (saksi_leaf_parse(body, body_len, &lf) != SAKSI_OK)
+		goto out;
+	if (lf.lf_kind == SAKSI_LEAF_EVENT ?
+	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) != SAKSI_OK :
+	    saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL) != SAKSI_OK)
+		goto out;
+	err = SAKSI_ERR_NOMEM;
+	if ((*leaf = malloc(body_len)) == NULL)
+		goto out;
+	memcpy(*leaf, body, body_len);
+	*len = body_len;
+	err = SAKSI_OK;
+out:
+	nn_freemsg(reply);
+	return err;
+}
+
+/* The checkpoint in a parsed tlog-proof: opened with the log key, or (without one) only
+ * parsed, its text ending at the note's one blank line. */
+static saksi_err
+proof_checkpoint(const saksi_client *c, const saksi_tlog_proof *tp, saksi_checkpoint *ck)
+{
+	const char *sep;
+
+	if (c->c_log != NULL)
+		return saksi_checkpoint_open(tp->tp_note, tp->tp_note_len, c->c_log, ck);
+	if ((sep = memmem(tp->tp_note, tp->tp_note_len, "\n\n", 2)) == NULL ||
+	    saksi_checkpoint_parse(tp->tp_note, (size_t)(sep - tp->tp_note) + 1, ck) !=
+	    SAKSI_OK)
+		return SAKSI_ERR_FORMAT;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_client_prove_inclusion(saksi_client *c, uint64_t index, uint64_t size, char **tlog_proof,
+                             size_t *len)
+{
+	uint8_t args[16];
+	const uint8_t *body;
+	size_t body_len;
+	void *reply;
+	saksi_tlog_proof *tp = NULL;
+	saksi_checkpoint ck;
+	saksi_err err;
+
+	if (c == NULL || tlog_proof == NULL || len == NULL)
+		return SAKSI_ERR_INVAL;
+	*tlog_proof = NULL;
+	*len = 0;
+	refusal_reset(c);
+	if (size != 0 && index >= size)
+		return SAKSI_ERR_RANGE;
+	saksi_put_u64(args, index);
+	saksi_put_u64(args + 8, size);
+	if ((err = read_request(c, SAKSI_OP_INCLUSION, args, sizeof(args), &reply, &body,
+	                        &body_len)) != SAKSI_OK)
+		return err;
+	err = SAKSI_ERR_FORMAT;
+	if (body_len == 0 || body_len > SAKSI_TLOG_PROOF_MAX ||
+	    memchr(body, '\0', body_len) != NULL)
+		goto out;
+	err = SAKSI_ERR_NOMEM;
+	if ((tp = malloc(sizeof(*tp))) == NULL)
+		goto out;
+	err = SAKSI_ERR_FORMAT;
+	if (saksi_tlog_proof_parse((const char *)body, body_len, tp) != SAKSI_OK)
+		goto out;
+	if (!tp->tp_has_extra || tp->tp_extra_len != SAKSI_LEAF_HDR ||
+	    tp->tp_extra[0] != SAKSI_LEAF_VERSION ||
+	    (tp->tp_extra[1] != SAKSI_LEAF_EVENT && tp->tp_extra[1] != SAKSI_LEAF_REFUSALS) ||
+	    tp->tp_index != index)
+		goto out;
+	if ((err = proof_checkpoint(c, tp, &ck)) != SAKSI_OK)
+		goto out;
+	err = SAKSI_ERR_FORMAT;
+	if ((size != 0 && ck.ck_size != size) || index >= ck.ck_size ||
+	    tp->tp_proof_len != inclusion_len(index, ck.ck_size))
+		goto out;
+	err = SAKSI_ERR_NOMEM;
+	if ((*tlog_proof = malloc(body_len + 1)) == NULL)
+		goto out;
+	memcpy(*tlog_proof, body, body_len);
+	(*tlog_proof)[body_len] = '\0';
+	*len = body_len;
+	err = SAKSI_OK;
+out:
+	free(tp);
+	nn_freemsg(reply);
+	return err;
+}
+
+saksi_err
+saksi_client_prove_consistency(saksi_client *c, uint64_t m, uint64_t n,
+                               saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], size_t *nproof)
+{
+	uint8_t args[16];
+	const uint8_t *body;
+	size_t body_len, k, want;
+	void *reply;
+	saksi_err err;
+
+	if (c == NULL || proof == NULL || nproof == NULL)
+		return SAKSI_ERR_INVAL;
+	*nproof = 0;
+	refusal_reset(c);
+	if (m == 0 || m > n)
+		return SAKSI_ERR_RANGE;
+	want = m == n ? 0 : consistency_len(m, n);
+	saksi_put_u64(args, m);
+	saksi_put_u64(args + 8, n);
+	if ((err = read_request(c, SAKSI_OP_CONSISTENCY, args, sizeof(args), &reply, &body,
+	                        &body_len)) != SAKSI_OK)
+		return err;
+	err = SAKSI_ERR_FORMAT;
+	if (body_len < 1)
+		goto out;
+	k = body[0];
+	if (k != want || k > SAKSI_MERKLE_MAX_PROOF || body_len != 1 + k * SAKSI_HASH_LEN)
+		goto out;
+	for (size_t i = 0; i < k; i++)
+		memcpy(proof[i], body + 1 + i * SAKSI_HASH_LEN, SAKSI_HASH_LEN);
+	*nproof = k;
+	err = SAKSI_OK;
+out:
+	nn_freemsg(reply);
+	return err;
+}
+
+const char *
+saksi_client_refusal(const saksi_client *c, int *status)
+{
+	if (status != NULL)
+		*status = c != NULL ? c->c_status : 0;
+	return c != NULL ? c->c_msg : "";
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "merkle.h"
 #include "note.h"
 #include "saksi_error.h"
 #include "schema.h"
@@ -20,7 +21,8 @@ typedef struct saksi_client saksi_client;
 /*
  * co_key, co_log and co_schemas are borrowed and must outlive the client; co_box_pk is
  * copied. co_key, co_box_pk and co_schemas are needed only by saksi_client_submit: a
- * client that only submits raw items or reads checkpoints may leave them NULL.
+ * client that only submits raw items or reads (checkpoint, get, proofs: anyone may ask,
+ * no producer key is involved) may leave them NULL.
  */
 typedef struct saksi_client_opts {
 	const char *co_url;             /* e.g. ipc:///run/saksi/ingest.sock or tcp://127.0.0.1:7400 */
@@ -87,8 +89,64 @@ void saksi_result_clear(saksi_result *r);
 /*
  * Latest signed checkpoint (*note malloc'd, NUL-terminated; *len excludes the NUL). With
  * co_log the note is opened first, and its errors are returned (SAKSI_ERR_SIGNATURE,
- * SAKSI_ERR_KEY, SAKSI_ERR_FORMAT). SAKSI_ERR_REFUSED for a non-zero status.
+ * SAKSI_ERR_KEY, SAKSI_ERR_FORMAT). SAKSI_ERR_REFUSED for a non-zero status (status 14
+ * with an empty log: it has no checkpoint before its first commit); see
+ * saksi_client_refusal.
  */
 saksi_err saksi_client_checkpoint(saksi_client *c, char **note, size_t *len);
+
+/*
+ * The read-only requests (FORMATS.md 3, ops 3-5). Each sends one request and parses the
+ * reply strictly: a reply of another version or op, a status that is not a reason code,
+ * or a body that is not exactly what the op answers is SAKSI_ERR_FORMAT, and then nothing
+ * is returned. A refusal is mapped from its status: 2 (parse), which saksid sends to a
+ * well-formed read only when the index or size is not in the log (past its end, or no
+ * signed checkpoint of that size), is SAKSI_ERR_NOT_FOUND; any other reason code (14,
+ * unavailable: retry later) is SAKSI_ERR_REFUSED. saksi_client_refusal then gives the
+ * status and the daemon's one-line message. Transport failures are SAKSI_ERR_NET and
+ * SAKSI_ERR_TIMEOUT; SAKSI_ERR_INVAL for a NULL argument.
+ */
+
+/*
+ * Leaf `index` (FORMATS.md 4): *leaf malloc'd, *len bytes. It must be a version 1 leaf of
+ * SAKSI_LEAF_HDR..SAKSI_LEAF_MAX bytes whose body parses strictly (an envelope, or a refusal
+ * summary), else SAKSI_ERR_FORMAT. Nothing here proves that the log holds these bytes:
+ * check them with saksi_client_prove_inclusion's proof.
+ */
+saksi_err saksi_client_get(saksi_client *c, uint64_t index, uint8_t **leaf, size_t *len);
+
+/*
+ * A tlog-proof@v1 (FORMATS.md 6) for leaf `index` in the signed tree of size `size`; size 0
+ * asks for the latest checkpoint. *tlog_proof malloc'd, NUL-terminated; *len excludes the
+ * NUL. The reply must parse as a tlog-proof with the leaf header as extra (version 1, kind
+ * event or refusals), this index, a checkpoint of this size (or, for size 0, any size above
+ * index) and exactly the number of hashes RFC 9162 gives for them: else SAKSI_ERR_FORMAT.
+ * With co_log its checkpoint is opened first and those errors are returned
+ * (SAKSI_ERR_SIGNATURE, SAKSI_ERR_KEY). The leaf itself is not checked here: the caller
+ * hashes extra || envelope, or the bytes from saksi_client_get (which must begin with
+ * extra), and calls saksi_tlog_proof_verify. SAKSI_ERR_RANGE, without asking, for
+ * size != 0 and index >= size.
+ */
+saksi_err saksi_client_prove_inclusion(saksi_client *c, uint64_t index, uint64_t size,
+                                       char **tlog_proof, size_t *len);
+
+/*
+ * RFC 9162 consistency proof between tree sizes m and n (0 < m <= n, else SAKSI_ERR_RANGE
+ * without asking): *nproof hashes into proof, exactly as many as RFC 9162 gives for m and n
+ * (else SAKSI_ERR_FORMAT; m == n gives none). The caller checks it between the roots of two
+ * checkpoints it trusts (saksi_merkle_verify_consistency): the log signs only the trees it
+ * committed, and this reply carries no root.
+ */
+saksi_err saksi_client_prove_consistency(saksi_client *c, uint64_t m, uint64_t n,
+                                         saksi_hash proof[SAKSI_MERKLE_MAX_PROOF],
+                                         size_t *nproof);
+
+/*
+ * After the last call on c returned SAKSI_ERR_REFUSED or SAKSI_ERR_NOT_FOUND from a daemon
+ * reply: its status (a reason code, enum saksi_reason) in *status (if non-NULL) and its
+ * one-line message, with anything not printable ASCII replaced by '?'. After any other
+ * result: 0 and "". The string belongs to c and changes with the next call on c.
+ */
+const char *saksi_client_refusal(const saksi_client *c, int *status);
 
 #endif

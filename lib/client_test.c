@@ -55,6 +55,18 @@ enum mode {
 	M_UNAVAILABLE,   /* status 14 for the whole request */
 	M_STATUS_BAD,    /* status 200 */
 	M_ESCAPE,        /* every item refused with control characters in the text */
+	/* read requests (ops 3-5) */
+	M_STATUS_DUP,    /* status 1 (duplicate) for the whole request */
+	M_LEAF_VERSION,  /* get: leaf version 2 */
+	M_LEAF_KIND,     /* get: leaf kind 3 */
+	M_LEAF_SHORT,    /* get: 41 bytes of leaf */
+	M_INDEX,         /* inclusion: a proof for a neighbouring index */
+	M_SIZE,          /* inclusion: a checkpoint one larger than asked */
+	M_KIND3,         /* inclusion: extra says kind 3 */
+	M_NUL,           /* inclusion: a NUL byte inside the text */
+	M_PROOF_SHORT,   /* inclusion, consistency: the last hash left out */
+	M_PROOF_LONG,    /* inclusion, consistency: one hash too many */
+	M_COUNT_LIE,     /* consistency: the count byte one higher than the hashes sent */
 };
 
 struct fx {
@@ -75,6 +87,7 @@ struct fx {
 	size_t n;
 	uint64_t last_seq;
 	size_t requests;         /* submit requests seen */
+	size_t reads;            /* read requests (ops 3-5) seen */
 	size_t items_seen;       /* items in them */
 	char last_nik[64];       /* a personal value the responder decrypted */
 };
@@ -112,9 +125,11 @@ subtree(void *ctx, unsigned level, uint64_t index, saksi_hash out)
 	return SAKSI_OK;
 }
 
+/* The responder signs a checkpoint of any size it is asked for (saksid keeps one per
+ * commit group; the client cannot tell the difference). */
 static void
-signed_checkpoint(struct fx *fx, const saksi_seckey *key, char *note, size_t notelen,
-                  size_t *w)
+signed_checkpoint(struct fx *fx, const saksi_seckey *key, uint64_t size, char *note,
+                  size_t notelen, size_t *w)
 {
 	saksi_checkpoint ck;
 	char body[512];
@@ -122,15 +137,15 @@ signed_checkpoint(struct fx *fx, const saksi_seckey *key, char *note, size_t not
 
 	memset(&ck, 0, sizeof(ck));
 	strcpy(ck.ck_origin, ORIGIN);
-	ck.ck_size = fx->n;
-	R_CHECK((saksi_merkle_root(subtree, fx, fx->n, ck.ck_root)) == SAKSI_OK);
+	ck.ck_size = size;
+	R_CHECK((saksi_merkle_root(subtree, fx, size, ck.ck_root)) == SAKSI_OK);
 	R_CHECK((saksi_checkpoint_format(&ck, body, sizeof(body), &bl)) == SAKSI_OK);
 	R_CHECK((saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(key), note,
 	                                 notelen, w)) == SAKSI_OK);
 }
 
 static size_t
-make_receipt(struct fx *fx, uint64_t index, int mode, char *out, size_t outlen)
+make_receipt(struct fx *fx, uint64_t index, uint64_t size, int mode, char *out, size_t outlen)
 {
 	saksi_tlog_proof *tp = calloc(1, sizeof(*tp));
 	size_t w;
@@ -147,10 +162,20 @@ make_receipt(struct fx *fx, uint64_t index, int mode, char *out, size_t outlen)
 		tp->tp_extra[9] ^= 1;
 	if (mode == M_KIND2)
 		tp->tp_extra[1] = 2;
+	if (mode == M_KIND3)
+		tp->tp_extra[1] = 3;
 	tp->tp_index = index;
-	R_CHECK((saksi_merkle_prove_inclusion(subtree, fx, index, fx->n, tp->tp_proof,
+	R_CHECK((saksi_merkle_prove_inclusion(subtree, fx, index, size, tp->tp_proof,
 	                                              &tp->tp_proof_len)) == SAKSI_OK);
-	signed_checkpoint(fx, mode == M_WRONG_LOG ? fx->log2 : fx->log, tp->tp_note,
+	if (mode == M_INDEX)
+		tp->tp_index = index + 1 < size ? index + 1 : index - 1;
+	if (mode == M_SIZE)
+		size = size < fx->n ? size + 1 : size - 1;
+	if (mode == M_PROOF_SHORT && tp->tp_proof_len > 0)
+		tp->tp_proof_len--;
+	if (mode == M_PROOF_LONG)
+		memcpy(tp->tp_proof[tp->tp_proof_len++], fx->lh[0], SAKSI_HASH_LEN);
+	signed_checkpoint(fx, mode == M_WRONG_LOG ? fx->log2 : fx->log, size, tp->tp_note,
 	                  sizeof(tp->tp_note), &tp->tp_note_len);
 	R_CHECK((saksi_tlog_proof_format(tp, out, outlen, &w)) == SAKSI_OK);
 	free(tp);
@@ -261,7 +286,7 @@ answer_submit(struct fx *fx, const uint8_t *b, size_t len, int mode, size_t *out
 	for (i = 0; i < count; i++) {
 		size_t tl;
 		if (code[i] == SAKSI_R_ACCEPTED || code[i] == SAKSI_R_DUPLICATE)
-			tl = make_receipt(fx, idx[i], mode, text, RECEIPT_MAX);
+			tl = make_receipt(fx, idx[i], fx->n, mode, text, RECEIPT_MAX);
 		else
 			tl = (size_t)snprintf(text, RECEIPT_MAX, "%s", why[i]);
 		out[o] = (uint8_t)code[i];
@@ -290,6 +315,86 @@ answer_submit(struct fx *fx, const uint8_t *b, size_t len, int mode, size_t *out
 	return out;
 }
 
+/* A whole-request refusal: status and a one-line message, as saksid's reply_text. */
+static size_t __attribute__((format(printf, 3, 4)))
+refuse(uint8_t *out, int status, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	out[2] = (uint8_t)status;
+	va_start(ap, fmt);
+	n = vsnprintf((char *)out + 3, 256, fmt, ap);
+	va_end(ap);
+	return 3 + (size_t)n;
+}
+
+/* Answers ops 3-5 as saksid's read_op does, or wrongly in the ways `mode` says. */
+static size_t
+answer_read(struct fx *fx, const uint8_t *r, size_t n, int mode, uint8_t *out)
+{
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF + 1];
+	uint64_t a, z;
+	size_t np, len;
+
+	fx->reads++;
+	out[0] = 1;
+	out[1] = r[1];
+	out[2] = 0;
+	switch (r[1]) {
+	case SAKSI_OP_GET:
+		R_CHECK(n == 10);
+		a = saksi_get_u64(r + 2);
+		if (a >= fx->n)
+			return refuse(out, SAKSI_R_PARSE, "index %llu is not below size %zu",
+			              (unsigned long long)a, fx->n);
+		len = fx->leaf_len[a];
+		memcpy(out + 3, fx->leaf[a], len);
+		if (mode == M_LEAF_VERSION)
+			out[3] = 2;
+		if (mode == M_LEAF_KIND)
+			out[4] = 3;
+		if (mode == M_LEAF_SHORT)
+			len = 41;
+		return 3 + len;
+	case SAKSI_OP_INCLUSION:
+		R_CHECK(n == 18);
+		a = saksi_get_u64(r + 2);
+		z = saksi_get_u64(r + 10);
+		if (z > fx->n)
+			return refuse(out, SAKSI_R_PARSE, "no signed checkpoint of size %llu",
+			              (unsigned long long)z);
+		if (z == 0)
+			z = fx->n;
+		if (a >= z)
+			return refuse(out, SAKSI_R_PARSE, "index %llu is not below size %llu",
+			              (unsigned long long)a, (unsigned long long)z);
+		len = make_receipt(fx, a, z, mode, (char *)out + 3, RECEIPT_MAX);
+		if (mode == M_NUL)
+			out[3 + len / 2] = '\0';
+		return 3 + len;
+	case SAKSI_OP_CONSISTENCY:
+		R_CHECK(n == 18);
+		a = saksi_get_u64(r + 2);
+		z = saksi_get_u64(r + 10);
+		if (a == 0 || a > z || z > fx->n)
+			return refuse(out, SAKSI_R_PARSE, "sizes %llu and %llu are not 0 < m <= n",
+			              (unsigned long long)a, (unsigned long long)z);
+		R_CHECK(saksi_merkle_prove_consistency(subtree, fx, a, z, proof, &np) ==
+		        SAKSI_OK);
+		if (mode == M_PROOF_SHORT && np > 0)
+			np--;
+		if (mode == M_PROOF_LONG)
+			memcpy(proof[np++], fx->lh[0], SAKSI_HASH_LEN);
+		out[3] = (uint8_t)(np + (mode == M_COUNT_LIE));
+		for (size_t i = 0; i < np; i++)
+			memcpy(out + 4 + i * SAKSI_HASH_LEN, proof[i], SAKSI_HASH_LEN);
+		return 4 + np * SAKSI_HASH_LEN;
+	default:
+		abort();
+	}
+}
+
 static void *
 responder(void *arg)
 {
@@ -316,23 +421,37 @@ responder(void *arg)
 			nn_freemsg(req);
 			continue;
 		}
-		if (n >= 2 && r[0] == 1 && r[1] == SAKSI_OP_SUBMIT && mode != M_UNAVAILABLE &&
-		    mode != M_STATUS_BAD) {
+		int whole = mode == M_UNAVAILABLE || mode == M_STATUS_BAD ||
+		            mode == M_STATUS_DUP;
+		int read = n >= 2 && r[0] == 1 && r[1] >= SAKSI_OP_INCLUSION &&
+		           r[1] <= SAKSI_OP_GET;
+
+		if (n >= 2 && r[0] == 1 && r[1] == SAKSI_OP_SUBMIT && !whole) {
 			out = answer_submit(fx, r + 2, (size_t)n - 2, mode, &outlen);
-		} else if (n == 2 && r[0] == 1 && r[1] == SAKSI_OP_CHECKPOINT &&
-		           mode != M_UNAVAILABLE && mode != M_STATUS_BAD) {
+		} else if (n == 2 && r[0] == 1 && r[1] == SAKSI_OP_CHECKPOINT && !whole) {
 			out = malloc(3 + SAKSI_NOTE_MAX);
 			out[0] = 1;
 			out[1] = SAKSI_OP_CHECKPOINT;
 			out[2] = 0;
-			signed_checkpoint(fx, mode == M_WRONG_LOG ? fx->log2 : fx->log,
+			signed_checkpoint(fx, mode == M_WRONG_LOG ? fx->log2 : fx->log, fx->n,
 			                  (char *)out + 3, SAKSI_NOTE_MAX, &outlen);
 			outlen += 3;
+		} else if (read && mode == M_ESCAPE) {
+			static const char esc[] = "index 9 is\x1b[2J not\n below\x7f";
+			out = malloc(64);
+			out[0] = 1;
+			out[1] = r[1];
+			out[2] = SAKSI_R_PARSE;
+			memcpy(out + 3, esc, sizeof(esc) - 1);
+			outlen = 3 + sizeof(esc) - 1;
+		} else if (read && !whole) {
+			out = malloc(4 + RECEIPT_MAX);
+			outlen = answer_read(fx, r, (size_t)n, mode, out);
 		} else {
 			out = malloc(64);
 			out[0] = 1;
 			out[1] = n >= 2 ? r[1] : 0;
-			out[2] = mode == M_STATUS_BAD ? 200 :
+			out[2] = mode == M_STATUS_BAD ? 200 : mode == M_STATUS_DUP ? 1 :
 			         mode == M_UNAVAILABLE ? SAKSI_R_UNAVAILABLE : SAKSI_R_PARSE;
 			memcpy(out + 3, "shutting down", 13);
 			outlen = 16;
@@ -853,6 +972,290 @@ test_open_errors(void **state)
 	saksi_result_clear(NULL);
 }
 
+/* ---- read-only requests: get, inclusion, consistency ---- */
+
+/* A client for anyone: no producer key, box key or schemas; maybe the log's key. */
+static saksi_client *
+reader_for(struct fx *fx, const saksi_note_verifier *log, int timeout_ms)
+{
+	saksi_client_opts o;
+	saksi_client *c;
+
+	memset(&o, 0, sizeof(o));
+	o.co_url = fx->url;
+	o.co_log = log;
+	o.co_timeout_ms = timeout_ms;
+	assert_int_equal(saksi_client_open(&o, &c), SAKSI_OK);
+	return c;
+}
+
+/* n events in the responder's log, through the client as a producer would put them. */
+static void
+fill(struct fx *fx, size_t n)
+{
+	saksi_client *c = client_for(fx, 1, 0);
+	saksi_event *ev = calloc(n, sizeof(*ev));
+	saksi_result *r = calloc(n, sizeof(*r));
+
+	assert_non_null(ev);
+	assert_non_null(r);
+	for (size_t i = 0; i < n; i++)
+		ev[i] = event("queue.called", called, fx->last_seq + 1 + i);
+	assert_int_equal(saksi_client_submit(c, ev, n, r), SAKSI_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(r[i].sr_code, SAKSI_R_ACCEPTED);
+	clear_all(r, n);
+	free(ev);
+	free(r);
+	saksi_client_close(c);
+}
+
+/* Root of the first `size` leaves, recomputed by the test from the leaves it got. */
+static void
+root_of(const saksi_hash *lh, uint64_t size, saksi_hash root)
+{
+	saksi_merkle_range mr;
+
+	saksi_merkle_range_init(&mr);
+	for (uint64_t i = 0; i < size; i++)
+		assert_int_equal(saksi_merkle_range_push(&mr, lh[i]), SAKSI_OK);
+	assert_int_equal(saksi_merkle_range_root(&mr, root), SAKSI_OK);
+}
+
+/*
+ * Every leaf, every inclusion proof and every consistency proof of a 33-leaf log, asked
+ * by a client with no producer key, checked offline with nothing but the log key: the
+ * exact-length checks accept every honest answer.
+ */
+static void
+test_read_every_proof(void **state)
+{
+	struct fx *fx = *state;
+	enum { N = 33 };
+	saksi_client *c, *blind;
+	saksi_hash lh[N], root[N + 1], proof[SAKSI_MERKLE_MAX_PROOF];
+	saksi_tlog_proof *tp = malloc(sizeof(*tp));
+	saksi_checkpoint ck;
+	uint8_t *leaf;
+	size_t len, np;
+	char *text;
+	int status;
+
+	assert_non_null(tp);
+	fill(fx, N);
+	c = reader_for(fx, &fx->logv, 0);
+	blind = reader_for(fx, NULL, 0);
+	for (uint64_t i = 0; i < N; i++) {
+		assert_int_equal(saksi_client_get(c, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(len, fx->leaf_len[i]);
+		assert_memory_equal(leaf, fx->leaf[i], len);
+		saksi_merkle_leaf_hash(lh[i], leaf, len);
+		free(leaf);
+	}
+	for (uint64_t z = 1; z <= N; z++)
+		root_of(lh, z, root[z]);
+	for (uint64_t z = 1; z <= N; z++) {
+		for (uint64_t i = 0; i < z; i++) {
+			assert_int_equal(saksi_client_prove_inclusion(c, i, z, &text, &len),
+			                 SAKSI_OK);
+			assert_int_equal(strlen(text), len);
+			assert_int_equal(saksi_tlog_proof_parse(text, len, tp), SAKSI_OK);
+			assert_int_equal(saksi_tlog_proof_verify(tp, &fx->logv, lh[i], &ck),
+			                 SAKSI_OK);
+			assert_int_equal(ck.ck_size, z);
+			assert_memory_equal(ck.ck_root, root[z], SAKSI_HASH_LEN);
+			/* The header it proves is the stored leaf's. */
+			assert_memory_equal(tp->tp_extra, fx->leaf[i], 42);
+			free(text);
+		}
+		for (uint64_t m = 1; m <= z; m++) {
+			assert_int_equal(saksi_client_prove_consistency(c, m, z, proof, &np),
+			                 SAKSI_OK);
+			assert_int_equal(saksi_merkle_verify_consistency(m, z, root[m], root[z],
+			                 (const saksi_hash *)proof, np), SAKSI_OK);
+		}
+	}
+	/* Size 0: the latest checkpoint; and without a log key the proof is only parsed. */
+	assert_int_equal(saksi_client_prove_inclusion(c, 7, 0, &text, &len), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_parse(text, len, tp), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_verify(tp, &fx->logv, lh[7], &ck), SAKSI_OK);
+	assert_int_equal(ck.ck_size, N);
+	free(text);
+	assert_int_equal(saksi_client_prove_inclusion(blind, N - 1, 0, &text, &len), SAKSI_OK);
+	free(text);
+	assert_string_equal(saksi_client_refusal(c, &status), "");
+	assert_int_equal(status, 0);
+
+	/* Another log key of the same name: the library refuses the signature itself. */
+	atomic_store(&fx->mode, M_WRONG_LOG);
+	assert_int_equal(saksi_client_prove_inclusion(c, 3, 9, &text, &len), SAKSI_ERR_SIGNATURE);
+	assert_null(text);
+	assert_int_equal(len, 0);
+	assert_int_equal(saksi_client_prove_inclusion(blind, 3, 9, &text, &len), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_parse(text, len, tp), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_verify(tp, &fx->logv, lh[3], NULL),
+	                 SAKSI_ERR_SIGNATURE);
+	free(text);
+	free(tp);
+	saksi_client_close(blind);
+	saksi_client_close(c);
+}
+
+/* Refusals: the daemon's status mapped, its message kept (defused); local range checks. */
+static void
+test_read_refusals(void **state)
+{
+	struct fx *fx = *state;
+	saksi_client *c;
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF];
+	uint8_t *leaf;
+	char *text;
+	size_t len, np, reads;
+	int status;
+
+	fill(fx, 5);
+	c = reader_for(fx, &fx->logv, 0);
+	assert_int_equal(saksi_client_get(c, 5, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_null(leaf);
+	assert_string_equal(saksi_client_refusal(c, &status), "index 5 is not below size 5");
+	assert_int_equal(status, SAKSI_R_PARSE);
+	assert_int_equal(saksi_client_get(c, UINT64_MAX, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_client_prove_inclusion(c, 1, 6, &text, &len),
+	                 SAKSI_ERR_NOT_FOUND);
+	assert_null(text);
+	assert_string_equal(saksi_client_refusal(c, NULL), "no signed checkpoint of size 6");
+	assert_int_equal(saksi_client_prove_consistency(c, 2, 6, proof, &np),
+	                 SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(np, 0);
+	assert_string_equal(saksi_client_refusal(c, &status),
+	                    "sizes 2 and 6 are not 0 < m <= n");
+	/* A success clears the last refusal. */
+	assert_int_equal(saksi_client_get(c, 4, &leaf, &len), SAKSI_OK);
+	free(leaf);
+	assert_string_equal(saksi_client_refusal(c, &status), "");
+	assert_int_equal(status, 0);
+
+	/* Never valid: refused here, nothing sent. */
+	reads = fx->reads;
+	assert_int_equal(saksi_client_prove_inclusion(c, 5, 5, &text, &len), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_client_prove_consistency(c, 0, 5, proof, &np), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_client_prove_consistency(c, 4, 3, proof, &np), SAKSI_ERR_RANGE);
+	assert_int_equal(fx->reads, reads);
+
+	/* Unavailable: refused, retry later, with the daemon's reason. */
+	atomic_store(&fx->mode, M_UNAVAILABLE);
+	assert_int_equal(saksi_client_get(c, 0, &leaf, &len), SAKSI_ERR_REFUSED);
+	assert_string_equal(saksi_client_refusal(c, &status), "shutting down");
+	assert_int_equal(status, SAKSI_R_UNAVAILABLE);
+	assert_int_equal(saksi_client_prove_inclusion(c, 0, 0, &text, &len), SAKSI_ERR_REFUSED);
+	assert_int_equal(saksi_client_prove_consistency(c, 1, 5, proof, &np), SAKSI_ERR_REFUSED);
+	assert_string_equal(saksi_client_refusal(c, &status), "shutting down");
+	assert_int_equal(saksi_client_checkpoint(c, &text, &len), SAKSI_ERR_REFUSED);
+	assert_string_equal(saksi_client_refusal(c, &status), "shutting down");
+	assert_int_equal(status, SAKSI_R_UNAVAILABLE);
+
+	/* A message cannot carry control sequences to a terminal. */
+	atomic_store(&fx->mode, M_ESCAPE);
+	assert_int_equal(saksi_client_get(c, 0, &leaf, &len), SAKSI_ERR_NOT_FOUND);
+	assert_string_equal(saksi_client_refusal(c, NULL), "index 9 is?[2J not? below?");
+
+	/* Argument errors. */
+	atomic_store(&fx->mode, M_NORMAL);
+	assert_int_equal(saksi_client_get(NULL, 0, &leaf, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_get(c, 0, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_get(c, 0, &leaf, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_inclusion(NULL, 0, 0, &text, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_inclusion(c, 0, 0, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_inclusion(c, 0, 0, &text, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_consistency(NULL, 1, 1, proof, &np), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_consistency(c, 1, 1, NULL, &np), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_prove_consistency(c, 1, 1, proof, NULL), SAKSI_ERR_INVAL);
+	assert_string_equal(saksi_client_refusal(NULL, &status), "");
+	assert_int_equal(status, 0);
+	saksi_client_close(c);
+}
+
+/* Every malformed read reply is SAKSI_ERR_FORMAT, returns nothing, and is forgotten. */
+static void
+test_read_malformed(void **state)
+{
+	struct fx *fx = *state;
+	static const int common[] = { M_TRUNCATE, M_TRAILING, M_SHORT, M_VERSION, M_OP,
+	                              M_STATUS_BAD, M_STATUS_DUP };
+	static const int get_modes[] = { M_LEAF_VERSION, M_LEAF_KIND, M_LEAF_SHORT };
+	static const int incl_modes[] = { M_GARBAGE, M_KIND3, M_INDEX, M_SIZE, M_NUL,
+	                                  M_PROOF_SHORT, M_PROOF_LONG };
+	static const int cons_modes[] = { M_PROOF_SHORT, M_PROOF_LONG, M_COUNT_LIE };
+	saksi_client *c, *blind;
+	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF];
+	uint8_t *leaf;
+	char *text;
+	size_t len, np, i;
+
+	fill(fx, 11);
+	c = reader_for(fx, &fx->logv, 0);
+	blind = reader_for(fx, NULL, 0);
+	for (i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+		atomic_store(&fx->mode, common[i]);
+		if (saksi_client_get(c, 3, &leaf, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("get, mode %d: not refused as malformed", common[i]);
+		assert_null(leaf);
+		assert_int_equal(len, 0);
+		if (saksi_client_prove_inclusion(c, 3, 7, &text, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("inclusion, mode %d: not refused as malformed", common[i]);
+		assert_null(text);
+		if (saksi_client_prove_consistency(c, 3, 7, proof, &np) != SAKSI_ERR_FORMAT)
+			fail_msg("consistency, mode %d: not refused as malformed", common[i]);
+		assert_int_equal(np, 0);
+		assert_string_equal(saksi_client_refusal(c, NULL), "");
+	}
+	for (i = 0; i < sizeof(get_modes) / sizeof(get_modes[0]); i++) {
+		atomic_store(&fx->mode, get_modes[i]);
+		if (saksi_client_get(c, 3, &leaf, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("get, mode %d: not refused as malformed", get_modes[i]);
+		assert_null(leaf);
+	}
+	for (i = 0; i < sizeof(incl_modes) / sizeof(incl_modes[0]); i++) {
+		atomic_store(&fx->mode, incl_modes[i]);
+		/* Index 5 of 11: a proof of 4 hashes; with or without the log key. */
+		if (saksi_client_prove_inclusion(c, 5, 11, &text, &len) != SAKSI_ERR_FORMAT ||
+		    saksi_client_prove_inclusion(blind, 5, 11, &text, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("inclusion, mode %d: not refused as malformed", incl_modes[i]);
+		assert_null(text);
+		/* And against the latest checkpoint (size 0). */
+		if (incl_modes[i] != M_SIZE &&
+		    saksi_client_prove_inclusion(c, 5, 0, &text, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("inclusion size 0, mode %d: not refused", incl_modes[i]);
+	}
+	for (i = 0; i < sizeof(cons_modes) / sizeof(cons_modes[0]); i++) {
+		atomic_store(&fx->mode, cons_modes[i]);
+		if (saksi_client_prove_consistency(c, 3, 11, proof, &np) != SAKSI_ERR_FORMAT)
+			fail_msg("consistency, mode %d: not refused as malformed", cons_modes[i]);
+		assert_int_equal(np, 0);
+	}
+	/* Equal sizes take an empty proof: one hash is one too many. */
+	atomic_store(&fx->mode, M_PROOF_LONG);
+	assert_int_equal(saksi_client_prove_consistency(c, 11, 11, proof, &np), SAKSI_ERR_FORMAT);
+	atomic_store(&fx->mode, M_NORMAL);
+	assert_int_equal(saksi_client_prove_consistency(c, 11, 11, proof, &np), SAKSI_OK);
+	assert_int_equal(np, 0);
+
+	/* Unanswered: a timeout, and the next request gets its own answer. */
+	saksi_client_close(c);
+	c = reader_for(fx, &fx->logv, 200);
+	atomic_store(&fx->mode, M_SILENT);
+	assert_int_equal(saksi_client_get(c, 3, &leaf, &len), SAKSI_ERR_TIMEOUT);
+	assert_int_equal(saksi_client_prove_consistency(c, 3, 7, proof, &np), SAKSI_ERR_TIMEOUT);
+	atomic_store(&fx->mode, M_NORMAL);
+	assert_int_equal(saksi_client_get(c, 3, &leaf, &len), SAKSI_OK);
+	assert_int_equal(len, fx->leaf_len[3]);
+	free(leaf);
+	assert_int_equal(saksi_client_prove_inclusion(c, 5, 11, &text, &len), SAKSI_OK);
+	free(text);
+	saksi_client_close(blind);
+	saksi_client_close(c);
+}
+
 int
 main(void)
 {
@@ -869,6 +1272,9 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_and_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_every_proof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_malformed, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

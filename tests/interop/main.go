@@ -14,6 +14,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -148,10 +149,14 @@ func main() {
 		if len(leaf) < 42 {
 			fail("leaf %d shorter than its header", i)
 		}
-		// Each leaf commits to the root of the tree before it (saksi's chain).
-		prev, err := tlog.TreeHash(i, hashes)
-		if err != nil {
-			fail("tree hash %d: %v", i, err)
+		// Each leaf commits to the root of the tree before it (saksi's chain). For the
+		// empty tree that is RFC 9162's MTH({}) = SHA-256(""), which FORMATS.md 4 names;
+		// tlog.TreeHash(0) returns the zero hash instead (a Go convention, not the RFC).
+		prev := tlog.Hash(sha256.Sum256(nil))
+		if i > 0 {
+			if prev, err = tlog.TreeHash(i, hashes); err != nil {
+				fail("tree hash %d: %v", i, err)
+			}
 		}
 		if !bytes.Equal(prev[:], leaf[10:42]) {
 			fail("leaf %d: prev_root differs from tlog's root of size %d", i, i)

@@ -1,0 +1,1066 @@
+/*
+ * bench/ingest.c: end-to-end durable ingest of the real saksid (ipc socket, temp state
+ * dir) fed by P producer threads through lib/client.h, beside this machine's own Ed25519
+ * verification rate measured in the same run; receipt latency at half that load; stored
+ * bytes per event against the event's raw JSON. A measurement, not a test: it asserts
+ * nothing about time. Never run it against a production state directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "client.h"
+#include "envelope.h"
+#include "keys.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "note.h"
+#include "schema.h"
+#include "wire.h"
+
+#include "../tests/events_gen.h"
+
+extern char **environ;
+
+#define BRANCH "KC-MAKASSAR"
+#define ORIGIN "bench.example/ingest"
+#define WARMUP 2048          /* events before timing: the zstd dictionary is trained */
+#define VERIFY_SEC 2.0       /* length of the Ed25519 measurement */
+#define LAT_MAX_EVENTS 400000
+
+static const char usage[] =
+    "usage: bench_ingest [-P producers] [-b batch] [-s seconds] [-n events]\n"
+    "                    [-l latency_batch] [-L latency_seconds] [-w workers]\n"
+    "                    [-g group_max] [-u group_wait_us] [-V] [-k] [-x saksid]\n"
+    "  -P  producer threads, each with its own key and client (default 8)\n"
+    "  -b  events per submission in the throughput phase (default 64)\n"
+    "  -s  throughput phase sized to last about this long at the warm-up's rate (default 5)\n"
+    "  -n  events in the throughput phase (overrides -s)\n"
+    "  -l  events per submission in the latency phase (default 8)\n"
+    "  -L  latency phase seconds (default 4)\n"
+    "  -w, -g, -u  saksid's workers, group_max, group_wait_us (default: saksid's)\n"
+    "  -V  clients verify every receipt while timed (default: a sample, after)\n"
+    "  -k  keep the temp directory\n"
+    "  -x  the saksid binary (default: saksid next to this program)\n";
+
+struct opts {
+	unsigned producers, batch, lat_batch, workers, group_max, group_wait_us;
+	int group_wait_set, verify_all, keep;
+	double seconds, lat_seconds;
+	uint64_t events;
+	char saksid[PATH_MAX];
+};
+
+/* One event as a producer sends it, built before the timing. */
+struct item {
+	uint8_t *it_env;
+	size_t it_env_len;
+	uint8_t *it_sealed;
+	size_t it_sealed_len;
+	size_t it_raw_len;   /* the clear JSON payload: what a plain log would store */
+};
+
+struct bench;
+
+struct producer {
+	struct bench *p_b;
+	unsigned p_id;
+	int p_role;
+	saksi_seckey *p_key;
+	saksi_client *p_cl;
+	uint64_t p_seq;
+	uint64_t p_rng;
+	struct item *p_items;
+	size_t p_nitems;
+	/* results of the phase */
+	uint64_t p_accepted;
+	uint64_t p_refused;
+	uint64_t p_busy;
+	uint64_t p_verified, p_verify_failed;
+	double p_end;
+	double *p_lat;           /* per event, ms */
+	size_t p_nlat;
+	unsigned p_behind;       /* sends that started late (schedule not kept) */
+	char p_first_refusal[200];
+	saksi_err p_err;
+};
+
+struct bench {
+	struct opts b_o;
+	char b_dir[64];
+	char b_url[160];
+	uint8_t b_box_pk[32];
+	saksi_note_verifier b_log;
+	saksi_schemas *b_sc;
+	struct producer *b_p;
+	pthread_barrier_t b_bar;
+	double b_t0;
+	/* latency phase */
+	double b_interval;       /* seconds between one producer's submissions */
+	size_t b_batch;          /* current phase's submission size */
+};
+
+static void
+die(const char *what, const char *why)
+{
+	fprintf(stderr, "bench_ingest: %s: %s\n", what, why);
+	exit(2);
+}
+
+static void
+dies(const char *what, saksi_err e)
+{
+	die(what, saksi_strerror(e));
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_until(double t)
+{
+	struct timespec ts;
+	double d = t - now();
+
+	if (d <= 0)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n > 0 ? n : 1);
+
+	if (p == NULL)
+		die("malloc", strerror(errno));
+	return p;
+}
+
+/* ---- (a) the machine's own Ed25519 rate ---- */
+
+struct vctx {
+	const uint8_t *msg;
+	size_t len;
+	const uint8_t *sig, *pk;
+	pthread_barrier_t *bar;
+	unsigned long n;
+	double t;
+	double cpu;    /* the thread's own CPU seconds: other load does not inflate it */
+};
+
+static double
+thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *
+verify_thread(void *arg)
+{
+	struct vctx *v = arg;
+	double t0;
+
+	pthread_barrier_wait(v->bar);
+	t0 = now();
+	v->cpu = thread_cpu();
+	do {
+		for (int i = 0; i < 64; i++, v->n++)
+			if (crypto_sign_verify_detached(v->sig, v->msg, v->len, v->pk) != 0)
+				die("verify", "a good signature does not verify");
+	} while ((v->t = now() - t0) < VERIFY_SEC);
+	v->cpu = thread_cpu() - v->cpu;
+	return NULL;
+}
+
+/* Verifications per second, one thread per online CPU, over a message the size of an
+ * envelope's signed bytes (what saksid verifies per event). */
+static double
+verify_rate(unsigned ncpu, size_t msglen, unsigned *threads, double *cpu_each)
+{
+	pthread_t th[256];
+	struct vctx v[256];
+	pthread_barrier_t bar;
+	uint8_t pk[32], sk[64], sig[64], *msg = xmalloc(msglen);
+	double rate = 0, cpu = 0;
+	unsigned long n = 0;
+
+	if (ncpu > 256)
+		ncpu = 256;
+	randombytes_buf(msg, msglen);
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_detached(sig, NULL, msg, msglen, sk);
+	pthread_barrier_init(&bar, NULL, ncpu);
+	for (unsigned i = 0; i < ncpu; i++) {
+		v[i] = (struct vctx){ msg, msglen, sig, pk, &bar, 0, 0, 0 };
+		if (pthread_create(&th[i], NULL, verify_thread, &v[i]) != 0)
+			die("pthread_create", strerror(errno));
+	}
+	for (unsigned i = 0; i < ncpu; i++) {
+		pthread_join(th[i], NULL);
+		rate += (double)v[i].n / v[i].t;
+		cpu += v[i].cpu;
+		n += v[i].n;
+	}
+	*cpu_each = cpu / (double)n;
+	pthread_barrier_destroy(&bar);
+	sodium_memzero(sk, sizeof(sk));
+	free(msg);
+	*threads = ncpu;
+	return rate;
+}
+
+/* ---- the disk under the ledger ---- */
+
+static int cmp_double(const void *a, const void *b);
+
+/*
+ * 4 KiB write + fdatasync latency in dir, up to 300 times or 1.5 s: every LMDB commit
+ * (one per group) pays at least this, so it bounds both (b) and (d).
+ */
+static void
+sync_latency(const char *dir, double *p50, double *p99, size_t *n)
+{
+	char path[160], buf[4096];
+	double lat[300], t0, t1, start = now();
+	size_t k = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sync-probe", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+		die(path, strerror(errno));
+	memset(buf, 0x5a, sizeof(buf));
+	while (k < 300 && now() - start < 1.5) {
+		t0 = now();
+		if (pwrite(fd, buf, sizeof(buf), (off_t)(k * sizeof(buf))) != (ssize_t)sizeof(buf) ||
+		    fdatasync(fd) != 0)
+			die(path, strerror(errno));
+		t1 = now();
+		lat[k++] = (t1 - t0) * 1e3;
+	}
+	close(fd);
+	unlink(path);
+	qsort(lat, k, sizeof(double), cmp_double);
+	*p50 = lat[k / 2];
+	*p99 = lat[(size_t)((double)k * 0.99)];
+	*n = k;
+}
+
+/* ---- producers ---- */
+
+/* Builds n events the way saksi_client_submit does: disclose, sign, seal. */
+static void
+build_items(struct producer *p, size_t n)
+{
+	struct bench *b = p->p_b;
+	char clear[2048], *payload, *disc;
+	const char *const *personal;
+	const char *type;
+	size_t plen, dlen, np, i;
+	uint64_t t = now_ms();
+	saksi_err e;
+
+	p->p_items = xmalloc(n * sizeof(*p->p_items));
+	p->p_nitems = n;
+	for (i = 0; i < n; i++) {
+		struct item *it = &p->p_items[i];
+
+		p->p_seq++;
+		type = gen_event(&p->p_rng, p->p_role, BRANCH, p->p_seq, clear, sizeof(clear));
+		personal = saksi_schemas_personal(b->b_sc, type);
+		for (np = 0; personal[np] != NULL; np++)
+			;
+		if ((e = saksi_disclose_payload(clear, strlen(clear), personal, np, &payload, &plen,
+		                                &disc, &dlen)) != SAKSI_OK)
+			dies("disclose", e);
+		it->it_raw_len = strlen(clear);
+		it->it_env = xmalloc(SAKSI_ENV_HDR + strlen(type) + 4 + plen + SAKSI_SIG_LEN);
+		if ((e = saksi_envelope_sign(p->p_key, p->p_seq, t, type, (uint8_t *)payload, plen,
+		                             it->it_env, SAKSI_ENV_HDR + strlen(type) + 4 + plen +
+		                             SAKSI_SIG_LEN, &it->it_env_len)) != SAKSI_OK)
+			dies("sign", e);
+		it->it_sealed = NULL;
+		it->it_sealed_len = 0;
+		if (strcmp(disc, "[]") != 0) {
+			it->it_sealed = xmalloc(dlen + 64);
+			if ((e = saksi_disclosures_seal(p->p_key, b->b_box_pk, it->it_env,
+			                                it->it_env_len, (uint8_t *)disc, dlen,
+			                                it->it_sealed, dlen + 64,
+			                                &it->it_sealed_len)) != SAKSI_OK)
+				dies("seal", e);
+		}
+		sodium_memzero(disc, dlen);
+		free(disc);
+		free(payload);
+	}
+}
+
+static void
+free_items(struct producer *p)
+{
+	for (size_t i = 0; i < p->p_nitems; i++) {
+		free(p->p_items[i].it_env);
+		free(p->p_items[i].it_sealed);
+	}
+	free(p->p_items);
+	p->p_items = NULL;
+	p->p_nitems = 0;
+}
+
+/* Checks one receipt as an offline producer would: leaf = extra || envelope. */
+static int
+receipt_ok(const struct bench *b, const char *text, const struct item *it)
+{
+	saksi_tlog_proof *tp = xmalloc(sizeof(*tp));
+	uint8_t *leaf;
+	saksi_hash lh;
+	int ok = 0;
+
+	if (saksi_tlog_proof_parse(text, strlen(text), tp) == SAKSI_OK && tp->tp_has_extra &&
+	    tp->tp_extra_len == SAKSI_LEAF_HDR) {
+		leaf = xmalloc(SAKSI_LEAF_HDR + it->it_env_len);
+		memcpy(leaf, tp->tp_extra, SAKSI_LEAF_HDR);
+		memcpy(leaf + SAKSI_LEAF_HDR, it->it_env, it->it_env_len);
+		saksi_merkle_leaf_hash(lh, leaf, SAKSI_LEAF_HDR + it->it_env_len);
+		ok = saksi_tlog_proof_verify(tp, &b->b_log, lh, NULL) == SAKSI_OK;
+		free(leaf);
+	}
+	free(tp);
+	return ok;
+}
+
+/*
+ * Submits items [from, from+n) and waits for the receipts; retries a submission the
+ * daemon answered `unavailable` (its queues full). verify: check every receipt here.
+ */
+static void
+submit(struct producer *p, size_t from, size_t n, saksi_result *res, int verify)
+{
+	const uint8_t *env[SAKSI_WIRE_BATCH_MAX], *sealed[SAKSI_WIRE_BATCH_MAX];
+	size_t elen[SAKSI_WIRE_BATCH_MAX], slen[SAKSI_WIRE_BATCH_MAX];
+	struct timespec pause = { 0, 200 * 1000 };
+	saksi_err e;
+
+	for (size_t i = 0; i < n; i++) {
+		env[i] = p->p_items[from + i].it_env;
+		elen[i] = p->p_items[from + i].it_env_len;
+		sealed[i] = p->p_items[from + i].it_sealed;
+		slen[i] = p->p_items[from + i].it_sealed_len;
+	}
+	for (;;) {
+		e = saksi_client_submit_raw(p->p_cl, env, elen, sealed, slen, n, res);
+		if (e == SAKSI_ERR_REFUSED && res[0].sr_code == SAKSI_R_UNAVAILABLE) {
+			p->p_busy++;
+			for (size_t i = 0; i < n; i++)
+				saksi_result_clear(&res[i]);
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		break;
+	}
+	if (e != SAKSI_OK && e != SAKSI_ERR_REFUSED) {
+		p->p_err = e;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].sr_code == SAKSI_R_ACCEPTED) {
+			p->p_accepted++;
+			if (verify || from + n == p->p_nitems) {
+				if (receipt_ok(p->p_b, res[i].sr_receipt, &p->p_items[from + i]))
+					p->p_verified++;
+				else
+					p->p_verify_failed++;
+			}
+		} else {
+			if (p->p_refused++ == 0)
+				snprintf(p->p_first_refusal, sizeof(p->p_first_refusal), "%.30s: %.160s",
+				         saksi_reason_name(res[i].sr_code), res[i].sr_message);
+		}
+		saksi_result_clear(&res[i]);
+	}
+}
+
+/* Throughput: every producer sends its items back to back, batch by batch. */
+static void *
+producer_flat(void *arg)
+{
+	struct producer *p = arg;
+	struct bench *b = p->p_b;
+	saksi_result *res = xmalloc(SAKSI_WIRE_BATCH_MAX * sizeof(*res));
+	size_t k;
+
+	pthread_barrier_wait(&b->b_bar);
+	for (size_t i = 0; i < p->p_nitems && p->p_err == SAKSI_OK; i += k) {
+		k = p->p_nitems - i < b->b_batch ? p->p_nitems - i : b->b_batch;
+		submit(p, i, k, res, b->b_o.verify_all);
+	}
+	p->p_end = now();
+	free(res);
+	return NULL;
+}
+
+/*
+ * Latency: every producer sends one submission each b_interval seconds on a fixed
+ * schedule (offset per producer). A receipt's latency runs from the scheduled send time,
+ * so a producer that falls behind counts its waiting too (no coordinated omission).
+ */
+static void *
+producer_paced(void *arg)
+{
+	struct producer *p = arg;
+	struct bench *b = p->p_b;
+	saksi_result *res = xmalloc(SAKSI_WIRE_BATCH_MAX * sizeof(*res));
+	double start, due, lat;
+	size_t k, sent = 0;
+
+	p->p_lat = xmalloc((p->p_nitems + 1) * sizeof(double));
+	pthread_barrier_wait(&b->b_bar);
+	start = b->b_t0 + b->b_interval * p->p_id / b->b_o.producers;
+	for (size_t i = 0; i < p->p_nitems && p->p_err == SAKSI_OK; i += k, sent++) {
+		k = p->p_nitems - i < b->b_batch ? p->p_nitems - i : b->b_batch;
+		due = start + b->b_interval * (double)sent;
+		if (now() > due + 0.0005)
+			p->p_behind++;
+		sleep_until(due);
+		submit(p, i, k, res, b->b_o.verify_all);
+		lat = (now() - due) * 1e3;
+		for (size_t j = 0; j < k; j++)
+			p->p_lat[p->p_nlat++] = lat;
+	}
+	p->p_end = now();
+	free(res);
+	return NULL;
+}
+
+static void *
+builder(void *arg)
+{
+	struct producer *p = arg;
+
+	build_items(p, p->p_nitems);
+	return NULL;
+}
+
+/* Builds n events per producer, in parallel (not timed: producers are other machines). */
+static void
+build_all(struct bench *b, size_t per)
+{
+	pthread_t th[256];
+
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		b->b_p[i].p_nitems = per;
+		if (pthread_create(&th[i], NULL, builder, &b->b_p[i]) != 0)
+			die("pthread_create", strerror(errno));
+	}
+	for (unsigned i = 0; i < b->b_o.producers; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Runs one phase; returns the seconds from the common start to the last producer's end. */
+static double
+run_phase(struct bench *b, void *(*fn)(void *), size_t batch)
+{
+	pthread_t th[256];
+	double end = 0;
+
+	b->b_batch = batch;
+	pthread_barrier_init(&b->b_bar, NULL, b->b_o.producers + 1);
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		struct producer *p = &b->b_p[i];
+
+		p->p_accepted = p->p_refused = p->p_busy = 0;
+		p->p_verified = p->p_verify_failed = 0;
+		p->p_nlat = 0;
+		p->p_behind = 0;
+		p->p_first_refusal[0] = '\0';
+		if (pthread_create(&th[i], NULL, fn, p) != 0)
+			die("pthread_create", strerror(errno));
+	}
+	b->b_t0 = now() + 0.01;   /* the paced producers start together from here */
+	pthread_barrier_wait(&b->b_bar);
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		pthread_join(th[i], NULL);
+		if (b->b_p[i].p_err != SAKSI_OK)
+			dies("submit", b->b_p[i].p_err);
+		if (b->b_p[i].p_end > end)
+			end = b->b_p[i].p_end;
+	}
+	pthread_barrier_destroy(&b->b_bar);
+	return end - b->b_t0;
+}
+
+struct tally {
+	uint64_t accepted, refused, busy, verified, failed;
+	const char *refusal;
+};
+
+static struct tally
+tally(const struct bench *b)
+{
+	struct tally t = { 0, 0, 0, 0, 0, NULL };
+
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		const struct producer *p = &b->b_p[i];
+
+		t.accepted += p->p_accepted;
+		t.refused += p->p_refused;
+		t.busy += p->p_busy;
+		t.verified += p->p_verified;
+		t.failed += p->p_verify_failed;
+		if (t.refusal == NULL && p->p_first_refusal[0] != '\0')
+			t.refusal = p->p_first_refusal;
+	}
+	return t;
+}
+
+static void
+check_tally(const char *phase, const struct tally *t)
+{
+	if (t->refused > 0)
+		fprintf(stderr, "bench_ingest: %s: %" PRIu64 " events refused, first: %s\n", phase,
+		        t->refused, t->refusal);
+	if (t->failed > 0)
+		fprintf(stderr, "bench_ingest: %s: %" PRIu64 " receipts did not verify\n", phase,
+		        t->failed);
+	if (t->refused > 0 || t->failed > 0)
+		exit(1);
+}
+
+/* ---- saksid ---- */
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void
+path_in(const struct bench *b, const char *name, char *out, size_t len)
+{
+	if ((size_t)snprintf(out, len, "%s/%s", b->b_dir, name) >= len)
+		die(name, "path too long");
+}
+
+static void
+save_key(const struct bench *b, const saksi_seckey *k, const char *name)
+{
+	char p[128];
+	saksi_err e;
+
+	path_in(b, name, p, sizeof(p));
+	if ((e = saksi_seckey_save(k, p, NULL, "bench_ingest key")) != SAKSI_OK)
+		dies(p, e);
+}
+
+static saksi_seckey *
+new_key(int kind)
+{
+	saksi_seckey *k;
+	saksi_err e;
+
+	if ((e = saksi_seckey_generate(kind, &k)) != SAKSI_OK)
+		dies("key", e);
+	return k;
+}
+
+/* Keys, keyring, saksid.conf; returns the config path in conf. */
+static void
+setup_files(struct bench *b, char *conf, size_t conflen)
+{
+	saksi_seckey *log = new_key(SAKSI_KEY_SIGN), *box = new_key(SAKSI_KEY_BOX);
+	saksi_seckey *store = new_key(SAKSI_KEY_SYM);
+	char vkey[SAKSI_VKEY_MAX + 1], p[128], pk64[SAKSI_PUBKEY_B64_LEN + 1], id[17];
+	saksi_pubkey pub;
+	FILE *f;
+
+	save_key(b, log, "log.key");
+	save_key(b, box, "box.key");
+	save_key(b, store, "store.key");
+	if (saksi_seckey_public(log, &pub) != SAKSI_OK ||
+	    saksi_note_vkey_format(ORIGIN, pub.pk_key, vkey, sizeof(vkey)) != SAKSI_OK ||
+	    saksi_note_vkey_parse(vkey, &b->b_log) != SAKSI_OK ||
+	    saksi_seckey_public(box, &pub) != SAKSI_OK)
+		die("keys", "cannot derive the public keys");
+	memcpy(b->b_box_pk, pub.pk_key, 32);
+	saksi_seckey_free(log);
+	saksi_seckey_free(box);
+	saksi_seckey_free(store);
+
+	path_in(b, "keyring.json", p, sizeof(p));
+	if ((f = fopen(p, "w")) == NULL)
+		die(p, strerror(errno));
+	fprintf(f, "{\"saksi_keyring\":1,\"roles\":{\"queue\":[\"queue.*\"],"
+	        "\"claim\":[\"claim.*\"]},\"keys\":[");
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		struct producer *pr = &b->b_p[i];
+
+		pr->p_key = new_key(SAKSI_KEY_SIGN);
+		if (saksi_seckey_public(pr->p_key, &pub) != SAKSI_OK ||
+		    saksi_pubkey_encode(&pub, pk64, sizeof(pk64)) != SAKSI_OK)
+			die("keys", "cannot encode a producer key");
+		sodium_bin2hex(id, sizeof(id), pub.pk_id, SAKSI_KEYID_LEN);
+		fprintf(f, "%s{\"name\":\"producer-%u\",\"key_id\":\"%s\",\"public_key\":\"%s\","
+		        "\"role\":\"%s\",\"branch\":\"%s\",\"revoked_ms\":null}", i ? "," : "", i,
+		        id, pk64, pr->p_role == GEN_CLAIM ? "claim" : "queue", BRANCH);
+	}
+	fprintf(f, "]}\n");
+	if (fclose(f) != 0)
+		die(p, strerror(errno));
+
+	path_in(b, "ingest.sock", p, sizeof(p));
+	snprintf(b->b_url, sizeof(b->b_url), "ipc://%s", p);
+	path_in(b, "saksid.conf", conf, conflen);
+	if ((f = fopen(conf, "w")) == NULL)
+		die(conf, strerror(errno));
+	fprintf(f, "origin = %s\nstate_dir = state\nlisten = %s\nkeyring = keyring.json\n"
+	        "log_key = log.key\nbox_key = box.key\nstore_key = store.key\n"
+	        "schemas_dir = %s\n", ORIGIN, b->b_url, SAKSI_SOURCE_SCHEMA_DIR);
+	if (b->b_o.workers)
+		fprintf(f, "workers = %u\n", b->b_o.workers);
+	if (b->b_o.group_max)
+		fprintf(f, "group_max = %u\n", b->b_o.group_max);
+	if (b->b_o.group_wait_set)
+		fprintf(f, "group_wait_us = %u\n", b->b_o.group_wait_us);
+	if (fclose(f) != 0)
+		die(conf, strerror(errno));
+}
+
+static pid_t
+start_saksid(struct bench *b, const char *conf, char *log, size_t loglen)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { b->b_o.saksid, "-d", "-c", (char *)conf, NULL };
+	char sock[128];
+	struct stat st;
+	pid_t pid;
+	int rc, status;
+
+	path_in(b, "saksid.log", log, loglen);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if ((rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) != 0)
+		die(argv[0], strerror(rc));
+	posix_spawn_file_actions_destroy(&fa);
+	path_in(b, "ingest.sock", sock, sizeof(sock));
+	for (int i = 0; i < 1000; i++) {
+		if (stat(sock, &st) == 0)
+			return pid;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			die("saksid", "exited at start; see its log with -k");
+		sleep_until(now() + 0.01);
+	}
+	die("saksid", "does not listen after 10 s");
+	return -1;
+}
+
+static uint64_t
+tree_size(struct bench *b)
+{
+	saksi_checkpoint ck;
+	char *note;
+	size_t len;
+	saksi_err e;
+
+	if ((e = saksi_client_checkpoint(b->b_p[0].p_cl, &note, &len)) != SAKSI_OK)
+		dies("checkpoint", e);
+	if ((e = saksi_checkpoint_open(note, len, &b->b_log, &ck)) != SAKSI_OK)
+		dies("checkpoint", e);
+	free(note);
+	return ck.ck_size;
+}
+
+static off_t
+file_size(const struct bench *b, const char *name)
+{
+	struct stat st;
+	char p[160];
+
+	path_in(b, name, p, sizeof(p));
+	if (stat(p, &st) != 0)
+		die(p, strerror(errno));
+	return st.st_size;
+}
+
+/* CPU seconds (user + system) used so far by process pid, from /proc/pid/stat. */
+static double
+proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which is in parentheses and may hold spaces. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static unsigned
+parse_uint(const char *s, unsigned lo, unsigned hi, const char *what)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi) {
+		fprintf(stderr, "bench_ingest: %s must be %u..%u\n%s", what, lo, hi, usage);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b;
+	struct opts *o = &b.b_o;
+	char conf[128], log[128], self[PATH_MAX], ldir[160];
+	unsigned ncpu, vthreads;
+	uint64_t size0, size1, per, lat_per, raw = 0, envb = 0, sealb = 0, nraw = 0;
+	uint64_t leafb = 0, discb = 0, ndisc = 0;
+	double load[3], vrate, vcpu, t, warm, cpu_d, cpu_p, ingest, half, p50, p99, pmax, *all;
+	off_t mdb0, mdb1;
+	size_t nall = 0;
+	pid_t pid;
+	int c, status;
+
+	memset(&b, 0, sizeof(b));
+	o->producers = 8;
+	o->batch = 64;
+	o->lat_batch = 8;
+	o->seconds = 5;
+	o->lat_seconds = 4;
+	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:")) != -1) {
+		switch (c) {
+		case 'P': o->producers = parse_uint(optarg, 1, 256, "-P"); break;
+		case 'b': o->batch = parse_uint(optarg, 1, SAKSI_WIRE_BATCH_MAX, "-b"); break;
+		case 's': o->seconds = parse_uint(optarg, 1, 60, "-s"); break;
+		case 'n': o->events = parse_uint(optarg, 1000, 2000000, "-n"); break;
+		case 'l': o->lat_batch = parse_uint(optarg, 1, SAKSI_WIRE_BATCH_MAX, "-l"); break;
+		case 'L': o->lat_seconds = parse_uint(optarg, 1, 60, "-L"); break;
+		case 'w': o->workers = parse_uint(optarg, 1, 256, "-w"); break;
+		case 'g': o->group_max = parse_uint(optarg, 1, 2048, "-g"); break;
+		case 'u':
+			o->group_wait_us = parse_uint(optarg, 0, 1000000, "-u");
+			o->group_wait_set = 1;
+			break;
+		case 'V': o->verify_all = 1; break;
+		case 'k': o->keep = 1; break;
+		case 'x': snprintf(o->saksid, sizeof(o->saksid), "%s", optarg); break;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (o->saksid[0] == '\0') {
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n < 0)
+			die("/proc/self/exe", strerror(errno));
+		self[n] = '\0';
+		snprintf(o->saksid, sizeof(o->saksid), "%s/saksid", dirname(self));
+	}
+	if (access(o->saksid, X_OK) != 0)
+		die(o->saksid, "not found; build saksid or name it with -x");
+	if (sodium_init() < 0)
+		die("sodium_init", "failed");
+	ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (getloadavg(load, 3) != 3)
+		load[0] = load[1] = load[2] = -1;
+
+	printf("command:");
+	for (int i = 0; i < argc; i++)
+		printf(" %s", argv[i]);
+	printf("\nparameters: %u producers, batch %u (throughput), batch %u (latency, %.0f s), "
+	       "receipts verified %s; saksid %s, workers %s%u, group_max %s%u, group_wait_us "
+	       "%s%u; %u online CPUs\n", o->producers, o->batch, o->lat_batch, o->lat_seconds,
+	       o->verify_all ? "by every client while timed" : "for each producer's last batch",
+	       o->saksid, o->workers ? "" : "default ", o->workers ? o->workers : ncpu,
+	       o->group_max ? "" : "default ", o->group_max ? o->group_max : 512,
+	       o->group_wait_set ? "" : "default ", o->group_wait_set ? o->group_wait_us : 1000,
+	       ncpu);
+	printf("load average at start: %.2f %.2f %.2f%s\n", load[0], load[1], load[2],
+	       load[0] > 0.5 ? "  (the machine is busy: figures are lower than on an idle "
+	       "one, and (a) and (b) may see different loads)" : "");
+	fflush(stdout);
+
+	/* (a) Before saksid starts, on an idle machine: a realistic signed-bytes length. */
+	vrate = verify_rate(ncpu, 18 + 560, &vthreads, &vcpu);
+	printf("(a) Ed25519 verify, %u threads:  %9.0f verifications/s (crypto_sign_verify_detached,"
+	       " %d-byte messages)\n    %.1f us of CPU each: %.0f/s on %u idle cores\n", vthreads,
+	       vrate, 18 + 560, vcpu * 1e6, vthreads / vcpu, vthreads);
+	fflush(stdout);
+
+	{
+		char err[256] = "";
+		saksi_err e;
+
+		if ((e = saksi_schemas_load(SAKSI_SOURCE_SCHEMA_DIR, &b.b_sc, err, sizeof(err))) !=
+		    SAKSI_OK)
+			die(SAKSI_SOURCE_SCHEMA_DIR, err[0] ? err : saksi_strerror(e));
+	}
+	strcpy(b.b_dir, "/tmp/saksi-bench-XXXXXX");
+	if (mkdtemp(b.b_dir) == NULL)
+		die("mkdtemp", strerror(errno));
+	b.b_p = calloc(o->producers, sizeof(*b.b_p));
+	if (b.b_p == NULL)
+		die("calloc", strerror(errno));
+	for (unsigned i = 0; i < o->producers; i++) {
+		b.b_p[i].p_b = &b;
+		b.b_p[i].p_id = i;
+		/* Two queue systems for each claim system: queue events are the most frequent. */
+		b.b_p[i].p_role = i % 3 == 2 ? GEN_CLAIM : GEN_QUEUE;
+		b.b_p[i].p_rng = 0x5a6b5349ULL * (i + 1);
+	}
+	{
+		double s50, s99;
+		size_t ns;
+
+		sync_latency(b.b_dir, &s50, &s99, &ns);
+		printf("    disk: 4 KiB write + fdatasync in %s: p50 %.2f ms, p99 %.2f ms (%zu "
+		       "samples); each commit group pays at least one\n", b.b_dir, s50, s99, ns);
+		fflush(stdout);
+	}
+	setup_files(&b, conf, sizeof(conf));
+	pid = start_saksid(&b, conf, log, sizeof(log));
+	for (unsigned i = 0; i < o->producers; i++) {
+		saksi_client_opts co = { 0 };
+		saksi_err e;
+
+		co.co_url = b.b_url;
+		co.co_key = b.b_p[i].p_key;
+		co.co_box_pk = b.b_box_pk;
+		co.co_log = o->verify_all ? &b.b_log : NULL;
+		co.co_schemas = b.b_sc;
+		co.co_timeout_ms = 30000;
+		if ((e = saksi_client_open(&co, &b.b_p[i].p_cl)) != SAKSI_OK)
+			dies("client", e);
+	}
+
+	/* Warm-up: past the dictionary training, so the timing sees the steady state. */
+	per = (WARMUP + o->producers - 1) / o->producers;
+	build_all(&b, per);
+	t = run_phase(&b, producer_flat, o->batch);
+	{
+		struct tally w = tally(&b);
+
+		check_tally("warm-up", &w);
+		warm = (double)w.accepted / (t > 0 ? t : 1e-9);
+	}
+	for (unsigned i = 0; i < o->producers; i++)
+		free_items(&b.b_p[i]);
+	size0 = tree_size(&b);
+	mdb0 = file_size(&b, "state/ledger/data.mdb");
+
+	/* (b) Throughput. */
+	/* Sized from the warm-up's rate (at most the verify rate) to last about -s seconds:
+	 * building events is slower than ingesting them on the same cores. */
+	per = o->events ? o->events / o->producers :
+	      (uint64_t)((warm < vrate ? warm : vrate) * o->seconds) / o->producers;
+	if (per < 256)
+		per = 256;
+	t = now();
+	build_all(&b, per);
+	printf("    built %" PRIu64 " events in %.1f s (not timed: producers are other "
+	       "machines)\n", per * o->producers, now() - t);
+	fflush(stdout);
+	cpu_d = proc_cpu(pid);
+	cpu_p = proc_cpu(getpid());
+	t = run_phase(&b, producer_flat, o->batch);
+	t = t > 0 ? t : 1e-9;
+	cpu_d = proc_cpu(pid) - cpu_d;
+	cpu_p = proc_cpu(getpid()) - cpu_p;
+	{
+		struct tally w = tally(&b);
+
+		check_tally("throughput", &w);
+		ingest = (double)w.accepted / t;
+		printf("(b) durable ingest:            %9.0f receipts/s (%" PRIu64 " events in "
+		       "%.2f s, %u producers x batch %u; %" PRIu64 " resends after `unavailable`;"
+		       " %" PRIu64 " receipts verified)\n", ingest, w.accepted, t, o->producers,
+		       o->batch, w.busy, w.verified);
+	}
+	printf("(c) ratio (b)/(a):             %9.2f            target >= 0.85: %s\n",
+	       ingest / vrate, ingest / vrate >= 0.85 ? "met" : "NOT met");
+	/* The same ratio by CPU time, which other load on the machine does not skew. */
+	{
+		uint64_t n = tally(&b).accepted;
+		double per_ev = cpu_d / (double)n * 1e6, per_v = vcpu * 1e6;
+
+		printf("    CPU while timed: saksid %.2f s = %.1f us/event, producers %.2f s = %.1f "
+		       "us/event; one verify %.1f us -> CPU ratio %.2f (saksid alone), %.2f "
+		       "(with producers on the same cores)\n", cpu_d, per_ev, cpu_p,
+		       cpu_p / (double)n * 1e6, per_v, per_v / per_ev,
+		       per_v / ((cpu_d + cpu_p) / (double)n * 1e6));
+	}
+	fflush(stdout);
+	for (unsigned i = 0; i < o->producers; i++) {
+		for (size_t k = 0; k < b.b_p[i].p_nitems; k++) {
+			raw += b.b_p[i].p_items[k].it_raw_len;
+			envb += b.b_p[i].p_items[k].it_env_len;
+			sealb += b.b_p[i].p_items[k].it_sealed_len;
+			nraw++;
+		}
+		free_items(&b.b_p[i]);
+	}
+	size1 = tree_size(&b);
+	mdb1 = file_size(&b, "state/ledger/data.mdb");
+
+	/* (d) Latency at half the measured rate, paced producers. */
+	half = ingest / 2;
+	b.b_interval = (double)o->lat_batch * o->producers / half;
+	lat_per = (uint64_t)(half * o->lat_seconds) / o->producers;
+	lat_per -= lat_per % o->lat_batch;
+	if (lat_per < o->lat_batch)
+		lat_per = o->lat_batch;
+	if (lat_per * o->producers > LAT_MAX_EVENTS)
+		lat_per = LAT_MAX_EVENTS / o->producers;
+	build_all(&b, lat_per);
+	t = run_phase(&b, producer_paced, o->lat_batch);
+	{
+		struct tally w = tally(&b);
+		unsigned behind = 0;
+
+		check_tally("latency", &w);
+		all = xmalloc(lat_per * o->producers * sizeof(double));
+		for (unsigned i = 0; i < o->producers; i++) {
+			memcpy(all + nall, b.b_p[i].p_lat, b.b_p[i].p_nlat * sizeof(double));
+			nall += b.b_p[i].p_nlat;
+			behind += b.b_p[i].p_behind;
+			free(b.b_p[i].p_lat);
+			b.b_p[i].p_lat = NULL;
+			free_items(&b.b_p[i]);
+		}
+		qsort(all, nall, sizeof(double), cmp_double);
+		p50 = all[nall / 2];
+		p99 = all[(size_t)((double)nall * 0.99)];
+		pmax = all[nall - 1];
+		printf("(d) receipt latency at %.0f events/s offered (%.0f achieved, %zu events, "
+		       "%u producers x batch %u every %.1f ms; %u sends late):\n"
+		       "    p50 %.2f ms, p99 %.2f ms, max %.2f ms    target p99 <= 5 ms: %s\n",
+		       half, (double)w.accepted / t, nall, o->producers, o->lat_batch,
+		       b.b_interval * 1e3, behind, p50, p99, pmax, p99 <= 5 ? "met" : "NOT met");
+		free(all);
+	}
+	fflush(stdout);
+
+	for (unsigned i = 0; i < o->producers; i++)
+		saksi_client_close(b.b_p[i].p_cl);
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "bench_ingest: saksid did not stop cleanly (status %d)\n", status);
+
+	/* (e) Stored bytes of the throughput phase's events, from the ledger itself. */
+	{
+		saksi_ledger_opts lo = { .lo_readonly = 1 };
+		saksi_ledger *l;
+		saksi_ledger_txn *txn;
+		uint8_t *blob;
+		size_t len;
+		saksi_err e;
+
+		path_in(&b, "state/ledger", ldir, sizeof(ldir));
+		if ((e = saksi_ledger_open(ldir, NULL, NULL, &lo, &l)) != SAKSI_OK ||
+		    (e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
+			dies(ldir, e);
+		for (uint64_t i = size0; i < size1; i++) {
+			if ((e = saksi_ledger_leaf_stored_len(txn, i, &len)) != SAKSI_OK)
+				dies("leaf_stored_len", e);
+			leafb += len;
+			e = saksi_ledger_disc_get(txn, i, &blob, &len);
+			if (e == SAKSI_OK) {
+				discb += len;
+				ndisc++;
+				free(blob);
+			} else if (e != SAKSI_ERR_NOT_FOUND)
+				dies("disc_get", e);
+		}
+		saksi_ledger_abort(txn);
+		saksi_ledger_close(l);
+	}
+	{
+		double n = (double)(size1 - size0), rawe = (double)raw / (double)nraw;
+		double stored = (double)(leafb + discb) / n, mdb = (double)(mdb1 - mdb0) / n;
+
+		printf("(e) stored per event over %" PRIu64 " events: leaf %.0f B + disclosures at "
+		       "rest %.0f B (%" PRIu64 " of them) = %.0f B; data.mdb growth %.0f B\n"
+		       "    raw JSON with personal values in clear %.0f B (signed envelope %.0f B, "
+		       "sealed disclosures %.0f B as sent)\n"
+		       "    stored/raw %.0f%% (leaf+disclosures), %.0f%% (data.mdb)    "
+		       "target <= 30%%: %s\n",
+		       size1 - size0, (double)leafb / n, (double)discb / n, ndisc, stored, mdb,
+		       rawe, (double)envb / (double)nraw, (double)sealb / (double)nraw,
+		       100 * stored / rawe, 100 * mdb / rawe, mdb / rawe <= 0.30 ? "met" : "NOT met");
+	}
+
+	if (getloadavg(load, 3) == 3)
+		printf("load average at end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+	for (unsigned i = 0; i < o->producers; i++)
+		saksi_seckey_free(b.b_p[i].p_key);
+	free(b.b_p);
+	saksi_schemas_free(b.b_sc);
+	if (o->keep)
+		printf("kept %s (saksid log: %s)\n", b.b_dir, log);
+	else
+		nftw(b.b_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * cli.h: what the saksi command files share: exit codes, the x-prefixed helpers that print
+ * and exit on failure (minisign's habit; only the CLI may exit), and the command entries.
+ * The library below never exits or prints; every exit of saksi goes through here.
+ */
+#ifndef SAKSI_CLI_H
+#define SAKSI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keys.h"
+#include "ledger.h"
+#include "note.h"
+#include "saksi_error.h"
+
+/* Exit codes, documented in `saksi --help` and docs/saksi.md. */
+#define SX_OK 0    /* success */
+#define SX_FAIL 1  /* verification or policy failure: bad signature, tampered ledger, refusal */
+#define SX_USAGE 2 /* usage or system error: bad arguments, missing file, daemon unreachable */
+
+#define CLI_FILE_MAX (64u * 1024 * 1024)
+
+/* Print "saksi: <message>" to stderr and exit with SX_USAGE (xdie) or SX_FAIL (xfail). */
+__attribute__((noreturn, format(printf, 1, 2))) void xdie(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void xfail(const char *fmt, ...);
+/* Like xdie, after the usage line of the current command. */
+__attribute__((noreturn, format(printf, 2, 3))) void xusage(const char *usage,
+                                                            const char *fmt, ...);
+/* xdie with " (<saksi_strerror(e)>)" appended, unless e is SAKSI_OK. */
+__attribute__((noreturn, format(printf, 2, 3))) void xdie_err(saksi_err e,
+                                                              const char *fmt, ...);
+
+void *xmalloc(size_t n);
+char *xstrdup(const char *s);
+
+/* Reads a whole file ("-" = stdin), at most max bytes; NUL-terminates (not counted). */
+char *xread_file(const char *path, size_t max, size_t *len);
+/* Writes buf to path through a temporary file in the same directory and rename(). */
+void xwrite_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+/* Writes all of buf to fd, or dies. */
+void xwrite_all(int fd, const void *buf, size_t len);
+
+/* Parses a decimal u64 (no sign, no leading junk); dies naming `what` on error. */
+uint64_t xparse_u64(const char *s, const char *what);
+/* Milliseconds since the Unix epoch. */
+uint64_t now_ms(void);
+
+/* Passphrase in sodium_malloc memory (free with xpass_free), from a file or the tty. */
+char *xpass_from_file(const char *path);
+char *xpass_prompt(const char *prompt, int confirm);
+void xpass_free(char *p);
+
+/* Loads a secret key, asking for a passphrase (file, or tty prompt) only if needed. */
+saksi_seckey *xseckey_load(const char *path, const char *passfile);
+/* Loads a public key file, or the public half of a secret key file. */
+void xpubkey_any(const char *path, const char *passfile, saksi_pubkey *pub);
+/* A verifier key from --vkey (text) or --vkey-file (its first line). */
+void xvkey(const char *vkey, const char *vkey_file, saksi_note_verifier *v);
+saksi_keyring *xkeyring_load(const char *path);
+/* Opens an existing ledger read-only. */
+saksi_ledger *xledger_open_ro(const char *dir);
+
+/* "0123abcd..." of a key id. */
+void keyid_to_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1]);
+/* The public key file text ("untrusted comment: ...\n<b64>\n"), malloc'd. */
+char *pubkey_text(const saksi_pubkey *pub, const char *comment);
+
+/* Commands: argv[0] is the command name. Each returns an exit code. */
+int cmd_keygen(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_vkey(int argc, char **argv);
+int cmd_keyring(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_prove(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_verify_receipt(int argc, char **argv);
+
+#endif

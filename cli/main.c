@@ -1,0 +1,98 @@
+/*
+ * main.c: the saksi command line: dispatches to one file per command group.
+ * Only this program exits, with the documented codes 0 (ok), 1 (verification or policy
+ * failure) and 2 (usage or system error), so a script can tell a forgery from a typo.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+static const char help[] =
+"usage: saksi COMMAND [OPTIONS]\n"
+"\n"
+"Keys:\n"
+"  keygen --kind sign|box|sym -o FILE [--pub FILE.pub] [--passphrase-file F | --no-passphrase]\n"
+"         [--comment C]              make a key (secret file 0600, never overwritten)\n"
+"  pubkey -k FILE.key [-o FILE.pub]  print or write the public key file\n"
+"  vkey --origin NAME -k log.key|log.pub   print the log's C2SP verifier key\n"
+"  keyring add -r keyring.json --name N --pub FILE.pub --role R --branch B\n"
+"  keyring revoke -r keyring.json --name N [--at MS]\n"
+"  keyring list -r keyring.json [--json]\n"
+"  init --dir STATE --origin NAME    create a ready state directory for saksid\n"
+"\n"
+"Producers:\n"
+"  submit --url URL -k producer.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
+"         --type T --seq N [--time MS] [--payload FILE|-] [--schemas DIR] [--json]\n"
+"\n"
+"Ledger:\n"
+"  checkpoint (--ledger DIR | --url URL [-k producer.key]) [--vkey VKEY | --vkey-file F]\n"
+"  get (--ledger DIR | --url URL [LOGKEY]) INDEX [--raw | --json]\n"
+"  prove inclusion (--ledger DIR | --url URL [LOGKEY]) INDEX [--size N] [--tlog-proof]\n"
+"  prove consistency (--ledger DIR | --url URL [LOGKEY]) M N\n"
+"  prove consistency --url URL LOGKEY --old-checkpoint FILE\n"
+"         does the log's latest checkpoint extend one you kept? prints OK or FAIL\n"
+"  LOGKEY is --vkey VKEY or --vkey-file F: with --url, every answer is checked against\n"
+"  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
+"  --url takes --timeout MS; no key of your own is needed to read.\n"
+"\n"
+"Reviewers:\n"
+"  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
+"         [--json] [--progress] [--threads N]\n"
+"  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
+"\n"
+"A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"
+"on the terminal.\n"
+"\n"
+"Exit status:\n"
+"  0  success (for verify: the ledger is intact)\n"
+"  1  verification or policy failure: a bad signature or proof, a tampered or\n"
+"     truncated ledger, a refused event\n"
+"  2  usage or system error: bad arguments, a missing or unreadable file,\n"
+"     a daemon that cannot be reached\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+} cmds[] = {
+	{ "keygen", cmd_keygen },
+	{ "pubkey", cmd_pubkey },
+	{ "vkey", cmd_vkey },
+	{ "keyring", cmd_keyring },
+	{ "init", cmd_init },
+	{ "submit", cmd_submit },
+	{ "checkpoint", cmd_checkpoint },
+	{ "get", cmd_get },
+	{ "prove", cmd_prove },
+	{ "verify", cmd_verify },
+	{ "verify-receipt", cmd_verify_receipt },
+};
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		fputs(help, stderr);
+		return SX_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(help, stdout);
+		return SX_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("saksi %s\n", SAKSI_VERSION);
+		return SX_OK;
+	}
+	if (sodium_init() < 0)
+		xdie("cannot initialise libsodium");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "saksi: unknown command \"%s\"; see saksi --help\n", argv[1]);
+	return SX_USAGE;
+}

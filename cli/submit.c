@@ -1,0 +1,173 @@
+/*
+ * submit.c: saksi submit: signs one event with the producer's key, seals its personal
+ * fields to the appliance, sends it through the client library (which checks the receipt
+ * against the log key) and prints the receipt. A refusal is exit 1, never silence.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "client.h"
+#include "envelope.h"
+#include "schema.h"
+#include "wire.h"
+
+int
+cmd_submit(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi submit --url URL -k producer.key --box-pub box.pub "
+	    "(--vkey VKEY | --vkey-file F) --type T --seq N [--time MS] [--payload FILE|-] "
+	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "box-pub", required_argument, NULL, 'b' },
+		{ "vkey", required_argument, NULL, 'v' },
+		{ "vkey-file", required_argument, NULL, 'V' },
+		{ "type", required_argument, NULL, 't' },
+		{ "seq", required_argument, NULL, 's' },
+		{ "time", required_argument, NULL, 'T' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "schemas", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
+	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = SAKSI_SOURCE_SCHEMA_DIR,
+	    *passfile = NULL;
+	uint64_t seq, tms, timeout = 0;
+	int c, json = 0, have_time = 0, rc;
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_schemas *sch = NULL;
+	saksi_seckey *sk;
+	saksi_client_opts co;
+	saksi_client *cl = NULL;
+	saksi_event ev;
+	saksi_result res;
+	char err[256] = "", *payload;
+	size_t plen;
+	saksi_err e;
+
+	optind = 1;
+	tms = 0;
+	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': url = optarg; break;
+		case 'k': key = optarg; break;
+		case 'b': boxf = optarg; break;
+		case 'v': vk = optarg; break;
+		case 'V': vkf = optarg; break;
+		case 't': type = optarg; break;
+		case 's': seq_s = optarg; break;
+		case 'T': tms = xparse_u64(optarg, "--time"); have_time = 1; break;
+		case 'p': payf = optarg; break;
+		case 'S': schemas_dir = optarg; break;
+		case 'j': json = 1; break;
+		case 'P': passfile = optarg; break;
+		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind != argc)
+		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (!url || !key || !boxf || !type || !seq_s || (!vk && !vkf))
+		xusage(usage, "--url, -k, --box-pub, --vkey, --type and --seq are required");
+	seq = xparse_u64(seq_s, "--seq");
+	if (seq == 0)
+		xusage(usage, "--seq starts at 1");
+	if (timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	if (!have_time)
+		tms = now_ms();
+	xvkey(vk, vkf, &v);
+	if ((e = saksi_pubkey_load(boxf, &box)) != SAKSI_OK)
+		xdie_err(e, "cannot load the appliance's box key %s", boxf);
+	if (box.pk_kind != SAKSI_KEY_BOX)
+		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
+		if (err[0] != '\0')
+			xdie("schemas %s: %s", schemas_dir, err);
+		xdie_err(e, "cannot load the schemas in %s", schemas_dir);
+	}
+	if (!saksi_schemas_has(sch, type))
+		xdie("unknown event type \"%s\" (no schema in %s)", type, schemas_dir);
+	payload = xread_file(payf, SAKSI_PAYLOAD_MAX * 4, &plen);
+	while (plen > 0 && (payload[plen - 1] == '\n' || payload[plen - 1] == '\r' ||
+	    payload[plen - 1] == ' '))
+		payload[--plen] = '\0';
+	err[0] = '\0';
+	e = saksi_schemas_validate_clear(sch, type, payload, plen, err, sizeof(err));
+	if (e != SAKSI_OK)
+		xfail("the payload does not match the schema of %s: %s", type,
+		    err[0] ? err : saksi_strerror(e));
+
+	sk = xseckey_load(key, passfile);
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_key = sk;
+	co.co_box_pk = box.pk_key;
+	co.co_log = &v;
+	co.co_schemas = sch;
+	co.co_timeout_ms = (int)timeout;
+	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
+		saksi_seckey_free(sk);
+		xdie_err(e, "cannot open a connection to %s", url);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = type;
+	ev.se_payload = payload;
+	ev.se_seq = seq;
+	ev.se_time_ms = tms;
+	memset(&res, 0, sizeof(res));
+	e = saksi_client_submit(cl, &ev, 1, &res);
+	saksi_client_close(cl);
+	saksi_seckey_free(sk);
+	saksi_schemas_free(sch);
+	free(payload);
+	if (e == SAKSI_ERR_PROOF)
+		xfail("the daemon's receipt does not verify against %s: do not trust it",
+		    v.nv_name);
+	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
+		xdie_err(e, "daemon at %s did not answer", url);
+	if (e != SAKSI_OK)
+		xdie_err(e, "submission failed");
+
+	rc = res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE ? SX_OK :
+	    SX_FAIL;
+	if (json) {
+		json_t *o = json_pack("{s:b, s:i, s:s}", "ok", rc == SX_OK, "code",
+		    res.sr_code, "status", saksi_reason_name(res.sr_code));
+
+		if (o == NULL)
+			xdie("out of memory");
+		if (rc == SX_OK) {
+			json_object_set_new(o, "index", json_integer((json_int_t)res.sr_index));
+			json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
+			    res.sr_receipt : ""));
+		} else
+			json_object_set_new(o, "message", json_string(res.sr_message));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else if (rc == SX_OK) {
+		if (res.sr_receipt != NULL)
+			fputs(res.sr_receipt, stdout);
+		fprintf(stderr, "saksi: %s as entry %" PRIu64 "\n",
+		    res.sr_code == SAKSI_R_DUPLICATE ? "already in the ledger" : "accepted",
+		    res.sr_index);
+	}
+	if (rc != SX_OK)
+		fprintf(stderr, "saksi: refused (%s): %s\n", saksi_reason_name(res.sr_code),
+		    res.sr_message);
+	saksi_result_clear(&res);
+	return rc;
+}

@@ -1,0 +1,268 @@
+/*
+ * verify.c: saksi verify (the ombudsman's whole-ledger check, lib/verify.c) and
+ * saksi verify-receipt (one producer receipt, offline). Exit 0 only when everything
+ * verified; 1 for any failure of the evidence; 2 when the evidence could not be read.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "envelope.h"
+#include "verify.h"
+
+struct bar {
+	int on;
+	int last_pct;
+};
+
+static void
+progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct bar *b = ctx;
+	int pct = total ? (int)(done * 100 / total) : 100, fill = pct / 4, i;
+	char line[64];
+
+	if (!b->on || pct == b->last_pct)
+		return;
+	b->last_pct = pct;
+	for (i = 0; i < 25; i++)
+		line[i] = i < fill ? '#' : '.';
+	line[25] = '\0';
+	fprintf(stderr, "\rverifying [%s] %3d%% %" PRIu64 "/%" PRIu64, line, pct, done,
+	    total);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void
+print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer)
+{
+	char root[45];
+	json_t *o;
+
+	sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	    "ok", e == SAKSI_OK,
+	    "reason", saksi_verify_reason_name(r->vr_reason),
+	    "size", (json_int_t)r->vr_size,
+	    "checked", (json_int_t)r->vr_checked,
+	    "events", (json_int_t)r->vr_events,
+	    "refusals", (json_int_t)r->vr_refusals,
+	    "revoked_key_events", (json_int_t)r->vr_revoked,
+	    "nodes", (json_int_t)r->vr_nodes,
+	    "checkpoints", (json_int_t)r->vr_checkpoints,
+	    "latest_checkpoint", (json_int_t)r->vr_latest,
+	    "root", root);
+	if (o == NULL)
+		xdie("out of memory");
+	json_object_set_new(o, "index", r->vr_index == SAKSI_VERIFY_NO_INDEX ? json_null() :
+	    json_integer((json_int_t)r->vr_index));
+	json_object_set_new(o, "message", json_string(r->vr_message));
+	if (had_reviewer)
+		json_object_set_new(o, "reviewer_checkpoint",
+		    json_pack("{s:I, s:b}", "size", (json_int_t)r->vr_reviewer_size,
+		    "matched", r->vr_reviewer));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE "
+	    "[--checkpoint FILE] [--json] [--progress] [--threads N]";
+	static const struct option opts[] = {
+		{ "ledger", required_argument, NULL, 'l' },
+		{ "vkey", required_argument, NULL, 'v' },
+		{ "vkey-file", required_argument, NULL, 'V' },
+		{ "keyring", required_argument, NULL, 'r' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *vk = NULL, *vkf = NULL, *krf = NULL, *ckf = NULL;
+	int c, json = 0, force_progress = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t threads = ncpu > 0 ? (uint64_t)ncpu : 1;
+	saksi_note_verifier v;
+	saksi_keyring *kr;
+	saksi_ledger *l;
+	saksi_verify_opts o;
+	saksi_verify_report *r;
+	struct bar b = { 0, -1 };
+	char *ck = NULL, root[45];
+	size_t ck_len = 0;
+	saksi_err e;
+	int rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': dir = optarg; break;
+		case 'v': vk = optarg; break;
+		case 'V': vkf = optarg; break;
+		case 'r': krf = optarg; break;
+		case 'c': ckf = optarg; break;
+		case 'j': json = 1; break;
+		case 'p': force_progress = 1; break;
+		case 't': threads = xparse_u64(optarg, "--threads"); break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind != argc)
+		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (dir == NULL || krf == NULL || (vk == NULL && vkf == NULL))
+		xusage(usage, "--ledger, --vkey (or --vkey-file) and --keyring are required");
+	if (threads < 1 || threads > 64)
+		xusage(usage, "--threads must be 1..64");
+	xvkey(vk, vkf, &v);
+	kr = xkeyring_load(krf);
+	if (ckf != NULL)
+		ck = xread_file(ckf, SAKSI_NOTE_MAX, &ck_len);
+	l = xledger_open_ro(dir);
+
+	b.on = force_progress || isatty(STDERR_FILENO);
+	memset(&o, 0, sizeof(o));
+	o.vo_log = &v;
+	o.vo_keyring = kr;
+	o.vo_reviewer_ckpt = ck;
+	o.vo_reviewer_ckpt_len = ck_len;
+	o.vo_progress = progress;
+	o.vo_progress_ctx = &b;
+	o.vo_threads = (unsigned)threads;
+	r = xmalloc(sizeof(*r));
+	e = saksi_verify_ledger(l, &o, r);
+	if (b.on && b.last_pct >= 0 && b.last_pct < 100)
+		fputc('\n', stderr);
+	saksi_ledger_close(l);
+	saksi_keyring_free(kr);
+	free(ck);
+
+	if (json)
+		print_json(r, e, ckf != NULL);
+	if (e == SAKSI_OK) {
+		rc = SX_OK;
+		if (!json) {
+			sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
+			    sodium_base64_VARIANT_ORIGINAL);
+			printf("ledger intact: %" PRIu64 " entries (events %" PRIu64
+			    ", refusal summaries %" PRIu64 "), checkpoints %" PRIu64
+			    ", tree nodes %" PRIu64 "\n", r->vr_size, r->vr_events,
+			    r->vr_refusals, r->vr_checkpoints, r->vr_nodes);
+			printf("root %s\n", root);
+			if (r->vr_revoked > 0)
+				printf("note: %" PRIu64 " events are signed by keys revoked since; "
+				    "they were valid when committed\n", r->vr_revoked);
+			if (r->vr_reviewer)
+				printf("your checkpoint of size %" PRIu64 " is a prefix of this "
+				    "ledger\n", r->vr_reviewer_size);
+		}
+	} else if (e == SAKSI_ERR_CORRUPT) {
+		rc = SX_FAIL;
+		fprintf(stderr, "saksi: VERIFICATION FAILED: %s\n", r->vr_message);
+	} else {
+		rc = SX_USAGE;
+		fprintf(stderr, "saksi: cannot verify: %s\n", r->vr_message);
+	}
+	free(r);
+	return rc;
+}
+
+int
+cmd_verify_receipt(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE "
+	    "--envelope FILE [--keyring FILE]";
+	static const struct option opts[] = {
+		{ "vkey", required_argument, NULL, 'v' },
+		{ "vkey-file", required_argument, NULL, 'V' },
+		{ "receipt", required_argument, NULL, 'R' },
+		{ "envelope", required_argument, NULL, 'e' },
+		{ "keyring", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *vk = NULL, *vkf = NULL, *rf = NULL, *ef = NULL, *krf = NULL;
+	saksi_note_verifier v;
+	saksi_tlog_proof *tp;
+	saksi_checkpoint ck;
+	saksi_envelope ev;
+	saksi_leaf lf;
+	saksi_hash lh;
+	uint8_t *leaf;
+	char *rtext, *env;
+	size_t rlen, elen;
+	saksi_err e;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': vk = optarg; break;
+		case 'V': vkf = optarg; break;
+		case 'R': rf = optarg; break;
+		case 'e': ef = optarg; break;
+		case 'r': krf = optarg; break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind != argc)
+		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (rf == NULL || ef == NULL || (vk == NULL && vkf == NULL))
+		xusage(usage, "--vkey (or --vkey-file), --receipt and --envelope are required");
+	xvkey(vk, vkf, &v);
+	rtext = xread_file(rf, SAKSI_NOTE_MAX + 8192, &rlen);
+	env = xread_file(ef, SAKSI_ENV_MAX, &elen);
+	tp = xmalloc(sizeof(*tp));
+	if ((e = saksi_tlog_proof_parse(rtext, rlen, tp)) != SAKSI_OK)
+		xfail("%s is not a tlog-proof receipt (%s)", rf, saksi_strerror(e));
+	if (!tp->tp_has_extra || tp->tp_extra_len != SAKSI_LEAF_HDR)
+		xfail("the receipt's extra line is not the 42-byte leaf header");
+	if ((e = saksi_envelope_parse((const uint8_t *)env, elen, &ev)) != SAKSI_OK)
+		xfail("%s is not a saksi envelope (%s)", ef, saksi_strerror(e));
+	/* The leaf is the header the log committed to, then the producer's own bytes. */
+	leaf = xmalloc(SAKSI_LEAF_HDR + elen);
+	memcpy(leaf, tp->tp_extra, SAKSI_LEAF_HDR);
+	memcpy(leaf + SAKSI_LEAF_HDR, env, elen);
+	if ((e = saksi_leaf_parse(leaf, SAKSI_LEAF_HDR + elen, &lf)) != SAKSI_OK ||
+	    lf.lf_kind != SAKSI_LEAF_EVENT)
+		xfail("the receipt's header does not make an event leaf");
+	saksi_merkle_leaf_hash(lh, leaf, SAKSI_LEAF_HDR + elen);
+	e = saksi_tlog_proof_verify(tp, &v, lh, &ck);
+	if (e == SAKSI_ERR_SIGNATURE)
+		xfail("the receipt's checkpoint is not signed by %s", v.nv_name);
+	if (e == SAKSI_ERR_PROOF || e == SAKSI_ERR_RANGE)
+		xfail("the envelope is not entry %" PRIu64 " of the signed tree", tp->tp_index);
+	if (e != SAKSI_OK)
+		xfail("the receipt does not verify (%s)", saksi_strerror(e));
+	if (krf != NULL) {
+		saksi_keyring *kr = xkeyring_load(krf);
+		const saksi_keyring_entry *ke = saksi_keyring_find(kr, ev.ev_key_id);
+
+		if (ke == NULL)
+			xfail("the envelope's producer key is not in %s", krf);
+		if (saksi_envelope_verify(&ev, ke->ke_pub.pk_key) != SAKSI_OK)
+			xfail("the envelope's producer signature does not verify");
+		saksi_keyring_free(kr);
+	}
+	printf("receipt valid: entry %" PRIu64 " of %s at tree size %" PRIu64 "\n",
+	    tp->tp_index, ck.ck_origin, ck.ck_size);
+	free(leaf);
+	free(tp);
+	free(rtext);
+	free(env);
+	return SX_OK;
+}

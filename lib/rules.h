@@ -1,0 +1,189 @@
+/*
+ * rules.h: the broker-pattern detectors (schemas/RULES.md). A rules file is parsed into an
+ * immutable saksi_rules; saksi_rules_eval feeds it one committed event at a time and keeps
+ * every bit of window state in LMDB, in the caller's write transaction, so that state,
+ * alerts and the ledger append that fed them commit or vanish together.
+ *
+ * Nothing here ever sees a personal value: events carry blind tokens (blind.h) in place
+ * of them, and saksi_rules_eval refuses an event that carries a personal field in clear.
+ *
+ * Threads: a loaded saksi_rules is read-only after saksi_rules_attach; any number of
+ * threads may use it, each with its own transaction. All state changes go through the
+ * MDB_txn passed in, so LMDB's single-writer rule orders them. Same events in the same
+ * order give the same alerts, with the same ids: replaying a ledger reproduces them.
+ */
+#ifndef SAKSI_RULES_H
+#define SAKSI_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "saksi_error.h"
+
+#define SAKSI_RULES_VERSION 1
+#define SAKSI_RULES_FILE_MAX (1u << 20)   /* bytes of a rules file */
+#define SAKSI_RULES_ID_MAX 48             /* rule, select and join names */
+#define SAKSI_RULES_FIELD_MAX 32          /* field names */
+#define SAKSI_RULES_VALUE_MAX 128         /* bytes of one field value */
+#define SAKSI_RULES_EVENT_FIELDS 64       /* fields of one event */
+#define SAKSI_RULES_GROUP_MAX 1536        /* bytes of an alert's group text */
+#define SAKSI_ALERT_EVIDENCE_MAX 64       /* leaf indices carried by one alert */
+/* The named LMDB database holding all rule state (RULES.md 4). */
+#define SAKSI_RULES_DB "rules"
+
+typedef struct saksi_rules saksi_rules;
+
+/*
+ * One field of an event as the daemon hands it over: the payload member's name, and its
+ * value as text. Non-personal values are given as they stand in the payload (strings
+ * without quotes, integers in decimal, booleans as "true"/"false"); arrays and objects are
+ * left out. A personal field (blind.h saksi_blind_field_personal) must be given as its
+ * blind token with rf_personal = 1; bank_account's token covers bank_code.
+ */
+typedef struct saksi_rule_field {
+	const char *rf_name;
+	const char *rf_value;
+	int rf_personal;
+} saksi_rule_field;
+
+/* One committed event. The producer's time_ms is the time of the action, and it is the
+ * only clock any rule uses. re_branch is the payload's branch (also a field "branch"). */
+typedef struct saksi_rule_event {
+	uint64_t re_index;          /* ledger leaf index */
+	const char *re_type;        /* event type, e.g. "queue.booking.created" */
+	uint64_t re_time_ms;        /* the envelope's time_ms */
+	const char *re_branch;
+	const saksi_rule_field *re_fields;
+	size_t re_nfields;
+} saksi_rule_event;
+
+enum saksi_alert_kind {
+	SAKSI_ALERT_RULE = 1,       /* a rule's condition held */
+	SAKSI_ALERT_CAP = 2,        /* a state cap forced groups, values or join entries out */
+	SAKSI_ALERT_LATE = 3,       /* events arrived later than the lateness bound */
+};
+
+enum saksi_severity {
+	SAKSI_SEV_LOW = 1,
+	SAKSI_SEV_MEDIUM,
+	SAKSI_SEV_HIGH,
+	SAKSI_SEV_CRITICAL,
+};
+
+/* An alert as stored (RULES.md 5). Carries tokens and non-personal values only. */
+typedef struct saksi_alert {
+	uint64_t al_id;             /* 1, 2, ... in the order raised */
+	int al_kind;                /* enum saksi_alert_kind */
+	int al_severity;            /* enum saksi_severity */
+	char al_rule[SAKSI_RULES_ID_MAX + 6];   /* rule id; "join:NAME"; "late" */
+	char al_group[SAKSI_RULES_GROUP_MAX + 1]; /* "field=value,..." or "*" */
+	uint64_t al_first_ms;       /* producer-time window of the evidence */
+	uint64_t al_last_ms;
+	uint64_t al_value;          /* count, distinct count, ... (RULES.md 3 per type) */
+	uint64_t al_threshold;      /* what al_value was compared with */
+	uint64_t al_extra;          /* per type: places skipped (queue_order), else 0 */
+	uint64_t al_trigger;        /* leaf index of the event whose evaluation raised it */
+	uint32_t al_total;          /* events in the window (may exceed al_nevidence) */
+	uint32_t al_nevidence;
+	uint64_t al_evidence[SAKSI_ALERT_EVIDENCE_MAX]; /* leaf indices, ascending */
+} saksi_alert;
+
+typedef struct saksi_rules_result {
+	int rr_late;                /* 1: older than the lateness bound; counted, not evaluated */
+	uint64_t rr_evicted;        /* groups, values and join entries a cap forced out now */
+	uint64_t rr_first_alert;    /* id of the first alert raised by this call, 0 if none */
+	uint64_t rr_nalerts;        /* alerts raised: ids rr_first_alert .. + rr_nalerts - 1 */
+} saksi_rules_result;
+
+typedef struct saksi_rule_stats {
+	uint64_t rs_matched;        /* events that fed the rule (join: entries stored) */
+	uint64_t rs_alerts;         /* alerts of kind RULE raised */
+	uint64_t rs_groups;         /* groups (join: entries) held now */
+	uint64_t rs_groups_evicted; /* groups (join entries) forced out by max_groups */
+	uint64_t rs_values_evicted; /* values forced out of a group by max_values */
+} saksi_rule_stats;
+
+/*
+ * Parses a rules file held in memory (text[0..len), no NUL needed; name is used in
+ * messages only). schema_dir, if not NULL, is a directory of event schemas
+ * (schemas/events): every event type and field a rule names is then checked against them.
+ * On error *out is NULL and errbuf holds one line naming the place,
+ * "NAME:LINE: what is wrong" (errbuf may be NULL):
+ * SAKSI_ERR_FORMAT for anything the grammar or the semantics of RULES.md 2-3 refuse,
+ * SAKSI_ERR_VERSION for a header other than "saksi-rules 1", SAKSI_ERR_TOO_LARGE for a
+ * file over SAKSI_RULES_FILE_MAX or a line over 1024 bytes, SAKSI_ERR_NOT_FOUND or
+ * SAKSI_ERR_IO for a schema_dir that cannot be read, SAKSI_ERR_INVAL for NULL text/out,
+ * SAKSI_ERR_NOMEM.
+ */
+saksi_err saksi_rules_parse(const char *text, size_t len, const char *name,
+                            const char *schema_dir, saksi_rules **out, char *errbuf,
+                            size_t errlen);
+/* Reads path (a regular file, no symlink) and parses it. Messages name the file.
+ * SAKSI_ERR_NOT_FOUND, SAKSI_ERR_IO besides saksi_rules_parse's codes. */
+saksi_err saksi_rules_load(const char *path, const char *schema_dir, saksi_rules **out,
+                           char *errbuf, size_t errlen);
+void saksi_rules_free(saksi_rules *r);
+
+/* Rules in file order. */
+size_t saksi_rules_count(const saksi_rules *r);
+const char *saksi_rules_id_at(const saksi_rules *r, size_t i);
+uint64_t saksi_rules_lateness_ms(const saksi_rules *r);
+
+/*
+ * Binds r to the state database in the environment of wtxn (a write transaction):
+ * opens or creates the named database SAKSI_RULES_DB (the environment needs room for
+ * one more named database), checks its format, and drops the state of every rule or
+ * join that is no longer in r, or whose definition changed (RULES.md 4.2). The caller
+ * must commit wtxn before using r in another transaction (LMDB's rule for a new dbi).
+ * Call it again, on the new saksi_rules, after a reload.
+ * SAKSI_ERR_VERSION for state of another format version, SAKSI_ERR_CORRUPT for a state
+ * record that contradicts the format, SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ */
+saksi_err saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn);
+/*
+ * For readers (a verifier's or auditor's copy): binds r to existing state through any
+ * transaction, checking only the format; nothing is written or dropped, and
+ * saksi_rules_eval will fail. SAKSI_ERR_NOT_FOUND if the environment has no rule state,
+ * SAKSI_ERR_VERSION, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ */
+saksi_err saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn);
+
+/*
+ * Evaluates one committed event in wtxn, the transaction that appends it: updates every
+ * rule's windows, raises alerts into the state's alert log (ids in *res) and evaluates
+ * deferred checks that the event's time has made final (RULES.md 3.1). An event older
+ * than the lateness bound is counted and reported (res->rr_late), not evaluated.
+ * SAKSI_ERR_INVAL for a malformed event (bad names, a value over SAKSI_RULES_VALUE_MAX
+ * bytes or not printable ASCII, a duplicate field, a personal field not given as a blind
+ * token, a branch field differing from re_branch): nothing is written then.
+ * SAKSI_ERR_FULL (map full), SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM: the
+ * state written so far in wtxn is incomplete, and the caller must abort wtxn.
+ * res may be NULL.
+ */
+saksi_err saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
+                           saksi_rules_result *res);
+
+/* Alert id (1..) as raised; SAKSI_ERR_NOT_FOUND if none such. Any transaction. */
+saksi_err saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id,
+                                saksi_alert *out);
+/* Id of the last alert raised (0 if none). */
+saksi_err saksi_rules_alert_last(const saksi_rules *r, MDB_txn *txn, uint64_t *id);
+/* The publisher's mark: alerts up to *id have been handed on (0 at first). set needs a
+ * write transaction and never moves the mark back (SAKSI_ERR_RANGE) or past the last
+ * alert (SAKSI_ERR_RANGE). */
+saksi_err saksi_rules_published_get(const saksi_rules *r, MDB_txn *txn, uint64_t *id);
+saksi_err saksi_rules_published_set(const saksi_rules *r, MDB_txn *wtxn, uint64_t id);
+
+/* One line of compact JSON (RULES.md 5.2), malloc'd, NUL-terminated. */
+saksi_err saksi_alert_json(const saksi_alert *a, char **json);
+
+/* Counters of a rule (its id) or a join ("join:NAME"); SAKSI_ERR_NOT_FOUND for an id
+ * not in r. Counters start at zero when a rule's definition changes. */
+saksi_err saksi_rules_stats(const saksi_rules *r, MDB_txn *txn, const char *id,
+                            saksi_rule_stats *out);
+/* Events counted as late since the state began. */
+saksi_err saksi_rules_late(const saksi_rules *r, MDB_txn *txn, uint64_t *late);
+
+#endif

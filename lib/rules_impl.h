@@ -1,0 +1,135 @@
+/*
+ * rules_impl.h: the parsed form of a rules file, shared by the parser (rules.c) and the
+ * engine (rules_eval.c). Not a public header: nothing outside these two files includes it.
+ * Everything here is immutable once saksi_rules_parse returns (the dbi excepted).
+ */
+#ifndef SAKSI_RULES_IMPL_H
+#define SAKSI_RULES_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "rules.h"
+
+#define RULES_FP_LEN 8            /* bytes of a rule's or join's state fingerprint */
+#define RULES_MAX_GROUPBY 8
+#define RULES_MAX_EVENTS 8
+#define RULES_MAX_TEMPORAL 4      /* selections of a temporal rule: the search is n^(k-1) */
+#define RULES_MAX_TEMPORAL_VALUES 256
+#define RULES_MAX_VALUES_LIMIT 65536
+#define RULES_MAX_CAP 100000000   /* largest max_groups / max_joins */
+
+enum cond_op {
+	OP_IS = 1, OP_NOT, OP_PRESENT, OP_ABSENT, OP_SAME, OP_DIFFERS,
+	OP_GT, OP_GE, OP_LT, OP_LE, OP_WITHIN,
+};
+
+struct cond {
+	int c_op;
+	const char *c_field;
+	const char **c_vals;      /* is, not */
+	size_t c_nvals;
+	const char *c_other;      /* same, differs; gt..le against another field */
+	uint64_t c_num;           /* gt..le against a literal; within: the duration in ms */
+};
+
+struct sel {
+	const char *s_name;
+	const char **s_types;
+	size_t s_ntypes;
+	struct cond *s_conds;
+	size_t s_nconds;
+	unsigned s_line;
+};
+
+struct join {
+	const char *j_name;
+	const char *j_key;
+	const char **j_types;
+	size_t j_ntypes;
+	const char **j_copy;
+	size_t j_ncopy;
+	uint64_t j_keep;
+	uint64_t j_max;
+	uint8_t j_fp[RULES_FP_LEN];
+	unsigned j_line;
+};
+
+enum rule_type {
+	RT_EVENT_COUNT = 1,
+	RT_VALUE_COUNT,
+	RT_TEMPORAL,
+	RT_TEMPORAL_ORDERED,
+	RT_QUEUE_ORDER,
+	RT_DAILY_CAP,
+};
+
+struct quota {
+	const char *q_branch;
+	uint64_t q_n;
+};
+
+struct rule {
+	const char *r_id;
+	int r_type;
+	const char *r_title;
+	int r_sev;
+	const struct sel *r_events[RULES_MAX_EVENTS];
+	size_t r_nevents;
+	const char *r_groupby[RULES_MAX_GROUPBY];
+	size_t r_ngroupby;
+	const char *r_field;          /* value_count */
+	const char *r_differ;         /* temporal, optional */
+	uint64_t r_timespan;
+	int r_cond_gt;                /* condition: 1 gt, 0 gte */
+	uint64_t r_cond_n;
+	uint64_t r_suppress;
+	uint64_t r_reraise;           /* 0: never while suppressed */
+	uint64_t r_max_groups;
+	uint64_t r_max_values;
+	/* queue_order */
+	const struct sel *r_checkin;
+	const struct sel *r_call;
+	const char *r_seq;
+	const char *r_actor;
+	const char *r_exempt_field;
+	const char **r_exempt;
+	size_t r_nexempt;
+	uint64_t r_places;
+	/* daily_cap */
+	const char *r_day;
+	uint64_t r_quota_default;
+	struct quota *r_quotas;
+	size_t r_nquotas;
+	const struct sel *r_override;
+	const char *r_ovr_day;
+	const char *r_ovr_quota;
+
+	uint8_t r_fp[RULES_FP_LEN];
+	unsigned r_line;
+};
+
+struct arena_blk;
+
+struct saksi_rules {
+	struct arena_blk *rs_arena;
+	uint64_t rs_lateness;
+	uint64_t rs_max_groups;
+	uint64_t rs_max_values;
+	uint64_t rs_max_joins;
+	struct sel **rs_sels;
+	size_t rs_nsels;
+	struct join **rs_joins;
+	size_t rs_njoins;
+	struct rule **rs_rules;
+	size_t rs_nrules;
+	MDB_dbi rs_dbi;
+	int rs_attached;
+};
+
+const char *rules_type_name(int type);
+const char *rules_sev_name(int sev);
+
+#endif

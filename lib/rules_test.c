@@ -1,0 +1,1969 @@
+/*
+ * rules_test.c: the rules file (the default set loads against the real schemas; bad
+ * files are refused naming the line) and the engine on a real LMDB environment in a
+ * mkdtemp() directory: every rule type's windows at their edges, out-of-order and late
+ * events, expiry, suppression and re-raise, caps, joins, closing and reopening the
+ * environment, aborted transactions, and replay of a seeded random stream.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "blind.h"
+#include "rules.h"
+
+#define HDR "saksi-rules 1\nlateness 1m\n"
+#define MIN 60000ull
+#define HOUR 3600000ull
+#define DAY 86400000ull
+#define T0 1700000000000ull      /* a producer time in 2023 */
+
+struct fx {
+	char dir[64];
+	MDB_env *env;
+	saksi_rules *r;
+	uint64_t next_index;
+};
+
+static void
+env_open(struct fx *fx)
+{
+	assert_int_equal(mdb_env_create(&fx->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(fx->env, 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(fx->env, 256u << 20), 0);
+	/* NOSYNC: durability across power loss is LMDB's business, not this test's. */
+	assert_int_equal(mdb_env_open(fx->env, fx->dir, MDB_NOTLS | MDB_NOSYNC, 0600), 0);
+}
+
+static void
+env_close(struct fx *fx)
+{
+	mdb_env_close(fx->env);
+	fx->env = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	env_open(fx);
+	*state = fx;
+	return 0;
+}
+
+static void
+rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	saksi_rules_free(fx->r);
+	if (fx->env != NULL)
+		env_close(fx);
+	rm_dir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static saksi_rules *
+parse_ok(const char *text)
+{
+	saksi_rules *r = NULL;
+	char err[512];
+	saksi_err e = saksi_rules_parse(text, strlen(text), "t.rules", SAKSI_SOURCE_SCHEMA_DIR,
+	    &r, err, sizeof(err));
+
+	if (e != SAKSI_OK)
+		fail_msg("parse: %s (%s)", err, saksi_strerror(e));
+	return r;
+}
+
+static void
+attach(struct fx *fx, saksi_rules *r)
+{
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_attach(r, txn), SAKSI_OK);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Loads text as the fixture's rule set (replacing any) and attaches it. */
+static void
+use_rules(struct fx *fx, const char *text)
+{
+	saksi_rules_free(fx->r);
+	fx->r = parse_ok(text);
+	attach(fx, fx->r);
+}
+
+/* A stand-in for a blind token: any 43-character base64url digest will do here, as
+ * the engine only compares them; blind_test.c tests the real ones. */
+static const char *
+tok(const char *clear, char buf[SAKSI_BLIND_TOKEN_LEN + 1])
+{
+	uint8_t h[32];
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)clear, strlen(clear), NULL, 0);
+	sodium_bin2base64(buf, SAKSI_BLIND_TOKEN_LEN + 1, h, sizeof(h),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return buf;
+}
+
+/*
+ * Evaluates one event in its own committed write transaction. Varargs: name, value
+ * pairs, NULL-terminated; a personal field's value is turned into a token. The leaf
+ * index is the next one of the fixture.
+ */
+static saksi_err
+vfeed(struct fx *fx, const char *type, uint64_t t, saksi_rules_result *res, va_list ap)
+{
+	saksi_rule_field f[24];
+	char toks[24][SAKSI_BLIND_TOKEN_LEN + 1];
+	saksi_rule_event ev;
+	const char *name, *branch = "KC-MAKASSAR";
+	size_t n = 0;
+	MDB_txn *txn;
+	saksi_err e;
+
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		const char *v = va_arg(ap, const char *);
+
+		assert_true(n < 24);
+		f[n].rf_name = name;
+		f[n].rf_personal = saksi_blind_field_personal(name);
+		f[n].rf_value = f[n].rf_personal ? tok(v, toks[n]) : v;
+		if (strcmp(name, "branch") == 0)
+			branch = v;
+		n++;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.re_index = fx->next_index;
+	ev.re_type = type;
+	ev.re_time_ms = t;
+	ev.re_branch = branch;
+	ev.re_fields = f;
+	ev.re_nfields = n;
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	e = saksi_rules_eval(fx->r, txn, &ev, res);
+	if (e == SAKSI_OK) {
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		fx->next_index++;
+	} else
+		mdb_txn_abort(txn);
+	return e;
+}
+
+/* Feeds an event that must evaluate; returns the number of alerts it raised. */
+static uint64_t
+feed(struct fx *fx, const char *type, uint64_t t, ...)
+{
+	saksi_rules_result res;
+	va_list ap;
+
+	va_start(ap, t);
+	assert_int_equal(vfeed(fx, type, t, &res, ap), SAKSI_OK);
+	va_end(ap);
+	return res.rr_nalerts;
+}
+
+static saksi_rules_result
+feed_res(struct fx *fx, const char *type, uint64_t t, ...)
+{
+	saksi_rules_result res;
+	va_list ap;
+
+	va_start(ap, t);
+	assert_int_equal(vfeed(fx, type, t, &res, ap), SAKSI_OK);
+	va_end(ap);
+	return res;
+}
+
+static saksi_err
+feed_res_err(struct fx *fx, const char *type, uint64_t t, ...)
+{
+	saksi_rules_result res;
+	va_list ap;
+	saksi_err e;
+
+	va_start(ap, t);
+	e = vfeed(fx, type, t, &res, ap);
+	va_end(ap);
+	return e;
+}
+
+static void
+get_alert(struct fx *fx, uint64_t id, saksi_alert *a)
+{
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_alert_get(fx->r, txn, id, a), SAKSI_OK);
+	mdb_txn_abort(txn);
+}
+
+static uint64_t
+last_alert(struct fx *fx)
+{
+	MDB_txn *txn;
+	uint64_t id;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_alert_last(fx->r, txn, &id), SAKSI_OK);
+	mdb_txn_abort(txn);
+	return id;
+}
+
+static saksi_rule_stats
+stats(struct fx *fx, const char *id)
+{
+	saksi_rule_stats s;
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_stats(fx->r, txn, id, &s), SAKSI_OK);
+	mdb_txn_abort(txn);
+	return s;
+}
+
+/* ---- the rules file ---- */
+
+static void
+test_default_rules_load(void **state)
+{
+	saksi_rules *r = NULL;
+	char err[512];
+	size_t i;
+	static const char *const want[] = { "device_many_nik_fast", "phone_many_nik",
+	    "email_many_nik", "account_many_claimants", "slot_rebooked_other_nik",
+	    "opening_bookings_one_device", "queue_out_of_order", "counter_claims_without_booking",
+	    "jht_daily_cap", "quota_raised_without_approver", "officer_shared_device",
+	    "officer_shared_account", "nik_fails_then_matches", "noshow_one_device",
+	    "eligibility_probe_device", "eligibility_refused_one_ip" };
+
+	(void)state;
+	assert_int_equal(saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
+	    SAKSI_SOURCE_SCHEMA_DIR, &r, err, sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksi_rules_lateness_ms(r), 5 * MIN);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t j;
+
+		for (j = 0; j < saksi_rules_count(r); j++)
+			if (strcmp(saksi_rules_id_at(r, j), want[i]) == 0)
+				break;
+		if (j == saksi_rules_count(r))
+			fail_msg("default rules lack %s", want[i]);
+	}
+	assert_null(saksi_rules_id_at(r, saksi_rules_count(r)));
+	saksi_rules_free(r);
+	/* Without schemas too (no type checks, same rules). */
+	assert_int_equal(saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
+	    NULL, &r, err, sizeof(err)), SAKSI_OK);
+	saksi_rules_free(r);
+}
+
+#define SEL_BOOK "select book\n  match queue.booking.created\n"
+#define R_EC "rule r1\n  type event_count\n  severity high\n  events book\n" \
+    "  group-by device_id\n  timespan 10s\n  condition gte 3\n  suppress 1h\n  reraise 2\n"
+
+static const struct {
+	const char *text;
+	saksi_err code;
+	const char *msg;          /* must appear in the message */
+} bad_files[] = {
+	{ "", SAKSI_ERR_FORMAT, "t.rules:1: empty" },
+	{ "lateness 1m\n", SAKSI_ERR_FORMAT, "t.rules:1: a rules file starts with" },
+	{ "saksi-rules 2\n", SAKSI_ERR_VERSION, "t.rules:1: rules format version 2" },
+	{ "saksi-rules 1\r\nlateness 1m\n", SAKSI_ERR_FORMAT, "t.rules:1: carriage return" },
+	{ HDR "# caf\xc3\xa9\n", SAKSI_ERR_FORMAT, "t.rules:3: byte 0xc3 at column 6" },
+	{ HDR, SAKSI_ERR_FORMAT, "t.rules:3: no rule" },
+	{ "saksi-rules 1\n" SEL_BOOK, SAKSI_ERR_FORMAT, "t.rules:2: lateness must be set" },
+	{ HDR "lateness 2m\n", SAKSI_ERR_FORMAT, "t.rules:3: lateness given twice" },
+	{ HDR "latenes 2m\n", SAKSI_ERR_FORMAT, "t.rules:3: unknown setting 'latenes'" },
+	{ "saksi-rules 1\nlateness 2\n", SAKSI_ERR_FORMAT, "t.rules:2: lateness takes one" },
+	{ "saksi-rules 1\nlateness 02m\n", SAKSI_ERR_FORMAT, "t.rules:2: lateness takes one" },
+	{ "saksi-rules 1\nlateness 367d\n", SAKSI_ERR_FORMAT, "t.rules:2: lateness takes one" },
+	{ HDR "max_values 0\n", SAKSI_ERR_FORMAT, "t.rules:3: max_values takes an integer" },
+	{ HDR "select Book\n", SAKSI_ERR_FORMAT, "t.rules:3: select takes one name" },
+	{ HDR "select book\n  where channel is web\n", SAKSI_ERR_FORMAT,
+	  "t.rules:4: where before match" },
+	{ HDR "select book\n", SAKSI_ERR_FORMAT, "t.rules:3: select book: missing match" },
+	{ HDR "select book\n  match queue.booking.made\n", SAKSI_ERR_FORMAT,
+	  "t.rules:4: unknown event type queue.booking.made" },
+	{ HDR SEL_BOOK "  where chanel is web\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: field chanel is not a field of queue.booking.created" },
+	{ HDR SEL_BOOK "  where channel is webb\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: 'webb' is not a value channel can take" },
+	{ HDR SEL_BOOK "  where nik is 3171014101900001\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: nik is personal" },
+	{ HDR SEL_BOOK "  where phone gt 5\n", SAKSI_ERR_FORMAT, "t.rules:5: phone is personal" },
+	{ HDR SEL_BOOK "  where nik same phone\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: nik and phone are blinded as different kinds" },
+	{ HDR SEL_BOOK "  where nik same channel\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: same compares a personal field with a non-personal one" },
+	{ HDR SEL_BOOK "  where slot_hour within 1s\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: field slot_hour of queue.booking.created is not a date-time" },
+	{ HDR SEL_BOOK "  where channel gt 3\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: field channel of queue.booking.created is not an integer" },
+	{ HDR SEL_BOOK "  where slot_hour between 3\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: unknown operator 'between'" },
+	{ HDR SEL_BOOK "  where slot_hour gt -3\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: '-3' is neither an integer" },
+	{ HDR SEL_BOOK "  where balance present\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: field balance is personal and has no blind token" },
+	{ HDR SEL_BOOK "rule r1\n  severity high\n", SAKSI_ERR_FORMAT,
+	  "t.rules:6: a rule starts with its type" },
+	{ HDR SEL_BOOK "rule r1\n  type event_counter\n", SAKSI_ERR_FORMAT,
+	  "t.rules:6: type takes one of" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  field nik\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: field has no meaning in a event_count rule" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n  severity low\n",
+	  SAKSI_ERR_FORMAT, "t.rules:8: severity given twice" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  events booking\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: no select named booking above this line" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  events book\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: rule r1: missing severity" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n  events book\n"
+	  "  timespan 1h\n  condition gte 3\n  suppress 1h\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: rule r1: missing reraise" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  condition lt 3\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: condition takes gte N or gt N" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  condition gte 0\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: condition gte 0 always holds" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  timespan 0s\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: timespan takes one duration above zero" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  timespan 1h # an hour\n",
+	  SAKSI_ERR_FORMAT, "t.rules:7: timespan takes one duration" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  reraise 0\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: reraise takes never" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  group-by device_id device_id\n",
+	  SAKSI_ERR_FORMAT, "t.rules:7: device_id given twice in group-by" },
+	{ HDR SEL_BOOK R_EC "  group-by branch\n", SAKSI_ERR_FORMAT,
+	  "t.rules:14: group-by given twice" },
+	{ HDR SEL_BOOK R_EC R_EC, SAKSI_ERR_FORMAT, "t.rules:14: a rule named r1 exists" },
+	{ HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n  events book\n"
+	  "  group-by officer_id\n  timespan 1h\n  condition gte 3\n  suppress 1h\n"
+	  "  reraise never\n", SAKSI_ERR_FORMAT,
+	  "t.rules:9: group-by field officer_id is not a field of queue.booking.created" },
+	{ HDR SEL_BOOK "rule r1\n  type value_count\n  severity high\n  events book\n"
+	  "  group-by nik\n  field nik\n  timespan 1h\n  condition gte 3\n  suppress 1h\n"
+	  "  reraise never\n", SAKSI_ERR_FORMAT, "t.rules:10: rule r1: counting distinct nik" },
+	{ HDR SEL_BOOK "rule r1\n  type temporal\n  events book\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: events takes 2 to 4 select names in a temporal rule" },
+	{ HDR SEL_BOOK "rule r1\n  type temporal\n  severity high\n  events book book\n"
+	  "  timespan 1h\n  suppress 1h\n  reraise never\n  max_values 1000\n",
+	  SAKSI_ERR_FORMAT, "t.rules:12: rule r1: a temporal rule keeps at most 256" },
+	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  severity high\n  events book\n"
+	  "  day slot_date\n  quota KC-X 3\n  timespan 2d\n  suppress 1d\n  reraise never\n",
+	  SAKSI_ERR_FORMAT, "t.rules:10: rule r1: missing quota default" },
+	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  severity high\n  events book\n"
+	  "  day slot_date\n  quota default 3\n  timespan 23h\n  suppress 1d\n"
+	  "  reraise never\n", SAKSI_ERR_FORMAT,
+	  "t.rules:11: rule r1: a daily_cap keeps each day at least 1d" },
+	{ HDR SEL_BOOK "rule r1\n  type daily_cap\n  quota kc-x 3\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: 'kc-x' is not a branch code" },
+	{ HDR SEL_BOOK "rule r1\n  type queue_order\n  severity high\n  checkin book\n"
+	  "  call book\n  seq slot_hour\n  actor channel\n  places 3\n  timespan 1h\n"
+	  "  condition gte 1\n  suppress 1h\n  reraise never\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: rule r1: missing group-by" },
+	{ HDR "join j\n  key nik\n", SAKSI_ERR_FORMAT,
+	  "t.rules:4: a join key must be an opaque id, not personal field nik" },
+	{ HDR "join j\n  key booking_id\n  from queue.booking.created\n  copy nik\n",
+	  SAKSI_ERR_FORMAT, "t.rules:3: join j: missing keep" },
+	{ HDR "join j\n  key booking_id\n  from queue.noshow\n  copy nik\n  keep 1d\n",
+	  SAKSI_ERR_FORMAT, "t.rules:3: copied field nik is not a field of queue.noshow" },
+	{ HDR "join j\n  key booking_id\n  from queue.booking.created\n  copy booking_id\n"
+	  "  keep 1d\n", SAKSI_ERR_FORMAT, "t.rules:3: join j copies its own key" },
+	{ HDR SEL_BOOK "  match queue.checkin\n", SAKSI_ERR_FORMAT, "t.rules:5: match given twice" },
+	{ HDR SEL_BOOK "lateness 2m\n", SAKSI_ERR_FORMAT, "t.rules:5: unknown directive 'lateness'" },
+};
+
+static void
+test_bad_files(void **state)
+{
+	char err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		saksi_rules *r = (saksi_rules *)1;
+		saksi_err e = saksi_rules_parse(bad_files[i].text, strlen(bad_files[i].text),
+		    "t.rules", SAKSI_SOURCE_SCHEMA_DIR, &r, err, sizeof(err));
+
+		if (e != bad_files[i].code || strstr(err, bad_files[i].msg) == NULL)
+			fail_msg("case %zu: got %d '%s', want %d '%s'", i, e, err,
+			    bad_files[i].code, bad_files[i].msg);
+		assert_null(r);
+	}
+}
+
+static void
+test_limits_and_args(void **state)
+{
+	char *big, err[512], line[1100];
+	saksi_rules *r;
+	FILE *f;
+	char path[128];
+
+	(void)state;
+	big = calloc(1, SAKSI_RULES_FILE_MAX + 2);
+	assert_non_null(big);
+	memset(big, '#', SAKSI_RULES_FILE_MAX + 1);
+	assert_int_equal(saksi_rules_parse(big, SAKSI_RULES_FILE_MAX + 1, "t", NULL, &r, err,
+	    sizeof(err)), SAKSI_ERR_TOO_LARGE);
+	free(big);
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "saksi-rules 1\n#", 15);
+	assert_int_equal(saksi_rules_parse(line, sizeof(line), "t", NULL, &r, err, sizeof(err)),
+	    SAKSI_ERR_TOO_LARGE);
+	assert_non_null(strstr(err, "t:2: line longer than 1024"));
+	assert_int_equal(saksi_rules_parse(NULL, 0, "t", NULL, &r, err, sizeof(err)),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_parse("", 0, "t", NULL, NULL, err, sizeof(err)),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_parse(HDR SEL_BOOK R_EC, strlen(HDR SEL_BOOK R_EC), "t",
+	    "/nonexistent/schemas", &r, err, sizeof(err)), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_rules_load("/nonexistent/x.rules", NULL, &r, err, sizeof(err)),
+	    SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_rules_load("/tmp", NULL, &r, err, sizeof(err)), SAKSI_ERR_IO);
+	/* A file without a final newline, comments, blank lines, tabs and a title. */
+	snprintf(path, sizeof(path), "/tmp/saksi-rules-load-%d.rules", (int)getpid());
+	assert_non_null(f = fopen(path, "w"));
+	fputs("# leading comment\n\nsaksi-rules 1\n\tlateness\t30s\n" SEL_BOOK
+	    "rule r1\n  type event_count\n  title  One device, many bookings  \n"
+	    "  severity high\n  events book\n  timespan 10s\n  condition gt 2\n"
+	    "  suppress 0s\n  reraise never", f);
+	fclose(f);
+	assert_int_equal(saksi_rules_load(path, SAKSI_SOURCE_SCHEMA_DIR, &r, err, sizeof(err)),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rules_lateness_ms(r), 30000);
+	assert_int_equal(saksi_rules_count(r), 1);
+	saksi_rules_free(r);
+	unlink(path);
+	assert_int_equal(saksi_rules_count(NULL), 0);
+	saksi_rules_free(NULL);
+}
+
+/* ---- event_count ---- */
+
+#define EC_RULES HDR SEL_BOOK R_EC
+
+static void
+test_event_count_edges(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+
+	use_rules(fx, EC_RULES);
+	/* Exactly the timespan apart: one window. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0, "device_id", "d1", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 5000, "device_id", "d1", NULL),
+	    0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 10000, "device_id", "d1",
+	    NULL), 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_RULE);
+	assert_string_equal(a.al_rule, "r1");
+	assert_int_equal(a.al_severity, SAKSI_SEV_HIGH);
+	assert_int_equal(a.al_value, 3);
+	assert_int_equal(a.al_threshold, 3);
+	assert_int_equal(a.al_first_ms, T0);
+	assert_int_equal(a.al_last_ms, T0 + 10000);
+	assert_int_equal(a.al_trigger, 2);
+	assert_int_equal(a.al_nevidence, 3);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[2], 2);
+	assert_non_null(strstr(a.al_group, "device_id="));
+	assert_null(strstr(a.al_group, "d1"));   /* a token, never the value */
+	/* One millisecond over: two windows of two. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0, "device_id", "d2", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 5000, "device_id", "d2", NULL),
+	    0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 10001, "device_id", "d2",
+	    NULL), 0);
+	/* Missing group-by field: not in the rule at all. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 10001, NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_matched, 6);
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	assert_int_equal(stats(fx, "r1").rs_alerts, 1);
+}
+
+/* Out of order within the lateness bound: the window is in producer time. */
+static void
+test_event_count_out_of_order(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+
+	use_rules(fx, EC_RULES);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 9000, "device_id", "d", NULL),
+	    0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 30000, "device_id", "x", NULL),
+	    0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0, "device_id", "d", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 4000, "device_id", "d", NULL),
+	    1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_first_ms, T0);
+	assert_int_equal(a.al_last_ms, T0 + 9000);
+	assert_int_equal(a.al_nevidence, 3);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[1], 2);
+	assert_int_equal(a.al_evidence[2], 3);
+	/* The window that maximises the count wins, not the one ending at the arrival. */
+	assert_int_equal(a.al_total, 3);
+}
+
+static void
+test_late_events(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+	MDB_txn *txn;
+	uint64_t late;
+	int i;
+
+	use_rules(fx, EC_RULES);   /* lateness 1m */
+	feed(fx, "queue.booking.created", T0 + 2 * MIN, "device_id", "d", NULL);
+	/* Exactly at the bound: still in. */
+	res = feed_res(fx, "queue.booking.created", T0 + MIN, "device_id", "d", NULL);
+	assert_int_equal(res.rr_late, 0);
+	res = feed_res(fx, "queue.booking.created", T0 + MIN - 1, "device_id", "d", NULL);
+	assert_int_equal(res.rr_late, 1);
+	assert_int_equal(res.rr_nalerts, 1);      /* the first late event is alerted */
+	get_alert(fx, res.rr_first_alert, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_LATE);
+	assert_string_equal(a.al_rule, "late");
+	assert_int_equal(a.al_value, 1);
+	assert_int_equal(a.al_threshold, MIN);
+	assert_int_equal(a.al_evidence[0], 2);
+	/* Late events count, and the alert comes again at 2, 4, 8, ... */
+	for (i = 2; i <= 8; i++) {
+		res = feed_res(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+		assert_int_equal(res.rr_late, 1);
+		assert_int_equal(res.rr_nalerts, (i & (i - 1)) == 0 ? 1 : 0);
+	}
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_late(fx->r, txn, &late), SAKSI_OK);
+	mdb_txn_abort(txn);
+	assert_int_equal(late, 8);
+	/* Late events never reached the window: two events in it. */
+	assert_int_equal(stats(fx, "r1").rs_matched, 2);
+}
+
+/* Groups expire once the watermark passes them; a group re-formed later is new. */
+static void
+test_expiry(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "a", NULL);
+	feed(fx, "queue.booking.created", T0 + 1000, "device_id", "a", NULL);
+	feed(fx, "queue.booking.created", T0, "device_id", "b", NULL);
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	/* Watermark = 10s + 1m + 1000 past T0 + 1000: both groups are past keeping. */
+	feed(fx, "queue.booking.created", T0 + 1000 + 10000 + MIN + 1, "device_id", "c", NULL);
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	/* "a" again: its old entries are gone, so two more do not make three. */
+	feed(fx, "queue.booking.created", T0 + 80000, "device_id", "a", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 80001, "device_id", "a", NULL),
+	    0);
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 0);
+	/* Many groups, all expiring: the sweep keeps the count bounded without evictions. */
+	for (i = 0; i < 300; i++) {
+		char d[16];
+
+		snprintf(d, sizeof(d), "g%d", i);
+		feed(fx, "queue.booking.created", T0 + 200000 + (uint64_t)i * 20000, "device_id",
+		    d, NULL);
+	}
+	assert_true(stats(fx, "r1").rs_groups <= 6);
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 0);
+}
+
+static void
+test_suppress_and_reraise(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	uint64_t t = T0;
+
+	use_rules(fx, EC_RULES);  /* gte 3 in 10s, suppress 1h, reraise 2 */
+	feed(fx, "queue.booking.created", t, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", t + 1, "device_id", "d", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 2, "device_id", "d", NULL), 1);
+	/* 4: suppressed; 5 = 3 + 2: raised again. */
+	assert_int_equal(feed(fx, "queue.booking.created", t + 3, "device_id", "d", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 4, "device_id", "d", NULL), 1);
+	get_alert(fx, 2, &a);
+	assert_int_equal(a.al_value, 5);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 5, "device_id", "d", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 6, "device_id", "d", NULL), 1);
+	/* A new burst within the hour: suppressed unless it grows past 7 + 2. */
+	t += 30 * MIN;
+	feed(fx, "queue.booking.created", t, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", t + 1, "device_id", "d", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 2, "device_id", "d", NULL), 0);
+	/* Exactly an hour after the last alert's window end: a new episode. */
+	t = T0 + 6 + HOUR;
+	feed(fx, "queue.booking.created", t, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", t + 1, "device_id", "d", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", t + 2, "device_id", "d", NULL), 1);
+	get_alert(fx, 4, &a);
+	assert_int_equal(a.al_value, 3);
+	assert_int_equal(last_alert(fx), 4);
+}
+
+static void
+test_reraise_never_and_gt(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity low\n"
+	    "  events book\n  timespan 1h\n  condition gt 2\n  suppress 1d\n  reraise never\n");
+	assert_int_equal(feed(fx, "queue.booking.created", T0, NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1, NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, NULL), 1);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(feed(fx, "queue.booking.created", T0 + 3 + (uint64_t)i, NULL), 0);
+	{
+		saksi_alert a;
+
+		get_alert(fx, 1, &a);
+		assert_string_equal(a.al_group, "*");
+		assert_int_equal(a.al_severity, SAKSI_SEV_LOW);
+	}
+}
+
+/* ---- value_count ---- */
+
+#define VC_RULES HDR SEL_BOOK "rule v1\n  type value_count\n  severity high\n" \
+    "  events book\n  group-by phone\n  field nik\n  timespan 1h\n  condition gte 4\n" \
+    "  suppress 1d\n  reraise 3\n  max_values 5000\n"
+
+static void
+test_value_count_distinct(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	char nik[32];
+	int i;
+
+	use_rules(fx, VC_RULES);
+	/* One person booking again and again is one value. */
+	for (i = 0; i < 20; i++)
+		assert_int_equal(feed(fx, "queue.booking.created", T0 + (uint64_t)i, "phone", "p1",
+		    "nik", "n1", NULL), 0);
+	/* A family of three: three values. */
+	feed(fx, "queue.booking.created", T0 + 100, "phone", "p1", "nik", "n2", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 101, "phone", "p1", "nik", "n3",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 102, "phone", "p1", "nik", "n4",
+	    NULL), 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_value, 4);
+	assert_int_equal(a.al_total, 23);
+	/* Evidence: one event per distinct value (the first of each). */
+	assert_int_equal(a.al_nevidence, 4);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[1], 20);
+	assert_int_equal(a.al_evidence[3], 22);
+	/* Many values: the count is exact, growth raises at 4 + 3k. */
+	for (i = 5; i <= 1000; i++) {
+		uint64_t n;
+
+		snprintf(nik, sizeof(nik), "n%d", i);
+		n = feed(fx, "queue.booking.created", T0 + 1000 + (uint64_t)i, "phone", "p1",
+		    "nik", nik, NULL);
+		assert_int_equal(n, (i - 4) % 3 == 0 ? 1 : 0);
+	}
+	get_alert(fx, last_alert(fx), &a);
+	assert_int_equal(a.al_value, 1000);
+	assert_int_equal(a.al_nevidence, SAKSI_ALERT_EVIDENCE_MAX);
+	/* An event without the counted field is not in the rule. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 5000, "phone", "p1", NULL), 0);
+}
+
+static void
+test_value_count_edges(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t t;
+
+	use_rules(fx, VC_RULES);
+	feed(fx, "queue.booking.created", T0, "phone", "p", "nik", "a", NULL);
+	feed(fx, "queue.booking.created", T0 + HOUR / 2, "phone", "p", "nik", "b", NULL);
+	feed(fx, "queue.booking.created", T0 + HOUR / 2, "phone", "p", "nik", "a", NULL);
+	/* d at T0 + 1h + 1: a is still in (at 30 min), b too: a, b, c, d. */
+	feed(fx, "queue.booking.created", T0 + HOUR, "phone", "p", "nik", "c", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + HOUR + 1, "phone", "p", "nik",
+	    "d", NULL), 1);
+	/* A second phone: e, then f g h one hour and 1 ms later: three in any window. */
+	t = T0 + 10 * HOUR;
+	feed(fx, "queue.booking.created", t, "phone", "q", "nik", "e", NULL);
+	feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "q", "nik", "f", NULL);
+	feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "q", "nik", "g", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "q", "nik",
+	    "h", NULL), 0);
+	/* A third: e twice, the second exactly one hour before f g h: four. */
+	t = T0 + 20 * HOUR;
+	feed(fx, "queue.booking.created", t, "phone", "r", "nik", "e", NULL);
+	feed(fx, "queue.booking.created", t + 1, "phone", "r", "nik", "e", NULL);
+	feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "r", "nik", "f", NULL);
+	feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "r", "nik", "g", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "r", "nik",
+	    "h", NULL), 1);
+}
+
+/* ---- temporal ---- */
+
+#define TEMP_SELS_ "select cancel\n  match queue.booking.cancelled\n" \
+    "  where slot_released is true\n" SEL_BOOK
+#define TEMP_SELS HDR TEMP_SELS_
+#define TEMP_RULE(type, extra) "rule t1\n  type " type "\n  severity medium\n" \
+    "  events cancel book\n  group-by slot_date slot_hour\n  timespan 10s\n" \
+    "  suppress 1h\n  reraise 1\n  max_values 64\n" extra
+
+static uint64_t
+cancel(struct fx *fx, uint64_t t, const char *booking)
+{
+	return feed(fx, "queue.booking.cancelled", t, "slot_date", "2025-03-03", "slot_hour",
+	    "9", "slot_released", "true", "booking_id", booking, NULL);
+}
+
+static uint64_t
+book(struct fx *fx, uint64_t t, const char *booking, const char *nik)
+{
+	return feed(fx, "queue.booking.created", t, "slot_date", "2025-03-03", "slot_hour", "9",
+	    "booking_id", booking, "nik", nik, NULL);
+}
+
+static void
+test_temporal_unordered(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, TEMP_SELS TEMP_RULE("temporal", ""));
+	/* Booking first, then the cancel: unordered still matches. */
+	assert_int_equal(book(fx, T0, "B1", "n1"), 0);
+	assert_int_equal(cancel(fx, T0 + 10000, "B0"), 1);
+	/* A cancel not releasing the slot is in no selection. */
+	assert_int_equal(feed(fx, "queue.booking.cancelled", T0 + 10001, "slot_date",
+	    "2025-03-03", "slot_hour", "10", "slot_released", "false", NULL), 0);
+	assert_int_equal(stats(fx, "t1").rs_matched, 2);
+}
+
+static void
+test_temporal_ordered_edges(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+
+	use_rules(fx, TEMP_SELS TEMP_RULE("temporal_ordered", ""));
+	/* Wrong order: nothing. */
+	assert_int_equal(book(fx, T0, "B1", "n1"), 0);
+	assert_int_equal(cancel(fx, T0 + 1000, "B0"), 0);
+	/* Right order, exactly 10 s apart. */
+	assert_int_equal(book(fx, T0 + 11000, "B2", "n2"), 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_first_ms, T0 + 1000);
+	assert_int_equal(a.al_last_ms, T0 + 11000);
+	assert_int_equal(a.al_threshold, 2);
+	assert_int_equal(a.al_nevidence, 2);
+	assert_int_equal(a.al_evidence[0], 1);
+	assert_int_equal(a.al_evidence[1], 2);
+	/* Another slot: 10 s and 1 ms apart is too far. */
+	assert_int_equal(feed(fx, "queue.booking.cancelled", T0, "slot_date", "2025-03-04",
+	    "slot_hour", "9", "slot_released", "true", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 10001, "slot_date", "2025-03-04",
+	    "slot_hour", "9", "nik", "n", NULL), 0);
+}
+
+static void
+test_temporal_out_of_order_arrival(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, TEMP_SELS TEMP_RULE("temporal_ordered", ""));
+	/* The rebooking's event arrives first; the cancel (earlier in producer time)
+	 * arrives 20 s later but within the lateness bound, and completes the order. */
+	assert_int_equal(book(fx, T0 + 5000, "B2", "n2"), 0);
+	assert_int_equal(cancel(fx, T0 + 3000, "B1"), 1);
+}
+
+/* differ, with the cancelled booking's NIK coming from a join on booking_id. */
+static void
+test_temporal_differ_with_join(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+
+	use_rules(fx, HDR "join booking\n  key booking_id\n  from queue.booking.created\n"
+	    "  copy nik device_id\n  keep 30d\n" TEMP_SELS_ TEMP_RULE("temporal_ordered",
+	    "  differ nik\n"));
+	assert_int_equal(book(fx, T0, "B1", "n1"), 0);
+	/* n1 cancels and books the same slot again for herself: no alert. */
+	assert_int_equal(cancel(fx, T0 + 60000, "B1"), 0);
+	assert_int_equal(book(fx, T0 + 61000, "B2", "n1"), 0);
+	/* B2 cancelled, slot taken at once by n2: alert. */
+	assert_int_equal(cancel(fx, T0 + 62000, "B2"), 0);
+	res = feed_res(fx, "queue.booking.created", T0 + 63000, "slot_date", "2025-03-03",
+	    "slot_hour", "9", "booking_id", "B3", "nik", "n2", NULL);
+	assert_int_equal(res.rr_nalerts, 1);
+	/* A cancel whose booking was never seen has no NIK: it cannot prove a difference. */
+	assert_int_equal(cancel(fx, T0 + 64000, "B-unknown"), 0);
+	assert_int_equal(stats(fx, "join:booking").rs_matched, 3);
+	assert_int_equal(stats(fx, "join:booking").rs_groups, 3);
+}
+
+static void
+test_temporal_three_in_order(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, HDR "select fail\n  match claim.nik.checked\n  where result is mismatch\n"
+	    "select ok\n  match claim.nik.checked\n  where result is match\n"
+	    "rule t3\n  type temporal_ordered\n  severity high\n  events fail fail ok\n"
+	    "  group-by nik\n  timespan 1h\n  suppress 1d\n  reraise never\n"
+	    "  max_values 16\n");
+	/* fail, ok, fail: not two failures before the match. */
+	feed(fx, "claim.nik.checked", T0, "nik", "n", "result", "mismatch", NULL);
+	assert_int_equal(feed(fx, "claim.nik.checked", T0 + 1, "nik", "n", "result", "match",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "claim.nik.checked", T0 + 2, "nik", "n", "result", "mismatch",
+	    NULL), 0);
+	/* The earlier failure arrives late: fail, fail, ok now holds. */
+	assert_int_equal(feed(fx, "claim.nik.checked", T0 - 5, "nik", "n", "result", "mismatch",
+	    NULL), 1);
+	/* Another NIK: fail then ok only. */
+	feed(fx, "claim.nik.checked", T0, "nik", "m", "result", "mismatch", NULL);
+	assert_int_equal(feed(fx, "claim.nik.checked", T0 + 1, "nik", "m", "result", "match",
+	    NULL), 0);
+}
+
+/* ---- queue_order ---- */
+
+#define Q_RULES HDR "select checkin\n  match queue.checkin\nselect called\n" \
+    "  match queue.called\nrule q1\n  type queue_order\n  severity high\n" \
+    "  checkin checkin\n  call called\n  group-by branch service queue_date\n" \
+    "  seq ticket_seq\n  actor officer_id\n  exempt priority urgent priority\n" \
+    "  places 2\n  timespan 2h\n  condition gte 2\n  suppress 1d\n  reraise 1\n"
+
+/* The queue day of checkin() and call(); each scenario uses its own. */
+static const char *qdate = "2025-03-03";
+
+static uint64_t
+checkin(struct fx *fx, uint64_t t, const char *seq)
+{
+	return feed(fx, "queue.checkin", t, "queue_date", qdate, "service", "jht_claim",
+	    "ticket_seq", seq, NULL);
+}
+
+static uint64_t
+call(struct fx *fx, uint64_t t, const char *seq, const char *officer, const char *prio)
+{
+	if (prio != NULL)
+		return feed(fx, "queue.called", t, "queue_date", qdate, "service", "jht_claim",
+		    "ticket_seq", seq, "officer_id", officer, "priority", prio, NULL);
+	return feed(fx, "queue.called", t, "queue_date", qdate, "service", "jht_claim",
+	    "ticket_seq", seq, "officer_id", officer, NULL);
+}
+
+/* Moves the watermark past t: an unrelated event 1 min + 1 ms later. */
+static uint64_t
+tick(struct fx *fx, uint64_t t)
+{
+	return feed(fx, "staff.login", t + MIN + 1, "officer_id", "nobody", NULL);
+}
+
+static void
+test_queue_order(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	char s[8];
+	int i;
+
+	use_rules(fx, Q_RULES);
+	qdate = "2025-03-03";
+	for (i = 1; i <= 8; i++) {
+		snprintf(s, sizeof(s), "%d", i);
+		checkin(fx, T0 + (uint64_t)i * 1000, s);
+	}
+	call(fx, T0 + 20000, "1", "OF-1", NULL);
+	/* 5 jumps 2, 3, 4: three places, more than 2. */
+	call(fx, T0 + 21000, "5", "OF-1", NULL);
+	/* 8 jumps 2, 3, 4, 6, 7 but is urgent: exempt. */
+	call(fx, T0 + 22000, "8", "OF-1", "urgent");
+	/* 4 jumps 2, 3: two places: allowed. */
+	call(fx, T0 + 23000, "4", "OF-2", NULL);
+	/* Nothing is judged before the watermark passes the calls. */
+	assert_int_equal(last_alert(fx), 0);
+	assert_int_equal(tick(fx, T0 + 23000), 0);
+	assert_int_equal(stats(fx, "q1").rs_alerts, 0);
+	/* A second jump by OF-1: 7 goes ahead of 2, 3, 6. */
+	call(fx, T0 + 30000, "7", "OF-1", NULL);
+	assert_int_equal(tick(fx, T0 + 30000), 1);
+	get_alert(fx, 1, &a);
+	assert_string_equal(a.al_rule, "q1");
+	assert_int_equal(a.al_value, 2);
+	assert_int_equal(a.al_extra, 3);
+	assert_int_equal(a.al_first_ms, T0 + 2000);
+	assert_int_equal(a.al_last_ms, T0 + 30000);
+	assert_non_null(strstr(a.al_group, "officer_id=OF-1"));
+	assert_non_null(strstr(a.al_group, "queue_date=2025-03-03"));
+	/* Evidence: the call and the check-ins of 2, 3 and 6. */
+	assert_int_equal(a.al_nevidence, 4);
+}
+
+/* A check-in that arrives after the call but happened before it still counts; one that
+ * happened after the call does not; one older than the timespan does not. */
+static void
+test_queue_order_late_checkin(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, HDR "select checkin\n  match queue.checkin\nselect called\n"
+	    "  match queue.called\nrule q1\n  type queue_order\n  severity high\n"
+	    "  checkin checkin\n  call called\n  group-by branch service queue_date\n"
+	    "  seq ticket_seq\n  actor officer_id\n  places 1\n  timespan 2h\n"
+	    "  condition gte 1\n  suppress 0s\n  reraise never\n");
+	qdate = "2025-03-03";
+	checkin(fx, T0 - 2 * HOUR - 1, "1");       /* checked in too long ago */
+	checkin(fx, T0 + 5000, "9");
+	call(fx, T0 + 10000, "9", "OF-1", NULL);
+	checkin(fx, T0 + 2000, "2");              /* arrives late, happened before */
+	checkin(fx, T0 + 11000, "3");             /* happened after the call */
+	assert_int_equal(tick(fx, T0 + 11000), 0);   /* only 2 skipped: not more than 1 */
+	qdate = "2025-03-04";
+	checkin(fx, T0 + 100000, "20");
+	checkin(fx, T0 + 100001, "21");
+	call(fx, T0 + 100002, "22", "OF-1", NULL);
+	checkin(fx, T0 + 100000, "19");           /* arrives after the call, before it in time */
+	assert_int_equal(tick(fx, T0 + 100002), 1);
+	/* A ticket called before the call is no longer waiting. */
+	qdate = "2025-03-05";
+	checkin(fx, T0 + 200000, "30");
+	checkin(fx, T0 + 200001, "31");
+	call(fx, T0 + 200002, "30", "OF-2", NULL);
+	call(fx, T0 + 200003, "32", "OF-2", NULL);
+	assert_int_equal(tick(fx, T0 + 200003), 0);
+}
+
+/* ---- daily_cap ---- */
+
+#define D_RULES HDR "select served\n  match queue.service.ended\n" \
+    "  where outcome is completed\nselect ovr\n  match staff.quota.override\n" \
+    "  where slot_hour absent\nrule d1\n  type daily_cap\n  severity high\n" \
+    "  events served\n  group-by branch service\n  day queue_date\n" \
+    "  quota default 3\n  quota KC-BIG 5\n  override ovr slot_date quota_after\n" \
+    "  timespan 48h\n  suppress 1d\n  reraise 2\n"
+
+static uint64_t
+served(struct fx *fx, uint64_t t, const char *branch, const char *day)
+{
+	return feed(fx, "queue.service.ended", t, "branch", branch, "queue_date", day,
+	    "service", "jht_claim", "outcome", "completed", NULL);
+}
+
+static void
+test_daily_cap(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	int i;
+
+	use_rules(fx, D_RULES);
+	for (i = 0; i < 3; i++)
+		served(fx, T0 + (uint64_t)i, "KC-A", "2025-03-03");
+	served(fx, T0 + 10, "KC-A", "2025-03-04");   /* another day */
+	served(fx, T0 + 11, "KC-A", "2025-03-03");   /* the 4th */
+	assert_int_equal(tick(fx, T0 + 11), 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_value, 4);
+	assert_int_equal(a.al_threshold, 3);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 4);
+	assert_string_equal(a.al_group, "branch=KC-A,service=jht_claim,queue_date=2025-03-03");
+	/* 5th suppressed, 6th = 4 + 2 raised again. */
+	served(fx, T0 + 20, "KC-A", "2025-03-03");
+	served(fx, T0 + 21, "KC-A", "2025-03-03");
+	assert_int_equal(tick(fx, T0 + 21), 1);
+	/* A branch with its own quota of 5, raised to 6 by an override for the day. */
+	for (i = 0; i < 5; i++)
+		served(fx, T0 + 100 + (uint64_t)i, "KC-BIG", "2025-03-03");
+	feed(fx, "staff.quota.override", T0 + 200, "branch", "KC-BIG", "service", "jht_claim",
+	    "slot_date", "2025-03-03", "officer_id", "OF-9", "quota_before", "5",
+	    "quota_after", "6", "reason", "rush", NULL);
+	served(fx, T0 + 300, "KC-BIG", "2025-03-03");
+	assert_int_equal(tick(fx, T0 + 300), 0);
+	served(fx, T0 + 400, "KC-BIG", "2025-03-03");
+	assert_int_equal(tick(fx, T0 + 400), 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_int_equal(a.al_value, 7);
+	assert_int_equal(a.al_threshold, 6);
+	assert_int_equal(a.al_nevidence, 2);   /* the override and the 7th */
+	/* An override for one hour only is not in the selection. */
+	feed(fx, "staff.quota.override", T0 + 500, "branch", "KC-A", "service", "jht_claim",
+	    "slot_date", "2025-03-05", "slot_hour", "9", "officer_id", "OF-9",
+	    "quota_before", "3", "quota_after", "30", "reason", "rush", NULL);
+	for (i = 0; i < 4; i++)
+		served(fx, T0 + 600 + (uint64_t)i, "KC-A", "2025-03-05");
+	assert_int_equal(tick(fx, T0 + 603), 1);
+}
+
+/* ---- caps ---- */
+
+static void
+test_cap_groups(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+	int i;
+
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 1h\n  condition gte 3\n"
+	    "  suppress 1h\n  reraise 2\n  max_groups 2\n");
+	feed(fx, "queue.booking.created", T0, "device_id", "a", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "b", NULL);
+	res = feed_res(fx, "queue.booking.created", T0 + 2, "device_id", "c", NULL);
+	assert_int_equal(res.rr_evicted, 1);
+	assert_int_equal(res.rr_nalerts, 1);
+	get_alert(fx, res.rr_first_alert, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_string_equal(a.al_rule, "r1");
+	assert_int_equal(a.al_value, 1);
+	assert_int_equal(a.al_threshold, 2);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 0);     /* group a, the soonest to expire */
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 1);
+	/* Every eviction counts; alerts at the 1st, 2nd, 4th, ... */
+	for (i = 0; i < 7; i++) {
+		char d[8];
+
+		snprintf(d, sizeof(d), "x%d", i);
+		res = feed_res(fx, "queue.booking.created", T0 + 10 + (uint64_t)i, "device_id", d,
+		    NULL);
+		assert_int_equal(res.rr_evicted, 1);
+		assert_int_equal(res.rr_nalerts, (i + 2) == 2 || (i + 2) == 4 || (i + 2) == 8);
+	}
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 8);
+}
+
+static void
+test_cap_values(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  timespan 1h\n  condition gte 10\n  suppress 1h\n  reraise 2\n"
+	    "  max_values 3\n");
+	feed(fx, "queue.booking.created", T0, NULL);
+	feed(fx, "queue.booking.created", T0 + 1, NULL);
+	feed(fx, "queue.booking.created", T0 + 2, NULL);
+	res = feed_res(fx, "queue.booking.created", T0 + 3, NULL);
+	assert_int_equal(res.rr_evicted, 1);
+	assert_int_equal(res.rr_nalerts, 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_threshold, 3);
+	assert_int_equal(stats(fx, "r1").rs_values_evicted, 1);
+}
+
+static void
+test_cap_joins(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+
+	use_rules(fx, HDR "max_joins 2\njoin booking\n  key booking_id\n"
+	    "  from queue.booking.created\n  copy nik\n  keep 30d\n" SEL_BOOK R_EC);
+	feed(fx, "queue.booking.created", T0, "booking_id", "B1", "nik", "a", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "booking_id", "B2", "nik", "b", NULL);
+	/* The same key again replaces, it does not add. */
+	feed(fx, "queue.booking.created", T0 + 2, "booking_id", "B2", "nik", "b", NULL);
+	assert_int_equal(stats(fx, "join:booking").rs_groups, 2);
+	res = feed_res(fx, "queue.booking.created", T0 + 3, "booking_id", "B3", "nik", "c",
+	    NULL);
+	assert_int_equal(res.rr_evicted, 1);
+	get_alert(fx, res.rr_first_alert, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_string_equal(a.al_rule, "join:booking");
+	assert_int_equal(stats(fx, "join:booking").rs_groups_evicted, 1);
+	assert_int_equal(stats(fx, "join:booking").rs_groups, 2);
+}
+
+/* ---- conditions ---- */
+
+static void
+test_conditions(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, HDR "select fast\n  match queue.booking.created\n"
+	    "  where slot_opened_at within 1s\n  where slot_remaining ge 1\n"
+	    "  where channel not counter kiosk\n  where email present\n"
+	    "rule f1\n  type event_count\n  severity high\n  events fast\n  timespan 1h\n"
+	    "  condition gte 1\n  suppress 0s\n  reraise never\n"
+	    "select raised\n  match staff.quota.override\n  where quota_after gt quota_before\n"
+	    "  where approver_id absent\nrule f2\n  type event_count\n  severity high\n"
+	    "  events raised\n  timespan 1h\n  condition gte 1\n  suppress 0s\n"
+	    "  reraise never\n"
+	    "select other\n  match claim.submitted\n  where account_holder differs name\n"
+	    "rule f3\n  type event_count\n  severity high\n  events other\n  timespan 1h\n"
+	    "  condition gte 1\n  suppress 0s\n  reraise never\n");
+	/* 2023-11-14T22:13:20Z is T0. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1000, "slot_opened_at",
+	    "2023-11-14T22:13:20Z", "slot_remaining", "4", "channel", "web", "email", "e",
+	    NULL), 1);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-14T22:13:20Z", "slot_remaining", "4", "channel", "web", "email", "e",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-15T06:13:20.001+08:00", "slot_remaining", "4", "channel", "app", "email",
+	    "e", NULL), 1);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-14T22:13:21Z", "slot_remaining", "0", "channel", "web", "email", "e",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-14T22:13:21Z", "slot_remaining", "1", "channel", "kiosk", "email", "e",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-14T22:13:21Z", "slot_remaining", "1", "channel", "web", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-11-14T22:13:22Z", "slot_remaining", "1", "channel", "web", "email", "e",
+	    NULL), 0);    /* opened after the booking */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 1001, "slot_opened_at",
+	    "2023-02-30T22:13:21Z", "slot_remaining", "1", "channel", "web", "email", "e",
+	    NULL), 0);    /* no such day */
+	assert_int_equal(feed(fx, "staff.quota.override", T0 + 2000, "quota_before", "10",
+	    "quota_after", "11", NULL), 1);
+	assert_int_equal(feed(fx, "staff.quota.override", T0 + 2000, "quota_before", "10",
+	    "quota_after", "10", NULL), 0);
+	assert_int_equal(feed(fx, "staff.quota.override", T0 + 2000, "quota_before", "10",
+	    "quota_after", "11", "approver_id", "SUP-1", NULL), 0);
+	assert_int_equal(feed(fx, "claim.submitted", T0 + 3000, "name", "SITI",
+	    "account_holder", "SITI", NULL), 0);
+	assert_int_equal(feed(fx, "claim.submitted", T0 + 3000, "name", "SITI",
+	    "account_holder", "BUDI", NULL), 1);
+	assert_int_equal(feed(fx, "claim.submitted", T0 + 3000, "name", "SITI", NULL), 0);
+}
+
+/* ---- the event contract ---- */
+
+static void
+test_bad_events(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rule_field f[2];
+	saksi_rule_event ev;
+	saksi_rules_result res;
+	MDB_txn *txn;
+	char t[SAKSI_BLIND_TOKEN_LEN + 1], big[200];
+
+	use_rules(fx, EC_RULES);
+	memset(&ev, 0, sizeof(ev));
+	ev.re_type = "queue.booking.created";
+	ev.re_time_ms = T0;
+	ev.re_branch = "KC-A";
+	ev.re_fields = f;
+	ev.re_nfields = 1;
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	/* A NIK in clear, whatever the flag says. */
+	f[0] = (saksi_rule_field){ "nik", "3171014101900001", 1 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[0] = (saksi_rule_field){ "nik", "3171014101900001", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	/* A token flagged non-personal, a non-personal field flagged personal. */
+	f[0] = (saksi_rule_field){ "nik", tok("x", t), 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[0] = (saksi_rule_field){ "channel", tok("x", t), 1 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	/* Names, values, duplicates, branch. */
+	f[0] = (saksi_rule_field){ "Channel", "web", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[0] = (saksi_rule_field){ "channel", "", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[0] = (saksi_rule_field){ "channel", "w\neb", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[SAKSI_RULES_VALUE_MAX + 1] = '\0';
+	f[0] = (saksi_rule_field){ "channel", big, 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	big[SAKSI_RULES_VALUE_MAX] = '\0';
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_OK);
+	f[0] = (saksi_rule_field){ "channel", "web", 0 };
+	f[1] = (saksi_rule_field){ "channel", "app", 0 };
+	ev.re_nfields = 2;
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[1] = (saksi_rule_field){ "branch", "KC-B", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	f[1] = (saksi_rule_field){ "branch", "KC-A", 0 };
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_OK);
+	ev.re_type = "Queue";
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	ev.re_type = "queue.booking.created";
+	ev.re_branch = NULL;
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	ev.re_branch = "KC-A";
+	ev.re_nfields = SAKSI_RULES_EVENT_FIELDS + 1;
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	ev.re_nfields = 1;
+	ev.re_fields = NULL;
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval(NULL, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval(fx->r, NULL, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval(fx->r, txn, NULL, &res), SAKSI_ERR_INVAL);
+	mdb_txn_abort(txn);
+	/* Not attached. */
+	{
+		saksi_rules *r2 = parse_ok(EC_RULES);
+		uint64_t id;
+
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		ev.re_fields = f;
+		assert_int_equal(saksi_rules_eval(r2, txn, &ev, &res), SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_rules_alert_last(r2, txn, &id), SAKSI_ERR_INVAL);
+		mdb_txn_abort(txn);
+		saksi_rules_free(r2);
+	}
+	/* A read-only transaction cannot take state. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	mdb_txn_abort(txn);
+}
+
+/* ---- alerts: the log, the publisher's mark, JSON ---- */
+
+static void
+test_alert_log_and_json(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	MDB_txn *txn;
+	uint64_t id;
+	char *json;
+	char want[512], t[SAKSI_BLIND_TOKEN_LEN + 1];
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	get_alert(fx, 1, &a);
+	assert_int_equal(saksi_alert_json(&a, &json), SAKSI_OK);
+	snprintf(want, sizeof(want), "{\"evidence\":[0,1,2],\"extra\":0,\"first_ms\":%llu,"
+	    "\"group\":\"device_id=%s\",\"id\":1,\"kind\":\"rule\",\"last_ms\":%llu,"
+	    "\"rule\":\"r1\",\"severity\":\"high\",\"threshold\":3,\"total\":3,"
+	    "\"trigger\":2,\"value\":3}", (unsigned long long)T0, tok("d", t),
+	    (unsigned long long)T0 + 2);
+	assert_string_equal(json, want);
+	free(json);
+	a.al_kind = 9;
+	assert_int_equal(saksi_alert_json(&a, &json), SAKSI_ERR_INVAL);
+	assert_null(json);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_alert_get(fx->r, txn, 2, &a), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_rules_published_get(fx->r, txn, &id), SAKSI_OK);
+	assert_int_equal(id, 0);
+	assert_int_equal(saksi_rules_published_set(fx->r, txn, 2), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_rules_published_set(fx->r, txn, 1), SAKSI_OK);
+	assert_int_equal(saksi_rules_published_set(fx->r, txn, 0), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_rules_published_get(fx->r, txn, &id), SAKSI_OK);
+	assert_int_equal(id, 1);
+	assert_int_equal(saksi_rules_stats(fx->r, txn, "nope", &(saksi_rule_stats){ 0 }),
+	    SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_rules_stats(fx->r, txn, "join:nope",
+	    &(saksi_rule_stats){ 0 }), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* ---- durability and replay ---- */
+
+/* A seeded stream exercising every rule type, with out-of-order and late events. */
+struct sev {
+	const char *s_type;
+	uint64_t s_time;
+	const char *s_kv[12];
+};
+
+#define ALL_RULES HDR "join booking\n  key booking_id\n  from queue.booking.created\n" \
+    "  copy nik device_id\n  keep 30d\n" \
+    "select book\n  match queue.booking.created\nselect cancel\n" \
+    "  match queue.booking.cancelled\nselect checkin\n  match queue.checkin\n" \
+    "select called\n  match queue.called\nselect served\n  match queue.service.ended\n" \
+    "rule ec\n  type event_count\n  severity high\n  events book\n  group-by device_id\n" \
+    "  timespan 30s\n  condition gte 3\n  suppress 1m\n  reraise 2\n  max_groups 3\n" \
+    "  max_values 8\n" \
+    "rule vc\n  type value_count\n  severity high\n  events book cancel\n" \
+    "  group-by device_id\n  field nik\n  timespan 1m\n  condition gte 3\n  suppress 2m\n" \
+    "  reraise 1\n  max_groups 5\n" \
+    "rule tp\n  type temporal_ordered\n  severity medium\n  events cancel book\n" \
+    "  group-by slot_hour\n  differ nik\n  timespan 20s\n  suppress 30s\n  reraise 1\n" \
+    "  max_values 32\n" \
+    "rule qo\n  type queue_order\n  severity high\n  checkin checkin\n  call called\n" \
+    "  group-by branch service queue_date\n  seq ticket_seq\n  actor officer_id\n" \
+    "  places 1\n  timespan 10m\n  condition gte 1\n  suppress 1m\n  reraise 1\n" \
+    "rule dc\n  type daily_cap\n  severity high\n  events served\n  group-by branch\n" \
+    "  day queue_date\n  quota default 4\n  timespan 2d\n  suppress 1h\n  reraise 2\n"
+
+static size_t
+make_stream(unsigned seed, struct sev *s, size_t n, char (*pool)[16])
+{
+	static const char *const devs[] = { "d0", "d1", "d2", "d3" };
+	static const char *const hours[] = { "8", "9", "10" };
+	uint64_t t = T0;
+	size_t i;
+
+	srand(seed);
+	for (i = 0; i < n; i++) {
+		int k = rand() % 6;
+		/* Mostly forward; sometimes back within, or beyond, the 1 min lateness. */
+		int r = rand() % 20;
+
+		t += (uint64_t)(rand() % 2000);
+		s[i].s_time = r == 0 ? t - (uint64_t)(rand() % 90000) : t;
+		snprintf(pool[i * 3], 16, "B%d", rand() % 40);
+		snprintf(pool[i * 3 + 1], 16, "n%d", rand() % 12);
+		snprintf(pool[i * 3 + 2], 16, "%d", 1 + rand() % 30);
+		memset(s[i].s_kv, 0, sizeof(s[i].s_kv));
+		switch (k) {
+		case 0:
+		case 1:
+			s[i].s_type = "queue.booking.created";
+			s[i].s_kv[0] = "booking_id"; s[i].s_kv[1] = pool[i * 3];
+			s[i].s_kv[2] = "nik"; s[i].s_kv[3] = pool[i * 3 + 1];
+			s[i].s_kv[4] = "device_id"; s[i].s_kv[5] = devs[rand() % 4];
+			s[i].s_kv[6] = "slot_hour"; s[i].s_kv[7] = hours[rand() % 3];
+			break;
+		case 2:
+			s[i].s_type = "queue.booking.cancelled";
+			s[i].s_kv[0] = "booking_id"; s[i].s_kv[1] = pool[i * 3];
+			s[i].s_kv[2] = "slot_hour"; s[i].s_kv[3] = hours[rand() % 3];
+			break;
+		case 3:
+			s[i].s_type = "queue.checkin";
+			s[i].s_kv[0] = "queue_date"; s[i].s_kv[1] = "2025-03-03";
+			s[i].s_kv[2] = "service"; s[i].s_kv[3] = "jht_claim";
+			s[i].s_kv[4] = "ticket_seq"; s[i].s_kv[5] = pool[i * 3 + 2];
+			break;
+		case 4:
+			s[i].s_type = "queue.called";
+			s[i].s_kv[0] = "queue_date"; s[i].s_kv[1] = "2025-03-03";
+			s[i].s_kv[2] = "service"; s[i].s_kv[3] = "jht_claim";
+			s[i].s_kv[4] = "ticket_seq"; s[i].s_kv[5] = pool[i * 3 + 2];
+			s[i].s_kv[6] = "officer_id"; s[i].s_kv[7] = rand() % 2 ? "OF-1" : "OF-2";
+			break;
+		default:
+			s[i].s_type = "queue.service.ended";
+			s[i].s_kv[0] = "queue_date"; s[i].s_kv[1] = rand() % 3 ? "2025-03-03" :
+			    "2025-03-04";
+			break;
+		}
+	}
+	return n;
+}
+
+static void
+feed_sev(struct fx *fx, const struct sev *s)
+{
+	saksi_rules_result res;
+
+	switch (s->s_kv[0] == NULL ? 0 : s->s_kv[2] == NULL ? 1 : s->s_kv[4] == NULL ? 2 :
+	    s->s_kv[6] == NULL ? 3 : 4) {
+	case 1:
+		res = feed_res(fx, s->s_type, s->s_time, s->s_kv[0], s->s_kv[1], NULL);
+		break;
+	case 2:
+		res = feed_res(fx, s->s_type, s->s_time, s->s_kv[0], s->s_kv[1], s->s_kv[2],
+		    s->s_kv[3], NULL);
+		break;
+	case 3:
+		res = feed_res(fx, s->s_type, s->s_time, s->s_kv[0], s->s_kv[1], s->s_kv[2],
+		    s->s_kv[3], s->s_kv[4], s->s_kv[5], NULL);
+		break;
+	default:
+		res = feed_res(fx, s->s_type, s->s_time, s->s_kv[0], s->s_kv[1], s->s_kv[2],
+		    s->s_kv[3], s->s_kv[4], s->s_kv[5], s->s_kv[6], s->s_kv[7], NULL);
+		break;
+	}
+	(void)res;
+}
+
+/* Every alert as JSON, one string. */
+static char *
+dump_alerts(struct fx *fx)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap), *j;
+	uint64_t id, last = last_alert(fx);
+	saksi_alert a;
+
+	assert_non_null(out);
+	out[0] = '\0';
+	for (id = 1; id <= last; id++) {
+		get_alert(fx, id, &a);
+		assert_int_equal(saksi_alert_json(&a, &j), SAKSI_OK);
+		while (len + strlen(j) + 2 > cap) {
+			cap *= 2;
+			assert_non_null(out = realloc(out, cap));
+		}
+		len += (size_t)sprintf(out + len, "%s\n", j);
+		free(j);
+	}
+	return out;
+}
+
+static void
+fresh_env(struct fx *fx)
+{
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	rm_dir(fx->dir);
+	assert_non_null(mkdtemp(strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX")));
+	env_open(fx);
+	fx->next_index = 0;
+}
+
+#define NSTREAM 1500
+
+static void
+test_replay_and_restart(void **state)
+{
+	struct fx *fx = *state;
+	static struct sev s[NSTREAM];
+	static char pool[NSTREAM * 3][16];
+	char *once, *again, *restarted;
+	unsigned seed = (unsigned)time(NULL);
+	const char *env = getenv("SAKSI_TEST_SEED");
+	size_t i, kinds[4] = { 0 };
+
+	if (env != NULL)
+		seed = (unsigned)strtoul(env, NULL, 10);
+	print_message("rules_test replay seed %u (SAKSI_TEST_SEED=%u to repeat)\n", seed, seed);
+	make_stream(seed, s, NSTREAM, pool);
+	use_rules(fx, ALL_RULES);
+	for (i = 0; i < NSTREAM; i++)
+		feed_sev(fx, &s[i]);
+	once = dump_alerts(fx);
+	/* The stream must actually exercise the rules. */
+	for (i = 0; i < 5; i++) {
+		static const char *const ids[] = { "ec", "vc", "tp", "qo", "dc" };
+		saksi_rule_stats st = stats(fx, ids[i]);
+
+		if (st.rs_alerts > 0)
+			kinds[0]++;
+	}
+	assert_int_equal(kinds[0], 5);
+	assert_non_null(strstr(once, "\"kind\":\"late\""));
+	assert_non_null(strstr(once, "\"kind\":\"cap\""));
+
+	/* Replay from the start into fresh state: the same alerts, byte for byte. */
+	fresh_env(fx);
+	use_rules(fx, ALL_RULES);
+	for (i = 0; i < NSTREAM; i++)
+		feed_sev(fx, &s[i]);
+	again = dump_alerts(fx);
+	assert_string_equal(once, again);
+
+	/* Again, closing and reopening the environment (and reloading the rules) at
+	 * seeded points, and aborting a transaction before it commits (kill -9 before
+	 * the commit): nothing lost, nothing twice. */
+	fresh_env(fx);
+	use_rules(fx, ALL_RULES);
+	for (i = 0; i < NSTREAM; i++) {
+		if (rand() % 97 == 0) {
+			saksi_rules_free(fx->r);
+			fx->r = NULL;
+			env_close(fx);
+			env_open(fx);
+			use_rules(fx, ALL_RULES);
+		}
+		if (rand() % 13 == 0) {
+			/* Evaluate, then lose the transaction: state must not move. */
+			uint64_t before = last_alert(fx);
+			saksi_rule_field f = { "device_id", "x", 1 };
+			char t[SAKSI_BLIND_TOKEN_LEN + 1];
+			saksi_rule_event ev = { fx->next_index, "queue.booking.created",
+			    s[i].s_time, "KC-MAKASSAR", &f, 1 };
+			MDB_txn *txn;
+
+			f.rf_value = tok("zz", t);
+			assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+			assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, NULL), SAKSI_OK);
+			mdb_txn_abort(txn);
+			assert_int_equal(last_alert(fx), before);
+		}
+		feed_sev(fx, &s[i]);
+	}
+	restarted = dump_alerts(fx);
+	assert_string_equal(once, restarted);
+	free(once);
+	free(again);
+	free(restarted);
+}
+
+/* Reattaching: an unchanged rule keeps its state; a changed one starts afresh; a
+ * changed threshold keeps the windows. */
+static void
+test_reattach(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	/* Same file: the third event completes the window of the first two. */
+	use_rules(fx, EC_RULES);
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	/* Threshold 2 now (not part of the state): the window is kept. */
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 10s\n  condition gte 2\n"
+	    "  suppress 1h\n  reraise 2\n");
+	assert_int_equal(stats(fx, "r1").rs_matched, 2);
+	/* Timespan changed: the state of r1 is dropped. */
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 20s\n  condition gte 3\n"
+	    "  suppress 1h\n  reraise 2\n");
+	assert_int_equal(stats(fx, "r1").rs_matched, 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 0);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3, "device_id", "d", NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 4, "device_id", "d", NULL), 1);
+}
+
+static void
+test_state_version(void **state)
+{
+	struct fx *fx = *state;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 1, "M" }, v;
+	uint8_t meta[34];
+
+	use_rules(fx, EC_RULES);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(meta));
+	memcpy(meta, v.mv_data, sizeof(meta));
+	meta[0] = 2;
+	v.mv_data = meta;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(saksi_rules_attach(fx->r, txn), SAKSI_ERR_VERSION);
+	meta[0] = 1;
+	v.mv_size = 33;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(saksi_rules_attach(fx->r, txn), SAKSI_ERR_CORRUPT);
+	mdb_txn_abort(txn);
+	assert_int_equal(saksi_rules_attach(NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_attach_readonly(NULL, NULL), SAKSI_ERR_INVAL);
+}
+
+/* A reader opens the state of a copy without writing; an empty environment has none. */
+static void
+test_attach_readonly(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules *ro = parse_ok(EC_RULES);
+	saksi_rules_result res;
+	saksi_rule_event ev = { 0, "queue.booking.created", T0, "KC-A", NULL, 0 };
+	saksi_alert a;
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_attach_readonly(ro, txn), SAKSI_ERR_NOT_FOUND);
+	mdb_txn_abort(txn);
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_attach_readonly(ro, txn), SAKSI_OK);
+	assert_int_equal(saksi_rules_alert_get(ro, txn, 1, &a), SAKSI_OK);
+	assert_string_equal(a.al_rule, "r1");
+	assert_int_equal(saksi_rules_eval(ro, txn, &ev, &res), SAKSI_ERR_INVAL);
+	mdb_txn_abort(txn);
+	saksi_rules_free(ro);
+}
+
+/* Alerts and suppression survive closing the environment; so does a deferred check. */
+static void
+test_persist_reopen(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, EC_RULES);
+	/* Not lost: the window of the first two is still there. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL), 1);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, EC_RULES);
+	/* Not twice: still suppressed, the alert log goes on from 1. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3, "device_id", "d", NULL), 0);
+	assert_int_equal(last_alert(fx), 1);
+
+	use_rules(fx, Q_RULES);
+	qdate = "2025-04-01";
+	checkin(fx, T0 + 10, "1");
+	checkin(fx, T0 + 11, "2");
+	checkin(fx, T0 + 12, "3");
+	call(fx, T0 + 13, "4", "OF-3", NULL);
+	call(fx, T0 + 14, "8", "OF-3", NULL);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	use_rules(fx, Q_RULES);
+	assert_int_equal(tick(fx, T0 + 14), 1);
+	assert_int_equal(last_alert(fx), 2);
+}
+
+/* queue_order at its edges: exactly places skipped is allowed; a check-in exactly
+ * timespan before the call still waits, one millisecond earlier it has left. */
+static void
+test_queue_order_edges(void **state)
+{
+	struct fx *fx = *state;
+
+	use_rules(fx, HDR "select checkin\n  match queue.checkin\nselect called\n"
+	    "  match queue.called\nrule q1\n  type queue_order\n  severity high\n"
+	    "  checkin checkin\n  call called\n  group-by branch service queue_date\n"
+	    "  seq ticket_seq\n  actor officer_id\n  places 1\n  timespan 10s\n"
+	    "  condition gte 1\n  suppress 0s\n  reraise never\n");
+	qdate = "2025-05-01";
+	checkin(fx, T0, "1");
+	checkin(fx, T0 + 1, "2");
+	call(fx, T0 + 10000, "3", "OF-1", NULL);    /* 1 (at the edge) and 2: two */
+	assert_int_equal(tick(fx, T0 + 10000), 1);
+	qdate = "2025-05-02";
+	checkin(fx, T0 + MIN * 2, "1");
+	checkin(fx, T0 + MIN * 2 + 1, "2");
+	call(fx, T0 + MIN * 2 + 10001, "3", "OF-1", NULL);   /* 1 has left: only 2 */
+	assert_int_equal(tick(fx, T0 + MIN * 2 + 10001), 0);
+	/* A repeat call of a ticket does not count again; the first call is the one. */
+	call(fx, T0 + MIN * 4, "3", "OF-1", NULL);
+	assert_int_equal(tick(fx, T0 + MIN * 4), 0);
+	assert_int_equal(stats(fx, "q1").rs_alerts, 1);
+}
+
+/* The map fills up: the error says so and the caller aborts; nothing half-written
+ * survives. */
+static void
+test_map_full(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_err e = SAKSI_OK;
+	char d[32];
+	uint64_t before, committed = 0;
+	int i, rc;
+
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	assert_int_equal(mdb_env_create(&fx->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(fx->env, 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(fx->env, 64 * 4096), 0);
+	assert_int_equal(mdb_env_open(fx->env, fx->dir, MDB_NOTLS | MDB_NOSYNC, 0600), 0);
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 30d\n  condition gte 1000\n"
+	    "  suppress 1h\n  reraise 2\n");
+	for (i = 0; i < 100000 && e == SAKSI_OK; i++) {
+		MDB_txn *txn;
+		saksi_rule_field f = { "device_id", NULL, 1 };
+		saksi_rule_event ev = { (uint64_t)i, "queue.booking.created", T0 + (uint64_t)i,
+		    "KC-A", &f, 1 };
+		char t[SAKSI_BLIND_TOKEN_LEN + 1];
+
+		snprintf(d, sizeof(d), "dev%d", i);
+		f.rf_value = tok(d, t);
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		e = saksi_rules_eval(fx->r, txn, &ev, &res);
+		if (e != SAKSI_OK) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		/* LMDB may find the map full only at commit; the event is then lost with
+		 * its state, as the ledger append would be. */
+		rc = mdb_txn_commit(txn);
+		assert_true(rc == 0 || rc == MDB_MAP_FULL);
+		committed += rc == 0;
+	}
+	assert_int_equal(e, SAKSI_ERR_FULL);
+	before = stats(fx, "r1").rs_groups;
+	assert_int_equal(before, committed);
+}
+
+/* Stored records that contradict the format are refused, not trusted. */
+static void
+test_corrupt_state(void **state)
+{
+	struct fx *fx = *state;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v, junk = { 5, "junk!" };
+	uint8_t key[64];
+	size_t kl = 0;
+	saksi_alert a;
+	int rc;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (((uint8_t *)k.mv_data)[0] == 'G') {
+			kl = k.mv_size;
+			memcpy(key, k.mv_data, kl);
+		}
+	mdb_cursor_close(cur);
+	assert_true(kl > 0);
+	k.mv_data = key;
+	k.mv_size = kl;
+	assert_int_equal(mdb_put(txn, dbi, &k, &junk, 0), 0);
+	k.mv_data = "A\0\0\0\0\0\0\0\1";
+	k.mv_size = 9;
+	assert_int_equal(mdb_put(txn, dbi, &k, &junk, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(feed_res_err(fx, "queue.booking.created", T0 + 3, "device_id", "d",
+	    NULL), SAKSI_ERR_CORRUPT);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(saksi_rules_alert_get(fx->r, txn, 1, &a), SAKSI_ERR_CORRUPT);
+	mdb_txn_abort(txn);
+}
+
+/* ---- the default rules against honest look-alikes and broker patterns ---- */
+
+static void
+use_default(struct fx *fx)
+{
+	char err[512];
+
+	saksi_rules_free(fx->r);
+	assert_int_equal(saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
+	    SAKSI_SOURCE_SCHEMA_DIR, &fx->r, err, sizeof(err)), SAKSI_OK);
+	attach(fx, fx->r);
+}
+
+static uint64_t
+claim(struct fx *fx, uint64_t t, const char *channel, const char *nik, const char *phone,
+      const char *device, const char *account)
+{
+	return feed(fx, "claim.submitted", t, "channel", channel, "claim_id", nik, "nik", nik,
+	    "phone", phone, "device_id", device, "bank_account", account, NULL);
+}
+
+static void
+test_default_lookalikes(void **state)
+{
+	struct fx *fx = *state;
+	char nik[16], acct[16];
+	int i;
+
+	use_default(fx);
+	/* A family of three on one phone and one laptop, over a month. */
+	for (i = 0; i < 3; i++) {
+		snprintf(nik, sizeof(nik), "fam%d", i);
+		snprintf(acct, sizeof(acct), "acct-fam%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i * DAY, "channel", "web",
+		    "nik", nik, "phone", "fam-phone", "device_id", "fam-laptop", NULL);
+		claim(fx, T0 + (uint64_t)i * DAY + HOUR, "web", nik, "fam-phone", "fam-laptop",
+		    acct);
+	}
+	/* A partner HR office filing 60 claims from one PC. */
+	for (i = 0; i < 60; i++) {
+		snprintf(nik, sizeof(nik), "hr%d", i);
+		snprintf(acct, sizeof(acct), "acct-hr%d", i);
+		claim(fx, T0 + 10 * DAY + (uint64_t)i * MIN, "partner_hr", nik, nik, "hr-pc",
+		    acct);
+	}
+	/* A village office helping residents from 8:00 to 16:00, 30 minutes each (17
+	 * bookings counting both ends of the day). */
+	for (i = 0; i <= 16; i++) {
+		snprintf(nik, sizeof(nik), "vil%d", i);
+		feed(fx, "queue.booking.created", T0 + 20 * DAY + (uint64_t)i * 30 * MIN,
+		    "channel", "web", "nik", nik, "phone", nik, "device_id", "village-pc", NULL);
+	}
+	/* An internet cafe helper at the fastest honest pace, 15 minutes a person, for
+	 * four hours: 5 in any closed hour. */
+	for (i = 0; i <= 16; i++) {
+		snprintf(nik, sizeof(nik), "cafe%d", i);
+		feed(fx, "queue.booking.created", T0 + 22 * DAY + (uint64_t)i * 15 * MIN,
+		    "channel", "web", "nik", nik, "phone", nik, "device_id", "cafe-pc", NULL);
+	}
+	/* Carrier NAT: 300 people booking through one address within a minute, none of
+	 * them at the opening second. */
+	for (i = 0; i < 300; i++) {
+		snprintf(nik, sizeof(nik), "nat%d", i);
+		feed(fx, "queue.booking.created", T0 + 30 * DAY + (uint64_t)i * 100, "channel",
+		    "app", "nik", nik, "phone", nik, "device_id", nik, "ip", "nat-ip", NULL);
+	}
+	assert_int_equal(last_alert(fx), 0);
+}
+
+static void
+test_default_brokers(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	char nik[16];
+	uint64_t n;
+	int i;
+
+	use_default(fx);
+	/* One account receiving three people's claims. */
+	claim(fx, T0, "web", "v1", "p1", "dv1", "mule");
+	claim(fx, T0 + DAY, "app", "v2", "p2", "dv2", "mule");
+	assert_int_equal(claim(fx, T0 + 2 * DAY, "web", "v3", "p3", "dv3", "mule"), 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_string_equal(a.al_rule, "account_many_claimants");
+	assert_int_equal(a.al_severity, SAKSI_SEV_CRITICAL);
+	/* One phone for four people. */
+	n = 0;
+	for (i = 0; i < 4; i++) {
+		snprintf(nik, sizeof(nik), "w%d", i);
+		n += feed(fx, "claim.eligibility.checked", T0 + 3 * DAY + (uint64_t)i * HOUR,
+		    "channel", "web", "result", "eligible", "nik", nik, "phone", "calo-phone",
+		    NULL);
+	}
+	assert_int_equal(n, 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_string_equal(a.al_rule, "phone_many_nik");
+	/* A slot released and rebooked for another NIK two seconds later. */
+	feed(fx, "queue.booking.created", T0 + 4 * DAY, "channel", "web", "booking_id",
+	    "BK-1", "service", "jht_claim", "slot_date", "2025-03-03", "slot_hour", "9",
+	    "nik", "holder", "phone", "holder", "device_id", "calo-dev", NULL);
+	feed(fx, "queue.booking.cancelled", T0 + 4 * DAY + HOUR, "booking_id", "BK-1",
+	    "service", "jht_claim", "slot_date", "2025-03-03", "slot_hour", "9",
+	    "slot_released", "true", "device_id", "calo-dev", NULL);
+	n = feed(fx, "queue.booking.created", T0 + 4 * DAY + HOUR + 2000, "channel", "web",
+	    "booking_id", "BK-2", "service", "jht_claim", "slot_date", "2025-03-03",
+	    "slot_hour", "9", "nik", "client", "phone", "client", "device_id", "calo-dev", NULL);
+	assert_int_equal(n, 2);   /* within seconds, and from the same device */
+	assert_int_equal(stats(fx, "slot_rebooked_other_nik").rs_alerts, 1);
+	assert_int_equal(stats(fx, "slot_rebooked_same_device").rs_alerts, 1);
+	/* A broker booking from a stack of ID cards, one every 5 minutes. */
+	n = 0;
+	for (i = 0; i < 6; i++) {
+		snprintf(nik, sizeof(nik), "stack%d", i);
+		n += feed(fx, "queue.booking.created", T0 + 4 * DAY + 2 * HOUR +
+		    (uint64_t)i * 5 * MIN, "channel", "app", "nik", nik, "phone", nik,
+		    "device_id", "broker-phone", NULL);
+	}
+	assert_int_equal(n, 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_string_equal(a.al_rule, "device_many_nik_fast");
+	/* An officer approving the claims of two people paid into one account. */
+	claim(fx, T0 + 5 * DAY, "counter", "x1", "px1", "dx1", "acct-x");
+	claim(fx, T0 + 5 * DAY + 1, "counter", "x2", "px2", "dx2", "acct-x");
+	feed(fx, "claim.approved", T0 + 5 * DAY + HOUR, "claim_id", "x1", "officer_id",
+	    "OF-7", NULL);
+	assert_int_equal(feed(fx, "claim.approved", T0 + 5 * DAY + HOUR + 1, "claim_id", "x2",
+	    "officer_id", "OF-7", NULL), 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_string_equal(a.al_rule, "officer_shared_account");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_rules_load),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_limits_and_args),
+		cmocka_unit_test_setup_teardown(test_event_count_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_count_out_of_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suppress_and_reraise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reraise_never_and_gt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_count_distinct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_count_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temporal_unordered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temporal_ordered_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temporal_out_of_order_arrival, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_temporal_differ_with_join, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temporal_three_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_order_late_checkin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daily_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_joins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_log_and_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reattach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_order_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_lookalikes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_brokers, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,712 @@
+/*
+ * verify.c: full verification of a ledger copy from its exact stored leaf bytes. Every
+ * hash, root and node is recomputed here and only then compared with what is stored;
+ * nothing stored is ever taken as evidence of itself. Reads only.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "envelope.h"
+#include "verify.h"
+#include "wire.h"
+
+#define PROGRESS_EVERY 4096
+/* Entries read ahead and signature-checked together; bounded in count and bytes. */
+#define BATCH_MAX 1024
+#define BATCH_BYTES (16u << 20)
+#define THREADS_MAX 64
+#define REFUSAL_REC 29 /* key_id (8) || reason (1) || refused (4) || first_ms (8) || last_ms (8) */
+
+/*
+ * One entry read ahead: its exact bytes (or the read error), and its producer signature
+ * checked, possibly on another thread. Everything else is checked in ledger order.
+ */
+struct item {
+	uint8_t *it_buf;
+	size_t it_len;
+	saksi_err it_read;
+	saksi_err it_sig;   /* SAKSI_OK unless an event's signature was checked and failed */
+};
+
+/* A batch shared with signature threads: they only read it, except it_sig of the
+ * entries each one takes. */
+struct sigwork {
+	struct item *sw_items;
+	size_t sw_n;
+	const saksi_keyring *sw_keyring;
+	atomic_size_t sw_next;
+};
+
+/* The state of one verification: the snapshot, the recomputed tree, the next checkpoint. */
+struct vstate {
+	const saksi_verify_opts *o;
+	saksi_verify_report *r;
+	saksi_ledger_txn *txn;
+	saksi_merkle_range range;
+	/* The next stored checkpoint to check (size 0: none left). */
+	uint64_t ck_size;
+	char *ck_note;
+	size_t ck_len;
+	/* The reviewer's checkpoint, opened before the scan. */
+	int have_reviewer;
+	saksi_checkpoint reviewer;
+	/* Entries read ahead, and how many threads check their signatures. */
+	struct item *items;
+	unsigned threads;
+};
+
+const char *
+saksi_verify_reason_name(int reason)
+{
+	static const char *const names[SAKSI_V__COUNT] = {
+		[SAKSI_V_OK] = "ok",
+		[SAKSI_V_SYSTEM] = "system",
+		[SAKSI_V_ORIGIN] = "origin",
+		[SAKSI_V_LEAF_MISSING] = "leaf_missing",
+		[SAKSI_V_LEAF_STORAGE] = "leaf_storage",
+		[SAKSI_V_LEAF_FORMAT] = "leaf_format",
+		[SAKSI_V_PREV_ROOT] = "prev_root",
+		[SAKSI_V_ENVELOPE_FORMAT] = "envelope_format",
+		[SAKSI_V_UNKNOWN_KEY] = "unknown_key",
+		[SAKSI_V_SIGNATURE] = "signature",
+		[SAKSI_V_REFUSALS_FORMAT] = "refusals_format",
+		[SAKSI_V_NODE] = "node",
+		[SAKSI_V_EXTRA_LEAF] = "extra_leaf",
+		[SAKSI_V_CKPT_FORMAT] = "checkpoint_format",
+		[SAKSI_V_CKPT_SIGNATURE] = "checkpoint_signature",
+		[SAKSI_V_CKPT_ORIGIN] = "checkpoint_origin",
+		[SAKSI_V_CKPT_SIZE] = "checkpoint_size",
+		[SAKSI_V_CKPT_ROOT] = "checkpoint_root",
+		[SAKSI_V_TRUNCATED] = "truncated",
+		[SAKSI_V_UNSIGNED] = "unsigned",
+		[SAKSI_V_REVIEWER_FORMAT] = "reviewer_format",
+		[SAKSI_V_REVIEWER_SIGNATURE] = "reviewer_signature",
+		[SAKSI_V_REVIEWER_ROOT] = "reviewer_root",
+	};
+	if (reason < 0 || reason >= SAKSI_V__COUNT || names[reason] == NULL)
+		return "unknown";
+	return names[reason];
+}
+
+/* Records the first failure and returns what saksi_verify_ledger must return. */
+static saksi_err fail(struct vstate *s, int reason, uint64_t index, saksi_err err,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static saksi_err
+fail(struct vstate *s, int reason, uint64_t index, saksi_err err, const char *fmt, ...)
+{
+	saksi_verify_report *r = s->r;
+	va_list ap;
+
+	r->vr_reason = reason;
+	r->vr_index = index;
+	r->vr_err = err;
+	va_start(ap, fmt);
+	vsnprintf(r->vr_message, sizeof(r->vr_message), fmt, ap);
+	va_end(ap);
+	return reason == SAKSI_V_SYSTEM ? (err != SAKSI_OK ? err : SAKSI_ERR_LEDGER)
+	    : SAKSI_ERR_CORRUPT;
+}
+
+/* Errors that mean "could not read", as opposed to "read something wrong". */
+static int
+is_system(saksi_err e)
+{
+	return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO || e == SAKSI_ERR_LEDGER ||
+	    e == SAKSI_ERR_INVAL;
+}
+
+static void
+hash_b64(const saksi_hash h, char out[45])
+{
+	sodium_bin2base64(out, 45, h, SAKSI_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void
+keyid_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1])
+{
+	sodium_bin2hex(out, 2 * SAKSI_KEYID_LEN + 1, id, SAKSI_KEYID_LEN);
+}
+
+saksi_err
+saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count)
+{
+	unsigned n, i;
+
+	if (body == NULL || len < 2)
+		return SAKSI_ERR_FORMAT;
+	n = saksi_get_u16(body);
+	if (n == 0 || len != 2 + (size_t)n * REFUSAL_REC)
+		return SAKSI_ERR_FORMAT;
+	for (i = 0; i < n; i++) {
+		const uint8_t *p = body + 2 + (size_t)i * REFUSAL_REC;
+		int reason = p[8];
+
+		if (reason < SAKSI_R_PARSE || reason > SAKSI_R_UNAVAILABLE)
+			return SAKSI_ERR_FORMAT;
+		if (saksi_get_u32(p + 9) == 0)
+			return SAKSI_ERR_FORMAT;
+		if (saksi_get_u64(p + 13) > saksi_get_u64(p + 21))
+			return SAKSI_ERR_FORMAT;
+	}
+	if (count != NULL)
+		*count = n;
+	return SAKSI_OK;
+}
+
+/* Loads the first stored checkpoint with size > after into s (ck_size 0 if none). */
+static saksi_err
+next_ckpt(struct vstate *s, uint64_t after)
+{
+	saksi_err e;
+
+	free(s->ck_note);
+	s->ck_note = NULL;
+	s->ck_len = 0;
+	s->ck_size = 0;
+	e = saksi_ledger_ckpt_next(s->txn, after, &s->ck_size, &s->ck_note, &s->ck_len);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		s->ck_size = 0;
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_OK) {
+		s->ck_size = 0;
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot read the checkpoint after size %" PRIu64 ": %s", after,
+		    saksi_strerror(e));
+	}
+	if (s->ck_size <= after) /* the ledger module broke its own contract */
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_LEDGER,
+		    "checkpoint iteration did not advance past size %" PRIu64, after);
+	return SAKSI_OK;
+}
+
+/*
+ * Opens the current stored checkpoint: log signature, origin, and the size it is filed
+ * under. A failure is reported at entry `index`.
+ */
+static saksi_err
+open_ckpt(struct vstate *s, uint64_t index, saksi_checkpoint *c)
+{
+	const saksi_note_verifier *v = s->o->vo_log;
+	uint64_t n = s->ck_size;
+	size_t tl;
+	saksi_err e;
+
+	e = saksi_note_open(s->ck_note, s->ck_len, v, &tl);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, index, e,
+		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
+		    v->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_CKPT_FORMAT, index, e,
+		    "checkpoint at size %" PRIu64 ": not a well-formed signed note (%s)", n,
+		    saksi_strerror(e));
+	e = saksi_checkpoint_open(s->ck_note, s->ck_len, v, c);
+	if (e == SAKSI_ERR_KEY)
+		return fail(s, SAKSI_V_CKPT_ORIGIN, index, e,
+		    "checkpoint at size %" PRIu64 ": its origin is not %s", n, v->nv_name);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_CKPT_SIGNATURE, index, e,
+		    "checkpoint at size %" PRIu64 ": not signed by the log key %s", n,
+		    v->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_CKPT_FORMAT, index, e,
+		    "checkpoint at size %" PRIu64 ": malformed checkpoint body (%s)", n,
+		    saksi_strerror(e));
+	if (strcmp(c->ck_origin, v->nv_name) != 0)
+		return fail(s, SAKSI_V_CKPT_ORIGIN, index, SAKSI_ERR_KEY,
+		    "checkpoint at size %" PRIu64 ": its origin is not %s", n, v->nv_name);
+	if (c->ck_size != n)
+		return fail(s, SAKSI_V_CKPT_SIZE, index, SAKSI_ERR_CORRUPT,
+		    "checkpoint stored at size %" PRIu64 " says size %" PRIu64, n, c->ck_size);
+	return SAKSI_OK;
+}
+
+/* Checks the current stored checkpoint against the root of the first ck_size entries. */
+static saksi_err
+check_ckpt(struct vstate *s, const saksi_hash root)
+{
+	uint64_t n = s->ck_size;
+	saksi_checkpoint c;
+	saksi_err e;
+
+	if ((e = open_ckpt(s, n - 1, &c)) != SAKSI_OK)
+		return e;
+	if (sodium_memcmp(c.ck_root, root, SAKSI_HASH_LEN) != 0) {
+		char want[45], got[45];
+
+		hash_b64(c.ck_root, want);
+		hash_b64(root, got);
+		return fail(s, SAKSI_V_CKPT_ROOT, n - 1, SAKSI_ERR_PROOF,
+		    "checkpoint at size %" PRIu64 ": signed root %s is not the root %s of "
+		    "the first %" PRIu64 " entries", n, want, got, n);
+	}
+	s->r->vr_checkpoints++;
+	s->r->vr_latest = n;
+	return SAKSI_OK;
+}
+
+/* Opens the reviewer's checkpoint before anything else: a bad one makes the run moot. */
+static saksi_err
+open_reviewer(struct vstate *s)
+{
+	const saksi_verify_opts *o = s->o;
+	size_t tl;
+	saksi_err e;
+
+	if (o->vo_reviewer_ckpt == NULL)
+		return SAKSI_OK;
+	e = saksi_note_open(o->vo_reviewer_ckpt, o->vo_reviewer_ckpt_len, o->vo_log, &tl);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not signed by the log key %s", o->vo_log->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not a well-formed signed note (%s)", saksi_strerror(e));
+	e = saksi_checkpoint_open(o->vo_reviewer_ckpt, o->vo_reviewer_ckpt_len, o->vo_log,
+	    &s->reviewer);
+	if (e == SAKSI_ERR_SIGNATURE)
+		return fail(s, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not signed by the log key %s", o->vo_log->nv_name);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX, e,
+		    "your checkpoint is not a checkpoint of %s (%s)", o->vo_log->nv_name,
+		    saksi_strerror(e));
+	s->have_reviewer = 1;
+	s->r->vr_reviewer_size = s->reviewer.ck_size;
+	return SAKSI_OK;
+}
+
+static saksi_err
+check_reviewer(struct vstate *s, const saksi_hash root)
+{
+	uint64_t n = s->reviewer.ck_size;
+
+	if (n == 0 && sodium_memcmp(s->reviewer.ck_root, root, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_REVIEWER_ROOT, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_PROOF,
+		    "your checkpoint of the empty tree has a root that is not the empty root");
+	if (sodium_memcmp(s->reviewer.ck_root, root, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_REVIEWER_ROOT, n - 1, SAKSI_ERR_PROOF,
+		    "entry %" PRIu64 ": the first %" PRIu64 " entries are not the ones your "
+		    "checkpoint signed (history was rewritten or rolled back and re-signed)",
+		    n - 1, n);
+	s->r->vr_reviewer = 1;
+	return SAKSI_OK;
+}
+
+/*
+ * Compares the stored nodes that leaf i completes with hashes recomputed from the compact
+ * range before i is pushed: (0, i) is the leaf hash, and for every level L at which i+1 is
+ * a multiple of 2^L, (L, (i+1)/2^L - 1) joins the range's L-th smallest subtree with the
+ * level L-1 result (the range keeps its subtrees largest first).
+ */
+static saksi_err
+check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
+{
+	saksi_hash h, stored;
+	unsigned level, top = 0;
+	saksi_err e;
+
+	while ((((i + 1) >> top) & 1) == 0)
+		top++;
+	memcpy(h, leaf_hash, SAKSI_HASH_LEN);
+	for (level = 0;; level++) {
+		uint64_t idx = ((i + 1) >> level) - 1;
+
+		if (level > 0) {
+			/* i's trailing one bits guarantee these left siblings exist. */
+			if (level > s->range.mr_count)
+				abort();
+			saksi_merkle_node_hash(h, s->range.mr_hash[s->range.mr_count - level], h);
+		}
+		e = saksi_ledger_node(s->txn, level, idx, stored);
+		if (e == SAKSI_ERR_NOT_FOUND)
+			return fail(s, SAKSI_V_NODE, i, e,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") is missing", i, level, idx);
+		if (e != SAKSI_OK && is_system(e))
+			return fail(s, SAKSI_V_SYSTEM, i, e,
+			    "entry %" PRIu64 ": cannot read tree node (level %u, index %" PRIu64
+			    "): %s", i, level, idx, saksi_strerror(e));
+		if (e != SAKSI_OK)
+			return fail(s, SAKSI_V_NODE, i, e,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") is unreadable (%s)", i, level, idx, saksi_strerror(e));
+		if (sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0) {
+			if (level == 0)
+				return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
+				    "entry %" PRIu64 ": stored leaf hash does not match the "
+				    "entry's bytes", i);
+			return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
+			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
+			    ") does not match the entries under it", i, level, idx);
+		}
+		s->r->vr_nodes++;
+		if (level == top)
+			break;
+	}
+	return SAKSI_OK;
+}
+
+/*
+ * The expensive part of an event's check, safe on any thread: parses leaf and envelope,
+ * finds the key and verifies the signature. What fails before the signature is left for
+ * check_event to find and report in order.
+ */
+static void
+sign_check(const saksi_keyring *kr, struct item *it)
+{
+	const saksi_keyring_entry *ke;
+	saksi_envelope ev;
+	saksi_leaf lf;
+
+	it->it_sig = SAKSI_OK;
+	if (it->it_read != SAKSI_OK || saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK ||
+	    lf.lf_kind != SAKSI_LEAF_EVENT ||
+	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) != SAKSI_OK ||
+	    (ke = saksi_keyring_find(kr, ev.ev_key_id)) == NULL ||
+	    ke->ke_pub.pk_kind != SAKSI_KEY_SIGN)
+		return;
+	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
+	it->it_sig = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
+}
+
+static void *
+sign_worker(void *arg)
+{
+	struct sigwork *w = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&w->sw_next, 1)) < w->sw_n)
+		sign_check(w->sw_keyring, &w->sw_items[i]);
+	return NULL;
+}
+
+/* Checks the signatures of a batch on up to `threads` threads (the caller's included). */
+static void
+sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threads)
+{
+	pthread_t tid[THREADS_MAX];
+	struct sigwork w;
+	unsigned t, started = 0;
+
+	w.sw_items = items;
+	w.sw_n = n;
+	w.sw_keyring = kr;
+	atomic_init(&w.sw_next, 0);
+	if (threads > n)
+		threads = (unsigned)n;
+	/* A thread that cannot be started only makes this slower, never wrong. */
+	for (t = 1; t < threads; t++) {
+		if (pthread_create(&tid[started], NULL, sign_worker, &w) != 0)
+			break;
+		started++;
+	}
+	sign_worker(&w);
+	for (t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+}
+
+static saksi_err
+check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct item *it)
+{
+	const saksi_keyring_entry *ke;
+	saksi_envelope ev;
+	char idhex[2 * SAKSI_KEYID_LEN + 1];
+	saksi_err e;
+
+	e = saksi_envelope_parse(lf->lf_body, lf->lf_body_len, &ev);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_ENVELOPE_FORMAT, i, e,
+		    "entry %" PRIu64 ": the event envelope does not parse (%s)", i,
+		    saksi_strerror(e));
+	keyid_hex(ev.ev_key_id, idhex);
+	ke = saksi_keyring_find(s->o->vo_keyring, ev.ev_key_id);
+	if (ke == NULL)
+		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s is not in the keyring", i, idhex);
+	if (ke->ke_pub.pk_kind != SAKSI_KEY_SIGN)
+		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": keyring key %s (%s) is not a signing key", i, idhex,
+		    ke->ke_name);
+	if (it->it_sig != SAKSI_OK)
+		return fail(s, SAKSI_V_SIGNATURE, i, it->it_sig,
+		    "entry %" PRIu64 ": producer signature by %s (%s, seq %" PRIu64
+		    ") does not verify", i, ke->ke_name, idhex, ev.ev_seq);
+	if (ke->ke_revoked_ms >= 0)
+		s->r->vr_revoked++;
+	s->r->vr_events++;
+	return SAKSI_OK;
+}
+
+static saksi_err
+check_leaf(struct vstate *s, uint64_t i, const struct item *it)
+{
+	const uint8_t *buf = it->it_buf;
+	size_t len = it->it_len;
+	saksi_leaf lf;
+	saksi_hash leaf_hash, before;
+	saksi_err e = it->it_read;
+
+	if (e == SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
+		    "entry %" PRIu64 ": missing from a ledger of %" PRIu64 " entries", i,
+		    s->r->vr_size);
+	if (e != SAKSI_OK && is_system(e))
+		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot be read: %s", i,
+		    saksi_strerror(e));
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
+		    "entry %" PRIu64 ": stored bytes cannot be decoded (%s)", i,
+		    saksi_strerror(e));
+
+	e = saksi_leaf_parse(buf, len, &lf);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_LEAF_FORMAT, i, e,
+		    "entry %" PRIu64 ": not a valid leaf (%s)", i, saksi_strerror(e));
+	saksi_merkle_leaf_hash(leaf_hash, buf, len);
+	if (saksi_merkle_range_root(&s->range, before) != SAKSI_OK)
+		abort(); /* the range is ours alone; a damaged one is a bug here */
+	if (sodium_memcmp(lf.lf_prev_root, before, SAKSI_HASH_LEN) != 0)
+		return fail(s, SAKSI_V_PREV_ROOT, i, SAKSI_ERR_PROOF,
+		    "entry %" PRIu64 ": prev_root does not match the root of the %" PRIu64
+		    " entries before it", i, i);
+	if (lf.lf_kind == SAKSI_LEAF_EVENT) {
+		if ((e = check_event(s, i, &lf, it)) != SAKSI_OK)
+			return e;
+	} else if (lf.lf_kind == SAKSI_LEAF_REFUSALS) {
+		e = saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL);
+		if (e != SAKSI_OK)
+			return fail(s, SAKSI_V_REFUSALS_FORMAT, i, e,
+			    "entry %" PRIu64 ": the refusal summary does not parse", i);
+		s->r->vr_refusals++;
+	} else
+		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
+		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);
+	if ((e = check_nodes(s, i, leaf_hash)) != SAKSI_OK)
+		return e;
+	if (saksi_merkle_range_push(&s->range, leaf_hash) != SAKSI_OK)
+		abort(); /* i < 2^64 - 1 and the range is ours alone */
+	s->r->vr_checked = i + 1;
+	return SAKSI_OK;
+}
+
+/*
+ * Reads entries [first, first + count) ahead, up to BATCH_MAX and BATCH_BYTES; a read
+ * error ends the batch at that entry. Returns how many items were filled.
+ */
+static size_t
+read_batch(struct vstate *s, uint64_t first, uint64_t count, struct item *items)
+{
+	size_t k, bytes = 0;
+
+	for (k = 0; k < BATCH_MAX && k < count && bytes < BATCH_BYTES; k++) {
+		struct item *it = &items[k];
+
+		it->it_buf = NULL;
+		it->it_len = 0;
+		it->it_sig = SAKSI_OK;
+		it->it_read = saksi_ledger_leaf(s->txn, first + k, &it->it_buf, &it->it_len);
+		if (it->it_read != SAKSI_OK)
+			return k + 1;
+		bytes += it->it_len;
+	}
+	return k;
+}
+
+static void
+free_batch(struct item *items, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		free(items[k].it_buf);
+		items[k].it_buf = NULL;
+	}
+}
+
+static saksi_err
+check_origin(struct vstate *s)
+{
+	char *origin = NULL;
+	saksi_err e;
+
+	e = saksi_ledger_meta(s->txn, "origin", &origin);
+	if (e == SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_ORIGIN, SAKSI_VERIFY_NO_INDEX, e,
+		    "the ledger records no origin; is this a saksi ledger?");
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot read the ledger's origin: %s", saksi_strerror(e));
+	if (strcmp(origin, s->o->vo_log->nv_name) != 0) {
+		e = fail(s, SAKSI_V_ORIGIN, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_KEY,
+		    "the ledger's origin is \"%.200s\" but the verifier key is for \"%.200s\"",
+		    origin, s->o->vo_log->nv_name);
+		free(origin);
+		return e;
+	}
+	free(origin);
+	return SAKSI_OK;
+}
+
+/* What follows entry i: the checkpoints and the reviewer's checkpoint of size i + 1. */
+static saksi_err
+after_leaf(struct vstate *s, uint64_t i, uint64_t n, uint64_t every)
+{
+	const saksi_verify_opts *o = s->o;
+	saksi_hash root;
+	saksi_err e;
+
+	if (s->ck_size == i + 1 || (s->have_reviewer && s->reviewer.ck_size == i + 1))
+		if (saksi_merkle_range_root(&s->range, root) != SAKSI_OK)
+			abort();
+	if (s->ck_size == i + 1) {
+		if ((e = check_ckpt(s, root)) != SAKSI_OK)
+			return e;
+		if ((e = next_ckpt(s, i + 1)) != SAKSI_OK)
+			return e;
+	}
+	if (s->have_reviewer && s->reviewer.ck_size == i + 1 &&
+	    (e = check_reviewer(s, root)) != SAKSI_OK)
+		return e;
+	if (o->vo_progress != NULL && (i + 1) % every == 0 && i + 1 != n)
+		o->vo_progress(o->vo_progress_ctx, i + 1, n);
+	return SAKSI_OK;
+}
+
+static saksi_err
+scan(struct vstate *s)
+{
+	const saksi_verify_opts *o = s->o;
+	saksi_verify_report *r = s->r;
+	uint64_t every = o->vo_progress_every ? o->vo_progress_every : PROGRESS_EVERY;
+	uint64_t i, n;
+	uint8_t *extra = NULL;
+	size_t extra_len;
+	saksi_hash root;
+	saksi_err e;
+
+	if ((e = check_origin(s)) != SAKSI_OK)
+		return e;
+	if ((e = open_reviewer(s)) != SAKSI_OK)
+		return e;
+	n = r->vr_size = saksi_ledger_size(s->txn);
+	if ((e = next_ckpt(s, 0)) != SAKSI_OK)
+		return e;
+	if (s->have_reviewer && s->reviewer.ck_size == 0) {
+		/* A checkpoint of the empty tree: its root must be the empty root. */
+		saksi_merkle_empty_root(root);
+		if ((e = check_reviewer(s, root)) != SAKSI_OK)
+			return e;
+	}
+
+	for (i = 0; i < n;) {
+		size_t m = read_batch(s, i, n - i, s->items), k;
+
+		sign_batch(o->vo_keyring, s->items, m, s->threads);
+		for (k = 0; k < m; k++, i++) {
+			e = check_leaf(s, i, &s->items[k]);
+			if (e == SAKSI_OK)
+				e = after_leaf(s, i, n, every);
+			if (e != SAKSI_OK) {
+				free_batch(s->items, m);
+				return e;
+			}
+		}
+		free_batch(s->items, m);
+	}
+	/* A leaf stored past the tree size means the size itself cannot be trusted. */
+	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
+	free(extra);
+	if (e == SAKSI_OK)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": stored beyond the tree size %" PRIu64
+		    " (an earlier entry was removed)", n, n);
+	if (e != SAKSI_ERR_NOT_FOUND && is_system(e))
+		return fail(s, SAKSI_V_SYSTEM, n, e, "cannot read past the end: %s",
+		    saksi_strerror(e));
+	if (e != SAKSI_ERR_NOT_FOUND)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, e,
+		    "entry %" PRIu64 ": undecodable data stored beyond the tree size", n);
+
+	if (s->ck_size > n) {
+		saksi_checkpoint c;
+
+		/* Only a checkpoint the log really signed proves that entries were lost. */
+		if ((e = open_ckpt(s, n, &c)) != SAKSI_OK)
+			return e;
+		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": missing, but the log signed a checkpoint of %" PRIu64
+		    " entries and the ledger has only %" PRIu64 " (entries were removed)", n,
+		    s->ck_size, n);
+	}
+	if (s->have_reviewer && s->reviewer.ck_size > n)
+		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": missing, but your checkpoint covers %" PRIu64
+		    " entries and the ledger has only %" PRIu64
+		    " (truncated or rolled back)", n, s->reviewer.ck_size, n);
+	if (r->vr_latest < n)
+		return fail(s, SAKSI_V_UNSIGNED, r->vr_latest, SAKSI_ERR_CORRUPT,
+		    r->vr_latest == 0 ?
+		    "entry %" PRIu64 ": no signed checkpoint covers it or the %" PRIu64
+		    " entries after it" :
+		    "entry %" PRIu64 ": not covered by the latest signed checkpoint, nor are "
+		    "the %" PRIu64 " entries after it", r->vr_latest, n - r->vr_latest - 1);
+	if (o->vo_progress != NULL)
+		o->vo_progress(o->vo_progress_ctx, n, n);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify_report *r)
+{
+	struct vstate s;
+	saksi_err e;
+
+	if (r == NULL)
+		return SAKSI_ERR_INVAL;
+	memset(r, 0, sizeof(*r));
+	r->vr_index = SAKSI_VERIFY_NO_INDEX;
+	if (l == NULL || opts == NULL || opts->vo_log == NULL || opts->vo_keyring == NULL ||
+	    (opts->vo_reviewer_ckpt == NULL && opts->vo_reviewer_ckpt_len != 0)) {
+		r->vr_reason = SAKSI_V_SYSTEM;
+		r->vr_err = SAKSI_ERR_INVAL;
+		snprintf(r->vr_message, sizeof(r->vr_message), "invalid verification options");
+		return SAKSI_ERR_INVAL;
+	}
+	memset(&s, 0, sizeof(s));
+	s.o = opts;
+	s.r = r;
+	s.threads = opts->vo_threads == 0 ? 1 :
+	    opts->vo_threads > THREADS_MAX ? THREADS_MAX : opts->vo_threads;
+	saksi_merkle_range_init(&s.range);
+	if ((s.items = calloc(BATCH_MAX, sizeof(*s.items))) == NULL)
+		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
+		    "out of memory");
+
+	e = saksi_ledger_begin(l, 0, &s.txn);
+	if (e != SAKSI_OK) {
+		free(s.items);
+		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot begin a read transaction: %s", saksi_strerror(e));
+	}
+	e = scan(&s);
+	/* Also after a failure: the root of the entries that did verify. */
+	if (saksi_merkle_range_root(&s.range, r->vr_root) != SAKSI_OK)
+		abort();
+	free(s.ck_note);
+	free(s.items);
+	saksi_ledger_abort(s.txn);
+	if (e == SAKSI_OK)
+		r->vr_reason = SAKSI_V_OK;
+	return e;
+}
