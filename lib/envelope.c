@@ -259,6 +259,19 @@ saksi_disclosure_digest(const char *disclosure, size_t len, char *digest_out)
 /* Room on the stack for the usual disclosure (a few hundred bytes); larger ones malloc. */
 #define DECODE_STACK 512
 
+/* Wipes the personal value inside a parsed disclosure, then drops it. */
+static void
+disclosure_drop(json_t *arr)
+{
+	json_t *v;
+
+	if (arr == NULL)
+		return;
+	if ((v = json_array_get(arr, 2)) != NULL && json_is_string(v))
+		sodium_memzero((char *)json_string_value(v), json_string_length(v));
+	json_decref(arr);
+}
+
 /*
  * Decodes a disclosure into its parsed [salt, name, value] array (*arr, a new reference),
  * checked as saksi_disclosure_decode documents. name and value stay inside *arr, so a
@@ -318,7 +331,7 @@ out:
 	sodium_memzero(raw, cap);
 	if (raw != stack)
 		free(raw);
-	json_decref(a);
+	disclosure_drop(a);
 	return err;
 }
 
@@ -339,7 +352,7 @@ saksi_disclosure_decode(const char *disclosure, size_t len, char **name, char **
 		*name = NULL;
 		err = SAKSI_ERR_NOMEM;
 	}
-	json_decref(arr);
+	disclosure_drop(arr);
 	return err;
 }
 
@@ -700,7 +713,7 @@ saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_j
 out:
 	if (ds != NULL) {
 		for (i = 0; i < nd; i++)
-			json_decref(ds[i].d_arr);
+			disclosure_drop(ds[i].d_arr);
 		if (ds != dstack)
 			free(ds);
 	}
