@@ -94,5 +94,10 @@ for t in "${targets[@]}"; do
       "$dir/logs/$t.log" | head -20 || tail -20 "$dir/logs/$t.log"
   fi
 done
-echo "fuzz: $pass passed, $fail failed"
+# Not in ctest's "N passed, N failed" form: the suite's count stays ctest's.
+if ((fail == 0)); then
+  echo "fuzz: all $pass targets ran ${secs}s each without a finding"
+else
+  echo "fuzz: $fail of $((pass + fail)) targets found something (see above)"
+fi
 ((fail == 0))
