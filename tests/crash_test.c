@@ -84,7 +84,7 @@ struct crash {
 	_Atomic int round;
 	_Atomic uint64_t receipts;
 	uint64_t rng;
-	long kills, losses, checks;
+	long kills, startup_kills, losses, checks;
 };
 
 static uint64_t
@@ -352,7 +352,7 @@ producer(void *arg)
 /* 1 if r is in the ledger as its receipt says, with its exact bytes; prints why not. */
 static int
 check_rec(struct crash *cr, saksi_ledger_txn *t, uint64_t size, size_t prod,
-          const struct rec *r, saksi_tlog_proof *tp)
+          const struct rec *r, saksi_tlog_proof *tp, int quiet)
 {
 	saksi_checkpoint ck;
 	saksi_leaf lf;
@@ -388,12 +388,53 @@ check_rec(struct crash *cr, saksi_ledger_txn *t, uint64_t size, size_t prod,
 	free(leaf);
 	if (why == NULL)
 		return 1;
-	if (cr->losses < MAX_LOSS_REPORT)
+	if (!quiet && cr->losses < MAX_LOSS_REPORT)
 		printf("# LOSS: producer %zu seq %llu, receipt index %llu (received in round %d), "
 		       "ledger size %llu, after kill %ld: %s\n", prod, (unsigned long long)r->seq,
 		       (unsigned long long)r->index, r->accepted_round, (unsigned long long)size,
 		       cr->kills, why);
 	return 0;
+}
+
+/*
+ * The check itself must be able to fail: a receipted event with one envelope byte changed,
+ * or moved to the next index, or with its receipt's proof changed, is a loss.
+ */
+static void
+self_check(struct crash *cr, saksi_ledger *l, struct rec **recs, size_t n,
+           saksi_tlog_proof *tp)
+{
+	saksi_ledger_txn *t;
+	struct rec r;
+	char *pos;
+	uint64_t size;
+
+	assert_true(n > 0);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	size = saksi_ledger_size(t);
+	r = *recs[n / 2];
+	assert_int_equal(check_rec(cr, t, size, 0, &r, tp, 1), 1);
+	r.env = malloc(r.env_len);
+	memcpy(r.env, recs[n / 2]->env, r.env_len);
+	r.env[r.env_len - 1] ^= 1;
+	assert_int_equal(check_rec(cr, t, size, 0, &r, tp, 1), 0);
+	free(r.env);
+	r = *recs[n / 2];
+	r.index++;
+	assert_int_equal(check_rec(cr, t, size, 0, &r, tp, 1), 0);
+	r.index = size;
+	assert_int_equal(check_rec(cr, t, size, 0, &r, tp, 1), 0);
+	r = *recs[n / 2];
+	r.receipt = strdup(r.receipt);
+	/* The first proof hash's first base64 character, after the "index" line. */
+	pos = strstr(r.receipt, "\nindex ");
+	assert_non_null(pos);
+	pos = strchr(pos + 1, '\n');
+	assert_non_null(pos);
+	pos[1] = pos[1] == 'A' ? 'B' : 'A';
+	assert_int_equal(check_rec(cr, t, size, 0, &r, tp, 1), 0);
+	free(r.receipt);
+	saksi_ledger_abort(t);
 }
 
 /*
@@ -436,7 +477,7 @@ check(struct crash *cr, int final)
 	total = 0;
 	for (size_t p = 0; p < NPROD; p++)
 		for (size_t i = 0; i < nsnap[p]; i++) {
-			if (!check_rec(cr, t, size, p, snap[p][i], tp))
+			if (!check_rec(cr, t, size, p, snap[p][i], tp, 0))
 				cr->losses++;
 			idx[total++] = snap[p][i]->index;
 		}
@@ -465,7 +506,6 @@ check(struct crash *cr, int final)
 		         cr->kills, saksi_strerror(e), saksi_verify_reason_name(vr.vr_reason),
 		         (unsigned long long)vr.vr_index, vr.vr_message);
 	assert_true(vr.vr_size >= size);
-	saksi_ledger_close(l);
 
 	if (final) {
 		/* Sorting the indices finds an event receipted twice at two places. */
@@ -485,7 +525,9 @@ check(struct crash *cr, int final)
 		if (events != total)
 			fail_msg("the ledger holds %llu events, the producers built %zu",
 			         (unsigned long long)events, total);
+		self_check(cr, l, snap[0], nsnap[0], tp);
 	}
+	saksi_ledger_close(l);
 	cr->checks++;
 	free(idx);
 	free(tp);
@@ -547,6 +589,18 @@ test_crash(void **state)
 			sleep_us(1000L * CLIENT_TIMEOUT_MS + 100000);
 		atomic_fetch_add(&cr->round, 1);
 		cr->pid = spawn(cr);
+		/* One restart in five is itself killed while saksid starts (opening the ledger,
+		 * checking it, binding), the producers already resending. */
+		while (cr->kills < nkills && rnd(cr) % 5 == 0) {
+			sleep_us((long)(rnd(cr) % 30000));
+			assert_int_equal(kill(cr->pid, SIGKILL), 0);
+			assert_int_equal(waitpid(cr->pid, &st, 0), cr->pid);
+			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+				fail_msg("saksid exited while starting; see %s", cr->errlog);
+			cr->kills++;
+			cr->startup_kills++;
+			cr->pid = spawn(cr);
+		}
 		wait_ready(cr);
 		pause_producers(cr, 1);
 		check(cr, 0);
@@ -566,8 +620,9 @@ test_crash(void **state)
 		retries += cr->prod[p].retries;
 		dups += cr->prod[p].dups;
 	}
-	printf("# kills %ld, receipts %llu, losses %ld, duplicates seen %ld, "
-	       "requests resent %ld, checks %ld\n", cr->kills,
+	printf("# kills %ld (%ld of them while starting), receipts %llu, losses %ld, "
+	       "duplicates seen %ld, requests resent %ld, checks %ld\n", cr->kills,
+	       cr->startup_kills,
 	       (unsigned long long)atomic_load(&cr->receipts), cr->losses, dups, retries,
 	       cr->checks);
 	assert_int_equal(cr->losses, 0);
@@ -583,7 +638,8 @@ static int
 setup(void **state)
 {
 	struct crash *cr = calloc(1, sizeof(*cr));
-	const char *env = getenv("SAKSI_TEST_SEED");
+	const char *env = getenv("SAKSI_TEST_SEED") != NULL ? getenv("SAKSI_TEST_SEED") :
+	                  getenv("SAKSID_TEST_SEED");
 	char path[256], seedbuf[32];
 	uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
 
