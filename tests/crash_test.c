@@ -78,6 +78,7 @@ struct crash {
 	pid_t pid;
 	struct prod prod[NPROD];
 	_Atomic int stop;
+	_Atomic int abandon;    /* after a failure: leave even a batch in flight */
 	pthread_mutex_t pmu;    /* pausing the producers for a check */
 	pthread_cond_t pcv;
 	int paused, parked, exited;
@@ -85,6 +86,7 @@ struct crash {
 	_Atomic uint64_t receipts;
 	uint64_t rng;
 	long kills, startup_kills, losses, checks;
+	int passed;
 };
 
 static uint64_t
@@ -132,7 +134,7 @@ write_conf(struct crash *cr)
 	         "schemas_dir = %s/schemas/events\n"
 	         "group_wait_us = 2000\n"
 	         "workers = 2\n"
-	         "map_size_mb = 256\n",
+	         "map_size_mb = 1024\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR);
 	fx_write(cr->conf, text, strlen(text), 0644);
 }
@@ -175,8 +177,11 @@ wait_ready(struct crash *cr)
 		if (e == SAKSI_OK)
 			break;
 		assert_true(e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_NET || e == SAKSI_ERR_REFUSED);
-		if (waitpid(cr->pid, NULL, WNOHANG) == cr->pid)
+		if (waitpid(cr->pid, NULL, WNOHANG) == cr->pid) {
+			cr->pid = -1;
+			saksi_client_close(c);
 			fail_msg("saksid exited on restart; see %s", cr->errlog);
+		}
 		if (e != SAKSI_ERR_TIMEOUT)
 			sleep_us(20000);
 	}
@@ -293,6 +298,8 @@ producer(void *arg)
 		if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_REFUSED) {
 			/* The daemon is gone or starting: the same bytes again. */
 			p->retries++;
+			if (atomic_load(&cr->abandon))
+				break;
 			continue;
 		}
 		if (e != SAKSI_OK) {
@@ -579,6 +586,7 @@ test_crash(void **state)
 		sleep_us(delay);
 		assert_int_equal(kill(cr->pid, SIGKILL), 0);
 		assert_int_equal(waitpid(cr->pid, &st, 0), cr->pid);
+		cr->pid = -1;
 		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
 			fail_msg("saksid ended before kill %ld; see %s", cr->kills + 1, cr->errlog);
 		cr->kills++;
@@ -595,6 +603,7 @@ test_crash(void **state)
 			sleep_us((long)(rnd(cr) % 30000));
 			assert_int_equal(kill(cr->pid, SIGKILL), 0);
 			assert_int_equal(waitpid(cr->pid, &st, 0), cr->pid);
+			cr->pid = -1;
 			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
 				fail_msg("saksid exited while starting; see %s", cr->errlog);
 			cr->kills++;
@@ -632,6 +641,7 @@ test_crash(void **state)
 	cr->pid = -1;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+	cr->passed = 1;
 }
 
 static int
@@ -683,13 +693,8 @@ teardown(void **state)
 
 	/* After a failed assertion: stop the producers and the daemon before freeing. */
 	atomic_store(&cr->stop, 1);
+	atomic_store(&cr->abandon, 1);
 	pause_producers(cr, 0);
-	if (cr->pid > 0) {
-		kill(cr->pid, SIGKILL);
-		waitpid(cr->pid, NULL, 0);
-		/* Producers with a batch in flight would resend forever: let them finish. */
-		cr->pid = spawn(cr);
-	}
 	for (size_t p = 0; p < NPROD; p++)
 		if (cr->prod[p].th != 0)
 			pthread_join(cr->prod[p].th, NULL);
@@ -708,6 +713,16 @@ teardown(void **state)
 	}
 	pthread_mutex_destroy(&cr->pmu);
 	pthread_cond_destroy(&cr->pcv);
+	if (!cr->passed) {
+		/* Keep the state (ledger, saksid.log) of a failed run for whoever looks into it. */
+		char keep[] = "/tmp/saksi-crash-kept-XXXXXX", cmd[256];
+
+		if (mkdtemp(keep) != NULL) {
+			snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", cr->fx.dir, keep);
+			if (system(cmd) == 0)
+				printf("# the failed run's state is kept in %s\n", keep);
+		}
+	}
 	fx_free(&cr->fx);
 	free(cr);
 	return 0;
