@@ -70,6 +70,7 @@ struct prod {
 	long retries;           /* requests that failed (daemon gone) and were resent */
 	long dups;              /* results that came back as duplicates */
 	char fatal[512];        /* anything that must never happen */
+	_Atomic int has_fatal;  /* set once fatal is written, for the main thread to read */
 };
 
 struct crash {
@@ -265,6 +266,7 @@ producer(void *arg)
 	co.co_timeout_ms = CLIENT_TIMEOUT_MS;
 	if (saksi_client_open(&co, &c) != SAKSI_OK) {
 		snprintf(p->fatal, sizeof(p->fatal), "client open failed");
+		atomic_store(&p->has_fatal, 1);
 		return NULL;
 	}
 	for (;;) {
@@ -292,9 +294,16 @@ producer(void *arg)
 		round0 = atomic_load(&cr->round);
 		e = saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, BATCH, res);
 		tries++;
-		if (e == SAKSI_ERR_REFUSED)
+		if (e == SAKSI_ERR_REFUSED) {
+			int status;
+
 			for (size_t i = 0; i < BATCH; i++)
 				saksi_result_clear(&res[i]);
+			/* Only "unavailable, retry later" is an answer to resend on. */
+			(void)saksi_client_refusal(c, &status);
+			if (status != SAKSI_R_UNAVAILABLE)
+				e = SAKSI_ERR_FORMAT;
+		}
 		if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_REFUSED) {
 			/* The daemon is gone or starting: the same bytes again. */
 			p->retries++;
@@ -303,8 +312,11 @@ producer(void *arg)
 			continue;
 		}
 		if (e != SAKSI_OK) {
-			snprintf(p->fatal, sizeof(p->fatal), "producer %zu: submit: %s", p->t,
-			         saksi_strerror(e));
+			int status;
+			const char *why = saksi_client_refusal(c, &status);
+
+			snprintf(p->fatal, sizeof(p->fatal), "producer %zu: submit: %s (%d %s)",
+			         p->t, saksi_strerror(e), status, why);
 			break;
 		}
 		for (size_t i = 0; i < BATCH; i++) {
@@ -349,6 +361,8 @@ producer(void *arg)
 		for (size_t i = 0; i < BATCH; i++)
 			fx_item_free(&items[i]);
 	saksi_client_close(c);
+	if (p->fatal[0] != '\0')
+		atomic_store(&p->has_fatal, 1);
 	pthread_mutex_lock(&cr->pmu);
 	cr->exited++;
 	pthread_cond_broadcast(&cr->pcv);
@@ -548,7 +562,7 @@ static void
 any_fatal(struct crash *cr)
 {
 	for (size_t p = 0; p < NPROD; p++)
-		if (cr->prod[p].fatal[0] != '\0')
+		if (atomic_load(&cr->prod[p].has_fatal))
 			fail_msg("%s", cr->prod[p].fatal);
 }
 
