@@ -24,6 +24,7 @@
 #include "wire.h"
 
 #define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
 
 static struct fx fx;
 static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
@@ -43,7 +44,10 @@ wall_ms(void)
 static pid_t
 spawn(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -191,6 +195,35 @@ recv_alert(int sub)
 	return s;
 }
 
+/* Runs the saksi CLI with stdout to `out`; returns its exit status, or the pid when
+ * background is set. */
+static int
+cli(int background, const char *out, const char *const *args)
+{
+	char *argv[16];
+	pid_t pid;
+	int st, n = 0;
+
+	argv[n++] = (char *)"saksi";
+	while (*args != NULL && n < 15)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	fflush(stdout);   /* the child's freopen would flush our buffer a second time */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(out, "w", stdout);
+		(void)f;
+		execv(SAKSI, argv);
+		_exit(127);
+	}
+	if (background)
+		return pid;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
 static int
 setup(void **state)
 {
@@ -250,14 +283,15 @@ teardown(void **state)
 static void
 test_alerts(void **state)
 {
-	char rules[8][64], *a1, *a2, *log, dev[32], bk[32];
+	char rules[8][64], *a1, *a2, *log, dev[32], bk[32], out[256], *text, vkey[512];
 	const char *const cancel[] = { "booking_id", "BK-SLOT-1", "slot_hour", "#14",
 	    "device_id", "holder-dev-0001", NULL };
 	saksi_ledger *l;
 	saksi_ledger_opts o;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
-	int sub, to = 20000;
+	int sub, to = 20000, st;
+	pid_t follower;
 	(void)state;
 
 	t0 = wall_ms() - 120000;
@@ -266,6 +300,12 @@ test_alerts(void **state)
 	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
 	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
 	assert_true(nn_connect(sub, alerts_url) >= 0);
+	snprintf(out, sizeof(out), "%s/follow.out", fx.dir);
+	{
+		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		    "2", NULL };
+		follower = cli(1, out, args);
+	}
 
 	/* A family of three booking from one laptop: silent. */
 	for (int i = 0; i < 3; i++) {
@@ -293,6 +333,15 @@ test_alerts(void **state)
 	assert_non_null(strstr(a2, "\"rule\":\"slot_rebooked_other_nik\""));
 	free(a1);
 	free(a2);
+	/* saksi alerts follow saw the same two, one line each. */
+	assert_int_equal(waitpid(follower, &st, 0), follower);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	text = fx_read(out, NULL);
+	printf("# saksi alerts follow:\n%s", text);
+	assert_non_null(strstr(text, "high  device_many_nik_fast  device_id="));
+	assert_non_null(strstr(text, "evidence 6: 3,4,5,6,7,8\n"));
+	assert_non_null(strstr(text, "medium  slot_rebooked_other_nik  branch=KC-MAKASSAR"));
+	free(text);
 
 	/* A crash after the commit, then a restart: nothing raised again, and the same
 	 * bytes once more are a duplicate, not a new event to count. */
@@ -321,6 +370,44 @@ test_alerts(void **state)
 	assert_int_equal(vr.vr_alerts, 2);
 	assert_int_equal(vr.vr_events, 3 + 6 + 3 + 1);
 	saksi_ledger_close(l);
+
+	/* The CLI: list, get and verify over the same ledger. */
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		printf("# saksi alerts list:\n%s", text);
+		assert_non_null(strstr(text, "alert 1 (entry 9)  high  device_many_nik_fast"));
+		assert_non_null(strstr(text, "alert 2 (entry 13)  medium  slot_rebooked_other"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		    NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "{\"entry\":9,\"evidence\":[3,4,5,6,7,8],"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "get", "--ledger", ledger_dir, "9", NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "kind: alert\n"));
+		assert_non_null(strstr(text, "alert: {\"evidence\":[3,4,5,6,7,8],"));
+		free(text);
+	}
+	{
+		char kr[256];
+		const char *const args[] = { "verify", "--ledger", ledger_dir, "--vkey", vkey,
+		    "--keyring", kr, NULL };
+		snprintf(vkey, sizeof(vkey), "%s", fx.vkey);
+		snprintf(kr, sizeof(kr), "%s/keyring.json", fx.dir);
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "ledger intact"));
+		free(text);
+	}
 
 	/* Personal data never reaches the log. */
 	log = fx_read(errlog, NULL);
