@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "simulate.h"
 
 static const char help[] =
 "usage: saksi COMMAND [OPTIONS]\n"
@@ -47,6 +48,11 @@ static const char help[] =
 "         [--json] [--progress] [--threads N]\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
 "\n"
+"Simulation:\n"
+"  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
+"           [--start YYYY-MM-DD] [--truth FILE] [--batch N] [--window MS] [--register-only]\n"
+"           [--dry-run --out FILE.jsonl|-]   realistic branch traffic, signed and submitted\n"
+"\n"
 "A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"
 "on the terminal.\n"
 "\n"
@@ -72,6 +78,7 @@ static const struct {
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
+	{ "simulate", saksi_cmd_simulate },
 	{ "alerts", cmd_alerts },
 };
 

@@ -228,40 +228,139 @@ find_key(const saksid_ingest *ig, const uint8_t id[SAKSI_KEYID_LEN], size_t *pos
 }
 
 /*
- * The branch check. Returns 1 if it passes, 0 if the payload names another branch or
- * none, -1 if the payload is not a JSON object at all (then the schema check, which
- * comes next, names the failure: it is a schema error, not a branch error).
+ * The branch check on the parsed payload. Returns 1 if it passes, 0 if the payload names
+ * another branch or none, -1 if the payload is not a JSON object at all (then the schema
+ * check, which comes next, names the failure: it is a schema error, not a branch error).
  */
 static int
-branch_ok(const saksi_envelope *ev, const char *want, char *got, size_t gotlen)
+branch_ok(const json_t *root, const char *want, char *got, size_t gotlen)
 {
-	json_t *root, *b;
-	json_error_t jerr;
+	json_t *b;
 	int ok;
 
-	root = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len,
-	                  JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
+	if (root == NULL || !json_is_object(root))
 		return -1;
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return -1;
-	}
 	b = json_object_get(root, "branch");
 	if (!json_is_string(b)) {
 		snprintf(got, gotlen, "no branch");
-		ok = 0;
-	} else {
-		ok = strcmp(json_string_value(b), want) == 0 &&
-		     strlen(want) == json_string_length(b);
-		/* A branch code is [A-Z0-9-]; anything else is cut short, not echoed. */
-		snprintf(got, gotlen, "branch \"%.24s\"", json_string_value(b));
-		for (char *p = got; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-				*p = '?';
+		return 0;
 	}
+	ok = strcmp(json_string_value(b), want) == 0 && strlen(want) == json_string_length(b);
+	/* A branch code is [A-Z0-9-]; anything else is cut short, not echoed. */
+	snprintf(got, gotlen, "branch \"%.24s\"", json_string_value(b));
+	for (char *p = got; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return ok;
+}
+
+/*
+ * The branch check of a payload the strict parse refused. Such a payload never passes
+ * the schema check, but jansson alone may still read it (one nested deeper than the
+ * schema cap), and then the branch check, which comes first, names the refusal. Only
+ * hostile or broken input comes here.
+ */
+static int
+branch_ok_unparsed(const saksi_envelope *ev, const char *want, char *got, size_t gotlen)
+{
+	json_t *root;
+	int ok;
+
+	root = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len,
+	                  JSON_REJECT_DUPLICATES, NULL);
+	ok = branch_ok(root, want, got, gotlen);
 	json_decref(root);
 	return ok;
+}
+
+static int
+unavailable(saksid_item *it)
+{
+	return refuse(it, SAKSI_R_UNAVAILABLE, "daemon out of memory; retry later");
+}
+
+/* Maps a schema error (errbuf as the schema module wrote it) to the refusal. */
+static int
+schema_refusal(saksid_item *it, const saksi_envelope *ev, saksi_err err, const char *errbuf)
+{
+	if (err == SAKSI_ERR_NOT_FOUND)
+		return refuse(it, SAKSI_R_SCHEMA, "unknown event type %s", ev->ev_type);
+	if (err == SAKSI_ERR_NOMEM)
+		return unavailable(it);
+	return refuse(it, SAKSI_R_SCHEMA, "%s: %s", ev->ev_type,
+	              errbuf[0] != '\0' ? errbuf : saksi_strerror(err));
+}
+
+/* The checks on the payload, past role: branch, schema, disclosures (3.2's order). */
+static int
+check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev,
+              const struct ig_key *k, size_t pos, const char *hex, json_t *root,
+              saksi_err perr, const char *perrbuf)
+{
+	const saksi_keyring_entry *e = k->k_entry;
+	char errbuf[SAKSID_MSG_MAX];
+	char got[64];
+	uint8_t *plain = NULL;
+	size_t plain_len = 0, nd = 0;
+	static const uint8_t none[] = "[]";
+	saksi_err err;
+	int b;
+
+	if (strcmp(e->ke_branch, "*") != 0) {
+		b = root != NULL ? branch_ok(root, e->ke_branch, got, sizeof(got)) :
+		    perr == SAKSI_ERR_NOMEM ? -1 :
+		    branch_ok_unparsed(ev, e->ke_branch, got, sizeof(got));
+		if (b == 0)
+			return refuse(it, SAKSI_R_BRANCH, "payload has %s, key %s is for branch %s",
+			              got, hex, e->ke_branch);
+	}
+
+	/* The schema check: the parse's own refusal, unless the type is unknown. */
+	if (root == NULL) {
+		if (perr != SAKSI_ERR_NOMEM && !saksi_schemas_has(ig->ig_sc, ev->ev_type))
+			perr = SAKSI_ERR_NOT_FOUND;
+		return schema_refusal(it, ev, perr, perrbuf);
+	}
+	errbuf[0] = '\0';
+	err = saksi_schemas_validate_json(ig->ig_sc, ev->ev_type, root, errbuf, sizeof(errbuf));
+	if (err != SAKSI_OK)
+		return schema_refusal(it, ev, err, errbuf);
+
+	crypto_hash_sha256(it->it_env_hash, it->it_env, it->it_env_len);
+	if (it->it_sealed_len > 0) {
+		if (!k->k_disc_ok)
+			return refuse(it, SAKSI_R_DISCLOSURE, "key %s has no disclosure key", hex);
+		/* The box's AD holds SHA-256(envelope): the hash just taken, not a second one. */
+		err = saksi_disclosures_open_hashed(ig->ig_disc_keys + 32 * pos, it->it_env_hash,
+		                                    it->it_sealed, it->it_sealed_len, &plain,
+		                                    &plain_len);
+		if (err == SAKSI_ERR_NOMEM)
+			return unavailable(it);
+		if (err != SAKSI_OK)
+			return refuse(it, SAKSI_R_DISCLOSURE, "sealed disclosures do not open "
+			              "(%s)", saksi_strerror(err));
+		err = saksi_disclosures_check_json(root, plain, plain_len, NULL, NULL, &nd);
+	} else {
+		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, NULL, NULL, &nd);
+	}
+	if (err != SAKSI_OK || nd == 0) {
+		if (plain != NULL) {
+			sodium_memzero(plain, plain_len);
+			free(plain);
+		}
+		if (err == SAKSI_ERR_NOMEM)
+			return unavailable(it);
+		if (err == SAKSI_ERR_PROOF)
+			return refuse(it, SAKSI_R_DISCLOSURE, "a disclosure is missing, extra, or "
+			              "does not match its digest");
+		if (err != SAKSI_OK)
+			return refuse(it, SAKSI_R_DISCLOSURE, "disclosures are malformed (%s)",
+			              saksi_strerror(err));
+		return SAKSI_R_ACCEPTED;   /* no personal field: nothing to keep */
+	}
+	it->it_disc = plain;
+	it->it_disc_len = plain_len;
+	return SAKSI_R_ACCEPTED;
 }
 
 int
@@ -271,13 +370,11 @@ saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms)
 	const struct ig_key *k;
 	const saksi_keyring_entry *e;
 	char hex[2 * SAKSI_KEYID_LEN + 1];
-	char errbuf[SAKSID_MSG_MAX];
-	char got[64];
-	uint8_t *plain = NULL;
-	size_t plain_len = 0, pos = 0, nd = 0;
-	char **names = NULL, **values = NULL;
-	static const uint8_t none[] = "[]";
+	char perrbuf[SAKSID_MSG_MAX];
+	json_t *root = NULL;
+	size_t pos = 0;
 	saksi_err err;
+	int r;
 
 	it->it_disc = NULL;
 	it->it_disc_len = 0;
@@ -322,60 +419,18 @@ saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms)
 	if (!saksi_keyring_role_allows(ig->ig_kr, e->ke_role, ev.ev_type))
 		return refuse(it, SAKSI_R_ROLE, "role %s of key %s may not sign %s", e->ke_role,
 		              hex, ev.ev_type);
-	if (strcmp(e->ke_branch, "*") != 0 &&
-	    branch_ok(&ev, e->ke_branch, got, sizeof(got)) == 0)
-		return refuse(it, SAKSI_R_BRANCH, "payload has %s, key %s is for branch %s", got,
-		              hex, e->ke_branch);
 
-	errbuf[0] = '\0';
-	err = saksi_schemas_validate(ig->ig_sc, ev.ev_type, (const char *)ev.ev_payload,
-	                             ev.ev_payload_len, errbuf, sizeof(errbuf));
-	if (err == SAKSI_ERR_NOT_FOUND)
-		return refuse(it, SAKSI_R_SCHEMA, "unknown event type %s", ev.ev_type);
-	if (err == SAKSI_ERR_NOMEM)
-		return refuse(it, SAKSI_R_UNAVAILABLE, "daemon out of memory; retry later");
-	if (err != SAKSI_OK)
-		return refuse(it, SAKSI_R_SCHEMA, "%s: %s", ev.ev_type,
-		              errbuf[0] != '\0' ? errbuf : saksi_strerror(err));
-
-	crypto_hash_sha256(it->it_env_hash, it->it_env, it->it_env_len);
-	if (it->it_sealed_len > 0) {
-		if (!k->k_disc_ok)
-			return refuse(it, SAKSI_R_DISCLOSURE, "key %s has no disclosure key", hex);
-		err = saksi_disclosures_open(ig->ig_disc_keys + 32 * pos, it->it_env,
-		                             it->it_env_len, it->it_sealed, it->it_sealed_len,
-		                             &plain, &plain_len);
-		if (err == SAKSI_ERR_NOMEM)
-			return refuse(it, SAKSI_R_UNAVAILABLE, "daemon out of memory; retry later");
-		if (err != SAKSI_OK)
-			return refuse(it, SAKSI_R_DISCLOSURE, "sealed disclosures do not open "
-			              "(%s)", saksi_strerror(err));
-		err = saksi_disclosures_check(ev.ev_payload, ev.ev_payload_len, plain,
-		                              plain_len, &names, &values, &nd);
-	} else {
-		err = saksi_disclosures_check(ev.ev_payload, ev.ev_payload_len, none,
-		                              sizeof(none) - 1, &names, &values, &nd);
-	}
-	if (err == SAKSI_OK)
-		saksi_disclosures_free(names, values, nd);
-	if (err != SAKSI_OK || nd == 0) {
-		if (plain != NULL) {
-			sodium_memzero(plain, plain_len);
-			free(plain);
-		}
-		if (err == SAKSI_ERR_NOMEM)
-			return refuse(it, SAKSI_R_UNAVAILABLE, "daemon out of memory; retry later");
-		if (err == SAKSI_ERR_PROOF)
-			return refuse(it, SAKSI_R_DISCLOSURE, "a disclosure is missing, extra, or "
-			              "does not match its digest");
-		if (err != SAKSI_OK)
-			return refuse(it, SAKSI_R_DISCLOSURE, "disclosures are malformed (%s)",
-			              saksi_strerror(err));
-		return SAKSI_R_ACCEPTED;   /* no personal field: nothing to keep */
-	}
-	it->it_disc = plain;
-	it->it_disc_len = plain_len;
-	return SAKSI_R_ACCEPTED;
+	/*
+	 * One parse, as strict as the schema check's, serves branch, schema and disclosures:
+	 * parsing is most of what these checks cost.
+	 */
+	perrbuf[0] = '\0';
+	err = saksi_schemas_parse_payload((const char *)ev.ev_payload, ev.ev_payload_len, &root,
+	                                  perrbuf, sizeof(perrbuf));
+	r = check_payload(ig, it, &ev, k, pos, hex, err == SAKSI_OK ? root : NULL, err,
+	                  perrbuf);
+	json_decref(root);
+	return r;
 }
 
 void

@@ -324,6 +324,102 @@ test_role_branch_schema(void **state)
 	}
 }
 
+/*
+ * One strict parse serves the branch, schema and disclosure checks. A payload that parse
+ * refuses but jansson alone reads (nested deeper than 16) still gets the branch check
+ * first; one it reads keeps every cap of the schema check.
+ */
+static void
+test_one_parse(void **state)
+{
+	struct fx_item fi;
+	saksid_item it;
+	char deep[64], wide[2048];
+	char *p;
+	size_t n;
+	(void)state;
+
+	/* 17 levels: "x" holds 16 nested arrays inside the payload object. */
+	memset(deep, 0, sizeof(deep));
+	deep[0] = '#';
+	memset(deep + 1, '[', 16);
+	memset(deep + 17, ']', 16);
+	{
+		const char *set[] = { "branch", "KC-JAKARTA-UTARA", "x", deep, NULL };
+		p = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 20, FX_NOW, &fi);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_BRANCH);
+		assert_non_null(strstr(it.it_msg, "KC-JAKARTA-UTARA"));
+		fx_item_free(&fi);
+		free(p);
+	}
+	{
+		const char *set[] = { "x", deep, NULL };
+		p = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 21, FX_NOW, &fi);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
+		assert_string_equal(it.it_msg,
+		                    "queue.booking.created: payload nests deeper than 16");
+		fx_item_free(&fi);
+		/* An unknown type is named before the parse's refusal. */
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.lost", p, 21, FX_NOW, &fi);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
+		assert_string_equal(it.it_msg, "unknown event type queue.booking.lost");
+		fx_item_free(&fi);
+		free(p);
+	}
+	/* 65 members in "x": the branch is read, then the member cap refuses. */
+	n = (size_t)snprintf(wide, sizeof(wide), "#{");
+	for (int k = 0; k < 65; k++)
+		n += (size_t)snprintf(wide + n, sizeof(wide) - n, "%s\"m%d\":0", k ? "," : "", k);
+	snprintf(wide + n, sizeof(wide) - n, "}");
+	{
+		const char *set[] = { "branch", "KC-JAKARTA-UTARA", "x", wide, NULL };
+		p = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 22, FX_NOW, &fi);
+		assert_int_equal(check(&fi), SAKSI_R_BRANCH);
+		fx_item_free(&fi);
+		free(p);
+	}
+	{
+		const char *set[] = { "x", wide, NULL };
+		p = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 23, FX_NOW, &fi);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
+		assert_string_equal(it.it_msg, "queue.booking.created: /x: object has 65 members, "
+		                    "above the cap of 64");
+		fx_item_free(&fi);
+		free(p);
+	}
+	/* Duplicate members: neither parse reads a branch; the schema check names it. */
+	{
+		static const char dup[] = "{\"branch\":\"KC-JAKARTA-UTARA\",\"branch\":\"KC-X\"}";
+		memset(&fi, 0, sizeof(fi));
+		fi.env = malloc(SAKSI_ENV_MAX);
+		assert_int_equal(saksi_envelope_sign(fx.prod[FX_QUEUE], 24, FX_NOW,
+		                                     "queue.slot.opened", (const uint8_t *)dup,
+		                                     sizeof(dup) - 1, fi.env, SAKSI_ENV_MAX,
+		                                     &fi.env_len), SAKSI_OK);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
+		assert_non_null(strstr(it.it_msg, "duplicate member name"));
+		fx_item_free(&fi);
+	}
+	/* A JSON array payload: no branch to read, the schema check names it. */
+	{
+		static const char arr[] = "[\"KC-MAKASSAR\"]";
+		memset(&fi, 0, sizeof(fi));
+		fi.env = malloc(SAKSI_ENV_MAX);
+		assert_int_equal(saksi_envelope_sign(fx.prod[FX_QUEUE], 25, FX_NOW,
+		                                     "queue.slot.opened", (const uint8_t *)arr,
+		                                     sizeof(arr) - 1, fi.env, SAKSI_ENV_MAX,
+		                                     &fi.env_len), SAKSI_OK);
+		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
+		assert_string_equal(it.it_msg, "queue.slot.opened: (root): is an array, expected "
+		                    "object");
+		fx_item_free(&fi);
+	}
+}
+
 /* Re-seals fi with the JSON array `list`. */
 static void
 reseal(struct fx_item *fi, const char *list)
@@ -652,6 +748,7 @@ main(void)
 		cmocka_unit_test(test_unknown_and_revoked),
 		cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_role_branch_schema),
+		cmocka_unit_test(test_one_parse),
 		cmocka_unit_test(test_disclosure),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_framing),

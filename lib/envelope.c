@@ -256,55 +256,103 @@ saksi_disclosure_digest(const char *disclosure, size_t len, char *digest_out)
 	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-saksi_err
-saksi_disclosure_decode(const char *disclosure, size_t len, char **name, char **value)
-{
-	uint8_t *raw = NULL, *salt = NULL;
-	size_t rawlen, saltlen;
-	json_t *arr = NULL, *s, *n, *v;
-	saksi_err err;
+/* Room on the stack for the usual disclosure (a few hundred bytes); larger ones malloc. */
+#define DECODE_STACK 512
 
-	if (disclosure == NULL || name == NULL || value == NULL)
-		return SAKSI_ERR_INVAL;
-	*name = *value = NULL;
+/* Wipes the personal value inside a parsed disclosure, then drops it. */
+static void
+disclosure_drop(json_t *arr)
+{
+	json_t *v;
+
+	if (arr == NULL)
+		return;
+	if ((v = json_array_get(arr, 2)) != NULL && json_is_string(v))
+		sodium_memzero((char *)json_string_value(v), json_string_length(v));
+	json_decref(arr);
+}
+
+/*
+ * Decodes a disclosure into its parsed [salt, name, value] array (*arr, a new reference),
+ * checked as saksi_disclosure_decode documents. name and value stay inside *arr, so a
+ * caller that only compares them copies nothing.
+ */
+static saksi_err
+disclosure_parse(const char *disclosure, size_t len, json_t **arr)
+{
+	uint8_t stack[DECODE_STACK], *raw = stack, salt[DECODE_STACK], *bigsalt = NULL;
+	size_t cap = len / 4 * 3 + 3, rawlen = 0, saltlen = 0, slen;
+	const char *end;
+	json_t *a = NULL, *s, *n, *v;
+	saksi_err err = SAKSI_ERR_FORMAT;
+
+	*arr = NULL;
 	if (len > SAKSI_DISCLOSURE_MAX)
 		return SAKSI_ERR_TOO_LARGE;
-	if ((err = b64url_decode(disclosure, len, &raw, &rawlen)) != SAKSI_OK)
-		return err;
-	err = SAKSI_ERR_FORMAT;
-	if ((arr = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+	if (cap > sizeof(stack) && (raw = malloc(cap)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	if (sodium_base642bin(raw, cap, disclosure, len, NULL, &rawlen, &end,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    end != disclosure + len)
 		goto out;
-	if (!json_is_array(arr) || json_array_size(arr) != 3)
+	if ((a = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL)) == NULL)
 		goto out;
-	s = json_array_get(arr, 0);
-	n = json_array_get(arr, 1);
-	v = json_array_get(arr, 2);
+	if (!json_is_array(a) || json_array_size(a) != 3)
+		goto out;
+	s = json_array_get(a, 0);
+	n = json_array_get(a, 1);
+	v = json_array_get(a, 2);
 	if (!json_is_string(s) || !json_is_string(n) || !json_is_string(v))
 		goto out;
 	if (!claim_name_ok(json_string_value(n)))
 		goto out;
 	/* The salt is what keeps a digest of a guessable value (a NIK) from being brute-forced. */
-	if ((err = b64url_decode(json_string_value(s), json_string_length(s), &salt,
-	                         &saltlen)) != SAKSI_OK)
+	slen = json_string_length(s);
+	if (slen / 4 * 3 + 3 > sizeof(salt))
+		err = b64url_decode(json_string_value(s), slen, &bigsalt, &saltlen);
+	else if (sodium_base642bin(salt, sizeof(salt), json_string_value(s), slen, NULL,
+	                           &saltlen, &end,
+	                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	         end != json_string_value(s) + slen)
+		err = SAKSI_ERR_FORMAT;
+	else
+		err = SAKSI_OK;
+	free(bigsalt);
+	if (err != SAKSI_OK)
 		goto out;
 	err = SAKSI_ERR_FORMAT;
 	if (saltlen < SALT_LEN)
 		goto out;
-	err = SAKSI_ERR_NOMEM;
-	if ((*name = strdup(json_string_value(n))) == NULL ||
-	    (*value = strdup(json_string_value(v))) == NULL) {
-		free(*name);
-		*name = NULL;
-		goto out;
-	}
+	*arr = a;
+	a = NULL;
 	err = SAKSI_OK;
 out:
-	free(salt);
-	if (raw != NULL) {
-		sodium_memzero(raw, rawlen);
+	/* Personal data: wipe all that base642bin may have written, failed or not. */
+	sodium_memzero(raw, cap);
+	if (raw != stack)
 		free(raw);
+	disclosure_drop(a);
+	return err;
+}
+
+saksi_err
+saksi_disclosure_decode(const char *disclosure, size_t len, char **name, char **value)
+{
+	json_t *arr;
+	saksi_err err;
+
+	if (disclosure == NULL || name == NULL || value == NULL)
+		return SAKSI_ERR_INVAL;
+	*name = *value = NULL;
+	if ((err = disclosure_parse(disclosure, len, &arr)) != SAKSI_OK)
+		return err;
+	if ((*name = strdup(json_string_value(json_array_get(arr, 1)))) == NULL ||
+	    (*value = strdup(json_string_value(json_array_get(arr, 2)))) == NULL) {
+		free(*name);
+		*name = NULL;
+		err = SAKSI_ERR_NOMEM;
 	}
-	json_decref(arr);
+	disclosure_drop(arr);
 	return err;
 }
 
@@ -487,18 +535,13 @@ saksi_disclosures_key(const saksi_seckey *appliance_box, const uint8_t producer_
 	return SAKSI_OK;
 }
 
-saksi_err
-saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope, size_t env_len,
-                       const uint8_t *sealed, size_t sealed_len, uint8_t **plain,
-                       size_t *plain_len)
+static saksi_err
+disclosures_open(const uint8_t key[32], const uint8_t ad[SEAL_DOMAIN_LEN + 32],
+                 const uint8_t *sealed, size_t sealed_len, uint8_t **plain, size_t *plain_len)
 {
-	uint8_t ad[SEAL_DOMAIN_LEN + 32];
 	uint8_t *p;
 	unsigned long long plen;
 
-	if (key == NULL || envelope == NULL || sealed == NULL || plain == NULL ||
-	    plain_len == NULL)
-		return SAKSI_ERR_INVAL;
 	*plain = NULL;
 	if (sealed_len < SEAL_OVERHEAD)
 		return SAKSI_ERR_FORMAT;
@@ -508,10 +551,10 @@ saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope, size_t en
 		return SAKSI_ERR_VERSION;
 	if ((p = malloc(sealed_len - SEAL_OVERHEAD + 1)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	seal_ad(envelope, env_len, ad);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &plen, NULL, sealed + SEAL_HDR,
-	                                               sealed_len - SEAL_HDR, ad, sizeof(ad),
-	                                               sealed + 1, key) != 0) {
+	                                               sealed_len - SEAL_HDR, ad,
+	                                               SEAL_DOMAIN_LEN + 32, sealed + 1,
+	                                               key) != 0) {
 		free(p);
 		return SAKSI_ERR_DECRYPT;
 	}
@@ -521,25 +564,169 @@ saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope, size_t en
 	return SAKSI_OK;
 }
 
+saksi_err
+saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope, size_t env_len,
+                       const uint8_t *sealed, size_t sealed_len, uint8_t **plain,
+                       size_t *plain_len)
+{
+	uint8_t ad[SEAL_DOMAIN_LEN + 32];
+
+	if (key == NULL || envelope == NULL || sealed == NULL || plain == NULL ||
+	    plain_len == NULL)
+		return SAKSI_ERR_INVAL;
+	*plain = NULL;
+	/* The size checks come before the hash: they need no AD. */
+	if (sealed_len < SEAL_OVERHEAD)
+		return SAKSI_ERR_FORMAT;
+	if (sealed_len > SAKSI_SEALED_MAX)
+		return SAKSI_ERR_TOO_LARGE;
+	if (sealed[0] != 1)
+		return SAKSI_ERR_VERSION;
+	seal_ad(envelope, env_len, ad);
+	return disclosures_open(key, ad, sealed, sealed_len, plain, plain_len);
+}
+
+saksi_err
+saksi_disclosures_open_hashed(const uint8_t key[32], const uint8_t env_hash[32],
+                              const uint8_t *sealed, size_t sealed_len, uint8_t **plain,
+                              size_t *plain_len)
+{
+	uint8_t ad[SEAL_DOMAIN_LEN + 32];
+
+	if (key == NULL || env_hash == NULL || sealed == NULL || plain == NULL ||
+	    plain_len == NULL)
+		return SAKSI_ERR_INVAL;
+	memcpy(ad, SEAL_DOMAIN, SEAL_DOMAIN_LEN);
+	memcpy(ad + SEAL_DOMAIN_LEN, env_hash, 32);
+	return disclosures_open(key, ad, sealed, sealed_len, plain, plain_len);
+}
+
 /* ---- checking disclosures against a payload ---- */
 
 struct disc {
 	char d_digest[SAKSI_DIGEST_B64_LEN + 1];
-	char *d_name;
-	char *d_value;
+	json_t *d_arr;     /* [salt, name, value]: name and value are read in place */
 	int d_used;
 };
+
+#define D_NAME(d) json_string_value(json_array_get((d)->d_arr, 1))
+#define D_VALUE(d) json_array_get((d)->d_arr, 2)
+
+saksi_err
+saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_json,
+                             size_t disclosures_len, char ***names, char ***values,
+                             size_t *n)
+{
+	json_t *arr = NULL, *v, *sd;
+	struct disc *ds = NULL, dstack[8];
+	size_t nd = 0, dcap, next = 0, i, j;
+	const char *member, *dg;
+	char **outn = NULL, **outv = NULL;
+	saksi_err err;
+
+	if (names != NULL)
+		*names = NULL;
+	if (values != NULL)
+		*values = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (payload == NULL || disclosures_json == NULL)
+		return SAKSI_ERR_INVAL;
+	if (!json_is_object(payload))
+		return SAKSI_ERR_FORMAT;
+	if ((err = check_disclosure_list(disclosures_json, disclosures_len, &arr)) != SAKSI_OK)
+		return err;
+	nd = json_array_size(arr);
+	/* The usual event has a handful of personal fields: no allocation for those. */
+	ds = dstack;
+	dcap = sizeof(dstack) / sizeof(dstack[0]);
+	if (nd > dcap) {
+		if ((ds = malloc(nd * sizeof(*ds))) == NULL) {
+			err = SAKSI_ERR_NOMEM;
+			goto out;
+		}
+		dcap = nd;
+	}
+	memset(ds, 0, dcap * sizeof(*ds));
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		size_t slen = json_string_length(v);
+
+		if ((err = disclosure_parse(s, slen, &ds[i].d_arr)) != SAKSI_OK)
+			goto out;
+		saksi_disclosure_digest(s, slen, ds[i].d_digest);
+		for (j = 0; j < i; j++)
+			if (strcmp(ds[j].d_digest, ds[i].d_digest) == 0) {
+				err = SAKSI_ERR_PROOF;
+				goto out;
+			}
+	}
+
+	json_object_foreach((json_t *)payload, member, v) {
+		if (!json_is_object(v) || (sd = json_object_get(v, "_sd")) == NULL)
+			continue;
+		err = SAKSI_ERR_FORMAT;
+		if (json_object_size(v) != 1 || !json_is_string(sd) ||
+		    json_string_length(sd) != SAKSI_DIGEST_B64_LEN)
+			goto out;
+		dg = json_string_value(sd);
+		/*
+		 * Producers list disclosures in member order, so the search starts after the
+		 * last match: one comparison per member instead of n/2.
+		 */
+		for (j = 0; j < nd; j++) {
+			i = (next + j) % nd;
+			if (sodium_memcmp(ds[i].d_digest, dg, SAKSI_DIGEST_B64_LEN) == 0)
+				break;
+		}
+		err = SAKSI_ERR_PROOF;
+		if (j == nd || ds[i].d_used || strcmp(D_NAME(&ds[i]), member) != 0)
+			goto out;
+		ds[i].d_used = 1;
+		next = i + 1;
+	}
+	err = SAKSI_ERR_PROOF;
+	for (i = 0; i < nd; i++)
+		if (!ds[i].d_used)
+			goto out;
+
+	if (names != NULL && values != NULL && nd > 0) {
+		err = SAKSI_ERR_NOMEM;
+		if ((outn = calloc(nd, sizeof(char *))) == NULL ||
+		    (outv = calloc(nd, sizeof(char *))) == NULL) {
+			free(outn);
+			goto out;
+		}
+		for (i = 0; i < nd; i++) {
+			if ((outn[i] = strdup(D_NAME(&ds[i]))) == NULL ||
+			    (outv[i] = strdup(json_string_value(D_VALUE(&ds[i])))) == NULL) {
+				saksi_disclosures_free(outn, outv, nd);
+				goto out;
+			}
+		}
+		*names = outn;
+		*values = outv;
+	}
+	if (n != NULL)
+		*n = nd;
+	err = SAKSI_OK;
+out:
+	if (ds != NULL) {
+		for (i = 0; i < nd; i++)
+			disclosure_drop(ds[i].d_arr);
+		if (ds != dstack)
+			free(ds);
+	}
+	json_decref(arr);
+	return err;
+}
 
 saksi_err
 saksi_disclosures_check(const uint8_t *payload, size_t payload_len,
                         const uint8_t *disclosures_json, size_t disclosures_len, char ***names,
                         char ***values, size_t *n)
 {
-	json_t *obj = NULL, *arr = NULL, *v, *sd;
-	struct disc *ds = NULL;
-	size_t nd = 0, i, j;
-	const char *member, *dg;
-	char **outn = NULL, **outv = NULL;
+	json_t *obj;
 	saksi_err err;
 
 	if (payload == NULL || disclosures_json == NULL)
@@ -555,78 +742,8 @@ saksi_disclosures_check(const uint8_t *payload, size_t payload_len,
 		json_decref(obj);
 		return SAKSI_ERR_FORMAT;
 	}
-	if ((err = check_disclosure_list(disclosures_json, disclosures_len, &arr)) != SAKSI_OK)
-		goto out;
-	nd = json_array_size(arr);
-	err = SAKSI_ERR_NOMEM;
-	if ((ds = calloc(nd ? nd : 1, sizeof(*ds))) == NULL)
-		goto out;
-	json_array_foreach(arr, i, v) {
-		const char *s = json_string_value(v);
-		size_t slen = json_string_length(v);
-
-		if ((err = saksi_disclosure_decode(s, slen, &ds[i].d_name, &ds[i].d_value)) !=
-		    SAKSI_OK)
-			goto out;
-		saksi_disclosure_digest(s, slen, ds[i].d_digest);
-		for (j = 0; j < i; j++)
-			if (strcmp(ds[j].d_digest, ds[i].d_digest) == 0) {
-				err = SAKSI_ERR_PROOF;
-				goto out;
-			}
-	}
-
-	json_object_foreach(obj, member, v) {
-		if (!json_is_object(v) || (sd = json_object_get(v, "_sd")) == NULL)
-			continue;
-		err = SAKSI_ERR_FORMAT;
-		if (json_object_size(v) != 1 || !json_is_string(sd) ||
-		    json_string_length(sd) != SAKSI_DIGEST_B64_LEN)
-			goto out;
-		dg = json_string_value(sd);
-		for (i = 0; i < nd; i++)
-			if (sodium_memcmp(ds[i].d_digest, dg, SAKSI_DIGEST_B64_LEN) == 0)
-				break;
-		err = SAKSI_ERR_PROOF;
-		if (i == nd || ds[i].d_used || strcmp(ds[i].d_name, member) != 0)
-			goto out;
-		ds[i].d_used = 1;
-	}
-	err = SAKSI_ERR_PROOF;
-	for (i = 0; i < nd; i++)
-		if (!ds[i].d_used)
-			goto out;
-
-	if (names != NULL && values != NULL && nd > 0) {
-		err = SAKSI_ERR_NOMEM;
-		if ((outn = calloc(nd, sizeof(char *))) == NULL ||
-		    (outv = calloc(nd, sizeof(char *))) == NULL) {
-			free(outn);
-			goto out;
-		}
-		for (i = 0; i < nd; i++) {
-			outn[i] = ds[i].d_name;
-			outv[i] = ds[i].d_value;
-			ds[i].d_name = ds[i].d_value = NULL;
-		}
-		*names = outn;
-		*values = outv;
-	}
-	if (n != NULL)
-		*n = nd;
-	err = SAKSI_OK;
-out:
-	if (ds != NULL) {
-		for (i = 0; i < nd; i++) {
-			free(ds[i].d_name);
-			if (ds[i].d_value != NULL) {
-				sodium_memzero(ds[i].d_value, strlen(ds[i].d_value));
-				free(ds[i].d_value);
-			}
-		}
-		free(ds);
-	}
-	json_decref(arr);
+	err = saksi_disclosures_check_json(obj, disclosures_json, disclosures_len, names,
+	                                   values, n);
 	json_decref(obj);
 	return err;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "keys.h"
 #include "saksi_error.h"
 
@@ -124,6 +126,15 @@ saksi_err saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope,
                                  size_t *plain_len);
 
 /*
+ * The same with SHA-256(envelope) given instead of the envelope, for a caller that has
+ * hashed it already (saksid keeps the hash for its sequence table). SAKSI_ERR_INVAL for
+ * a NULL pointer; otherwise the codes of saksi_disclosures_open.
+ */
+saksi_err saksi_disclosures_open_hashed(const uint8_t key[32], const uint8_t env_hash[32],
+                                        const uint8_t *sealed, size_t sealed_len,
+                                        uint8_t **plain, size_t *plain_len);
+
+/*
  * Checks a payload against its disclosures: every top-level member whose value is
  * {"_sd": d} must have exactly one disclosure with digest d and the same name, and every
  * disclosure must be used. On success, if names/values are non-NULL, they get the decoded
@@ -137,6 +148,16 @@ saksi_err saksi_disclosures_open(const uint8_t key[32], const uint8_t *envelope,
 saksi_err saksi_disclosures_check(const uint8_t *payload, size_t payload_len,
                                   const uint8_t *disclosures_json, size_t disclosures_len,
                                   char ***names, char ***values, size_t *n);
+/*
+ * saksi_disclosures_check on a payload already parsed (saksid parses each payload once,
+ * strictly, for all its checks); payload is only read. The same checks, codes and
+ * outputs; a NULL payload or disclosures_json is SAKSI_ERR_INVAL (with the outputs
+ * cleared). Pass NULL names and values when the pairs are not wanted: nothing personal is
+ * then copied.
+ */
+saksi_err saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_json,
+                                       size_t disclosures_len, char ***names, char ***values,
+                                       size_t *n);
 /* Wipes the values (personal data) and frees everything; NULL arrays are fine. */
 void saksi_disclosures_free(char **names, char **values, size_t n);
 

@@ -267,6 +267,46 @@ test_disclose_and_check(void **state)
 	}
 }
 
+/*
+ * saksi_disclosures_check_json on the parsed payload must agree with the one-step check:
+ * same code, same pairs in the same order, the same n without pairs, the tree untouched.
+ */
+static void
+check_json_agrees(const char *payload, const char *list, saksi_err want, char **wn,
+                  char **wv, size_t wcount)
+{
+	char **names = (char **)1, **values = (char **)1;
+	size_t n = 99, refs;
+	json_t *root = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
+	saksi_err e;
+
+	if (root == NULL)
+		return;   /* the one-step check's own parse refused it */
+	refs = root->refcount;
+	e = saksi_disclosures_check_json(root, (const uint8_t *)list, strlen(list), &names,
+	                                 &values, &n);
+	if (e != want)
+		fail_msg("parsed check of %s against %s: got %s, expected %s", payload, list,
+		         saksi_strerror(e), saksi_strerror(want));
+	assert_int_equal(n, wcount);
+	if (want == SAKSI_OK && wcount > 0) {
+		for (size_t i = 0; i < n; i++) {
+			assert_string_equal(names[i], wn[i]);
+			assert_string_equal(values[i], wv[i]);
+		}
+	} else {
+		assert_null(names);
+		assert_null(values);
+	}
+	saksi_disclosures_free(names, values, n);
+	n = 99;
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)list, strlen(list),
+	                                              NULL, NULL, &n), want);
+	assert_int_equal(n, wcount);
+	assert_int_equal(root->refcount, refs);
+	json_decref(root);
+}
+
 static void
 check_expect(const char *payload, const char *list, saksi_err want)
 {
@@ -278,12 +318,152 @@ check_expect(const char *payload, const char *list, saksi_err want)
 	    want)
 		fail_msg("check of %s against %s: expected %s", payload, list,
 		         saksi_strerror(want));
+	check_json_agrees(payload, list, want, names, values, n);
 	if (want != SAKSI_OK) {
 		assert_null(names);
 		assert_null(values);
 		assert_int_equal(n, 0);
 	} else
 		saksi_disclosures_free(names, values, n);
+}
+
+/* A disclosure of [salt, name, value] given as JSON text, however long (malloc'd). */
+static char *
+disclosure_of(const char *json)
+{
+	size_t n = sodium_base64_ENCODED_LEN(strlen(json),
+	                                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *d = malloc(n);
+
+	assert_non_null(d);
+	sodium_bin2base64(d, n, (const uint8_t *)json, strlen(json),
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return d;
+}
+
+/*
+ * The parsed-payload check's own edges: arguments, a payload tree that is not an object,
+ * more disclosures than fit its stack table, and disclosures, values and salts longer than
+ * its stack buffers.
+ */
+static void
+test_check_parsed(void **state)
+{
+	char **names = (char **)1, **values = (char **)1;
+	size_t n = 99, i;
+	json_t *root, *list, *o;
+	char *d, *text, *json, *payload, digest[SAKSI_DIGEST_B64_LEN + 1], name[16];
+	uint8_t salt[16];
+
+	(void)state;
+	root = json_object();
+	assert_int_equal(saksi_disclosures_check_json(NULL, (const uint8_t *)"[]", 2, &names,
+	                                              &values, &n), SAKSI_ERR_INVAL);
+	assert_null(names);
+	assert_null(values);
+	assert_int_equal(n, 0);
+	names = values = (char **)1;
+	n = 99;
+	assert_int_equal(saksi_disclosures_check_json(root, NULL, 0, &names, &values, &n),
+	                 SAKSI_ERR_INVAL);
+	assert_null(names);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)"[]", 2, NULL, NULL,
+	                                              NULL), SAKSI_OK);
+	json_decref(root);
+	/* Trees no parse of a payload object gives. */
+	root = json_array();
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)"[]", 2, &names,
+	                                              &values, &n), SAKSI_ERR_FORMAT);
+	json_decref(root);
+	root = json_string("{}");
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)"[]", 2, NULL, NULL,
+	                                              &n), SAKSI_ERR_FORMAT);
+	json_decref(root);
+
+	/* 32 disclosures, every one used: past the 8 the check keeps on its stack. */
+	root = json_object();
+	list = json_array();
+	memset(salt, 7, sizeof(salt));
+	for (i = 0; i < SAKSI_DISCLOSURES_MAX; i++) {
+		char value[32];
+		snprintf(name, sizeof(name), "f%zu", i);
+		snprintf(value, sizeof(value), "value %zu", i);
+		salt[0] = (uint8_t)i;
+		assert_int_equal(saksi_disclosure_make_salted(name, value, salt, &d), SAKSI_OK);
+		saksi_disclosure_digest(d, strlen(d), digest);
+		/* Members in reverse order of the list: the search must wrap around. */
+		json_object_set_new(root, name, json_pack("{s:s}", "_sd", digest));
+		json_array_insert_new(list, 0, json_string(d));
+		free(d);
+	}
+	text = json_dumps(list, JSON_COMPACT);
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)text, strlen(text),
+	                                              &names, &values, &n), SAKSI_OK);
+	assert_int_equal(n, SAKSI_DISCLOSURES_MAX);
+	assert_string_equal(names[0], "f31");
+	assert_string_equal(values[0], "value 31");
+	assert_string_equal(names[31], "f0");
+	saksi_disclosures_free(names, values, n);
+	payload = json_dumps(root, JSON_COMPACT);
+	check_expect(payload, text, SAKSI_OK);
+	free(payload);
+	/* One of them dropped from the payload: extra. */
+	json_object_del(root, "f17");
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)text, strlen(text),
+	                                              &names, &values, &n), SAKSI_ERR_PROOF);
+	assert_null(names);
+	free(text);
+	json_decref(list);
+	json_decref(root);
+
+	/* A value of 2,000 bytes: the disclosure no longer fits the decoder's stack buffer. */
+	json = malloc(4096);
+	assert_non_null(json);
+	n = (size_t)snprintf(json, 4096, "[\"AAAAAAAAAAAAAAAAAAAAAA\",\"name\",\"");
+	memset(json + n, 'x', 2000);
+	strcpy(json + n + 2000, "\"]");
+	d = disclosure_of(json);
+	saksi_disclosure_digest(d, strlen(d), digest);
+	root = json_pack("{s:{s:s}}", "name", "_sd", digest);
+	list = json_pack("[s]", d);
+	text = json_dumps(list, JSON_COMPACT);
+	payload = json_dumps(root, JSON_COMPACT);
+	check_expect(payload, text, SAKSI_OK);
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)text, strlen(text),
+	                                              &names, &values, &n), SAKSI_OK);
+	assert_int_equal(strlen(values[0]), 2000);
+	saksi_disclosures_free(names, values, n);
+	free(payload);
+	free(text);
+	json_decref(list);
+	json_decref(root);
+	free(d);
+
+	/* A salt of 1,000 characters (750 bytes), canonical or not. */
+	for (int bad = 0; bad < 3; bad++) {
+		n = (size_t)snprintf(json, 4096, "[\"");
+		memset(json + n, 'A', 1000);
+		n += 1000;
+		if (bad == 1)
+			json[n - 1] = '+';     /* not base64url */
+		if (bad == 2)
+			json[n++] = 'B';       /* 1,001 characters: not a whole encoding */
+		strcpy(json + n, "\",\"nik\",\"7371010101900001\"]");
+		d = disclosure_of(json);
+		saksi_disclosure_digest(d, strlen(d), digest);
+		o = json_pack("{s:{s:s}}", "nik", "_sd", digest);
+		list = json_pack("[s]", d);
+		text = json_dumps(list, JSON_COMPACT);
+		payload = json_dumps(o, JSON_COMPACT);
+		check_expect(payload, text, bad ? SAKSI_ERR_FORMAT : SAKSI_OK);
+		free(payload);
+		free(text);
+		json_decref(list);
+		json_decref(o);
+		free(d);
+	}
+	free(json);
 }
 
 static void
@@ -552,6 +732,57 @@ test_envelope_hostile(void **state)
 
 /* ---- sealing ---- */
 
+/*
+ * saksi_disclosures_open_hashed with SHA-256 of the envelope opens what
+ * saksi_disclosures_open opens, refuses the hash of another envelope, and has the same
+ * refusals for the box itself. Leaves sealed as it found it.
+ */
+static void
+check_open_hashed(const uint8_t k[32], const uint8_t *env, size_t ew, const uint8_t *env2,
+                  size_t ew2, uint8_t *sealed, size_t sw, const char *list)
+{
+	uint8_t h[32], h2[32], *plain = (uint8_t *)1;
+	size_t plen = 0;
+
+	crypto_hash_sha256(h, env, ew);
+	crypto_hash_sha256(h2, env2, ew2);
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, sw, &plain, &plen), SAKSI_OK);
+	assert_int_equal(plen, strlen(list));
+	assert_memory_equal(plain, list, plen);
+	assert_int_equal(plain[plen], 0);
+	free(plain);
+	plain = (uint8_t *)1;
+	assert_int_equal(saksi_disclosures_open_hashed(k, h2, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	assert_null(plain);
+	/* The hash, not the envelope: the envelope's own bytes as "hash" do not open it. */
+	assert_int_equal(saksi_disclosures_open_hashed(k, env, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	for (size_t i = 0; i < 41; i++)
+		assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, i, &plain, &plen),
+		                 SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, SAKSI_SEALED_MAX + 1, &plain,
+	                                               &plen), SAKSI_ERR_TOO_LARGE);
+	sealed[0] = 2;
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_VERSION);
+	sealed[0] = 1;
+	sealed[sw - 1] ^= 1;
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_DECRYPT);
+	sealed[sw - 1] ^= 1;
+	assert_int_equal(saksi_disclosures_open_hashed(NULL, h, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disclosures_open_hashed(k, NULL, sealed, sw, &plain, &plen),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, NULL, sw, &plain, &plen),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, sw, NULL, &plen),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disclosures_open_hashed(k, h, sealed, sw, &plain, NULL),
+	                 SAKSI_ERR_INVAL);
+}
+
 static void
 test_seal_open(void **state)
 {
@@ -582,6 +813,7 @@ test_seal_open(void **state)
 	assert_memory_equal(plain, list, plen);
 	assert_int_equal(plain[plen], 0);
 	free(plain);
+	check_open_hashed(k1, env, ew, env2, ew2, sealed, sw, list);
 
 	/* Independently: K from the producer's side, AD, XChaCha20-Poly1305. */
 	crypto_sign_ed25519_sk_to_curve25519(xsk, saksi_seckey_ed25519(prod));
@@ -1041,6 +1273,7 @@ main(void)
 		cmocka_unit_test(test_disclosure_hostile),
 		cmocka_unit_test(test_disclose_and_check),
 		cmocka_unit_test(test_check_mismatch),
+		cmocka_unit_test(test_check_parsed),
 		cmocka_unit_test(test_envelope_roundtrip),
 		cmocka_unit_test(test_envelope_caps),
 		cmocka_unit_test(test_envelope_hostile),

@@ -30,10 +30,15 @@
 #define CODEC_ZSTD_DICT 2
 #define DICT_ID 1 /* the one dictionary this version trains */
 /*
- * Level 9: with the dictionary, envelope-shaped leaves come out as small as at level 19
- * (within a byte on our test data) for a sixth of the time, ~10 us a leaf.
+ * Level 3 (zstd's default). With the dictionary, 803-byte booking leaves
+ * (bench/daemon_ingest) come out at 385-386 bytes at levels 3, 9 and 19 alike, and the
+ * mixed events of bench/ingest at 343 bytes against 339 at levels 6 to 9 (+1%, half a
+ * percent of all that is stored per event); level 9 takes three to four times as long
+ * (~15 us a leaf against ~4 us on the 2-core test machine), and saksid's CPU per event
+ * was 9% higher with it in bench/ingest. The committer shares those cores with the ingest
+ * workers.
  */
-#define ZSTD_LEVEL 9
+#define ZSTD_LEVEL 3
 #define DICT_CAP (16 * 1024)
 #define SAMPLE_CAP ((size_t)2 << 20) /* ~100x the dictionary, zstd's advice */
 #define DDICT_SLOTS 4

@@ -1267,7 +1267,67 @@ too_deep(const char *s, size_t n)
 	return 0;
 }
 
-/* Every object at most PAYLOAD_MEMBERS_MAX members, wherever it is. Depth is already bounded. */
+/*
+ * The caps on a tree, whoever built it: 1 if no container nests deeper than
+ * PAYLOAD_DEPTH_MAX (the outermost is at depth 1, as too_deep counts) and no object has
+ * more than PAYLOAD_MEMBERS_MAX members. Stops at the first breach, so its recursion is
+ * bounded whatever the tree. Builds no message: this runs on every event.
+ */
+static int
+caps_ok(const json_t *j, int depth, int *deep)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return 1;
+	if (depth >= PAYLOAD_DEPTH_MAX) {
+		*deep = 1;
+		return 0;
+	}
+	if (json_is_object(j)) {
+		if (json_object_size(j) > PAYLOAD_MEMBERS_MAX)
+			return 0;
+		json_object_foreach((json_t *)j, k, m)
+			if (!caps_ok(m, depth + 1, deep))
+				return 0;
+	} else {
+		json_array_foreach(j, i, m)
+			if (!caps_ok(m, depth + 1, deep))
+				return 0;
+	}
+	return 1;
+}
+
+/* Only deeper than the cap, so that too_wide's recursion is bounded too. */
+static int
+tree_too_deep(const json_t *j, int depth)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return 0;
+	if (depth >= PAYLOAD_DEPTH_MAX)
+		return 1;
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, m)
+			if (tree_too_deep(m, depth + 1))
+				return 1;
+	} else {
+		json_array_foreach(j, i, m)
+			if (tree_too_deep(m, depth + 1))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every object at most PAYLOAD_MEMBERS_MAX members, wherever it is, with the place in the
+ * message. Runs only once caps_ok has failed and depth is known to be within the cap.
+ */
 static int
 too_wide(const struct vctx *v, const json_t *j, struct ptr *p)
 {
@@ -1314,24 +1374,12 @@ json_err_word(const json_error_t *e)
 	}
 }
 
+/* Parses as strictly as a payload is ever parsed: caps, duplicates, depth before building. */
 static saksi_err
-validate_payload(const saksi_schemas *s, const char *type, const char *payload, size_t len,
-                 int clear, char *errbuf, size_t errlen)
+parse_payload(const char *payload, size_t len, json_t **out, char *errbuf, size_t errlen)
 {
-	struct vctx v = { .v_s = s, .v_clear = clear, .v_err = errbuf, .v_errlen = errlen };
-	struct ptr p = { .p_len = 0 };
-	const struct stype *st;
 	json_error_t jerr;
-	json_t *j;
-	int bad;
 
-	if (s == NULL || type == NULL || (payload == NULL && len != 0))
-		return SAKSI_ERR_INVAL;
-	say(errbuf, errlen, "%s", "");
-	if ((st = find_type(s, type)) == NULL) {
-		say(errbuf, errlen, "unknown event type (no schema)");
-		return SAKSI_ERR_NOT_FOUND;
-	}
 	if (len > SAKSI_PAYLOAD_MAX) {
 		say(errbuf, errlen, "payload is %zu bytes, above the cap of %d", len, SAKSI_PAYLOAD_MAX);
 		return SAKSI_ERR_SCHEMA;
@@ -1344,16 +1392,54 @@ validate_payload(const saksi_schemas *s, const char *type, const char *payload, 
 		say(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
 		return SAKSI_ERR_SCHEMA;
 	}
-	if ((j = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+	if ((*out = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return SAKSI_ERR_NOMEM;
 		say(errbuf, errlen, "payload is not valid JSON: %s at byte %d", json_err_word(&jerr),
 		    jerr.position);
 		return SAKSI_ERR_SCHEMA;
 	}
-	bad = too_wide(&v, j, &p) != 0 || validate(&v, st->st_root, j, &p) != 0;
+	return SAKSI_OK;
+}
+
+static saksi_err
+validate_tree(const saksi_schemas *s, const struct stype *st, const json_t *j, int clear,
+              char *errbuf, size_t errlen)
+{
+	struct vctx v = { .v_s = s, .v_clear = clear, .v_err = errbuf, .v_errlen = errlen };
+	struct ptr p = { .p_len = 0 };
+	int deep = 0;
+
+	if (!caps_ok(j, 0, &deep)) {
+		if (deep || tree_too_deep(j, 0))
+			say(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
+		else
+			too_wide(&v, j, &p);
+		return SAKSI_ERR_SCHEMA;
+	}
+	return validate(&v, st->st_root, j, &p) != 0 ? SAKSI_ERR_SCHEMA : SAKSI_OK;
+}
+
+static saksi_err
+validate_payload(const saksi_schemas *s, const char *type, const char *payload, size_t len,
+                 int clear, char *errbuf, size_t errlen)
+{
+	const struct stype *st;
+	json_t *j = NULL;
+	saksi_err e;
+
+	if (s == NULL || type == NULL || (payload == NULL && len != 0))
+		return SAKSI_ERR_INVAL;
+	say(errbuf, errlen, "%s", "");
+	if ((st = find_type(s, type)) == NULL) {
+		say(errbuf, errlen, "unknown event type (no schema)");
+		return SAKSI_ERR_NOT_FOUND;
+	}
+	if ((e = parse_payload(payload, len, &j, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	e = validate_tree(s, st, j, clear, errbuf, errlen);
 	json_decref(j);
-	return bad ? SAKSI_ERR_SCHEMA : SAKSI_OK;
+	return e;
 }
 
 saksi_err
@@ -1368,4 +1454,32 @@ saksi_schemas_validate_clear(const saksi_schemas *s, const char *type, const cha
                              size_t len, char *errbuf, size_t errlen)
 {
 	return validate_payload(s, type, payload, len, 1, errbuf, errlen);
+}
+
+saksi_err
+saksi_schemas_parse_payload(const char *payload, size_t len, json_t **out, char *errbuf,
+                            size_t errlen)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || (payload == NULL && len != 0))
+		return SAKSI_ERR_INVAL;
+	say(errbuf, errlen, "%s", "");
+	return parse_payload(payload, len, out, errbuf, errlen);
+}
+
+saksi_err
+saksi_schemas_validate_json(const saksi_schemas *s, const char *type, const json_t *root,
+                            char *errbuf, size_t errlen)
+{
+	const struct stype *st;
+
+	if (s == NULL || type == NULL || root == NULL)
+		return SAKSI_ERR_INVAL;
+	say(errbuf, errlen, "%s", "");
+	if ((st = find_type(s, type)) == NULL) {
+		say(errbuf, errlen, "unknown event type (no schema)");
+		return SAKSI_ERR_NOT_FOUND;
+	}
+	return validate_tree(s, st, root, 0, errbuf, errlen);
 }

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "saksi_error.h"
 
 typedef struct saksi_schemas saksi_schemas;
@@ -48,6 +50,27 @@ const char *const *saksi_schemas_personal(const saksi_schemas *s, const char *ty
  */
 saksi_err saksi_schemas_validate(const saksi_schemas *s, const char *type, const char *payload,
                                  size_t len, char *errbuf, size_t errlen);
+
+/*
+ * The same check in two steps, for a caller that reads the payload itself too (saksid
+ * parses each payload once for its branch, schema and disclosure checks).
+ * saksi_schemas_parse_payload parses exactly as saksi_schemas_validate does: *out gets a
+ * new reference (json_decref it), NULL on error. An empty payload, one over
+ * SAKSI_PAYLOAD_MAX bytes, one nesting deeper than 16 (found on the bytes, before anything
+ * is built), JSON that does not parse or has a duplicate member name: SAKSI_ERR_SCHEMA
+ * with the same one-line reason in errbuf; SAKSI_ERR_NOMEM; SAKSI_ERR_INVAL for a NULL
+ * out, or a NULL payload with len > 0. Needs no schema: the type is checked by the next
+ * step.
+ * saksi_schemas_validate_json validates a parsed payload (signed form) against type: first
+ * the caps on the tree itself, whoever built it (nesting deeper than 16 or an object of
+ * more than 64 members: SAKSI_ERR_SCHEMA), then the schema. Same codes and messages as
+ * saksi_schemas_validate; SAKSI_ERR_INVAL for a NULL s, type or root. Does not change
+ * root.
+ */
+saksi_err saksi_schemas_parse_payload(const char *payload, size_t len, json_t **out,
+                                      char *errbuf, size_t errlen);
+saksi_err saksi_schemas_validate_json(const saksi_schemas *s, const char *type,
+                                      const json_t *root, char *errbuf, size_t errlen);
 
 /*
  * Producer side: validates a payload with personal values in clear (each personal field

@@ -94,6 +94,36 @@ load_real(void)
 	return s;
 }
 
+/*
+ * The two-step check (saksi_schemas_parse_payload, then saksi_schemas_validate_json) of a
+ * signed payload of a known type must give what saksi_schemas_validate gave: the same
+ * code, the same message, and leave the tree as it found it.
+ */
+static void
+same_in_two_steps(const saksi_schemas *s, const char *type, const char *text, size_t len,
+                  saksi_err want, const char *msg)
+{
+	char err[512] = "unset";
+	json_t *root = (json_t *)1;
+	size_t refs;
+	saksi_err e;
+
+	if (!saksi_schemas_has(s, type))
+		return;
+	e = saksi_schemas_parse_payload(text, len, &root, err, sizeof(err));
+	if (e == SAKSI_OK) {
+		assert_non_null(root);
+		refs = root->refcount;
+		e = saksi_schemas_validate_json(s, type, root, err, sizeof(err));
+		assert_int_equal(root->refcount, refs);
+		json_decref(root);
+	} else
+		assert_null(root);
+	if (e != want || strcmp(err, msg) != 0)
+		fail_msg("%s in two steps: got %d \"%s\", in one %d \"%s\"\n  payload: %.300s",
+		         type, e, err, want, msg, text);
+}
+
 /* Validates text (signed or clear) and checks the code and the exact message. */
 static void
 expect(const saksi_schemas *s, const char *type, int clear, const char *text, saksi_err want,
@@ -106,6 +136,8 @@ expect(const saksi_schemas *s, const char *type, int clear, const char *text, sa
 	if (e != want || (msg != NULL && strcmp(err, msg) != 0))
 		fail_msg("%s %s: got %d \"%s\", want %d \"%s\"\n  payload: %.300s", type,
 		         clear ? "clear" : "signed", e, err, want, msg ? msg : "", text);
+	if (!clear)
+		same_in_two_steps(s, type, text, strlen(text), e, err);
 }
 
 static void
@@ -935,6 +967,166 @@ test_hostile(void **state)
 	tmp_remove(&t);
 }
 
+/* Nested arrays, depth levels deep (the outermost counts as 1), built without parsing. */
+static json_t *
+nest(size_t depth)
+{
+	json_t *j = json_integer(0);
+
+	for (size_t i = 0; i < depth; i++) {
+		json_t *a = json_array();
+		assert_non_null(a);
+		assert_int_equal(json_array_append_new(a, j), 0);
+		j = a;
+	}
+	return j;
+}
+
+/* A test.kw payload with member "any" set to v (reference taken). */
+static json_t *
+kw_with(json_t *v)
+{
+	json_t *o = json_pack("{s:s, s:b}", "branch", "KC-X", "req", 1);
+
+	assert_non_null(o);
+	assert_int_equal(json_object_set_new(o, "any", v), 0);
+	return o;
+}
+
+static void
+expect_tree(const saksi_schemas *s, const char *type, const json_t *root, saksi_err want,
+            const char *msg)
+{
+	char err[512] = "unset";
+	saksi_err e = saksi_schemas_validate_json(s, type, root, err, sizeof(err));
+
+	if (e != want || strcmp(err, msg) != 0)
+		fail_msg("%s: got %d \"%s\", want %d \"%s\"", type, e, err, want, msg);
+}
+
+/*
+ * The two steps on their own: the parse's refusals, and the caps enforced on a tree that
+ * no parser built (deeper than any parse would let through, wider than the cap).
+ */
+static void
+test_parsed(void **state)
+{
+	struct tmpdir t;
+	saksi_schemas *s = load_kw(&t);
+	char err[256], small[8], *big;
+	json_t *root = (json_t *)1, *o, *w;
+	size_t n;
+
+	(void)state;
+	/* Parse: arguments. */
+	assert_int_equal(saksi_schemas_parse_payload("{}", 2, NULL, err, sizeof(err)),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_schemas_parse_payload(NULL, 2, &root, err, sizeof(err)),
+	                 SAKSI_ERR_INVAL);
+	assert_null(root);
+	/* Parse: every refusal, with the words saksi_schemas_validate uses, and no tree. */
+	root = (json_t *)1;
+	assert_int_equal(saksi_schemas_parse_payload(NULL, 0, &root, err, sizeof(err)),
+	                 SAKSI_ERR_SCHEMA);
+	assert_string_equal(err, "payload is empty");
+	assert_null(root);
+	assert_int_equal(saksi_schemas_parse_payload("{\"a\":1,\"a\":2}", 13, &root, err,
+	                                             sizeof(err)), SAKSI_ERR_SCHEMA);
+	assert_string_equal(err, "payload is not valid JSON: a duplicate member name at byte 10");
+	assert_null(root);
+	assert_int_equal(saksi_schemas_parse_payload("{\"a\":1} x", 9, &root, NULL, 0),
+	                 SAKSI_ERR_SCHEMA);
+	assert_int_equal(saksi_schemas_parse_payload("{\"a\":1", 6, &root, small, sizeof(small)),
+	                 SAKSI_ERR_SCHEMA);
+	assert_string_equal(small, "payload");
+	big = malloc(SAKSI_PAYLOAD_MAX + 1);
+	assert_non_null(big);
+	memset(big, '[', SAKSI_PAYLOAD_MAX + 1);
+	assert_int_equal(saksi_schemas_parse_payload(big, SAKSI_PAYLOAD_MAX, &root, err,
+	                                             sizeof(err)), SAKSI_ERR_SCHEMA);
+	assert_string_equal(err, "payload nests deeper than 16");
+	assert_int_equal(saksi_schemas_parse_payload(big, SAKSI_PAYLOAD_MAX + 1, &root, err,
+	                                             sizeof(err)), SAKSI_ERR_SCHEMA);
+	assert_string_equal(err, "payload is 60001 bytes, above the cap of 60000");
+	assert_null(root);
+	free(big);
+	/* Parse alone knows no types: an unknown type's payload parses. */
+	assert_int_equal(saksi_schemas_parse_payload("{\"a\":1}", 7, &root, err, sizeof(err)),
+	                 SAKSI_OK);
+	assert_string_equal(err, "");
+	assert_true(json_is_object(root));
+
+	/* Validate: arguments and the unknown type. */
+	assert_int_equal(saksi_schemas_validate_json(NULL, "test.kw", root, err, sizeof(err)),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_schemas_validate_json(s, NULL, root, err, sizeof(err)),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_schemas_validate_json(s, "test.kw", NULL, err, sizeof(err)),
+	                 SAKSI_ERR_INVAL);
+	expect_tree(s, "no.such", root, SAKSI_ERR_NOT_FOUND, "unknown event type (no schema)");
+	expect_tree(s, "test.kw", root, SAKSI_ERR_SCHEMA,
+	            "/a: unknown member (additionalProperties is false)");
+	assert_int_equal(saksi_schemas_validate_json(s, "test.kw", root, NULL, 0), SAKSI_ERR_SCHEMA);
+	json_decref(root);
+
+	/* A root that no parse of ours would give: not an object. */
+	o = json_integer(5);
+	expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, "(root): is an integer, expected object");
+	json_decref(o);
+
+	/* Depth: 16 levels pass the cap (and fail the schema), 17 do not, nor 5,000 (more than
+	 * jansson's parser ever builds; its json_delete recurses, so not millions). */
+	o = kw_with(nest(15));
+	expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, "/any/0/0: is an array, expected integer");
+	json_decref(o);
+	o = kw_with(nest(16));
+	expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, "payload nests deeper than 16");
+	json_decref(o);
+	o = kw_with(nest(5000));
+	expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, "payload nests deeper than 16");
+	json_decref(o);
+	/* Deep inside an object that is also too wide: depth is named, as on the bytes. */
+	o = kw_with(nest(16));
+	for (n = 0; n < 70; n++) {
+		char k[16];
+		snprintf(k, sizeof(k), "m%zu", n);
+		assert_int_equal(json_object_set_new(o, k, json_true()), 0);
+	}
+	expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, "payload nests deeper than 16");
+	json_decref(o);
+
+	/* Width: 64 members pass the cap, 65 do not, at the top or further down. */
+	for (size_t width = 64; width <= 65; width++) {
+		w = json_object();
+		for (n = 0; n < width; n++) {
+			char k[16];
+			snprintf(k, sizeof(k), "m%zu", n);
+			assert_int_equal(json_object_set_new(w, k, json_integer(0)), 0);
+		}
+		o = kw_with(json_pack("[{s:O}]", "x", w));
+		expect_tree(s, "test.kw", o, SAKSI_ERR_SCHEMA, width == 64 ?
+		            "/any/0: is an object, expected integer or array" :
+		            "/any/0/x: object has 65 members, above the cap of 64");
+		json_decref(o);
+		/* With branch and req, even 64 is too wide at the top. */
+		json_object_set_new(w, "branch", json_string("KC-X"));
+		json_object_set_new(w, "req", json_true());
+		snprintf(err, sizeof(err), "(root): object has %zu members, above the cap of 64",
+		         width + 2);
+		expect_tree(s, "test.kw", w, SAKSI_ERR_SCHEMA, err);
+		json_decref(w);
+	}
+
+	/* A valid tree passes and is left as it was. */
+	o = kw_with(json_pack("[[i, i], i]", 1, 2, 3));
+	n = o->refcount;
+	expect_tree(s, "test.kw", o, SAKSI_OK, "");
+	assert_int_equal(o->refcount, n);
+	json_decref(o);
+	saksi_schemas_free(s);
+	tmp_remove(&t);
+}
+
 /* Seeded byte mutations of every example: each is refused or accepted, never a crash. */
 static void
 test_fuzz(void **state)
@@ -977,6 +1169,8 @@ test_fuzz(void **state)
 			}
 			saksi_err e = (round & 1) ? saksi_schemas_validate_clear(s, t, buf, n, err, sizeof(err))
 			                          : saksi_schemas_validate(s, t, buf, n, err, sizeof(err));
+			if (!(round & 1))
+				same_in_two_steps(s, t, buf, n, e, err);
 			if (e == SAKSI_OK)
 				ok++;
 			else if (e == SAKSI_ERR_SCHEMA)
@@ -1293,6 +1487,7 @@ main(void)
 		cmocka_unit_test(test_known_messages),
 		cmocka_unit_test(test_keywords),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_parsed),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_broken_schemas),
