@@ -692,13 +692,15 @@ cmd_init(int argc, char **argv)
 
 		if (rules == NULL) {
 			def = join(abs_schemas, "../rules/default.rules");
-			rules = def;
-		}
-		if ((abs_rules = realpath(rules, NULL)) == NULL)
+			if ((abs_rules = realpath(def, NULL)) == NULL)
+				fprintf(stderr, "saksi: warning: no default rules at %s: detection "
+				    "stays off (give --rules FILE to turn it on)\n", def);
+		} else if ((abs_rules = realpath(rules, NULL)) == NULL)
 			xdie("rules file %s: %s (give --rules FILE or --no-rules)", rules,
 			    strerror(errno));
 		free(def);
-		rules = NULL;
+		if (abs_rules == NULL && alerts != NULL)
+			xusage(usage, "--alerts-listen needs rules");
 	}
 	/* Check the origin before anything is created. */
 	if (saksi_note_vkey_format(origin, zero, vkey, sizeof(vkey)) != SAKSI_OK)
