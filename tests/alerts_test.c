@@ -259,13 +259,23 @@ setup(void **state)
 	         "store_key = store.key\n"
 	         "index_key = index.key\n"
 	         "schemas_dir = %s/schemas/events\n"
-	         "rules = %s/schemas/rules/default.rules\n"
+	         "rules = rules.conf\n"
 	         "alerts_listen = ipc://alerts.sock\n"
 	         "group_wait_us = 0\n"
 	         "workers = 2\n"
 	         "map_size_mb = 64\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR, SAKSI_SOURCE_DIR);
+	         FX_ORIGIN, SAKSI_SOURCE_DIR);
 	fx_write(conf, text, strlen(text), 0644);
+	/* The default rules, as a file of its own that test_reload rewrites. */
+	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
+	{
+		size_t len;
+		char *rules = fx_read(path, &len);
+
+		snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+		fx_write(path, rules, len, 0644);
+		free(rules);
+	}
 	return 0;
 }
 
@@ -418,11 +428,81 @@ test_alerts(void **state)
 	free(log);
 }
 
+/* Waits (bounded, for the daemon to act, not to time it) until the log holds `what`. */
+static char *
+await_log(const char *what)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		char *log = access(errlog, F_OK) == 0 ? fx_read(errlog, NULL) : NULL;
+
+		if (log != NULL && strstr(log, what) != NULL)
+			return log;
+		free(log);
+		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("saksid never logged \"%s\"", what);
+	return NULL;
+}
+
+/* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */
+static void
+test_reload(void **state)
+{
+	char path[256], *log;
+	const char *bad = "saksi-rules 1\nlateness 5m\nrule x\n  type nonsense\n";
+	const char *good = "saksi-rules 1\nlateness 1m\nselect book\n"
+	    "  match queue.booking.created\nrule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 10s\n  condition gte 3\n"
+	    "  suppress 1h\n  reraise 2\n";
+	(void)state;
+
+	t0 = wall_ms() - 60000;
+	daemon_pid = spawn();
+	free(await_log("detection: rules"));
+	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	fx_write(path, bad, strlen(bad), 0644);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	log = await_log("not reloaded: the old rules stay");
+	printf("# saksid's log:\n%s", log);
+	assert_non_null(strstr(log, "rules.conf:4: type takes one of"));
+	free(log);
+	/* Still detecting with the old rules: a broker's six bookings raise one alert. */
+	for (int i = 0; i < 6; i++) {
+		char bk[32];
+
+		snprintf(bk, sizeof(bk), "BK-R-%d", i);
+		booking((uint64_t)i * 1000, "app", bk, 400 + i, "broker-phone-0002", "#10");
+	}
+	/* A file that loads replaces them. */
+	fx_write(path, good, strlen(good), 0644);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	free(await_log("reloaded\n"));
+	/* The new rules are the ones in force: three bookings from one device in 10 s. */
+	for (int i = 0; i < 3; i++) {
+		char bk[32];
+
+		snprintf(bk, sizeof(bk), "BK-N-%d", i);
+		booking(10000 + (uint64_t)i * 1000, "web", bk, 500 + i, "new-rules-dev-01", "#11");
+	}
+	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
+	daemon_pid = -1;
+	{
+		char rules[8][64];
+		assert_int_equal(ledger_alerts(rules), 2);
+		assert_string_equal(rules[0], "device_many_nik_fast");
+		assert_string_equal(rules[1], "r1");
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
