@@ -184,6 +184,20 @@ alerts_follow(int argc, char **argv)
 		xdie("cannot connect to %s: %s", url, nn_strerror(nn_errno()));
 	/* A line as soon as an alert comes, also into a file or a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* PUB keeps nothing for a subscriber not yet connected: say when alerts can reach
+	 * us (scripts wait for this line before they raise any). */
+	{
+		int to = 100;
+		nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+		while (nn_get_statistic(sock, NN_STAT_CURRENT_CONNECTIONS) == 0) {
+			void *buf = NULL;
+			if (nn_recv(sock, &buf, NN_MSG, 0) >= 0)
+				nn_freemsg(buf);   /* cannot happen before a connection */
+		}
+		to = -1;
+		nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+		fprintf(stderr, "saksi: following alerts on %s\n", url);
+	}
 	while (count == 0 || seen < count) {
 		saksi_alert a;
 		void *buf = NULL;

@@ -29,9 +29,14 @@ done
 
 # The detectors' alerts, live: saksid publishes each one once its commit is durable.
 aurl=$(sed -n 's/^alerts_listen *= *\(.*\)$/\1/p' "$state/saksid.conf" | head -n1)
-"$bin/saksi" alerts follow --url "$aurl" >demo/alerts.log 2>&1 &
+"$bin/saksi" alerts follow --url "$aurl" >demo/alerts.log 2>demo/alerts.err &
 fpid=$!
 trap 'kill $pid $fpid 2>/dev/null || true' EXIT
+# PUB keeps nothing for a subscriber not yet connected: wait until it is.
+for _ in $(seq 100); do
+  grep -q "following alerts" demo/alerts.err 2>/dev/null && break
+  sleep 0.1
+done
 
 echo "== 4. a branch day: bookings, check-ins, calls, claims, documents, payments, brokers"
 "$bin/saksi" simulate --url "$url" --state "$state" --branches 1 --days 1 --seed 20260624 \

@@ -178,6 +178,60 @@ kill9(void)
 	daemon_pid = -1;
 }
 
+/* Waits (bounded) until a file holds `what`; the daemon, if running, must stay up. */
+static char *
+await_file(const char *path, const char *what)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
+
+		if (text != NULL && strstr(text, what) != NULL)
+			return text;
+		free(text);
+		if (daemon_pid > 0)
+			assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s never held \"%s\"", path, what);
+	return NULL;
+}
+
+/* Waits (bounded) until sub is connected: PUB sends nothing to a subscriber before. */
+static void
+await_connected(int sub)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) > 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("the alerts subscriber never connected");
+}
+
+/* Waits (bounded) for a child to exit 0; kills it and fails otherwise. */
+static void
+await_exit0(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("child %d did not finish", (int)pid);
+}
+
 /* Waits for one alert on sub; returns its JSON (malloc'd). */
 static char *
 recv_alert(int sub)
@@ -212,7 +266,11 @@ cli(int background, const char *out, const char *const *args)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		char err[300];
 		FILE *f = freopen(out, "w", stdout);
+
+		snprintf(err, sizeof(err), "%s.err", out);
+		f = freopen(err, "w", stderr);
 		(void)f;
 		execv(SAKSI, argv);
 		_exit(127);
@@ -300,7 +358,7 @@ test_alerts(void **state)
 	saksi_ledger_opts o;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
-	int sub, to = 20000, st;
+	int sub, to = 20000;
 	pid_t follower;
 	(void)state;
 
@@ -315,6 +373,12 @@ test_alerts(void **state)
 		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
 		    "2", NULL };
 		follower = cli(1, out, args);
+	}
+	await_connected(sub);
+	{
+		char errf[300];
+		snprintf(errf, sizeof(errf), "%s.err", out);
+		free(await_file(errf, "saksi: following alerts on "));
 	}
 
 	/* A family of three booking from one laptop: silent. */
@@ -344,8 +408,7 @@ test_alerts(void **state)
 	free(a1);
 	free(a2);
 	/* saksi alerts follow saw the same two, one line each. */
-	assert_int_equal(waitpid(follower, &st, 0), follower);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	await_exit0(follower);
 	text = fx_read(out, NULL);
 	printf("# saksi alerts follow:\n%s", text);
 	assert_non_null(strstr(text, "high  device_many_nik_fast  device_id="));
@@ -432,18 +495,7 @@ test_alerts(void **state)
 static char *
 await_log(const char *what)
 {
-	for (int i = 0; i < 2000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		char *log = access(errlog, F_OK) == 0 ? fx_read(errlog, NULL) : NULL;
-
-		if (log != NULL && strstr(log, what) != NULL)
-			return log;
-		free(log);
-		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
-		nanosleep(&ts, NULL);
-	}
-	fail_msg("saksid never logged \"%s\"", what);
-	return NULL;
+	return await_file(errlog, what);
 }
 
 /* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */
