@@ -423,12 +423,18 @@ detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64
 	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
 	                  JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(root)) {
+		/* Ingest parsed it; should it fail now, the event stays committed, undetected,
+		 * rather than failing every retry of the group. */
 		json_decref(root);
-		return root == NULL ? SAKSI_ERR_NOMEM : SAKSI_OK;
+		return SAKSI_OK;
 	}
 	rv->n = 0;
 	json_object_foreach(root, key, v) {
-		char *num = rv->num[rv->n];
+		char *num;
+
+		if (rv->n == SAKSI_RULES_EVENT_FIELDS)
+			break;   /* the engine takes no more; the schemas allow far fewer */
+		num = rv->num[rv->n];
 
 		/* A personal field in clear never reaches the engine (ingest refuses it). */
 		if (saksi_blind_field_personal(key))
