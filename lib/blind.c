@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "blind.h"
 
 #define BLIND_DOMAIN "saksi/blind/v1\n"
@@ -502,7 +503,7 @@ saksi_blind_is_token(const char *s)
 	if (s == NULL || strlen(s) != SAKSI_BLIND_TOKEN_LEN)
 		return 0;
 	/* libsodium refuses non-zero spare bits, so one digest has one spelling. */
-	if (sodium_base642bin(h, sizeof(h), s, SAKSI_BLIND_TOKEN_LEN, NULL, &n, &end,
+	if (saksi_base642bin(h, sizeof(h), s, SAKSI_BLIND_TOKEN_LEN, NULL, &n, &end,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return 0;
 	return n == sizeof(h) && end == s + SAKSI_BLIND_TOKEN_LEN;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "b64.h"
 #include "bytes.h"
 #include "envelope.h"
 
@@ -189,7 +190,7 @@ b64url_decode(const char *s, size_t len, uint8_t **out, size_t *outlen)
 
 	if ((b = malloc(len / 4 * 3 + 3)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	if (sodium_base642bin(b, len / 4 * 3 + 3, s, len, NULL, outlen, &end,
+	if (saksi_base642bin(b, len / 4 * 3 + 3, s, len, NULL, outlen, &end,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != s + len) {
 		free(b);
@@ -291,7 +292,7 @@ disclosure_parse(const char *disclosure, size_t len, json_t **arr)
 		return SAKSI_ERR_TOO_LARGE;
 	if (cap > sizeof(stack) && (raw = malloc(cap)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	if (sodium_base642bin(raw, cap, disclosure, len, NULL, &rawlen, &end,
+	if (saksi_base642bin(raw, cap, disclosure, len, NULL, &rawlen, &end,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != disclosure + len)
 		goto out;
@@ -310,7 +311,7 @@ disclosure_parse(const char *disclosure, size_t len, json_t **arr)
 	slen = json_string_length(s);
 	if (slen / 4 * 3 + 3 > sizeof(salt))
 		err = b64url_decode(json_string_value(s), slen, &bigsalt, &saltlen);
-	else if (sodium_base642bin(salt, sizeof(salt), json_string_value(s), slen, NULL,
+	else if (saksi_base642bin(salt, sizeof(salt), json_string_value(s), slen, NULL,
 	                           &saltlen, &end,
 	                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	         end != json_string_value(s) + slen)

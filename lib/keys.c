@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "b64.h"
 #include "bytes.h"
 #include "keys.h"
 
@@ -415,7 +416,7 @@ parse_key_text(const char *text, size_t len, uint8_t *blob, size_t bloblen)
 	end = text + len;
 	if ((nl = memchr(b64, '\n', (size_t)(end - b64))) == NULL || nl + 1 != end)
 		return SAKSI_ERR_FORMAT;
-	if (sodium_base642bin(blob, bloblen, b64, (size_t)(nl - b64), NULL, &binlen,
+	if (saksi_base642bin(blob, bloblen, b64, (size_t)(nl - b64), NULL, &binlen,
 	                      &b64_end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    b64_end != nl || binlen != bloblen)
 		return SAKSI_ERR_FORMAT;
@@ -677,7 +678,7 @@ saksi_pubkey_decode(const char *b64, saksi_pubkey *pub)
 		return SAKSI_ERR_INVAL;
 	len = strlen(b64);
 	if (len != SAKSI_PUBKEY_B64_LEN ||
-	    sodium_base642bin(blob, sizeof(blob), b64, len, NULL, &binlen, &end,
+	    saksi_base642bin(blob, sizeof(blob), b64, len, NULL, &binlen, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != b64 + len || binlen != sizeof(blob))
 		return SAKSI_ERR_FORMAT;
@@ -743,6 +744,11 @@ kr_error(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
+	/* Messages quote member names from the file: keep them to one printable line, so a
+	 * keyring cannot write lines of its own into the daemon's log. */
+	for (char *c = errbuf; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 /* Names of keys and roles, branch codes: [A-Za-z0-9._-]{1,64}. */

@@ -868,10 +868,26 @@ test_keyring_invalid(void **state)
 	free(json);
 }
 
+/* A keyring cannot inject lines into the daemon's log through its error messages (fuzz_keys). */
+static void
+test_keyring_error_one_line(void **state)
+{
+	static const char kr[] = "{\"saksi_keyring\": 1, \"roles\": {}, \"keys\": [], \"bra\\nch\": 1}";
+	saksi_keyring *k = NULL;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(saksi_keyring_parse(kr, strlen(kr), &k, err, sizeof(err)), SAKSI_ERR_FORMAT);
+	assert_null(k);
+	assert_true(err[0] != '\0');
+	assert_null(strchr(err, '\n'));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyring_error_one_line),
 		cmocka_unit_test(test_key_id_known_answer),
 		cmocka_unit_test(test_generate_kinds),
 		cmocka_unit_test(test_from_secret),

@@ -4,7 +4,6 @@
  * trained dictionary, aborts, reopen, read-only copies, a full map, hostile stored bytes.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +25,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "../tests/testutil.h"
 
 #define ORIGIN "bpjs.example/saksi/test"
 #define VKEY "bpjs.example/saksi/test+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
@@ -38,15 +38,6 @@ struct fx {
 };
 
 /* ---- fixtures and helpers ---- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -65,7 +56,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(f->dir);
 	free(f);
 	return 0;
 }
@@ -87,14 +78,6 @@ fill_random(uint64_t *s, uint8_t *p, size_t n)
 
 	for (i = 0; i < n; i++)
 		p[i] = (uint8_t)splitmix(s);
-}
-
-static void
-ledger_path(char *out, size_t cap, const char *dir, const char *sub)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, sub);
-
-	assert_true(n > 0 && (size_t)n < cap);
 }
 
 /*
@@ -361,34 +344,15 @@ check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
 
 /* ---- raw LMDB access, as a tamperer (or an auditor) has it ---- */
 
-struct raw {
-	MDB_env *env;
-	MDB_txn *txn;
-};
-
+/* Not testutil.h's raw_open: an environment directory, optionally read-only, and the map
+ * size the file already has (no 64 MiB of its own), as these tests have always opened it. */
 static void
-raw_open(const char *dir, struct raw *r, int rdonly)
+raw_open_env(const char *dir, struct raw *r, int rdonly)
 {
 	assert_int_equal(mdb_env_create(&r->env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
 	assert_int_equal(mdb_env_open(r->env, dir, rdonly ? MDB_RDONLY : 0, 0600), 0);
 	assert_int_equal(mdb_txn_begin(r->env, NULL, rdonly ? MDB_RDONLY : 0, &r->txn), 0);
-}
-
-static MDB_dbi
-raw_db(struct raw *r, const char *name)
-{
-	MDB_dbi dbi;
-
-	assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
-	return dbi;
-}
-
-static void
-raw_close(struct raw *r)
-{
-	assert_int_equal(mdb_txn_commit(r->txn), 0);
-	mdb_env_close(r->env);
 }
 
 static void
@@ -528,7 +492,7 @@ test_append_many(void **state)
 	assert_true(c2 * 10 / n2 < c1 * 10 / n1 * 8 / 10); /* the dictionary saves >= 20% */
 
 	/* Codecs as stored: zstd before the threshold, zstd with dictionary 1 after. */
-	raw_open(f->dir, &r, 1);
+	raw_open_env(f->dir, &r, 1);
 	assert_int_equal(raw_entries(&r, "leaf"), N);
 	assert_int_equal(raw_entries(&r, "node"), nodes_for(N));
 	assert_int_equal(raw_entries(&r, "dict"), 1);
@@ -541,7 +505,7 @@ test_append_many(void **state)
 		free(rec);
 	}
 	raw_close(&r);
-	ledger_path(path, sizeof(path), f->dir, "data.mdb");
+	path_in(f->dir, "data.mdb", path, sizeof(path));
 	assert_int_equal(stat(path, &st), 0);
 	print_message("data.mdb: %lld bytes for %" PRIu64 " leaves = %.1f bytes/leaf "
 	    "(leaves, tree nodes, B-tree pages)\n", (long long)st.st_size, N,
@@ -585,7 +549,7 @@ test_incompressible_raw(void **state)
 	}
 	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 	saksi_ledger_close(l);
-	raw_open(f->dir, &r, 1);
+	raw_open_env(f->dir, &r, 1);
 	for (i = 0; i < 100; i++) {
 		uint8_t *rec = raw_leaf(&r, i, &len);
 
@@ -621,7 +585,7 @@ test_dict_retry(void **state)
 	}
 	check_all(l, &m, &rng);
 	saksi_ledger_close(l);
-	raw_open(f->dir, &r, 1);
+	raw_open_env(f->dir, &r, 1);
 	for (i = 0; i < m.n; i++) {
 		rec = raw_leaf(&r, i, &len);
 		assert_true(rec[0] <= 2);
@@ -689,7 +653,7 @@ test_abort(void **state)
 	append_group(l, &m, 20);
 	check_all(l, &m, &rng);
 	saksi_ledger_close(l);
-	raw_open(f->dir, &r, 1);
+	raw_open_env(f->dir, &r, 1);
 	assert_int_equal(raw_entries(&r, "leaf"), 150);
 	assert_int_equal(raw_entries(&r, "node"), nodes_for(150));
 	assert_int_equal(raw_entries(&r, "dict"), 1);
@@ -771,7 +735,7 @@ test_reopen(void **state)
 		struct raw r;
 		uint8_t *rec;
 
-		raw_open(f->dir, &r, 1);
+		raw_open_env(f->dir, &r, 1);
 		assert_int_equal(raw_entries(&r, "dict"), 1);
 		rec = raw_leaf(&r, 120, &len);
 		assert_int_equal(rec[0], 2);
@@ -808,12 +772,12 @@ test_readonly_copy(void **state)
 	append_group(l, &m, 130);
 	saksi_ledger_close(l);
 
-	ledger_path(cpdir, sizeof(cpdir), f->dir, "cp");
-	ledger_path(mcdir, sizeof(mcdir), f->dir, "mdbcopy");
+	path_in(f->dir, "cp", cpdir, sizeof(cpdir));
+	path_in(f->dir, "mdbcopy", mcdir, sizeof(mcdir));
 	assert_int_equal(mkdir(cpdir, 0700), 0);
 	assert_int_equal(mkdir(mcdir, 0700), 0);
-	ledger_path(src, sizeof(src), f->dir, "data.mdb");
-	ledger_path(dst, sizeof(dst), cpdir, "data.mdb");
+	path_in(f->dir, "data.mdb", src, sizeof(src));
+	path_in(cpdir, "data.mdb", dst, sizeof(dst));
 	copy_file(src, dst);
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0600), 0);
@@ -841,10 +805,10 @@ test_readonly_copy(void **state)
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l), SAKSI_OK);
 	saksi_ledger_close(l);
 	assert_int_equal(saksi_ledger_open(f->dir, "other/origin", NULL, &o, &l), SAKSI_ERR_KEY);
-	ledger_path(dst, sizeof(dst), f->dir, "empty");
+	path_in(f->dir, "empty", dst, sizeof(dst));
 	assert_int_equal(mkdir(dst, 0700), 0);
 	assert_int_equal(saksi_ledger_open(dst, ORIGIN, VKEY, &o, &l), SAKSI_ERR_NOT_FOUND);
-	ledger_path(dst, sizeof(dst), f->dir, "absent");
+	path_in(f->dir, "absent", dst, sizeof(dst));
 	assert_int_equal(saksi_ledger_open(dst, NULL, NULL, &o, &l), SAKSI_ERR_NOT_FOUND);
 	assert_int_equal(access(dst, F_OK), -1);
 	assert_null(l);
@@ -854,7 +818,7 @@ test_readonly_copy(void **state)
 	else {
 		char lock[512];
 
-		ledger_path(lock, sizeof(lock), cpdir, "lock.mdb");
+		path_in(cpdir, "lock.mdb", lock, sizeof(lock));
 		unlink(lock);
 		assert_int_equal(chmod(cpdir, 0500), 0);
 		l = open_ro(cpdir);
@@ -970,11 +934,11 @@ test_origin_and_meta(void **state)
 	uint8_t fmt[4];
 
 	/* No ledger, and nothing to create one with: nothing is left behind. */
-	ledger_path(path, sizeof(path), f->dir, "new");
+	path_in(f->dir, "new", path, sizeof(path));
 	assert_int_equal(saksi_ledger_open(path, NULL, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
 	assert_int_equal(saksi_ledger_open(path, ORIGIN, NULL, NULL, &l), SAKSI_ERR_NOT_FOUND);
 	assert_null(l);
-	ledger_path(path, sizeof(path), f->dir, "new/data.mdb");
+	path_in(f->dir, "new/data.mdb", path, sizeof(path));
 	assert_int_equal(access(path, F_OK), -1);
 
 	assert_int_equal(saksi_ledger_open(NULL, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_INVAL);
@@ -987,7 +951,7 @@ test_origin_and_meta(void **state)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	assert_int_equal(saksi_ledger_open(f->dir, longname, VKEY, NULL, &l), SAKSI_ERR_INVAL);
-	ledger_path(path, sizeof(path), f->dir, "no/such/parent");
+	path_in(f->dir, "no/such/parent", path, sizeof(path));
 	assert_int_equal(saksi_ledger_open(path, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_NOT_FOUND);
 
 	l = open_rw(f->dir, NULL);
@@ -1003,14 +967,14 @@ test_origin_and_meta(void **state)
 	saksi_ledger_close(l);
 
 	/* Another format version is refused, a malformed one too. */
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	saksi_put_u32(fmt, 2);
 	raw_put(&r, "meta", "format", 6, fmt, 4);
 	raw_close(&r);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_VERSION);
 	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL,
 	    &(saksi_ledger_opts){ .lo_readonly = 1 }, &l), SAKSI_ERR_VERSION);
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	raw_put(&r, "meta", "format", 6, fmt, 3);
 	raw_close(&r);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_FORMAT);
@@ -1377,7 +1341,7 @@ test_collisions(void **state)
 	append_group(l, &m, 6);
 	saksi_ledger_close(l);
 	/* A stray node where the next append puts its own: the append must not replace it. */
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	memset(h, 0x77, sizeof(h));
 	assert_int_equal(saksi_ledger_node_key(k, 1, 3), SAKSI_OK);
 	raw_put(&r, "node", k, 8, h, sizeof(h));
@@ -1398,7 +1362,7 @@ test_collisions(void **state)
 	saksi_ledger_close(l);
 
 	/* A leaf stored past the end: a writer refuses the table, a reader still opens. */
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	rec = raw_leaf(&r, 0, &len);
 	raw_put_leaf(&r, 9, rec, len);
 	free(rec);
@@ -1449,7 +1413,7 @@ test_tampered(void **state)
 		append_group(l, &m, 50);
 	saksi_ledger_close(l);
 
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	/* 5: shorter than the record header. */
 	raw_put_leaf(&r, 5, (const uint8_t *)"\1\0\0", 3);
 	/* 6: unknown codec. */
@@ -1534,7 +1498,7 @@ test_tampered(void **state)
 		MDB_val key = { 4, dk }, val;
 
 		saksi_put_u32(dk, 1);
-		raw_open(f->dir, &r, 0);
+		raw_open_env(f->dir, &r, 0);
 		assert_int_equal(mdb_get(r.txn, raw_db(&r, "dict"), &key, &val), 0);
 		olen = val.mv_size;
 		assert_non_null(orig = malloc(olen));
@@ -1555,7 +1519,7 @@ test_tampered(void **state)
 		saksi_ledger_abort(txn);
 		saksi_ledger_close(l);
 		/* An empty dictionary: refused by a writer, and by a reader of its leaves. */
-		raw_open(f->dir, &r, 0);
+		raw_open_env(f->dir, &r, 0);
 		raw_put(&r, "dict", dk, 4, "", 0);
 		raw_close(&r);
 		assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l),
@@ -1567,7 +1531,7 @@ test_tampered(void **state)
 		free(leaf);
 		saksi_ledger_abort(txn);
 		saksi_ledger_close(l);
-		raw_open(f->dir, &r, 0);
+		raw_open_env(f->dir, &r, 0);
 		raw_put(&r, "dict", dk, 4, orig, olen);
 		/* The same dictionary under ids 2..9, each named by a leaf: more than the
 		 * reader's cache holds, so some are loaded for one read and dropped. */
@@ -1597,7 +1561,7 @@ test_tampered(void **state)
 	}
 
 	/* Random damage to records of both codecs: flipped bytes, cuts, junk appended. */
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	for (i = 20; i < 300; i++) {
 		unsigned what = (unsigned)(splitmix(&rng) % 4), nflip, j;
 
@@ -1651,7 +1615,7 @@ test_meta_missing(void **state)
 	char path[512];
 
 	/* An LMDB environment with nothing in it is no ledger, unless we may create one. */
-	ledger_path(path, sizeof(path), f->dir, "empty");
+	path_in(f->dir, "empty", path, sizeof(path));
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
@@ -1666,7 +1630,7 @@ test_meta_missing(void **state)
 	l = open_rw(f->dir, NULL);
 	append_group(l, &m, 3);
 	saksi_ledger_close(l);
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
 	raw_close(&r);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, NULL, NULL, &l), SAKSI_ERR_FORMAT);
@@ -1674,7 +1638,7 @@ test_meta_missing(void **state)
 	saksi_ledger_close(l);
 	key.mv_size = 6;
 	key.mv_data = "format";
-	raw_open(f->dir, &r, 0);
+	raw_open_env(f->dir, &r, 0);
 	assert_int_equal(mdb_del(r.txn, raw_db(&r, "meta"), &key, NULL), 0);
 	raw_close(&r);
 	/* Leaves without a format record: not created anew over them, nor read. */
@@ -1741,7 +1705,7 @@ test_dict_from_other_process(void **state)
 	free(rec);
 	saksi_ledger_abort(txn);
 	saksi_ledger_close(l);
-	raw_open(f->dir, &r, 1);
+	raw_open_env(f->dir, &r, 1);
 	assert_int_equal(raw_entries(&r, "dict"), 1);
 	rec = raw_leaf(&r, 65, &len);
 	assert_int_equal(rec[0], 2);

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "note.h"
 
 #define ED25519_ALG 0x01
@@ -131,7 +132,7 @@ text_chars_ok(const char *s, size_t len)
 static int
 b64_decode(const char *s, size_t n, uint8_t *out, size_t outmax, size_t *outlen)
 {
-	return sodium_base642bin(out, outmax, s, n, NULL, outlen, NULL,
+	return saksi_base642bin(out, outmax, s, n, NULL, outlen, NULL,
 	                         sodium_base64_VARIANT_ORIGINAL) == 0;
 }
 

@@ -368,6 +368,9 @@ struct pctx {
 	const char *p_rest;       /* the raw line after its first word (title) */
 };
 
+static saksi_err perr_at(struct pctx *p, unsigned line, saksi_err code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static saksi_err
 perr_at(struct pctx *p, unsigned line, saksi_err code, const char *fmt, ...)
 {

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "b64.h"
 #include "envelope.h"
 #include "schema.h"
 
@@ -1092,7 +1093,7 @@ is_sd(const json_t *j)
 	if (!json_is_string(d) || json_string_length(d) != SAKSI_DIGEST_B64_LEN)
 		return 0;
 	/* libsodium refuses non-zero spare bits, so only the canonical encoding passes. */
-	if (sodium_base642bin(bin, sizeof(bin), json_string_value(d), SAKSI_DIGEST_B64_LEN, NULL,
+	if (saksi_base642bin(bin, sizeof(bin), json_string_value(d), SAKSI_DIGEST_B64_LEN, NULL,
 	                      &bl, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return 0;
 	return bl == sizeof(bin) && end == json_string_value(d) + SAKSI_DIGEST_B64_LEN;

@@ -27,6 +27,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "verify.h"
+#include "../tests/testutil.h"
 
 #define ORIGIN "test.saksi.example/ledger"
 #define BRANCH "KC-TEST"
@@ -59,25 +60,6 @@ struct fx {
 	struct keys *k;
 	char dir[64];
 };
-
-static void
-rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 static int
 group_setup(void **state)
@@ -423,46 +405,6 @@ expect_ok(struct fx *f, const char *dir, const char *reviewer, size_t rlen,
 }
 
 /* ---- raw LMDB access: the attacker's tools ---- */
-
-struct raw {
-	MDB_env *env;
-	MDB_txn *txn;
-};
-
-static void
-raw_open(const char *dir, struct raw *r)
-{
-	char path[256];
-	unsigned flags = MDB_NOSUBDIR;
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
-	if (stat(path, &st) != 0) {
-		snprintf(path, sizeof(path), "%s", dir);
-		flags = 0;
-	}
-	assert_int_equal(mdb_env_create(&r->env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(r->env, 32), 0);
-	assert_int_equal(mdb_env_set_mapsize(r->env, 64u << 20), 0);
-	assert_int_equal(mdb_env_open(r->env, path, flags, 0600), 0);
-	assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
-}
-
-static MDB_dbi
-raw_db(struct raw *r, const char *name)
-{
-	MDB_dbi dbi;
-
-	assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
-	return dbi;
-}
-
-static void
-raw_close(struct raw *r)
-{
-	assert_int_equal(mdb_txn_commit(r->txn), 0);
-	mdb_env_close(r->env);
-}
 
 static void
 key_u64(uint8_t k[8], uint64_t v)

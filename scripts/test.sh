@@ -13,3 +13,6 @@ if [ "${SAKSI_SKIP_SANITIZE:-0}" != 1 ]; then
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DSAKSI_SANITIZE=ON
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2)
 fi
+# A short smoke run of every libFuzzer target (docs/fuzzing.md; `tests/fuzz/run.sh 3600`
+# is the opt-in long run).
+if [ "${SAKSI_SKIP_FUZZ:-0}" != 1 ]; then tests/fuzz/run.sh "${SAKSI_FUZZ_SECONDS:-10}"; fi

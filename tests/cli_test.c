@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,8 +29,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
-
-extern char **environ;
+#include "testutil.h"
 
 #define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define ORIGIN "cli-test.saksi.example/log"
@@ -43,162 +39,21 @@ extern char **environ;
 	"\"role\":\"frontliner\",\"method\":\"sso\",\"result\":\"success\"," \
 	"\"terminal_id\":\"counter-1\",\"ip\":\"10.1.2.3\"}"
 
-struct fx {
-	char dir[64];
-	char path[16][256]; /* scratch path buffers */
-};
-
-struct run {
-	int status;    /* exit code, or -1 if killed by a signal */
-	char *out;
-	size_t out_len;
-	char *err;
-};
-
-static void
-run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-static void
-spit(const char *path, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* Runs saksi with the NULL-terminated arguments; stdin from in (or /dev/null). */
-static void
-vrun(struct fx *f, struct run *r, const char *in, va_list ap)
-{
-	char *argv[64], outp[128], errp[128];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int n = 0, st;
-	const char *a;
-
-	argv[n++] = (char *)SAKSI;
-	while ((a = va_arg(ap, const char *)) != NULL) {
-		assert_true(n < 63);
-		argv[n++] = (char *)a;
-	}
-	argv[n] = NULL;
-	snprintf(outp, sizeof(outp), "%s/.stdout", f->dir);
-	snprintf(errp, sizeof(errp), "%s/.stderr", f->dir);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null",
-	    O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
-	assert_int_equal(posix_spawn(&pid, SAKSI, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	while (waitpid(pid, &st, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	r->out = slurp(outp, &r->out_len);
-	r->err = slurp(errp, NULL);
-}
-
-/* Runs saksi and checks its exit code; returns the run for further checks. */
-static void
-run_expect(struct fx *f, struct run *r, int want, const char *in, ...)
-{
-	va_list ap;
-
-	va_start(ap, in);
-	vrun(f, r, in, ap);
-	va_end(ap);
-	if (r->status != want)
-		fail_msg("exit %d, want %d\nstdout: %s\nstderr: %s", r->status, want, r->out,
-		    r->err);
-}
-
-#define RUN(f, r, want, ...) run_expect((f), (r), (want), NULL, __VA_ARGS__, (char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect((f), (r), (want), (in), __VA_ARGS__, \
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
 	(char *)NULL)
-
-static const char *
-P(struct fx *f, int slot, const char *name)
-{
-	snprintf(f->path[slot], sizeof(f->path[slot]), "%s/%s", f->dir, name);
-	return f->path[slot];
-}
-
-static void
-rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
+#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
+	__VA_ARGS__, (char *)NULL)
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-cli-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	*state = f;
-	return 0;
+	return scratch_setup(state, "cli");
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-
-	rm_rf(f->dir);
-	free(f);
-	return 0;
+	return scratch_teardown(state);
 }
 
 /* ---- help and usage ---- */
@@ -206,7 +61,7 @@ teardown(void **state)
 static void
 test_help_and_usage(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 
 	RUN(f, &r, 0, "--help");
@@ -218,7 +73,7 @@ test_help_and_usage(void **state)
 	RUN(f, &r, 0, "--version");
 	assert_memory_equal(r.out, "saksi ", 6);
 	run_free(&r);
-	run_expect(f, &r, 2, NULL, (char *)NULL);
+	run_expect(SAKSI, f->dir, &r, 2, NULL, (char *)NULL);
 	run_free(&r);
 	RUN(f, &r, 2, "frobnicate");
 	assert_non_null(strstr(r.err, "unknown command"));
@@ -263,7 +118,7 @@ test_help_and_usage(void **state)
 static void
 test_keygen(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	const char *key = P(f, 0, "p.key"), *pub = P(f, 1, "p.pub");
 	struct run r;
 	struct stat st;
@@ -324,7 +179,7 @@ test_keygen(void **state)
 static void
 test_keygen_passphrase(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	const char *key = P(f, 0, "p.key"), *pass = P(f, 1, "pass"), *wrong = P(f, 2, "wrong");
 	struct run r;
 	saksi_seckey *sk = NULL;
@@ -367,7 +222,7 @@ test_keygen_passphrase(void **state)
 static void
 test_vkey(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	const char *key = P(f, 0, "log.key"), *pub = P(f, 1, "log.pub");
 	struct run r;
 	saksi_pubkey pk;
@@ -401,7 +256,7 @@ test_vkey(void **state)
 static void
 test_keyring(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	const char *kr = P(f, 0, "keyring.json");
 	struct run r;
 	saksi_keyring *k = NULL;
@@ -498,7 +353,7 @@ test_keyring(void **state)
 static void
 test_init(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	const char *st = P(f, 0, "state");
 	struct run r;
 	struct stat sb;
@@ -568,7 +423,7 @@ struct ledger_fx {
 /* Keys made by the CLI; 24 entries by two producers in groups of 4, one checkpoint per
  * group, a refusal summary at entry 10. */
 static void
-make_ledger(struct fx *f, struct ledger_fx *L)
+make_ledger(struct scratch *f, struct ledger_fx *L)
 {
 	struct run r;
 	saksi_seckey *logk = NULL, *prod[2] = { NULL, NULL };
@@ -688,7 +543,7 @@ lib_read(struct ledger_fx *L, uint64_t index, uint8_t **leaf, size_t *len, uint6
 static void
 test_get(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct ledger_fx L;
 	struct run r;
 	uint8_t *leaf;
@@ -768,7 +623,7 @@ parse_hashes(const char *text, saksi_hash *out, size_t max)
 static void
 test_prove(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct ledger_fx L;
 	struct run r;
 	saksi_hash proof[SAKSI_MERKLE_MAX_PROOF], root, root2, lh;
@@ -848,7 +703,7 @@ test_prove(void **state)
 static void
 test_checkpoint(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct ledger_fx L;
 	struct run r;
 	char *note, other[SAKSI_VKEY_MAX + 1];
@@ -901,30 +756,14 @@ test_checkpoint(void **state)
 static void
 raw_put_record(const char *dir, uint64_t index, const uint8_t *v, size_t vlen)
 {
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	char path[300];
-	unsigned flags = MDB_NOSUBDIR;
-	struct stat st;
+	struct raw raw;
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val = { vlen, (void *)v };
 
-	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
-	if (stat(path, &st) != 0) {
-		snprintf(path, sizeof(path), "%s", dir);
-		flags = 0;
-	}
 	saksi_put_u64(k, index);
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-	assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
-	assert_int_equal(mdb_env_open(env, path, flags, 0600), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "leaf", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	raw_open(dir, &raw);
+	assert_int_equal(mdb_put(raw.txn, raw_db(&raw, "leaf"), &key, &val, 0), 0);
+	raw_close(&raw);
 }
 
 /* Stores leaf bytes at index as a raw (codec 0) record. */
@@ -945,7 +784,7 @@ raw_put_leaf(const char *dir, uint64_t index, const uint8_t *leaf, size_t len)
 static void
 test_verify(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct ledger_fx L;
 	struct run r;
 	json_t *j;
@@ -1043,7 +882,7 @@ test_verify(void **state)
 static void
 test_submit_unreachable(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 	const char *payload = P(f, 5, "payload.json");
 	char vkey[SAKSI_VKEY_MAX + 1], url[128];
@@ -1100,7 +939,7 @@ sign_ckpt(const saksi_seckey *key, uint64_t size, const saksi_hash root, const c
  * the one of size 0.
  */
 static void
-remote_reads(struct fx *f, const char *url, const char *vkey, const char *kept1,
+remote_reads(struct scratch *f, const char *url, const char *vkey, const char *kept1,
     const char *empty, const char *receipt0)
 {
 	struct run r;
@@ -1263,14 +1102,12 @@ remote_reads(struct fx *f, const char *url, const char *vkey, const char *kept1,
 static void
 test_daemon_end_to_end(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
 	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int st, i;
 	size_t i_len;
 
 	if (access(saksid, X_OK) != 0) {
@@ -1293,19 +1130,7 @@ test_daemon_end_to_end(void **state)
 	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
 	free(conf);
 	argv[2] = f->path[4];
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, P(f, 5, "saksid.log"),
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
-	assert_int_equal(posix_spawn(&pid, saksid, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	/* Ready once it has bound its socket (bounded wait, not a timing assertion). */
-	for (i = 0; i < 1000 && access(sock, F_OK) != 0; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(access(sock, F_OK), 0);
+	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 
 	/* A reviewer keeps the checkpoints they see: the empty tree's, then size 1. */
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
@@ -1336,9 +1161,7 @@ test_daemon_end_to_end(void **state)
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
 	run_free(&r);
 	remote_reads(f, url, vkey, f->path[10], f->path[11], f->path[7]);
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_clean(pid);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 2, "st/keyring.json"));

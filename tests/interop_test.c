@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -39,8 +38,7 @@
 #include "wire.h"
 
 #include "events_gen.h"
-
-extern char **environ;
+#include "testutil.h"
 
 #define GO_GOPATH "/usr/share/gocode"
 #define GO_PKG GO_GOPATH "/src/golang.org/x/mod/sumdb/tlog"
@@ -67,58 +65,6 @@ struct rcpt {
 };
 
 /* ---- files and processes ---- */
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
-}
-
-static void
-path_in(const char *dir, const char *name, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/%s", dir, name);
-
-	assert_true(n > 0 && (size_t)n < len);
-}
-
-static void
-put_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* The whole file, NUL-terminated, malloc'd. */
-static char *
-get_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open %s: %s", path, strerror(errno));
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
 
 /* Searches PATH for an executable `go`; 0 if there is none (then the tests skip). */
 static int
@@ -227,7 +173,7 @@ build_checker(struct fx *fx, char *bin, size_t len)
 	argv[5] = NULL;
 	st = run(argv, env, log);
 	if (st != 0) {
-		out = get_file(log, NULL);
+		out = slurp(log, NULL);
 		print_error("go build exited %d:\n%s\n", st, out);
 		free(out);
 		fail_msg("the Go checker does not build");
@@ -247,7 +193,7 @@ run_checker(const struct fx *fx, const char *bin, const char *art, char **out)
 	argv[1] = (char *)art;
 	argv[2] = NULL;
 	st = run(argv, NULL, log);
-	*out = get_file(log, NULL);
+	*out = slurp(log, NULL);
 	return st;
 }
 
@@ -287,7 +233,7 @@ teardown(void **state)
 	if (getenv("SAKSI_KEEP_TMP") != NULL)
 		print_message("kept %s\n", fx->dir);
 	else
-		nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		rm_rf(fx->dir);
 	saksi_schemas_free(fx->sc);
 	free(fx);
 	return 0;
@@ -503,7 +449,7 @@ dump_ledger(struct fx *fx, const char *ledger_dir, const char *art, struct rcpt 
 	assert_int_equal(saksi_ledger_ckpt_latest(txn, &csize, &note, &clen), SAKSI_OK);
 	assert_int_equal(csize, n);
 	path_in(art, "checkpoint.txt", p, sizeof(p));
-	put_file(p, note, clen);
+	spit(p, note, clen);
 	free(note);
 	assert_int_equal(saksi_ledger_root(txn, n, dm->dm_root), SAKSI_OK);
 
@@ -678,7 +624,7 @@ check_with_go(struct fx *fx, const char *bin, const char *art, struct dump *dm)
 
 	/* One bit of one leaf: its hash, the next leaf's prev_root or the root must differ. */
 	path_in(art, "leaves.bin", p, sizeof(p));
-	orig = get_file(p, &len);
+	orig = slurp(p, &len);
 	buf = malloc(len);
 	assert_non_null(buf);
 	memcpy(buf, orig, len);
@@ -687,10 +633,10 @@ check_with_go(struct fx *fx, const char *bin, const char *art, struct dump *dm)
 		off += 4 + saksi_get_u32((uint8_t *)buf + off);
 	at = off + 4 + gen_below(&fx->rng, saksi_get_u32((uint8_t *)buf + off));
 	buf[at] ^= (char)(1u << gen_below(&fx->rng, 8));
-	put_file(p, buf, len);
+	spit(p, buf, len);
 	print_message("flipped a bit of leaf %" PRIu32 " at byte %zu\n", k, at - off - 4);
 	expect_fail(fx, bin, art, "leaf bit flipped");
-	put_file(p, orig, len);
+	spit(p, orig, len);
 	free(buf);
 	free(orig);
 
@@ -751,15 +697,15 @@ check_with_go(struct fx *fx, const char *bin, const char *art, struct dump *dm)
 
 	/* One character of the checkpoint's signature. */
 	path_in(art, "checkpoint.txt", p, sizeof(p));
-	orig = get_file(p, &len);
+	orig = slurp(p, &len);
 	buf = malloc(len);
 	assert_non_null(buf);
 	memcpy(buf, orig, len);
 	at = len - 10;
 	buf[at] = buf[at] == 'A' ? 'B' : 'A';
-	put_file(p, buf, len);
+	spit(p, buf, len);
 	expect_fail(fx, bin, art, "checkpoint signature changed");
-	put_file(p, orig, len);
+	spit(p, orig, len);
 	free(buf);
 	free(orig);
 
@@ -777,13 +723,13 @@ check_go_note(const char *art, const struct dump *dm)
 	size_t vlen, nlen;
 
 	path_in(art, "go-vkey.txt", p, sizeof(p));
-	vkey = get_file(p, &vlen);
+	vkey = slurp(p, &vlen);
 	assert_true(vlen > 1 && vkey[vlen - 1] == '\n');
 	vkey[vlen - 1] = '\0';
 	assert_int_equal(saksi_note_vkey_parse(vkey, &v), SAKSI_OK);
 	assert_string_equal(v.nv_name, "interop.example/go-signer");
 	path_in(art, "go-note.txt", p, sizeof(p));
-	note = get_file(p, &nlen);
+	note = slurp(p, &nlen);
 	assert_int_equal(saksi_checkpoint_open(note, nlen, &v, &ck), SAKSI_OK);
 	assert_string_equal(ck.ck_origin, "interop.example/go-signer");
 	assert_int_equal(ck.ck_size, dm->dm_size);
@@ -986,7 +932,7 @@ wait_listening(struct fx *fx, const char *sock, const char *log)
 			return;
 		if (waitpid(fx->daemon, &status, WNOHANG) == fx->daemon) {
 			fx->daemon = 0;
-			out = get_file(log, NULL);
+			out = slurp(log, NULL);
 			print_error("saksid exited (status %d):\n%s\n", status, out);
 			free(out);
 			fail_msg("saksid did not start");
@@ -1225,7 +1171,7 @@ test_daemon_ledger(void **state)
 	assert_int_equal(kill(fx->daemon, SIGTERM), 0);
 	st = wait_status(fx->daemon);
 	fx->daemon = 0;
-	out = get_file(slog, NULL);
+	out = slurp(slog, NULL);
 	/* Not print_message: cmocka cuts its messages at 4 KiB. */
 	printf("saksid log:\n%s", out);
 	fflush(stdout);

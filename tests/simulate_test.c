@@ -3,12 +3,9 @@
  * ground truth, usage errors, producer keys and their registration in a real state
  * directory, and a whole simulated branch day through a real saksid, verified afterwards.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,145 +21,18 @@
 #include <sodium.h>
 
 #include "keys.h"
-
-extern char **environ;
+#include "testutil.h"
 
 #define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "simulate-test.saksi.example/log"
 
-struct fx {
-	char dir[64];
-	char path[16][256];
-};
-
-struct run {
-	int status;
-	char *out, *err;
-	size_t out_len;
-};
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-static void
-spit(const char *path, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void
-run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-static void
-vrun(struct fx *f, struct run *r, va_list ap)
-{
-	char *argv[64], outp[128], errp[128];
-	posix_spawn_file_actions_t fa;
-	const char *a;
-	pid_t pid;
-	int n = 0, st;
-
-	argv[n++] = (char *)SAKSI;
-	while ((a = va_arg(ap, const char *)) != NULL) {
-		assert_true(n < 63);
-		argv[n++] = (char *)a;
-	}
-	argv[n] = NULL;
-	snprintf(outp, sizeof(outp), "%s/.stdout", f->dir);
-	snprintf(errp, sizeof(errp), "%s/.stderr", f->dir);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
-	assert_int_equal(posix_spawn(&pid, SAKSI, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	while (waitpid(pid, &st, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	r->out = slurp(outp, &r->out_len);
-	r->err = slurp(errp, NULL);
-}
-
-static void
-run_expect(struct fx *f, struct run *r, int want, ...)
-{
-	va_list ap;
-
-	va_start(ap, want);
-	vrun(f, r, ap);
-	va_end(ap);
-	if (r->status != want)
-		fail_msg("exit %d, want %d\nstdout: %s\nstderr: %s", r->status, want, r->out,
-		    r->err);
-}
-
-#define RUN(f, r, want, ...) run_expect((f), (r), (want), __VA_ARGS__, (char *)NULL)
-
-static const char *
-P(struct fx *f, int slot, const char *name)
-{
-	snprintf(f->path[slot], sizeof(f->path[slot]), "%s/%s", f->dir, name);
-	return f->path[slot];
-}
-
-static void
-rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
+	(char *)NULL)
 
 /* The command exists only once cli/main.c wires it in; until then there is nothing to run. */
 static void
-need_simulate(struct fx *f)
+need_simulate(struct scratch *f)
 {
 	struct run r;
 
@@ -184,30 +53,19 @@ need_simulate(struct fx *f)
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-sim-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	*state = f;
-	return 0;
+	return scratch_setup(state, "sim");
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-
-	rm_rf(f->dir);
-	free(f);
-	return 0;
+	return scratch_teardown(state);
 }
 
 static void
 test_usage(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 
 	need_simulate(f);
@@ -238,7 +96,7 @@ test_usage(void **state)
 static void
 test_dry_run(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 	char *a, *b, *line, *t;
 	json_t *truth, *ev;
@@ -293,7 +151,7 @@ test_dry_run(void **state)
 }
 
 static size_t
-keyring_count(struct fx *f, const char *path, const char *role)
+keyring_count(struct scratch *f, const char *path, const char *role)
 {
 	char *t = slurp(path, NULL);
 	json_error_t jerr;
@@ -314,7 +172,7 @@ keyring_count(struct fx *f, const char *path, const char *role)
 static void
 test_register(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 	struct stat st;
 	char *before, *after, *conf;
@@ -391,7 +249,7 @@ test_register(void **state)
 static void
 test_unreachable(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 
 	need_simulate(f);
@@ -404,47 +262,14 @@ test_unreachable(void **state)
 	run_free(&r);
 }
 
-static pid_t
-start_saksid(struct fx *f, const char *conf, const char *sock)
-{
-	char *argv[] = { (char *)SAKSID, (char *)"-c", (char *)conf, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st, i;
-
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, P(f, 9, "saksid.log"),
-	    O_WRONLY | O_CREAT | O_APPEND, 0600), 0);
-	assert_int_equal(posix_spawn(&pid, SAKSID, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	/* Ready once it has bound its socket (a bounded wait, not a timing assertion). */
-	for (i = 0; i < 1000 && access(sock, F_OK) != 0; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(access(sock, F_OK), 0);
-	return pid;
-}
-
-static void
-stop_saksid(pid_t pid)
-{
-	int st;
-
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
 /* A simulated branch day through a real saksid: all accepted, receipts verified, twice. */
 static void
 test_daemon(void **state)
 {
-	struct fx *f = *state;
+	struct scratch *f = *state;
 	struct run r;
 	char sock[256], *conf, *line, *truth, vkey[512];
+	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
 	json_t *t;
 	json_error_t jerr;
 	pid_t pid;
@@ -465,7 +290,8 @@ test_daemon(void **state)
 	assert_non_null(line);
 	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
 	free(conf);
-	pid = start_saksid(f, f->path[1], sock);
+	argv[2] = f->path[1];
+	pid = spawn_ready(argv, P(f, 9, "saksid.log"), O_APPEND, sock);
 
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "7", "--brokers", "high",
 	    "--truth", P(f, 2, "truth.json"), "--batch", "256", "--window", "3600000");
@@ -491,7 +317,7 @@ test_daemon(void **state)
 	    "--batch", "7", "--window", "3600000");
 	assert_non_null(strstr(r.out, " 0 refused"));
 	run_free(&r);
-	stop_saksid(pid);
+	stop_clean(pid);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 3, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 4, "st/keyring.json"));

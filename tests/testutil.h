@@ -1,0 +1,304 @@
+/*
+ * testutil.h: the process and file helpers the test programs share: run a built binary
+ * with arguments and capture its stdout, stderr and exit status; read and write whole
+ * files; remove a mkdtemp() tree; open a ledger's LMDB directly, as a tamperer has it.
+ * Header-only (static functions, cmocka asserts) because every *_test.c is its own
+ * program. Include it after <cmocka.h>. Never used outside the tests.
+ */
+#ifndef SAKSI_TESTUTIL_H
+#define SAKSI_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#define TU_UNUSED __attribute__((unused))
+
+extern char **environ;
+
+/* ---- files ---- */
+
+/* The whole file, NUL-terminated (so text can be searched), malloc'd; fails the test if
+ * it cannot be read. len may be NULL. */
+TU_UNUSED static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* Writes (creates or truncates) the file with exactly these bytes. */
+TU_UNUSED static void
+spit(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* dir/name into out; fails the test rather than truncate a path. */
+TU_UNUSED static void
+path_in(const char *dir, const char *name, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+/* Removes dir and everything below it; symbolic links are removed, never followed.
+ * Best effort: teardown must go on even if a test left the tree half-made. */
+TU_UNUSED static void
+rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			rm_rf(p);
+		else
+			unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* ---- a scratch directory per test ---- */
+
+/* The fixture of the tests that run binaries: a fresh mkdtemp() directory, removed with
+ * everything in it afterwards, and path buffers for names in it. */
+struct scratch {
+	char dir[64];
+	char path[16][256]; /* scratch path buffers, see P() */
+};
+
+/* dir/name in path buffer `slot`, valid until that slot is used again. */
+TU_UNUSED static const char *
+P(struct scratch *f, int slot, const char *name)
+{
+	snprintf(f->path[slot], sizeof(f->path[slot]), "%s/%s", f->dir, name);
+	return f->path[slot];
+}
+
+/* A cmocka setup: a struct scratch in *state, its dir /tmp/saksi-NAME-XXXXXX. */
+TU_UNUSED static int
+scratch_setup(void **state, const char *name)
+{
+	struct scratch *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_true(sodium_init() >= 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-%s-XXXXXX", name);
+	assert_non_null(mkdtemp(f->dir));
+	*state = f;
+	return 0;
+}
+
+/* The cmocka teardown of scratch_setup. */
+TU_UNUSED static int
+scratch_teardown(void **state)
+{
+	struct scratch *f = *state;
+
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- processes ---- */
+
+/* One finished run of a binary. */
+struct run {
+	int status;    /* exit code, or -1 if killed by a signal */
+	char *out;     /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err;     /* stderr, NUL-terminated */
+};
+
+TU_UNUSED static void
+run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Runs prog with the NULL-terminated arguments in ap, stdin from the file `in` (NULL:
+ * /dev/null), stdout and stderr into dir/.stdout and dir/.stderr, and waits for it.
+ * posix_spawn: nothing runs in a forked copy of this process. Returns the run in r.
+ */
+TU_UNUSED static void
+run_v(const char *prog, const char *dir, struct run *r, const char *in, va_list ap)
+{
+	char *argv[64], outp[128], errp[128];
+	posix_spawn_file_actions_t fa;
+	const char *a;
+	pid_t pid;
+	int n = 0, st;
+
+	argv[n++] = (char *)prog;
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		assert_true(n < 63);
+		argv[n++] = (char *)a;
+	}
+	argv[n] = NULL;
+	snprintf(outp, sizeof(outp), "%s/.stdout", dir);
+	snprintf(errp, sizeof(errp), "%s/.stderr", dir);
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null",
+	    O_RDONLY, 0), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	assert_int_equal(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	r->out = slurp(outp, &r->out_len);
+	r->err = slurp(errp, NULL);
+}
+
+/* run_v with the arguments after `in`, then fails the test, showing both outputs, unless
+ * prog exited with `want`. The run is returned in r for further checks. */
+TU_UNUSED static void
+run_expect(const char *prog, const char *dir, struct run *r, int want, const char *in, ...)
+{
+	va_list ap;
+
+	va_start(ap, in);
+	run_v(prog, dir, r, in, ap);
+	va_end(ap);
+	if (r->status != want)
+		fail_msg("exit %d, want %d\nstdout: %s\nstderr: %s", r->status, want, r->out,
+		    r->err);
+}
+
+/*
+ * Starts argv[0] (a daemon under test) with stderr into errlog, opened with
+ * O_WRONLY | O_CREAT | oflags (O_TRUNC or O_APPEND), and waits until it has created
+ * `sock`, which it does once it is ready. A bounded wait, not a timing assertion: fails
+ * the test if the process exits first or never gets there.
+ */
+TU_UNUSED static pid_t
+spawn_ready(char *const argv[], const char *errlog, int oflags, const char *sock)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st, i;
+
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errlog,
+	    O_WRONLY | O_CREAT | oflags, 0600), 0);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (i = 0; i < 1000 && access(sock, F_OK) != 0; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(access(sock, F_OK), 0);
+	return pid;
+}
+
+/* Stops what spawn_ready started with SIGTERM; it must exit cleanly, with status 0. */
+TU_UNUSED static void
+stop_clean(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- a ledger's LMDB, written directly: the tamperer's (or auditor's) view ---- */
+
+struct raw {
+	MDB_env *env;
+	MDB_txn *txn;
+};
+
+/* Opens the ledger in dir read-write: dir/ledger.mdb (MDB_NOSUBDIR) if it exists, else
+ * an environment directory dir. */
+TU_UNUSED static void
+raw_open(const char *dir, struct raw *r)
+{
+	char path[256];
+	unsigned flags = MDB_NOSUBDIR;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
+	if (stat(path, &st) != 0) {
+		snprintf(path, sizeof(path), "%s", dir);
+		flags = 0;
+	}
+	assert_int_equal(mdb_env_create(&r->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(r->env, 32), 0);
+	assert_int_equal(mdb_env_set_mapsize(r->env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(r->env, path, flags, 0600), 0);
+	assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+}
+
+TU_UNUSED static MDB_dbi
+raw_db(struct raw *r, const char *name)
+{
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
+	return dbi;
+}
+
+/* Commits what was written and closes the environment. */
+TU_UNUSED static void
+raw_close(struct raw *r)
+{
+	assert_int_equal(mdb_txn_commit(r->txn), 0);
+	mdb_env_close(r->env);
+}
+
+#endif
