@@ -39,6 +39,10 @@ static const char help[] =
 "  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "\n"
+"Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
+"  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
+"  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
+"\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
@@ -75,6 +79,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
+	{ "alerts", cmd_alerts },
 };
 
 int
