@@ -91,6 +91,7 @@ struct crash {
 	_Atomic uint64_t receipts;
 	uint64_t rng;
 	long kills, startup_kills, losses, checks;
+	uint64_t alerts;        /* alert entries in the final ledger */
 	int passed;
 };
 
@@ -136,11 +137,14 @@ write_conf(struct crash *cr)
 	         "log_key = log.key\n"
 	         "box_key = box.key\n"
 	         "store_key = store.key\n"
+	         "index_key = index.key\n"
 	         "schemas_dir = %s/schemas/events\n"
+	         "rules = %s/schemas/rules/default.rules\n"
+	         "alerts_listen = ipc://alerts.sock\n"
 	         "group_wait_us = 2000\n"
 	         "workers = 2\n"
 	         "map_size_mb = 1024\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR);
+	         FX_ORIGIN, SAKSI_SOURCE_DIR, SAKSI_SOURCE_DIR);
 	fx_write(cr->conf, text, strlen(text), 0644);
 }
 
@@ -208,6 +212,24 @@ publish(struct prod *p, struct rec *r)
 	p->recs[p->nrecs++] = r;
 	pthread_mutex_unlock(&p->mu);
 	atomic_fetch_add(&p->cr->receipts, 1);
+}
+
+/*
+ * A booking with its own NIK and booking id: one device (the example's) booking for many
+ * NIKs fast is what the default rules call a broker, so alerts are raised as well.
+ */
+static void
+booking(struct crash *cr, const struct prod *p, uint64_t seq, struct fx_item *it)
+{
+	char nik[32], bk[32], *payload;
+	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
+
+	snprintf(nik, sizeof(nik), "73710545078%01zu%04u", p->t % 10, (unsigned)(seq % 10000));
+	snprintf(bk, sizeof(bk), "BK-%zu-%llu", p->t, (unsigned long long)seq);
+	payload = fx_payload("queue.booking.created", set);
+	fx_build(&cr->fx, cr->fx.prod[FX_NFIXED + p->t], "queue.booking.created", payload, seq,
+	         wall_ms(), it);
+	free(payload);
 }
 
 /* Between batches: waits while the checker has the producers paused. */
@@ -283,8 +305,7 @@ producer(void *arg)
 			if (atomic_load(&cr->stop))
 				break;
 			for (size_t i = 0; i < BATCH; i++)
-				fx_booking(&cr->fx, FX_NFIXED + p->t, p->next_seq++, wall_ms(),
-				           &items[i]);
+				booking(cr, p, p->next_seq++, &items[i]);
 			have = 1;
 			tries = 0;
 		}
@@ -533,6 +554,7 @@ check(struct crash *cr, int final)
 			assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
 			assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
 			events += lf.lf_kind == SAKSI_LEAF_EVENT;
+			cr->alerts += lf.lf_kind == SAKSI_LEAF_ALERT;
 			free(leaf);
 		}
 	}
@@ -585,6 +607,33 @@ any_fatal(struct crash *cr)
 	for (size_t p = 0; p < NPROD; p++)
 		if (atomic_load(&cr->prod[p].has_fatal))
 			fail_msg("%s", cr->prod[p].fatal);
+}
+
+/* What saksid said across its restarts, beyond its start lines: once per kind of line. */
+static void
+print_log_summary(struct crash *cr)
+{
+	char *log = fx_read(cr->errlog, NULL), *line, *save = NULL;
+	size_t shown = 0;
+
+	assert_non_null(log);
+	for (line = strtok_r(log, "\n", &save); line != NULL && shown < 10;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *prev;
+		int seen = 0;
+
+		if (strstr(line, "info: started:") != NULL)
+			continue;
+		/* Only the first of lines that agree up to their first digit. */
+		for (prev = log; prev < line && !seen; prev += strlen(prev) + 1)
+			seen = strcspn(prev, "0123456789") == strcspn(line, "0123456789") &&
+			       strncmp(prev, line, strcspn(line, "0123456789")) == 0;
+		if (!seen) {
+			printf("# %s\n", line);
+			shown++;
+		}
+	}
+	free(log);
 }
 
 static void
@@ -665,11 +714,11 @@ test_crash(void **state)
 		dups += cr->prod[p].dups;
 	}
 	printf("# kills %ld (%ld of them while starting), receipts %llu, losses %ld, "
-	       "duplicates seen %ld, requests resent %ld, checks %ld\n", cr->kills,
-	       cr->startup_kills,
-	       (unsigned long long)atomic_load(&cr->receipts), cr->losses, dups, retries,
-	       cr->checks);
+	       "duplicates seen %ld, requests resent %ld, checks %ld, alert entries %llu\n",
+	       cr->kills, cr->startup_kills, (unsigned long long)atomic_load(&cr->receipts),
+	       cr->losses, dups, retries, cr->checks, (unsigned long long)cr->alerts);
 	assert_int_equal(cr->losses, 0);
+	print_log_summary(cr);
 
 	assert_int_equal(kill(cr->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(cr->pid, &st, 0), cr->pid);
@@ -706,6 +755,16 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/store.key", cr->fx.dir);
 	assert_int_equal(saksi_seckey_save(cr->fx.store, path, NULL, "test store key"),
 	                 SAKSI_OK);
+	{
+		/* Detection on, as saksi init sets it up: alert entries are committed in the
+		 * same groups as the events the kills interrupt. */
+		saksi_seckey *index = fx_key(seed, "index", SAKSI_KEY_SYM);
+
+		snprintf(path, sizeof(path), "%s/index.key", cr->fx.dir);
+		assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"),
+		                 SAKSI_OK);
+		saksi_seckey_free(index);
+	}
 	snprintf(path, sizeof(path), "%s/keyring.json", cr->fx.dir);
 	fx_write(path, cr->fx.keyring_json, strlen(cr->fx.keyring_json), 0644);
 	write_conf(cr);
