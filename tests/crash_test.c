@@ -6,6 +6,8 @@
  * index with exactly its bytes, its receipt must still verify, and the whole ledger must
  * verify. A request lost with the daemon is resubmitted with the same bytes (accepted or
  * duplicate, never equivocation), so at the end every event is in the ledger exactly once.
+ * Detection runs with the default rules, so alert entries are committed in the same groups;
+ * at the end their ids must increase in ledger order (none raised twice across restarts).
  *
  * Environment:
  *   SAKSI_TEST_SEED=n     replays the random choices (kill points, delays) of a run
@@ -35,6 +37,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "rules.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -519,7 +522,7 @@ check(struct crash *cr, int final)
 	struct rec **snap[NPROD];
 	size_t nsnap[NPROD], total = 0;
 	uint64_t size, events = 0;
-	uint64_t *idx;
+	uint64_t *idx, last_alert_id = 0, gaps = 0;
 	saksi_err e;
 
 	for (size_t p = 0; p < NPROD; p++) {
@@ -554,7 +557,21 @@ check(struct crash *cr, int final)
 			assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
 			assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
 			events += lf.lf_kind == SAKSI_LEAF_EVENT;
-			cr->alerts += lf.lf_kind == SAKSI_LEAF_ALERT;
+			if (lf.lf_kind == SAKSI_LEAF_ALERT) {
+				saksi_alert *a = malloc(sizeof(*a));
+
+				/* Alert ids go on across restarts: never one raised twice. */
+				assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a),
+				                 SAKSI_OK);
+				if (a->al_id <= last_alert_id)
+					fail_msg("alert entry %llu has id %llu after id %llu",
+					         (unsigned long long)i, (unsigned long long)a->al_id,
+					         (unsigned long long)last_alert_id);
+				gaps += a->al_id != last_alert_id + 1;
+				last_alert_id = a->al_id;
+				cr->alerts++;
+				free(a);
+			}
 			free(leaf);
 		}
 	}
@@ -586,6 +603,9 @@ check(struct crash *cr, int final)
 			if (idx[i] == idx[i - 1])
 				fail_msg("two receipted events share index %llu",
 				         (unsigned long long)idx[i]);
+		if (gaps > 0)
+			printf("# alert ids skip %llu times in ledger order\n",
+			       (unsigned long long)gaps);
 		if (events != total)
 			fail_msg("the ledger holds %llu events, the producers built %zu",
 			         (unsigned long long)events, total);
