@@ -637,6 +637,14 @@ sign_checkpoint(saksid_committer *c, saksi_ledger_txn *txn, uint64_t size)
 	                       c->c_note, SAKSI_NOTE_MAX + 1, &c->c_note_len);
 }
 
+static void
+set_note(saksi_tlog_proof *p, const char *note, size_t len)
+{
+	memcpy(p->tp_note, note, len);
+	p->tp_note[len] = '\0';
+	p->tp_note_len = len;
+}
+
 static saksi_err
 receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size)
 {
@@ -769,26 +777,25 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	/* Durable now: build the receipts from what the ledger holds. */
 	if ((e = saksi_ledger_begin(c->c_ledger, 0, &rtxn)) != SAKSI_OK)
 		goto noreceipt;
-	if (size == size0) {
-		e = saksi_ledger_ckpt_latest(rtxn, &ck_size, &note, &note_len);
-		if (e == SAKSI_OK && note_len > SAKSI_NOTE_MAX)
-			e = SAKSI_ERR_CORRUPT;
-		if (e != SAKSI_OK)
-			goto noreceipt;
-		memcpy(c->c_proof->tp_note, note, note_len);
-		c->c_proof->tp_note[note_len] = '\0';
-		c->c_proof->tp_note_len = note_len;
-		free(note);
-		note = NULL;
-	} else {
-		ck_size = size;
-		memcpy(c->c_proof->tp_note, c->c_note, c->c_note_len);
-		c->c_proof->tp_note[c->c_note_len] = '\0';
-		c->c_proof->tp_note_len = c->c_note_len;
-	}
 	for (size_t i = 0; i < n; i++) {
 		saksid_item *it = items[i];
-		if (it->it_code != SAKSI_R_ACCEPTED && it->it_code != SAKSI_R_DUPLICATE)
+		if (it->it_code == SAKSI_R_ACCEPTED) {
+			ck_size = size;
+			set_note(c->c_proof, c->c_note, c->c_note_len);
+		} else if (it->it_code == SAKSI_R_DUPLICATE) {
+			/*
+			 * The same receipt as the first time: proved to the checkpoint of the
+			 * group that committed it, the first one signed after its index.
+			 */
+			e = saksi_ledger_ckpt_next(rtxn, it->it_index, &ck_size, &note, &note_len);
+			if (e == SAKSI_OK && note_len > SAKSI_NOTE_MAX)
+				e = SAKSI_ERR_CORRUPT;
+			if (e != SAKSI_OK)
+				goto noreceipt;
+			set_note(c->c_proof, note, note_len);
+			free(note);
+			note = NULL;
+		} else
 			continue;
 		if ((e = receipt(c, rtxn, it, ck_size)) != SAKSI_OK)
 			goto noreceipt;

@@ -50,8 +50,9 @@ void saksid_commit_free(saksid_committer *c);
  *   a refusal: it_msg says why.
  * If the write fails (SAKSI_ERR_FULL when the map or disk is full, or another ledger
  * error) nothing is written, every item gets SAKSI_R_UNAVAILABLE, and the error is
- * returned. A group that only holds duplicates writes nothing and answers against the
- * latest checkpoint. Does not free the items' disclosures.
+ * returned. A group that only holds duplicates writes nothing. A duplicate gets the same
+ * receipt as the first time, byte for byte: proved to the checkpoint of the group that
+ * committed it. Does not free the items' disclosures.
  */
 saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                               uint64_t now_ms);
