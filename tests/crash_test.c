@@ -8,6 +8,7 @@
  * duplicate, never equivocation), so at the end every event is in the ledger exactly once.
  * Detection runs with the default rules, so alert entries are committed in the same groups;
  * at the end their ids must increase in ledger order (none raised twice across restarts).
+ * Last, events picked at random are sent again: duplicates, with their first receipts.
  *
  * Environment:
  *   SAKSI_TEST_SEED=n     replays the random choices (kill points, delays) of a run
@@ -56,6 +57,8 @@ extern char **environ;
 struct rec {
 	uint8_t *env;
 	size_t env_len;
+	uint8_t *sealed;        /* its sealed disclosures, for the resubmission at the end */
+	size_t sealed_len;
 	uint64_t seq;
 	uint64_t index;
 	char *receipt;
@@ -369,7 +372,10 @@ producer(void *arg)
 			r = calloc(1, sizeof(*r));
 			r->env = items[i].env;
 			r->env_len = items[i].env_len;
+			r->sealed = items[i].sealed;
+			r->sealed_len = items[i].sealed_len;
 			items[i].env = NULL;
+			items[i].sealed = NULL;
 			r->seq = p->next_seq - BATCH + i;
 			r->index = res[i].sr_index;
 			r->receipt = res[i].sr_receipt;
@@ -629,6 +635,55 @@ any_fatal(struct crash *cr)
 			fail_msg("%s", cr->prod[p].fatal);
 }
 
+/*
+ * After all the restarts, events picked at random are sent again, the same bytes: each is a
+ * duplicate at its index, with the same receipt as the first time, byte for byte.
+ */
+static void
+resubmit_check(struct crash *cr)
+{
+	saksi_client_opts co;
+	saksi_client *c;
+	const uint8_t *env[BATCH], *sealed[BATCH];
+	size_t env_len[BATCH], sealed_len[BATCH];
+	saksi_result res[BATCH];
+	struct rec *picked[BATCH];
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = cr->url;
+	co.co_log = &cr->fx.v;
+	co.co_timeout_ms = 30000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (size_t p = 0; p < NPROD; p++) {
+		assert_true(cr->prod[p].nrecs > 0);
+		for (size_t i = 0; i < BATCH; i++) {
+			picked[i] = cr->prod[p].recs[rnd(cr) % cr->prod[p].nrecs];
+			env[i] = picked[i]->env;
+			env_len[i] = picked[i]->env_len;
+			sealed[i] = picked[i]->sealed;
+			sealed_len[i] = picked[i]->sealed_len;
+		}
+		memset(res, 0, sizeof(res));
+		assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, BATCH,
+		                                         res), SAKSI_OK);
+		for (size_t i = 0; i < BATCH; i++) {
+			if (res[i].sr_code != SAKSI_R_DUPLICATE)
+				fail_msg("producer %zu seq %llu sent again: code %d, %s", p,
+				         (unsigned long long)picked[i]->seq, res[i].sr_code,
+				         res[i].sr_message);
+			assert_int_equal(res[i].sr_index, picked[i]->index);
+			assert_non_null(res[i].sr_receipt);
+			if (strcmp(res[i].sr_receipt, picked[i]->receipt) != 0)
+				fail_msg("producer %zu seq %llu sent again: another receipt than the "
+				         "first time:\n%s\nfirst:\n%s", p,
+				         (unsigned long long)picked[i]->seq, res[i].sr_receipt,
+				         picked[i]->receipt);
+			saksi_result_clear(&res[i]);
+		}
+	}
+	saksi_client_close(c);
+}
+
 /* What saksid said across its restarts, beyond its start lines: once per kind of line. */
 static void
 print_log_summary(struct crash *cr)
@@ -729,6 +784,7 @@ test_crash(void **state)
 	}
 	any_fatal(cr);
 	check(cr, 1);
+	resubmit_check(cr);
 	for (size_t p = 0; p < NPROD; p++) {
 		retries += cr->prod[p].retries;
 		dups += cr->prod[p].dups;
@@ -819,6 +875,7 @@ teardown(void **state)
 	for (size_t p = 0; p < NPROD; p++) {
 		for (size_t i = 0; i < cr->prod[p].nrecs; i++) {
 			free(cr->prod[p].recs[i]->env);
+			free(cr->prod[p].recs[i]->sealed);
 			free(cr->prod[p].recs[i]->receipt);
 			free(cr->prod[p].recs[i]);
 		}
