@@ -13,8 +13,9 @@
  * Environment:
  *   SAKSI_TEST_SEED=n     replays the random choices (kill points, delays) of a run
  *                         (thread scheduling still varies). The seed is printed.
- *   SAKSI_CRASH_KILLS=n   number of kills (default 15, a few seconds; e.g. 1000 for the
- *                         long soak: minutes, as every round verifies the whole ledger).
+ *   SAKSI_CRASH_KILLS=n   number of kills (default 15: about 5 s, 8 s under ASan; 1000 for
+ *                         the long soak: about 40 minutes on a busy 2-core machine, as
+ *                         every round verifies the whole, growing ledger).
  * It never asserts on time: a bounded number of polls only keeps a hung daemon from
  * hanging the suite.
  */
