@@ -38,6 +38,7 @@ static const char help[] =
 "  LOGKEY is --vkey VKEY or --vkey-file F: with --url, every answer is checked against\n"
 "  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
+"  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -70,6 +71,7 @@ static const struct {
 	{ "init", cmd_init },
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
+	{ "backup", cmd_backup },
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },
