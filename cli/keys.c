@@ -601,10 +601,12 @@ join(const char *dir, const char *name)
  * started anywhere can use it as written.
  */
 static char *
-saksid_conf_text(const char *origin, const char *listen, const char *schemas)
+saksid_conf_text(const char *origin, const char *listen, const char *schemas,
+                 const char *rules, const char *alerts)
 {
 	char *out;
-	size_t n = strlen(origin) + strlen(listen) + strlen(schemas) + 512;
+	size_t n = strlen(origin) + strlen(listen) + strlen(schemas) + 1024 +
+	    (rules != NULL ? strlen(rules) + strlen(alerts) : 0);
 
 	out = xmalloc(n);
 	snprintf(out, n,
@@ -617,8 +619,13 @@ saksid_conf_text(const char *origin, const char *listen, const char *schemas)
 	    "log_key = log.key\n"
 	    "box_key = box.key\n"
 	    "store_key = store.key\n"
-	    "schemas_dir = %s\n",
-	    origin, listen, schemas);
+	    "index_key = index.key\n"
+	    "schemas_dir = %s\n"
+	    "%s%s%s%s%s",
+	    origin, listen, schemas,
+	    rules != NULL ? "# Detection (RULES.md): reloaded on SIGHUP.\nrules = " : "",
+	    rules != NULL ? rules : "", rules != NULL ? "\nalerts_listen = " : "",
+	    rules != NULL ? alerts : "", rules != NULL ? "\n" : "");
 	return out;
 }
 
@@ -626,18 +633,25 @@ int
 cmd_init(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi init --dir STATE --origin NAME [--listen URL] [--schemas DIR]";
+	    "saksi init --dir STATE --origin NAME [--listen URL] [--schemas DIR] "
+	    "[--rules FILE | --no-rules] [--alerts-listen URL]";
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "origin", required_argument, NULL, 'O' },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "schemas", required_argument, NULL, 'S' },
+		{ "rules", required_argument, NULL, 'R' },
+		{ "no-rules", no_argument, NULL, 'N' },
+		{ "alerts-listen", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *origin = NULL, *listen = NULL;
+	const char *dir = NULL, *origin = NULL, *listen = NULL, *rules = NULL;
+	const char *alerts = NULL;
 	const char *schemas = SAKSI_SOURCE_SCHEMA_DIR;
-	char vkey[SAKSI_VKEY_MAX + 1], *logk, *logp, *boxk, *boxp, *storek, *kr, *conf,
-	    *vkf, *ktext, *ctext, *abs, *abs_schemas, url[256];
+	char vkey[SAKSI_VKEY_MAX + 1], *logk, *logp, *boxk, *boxp, *storek, *idxk, *kr, *conf,
+	    *vkf, *ktext, *ctext, *abs, *abs_schemas, *abs_rules = NULL, url[256],
+	    aurl[256];
+	int no_rules = 0;
 	saksi_pubkey logpub, boxpub, sympub;
 	json_t *root;
 	uint8_t zero[32] = { 0 };
@@ -650,9 +664,19 @@ cmd_init(int argc, char **argv)
 		case 'O': origin = optarg; break;
 		case 'L': listen = optarg; break;
 		case 'S': schemas = optarg; break;
+		case 'R': rules = optarg; break;
+		case 'N': no_rules = 1; break;
+		case 'A': alerts = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
+	if (rules != NULL && no_rules)
+		xusage(usage, "--rules and --no-rules exclude each other");
+	if (alerts != NULL && no_rules)
+		xusage(usage, "--alerts-listen needs rules");
+	if (alerts != NULL && strncmp(alerts, "ipc://", 6) != 0 &&
+	    strncmp(alerts, "tcp://", 6) != 0)
+		xusage(usage, "--alerts-listen must be an ipc:// or tcp:// URL");
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if (dir == NULL || origin == NULL)
@@ -662,6 +686,22 @@ cmd_init(int argc, char **argv)
 		xusage(usage, "--listen must be an ipc:// or tcp:// URL");
 	if ((abs_schemas = realpath(schemas, NULL)) == NULL)
 		xdie("schemas directory %s: %s (give --schemas DIR)", schemas, strerror(errno));
+	/* The default rules sit next to the event schemas (schemas/rules/default.rules). */
+	if (!no_rules) {
+		char *def = NULL;
+
+		if (rules == NULL) {
+			def = join(abs_schemas, "../rules/default.rules");
+			if ((abs_rules = realpath(def, NULL)) == NULL)
+				fprintf(stderr, "saksi: warning: no default rules at %s: detection "
+				    "stays off (give --rules FILE to turn it on)\n", def);
+		} else if ((abs_rules = realpath(rules, NULL)) == NULL)
+			xdie("rules file %s: %s (give --rules FILE or --no-rules)", rules,
+			    strerror(errno));
+		free(def);
+		if (abs_rules == NULL && alerts != NULL)
+			xusage(usage, "--alerts-listen needs rules");
+	}
 	/* Check the origin before anything is created. */
 	if (saksi_note_vkey_format(origin, zero, vkey, sizeof(vkey)) != SAKSI_OK)
 		xusage(usage, "invalid origin \"%s\": it must be non-empty, without spaces, "
@@ -673,6 +713,7 @@ cmd_init(int argc, char **argv)
 	boxk = join(dir, "box.key");
 	boxp = join(dir, "box.pub");
 	storek = join(dir, "store.key");
+	idxk = join(dir, "index.key");
 	kr = join(dir, "keyring.json");
 	conf = join(dir, "saksid.conf");
 	vkf = join(dir, "log.vkey");
@@ -688,8 +729,13 @@ cmd_init(int argc, char **argv)
 		snprintf(url, sizeof(url), "ipc://%.200s/ingest.sock", abs);
 		listen = url;
 	}
+	if (alerts == NULL) {
+		snprintf(aurl, sizeof(aurl), "ipc://%.200s/alerts.sock", abs);
+		alerts = aurl;
+	}
 	{
-		const char *const all[] = { logk, logp, boxk, boxp, storek, kr, conf, vkf };
+		const char *const all[] = { logk, logp, boxk, boxp, storek, idxk, kr, conf,
+		    vkf };
 		size_t i;
 
 		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -700,6 +746,8 @@ cmd_init(int argc, char **argv)
 	make_key(SAKSI_KEY_SIGN, logk, logp, NULL, NULL, &logpub);
 	make_key(SAKSI_KEY_BOX, boxk, boxp, NULL, NULL, &boxpub);
 	make_key(SAKSI_KEY_SYM, storek, NULL, NULL, NULL, &sympub);
+	/* The key of the blind tokens the detectors group by (RULES.md 1). */
+	make_key(SAKSI_KEY_SYM, idxk, NULL, NULL, NULL, &sympub);
 	if (saksi_note_vkey_format(origin, logpub.pk_key, vkey, sizeof(vkey)) != SAKSI_OK)
 		xdie("cannot format the verifier key");
 
@@ -709,7 +757,7 @@ cmd_init(int argc, char **argv)
 	xwrite_file_atomic(kr, ktext, strlen(ktext), 0644);
 	free(ktext);
 
-	ctext = saksid_conf_text(origin, listen, abs_schemas);
+	ctext = saksid_conf_text(origin, listen, abs_schemas, abs_rules, alerts);
 	xwrite_file_atomic(conf, ctext, strlen(ctext), 0600);
 	free(ctext);
 	{
@@ -723,7 +771,7 @@ cmd_init(int argc, char **argv)
 	printf("%s\n", vkey);
 	fprintf(stderr, "saksi: state directory %s is ready; the line above is the log's "
 	    "verifier key: give it to reviewers and producers\n", dir);
-	free(logk); free(logp); free(boxk); free(boxp); free(storek); free(kr); free(conf);
-	free(vkf); free(abs); free(abs_schemas);
+	free(logk); free(logp); free(boxk); free(boxp); free(storek); free(idxk); free(kr);
+	free(conf); free(vkf); free(abs); free(abs_schemas); free(abs_rules);
 	return SX_OK;
 }

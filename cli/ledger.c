@@ -387,7 +387,7 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 	if (json) {
 		json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:I}", "index",
 		    (json_int_t)index, "kind", lf.lf_kind == SAKSI_LEAF_EVENT ? "event" :
-		    "refusals", "commit_time_ms", (json_int_t)lf.lf_commit_ms, "prev_root",
+		    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" : "refusals", "commit_time_ms", (json_int_t)lf.lf_commit_ms, "prev_root",
 		    prev, "leaf_hash", lhb, "leaf_len", (json_int_t)len);
 
 		if (o == NULL)
@@ -397,6 +397,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 			    json_integer((json_int_t)ck_size));
 		if (lf.lf_kind == SAKSI_LEAF_EVENT)
 			show_event(&lf, o);
+		else if (lf.lf_kind == SAKSI_LEAF_ALERT)
+			show_alert_leaf(lf.lf_body, lf.lf_body_len, o);
 		else
 			show_refusals(&lf, o);
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -405,7 +407,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 		return;
 	}
 	printf("index: %" PRIu64 "\n", index);
-	printf("kind: %s\n", lf.lf_kind == SAKSI_LEAF_EVENT ? "event" : "refusals");
+	printf("kind: %s\n", lf.lf_kind == SAKSI_LEAF_EVENT ? "event" :
+	    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" : "refusals");
 	printf("commit_time_ms: %" PRIu64 " (%s)\n", lf.lf_commit_ms, when);
 	printf("prev_root: %s\n", prev);
 	printf("leaf_hash: %s\n", lhb);
@@ -414,6 +417,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 		    ck_size);
 	if (lf.lf_kind == SAKSI_LEAF_EVENT)
 		show_event(&lf, NULL);
+	else if (lf.lf_kind == SAKSI_LEAF_ALERT)
+		show_alert_leaf(lf.lf_body, lf.lf_body_len, NULL);
 	else
 		show_refusals(&lf, NULL);
 }

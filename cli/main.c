@@ -40,6 +40,10 @@ static const char help[] =
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
+"Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
+"  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
+"  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
+"\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
@@ -77,6 +81,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
+	{ "alerts", cmd_alerts },
 };
 
 int

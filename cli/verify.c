@@ -64,6 +64,7 @@ print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer)
 	    "root", root);
 	if (o == NULL)
 		xdie("out of memory");
+	json_object_set_new(o, "alerts", json_integer((json_int_t)r->vr_alerts));
 	json_object_set_new(o, "index", r->vr_index == SAKSI_VERIFY_NO_INDEX ? json_null() :
 	    json_integer((json_int_t)r->vr_index));
 	json_object_set_new(o, "message", json_string(r->vr_message));
@@ -159,9 +160,9 @@ cmd_verify(int argc, char **argv)
 			sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 			    sodium_base64_VARIANT_ORIGINAL);
 			printf("ledger intact: %" PRIu64 " entries (events %" PRIu64
-			    ", refusal summaries %" PRIu64 "), checkpoints %" PRIu64
-			    ", tree nodes %" PRIu64 "\n", r->vr_size, r->vr_events,
-			    r->vr_refusals, r->vr_checkpoints, r->vr_nodes);
+			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 "), checkpoints %"
+			    PRIu64 ", tree nodes %" PRIu64 "\n", r->vr_size, r->vr_events,
+			    r->vr_refusals, r->vr_alerts, r->vr_checkpoints, r->vr_nodes);
 			printf("root %s\n", root);
 			if (r->vr_revoked > 0)
 				printf("note: %" PRIu64 " events are signed by keys revoked since; "

@@ -2,17 +2,25 @@
  * commit.c: the single writer of the ledger. One write transaction, one refusal summary,
  * one signed checkpoint and one synced commit per group of events: the log never signs
  * or syncs per event. A receipt is built only after the commit has returned SAKSI_OK.
+ * The detectors run in the same transaction and see personal values only as blind
+ * tokens; an alert is published only after it is durable in the ledger.
  */
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <lmdb.h>
+#include <nanomsg/nn.h>
 #include <sodium.h>
 
 #include "bytes.h"
 #include "commit.h"
 #include "envelope.h"
 #include "note.h"
+#include "verify.h"
 #include "wire.h"
 
 #define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
@@ -46,6 +54,24 @@ struct saksid_committer {
 
 	uint64_t c_size;              /* tree size after the last group */
 	uint64_t c_appended;
+
+	/* Detection: c_mu orders a rules swap against the groups. */
+	pthread_mutex_t c_mu;
+	saksi_rules *c_rules;         /* owned; NULL: no detection */
+	const saksi_blind *c_blind;
+	int c_sock;                   /* PUB, or -1 */
+	uint64_t c_alerts;            /* alerts raised by the last group */
+	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
+	saksi_alert c_alert;
+	struct rule_event *c_rev;
+};
+
+/* One event as the detectors see it: non-personal values as text, tokens for the rest. */
+struct rule_event {
+	saksi_rule_field f[SAKSI_RULES_EVENT_FIELDS];
+	size_t n;
+	char num[SAKSI_RULES_EVENT_FIELDS][24];
+	char tok[SAKSI_RULES_EVENT_FIELDS][SAKSI_BLIND_TOKEN_LEN + 1];
 };
 
 saksi_err
@@ -124,6 +150,10 @@ saksid_commit_free(saksid_committer *c)
 	free(c->c_note);
 	free(c->c_proof);
 	free(c->c_receipts);
+	saksi_rules_free(c->c_rules);
+	free(c->c_alert_body);
+	free(c->c_rev);
+	pthread_mutex_destroy(&c->c_mu);
 	free(c);
 }
 
@@ -184,6 +214,11 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_skew = o->co_max_clock_skew_ms;
+	c->c_blind = o->co_blind;
+	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
+	pthread_mutex_init(&c->c_mu, NULL);
+	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
+	c->c_rev = calloc(1, sizeof(*c->c_rev));
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
 	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
 	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
@@ -193,7 +228,8 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_receipts_cap = 64 * 1024;
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
-	    c->c_proof == NULL || c->c_receipts == NULL) {
+	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
+	    c->c_rev == NULL) {
 		saksid_commit_free(c);
 		return SAKSI_ERR_NOMEM;
 	}
@@ -221,6 +257,104 @@ uint64_t
 saksid_commit_appended(const saksid_committer *c)
 {
 	return c->c_appended;
+}
+
+uint64_t
+saksid_commit_alerts(const saksid_committer *c)
+{
+	return c->c_alerts;
+}
+
+saksi_err
+saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	saksi_rules *old;
+	saksi_err e;
+
+	if (r != NULL && c->c_blind == NULL) {
+		saksi_rules_free(r);
+		return SAKSI_ERR_INVAL;
+	}
+	pthread_mutex_lock(&c->c_mu);
+	if (r != NULL) {
+		if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+			goto fail;
+		if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+			e = SAKSI_ERR_LEDGER;
+		else
+			e = saksi_rules_attach(r, mt);
+		if (e != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			goto fail;
+		}
+		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+			goto fail;
+	}
+	old = c->c_rules;
+	c->c_rules = r;
+	pthread_mutex_unlock(&c->c_mu);
+	saksi_rules_free(old);
+	return saksid_commit_publish(c);
+
+fail:
+	pthread_mutex_unlock(&c->c_mu);
+	saksi_rules_free(r);
+	return e;
+}
+
+/* Publishes alerts past the mark; c_mu held. */
+static saksi_err
+publish_locked(saksid_committer *c)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	uint64_t mark, last, id;
+	char *json;
+	saksi_err e;
+
+	if (c->c_rules == NULL)
+		return SAKSI_OK;
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		return e;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+		saksi_ledger_abort(txn);
+		return SAKSI_ERR_LEDGER;
+	}
+	if ((e = saksi_rules_published_get(c->c_rules, mt, &mark)) != SAKSI_OK ||
+	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK || last <= mark) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	for (id = mark + 1; id <= last; id++) {
+		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
+		    (e = saksi_alert_json(&c->c_alert, &json)) != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			return e;
+		}
+		/* PUB never blocks; a subscriber too slow or absent misses it, and reads the
+		 * ledger (saksi alerts list) instead. */
+		if (c->c_sock >= 0)
+			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
+		free(json);
+	}
+	if ((e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	return saksi_ledger_commit(txn);
+}
+
+saksi_err
+saksid_commit_publish(saksid_committer *c)
+{
+	saksi_err e;
+
+	pthread_mutex_lock(&c->c_mu);
+	e = publish_locked(c);
+	pthread_mutex_unlock(&c->c_mu);
+	return e;
 }
 
 static void
@@ -251,6 +385,142 @@ summary_add(struct summary *sum, size_t n, const saksid_item *it)
 	sum[n].s_count = 1;
 	sum[n].s_first = sum[n].s_last = it->it_recv_ms;
 	return n + 1;
+}
+
+static void
+rev_add(struct rule_event *rv, const char *name, const char *value, int personal)
+{
+	if (rv->n == SAKSI_RULES_EVENT_FIELDS)
+		return;
+	rv->f[rv->n].rf_name = name;
+	rv->f[rv->n].rf_value = value;
+	rv->f[rv->n].rf_personal = personal;
+	rv->n++;
+}
+
+/*
+ * Feeds the event just appended at idx to the detectors. A malformed event (one the
+ * engine refuses as such) is committed all the same, undetected; any other failure
+ * fails the group.
+ */
+static saksi_err
+detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64_t idx)
+{
+	struct rule_event *rv = c->c_rev;
+	saksi_envelope env;
+	saksi_rule_event ev;
+	json_t *root, *v;
+	const char *key, *branch = NULL, *bank_code = NULL;
+	char **names = NULL, **values = NULL;
+	size_t nd = 0;
+	MDB_txn *mt;
+	saksi_err e = SAKSI_OK;
+
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK)
+		return SAKSI_OK;   /* ingest parsed it: cannot happen */
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	                  JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(root)) {
+		/* Ingest parsed it; should it fail now, the event stays committed, undetected,
+		 * rather than failing every retry of the group. */
+		json_decref(root);
+		return SAKSI_OK;
+	}
+	rv->n = 0;
+	json_object_foreach(root, key, v) {
+		char *num;
+
+		if (rv->n == SAKSI_RULES_EVENT_FIELDS)
+			break;   /* the engine takes no more; the schemas allow far fewer */
+		num = rv->num[rv->n];
+
+		/* A personal field in clear never reaches the engine (ingest refuses it). */
+		if (saksi_blind_field_personal(key))
+			continue;
+		if (json_is_string(v)) {
+			if (strlen(json_string_value(v)) != json_string_length(v))
+				continue;
+			if (strcmp(key, "branch") == 0)
+				branch = json_string_value(v);
+			if (strcmp(key, "bank_code") == 0)
+				bank_code = json_string_value(v);
+			rev_add(rv, key, json_string_value(v), 0);
+		} else if (json_is_integer(v)) {
+			snprintf(num, sizeof(rv->num[0]), "%" JSON_INTEGER_FORMAT,
+			         json_integer_value(v));
+			rev_add(rv, key, num, 0);
+		} else if (json_is_boolean(v))
+			rev_add(rv, key, json_is_true(v) ? "true" : "false", 0);
+	}
+	if (it->it_disc != NULL) {
+		e = saksi_disclosures_check(env.ev_payload, env.ev_payload_len, it->it_disc,
+		                            it->it_disc_len, &names, &values, &nd);
+		if (e != SAKSI_OK) {
+			json_decref(root);
+			return e == SAKSI_ERR_NOMEM ? e : SAKSI_OK;
+		}
+	}
+	for (size_t i = 0; i < nd; i++) {
+		saksi_blind_kind k = saksi_blind_field_kind(names[i]);
+		char *tok = rv->tok[rv->n < SAKSI_RULES_EVENT_FIELDS ? rv->n : 0];
+
+		if (k == SAKSI_BLIND_NONE || rv->n == SAKSI_RULES_EVENT_FIELDS)
+			continue;
+		if (k == SAKSI_BLIND_ACCOUNT)
+			e = bank_code == NULL ? SAKSI_ERR_FORMAT :
+			    saksi_blind_account(c->c_blind, bank_code, values[i], tok);
+		else
+			e = saksi_blind_token(c->c_blind, k, values[i], strlen(values[i]), tok);
+		if (e == SAKSI_ERR_NOMEM)
+			break;
+		/* A value that does not normalise is left out: no token, no grouping. */
+		if (e == SAKSI_OK)
+			rev_add(rv, names[i], tok, 1);
+		e = SAKSI_OK;
+	}
+	if (e == SAKSI_OK) {
+		memset(&ev, 0, sizeof(ev));
+		ev.re_index = idx;
+		ev.re_type = env.ev_type;
+		ev.re_time_ms = env.ev_time_ms;
+		ev.re_branch = branch != NULL ? branch : "";
+		ev.re_fields = rv->f;
+		ev.re_nfields = rv->n;
+		e = saksi_rules_eval(c->c_rules, mt, &ev, NULL);
+		if (e == SAKSI_ERR_INVAL)
+			e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
+	}
+	sodium_memzero(rv->tok, sizeof(rv->tok));
+	saksi_disclosures_free(names, values, nd);
+	json_decref(root);
+	return e;
+}
+
+/* Appends a ledger entry for every alert raised after id `before`. */
+static saksi_err
+alert_leaves(saksid_committer *c, saksi_ledger_txn *txn, uint64_t before, uint64_t now_ms)
+{
+	MDB_txn *mt;
+	uint64_t last;
+	size_t len;
+	saksi_err e;
+
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK)
+		return e;
+	for (uint64_t id = before + 1; id <= last; id++) {
+		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
+		    (e = saksi_alert_leaf_encode(&c->c_alert, c->c_alert_body,
+		                                 SAKSI_ALERT_LEAF_MAX, &len)) != SAKSI_OK ||
+		    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body, len,
+		                             NULL, NULL)) != SAKSI_OK)
+			return e;
+		c->c_alerts++;
+	}
+	return SAKSI_OK;
 }
 
 /* Replay, equivocation, clock skew; then the append. Returns a ledger error or OK. */
@@ -314,6 +584,8 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		if (e != SAKSI_OK)
 			return e;
 	}
+	if (c->c_rules != NULL && (e = detect(c, txn, it, idx)) != SAKSI_OK)
+		return e;
 	it->it_code = SAKSI_R_ACCEPTED;
 	it->it_index = idx;
 	it->it_msg[0] = '\0';
@@ -363,6 +635,14 @@ sign_checkpoint(saksid_committer *c, saksi_ledger_txn *txn, uint64_t size)
 		return e;
 	return saksi_note_sign(body, blen, c->c_origin, saksi_seckey_ed25519(c->c_log_key),
 	                       c->c_note, SAKSI_NOTE_MAX + 1, &c->c_note_len);
+}
+
+static void
+set_note(saksi_tlog_proof *p, const char *note, size_t len)
+{
+	memcpy(p->tp_note, note, len);
+	p->tp_note[len] = '\0';
+	p->tp_note_len = len;
 }
 
 static saksi_err
@@ -427,20 +707,31 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                     uint64_t now_ms)
 {
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
-	uint64_t size0, size, ck_size;
+	uint64_t size0, size, ck_size, alerts0 = 0;
 	size_t nsum = 0, nreceipt = 0;
 	char *note = NULL;
 	size_t note_len;
 	saksi_err e;
 
 	c->c_appended = 0;
+	c->c_alerts = 0;
 	c->c_receipts_len = 0;
 	if (n == 0 || n > SAKSID_COMMIT_ITEMS_MAX)
 		return SAKSI_ERR_INVAL;
 
+	pthread_mutex_lock(&c->c_mu);
 	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
 		goto fail;
 	size0 = saksi_ledger_size(txn);
+	if (c->c_rules != NULL) {
+		MDB_txn *mt = saksi_ledger_txn_mdb(txn);
+		if (mt == NULL)
+			e = SAKSI_ERR_LEDGER;
+		else
+			e = saksi_rules_alert_last(c->c_rules, mt, &alerts0);
+		if (e != SAKSI_OK)
+			goto fail;
+	}
 	for (size_t i = 0; i < n; i++) {
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED && (e = decide(c, txn, it, now_ms)) != SAKSI_OK)
@@ -454,6 +745,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		else
 			nreceipt++;
 	}
+	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
+		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
 		goto fail;
 	size = saksi_ledger_size(txn);
@@ -473,32 +766,36 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	/* Durable: hand the new alerts on. A failure here loses nothing: the mark stays,
+	 * and the next group or the next start publishes them. */
+	if (c->c_alerts > 0)
+		(void)publish_locked(c);
+	pthread_mutex_unlock(&c->c_mu);
 	if (nreceipt == 0)
 		return SAKSI_OK;
 
 	/* Durable now: build the receipts from what the ledger holds. */
 	if ((e = saksi_ledger_begin(c->c_ledger, 0, &rtxn)) != SAKSI_OK)
 		goto noreceipt;
-	if (size == size0) {
-		e = saksi_ledger_ckpt_latest(rtxn, &ck_size, &note, &note_len);
-		if (e == SAKSI_OK && note_len > SAKSI_NOTE_MAX)
-			e = SAKSI_ERR_CORRUPT;
-		if (e != SAKSI_OK)
-			goto noreceipt;
-		memcpy(c->c_proof->tp_note, note, note_len);
-		c->c_proof->tp_note[note_len] = '\0';
-		c->c_proof->tp_note_len = note_len;
-		free(note);
-		note = NULL;
-	} else {
-		ck_size = size;
-		memcpy(c->c_proof->tp_note, c->c_note, c->c_note_len);
-		c->c_proof->tp_note[c->c_note_len] = '\0';
-		c->c_proof->tp_note_len = c->c_note_len;
-	}
 	for (size_t i = 0; i < n; i++) {
 		saksid_item *it = items[i];
-		if (it->it_code != SAKSI_R_ACCEPTED && it->it_code != SAKSI_R_DUPLICATE)
+		if (it->it_code == SAKSI_R_ACCEPTED) {
+			ck_size = size;
+			set_note(c->c_proof, c->c_note, c->c_note_len);
+		} else if (it->it_code == SAKSI_R_DUPLICATE) {
+			/*
+			 * The same receipt as the first time: proved to the checkpoint of the
+			 * group that committed it, the first one signed after its index.
+			 */
+			e = saksi_ledger_ckpt_next(rtxn, it->it_index, &ck_size, &note, &note_len);
+			if (e == SAKSI_OK && note_len > SAKSI_NOTE_MAX)
+				e = SAKSI_ERR_CORRUPT;
+			if (e != SAKSI_OK)
+				goto noreceipt;
+			set_note(c->c_proof, note, note_len);
+			free(note);
+			note = NULL;
+		} else
 			continue;
 		if ((e = receipt(c, rtxn, it, ck_size)) != SAKSI_OK)
 			goto noreceipt;
@@ -523,7 +820,9 @@ noreceipt:
 fail:
 	if (txn != NULL)
 		saksi_ledger_abort(txn);
+	pthread_mutex_unlock(&c->c_mu);
 	c->c_appended = 0;
+	c->c_alerts = 0;
 	all_unavailable(items, n, e);
 	return e;
 }

@@ -12,10 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blind.h"
 #include "ingest.h"
 #include "keys.h"
 #include "ledger.h"
 #include "merkle.h"
+#include "rules.h"
 #include "saksi_error.h"
 
 /* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
@@ -27,6 +29,9 @@ typedef struct saksid_commit_opts {
 	const saksi_seckey *co_log_key;   /* SIGN, borrowed: signs the checkpoints */
 	const saksi_seckey *co_store_key; /* SYM, borrowed: seals disclosures at rest */
 	uint64_t co_max_clock_skew_ms;
+	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
+	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
+	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -45,8 +50,9 @@ void saksid_commit_free(saksid_committer *c);
  *   a refusal: it_msg says why.
  * If the write fails (SAKSI_ERR_FULL when the map or disk is full, or another ledger
  * error) nothing is written, every item gets SAKSI_R_UNAVAILABLE, and the error is
- * returned. A group that only holds duplicates writes nothing and answers against the
- * latest checkpoint. Does not free the items' disclosures.
+ * returned. A group that only holds duplicates writes nothing. A duplicate gets the same
+ * receipt as the first time, byte for byte: proved to the checkpoint of the group that
+ * committed it. Does not free the items' disclosures.
  */
 saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                               uint64_t now_ms);
@@ -54,6 +60,30 @@ saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, si
 /* The receipt text of an accepted or duplicate item of the last group (not
  * NUL-terminated, it->it_receipt_len bytes); valid until the next saksid_commit_group. */
 const char *saksid_commit_receipt(const saksid_committer *c, const saksid_item *it);
+
+/*
+ * Detection (RULES.md). Binds r to the rule state in the ledger (saksi_rules_attach, in
+ * its own committed write transaction) and makes it the rules every later group is
+ * evaluated with; the committer owns r from then on and frees the rules it replaces.
+ * r NULL turns detection off. Safe to call from another thread while groups commit: it
+ * waits for the running group. On failure r is freed and the old rules stay.
+ * SAKSI_ERR_INVAL if r is given without co_blind. Then publishes the alerts not yet
+ * published (saksid_commit_publish).
+ *
+ * In each group, every newly appended event is evaluated in the group's transaction,
+ * with its personal fields as blind tokens; each alert raised becomes a ledger entry of
+ * kind 3 (FORMATS.md 4) in the same group. A rules failure other than a malformed event
+ * fails the group like a ledger failure. After the commit, the new alerts are published.
+ */
+saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
+/*
+ * Sends every alert past the published mark on co_alerts_sock (one JSON line each,
+ * RULES.md 5.2, never blocking) and moves the mark, in a write transaction of its own:
+ * a crash before the mark moves re-publishes them (at least once). No-op without rules.
+ */
+saksi_err saksid_commit_publish(saksid_committer *c);
+/* Alerts raised by the last group. */
+uint64_t saksid_commit_alerts(const saksid_committer *c);
 
 /* Tree size and leaves written by the last group (0 if it wrote nothing). */
 uint64_t saksid_commit_size(const saksid_committer *c);

@@ -27,7 +27,7 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K__COUNT
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -45,6 +45,9 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_WORKERS] = { "workers", CF_UINT, 0, 1, SAKSID_WORKERS_CAP },
 	[K_MAP_SIZE] = { "map_size_mb", CF_UINT, 0, 1, 1ull << 24 },
 	[K_DICT_AFTER] = { "dict_after", CF_UINT, 0, 1, 1000000000 },
+	[K_RULES] = { "rules", CF_PATH, 0, 0, 0 },
+	[K_INDEX_KEY] = { "index_key", CF_PATH, 0, 0, 0 },
+	[K_ALERTS_LISTEN] = { "alerts_listen", CF_URL, 0, 0, 0 },
 };
 
 struct cf_parse {
@@ -150,7 +153,7 @@ cf_uint(const char *v, uint64_t *out)
 
 /* Checks a listen URL and returns it with an ipc:// path made absolute. */
 static saksi_err
-cf_url(struct cf_parse *p, unsigned line, const char *v, char **out)
+cf_url(struct cf_parse *p, unsigned line, const char *name, const char *v, char **out)
 {
 	const char *rest, *colon;
 	uint64_t port;
@@ -160,13 +163,13 @@ cf_url(struct cf_parse *p, unsigned line, const char *v, char **out)
 	if (strncmp(v, "ipc://", 6) == 0) {
 		rest = v + 6;
 		if (*rest == '\0')
-			return cf_fail(p, "%s:%u: listen: ipc:// URL has no path", p->p_path, line);
+			return cf_fail(p, "%s:%u: %s: ipc:// URL has no path", p->p_path, line, name);
 		if ((path = cf_join(p, rest)) == NULL)
 			return SAKSI_ERR_NOMEM;
 		if (strlen(path) + 6 >= SAKSID_URL_MAX) {
 			free(path);
-			return cf_fail(p, "%s:%u: listen: URL longer than %d bytes", p->p_path,
-			               line, SAKSID_URL_MAX - 1);
+			return cf_fail(p, "%s:%u: %s: URL longer than %d bytes", p->p_path,
+			               line, name, SAKSID_URL_MAX - 1);
 		}
 		if ((url = malloc(strlen(path) + 7)) == NULL) {
 			free(path);
@@ -181,20 +184,20 @@ cf_url(struct cf_parse *p, unsigned line, const char *v, char **out)
 		rest = v + 6;
 		colon = strrchr(rest, ':');
 		if (colon == NULL || colon == rest)
-			return cf_fail(p, "%s:%u: listen: tcp:// URL needs host:port", p->p_path,
-			               line);
+			return cf_fail(p, "%s:%u: %s: tcp:// URL needs host:port", p->p_path,
+			               line, name);
 		if (!cf_uint(colon + 1, &port) || port < 1 || port > 65535)
-			return cf_fail(p, "%s:%u: listen: bad port \"%s\"", p->p_path, line,
-			               colon + 1);
+			return cf_fail(p, "%s:%u: %s: bad port \"%s\"", p->p_path, line,
+			               name, colon + 1);
 		if (strlen(v) >= SAKSID_URL_MAX)
-			return cf_fail(p, "%s:%u: listen: URL longer than %d bytes", p->p_path,
-			               line, SAKSID_URL_MAX - 1);
+			return cf_fail(p, "%s:%u: %s: URL longer than %d bytes", p->p_path,
+			               line, name, SAKSID_URL_MAX - 1);
 		if ((*out = strdup(v)) == NULL)
 			return SAKSI_ERR_NOMEM;
 		return SAKSI_OK;
 	}
-	return cf_fail(p, "%s:%u: listen: \"%s\" is not an ipc:// or tcp:// URL", p->p_path,
-	               line, v);
+	return cf_fail(p, "%s:%u: %s: \"%s\" is not an ipc:// or tcp:// URL", p->p_path,
+	               line, name, v);
 }
 
 static saksi_err
@@ -210,7 +213,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		if (cf->cf_nlisten == SAKSID_LISTEN_MAX)
 			return cf_fail(p, "%s:%u: more than %d listen URLs", p->p_path, line,
 			               SAKSID_LISTEN_MAX);
-		if ((e = cf_url(p, line, v, &s)) != SAKSI_OK)
+		if ((e = cf_url(p, line, key->k_name, v, &s)) != SAKSI_OK)
 			return e;
 		for (size_t i = 0; i < cf->cf_nlisten; i++) {
 			if (strcmp(cf->cf_listen[i], s) == 0) {
@@ -261,6 +264,8 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_BOX_KEY: slot = &cf->cf_box_key; break;
 		case K_STORE_KEY: slot = &cf->cf_store_key; break;
 		case K_SCHEMAS_DIR: slot = &cf->cf_schemas_dir; break;
+		case K_RULES: slot = &cf->cf_rules; break;
+		case K_INDEX_KEY: slot = &cf->cf_index_key; break;
 		default: abort();
 		}
 		if (strlen(v) >= 4000)
@@ -269,7 +274,8 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 			return SAKSI_ERR_NOMEM;
 		return SAKSI_OK;
 	case CF_URL:
-		break;
+		/* alerts_listen: the only single-valued URL key. */
+		return cf_url(p, line, key->k_name, v, &cf->cf_alerts_listen);
 	}
 	abort();
 }
@@ -334,6 +340,9 @@ saksid_config_free(saksid_config *cf)
 	free(cf->cf_box_key);
 	free(cf->cf_store_key);
 	free(cf->cf_schemas_dir);
+	free(cf->cf_rules);
+	free(cf->cf_index_key);
+	free(cf->cf_alerts_listen);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -404,6 +413,26 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 		if (cf_keys[k].k_required && !have) {
 			e = cf_fail(&p, "%s: missing required key \"%s\"", path, cf_keys[k].k_name);
 			goto out;
+		}
+	}
+	/* Rules group events by blind tokens of personal values: no key, no tokens. */
+	if (p.p_seen[K_RULES] != 0 && p.p_seen[K_INDEX_KEY] == 0) {
+		e = cf_fail(&p, "%s:%u: rules needs index_key (the key of the blind tokens)",
+		            path, p.p_seen[K_RULES]);
+		goto out;
+	}
+	if (p.p_seen[K_ALERTS_LISTEN] != 0 && p.p_seen[K_RULES] == 0) {
+		e = cf_fail(&p, "%s:%u: alerts_listen without rules: there would be no alerts",
+		            path, p.p_seen[K_ALERTS_LISTEN]);
+		goto out;
+	}
+	if (cf.cf_alerts_listen != NULL) {
+		for (size_t i = 0; i < cf.cf_nlisten; i++) {
+			if (strcmp(cf.cf_listen[i], cf.cf_alerts_listen) == 0) {
+				e = cf_fail(&p, "%s:%u: alerts_listen is also a listen URL", path,
+				            p.p_seen[K_ALERTS_LISTEN]);
+				goto out;
+			}
 		}
 	}
 out:

@@ -35,11 +35,14 @@ typedef struct saksid_config {
 	unsigned cf_workers;                /* default: online CPUs, 1..SAKSID_WORKERS_CAP */
 	size_t cf_map_size_mb;              /* 0 (default): the ledger's default */
 	unsigned cf_dict_after;             /* 0 (default): the ledger's default */
+	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
+	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
+	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
 } saksid_config;
 
 /*
  * Reads and validates the file `path`. Relative paths in it (state_dir, keyring, the key
- * files, schemas_dir, and the path of an ipc:// URL) are made relative to the directory
+ * files, schemas_dir, rules, and the path of an ipc:// URL) are made relative to the directory
  * of `path`. On error (SAKSI_ERR_FORMAT for content, SAKSI_ERR_IO / SAKSI_ERR_NOT_FOUND /
  * SAKSI_ERR_TOO_LARGE for the file) errbuf says what, as "FILE:LINE: message" when a line
  * is at fault. cfg is filled only on SAKSI_OK; free it with saksid_config_free.

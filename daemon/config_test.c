@@ -203,6 +203,43 @@ test_bad_origin(void **state)
 }
 
 static void
+test_alerts(void **state)
+{
+	saksid_config cf;
+	(void)state;
+
+	assert_int_equal(parse(BASE "rules = rules/default.rules\nindex_key = keys/index.key\n"
+	                       "alerts_listen = ipc://run/alerts.sock\n", &cf), SAKSI_OK);
+	assert_string_equal(cf.cf_rules, "/etc/saksi/rules/default.rules");
+	assert_string_equal(cf.cf_index_key, "/etc/saksi/keys/index.key");
+	assert_string_equal(cf.cf_alerts_listen, "ipc:///etc/saksi/run/alerts.sock");
+	saksid_config_free(&cf);
+	/* All optional: none means no detection. */
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_null(cf.cf_rules);
+	assert_null(cf.cf_index_key);
+	assert_null(cf.cf_alerts_listen);
+	saksid_config_free(&cf);
+	/* An index key alone is fine (kept ready for rules). */
+	assert_int_equal(parse(BASE "index_key = k\n", &cf), SAKSI_OK);
+	saksid_config_free(&cf);
+
+	expect_error("rules = r\n",
+	             "/etc/saksi/saksid.conf:10: rules needs index_key");
+	expect_error("alerts_listen = tcp://127.0.0.1:7500\n",
+	             "/etc/saksi/saksid.conf:10: alerts_listen without rules");
+	expect_error("rules = r\nindex_key = k\nalerts_listen = ipc://run/ingest.sock\n",
+	             "/etc/saksi/saksid.conf:12: alerts_listen is also a listen URL");
+	expect_error("rules = r\nindex_key = k\nalerts_listen = udp://x:1\n",
+	             "/etc/saksi/saksid.conf:12: alerts_listen: \"udp://x:1\" is not an ipc://");
+	expect_error("rules = r\nindex_key = k\nalerts_listen = tcp://h:1\n"
+	             "alerts_listen = tcp://h:2\n",
+	             "/etc/saksi/saksid.conf:13: alerts_listen already set on line 12");
+	expect_error("rules = r\nrules = s\n",
+	             "/etc/saksi/saksid.conf:11: rules already set on line 10");
+}
+
+static void
 test_listen(void **state)
 {
 	saksid_config cf;
@@ -346,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_bad_origin),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),
 	};

@@ -1,6 +1,7 @@
 /*
  * main.c: saksid's one audited start-up sequence: config, keys, keyring, schemas, ledger,
- * then the server; waits for SIGTERM/SIGINT and stops cleanly. Runs in the foreground
+ * then the server; waits for SIGTERM/SIGINT and stops cleanly, and reloads the rules on
+ * SIGHUP (keeping the old ones if the new file does not load). Runs in the foreground
  * (systemd supervises it); -d logs to stderr instead of syslog, -v adds a line per commit
  * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
  * 2 system error (retry may help). Never logs a payload or a disclosure.
@@ -13,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
 #include <sodium.h>
 
+#include "blind.h"
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
@@ -22,6 +26,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "note.h"
+#include "rules.h"
 #include "schema.h"
 #include "server.h"
 
@@ -69,6 +74,28 @@ load_key(const saksid_log *lg, const char *what, const char *path, int kind,
 	return 0;
 }
 
+/* Loads the rules file named by the config and hands it to the committer. */
+static int
+load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
+{
+	saksi_rules *r = NULL;
+	char err[512];
+	saksi_err e;
+
+	err[0] = '\0';
+	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, &r, err, sizeof(err));
+	if (e != SAKSI_OK) {
+		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
+		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
+	}
+	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
+		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
+		            cf->cf_rules, saksi_strerror(e));
+		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
+	}
+	return 0;
+}
+
 static int
 mkdir_private(const char *path)
 {
@@ -82,7 +109,9 @@ main(int argc, char **argv)
 {
 	saksid_config cf;
 	saksid_log lg;
-	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL;
+	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL, *index_key = NULL;
+	saksi_blind *blind = NULL;
+	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
 	saksi_schemas *sc = NULL;
 	saksid_ingest *ig = NULL;
@@ -130,6 +159,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* The ipc socket and the ledger files: owner and group only. */
@@ -139,6 +169,17 @@ main(int argc, char **argv)
 	    (rc = load_key(&lg, "box_key", cf.cf_box_key, SAKSI_KEY_BOX, &box_key)) != 0 ||
 	    (rc = load_key(&lg, "store_key", cf.cf_store_key, SAKSI_KEY_SYM, &store_key)) != 0)
 		goto out;
+	if (cf.cf_index_key != NULL) {
+		if ((rc = load_key(&lg, "index_key", cf.cf_index_key, SAKSI_KEY_SYM,
+		                   &index_key)) != 0)
+			goto out;
+		rc = EXIT_SYSTEM;
+		if (saksi_blind_new(saksi_seckey_sym(index_key), &blind) != SAKSI_OK)
+			goto out;
+		/* The blinding context keeps its own guarded copy. */
+		saksi_seckey_free(index_key);
+		index_key = NULL;
+	}
 	rc = EXIT_CONFIG;
 	if ((e = saksi_keyring_load(cf.cf_keyring, &kr, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "keyring %s: %s", cf.cf_keyring,
@@ -207,10 +248,26 @@ main(int argc, char **argv)
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
+	co.co_blind = blind;
+	if (cf.cf_alerts_listen != NULL) {
+		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
+		    nn_bind(alerts_sock, cf.cf_alerts_listen) < 0) {
+			saksid_logf(&lg, LOG_ERR, "alerts_listen %s: %s", cf.cf_alerts_listen,
+			            nn_strerror(nn_errno()));
+			goto out;
+		}
+		co.co_alerts_on = 1;
+		co.co_alerts_sock = alerts_sock;
+	}
 	if ((e = saksid_commit_new(&co, &cm)) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "committer: %s", saksi_strerror(e));
 		goto out;
 	}
+	/* Before the server starts: the first event is already evaluated, and alerts left
+	 * unpublished by a crash go out now. */
+	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
+		goto out;
+	rc = EXIT_SYSTEM;
 
 	memset(&so, 0, sizeof(so));
 	so.so_listen = (const char *const *)cf.cf_listen;
@@ -236,12 +293,22 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
+	if (cf.cf_rules != NULL)
+		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
+		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
+		            "the ledger only");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP && cf.cf_rules != NULL &&
+		    load_rules(&lg, &cf, cm) == 0)
+			saksid_logf(&lg, LOG_INFO, "rules %s reloaded", cf.cf_rules);
+		else if (sig == SIGHUP && cf.cf_rules != NULL)
+			saksid_logf(&lg, LOG_ERR, "rules %s not reloaded: the old rules stay",
+			            cf.cf_rules);
 	}
 	saksid_logf(&lg, LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	saksid_server_stop(srv, &st);
@@ -259,6 +326,10 @@ main(int argc, char **argv)
 out:
 	saksid_server_stop(srv, NULL);
 	saksid_commit_free(cm);
+	if (alerts_sock >= 0)
+		nn_close(alerts_sock);
+	saksi_blind_free(blind);
+	saksi_seckey_free(index_key);
 	if (ledger != NULL)
 		saksi_ledger_close(ledger);
 	saksid_ingest_free(ig);

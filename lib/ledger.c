@@ -1144,6 +1144,13 @@ saksi_ledger_abort(saksi_ledger_txn *t)
 		txn_free(t);
 }
 
+struct MDB_txn *
+saksi_ledger_txn_mdb(saksi_ledger_txn *t)
+{
+	/* After a failed write the LMDB transaction is gone: hand out nothing. */
+	return t != NULL && t->t_err == SAKSI_OK ? t->t_mt : NULL;
+}
+
 uint64_t
 saksi_ledger_size(saksi_ledger_txn *t)
 {
@@ -1184,7 +1191,8 @@ saksi_ledger_append(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
 
 	if ((e = usable(t, 1)) != SAKSI_OK)
 		return e;
-	if ((kind != SAKSI_LEAF_EVENT && kind != SAKSI_LEAF_REFUSALS) ||
+	if ((kind != SAKSI_LEAF_EVENT && kind != SAKSI_LEAF_REFUSALS &&
+	    kind != SAKSI_LEAF_ALERT) ||
 	    (body == NULL && body_len != 0))
 		return SAKSI_ERR_INVAL;
 	if (body_len > SAKSI_LEAF_MAX - SAKSI_LEAF_HDR)
@@ -1629,7 +1637,8 @@ saksi_leaf_parse(const uint8_t *leaf, size_t len, saksi_leaf *out)
 		return SAKSI_ERR_FORMAT;
 	if (leaf[0] != SAKSI_LEAF_VERSION)
 		return SAKSI_ERR_VERSION;
-	if (leaf[1] != SAKSI_LEAF_EVENT && leaf[1] != SAKSI_LEAF_REFUSALS)
+	if (leaf[1] != SAKSI_LEAF_EVENT && leaf[1] != SAKSI_LEAF_REFUSALS &&
+	    leaf[1] != SAKSI_LEAF_ALERT)
 		return SAKSI_ERR_FORMAT;
 	out->lf_kind = leaf[1];
 	out->lf_commit_ms = saksi_get_u64(leaf + 2);

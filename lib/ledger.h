@@ -36,6 +36,7 @@
 enum saksi_leaf_kind {
 	SAKSI_LEAF_EVENT = 1,
 	SAKSI_LEAF_REFUSALS = 2,
+	SAKSI_LEAF_ALERT = 3,
 };
 
 typedef struct saksi_ledger saksi_ledger;
@@ -85,6 +86,16 @@ saksi_err saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
 saksi_err saksi_ledger_commit(saksi_ledger_txn *txn);
 /* Discards txn and everything it wrote. */
 void saksi_ledger_abort(saksi_ledger_txn *txn);
+
+/*
+ * The LMDB transaction under txn, for a module that keeps its own named database in the
+ * ledger's environment in the same atomic commit (the rules engine, rules.h). The caller
+ * must not commit, abort or reset it, and must not touch the ledger's own databases; after
+ * a failed write the ledger has already aborted it (see above), and it must not be used.
+ * The environment has room for SAKSI_LEDGER_FREE_DBS more named databases.
+ */
+#define SAKSI_LEDGER_FREE_DBS 7
+struct MDB_txn *saksi_ledger_txn_mdb(saksi_ledger_txn *txn);
 
 /* Number of leaves as seen by txn. */
 uint64_t saksi_ledger_size(saksi_ledger_txn *txn);

@@ -90,6 +90,7 @@ saksi_verify_reason_name(int reason)
 		[SAKSI_V_REVIEWER_FORMAT] = "reviewer_format",
 		[SAKSI_V_REVIEWER_SIGNATURE] = "reviewer_signature",
 		[SAKSI_V_REVIEWER_ROOT] = "reviewer_root",
+		[SAKSI_V_ALERT_FORMAT] = "alert_format",
 	};
 	if (reason < 0 || reason >= SAKSI_V__COUNT || names[reason] == NULL)
 		return "unknown";
@@ -159,6 +160,121 @@ saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count)
 	}
 	if (count != NULL)
 		*count = n;
+	return SAKSI_OK;
+}
+
+/* Printable ASCII from lo to 0x7e, and no other byte. */
+static int
+ascii_ok(const char *p, size_t n, int lo)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < lo || (unsigned char)p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* The checks common to encode and parse, on the fields a struct holds. */
+static int
+alert_fields_ok(const saksi_alert *a, size_t rlen, size_t glen)
+{
+	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_LATE ||
+	    a->al_severity < SAKSI_SEV_LOW || a->al_severity > SAKSI_SEV_CRITICAL)
+		return 0;
+	if (rlen == 0 || rlen > SAKSI_RULES_ID_MAX + 6 - 1 || !ascii_ok(a->al_rule, rlen, 0x21))
+		return 0;
+	if (glen == 0 || glen > SAKSI_RULES_GROUP_MAX || !ascii_ok(a->al_group, glen, 0x20))
+		return 0;
+	if (a->al_first_ms > a->al_last_ms || a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX)
+		return 0;
+	for (uint32_t i = 1; i < a->al_nevidence; i++)
+		if (a->al_evidence[i - 1] >= a->al_evidence[i])
+			return 0;
+	return 1;
+}
+
+saksi_err
+saksi_alert_leaf_encode(const saksi_alert *a, uint8_t *out, size_t outlen, size_t *written)
+{
+	size_t rlen, glen, need;
+	uint8_t *p = out;
+
+	if (a == NULL || out == NULL || written == NULL)
+		return SAKSI_ERR_INVAL;
+	rlen = strnlen(a->al_rule, sizeof(a->al_rule));
+	glen = strnlen(a->al_group, sizeof(a->al_group));
+	if (!alert_fields_ok(a, rlen, glen))
+		return SAKSI_ERR_INVAL;
+	need = 8 + 3 + rlen + 2 + glen + 6 * 8 + 4 + 1 + 8 * (size_t)a->al_nevidence;
+	if (outlen < need)
+		return SAKSI_ERR_INVAL;
+	saksi_put_u64(p, a->al_id);
+	p[8] = (uint8_t)a->al_kind;
+	p[9] = (uint8_t)a->al_severity;
+	p[10] = (uint8_t)rlen;
+	memcpy(p + 11, a->al_rule, rlen);
+	p += 11 + rlen;
+	saksi_put_u16(p, (uint16_t)glen);
+	memcpy(p + 2, a->al_group, glen);
+	p += 2 + glen;
+	saksi_put_u64(p, a->al_first_ms);
+	saksi_put_u64(p + 8, a->al_last_ms);
+	saksi_put_u64(p + 16, a->al_value);
+	saksi_put_u64(p + 24, a->al_threshold);
+	saksi_put_u64(p + 32, a->al_extra);
+	saksi_put_u64(p + 40, a->al_trigger);
+	saksi_put_u32(p + 48, a->al_total);
+	p[52] = (uint8_t)a->al_nevidence;
+	p += 53;
+	for (uint32_t i = 0; i < a->al_nevidence; i++, p += 8)
+		saksi_put_u64(p, a->al_evidence[i]);
+	*written = (size_t)(p - out);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_alert_leaf_parse(const uint8_t *body, size_t len, saksi_alert *a)
+{
+	const uint8_t *p = body, *end = body + len;
+	size_t rlen, glen;
+
+	if (body == NULL || a == NULL)
+		return SAKSI_ERR_FORMAT;
+	memset(a, 0, sizeof(*a));
+	if (len < 11)
+		return SAKSI_ERR_FORMAT;
+	a->al_id = saksi_get_u64(p);
+	a->al_kind = p[8];
+	a->al_severity = p[9];
+	rlen = p[10];
+	p += 11;
+	if (rlen == 0 || rlen > SAKSI_RULES_ID_MAX + 6 - 1 || (size_t)(end - p) < rlen + 2)
+		return SAKSI_ERR_FORMAT;
+	memcpy(a->al_rule, p, rlen);
+	p += rlen;
+	glen = saksi_get_u16(p);
+	p += 2;
+	if (glen == 0 || glen > SAKSI_RULES_GROUP_MAX || (size_t)(end - p) < glen + 53)
+		return SAKSI_ERR_FORMAT;
+	memcpy(a->al_group, p, glen);
+	p += glen;
+	a->al_first_ms = saksi_get_u64(p);
+	a->al_last_ms = saksi_get_u64(p + 8);
+	a->al_value = saksi_get_u64(p + 16);
+	a->al_threshold = saksi_get_u64(p + 24);
+	a->al_extra = saksi_get_u64(p + 32);
+	a->al_trigger = saksi_get_u64(p + 40);
+	a->al_total = saksi_get_u32(p + 48);
+	a->al_nevidence = p[52];
+	p += 53;
+	if (a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX ||
+	    (size_t)(end - p) != 8 * (size_t)a->al_nevidence)
+		return SAKSI_ERR_FORMAT;
+	for (uint32_t i = 0; i < a->al_nevidence; i++, p += 8)
+		a->al_evidence[i] = saksi_get_u64(p);
+	/* memcpy left both strings NUL-terminated: a is zeroed and the arrays are larger. */
+	if (!alert_fields_ok(a, rlen, glen) || strlen(a->al_rule) != rlen ||
+	    strlen(a->al_group) != glen)
+		return SAKSI_ERR_FORMAT;
 	return SAKSI_OK;
 }
 
@@ -489,6 +605,18 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 			return fail(s, SAKSI_V_REFUSALS_FORMAT, i, e,
 			    "entry %" PRIu64 ": the refusal summary does not parse", i);
 		s->r->vr_refusals++;
+	} else if (lf.lf_kind == SAKSI_LEAF_ALERT) {
+		saksi_alert a;
+		e = saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a);
+		if (e != SAKSI_OK)
+			return fail(s, SAKSI_V_ALERT_FORMAT, i, e,
+			    "entry %" PRIu64 ": the alert does not parse", i);
+		/* An alert is raised by events already in the ledger, never by later ones. */
+		if (a.al_trigger >= i ||
+		    (a.al_nevidence > 0 && a.al_evidence[a.al_nevidence - 1] >= i))
+			return fail(s, SAKSI_V_ALERT_FORMAT, i, SAKSI_ERR_FORMAT,
+			    "entry %" PRIu64 ": the alert names an entry at or after itself", i);
+		s->r->vr_alerts++;
 	} else
 		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
 		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);

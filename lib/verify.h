@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "rules.h"
 #include "saksi_error.h"
 
 /* vr_index when a failure is not about one entry (e.g. the reviewer's checkpoint). */
@@ -45,6 +46,7 @@ enum saksi_verify_reason {
 	SAKSI_V_REVIEWER_FORMAT,  /* the reviewer's checkpoint is not a well-formed note */
 	SAKSI_V_REVIEWER_SIGNATURE, /* the reviewer's checkpoint is not signed by the log key */
 	SAKSI_V_REVIEWER_ROOT,    /* the ledger's prefix differs from the reviewer's checkpoint */
+	SAKSI_V_ALERT_FORMAT,     /* an alert leaf does not parse strictly, or names later leaves */
 	SAKSI_V__COUNT
 };
 
@@ -86,6 +88,7 @@ typedef struct saksi_verify_report {
 	uint64_t vr_index;          /* first failing entry, or SAKSI_VERIFY_NO_INDEX */
 	int vr_err;                 /* the library error behind the failure, or SAKSI_OK */
 	char vr_message[512];       /* e.g. "entry 41: prev_root does not match ..." */
+	uint64_t vr_alerts;         /* alert leaves verified */
 } saksi_verify_report;
 
 /*
@@ -114,5 +117,19 @@ saksi_err saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts,
  * *count (may be NULL) gets the record count.
  */
 saksi_err saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count);
+
+/* Longest alert leaf body (FORMATS.md section 4, kind 3). */
+#define SAKSI_ALERT_LEAF_MAX (8 + 3 + (SAKSI_RULES_ID_MAX + 5) + 2 + SAKSI_RULES_GROUP_MAX + \
+                              6 * 8 + 4 + 1 + 8 * SAKSI_ALERT_EVIDENCE_MAX)
+/*
+ * Alert leaf body (FORMATS.md section 4, kind 3). encode: SAKSI_ERR_INVAL for an alert
+ * that the format cannot carry (the same checks as parse) or outlen too small.
+ * parse: strict (id >= 1, kinds, severities, lengths, ASCII, first_ms <= last_ms, at most
+ * 64 evidence indices, strictly ascending, nothing after): SAKSI_ERR_FORMAT otherwise.
+ * It does not compare indices with the leaf's own: the verifier does.
+ */
+saksi_err saksi_alert_leaf_encode(const saksi_alert *a, uint8_t *out, size_t outlen,
+                                  size_t *written);
+saksi_err saksi_alert_leaf_parse(const uint8_t *body, size_t len, saksi_alert *out);
 
 #endif

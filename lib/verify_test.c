@@ -53,6 +53,7 @@ struct build {
 	uint64_t sign_upto;
 	uint64_t variant_from;
 	int variant;
+	unsigned alert_every;   /* entry i is an alert when this divides i + 1 (0: never) */
 };
 
 struct fx {
@@ -209,6 +210,40 @@ append_refusals(saksi_ledger_txn *txn, struct keys *k, uint64_t commit_ms)
 	    sizeof(body), NULL, NULL), SAKSI_OK);
 }
 
+/* A detector's alert at entry i >= 2, naming the two entries before it. */
+static void
+make_alert(saksi_alert *a, uint64_t i)
+{
+	memset(a, 0, sizeof(*a));
+	a->al_id = i;
+	a->al_kind = SAKSI_ALERT_RULE;
+	a->al_severity = SAKSI_SEV_HIGH;
+	strcpy(a->al_rule, "device_many_nik_fast");
+	strcpy(a->al_group, "device_id=Y3NTMtg5h3BwxnzBS9MLHuBFF800tNF33lMJlEoJUmg");
+	a->al_first_ms = T0 + i - 2;
+	a->al_last_ms = T0 + i - 1;
+	a->al_value = 6;
+	a->al_threshold = 6;
+	a->al_trigger = i - 1;
+	a->al_total = 2;
+	a->al_nevidence = 2;
+	a->al_evidence[0] = i - 2;
+	a->al_evidence[1] = i - 1;
+}
+
+static void
+append_alert(saksi_ledger_txn *txn, uint64_t i, uint64_t commit_ms)
+{
+	uint8_t body[SAKSI_ALERT_LEAF_MAX];
+	saksi_alert a;
+	size_t len;
+
+	make_alert(&a, i);
+	assert_int_equal(saksi_alert_leaf_encode(&a, body, sizeof(body), &len), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_ALERT, commit_ms, body, len, NULL,
+	    NULL), SAKSI_OK);
+}
+
 /* Signs and stores the checkpoint of the current tree inside txn. */
 static void
 put_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, uint64_t size)
@@ -249,6 +284,8 @@ build(struct keys *k, const char *dir, const struct build *b)
 
 			if (b->refusal_every && (j + 1) % b->refusal_every == 0)
 				append_refusals(txn, k, commit_ms);
+			else if (b->alert_every && j >= 2 && (j + 1) % b->alert_every == 0)
+				append_alert(txn, j, commit_ms);
 			else
 				append_event(txn, k, j, variant, ++seq[j % 2], commit_ms);
 		}
@@ -1392,6 +1429,106 @@ test_refusals_parse(void **state)
 	assert_int_equal(saksi_refusals_parse(body, sizeof(body), NULL), SAKSI_ERR_FORMAT);
 }
 
+/* Alert leaves verify; a damaged or forward-looking one is named. */
+static void
+test_alerts(void **state)
+{
+	struct fx *f = *state;
+	struct build b = std_build(20);
+	saksi_verify_report r;
+	uint8_t *leaf;
+	size_t len;
+
+	b.alert_every = 4;   /* entries 3, 7, 11, 15, 19; 6 and 13 stay refusals */
+	build(f->k, f->dir, &b);
+	expect_ok(f, f->dir, NULL, 0, &r);
+	assert_int_equal(r.vr_alerts, 5);
+	assert_int_equal(r.vr_refusals, 2);
+	assert_int_equal(r.vr_events, 13);
+	leaf = leaf_bytes(f->dir, 3, &len);
+	assert_int_equal(leaf[1], SAKSI_LEAF_ALERT);
+	free(leaf);
+	/* Severity 5 does not exist. */
+	assert_int_equal(edit_leaf_byte(f->dir, 7, SAKSI_LEAF_HDR + 9, 0, 5), SAKSI_LEAF_ALERT);
+	expect_fail(f, f->dir, NULL, 0, SAKSI_V_ALERT_FORMAT, 7,
+	    "entry 7: the alert does not parse");
+}
+
+static void
+test_alert_forward(void **state)
+{
+	struct fx *f = *state;
+	struct build b = std_build(20);
+
+	b.alert_every = 4;
+	build(f->k, f->dir, &b);
+	/* The last evidence index's low byte of entry 11 set to 11: itself. */
+	assert_int_equal(edit_leaf_byte(f->dir, 11, -1, 0, 11), SAKSI_LEAF_ALERT);
+	expect_fail(f, f->dir, NULL, 0, SAKSI_V_ALERT_FORMAT, 11,
+	    "entry 11: the alert names an entry at or after itself");
+}
+
+static void
+test_alert_leaf_parse(void **state)
+{
+	uint8_t body[SAKSI_ALERT_LEAF_MAX], copy[SAKSI_ALERT_LEAF_MAX];
+	saksi_alert a, b;
+	size_t len, rlen;
+
+	(void)state;
+	make_alert(&a, 9);
+	assert_int_equal(saksi_alert_leaf_encode(&a, body, sizeof(body), &len), SAKSI_OK);
+	rlen = strlen(a.al_rule);
+	assert_int_equal(len, 8 + 3 + rlen + 2 + strlen(a.al_group) + 53 + 16);
+	assert_int_equal(saksi_alert_leaf_parse(body, len, &b), SAKSI_OK);
+	assert_memory_equal(&a, &b, sizeof(a));
+	/* Exact length only. */
+	assert_int_equal(saksi_alert_leaf_parse(body, len - 1, &b), SAKSI_ERR_FORMAT);
+	memcpy(copy, body, len);
+	copy[len] = 0;
+	assert_int_equal(saksi_alert_leaf_parse(copy, len + 1, &b), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_alert_leaf_parse(body, 10, &b), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_alert_leaf_parse(NULL, 0, &b), SAKSI_ERR_FORMAT);
+	/* One field at a time. */
+#define BAD(off, val) do { memcpy(copy, body, len); copy[(off)] = (val); \
+	assert_int_equal(saksi_alert_leaf_parse(copy, len, &b), SAKSI_ERR_FORMAT); } while (0)
+	BAD(7, 0);                        /* id 0 */
+	BAD(8, 0);                        /* kind 0 */
+	BAD(8, 4);                        /* kind 4 */
+	BAD(9, 0);                        /* severity 0 */
+	BAD(10, 0);                       /* empty rule */
+	BAD(11, ' ');                     /* a space in the rule */
+	BAD(11 + rlen + 2, 0x7f);         /* DEL in the group */
+	BAD(11 + rlen + 2, '\0');         /* NUL in the group */
+	BAD(len - 16 - 1, 3);             /* n says 3, two are there */
+	BAD(len - 1, 0);                  /* evidence not ascending */
+	memcpy(copy, body, len);
+	saksi_put_u16(copy + 11 + rlen, 0);   /* empty group */
+	assert_int_equal(saksi_alert_leaf_parse(copy, len, &b), SAKSI_ERR_FORMAT);
+#undef BAD
+	/* first_ms after last_ms: refused both ways. */
+	b = a;
+	b.al_first_ms = b.al_last_ms + 1;
+	assert_int_equal(saksi_alert_leaf_encode(&b, body, sizeof(body), &len), SAKSI_ERR_INVAL);
+	b = a;
+	b.al_nevidence = SAKSI_ALERT_EVIDENCE_MAX + 1;
+	assert_int_equal(saksi_alert_leaf_encode(&b, body, sizeof(body), &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_alert_leaf_encode(&a, body, 20, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_alert_leaf_encode(NULL, body, sizeof(body), &len),
+	    SAKSI_ERR_INVAL);
+	/* The largest alert fits SAKSI_ALERT_LEAF_MAX exactly. */
+	b = a;
+	memset(b.al_rule, 'r', SAKSI_RULES_ID_MAX + 5);
+	memset(b.al_group, 'g', SAKSI_RULES_GROUP_MAX);
+	b.al_nevidence = SAKSI_ALERT_EVIDENCE_MAX;
+	for (uint32_t i = 0; i < b.al_nevidence; i++)
+		b.al_evidence[i] = i;
+	assert_int_equal(saksi_alert_leaf_encode(&b, body, sizeof(body), &len), SAKSI_OK);
+	assert_int_equal(len, SAKSI_ALERT_LEAF_MAX);
+	assert_int_equal(saksi_alert_leaf_parse(body, len, &a), SAKSI_OK);
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
 static void
 test_reason_names(void **state)
 {
@@ -1410,6 +1547,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_forward, setup, teardown),
+		cmocka_unit_test(test_alert_leaf_parse),
 		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_origin, setup, teardown),

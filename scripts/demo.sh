@@ -27,6 +27,17 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# The detectors' alerts, live: saksid publishes each one once its commit is durable.
+aurl=$(sed -n 's/^alerts_listen *= *\(.*\)$/\1/p' "$state/saksid.conf" | head -n1)
+"$bin/saksi" alerts follow --url "$aurl" >demo/alerts.log 2>demo/alerts.err &
+fpid=$!
+trap 'kill $pid $fpid 2>/dev/null || true' EXIT
+# PUB keeps nothing for a subscriber not yet connected: wait until it is.
+for _ in $(seq 100); do
+  grep -q "following alerts" demo/alerts.err 2>/dev/null && break
+  sleep 0.1
+done
+
 echo "== 4. a branch day: bookings, check-ins, calls, claims, documents, payments, brokers"
 "$bin/saksi" simulate --url "$url" --state "$state" --branches 1 --days 1 --seed 20260624 \
   --brokers medium --truth demo/truth.json
@@ -34,8 +45,14 @@ echo "== 4. a branch day: bookings, check-ins, calls, claims, documents, payment
 echo "== 5. the latest signed checkpoint"
 "$bin/saksi" checkpoint --url "$url"
 kill -TERM $pid && wait $pid || true
+kill -TERM $fpid 2>/dev/null && wait $fpid 2>/dev/null || true
 trap - EXIT
 echo "   saksid log: demo/saksid.log"
+
+echo "== 5b. alerts as they were published (saksi alerts follow, demo/alerts.log)"
+cat demo/alerts.log
+echo "== 5c. the same alerts as ledger entries, each covered by a signed checkpoint"
+"$bin/saksi" alerts list --ledger "$state/ledger"
 
 echo "== 6. an ombudsman verifies the whole ledger with public keys only"
 "$bin/saksi" verify --ledger "$state/ledger" --vkey "$(cat "$state/log.vkey")" \

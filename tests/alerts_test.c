@@ -1,0 +1,561 @@
+/*
+ * alerts_test.c: detection through the built saksid with the default rules. A broker
+ * booking many people from one device and a released slot rebooked for someone else each
+ * raise exactly one alert, as a ledger entry and on the PUB socket; a family sharing a
+ * laptop raises none; after kill -9 and a restart no alert is raised twice; the ledger
+ * with its alert entries verifies. Never prints a personal value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+
+#include "daemon_fixture.h"
+#include "bytes.h"
+#include "ledger.h"
+#include "verify.h"
+#include "wire.h"
+
+#define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+
+static struct fx fx;
+static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
+static pid_t daemon_pid = -1;
+static uint64_t seq, t0;
+static struct fx_item last_item;
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static pid_t
+spawn(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(errlog, "a", stderr);
+		(void)f;
+		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
+static size_t
+rpc(const void *req, size_t len, uint8_t **reply)
+{
+	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n;
+	void *buf = NULL;
+
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	n = nn_recv(s, &buf, NN_MSG, 0);
+	if (n < 0)
+		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
+	*reply = malloc((size_t)n + 1);
+	memcpy(*reply, buf, (size_t)n);
+	nn_freemsg(buf);
+	nn_close(s);
+	return (size_t)n;
+}
+
+/* Sends one item; returns its result code. */
+static int
+submit1(const struct fx_item *fi)
+{
+	size_t len = 4 + 8 + fi->env_len + fi->sealed_len, rlen;
+	uint8_t *req = malloc(len), *r;
+	int code;
+
+	req[0] = 1;
+	req[1] = SAKSI_OP_SUBMIT;
+	saksi_put_u16(req + 2, 1);
+	saksi_put_u32(req + 4, (uint32_t)fi->env_len);
+	memcpy(req + 8, fi->env, fi->env_len);
+	saksi_put_u32(req + 8 + fi->env_len, (uint32_t)fi->sealed_len);
+	if (fi->sealed_len > 0)
+		memcpy(req + 12 + fi->env_len, fi->sealed, fi->sealed_len);
+	rlen = rpc(req, len, &r);
+	free(req);
+	assert_true(rlen >= 10);
+	assert_int_equal(r[2], 0);
+	code = r[5];
+	free(r);
+	return code;
+}
+
+/* Builds and submits one event of `type` from the clear example with `set` applied, at
+ * t0 + dt; keeps the item for a resubmission. */
+static void
+send_event(const char *type, const char *const *set, uint64_t dt)
+{
+	char *p = fx_payload(type, set);
+
+	fx_item_free(&last_item);
+	fx_build(&fx, fx.prod[FX_QUEUE], type, p, ++seq, t0 + dt, &last_item);
+	free(p);
+	assert_int_equal(submit1(&last_item), SAKSI_R_ACCEPTED);
+}
+
+static void
+booking(uint64_t dt, const char *channel, const char *booking_id, int person,
+        const char *device, const char *slot_hour)
+{
+	char nik[20], kpj[16], phone[20], email[40];
+
+	snprintf(nik, sizeof(nik), "737105450788%04d", person);
+	snprintf(kpj, sizeof(kpj), "180452%05d", person);
+	snprintf(phone, sizeof(phone), "+62812423%05d", person);
+	snprintf(email, sizeof(email), "person%d@example.com", person);
+	const char *const set[] = { "channel", channel, "booking_id", booking_id, "nik", nik,
+	    "kpj", kpj, "phone", phone, "email", email, "device_id", device,
+	    "slot_hour", slot_hour, NULL };
+	send_event("queue.booking.created", set, dt);
+}
+
+/* Alert entries in the ledger (the daemon stopped), rules in ledger order. */
+static size_t
+ledger_alerts(char rules[8][64])
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	size_t n = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
+		saksi_leaf lf;
+		saksi_alert a;
+		uint8_t *leaf;
+		size_t len;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		if (lf.lf_kind == SAKSI_LEAF_ALERT) {
+			assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a),
+			    SAKSI_OK);
+			assert_true(n < 8);
+			assert_int_equal(a.al_id, n + 1);
+			assert_true(a.al_trigger < i);
+			snprintf(rules[n++], 64, "%s", a.al_rule);
+		}
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return n;
+}
+
+static void
+kill9(void)
+{
+	assert_int_equal(kill(daemon_pid, SIGKILL), 0);
+	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
+	daemon_pid = -1;
+}
+
+/* Waits (bounded) until a file holds `what`; the daemon, if running, must stay up. */
+static char *
+await_file(const char *path, const char *what)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
+
+		if (text != NULL && strstr(text, what) != NULL)
+			return text;
+		free(text);
+		if (daemon_pid > 0)
+			assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s never held \"%s\"", path, what);
+	return NULL;
+}
+
+/* Waits (bounded) until sub is connected: PUB sends nothing to a subscriber before. */
+static void
+await_connected(int sub)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) > 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("the alerts subscriber never connected");
+}
+
+/* Waits (bounded) for a child to exit 0; kills it and fails otherwise. */
+static void
+await_exit0(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("child %d did not finish", (int)pid);
+}
+
+/* Waits for one alert on sub; returns its JSON (malloc'd). */
+static char *
+recv_alert(int sub)
+{
+	void *buf = NULL;
+	char *s;
+	int n = nn_recv(sub, &buf, NN_MSG, 0);
+
+	if (n < 0)
+		fail_msg("no alert published: %s", nn_strerror(nn_errno()));
+	s = malloc((size_t)n + 1);
+	memcpy(s, buf, (size_t)n);
+	s[n] = '\0';
+	nn_freemsg(buf);
+	return s;
+}
+
+/* Runs the saksi CLI with stdout to `out`; returns its exit status, or the pid when
+ * background is set. */
+static int
+cli(int background, const char *out, const char *const *args)
+{
+	char *argv[16];
+	pid_t pid;
+	int st, n = 0;
+
+	argv[n++] = (char *)"saksi";
+	while (*args != NULL && n < 15)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	fflush(stdout);   /* the child's freopen would flush our buffer a second time */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[300];
+		FILE *f = freopen(out, "w", stdout);
+
+		snprintf(err, sizeof(err), "%s.err", out);
+		f = freopen(err, "w", stderr);
+		(void)f;
+		execv(SAKSI, argv);
+		_exit(127);
+	}
+	if (background)
+		return pid;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static int
+setup(void **state)
+{
+	char path[256], text[2048];
+	saksi_seckey *index;
+	(void)state;
+
+	fx_init(&fx, 0);
+	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
+	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/alerts.sock", fx.dir);
+	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
+	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
+	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
+	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
+	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
+	saksi_seckey_free(index);
+	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
+	fx_write(path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	snprintf(text, sizeof(text),
+	         "origin = %s\n"
+	         "state_dir = state\n"
+	         "listen = ipc://ingest.sock\n"
+	         "keyring = keyring.json\n"
+	         "log_key = log.key\n"
+	         "box_key = box.key\n"
+	         "store_key = store.key\n"
+	         "index_key = index.key\n"
+	         "schemas_dir = %s/schemas/events\n"
+	         "rules = rules.conf\n"
+	         "alerts_listen = ipc://alerts.sock\n"
+	         "group_wait_us = 0\n"
+	         "workers = 2\n"
+	         "map_size_mb = 64\n",
+	         FX_ORIGIN, SAKSI_SOURCE_DIR);
+	fx_write(conf, text, strlen(text), 0644);
+	/* The default rules, as a file of its own that test_reload rewrites. */
+	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
+	{
+		size_t len;
+		char *rules = fx_read(path, &len);
+
+		snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+		fx_write(path, rules, len, 0644);
+		free(rules);
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (daemon_pid > 0)
+		kill9();
+	fx_item_free(&last_item);
+	fx_free(&fx);
+	return 0;
+}
+
+static void
+test_alerts(void **state)
+{
+	char rules[8][64], *a1, *a2, *log, dev[32], bk[32], out[256], *text, vkey[512];
+	const char *const cancel[] = { "booking_id", "BK-SLOT-1", "slot_hour", "#14",
+	    "device_id", "holder-dev-0001", NULL };
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_verify_opts vo;
+	saksi_verify_report vr;
+	int sub, to = 20000;
+	pid_t follower;
+	(void)state;
+
+	t0 = wall_ms() - 120000;
+	daemon_pid = spawn();
+	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
+	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(sub, alerts_url) >= 0);
+	snprintf(out, sizeof(out), "%s/follow.out", fx.dir);
+	{
+		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		    "2", NULL };
+		follower = cli(1, out, args);
+	}
+	await_connected(sub);
+	{
+		char errf[300];
+		snprintf(errf, sizeof(errf), "%s.err", out);
+		free(await_file(errf, "saksi: following alerts on "));
+	}
+
+	/* A family of three booking from one laptop: silent. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(bk, sizeof(bk), "BK-FAM-%d", i);
+		booking((uint64_t)i * 60000, "web", bk, 100 + i, "fam-laptop-0001", "#9");
+	}
+	/* A broker's phone booking six people within minutes: one alert. */
+	for (int i = 0; i < 6; i++) {
+		snprintf(bk, sizeof(bk), "BK-BRK-%d", i);
+		booking(200000 + (uint64_t)i * 1000, "app", bk, 200 + i, "broker-phone-0001",
+		    "#10");
+	}
+	/* A slot released and taken two seconds later by another person on another
+	 * device: one alert. */
+	booking(210000, "web", "BK-SLOT-1", 300, "holder-dev-0001", "#14");
+	send_event("queue.booking.cancelled", cancel, 215000);
+	snprintf(dev, sizeof(dev), "client-dev-0001");
+	booking(217000, "web", "BK-SLOT-2", 301, dev, "#14");
+
+	a1 = recv_alert(sub);
+	a2 = recv_alert(sub);
+	printf("# published:\n# %s\n# %s\n", a1, a2);
+	assert_non_null(strstr(a1, "\"rule\":\"device_many_nik_fast\""));
+	assert_non_null(strstr(a1, "\"severity\":\"high\""));
+	assert_non_null(strstr(a2, "\"rule\":\"slot_rebooked_other_nik\""));
+	free(a1);
+	free(a2);
+	/* saksi alerts follow saw the same two, one line each. */
+	await_exit0(follower);
+	text = fx_read(out, NULL);
+	printf("# saksi alerts follow:\n%s", text);
+	assert_non_null(strstr(text, "high  device_many_nik_fast  device_id="));
+	assert_non_null(strstr(text, "evidence 6: 3,4,5,6,7,8\n"));
+	assert_non_null(strstr(text, "medium  slot_rebooked_other_nik  branch=KC-MAKASSAR"));
+	free(text);
+
+	/* A crash after the commit, then a restart: nothing raised again, and the same
+	 * bytes once more are a duplicate, not a new event to count. */
+	kill9();
+	assert_int_equal(ledger_alerts(rules), 2);
+	daemon_pid = spawn();
+	assert_int_equal(submit1(&last_item), SAKSI_R_DUPLICATE);
+	booking(230000, "web", "BK-FAM-3", 103, "fam-laptop-0001", "#11");
+	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
+	daemon_pid = -1;
+	nn_close(sub);
+
+	assert_int_equal(ledger_alerts(rules), 2);
+	assert_string_equal(rules[0], "device_many_nik_fast");
+	assert_string_equal(rules[1], "slot_rebooked_other_nik");
+
+	/* The whole ledger, alert entries included, verifies. */
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	memset(&vo, 0, sizeof(vo));
+	vo.vo_log = &fx.v;
+	vo.vo_keyring = fx.kr;
+	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
+	assert_int_equal(vr.vr_alerts, 2);
+	assert_int_equal(vr.vr_events, 3 + 6 + 3 + 1);
+	saksi_ledger_close(l);
+
+	/* The CLI: list, get and verify over the same ledger. */
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		printf("# saksi alerts list:\n%s", text);
+		assert_non_null(strstr(text, "alert 1 (entry 9)  high  device_many_nik_fast"));
+		assert_non_null(strstr(text, "alert 2 (entry 13)  medium  slot_rebooked_other"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		    NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "{\"entry\":9,\"evidence\":[3,4,5,6,7,8],"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "get", "--ledger", ledger_dir, "9", NULL };
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "kind: alert\n"));
+		assert_non_null(strstr(text, "alert: {\"evidence\":[3,4,5,6,7,8],"));
+		free(text);
+	}
+	{
+		char kr[256];
+		const char *const args[] = { "verify", "--ledger", ledger_dir, "--vkey", vkey,
+		    "--keyring", kr, NULL };
+		snprintf(vkey, sizeof(vkey), "%s", fx.vkey);
+		snprintf(kr, sizeof(kr), "%s/keyring.json", fx.dir);
+		assert_int_equal(cli(0, out, args), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(strstr(text, "ledger intact"));
+		assert_non_null(strstr(text, ", alerts 2)"));
+		free(text);
+	}
+
+	/* Personal data never reaches the log. */
+	log = fx_read(errlog, NULL);
+	printf("# saksid's log:\n%s", log);
+	assert_non_null(strstr(log, "detection: rules"));
+	assert_null(strstr(log, "7371054507880"));
+	free(log);
+}
+
+/* Waits (bounded, for the daemon to act, not to time it) until the log holds `what`. */
+static char *
+await_log(const char *what)
+{
+	return await_file(errlog, what);
+}
+
+/* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */
+static void
+test_reload(void **state)
+{
+	char path[256], *log;
+	const char *bad = "saksi-rules 1\nlateness 5m\nrule x\n  type nonsense\n";
+	const char *good = "saksi-rules 1\nlateness 1m\nselect book\n"
+	    "  match queue.booking.created\nrule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 10s\n  condition gte 3\n"
+	    "  suppress 1h\n  reraise 2\n";
+	(void)state;
+
+	t0 = wall_ms() - 60000;
+	daemon_pid = spawn();
+	free(await_log("detection: rules"));
+	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	fx_write(path, bad, strlen(bad), 0644);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	log = await_log("not reloaded: the old rules stay");
+	printf("# saksid's log:\n%s", log);
+	assert_non_null(strstr(log, "rules.conf:4: type takes one of"));
+	free(log);
+	/* Still detecting with the old rules: a broker's six bookings raise one alert. */
+	for (int i = 0; i < 6; i++) {
+		char bk[32];
+
+		snprintf(bk, sizeof(bk), "BK-R-%d", i);
+		booking((uint64_t)i * 1000, "app", bk, 400 + i, "broker-phone-0002", "#10");
+	}
+	/* A file that loads replaces them. */
+	fx_write(path, good, strlen(good), 0644);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	free(await_log("reloaded\n"));
+	/* The new rules are the ones in force: three bookings from one device in 10 s. */
+	for (int i = 0; i < 3; i++) {
+		char bk[32];
+
+		snprintf(bk, sizeof(bk), "BK-N-%d", i);
+		booking(10000 + (uint64_t)i * 1000, "web", bk, 500 + i, "new-rules-dev-01", "#11");
+	}
+	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
+	daemon_pid = -1;
+	{
+		char rules[8][64];
+		assert_int_equal(ledger_alerts(rules), 2);
+		assert_string_equal(rules[0], "device_many_nik_fast");
+		assert_string_equal(rules[1], "r1");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
