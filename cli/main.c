@@ -38,6 +38,7 @@ static const char help[] =
 "  LOGKEY is --vkey VKEY or --vkey-file F: with --url, every answer is checked against\n"
 "  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
+"  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
@@ -74,6 +75,7 @@ static const struct {
 	{ "init", cmd_init },
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
+	{ "backup", cmd_backup },
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },

@@ -4,12 +4,16 @@
  * bookkeeping, disclosures, checkpoints. It must never update or delete a leaf, node or
  * checkpoint, and never trust stored bytes when decoding them: a copy may be hostile.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 #include <zdict.h>
@@ -859,6 +863,172 @@ saksi_ledger_close(saksi_ledger *l)
 	pthread_mutex_destroy(&l->l_dmu);
 	pthread_mutex_destroy(&l->l_wmu);
 	free(l);
+}
+
+/* ---- backup ---- */
+
+/* errno of a file operation of the backup, as the header documents it. */
+static saksi_err
+map_errno(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return SAKSI_ERR_NOT_FOUND;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return SAKSI_ERR_PERM;
+	case ENOSPC:
+	case EDQUOT:
+		return SAKSI_ERR_FULL;
+	case EEXIST:
+	case ENOTEMPTY:
+		return SAKSI_ERR_EXISTS;
+	case ENOMEM:
+		return SAKSI_ERR_NOMEM;
+	default:
+		return SAKSI_ERR_IO;
+	}
+}
+
+/* SAKSI_OK if path is absent or an empty directory (a cheap check before copying; the
+ * rename decides, since rename() refuses a non-empty directory). */
+static saksi_err
+backup_target_free(const char *path)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	saksi_err e = SAKSI_OK;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? SAKSI_OK : map_errno(errno);
+	if (!S_ISDIR(st.st_mode))
+		return SAKSI_ERR_EXISTS;
+	if ((d = opendir(path)) == NULL)
+		return map_errno(errno);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			e = SAKSI_ERR_EXISTS;
+			break;
+		}
+	closedir(d);
+	return e;
+}
+
+static saksi_err
+fsync_dir(const char *path)
+{
+	int fd, rc, err;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return map_errno(errno);
+	rc = fsync(fd);
+	err = errno;
+	close(fd);
+	/* Some file systems cannot sync a directory; the data file itself is synced. */
+	return rc == 0 || err == EINVAL ? SAKSI_OK : map_errno(err);
+}
+
+/* The copy into tmp/data.mdb, synced. */
+static saksi_err
+backup_copy(MDB_env *env, const char *file)
+{
+	saksi_err e = SAKSI_OK;
+	int fd, rc;
+
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return map_errno(errno);
+	/* One read snapshot, walked tree by tree: free pages are not copied. */
+	if ((rc = mdb_env_copyfd2(env, fd, MDB_CP_COMPACT)) != 0)
+		e = rc == ENOSPC || rc == EDQUOT || rc == EIO ? map_errno(rc) : map_mdb(rc);
+	else if (fsync(fd) != 0)
+		e = map_errno(errno);
+	if (close(fd) != 0 && e == SAKSI_OK)
+		e = map_errno(errno);
+	return e;
+}
+
+saksi_err
+saksi_ledger_backup(saksi_ledger *l, const char *dir)
+{
+	char *target = NULL, *parent = NULL, *tmp = NULL, *file = NULL;
+	const char *base;
+	unsigned flags;
+	size_t n, plen, blen;
+	saksi_err e;
+	char *slash;
+	int made = 0, copied = 0;
+
+	if (l == NULL || dir == NULL || *dir == '\0')
+		return SAKSI_ERR_INVAL;
+	/*
+	 * Without the lock file our read snapshot is not registered, and a writer in
+	 * another process could recycle the pages being copied.
+	 */
+	if (mdb_env_get_flags(l->l_env, &flags) != 0)
+		return SAKSI_ERR_LEDGER;
+	if (flags & MDB_NOLOCK)
+		return SAKSI_ERR_PERM;
+
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if ((target = strndup(dir, n)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	if ((e = backup_target_free(target)) != SAKSI_OK)
+		goto out;
+	/* The temporary directory is a sibling, so rename() is atomic and never copies. */
+	if ((slash = strrchr(target, '/')) == NULL) {
+		parent = strdup(".");
+		base = target;
+	} else {
+		parent = slash == target ? strdup("/") : strndup(target, (size_t)(slash - target));
+		base = slash + 1;
+	}
+	if (parent == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto out;
+	}
+	plen = strlen(parent);
+	blen = strlen(base);
+	if ((tmp = malloc(plen + blen + sizeof("/..backup-XXXXXX"))) == NULL ||
+	    (file = malloc(plen + blen + sizeof("/..backup-XXXXXX/data.mdb"))) == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(tmp, plen + blen + sizeof("/..backup-XXXXXX"), "%s/.%s.backup-XXXXXX",
+	    parent, base);
+	if (mkdtemp(tmp) == NULL) { /* mode 0700 */
+		e = map_errno(errno);
+		goto out;
+	}
+	made = 1;
+	snprintf(file, plen + blen + sizeof("/..backup-XXXXXX/data.mdb"), "%s/data.mdb", tmp);
+	copied = 1;
+	if ((e = backup_copy(l->l_env, file)) != SAKSI_OK ||
+	    (e = fsync_dir(tmp)) != SAKSI_OK)
+		goto out;
+	if (rename(tmp, target) != 0) {
+		e = errno == ENOTDIR || errno == EISDIR ? SAKSI_ERR_EXISTS : map_errno(errno);
+		goto out;
+	}
+	made = copied = 0;
+	/* The rename itself must survive a crash before we report success. */
+	e = fsync_dir(parent);
+
+out:
+	if (copied)
+		unlink(file);
+	if (made)
+		rmdir(tmp);
+	free(file);
+	free(tmp);
+	free(parent);
+	free(target);
+	return e;
 }
 
 /* ---- transactions ---- */

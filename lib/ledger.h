@@ -65,6 +65,19 @@ saksi_err saksi_ledger_open(const char *dir, const char *origin, const char *vke
                             const saksi_ledger_opts *opts, saksi_ledger **out);
 void saksi_ledger_close(saksi_ledger *l);
 
+/*
+ * Writes a consistent, compacted copy of the ledger (LMDB's copy of one read snapshot,
+ * free pages left out) to a new directory dir, mode 0700, holding only data.mdb: safe
+ * while another thread or process appends, on a read-only ledger too. The copy is made
+ * in a temporary sibling directory, synced, and renamed to dir, so dir never holds half
+ * a copy. dir may exist if it is an empty directory. Errors: SAKSI_ERR_EXISTS dir exists
+ * and is not an empty directory; SAKSI_ERR_NOT_FOUND its parent does not exist;
+ * SAKSI_ERR_PERM the parent is not writable, or the ledger was opened without its lock
+ * file (read-only media), so a running writer could recycle pages under the copy;
+ * SAKSI_ERR_FULL the disk is full; SAKSI_ERR_IO. Nothing is left behind on error.
+ */
+saksi_err saksi_ledger_backup(saksi_ledger *l, const char *dir);
+
 /* Begins a transaction: write = 1 for the (single) writer; it waits for a running writer.
  * SAKSI_ERR_INVAL for a write transaction on a read-only ledger. */
 saksi_err saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out);

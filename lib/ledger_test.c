@@ -266,6 +266,22 @@ append_one(saksi_ledger_txn *txn, struct model *m)
 	assert_int_equal(saksi_ledger_size(txn), m->n);
 }
 
+/* Advances the model by entry m->n without a ledger (the entry another writer appended). */
+static void
+append_one_model(struct model *m)
+{
+	static uint8_t leaf[SAKSI_LEAF_MAX];
+	uint64_t i = m->n;
+	size_t len;
+
+	assert_true(i < m->cap);
+	len = expected_leaf(i, m->roots[i], leaf);
+	saksi_merkle_leaf_hash(m->lh[i], leaf, len);
+	saksi_merkle_range_push(&m->range, m->lh[i]);
+	m->n = i + 1;
+	saksi_merkle_range_root(&m->range, m->roots[m->n]);
+}
+
 static void
 append_group(saksi_ledger *l, struct model *m, uint64_t count)
 {
@@ -1779,6 +1795,310 @@ test_threads(void **state)
 	model_free(&m);
 }
 
+/* ---- backup ---- */
+
+#define BK_GROUP 7   /* leaves per commit: a copy's size is a multiple of it */
+#define BK_FIRST 14  /* leaves before the writer starts */
+#define BK_TOTAL 294 /* leaves when the writer stops (dictionary trained at 60) */
+#define BK_MAX 40    /* copies at most */
+
+/* The entries from..to-1 of the model's sequence, BK_GROUP to a commit, without cmocka
+ * (it runs in a thread or a child process): returns the number of failed calls. */
+static int
+write_groups(saksi_ledger *l, uint64_t from, uint64_t to)
+{
+	static uint8_t body[SAKSI_LEAF_MAX];
+	saksi_ledger_txn *txn;
+	uint64_t i, k;
+	size_t len;
+	int bad = 0;
+
+	for (i = from; i < to; ) {
+		txn = NULL;
+		if (saksi_ledger_begin(l, 1, &txn) != SAKSI_OK)
+			return bad + 1;
+		for (k = 0; k < BK_GROUP && i < to; k++, i++) {
+			len = make_body(i, body);
+			bad += saksi_ledger_append(txn, kind_of(i), commit_ms(i), body, len, NULL,
+			    NULL) != SAKSI_OK;
+		}
+		bad += saksi_ledger_commit(txn) != SAKSI_OK;
+	}
+	return bad;
+}
+
+/* A copy holds data.mdb only, mode 0700, and one committed state of the model, whole. */
+static uint64_t
+check_copy(const char *dir, const struct model *m, uint64_t *rng)
+{
+	saksi_ledger_txn *txn = NULL;
+	struct model view;
+	struct stat st;
+	saksi_ledger *c;
+	uint64_t n;
+	char p[512];
+
+	assert_int_equal(lstat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	path_in(dir, "data.mdb", p, sizeof(p));
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	path_in(dir, "lock.mdb", p, sizeof(p));
+	assert_int_equal(stat(p, &st), -1);
+
+	c = open_ro(dir);
+	assert_int_equal(saksi_ledger_begin(c, 0, &txn), SAKSI_OK);
+	n = saksi_ledger_size(txn);
+	saksi_ledger_abort(txn);
+	assert_true(n >= BK_FIRST && n <= m->n);
+	assert_int_equal(n % BK_GROUP, 0);
+	view = *m;
+	view.n = n;
+	check_all(c, &view, rng);
+	saksi_ledger_close(c);
+	return n;
+}
+
+/* Copies from l until done() says the writer has finished (and at least three); checks
+ * each. Returns how many copies caught the writer half-way. */
+static int
+backups_while(saksi_ledger *l, const char *root, int (*done)(void *), void *arg,
+              struct model *m, uint64_t *rng)
+{
+	char dirs[BK_MAX][300];
+	uint64_t sizes[BK_MAX];
+	int k, n = 0, mid = 0, fin;
+
+	do {
+		fin = done(arg);
+		snprintf(dirs[n], sizeof(dirs[n]), "%s/copy-%d", root, n);
+		assert_int_equal(saksi_ledger_backup(l, dirs[n]), SAKSI_OK);
+		n++;
+	} while (n < BK_MAX && (!fin || n < 3));
+	if (!fin)
+		while (!done(arg))
+			;
+	while (m->n < BK_TOTAL)
+		append_one_model(m);
+	for (k = 0; k < n; k++) {
+		sizes[k] = check_copy(dirs[k], m, rng);
+		mid += sizes[k] > BK_FIRST && sizes[k] < BK_TOTAL;
+		/* Snapshots in the order they were taken. */
+		if (k > 0)
+			assert_true(sizes[k] >= sizes[k - 1]);
+	}
+	print_message("backup: %d copies, %d of them mid-write, last size %" PRIu64 "\n",
+	    n, mid, sizes[n - 1]);
+	return mid;
+}
+
+struct bk_writer {
+	saksi_ledger *l;
+	int bad;
+	int finished; /* under mu */
+	pthread_mutex_t mu;
+};
+
+static void *
+bk_writer_main(void *p)
+{
+	struct bk_writer *w = p;
+	int bad = write_groups(w->l, BK_FIRST, BK_TOTAL);
+
+	pthread_mutex_lock(&w->mu);
+	w->bad = bad;
+	w->finished = 1;
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int
+bk_thread_done(void *p)
+{
+	struct bk_writer *w = p;
+	int fin;
+
+	pthread_mutex_lock(&w->mu);
+	fin = w->finished;
+	pthread_mutex_unlock(&w->mu);
+	return fin;
+}
+
+/* Copies taken from the writer's own handle while a thread appends. */
+static void
+test_backup_thread(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct bk_writer w;
+	struct model m;
+	pthread_t th;
+	char led[300];
+	uint64_t rng = g_seed;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 60;
+	model_init(&m, BK_TOTAL);
+	path_in(f->dir, "ledger", led, sizeof(led));
+	memset(&w, 0, sizeof(w));
+	w.l = open_rw(led, &o);
+	assert_int_equal(write_groups(w.l, 0, BK_FIRST), 0);
+	assert_int_equal(pthread_mutex_init(&w.mu, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, bk_writer_main, &w), 0);
+	backups_while(w.l, f->dir, bk_thread_done, &w, &m, &rng);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.bad, 0);
+	pthread_mutex_destroy(&w.mu);
+	saksi_ledger_close(w.l);
+	model_free(&m);
+}
+
+struct bk_child {
+	pid_t pid;
+	int status;
+	int finished;
+};
+
+static int
+bk_child_done(void *p)
+{
+	struct bk_child *c = p;
+	pid_t r;
+
+	if (c->finished)
+		return 1;
+	r = waitpid(c->pid, &c->status, WNOHANG);
+	assert_true(r == 0 || r == c->pid);
+	c->finished = r == c->pid;
+	return c->finished;
+}
+
+/* The CLI's case: a read-only handle in one process, the writer (saksid) in another. */
+static void
+test_backup_process(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	struct bk_child c;
+	struct model m;
+	saksi_ledger *l;
+	char led[300];
+	uint64_t rng = g_seed + 1;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 60;
+	model_init(&m, BK_TOTAL);
+	path_in(f->dir, "ledger", led, sizeof(led));
+	l = open_rw(led, &o);
+	assert_int_equal(write_groups(l, 0, BK_FIRST), 0);
+	saksi_ledger_close(l);
+	/* Opened before the writer starts, so the first copies overlap its appends. */
+	l = open_ro(led);
+	memset(&c, 0, sizeof(c));
+	c.pid = fork();
+	assert_true(c.pid >= 0);
+	if (c.pid == 0) {
+		/* No cmocka here: a failed check is the exit status. */
+		saksi_ledger *w = NULL;
+
+		if (saksi_ledger_open(led, ORIGIN, VKEY, &o, &w) != SAKSI_OK)
+			_exit(2);
+		_exit(write_groups(w, BK_FIRST, BK_TOTAL) != 0 ? 3 : 0);
+	}
+	backups_while(l, f->dir, bk_child_done, &c, &m, &rng);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), 0);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/* No entry of dir names a temporary copy left behind. */
+static void
+assert_no_leftovers(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".backup-") != NULL)
+			fail_msg("left behind: %s/%s", dir, de->d_name);
+	closedir(d);
+}
+
+static void
+test_backup_errors(void **state)
+{
+	struct fx *f = *state;
+	struct model m;
+	saksi_ledger *l;
+	char led[300], p[300], q[400];
+	uint64_t rng = g_seed + 2;
+	pid_t pid;
+	int status;
+
+	model_init(&m, BK_TOTAL);
+	path_in(f->dir, "ledger", led, sizeof(led));
+	l = open_rw(led, NULL);
+	append_group(l, &m, BK_FIRST);
+
+	assert_int_equal(saksi_ledger_backup(NULL, f->dir), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_backup(l, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_backup(l, ""), SAKSI_ERR_INVAL);
+	/* Never over a ledger, a non-empty directory or a file. */
+	assert_int_equal(saksi_ledger_backup(l, led), SAKSI_ERR_EXISTS);
+	path_in(f->dir, "file", p, sizeof(p));
+	spit(p, "x", 1);
+	assert_int_equal(saksi_ledger_backup(l, p), SAKSI_ERR_EXISTS);
+	path_in(f->dir, "full", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0755), 0);
+	path_in(p, "a", q, sizeof(q));
+	spit(q, "a", 1);
+	assert_int_equal(saksi_ledger_backup(l, p), SAKSI_ERR_EXISTS);
+	assert_int_equal(unlink(q), 0);
+	/* An empty directory is taken, trailing slash and all, and made 0700. */
+	snprintf(q, sizeof(q), "%s/", p);
+	assert_int_equal(saksi_ledger_backup(l, q), SAKSI_OK);
+	check_copy(p, &m, &rng);
+	/* No parent. */
+	path_in(f->dir, "none/copy", p, sizeof(p));
+	assert_int_equal(saksi_ledger_backup(l, p), SAKSI_ERR_NOT_FOUND);
+	path_in(f->dir, "file/copy", p, sizeof(p));
+	assert_int_equal(saksi_ledger_backup(l, p), SAKSI_ERR_NOT_FOUND);
+	assert_no_leftovers(f->dir);
+
+	/* A parent we cannot write to: as a user without the right, even when run as root. */
+	path_in(f->dir, "locked", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0755), 0);
+	path_in(p, "copy", q, sizeof(q));
+	saksi_ledger_close(l);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		saksi_ledger_opts ro;
+		saksi_ledger *r = NULL;
+		saksi_err e;
+
+		memset(&ro, 0, sizeof(ro));
+		ro.lo_readonly = 1;
+		if (saksi_ledger_open(led, NULL, NULL, &ro, &r) != SAKSI_OK)
+			_exit(10);
+		if (geteuid() == 0 ? setuid(65534) != 0 : chmod(p, 0500) != 0)
+			_exit(11);
+		e = saksi_ledger_backup(r, q);
+		saksi_ledger_close(r);
+		_exit(e == SAKSI_ERR_PERM ? 0 : 20 + (int)e);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(chmod(p, 0755), 0);
+	assert_int_equal(access(q, F_OK), -1);
+	assert_no_leftovers(p);
+	model_free(&m);
+}
+
 /* The node key is tlog's StoredHashIndex: known values from golang.org/x/mod/sumdb/tlog. */
 static void
 test_node_key_order(void **state)
@@ -1824,6 +2144,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dict_from_other_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_errors, setup, teardown),
 	};
 	const char *env = getenv("SAKSI_TEST_SEED");
 

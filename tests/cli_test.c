@@ -1189,6 +1189,131 @@ test_daemon_end_to_end(void **state)
 	run_free(&r);
 }
 
+/* One `saksi backup` run: the copy's entry count, which must equal its latest
+ * checkpoint's size, since saksid signs each group in the commit that appends it. */
+static uint64_t
+backup_once(struct scratch *f, const char *ledger, const char *out)
+{
+	struct run r;
+	uint64_t n, ck;
+	char want[300];
+	const char *p;
+
+	RUN(f, &r, 0, "backup", "--ledger", ledger, "-o", out);
+	snprintf(want, sizeof(want), "backup: %s\n", out);
+	assert_non_null(strstr(r.out, want));
+	assert_non_null(p = strstr(r.out, "entries: "));
+	n = strtoull(p + 9, NULL, 10);
+	assert_non_null(p = strstr(r.out, "latest checkpoint: size "));
+	ck = strtoull(p + 24, NULL, 10);
+	assert_int_equal(ck, n);
+	run_free(&r);
+	return n;
+}
+
+/*
+ * saksi backup of the ledger of a running saksid while a producer keeps submitting
+ * events: every copy is one committed state that saksi verify accepts.
+ */
+static void
+test_daemon_backup(void **state)
+{
+	static const char loop[] =
+	    "i=1; while [ $i -le 30 ]; do \"$0\" submit --url \"$1\" -k \"$2\" --box-pub \"$3\" "
+	    "--vkey \"$4\" --type \"$5\" --seq $i --payload \"$6\" >/dev/null || exit 1; "
+	    "i=$((i+1)); done";
+	struct scratch *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
+	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
+	char copies[12][300];
+	uint64_t sizes[12];
+	pid_t pid, sub, w;
+	int n = 0, k, st, done = 0, mid = 0;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping the backup test\n");
+		skip();
+	}
+	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
+	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
+	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
+	run_free(&r);
+	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
+	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
+	line = strstr(conf, "listen = ");
+	assert_non_null(line);
+	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
+	free(conf);
+	argv[2] = f->path[4];
+	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	P(f, 6, "st/box.pub");
+	P(f, 11, "p.key");
+
+	/* The producer, in the background: 30 events, each waiting for its receipt. */
+	{
+		char *sargv[] = { (char *)"/bin/sh", (char *)"-c", (char *)loop, (char *)SAKSI,
+		    url, f->path[11], f->path[6], vkey, (char *)SUBMIT_TYPE,
+		    f->path[3], NULL };
+		posix_spawn_file_actions_t fa;
+
+		assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+		assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, P(f, 7, "submit.err"),
+		    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+		assert_int_equal(posix_spawn(&sub, "/bin/sh", &fa, NULL, sargv, environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	/* Copies while it runs (at least three, whether or not it has finished by then). */
+	do {
+		if (!done) {
+			w = waitpid(sub, &st, WNOHANG);
+			assert_true(w == 0 || w == sub);
+			done = w == sub;
+		}
+		snprintf(copies[n], sizeof(copies[n]), "%s/copy-%d", f->dir, n);
+		sizes[n] = backup_once(f, P(f, 8, "st/ledger"), copies[n]);
+		n++;
+	} while (n < 10 && (!done || n < 3));
+	if (!done)
+		assert_int_equal(waitpid(sub, &st, 0), sub);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		conf = slurp(f->path[7], NULL);
+		stop_clean(pid);
+		fail_msg("the producer failed: %s", conf);
+	}
+	/* Taken with the daemon still running, after the last event: all of them. */
+	snprintf(copies[n], sizeof(copies[n]), "%s/copy-%d", f->dir, n);
+	sizes[n] = backup_once(f, f->path[8], copies[n]);
+	assert_int_equal(sizes[n], 30);
+	n++;
+	/* Never over an existing copy; usage errors. */
+	RUN(f, &r, 2, "backup", "--ledger", f->path[8], "-o", copies[0]);
+	assert_non_null(strstr(r.err, "not an empty directory"));
+	run_free(&r);
+	RUN(f, &r, 2, "backup", "--ledger", f->path[8]);
+	run_free(&r);
+	RUN(f, &r, 2, "backup", "--ledger", P(f, 9, "nope"), "-o", P(f, 10, "nope-copy"));
+	run_free(&r);
+	stop_clean(pid);
+
+	for (k = 0; k < n; k++) {
+		RUN(f, &r, 0, "verify", "--ledger", copies[k], "--vkey", vkey, "--keyring",
+		    f->path[2]);
+		assert_non_null(strstr(r.out, "ledger intact"));
+		run_free(&r);
+		if (k > 0)
+			assert_true(sizes[k] >= sizes[k - 1]);
+		mid += sizes[k] > 0 && sizes[k] < 30;
+	}
+	print_message("backup: %d copies, %d of them while events were committed\n", n, mid);
+}
+
 int
 main(void)
 {
@@ -1205,6 +1330,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_end_to_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_backup, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
