@@ -56,7 +56,7 @@ check() {
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 # The mirror apt uses here (no host name is written into this project).
 mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-         awk -v c="$codename" '$2 == c { print $1; exit }')
+         awk -v c="$codename" '$2 == c && !f { print $1; f = 1 }')
 [ -n "$mirror" ] || { echo "test-deb-root: no apt source for $codename" >&2; exit 2; }
 
 root=$(mktemp -d /var/tmp/saksi-root.XXXXXX)
@@ -137,7 +137,7 @@ overrides=$(in_root dpkg-statoverride --list | sort -k4 | tr '\n' ';')
 echo "# statoverrides: $overrides"
 check "statoverrides record both directories" \
   test "$overrides" = "saksi saksi 750 /etc/saksi/keys;saksi saksi 700 /var/lib/saksi;"
-conffile_registered() { in_root dpkg-query -W -f='${Conffiles}' saksi | grep -qE '^ /etc/saksi/saksid.conf [0-9a-f]{32}$'; }
+conffile_registered() { in_root dpkg-query -W -f='${Conffiles}' saksi | grep -E '^ /etc/saksi/saksid.conf [0-9a-f]{32}$' >/dev/null; }
 check "the conffile is registered" conffile_registered
 check "no key was made" test -z "$(ls -A "$root/etc/saksi/keys")"
 check "saksid runs (libraries found)" sh -c "chroot '$root' /usr/sbin/saksid 2>&1 | grep -q usage"
@@ -256,7 +256,7 @@ if [ "${SAKSI_DEB_ROOT_BOOT:-1}" = 1 ] && [ -e /sys/fs/cgroup ] && command -v sy
   pid=$(inside systemctl show -p MainPID --value saksid.service)
   status=$(inside cat "/proc/$pid/status" || true)
   echo "# saksid MainPID $pid"
-  pfield() { printf '%s\n' "$status" | awk -v k="$1:" '$1 == k { print $2; exit }'; }
+  pfield() { printf '%s\n' "$status" | awk -v k="$1:" '$1 == k && !f { print $2; f = 1 }'; }
   check "saksid runs as saksi" test "$(pfield Uid)" = "$uid"
   check "saksid has no capabilities (CapEff, CapBnd)" test "$(pfield CapEff)/$(pfield CapBnd)" = "0000000000000000/0000000000000000"
   check "saksid has NoNewPrivs" test "$(pfield NoNewPrivs)" = 1
@@ -293,7 +293,7 @@ if [ "${SAKSI_DEB_ROOT_BOOT:-1}" = 1 ] && [ -e /sys/fs/cgroup ] && command -v sy
   check "and takes the next event" submit_as kiosk $K ipc:///run/saksi/ingest.sock 3
   booted=1
   lifecycle inside
-  if inside journalctl -b --no-pager | grep -qi 'bpf.*not supported\|firewall.*not supported'; then
+  if inside journalctl -b --no-pager | grep -i 'bpf.*not supported\|firewall.*not supported' >/dev/null; then
     echo "# note: this kernel/cgroup setup cannot enforce IPAddressDeny= (journal says so)"
   fi
   if [ "$nfail" -gt 0 ]; then

@@ -106,11 +106,11 @@ for b in usr/sbin/saksid usr/bin/saksi; do
   check "/$b has a stack protector" sh -c "readelf -sW --dyn-syms '$x/$b' | grep -q __stack_chk_fail"
   check "/$b is stripped" sh -c "! readelf -SW '$x/$b' | grep -qE ' \\.(symtab|debug_info) '"
   for lib in $(readelf -dW "$x/$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !f { print $NF; f = 1 }')
     # dpkg knows a library by the path its package ships, /lib or /usr/lib (merged /usr).
     pkg=
     for p in "$path" "/usr${path#/usr}" "${path#/usr}"; do
-      pkg=$(dpkg -S "$p" 2>/dev/null | head -n1 | cut -d: -f1) && break
+      pkg=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/:.*//p') && [ -n "$pkg" ] && break
     done
     if [ -z "$pkg" ]; then
       bad "/$b: no package owns $lib ($path)"
@@ -154,7 +154,7 @@ for s in postinst prerm postrm; do
 done
 # With backslash-continued lines joined, so the check reads the command as sh runs it.
 joined() { sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' "$1"; }
-adds_user() { joined "$tmp/ctl/postinst" | grep -qE 'adduser .*--system --group --home /var/lib/saksi .*saksi$'; }
+adds_user() { joined "$tmp/ctl/postinst" | grep -E 'adduser .*--system --group --home /var/lib/saksi .*saksi$' >/dev/null; }
 check "postinst creates the system user saksi with home /var/lib/saksi" adds_user
 check "postinst gives /etc/saksi/keys to saksi, 0750" grep -q 'dpkg-statoverride --update --add saksi saksi 0750 /etc/saksi/keys' "$tmp/ctl/postinst"
 check "postinst gives /var/lib/saksi to saksi, 0700" grep -q 'dpkg-statoverride --update --add saksi saksi 0700 /var/lib/saksi' "$tmp/ctl/postinst"

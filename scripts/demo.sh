@@ -21,14 +21,14 @@ echo "== 3. saksid starts"
 "$bin/saksid" -c "$state/saksid.conf" 2>demo/saksid.log &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-url=$(sed -n 's/^listen *= *\(ipc:.*\)$/\1/p' "$state/saksid.conf" | head -n1)
+url=$(sed -n 's/^listen *= *\(ipc:.*\)$/\1/p' "$state/saksid.conf" | sed -n 1p)
 for _ in $(seq 100); do
   "$bin/saksi" checkpoint --url "$url" >/dev/null 2>&1 && break
   sleep 0.1
 done
 
 # The detectors' alerts, live: saksid publishes each one once its commit is durable.
-aurl=$(sed -n 's/^alerts_listen *= *\(.*\)$/\1/p' "$state/saksid.conf" | head -n1)
+aurl=$(sed -n 's/^alerts_listen *= *\(.*\)$/\1/p' "$state/saksid.conf" | sed -n 1p)
 "$bin/saksi" alerts follow --url "$aurl" >demo/alerts.log 2>demo/alerts.err &
 fpid=$!
 trap 'kill $pid $fpid 2>/dev/null || true' EXIT
