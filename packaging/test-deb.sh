@@ -270,14 +270,29 @@ if [ -x "$x/usr/sbin/saksid" ] && [ -x "$x/usr/bin/saksi" ]; then
     check "submit over ${url%%:*} with the packaged schemas is accepted" \
       sh -c "'$S' submit --url '$url' -k '$tmp/prod/kiosk.key' --box-pub '$x/etc/saksi/keys/box.pub' --vkey-file '$tmp/vkey' --type queue.checkin --seq $seq --payload schemas/examples/clear/queue.checkin.json --schemas '$x/usr/share/saksi/schemas/events' --timeout 10000 >'$tmp/receipt.$seq'"
   done
-  kill -TERM "$daemon_pid" 2>/dev/null || true
-  rc=0
   if [ ${#tracer[@]} -gt 0 ]; then
-    # strace exits with its tracee's status.
-    wait "$tracer_pid" || rc=$?
+    # Ask again who the tracee is: the first look may have come before strace forked.
+    daemon_pid=$(pgrep -P "$tracer_pid" || echo "$daemon_pid")
+    waited=$tracer_pid
   else
-    wait "$daemon_pid" || rc=$?
+    waited=$daemon_pid
   fi
+  kill -TERM "$daemon_pid" 2>/dev/null || true
+  # Bounded: a saksid that ignores SIGTERM fails this check instead of hanging CI.
+  for _ in $(seq 600); do
+    kill -0 "$waited" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$waited" 2>/dev/null; then
+    echo "# saksid (pid $daemon_pid) still running 30 s after SIGTERM; its threads:"
+    for t in /proc/"$daemon_pid"/task/*; do
+      echo "#   $(cat "$t/comm" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null)"
+    done
+    kill -KILL "$daemon_pid" "$waited" 2>/dev/null || true
+  fi
+  rc=0
+  # strace exits with its tracee's status.
+  wait "$waited" || rc=$?
   daemon_pid=
   check "saksid stops cleanly on SIGTERM (exit 0)" test "$rc" = 0
   if [ ${#tracer[@]} -gt 0 ]; then
