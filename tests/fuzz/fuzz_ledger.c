@@ -229,7 +229,8 @@ leaf(const uint8_t *data, size_t size)
 	if (saksi_leaf_parse(data, size, &lf) != SAKSI_OK)
 		return;
 	FUZZ_CHECK(size >= SAKSI_LEAF_HDR && size <= SAKSI_LEAF_MAX && data[0] == 1 &&
-	               (lf.lf_kind == SAKSI_LEAF_EVENT || lf.lf_kind == SAKSI_LEAF_REFUSALS),
+	               (lf.lf_kind == SAKSI_LEAF_EVENT || lf.lf_kind == SAKSI_LEAF_REFUSALS ||
+	                lf.lf_kind == SAKSI_LEAF_ALERT),
 	           "accepted a leaf FORMATS.md 4 does not allow");
 	FUZZ_CHECK(lf.lf_body == data + SAKSI_LEAF_HDR &&
 	               lf.lf_body_len == size - SAKSI_LEAF_HDR &&
