@@ -19,6 +19,8 @@
 #include "bytes.h"
 #include "commit.h"
 #include "envelope.h"
+#include "index.h"
+#include "indexer.h"
 #include "note.h"
 #include "verify.h"
 #include "wire.h"
@@ -64,6 +66,10 @@ struct saksid_committer {
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
 	struct rule_event *c_rev;
+
+	/* Secondary indexes (index.h): on whenever co_blind is given. */
+	MDB_dbi c_ix_dbi;
+	saksid_index_stats c_ix_stats;
 };
 
 /* One event as the detectors see it: non-personal values as text, tokens for the rest. */
@@ -237,6 +243,13 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		saksid_commit_free(c);
 		return e;
 	}
+	/* Every event the indexes lack is indexed before the first group is taken. */
+	if (c->c_blind != NULL &&
+	    (e = saksid_index_catchup(c->c_ledger, c->c_blind, c->c_store_key, 0, &c->c_ix_dbi,
+	    &c->c_ix_stats)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
+	}
 	*out = c;
 	return SAKSI_OK;
 }
@@ -257,6 +270,12 @@ uint64_t
 saksid_commit_appended(const saksid_committer *c)
 {
 	return c->c_appended;
+}
+
+const saksid_index_stats *
+saksid_commit_index_stats(const saksid_committer *c)
+{
+	return &c->c_ix_stats;
 }
 
 uint64_t
@@ -586,6 +605,12 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if (c->c_rules != NULL && (e = detect(c, txn, it, idx)) != SAKSI_OK)
 		return e;
+	if (c->c_blind != NULL) {
+		e = saksi_index_event(saksi_ledger_txn_mdb(txn), c->c_ix_dbi, c->c_blind, idx,
+		    it->it_env, it->it_env_len, it->it_disc, it->it_disc_len);
+		if (e != SAKSI_OK && e != SAKSI_ERR_FORMAT)
+			return e;
+	}
 	it->it_code = SAKSI_R_ACCEPTED;
 	it->it_index = idx;
 	it->it_msg[0] = '\0';

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "blind.h"
+#include "indexer.h"
 #include "ingest.h"
 #include "keys.h"
 #include "ledger.h"
@@ -82,6 +83,12 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
+/*
+ * Secondary indexes (index.h, FORMATS.md 7.2): with co_blind, saksid_commit_new first
+ * indexes whatever the ledger holds past the index's mark (indexer.h), and every group
+ * then indexes its events in its own transaction. What that start-up catch-up did:
+ */
+const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
 

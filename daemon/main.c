@@ -263,6 +263,17 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "committer: %s", saksi_strerror(e));
 		goto out;
 	}
+	if (blind != NULL) {
+		const saksid_index_stats *ix = saksid_commit_index_stats(cm);
+
+		if (ix->is_reset || ix->is_events > 0)
+			saksid_logf(&lg, LOG_INFO, "indexes: %s, %llu events indexed from entry "
+			            "%llu (%llu without their personal fields: disclosures did "
+			            "not open)", ix->is_reset ? "rebuilt for another index_key" :
+			            "caught up", (unsigned long long)ix->is_events,
+			            (unsigned long long)ix->is_from,
+			            (unsigned long long)ix->is_undisclosed);
+	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
 	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
