@@ -386,7 +386,7 @@ out:
 
 saksi_err
 saksi_outbox_enqueue_event(saksi_outbox *ob, const char *type, const char *payload,
-                           uint64_t time_ms, uint64_t *seq, uint64_t *id)
+                           uint64_t time_ms, uint64_t want, uint64_t *seq, uint64_t *id)
 {
 	saksi_envelope ev;
 	uint8_t *env = NULL, *sealed = NULL;
@@ -412,11 +412,17 @@ saksi_outbox_enqueue_event(saksi_outbox *ob, const char *type, const char *paylo
 	if ((e = get_u64(t, ob->o_db[DB_SEQ], saksi_seckey_id(ob->o_key), 8, &last)) !=
 	    SAKSI_OK)
 		goto out;
-	if (last == UINT64_MAX) {
+	if (want == 0 && last == UINT64_MAX) {
 		e = SAKSI_ERR_RANGE;
 		goto out;
 	}
-	e = build(ob, type, payload, last + 1, time_ms, env, &env_len, &sealed, &sealed_len);
+	if (want == 0)
+		want = last + 1;
+	else if (want <= last) {
+		e = SAKSI_ERR_RANGE;
+		goto out;
+	}
+	e = build(ob, type, payload, want, time_ms, env, &env_len, &sealed, &sealed_len);
 	if (e != SAKSI_OK)
 		goto out;
 	if ((e = saksi_envelope_parse(env, env_len, &ev)) != SAKSI_OK)
@@ -433,7 +439,7 @@ saksi_outbox_enqueue_event(saksi_outbox *ob, const char *type, const char *paylo
 	if (e == SAKSI_OK) {
 		*id = got;
 		if (seq != NULL)
-			*seq = last + 1;
+			*seq = want;
 	}
 out:
 	if (t != NULL)

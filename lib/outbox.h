@@ -63,15 +63,17 @@ saksi_err saksi_outbox_enqueue(saksi_outbox *ob, const uint8_t *env, size_t env_
                                const uint8_t *sealed, size_t sealed_len, uint64_t *id);
 
 /*
- * Builds, signs and seals an event with ob_key (as saksi_client_submit does) under the
- * next seq of the outbox's persistent counter for that key, and queues it, in one synced
- * transaction: the counter survives producer restarts and never gives a seq twice.
- * *seq (if non-NULL) gets the seq, *id the entry's id. SAKSI_ERR_INVAL without ob_key,
- * ob_box_pk or ob_schemas; SAKSI_ERR_SCHEMA for an unknown type or a payload that fails
- * its schema; SAKSI_ERR_TOO_LARGE over a size cap; SAKSI_ERR_FULL.
+ * Builds, signs and seals an event with ob_key (as saksi_client_submit does) and queues it,
+ * in one synced transaction. seq 0 takes the next seq of the outbox's persistent counter
+ * for that key (it survives producer restarts and never gives a seq twice); another seq
+ * must be above the counter (SAKSI_ERR_RANGE) and moves it. *seq_out (if non-NULL) gets
+ * the seq, *id the entry's id. SAKSI_ERR_INVAL without ob_key, ob_box_pk or ob_schemas;
+ * SAKSI_ERR_SCHEMA for an unknown type or a payload that fails its schema;
+ * SAKSI_ERR_TOO_LARGE over a size cap; SAKSI_ERR_FULL. A refused event takes no seq.
  */
 saksi_err saksi_outbox_enqueue_event(saksi_outbox *ob, const char *type, const char *payload,
-                                     uint64_t time_ms, uint64_t *seq, uint64_t *id);
+                                     uint64_t time_ms, uint64_t seq, uint64_t *seq_out,
+                                     uint64_t *id);
 
 /*
  * The persistent seq counter of a key: *seq = the last seq queued (0 if none). floor

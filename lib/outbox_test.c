@@ -329,7 +329,7 @@ test_enqueue(void **state)
 	}
 	/* Events need ob_key, ob_box_pk and ob_schemas. */
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", "{}", FX_NOW,
-	                                            &seq, &id), SAKSI_ERR_INVAL);
+	                                            0, &seq, &id), SAKSI_ERR_INVAL);
 	fx_item_free(&a);
 	fx_item_free(&b);
 	fx_item_free(&c);
@@ -347,20 +347,20 @@ test_enqueue_event_seq(void **state)
 
 	outbox_open(v, v->fx.prod[FX_QUEUE], &v->fx.v, 0);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
-	                                            &seq, &id), SAKSI_OK);
+	                                            0, &seq, &id), SAKSI_OK);
 	assert_int_equal(seq, 1);
 	assert_int_equal(id, 1);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
-	                                            &seq, &id), SAKSI_OK);
+	                                            0, &seq, &id), SAKSI_OK);
 	assert_int_equal(seq, 2);
-	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "no.such.type", p, FX_NOW, &seq, &id),
-	                 SAKSI_ERR_SCHEMA);
+	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "no.such.type", p, FX_NOW, 0, &seq,
+	                                            &id), SAKSI_ERR_SCHEMA);
 	assert_int_equal(seq, 0);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", bad, FX_NOW,
-	                                            &seq, &id), SAKSI_ERR_SCHEMA);
+	                                            0, &seq, &id), SAKSI_ERR_SCHEMA);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", "[1]",
-	                                            FX_NOW, &seq, &id), SAKSI_ERR_SCHEMA);
-	assert_int_equal(saksi_outbox_enqueue_event(v->ob, NULL, p, FX_NOW, &seq, &id),
+	                                            FX_NOW, 0, &seq, &id), SAKSI_ERR_SCHEMA);
+	assert_int_equal(saksi_outbox_enqueue_event(v->ob, NULL, p, FX_NOW, 0, &seq, &id),
 	                 SAKSI_ERR_INVAL);
 	/* A refused event takes no seq. */
 	assert_int_equal(saksi_outbox_seq_last(v->ob, kid, &last), SAKSI_OK);
@@ -372,17 +372,25 @@ test_enqueue_event_seq(void **state)
 	outbox_open(v, v->fx.prod[FX_QUEUE], &v->fx.v, 0);
 	assert_int_equal(saksi_outbox_seq_floor(v->ob, kid, 1), SAKSI_OK);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
-	                                            &seq, &id), SAKSI_OK);
+	                                            0, &seq, &id), SAKSI_OK);
 	assert_int_equal(seq, 3);
 	assert_int_equal(id, 3);
 	assert_int_equal(saksi_outbox_seq_floor(v->ob, kid, 100), SAKSI_OK);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
-	                                            &seq, NULL), SAKSI_ERR_INVAL);
+	                                            0, &seq, NULL), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
-	                                            &seq, &id), SAKSI_OK);
+	                                            0, &seq, &id), SAKSI_OK);
 	assert_int_equal(seq, 101);
+	/* A seq of the producer's own choosing: above the counter only, and it moves it. */
+	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
+	                                            101, &seq, &id), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_outbox_enqueue_event(v->ob, "queue.booking.created", p, FX_NOW,
+	                                            200, &seq, &id), SAKSI_OK);
+	assert_int_equal(seq, 200);
+	assert_int_equal(saksi_outbox_seq_last(v->ob, kid, &last), SAKSI_OK);
+	assert_int_equal(last, 200);
 	assert_int_equal(saksi_outbox_seq_floor(NULL, kid, 1), SAKSI_ERR_INVAL);
-	status(v, 4, 0, 0);
+	status(v, 5, 0, 0);
 
 	/* And they go out, in order, and are in the ledger. */
 	server_up(v, 0);
@@ -393,15 +401,15 @@ test_enqueue_event_seq(void **state)
 
 		assert_int_equal(saksi_outbox_flush(v->ob, v->cl, 0, 0, on_receipt, &g, &fr),
 		                 SAKSI_OK);
-		assert_int_equal(fr.of_delivered, 4);
-		assert_int_equal(g.n, 4);
-		for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(fr.of_delivered, 5);
+		assert_int_equal(g.n, 5);
+		for (size_t i = 0; i < 5; i++) {
 			assert_int_equal(g.index[i], i);
 			assert_int_equal(g.ids[i], i + 1);
 		}
 		got_free(&g);
 	}
-	status(v, 0, 0, 4);
+	status(v, 0, 0, 5);
 	free(p);
 	free(bad);
 }

@@ -174,7 +174,7 @@ enqueue(struct df *d, size_t n)
 		d->next_seq++;
 		p = fx_payload("queue.booking.created", set);
 		assert_int_equal(saksi_outbox_enqueue_event(d->ob, "queue.booking.created", p,
-		                                            (uint64_t)time(NULL) * 1000, &seq, &id),
+		                                            (uint64_t)time(NULL) * 1000, 0, &seq, &id),
 		                 SAKSI_OK);
 		free(p);
 	}
