@@ -208,6 +208,9 @@ saksi_outbox_open(const char *dir, const saksi_outbox_opts *opts, saksi_outbox *
 		e = rc == ENOTDIR ? SAKSI_ERR_NOT_FOUND : map_mdb(rc);
 		goto fail;
 	}
+	/* A producer killed inside a read transaction leaves its reader slot behind, and
+	 * pages it pinned would never be reused: the file would only grow. */
+	(void)mdb_reader_check(ob->o_env, NULL);
 	if ((e = setup_dbs(ob)) != SAKSI_OK)
 		goto fail;
 	*out = ob;
