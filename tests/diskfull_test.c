@@ -6,13 +6,15 @@
  * bigger map_size_mb (map). At the end every receipted event is in the ledger exactly
  * once, at its index, and `saksi verify` passes.
  * The disk test mounts a size-limited tmpfs (root only; it is skipped, saying why, when
- * mount is not permitted) and unmounts it on every exit path. Nothing here is timed.
+ * mount is not permitted) in a mount namespace of its own, and unmounts it on every exit
+ * path. Nothing here is timed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -344,6 +346,17 @@ test_disk_full(void **state)
 	char msg[256], line[512], opts[64];
 
 	snprintf(opts, sizeof(opts), "size=%s,mode=0700", TMPFS_SIZE);
+	/*
+	 * In a mount namespace of our own (before any thread exists), the tmpfs goes away
+	 * with this process even if it dies before teardown unmounts it.
+	 */
+	if (unshare(CLONE_NEWNS) == 0) {
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			fail_msg("cannot make our mounts private: %s", strerror(errno));
+		printf("# in a mount namespace of our own\n");
+	} else
+		printf("# no mount namespace of our own (%s): teardown unmounts\n",
+		       strerror(errno));
 	if (mount("tmpfs", d->state, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
 		printf("# cannot mount a tmpfs on %s (%s): the disk-full test needs root\n",
 		       d->state, strerror(errno));
@@ -470,8 +483,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		/* First: the mount namespace needs a process without threads yet. */
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
