@@ -385,6 +385,17 @@ test_disk_full(void **state)
 	enqueue(d, 50);
 	flush_all(d);
 	assert_alive(d);
+
+	/* Full again, and saksid restarted while the disk is full: it comes up, refuses
+	 * cleanly, and resumes once space is back. */
+	fill_disk(d, 128 * 1024);
+	fill_until_refused(d, msg, sizeof(msg));
+	stop_daemon(d);
+	spawn(d);
+	wait_ready(d);
+	still_refused(d, 2);
+	assert_int_equal(unlink(d->filler), 0);
+	flush_all(d);
 	stop_daemon(d);
 	/* What the operator saw in the log. */
 	snprintf(line, sizeof(line), "failed");
