@@ -43,6 +43,11 @@ static const char help[] =
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
 "  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
+"  replay (--config saksid.conf | --ledger DIR --index-key F --store-key F) [--rules FILE]\n"
+"         [--schemas DIR] [--passphrase-file F] [--from TIME] [--to TIME] [--from-index N]\n"
+"         [--to-index N] [--check] [--json] [--quiet] [--tmpdir DIR]\n"
+"         what a rule set would have raised over the ledger; writes nothing.\n"
+"         --check: exit 1 unless it reproduces saksid's alert entries byte for byte\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -82,6 +87,7 @@ static const struct {
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
 	{ "alerts", cmd_alerts },
+	{ "replay", cmd_replay },
 };
 
 int
