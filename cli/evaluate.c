@@ -312,11 +312,30 @@ saksi_sim_evaluate(const json_t *truth, const char *ledger_dir, int json, FILE *
 			fprintf(out, "  %-24s", p < NPAT ? patterns[p].name : "other");
 			print_ratio(out, t[p].detected, t[p].instances);
 			print_ratio(out, t[p].true_alerts, t[p].alerts);
-			json_array_foreach(t[p].fp, i, x)
-				fprintf(out, "%s%s #%" JSON_INTEGER_FORMAT " (%s)", i == 0 ? "  " : ", ",
+			/* One mention per look-alike and rule, with the number of alerts. */
+			json_array_foreach(t[p].fp, i, x) {
+				size_t j, k = 0, dup = 0;
+				json_t *y;
+
+				json_array_foreach(t[p].fp, j, y) {
+					if (!json_equal(json_object_get(x, "instance"),
+					    json_object_get(y, "instance")) ||
+					    !json_equal(json_object_get(x, "rule"),
+					    json_object_get(y, "rule")))
+						continue;
+					dup |= j < i;
+					k++;
+				}
+				if (dup)
+					continue;
+				fprintf(out, "%s%s #%" JSON_INTEGER_FORMAT " (%s", i == 0 ? "  " : ", ",
 				    json_string_value(json_object_get(x, "scenario")),
 				    json_integer_value(json_object_get(x, "instance")),
 				    json_string_value(json_object_get(x, "rule")));
+				if (k > 1)
+					fprintf(out, ", %zu alerts", k);
+				fputc(')', out);
+			}
 			fputc('\n', out);
 			ti += t[p].instances;
 			td += t[p].detected;

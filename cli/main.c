@@ -58,6 +58,8 @@ static const char help[] =
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
 "           [--start YYYY-MM-DD] [--truth FILE] [--batch N] [--window MS] [--register-only]\n"
 "           [--dry-run --out FILE.jsonl|-]   realistic branch traffic, signed and submitted\n"
+"           [--evaluate [--ledger DIR] [--json]]   then precision and recall per pattern\n"
+"  simulate --evaluate-only --truth FILE (--state DIR | --ledger DIR) [--json]\n"
 "\n"
 "A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"
 "on the terminal.\n"

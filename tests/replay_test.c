@@ -42,6 +42,7 @@ struct day {
 	char **niks;          /* the simulated people's NIKs, to grep the outputs for */
 	size_t nniks;
 	uint64_t alerts;      /* alert entries saksid wrote */
+	char *evaluation;     /* what simulate --evaluate printed after the run */
 };
 
 /* Alert entries (kinds 1-3) of the ledger, as `alerts list --json` prints them, without
@@ -186,8 +187,13 @@ group_setup(void **state)
 
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--brokers", "high",
 	    "--start", d->start, "--truth", P(f, 2, "truth.json"), "--batch", "256",
-	    "--window", "3600000");
+	    "--window", "3600000", "--evaluate");
 	assert_non_null(strstr(r.out, " 0 refused"));
+	/* The evaluation after the run; the same from the truth file alone. */
+	assert_non_null(strstr(r.out, "\nevaluation: "));
+	assert_non_null(strstr(r.out, "\n  device_many_nik "));
+	d->evaluation = strdup(strstr(r.out, "\nevaluation: ") + 1);
+	printf("# %s", d->evaluation);
 	run_free(&r);
 
 	/* The same stream in clear: the NIKs that must never be printed. */
@@ -231,6 +237,7 @@ group_teardown(void **state)
 	for (size_t i = 0; i < d->nniks; i++)
 		free(d->niks[i]);
 	free(d->niks);
+	free(d->evaluation);
 	rm_rf(d->f.dir);
 	free(d);
 	return 0;
@@ -458,6 +465,233 @@ test_errors(void **state)
 	}
 }
 
+/* A rule alert of the ledger: its rule and evidence. */
+struct al {
+	char rule[64];
+	uint64_t ev[64];
+	size_t n;
+};
+
+static size_t
+rule_alerts(struct day *d, struct al **out)
+{
+	struct run r;
+	struct al *v = NULL;
+	size_t n = 0;
+	char *line;
+
+	RUN(&d->f, &r, 0, "alerts", "list", "--ledger", d->ledger, "--json");
+	for (line = r.out; *line != '\0'; line = strchr(line, '\n') + 1) {
+		json_error_t jerr;
+		json_t *j = json_loadb(line, strcspn(line, "\n"), 0, &jerr), *x;
+		size_t i;
+
+		assert_non_null(j);
+		if (strcmp(json_string_value(json_object_get(j, "kind")), "rule") == 0) {
+			v = realloc(v, (n + 1) * sizeof(*v));
+			snprintf(v[n].rule, sizeof(v[n].rule), "%s",
+			    json_string_value(json_object_get(j, "rule")));
+			v[n].n = 0;
+			json_array_foreach(json_object_get(j, "evidence"), i, x)
+				v[n].ev[v[n].n++] = (uint64_t)json_integer_value(x);
+			n++;
+		}
+		json_decref(j);
+	}
+	run_free(&r);
+	*out = v;
+	return n;
+}
+
+static int
+has_leaf(const struct al *a, uint64_t leaf)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ev[i] == leaf)
+			return 1;
+	return 0;
+}
+
+static int
+shares(const struct al *a, const struct al *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (has_leaf(a, b->ev[i]))
+			return 1;
+	return 0;
+}
+
+static const json_t *
+pattern_row(const json_t *ev, const char *name)
+{
+	const json_t *row;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(ev, "evaluation"), "patterns"), i,
+	    row)
+		if (strcmp(json_string_value(json_object_get(row, "pattern")), name) == 0)
+			return row;
+	fail_msg("no pattern %s in the evaluation", name);
+	return NULL;
+}
+
+/*
+ * --evaluate-only on a small truth of our own over the day's ledger: two broker
+ * instances of device_many_nik, one caught (its one event is in an alert's evidence) and
+ * one whose event never reached the ledger; one family sharing a phone whose events are
+ * the evidence of another pattern's alert. Recall 1/2; the numbers of alerts, true ones
+ * and false positives follow from the ledger's alerts by the definition in
+ * docs/simulator.md, counted here independently.
+ */
+static void
+test_evaluate(void **state)
+{
+	static const char *const others[][2] = {
+		{ "phone_many_nik", "contact_many_nik" },
+		{ "eligibility_probe_device", "bulk_probe" },
+		{ "account_many_claimants", "account_many_claimants" },
+		{ "opening_bookings_one_device", "opening_bots" },
+		{ "officer_shared_account", "officer_shared_source" },
+	};
+	struct day *d = *state;
+	struct scratch *f = &d->f;
+	struct run r;
+	struct al *al, *A = NULL, *B = NULL;
+	const char *bpat = NULL;
+	size_t n = rule_alerts(d, &al), dev = 0, dev_true = 0, dev_fp = 0, other = 0,
+	    other_true = 0, other_fp = 0;
+	json_t *truth, *leaves = json_array(), *ev, *row;
+	json_error_t jerr;
+	uint64_t a0, size = 0;
+	char *text;
+
+	/* The --evaluate-only table is the one printed after the run. */
+	RUN(f, &r, 0, "simulate", "--evaluate-only", "--truth", P(f, 2, "truth.json"),
+	    "--state", P(f, 0, "st"));
+	assert_string_equal(r.out, d->evaluation);
+	run_free(&r);
+
+	for (size_t i = 0; i < n && A == NULL; i++)
+		if (strcmp(al[i].rule, "device_many_nik_fast") == 0)
+			A = &al[i];
+	assert_non_null(A);
+	a0 = A->ev[0];
+	for (size_t k = 0; k < sizeof(others) / sizeof(others[0]) && B == NULL; k++)
+		for (size_t i = 0; i < n && B == NULL; i++)
+			if (strcmp(al[i].rule, others[k][0]) == 0 && !has_leaf(&al[i], a0)) {
+				B = &al[i];
+				bpat = others[k][1];
+			}
+	assert_non_null(B);
+	printf("# caught: leaf %llu of %s; look-alike: the evidence of a %s alert\n",
+	    (unsigned long long)a0, A->rule, B->rule);
+	for (size_t i = 0; i < n; i++) {
+		int dv = strncmp(al[i].rule, "device_many_nik_", 16) == 0;
+		int same = 0;
+
+		for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++)
+			same |= strcmp(others[k][1], bpat) == 0 &&
+			    strcmp(others[k][0], al[i].rule) == 0;
+		if (strcmp(bpat, "contact_many_nik") == 0)
+			same |= strcmp(al[i].rule, "email_many_nik") == 0;
+		if (strcmp(bpat, "bulk_probe") == 0)
+			same |= strcmp(al[i].rule, "eligibility_refused_one_ip") == 0;
+		if (strcmp(bpat, "opening_bots") == 0)
+			same |= strcmp(al[i].rule, "opening_bookings_one_ip") == 0;
+		if (strcmp(bpat, "officer_shared_source") == 0)
+			same |= strcmp(al[i].rule, "officer_shared_device") == 0;
+		if (dv) {
+			dev++;
+			dev_true += has_leaf(&al[i], a0);
+			dev_fp += !has_leaf(&al[i], a0) && shares(&al[i], B);
+		}
+		if (same) {
+			other++;
+			other_true += has_leaf(&al[i], a0);
+			other_fp += !has_leaf(&al[i], a0) && shares(&al[i], B);
+		}
+	}
+
+	/* Leaf index = stream index, over the whole ledger. */
+	{
+		struct run rs;
+		json_t *s;
+
+		RUN(f, &rs, 0, "replay", "--config", d->conf, "--json", "--quiet");
+		s = summary_of(rs.out);
+		size = (uint64_t)jint(s, "entries");
+		json_decref(s);
+		run_free(&rs);
+	}
+	for (uint64_t i = 0; i < size; i++)
+		json_array_append_new(leaves, json_integer((json_int_t)i));
+	truth = json_pack("{s:i, s:s, s:o, s:[{s:i, s:s, s:b, s:[I]}, {s:i, s:s, s:b, s:[I]}, "
+	    "{s:i, s:s, s:b, s:[]}]}", "saksi_sim_truth", 1, "seed", SEED, "leaves", leaves,
+	    "instances", "id", 1, "scenario", "broker.device_many_nik", "broker", 1, "events",
+	    (json_int_t)a0, "id", 2, "scenario", "broker.device_many_nik", "broker", 1,
+	    "events", (json_int_t)(size + 5), "id", 3, "scenario", "honest.family_phone",
+	    "broker", 0, "events");
+	assert_non_null(truth);
+	for (size_t i = 0; i < B->n; i++)
+		json_array_append_new(json_object_get(json_array_get(json_object_get(truth,
+		    "instances"), 2), "events"), json_integer((json_int_t)B->ev[i]));
+	assert_int_equal(json_dump_file(truth, P(f, 7, "small-truth.json"), 0), 0);
+	json_decref(truth);
+
+	RUN(f, &r, 0, "simulate", "--evaluate-only", "--truth", f->path[7], "--ledger",
+	    d->ledger, "--json");
+	ev = json_loads(r.out, 0, &jerr);
+	assert_non_null(ev);
+	run_free(&r);
+	row = (json_t *)pattern_row(ev, "device_many_nik");
+	assert_int_equal(jint(row, "instances"), 2);
+	assert_int_equal(jint(row, "detected"), 1);
+	assert_true(json_real_value(json_object_get(row, "recall")) == 0.5);
+	assert_int_equal(jint(row, "alerts"), dev);
+	assert_int_equal(jint(row, "true_alerts"), dev_true);
+	assert_int_equal(json_array_size(json_object_get(row, "false_positives")), dev_fp);
+	assert_true(json_real_value(json_object_get(row, "precision")) ==
+	    (double)dev_true / (double)dev);
+	row = (json_t *)pattern_row(ev, bpat);
+	printf("# %s: %zu alerts, %zu true, %zu false positives\n", bpat, other, other_true,
+	    other_fp);
+	assert_int_equal(jint(row, "instances"), 0);
+	assert_true(json_is_null(json_object_get(row, "recall")));
+	assert_int_equal(jint(row, "alerts"), other);
+	assert_int_equal(jint(row, "true_alerts"), other_true);
+	assert_true(other_fp >= 1);
+	assert_int_equal(json_array_size(json_object_get(row, "false_positives")), other_fp);
+	text = json_dumps(json_object_get(row, "false_positives"), JSON_COMPACT);
+	assert_non_null(strstr(text, "{\"instance\":3,\"scenario\":\"honest.family_phone\","));
+	free(text);
+	json_decref(ev);
+
+	/* The human table names the look-alike. */
+	RUN(f, &r, 0, "simulate", "--evaluate-only", "--truth", f->path[7], "--ledger",
+	    d->ledger);
+	printf("%s", r.out);
+	assert_non_null(strstr(r.out, "honest.family_phone #3 ("));
+	assert_non_null(strstr(r.out, "\n  device_many_nik           0.50 1/2 "));
+	run_free(&r);
+
+	/* Refusals: a dry run's truth has no ledger indices; options that need a run. */
+	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 8, "dry.jsonl"), "--seed", "1",
+	    "--truth", P(f, 7, "dry-truth.json"));
+	run_free(&r);
+	RUN(f, &r, 2, "simulate", "--evaluate-only", "--truth", f->path[7], "--ledger",
+	    d->ledger);
+	assert_non_null(strstr(r.err, "no \"leaves\""));
+	run_free(&r);
+	RUN(f, &r, 2, "simulate", "--evaluate-only", "--ledger", d->ledger);
+	assert_non_null(strstr(r.err, "--truth"));
+	run_free(&r);
+	RUN(f, &r, 2, "simulate", "--evaluate", "--dry-run", "--out", f->path[8]);
+	run_free(&r);
+	RUN(f, &r, 2, "simulate", "--json", "--state", P(f, 0, "st"));
+	run_free(&r);
+	free(al);
+}
+
 int
 main(void)
 {
@@ -466,6 +700,7 @@ main(void)
 		cmocka_unit_test(test_candidate),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_evaluate),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
