@@ -346,8 +346,9 @@ replay_event(struct replay *rp, saksi_ledger_txn *lt, MDB_txn *st, uint64_t idx,
 	return raised(rp, st, &res);
 }
 
-/* An alert entry of the ledger, for --check: kinds 1-3 only; a re-raise (kind 4 and
- * later) depends on the daemon's clock, not on the events, and is not replayed. */
+/* An alert entry of the ledger, for --check: kinds 1-3 only. Later kinds (4, the
+ * re-raise of an unacknowledged alert, and after) come from the daemon's clock or its
+ * refusal counters, not from the rules over the events, and are not replayed. */
 static void
 ledger_alert(struct replay *rp, uint64_t idx, const saksi_leaf *lf)
 {
@@ -450,7 +451,7 @@ print_summary(const struct replay *rp, const char *rules_path)
 		if (rp->check) {
 			json_object_set_new(o, "ledger_alerts",
 			    json_integer((json_int_t)rp->ledger_alerts));
-			json_object_set_new(o, "ledger_reraises_skipped",
+			json_object_set_new(o, "ledger_skipped",
 			    json_integer((json_int_t)rp->ledger_skipped));
 			json_object_set_new(o, "differences",
 			    json_integer((json_int_t)rp->differences));
@@ -472,8 +473,8 @@ print_summary(const struct replay *rp, const char *rules_path)
 	for (size_t i = 0; i < rp->nrc; i++)
 		printf("  %-40s %" PRIu64 "\n", rp->rc[i].id, rp->rc[i].n);
 	if (rp->check)
-		printf("check: %" PRIu64 " alert entries in the ledger (%" PRIu64 " re-raises "
-		    "not compared), %" PRIu64 " difference(s)%s\n", rp->ledger_alerts,
+		printf("check: %" PRIu64 " alert entries in the ledger (%" PRIu64 " of kind 4 "
+		    "and later not compared), %" PRIu64 " difference(s)%s\n", rp->ledger_alerts,
 		    rp->ledger_skipped, rp->differences, rp->differences == 0 ?
 		    ": the replay reproduces the ledger's alerts byte for byte" : "");
 }
