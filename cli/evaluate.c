@@ -260,10 +260,11 @@ saksi_sim_evaluate(const json_t *truth, const char *ledger_dir, int json, FILE *
 		char *s;
 
 		for (size_t p = 0; p <= NPAT; p++) {
-			json_t *rules = json_array();
+			json_t *rules;
 
 			if (p == OTHER && t[p].alerts == 0)
 				continue;
+			rules = json_array();
 			for (size_t i = 0; p < NPAT && i < 4 && patterns[p].rules[i] != NULL; i++)
 				json_array_append_new(rules, json_string(patterns[p].rules[i]));
 			o = json_pack("{s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:I, s:o, s:I, s:O}",

@@ -95,6 +95,8 @@ pending_push(struct pending *p, const uint8_t *b, size_t len, uint64_t entry,
 static void
 pending_drop(struct pending *p, size_t k)
 {
+	if (k == 0)
+		return;
 	for (size_t i = 0; i < k; i++)
 		free(p->v[i].b);
 	memmove(p->v, p->v + k, (p->n - k) * sizeof(*p->v));
