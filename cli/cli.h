@@ -82,12 +82,14 @@ int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+/* saksi get's view of an alert leaf body: into o (JSON) or printed when o is NULL. */
+struct json_t;
+void show_alert_leaf(const uint8_t *body, size_t len, struct json_t *o);
+
+/* saksi replay (cli/replay.c). */
 int cmd_replay(int argc, char **argv);
 /* The human line of `saksi alerts` for an alert with no ledger entry yet (replay). */
 struct saksi_alert;
 void alerts_print_line(const struct saksi_alert *a);
-/* saksi get's view of an alert leaf body: into o (JSON) or printed when o is NULL. */
-struct json_t;
-void show_alert_leaf(const uint8_t *body, size_t len, struct json_t *o);
 
 #endif

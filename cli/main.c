@@ -43,6 +43,8 @@ static const char help[] =
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
 "  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
+"\n"
+"Rules (tune a candidate over history before deploying it):\n"
 "  replay (--config saksid.conf | --ledger DIR --index-key F --store-key F) [--rules FILE]\n"
 "         [--schemas DIR] [--passphrase-file F] [--from TIME] [--to TIME] [--from-index N]\n"
 "         [--to-index N] [--check] [--json] [--quiet] [--tmpdir DIR]\n"
@@ -88,8 +90,8 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
-	{ "alerts", cmd_alerts },
 	{ "replay", cmd_replay },
+	{ "alerts", cmd_alerts },
 };
 
 int
