@@ -3,7 +3,8 @@
  * ledger's history and prints what it would have raised; --check compares with the alert
  * entries saksid wrote. It never writes to the ledger: read transactions only, and the
  * rules' state lives in a throwaway LMDB file that is unlinked as soon as it is open, so
- * no exit, not even kill -9, leaves it behind. It never prints a personal value.
+ * that from then on no exit, not even kill -9, leaves it behind. It never prints a
+ * personal value.
  */
 #include <errno.h>
 #include <getopt.h>
