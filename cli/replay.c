@@ -599,6 +599,18 @@ cmd_replay(int argc, char **argv)
 	rp.store = sk;
 	if (saksi_detect_new(blind, &rp.det) != SAKSI_OK)
 		xdie("out of memory");
+	/* A reader that cannot take a slot in the lock file is invisible to a running
+	 * saksid, which may then reuse the pages being read (saksi backup refuses it too). */
+	{
+		char lock[PATH_MAX + 16];
+
+		if (snprintf(lock, sizeof(lock), "%s/lock.mdb", ledger) >= (int)sizeof(lock))
+			xdie("ledger %s: path too long", ledger);
+		if (access(lock, F_OK) == 0 && access(lock, R_OK | W_OK) != 0)
+			xdie("%s is not writable by this user, so a running saksid would not see "
+			    "this reader: run as the ledger's owner (runuser -u saksi -- saksi "
+			    "replay ...), or replay a copy (saksi backup)", lock);
+	}
 	l = xledger_open_ro(ledger);
 
 	env = state_open(tmpdir);
