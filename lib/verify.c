@@ -177,8 +177,15 @@ ascii_ok(const char *p, size_t n, int lo)
 static int
 alert_fields_ok(const saksi_alert *a, size_t rlen, size_t glen)
 {
-	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_LATE ||
+	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_RERAISE ||
 	    a->al_severity < SAKSI_SEV_LOW || a->al_severity > SAKSI_SEV_CRITICAL)
+		return 0;
+	/* A re-raise (RULES.md 5.3) names its original entry, and nothing else, and is at
+	 * least one step above low; a chain has at most SAKSI_RERAISE_MAX of them. */
+	if (a->al_kind == SAKSI_ALERT_RERAISE &&
+	    (a->al_nevidence != 1 || a->al_trigger != a->al_evidence[0] ||
+	     a->al_extra < 1 || a->al_extra > SAKSI_RERAISE_MAX ||
+	     a->al_severity < SAKSI_SEV_MEDIUM))
 		return 0;
 	if (rlen == 0 || rlen > SAKSI_RULES_ID_MAX + 6 - 1 || !ascii_ok(a->al_rule, rlen, 0x21))
 		return 0;
