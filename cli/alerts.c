@@ -365,7 +365,8 @@ scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
 		}
 		free(leaf);
 	}
-	qsort(st->v, st->n, sizeof(st->v[0]), cmp_astate);
+	if (st->n > 0)
+		qsort(st->v, st->n, sizeof(st->v[0]), cmp_astate);
 	return bad;
 }
 
