@@ -29,6 +29,7 @@ static struct fx fx;
 static unsigned ledger_no;
 static const saksi_blind *lc_blind;   /* given to committers lc_open makes */
 static int lc_sock = -1;              /* their alerts PUB socket, -1 for none */
+static uint64_t lc_ack_timeout;       /* their re-raise timeout, ms */
 
 struct lc {
 	char dir[128];
@@ -72,6 +73,7 @@ lc_open(struct lc *lc, size_t map_size)
 	co.co_blind = lc_blind;
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
+	co.co_ack_timeout_ms = lc_ack_timeout;
 	assert_int_equal(saksid_commit_new(&co, &lc->c), SAKSI_OK);
 }
 
@@ -919,6 +921,177 @@ test_publish_after_crash(void **state)
 	saksi_blind_free(b);
 }
 
+/* One item checked by ig and committed alone at now; its code, message in msg. */
+static int
+run_ack(struct lc *lc, saksid_ingest *ig, const struct fx_item *fi, uint64_t now,
+        char *msg, size_t msglen)
+{
+	saksid_item it, *ptr = &it;
+	int code;
+
+	fx_frame1(fi, &it);
+	saksid_ingest_check(ig, &it, now);
+	assert_int_equal(it.it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(saksid_commit_group(lc->c, &ptr, 1, now), SAKSI_OK);
+	code = it.it_code;
+	snprintf(msg, msglen, "%s", it.it_msg);
+	saksid_item_clear(&it);
+	return code;
+}
+
+/* The leaf at index, parsed as an alert entry. */
+static void
+alert_at(struct lc *lc, uint64_t index, saksi_alert *a, uint64_t *commit_ms)
+{
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	uint8_t *leaf;
+	size_t len;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
+	assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a), SAKSI_OK);
+	*commit_ms = lf.lf_commit_ms;
+	free(leaf);
+}
+
+/*
+ * Acks and re-raises in the committer, on the daemon's clock as given: an alert left
+ * open is raised again (kind 4, its own group and checkpoint) at exactly the timeout,
+ * once at critical for a high rule, then never; an ack commits for an open alert only,
+ * and is refused as schema for an acked or unknown one or with detection off; the
+ * ledger verifies with the ack and the re-raise in it.
+ */
+static void
+test_ack_reraise(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[3], ack;
+	saksid_item items[3];
+	saksi_blind *b;
+	saksi_seckey *officer;
+	saksi_pubkey pub;
+	saksi_keyring *kr;
+	saksid_ingest *ig;
+	saksi_alert a;
+	saksi_verify_opts vo;
+	saksi_verify_report vr;
+	json_t *root;
+	char *krjson, *p, b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], err[256], msg[256];
+	const char *set[] = { "alert_id", "#1", NULL };
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t ck_latest, ms, T = 60000;
+	size_t nck;
+	(void)state;
+
+	/* The fixture's keyring plus a security officer's key. */
+	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
+	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	assert_non_null(root = json_loads(fx.keyring_json, 0, NULL));
+	json_object_set_new(json_object_get(root, "roles"), "security",
+	                    json_pack("[s]", "security.*"));
+	json_array_append_new(json_object_get(root, "keys"), json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:n}", "name", "officer", "key_id", hex, "public_key",
+	    b64, "role", "security", "branch", "*", "revoked_ms"));
+	krjson = json_dumps(root, 0);
+	json_decref(root);
+	assert_int_equal(saksi_keyring_parse(krjson, strlen(krjson), &kr, err, sizeof(err)),
+	                 SAKSI_OK);
+	free(krjson);
+	assert_int_equal(saksid_ingest_new(kr, fx.sc, fx.box, &ig), SAKSI_OK);
+
+	memset(key, 5, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	lc_blind = b;
+	lc_ack_timeout = T;
+	lc_open(&lc, 0);
+
+	/* Without rules an ack names no open alert; nothing is re-raised. */
+	p = fx_payload("security.alert.acked", set);
+	fx_build(&fx, officer, "security.alert.acked", p, 1, FX_NOW, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 1: detection is off");
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 10 * T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+
+	/* Alert 1 (high) at entry 3, committed at FX_NOW; before the ack exists, an ack of
+	 * alert 7 is refused too. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	for (size_t i = 0; i < 3; i++)
+		fx_booking(&fx, FX_QUEUE, i + 1, FX_NOW - 1000 + i, &fi[i]);
+	assert_int_equal(run(&lc, fi, 3, items, FX_NOW), SAKSI_OK);
+	clear(items, 3);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	assert_int_equal(lc_size(&lc), 5);   /* the refusal summary, 3 events, the alert */
+	alert_at(&lc, 4, &a, &ms);
+	assert_int_equal(a.al_id, 1);
+
+	/* Not a millisecond early; then exactly once, at critical, in a group of its own. */
+	nck = lc_checkpoints(&lc, &ck_latest);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + T - 1), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 5);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	assert_int_equal(lc_size(&lc), 6);
+	assert_int_equal(lc_checkpoints(&lc, &ck_latest), nck + 1);
+	assert_int_equal(ck_latest, 6);
+	alert_at(&lc, 5, &a, &ms);
+	assert_int_equal(ms, FX_NOW + T);
+	assert_int_equal(a.al_id, 1);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_RERAISE);
+	assert_int_equal(a.al_severity, SAKSI_SEV_CRITICAL);
+	assert_int_equal(a.al_extra, 1);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 4);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 100 * T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 6);
+
+	/* The ack commits once (its alert is still open after the chain ended). */
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 2, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)),
+	                 SAKSI_R_ACCEPTED);
+	assert_int_equal(lc_size(&lc), 7);
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 1: it was acknowledged at index 6");
+	free(p);
+	set[1] = "#7";
+	p = fx_payload("security.alert.acked", set);
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 7: there is no such alert");
+	free(p);
+
+	/* The whole ledger verifies, the officer's signature with the keyring. */
+	memset(&vo, 0, sizeof(vo));
+	vo.vo_log = &fx.v;
+	vo.vo_keyring = kr;
+	assert_int_equal(saksi_verify_ledger(lc.l, &vo, &vr), SAKSI_OK);
+	assert_int_equal(vr.vr_alerts, 2);
+	assert_int_equal(vr.vr_events, 4);
+
+	lc_close(&lc);
+	lc_blind = NULL;
+	lc_ack_timeout = 0;
+	saksi_blind_free(b);
+	for (size_t i = 0; i < 3; i++)
+		fx_item_free(&fi[i]);
+	fx_item_free(&ack);
+	saksid_ingest_free(ig);
+	saksi_keyring_free(kr);
+	saksi_seckey_free(officer);
+}
+
 int
 main(void)
 {
@@ -926,6 +1099,7 @@ main(void)
 		cmocka_unit_test(test_accept_and_receipts),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_publish_after_crash),
+		cmocka_unit_test(test_ack_reraise),
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_equivocation_and_replay),
 		cmocka_unit_test(test_clock_skew),
