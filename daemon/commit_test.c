@@ -1080,7 +1080,48 @@ test_ack_reraise(void **state)
 	assert_int_equal(vr.vr_alerts, 2);
 	assert_int_equal(vr.vr_events, 4);
 
+	/* A forged re-raise that does not repeat its original fails verification at its
+	 * own entry: one severity too low, a step past the chain's end, another id, an
+	 * original that is an event. Each
+	 * goes into a copy of the ledger, taken while it is closed. */
+	alert_at(&lc, 5, &a, &ms);
 	lc_close(&lc);
+	for (int k = 0; k < 4; k++) {
+		saksi_ledger_txn *t;
+		saksi_ledger *l2;
+		saksi_ledger_opts o;
+		uint8_t body[SAKSI_ALERT_LEAF_MAX];
+		saksi_alert f = a;
+		char dir2[200], cmd[1024];
+		size_t blen;
+		uint64_t idx;
+
+		if (k == 0)
+			f.al_severity = SAKSI_SEV_HIGH;
+		else if (k == 1)
+			f.al_extra = 2;
+		else if (k == 2)
+			f.al_id = 2;
+		else
+			f.al_trigger = f.al_evidence[0] = 1;
+		snprintf(dir2, sizeof(dir2), "%s-forged", lc.dir);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s' '%s'", dir2, lc.dir, dir2);
+		assert_int_equal(system(cmd), 0);
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(saksi_ledger_open(dir2, FX_ORIGIN, fx.vkey, &o, &l2), SAKSI_OK);
+		assert_int_equal(saksi_alert_leaf_encode(&f, body, sizeof(body), &blen), SAKSI_OK);
+		assert_int_equal(saksi_ledger_begin(l2, 1, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_ALERT, FX_NOW + 2 * T, body, blen,
+		                                     &idx, NULL), SAKSI_OK);
+		assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+		assert_int_equal(saksi_verify_ledger(l2, &vo, &vr), SAKSI_ERR_CORRUPT);
+		assert_int_equal(vr.vr_reason, SAKSI_V_ALERT_FORMAT);
+		assert_int_equal(vr.vr_index, idx);
+		assert_non_null(strstr(vr.vr_message, k < 3 ? "the re-raise does not match alert" :
+		                       "a re-raise of entry 1, which is not an alert"));
+		saksi_ledger_close(l2);
+	}
+
 	lc_blind = NULL;
 	lc_ack_timeout = 0;
 	saksi_blind_free(b);
