@@ -531,8 +531,8 @@ alerts_ack(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT",
-	    *schemas_dir = SAKSI_SOURCE_SCHEMA_DIR, *passfile = NULL;
+	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
+	    *passfile = NULL;
 	uint64_t id, seq = 0, timeout = 0, tms;
 	int c, json = 0, rc;
 	saksi_note_verifier v;
@@ -583,6 +583,8 @@ alerts_ack(int argc, char **argv)
 		xdie_err(e, "cannot load the appliance's box key %s", boxf);
 	if (box.pk_kind != SAKSI_KEY_BOX)
 		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if (schemas_dir == NULL)
+		schemas_dir = default_schemas_dir();
 	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
 		if (err[0] != '\0')
 			xdie("schemas %s: %s", schemas_dir, err);
