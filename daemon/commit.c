@@ -28,6 +28,7 @@
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
 #define ACK_TYPE "security.alert.acked"
 #define RERAISE_GROUP_MAX 256  /* re-raises in one commit group */
+#define RERAISE_GROUPS_MAX 4   /* groups in one call: ingest waits no longer than that */
 
 struct summary {
 	uint8_t s_key_id[SAKSI_KEYID_LEN];
@@ -920,7 +921,9 @@ fail:
  * Re-raises (RULES.md 5.3): every open alert whose latest raise is c_ack_timeout ms or
  * more before now_ms is raised again, in groups of at most RERAISE_GROUP_MAX, each its
  * own transaction with a signed checkpoint; the state moves in the same transaction, so
- * a crash neither repeats nor loses one. Then they are published.
+ * a crash neither repeats nor loses one. Then they are published. At most
+ * RERAISE_GROUPS_MAX groups a call, since submissions wait meanwhile: a backlog (after
+ * a long stop) drains over the next ticks, oldest first.
  */
 saksi_err
 saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
@@ -928,7 +931,7 @@ saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
 	uint64_t id, size0, size;
-	size_t len, k;
+	size_t len, k, groups = 0;
 	saksi_err e = SAKSI_OK;
 
 	c->c_alerts = 0;
@@ -972,7 +975,7 @@ saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
 			}
 		} else
 			saksi_ledger_abort(txn);
-		if (e != SAKSI_OK || k < RERAISE_GROUP_MAX)
+		if (e != SAKSI_OK || k < RERAISE_GROUP_MAX || ++groups == RERAISE_GROUPS_MAX)
 			break;
 	}
 	if (c->c_alerts > 0)

@@ -88,10 +88,11 @@ saksi_err saksid_commit_publish(saksid_committer *c);
  * is committed only if its alert_id names an open alert (then the alert is closed in the
  * same transaction); otherwise it is refused with SAKSI_R_SCHEMA, "no open alert N: ...".
  *
- * saksid_commit_reraise raises again, at daemon time now_ms, every alert left open
- * co_ack_timeout_ms or more since its latest raise (kind 4 entries, own commit groups
- * and checkpoints), then publishes them; saksid_commit_alerts says how many. No-op
- * without rules or with co_ack_timeout_ms 0. Called by the committer's thread.
+ * saksid_commit_reraise raises again, at daemon time now_ms, the alerts left open
+ * co_ack_timeout_ms or more since their latest raise, oldest first, at most 1024 a call
+ * (kind 4 entries, own commit groups and checkpoints), then publishes them;
+ * saksid_commit_alerts says how many. No-op without rules or with co_ack_timeout_ms 0.
+ * Called by the committer's thread.
  */
 saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */

@@ -1133,6 +1133,87 @@ test_ack_reraise(void **state)
 	saksi_seckey_free(officer);
 }
 
+/* A backlog of due alerts drains 1024 a call (four groups of 256, each with its
+ * checkpoint), oldest first, and the rest at the next call. */
+static void
+test_reraise_backlog(void **state)
+{
+	static const char one[] = "saksi-rules 1\nlateness 1m\nselect book\n"
+	    "  match queue.booking.created\nrule r1\n  type event_count\n  severity low\n"
+	    "  events book\n  group-by device_id\n  timespan 10s\n  condition gte 1\n"
+	    "  suppress 1h\n  reraise never\n";
+	enum { N = 1030 };
+	struct lc lc;
+	struct fx_item fi[64];
+	saksid_item items[64];
+	saksi_blind *b;
+	saksi_rules *r = NULL;
+	saksi_alert a;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t ck, ms, size0, T = 1000;
+	size_t nck;
+	char err[128];
+	(void)state;
+
+	memset(key, 3, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	lc_blind = b;
+	lc_ack_timeout = T;
+	lc_open(&lc, 0);
+	assert_int_equal(saksi_rules_parse(one, strlen(one), "t.rules", NULL, &r, err,
+	    sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksid_commit_rules_set(lc.c, r), SAKSI_OK);
+	/* N bookings from N devices: N alerts, the i-th committed at FX_NOW + i. */
+	for (size_t i = 0; i < N; i += 64) {
+		size_t n = N - i < 64 ? N - i : 64;
+
+		for (size_t j = 0; j < n; j++) {
+			char dev[32], *p;
+			const char *set[] = { "device_id", dev, NULL };
+
+			snprintf(dev, sizeof(dev), "backlog-dev-%06zu", i + j);
+			p = fx_payload("queue.booking.created", set);
+			fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, i + j + 1,
+			         FX_NOW, &fi[j]);
+			free(p);
+		}
+		assert_int_equal(run(&lc, fi, n, items, FX_NOW + i), SAKSI_OK);
+		assert_int_equal(saksid_commit_alerts(lc.c), n);
+		clear(items, n);
+		for (size_t j = 0; j < n; j++)
+			fx_item_free(&fi[j]);
+	}
+	size0 = lc_size(&lc);
+	assert_int_equal(size0, 2 * N);
+	nck = lc_checkpoints(&lc, &ck);
+
+	/* All due at FX_NOW + N + T: 1024 now, in four groups, then 6. */
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1024);
+	assert_int_equal(lc_checkpoints(&lc, &ck), nck + 4);
+	assert_int_equal(ck, size0 + 1024);
+	alert_at(&lc, size0, &a, &ms);
+	assert_int_equal(a.al_id, 1);   /* the oldest first */
+	assert_int_equal(a.al_kind, SAKSI_ALERT_RERAISE);
+	assert_int_equal(a.al_severity, SAKSI_SEV_MEDIUM);
+	alert_at(&lc, size0 + 1023, &a, &ms);
+	assert_int_equal(a.al_id, 1024);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), N - 1024);
+	assert_int_equal(lc_checkpoints(&lc, &ck), nck + 5);
+	assert_int_equal(ck, size0 + N);
+	alert_at(&lc, size0 + N - 1, &a, &ms);
+	assert_int_equal(a.al_id, N);
+	/* Nothing left due until a period after these re-raises. */
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + 2 * T - 1), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+
+	lc_close(&lc);
+	lc_blind = NULL;
+	lc_ack_timeout = 0;
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
@@ -1141,6 +1222,7 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_publish_after_crash),
 		cmocka_unit_test(test_ack_reraise),
+		cmocka_unit_test(test_reraise_backlog),
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_equivocation_and_replay),
 		cmocka_unit_test(test_clock_skew),
