@@ -1214,6 +1214,103 @@ test_reraise_backlog(void **state)
 	saksi_blind_free(b);
 }
 
+/*
+ * A crash between a re-raise's commit and its publication: the re-raise log is ahead of
+ * its mark. The next start publishes it, after the alert log's own, and only once.
+ */
+static void
+test_reraise_publish_after_crash(void **state)
+{
+	struct lc lc;
+	saksi_blind *b;
+	saksi_rules *r;
+	saksi_ledger_txn *t;
+	saksi_rule_field f[1];
+	saksi_rule_event ev;
+	saksi_alert a;
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1], *msg = NULL;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t mark;
+	int pub, sub, to = 10000, n;
+	(void)state;
+
+	memset(key, 4, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	assert_int_equal(saksi_blind_token(b, SAKSI_BLIND_DEVICE, "device-000002", 13, tok),
+	    SAKSI_OK);
+	assert_true((pub = nn_socket(AF_SP, NN_PUB)) >= 0);
+	assert_true(nn_bind(pub, "inproc://commit-test-reraise") >= 0);
+	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_connect(sub, "inproc://commit-test-reraise") >= 0);
+	for (int i = 0; i < 1000 && nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
+	    i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	lc_blind = b;
+	lc_sock = pub;
+	lc_open(&lc, 0);
+
+	/* What the crashed daemon left: alert 1 tracked and published, then re-raised in a
+	 * committed transaction, never published. */
+	r = rules_t();
+	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_rules_attach(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
+	f[0].rf_name = "device_id";
+	f[0].rf_value = tok;
+	f[0].rf_personal = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.re_type = "queue.booking.created";
+	ev.re_branch = FX_BRANCH;
+	ev.re_fields = f;
+	ev.re_nfields = 1;
+	for (uint64_t i = 0; i < 3; i++) {
+		ev.re_index = i;
+		ev.re_time_ms = FX_NOW + i;
+		assert_int_equal(saksi_rules_eval(r, saksi_ledger_txn_mdb(t), &ev, NULL), SAKSI_OK);
+	}
+	assert_int_equal(saksi_rules_alert_track(r, saksi_ledger_txn_mdb(t), 1, 3, FX_NOW),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rules_published_set(r, saksi_ledger_txn_mdb(t), 1), SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise(r, saksi_ledger_txn_mdb(t), 1, FX_NOW + 5, &a),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise_published_get(r, saksi_ledger_txn_mdb(t), &mark),
+	    SAKSI_OK);
+	assert_int_equal(mark, 0);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+
+	/* The restart publishes the re-raise alone and moves its mark. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, r), SAKSI_OK);
+	n = nn_recv(sub, &msg, NN_MSG, 0);
+	assert_true(n > 0);
+	assert_non_null(memmem(msg, (size_t)n, "\"id\":1,\"kind\":\"reraise\"", 23));
+	assert_non_null(memmem(msg, (size_t)n, "\"extra\":1,", 10));
+	assert_non_null(memmem(msg, (size_t)n, "\"severity\":\"critical\"", 21));
+	nn_freemsg(msg);
+	r = rules_t();
+	assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_rules_attach_readonly(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise_published_get(r, saksi_ledger_txn_mdb(t), &mark),
+	    SAKSI_OK);
+	assert_int_equal(mark, 1);
+	saksi_ledger_abort(t);
+	saksi_rules_free(r);
+	assert_int_equal(saksid_commit_publish(lc.c), SAKSI_OK);
+	to = 0;
+	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT) < 0);
+	lc_close(&lc);
+	lc_sock = -1;
+	lc_blind = NULL;
+	nn_close(sub);
+	nn_close(pub);
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
@@ -1223,6 +1320,7 @@ main(void)
 		cmocka_unit_test(test_publish_after_crash),
 		cmocka_unit_test(test_ack_reraise),
 		cmocka_unit_test(test_reraise_backlog),
+		cmocka_unit_test(test_reraise_publish_after_crash),
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_equivocation_and_replay),
 		cmocka_unit_test(test_clock_skew),
