@@ -2,7 +2,8 @@
  * commit_test.c: the committer on a real LMDB ledger in a temporary directory:
  * receipts that verify offline, duplicates, equivocation, replay and clock skew (also
  * inside one group), refusal summaries, one checkpoint per group, a full map that
- * writes nothing, and disclosures that are only ever stored sealed.
+ * writes nothing, disclosures that are only ever stored sealed, and acks and re-raises
+ * of alerts on a clock the test gives.
  */
 #include <setjmp.h>
 #include <stdarg.h>
