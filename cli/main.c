@@ -27,6 +27,11 @@ static const char help[] =
 "Producers:\n"
 "  submit --url URL -k producer.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
 "         --type T --seq N [--time MS] [--payload FILE|-] [--schemas DIR] [--json]\n"
+"         [--outbox DIR]   queue it durably first (--seq may then be left out), send the\n"
+"                          queue in order; exit 0 also when only queued\n"
+"  outbox status|dead|receipts DIR              what the outbox holds (dead: refused)\n"
+"  outbox flush DIR --url URL (--vkey VKEY | --vkey-file F) [--batch N] [--timeout MS]\n"
+"         [--json]         deliver the queue in order, exactly once\n"
 "\n"
 "Ledger:\n"
 "  checkpoint (--ledger DIR | --url URL [-k producer.key]) [--vkey VKEY | --vkey-file F]\n"
@@ -84,6 +89,7 @@ static const struct {
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
 	{ "alerts", cmd_alerts },
+	{ "outbox", cmd_outbox },
 };
 
 int

@@ -785,6 +785,10 @@ all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
 
 	if (e == SAKSI_ERR_FULL)
 		snprintf(msg, sizeof(msg), "the ledger is full; nothing was written, retry later");
+	else if (e == SAKSI_ERR_IO)
+		/* LMDB reports a short write (a disk that filled up mid-write) as EIO. */
+		snprintf(msg, sizeof(msg), "the ledger could not be written (I/O error: is the "
+		         "disk full?); nothing was written, retry later");
 	else
 		snprintf(msg, sizeof(msg), "the ledger failed (%s); nothing was written, retry "
 		         "later", saksi_strerror(e));
