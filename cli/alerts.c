@@ -712,3 +712,9 @@ show_alert_leaf(const uint8_t *body, size_t len, json_t *o)
 		printf("alert: %s\n", js);
 	free(js);
 }
+
+void
+alerts_print_line(const saksi_alert *a)
+{
+	print_human(a, UINT64_MAX);
+}

@@ -93,4 +93,10 @@ int outbox_submit(const char *dir, const char *url, const saksi_seckey *sk,
 struct json_t;
 void show_alert_leaf(const uint8_t *body, size_t len, struct json_t *o);
 
+/* saksi replay (cli/replay.c). */
+int cmd_replay(int argc, char **argv);
+/* The human line of `saksi alerts` for an alert with no ledger entry yet (replay). */
+struct saksi_alert;
+void alerts_print_line(const struct saksi_alert *a);
+
 #endif

@@ -60,6 +60,15 @@ static const char help[] =
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
 "           [--start YYYY-MM-DD] [--truth FILE] [--batch N] [--window MS] [--register-only]\n"
 "           [--dry-run --out FILE.jsonl|-]   realistic branch traffic, signed and submitted\n"
+"           [--evaluate [--ledger DIR] [--json]]   then precision and recall per pattern\n"
+"  simulate --evaluate-only --truth FILE (--state DIR | --ledger DIR) [--json]\n"
+"\n"
+"Rules (tune a candidate over history before deploying it):\n"
+"  replay (--config saksid.conf | --ledger DIR --index-key F --store-key F) [--rules FILE]\n"
+"         [--schemas DIR] [--passphrase-file F] [--from TIME] [--to TIME] [--from-index N]\n"
+"         [--to-index N] [--check] [--json] [--quiet] [--tmpdir DIR]\n"
+"         what a rule set would have raised over the ledger; writes nothing.\n"
+"         --check: exit 1 unless it reproduces saksid's alert entries byte for byte\n"
 "\n"
 "A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"
 "on the terminal.\n"
@@ -88,6 +97,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
+	{ "replay", cmd_replay },
 	{ "alerts", cmd_alerts },
 	{ "outbox", cmd_outbox },
 };

@@ -18,6 +18,7 @@
 
 #include "bytes.h"
 #include "commit.h"
+#include "detect.h"
 #include "envelope.h"
 #include "note.h"
 #include "verify.h"
@@ -67,15 +68,7 @@ struct saksid_committer {
 	uint64_t c_alerts;            /* alerts raised by the last group */
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
-	struct rule_event *c_rev;
-};
-
-/* One event as the detectors see it: non-personal values as text, tokens for the rest. */
-struct rule_event {
-	saksi_rule_field f[SAKSI_RULES_EVENT_FIELDS];
-	size_t n;
-	char num[SAKSI_RULES_EVENT_FIELDS][24];
-	char tok[SAKSI_RULES_EVENT_FIELDS][SAKSI_BLIND_TOKEN_LEN + 1];
+	saksi_detect *c_detect;       /* the events' view for the rules (detect.h) */
 };
 
 saksi_err
@@ -156,7 +149,7 @@ saksid_commit_free(saksid_committer *c)
 	free(c->c_receipts);
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
-	free(c->c_rev);
+	saksi_detect_free(c->c_detect);
 	pthread_mutex_destroy(&c->c_mu);
 	free(c);
 }
@@ -223,7 +216,6 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
-	c->c_rev = calloc(1, sizeof(*c->c_rev));
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
 	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
 	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
@@ -234,7 +226,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
 	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
-	    c->c_rev == NULL) {
+	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK)) {
 		saksid_commit_free(c);
 		return SAKSI_ERR_NOMEM;
 	}
@@ -408,115 +400,20 @@ summary_add(struct summary *sum, size_t n, const saksid_item *it)
 	return n + 1;
 }
 
-static void
-rev_add(struct rule_event *rv, const char *name, const char *value, int personal)
-{
-	if (rv->n == SAKSI_RULES_EVENT_FIELDS)
-		return;
-	rv->f[rv->n].rf_name = name;
-	rv->f[rv->n].rf_value = value;
-	rv->f[rv->n].rf_personal = personal;
-	rv->n++;
-}
-
 /*
- * Feeds the event just appended at idx to the detectors. A malformed event (one the
- * engine refuses as such) is committed all the same, undetected; any other failure
- * fails the group.
+ * Feeds the event just appended at idx to the detectors, through the code `saksi replay`
+ * uses too (detect.h). A malformed event (one the engine refuses as such) is committed
+ * all the same, undetected; any other failure fails the group.
  */
 static saksi_err
 detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64_t idx)
 {
-	struct rule_event *rv = c->c_rev;
-	saksi_envelope env;
-	saksi_rule_event ev;
-	json_t *root, *v;
-	const char *key, *branch = NULL, *bank_code = NULL;
-	char **names = NULL, **values = NULL;
-	size_t nd = 0;
 	MDB_txn *mt;
-	saksi_err e = SAKSI_OK;
 
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
-	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK)
-		return SAKSI_OK;   /* ingest parsed it: cannot happen */
-	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
-	                  JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(root)) {
-		/* Ingest parsed it; should it fail now, the event stays committed, undetected,
-		 * rather than failing every retry of the group. */
-		json_decref(root);
-		return SAKSI_OK;
-	}
-	rv->n = 0;
-	json_object_foreach(root, key, v) {
-		char *num;
-
-		if (rv->n == SAKSI_RULES_EVENT_FIELDS)
-			break;   /* the engine takes no more; the schemas allow far fewer */
-		num = rv->num[rv->n];
-
-		/* A personal field in clear never reaches the engine (ingest refuses it). */
-		if (saksi_blind_field_personal(key))
-			continue;
-		if (json_is_string(v)) {
-			if (strlen(json_string_value(v)) != json_string_length(v))
-				continue;
-			if (strcmp(key, "branch") == 0)
-				branch = json_string_value(v);
-			if (strcmp(key, "bank_code") == 0)
-				bank_code = json_string_value(v);
-			rev_add(rv, key, json_string_value(v), 0);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(rv->num[0]), "%" JSON_INTEGER_FORMAT,
-			         json_integer_value(v));
-			rev_add(rv, key, num, 0);
-		} else if (json_is_boolean(v))
-			rev_add(rv, key, json_is_true(v) ? "true" : "false", 0);
-	}
-	if (it->it_disc != NULL) {
-		e = saksi_disclosures_check(env.ev_payload, env.ev_payload_len, it->it_disc,
-		                            it->it_disc_len, &names, &values, &nd);
-		if (e != SAKSI_OK) {
-			json_decref(root);
-			return e == SAKSI_ERR_NOMEM ? e : SAKSI_OK;
-		}
-	}
-	for (size_t i = 0; i < nd; i++) {
-		saksi_blind_kind k = saksi_blind_field_kind(names[i]);
-		char *tok = rv->tok[rv->n < SAKSI_RULES_EVENT_FIELDS ? rv->n : 0];
-
-		if (k == SAKSI_BLIND_NONE || rv->n == SAKSI_RULES_EVENT_FIELDS)
-			continue;
-		if (k == SAKSI_BLIND_ACCOUNT)
-			e = bank_code == NULL ? SAKSI_ERR_FORMAT :
-			    saksi_blind_account(c->c_blind, bank_code, values[i], tok);
-		else
-			e = saksi_blind_token(c->c_blind, k, values[i], strlen(values[i]), tok);
-		if (e == SAKSI_ERR_NOMEM)
-			break;
-		/* A value that does not normalise is left out: no token, no grouping. */
-		if (e == SAKSI_OK)
-			rev_add(rv, names[i], tok, 1);
-		e = SAKSI_OK;
-	}
-	if (e == SAKSI_OK) {
-		memset(&ev, 0, sizeof(ev));
-		ev.re_index = idx;
-		ev.re_type = env.ev_type;
-		ev.re_time_ms = env.ev_time_ms;
-		ev.re_branch = branch != NULL ? branch : "";
-		ev.re_fields = rv->f;
-		ev.re_nfields = rv->n;
-		e = saksi_rules_eval(c->c_rules, mt, &ev, NULL);
-		if (e == SAKSI_ERR_INVAL)
-			e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
-	}
-	sodium_memzero(rv->tok, sizeof(rv->tok));
-	saksi_disclosures_free(names, values, nd);
-	json_decref(root);
-	return e;
+	return saksi_detect_eval(c->c_detect, c->c_rules, mt, idx, it->it_env, it->it_env_len,
+	                         it->it_disc, it->it_disc_len, NULL, NULL);
 }
 
 /* Appends a ledger entry for every alert raised after id `before`. */
