@@ -388,12 +388,13 @@ static int
 alerts_list(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json]";
+	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json [--state]]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "open", no_argument, NULL, 'o' },
 		{ "keyring", required_argument, NULL, 'K' },
+		{ "state", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *krf = NULL;
@@ -402,7 +403,7 @@ alerts_list(int argc, char **argv)
 	saksi_ledger_txn *txn = NULL;
 	struct astates st = { NULL, 0, 0 };
 	uint64_t size, n = 0, nopen = 0;
-	int c, json = 0, only_open = 0, bad = 0;
+	int c, json = 0, only_open = 0, with_state = 0, bad = 0;
 	saksi_err e;
 
 	optind = 1;
@@ -411,6 +412,7 @@ alerts_list(int argc, char **argv)
 		case 'l': dir = optarg; break;
 		case 'j': json = 1; break;
 		case 'o': only_open = 1; break;
+		case 's': with_state = 1; break;
 		case 'K': krf = optarg; break;
 		default: xusage(usage, "bad option");
 		}
@@ -419,6 +421,8 @@ alerts_list(int argc, char **argv)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if (dir == NULL)
 		xusage(usage, "--ledger is required");
+	if (with_state && !json)
+		xusage(usage, "--state is for --json (the lines show the state anyway)");
 	if (krf != NULL)
 		kr = xkeyring_load(krf);
 	l = xledger_open_ro(dir);
@@ -469,9 +473,11 @@ alerts_list(int argc, char **argv)
 		}
 		if ((e = saksi_alert_json(&a, &js)) != SAKSI_OK)
 			xdie_err(e, "entry %" PRIu64, i);
-		/* The published line, with the entry index in front and the state (RULES.md
-		 * 5.3) at the end. */
-		if (s != NULL && s->as_acked) {
+		/* The published line, with the entry index in front: replay --check compares
+		 * it with its own. --state adds the state (RULES.md 5.3) at the end. */
+		if (!with_state)
+			printf("{\"entry\":%" PRIu64 ",%s\n", i, js + 1);
+		else if (s != NULL && s->as_acked) {
 			json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:s}", "by", who, "entry",
 			    (json_int_t)s->as_ack_entry, "time_ms", (json_int_t)s->as_ack_ms,
 			    "time", when, "note", s->as_note);

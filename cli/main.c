@@ -47,7 +47,7 @@ static const char help[] =
 "\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
-"  alerts list --ledger DIR [--open] [--keyring F] [--json]  alert entries and their state\n"
+"  alerts list --ledger DIR [--open] [--keyring F] [--json [--state]]  alert entries, state\n"
 "  alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
 "             (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N]  acknowledge an alert\n"
 "\n"

@@ -591,6 +591,16 @@ test_ack_reraise(void **state)
 	{
 		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
 		    NULL };
+		/* Without --state, the published line with the entry in front, as before. */
+		assert_int_equal(cli(0, "json0", args), 0);
+		text = cli_text("json0", "out");
+		assert_null(strstr(text, "\"state\""));
+		assert_non_null(strstr(text, "\"trigger\":0,\"value\":1}\n"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		    "--state", NULL };
 		assert_int_equal(cli(0, "json", args), 0);
 		text = cli_text("json", "out");
 		assert_non_null(strstr(text, "\"id\":1,"));
