@@ -248,6 +248,7 @@ main(int argc, char **argv)
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
+	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
 	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
 	if (cf.cf_alerts_listen != NULL) {
