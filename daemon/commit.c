@@ -29,6 +29,9 @@
 #define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
 #define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
+#define ACK_TYPE "security.alert.acked"
+#define RERAISE_GROUP_MAX 256  /* re-raises in one commit group */
+#define RERAISE_GROUPS_MAX 4   /* groups in one call: ingest waits no longer than that */
 
 struct summary {
 	uint8_t s_key_id[SAKSI_KEYID_LEN];
@@ -43,6 +46,7 @@ struct saksid_committer {
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
 	uint64_t c_skew;
+	uint64_t c_age;      /* >= c_skew */
 
 	/* Scratch kept between groups, so the hot path does not allocate per event. */
 	struct summary *c_sum;        /* SAKSID_COMMIT_ITEMS_MAX entries */
@@ -63,6 +67,7 @@ struct saksid_committer {
 	saksi_rules *c_rules;         /* owned; NULL: no detection */
 	const saksi_blind *c_blind;
 	int c_sock;                   /* PUB, or -1 */
+	uint64_t c_ack_timeout;       /* ms; 0: never re-raise */
 	uint64_t c_alerts;            /* alerts raised by the last group */
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
@@ -213,8 +218,10 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_skew = o->co_max_clock_skew_ms;
+	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
+	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
@@ -321,7 +328,7 @@ publish_locked(saksid_committer *c)
 {
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
-	uint64_t mark, last, id;
+	uint64_t mark, last, rmark, rlast, id;
 	char *json;
 	saksi_err e;
 
@@ -334,10 +341,14 @@ publish_locked(saksid_committer *c)
 		return SAKSI_ERR_LEDGER;
 	}
 	if ((e = saksi_rules_published_get(c->c_rules, mt, &mark)) != SAKSI_OK ||
-	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK || last <= mark) {
+	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK ||
+	    (e = saksi_rules_reraise_published_get(c->c_rules, mt, &rmark)) != SAKSI_OK ||
+	    (e = saksi_rules_reraise_last(c->c_rules, mt, &rlast)) != SAKSI_OK ||
+	    (last <= mark && rlast <= rmark)) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
+	/* Alerts, then re-raises (RULES.md 5.3): a re-raise always follows its original. */
 	for (id = mark + 1; id <= last; id++) {
 		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
 		    (e = saksi_alert_json(&c->c_alert, &json)) != SAKSI_OK) {
@@ -350,7 +361,19 @@ publish_locked(saksid_committer *c)
 			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
 		free(json);
 	}
-	if ((e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) {
+	for (id = rmark + 1; id <= rlast; id++) {
+		if ((e = saksi_rules_reraise_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
+		    (e = saksi_alert_json(&c->c_alert, &json)) != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			return e;
+		}
+		if (c->c_sock >= 0)
+			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
+		free(json);
+	}
+	if ((last > mark && (e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) ||
+	    (rlast > rmark &&
+	     (e = saksi_rules_reraise_published_set(c->c_rules, mt, rlast)) != SAKSI_OK)) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
@@ -428,14 +451,78 @@ alert_leaves(saksid_committer *c, saksi_ledger_txn *txn, uint64_t before, uint64
 	if ((e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK)
 		return e;
 	for (uint64_t id = before + 1; id <= last; id++) {
+		uint64_t idx;
+
+		/* Tracked in the same transaction: open from its commit on, for acks and
+		 * re-raises (RULES.md 5.3). */
 		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
 		    (e = saksi_alert_leaf_encode(&c->c_alert, c->c_alert_body,
 		                                 SAKSI_ALERT_LEAF_MAX, &len)) != SAKSI_OK ||
 		    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body, len,
-		                             NULL, NULL)) != SAKSI_OK)
+		                             &idx, NULL)) != SAKSI_OK ||
+		    (e = saksi_rules_alert_track(c->c_rules, mt, id, idx, now_ms)) != SAKSI_OK)
 			return e;
 		c->c_alerts++;
 	}
+	return SAKSI_OK;
+}
+
+/*
+ * An acknowledgement (RULES.md 5.3) is committed only if it names an alert that is open
+ * now, in this transaction: *id is that alert, or 0 for any other event. Otherwise the
+ * item is refused as `schema` (the payload names something that is not there to ack),
+ * and nothing is written. Returns a ledger error or OK.
+ */
+static saksi_err
+ack_check(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t *id)
+{
+	saksi_envelope env;
+	saksi_alert_state st;
+	json_t *root, *v;
+	MDB_txn *mt;
+	uint64_t aid;
+	saksi_err e;
+
+	*id = 0;
+	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK ||
+	    strcmp(env.ev_type, ACK_TYPE) != 0)
+		return SAKSI_OK;
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	                  JSON_REJECT_DUPLICATES, NULL);
+	v = json_object_get(root, "alert_id");
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		/* Ingest checked it against the schema: cannot happen. */
+		json_decref(root);
+		set_msg(it, SAKSI_R_SCHEMA, "alert_id is not a positive integer");
+		return SAKSI_OK;
+	}
+	aid = (uint64_t)json_integer_value(v);
+	json_decref(root);
+	if (c->c_rules == NULL) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: detection is off",
+		         (unsigned long long)aid);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	e = saksi_rules_alert_state(c->c_rules, mt, aid, &st);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: there is no such "
+		         "alert", (unsigned long long)aid);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_OK)
+		return e;
+	if (st.as_acked) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: it was "
+		         "acknowledged at index %llu", (unsigned long long)aid,
+		         (unsigned long long)st.as_ack_leaf);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	*id = aid;
 	return SAKSI_OK;
 }
 
@@ -444,7 +531,8 @@ static saksi_err
 decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
 {
 	saksi_hash env_hash, leaf_hash;
-	uint64_t idx, last, diff;
+	uint64_t idx, last, diff, ack;
+	int ahead;
 	size_t blen;
 	saksi_err e;
 
@@ -473,15 +561,25 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		it->it_code = SAKSI_R_REPLAY;
 		return SAKSI_OK;
 	}
-	diff = it->it_time_ms > now_ms ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
-	if (diff > c->c_skew) {
-		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms from the "
+	/*
+	 * A clock running ahead is held tight: it would move the rules' watermark and make
+	 * everyone else's events late. An old event may be older, up to the age bound: that
+	 * is what a producer's outbox delivers after an outage, and it is stored with both
+	 * times, so its delay stays visible.
+	 */
+	ahead = it->it_time_ms > now_ms;
+	diff = ahead ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
+	if (diff > (ahead ? c->c_skew : c->c_age)) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms %s the "
 		         "daemon's clock %llu (tolerance %llu ms)",
 		         (unsigned long long)it->it_time_ms, (unsigned long long)diff,
-		         (unsigned long long)now_ms, (unsigned long long)c->c_skew);
+		         ahead ? "ahead of" : "behind", (unsigned long long)now_ms,
+		         (unsigned long long)(ahead ? c->c_skew : c->c_age));
 		it->it_code = SAKSI_R_CLOCK_SKEW;
 		return SAKSI_OK;
 	}
+	if ((e = ack_check(c, txn, it, &ack)) != SAKSI_OK || it->it_code != SAKSI_R_ACCEPTED)
+		return e;
 	e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len, &idx,
 	                        leaf_hash);
 	if (e != SAKSI_OK)
@@ -508,6 +606,9 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		if (e != SAKSI_OK && e != SAKSI_ERR_FORMAT)
 			return e;
 	}
+	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,
+	    idx, now_ms)) != SAKSI_OK)
+		return e;   /* ack_check found it open in this transaction */
 	it->it_code = SAKSI_R_ACCEPTED;
 	it->it_index = idx;
 	it->it_msg[0] = '\0';
@@ -750,5 +851,72 @@ fail:
 	c->c_appended = 0;
 	c->c_alerts = 0;
 	all_unavailable(items, n, e);
+	return e;
+}
+
+/*
+ * Re-raises (RULES.md 5.3): every open alert whose latest raise is c_ack_timeout ms or
+ * more before now_ms is raised again, in groups of at most RERAISE_GROUP_MAX, each its
+ * own transaction with a signed checkpoint; the state moves in the same transaction, so
+ * a crash neither repeats nor loses one. Then they are published. At most
+ * RERAISE_GROUPS_MAX groups a call, since submissions wait meanwhile: a backlog (after
+ * a long stop) drains over the next ticks, oldest first.
+ */
+saksi_err
+saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	uint64_t id, size0, size;
+	size_t len, k, groups = 0;
+	saksi_err e = SAKSI_OK;
+
+	c->c_alerts = 0;
+	pthread_mutex_lock(&c->c_mu);
+	if (c->c_rules == NULL || c->c_ack_timeout == 0) {
+		pthread_mutex_unlock(&c->c_mu);
+		return SAKSI_OK;
+	}
+	for (;;) {
+		if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+			break;
+		if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+			saksi_ledger_abort(txn);
+			e = SAKSI_ERR_LEDGER;
+			break;
+		}
+		size0 = saksi_ledger_size(txn);
+		for (k = 0; k < RERAISE_GROUP_MAX; k++) {
+			e = saksi_rules_reraise_due(c->c_rules, mt, now_ms, c->c_ack_timeout, &id);
+			if (e == SAKSI_ERR_NOT_FOUND) {
+				e = SAKSI_OK;
+				break;
+			}
+			if (e != SAKSI_OK ||
+			    (e = saksi_rules_reraise(c->c_rules, mt, id, now_ms, &c->c_alert)) !=
+			    SAKSI_OK ||
+			    (e = saksi_alert_leaf_encode(&c->c_alert, c->c_alert_body,
+			                                 SAKSI_ALERT_LEAF_MAX, &len)) != SAKSI_OK ||
+			    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body,
+			                             len, NULL, NULL)) != SAKSI_OK)
+				break;
+		}
+		size = saksi_ledger_size(txn);
+		if (e == SAKSI_OK && size > size0 &&
+		    (e = sign_checkpoint(c, txn, size)) == SAKSI_OK &&
+		    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) == SAKSI_OK) {
+			e = saksi_ledger_commit(txn);
+			if (e == SAKSI_OK) {
+				c->c_size = size;
+				c->c_alerts += size - size0;
+			}
+		} else
+			saksi_ledger_abort(txn);
+		if (e != SAKSI_OK || k < RERAISE_GROUP_MAX || ++groups == RERAISE_GROUPS_MAX)
+			break;
+	}
+	if (c->c_alerts > 0)
+		(void)publish_locked(c);
+	pthread_mutex_unlock(&c->c_mu);
 	return e;
 }
