@@ -82,6 +82,7 @@ int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 /* saksi get's view of an alert leaf body: into o (JSON) or printed when o is NULL. */
 struct json_t;
 void show_alert_leaf(const uint8_t *body, size_t len, struct json_t *o);

@@ -40,6 +40,11 @@ static const char help[] =
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
+"Operators:\n"
+"  status --url URL [--json | --prometheus] [--timeout MS]\n"
+"         saksid's counters: up since, ledger and disk headroom, refusals by reason,\n"
+"         alerts; --prometheus for node_exporter's textfile collector\n"
+"\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
 "  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
@@ -82,6 +87,7 @@ static const struct {
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
 	{ "alerts", cmd_alerts },
+	{ "status", cmd_status },
 };
 
 int

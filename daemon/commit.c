@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "wire.h"
 
 #define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
+/* Entries of one summary: one per refused item at most, plus the refusals handed in. */
+#define SUMMARY_MAX (SAKSID_COMMIT_ITEMS_MAX + SAKSID_COMMIT_EXTRA_MAX)
 #define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
 
@@ -54,6 +57,12 @@ struct saksid_committer {
 
 	uint64_t c_size;              /* tree size after the last group */
 	uint64_t c_appended;
+
+	/* Refusals decided outside the groups, counted with the next group that commits. */
+	struct summary c_extra[SAKSID_COMMIT_EXTRA_MAX];
+	size_t c_nextra;
+	_Atomic uint64_t c_alert_total;  /* the alert log's last id, for the status op */
+	atomic_int c_detecting;
 
 	/* Detection: c_mu orders a rules swap against the groups. */
 	pthread_mutex_t c_mu;
@@ -220,8 +229,8 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
 	c->c_rev = calloc(1, sizeof(*c->c_rev));
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
-	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
-	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
+	c->c_sum = calloc(SUMMARY_MAX, sizeof(*c->c_sum));
+	c->c_body = malloc(2 + SUMMARY_ENTRY * SUMMARY_MAX);
 	c->c_disc = malloc(c->c_disc_cap);
 	c->c_note = malloc(SAKSI_NOTE_MAX + 1);
 	c->c_proof = calloc(1, sizeof(*c->c_proof));
@@ -265,12 +274,70 @@ saksid_commit_alerts(const saksid_committer *c)
 	return c->c_alerts;
 }
 
+uint64_t
+saksid_commit_alert_total(const saksid_committer *c)
+{
+	return atomic_load(&c->c_alert_total);
+}
+
+int
+saksid_commit_detecting(const saksid_committer *c)
+{
+	return atomic_load(&c->c_detecting);
+}
+
+/* Adds n refusals of (key id, reason) seen from first to last to sum[0..n). */
+static size_t
+summary_merge(struct summary *sum, size_t n, size_t cap, const uint8_t *key_id, int reason,
+              uint64_t count, uint64_t first, uint64_t last)
+{
+	static const uint8_t zero[SAKSI_KEYID_LEN];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (sum[i].s_reason == reason &&
+		    memcmp(sum[i].s_key_id, key_id, SAKSI_KEYID_LEN) == 0)
+			break;
+	if (i == n && n == cap) {
+		/* Full: the rest goes to the zero key id of this reason, in the last entry. */
+		i = cap - 1;
+		key_id = zero;
+		memcpy(sum[i].s_key_id, zero, SAKSI_KEYID_LEN);
+	}
+	if (i == n) {
+		memcpy(sum[i].s_key_id, key_id, SAKSI_KEYID_LEN);
+		sum[i].s_reason = reason;
+		sum[i].s_count = 0;
+		sum[i].s_first = first;
+		sum[i].s_last = last;
+		n++;
+	}
+	sum[i].s_count = count > UINT32_MAX - sum[i].s_count ? UINT32_MAX
+	                                                     : sum[i].s_count + (uint32_t)count;
+	if (first < sum[i].s_first)
+		sum[i].s_first = first;
+	if (last > sum[i].s_last)
+		sum[i].s_last = last;
+	return n;
+}
+
+void
+saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_LEN],
+                          int reason, uint64_t n, uint64_t first_ms, uint64_t last_ms)
+{
+	if (n == 0 || reason < SAKSI_R_PARSE || reason > 255)
+		return;
+	c->c_nextra = summary_merge(c->c_extra, c->c_nextra, SAKSID_COMMIT_EXTRA_MAX, key_id,
+	                            reason, n, first_ms, last_ms);
+}
+
 saksi_err
 saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 {
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
 	saksi_rules *old;
+	uint64_t last = 0;
 	saksi_err e;
 
 	if (r != NULL && c->c_blind == NULL) {
@@ -285,13 +352,17 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			e = SAKSI_ERR_LEDGER;
 		else
 			e = saksi_rules_attach(r, mt);
+		if (e == SAKSI_OK)
+			e = saksi_rules_alert_last(r, mt, &last);
 		if (e != SAKSI_OK) {
 			saksi_ledger_abort(txn);
 			goto fail;
 		}
 		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
 			goto fail;
+		atomic_store(&c->c_alert_total, last);
 	}
+	atomic_store(&c->c_detecting, r != NULL);
 	old = c->c_rules;
 	c->c_rules = r;
 	pthread_mutex_unlock(&c->c_mu);
@@ -745,6 +816,11 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		else
 			nreceipt++;
 	}
+	for (size_t i = 0; i < c->c_nextra; i++) {
+		const struct summary *x = &c->c_extra[i];
+		nsum = summary_merge(c->c_sum, nsum, SUMMARY_MAX, x->s_key_id, x->s_reason,
+		                     x->s_count, x->s_first, x->s_last);
+	}
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
 		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
@@ -766,6 +842,9 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	c->c_nextra = 0;   /* counted: in the summary and the stat db */
+	if (c->c_rules != NULL)
+		atomic_store(&c->c_alert_total, alerts0 + c->c_alerts);
 	/* Durable: hand the new alerts on. A failure here loses nothing: the mark stays,
 	 * and the next group or the next start publishes them. */
 	if (c->c_alerts > 0)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,34 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
 	}
 	return 0;
+}
+
+/*
+ * Bounds the connections: every one is a file descriptor, so the soft RLIMIT_NOFILE is
+ * max_connections plus what saksid needs besides (ledger, sockets, logs, nanomsg's own).
+ * A connection past it waits in the kernel's backlog until one closes.
+ */
+#define FD_RESERVE 64
+static void
+limit_connections(const saksid_log *lg, unsigned max)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: the hard limit on open files "
+		            "is %llu; at most %llu connections", max,
+		            (unsigned long long)rl.rlim_max,
+		            (unsigned long long)(rl.rlim_max > FD_RESERVE ? rl.rlim_max -
+		                                 FD_RESERVE : 0));
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: setrlimit: %s", max,
+		            strerror(errno));
 }
 
 static int
@@ -249,6 +278,8 @@ main(int argc, char **argv)
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
 	co.co_blind = blind;
+	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
+	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
 	if (cf.cf_alerts_listen != NULL) {
 		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
 		    nn_bind(alerts_sock, cf.cf_alerts_listen) < 0) {
@@ -279,6 +310,12 @@ main(int argc, char **argv)
 	so.so_group_max = cf.cf_group_max;
 	so.so_group_wait_us = cf.cf_group_wait_us;
 	so.so_log = &lg;
+	so.so_key_inflight = cf.cf_max_inflight_per_key;
+	so.so_queue_bytes = (size_t)cf.cf_queue_mb << 20;
+	so.so_queue_reqs = cf.cf_queue_requests;
+	so.so_state_dir = cf.cf_state_dir;
+	so.so_origin = cf.cf_origin;
+	limit_connections(&lg, cf.cf_max_connections);
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;

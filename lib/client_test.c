@@ -47,7 +47,7 @@ enum mode {
 	M_COUNT_PLUS,    /* count one too high */
 	M_COUNT_MINUS,   /* count one too low */
 	M_TEXTLEN,       /* first text_len 0xffffffff */
-	M_CODE,          /* first result code 15 */
+	M_CODE,          /* first result code SAKSI_R__COUNT (unknown) */
 	M_EXTRA,         /* receipt's extra is not the stored leaf's */
 	M_WRONG_LOG,     /* checkpoint signed by another key of the same name */
 	M_GARBAGE,       /* receipt text is not a tlog-proof */
@@ -306,7 +306,7 @@ answer_submit(struct fx *fx, const uint8_t *b, size_t len, int mode, size_t *out
 		saksi_put_u32(out + 6, UINT32_MAX);
 		break;
 	case M_CODE:
-		out[5] = 15;
+		out[5] = SAKSI_R__COUNT;
 		break;
 	default:
 		break;
