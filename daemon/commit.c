@@ -29,6 +29,11 @@
 #define SUMMARY_MAX (SAKSID_COMMIT_ITEMS_MAX + SAKSID_COMMIT_EXTRA_MAX)
 #define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
+/* Refusal alert windows (RULES.md 5.3), one record per reason in the named database
+ * REFWIN_DB: start (8) || count (8) || first (8) || last (8) || groups (4) ||
+ * alerted (1) || n (1) || n x summary leaf index (8). */
+#define REFWIN_DB "refwin"
+#define REFWIN_HDR (8 + 8 + 8 + 8 + 4 + 1 + 1)
 
 struct summary {
 	uint8_t s_key_id[SAKSI_KEYID_LEN];
@@ -63,6 +68,9 @@ struct saksid_committer {
 	size_t c_nextra;
 	_Atomic uint64_t c_alert_total;  /* the alert log's last id, for the status op */
 	atomic_int c_detecting;
+	uint64_t c_ref_window, c_ref_threshold;  /* refusal alerts; 0: none */
+	MDB_dbi c_refwin;
+	int c_have_refwin;
 
 	/* Detection: c_mu orders a rules swap against the groups. */
 	pthread_mutex_t c_mu;
@@ -225,6 +233,10 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_blind = o->co_blind;
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
+	if (o->co_refusal_window_ms > 0 && o->co_refusal_threshold > 0) {
+		c->c_ref_window = o->co_refusal_window_ms;
+		c->c_ref_threshold = o->co_refusal_threshold;
+	}
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
 	c->c_rev = calloc(1, sizeof(*c->c_rev));
@@ -354,12 +366,21 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			e = saksi_rules_attach(r, mt);
 		if (e == SAKSI_OK)
 			e = saksi_rules_alert_last(r, mt, &last);
+		/* The refusal windows' database: opened here, in the committer's own write
+		 * transaction, as LMDB wants a new handle opened by one transaction at a time. */
+		if (e == SAKSI_OK && c->c_ref_window > 0 && !c->c_have_refwin) {
+			int rc = mdb_dbi_open(mt, REFWIN_DB, MDB_CREATE, &c->c_refwin);
+			e = rc == 0 ? SAKSI_OK : rc == MDB_MAP_FULL ? SAKSI_ERR_FULL
+			                                            : SAKSI_ERR_LEDGER;
+		}
 		if (e != SAKSI_OK) {
 			saksi_ledger_abort(txn);
 			goto fail;
 		}
 		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
 			goto fail;
+		if (c->c_ref_window > 0)
+			c->c_have_refwin = 1;
 		atomic_store(&c->c_alert_total, last);
 	}
 	atomic_store(&c->c_detecting, r != NULL);
@@ -663,11 +684,140 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	return SAKSI_OK;
 }
 
+/* How loud a rising refusal count is: forgeries and dead keys first, load last. */
+static int
+refusal_severity(int reason)
+{
+	switch (reason) {
+	case SAKSI_R_SIGNATURE:
+	case SAKSI_R_EQUIVOCATION:
+	case SAKSI_R_REVOKED_KEY:
+	case SAKSI_R_DISCLOSURE:
+		return SAKSI_SEV_HIGH;
+	case SAKSI_R_BUSY:
+	case SAKSI_R_UNAVAILABLE:
+		return SAKSI_SEV_LOW;
+	default:
+		return SAKSI_SEV_MEDIUM;
+	}
+}
+
+/*
+ * Refusal alerts (RULES.md 5.3): adds this group's refusals, by reason, to the reason's
+ * window (daemon clock, windows aligned on multiples of the window length) and raises
+ * one alert of kind 5 the first time a window's count reaches the threshold. The window
+ * state is written in the group's transaction, so a crash forgets nothing and raises
+ * nothing twice. sidx: the index of the group's refusal summary, the evidence.
+ */
+static saksi_err
+refusal_alerts(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t sidx,
+               uint64_t now_ms)
+{
+	uint8_t key[1], rec[REFWIN_HDR + 8 * SAKSI_ALERT_EVIDENCE_MAX];
+	uint64_t count[256], first[256], last[256], start, wstart, n;
+	uint32_t groups;
+	size_t len, nev;
+	int alerted, rc;
+	MDB_txn *mt;
+	MDB_val k, v;
+	saksi_err e;
+
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < nsum; i++) {
+		const struct summary *x = &c->c_sum[i];
+		int r = x->s_reason & 0xff;
+
+		if (count[r] == 0 || x->s_first < first[r])
+			first[r] = x->s_first;
+		if (count[r] == 0 || x->s_last > last[r])
+			last[r] = x->s_last;
+		count[r] += x->s_count;
+	}
+	wstart = now_ms - now_ms % c->c_ref_window;
+	for (int r = SAKSI_R_PARSE; r < 256; r++) {
+		if (count[r] == 0)
+			continue;
+		key[0] = (uint8_t)r;
+		k.mv_size = 1;
+		k.mv_data = key;
+		rc = mdb_get(mt, c->c_refwin, &k, &v);
+		if (rc == 0 && (v.mv_size < REFWIN_HDR || v.mv_size > sizeof(rec) ||
+		    (v.mv_size - REFWIN_HDR) % 8 != 0))
+			return SAKSI_ERR_CORRUPT;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return SAKSI_ERR_LEDGER;
+		if (rc == 0 && (start = saksi_get_u64(v.mv_data)) == wstart) {
+			memcpy(rec, v.mv_data, v.mv_size);
+			len = v.mv_size;
+		} else {
+			/* A new window: what the old one counted is in the ledger already. */
+			memset(rec, 0, REFWIN_HDR);
+			saksi_put_u64(rec, wstart);
+			saksi_put_u64(rec + 16, first[r]);
+			len = REFWIN_HDR;
+		}
+		n = saksi_get_u64(rec + 8);
+		n = n + count[r] < n ? UINT64_MAX : n + count[r];
+		saksi_put_u64(rec + 8, n);
+		if (first[r] < saksi_get_u64(rec + 16))
+			saksi_put_u64(rec + 16, first[r]);
+		if (last[r] > saksi_get_u64(rec + 24))
+			saksi_put_u64(rec + 24, last[r]);
+		groups = saksi_get_u32(rec + 32) + 1;
+		saksi_put_u32(rec + 32, groups);
+		alerted = rec[36];
+		nev = rec[37];
+		if (nev < SAKSI_ALERT_EVIDENCE_MAX) {
+			saksi_put_u64(rec + REFWIN_HDR + 8 * nev, sidx);
+			rec[37] = (uint8_t)++nev;
+			len = REFWIN_HDR + 8 * nev;
+		}
+		if (!alerted && n >= c->c_ref_threshold) {
+			saksi_alert *a = &c->c_alert;
+			size_t alen;
+
+			memset(a, 0, sizeof(*a));
+			a->al_kind = SAKSI_ALERT_REFUSALS;
+			a->al_severity = refusal_severity(r);
+			snprintf(a->al_rule, sizeof(a->al_rule), "refusals:%s", saksi_reason_name(r));
+			snprintf(a->al_group, sizeof(a->al_group), "reason=%s", saksi_reason_name(r));
+			a->al_first_ms = saksi_get_u64(rec + 16);
+			a->al_last_ms = saksi_get_u64(rec + 24);
+			if (a->al_last_ms < a->al_first_ms)
+				a->al_last_ms = a->al_first_ms;
+			a->al_value = n;
+			a->al_threshold = c->c_ref_threshold;
+			a->al_extra = c->c_ref_window;
+			a->al_trigger = sidx;
+			a->al_total = groups;
+			a->al_nevidence = (uint32_t)nev;
+			for (size_t i = 0; i < nev; i++)
+				a->al_evidence[i] = saksi_get_u64(rec + REFWIN_HDR + 8 * i);
+			if ((e = saksi_rules_alert_add(c->c_rules, mt, a)) != SAKSI_OK ||
+			    (e = saksi_alert_leaf_encode(a, c->c_alert_body, SAKSI_ALERT_LEAF_MAX,
+			                                 &alen)) != SAKSI_OK ||
+			    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body,
+			                             alen, NULL, NULL)) != SAKSI_OK)
+				return e;
+			c->c_alerts++;
+			rec[36] = 1;
+		}
+		v.mv_size = len;
+		v.mv_data = rec;
+		if ((rc = mdb_put(mt, c->c_refwin, &k, &v, 0)) != 0)
+			return rc == MDB_MAP_FULL ? SAKSI_ERR_FULL : SAKSI_ERR_LEDGER;
+	}
+	return SAKSI_OK;
+}
+
 /* Appends the refusal summary and bumps the counters. */
 static saksi_err
 summarize(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t now_ms)
 {
 	uint8_t *p = c->c_body;
+	uint64_t sidx;
 	saksi_err e;
 
 	saksi_put_u16(p, (uint16_t)nsum);
@@ -684,8 +834,12 @@ summarize(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t now_
 		    SAKSI_OK)
 			return e;
 	}
-	return saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, now_ms, c->c_body,
-	                           (size_t)(p - c->c_body), NULL, NULL);
+	if ((e = saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, now_ms, c->c_body,
+	                             (size_t)(p - c->c_body), &sidx, NULL)) != SAKSI_OK)
+		return e;
+	if (c->c_rules != NULL && c->c_have_refwin)
+		return refusal_alerts(c, txn, nsum, sidx, now_ms);
+	return SAKSI_OK;
 }
 
 /* Signs the checkpoint of the tree as txn sees it into c->c_note. */

@@ -63,6 +63,8 @@ enum saksi_alert_kind {
 	SAKSI_ALERT_RULE = 1,       /* a rule's condition held */
 	SAKSI_ALERT_CAP = 2,        /* a state cap forced groups, values or join entries out */
 	SAKSI_ALERT_LATE = 3,       /* events arrived later than the lateness bound */
+	/* 4 is the re-raise of an unacknowledged alert (issue #4). */
+	SAKSI_ALERT_REFUSALS = 5,   /* refusals of one reason rose past a threshold (daemon) */
 };
 
 enum saksi_severity {
@@ -164,6 +166,16 @@ saksi_err saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn);
  */
 saksi_err saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
                            saksi_rules_result *res);
+
+/*
+ * Records an alert raised outside the rules, by the daemon itself (kind
+ * SAKSI_ALERT_REFUSALS, RULES.md 5.3), in the same alert log, so that alert ids stay one
+ * sequence in ledger order and the publisher hands it on like the others. Sets a->al_id.
+ * SAKSI_ERR_INVAL for another kind, fields out of range (severity, rule 1..53 and group
+ * 1..1536 printable bytes, evidence over 64, first_ms > last_ms) or r not attached;
+ * SAKSI_ERR_FULL, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER as saksi_rules_eval (then abort wtxn).
+ */
+saksi_err saksi_rules_alert_add(const saksi_rules *r, MDB_txn *wtxn, saksi_alert *a);
 
 /* Alert id (1..) as raised; SAKSI_ERR_NOT_FOUND if none such. Any transaction. */
 saksi_err saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id,
