@@ -6,6 +6,7 @@
  * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
  * 2 system error (retry may help). Never logs a payload or a disclosure.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,16 +99,30 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 }
 
 /*
- * Bounds the connections: every one is a file descriptor, so the soft RLIMIT_NOFILE is
- * max_connections plus what saksid needs besides (ledger, sockets, logs, nanomsg's own).
- * A connection past it waits in the kernel's backlog until one closes.
+ * Bounds the connections: every one is a file descriptor, so once everything else is
+ * open (ledger, sockets, logs, nanomsg's own) the soft RLIMIT_NOFILE becomes the files
+ * open now, a few spare (a rules reload opens one), and max_connections. A connection
+ * past it waits in the kernel's backlog until one closes.
  */
-#define FD_RESERVE 64
+#define FD_SPARE 8
 static void
 limit_connections(const saksid_log *lg, unsigned max)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)max + FD_RESERVE;
+	struct dirent *de;
+	DIR *d;
+	rlim_t open_now = 0, want;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: /proc/self/fd: %s; "
+		            "connections are bounded by the open files limit only", max,
+		            strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		open_now += de->d_name[0] != '.';
+	closedir(d);
+	want = open_now + FD_SPARE + (rlim_t)max;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
@@ -115,8 +130,8 @@ limit_connections(const saksid_log *lg, unsigned max)
 		saksid_logf(lg, LOG_WARNING, "max_connections %u: the hard limit on open files "
 		            "is %llu; at most %llu connections", max,
 		            (unsigned long long)rl.rlim_max,
-		            (unsigned long long)(rl.rlim_max > FD_RESERVE ? rl.rlim_max -
-		                                 FD_RESERVE : 0));
+		            (unsigned long long)(rl.rlim_max > open_now + FD_SPARE ?
+		                                 rl.rlim_max - open_now - FD_SPARE : 0));
 		want = rl.rlim_max;
 	}
 	rl.rlim_cur = want;
@@ -315,11 +330,11 @@ main(int argc, char **argv)
 	so.so_queue_reqs = cf.cf_queue_requests;
 	so.so_state_dir = cf.cf_state_dir;
 	so.so_origin = cf.cf_origin;
-	limit_connections(&lg, cf.cf_max_connections);
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	limit_connections(&lg, cf.cf_max_connections);
 	urls[0] = '\0';
 	for (size_t i = 0; i < cf.cf_nlisten; i++) {
 		if (i > 0)

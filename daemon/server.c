@@ -833,17 +833,18 @@ run_group(saksid_server *s, struct req *group)
 	            (unsigned long long)counts[SAKSI_R_DUPLICATE],
 	            (unsigned long long)saksid_commit_size(s->s_o.so_committer));
 	log_refusals(s, now, 0);
-	for (r = group; r != NULL; r = next) {
-		next = r->r_next;
-		answer(s, r);
-		req_done(s, r);
-	}
+	/* Counted before anyone is answered: a status asked after a reply includes it. */
 	pthread_mutex_lock(&s->s_mu);
 	s->s_group_ms = mono_ms() - t0;
 	s->s_stats.ss_groups++;
 	for (int i = 0; i < SAKSI_R__COUNT; i++)
 		s->s_stats.ss_items[i] += counts[i];
 	pthread_mutex_unlock(&s->s_mu);
+	for (r = group; r != NULL; r = next) {
+		next = r->r_next;
+		answer(s, r);
+		req_done(s, r);
+	}
 }
 
 static int
