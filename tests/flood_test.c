@@ -5,6 +5,8 @@
  * (more than max_connections) send maximum-size requests of junk, oversize requests and
  * garbage, and saksid's peak RSS (VmHWM) stays under a bound derived from the config;
  * every refused item is counted in the status, and saksid still answers afterwards.
+ * saksi status prints it as lines, JSON and Prometheus text (parsed strictly here, and
+ * by promtool when Debian's prometheus package is installed).
  * No timing assertion anywhere: every wait is on a condition, with a generous bound.
  */
 #include <pthread.h>
@@ -30,6 +32,8 @@
 #include "wire.h"
 
 #define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define PROMTOOL "/usr/bin/promtool"
 
 /* The bounds under test (saksid.conf below). */
 #define QUEUE_MB 16
@@ -628,12 +632,195 @@ test_flood_memory(void **state)
 	json_decref(after);
 }
 
+/* Runs saksi with args, stdout to out; returns the exit status. */
+static int
+run_saksi(const char *out, const char *const *args)
+{
+	char *argv[16];
+	pid_t pid;
+	int st, n = 0;
+
+	argv[n++] = (char *)"saksi";
+	while (*args != NULL && n < 15)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(out, "w", stdout);
+		(void)f;
+		execv(SAKSI, argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static int
+name_ok(const char *s, size_t n, int colon)
+{
+	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || (colon && s[i] == ':')))
+			return 0;
+	return 1;
+}
+
+/*
+ * A strict reading of the Prometheus text format 0.0.4 as saksi writes it: HELP then
+ * TYPE (counter or gauge) once per metric, before its samples; names saksi_*, counters
+ * ending in _total; labels name="value" with no escapes needed; a decimal value; no
+ * blank line, no timestamp, no series twice. Returns the number of samples.
+ */
+static size_t
+prom_parse(char *text)
+{
+	char seen[128][96], series[256][160], cur[96] = "", *line, *save = NULL;
+	size_t nseen = 0, nseries = 0, samples = 0;
+	int have_help = 0, have_type = 0;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			char *sp = strchr(line + 7, ' ');
+			assert_non_null(sp);
+			assert_true(name_ok(line + 7, (size_t)(sp - line - 7), 1));
+			assert_true(sp[1] != '\0');
+			snprintf(cur, sizeof(cur), "%.*s", (int)(sp - line - 7), line + 7);
+			for (size_t i = 0; i < nseen; i++)
+				if (strcmp(seen[i], cur) == 0)
+					fail_msg("metric %s described twice", cur);
+			assert_true(nseen < 128);
+			strcpy(seen[nseen++], cur);
+			assert_memory_equal(cur, "saksi_", 6);
+			have_help = 1;
+			have_type = 0;
+		} else if (strncmp(line, "# TYPE ", 7) == 0) {
+			size_t n = strlen(cur);
+			assert_true(have_help && !have_type);
+			assert_memory_equal(line + 7, cur, n);
+			assert_true(strcmp(line + 7 + n, " counter") == 0 ||
+			            strcmp(line + 7 + n, " gauge") == 0);
+			if (strcmp(line + 7 + n, " counter") == 0)
+				assert_string_equal(cur + n - 6, "_total");
+			have_type = 1;
+		} else {
+			char *v, *end, *lb = strchr(line, '{'), *sp = strrchr(line, ' ');
+			size_t n = strlen(cur);
+
+			assert_true(line[0] != '#');
+			assert_non_null(sp);
+			assert_true(have_type);
+			/* The sample belongs to the metric just described. */
+			assert_memory_equal(line, cur, n);
+			assert_true(line[n] == ' ' || line[n] == '{');
+			if (lb != NULL && lb < sp) {
+				char *p = lb + 1, *rb = strchr(lb, '}');
+				assert_non_null(rb);
+				assert_true(rb + 1 == sp);
+				while (p < rb) {
+					char *eq = strchr(p, '='), *q;
+					assert_non_null(eq);
+					assert_true(name_ok(p, (size_t)(eq - p), 0));
+					assert_true(eq[1] == '"');
+					q = strchr(eq + 2, '"');
+					assert_non_null(q);
+					for (char *c = eq + 2; c < q; c++)
+						assert_true(*c != '\\' && *c >= 0x20);
+					p = q + 1;
+					if (*p == ',')
+						p++;
+					else
+						assert_true(p == rb);
+				}
+			}
+			v = sp + 1;
+			(void)strtod(v, &end);
+			assert_true(end != v && *end == '\0');
+			assert_true(nseries < 256);
+			snprintf(series[nseries], sizeof(series[0]), "%.*s", (int)(sp - line), line);
+			for (size_t i = 0; i < nseries; i++)
+				if (strcmp(series[i], series[nseries]) == 0)
+					fail_msg("series %s twice", series[i]);
+			nseries++;
+			samples++;
+		}
+	}
+	return samples;
+}
+
+static void
+test_status_cli(void **state)
+{
+	char out[300], *text, cmd[700];
+	json_t *o;
+	size_t n;
+	(void)state;
+
+	snprintf(out, sizeof(out), "%s/status.out", fx.dir);
+	{
+		const char *const args[] = { "status", "--url", url, NULL };
+		assert_int_equal(run_saksi(out, args), 0);
+	}
+	text = fx_read(out, NULL);
+	printf("%s", text);
+	assert_non_null(strstr(text, "up since"));
+	assert_non_null(strstr(text, "witnesses: none"));
+	assert_non_null(strstr(text, "  busy"));
+	assert_non_null(strstr(text, "producers seen"));
+	assert_non_null(strstr(text, "acknowledgements are not recorded yet"));
+	free(text);
+	{
+		const char *const args[] = { "status", "--url", url, "--json", NULL };
+		assert_int_equal(run_saksi(out, args), 0);
+	}
+	text = fx_read(out, NULL);
+	assert_non_null(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
+	assert_int_equal(jnum(o, "saksi_status", NULL), 1);
+	assert_true(jnum(o, "refused", "parse") > 0);
+	json_decref(o);
+	free(text);
+	{
+		const char *const args[] = { "status", "--url", url, "--prometheus", NULL };
+		assert_int_equal(run_saksi(out, args), 0);
+	}
+	text = fx_read(out, NULL);
+	assert_non_null(strstr(text, "saksi_events_refused_total{reason=\"busy\"} "));
+	assert_non_null(strstr(text, "# TYPE saksi_ledger_entries gauge\n"));
+	n = prom_parse(text);
+	printf("# prometheus: %zu samples parse strictly\n", n);
+	assert_true(n > 3 * (SAKSI_R__COUNT - SAKSI_R_PARSE));
+	free(text);
+	if (access(PROMTOOL, X_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), PROMTOOL " check metrics < '%s'", out);
+		assert_int_equal(system(cmd), 0);
+		printf("# promtool check metrics: ok\n");
+	} else
+		printf("# %s absent (Debian package prometheus): the strict parse above only\n",
+		       PROMTOOL);
+	/* Usage errors and a daemon that is not there: exit 2. */
+	{
+		const char *const a1[] = { "status", NULL };
+		const char *const a2[] = { "status", "--url", url, "--json", "--prometheus", NULL };
+		const char *const a3[] = { "status", "--url", "ipc:///nonexistent/saksi.sock",
+		    "--timeout", "300", NULL };
+		assert_int_equal(run_saksi(out, a1), 2);
+		assert_int_equal(run_saksi(out, a2), 2);
+		assert_int_equal(run_saksi(out, a3), 2);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fair_share),
 		cmocka_unit_test(test_flood_memory),
+		cmocka_unit_test(test_status_cli),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
