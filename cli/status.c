@@ -134,7 +134,7 @@ human(const json_t *o, const char *url)
 	v = json_object_get(json_object_get(o, "alerts"), "acknowledged");
 	printf("%-18s%" PRIu64 " open, %" PRIu64 " raised%s%s\n", "alerts",
 	    ju(o, "alerts.open"), raised,
-	    json_is_null(v) ? " (acknowledgements are not recorded yet: all are open)" : "",
+	    json_is_null(v) ? " (acknowledgements unknown: all counted open)" : "",
 	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")) ? ""
 	                                                         : "; detection is off");
 	bytes(ju(o, "queue.bytes"), a, sizeof(a));

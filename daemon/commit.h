@@ -32,11 +32,12 @@ typedef struct saksid_commit_opts {
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
-	/* Refusal alerts (RULES.md 5.3): with detection on, refusals of one reason reaching
+	/* Refusal alerts (RULES.md 5.4): with detection on, refusals of one reason reaching
 	 * co_refusal_threshold within one window of co_refusal_window_ms (daemon clock)
 	 * raise an alert of kind 5. 0 for either: no refusal alerts. */
 	uint64_t co_refusal_window_ms;
 	uint64_t co_refusal_threshold;
+	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -87,6 +88,18 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
+/*
+ * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
+ * is committed only if its alert_id names an open alert (then the alert is closed in the
+ * same transaction); otherwise it is refused with SAKSI_R_SCHEMA, "no open alert N: ...".
+ *
+ * saksid_commit_reraise raises again, at daemon time now_ms, the alerts left open
+ * co_ack_timeout_ms or more since their latest raise, oldest first, at most 1024 a call
+ * (kind 4 entries, own commit groups and checkpoints), then publishes them;
+ * saksid_commit_alerts says how many. No-op without rules or with co_ack_timeout_ms 0.
+ * Called by the committer's thread.
+ */
+saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
 
@@ -102,9 +115,12 @@ uint64_t saksid_commit_alerts(const saksid_committer *c);
 void saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_LEN],
                                int reason, uint64_t n, uint64_t first_ms, uint64_t last_ms);
 
-/* Alerts raised in total (the alert log's last id; 0 without detection), and whether
- * detection is on. Any thread, without waiting for a running group. */
+/* Alerts raised in total (the rules' alert log and the refusal alerts; 0 without
+ * detection), and whether detection is on. Any thread, without waiting for a group. */
 uint64_t saksid_commit_alert_total(const saksid_committer *c);
+/* Of them acknowledged (RULES.md 5.3); UINT64_MAX when not known (no detection yet, or
+ * a state that could not be read). Any thread. */
+uint64_t saksid_commit_alert_acked(const saksid_committer *c);
 int saksid_commit_detecting(const saksid_committer *c);
 
 /* Tree size and leaves written by the last group (0 if it wrote nothing). */

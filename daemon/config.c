@@ -27,7 +27,7 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN,
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
 	K__COUNT
 };
@@ -56,6 +56,7 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_MAX_CONNS] = { "max_connections", CF_UINT, 0, 16, 65536 },
 	[K_REF_WINDOW] = { "refusal_alert_window_s", CF_UINT, 0, 1, 86400 },
 	[K_REF_THRESHOLD] = { "refusal_alert_threshold", CF_UINT, 0, 0, 1000000000 },
+	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
 };
 
 struct cf_parse {
@@ -259,6 +260,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_MAX_CONNS: cf->cf_max_connections = (unsigned)x; break;
 		case K_REF_WINDOW: cf->cf_refusal_alert_window_s = x; break;
 		case K_REF_THRESHOLD: cf->cf_refusal_alert_threshold = x; break;
+		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		default: abort();
 		}
 		return SAKSI_OK;
@@ -400,6 +402,7 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	cf.cf_max_connections = 1024;
 	cf.cf_refusal_alert_window_s = 600;
 	cf.cf_refusal_alert_threshold = 100;
+	cf.cf_alert_ack_timeout_s = 3600;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP
 	                                                          : (unsigned)ncpu;

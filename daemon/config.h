@@ -43,9 +43,10 @@ typedef struct saksid_config {
 	unsigned cf_queue_mb;               /* default 256, 1..65536 */
 	unsigned cf_queue_requests;         /* default 4096, 1..1000000 */
 	unsigned cf_max_connections;        /* default 1024, 16..65536 (RLIMIT_NOFILE) */
-	/* Refusal alerts (RULES.md 5.3); need rules. threshold 0: none. */
+	/* Refusal alerts (RULES.md 5.4); need rules. threshold 0: none. */
 	uint64_t cf_refusal_alert_window_s; /* default 600, 1..86400 */
 	uint64_t cf_refusal_alert_threshold;/* default 100, 0..10^9 */
+	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
 } saksid_config;
 
 /*

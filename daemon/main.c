@@ -295,6 +295,7 @@ main(int argc, char **argv)
 	co.co_blind = blind;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
+	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
 	if (cf.cf_alerts_listen != NULL) {
 		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
 		    nn_bind(alerts_sock, cf.cf_alerts_listen) < 0) {
@@ -330,6 +331,10 @@ main(int argc, char **argv)
 	so.so_queue_reqs = cf.cf_queue_requests;
 	so.so_state_dir = cf.cf_state_dir;
 	so.so_origin = cf.cf_origin;
+	/* Re-raises are due at most a quarter of the timeout late (and a second at most). */
+	if (co.co_ack_timeout_ms > 0)
+		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
+		    (unsigned)(co.co_ack_timeout_ms / 4);
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;

@@ -853,6 +853,22 @@ head_ready(const saksid_server *s)
 	return s->s_head != NULL && s->s_head->r_checked == s->s_head->r_count;
 }
 
+/* The committer's own timer: alerts left unacknowledged are raised again (RULES.md
+ * 5.3), by the daemon's clock. Runs with s_mu released. */
+static void
+tick(saksid_server *s)
+{
+	saksi_err e;
+
+	e = saksid_commit_reraise(s->s_o.so_committer, now_ms());
+	if (e != SAKSI_OK)
+		saksid_logf(s->s_o.so_log, LOG_ERR, "re-raise of unacknowledged alerts failed: "
+		            "%s; retried at the next tick", saksi_strerror(e));
+	else if (saksid_commit_alerts(s->s_o.so_committer) > 0)
+		saksid_logf(s->s_o.so_log, LOG_NOTICE, "raised %llu unacknowledged alert(s) "
+		            "again", (unsigned long long)saksid_commit_alerts(s->s_o.so_committer));
+}
+
 static void *
 commit_main(void *arg)
 {
@@ -861,13 +877,33 @@ commit_main(void *arg)
 	struct timespec deadline;
 	size_t nitems;
 	int timed_out;
+	uint64_t next_tick = mono_ms() + s->s_o.so_tick_ms;
 
 	pthread_mutex_lock(&s->s_mu);
 	for (;;) {
-		while (!atomic_load(&s->s_stop) && !head_ready(s))
-			pthread_cond_wait(&s->s_cv_commit, &s->s_mu);
+		while (!atomic_load(&s->s_stop) && !head_ready(s)) {
+			uint64_t t;
+
+			if (s->s_o.so_tick_ms == 0) {
+				pthread_cond_wait(&s->s_cv_commit, &s->s_mu);
+				continue;
+			}
+			if ((t = mono_ms()) >= next_tick)
+				break;
+			deadline.tv_sec = (time_t)(next_tick / 1000);
+			deadline.tv_nsec = (long)(next_tick % 1000) * 1000000;
+			(void)pthread_cond_timedwait(&s->s_cv_commit, &s->s_mu, &deadline);
+		}
 		if (atomic_load(&s->s_stop))
 			break;
+		/* Checked after every group too: under load the wait above never times out. */
+		if (s->s_o.so_tick_ms > 0 && mono_ms() >= next_tick) {
+			pthread_mutex_unlock(&s->s_mu);
+			tick(s);
+			pthread_mutex_lock(&s->s_mu);
+			next_tick = mono_ms() + s->s_o.so_tick_ms;
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += (long)s->s_o.so_group_wait_us * 1000;
 		deadline.tv_sec += deadline.tv_nsec / 1000000000;
@@ -985,6 +1021,7 @@ saksid_server_status_json(saksid_server *s, char **out)
 	struct statvfs vfs;
 	json_t *o = NULL, *led, *ck, *ref, *reft, *req, *al, *disk, *q;
 	uint64_t refused[256], events = 0, producers = 0, size, cksize = 0, ckms = 0, alerts;
+	uint64_t acked;
 	size_t nreq, nbytes, nkeys, note_len;
 	uint8_t *leaf = NULL;
 	size_t leaf_len;
@@ -1021,6 +1058,7 @@ saksid_server_status_json(saksid_server *s, char **out)
 		goto out;
 	}
 	alerts = saksid_commit_alert_total(s->s_o.so_committer);
+	acked = saksid_commit_alert_acked(s->s_o.so_committer);
 
 	if ((o = json_object()) == NULL)
 		goto out;
@@ -1076,10 +1114,11 @@ saksid_server_status_json(saksid_server *s, char **out)
 	al = json_object();
 	json_object_set_new(al, "detection", json_boolean(saksid_commit_detecting(s->s_o.so_committer)));
 	json_object_set_new(al, "raised", juint(alerts));
-	/* Acknowledgements are not recorded yet: every alert raised is open. The hook: when
-	 * they are, "acknowledged" becomes their count and "open" raised minus it. */
-	json_object_set_new(al, "acknowledged", json_null());
-	json_object_set_new(al, "open", juint(alerts));
+	/* Acknowledged: null while unknown (no detection yet); then open = raised - acked.
+	 * Refusal alerts cannot be acknowledged (RULES.md 5.4): they stay open. */
+	json_object_set_new(al, "acknowledged", acked == UINT64_MAX ? json_null() : juint(acked));
+	json_object_set_new(al, "open", juint(acked == UINT64_MAX || acked > alerts ? alerts
+	                                                                            : alerts - acked));
 	json_object_set_new(o, "alerts", al);
 
 	q = json_object();

@@ -409,8 +409,7 @@ alert_decode(const uint8_t *p, size_t n, uint64_t id, saksi_alert *a)
 	a->al_severity = p[2];
 	rl = p[3];
 	o = 4;
-	if (a->al_kind < SAKSI_ALERT_RULE ||
-	    (a->al_kind > SAKSI_ALERT_LATE && a->al_kind != SAKSI_ALERT_REFUSALS) ||
+	if (a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_LATE ||
 	    a->al_severity < SAKSI_SEV_LOW || a->al_severity > SAKSI_SEV_CRITICAL ||
 	    rl >= sizeof(a->al_rule) || n < o + rl + 2)
 		return SAKSI_ERR_CORRUPT;
@@ -2481,41 +2480,6 @@ saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn)
 	return SAKSI_OK;
 }
 
-/* Printable ASCII 0x20..0x7E (0x21.. when !space), 1..max bytes. */
-static int
-alert_text_ok(const char *s, size_t max, int space)
-{
-	size_t n = strnlen(s, max + 1);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < (space ? 0x20 : 0x21) || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-saksi_err
-saksi_rules_alert_add(const saksi_rules *r, MDB_txn *wtxn, saksi_alert *a)
-{
-	struct meta m;
-	saksi_err e;
-
-	if (r == NULL || wtxn == NULL || a == NULL || !r->rs_attached ||
-	    a->al_kind != SAKSI_ALERT_REFUSALS || a->al_severity < SAKSI_SEV_LOW ||
-	    a->al_severity > SAKSI_SEV_CRITICAL ||
-	    !alert_text_ok(a->al_rule, SAKSI_RULES_ID_MAX + 5, 0) ||
-	    !alert_text_ok(a->al_group, SAKSI_RULES_GROUP_MAX, 1) ||
-	    a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX || a->al_first_ms > a->al_last_ms)
-		return SAKSI_ERR_INVAL;
-	if ((e = meta_load(wtxn, r->rs_dbi, &m)) != SAKSI_OK)
-		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	a->al_id = ++m.m_last_alert;
-	if ((e = alert_encode_put(wtxn, r->rs_dbi, a)) != SAKSI_OK)
-		return e;
-	return meta_save(wtxn, r->rs_dbi, &m);
-}
-
 saksi_err
 saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id, saksi_alert *out)
 {
@@ -2620,15 +2584,14 @@ saksi_rules_late(const saksi_rules *r, MDB_txn *txn, uint64_t *late)
 saksi_err
 saksi_alert_json(const saksi_alert *a, char **json)
 {
-	static const char *const kinds[] = { NULL, "rule", "cap", "late" };
+	static const char *const kinds[] = { NULL, "rule", "cap", "late", "reraise", "refusals" };
 	json_t *o, *ev;
 	uint32_t i;
 
 	if (json != NULL)
 		*json = NULL;
 	if (a == NULL || json == NULL || a->al_kind < SAKSI_ALERT_RULE ||
-	    (a->al_kind > SAKSI_ALERT_LATE && a->al_kind != SAKSI_ALERT_REFUSALS) ||
-	    a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX)
+	    a->al_kind > SAKSI_ALERT_REFUSALS || a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX)
 		return SAKSI_ERR_INVAL;
 	if ((ev = json_array()) == NULL)
 		return SAKSI_ERR_NOMEM;
@@ -2638,8 +2601,7 @@ saksi_alert_json(const saksi_alert *a, char **json)
 			return SAKSI_ERR_NOMEM;
 		}
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
-	    "id", (json_int_t)a->al_id,
-	    "kind", a->al_kind == SAKSI_ALERT_REFUSALS ? "refusals" : kinds[a->al_kind],
+	    "id", (json_int_t)a->al_id, "kind", kinds[a->al_kind],
 	    "rule", a->al_rule, "severity", rules_sev_name(a->al_severity),
 	    "group", a->al_group, "first_ms", (json_int_t)a->al_first_ms,
 	    "last_ms", (json_int_t)a->al_last_ms, "value", (json_int_t)a->al_value,

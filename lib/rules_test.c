@@ -1921,69 +1921,6 @@ test_default_brokers(void **state)
 	assert_string_equal(a.al_rule, "officer_shared_account");
 }
 
-/* An alert raised by the daemon (kind 5) joins the same id sequence as the rules'
- * alerts, reads back and prints; anything else is refused and writes nothing. */
-static void
-test_alert_add(void **state)
-{
-	struct fx *fx = *state;
-	saksi_alert a, b;
-	MDB_txn *txn;
-	char *json;
-
-	use_rules(fx, HDR "select b\n  match queue.booking.created\nrule r1\n  type event_count\n"
-	          "  severity low\n  events b\n  group-by device_id\n  timespan 10s\n  condition gte 1\n  suppress 1h\n  reraise 2\n");
-	memset(&a, 0, sizeof(a));
-	a.al_kind = SAKSI_ALERT_REFUSALS;
-	a.al_severity = SAKSI_SEV_HIGH;
-	strcpy(a.al_rule, "refusals:signature");
-	strcpy(a.al_group, "reason=signature");
-	a.al_first_ms = a.al_last_ms = T0;
-	a.al_value = a.al_threshold = 3;
-	a.al_trigger = 7;
-	a.al_total = a.al_nevidence = 1;
-	a.al_evidence[0] = 7;
-	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &a), SAKSI_OK);
-	assert_int_equal(a.al_id, 1);
-	/* Refused: wrong kind, bad fields, NULLs. */
-	b = a;
-	b.al_kind = SAKSI_ALERT_RULE;
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_severity = 5;
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_rule[0] = '\0';
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_rule[3] = ' ';
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_group[2] = '\t';
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_nevidence = SAKSI_ALERT_EVIDENCE_MAX + 1;
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	b = a;
-	b.al_first_ms = T0 + 1;
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, &b), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_rules_alert_add(NULL, txn, &b), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_rules_alert_add(fx->r, NULL, &b), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_rules_alert_add(fx->r, txn, NULL), SAKSI_ERR_INVAL);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	assert_int_equal(last_alert(fx), 1);
-	get_alert(fx, 1, &b);
-	assert_memory_equal(&a, &b, sizeof(a));
-	assert_int_equal(saksi_alert_json(&b, &json), SAKSI_OK);
-	assert_non_null(strstr(json, "\"kind\":\"refusals\""));
-	assert_non_null(strstr(json, "\"rule\":\"refusals:signature\""));
-	free(json);
-	/* The rules' next alert takes the next id. */
-	assert_int_equal(feed(fx, "queue.booking.created", T0, "device_id", "d1", NULL), 1);
-	assert_int_equal(last_alert(fx), 2);
-}
-
 int
 main(void)
 {
@@ -2024,7 +1961,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_lookalikes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_brokers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_add, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -772,7 +772,7 @@ test_status_cli(void **state)
 	assert_non_null(strstr(text, "witnesses: none"));
 	assert_non_null(strstr(text, "  busy"));
 	assert_non_null(strstr(text, "producers seen"));
-	assert_non_null(strstr(text, "acknowledgements are not recorded yet"));
+	assert_non_null(strstr(text, "alerts            0 open, 0 raised"));
 	free(text);
 	{
 		const char *const args[] = { "status", "--url", url, "--json", NULL };
