@@ -459,7 +459,8 @@ alerts_list(int argc, char **argv)
 		free(leaf);
 		if (lf.lf_kind != SAKSI_LEAF_ALERT)
 			continue;
-		s = astate_find(&st, a.al_id);
+		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4): acks name others. */
+		s = a.al_kind == SAKSI_ALERT_REFUSALS ? NULL : astate_find(&st, a.al_id);
 		if (s != NULL && s->as_acked && only_open)
 			continue;
 		n++;
