@@ -1022,6 +1022,7 @@ test_ack_reraise(void **state)
 	assert_string_equal(msg, "no open alert 1: detection is off");
 	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 10 * T), SAKSI_OK);
 	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), UINT64_MAX);   /* not known yet */
 
 	/* Alert 1 (high) at entry 3, committed at FX_NOW; before the ack exists, an ack of
 	 * alert 7 is refused too. */
@@ -1034,6 +1035,9 @@ test_ack_reraise(void **state)
 	assert_int_equal(lc_size(&lc), 5);   /* the refusal summary, 3 events, the alert */
 	alert_at(&lc, 4, &a, &ms);
 	assert_int_equal(a.al_id, 1);
+	/* The status counters: raised 1, acknowledged 0. */
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 0);
 
 	/* Not a millisecond early; then exactly once, at critical, in a group of its own. */
 	nck = lc_checkpoints(&lc, &ck_latest);
@@ -1063,6 +1067,13 @@ test_ack_reraise(void **state)
 	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)),
 	                 SAKSI_R_ACCEPTED);
 	assert_int_equal(lc_size(&lc), 7);
+	/* Counted for the status: a re-raise is no new alert, the ack closes the one. */
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 1);
+	/* A rules reload counts them again from the state. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 1);
 	fx_item_free(&ack);
 	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
 	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
