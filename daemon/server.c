@@ -316,9 +316,9 @@ busy_note(saksid_server *s, const uint8_t id[SAKSI_KEYID_LEN], uint64_t n, uint6
 	s->s_busy[i].b_last = now;
 }
 
-/* Gives back a finished request's share of the queue caps. */
+/* Gives back a finished request's share of the queue caps and of its keys. */
 static void
-req_done(saksid_server *s, struct req *r)
+req_release(saksid_server *s, struct req *r)
 {
 	pthread_mutex_lock(&s->s_mu);
 	s->s_nreq--;
@@ -326,6 +326,12 @@ req_done(saksid_server *s, struct req *r)
 	if (r->r_op == SAKSI_OP_SUBMIT)
 		(void)key_load(s, r, -1);
 	pthread_mutex_unlock(&s->s_mu);
+}
+
+static void
+req_done(saksid_server *s, struct req *r)
+{
+	req_release(s, r);
 	req_free(r);
 }
 
@@ -840,10 +846,14 @@ run_group(saksid_server *s, struct req *group)
 	for (int i = 0; i < SAKSI_R__COUNT; i++)
 		s->s_stats.ss_items[i] += counts[i];
 	pthread_mutex_unlock(&s->s_mu);
+	/* Released before anyone is answered: a producer that sends again on its reply
+	 * finds its share free, and a status asked then an empty queue. */
+	for (r = group; r != NULL; r = r->r_next)
+		req_release(s, r);
 	for (r = group; r != NULL; r = next) {
 		next = r->r_next;
 		answer(s, r);
-		req_done(s, r);
+		req_free(r);
 	}
 }
 
