@@ -55,6 +55,7 @@ struct saksid_committer {
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
 	uint64_t c_skew;
+	uint64_t c_age;      /* >= c_skew */
 
 	/* Scratch kept between groups, so the hot path does not allocate per event. */
 	struct summary *c_sum;        /* SAKSID_COMMIT_ITEMS_MAX entries */
@@ -234,6 +235,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_skew = o->co_max_clock_skew_ms;
+	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
 	atomic_store(&c->c_acked, UINT64_MAX);
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
@@ -734,6 +736,7 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 {
 	saksi_hash env_hash, leaf_hash;
 	uint64_t idx, last, diff, ack;
+	int ahead;
 	size_t blen;
 	saksi_err e;
 
@@ -762,12 +765,20 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		it->it_code = SAKSI_R_REPLAY;
 		return SAKSI_OK;
 	}
-	diff = it->it_time_ms > now_ms ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
-	if (diff > c->c_skew) {
-		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms from the "
+	/*
+	 * A clock running ahead is held tight: it would move the rules' watermark and make
+	 * everyone else's events late. An old event may be older, up to the age bound: that
+	 * is what a producer's outbox delivers after an outage, and it is stored with both
+	 * times, so its delay stays visible.
+	 */
+	ahead = it->it_time_ms > now_ms;
+	diff = ahead ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
+	if (diff > (ahead ? c->c_skew : c->c_age)) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms %s the "
 		         "daemon's clock %llu (tolerance %llu ms)",
 		         (unsigned long long)it->it_time_ms, (unsigned long long)diff,
-		         (unsigned long long)now_ms, (unsigned long long)c->c_skew);
+		         ahead ? "ahead of" : "behind", (unsigned long long)now_ms,
+		         (unsigned long long)(ahead ? c->c_skew : c->c_age));
 		it->it_code = SAKSI_R_CLOCK_SKEW;
 		return SAKSI_OK;
 	}

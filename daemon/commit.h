@@ -28,7 +28,9 @@ typedef struct saksid_commit_opts {
 	const char *co_origin;            /* checkpoint origin and note key name */
 	const saksi_seckey *co_log_key;   /* SIGN, borrowed: signs the checkpoints */
 	const saksi_seckey *co_store_key; /* SYM, borrowed: seals disclosures at rest */
-	uint64_t co_max_clock_skew_ms;
+	uint64_t co_max_clock_skew_ms;    /* how far ahead of the daemon's clock, and behind */
+	uint64_t co_max_event_age_ms;     /* how far behind, if larger (a producer's outbox
+	                                     delivering after an outage); 0: the skew */
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */

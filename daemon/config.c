@@ -27,7 +27,7 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT,
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
 	K__COUNT
 };
@@ -57,6 +57,7 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_REF_WINDOW] = { "refusal_alert_window_s", CF_UINT, 0, 1, 86400 },
 	[K_REF_THRESHOLD] = { "refusal_alert_threshold", CF_UINT, 0, 0, 1000000000 },
 	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
+	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
 };
 
 struct cf_parse {
@@ -249,6 +250,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 			               (unsigned long long)key->k_max);
 		switch (k) {
 		case K_SKEW: cf->cf_max_clock_skew_ms = x; break;
+		case K_EVENT_AGE: cf->cf_max_event_age_ms = x; break;
 		case K_GROUP_MAX: cf->cf_group_max = (unsigned)x; break;
 		case K_GROUP_WAIT: cf->cf_group_wait_us = (unsigned)x; break;
 		case K_WORKERS: cf->cf_workers = (unsigned)x; break;
@@ -394,6 +396,7 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 		goto out;
 	}
 	cf.cf_max_clock_skew_ms = 300000;
+	cf.cf_max_event_age_ms = 86400000;
 	cf.cf_group_max = 512;
 	cf.cf_group_wait_us = 1000;
 	cf.cf_max_inflight_per_key = 1024;

@@ -30,6 +30,7 @@ typedef struct saksid_config {
 	char *cf_store_key;                 /* SYM: seals disclosures at rest */
 	char *cf_schemas_dir;
 	uint64_t cf_max_clock_skew_ms;      /* default 300000 */
+	uint64_t cf_max_event_age_ms;       /* default 86400000; the past bound is the larger */
 	unsigned cf_group_max;              /* default 512, 1..SAKSID_GROUP_MAX_CAP */
 	unsigned cf_group_wait_us;          /* default 1000, 0..1000000 */
 	unsigned cf_workers;                /* default: online CPUs, 1..SAKSID_WORKERS_CAP */

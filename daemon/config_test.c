@@ -88,6 +88,7 @@ test_defaults(void **state)
 
 	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
 	assert_int_equal(cf.cf_max_clock_skew_ms, 300000);
+	assert_int_equal(cf.cf_max_event_age_ms, 86400000);
 	assert_int_equal(cf.cf_group_max, 512);
 	assert_int_equal(cf.cf_group_wait_us, 1000);
 	assert_int_equal(cf.cf_workers, ncpu < 1 ? 1 : ncpu);

@@ -292,6 +292,7 @@ main(int argc, char **argv)
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
+	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
