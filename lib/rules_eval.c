@@ -2299,8 +2299,12 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 	c.c_r = r;
 	c.c_txn = wtxn;
 	c.c_dbi = r->rs_dbi;
-	if ((c.c_ev = calloc(1, sizeof(*c.c_ev))) == NULL)
+	/* Not calloc: the working event is large (the joins' value buffers) and every use
+	 * stays below we_n and we_nj, so only the used part is wiped at the end. */
+	if ((c.c_ev = malloc(sizeof(*c.c_ev))) == NULL)
 		return SAKSI_ERR_NOMEM;
+	c.c_ev->we_n = 0;
+	c.c_ev->we_nj = 0;
 	if ((e = ev_build(ev, c.c_ev)) != SAKSI_OK)
 		goto out;
 	c.c_st = calloc(r->rs_nrules + r->rs_njoins + 1, sizeof(*c.c_st));
@@ -2350,7 +2354,10 @@ out:
 		*res = c.c_res;
 	free(c.c_st);
 	if (c.c_ev != NULL) {
-		sodium_memzero(c.c_ev, sizeof(*c.c_ev));
+		/* Join values are tokens: wiped, like everything that held one. */
+		sodium_memzero(c.c_ev->we_jval, c.c_ev->we_nj * sizeof(c.c_ev->we_jval[0]));
+		sodium_memzero(c.c_ev->we_jname, c.c_ev->we_nj * sizeof(c.c_ev->we_jname[0]));
+		sodium_memzero(c.c_ev->we_f, c.c_ev->we_n * sizeof(c.c_ev->we_f[0]));
 		free(c.c_ev);
 	}
 	return e;
