@@ -736,7 +736,7 @@ file_size(const struct bench *b, const char *name)
 
 /* CPU seconds (user + system) used so far by process pid, from /proc/pid/stat. */
 static double
-proc_cpu(pid_t pid)
+proc_cpu_split(pid_t pid, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, st;
@@ -753,7 +753,15 @@ proc_cpu(pid_t pid)
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
+	if (sys != NULL)
+		*sys = (double)st / (double)sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+proc_cpu(pid_t pid)
+{
+	return proc_cpu_split(pid, NULL);
 }
 
 /* ---- (f) detection cost ---- */
@@ -834,7 +842,7 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
            double *us)
 {
 	char conf[160], log[160], name[64], sock[160], url[200];
-	double t, cpu;
+	double t, cpu, sys, sys0;
 	struct tally w;
 	pid_t pid;
 	int status;
@@ -870,9 +878,10 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 	for (unsigned i = 0; i < b->b_o.producers; i++)
 		free_items(&b->b_p[i]);
 	build_all(b, per);
-	cpu = proc_cpu(pid);
+	cpu = proc_cpu_split(pid, &sys0);
 	t = run_phase(b, producer_flat, b->b_o.batch);
-	cpu = proc_cpu(pid) - cpu;
+	cpu = proc_cpu_split(pid, &sys) - cpu;
+	sys -= sys0;
 	w = tally(b);
 	check_tally(tag, &w);
 	for (unsigned i = 0; i < b->b_o.producers; i++)
@@ -884,8 +893,9 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 		        status);
 	*rate = (double)w.accepted / (t > 0 ? t : 1e-9);
 	*us = cpu / (double)w.accepted * 1e6;
-	printf("    %-22s %9.0f receipts/s, saksid %.1f us CPU/event (%" PRIu64 " events)\n",
-	       tag, *rate, *us, w.accepted);
+	printf("    %-22s %9.0f receipts/s, saksid %.1f us CPU/event, of which %.1f in the "
+	       "kernel (%" PRIu64 " events)\n", tag, *rate, *us, sys / (double)w.accepted * 1e6,
+	       w.accepted);
 	fflush(stdout);
 }
 
