@@ -46,6 +46,7 @@ void xwrite_all(int fd, const void *buf, size_t len);
 uint64_t xparse_u64(const char *s, const char *what);
 /* Milliseconds since the Unix epoch. */
 uint64_t now_ms(void);
+const char *default_schemas_dir(void);
 
 /* Passphrase in sodium_malloc memory (free with xpass_free), from a file or the tty. */
 char *xpass_from_file(const char *path);

@@ -693,7 +693,7 @@ saksi_cmd_simulate(int argc, char **argv)
 		}
 		if (schemas_dir == NULL)
 			schemas_dir = conf_schemas != NULL && conf_schemas[0] == '/' ? conf_schemas :
-			    SAKSI_SOURCE_SCHEMA_DIR;
+			    default_schemas_dir();
 		if ((e = saksi_schemas_load(schemas_dir, &r.schemas, err, sizeof(err))) !=
 		    SAKSI_OK)
 			xdie("schemas %s: %s", schemas_dir, err[0] ? err : saksi_strerror(e));

@@ -41,7 +41,7 @@ cmd_submit(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = SAKSI_SOURCE_SCHEMA_DIR,
+	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = NULL,
 	    *passfile = NULL;
 	uint64_t seq, tms, timeout = 0;
 	int c, json = 0, have_time = 0, rc;
@@ -93,6 +93,8 @@ cmd_submit(int argc, char **argv)
 		xdie_err(e, "cannot load the appliance's box key %s", boxf);
 	if (box.pk_kind != SAKSI_KEY_BOX)
 		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if (schemas_dir == NULL)
+		schemas_dir = default_schemas_dir();
 	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
 		if (err[0] != '\0')
 			xdie("schemas %s: %s", schemas_dir, err);
