@@ -260,12 +260,14 @@ print_alert(const struct judge *j, const saksi_alert *a)
 /*
  * No brokers: several seeds, a week of several branches each. The honest look-alikes
  * (F, C, N, H of RULES.md 6) and ordinary traffic raise nothing; neither does a cap or
- * a late event.
+ * a late event. One exception is stated in RULES.md 6: a stranger may take a freed slot
+ * within seconds (slot_rebooked_other_nik, medium), about once in 200 simulated branch
+ * days; more than 3 in these 45 would be a regression (Poisson: under 1 in 10,000).
  */
 static void
 test_honest_silent(void **state)
 {
-	uint64_t seed = test_seed(), total = 0;
+	uint64_t seed = test_seed(), other = 0, stranger = 0;
 	unsigned nb, nd;
 	(void)state;
 
@@ -285,17 +287,25 @@ test_honest_silent(void **state)
 
 			assert_int_equal(saksi_rules_alert_get(j.r, txn, id, &a), SAKSI_OK);
 			print_alert(&j, &a);
+			if (a.al_kind == SAKSI_ALERT_RULE &&
+			    strcmp(a.al_rule, "slot_rebooked_other_nik") == 0)
+				stranger++;
+			else
+				other++;
 		}
 		mdb_txn_abort(txn);
-		total += n;
 		judge_close(&j);
 	}
-	assert_int_equal(total, 0);
+	printf("# strangers taking a freed slot within 5 s: %llu\n",
+	    (unsigned long long)stranger);
+	assert_int_equal(other, 0);
+	assert_true(stranger <= 3);
 }
 
 /*
  * Brokers at medium, three seeds: every broker scenario injected is caught at least once,
- * and every alert points at a broker's events. The seeds are fixed unless
+ * and every alert points at a broker's events (strangers taking a freed slot aside, as
+ * above). The seeds are fixed unless
  * SAKSID_TEST_SEED is set: the queue-order scenario is caught in about a third of its
  * instances (a paid call skips few people when the morning queue is short, RULES.md 6),
  * so a random seed could, rarely, inject a handful and catch none.
@@ -306,7 +316,7 @@ test_brokers_caught(void **state)
 	const char *env = getenv("SAKSID_TEST_SEED");
 	uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : 20261124;
 	uint64_t caught[SAKSI_SIM__COUNT] = { 0 }, injected[SAKSI_SIM__COUNT] = { 0 };
-	uint64_t stray = 0;
+	uint64_t stray = 0, stranger = 0;
 	unsigned nb, nd;
 	uint8_t *seen;
 	(void)state;
@@ -342,7 +352,12 @@ test_brokers_caught(void **state)
 			assert_int_equal(saksi_rules_alert_get(j.r, txn, id, &a), SAKSI_OK);
 			sc = alert_scenario(&j, &a, &inst);
 			if (sc < 0 || !saksi_sim_scenario_is_broker(sc)) {
-				stray++;
+				/* A stranger taking a freed slot: allowed as in test_honest_silent. */
+				if (a.al_kind == SAKSI_ALERT_RULE &&
+				    strcmp(a.al_rule, "slot_rebooked_other_nik") == 0)
+					stranger++;
+				else
+					stray++;
 				print_alert(&j, &a);
 			} else if (inst < 4096 && !seen[(size_t)sc * 4096 + inst]) {
 				seen[(size_t)sc * 4096 + inst] = 1;
@@ -361,6 +376,7 @@ test_brokers_caught(void **state)
 			fail_msg("%s injected %llu times, caught %llu", saksi_sim_scenario_name(sc),
 			    (unsigned long long)injected[sc], (unsigned long long)caught[sc]);
 	assert_int_equal(stray, 0);
+	assert_true(stranger <= 3);
 }
 
 int
