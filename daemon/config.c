@@ -27,7 +27,7 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K__COUNT
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -48,6 +48,7 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_RULES] = { "rules", CF_PATH, 0, 0, 0 },
 	[K_INDEX_KEY] = { "index_key", CF_PATH, 0, 0, 0 },
 	[K_ALERTS_LISTEN] = { "alerts_listen", CF_URL, 0, 0, 0 },
+	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
 };
 
 struct cf_parse {
@@ -245,6 +246,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_WORKERS: cf->cf_workers = (unsigned)x; break;
 		case K_MAP_SIZE: cf->cf_map_size_mb = (size_t)x; break;
 		case K_DICT_AFTER: cf->cf_dict_after = (unsigned)x; break;
+		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		default: abort();
 		}
 		return SAKSI_OK;
@@ -380,6 +382,7 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	cf.cf_max_clock_skew_ms = 300000;
 	cf.cf_group_max = 512;
 	cf.cf_group_wait_us = 1000;
+	cf.cf_alert_ack_timeout_s = 3600;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP
 	                                                          : (unsigned)ncpu;

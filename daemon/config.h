@@ -38,6 +38,7 @@ typedef struct saksid_config {
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
+	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
 } saksid_config;
 
 /*
