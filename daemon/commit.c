@@ -39,6 +39,7 @@ struct saksid_committer {
 	char c_origin[SAKSI_ORIGIN_MAX + 1];
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
+	saksid_shred *c_shred;        /* NULL: disclosures at rest v1 */
 	uint64_t c_skew;
 
 	/* Scratch kept between groups, so the hot path does not allocate per event. */
@@ -213,6 +214,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	memcpy(c->c_origin, o->co_origin, olen + 1);
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
+	c->c_shred = o->co_shred;
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_blind = o->co_blind;
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
@@ -234,6 +236,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		return SAKSI_ERR_NOMEM;
 	}
 	if ((e = sign_empty(c)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
+	}
+	/* Forgets committed before a crash are destroyed before anything else runs. */
+	if (c->c_shred != NULL &&
+	    (e = saksid_shred_finish(c->c_shred, c->c_ledger, 1, NULL)) != SAKSI_OK) {
 		saksid_commit_free(c);
 		return e;
 	}
@@ -573,7 +581,10 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	if ((e = saksi_ledger_seq_put(txn, it->it_key_id, it->it_seq, idx, it->it_env_hash)) !=
 	    SAKSI_OK)
 		return e;
-	if (it->it_disc != NULL) {
+	if (it->it_disc != NULL && c->c_shred != NULL) {
+		if ((e = saksid_shred_store(c->c_shred, txn, it, idx, leaf_hash)) != SAKSI_OK)
+			return e;
+	} else if (it->it_disc != NULL) {
 		if (it->it_disc_len + SAKSID_DISC_OVERHEAD > c->c_disc_cap)
 			return SAKSI_ERR_TOO_LARGE;   /* ingest caps it far below */
 		e = saksid_disc_seal(c->c_store_key, idx, leaf_hash, it->it_disc, it->it_disc_len,
@@ -759,6 +770,9 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			goto fail;
 		if ((e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
 			goto fail;
+		/* The data keys this group made are on disk before anything refers to them. */
+		if (c->c_shred != NULL && (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
+			goto fail;
 		e = saksi_ledger_commit(txn);
 		txn = NULL;
 		if (e != SAKSI_OK)
@@ -766,6 +780,10 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	/* Durable: destroy the keys of the participants forgotten in it. A failure leaves
+	 * the pending marks, and the next group (or the next start) finishes. */
+	if (c->c_shred != NULL)
+		(void)saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL);
 	/* Durable: hand the new alerts on. A failure here loses nothing: the mark stays,
 	 * and the next group or the next start publishes them. */
 	if (c->c_alerts > 0)

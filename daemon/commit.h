@@ -19,6 +19,7 @@
 #include "merkle.h"
 #include "rules.h"
 #include "saksi_error.h"
+#include "shred.h"
 
 /* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
 #define SAKSID_COMMIT_ITEMS_MAX 2048
@@ -32,6 +33,10 @@ typedef struct saksid_commit_opts {
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
+	saksid_shred *co_shred;           /* borrowed; NULL: disclosures at rest v1 (store
+	                                     key); else v2 with per-participant data keys,
+	                                     forgets finished at saksid_commit_new and after
+	                                     each group's commit (shred.h) */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
