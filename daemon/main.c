@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "blind.h"
+#include "datakey.h"
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
@@ -119,6 +120,9 @@ main(int argc, char **argv)
 	saksi_ledger_opts lo;
 	saksi_ledger_txn *txn;
 	saksid_committer *cm = NULL;
+	saksi_datakeys *dk = NULL;
+	saksid_shred *shred = NULL;
+	char *dk_slots = NULL, *dk_master = NULL;
 	saksid_commit_opts co;
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
@@ -242,8 +246,28 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/*
+	 * Per-participant data keys: the slot file beside data.mdb (so a backup carries it),
+	 * the master file outside the ledger directory (so no backup does: FORMATS.md 7.2).
+	 */
+	if ((dk_slots = malloc(strlen(ledger_dir) + sizeof("/datakeys"))) == NULL ||
+	    (dk_master = malloc(strlen(cf.cf_state_dir) + sizeof("/datakeys.master"))) == NULL)
+		goto out;
+	sprintf(dk_slots, "%s/datakeys", ledger_dir);
+	sprintf(dk_master, "%s/datakeys.master", cf.cf_state_dir);
+	if ((e = saksi_dk_open(dk_slots, dk_master, store_key, 1, 1, &dk)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "data keys %s, %s: %s%s", dk_slots, dk_master,
+		            saksi_strerror(e), e == SAKSI_ERR_KEY ? " (made under another "
+		            "store_key)" : e == SAKSI_ERR_PERM ? "; run chmod 600 on them" : "");
+		rc = e == SAKSI_ERR_KEY || e == SAKSI_ERR_PERM ? EXIT_CONFIG : EXIT_SYSTEM;
+		goto out;
+	}
+	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
+		goto out;
+
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
+	co.co_shred = shred;
 	co.co_origin = cf.cf_origin;
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
@@ -293,6 +317,10 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
+	saksid_logf(&lg, LOG_INFO, "data keys: %llu slots, master generation %llu, %llu "
+	            "forgotten at start", (unsigned long long)saksi_dk_slots(dk),
+	            (unsigned long long)saksi_dk_generation(dk),
+	            (unsigned long long)saksid_shred_wiped(shred));
 	if (cf.cf_rules != NULL)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
@@ -326,6 +354,10 @@ main(int argc, char **argv)
 out:
 	saksid_server_stop(srv, NULL);
 	saksid_commit_free(cm);
+	saksid_shred_free(shred);
+	saksi_dk_close(dk);
+	free(dk_slots);
+	free(dk_master);
 	if (alerts_sock >= 0)
 		nn_close(alerts_sock);
 	saksi_blind_free(blind);
