@@ -886,3 +886,80 @@ saksi_disc_open_any(const saksi_seckey *store, saksi_datakeys *dk, uint64_t inde
 		return open_v2(store, dk, index, leaf_hash, blob, len, json, json_len);
 	return SAKSI_ERR_VERSION;
 }
+
+/* 1 if every live slot of the file image buf (n bytes) has the same generation. */
+static int
+one_generation(const uint8_t *buf, size_t n)
+{
+	uint64_t gen = 0;
+
+	for (size_t off = SAKSI_DK_HDR_SIZE; off + SAKSI_DK_SLOT_SIZE <= n;
+	     off += SAKSI_DK_SLOT_SIZE) {
+		uint64_t g;
+		if (buf[off] != 1)
+			continue;
+		g = saksi_get_u64(buf + off + E_GEN);
+		if (gen != 0 && g != gen)
+			return 0;
+		gen = g;
+	}
+	return 1;
+}
+
+saksi_err
+saksi_dk_copy(const char *src, const char *dst)
+{
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t n = 0, got;
+	int fd, out, tries;
+	saksi_err e = SAKSI_ERR_IO;
+
+	if (src == NULL || dst == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno_err();
+	for (tries = 0; tries < 100; tries++) {
+		free(buf);
+		buf = NULL;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			e = SAKSI_ERR_IO;
+			goto out;
+		}
+		n = (size_t)st.st_size;
+		if (n < SAKSI_DK_HDR_SIZE) {
+			e = SAKSI_ERR_FORMAT;
+			goto out;
+		}
+		if ((buf = malloc(n)) == NULL) {
+			e = SAKSI_ERR_NOMEM;
+			goto out;
+		}
+		if ((e = pread_all(fd, buf, n, 0, &got)) != SAKSI_OK)
+			goto out;
+		n = got - (got - SAKSI_DK_HDR_SIZE) % SAKSI_DK_SLOT_SIZE;
+		if ((e = header_check(buf, 'K')) != SAKSI_OK)
+			goto out;
+		if (one_generation(buf, n))
+			break;
+		/* A rotation is re-wrapping: wait for it to finish rather than copy a mix. */
+		usleep(10000);
+	}
+	if (tries == 100) {
+		e = SAKSI_ERR_IO;
+		goto out;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		e = errno_err();
+		goto out;
+	}
+	if ((e = pwrite_all(out, buf, n, 0)) == SAKSI_OK)
+		e = sync_fd(out);
+	close(out);
+	if (e != SAKSI_OK)
+		unlink(dst);
+out:
+	free(buf);
+	close(fd);
+	return e;
+}

@@ -81,6 +81,15 @@ saksi_err saksi_dk_sync(saksi_datakeys *dk);
  * *rewrapped (may be NULL) gets the number of live slots. SAKSI_ERR_IO, SAKSI_ERR_NOMEM.
  */
 saksi_err saksi_dk_rotate(saksi_datakeys *dk, uint64_t *rewrapped);
+/*
+ * Copies the slot file at src to dst (new, mode 0600, O_EXCL|O_NOFOLLOW, synced), for a
+ * backup taken while saksid runs: a copy that caught a rotation half done (slots of two
+ * generations) is taken again, up to 100 times (then SAKSI_ERR_IO). Slots are only ever
+ * added, wiped or re-wrapped, so a copy made after the ledger's snapshot holds every slot
+ * the snapshot refers to. SAKSI_ERR_NOT_FOUND no src; SAKSI_ERR_EXISTS dst exists;
+ * SAKSI_ERR_FORMAT src is not a slot file; SAKSI_ERR_FULL; SAKSI_ERR_IO.
+ */
+saksi_err saksi_dk_copy(const char *src, const char *dst);
 /* The generation of the current master (1 for a new file, +1 per rotation). */
 uint64_t saksi_dk_generation(const saksi_datakeys *dk);
 /* Number of slots the slot file has room for (written or wiped). */

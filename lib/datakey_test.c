@@ -461,6 +461,42 @@ test_disc2(void **state)
 	saksi_dk_close(dk);
 }
 
+static void
+test_copy(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[32], got[32];
+	saksi_datakeys *dk = open_w(f), *rd;
+	char dst[300], *b;
+	size_t n;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, got), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	path_in(f->dir, "copy", dst, sizeof(dst));
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_OK);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_dk_copy("/nonexistent/datakeys", "/tmp/x"), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_open(dst, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 0, got), SAKSI_OK);
+	assert_memory_equal(got, k, 32);
+	saksi_dk_close(rd);
+	unlink(dst);
+
+	/* A copy that would catch a rotation half done is refused, never written. */
+	b = slurp(f->slots, &n);
+	saksi_put_u64((uint8_t *)b + SAKSI_DK_HDR_SIZE + 8, 7);
+	path_in(f->dir, "mixed", f->slots + 0, 0 + sizeof(f->slots));
+	spit(f->slots, b, n);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_IO);
+	assert_int_equal(access(dst, F_OK), -1);
+	/* Not a slot file. */
+	spit(f->slots, "SX", 2);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_FORMAT);
+	free(b);
+	saksi_dk_close(dk);
+}
+
 int
 main(void)
 {
@@ -471,6 +507,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
