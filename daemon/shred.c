@@ -29,6 +29,7 @@ struct saksid_shred {
 	saksi_blind *s_tok;        /* keyed by a key derived from the store key */
 	uint8_t *s_key;            /* sodium_malloc: one data key at a time */
 	uint8_t *s_blob;           /* one sealed blob */
+	saksi_disc2_ctx *s_zctx;
 	size_t s_blob_cap;
 	int s_dirty;               /* slots written since the last sync */
 	int s_pending;             /* a forget was marked since the last finish */
@@ -65,7 +66,8 @@ saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **o
 	s->s_key = sodium_malloc(SAKSI_DK_KEYLEN);
 	s->s_blob = malloc(s->s_blob_cap);
 	tk = sodium_malloc(SAKSI_BLIND_KEYLEN);
-	if (s->s_key == NULL || s->s_blob == NULL || tk == NULL) {
+	if (saksi_disc2_ctx_new(&s->s_zctx) != SAKSI_OK || s->s_key == NULL ||
+	    s->s_blob == NULL || tk == NULL) {
 		sodium_free(tk);
 		saksid_shred_free(s);
 		return SAKSI_ERR_NOMEM;
@@ -89,6 +91,7 @@ saksid_shred_free(saksid_shred *s)
 	if (s == NULL)
 		return;
 	saksi_blind_free(s->s_tok);
+	saksi_disc2_ctx_free(s->s_zctx);
 	sodium_free(s->s_key);
 	if (s->s_blob != NULL) {
 		sodium_memzero(s->s_blob, s->s_blob_cap);
@@ -195,9 +198,10 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 	have_tok = nik_token(s, it->it_disc, it->it_disc_len, tok);
 	if (!have_tok && !forget) {
 		/* No participant: the store key, compactly. */
-		e = saksi_disc2_seal(SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
-		                     saksi_seckey_sym(s->s_store), idx, leaf_hash, it->it_disc,
-		                     it->it_disc_len, s->s_blob, s->s_blob_cap, &w);
+		e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
+		                         saksi_seckey_sym(s->s_store), idx, leaf_hash,
+		                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap,
+		                         &w);
 		goto put;
 	}
 	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
@@ -254,8 +258,8 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 		}
 	}
 	saksi_put_u64(kid, slot);
-	e = saksi_disc2_seal(SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash, it->it_disc,
-	                     it->it_disc_len, s->s_blob, s->s_blob_cap, &w);
+	e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash,
+	                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap, &w);
 put:
 	if (e == SAKSI_OK) {
 		if (w > SAKSI_DISC_MAX)

@@ -619,10 +619,49 @@ out:
 	return e;
 }
 
+struct saksi_disc2_ctx {
+	ZSTD_CCtx *dc_cctx;
+};
+
+saksi_err
+saksi_disc2_ctx_new(saksi_disc2_ctx **out)
+{
+	saksi_disc2_ctx *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	if ((c->dc_cctx = ZSTD_createCCtx()) == NULL) {
+		free(c);
+		return SAKSI_ERR_NOMEM;
+	}
+	*out = c;
+	return SAKSI_OK;
+}
+
+void
+saksi_disc2_ctx_free(saksi_disc2_ctx *c)
+{
+	if (c == NULL)
+		return;
+	ZSTD_freeCCtx(c->dc_cctx);
+	free(c);
+}
+
 saksi_err
 saksi_disc2_seal(int key_kind, const uint8_t key_id[8], const uint8_t key[SAKSI_DK_KEYLEN],
                  uint64_t index, const saksi_hash leaf_hash, const uint8_t *json, size_t len,
                  uint8_t *out, size_t outlen, size_t *written)
+{
+	return saksi_disc2_seal_ctx(NULL, key_kind, key_id, key, index, leaf_hash, json, len,
+	                            out, outlen, written);
+}
+
+saksi_err
+saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
+                     const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                     const saksi_hash leaf_hash, const uint8_t *json, size_t len,
+                     uint8_t *out, size_t outlen, size_t *written)
 {
 	uint8_t ad[sizeof(DISC2_AD) - 1 + 8 + 32 + 10];
 	uint8_t *pt = NULL, *z = NULL;
@@ -651,7 +690,8 @@ saksi_disc2_seal(int key_kind, const uint8_t key_id[8], const uint8_t key[SAKSI_
 		e = SAKSI_OK;
 	} else if (e == SAKSI_OK) {
 		pt[0] = CODEC_LIST;
-		zl = ZSTD_compress(z, zcap, pt + 1, plen, 3);
+		zl = ctx != NULL ? ZSTD_compressCCtx(ctx->dc_cctx, z, zcap, pt + 1, plen, 3) :
+		    ZSTD_compress(z, zcap, pt + 1, plen, 3);
 		if (!ZSTD_isError(zl) && zl < plen) {
 			pt[0] = CODEC_LIST_ZSTD;
 			memcpy(pt + 1, z, zl);

@@ -109,6 +109,18 @@ saksi_err saksi_disc2_seal(int key_kind, const uint8_t key_id[8],
                            const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
                            const saksi_hash leaf_hash, const uint8_t *json, size_t len,
                            uint8_t *out, size_t outlen, size_t *written);
+/*
+ * The same with a compression context kept between calls (a one-shot zstd call sets up
+ * its context each time: several times the cost of compressing a few hundred bytes).
+ * A context is used by one thread at a time. new: SAKSI_ERR_NOMEM.
+ */
+typedef struct saksi_disc2_ctx saksi_disc2_ctx;
+saksi_err saksi_disc2_ctx_new(saksi_disc2_ctx **out);
+void saksi_disc2_ctx_free(saksi_disc2_ctx *ctx);
+saksi_err saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
+                               const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                               const saksi_hash leaf_hash, const uint8_t *json, size_t len,
+                               uint8_t *out, size_t outlen, size_t *written);
 
 /*
  * Opens a stored blob of version 1 (store key only) or 2, for any reader: store (SYM)

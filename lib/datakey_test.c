@@ -408,6 +408,26 @@ test_disc2(void **state)
 	                 SAKSI_ERR_NOT_FOUND);
 	assert_null(json);
 
+	/* With a kept compression context: the same. */
+	{
+		saksi_disc2_ctx *zc;
+		assert_int_equal(saksi_disc2_ctx_new(&zc), SAKSI_OK);
+		assert_int_equal(saksi_dk_create(dk, 4, key), SAKSI_OK);
+		saksi_put_u64(kid, 4);
+		for (int round = 0; round < 2; round++) {
+			assert_int_equal(saksi_disc2_seal_ctx(zc, SAKSI_DK_DATA, kid, key, 42, hash,
+			                                      (const uint8_t *)DISC_JSON,
+			                                      strlen(DISC_JSON), out, sizeof(out),
+			                                      &w), SAKSI_OK);
+			assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json,
+			                                     &jl), SAKSI_OK);
+			assert_string_equal(json, DISC_JSON);
+			free(json);
+		}
+		saksi_disc2_ctx_free(zc);
+		saksi_disc2_ctx_free(NULL);
+	}
+
 	/* Store-key kind, and a list that is not canonical base64url (kept as text). */
 	assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, saksi_seckey_id(f->store),
 	                                  saksi_seckey_sym(f->store), 1, hash,
