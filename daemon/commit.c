@@ -40,6 +40,11 @@ struct saksid_committer {
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
 	saksid_shred *c_shred;        /* NULL: disclosures at rest v1 */
+	uint64_t c_ret_ms;            /* retention; 0: keep */
+	const saksi_seckey *c_ret_key;
+	uint64_t c_ret_next, c_ret_next_new; /* next pass; the one a committed pass sets */
+	uint64_t c_retained;
+	saksid_item *c_ret_items;     /* SAKSID_RETENTION_BATCH */
 	uint64_t c_skew;
 
 	/* Scratch kept between groups, so the hot path does not allocate per event. */
@@ -154,6 +159,7 @@ saksid_commit_free(saksid_committer *c)
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
 	free(c->c_rev);
+	free(c->c_ret_items);
 	pthread_mutex_destroy(&c->c_mu);
 	free(c);
 }
@@ -215,12 +221,27 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_shred = o->co_shred;
+	c->c_ret_ms = o->co_retention_ms;
+	c->c_ret_key = o->co_retention_key;
+	if (c->c_ret_ms != 0 && (c->c_shred == NULL || c->c_ret_key == NULL ||
+	    saksi_seckey_kind(c->c_ret_key) != SAKSI_KEY_SIGN)) {
+		free(c);
+		return SAKSI_ERR_KEY;
+	}
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_blind = o->co_blind;
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
 	c->c_rev = calloc(1, sizeof(*c->c_rev));
+	if (c->c_ret_ms != 0 &&
+	    (c->c_ret_items = calloc(SAKSID_RETENTION_BATCH, sizeof(saksid_item))) == NULL) {
+		free(c->c_alert_body);
+		free(c->c_rev);
+		pthread_mutex_destroy(&c->c_mu);
+		free(c);
+		return SAKSI_ERR_NOMEM;
+	}
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
 	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
 	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
@@ -713,6 +734,87 @@ all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
 		set_msg(items[i], SAKSI_R_UNAVAILABLE, msg);
 }
 
+/*
+ * A retention pass in txn, when one is due: the retention key's forget requests go
+ * through decide() like any event. The next mark is applied once the group commits.
+ */
+static saksi_err
+retention(saksid_committer *c, saksi_ledger_txn *txn, uint64_t now_ms, int force,
+          uint64_t *done)
+{
+	size_t n = 0;
+	saksi_err e = SAKSI_OK;
+
+	*done = 0;
+	c->c_ret_next_new = c->c_ret_next;
+	if (c->c_ret_ms == 0 || now_ms < c->c_ret_ms || (!force && now_ms < c->c_ret_next))
+		return SAKSI_OK;
+	e = saksid_shred_retention(c->c_shred, txn, c->c_ret_key, now_ms - c->c_ret_ms, now_ms,
+	                           c->c_ret_items, SAKSID_RETENTION_BATCH, &n);
+	if (e != SAKSI_OK)
+		return e;
+	for (size_t i = 0; i < n && e == SAKSI_OK; i++) {
+		e = decide(c, txn, &c->c_ret_items[i], now_ms);
+		if (e == SAKSI_OK && c->c_ret_items[i].it_code == SAKSI_R_ACCEPTED)
+			(*done)++;
+	}
+	saksid_shred_items_free(c->c_ret_items, n);
+	c->c_ret_next_new = n == SAKSID_RETENTION_BATCH ? now_ms :
+	    now_ms + SAKSID_RETENTION_EVERY_MS;
+	return e;
+}
+
+saksi_err
+saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
+{
+	saksi_ledger_txn *txn = NULL;
+	uint64_t size0, size, done = 0;
+	saksi_err e;
+
+	if (n != NULL)
+		*n = 0;
+	if (c->c_ret_ms == 0)
+		return SAKSI_ERR_INVAL;
+	pthread_mutex_lock(&c->c_mu);
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		goto out;
+	size0 = saksi_ledger_size(txn);
+	if ((e = retention(c, txn, now_ms, 1, &done)) != SAKSI_OK)
+		goto out;
+	size = saksi_ledger_size(txn);
+	if (size == size0) {
+		saksi_ledger_abort(txn);
+		txn = NULL;
+		c->c_ret_next = c->c_ret_next_new;
+		goto out;
+	}
+	if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
+	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK ||
+	    (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
+		goto out;
+	e = saksi_ledger_commit(txn);
+	txn = NULL;
+	if (e != SAKSI_OK)
+		goto out;
+	c->c_size = size;
+	c->c_ret_next = c->c_ret_next_new;
+	c->c_retained += done;
+	if (n != NULL)
+		*n = done;
+	(void)saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL);
+out:
+	if (txn != NULL)
+		saksi_ledger_abort(txn);
+	pthread_mutex_unlock(&c->c_mu);
+	return e;
+}
+
+uint64_t
+saksid_commit_retained(const saksid_committer *c)
+{
+	return c->c_retained;
+}
+
 saksi_err
 saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                     uint64_t now_ms)
@@ -720,6 +822,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
 	size_t nsum = 0, nreceipt = 0;
+	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
 	saksi_err e;
@@ -756,6 +859,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		else
 			nreceipt++;
 	}
+	if (c->c_ret_ms != 0 && (e = retention(c, txn, now_ms, 0, &retained)) != SAKSI_OK)
+		goto fail;
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
 		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
@@ -780,6 +885,10 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	if (c->c_ret_ms != 0) {
+		c->c_ret_next = c->c_ret_next_new;
+		c->c_retained += retained;
+	}
 	/* Durable: destroy the keys of the participants forgotten in it. A failure leaves
 	 * the pending marks, and the next group (or the next start) finishes. */
 	if (c->c_shred != NULL)

@@ -15,12 +15,15 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "shred.h"
+#include "wire.h"
 
 #define DKEY_DB "dkey"
 #define TOKEN_KEY_CTX "saksi/datakey-token/v1\n"
 /* Records of DKEY_DB, by their first byte (FORMATS.md 7.3). */
 #define R_NEXT 'c'     /* 'c' -> next slot (8) */
-#define R_NIK 'n'      /* 'n' || token (43) -> slot (8) || last producer time (8) */
+#define R_NIK 'n'      /* 'n' || token (43) -> slot (8) || last producer time (8) ||
+                          index of that latest event (8) */
+#define NIK_VAL 24
 #define R_PENDING 'p'  /* 'p' || slot (8) -> empty: wipe this slot */
 
 struct saksid_shred {
@@ -178,7 +181,7 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
                    uint64_t idx, const saksi_hash leaf_hash)
 {
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
-	uint8_t nk[1 + SAKSI_BLIND_TOKEN_LEN], nv[16], pk[9], kid[8];
+	uint8_t nk[1 + SAKSI_BLIND_TOKEN_LEN], nv[NIK_VAL], pk[9], kid[8];
 	MDB_val key, val;
 	MDB_txn *mt;
 	MDB_dbi dbi;
@@ -212,7 +215,7 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 		key.mv_size = sizeof(nk);
 		key.mv_data = nk;
 		rc = mdb_get(mt, dbi, &key, &val);
-		if (rc == 0 && val.mv_size == 16) {
+		if (rc == 0 && val.mv_size == NIK_VAL) {
 			slot = saksi_get_u64(val.mv_data);
 			last = saksi_get_u64((const uint8_t *)val.mv_data + 8);
 			e = saksi_dk_get(s->s_dk, slot, s->s_key);
@@ -250,6 +253,7 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 	} else {
 		saksi_put_u64(nv, slot);
 		saksi_put_u64(nv + 8, it->it_time_ms > last ? it->it_time_ms : last);
+		saksi_put_u64(nv + 16, idx);
 		val.mv_size = sizeof(nv);
 		val.mv_data = nv;
 		if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0) {
@@ -370,4 +374,178 @@ fail:
 		mdb_cursor_close(cur);
 	saksi_ledger_abort(txn);
 	return e;
+}
+
+/* ---- retention ---- */
+
+/* The clear NIK of the participant whose latest event is at idx (malloc'd; the caller
+ * wipes it), from that event's disclosures. SAKSI_ERR_NOT_FOUND if it has none. */
+static saksi_err
+nik_of(saksid_shred *s, saksi_ledger_txn *txn, uint64_t idx, char **nik)
+{
+	uint8_t *blob = NULL;
+	saksi_hash h;
+	char *json = NULL;
+	size_t bl, jl = 0, i;
+	json_t *a = NULL, *v;
+	saksi_err e;
+
+	*nik = NULL;
+	if ((e = saksi_ledger_disc_get(txn, idx, &blob, &bl)) != SAKSI_OK ||
+	    (e = saksi_ledger_node(txn, 0, idx, h)) != SAKSI_OK ||
+	    (e = saksi_disc_open_any(s->s_store, s->s_dk, idx, h, blob, bl, &json, &jl)) !=
+	    SAKSI_OK)
+		goto out;
+	e = SAKSI_ERR_NOT_FOUND;
+	if ((a = json_loadb(json, jl, 0, NULL)) == NULL)
+		goto out;
+	json_array_foreach(a, i, v) {
+		char *name = NULL, *value = NULL;
+
+		if (!json_is_string(v) ||
+		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
+		                            &value) != SAKSI_OK)
+			continue;
+		if (strcmp(name, "nik") == 0 && *nik == NULL) {
+			*nik = value;
+			e = SAKSI_OK;
+		} else {
+			sodium_memzero(value, strlen(value));
+			free(value);
+		}
+		free(name);
+	}
+out:
+	json_decref(a);
+	if (json != NULL) {
+		sodium_memzero(json, jl);
+		free(json);
+	}
+	free(blob);
+	return e;
+}
+
+/* One signed forget request by the retention key, as a producer would make it. */
+static saksi_err
+retention_item(const saksi_seckey *rkey, const char *nik, uint64_t seq, uint64_t now_ms,
+               saksid_item *it)
+{
+	static const char *const personal[] = { "nik" };
+	json_t *p;
+	char *clear, *payload = NULL, *disc = NULL;
+	size_t cl, plen, dlen;
+	uint8_t *env;
+	saksi_err e;
+
+	memset(it, 0, sizeof(*it));
+	p = json_pack("{s:s, s:s, s:s, s:s}", "branch", SAKSID_RETENTION_BRANCH, "officer_id",
+	              SAKSID_RETENTION_OFFICER, "nik", nik, "reason", "retention_ended");
+	if (p == NULL)
+		return SAKSI_ERR_NOMEM;
+	clear = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(p);
+	if (clear == NULL)
+		return SAKSI_ERR_NOMEM;
+	cl = strlen(clear);
+	e = saksi_disclose_payload(clear, cl, personal, 1, &payload, &plen, &disc, &dlen);
+	sodium_memzero(clear, cl);
+	free(clear);
+	if (e != SAKSI_OK)
+		return e;
+	if ((env = malloc(SAKSI_ENV_MAX)) == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto fail;
+	}
+	it->it_env = env;
+	if ((e = saksi_envelope_sign(rkey, seq, now_ms, SAKSID_FORGET_TYPE,
+	                             (const uint8_t *)payload, plen, env, SAKSI_ENV_MAX,
+	                             &it->it_env_len)) != SAKSI_OK)
+		goto fail;
+	free(payload);
+	crypto_hash_sha256(it->it_env_hash, env, it->it_env_len);
+	memcpy(it->it_key_id, saksi_seckey_id(rkey), SAKSI_KEYID_LEN);
+	it->it_seq = seq;
+	it->it_time_ms = now_ms;
+	it->it_recv_ms = now_ms;
+	it->it_disc = (uint8_t *)disc;
+	it->it_disc_len = dlen;
+	it->it_code = SAKSI_R_ACCEPTED;
+	return SAKSI_OK;
+fail:
+	free(payload);
+	sodium_memzero(disc, dlen);
+	free(disc);
+	saksid_shred_items_free(it, 1);
+	return e;
+}
+
+saksi_err
+saksid_shred_retention(saksid_shred *s, saksi_ledger_txn *txn, const saksi_seckey *rkey,
+                       uint64_t cutoff_ms, uint64_t now_ms, saksid_item *items, size_t max,
+                       size_t *n)
+{
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	uint8_t k = R_NIK;
+	uint64_t seq;
+	char *nik;
+	saksi_err e;
+	int rc;
+
+	*n = 0;
+	if (rkey == NULL || saksi_seckey_kind(rkey) != SAKSI_KEY_SIGN)
+		return SAKSI_ERR_KEY;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((e = saksi_ledger_seq_last(txn, saksi_seckey_id(rkey), &seq)) != SAKSI_OK)
+		return e;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0 ||
+	    (rc = mdb_cursor_open(mt, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	key.mv_size = 1;
+	key.mv_data = &k;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *n < max;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		const uint8_t *v = val.mv_data;
+
+		if (((const uint8_t *)key.mv_data)[0] != R_NIK)
+			break;
+		if (val.mv_size != NIK_VAL) {
+			e = SAKSI_ERR_CORRUPT;
+			goto out;
+		}
+		if (saksi_get_u64(v + 8) >= cutoff_ms)
+			continue;
+		e = nik_of(s, txn, saksi_get_u64(v + 16), &nik);
+		if (e == SAKSI_ERR_NOT_FOUND || e == SAKSI_ERR_DECRYPT)
+			continue;   /* nothing left to read: nothing to forget by NIK */
+		if (e != SAKSI_OK)
+			goto out;
+		e = retention_item(rkey, nik, seq + 1 + *n, now_ms, &items[*n]);
+		sodium_memzero(nik, strlen(nik));
+		free(nik);
+		if (e != SAKSI_OK)
+			goto out;
+		(*n)++;
+	}
+	e = rc == 0 || rc == MDB_NOTFOUND ? SAKSI_OK : mdb_err(rc);
+out:
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK) {
+		saksid_shred_items_free(items, *n);
+		*n = 0;
+	}
+	return e;
+}
+
+void
+saksid_shred_items_free(saksid_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((uint8_t *)items[i].it_env);
+		items[i].it_env = NULL;
+		saksid_item_clear(&items[i]);
+	}
 }

@@ -52,6 +52,23 @@ saksi_err saksid_shred_presync(saksid_shred *s);
  * NULL) gets the number of slots wiped.
  */
 saksi_err saksid_shred_finish(saksid_shred *s, saksi_ledger *l, int force, uint64_t *n);
+/*
+ * Retention (saksid's retention_days): in the committer's txn, finds up to max
+ * participants whose latest event (producer time) is before cutoff_ms and makes, for
+ * each, a supervisor.forget.requested event signed by rkey (kind SIGN; a keyring key of
+ * a role allowed that type) at now_ms, reason retention_ended, branch
+ * SAKSID_RETENTION_BRANCH, officer SAKSID_RETENTION_OFFICER, with seq above rkey's last
+ * one, and its NIK disclosure (read back from the participant's latest event). items
+ * (room for max) get them ready for the committer (it_code accepted); free them with
+ * saksid_shred_items_free. A participant whose latest disclosures no longer open is
+ * skipped. SAKSI_ERR_KEY for rkey; ledger errors.
+ */
+#define SAKSID_RETENTION_BRANCH "KP-PUSAT"
+#define SAKSID_RETENTION_OFFICER "saksid-retention"
+saksi_err saksid_shred_retention(saksid_shred *s, saksi_ledger_txn *txn,
+                                 const saksi_seckey *rkey, uint64_t cutoff_ms,
+                                 uint64_t now_ms, saksid_item *items, size_t max, size_t *n);
+void saksid_shred_items_free(saksid_item *items, size_t n);
 /* Participants forgotten (marked) by the groups since the last finish; slots wiped by it. */
 uint64_t saksid_shred_wiped(const saksid_shred *s);
 

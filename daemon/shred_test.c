@@ -354,6 +354,112 @@ test_crash_before_wipe(void **state)
 	}
 }
 
+/*
+ * Retention: a participant whose latest event is older than the retention is forgotten by
+ * a signed forget entry of the retention key in the first group after the mark; one with
+ * a recent event is not.
+ */
+static void
+test_retention(void **state)
+{
+	struct env v;
+	struct fx_item fi[3];
+	saksid_item it[3], *p;
+	saksid_commit_opts co;
+	saksi_ledger_txn *t;
+	uint64_t day = 86400000ull, now2 = FX_NOW + 2 * day, n, size;
+	uint8_t *leaf;
+	size_t ll;
+	saksi_leaf lf;
+	saksi_envelope env;
+	saksi_pubkey pub;
+	char *json;
+	int kind;
+
+	(void)state;
+	env_open(&v, "retention", 0);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = v.l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = SKEW;
+	co.co_shred = v.sh;
+	co.co_retention_ms = day;
+	/* A retention key is required, and a signing one. */
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_ERR_KEY);
+	co.co_retention_key = fx.store;
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_ERR_KEY);
+	co.co_retention_key = spv;
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_OK);
+
+	booking(0, 1, &fi[0]);
+	booking(1, 2, &fi[1]);
+	commit(&v, fi, 2, it);
+	assert_int_equal(saksid_commit_retained(v.c), 0);
+
+	/* Two days later, participant 1 books again; participant 0 has been silent. */
+	{
+		char bid[] = "BK-20250312-00003";
+		const char *set[] = { "nik", NIK[1], "kpj", KPJ[1], "phone", PHONE[1],
+		                      "booking_id", bid, NULL };
+		char *pl = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", pl, 3, now2, &fi[2]);
+		free(pl);
+	}
+	fx_frame1(&fi[2], &it[2]);
+	assert_int_equal(saksid_ingest_check(ig, &it[2], now2), SAKSI_R_ACCEPTED);
+	p = &it[2];
+	assert_int_equal(saksid_commit_group(v.c, &p, 1, now2), SAKSI_OK);
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(saksid_commit_retained(v.c), 1);
+	assert_int_equal(saksid_commit_appended(v.c), 2);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+
+	/* Entry 3: the retention key's signed request, reason retention_ended. */
+	assert_int_equal(saksi_ledger_begin(v.l, 0, &t), SAKSI_OK);
+	size = saksi_ledger_size(t);
+	assert_int_equal(size, 4);
+	assert_int_equal(saksi_ledger_leaf(t, 3, &leaf, &ll), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, ll, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env), SAKSI_OK);
+	assert_string_equal(env.ev_type, SAKSID_FORGET_TYPE);
+	assert_int_equal(saksi_seckey_public(spv, &pub), SAKSI_OK);
+	assert_int_equal(saksi_envelope_verify(&env, pub.pk_key), SAKSI_OK);
+	assert_non_null(memmem(env.ev_payload, env.ev_payload_len, "retention_ended", 15));
+	assert_null(memmem(env.ev_payload, env.ev_payload_len, NIK[0], 16));
+	free(leaf);
+
+	assert_int_equal(reveal(&v, v.dk, it[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, 3, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, it[1].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+	assert_int_equal(reveal(&v, v.dk, it[2].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+
+	/* Nothing more is due; a pass of its own writes nothing. Five days on, participant
+	 * 1 goes too, with the next seq of the retention key. */
+	assert_int_equal(saksid_commit_retention(v.c, now2, &n), SAKSI_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksid_commit_retention(v.c, now2 + 5 * day, &n), SAKSI_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(reveal(&v, v.dk, it[2].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksid_commit_retained(v.c), 2);
+	assert_int_equal(saksid_commit_size(v.c), 5);
+	env_close(&v);
+	for (int i = 0; i < 3; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+
+	/* Without retention, a pass is refused. */
+	env_open(&v, "noretention", 1);
+	assert_int_equal(saksid_commit_retention(v.c, now2, &n), SAKSI_ERR_INVAL);
+	env_close(&v);
+}
+
 /* Hostile or odd input to the shredder itself. */
 static void
 test_errors(void **state)
@@ -383,6 +489,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forget_one_of_three),
 		cmocka_unit_test(test_crash_before_wipe),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_errors),
 	};
 
