@@ -38,6 +38,9 @@ typedef struct saksid_config {
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
+	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
+	                                       silent for longer (needs retention_key) */
+	char *cf_retention_key;             /* SIGN: signs retention's forget entries */
 } saksid_config;
 
 /*

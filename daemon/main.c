@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanomsg/nn.h>
@@ -111,6 +112,7 @@ main(int argc, char **argv)
 	saksid_config cf;
 	saksid_log lg;
 	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL, *index_key = NULL;
+	saksi_seckey *ret_key = NULL;
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
@@ -172,6 +174,10 @@ main(int argc, char **argv)
 	if ((rc = load_key(&lg, "log_key", cf.cf_log_key, SAKSI_KEY_SIGN, &log_key)) != 0 ||
 	    (rc = load_key(&lg, "box_key", cf.cf_box_key, SAKSI_KEY_BOX, &box_key)) != 0 ||
 	    (rc = load_key(&lg, "store_key", cf.cf_store_key, SAKSI_KEY_SYM, &store_key)) != 0)
+		goto out;
+	if (cf.cf_retention_key != NULL &&
+	    (rc = load_key(&lg, "retention_key", cf.cf_retention_key, SAKSI_KEY_SIGN,
+	                   &ret_key)) != 0)
 		goto out;
 	if (cf.cf_index_key != NULL) {
 		if ((rc = load_key(&lg, "index_key", cf.cf_index_key, SAKSI_KEY_SYM,
@@ -264,10 +270,21 @@ main(int argc, char **argv)
 	}
 	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
 		goto out;
+	/* A shred the verifier could not check would be a hole in the record. */
+	if (cf.cf_retention_days != 0 &&
+	    saksi_keyring_find(kr, saksi_seckey_id(ret_key)) == NULL) {
+		saksid_logf(&lg, LOG_ERR, "retention_key %s is not in the keyring %s: add its "
+		            "public key with role supervisor and branch \"*\"",
+		            cf.cf_retention_key, cf.cf_keyring);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
 
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
 	co.co_shred = shred;
+	co.co_retention_ms = (uint64_t)cf.cf_retention_days * 86400000ull;
+	co.co_retention_key = cf.cf_retention_days != 0 ? ret_key : NULL;
 	co.co_origin = cf.cf_origin;
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
@@ -291,6 +308,22 @@ main(int argc, char **argv)
 	 * unpublished by a crash go out now. */
 	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
 		goto out;
+	if (cf.cf_retention_days != 0) {
+		uint64_t forgotten = 0;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = saksid_commit_retention(cm, (uint64_t)ts.tv_sec * 1000 +
+		                            (uint64_t)ts.tv_nsec / 1000000, &forgotten);
+		if (e != SAKSI_OK) {
+			saksid_logf(&lg, LOG_ERR, "retention at start: %s", saksi_strerror(e));
+			rc = EXIT_SYSTEM;
+			goto out;
+		}
+		saksid_logf(&lg, LOG_INFO, "retention: %u days, %llu participants forgotten at "
+		            "start; checked again with the first group of each hour",
+		            cf.cf_retention_days, (unsigned long long)forgotten);
+	}
 	rc = EXIT_SYSTEM;
 
 	memset(&so, 0, sizeof(so));
@@ -370,6 +403,7 @@ out:
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);
+	saksi_seckey_free(ret_key);
 	free(ledger_dir);
 	free(stored);
 	saksid_config_free(&cf);
