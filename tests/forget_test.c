@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -358,6 +360,34 @@ test_forget_end_to_end(void **state)
 	    P(f, 2, "st/keyring.json"));
 	run_free(&r);
 
+	/* Retention configured: the retention key must be in the keyring; with it, saksid
+	 * starts, and nobody is silent for a day yet. */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "ret.key"), "--no-passphrase");
+	run_free(&r);
+	{
+		size_t cl;
+		char *c0 = slurp(P(f, 4, "st/saksid.conf"), &cl), *c1 = malloc(cl + 600);
+		int st2;
+		pid_t p2;
+
+		snprintf(c1, cl + 600, "%sretention_days = 1\nretention_key = %s\n", c0,
+		         P(f, 1, "ret.key"));
+		spit(P(f, 4, "st/saksid.conf"), c1, strlen(c1));
+		free(c0);
+		free(c1);
+		/* Not in the keyring: refused, exit 1 (configuration). */
+		assert_int_equal(posix_spawn(&p2, saksid, NULL, NULL, argv, environ), 0);
+		assert_int_equal(waitpid(p2, &st2, 0), p2);
+		assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 1);
+		RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name",
+		    "retention", "--pub", P(f, 1, "ret.pub"), "--role", "supervisor", "--branch",
+		    "*");
+		run_free(&r);
+		pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+		daemon_pid = -1;
+		stop_clean(pid);
+	}
+
 	/* The grep test: the whole state directory (LMDB files, key files, config), both
 	 * backups and the daemon's log hold none of the values the test wrote. */
 	assert_no_leak_tree(P(f, 0, "st"));
@@ -368,6 +398,8 @@ test_forget_end_to_end(void **state)
 		size_t ln;
 		char *log = slurp(P(f, 5, "saksid.log"), &ln);
 		assert_non_null(strstr(log, "data keys: 0 slots, master generation 1"));
+		assert_non_null(strstr(log, "data keys: 4 slots, master generation 2"));
+		assert_non_null(strstr(log, "retention: 1 days, 0 participants forgotten at start"));
 		free(log);
 	}
 }
