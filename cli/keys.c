@@ -23,6 +23,7 @@ static const char *const default_roles[][2] = {
 	{ "claim", "claim.*" },
 	{ "staff", "staff.*" },
 	{ "supervisor", "supervisor.*" },
+	{ "security", "security.*" },
 };
 
 static int

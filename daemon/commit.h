@@ -29,7 +29,9 @@ typedef struct saksid_commit_opts {
 	const char *co_origin;            /* checkpoint origin and note key name */
 	const saksi_seckey *co_log_key;   /* SIGN, borrowed: signs the checkpoints */
 	const saksi_seckey *co_store_key; /* SYM, borrowed: seals disclosures at rest */
-	uint64_t co_max_clock_skew_ms;
+	uint64_t co_max_clock_skew_ms;    /* how far ahead of the daemon's clock, and behind */
+	uint64_t co_max_event_age_ms;     /* how far behind, if larger (a producer's outbox
+	                                     delivering after an outage); 0: the skew */
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
@@ -40,6 +42,7 @@ typedef struct saksid_commit_opts {
 	uint64_t co_retention_ms;         /* 0: keep; else forget participants whose latest
 	                                     event is older (needs co_shred, co_retention_key) */
 	const saksi_seckey *co_retention_key; /* SIGN, borrowed: signs retention forgets */
+	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -92,7 +95,8 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
 saksi_err saksid_commit_publish(saksid_committer *c);
 /*
  * Retention (co_retention_ms): the first group committed at or after each hour's mark
- * (and every call of saksid_commit_retention) also forgets, in its own transaction and
+ * (and every call of saksid_commit_retention: saksid's timer calls it when
+ * saksid_commit_retention_due) also forgets, in its own transaction and
  * checkpoint, up to SAKSID_RETENTION_BATCH participants whose latest event is older than
  * co_retention_ms before now_ms: each as a supervisor.forget.requested entry signed by
  * co_retention_key (shred.h), so the ledger records every shred. A full batch leaves the
@@ -107,7 +111,21 @@ saksi_err saksid_commit_publish(saksid_committer *c);
 saksi_err saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n);
 /* Participants forgotten by retention since the committer was made. */
 uint64_t saksid_commit_retained(const saksid_committer *c);
+/* 1 if retention is set and a pass is due at now_ms (the committer's thread only). */
+int saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms);
 
+/*
+ * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
+ * is committed only if its alert_id names an open alert (then the alert is closed in the
+ * same transaction); otherwise it is refused with SAKSI_R_SCHEMA, "no open alert N: ...".
+ *
+ * saksid_commit_reraise raises again, at daemon time now_ms, the alerts left open
+ * co_ack_timeout_ms or more since their latest raise, oldest first, at most 1024 a call
+ * (kind 4 entries, own commit groups and checkpoints), then publishes them;
+ * saksid_commit_alerts says how many. No-op without rules or with co_ack_timeout_ms 0.
+ * Called by the committer's thread.
+ */
+saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
 

@@ -83,7 +83,7 @@ install(FILES ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz ${SAKSI_PKG_DIR}/de
         DESTINATION share/doc/saksi)
 set(SAKSI_DOCS ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/schemas/FORMATS.md)
 foreach(f ${CMAKE_SOURCE_DIR}/docs/saksi.md ${CMAKE_SOURCE_DIR}/docs/saksid.md
-          ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example)
+          ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example ${CMAKE_SOURCE_DIR}/docs/outbox.md)
   if(EXISTS ${f})
     list(APPEND SAKSI_DOCS ${f})
   endif()
