@@ -400,8 +400,31 @@ saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	return SAKSI_OK;
 }
 
+static saksi_err get_once(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
+
 saksi_err
 saksi_dk_get(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
+{
+	saksi_err e;
+
+	if (dk == NULL || key == NULL)
+		return SAKSI_ERR_INVAL;
+	if (slot >= SAKSI_DK_SLOTS_MAX)
+		return SAKSI_ERR_NOT_FOUND;
+	e = get_once(dk, slot, key);
+	/*
+	 * A reader may have read a slot while the writer re-wrote it (128 bytes are not
+	 * written atomically for every reader), or the masters while they rotated: once
+	 * more, with the masters reloaded, before a slot is called dead.
+	 */
+	if ((e == SAKSI_ERR_DECRYPT || e == SAKSI_ERR_FORMAT) && !dk->dk_write &&
+	    load_masters(dk) == SAKSI_OK)
+		e = get_once(dk, slot, key);
+	return e;
+}
+
+static saksi_err
+get_once(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 {
 	uint8_t en[SAKSI_DK_SLOT_SIZE], ad[sizeof(SLOT_AD) - 1 + 16];
 	const uint8_t *mk;
@@ -409,10 +432,6 @@ saksi_dk_get(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	size_t got;
 	saksi_err e;
 
-	if (dk == NULL || key == NULL)
-		return SAKSI_ERR_INVAL;
-	if (slot >= SAKSI_DK_SLOTS_MAX)
-		return SAKSI_ERR_NOT_FOUND;
 	if ((e = pread_all(dk->dk_fd, en, sizeof(en), slot_off(slot), &got)) != SAKSI_OK)
 		return e;
 	if (got < sizeof(en))
