@@ -509,7 +509,8 @@ finish_rotation(saksi_datakeys *dk, uint64_t *rewrapped)
 		    unwrap(en, key, ad, sizeof(ad), mk) != SAKSI_OK) {
 			/* Under a master already gone: it opens for no one; make that plain. */
 			live--;
-			if ((e = pwrite_all(dk->dk_fd, zero, sizeof(zero), slot_off(s))) != SAKSI_OK)
+			e = pwrite_all(dk->dk_fd, zero, sizeof(zero), slot_off(s));
+			if (e != SAKSI_OK)
 				goto out;
 			continue;
 		}

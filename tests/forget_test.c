@@ -399,7 +399,8 @@ test_forget_end_to_end(void **state)
 		char *log = slurp(P(f, 5, "saksid.log"), &ln);
 		assert_non_null(strstr(log, "data keys: 0 slots, master generation 1"));
 		assert_non_null(strstr(log, "data keys: 4 slots, master generation 2"));
-		assert_non_null(strstr(log, "retention: 1 days, 0 participants forgotten at start"));
+		assert_non_null(strstr(log, "retention: 1 days, 0 participants forgotten at "
+		                       "start"));
 		free(log);
 	}
 }
