@@ -55,7 +55,7 @@ teardown(void **state)
 }
 
 static void
-lc_open(struct lc *lc, size_t map_size)
+lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 {
 	saksi_ledger_opts o;
 	saksid_commit_opts co;
@@ -75,7 +75,14 @@ lc_open(struct lc *lc, size_t map_size)
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
 	co.co_ack_timeout_ms = lc_ack_timeout;
+	co.co_max_event_age_ms = event_age_ms;
 	assert_int_equal(saksid_commit_new(&co, &lc->c), SAKSI_OK);
+}
+
+static void
+lc_open(struct lc *lc, size_t map_size)
+{
+	lc_open_opts(lc, map_size, 0);
 }
 
 static void
@@ -433,6 +440,25 @@ test_clock_skew(void **state)
 	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
 	assert_int_equal(it[3].it_code, SAKSI_R_ACCEPTED);
 	assert_int_equal(lc_size(&lc), 3);   /* two events and the summary */
+	clear(it, 4);
+	lc_close(&lc);
+	/* With an age bound, old events are taken up to it; the future stays at the skew. */
+	lc_open_opts(&lc, 0, 4 * SKEW);
+	fx_item_free(&fi[0]);
+	fx_item_free(&fi[1]);
+	fx_item_free(&fi[2]);
+	fx_item_free(&fi[3]);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW - 4 * SKEW - 1, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW + SKEW + 1, &fi[1]);
+	fx_booking(&fx, FX_QUEUE, 3, FX_NOW - 4 * SKEW, &fi[2]);
+	fx_booking(&fx, FX_QUEUE, 4, FX_NOW - 2 * SKEW, &fi[3]);
+	assert_int_equal(run(&lc, fi, 4, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_non_null(strstr(it[0].it_msg, "behind"));
+	assert_int_equal(it[1].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_non_null(strstr(it[1].it_msg, "ahead of"));
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[3].it_code, SAKSI_R_ACCEPTED);
 	clear(it, 4);
 	/* A refused seq is not used up: seq 5 well in time goes in. */
 	fx_item_free(&fi[0]);

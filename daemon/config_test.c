@@ -88,6 +88,7 @@ test_defaults(void **state)
 
 	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
 	assert_int_equal(cf.cf_max_clock_skew_ms, 300000);
+	assert_int_equal(cf.cf_max_event_age_ms, 86400000);
 	assert_int_equal(cf.cf_group_max, 512);
 	assert_int_equal(cf.cf_group_wait_us, 1000);
 	assert_int_equal(cf.cf_workers, ncpu < 1 ? 1 : ncpu);
@@ -205,6 +206,30 @@ test_bad_origin(void **state)
 	text[300] = '\0';
 	assert_int_equal(parse(text, &cf), SAKSI_ERR_FORMAT);
 	assert_non_null(strstr(errbuf, "saksid.conf:1: origin:"));
+}
+
+static void
+test_retention(void **state)
+{
+	saksid_config cf;
+	(void)state;
+
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_retention_days, 0);
+	assert_null(cf.cf_retention_key);
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "retention_days = 3650\nretention_key = keys/ret.key\n", &cf),
+	                 SAKSI_OK);
+	assert_int_equal(cf.cf_retention_days, 3650);
+	assert_string_equal(cf.cf_retention_key, "/etc/saksi/keys/ret.key");
+	saksid_config_free(&cf);
+	/* 0 keeps, with or without a key. */
+	assert_int_equal(parse(BASE "retention_days = 0\n", &cf), SAKSI_OK);
+	saksid_config_free(&cf);
+	expect_error("retention_days = 30\n",
+	             "/etc/saksi/saksid.conf:10: retention_days needs retention_key");
+	expect_error("retention_days = 36501\nretention_key = k\n",
+	             "/etc/saksi/saksid.conf:10: retention_days: \"36501\" is not an integer");
 }
 
 static void
@@ -396,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_bad_origin),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),
 	};
