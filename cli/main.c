@@ -50,6 +50,11 @@ static const char help[] =
 "         saksid's counters: up since, ledger and disk headroom, refusals by reason,\n"
 "         alerts; --prometheus for node_exporter's textfile collector\n"
 "\n"
+"Supervisors:\n"
+"  forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
+"         --seq N --branch B --officer ID [--reason R] [--case ID]   destroy a participant's\n"
+"         data key: his personal data can never be opened again; the ledger still verifies\n"
+"\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
 "  alerts list --ledger DIR [--open] [--keyring F] [--json [--state]]  alert entries, state\n"
@@ -97,6 +102,7 @@ static const struct {
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
 	{ "backup", cmd_backup },
+	{ "forget", cmd_forget },
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },

@@ -48,6 +48,9 @@ typedef struct saksid_config {
 	uint64_t cf_refusal_alert_window_s; /* default 600, 1..86400 */
 	uint64_t cf_refusal_alert_threshold;/* default 100, 0..10^9 */
 	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
+	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
+	                                       silent for longer (needs retention_key) */
+	char *cf_retention_key;             /* SIGN: signs retention's forget entries */
 } saksid_config;
 
 /*

@@ -35,7 +35,8 @@ typedef struct saksid_server_opts {
 	const char *so_state_dir;       /* statvfs'd for the status op; NULL: not reported */
 	const char *so_origin;          /* named in the status op; may be NULL */
 	unsigned so_tick_ms;            /* 0: none; else the committer calls
-	                                 * saksid_commit_reraise at least this often */
+	                                 * saksid_commit_reraise (and a retention pass
+	                                 * when due) at least this often */
 } saksid_server_opts;
 
 typedef struct saksid_server saksid_server;
