@@ -78,6 +78,7 @@ int cmd_init(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -85,6 +86,7 @@ int cmd_verify_receipt(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 /* saksi submit --outbox: queue (seq 0: the outbox's next), flush, report; an exit code. */
 int outbox_submit(const char *dir, const char *url, const saksi_seckey *sk,

@@ -1,6 +1,6 @@
 /*
  * query.c: saksi query and saksi timeline, the supervisory unit's local look at the
- * ledger through its secondary indexes (FORMATS.md 7.2), on the appliance, with saksid's
+ * ledger through its secondary indexes (FORMATS.md 7.4), on the appliance, with saksid's
  * own keys from its config. Personal filters are blinded here and never sent, printed or
  * logged in clear; personal values are shown masked unless revealed, and every reveal and
  * every query by a personal field is first written to the ledger as a signed access entry
@@ -21,6 +21,7 @@
 #include "client.h"
 #include "commit.h"
 #include "config.h"
+#include "datakey.h"
 #include "envelope.h"
 #include "index.h"
 #include "merkle.h"
@@ -211,6 +212,7 @@ struct ctx {
 	char *ledger_dir;
 	saksi_blind *blind;
 	saksi_seckey *store;
+	saksi_datakeys *dk;      /* participants' data keys; NULL: a ledger without them */
 	saksi_ledger *l;
 };
 
@@ -240,12 +242,32 @@ ctx_open(struct ctx *x, const struct qopts *o)
 	x->ledger_dir = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/ledger"));
 	sprintf(x->ledger_dir, "%s/ledger", x->cf.cf_state_dir);
 	x->l = xledger_open_ro(x->ledger_dir);
+	/* The data keys as saksid keeps them: slots beside data.mdb, the master in
+	 * state_dir. Neither there: a ledger from before per-participant keys. */
+	{
+		char *slots = xmalloc(strlen(x->ledger_dir) + sizeof("/datakeys"));
+		char *master = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/datakeys.master"));
+
+		sprintf(slots, "%s/datakeys", x->ledger_dir);
+		sprintf(master, "%s/datakeys.master", x->cf.cf_state_dir);
+		e = saksi_dk_open(slots, master, x->store, 0, 0, &x->dk);
+		if (e == SAKSI_ERR_KEY)
+			xdie("the data keys %s do not open with store_key %s", master,
+			    x->cf.cf_store_key);
+		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+			xdie_err(e, "cannot read the data keys %s, %s", slots, master);
+		if (e == SAKSI_ERR_NOT_FOUND)
+			x->dk = NULL;
+		free(slots);
+		free(master);
+	}
 }
 
 static void
 ctx_close(struct ctx *x)
 {
 	saksi_ledger_close(x->l);
+	saksi_dk_close(x->dk);
 	saksi_seckey_free(x->store);
 	saksi_blind_free(x->blind);
 	free(x->ledger_dir);
@@ -255,32 +277,39 @@ ctx_close(struct ctx *x)
 /* ---- reading entries ---- */
 
 /* Opens the stored disclosures of leaf idx and checks them against the payload: names
- * and values, or none (n = 0) if the entry has none. */
+ * and values, or none (n = 0) if the entry has none or its participant was forgotten
+ * (*forgotten = 1). */
 static void
 disclosures(struct ctx *x, saksi_ledger_txn *txn, uint64_t idx, const uint8_t *leaf,
             size_t len, const saksi_envelope *env, char ***names, char ***values,
-            size_t *n)
+            size_t *n, int *forgotten)
 {
-	uint8_t *blob = NULL, *plain = NULL;
+	uint8_t *blob = NULL;
+	char *plain = NULL;
 	size_t blen, plen;
 	saksi_hash h;
 	saksi_err e;
 
 	*names = *values = NULL;
 	*n = 0;
+	*forgotten = 0;
 	e = saksi_ledger_disc_get(txn, idx, &blob, &blen);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return;
 	if (e != SAKSI_OK)
 		xdie_err(e, "entry %" PRIu64 ": cannot read its disclosures", idx);
 	saksi_merkle_leaf_hash(h, leaf, len);
-	e = saksid_disc_open(x->store, idx, h, blob, blen, &plain, &plen);
+	e = saksi_disc_open_any(x->store, x->dk, idx, h, blob, blen, &plain, &plen);
 	free(blob);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		*forgotten = 1;   /* the data key is destroyed: a state, not a failure */
+		return;
+	}
 	if (e != SAKSI_OK)
 		xfail("entry %" PRIu64 ": its disclosures do not open with store_key %s (%s)",
 		    idx, x->cf.cf_store_key, saksi_strerror(e));
-	e = saksi_disclosures_check(env->ev_payload, env->ev_payload_len, plain, plen, names,
-	    values, n);
+	e = saksi_disclosures_check(env->ev_payload, env->ev_payload_len,
+	    (const uint8_t *)plain, plen, names, values, n);
 	sodium_memzero(plain, plen);
 	free(plain);
 	if (e != SAKSI_OK)
@@ -293,6 +322,7 @@ row_load(struct ctx *x, saksi_ledger_txn *txn, uint64_t idx, int reveal, struct 
 {
 	uint8_t *leaf;
 	size_t len, nd, plen = 0, pcap = 256;
+	int forgotten;
 	saksi_leaf lf;
 	saksi_envelope env;
 	char **names, **values;
@@ -313,9 +343,10 @@ row_load(struct ctx *x, saksi_ledger_txn *txn, uint64_t idx, int reveal, struct 
 	    JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(r->payload))
 		xfail("entry %" PRIu64 ": payload is not a JSON object", idx);
-	disclosures(x, txn, idx, leaf, len, &env, &names, &values, &nd);
+	disclosures(x, txn, idx, leaf, len, &env, &names, &values, &nd, &forgotten);
 	r->personal = xmalloc(pcap);
-	r->personal[0] = '\0';
+	snprintf(r->personal, pcap, "%s", forgotten ? "[forgotten]" : "");
+	plen = strlen(r->personal);
 	for (size_t i = 0; i < nd; i++) {
 		char *shown = reveal ? xstrdup(values[i]) : mask(names[i], values[i]);
 		size_t need = strlen(names[i]) + strlen(shown) + 3;

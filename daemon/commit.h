@@ -20,6 +20,7 @@
 #include "merkle.h"
 #include "rules.h"
 #include "saksi_error.h"
+#include "shred.h"
 
 /* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
 #define SAKSID_COMMIT_ITEMS_MAX 2048
@@ -35,6 +36,21 @@ typedef struct saksid_commit_opts {
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
+	/* Refusal alerts (RULES.md 5.4): with detection on, refusals of one reason reaching
+	 * co_refusal_threshold within one window of co_refusal_window_ms (daemon clock)
+	 * raise an alert of kind 5. 0 for either: no refusal alerts. */
+	uint64_t co_refusal_window_ms;
+	uint64_t co_refusal_threshold;
+	saksid_shred *co_shred;           /* borrowed; NULL: disclosures at rest v1 (store
+	                                     key); else v2 with per-participant data keys,
+	                                     forgets finished at saksid_commit_new and after
+	                                     each group's commit (shred.h) */
+	uint64_t co_retention_ms;         /* 0: keep; else forget participants whose latest
+	                                     event is older (needs co_shred, co_retention_key) */
+	const saksi_seckey *co_retention_key; /* SIGN, borrowed: signs retention forgets */
+	saksi_datakeys *co_datakeys;      /* borrowed, may be NULL: the data keys co_shred
+	                                     uses, for the index catch-up to open v2
+	                                     disclosures at rest (indexer.h) */
 	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
@@ -87,11 +103,32 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
 /*
- * Secondary indexes (index.h, FORMATS.md 7.2): with co_blind, saksid_commit_new first
+ * Secondary indexes (index.h, FORMATS.md 7.4): with co_blind, saksid_commit_new first
  * indexes whatever the ledger holds past the index's mark (indexer.h), and every group
  * then indexes its events in its own transaction. What that start-up catch-up did:
  */
 const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
+/*
+ * Retention (co_retention_ms): the first group committed at or after each hour's mark
+ * (and every call of saksid_commit_retention: saksid's timer calls it when
+ * saksid_commit_retention_due) also forgets, in its own transaction and
+ * checkpoint, up to SAKSID_RETENTION_BATCH participants whose latest event is older than
+ * co_retention_ms before now_ms: each as a supervisor.forget.requested entry signed by
+ * co_retention_key (shred.h), so the ledger records every shred. A full batch leaves the
+ * mark at now, so the next group goes on.
+ * saksid_commit_retention runs such a pass as a group of its own (saksid calls it at
+ * start, before it listens); *n (may be NULL) gets the participants forgotten. Not to be
+ * called while another thread runs saksid_commit_group. SAKSI_ERR_INVAL without
+ * retention set; otherwise the errors of saksid_commit_group.
+ */
+#define SAKSID_RETENTION_BATCH 64
+#define SAKSID_RETENTION_EVERY_MS 3600000
+saksi_err saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n);
+/* Participants forgotten by retention since the committer was made. */
+uint64_t saksid_commit_retained(const saksid_committer *c);
+/* 1 if retention is set and a pass is due at now_ms (the committer's thread only). */
+int saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms);
+
 /*
  * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
  * is committed only if its alert_id names an open alert (then the alert is closed in the
@@ -106,6 +143,26 @@ const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
 saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
+
+/*
+ * Refusals decided outside the group (the server's `busy` answers: whole requests never
+ * framed into a group) to be counted with the next group that commits: they enter its
+ * refusal summary, the `stat` counters and the refusal alert windows, exactly like
+ * refused items. Kept until a group commits; at most SAKSID_COMMIT_EXTRA_MAX distinct
+ * (key id, reason) pairs are held, more are added to the pair of the zero key id.
+ * Counts saturate at 2^32 - 1 per pair. The committer's thread only.
+ */
+#define SAKSID_COMMIT_EXTRA_MAX 64
+void saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_LEN],
+                               int reason, uint64_t n, uint64_t first_ms, uint64_t last_ms);
+
+/* Alerts raised in total (the rules' alert log and the refusal alerts; 0 without
+ * detection), and whether detection is on. Any thread, without waiting for a group. */
+uint64_t saksid_commit_alert_total(const saksid_committer *c);
+/* Of them acknowledged (RULES.md 5.3); UINT64_MAX when not known (no detection yet, or
+ * a state that could not be read). Any thread. */
+uint64_t saksid_commit_alert_acked(const saksid_committer *c);
+int saksid_commit_detecting(const saksid_committer *c);
 
 /* Tree size and leaves written by the last group (0 if it wrote nothing). */
 uint64_t saksid_commit_size(const saksid_committer *c);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "commit.h"
+#include "datakey.h"
 #include "index.h"
 #include "indexer.h"
 #include "merkle.h"
@@ -16,9 +17,10 @@
 /* Indexes leaf i (an event) as it was committed, its disclosures opened if they open. */
 static saksi_err
 one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey *store,
-    uint64_t i, const uint8_t *leaf, size_t len, const saksi_leaf *lf, saksid_index_stats *st)
+    saksi_datakeys *dk, uint64_t i, const uint8_t *leaf, size_t len, const saksi_leaf *lf, saksid_index_stats *st)
 {
-	uint8_t *blob = NULL, *plain = NULL;
+	uint8_t *blob = NULL;
+	char *plain = NULL;
 	size_t blen = 0, plen = 0;
 	saksi_hash h;
 	saksi_err e;
@@ -26,7 +28,8 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 	e = saksi_ledger_disc_get(txn, i, &blob, &blen);
 	if (e == SAKSI_OK) {
 		saksi_merkle_leaf_hash(h, leaf, len);
-		if (saksid_disc_open(store, i, h, blob, blen, &plain, &plen) != SAKSI_OK) {
+		/* Forgotten (SAKSI_ERR_NOT_FOUND) or not opening: no personal fields. */
+		if (saksi_disc_open_any(store, dk, i, h, blob, blen, &plain, &plen) != SAKSI_OK) {
 			st->is_undisclosed++;
 			plain = NULL;
 			plen = 0;
@@ -35,7 +38,7 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 	} else if (e != SAKSI_ERR_NOT_FOUND)
 		return e;
 	e = saksi_index_event(saksi_ledger_txn_mdb(txn), dbi, b, i, lf->lf_body,
-	    lf->lf_body_len, plain, plen);
+	    lf->lf_body_len, (const uint8_t *)plain, plen);
 	if (plain != NULL) {
 		sodium_memzero(plain, plen);
 		free(plain);
@@ -49,7 +52,7 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 
 saksi_err
 saksid_index_catchup(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *store,
-                     unsigned batch, MDB_dbi *dbi, saksid_index_stats *stp)
+                     saksi_datakeys *dk, unsigned batch, MDB_dbi *dbi, saksid_index_stats *stp)
 {
 	saksid_index_stats local;
 	saksid_index_stats *st = stp != NULL ? stp : &local;
@@ -91,7 +94,7 @@ saksid_index_catchup(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *
 				break;
 			if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
 			    lf.lf_kind == SAKSI_LEAF_EVENT)
-				e = one(txn, *dbi, b, store, i, leaf, len, &lf, st);
+				e = one(txn, *dbi, b, store, dk, i, leaf, len, &lf, st);
 			free(leaf);
 		}
 		if (e == SAKSI_OK)

@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "blind.h"
+#include "datakey.h"
 #include "keys.h"
 #include "ledger.h"
 #include "saksi_error.h"
@@ -22,8 +23,9 @@
 typedef struct saksid_index_stats {
 	uint64_t is_from;        /* the mark found */
 	uint64_t is_events;      /* events indexed */
-	uint64_t is_undisclosed; /* events whose stored disclosures did not open: indexed
-	                            without their personal fields */
+	uint64_t is_undisclosed; /* events whose stored disclosures did not open (or whose
+	                            participant was forgotten): indexed without their
+	                            personal fields */
 	int is_reset;            /* the index was made with another index key: rebuilt */
 } saksid_index_stats;
 
@@ -31,13 +33,16 @@ typedef struct saksid_index_stats {
  * Opens (creating) the index in l, prepares it for blind's key (a changed key empties it)
  * and indexes every leaf from the mark to the end, batch leaves per committed write
  * transaction (0: SAKSID_INDEX_BATCH), so a crash loses at most one batch of work, never
- * consistency. *dbi: the handle for saksi_index_event in later transactions. store opens
- * the disclosures at rest (FORMATS.md 7.1). st may be NULL. Errors: those of the ledger
+ * consistency. *dbi: the handle for saksi_index_event in later transactions. store and
+ * dk (may be NULL: v1 blobs only) open the disclosures at rest (FORMATS.md 7.1, 7.2); a
+ * forgotten participant's events are indexed without their personal fields. st may be
+ * NULL. Errors: those of the ledger
  * (SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_CORRUPT for a leaf that does not decode),
  * SAKSI_ERR_INVAL for NULL arguments or a read-only ledger.
  */
 saksi_err saksid_index_catchup(saksi_ledger *l, const saksi_blind *blind,
-                               const saksi_seckey *store, unsigned batch, MDB_dbi *dbi,
+                               const saksi_seckey *store, saksi_datakeys *dk,
+                               unsigned batch, MDB_dbi *dbi,
                                saksid_index_stats *st);
 
 #endif

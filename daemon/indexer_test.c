@@ -198,26 +198,26 @@ test_catchup_and_live(void **state)
 	saksid_commit_free(c);
 
 	/* Another index key: rebuilt, in batches of 4 leaves. */
-	assert_int_equal(saksid_index_catchup(l, b2, fx.store, 4, &dbi, &st2), SAKSI_OK);
+	assert_int_equal(saksid_index_catchup(l, b2, fx.store, NULL, 4, &dbi, &st2), SAKSI_OK);
 	assert_int_equal(st2.is_reset, 1);
 	assert_int_equal(st2.is_events, 15);
 	assert_int_equal(by_nik(l, b2, 2), 5);
 	assert_int_equal(by_nik(l, b, 0), 0);
 
 	/* A store key that does not open the disclosures: indexed without personal fields. */
-	assert_int_equal(saksid_index_catchup(l, b, fx.box, 4, &dbi, &st2), SAKSI_OK);
+	assert_int_equal(saksid_index_catchup(l, b, fx.box, NULL, 4, &dbi, &st2), SAKSI_OK);
 	assert_int_equal(st2.is_reset, 1);
 	assert_int_equal(st2.is_events, 15);
 	assert_int_equal(st2.is_undisclosed, 15);
 	assert_int_equal(by_nik(l, b, 0), 0);
 	assert_int_equal(by_type(l), 15);
 
-	assert_int_equal(saksid_index_catchup(NULL, b, fx.store, 4, &dbi, &st2),
+	assert_int_equal(saksid_index_catchup(NULL, b, fx.store, NULL, 4, &dbi, &st2),
 	    SAKSI_ERR_INVAL);
-	assert_int_equal(saksid_index_catchup(l, NULL, fx.store, 4, &dbi, &st2),
+	assert_int_equal(saksid_index_catchup(l, NULL, fx.store, NULL, 4, &dbi, &st2),
 	    SAKSI_ERR_INVAL);
-	assert_int_equal(saksid_index_catchup(l, b, NULL, 4, &dbi, &st2), SAKSI_ERR_INVAL);
-	assert_int_equal(saksid_index_catchup(l, b, fx.store, 4, NULL, &st2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_index_catchup(l, b, NULL, NULL, 4, &dbi, &st2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_index_catchup(l, b, fx.store, NULL, 4, NULL, &st2), SAKSI_ERR_INVAL);
 
 	saksi_ledger_close(l);
 	saksi_blind_free(b);
@@ -258,7 +258,7 @@ test_resume(void **state)
 		assert_int_equal(mdb_put(saksi_ledger_txn_mdb(txn), dbi, &k, &v, 0), 0);
 	}
 	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
-	assert_int_equal(saksid_index_catchup(l, b, fx.store, 2, &dbi, &st), SAKSI_OK);
+	assert_int_equal(saksid_index_catchup(l, b, fx.store, NULL, 2, &dbi, &st), SAKSI_OK);
 	assert_int_equal(st.is_from, 0);
 	assert_int_equal(st.is_events, 9);
 	assert_int_equal(by_nik(l, b, 0), 3);

@@ -6,12 +6,15 @@
  * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
  * 2 system error (retry may help). Never logs a payload or a disclosure.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanomsg/nn.h>
@@ -19,6 +22,7 @@
 #include <sodium.h>
 
 #include "blind.h"
+#include "datakey.h"
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
@@ -96,6 +100,48 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 	return 0;
 }
 
+/*
+ * Bounds the connections: every one is a file descriptor, so once everything else is
+ * open (ledger, sockets, logs, nanomsg's own) the soft RLIMIT_NOFILE becomes the files
+ * open now, a few spare (a rules reload opens one), and max_connections. A connection
+ * past it waits in the kernel's backlog until one closes.
+ */
+#define FD_SPARE 8
+static void
+limit_connections(const saksid_log *lg, unsigned max)
+{
+	struct rlimit rl;
+	struct dirent *de;
+	DIR *d;
+	rlim_t open_now = 0, want;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: /proc/self/fd: %s; "
+		            "connections are bounded by the open files limit only", max,
+		            strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		open_now += de->d_name[0] != '.';
+	closedir(d);
+	want = open_now + FD_SPARE + (rlim_t)max;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: the hard limit on open files "
+		            "is %llu; at most %llu connections", max,
+		            (unsigned long long)rl.rlim_max,
+		            (unsigned long long)(rl.rlim_max > open_now + FD_SPARE ?
+		                                 rl.rlim_max - open_now - FD_SPARE : 0));
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: setrlimit: %s", max,
+		            strerror(errno));
+}
+
 static int
 mkdir_private(const char *path)
 {
@@ -110,6 +156,7 @@ main(int argc, char **argv)
 	saksid_config cf;
 	saksid_log lg;
 	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL, *index_key = NULL;
+	saksi_seckey *ret_key = NULL;
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
@@ -119,6 +166,9 @@ main(int argc, char **argv)
 	saksi_ledger_opts lo;
 	saksi_ledger_txn *txn;
 	saksid_committer *cm = NULL;
+	saksi_datakeys *dk = NULL;
+	saksid_shred *shred = NULL;
+	char *dk_slots = NULL, *dk_master = NULL;
 	saksid_commit_opts co;
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
@@ -168,6 +218,10 @@ main(int argc, char **argv)
 	if ((rc = load_key(&lg, "log_key", cf.cf_log_key, SAKSI_KEY_SIGN, &log_key)) != 0 ||
 	    (rc = load_key(&lg, "box_key", cf.cf_box_key, SAKSI_KEY_BOX, &box_key)) != 0 ||
 	    (rc = load_key(&lg, "store_key", cf.cf_store_key, SAKSI_KEY_SYM, &store_key)) != 0)
+		goto out;
+	if (cf.cf_retention_key != NULL &&
+	    (rc = load_key(&lg, "retention_key", cf.cf_retention_key, SAKSI_KEY_SIGN,
+	                   &ret_key)) != 0)
 		goto out;
 	if (cf.cf_index_key != NULL) {
 		if ((rc = load_key(&lg, "index_key", cf.cf_index_key, SAKSI_KEY_SYM,
@@ -242,14 +296,48 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/*
+	 * Per-participant data keys: the slot file beside data.mdb (so a backup carries it),
+	 * the master file outside the ledger directory (so no backup does: FORMATS.md 7.2).
+	 */
+	if ((dk_slots = malloc(strlen(ledger_dir) + sizeof("/datakeys"))) == NULL ||
+	    (dk_master = malloc(strlen(cf.cf_state_dir) + sizeof("/datakeys.master"))) == NULL)
+		goto out;
+	sprintf(dk_slots, "%s/datakeys", ledger_dir);
+	sprintf(dk_master, "%s/datakeys.master", cf.cf_state_dir);
+	if ((e = saksi_dk_open(dk_slots, dk_master, store_key, 1, 1, &dk)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "data keys %s, %s: %s%s", dk_slots, dk_master,
+		            saksi_strerror(e), e == SAKSI_ERR_KEY ? " (made under another "
+		            "store_key)" : e == SAKSI_ERR_PERM ? "; run chmod 600 on them" : "");
+		rc = e == SAKSI_ERR_KEY || e == SAKSI_ERR_PERM ? EXIT_CONFIG : EXIT_SYSTEM;
+		goto out;
+	}
+	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
+		goto out;
+	/* A shred the verifier could not check would be a hole in the record. */
+	if (cf.cf_retention_days != 0 &&
+	    saksi_keyring_find(kr, saksi_seckey_id(ret_key)) == NULL) {
+		saksid_logf(&lg, LOG_ERR, "retention_key %s is not in the keyring %s: add its "
+		            "public key with role supervisor and branch \"*\"",
+		            cf.cf_retention_key, cf.cf_keyring);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
+	co.co_shred = shred;
+	co.co_datakeys = dk;
+	co.co_retention_ms = (uint64_t)cf.cf_retention_days * 86400000ull;
+	co.co_retention_key = cf.cf_retention_days != 0 ? ret_key : NULL;
 	co.co_origin = cf.cf_origin;
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
 	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
+	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
+	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
 	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
 	if (cf.cf_alerts_listen != NULL) {
 		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
@@ -280,6 +368,22 @@ main(int argc, char **argv)
 	 * unpublished by a crash go out now. */
 	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
 		goto out;
+	if (cf.cf_retention_days != 0) {
+		uint64_t forgotten = 0;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = saksid_commit_retention(cm, (uint64_t)ts.tv_sec * 1000 +
+		                            (uint64_t)ts.tv_nsec / 1000000, &forgotten);
+		if (e != SAKSI_OK) {
+			saksid_logf(&lg, LOG_ERR, "retention at start: %s", saksi_strerror(e));
+			rc = EXIT_SYSTEM;
+			goto out;
+		}
+		saksid_logf(&lg, LOG_INFO, "retention: %u days, %llu participants forgotten at "
+		            "start; checked again with the first group of each hour",
+		            cf.cf_retention_days, (unsigned long long)forgotten);
+	}
 	rc = EXIT_SYSTEM;
 
 	memset(&so, 0, sizeof(so));
@@ -292,14 +396,23 @@ main(int argc, char **argv)
 	so.so_group_max = cf.cf_group_max;
 	so.so_group_wait_us = cf.cf_group_wait_us;
 	so.so_log = &lg;
+	so.so_key_inflight = cf.cf_max_inflight_per_key;
+	so.so_queue_bytes = (size_t)cf.cf_queue_mb << 20;
+	so.so_queue_reqs = cf.cf_queue_requests;
+	so.so_state_dir = cf.cf_state_dir;
+	so.so_origin = cf.cf_origin;
 	/* Re-raises are due at most a quarter of the timeout late (and a second at most). */
 	if (co.co_ack_timeout_ms > 0)
 		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
 		    (unsigned)(co.co_ack_timeout_ms / 4);
+	/* Retention is checked on the same tick (hourly in effect: it sets its own mark). */
+	if (co.co_retention_ms > 0 && so.so_tick_ms == 0)
+		so.so_tick_ms = 1000;
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	limit_connections(&lg, cf.cf_max_connections);
 	urls[0] = '\0';
 	for (size_t i = 0; i < cf.cf_nlisten; i++) {
 		if (i > 0)
@@ -310,6 +423,10 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
+	saksid_logf(&lg, LOG_INFO, "data keys: %llu slots, master generation %llu, %llu "
+	            "forgotten at start", (unsigned long long)saksi_dk_slots(dk),
+	            (unsigned long long)saksi_dk_generation(dk),
+	            (unsigned long long)saksid_shred_wiped(shred));
 	if (cf.cf_rules != NULL)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
@@ -343,6 +460,10 @@ main(int argc, char **argv)
 out:
 	saksid_server_stop(srv, NULL);
 	saksid_commit_free(cm);
+	saksid_shred_free(shred);
+	saksi_dk_close(dk);
+	free(dk_slots);
+	free(dk_master);
 	if (alerts_sock >= 0)
 		nn_close(alerts_sock);
 	saksi_blind_free(blind);
@@ -355,6 +476,7 @@ out:
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);
+	saksi_seckey_free(ret_key);
 	free(ledger_dir);
 	free(stored);
 	saksid_config_free(&cf);

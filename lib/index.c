@@ -1,5 +1,5 @@
 /*
- * index.c: the secondary indexes (FORMATS.md 7.2): one DUPSORT database whose keys are a
+ * index.c: the secondary indexes (FORMATS.md 7.4): one DUPSORT database whose keys are a
  * field tag and a value, and whose sorted duplicates are (leaf index, producer time).
  * A personal value enters only as its blind token; the clear values handed in for
  * tokenising are wiped here and never stored, printed or logged.

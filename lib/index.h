@@ -1,5 +1,5 @@
 /*
- * index.h: the secondary indexes of the ledger (FORMATS.md 7.2): field value -> the event
+ * index.h: the secondary indexes of the ledger (FORMATS.md 7.4): field value -> the event
  * leaves that carry it, ascending, for the supervisory unit's queries. Personal values are
  * indexed only as blind tokens (blind.h), never in clear; nothing here prints or logs.
  *
@@ -22,7 +22,7 @@
 
 #define SAKSI_INDEX_DB "index"
 #define SAKSI_INDEX_VERSION 1
-/* A non-personal value longer than this is indexed by its SHA-256 (FORMATS.md 7.2). */
+/* A non-personal value longer than this is indexed by its SHA-256 (FORMATS.md 7.4). */
 #define SAKSI_INDEX_RAW_MAX 64
 /* Most terms in one query. */
 #define SAKSI_INDEX_TERMS_MAX 16
@@ -95,7 +95,7 @@ saksi_err saksi_index_prepare(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, 
 /*
  * Indexes the event leaf idx: env is its envelope (FORMATS.md 2), disc/disc_len the
  * disclosures JSON array opened from its sealed box (NULL/0 if it has none). Adds one key
- * per field present (FORMATS.md 7.2) and moves upto to idx + 1. The caller indexes events
+ * per field present (FORMATS.md 7.4) and moves upto to idx + 1. The caller indexes events
  * in ledger order, with every event below idx already indexed. A value that does not
  * normalise, a personal value whose disclosure does not match, a field that is not a
  * string: that field is left out (the event is committed; the index only helps find it).
