@@ -684,6 +684,9 @@ detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64
 
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
+	/* Prepared by the ingest worker: the same code, the same input, done in parallel. */
+	if (it->it_prep != NULL)
+		return saksi_detect_eval_prepared(it->it_prep, c->c_rules, mt, idx, NULL, NULL);
 	return saksi_detect_eval(c->c_detect, c->c_rules, mt, idx, it->it_env, it->it_env_len,
 	                         it->it_disc, it->it_disc_len, NULL, NULL);
 }

@@ -250,6 +250,9 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "box_key %s: %s", cf.cf_box_key, saksi_strerror(e));
 		goto out;
 	}
+	/* The workers blind each event for the rules, so that the committer only evaluates. */
+	if (cf.cf_rules != NULL)
+		saksid_ingest_detect(ig, blind);
 	/* The per-producer disclosure keys are derived: the box key is not needed again. */
 	saksi_seckey_free(box_key);
 	box_key = NULL;
