@@ -29,53 +29,6 @@ struct qmeta {
 	uint64_t q_published;
 };
 
-static saksi_err
-mdb_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return SAKSI_OK;
-	case MDB_NOTFOUND:
-		return SAKSI_ERR_NOT_FOUND;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case ENOSPC:
-		return SAKSI_ERR_FULL;
-	case ENOMEM:
-		return SAKSI_ERR_NOMEM;
-	case EACCES:
-		return SAKSI_ERR_INVAL;   /* a write in a read-only transaction */
-	case EIO:
-		return SAKSI_ERR_IO;
-	default:
-		return SAKSI_ERR_LEDGER;
-	}
-}
-
-static saksi_err
-get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, MDB_val *v)
-{
-	MDB_val key = { kl, (void *)k };
-
-	return mdb_err(mdb_get(txn, dbi, &key, v));
-}
-
-static saksi_err
-put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, const void *v, size_t vl)
-{
-	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
-
-	return mdb_err(mdb_put(txn, dbi, &key, &val, 0));
-}
-
-static saksi_err
-del(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl)
-{
-	MDB_val key = { kl, (void *)k };
-
-	return mdb_err(mdb_del(txn, dbi, &key, NULL));
-}
-
 static void
 key_id(uint8_t k[9], char pfx, uint64_t id)
 {
@@ -100,7 +53,7 @@ qmeta_load(MDB_txn *txn, MDB_dbi dbi, struct qmeta *q)
 	saksi_err e;
 
 	memset(q, 0, sizeof(*q));
-	if ((e = get(txn, dbi, &k, 1, &v)) != SAKSI_OK)
+	if ((e = db_get(txn, dbi, &k, 1, &v)) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_OK : e;   /* nothing re-raised yet */
 	p = v.mv_data;
 	if (v.mv_size < 1)
@@ -124,7 +77,7 @@ qmeta_save(MDB_txn *txn, MDB_dbi dbi, const struct qmeta *q)
 	b[0] = ACK_VERSION;
 	saksi_put_u64(b + 1, q->q_last);
 	saksi_put_u64(b + 9, q->q_published);
-	return put(txn, dbi, &k, 1, b, sizeof(b));
+	return db_put(txn, dbi, &k, 1, b, sizeof(b));
 }
 
 /* The T record of id; SAKSI_ERR_NOT_FOUND if there is none. */
@@ -138,7 +91,7 @@ state_load(MDB_txn *txn, MDB_dbi dbi, uint64_t id, saksi_alert_state *s)
 
 	memset(s, 0, sizeof(*s));
 	key_id(k, K_STATE, id);
-	if ((e = get(txn, dbi, k, sizeof(k), &v)) != SAKSI_OK)
+	if ((e = db_get(txn, dbi, k, sizeof(k), &v)) != SAKSI_OK)
 		return e;
 	p = v.mv_data;
 	if (v.mv_size < 1)
@@ -174,7 +127,7 @@ state_save(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const saksi_alert_state *s)
 	saksi_put_u64(b + 12, s->as_raised_ms);
 	saksi_put_u64(b + 20, s->as_ack_leaf);
 	saksi_put_u64(b + 28, s->as_ack_ms);
-	return put(txn, dbi, k, sizeof(k), b, sizeof(b));
+	return db_put(txn, dbi, k, sizeof(k), b, sizeof(b));
 }
 
 /* Whether the alert log holds id: SAKSI_OK or SAKSI_ERR_NOT_FOUND. */
@@ -185,7 +138,7 @@ alert_exists(MDB_txn *txn, MDB_dbi dbi, uint64_t id)
 	MDB_val v;
 
 	key_id(k, K_ALOG, id);
-	return get(txn, dbi, k, sizeof(k), &v);
+	return db_get(txn, dbi, k, sizeof(k), &v);
 }
 
 /* A tracked open alert is re-raised again after this one only below critical. */
@@ -231,7 +184,7 @@ saksi_rules_alert_track(const saksi_rules *r, MDB_txn *wtxn, uint64_t id, uint64
 	if ((e = state_save(wtxn, r->rs_dbi, id, &s)) != SAKSI_OK)
 		return e;
 	key_open(k, now_ms, id);
-	return put(wtxn, r->rs_dbi, k, sizeof(k), "", 0);
+	return db_put(wtxn, r->rs_dbi, k, sizeof(k), "", 0);
 }
 
 saksi_err
@@ -271,7 +224,7 @@ saksi_rules_alert_ack(const saksi_rules *r, MDB_txn *wtxn, uint64_t id, uint64_t
 	s.as_ack_ms = now_ms;
 	if (was_open) {
 		key_open(k, s.as_raised_ms, id);
-		e = del(wtxn, r->rs_dbi, k, sizeof(k));
+		e = db_del(wtxn, r->rs_dbi, k, sizeof(k));
 		if (e == SAKSI_ERR_NOT_FOUND)
 			return SAKSI_ERR_CORRUPT;   /* an open chain always has its O key */
 		if (e != SAKSI_OK)
@@ -336,7 +289,7 @@ saksi_rules_reraise(const saksi_rules *r, MDB_txn *wtxn, uint64_t id, uint64_t n
 	    (e = qmeta_load(wtxn, r->rs_dbi, &q)) != SAKSI_OK)
 		return e;
 	key_open(k, s.as_raised_ms, id);
-	e = del(wtxn, r->rs_dbi, k, sizeof(k));
+	e = db_del(wtxn, r->rs_dbi, k, sizeof(k));
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_ERR_CORRUPT;
 	if (e != SAKSI_OK)
@@ -358,13 +311,13 @@ saksi_rules_reraise(const saksi_rules *r, MDB_txn *wtxn, uint64_t id, uint64_t n
 		return e == SAKSI_ERR_INVAL ? SAKSI_ERR_CORRUPT : e;
 	q.q_last++;
 	key_id(k, K_RERAISE, q.q_last);
-	if ((e = put(wtxn, r->rs_dbi, k, 9, body, blen + 1)) != SAKSI_OK ||
+	if ((e = db_put(wtxn, r->rs_dbi, k, 9, body, blen + 1)) != SAKSI_OK ||
 	    (e = qmeta_save(wtxn, r->rs_dbi, &q)) != SAKSI_OK ||
 	    (e = state_save(wtxn, r->rs_dbi, id, &s)) != SAKSI_OK)
 		return e;
 	if (chain_goes_on(&s)) {
 		key_open(k, now_ms, id);
-		return put(wtxn, r->rs_dbi, k, sizeof(k), "", 0);
+		return db_put(wtxn, r->rs_dbi, k, sizeof(k), "", 0);
 	}
 	return SAKSI_OK;
 }
@@ -398,7 +351,7 @@ saksi_rules_reraise_get(const saksi_rules *r, MDB_txn *txn, uint64_t n, saksi_al
 	if (r == NULL || txn == NULL || out == NULL || !r->rs_attached)
 		return SAKSI_ERR_INVAL;
 	key_id(k, K_RERAISE, n);
-	if ((e = get(txn, r->rs_dbi, k, sizeof(k), &v)) != SAKSI_OK)
+	if ((e = db_get(txn, r->rs_dbi, k, sizeof(k), &v)) != SAKSI_OK)
 		return e;
 	p = v.mv_data;
 	if (v.mv_size < 1)

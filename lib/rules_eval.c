@@ -141,53 +141,6 @@ is_pow2(uint64_t v)
 	return v != 0 && (v & (v - 1)) == 0;
 }
 
-static saksi_err
-mdb_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return SAKSI_OK;
-	case MDB_NOTFOUND:
-		return SAKSI_ERR_NOT_FOUND;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case ENOSPC:
-		return SAKSI_ERR_FULL;
-	case ENOMEM:
-		return SAKSI_ERR_NOMEM;
-	case EACCES:
-		return SAKSI_ERR_INVAL;   /* a write in a read-only transaction */
-	case EIO:
-		return SAKSI_ERR_IO;
-	default:
-		return SAKSI_ERR_LEDGER;
-	}
-}
-
-static saksi_err
-db_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, MDB_val *v)
-{
-	MDB_val key = { kl, (void *)k };
-
-	return mdb_err(mdb_get(txn, dbi, &key, v));
-}
-
-static saksi_err
-db_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, const void *v, size_t vl)
-{
-	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
-
-	return mdb_err(mdb_put(txn, dbi, &key, &val, 0));
-}
-
-static saksi_err
-db_del(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl)
-{
-	MDB_val key = { kl, (void *)k };
-
-	return mdb_err(mdb_del(txn, dbi, &key, NULL));
-}
-
 /* The first key starting with prefix, copied to kout (KEY_MAX); NOT_FOUND if none. A
  * fresh cursor each time: callers delete between calls. */
 static saksi_err

@@ -1,6 +1,7 @@
 /*
- * rules_impl.h: the parsed form of a rules file, shared by the parser (rules.c) and the
- * engine (rules_eval.c). Not a public header: nothing outside these two files includes it.
+ * rules_impl.h: the parsed form of a rules file, shared by the parser (rules.c), the
+ * engine (rules_eval.c) and the ack state (rules_ack.c), with their common LMDB glue. Not
+ * a public header: nothing outside these three files includes it.
  * Everything here is immutable once saksi_rules_parse returns (the dbi excepted).
  */
 #ifndef SAKSI_RULES_IMPL_H
@@ -8,6 +9,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <errno.h>
 
 #include <lmdb.h>
 
@@ -131,5 +134,58 @@ struct saksi_rules {
 
 const char *rules_type_name(int type);
 const char *rules_sev_name(int sev);
+
+
+/*
+ * The LMDB glue of the engine (rules_eval.c) and the ack state (rules_ack.c): both write
+ * in the caller's transaction and map LMDB's codes to the same saksi_err, so that a full
+ * map is SAKSI_ERR_FULL whichever of them met it. Static inline: internal to libsaksi.
+ */
+static inline saksi_err
+mdb_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return SAKSI_OK;
+	case MDB_NOTFOUND:
+		return SAKSI_ERR_NOT_FOUND;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+		return SAKSI_ERR_FULL;
+	case ENOMEM:
+		return SAKSI_ERR_NOMEM;
+	case EACCES:
+		return SAKSI_ERR_INVAL;   /* a write in a read-only transaction */
+	case EIO:
+		return SAKSI_ERR_IO;
+	default:
+		return SAKSI_ERR_LEDGER;
+	}
+}
+
+static inline saksi_err
+db_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, MDB_val *v)
+{
+	MDB_val key = { kl, (void *)k };
+
+	return mdb_err(mdb_get(txn, dbi, &key, v));
+}
+
+static inline saksi_err
+db_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, const void *v, size_t vl)
+{
+	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+
+	return mdb_err(mdb_put(txn, dbi, &key, &val, 0));
+}
+
+static inline saksi_err
+db_del(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl)
+{
+	MDB_val key = { kl, (void *)k };
+
+	return mdb_err(mdb_del(txn, dbi, &key, NULL));
+}
 
 #endif
