@@ -553,10 +553,8 @@ alerts_ack(int argc, char **argv)
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
 	saksi_seckey *sk;
-	saksi_client_opts co;
-	saksi_client *cl = NULL;
-	saksi_event ev;
 	saksi_result res;
+	struct send_req rq;
 	json_t *pl;
 	char err[256] = "", *payload;
 	saksi_err e;
@@ -593,17 +591,10 @@ alerts_ack(int argc, char **argv)
 	if (seq == 0)
 		seq = tms;
 	xvkey(vk, vkf, &v);
-	if ((e = saksi_pubkey_load(boxf, &box)) != SAKSI_OK)
-		xdie_err(e, "cannot load the appliance's box key %s", boxf);
-	if (box.pk_kind != SAKSI_KEY_BOX)
-		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	xbox_pub(boxf, &box);
 	if (schemas_dir == NULL)
 		schemas_dir = default_schemas_dir();
-	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
-		if (err[0] != '\0')
-			xdie("schemas %s: %s", schemas_dir, err);
-		xdie_err(e, "cannot load the schemas in %s", schemas_dir);
-	}
+	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, ACK_TYPE))
 		xdie("no schema for %s in %s: these schemas predate acknowledgements",
 		    ACK_TYPE, schemas_dir);
@@ -621,54 +612,22 @@ alerts_ack(int argc, char **argv)
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
 	sk = xseckey_load(key, passfile);
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = sk;
-	co.co_box_pk = box.pk_key;
-	co.co_log = &v;
-	co.co_schemas = sch;
-	co.co_timeout_ms = (int)timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
-		saksi_seckey_free(sk);
-		xdie_err(e, "cannot open a connection to %s", url);
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.se_type = ACK_TYPE;
-	ev.se_payload = payload;
-	ev.se_seq = seq;
-	ev.se_time_ms = tms;
-	memset(&res, 0, sizeof(res));
-	e = saksi_client_submit(cl, &ev, 1, &res);
-	saksi_client_close(cl);
-	saksi_seckey_free(sk);
-	saksi_schemas_free(sch);
-	free(payload);
-	if (e == SAKSI_ERR_PROOF)
-		xfail("the daemon's receipt does not verify against %s: do not trust it",
-		    v.nv_name);
-	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
-		xdie_err(e, "daemon at %s did not answer", url);
-	if (e != SAKSI_OK)
-		xdie_err(e, "submission failed");
+	rq.url = url;
+	rq.v = &v;
+	rq.box_pk = box.pk_key;
+	rq.timeout_ms = timeout;
+	rq.type = ACK_TYPE;
+	rq.seq = seq;
+	rq.time_ms = tms;
+	xsend_one(&rq, sk, sch, payload, &res);
 
-	rc = res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE ? SX_OK :
-	    SX_FAIL;
+	rc = send_rc(&res);
 	if (json) {
 		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
 		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);
 
-		if (o == NULL)
-			xdie("out of memory");
-		if (rc == SX_OK) {
-			json_object_set_new(o, "index", json_integer((json_int_t)res.sr_index));
-			json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
-			    res.sr_receipt : ""));
-		} else
-			json_object_set_new(o, "message", json_string(res.sr_message));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		send_print_json(o, rc, &res);
 	} else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
@@ -676,11 +635,7 @@ alerts_ack(int argc, char **argv)
 		    id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
 		    " (already in the ledger)" : "");
 	}
-	if (rc != SX_OK)
-		fprintf(stderr, "saksi: refused (%s): %s\n", saksi_reason_name(res.sr_code),
-		    res.sr_message);
-	saksi_result_clear(&res);
-	return rc;
+	return send_finish(rc, &res);
 }
 
 int

@@ -103,4 +103,32 @@ int cmd_replay(int argc, char **argv);
 struct saksi_alert;
 void alerts_print_line(const struct saksi_alert *a);
 
+
+/* cli/send.c: one signed event submitted and its receipt verified (submit, alerts ack,
+ * forget). The box key must be an X25519 key; the schemas come from dir, or the default
+ * dir when NULL. */
+void xbox_pub(const char *path, saksi_pubkey *box);
+saksi_schemas *xschemas_load(const char *dir);
+struct send_req {
+	const char *url;
+	const saksi_note_verifier *v;  /* the receipt must verify against it */
+	const uint8_t *box_pk;
+	uint64_t timeout_ms;
+	const char *type;
+	uint64_t seq, time_ms;
+};
+/* Signs payload with sk and submits it over a fresh connection. Consumes sk, sch and
+ * payload (wiped: a forget request holds a NIK). Dies if the daemon cannot be reached or
+ * refuses the request as a whole, fails if the receipt does not verify; else the daemon's
+ * answer is in *res. */
+struct saksi_result;
+void xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch,
+               char *payload, struct saksi_result *res);
+/* SX_OK if the event was accepted or already in the ledger, else SX_FAIL. */
+int send_rc(const struct saksi_result *res);
+/* --json: adds index and receipt (SX_OK) or message to o, prints it, frees it. */
+void send_print_json(struct json_t *o, int rc, const struct saksi_result *res);
+/* Prints the refusal line unless rc is SX_OK, clears *res, returns rc. */
+int send_finish(int rc, struct saksi_result *res);
+
 #endif

@@ -50,10 +50,8 @@ cmd_submit(int argc, char **argv)
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
 	saksi_seckey *sk;
-	saksi_client_opts co;
-	saksi_client *cl = NULL;
-	saksi_event ev;
 	saksi_result res;
+	struct send_req rq;
 	char err[256] = "", *payload;
 	size_t plen;
 	saksi_err e;
@@ -92,17 +90,10 @@ cmd_submit(int argc, char **argv)
 	if (!have_time)
 		tms = now_ms();
 	xvkey(vk, vkf, &v);
-	if ((e = saksi_pubkey_load(boxf, &box)) != SAKSI_OK)
-		xdie_err(e, "cannot load the appliance's box key %s", boxf);
-	if (box.pk_kind != SAKSI_KEY_BOX)
-		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	xbox_pub(boxf, &box);
 	if (schemas_dir == NULL)
 		schemas_dir = default_schemas_dir();
-	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
-		if (err[0] != '\0')
-			xdie("schemas %s: %s", schemas_dir, err);
-		xdie_err(e, "cannot load the schemas in %s", schemas_dir);
-	}
+	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, type))
 		xdie("unknown event type \"%s\" (no schema in %s)", type, schemas_dir);
 	payload = xread_file(payf, SAKSI_PAYLOAD_MAX * 4, &plen);
@@ -124,53 +115,21 @@ cmd_submit(int argc, char **argv)
 		free(payload);
 		return rc;
 	}
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = sk;
-	co.co_box_pk = box.pk_key;
-	co.co_log = &v;
-	co.co_schemas = sch;
-	co.co_timeout_ms = (int)timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
-		saksi_seckey_free(sk);
-		xdie_err(e, "cannot open a connection to %s", url);
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.se_type = type;
-	ev.se_payload = payload;
-	ev.se_seq = seq;
-	ev.se_time_ms = tms;
-	memset(&res, 0, sizeof(res));
-	e = saksi_client_submit(cl, &ev, 1, &res);
-	saksi_client_close(cl);
-	saksi_seckey_free(sk);
-	saksi_schemas_free(sch);
-	free(payload);
-	if (e == SAKSI_ERR_PROOF)
-		xfail("the daemon's receipt does not verify against %s: do not trust it",
-		    v.nv_name);
-	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
-		xdie_err(e, "daemon at %s did not answer", url);
-	if (e != SAKSI_OK)
-		xdie_err(e, "submission failed");
+	rq.url = url;
+	rq.v = &v;
+	rq.box_pk = box.pk_key;
+	rq.timeout_ms = timeout;
+	rq.type = type;
+	rq.seq = seq;
+	rq.time_ms = tms;
+	xsend_one(&rq, sk, sch, payload, &res);
 
-	rc = res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE ? SX_OK :
-	    SX_FAIL;
+	rc = send_rc(&res);
 	if (json) {
 		json_t *o = json_pack("{s:b, s:i, s:s}", "ok", rc == SX_OK, "code",
 		    res.sr_code, "status", saksi_reason_name(res.sr_code));
 
-		if (o == NULL)
-			xdie("out of memory");
-		if (rc == SX_OK) {
-			json_object_set_new(o, "index", json_integer((json_int_t)res.sr_index));
-			json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
-			    res.sr_receipt : ""));
-		} else
-			json_object_set_new(o, "message", json_string(res.sr_message));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+		send_print_json(o, rc, &res);
 	} else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
@@ -178,9 +137,5 @@ cmd_submit(int argc, char **argv)
 		    res.sr_code == SAKSI_R_DUPLICATE ? "already in the ledger" : "accepted",
 		    res.sr_index);
 	}
-	if (rc != SX_OK)
-		fprintf(stderr, "saksi: refused (%s): %s\n", saksi_reason_name(res.sr_code),
-		    res.sr_message);
-	saksi_result_clear(&res);
-	return rc;
+	return send_finish(rc, &res);
 }
