@@ -20,13 +20,12 @@
 #include <nanomsg/reqrep.h>
 
 #include "daemon_fixture.h"
+#include "daemon_run.h"
 #include "bytes.h"
 #include "ledger.h"
 #include "verify.h"
 #include "wire.h"
 
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define OFFICER "officer-sec"
 
 /* Every booking from a new device raises one medium alert. */
@@ -42,30 +41,10 @@ static char officer_key[256], box_pub[256], keyring[256];
 static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 spawn(void)
 {
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errlog, "a", stderr);
-		(void)f;
-		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 }
 
 static void
@@ -241,31 +220,11 @@ await_reraise_entry(uint64_t id, uint64_t extra)
 static int
 cli(int background, const char *name, const char *const *args)
 {
-	char *argv[40], out[300], err[300];
-	pid_t pid;
-	int st, n = 0;
+	char out[300], err[300];
 
 	snprintf(out, sizeof(out), "%s/%s.out", fx.dir, name);
 	snprintf(err, sizeof(err), "%s/%s.err", fx.dir, name);
-	argv[n++] = (char *)"saksi";
-	while (*args != NULL && n < 39)
-		argv[n++] = (char *)*args++;
-	argv[n] = NULL;
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(out, "w", stdout);
-		f = freopen(err, "w", stderr);
-		(void)f;
-		execv(SAKSI, argv);
-		_exit(127);
-	}
-	if (background)
-		return pid;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	return dr_saksi(background, out, err, args);
 }
 
 static char *
@@ -315,8 +274,8 @@ await_exit0(pid_t pid)
 static int
 setup(void **state)
 {
-	char path[256], text[2048], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
-	saksi_seckey *index, *officer;
+	char path[256], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
+	saksi_seckey *officer;
 	saksi_pubkey pub;
 	json_t *root, *e;
 	(void)state;
@@ -330,17 +289,8 @@ setup(void **state)
 	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
 	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
 	snprintf(keyring, sizeof(keyring), "%s/keyring.json", fx.dir);
-	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
+	dr_save_keys(&fx, DR_INDEX_KEY);
 	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
-	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
-	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
-	saksi_seckey_free(index);
 	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
 	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
 	                 SAKSI_OK);
@@ -363,24 +313,14 @@ setup(void **state)
 
 	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
 	fx_write(path, rules_text, strlen(rules_text), 0644);
-	snprintf(text, sizeof(text),
-	         "origin = %s\n"
-	         "state_dir = state\n"
-	         "listen = ipc://ingest.sock\n"
-	         "keyring = keyring.json\n"
-	         "log_key = log.key\n"
-	         "box_key = box.key\n"
-	         "store_key = store.key\n"
-	         "index_key = index.key\n"
-	         "schemas_dir = %s/schemas/events\n"
-	         "rules = rules.conf\n"
-	         "alerts_listen = ipc://alerts.sock\n"
-	         "alert_ack_timeout_s = 1\n"
-	         "group_wait_us = 0\n"
-	         "workers = 2\n"
-	         "map_size_mb = 64\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR);
-	fx_write(conf, text, strlen(text), 0644);
+	dr_write_conf(conf,
+	              "index_key = index.key\n"
+	              "rules = rules.conf\n"
+	              "alerts_listen = ipc://alerts.sock\n"
+	              "alert_ack_timeout_s = 1\n"
+	              "group_wait_us = 0\n"
+	              "workers = 2\n"
+	              "map_size_mb = 64\n");
 	return 0;
 }
 

@@ -18,46 +18,18 @@
 #include <nanomsg/reqrep.h>
 
 #include "daemon_fixture.h"
+#include "daemon_run.h"
 #include "bytes.h"
 #include "ledger.h"
 #include "verify.h"
 #include "wire.h"
 
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 
 static struct fx fx;
 static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
 static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 static struct fx_item last_item;
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static pid_t
-spawn(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errlog, "a", stderr);
-		(void)f;
-		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
 static size_t
@@ -254,39 +226,16 @@ recv_alert(int sub)
 static int
 cli(int background, const char *out, const char *const *args)
 {
-	char *argv[16];
-	pid_t pid;
-	int st, n = 0;
+	char err[300];
 
-	argv[n++] = (char *)"saksi";
-	while (*args != NULL && n < 15)
-		argv[n++] = (char *)*args++;
-	argv[n] = NULL;
-	fflush(stdout);   /* the child's freopen would flush our buffer a second time */
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char err[300];
-		FILE *f = freopen(out, "w", stdout);
-
-		snprintf(err, sizeof(err), "%s.err", out);
-		f = freopen(err, "w", stderr);
-		(void)f;
-		execv(SAKSI, argv);
-		_exit(127);
-	}
-	if (background)
-		return pid;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	snprintf(err, sizeof(err), "%s.err", out);
+	return dr_saksi(background, out, err, args);
 }
 
 static int
 setup(void **state)
 {
-	char path[256], text[2048];
-	saksi_seckey *index;
+	char path[256];
 	(void)state;
 
 	fx_init(&fx, 0);
@@ -295,35 +244,14 @@ setup(void **state)
 	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
 	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
 	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
-	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
-	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
-	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
-	saksi_seckey_free(index);
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, fx.keyring_json, strlen(fx.keyring_json), 0644);
-	snprintf(text, sizeof(text),
-	         "origin = %s\n"
-	         "state_dir = state\n"
-	         "listen = ipc://ingest.sock\n"
-	         "keyring = keyring.json\n"
-	         "log_key = log.key\n"
-	         "box_key = box.key\n"
-	         "store_key = store.key\n"
-	         "index_key = index.key\n"
-	         "schemas_dir = %s/schemas/events\n"
-	         "rules = rules.conf\n"
-	         "alerts_listen = ipc://alerts.sock\n"
-	         "group_wait_us = 0\n"
-	         "workers = 2\n"
-	         "map_size_mb = 64\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR);
-	fx_write(conf, text, strlen(text), 0644);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	dr_write_conf(conf,
+	              "index_key = index.key\n"
+	              "rules = rules.conf\n"
+	              "alerts_listen = ipc://alerts.sock\n"
+	              "group_wait_us = 0\n"
+	              "workers = 2\n"
+	              "map_size_mb = 64\n");
 	/* The default rules, as a file of its own that test_reload rewrites. */
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	{
@@ -363,7 +291,7 @@ test_alerts(void **state)
 	(void)state;
 
 	t0 = wall_ms() - 120000;
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
 	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
 	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
@@ -420,7 +348,7 @@ test_alerts(void **state)
 	 * bytes once more are a duplicate, not a new event to count. */
 	kill9();
 	assert_int_equal(ledger_alerts(rules), 2);
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	assert_int_equal(submit1(&last_item), SAKSI_R_DUPLICATE);
 	booking(230000, "web", "BK-FAM-3", 103, "fam-laptop-0001", "#11");
 	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
@@ -511,7 +439,7 @@ test_reload(void **state)
 	(void)state;
 
 	t0 = wall_ms() - 60000;
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	free(await_log("detection: rules"));
 	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
 	fx_write(path, bad, strlen(bad), 0644);

@@ -27,12 +27,11 @@
 #include <nanomsg/reqrep.h>
 
 #include "daemon_fixture.h"
+#include "daemon_run.h"
 #include "bytes.h"
 #include "client.h"
 #include "wire.h"
 
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define PROMTOOL "/usr/bin/promtool"
 
 /* The bounds under test (saksid.conf below). */
@@ -55,27 +54,13 @@ static struct fx fx;
 static char url[256], conf[256], errlog[256], sockpath[100];
 static pid_t daemon_pid = -1;
 
-static pid_t
-spawn(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errlog, "a", stderr);
-		(void)f;
 #ifdef __SANITIZE_ADDRESS__
-		/* ASan keeps freed memory in quarantine (256 MiB by default): bounded, but it
-		 * would be measured as ours. */
-		setenv("ASAN_OPTIONS", "quarantine_size_mb=8:detect_leaks=1", 1);
+/* ASan keeps freed memory in quarantine (256 MiB by default): bounded, but it would be
+ * measured as ours. */
+#define DAEMON_ENV "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1"
+#else
+#define DAEMON_ENV NULL
 #endif
-		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* One value of /proc/PID/status in kB. */
 static uint64_t
@@ -185,7 +170,6 @@ await_up(void)
 static int
 setup(void **state)
 {
-	char path[256], text[2048];
 	(void)state;
 
 	fx_init(&fx, 0);
@@ -193,33 +177,17 @@ setup(void **state)
 	snprintf(url, sizeof(url), "ipc://%s", sockpath);
 	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
 	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, fx.keyring_json, strlen(fx.keyring_json), 0644);
-	snprintf(text, sizeof(text),
-	         "origin = %s\n"
-	         "state_dir = state\n"
-	         "listen = ipc://ingest.sock\n"
-	         "keyring = keyring.json\n"
-	         "log_key = log.key\n"
-	         "box_key = box.key\n"
-	         "store_key = store.key\n"
-	         "schemas_dir = %s/schemas/events\n"
-	         "group_wait_us = 0\n"
-	         "workers = 2\n"
-	         "map_size_mb = 256\n"
-	         "queue_mb = %d\n"
-	         "queue_requests = %d\n"
-	         "max_inflight_per_key = %d\n"
-	         "max_connections = %d\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR, QUEUE_MB, QUEUE_REQS, SHARE, MAX_CONNS);
-	fx_write(conf, text, strlen(text), 0644);
-	daemon_pid = spawn();
+	dr_save_keys(&fx, DR_KEYRING);
+	dr_write_conf(conf,
+	              "group_wait_us = 0\n"
+	              "workers = 2\n"
+	              "map_size_mb = 256\n"
+	              "queue_mb = %d\n"
+	              "queue_requests = %d\n"
+	              "max_inflight_per_key = %d\n"
+	              "max_connections = %d\n",
+	              QUEUE_MB, QUEUE_REQS, SHARE, MAX_CONNS);
+	daemon_pid = dr_saksid_start(conf, errlog, DAEMON_ENV);
 	await_up();
 	return 0;
 }
@@ -252,15 +220,6 @@ struct flooder {
 	atomic_long *busy, *accepted, *replay;
 	int err;
 };
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Builds n bookings of producer prod, seq from seq0 on, as raw item arrays. */
 static struct fx_item *
@@ -632,32 +591,6 @@ test_flood_memory(void **state)
 	json_decref(after);
 }
 
-/* Runs saksi with args, stdout to out; returns the exit status. */
-static int
-run_saksi(const char *out, const char *const *args)
-{
-	char *argv[16];
-	pid_t pid;
-	int st, n = 0;
-
-	argv[n++] = (char *)"saksi";
-	while (*args != NULL && n < 15)
-		argv[n++] = (char *)*args++;
-	argv[n] = NULL;
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(out, "w", stdout);
-		(void)f;
-		execv(SAKSI, argv);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
 static int
 name_ok(const char *s, size_t n, int colon)
 {
@@ -764,7 +697,7 @@ test_status_cli(void **state)
 	snprintf(out, sizeof(out), "%s/status.out", fx.dir);
 	{
 		const char *const args[] = { "status", "--url", url, NULL };
-		assert_int_equal(run_saksi(out, args), 0);
+		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
 	printf("%s", text);
@@ -776,7 +709,7 @@ test_status_cli(void **state)
 	free(text);
 	{
 		const char *const args[] = { "status", "--url", url, "--json", NULL };
-		assert_int_equal(run_saksi(out, args), 0);
+		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
 	assert_non_null(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
@@ -786,7 +719,7 @@ test_status_cli(void **state)
 	free(text);
 	{
 		const char *const args[] = { "status", "--url", url, "--prometheus", NULL };
-		assert_int_equal(run_saksi(out, args), 0);
+		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
 	assert_non_null(strstr(text, "saksi_events_refused_total{reason=\"busy\"} "));
@@ -808,9 +741,9 @@ test_status_cli(void **state)
 		const char *const a2[] = { "status", "--url", url, "--json", "--prometheus", NULL };
 		const char *const a3[] = { "status", "--url", "ipc:///nonexistent/saksi.sock",
 		    "--timeout", "300", NULL };
-		assert_int_equal(run_saksi(out, a1), 2);
-		assert_int_equal(run_saksi(out, a2), 2);
-		assert_int_equal(run_saksi(out, a3), 2);
+		assert_int_equal(dr_saksi(0, out, NULL, a1), 2);
+		assert_int_equal(dr_saksi(0, out, NULL, a2), 2);
+		assert_int_equal(dr_saksi(0, out, NULL, a3), 2);
 	}
 }
 

@@ -18,13 +18,12 @@
 #include <nanomsg/pubsub.h>
 
 #include "daemon_fixture.h"
+#include "daemon_run.h"
 #include "client.h"
 #include "ledger.h"
 #include "verify.h"
 #include "wire.h"
 
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define THRESHOLD 5
 #define WINDOW_S 86400
 
@@ -32,32 +31,6 @@ static struct fx fx;
 static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
 static pid_t daemon_pid = -1;
 static uint64_t seq;
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static pid_t
-spawn(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errlog, "a", stderr);
-		(void)f;
-		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 static saksi_client *
 client(int timeout_ms)
@@ -168,8 +141,7 @@ ledger_refusal_alerts(saksi_alert *out)
 static int
 setup(void **state)
 {
-	char path[256], text[2048];
-	saksi_seckey *index;
+	char path[256];
 	size_t len;
 	char *rules;
 	(void)state;
@@ -180,43 +152,23 @@ setup(void **state)
 	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
 	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
 	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
-	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
-	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
-	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
-	saksi_seckey_free(index);
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	rules = fx_read(path, &len);
 	assert_non_null(rules);
 	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
 	fx_write(path, rules, len, 0644);
 	free(rules);
-	snprintf(text, sizeof(text),
-	         "origin = %s\n"
-	         "state_dir = state\n"
-	         "listen = ipc://ingest.sock\n"
-	         "keyring = keyring.json\n"
-	         "log_key = log.key\n"
-	         "box_key = box.key\n"
-	         "store_key = store.key\n"
-	         "index_key = index.key\n"
-	         "schemas_dir = %s/schemas/events\n"
-	         "rules = rules.conf\n"
-	         "alerts_listen = ipc://alerts.sock\n"
-	         "group_wait_us = 0\n"
-	         "workers = 2\n"
-	         "map_size_mb = 64\n"
-	         "refusal_alert_window_s = %d\n"
-	         "refusal_alert_threshold = %d\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR, WINDOW_S, THRESHOLD);
-	fx_write(conf, text, strlen(text), 0644);
+	dr_write_conf(conf,
+	              "index_key = index.key\n"
+	              "rules = rules.conf\n"
+	              "alerts_listen = ipc://alerts.sock\n"
+	              "group_wait_us = 0\n"
+	              "workers = 2\n"
+	              "map_size_mb = 64\n"
+	              "refusal_alert_window_s = %d\n"
+	              "refusal_alert_threshold = %d\n",
+	              WINDOW_S, THRESHOLD);
 	return 0;
 }
 
@@ -243,15 +195,15 @@ test_refusal_alert(void **state)
 	saksi_verify_report vr;
 	json_t *o, *pub;
 	char *msg = NULL, out[300], *text;
+	const char *const list_args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
 	int sub, to = 30000, n, st;
-	pid_t pid;
 	(void)state;
 
 	/* Windows are aligned on the daemon's clock: not within a minute of the next one,
 	 * so that all of this test's refusals fall in one window. */
 	while (wall_ms() % w > w - 60000)
 		sleep(1);
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	o = status();
 	assert_true(json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")));
 	assert_int_equal(jalert(o, "raised"), 0);
@@ -294,7 +246,7 @@ test_refusal_alert(void **state)
 	/* kill -9 and a restart: the window goes on; more in it raise nothing more. */
 	assert_int_equal(kill(daemon_pid, SIGKILL), 0);
 	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	o = status();
 	assert_int_equal(jalert(o, "raised"), 1);
 	json_decref(o);
@@ -318,15 +270,7 @@ test_refusal_alert(void **state)
 	assert_int_equal(a[0].al_extra, w);
 	assert_int_equal(a[0].al_nevidence, THRESHOLD);   /* one summary per group */
 	snprintf(out, sizeof(out), "%s/list.out", fx.dir);
-	fflush(stdout);
-	if ((pid = fork()) == 0) {
-		FILE *f = freopen(out, "w", stdout);
-		(void)f;
-		execl(SAKSI, "saksi", "alerts", "list", "--ledger", ledger_dir, (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(dr_saksi(0, out, NULL, list_args), 0);
 	text = fx_read(out, NULL);
 	printf("%s", text);
 	assert_non_null(strstr(text, "refusals:signature"));

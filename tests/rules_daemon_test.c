@@ -17,6 +17,7 @@
 #include <nanomsg/reqrep.h>
 
 #include "daemon_fixture.h"
+#include "daemon_run.h"
 #include "blind.h"
 #include "bytes.h"
 #include "ledger.h"
@@ -24,7 +25,6 @@
 #include "verify.h"
 #include "wire.h"
 
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define MIN_MS 60000ULL
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS (24 * HOUR_MS)
@@ -74,23 +74,6 @@ struct rcase {
 };
 
 /* ---- the daemon ---- */
-
-static pid_t
-spawn(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		FILE *f = freopen(errlog, "a", stderr);
-		(void)f;
-		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* Sends the pending items in one submission; every one must be accepted. */
 static void
@@ -969,8 +952,6 @@ static const struct rcase cases[] = {
 static int
 setup(void **state)
 {
-	char path[256], text[2048];
-	saksi_seckey *index;
 	uint8_t ikey[SAKSI_BLIND_KEYLEN];
 	json_t *kr;
 	json_error_t jerr;
@@ -988,16 +969,7 @@ setup(void **state)
 	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
 	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
 	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
-	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
-	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
-	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
-	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
-	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
-	saksi_seckey_free(index);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
 	/* The same key for the expected tokens (fx_key's derivation, kept in the test). */
 	{
 		crypto_hash_sha256_state st;
@@ -1013,25 +985,14 @@ setup(void **state)
 		assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
 		sodium_memzero(ikey, sizeof(ikey));
 	}
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, fx.keyring_json, strlen(fx.keyring_json), 0644);
-	snprintf(text, sizeof(text),
-	         "origin = %s\n"
-	         "state_dir = state\n"
-	         "listen = ipc://ingest.sock\n"
-	         "keyring = keyring.json\n"
-	         "log_key = log.key\n"
-	         "box_key = box.key\n"
-	         "store_key = store.key\n"
-	         "index_key = index.key\n"
-	         "schemas_dir = %s/schemas/events\n"
-	         "rules = %s/schemas/rules/default.rules\n"
-	         "max_clock_skew_ms = 2678400000\n"
-	         "group_wait_us = 0\n"
-	         "workers = 2\n"
-	         "map_size_mb = 64\n",
-	         FX_ORIGIN, SAKSI_SOURCE_DIR, SAKSI_SOURCE_DIR);
-	fx_write(conf, text, strlen(text), 0644);
+	dr_write_conf(conf,
+	              "index_key = index.key\n"
+	              "rules = %s/schemas/rules/default.rules\n"
+	              "max_clock_skew_ms = 2678400000\n"
+	              "group_wait_us = 0\n"
+	              "workers = 2\n"
+	              "map_size_mb = 64\n",
+	              SAKSI_SOURCE_DIR);
 	sent = calloc(MAX_SENT, sizeof(*sent));
 	return 0;
 }
@@ -1050,15 +1011,6 @@ teardown(void **state)
 	free(sent);
 	fx_free(&fx);
 	return 0;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The table names every rule of the shipped file, and nothing else. */
@@ -1110,7 +1062,7 @@ test_rules_through_daemon(void **state)
 	int nalerts[2 * NCASES] = { 0 }, bad = 0;
 	(void)state;
 
-	daemon_pid = spawn();
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	/* A month back: every case has its own stretch of producer time, in order. */
 	tcur = wall_ms() - 30 * DAY_MS;
 	for (size_t i = 0; i < 2 * NCASES; i++) {

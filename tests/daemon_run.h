@@ -1,0 +1,172 @@
+/*
+ * daemon_run.h: what the tests that run the built saksid share: the daemon's key files,
+ * keyring and config in the fixture's directory, saksid started with posix_spawn, the
+ * saksi CLI run with its output in files, the wall clock. Header-only (static functions,
+ * cmocka asserts) because every *_test.c is its own program: include it after <cmocka.h>
+ * and daemon_fixture.h. Never used by the daemon or the CLI themselves.
+ */
+#ifndef SAKSI_DAEMON_RUN_H
+#define SAKSI_DAEMON_RUN_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DR_UNUSED __attribute__((unused))
+#define DR_SAKSID SAKSI_BUILD_DIR "/saksid"
+#define DR_SAKSI SAKSI_BUILD_DIR "/saksi"
+
+extern char **environ;
+
+/* Wall-clock milliseconds: producer times must lie within the daemon's skew of its clock. */
+DR_UNUSED static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What dr_save_keys writes besides log.key, box.key and store.key. */
+#define DR_INDEX_KEY 0x01  /* index.key: fx_key(seed, "index"), detection on */
+#define DR_KEYRING 0x02    /* keyring.json: fx->keyring_json as it is now */
+
+/* The daemon's key files in fx->dir, under the names dr_write_conf's config gives. */
+DR_UNUSED static void
+dr_save_keys(const struct fx *fx, int what)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/log.key", fx->dir);
+	assert_int_equal(saksi_seckey_save(fx->log, path, NULL, "test log key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/box.key", fx->dir);
+	assert_int_equal(saksi_seckey_save(fx->box, path, NULL, "test box key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/store.key", fx->dir);
+	assert_int_equal(saksi_seckey_save(fx->store, path, NULL, "test store key"), SAKSI_OK);
+	if (what & DR_INDEX_KEY) {
+		saksi_seckey *index = fx_key(fx->seed, "index", SAKSI_KEY_SYM);
+
+		snprintf(path, sizeof(path), "%s/index.key", fx->dir);
+		assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"),
+		                 SAKSI_OK);
+		saksi_seckey_free(index);
+	}
+	if (what & DR_KEYRING) {
+		snprintf(path, sizeof(path), "%s/keyring.json", fx->dir);
+		fx_write(path, fx->keyring_json, strlen(fx->keyring_json), 0644);
+	}
+}
+
+/*
+ * Writes a saksid config at path: a comment line (tests name config errors by line
+ * number: the first line of fmt is line 10), the origin, state in ./state, ingest on
+ * ipc://ingest.sock, the key files of dr_save_keys, the source tree's schemas; then the
+ * lines of fmt (printf), which say what each test needs on top.
+ */
+DR_UNUSED __attribute__((format(printf, 2, 3))) static void
+dr_write_conf(const char *path, const char *fmt, ...)
+{
+	char text[4096];
+	va_list ap;
+	int n;
+
+	n = snprintf(text, sizeof(text),
+	             "# generated for a saksi test\n"
+	             "origin = %s\n"
+	             "state_dir = state\n"
+	             "listen = ipc://ingest.sock\n"
+	             "keyring = keyring.json\n"
+	             "log_key = log.key\n"
+	             "box_key = box.key\n"
+	             "store_key = store.key\n"
+	             "schemas_dir = %s/schemas/events\n",
+	             FX_ORIGIN, SAKSI_SOURCE_DIR);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	va_start(ap, fmt);
+	n += vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
+	va_end(ap);
+	assert_true((size_t)n < sizeof(text));
+	fx_write(path, text, (size_t)n, 0644);
+}
+
+/*
+ * Starts saksid -c conf -d with stderr appended to errlog and returns its pid; does not
+ * wait until it is ready. env: NULL, or one "NAME=value" for the daemon alone.
+ * posix_spawn, not fork: some tests have threads running, and the child must take no lock.
+ */
+DR_UNUSED static pid_t
+dr_saksid_start(const char *conf, const char *errlog, const char *env)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { (char *)"saksid", (char *)"-c", (char *)conf, (char *)"-d", NULL };
+	char **envp = environ, **own = NULL;
+	pid_t pid;
+
+	if (env != NULL) {
+		size_t n = 0, k = 0, nl = strcspn(env, "=");
+
+		while (environ[n] != NULL)
+			n++;
+		own = calloc(n + 2, sizeof(*own));
+		assert_non_null(own);
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(environ[i], env, nl + 1) != 0)
+				own[k++] = environ[i];
+		own[k++] = (char *)env;
+		envp = own;
+	}
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errlog,
+	                                                  O_WRONLY | O_CREAT | O_APPEND, 0600), 0);
+	assert_int_equal(posix_spawn(&pid, DR_SAKSID, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	free(own);
+	return pid;
+}
+
+/*
+ * Runs the saksi CLI with args (NULL-terminated, after the program name), stdout to the
+ * file out and stderr to the file err (NULL: this program's). Returns the pid when
+ * background is set (the caller waits), else waits and returns the exit status, failing
+ * the test if saksi did not exit.
+ */
+DR_UNUSED static int
+dr_saksi(int background, const char *out, const char *err, const char *const *args)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[40];
+	pid_t pid;
+	int st, n = 0;
+
+	argv[n++] = (char *)"saksi";
+	while (*args != NULL) {
+		assert_true(n < 39);
+		argv[n++] = (char *)*args++;
+	}
+	argv[n] = NULL;
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, out,
+	                                                  O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	if (err != NULL)
+		assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, err,
+		                 O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	assert_int_equal(posix_spawn(&pid, DR_SAKSI, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	if (background)
+		return pid;
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+#endif
