@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
+
 #define DR_UNUSED __attribute__((unused))
 #define DR_SAKSID SAKSI_BUILD_DIR "/saksid"
 #define DR_SAKSI SAKSI_BUILD_DIR "/saksi"
@@ -167,6 +169,57 @@ dr_saksi(int background, const char *out, const char *err, const char *const *ar
 		assert_int_equal(errno, EINTR);
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
+}
+
+
+#define DR_READY_POLLS 600  /* x 100 ms: a daemon not up by then has hung */
+
+/*
+ * Waits until the saksid *pid answers a checkpoint request at url: with log set, with a
+ * checkpoint that verifies against it (and any other answer than a refusal, a timeout or
+ * no connection fails the test); with refused_ok, a refusal (an empty log) is an answer
+ * too. A bounded wait, not a timing assertion: fails the test, naming errlog, if the
+ * daemon exits first (*pid is then -1) or never answers.
+ */
+DR_UNUSED static void
+dr_await_ready(const char *url, const saksi_note_verifier *log, pid_t *pid,
+               const char *errlog, int refused_ok)
+{
+	saksi_client_opts co;
+	saksi_client *c;
+	int polls;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_log = log;
+	co.co_timeout_ms = 100;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (polls = 0; polls < DR_READY_POLLS; polls++) {
+		char *note = NULL;
+		size_t len;
+		saksi_err e = saksi_client_checkpoint(c, &note, &len);
+
+		free(note);
+		if (e == SAKSI_OK || (refused_ok && e == SAKSI_ERR_REFUSED))
+			break;
+		if (log != NULL)
+			assert_true(e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_NET ||
+			            e == SAKSI_ERR_REFUSED);
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = -1;
+			saksi_client_close(c);
+			fail_msg("saksid exited before it answered; see %s", errlog);
+		}
+		if (e != SAKSI_ERR_TIMEOUT) {
+			struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	}
+	saksi_client_close(c);
+	if (polls == DR_READY_POLLS)
+		fail_msg("saksid did not answer; see %s", errlog);
 }
 
 #endif
