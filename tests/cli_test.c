@@ -888,9 +888,7 @@ test_submit_unreachable(void **state)
 	char vkey[SAKSI_VKEY_MAX + 1], url[128];
 	saksi_pubkey pk;
 
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
 	run_free(&r);
 	assert_int_equal(saksi_pubkey_load(P(f, 2, "st/box.pub"), &pk), SAKSI_OK);
@@ -1105,7 +1103,7 @@ test_daemon_end_to_end(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	const char *saksid = SAKSI_BUILD_DIR "/saksid";
-	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf;
 	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
 	pid_t pid;
 	size_t i_len;
@@ -1114,21 +1112,14 @@ test_daemon_end_to_end(void **state)
 		print_message("saksid is not built here; skipping the end-to-end test\n");
 		skip();
 	}
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
 	run_free(&r);
 	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
 	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
 	run_free(&r);
 	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
-	free(conf);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
 	argv[2] = f->path[4];
 	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 
@@ -1225,7 +1216,7 @@ test_daemon_backup(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	const char *saksid = SAKSI_BUILD_DIR "/saksid";
-	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf;
 	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
 	char copies[12][300];
 	uint64_t sizes[12];
@@ -1236,21 +1227,14 @@ test_daemon_backup(void **state)
 		print_message("saksid is not built here; skipping the backup test\n");
 		skip();
 	}
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
 	run_free(&r);
 	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
 	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
 	run_free(&r);
 	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
-	free(conf);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
 	argv[2] = f->path[4];
 	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 	P(f, 6, "st/box.pub");

@@ -227,7 +227,7 @@ test_forget_end_to_end(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	const char *saksid = SAKSI_BUILD_DIR "/saksid";
-	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8], *conf, *line;
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
 	/* -d: the log to stderr (the file the grep reads), -v: every line it has. */
 	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	int st[16];
@@ -238,9 +238,7 @@ test_forget_end_to_end(void **state)
 		print_message("saksid is not built here; skipping\n");
 		skip();
 	}
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
 	run_free(&r);
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
@@ -257,12 +255,7 @@ test_forget_end_to_end(void **state)
 	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
 	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
 	run_free(&r);
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
-	free(conf);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
 	argv[4] = f->path[4];
 	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 

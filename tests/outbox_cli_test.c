@@ -100,13 +100,39 @@ submit(struct scratch *f, struct run *r, int want, const char *url, const char *
 	    extra1 != NULL ? extra1 : "--json", extra2 != NULL ? extra2 : "--json");
 }
 
+/* A fresh state (st) with one staff producer key (p.key) and an event (ev.json). */
+static void
+state_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen, char *sock,
+         size_t slen)
+{
+	struct run r;
+
+	state_init(SAKSI, f, ORIGIN, vkey, vlen);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
+	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
+	run_free(&r);
+	spit(P(f, 3, "ev.json"), PAYLOAD, strlen(PAYLOAD));
+	state_listen(f, url, ulen, sock, slen);
+}
+
+/* saksid on the state of state_up, once its socket is there. */
+static pid_t
+daemon_start(struct scratch *f, const char *sock)
+{
+	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
+
+	argv[2] = (char *)P(f, 4, "st/saksid.conf");
+	return spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+}
+
 static void
 test_outbox_cli(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line;
-	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256];
 	json_t *j;
 	pid_t pid;
 
@@ -114,21 +140,7 @@ test_outbox_cli(void **state)
 		print_message("saksid is not built here; skipping\n");
 		skip();
 	}
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
-	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
-	run_free(&r);
-	spit(P(f, 3, "ev.json"), PAYLOAD, strlen(PAYLOAD));
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
-	free(conf);
+	state_up(f, vkey, sizeof(vkey), url, sizeof(url), sock, sizeof(sock));
 
 	/* saksid is down: queued, exit 0, seqs from the outbox's counter. */
 	submit(f, &r, 0, url, vkey, NULL, NULL);
@@ -162,8 +174,7 @@ test_outbox_cli(void **state)
 	run_free(&r);
 
 	/* Up: the next submit sends the older ones first, then its own. */
-	argv[2] = (char *)P(f, 4, "st/saksid.conf");
-	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	pid = daemon_start(f, sock);
 	submit(f, &r, 0, url, vkey, NULL, NULL);
 	j = parse_json(r.out);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "accepted");
@@ -234,27 +245,10 @@ rnd(uint64_t *s)
 static pid_t
 daemon_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen)
 {
-	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
-	char sock[256], *conf, *line;
-	struct run r;
+	char sock[256];
 
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, vlen, "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
-	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
-	run_free(&r);
-	spit(P(f, 3, "ev.json"), PAYLOAD, strlen(PAYLOAD));
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, ulen, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
-	free(conf);
-	argv[2] = (char *)P(f, 4, "st/saksid.conf");
-	return spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	state_up(f, vkey, vlen, url, ulen, sock, sizeof(sock));
+	return daemon_start(f, sock);
 }
 
 /*

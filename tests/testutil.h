@@ -256,6 +256,36 @@ stop_clean(pid_t pid)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* ---- a saksi state directory, as an operator makes one ---- */
+
+/* `saksi init --dir DIR/st --origin origin` with the saksi at `saksi` (path slot 0 then
+ * holds DIR/st); the verifier key it prints first into vkey. */
+TU_UNUSED static void
+state_init(const char *saksi, struct scratch *f, const char *origin, char *vkey,
+           size_t vlen)
+{
+	struct run r;
+
+	run_expect(saksi, f->dir, &r, 0, NULL, "init", "--dir", P(f, 0, "st"), "--origin",
+	    origin, NULL);
+	snprintf(vkey, vlen, "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	run_free(&r);
+}
+
+/* The URL the config saksi init wrote (DIR/st/saksid.conf, then in path slot 4) listens
+ * on first, and the socket file behind that ipc:// URL, which spawn_ready waits for. */
+TU_UNUSED static void
+state_listen(struct scratch *f, char *url, size_t ulen, char *sock, size_t slen)
+{
+	char *conf = slurp(P(f, 4, "st/saksid.conf"), NULL), *line;
+
+	line = strstr(conf, "listen = ");
+	assert_non_null(line);
+	snprintf(url, ulen, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+	snprintf(sock, slen, "%s", url + strlen("ipc://"));
+	free(conf);
+}
+
 /* ---- a ledger's LMDB, written directly: the tamperer's (or auditor's) view ---- */
 
 struct raw {
