@@ -38,6 +38,10 @@ typedef struct saksid_config {
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
+	char *cf_user;                      /* started as root: the account to drop to */
+	char *cf_group;                     /* its group; NULL: the user's login group */
+	int cf_allow_root;                  /* 1: started as root without user, stay root */
+	int cf_seccomp;                     /* 1 (default): install the system call filter */
 } saksid_config;
 
 /*
