@@ -27,6 +27,7 @@
 #include "log.h"
 #include "note.h"
 #include "rules.h"
+#include "sandbox.h"
 #include "schema.h"
 #include "server.h"
 
@@ -96,6 +97,21 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 	return 0;
 }
 
+/* Gives dir (+ name) to the drop account, if any; logs why it cannot. */
+static int
+sandbox_own(const saksid_sandbox *sb, const saksid_log *lg, const char *dir,
+            const char *name)
+{
+	char path[4200], err[512];
+
+	snprintf(path, sizeof(path), "%s%s", dir, name != NULL ? name : "");
+	if (saksid_sandbox_chown(sb, path, err, sizeof(err)) != SAKSI_OK) {
+		saksid_logf(lg, LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mkdir_private(const char *path)
 {
@@ -123,16 +139,18 @@ main(int argc, char **argv)
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
 	saksid_server_stats st;
+	saksid_sandbox sb;
 	saksi_pubkey pub;
 	sigset_t sigs;
 	char err[512], vkey[SAKSI_VKEY_MAX + 1], *ledger_dir = NULL, *stored = NULL;
-	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)];
+	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)], uid_text[24];
 	const char *conf = NULL;
 	uint64_t size = 0;
-	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig;
+	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig, state_new;
 	saksi_err e;
 
 	memset(&cf, 0, sizeof(cf));
+	memset(&sb, 0, sizeof(sb));
 	while ((c = getopt(argc, argv, "c:dv")) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
@@ -153,6 +171,18 @@ main(int argc, char **argv)
 	if ((e = saksid_config_load(conf, &cf, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM ? EXIT_SYSTEM : EXIT_CONFIG;
+	}
+	/* No core file and no ptrace before the first key is read (sandbox.h). */
+	if (saksid_sandbox_nodump() != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot disable core dumps: %s", strerror(errno));
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if ((e = saksid_sandbox_prepare(cf.cf_user, cf.cf_group, cf.cf_allow_root, &sb, err,
+	                                sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s: %s", cf.cf_path, err);
+		rc = e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
+		goto out;
 	}
 
 	/* Signals: every thread inherits this mask; only sigwait below sees them. */
@@ -209,6 +239,9 @@ main(int argc, char **argv)
 	if ((ledger_dir = malloc(strlen(cf.cf_state_dir) + sizeof("/ledger"))) == NULL)
 		goto out;
 	sprintf(ledger_dir, "%s/ledger", cf.cf_state_dir);
+	/* A state dir made now is given to the drop account; an existing one may hold more
+	 * than the ledger (saksi init puts the keys there) and stays as it is. */
+	state_new = access(cf.cf_state_dir, F_OK) != 0;
 	if (mkdir_private(cf.cf_state_dir) != 0 || mkdir_private(ledger_dir) != 0) {
 		saksid_logf(&lg, LOG_ERR, "cannot create %s: %s", ledger_dir, strerror(errno));
 		goto out;
@@ -241,6 +274,11 @@ main(int argc, char **argv)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
+	if ((state_new && sandbox_own(&sb, &lg, cf.cf_state_dir, NULL) != 0) ||
+	    sandbox_own(&sb, &lg, ledger_dir, NULL) != 0 ||
+	    sandbox_own(&sb, &lg, ledger_dir, "/data.mdb") != 0 ||
+	    sandbox_own(&sb, &lg, ledger_dir, "/lock.mdb") != 0)
+		goto out;
 
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
@@ -283,6 +321,27 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	/* Everything is open and every thread runs: the sandbox closes over them. */
+	for (size_t i = 0; i < cf.cf_nlisten; i++)
+		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
+		    sandbox_own(&sb, &lg, cf.cf_listen[i] + 6, NULL) != 0)
+			goto out;
+	if (cf.cf_alerts_listen != NULL && strncmp(cf.cf_alerts_listen, "ipc://", 6) == 0 &&
+	    sandbox_own(&sb, &lg, cf.cf_alerts_listen + 6, NULL) != 0)
+		goto out;
+	if ((e = saksid_sandbox_drop(&sb, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot drop root for user %s: %s", sb.sb_user, err);
+		goto out;
+	}
+	if (saksid_sandbox_nnp() != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot set no_new_privs: %s", strerror(errno));
+		goto out;
+	}
+	if (cf.cf_seccomp && (e = saksid_sandbox_seccomp(err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s", err);
+		goto out;
+	}
+	snprintf(uid_text, sizeof(uid_text), "%u", (unsigned)getuid());
 	urls[0] = '\0';
 	for (size_t i = 0; i < cf.cf_nlisten; i++) {
 		if (i > 0)
@@ -293,6 +352,10 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
+	saksid_logf(&lg, LOG_INFO, "sandbox: %s%s%s, no_new_privs, no core dumps, seccomp %s",
+	            sb.sb_drop ? "dropped root for user " : sb.sb_root ? "running as root" :
+	            "running as uid ", sb.sb_drop ? sb.sb_user : "",
+	            sb.sb_drop || sb.sb_root ? "" : uid_text, cf.cf_seccomp ? "on" : "OFF");
 	if (cf.cf_rules != NULL)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
