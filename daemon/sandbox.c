@@ -211,7 +211,7 @@ static const int sb_plain[] = {
 static const int sb_sanitize[] = {
 	SCMP_SYS(clone), SCMP_SYS(prctl), SCMP_SYS(ptrace), SCMP_SYS(wait4),
 	SCMP_SYS(waitid), SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(getppid),
-	SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents),
 	SCMP_SYS(process_vm_readv), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 	SCMP_SYS(setrlimit), SCMP_SYS(dup), SCMP_SYS(dup2),
 	SCMP_SYS(dup3), SCMP_SYS(pipe), SCMP_SYS(pipe2),
