@@ -1,7 +1,9 @@
 /*
- * alerts.c: saksi alerts follow (the daemon's PUB socket, live) and saksi alerts list
- * (the alert entries of a ledger copy). An alert carries blind tokens and leaf indices,
- * never a personal value; a published message is hostile input and is parsed strictly.
+ * alerts.c: saksi alerts follow (the daemon's PUB socket, live), saksi alerts list
+ * (the alert entries of a ledger copy, with their ack state) and saksi alerts ack (a
+ * signed acknowledgement, RULES.md 5.3). An alert carries blind tokens and leaf indices,
+ * never a personal value; a published message or a ledger copy is hostile input, parsed
+ * strictly, and a note is printed only as printable ASCII.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,11 +18,18 @@
 
 #include "blind.h"
 #include "cli.h"
+#include "client.h"
+#include "envelope.h"
 #include "rules.h"
+#include "schema.h"
 #include "verify.h"
+#include "wire.h"
+
+#define ACK_TYPE "security.alert.acked"
+#define ACK_NOTE_MAX 500
 
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
-static const char *const kind_names[] = { "?", "rule", "cap", "late" };
+static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise" };
 
 static void
 iso_time(uint64_t ms, char *out, size_t len)
@@ -90,6 +99,11 @@ print_human(const saksi_alert *a, uint64_t entry)
 	printf(":");
 	for (uint32_t i = 0; i < a->al_nevidence; i++)
 		printf("%s%" PRIu64, i == 0 ? " " : ",", a->al_evidence[i]);
+	/* A re-raise: its number in the chain (RULES.md 5.3); evidence is the original. */
+	if (a->al_kind == SAKSI_ALERT_RERAISE)
+		printf("  raised again (%" PRIu64 ")", a->al_extra);
+	if (entry != UINT64_MAX)
+		return;   /* list adds the state and ends the line */
 	putchar('\n');
 }
 
@@ -126,7 +140,7 @@ parse_published(const char *msg, size_t len, saksi_alert *a)
 	    strlen(rule) >= sizeof(a->al_rule) || strlen(group) >= sizeof(a->al_group))
 		goto out;
 	a->al_id = (uint64_t)id;
-	a->al_kind = name_index(kind_names, 4, kind);
+	a->al_kind = name_index(kind_names, 5, kind);
 	a->al_severity = name_index(sev_names, 5, sev);
 	if (a->al_kind == 0 || a->al_severity == 0)
 		goto out;
@@ -225,20 +239,171 @@ alerts_follow(int argc, char **argv)
 	return SX_OK;
 }
 
+/* What the ledger says of one alert id: its acknowledgement and re-raises. */
+struct astate {
+	uint64_t as_id;
+	int as_acked;
+	uint64_t as_ack_entry;
+	uint64_t as_ack_ms;          /* commit time of the ack's entry */
+	uint8_t as_key_id[SAKSI_KEYID_LEN];
+	char as_note[ACK_NOTE_MAX + 1];
+	uint64_t as_reraises;
+	int as_severity;             /* of the latest raise, 0 if none seen */
+};
+
+struct astates {
+	struct astate *v;
+	size_t n, cap;
+};
+
+static int
+cmp_astate(const void *a, const void *b)
+{
+	uint64_t x = ((const struct astate *)a)->as_id, y = ((const struct astate *)b)->as_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The state of id, added if new (the array is sorted again before any lookup). */
+static struct astate *
+astate_add(struct astates *st, uint64_t id)
+{
+	for (size_t i = st->n; i > 0 && st->v[i - 1].as_id >= id; i--)
+		if (st->v[i - 1].as_id == id)
+			return &st->v[i - 1];
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 64;
+		if ((st->v = realloc(st->v, st->cap * sizeof(*st->v))) == NULL)
+			xdie("out of memory");
+	}
+	memset(&st->v[st->n], 0, sizeof(st->v[0]));
+	st->v[st->n].as_id = id;
+	return &st->v[st->n++];
+}
+
+static struct astate *
+astate_find(const struct astates *st, uint64_t id)
+{
+	struct astate k;
+
+	k.as_id = id;
+	return st->n == 0 ? NULL : bsearch(&k, st->v, st->n, sizeof(k), cmp_astate);
+}
+
+/* Printable ASCII only: a ledger copy may hold anything, a terminal must not see it. */
+static void
+clean_note(const char *in, size_t len, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 1 < outlen; i++)
+		out[i] = in[i] >= 0x20 && in[i] <= 0x7e ? in[i] : '?';
+	out[i] = '\0';
+}
+
+/* An ack event: id and note, or 0 when the payload is not one. */
+static uint64_t
+ack_parse(const saksi_envelope *env, char *note, size_t notelen)
+{
+	json_t *root, *id, *nt;
+	uint64_t r = 0;
+
+	root = json_loadb((const char *)env->ev_payload, env->ev_payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	id = json_object_get(root, "alert_id");
+	nt = json_object_get(root, "note");
+	if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(nt)) {
+		r = (uint64_t)json_integer_value(id);
+		clean_note(json_string_value(nt), json_string_length(nt), note, notelen);
+	}
+	json_decref(root);
+	return r;
+}
+
+/*
+ * First pass: the acks (events of ACK_TYPE; saksid commits only the first ack of an open
+ * alert, and a later one for the same id in a copy is ignored here) and the re-raises.
+ */
+static int
+scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
+{
+	int bad = 0;
+
+	for (uint64_t i = 0; i < size; i++) {
+		saksi_leaf lf;
+		saksi_envelope env;
+		saksi_alert a;
+		uint8_t *leaf = NULL;
+		size_t len;
+		saksi_err e;
+
+		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
+			xdie_err(e, "entry %" PRIu64 " cannot be read; run saksi verify", i);
+		if (saksi_leaf_parse(leaf, len, &lf) != SAKSI_OK) {
+			bad = 1;
+		} else if (lf.lf_kind == SAKSI_LEAF_EVENT &&
+		    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) == SAKSI_OK &&
+		    strcmp(env.ev_type, ACK_TYPE) == 0) {
+			char note[ACK_NOTE_MAX + 1];
+			uint64_t id = ack_parse(&env, note, sizeof(note));
+			struct astate *s;
+
+			if (id != 0 && !(s = astate_add(st, id))->as_acked) {
+				s->as_acked = 1;
+				s->as_ack_entry = i;
+				s->as_ack_ms = lf.lf_commit_ms;
+				memcpy(s->as_key_id, env.ev_key_id, SAKSI_KEYID_LEN);
+				memcpy(s->as_note, note, sizeof(note));
+			}
+		} else if (lf.lf_kind == SAKSI_LEAF_ALERT &&
+		    saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a) == SAKSI_OK &&
+		    a.al_kind == SAKSI_ALERT_RERAISE) {
+			struct astate *s = astate_add(st, a.al_id);
+
+			s->as_reraises++;
+			s->as_severity = a.al_severity;
+		}
+		free(leaf);
+	}
+	if (st->n > 0)
+		qsort(st->v, st->n, sizeof(st->v[0]), cmp_astate);
+	return bad;
+}
+
+static void
+ack_who(const struct astate *s, const saksi_keyring *kr, char *out, size_t len)
+{
+	const saksi_keyring_entry *ke = kr != NULL ? saksi_keyring_find(kr, s->as_key_id) :
+	    NULL;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	keyid_to_hex(s->as_key_id, hex);
+	if (ke != NULL)
+		snprintf(out, len, "%s", ke->ke_name);
+	else
+		snprintf(out, len, "%s", hex);
+}
+
 static int
 alerts_list(int argc, char **argv)
 {
-	static const char usage[] = "saksi alerts list --ledger DIR [--json]";
+	static const char usage[] =
+	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json [--state]]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "open", no_argument, NULL, 'o' },
+		{ "keyring", required_argument, NULL, 'K' },
+		{ "state", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL;
+	const char *dir = NULL, *krf = NULL;
+	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
 	saksi_ledger_txn *txn = NULL;
-	uint64_t size, n = 0;
-	int c, json = 0, bad = 0;
+	struct astates st = { NULL, 0, 0 };
+	uint64_t size, n = 0, nopen = 0;
+	int c, json = 0, only_open = 0, with_state = 0, bad = 0;
 	saksi_err e;
 
 	optind = 1;
@@ -246,6 +411,9 @@ alerts_list(int argc, char **argv)
 		switch (c) {
 		case 'l': dir = optarg; break;
 		case 'j': json = 1; break;
+		case 'o': only_open = 1; break;
+		case 's': with_state = 1; break;
+		case 'K': krf = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -253,16 +421,22 @@ alerts_list(int argc, char **argv)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if (dir == NULL)
 		xusage(usage, "--ledger is required");
+	if (with_state && !json)
+		xusage(usage, "--state is for --json (the lines show the state anyway)");
+	if (krf != NULL)
+		kr = xkeyring_load(krf);
 	l = xledger_open_ro(dir);
 	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read the ledger");
 	size = saksi_ledger_size(txn);
+	bad = scan_states(txn, size, &st);
 	for (uint64_t i = 0; i < size; i++) {
 		saksi_leaf lf;
 		saksi_alert a;
+		const struct astate *s;
 		uint8_t *leaf = NULL;
 		size_t len;
-		char *js;
+		char *js, who[128], when[40];
 
 		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
 			xdie_err(e, "entry %" PRIu64 " cannot be read; run saksi verify", i);
@@ -278,22 +452,227 @@ alerts_list(int argc, char **argv)
 		free(leaf);
 		if (lf.lf_kind != SAKSI_LEAF_ALERT)
 			continue;
+		s = astate_find(&st, a.al_id);
+		if (s != NULL && s->as_acked && only_open)
+			continue;
 		n++;
+		if (a.al_kind != SAKSI_ALERT_RERAISE && (s == NULL || !s->as_acked))
+			nopen++;
+		if (s != NULL && s->as_acked) {
+			ack_who(s, kr, who, sizeof(who));
+			iso_time(s->as_ack_ms, when, sizeof(when));
+		}
 		if (!json) {
 			print_human(&a, i);
+			if (s != NULL && s->as_acked)
+				printf("  acked by %s at %s (entry %" PRIu64 "): %s\n", who, when,
+				    s->as_ack_entry, s->as_note);
+			else
+				printf("  open\n");
 			continue;
 		}
 		if ((e = saksi_alert_json(&a, &js)) != SAKSI_OK)
 			xdie_err(e, "entry %" PRIu64, i);
-		/* The published line, with the entry index in front. */
-		printf("{\"entry\":%" PRIu64 ",%s\n", i, js + 1);
+		/* The published line, with the entry index in front: replay --check compares
+		 * it with its own. --state adds the state (RULES.md 5.3) at the end. */
+		if (!with_state)
+			printf("{\"entry\":%" PRIu64 ",%s\n", i, js + 1);
+		else if (s != NULL && s->as_acked) {
+			json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:s}", "by", who, "entry",
+			    (json_int_t)s->as_ack_entry, "time_ms", (json_int_t)s->as_ack_ms,
+			    "time", when, "note", s->as_note);
+			char *ack = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+			if (ack == NULL)
+				xdie("out of memory");
+			printf("{\"entry\":%" PRIu64 ",%.*s,\"state\":\"acked\",\"ack\":%s,"
+			    "\"reraises\":%" PRIu64 "}\n", i, (int)(strlen(js) - 2), js + 1, ack,
+			    s->as_reraises);
+			free(ack);
+			json_decref(o);
+		} else
+			printf("{\"entry\":%" PRIu64 ",%.*s,\"state\":\"open\",\"reraises\":%"
+			    PRIu64 "}\n", i, (int)(strlen(js) - 2), js + 1,
+			    s != NULL ? s->as_reraises : 0);
 		free(js);
 	}
 	saksi_ledger_abort(txn);
 	saksi_ledger_close(l);
+	saksi_keyring_free(kr);
+	free(st.v);
 	if (!json)
-		fprintf(stderr, "saksi: %" PRIu64 " alert(s) in %" PRIu64 " entries\n", n, size);
+		fprintf(stderr, "saksi: %" PRIu64 " alert entr%s listed, %" PRIu64 " alert(s) "
+		    "open, in %" PRIu64 " entries\n", n, n == 1 ? "y" : "ies", nopen, size);
 	return bad ? SX_FAIL : SX_OK;
+}
+
+/*
+ * saksi alerts ack: an ordinary signed event (security.alert.acked), so that verify
+ * checks the officer's signature like any producer's. The sequence number is the time
+ * in milliseconds unless --seq says otherwise: it grows across invocations without any
+ * state file, as long as one key acks at most once a millisecond and its clock does not
+ * go back (saksid refuses a lower seq as replay; then pass --seq).
+ */
+static int
+alerts_ack(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL "
+	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N] "
+	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	static const struct option opts[] = {
+		{ "note", required_argument, NULL, 'n' },
+		{ "officer", required_argument, NULL, 'O' },
+		{ "branch", required_argument, NULL, 'B' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "box-pub", required_argument, NULL, 'b' },
+		{ "vkey", required_argument, NULL, 'v' },
+		{ "vkey-file", required_argument, NULL, 'V' },
+		{ "seq", required_argument, NULL, 's' },
+		{ "schemas", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
+	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
+	    *passfile = NULL;
+	uint64_t id, seq = 0, timeout = 0, tms;
+	int c, json = 0, rc;
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_schemas *sch = NULL;
+	saksi_seckey *sk;
+	saksi_client_opts co;
+	saksi_client *cl = NULL;
+	saksi_event ev;
+	saksi_result res;
+	json_t *pl;
+	char err[256] = "", *payload;
+	saksi_err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': note = optarg; break;
+		case 'O': officer = optarg; break;
+		case 'B': branch = optarg; break;
+		case 'u': url = optarg; break;
+		case 'k': key = optarg; break;
+		case 'b': boxf = optarg; break;
+		case 'v': vk = optarg; break;
+		case 'V': vkf = optarg; break;
+		case 's': seq = xparse_u64(optarg, "--seq"); break;
+		case 'S': schemas_dir = optarg; break;
+		case 'j': json = 1; break;
+		case 'P': passfile = optarg; break;
+		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		xusage(usage, "one alert ID is expected (saksi alerts list shows them)");
+	id = xparse_u64(argv[optind], "alert ID");
+	if (id == 0)
+		xusage(usage, "alert ids start at 1");
+	if (!note || !officer || !url || !key || !boxf || (!vk && !vkf))
+		xusage(usage, "--note, --officer, -k, --url, --box-pub and --vkey are required");
+	if (timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	tms = now_ms();
+	if (seq == 0)
+		seq = tms;
+	xvkey(vk, vkf, &v);
+	if ((e = saksi_pubkey_load(boxf, &box)) != SAKSI_OK)
+		xdie_err(e, "cannot load the appliance's box key %s", boxf);
+	if (box.pk_kind != SAKSI_KEY_BOX)
+		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if (schemas_dir == NULL)
+		schemas_dir = default_schemas_dir();
+	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
+		if (err[0] != '\0')
+			xdie("schemas %s: %s", schemas_dir, err);
+		xdie_err(e, "cannot load the schemas in %s", schemas_dir);
+	}
+	if (!saksi_schemas_has(sch, ACK_TYPE))
+		xdie("no schema for %s in %s: these schemas predate acknowledgements",
+		    ACK_TYPE, schemas_dir);
+	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
+	    "alert_id", (json_int_t)id, "note", note);
+	if (pl == NULL || (payload = json_dumps(pl, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		xdie("out of memory, or the note is not UTF-8");
+	json_decref(pl);
+	/* The schema's rules (note: printable ASCII, 1-500; ids' patterns) before signing. */
+	e = saksi_schemas_validate_clear(sch, ACK_TYPE, payload, strlen(payload), err,
+	    sizeof(err));
+	if (e != SAKSI_OK)
+		xusage(usage, "the acknowledgement does not match its schema: %s (the note is "
+		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
+
+	sk = xseckey_load(key, passfile);
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_key = sk;
+	co.co_box_pk = box.pk_key;
+	co.co_log = &v;
+	co.co_schemas = sch;
+	co.co_timeout_ms = (int)timeout;
+	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
+		saksi_seckey_free(sk);
+		xdie_err(e, "cannot open a connection to %s", url);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = ACK_TYPE;
+	ev.se_payload = payload;
+	ev.se_seq = seq;
+	ev.se_time_ms = tms;
+	memset(&res, 0, sizeof(res));
+	e = saksi_client_submit(cl, &ev, 1, &res);
+	saksi_client_close(cl);
+	saksi_seckey_free(sk);
+	saksi_schemas_free(sch);
+	free(payload);
+	if (e == SAKSI_ERR_PROOF)
+		xfail("the daemon's receipt does not verify against %s: do not trust it",
+		    v.nv_name);
+	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
+		xdie_err(e, "daemon at %s did not answer", url);
+	if (e != SAKSI_OK)
+		xdie_err(e, "submission failed");
+
+	rc = res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE ? SX_OK :
+	    SX_FAIL;
+	if (json) {
+		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
+		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
+		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);
+
+		if (o == NULL)
+			xdie("out of memory");
+		if (rc == SX_OK) {
+			json_object_set_new(o, "index", json_integer((json_int_t)res.sr_index));
+			json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
+			    res.sr_receipt : ""));
+		} else
+			json_object_set_new(o, "message", json_string(res.sr_message));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else if (rc == SX_OK) {
+		if (res.sr_receipt != NULL)
+			fputs(res.sr_receipt, stdout);
+		fprintf(stderr, "saksi: alert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
+		    id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
+		    " (already in the ledger)" : "");
+	}
+	if (rc != SX_OK)
+		fprintf(stderr, "saksi: refused (%s): %s\n", saksi_reason_name(res.sr_code),
+		    res.sr_message);
+	saksi_result_clear(&res);
+	return rc;
 }
 
 int
@@ -301,14 +680,17 @@ cmd_alerts(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi alerts follow --url URL [--json] [--count N] | "
-	    "saksi alerts list --ledger DIR [--json]";
+	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json] | "
+	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key ...";
 
 	if (argc < 2)
-		xusage(usage, "follow or list?");
+		xusage(usage, "follow, list or ack?");
 	if (strcmp(argv[1], "follow") == 0)
 		return alerts_follow(argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
 		return alerts_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ack") == 0)
+		return alerts_ack(argc - 1, argv + 1);
 	xusage(usage, "unknown alerts command \"%s\"", argv[1]);
 }
 
@@ -335,4 +717,10 @@ show_alert_leaf(const uint8_t *body, size_t len, json_t *o)
 	} else
 		printf("alert: %s\n", js);
 	free(js);
+}
+
+void
+alerts_print_line(const saksi_alert *a)
+{
+	print_human(a, UINT64_MAX);
 }

@@ -14,6 +14,7 @@
 #include "ledger.h"
 #include "note.h"
 #include "saksi_error.h"
+#include "schema.h"
 
 /* Exit codes, documented in `saksi --help` and docs/saksi.md. */
 #define SX_OK 0    /* success */
@@ -46,6 +47,7 @@ void xwrite_all(int fd, const void *buf, size_t len);
 uint64_t xparse_u64(const char *s, const char *what);
 /* Milliseconds since the Unix epoch. */
 uint64_t now_ms(void);
+const char *default_schemas_dir(void);
 
 /* Passphrase in sodium_malloc memory (free with xpass_free), from a file or the tty. */
 char *xpass_from_file(const char *path);
@@ -81,8 +83,20 @@ int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+/* saksi submit --outbox: queue (seq 0: the outbox's next), flush, report; an exit code. */
+int outbox_submit(const char *dir, const char *url, const saksi_seckey *sk,
+                  const uint8_t *box_pk, const saksi_note_verifier *v,
+                  const saksi_schemas *sch, const char *type, const char *payload,
+                  uint64_t seq, uint64_t tms, uint64_t timeout, int json);
 /* saksi get's view of an alert leaf body: into o (JSON) or printed when o is NULL. */
 struct json_t;
 void show_alert_leaf(const uint8_t *body, size_t len, struct json_t *o);
+
+/* saksi replay (cli/replay.c). */
+int cmd_replay(int argc, char **argv);
+/* The human line of `saksi alerts` for an alert with no ledger entry yet (replay). */
+struct saksi_alert;
+void alerts_print_line(const struct saksi_alert *a);
 
 #endif

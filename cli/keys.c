@@ -22,6 +22,7 @@ static const char *const default_roles[][2] = {
 	{ "queue", "queue.*" },
 	{ "claim", "claim.*" },
 	{ "staff", "staff.*" },
+	{ "security", "security.*" },
 };
 
 static int
@@ -652,7 +653,7 @@ cmd_init(int argc, char **argv)
 	};
 	const char *dir = NULL, *origin = NULL, *listen = NULL, *rules = NULL;
 	const char *alerts = NULL;
-	const char *schemas = SAKSI_SOURCE_SCHEMA_DIR;
+	const char *schemas = default_schemas_dir();
 	char vkey[SAKSI_VKEY_MAX + 1], *logk, *logp, *boxk, *boxp, *storek, *idxk, *kr, *conf,
 	    *vkf, *ktext, *ctext, *abs, *abs_schemas, *abs_rules = NULL, url[256],
 	    aurl[256];

@@ -27,6 +27,11 @@ static const char help[] =
 "Producers:\n"
 "  submit --url URL -k producer.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
 "         --type T --seq N [--time MS] [--payload FILE|-] [--schemas DIR] [--json]\n"
+"         [--outbox DIR]   queue it durably first (--seq may then be left out), send the\n"
+"                          queue in order; exit 0 also when only queued\n"
+"  outbox status|dead|receipts DIR              what the outbox holds (dead: refused)\n"
+"  outbox flush DIR --url URL (--vkey VKEY | --vkey-file F) [--batch N] [--timeout MS]\n"
+"         [--json]         deliver the queue in order, exactly once\n"
 "\n"
 "Ledger:\n"
 "  checkpoint (--ledger DIR | --url URL [-k producer.key]) [--vkey VKEY | --vkey-file F]\n"
@@ -42,7 +47,9 @@ static const char help[] =
 "\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
-"  alerts list --ledger DIR [--json]                      the alert entries of a ledger\n"
+"  alerts list --ledger DIR [--open] [--keyring F] [--json [--state]]  alert entries, state\n"
+"  alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
+"             (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N]  acknowledge an alert\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -53,6 +60,15 @@ static const char help[] =
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
 "           [--start YYYY-MM-DD] [--truth FILE] [--batch N] [--window MS] [--register-only]\n"
 "           [--dry-run --out FILE.jsonl|-]   realistic branch traffic, signed and submitted\n"
+"           [--evaluate [--ledger DIR] [--json]]   then precision and recall per pattern\n"
+"  simulate --evaluate-only --truth FILE (--state DIR | --ledger DIR) [--json]\n"
+"\n"
+"Rules (tune a candidate over history before deploying it):\n"
+"  replay (--config saksid.conf | --ledger DIR --index-key F --store-key F) [--rules FILE]\n"
+"         [--schemas DIR] [--passphrase-file F] [--from TIME] [--to TIME] [--from-index N]\n"
+"         [--to-index N] [--check] [--json] [--quiet] [--tmpdir DIR]\n"
+"         what a rule set would have raised over the ledger; writes nothing.\n"
+"         --check: exit 1 unless it reproduces saksid's alert entries byte for byte\n"
 "\n"
 "A secret key protected by a passphrase is opened with --passphrase-file F, or by asking\n"
 "on the terminal.\n"
@@ -81,7 +97,9 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "simulate", saksi_cmd_simulate },
+	{ "replay", cmd_replay },
 	{ "alerts", cmd_alerts },
+	{ "outbox", cmd_outbox },
 };
 
 int

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "config.h"
 #include "keys.h"
 #include "schema.h"
 #include "sim.h"
@@ -30,7 +31,9 @@ static const char usage[] =
     "saksi simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S]\n"
     "       [--brokers none|low|medium|high] [--start YYYY-MM-DD] [--truth FILE]\n"
     "       [--batch N] [--window MS] [--timeout MS] [--vkey VKEY | --vkey-file F]\n"
-    "       [--schemas DIR] [--register-only] [--dry-run --out FILE.jsonl|-] [--quiet]";
+    "       [--schemas DIR] [--register-only] [--dry-run --out FILE.jsonl|-] [--quiet]\n"
+    "       [--evaluate [--ledger DIR] [--json]]\n"
+    "   or: saksi simulate --evaluate-only --truth FILE (--state DIR | --ledger DIR) [--json]";
 
 #define MAX_OPEN_CLIENTS 64    /* nanomsg has 512 sockets in all; stay well below */
 #define SEQ_BLOCK 4096         /* sequence numbers reserved on disk at a time */
@@ -44,6 +47,7 @@ struct producer {
 	uint64_t seq, reserved;    /* last sequence given, highest one recorded on disk */
 	saksi_event *ev;
 	int *scen;
+	uint64_t *sidx;            /* stream index of each buffered event */
 	size_t n;
 	uint64_t first_t;          /* producer time of the oldest buffered event */
 };
@@ -69,6 +73,9 @@ struct run {
 	json_t *seqs;              /* producers/seq.json: name -> highest reserved seq */
 	char *seqpath;
 	struct tally t;
+	uint64_t *leaves;          /* ledger index of each stream event, UINT64_MAX if none */
+	size_t nleaves, capleaves;
+	json_t *truth;             /* for --evaluate */
 };
 
 static char *
@@ -398,12 +405,14 @@ flush(struct run *r, struct producer *p)
 	saksi_result res[SAKSI_WIRE_BATCH_MAX];
 	saksi_event ev[SAKSI_WIRE_BATCH_MAX];
 	int scen[SAKSI_WIRE_BATCH_MAX], attempt;
+	uint64_t sidx[SAKSI_WIRE_BATCH_MAX];
 	size_t n = p->n, i, k;
 	saksi_err e;
 
 	/* A working copy: retries shrink it, while p->ev keeps every payload to free. */
 	memcpy(ev, p->ev, n * sizeof(ev[0]));
 	memcpy(scen, p->scen, n * sizeof(scen[0]));
+	memcpy(sidx, p->sidx, n * sizeof(sidx[0]));
 	for (attempt = 0; n > 0; attempt++) {
 		memset(res, 0, n * sizeof(res[0]));
 		e = saksi_client_submit(client_of(r, p), ev, n, res);
@@ -423,6 +432,7 @@ flush(struct run *r, struct producer *p)
 				/* Keep it, in order, for the next attempt. */
 				ev[k] = ev[i];
 				scen[k] = scen[i];
+				sidx[k] = sidx[i];
 				k++;
 			} else if (code == SAKSI_R_ACCEPTED || code == SAKSI_R_DUPLICATE) {
 				if (code == SAKSI_R_ACCEPTED)
@@ -433,6 +443,8 @@ flush(struct run *r, struct producer *p)
 				r->t.receipts += res[i].sr_receipt != NULL;
 				if (sc >= 0)
 					r->t.sc_accepted[sc]++;
+				/* Where it is in the ledger: what --evaluate matches alerts with. */
+				r->leaves[sidx[i]] = res[i].sr_index;
 			} else if (code > 0 && code < SAKSI_R__COUNT) {
 				r->t.refused[code]++;
 			} else {
@@ -526,6 +538,75 @@ out_close(FILE *f, const char *path, char *tmp)
 	free(tmp);
 }
 
+/* The ledger of a state directory: saksid.conf's state_dir/ledger, read with saksid's
+ * own parser. */
+static char *
+state_ledger(const char *state)
+{
+	char *cp = path_join(state, "saksid.conf", ""), *dir, err[512] = "";
+	saksid_config cf;
+	saksi_err e;
+
+	if ((e = saksid_config_load(cp, &cf, err, sizeof(err))) != SAKSI_OK)
+		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
+	dir = path_join(cf.cf_state_dir, "ledger", "");
+	saksid_config_free(&cf);
+	free(cp);
+	return dir;
+}
+
+/* The ground truth with the ledger index of every event ("leaves", null for an event
+ * that is not in the ledger). */
+static json_t *
+truth_with_leaves(const saksi_sim *sim, const struct run *r, int with_leaves)
+{
+	json_error_t jerr;
+	json_t *t, *lv;
+	char *tj;
+	size_t tl;
+	saksi_err e;
+
+	if ((e = saksi_sim_truth_json(sim, &tj, &tl)) != SAKSI_OK)
+		xdie_err(e, "cannot build the ground truth");
+	if ((t = json_loadb(tj, tl, 0, &jerr)) == NULL)
+		xdie("the ground truth is not JSON: %s", jerr.text);
+	free(tj);
+	if (!with_leaves)
+		return t;
+	lv = json_array();
+	for (size_t i = 0; i < r->nleaves; i++)
+		json_array_append_new(lv, r->leaves[i] == UINT64_MAX ? json_null() :
+		    json_integer((json_int_t)r->leaves[i]));
+	if (json_object_set_new(t, "leaves", lv) != 0)
+		xdie("out of memory");
+	return t;
+}
+
+/* --evaluate-only: an earlier run's truth file against a ledger. */
+static int
+evaluate_only(const char *truth, const char *state, const char *ledger, int json)
+{
+	json_error_t jerr;
+	json_t *t;
+	char *dir = NULL;
+	int rc;
+
+	if (truth == NULL)
+		xusage(usage, "--evaluate-only needs --truth FILE (written by a run)");
+	if (ledger == NULL && state == NULL)
+		xusage(usage, "--evaluate-only needs --ledger DIR or --state DIR");
+	if ((t = json_load_file(truth, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		xdie("%s:%d: %s", truth, jerr.line, jerr.text);
+	if (json_integer_value(json_object_get(t, "saksi_sim_truth")) != 1)
+		xdie("%s is not a saksi simulate truth file (version 1)", truth);
+	if (ledger == NULL)
+		ledger = dir = state_ledger(state);
+	rc = saksi_sim_evaluate(t, ledger, json, stdout);
+	json_decref(t);
+	free(dir);
+	return rc;
+}
+
 int
 saksi_cmd_simulate(int argc, char **argv)
 {
@@ -548,14 +629,19 @@ saksi_cmd_simulate(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'N' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "evaluate", no_argument, NULL, 'E' },
+		{ "evaluate-only", no_argument, NULL, 'O' },
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state = NULL, *url = NULL, *truth = NULL, *vk = NULL, *vkf = NULL,
-	    *schemas_dir = NULL, *out = NULL, *brokers = "medium";
+	    *schemas_dir = NULL, *out = NULL, *brokers = "medium", *ledger = NULL;
 	char *conf = NULL, *conf_url = NULL, *conf_schemas = NULL, *vkf_default = NULL,
 	    *pdir = NULL, *tmp = NULL, d0[16], d1[16], err[256] = "";
 	uint64_t seed = 0, branches = 1, days = 1, batch = 64, window = 60000, timeout = 0;
 	int c, have_seed = 0, register_only = 0, dry = 0, quiet = 0, level, created_any = 0;
+	int evaluate = 0, evaluate_o = 0, json = 0, rc;
 	int64_t start = -1;
 	saksi_sim_opts so;
 	saksi_sim *sim = NULL;
@@ -586,11 +672,21 @@ saksi_cmd_simulate(int argc, char **argv)
 		case 'N': dry = 1; break;
 		case 'o': out = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'E': evaluate = 1; break;
+		case 'O': evaluate_o = 1; break;
+		case 'L': ledger = optarg; break;
+		case 'j': json = 1; break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (evaluate_o)
+		return evaluate_only(truth, state, ledger, json);
+	if ((evaluate || json || ledger != NULL) && (dry || register_only))
+		xusage(usage, "--evaluate needs a run: not with --dry-run or --register-only");
+	if ((json || ledger != NULL) && !evaluate)
+		xusage(usage, "--json and --ledger go with --evaluate or --evaluate-only");
 	if (branches < 1 || branches > SAKSI_SIM_BRANCHES_MAX)
 		xusage(usage, "--branches must be 1 to %d", SAKSI_SIM_BRANCHES_MAX);
 	if (days < 1 || days > SAKSI_SIM_DAYS_MAX)
@@ -693,7 +789,7 @@ saksi_cmd_simulate(int argc, char **argv)
 		}
 		if (schemas_dir == NULL)
 			schemas_dir = conf_schemas != NULL && conf_schemas[0] == '/' ? conf_schemas :
-			    SAKSI_SOURCE_SCHEMA_DIR;
+			    default_schemas_dir();
 		if ((e = saksi_schemas_load(schemas_dir, &r.schemas, err, sizeof(err))) !=
 		    SAKSI_OK)
 			xdie("schemas %s: %s", schemas_dir, err[0] ? err : saksi_strerror(e));
@@ -712,6 +808,7 @@ saksi_cmd_simulate(int argc, char **argv)
 				xdie("out of memory");
 			r.p[i].ev = xmalloc(batch * sizeof(*r.p[i].ev));
 			r.p[i].scen = xmalloc(batch * sizeof(*r.p[i].scen));
+			r.p[i].sidx = xmalloc(batch * sizeof(*r.p[i].sidx));
 		}
 		seqs_save(&r);
 		r.batch = batch;
@@ -763,6 +860,17 @@ saksi_cmd_simulate(int argc, char **argv)
 			p->ev[p->n].se_seq = next_seq(&r, p);
 			p->ev[p->n].se_time_ms = ev.se_time_ms;
 			p->scen[p->n] = ev.se_scenario;
+			p->sidx[p->n] = ev.se_index;
+			if (ev.se_index >= r.capleaves) {
+				r.capleaves = r.capleaves ? 2 * r.capleaves : 4096;
+				while (r.capleaves <= ev.se_index)
+					r.capleaves *= 2;
+				if ((r.leaves = realloc(r.leaves, r.capleaves * sizeof(*r.leaves))) ==
+				    NULL)
+					xdie("out of memory");
+			}
+			while (r.nleaves <= ev.se_index)
+				r.leaves[r.nleaves++] = UINT64_MAX;
 			p->n++;
 			ev.se_payload = NULL;
 			if (p->n == r.batch)
@@ -778,14 +886,20 @@ saksi_cmd_simulate(int argc, char **argv)
 	else
 		flush_older(&r, UINT64_MAX);
 
-	if (truth != NULL) {
-		char *tj;
-		size_t tl;
+	if (truth != NULL || evaluate) {
+		json_t *tj = truth_with_leaves(sim, &r, !dry);
+		char *text;
 
-		if ((e = saksi_sim_truth_json(sim, &tj, &tl)) != SAKSI_OK)
-			xdie_err(e, "cannot build the ground truth");
-		xwrite_file_atomic(truth, tj, tl, 0600);
-		free(tj);
+		if (truth != NULL) {
+			if ((text = json_dumps(tj, JSON_COMPACT)) == NULL)
+				xdie("out of memory");
+			xwrite_file_atomic(truth, text, strlen(text), 0600);
+			free(text);
+		}
+		if (evaluate)
+			r.truth = tj;
+		else
+			json_decref(tj);
 	}
 
 	fprintf(info, "events: %" PRIu64 " generated", r.t.generated);
@@ -823,6 +937,14 @@ saksi_cmd_simulate(int argc, char **argv)
 	}
 	if (truth != NULL)
 		fprintf(info, "truth: %s\n", truth);
+	if (evaluate) {
+		char *dir = ledger != NULL ? NULL : state_ledger(state);
+
+		fflush(info);
+		(void)saksi_sim_evaluate(r.truth, ledger != NULL ? ledger : dir, json, stdout);
+		json_decref(r.truth);
+		free(dir);
+	}
 done:
 	for (i = 0; i < r.np; i++) {
 		if (r.p[i].cl != NULL)
@@ -830,7 +952,9 @@ done:
 		saksi_seckey_free(r.p[i].key);
 		free(r.p[i].ev);
 		free(r.p[i].scen);
+		free(r.p[i].sidx);
 	}
+	free(r.leaves);
 	free(r.p);
 	json_decref(r.seqs);
 	free(r.seqpath);
@@ -841,12 +965,13 @@ done:
 	free(conf_schemas);
 	free(vkf_default);
 	free(pdir);
+	rc = SX_OK;
 	if (!dry && !register_only) {
 		int k;
 
 		for (k = 0; k < SAKSI_R__COUNT; k++)
 			if (r.t.refused[k] > 0)
-				return SX_FAIL;
+				rc = SX_FAIL;
 	}
-	return SX_OK;
+	return rc;
 }

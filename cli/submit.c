@@ -23,7 +23,7 @@ cmd_submit(int argc, char **argv)
 	static const char usage[] =
 	    "saksi submit --url URL -k producer.key --box-pub box.pub "
 	    "(--vkey VKEY | --vkey-file F) --type T --seq N [--time MS] [--payload FILE|-] "
-	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F] [--outbox DIR]";
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "key", required_argument, NULL, 'k' },
@@ -38,11 +38,12 @@ cmd_submit(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "outbox", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = SAKSI_SOURCE_SCHEMA_DIR,
-	    *passfile = NULL;
+	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = NULL,
+	    *passfile = NULL, *outbox = NULL;
 	uint64_t seq, tms, timeout = 0;
 	int c, json = 0, have_time = 0, rc;
 	saksi_note_verifier v;
@@ -74,15 +75,17 @@ cmd_submit(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'P': passfile = optarg; break;
 		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		case 'O': outbox = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
-	if (!url || !key || !boxf || !type || !seq_s || (!vk && !vkf))
+	/* With an outbox, --seq may be left to its persistent counter. */
+	if (!url || !key || !boxf || !type || (!seq_s && !outbox) || (!vk && !vkf))
 		xusage(usage, "--url, -k, --box-pub, --vkey, --type and --seq are required");
-	seq = xparse_u64(seq_s, "--seq");
-	if (seq == 0)
+	seq = seq_s != NULL ? xparse_u64(seq_s, "--seq") : 0;
+	if (seq_s != NULL && seq == 0)
 		xusage(usage, "--seq starts at 1");
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
@@ -93,6 +96,8 @@ cmd_submit(int argc, char **argv)
 		xdie_err(e, "cannot load the appliance's box key %s", boxf);
 	if (box.pk_kind != SAKSI_KEY_BOX)
 		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if (schemas_dir == NULL)
+		schemas_dir = default_schemas_dir();
 	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
 		if (err[0] != '\0')
 			xdie("schemas %s: %s", schemas_dir, err);
@@ -111,6 +116,14 @@ cmd_submit(int argc, char **argv)
 		    err[0] ? err : saksi_strerror(e));
 
 	sk = xseckey_load(key, passfile);
+	if (outbox != NULL) {
+		rc = outbox_submit(outbox, url, sk, box.pk_key, &v, sch, type, payload, seq, tms,
+		                   timeout, json);
+		saksi_seckey_free(sk);
+		saksi_schemas_free(sch);
+		free(payload);
+		return rc;
+	}
 	memset(&co, 0, sizeof(co));
 	co.co_url = url;
 	co.co_key = sk;

@@ -216,6 +216,21 @@ xparse_u64(const char *s, const char *what)
 	return v;
 }
 
+/*
+ * The event schemas when no --schemas is given: the source tree's for a build run where it
+ * was built (tests, the demo), else the packaged copy. A packaged binary built elsewhere
+ * finds no source tree and so uses what the package installed.
+ */
+const char *
+default_schemas_dir(void)
+{
+	struct stat st;
+
+	if (stat(SAKSI_SOURCE_SCHEMA_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		return SAKSI_SOURCE_SCHEMA_DIR;
+	return SAKSI_INSTALL_SCHEMA_DIR;
+}
+
 uint64_t
 now_ms(void)
 {

@@ -18,6 +18,7 @@
 
 #include "bytes.h"
 #include "commit.h"
+#include "detect.h"
 #include "envelope.h"
 #include "note.h"
 #include "verify.h"
@@ -26,6 +27,9 @@
 #define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
 #define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
+#define ACK_TYPE "security.alert.acked"
+#define RERAISE_GROUP_MAX 256  /* re-raises in one commit group */
+#define RERAISE_GROUPS_MAX 4   /* groups in one call: ingest waits no longer than that */
 
 struct summary {
 	uint8_t s_key_id[SAKSI_KEYID_LEN];
@@ -40,6 +44,7 @@ struct saksid_committer {
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
 	uint64_t c_skew;
+	uint64_t c_age;      /* >= c_skew */
 
 	/* Scratch kept between groups, so the hot path does not allocate per event. */
 	struct summary *c_sum;        /* SAKSID_COMMIT_ITEMS_MAX entries */
@@ -60,18 +65,11 @@ struct saksid_committer {
 	saksi_rules *c_rules;         /* owned; NULL: no detection */
 	const saksi_blind *c_blind;
 	int c_sock;                   /* PUB, or -1 */
+	uint64_t c_ack_timeout;       /* ms; 0: never re-raise */
 	uint64_t c_alerts;            /* alerts raised by the last group */
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
-	struct rule_event *c_rev;
-};
-
-/* One event as the detectors see it: non-personal values as text, tokens for the rest. */
-struct rule_event {
-	saksi_rule_field f[SAKSI_RULES_EVENT_FIELDS];
-	size_t n;
-	char num[SAKSI_RULES_EVENT_FIELDS][24];
-	char tok[SAKSI_RULES_EVENT_FIELDS][SAKSI_BLIND_TOKEN_LEN + 1];
+	saksi_detect *c_detect;       /* the events' view for the rules (detect.h) */
 };
 
 saksi_err
@@ -152,7 +150,7 @@ saksid_commit_free(saksid_committer *c)
 	free(c->c_receipts);
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
-	free(c->c_rev);
+	saksi_detect_free(c->c_detect);
 	pthread_mutex_destroy(&c->c_mu);
 	free(c);
 }
@@ -214,11 +212,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_skew = o->co_max_clock_skew_ms;
+	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
+	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
-	c->c_rev = calloc(1, sizeof(*c->c_rev));
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
 	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
 	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
@@ -229,7 +228,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
 	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
-	    c->c_rev == NULL) {
+	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK)) {
 		saksid_commit_free(c);
 		return SAKSI_ERR_NOMEM;
 	}
@@ -310,7 +309,7 @@ publish_locked(saksid_committer *c)
 {
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
-	uint64_t mark, last, id;
+	uint64_t mark, last, rmark, rlast, id;
 	char *json;
 	saksi_err e;
 
@@ -323,10 +322,14 @@ publish_locked(saksid_committer *c)
 		return SAKSI_ERR_LEDGER;
 	}
 	if ((e = saksi_rules_published_get(c->c_rules, mt, &mark)) != SAKSI_OK ||
-	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK || last <= mark) {
+	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK ||
+	    (e = saksi_rules_reraise_published_get(c->c_rules, mt, &rmark)) != SAKSI_OK ||
+	    (e = saksi_rules_reraise_last(c->c_rules, mt, &rlast)) != SAKSI_OK ||
+	    (last <= mark && rlast <= rmark)) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
+	/* Alerts, then re-raises (RULES.md 5.3): a re-raise always follows its original. */
 	for (id = mark + 1; id <= last; id++) {
 		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
 		    (e = saksi_alert_json(&c->c_alert, &json)) != SAKSI_OK) {
@@ -339,7 +342,19 @@ publish_locked(saksid_committer *c)
 			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
 		free(json);
 	}
-	if ((e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) {
+	for (id = rmark + 1; id <= rlast; id++) {
+		if ((e = saksi_rules_reraise_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
+		    (e = saksi_alert_json(&c->c_alert, &json)) != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			return e;
+		}
+		if (c->c_sock >= 0)
+			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
+		free(json);
+	}
+	if ((last > mark && (e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) ||
+	    (rlast > rmark &&
+	     (e = saksi_rules_reraise_published_set(c->c_rules, mt, rlast)) != SAKSI_OK)) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
@@ -387,115 +402,20 @@ summary_add(struct summary *sum, size_t n, const saksid_item *it)
 	return n + 1;
 }
 
-static void
-rev_add(struct rule_event *rv, const char *name, const char *value, int personal)
-{
-	if (rv->n == SAKSI_RULES_EVENT_FIELDS)
-		return;
-	rv->f[rv->n].rf_name = name;
-	rv->f[rv->n].rf_value = value;
-	rv->f[rv->n].rf_personal = personal;
-	rv->n++;
-}
-
 /*
- * Feeds the event just appended at idx to the detectors. A malformed event (one the
- * engine refuses as such) is committed all the same, undetected; any other failure
- * fails the group.
+ * Feeds the event just appended at idx to the detectors, through the code `saksi replay`
+ * uses too (detect.h). A malformed event (one the engine refuses as such) is committed
+ * all the same, undetected; any other failure fails the group.
  */
 static saksi_err
 detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64_t idx)
 {
-	struct rule_event *rv = c->c_rev;
-	saksi_envelope env;
-	saksi_rule_event ev;
-	json_t *root, *v;
-	const char *key, *branch = NULL, *bank_code = NULL;
-	char **names = NULL, **values = NULL;
-	size_t nd = 0;
 	MDB_txn *mt;
-	saksi_err e = SAKSI_OK;
 
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
-	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK)
-		return SAKSI_OK;   /* ingest parsed it: cannot happen */
-	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
-	                  JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(root)) {
-		/* Ingest parsed it; should it fail now, the event stays committed, undetected,
-		 * rather than failing every retry of the group. */
-		json_decref(root);
-		return SAKSI_OK;
-	}
-	rv->n = 0;
-	json_object_foreach(root, key, v) {
-		char *num;
-
-		if (rv->n == SAKSI_RULES_EVENT_FIELDS)
-			break;   /* the engine takes no more; the schemas allow far fewer */
-		num = rv->num[rv->n];
-
-		/* A personal field in clear never reaches the engine (ingest refuses it). */
-		if (saksi_blind_field_personal(key))
-			continue;
-		if (json_is_string(v)) {
-			if (strlen(json_string_value(v)) != json_string_length(v))
-				continue;
-			if (strcmp(key, "branch") == 0)
-				branch = json_string_value(v);
-			if (strcmp(key, "bank_code") == 0)
-				bank_code = json_string_value(v);
-			rev_add(rv, key, json_string_value(v), 0);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(rv->num[0]), "%" JSON_INTEGER_FORMAT,
-			         json_integer_value(v));
-			rev_add(rv, key, num, 0);
-		} else if (json_is_boolean(v))
-			rev_add(rv, key, json_is_true(v) ? "true" : "false", 0);
-	}
-	if (it->it_disc != NULL) {
-		e = saksi_disclosures_check(env.ev_payload, env.ev_payload_len, it->it_disc,
-		                            it->it_disc_len, &names, &values, &nd);
-		if (e != SAKSI_OK) {
-			json_decref(root);
-			return e == SAKSI_ERR_NOMEM ? e : SAKSI_OK;
-		}
-	}
-	for (size_t i = 0; i < nd; i++) {
-		saksi_blind_kind k = saksi_blind_field_kind(names[i]);
-		char *tok = rv->tok[rv->n < SAKSI_RULES_EVENT_FIELDS ? rv->n : 0];
-
-		if (k == SAKSI_BLIND_NONE || rv->n == SAKSI_RULES_EVENT_FIELDS)
-			continue;
-		if (k == SAKSI_BLIND_ACCOUNT)
-			e = bank_code == NULL ? SAKSI_ERR_FORMAT :
-			    saksi_blind_account(c->c_blind, bank_code, values[i], tok);
-		else
-			e = saksi_blind_token(c->c_blind, k, values[i], strlen(values[i]), tok);
-		if (e == SAKSI_ERR_NOMEM)
-			break;
-		/* A value that does not normalise is left out: no token, no grouping. */
-		if (e == SAKSI_OK)
-			rev_add(rv, names[i], tok, 1);
-		e = SAKSI_OK;
-	}
-	if (e == SAKSI_OK) {
-		memset(&ev, 0, sizeof(ev));
-		ev.re_index = idx;
-		ev.re_type = env.ev_type;
-		ev.re_time_ms = env.ev_time_ms;
-		ev.re_branch = branch != NULL ? branch : "";
-		ev.re_fields = rv->f;
-		ev.re_nfields = rv->n;
-		e = saksi_rules_eval(c->c_rules, mt, &ev, NULL);
-		if (e == SAKSI_ERR_INVAL)
-			e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
-	}
-	sodium_memzero(rv->tok, sizeof(rv->tok));
-	saksi_disclosures_free(names, values, nd);
-	json_decref(root);
-	return e;
+	return saksi_detect_eval(c->c_detect, c->c_rules, mt, idx, it->it_env, it->it_env_len,
+	                         it->it_disc, it->it_disc_len, NULL, NULL);
 }
 
 /* Appends a ledger entry for every alert raised after id `before`. */
@@ -512,14 +432,78 @@ alert_leaves(saksid_committer *c, saksi_ledger_txn *txn, uint64_t before, uint64
 	if ((e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK)
 		return e;
 	for (uint64_t id = before + 1; id <= last; id++) {
+		uint64_t idx;
+
+		/* Tracked in the same transaction: open from its commit on, for acks and
+		 * re-raises (RULES.md 5.3). */
 		if ((e = saksi_rules_alert_get(c->c_rules, mt, id, &c->c_alert)) != SAKSI_OK ||
 		    (e = saksi_alert_leaf_encode(&c->c_alert, c->c_alert_body,
 		                                 SAKSI_ALERT_LEAF_MAX, &len)) != SAKSI_OK ||
 		    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body, len,
-		                             NULL, NULL)) != SAKSI_OK)
+		                             &idx, NULL)) != SAKSI_OK ||
+		    (e = saksi_rules_alert_track(c->c_rules, mt, id, idx, now_ms)) != SAKSI_OK)
 			return e;
 		c->c_alerts++;
 	}
+	return SAKSI_OK;
+}
+
+/*
+ * An acknowledgement (RULES.md 5.3) is committed only if it names an alert that is open
+ * now, in this transaction: *id is that alert, or 0 for any other event. Otherwise the
+ * item is refused as `schema` (the payload names something that is not there to ack),
+ * and nothing is written. Returns a ledger error or OK.
+ */
+static saksi_err
+ack_check(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t *id)
+{
+	saksi_envelope env;
+	saksi_alert_state st;
+	json_t *root, *v;
+	MDB_txn *mt;
+	uint64_t aid;
+	saksi_err e;
+
+	*id = 0;
+	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK ||
+	    strcmp(env.ev_type, ACK_TYPE) != 0)
+		return SAKSI_OK;
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	                  JSON_REJECT_DUPLICATES, NULL);
+	v = json_object_get(root, "alert_id");
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		/* Ingest checked it against the schema: cannot happen. */
+		json_decref(root);
+		set_msg(it, SAKSI_R_SCHEMA, "alert_id is not a positive integer");
+		return SAKSI_OK;
+	}
+	aid = (uint64_t)json_integer_value(v);
+	json_decref(root);
+	if (c->c_rules == NULL) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: detection is off",
+		         (unsigned long long)aid);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	e = saksi_rules_alert_state(c->c_rules, mt, aid, &st);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: there is no such "
+		         "alert", (unsigned long long)aid);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_OK)
+		return e;
+	if (st.as_acked) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: it was "
+		         "acknowledged at index %llu", (unsigned long long)aid,
+		         (unsigned long long)st.as_ack_leaf);
+		it->it_code = SAKSI_R_SCHEMA;
+		return SAKSI_OK;
+	}
+	*id = aid;
 	return SAKSI_OK;
 }
 
@@ -528,7 +512,8 @@ static saksi_err
 decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
 {
 	saksi_hash env_hash, leaf_hash;
-	uint64_t idx, last, diff;
+	uint64_t idx, last, diff, ack;
+	int ahead;
 	size_t blen;
 	saksi_err e;
 
@@ -557,15 +542,25 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		it->it_code = SAKSI_R_REPLAY;
 		return SAKSI_OK;
 	}
-	diff = it->it_time_ms > now_ms ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
-	if (diff > c->c_skew) {
-		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms from the "
+	/*
+	 * A clock running ahead is held tight: it would move the rules' watermark and make
+	 * everyone else's events late. An old event may be older, up to the age bound: that
+	 * is what a producer's outbox delivers after an outage, and it is stored with both
+	 * times, so its delay stays visible.
+	 */
+	ahead = it->it_time_ms > now_ms;
+	diff = ahead ? it->it_time_ms - now_ms : now_ms - it->it_time_ms;
+	if (diff > (ahead ? c->c_skew : c->c_age)) {
+		snprintf(it->it_msg, sizeof(it->it_msg), "time_ms %llu is %llu ms %s the "
 		         "daemon's clock %llu (tolerance %llu ms)",
 		         (unsigned long long)it->it_time_ms, (unsigned long long)diff,
-		         (unsigned long long)now_ms, (unsigned long long)c->c_skew);
+		         ahead ? "ahead of" : "behind", (unsigned long long)now_ms,
+		         (unsigned long long)(ahead ? c->c_skew : c->c_age));
 		it->it_code = SAKSI_R_CLOCK_SKEW;
 		return SAKSI_OK;
 	}
+	if ((e = ack_check(c, txn, it, &ack)) != SAKSI_OK || it->it_code != SAKSI_R_ACCEPTED)
+		return e;
 	e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len, &idx,
 	                        leaf_hash);
 	if (e != SAKSI_OK)
@@ -586,6 +581,9 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if (c->c_rules != NULL && (e = detect(c, txn, it, idx)) != SAKSI_OK)
 		return e;
+	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,
+	    idx, now_ms)) != SAKSI_OK)
+		return e;   /* ack_check found it open in this transaction */
 	it->it_code = SAKSI_R_ACCEPTED;
 	it->it_index = idx;
 	it->it_msg[0] = '\0';
@@ -695,6 +693,10 @@ all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
 
 	if (e == SAKSI_ERR_FULL)
 		snprintf(msg, sizeof(msg), "the ledger is full; nothing was written, retry later");
+	else if (e == SAKSI_ERR_IO)
+		/* LMDB reports a short write (a disk that filled up mid-write) as EIO. */
+		snprintf(msg, sizeof(msg), "the ledger could not be written (I/O error: is the "
+		         "disk full?); nothing was written, retry later");
 	else
 		snprintf(msg, sizeof(msg), "the ledger failed (%s); nothing was written, retry "
 		         "later", saksi_strerror(e));
@@ -824,5 +826,72 @@ fail:
 	c->c_appended = 0;
 	c->c_alerts = 0;
 	all_unavailable(items, n, e);
+	return e;
+}
+
+/*
+ * Re-raises (RULES.md 5.3): every open alert whose latest raise is c_ack_timeout ms or
+ * more before now_ms is raised again, in groups of at most RERAISE_GROUP_MAX, each its
+ * own transaction with a signed checkpoint; the state moves in the same transaction, so
+ * a crash neither repeats nor loses one. Then they are published. At most
+ * RERAISE_GROUPS_MAX groups a call, since submissions wait meanwhile: a backlog (after
+ * a long stop) drains over the next ticks, oldest first.
+ */
+saksi_err
+saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	uint64_t id, size0, size;
+	size_t len, k, groups = 0;
+	saksi_err e = SAKSI_OK;
+
+	c->c_alerts = 0;
+	pthread_mutex_lock(&c->c_mu);
+	if (c->c_rules == NULL || c->c_ack_timeout == 0) {
+		pthread_mutex_unlock(&c->c_mu);
+		return SAKSI_OK;
+	}
+	for (;;) {
+		if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+			break;
+		if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+			saksi_ledger_abort(txn);
+			e = SAKSI_ERR_LEDGER;
+			break;
+		}
+		size0 = saksi_ledger_size(txn);
+		for (k = 0; k < RERAISE_GROUP_MAX; k++) {
+			e = saksi_rules_reraise_due(c->c_rules, mt, now_ms, c->c_ack_timeout, &id);
+			if (e == SAKSI_ERR_NOT_FOUND) {
+				e = SAKSI_OK;
+				break;
+			}
+			if (e != SAKSI_OK ||
+			    (e = saksi_rules_reraise(c->c_rules, mt, id, now_ms, &c->c_alert)) !=
+			    SAKSI_OK ||
+			    (e = saksi_alert_leaf_encode(&c->c_alert, c->c_alert_body,
+			                                 SAKSI_ALERT_LEAF_MAX, &len)) != SAKSI_OK ||
+			    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body,
+			                             len, NULL, NULL)) != SAKSI_OK)
+				break;
+		}
+		size = saksi_ledger_size(txn);
+		if (e == SAKSI_OK && size > size0 &&
+		    (e = sign_checkpoint(c, txn, size)) == SAKSI_OK &&
+		    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) == SAKSI_OK) {
+			e = saksi_ledger_commit(txn);
+			if (e == SAKSI_OK) {
+				c->c_size = size;
+				c->c_alerts += size - size0;
+			}
+		} else
+			saksi_ledger_abort(txn);
+		if (e != SAKSI_OK || k < RERAISE_GROUP_MAX || ++groups == RERAISE_GROUPS_MAX)
+			break;
+	}
+	if (c->c_alerts > 0)
+		(void)publish_locked(c);
+	pthread_mutex_unlock(&c->c_mu);
 	return e;
 }

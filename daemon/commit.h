@@ -28,10 +28,13 @@ typedef struct saksid_commit_opts {
 	const char *co_origin;            /* checkpoint origin and note key name */
 	const saksi_seckey *co_log_key;   /* SIGN, borrowed: signs the checkpoints */
 	const saksi_seckey *co_store_key; /* SYM, borrowed: seals disclosures at rest */
-	uint64_t co_max_clock_skew_ms;
+	uint64_t co_max_clock_skew_ms;    /* how far ahead of the daemon's clock, and behind */
+	uint64_t co_max_event_age_ms;     /* how far behind, if larger (a producer's outbox
+	                                     delivering after an outage); 0: the skew */
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
+	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -82,6 +85,18 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
+/*
+ * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
+ * is committed only if its alert_id names an open alert (then the alert is closed in the
+ * same transaction); otherwise it is refused with SAKSI_R_SCHEMA, "no open alert N: ...".
+ *
+ * saksid_commit_reraise raises again, at daemon time now_ms, the alerts left open
+ * co_ack_timeout_ms or more since their latest raise, oldest first, at most 1024 a call
+ * (kind 4 entries, own commit groups and checkpoints), then publishes them;
+ * saksid_commit_alerts says how many. No-op without rules or with co_ack_timeout_ms 0.
+ * Called by the committer's thread.
+ */
+saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
 

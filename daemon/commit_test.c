@@ -2,7 +2,8 @@
  * commit_test.c: the committer on a real LMDB ledger in a temporary directory:
  * receipts that verify offline, duplicates, equivocation, replay and clock skew (also
  * inside one group), refusal summaries, one checkpoint per group, a full map that
- * writes nothing, and disclosures that are only ever stored sealed.
+ * writes nothing, disclosures that are only ever stored sealed, and acks and re-raises
+ * of alerts on a clock the test gives.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@ static struct fx fx;
 static unsigned ledger_no;
 static const saksi_blind *lc_blind;   /* given to committers lc_open makes */
 static int lc_sock = -1;              /* their alerts PUB socket, -1 for none */
+static uint64_t lc_ack_timeout;       /* their re-raise timeout, ms */
 
 struct lc {
 	char dir[128];
@@ -53,7 +55,7 @@ teardown(void **state)
 }
 
 static void
-lc_open(struct lc *lc, size_t map_size)
+lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 {
 	saksi_ledger_opts o;
 	saksid_commit_opts co;
@@ -72,7 +74,15 @@ lc_open(struct lc *lc, size_t map_size)
 	co.co_blind = lc_blind;
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
+	co.co_ack_timeout_ms = lc_ack_timeout;
+	co.co_max_event_age_ms = event_age_ms;
 	assert_int_equal(saksid_commit_new(&co, &lc->c), SAKSI_OK);
+}
+
+static void
+lc_open(struct lc *lc, size_t map_size)
+{
+	lc_open_opts(lc, map_size, 0);
 }
 
 static void
@@ -430,6 +440,25 @@ test_clock_skew(void **state)
 	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
 	assert_int_equal(it[3].it_code, SAKSI_R_ACCEPTED);
 	assert_int_equal(lc_size(&lc), 3);   /* two events and the summary */
+	clear(it, 4);
+	lc_close(&lc);
+	/* With an age bound, old events are taken up to it; the future stays at the skew. */
+	lc_open_opts(&lc, 0, 4 * SKEW);
+	fx_item_free(&fi[0]);
+	fx_item_free(&fi[1]);
+	fx_item_free(&fi[2]);
+	fx_item_free(&fi[3]);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW - 4 * SKEW - 1, &fi[0]);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW + SKEW + 1, &fi[1]);
+	fx_booking(&fx, FX_QUEUE, 3, FX_NOW - 4 * SKEW, &fi[2]);
+	fx_booking(&fx, FX_QUEUE, 4, FX_NOW - 2 * SKEW, &fi[3]);
+	assert_int_equal(run(&lc, fi, 4, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_non_null(strstr(it[0].it_msg, "behind"));
+	assert_int_equal(it[1].it_code, SAKSI_R_CLOCK_SKEW);
+	assert_non_null(strstr(it[1].it_msg, "ahead of"));
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(it[3].it_code, SAKSI_R_ACCEPTED);
 	clear(it, 4);
 	/* A refused seq is not used up: seq 5 well in time goes in. */
 	fx_item_free(&fi[0]);
@@ -919,6 +948,396 @@ test_publish_after_crash(void **state)
 	saksi_blind_free(b);
 }
 
+/* One item checked by ig and committed alone at now; its code, message in msg. */
+static int
+run_ack(struct lc *lc, saksid_ingest *ig, const struct fx_item *fi, uint64_t now,
+        char *msg, size_t msglen)
+{
+	saksid_item it, *ptr = &it;
+	int code;
+
+	fx_frame1(fi, &it);
+	saksid_ingest_check(ig, &it, now);
+	assert_int_equal(it.it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(saksid_commit_group(lc->c, &ptr, 1, now), SAKSI_OK);
+	code = it.it_code;
+	snprintf(msg, msglen, "%s", it.it_msg);
+	saksid_item_clear(&it);
+	return code;
+}
+
+/* The leaf at index, parsed as an alert entry. */
+static void
+alert_at(struct lc *lc, uint64_t index, saksi_alert *a, uint64_t *commit_ms)
+{
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	uint8_t *leaf;
+	size_t len;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
+	assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a), SAKSI_OK);
+	*commit_ms = lf.lf_commit_ms;
+	free(leaf);
+}
+
+/*
+ * Acks and re-raises in the committer, on the daemon's clock as given: an alert left
+ * open is raised again (kind 4, its own group and checkpoint) at exactly the timeout,
+ * once at critical for a high rule, then never; an ack commits for an open alert only,
+ * and is refused as schema for an acked or unknown one or with detection off; the
+ * ledger verifies with the ack and the re-raise in it.
+ */
+static void
+test_ack_reraise(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[3], ack;
+	saksid_item items[3];
+	saksi_blind *b;
+	saksi_seckey *officer;
+	saksi_pubkey pub;
+	saksi_keyring *kr;
+	saksid_ingest *ig;
+	saksi_alert a;
+	saksi_verify_opts vo;
+	saksi_verify_report vr;
+	json_t *root;
+	char *krjson, *p, b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], err[256], msg[256];
+	const char *set[] = { "alert_id", "#1", NULL };
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t ck_latest, ms, T = 60000;
+	size_t nck;
+	(void)state;
+
+	/* The fixture's keyring plus a security officer's key. */
+	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
+	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	assert_non_null(root = json_loads(fx.keyring_json, 0, NULL));
+	json_object_set_new(json_object_get(root, "roles"), "security",
+	                    json_pack("[s]", "security.*"));
+	json_array_append_new(json_object_get(root, "keys"), json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:n}", "name", "officer", "key_id", hex, "public_key",
+	    b64, "role", "security", "branch", "*", "revoked_ms"));
+	krjson = json_dumps(root, 0);
+	json_decref(root);
+	assert_int_equal(saksi_keyring_parse(krjson, strlen(krjson), &kr, err, sizeof(err)),
+	                 SAKSI_OK);
+	free(krjson);
+	assert_int_equal(saksid_ingest_new(kr, fx.sc, fx.box, &ig), SAKSI_OK);
+
+	memset(key, 5, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	lc_blind = b;
+	lc_ack_timeout = T;
+	lc_open(&lc, 0);
+
+	/* Without rules an ack names no open alert; nothing is re-raised. */
+	p = fx_payload("security.alert.acked", set);
+	fx_build(&fx, officer, "security.alert.acked", p, 1, FX_NOW, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 1: detection is off");
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 10 * T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+
+	/* Alert 1 (high) at entry 3, committed at FX_NOW; before the ack exists, an ack of
+	 * alert 7 is refused too. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	for (size_t i = 0; i < 3; i++)
+		fx_booking(&fx, FX_QUEUE, i + 1, FX_NOW - 1000 + i, &fi[i]);
+	assert_int_equal(run(&lc, fi, 3, items, FX_NOW), SAKSI_OK);
+	clear(items, 3);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	assert_int_equal(lc_size(&lc), 5);   /* the refusal summary, 3 events, the alert */
+	alert_at(&lc, 4, &a, &ms);
+	assert_int_equal(a.al_id, 1);
+
+	/* Not a millisecond early; then exactly once, at critical, in a group of its own. */
+	nck = lc_checkpoints(&lc, &ck_latest);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + T - 1), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 5);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	assert_int_equal(lc_size(&lc), 6);
+	assert_int_equal(lc_checkpoints(&lc, &ck_latest), nck + 1);
+	assert_int_equal(ck_latest, 6);
+	alert_at(&lc, 5, &a, &ms);
+	assert_int_equal(ms, FX_NOW + T);
+	assert_int_equal(a.al_id, 1);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_RERAISE);
+	assert_int_equal(a.al_severity, SAKSI_SEV_CRITICAL);
+	assert_int_equal(a.al_extra, 1);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 4);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 100 * T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(lc_size(&lc), 6);
+
+	/* The ack commits once (its alert is still open after the chain ended). */
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 2, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)),
+	                 SAKSI_R_ACCEPTED);
+	assert_int_equal(lc_size(&lc), 7);
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 1: it was acknowledged at index 6");
+	free(p);
+	set[1] = "#7";
+	p = fx_payload("security.alert.acked", set);
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open alert 7: there is no such alert");
+	free(p);
+
+	/* The whole ledger verifies, the officer's signature with the keyring. */
+	memset(&vo, 0, sizeof(vo));
+	vo.vo_log = &fx.v;
+	vo.vo_keyring = kr;
+	assert_int_equal(saksi_verify_ledger(lc.l, &vo, &vr), SAKSI_OK);
+	assert_int_equal(vr.vr_alerts, 2);
+	assert_int_equal(vr.vr_events, 4);
+
+	/* A forged re-raise that does not repeat its original fails verification at its
+	 * own entry: one severity too low, a step past the chain's end, another id, an
+	 * original that is an event. Each
+	 * goes into a copy of the ledger, taken while it is closed. */
+	alert_at(&lc, 5, &a, &ms);
+	lc_close(&lc);
+	for (int k = 0; k < 4; k++) {
+		saksi_ledger_txn *t;
+		saksi_ledger *l2;
+		saksi_ledger_opts o;
+		uint8_t body[SAKSI_ALERT_LEAF_MAX];
+		saksi_alert f = a;
+		char dir2[200], cmd[1024];
+		size_t blen;
+		uint64_t idx;
+
+		if (k == 0)
+			f.al_severity = SAKSI_SEV_HIGH;
+		else if (k == 1)
+			f.al_extra = 2;
+		else if (k == 2)
+			f.al_id = 2;
+		else
+			f.al_trigger = f.al_evidence[0] = 1;
+		snprintf(dir2, sizeof(dir2), "%s-forged", lc.dir);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s' '%s'", dir2, lc.dir, dir2);
+		assert_int_equal(system(cmd), 0);
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(saksi_ledger_open(dir2, FX_ORIGIN, fx.vkey, &o, &l2), SAKSI_OK);
+		assert_int_equal(saksi_alert_leaf_encode(&f, body, sizeof(body), &blen), SAKSI_OK);
+		assert_int_equal(saksi_ledger_begin(l2, 1, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_ALERT, FX_NOW + 2 * T, body, blen,
+		                                     &idx, NULL), SAKSI_OK);
+		assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+		assert_int_equal(saksi_verify_ledger(l2, &vo, &vr), SAKSI_ERR_CORRUPT);
+		assert_int_equal(vr.vr_reason, SAKSI_V_ALERT_FORMAT);
+		assert_int_equal(vr.vr_index, idx);
+		assert_non_null(strstr(vr.vr_message, k < 3 ? "the re-raise does not match alert" :
+		                       "a re-raise of entry 1, which is not an alert"));
+		saksi_ledger_close(l2);
+	}
+
+	lc_blind = NULL;
+	lc_ack_timeout = 0;
+	saksi_blind_free(b);
+	for (size_t i = 0; i < 3; i++)
+		fx_item_free(&fi[i]);
+	fx_item_free(&ack);
+	saksid_ingest_free(ig);
+	saksi_keyring_free(kr);
+	saksi_seckey_free(officer);
+}
+
+/* A backlog of due alerts drains 1024 a call (four groups of 256, each with its
+ * checkpoint), oldest first, and the rest at the next call. */
+static void
+test_reraise_backlog(void **state)
+{
+	static const char one[] = "saksi-rules 1\nlateness 1m\nselect book\n"
+	    "  match queue.booking.created\nrule r1\n  type event_count\n  severity low\n"
+	    "  events book\n  group-by device_id\n  timespan 10s\n  condition gte 1\n"
+	    "  suppress 1h\n  reraise never\n";
+	enum { N = 1030 };
+	struct lc lc;
+	struct fx_item fi[64];
+	saksid_item items[64];
+	saksi_blind *b;
+	saksi_rules *r = NULL;
+	saksi_alert a;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t ck, ms, size0, T = 1000;
+	size_t nck;
+	char err[128];
+	(void)state;
+
+	memset(key, 3, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	lc_blind = b;
+	lc_ack_timeout = T;
+	lc_open(&lc, 0);
+	assert_int_equal(saksi_rules_parse(one, strlen(one), "t.rules", NULL, &r, err,
+	    sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksid_commit_rules_set(lc.c, r), SAKSI_OK);
+	/* N bookings from N devices: N alerts, the i-th committed at FX_NOW + i. */
+	for (size_t i = 0; i < N; i += 64) {
+		size_t n = N - i < 64 ? N - i : 64;
+
+		for (size_t j = 0; j < n; j++) {
+			char dev[32], *p;
+			const char *set[] = { "device_id", dev, NULL };
+
+			snprintf(dev, sizeof(dev), "backlog-dev-%06zu", i + j);
+			p = fx_payload("queue.booking.created", set);
+			fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, i + j + 1,
+			         FX_NOW, &fi[j]);
+			free(p);
+		}
+		assert_int_equal(run(&lc, fi, n, items, FX_NOW + i), SAKSI_OK);
+		assert_int_equal(saksid_commit_alerts(lc.c), n);
+		clear(items, n);
+		for (size_t j = 0; j < n; j++)
+			fx_item_free(&fi[j]);
+	}
+	size0 = lc_size(&lc);
+	assert_int_equal(size0, 2 * N);
+	nck = lc_checkpoints(&lc, &ck);
+
+	/* All due at FX_NOW + N + T: 1024 now, in four groups, then 6. */
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1024);
+	assert_int_equal(lc_checkpoints(&lc, &ck), nck + 4);
+	assert_int_equal(ck, size0 + 1024);
+	alert_at(&lc, size0, &a, &ms);
+	assert_int_equal(a.al_id, 1);   /* the oldest first */
+	assert_int_equal(a.al_kind, SAKSI_ALERT_RERAISE);
+	assert_int_equal(a.al_severity, SAKSI_SEV_MEDIUM);
+	alert_at(&lc, size0 + 1023, &a, &ms);
+	assert_int_equal(a.al_id, 1024);
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + T), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), N - 1024);
+	assert_int_equal(lc_checkpoints(&lc, &ck), nck + 5);
+	assert_int_equal(ck, size0 + N);
+	alert_at(&lc, size0 + N - 1, &a, &ms);
+	assert_int_equal(a.al_id, N);
+	/* Nothing left due until a period after these re-raises. */
+	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + N + 2 * T - 1), SAKSI_OK);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+
+	lc_close(&lc);
+	lc_blind = NULL;
+	lc_ack_timeout = 0;
+	saksi_blind_free(b);
+}
+
+/*
+ * A crash between a re-raise's commit and its publication: the re-raise log is ahead of
+ * its mark. The next start publishes it, after the alert log's own, and only once.
+ */
+static void
+test_reraise_publish_after_crash(void **state)
+{
+	struct lc lc;
+	saksi_blind *b;
+	saksi_rules *r;
+	saksi_ledger_txn *t;
+	saksi_rule_field f[1];
+	saksi_rule_event ev;
+	saksi_alert a;
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1], *msg = NULL;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t mark;
+	int pub, sub, to = 10000, n;
+	(void)state;
+
+	memset(key, 4, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	assert_int_equal(saksi_blind_token(b, SAKSI_BLIND_DEVICE, "device-000002", 13, tok),
+	    SAKSI_OK);
+	assert_true((pub = nn_socket(AF_SP, NN_PUB)) >= 0);
+	assert_true(nn_bind(pub, "inproc://commit-test-reraise") >= 0);
+	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_connect(sub, "inproc://commit-test-reraise") >= 0);
+	for (int i = 0; i < 1000 && nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
+	    i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	lc_blind = b;
+	lc_sock = pub;
+	lc_open(&lc, 0);
+
+	/* What the crashed daemon left: alert 1 tracked and published, then re-raised in a
+	 * committed transaction, never published. */
+	r = rules_t();
+	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_rules_attach(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
+	f[0].rf_name = "device_id";
+	f[0].rf_value = tok;
+	f[0].rf_personal = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.re_type = "queue.booking.created";
+	ev.re_branch = FX_BRANCH;
+	ev.re_fields = f;
+	ev.re_nfields = 1;
+	for (uint64_t i = 0; i < 3; i++) {
+		ev.re_index = i;
+		ev.re_time_ms = FX_NOW + i;
+		assert_int_equal(saksi_rules_eval(r, saksi_ledger_txn_mdb(t), &ev, NULL), SAKSI_OK);
+	}
+	assert_int_equal(saksi_rules_alert_track(r, saksi_ledger_txn_mdb(t), 1, 3, FX_NOW),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rules_published_set(r, saksi_ledger_txn_mdb(t), 1), SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise(r, saksi_ledger_txn_mdb(t), 1, FX_NOW + 5, &a),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise_published_get(r, saksi_ledger_txn_mdb(t), &mark),
+	    SAKSI_OK);
+	assert_int_equal(mark, 0);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+
+	/* The restart publishes the re-raise alone and moves its mark. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, r), SAKSI_OK);
+	n = nn_recv(sub, &msg, NN_MSG, 0);
+	assert_true(n > 0);
+	assert_non_null(memmem(msg, (size_t)n, "\"id\":1,\"kind\":\"reraise\"", 23));
+	assert_non_null(memmem(msg, (size_t)n, "\"extra\":1,", 10));
+	assert_non_null(memmem(msg, (size_t)n, "\"severity\":\"critical\"", 21));
+	nn_freemsg(msg);
+	r = rules_t();
+	assert_int_equal(saksi_ledger_begin(lc.l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_rules_attach_readonly(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
+	assert_int_equal(saksi_rules_reraise_published_get(r, saksi_ledger_txn_mdb(t), &mark),
+	    SAKSI_OK);
+	assert_int_equal(mark, 1);
+	saksi_ledger_abort(t);
+	saksi_rules_free(r);
+	assert_int_equal(saksid_commit_publish(lc.c), SAKSI_OK);
+	to = 0;
+	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT) < 0);
+	lc_close(&lc);
+	lc_sock = -1;
+	lc_blind = NULL;
+	nn_close(sub);
+	nn_close(pub);
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
@@ -926,6 +1345,9 @@ main(void)
 		cmocka_unit_test(test_accept_and_receipts),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_publish_after_crash),
+		cmocka_unit_test(test_ack_reraise),
+		cmocka_unit_test(test_reraise_backlog),
+		cmocka_unit_test(test_reraise_publish_after_crash),
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_equivocation_and_replay),
 		cmocka_unit_test(test_clock_skew),

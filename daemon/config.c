@@ -27,7 +27,8 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_USER, K_GROUP,
+	K_ALLOW_ROOT, K_SECCOMP, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -48,6 +49,8 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_RULES] = { "rules", CF_PATH, 0, 0, 0 },
 	[K_INDEX_KEY] = { "index_key", CF_PATH, 0, 0, 0 },
 	[K_ALERTS_LISTEN] = { "alerts_listen", CF_URL, 0, 0, 0 },
+	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
+	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
 	[K_USER] = { "user", CF_NAME, 0, 0, 0 },
 	[K_GROUP] = { "group", CF_NAME, 0, 0, 0 },
 	[K_ALLOW_ROOT] = { "allow_root", CF_BOOL, 0, 0, 0 },
@@ -263,11 +266,13 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 			               (unsigned long long)key->k_max);
 		switch (k) {
 		case K_SKEW: cf->cf_max_clock_skew_ms = x; break;
+		case K_EVENT_AGE: cf->cf_max_event_age_ms = x; break;
 		case K_GROUP_MAX: cf->cf_group_max = (unsigned)x; break;
 		case K_GROUP_WAIT: cf->cf_group_wait_us = (unsigned)x; break;
 		case K_WORKERS: cf->cf_workers = (unsigned)x; break;
 		case K_MAP_SIZE: cf->cf_map_size_mb = (size_t)x; break;
 		case K_DICT_AFTER: cf->cf_dict_after = (unsigned)x; break;
+		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		default: abort();
 		}
 		return SAKSI_OK;
@@ -428,8 +433,10 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 		goto out;
 	}
 	cf.cf_max_clock_skew_ms = 300000;
+	cf.cf_max_event_age_ms = 86400000;
 	cf.cf_group_max = 512;
 	cf.cf_group_wait_us = 1000;
+	cf.cf_alert_ack_timeout_s = 3600;
 	cf.cf_seccomp = 1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP

@@ -30,6 +30,7 @@ typedef struct saksid_config {
 	char *cf_store_key;                 /* SYM: seals disclosures at rest */
 	char *cf_schemas_dir;
 	uint64_t cf_max_clock_skew_ms;      /* default 300000 */
+	uint64_t cf_max_event_age_ms;       /* default 86400000; the past bound is the larger */
 	unsigned cf_group_max;              /* default 512, 1..SAKSID_GROUP_MAX_CAP */
 	unsigned cf_group_wait_us;          /* default 1000, 0..1000000 */
 	unsigned cf_workers;                /* default: online CPUs, 1..SAKSID_WORKERS_CAP */
@@ -38,6 +39,7 @@ typedef struct saksid_config {
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
+	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
 	char *cf_user;                      /* started as root: the account to drop to */
 	char *cf_group;                     /* its group; NULL: the user's login group */
 	int cf_allow_root;                  /* 1: started as root without user, stay root */

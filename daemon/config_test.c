@@ -88,11 +88,13 @@ test_defaults(void **state)
 
 	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
 	assert_int_equal(cf.cf_max_clock_skew_ms, 300000);
+	assert_int_equal(cf.cf_max_event_age_ms, 86400000);
 	assert_int_equal(cf.cf_group_max, 512);
 	assert_int_equal(cf.cf_group_wait_us, 1000);
 	assert_int_equal(cf.cf_workers, ncpu < 1 ? 1 : ncpu);
 	assert_int_equal(cf.cf_map_size_mb, 0);
 	assert_int_equal(cf.cf_dict_after, 0);
+	assert_int_equal(cf.cf_alert_ack_timeout_s, 3600);
 	saksid_config_free(&cf);
 	/* No final newline is fine. */
 	assert_int_equal(parse("origin=a\nstate_dir=s\nlisten=ipc:///x\nkeyring=k\nlog_key=l\n"
@@ -152,7 +154,7 @@ static void
 test_bad_values(void **state)
 {
 	static const char *const keys[] = { "max_clock_skew_ms", "group_max", "group_wait_us",
-		"workers", "map_size_mb", "dict_after" };
+		"workers", "map_size_mb", "dict_after", "alert_ack_timeout_s" };
 	char line[128];
 	(void)state;
 
@@ -179,6 +181,10 @@ test_bad_values(void **state)
 	             "/etc/saksi/saksid.conf:10: max_clock_skew_ms: \"0\"");
 	expect_error("map_size_mb = 0\n", "/etc/saksi/saksid.conf:10: map_size_mb: \"0\"");
 	expect_error("dict_after = 0\n", "/etc/saksi/saksid.conf:10: dict_after: \"0\"");
+	expect_error("alert_ack_timeout_s = 2678401\n", "/etc/saksi/saksid.conf:10: "
+	             "alert_ack_timeout_s: \"2678401\" is not an integer in 0..2678400");
+	expect_error("alert_ack_timeout_s = 1\nalert_ack_timeout_s = 2\n",
+	             "/etc/saksi/saksid.conf:11: alert_ack_timeout_s already set on line 10");
 }
 
 static void
@@ -213,6 +219,13 @@ test_alerts(void **state)
 	assert_string_equal(cf.cf_rules, "/etc/saksi/rules/default.rules");
 	assert_string_equal(cf.cf_index_key, "/etc/saksi/keys/index.key");
 	assert_string_equal(cf.cf_alerts_listen, "ipc:///etc/saksi/run/alerts.sock");
+	saksid_config_free(&cf);
+	/* Re-raise: 0 is never, up to 31 days. */
+	assert_int_equal(parse(BASE "alert_ack_timeout_s = 0\n", &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_alert_ack_timeout_s, 0);
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "alert_ack_timeout_s = 2678400\n", &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_alert_ack_timeout_s, 2678400);
 	saksid_config_free(&cf);
 	/* All optional: none means no detection. */
 	assert_int_equal(parse(BASE, &cf), SAKSI_OK);

@@ -286,7 +286,9 @@ main(int argc, char **argv)
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
+	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
+	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
 	if (cf.cf_alerts_listen != NULL) {
 		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
 		    nn_bind(alerts_sock, cf.cf_alerts_listen) < 0) {
@@ -317,6 +319,10 @@ main(int argc, char **argv)
 	so.so_group_max = cf.cf_group_max;
 	so.so_group_wait_us = cf.cf_group_wait_us;
 	so.so_log = &lg;
+	/* Re-raises are due at most a quarter of the timeout late (and a second at most). */
+	if (co.co_ack_timeout_ms > 0)
+		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
+		    (unsigned)(co.co_ack_timeout_ms / 4);
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;

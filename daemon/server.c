@@ -600,6 +600,31 @@ head_ready(const saksid_server *s)
 	return s->s_head != NULL && s->s_head->r_checked == s->s_head->r_count;
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The committer's own timer: alerts left unacknowledged are raised again (RULES.md
+ * 5.3), by the daemon's clock. Runs with s_mu released. */
+static void
+tick(saksid_server *s)
+{
+	saksi_err e;
+
+	e = saksid_commit_reraise(s->s_o.so_committer, now_ms());
+	if (e != SAKSI_OK)
+		saksid_logf(s->s_o.so_log, LOG_ERR, "re-raise of unacknowledged alerts failed: "
+		            "%s; retried at the next tick", saksi_strerror(e));
+	else if (saksid_commit_alerts(s->s_o.so_committer) > 0)
+		saksid_logf(s->s_o.so_log, LOG_NOTICE, "raised %llu unacknowledged alert(s) "
+		            "again", (unsigned long long)saksid_commit_alerts(s->s_o.so_committer));
+}
+
 static void *
 commit_main(void *arg)
 {
@@ -608,13 +633,33 @@ commit_main(void *arg)
 	struct timespec deadline;
 	size_t nitems;
 	int timed_out;
+	uint64_t next_tick = mono_ms() + s->s_o.so_tick_ms;
 
 	pthread_mutex_lock(&s->s_mu);
 	for (;;) {
-		while (!atomic_load(&s->s_stop) && !head_ready(s))
-			pthread_cond_wait(&s->s_cv_commit, &s->s_mu);
+		while (!atomic_load(&s->s_stop) && !head_ready(s)) {
+			uint64_t t;
+
+			if (s->s_o.so_tick_ms == 0) {
+				pthread_cond_wait(&s->s_cv_commit, &s->s_mu);
+				continue;
+			}
+			if ((t = mono_ms()) >= next_tick)
+				break;
+			deadline.tv_sec = (time_t)(next_tick / 1000);
+			deadline.tv_nsec = (long)(next_tick % 1000) * 1000000;
+			(void)pthread_cond_timedwait(&s->s_cv_commit, &s->s_mu, &deadline);
+		}
 		if (atomic_load(&s->s_stop))
 			break;
+		/* Checked after every group too: under load the wait above never times out. */
+		if (s->s_o.so_tick_ms > 0 && mono_ms() >= next_tick) {
+			pthread_mutex_unlock(&s->s_mu);
+			tick(s);
+			pthread_mutex_lock(&s->s_mu);
+			next_tick = mono_ms() + s->s_o.so_tick_ms;
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += (long)s->s_o.so_group_wait_us * 1000;
 		deadline.tv_sec += deadline.tv_nsec / 1000000000;

@@ -29,6 +29,8 @@ typedef struct saksid_server_opts {
 	size_t so_queue_bytes;          /* cap on queued request bytes; 0 = 256 MiB */
 	unsigned so_queue_reqs;         /* cap on queued requests; 0 = 4096 */
 	const saksid_log *so_log;       /* may be NULL */
+	unsigned so_tick_ms;            /* 0: none; else the committer calls
+	                                 * saksid_commit_reraise at least this often */
 } saksid_server_opts;
 
 typedef struct saksid_server saksid_server;

@@ -704,8 +704,21 @@ env_open(saksi_ledger *l, const char *dir, const saksi_ledger_opts *o)
 				goto fail;
 		}
 		rc = mdb_env_open(l->l_env, dir, flags, 0600);
-		if (rc == 0)
+		if (rc == 0) {
+			/*
+			 * A reader killed mid-transaction (kill -9 of a `saksi verify`) leaves
+			 * its slot in the lock file, and while any other process keeps the
+			 * ledger open (the daemon, for years) LMDB keeps every page that slot
+			 * could see: the map only grows. Clear the slots of processes that no
+			 * longer exist; a failure here is harmless.
+			 */
+			if (!(flags & MDB_NOLOCK)) {
+				int dead = 0;
+
+				(void)mdb_reader_check(l->l_env, &dead);
+			}
 			return SAKSI_OK;
+		}
 		/*
 		 * A verifier's copy on read-only media has no lock file and cannot create
 		 * one; nobody writes such a copy, so reading it without locks is safe.

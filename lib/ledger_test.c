@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1669,6 +1670,83 @@ test_meta_missing(void **state)
  * Another process trains and stores the dictionary while this one has the ledger open:
  * this writer takes that dictionary up instead of training (and colliding with) its own.
  */
+struct reader_list {
+	pid_t rl_pid;
+	int rl_found;
+};
+
+static int
+reader_line(const char *msg, void *ctx)
+{
+	struct reader_list *rl = ctx;
+	long pid;
+
+	if (sscanf(msg, "%ld", &pid) == 1 && pid == (long)rl->rl_pid)
+		rl->rl_found = 1;
+	return 0;
+}
+
+/* A reader killed inside its transaction leaves a slot in lock.mdb that pins old pages;
+ * opening the ledger clears the slots of processes that are gone. */
+static void
+test_stale_reader_cleared(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	struct reader_list rl = { 0, 0 };
+	pid_t pid;
+	int status;
+
+	model_init(&m, 50);
+	l = open_rw(f->dir, NULL);
+	append_group(l, &m, 5);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		saksi_ledger *l2 = NULL;
+
+		if (saksi_ledger_open(f->dir, NULL, NULL, NULL, &l2) != SAKSI_OK ||
+		    saksi_ledger_begin(l2, 0, &txn) != SAKSI_OK)
+			_exit(2);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* The slot is still there: this process's open handle did not check. */
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	rl.rl_pid = pid;
+	assert_true(mdb_reader_list(mdb_txn_env(saksi_ledger_txn_mdb(txn)), reader_line, &rl) >= 0);
+	assert_int_equal(rl.rl_found, 1);
+	saksi_ledger_abort(txn);
+	/*
+	 * Another process opens the ledger while this one keeps it open (as a verifier does
+	 * while the daemon runs: LMDB resets the table only when nobody has it open). Its
+	 * open clears the dead slot; it reports by its exit status.
+	 */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		saksi_ledger *l3 = NULL;
+
+		if (saksi_ledger_open(f->dir, NULL, NULL, NULL, &l3) != SAKSI_OK ||
+		    saksi_ledger_begin(l3, 0, &txn) != SAKSI_OK)
+			_exit(2);
+		rl.rl_found = 0;
+		if (mdb_reader_list(mdb_txn_env(saksi_ledger_txn_mdb(txn)), reader_line, &rl) < 0)
+			_exit(3);
+		_exit(rl.rl_found ? 4 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
 static void
 test_dict_from_other_process(void **state)
 {
@@ -2144,6 +2222,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dict_from_other_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_reader_cleared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_errors, setup, teardown),

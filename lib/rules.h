@@ -63,6 +63,7 @@ enum saksi_alert_kind {
 	SAKSI_ALERT_RULE = 1,       /* a rule's condition held */
 	SAKSI_ALERT_CAP = 2,        /* a state cap forced groups, values or join entries out */
 	SAKSI_ALERT_LATE = 3,       /* events arrived later than the lateness bound */
+	SAKSI_ALERT_RERAISE = 4,    /* not acknowledged in time: raised again (RULES.md 5.3) */
 };
 
 enum saksi_severity {
@@ -178,6 +179,76 @@ saksi_err saksi_rules_published_set(const saksi_rules *r, MDB_txn *wtxn, uint64_
 
 /* One line of compact JSON (RULES.md 5.2), malloc'd, NUL-terminated. */
 saksi_err saksi_alert_json(const saksi_alert *a, char **json);
+
+/*
+ * Acknowledgement and re-raise (RULES.md 5.3). This state depends on the daemon's clock
+ * and on ack events, never the other way round: nothing here changes what
+ * saksi_rules_eval raises, nor the ids it gives (kinds 1-3 replay the same without it).
+ * Re-raises are not in the alert log: they carry their original alert's id, and have a
+ * log of their own, numbered 1, 2, ... (saksi_rules_reraise_get).
+ */
+#define SAKSI_RERAISE_MAX 3         /* re-raises of one alert at most: low -> critical */
+
+typedef struct saksi_alert_state {
+	int as_tracked;             /* 1: entered by saksi_rules_alert_track (re-raisable) */
+	int as_acked;               /* 1: acknowledged; the chain is closed */
+	uint32_t as_raises;         /* re-raises so far, 0..SAKSI_RERAISE_MAX */
+	int as_severity;            /* severity of the latest raise (tracked only) */
+	uint64_t as_leaf;           /* leaf index of the alert's own entry (tracked only) */
+	uint64_t as_raised_ms;      /* daemon time of the latest raise (tracked only) */
+	uint64_t as_ack_leaf;       /* leaf index of the acknowledging event (acked only) */
+	uint64_t as_ack_ms;         /* daemon time its group committed (acked only) */
+} saksi_alert_state;
+
+/*
+ * Records that alert id (in the alert log) is now in the ledger at leaf index leaf,
+ * committed at daemon time now_ms, open: call it in the transaction that appends the
+ * alert's entry. SAKSI_ERR_NOT_FOUND if the log has no such alert, SAKSI_ERR_EXISTS if
+ * it is tracked already, SAKSI_ERR_FULL, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER,
+ * SAKSI_ERR_INVAL (not attached for writing is the caller's error, as for eval).
+ */
+saksi_err saksi_rules_alert_track(const saksi_rules *r, MDB_txn *wtxn, uint64_t id,
+                                  uint64_t leaf, uint64_t now_ms);
+/* State of alert id, any transaction. An alert of the log never tracked (raised before
+ * this state existed) reads as open and untracked. SAKSI_ERR_NOT_FOUND if the log has no
+ * alert id, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL. */
+saksi_err saksi_rules_alert_state(const saksi_rules *r, MDB_txn *txn, uint64_t id,
+                                  saksi_alert_state *out);
+/*
+ * Acknowledges alert id: the event at leaf ack_leaf, committed at now_ms, closes its
+ * chain (no more re-raises). Call it in the transaction that appends the ack event, after
+ * saksi_rules_alert_state said it is open. SAKSI_ERR_NOT_FOUND: no such alert;
+ * SAKSI_ERR_EXISTS: acknowledged already; both write nothing. SAKSI_ERR_FULL,
+ * SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ */
+saksi_err saksi_rules_alert_ack(const saksi_rules *r, MDB_txn *wtxn, uint64_t id,
+                                uint64_t ack_leaf, uint64_t now_ms);
+/*
+ * The open tracked alert raised longest ago whose latest raise is at least timeout_ms
+ * before now_ms (timeout_ms > 0): *id. SAKSI_ERR_NOT_FOUND if none is due.
+ */
+saksi_err saksi_rules_reraise_due(const saksi_rules *r, MDB_txn *txn, uint64_t now_ms,
+                                  uint64_t timeout_ms, uint64_t *id);
+/*
+ * Raises open tracked alert id again at daemon time now_ms: *out is the re-raise (kind 4,
+ * FORMATS.md 4: the original's fields, severity one higher up to critical, extra = its
+ * number in the chain, trigger = evidence[0] = the original's leaf), appended to the
+ * re-raise log; the alert's state moves on, and the chain stops after a re-raise at
+ * critical. Call it in the transaction that appends out as a leaf.
+ * SAKSI_ERR_NOT_FOUND (no such alert), SAKSI_ERR_RANGE (acked, untracked or its chain
+ * has ended), SAKSI_ERR_FULL, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ */
+saksi_err saksi_rules_reraise(const saksi_rules *r, MDB_txn *wtxn, uint64_t id,
+                              uint64_t now_ms, saksi_alert *out);
+/* The re-raise log: the last number (0 if none), one entry, and the publisher's mark,
+ * as for the alert log (set never moves back nor past the last: SAKSI_ERR_RANGE). */
+saksi_err saksi_rules_reraise_last(const saksi_rules *r, MDB_txn *txn, uint64_t *n);
+saksi_err saksi_rules_reraise_get(const saksi_rules *r, MDB_txn *txn, uint64_t n,
+                                  saksi_alert *out);
+saksi_err saksi_rules_reraise_published_get(const saksi_rules *r, MDB_txn *txn,
+                                            uint64_t *n);
+saksi_err saksi_rules_reraise_published_set(const saksi_rules *r, MDB_txn *wtxn,
+                                            uint64_t n);
 
 /* Counters of a rule (its id) or a join ("join:NAME"); SAKSI_ERR_NOT_FOUND for an id
  * not in r. Counters start at zero when a rule's definition changes. */

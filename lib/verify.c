@@ -177,8 +177,15 @@ ascii_ok(const char *p, size_t n, int lo)
 static int
 alert_fields_ok(const saksi_alert *a, size_t rlen, size_t glen)
 {
-	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_LATE ||
+	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_RERAISE ||
 	    a->al_severity < SAKSI_SEV_LOW || a->al_severity > SAKSI_SEV_CRITICAL)
+		return 0;
+	/* A re-raise (RULES.md 5.3) names its original entry, and nothing else, and is at
+	 * least one step above low; a chain has at most SAKSI_RERAISE_MAX of them. */
+	if (a->al_kind == SAKSI_ALERT_RERAISE &&
+	    (a->al_nevidence != 1 || a->al_trigger != a->al_evidence[0] ||
+	     a->al_extra < 1 || a->al_extra > SAKSI_RERAISE_MAX ||
+	     a->al_severity < SAKSI_SEV_MEDIUM))
 		return 0;
 	if (rlen == 0 || rlen > SAKSI_RULES_ID_MAX + 6 - 1 || !ascii_ok(a->al_rule, rlen, 0x21))
 		return 0;
@@ -275,6 +282,51 @@ saksi_alert_leaf_parse(const uint8_t *body, size_t len, saksi_alert *a)
 	if (!alert_fields_ok(a, rlen, glen) || strlen(a->al_rule) != rlen ||
 	    strlen(a->al_group) != glen)
 		return SAKSI_ERR_FORMAT;
+	return SAKSI_OK;
+}
+
+/*
+ * A re-raise (FORMATS.md 4, kind 4) must repeat the alert entry it names in evidence[0]:
+ * same id, rule, group and figures, a kind 1-3 original, severity min(critical,
+ * original + extra), and no more re-raises than the chain allows (it ends after the
+ * first at critical, RULES.md 5.3). That entry is earlier, so already verified.
+ */
+static saksi_err
+check_reraise(struct vstate *s, uint64_t i, const saksi_alert *a)
+{
+	uint64_t oi = a->al_evidence[0];
+	uint8_t *leaf = NULL;
+	size_t len;
+	saksi_leaf lf;
+	saksi_alert o;
+	uint64_t max, sev;
+	saksi_err e;
+
+	e = saksi_ledger_leaf(s->txn, oi, &leaf, &len);
+	if (e != SAKSI_OK)
+		return fail(s, is_system(e) ? SAKSI_V_SYSTEM : SAKSI_V_LEAF_STORAGE, oi, e,
+		    "entry %" PRIu64 ": cannot be read: %s", oi, saksi_strerror(e));
+	e = saksi_leaf_parse(leaf, len, &lf);
+	if (e == SAKSI_OK && lf.lf_kind == SAKSI_LEAF_ALERT)
+		e = saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &o);
+	else if (e == SAKSI_OK)
+		e = SAKSI_ERR_FORMAT;
+	free(leaf);
+	if (e != SAKSI_OK || o.al_kind == SAKSI_ALERT_RERAISE)
+		return fail(s, SAKSI_V_ALERT_FORMAT, i, SAKSI_ERR_FORMAT,
+		    "entry %" PRIu64 ": a re-raise of entry %" PRIu64 ", which is not an alert",
+		    i, oi);
+	sev = (uint64_t)o.al_severity + a->al_extra;
+	max = o.al_severity >= SAKSI_SEV_CRITICAL ? 1 : SAKSI_SEV_CRITICAL - o.al_severity;
+	if (o.al_id != a->al_id || strcmp(o.al_rule, a->al_rule) != 0 ||
+	    strcmp(o.al_group, a->al_group) != 0 || o.al_first_ms != a->al_first_ms ||
+	    o.al_last_ms != a->al_last_ms || o.al_value != a->al_value ||
+	    o.al_threshold != a->al_threshold || o.al_total != a->al_total ||
+	    a->al_extra > max ||
+	    (uint64_t)a->al_severity != (sev > SAKSI_SEV_CRITICAL ? SAKSI_SEV_CRITICAL : sev))
+		return fail(s, SAKSI_V_ALERT_FORMAT, i, SAKSI_ERR_FORMAT,
+		    "entry %" PRIu64 ": the re-raise does not match alert %" PRIu64
+		    " at entry %" PRIu64, i, o.al_id, oi);
 	return SAKSI_OK;
 }
 
@@ -616,6 +668,8 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 		    (a.al_nevidence > 0 && a.al_evidence[a.al_nevidence - 1] >= i))
 			return fail(s, SAKSI_V_ALERT_FORMAT, i, SAKSI_ERR_FORMAT,
 			    "entry %" PRIu64 ": the alert names an entry at or after itself", i);
+		if (a.al_kind == SAKSI_ALERT_RERAISE && (e = check_reraise(s, i, &a)) != SAKSI_OK)
+			return e;
 		s->r->vr_alerts++;
 	} else
 		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,

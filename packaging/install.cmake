@@ -63,6 +63,10 @@ install(FILES ${SAKSI_PKG_DIR}/saksid.service DESTINATION /lib/systemd/system
 # The event schemas: one source of truth for the daemon and for producers.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/schemas/events/ DESTINATION share/saksi/schemas/events
         FILES_MATCHING PATTERN "*.json")
+# The default rules, next to the schemas as in the source tree (saksi init finds them as
+# schemas/events/../rules/default.rules), and their documentation.
+install(FILES ${CMAKE_SOURCE_DIR}/schemas/rules/default.rules
+        DESTINATION share/saksi/schemas/rules)
 
 # Documentation, with the two files Debian policy asks of every package: copyright and,
 # for a version with a Debian revision, changelog.Debian.gz (written here from the
@@ -79,7 +83,7 @@ install(FILES ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz ${SAKSI_PKG_DIR}/de
         DESTINATION share/doc/saksi)
 set(SAKSI_DOCS ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/schemas/FORMATS.md)
 foreach(f ${CMAKE_SOURCE_DIR}/docs/saksi.md ${CMAKE_SOURCE_DIR}/docs/saksid.md
-          ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example)
+          ${CMAKE_SOURCE_DIR}/docs/saksid.conf.example ${CMAKE_SOURCE_DIR}/docs/outbox.md)
   if(EXISTS ${f})
     list(APPEND SAKSI_DOCS ${f})
   endif()

@@ -142,6 +142,7 @@ for s in schemas/events/*.json; do
   check "schema ${s##*/} shipped unchanged" cmp "$s" "$x/usr/share/saksi/schemas/events/${s##*/}"
 done
 check "no schema beyond the tree's" test "$(ls "$x/usr/share/saksi/schemas/events" | wc -l)" = "$(ls schemas/events/*.json | wc -l)"
+check "default rules shipped unchanged" cmp schemas/rules/default.rules "$x/usr/share/saksi/schemas/rules/default.rules"
 check "no key material in the package" sh -c "! grep -E '\\.(key|pub|vkey)\$|keyring\\.json\$' '$tmp/files'"
 check "/etc/saksi/keys is empty in the package" sh -c "! grep -E '^[^ ]+ [^ ]+ /etc/saksi/keys/.' '$tmp/files'"
 check "nothing from the build tree (tests, benches, libsaksi.a)" sh -c "! grep -E '_test\$|bench_|\\.a\$|/include/' '$tmp/files'"

@@ -40,7 +40,7 @@ done
 
 echo "== 4. a branch day: bookings, check-ins, calls, claims, documents, payments, brokers"
 "$bin/saksi" simulate --url "$url" --state "$state" --branches 1 --days 1 --seed 20260624 \
-  --brokers medium --truth demo/truth.json
+  --brokers medium --truth demo/truth.json --evaluate
 
 echo "== 5. the latest signed checkpoint"
 "$bin/saksi" checkpoint --url "$url"
@@ -53,6 +53,8 @@ echo "== 5b. alerts as they were published (saksi alerts follow, demo/alerts.log
 cat demo/alerts.log
 echo "== 5c. the same alerts as ledger entries, each covered by a signed checkpoint"
 "$bin/saksi" alerts list --ledger "$state/ledger"
+echo "== 5d. the deployed rules replayed over the ledger: the same alerts, byte for byte"
+"$bin/saksi" replay --config "$state/saksid.conf" --check --quiet
 
 echo "== 6. an ombudsman verifies the whole ledger with public keys only"
 "$bin/saksi" verify --ledger "$state/ledger" --vkey "$(cat "$state/log.vkey")" \

@@ -1,0 +1,634 @@
+/*
+ * ack_test.c: acknowledgement and re-raise (RULES.md 5.3) through the built saksid and
+ * saksi, real sockets and a real ledger. An officer's `saksi alerts ack` closes an alert
+ * (a second ack and an unknown id are refused); an alert left open with a 1 s timeout is
+ * raised again one severity higher each period, up to critical and then no more; kill -9
+ * in the middle of a chain neither loses nor repeats a re-raise or an ack; `alerts list`
+ * shows the state and `saksi verify` accepts the ledger. Waits on conditions, never on
+ * time: the ledger's own commit times show the periods.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+
+#include "daemon_fixture.h"
+#include "bytes.h"
+#include "ledger.h"
+#include "verify.h"
+#include "wire.h"
+
+#define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define OFFICER "officer-sec"
+
+/* Every booking from a new device raises one medium alert. */
+static const char rules_text[] =
+    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
+    "rule one_booking\n  type event_count\n  severity medium\n  events book\n"
+    "  group-by device_id\n  timespan 10s\n  condition gte 1\n  suppress 1h\n"
+    "  reraise never\n";
+
+static struct fx fx;
+static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
+static char officer_key[256], box_pub[256], keyring[256];
+static pid_t daemon_pid = -1;
+static uint64_t seq, t0;
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+spawn(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(errlog, "a", stderr);
+		(void)f;
+		execl(SAKSID, "saksid", "-c", conf, "-d", (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+}
+
+static void
+stop(int sig)
+{
+	assert_int_equal(kill(daemon_pid, sig), 0);
+	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
+	daemon_pid = -1;
+}
+
+/* One booking from `device` over a fresh REQ socket; must be accepted. */
+static void
+booking(const char *device, int person)
+{
+	char nik[20], bk[32], *p;
+	struct fx_item it;
+	const char *const set[] = { "nik", nik, "device_id", device, "booking_id", bk, NULL };
+	size_t len;
+	uint8_t *req;
+	void *buf = NULL;
+	int s = nn_socket(AF_SP, NN_REQ), to = 60000, n;
+
+	snprintf(nik, sizeof(nik), "737105450788%04d", person);
+	snprintf(bk, sizeof(bk), "BK-ACK-%d", person);
+	p = fx_payload("queue.booking.created", set);
+	seq++;
+	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq * 1000, &it);
+	free(p);
+	len = 4 + 8 + it.env_len + it.sealed_len;
+	req = malloc(len);
+	req[0] = 1;
+	req[1] = SAKSI_OP_SUBMIT;
+	saksi_put_u16(req + 2, 1);
+	saksi_put_u32(req + 4, (uint32_t)it.env_len);
+	memcpy(req + 8, it.env, it.env_len);
+	saksi_put_u32(req + 8 + it.env_len, (uint32_t)it.sealed_len);
+	if (it.sealed_len > 0)
+		memcpy(req + 12 + it.env_len, it.sealed, it.sealed_len);
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	if ((n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
+		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
+	assert_true(n >= 10);
+	assert_int_equal(((uint8_t *)buf)[2], 0);
+	assert_int_equal(((uint8_t *)buf)[5], SAKSI_R_ACCEPTED);
+	nn_freemsg(buf);
+	nn_close(s);
+	free(req);
+	fx_item_free(&it);
+}
+
+/* Waits (bounded) until a file holds `what`; the daemon, if running, must stay up. */
+static char *
+await_file(const char *path, const char *what)
+{
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
+
+		if (text != NULL && strstr(text, what) != NULL)
+			return text;
+		free(text);
+		if (daemon_pid > 0)
+			assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s never held \"%s\"", path, what);
+	return NULL;
+}
+
+static int
+subscribe(void)
+{
+	int sub, to = 60000;
+
+	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
+	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
+	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(sub, alerts_url) >= 0);
+	/* PUB sends nothing to a subscriber before it is connected. */
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) > 0)
+			return sub;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("the alerts subscriber never connected");
+	return -1;
+}
+
+/* Reads published alerts until one has the given id and kind (and, for a re-raise, the
+ * given number in its chain); returns its JSON (malloc'd). */
+static char *
+await_alert(int sub, uint64_t id, const char *kind, uint64_t extra)
+{
+	char want_id[32], want_kind[32], want_extra[32];
+
+	snprintf(want_id, sizeof(want_id), "\"id\":%llu,", (unsigned long long)id);
+	snprintf(want_kind, sizeof(want_kind), "\"kind\":\"%s\"", kind);
+	snprintf(want_extra, sizeof(want_extra), "\"extra\":%llu,", (unsigned long long)extra);
+	for (;;) {
+		void *buf = NULL;
+		char *s;
+		int n = nn_recv(sub, &buf, NN_MSG, 0);
+
+		if (n < 0)
+			fail_msg("alert %llu (%s %llu) never published: %s", (unsigned long long)id,
+			         kind, (unsigned long long)extra, nn_strerror(nn_errno()));
+		s = malloc((size_t)n + 1);
+		memcpy(s, buf, (size_t)n);
+		s[n] = '\0';
+		nn_freemsg(buf);
+		printf("# published %s\n", s);
+		if (strstr(s, want_id) != NULL && strstr(s, want_kind) != NULL &&
+		    (strcmp(kind, "reraise") != 0 || strstr(s, want_extra) != NULL))
+			return s;
+		free(s);
+	}
+}
+
+/*
+ * Waits (bounded) until the ledger holds re-raise `extra` of alert id, reading it while
+ * saksid runs: after a restart the daemon may publish before a subscriber is connected,
+ * so the ledger is what to wait on. Returns its severity.
+ */
+static int
+await_reraise_entry(uint64_t id, uint64_t extra)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	uint64_t next = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		saksi_ledger_txn *t;
+
+		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+		for (; next < saksi_ledger_size(t); next++) {
+			saksi_leaf lf;
+			saksi_alert a;
+			uint8_t *leaf;
+			size_t len;
+
+			assert_int_equal(saksi_ledger_leaf(t, next, &leaf, &len), SAKSI_OK);
+			assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+			if (lf.lf_kind == SAKSI_LEAF_ALERT &&
+			    saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a) == SAKSI_OK &&
+			    a.al_kind == SAKSI_ALERT_RERAISE && a.al_id == id && a.al_extra == extra) {
+				free(leaf);
+				saksi_ledger_abort(t);
+				saksi_ledger_close(l);
+				return a.al_severity;
+			}
+			free(leaf);
+		}
+		saksi_ledger_abort(t);
+		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("re-raise %llu of alert %llu never reached the ledger",
+	         (unsigned long long)extra, (unsigned long long)id);
+	return 0;
+}
+
+/* Runs saksi with stdout to dir/NAME.out and stderr to NAME.err; returns the exit status,
+ * or the pid when background is set. */
+static int
+cli(int background, const char *name, const char *const *args)
+{
+	char *argv[40], out[300], err[300];
+	pid_t pid;
+	int st, n = 0;
+
+	snprintf(out, sizeof(out), "%s/%s.out", fx.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", fx.dir, name);
+	argv[n++] = (char *)"saksi";
+	while (*args != NULL && n < 39)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(out, "w", stdout);
+		f = freopen(err, "w", stderr);
+		(void)f;
+		execv(SAKSI, argv);
+		_exit(127);
+	}
+	if (background)
+		return pid;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static char *
+cli_text(const char *name, const char *ext)
+{
+	char path[300];
+	char *t;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", fx.dir, name, ext);
+	t = fx_read(path, NULL);
+	assert_non_null(t);
+	printf("# saksi %s (%s):\n%s", name, ext, t);
+	return t;
+}
+
+/* saksi alerts ack ID --note NOTE ...; returns the exit status. */
+static int
+ack(const char *name, const char *id, const char *note)
+{
+	const char *const args[] = { "alerts", "ack", id, "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
+	    fx.vkey, "--timeout", "60000", NULL };
+
+	return cli(0, name, args);
+}
+
+static void
+await_exit0(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("child %d did not finish", (int)pid);
+}
+
+static int
+setup(void **state)
+{
+	char path[256], text[2048], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
+	saksi_seckey *index, *officer;
+	saksi_pubkey pub;
+	json_t *root, *e;
+	(void)state;
+
+	fx_init(&fx, 0);
+	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
+	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/alerts.sock", fx.dir);
+	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
+	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
+	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
+	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
+	snprintf(keyring, sizeof(keyring), "%s/keyring.json", fx.dir);
+	snprintf(path, sizeof(path), "%s/log.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.log, path, NULL, "test log key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/box.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.box, path, NULL, "test box key"), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
+	snprintf(path, sizeof(path), "%s/store.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(fx.store, path, NULL, "test store key"), SAKSI_OK);
+	index = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
+	snprintf(path, sizeof(path), "%s/index.key", fx.dir);
+	assert_int_equal(saksi_seckey_save(index, path, NULL, "test index key"), SAKSI_OK);
+	saksi_seckey_free(index);
+	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
+	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
+	saksi_seckey_free(officer);
+
+	/* The fixture's keyring plus the role security and a national officer's key. */
+	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
+	json_object_set_new(json_object_get(root, "roles"), "security",
+	                    json_pack("[s]", "security.*"));
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
+	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
+	json_array_append_new(json_object_get(root, "keys"), e);
+	kr = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	fx_write(keyring, kr, strlen(kr), 0644);
+	free(kr);
+
+	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	fx_write(path, rules_text, strlen(rules_text), 0644);
+	snprintf(text, sizeof(text),
+	         "origin = %s\n"
+	         "state_dir = state\n"
+	         "listen = ipc://ingest.sock\n"
+	         "keyring = keyring.json\n"
+	         "log_key = log.key\n"
+	         "box_key = box.key\n"
+	         "store_key = store.key\n"
+	         "index_key = index.key\n"
+	         "schemas_dir = %s/schemas/events\n"
+	         "rules = rules.conf\n"
+	         "alerts_listen = ipc://alerts.sock\n"
+	         "alert_ack_timeout_s = 1\n"
+	         "group_wait_us = 0\n"
+	         "workers = 2\n"
+	         "map_size_mb = 64\n"
+	         "allow_root = yes\n",
+	         FX_ORIGIN, SAKSI_SOURCE_DIR);
+	fx_write(conf, text, strlen(text), 0644);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (daemon_pid > 0)
+		stop(SIGKILL);
+	fx_free(&fx);
+	return 0;
+}
+
+/* What the ledger holds, checked entry by entry. */
+struct raise {
+	uint64_t r_entry, r_ms;
+	int r_sev;
+};
+
+struct chain {
+	struct raise c_raise[1 + SAKSI_RERAISE_MAX];   /* [0] the alert, then re-raises */
+	size_t c_n;
+	uint64_t c_ack_entry;                          /* 0: not acked */
+};
+
+static void
+read_chains(struct chain *ch, size_t nch)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+
+	memset(ch, 0, nch * sizeof(*ch));
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
+		saksi_leaf lf;
+		saksi_alert a;
+		saksi_envelope env;
+		uint8_t *leaf;
+		size_t len;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		if (lf.lf_kind == SAKSI_LEAF_ALERT) {
+			struct chain *c;
+
+			assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a),
+			                 SAKSI_OK);
+			assert_true(a.al_id >= 1 && a.al_id < nch);
+			c = &ch[a.al_id];
+			if (a.al_kind == SAKSI_ALERT_RERAISE) {
+				/* Once each, in order, never after the ack, naming the original. */
+				assert_int_equal(c->c_n, a.al_extra);
+				assert_int_equal(c->c_ack_entry, 0);
+				assert_int_equal(a.al_evidence[0], c->c_raise[0].r_entry);
+			} else
+				assert_int_equal(c->c_n, 0);
+			assert_true(c->c_n <= SAKSI_RERAISE_MAX);
+			c->c_raise[c->c_n].r_entry = i;
+			c->c_raise[c->c_n].r_ms = lf.lf_commit_ms;
+			c->c_raise[c->c_n].r_sev = a.al_severity;
+			c->c_n++;
+		} else if (lf.lf_kind == SAKSI_LEAF_EVENT &&
+		    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) == SAKSI_OK &&
+		    strcmp(env.ev_type, "security.alert.acked") == 0) {
+			json_t *p = json_loadb((const char *)env.ev_payload, env.ev_payload_len, 0,
+			                       NULL);
+			uint64_t id = (uint64_t)json_integer_value(json_object_get(p, "alert_id"));
+
+			json_decref(p);
+			/* Only acks of open alerts are committed: one per alert. */
+			assert_true(id >= 1 && id < nch);
+			assert_true(ch[id].c_n > 0);
+			assert_int_equal(ch[id].c_ack_entry, 0);
+			ch[id].c_ack_entry = i;
+		}
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	/* Each re-raise one period (1 s of the daemon's clock) or more after the raise
+	 * before it, one severity higher. */
+	for (size_t k = 1; k < nch; k++)
+		for (size_t j = 1; j < ch[k].c_n; j++) {
+			assert_true(ch[k].c_raise[j].r_ms >= ch[k].c_raise[j - 1].r_ms + 1000);
+			assert_int_equal(ch[k].c_raise[j].r_sev, ch[k].c_raise[j - 1].r_sev + 1);
+		}
+}
+
+static void
+test_ack_reraise(void **state)
+{
+	struct chain ch[8];
+	char *s, *text;
+	int sub;
+	pid_t follower;
+	(void)state;
+
+	t0 = wall_ms() - 60000;
+	spawn();
+	sub = subscribe();
+
+	/* Alert 1, acknowledged by the officer with the CLI. */
+	booking("ack-dev-00000001", 1);
+	free(await_alert(sub, 1, "rule", 0));
+	assert_int_equal(ack("ack1", "1", "Family booking, checked at KC-MAKASSAR: no broker."),
+	                 0);
+	text = cli_text("ack1", "out");
+	assert_non_null(strstr(text, "c2sp.org/tlog-proof@v1\n"));
+	free(text);
+	text = cli_text("ack1", "err");
+	assert_non_null(strstr(text, "saksi: alert 1 acknowledged, entry "));
+	free(text);
+	/* Once only; an alert that does not exist; a note that is not allowed. */
+	assert_int_equal(ack("ack1b", "1", "again"), 1);
+	text = cli_text("ack1b", "err");
+	assert_non_null(strstr(text, "refused (schema): no open alert 1: it was acknowledged "
+	                             "at index "));
+	free(text);
+	assert_int_equal(ack("ack99", "99", "no such"), 1);
+	text = cli_text("ack99", "err");
+	assert_non_null(strstr(text, "refused (schema): no open alert 99: there is no such "
+	                             "alert"));
+	free(text);
+	assert_int_equal(ack("ackbad", "1", "<script>"), 2);
+	assert_int_equal(ack("ack0", "0", "zero"), 2);
+
+	/* Alert 2, left open: high after a period, critical after another, then no more. */
+	booking("ack-dev-00000002", 2);
+	free(await_alert(sub, 2, "rule", 0));
+	s = await_alert(sub, 2, "reraise", 1);
+	assert_non_null(strstr(s, "\"severity\":\"high\""));
+	assert_non_null(strstr(s, "\"rule\":\"one_booking\""));
+	free(s);
+	s = await_alert(sub, 2, "reraise", 2);
+	assert_non_null(strstr(s, "\"severity\":\"critical\""));
+	free(s);
+
+	/* Alert 3, followed by saksi alerts follow; kill -9 once its first re-raise is out. */
+	{
+		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		    "2", NULL };
+		char errf[300];
+
+		follower = cli(1, "follow", args);
+		snprintf(errf, sizeof(errf), "%s/follow.err", fx.dir);
+		free(await_file(errf, "saksi: following alerts on "));
+	}
+	booking("ack-dev-00000003", 3);
+	free(await_alert(sub, 3, "rule", 0));
+	free(await_alert(sub, 3, "reraise", 1));
+	await_exit0(follower);
+	text = cli_text("follow", "out");
+	assert_non_null(strstr(text, "  alert 3  medium  one_booking  device_id="));
+	assert_non_null(strstr(text, "  alert 3  high  reraise:one_booking  device_id="));
+	assert_non_null(strstr(text, "  raised again (1)\n"));
+	free(text);
+	stop(SIGKILL);
+	nn_close(sub);
+
+	/* After the restart: the chain goes on where it was, the ack still holds. */
+	spawn();
+	assert_int_equal(await_reraise_entry(3, 2), SAKSI_SEV_CRITICAL);
+	assert_int_equal(ack("ack1c", "1", "after the restart"), 1);
+	assert_int_equal(ack("ack3", "3", "Checked; a broker. Case SEC-2026-7 opened."), 0);
+	stop(SIGTERM);
+
+	read_chains(ch, 8);
+	assert_int_equal(ch[1].c_n >= 1 && ch[1].c_n <= 3, 1);   /* acked within 0-2 periods */
+	assert_int_not_equal(ch[1].c_ack_entry, 0);
+	assert_int_equal(ch[2].c_n, 3);   /* medium, high, critical: then the chain ended */
+	assert_int_equal(ch[2].c_raise[2].r_sev, SAKSI_SEV_CRITICAL);
+	assert_int_equal(ch[2].c_ack_entry, 0);
+	assert_int_equal(ch[3].c_n, 3);
+	assert_int_not_equal(ch[3].c_ack_entry, 0);
+	assert_int_equal(ch[4].c_n, 0);
+
+	/* The list shows who acknowledged what; --open leaves it out. */
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir,
+		    "--keyring", keyring, NULL };
+		assert_int_equal(cli(0, "list", args), 0);
+		text = cli_text("list", "out");
+		assert_non_null(strstr(text, "  alert 1 (entry "));
+		assert_non_null(strstr(text, "  acked by " OFFICER " at "));
+		assert_non_null(strstr(text, "): Family booking, checked at KC-MAKASSAR: no "
+		                             "broker.\n"));
+		assert_non_null(strstr(text, "critical  reraise:one_booking"));
+		free(text);
+		text = cli_text("list", "err");
+		assert_non_null(strstr(text, "1 alert(s) open"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--open",
+		    NULL };
+		assert_int_equal(cli(0, "open", args), 0);
+		text = cli_text("open", "out");
+		assert_null(strstr(text, "  alert 1 "));
+		assert_null(strstr(text, "  alert 3 "));
+		assert_non_null(strstr(text, "  alert 2 (entry "));
+		assert_non_null(strstr(text, "  open\n"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		    NULL };
+		/* Without --state, the published line with the entry in front, as before. */
+		assert_int_equal(cli(0, "json0", args), 0);
+		text = cli_text("json0", "out");
+		assert_null(strstr(text, "\"state\""));
+		assert_non_null(strstr(text, "\"trigger\":0,\"value\":1}\n"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		    "--state", NULL };
+		assert_int_equal(cli(0, "json", args), 0);
+		text = cli_text("json", "out");
+		assert_non_null(strstr(text, "\"id\":1,"));
+		assert_non_null(strstr(text, "\"state\":\"acked\",\"ack\":{\"by\":\""));
+		assert_non_null(strstr(text, "\"state\":\"open\",\"reraises\":2}"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "verify", "--ledger", ledger_dir, "--vkey", fx.vkey,
+		    "--keyring", keyring, NULL };
+		assert_int_equal(cli(0, "verify", args), 0);
+		text = cli_text("verify", "out");
+		assert_non_null(strstr(text, "ledger intact"));
+		free(text);
+	}
+	text = fx_read(errlog, NULL);
+	printf("# saksid's log:\n%s", text);
+	assert_non_null(strstr(text, "unacknowledged alert(s) again"));
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ack_reraise, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
