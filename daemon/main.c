@@ -112,6 +112,19 @@ sandbox_own(const saksid_sandbox *sb, const saksid_log *lg, const char *dir,
 	return 0;
 }
 
+/* 1 if the (real, dropped) user may create and remove names in the directory of path. */
+static int
+sandbox_dir_writable(const char *path)
+{
+	char dir[4200];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) == 0;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return access(dir, W_OK | X_OK) == 0;
+}
+
 static int
 mkdir_private(const char *path)
 {
@@ -339,6 +352,16 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "cannot drop root for user %s: %s", sb.sb_user, err);
 		goto out;
 	}
+	/* nanomsg 1.1.5 aborts if it cannot remove an ipc socket file when it closes it;
+	 * the filter turns that removal into a harmless ENOENT, so only seccomp = no can
+	 * hit it, after a drop to a user who may not write the socket's directory. */
+	for (size_t i = 0; sb.sb_drop && !cf.cf_seccomp && i < cf.cf_nlisten; i++)
+		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
+		    !sandbox_dir_writable(cf.cf_listen[i] + 6))
+			saksid_logf(&lg, LOG_WARNING, "user %s may not write the directory of %s: "
+			            "with seccomp = no, nanomsg aborts at stop when it cannot "
+			            "remove the socket (nothing acknowledged is lost)", sb.sb_user,
+			            cf.cf_listen[i] + 6);
 	if (saksid_sandbox_nnp() != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "cannot set no_new_privs: %s", strerror(errno));
 		goto out;

@@ -707,10 +707,31 @@ test_daemon_sandboxed(void **state)
 	assert_non_null(strstr(r.out, "ledger intact"));
 	run_free(&r);
 
-	/* A second start on the same state: the socket file the sandbox could not remove
-	 * is replaced, and the ledger (now nobody's) opens. */
+	/* A second start on the same state, with seccomp = no (the operator's diagnosis):
+	 * the socket file the sandbox could not remove is replaced, the ledger (now
+	 * nobody's) opens, root is still dropped and no_new_privs still set. */
+	cf = fopen(f->path[4], "a");
+	assert_non_null(cf);
+	fputs("seccomp = no\n", cf);
+	assert_int_equal(fclose(cf), 0);
+	/* Without the filter nanomsg really removes the socket file at stop, and aborts if
+	 * it may not: the drop account must own the socket's directory (saksid.md). */
+	if (root)
+		assert_int_equal(chown(P(f, 6, "st"), NOBODY, NOBODY), 0);
 	daemon_pid = pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 	wait_log(pid, f->path[5], "sandbox: ");
+	log = slurp(f->path[5], NULL);
+	assert_non_null(strstr(log, "no core dumps, seccomp OFF"));
+	assert_null(strstr(log, "may not write the directory"));
+	free(log);
+	proc_status(pid, "Seccomp:", v, sizeof(v));
+	assert_string_equal(v, "\t0");
+	proc_status(pid, "NoNewPrivs:", v, sizeof(v));
+	assert_string_equal(v, "\t1");
+	if (root) {
+		proc_status(pid, "Uid:", v, sizeof(v));
+		assert_string_equal(v, "\t65534\t65534\t65534\t65534");
+	}
 	cli(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey, (char *)NULL);
 	assert_non_null(strstr(r.out, ORIGIN "\n4\n"));
 	run_free(&r);
