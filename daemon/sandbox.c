@@ -219,13 +219,20 @@ static const int sb_sanitize[] = {
 #endif
 
 static int
-sb_add(scmp_filter_ctx ctx, int nr, unsigned nargs, const struct scmp_arg_cmp *args)
+sb_rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned nargs,
+        const struct scmp_arg_cmp *args)
 {
 	/* A call this architecture does not have (a libseccomp pseudo number) needs no
 	 * rule: nothing can make it. */
 	if (nr < 0)
 		return 0;
-	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, nargs, args);
+	return seccomp_rule_add_array(ctx, action, nr, nargs, args);
+}
+
+static int
+sb_add(scmp_filter_ctx ctx, int nr, unsigned nargs, const struct scmp_arg_cmp *args)
+{
+	return sb_rule(ctx, SCMP_ACT_ALLOW, nr, nargs, args);
 }
 
 saksi_err
@@ -234,7 +241,7 @@ saksid_sandbox_seccomp(char *errbuf, size_t errlen)
 	/* Writing, creating or truncating through a new descriptor is never needed once
 	 * started: the ledger's files are open. */
 	const scmp_datum_t open_w = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-	struct scmp_arg_cmp a[2];
+	struct scmp_arg_cmp a[1];
 	scmp_filter_ctx ctx;
 	int rc = 0;
 
@@ -276,16 +283,16 @@ saksid_sandbox_seccomp(char *errbuf, size_t errlen)
 #endif
 	/* clone3 passes its flags in memory, which a filter cannot read: it fails with
 	 * ENOSYS, and glibc then creates threads with clone. */
-	if (rc == 0 && SCMP_SYS(clone3) >= 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (rc == 0)
+		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
 	/* nanomsg removes an ipc socket's file when it closes it. A sandboxed daemon may
 	 * delete nothing (not its ledger either): the call fails with ENOENT, the one error
 	 * nanomsg accepts there (it asserts on any other), the file stays as after a
 	 * kill -9, and the next start's bind replaces it once nobody listens on it. */
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlink), 0);
+		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlink), 0, NULL);
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlinkat), 0);
+		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlinkat), 0, NULL);
 	/* Sockets of the families saksid listens on and logs to: no raw or packet sockets,
 	 * no netlink. */
 	a[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
