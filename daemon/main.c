@@ -355,13 +355,15 @@ main(int argc, char **argv)
 	/* nanomsg 1.1.5 aborts if it cannot remove an ipc socket file when it closes it;
 	 * the filter turns that removal into a harmless ENOENT, so only seccomp = no can
 	 * hit it, after a drop to a user who may not write the socket's directory. */
-	for (size_t i = 0; sb.sb_drop && !cf.cf_seccomp && i < cf.cf_nlisten; i++)
-		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
-		    !sandbox_dir_writable(cf.cf_listen[i] + 6))
+	for (size_t i = 0; sb.sb_drop && !cf.cf_seccomp && i <= cf.cf_nlisten; i++) {
+		const char *u = i < cf.cf_nlisten ? cf.cf_listen[i] : cf.cf_alerts_listen;
+
+		if (u != NULL && strncmp(u, "ipc://", 6) == 0 && !sandbox_dir_writable(u + 6))
 			saksid_logf(&lg, LOG_WARNING, "user %s may not write the directory of %s: "
 			            "with seccomp = no, nanomsg aborts at stop when it cannot "
 			            "remove the socket (nothing acknowledged is lost)", sb.sb_user,
-			            cf.cf_listen[i] + 6);
+			            u + 6);
+	}
 	if (saksid_sandbox_nnp() != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "cannot set no_new_privs: %s", strerror(errno));
 		goto out;
