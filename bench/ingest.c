@@ -2,8 +2,9 @@
  * bench/ingest.c: end-to-end durable ingest of the real saksid (ipc socket, temp state
  * dir) fed by P producer threads through lib/client.h, beside this machine's own Ed25519
  * verification rate measured in the same run; receipt latency at half that load; stored
- * bytes per event against the event's raw JSON. A measurement, not a test: it asserts
- * nothing about time. Never run it against a production state directory.
+ * bytes per event against the event's raw JSON; detection's added cost (30 rules against
+ * none, two fresh daemons each). A measurement, not a test: it asserts nothing about
+ * time. Never run it against a production state directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include "client.h"
 #include "envelope.h"
 #include "keys.h"
+#include "rules.h"
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
@@ -42,11 +44,18 @@ extern char **environ;
 #define WARMUP 2048          /* events before timing: the zstd dictionary is trained */
 #define VERIFY_SEC 2.0       /* length of the Ed25519 measurement */
 #define LAT_MAX_EVENTS 400000
+#define DETECT_EVENTS 32768  /* events per timed run of (f), unless -n */
+#define DETECT_ROUNDS 2      /* (f) alternates without/with rules this many times */
+#define DETECT_TARGET 10.0   /* issue 4: detection adds at most 10 % at 30 rules */
+/* The shipped rules and bench/rules_extra.rules, found from the schemas' directory. */
+#define DEFAULT_RULES SAKSI_SOURCE_SCHEMA_DIR "/../rules/default.rules"
+#define EXTRA_RULES SAKSI_SOURCE_SCHEMA_DIR "/../../bench/rules_extra.rules"
 
 static const char usage[] =
     "usage: bench_ingest [-P producers] [-b batch] [-s seconds] [-n events]\n"
     "                    [-l latency_batch] [-L latency_seconds] [-w workers]\n"
     "                    [-g group_max] [-u group_wait_us] [-V] [-k] [-x saksid]\n"
+    "                    [-f] [-R extra_rules]\n"
     "  -P  producer threads, each with its own key and client (default 8)\n"
     "  -b  events per submission in the throughput phase (default 64)\n"
     "  -s  throughput phase sized to last about this long at the warm-up's rate (default 5)\n"
@@ -56,11 +65,14 @@ static const char usage[] =
     "  -w, -g, -u  saksid's workers, group_max, group_wait_us (default: saksid's)\n"
     "  -V  clients verify every receipt while timed (default: a sample, after)\n"
     "  -k  keep the temp directory\n"
-    "  -x  the saksid binary (default: saksid next to this program)\n";
+    "  -x  the saksid binary (default: saksid next to this program)\n"
+    "  -f  only (a) and the detection cost (f)\n"
+    "  -R  rules appended to the default rules for (f) (default bench/rules_extra.rules)\n";
 
 struct opts {
 	unsigned producers, batch, lat_batch, workers, group_max, group_wait_us;
-	int group_wait_set, verify_all, keep;
+	int group_wait_set, verify_all, keep, detect_only;
+	char extra_rules[PATH_MAX];
 	double seconds, lat_seconds;
 	uint64_t events;
 	char saksid[PATH_MAX];
@@ -666,7 +678,8 @@ setup_files(struct bench *b, char *conf, size_t conflen)
 }
 
 static pid_t
-start_saksid(struct bench *b, const char *conf, char *log, size_t loglen)
+start_saksid(struct bench *b, const char *conf, const char *sockname, const char *logname,
+             char *log, size_t loglen)
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { b->b_o.saksid, "-d", "-c", (char *)conf, NULL };
@@ -675,14 +688,14 @@ start_saksid(struct bench *b, const char *conf, char *log, size_t loglen)
 	pid_t pid;
 	int rc, status;
 
-	path_in(b, "saksid.log", log, loglen);
+	path_in(b, logname, log, loglen);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	if ((rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) != 0)
 		die(argv[0], strerror(rc));
 	posix_spawn_file_actions_destroy(&fa);
-	path_in(b, "ingest.sock", sock, sizeof(sock));
+	path_in(b, sockname, sock, sizeof(sock));
 	for (int i = 0; i < 1000; i++) {
 		if (stat(sock, &st) == 0)
 			return pid;
@@ -724,7 +737,7 @@ file_size(const struct bench *b, const char *name)
 
 /* CPU seconds (user + system) used so far by process pid, from /proc/pid/stat. */
 static double
-proc_cpu(pid_t pid)
+proc_cpu_split(pid_t pid, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, st;
@@ -741,7 +754,195 @@ proc_cpu(pid_t pid)
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
+	if (sys != NULL)
+		*sys = (double)st / (double)sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+proc_cpu(pid_t pid)
+{
+	return proc_cpu_split(pid, NULL);
+}
+
+/* ---- (f) detection cost ---- */
+
+static void
+open_clients(struct bench *b, const char *url)
+{
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		saksi_client_opts co = { 0 };
+		saksi_err e;
+
+		co.co_url = url;
+		co.co_key = b->b_p[i].p_key;
+		co.co_box_pk = b->b_box_pk;
+		co.co_log = b->b_o.verify_all ? &b->b_log : NULL;
+		co.co_schemas = b->b_sc;
+		co.co_timeout_ms = 30000;
+		if ((e = saksi_client_open(&co, &b->b_p[i].p_cl)) != SAKSI_OK)
+			dies("client", e);
+	}
+}
+
+static void
+close_clients(struct bench *b)
+{
+	for (unsigned i = 0; i < b->b_o.producers; i++) {
+		saksi_client_close(b->b_p[i].p_cl);
+		b->b_p[i].p_cl = NULL;
+	}
+}
+
+/* default.rules followed by the extra rules, as one file in the bench directory; returns
+ * its path in out and the number of rules it holds (checked against the schemas). */
+static size_t
+detect_rules_file(const struct bench *b, char *out, size_t len)
+{
+	const char *parts[] = { DEFAULT_RULES, b->b_o.extra_rules };
+	char err[512] = "";
+	saksi_rules *r;
+	saksi_err e;
+	size_t n;
+	FILE *f;
+
+	path_in(b, "rules30.rules", out, len);
+	if ((f = fopen(out, "w")) == NULL)
+		die(out, strerror(errno));
+	for (size_t i = 0; i < 2; i++) {
+		size_t tl;
+		char *text;
+		FILE *in = fopen(parts[i], "r");
+
+		if (in == NULL)
+			die(parts[i], strerror(errno));
+		text = xmalloc(SAKSI_RULES_FILE_MAX);
+		tl = fread(text, 1, SAKSI_RULES_FILE_MAX, in);
+		fclose(in);
+		if (fwrite(text, 1, tl, f) != tl || fputc('\n', f) == EOF)
+			die(out, strerror(errno));
+		free(text);
+	}
+	if (fclose(f) != 0)
+		die(out, strerror(errno));
+	if ((e = saksi_rules_load(out, SAKSI_SOURCE_SCHEMA_DIR, &r, err, sizeof(err))) !=
+	    SAKSI_OK)
+		die(out, err[0] ? err : saksi_strerror(e));
+	n = saksi_rules_count(r);
+	saksi_rules_free(r);
+	return n;
+}
+
+/*
+ * One fresh saksid (its own state, socket and log, tag in their names), with rules or
+ * without; a warm-up, then per events per producer timed. Returns receipts/s and saksid's
+ * CPU microseconds per event.
+ */
+static void
+detect_run(struct bench *b, const char *tag, const char *rules, size_t per, double *rate,
+           double *us)
+{
+	char conf[160], log[160], name[64], sock[160], url[200];
+	double t, cpu, sys, sys0;
+	struct tally w;
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "%s.sock", tag);
+	path_in(b, name, sock, sizeof(sock));
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	snprintf(name, sizeof(name), "saksid-%s.conf", tag);
+	path_in(b, name, conf, sizeof(conf));
+	if ((f = fopen(conf, "w")) == NULL)
+		die(conf, strerror(errno));
+	fprintf(f, "origin = %s\nstate_dir = state-%s\nlisten = %s\nkeyring = keyring.json\n"
+	        "log_key = log.key\nbox_key = box.key\nstore_key = store.key\n"
+	        "schemas_dir = %s\n", ORIGIN, tag, url, SAKSI_SOURCE_SCHEMA_DIR);
+	if (rules != NULL)
+		fprintf(f, "rules = %s\nindex_key = index.key\n", rules);
+	if (b->b_o.workers)
+		fprintf(f, "workers = %u\n", b->b_o.workers);
+	if (b->b_o.group_max)
+		fprintf(f, "group_max = %u\n", b->b_o.group_max);
+	if (b->b_o.group_wait_set)
+		fprintf(f, "group_wait_us = %u\n", b->b_o.group_wait_us);
+	if (fclose(f) != 0)
+		die(conf, strerror(errno));
+	snprintf(name, sizeof(name), "saksid-%s.log", tag);
+	pid = start_saksid(b, conf, strrchr(sock, '/') + 1, name, log, sizeof(log));
+	open_clients(b, url);
+	build_all(b, (WARMUP + b->b_o.producers - 1) / b->b_o.producers);
+	run_phase(b, producer_flat, b->b_o.batch);
+	w = tally(b);
+	check_tally("detection warm-up", &w);
+	for (unsigned i = 0; i < b->b_o.producers; i++)
+		free_items(&b->b_p[i]);
+	build_all(b, per);
+	cpu = proc_cpu_split(pid, &sys0);
+	t = run_phase(b, producer_flat, b->b_o.batch);
+	cpu = proc_cpu_split(pid, &sys) - cpu;
+	sys -= sys0;
+	w = tally(b);
+	check_tally(tag, &w);
+	for (unsigned i = 0; i < b->b_o.producers; i++)
+		free_items(&b->b_p[i]);
+	close_clients(b);
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "bench_ingest: saksid (%s) did not stop cleanly (status %d)\n", tag,
+		        status);
+	*rate = (double)w.accepted / (t > 0 ? t : 1e-9);
+	*us = cpu / (double)w.accepted * 1e6;
+	printf("    %-22s %9.0f receipts/s, saksid %.1f us CPU/event, of which %.1f in the "
+	       "kernel (%" PRIu64 " events)\n", tag, *rate, *us, sys / (double)w.accepted * 1e6,
+	       w.accepted);
+	fflush(stdout);
+}
+
+/*
+ * (f): the same traffic into a saksid without rules and one with default.rules plus the
+ * extra rules, alternating, DETECT_ROUNDS times each; the best run of each (the one the
+ * machine's other load disturbed least) is compared. saksid's CPU per event is the
+ * figure: on a shared machine it is steadier than the wall-clock rate, printed beside it.
+ */
+static void
+detect_cost(struct bench *b)
+{
+	char rules[160];
+	size_t nrules = detect_rules_file(b, rules, sizeof(rules));
+	size_t per = (b->b_o.events ? b->b_o.events : DETECT_EVENTS) / b->b_o.producers;
+	double best_r[2] = { 0, 0 }, best_us[2] = { 1e30, 1e30 }, added, added_wall;
+	saksi_seckey *ik = new_key(SAKSI_KEY_SYM);
+
+	save_key(b, ik, "index.key");
+	saksi_seckey_free(ik);
+	printf("(f) detection cost: %zu rules (%s + %s), %zu events a run, %d runs each, "
+	       "alternating:\n", nrules, DEFAULT_RULES, b->b_o.extra_rules,
+	       per * b->b_o.producers, DETECT_ROUNDS);
+	fflush(stdout);
+	for (int round = 0; round < DETECT_ROUNDS; round++) {
+		for (int k = 0; k < 2; k++) {
+			char tag[32];
+			double r, us;
+
+			snprintf(tag, sizeof(tag), "%s-%d", k ? "rules" : "no-rules", round + 1);
+			detect_run(b, tag, k ? rules : NULL, per, &r, &us);
+			if (us < best_us[k])
+				best_us[k] = us;
+			if (r > best_r[k])
+				best_r[k] = r;
+		}
+	}
+	added = 100 * (best_us[1] - best_us[0]) / best_us[0];
+	added_wall = 100 * (best_r[0] / best_r[1] - 1);
+	printf("    without rules: %.1f us CPU/event, %.0f receipts/s; with %zu rules: %.1f us "
+	       "CPU/event, %.0f receipts/s (best runs)\n"
+	       "    detection adds %+.1f %% saksid CPU per event (%+.1f %% wall time per event)"
+	       "    target <= %.0f %%: %s\n", best_us[0], best_r[0], nrules, best_us[1],
+	       best_r[1], added, added_wall, DETECT_TARGET,
+	       added <= DETECT_TARGET ? "met" : "NOT met");
+	fflush(stdout);
 }
 
 static int
@@ -772,7 +973,7 @@ main(int argc, char **argv)
 {
 	struct bench b;
 	struct opts *o = &b.b_o;
-	char conf[128], log[128], self[PATH_MAX], ldir[160];
+	char conf[128], log[128] = "", self[PATH_MAX], ldir[160];
 	unsigned ncpu, vthreads;
 	uint64_t size0, size1, per, lat_per, raw = 0, envb = 0, sealb = 0, nraw = 0;
 	uint64_t leafb = 0, discb = 0, ndisc = 0;
@@ -788,7 +989,8 @@ main(int argc, char **argv)
 	o->lat_batch = 8;
 	o->seconds = 5;
 	o->lat_seconds = 4;
-	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:")) != -1) {
+	snprintf(o->extra_rules, sizeof(o->extra_rules), "%s", EXTRA_RULES);
+	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:fR:")) != -1) {
 		switch (c) {
 		case 'P': o->producers = parse_uint(optarg, 1, 256, "-P"); break;
 		case 'b': o->batch = parse_uint(optarg, 1, SAKSI_WIRE_BATCH_MAX, "-b"); break;
@@ -805,6 +1007,8 @@ main(int argc, char **argv)
 		case 'V': o->verify_all = 1; break;
 		case 'k': o->keep = 1; break;
 		case 'x': snprintf(o->saksid, sizeof(o->saksid), "%s", optarg); break;
+		case 'f': o->detect_only = 1; break;
+		case 'R': snprintf(o->extra_rules, sizeof(o->extra_rules), "%s", optarg); break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -882,7 +1086,9 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 	setup_files(&b, conf, sizeof(conf));
-	pid = start_saksid(&b, conf, log, sizeof(log));
+	if (o->detect_only)
+		goto detect;
+	pid = start_saksid(&b, conf, "ingest.sock", "saksid.log", log, sizeof(log));
 	for (unsigned i = 0; i < o->producers; i++) {
 		saksi_client_opts co = { 0 };
 		saksi_err e;
@@ -1053,6 +1259,8 @@ main(int argc, char **argv)
 		       100 * stored / rawe, 100 * mdb / rawe, mdb / rawe <= 0.30 ? "met" : "NOT met");
 	}
 
+detect:
+	detect_cost(&b);
 	if (getloadavg(load, 3) == 3)
 		printf("load average at end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 	for (unsigned i = 0; i < o->producers; i++)

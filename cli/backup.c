@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "datakey.h"
 
 int
 cmd_backup(int argc, char **argv)
@@ -27,7 +28,7 @@ cmd_backup(int argc, char **argv)
 	char *note = NULL;
 	size_t len;
 	saksi_err e;
-	int c, have_ck;
+	int c, have_ck, have_dk = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -57,6 +58,24 @@ cmd_backup(int argc, char **argv)
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot back up %s to %s", dir, out);
 
+	/*
+	 * The participants' data-key slots go with it, copied after the snapshot so that
+	 * every slot the copy refers to is there; the master file never does (FORMATS.md
+	 * 7.2): the copy's personal data opens only while the appliance's master is the one
+	 * that wrapped it, which is what makes a later forget reach old backups too.
+	 */
+	{
+		char src[4096], dst[4096];
+
+		snprintf(src, sizeof(src), "%s/datakeys", dir);
+		snprintf(dst, sizeof(dst), "%s/datakeys", out);
+		e = saksi_dk_copy(src, dst);
+		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+			xdie_err(e, "the ledger is copied to %s, but its data keys %s are not; "
+			    "remove %s and run the backup again", out, src, out);
+		have_dk = e == SAKSI_OK;
+	}
+
 	/* Describe what was written, read back from the copy itself. */
 	l = xledger_open_ro(out);
 	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
@@ -75,5 +94,7 @@ cmd_backup(int argc, char **argv)
 		printf("latest checkpoint: size %" PRIu64 "\n", ck_size);
 	else
 		printf("latest checkpoint: none\n");
+	printf("data keys: %s\n", have_dk ? "copied (they open only with this appliance's "
+	    "current datakeys.master)" : "none (a ledger without per-participant keys)");
 	return SX_OK;
 }

@@ -22,6 +22,7 @@ static const char *const default_roles[][2] = {
 	{ "queue", "queue.*" },
 	{ "claim", "claim.*" },
 	{ "staff", "staff.*" },
+	{ "supervisor", "supervisor.*" },
 	{ "security", "security.*" },
 };
 

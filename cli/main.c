@@ -45,6 +45,11 @@ static const char help[] =
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
+"Supervisors:\n"
+"  forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
+"         --seq N --branch B --officer ID [--reason R] [--case ID]   destroy a participant's\n"
+"         data key: his personal data can never be opened again; the ledger still verifies\n"
+"\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
 "  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
 "  alerts list --ledger DIR [--open] [--keyring F] [--json [--state]]  alert entries, state\n"
@@ -92,6 +97,7 @@ static const struct {
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
 	{ "backup", cmd_backup },
+	{ "forget", cmd_forget },
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },

@@ -43,6 +43,12 @@ struct saksid_committer {
 	char c_origin[SAKSI_ORIGIN_MAX + 1];
 	const saksi_seckey *c_log_key;
 	const saksi_seckey *c_store_key;
+	saksid_shred *c_shred;        /* NULL: disclosures at rest v1 */
+	uint64_t c_ret_ms;            /* retention; 0: keep */
+	const saksi_seckey *c_ret_key;
+	uint64_t c_ret_next, c_ret_next_new; /* next pass; the one a committed pass sets */
+	uint64_t c_retained;
+	saksid_item *c_ret_items;     /* SAKSID_RETENTION_BATCH */
 	uint64_t c_skew;
 	uint64_t c_age;      /* >= c_skew */
 
@@ -150,6 +156,7 @@ saksid_commit_free(saksid_committer *c)
 	free(c->c_receipts);
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
+	free(c->c_ret_items);
 	saksi_detect_free(c->c_detect);
 	pthread_mutex_destroy(&c->c_mu);
 	free(c);
@@ -211,6 +218,14 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	memcpy(c->c_origin, o->co_origin, olen + 1);
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
+	c->c_shred = o->co_shred;
+	c->c_ret_ms = o->co_retention_ms;
+	c->c_ret_key = o->co_retention_key;
+	if (c->c_ret_ms != 0 && (c->c_shred == NULL || c->c_ret_key == NULL ||
+	    saksi_seckey_kind(c->c_ret_key) != SAKSI_KEY_SIGN)) {
+		free(c);
+		return SAKSI_ERR_KEY;
+	}
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
@@ -218,6 +233,13 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
+	if (c->c_ret_ms != 0 &&
+	    (c->c_ret_items = calloc(SAKSID_RETENTION_BATCH, sizeof(saksid_item))) == NULL) {
+		free(c->c_alert_body);
+		pthread_mutex_destroy(&c->c_mu);
+		free(c);
+		return SAKSI_ERR_NOMEM;
+	}
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
 	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
 	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
@@ -233,6 +255,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		return SAKSI_ERR_NOMEM;
 	}
 	if ((e = sign_empty(c)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
+	}
+	/* Forgets committed before a crash are destroyed before anything else runs. */
+	if (c->c_shred != NULL &&
+	    (e = saksid_shred_finish(c->c_shred, c->c_ledger, 1, NULL)) != SAKSI_OK) {
 		saksid_commit_free(c);
 		return e;
 	}
@@ -568,7 +596,10 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	if ((e = saksi_ledger_seq_put(txn, it->it_key_id, it->it_seq, idx, it->it_env_hash)) !=
 	    SAKSI_OK)
 		return e;
-	if (it->it_disc != NULL) {
+	if (it->it_disc != NULL && c->c_shred != NULL) {
+		if ((e = saksid_shred_store(c->c_shred, txn, it, idx, leaf_hash)) != SAKSI_OK)
+			return e;
+	} else if (it->it_disc != NULL) {
 		if (it->it_disc_len + SAKSID_DISC_OVERHEAD > c->c_disc_cap)
 			return SAKSI_ERR_TOO_LARGE;   /* ingest caps it far below */
 		e = saksid_disc_seal(c->c_store_key, idx, leaf_hash, it->it_disc, it->it_disc_len,
@@ -704,6 +735,93 @@ all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
 		set_msg(items[i], SAKSI_R_UNAVAILABLE, msg);
 }
 
+/*
+ * A retention pass in txn, when one is due: the retention key's forget requests go
+ * through decide() like any event. The next mark is applied once the group commits.
+ */
+static saksi_err
+retention(saksid_committer *c, saksi_ledger_txn *txn, uint64_t now_ms, int force,
+          uint64_t *done)
+{
+	size_t n = 0;
+	saksi_err e = SAKSI_OK;
+
+	*done = 0;
+	c->c_ret_next_new = c->c_ret_next;
+	if (c->c_ret_ms == 0 || now_ms < c->c_ret_ms || (!force && now_ms < c->c_ret_next))
+		return SAKSI_OK;
+	e = saksid_shred_retention(c->c_shred, txn, c->c_ret_key, now_ms - c->c_ret_ms, now_ms,
+	                           c->c_ret_items, SAKSID_RETENTION_BATCH, &n);
+	if (e != SAKSI_OK)
+		return e;
+	for (size_t i = 0; i < n && e == SAKSI_OK; i++) {
+		e = decide(c, txn, &c->c_ret_items[i], now_ms);
+		if (e == SAKSI_OK && c->c_ret_items[i].it_code == SAKSI_R_ACCEPTED)
+			(*done)++;
+	}
+	saksid_shred_items_free(c->c_ret_items, n);
+	c->c_ret_next_new = n == SAKSID_RETENTION_BATCH ? now_ms :
+	    now_ms + SAKSID_RETENTION_EVERY_MS;
+	return e;
+}
+
+saksi_err
+saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
+{
+	saksi_ledger_txn *txn = NULL;
+	uint64_t size0, size, done = 0;
+	saksi_err e;
+
+	if (n != NULL)
+		*n = 0;
+	if (c->c_ret_ms == 0)
+		return SAKSI_ERR_INVAL;
+	pthread_mutex_lock(&c->c_mu);
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		goto out;
+	size0 = saksi_ledger_size(txn);
+	if ((e = retention(c, txn, now_ms, 1, &done)) != SAKSI_OK)
+		goto out;
+	size = saksi_ledger_size(txn);
+	if (size == size0) {
+		saksi_ledger_abort(txn);
+		txn = NULL;
+		c->c_ret_next = c->c_ret_next_new;
+		goto out;
+	}
+	if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
+	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK ||
+	    (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
+		goto out;
+	e = saksi_ledger_commit(txn);
+	txn = NULL;
+	if (e != SAKSI_OK)
+		goto out;
+	c->c_size = size;
+	c->c_ret_next = c->c_ret_next_new;
+	c->c_retained += done;
+	if (n != NULL)
+		*n = done;
+	(void)saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL);
+out:
+	if (txn != NULL)
+		saksi_ledger_abort(txn);
+	pthread_mutex_unlock(&c->c_mu);
+	return e;
+}
+
+uint64_t
+saksid_commit_retained(const saksid_committer *c)
+{
+	return c->c_retained;
+}
+
+int
+saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms)
+{
+	return c->c_ret_ms != 0 && now_ms >= c->c_ret_ms && now_ms >= c->c_ret_next;
+}
+
 saksi_err
 saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                     uint64_t now_ms)
@@ -711,6 +829,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
 	size_t nsum = 0, nreceipt = 0;
+	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
 	saksi_err e;
@@ -747,6 +866,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		else
 			nreceipt++;
 	}
+	if (c->c_ret_ms != 0 && (e = retention(c, txn, now_ms, 0, &retained)) != SAKSI_OK)
+		goto fail;
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
 		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
@@ -761,6 +882,9 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			goto fail;
 		if ((e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
 			goto fail;
+		/* The data keys this group made are on disk before anything refers to them. */
+		if (c->c_shred != NULL && (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
+			goto fail;
 		e = saksi_ledger_commit(txn);
 		txn = NULL;
 		if (e != SAKSI_OK)
@@ -768,6 +892,14 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	if (c->c_ret_ms != 0) {
+		c->c_ret_next = c->c_ret_next_new;
+		c->c_retained += retained;
+	}
+	/* Durable: destroy the keys of the participants forgotten in it. A failure leaves
+	 * the pending marks, and the next group (or the next start) finishes. */
+	if (c->c_shred != NULL)
+		(void)saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL);
 	/* Durable: hand the new alerts on. A failure here loses nothing: the mark stays,
 	 * and the next group or the next start publishes them. */
 	if (c->c_alerts > 0)

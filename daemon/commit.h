@@ -19,6 +19,7 @@
 #include "merkle.h"
 #include "rules.h"
 #include "saksi_error.h"
+#include "shred.h"
 
 /* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
 #define SAKSID_COMMIT_ITEMS_MAX 2048
@@ -34,6 +35,13 @@ typedef struct saksid_commit_opts {
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
+	saksid_shred *co_shred;           /* borrowed; NULL: disclosures at rest v1 (store
+	                                     key); else v2 with per-participant data keys,
+	                                     forgets finished at saksid_commit_new and after
+	                                     each group's commit (shred.h) */
+	uint64_t co_retention_ms;         /* 0: keep; else forget participants whose latest
+	                                     event is older (needs co_shred, co_retention_key) */
+	const saksi_seckey *co_retention_key; /* SIGN, borrowed: signs retention forgets */
 	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
@@ -85,6 +93,27 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
+/*
+ * Retention (co_retention_ms): the first group committed at or after each hour's mark
+ * (and every call of saksid_commit_retention: saksid's timer calls it when
+ * saksid_commit_retention_due) also forgets, in its own transaction and
+ * checkpoint, up to SAKSID_RETENTION_BATCH participants whose latest event is older than
+ * co_retention_ms before now_ms: each as a supervisor.forget.requested entry signed by
+ * co_retention_key (shred.h), so the ledger records every shred. A full batch leaves the
+ * mark at now, so the next group goes on.
+ * saksid_commit_retention runs such a pass as a group of its own (saksid calls it at
+ * start, before it listens); *n (may be NULL) gets the participants forgotten. Not to be
+ * called while another thread runs saksid_commit_group. SAKSI_ERR_INVAL without
+ * retention set; otherwise the errors of saksid_commit_group.
+ */
+#define SAKSID_RETENTION_BATCH 64
+#define SAKSID_RETENTION_EVERY_MS 3600000
+saksi_err saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n);
+/* Participants forgotten by retention since the committer was made. */
+uint64_t saksid_commit_retained(const saksid_committer *c);
+/* 1 if retention is set and a pass is due at now_ms (the committer's thread only). */
+int saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms);
+
 /*
  * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
  * is committed only if its alert_id names an open alert (then the alert is closed in the

@@ -27,8 +27,8 @@ struct cf_key {
 enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
-	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_USER, K_GROUP,
-	K_ALLOW_ROOT, K_SECCOMP, K__COUNT
+	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_RETENTION_DAYS,
+	K_RETENTION_KEY, K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -51,6 +51,8 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_ALERTS_LISTEN] = { "alerts_listen", CF_URL, 0, 0, 0 },
 	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
 	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
+	[K_RETENTION_DAYS] = { "retention_days", CF_UINT, 0, 0, 36500 },
+	[K_RETENTION_KEY] = { "retention_key", CF_PATH, 0, 0, 0 },
 	[K_USER] = { "user", CF_NAME, 0, 0, 0 },
 	[K_GROUP] = { "group", CF_NAME, 0, 0, 0 },
 	[K_ALLOW_ROOT] = { "allow_root", CF_BOOL, 0, 0, 0 },
@@ -273,6 +275,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_MAP_SIZE: cf->cf_map_size_mb = (size_t)x; break;
 		case K_DICT_AFTER: cf->cf_dict_after = (unsigned)x; break;
 		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
+		case K_RETENTION_DAYS: cf->cf_retention_days = (unsigned)x; break;
 		default: abort();
 		}
 		return SAKSI_OK;
@@ -294,6 +297,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_SCHEMAS_DIR: slot = &cf->cf_schemas_dir; break;
 		case K_RULES: slot = &cf->cf_rules; break;
 		case K_INDEX_KEY: slot = &cf->cf_index_key; break;
+		case K_RETENTION_KEY: slot = &cf->cf_retention_key; break;
 		default: abort();
 		}
 		if (strlen(v) >= 4000)
@@ -395,6 +399,7 @@ saksid_config_free(saksid_config *cf)
 	free(cf->cf_schemas_dir);
 	free(cf->cf_rules);
 	free(cf->cf_index_key);
+	free(cf->cf_retention_key);
 	free(cf->cf_alerts_listen);
 	free(cf->cf_user);
 	free(cf->cf_group);
@@ -477,6 +482,12 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	if (p.p_seen[K_RULES] != 0 && p.p_seen[K_INDEX_KEY] == 0) {
 		e = cf_fail(&p, "%s:%u: rules needs index_key (the key of the blind tokens)",
 		            path, p.p_seen[K_RULES]);
+		goto out;
+	}
+	/* Every shred is a signed ledger entry: no key, no retention. */
+	if (cf.cf_retention_days != 0 && p.p_seen[K_RETENTION_KEY] == 0) {
+		e = cf_fail(&p, "%s:%u: retention_days needs retention_key (it signs the "
+		            "ledger entry of every shred)", path, p.p_seen[K_RETENTION_DAYS]);
 		goto out;
 	}
 	if (p.p_seen[K_ALERTS_LISTEN] != 0 && p.p_seen[K_RULES] == 0) {

@@ -40,6 +40,9 @@ typedef struct saksid_config {
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
 	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
+	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
+	                                       silent for longer (needs retention_key) */
+	char *cf_retention_key;             /* SIGN: signs retention's forget entries */
 	char *cf_user;                      /* started as root: the account to drop to */
 	char *cf_group;                     /* its group; NULL: the user's login group */
 	int cf_allow_root;                  /* 1: started as root without user, stay root */

@@ -209,6 +209,30 @@ test_bad_origin(void **state)
 }
 
 static void
+test_retention(void **state)
+{
+	saksid_config cf;
+	(void)state;
+
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_retention_days, 0);
+	assert_null(cf.cf_retention_key);
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "retention_days = 3650\nretention_key = keys/ret.key\n", &cf),
+	                 SAKSI_OK);
+	assert_int_equal(cf.cf_retention_days, 3650);
+	assert_string_equal(cf.cf_retention_key, "/etc/saksi/keys/ret.key");
+	saksid_config_free(&cf);
+	/* 0 keeps, with or without a key. */
+	assert_int_equal(parse(BASE "retention_days = 0\n", &cf), SAKSI_OK);
+	saksid_config_free(&cf);
+	expect_error("retention_days = 30\n",
+	             "/etc/saksi/saksid.conf:10: retention_days needs retention_key");
+	expect_error("retention_days = 36501\nretention_key = k\n",
+	             "/etc/saksi/saksid.conf:10: retention_days: \"36501\" is not an integer");
+}
+
+static void
 test_alerts(void **state)
 {
 	saksid_config cf;
@@ -449,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_bad_origin),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_sandbox_keys),

@@ -7,11 +7,13 @@
  * 2 system error (retry may help). Never logs a payload or a disclosure.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanomsg/nn.h>
@@ -19,6 +21,7 @@
 #include <sodium.h>
 
 #include "blind.h"
+#include "datakey.h"
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
@@ -125,6 +128,23 @@ sandbox_dir_writable(const char *path)
 	return access(dir, W_OK | X_OK) == 0;
 }
 
+/* The directory of an ipc:// URL's socket, opened O_PATH so that the socket file can be
+ * removed at stop under the filter (sandbox.h); *base points into url. -1 on failure. */
+static int
+ipc_dir_open(const char *url, const char **base)
+{
+	const char *path = url + 6, *slash = strrchr(path, '/');
+	char dir[4200];
+
+	if (slash == NULL) {
+		*base = path;
+		return open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	*base = slash + 1;
+	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 static int
 mkdir_private(const char *path)
 {
@@ -139,6 +159,7 @@ main(int argc, char **argv)
 	saksid_config cf;
 	saksid_log lg;
 	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL, *index_key = NULL;
+	saksi_seckey *ret_key = NULL;
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
@@ -148,11 +169,17 @@ main(int argc, char **argv)
 	saksi_ledger_opts lo;
 	saksi_ledger_txn *txn;
 	saksid_committer *cm = NULL;
+	saksi_datakeys *dk = NULL;
+	saksid_shred *shred = NULL;
+	char *dk_slots = NULL, *dk_master = NULL;
 	saksid_commit_opts co;
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
 	saksid_server_stats st;
 	saksid_sandbox sb;
+	int ipc_dir[SAKSID_LISTEN_MAX + 1];
+	const char *ipc_base[SAKSID_LISTEN_MAX + 1];
+	size_t nipc = 0;
 	saksi_pubkey pub;
 	sigset_t sigs;
 	char err[512], vkey[SAKSI_VKEY_MAX + 1], *ledger_dir = NULL, *stored = NULL;
@@ -211,6 +238,10 @@ main(int argc, char **argv)
 	if ((rc = load_key(&lg, "log_key", cf.cf_log_key, SAKSI_KEY_SIGN, &log_key)) != 0 ||
 	    (rc = load_key(&lg, "box_key", cf.cf_box_key, SAKSI_KEY_BOX, &box_key)) != 0 ||
 	    (rc = load_key(&lg, "store_key", cf.cf_store_key, SAKSI_KEY_SYM, &store_key)) != 0)
+		goto out;
+	if (cf.cf_retention_key != NULL &&
+	    (rc = load_key(&lg, "retention_key", cf.cf_retention_key, SAKSI_KEY_SIGN,
+	                   &ret_key)) != 0)
 		goto out;
 	if (cf.cf_index_key != NULL) {
 		if ((rc = load_key(&lg, "index_key", cf.cf_index_key, SAKSI_KEY_SYM,
@@ -293,8 +324,44 @@ main(int argc, char **argv)
 	    sandbox_own(&sb, &lg, ledger_dir, "/lock.mdb") != 0)
 		goto out;
 
+	/*
+	 * Per-participant data keys: the slot file beside data.mdb (so a backup carries it),
+	 * the master file outside the ledger directory (so no backup does: FORMATS.md 7.2).
+	 */
+	if ((dk_slots = malloc(strlen(ledger_dir) + sizeof("/datakeys"))) == NULL ||
+	    (dk_master = malloc(strlen(cf.cf_state_dir) + sizeof("/datakeys.master"))) == NULL)
+		goto out;
+	sprintf(dk_slots, "%s/datakeys", ledger_dir);
+	sprintf(dk_master, "%s/datakeys.master", cf.cf_state_dir);
+	if ((e = saksi_dk_open(dk_slots, dk_master, store_key, 1, 1, &dk)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "data keys %s, %s: %s%s", dk_slots, dk_master,
+		            saksi_strerror(e), e == SAKSI_ERR_KEY ? " (made under another "
+		            "store_key)" : e == SAKSI_ERR_PERM ? "; run chmod 600 on them" : "");
+		rc = e == SAKSI_ERR_KEY || e == SAKSI_ERR_PERM ? EXIT_CONFIG : EXIT_SYSTEM;
+		goto out;
+	}
+	/* Written in place through the descriptors open now; the drop account must be able
+	 * to open them at its next start (and saksi backup to read the slots). */
+	if (sandbox_own(&sb, &lg, dk_slots, NULL) != 0 ||
+	    sandbox_own(&sb, &lg, dk_master, NULL) != 0)
+		goto out;
+	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
+		goto out;
+	/* A shred the verifier could not check would be a hole in the record. */
+	if (cf.cf_retention_days != 0 &&
+	    saksi_keyring_find(kr, saksi_seckey_id(ret_key)) == NULL) {
+		saksid_logf(&lg, LOG_ERR, "retention_key %s is not in the keyring %s: add its "
+		            "public key with role supervisor and branch \"*\"",
+		            cf.cf_retention_key, cf.cf_keyring);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
+	co.co_shred = shred;
+	co.co_retention_ms = (uint64_t)cf.cf_retention_days * 86400000ull;
+	co.co_retention_key = cf.cf_retention_days != 0 ? ret_key : NULL;
 	co.co_origin = cf.cf_origin;
 	co.co_log_key = log_key;
 	co.co_store_key = store_key;
@@ -320,6 +387,22 @@ main(int argc, char **argv)
 	 * unpublished by a crash go out now. */
 	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
 		goto out;
+	if (cf.cf_retention_days != 0) {
+		uint64_t forgotten = 0;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = saksid_commit_retention(cm, (uint64_t)ts.tv_sec * 1000 +
+		                            (uint64_t)ts.tv_nsec / 1000000, &forgotten);
+		if (e != SAKSI_OK) {
+			saksid_logf(&lg, LOG_ERR, "retention at start: %s", saksi_strerror(e));
+			rc = EXIT_SYSTEM;
+			goto out;
+		}
+		saksid_logf(&lg, LOG_INFO, "retention: %u days, %llu participants forgotten at "
+		            "start; checked again with the first group of each hour",
+		            cf.cf_retention_days, (unsigned long long)forgotten);
+	}
 	rc = EXIT_SYSTEM;
 
 	memset(&so, 0, sizeof(so));
@@ -336,6 +419,9 @@ main(int argc, char **argv)
 	if (co.co_ack_timeout_ms > 0)
 		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
 		    (unsigned)(co.co_ack_timeout_ms / 4);
+	/* Retention is checked on the same tick (hourly in effect: it sets its own mark). */
+	if (co.co_retention_ms > 0 && so.so_tick_ms == 0)
+		so.so_tick_ms = 1000;
 	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
@@ -368,7 +454,17 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "cannot set no_new_privs: %s", strerror(errno));
 		goto out;
 	}
-	if (cf.cf_seccomp && (e = saksid_sandbox_seccomp(err, sizeof(err))) != SAKSI_OK) {
+	/* The socket files are removed at stop through their directories' descriptors: the
+	 * filter lets nothing be deleted by path. */
+	for (size_t i = 0; i <= cf.cf_nlisten; i++) {
+		const char *u = i < cf.cf_nlisten ? cf.cf_listen[i] : cf.cf_alerts_listen;
+
+		if (u != NULL && strncmp(u, "ipc://", 6) == 0 &&
+		    (ipc_dir[nipc] = ipc_dir_open(u, &ipc_base[nipc])) >= 0)
+			nipc++;
+	}
+	if (cf.cf_seccomp && (e = saksid_sandbox_seccomp(ipc_dir, nipc, err,
+	                                                 sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err);
 		goto out;
 	}
@@ -383,6 +479,10 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
+	saksid_logf(&lg, LOG_INFO, "data keys: %llu slots, master generation %llu, %llu "
+	            "forgotten at start", (unsigned long long)saksi_dk_slots(dk),
+	            (unsigned long long)saksi_dk_generation(dk),
+	            (unsigned long long)saksid_shred_wiped(shred));
 	saksid_logf(&lg, LOG_INFO, "sandbox: %s%s%s, no_new_privs, no core dumps, seccomp %s",
 	            sb.sb_drop ? "dropped root for user " : sb.sb_root ? "running as root" :
 	            "running as uid ", sb.sb_drop ? sb.sb_user : "",
@@ -420,8 +520,17 @@ main(int argc, char **argv)
 out:
 	saksid_server_stop(srv, NULL);
 	saksid_commit_free(cm);
+	saksid_shred_free(shred);
+	saksi_dk_close(dk);
+	free(dk_slots);
+	free(dk_master);
 	if (alerts_sock >= 0)
 		nn_close(alerts_sock);
+	/* Every socket is closed: their files go (nanomsg's own unlink got ENOENT). */
+	for (size_t i = 0; i < nipc; i++) {
+		(void)unlinkat(ipc_dir[i], ipc_base[i], 0);
+		close(ipc_dir[i]);
+	}
 	saksi_blind_free(blind);
 	saksi_seckey_free(index_key);
 	if (ledger != NULL)
@@ -432,6 +541,7 @@ out:
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);
+	saksi_seckey_free(ret_key);
 	free(ledger_dir);
 	free(stored);
 	saksid_config_free(&cf);

@@ -236,15 +236,17 @@ sb_add(scmp_filter_ctx ctx, int nr, unsigned nargs, const struct scmp_arg_cmp *a
 }
 
 saksi_err
-saksid_sandbox_seccomp(char *errbuf, size_t errlen)
+saksid_sandbox_seccomp(const int *dirs, size_t ndirs, char *errbuf, size_t errlen)
 {
 	/* Writing, creating or truncating through a new descriptor is never needed once
 	 * started: the ledger's files are open. */
 	const scmp_datum_t open_w = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-	struct scmp_arg_cmp a[1];
+	struct scmp_arg_cmp a[2];
 	scmp_filter_ctx ctx;
 	int rc = 0;
 
+	if (ndirs > SAKSID_SANDBOX_DIRS_MAX || (ndirs > 0 && dirs == NULL))
+		return SAKSI_ERR_INVAL;
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
 		return SAKSI_ERR_NOMEM;
 	/* Threads that exist already (nanomsg's worker, the server's threads) get the filter
@@ -285,14 +287,29 @@ saksid_sandbox_seccomp(char *errbuf, size_t errlen)
 	 * ENOSYS, and glibc then creates threads with clone. */
 	if (rc == 0)
 		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL);
-	/* nanomsg removes an ipc socket's file when it closes it. A sandboxed daemon may
-	 * delete nothing (not its ledger either): the call fails with ENOENT, the one error
-	 * nanomsg accepts there (it asserts on any other), the file stays as after a
-	 * kill -9, and the next start's bind replaces it once nobody listens on it. */
+	/* nanomsg removes an ipc socket's file by path when it closes it. A sandboxed
+	 * daemon deletes nothing by path (not its ledger either): the call fails with
+	 * ENOENT, the one error nanomsg accepts there (it asserts on any other). saksid
+	 * removes the socket files itself, by unlinkat relative to the descriptors of their
+	 * directories it opened before the filter, never a directory (no AT_REMOVEDIR). */
 	if (rc == 0)
 		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlink), 0, NULL);
+	/* An int argument: only its low 32 bits are defined. */
+	a[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)AT_FDCWD);
 	if (rc == 0)
-		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlinkat), 0, NULL);
+		rc = sb_rule(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(unlinkat), 1, a);
+	for (size_t i = 0; i < ndirs && rc == 0; i++) {
+		int dup_fd = 0;
+
+		/* The same directory twice (two sockets in it) needs one rule. */
+		for (size_t j = 0; j < i; j++)
+			dup_fd |= dirs[j] == dirs[i];
+		if (dup_fd || dirs[i] < 0)
+			continue;
+		a[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)dirs[i]);
+		a[1] = SCMP_A2(SCMP_CMP_MASKED_EQ, AT_REMOVEDIR, 0);
+		rc = sb_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2, a);
+	}
 	/* Sockets of the families saksid listens on and logs to: no raw or packet sockets,
 	 * no netlink. */
 	a[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);

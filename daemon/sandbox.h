@@ -59,9 +59,14 @@ saksi_err saksid_sandbox_nnp(void);
  * Installs saksid's system call allowlist in every thread of the process (TSYNC) and in
  * every thread started later; any other call kills the whole process with SIGSYS. Sets
  * no_new_privs too. Built with SAKSI_SANITIZE, the list also has what the ASan/LSan/UBSan
- * runtimes call (LeakSanitizer's stop-the-world at exit). SAKSI_ERR_NOMEM, or
- * SAKSI_ERR_IO (errbuf says why) if the kernel refuses the filter.
+ * runtimes call (LeakSanitizer's stop-the-world at exit). unlink(2) fails with ENOENT;
+ * unlinkat(2) of a file (not a directory) is allowed only relative to one of the ndirs
+ * directory descriptors in dirs (the ipc sockets' directories: saksid removes its socket
+ * files at stop). SAKSI_ERR_INVAL for more than SAKSID_SANDBOX_DIRS_MAX dirs,
+ * SAKSI_ERR_NOMEM, or SAKSI_ERR_IO (errbuf says why) if the kernel refuses the filter.
  */
-saksi_err saksid_sandbox_seccomp(char *errbuf, size_t errlen);
+#define SAKSID_SANDBOX_DIRS_MAX 16
+saksi_err saksid_sandbox_seccomp(const int *dirs, size_t ndirs, char *errbuf,
+                                 size_t errlen);
 
 #endif

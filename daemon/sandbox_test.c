@@ -151,7 +151,7 @@ forbidden_in_child(enum forbidden f, const char *dir)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		if (saksid_sandbox_seccomp(errbuf, sizeof(errbuf)) != SAKSI_OK)
+		if (saksid_sandbox_seccomp(NULL, 0, errbuf, sizeof(errbuf)) != SAKSI_OK)
 			_exit(3);
 		do_forbidden(f, dir);
 		_exit(0);  /* survived: the test fails */
@@ -213,7 +213,7 @@ test_tsync(void **state)
 
 		if (pipe(fds) != 0 || pthread_create(&t, NULL, late_thread, fds) != 0)
 			_exit(4);
-		if (saksid_sandbox_seccomp(errbuf, sizeof(errbuf)) != SAKSI_OK)
+		if (saksid_sandbox_seccomp(NULL, 0, errbuf, sizeof(errbuf)) != SAKSI_OK)
 			_exit(3);
 		if (write(fds[1], "x", 1) != 1)
 			_exit(5);
@@ -249,7 +249,7 @@ test_allowed_calls(void **state)
 		char buf[4];
 		int fd, ran = 0;
 
-		if (saksid_sandbox_seccomp(errbuf, sizeof(errbuf)) != SAKSI_OK)
+		if (saksid_sandbox_seccomp(NULL, 0, errbuf, sizeof(errbuf)) != SAKSI_OK)
 			_exit(3);
 		if (pthread_create(&t, NULL, thread_ok, &ran) != 0 ||
 		    pthread_join(t, NULL) != 0 || !ran)
@@ -284,10 +284,55 @@ test_allowed_calls(void **state)
 	/* unlink was refused: the file is still there. */
 	assert_int_equal(access(f->path[1], F_OK), 0);
 
+	/* unlinkat: a file in a directory named by its descriptor goes; by path it does
+	 * not (ENOENT); a directory never, and another descriptor kills. */
+	assert_int_equal(mkdir(P(f, 2, "d"), 0700), 0);
+	assert_int_equal(mkdir(P(f, 3, "d/sub"), 0700), 0);
+	spit(P(f, 4, "d/sock"), "s", 1);
+	spit(P(f, 5, "d/kept"), "k", 1);
+	for (int step = 0; step < 3; step++) {
+		int dfd = open(f->path[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(dfd >= 0);
+		pid = fork();
+		if (pid == 0) {
+			int other = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+			if (other < 0 || saksid_sandbox_seccomp(&dfd, 1, errbuf,
+			                                        sizeof(errbuf)) != SAKSI_OK)
+				_exit(3);
+			if (step == 0) {
+				if (unlinkat(dfd, "sock", 0) != 0)
+					_exit(20);
+				if (unlinkat(AT_FDCWD, f->path[5], 0) != -1 || errno != ENOENT)
+					_exit(21);
+				_exit(0);
+			}
+			if (step == 1)
+				(void)unlinkat(dfd, "sub", AT_REMOVEDIR);
+			else
+				(void)unlinkat(other, "kept", 0);
+			_exit(0);
+		}
+		assert_int_equal(child_end(pid), step == 0 ? 0 : 1000 + SIGSYS);
+		close(dfd);
+	}
+	assert_int_equal(access(f->path[4], F_OK), -1);
+	assert_int_equal(access(f->path[5], F_OK), 0);
+	assert_int_equal(access(f->path[3], F_OK), 0);
+	{
+		int many[SAKSID_SANDBOX_DIRS_MAX + 1] = { 0 };
+
+		assert_int_equal(saksid_sandbox_seccomp(many, SAKSID_SANDBOX_DIRS_MAX + 1, errbuf,
+		                                        sizeof(errbuf)), SAKSI_ERR_INVAL);
+		assert_int_equal(saksid_sandbox_seccomp(NULL, 1, errbuf, sizeof(errbuf)),
+		                 SAKSI_ERR_INVAL);
+	}
+
 	/* abort() still ends the process by SIGABRT (tgkill to itself is allowed). */
 	pid = fork();
 	if (pid == 0) {
-		if (saksid_sandbox_seccomp(errbuf, sizeof(errbuf)) != SAKSI_OK)
+		if (saksid_sandbox_seccomp(NULL, 0, errbuf, sizeof(errbuf)) != SAKSI_OK)
 			_exit(3);
 		signal(SIGABRT, SIG_DFL);
 		abort();
@@ -639,6 +684,11 @@ test_daemon_sandboxed(void **state)
 	assert_int_equal(fclose(cf), 0);
 	free(conf);
 
+	/* The socket's directory is the drop account's, as systemd's RuntimeDirectory= is:
+	 * saksid removes the socket file at stop (and without the filter nanomsg does, and
+	 * aborts if it may not). */
+	if (root)
+		assert_int_equal(chown(P(f, 6, "st"), NOBODY, NOBODY), 0);
 	argv[3] = f->path[4];
 	daemon_pid = pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 	wait_log(pid, f->path[5], "sandbox: ");
@@ -697,6 +747,8 @@ test_daemon_sandboxed(void **state)
 	    (char *)NULL);
 	run_free(&r);
 	stop_clean(pid);
+	/* The socket file is gone, removed through its directory's descriptor. */
+	assert_int_equal(access(sock, F_OK), -1);
 	log = slurp(f->path[5], NULL);
 	assert_non_null(strstr(log, "stopped: "));
 	assert_null(strstr(log, "error"));
@@ -708,16 +760,12 @@ test_daemon_sandboxed(void **state)
 	run_free(&r);
 
 	/* A second start on the same state, with seccomp = no (the operator's diagnosis):
-	 * the socket file the sandbox could not remove is replaced, the ledger (now
-	 * nobody's) opens, root is still dropped and no_new_privs still set. */
+	 * the ledger (now nobody's) opens, root is still dropped and no_new_privs still
+	 * set. */
 	cf = fopen(f->path[4], "a");
 	assert_non_null(cf);
 	fputs("seccomp = no\n", cf);
 	assert_int_equal(fclose(cf), 0);
-	/* Without the filter nanomsg really removes the socket file at stop, and aborts if
-	 * it may not: the drop account must own the socket's directory (saksid.md). */
-	if (root)
-		assert_int_equal(chown(P(f, 6, "st"), NOBODY, NOBODY), 0);
 	daemon_pid = pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
 	wait_log(pid, f->path[5], "sandbox: ");
 	log = slurp(f->path[5], NULL);

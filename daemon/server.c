@@ -616,6 +616,18 @@ tick(saksid_server *s)
 {
 	saksi_err e;
 
+	uint64_t forgotten;
+
+	/* Retention: participants silent for too long are forgotten (shred.h). */
+	if (saksid_commit_retention_due(s->s_o.so_committer, now_ms())) {
+		e = saksid_commit_retention(s->s_o.so_committer, now_ms(), &forgotten);
+		if (e != SAKSI_OK)
+			saksid_logf(s->s_o.so_log, LOG_ERR, "retention failed: %s; retried at "
+			            "the next tick", saksi_strerror(e));
+		else if (forgotten > 0)
+			saksid_logf(s->s_o.so_log, LOG_NOTICE, "retention: %llu participant(s) "
+			            "forgotten", (unsigned long long)forgotten);
+	}
 	e = saksid_commit_reraise(s->s_o.so_committer, now_ms());
 	if (e != SAKSI_OK)
 		saksid_logf(s->s_o.so_log, LOG_ERR, "re-raise of unacknowledged alerts failed: "

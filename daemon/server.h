@@ -30,7 +30,8 @@ typedef struct saksid_server_opts {
 	unsigned so_queue_reqs;         /* cap on queued requests; 0 = 4096 */
 	const saksid_log *so_log;       /* may be NULL */
 	unsigned so_tick_ms;            /* 0: none; else the committer calls
-	                                 * saksid_commit_reraise at least this often */
+	                                 * saksid_commit_reraise (and a retention pass
+	                                 * when due) at least this often */
 } saksid_server_opts;
 
 typedef struct saksid_server saksid_server;

@@ -1354,7 +1354,7 @@ saksi_ledger_disc_put(saksi_ledger_txn *t, uint64_t index, const uint8_t *blob, 
 		return SAKSI_ERR_RANGE;
 	if (len > SAKSI_DISC_MAX)
 		return SAKSI_ERR_TOO_LARGE;
-	if (len < SAKSI_DISC_MIN || blob[0] != 0x01)
+	if (len < SAKSI_DISC_MIN || (blob[0] != 0x01 && blob[0] != 0x02))
 		return SAKSI_ERR_FORMAT;
 	saksi_put_u64(k, index);
 	return put(t, DB_DISC, k, sizeof(k), blob, len, MDB_NOOVERWRITE);

@@ -128,7 +128,7 @@ saksi_err saksi_ledger_seq_put(saksi_ledger_txn *txn, const uint8_t key_id[SAKSI
                                uint64_t seq, uint64_t index, const saksi_hash env_hash);
 
 /* Disclosures at rest, already sealed by the caller (FORMATS.md 7.1). put: index < size
- * (SAKSI_ERR_RANGE), len SAKSI_DISC_MIN..SAKSI_DISC_MAX and version byte 1
+ * (SAKSI_ERR_RANGE), len SAKSI_DISC_MIN..SAKSI_DISC_MAX and version byte 1 or 2
  * (SAKSI_ERR_FORMAT / SAKSI_ERR_TOO_LARGE), SAKSI_ERR_EXISTS if already stored.
  * get: *blob malloc'd; SAKSI_ERR_NOT_FOUND if absent. */
 saksi_err saksi_ledger_disc_put(saksi_ledger_txn *txn, uint64_t index, const uint8_t *blob,

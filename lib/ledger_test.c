@@ -1212,7 +1212,9 @@ test_api_errors(void **state)
 	    SAKSI_ERR_FORMAT);
 	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, SAKSI_DISC_MAX + 1),
 	    SAKSI_ERR_TOO_LARGE);
-	disc[0] = 2;
+	disc[0] = 3;   /* versions 1 and 2 (per-participant data keys) exist */
+	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, 100), SAKSI_ERR_FORMAT);
+	disc[0] = 0;
 	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, 100), SAKSI_ERR_FORMAT);
 	disc[0] = 1;
 	assert_int_equal(saksi_ledger_disc_put(txn, 0, disc, SAKSI_DISC_MIN), SAKSI_OK);

@@ -85,6 +85,7 @@ struct ectx {
 	struct wev *c_ev;
 	struct stcache *c_st;     /* rules, then joins */
 	saksi_rules_result c_res;
+	MDB_cursor *c_cur;        /* for cx_first: one cursor for the whole evaluation */
 };
 
 struct sup {
@@ -208,6 +209,34 @@ db_first(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, uint8_t 
 		*klen = k.mv_size;
 	}
 	mdb_cursor_close(cur);
+	return mdb_err(rc);
+}
+
+/*
+ * db_first through the evaluation's own cursor, opened once: every evaluation seeks the
+ * expiry index of every rule, and a cursor opened and closed for each seek cost as much
+ * as a tenth of the engine. LMDB keeps a write transaction's cursors valid across puts
+ * and deletes, and MDB_SET_RANGE positions from the key alone.
+ */
+static saksi_err
+cx_first(struct ectx *c, const uint8_t *prefix, size_t plen, uint8_t *kout, size_t *klen)
+{
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc;
+
+	*klen = 0;
+	if (c->c_cur == NULL && (rc = mdb_cursor_open(c->c_txn, c->c_dbi, &c->c_cur)) != 0) {
+		c->c_cur = NULL;
+		return mdb_err(rc);
+	}
+	rc = mdb_cursor_get(c->c_cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size < plen || k.mv_size > KEY_MAX ||
+	    memcmp(k.mv_data, prefix, plen) != 0))
+		rc = MDB_NOTFOUND;
+	if (rc == 0) {
+		memcpy(kout, k.mv_data, k.mv_size);
+		*klen = k.mv_size;
+	}
 	return mdb_err(rc);
 }
 
@@ -1183,7 +1212,7 @@ sweep_rule(struct ectx *c, size_t slot, const struct rule *ru, size_t max)
 	saksi_err e;
 
 	for (i = 0; i < max; i++) {
-		e = db_first(c->c_txn, c->c_dbi, pfx, pl, k, &kl);
+		e = cx_first(c, pfx, pl, k, &kl);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			return SAKSI_OK;
 		if (e != SAKSI_OK)
@@ -1218,7 +1247,7 @@ make_room(struct ectx *c, size_t slot, const struct rule *ru)
 	if ((e = sweep_rule(c, slot, ru, SIZE_MAX)) != SAKSI_OK)
 		return e;
 	while (c->c_st[slot].sc_s.rs_groups >= ru->r_max_groups) {
-		if ((e = db_first(c->c_txn, c->c_dbi, pfx, pl, k, &kl)) != SAKSI_OK)
+		if ((e = cx_first(c, pfx, pl, k, &kl)) != SAKSI_OK)
 			return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 		if (kl != pl + 8 + HASH_LEN)
 			return SAKSI_ERR_CORRUPT;
@@ -1907,7 +1936,7 @@ pending_run(struct ectx *c, size_t slot, const struct rule *ru)
 		uint64_t t, tag;
 		int found;
 
-		e = db_first(c->c_txn, c->c_dbi, pfx, pl, k, &kl);
+		e = cx_first(c, pfx, pl, k, &kl);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			return SAKSI_OK;
 		if (e != SAKSI_OK)
@@ -2153,7 +2182,7 @@ join_sweep(struct ectx *c, size_t slot, const struct join *j, size_t max, int ev
 
 		if (evict && c->c_st[slot].sc_s.rs_groups < j->j_max)
 			return SAKSI_OK;
-		e = db_first(c->c_txn, c->c_dbi, pfx, pl, k, &kl);
+		e = cx_first(c, pfx, pl, k, &kl);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			return evict ? SAKSI_ERR_CORRUPT : SAKSI_OK;
 		if (e != SAKSI_OK)
@@ -2299,8 +2328,12 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 	c.c_r = r;
 	c.c_txn = wtxn;
 	c.c_dbi = r->rs_dbi;
-	if ((c.c_ev = calloc(1, sizeof(*c.c_ev))) == NULL)
+	/* Not calloc: the working event is large (the joins' value buffers) and every use
+	 * stays below we_n and we_nj, so only the used part is wiped at the end. */
+	if ((c.c_ev = malloc(sizeof(*c.c_ev))) == NULL)
 		return SAKSI_ERR_NOMEM;
+	c.c_ev->we_n = 0;
+	c.c_ev->we_nj = 0;
 	if ((e = ev_build(ev, c.c_ev)) != SAKSI_OK)
 		goto out;
 	c.c_st = calloc(r->rs_nrules + r->rs_njoins + 1, sizeof(*c.c_st));
@@ -2348,9 +2381,14 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 out:
 	if (e == SAKSI_OK && res != NULL)
 		*res = c.c_res;
+	if (c.c_cur != NULL)
+		mdb_cursor_close(c.c_cur);
 	free(c.c_st);
 	if (c.c_ev != NULL) {
-		sodium_memzero(c.c_ev, sizeof(*c.c_ev));
+		/* Join values are tokens: wiped, like everything that held one. */
+		sodium_memzero(c.c_ev->we_jval, c.c_ev->we_nj * sizeof(c.c_ev->we_jval[0]));
+		sodium_memzero(c.c_ev->we_jname, c.c_ev->we_nj * sizeof(c.c_ev->we_jname[0]));
+		sodium_memzero(c.c_ev->we_f, c.c_ev->we_n * sizeof(c.c_ev->we_f[0]));
 		free(c.c_ev);
 	}
 	return e;
@@ -2361,7 +2399,7 @@ static saksi_err
 purge_prefix(MDB_txn *txn, MDB_dbi dbi, char pfx, const uint8_t fp[RULES_FP_LEN])
 {
 	uint8_t p[KEY_MAX], k[KEY_MAX];
-	size_t pl = key_fp(p, pfx, fp), kl;
+	size_t pl = key_fp(p, pfx, fp), kl = 0;
 	saksi_err e;
 
 	for (;;) {

@@ -2508,12 +2508,15 @@ sc_cafe(struct ctx *c)
 {
 	struct rng *r = &c->r;
 	char ip[40], dev[3][40];
-	int ndev = (int)rr(r, 1, 3), k = (int)rr(r, 6, 12), i;
+	int ndev = (int)rr(r, 1, 3), k = (int)rr(r, 6, 12), i, d;
+	int64_t next[3];
 	uint32_t id;
 
 	ip_from(r, fixed_block[rr(r, 0, 8)], ip);
-	for (i = 0; i < ndev; i++)
+	for (i = 0; i < ndev; i++) {
 		hexid(r, dev[i], "web-", 16);
+		next[i] = at(c, -LEAD_DAYS, (int)rr(r, 8, 9), (int)rr(r, 0, 59), (int)rr(r, 0, 59));
+	}
 	id = new_inst(c, SAKSI_SIM_INTERNET_CAFE, key1("ip", ip));
 	for (i = 0; i < k; i++) {
 		struct entry *e = new_entry(c, E_BOOKED, SV_JHT, SAKSI_SIM_INTERNET_CAFE, id,
@@ -2522,10 +2525,15 @@ sc_cafe(struct ctx *c)
 		if (e == NULL)
 			return;
 		online(e, CH_WEB);
-		scopy(e->bdev, sizeof(e->bdev), dev[rr(r, 0, ndev - 1)]);
+		d = (int)rr(r, 0, ndev - 1);
+		scopy(e->bdev, sizeof(e->bdev), dev[d]);
 		scopy(e->bip, sizeof(e->bip), ip);
-		e->t_book = at(c, -LEAD_DAYS, (int)rr(r, 8, 10), (int)rr(r, 0, 59),
-		    (int)rr(r, 0, 59));
+		/*
+		 * One resident at a time on each computer: the helper fills in the form and
+		 * uploads for each, 15 minutes or more (RULES.md 6, device_many_nik_fast).
+		 */
+		e->t_book = next[d];
+		next[d] += rr(r, 15 * MIN_MS, 35 * MIN_MS);
 	}
 }
 

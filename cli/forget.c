@@ -1,0 +1,224 @@
+/*
+ * forget.c: saksi forget, a supervisor's signed request that saksid destroy one
+ * participant's data key (supervisor.forget.requested, FORMATS.md 7.2). The NIK goes out
+ * only as a digest and a sealed disclosure; it is never printed, and `--nik -` reads it
+ * from stdin so that it does not show in the process list.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "client.h"
+#include "schema.h"
+#include "wire.h"
+
+#define FORGET_TYPE "supervisor.forget.requested"
+
+/* The NIK from --nik, or one line of stdin for "-". */
+static char *
+read_nik(const char *arg)
+{
+	char buf[64], *nl;
+
+	if (strcmp(arg, "-") != 0)
+		return xstrdup(arg);
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		xdie("--nik -: no NIK on stdin");
+	if ((nl = strpbrk(buf, "\r\n")) != NULL)
+		*nl = '\0';
+	nl = xstrdup(buf);
+	sodium_memzero(buf, sizeof(buf));
+	return nl;
+}
+
+int
+cmd_forget(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub "
+	    "(--vkey VKEY | --vkey-file F) --seq N --branch B --officer ID "
+	    "[--reason subject_request|retention_ended|court_order|other] [--case ID] "
+	    "[--time MS] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	static const struct option opts[] = {
+		{ "nik", required_argument, NULL, 'n' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "box-pub", required_argument, NULL, 'b' },
+		{ "vkey", required_argument, NULL, 'v' },
+		{ "vkey-file", required_argument, NULL, 'V' },
+		{ "seq", required_argument, NULL, 's' },
+		{ "branch", required_argument, NULL, 'B' },
+		{ "officer", required_argument, NULL, 'O' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "case", required_argument, NULL, 'C' },
+		{ "time", required_argument, NULL, 'T' },
+		{ "schemas", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *nik_arg = NULL, *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL,
+	    *vkf = NULL, *seq_s = NULL, *branch = NULL, *officer = NULL,
+	    *reason = "subject_request", *case_id = NULL, *schemas_dir = NULL,
+	    *passfile = NULL;
+	uint64_t seq, tms = 0, timeout = 0;
+	int c, json = 0, have_time = 0, rc;
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_schemas *sch = NULL;
+	saksi_seckey *sk;
+	saksi_client_opts co;
+	saksi_client *cl = NULL;
+	saksi_event ev;
+	saksi_result res;
+	json_t *p;
+	char err[256] = "", *nik, *payload;
+	size_t plen;
+	saksi_err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': nik_arg = optarg; break;
+		case 'u': url = optarg; break;
+		case 'k': key = optarg; break;
+		case 'b': boxf = optarg; break;
+		case 'v': vk = optarg; break;
+		case 'V': vkf = optarg; break;
+		case 's': seq_s = optarg; break;
+		case 'B': branch = optarg; break;
+		case 'O': officer = optarg; break;
+		case 'r': reason = optarg; break;
+		case 'C': case_id = optarg; break;
+		case 'T': tms = xparse_u64(optarg, "--time"); have_time = 1; break;
+		case 'S': schemas_dir = optarg; break;
+		case 'j': json = 1; break;
+		case 'P': passfile = optarg; break;
+		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind != argc)
+		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (!nik_arg || !url || !key || !boxf || !seq_s || !branch || !officer ||
+	    (!vk && !vkf))
+		xusage(usage, "--nik, --url, -k, --box-pub, --vkey, --seq, --branch and "
+		    "--officer are required");
+	seq = xparse_u64(seq_s, "--seq");
+	if (seq == 0)
+		xusage(usage, "--seq starts at 1");
+	if (timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	if (!have_time)
+		tms = now_ms();
+	xvkey(vk, vkf, &v);
+	if ((e = saksi_pubkey_load(boxf, &box)) != SAKSI_OK)
+		xdie_err(e, "cannot load the appliance's box key %s", boxf);
+	if (box.pk_kind != SAKSI_KEY_BOX)
+		xdie("%s is not an X25519 box key (the appliance's box.pub)", boxf);
+	if (schemas_dir == NULL)
+		schemas_dir = default_schemas_dir();
+	if ((e = saksi_schemas_load(schemas_dir, &sch, err, sizeof(err))) != SAKSI_OK) {
+		if (err[0] != '\0')
+			xdie("schemas %s: %s", schemas_dir, err);
+		xdie_err(e, "cannot load the schemas in %s", schemas_dir);
+	}
+	if (!saksi_schemas_has(sch, FORGET_TYPE))
+		xdie("no schema for %s in %s: this saksi is newer than its schemas",
+		    FORGET_TYPE, schemas_dir);
+
+	nik = read_nik(nik_arg);
+	p = json_pack("{s:s, s:s, s:s, s:s}", "branch", branch, "officer_id", officer,
+	    "nik", nik, "reason", reason);
+	sodium_memzero(nik, strlen(nik));
+	free(nik);
+	if (p == NULL)
+		xdie("--branch, --officer and --reason must be UTF-8");
+	if (case_id != NULL)
+		json_object_set_new(p, "case_id", json_string(case_id));
+	payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(p);   /* jansson does not wipe: the copy in payload is wiped below */
+	if (payload == NULL)
+		xdie("out of memory");
+	plen = strlen(payload);
+	/* The schema's messages name members and patterns, never the value. */
+	e = saksi_schemas_validate_clear(sch, FORGET_TYPE, payload, plen, err, sizeof(err));
+	if (e != SAKSI_OK) {
+		sodium_memzero(payload, plen);
+		free(payload);
+		xfail("the request does not match the schema of %s (is the NIK 16 digits?): %s",
+		    FORGET_TYPE, err[0] ? err : saksi_strerror(e));
+	}
+
+	sk = xseckey_load(key, passfile);
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_key = sk;
+	co.co_box_pk = box.pk_key;
+	co.co_log = &v;
+	co.co_schemas = sch;
+	co.co_timeout_ms = (int)timeout;
+	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
+		sodium_memzero(payload, plen);
+		free(payload);
+		saksi_seckey_free(sk);
+		xdie_err(e, "cannot open a connection to %s", url);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = FORGET_TYPE;
+	ev.se_payload = payload;
+	ev.se_seq = seq;
+	ev.se_time_ms = tms;
+	memset(&res, 0, sizeof(res));
+	e = saksi_client_submit(cl, &ev, 1, &res);
+	saksi_client_close(cl);
+	saksi_seckey_free(sk);
+	saksi_schemas_free(sch);
+	sodium_memzero(payload, plen);
+	free(payload);
+	if (e == SAKSI_ERR_PROOF)
+		xfail("the daemon's receipt does not verify against %s: do not trust it",
+		    v.nv_name);
+	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
+		xdie_err(e, "daemon at %s did not answer", url);
+	if (e != SAKSI_OK)
+		xdie_err(e, "submission failed");
+
+	rc = res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE ? SX_OK :
+	    SX_FAIL;
+	if (json) {
+		json_t *o = json_pack("{s:b, s:i, s:s}", "ok", rc == SX_OK, "code",
+		    res.sr_code, "status", saksi_reason_name(res.sr_code));
+
+		if (o == NULL)
+			xdie("out of memory");
+		if (rc == SX_OK) {
+			json_object_set_new(o, "index", json_integer((json_int_t)res.sr_index));
+			json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
+			    res.sr_receipt : ""));
+		} else
+			json_object_set_new(o, "message", json_string(res.sr_message));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else if (rc == SX_OK) {
+		if (res.sr_receipt != NULL)
+			fputs(res.sr_receipt, stdout);
+		fprintf(stderr, "saksi: forget request %s as entry %" PRIu64 "; the "
+		    "participant's data key is destroyed\n",
+		    res.sr_code == SAKSI_R_DUPLICATE ? "already in the ledger" : "accepted",
+		    res.sr_index);
+	}
+	if (rc != SX_OK)
+		fprintf(stderr, "saksi: refused (%s): %s\n", saksi_reason_name(res.sr_code),
+		    res.sr_message);
+	saksi_result_clear(&res);
+	return rc;
+}

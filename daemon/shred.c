@@ -1,0 +1,551 @@
+/*
+ * shred.c: participants' data keys inside the committer's transaction, and their
+ * destruction after it (FORMATS.md 7.2, 7.3). A clear NIK exists here only for the moment
+ * it takes to turn it into a token, in memory that is wiped; nothing is logged.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "blind.h"
+#include "bytes.h"
+#include "envelope.h"
+#include "shred.h"
+#include "wire.h"
+
+#define DKEY_DB "dkey"
+#define TOKEN_KEY_CTX "saksi/datakey-token/v1\n"
+/* Records of DKEY_DB, by their first byte (FORMATS.md 7.3). */
+#define R_NEXT 'c'     /* 'c' -> next slot (8) */
+#define R_NIK 'n'      /* 'n' || token (43) -> slot (8) || last producer time (8) ||
+                          index of that latest event (8) */
+#define NIK_VAL 24
+#define R_PENDING 'p'  /* 'p' || slot (8) -> empty: wipe this slot */
+
+struct saksid_shred {
+	saksi_datakeys *s_dk;
+	const saksi_seckey *s_store;
+	saksi_blind *s_tok;        /* keyed by a key derived from the store key */
+	uint8_t *s_key;            /* sodium_malloc: one data key at a time */
+	uint8_t *s_blob;           /* one sealed blob */
+	saksi_disc2_ctx *s_zctx;
+	size_t s_blob_cap;
+	int s_dirty;               /* slots written since the last sync */
+	int s_pending;             /* a forget was marked since the last finish */
+	uint64_t s_wiped;
+};
+
+static saksi_err
+mdb_err(int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		return SAKSI_ERR_FULL;
+	if (rc == ENOMEM)
+		return SAKSI_ERR_NOMEM;
+	return SAKSI_ERR_LEDGER;
+}
+
+saksi_err
+saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **out)
+{
+	saksid_shred *s;
+	uint8_t *tk;
+	saksi_err e;
+
+	*out = NULL;
+	if (dk == NULL)
+		return SAKSI_ERR_INVAL;
+	if (store == NULL || saksi_seckey_kind(store) != SAKSI_KEY_SYM)
+		return SAKSI_ERR_KEY;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	s->s_dk = dk;
+	s->s_store = store;
+	s->s_blob_cap = saksi_disc2_bound(SAKSI_SEALED_MAX);
+	s->s_key = sodium_malloc(SAKSI_DK_KEYLEN);
+	s->s_blob = malloc(s->s_blob_cap);
+	tk = sodium_malloc(SAKSI_BLIND_KEYLEN);
+	if (saksi_disc2_ctx_new(&s->s_zctx) != SAKSI_OK || s->s_key == NULL ||
+	    s->s_blob == NULL || tk == NULL) {
+		sodium_free(tk);
+		saksid_shred_free(s);
+		return SAKSI_ERR_NOMEM;
+	}
+	/* Its own token key: the index key is optional, forgetting is not. */
+	crypto_generichash(tk, SAKSI_BLIND_KEYLEN, (const uint8_t *)TOKEN_KEY_CTX,
+	                   sizeof(TOKEN_KEY_CTX) - 1, saksi_seckey_sym(store), 32);
+	e = saksi_blind_new(tk, &s->s_tok);
+	sodium_free(tk);
+	if (e != SAKSI_OK) {
+		saksid_shred_free(s);
+		return e;
+	}
+	*out = s;
+	return SAKSI_OK;
+}
+
+void
+saksid_shred_free(saksid_shred *s)
+{
+	if (s == NULL)
+		return;
+	saksi_blind_free(s->s_tok);
+	saksi_disc2_ctx_free(s->s_zctx);
+	sodium_free(s->s_key);
+	if (s->s_blob != NULL) {
+		sodium_memzero(s->s_blob, s->s_blob_cap);
+		free(s->s_blob);
+	}
+	free(s);
+}
+
+uint64_t
+saksid_shred_wiped(const saksid_shred *s)
+{
+	return s->s_wiped;
+}
+
+/* The token of the event's `nik` disclosure; 0 if it has none (or none that normalises). */
+static int
+nik_token(const saksid_shred *s, const uint8_t *disc, size_t len,
+          char tok[SAKSI_BLIND_TOKEN_LEN + 1])
+{
+	json_t *a, *v;
+	size_t i;
+	int found = 0;
+
+	a = json_loadb((const char *)disc, len, 0, NULL);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return 0;
+	}
+	json_array_foreach(a, i, v) {
+		char *name = NULL, *value = NULL;
+
+		if (!json_is_string(v) ||
+		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
+		                            &value) != SAKSI_OK)
+			continue;
+		if (strcmp(name, "nik") == 0 &&
+		    saksi_blind_token(s->s_tok, SAKSI_BLIND_NIK, value, strlen(value), tok) ==
+		    SAKSI_OK)
+			found = 1;
+		sodium_memzero(value, strlen(value));
+		free(value);
+		free(name);
+		if (found)
+			break;
+	}
+	json_decref(a);
+	return found;
+}
+
+/* A new slot from the counter, with a new data key in s_key. */
+static saksi_err
+new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
+{
+	uint8_t k = R_NEXT, v[8];
+	MDB_val key = { 1, &k }, val;
+	saksi_err e;
+	int rc;
+
+	rc = mdb_get(mt, dbi, &key, &val);
+	if (rc == MDB_NOTFOUND)
+		*slot = 0;
+	else if (rc != 0)
+		return mdb_err(rc);
+	else if (val.mv_size != 8)
+		return SAKSI_ERR_CORRUPT;
+	else
+		*slot = saksi_get_u64(val.mv_data);
+	if (*slot >= SAKSI_DK_SLOTS_MAX)
+		return SAKSI_ERR_FULL;
+	saksi_put_u64(v, *slot + 1);
+	val.mv_size = 8;
+	val.mv_data = v;
+	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+		return mdb_err(rc);
+	/* Written now, synced before the commit that refers to it (saksid_shred_presync). */
+	if ((e = saksi_dk_create(s->s_dk, *slot, s->s_key)) != SAKSI_OK)
+		return e;
+	s->s_dirty = 1;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
+                   uint64_t idx, const saksi_hash leaf_hash)
+{
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
+	uint8_t nk[1 + SAKSI_BLIND_TOKEN_LEN], nv[NIK_VAL], pk[9], kid[8];
+	MDB_val key, val;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	saksi_envelope env;
+	uint64_t slot = 0, last = 0;
+	int forget, have_tok, found = 0, rc;
+	size_t w = 0;
+	saksi_err e;
+
+	if (it->it_disc == NULL)
+		return SAKSI_OK;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((e = saksi_envelope_parse(it->it_env, it->it_env_len, &env)) != SAKSI_OK)
+		return e;   /* ingest parsed it: cannot happen */
+	forget = strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
+	have_tok = nik_token(s, it->it_disc, it->it_disc_len, tok);
+	if (!have_tok && !forget) {
+		/* No participant: the store key, compactly. */
+		e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
+		                         saksi_seckey_sym(s->s_store), idx, leaf_hash,
+		                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap,
+		                         &w);
+		goto put;
+	}
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
+		return mdb_err(rc);
+	nk[0] = R_NIK;
+	if (have_tok) {
+		memcpy(nk + 1, tok, SAKSI_BLIND_TOKEN_LEN);
+		key.mv_size = sizeof(nk);
+		key.mv_data = nk;
+		rc = mdb_get(mt, dbi, &key, &val);
+		if (rc == 0 && val.mv_size == NIK_VAL) {
+			slot = saksi_get_u64(val.mv_data);
+			last = saksi_get_u64((const uint8_t *)val.mv_data + 8);
+			e = saksi_dk_get(s->s_dk, slot, s->s_key);
+			if (e == SAKSI_OK)
+				found = 1;
+			else if (e != SAKSI_ERR_NOT_FOUND && e != SAKSI_ERR_DECRYPT)
+				return e;
+			/* A mapping to a dead slot (cannot happen): a new key, the old data
+			 * stays gone. */
+		} else if (rc == 0)
+			return SAKSI_ERR_CORRUPT;
+		else if (rc != MDB_NOTFOUND)
+			return mdb_err(rc);
+	}
+	/* A forget of a participant never seen still gets a slot of its own, wiped with
+	 * the rest: the request's NIK must not stay readable either. */
+	if (!found && (e = new_slot(s, mt, dbi, &slot)) != SAKSI_OK)
+		goto out;
+	if (forget) {
+		if (have_tok && (rc = mdb_del(mt, dbi, &key, NULL)) != 0 && rc != MDB_NOTFOUND) {
+			e = mdb_err(rc);
+			goto out;
+		}
+		pk[0] = R_PENDING;
+		saksi_put_u64(pk + 1, slot);
+		key.mv_size = sizeof(pk);
+		key.mv_data = pk;
+		val.mv_size = 0;
+		val.mv_data = NULL;
+		if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0) {
+			e = mdb_err(rc);
+			goto out;
+		}
+		s->s_pending = 1;
+	} else {
+		saksi_put_u64(nv, slot);
+		saksi_put_u64(nv + 8, it->it_time_ms > last ? it->it_time_ms : last);
+		saksi_put_u64(nv + 16, idx);
+		val.mv_size = sizeof(nv);
+		val.mv_data = nv;
+		if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0) {
+			e = mdb_err(rc);
+			goto out;
+		}
+	}
+	saksi_put_u64(kid, slot);
+	e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash,
+	                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap, &w);
+put:
+	if (e == SAKSI_OK) {
+		if (w > SAKSI_DISC_MAX)
+			e = SAKSI_ERR_TOO_LARGE;   /* compaction only shrinks: cannot happen */
+		else
+			e = saksi_ledger_disc_put(txn, idx, s->s_blob, w);
+		sodium_memzero(s->s_blob, w);
+	}
+out:
+	sodium_memzero(s->s_key, SAKSI_DK_KEYLEN);
+	sodium_memzero(tok, sizeof(tok));
+	sodium_memzero(nk, sizeof(nk));
+	return e;
+}
+
+saksi_err
+saksid_shred_presync(saksid_shred *s)
+{
+	saksi_err e;
+
+	if (!s->s_dirty)
+		return SAKSI_OK;
+	if ((e = saksi_dk_sync(s->s_dk)) == SAKSI_OK)
+		s->s_dirty = 0;
+	return e;
+}
+
+saksi_err
+saksid_shred_finish(saksid_shred *s, saksi_ledger *l, int force, uint64_t *n)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	uint8_t k = R_PENDING;
+	uint64_t wiped = 0;
+	saksi_err e;
+	int rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (!force && !s->s_pending)
+		return SAKSI_OK;
+	if ((e = saksi_ledger_begin(l, 1, &txn)) != SAKSI_OK)
+		return e;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+		e = SAKSI_ERR_LEDGER;
+		goto fail;
+	}
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0 ||
+	    (rc = mdb_cursor_open(mt, dbi, &cur)) != 0) {
+		e = mdb_err(rc);
+		goto fail;
+	}
+	/* First destroy, then forget that we must: a crash in between destroys again. */
+	key.mv_size = 1;
+	key.mv_data = &k;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != 9 || ((const uint8_t *)key.mv_data)[0] != R_PENDING)
+			break;
+		if ((e = saksi_dk_wipe(s->s_dk, saksi_get_u64((const uint8_t *)key.mv_data + 1))) !=
+		    SAKSI_OK)
+			goto fail;
+		wiped++;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		e = mdb_err(rc);
+		goto fail;
+	}
+	if (wiped == 0) {
+		mdb_cursor_close(cur);
+		saksi_ledger_abort(txn);
+		s->s_pending = 0;
+		return SAKSI_OK;
+	}
+	/* The slots are zero on disk; the rotation makes every older copy of them (a
+	 * backup, a block a copy-on-write filesystem or an SSD kept) unopenable. */
+	if ((e = saksi_dk_sync(s->s_dk)) != SAKSI_OK ||
+	    (e = saksi_dk_rotate(s->s_dk, NULL)) != SAKSI_OK)
+		goto fail;
+	key.mv_size = 1;
+	key.mv_data = &k;
+	while ((rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) == 0 &&
+	       key.mv_size == 9 && ((const uint8_t *)key.mv_data)[0] == R_PENDING) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		key.mv_size = 1;
+		key.mv_data = &k;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		e = mdb_err(rc);
+		goto fail;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+		return e;
+	s->s_pending = 0;
+	s->s_wiped += wiped;
+	if (n != NULL)
+		*n = wiped;
+	return SAKSI_OK;
+
+fail:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	saksi_ledger_abort(txn);
+	return e;
+}
+
+/* ---- retention ---- */
+
+/* The clear NIK of the participant whose latest event is at idx (malloc'd; the caller
+ * wipes it), from that event's disclosures. SAKSI_ERR_NOT_FOUND if it has none. */
+static saksi_err
+nik_of(saksid_shred *s, saksi_ledger_txn *txn, uint64_t idx, char **nik)
+{
+	uint8_t *blob = NULL;
+	saksi_hash h;
+	char *json = NULL;
+	size_t bl, jl = 0, i;
+	json_t *a = NULL, *v;
+	saksi_err e;
+
+	*nik = NULL;
+	if ((e = saksi_ledger_disc_get(txn, idx, &blob, &bl)) != SAKSI_OK ||
+	    (e = saksi_ledger_node(txn, 0, idx, h)) != SAKSI_OK ||
+	    (e = saksi_disc_open_any(s->s_store, s->s_dk, idx, h, blob, bl, &json, &jl)) !=
+	    SAKSI_OK)
+		goto out;
+	e = SAKSI_ERR_NOT_FOUND;
+	if ((a = json_loadb(json, jl, 0, NULL)) == NULL)
+		goto out;
+	json_array_foreach(a, i, v) {
+		char *name = NULL, *value = NULL;
+
+		if (!json_is_string(v) ||
+		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
+		                            &value) != SAKSI_OK)
+			continue;
+		if (strcmp(name, "nik") == 0 && *nik == NULL) {
+			*nik = value;
+			e = SAKSI_OK;
+		} else {
+			sodium_memzero(value, strlen(value));
+			free(value);
+		}
+		free(name);
+	}
+out:
+	json_decref(a);
+	if (json != NULL) {
+		sodium_memzero(json, jl);
+		free(json);
+	}
+	free(blob);
+	return e;
+}
+
+/* One signed forget request by the retention key, as a producer would make it. */
+static saksi_err
+retention_item(const saksi_seckey *rkey, const char *nik, uint64_t seq, uint64_t now_ms,
+               saksid_item *it)
+{
+	static const char *const personal[] = { "nik" };
+	json_t *p;
+	char *clear, *payload = NULL, *disc = NULL;
+	size_t cl, plen, dlen;
+	uint8_t *env;
+	saksi_err e;
+
+	memset(it, 0, sizeof(*it));
+	p = json_pack("{s:s, s:s, s:s, s:s}", "branch", SAKSID_RETENTION_BRANCH, "officer_id",
+	              SAKSID_RETENTION_OFFICER, "nik", nik, "reason", "retention_ended");
+	if (p == NULL)
+		return SAKSI_ERR_NOMEM;
+	clear = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(p);
+	if (clear == NULL)
+		return SAKSI_ERR_NOMEM;
+	cl = strlen(clear);
+	e = saksi_disclose_payload(clear, cl, personal, 1, &payload, &plen, &disc, &dlen);
+	sodium_memzero(clear, cl);
+	free(clear);
+	if (e != SAKSI_OK)
+		return e;
+	if ((env = malloc(SAKSI_ENV_MAX)) == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto fail;
+	}
+	it->it_env = env;
+	if ((e = saksi_envelope_sign(rkey, seq, now_ms, SAKSID_FORGET_TYPE,
+	                             (const uint8_t *)payload, plen, env, SAKSI_ENV_MAX,
+	                             &it->it_env_len)) != SAKSI_OK)
+		goto fail;
+	free(payload);
+	crypto_hash_sha256(it->it_env_hash, env, it->it_env_len);
+	memcpy(it->it_key_id, saksi_seckey_id(rkey), SAKSI_KEYID_LEN);
+	it->it_seq = seq;
+	it->it_time_ms = now_ms;
+	it->it_recv_ms = now_ms;
+	it->it_disc = (uint8_t *)disc;
+	it->it_disc_len = dlen;
+	it->it_code = SAKSI_R_ACCEPTED;
+	return SAKSI_OK;
+fail:
+	free(payload);
+	sodium_memzero(disc, dlen);
+	free(disc);
+	saksid_shred_items_free(it, 1);
+	return e;
+}
+
+saksi_err
+saksid_shred_retention(saksid_shred *s, saksi_ledger_txn *txn, const saksi_seckey *rkey,
+                       uint64_t cutoff_ms, uint64_t now_ms, saksid_item *items, size_t max,
+                       size_t *n)
+{
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	uint8_t k = R_NIK;
+	uint64_t seq;
+	char *nik;
+	saksi_err e;
+	int rc;
+
+	*n = 0;
+	if (rkey == NULL || saksi_seckey_kind(rkey) != SAKSI_KEY_SIGN)
+		return SAKSI_ERR_KEY;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((e = saksi_ledger_seq_last(txn, saksi_seckey_id(rkey), &seq)) != SAKSI_OK)
+		return e;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0 ||
+	    (rc = mdb_cursor_open(mt, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	key.mv_size = 1;
+	key.mv_data = &k;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *n < max;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		const uint8_t *v = val.mv_data;
+
+		if (((const uint8_t *)key.mv_data)[0] != R_NIK)
+			break;
+		if (val.mv_size != NIK_VAL) {
+			e = SAKSI_ERR_CORRUPT;
+			goto out;
+		}
+		if (saksi_get_u64(v + 8) >= cutoff_ms)
+			continue;
+		e = nik_of(s, txn, saksi_get_u64(v + 16), &nik);
+		if (e == SAKSI_ERR_NOT_FOUND || e == SAKSI_ERR_DECRYPT)
+			continue;   /* nothing left to read: nothing to forget by NIK */
+		if (e != SAKSI_OK)
+			goto out;
+		e = retention_item(rkey, nik, seq + 1 + *n, now_ms, &items[*n]);
+		sodium_memzero(nik, strlen(nik));
+		free(nik);
+		if (e != SAKSI_OK)
+			goto out;
+		(*n)++;
+	}
+	e = rc == 0 || rc == MDB_NOTFOUND ? SAKSI_OK : mdb_err(rc);
+out:
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK) {
+		saksid_shred_items_free(items, *n);
+		*n = 0;
+	}
+	return e;
+}
+
+void
+saksid_shred_items_free(saksid_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((uint8_t *)items[i].it_env);
+		items[i].it_env = NULL;
+		saksid_item_clear(&items[i]);
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * shred.h: saksid's side of per-participant data keys (FORMATS.md 7.1 v2, 7.2, 7.3).
+ * In the committer's transaction it maps a participant's NIK token to a data-key slot,
+ * seals each event's disclosures with that participant's data key, and turns a
+ * supervisor.forget.requested entry into a pending wipe; after the commit it wipes the
+ * pending slots and rotates the master key. It never logs and never keeps a clear NIK.
+ *
+ * Threads: used by the committer's thread only (under the committer's lock).
+ */
+#ifndef SAKSID_SHRED_H
+#define SAKSID_SHRED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "datakey.h"
+#include "ingest.h"
+#include "keys.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "saksi_error.h"
+
+#define SAKSID_FORGET_TYPE "supervisor.forget.requested"
+
+typedef struct saksid_shred saksid_shred;
+
+/*
+ * dk: the writable key store (borrowed); store: the store key (SYM, borrowed), which
+ * seals events without a participant and keys the participant tokens (a token key
+ * derived from it, so that tokens need no index key). SAKSI_ERR_KEY, SAKSI_ERR_NOMEM.
+ */
+saksi_err saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **out);
+void saksid_shred_free(saksid_shred *s);
+
+/*
+ * For an event just appended at idx (leaf_hash its hash) in txn, with disclosures
+ * (it_disc non-NULL): finds or makes its participant's data key (by the `nik`
+ * disclosure; none: the store key), seals the disclosures (v2) and stores them
+ * (saksi_ledger_disc_put). A forget request's disclosures are sealed with the key of
+ * the participant it forgets, whose mapping is removed and whose slot is marked for
+ * wiping in the same txn. Records the participant's latest producer time (retention).
+ * Ledger errors as saksi_ledger_*; SAKSI_ERR_IO from the slot file.
+ */
+saksi_err saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
+                             uint64_t idx, const saksi_hash leaf_hash);
+/* Before the group's commit: syncs the slots made in it (no-op if none). */
+saksi_err saksid_shred_presync(saksid_shred *s);
+/*
+ * After a commit, or at start (force = 1): if slots are pending, wipes them in place,
+ * syncs, rotates the master key, then clears the pending marks in a write txn of its own.
+ * A crash anywhere in between leaves the marks, and the next call finishes. *n (may be
+ * NULL) gets the number of slots wiped.
+ */
+saksi_err saksid_shred_finish(saksid_shred *s, saksi_ledger *l, int force, uint64_t *n);
+/*
+ * Retention (saksid's retention_days): in the committer's txn, finds up to max
+ * participants whose latest event (producer time) is before cutoff_ms and makes, for
+ * each, a supervisor.forget.requested event signed by rkey (kind SIGN; a keyring key of
+ * a role allowed that type) at now_ms, reason retention_ended, branch
+ * SAKSID_RETENTION_BRANCH, officer SAKSID_RETENTION_OFFICER, with seq above rkey's last
+ * one, and its NIK disclosure (read back from the participant's latest event). items
+ * (room for max) get them ready for the committer (it_code accepted); free them with
+ * saksid_shred_items_free. A participant whose latest disclosures no longer open is
+ * skipped. SAKSI_ERR_KEY for rkey; ledger errors.
+ */
+#define SAKSID_RETENTION_BRANCH "KP-PUSAT"
+#define SAKSID_RETENTION_OFFICER "saksid-retention"
+saksi_err saksid_shred_retention(saksid_shred *s, saksi_ledger_txn *txn,
+                                 const saksi_seckey *rkey, uint64_t cutoff_ms,
+                                 uint64_t now_ms, saksid_item *items, size_t max, size_t *n);
+void saksid_shred_items_free(saksid_item *items, size_t n);
+/* Participants forgotten (marked) by the groups since the last finish; slots wiped by it. */
+uint64_t saksid_shred_wiped(const saksid_shred *s);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * shred_test.c: per-participant data keys through the real committer on a real ledger:
+ * three participants, one forgotten by a supervisor's signed request (his disclosures and
+ * the request's own stop opening, the others' still open, his bytes appear in no file),
+ * a backup of the key file taken before the forget is useless after it, and a crash
+ * between the ledger commit and the slot wipe still ends wiped at the next start.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "../tests/daemon_fixture.h"
+#include "bytes.h"
+#include "commit.h"
+#include "datakey.h"
+#include "ledger.h"
+#include "shred.h"
+#include "wire.h"
+
+#define SKEW 300000
+
+static const char *const NIK[3] = { "7371054507880003", "7371010101900011",
+	                            "3171014101900022" };
+static const char *const KPJ[3] = { "18045213577", "18045299901", "18045277702" };
+static const char *const PHONE[3] = { "+6281242317765", "+6281399887766", "+6285711223344" };
+
+static struct fx fx;
+static saksi_seckey *spv;          /* role supervisor */
+static saksi_keyring *kr;
+static saksid_ingest *ig;
+
+struct env {
+	char dir[256], slots[300], master[300];
+	saksi_ledger *l;
+	saksi_datakeys *dk;
+	saksid_shred *sh;
+	saksid_committer *c;
+};
+
+static int
+setup(void **state)
+{
+	json_t *root, *keys, *e;
+	saksi_pubkey pub;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], err[256], *js;
+
+	(void)state;
+	fx_init(&fx, 0);
+	spv = fx_key(fx.seed, "supervisor", SAKSI_KEY_SIGN);
+	/* The fixture's keyring, plus a supervisor key with the default role. */
+	root = json_loads(fx.keyring_json, 0, NULL);
+	assert_non_null(root);
+	json_object_set_new(json_object_get(root, "roles"), "supervisor",
+	                    json_pack("[s]", "supervisor.*"));
+	assert_int_equal(saksi_seckey_public(spv, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", "supervisor", "key_id", hex,
+	              "public_key", b64, "role", "supervisor", "branch", "*", "revoked_ms");
+	keys = json_object_get(root, "keys");
+	json_array_append_new(keys, e);
+	js = json_dumps(root, 0);
+	json_decref(root);
+	assert_int_equal(saksi_keyring_parse(js, strlen(js), &kr, err, sizeof(err)), SAKSI_OK);
+	free(js);
+	assert_int_equal(saksid_ingest_new(kr, fx.sc, fx.box, &ig), SAKSI_OK);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	saksid_ingest_free(ig);
+	saksi_keyring_free(kr);
+	saksi_seckey_free(spv);
+	fx_free(&fx);
+	return 0;
+}
+
+static void
+env_open(struct env *v, const char *name, int with_committer)
+{
+	saksid_commit_opts co;
+
+	snprintf(v->dir, sizeof(v->dir), "%s/%s", fx.dir, name);
+	mkdir(v->dir, 0700);
+	snprintf(v->slots, sizeof(v->slots), "%s/datakeys", v->dir);
+	snprintf(v->master, sizeof(v->master), "%s.master", v->dir);
+	assert_int_equal(saksi_ledger_open(v->dir, FX_ORIGIN, fx.vkey, NULL, &v->l), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(v->slots, v->master, fx.store, 1, 1, &v->dk), SAKSI_OK);
+	assert_int_equal(saksid_shred_new(v->dk, fx.store, &v->sh), SAKSI_OK);
+	v->c = NULL;
+	if (!with_committer)
+		return;
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = v->l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = SKEW;
+	co.co_shred = v->sh;
+	assert_int_equal(saksid_commit_new(&co, &v->c), SAKSI_OK);
+}
+
+static void
+env_close(struct env *v)
+{
+	saksid_commit_free(v->c);
+	saksid_shred_free(v->sh);
+	saksi_dk_close(v->dk);
+	saksi_ledger_close(v->l);
+}
+
+static void
+booking(int who, uint64_t seq, struct fx_item *fi)
+{
+	char bid[32];
+	const char *set[] = { "nik", NIK[who], "kpj", KPJ[who], "phone", PHONE[who],
+		              "booking_id", bid, NULL };
+	char *p;
+
+	snprintf(bid, sizeof(bid), "BK-20250310-%05u", (unsigned)seq);
+	p = fx_payload("queue.booking.created", set);
+	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, FX_NOW - 1000 + seq,
+	         fi);
+	free(p);
+}
+
+static void
+forget_req(int who, uint64_t seq, struct fx_item *fi)
+{
+	const char *set[] = { "nik", NIK[who], NULL };
+	char *p = fx_payload(SAKSID_FORGET_TYPE, set);
+
+	fx_build(&fx, spv, SAKSID_FORGET_TYPE, p, seq, FX_NOW, fi);
+	free(p);
+}
+
+/* Ingests and commits fis as one group; every item must be accepted. */
+static void
+commit(struct env *v, struct fx_item *fis, size_t n, saksid_item *items)
+{
+	saksid_item *ptr[16];
+
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		fx_frame1(&fis[i], &items[i]);
+		assert_int_equal(saksid_ingest_check(ig, &items[i], FX_NOW), SAKSI_R_ACCEPTED);
+		ptr[i] = &items[i];
+	}
+	assert_int_equal(saksid_commit_group(v->c, ptr, n, FX_NOW), SAKSI_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(items[i].it_code, SAKSI_R_ACCEPTED);
+}
+
+/* Opens the stored disclosures of leaf idx with what a reader on the appliance has. */
+static saksi_err
+reveal(struct env *v, saksi_datakeys *dk, uint64_t idx, char **json, int *kind)
+{
+	saksi_ledger_txn *t;
+	uint8_t *blob, *leaf;
+	size_t bl, ll, jl;
+	saksi_hash h;
+	uint64_t kid;
+	saksi_err e;
+
+	assert_int_equal(saksi_ledger_begin(v->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_get(t, idx, &blob, &bl), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, idx, &leaf, &ll), SAKSI_OK);
+	saksi_ledger_abort(t);
+	saksi_merkle_leaf_hash(h, leaf, ll);
+	assert_int_equal(saksi_disc2_key(blob, bl, kind, &kid), SAKSI_OK);
+	e = saksi_disc_open_any(fx.store, dk, idx, h, blob, bl, json, &jl);
+	free(blob);
+	free(leaf);
+	return e;
+}
+
+static int
+file_has(const char *path, const char *s)
+{
+	int r = fx_file_contains(path, s);
+
+	assert_true(r >= 0);
+	return r;
+}
+
+/* None of participant who's values in the ledger's files. */
+static void
+assert_absent(struct env *v, int who)
+{
+	char p[320];
+
+	snprintf(p, sizeof(p), "%s/data.mdb", v->dir);
+	assert_false(file_has(p, NIK[who]));
+	assert_false(file_has(p, KPJ[who]));
+	assert_false(file_has(p, PHONE[who] + 1));
+	assert_false(file_has(v->slots, NIK[who]));
+	assert_false(file_has(v->master, NIK[who]));
+}
+
+static void
+test_forget_one_of_three(void **state)
+{
+	struct env v;
+	struct fx_item fis[5], fg[2];
+	saksid_item items[5], gi[2];
+	saksi_datakeys *rd;
+	char *json, *old_slots;
+	size_t osn;
+	int kind;
+
+	(void)state;
+	env_open(&v, "three", 1);
+	for (int i = 0; i < 3; i++)
+		booking(i, (uint64_t)i + 1, &fis[i]);
+	booking(0, 4, &fis[3]);
+	{
+		char *p = fx_payload("staff.login", NULL);
+		fx_build(&fx, fx.prod[FX_STAFF], "staff.login", p, 1, FX_NOW, &fis[4]);
+		free(p);
+	}
+	commit(&v, fis, 5, items);
+
+	/* Each participant's events under his own data key; a staff login (no NIK) under
+	 * the store key. Each opens to exactly what the producer disclosed. */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(reveal(&v, v.dk, items[i].it_index, &json, &kind), SAKSI_OK);
+		assert_int_equal(kind, i == 4 ? SAKSI_DK_STORE : SAKSI_DK_DATA);
+		assert_string_equal(json, fis[i].disc);
+		sodium_memzero(json, strlen(json));
+		free(json);
+	}
+	assert_int_equal(saksi_dk_slots(v.dk), 3);
+	for (int i = 0; i < 3; i++)
+		assert_absent(&v, i);
+
+	/* A backup of the key file, taken before the forget. */
+	old_slots = fx_read(v.slots, &osn);
+	assert_non_null(old_slots);
+
+	forget_req(0, 1, &fg[0]);
+	commit(&v, fg, 1, gi);
+	assert_int_equal(saksid_shred_wiped(v.sh), 1);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+
+	/* Gone: both of his events, and the request's own NIK. The others still open, also
+	 * for a reader that opened the key store before the rotation. */
+	assert_int_equal(saksi_dk_open(v.slots, v.master, fx.store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(reveal(&v, rd, items[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_null(json);
+	assert_int_equal(reveal(&v, rd, items[3].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, rd, gi[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(reveal(&v, rd, items[i].it_index, &json, &kind), SAKSI_OK);
+		assert_string_equal(json, fis[i].disc);
+		free(json);
+	}
+	saksi_dk_close(rd);
+	for (int i = 0; i < 3; i++)
+		assert_absent(&v, i);
+
+	/* He comes back: a new key; his old events stay gone. */
+	booking(0, 5, &fg[1]);
+	commit(&v, &fg[1], 1, &gi[1]);
+	assert_int_equal(reveal(&v, v.dk, gi[1].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+	assert_int_equal(reveal(&v, v.dk, items[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	env_close(&v);
+
+	/* The old key file put back (a restored backup): his slot does not open with the
+	 * master the appliance holds now, nor do the others' (re-wrapped since). */
+	fx_write(v.slots, old_slots, osn, 0600);
+	free(old_slots);
+	env_open(&v, "three", 0);
+	assert_int_equal(reveal(&v, v.dk, items[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, items[1].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	env_close(&v);
+
+	for (int i = 0; i < 5; i++) {
+		saksid_item_clear(&items[i]);
+		fx_item_free(&fis[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		saksid_item_clear(&gi[i]);
+		fx_item_free(&fg[i]);
+	}
+}
+
+/*
+ * saksid killed after the forget's commit, before the wipe: the ledger holds the pending
+ * mark, the slot is intact. The next committer finishes at its start.
+ */
+static void
+test_crash_before_wipe(void **state)
+{
+	struct env v;
+	struct fx_item fi[2];
+	saksid_item it[2], *p;
+	saksi_ledger_txn *t;
+	saksi_hash h;
+	uint64_t idx, n;
+	uint8_t key[32];
+	char *json;
+	int kind;
+
+	(void)state;
+	env_open(&v, "crash", 1);
+	booking(1, 1, &fi[0]);
+	commit(&v, fi, 1, it);
+	saksid_commit_free(v.c);
+	v.c = NULL;
+
+	/* What the committer does for a forget, up to its commit, and no further. */
+	forget_req(1, 1, &fi[1]);
+	fx_frame1(&fi[1], &it[1]);
+	assert_int_equal(saksid_ingest_check(ig, &it[1], FX_NOW), SAKSI_R_ACCEPTED);
+	assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, FX_NOW, it[1].it_env,
+	                                     it[1].it_env_len, &idx, h), SAKSI_OK);
+	assert_int_equal(saksid_shred_store(v.sh, t, &it[1], idx, h), SAKSI_OK);
+	assert_int_equal(saksid_shred_presync(v.sh), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(v.dk, 0, key), SAKSI_OK);   /* not yet destroyed */
+	env_close(&v);
+
+	/* Restart: the committer's start destroys it. */
+	env_open(&v, "crash", 1);
+	assert_int_equal(saksi_dk_get(v.dk, 0, key), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+	assert_int_equal(reveal(&v, v.dk, it[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, idx, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	/* Done once: a second finish finds nothing pending and does not rotate. */
+	assert_int_equal(saksid_shred_finish(v.sh, v.l, 1, &n), SAKSI_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+	/* A group of duplicates only does not touch the keys either. */
+	p = &it[0];
+	saksid_item_clear(&it[0]);
+	fx_frame1(&fi[0], &it[0]);
+	assert_int_equal(saksid_ingest_check(ig, &it[0], FX_NOW), SAKSI_R_ACCEPTED);
+	assert_int_equal(saksid_commit_group(v.c, &p, 1, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_DUPLICATE);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+	env_close(&v);
+	for (int i = 0; i < 2; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+}
+
+/*
+ * Retention: a participant whose latest event is older than the retention is forgotten by
+ * a signed forget entry of the retention key in the first group after the mark; one with
+ * a recent event is not.
+ */
+static void
+test_retention(void **state)
+{
+	struct env v;
+	struct fx_item fi[3];
+	saksid_item it[3], *p;
+	saksid_commit_opts co;
+	saksi_ledger_txn *t;
+	uint64_t day = 86400000ull, now2 = FX_NOW + 2 * day, n, size;
+	uint8_t *leaf;
+	size_t ll;
+	saksi_leaf lf;
+	saksi_envelope env;
+	saksi_pubkey pub;
+	char *json;
+	int kind;
+
+	(void)state;
+	env_open(&v, "retention", 0);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = v.l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = SKEW;
+	co.co_shred = v.sh;
+	co.co_retention_ms = day;
+	/* A retention key is required, and a signing one. */
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_ERR_KEY);
+	co.co_retention_key = fx.store;
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_ERR_KEY);
+	co.co_retention_key = spv;
+	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_OK);
+
+	booking(0, 1, &fi[0]);
+	booking(1, 2, &fi[1]);
+	commit(&v, fi, 2, it);
+	assert_int_equal(saksid_commit_retained(v.c), 0);
+
+	/* Two days later, participant 1 books again; participant 0 has been silent. */
+	{
+		char bid[] = "BK-20250312-00003";
+		const char *set[] = { "nik", NIK[1], "kpj", KPJ[1], "phone", PHONE[1],
+		                      "booking_id", bid, NULL };
+		char *pl = fx_payload("queue.booking.created", set);
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", pl, 3, now2, &fi[2]);
+		free(pl);
+	}
+	fx_frame1(&fi[2], &it[2]);
+	assert_int_equal(saksid_ingest_check(ig, &it[2], now2), SAKSI_R_ACCEPTED);
+	p = &it[2];
+	assert_int_equal(saksid_commit_group(v.c, &p, 1, now2), SAKSI_OK);
+	assert_int_equal(it[2].it_code, SAKSI_R_ACCEPTED);
+	assert_int_equal(saksid_commit_retained(v.c), 1);
+	assert_int_equal(saksid_commit_appended(v.c), 2);
+	assert_int_equal(saksi_dk_generation(v.dk), 2);
+
+	/* Entry 3: the retention key's signed request, reason retention_ended. */
+	assert_int_equal(saksi_ledger_begin(v.l, 0, &t), SAKSI_OK);
+	size = saksi_ledger_size(t);
+	assert_int_equal(size, 4);
+	assert_int_equal(saksi_ledger_leaf(t, 3, &leaf, &ll), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, ll, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env), SAKSI_OK);
+	assert_string_equal(env.ev_type, SAKSID_FORGET_TYPE);
+	assert_int_equal(saksi_seckey_public(spv, &pub), SAKSI_OK);
+	assert_int_equal(saksi_envelope_verify(&env, pub.pk_key), SAKSI_OK);
+	assert_non_null(memmem(env.ev_payload, env.ev_payload_len, "retention_ended", 15));
+	assert_null(memmem(env.ev_payload, env.ev_payload_len, NIK[0], 16));
+	free(leaf);
+
+	assert_int_equal(reveal(&v, v.dk, it[0].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, 3, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, it[1].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+	assert_int_equal(reveal(&v, v.dk, it[2].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+
+	/* Nothing more is due; a pass of its own writes nothing. Five days on, participant
+	 * 1 goes too, with the next seq of the retention key. */
+	assert_int_equal(saksid_commit_retention(v.c, now2, &n), SAKSI_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksid_commit_retention(v.c, now2 + 5 * day, &n), SAKSI_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(reveal(&v, v.dk, it[2].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksid_commit_retained(v.c), 2);
+	assert_int_equal(saksid_commit_size(v.c), 5);
+	env_close(&v);
+	for (int i = 0; i < 3; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+
+	/* Without retention, a pass is refused. */
+	env_open(&v, "noretention", 1);
+	assert_int_equal(saksid_commit_retention(v.c, now2, &n), SAKSI_ERR_INVAL);
+	env_close(&v);
+}
+
+/* Hostile or odd input to the shredder itself. */
+static void
+test_errors(void **state)
+{
+	struct env v;
+	saksid_shred *s;
+	saksi_seckey *sign;
+
+	(void)state;
+	env_open(&v, "errors", 0);
+	assert_int_equal(saksid_shred_new(NULL, fx.store, &s), SAKSI_ERR_INVAL);
+	assert_null(s);
+	assert_int_equal(saksid_shred_new(v.dk, NULL, &s), SAKSI_ERR_KEY);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &sign), SAKSI_OK);
+	assert_int_equal(saksid_shred_new(v.dk, sign, &s), SAKSI_ERR_KEY);
+	saksi_seckey_free(sign);
+	/* Nothing pending: a no-op, no rotation. */
+	assert_int_equal(saksid_shred_presync(v.sh), SAKSI_OK);
+	assert_int_equal(saksid_shred_finish(v.sh, v.l, 1, NULL), SAKSI_OK);
+	assert_int_equal(saksi_dk_generation(v.dk), 1);
+	env_close(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forget_one_of_three),
+		cmocka_unit_test(test_crash_before_wipe),
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,536 @@
+/*
+ * datakey_test.c: the data-key store (create, wrap/unwrap, forget, rotation, a crash at
+ * each step of a rotation, a reader across a rotation, hostile files) and disclosures at
+ * rest v2 (round trip, compaction, forgotten, wrong index, v1 still read). Real files in
+ * a mkdtemp() directory, real libsodium.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "../tests/testutil.h"
+#include "bytes.h"
+#include "datakey.h"
+#include "envelope.h"
+
+struct fx {
+	char dir[64];
+	char slots[256], master[256];
+	saksi_seckey *store;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-datakey-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	path_in(f->dir, "datakeys", f->slots, sizeof(f->slots));
+	path_in(f->dir, "datakeys.master", f->master, sizeof(f->master));
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &f->store), SAKSI_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	saksi_seckey_free(f->store);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static saksi_datakeys *
+open_w(struct fx *f)
+{
+	saksi_datakeys *dk;
+
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 1, 1, &dk), SAKSI_OK);
+	return dk;
+}
+
+static void
+test_create_get(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k0[32], k1[32], got[32];
+	saksi_datakeys *dk, *rd;
+	struct stat st;
+
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_generation(dk), 1);
+	assert_int_equal(saksi_dk_slots(dk), 0);
+	assert_int_equal(saksi_dk_create(dk, 0, k0), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 5, k1), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), 6);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_OK);
+	assert_memory_equal(got, k0, 32);
+	assert_int_equal(saksi_dk_get(dk, 5, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	/* Slots between, and past the end, were never written. */
+	assert_int_equal(saksi_dk_get(dk, 3, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(dk, 99, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_create(dk, SAKSI_DK_SLOTS_MAX, got), SAKSI_ERR_RANGE);
+
+	/* Both files are private, and neither holds a key in clear. */
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(f->master, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	{
+		size_t n;
+		char *b = slurp(f->slots, &n);
+		assert_int_equal(n, SAKSI_DK_HDR_SIZE + 6 * SAKSI_DK_SLOT_SIZE);
+		assert_null(memmem(b, n, k0, 32));
+		assert_null(memmem(b, n, k1, 32));
+		free(b);
+	}
+
+	/* A second process reads the same keys; it may not write. */
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 5, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	assert_int_equal(saksi_dk_create(rd, 7, got), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_wipe(rd, 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_sync(rd), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_rotate(rd, NULL), SAKSI_ERR_INVAL);
+	saksi_dk_close(rd);
+	saksi_dk_close(dk);
+
+	/* Reopened by the writer: the same keys. */
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_OK);
+	assert_memory_equal(got, k0, 32);
+	saksi_dk_close(dk);
+}
+
+static void
+test_forget(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[32], got[32];
+	saksi_datakeys *dk = open_w(f);
+	char *before, *after;
+	size_t n;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	before = slurp(f->slots, &n);
+	assert_int_equal(saksi_dk_wipe(dk, 0), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_OK);
+	assert_memory_equal(got, k, 32);
+	/* In place: the file did not grow, the slot's bytes are zero. */
+	after = slurp(f->slots, NULL);
+	for (size_t i = 0; i < SAKSI_DK_SLOT_SIZE; i++)
+		assert_int_equal(after[SAKSI_DK_HDR_SIZE + i], 0);
+	assert_memory_equal(after + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE,
+	                    before + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE, SAKSI_DK_SLOT_SIZE);
+	/* Wiping a slot never written is a no-op. */
+	assert_int_equal(saksi_dk_wipe(dk, 50), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), 2);
+	free(before);
+	free(after);
+	saksi_dk_close(dk);
+}
+
+static void
+test_rotation(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k0[32], k1[32], got[32];
+	saksi_datakeys *dk = open_w(f), *rd;
+	char *old_slots, *old_master, *m;
+	size_t n, mn;
+	uint64_t live = 0;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k0), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, k1), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 2, got), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	/* A backup of the key file taken now, and then participant 0 is forgotten. */
+	old_slots = slurp(f->slots, &n);
+	old_master = slurp(f->master, &mn);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_wipe(dk, 0), SAKSI_OK);
+	assert_int_equal(saksi_dk_wipe(dk, 2), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+
+	assert_int_equal(saksi_dk_rotate(dk, &live), SAKSI_OK);
+	assert_int_equal(live, 1);
+	assert_int_equal(saksi_dk_generation(dk), 2);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_ERR_NOT_FOUND);
+	/* A reader that loaded the masters before the rotation reloads them. */
+	assert_int_equal(saksi_dk_get(rd, 1, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	saksi_dk_close(rd);
+	/* The old master entry is zero in place. */
+	m = slurp(f->master, NULL);
+	for (size_t i = 0; i < SAKSI_DK_SLOT_SIZE; i++)
+		assert_int_equal(m[SAKSI_DK_HDR_SIZE + i], 0);
+	assert_memory_not_equal(m + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE,
+	                        old_master + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE, 16);
+	free(m);
+	saksi_dk_close(dk);
+
+	/* The old key file restored from the backup: with the current master file, the
+	 * forgotten participant's slot no longer opens: nothing the appliance holds opens it. */
+	spit(f->slots, old_slots, n);
+	chmod(f->slots, 0600);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 0, got), SAKSI_ERR_DECRYPT);
+	assert_int_equal(saksi_dk_get(rd, 1, got), SAKSI_ERR_DECRYPT);
+	saksi_dk_close(rd);
+	/* The writer, opening it, makes the dead slots plain zeros at its next rotation. */
+	free(old_slots);
+	free(old_master);
+}
+
+/*
+ * A crash after the new master was written, before (or while) the slots were
+ * re-wrapped: the master file holds both entries, the slot file a mix. The writer's next
+ * open finishes the rotation; every key is the same.
+ */
+static void
+test_rotation_crash(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k0[32], k1[32], got[32];
+	saksi_datakeys *dk = open_w(f);
+	char *s1, *m1, *s2, *m2, *crash;
+	size_t sn, mn;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k0), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, k1), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	s1 = slurp(f->slots, &sn);
+	m1 = slurp(f->master, &mn);
+	assert_int_equal(saksi_dk_rotate(dk, NULL), SAKSI_OK);
+	saksi_dk_close(dk);
+	s2 = slurp(f->slots, NULL);
+	m2 = slurp(f->master, NULL);
+
+	/* Master file of the crash: entry 0 (generation 1) from before, entry 1
+	 * (generation 2) from after. Slot 0 re-wrapped already, slot 1 not yet. */
+	crash = malloc(mn);
+	memcpy(crash, m1, mn);
+	memcpy(crash + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE,
+	       m2 + SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE, SAKSI_DK_SLOT_SIZE);
+	spit(f->master, crash, mn);
+	memcpy(s1 + SAKSI_DK_HDR_SIZE, s2 + SAKSI_DK_HDR_SIZE, SAKSI_DK_SLOT_SIZE);
+	spit(f->slots, s1, sn);
+	chmod(f->master, 0600);
+	chmod(f->slots, 0600);
+
+	/* A reader copes with both masters present. */
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	saksi_dk_close(dk);
+
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_generation(dk), 2);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_OK);
+	assert_memory_equal(got, k0, 32);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_OK);
+	assert_memory_equal(got, k1, 32);
+	saksi_dk_close(dk);
+	/* Finished: generation 1 is gone from the master file, every slot is generation 2. */
+	free(m2);
+	m2 = slurp(f->master, NULL);
+	for (size_t i = 0; i < SAKSI_DK_SLOT_SIZE; i++)
+		assert_int_equal(m2[SAKSI_DK_HDR_SIZE + i], 0);
+	free(s2);
+	s2 = slurp(f->slots, NULL);
+	for (int s = 0; s < 2; s++)
+		assert_int_equal(saksi_get_u64((uint8_t *)s2 + SAKSI_DK_HDR_SIZE +
+		                               s * SAKSI_DK_SLOT_SIZE + 8), 2);
+	free(s1);
+	free(m1);
+	free(s2);
+	free(m2);
+	free(crash);
+}
+
+static void
+flip(const char *path, size_t off)
+{
+	size_t n;
+	char *b = slurp(path, &n);
+
+	assert_true(off < n);
+	b[off] ^= 1;
+	spit(path, b, n);
+	chmod(path, 0600);
+	free(b);
+}
+
+static void
+test_hostile(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[32], got[32];
+	saksi_datakeys *dk = open_w(f);
+	saksi_seckey *other, *sign;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	saksi_dk_close(dk);
+
+	/* Missing files without create; a store key of another kind or another id. */
+	assert_int_equal(saksi_dk_open("/nonexistent/x", f->master, f->store, 0, 0, &dk),
+	                 SAKSI_ERR_NOT_FOUND);
+	assert_null(dk);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, NULL, 0, 0, &dk), SAKSI_ERR_KEY);
+	assert_int_equal(saksi_dk_open(NULL, f->master, f->store, 0, 0, &dk), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &sign), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, sign, 0, 0, &dk), SAKSI_ERR_KEY);
+	saksi_seckey_free(sign);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &other), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, other, 0, 0, &dk), SAKSI_ERR_KEY);
+	saksi_seckey_free(other);
+
+	/* Readable by others. */
+	chmod(f->slots, 0640);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk), SAKSI_ERR_PERM);
+	chmod(f->slots, 0600);
+
+	/* A tampered slot does not open; the others do. */
+	flip(f->slots, SAKSI_DK_HDR_SIZE + 50);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_ERR_DECRYPT);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_OK);
+	saksi_dk_close(dk);
+	/* Padding that is not zero is malformed. */
+	flip(f->slots, SAKSI_DK_HDR_SIZE + SAKSI_DK_SLOT_SIZE + 100);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 1, got), SAKSI_ERR_FORMAT);
+	saksi_dk_close(dk);
+
+	/* A tampered master, a bad magic, an unknown version. */
+	flip(f->master, SAKSI_DK_HDR_SIZE + 60);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+	                 SAKSI_ERR_DECRYPT);
+	flip(f->master, SAKSI_DK_HDR_SIZE + 60);
+	flip(f->slots, 0);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+	                 SAKSI_ERR_FORMAT);
+	flip(f->slots, 0);
+	flip(f->slots, 2);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+	                 SAKSI_ERR_VERSION);
+	flip(f->slots, 2);
+	/* A truncated master file. */
+	{
+		size_t n;
+		char *b = slurp(f->master, &n);
+		spit(f->master, b, n - 1);
+		chmod(f->master, 0600);
+		assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+		                 SAKSI_ERR_FORMAT);
+		free(b);
+	}
+}
+
+#define DISC_JSON "[\"WyJabzVRNGxScmlfRG9GVGlYbkVlM2hnIiwibmlrIiwiMzE3MTAxNDEwMTkwMDAwMSJd\"," \
+	"\"WyJ1ZHNrSkY5d3RoT3hIS2t6dG9sUkFRIiwicGhvbmUiLCIrNjI4MTIzNDU2Nzg5MCJd\"]"
+
+static void
+test_disc2(void **state)
+{
+	struct fx *f = *state;
+	saksi_datakeys *dk = open_w(f);
+	uint8_t key[32], kid[8], hash[32], out[1024];
+	char *json;
+	size_t w, jl;
+	uint64_t id;
+	int kind;
+
+	memset(hash, 7, sizeof(hash));
+	assert_int_equal(saksi_dk_create(dk, 3, key), SAKSI_OK);
+	saksi_put_u64(kid, 3);
+	assert_int_equal(saksi_disc2_seal(SAKSI_DK_DATA, kid, key, 42, hash,
+	                                  (const uint8_t *)DISC_JSON, strlen(DISC_JSON), out,
+	                                  sizeof(out), &w), SAKSI_OK);
+	print_message("disclosures at rest: %zu bytes as v1, %zu as v2\n",
+	              strlen(DISC_JSON) + SAKSI_DISC2_OVERHEAD, w);
+	assert_true(w < strlen(DISC_JSON) + SAKSI_DISC2_OVERHEAD);
+	assert_int_equal(saksi_disc2_key(out, w, &kind, &id), SAKSI_OK);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(id, 3);
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json, &jl), SAKSI_OK);
+	assert_string_equal(json, DISC_JSON);
+	assert_int_equal(jl, strlen(DISC_JSON));
+	free(json);
+	/* Another index or leaf hash does not open; no key store is KEY. */
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 43, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_DECRYPT);
+	assert_null(json);
+	hash[0] ^= 1;
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_DECRYPT);
+	hash[0] ^= 1;
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 42, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_KEY);
+	/* Malformed. */
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, 20, &json, &jl),
+	                 SAKSI_ERR_FORMAT);
+	out[0] = 3;
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_VERSION);
+	out[0] = 2;
+	out[1] = 9;
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_FORMAT);
+	out[1] = SAKSI_DK_DATA;
+
+	/* Forgotten: a state, never garbage. */
+	assert_int_equal(saksi_dk_wipe(dk, 3), SAKSI_OK);
+	assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json, &jl),
+	                 SAKSI_ERR_NOT_FOUND);
+	assert_null(json);
+
+	/* With a kept compression context: the same. */
+	{
+		saksi_disc2_ctx *zc;
+		assert_int_equal(saksi_disc2_ctx_new(&zc), SAKSI_OK);
+		assert_int_equal(saksi_dk_create(dk, 4, key), SAKSI_OK);
+		saksi_put_u64(kid, 4);
+		for (int round = 0; round < 2; round++) {
+			assert_int_equal(saksi_disc2_seal_ctx(zc, SAKSI_DK_DATA, kid, key, 42, hash,
+			                                      (const uint8_t *)DISC_JSON,
+			                                      strlen(DISC_JSON), out, sizeof(out),
+			                                      &w), SAKSI_OK);
+			assert_int_equal(saksi_disc_open_any(NULL, dk, 42, hash, out, w, &json,
+			                                     &jl), SAKSI_OK);
+			assert_string_equal(json, DISC_JSON);
+			free(json);
+		}
+		saksi_disc2_ctx_free(zc);
+		saksi_disc2_ctx_free(NULL);
+	}
+
+	/* Store-key kind, and a list that is not canonical base64url (kept as text). */
+	assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, saksi_seckey_id(f->store),
+	                                  saksi_seckey_sym(f->store), 1, hash,
+	                                  (const uint8_t *)"[\"a b\"]", 7, out, sizeof(out),
+	                                  &w), SAKSI_OK);
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 1, hash, out, w, &json, &jl),
+	                 SAKSI_OK);
+	assert_string_equal(json, "[\"a b\"]");
+	free(json);
+	/* Spaces in the producer's list: the same disclosures, written compactly. */
+	assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, saksi_seckey_id(f->store),
+	                                  saksi_seckey_sym(f->store), 1, hash,
+	                                  (const uint8_t *)"[ \"YWJj\" , \"ZA\" ]", 17, out,
+	                                  sizeof(out), &w), SAKSI_OK);
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 1, hash, out, w, &json, &jl),
+	                 SAKSI_OK);
+	assert_string_equal(json, "[\"YWJj\",\"ZA\"]");
+	free(json);
+	assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, kid, key, 1, hash,
+	                                  (const uint8_t *)"[]", 2, out, 10, &w), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal(7, kid, key, 1, hash, (const uint8_t *)"[]", 2, out,
+	                                  sizeof(out), &w), SAKSI_ERR_INVAL);
+
+	/* Version 1 (written by older saksid): still read with the store key. */
+	{
+		static const char pfx[] = "saksi/disc-at-rest/v1\n";
+		uint8_t ad[sizeof(pfx) - 1 + 40], b[256];
+		unsigned long long cl;
+
+		memcpy(ad, pfx, sizeof(pfx) - 1);
+		saksi_put_u64(ad + sizeof(pfx) - 1, 9);
+		memcpy(ad + sizeof(pfx) - 1 + 8, hash, 32);
+		b[0] = 1;
+		b[1] = 1;
+		memcpy(b + 2, saksi_seckey_id(f->store), 8);
+		randombytes_buf(b + 10, 24);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(b + 34, &cl, (const uint8_t *)"[\"x\"]",
+		                                           5, ad, sizeof(ad), NULL, b + 10,
+		                                           saksi_seckey_sym(f->store));
+		assert_int_equal(saksi_disc_open_any(f->store, dk, 9, hash, b, 34 + cl, &json,
+		                                     &jl), SAKSI_OK);
+		assert_string_equal(json, "[\"x\"]");
+		free(json);
+		assert_int_equal(saksi_disc_open_any(f->store, dk, 8, hash, b, 34 + cl, &json,
+		                                     &jl), SAKSI_ERR_DECRYPT);
+		b[1] = 2;
+		assert_int_equal(saksi_disc_open_any(f->store, dk, 9, hash, b, 34 + cl, &json,
+		                                     &jl), SAKSI_ERR_VERSION);
+	}
+	sodium_memzero(key, sizeof(key));
+	saksi_dk_close(dk);
+}
+
+static void
+test_copy(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[32], got[32];
+	saksi_datakeys *dk = open_w(f), *rd;
+	char dst[300], *b;
+	size_t n;
+
+	assert_int_equal(saksi_dk_create(dk, 0, k), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 1, got), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	path_in(f->dir, "copy", dst, sizeof(dst));
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_OK);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_dk_copy("/nonexistent/datakeys", "/tmp/x"), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_open(dst, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 0, got), SAKSI_OK);
+	assert_memory_equal(got, k, 32);
+	saksi_dk_close(rd);
+	unlink(dst);
+
+	/* A copy that would catch a rotation half done is refused, never written. */
+	b = slurp(f->slots, &n);
+	saksi_put_u64((uint8_t *)b + SAKSI_DK_HDR_SIZE + 8, 7);
+	path_in(f->dir, "mixed", f->slots + 0, 0 + sizeof(f->slots));
+	spit(f->slots, b, n);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_IO);
+	assert_int_equal(access(dst, F_OK), -1);
+	/* Not a slot file. */
+	spit(f->slots, "SX", 2);
+	assert_int_equal(saksi_dk_copy(f->slots, dst), SAKSI_ERR_FORMAT);
+	free(b);
+	saksi_dk_close(dk);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,418 @@
+/*
+ * forget_test.c: crypto-shredding through the real programs. Three participants book
+ * and claim through a real saksid; a supervisor forgets one with `saksi forget`. Then his
+ * disclosures no longer open while the other two's do, `saksi verify` passes, a backup
+ * taken before the forget is no use for him, and the bytes of every NIK, KPJ, phone and
+ * bank account the test wrote appear in no ledger file, key file, backup, log line or
+ * CLI output (issue #5's grep test).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "datakey.h"
+#include "envelope.h"
+#include "keys.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "note.h"
+#include "testutil.h"
+
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define ORIGIN "forget-test.saksi.example/log"
+#define BRANCH "KC-TEST"
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
+	(char *)NULL)
+#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
+	__VA_ARGS__, (char *)NULL)
+
+static const char *const NIK[3] = { "7371054507880003", "7371010101900011",
+	                            "3171014101900022" };
+static const char *const KPJ[3] = { "18045213577", "18045299901", "18045277702" };
+static const char *const PHONE[3] = { "+6281242317765", "+6281399887766", "+6285711223344" };
+static const char *const ACCOUNT[3] = { "023401012345509", "880012349876", "5550001112223" };
+
+static pid_t daemon_pid = -1;   /* killed by teardown if a failed test left it */
+
+static int
+setup(void **state)
+{
+	return scratch_setup(state, "forget");
+}
+
+static int
+teardown(void **state)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = -1;
+	}
+	return scratch_teardown(state);
+}
+
+/* The clear example of type with this participant's values, written to path. */
+static void
+payload(const char *type, int who, const char *path)
+{
+	char ex[512], *s;
+	json_t *o;
+
+	snprintf(ex, sizeof(ex), "%s/schemas/examples/clear/%s.json", SAKSI_SOURCE_DIR, type);
+	o = json_load_file(ex, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	json_object_set_new(o, "branch", json_string(BRANCH));
+	json_object_set_new(o, "nik", json_string(NIK[who]));
+	json_object_set_new(o, "kpj", json_string(KPJ[who]));
+	json_object_set_new(o, "phone", json_string(PHONE[who]));
+	if (json_object_get(o, "bank_account") != NULL) {
+		json_object_set_new(o, "bank_account", json_string(ACCOUNT[who]));
+		json_object_set_new(o, "npwp", json_string("012345678901234"));
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	spit(path, s, strlen(s));
+	free(s);
+	json_decref(o);
+}
+
+/* 1 if any value of any participant is in buf. */
+static int
+leaks(const char *buf, size_t len, char *which, size_t wl)
+{
+	for (int i = 0; i < 3; i++) {
+		const char *v[5] = { NIK[i], KPJ[i], PHONE[i], PHONE[i] + 1, ACCOUNT[i] };
+		for (int k = 0; k < 5; k++)
+			if (memmem(buf, len, v[k], strlen(v[k])) != NULL) {
+				snprintf(which, wl, "participant %d value %d", i, k);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+static void
+assert_no_leak_file(const char *path)
+{
+	char which[64];
+	size_t n;
+	char *b = slurp(path, &n);
+
+	if (leaks(b, n, which, sizeof(which)))
+		fail_msg("%s holds %s in clear", path, which);
+	free(b);
+}
+
+/* Every regular file below dir. */
+static void
+assert_no_leak_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[600];
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		assert_int_equal(lstat(p, &st), 0);
+		if (S_ISDIR(st.st_mode))
+			assert_no_leak_tree(p);
+		else if (S_ISREG(st.st_mode)) {
+			assert_no_leak_file(p);
+			n++;
+		}
+	}
+	closedir(d);
+}
+
+static void
+assert_no_leak_run(const struct run *r)
+{
+	char which[64];
+
+	if (leaks(r->out, r->out_len, which, sizeof(which)) ||
+	    leaks(r->err, strlen(r->err), which, sizeof(which)))
+		fail_msg("saksi's output holds %s:\n%s\n%s", which, r->out, r->err);
+}
+
+/*
+ * Opens the disclosures of every event entry of the ledger in ldir with the store key
+ * and the key store (slots, master); per entry: 1 opened, 0 forgotten, -1 no
+ * disclosures. Checks that an opened one holds exactly participant owner[i]'s NIK.
+ */
+static void
+reveal_all(const char *ldir, const char *slots, const char *master, const char *storef,
+           int *state, uint64_t *n)
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	saksi_seckey *store;
+	saksi_datakeys *dk;
+
+	assert_int_equal(saksi_seckey_load(storef, NULL, &store), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(ldir, NULL, NULL, NULL, &l), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(slots, master, store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	*n = saksi_ledger_size(t);
+	assert_true(*n <= 16);
+	for (uint64_t i = 0; i < *n; i++) {
+		uint8_t *blob, *leaf;
+		size_t bl, ll, jl;
+		saksi_hash h;
+		char *json;
+		saksi_err e;
+
+		if (saksi_ledger_disc_get(t, i, &blob, &bl) == SAKSI_ERR_NOT_FOUND) {
+			state[i] = -1;
+			continue;
+		}
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &ll), SAKSI_OK);
+		saksi_merkle_leaf_hash(h, leaf, ll);
+		e = saksi_disc_open_any(store, dk, i, h, blob, bl, &json, &jl);
+		assert_true(e == SAKSI_OK || e == SAKSI_ERR_NOT_FOUND);
+		state[i] = e == SAKSI_OK;
+		if (e == SAKSI_OK) {
+			json_t *a = json_loads(json, 0, NULL), *d;
+			size_t k;
+			int found = 0;
+			assert_true(json_is_array(a));
+			json_array_foreach(a, k, d) {
+				char *name, *value;
+				assert_int_equal(saksi_disclosure_decode(json_string_value(d),
+				    json_string_length(d), &name, &value), SAKSI_OK);
+				if (strcmp(name, "nik") == 0) {
+					/* Report whose it is through state: 10 + participant. */
+					for (int w = 0; w < 3; w++)
+						if (strcmp(value, NIK[w]) == 0)
+							state[i] = 10 + w;
+					found = 1;
+				}
+				free(name);
+				free(value);
+			}
+			assert_true(found);
+			json_decref(a);
+			free(json);
+		}
+		free(blob);
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_dk_close(dk);
+	saksi_ledger_close(l);
+	saksi_seckey_free(store);
+}
+
+static void
+test_forget_end_to_end(void **state)
+{
+	struct scratch *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8], *conf, *line;
+	/* -d: the log to stderr (the file the grep reads), -v: every line it has. */
+	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
+	int st[16];
+	uint64_t n;
+	pid_t pid;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping\n");
+		skip();
+	}
+	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
+	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
+	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
+	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
+	run_free(&r);
+	/* The default roles of a new keyring include supervisor. */
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
+	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
+	run_free(&r);
+	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
+	line = strstr(conf, "listen = ");
+	assert_non_null(line);
+	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
+	free(conf);
+	argv[4] = f->path[4];
+	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+
+	/* Entries 0..5: booking then claim, for each of the three. */
+	for (int i = 0; i < 3; i++) {
+		payload("queue.booking.created", i, P(f, 3, "ev.json"));
+		snprintf(seq, sizeof(seq), "%d", i + 1);
+		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "q.key"), "--box-pub",
+		    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "queue.booking.created",
+		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
+		assert_no_leak_run(&r);
+		run_free(&r);
+		payload("claim.submitted", i, P(f, 3, "ev.json"));
+		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "c.key"), "--box-pub",
+		    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "claim.submitted",
+		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
+		run_free(&r);
+	}
+	/* A backup before the forget. */
+	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "before"));
+	assert_non_null(strstr(r.out, "data keys: copied"));
+	run_free(&r);
+
+	/* Refused: a queue key may not forget; a NIK that is not one. Nothing leaks. */
+	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
+	RUN_IN(f, &r, 1, P(f, 7, "nik0"), "forget", "--nik", NIK[0], "--url", url, "-k",
+	    P(f, 1, "q.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq", "9",
+	    "--branch", BRANCH, "--officer", "SPV-01");
+	assert_non_null(strstr(r.err, "refused (role)"));
+	assert_no_leak_run(&r);
+	run_free(&r);
+	RUN(f, &r, 1, "forget", "--nik", "737105450788", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01");
+	assert_non_null(strstr(r.err, "does not match the schema"));
+	assert_null(strstr(r.err, "737105450788"));
+	run_free(&r);
+
+	/* The supervisor forgets participant 0, the NIK on stdin (not in the process list). */
+	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request",
+	    "--case", "PDP-2026-0042");
+	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
+	assert_non_null(strstr(r.err, "as entry 7; the participant's data key is destroyed"));
+	assert_no_leak_run(&r);
+	run_free(&r);
+	unlink(P(f, 7, "nik0"));
+	/* He comes back later: a new key of his own, entry 8 (6 is the summary of the
+	 * role refusal). */
+	payload("queue.booking.created", 0, P(f, 3, "ev.json"));
+	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "q.key"), "--box-pub",
+	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "queue.booking.created",
+	    "--seq", "4", "--payload", P(f, 3, "ev.json"));
+	run_free(&r);
+	unlink(P(f, 3, "ev.json"));
+	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "after"));
+	run_free(&r);
+	daemon_pid = -1;
+	stop_clean(pid);
+
+	/* His entries 0, 1 and the request 7 no longer open; 2..5 and 8 do, each with its
+	 * own participant's NIK. */
+	reveal_all(P(f, 8, "st/ledger"), P(f, 10, "st/ledger/datakeys"),
+	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	assert_int_equal(n, 9);
+	{
+		static const int want[9] = { 0, 0, 11, 11, 12, 12, -1, 0, 10 };
+		for (int i = 0; i < 9; i++)
+			if (st[i] != want[i])
+				fail_msg("entry %d: %d, want %d", i, st[i], want[i]);
+	}
+	/* The backup taken before the forget, with the appliance's master now: nothing of
+	 * his opens (nor of the others': the master rotated; take a new backup after each
+	 * forget, FORMATS.md 7.2). */
+	reveal_all(P(f, 9, "before"), P(f, 10, "before/datakeys"),
+	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	assert_int_equal(n, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(st[i], 0);
+	/* The backup after: like the ledger. */
+	reveal_all(P(f, 9, "after"), P(f, 10, "after/datakeys"),
+	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	assert_int_equal(n, 9);
+	assert_int_equal(st[0], 0);
+	assert_int_equal(st[2], 11);
+	assert_int_equal(st[7], 0);
+	assert_int_equal(st[8], 10);
+
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 9, "after"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	run_free(&r);
+
+	/* Retention configured: the retention key must be in the keyring; with it, saksid
+	 * starts, and nobody is silent for a day yet. */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "ret.key"), "--no-passphrase");
+	run_free(&r);
+	{
+		size_t cl;
+		char *c0 = slurp(P(f, 4, "st/saksid.conf"), &cl), *c1 = malloc(cl + 600);
+		int st2;
+		pid_t p2;
+
+		snprintf(c1, cl + 600, "%sretention_days = 1\nretention_key = %s\n", c0,
+		         P(f, 1, "ret.key"));
+		spit(P(f, 4, "st/saksid.conf"), c1, strlen(c1));
+		free(c0);
+		free(c1);
+		/* Not in the keyring: refused, exit 1 (configuration). */
+		assert_int_equal(posix_spawn(&p2, saksid, NULL, NULL, argv, environ), 0);
+		assert_int_equal(waitpid(p2, &st2, 0), p2);
+		assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 1);
+		RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name",
+		    "retention", "--pub", P(f, 1, "ret.pub"), "--role", "supervisor", "--branch",
+		    "*");
+		run_free(&r);
+		pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+		daemon_pid = -1;
+		stop_clean(pid);
+	}
+
+	/* The grep test: the whole state directory (LMDB files, key files, config), both
+	 * backups and the daemon's log hold none of the values the test wrote. */
+	assert_no_leak_tree(P(f, 0, "st"));
+	assert_no_leak_tree(P(f, 9, "before"));
+	assert_no_leak_tree(P(f, 9, "after"));
+	assert_no_leak_file(P(f, 5, "saksid.log"));
+	{
+		size_t ln;
+		char *log = slurp(P(f, 5, "saksid.log"), &ln);
+		assert_non_null(strstr(log, "data keys: 0 slots, master generation 1"));
+		assert_non_null(strstr(log, "data keys: 4 slots, master generation 2"));
+		assert_non_null(strstr(log, "retention: 1 days, 0 participants forgotten at "
+		                       "start"));
+		free(log);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_forget_end_to_end, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
