@@ -29,7 +29,7 @@
 #define ACK_NOTE_MAX 500
 
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
-static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise" };
+static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise", "refusals" };
 
 static void
 iso_time(uint64_t ms, char *out, size_t len)
@@ -78,6 +78,13 @@ next:
 	out[o < len ? o : len - 1] = '\0';
 }
 
+/* A rule's and a refusal alert's rule names say what they are without a kind prefix. */
+static int
+plain_kind(int kind)
+{
+	return kind == SAKSI_ALERT_RULE || kind == SAKSI_ALERT_REFUSALS;
+}
+
 /* One human line: time, severity, rule, group, evidence. entry: the ledger index, or
  * UINT64_MAX when not known (a published alert). */
 static void
@@ -91,8 +98,8 @@ print_human(const saksi_alert *a, uint64_t entry)
 	if (entry != UINT64_MAX)
 		printf(" (entry %" PRIu64 ")", entry);
 	printf("  %s  %s%s%s  %s  value %" PRIu64 "/%" PRIu64 "  evidence %" PRIu32,
-	    sev_names[a->al_severity], a->al_kind == SAKSI_ALERT_RULE ? "" :
-	    kind_names[a->al_kind], a->al_kind == SAKSI_ALERT_RULE ? "" : ":", a->al_rule,
+	    sev_names[a->al_severity], plain_kind(a->al_kind) ? "" :
+	    kind_names[a->al_kind], plain_kind(a->al_kind) ? "" : ":", a->al_rule,
 	    group, a->al_value, a->al_threshold, a->al_nevidence);
 	if (a->al_total > a->al_nevidence)
 		printf(" of %" PRIu32, a->al_total);
@@ -140,7 +147,7 @@ parse_published(const char *msg, size_t len, saksi_alert *a)
 	    strlen(rule) >= sizeof(a->al_rule) || strlen(group) >= sizeof(a->al_group))
 		goto out;
 	a->al_id = (uint64_t)id;
-	a->al_kind = name_index(kind_names, 5, kind);
+	a->al_kind = name_index(kind_names, 6, kind);
 	a->al_severity = name_index(sev_names, 5, sev);
 	if (a->al_kind == 0 || a->al_severity == 0)
 		goto out;
@@ -452,7 +459,8 @@ alerts_list(int argc, char **argv)
 		free(leaf);
 		if (lf.lf_kind != SAKSI_LEAF_ALERT)
 			continue;
-		s = astate_find(&st, a.al_id);
+		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4): acks name others. */
+		s = a.al_kind == SAKSI_ALERT_REFUSALS ? NULL : astate_find(&st, a.al_id);
 		if (s != NULL && s->as_acked && only_open)
 			continue;
 		n++;

@@ -45,6 +45,11 @@ static const char help[] =
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
 "\n"
+"Operators:\n"
+"  status --url URL [--json | --prometheus] [--timeout MS]\n"
+"         saksid's counters: up since, ledger and disk headroom, refusals by reason,\n"
+"         alerts; --prometheus for node_exporter's textfile collector\n"
+"\n"
 "Supervisors:\n"
 "  forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
 "         --seq N --branch B --officer ID [--reason R] [--case ID]   destroy a participant's\n"
@@ -105,6 +110,7 @@ static const struct {
 	{ "simulate", saksi_cmd_simulate },
 	{ "replay", cmd_replay },
 	{ "alerts", cmd_alerts },
+	{ "status", cmd_status },
 	{ "outbox", cmd_outbox },
 };
 

@@ -428,7 +428,8 @@ flush(struct run *r, struct producer *p)
 		for (i = 0, k = 0; i < n; i++) {
 			int code = res[i].sr_code, sc = scen[i];
 
-			if (code == SAKSI_R_UNAVAILABLE && attempt + 1 < RETRIES) {
+			if ((code == SAKSI_R_UNAVAILABLE || code == SAKSI_R_BUSY) &&
+			    attempt + 1 < RETRIES) {
 				/* Keep it, in order, for the next attempt. */
 				ev[k] = ev[i];
 				scen[k] = scen[i];

@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,18 @@
 #include "wire.h"
 
 #define SUMMARY_ENTRY 29 /* key_id (8) || reason (1) || refused (4) || first (8) || last (8) */
+/* Entries of one summary: one per refused item at most, plus the refusals handed in. */
+#define SUMMARY_MAX (SAKSID_COMMIT_ITEMS_MAX + SAKSID_COMMIT_EXTRA_MAX)
 #define RECEIPT_ROOM (SAKSI_NOTE_MAX + 64 * 48 + 512)
 #define DISC_AD_PREFIX "saksi/disc-at-rest/v1\n"
+/* Refusal alerts (RULES.md 5.4) in the named database REFWIN_DB: per reason (key: the
+ * reason, 1 byte) the window: start (8) || count (8) || first (8) || last (8) ||
+ * groups (4) || alerted (1) || n (1) || n x summary leaf index (8); REFWIN_ENTRY || n (8)
+ * -> the leaf index of refusal alert n; REFWIN_META -> last n (8) || published n (8). */
+#define REFWIN_DB "refwin"
+#define REFWIN_HDR (8 + 8 + 8 + 8 + 4 + 1 + 1)
+#define REFWIN_ENTRY 0xfe
+#define REFWIN_META 0xff
 #define ACK_TYPE "security.alert.acked"
 #define RERAISE_GROUP_MAX 256  /* re-raises in one commit group */
 #define RERAISE_GROUPS_MAX 4   /* groups in one call: ingest waits no longer than that */
@@ -65,6 +76,18 @@ struct saksid_committer {
 
 	uint64_t c_size;              /* tree size after the last group */
 	uint64_t c_appended;
+
+	/* Refusals decided outside the groups, counted with the next group that commits. */
+	struct summary c_extra[SAKSID_COMMIT_EXTRA_MAX];
+	size_t c_nextra;
+	_Atomic uint64_t c_alert_total;  /* alerts raised: the log's and refusal alerts */
+	_Atomic uint64_t c_acked;        /* alerts acknowledged (-1: not known) */
+	atomic_int c_detecting;
+	uint64_t c_ref_window, c_ref_threshold;  /* refusal alerts; 0: none */
+	uint64_t c_ref_alerts;                   /* of them raised by the last group */
+	uint64_t c_group_acks;                   /* acknowledgements in the group */
+	MDB_dbi c_refwin;
+	int c_have_refwin;
 
 	/* Detection: c_mu orders a rules swap against the groups. */
 	pthread_mutex_t c_mu;
@@ -229,7 +252,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
+	atomic_store(&c->c_acked, UINT64_MAX);
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
+	if (o->co_refusal_window_ms > 0 && o->co_refusal_threshold > 0) {
+		c->c_ref_window = o->co_refusal_window_ms;
+		c->c_ref_threshold = o->co_refusal_threshold;
+	}
 	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
@@ -241,8 +269,8 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		return SAKSI_ERR_NOMEM;
 	}
 	c->c_disc_cap = SAKSI_SEALED_MAX + SAKSID_DISC_OVERHEAD;
-	c->c_sum = calloc(SAKSID_COMMIT_ITEMS_MAX, sizeof(*c->c_sum));
-	c->c_body = malloc(2 + SUMMARY_ENTRY * SAKSID_COMMIT_ITEMS_MAX);
+	c->c_sum = calloc(SUMMARY_MAX, sizeof(*c->c_sum));
+	c->c_body = malloc(2 + SUMMARY_ENTRY * SUMMARY_MAX);
 	c->c_disc = malloc(c->c_disc_cap);
 	c->c_note = malloc(SAKSI_NOTE_MAX + 1);
 	c->c_proof = calloc(1, sizeof(*c->c_proof));
@@ -292,12 +320,108 @@ saksid_commit_alerts(const saksid_committer *c)
 	return c->c_alerts;
 }
 
+uint64_t
+saksid_commit_alert_total(const saksid_committer *c)
+{
+	return atomic_load(&c->c_alert_total);
+}
+
+uint64_t
+saksid_commit_alert_acked(const saksid_committer *c)
+{
+	return atomic_load(&c->c_acked);
+}
+
+static saksi_err refwin_meta(saksid_committer *c, MDB_txn *mt, uint64_t *last,
+                             uint64_t *published);
+
+/*
+ * The status counters at a rules (re)load: alerts raised (the log's and the refusal
+ * alerts), and acknowledged, read once from the states (one lookup per alert; after
+ * this, each committed ack adds one). c_mu held; last: the log's last id.
+ */
+static void
+count_alerts(saksid_committer *c, const saksi_rules *r, uint64_t last)
+{
+	saksi_ledger_txn *txn;
+	saksi_alert_state st;
+	uint64_t flast = 0, fmark, acked = 0;
+	MDB_txn *mt;
+
+	if (saksi_ledger_begin(c->c_ledger, 0, &txn) != SAKSI_OK)
+		return;
+	if ((mt = saksi_ledger_txn_mdb(txn)) != NULL &&
+	    refwin_meta(c, mt, &flast, &fmark) == SAKSI_OK)
+		atomic_store(&c->c_alert_total, last + flast);
+	for (uint64_t id = 1; mt != NULL && id <= last; id++) {
+		if (saksi_rules_alert_state(r, mt, id, &st) != SAKSI_OK) {
+			acked = UINT64_MAX;   /* not known: the status says null */
+			break;
+		}
+		acked += st.as_acked != 0;
+	}
+	atomic_store(&c->c_acked, acked);
+	saksi_ledger_abort(txn);
+}
+
+int
+saksid_commit_detecting(const saksid_committer *c)
+{
+	return atomic_load(&c->c_detecting);
+}
+
+/* Adds n refusals of (key id, reason) seen from first to last to sum[0..n). */
+static size_t
+summary_merge(struct summary *sum, size_t n, size_t cap, const uint8_t *key_id, int reason,
+              uint64_t count, uint64_t first, uint64_t last)
+{
+	static const uint8_t zero[SAKSI_KEYID_LEN];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (sum[i].s_reason == reason &&
+		    memcmp(sum[i].s_key_id, key_id, SAKSI_KEYID_LEN) == 0)
+			break;
+	if (i == n && n == cap) {
+		/* Full: the rest goes to the zero key id of this reason, in the last entry. */
+		i = cap - 1;
+		key_id = zero;
+		memcpy(sum[i].s_key_id, zero, SAKSI_KEYID_LEN);
+	}
+	if (i == n) {
+		memcpy(sum[i].s_key_id, key_id, SAKSI_KEYID_LEN);
+		sum[i].s_reason = reason;
+		sum[i].s_count = 0;
+		sum[i].s_first = first;
+		sum[i].s_last = last;
+		n++;
+	}
+	sum[i].s_count = count > UINT32_MAX - sum[i].s_count ? UINT32_MAX
+	                                                     : sum[i].s_count + (uint32_t)count;
+	if (first < sum[i].s_first)
+		sum[i].s_first = first;
+	if (last > sum[i].s_last)
+		sum[i].s_last = last;
+	return n;
+}
+
+void
+saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_LEN],
+                          int reason, uint64_t n, uint64_t first_ms, uint64_t last_ms)
+{
+	if (n == 0 || reason < SAKSI_R_PARSE || reason > 255)
+		return;
+	c->c_nextra = summary_merge(c->c_extra, c->c_nextra, SAKSID_COMMIT_EXTRA_MAX, key_id,
+	                            reason, n, first_ms, last_ms);
+}
+
 saksi_err
 saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 {
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
 	saksi_rules *old;
+	uint64_t last = 0;
 	saksi_err e;
 
 	if (r != NULL && c->c_blind == NULL) {
@@ -312,13 +436,26 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			e = SAKSI_ERR_LEDGER;
 		else
 			e = saksi_rules_attach(r, mt);
+		if (e == SAKSI_OK)
+			e = saksi_rules_alert_last(r, mt, &last);
+		/* The refusal windows' database: opened here, in the committer's own write
+		 * transaction, as LMDB wants a new handle opened by one transaction at a time. */
+		if (e == SAKSI_OK && c->c_ref_window > 0 && !c->c_have_refwin) {
+			int rc = mdb_dbi_open(mt, REFWIN_DB, MDB_CREATE, &c->c_refwin);
+			e = rc == 0 ? SAKSI_OK : rc == MDB_MAP_FULL ? SAKSI_ERR_FULL
+			                                            : SAKSI_ERR_LEDGER;
+		}
 		if (e != SAKSI_OK) {
 			saksi_ledger_abort(txn);
 			goto fail;
 		}
 		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
 			goto fail;
+		if (c->c_ref_window > 0)
+			c->c_have_refwin = 1;
+		count_alerts(c, r, last);
 	}
+	atomic_store(&c->c_detecting, r != NULL);
 	old = c->c_rules;
 	c->c_rules = r;
 	pthread_mutex_unlock(&c->c_mu);
@@ -331,13 +468,92 @@ fail:
 	return e;
 }
 
+/* The refusal alerts' numbers: the last raised and the last published (0, 0 at first). */
+static saksi_err
+refwin_meta(saksid_committer *c, MDB_txn *mt, uint64_t *last, uint64_t *published)
+{
+	uint8_t key = REFWIN_META;
+	MDB_val k = { 1, &key }, v;
+	int rc;
+
+	*last = *published = 0;
+	if (!c->c_have_refwin)
+		return SAKSI_OK;
+	if ((rc = mdb_get(mt, c->c_refwin, &k, &v)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return SAKSI_ERR_LEDGER;
+	if (v.mv_size != 16)
+		return SAKSI_ERR_CORRUPT;
+	*last = saksi_get_u64(v.mv_data);
+	*published = saksi_get_u64((const uint8_t *)v.mv_data + 8);
+	return *published <= *last ? SAKSI_OK : SAKSI_ERR_CORRUPT;
+}
+
+static saksi_err
+refwin_put(saksid_committer *c, MDB_txn *mt, const uint8_t *key, size_t klen,
+           const uint8_t *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int rc = mdb_put(mt, c->c_refwin, &k, &v, 0);
+
+	return rc == 0 ? SAKSI_OK : rc == MDB_MAP_FULL ? SAKSI_ERR_FULL : SAKSI_ERR_LEDGER;
+}
+
+static saksi_err
+refwin_meta_put(saksid_committer *c, MDB_txn *mt, uint64_t last, uint64_t published)
+{
+	uint8_t key = REFWIN_META, val[16];
+
+	saksi_put_u64(val, last);
+	saksi_put_u64(val + 8, published);
+	return refwin_put(c, mt, &key, 1, val, sizeof(val));
+}
+
+/* Sends refusal alerts from + 1 .. to, read back from their ledger entries. */
+static saksi_err
+publish_refusals(saksid_committer *c, saksi_ledger_txn *txn, MDB_txn *mt, uint64_t from,
+                 uint64_t to)
+{
+	uint8_t key[9], *leaf;
+	MDB_val k = { sizeof(key), key }, v;
+	saksi_leaf lf;
+	size_t len;
+	char *json;
+	saksi_err e;
+
+	for (uint64_t n = from + 1; n <= to; n++) {
+		key[0] = REFWIN_ENTRY;
+		saksi_put_u64(key + 1, n);
+		if (mdb_get(mt, c->c_refwin, &k, &v) != 0 || v.mv_size != 8)
+			return SAKSI_ERR_CORRUPT;
+		if ((e = saksi_ledger_leaf(txn, saksi_get_u64(v.mv_data), &leaf, &len)) !=
+		    SAKSI_OK)
+			return e;
+		e = saksi_leaf_parse(leaf, len, &lf);
+		if (e == SAKSI_OK && lf.lf_kind != SAKSI_LEAF_ALERT)
+			e = SAKSI_ERR_CORRUPT;
+		if (e == SAKSI_OK)
+			e = saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &c->c_alert);
+		free(leaf);
+		if (e == SAKSI_OK)
+			e = saksi_alert_json(&c->c_alert, &json);
+		if (e != SAKSI_OK)
+			return e;
+		if (c->c_sock >= 0)
+			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
+		free(json);
+	}
+	return SAKSI_OK;
+}
+
 /* Publishes alerts past the mark; c_mu held. */
 static saksi_err
 publish_locked(saksid_committer *c)
 {
 	saksi_ledger_txn *txn;
 	MDB_txn *mt;
-	uint64_t mark, last, rmark, rlast, id;
+	uint64_t mark, last, rmark, rlast, fmark, flast, id;
 	char *json;
 	saksi_err e;
 
@@ -353,7 +569,8 @@ publish_locked(saksid_committer *c)
 	    (e = saksi_rules_alert_last(c->c_rules, mt, &last)) != SAKSI_OK ||
 	    (e = saksi_rules_reraise_published_get(c->c_rules, mt, &rmark)) != SAKSI_OK ||
 	    (e = saksi_rules_reraise_last(c->c_rules, mt, &rlast)) != SAKSI_OK ||
-	    (last <= mark && rlast <= rmark)) {
+	    (e = refwin_meta(c, mt, &flast, &fmark)) != SAKSI_OK ||
+	    (last <= mark && rlast <= rmark && flast <= fmark)) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
@@ -379,6 +596,12 @@ publish_locked(saksid_committer *c)
 		if (c->c_sock >= 0)
 			(void)nn_send(c->c_sock, json, strlen(json), NN_DONTWAIT);
 		free(json);
+	}
+	/* Refusal alerts (RULES.md 5.4), numbered apart, marked apart. */
+	if (flast > fmark && ((e = publish_refusals(c, txn, mt, fmark, flast)) != SAKSI_OK ||
+	    (e = refwin_meta_put(c, mt, flast, flast)) != SAKSI_OK)) {
+		saksi_ledger_abort(txn);
+		return e;
 	}
 	if ((last > mark && (e = saksi_rules_published_set(c->c_rules, mt, last)) != SAKSI_OK) ||
 	    (rlast > rmark &&
@@ -615,9 +838,154 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,
 	    idx, now_ms)) != SAKSI_OK)
 		return e;   /* ack_check found it open in this transaction */
+	if (ack != 0)
+		c->c_group_acks++;
 	it->it_code = SAKSI_R_ACCEPTED;
 	it->it_index = idx;
 	it->it_msg[0] = '\0';
+	return SAKSI_OK;
+}
+
+/* How loud a rising refusal count is: forgeries and dead keys first, load last. */
+static int
+refusal_severity(int reason)
+{
+	switch (reason) {
+	case SAKSI_R_SIGNATURE:
+	case SAKSI_R_EQUIVOCATION:
+	case SAKSI_R_REVOKED_KEY:
+	case SAKSI_R_DISCLOSURE:
+		return SAKSI_SEV_HIGH;
+	case SAKSI_R_BUSY:
+	case SAKSI_R_UNAVAILABLE:
+		return SAKSI_SEV_LOW;
+	default:
+		return SAKSI_SEV_MEDIUM;
+	}
+}
+
+/*
+ * Refusal alerts (RULES.md 5.4): adds this group's refusals, by reason, to the reason's
+ * window (daemon clock, windows aligned on multiples of the window length) and raises
+ * one alert of kind 5 the first time a window's count reaches the threshold. The window
+ * state is written in the group's transaction, so a crash forgets nothing and raises
+ * nothing twice. sidx: the index of the group's refusal summary, the evidence.
+ */
+static saksi_err
+refusal_alerts(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t sidx,
+               uint64_t now_ms)
+{
+	uint8_t key[1], rec[REFWIN_HDR + 8 * SAKSI_ALERT_EVIDENCE_MAX];
+	uint64_t count[256], first[256], last[256], start, wstart, n;
+	uint32_t groups;
+	size_t len, nev;
+	int alerted, rc;
+	MDB_txn *mt;
+	MDB_val k, v;
+	saksi_err e;
+
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < nsum; i++) {
+		const struct summary *x = &c->c_sum[i];
+		int r = x->s_reason & 0xff;
+
+		if (count[r] == 0 || x->s_first < first[r])
+			first[r] = x->s_first;
+		if (count[r] == 0 || x->s_last > last[r])
+			last[r] = x->s_last;
+		count[r] += x->s_count;
+	}
+	wstart = now_ms - now_ms % c->c_ref_window;
+	for (int r = SAKSI_R_PARSE; r < 256; r++) {
+		if (count[r] == 0)
+			continue;
+		key[0] = (uint8_t)r;
+		k.mv_size = 1;
+		k.mv_data = key;
+		rc = mdb_get(mt, c->c_refwin, &k, &v);
+		if (rc == 0 && (v.mv_size < REFWIN_HDR || v.mv_size > sizeof(rec) ||
+		    (v.mv_size - REFWIN_HDR) % 8 != 0))
+			return SAKSI_ERR_CORRUPT;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return SAKSI_ERR_LEDGER;
+		if (rc == 0 && (start = saksi_get_u64(v.mv_data)) == wstart) {
+			memcpy(rec, v.mv_data, v.mv_size);
+			len = v.mv_size;
+		} else {
+			/* A new window: what the old one counted is in the ledger already. */
+			memset(rec, 0, REFWIN_HDR);
+			saksi_put_u64(rec, wstart);
+			saksi_put_u64(rec + 16, first[r]);
+			len = REFWIN_HDR;
+		}
+		n = saksi_get_u64(rec + 8);
+		n = n + count[r] < n ? UINT64_MAX : n + count[r];
+		saksi_put_u64(rec + 8, n);
+		if (first[r] < saksi_get_u64(rec + 16))
+			saksi_put_u64(rec + 16, first[r]);
+		if (last[r] > saksi_get_u64(rec + 24))
+			saksi_put_u64(rec + 24, last[r]);
+		groups = saksi_get_u32(rec + 32) + 1;
+		saksi_put_u32(rec + 32, groups);
+		alerted = rec[36];
+		nev = rec[37];
+		if (nev < SAKSI_ALERT_EVIDENCE_MAX) {
+			saksi_put_u64(rec + REFWIN_HDR + 8 * nev, sidx);
+			rec[37] = (uint8_t)++nev;
+			len = REFWIN_HDR + 8 * nev;
+		}
+		if (!alerted && n >= c->c_ref_threshold) {
+			saksi_alert *a = &c->c_alert;
+			size_t alen;
+
+			memset(a, 0, sizeof(*a));
+			a->al_kind = SAKSI_ALERT_REFUSALS;
+			a->al_severity = refusal_severity(r);
+			snprintf(a->al_rule, sizeof(a->al_rule), "refusals:%s", saksi_reason_name(r));
+			snprintf(a->al_group, sizeof(a->al_group), "reason=%s", saksi_reason_name(r));
+			a->al_first_ms = saksi_get_u64(rec + 16);
+			a->al_last_ms = saksi_get_u64(rec + 24);
+			if (a->al_last_ms < a->al_first_ms)
+				a->al_last_ms = a->al_first_ms;
+			a->al_value = n;
+			a->al_threshold = c->c_ref_threshold;
+			a->al_extra = c->c_ref_window;
+			a->al_trigger = sidx;
+			a->al_total = groups;
+			a->al_nevidence = (uint32_t)nev;
+			for (size_t i = 0; i < nev; i++)
+				a->al_evidence[i] = saksi_get_u64(rec + REFWIN_HDR + 8 * i);
+			uint64_t flast, fmark, idx;
+			uint8_t ekey[9], eval[8];
+
+			/* Numbered apart from the rules' alert log: a replay of the rules over the
+			 * ledger gives their alerts the same ids with or without these. */
+			if ((e = refwin_meta(c, mt, &flast, &fmark)) != SAKSI_OK)
+				return e;
+			a->al_id = ++flast;
+			if ((e = saksi_alert_leaf_encode(a, c->c_alert_body, SAKSI_ALERT_LEAF_MAX,
+			                                 &alen)) != SAKSI_OK ||
+			    (e = saksi_ledger_append(txn, SAKSI_LEAF_ALERT, now_ms, c->c_alert_body,
+			                             alen, &idx, NULL)) != SAKSI_OK)
+				return e;
+			ekey[0] = REFWIN_ENTRY;
+			saksi_put_u64(ekey + 1, flast);
+			saksi_put_u64(eval, idx);
+			if ((e = refwin_put(c, mt, ekey, sizeof(ekey), eval, sizeof(eval))) !=
+			        SAKSI_OK ||
+			    (e = refwin_meta_put(c, mt, flast, fmark)) != SAKSI_OK)
+				return e;
+			c->c_alerts++;
+			c->c_ref_alerts++;
+			rec[36] = 1;
+		}
+		v.mv_size = len;
+		v.mv_data = rec;
+		if ((rc = mdb_put(mt, c->c_refwin, &k, &v, 0)) != 0)
+			return rc == MDB_MAP_FULL ? SAKSI_ERR_FULL : SAKSI_ERR_LEDGER;
+	}
 	return SAKSI_OK;
 }
 
@@ -626,6 +994,7 @@ static saksi_err
 summarize(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t now_ms)
 {
 	uint8_t *p = c->c_body;
+	uint64_t sidx;
 	saksi_err e;
 
 	saksi_put_u16(p, (uint16_t)nsum);
@@ -642,8 +1011,12 @@ summarize(saksid_committer *c, saksi_ledger_txn *txn, size_t nsum, uint64_t now_
 		    SAKSI_OK)
 			return e;
 	}
-	return saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, now_ms, c->c_body,
-	                           (size_t)(p - c->c_body), NULL, NULL);
+	if ((e = saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, now_ms, c->c_body,
+	                             (size_t)(p - c->c_body), &sidx, NULL)) != SAKSI_OK)
+		return e;
+	if (c->c_rules != NULL && c->c_have_refwin)
+		return refusal_alerts(c, txn, nsum, sidx, now_ms);
+	return SAKSI_OK;
 }
 
 /* Signs the checkpoint of the tree as txn sees it into c->c_note. */
@@ -836,6 +1209,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 
 	c->c_appended = 0;
 	c->c_alerts = 0;
+	c->c_ref_alerts = 0;
+	c->c_group_acks = 0;
 	c->c_receipts_len = 0;
 	if (n == 0 || n > SAKSID_COMMIT_ITEMS_MAX)
 		return SAKSI_ERR_INVAL;
@@ -866,6 +1241,11 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		else
 			nreceipt++;
 	}
+	for (size_t i = 0; i < c->c_nextra; i++) {
+		const struct summary *x = &c->c_extra[i];
+		nsum = summary_merge(c->c_sum, nsum, SUMMARY_MAX, x->s_key_id, x->s_reason,
+		                     x->s_count, x->s_first, x->s_last);
+	}
 	if (c->c_ret_ms != 0 && (e = retention(c, txn, now_ms, 0, &retained)) != SAKSI_OK)
 		goto fail;
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
@@ -892,6 +1272,10 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	}
 	c->c_size = size;
 	c->c_appended = size - size0;
+	c->c_nextra = 0;   /* counted: in the summary and the stat db */
+	atomic_fetch_add(&c->c_alert_total, c->c_alerts);
+	if (c->c_group_acks > 0 && atomic_load(&c->c_acked) != UINT64_MAX)
+		atomic_fetch_add(&c->c_acked, c->c_group_acks);
 	if (c->c_ret_ms != 0) {
 		c->c_ret_next = c->c_ret_next_new;
 		c->c_retained += retained;

@@ -35,6 +35,11 @@ typedef struct saksid_commit_opts {
 	const saksi_blind *co_blind;      /* borrowed; needed once rules are set */
 	int co_alerts_on;                 /* 1: co_alerts_sock is the alerts' PUB socket */
 	int co_alerts_sock;               /* nanomsg PUB socket (0 is a valid one) */
+	/* Refusal alerts (RULES.md 5.4): with detection on, refusals of one reason reaching
+	 * co_refusal_threshold within one window of co_refusal_window_ms (daemon clock)
+	 * raise an alert of kind 5. 0 for either: no refusal alerts. */
+	uint64_t co_refusal_window_ms;
+	uint64_t co_refusal_threshold;
 	saksid_shred *co_shred;           /* borrowed; NULL: disclosures at rest v1 (store
 	                                     key); else v2 with per-participant data keys,
 	                                     forgets finished at saksid_commit_new and after
@@ -128,6 +133,26 @@ int saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms);
 saksi_err saksid_commit_reraise(saksid_committer *c, uint64_t now_ms);
 /* Alerts raised by the last group. */
 uint64_t saksid_commit_alerts(const saksid_committer *c);
+
+/*
+ * Refusals decided outside the group (the server's `busy` answers: whole requests never
+ * framed into a group) to be counted with the next group that commits: they enter its
+ * refusal summary, the `stat` counters and the refusal alert windows, exactly like
+ * refused items. Kept until a group commits; at most SAKSID_COMMIT_EXTRA_MAX distinct
+ * (key id, reason) pairs are held, more are added to the pair of the zero key id.
+ * Counts saturate at 2^32 - 1 per pair. The committer's thread only.
+ */
+#define SAKSID_COMMIT_EXTRA_MAX 64
+void saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_LEN],
+                               int reason, uint64_t n, uint64_t first_ms, uint64_t last_ms);
+
+/* Alerts raised in total (the rules' alert log and the refusal alerts; 0 without
+ * detection), and whether detection is on. Any thread, without waiting for a group. */
+uint64_t saksid_commit_alert_total(const saksid_committer *c);
+/* Of them acknowledged (RULES.md 5.3); UINT64_MAX when not known (no detection yet, or
+ * a state that could not be read). Any thread. */
+uint64_t saksid_commit_alert_acked(const saksid_committer *c);
+int saksid_commit_detecting(const saksid_committer *c);
 
 /* Tree size and leaves written by the last group (0 if it wrote nothing). */
 uint64_t saksid_commit_size(const saksid_committer *c);

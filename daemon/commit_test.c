@@ -31,6 +31,7 @@ static unsigned ledger_no;
 static const saksi_blind *lc_blind;   /* given to committers lc_open makes */
 static int lc_sock = -1;              /* their alerts PUB socket, -1 for none */
 static uint64_t lc_ack_timeout;       /* their re-raise timeout, ms */
+static uint64_t lc_ref_window, lc_ref_threshold; /* their refusal alerts, 0: none */
 
 struct lc {
 	char dir[128];
@@ -75,6 +76,8 @@ lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
 	co.co_ack_timeout_ms = lc_ack_timeout;
+	co.co_refusal_window_ms = lc_ref_window;
+	co.co_refusal_threshold = lc_ref_threshold;
 	co.co_max_event_age_ms = event_age_ms;
 	assert_int_equal(saksid_commit_new(&co, &lc->c), SAKSI_OK);
 }
@@ -1045,6 +1048,7 @@ test_ack_reraise(void **state)
 	assert_string_equal(msg, "no open alert 1: detection is off");
 	assert_int_equal(saksid_commit_reraise(lc.c, FX_NOW + 10 * T), SAKSI_OK);
 	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), UINT64_MAX);   /* not known yet */
 
 	/* Alert 1 (high) at entry 3, committed at FX_NOW; before the ack exists, an ack of
 	 * alert 7 is refused too. */
@@ -1057,6 +1061,9 @@ test_ack_reraise(void **state)
 	assert_int_equal(lc_size(&lc), 5);   /* the refusal summary, 3 events, the alert */
 	alert_at(&lc, 4, &a, &ms);
 	assert_int_equal(a.al_id, 1);
+	/* The status counters: raised 1, acknowledged 0. */
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 0);
 
 	/* Not a millisecond early; then exactly once, at critical, in a group of its own. */
 	nck = lc_checkpoints(&lc, &ck_latest);
@@ -1086,6 +1093,13 @@ test_ack_reraise(void **state)
 	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)),
 	                 SAKSI_R_ACCEPTED);
 	assert_int_equal(lc_size(&lc), 7);
+	/* Counted for the status: a re-raise is no new alert, the ack closes the one. */
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 1);
+	/* A rules reload counts them again from the state. */
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_acked(lc.c), 1);
 	fx_item_free(&ack);
 	fx_build(&fx, officer, "security.alert.acked", p, 3, FX_NOW + T, &ack);
 	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
@@ -1338,6 +1352,176 @@ test_reraise_publish_after_crash(void **state)
 	saksi_blind_free(b);
 }
 
+/* Leaf index as an alert; fails unless it is one. */
+static void
+ref_alert_at(struct lc *lc, uint64_t index, saksi_alert *a)
+{
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	uint8_t *leaf;
+	size_t len;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
+	assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a), SAKSI_OK);
+	free(leaf);
+}
+
+/* n forged bookings (refused: signature) of producer 0, seq from *seq on. */
+static void
+forged(struct fx_item *fi, size_t n, uint64_t *seq)
+{
+	for (size_t i = 0; i < n; i++) {
+		fx_booking(&fx, FX_QUEUE, (*seq)++, FX_NOW, &fi[i]);
+		fi[i].env[fi[i].env_len - 1] ^= 1;
+	}
+}
+
+static void
+run_free(struct lc *lc, struct fx_item *fi, size_t n, uint64_t now)
+{
+	saksid_item items[8];
+
+	assert_int_equal(run(lc, fi, n, items, now), SAKSI_OK);
+	clear(items, n);
+	for (size_t i = 0; i < n; i++)
+		fx_item_free(&fi[i]);
+}
+
+/*
+ * Refusal alerts (RULES.md 5.4): the refusals of one reason reaching the threshold in a
+ * window raise one alert of kind 5, after the group's summary; the busy refusals handed
+ * in count like the others; a new window starts over; the window survives a restart;
+ * and the ledger verifies.
+ */
+static void
+test_refusal_alerts(void **state)
+{
+	/* FX_NOW lies 40 s into a one-minute window: windows here end at FX_NOW + 20 s. */
+	const uint64_t w = 60000, t1 = FX_NOW + 20000, t2 = FX_NOW + 80000;
+	const uint8_t *kid = saksi_seckey_id(fx.prod[FX_QUEUE]);
+	struct lc lc;
+	struct fx_item fi[4];
+	saksi_blind *b;
+	saksi_alert a;
+	saksi_verify_opts vo;
+	saksi_verify_report vr;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t seq = 1000;
+	(void)state;
+
+	assert_int_equal(FX_NOW % w, 40000);
+	memset(key, 7, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	lc_blind = b;
+	lc_ref_window = w;
+	lc_ref_threshold = 3;
+	lc_open(&lc, 0);
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	assert_int_equal(saksid_commit_detecting(lc.c), 1);
+
+	/* Two: below the threshold. Entry 0 is the summary. */
+	forged(fi, 2, &seq);
+	run_free(&lc, fi, 2, FX_NOW);
+	assert_int_equal(saksid_commit_appended(lc.c), 1);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	/* One more and an event: 1 event, 2 summary, 3 the alert. */
+	forged(fi, 1, &seq);
+	fx_booking(&fx, FX_QUEUE, seq++, FX_NOW, &fi[1]);
+	run_free(&lc, fi, 2, FX_NOW + 1);
+	assert_int_equal(saksid_commit_appended(lc.c), 3);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
+	ref_alert_at(&lc, 3, &a);
+	assert_int_equal(a.al_id, 1);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_REFUSALS);
+	assert_int_equal(a.al_severity, SAKSI_SEV_HIGH);
+	assert_string_equal(a.al_rule, "refusals:signature");
+	assert_string_equal(a.al_group, "reason=signature");
+	assert_int_equal(a.al_value, 3);
+	assert_int_equal(a.al_threshold, 3);
+	assert_int_equal(a.al_extra, w);
+	assert_int_equal(a.al_trigger, 2);
+	assert_int_equal(a.al_total, 2);
+	assert_int_equal(a.al_nevidence, 2);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[1], 2);
+	assert_int_equal(a.al_first_ms, FX_NOW);   /* the refused items' arrival times */
+	assert_int_equal(a.al_last_ms, FX_NOW);
+
+	/* Same window: more signatures raise nothing more; five busy refusals handed in
+	 * raise their own alert, low. 4 summary, 5 alert. */
+	forged(fi, 1, &seq);
+	saksid_commit_refused_add(lc.c, kid, SAKSI_R_BUSY, 5, FX_NOW + 1, FX_NOW + 2);
+	run_free(&lc, fi, 1, FX_NOW + 2);
+	assert_int_equal(saksid_commit_appended(lc.c), 2);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	ref_alert_at(&lc, 5, &a);
+	assert_int_equal(a.al_id, 2);
+	assert_string_equal(a.al_rule, "refusals:busy");
+	assert_int_equal(a.al_severity, SAKSI_SEV_LOW);
+	assert_int_equal(a.al_value, 5);
+	assert_int_equal(a.al_first_ms, FX_NOW + 1);
+	assert_int_equal(a.al_last_ms, FX_NOW + 2);
+	assert_int_equal(stat_of(&lc, SAKSI_R_BUSY, kid), 5);
+	assert_int_equal(stat_of(&lc, SAKSI_R_SIGNATURE, kid), 4);
+
+	/* The next window starts over: 6 summary (3 forged), 7 alert. */
+	forged(fi, 3, &seq);
+	run_free(&lc, fi, 3, t1);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	ref_alert_at(&lc, 7, &a);
+	assert_int_equal(a.al_id, 3);
+	assert_int_equal(a.al_value, 3);
+	assert_int_equal(a.al_total, 1);
+
+	/* A window carried over a restart: two before, one after (8, 9 summaries, 10). */
+	forged(fi, 2, &seq);
+	run_free(&lc, fi, 2, t2);
+	assert_int_equal(saksid_commit_alerts(lc.c), 0);
+	lc_close(&lc);
+	assert_int_equal(saksi_ledger_open(lc.dir, FX_ORIGIN, fx.vkey, NULL, &lc.l), SAKSI_OK);
+	{
+		saksid_commit_opts co;
+		memset(&co, 0, sizeof(co));
+		co.co_ledger = lc.l;
+		co.co_origin = FX_ORIGIN;
+		co.co_log_key = fx.log;
+		co.co_store_key = fx.store;
+		co.co_max_clock_skew_ms = SKEW;
+		co.co_blind = b;
+		co.co_refusal_window_ms = w;
+		co.co_refusal_threshold = 3;
+		assert_int_equal(saksid_commit_new(&co, &lc.c), SAKSI_OK);
+	}
+	assert_int_equal(saksid_commit_rules_set(lc.c, rules_t()), SAKSI_OK);
+	assert_int_equal(saksid_commit_alert_total(lc.c), 3);
+	forged(fi, 1, &seq);
+	run_free(&lc, fi, 1, t2 + 1);
+	assert_int_equal(saksid_commit_alerts(lc.c), 1);
+	ref_alert_at(&lc, 10, &a);
+	assert_int_equal(a.al_id, 4);
+	assert_int_equal(a.al_value, 3);
+	assert_int_equal(a.al_nevidence, 2);
+	assert_int_equal(a.al_evidence[0], 8);
+	assert_int_equal(a.al_evidence[1], 9);
+	assert_int_equal(a.al_trigger, 9);
+
+	/* The ledger with its kind-5 alerts and busy refusals verifies. */
+	memset(&vo, 0, sizeof(vo));
+	vo.vo_log = &fx.v;
+	vo.vo_keyring = fx.kr;
+	assert_int_equal(saksi_verify_ledger(lc.l, &vo, &vr), SAKSI_OK);
+	assert_int_equal(vr.vr_alerts, 4);
+	lc_close(&lc);
+	lc_blind = NULL;
+	lc_ref_window = lc_ref_threshold = 0;
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
@@ -1345,6 +1529,7 @@ main(void)
 		cmocka_unit_test(test_accept_and_receipts),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_publish_after_crash),
+		cmocka_unit_test(test_refusal_alerts),
 		cmocka_unit_test(test_ack_reraise),
 		cmocka_unit_test(test_reraise_backlog),
 		cmocka_unit_test(test_reraise_publish_after_crash),

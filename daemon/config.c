@@ -28,7 +28,9 @@ enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
 	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_RETENTION_DAYS,
-	K_RETENTION_KEY, K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
+	K_RETENTION_KEY,
+	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
+	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -49,6 +51,12 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_RULES] = { "rules", CF_PATH, 0, 0, 0 },
 	[K_INDEX_KEY] = { "index_key", CF_PATH, 0, 0, 0 },
 	[K_ALERTS_LISTEN] = { "alerts_listen", CF_URL, 0, 0, 0 },
+	[K_INFLIGHT] = { "max_inflight_per_key", CF_UINT, 0, 1, 1000000 },
+	[K_QUEUE_MB] = { "queue_mb", CF_UINT, 0, 1, 65536 },
+	[K_QUEUE_REQS] = { "queue_requests", CF_UINT, 0, 1, 1000000 },
+	[K_MAX_CONNS] = { "max_connections", CF_UINT, 0, 16, 65536 },
+	[K_REF_WINDOW] = { "refusal_alert_window_s", CF_UINT, 0, 1, 86400 },
+	[K_REF_THRESHOLD] = { "refusal_alert_threshold", CF_UINT, 0, 0, 1000000000 },
 	[K_ACK_TIMEOUT] = { "alert_ack_timeout_s", CF_UINT, 0, 0, 31ull * 86400 },
 	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
 	[K_RETENTION_DAYS] = { "retention_days", CF_UINT, 0, 0, 36500 },
@@ -274,6 +282,12 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_WORKERS: cf->cf_workers = (unsigned)x; break;
 		case K_MAP_SIZE: cf->cf_map_size_mb = (size_t)x; break;
 		case K_DICT_AFTER: cf->cf_dict_after = (unsigned)x; break;
+		case K_INFLIGHT: cf->cf_max_inflight_per_key = (unsigned)x; break;
+		case K_QUEUE_MB: cf->cf_queue_mb = (unsigned)x; break;
+		case K_QUEUE_REQS: cf->cf_queue_requests = (unsigned)x; break;
+		case K_MAX_CONNS: cf->cf_max_connections = (unsigned)x; break;
+		case K_REF_WINDOW: cf->cf_refusal_alert_window_s = x; break;
+		case K_REF_THRESHOLD: cf->cf_refusal_alert_threshold = x; break;
 		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		case K_RETENTION_DAYS: cf->cf_retention_days = (unsigned)x; break;
 		default: abort();
@@ -441,6 +455,12 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	cf.cf_max_event_age_ms = 86400000;
 	cf.cf_group_max = 512;
 	cf.cf_group_wait_us = 1000;
+	cf.cf_max_inflight_per_key = 1024;
+	cf.cf_queue_mb = 256;
+	cf.cf_queue_requests = 4096;
+	cf.cf_max_connections = 1024;
+	cf.cf_refusal_alert_window_s = 600;
+	cf.cf_refusal_alert_threshold = 100;
 	cf.cf_alert_ack_timeout_s = 3600;
 	cf.cf_seccomp = 1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -504,6 +524,15 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 		e = cf_fail(&p, "%s:%u: allow_root = yes with user: choose one (user drops root, "
 		            "allow_root keeps it)", path, p.p_seen[K_ALLOW_ROOT]);
 		goto out;
+	}
+	/* Refusal alerts are alert entries: without detection there is no alert log. */
+	for (int k = K_REF_WINDOW; k <= K_REF_THRESHOLD; k++) {
+		if (p.p_seen[k] != 0 && p.p_seen[K_RULES] == 0) {
+			e = cf_fail(&p, "%s:%u: %s without rules: refusal alerts are alert "
+			            "entries, which need detection on", path, p.p_seen[k],
+			            cf_keys[k].k_name);
+			goto out;
+		}
 	}
 	if (cf.cf_alerts_listen != NULL) {
 		for (size_t i = 0; i < cf.cf_nlisten; i++) {

@@ -39,6 +39,14 @@ typedef struct saksid_config {
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
+	/* Bounds and back-pressure (docs/saksid.md "Bounds"). */
+	unsigned cf_max_inflight_per_key;   /* default 1024 items, 1..1000000 */
+	unsigned cf_queue_mb;               /* default 256, 1..65536 */
+	unsigned cf_queue_requests;         /* default 4096, 1..1000000 */
+	unsigned cf_max_connections;        /* default 1024, 16..65536 (RLIMIT_NOFILE) */
+	/* Refusal alerts (RULES.md 5.4); need rules. threshold 0: none. */
+	uint64_t cf_refusal_alert_window_s; /* default 600, 1..86400 */
+	uint64_t cf_refusal_alert_threshold;/* default 100, 0..10^9 */
 	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
 	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
 	                                       silent for longer (needs retention_key) */

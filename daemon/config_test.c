@@ -276,6 +276,65 @@ test_alerts(void **state)
 	             "/etc/saksi/saksid.conf:11: rules already set on line 10");
 }
 
+/* Bounds and refusal alerts: defaults, values, ranges, and refusal alerts need rules. */
+static void
+test_bounds(void **state)
+{
+	static const char *const keys[] = { "max_inflight_per_key", "queue_mb",
+		"queue_requests", "max_connections", "refusal_alert_window_s",
+		"refusal_alert_threshold" };
+	saksid_config cf;
+	char line[128], want[160];
+	(void)state;
+
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_max_inflight_per_key, 1024);
+	assert_int_equal(cf.cf_queue_mb, 256);
+	assert_int_equal(cf.cf_queue_requests, 4096);
+	assert_int_equal(cf.cf_max_connections, 1024);
+	assert_int_equal(cf.cf_refusal_alert_window_s, 600);
+	assert_int_equal(cf.cf_refusal_alert_threshold, 100);
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "max_inflight_per_key = 7\nqueue_mb = 16\n"
+	                       "queue_requests = 9\nmax_connections = 16\nrules = r\n"
+	                       "index_key = k\nrefusal_alert_window_s = 60\n"
+	                       "refusal_alert_threshold = 0\n", &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_max_inflight_per_key, 7);
+	assert_int_equal(cf.cf_queue_mb, 16);
+	assert_int_equal(cf.cf_queue_requests, 9);
+	assert_int_equal(cf.cf_max_connections, 16);
+	assert_int_equal(cf.cf_refusal_alert_window_s, 60);
+	assert_int_equal(cf.cf_refusal_alert_threshold, 0);
+	saksid_config_free(&cf);
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(line, sizeof(line), "%s = x\n", keys[i]);
+		snprintf(want, sizeof(want), "/etc/saksi/saksid.conf:10: %s: \"x\" is not an "
+		         "integer in", keys[i]);
+		expect_error(line, want);
+		snprintf(line, sizeof(line), "%s = 20\n%s = 21\n", keys[i], keys[i]);
+		snprintf(want, sizeof(want), "/etc/saksi/saksid.conf:11: %s already set on line "
+		         "10", keys[i]);
+		expect_error(line, want);
+	}
+	expect_error("max_inflight_per_key = 0\n",
+	             "/etc/saksi/saksid.conf:10: max_inflight_per_key: \"0\" is not an integer "
+	             "in 1..1000000");
+	expect_error("queue_mb = 65537\n", "/etc/saksi/saksid.conf:10: queue_mb: \"65537\"");
+	expect_error("queue_requests = 0\n", "/etc/saksi/saksid.conf:10: queue_requests: \"0\"");
+	expect_error("max_connections = 15\n",
+	             "/etc/saksi/saksid.conf:10: max_connections: \"15\" is not an integer in "
+	             "16..65536");
+	expect_error("refusal_alert_window_s = 86401\n",
+	             "/etc/saksi/saksid.conf:10: refusal_alert_window_s: \"86401\"");
+	expect_error("refusal_alert_threshold = 1000000001\n",
+	             "/etc/saksi/saksid.conf:10: refusal_alert_threshold: \"1000000001\"");
+	expect_error("refusal_alert_threshold = 5\n",
+	             "/etc/saksi/saksid.conf:10: refusal_alert_threshold without rules");
+	expect_error("refusal_alert_window_s = 5\n",
+	             "/etc/saksi/saksid.conf:10: refusal_alert_window_s without rules");
+}
+
 static void
 test_listen(void **state)
 {
@@ -473,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_bad_origin),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),

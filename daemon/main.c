@@ -6,12 +6,14 @@
  * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
  * 2 system error (retry may help). Never logs a payload or a disclosure.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,6 +145,48 @@ ipc_dir_open(const char *url, const char **base)
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	*base = slash + 1;
 	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * Bounds the connections: every one is a file descriptor, so once everything else is
+ * open (ledger, sockets, logs, nanomsg's own) the soft RLIMIT_NOFILE becomes the files
+ * open now, a few spare (a rules reload opens one), and max_connections. A connection
+ * past it waits in the kernel's backlog until one closes.
+ */
+#define FD_SPARE 8
+static void
+limit_connections(const saksid_log *lg, unsigned max)
+{
+	struct rlimit rl;
+	struct dirent *de;
+	DIR *d;
+	rlim_t open_now = 0, want;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: /proc/self/fd: %s; "
+		            "connections are bounded by the open files limit only", max,
+		            strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		open_now += de->d_name[0] != '.';
+	closedir(d);
+	want = open_now + FD_SPARE + (rlim_t)max;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: the hard limit on open files "
+		            "is %llu; at most %llu connections", max,
+		            (unsigned long long)rl.rlim_max,
+		            (unsigned long long)(rl.rlim_max > open_now + FD_SPARE ?
+		                                 rl.rlim_max - open_now - FD_SPARE : 0));
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		saksid_logf(lg, LOG_WARNING, "max_connections %u: setrlimit: %s", max,
+		            strerror(errno));
 }
 
 static int
@@ -368,6 +412,8 @@ main(int argc, char **argv)
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
 	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
+	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
+	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
 	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
 	if (cf.cf_alerts_listen != NULL) {
 		if ((alerts_sock = nn_socket(AF_SP, NN_PUB)) < 0 ||
@@ -415,6 +461,11 @@ main(int argc, char **argv)
 	so.so_group_max = cf.cf_group_max;
 	so.so_group_wait_us = cf.cf_group_wait_us;
 	so.so_log = &lg;
+	so.so_key_inflight = cf.cf_max_inflight_per_key;
+	so.so_queue_bytes = (size_t)cf.cf_queue_mb << 20;
+	so.so_queue_reqs = cf.cf_queue_requests;
+	so.so_state_dir = cf.cf_state_dir;
+	so.so_origin = cf.cf_origin;
 	/* Re-raises are due at most a quarter of the timeout late (and a second at most). */
 	if (co.co_ack_timeout_ms > 0)
 		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
@@ -426,6 +477,7 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	limit_connections(&lg, cf.cf_max_connections);
 	/* Everything is open and every thread runs: the sandbox closes over them. */
 	for (size_t i = 0; i < cf.cf_nlisten; i++)
 		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&

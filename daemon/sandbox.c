@@ -199,6 +199,8 @@ static const int sb_plain[] = {
 	/* glibc asks the machine's size: qsort (sysinfo, for its merge buffer; the crash
 	 * test found it), sysconf (sched_getaffinity), LMDB and zstd (uname). */
 	SCMP_SYS(sysinfo), SCMP_SYS(sched_getaffinity), SCMP_SYS(uname),
+	/* The status op's disk headroom: statvfs(2) on state_dir. */
+	SCMP_SYS(statfs), SCMP_SYS(fstatfs),
 };
 
 #ifdef SAKSI_SANITIZE

@@ -1,8 +1,9 @@
 /*
  * server.c: the nanomsg front of saksid. A receiver thread frames requests, workers check
  * items on every core, one committer thread groups them and answers each request once
- * all of its items are decided. Memory is capped: a full queue answers `unavailable`.
- * Never blocks the committer on a slow client, never logs what a request carries.
+ * all of its items are decided. Memory is capped: a full queue answers `unavailable`, a
+ * producer key over its share of items in flight `busy`. Never blocks the committer on a
+ * slow client, never logs what a request carries.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -10,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <lmdb.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <sodium.h>
@@ -26,6 +31,8 @@
 #define RECV_POLL_MS 100                  /* how soon the receiver notices a stop */
 #define MSG_CAP (2 * SAKSI_WIRE_MSG_MAX)  /* larger: nanomsg drops the connection */
 #define LINGER_US 100000                  /* let the last replies leave before close */
+#define KEY_BUCKETS 4096                  /* per-key load table; keyed hash, so chains stay
+                                             short whatever key ids a flood claims */
 
 struct req {
 	struct req *r_next;
@@ -38,6 +45,19 @@ struct req {
 	size_t r_claimed;         /* items handed to workers; under s_mu */
 	size_t r_checked;         /* items checked; under s_mu */
 	saksid_item r_items[];
+};
+
+/* Items in flight of one producer key, as claimed by the envelopes' bytes. */
+struct keyload {
+	struct keyload *k_next;
+	uint8_t k_id[SAKSI_KEYID_LEN];
+	size_t k_items;
+};
+
+/* Busy refusals not yet handed to the committer (it counts them with its next group). */
+struct busy {
+	uint8_t b_id[SAKSI_KEYID_LEN];
+	uint64_t b_n, b_first, b_last;
 };
 
 struct saksid_server {
@@ -58,6 +78,17 @@ struct saksid_server {
 	unsigned s_nworkers;
 	int s_recv_up, s_commit_up;
 
+	/* Back-pressure, under s_mu. */
+	struct keyload *s_keys[KEY_BUCKETS];
+	size_t s_nkeys;
+	uint8_t s_hkey[crypto_shorthash_KEYBYTES];
+	uint64_t s_group_ms;          /* how long the last group took */
+	struct busy s_busy[SAKSID_COMMIT_EXTRA_MAX];
+	size_t s_nbusy;
+	uint64_t s_started_ms;
+	MDB_dbi s_dbi_stat, s_dbi_seq, s_dbi_seqmax; /* opened at start, for the status op */
+	int s_have_dbi;
+
 	saksid_item **s_group;        /* committer only */
 	uint64_t s_log_ms;            /* committer only: last refusal log line */
 	uint64_t s_log_refused[SAKSI_R__COUNT];
@@ -69,6 +100,15 @@ now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -133,26 +173,192 @@ req_free(struct req *r)
 	free(r);
 }
 
-/* Gives back a finished request's share of the queue caps. */
+/* ---- per-key load (s_mu held) ---- */
+
+/* The key id an item claims (its envelope's bytes 2..10), zero if it has none. */
 static void
-req_done(saksid_server *s, struct req *r)
+item_key(const saksid_item *it, uint8_t id[SAKSI_KEYID_LEN])
+{
+	if (it->it_env != NULL && it->it_env_len >= 2 + SAKSI_KEYID_LEN)
+		memcpy(id, it->it_env + 2, SAKSI_KEYID_LEN);
+	else
+		memset(id, 0, SAKSI_KEYID_LEN);
+}
+
+static struct keyload **
+key_slot(saksid_server *s, const uint8_t id[SAKSI_KEYID_LEN])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	struct keyload **kp;
+
+	crypto_shorthash(h, id, SAKSI_KEYID_LEN, s->s_hkey);
+	kp = &s->s_keys[saksi_get_u64(h) % KEY_BUCKETS];
+	while (*kp != NULL && memcmp((*kp)->k_id, id, SAKSI_KEYID_LEN) != 0)
+		kp = &(*kp)->k_next;
+	return kp;
+}
+
+static size_t
+key_items(saksid_server *s, const uint8_t id[SAKSI_KEYID_LEN])
+{
+	struct keyload *k = *key_slot(s, id);
+
+	return k != NULL ? k->k_items : 0;
+}
+
+/* Is item i the first of its request with its key? Then it speaks for the key. */
+static size_t
+key_first(const struct req *r, size_t i, uint8_t id[SAKSI_KEYID_LEN])
+{
+	uint8_t other[SAKSI_KEYID_LEN];
+	size_t n = 0;
+
+	item_key(&r->r_items[i], id);
+	for (size_t j = 0; j < i; j++) {
+		item_key(&r->r_items[j], other);
+		if (memcmp(other, id, SAKSI_KEYID_LEN) == 0)
+			return 0;
+	}
+	for (size_t j = i; j < r->r_count; j++) {
+		item_key(&r->r_items[j], other);
+		n += memcmp(other, id, SAKSI_KEYID_LEN) == 0;
+	}
+	return n;
+}
+
+/*
+ * The first key of r that would go over its share, or -1. A lone request larger than
+ * the share is let in when its key has nothing in flight: a batch is never refused for
+ * good.
+ */
+static long
+key_over(saksid_server *s, const struct req *r, uint8_t id[SAKSI_KEYID_LEN], size_t *have)
+{
+	for (size_t i = 0; i < r->r_count; i++) {
+		size_t n = key_first(r, i, id);
+
+		if (n == 0)
+			continue;
+		*have = key_items(s, id);
+		if (*have > 0 && *have + n > s->s_o.so_key_inflight)
+			return (long)n;
+	}
+	return -1;
+}
+
+/* Adds (sign 1) or takes back (sign -1) r's items from their keys' loads. */
+static int
+key_load(saksid_server *s, const struct req *r, int sign)
+{
+	uint8_t id[SAKSI_KEYID_LEN];
+	struct keyload **kp, *k;
+
+	for (size_t i = 0; i < r->r_count; i++) {
+		size_t n = key_first(r, i, id);
+
+		if (n == 0)
+			continue;
+		kp = key_slot(s, id);
+		if (sign > 0) {
+			if (*kp == NULL) {
+				if ((k = calloc(1, sizeof(*k))) == NULL) {
+					/* Undo what this request added so far. */
+					for (size_t j = 0; j < i; j++) {
+						size_t m = key_first(r, j, id);
+						if (m > 0)
+							(*key_slot(s, id))->k_items -= m;
+					}
+					return -1;
+				}
+				memcpy(k->k_id, id, SAKSI_KEYID_LEN);
+				*kp = k;
+				s->s_nkeys++;
+			}
+			(*kp)->k_items += n;
+		} else if ((k = *kp) != NULL) {
+			k->k_items -= n < k->k_items ? n : k->k_items;
+			if (k->k_items == 0) {
+				*kp = k->k_next;
+				free(k);
+				s->s_nkeys--;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Notes n items of key id refused as busy, for the committer's next group. */
+static void
+busy_note(saksid_server *s, const uint8_t id[SAKSI_KEYID_LEN], uint64_t n, uint64_t now)
+{
+	static const uint8_t zero[SAKSI_KEYID_LEN];
+	size_t i;
+
+	for (i = 0; i < s->s_nbusy; i++)
+		if (memcmp(s->s_busy[i].b_id, id, SAKSI_KEYID_LEN) == 0)
+			break;
+	if (i == s->s_nbusy && s->s_nbusy == SAKSID_COMMIT_EXTRA_MAX) {
+		/* Full: the last slot holds the zero key id, for the rest. */
+		i = SAKSID_COMMIT_EXTRA_MAX - 1;
+		id = zero;
+		if (memcmp(s->s_busy[i].b_id, zero, SAKSI_KEYID_LEN) != 0) {
+			memcpy(s->s_busy[i].b_id, zero, SAKSI_KEYID_LEN);
+			/* What the slot held stays counted, now under the zero key id. */
+		}
+	}
+	if (i == s->s_nbusy) {
+		memcpy(s->s_busy[i].b_id, id, SAKSI_KEYID_LEN);
+		s->s_busy[i].b_n = 0;
+		s->s_busy[i].b_first = now;
+		s->s_nbusy++;
+	}
+	s->s_busy[i].b_n += n;
+	s->s_busy[i].b_last = now;
+}
+
+/* Gives back a finished request's share of the queue caps and of its keys. */
+static void
+req_release(saksid_server *s, struct req *r)
 {
 	pthread_mutex_lock(&s->s_mu);
 	s->s_nreq--;
 	s->s_bytes -= r->r_cost;
+	if (r->r_op == SAKSI_OP_SUBMIT)
+		(void)key_load(s, r, -1);
 	pthread_mutex_unlock(&s->s_mu);
+}
+
+static void
+req_done(saksid_server *s, struct req *r)
+{
+	req_release(s, r);
 	req_free(r);
 }
 
 /* ---- receiver ---- */
+
+static void on_status(saksid_server *s, void *ctl);
+
+/* Counts a request refused as a whole with status st (s_mu held). */
+static void
+count_refused(saksid_server *s, int st, size_t items)
+{
+	s->s_stats.ss_requests++;
+	if (st >= 0 && st < SAKSI_R__COUNT) {
+		s->s_stats.ss_req_refused[st]++;
+		s->s_stats.ss_req_refused_items[st] += items;
+	}
+}
 
 static void
 on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 {
 	struct req *r;
 	char msg[SAKSID_MSG_MAX];
-	size_t count = 0, cost, need = 0;
-	int op = len >= 2 ? m[1] : 0, st;
+	uint8_t kid[SAKSI_KEYID_LEN];
+	size_t count = 0, cost, need = 0, have = 0;
+	long over;
+	int op = len >= 2 ? m[1] : 0, st = SAKSI_R_PARSE;
 
 	if (len < 2 || m[0] != SAKSI_WIRE_VERSION) {
 		reply_text(s, ctl, op, SAKSI_R_PARSE, len < 2 ? "request shorter than its header"
@@ -161,6 +367,7 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 	}
 	if (len > SAKSI_WIRE_MSG_MAX) {
 		reply_text(s, ctl, op, SAKSI_R_SIZE, "request larger than 4 MiB");
+		st = SAKSI_R_SIZE;
 		goto bad;
 	}
 	switch (op) {
@@ -175,6 +382,7 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 	case SAKSI_OP_INCLUSION: need = 16; break;
 	case SAKSI_OP_CONSISTENCY: need = 16; break;
 	case SAKSI_OP_GET: need = 8; break;
+	case SAKSI_OP_STATUS: need = 0; break;
 	default:
 		reply_text(s, ctl, op, SAKSI_R_PARSE, "unknown op");
 		goto bad;
@@ -184,8 +392,14 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 		reply_text(s, ctl, op, SAKSI_R_PARSE, msg);
 		goto bad;
 	}
+	if (op == SAKSI_OP_STATUS) {
+		/* Answered here, ahead of any queue: an operator sees a flood while it lasts. */
+		nn_freemsg(m);
+		on_status(s, ctl);
+		return;
+	}
 
-	cost = sizeof(*r) + count * sizeof(saksid_item);
+	cost = sizeof(*r) + count * (sizeof(saksid_item) + sizeof(struct keyload));
 	if ((r = malloc(cost)) == NULL) {
 		reply_text(s, ctl, op, SAKSI_R_UNAVAILABLE, "saksid is out of memory; retry later");
 		goto busy;
@@ -208,12 +422,40 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 		}
 	}
 	r->r_ctl = ctl;
+	st = SAKSI_R_UNAVAILABLE;
 
 	pthread_mutex_lock(&s->s_mu);
-	s->s_stats.ss_requests++;
-	if (s->s_nreq >= s->s_o.so_queue_reqs ||
-	    s->s_bytes + r->r_cost > s->s_o.so_queue_bytes) {
+	if (op == SAKSI_OP_SUBMIT && (over = key_over(s, r, kid, &have)) >= 0) {
+		/* Over its share: this producer waits, the others go on. The hint is the time
+		 * of one commit group, what it takes for its items in flight to move. */
+		uint64_t now = now_ms(), after = s->s_group_ms + 10;
+
+		count_refused(s, SAKSI_R_BUSY, count);
 		s->s_stats.ss_busy++;
+		busy_note(s, kid, (uint64_t)over, now);
+		for (size_t i = 0; i < count; i++) {
+			uint8_t id[SAKSI_KEYID_LEN];
+			size_t n = key_first(r, i, id);
+			if (n > 0 && memcmp(id, kid, SAKSI_KEYID_LEN) != 0)
+				busy_note(s, id, n, now);
+		}
+		pthread_mutex_unlock(&s->s_mu);
+		snprintf(msg, sizeof(msg), "saksid is busy with %zu items in flight from this "
+		         "producer key (its share is %u); retry after %llu ms", have,
+		         s->s_o.so_key_inflight, (unsigned long long)after);
+		r->r_ctl = NULL;
+		r->r_msg = NULL;
+		r->r_count = 0;
+		free(r);
+		reply_text(s, ctl, op, SAKSI_R_BUSY, msg);
+		nn_freemsg(m);
+		return;
+	}
+	if (s->s_nreq >= s->s_o.so_queue_reqs ||
+	    s->s_bytes + r->r_cost > s->s_o.so_queue_bytes ||
+	    (op == SAKSI_OP_SUBMIT && key_load(s, r, 1) != 0)) {
+		s->s_stats.ss_busy++;
+		count_refused(s, SAKSI_R_UNAVAILABLE, count);
 		pthread_mutex_unlock(&s->s_mu);
 		r->r_ctl = NULL;
 		r->r_msg = NULL;
@@ -223,6 +465,7 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 		nn_freemsg(m);
 		return;
 	}
+	s->s_stats.ss_requests++;
 	s->s_nreq++;
 	s->s_bytes += r->r_cost;
 	if (op == SAKSI_OP_SUBMIT) {
@@ -246,14 +489,14 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 
 bad:
 	pthread_mutex_lock(&s->s_mu);
-	s->s_stats.ss_requests++;
+	count_refused(s, st, count);
 	s->s_stats.ss_bad++;
 	pthread_mutex_unlock(&s->s_mu);
 	nn_freemsg(m);
 	return;
 busy:
 	pthread_mutex_lock(&s->s_mu);
-	s->s_stats.ss_requests++;
+	count_refused(s, SAKSI_R_UNAVAILABLE, count);
 	s->s_stats.ss_busy++;
 	pthread_mutex_unlock(&s->s_mu);
 	nn_freemsg(m);
@@ -556,10 +799,24 @@ run_group(saksid_server *s, struct req *group)
 	struct req *r, *next;
 	saksi_err e;
 
+	struct busy busy[SAKSID_COMMIT_EXTRA_MAX];
+	size_t nbusy;
+	uint64_t t0;
+
 	for (r = group; r != NULL; r = r->r_next)
 		for (size_t i = 0; i < r->r_count; i++)
 			s->s_group[n++] = &r->r_items[i];
+	/* The busy answers since the last group are counted with this one. */
+	pthread_mutex_lock(&s->s_mu);
+	nbusy = s->s_nbusy;
+	memcpy(busy, s->s_busy, nbusy * sizeof(busy[0]));
+	s->s_nbusy = 0;
+	pthread_mutex_unlock(&s->s_mu);
+	for (size_t i = 0; i < nbusy; i++)
+		saksid_commit_refused_add(s->s_o.so_committer, busy[i].b_id, SAKSI_R_BUSY,
+		                          busy[i].b_n, busy[i].b_first, busy[i].b_last);
 	now = now_ms();
+	t0 = mono_ms();
 	e = saksid_commit_group(s->s_o.so_committer, s->s_group, n, now);
 	if (e != SAKSI_OK)
 		saksid_logf(s->s_o.so_log, LOG_ERR, "commit of %zu item(s) failed: %s", n,
@@ -582,31 +839,28 @@ run_group(saksid_server *s, struct req *group)
 	            (unsigned long long)counts[SAKSI_R_DUPLICATE],
 	            (unsigned long long)saksid_commit_size(s->s_o.so_committer));
 	log_refusals(s, now, 0);
-	for (r = group; r != NULL; r = next) {
-		next = r->r_next;
-		answer(s, r);
-		req_done(s, r);
-	}
+	/* Counted before anyone is answered: a status asked after a reply includes it. */
 	pthread_mutex_lock(&s->s_mu);
+	s->s_group_ms = mono_ms() - t0;
 	s->s_stats.ss_groups++;
 	for (int i = 0; i < SAKSI_R__COUNT; i++)
 		s->s_stats.ss_items[i] += counts[i];
 	pthread_mutex_unlock(&s->s_mu);
+	/* Released before anyone is answered: a producer that sends again on its reply
+	 * finds its share free, and a status asked then an empty queue. */
+	for (r = group; r != NULL; r = r->r_next)
+		req_release(s, r);
+	for (r = group; r != NULL; r = next) {
+		next = r->r_next;
+		answer(s, r);
+		req_free(r);
+	}
 }
 
 static int
 head_ready(const saksid_server *s)
 {
 	return s->s_head != NULL && s->s_head->r_checked == s->s_head->r_count;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The committer's own timer: alerts left unacknowledged are raised again (RULES.md
@@ -711,6 +965,233 @@ commit_main(void *arg)
 	return NULL;
 }
 
+/* ---- status (FORMATS.md 3.3) ---- */
+
+/*
+ * The handles of the ledger's own databases the status op reads. They are open in the
+ * environment since the ledger opened it, so this is a lookup; done once, before any
+ * thread of ours runs (LMDB: no concurrent mdb_dbi_open).
+ */
+static void
+open_dbis(saksid_server *s)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+
+	if (saksi_ledger_begin(s->s_o.so_ledger, 0, &txn) != SAKSI_OK)
+		return;
+	if ((mt = saksi_ledger_txn_mdb(txn)) != NULL &&
+	    mdb_dbi_open(mt, "stat", 0, &s->s_dbi_stat) == 0 &&
+	    mdb_dbi_open(mt, "seq", 0, &s->s_dbi_seq) == 0 &&
+	    mdb_dbi_open(mt, "seqmax", 0, &s->s_dbi_seqmax) == 0)
+		s->s_have_dbi = 1;
+	saksi_ledger_abort(txn);
+}
+
+static json_t *
+juint(uint64_t v)
+{
+	/* JSON integers are signed 64-bit here: a counter cannot get near 2^63. */
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* Sums of the `stat` counters by reason, and the rows of seq and seqmax. */
+static saksi_err
+ledger_counts(saksid_server *s, MDB_txn *mt, uint64_t refused[256], uint64_t *events,
+              uint64_t *producers)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_stat st;
+	int rc;
+
+	memset(refused, 0, 256 * sizeof(refused[0]));
+	*events = *producers = 0;
+	if (!s->s_have_dbi)
+		return SAKSI_ERR_LEDGER;
+	if (mdb_stat(mt, s->s_dbi_seq, &st) != 0)
+		return SAKSI_ERR_LEDGER;
+	*events = st.ms_entries;
+	if (mdb_stat(mt, s->s_dbi_seqmax, &st) != 0)
+		return SAKSI_ERR_LEDGER;
+	*producers = st.ms_entries;
+	if (mdb_cursor_open(mt, s->s_dbi_stat, &cur) != 0)
+		return SAKSI_ERR_LEDGER;
+	/* One row per (reason, key id) ever refused: as many as keys times reasons. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *kb = k.mv_data;
+		uint64_t n;
+
+		if (k.mv_size != 1 + SAKSI_KEYID_LEN || v.mv_size != 8)
+			continue;
+		n = saksi_get_u64(v.mv_data);
+		refused[kb[0]] = refused[kb[0]] + n < n ? UINT64_MAX : refused[kb[0]] + n;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? SAKSI_OK : SAKSI_ERR_LEDGER;
+}
+
+saksi_err
+saksid_server_status_json(saksid_server *s, char **out)
+{
+	saksid_server_stats st;
+	saksi_ledger_txn *txn = NULL;
+	MDB_txn *mt;
+	MDB_envinfo info;
+	MDB_stat est;
+	struct statvfs vfs;
+	json_t *o = NULL, *led, *ck, *ref, *reft, *req, *al, *disk, *q;
+	uint64_t refused[256], events = 0, producers = 0, size, cksize = 0, ckms = 0, alerts;
+	uint64_t acked;
+	size_t nreq, nbytes, nkeys, note_len;
+	uint8_t *leaf = NULL;
+	size_t leaf_len;
+	char *note = NULL;
+	saksi_err e;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->s_mu);
+	st = s->s_stats;
+	nreq = s->s_nreq;
+	nbytes = s->s_bytes;
+	nkeys = s->s_nkeys;
+	pthread_mutex_unlock(&s->s_mu);
+
+	if ((e = saksi_ledger_begin(s->s_o.so_ledger, 0, &txn)) != SAKSI_OK)
+		return e;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+		e = SAKSI_ERR_LEDGER;
+		goto out;
+	}
+	size = saksi_ledger_size(txn);
+	if ((e = ledger_counts(s, mt, refused, &events, &producers)) != SAKSI_OK)
+		goto out;
+	e = saksi_ledger_ckpt_latest(txn, &cksize, &note, &note_len);
+	if (e == SAKSI_OK && cksize > 0 &&
+	    (e = saksi_ledger_leaf(txn, cksize - 1, &leaf, &leaf_len)) == SAKSI_OK &&
+	    leaf_len >= SAKSI_LEAF_HDR)
+		ckms = saksi_get_u64(leaf + 2);
+	if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+		goto out;
+	e = SAKSI_ERR_NOMEM;
+	if (mdb_env_info(mdb_txn_env(mt), &info) != 0 || mdb_env_stat(mdb_txn_env(mt), &est) != 0) {
+		e = SAKSI_ERR_LEDGER;
+		goto out;
+	}
+	alerts = saksid_commit_alert_total(s->s_o.so_committer);
+	acked = saksid_commit_alert_acked(s->s_o.so_committer);
+
+	if ((o = json_object()) == NULL)
+		goto out;
+	json_object_set_new(o, "saksi_status", json_integer(1));
+	json_object_set_new(o, "version", json_string(SAKSI_VERSION));
+	if (s->s_o.so_origin != NULL)
+		json_object_set_new(o, "origin", json_string(s->s_o.so_origin));
+	json_object_set_new(o, "now_ms", juint(now_ms()));
+	json_object_set_new(o, "up_since_ms", juint(s->s_started_ms));
+
+	led = json_object();
+	json_object_set_new(led, "entries", juint(size));
+	json_object_set_new(led, "events", juint(events));
+	json_object_set_new(led, "used_bytes", juint(((uint64_t)info.me_last_pgno + 1) *
+	                                              est.ms_psize));
+	json_object_set_new(led, "map_bytes", juint(info.me_mapsize));
+	json_object_set_new(o, "ledger", led);
+
+	ck = json_object();
+	json_object_set_new(ck, "size", juint(cksize));
+	json_object_set_new(ck, "time_ms", note != NULL && cksize > 0 ? juint(ckms) : json_null());
+	/* No witness cosigns our checkpoints yet: said plainly, not left out. */
+	json_object_set_new(ck, "witnesses", json_array());
+	json_object_set_new(o, "checkpoint", ck);
+
+	ref = json_object();
+	reft = json_object();
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++) {
+		json_object_set_new(ref, saksi_reason_name(i),
+		                    juint(st.ss_items[i] + st.ss_req_refused_items[i]));
+		json_object_set_new(reft, saksi_reason_name(i), juint(refused[i]));
+	}
+	json_object_set_new(o, "refused", ref);
+	json_object_set_new(o, "refused_total", reft);
+	json_object_set_new(o, "accepted", juint(st.ss_items[SAKSI_R_ACCEPTED]));
+	json_object_set_new(o, "duplicates", juint(st.ss_items[SAKSI_R_DUPLICATE]));
+
+	req = json_object();
+	json_object_set_new(req, "total", juint(st.ss_requests));
+	json_object_set_new(req, "groups", juint(st.ss_groups));
+	json_object_set_new(req, "status", juint(st.ss_status));
+	{
+		json_t *rr = json_object();
+		for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++)
+			if (st.ss_req_refused[i] > 0)
+				json_object_set_new(rr, saksi_reason_name(i), juint(st.ss_req_refused[i]));
+		json_object_set_new(req, "refused", rr);
+	}
+	json_object_set_new(o, "requests", req);
+
+	json_object_set_new(o, "producers_seen", juint(producers));
+
+	al = json_object();
+	json_object_set_new(al, "detection", json_boolean(saksid_commit_detecting(s->s_o.so_committer)));
+	json_object_set_new(al, "raised", juint(alerts));
+	/* Acknowledged: null while unknown (no detection yet); then open = raised - acked.
+	 * Refusal alerts cannot be acknowledged (RULES.md 5.4): they stay open. */
+	json_object_set_new(al, "acknowledged", acked == UINT64_MAX ? json_null() : juint(acked));
+	json_object_set_new(al, "open", juint(acked == UINT64_MAX || acked > alerts ? alerts
+	                                                                            : alerts - acked));
+	json_object_set_new(o, "alerts", al);
+
+	q = json_object();
+	json_object_set_new(q, "requests", juint(nreq));
+	json_object_set_new(q, "bytes", juint(nbytes));
+	json_object_set_new(q, "max_requests", juint(s->s_o.so_queue_reqs));
+	json_object_set_new(q, "max_bytes", juint(s->s_o.so_queue_bytes));
+	json_object_set_new(q, "producer_keys", juint(nkeys));
+	json_object_set_new(q, "max_per_key", juint(s->s_o.so_key_inflight));
+	json_object_set_new(o, "queue", q);
+
+	if (s->s_o.so_state_dir != NULL && statvfs(s->s_o.so_state_dir, &vfs) == 0) {
+		disk = json_object();
+		json_object_set_new(disk, "total_bytes", juint((uint64_t)vfs.f_blocks * vfs.f_frsize));
+		json_object_set_new(disk, "free_bytes", juint((uint64_t)vfs.f_bfree * vfs.f_frsize));
+		json_object_set_new(disk, "avail_bytes", juint((uint64_t)vfs.f_bavail * vfs.f_frsize));
+		json_object_set_new(o, "disk", disk);
+	} else
+		json_object_set_new(o, "disk", json_null());
+
+	e = (*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL ? SAKSI_OK
+	                                                                  : SAKSI_ERR_NOMEM;
+out:
+	json_decref(o);
+	free(note);
+	free(leaf);
+	if (txn != NULL)
+		saksi_ledger_abort(txn);
+	return e;
+}
+
+static void
+on_status(saksid_server *s, void *ctl)
+{
+	char *json = NULL, msg[SAKSID_MSG_MAX];
+	saksi_err e;
+
+	/* Counted first: the answer counts itself, as a scrape that sees itself should. */
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_requests++;
+	s->s_stats.ss_status++;
+	pthread_mutex_unlock(&s->s_mu);
+	if ((e = saksid_server_status_json(s, &json)) != SAKSI_OK) {
+		snprintf(msg, sizeof(msg), "status unavailable (%s); retry later",
+		         saksi_strerror(e));
+		reply_text(s, ctl, SAKSI_OP_STATUS, SAKSI_R_UNAVAILABLE, msg);
+	} else
+		reply(s, ctl, SAKSI_OP_STATUS, SAKSI_R_ACCEPTED, json, strlen(json));
+	free(json);
+}
+
 /* ---- start and stop ---- */
 
 void
@@ -733,6 +1214,8 @@ drain(saksid_server *s, struct req *r)
 		r->r_ctl = NULL;
 		s->s_nreq--;
 		s->s_bytes -= r->r_cost;
+		if (r->r_op == SAKSI_OP_SUBMIT)
+			(void)key_load(s, r, -1);
 		req_free(r);
 	}
 }
@@ -764,6 +1247,13 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 		usleep(LINGER_US);
 		nn_close(s->s_sock);
 	}
+	for (size_t b = 0; b < KEY_BUCKETS; b++) {
+		struct keyload *k, *next;
+		for (k = s->s_keys[b]; k != NULL; k = next) {
+			next = k->k_next;
+			free(k);
+		}
+	}
 	pthread_cond_destroy(&s->s_cv_work);
 	pthread_cond_destroy(&s->s_cv_commit);
 	pthread_mutex_destroy(&s->s_mu);
@@ -794,6 +1284,11 @@ saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errb
 		s->s_o.so_queue_bytes = 256u << 20;
 	if (s->s_o.so_queue_reqs == 0)
 		s->s_o.so_queue_reqs = 4096;
+	if (s->s_o.so_key_inflight == 0)
+		s->s_o.so_key_inflight = 1024;
+	randombytes_buf(s->s_hkey, sizeof(s->s_hkey));
+	s->s_started_ms = now_ms();
+	open_dbis(s);
 	s->s_sock = -1;
 	atomic_init(&s->s_stop, 0);
 	pthread_mutex_init(&s->s_mu, NULL);

@@ -2,7 +2,9 @@
  * server.h: saksid's nanomsg front: one raw REP socket bound to every listen URL, a
  * receiver thread, `workers` checking threads and the committer thread. Many requests
  * are in flight at once; each is answered when all of its items are decided.
- * Memory is bounded: when the queues are full a request is answered `unavailable`.
+ * Memory is bounded: when the queues are full a request is answered `unavailable`, and a
+ * producer key with more than its share of items in flight is answered `busy` with a
+ * retry hint, so one flooding producer cannot take the queue from the others.
  */
 #ifndef SAKSID_SERVER_H
 #define SAKSID_SERVER_H
@@ -29,6 +31,9 @@ typedef struct saksid_server_opts {
 	size_t so_queue_bytes;          /* cap on queued request bytes; 0 = 256 MiB */
 	unsigned so_queue_reqs;         /* cap on queued requests; 0 = 4096 */
 	const saksid_log *so_log;       /* may be NULL */
+	unsigned so_key_inflight;       /* items in flight per producer key; 0 = 1024 */
+	const char *so_state_dir;       /* statvfs'd for the status op; NULL: not reported */
+	const char *so_origin;          /* named in the status op; may be NULL */
 	unsigned so_tick_ms;            /* 0: none; else the committer calls
 	                                 * saksid_commit_reraise (and a retention pass
 	                                 * when due) at least this often */
@@ -43,6 +48,11 @@ typedef struct saksid_server_stats {
 	uint64_t ss_items[SAKSI_R__COUNT]; /* by final code (enum saksi_reason) */
 	uint64_t ss_busy;        /* requests answered `unavailable` because queues were full */
 	uint64_t ss_bad;         /* requests refused as a whole (parse/size) */
+	/* Whole requests refused, by status (parse, size, unavailable, busy), and the items
+	 * they carried (when their count could be read): nothing is dropped uncounted. */
+	uint64_t ss_req_refused[SAKSI_R__COUNT];
+	uint64_t ss_req_refused_items[SAKSI_R__COUNT];
+	uint64_t ss_status;      /* status requests answered */
 } saksid_server_stats;
 
 /*
@@ -62,5 +72,13 @@ saksi_err saksid_server_start(const saksid_server_opts *opts, saksid_server **ou
 void saksid_server_stop(saksid_server *s, saksid_server_stats *final);
 
 void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
+
+/*
+ * The status op's reply body (FORMATS.md 3.3): one line of compact JSON with sorted keys,
+ * malloc'd and NUL-terminated, from the counters above, the ledger (a read transaction),
+ * the committer and statvfs of so_state_dir. Any thread. SAKSI_ERR_NOMEM, or the ledger's
+ * error.
+ */
+saksi_err saksid_server_status_json(saksid_server *s, char **json);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * server_test.c: the server in-process on an ipc:// URL in a temporary directory: start
  * errors, full queues answered `unavailable` instead of growing, and one submission
- * through all the threads with the counters it leaves.
+ * through all the threads with the counters it leaves; the status op's counters; a
+ * producer key over its share answered `busy` while another key goes through.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+
+#include <jansson.h>
 
 #include "../tests/daemon_fixture.h"
 #include "bytes.h"
@@ -214,12 +217,284 @@ test_busy(void **state)
 	fx_item_free(&fi);
 }
 
+/* The status op's JSON, parsed; fails the test unless it is a status object. */
+static json_t *
+status_of(void)
+{
+	static const uint8_t req[2] = { 1, SAKSI_OP_STATUS };
+	json_error_t je;
+	json_t *o;
+	uint8_t *r;
+	size_t rlen = rpc(req, 2, &r);
+
+	assert_int_equal(r[1], SAKSI_OP_STATUS);
+	assert_int_equal(r[2], 0);
+	o = json_loadb((char *)r + 3, rlen - 3, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL)
+		fail_msg("status does not parse: %s: %s", je.text, (char *)r + 3);
+	free(r);
+	assert_int_equal(json_integer_value(json_object_get(o, "saksi_status")), 1);
+	return o;
+}
+
+static json_int_t
+jget(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+
+	if (b != NULL)
+		v = json_object_get(v, b);
+	if (!json_is_integer(v))
+		fail_msg("status member %s%s%s is not an integer", a, b != NULL ? "." : "",
+		         b != NULL ? b : "");
+	return json_integer_value(v);
+}
+
+static void
+test_status(void **state)
+{
+	const char *listen[] = { url };
+	static const uint8_t bad[3] = { 1, SAKSI_OP_STATUS, 0 };
+	saksid_server_opts o;
+	saksid_server *s;
+	saksi_ledger_txn *txn;
+	struct fx_item ok, forged;
+	json_t *before, *after, *v;
+	uint8_t *req, *r;
+	size_t len;
+	uint64_t size;
+	(void)state;
+
+	opts(&o, listen);
+	o.so_state_dir = fx.dir;
+	o.so_origin = FX_ORIGIN;
+	assert_int_equal(saksid_server_start(&o, &s, NULL, 0), SAKSI_OK);
+	before = status_of();
+	assert_string_equal(json_string_value(json_object_get(before, "origin")), FX_ORIGIN);
+	assert_int_equal(jget(before, "accepted", NULL), 0);
+	assert_int_equal(jget(before, "queue", "max_per_key"), 1024);
+	assert_true(jget(before, "up_since_ms", NULL) <= jget(before, "now_ms", NULL));
+	assert_true(jget(before, "disk", "avail_bytes") > 0);
+	assert_true(jget(before, "disk", "total_bytes") >= jget(before, "disk", "free_bytes"));
+	assert_true(jget(before, "ledger", "used_bytes") > 0);
+	assert_true(jget(before, "ledger", "map_bytes") >= jget(before, "ledger", "used_bytes"));
+	v = json_object_get(json_object_get(before, "checkpoint"), "witnesses");
+	assert_true(json_is_array(v) && json_array_size(v) == 0);
+	assert_true(json_is_null(json_object_get(json_object_get(before, "alerts"),
+	                                         "acknowledged")));
+	assert_true(json_is_false(json_object_get(json_object_get(before, "alerts"),
+	                                          "detection")));
+	/* Every reason has its counter, the zeros too. */
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++) {
+		assert_true(json_is_integer(json_object_get(json_object_get(before, "refused"),
+		                                            saksi_reason_name(i))));
+		assert_true(json_is_integer(json_object_get(json_object_get(before,
+		    "refused_total"), saksi_reason_name(i))));
+	}
+
+	/* One accepted, one forged (refused: signature). */
+	fx_booking(&fx, FX_QUEUE, 100, FX_NOW, &ok);
+	req = submit_req(&ok, &len);
+	rpc(req, len, &r);
+	assert_int_equal(r[5], SAKSI_R_ACCEPTED);
+	free(r);
+	free(req);
+	fx_booking(&fx, FX_QUEUE, 101, FX_NOW, &forged);
+	forged.env[forged.env_len - 1] ^= 1;
+	req = submit_req(&forged, &len);
+	rpc(req, len, &r);
+	assert_int_equal(r[5], SAKSI_R_SIGNATURE);
+	free(r);
+	free(req);
+	/* A status request with a body is refused like any malformed read. */
+	rpc(bad, sizeof(bad), &r);
+	assert_int_equal(r[2], SAKSI_R_PARSE);
+	assert_non_null(strstr((char *)r + 3, "op 6 takes a 0-byte body"));
+	free(r);
+
+	after = status_of();
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	size = saksi_ledger_size(txn);
+	saksi_ledger_abort(txn);
+	assert_int_equal(jget(after, "ledger", "entries"), (json_int_t)size);
+	assert_int_equal(jget(after, "checkpoint", "size"), (json_int_t)size);
+	assert_true(jget(after, "checkpoint", "time_ms") > 0);
+	assert_int_equal(jget(after, "ledger", "events"), jget(before, "ledger", "events") + 1);
+	assert_int_equal(jget(after, "accepted", NULL), 1);
+	assert_int_equal(jget(after, "refused", "signature"), 1);
+	assert_int_equal(jget(after, "refused", "parse"), 0);
+	assert_int_equal(jget(after, "refused_total", "signature"),
+	                 jget(before, "refused_total", "signature") + 1);
+	assert_int_equal(jget(after, "requests", "total"), 5);
+	assert_int_equal(jget(json_object_get(after, "requests"), "refused", "parse"), 1);
+	assert_true(jget(after, "producers_seen", NULL) >= 1);
+	assert_int_equal(jget(after, "alerts", "raised"), 0);
+	assert_int_equal(jget(after, "queue", "requests"), 0);
+	json_decref(before);
+	json_decref(after);
+	saksid_server_stop(s, NULL);
+	fx_item_free(&ok);
+	fx_item_free(&forged);
+}
+
+/* Sends without waiting for the reply, on a socket of its own. */
+static int
+send_on(const uint8_t *req, size_t len)
+{
+	int sk = nn_socket(AF_SP, NN_REQ), to = 30000;
+
+	assert_true(sk >= 0);
+	nn_setsockopt(sk, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(sk, url) >= 0);
+	assert_int_equal(nn_send(sk, req, len, 0), (int)len);
+	return sk;
+}
+
+static uint8_t *
+recv_on(int sk, size_t *len)
+{
+	void *buf = NULL;
+	uint8_t *r;
+	int n = nn_recv(sk, &buf, NN_MSG, 0);
+
+	if (n < 3)
+		fail_msg("no reply: %s", nn_strerror(nn_errno()));
+	r = malloc((size_t)n + 1);
+	memcpy(r, buf, (size_t)n);
+	r[n] = 0;
+	nn_freemsg(buf);
+	nn_close(sk);
+	*len = (size_t)n;
+	return r;
+}
+
+/* Waits (on the status op, which never queues) until n requests are queued. */
+static void
+await_queued(json_int_t n)
+{
+	for (int i = 0; i < 30000; i++) {
+		json_t *o = status_of();
+		json_int_t q = jget(o, "queue", "requests");
+
+		json_decref(o);
+		if (q == n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the queue never held %lld requests", (long long)n);
+}
+
+static void
+test_key_share(void **state)
+{
+	const char *listen[] = { url };
+	saksid_server_opts o;
+	saksid_server *s;
+	saksid_server_stats st;
+	saksi_ledger_txn *hold, *txn;
+	struct fx_item a, b, c;
+	uint8_t *ra, *rb, *rc, *r;
+	size_t la, lb, lc, len;
+	uint64_t busy0, busy1, after;
+	int sa, sc;
+	(void)state;
+
+	opts(&o, listen);
+	o.so_key_inflight = 1;
+	assert_int_equal(saksid_server_start(&o, &s, NULL, 0), SAKSI_OK);
+	fx_booking(&fx, FX_QUEUE, 200, FX_NOW, &a);
+	fx_booking(&fx, FX_QUEUE, 201, FX_NOW, &b);
+	fx_booking(&fx, FX_NATIONAL, 200, FX_NOW, &c);
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_get(txn, SAKSI_R_BUSY, saksi_seckey_id(fx.prod[FX_QUEUE]),
+	                                       &busy0), SAKSI_OK);
+	saksi_ledger_abort(txn);
+
+	/* The committer waits for our write transaction: what is sent stays in flight. */
+	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
+	ra = submit_req(&a, &la);
+	sa = send_on(ra, la);
+	await_queued(1);
+	/* The same key again: over its share of one item, answered at once. */
+	rb = submit_req(&b, &lb);
+	r = recv_on(send_on(rb, lb), &len);
+	assert_int_equal(r[1], SAKSI_OP_SUBMIT);
+	assert_int_equal(r[2], SAKSI_R_BUSY);
+	assert_non_null(strstr((char *)r + 3, "this producer key (its share is 1)"));
+	after = saksi_retry_after_ms((char *)r + 3, len - 3);
+	printf("# busy: %s\n", (char *)r + 3);
+	assert_true(after >= 10);
+	free(r);
+	/* Another key is not held back by it. */
+	rc = submit_req(&c, &lc);
+	sc = send_on(rc, lc);
+	await_queued(2);
+	saksi_ledger_abort(hold);
+	r = recv_on(sa, &len);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[5], SAKSI_R_ACCEPTED);
+	free(r);
+	r = recv_on(sc, &len);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[5], SAKSI_R_ACCEPTED);
+	free(r);
+	/* Its share is free again: the refused bytes go through now. */
+	rpc(rb, lb, &r);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[5], SAKSI_R_ACCEPTED);
+	free(r);
+	saksid_server_stop(s, &st);
+	assert_int_equal(st.ss_req_refused[SAKSI_R_BUSY], 1);
+	assert_int_equal(st.ss_req_refused_items[SAKSI_R_BUSY], 1);
+	/* Counted in the ledger too, with the group that committed after it. */
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_stat_get(txn, SAKSI_R_BUSY, saksi_seckey_id(fx.prod[FX_QUEUE]),
+	                                       &busy1), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	assert_int_equal(busy1, busy0 + 1);
+	free(ra);
+	free(rb);
+	free(rc);
+	fx_item_free(&a);
+	fx_item_free(&b);
+	fx_item_free(&c);
+}
+
+static void
+test_retry_after(void **state)
+{
+	static const struct { const char *text; uint64_t want; } cases[] = {
+		{ "saksid is busy; retry after 25 ms", 25 },
+		{ "retry after 0 ms", 0 },
+		{ "retry after 999999999 ms", 999999999 },
+		{ "retry after 1000000000 ms", 0 },   /* 10 digits: no hint */
+		{ "retry after ms", 0 },
+		{ "retry after 12", 0 },
+		{ "retry after 12 s", 0 },
+		{ "retry later", 0 },
+		{ "", 0 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(saksi_retry_after_ms(cases[i].text, strlen(cases[i].text)),
+		                 cases[i].want);
+	/* Not NUL-terminated: stops at len. */
+	assert_int_equal(saksi_retry_after_ms("retry after 7 ms", 15), 0);
+	assert_int_equal(saksi_retry_after_ms(NULL, 5), 0);
+	assert_string_equal(saksi_reason_name(SAKSI_R_BUSY), "busy");
+	assert_string_equal(saksi_reason_name(SAKSI_R__COUNT), "unknown");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_key_share),
+		cmocka_unit_test(test_retry_after),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

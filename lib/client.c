@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <sodium.h>
@@ -646,7 +647,8 @@ read_request(saksi_client *c, int op, const uint8_t *args, size_t nargs, void **
 
 	req[0] = SAKSI_WIRE_VERSION;
 	req[1] = (uint8_t)op;
-	memcpy(req + 2, args, nargs);
+	if (nargs > 0)
+		memcpy(req + 2, args, nargs);
 	if ((err = transact(c, req, 2 + nargs, reply, &status, body, body_len)) != SAKSI_OK)
 		return err;
 	if (status == SAKSI_R_ACCEPTED)
@@ -812,6 +814,52 @@ saksi_client_prove_consistency(saksi_client *c, uint64_t m, uint64_t n,
 out:
 	nn_freemsg(reply);
 	return err;
+}
+
+saksi_err
+saksi_client_status(saksi_client *c, char **json, size_t *len)
+{
+	const uint8_t *body;
+	size_t body_len;
+	void *reply = NULL;
+	json_t *root, *v;
+	char *out;
+	saksi_err err;
+
+	if (c == NULL || json == NULL || len == NULL)
+		return SAKSI_ERR_INVAL;
+	*json = NULL;
+	*len = 0;
+	refusal_reset(c);
+	if ((err = read_request(c, SAKSI_OP_STATUS, NULL, 0, &reply, &body, &body_len)) !=
+	    SAKSI_OK)
+		return err;
+	root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, NULL);
+	v = json_object_get(root, "saksi_status");
+	if (!json_is_object(root) || !json_is_integer(v) || json_integer_value(v) != 1) {
+		json_decref(root);
+		nn_freemsg(reply);
+		return SAKSI_ERR_FORMAT;
+	}
+	json_decref(root);
+	if ((out = malloc(body_len + 1)) == NULL) {
+		nn_freemsg(reply);
+		return SAKSI_ERR_NOMEM;
+	}
+	memcpy(out, body, body_len);
+	out[body_len] = '\0';
+	nn_freemsg(reply);
+	*json = out;
+	*len = body_len;
+	return SAKSI_OK;
+}
+
+uint64_t
+saksi_client_retry_after(const saksi_client *c)
+{
+	if (c == NULL || c->c_status != SAKSI_R_BUSY)
+		return 0;
+	return saksi_retry_after_ms(c->c_msg, strlen(c->c_msg));
 }
 
 const char *

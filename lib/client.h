@@ -142,6 +142,21 @@ saksi_err saksi_client_prove_consistency(saksi_client *c, uint64_t m, uint64_t n
                                          size_t *nproof);
 
 /*
+ * The daemon's status (FORMATS.md 3.3, op 6): *json malloc'd, NUL-terminated, *len
+ * excludes the NUL. It must be a JSON object (duplicate members refused) carrying
+ * "saksi_status": 1, else SAKSI_ERR_FORMAT; its members are not checked further here.
+ * Nothing in it is signed: it is the daemon's word. Errors as the read requests above.
+ */
+saksi_err saksi_client_status(saksi_client *c, char **json, size_t *len);
+
+/*
+ * After a refusal with status 15 (busy): the milliseconds the daemon asked the producer
+ * to wait before sending again ("retry after N ms" in its message), else 0. A producer
+ * that must not lose the event waits that long and resubmits the same bytes.
+ */
+uint64_t saksi_client_retry_after(const saksi_client *c);
+
+/*
  * After the last call on c returned SAKSI_ERR_REFUSED or SAKSI_ERR_NOT_FOUND from a daemon
  * reply: its status (a reason code, enum saksi_reason) in *status (if non-NULL) and its
  * one-line message, with anything not printable ASCII replaced by '?'. After any other

@@ -47,7 +47,7 @@ enum mode {
 	M_COUNT_PLUS,    /* count one too high */
 	M_COUNT_MINUS,   /* count one too low */
 	M_TEXTLEN,       /* first text_len 0xffffffff */
-	M_CODE,          /* first result code 15 */
+	M_CODE,          /* first result code SAKSI_R__COUNT (unknown) */
 	M_EXTRA,         /* receipt's extra is not the stored leaf's */
 	M_WRONG_LOG,     /* checkpoint signed by another key of the same name */
 	M_GARBAGE,       /* receipt text is not a tlog-proof */
@@ -67,6 +67,12 @@ enum mode {
 	M_PROOF_SHORT,   /* inclusion, consistency: the last hash left out */
 	M_PROOF_LONG,    /* inclusion, consistency: one hash too many */
 	M_COUNT_LIE,     /* consistency: the count byte one higher than the hashes sent */
+	M_BUSY,          /* status 15 for the whole request, "retry after 25 ms" */
+	/* status (op 6), besides the common ones */
+	M_JSON_ARRAY,    /* a JSON array */
+	M_JSON_VERSION,  /* "saksi_status": 2 */
+	M_JSON_DUP,      /* a duplicate member */
+	M_JSON_BAD,      /* not JSON */
 };
 
 struct fx {
@@ -306,7 +312,7 @@ answer_submit(struct fx *fx, const uint8_t *b, size_t len, int mode, size_t *out
 		saksi_put_u32(out + 6, UINT32_MAX);
 		break;
 	case M_CODE:
-		out[5] = 15;
+		out[5] = SAKSI_R__COUNT;
 		break;
 	default:
 		break;
@@ -422,7 +428,7 @@ responder(void *arg)
 			continue;
 		}
 		int whole = mode == M_UNAVAILABLE || mode == M_STATUS_BAD ||
-		            mode == M_STATUS_DUP;
+		            mode == M_STATUS_DUP || mode == M_BUSY;
 		int read = n >= 2 && r[0] == 1 && r[1] >= SAKSI_OP_INCLUSION &&
 		           r[1] <= SAKSI_OP_GET;
 
@@ -436,6 +442,18 @@ responder(void *arg)
 			signed_checkpoint(fx, mode == M_WRONG_LOG ? fx->log2 : fx->log, fx->n,
 			                  (char *)out + 3, SAKSI_NOTE_MAX, &outlen);
 			outlen += 3;
+		} else if (n == 2 && r[0] == 1 && r[1] == SAKSI_OP_STATUS && !whole) {
+			const char *j = mode == M_JSON_ARRAY ? "[1]" :
+			    mode == M_JSON_VERSION ? "{\"saksi_status\":2}" :
+			    mode == M_JSON_DUP ? "{\"saksi_status\":1,\"a\":1,\"a\":2}" :
+			    mode == M_JSON_BAD ? "{\"saksi_status\":1" :
+			    "{\"accepted\":3,\"future_member\":[],\"saksi_status\":1}";
+			out = malloc(3 + strlen(j));
+			out[0] = 1;
+			out[1] = SAKSI_OP_STATUS;
+			out[2] = 0;
+			memcpy(out + 3, j, strlen(j));
+			outlen = 3 + strlen(j);
 		} else if (read && mode == M_ESCAPE) {
 			static const char esc[] = "index 9 is\x1b[2J not\n below\x7f";
 			out = malloc(64);
@@ -452,9 +470,15 @@ responder(void *arg)
 			out[0] = 1;
 			out[1] = n >= 2 ? r[1] : 0;
 			out[2] = mode == M_STATUS_BAD ? 200 : mode == M_STATUS_DUP ? 1 :
-			         mode == M_UNAVAILABLE ? SAKSI_R_UNAVAILABLE : SAKSI_R_PARSE;
-			memcpy(out + 3, "shutting down", 13);
-			outlen = 16;
+			         mode == M_UNAVAILABLE ? SAKSI_R_UNAVAILABLE :
+			         mode == M_BUSY ? SAKSI_R_BUSY : SAKSI_R_PARSE;
+			if (mode == M_BUSY) {
+				memcpy(out + 3, "busy; retry after 25 ms", 23);
+				outlen = 26;
+			} else {
+				memcpy(out + 3, "shutting down", 13);
+				outlen = 16;
+			}
 		}
 		switch (mode) {
 		case M_TRUNCATE:
@@ -1256,6 +1280,65 @@ test_read_malformed(void **state)
 	saksi_client_close(c);
 }
 
+/* The status op (FORMATS.md 3.3): an object with "saksi_status": 1, anything else
+ * malformed; refusals as the reads'; and the busy hint of a refused submission. */
+static void
+test_status_and_busy(void **state)
+{
+	struct fx *fx = *state;
+	static const int bad[] = { M_TRUNCATE, M_TRAILING, M_SHORT, M_VERSION, M_OP,
+	                           M_STATUS_BAD, M_STATUS_DUP, M_JSON_ARRAY, M_JSON_VERSION,
+	                           M_JSON_DUP, M_JSON_BAD };
+	saksi_client *c;
+	saksi_event ev;
+	saksi_result r;
+	char *json;
+	size_t len;
+	int status;
+
+	c = reader_for(fx, NULL, 0);
+	atomic_store(&fx->mode, M_NORMAL);
+	assert_int_equal(saksi_client_status(c, &json, &len), SAKSI_OK);
+	assert_int_equal(len, strlen(json));
+	/* Members this client does not know are the daemon's business. */
+	assert_non_null(strstr(json, "\"future_member\":[]"));
+	free(json);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		atomic_store(&fx->mode, bad[i]);
+		json = (char *)1;
+		if (saksi_client_status(c, &json, &len) != SAKSI_ERR_FORMAT)
+			fail_msg("status, mode %d: not refused as malformed", bad[i]);
+		assert_null(json);
+		assert_int_equal(len, 0);
+	}
+	atomic_store(&fx->mode, M_UNAVAILABLE);
+	assert_int_equal(saksi_client_status(c, &json, &len), SAKSI_ERR_REFUSED);
+	assert_string_equal(saksi_client_refusal(c, &status), "shutting down");
+	assert_int_equal(status, SAKSI_R_UNAVAILABLE);
+	assert_int_equal(saksi_client_retry_after(c), 0);   /* only busy carries a hint */
+	assert_int_equal(saksi_client_status(NULL, &json, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_status(c, NULL, &len), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_client_retry_after(NULL), 0);
+	saksi_client_close(c);
+
+	/* A submission refused busy: every item gets 15, and the hint is there. */
+	c = client_for(fx, 1, 0);
+	atomic_store(&fx->mode, M_BUSY);
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = "queue.booking.created";
+	ev.se_payload = booking;
+	ev.se_seq = 1;
+	ev.se_time_ms = COMMIT_TIME;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(saksi_client_submit(c, &ev, 1, &r), SAKSI_ERR_REFUSED);
+	assert_int_equal(r.sr_code, SAKSI_R_BUSY);
+	assert_string_equal(r.sr_message, "busy; retry after 25 ms");
+	assert_int_equal(saksi_client_retry_after(c), 25);
+	saksi_result_clear(&r);
+	atomic_store(&fx->mode, M_NORMAL);
+	saksi_client_close(c);
+}
+
 int
 main(void)
 {
@@ -1275,6 +1358,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_every_proof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_and_busy, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

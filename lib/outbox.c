@@ -744,8 +744,9 @@ flush_batch(saksi_outbox *ob, saksi_client *c, struct entry *en, size_t n,
 	for (i = 0; i < n; i++) {
 		int code = res[i].sr_code;
 
-		if (code == SAKSI_R_UNAVAILABLE) {
-			/* Retry later, in order: this one and everything after it stays. */
+		if (code == SAKSI_R_UNAVAILABLE || code == SAKSI_R_BUSY) {
+			/* Retry later, in order: this one and everything after it stays. (busy is
+			 * a whole request's status today; an item's would mean the same.) */
 			if (!*stop)
 				set_stop(fr, code, res[i].sr_message);
 			*stop = 1;

@@ -64,6 +64,7 @@ enum saksi_alert_kind {
 	SAKSI_ALERT_CAP = 2,        /* a state cap forced groups, values or join entries out */
 	SAKSI_ALERT_LATE = 3,       /* events arrived later than the lateness bound */
 	SAKSI_ALERT_RERAISE = 4,    /* not acknowledged in time: raised again (RULES.md 5.3) */
+	SAKSI_ALERT_REFUSALS = 5,   /* refusals of one reason rose past a threshold (RULES.md 5.4) */
 };
 
 enum saksi_severity {

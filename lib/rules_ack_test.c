@@ -553,7 +553,7 @@ test_leaf_strict(void **state)
 		case 3: b.al_extra = 0; break;
 		case 4: b.al_extra = SAKSI_RERAISE_MAX + 1; break;
 		case 5: b.al_severity = SAKSI_SEV_LOW; break;
-		case 6: b.al_kind = SAKSI_ALERT_RERAISE + 1; break;
+		case 6: b.al_kind = SAKSI_ALERT_REFUSALS + 1; break;
 		}
 		assert_int_equal(saksi_alert_leaf_encode(&b, body, sizeof(body), &len),
 		    SAKSI_ERR_INVAL);
@@ -567,7 +567,7 @@ test_leaf_strict(void **state)
 		case 3: p[39] = 0; break;
 		case 4: p[39] = SAKSI_RERAISE_MAX + 1; break;
 		case 5: body[9] = SAKSI_SEV_LOW; break;
-		case 6: body[8] = SAKSI_ALERT_RERAISE + 1; break;
+		case 6: body[8] = SAKSI_ALERT_REFUSALS + 1; break;
 		}
 		assert_int_equal(saksi_alert_leaf_parse(body, len, &back), SAKSI_ERR_FORMAT);
 	}

@@ -2622,14 +2622,14 @@ saksi_rules_late(const saksi_rules *r, MDB_txn *txn, uint64_t *late)
 saksi_err
 saksi_alert_json(const saksi_alert *a, char **json)
 {
-	static const char *const kinds[] = { NULL, "rule", "cap", "late", "reraise" };
+	static const char *const kinds[] = { NULL, "rule", "cap", "late", "reraise", "refusals" };
 	json_t *o, *ev;
 	uint32_t i;
 
 	if (json != NULL)
 		*json = NULL;
 	if (a == NULL || json == NULL || a->al_kind < SAKSI_ALERT_RULE ||
-	    a->al_kind > SAKSI_ALERT_RERAISE || a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX)
+	    a->al_kind > SAKSI_ALERT_REFUSALS || a->al_nevidence > SAKSI_ALERT_EVIDENCE_MAX)
 		return SAKSI_ERR_INVAL;
 	if ((ev = json_array()) == NULL)
 		return SAKSI_ERR_NOMEM;

@@ -151,7 +151,7 @@ saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count)
 		const uint8_t *p = body + 2 + (size_t)i * REFUSAL_REC;
 		int reason = p[8];
 
-		if (reason < SAKSI_R_PARSE || reason > SAKSI_R_UNAVAILABLE)
+		if (reason < SAKSI_R_PARSE || reason > SAKSI_R_BUSY)
 			return SAKSI_ERR_FORMAT;
 		if (saksi_get_u32(p + 9) == 0)
 			return SAKSI_ERR_FORMAT;
@@ -177,7 +177,7 @@ ascii_ok(const char *p, size_t n, int lo)
 static int
 alert_fields_ok(const saksi_alert *a, size_t rlen, size_t glen)
 {
-	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_RERAISE ||
+	if (a->al_id == 0 || a->al_kind < SAKSI_ALERT_RULE || a->al_kind > SAKSI_ALERT_REFUSALS ||
 	    a->al_severity < SAKSI_SEV_LOW || a->al_severity > SAKSI_SEV_CRITICAL)
 		return 0;
 	/* A re-raise (RULES.md 5.3) names its original entry, and nothing else, and is at

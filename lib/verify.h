@@ -113,7 +113,7 @@ saksi_err saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts,
 
 /*
  * Strict parse of a refusal summary body (FORMATS.md section 4, kind 2): count >= 1, exact
- * length, reasons 2..14, refused >= 1, first_ms <= last_ms. SAKSI_ERR_FORMAT otherwise;
+ * length, reasons 2..15, refused >= 1, first_ms <= last_ms. SAKSI_ERR_FORMAT otherwise;
  * *count (may be NULL) gets the record count.
  */
 saksi_err saksi_refusals_parse(const uint8_t *body, size_t len, unsigned *count);

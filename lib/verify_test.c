@@ -1417,7 +1417,9 @@ test_refusals_parse(void **state)
 	saksi_put_u16(body, 0);
 	assert_int_equal(saksi_refusals_parse(body, 2, NULL), SAKSI_ERR_FORMAT);
 	saksi_put_u16(body, 2);
-	body[31 + 8] = 15; /* not a refusal code */
+	body[31 + 8] = 15; /* busy: counted like the others */
+	assert_int_equal(saksi_refusals_parse(body, sizeof(body), NULL), SAKSI_OK);
+	body[31 + 8] = 16; /* not a refusal code */
 	assert_int_equal(saksi_refusals_parse(body, sizeof(body), NULL), SAKSI_ERR_FORMAT);
 	body[31 + 8] = 1; /* duplicate is not a refusal */
 	assert_int_equal(saksi_refusals_parse(body, sizeof(body), NULL), SAKSI_ERR_FORMAT);
@@ -1495,6 +1497,12 @@ test_alert_leaf_parse(void **state)
 	BAD(7, 0);                        /* id 0 */
 	BAD(8, 0);                        /* kind 0 */
 	BAD(8, 4);                        /* kind 4 */
+	BAD(8, 6);                        /* kind 6 */
+	/* Kind 5, the daemon's refusal alert, parses like the rules' kinds. */
+	memcpy(copy, body, len);
+	copy[8] = SAKSI_ALERT_REFUSALS;
+	assert_int_equal(saksi_alert_leaf_parse(copy, len, &b), SAKSI_OK);
+	assert_int_equal(b.al_kind, SAKSI_ALERT_REFUSALS);
 	BAD(9, 0);                        /* severity 0 */
 	BAD(10, 0);                       /* empty rule */
 	BAD(11, ' ');                     /* a space in the rule */

@@ -17,6 +17,8 @@ enum saksi_op {
 	SAKSI_OP_INCLUSION = 3,
 	SAKSI_OP_CONSISTENCY = 4,
 	SAKSI_OP_GET = 5,
+	SAKSI_OP_STATUS = 6,      /* the daemon's counters, a JSON object (FORMATS.md 3.3) */
+	/* 7 is reserved for the supervisors' queries (issue #5). */
 };
 
 /* Per-item results and refusal reasons, in the order the daemon checks them. */
@@ -36,10 +38,18 @@ enum saksi_reason {
 	SAKSI_R_EQUIVOCATION = 12,
 	SAKSI_R_CLOCK_SKEW = 13,
 	SAKSI_R_UNAVAILABLE = 14,
+	SAKSI_R_BUSY = 15,        /* over the producer's share: "retry after N ms" */
 	SAKSI_R__COUNT
 };
 
 /* "parse", "size", ... ; "unknown" for codes outside the enum. Static storage. */
 const char *saksi_reason_name(int reason);
+
+/*
+ * The N of the first "retry after N ms" in a refusal text (the daemon's busy answer), or 0
+ * when there is none or N is not a decimal number of at most 9 digits. text need not be
+ * NUL-terminated.
+ */
+uint64_t saksi_retry_after_ms(const char *text, size_t len);
 
 #endif

@@ -332,9 +332,9 @@ producer(void *arg)
 
 			for (size_t i = 0; i < BATCH; i++)
 				saksi_result_clear(&res[i]);
-			/* Only "unavailable, retry later" is an answer to resend on. */
+			/* Only "unavailable" and "busy" (retry later) are answers to resend on. */
 			(void)saksi_client_refusal(c, &status);
-			if (status != SAKSI_R_UNAVAILABLE)
+			if (status != SAKSI_R_UNAVAILABLE && status != SAKSI_R_BUSY)
 				e = SAKSI_ERR_FORMAT;
 		}
 		if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_REFUSED) {

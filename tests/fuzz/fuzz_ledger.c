@@ -207,7 +207,7 @@ refusals_ok(const uint8_t *b, size_t len)
 	for (i = 0; i < n; i++) {
 		const uint8_t *p = b + 2 + i * 29;
 
-		if (p[8] < 2 || p[8] > 14 || saksi_get_u32(p + 9) == 0 ||
+		if (p[8] < 2 || p[8] > 15 || saksi_get_u32(p + 9) == 0 ||
 		    saksi_get_u64(p + 13) > saksi_get_u64(p + 21))
 			return 0;
 	}

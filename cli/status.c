@@ -1,0 +1,326 @@
+/*
+ * status.c: saksi status, the operator's glance at a running saksid (FORMATS.md 3.3): as
+ * aligned lines, the daemon's JSON, or the Prometheus text format for node_exporter's
+ * textfile collector. The status carries counters only, never a personal value.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "client.h"
+#include "wire.h"
+
+enum { OUT_HUMAN, OUT_JSON, OUT_PROM };
+
+/* A member as an unsigned integer; a missing or negative one is 0 (the daemon may be
+ * older or newer than this CLI: show what is there). */
+static uint64_t
+ju(const json_t *o, const char *path)
+{
+	char name[64];
+	const char *dot;
+	const json_t *v = o;
+
+	while (v != NULL && (dot = strchr(path, '.')) != NULL) {
+		snprintf(name, sizeof(name), "%.*s", (int)(dot - path), path);
+		v = json_object_get(v, name);
+		path = dot + 1;
+	}
+	v = json_object_get(v, path);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v)
+	                                                      : 0;
+}
+
+static void
+when(uint64_t ms, char *out, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, len, "-");
+}
+
+static void
+bytes(uint64_t n, char *out, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, len, "%" PRIu64 " B", n);
+	else
+		snprintf(out, len, "%.1f %s", v, unit[u]);
+}
+
+static void
+duration(uint64_t s, char *out, size_t len)
+{
+	if (s >= 86400)
+		snprintf(out, len, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, len, "%" PRIu64 "h %" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, len, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
+}
+
+static double
+pct(uint64_t part, uint64_t whole)
+{
+	return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
+}
+
+static void
+human(const json_t *o, const char *url)
+{
+	const json_t *ref = json_object_get(o, "refused");
+	const json_t *tot = json_object_get(o, "refused_total");
+	const json_t *rr = json_object_get(json_object_get(o, "requests"), "refused");
+	const json_t *v;
+	const char *origin = json_string_value(json_object_get(o, "origin"));
+	const char *version = json_string_value(json_object_get(o, "version"));
+	char a[64], b[64], c[64];
+	uint64_t now = ju(o, "now_ms"), up = ju(o, "up_since_ms"), raised, refused = 0;
+	const char *key;
+
+	printf("saksid at %s (origin %s, version %s)\n", url, origin != NULL ? origin : "?",
+	    version != NULL ? version : "?");
+	when(up, a, sizeof(a));
+	duration(now > up ? (now - up) / 1000 : 0, b, sizeof(b));
+	printf("%-18s%s (%s)\n", "up since", a, b);
+	bytes(ju(o, "ledger.used_bytes"), a, sizeof(a));
+	bytes(ju(o, "ledger.map_bytes"), b, sizeof(b));
+	printf("%-18s%" PRIu64 " entries (%" PRIu64 " events), %s used of a %s map "
+	    "(%.1f %% used)\n", "ledger", ju(o, "ledger.entries"), ju(o, "ledger.events"), a, b,
+	    pct(ju(o, "ledger.used_bytes"), ju(o, "ledger.map_bytes")));
+	when(ju(o, "checkpoint.time_ms"), a, sizeof(a));
+	v = json_object_get(json_object_get(o, "checkpoint"), "witnesses");
+	printf("%-18ssize %" PRIu64 ", committed %s, witnesses: %s\n", "last checkpoint",
+	    ju(o, "checkpoint.size"), a,
+	    json_array_size(v) == 0 ? "none (no witness cosigns this log yet)" : "see --json");
+	if (json_is_object(json_object_get(o, "disk"))) {
+		bytes(ju(o, "disk.avail_bytes"), a, sizeof(a));
+		bytes(ju(o, "disk.total_bytes"), b, sizeof(b));
+		printf("%-18s%s available of %s (%.1f %% free)\n", "disk", a, b,
+		    pct(ju(o, "disk.avail_bytes"), ju(o, "disk.total_bytes")));
+	} else
+		printf("%-18s%s\n", "disk", "unknown");
+	printf("%-18s%" PRIu64 " since start, %" PRIu64 " duplicates answered with their "
+	    "receipt\n", "accepted", ju(o, "accepted"), ju(o, "duplicates"));
+	json_object_foreach((json_t *)ref, key, v)
+		refused += json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+	printf("%-18s%" PRIu64 " since start; by reason (since start / in the ledger's "
+	    "counters):\n", "refused", refused);
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++) {
+		const char *name = saksi_reason_name(i);
+		uint64_t x = ju(ref, name), y = ju(tot, name);
+
+		printf("  %-16s%" PRIu64 " / %" PRIu64 "\n", name, x, y);
+	}
+	printf("%-18s%" PRIu64 "\n", "producers seen", ju(o, "producers_seen"));
+	raised = ju(o, "alerts.raised");
+	v = json_object_get(json_object_get(o, "alerts"), "acknowledged");
+	printf("%-18s%" PRIu64 " open, %" PRIu64 " raised%s%s\n", "alerts",
+	    ju(o, "alerts.open"), raised,
+	    json_is_null(v) ? " (acknowledgements unknown: all counted open)" : "",
+	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")) ? ""
+	                                                         : "; detection is off");
+	bytes(ju(o, "queue.bytes"), a, sizeof(a));
+	bytes(ju(o, "queue.max_bytes"), b, sizeof(b));
+	printf("%-18s%" PRIu64 " of %" PRIu64 " requests, %s of %s, %" PRIu64 " producer "
+	    "keys in flight (share %" PRIu64 " items each)\n", "queue", ju(o, "queue.requests"),
+	    ju(o, "queue.max_requests"), a, b, ju(o, "queue.producer_keys"),
+	    ju(o, "queue.max_per_key"));
+	c[0] = '\0';
+	json_object_foreach((json_t *)rr, key, v) {
+		size_t n = strlen(c);
+		snprintf(c + n, sizeof(c) - n, "%s%s %" PRIu64, n > 0 ? ", " : "", key,
+		    json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
+	}
+	printf("%-18s%" PRIu64 " since start, in %" PRIu64 " commit groups; refused whole: "
+	    "%s\n", "requests", ju(o, "requests.total"), ju(o, "requests.groups"),
+	    c[0] != '\0' ? c : "none");
+}
+
+static void
+metric(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+sample(const char *name, uint64_t v)
+{
+	printf("%s %" PRIu64 "\n", name, v);
+}
+
+/* One counter per reason code, every code present, so a rate over it never has holes. */
+static void
+by_reason(const char *name, const char *help, const json_t *o)
+{
+	metric(name, "counter", help);
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++)
+		printf("%s{reason=\"%s\"} %" PRIu64 "\n", name, saksi_reason_name(i),
+		    ju(o, saksi_reason_name(i)));
+}
+
+static void
+prometheus(const json_t *o)
+{
+	const json_t *disk = json_object_get(o, "disk");
+
+	metric("saksi_up_since_seconds", "gauge", "Unix time saksid started.");
+	sample("saksi_up_since_seconds", ju(o, "up_since_ms") / 1000);
+	metric("saksi_ledger_entries", "gauge", "Entries (leaves) in the ledger.");
+	sample("saksi_ledger_entries", ju(o, "ledger.entries"));
+	metric("saksi_ledger_events", "gauge", "Producer events in the ledger.");
+	sample("saksi_ledger_events", ju(o, "ledger.events"));
+	metric("saksi_ledger_used_bytes", "gauge", "Bytes of the LMDB map in use.");
+	sample("saksi_ledger_used_bytes", ju(o, "ledger.used_bytes"));
+	metric("saksi_ledger_map_bytes", "gauge", "Size of the LMDB map (map_size_mb).");
+	sample("saksi_ledger_map_bytes", ju(o, "ledger.map_bytes"));
+	metric("saksi_checkpoint_size", "gauge", "Tree size of the latest signed checkpoint.");
+	sample("saksi_checkpoint_size", ju(o, "checkpoint.size"));
+	metric("saksi_checkpoint_timestamp_seconds", "gauge",
+	    "Commit time of the last entry under the latest checkpoint (0: empty log).");
+	sample("saksi_checkpoint_timestamp_seconds", ju(o, "checkpoint.time_ms") / 1000);
+	metric("saksi_checkpoint_witnesses", "gauge", "Witnesses cosigning the checkpoint.");
+	sample("saksi_checkpoint_witnesses",
+	    json_array_size(json_object_get(json_object_get(o, "checkpoint"), "witnesses")));
+	if (json_is_object(disk)) {
+		metric("saksi_disk_total_bytes", "gauge", "Size of the state directory's "
+		    "file system.");
+		sample("saksi_disk_total_bytes", ju(disk, "total_bytes"));
+		metric("saksi_disk_avail_bytes", "gauge", "Bytes available to saksid there.");
+		sample("saksi_disk_avail_bytes", ju(disk, "avail_bytes"));
+	}
+	metric("saksi_events_accepted_total", "counter", "Events accepted since start.");
+	sample("saksi_events_accepted_total", ju(o, "accepted"));
+	metric("saksi_events_duplicate_total", "counter",
+	    "Resubmissions answered with their first receipt since start.");
+	sample("saksi_events_duplicate_total", ju(o, "duplicates"));
+	by_reason("saksi_events_refused_total", "Events refused or not taken since start, "
+	    "by reason.", json_object_get(o, "refused"));
+	by_reason("saksi_ledger_refused_total", "Refusals in the ledger's counters (all "
+	    "time), by reason.", json_object_get(o, "refused_total"));
+	metric("saksi_requests_total", "counter", "Requests received since start.");
+	sample("saksi_requests_total", ju(o, "requests.total"));
+	by_reason("saksi_requests_refused_total", "Whole requests refused since start, by "
+	    "reason.", json_object_get(json_object_get(o, "requests"), "refused"));
+	metric("saksi_commit_groups_total", "counter", "Commit groups since start.");
+	sample("saksi_commit_groups_total", ju(o, "requests.groups"));
+	metric("saksi_producers_seen", "gauge", "Producer keys with an event in the ledger.");
+	sample("saksi_producers_seen", ju(o, "producers_seen"));
+	metric("saksi_alerts_raised_total", "counter", "Alerts raised (all time).");
+	sample("saksi_alerts_raised_total", ju(o, "alerts.raised"));
+	metric("saksi_alerts_open", "gauge", "Alerts raised and not acknowledged.");
+	sample("saksi_alerts_open", ju(o, "alerts.open"));
+	metric("saksi_detection_enabled", "gauge", "1 when saksid runs with rules.");
+	sample("saksi_detection_enabled",
+	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")));
+	metric("saksi_queue_requests", "gauge", "Requests queued now.");
+	sample("saksi_queue_requests", ju(o, "queue.requests"));
+	metric("saksi_queue_bytes", "gauge", "Bytes queued now.");
+	sample("saksi_queue_bytes", ju(o, "queue.bytes"));
+	metric("saksi_queue_max_bytes", "gauge", "Cap on queued bytes (queue_mb).");
+	sample("saksi_queue_max_bytes", ju(o, "queue.max_bytes"));
+	metric("saksi_queue_producer_keys", "gauge", "Producer keys with items in flight.");
+	sample("saksi_queue_producer_keys", ju(o, "queue.producer_keys"));
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const char usage[] = "saksi status --url URL [--json | --prometheus] "
+	    "[--timeout MS]";
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = NULL;
+	saksi_client_opts co;
+	saksi_client *cl = NULL;
+	json_t *o;
+	char *text = NULL;
+	size_t len;
+	uint64_t timeout = 10000;
+	saksi_err e;
+	int c, out = OUT_HUMAN;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': url = optarg; break;
+		case 'j':
+			if (out != OUT_HUMAN)
+				xusage(usage, "give one of --json and --prometheus");
+			out = OUT_JSON;
+			break;
+		case 'p':
+			if (out != OUT_HUMAN)
+				xusage(usage, "give one of --json and --prometheus");
+			out = OUT_PROM;
+			break;
+		case 't':
+			timeout = xparse_u64(optarg, "--timeout");
+			if (timeout == 0 || timeout > 3600000)
+				xusage(usage, "--timeout must be 1..3600000 ms");
+			break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind != argc)
+		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (url == NULL)
+		xusage(usage, "give --url");
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_timeout_ms = (int)timeout;
+	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
+		xdie_err(e, "cannot connect to %s", url);
+	e = saksi_client_status(cl, &text, &len);
+	if (e == SAKSI_ERR_REFUSED || e == SAKSI_ERR_NOT_FOUND) {
+		/* The message is copied before the client goes. */
+		char msg[300];
+		snprintf(msg, sizeof(msg), "%s", saksi_client_refusal(cl, NULL));
+		saksi_client_close(cl);
+		xdie("the daemon at %s refused the status request: %s", url, msg);
+	}
+	saksi_client_close(cl);
+	if (e == SAKSI_ERR_NET || e == SAKSI_ERR_TIMEOUT)
+		xdie_err(e, "the daemon at %s did not answer (is saksid running?)", url);
+	if (e == SAKSI_ERR_FORMAT)
+		xdie("the daemon at %s sent a malformed status", url);
+	if (e != SAKSI_OK)
+		xdie_err(e, "status from %s", url);
+	if (out == OUT_JSON) {
+		printf("%s\n", text);
+		free(text);
+		return SX_OK;
+	}
+	if ((o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		xdie("the daemon at %s sent a status that does not parse", url);
+	free(text);
+	if (out == OUT_PROM)
+		prometheus(o);
+	else
+		human(o, url);
+	json_decref(o);
+	return SX_OK;
+}
