@@ -2,7 +2,12 @@
  * bench/rules.c: events per second through the default rule set (schemas/rules) on a
  * real LMDB environment in a temporary directory, with synthetic national-scale traffic:
  * bookings, claims, eligibility checks, queue events. Commits every GROUP events, as the
- * daemon commits a group of appends. A measurement, not a test. Usage: bench_rules [N].
+ * daemon commits a group of appends. A measurement, not a test.
+ * Usage: bench_rules [N [people [step_ms [extra.rules [alerts.out]]]]]: N events among
+ * `people` persons (default 2,000,000), producer time advancing 0..step_ms-1 per event
+ * (default 7), the rules of extra.rules appended to the default ones ("" for none), and
+ * every alert raised written to alerts.out as one JSON line each: two builds of the engine
+ * fed the same arguments must write the same file.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,12 +45,74 @@ token(char out[SAKSI_BLIND_TOKEN_LEN + 1], const char *kind, uint32_t n)
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
+/* The default rules, with those of the file extra (if not NULL) appended. */
+static int
+rules_read(const char *extra, saksi_rules **r, char *err, size_t errlen)
+{
+	static const char *const path[2] = { SAKSI_SOURCE_SCHEMA_DIR "/../rules/default.rules",
+	    NULL };
+	char *text = NULL, buf[4096];
+	size_t len = 0, got;
+	FILE *f;
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		const char *p = i == 0 ? path[0] : extra;
+
+		if (p == NULL)
+			continue;
+		if ((f = fopen(p, "r")) == NULL) {
+			snprintf(err, errlen, "%s: cannot open", p);
+			free(text);
+			return -1;
+		}
+		while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
+			char *nt = realloc(text, len + got + 1);
+
+			if (nt == NULL) {
+				fclose(f);
+				free(text);
+				return -1;
+			}
+			text = nt;
+			memcpy(text + len, buf, got);
+			len += got;
+		}
+		fclose(f);
+	}
+	rc = saksi_rules_parse(text, len, "bench", NULL, r, err, errlen) == SAKSI_OK ? 0 : -1;
+	free(text);
+	return rc;
+}
+
+/* The alerts res says were raised, one JSON line each. */
+static int
+alerts_write(FILE *out, const saksi_rules *r, MDB_txn *txn, const saksi_rules_result *res)
+{
+	saksi_alert a;
+	char *json;
+
+	for (uint64_t id = res->rr_first_alert; id < res->rr_first_alert + res->rr_nalerts;
+	    id++) {
+		if (saksi_rules_alert_get(r, txn, id, &a) != SAKSI_OK ||
+		    saksi_alert_json(&a, &json) != SAKSI_OK)
+			return -1;
+		fprintf(out, "%s\n", json);
+		free(json);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	char dir[] = "/tmp/saksi-bench-rules-XXXXXX", err[512], p[600];
 	char nik[44], phone[44], dev[44], ip[44], acct[44], id[32], seq[16], date[16];
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 50000, i, alerts = 0;
+	uint32_t people = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 2000000;
+	int step = argc > 3 ? atoi(argv[3]) : 7;
+	const char *extra = argc > 4 && argv[4][0] != '\0' ? argv[4] : NULL;
+	FILE *out = NULL;
 	uint64_t t = 1700000000000ull;
 	saksi_rules *r;
 	MDB_env *env;
@@ -54,11 +121,14 @@ main(int argc, char **argv)
 
 	if (sodium_init() < 0 || mkdtemp(dir) == NULL)
 		return 2;
-	if (saksi_rules_load(SAKSI_SOURCE_SCHEMA_DIR "/../rules/default.rules", NULL, &r, err,
-	    sizeof(err)) != SAKSI_OK) {
+	if (people == 0 || step <= 0)
+		return 2;
+	if (rules_read(extra, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	if (argc > 5 && (out = fopen(argv[5], "w")) == NULL)
+		return 2;
 	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 4) ||
 	    mdb_env_set_mapsize(env, (size_t)8 << 30) ||
 	    mdb_env_open(env, dir, MDB_NOTLS, 0600) || mdb_txn_begin(env, NULL, 0, &txn) ||
@@ -70,16 +140,17 @@ main(int argc, char **argv)
 		saksi_rule_field f[8];
 		saksi_rule_event ev = { i, NULL, t, "KC-MAKASSAR", f, 0 };
 		saksi_rules_result res;
-		uint32_t person = (uint32_t)rand() % 2000000;
+		uint32_t person = (uint32_t)rand() % people;
 		int k = rand() % 10;
 
 		/* About 300 events a second of producer time: a national peak hour. */
-		t += (uint64_t)(rand() % 7);
+		t += (uint64_t)(rand() % step);
 		token(nik, "nik", person);
-		token(phone, "phone", person);
-		token(dev, "dev", person);
+		/* Families share a phone and a device: the value_count rules have work. */
+		token(phone, "phone", person / 3);
+		token(dev, "dev", person / 4);
 		token(ip, "ip", person % 5000);
-		token(acct, "acct", person);
+		token(acct, "acct", person / 2);
 		snprintf(id, sizeof(id), "B%" PRIu32, person);
 		snprintf(seq, sizeof(seq), "%d", 1 + rand() % 150);
 		snprintf(date, sizeof(date), "2025-03-%02d", 1 + (int)((t / 86400000) % 28));
@@ -123,6 +194,8 @@ main(int argc, char **argv)
 		if (saksi_rules_eval(r, txn, &ev, &res) != SAKSI_OK)
 			return 1;
 		alerts += res.rr_nalerts;
+		if (out != NULL && res.rr_nalerts > 0 && alerts_write(out, r, txn, &res) != 0)
+			return 1;
 		if ((i + 1) % GROUP == 0 || i + 1 == n) {
 			if (mdb_txn_commit(txn) != 0)
 				return 1;
@@ -133,6 +206,8 @@ main(int argc, char **argv)
 	    " alerts\n", n, saksi_rules_count(r), t1 - t0, (double)n / (t1 - t0), alerts);
 	mdb_env_close(env);
 	saksi_rules_free(r);
+	if (out != NULL && fclose(out) != 0)
+		return 1;
 	snprintf(p, sizeof(p), "%s/data.mdb", dir);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/lock.mdb", dir);

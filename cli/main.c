@@ -61,6 +61,16 @@ static const char help[] =
 "  alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
 "             (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N]  acknowledge an alert\n"
 "\n"
+"Supervisors (on the appliance, with saksid's keys; personal filters are blinded):\n"
+"  query [--config FILE] [--nik N] [--kpj K] [--phone P] [--email E] [--account B:N]\n"
+"        [--device D] [--ip A] [--officer O] [--branch B] [--type T] [--claim C]\n"
+"        [--booking B] [--since T] [--until T] [--limit N] [--after INDEX] [--json|--csv]\n"
+"        [-k supervisor.key [--reveal] [--case REF]]   entries by index, masked\n"
+"  timeline [--config FILE] (--claim C | --booking B | --nik N | ...) [...as query]\n"
+"        the whole story of one claim or participant, in time order\n"
+"  A query by a personal field or with --reveal needs -k: it is first written to the\n"
+"  ledger as a signed access entry (supervisor.access.logged), or nothing is shown.\n"
+"\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
@@ -112,6 +122,8 @@ static const struct {
 	{ "alerts", cmd_alerts },
 	{ "status", cmd_status },
 	{ "outbox", cmd_outbox },
+	{ "query", cmd_query },
+	{ "timeline", cmd_timeline },
 };
 
 int

@@ -21,6 +21,8 @@
 #include "commit.h"
 #include "detect.h"
 #include "envelope.h"
+#include "index.h"
+#include "indexer.h"
 #include "note.h"
 #include "verify.h"
 #include "wire.h"
@@ -99,6 +101,10 @@ struct saksid_committer {
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
 	saksi_detect *c_detect;       /* the events' view for the rules (detect.h) */
+
+	/* Secondary indexes (index.h): on whenever co_blind is given. */
+	MDB_dbi c_ix_dbi;
+	saksid_index_stats c_ix_stats;
 };
 
 saksi_err
@@ -292,6 +298,13 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		saksid_commit_free(c);
 		return e;
 	}
+	/* Every event the indexes lack is indexed before the first group is taken. */
+	if (c->c_blind != NULL &&
+	    (e = saksid_index_catchup(c->c_ledger, c->c_blind, c->c_store_key, o->co_datakeys,
+	    0, &c->c_ix_dbi, &c->c_ix_stats)) != SAKSI_OK) {
+		saksid_commit_free(c);
+		return e;
+	}
 	*out = c;
 	return SAKSI_OK;
 }
@@ -312,6 +325,12 @@ uint64_t
 saksid_commit_appended(const saksid_committer *c)
 {
 	return c->c_appended;
+}
+
+const saksid_index_stats *
+saksid_commit_index_stats(const saksid_committer *c)
+{
+	return &c->c_ix_stats;
 }
 
 uint64_t
@@ -665,6 +684,9 @@ detect(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64
 
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
+	/* Prepared by the ingest worker: the same code, the same input, done in parallel. */
+	if (it->it_prep != NULL)
+		return saksi_detect_eval_prepared(it->it_prep, c->c_rules, mt, idx, NULL, NULL);
 	return saksi_detect_eval(c->c_detect, c->c_rules, mt, idx, it->it_env, it->it_env_len,
 	                         it->it_disc, it->it_disc_len, NULL, NULL);
 }
@@ -835,6 +857,12 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if (c->c_rules != NULL && (e = detect(c, txn, it, idx)) != SAKSI_OK)
 		return e;
+	if (c->c_blind != NULL) {
+		e = saksi_index_event(saksi_ledger_txn_mdb(txn), c->c_ix_dbi, c->c_blind, idx,
+		    it->it_env, it->it_env_len, it->it_disc, it->it_disc_len);
+		if (e != SAKSI_OK && e != SAKSI_ERR_FORMAT)
+			return e;
+	}
 	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,
 	    idx, now_ms)) != SAKSI_OK)
 		return e;   /* ack_check found it open in this transaction */

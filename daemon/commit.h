@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "blind.h"
+#include "indexer.h"
 #include "ingest.h"
 #include "keys.h"
 #include "ledger.h"
@@ -47,6 +48,9 @@ typedef struct saksid_commit_opts {
 	uint64_t co_retention_ms;         /* 0: keep; else forget participants whose latest
 	                                     event is older (needs co_shred, co_retention_key) */
 	const saksi_seckey *co_retention_key; /* SIGN, borrowed: signs retention forgets */
+	saksi_datakeys *co_datakeys;      /* borrowed, may be NULL: the data keys co_shred
+	                                     uses, for the index catch-up to open v2
+	                                     disclosures at rest (indexer.h) */
 	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
 } saksid_commit_opts;
 
@@ -98,6 +102,12 @@ saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
  */
 saksi_err saksid_commit_publish(saksid_committer *c);
+/*
+ * Secondary indexes (index.h, FORMATS.md 7.4): with co_blind, saksid_commit_new first
+ * indexes whatever the ledger holds past the index's mark (indexer.h), and every group
+ * then indexes its events in its own transaction. What that start-up catch-up did:
+ */
+const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
 /*
  * Retention (co_retention_ms): the first group committed at or after each hour's mark
  * (and every call of saksid_commit_retention: saksid's timer calls it when

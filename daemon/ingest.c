@@ -28,6 +28,7 @@ struct saksid_ingest {
 	struct ig_key *ig_keys;  /* sorted by k_id */
 	size_t ig_nkeys;
 	uint8_t *ig_disc_keys;   /* sodium_malloc: ig_nkeys x 32, read-only after start */
+	const saksi_blind *ig_blind; /* detection on: prepare each accepted event */
 };
 
 __attribute__((format(printf, 3, 4))) static int
@@ -207,6 +208,26 @@ saksid_ingest_new(const saksi_keyring *kr, const saksi_schemas *sc, const saksi_
 	return SAKSI_OK;
 }
 
+void
+saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b)
+{
+	if (ig != NULL)
+		ig->ig_blind = b;
+}
+
+/*
+ * The event as the rules will see it, from what the checks parsed and opened. A failure
+ * (memory only: the checks passed) leaves it_prep NULL and the committer makes it.
+ */
+static void
+prepare(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev,
+        const json_t *root, char **names, char **values, size_t nd)
+{
+	if (saksi_detect_prepare(ig->ig_blind, ev, root, names, values, nd, &it->it_prep) !=
+	    SAKSI_OK)
+		it->it_prep = NULL;
+}
+
 static const struct ig_key *
 find_key(const saksid_ingest *ig, const uint8_t id[SAKSI_KEYID_LEN], size_t *pos)
 {
@@ -301,6 +322,9 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	char errbuf[SAKSID_MSG_MAX];
 	char got[64];
 	uint8_t *plain = NULL;
+	char **names = NULL, **values = NULL;
+	char ***np = ig->ig_blind != NULL ? &names : NULL;
+	char ***vp = ig->ig_blind != NULL ? &values : NULL;
 	size_t plain_len = 0, nd = 0;
 	static const uint8_t none[] = "[]";
 	saksi_err err;
@@ -339,10 +363,14 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 		if (err != SAKSI_OK)
 			return refuse(it, SAKSI_R_DISCLOSURE, "sealed disclosures do not open "
 			              "(%s)", saksi_strerror(err));
-		err = saksi_disclosures_check_json(root, plain, plain_len, NULL, NULL, &nd);
+		err = saksi_disclosures_check_json(root, plain, plain_len, np, vp, &nd);
 	} else {
-		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, NULL, NULL, &nd);
+		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, np, vp, &nd);
 	}
+	/* The clear values are wiped as soon as they are blinded. */
+	if (err == SAKSI_OK && ig->ig_blind != NULL)
+		prepare(ig, it, ev, root, names, values, nd);
+	saksi_disclosures_free(names, values, nd);
 	if (err != SAKSI_OK || nd == 0) {
 		if (plain != NULL) {
 			sodium_memzero(plain, plain_len);
@@ -378,6 +406,7 @@ saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms)
 
 	it->it_disc = NULL;
 	it->it_disc_len = 0;
+	it->it_prep = NULL;
 	/* The key id as claimed: readable only behind a version and alg we know. */
 	if (it->it_env_len >= 2 + SAKSI_KEYID_LEN && it->it_env[0] == SAKSI_ENV_VERSION &&
 	    it->it_env[1] == 1)
@@ -442,4 +471,6 @@ saksid_item_clear(saksid_item *it)
 	}
 	it->it_disc = NULL;
 	it->it_disc_len = 0;
+	saksi_detect_event_free(it->it_prep);
+	it->it_prep = NULL;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detect.h"
 #include "keys.h"
 #include "merkle.h"
 #include "saksi_error.h"
@@ -41,6 +42,9 @@ typedef struct saksid_item {
 	uint8_t *it_disc;             /* the disclosures JSON array (personal data!), or NULL
 	                                 when the event has no personal field */
 	size_t it_disc_len;
+	saksi_detect_event *it_prep;  /* the event as the rules will see it (blind tokens!),
+	                                 made by the worker when detection is on; NULL:
+	                                 the committer makes it (detect.h) */
 	char it_msg[SAKSID_MSG_MAX];  /* refusal: one line of English */
 	/* Set by saksid_commit_group. */
 	uint64_t it_index;            /* leaf index (accepted, duplicate) */
@@ -75,16 +79,25 @@ typedef struct saksid_ingest saksid_ingest;
 saksi_err saksid_ingest_new(const saksi_keyring *kr, const saksi_schemas *sc,
                             const saksi_seckey *box, saksid_ingest **out);
 void saksid_ingest_free(saksid_ingest *ig);
+/*
+ * Detection: with b set, every accepted item also gets it_prep (saksi_detect_prepare on
+ * the payload and disclosures the checks already parsed and opened), so that the
+ * committer does not redo that work on its one thread. b is borrowed and must outlive
+ * ig; NULL (the default) makes none. Call before any saksid_ingest_check. An item whose
+ * preparation fails for want of memory is accepted all the same, with it_prep NULL.
+ */
+void saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b);
 
 /*
  * Checks one framed item at daemon time now_ms (the revocation cut-off). Sets it_code,
  * it_msg, it_key_id, it_seq, it_time_ms, it_env_hash, it_disc and returns it_code.
  * An item already refused by the framing keeps its code. An allocation failure gives
- * SAKSI_R_UNAVAILABLE. Frees nothing: call saksid_item_clear when done.
+ * SAKSI_R_UNAVAILABLE. Frees nothing: call saksid_item_clear when done. Sets it_prep
+ * too, on an accepted item, if saksid_ingest_detect gave a blinding context.
  */
 int saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms);
 
-/* Wipes and frees the item's disclosures; the item may be reused after it. */
+/* Wipes and frees the item's disclosures and it_prep; the item may be reused after it. */
 void saksid_item_clear(saksid_item *it);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "../tests/daemon_fixture.h"
 #include "bytes.h"
@@ -737,6 +738,132 @@ test_threads(void **state)
 			fx_item_free(&thr_items[t][i]);
 }
 
+/* A rules state of its own in a fresh LMDB directory. */
+struct rstate {
+	char dir[64];
+	MDB_env *env;
+	saksi_rules *r;
+};
+
+static void
+rstate_open(struct rstate *rs)
+{
+	static const char text[] =
+	    "saksi-rules 1\n"
+	    "lateness 5m\n"
+	    "select book\n"
+	    "  match queue.booking.created\n"
+	    "rule per_nik\n"
+	    "  type event_count\n"
+	    "  severity high\n"
+	    "  events book\n"
+	    "  group-by nik branch\n"
+	    "  timespan 1h\n"
+	    "  condition gte 1\n"
+	    "  suppress 0s\n"
+	    "  reraise 1\n";
+	char err[256];
+	MDB_txn *t;
+
+	snprintf(rs->dir, sizeof(rs->dir), "/tmp/saksi-ingest-XXXXXX");
+	assert_non_null(mkdtemp(rs->dir));
+	assert_int_equal(mdb_env_create(&rs->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(rs->env, 2), 0);
+	assert_int_equal(mdb_env_open(rs->env, rs->dir, 0, 0600), 0);
+	assert_int_equal(saksi_rules_parse(text, strlen(text), "t.rules", NULL, &rs->r, err,
+	    sizeof(err)), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(rs->env, NULL, 0, &t), 0);
+	assert_int_equal(saksi_rules_attach(rs->r, t), SAKSI_OK);
+	assert_int_equal(mdb_txn_commit(t), 0);
+}
+
+static void
+rstate_close(struct rstate *rs)
+{
+	char cmd[128];
+
+	saksi_rules_free(rs->r);
+	mdb_env_close(rs->env);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rs->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * With a blinding context the workers prepare each accepted event for the rules, and what
+ * they prepare raises the alert the committer's own path (saksi_detect_eval on the
+ * envelope and the opened disclosures) raises: same group, same tokens.
+ */
+static void
+test_detect_prepare(void **state)
+{
+	struct fx_item fi;
+	struct rstate a, b;
+	saksid_item it;
+	saksi_blind *bl;
+	saksi_detect *d;
+	saksi_rules_result ra, rb;
+	saksi_alert aa, ab;
+	uint8_t key[32];
+	int ev_a = -1, ev_b = -1;
+	MDB_txn *ta, *tb;
+	(void)state;
+
+	memset(key, 7, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &bl), SAKSI_OK);
+	assert_int_equal(saksi_detect_new(bl, &d), SAKSI_OK);
+	fx_booking(&fx, FX_QUEUE, 1, FX_NOW, &fi);
+
+	/* Off by default: nothing prepared. */
+	assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_ACCEPTED);
+	assert_null(it.it_prep);
+	saksid_item_clear(&it);
+
+	saksid_ingest_detect(fx.ig, bl);
+	assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_ACCEPTED);
+	assert_non_null(it.it_prep);
+	assert_non_null(it.it_disc);
+	rstate_open(&a);
+	rstate_open(&b);
+	assert_int_equal(mdb_txn_begin(a.env, NULL, 0, &ta), 0);
+	assert_int_equal(mdb_txn_begin(b.env, NULL, 0, &tb), 0);
+	assert_int_equal(saksi_detect_eval_prepared(it.it_prep, a.r, ta, 5, &ev_a, &ra),
+	    SAKSI_OK);
+	assert_int_equal(saksi_detect_eval(d, b.r, tb, 5, it.it_env, it.it_env_len, it.it_disc,
+	    it.it_disc_len, &ev_b, &rb), SAKSI_OK);
+	assert_int_equal(ev_a, 1);
+	assert_int_equal(ev_b, 1);
+	assert_int_equal(ra.rr_nalerts, 1);
+	assert_int_equal(rb.rr_nalerts, 1);
+	assert_int_equal(saksi_rules_alert_get(a.r, ta, 1, &aa), SAKSI_OK);
+	assert_int_equal(saksi_rules_alert_get(b.r, tb, 1, &ab), SAKSI_OK);
+	assert_string_equal(aa.al_group, ab.al_group);
+	assert_non_null(strstr(aa.al_group, "nik="));
+	assert_non_null(strstr(aa.al_group, "branch=KC-MAKASSAR"));
+	assert_int_equal(aa.al_nevidence, 1);
+	assert_int_equal(aa.al_evidence[0], 5);
+	mdb_txn_abort(ta);
+	mdb_txn_abort(tb);
+	rstate_close(&a);
+	rstate_close(&b);
+	saksid_item_clear(&it);
+	assert_null(it.it_prep);
+	saksid_item_clear(&it);   /* twice is harmless */
+
+	/* A refused item gets none. */
+	fx_item_free(&fi);
+	fx_booking(&fx, FX_QUEUE, 2, FX_NOW, &fi);
+	fi.env[fi.env_len - 1] ^= 1;   /* the signature */
+	assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SIGNATURE);
+	assert_null(it.it_prep);
+	saksid_item_clear(&it);
+	fx_item_free(&fi);
+
+	saksid_ingest_detect(fx.ig, NULL);
+	saksid_ingest_detect(NULL, bl);   /* harmless */
+	saksi_detect_free(d);
+	saksi_blind_free(bl);
+}
+
 int
 main(void)
 {
@@ -754,6 +881,7 @@ main(void)
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_detect_prepare),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

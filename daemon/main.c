@@ -314,6 +314,9 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "box_key %s: %s", cf.cf_box_key, saksi_strerror(e));
 		goto out;
 	}
+	/* The workers blind each event for the rules, so that the committer only evaluates. */
+	if (cf.cf_rules != NULL)
+		saksid_ingest_detect(ig, blind);
 	/* The per-producer disclosure keys are derived: the box key is not needed again. */
 	saksi_seckey_free(box_key);
 	box_key = NULL;
@@ -404,6 +407,7 @@ main(int argc, char **argv)
 	memset(&co, 0, sizeof(co));
 	co.co_ledger = ledger;
 	co.co_shred = shred;
+	co.co_datakeys = dk;
 	co.co_retention_ms = (uint64_t)cf.cf_retention_days * 86400000ull;
 	co.co_retention_key = cf.cf_retention_days != 0 ? ret_key : NULL;
 	co.co_origin = cf.cf_origin;
@@ -428,6 +432,17 @@ main(int argc, char **argv)
 	if ((e = saksid_commit_new(&co, &cm)) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "committer: %s", saksi_strerror(e));
 		goto out;
+	}
+	if (blind != NULL) {
+		const saksid_index_stats *ix = saksid_commit_index_stats(cm);
+
+		if (ix->is_reset || ix->is_events > 0)
+			saksid_logf(&lg, LOG_INFO, "indexes: %s, %llu events indexed from entry "
+			            "%llu (%llu without their personal fields: disclosures did "
+			            "not open)", ix->is_reset ? "rebuilt for another index_key" :
+			            "caught up", (unsigned long long)ix->is_events,
+			            (unsigned long long)ix->is_from,
+			            (unsigned long long)ix->is_undisclosed);
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */

@@ -4,6 +4,7 @@
  * two cannot drift apart. Clear personal values live here only between the disclosure
  * check and their blinding, and are wiped at once; they are never kept or printed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,34 @@
 #include "detect.h"
 #include "envelope.h"
 
-/* One event as the detectors see it: non-personal values as text, tokens for the rest. */
+/*
+ * The evaluating thread's handle. The event's view lives in a saksi_detect_event now (made
+ * on any thread); this only keeps the blinding context for saksi_detect_eval.
+ */
 struct saksi_detect {
 	const saksi_blind *d_blind;
-	saksi_rule_field d_f[SAKSI_RULES_EVENT_FIELDS];
-	size_t d_n;
-	char d_num[SAKSI_RULES_EVENT_FIELDS][24];
-	char d_tok[SAKSI_RULES_EVENT_FIELDS][SAKSI_BLIND_TOKEN_LEN + 1];
+};
+
+/*
+ * One event as the detectors see it: non-personal values as text, tokens for the rest,
+ * in one allocation (de_len bytes, wiped on free): the header, de_n fields, then the
+ * strings they point to.
+ */
+struct saksi_detect_event {
+	size_t de_len;
+	uint64_t de_time_ms;
+	const char *de_type;
+	const char *de_branch;
+	size_t de_n;
+	saksi_rule_field de_f[];
+};
+
+/* The fields being gathered by saksi_detect_prepare, before they are copied out. */
+struct gather {
+	saksi_rule_field g_f[SAKSI_RULES_EVENT_FIELDS];
+	size_t g_n;
+	char g_num[SAKSI_RULES_EVENT_FIELDS][24];
+	char g_tok[SAKSI_RULES_EVENT_FIELDS][SAKSI_BLIND_TOKEN_LEN + 1];
 };
 
 saksi_err
@@ -43,21 +65,168 @@ saksi_detect_new(const saksi_blind *b, saksi_detect **out)
 void
 saksi_detect_free(saksi_detect *d)
 {
-	if (d == NULL)
-		return;
-	sodium_memzero(d->d_tok, sizeof(d->d_tok));
 	free(d);
 }
 
-static void
-field_add(saksi_detect *d, const char *name, const char *value, int personal)
+void
+saksi_detect_event_free(saksi_detect_event *p)
 {
-	if (d->d_n == SAKSI_RULES_EVENT_FIELDS)
+	if (p == NULL)
 		return;
-	d->d_f[d->d_n].rf_name = name;
-	d->d_f[d->d_n].rf_value = value;
-	d->d_f[d->d_n].rf_personal = personal;
-	d->d_n++;
+	sodium_memzero(p, p->de_len);
+	free(p);
+}
+
+static void
+field_add(struct gather *g, const char *name, const char *value, int personal)
+{
+	if (g->g_n == SAKSI_RULES_EVENT_FIELDS)
+		return;
+	g->g_f[g->g_n].rf_name = name;
+	g->g_f[g->g_n].rf_value = value;
+	g->g_f[g->g_n].rf_personal = personal;
+	g->g_n++;
+}
+
+/* Copies s (with its NUL) to *at and moves *at past it. */
+static const char *
+put(char **at, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = *at;
+
+	memcpy(d, s, n);
+	*at += n;
+	return d;
+}
+
+/* Makes the one allocation that holds g's fields and everything they point to. */
+static saksi_err
+event_make(const struct gather *g, const char *type, uint64_t time_ms, size_t branch_at,
+           saksi_detect_event **out)
+{
+	saksi_detect_event *p;
+	size_t len;
+	char *at;
+
+	len = sizeof(*p) + g->g_n * sizeof(p->de_f[0]) + strlen(type) + 2;
+	for (size_t i = 0; i < g->g_n; i++)
+		len += strlen(g->g_f[i].rf_name) + strlen(g->g_f[i].rf_value) + 2;
+	if ((p = malloc(len)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	p->de_len = len;
+	p->de_time_ms = time_ms;
+	p->de_n = g->g_n;
+	at = (char *)&p->de_f[g->g_n];
+	p->de_type = put(&at, type);
+	p->de_branch = put(&at, "");
+	for (size_t i = 0; i < g->g_n; i++) {
+		p->de_f[i].rf_name = put(&at, g->g_f[i].rf_name);
+		p->de_f[i].rf_value = put(&at, g->g_f[i].rf_value);
+		p->de_f[i].rf_personal = g->g_f[i].rf_personal;
+		if (i == branch_at)
+			p->de_branch = p->de_f[i].rf_value;
+	}
+	*out = p;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_detect_prepare(const saksi_blind *b, const saksi_envelope *env, const json_t *payload,
+                     char *const *names, char *const *values, size_t nd,
+                     saksi_detect_event **out)
+{
+	struct gather *g;
+	const char *key, *bank_code = NULL;
+	size_t branch_at = SIZE_MAX;
+	json_t *v;
+	saksi_err e = SAKSI_OK;
+
+	if (out == NULL)
+		return SAKSI_ERR_INVAL;
+	*out = NULL;
+	if (b == NULL || env == NULL || !json_is_object(payload) ||
+	    (nd > 0 && (names == NULL || values == NULL)))
+		return SAKSI_ERR_INVAL;
+	/* 4.4 KB: on the heap, not on a worker thread's stack. */
+	if ((g = malloc(sizeof(*g))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	g->g_n = 0;
+	/* json_object_foreach does not write to the object; the cast only fits its macro. */
+	json_object_foreach((json_t *)payload, key, v) {
+		char *num;
+
+		if (g->g_n == SAKSI_RULES_EVENT_FIELDS)
+			break;   /* the engine takes no more; the schemas allow far fewer */
+		num = g->g_num[g->g_n];
+
+		/* A personal field in clear never reaches the engine (ingest refuses it). */
+		if (saksi_blind_field_personal(key))
+			continue;
+		if (json_is_string(v)) {
+			if (strlen(json_string_value(v)) != json_string_length(v))
+				continue;
+			if (strcmp(key, "branch") == 0)
+				branch_at = g->g_n;
+			if (strcmp(key, "bank_code") == 0)
+				bank_code = json_string_value(v);
+			field_add(g, key, json_string_value(v), 0);
+		} else if (json_is_integer(v)) {
+			snprintf(num, sizeof(g->g_num[0]), "%" JSON_INTEGER_FORMAT,
+			         json_integer_value(v));
+			field_add(g, key, num, 0);
+		} else if (json_is_boolean(v))
+			field_add(g, key, json_is_true(v) ? "true" : "false", 0);
+	}
+	for (size_t i = 0; i < nd; i++) {
+		saksi_blind_kind k = saksi_blind_field_kind(names[i]);
+		char *tok = g->g_tok[g->g_n < SAKSI_RULES_EVENT_FIELDS ? g->g_n : 0];
+
+		if (k == SAKSI_BLIND_NONE || g->g_n == SAKSI_RULES_EVENT_FIELDS)
+			continue;
+		if (k == SAKSI_BLIND_ACCOUNT)
+			e = bank_code == NULL ? SAKSI_ERR_FORMAT :
+			    saksi_blind_account(b, bank_code, values[i], tok);
+		else
+			e = saksi_blind_token(b, k, values[i], strlen(values[i]), tok);
+		if (e == SAKSI_ERR_NOMEM)
+			break;
+		/* A value that does not normalise is left out: no token, no grouping. */
+		if (e == SAKSI_OK)
+			field_add(g, names[i], tok, 1);
+		e = SAKSI_OK;
+	}
+	if (e == SAKSI_OK)
+		e = event_make(g, env->ev_type, env->ev_time_ms, branch_at, out);
+	sodium_memzero(g->g_tok, sizeof(g->g_tok));
+	free(g);
+	return e;
+}
+
+saksi_err
+saksi_detect_eval_prepared(const saksi_detect_event *p, const saksi_rules *r, MDB_txn *wtxn,
+                           uint64_t index, int *evaluated, saksi_rules_result *res)
+{
+	saksi_rule_event ev;
+	saksi_err e;
+
+	if (evaluated != NULL)
+		*evaluated = 0;
+	if (p == NULL || r == NULL || wtxn == NULL)
+		return SAKSI_ERR_INVAL;
+	memset(&ev, 0, sizeof(ev));
+	ev.re_index = index;
+	ev.re_type = p->de_type;
+	ev.re_time_ms = p->de_time_ms;
+	ev.re_branch = p->de_branch;
+	ev.re_fields = p->de_f;
+	ev.re_nfields = p->de_n;
+	e = saksi_rules_eval(r, wtxn, &ev, res);
+	if (e == SAKSI_ERR_INVAL)
+		e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
+	else if (e == SAKSI_OK && evaluated != NULL)
+		*evaluated = 1;
+	return e;
 }
 
 saksi_err
@@ -66,9 +235,8 @@ saksi_detect_eval(saksi_detect *d, const saksi_rules *r, MDB_txn *wtxn, uint64_t
                   size_t disc_len, int *evaluated, saksi_rules_result *res)
 {
 	saksi_envelope env;
-	saksi_rule_event ev;
-	json_t *root, *v;
-	const char *key, *branch = NULL, *bank_code = NULL;
+	saksi_detect_event *p = NULL;
+	json_t *root;
 	char **names = NULL, **values = NULL;
 	size_t nd = 0;
 	saksi_err e = SAKSI_OK;
@@ -87,74 +255,18 @@ saksi_detect_eval(saksi_detect *d, const saksi_rules *r, MDB_txn *wtxn, uint64_t
 		json_decref(root);
 		return SAKSI_OK;
 	}
-	d->d_n = 0;
-	json_object_foreach(root, key, v) {
-		char *num;
-
-		if (d->d_n == SAKSI_RULES_EVENT_FIELDS)
-			break;   /* the engine takes no more; the schemas allow far fewer */
-		num = d->d_num[d->d_n];
-
-		/* A personal field in clear never reaches the engine (ingest refuses it). */
-		if (saksi_blind_field_personal(key))
-			continue;
-		if (json_is_string(v)) {
-			if (strlen(json_string_value(v)) != json_string_length(v))
-				continue;
-			if (strcmp(key, "branch") == 0)
-				branch = json_string_value(v);
-			if (strcmp(key, "bank_code") == 0)
-				bank_code = json_string_value(v);
-			field_add(d, key, json_string_value(v), 0);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(d->d_num[0]), "%" JSON_INTEGER_FORMAT,
-			         json_integer_value(v));
-			field_add(d, key, num, 0);
-		} else if (json_is_boolean(v))
-			field_add(d, key, json_is_true(v) ? "true" : "false", 0);
-	}
 	if (disc != NULL) {
-		e = saksi_disclosures_check(env.ev_payload, env.ev_payload_len, disc, disc_len,
-		                            &names, &values, &nd);
+		e = saksi_disclosures_check_json(root, disc, disc_len, &names, &values, &nd);
 		if (e != SAKSI_OK) {
 			json_decref(root);
 			return e == SAKSI_ERR_NOMEM ? e : SAKSI_OK;
 		}
 	}
-	for (size_t i = 0; i < nd; i++) {
-		saksi_blind_kind k = saksi_blind_field_kind(names[i]);
-		char *tok = d->d_tok[d->d_n < SAKSI_RULES_EVENT_FIELDS ? d->d_n : 0];
-
-		if (k == SAKSI_BLIND_NONE || d->d_n == SAKSI_RULES_EVENT_FIELDS)
-			continue;
-		if (k == SAKSI_BLIND_ACCOUNT)
-			e = bank_code == NULL ? SAKSI_ERR_FORMAT :
-			    saksi_blind_account(d->d_blind, bank_code, values[i], tok);
-		else
-			e = saksi_blind_token(d->d_blind, k, values[i], strlen(values[i]), tok);
-		if (e == SAKSI_ERR_NOMEM)
-			break;
-		/* A value that does not normalise is left out: no token, no grouping. */
-		if (e == SAKSI_OK)
-			field_add(d, names[i], tok, 1);
-		e = SAKSI_OK;
-	}
-	if (e == SAKSI_OK) {
-		memset(&ev, 0, sizeof(ev));
-		ev.re_index = index;
-		ev.re_type = env.ev_type;
-		ev.re_time_ms = env.ev_time_ms;
-		ev.re_branch = branch != NULL ? branch : "";
-		ev.re_fields = d->d_f;
-		ev.re_nfields = d->d_n;
-		e = saksi_rules_eval(r, wtxn, &ev, res);
-		if (e == SAKSI_ERR_INVAL)
-			e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
-		else if (e == SAKSI_OK && evaluated != NULL)
-			*evaluated = 1;
-	}
-	sodium_memzero(d->d_tok, sizeof(d->d_tok));
+	e = saksi_detect_prepare(d->d_blind, &env, root, names, values, nd, &p);
 	saksi_disclosures_free(names, values, nd);
 	json_decref(root);
+	if (e == SAKSI_OK)
+		e = saksi_detect_eval_prepared(p, r, wtxn, index, evaluated, res);
+	saksi_detect_event_free(p);
 	return e;
 }

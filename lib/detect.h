@@ -14,9 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <lmdb.h>
 
 #include "blind.h"
+#include "envelope.h"
 #include "rules.h"
 #include "saksi_error.h"
 
@@ -53,5 +55,37 @@ saksi_err saksi_detect_eval(saksi_detect *d, const saksi_rules *r, MDB_txn *wtxn
                             uint64_t index, const uint8_t *env, size_t env_len,
                             const uint8_t *disc, size_t disc_len, int *evaluated,
                             saksi_rules_result *res);
+
+/*
+ * The same work in two steps, so that saksid's ingest workers do the costly part (the
+ * payload as text, the blinding) in parallel and its committer only evaluates.
+ * saksi_detect_eval is exactly saksi_detect_prepare then saksi_detect_eval_prepared: the
+ * daemon and `saksi replay` run the same code on the same input.
+ *
+ * saksi_detect_prepare makes the event as the engine will see it, from env (parsed; its
+ * type and time are taken), its payload already parsed (JSON_REJECT_DUPLICATES, a JSON
+ * object) and the disclosure pairs names/values[0..nd) as saksi_disclosures_check gave
+ * them for this payload (NULL, 0 when there are none). Pure: no LMDB, no state, safe on
+ * any number of threads at once (b may be shared). *out owns copies of every string it
+ * needs (nothing points into env, payload or the pairs) and holds blind tokens: free it
+ * with saksi_detect_event_free, which wipes it. No clear personal value is kept.
+ * SAKSI_ERR_INVAL for a NULL argument or a payload that is not an object (the event is
+ * then not evaluated), SAKSI_ERR_NOMEM.
+ */
+typedef struct saksi_detect_event saksi_detect_event;
+saksi_err saksi_detect_prepare(const saksi_blind *b, const saksi_envelope *env,
+                               const json_t *payload, char *const *names,
+                               char *const *values, size_t nd, saksi_detect_event **out);
+/* Wipes the tokens and frees. NULL is fine. */
+void saksi_detect_event_free(saksi_detect_event *p);
+/*
+ * Evaluates a prepared event committed at leaf `index` with rules r in wtxn; *evaluated
+ * and res, and the errors, as saksi_detect_eval's (an event the engine refuses as
+ * malformed: SAKSI_OK with *evaluated = 0). p is only read. SAKSI_ERR_INVAL for a NULL p,
+ * r or wtxn.
+ */
+saksi_err saksi_detect_eval_prepared(const saksi_detect_event *p, const saksi_rules *r,
+                                     MDB_txn *wtxn, uint64_t index, int *evaluated,
+                                     saksi_rules_result *res);
 
 #endif

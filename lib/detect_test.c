@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <lmdb.h>
 #include <sodium.h>
 
@@ -225,6 +226,145 @@ test_undetected(void **state)
 	free(disc);
 }
 
+/* Prepares as saksid's ingest workers do: from the parsed envelope, payload and pairs. */
+static saksi_detect_event *
+prepared(struct fx *f, const uint8_t *envb, size_t env_len, const char *disc,
+         size_t disc_len)
+{
+	saksi_envelope env;
+	saksi_detect_event *p = NULL;
+	json_t *root;
+	char **names = NULL, **values = NULL;
+	size_t nd = 0;
+
+	assert_int_equal(saksi_envelope_parse(envb, env_len, &env), SAKSI_OK);
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(root);
+	if (disc != NULL)
+		assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)disc,
+		    disc_len, &names, &values, &nd), SAKSI_OK);
+	assert_int_equal(saksi_detect_prepare(f->b, &env, root, names, values, nd, &p),
+	    SAKSI_OK);
+	saksi_disclosures_free(names, values, nd);
+	json_decref(root);
+	assert_non_null(p);
+	return p;
+}
+
+/*
+ * The two steps give what saksi_detect_eval gives, and the prepared event owns what it
+ * points to: its inputs are freed (and their buffers scribbled on) before it is evaluated.
+ */
+static void
+test_prepared(void **state)
+{
+	struct fx *f = *state;
+	saksi_detect_event *p[2];
+	saksi_rules_result res;
+	saksi_alert a;
+	uint8_t *env;
+	size_t env_len, disc_len;
+	char *disc, tok[SAKSI_BLIND_TOKEN_LEN + 1], want[64];
+	int evaluated;
+	MDB_txn *t;
+
+	booking(f, "7371054507880003", T0, &env, &env_len, &disc, &disc_len);
+	p[0] = prepared(f, env, env_len, disc, disc_len);
+	memset(env, 0, env_len);
+	memset(disc, 0, disc_len);
+	free(env);
+	free(disc);
+	booking(f, "7371 0545 0788 0003", T0 + 1000, &env, &env_len, &disc, &disc_len);
+	p[1] = prepared(f, env, env_len, disc, disc_len);
+	free(env);
+	free(disc);
+
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &t), 0);
+	evaluated = -1;
+	assert_int_equal(saksi_detect_eval_prepared(p[0], f->r, t, 0, &evaluated, &res),
+	    SAKSI_OK);
+	assert_int_equal(evaluated, 1);
+	assert_int_equal(res.rr_nalerts, 0);
+	assert_int_equal(saksi_detect_eval_prepared(p[1], f->r, t, 1, NULL, &res), SAKSI_OK);
+	assert_int_equal(res.rr_nalerts, 1);
+	assert_int_equal(saksi_rules_alert_get(f->r, t, 1, &a), SAKSI_OK);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	saksi_detect_event_free(p[0]);
+	saksi_detect_event_free(p[1]);
+
+	assert_int_equal(saksi_blind_token(f->b, SAKSI_BLIND_NIK, "7371054507880003", 16, tok),
+	    SAKSI_OK);
+	snprintf(want, sizeof(want), "nik=%s", tok);
+	assert_string_equal(a.al_group, want);
+	assert_int_equal(a.al_nevidence, 2);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[1], 1);
+}
+
+static void
+test_prepare_inval(void **state)
+{
+	struct fx *f = *state;
+	saksi_detect_event *p = (saksi_detect_event *)1, *ok;
+	saksi_envelope env;
+	uint8_t *envb;
+	size_t env_len, disc_len;
+	char *disc, *name = (char *)"nik";
+	json_t *root, *arr;
+	int evaluated = -1;
+	MDB_txn *t;
+
+	booking(f, "7371054507880003", T0, &envb, &env_len, &disc, &disc_len);
+	assert_int_equal(saksi_envelope_parse(envb, env_len, &env), SAKSI_OK);
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len, 0, NULL);
+	arr = json_array();
+	assert_non_null(root);
+	assert_non_null(arr);
+
+	assert_int_equal(saksi_detect_prepare(f->b, &env, root, NULL, NULL, 0, NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_detect_prepare(NULL, &env, root, NULL, NULL, 0, &p),
+	    SAKSI_ERR_INVAL);
+	assert_null(p);
+	p = (saksi_detect_event *)1;
+	assert_int_equal(saksi_detect_prepare(f->b, NULL, root, NULL, NULL, 0, &p),
+	    SAKSI_ERR_INVAL);
+	assert_null(p);
+	assert_int_equal(saksi_detect_prepare(f->b, &env, NULL, NULL, NULL, 0, &p),
+	    SAKSI_ERR_INVAL);
+	/* A payload that is not an object is not evaluated. */
+	assert_int_equal(saksi_detect_prepare(f->b, &env, arr, NULL, NULL, 0, &p),
+	    SAKSI_ERR_INVAL);
+	/* Pairs counted but not given. */
+	assert_int_equal(saksi_detect_prepare(f->b, &env, root, &name, NULL, 1, &p),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_detect_prepare(f->b, &env, root, NULL, &name, 1, &p),
+	    SAKSI_ERR_INVAL);
+	assert_null(p);
+
+	/* Without its pairs, an event prepares and evaluates, personal fields absent. */
+	assert_int_equal(saksi_detect_prepare(f->b, &env, root, NULL, NULL, 0, &ok), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &t), 0);
+	assert_int_equal(saksi_detect_eval_prepared(NULL, f->r, t, 0, &evaluated, NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(evaluated, 0);
+	assert_int_equal(saksi_detect_eval_prepared(ok, NULL, t, 0, NULL, NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_detect_eval_prepared(ok, f->r, NULL, 0, NULL, NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_detect_eval_prepared(ok, f->r, t, 0, &evaluated, NULL),
+	    SAKSI_OK);
+	assert_int_equal(evaluated, 1);
+	mdb_txn_abort(t);
+	saksi_detect_event_free(ok);
+	saksi_detect_event_free(NULL);
+	json_decref(root);
+	json_decref(arr);
+	free(envb);
+	free(disc);
+}
+
 static void
 test_inval(void **state)
 {
@@ -263,6 +403,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undetected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_inval, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -776,6 +776,43 @@ cond_holds(const struct wev *w, const struct cond *c)
 	}
 }
 
+/* Whether s names the type: what can be known of a selector before any field. */
+static int
+sel_type(const struct sel *s, const char *type)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->s_ntypes; i++)
+		if (strcmp(s->s_types[i], type) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the rule may take an event of this type. A window rule (event_count,
+ * value_count, temporal) that selects none is neither swept nor evaluated for it: its
+ * windows, and so its alerts, cannot change (3.8). queue_order and daily_cap keep their
+ * per-event work (pending judgements).
+ */
+static int
+rule_swept_lazily(const struct rule *ru)
+{
+	return ru->r_type != RT_QUEUE_ORDER && ru->r_type != RT_DAILY_CAP;
+}
+
+static int
+rule_takes(const struct rule *ru, const char *type)
+{
+	size_t i;
+
+	if (!rule_swept_lazily(ru))
+		return 1;
+	for (i = 0; i < ru->r_nevents; i++)
+		if (sel_type(ru->r_events[i], type))
+			return 1;
+	return 0;
+}
+
 static int
 sel_match(const struct wev *w, const struct sel *s)
 {
@@ -1279,8 +1316,23 @@ group_open(struct ectx *c, size_t slot, const struct rule *ru, const uint8_t gha
 	struct sup *sp;
 	saksi_err e;
 
-	if ((e = group_load(c, ru, ghash, g)) != SAKSI_OK || g->g_exists)
+	if ((e = group_load(c, ru, ghash, g)) != SAKSI_OK)
 		return e;
+	/*
+	 * A group past keeping that no sweep has dropped yet (sweeps run only for events the
+	 * rule takes, 64 at a time) is dropped now, as the sweep would have: nothing in it
+	 * could matter any more, and so the group the event opens does not depend on when the
+	 * sweeps ran.
+	 */
+	if (g->g_exists && g->g_keep < c->c_w && rule_swept_lazily(ru)) {
+		e = group_delete(c, slot, ru, g->g_hash, g->g_keep);
+		group_free(g);
+		if (e != SAKSI_OK)
+			return e;
+		memcpy(g->g_hash, ghash, HASH_LEN);
+	}
+	if (g->g_exists)
+		return SAKSI_OK;
 	if ((e = make_room(c, slot, ru)) != SAKSI_OK || (e = stats_of(c, slot, &s)) != SAKSI_OK)
 		return e;
 	s->rs_groups++;
@@ -2371,6 +2423,8 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 			if ((ru->r_type == RT_QUEUE_ORDER || ru->r_type == RT_DAILY_CAP) &&
 			    (e = pending_run(&c, i, ru)) != SAKSI_OK)
 				goto out;
+			if (!rule_takes(ru, c.c_ev->we_type))
+				continue;   /* no seek into its state at all */
 			if ((e = sweep_rule(&c, i, ru, SWEEP_MAX)) != SAKSI_OK ||
 			    (e = rule_event(&c, i, ru)) != SAKSI_OK)
 				goto out;

@@ -616,6 +616,43 @@ test_expiry(void **state)
 	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 0);
 }
 
+/*
+ * A rule is swept only by events it may take (3.8): other types leave its expired groups
+ * alone. A group past keeping that the sweep (64 at a time) has not reached yet is
+ * dropped when an event loads it, so the event starts it afresh.
+ */
+static void
+test_expiry_lazy(void **state)
+{
+	struct fx *fx = *state;
+	char d[16];
+	int i;
+
+	use_rules(fx, EC_RULES);
+	for (i = 0; i < 70; i++) {
+		snprintf(d, sizeof(d), "g%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", d, NULL);
+	}
+	feed(fx, "queue.booking.created", T0 + 100, "device_id", "z", NULL);
+	feed(fx, "queue.booking.created", T0 + 100, "device_id", "z", NULL);
+	assert_int_equal(stats(fx, "r1").rs_groups, 71);
+	/* The watermark passes every group's keep: an event r1 cannot take sweeps nothing. */
+	assert_int_equal(feed(fx, "queue.checkin", T0 + 2 * MIN, "device_id", "z", NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 71);
+	/* One r1 takes: 64 swept (g0..g63), z dropped on load and started again. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2 * MIN, "device_id", "z",
+	    NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 7);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2 * MIN + 1, "device_id", "z",
+	    NULL), 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2 * MIN + 2, "device_id", "z",
+	    NULL), 1);
+	/* The next sweeps took the other six. */
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 0);
+	assert_int_equal(stats(fx, "r1").rs_matched, 75);
+}
+
 static void
 test_suppress_and_reraise(void **state)
 {
@@ -1932,6 +1969,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_event_count_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_lazy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppress_and_reraise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reraise_never_and_gt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_count_distinct, setup, teardown),

@@ -297,8 +297,8 @@ test_schemas(void **state)
 	check_schemas(state, &o, seen, nt);
 	/* The simulator exercises every event type there is, but the security officers'
 	 * acks (security.*): they answer the daemon's own alerts, by ids no stream knows;
-	 * and the supervisory unit's own (supervisor.*: forgetting a participant is not
-	 * branch traffic). */
+	 * and the supervisory unit's own (supervisor.*: forgetting a participant, and the
+	 * access entries saksi query writes, are not branch traffic). */
 	for (i = 0; i < nt; i++)
 		if (seen[i] == 0 &&
 		    strncmp(saksi_schemas_type_at(fx->schemas, i), "security.", 9) != 0 &&

@@ -1,0 +1,48 @@
+/*
+ * indexer.h: brings the ledger's secondary indexes (lib/index.h) up to date at daemon
+ * start: a ledger written before indexes existed, or while saksid ran without an
+ * index_key, is indexed from the state's mark, in bounded write transactions, so that
+ * upgrading loses nothing. It opens disclosures at rest only to tokenise them.
+ */
+#ifndef SAKSID_INDEXER_H
+#define SAKSID_INDEXER_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "blind.h"
+#include "datakey.h"
+#include "keys.h"
+#include "ledger.h"
+#include "saksi_error.h"
+
+/* Leaves examined per write transaction of the catch-up. */
+#define SAKSID_INDEX_BATCH 4096
+
+typedef struct saksid_index_stats {
+	uint64_t is_from;        /* the mark found */
+	uint64_t is_events;      /* events indexed */
+	uint64_t is_undisclosed; /* events whose stored disclosures did not open (or whose
+	                            participant was forgotten): indexed without their
+	                            personal fields */
+	int is_reset;            /* the index was made with another index key: rebuilt */
+} saksid_index_stats;
+
+/*
+ * Opens (creating) the index in l, prepares it for blind's key (a changed key empties it)
+ * and indexes every leaf from the mark to the end, batch leaves per committed write
+ * transaction (0: SAKSID_INDEX_BATCH), so a crash loses at most one batch of work, never
+ * consistency. *dbi: the handle for saksi_index_event in later transactions. store and
+ * dk (may be NULL: v1 blobs only) open the disclosures at rest (FORMATS.md 7.1, 7.2); a
+ * forgotten participant's events are indexed without their personal fields. st may be
+ * NULL. Errors: those of the ledger
+ * (SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_CORRUPT for a leaf that does not decode),
+ * SAKSI_ERR_INVAL for NULL arguments or a read-only ledger.
+ */
+saksi_err saksid_index_catchup(saksi_ledger *l, const saksi_blind *blind,
+                               const saksi_seckey *store, saksi_datakeys *dk,
+                               unsigned batch, MDB_dbi *dbi,
+                               saksid_index_stats *st);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * index.h: the secondary indexes of the ledger (FORMATS.md 7.4): field value -> the event
+ * leaves that carry it, ascending, for the supervisory unit's queries. Personal values are
+ * indexed only as blind tokens (blind.h), never in clear; nothing here prints or logs.
+ *
+ * One named LMDB database (SAKSI_INDEX_DB) in the ledger's environment, written in the
+ * same write transaction as the leaves it indexes (the caller passes the MDB_txn under
+ * saksi_ledger_txn_mdb) and read through any read transaction, so a query sees exactly
+ * the leaves its snapshot holds. Threads: as LMDB (one writer, many readers); the
+ * functions keep no state between calls.
+ */
+#ifndef SAKSI_INDEX_H
+#define SAKSI_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "blind.h"
+#include "saksi_error.h"
+
+#define SAKSI_INDEX_DB "index"
+#define SAKSI_INDEX_VERSION 1
+/* A non-personal value longer than this is indexed by its SHA-256 (FORMATS.md 7.4). */
+#define SAKSI_INDEX_RAW_MAX 64
+/* Most terms in one query. */
+#define SAKSI_INDEX_TERMS_MAX 16
+/* A query by time alone collects and sorts its hits: at most this many. */
+#define SAKSI_INDEX_TIME_ONLY_MAX (4u * 1024 * 1024)
+
+/* Field tags: the first byte of every key. The numbers are stored: never renumber. */
+typedef enum saksi_index_field {
+	SAKSI_IX_STATE = 0,   /* the state record, not a field */
+	SAKSI_IX_NIK = 1,     /* blind token of nik */
+	SAKSI_IX_KPJ = 2,     /* blind token of kpj */
+	SAKSI_IX_PHONE = 3,   /* blind token of phone */
+	SAKSI_IX_EMAIL = 4,   /* blind token of email */
+	SAKSI_IX_ACCOUNT = 5, /* blind token of bank_code:bank_account */
+	SAKSI_IX_DEVICE = 6,  /* blind token of device_id */
+	SAKSI_IX_IP = 7,      /* blind token of ip */
+	SAKSI_IX_OFFICER = 8, /* officer_id or approver_id, as in the payload */
+	SAKSI_IX_BRANCH = 9,  /* branch */
+	SAKSI_IX_TYPE = 10,   /* the envelope's event type */
+	SAKSI_IX_CLAIM = 11,  /* claim_id */
+	SAKSI_IX_BOOKING = 12, /* booking_id */
+	SAKSI_IX_TIME = 13,   /* producer time_ms (8 bytes) */
+	SAKSI_IX__COUNT
+} saksi_index_field;
+
+/* The field's name ("nik", "officer", ...; the CLI's option names), or NULL. */
+const char *saksi_index_field_name(saksi_index_field f);
+/* The field by name, or SAKSI_IX_STATE if none. */
+saksi_index_field saksi_index_field_by_name(const char *name);
+/* 1 if the field is indexed as a blind token (a personal field). */
+int saksi_index_field_personal(saksi_index_field f);
+/* The blind kind of a personal field; SAKSI_BLIND_NONE for the others. */
+saksi_blind_kind saksi_index_field_kind(saksi_index_field f);
+
+/*
+ * The key check of an index key: the first 8 bytes of the blind token of kind device of
+ * "saksi-index-keycheck-v1". Stored in the state so that tokens made with another key
+ * are never looked up (they would find nothing, silently).
+ */
+saksi_err saksi_index_keycheck(const saksi_blind *b, uint8_t check[8]);
+
+/*
+ * The index's database handle: created if absent when create = 1 (wtxn). LMDB's rule
+ * applies: no two transactions of one process may open databases at the same time, so
+ * the daemon opens it once, in its own write transaction, and keeps the handle (valid for
+ * the environment's life once that transaction commits). SAKSI_ERR_NOT_FOUND if absent
+ * and create = 0; SAKSI_ERR_LEDGER if the environment has no room for another named
+ * database; SAKSI_ERR_FULL.
+ */
+saksi_err saksi_index_open(MDB_txn *txn, int create, MDB_dbi *dbi);
+
+/*
+ * The state: *upto = every event leaf below it is indexed, none at or above it is;
+ * check = the key check of the index key the tokens were made with. SAKSI_ERR_NOT_FOUND
+ * if the index has no state yet; SAKSI_ERR_VERSION, SAKSI_ERR_CORRUPT for a state of
+ * another version or size; SAKSI_ERR_LEDGER.
+ */
+saksi_err saksi_index_state(MDB_txn *txn, MDB_dbi dbi, uint64_t *upto, uint8_t check[8]);
+
+/*
+ * Makes the index ready for writing in wtxn: creates it (upto 0) if absent; if it was
+ * made with another index key, empties it and starts again from 0 (*reset = 1), since
+ * every token changes with the key. *upto: where indexing must resume. reset may be NULL.
+ * SAKSI_ERR_FULL, SAKSI_ERR_LEDGER (no room for another named database), errors of
+ * saksi_index_state.
+ */
+saksi_err saksi_index_prepare(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t *upto,
+                              int *reset);
+
+/*
+ * Indexes the event leaf idx: env is its envelope (FORMATS.md 2), disc/disc_len the
+ * disclosures JSON array opened from its sealed box (NULL/0 if it has none). Adds one key
+ * per field present (FORMATS.md 7.4) and moves upto to idx + 1. The caller indexes events
+ * in ledger order, with every event below idx already indexed. A value that does not
+ * normalise, a personal value whose disclosure does not match, a field that is not a
+ * string: that field is left out (the event is committed; the index only helps find it).
+ * SAKSI_ERR_FORMAT for an envelope or payload that does not parse (nothing written);
+ * SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM: the caller must abort wtxn.
+ */
+saksi_err saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
+                            const uint8_t *env, size_t env_len, const uint8_t *disc,
+                            size_t disc_len);
+/* Moves upto (never down): for leaves that are not events, and events skipped. */
+saksi_err saksi_index_skip(MDB_txn *wtxn, MDB_dbi dbi, uint64_t upto);
+
+/* One hit: a leaf and its producer time. */
+typedef struct saksi_index_hit {
+	uint64_t ih_index;
+	uint64_t ih_time_ms;
+} saksi_index_hit;
+
+/* One equality term. For a personal field the value is the blind token text (43
+ * characters, saksi_blind_token); for the others the value as in the payload. */
+typedef struct saksi_index_term {
+	saksi_index_field it_field;
+	const char *it_value;
+} saksi_index_term;
+
+typedef struct saksi_index_query {
+	const saksi_index_term *iq_terms;  /* ANDed; 0..SAKSI_INDEX_TERMS_MAX */
+	size_t iq_nterms;
+	uint64_t iq_since_ms;              /* producer time, inclusive; 0 for none */
+	uint64_t iq_until_ms;              /* inclusive; UINT64_MAX for none */
+	uint64_t iq_after;                 /* only leaves above this index ... */
+	int iq_has_after;                  /* ... if set (paging) */
+} saksi_index_query;
+
+/*
+ * Runs q in txn: the hits, in ascending leaf index, into out (at most max, >= 1); *n the
+ * number written; *more = 1 if there are further hits (ask again with iq_after = the last
+ * index). Terms are joined by leapfrogging their ascending lists, so a query costs a few
+ * cursor seeks per hit of its rarest term; a query by time alone reads the time range.
+ * SAKSI_ERR_INVAL for no term and no time bound, too many terms, an unknown field, a
+ * personal term whose value is not a token, an empty value, since > until, max 0;
+ * SAKSI_ERR_TOO_LARGE for a time-only query of more than SAKSI_INDEX_TIME_ONLY_MAX hits;
+ * SAKSI_ERR_CORRUPT for a stored
+ * posting of the wrong size; SAKSI_ERR_NOMEM, SAKSI_ERR_LEDGER.
+ */
+saksi_err saksi_index_query_run(MDB_txn *txn, MDB_dbi dbi, const saksi_index_query *q,
+                                saksi_index_hit *out, size_t max, size_t *n, int *more);
+
+#endif

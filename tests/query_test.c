@@ -1,0 +1,657 @@
+/*
+ * query_test.c: saksi query and saksi timeline end to end: a simulated branch day sent
+ * through a real saksid (the first half before the daemon had an index key, so the start
+ * must index it), then queries by NIK, device, officer, claim and time checked against
+ * what was submitted; masked output by default; --reveal and personal filters logged as
+ * access entries that `saksi verify` accepts; no results without a receipt; and a grep of
+ * the LMDB file, the outputs, the daemon's log and the CLI's stderr for every NIK, KPJ,
+ * phone and account number the day held.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "testutil.h"
+
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define ORIGIN "query-test.saksi.example/log"
+#define MAXEV 20000
+
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
+	(char *)NULL)
+
+/* One submitted event, from the simulator's dry run of the same seed and day. */
+struct ev {
+	char type[64];
+	uint64_t time_ms;
+	json_t *payload;   /* clear */
+};
+
+struct day {
+	struct ev ev[MAXEV];
+	size_t n;
+	/* Every personal number of the day (NIK, KPJ, phone NSN, account), sorted. */
+	char **secrets;
+	size_t nsecrets;
+	size_t lens[8];
+	size_t nlens;
+};
+
+static struct day g_day;
+/* The running saksid, stopped by the teardown if a failed assertion left it running (a
+ * daemon holding ctest's output pipe would hang the run). */
+static pid_t g_pid = -1;
+/* Everything the CLI wrote to stderr, and every unrevealed output, for the grep. */
+static char *g_err_all, *g_out_masked;
+static size_t g_err_len, g_out_len;
+
+static void
+append(char **buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	*buf = realloc(*buf, *len + n + 2);
+	assert_non_null(*buf);
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[(*len)++] = '\n';
+	(*buf)[*len] = '\0';
+}
+
+/* Runs saksi, keeping its stderr for the grep (and its stdout unless revealed). */
+#define Q(f, r, want, masked, ...) do { \
+	RUN(f, r, want, __VA_ARGS__); \
+	append(&g_err_all, &g_err_len, (r)->err); \
+	if (masked) \
+		append(&g_out_masked, &g_out_len, (r)->out); \
+} while (0)
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+add_secret(struct day *d, const char *v)
+{
+	char digits[64];
+	size_t o = 0;
+
+	if (v == NULL)
+		return;
+	if (strncmp(v, "+62", 3) == 0)
+		v += 3;   /* the phone's national number: it stands for the phone everywhere */
+	for (; *v != '\0' && o + 1 < sizeof(digits); v++)
+		if (*v >= '0' && *v <= '9')
+			digits[o++] = *v;
+	digits[o] = '\0';
+	if (o < 8)
+		return;
+	d->secrets = realloc(d->secrets, (d->nsecrets + 1) * sizeof(char *));
+	assert_non_null(d->secrets);
+	d->secrets[d->nsecrets++] = strdup(digits);
+	for (size_t i = 0; i < d->nlens; i++)
+		if (d->lens[i] == o)
+			return;
+	assert_true(d->nlens < 8);
+	d->lens[d->nlens++] = o;
+}
+
+static void
+load_day(struct day *d, const char *path)
+{
+	char *text = slurp(path, NULL), *line = text;
+	json_error_t jerr;
+
+	memset(d, 0, sizeof(*d));
+	while (*line != '\0') {
+		char *nl = strchr(line, '\n');
+		json_t *o;
+		struct ev *e;
+
+		assert_non_null(nl);
+		*nl = '\0';
+		o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		assert_non_null(o);
+		assert_true(d->n < MAXEV);
+		e = &d->ev[d->n++];
+		snprintf(e->type, sizeof(e->type), "%s",
+		    json_string_value(json_object_get(o, "type")));
+		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
+		e->payload = json_incref(json_object_get(o, "payload"));
+		add_secret(d, json_string_value(json_object_get(e->payload, "nik")));
+		add_secret(d, json_string_value(json_object_get(e->payload, "kpj")));
+		add_secret(d, json_string_value(json_object_get(e->payload, "phone")));
+		add_secret(d, json_string_value(json_object_get(e->payload, "bank_account")));
+		json_decref(o);
+		line = nl + 1;
+	}
+	free(text);
+	qsort(d->secrets, d->nsecrets, sizeof(char *), str_cmp);
+}
+
+static void
+free_day(struct day *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		json_decref(d->ev[i].payload);
+	for (size_t i = 0; i < d->nsecrets; i++)
+		free(d->secrets[i]);
+	free(d->secrets);
+}
+
+/* The first secret found in buf[0..len), or NULL: every window of a secret's length in
+ * every run of digits, looked up in the sorted list. */
+static const char *
+find_secret(const struct day *d, const char *buf, size_t len)
+{
+	char win[64];
+	const char *key = win;
+
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && buf[j] >= '0' && buf[j] <= '9')
+			j++;
+		for (size_t k = 0; k < d->nlens; k++) {
+			size_t l = d->lens[k];
+
+			for (size_t s = i; l < sizeof(win) && s + l <= j; s++) {
+				char **hit;
+
+				memcpy(win, buf + s, l);
+				win[l] = '\0';
+				hit = bsearch(&key, d->secrets, d->nsecrets, sizeof(char *), str_cmp);
+				if (hit != NULL)
+					return *hit;
+			}
+		}
+		i = j > i ? j : i + 1;
+	}
+	return NULL;
+}
+
+static void
+no_secret_in_file(const struct day *d, const char *path)
+{
+	size_t len;
+	char *buf = slurp(path, &len);
+	const char *s = find_secret(d, buf, len);
+
+	if (s != NULL)
+		fail_msg("%s holds a personal number of the day", path);
+	free(buf);
+}
+
+/* The value of member m most frequent in the day (among events that have it). */
+static const char *
+most_common(const struct day *d, const char *m, const char *m2, size_t *count)
+{
+	const char *best = NULL;
+	size_t bestn = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const char *v = json_string_value(json_object_get(d->ev[i].payload, m));
+		size_t n = 0;
+
+		if (v == NULL)
+			continue;
+		for (size_t j = 0; j < d->n; j++) {
+			const char *w = json_string_value(json_object_get(d->ev[j].payload, m));
+			const char *w2 = m2 != NULL ?
+			    json_string_value(json_object_get(d->ev[j].payload, m2)) : NULL;
+
+			n += (w != NULL && strcmp(w, v) == 0) || (w2 != NULL && strcmp(w2, v) == 0);
+		}
+		if (n > bestn) {
+			bestn = n;
+			best = v;
+		}
+		if (i > 600 && best != NULL)
+			break;   /* enough to find a busy one; the whole day would be quadratic */
+	}
+	*count = bestn;
+	return best;
+}
+
+/* The entries of a --json output, checked against the submitted events that match. */
+static size_t
+check_json(const struct day *d, const char *out, const char *m, const char *m2,
+           const char *v, uint64_t since, uint64_t until, int *more)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(out, 0, &jerr), *arr, *e;
+	size_t i, want = 0, n;
+	uint64_t last = 0;
+
+	if (root == NULL)
+		fail_msg("not JSON (%s): %.300s", jerr.text, out);
+	arr = json_object_get(root, "entries");
+	n = json_array_size(arr);
+	for (size_t j = 0; j < d->n; j++) {
+		const char *w = m ? json_string_value(json_object_get(d->ev[j].payload, m)) : "";
+		const char *w2 = m2 ? json_string_value(json_object_get(d->ev[j].payload, m2)) :
+		    NULL;
+
+		if (((w != NULL && (m == NULL || strcmp(w, v) == 0)) ||
+		    (w2 != NULL && strcmp(w2, v) == 0)) && d->ev[j].time_ms >= since &&
+		    d->ev[j].time_ms <= until)
+			want++;
+	}
+	json_array_foreach(arr, i, e) {
+		uint64_t idx = (uint64_t)json_integer_value(json_object_get(e, "index"));
+		uint64_t t = (uint64_t)json_integer_value(json_object_get(e, "time_ms"));
+		const char *type = json_string_value(json_object_get(e, "type"));
+		size_t j;
+
+		if (i > 0)
+			assert_true(idx > last);   /* ascending ledger order */
+		last = idx;
+		/* It is one of the submitted events, of this type and time. */
+		for (j = 0; j < d->n; j++)
+			if (d->ev[j].time_ms == t && strcmp(d->ev[j].type, type) == 0)
+				break;
+		if (j == d->n)
+			fail_msg("entry %llu (%s at %llu) was never submitted",
+			    (unsigned long long)idx, type, (unsigned long long)t);
+	}
+	if (more != NULL)
+		*more = json_is_true(json_object_get(root, "more"));
+	json_decref(root);
+	if (more == NULL && n != want)
+		fail_msg("%zu entries for %s, the day had %zu", n, m ? m : "time", want);
+	return n;
+}
+
+static pid_t
+start(struct scratch *f, const char *conf, const char *sock)
+{
+	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
+
+	g_pid = spawn_ready(argv, P(f, 15, "saksid.log"), O_APPEND, sock);
+	return g_pid;
+}
+
+static void
+stop(pid_t pid)
+{
+	stop_clean(pid);
+	g_pid = -1;
+}
+
+static size_t
+count_access(struct scratch *f, int *revealed_last)
+{
+	struct run r;
+	json_t *root, *arr;
+	size_t n;
+
+	Q(f, &r, 0, 1, "query", "--config", P(f, 1, "st/saksid.conf"), "--type",
+	    "supervisor.access.logged", "--json", "--limit", "1000");
+	root = json_loads(r.out, 0, NULL);
+	assert_non_null(root);
+	arr = json_object_get(root, "entries");
+	n = json_array_size(arr);
+	if (revealed_last != NULL && n > 0)
+		*revealed_last = json_is_true(json_object_get(json_object_get(
+		    json_array_get(arr, n - 1), "payload"), "revealed"));
+	/* The filter names tokens, never values. */
+	assert_null(find_secret(&g_day, r.out, r.out_len));
+	json_decref(root);
+	run_free(&r);
+	return n;
+}
+
+static void
+test_day(void **state)
+{
+	struct scratch *f = *state;
+	struct run r;
+	char sock[256], vkey[512], start_day[16], conf2[300], since_s[24], until_s[24];
+	char *conf, *line, mask[32];
+	const char *nik, *device, *officer, *claim;
+	size_t n, cnt, acc;
+	uint64_t tmin = UINT64_MAX, tmax = 0, since, until, after;
+	int more, revealed;
+	time_t now = time(NULL) - 10 * 86400;
+	struct tm tm;
+	pid_t pid;
+
+	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
+		print_message("saksi or saksid is not built here; skipping\n");
+		skip();
+	}
+	gmtime_r(&now, &tm);
+	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
+	print_message("simulated day from %s, seed 11\n", start_day);
+
+	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
+	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	run_free(&r);
+	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",
+	    P(f, 3, "sup.pub"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
+	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
+	run_free(&r);
+	/* A producer's key is no supervisor's. */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 5, "kiosk.key"), "--pub",
+	    P(f, 6, "kiosk.pub"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "kiosk-x",
+	    "--pub", f->path[6], "--role", "queue", "--branch", "KC-MAKASSAR");
+	run_free(&r);
+
+	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 7, "day.jsonl"), "--seed", "11",
+	    "--start", start_day, "--branches", "1", "--days", "1");
+	run_free(&r);
+	load_day(&g_day, f->path[7]);
+	assert_true(g_day.n > 1000);
+	assert_true(g_day.nsecrets > 100);
+	for (size_t i = 0; i < g_day.n; i++) {
+		if (g_day.ev[i].time_ms < tmin)
+			tmin = g_day.ev[i].time_ms;
+		if (g_day.ev[i].time_ms > tmax)
+			tmax = g_day.ev[i].time_ms;
+	}
+
+	/* The first run: a config without index_key (and so without rules). */
+	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
+	line = strstr(conf, "listen = ipc://");
+	assert_non_null(line);
+	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
+	{
+		FILE *o = fopen(P(f, 8, "st/noindex.conf"), "w");
+
+		assert_non_null(o);
+		for (char *l = conf; *l != '\0';) {
+			size_t len = strcspn(l, "\n");
+
+			if (strncmp(l, "index_key", 9) != 0 && strncmp(l, "rules", 5) != 0 &&
+			    strncmp(l, "alerts_listen", 13) != 0)
+				fprintf(o, "%.*s\n", (int)len, l);
+			l += len + (l[len] == '\n');
+		}
+		fclose(o);
+	}
+	free(conf);
+	snprintf(conf2, sizeof(conf2), "%s", f->path[8]);
+	pid = start(f, conf2, sock);
+	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "11", "--start", start_day,
+	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
+	run_free(&r);
+	stop(pid);
+	/* Without indexes there is nothing to ask. */
+	Q(f, &r, 2, 1, "query", "--config", conf2, "--type", "claim.submitted");
+	assert_non_null(strstr(r.err, "index_key"));
+	run_free(&r);
+
+	/* With the index key: the start indexes what the first run wrote. */
+	pid = start(f, P(f, 1, "st/saksid.conf"), sock);
+	{
+		char *log = slurp(f->path[15], NULL);
+
+		assert_non_null(strstr(log, "indexes: caught up"));
+		free(log);
+	}
+
+	/* By NIK: needs a key, blinded, masked, and logged. */
+	nik = most_common(&g_day, "nik", NULL, &cnt);
+	assert_non_null(nik);
+	print_message("NIK with %zu events\n", cnt);
+	Q(f, &r, 2, 1, "query", "--config", f->path[1], "--nik", nik);
+	assert_int_equal(r.out_len, 0);
+	assert_non_null(strstr(r.err, "supervisor's key"));
+	run_free(&r);
+	acc = count_access(f, NULL);
+	assert_int_equal(acc, 0);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
+	    "--json");
+	n = check_json(&g_day, r.out, "nik", NULL, nik, 0, UINT64_MAX, NULL);
+	assert_int_equal(n, cnt);
+	snprintf(mask, sizeof(mask), "%.4s********%.4s", nik, nik + 12);
+	assert_non_null(strstr(r.out, mask));
+	assert_null(strstr(r.out, nik));
+	run_free(&r);
+	assert_int_equal(count_access(f, &revealed), 1);
+	assert_false(revealed);
+	/* The table too. */
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2]);
+	assert_non_null(strstr(r.out, "index  time"));
+	assert_non_null(strstr(r.out, mask));
+	run_free(&r);
+
+	/* By device. */
+	device = most_common(&g_day, "device_id", NULL, &cnt);
+	assert_non_null(device);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--device", device, "-k", f->path[2],
+	    "--json", "--limit", "1000");
+	assert_int_equal(check_json(&g_day, r.out, "device_id", NULL, device, 0, UINT64_MAX,
+	    NULL), cnt);
+	assert_null(strstr(r.out, device));
+	run_free(&r);
+
+	/* By officer: not personal, no key, no access entry. */
+	acc = count_access(f, NULL);
+	officer = most_common(&g_day, "officer_id", "approver_id", &cnt);
+	assert_non_null(officer);
+	print_message("officer %s with %zu events\n", officer, cnt);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--officer", officer, "--json",
+	    "--limit", "1000");
+	assert_int_equal(check_json(&g_day, r.out, "officer_id", "approver_id", officer, 0,
+	    UINT64_MAX, NULL), cnt);
+	run_free(&r);
+	assert_int_equal(count_access(f, NULL), acc);
+	/* Paged by 3: the pages add up, each continuing after the last. */
+	{
+		size_t total = 0;
+		char after_s[24] = "";
+
+		for (int page = 0; page < 1000; page++) {
+			json_t *root;
+
+			if (page == 0)
+				Q(f, &r, 0, 1, "query", "--config", f->path[1], "--officer", officer,
+				    "--json", "--limit", "3");
+			else
+				Q(f, &r, 0, 1, "query", "--config", f->path[1], "--officer", officer,
+				    "--json", "--limit", "3", "--after", after_s);
+			total += check_json(&g_day, r.out, "officer_id", "approver_id", officer, 0,
+			    UINT64_MAX, &more);
+			root = json_loads(r.out, 0, NULL);
+			if (more) {
+				after = (uint64_t)json_integer_value(json_object_get(root,
+				    "next_after"));
+				snprintf(after_s, sizeof(after_s), "%llu", (unsigned long long)after);
+			}
+			json_decref(root);
+			run_free(&r);
+			if (!more)
+				break;
+		}
+		assert_int_equal(total, cnt);
+	}
+
+	/* By claim, and its timeline in time order. */
+	claim = most_common(&g_day, "claim_id", NULL, &cnt);
+	assert_non_null(claim);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--claim", claim, "--json");
+	assert_int_equal(check_json(&g_day, r.out, "claim_id", NULL, claim, 0, UINT64_MAX,
+	    NULL), cnt);
+	run_free(&r);
+	Q(f, &r, 0, 1, "timeline", "--config", f->path[1], "--claim", claim, "--csv");
+	assert_true(strncmp(r.out, "index,time,type,branch,officer,claim,booking,personal\n",
+	    54) == 0);
+	{
+		size_t lines = 0;
+		char prev[32] = "";
+
+		for (char *l = strchr(r.out, '\n') + 1; *l != '\0'; l = strchr(l, '\n') + 1) {
+			char t[32];
+			char *c1 = strchr(l, ',');
+
+			snprintf(t, sizeof(t), "%.20s", c1 + 1);
+			assert_true(strcmp(prev, t) <= 0);   /* time order */
+			strcpy(prev, t);
+			lines++;
+		}
+		assert_true(lines >= cnt);
+	}
+	run_free(&r);
+
+	/* By time range (and type), no key needed. */
+	since = tmin + (tmax - tmin) / 3;
+	until = tmin + 2 * (tmax - tmin) / 3;
+	snprintf(since_s, sizeof(since_s), "%llu", (unsigned long long)since);
+	snprintf(until_s, sizeof(until_s), "%llu", (unsigned long long)until);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--since", since_s, "--until",
+	    until_s, "--json", "--limit", "100000");
+	n = check_json(&g_day, r.out, NULL, NULL, NULL, since, until, NULL);
+	assert_true(n > 100);
+	run_free(&r);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--type", "queue.booking.created",
+	    "--since", since_s, "--until", until_s, "--json", "--limit", "100000");
+	{
+		json_t *root = json_loads(r.out, 0, NULL);
+		size_t want = 0;
+
+		for (size_t j = 0; j < g_day.n; j++)
+			want += strcmp(g_day.ev[j].type, "queue.booking.created") == 0 &&
+			    g_day.ev[j].time_ms >= since && g_day.ev[j].time_ms <= until;
+		assert_int_equal(json_array_size(json_object_get(root, "entries")), want);
+		json_decref(root);
+	}
+	run_free(&r);
+
+	/* A key that is no supervisor's: refused, nothing shown. */
+	acc = count_access(f, NULL);
+	Q(f, &r, 1, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[5],
+	    "--reveal");
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	assert_int_equal(count_access(f, NULL), acc);
+
+	/* --reveal: the values in clear, after the access entry is in the ledger. */
+	RUN(f, &r, 0, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
+	    "--reveal", "--case", "SPI-2026-0001", "--json");
+	append(&g_err_all, &g_err_len, r.err);
+	assert_non_null(strstr(r.out, nik));
+	assert_non_null(find_secret(&g_day, r.out, r.out_len));   /* the grep works */
+	assert_non_null(strstr(r.err, "access logged as entry"));
+	run_free(&r);
+	assert_int_equal(count_access(f, &revealed), acc + 1);
+	assert_true(revealed);
+
+	/* No daemon, no receipt, no reveal (and no personal query). */
+	stop(pid);
+	Q(f, &r, 2, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
+	    "--reveal", "--timeout", "2000");
+	assert_int_equal(r.out_len, 0);
+	assert_non_null(strstr(r.err, "results withheld"));
+	run_free(&r);
+	Q(f, &r, 2, 1, "timeline", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
+	    "--timeout", "2000");
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	/* Non-personal queries need no daemon. */
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--claim", claim);
+	run_free(&r);
+
+	/* The ledger with its access entries verifies. */
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 9, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 10, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+
+	/* Nowhere a personal number of the day. */
+	no_secret_in_file(&g_day, P(f, 11, "st/ledger/data.mdb"));
+	no_secret_in_file(&g_day, f->path[15]);
+	assert_null(find_secret(&g_day, g_err_all, g_err_len));
+	assert_null(find_secret(&g_day, g_out_masked, g_out_len));
+	free_day(&g_day);
+	free(g_err_all);
+	free(g_out_masked);
+}
+
+static void
+test_usage(void **state)
+{
+	struct scratch *f = *state;
+	struct run r;
+
+	if (access(SAKSI, X_OK) != 0) {
+		print_message("saksi is not built here; skipping\n");
+		skip();
+	}
+	RUN(f, &r, 2, "query", "--config", "/nonexistent/saksid.conf", "--claim", "X");
+	run_free(&r);
+	RUN(f, &r, 2, "query");
+	assert_non_null(strstr(r.err, "at least one filter"));
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--claim", "a,b");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--claim", "X", "--limit", "0");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--since", "yesterday");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--since", "2026-02-02", "--until", "2026-02-01");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--claim", "X", "--case", "bad case");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--reveal", "--claim", "X");
+	assert_non_null(strstr(r.err, "-k"));
+	run_free(&r);
+	RUN(f, &r, 2, "timeline", "--claim", "X", "--booking", "Y");
+	run_free(&r);
+	RUN(f, &r, 2, "timeline", "--type", "claim.submitted");
+	run_free(&r);
+	RUN(f, &r, 2, "query", "--nik", "7371014101900001", "--nik", "7371014101900002");
+	/* A personal value is never echoed, even in a usage error. */
+	assert_null(strstr(r.err, "7371014101900001"));
+	run_free(&r);
+}
+
+static int
+setup(void **state)
+{
+	return scratch_setup(state, "query");
+}
+
+static int
+teardown(void **state)
+{
+	if (g_pid > 0) {
+		kill(g_pid, SIGKILL);
+		waitpid(g_pid, NULL, 0);
+		g_pid = -1;
+	}
+	return scratch_teardown(state);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_day, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
