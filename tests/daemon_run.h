@@ -72,7 +72,7 @@ dr_save_keys(const struct fx *fx, int what)
  * Writes a saksid config at path: a comment line (tests name config errors by line
  * number: the first line of fmt is line 10), the origin, state in ./state, ingest on
  * ipc://ingest.sock, the key files of dr_save_keys, the source tree's schemas; then the
- * lines of fmt (printf), which say what each test needs on top.
+ * lines of fmt (printf), which say what each test needs on top; last allow_root = yes.
  */
 DR_UNUSED __attribute__((format(printf, 2, 3))) static void
 dr_write_conf(const char *path, const char *fmt, ...)
@@ -96,6 +96,9 @@ dr_write_conf(const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	n += vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
 	va_end(ap);
+	assert_true((size_t)n < sizeof(text));
+	/* The tests run as whoever runs them, root in CI: keep root, no sandbox user. */
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "allow_root = yes\n");
 	assert_true((size_t)n < sizeof(text));
 	fx_write(path, text, (size_t)n, 0644);
 }
