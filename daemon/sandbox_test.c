@@ -657,9 +657,7 @@ test_daemon_sandboxed(void **state)
 	}
 	/* nobody must reach the state dir: the scratch dir is root's 0700. */
 	assert_int_equal(chmod(f->dir, 0755), 0);
-	cli(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN, (char *)NULL);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	cli(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase",
 	    (char *)NULL);
 	run_free(&r);
@@ -667,11 +665,8 @@ test_daemon_sandboxed(void **state)
 	    "--pub", P(f, 8, "p.pub"), "--role", "queue", "--branch", "KC-MAKASSAR",
 	    (char *)NULL);
 	run_free(&r);
-	conf = slurp(P(f, 4, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, sizeof(url), "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, sizeof(sock), "%s", url + strlen("ipc://"));
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
+	conf = slurp(f->path[4], NULL);
 	if (root) {
 		/* saksi init ran as root and allowed root: drop to nobody instead. */
 		line = strstr(conf, "allow_root = yes\n");
