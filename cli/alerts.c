@@ -612,13 +612,8 @@ alerts_ack(int argc, char **argv)
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
 	sk = xseckey_load(key, passfile);
-	rq.url = url;
-	rq.v = &v;
-	rq.box_pk = box.pk_key;
-	rq.timeout_ms = timeout;
-	rq.type = ACK_TYPE;
-	rq.seq = seq;
-	rq.time_ms = tms;
+	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);

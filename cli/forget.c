@@ -149,13 +149,8 @@ cmd_forget(int argc, char **argv)
 	}
 
 	sk = xseckey_load(key, passfile);
-	rq.url = url;
-	rq.v = &v;
-	rq.box_pk = box.pk_key;
-	rq.timeout_ms = timeout;
-	rq.type = FORGET_TYPE;
-	rq.seq = seq;
-	rq.time_ms = tms;
+	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = timeout, .type = FORGET_TYPE, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);

@@ -115,13 +115,8 @@ cmd_submit(int argc, char **argv)
 		free(payload);
 		return rc;
 	}
-	rq.url = url;
-	rq.v = &v;
-	rq.box_pk = box.pk_key;
-	rq.timeout_ms = timeout;
-	rq.type = type;
-	rq.seq = seq;
-	rq.time_ms = tms;
+	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = timeout, .type = type, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);
