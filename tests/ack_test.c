@@ -98,25 +98,6 @@ booking(const char *device, int person)
 	fx_item_free(&it);
 }
 
-/* Waits (bounded) until a file holds `what`; the daemon, if running, must stay up. */
-static char *
-await_file(const char *path, const char *what)
-{
-	for (int i = 0; i < 6000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
-
-		if (text != NULL && strstr(text, what) != NULL)
-			return text;
-		free(text);
-		if (daemon_pid > 0)
-			assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
-		nanosleep(&ts, NULL);
-	}
-	fail_msg("%s never held \"%s\"", path, what);
-	return NULL;
-}
-
 static int
 subscribe(void)
 {
@@ -281,11 +262,7 @@ setup(void **state)
 	(void)state;
 
 	fx_init(&fx, 0);
-	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
-	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/alerts.sock", fx.dir);
-	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
-	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
 	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
 	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
 	snprintf(keyring, sizeof(keyring), "%s/keyring.json", fx.dir);
@@ -470,7 +447,7 @@ test_ack_reraise(void **state)
 
 		follower = cli(1, "follow", args);
 		snprintf(errf, sizeof(errf), "%s/follow.err", fx.dir);
-		free(await_file(errf, "saksi: following alerts on "));
+		free(dr_await_file(errf, "saksi: following alerts on ", daemon_pid));
 	}
 	booking("ack-dev-00000003", 3);
 	free(await_alert(sub, 3, "rule", 0));

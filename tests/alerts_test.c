@@ -150,25 +150,6 @@ kill9(void)
 	daemon_pid = -1;
 }
 
-/* Waits (bounded) until a file holds `what`; the daemon, if running, must stay up. */
-static char *
-await_file(const char *path, const char *what)
-{
-	for (int i = 0; i < 3000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
-
-		if (text != NULL && strstr(text, what) != NULL)
-			return text;
-		free(text);
-		if (daemon_pid > 0)
-			assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
-		nanosleep(&ts, NULL);
-	}
-	fail_msg("%s never held \"%s\"", path, what);
-	return NULL;
-}
-
 /* Waits (bounded) until sub is connected: PUB sends nothing to a subscriber before. */
 static void
 await_connected(int sub)
@@ -239,11 +220,7 @@ setup(void **state)
 	(void)state;
 
 	fx_init(&fx, 0);
-	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
-	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/alerts.sock", fx.dir);
-	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
-	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
 	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
 	dr_write_conf(conf,
 	              "index_key = index.key\n"
@@ -306,7 +283,7 @@ test_alerts(void **state)
 	{
 		char errf[300];
 		snprintf(errf, sizeof(errf), "%s.err", out);
-		free(await_file(errf, "saksi: following alerts on "));
+		free(dr_await_file(errf, "saksi: following alerts on ", daemon_pid));
 	}
 
 	/* A family of three booking from one laptop: silent. */
@@ -423,7 +400,7 @@ test_alerts(void **state)
 static char *
 await_log(const char *what)
 {
-	return await_file(errlog, what);
+	return dr_await_file(errlog, what, daemon_pid);
 }
 
 /* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */

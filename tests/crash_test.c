@@ -760,10 +760,7 @@ setup(void **state)
 	fx_init(&cr->fx, NPROD);
 	cr->rng = seed;
 	cr->pid = -1;
-	snprintf(cr->url, sizeof(cr->url), "ipc://%s/ingest.sock", cr->fx.dir);
-	snprintf(cr->conf, sizeof(cr->conf), "%s/saksid.conf", cr->fx.dir);
-	snprintf(cr->errlog, sizeof(cr->errlog), "%s/saksid.log", cr->fx.dir);
-	snprintf(cr->ledger_dir, sizeof(cr->ledger_dir), "%s/state/ledger", cr->fx.dir);
+	dr_names(&cr->fx, cr->url, NULL, cr->conf, cr->errlog, cr->ledger_dir);
 	/* Detection on (index.key), as saksi init sets it up: alert entries are committed in
 	 * the same groups as the events the kills interrupt. */
 	dr_save_keys(&cr->fx, DR_INDEX_KEY | DR_KEYRING);

@@ -38,6 +38,47 @@ wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#define DR_NAME_LEN 256
+
+/* The names that dr_write_conf's config gives in fx->dir, each into a DR_NAME_LEN buffer
+ * (NULL: not wanted): the ingest URL, the alerts URL, the config, saksid's log (stderr)
+ * and the ledger's directory. */
+DR_UNUSED static void
+dr_names(const struct fx *fx, char *url, char *alerts_url, char *conf, char *errlog,
+         char *ledger_dir)
+{
+	if (url != NULL)
+		snprintf(url, DR_NAME_LEN, "ipc://%s/ingest.sock", fx->dir);
+	if (alerts_url != NULL)
+		snprintf(alerts_url, DR_NAME_LEN, "ipc://%s/alerts.sock", fx->dir);
+	if (conf != NULL)
+		snprintf(conf, DR_NAME_LEN, "%s/saksid.conf", fx->dir);
+	if (errlog != NULL)
+		snprintf(errlog, DR_NAME_LEN, "%s/saksid.log", fx->dir);
+	if (ledger_dir != NULL)
+		snprintf(ledger_dir, DR_NAME_LEN, "%s/state/ledger", fx->dir);
+}
+
+/* Waits (bounded, 60 s) until the file at path holds `what` and returns its text
+ * (malloc'd); the daemon pid, if above 0, must stay up meanwhile. */
+DR_UNUSED static char *
+dr_await_file(const char *path, const char *what, pid_t pid)
+{
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		char *text = access(path, F_OK) == 0 ? fx_read(path, NULL) : NULL;
+
+		if (text != NULL && strstr(text, what) != NULL)
+			return text;
+		free(text);
+		if (pid > 0)
+			assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s never held \"%s\"", path, what);
+	return NULL;
+}
+
 /* What dr_save_keys writes besides log.key, box.key and store.key. */
 #define DR_INDEX_KEY 0x01  /* index.key: fx_key(seed, "index"), detection on */
 #define DR_KEYRING 0x02    /* keyring.json: fx->keyring_json as it is now */

@@ -215,10 +215,7 @@ setup(void **state)
 
 	fx_init(&fx, NTHREADS);
 	tcp_port = free_port();
-	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
-	path_in(conf, sizeof(conf), "saksid.conf");
-	path_in(errlog, sizeof(errlog), "saksid.log");
-	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
 	dr_save_keys(&fx, DR_KEYRING);
 	write_conf("saksid.conf", "");
 	return 0;

@@ -147,11 +147,7 @@ setup(void **state)
 	(void)state;
 
 	fx_init(&fx, 0);
-	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
-	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/alerts.sock", fx.dir);
-	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
-	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
 	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	rules = fx_read(path, &len);

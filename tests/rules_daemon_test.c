@@ -965,10 +965,7 @@ setup(void **state)
 	free(fx.keyring_json);
 	fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
 	json_decref(kr);
-	snprintf(url, sizeof(url), "ipc://%s/ingest.sock", fx.dir);
-	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
-	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	snprintf(ledger_dir, sizeof(ledger_dir), "%s/state/ledger", fx.dir);
+	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
 	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
 	/* The same key for the expected tokens (fx_key's derivation, kept in the test). */
 	{
