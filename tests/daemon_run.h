@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -177,6 +178,18 @@ dr_saksid_start(const char *conf, const char *errlog, const char *env)
 	posix_spawn_file_actions_destroy(&fa);
 	free(own);
 	return pid;
+}
+
+/* Teardown's end of a daemon: SIGKILL and reap *pid if it is above 0, then *pid = -1.
+ * Best effort, no asserts: a teardown must go on whatever the test left. */
+DR_UNUSED static void
+dr_kill(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = -1;
 }
 
 /*

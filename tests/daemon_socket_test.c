@@ -225,10 +225,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
+	dr_kill(&daemon_pid);
 	free(ck_after_producers);
 	fx_free(&fx);
 	return 0;

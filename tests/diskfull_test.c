@@ -401,10 +401,7 @@ teardown(void **state)
 
 	saksi_outbox_close(d->ob);
 	saksi_client_close(d->cl);
-	if (d->pid > 0) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, NULL, 0);
-	}
+	dr_kill(&d->pid);
 	if (d->mounted && umount(d->state) != 0) {
 		fprintf(stderr, "umount %s: %s; detaching it\n", d->state, strerror(errno));
 		umount2(d->state, MNT_DETACH);

@@ -172,10 +172,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
+	dr_kill(&daemon_pid);
 	fx_free(&fx);
 	return 0;
 }

@@ -998,10 +998,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
+	dr_kill(&daemon_pid);
 	for (size_t i = 0; i < npending; i++)
 		fx_item_free(&pending[i]);
 	saksi_blind_free(blind);
