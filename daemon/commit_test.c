@@ -863,46 +863,38 @@ test_rules(void **state)
  * A crash between an alert's commit and its publication: the alert is in the state with
  * the published mark behind it. The next start (rules_set) publishes it, at least once.
  */
+/* A PUB socket bound at url and a SUB connected to it (receive timeout to ms), once the
+ * connection is up: PUB drops what it sends before. */
 static void
-test_publish_after_crash(void **state)
+pubsub_pair(const char *url, int to, int *pub, int *sub)
 {
-	struct lc lc;
-	saksi_blind *b;
-	saksi_rules *r;
-	saksi_ledger_txn *t;
-	saksi_rule_field f[1];
-	saksi_rule_event ev;
-	char tok[SAKSI_BLIND_TOKEN_LEN + 1], *msg = NULL;
-	uint8_t key[SAKSI_BLIND_KEYLEN];
-	uint64_t mark, last;
-	int pub, sub, to = 10000, n;
-	(void)state;
-
-	memset(key, 9, sizeof(key));
-	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
-	assert_int_equal(saksi_blind_token(b, SAKSI_BLIND_DEVICE, "device-000001", 13, tok),
-	    SAKSI_OK);
-	assert_true((pub = nn_socket(AF_SP, NN_PUB)) >= 0);
-	assert_true(nn_bind(pub, "inproc://commit-test-alerts") >= 0);
-	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
-	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
-	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
-	assert_true(nn_connect(sub, "inproc://commit-test-alerts") >= 0);
-	for (int i = 0; i < 1000 && nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
+	assert_true((*pub = nn_socket(AF_SP, NN_PUB)) >= 0);
+	assert_true(nn_bind(*pub, url) >= 0);
+	assert_true((*sub = nn_socket(AF_SP, NN_SUB)) >= 0);
+	assert_true(nn_setsockopt(*sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
+	assert_true(nn_setsockopt(*sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_connect(*sub, url) >= 0);
+	for (int i = 0; i < 1000 && nn_get_statistic(*sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
 	    i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	lc_blind = b;
-	lc_sock = pub;
-	lc_open(&lc, 0);
+}
 
-	/* What the crashed daemon left: rule state with alert 1, never published. */
-	r = rules_t();
-	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_rules_attach(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
+/* Rule state as a crashed daemon leaves it: rules_t() attached in a committed
+ * transaction, then, in the open write transaction returned in *t, three bookings from
+ * the device token tok evaluated, which raise alert 1. */
+static saksi_rules *
+crashed_rules(struct lc *lc, const char *tok, saksi_ledger_txn **t)
+{
+	saksi_rules *r = rules_t();
+	saksi_rule_field f[1];
+	saksi_rule_event ev;
+
+	assert_int_equal(saksi_ledger_begin(lc->l, 1, t), SAKSI_OK);
+	assert_int_equal(saksi_rules_attach(r, saksi_ledger_txn_mdb(*t)), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(*t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(lc->l, 1, t), SAKSI_OK);
 	f[0].rf_name = "device_id";
 	f[0].rf_value = tok;
 	f[0].rf_personal = 1;
@@ -914,8 +906,36 @@ test_publish_after_crash(void **state)
 	for (uint64_t i = 0; i < 3; i++) {
 		ev.re_index = i;
 		ev.re_time_ms = FX_NOW + i;
-		assert_int_equal(saksi_rules_eval(r, saksi_ledger_txn_mdb(t), &ev, NULL), SAKSI_OK);
+		assert_int_equal(saksi_rules_eval(r, saksi_ledger_txn_mdb(*t), &ev, NULL),
+		    SAKSI_OK);
 	}
+	return r;
+}
+
+static void
+test_publish_after_crash(void **state)
+{
+	struct lc lc;
+	saksi_blind *b;
+	saksi_rules *r;
+	saksi_ledger_txn *t;
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1], *msg = NULL;
+	uint8_t key[SAKSI_BLIND_KEYLEN];
+	uint64_t mark, last;
+	int pub, sub, to = 10000, n;
+	(void)state;
+
+	memset(key, 9, sizeof(key));
+	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
+	assert_int_equal(saksi_blind_token(b, SAKSI_BLIND_DEVICE, "device-000001", 13, tok),
+	    SAKSI_OK);
+	pubsub_pair("inproc://commit-test-alerts", to, &pub, &sub);
+	lc_blind = b;
+	lc_sock = pub;
+	lc_open(&lc, 0);
+
+	/* What the crashed daemon left: rule state with alert 1, never published. */
+	r = crashed_rules(&lc, tok, &t);
 	assert_int_equal(saksi_rules_alert_last(r, saksi_ledger_txn_mdb(t), &last), SAKSI_OK);
 	assert_int_equal(saksi_rules_published_get(r, saksi_ledger_txn_mdb(t), &mark),
 	    SAKSI_OK);
@@ -1266,8 +1286,6 @@ test_reraise_publish_after_crash(void **state)
 	saksi_blind *b;
 	saksi_rules *r;
 	saksi_ledger_txn *t;
-	saksi_rule_field f[1];
-	saksi_rule_event ev;
 	saksi_alert a;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1], *msg = NULL;
 	uint8_t key[SAKSI_BLIND_KEYLEN];
@@ -1279,41 +1297,14 @@ test_reraise_publish_after_crash(void **state)
 	assert_int_equal(saksi_blind_new(key, &b), SAKSI_OK);
 	assert_int_equal(saksi_blind_token(b, SAKSI_BLIND_DEVICE, "device-000002", 13, tok),
 	    SAKSI_OK);
-	assert_true((pub = nn_socket(AF_SP, NN_PUB)) >= 0);
-	assert_true(nn_bind(pub, "inproc://commit-test-reraise") >= 0);
-	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
-	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
-	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
-	assert_true(nn_connect(sub, "inproc://commit-test-reraise") >= 0);
-	for (int i = 0; i < 1000 && nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
-	    i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
+	pubsub_pair("inproc://commit-test-reraise", to, &pub, &sub);
 	lc_blind = b;
 	lc_sock = pub;
 	lc_open(&lc, 0);
 
 	/* What the crashed daemon left: alert 1 tracked and published, then re-raised in a
 	 * committed transaction, never published. */
-	r = rules_t();
-	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_rules_attach(r, saksi_ledger_txn_mdb(t)), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(lc.l, 1, &t), SAKSI_OK);
-	f[0].rf_name = "device_id";
-	f[0].rf_value = tok;
-	f[0].rf_personal = 1;
-	memset(&ev, 0, sizeof(ev));
-	ev.re_type = "queue.booking.created";
-	ev.re_branch = FX_BRANCH;
-	ev.re_fields = f;
-	ev.re_nfields = 1;
-	for (uint64_t i = 0; i < 3; i++) {
-		ev.re_index = i;
-		ev.re_time_ms = FX_NOW + i;
-		assert_int_equal(saksi_rules_eval(r, saksi_ledger_txn_mdb(t), &ev, NULL), SAKSI_OK);
-	}
+	r = crashed_rules(&lc, tok, &t);
 	assert_int_equal(saksi_rules_alert_track(r, saksi_ledger_txn_mdb(t), 1, 3, FX_NOW),
 	    SAKSI_OK);
 	assert_int_equal(saksi_rules_published_set(r, saksi_ledger_txn_mdb(t), 1), SAKSI_OK);
