@@ -622,6 +622,8 @@ alerts_ack(int argc, char **argv)
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
 		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);
 
+		if (o == NULL)
+			xdie("out of memory");
 		send_print_json(o, rc, &res);
 	} else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)

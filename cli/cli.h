@@ -126,7 +126,8 @@ void xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch,
                char *payload, struct saksi_result *res);
 /* SX_OK if the event was accepted or already in the ledger, else SX_FAIL. */
 int send_rc(const struct saksi_result *res);
-/* --json: adds index and receipt (SX_OK) or message to o, prints it, frees it. */
+/* --json: adds index and receipt (SX_OK) or message to o, prints it, frees it. o: the
+ * command's own first fields, or NULL for ok, code and status. */
 void send_print_json(struct json_t *o, int rc, const struct saksi_result *res);
 /* Prints the refusal line unless rc is SX_OK, clears *res, returns rc. */
 int send_finish(int rc, struct saksi_result *res);

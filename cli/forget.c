@@ -154,12 +154,9 @@ cmd_forget(int argc, char **argv)
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);
-	if (json) {
-		json_t *o = json_pack("{s:b, s:i, s:s}", "ok", rc == SX_OK, "code",
-		    res.sr_code, "status", saksi_reason_name(res.sr_code));
-
-		send_print_json(o, rc, &res);
-	} else if (rc == SX_OK) {
+	if (json)
+		send_print_json(NULL, rc, &res);
+	else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
 		fprintf(stderr, "saksi: forget request %s as entry %" PRIu64 "; the "

@@ -100,6 +100,9 @@ void
 send_print_json(json_t *o, int rc, const saksi_result *res)
 {
 	if (o == NULL)
+		o = json_pack("{s:b, s:i, s:s}", "ok", rc == SX_OK, "code", res->sr_code,
+		    "status", saksi_reason_name(res->sr_code));
+	if (o == NULL)
 		xdie("out of memory");
 	if (rc == SX_OK) {
 		json_object_set_new(o, "index", json_integer((json_int_t)res->sr_index));
