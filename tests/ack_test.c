@@ -232,26 +232,6 @@ ack(const char *name, const char *id, const char *note)
 	return cli(0, name, args);
 }
 
-static void
-await_exit0(pid_t pid)
-{
-	int st;
-
-	for (int i = 0; i < 6000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fail_msg("child %d did not finish", (int)pid);
-}
-
 static int
 setup(void **state)
 {
@@ -452,7 +432,7 @@ test_ack_reraise(void **state)
 	booking("ack-dev-00000003", 3);
 	free(await_alert(sub, 3, "rule", 0));
 	free(await_alert(sub, 3, "reraise", 1));
-	await_exit0(follower);
+	dr_await_exit0(follower);
 	text = cli_text("follow", "out");
 	assert_non_null(strstr(text, "  alert 3  medium  one_booking  device_id="));
 	assert_non_null(strstr(text, "  alert 3  high  reraise:one_booking  device_id="));

@@ -164,27 +164,6 @@ await_connected(int sub)
 	fail_msg("the alerts subscriber never connected");
 }
 
-/* Waits (bounded) for a child to exit 0; kills it and fails otherwise. */
-static void
-await_exit0(pid_t pid)
-{
-	int st;
-
-	for (int i = 0; i < 3000; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid) {
-			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fail_msg("child %d did not finish", (int)pid);
-}
-
 /* Waits for one alert on sub; returns its JSON (malloc'd). */
 static char *
 recv_alert(int sub)
@@ -313,7 +292,7 @@ test_alerts(void **state)
 	free(a1);
 	free(a2);
 	/* saksi alerts follow saw the same two, one line each. */
-	await_exit0(follower);
+	dr_await_exit0(follower);
 	text = fx_read(out, NULL);
 	printf("# saksi alerts follow:\n%s", text);
 	assert_non_null(strstr(text, "high  device_many_nik_fast  device_id="));

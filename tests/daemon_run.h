@@ -180,6 +180,28 @@ dr_saksid_start(const char *conf, const char *errlog, const char *env)
 	return pid;
 }
 
+/* Waits (bounded, 60 s) for the child pid (a dr_saksi in the background) to exit 0;
+ * kills it and fails the test otherwise. */
+DR_UNUSED static void
+dr_await_exit0(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("child %d did not finish", (int)pid);
+}
+
 /* Teardown's end of a daemon: SIGKILL and reap *pid if it is above 0, then *pid = -1.
  * Best effort, no asserts: a teardown must go on whatever the test left. */
 DR_UNUSED static void
