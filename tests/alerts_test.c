@@ -110,35 +110,15 @@ booking(uint64_t dt, const char *channel, const char *booking_id, int person,
 static size_t
 ledger_alerts(char rules[8][64])
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	size_t n = 0;
+	saksi_alert a[8];
+	uint64_t index[8];
+	size_t n = dr_ledger_alerts(ledger_dir, a, index, 8);
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
-		saksi_leaf lf;
-		saksi_alert a;
-		uint8_t *leaf;
-		size_t len;
-
-		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
-		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
-		if (lf.lf_kind == SAKSI_LEAF_ALERT) {
-			assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, &a),
-			    SAKSI_OK);
-			assert_true(n < 8);
-			assert_int_equal(a.al_id, n + 1);
-			assert_true(a.al_trigger < i);
-			snprintf(rules[n++], 64, "%s", a.al_rule);
-		}
-		free(leaf);
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(a[k].al_id, k + 1);
+		assert_true(a[k].al_trigger < index[k]);
+		snprintf(rules[k], 64, "%s", a[k].al_rule);
 	}
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
 	return n;
 }
 

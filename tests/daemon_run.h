@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "ledger.h"
+#include "rules.h"
+#include "verify.h"
 
 #define DR_UNUSED __attribute__((unused))
 #define DR_SAKSID SAKSI_BUILD_DIR "/saksid"
@@ -78,6 +81,43 @@ dr_await_file(const char *path, const char *what, pid_t pid)
 	}
 	fail_msg("%s never held \"%s\"", path, what);
 	return NULL;
+}
+
+/* The alert entries of the ledger in ledger_dir (opened read-only, saksid stopped), in
+ * ledger order, into out and their leaf indexes into index (NULL: not wanted); fails the
+ * test if there are more than max. Returns how many. */
+DR_UNUSED static size_t
+dr_ledger_alerts(const char *ledger_dir, saksi_alert *out, uint64_t *index, size_t max)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	size_t n = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		if (lf.lf_kind == SAKSI_LEAF_ALERT) {
+			assert_true(n < max);
+			assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len,
+			                 &out[n]), SAKSI_OK);
+			if (index != NULL)
+				index[n] = i;
+			n++;
+		}
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return n;
 }
 
 /* What dr_save_keys writes besides log.key, box.key and store.key. */
