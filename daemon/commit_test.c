@@ -912,6 +912,25 @@ crashed_rules(struct lc *lc, const char *tok, saksi_ledger_txn **t)
 	return r;
 }
 
+/* The end of a publish-after-crash test: a second start publishes nothing; then the
+ * committer, both sockets and the blinder go. */
+static void
+nothing_more_published(struct lc *lc, int pub, int sub, saksi_blind *b)
+{
+	char *msg = NULL;
+	int to = 0;
+
+	assert_int_equal(saksid_commit_publish(lc->c), SAKSI_OK);
+	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
+	assert_true(nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT) < 0);
+	lc_close(lc);
+	lc_sock = -1;
+	lc_blind = NULL;
+	nn_close(sub);
+	nn_close(pub);
+	saksi_blind_free(b);
+}
+
 static void
 test_publish_after_crash(void **state)
 {
@@ -959,16 +978,7 @@ test_publish_after_crash(void **state)
 	saksi_ledger_abort(t);
 	saksi_rules_free(r);
 	/* Nothing more to publish: a second start sends nothing. */
-	assert_int_equal(saksid_commit_publish(lc.c), SAKSI_OK);
-	to = 0;
-	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
-	assert_true(nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT) < 0);
-	lc_close(&lc);
-	lc_sock = -1;
-	lc_blind = NULL;
-	nn_close(sub);
-	nn_close(pub);
-	saksi_blind_free(b);
+	nothing_more_published(&lc, pub, sub, b);
 }
 
 /* One item checked by ig and committed alone at now; its code, message in msg. */
@@ -1331,16 +1341,7 @@ test_reraise_publish_after_crash(void **state)
 	assert_int_equal(mark, 1);
 	saksi_ledger_abort(t);
 	saksi_rules_free(r);
-	assert_int_equal(saksid_commit_publish(lc.c), SAKSI_OK);
-	to = 0;
-	assert_true(nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to)) >= 0);
-	assert_true(nn_recv(sub, &msg, NN_MSG, NN_DONTWAIT) < 0);
-	lc_close(&lc);
-	lc_sock = -1;
-	lc_blind = NULL;
-	nn_close(sub);
-	nn_close(pub);
-	saksi_blind_free(b);
+	nothing_more_published(&lc, pub, sub, b);
 }
 
 /* Leaf index as an alert; fails unless it is one. */
