@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "rules.h"
 #include "verify.h"
+#include "../tests/testutil.h"
 
 #define T0 1700000000000ull      /* producer time of the events */
 #define D0 1800000000000ull      /* daemon time of the first commit */
@@ -73,24 +73,6 @@ setup(void **state)
 	return 0;
 }
 
-static void
-rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(dir);
-}
-
 static int
 teardown(void **state)
 {
@@ -99,7 +81,7 @@ teardown(void **state)
 	if (fx->env != NULL)
 		mdb_env_close(fx->env);
 	saksi_rules_free(fx->r);
-	rm_dir(fx->dir);
+	rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }

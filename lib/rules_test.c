@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "blind.h"
 #include "rules.h"
+#include "../tests/testutil.h"
 
 #define HDR "saksi-rules 1\nlateness 1m\n"
 #define MIN 60000ull
@@ -66,24 +66,6 @@ setup(void **state)
 	return 0;
 }
 
-static void
-rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(dir);
-}
-
 static int
 teardown(void **state)
 {
@@ -92,7 +74,7 @@ teardown(void **state)
 	saksi_rules_free(fx->r);
 	if (fx->env != NULL)
 		env_close(fx);
-	rm_dir(fx->dir);
+	rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -1498,7 +1480,7 @@ fresh_env(struct fx *fx)
 	saksi_rules_free(fx->r);
 	fx->r = NULL;
 	env_close(fx);
-	rm_dir(fx->dir);
+	rm_rf(fx->dir);
 	assert_non_null(mkdtemp(strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX")));
 	env_open(fx);
 	fx->next_index = 0;
