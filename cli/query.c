@@ -673,8 +673,8 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 	if (!saksi_keyring_role_allows(kr, ke->ke_role, ACCESS_TYPE))
 		xfail("key %s has role %s, which may not sign %s: use a supervisor's key",
 		    ke->ke_name, ke->ke_role, ACCESS_TYPE);
-	p = json_pack("{s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
-	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch,
+	p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
+	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
 	    "command", o->timeline ? "timeline" : "query", "filter", filter,
 	    "personal_filter", personal, "results", (json_int_t)results,
 	    "revealed", o->reveal);

@@ -315,6 +315,13 @@ count_access(struct scratch *f, int *revealed_last)
 	if (revealed_last != NULL && n > 0)
 		*revealed_last = json_is_true(json_object_get(json_object_get(
 		    json_array_get(arr, n - 1), "payload"), "revealed"));
+	/* Who looked, as the rules count it: the signing key's own id. */
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+
+		assert_string_equal(json_string_value(json_object_get(json_object_get(e,
+		    "payload"), "key_id")), json_string_value(json_object_get(e, "key_id")));
+	}
 	/* The filter names tokens, never values. */
 	assert_null(find_secret(&g_day, r.out, r.out_len));
 	json_decref(root);
