@@ -539,6 +539,8 @@ distinct(uint64_t *set, size_t *n)
 {
 	size_t o = 0;
 
+	if (*n == 0)
+		return;   /* set may be NULL: an empty timeline (a forgotten participant's) */
 	qsort(set, *n, sizeof(*set), u64_cmp);
 	for (size_t i = 0; i < *n; i++)
 		if (o == 0 || set[o - 1] != set[i])
@@ -594,7 +596,8 @@ run_timeline(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qop
 	distinct(set, &n);
 	for (size_t i = 0; i < n; i++)
 		result_add(res, x, txn, set[i], o->reveal);
-	qsort(res->rows, res->n, sizeof(*res->rows), row_cmp_time);
+	if (res->n > 1)
+		qsort(res->rows, res->n, sizeof(*res->rows), row_cmp_time);
 	shown = res->n > o->limit ? o->limit : res->n;
 	for (size_t i = shown; i < res->n; i++)
 		row_free(&res->rows[i]);
