@@ -665,7 +665,8 @@ setup_files(struct bench *b, char *conf, size_t conflen)
 		die(conf, strerror(errno));
 	fprintf(f, "origin = %s\nstate_dir = state\nlisten = %s\nkeyring = keyring.json\n"
 	        "log_key = log.key\nbox_key = box.key\nstore_key = store.key\n"
-	        "schemas_dir = %s\n", ORIGIN, b->b_url, SAKSI_SOURCE_SCHEMA_DIR);
+	        "schemas_dir = %s\nallow_root = yes\n", ORIGIN, b->b_url,
+	        SAKSI_SOURCE_SCHEMA_DIR);
 	if (b->b_o.workers)
 		fprintf(f, "workers = %u\n", b->b_o.workers);
 	if (b->b_o.group_max)

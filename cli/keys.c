@@ -623,11 +623,16 @@ saksid_conf_text(const char *origin, const char *listen, const char *schemas,
 	    "store_key = store.key\n"
 	    "index_key = index.key\n"
 	    "schemas_dir = %s\n"
-	    "%s%s%s%s%s",
+	    "%s%s%s%s%s%s",
 	    origin, listen, schemas,
 	    rules != NULL ? "# Detection (RULES.md): reloaded on SIGHUP.\nrules = " : "",
 	    rules != NULL ? rules : "", rules != NULL ? "\nalerts_listen = " : "",
-	    rules != NULL ? alerts : "", rules != NULL ? "\n" : "");
+	    rules != NULL ? alerts : "", rules != NULL ? "\n" : "",
+	    /* The keys here are root's: saksid would refuse a root start without this
+	     * (saksid(8), SANDBOX); a production config names `user` instead. */
+	    geteuid() == 0 ? "# saksi init ran as root: saksid may stay root (a test "
+	    "setup). Set user = ACCOUNT instead\n# to drop root (saksid(8), SANDBOX).\n"
+	    "allow_root = yes\n" : "");
 	return out;
 }
 

@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-enum cf_type { CF_STR, CF_PATH, CF_URL, CF_UINT };
+enum cf_type { CF_STR, CF_PATH, CF_URL, CF_UINT, CF_NAME, CF_BOOL };
 
 struct cf_key {
 	const char *k_name;
@@ -30,7 +30,7 @@ enum {
 	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_RETENTION_DAYS,
 	K_RETENTION_KEY,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
-	K__COUNT
+	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -61,6 +61,10 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
 	[K_RETENTION_DAYS] = { "retention_days", CF_UINT, 0, 0, 36500 },
 	[K_RETENTION_KEY] = { "retention_key", CF_PATH, 0, 0, 0 },
+	[K_USER] = { "user", CF_NAME, 0, 0, 0 },
+	[K_GROUP] = { "group", CF_NAME, 0, 0, 0 },
+	[K_ALLOW_ROOT] = { "allow_root", CF_BOOL, 0, 0, 0 },
+	[K_SECCOMP] = { "seccomp", CF_BOOL, 0, 0, 0 },
 };
 
 struct cf_parse {
@@ -141,6 +145,25 @@ cf_origin_ok(const char *v)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (c <= 0x20 || c >= 0x7f || c == '+')
+			return 0;
+	}
+	return 1;
+}
+
+/* A user or group name as useradd(8) takes it: no path, no option, no number that
+ * getpwnam could read as a uid. */
+static int
+cf_name_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 32 || v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+		      (c == '$' && i == n - 1)))
 			return 0;
 	}
 	return 1;
@@ -296,6 +319,31 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		if ((*slot = cf_join(p, v)) == NULL)
 			return SAKSI_ERR_NOMEM;
 		return SAKSI_OK;
+	case CF_NAME:
+		if (!cf_name_ok(v))
+			return cf_fail(p, "%s:%u: %s: \"%s\" is not an account name (letters, "
+			               "digits, '_', '-', '.'; not starting with a digit)",
+			               p->p_path, line, key->k_name, v);
+		if ((s = strdup(v)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		if (k == K_USER)
+			cf->cf_user = s;
+		else
+			cf->cf_group = s;
+		return SAKSI_OK;
+	case CF_BOOL:
+		if (strcmp(v, "yes") == 0)
+			x = 1;
+		else if (strcmp(v, "no") == 0)
+			x = 0;
+		else
+			return cf_fail(p, "%s:%u: %s: \"%s\" is not yes or no", p->p_path, line,
+			               key->k_name, v);
+		if (k == K_ALLOW_ROOT)
+			cf->cf_allow_root = (int)x;
+		else
+			cf->cf_seccomp = (int)x;
+		return SAKSI_OK;
 	case CF_URL:
 		/* alerts_listen: the only single-valued URL key. */
 		return cf_url(p, line, key->k_name, v, &cf->cf_alerts_listen);
@@ -367,6 +415,8 @@ saksid_config_free(saksid_config *cf)
 	free(cf->cf_index_key);
 	free(cf->cf_retention_key);
 	free(cf->cf_alerts_listen);
+	free(cf->cf_user);
+	free(cf->cf_group);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -412,6 +462,7 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	cf.cf_refusal_alert_window_s = 600;
 	cf.cf_refusal_alert_threshold = 100;
 	cf.cf_alert_ack_timeout_s = 3600;
+	cf.cf_seccomp = 1;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP
 	                                                          : (unsigned)ncpu;
@@ -462,6 +513,16 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	if (p.p_seen[K_ALERTS_LISTEN] != 0 && p.p_seen[K_RULES] == 0) {
 		e = cf_fail(&p, "%s:%u: alerts_listen without rules: there would be no alerts",
 		            path, p.p_seen[K_ALERTS_LISTEN]);
+		goto out;
+	}
+	if (p.p_seen[K_GROUP] != 0 && p.p_seen[K_USER] == 0) {
+		e = cf_fail(&p, "%s:%u: group without user: saksid changes its group only when "
+		            "it drops root for user", path, p.p_seen[K_GROUP]);
+		goto out;
+	}
+	if (p.p_seen[K_USER] != 0 && cf.cf_allow_root) {
+		e = cf_fail(&p, "%s:%u: allow_root = yes with user: choose one (user drops root, "
+		            "allow_root keeps it)", path, p.p_seen[K_ALLOW_ROOT]);
 		goto out;
 	}
 	/* Refusal alerts are alert entries: without detection there is no alert log. */

@@ -51,6 +51,10 @@ typedef struct saksid_config {
 	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
 	                                       silent for longer (needs retention_key) */
 	char *cf_retention_key;             /* SIGN: signs retention's forget entries */
+	char *cf_user;                      /* started as root: the account to drop to */
+	char *cf_group;                     /* its group; NULL: the user's login group */
+	int cf_allow_root;                  /* 1: started as root without user, stay root */
+	int cf_seccomp;                     /* 1 (default): install the system call filter */
 } saksid_config;
 
 /*

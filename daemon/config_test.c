@@ -468,6 +468,58 @@ test_load(void **state)
 	rmdir(dir);
 }
 
+/* The sandbox keys (daemon/sandbox.h): names, yes/no, and the combinations refused. */
+static void
+test_sandbox_keys(void **state)
+{
+	saksid_config cf;
+	(void)state;
+
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_null(cf.cf_user);
+	assert_null(cf.cf_group);
+	assert_int_equal(cf.cf_allow_root, 0);
+	assert_int_equal(cf.cf_seccomp, 1);
+	saksid_config_free(&cf);
+
+	assert_int_equal(parse(BASE "user = saksi\ngroup = saksi-producers\nseccomp = no\n",
+	                       &cf), SAKSI_OK);
+	assert_string_equal(cf.cf_user, "saksi");
+	assert_string_equal(cf.cf_group, "saksi-producers");
+	assert_int_equal(cf.cf_seccomp, 0);
+	saksid_config_free(&cf);
+
+	assert_int_equal(parse(BASE "allow_root = yes\nseccomp = yes\n", &cf), SAKSI_OK);
+	assert_int_equal(cf.cf_allow_root, 1);
+	assert_int_equal(cf.cf_seccomp, 1);
+	saksid_config_free(&cf);
+
+	expect_error("user = 0\n", "/etc/saksi/saksid.conf:10: user: \"0\" is not an "
+	             "account name");
+	expect_error("user = ../root\n", "/etc/saksi/saksid.conf:10: user: \"../root\" is "
+	             "not an account name");
+	expect_error("user = -x\n", "/etc/saksi/saksid.conf:10: user: \"-x\" is not");
+	expect_error("user = a$b\n", "/etc/saksi/saksid.conf:10: user: \"a$b\" is not");
+	expect_error("user = abcdefghijklmnopqrstuvwxyz0123456\n",
+	             "/etc/saksi/saksid.conf:10: user: \"abcdefghijklmnopqrstuvwxyz0123456\"");
+	expect_error("user = saksi\ngroup = 12\n", "/etc/saksi/saksid.conf:11: group: \"12\"");
+	expect_error("user = a\nuser = b\n", "/etc/saksi/saksid.conf:11: user already set "
+	             "on line 10");
+	expect_error("seccomp = on\n", "/etc/saksi/saksid.conf:10: seccomp: \"on\" is not "
+	             "yes or no");
+	expect_error("allow_root = 1\n", "/etc/saksi/saksid.conf:10: allow_root: \"1\" is "
+	             "not yes or no");
+	expect_error("group = saksi\n", "/etc/saksi/saksid.conf:10: group without user");
+	expect_error("user = saksi\nallow_root = yes\n", "/etc/saksi/saksid.conf:11: "
+	             "allow_root = yes with user: choose one");
+	/* allow_root = no with user is consistent. */
+	assert_int_equal(parse(BASE "user = nobody\nallow_root = no\n", &cf), SAKSI_OK);
+	assert_string_equal(cf.cf_user, "nobody");
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "user = _saksi$\n", &cf), SAKSI_OK);
+	saksid_config_free(&cf);
+}
+
 int
 main(void)
 {
@@ -484,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_sandbox_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

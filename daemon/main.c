@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "note.h"
 #include "rules.h"
+#include "sandbox.h"
 #include "schema.h"
 #include "server.h"
 
@@ -98,6 +100,51 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
 	}
 	return 0;
+}
+
+/* Gives dir (+ name) to the drop account, if any; logs why it cannot. */
+static int
+sandbox_own(const saksid_sandbox *sb, const saksid_log *lg, const char *dir,
+            const char *name)
+{
+	char path[4200], err[512];
+
+	snprintf(path, sizeof(path), "%s%s", dir, name != NULL ? name : "");
+	if (saksid_sandbox_chown(sb, path, err, sizeof(err)) != SAKSI_OK) {
+		saksid_logf(lg, LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if the (real, dropped) user may create and remove names in the directory of path. */
+static int
+sandbox_dir_writable(const char *path)
+{
+	char dir[4200];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) == 0;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return access(dir, W_OK | X_OK) == 0;
+}
+
+/* The directory of an ipc:// URL's socket, opened O_PATH so that the socket file can be
+ * removed at stop under the filter (sandbox.h); *base points into url. -1 on failure. */
+static int
+ipc_dir_open(const char *url, const char **base)
+{
+	const char *path = url + 6, *slash = strrchr(path, '/');
+	char dir[4200];
+
+	if (slash == NULL) {
+		*base = path;
+		return open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	*base = slash + 1;
+	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /*
@@ -173,16 +220,21 @@ main(int argc, char **argv)
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
 	saksid_server_stats st;
+	saksid_sandbox sb;
+	int ipc_dir[SAKSID_LISTEN_MAX + 1];
+	const char *ipc_base[SAKSID_LISTEN_MAX + 1];
+	size_t nipc = 0;
 	saksi_pubkey pub;
 	sigset_t sigs;
 	char err[512], vkey[SAKSI_VKEY_MAX + 1], *ledger_dir = NULL, *stored = NULL;
-	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)];
+	char urls[SAKSID_LISTEN_MAX * (SAKSID_URL_MAX + 1)], uid_text[24];
 	const char *conf = NULL;
 	uint64_t size = 0;
-	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig;
+	int c, to_stderr = 0, verbose = 0, rc = EXIT_SYSTEM, sig, state_new;
 	saksi_err e;
 
 	memset(&cf, 0, sizeof(cf));
+	memset(&sb, 0, sizeof(sb));
 	while ((c = getopt(argc, argv, "c:dv")) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
@@ -203,6 +255,18 @@ main(int argc, char **argv)
 	if ((e = saksid_config_load(conf, &cf, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM ? EXIT_SYSTEM : EXIT_CONFIG;
+	}
+	/* No core file and no ptrace before the first key is read (sandbox.h). */
+	if (saksid_sandbox_nodump() != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot disable core dumps: %s", strerror(errno));
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if ((e = saksid_sandbox_prepare(cf.cf_user, cf.cf_group, cf.cf_allow_root, &sb, err,
+	                                sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s: %s", cf.cf_path, err);
+		rc = e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
+		goto out;
 	}
 
 	/* Signals: every thread inherits this mask; only sigwait below sees them. */
@@ -266,6 +330,9 @@ main(int argc, char **argv)
 	if ((ledger_dir = malloc(strlen(cf.cf_state_dir) + sizeof("/ledger"))) == NULL)
 		goto out;
 	sprintf(ledger_dir, "%s/ledger", cf.cf_state_dir);
+	/* A state dir made now is given to the drop account; an existing one may hold more
+	 * than the ledger (saksi init puts the keys there) and stays as it is. */
+	state_new = access(cf.cf_state_dir, F_OK) != 0;
 	if (mkdir_private(cf.cf_state_dir) != 0 || mkdir_private(ledger_dir) != 0) {
 		saksid_logf(&lg, LOG_ERR, "cannot create %s: %s", ledger_dir, strerror(errno));
 		goto out;
@@ -298,6 +365,11 @@ main(int argc, char **argv)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
+	if ((state_new && sandbox_own(&sb, &lg, cf.cf_state_dir, NULL) != 0) ||
+	    sandbox_own(&sb, &lg, ledger_dir, NULL) != 0 ||
+	    sandbox_own(&sb, &lg, ledger_dir, "/data.mdb") != 0 ||
+	    sandbox_own(&sb, &lg, ledger_dir, "/lock.mdb") != 0)
+		goto out;
 
 	/*
 	 * Per-participant data keys: the slot file beside data.mdb (so a backup carries it),
@@ -315,6 +387,11 @@ main(int argc, char **argv)
 		rc = e == SAKSI_ERR_KEY || e == SAKSI_ERR_PERM ? EXIT_CONFIG : EXIT_SYSTEM;
 		goto out;
 	}
+	/* Written in place through the descriptors open now; the drop account must be able
+	 * to open them at its next start (and saksi backup to read the slots). */
+	if (sandbox_own(&sb, &lg, dk_slots, NULL) != 0 ||
+	    sandbox_own(&sb, &lg, dk_master, NULL) != 0)
+		goto out;
 	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
 		goto out;
 	/* A shred the verifier could not check would be a hole in the record. */
@@ -416,6 +493,49 @@ main(int argc, char **argv)
 		goto out;
 	}
 	limit_connections(&lg, cf.cf_max_connections);
+	/* Everything is open and every thread runs: the sandbox closes over them. */
+	for (size_t i = 0; i < cf.cf_nlisten; i++)
+		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
+		    sandbox_own(&sb, &lg, cf.cf_listen[i] + 6, NULL) != 0)
+			goto out;
+	if (cf.cf_alerts_listen != NULL && strncmp(cf.cf_alerts_listen, "ipc://", 6) == 0 &&
+	    sandbox_own(&sb, &lg, cf.cf_alerts_listen + 6, NULL) != 0)
+		goto out;
+	if ((e = saksid_sandbox_drop(&sb, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot drop root for user %s: %s", sb.sb_user, err);
+		goto out;
+	}
+	/* nanomsg 1.1.5 aborts if it cannot remove an ipc socket file when it closes it;
+	 * the filter turns that removal into a harmless ENOENT, so only seccomp = no can
+	 * hit it, after a drop to a user who may not write the socket's directory. */
+	for (size_t i = 0; sb.sb_drop && !cf.cf_seccomp && i <= cf.cf_nlisten; i++) {
+		const char *u = i < cf.cf_nlisten ? cf.cf_listen[i] : cf.cf_alerts_listen;
+
+		if (u != NULL && strncmp(u, "ipc://", 6) == 0 && !sandbox_dir_writable(u + 6))
+			saksid_logf(&lg, LOG_WARNING, "user %s may not write the directory of %s: "
+			            "with seccomp = no, nanomsg aborts at stop when it cannot "
+			            "remove the socket (nothing acknowledged is lost)", sb.sb_user,
+			            u + 6);
+	}
+	if (saksid_sandbox_nnp() != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "cannot set no_new_privs: %s", strerror(errno));
+		goto out;
+	}
+	/* The socket files are removed at stop through their directories' descriptors: the
+	 * filter lets nothing be deleted by path. */
+	for (size_t i = 0; i <= cf.cf_nlisten; i++) {
+		const char *u = i < cf.cf_nlisten ? cf.cf_listen[i] : cf.cf_alerts_listen;
+
+		if (u != NULL && strncmp(u, "ipc://", 6) == 0 &&
+		    (ipc_dir[nipc] = ipc_dir_open(u, &ipc_base[nipc])) >= 0)
+			nipc++;
+	}
+	if (cf.cf_seccomp && (e = saksid_sandbox_seccomp(ipc_dir, nipc, err,
+	                                                 sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s", err);
+		goto out;
+	}
+	snprintf(uid_text, sizeof(uid_text), "%u", (unsigned)getuid());
 	urls[0] = '\0';
 	for (size_t i = 0; i < cf.cf_nlisten; i++) {
 		if (i > 0)
@@ -430,6 +550,10 @@ main(int argc, char **argv)
 	            "forgotten at start", (unsigned long long)saksi_dk_slots(dk),
 	            (unsigned long long)saksi_dk_generation(dk),
 	            (unsigned long long)saksid_shred_wiped(shred));
+	saksid_logf(&lg, LOG_INFO, "sandbox: %s%s%s, no_new_privs, no core dumps, seccomp %s",
+	            sb.sb_drop ? "dropped root for user " : sb.sb_root ? "running as root" :
+	            "running as uid ", sb.sb_drop ? sb.sb_user : "",
+	            sb.sb_drop || sb.sb_root ? "" : uid_text, cf.cf_seccomp ? "on" : "OFF");
 	if (cf.cf_rules != NULL)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
@@ -469,6 +593,11 @@ out:
 	free(dk_master);
 	if (alerts_sock >= 0)
 		nn_close(alerts_sock);
+	/* Every socket is closed: their files go (nanomsg's own unlink got ENOENT). */
+	for (size_t i = 0; i < nipc; i++) {
+		(void)unlinkat(ipc_dir[i], ipc_base[i], 0);
+		close(ipc_dir[i]);
+	}
 	saksi_blind_free(blind);
 	saksi_seckey_free(index_key);
 	if (ledger != NULL)

@@ -378,7 +378,8 @@ setup(void **state)
 	         "alert_ack_timeout_s = 1\n"
 	         "group_wait_us = 0\n"
 	         "workers = 2\n"
-	         "map_size_mb = 64\n",
+	         "map_size_mb = 64\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR);
 	fx_write(conf, text, strlen(text), 0644);
 	return 0;

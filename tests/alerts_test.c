@@ -321,7 +321,8 @@ setup(void **state)
 	         "alerts_listen = ipc://alerts.sock\n"
 	         "group_wait_us = 0\n"
 	         "workers = 2\n"
-	         "map_size_mb = 64\n",
+	         "map_size_mb = 64\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR);
 	fx_write(conf, text, strlen(text), 0644);
 	/* The default rules, as a file of its own that test_reload rewrites. */

@@ -150,7 +150,8 @@ write_conf(struct crash *cr)
 	         "alerts_listen = ipc://alerts.sock\n"
 	         "group_wait_us = 2000\n"
 	         "workers = 2\n"
-	         "map_size_mb = 1024\n",
+	         "map_size_mb = 1024\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR, SAKSI_SOURCE_DIR);
 	fx_write(cr->conf, text, strlen(text), 0644);
 }

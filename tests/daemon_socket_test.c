@@ -77,7 +77,8 @@ write_conf(const char *name, const char *extra)
 	         "group_wait_us = 2000\n"
 	         "workers = 2\n"
 	         "map_size_mb = 64\n"
-	         "%s",
+	         "%s"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, tcp_port, SAKSI_SOURCE_DIR, extra);
 	fx_write(path, text, strlen(text), 0644);
 }
@@ -305,7 +306,8 @@ test_start_refusals(void **state)
 		snprintf(text, sizeof(text), "origin = %s\nstate_dir = state\n"
 		         "listen = ipc://ingest.sock\nkeyring = keyring.json\nlog_key = box.key\n"
 		         "box_key = box.key\nstore_key = store.key\n"
-		         "schemas_dir = %s/schemas/events\n", FX_ORIGIN, SAKSI_SOURCE_DIR);
+		         "schemas_dir = %s/schemas/events\nallow_root = yes\n", FX_ORIGIN,
+		         SAKSI_SOURCE_DIR);
 		fx_write(path, text, strlen(text), 0644);
 	}
 	assert_int_equal(wait_exit(spawn(path)), 1);

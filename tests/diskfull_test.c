@@ -65,7 +65,8 @@ write_conf(struct df *d, unsigned map_mb)
 	         "schemas_dir = %s/schemas/events\n"
 	         "group_wait_us = 1000\n"
 	         "workers = 2\n"
-	         "map_size_mb = %u\n",
+	         "map_size_mb = %u\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR, map_mb);
 	fx_write(d->conf, text, strlen(text), 0644);
 }

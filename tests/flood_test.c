@@ -216,7 +216,8 @@ setup(void **state)
 	         "queue_mb = %d\n"
 	         "queue_requests = %d\n"
 	         "max_inflight_per_key = %d\n"
-	         "max_connections = %d\n",
+	         "max_connections = %d\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR, QUEUE_MB, QUEUE_REQS, SHARE, MAX_CONNS);
 	fx_write(conf, text, strlen(text), 0644);
 	daemon_pid = spawn();

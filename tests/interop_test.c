@@ -1091,7 +1091,7 @@ test_daemon_ledger(void **state)
 	fprintf(f, "# written by tests/interop_test.c\norigin = %s\nstate_dir = state\n"
 	        "listen = %s\nkeyring = keyring.json\nlog_key = log.key\nbox_key = box.key\n"
 	        "store_key = store.key\nschemas_dir = %s\ngroup_wait_us = 2000\n"
-	        "workers = 2\ndict_after = 100\n", origin, url, SCHEMAS);
+	        "workers = 2\ndict_after = 100\nallow_root = yes\n", origin, url, SCHEMAS);
 	assert_int_equal(fclose(f), 0);
 
 	path_in(fx->dir, "saksid.log", slog, sizeof(slog));

@@ -214,7 +214,8 @@ setup(void **state)
 	         "workers = 2\n"
 	         "map_size_mb = 64\n"
 	         "refusal_alert_window_s = %d\n"
-	         "refusal_alert_threshold = %d\n",
+	         "refusal_alert_threshold = %d\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR, WINDOW_S, THRESHOLD);
 	fx_write(conf, text, strlen(text), 0644);
 	return 0;

@@ -1110,7 +1110,8 @@ setup(void **state)
 	         "max_clock_skew_ms = 2678400000\n"
 	         "group_wait_us = 0\n"
 	         "workers = 2\n"
-	         "map_size_mb = 64\n",
+	         "map_size_mb = 64\n"
+	         "allow_root = yes\n",
 	         FX_ORIGIN, SAKSI_SOURCE_DIR, SAKSI_SOURCE_DIR);
 	fx_write(conf, text, strlen(text), 0644);
 	sent = calloc(MAX_SENT, sizeof(*sent));

@@ -81,6 +81,22 @@ check_ok(const saksid_config *cf, const char *path)
 	           cf->cf_workers);
 	FUZZ_CHECK(cf->cf_map_size_mb <= (1ull << 24), "map_size_mb %zu", cf->cf_map_size_mb);
 	FUZZ_CHECK(cf->cf_dict_after <= 1000000000, "dict_after %u", cf->cf_dict_after);
+	/* The sandbox keys (daemon/sandbox.h): an account name is never a number, a path or
+	 * an option; group needs user; user and allow_root = yes exclude each other. */
+	for (i = 0; i < 2; i++) {
+		const char *n = i == 0 ? cf->cf_user : cf->cf_group;
+
+		if (n == NULL)
+			continue;
+		FUZZ_CHECK(n[0] != '\0' && strlen(n) <= 32 && n[0] != '-' &&
+		               !(n[0] >= '0' && n[0] <= '9') && strpbrk(n, "/ :\t") == NULL,
+		           "account name %s", n);
+	}
+	FUZZ_CHECK(cf->cf_group == NULL || cf->cf_user != NULL, "group without user");
+	FUZZ_CHECK(cf->cf_allow_root == 0 || cf->cf_allow_root == 1, "allow_root %d",
+	           cf->cf_allow_root);
+	FUZZ_CHECK(cf->cf_seccomp == 0 || cf->cf_seccomp == 1, "seccomp %d", cf->cf_seccomp);
+	FUZZ_CHECK(!(cf->cf_allow_root && cf->cf_user != NULL), "user with allow_root");
 }
 
 static void
