@@ -498,9 +498,7 @@ test_day(void **state)
 	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
 	print_message("simulated day from %s, seed 11\n", start_day);
 
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",

@@ -167,9 +167,7 @@ group_setup(void **state)
 	strftime(d->start, sizeof(d->start), "%Y-%m-%d", &tm);
 	printf("# seed %s, start %s\n", SEED, d->start);
 
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(d->vkey, sizeof(d->vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	state_init(SAKSI, f, ORIGIN, d->vkey, sizeof(d->vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
 	snprintf(d->conf, sizeof(d->conf), "%s/st/saksid.conf", f->dir);
