@@ -539,6 +539,8 @@ distinct(uint64_t *set, size_t *n)
 {
 	size_t o = 0;
 
+	if (*n == 0)
+		return;   /* set may be NULL: an empty timeline (a forgotten participant's) */
 	qsort(set, *n, sizeof(*set), u64_cmp);
 	for (size_t i = 0; i < *n; i++)
 		if (o == 0 || set[o - 1] != set[i])
@@ -594,7 +596,8 @@ run_timeline(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qop
 	distinct(set, &n);
 	for (size_t i = 0; i < n; i++)
 		result_add(res, x, txn, set[i], o->reveal);
-	qsort(res->rows, res->n, sizeof(*res->rows), row_cmp_time);
+	if (res->n > 1)
+		qsort(res->rows, res->n, sizeof(*res->rows), row_cmp_time);
 	shown = res->n > o->limit ? o->limit : res->n;
 	for (size_t i = shown; i < res->n; i++)
 		row_free(&res->rows[i]);
@@ -673,8 +676,8 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 	if (!saksi_keyring_role_allows(kr, ke->ke_role, ACCESS_TYPE))
 		xfail("key %s has role %s, which may not sign %s: use a supervisor's key",
 		    ke->ke_name, ke->ke_role, ACCESS_TYPE);
-	p = json_pack("{s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
-	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch,
+	p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
+	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
 	    "command", o->timeline ? "timeline" : "query", "filter", filter,
 	    "personal_filter", personal, "results", (json_int_t)results,
 	    "revealed", o->reveal);

@@ -105,6 +105,7 @@ struct saksid_committer {
 	/* Secondary indexes (index.h): on whenever co_blind is given. */
 	MDB_dbi c_ix_dbi;
 	saksid_index_stats c_ix_stats;
+	saksi_datakeys *c_dk;         /* borrowed, may be NULL: opens a forgotten one's entries */
 };
 
 saksi_err
@@ -258,6 +259,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_skew = o->co_max_clock_skew_ms;
 	c->c_age = o->co_max_event_age_ms > c->c_skew ? o->co_max_event_age_ms : c->c_skew;
 	c->c_blind = o->co_blind;
+	c->c_dk = o->co_datakeys;
 	atomic_store(&c->c_acked, UINT64_MAX);
 	c->c_sock = o->co_alerts_on ? o->co_alerts_sock : -1;
 	if (o->co_refusal_window_ms > 0 && o->co_refusal_threshold > 0) {
@@ -780,6 +782,16 @@ ack_check(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t 
 	return SAKSI_OK;
 }
 
+/* 1 if the item is a forget request (its type read from the envelope). */
+static int
+is_forget(const saksid_item *it)
+{
+	saksi_envelope env;
+
+	return saksi_envelope_parse(it->it_env, it->it_env_len, &env) == SAKSI_OK &&
+	    strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
+}
+
 /* Replay, equivocation, clock skew; then the append. Returns a ledger error or OK. */
 static saksi_err
 decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
@@ -861,6 +873,11 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		e = saksi_index_event(saksi_ledger_txn_mdb(txn), c->c_ix_dbi, c->c_blind, idx,
 		    it->it_env, it->it_env_len, it->it_disc, it->it_disc_len);
 		if (e != SAKSI_OK && e != SAKSI_ERR_FORMAT)
+			return e;
+		/* His postings go with his data key, in this transaction (FORMATS.md 7.4). */
+		if (it->it_disc != NULL && is_forget(it) &&
+		    (e = saksid_index_forget(txn, c->c_ix_dbi, c->c_blind, c->c_store_key, c->c_dk,
+		    it->it_disc, it->it_disc_len, NULL)) != SAKSI_OK)
 			return e;
 	}
 	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,

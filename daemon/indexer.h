@@ -45,4 +45,28 @@ saksi_err saksid_index_catchup(saksi_ledger *l, const saksi_blind *blind,
                                unsigned batch, MDB_dbi *dbi,
                                saksid_index_stats *st);
 
+typedef struct saksid_index_forgot {
+	uint64_t if_entries;    /* his entries found through his NIK token */
+	uint64_t if_postings;   /* personal postings removed */
+	uint64_t if_unopened;   /* his entries whose disclosures did not open: only their NIK
+	                           posting could be removed */
+} saksid_index_forgot;
+
+/*
+ * A forget request committed in txn (a supervisor.forget.requested event, disc its
+ * disclosures JSON array, clear): takes the participant out of the index in the same
+ * transaction (FORMATS.md 7.4). His entries are those posted under his NIK token (made
+ * with blind from the request's `nik` disclosure); for each, its disclosures at rest are
+ * opened (store, dk; his data key is wiped only after this transaction commits) and every
+ * personal posting they gave is removed; then his NIK key is dropped. Non-personal
+ * postings stay. Call it after the request itself is indexed, so that its own NIK posting
+ * goes too. A request without a nik disclosure removes nothing. st may be NULL. Errors:
+ * SAKSI_ERR_INVAL for NULL arguments; those of the ledger and index (SAKSI_ERR_FULL,
+ * SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM, SAKSI_ERR_CORRUPT): the caller must abort txn.
+ */
+saksi_err saksid_index_forget(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *blind,
+                              const saksi_seckey *store, saksi_datakeys *dk,
+                              const uint8_t *disc, size_t disc_len,
+                              saksid_index_forgot *st);
+
 #endif

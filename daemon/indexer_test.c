@@ -13,6 +13,7 @@
 
 #include "../tests/daemon_fixture.h"
 #include "commit.h"
+#include "envelope.h"
 #include "index.h"
 #include "indexer.h"
 #include "ledger.h"
@@ -267,12 +268,114 @@ test_resume(void **state)
 	saksi_blind_free(b);
 }
 
+/* The disclosures JSON array of a clear payload's personal members. */
+static char *
+disc_of(const char *clear, const char *const *personal, size_t np, size_t *len)
+{
+	char *payload, *disc;
+	size_t plen;
+
+	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, np, &payload,
+	    &plen, &disc, len), SAKSI_OK);
+	free(payload);
+	return disc;
+}
+
+/*
+ * A forget request's own transaction takes the participant's postings out: found through
+ * his NIK, removed per entry from his opened disclosures; entries that do not open lose
+ * at least their NIK posting. Others and the non-personal postings stay.
+ */
+static void
+test_forget(void **state)
+{
+	static const char *const nik_only[] = { "nik" };
+	static const char *const phone_only[] = { "phone" };
+	char dir[128], clear[128], nik[17], *disc;
+	size_t dlen;
+	saksi_ledger *l;
+	saksid_committer *c;
+	saksi_blind *b = blind_of(1);
+	saksi_seckey *other;
+	saksid_index_forgot st;
+	saksi_ledger_txn *txn;
+	MDB_dbi dbi;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ledger-f", fx.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	c = committer(l, b, fx.store);
+	commit_range(c, 0, 12);
+	saksid_commit_free(c);
+	assert_int_equal(by_nik(l, b, 0), 4);
+
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(txn), 0, &dbi), SAKSI_OK);
+	nik_of(0, nik);
+	snprintf(clear, sizeof(clear), "{\"nik\":\"%s\"}", nik);
+	disc = disc_of(clear, nik_only, 1, &dlen);
+	assert_int_equal(saksid_index_forget(NULL, dbi, b, fx.store, NULL, (uint8_t *)disc,
+	    dlen, &st), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_index_forget(txn, dbi, NULL, fx.store, NULL, (uint8_t *)disc,
+	    dlen, &st), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_index_forget(txn, dbi, b, NULL, NULL, (uint8_t *)disc, dlen,
+	    &st), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_index_forget(txn, dbi, b, fx.store, NULL, NULL, 0, &st),
+	    SAKSI_ERR_INVAL);
+	/* Not JSON, or no nik among the disclosures: nothing to find him by. */
+	assert_int_equal(saksid_index_forget(txn, dbi, b, fx.store, NULL, (uint8_t *)"[", 1,
+	    &st), SAKSI_OK);
+	assert_int_equal(st.if_entries, 0);
+	{
+		size_t pl;
+		char *pd = disc_of("{\"phone\":\"081234567890\"}", phone_only, 1, &pl);
+
+		assert_int_equal(saksid_index_forget(txn, dbi, b, fx.store, NULL, (uint8_t *)pd,
+		    pl, &st), SAKSI_OK);
+		assert_int_equal(st.if_entries, 0);
+		free(pd);
+	}
+	assert_int_equal(saksid_index_forget(txn, dbi, b, fx.store, NULL, (uint8_t *)disc,
+	    dlen, &st), SAKSI_OK);
+	assert_int_equal(st.if_entries, 4);
+	assert_int_equal(st.if_unopened, 0);
+	assert_true(st.if_postings >= 4);
+	free(disc);
+
+	/* Person 1's entries do not open with another store key: their NIK postings go
+	 * all the same (the key's drop). */
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &other), SAKSI_OK);
+	nik_of(1, nik);
+	snprintf(clear, sizeof(clear), "{\"nik\":\"%s\"}", nik);
+	disc = disc_of(clear, nik_only, 1, &dlen);
+	assert_int_equal(saksid_index_forget(txn, dbi, b, other, NULL, (uint8_t *)disc, dlen,
+	    &st), SAKSI_OK);
+	assert_int_equal(st.if_entries, 4);
+	assert_int_equal(st.if_unopened, 4);
+	assert_int_equal(st.if_postings, 4);
+	assert_int_equal(saksid_index_forget(txn, dbi, b, other, NULL, (uint8_t *)disc, dlen,
+	    &st), SAKSI_OK);
+	assert_int_equal(st.if_entries, 0);   /* the first call took them all */
+	free(disc);
+	saksi_seckey_free(other);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+
+	assert_int_equal(by_nik(l, b, 0), 0);
+	assert_int_equal(by_nik(l, b, 1), 0);
+	assert_int_equal(by_nik(l, b, 2), 4);
+	assert_int_equal(by_type(l), 12);
+	saksi_ledger_close(l);
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_catchup_and_live),
 		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_forget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,6 +16,8 @@
 #include "ingest.h"
 #include "wire.h"
 
+#define ACCESS_TYPE "supervisor.access.logged"
+
 struct ig_key {
 	uint8_t k_id[SAKSI_KEYID_LEN];
 	const saksi_keyring_entry *k_entry;
@@ -319,6 +321,7 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
               saksi_err perr, const char *perrbuf)
 {
 	const saksi_keyring_entry *e = k->k_entry;
+	const char *kid;
 	char errbuf[SAKSID_MSG_MAX];
 	char got[64];
 	uint8_t *plain = NULL;
@@ -349,6 +352,13 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	err = saksi_schemas_validate_json(ig->ig_sc, ev->ev_type, root, errbuf, sizeof(errbuf));
 	if (err != SAKSI_OK)
 		return schema_refusal(it, ev, err, errbuf);
+	/* The rules count a supervisor's looks by the key_id his access entries name: a
+	 * name of his own choosing would spread them thin (RULES.md 6). */
+	if (strcmp(ev->ev_type, ACCESS_TYPE) == 0 &&
+	    ((kid = json_string_value(json_object_get(root, "key_id"))) == NULL ||
+	    strcmp(kid, hex) != 0))
+		return refuse(it, SAKSI_R_SCHEMA, "%s: key_id is not the signing key %s",
+		              ev->ev_type, hex);
 
 	crypto_hash_sha256(it->it_env_hash, it->it_env, it->it_env_len);
 	if (it->it_sealed_len > 0) {

@@ -293,16 +293,33 @@ post(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, const uint8_t p
 	return mdb_err(rc);
 }
 
+/* Removes one posting; one already gone (removed before, never made) is no error. */
+static saksi_err
+unpost(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, const uint8_t p[POSTING],
+       uint64_t *n)
+{
+	MDB_val k = { klen, (void *)key }, v = { POSTING, (void *)p };
+	int rc;
+
+	rc = mdb_del(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc == 0 && n != NULL)
+		(*n)++;
+	return mdb_err(rc);
+}
+
+/* Posts p under (f, value), or with del set removes it (counted in *n). */
 static saksi_err
 post_value(MDB_txn *txn, MDB_dbi dbi, saksi_index_field f, const char *value, size_t len,
-           const uint8_t p[POSTING])
+           const uint8_t p[POSTING], int del, uint64_t *n)
 {
 	uint8_t key[KEY_MAX];
 	size_t klen;
 
 	if (make_key(f, value, len, key, &klen) != SAKSI_OK)
 		return SAKSI_OK;   /* empty: nothing to find it by */
-	return post(txn, dbi, key, klen, p);
+	return del ? unpost(txn, dbi, key, klen, p, n) : post(txn, dbi, key, klen, p);
 }
 
 static saksi_index_field
@@ -316,11 +333,11 @@ personal_field(const char *name)
 	return SAKSI_IX_STATE;
 }
 
-/* Tokens for the disclosed personal fields that have an index. */
+/* Tokens for the disclosed personal fields that have an index; del: remove them. */
 static saksi_err
 post_personal(MDB_txn *txn, MDB_dbi dbi, const saksi_blind *b, const json_t *root,
               const uint8_t *disc, size_t disc_len,
-              const uint8_t p[POSTING])
+              const uint8_t p[POSTING], int del, uint64_t *n)
 {
 	char **names = NULL, **values = NULL, tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	const char *bank_code;
@@ -348,7 +365,7 @@ post_personal(MDB_txn *txn, MDB_dbi dbi, const saksi_blind *b, const json_t *roo
 		if (te == SAKSI_ERR_NOMEM)
 			e = te;
 		else if (te == SAKSI_OK)
-			e = post_value(txn, dbi, f, tok, SAKSI_BLIND_TOKEN_LEN, p);
+			e = post_value(txn, dbi, f, tok, SAKSI_BLIND_TOKEN_LEN, p, del, n);
 	}
 	sodium_memzero(tok, sizeof(tok));
 	saksi_disclosures_free(names, values, nd);
@@ -382,8 +399,8 @@ saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx
 	tkey[0] = SAKSI_IX_TIME;
 	saksi_put_u64(tkey + 1, env.ev_time_ms);
 	if ((e = post(wtxn, dbi, tkey, sizeof(tkey), p)) != SAKSI_OK ||
-	    (e = post_value(wtxn, dbi, SAKSI_IX_TYPE, env.ev_type, strlen(env.ev_type), p)) !=
-	    SAKSI_OK)
+	    (e = post_value(wtxn, dbi, SAKSI_IX_TYPE, env.ev_type, strlen(env.ev_type), p, 0,
+	    NULL)) != SAKSI_OK)
 		goto out;
 	for (size_t i = 0; i < sizeof(plain_members) / sizeof(plain_members[0]); i++) {
 		const json_t *v = json_object_get(root, plain_members[i].member);
@@ -391,17 +408,77 @@ saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
 			continue;
 		if ((e = post_value(wtxn, dbi, plain_members[i].field, json_string_value(v),
-		    json_string_length(v), p)) != SAKSI_OK)
+		    json_string_length(v), p, 0, NULL)) != SAKSI_OK)
 			goto out;
 	}
 	if (disc != NULL && disc_len > 0 &&
-	    (e = post_personal(wtxn, dbi, b, root, disc, disc_len, p)) != SAKSI_OK)
+	    (e = post_personal(wtxn, dbi, b, root, disc, disc_len, p, 0, NULL)) != SAKSI_OK)
 		goto out;
 	if (idx + 1 > upto)
 		e = state_put(wtxn, dbi, idx + 1, check);
 out:
 	json_decref(root);
 	return e;
+}
+
+saksi_err
+saksi_index_unpost_personal(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
+                            const uint8_t *envb, size_t env_len, const uint8_t *disc,
+                            size_t disc_len, uint64_t *n)
+{
+	saksi_envelope env;
+	uint8_t p[POSTING];
+	json_t *root;
+	saksi_err e;
+
+	if (wtxn == NULL || b == NULL || envb == NULL)
+		return SAKSI_ERR_INVAL;
+	if (saksi_envelope_parse(envb, env_len, &env) != SAKSI_OK)
+		return SAKSI_ERR_FORMAT;
+	if (disc == NULL || disc_len == 0)
+		return SAKSI_OK;
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return SAKSI_ERR_FORMAT;
+	}
+	/* The posting saksi_index_event made: the same leaf and producer time. */
+	saksi_put_u64(p, idx);
+	saksi_put_u64(p + 8, env.ev_time_ms);
+	e = post_personal(wtxn, dbi, b, root, disc, disc_len, p, 1, n);
+	json_decref(root);
+	return e;
+}
+
+saksi_err
+saksi_index_drop(MDB_txn *wtxn, MDB_dbi dbi, saksi_index_field f, const char *value,
+                 uint64_t *n)
+{
+	uint8_t key[KEY_MAX];
+	MDB_val k, v;
+	MDB_cursor *cur;
+	size_t klen, count = 0;
+	int rc;
+
+	if (wtxn == NULL || value == NULL ||
+	    make_key(f, value, strlen(value), key, &klen) != SAKSI_OK)
+		return SAKSI_ERR_INVAL;
+	k.mv_size = klen;
+	k.mv_data = key;
+	if ((rc = mdb_cursor_open(wtxn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	if (rc == 0)
+		rc = mdb_cursor_count(cur, &count);
+	if (rc == 0)
+		rc = mdb_cursor_del(cur, MDB_NODUPDATA);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc == 0 && n != NULL)
+		*n += count;
+	return mdb_err(rc);
 }
 
 /* Seeks cur (on key k) to its first posting with leaf index >= target. 1: found. */

@@ -105,6 +105,27 @@ saksi_err saksi_index_prepare(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, 
 saksi_err saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
                             const uint8_t *env, size_t env_len, const uint8_t *disc,
                             size_t disc_len);
+/*
+ * Forgetting a participant (FORMATS.md 7.4): removes from wtxn the postings of leaf idx
+ * under the personal keys (nik, kpj, phone, email, account, device, ip) that
+ * saksi_index_event made from the same envelope and disclosures; the same tokens' postings
+ * of other leaves, and the leaf's non-personal postings, stay. disc NULL/0: nothing to
+ * remove (the event had no personal postings). *n (may be NULL) is increased by the
+ * postings removed; one already absent is no error. SAKSI_ERR_INVAL for NULL arguments;
+ * SAKSI_ERR_FORMAT for an envelope or payload that does not parse (nothing removed);
+ * SAKSI_ERR_FULL, SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM: the caller must abort wtxn.
+ */
+saksi_err saksi_index_unpost_personal(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b,
+                                      uint64_t idx, const uint8_t *env, size_t env_len,
+                                      const uint8_t *disc, size_t disc_len, uint64_t *n);
+/*
+ * Deletes the key (f, value), values as in saksi_index_term, with all its postings; *n
+ * (may be NULL) is increased by their number. An absent key is SAKSI_OK. SAKSI_ERR_INVAL
+ * for an unknown field, the time field, an empty value or a personal value that is not a
+ * token; SAKSI_ERR_FULL, SAKSI_ERR_LEDGER: the caller must abort wtxn.
+ */
+saksi_err saksi_index_drop(MDB_txn *wtxn, MDB_dbi dbi, saksi_index_field f, const char *value,
+                           uint64_t *n);
 /* Moves upto (never down): for leaves that are not events, and events skipped. */
 saksi_err saksi_index_skip(MDB_txn *wtxn, MDB_dbi dbi, uint64_t upto);
 

@@ -182,6 +182,154 @@ booking(char *buf, size_t len, const char *nik, const char *device, const char *
 	return buf;
 }
 
+/* An event signed and appended like add()'s; its envelope and disclosures kept in ev. */
+struct kept {
+	uint8_t env[SAKSI_ENV_MAX];
+	size_t elen;
+	char *disc;
+	size_t dlen;
+	uint64_t idx;
+};
+
+static void
+add_kept(struct fx *f, MDB_dbi dbi, const char *type, uint64_t tms, const char *clear,
+         const char *const *personal, size_t np, struct kept *k)
+{
+	char *payload;
+	size_t plen;
+	saksi_ledger_txn *t;
+
+	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, np, &payload,
+	    &plen, &k->disc, &k->dlen), SAKSI_OK);
+	assert_int_equal(saksi_envelope_sign(f->sk, ++f->seq, tms, type,
+	    (const uint8_t *)payload, plen, k->env, sizeof(k->env), &k->elen), SAKSI_OK);
+	free(payload);
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, T0, k->env, k->elen, &k->idx,
+	    NULL), SAKSI_OK);
+	assert_int_equal(saksi_index_event(saksi_ledger_txn_mdb(t), dbi, f->b, k->idx, k->env,
+	    k->elen, (const uint8_t *)k->disc, k->dlen), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+}
+
+/*
+ * Forgetting a participant: his leaves' personal postings go, the same tokens' postings of
+ * another participant's leaf stay, and so do his leaves' non-personal postings.
+ */
+static void
+test_unpost_personal(void **state)
+{
+	struct fx *f = *state;
+	char buf[1024], t[SAKSI_BLIND_TOKEN_LEN + 1], tb[SAKSI_BLIND_TOKEN_LEN + 1];
+	uint64_t idx[64], n = 0;
+	struct kept a0, b1, a2;
+	saksi_ledger_txn *w;
+	MDB_txn *mt;
+	MDB_dbi dbi = open_dbi(f, 1);
+
+	/* A twice (one device shared with B, then another), B once; kpj, phone, e-mail and
+	 * ip are the same in all three (booking()'s). */
+	add_kept(f, dbi, "queue.booking.created", T0 + 10, booking(buf, sizeof(buf),
+	    "7371014101900001", "shared-device-01", "BK-1"), booking_personal, 7, &a0);
+	add_kept(f, dbi, "queue.booking.created", T0 + 20, booking(buf, sizeof(buf),
+	    "7371014101900002", "shared-device-01", "BK-2"), booking_personal, 7, &b1);
+	add_kept(f, dbi, "queue.booking.created", T0 + 30, booking(buf, sizeof(buf),
+	    "7371014101900001", "own-device-0002", "BK-3"), booking_personal, 7, &a2);
+	tok(f, SAKSI_BLIND_NIK, "7371014101900001", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_NIK, t, 0, NULL, ANY, idx, 64, NULL), 2);
+
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &w), SAKSI_OK);
+	mt = saksi_ledger_txn_mdb(w);
+	/* nik, kpj, phone, email, device, ip: six each (name has no index). */
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, a0.idx, a0.env, a0.elen,
+	    (const uint8_t *)a0.disc, a0.dlen, &n), SAKSI_OK);
+	assert_int_equal(n, 6);
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, a2.idx, a2.env, a2.elen,
+	    (const uint8_t *)a2.disc, a2.dlen, &n), SAKSI_OK);
+	assert_int_equal(n, 12);
+	/* Again: nothing left to remove, no error. */
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, a2.idx, a2.env, a2.elen,
+	    (const uint8_t *)a2.disc, a2.dlen, &n), SAKSI_OK);
+	assert_int_equal(n, 12);
+	/* Without disclosures there is nothing personal to remove. */
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, b1.idx, b1.env, b1.elen,
+	    NULL, 0, NULL), SAKSI_OK);
+	/* His NIK key is gone with its last posting: dropping it finds nothing. */
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_NIK, t, &n), SAKSI_OK);
+	assert_int_equal(n, 12);
+	/* Hostile and wrong calls. */
+	assert_int_equal(saksi_index_unpost_personal(NULL, dbi, f->b, a0.idx, a0.env, a0.elen,
+	    NULL, 0, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, NULL, a0.idx, a0.env, a0.elen,
+	    NULL, 0, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, a0.idx, NULL, 0, NULL, 0,
+	    NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_unpost_personal(mt, dbi, f->b, a0.idx, a0.env, 10,
+	    (const uint8_t *)a0.disc, a0.dlen, NULL), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_index_drop(NULL, dbi, SAKSI_IX_NIK, t, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_NIK, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_NIK, "7371014101900001", NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_TIME, "1", NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_STATE, "state", NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX__COUNT, "x", NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_drop(mt, dbi, SAKSI_IX_BRANCH, "", NULL),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_commit(w), SAKSI_OK);
+
+	/* He is not found by any personal value; B still is, by every one of them. */
+	assert_int_equal(q3(f, dbi, SAKSI_IX_NIK, t, 0, NULL, ANY, idx, 64, NULL), 0);
+	tok(f, SAKSI_BLIND_DEVICE, "own-device-0002", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_DEVICE, t, 0, NULL, ANY, idx, 64, NULL), 0);
+	tok(f, SAKSI_BLIND_NIK, "7371014101900002", tb);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_NIK, tb, 0, NULL, ANY, idx, 64, NULL), 1);
+	assert_int_equal(idx[0], b1.idx);
+	tok(f, SAKSI_BLIND_DEVICE, "shared-device-01", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_DEVICE, t, 0, NULL, ANY, idx, 64, NULL), 1);
+	assert_int_equal(idx[0], b1.idx);
+	tok(f, SAKSI_BLIND_KPJ, "12345678901", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_KPJ, t, 0, NULL, ANY, idx, 64, NULL), 1);
+	tok(f, SAKSI_BLIND_PHONE, "+6281234567890", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_PHONE, t, 0, NULL, ANY, idx, 64, NULL), 1);
+	tok(f, SAKSI_BLIND_EMAIL, "budi.santoso@example.co.id", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_EMAIL, t, 0, NULL, ANY, idx, 64, NULL), 1);
+	tok(f, SAKSI_BLIND_IP, "203.0.113.7", t);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_IP, t, 0, NULL, ANY, idx, 64, NULL), 1);
+	assert_int_equal(idx[0], b1.idx);
+	/* His entries are still found by what is about the service, not him. */
+	assert_int_equal(q3(f, dbi, SAKSI_IX_BOOKING, "BK-1", 0, NULL, ANY, idx, 64, NULL), 1);
+	assert_int_equal(idx[0], a0.idx);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_BRANCH, "KC-MAKASSAR", 0, NULL, ANY, idx, 64,
+	    NULL), 3);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_TYPE, "queue.booking.created", 0, NULL, ANY, idx,
+	    64, NULL), 3);
+	assert_int_equal(q3(f, dbi, 0, NULL, 0, NULL, T0, T0 + 30, idx, 64, NULL), 3);
+
+	/* Dropping a key with postings removes them all, and counts them. */
+	n = 0;
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &w), SAKSI_OK);
+	assert_int_equal(saksi_index_drop(saksi_ledger_txn_mdb(w), dbi, SAKSI_IX_BRANCH,
+	    "KC-MAKASSAR", &n), SAKSI_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(saksi_index_drop(saksi_ledger_txn_mdb(w), dbi, SAKSI_IX_NIK, tb, &n),
+	    SAKSI_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(saksi_ledger_commit(w), SAKSI_OK);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_BRANCH, "KC-MAKASSAR", 0, NULL, ANY, idx, 64,
+	    NULL), 0);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_NIK, tb, 0, NULL, ANY, idx, 64, NULL), 0);
+	assert_int_equal(q3(f, dbi, SAKSI_IX_BOOKING, "BK-2", 0, NULL, ANY, idx, 64, NULL), 1);
+
+	sodium_memzero(a0.disc, a0.dlen);
+	sodium_memzero(b1.disc, b1.dlen);
+	sodium_memzero(a2.disc, a2.dlen);
+	free(a0.disc);
+	free(b1.disc);
+	free(a2.disc);
+}
+
 static void
 test_every_field(void **state)
 {
@@ -541,6 +689,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_state_and_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unpost_personal, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -22,8 +22,11 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <lmdb.h>
 #include <sodium.h>
 
+#include "index.h"
+#include "ledger.h"
 #include "testutil.h"
 
 #define SAKSI SAKSI_BUILD_DIR "/saksi"
@@ -33,6 +36,8 @@
 
 #define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
 	(char *)NULL)
+#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
+	__VA_ARGS__, (char *)NULL)
 
 /* One submitted event, from the simulator's dry run of the same seed and day. */
 struct ev {
@@ -310,11 +315,164 @@ count_access(struct scratch *f, int *revealed_last)
 	if (revealed_last != NULL && n > 0)
 		*revealed_last = json_is_true(json_object_get(json_object_get(
 		    json_array_get(arr, n - 1), "payload"), "revealed"));
+	/* Who looked, as the rules count it: the signing key's own id. */
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+
+		assert_string_equal(json_string_value(json_object_get(json_object_get(e,
+		    "payload"), "key_id")), json_string_value(json_object_get(e, "key_id")));
+	}
 	/* The filter names tokens, never values. */
 	assert_null(find_secret(&g_day, r.out, r.out_len));
 	json_decref(root);
 	run_free(&r);
 	return n;
+}
+
+/* The entries of a --json output (the query's or the timeline's). */
+static size_t
+entries_of(const char *out, json_t **arr_out)
+{
+	json_t *root = json_loads(out, 0, NULL);
+	size_t n;
+
+	if (root == NULL)
+		fail_msg("not JSON: %.300s", out);
+	n = json_array_size(json_object_get(root, "entries"));
+	if (arr_out != NULL)
+		*arr_out = json_incref(json_object_get(root, "entries"));
+	json_decref(root);
+	return n;
+}
+
+/* The events of the day whose member m is v, and whose nik is not but (if given). */
+static size_t
+count_day_but(const struct day *d, const char *m, const char *v, const char *but)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < d->n; j++) {
+		const char *w = json_string_value(json_object_get(d->ev[j].payload, m));
+		const char *nk = json_string_value(json_object_get(d->ev[j].payload, "nik"));
+
+		n += w != NULL && strcmp(w, v) == 0 &&
+		    (but == NULL || nk == NULL || strcmp(nk, but) != 0);
+	}
+	return n;
+}
+#define count_day(d, m, v) count_day_but((d), (m), (v), NULL)
+
+/*
+ * A supervisor forgets another participant (one with a booking and several events, not
+ * keep): afterwards no query or timeline by his NIK, KPJ or phone finds anything, his
+ * booking is still found by its id (it is about the service), keep's entries are all
+ * there, and an index rebuilt from scratch at the next start (the catch-up over the whole
+ * ledger) does not bring his postings back: his disclosures no longer open. Returns the
+ * running daemon.
+ */
+static pid_t
+forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
+           const char *keep, size_t keep_cnt)
+{
+	char url[300], bk[80] = "";
+	const char *who = NULL, *kpj = NULL, *phone = NULL;
+	struct run r;
+	size_t cnt = 0, bk_cnt = 0;
+	json_t *arr, *e;
+	size_t i;
+
+	for (size_t j = 0; j < g_day.n && who == NULL; j++) {
+		json_t *p = g_day.ev[j].payload;
+		const char *v = json_string_value(json_object_get(p, "nik"));
+
+		if (v == NULL || strcmp(v, keep) == 0 ||
+		    strcmp(g_day.ev[j].type, "queue.booking.created") != 0 ||
+		    json_string_value(json_object_get(p, "kpj")) == NULL ||
+		    json_string_value(json_object_get(p, "phone")) == NULL ||
+		    (cnt = count_day(&g_day, "nik", v)) < 3)
+			continue;
+		who = v;
+		kpj = json_string_value(json_object_get(p, "kpj"));
+		phone = json_string_value(json_object_get(p, "phone"));
+		snprintf(bk, sizeof(bk), "%s", json_string_value(json_object_get(p,
+		    "booking_id")));
+	}
+	assert_non_null(who);
+	assert_true(bk[0] != '\0');
+	bk_cnt = count_day(&g_day, "booking_id", bk);
+	print_message("forgetting a participant with %zu events\n", cnt);
+	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", who, "-k", f->path[2],
+	    "--json", "--limit", "1000");
+	assert_int_equal(entries_of(r.out, NULL), cnt);
+	run_free(&r);
+
+	/* The supervisor's request, the NIK on stdin. */
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	spit(P(f, 12, "who.nik"), who, strlen(who));
+	RUN_IN(f, &r, 0, f->path[12], "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 13, "spv2.key"), "--box-pub", P(f, 14, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", "KP-PUSAT", "--officer", "SPI-01", "--reason", "subject_request");
+	append(&g_err_all, &g_err_len, r.err);
+	assert_non_null(strstr(r.err, "the participant's data key is destroyed"));
+	run_free(&r);
+	unlink(f->path[12]);
+
+	for (int pass = 0; pass < 2; pass++) {
+		/* Nothing by any of his personal values, in a query or a timeline. */
+		Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", who, "-k", f->path[2],
+		    "--json");
+		assert_int_equal(entries_of(r.out, NULL), 0);
+		run_free(&r);
+		Q(f, &r, 0, 1, "timeline", "--config", f->path[1], "--nik", who, "-k",
+		    f->path[2], "--json");
+		assert_int_equal(entries_of(r.out, NULL), 0);
+		run_free(&r);
+		Q(f, &r, 0, 1, "query", "--config", f->path[1], "--kpj", kpj, "-k", f->path[2],
+		    "--json", "--limit", "1000");
+		assert_int_equal(entries_of(r.out, NULL), count_day_but(&g_day, "kpj", kpj, who));
+		run_free(&r);
+		Q(f, &r, 0, 1, "query", "--config", f->path[1], "--phone", phone, "-k",
+		    f->path[2], "--json", "--limit", "1000");
+		assert_int_equal(entries_of(r.out, NULL), count_day_but(&g_day, "phone", phone,
+		    who));
+		run_free(&r);
+		/* His booking by its id: there, shown as forgotten. */
+		Q(f, &r, 0, 1, "query", "--config", f->path[1], "--booking", bk, "--json");
+		assert_int_equal(entries_of(r.out, &arr), bk_cnt);
+		json_array_foreach(arr, i, e) {
+			json_t *v = json_object_get(json_object_get(e, "payload"), "nik");
+
+			/* The salted digest only: nothing opens. */
+			assert_true(v == NULL || json_object_get(v, "_sd") != NULL);
+		}
+		json_decref(arr);
+		run_free(&r);
+		/* The other participant untouched. */
+		Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", keep, "-k", f->path[2],
+		    "--json", "--limit", "1000");
+		assert_int_equal(entries_of(r.out, NULL), keep_cnt);
+		run_free(&r);
+		if (pass == 1)
+			break;
+		/* The index dropped whole: the next start indexes the ledger from leaf 0. */
+		stop(pid);
+		{
+			saksi_ledger *l;
+			saksi_ledger_txn *t;
+			MDB_dbi dbi;
+
+			assert_int_equal(saksi_ledger_open(P(f, 9, "st/ledger"), NULL, NULL, NULL,
+			    &l), SAKSI_OK);
+			assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+			assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi),
+			    SAKSI_OK);
+			assert_int_equal(mdb_drop(saksi_ledger_txn_mdb(t), dbi, 1), 0);
+			assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+			saksi_ledger_close(l);
+		}
+		pid = start(f, P(f, 1, "st/saksid.conf"), sock);
+	}
+	return pid;
 }
 
 static void
@@ -325,7 +483,7 @@ test_day(void **state)
 	char sock[256], vkey[512], start_day[16], conf2[300], since_s[24], until_s[24];
 	char *conf, *line, mask[32];
 	const char *nik, *device, *officer, *claim;
-	size_t n, cnt, acc;
+	size_t n, cnt, cnt_nik, acc;
 	uint64_t tmin = UINT64_MAX, tmax = 0, since, until, after;
 	int more, revealed;
 	time_t now = time(NULL) - 10 * 86400;
@@ -350,6 +508,13 @@ test_day(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
 	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
+	run_free(&r);
+	/* A second supervisor, who forgets someone (forget_one). */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 13, "spv2.key"), "--pub",
+	    P(f, 12, "spv2.pub"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-2",
+	    "--pub", f->path[12], "--role", "supervisor", "--branch", "*");
 	run_free(&r);
 	/* A producer's key is no supervisor's. */
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 5, "kiosk.key"), "--pub",
@@ -415,6 +580,7 @@ test_day(void **state)
 	/* By NIK: needs a key, blinded, masked, and logged. */
 	nik = most_common(&g_day, "nik", NULL, &cnt);
 	assert_non_null(nik);
+	cnt_nik = cnt;
 	print_message("NIK with %zu events\n", cnt);
 	Q(f, &r, 2, 1, "query", "--config", f->path[1], "--nik", nik);
 	assert_int_equal(r.out_len, 0);
@@ -558,6 +724,9 @@ test_day(void **state)
 	run_free(&r);
 	assert_int_equal(count_access(f, &revealed), acc + 1);
 	assert_true(revealed);
+
+	/* Forgetting reaches the indexes (FORMATS.md 7.4). */
+	pid = forget_one(f, pid, sock, vkey, nik, cnt_nik);
 
 	/* No daemon, no receipt, no reveal (and no personal query). */
 	stop(pid);

@@ -32,7 +32,7 @@
 #define MAX_PENDING 256
 #define EV_MAX 64
 
-enum { P_QUEUE = FX_QUEUE, P_STAFF = FX_STAFF, P_CLAIM = FX_NFIXED };
+enum { P_QUEUE = FX_QUEUE, P_STAFF = FX_STAFF, P_CLAIM = FX_NFIXED, P_SPV, P_SPV2 };
 
 /* What a case expects: at most one alert, its rule, group and evidence (case ordinals). */
 struct expect {
@@ -92,9 +92,9 @@ spawn(void)
 	return pid;
 }
 
-/* Sends the pending items in one submission; every one must be accepted. */
+/* Sends the pending items in one submission; every one must get the answer want. */
 static void
-flush(void)
+flush_want(uint8_t want)
 {
 	size_t len = 4, off, rlen, pos;
 	uint8_t *req, *r;
@@ -136,8 +136,9 @@ flush(void)
 
 		assert_true(pos + 5 <= rlen);
 		tl = saksi_get_u32(r + pos + 1);
-		if (r[pos] != SAKSI_R_ACCEPTED)
-			fail_msg("item %zu refused (%u): %.*s", i, r[pos], (int)tl, r + pos + 5);
+		if (r[pos] != want)
+			fail_msg("item %zu: answer %u, want %u: %.*s", i, r[pos], want, (int)tl,
+			    r + pos + 5);
 		pos += 5 + tl;
 	}
 	nn_freemsg(buf);
@@ -146,6 +147,12 @@ flush(void)
 	for (size_t i = 0; i < npending; i++)
 		fx_item_free(&pending[i]);
 	npending = 0;
+}
+
+static void
+flush(void)
+{
+	flush_want(SAKSI_R_ACCEPTED);
 }
 
 /* Builds one event of `type` (the clear example with `set` applied) at the case's time
@@ -939,6 +946,70 @@ c_eligibility_refused_one_ip(struct cx *cx)
 	}
 }
 
+/* ---- the auditors ---- */
+
+/* The hex key id of producer key prod. */
+static const char *
+key_hex(int prod, char hex[17])
+{
+	sodium_bin2hex(hex, 17, saksi_seckey_id(fx.prod[prod]), 8);
+	return hex;
+}
+
+/* An access entry of supervisor key prod: a look at `results` entries, revealed or not. */
+static int
+access_entry(struct cx *cx, int prod, const char *results, int revealed)
+{
+	char hex[17];
+	const char *const set[] = { "key_id", key_hex(prod, hex), "results", results,
+	    "revealed", revealed ? "#true" : "#false", NULL };
+	return ev(cx, prod, "supervisor.access.logged", set);
+}
+
+/* Ten revealing looks in 45 minutes; an investigator revealing nine in an hour, with
+ * masked personal queries and revealing ones that found nothing in between. */
+static void
+c_supervisor_reveals_many(struct cx *cx)
+{
+	int o[10], key = cx->c_pos ? P_SPV : P_SPV2;
+	char hex[17];
+
+	cx->t += 2 * HOUR_MS;   /* clear of the other supervisor cases' windows */
+	for (int i = 0; i < (cx->c_pos ? 10 : 9); i++) {
+		o[i] = access_entry(cx, key, "#14", 1);
+		cx->t += cx->c_pos ? 5 * MIN_MS : 3 * MIN_MS;
+		if (!cx->c_pos) {
+			access_entry(cx, key, "#40", 0);
+			access_entry(cx, key, "#0", 1);
+			cx->t += 3 * MIN_MS;
+		}
+	}
+	if (cx->c_pos) {
+		snprintf(cx->ex.group, sizeof(cx->ex.group), "key_id=%s", key_hex(key, hex));
+		expect(cx, "supervisor_reveals_many", o, 10);
+	}
+}
+
+/* One look revealing 250 entries; a participant's long story (150) revealed, and a
+ * masked look at 5000. */
+static void
+c_supervisor_reveals_bulk(struct cx *cx)
+{
+	int o[1], key = cx->c_pos ? P_SPV : P_SPV2;
+	char hex[17];
+
+	cx->t += 2 * HOUR_MS;
+	if (cx->c_pos) {
+		o[0] = access_entry(cx, key, "#250", 1);
+		snprintf(cx->ex.group, sizeof(cx->ex.group), "key_id=%s", key_hex(key, hex));
+		expect(cx, "supervisor_reveals_bulk", o, 1);
+	} else {
+		access_entry(cx, key, "#150", 1);
+		cx->t += MIN_MS;
+		access_entry(cx, key, "#5000", 0);
+	}
+}
+
 static const struct rcase cases[] = {
 	{ "device_many_nik_fast", c_device_many_nik_fast },
 	{ "device_many_nik_day", c_device_many_nik_day },
@@ -961,6 +1032,8 @@ static const struct rcase cases[] = {
 	{ "nik_fails_then_matches", c_nik_fails_then_matches },
 	{ "eligibility_probe_device", c_eligibility_probe_device },
 	{ "eligibility_refused_one_ip", c_eligibility_refused_one_ip },
+	{ "supervisor_reveals_many", c_supervisor_reveals_many },
+	{ "supervisor_reveals_bulk", c_supervisor_reveals_bulk },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -976,11 +1049,19 @@ setup(void **state)
 	json_error_t jerr;
 	(void)state;
 
-	fx_init(&fx, 1);
-	/* The extra producer signs claims: the claim system's key. */
+	fx_init(&fx, 3);
+	/* The extra producers: the claim system's key, and two supervisors'. */
 	assert_non_null(kr = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, &jerr));
 	json_object_set_new(json_array_get(json_object_get(kr, "keys"), P_CLAIM), "role",
 	    json_string("claim"));
+	json_object_set_new(json_object_get(kr, "roles"), "supervisor",
+	    json_pack("[s]", "supervisor.*"));
+	for (int k = P_SPV; k <= P_SPV2; k++) {
+		json_t *e = json_array_get(json_object_get(kr, "keys"), (size_t)k);
+
+		json_object_set_new(e, "role", json_string("supervisor"));
+		json_object_set_new(e, "branch", json_string("*"));
+	}
 	free(fx.keyring_json);
 	fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
 	json_decref(kr);
@@ -1123,6 +1204,18 @@ test_rules_through_daemon(void **state)
 		flush();
 		tcur = cx[i].t + 10 * MIN_MS;
 		assert_true(tcur < wall_ms());
+	}
+	/* An access entry naming another key than its signer: refused, so that no one
+	 * spreads his looks over other names. */
+	{
+		struct cx x;
+		char hex[17];
+		const char *const set[] = { "key_id", key_hex(P_SPV2, hex), NULL };
+
+		memset(&x, 0, sizeof(x));
+		x.t = tcur;
+		ev(&x, P_SPV, "supervisor.access.logged", set);
+		flush_want(SAKSI_R_SCHEMA);
 	}
 	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
 	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
