@@ -488,12 +488,13 @@ main(int argc, char **argv)
 	/* Retention is checked on the same tick (hourly in effect: it sets its own mark). */
 	if (co.co_retention_ms > 0 && so.so_tick_ms == 0)
 		so.so_tick_ms = 1000;
-	if ((e = saksid_server_start(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
+	/* Bound, not serving: its threads start after the sandbox, below. */
+	if ((e = saksid_server_bind(&so, &srv, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
 	limit_connections(&lg, cf.cf_max_connections);
-	/* Everything is open and every thread runs: the sandbox closes over them. */
+	/* Everything is open (no request is served yet): the sandbox closes over it. */
 	for (size_t i = 0; i < cf.cf_nlisten; i++)
 		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
 		    sandbox_own(&sb, &lg, cf.cf_listen[i] + 6, NULL) != 0)
@@ -558,6 +559,13 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
 		            "the ledger only");
+	/* Only now, as the drop account and under the filter, are requests taken off the
+	 * sockets: one sent while saksid started has waited in nanomsg's queue. */
+	if ((e = saksid_server_run(srv, err, sizeof(err))) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
+		goto out;
+	}
+	saksid_logf(&lg, LOG_INFO, "serving");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

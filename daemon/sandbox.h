@@ -1,7 +1,7 @@
 /*
  * sandbox.h: saksid's own confinement, applied by main.c in this order: no core dump before
  * a key is read; the account to drop to, looked up while the account files are readable;
- * once every key, file, socket and thread is there: drop root, no_new_privs, and a seccomp
+ * once every key, file and bound socket is there (the server threads start after it): drop root, no_new_privs, and a seccomp
  * allowlist whose default is to kill the process. Never relaxes anything once applied.
  */
 #ifndef SAKSID_SANDBOX_H

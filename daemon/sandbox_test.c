@@ -2,7 +2,8 @@
  * sandbox_test.c: saksid's confinement, for real: the seccomp filter the daemon installs
  * kills a child that makes a forbidden call (SIGSYS) and lets it do what saksid does; root
  * is dropped for nobody and cannot come back; key memory is read-only; and the real
- * daemon, sandboxed, serves, reloads and stops. Parts that need root skip() without it.
+ * daemon, sandboxed, serves (no request before the sandbox is up), reloads and stops.
+ * Parts that need root skip() without it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,11 +30,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
 #include <sodium.h>
 
 #include "keys.h"
 #include "note.h"
 #include "sandbox.h"
+#include "wire.h"
 #include "../tests/testutil.h"
 
 #define SAKSID SAKSI_BUILD_DIR "/saksid"
@@ -611,17 +616,16 @@ wait_log(pid_t pid, const char *log, const char *what)
 	fail_msg("saksid never logged \"%s\"", what);
 }
 
-/* The value of `key:` in /proc/PID/status, tabs and all. */
+/* The value of `key:` in a /proc status file, tabs and all. */
 static void
-proc_status(pid_t pid, const char *key, char *out, size_t outlen)
+status_value(const char *path, const char *key, char *out, size_t outlen)
 {
-	char path[64], text[8192], *p;
+	char text[8192], *p;
 	size_t n = 0;
 	ssize_t got;
 	int fd;
 
 	/* Read, not slurp: a /proc file has no size to seek to. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	while (n < sizeof(text) - 1 && (got = read(fd, text + n, sizeof(text) - 1 - n)) > 0)
@@ -635,6 +639,51 @@ proc_status(pid_t pid, const char *key, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)strcspn(p, "\n"), p);
 }
 
+/* The value of `key:` in /proc/PID/status. */
+static void
+proc_status(pid_t pid, const char *key, char *out, size_t outlen)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status_value(path, key, out, outlen);
+}
+
+/*
+ * Every thread of pid (/proc/PID/task/TID/status) is under the filter, with no_new_privs,
+ * and, if root, as nobody. Returns how many threads it saw.
+ */
+static int
+threads_confined(pid_t pid, int root)
+{
+	char dir[64], path[384], v[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
+		status_value(path, "Seccomp:", v, sizeof(v));
+		if (strcmp(v, "\t2") != 0)
+			fail_msg("thread %s: Seccomp:%s", de->d_name, v);
+		status_value(path, "NoNewPrivs:", v, sizeof(v));
+		assert_string_equal(v, "\t1");
+		if (root) {
+			status_value(path, "Uid:", v, sizeof(v));
+			if (strcmp(v, "\t65534\t65534\t65534\t65534") != 0)
+				fail_msg("thread %s: Uid:%s", de->d_name, v);
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /*
  * saksid with the sandbox on (and, as root, user = nobody): submits, a checkpoint, both
  * proofs, get, a SIGHUP rules reload and a clean SIGTERM; then the ledger verifies.
@@ -646,8 +695,10 @@ test_daemon_sandboxed(void **state)
 	struct run r;
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf, *line, *log, v[64];
 	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", NULL, NULL };
+	static const uint8_t ckreq[2] = { 1, SAKSI_OP_CHECKPOINT };
 	struct stat st;
-	int root = geteuid() == 0;
+	int root = geteuid() == 0, early, n;
+	void *reply = NULL;
 	pid_t pid;
 	FILE *cf;
 
@@ -685,12 +736,33 @@ test_daemon_sandboxed(void **state)
 	if (root)
 		assert_int_equal(chown(P(f, 6, "st"), NOBODY, NOBODY), 0);
 	argv[3] = f->path[4];
+	/* Issue #6: a client that is there first (it connects as soon as the socket file
+	 * exists, so its request reaches saksid before the sandbox is up) is answered only
+	 * once saksid serves, after the sandbox line, by threads all under the filter. */
+	early = nn_socket(AF_SP, NN_REQ);
+	assert_true(early >= 0);
+	nn_setsockopt(early, NN_SOL_SOCKET, NN_RECONNECT_IVL, &(int){ 1 }, sizeof(int));
+	nn_setsockopt(early, NN_SOL_SOCKET, NN_RCVTIMEO, &(int){ 30000 }, sizeof(int));
+	assert_true(nn_connect(early, url) >= 0);
+	assert_int_equal(nn_send(early, ckreq, sizeof(ckreq), 0), (int)sizeof(ckreq));
 	daemon_pid = pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
-	wait_log(pid, f->path[5], "sandbox: ");
+	n = nn_recv(early, &reply, NN_MSG, 0);
+	if (n < 3)
+		fail_msg("no early reply: %s", nn_strerror(nn_errno()));
+	assert_int_equal(((uint8_t *)reply)[1], SAKSI_OP_CHECKPOINT);
+	assert_int_equal(((uint8_t *)reply)[2], 0);
+	assert_true((size_t)n - 3 > strlen(ORIGIN "\n0\n"));
+	assert_memory_equal((char *)reply + 3, ORIGIN "\n0\n", strlen(ORIGIN "\n0\n"));
+	nn_freemsg(reply);
+	nn_close(early);
+	wait_log(pid, f->path[5], "serving");
 	log = slurp(f->path[5], NULL);
 	assert_non_null(strstr(log, root ? "sandbox: dropped root for user nobody, "
 	                        "no_new_privs, no core dumps, seccomp on" : "seccomp on"));
+	assert_true(strstr(log, "sandbox: ") < strstr(log, "serving"));
 	free(log);
+	/* main, nanomsg's worker, the receiver, the committer and at least one worker. */
+	assert_true(threads_confined(pid, root) >= 5);
 	proc_status(pid, "Seccomp:", v, sizeof(v));
 	assert_string_equal(v, "\t2");
 	proc_status(pid, "NoNewPrivs:", v, sizeof(v));

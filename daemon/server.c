@@ -1262,9 +1262,14 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 	free(s);
 }
 
+/*
+ * Binds only: no thread of ours runs yet, so a request that arrives now waits in
+ * nanomsg's queue until saksid_server_run, after main has dropped root and installed
+ * the filter (issue #6: nothing is served as root or unfiltered).
+ */
 saksi_err
-saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errbuf,
-                    size_t errlen)
+saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbuf,
+                   size_t errlen)
 {
 	saksid_server *s;
 	pthread_condattr_t ca;
@@ -1327,10 +1332,23 @@ saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errb
 		}
 	}
 
+	*out = s;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_server_run(saksid_server *s, char *errbuf, size_t errlen)
+{
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (s == NULL || s->s_commit_up)
+		return SAKSI_ERR_INVAL;
+	/* Receiver last: nothing is taken off the socket before there is someone to check
+	 * and commit it. A thread that started stays up until saksid_server_stop. */
 	if (pthread_create(&s->s_commit, NULL, commit_main, s) != 0)
 		goto thread_fail;
 	s->s_commit_up = 1;
-	for (unsigned i = 0; i < o->so_workers; i++) {
+	for (unsigned i = 0; i < s->s_o.so_workers; i++) {
 		if (pthread_create(&s->s_workers[i], NULL, worker_main, s) != 0)
 			goto thread_fail;
 		s->s_nworkers++;
@@ -1338,12 +1356,25 @@ saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errb
 	if (pthread_create(&s->s_recv, NULL, recv_main, s) != 0)
 		goto thread_fail;
 	s->s_recv_up = 1;
-	*out = s;
 	return SAKSI_OK;
 
 thread_fail:
 	if (errbuf != NULL && errlen > 0)
 		snprintf(errbuf, errlen, "cannot start a thread");
-	saksid_server_stop(s, NULL);
 	return SAKSI_ERR_IO;
+}
+
+saksi_err
+saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errbuf,
+                    size_t errlen)
+{
+	saksi_err e;
+
+	if ((e = saksid_server_bind(o, out, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	if ((e = saksid_server_run(*out, errbuf, errlen)) != SAKSI_OK) {
+		saksid_server_stop(*out, NULL);
+		*out = NULL;
+	}
+	return e;
 }

@@ -63,6 +63,20 @@ typedef struct saksid_server_stats {
 saksi_err saksid_server_start(const saksid_server_opts *opts, saksid_server **out,
                               char *errbuf, size_t errlen);
 /*
+ * saksid_server_start in two steps, so that the daemon serves nothing before its
+ * sandbox is up. bind: checks the options and binds the socket to every URL (the ipc
+ * socket files exist when it returns, to be chowned), and starts no thread of the
+ * server's; a request that arrives waits in nanomsg's queue, unanswered. Same errors as
+ * saksid_server_start, less the thread ones. run: starts the committer, the workers
+ * and last the receiver; a request waiting is answered from then on. SAKSI_ERR_INVAL if
+ * s is NULL or already ran, SAKSI_ERR_IO if a thread cannot start (then only
+ * saksid_server_stop, which joins what did start). A bound server that never ran is
+ * stopped with saksid_server_stop too (its waiting requests are never answered).
+ */
+saksi_err saksid_server_bind(const saksid_server_opts *opts, saksid_server **out,
+                             char *errbuf, size_t errlen);
+saksi_err saksid_server_run(saksid_server *s, char *errbuf, size_t errlen);
+/*
  * Stops: no new requests are taken, the group being committed is finished and answered,
  * requests not yet in a group are answered `unavailable`, the threads are joined and the
  * socket closed. The ledger, ingest context and committer stay the caller's. If final

@@ -2,7 +2,8 @@
  * server_test.c: the server in-process on an ipc:// URL in a temporary directory: start
  * errors, full queues answered `unavailable` instead of growing, and one submission
  * through all the threads with the counters it leaves; the status op's counters; a
- * producer key over its share answered `busy` while another key goes through.
+ * producer key over its share answered `busy` while another key goes through; a bound
+ * server answers nothing until it runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -460,6 +461,159 @@ test_key_share(void **state)
 	fx_item_free(&c);
 }
 
+/* Waits (bounded, on a condition) until the client socket sk has its connection. */
+static void
+await_connected(int sk)
+{
+	for (int i = 0; i < 30000; i++) {
+		if (nn_get_statistic(sk, NN_STAT_CURRENT_CONNECTIONS) == 1)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the client never connected to %s", url);
+}
+
+/* 1 if a reply is waiting on sk within ms (nn_recv keeps the request outstanding). */
+static int
+reply_within(int sk, int ms)
+{
+	void *buf = NULL;
+	int n;
+
+	nn_setsockopt(sk, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms));
+	if ((n = nn_recv(sk, &buf, NN_MSG, 0)) < 0) {
+		assert_int_equal(nn_errno(), ETIMEDOUT);
+		return 0;
+	}
+	nn_freemsg(buf);
+	return 1;
+}
+
+/*
+ * Issue #6: bound is not serving. Requests sent to a bound server (a submit, which the
+ * committer answers, and a status, which the receiver answers) are neither answered
+ * nor taken off the socket until saksid_server_run; then both are. (No clock decides
+ * the pass: a server that served early fails; a slow machine only waits longer.)
+ */
+static void
+test_bind_then_run(void **state)
+{
+	const char *listen[] = { url };
+	static const uint8_t stq[2] = { 1, SAKSI_OP_STATUS };
+	saksid_server_opts o;
+	saksid_server *s;
+	saksid_server_stats st;
+	saksi_ledger_txn *txn;
+	struct fx_item fi;
+	struct stat sst;
+	uint8_t *req, *r;
+	size_t len;
+	uint64_t size0, size1;
+	char err[128];
+	int sa, sb;
+	(void)state;
+
+	assert_int_equal(saksid_server_run(NULL, err, sizeof(err)), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	size0 = saksi_ledger_size(txn);
+	saksi_ledger_abort(txn);
+
+	opts(&o, listen);
+	assert_int_equal(saksid_server_bind(&o, &s, err, sizeof(err)), SAKSI_OK);
+	assert_non_null(s);
+	/* The ipc socket file is there to be chowned before any thread serves. */
+	assert_int_equal(stat(url + strlen("ipc://"), &sst), 0);
+	assert_true(S_ISSOCK(sst.st_mode));
+
+	fx_booking(&fx, FX_QUEUE, 300, FX_NOW, &fi);
+	req = submit_req(&fi, &len);
+	sa = nn_socket(AF_SP, NN_REQ);
+	sb = nn_socket(AF_SP, NN_REQ);
+	assert_true(sa >= 0 && sb >= 0);
+	assert_true(nn_connect(sa, url) >= 0);
+	assert_true(nn_connect(sb, url) >= 0);
+	await_connected(sa);
+	await_connected(sb);
+	assert_int_equal(nn_send(sa, req, len, 0), (int)len);
+	assert_int_equal(nn_send(sb, stq, sizeof(stq), 0), (int)sizeof(stq));
+	assert_int_equal(reply_within(sa, 300), 0);
+	assert_int_equal(reply_within(sb, 300), 0);
+	saksid_server_stats_get(s, &st);
+	assert_int_equal(st.ss_requests, 0);
+	assert_int_equal(st.ss_status, 0);
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), size0);
+	saksi_ledger_abort(txn);
+
+	assert_int_equal(saksid_server_run(s, err, sizeof(err)), SAKSI_OK);
+	assert_string_equal(err, "");
+	/* Once only. */
+	assert_int_equal(saksid_server_run(s, err, sizeof(err)), SAKSI_ERR_INVAL);
+	nn_setsockopt(sa, NN_SOL_SOCKET, NN_RCVTIMEO, &(int){ 30000 }, sizeof(int));
+	nn_setsockopt(sb, NN_SOL_SOCKET, NN_RCVTIMEO, &(int){ 30000 }, sizeof(int));
+	r = recv_on(sa, &len);
+	assert_int_equal(r[1], SAKSI_OP_SUBMIT);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[5], SAKSI_R_ACCEPTED);
+	free(r);
+	r = recv_on(sb, &len);
+	assert_int_equal(r[1], SAKSI_OP_STATUS);
+	assert_int_equal(r[2], 0);
+	free(r);
+	saksid_server_stop(s, &st);
+	assert_int_equal(st.ss_requests, 2);
+	assert_int_equal(st.ss_status, 1);
+	assert_int_equal(st.ss_items[SAKSI_R_ACCEPTED], 1);
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &txn), SAKSI_OK);
+	size1 = saksi_ledger_size(txn);
+	saksi_ledger_abort(txn);
+	assert_true(size1 > size0);
+	free(req);
+	fx_item_free(&fi);
+}
+
+/* A server bound and stopped without ever running: a request waiting in it is dropped
+ * with the socket, nothing answered, nothing leaked; the socket file is free again. */
+static void
+test_bind_stop(void **state)
+{
+	const char *listen[] = { url };
+	static const uint8_t ck[2] = { 1, SAKSI_OP_CHECKPOINT };
+	saksid_server_opts o;
+	saksid_server *s;
+	saksid_server_stats st;
+	char err[128];
+	int sk;
+	(void)state;
+
+	opts(&o, listen);
+	o.so_workers = 0;
+	assert_int_equal(saksid_server_bind(&o, &s, err, sizeof(err)), SAKSI_ERR_INVAL);
+	assert_null(s);
+	opts(&o, listen);
+	assert_int_equal(saksid_server_bind(&o, &s, err, sizeof(err)), SAKSI_OK);
+	sk = nn_socket(AF_SP, NN_REQ);
+	assert_true(sk >= 0);
+	assert_true(nn_connect(sk, url) >= 0);
+	await_connected(sk);
+	assert_int_equal(nn_send(sk, ck, sizeof(ck), 0), (int)sizeof(ck));
+	saksid_server_stop(s, &st);
+	assert_int_equal(st.ss_requests, 0);
+	assert_int_equal(reply_within(sk, 100), 0);
+	nn_close(sk);
+	/* Bound again, and served, on the same URL. */
+	assert_int_equal(saksid_server_start(&o, &s, err, sizeof(err)), SAKSI_OK);
+	{
+		uint8_t *r;
+
+		rpc(ck, sizeof(ck), &r);
+		assert_int_equal(r[1], SAKSI_OP_CHECKPOINT);
+		assert_int_equal(r[2], 0);
+		free(r);
+	}
+	saksid_server_stop(s, NULL);
+}
+
 static void
 test_retry_after(void **state)
 {
@@ -495,6 +649,8 @@ main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_key_share),
 		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_bind_then_run),
+		cmocka_unit_test(test_bind_stop),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
