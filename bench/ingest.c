@@ -858,7 +858,7 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 		die(conf, strerror(errno));
 	fprintf(f, "origin = %s\nstate_dir = state-%s\nlisten = %s\nkeyring = keyring.json\n"
 	        "log_key = log.key\nbox_key = box.key\nstore_key = store.key\n"
-	        "schemas_dir = %s\n", ORIGIN, tag, url, SAKSI_SOURCE_SCHEMA_DIR);
+	        "schemas_dir = %s\nallow_root = yes\n", ORIGIN, tag, url, SAKSI_SOURCE_SCHEMA_DIR);
 	if (rules != NULL)
 		fprintf(f, "rules = %s\nindex_key = index.key\n", rules);
 	if (b->b_o.workers)
