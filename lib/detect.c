@@ -101,6 +101,19 @@ put(char **at, const char *s)
 }
 
 /* Makes the one allocation that holds g's fields and everything they point to. */
+/* Printable ASCII, 1..SAKSI_RULES_VALUE_MAX bytes: what the engine takes as a value. */
+static int
+engine_text(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e ||
+		    i >= SAKSI_RULES_VALUE_MAX)
+			return 0;
+	return i >= 1;
+}
+
 static saksi_err
 event_make(const struct gather *g, const char *type, uint64_t time_ms, size_t branch_at,
            saksi_detect_event **out)
@@ -164,7 +177,14 @@ saksi_detect_prepare(const saksi_blind *b, const saksi_envelope *env, const json
 		if (saksi_blind_field_personal(key))
 			continue;
 		if (json_is_string(v)) {
-			if (strlen(json_string_value(v)) != json_string_length(v))
+			/*
+			 * Free text the engine cannot take (a note over SAKSI_RULES_VALUE_MAX
+			 * bytes, or beyond printable ASCII) is left out, as no rule could
+			 * match it: the rest of the event is still evaluated, where handing it
+			 * over would make the engine refuse the whole event.
+			 */
+			if (strlen(json_string_value(v)) != json_string_length(v) ||
+			    !engine_text(json_string_value(v)))
 				continue;
 			if (strcmp(key, "branch") == 0)
 				branch_at = g->g_n;

@@ -37,7 +37,8 @@ void saksi_detect_free(saksi_detect *d);
  * clear disclosures JSON array the event came with (NULL, disc_len 0, when it had none:
  * for a committed event, the opened disclosures at rest of FORMATS.md 7.1).
  *
- * Payload members that are strings (without an embedded NUL), integers or booleans are
+ * Payload members that are strings (printable ASCII, 1..SAKSI_RULES_VALUE_MAX bytes: free
+ * text beyond that is left out), integers or booleans are
  * given as text, at most SAKSI_RULES_EVENT_FIELDS of them in payload order, personal
  * fields left out; then each disclosed field that has a blind kind, as its token (an
  * account's token covers the payload's bank_code), in disclosure order. A value that

@@ -103,18 +103,19 @@ teardown(void **state)
 	return 0;
 }
 
-/* A signed booking of `nik` (spelled as given) with its disclosures. */
+/* A signed booking of `nik` (spelled as given) with its disclosures; `extra` is more
+ * payload members ("" for none, else starting with a comma). */
 static void
-booking(struct fx *f, const char *nik, uint64_t t, uint8_t **env, size_t *env_len,
-        char **disc, size_t *disc_len)
+booking_extra(struct fx *f, const char *nik, const char *extra, uint64_t t, uint8_t **env,
+              size_t *env_len, char **disc, size_t *disc_len)
 {
-	char clear[1024], *payload;
+	char clear[2048], *payload;
 	size_t plen;
 
 	snprintf(clear, sizeof(clear), "{\"branch\":\"KC-MAKASSAR\",\"channel\":\"web\","
 	    "\"booking_id\":\"BK-1\",\"service\":\"jht_claim\",\"slot_hour\":9,"
 	    "\"nik\":\"%s\",\"phone\":\"0812-4231-7765\",\"device_id\":\"web-5b1e0c9d77a24f31\","
-	    "\"urgent\":false}", nik);
+	    "\"urgent\":false%s}", nik, extra);
 	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal,
 	    sizeof(personal) / sizeof(personal[0]), &payload, &plen, disc, disc_len), SAKSI_OK);
 	*env = malloc(SAKSI_ENV_MAX);
@@ -122,6 +123,14 @@ booking(struct fx *f, const char *nik, uint64_t t, uint8_t **env, size_t *env_le
 	    (const uint8_t *)payload, plen, *env, SAKSI_ENV_MAX, env_len), SAKSI_OK);
 	free(payload);
 }
+
+static void
+booking(struct fx *f, const char *nik, uint64_t t, uint8_t **env, size_t *env_len,
+        char **disc, size_t *disc_len)
+{
+	booking_extra(f, nik, "", t, env, env_len, disc, disc_len);
+}
+
 
 /* Evaluates in a transaction of its own; returns what saksi_detect_eval did. */
 static saksi_err
@@ -396,6 +405,38 @@ test_inval(void **state)
 	free(disc);
 }
 
+/* Free text the engine cannot take (too long, not ASCII, empty) is left out; the event
+ * is still evaluated, and its rule still fires. */
+static void
+test_free_text_left_out(void **state)
+{
+	struct fx *f = *state;
+	static const char *const extras[] = {
+		",\"note\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+		",\"note\":\"Jalan Sudirman \\u00e9\",\"memo\":\"\"",
+	};
+	saksi_rules_result res;
+	uint8_t *env;
+	size_t env_len, disc_len;
+	char *disc;
+	int evaluated;
+
+	assert_true(strlen(extras[0]) > SAKSI_RULES_VALUE_MAX + 10);
+	for (size_t i = 0; i < 2; i++) {
+		booking_extra(f, "7371014508900003", extras[i], T0 + i * 1000, &env, &env_len,
+		    &disc, &disc_len);
+		evaluated = 0;
+		memset(&res, 0, sizeof(res));
+		assert_int_equal(eval(f, i, env, env_len, disc, disc_len, &evaluated, &res),
+		    SAKSI_OK);
+		assert_int_equal(evaluated, 1);
+		assert_int_equal(res.rr_nalerts, i == 1 ? 1 : 0);
+		free(env);
+		sodium_memzero(disc, disc_len);
+		free(disc);
+	}
+}
+
 int
 main(void)
 {
@@ -405,6 +446,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_inval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_inval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_text_left_out, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

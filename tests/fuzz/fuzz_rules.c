@@ -70,8 +70,14 @@ add_event(const saksi_blind *b, const char *type, json_t *o)
 
 		if (e->fe_nfields == FZ_FIELDS_MAX)
 			break;
-		if (json_is_string(v))
+		if (json_is_string(v)) {
 			val = json_string_value(v);
+			/* As lib/detect.c: free text the engine cannot take is left out. */
+			if (strlen(val) == 0 || strlen(val) > SAKSI_RULES_VALUE_MAX ||
+			    strspn(val, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(val))
+				continue;
+		}
 		else if (json_is_integer(v)) {
 			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 			val = num;
