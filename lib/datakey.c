@@ -181,6 +181,9 @@ header_check(const uint8_t h[SAKSI_DK_HDR_SIZE], char magic)
 		return SAKSI_ERR_VERSION;
 	if (sodium_memcmp(h + 3, zero, 5) != 0 || sodium_memcmp(h + 16, zero, 112) != 0)
 		return SAKSI_ERR_FORMAT;
+	/* Bytes 8..15 hold the store key id in the master file only: zero in the slot file. */
+	if (magic == 'K' && sodium_memcmp(h + 8, zero, 8) != 0)
+		return SAKSI_ERR_FORMAT;
 	return SAKSI_OK;
 }
 
@@ -222,7 +225,8 @@ open_file(const char *path, int create, int write, const uint8_t *init, size_t n
 static saksi_err
 load_masters(saksi_datakeys *dk)
 {
-	uint8_t buf[MASTER_FILE_SIZE], ad[sizeof(MASTER_AD) - 1 + 16];
+	/* One byte more than the file's size, so that a longer file is seen (7.2: 384). */
+	uint8_t buf[MASTER_FILE_SIZE + 1], ad[sizeof(MASTER_AD) - 1 + 16];
 	const uint8_t *sid = saksi_seckey_id(dk->dk_store);
 	size_t got;
 	saksi_err e;
@@ -231,7 +235,7 @@ load_masters(saksi_datakeys *dk)
 	sodium_memzero(dk->dk_keys, 2 * SAKSI_DK_KEYLEN);
 	if ((e = pread_all(dk->dk_mfd, buf, sizeof(buf), 0, &got)) != SAKSI_OK)
 		return e;
-	if (got != sizeof(buf))
+	if (got != MASTER_FILE_SIZE)
 		return SAKSI_ERR_FORMAT;
 	if ((e = header_check(buf, 'M')) != SAKSI_OK)
 		return e;
@@ -859,8 +863,11 @@ open_v2(const saksi_seckey *store, saksi_datakeys *dk, uint64_t index,
 	case CODEC_LIST_ZSTD: {
 		unsigned long long fl = ZSTD_getFrameContentSize(pt + 1, plen - 1);
 		size_t got;
+		/* One frame and nothing after it (FORMATS.md 7.1): ZSTD_decompress would
+		 * also take frames that follow, such as an empty or a skippable one. */
 		if (fl == ZSTD_CONTENTSIZE_UNKNOWN || fl == ZSTD_CONTENTSIZE_ERROR ||
-		    fl == 0 || fl > LIST_MAX) {
+		    fl == 0 || fl > LIST_MAX ||
+		    ZSTD_findFrameCompressedSize(pt + 1, plen - 1) != plen - 1) {
 			e = SAKSI_ERR_FORMAT;
 			break;
 		}

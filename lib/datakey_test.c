@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <sodium.h>
+#include <zstd.h>
 
 #include "../tests/testutil.h"
 #include "bytes.h"
@@ -346,8 +347,30 @@ test_hostile(void **state)
 		chmod(f->master, 0600);
 		assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
 		                 SAKSI_ERR_FORMAT);
+		/* One byte too many (found by fuzz_datakey): 7.2 says 384 bytes. */
+		b = realloc(b, n + 1);
+		assert_non_null(b);
+		b[n] = 0;
+		spit(f->master, b, n + 1);
+		chmod(f->master, 0600);
+		assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+		                 SAKSI_ERR_FORMAT);
+		spit(f->master, b, n);
+		chmod(f->master, 0600);
+		assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+		                 SAKSI_OK);
+		saksi_dk_close(dk);
 		free(b);
 	}
+	/* The slot file's header is zero past its version, bytes 8..15 too (found by
+	 * fuzz_datakey: only the master file's header has a key id there). */
+	flip(f->slots, 9);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk),
+	                 SAKSI_ERR_FORMAT);
+	assert_null(dk);
+	flip(f->slots, 9);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &dk), SAKSI_OK);
+	saksi_dk_close(dk);
 }
 
 #define DISC_JSON "[\"WyJabzVRNGxScmlfRG9GVGlYbkVlM2hnIiwibmlrIiwiMzE3MTAxNDEwMTkwMDAwMSJd\"," \
@@ -481,6 +504,65 @@ test_disc2(void **state)
 	saksi_dk_close(dk);
 }
 
+/* Seals pt (codec || data) as a v2 blob under the store key, as FORMATS.md 7.1 says. */
+static size_t
+seal_raw(struct fx *f, const saksi_hash hash, const uint8_t *pt, size_t n, uint8_t *b)
+{
+	static const char pfx[] = "saksi/disc-at-rest/v2\n";
+	uint8_t ad[sizeof(pfx) - 1 + 8 + 32 + 10];
+	unsigned long long cl;
+
+	b[0] = 2;
+	b[1] = SAKSI_DK_STORE;
+	memcpy(b + 2, saksi_seckey_id(f->store), 8);
+	randombytes_buf(b + 10, 24);
+	memcpy(ad, pfx, sizeof(pfx) - 1);
+	saksi_put_u64(ad + sizeof(pfx) - 1, 5);
+	memcpy(ad + sizeof(pfx) - 1 + 8, hash, 32);
+	memcpy(ad + sizeof(pfx) - 1 + 40, b, 10);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b + 34, &cl, pt, n, ad, sizeof(ad), NULL,
+	                                           b + 10, saksi_seckey_sym(f->store));
+	return 34 + (size_t)cl;
+}
+
+/*
+ * A zstd list is one frame with nothing after it (FORMATS.md 7.1). Found by fuzz_datakey:
+ * a skippable frame (or an empty frame) after the list's frame was taken, since
+ * ZSTD_decompress reads every frame of its input.
+ */
+static void
+test_disc2_zstd_one_frame(void **state)
+{
+	struct fx *f = *state;
+	/* codec 1, one frame of the list 01 0001 'x' (4 bytes, content size in the header) */
+	uint8_t pt[64], b[256];
+	uint8_t list[4] = { 1, 0, 1, 'x' };
+	saksi_hash hash;
+	char *json;
+	size_t zl, n, jl;
+
+	memset(hash, 5, sizeof(hash));
+	pt[0] = 1;
+	zl = ZSTD_compress(pt + 1, sizeof(pt) - 1 - 8, list, sizeof(list), 1);
+	assert_false(ZSTD_isError(zl));
+	n = seal_raw(f, hash, pt, 1 + zl, b);
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 5, hash, b, n, &json, &jl),
+	                 SAKSI_OK);
+	assert_string_equal(json, "[\"eA\"]");
+	free(json);
+	/* The same frame followed by an empty skippable frame: refused. */
+	memcpy(pt + 1 + zl, "\x50\x2a\x4d\x18\0\0\0\0", 8);
+	n = seal_raw(f, hash, pt, 1 + zl + 8, b);
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 5, hash, b, n, &json, &jl),
+	                 SAKSI_ERR_FORMAT);
+	assert_null(json);
+	/* A stray byte after the frame: refused too. */
+	pt[1 + zl] = 0;
+	n = seal_raw(f, hash, pt, 1 + zl + 1, b);
+	assert_int_equal(saksi_disc_open_any(f->store, NULL, 5, hash, b, n, &json, &jl),
+	                 SAKSI_ERR_FORMAT);
+}
+
 static void
 test_copy(void **state)
 {
@@ -527,6 +609,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disc2_zstd_one_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 

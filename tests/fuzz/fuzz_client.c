@@ -6,13 +6,19 @@
  * on an error other than SAKSI_ERR_REFUSED, a kept receipt is a tlog-proof for an event
  * leaf whose index is sr_index, messages are printable ASCII; what get, prove_inclusion
  * and prove_consistency return is what client.h says they check.
+ * The status reply (op 6, FORMATS.md 3.3) is returned only as a JSON object with
+ * "saksi_status": 1 and no duplicate member, NUL-terminated at its length; the busy hint
+ * (saksi_client_retry_after) is 0 but after a busy refusal, and then the N of the
+ * message's "retry after N ms" as a reference reading finds it (saksi_retry_after_ms is
+ * also checked against that reference on the raw input).
  * Input: byte 0 = mode (bits 0-2: op: 0 submit, 1 checkpoint, 2 get, 3 inclusion,
- * 4 consistency, 5-7 submit; bit 3: the input is the whole reply, else version and op are
+ * 4 consistency, 5 status, 6-7 submit; bit 3: the input is the whole reply, else version and op are
  * put in front; bit 4: no log key; bits 5-6: items - 1 for submit, else the index (or m - 1);
  * bit 7: size 0 for inclusion, n = m + 3 for consistency), then the reply.
  */
 #include <pthread.h>
 
+#include <jansson.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <sodium.h>
@@ -132,6 +138,36 @@ check_results(saksi_err e, const saksi_result *r, size_t n, int with_log)
 	}
 }
 
+/*
+ * The reference reading of wire.h: the first "retry after " in the text, then 1..9
+ * decimal digits (a tenth digit or none: 0), then " ms" (else 0). Written as a scan of
+ * the text for the prefix, then sscanf-free counting, apart from lib/wire.c's loop.
+ */
+static uint64_t
+ref_retry_after(const char *t, size_t len)
+{
+	static const char pre[] = "retry after ";
+	const char *p = NULL, *q;
+	uint64_t n = 0;
+	size_t i, nd;
+
+	for (i = 0; i + 12 <= len; i++)
+		if (strncmp(t + i, pre, 12) == 0 && memchr(t + i, '\0', 12) == NULL) {
+			p = t + i + 12;
+			break;
+		}
+	if (p == NULL)
+		return 0;
+	for (q = p; q < t + len && *q >= '0' && *q <= '9'; q++)
+		;
+	nd = (size_t)(q - p);
+	if (nd < 1 || nd > 9 || (size_t)(t + len - q) < 3 || memcmp(q, " ms", 3) != 0)
+		return 0;
+	for (i = 0; i < nd; i++)
+		n = n * 10 + (uint64_t)(p[i] - '0');
+	return n;
+}
+
 /* After a call: saksi_client_refusal says a status exactly after REFUSED / NOT_FOUND. */
 static void
 check_refusal(saksi_client *c, saksi_err e)
@@ -149,6 +185,12 @@ check_refusal(saksi_client *c, saksi_err e)
 		FUZZ_CHECK(status == 0 && m[0] == '\0', "a refusal recorded after %d", e);
 	for (i = 0; m[i] != '\0'; i++)
 		FUZZ_CHECK(m[i] >= 0x20 && m[i] < 0x7f, "unprintable byte in the refusal message");
+	/* The busy hint: only after a busy refusal, and then what the message says. */
+	FUZZ_CHECK(saksi_client_retry_after(c) ==
+	               (e == SAKSI_ERR_REFUSED && status == SAKSI_R_BUSY ?
+	                    ref_retry_after(m, strlen(m)) : 0),
+	           "retry_after %llu after %d status %d",
+	           (unsigned long long)saksi_client_retry_after(c), e, status);
 }
 
 static void
@@ -210,6 +252,27 @@ reads(saksi_client *c, int op, int mode)
 		} else
 			FUZZ_CHECK(text == NULL, "proof set on error %d", e);
 		break;
+	case 5:
+		e = saksi_client_status(c, &text, &len);
+		FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_FORMAT || e == SAKSI_ERR_NOT_FOUND ||
+		               e == SAKSI_ERR_REFUSED,
+		           "status gave %d", e);
+		if (e == SAKSI_OK) {
+			json_t *root;
+
+			/* FORMATS.md 3.3: an object, no duplicate, "saksi_status": 1; and
+			 * client.h: NUL-terminated at *len (no NUL inside). */
+			FUZZ_CHECK(text != NULL && strlen(text) == len, "status text length");
+			root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+			FUZZ_CHECK(json_is_object(root) &&
+			               json_is_integer(json_object_get(root, "saksi_status")) &&
+			               json_integer_value(json_object_get(root, "saksi_status")) == 1,
+			           "status accepted without \"saksi_status\": 1");
+			json_decref(root);
+			free(text);
+		} else
+			FUZZ_CHECK(text == NULL && len == 0, "status text set on error %d", e);
+		break;
 	default:
 		m = 1 + index;
 		n = m + (mode & 0x80 ? 3 : 0);
@@ -243,16 +306,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	mode = data[0];
 	op = mode & 7;
-	if (op > 4)
+	if (op > 5)
 		op = 0;
+	/* wire.h's parser on the raw bytes as well, against the reference. */
+	FUZZ_CHECK(saksi_retry_after_ms((const char *)data + 1, size - 1) ==
+	               ref_retry_after((const char *)data + 1, size - 1),
+	           "saksi_retry_after_ms disagrees with the reference");
 	c = mode & 0x10 ? fz_client_nolog : fz_client;
 	n = 1 + ((size_t)mode >> 5) % FZ_ITEMS_MAX;
 	if (mode & 8) {
 		memcpy(reply, data + 1, size - 1);
 		fz_reply_len = size - 1;
 	} else {
-		static const uint8_t ops[5] = { SAKSI_OP_SUBMIT, SAKSI_OP_CHECKPOINT, SAKSI_OP_GET,
-		                                SAKSI_OP_INCLUSION, SAKSI_OP_CONSISTENCY };
+		static const uint8_t ops[6] = { SAKSI_OP_SUBMIT, SAKSI_OP_CHECKPOINT, SAKSI_OP_GET,
+		                                SAKSI_OP_INCLUSION, SAKSI_OP_CONSISTENCY,
+		                                SAKSI_OP_STATUS };
 
 		reply[0] = SAKSI_WIRE_VERSION;
 		reply[1] = ops[op];
@@ -286,6 +354,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env[i] = fz_env[i];
 	e = saksi_client_submit_raw(c, env, fz_env_len, NULL, NULL, n, results);
 	check_results(e, results, n, c == fz_client);
+	check_refusal(c, e);
 	for (i = 0; i < n; i++)
 		saksi_result_clear(&results[i]);
 	return 0;

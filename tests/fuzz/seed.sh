@@ -23,7 +23,8 @@ def put(target, name, data):
         f.write(data)
     count[target] = count.get(target, 0) + 1
 
-for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit", "client", "blind", "rules"):
+for target in ("note", "keys", "envelope", "schema", "ledger", "config", "submit", "client", "blind", "rules",
+               "alert", "datakey"):
     d = os.path.join(corpus, target)
     if os.path.isdir(d):
         for f in glob.glob(os.path.join(d, "gen-*")):
@@ -237,6 +238,66 @@ put("client", "inclusion", b"\x53\x00" + tlog_proof(2, 4, h, [h, h], extra=extra
 put("client", "inclusion-latest", b"\xd3\x00" + tlog_proof(2, 3, h, [h, h], extra=extra).encode())
 put("client", "consistency", b"\xd4\x00" + bytes([2]) + sha(b"a") + sha(b"b"))
 put("client", "consistency-same", b"\x54\x00" + bytes([0]))
+
+# client: status replies (op 5, FORMATS.md 3.3) and busy refusals carrying a retry hint
+status = {"saksi_status": 1, "version": "0.1.0", "origin": "fuzz.example/log",
+          "now_ms": 1741564800123, "up_since_ms": 1741564000000,
+          "ledger": {"entries": 20, "events": 18, "used_bytes": 98304, "map_bytes": 1 << 30},
+          "checkpoint": {"size": 20, "time_ms": 1741564800000, "witnesses": []},
+          "disk": None, "accepted": 18, "duplicates": 0,
+          "refused": {n: 0 for n in ("parse", "size", "version", "unknown_key", "revoked_key",
+                                     "signature", "role", "branch", "schema", "disclosure",
+                                     "replay", "equivocation", "clock_skew", "unavailable", "busy")},
+          "alerts": {"detection": True, "raised": 2, "acknowledged": None, "open": 2},
+          "queue": {"requests": 0, "bytes": 0, "max_requests": 256, "max_bytes": 1 << 26,
+                    "producer_keys": 0, "max_per_key": 64}}
+put("client", "status", b"\x15\x00" + json.dumps(status, sort_keys=True, separators=(",", ":")).encode())
+put("client", "status-dup", b"\x15\x00" + b'{"saksi_status":1,"saksi_status":1}')
+put("client", "status-v2", b"\x15\x00" + b'{"saksi_status":2}')
+put("client", "submit-busy", b"\x00\x0f" + b"busy: over this key's share; retry after 250 ms")
+put("client", "status-busy", b"\x15\x0f" + b"busy: retry after 999999999 ms")
+put("client", "get-busy-long", b"\x12\x0f" + b"retry after 1234567890 ms retry after 5 ms")
+
+# ---- alert: bodies of FORMATS.md 4 kind 3 (byte 0 even), and field-wise structs (odd)
+def alert(aid, kind, sev, rule, group, first, last, value, thr, extra, trig, total, ev):
+    b = struct.pack(">QBBB", aid, kind, sev, len(rule)) + rule.encode()
+    b += struct.pack(">H", len(group)) + group.encode()
+    b += struct.pack(">QQQQQQIB", first, last, value, thr, extra, trig, total, len(ev))
+    return b + b"".join(struct.pack(">Q", e) for e in ev)
+tok = b64url(sha(b"nik")).rstrip("=")
+put("alert", "rule", b"\x00" + alert(1, 1, 3, "same-nik-many-branches", "nik=" + tok,
+                                     1741564800000, 1741568400000, 4, 3, 0, 19, 4, [3, 7, 12, 19]))
+put("alert", "cap", b"\x00" + alert(2, 2, 2, "join:claim_paid", "*", 1, 1, 1000, 1000, 0, 30, 1000, []))
+put("alert", "late", b"\x00" + alert(3, 3, 1, "late", "*", 5, 9, 2, 1, 0, 40, 2, [38, 40]))
+put("alert", "reraise", b"\x00" + alert(1, 4, 4, "same-nik-many-branches", "nik=" + tok,
+                                        1741564800000, 1741568400000, 4, 3, 1, 20, 4, [20]))
+put("alert", "refusals", b"\x00" + alert(1, 5, 3, "refusals:signature", "reason=signature",
+                                         1741564800000, 1741564860000, 50, 40, 0, 55, 50, [55]))
+put("alert", "max", b"\x00" + alert(9, 1, 1, "r" * 53, "g" * 1536, 0, 2**64 - 1, 2**64 - 1, 1, 0,
+                                    99, 2**32 - 1, list(range(64))))
+put("alert", "struct", b"\x01" + struct.pack("<Q", 1) + b"\x01\x03\x04rule" + b"\x00\x01*" + bytes(60))
+
+# ---- datakey: plaintexts (byte 0 = 3, byte 1 = the key: bit 0 store, bits 1-2 slot) of
+# disclosures at rest v2, FORMATS.md 7.1: codec 0 list, 1 zstd list, 2 JSON text. The
+# files and sealed blobs are hand seeds made by fuzz_datakey itself (docs/fuzzing.md).
+import shutil, subprocess
+for p in sorted(glob.glob(os.path.join(ex, "disclosures", "*.json")))[:6]:
+    discs = json.load(open(p))
+    if not discs:
+        continue
+    lst = bytes([len(discs)])
+    for d in discs:
+        raw = base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))
+        lst += struct.pack(">H", len(raw)) + raw
+    name = os.path.basename(p)[:-5]
+    for k in (0, 1, 4):
+        put("datakey", "list-%d-%s" % (k, name), bytes([3, k, 0]) + lst)
+    put("datakey", "json-" + name, bytes([3, 1, 2]) + json.dumps(discs, separators=(",", ":")).encode())
+    if shutil.which("zstd"):
+        z = subprocess.run(["zstd", "-q", "-c", "-19", "--stream-size=%d" % len(lst)], input=lst, capture_output=True).stdout
+        if z:
+            put("datakey", "zstd-" + name, bytes([3, 1, 1]) + z)
+            put("datakey", "zstd-trail-" + name, bytes([3, 1, 1]) + z + b"\x50\x2a\x4d\x18" + bytes(4))
 
 # ---- blind: byte 0 picks the kind (fuzz_blind.c: 1 + byte % 10), then a clear value
 kinds = {"nik": 0, "kpj": 1, "phone": 2, "email": 3, "bank_account": 4, "device_id": 5,
