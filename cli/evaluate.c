@@ -19,9 +19,9 @@
 #include "verify.h"
 
 /*
- * The twelve patterns of issue #4, the scenario the simulator injects for each (none for
- * the officer approving claims that share a device or account: that needs a corrupt
- * officer, which the simulator does not play), and the default rules that target each.
+ * The twelve patterns of issue #4, the scenario the simulator injects for each (the
+ * officer approving claims that share a device or account is a corrupt video officer,
+ * broker.officer_shared_source), and the default rules that target each.
  * A rule not named here counts under "other".
  */
 static const struct pattern {
@@ -44,7 +44,8 @@ static const struct pattern {
 	    { "counter_claims_without_booking" } },
 	{ "quota_override", SAKSI_SIM_QUOTA_OVERRIDE,
 	    { "jht_daily_cap", "quota_raised_without_approver", "quota_overrides_frequent" } },
-	{ "officer_shared_source", -1, { "officer_shared_device", "officer_shared_account" } },
+	{ "officer_shared_source", SAKSI_SIM_OFFICER_SHARED_SOURCE,
+	    { "officer_shared_device", "officer_shared_account" } },
 	{ "nik_check_retry", SAKSI_SIM_NIK_CHECK_RETRY, { "nik_fails_then_matches" } },
 	{ "noshow_source", SAKSI_SIM_NOSHOW_SOURCE, { "noshow_one_device" } },
 	{ "bulk_probe", SAKSI_SIM_BULK_PROBE,

@@ -21,6 +21,7 @@
 #define NHOURS 7       /* slot hours 08..14 */
 #define LEAD_DAYS 3    /* a day's slots open three days before, at 07:00 */
 #define MAX_ENTRIES 4000
+#define OFFICER_STREAM 0x6f66666963657231ULL /* "officer1": the insider's own generator */
 
 /* ---- deterministic random numbers: splitmix64 seeding, xoshiro256** ---- */
 
@@ -194,7 +195,7 @@ static const char *const scenario_name[SAKSI_SIM__COUNT] = {
 	"broker.device_many_nik", "broker.phone_many_nik", "broker.account_many_claimants",
 	"broker.cancel_rebook", "broker.bot_opening", "broker.out_of_order",
 	"broker.served_without_booking", "broker.quota_override", "broker.nik_check_retry",
-	"broker.noshow_source", "broker.bulk_probe",
+	"broker.noshow_source", "broker.bulk_probe", "broker.officer_shared_source",
 	"honest.family_phone", "honest.internet_cafe", "honest.carrier_nat",
 	"honest.hr_collective",
 };
@@ -2768,10 +2769,76 @@ eligibility_only(struct ctx *c)
 	}
 }
 
+/*
+ * An insider: a video officer approves contactless web claims of 4-7 different people
+ * that the broker filed from one browser, in about half the instances all paid into the
+ * broker's nominee's account. No booking: the claims come through the upload review, and
+ * the officer decides them without a call. The clients get through.
+ */
+static void
+web_claim_by(struct ctx *c, struct entry *e)
+{
+	int64_t t = e->t_claim, rev;
+
+	claim_new_id(c, e, "JHTW");
+	submitted(c, e, t, P_CLAIM_WEB, CH_WEB, NULL);
+	t = nik_checks(c, e, t);
+	rev = at(c, 0, 8, 30, 0) + rr(&c->r, 0, 6 * HOUR_MS);
+	if (rev < t)
+		rev = t + rr(&c->r, 30 * MIN_MS, 2 * HOUR_MS);
+	rev = doc_checks(c, e, rev, "upload_review", e->officer, P_CLAIM_WEB, 10000, 45000);
+	rev += rr(&c->r, 60000, 5 * MIN_MS);
+	decision(c, e, rev, P_CLAIM_WEB, e->officer, 0);
+	payment(c, e, batch_pay_time(c, rev));
+}
+
+static void
+sc_officer_shared(struct ctx *c)
+{
+	struct rng *r = &c->r;
+	struct person nominee;
+	const char *officer = c->video[rr(r, 0, 1)];
+	char dev[40], ip[40];
+	int k = (int)rr(r, 4, 7), acct = chance(r, 0.5), i;
+	int64_t t = at(c, -1, 18, 0, 0) + rr(r, 0, 3 * HOUR_MS);
+	json_t *key;
+	uint32_t id;
+
+	make_person(c, &nominee, -1, 1);
+	hexid(r, dev, "web-", 16);
+	ip_from(r, mobile_block[rr(r, 0, 5)], ip);
+	key = acct ? json_pack("{ssssssss}", "officer_id", officer, "device_id", dev,
+	    "bank_code", nominee.bank, "bank_account", nominee.account) :
+	    json_pack("{ssss}", "officer_id", officer, "device_id", dev);
+	id = new_inst(c, SAKSI_SIM_OFFICER_SHARED_SOURCE, key);
+	for (i = 0; i < k && c->err == SAKSI_OK; i++) {
+		struct entry *e = new_entry(c, E_COUNTER_ONLY, SV_JHT,
+		    SAKSI_SIM_OFFICER_SHARED_SOURCE, id, SG_CLAIM | SG_PAY);
+
+		if (e == NULL)
+			return;
+		e->how = -1;   /* handled here, not by the counter */
+		e->chan = CH_WEB;
+		scopy(e->bdev, sizeof(e->bdev), dev);
+		scopy(e->bip, sizeof(e->bip), ip);
+		scopy(e->officer, sizeof(e->officer), officer);
+		if (acct) {
+			scopy(e->p.bank, sizeof(e->p.bank), nominee.bank);
+			scopy(e->p.account, sizeof(e->p.account), nominee.account);
+			scopy(e->p.holder, sizeof(e->p.holder), nominee.name);
+		}
+		e->t_claim = t;
+		t += rr(r, 3 * MIN_MS, 20 * MIN_MS);
+		web_claim_by(c, e);
+	}
+}
+
 static int
 forced_here(const saksi_sim *s, int scen, unsigned b, unsigned d)
 {
-	unsigned k = (unsigned)scen;
+	/* The officer scenario came last: the others keep the branch day they had before. */
+	unsigned k = scen == SAKSI_SIM_OFFICER_SHARED_SOURCE ? SAKSI_SIM__COUNT - 1 :
+	    (unsigned)(scen > SAKSI_SIM_OFFICER_SHARED_SOURCE ? scen - 1 : scen);
 
 	return k % s->o.so_branches == b && (k / s->o.so_branches) % s->o.so_days == d;
 }
@@ -2859,6 +2926,8 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 	}
 
 	for (sidx = 0; sidx < SAKSI_SIM__COUNT && c->err == SAKSI_OK; sidx++) {
+		if (sidx == SAKSI_SIM_OFFICER_SHARED_SOURCE)
+			continue;
 		n = instances_for(c, sidx);
 		for (i = 0; i < n && c->err == SAKSI_OK; i++) {
 			switch (sidx) {
@@ -2873,6 +2942,7 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 			case SAKSI_SIM_NIK_CHECK_RETRY: sc_nik_retry(c); break;
 			case SAKSI_SIM_NOSHOW_SOURCE: sc_noshow_source(c); break;
 			case SAKSI_SIM_BULK_PROBE: sc_bulk_probe(c); break;
+			case SAKSI_SIM_OFFICER_SHARED_SOURCE: break; /* below, own stream */
 			case SAKSI_SIM_FAMILY_PHONE: sc_family(c); break;
 			case SAKSI_SIM_INTERNET_CAFE: sc_cafe(c); break;
 			case SAKSI_SIM_CARRIER_NAT: sc_nat(c); break;
@@ -2913,6 +2983,19 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 	}
 	if (c->err == SAKSI_OK)
 		eligibility_only(c);
+	/*
+	 * The corrupt officer comes last, from a generator of its own: added after the other
+	 * scenarios, it leaves every other event of a seed as it was (claim numbers included).
+	 */
+	if (c->err == SAKSI_OK) {
+		struct rng keep = c->r;
+
+		rng_seed(&c->r, s->o.so_seed ^ OFFICER_STREAM, b + 1, (uint64_t)c->day);
+		n = instances_for(c, SAKSI_SIM_OFFICER_SHARED_SOURCE);
+		for (i = 0; i < n && c->err == SAKSI_OK; i++)
+			sc_officer_shared(c);
+		c->r = keep;
+	}
 	free(c->en);
 	return c->err;
 }

@@ -40,6 +40,7 @@ enum saksi_sim_scenario {
 	SAKSI_SIM_NIK_CHECK_RETRY,         /* repeated civil-registry mismatches, then a match */
 	SAKSI_SIM_NOSHOW_SOURCE,           /* one source books many slots that are not used */
 	SAKSI_SIM_BULK_PROBE,              /* bulk eligibility probing from one source */
+	SAKSI_SIM_OFFICER_SHARED_SOURCE,   /* an officer approves claims of one device/account */
 	SAKSI_SIM_FAMILY_PHONE,            /* honest: 2-3 relatives share one phone and device */
 	SAKSI_SIM_INTERNET_CAFE,           /* honest: many residents book from one cafe */
 	SAKSI_SIM_CARRIER_NAT,             /* honest: unrelated people behind one carrier IP */

@@ -313,7 +313,7 @@ test_brokers_caught(void **state)
 {
 	uint64_t seed = test_seed();
 	uint64_t caught[SAKSI_SIM__COUNT] = { 0 }, injected[SAKSI_SIM__COUNT] = { 0 };
-	uint64_t stray = 0, stranger = 0;
+	uint64_t stray = 0, stranger = 0, officer_rule = 0;
 	unsigned nb, nd;
 	uint8_t *seen;
 	(void)state;
@@ -347,6 +347,10 @@ test_brokers_caught(void **state)
 
 			assert_int_equal(saksi_rules_alert_get(j.r, txn, id, &a), SAKSI_OK);
 			sc = alert_scenario(&j, &a, &inst);
+			/* The insider must be caught by the officer rules themselves. */
+			if (sc == SAKSI_SIM_OFFICER_SHARED_SOURCE && a.al_kind == SAKSI_ALERT_RULE &&
+			    strncmp(a.al_rule, "officer_shared_", 15) == 0)
+				officer_rule++;
 			if (sc < 0 || !saksi_sim_scenario_is_broker(sc)) {
 				/* A stranger taking a freed slot: allowed as in test_honest_silent. */
 				if (a.al_kind == SAKSI_ALERT_RULE &&
@@ -371,6 +375,9 @@ test_brokers_caught(void **state)
 		if (injected[sc] == 0 || caught[sc] == 0)
 			fail_msg("%s injected %llu times, caught %llu", saksi_sim_scenario_name(sc),
 			    (unsigned long long)injected[sc], (unsigned long long)caught[sc]);
+	printf("# officer_shared_* alerts on the insider: %llu\n",
+	    (unsigned long long)officer_rule);
+	assert_true(officer_rule > 0);
 	assert_int_equal(stray, 0);
 	assert_true(stranger <= 3);
 }
