@@ -197,7 +197,7 @@ static const char *const scenario_name[SAKSI_SIM__COUNT] = {
 	"broker.served_without_booking", "broker.quota_override", "broker.nik_check_retry",
 	"broker.noshow_source", "broker.bulk_probe", "broker.officer_shared_source",
 	"honest.family_phone", "honest.internet_cafe", "honest.carrier_nat",
-	"honest.hr_collective",
+	"honest.hr_collective", "honest.officer_family",
 };
 
 static const char *const level_name[] = { "none", "low", "medium", "high" };
@@ -2833,12 +2833,52 @@ sc_officer_shared(struct ctx *c)
 	}
 }
 
+/*
+ * Honest: 2-3 relatives (one family name) file contactless claims from the head's
+ * browser the same evening; one video officer reviews them all. Each is paid to an own
+ * account, and three people are under officer_shared_device's four.
+ */
+static void
+sc_officer_family(struct ctx *c)
+{
+	struct rng *r = &c->r;
+	const char *officer = c->video[rr(r, 0, 1)], *sur = PICK(r, family_name);
+	char dev[40], ip[40];
+	int k = (int)rr(r, 2, 3), i;
+	int64_t t = at(c, -1, 19, 0, 0) + rr(r, 0, 2 * HOUR_MS);
+	uint32_t id;
+
+	hexid(r, dev, "web-", 16);
+	ordinary_ip(r, ip);
+	id = new_inst(c, SAKSI_SIM_OFFICER_FAMILY, json_pack("{ssss}", "officer_id", officer,
+	    "device_id", dev));
+	for (i = 0; i < k && c->err == SAKSI_OK; i++) {
+		struct entry *e = new_entry(c, E_COUNTER_ONLY, SV_JHT, SAKSI_SIM_OFFICER_FAMILY,
+		    id, SG_CLAIM);
+
+		if (e == NULL)
+			return;
+		e->how = -1;   /* handled here, not by the counter */
+		e->chan = CH_WEB;
+		snprintf(e->p.name, sizeof(e->p.name), "%s %s", e->p.female ?
+		    PICK(r, female_given) : PICK(r, male_given), sur);
+		scopy(e->p.holder, sizeof(e->p.holder), e->p.name);
+		scopy(e->bdev, sizeof(e->bdev), dev);
+		scopy(e->bip, sizeof(e->bip), ip);
+		scopy(e->officer, sizeof(e->officer), officer);
+		e->t_claim = t;
+		t += rr(r, 5 * MIN_MS, 25 * MIN_MS);
+		web_claim_by(c, e);
+	}
+}
+
 static int
 forced_here(const saksi_sim *s, int scen, unsigned b, unsigned d)
 {
 	/* The officer scenario came last: the others keep the branch day they had before. */
-	unsigned k = scen == SAKSI_SIM_OFFICER_SHARED_SOURCE ? SAKSI_SIM__COUNT - 1 :
-	    (unsigned)(scen > SAKSI_SIM_OFFICER_SHARED_SOURCE ? scen - 1 : scen);
+	unsigned k = scen == SAKSI_SIM_OFFICER_SHARED_SOURCE ? SAKSI_SIM_HR_COLLECTIVE :
+	    (unsigned)(scen > SAKSI_SIM_OFFICER_SHARED_SOURCE && scen <= SAKSI_SIM_HR_COLLECTIVE ?
+	    scen - 1 : scen);
 
 	return k % s->o.so_branches == b && (k / s->o.so_branches) % s->o.so_days == d;
 }
@@ -2856,7 +2896,8 @@ instances_for(struct ctx *c, int scen)
 		rate = level_rate[s->o.so_level];
 	} else {
 		rate = scen == SAKSI_SIM_FAMILY_PHONE ? 2.5 : scen == SAKSI_SIM_INTERNET_CAFE ?
-		    0.5 : scen == SAKSI_SIM_CARRIER_NAT ? 0.7 : 0.25;
+		    0.5 : scen == SAKSI_SIM_CARRIER_NAT ? 0.7 : scen == SAKSI_SIM_OFFICER_FAMILY ?
+		    0.5 : 0.25;
 	}
 	n = (int)rate + chance(&c->r, rate - (int)rate);
 	/* Every enabled scenario appears at least once in a run, on a branch day of its own. */
@@ -2926,7 +2967,7 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 	}
 
 	for (sidx = 0; sidx < SAKSI_SIM__COUNT && c->err == SAKSI_OK; sidx++) {
-		if (sidx == SAKSI_SIM_OFFICER_SHARED_SOURCE)
+		if (sidx == SAKSI_SIM_OFFICER_SHARED_SOURCE || sidx == SAKSI_SIM_OFFICER_FAMILY)
 			continue;
 		n = instances_for(c, sidx);
 		for (i = 0; i < n && c->err == SAKSI_OK; i++) {
@@ -2943,6 +2984,7 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 			case SAKSI_SIM_NOSHOW_SOURCE: sc_noshow_source(c); break;
 			case SAKSI_SIM_BULK_PROBE: sc_bulk_probe(c); break;
 			case SAKSI_SIM_OFFICER_SHARED_SOURCE: break; /* below, own stream */
+			case SAKSI_SIM_OFFICER_FAMILY: break;
 			case SAKSI_SIM_FAMILY_PHONE: sc_family(c); break;
 			case SAKSI_SIM_INTERNET_CAFE: sc_cafe(c); break;
 			case SAKSI_SIM_CARRIER_NAT: sc_nat(c); break;
@@ -2994,6 +3036,9 @@ gen_chunk(saksi_sim *s, unsigned b, unsigned dayidx)
 		n = instances_for(c, SAKSI_SIM_OFFICER_SHARED_SOURCE);
 		for (i = 0; i < n && c->err == SAKSI_OK; i++)
 			sc_officer_shared(c);
+		n = instances_for(c, SAKSI_SIM_OFFICER_FAMILY);
+		for (i = 0; i < n && c->err == SAKSI_OK; i++)
+			sc_officer_family(c);
 		c->r = keep;
 	}
 	free(c->en);

@@ -45,6 +45,7 @@ enum saksi_sim_scenario {
 	SAKSI_SIM_INTERNET_CAFE,           /* honest: many residents book from one cafe */
 	SAKSI_SIM_CARRIER_NAT,             /* honest: unrelated people behind one carrier IP */
 	SAKSI_SIM_HR_COLLECTIVE,           /* honest: a partner HR office files for laid-off staff */
+	SAKSI_SIM_OFFICER_FAMILY,          /* honest: an officer approves 2-3 relatives' claims */
 	SAKSI_SIM__COUNT
 };
 #define SAKSI_SIM_HONEST_FIRST SAKSI_SIM_FAMILY_PHONE
