@@ -834,7 +834,10 @@ saksi_client_status(saksi_client *c, char **json, size_t *len)
 	if ((err = read_request(c, SAKSI_OP_STATUS, NULL, 0, &reply, &body, &body_len)) !=
 	    SAKSI_OK)
 		return err;
-	root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, NULL);
+	/* A NUL byte anywhere is malformed (jansson would read past one between members),
+	 * and the text handed back must be one C string. */
+	root = memchr(body, '\0', body_len) != NULL ? NULL :
+	    json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(root, "saksi_status");
 	if (!json_is_object(root) || !json_is_integer(v) || json_integer_value(v) != 1) {
 		json_decref(root);

@@ -73,6 +73,7 @@ enum mode {
 	M_JSON_VERSION,  /* "saksi_status": 2 */
 	M_JSON_DUP,      /* a duplicate member */
 	M_JSON_BAD,      /* not JSON */
+	M_JSON_NUL,      /* a NUL byte between members (jansson reads past it) */
 };
 
 struct fx {
@@ -448,12 +449,19 @@ responder(void *arg)
 			    mode == M_JSON_DUP ? "{\"saksi_status\":1,\"a\":1,\"a\":2}" :
 			    mode == M_JSON_BAD ? "{\"saksi_status\":1" :
 			    "{\"accepted\":3,\"future_member\":[],\"saksi_status\":1}";
-			out = malloc(3 + strlen(j));
+			size_t jl = strlen(j);
+			static const char jnul[] = "{\"a\":0\0,\"saksi_status\":1}";
+
+			if (mode == M_JSON_NUL) {
+				j = jnul;
+				jl = sizeof(jnul) - 1;
+			}
+			out = malloc(3 + jl);
 			out[0] = 1;
 			out[1] = SAKSI_OP_STATUS;
 			out[2] = 0;
-			memcpy(out + 3, j, strlen(j));
-			outlen = 3 + strlen(j);
+			memcpy(out + 3, j, jl);
+			outlen = 3 + jl;
 		} else if (read && mode == M_ESCAPE) {
 			static const char esc[] = "index 9 is\x1b[2J not\n below\x7f";
 			out = malloc(64);
@@ -1288,7 +1296,7 @@ test_status_and_busy(void **state)
 	struct fx *fx = *state;
 	static const int bad[] = { M_TRUNCATE, M_TRAILING, M_SHORT, M_VERSION, M_OP,
 	                           M_STATUS_BAD, M_STATUS_DUP, M_JSON_ARRAY, M_JSON_VERSION,
-	                           M_JSON_DUP, M_JSON_BAD };
+	                           M_JSON_DUP, M_JSON_BAD, M_JSON_NUL };
 	saksi_client *c;
 	saksi_event ev;
 	saksi_result r;
