@@ -4,7 +4,9 @@
 # Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: note keys envelope ...)
 # Exit 0 when every target ran its time without a finding; 1 when one found something
 # (the input is kept in build-fuzz/artifacts/); 2 for a usage or set-up error.
-# Environment: FUZZ_JOBS (targets run at once, default: online CPUs),
+# Environment: FUZZ_SEED (libFuzzer's -seed; default 1 for runs under 60 s, so that the CI
+# smoke repeats the same search and a red CI names a new commit, not luck; random for
+# longer runs), FUZZ_JOBS (targets run at once, default: online CPUs),
 # FUZZ_BUILD_DIR (default build-fuzz), SAKSI_VECTORS_DIR (default ../shared/vectors).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,6 +15,10 @@ shift || true
 case $secs in ''|*[!0-9]*) echo "usage: tests/fuzz/run.sh [SECONDS] [TARGET...]" >&2; exit 2;; esac
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
+if [ -n "${FUZZ_SEED:-}" ]; then seed_opt=(-seed="$FUZZ_SEED")
+elif [ "$secs" -lt 60 ]; then seed_opt=(-seed=1)
+else seed_opt=()
+fi
 
 # clang 14 with its libFuzzer/sanitizer runtimes and llvm-symbolizer (Debian 12); only
 # installed when missing, as scripts/deps.sh does for the rest.
@@ -66,7 +72,7 @@ run_one() {
   # New inputs go to the first corpus dir (build-fuzz/corpus/T, kept between runs); the
   # seeds in tests/fuzz/corpus/T are only read.
   local rc=0
-  "$bin" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2048 \
+  "$bin" "${seed_opt[@]}" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$dir/artifacts/$t-" \
     "$dir/corpus/$t" "tests/fuzz/corpus/$t" > "$dir/logs/$t.log" 2>&1 || rc=$?
   echo "$rc" > "$dir/logs/$t.rc"
