@@ -27,6 +27,7 @@
 
 #define ACK_TYPE "security.alert.acked"
 #define ACK_NOTE_MAX 500
+#define ACK_KIND_REFUSALS "refusals"
 
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
 static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise", "refusals" };
@@ -308,19 +309,25 @@ clean_note(const char *in, size_t len, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-/* An ack event: id and note, or 0 when the payload is not one. */
+/* An ack event: id and note, or 0 when the payload is not one; *refusals: 1 if it
+ * names a refusal alert (alert_kind "refusals", RULES.md 5.4). */
 static uint64_t
-ack_parse(const saksi_envelope *env, char *note, size_t notelen)
+ack_parse(const saksi_envelope *env, char *note, size_t notelen, int *refusals)
 {
-	json_t *root, *id, *nt;
+	json_t *root, *id, *nt, *kind;
 	uint64_t r = 0;
 
+	*refusals = 0;
 	root = json_loadb((const char *)env->ev_payload, env->ev_payload_len,
 	    JSON_REJECT_DUPLICATES, NULL);
 	id = json_object_get(root, "alert_id");
 	nt = json_object_get(root, "note");
-	if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(nt)) {
+	kind = json_object_get(root, "alert_kind");
+	if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(nt) &&
+	    (kind == NULL || (json_is_string(kind) &&
+	     strcmp(json_string_value(kind), ACK_KIND_REFUSALS) == 0))) {
 		r = (uint64_t)json_integer_value(id);
+		*refusals = kind != NULL;
 		clean_note(json_string_value(nt), json_string_length(nt), note, notelen);
 	}
 	json_decref(root);
@@ -330,9 +337,10 @@ ack_parse(const saksi_envelope *env, char *note, size_t notelen)
 /*
  * First pass: the acks (events of ACK_TYPE; saksid commits only the first ack of an open
  * alert, and a later one for the same id in a copy is ignored here) and the re-raises.
+ * Acks of refusal alerts go to rst: those are numbered apart (RULES.md 5.4).
  */
 static int
-scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
+scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st, struct astates *rst)
 {
 	int bad = 0;
 
@@ -352,10 +360,11 @@ scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
 		    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) == SAKSI_OK &&
 		    strcmp(env.ev_type, ACK_TYPE) == 0) {
 			char note[ACK_NOTE_MAX + 1];
-			uint64_t id = ack_parse(&env, note, sizeof(note));
+			int refusals;
+			uint64_t id = ack_parse(&env, note, sizeof(note), &refusals);
 			struct astate *s;
 
-			if (id != 0 && !(s = astate_add(st, id))->as_acked) {
+			if (id != 0 && !(s = astate_add(refusals ? rst : st, id))->as_acked) {
 				s->as_acked = 1;
 				s->as_ack_entry = i;
 				s->as_ack_ms = lf.lf_commit_ms;
@@ -374,6 +383,8 @@ scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
 	}
 	if (st->n > 0)
 		qsort(st->v, st->n, sizeof(st->v[0]), cmp_astate);
+	if (rst->n > 0)
+		qsort(rst->v, rst->n, sizeof(rst->v[0]), cmp_astate);
 	return bad;
 }
 
@@ -408,7 +419,7 @@ alerts_list(int argc, char **argv)
 	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
 	saksi_ledger_txn *txn = NULL;
-	struct astates st = { NULL, 0, 0 };
+	struct astates st = { NULL, 0, 0 }, rst = { NULL, 0, 0 };
 	uint64_t size, n = 0, nopen = 0;
 	int c, json = 0, only_open = 0, with_state = 0, bad = 0;
 	saksi_err e;
@@ -436,7 +447,7 @@ alerts_list(int argc, char **argv)
 	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read the ledger");
 	size = saksi_ledger_size(txn);
-	bad = scan_states(txn, size, &st);
+	bad = scan_states(txn, size, &st, &rst);
 	for (uint64_t i = 0; i < size; i++) {
 		saksi_leaf lf;
 		saksi_alert a;
@@ -459,8 +470,8 @@ alerts_list(int argc, char **argv)
 		free(leaf);
 		if (lf.lf_kind != SAKSI_LEAF_ALERT)
 			continue;
-		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4): acks name others. */
-		s = a.al_kind == SAKSI_ALERT_REFUSALS ? NULL : astate_find(&st, a.al_id);
+		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4), acked apart. */
+		s = astate_find(a.al_kind == SAKSI_ALERT_REFUSALS ? &rst : &st, a.al_id);
 		if (s != NULL && s->as_acked && only_open)
 			continue;
 		n++;
@@ -508,6 +519,7 @@ alerts_list(int argc, char **argv)
 	saksi_ledger_close(l);
 	saksi_keyring_free(kr);
 	free(st.v);
+	free(rst.v);
 	if (!json)
 		fprintf(stderr, "saksi: %" PRIu64 " alert entr%s listed, %" PRIu64 " alert(s) "
 		    "open, in %" PRIu64 " entries\n", n, n == 1 ? "y" : "ies", nopen, size);
@@ -526,8 +538,8 @@ alerts_ack(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL "
-	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N] "
-	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
+	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
 		{ "note", required_argument, NULL, 'n' },
 		{ "officer", required_argument, NULL, 'O' },
@@ -542,13 +554,14 @@ alerts_ack(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "refusals", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
 	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
 	    *passfile = NULL;
 	uint64_t id, seq = 0, timeout = 0, tms;
-	int c, json = 0, rc;
+	int c, json = 0, rc, refusals = 0;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -575,6 +588,7 @@ alerts_ack(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'P': passfile = optarg; break;
 		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		case 'r': refusals = 1; break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -600,6 +614,10 @@ alerts_ack(int argc, char **argv)
 		    ACK_TYPE, schemas_dir);
 	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
 	    "alert_id", (json_int_t)id, "note", note);
+	/* A refusal alert (kind 5) is named with its kind: its ids are its own. */
+	if (pl != NULL && refusals &&
+	    json_object_set_new(pl, "alert_kind", json_string(ACK_KIND_REFUSALS)) != 0)
+		xdie("out of memory");
 	if (pl == NULL || (payload = json_dumps(pl, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
 	    NULL)
 		xdie("out of memory, or the note is not UTF-8");
@@ -628,8 +646,8 @@ alerts_ack(int argc, char **argv)
 	} else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
-		fprintf(stderr, "saksi: alert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
-		    id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
+		fprintf(stderr, "saksi: %salert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
+		    refusals ? "refusal " : "", id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
 		    " (already in the ledger)" : "");
 	}
 	return send_finish(rc, &res);
