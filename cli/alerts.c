@@ -529,9 +529,12 @@ alerts_list(int argc, char **argv)
 /*
  * saksi alerts ack: an ordinary signed event (security.alert.acked), so that verify
  * checks the officer's signature like any producer's. The sequence number is the time
- * in milliseconds unless --seq says otherwise: it grows across invocations without any
- * state file, as long as one key acks at most once a millisecond and its clock does not
- * go back (saksid refuses a lower seq as replay; then pass --seq).
+ * in milliseconds unless --seq says otherwise: it grows across invocations, as long as
+ * one key acks at most once a millisecond and its clock does not go back (saksid refuses
+ * a lower seq as replay; then pass --seq). Until saksid answers, the ack's seq, time and
+ * payload stay in a pending file (pending.c): the same command run again after a lost
+ * reply sends the same bytes, and saksid answers DUPLICATE with the receipt of the one
+ * entry, instead of refusing a second ack of a closed alert.
  */
 static int
 alerts_ack(int argc, char **argv)
@@ -560,8 +563,8 @@ alerts_ack(int argc, char **argv)
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
 	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
 	    *passfile = NULL;
-	uint64_t id, seq = 0, timeout = 0, tms;
-	int c, json = 0, rc, refusals = 0;
+	uint64_t id, seq = 0, timeout = 0, tms, pseq, ptms;
+	int c, json = 0, rc, refusals = 0, seq_given;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -569,7 +572,7 @@ alerts_ack(int argc, char **argv)
 	saksi_result res;
 	struct send_req rq;
 	json_t *pl;
-	char err[256] = "", *payload;
+	char err[256] = "", *payload, *ppath, *ppayload, pname[32];
 	saksi_err e;
 
 	optind = 1;
@@ -602,6 +605,7 @@ alerts_ack(int argc, char **argv)
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	tms = now_ms();
+	seq_given = seq != 0;
 	if (seq == 0)
 		seq = tms;
 	xvkey(vk, vkf, &v);
@@ -630,11 +634,34 @@ alerts_ack(int argc, char **argv)
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
 	sk = xseckey_load(key, passfile);
+	/* A retry of an ack whose answer never came sends the same bytes (pending.c). */
+	snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", id);
+	ppath = pending_path("ack", saksi_seckey_id(sk), pname);
+	if (pending_load(ppath, &pseq, &ptms, &ppayload)) {
+		if (strcmp(ppayload, payload) != 0 || (seq_given && seq != pseq)) {
+			saksi_seckey_free(sk);
+			xdie("an ack of %salert %" PRIu64 " with another note, officer, branch or "
+			    "seq was sent with this key and never answered (%s): run that ack "
+			    "again, or delete the file if saksi alerts list shows it was never "
+			    "committed", refusals ? "refusal " : "", id, ppath);
+		}
+		free(ppayload);
+		seq = pseq;
+		tms = ptms;
+		fprintf(stderr, "saksi: sending again the ack of %salert %" PRIu64 " whose "
+		    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "", id, seq);
+	} else
+		pending_save(ppath, seq, tms, payload);
 	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
 	    .timeout_ms = timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
-	xsend_one(&rq, sk, sch, payload, &res);
+	xsend_one(&rq, sk, sch, payload, &res);   /* dies unanswered: the file stays */
 
 	rc = send_rc(&res);
+	/* Answered: committed, a duplicate of it, or refused for good. Busy and unavailable
+	 * are worth the same bytes again later. */
+	if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
+		pending_done(ppath);
+	free(ppath);
 	if (json) {
 		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
