@@ -894,7 +894,9 @@ group_decode(const struct rule *ru, const uint8_t *p, size_t n, struct group *g)
 	g->g_keep = saksi_get_u64(p + 2);
 	tl = saksi_get_u16(p + 10);
 	o = 12;
-	if (tl == 0 || tl > SAKSI_RULES_GROUP_MAX || n < o + tl + 2)
+	/* Text: no NUL, which would cut it short and make one record mean two things. */
+	if (tl == 0 || tl > SAKSI_RULES_GROUP_MAX || n < o + tl + 2 ||
+	    memchr(p + o, 0, tl) != NULL)
 		return SAKSI_ERR_CORRUPT;
 	memcpy(g->g_text, p + o, tl);
 	g->g_text[tl] = '\0';
@@ -908,7 +910,8 @@ group_decode(const struct rule *ru, const uint8_t *p, size_t n, struct group *g)
 		struct sup *s;
 		size_t al;
 
-		if (n < o + 1 || n < o + 1 + (al = p[o]) + 25 || al > SAKSI_RULES_VALUE_MAX)
+		if (n < o + 1 || n < o + 1 + (al = p[o]) + 25 || al > SAKSI_RULES_VALUE_MAX ||
+		    memchr(p + o + 1, 0, al) != NULL)
 			return SAKSI_ERR_CORRUPT;
 		if ((e = sup_add(g, "", &s)) != SAKSI_OK)
 			return e;
@@ -2658,4 +2661,47 @@ saksi_alert_json(const saksi_alert *a, char **json)
 	*json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return *json == NULL ? SAKSI_ERR_NOMEM : SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_record_decode(const saksi_rules *r, char kind, size_t i, const uint8_t *p,
+                          size_t n, int *canon)
+{
+	struct group g;
+	struct wev *w;
+	saksi_alert a;
+	uint8_t *enc;
+	size_t elen;
+	saksi_err e;
+
+	if (canon != NULL)
+		*canon = 0;
+	if (r == NULL || (p == NULL && n > 0))
+		return SAKSI_ERR_INVAL;
+	switch (kind) {
+	case K_GROUP:
+		if (i >= r->rs_nrules)
+			return SAKSI_ERR_INVAL;
+		memset(&g, 0, sizeof(g));
+		e = group_decode(r->rs_rules[i], p, n, &g);
+		if (e == SAKSI_OK && canon != NULL &&
+		    group_encode(r->rs_rules[i], &g, &enc, &elen) == SAKSI_OK) {
+			*canon = elen == n && memcmp(enc, p, n) == 0;
+			free(enc);
+		}
+		group_free(&g);
+		return e;
+	case K_JOIN:
+		if (i >= r->rs_njoins)
+			return SAKSI_ERR_INVAL;
+		if ((w = calloc(1, sizeof(*w))) == NULL)
+			return SAKSI_ERR_NOMEM;
+		e = join_fill(w, r->rs_joins[i], p, n) < 0 ? SAKSI_ERR_CORRUPT : SAKSI_OK;
+		free(w);
+		return e;
+	case K_ALERT:
+		return alert_decode(p, n, 1, &a);
+	default:
+		return SAKSI_ERR_INVAL;
+	}
 }
