@@ -1,6 +1,6 @@
 /*
- * remoteq_test.c: remote supervisors' queries (wire op 7, FORMATS.md 3.4) against the
- * real saksid over real sockets (tcp:// and ipc://): masked and revealed queries and
+ * remoteq_daemon_test.c: remote supervisors' queries (wire op 7, FORMATS.md 3.4) against
+ * the real saksid over real sockets (tcp:// and ipc://): masked and revealed queries and
  * timelines, the access entry in the ledger before the reply, the roles (supervisor,
  * security, ombudsman), unknown, revoked, forged, replayed, stale and malformed
  * requests (each refused with its reason, nothing appended), the supervisor rules on
