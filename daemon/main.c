@@ -412,6 +412,14 @@ main(int argc, char **argv)
 	if (access_key != NULL) {
 		const saksi_keyring_entry *ake = saksi_keyring_find(kr, saksi_seckey_id(access_key));
 
+		/* Two writers of one key's sequence numbers would refuse each other's entries. */
+		if (ret_key != NULL && memcmp(saksi_seckey_id(ret_key),
+		                              saksi_seckey_id(access_key), SAKSI_KEYID_LEN) == 0) {
+			saksid_logf(&lg, LOG_ERR, "access_key %s is the retention_key: give each "
+			            "its own key", cf.cf_access_key);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
 		if (ake == NULL || strcmp(ake->ke_branch, "*") != 0 ||
 		    !saksi_keyring_role_allows(kr, ake->ke_role, "supervisor.access.logged")) {
 			saksid_logf(&lg, LOG_ERR, "access_key %s must be in the keyring %s with "

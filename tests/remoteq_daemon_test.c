@@ -543,6 +543,59 @@ test_refusals(void **state)
 	assert_int_equal(ledger_size(), before);
 }
 
+/* A supervisor's own access entry that carries another key's request: ingest refuses it
+ * (the entry must say what the carried request asked, key_id included). */
+static void
+test_forged_entry(void **state)
+{
+	saksi_rq_params p;
+	saksi_rq_request rq;
+	saksi_client_opts co;
+	saksi_client *c;
+	saksi_event ev;
+	saksi_result res;
+	uint8_t *req;
+	size_t len;
+	char *stored, hex[17], payload[2048];
+	uint64_t before = ledger_size();
+
+	(void)state;
+	params(&p, SAKSI_RQ_QUERY, 10, 0);
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	assert_int_equal(saksi_rq_request_make(keys[K_SP2], fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rq_request_parse(req, len, &rq), SAKSI_OK);
+	assert_int_equal(saksi_rq_request_stored(&rq, &stored), SAKSI_OK);
+	hex_of(keys[K_SP], hex);
+	snprintf(payload, sizeof(payload), "{\"branch\":\"KP-PUSAT\",\"key_id\":\"%s\","
+	    "\"command\":\"query\",\"filter\":\"branch=%s,limit=10\",\"personal_filter\":"
+	    "false,\"results\":0,\"revealed\":false,\"request\":\"%s\"}", hex, FX_BRANCH,
+	    stored);
+	free(stored);
+	free(req);
+	memset(&co, 0, sizeof(co));
+	co.co_url = ipc_url;
+	co.co_key = keys[K_SP];
+	co.co_box_pk = fx.box_pub.pk_key;
+	co.co_log = &fx.v;
+	co.co_schemas = fx.sc;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = "supervisor.access.logged";
+	ev.se_payload = payload;
+	ev.se_seq = 1;
+	ev.se_time_ms = wall_ms();
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(saksi_client_submit(c, &ev, 1, &res), SAKSI_OK);
+	assert_int_equal(res.sr_code, SAKSI_R_SCHEMA);
+	assert_non_null(strstr(res.sr_message, "does not match its request"));
+	saksi_result_clear(&res);
+	saksi_client_close(c);
+	/* A refusal summary is written for it, nothing else. */
+	assert_true(ledger_size() <= before + 1);
+}
+
 static void
 test_rules(void **state)
 {
@@ -807,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_personal_and_reveal),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_forged_entry),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_wire),
