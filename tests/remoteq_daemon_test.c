@@ -35,8 +35,9 @@
 #define NPART 3
 #define NEVENTS 210
 
-enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_UNK, K_N };
-static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev", "unk" };
+enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_UNK, K_N };
+static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev",
+	"claim", "unk" };
 
 static struct fx fx;
 static pid_t pid = -1;
@@ -46,7 +47,9 @@ static char ledger_dir[DR_NAME_LEN], keypath[K_N][300], boxpub[300];
 static int tcp_port;
 /* The participants' personal values: none may cross the wire in clear. */
 static char nik[NPART][17], phone[NPART][16], kpj[NPART][12], email[NPART][40];
-static size_t nevents[NPART];
+static char account[NPART][24], holder[NPART][40];
+/* Per participant: bookings (with e-mail) and all his events (a claim too). */
+static size_t nbook[NPART], nevents[NPART];
 
 static int
 free_port(void)
@@ -78,7 +81,7 @@ keyring(void)
 {
 	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
 	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
-		"security", "ombudsman", "supervisor", NULL };
+		"security", "ombudsman", "supervisor", "claim", NULL };
 
 	assert_non_null(root);
 	roles = json_object_get(root, "roles");
@@ -179,6 +182,10 @@ submit_events(void)
 		snprintf(email[p], sizeof(email[p]), "peserta%u.%u@example.id", (unsigned)p,
 		    (unsigned)(fx.seed % 100000));
 		snprintf(dev[p], sizeof(dev[p]), "web-%016llx", (unsigned long long)(fx.seed + p));
+		snprintf(account[p], sizeof(account[p]), "0234%011u",
+		    (unsigned)((fx.seed * 31 + (uint64_t)p) % 100000000000ULL % 4000000000u));
+		snprintf(holder[p], sizeof(holder[p]), "PESERTA %c%c UJI", 'A' + p,
+		    'A' + (int)(fx.seed % 26));
 	}
 	memset(&co, 0, sizeof(co));
 	co.co_url = ipc_url;
@@ -192,7 +199,8 @@ submit_events(void)
 		/* Participant 0 has most of the day; 1 and 2 a few each. */
 		size_t p = i % 10 == 1 ? 1 : i % 10 == 2 ? 2 : 0;
 		const char *set[] = { "nik", nik[p], "phone", phone[p], "kpj", kpj[p], "email",
-			email[p], "device_id", dev[p], "booking_id", bk[i], NULL };
+			email[p], "device_id", dev[p], "booking_id", bk[i], "name", holder[p],
+			NULL };
 
 		snprintf(bk[i], sizeof(bk[i]), "BK-RQ-%05zu", i);
 		payload[i] = fx_payload("queue.booking.created", set);
@@ -201,6 +209,7 @@ submit_events(void)
 		ev[i].se_seq = i + 1;
 		ev[i].se_time_ms = now - NEVENTS + i;
 		nevents[p]++;
+		nbook[p]++;
 	}
 	memset(res, 0, sizeof(res));
 	assert_int_equal(saksi_client_submit(c, ev, NEVENTS, res), SAKSI_OK);
@@ -208,6 +217,33 @@ submit_events(void)
 		assert_int_equal(res[i].sr_code, SAKSI_R_ACCEPTED);
 		saksi_result_clear(&res[i]);
 		free(payload[i]);
+	}
+	saksi_client_close(c);
+
+	/* One claim each, paid into an account, on one of the participant's bookings. */
+	co.co_key = keys[K_CLAIM];
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (size_t p = 0; p < NPART; p++) {
+		char claim[32];
+		const char *set[] = { "nik", nik[p], "phone", phone[p], "kpj", kpj[p], "name",
+			holder[p], "account_holder", holder[p], "bank_account", account[p], "npwp",
+			"012345678901234", "claim_id", claim, "booking_id", bk[p == 0 ? 0 : p],
+			NULL };
+
+		snprintf(claim, sizeof(claim), "CL-RQ-%zu", p);
+		payload[p] = fx_payload("claim.submitted", set);
+		ev[p].se_type = "claim.submitted";
+		ev[p].se_payload = payload[p];
+		ev[p].se_seq = p + 1;
+		ev[p].se_time_ms = now + p;
+		nevents[p]++;
+	}
+	memset(res, 0, sizeof(res));
+	assert_int_equal(saksi_client_submit(c, ev, NPART, res), SAKSI_OK);
+	for (size_t p = 0; p < NPART; p++) {
+		assert_int_equal(res[p].sr_code, SAKSI_R_ACCEPTED);
+		saksi_result_clear(&res[p]);
+		free(payload[p]);
 	}
 	saksi_client_close(c);
 }
@@ -461,9 +497,9 @@ test_security(void **state)
 	p.rp_value[SAKSI_IX_EMAIL] = email[2];
 	ask(tcp_url, K_SEC, &p, &a);
 	assert_int_equal(a.status, 0);
-	assert_int_equal(a.res.qr_n, nevents[2]);
+	assert_int_equal(a.res.qr_n, nbook[2]);
 	assert_null(strstr(a.res.qr_rows[0].qr_personal, nik[2]));
-	check_access(a.access, K_SEC, 0, nevents[2], "query");
+	check_access(a.access, K_SEC, 0, nbook[2], "query");
 	saksi_query_result_free(&a.res);
 	p.rp_reveal = 1;
 	expect_refused(tcp_url, K_SEC, &p, SAKSI_R_ROLE, "never reveal");
@@ -792,7 +828,7 @@ test_wire(void **state)
 	struct sockaddr_in si;
 	socklen_t sl = sizeof(si);
 	pthread_t t;
-	char url[64], out[300], err[300], *o;
+	char url[64], out[300], err[300], *o, acct[96];
 	saksi_rq_params p;
 	struct ask a;
 
@@ -825,6 +861,18 @@ test_wire(void **state)
 	assert_non_null(strstr(o, nik[0]));      /* revealed to him ... */
 	assert_non_null(strstr(o, phone[0]));
 	free(o);
+	snprintf(acct, sizeof(acct), "002:%s", account[1]);
+	{
+		const char *args[] = { "timeline", "--remote", url, "-k", keypath[K_SP],
+			"--box-pub", boxpub, "--vkey", fx.vkey, "--account", acct, "--reveal",
+			"--csv", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+	}
+	o = fx_read(out, NULL);
+	assert_non_null(strstr(o, account[1]));
+	assert_non_null(strstr(o, "CL-RQ-1"));
+	free(o);
 	for (int k = 0; k < NPART; k++) {
 		params(&p, SAKSI_RQ_QUERY, 1000, 1);
 		p.rp_value[SAKSI_IX_PHONE] = phone[k];
@@ -832,7 +880,19 @@ test_wire(void **state)
 		p.rp_value[SAKSI_IX_EMAIL] = email[k];
 		ask(url, K_SP, &p, &a);
 		assert_int_equal(a.status, 0);
-		assert_int_equal(a.res.qr_n, nevents[k]);
+		assert_int_equal(a.res.qr_n, nbook[k]);
+		saksi_query_result_free(&a.res);
+		/* By the account the claim was paid into: the claim, revealed. */
+		params(&p, SAKSI_RQ_QUERY, 1000, 1);
+		snprintf(acct, sizeof(acct), "002:%s", account[k]);
+		p.rp_value[SAKSI_IX_ACCOUNT] = acct;
+		ask(url, K_SP, &p, &a);
+		assert_int_equal(a.status, 0);
+		assert_int_equal(a.res.qr_n, 1);
+		assert_string_equal(json_string_value(json_object_get(a.res.qr_rows[0].qr_payload,
+		    "bank_account")), account[k]);
+		assert_string_equal(json_string_value(json_object_get(a.res.qr_rows[0].qr_payload,
+		    "account_holder")), holder[k]);
 		saksi_query_result_free(&a.res);
 	}
 	r.stop = 1;
@@ -847,6 +907,8 @@ test_wire(void **state)
 		assert_false(has(r.cap, r.cap_len, phone[k] + 1));   /* without the + */
 		assert_false(has(r.cap, r.cap_len, kpj[k]));
 		assert_false(has(r.cap, r.cap_len, email[k]));
+		assert_false(has(r.cap, r.cap_len, account[k]));
+		assert_false(has(r.cap, r.cap_len, holder[k]));
 	}
 	free(r.cap);
 	pthread_mutex_destroy(&r.mu);
