@@ -701,6 +701,14 @@ saksi_query_run(const saksi_query_ctx *ctx, const saksi_query_spec *spec,
 	return e;
 }
 
+saksi_err
+saksi_query_add(const saksi_query_ctx *ctx, uint64_t idx, int reveal, saksi_query_result *res)
+{
+	if (ctx == NULL || ctx->qc_txn == NULL || ctx->qc_store == NULL || res == NULL)
+		return SAKSI_ERR_INVAL;
+	return result_add(res, ctx, idx, reveal);
+}
+
 /* ---- rows as JSON (FORMATS.md 3.4) ---- */
 
 json_t *

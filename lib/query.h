@@ -184,6 +184,18 @@ saksi_err saksi_query_filter_text(const saksi_query_spec *s, char *out, size_t l
 saksi_err saksi_query_run(const saksi_query_ctx *ctx, const saksi_query_spec *spec,
                           saksi_query_result *res);
 
+/*
+ * Appends the entry at leaf index idx to *res as a row (masked, or revealed if reveal),
+ * for callers that already know which entries they want (evidence bundles, subject
+ * reports). res must be zeroed, or a result of saksi_query_run or of earlier calls; on
+ * failure it keeps the rows it had and says where it failed (qr_fail_*).
+ * SAKSI_ERR_NOT_FOUND no leaf at idx (SAKSI_QF_LEAF); otherwise the errors of
+ * saksi_query_run for one entry (an index that is not an event is SAKSI_ERR_CORRUPT,
+ * SAKSI_QF_NOT_EVENT); SAKSI_ERR_INVAL for NULL arguments or no store key.
+ */
+saksi_err saksi_query_add(const saksi_query_ctx *ctx, uint64_t idx, int reveal,
+                          saksi_query_result *res);
+
 /* Wipes the shown personal strings and frees every row; res itself is kept (zeroed). */
 void saksi_query_result_free(saksi_query_result *res);
 

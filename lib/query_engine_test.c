@@ -267,6 +267,32 @@ test_query_masked_and_revealed(void **state)
 }
 
 static void
+test_add(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_txn *t;
+	saksi_query_ctx c;
+	saksi_query_result r;
+
+	fill(f);
+	c = ctx_of(f, &t);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(saksi_query_add(&c, 2, 0, &r), SAKSI_OK);
+	assert_int_equal(saksi_query_add(&c, 0, 1, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 2);
+	assert_int_equal(r.qr_rows[0].qr_index, 2);
+	assert_string_equal(r.qr_rows[0].qr_personal, "nik=7371********0001");
+	assert_string_equal(r.qr_rows[1].qr_personal, "nik=" NIK1 " phone=" PHONE1);
+	assert_int_equal(saksi_query_add(&c, 99, 0, &r), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(r.qr_fail_what, SAKSI_QF_LEAF);
+	assert_int_equal(r.qr_fail_index, 99);
+	assert_int_equal(r.qr_n, 2);
+	assert_int_equal(saksi_query_add(NULL, 0, 0, &r), SAKSI_ERR_INVAL);
+	saksi_query_result_free(&r);
+	saksi_ledger_abort(t);
+}
+
+static void
 test_paging(void **state)
 {
 	struct fx *f = *state;
@@ -660,6 +686,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_query_masked_and_revealed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forgotten_and_broken, setup, teardown),
