@@ -1262,6 +1262,8 @@ saksid_server_status_json(saksid_server *s, char **out)
 	json_object_set_new(req, "total", juint(st.ss_requests));
 	json_object_set_new(req, "groups", juint(st.ss_groups));
 	json_object_set_new(req, "status", juint(st.ss_status));
+	json_object_set_new(req, "queries", juint(st.ss_queries));
+	json_object_set_new(req, "queries_refused", juint(st.ss_query_refused));
 	{
 		json_t *rr = json_object();
 		for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++)

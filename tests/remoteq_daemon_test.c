@@ -897,6 +897,27 @@ test_wire(void **state)
 	}
 	r.stop = 1;
 	pthread_join(t, NULL);
+	/* The daemon counts the remote queries it answered and refused. */
+	{
+		saksi_client_opts co;
+		saksi_client *c;
+		char *st;
+		size_t stlen;
+		json_t *root, *req;
+
+		memset(&co, 0, sizeof(co));
+		co.co_url = ipc_url;
+		co.co_timeout_ms = 60000;
+		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+		assert_int_equal(saksi_client_status(c, &st, &stlen), SAKSI_OK);
+		root = json_loads(st, 0, NULL);
+		req = json_object_get(root, "requests");
+		assert_true(json_integer_value(json_object_get(req, "queries")) >= 20);
+		assert_true(json_integer_value(json_object_get(req, "queries_refused")) >= 10);
+		json_decref(root);
+		free(st);
+		saksi_client_close(c);
+	}
 	close(r.listen_fd);
 	/* ... and nothing of it in the bytes that went either way. */
 	print_message("captured %zu bytes on the wire\n", r.cap_len);
