@@ -2,9 +2,10 @@
  * query.c: saksi query and saksi timeline, the supervisory unit's look at the ledger
  * through its secondary indexes (FORMATS.md 7.4): on the appliance, with saksid's own keys
  * from its config and the engine of lib/query.h, or with --remote from a supervisor's own
- * machine, where saksid runs the query (wire op 7, FORMATS.md 3.4). Personal filters are blinded here and never sent, printed or
- * logged in clear; personal values are shown masked unless revealed, and every reveal and
- * every query by a personal field is first written to the ledger as a signed access entry
+ * machine, where saksid runs the query (wire op 7, FORMATS.md 3.4). Personal filters are
+ * never sent, printed or logged in clear (blinded here, or sealed to the appliance);
+ * personal values are shown masked unless revealed, and every reveal and every query by a
+ * personal field is first written to the ledger as a signed access entry
  * (supervisor.access.logged): no receipt, no results.
  */
 #include <getopt.h>
