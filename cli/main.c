@@ -70,6 +70,9 @@ static const char help[] =
 "        the whole story of one claim or participant, in time order\n"
 "  A query by a personal field or with --reveal needs -k: it is first written to the\n"
 "  ledger as a signed access entry (supervisor.access.logged), or nothing is shown.\n"
+"  report [--config FILE] --since T --until T [--branch B] [--utc-offset +HH:MM]\n"
+"        -o report.html   one self-contained HTML file of charts and their numbers:\n"
+"        counts and shortened blind tokens, no personal value\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -124,6 +127,7 @@ static const struct {
 	{ "outbox", cmd_outbox },
 	{ "query", cmd_query },
 	{ "timeline", cmd_timeline },
+	{ "report", cmd_report },
 };
 
 int
