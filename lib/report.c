@@ -605,57 +605,68 @@ officer_cmp(const void *a, const void *b)
 
 /*
  * Each queue in time order: a first call skips the tickets with a lower number that
- * checked in at or before it (and within OOO_SPAN_MS) and were not called yet.
+ * checked in at or before it (and within OOO_SPAN_MS) and were not called yet. Tickets
+ * are numbered 1..9999 in a queue, so per queue two arrays by number do: a call costs a
+ * pass over the numbers below its own.
  */
 static saksi_err
 judge_calls(struct rep *r)
 {
+	uint64_t *in = NULL;      /* first check-in time + 1; 0: not checked in */
+	unsigned char *called = NULL;
 	size_t cap = 0;
+	saksi_err e = SAKSI_OK;
 
 	if (r->nq > 1)
 		qsort(r->q, r->nq, sizeof(*r->q), qev_cmp);
-	for (size_t i = 0; i < r->nq;) {
+	if (r->nq > 0 && ((in = calloc(10000, sizeof(*in))) == NULL ||
+	    (called = calloc(10000, 1)) == NULL)) {
+		free(in);
+		return SAKSI_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < r->nq && e == SAKSI_OK;) {
 		size_t j = i;
+		uint32_t top = 0;
 
 		while (j < r->nq && strcmp(r->q[j].qe_queue, r->q[i].qe_queue) == 0)
 			j++;
-		for (size_t k = i; k < j; k++) {
-			struct qev *c = &r->q[k];
+		for (size_t k = i; k < j && e == SAKSI_OK; k++) {
+			const struct qev *c = &r->q[k];
 			struct officer *of;
 			size_t skipped = 0;
 
-			if (!c->qe_call)
+			if (c->qe_seq > top)
+				top = c->qe_seq;
+			if (!c->qe_call) {
+				if (in[c->qe_seq] == 0)
+					in[c->qe_seq] = c->qe_time + 1;
 				continue;
-			/* Called before c: an earlier call of the same ticket in this queue. */
-			for (size_t m = i; m < k; m++)
-				if (r->q[m].qe_call && r->q[m].qe_seq == c->qe_seq)
-					goto next;
-			for (size_t m = i; m < j; m++) {
-				const struct qev *u = &r->q[m];
-				int called = 0;
-
-				if (u->qe_call || u->qe_seq >= c->qe_seq || u->qe_time > c->qe_time ||
-				    c->qe_time - u->qe_time > OOO_SPAN_MS)
-					continue;
-				for (size_t w = i; w < k && !called; w++)
-					called = r->q[w].qe_call && r->q[w].qe_seq == u->qe_seq;
-				skipped += !called;
 			}
-			if ((of = officer_get(r, c->qe_officer, &cap)) == NULL)
-				return SAKSI_ERR_NOMEM;
+			if (called[c->qe_seq])
+				continue;   /* only a ticket's first call chooses whom to serve */
+			called[c->qe_seq] = 1;
+			for (uint32_t u = 1; u < c->qe_seq; u++)
+				skipped += in[u] != 0 && !called[u] && in[u] - 1 <= c->qe_time &&
+				    c->qe_time - (in[u] - 1) <= OOO_SPAN_MS;
+			if ((of = officer_get(r, c->qe_officer, &cap)) == NULL) {
+				e = SAKSI_ERR_NOMEM;
+				break;
+			}
 			of->of_calls++;
 			if (c->qe_exempt)
 				of->of_exempt++;
 			else if (skipped > OOO_PLACES)
 				of->of_ooo++;
-next:
-			;
 		}
+		memset(in, 0, (top + 1) * sizeof(*in));
+		memset(called, 0, top + 1);
 		i = j;
 	}
-	if (r->noff > 1)
+	free(in);
+	free(called);
+	if (e == SAKSI_OK && r->noff > 1)
 		qsort(r->off, r->noff, sizeof(*r->off), officer_cmp);
-	return SAKSI_OK;
+	return e;
 }
 
 /* ---- writing ---- */
