@@ -1,5 +1,5 @@
 /*
- * report_test.c: saksi report end to end: a simulated branch day (brokers at high) sent
+ * report_cli_test.c: saksi report end to end: a simulated branch day (brokers at high) sent
  * through a real saksid, then the report of the days around it, its numbers recomputed
  * from what was submitted (events per day and channel, bookings per device and phone,
  * payments per account, first calls per officer, median waits, alerts), a grep of the
