@@ -44,7 +44,9 @@ typedef struct saksi_report_opts {
  * its index (saksi_index_open), whose tokens were made with b (the caller checks the key
  * check, saksi_index_keycheck); store and dk (dk may be NULL) open the disclosures at rest
  * (saksi_disc_open_any) of bookings and payments, to count them by device, phone and
- * account token; a forgotten participant's are counted as not attributable.
+ * account token; a forgotten participant's bookings (their disclosures no longer open)
+ * are counted as not attributable. A payment is sealed with the store key (it names no
+ * NIK, FORMATS.md 7.1) and stays counted.
  *
  * Errors: SAKSI_ERR_INVAL for a NULL argument, since > until, an offset out of range, a
  * branch that is empty, longer than SAKSI_REPORT_BRANCH_MAX or not printable ASCII;
