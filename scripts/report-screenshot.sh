@@ -4,10 +4,10 @@
 # [WIDTHxHEIGHT]. Debian's chromium package; a throw-away profile, removed afterwards.
 set -euo pipefail
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 report.html out.png [WIDTHxHEIGHT, default 1280x4000]" >&2
+  echo "usage: $0 report.html out.png [WIDTHxHEIGHT, default 1280x9000: the whole report]" >&2
   exit 2
 fi
-in=$1 out=$2 size=${3:-1280x4000}
+in=$1 out=$2 size=${3:-1280x9000}
 [ -r "$in" ] || { echo "$0: cannot read $in" >&2; exit 2; }
 case $size in *x*) ;; *) echo "$0: size is WIDTHxHEIGHT" >&2; exit 2 ;; esac
 chromium=$(command -v chromium || command -v chromium-browser || true)
