@@ -70,11 +70,18 @@ static const char help[] =
 "        the whole story of one claim or participant, in time order\n"
 "  A query by a personal field or with --reveal needs -k: it is first written to the\n"
 "  ledger as a signed access entry (supervisor.access.logged), or nothing is shown.\n"
+"  bundle --case REF (--leaf I | --alert ID | [FILTERS as query])... [--since T] [--until T]\n"
+"        (--recipient R.pub | --decrypted) -k supervisor.key -o FILE [--config FILE]\n"
+"        one case's entries with proofs and only their disclosures (sealed to R, or in\n"
+"        clear), signed; the export is logged as an access entry first\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
+"  verify-bundle FILE (--vkey VKEY | --vkey-file F) --keyring FILE [-k recipient.key]\n"
+"         [--checkpoint NEWER.note --consistency PROOF] [--json]   an evidence bundle,\n"
+"         offline: signatures, proofs, disclosures against their digests\n"
 "\n"
 "Simulation:\n"
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
@@ -124,6 +131,8 @@ static const struct {
 	{ "outbox", cmd_outbox },
 	{ "query", cmd_query },
 	{ "timeline", cmd_timeline },
+	{ "bundle", cmd_bundle },
+	{ "verify-bundle", cmd_verify_bundle },
 };
 
 int
