@@ -698,8 +698,8 @@ parse_entry(saksi_bundle *b, json_t *o, size_t i, struct perr *pe)
 	if (!u64_of(json_object_get(o, "index"), &index))
 		return perr(pe, SAKSI_ERR_FORMAT, "entries[%zu]: index is not an integer >= 0", i);
 	if (b->b_n > 0 && index <= b->b_entries[b->b_n - 1].be_index)
-		return perr(pe, SAKSI_ERR_FORMAT, "entries[%zu]: index %" PRIu64 " is not above the "
-		    "previous entry's %" PRIu64 " (duplicated or out of order)", i, index,
+		return perr(pe, SAKSI_ERR_FORMAT, "entry %" PRIu64 ": duplicated or out of order "
+		    "(entries[%zu] is not above the entry before it, %" PRIu64 ")", index, i,
 		    b->b_entries[b->b_n - 1].be_index);
 	if ((err = b64_dec(json_object_get(o, "leaf"), SAKSI_LEAF_MAX, &leaf, &leaf_len)) !=
 	    SAKSI_OK)

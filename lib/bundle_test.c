@@ -594,7 +594,7 @@ test_tamper_file(void **state)
 	/* An entry duplicated: refused, named. */
 	t = edit(x->plain, dup_entry, NULL, &len);
 	assert_int_equal(saksi_bundle_parse(t, len, &b, err, sizeof(err)), SAKSI_ERR_FORMAT);
-	assert_non_null(strstr(err, "index 1 is not above"));
+	assert_non_null(strstr(err, "entry 1: duplicated"));
 	free(t);
 	/* Someone outside the case's disclosures added to an entry. */
 	t = edit(x->plain, add_stranger_disc, x->disc[3], &len);
