@@ -256,6 +256,20 @@ setup(void **state)
 
 	x->plain = build(x, SAKSI_BUNDLE_PLAIN, all, 5, 0, &x->plain_len);
 	x->sealed = build(x, SAKSI_BUNDLE_SEALED, all, 5, 0, &x->sealed_len);
+	/* Seeds for tests/fuzz/corpus/bundle (fake people, test keys). */
+	if (getenv("SAKSI_BUNDLE_SEED_DIR") != NULL) {
+		char p[512];
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "%s/seed-plain", getenv("SAKSI_BUNDLE_SEED_DIR"));
+		assert_non_null(fp = fopen(p, "w"));
+		fwrite(x->plain, 1, x->plain_len, fp);
+		fclose(fp);
+		snprintf(p, sizeof(p), "%s/seed-sealed", getenv("SAKSI_BUNDLE_SEED_DIR"));
+		assert_non_null(fp = fopen(p, "w"));
+		fwrite(x->sealed, 1, x->sealed_len, fp);
+		fclose(fp);
+	}
 	*state = x;
 	return 0;
 }
