@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,8 @@ struct secrets {
 static struct ev *g_ev;
 static size_t g_nev;
 static pid_t g_pid = -1;
+/* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
+static char g_vkey[512];
 
 static int
 str_cmp(const void *a, const void *b)
@@ -547,8 +551,20 @@ test_bundle(void **state)
 			tmin = g_ev[i].time_ms;
 		if (g_ev[i].time_ms > tmax)
 			tmax = g_ev[i].time_ms;
-		if (officer == NULL)
-			officer = json_string_value(json_object_get(g_ev[i].payload, "officer_id"));
+	}
+	/* An officer, and his working day: step 3 takes its first half. */
+	for (size_t i = 0; i < g_nev && officer == NULL; i++)
+		officer = json_string_value(json_object_get(g_ev[i].payload, "officer_id"));
+	assert_non_null(officer);
+	tmin = UINT64_MAX;
+	tmax = 0;
+	for (size_t i = 0; i < g_nev; i++) {
+		const char *o = json_string_value(json_object_get(g_ev[i].payload, "officer_id"));
+
+		if (o == NULL || strcmp(o, officer) != 0)
+			continue;
+		tmin = g_ev[i].time_ms < tmin ? g_ev[i].time_ms : tmin;
+		tmax = g_ev[i].time_ms > tmax ? g_ev[i].time_ms : tmax;
 	}
 	assert_non_null(officer);
 	secrets_of(&all, NULL, NULL);
@@ -672,18 +688,45 @@ test_bundle(void **state)
 	tamper(f, f->path[11], vkey);
 	free(text);
 
-	/* 3. By officer and time, plus explicit leaves. */
-	snprintf(since_s, sizeof(since_s), "%llu", (unsigned long long)tmin);
-	snprintf(until_s, sizeof(until_s), "%llu",
-	    (unsigned long long)(tmin + (tmax - tmin) / 2));
-	snprintf(idx_s[0], sizeof(idx_s[0]), "3");
-	RUN(f, &r, 0, "bundle", "--config", f->path[1], "--case", "SPI-2026-0009", "--officer",
-	    officer, "--since", since_s, "--until", until_s, "--leaf", idx_s[0], "--decrypted",
-	    "-k", f->path[2], "-o", P(f, 11, "officer.bundle"));
-	run_free(&r);
-	RUN(f, &r, 0, "verify-bundle", f->path[11], "--vkey", vkey, "--keyring", f->path[10]);
-	assert_non_null(strstr(r.out, "selection leaf=3,officer="));
-	run_free(&r);
+	/* 3. By officer and time: every event of his (as officer or approver) in the first
+	 * half of his day, and nothing else. */
+	{
+		uint64_t mid = tmin + (tmax - tmin) / 2;
+		size_t want = 0;
+
+		for (size_t i = 0; i < g_nev; i++) {
+			const char *o = json_string_value(json_object_get(g_ev[i].payload,
+			    "officer_id"));
+			const char *a = json_string_value(json_object_get(g_ev[i].payload,
+			    "approver_id"));
+
+			want += ((o != NULL && strcmp(o, officer) == 0) ||
+			    (a != NULL && strcmp(a, officer) == 0)) && g_ev[i].time_ms >= tmin &&
+			    g_ev[i].time_ms <= mid;
+		}
+		print_message("officer %s: %zu events in the first half of his day\n", officer,
+		    want);
+		assert_true(want > 0);
+		snprintf(since_s, sizeof(since_s), "%llu", (unsigned long long)tmin);
+		snprintf(until_s, sizeof(until_s), "%llu", (unsigned long long)mid);
+		RUN(f, &r, 0, "bundle", "--config", f->path[1], "--case", "SPI-2026-0009",
+		    "--officer", officer, "--since", since_s, "--until", until_s, "--decrypted",
+		    "-k", f->path[2], "-o", P(f, 11, "officer.bundle"));
+		run_free(&r);
+		RUN(f, &r, 0, "verify-bundle", f->path[11], "--vkey", vkey, "--keyring",
+		    f->path[10], "--json");
+		{
+			json_t *o = json_loads(r.out, 0, NULL);
+
+			assert_int_equal(json_integer_value(json_object_get(o, "entries")), want + 1);
+			json_decref(o);
+		}
+		run_free(&r);
+		RUN(f, &r, 0, "verify-bundle", f->path[11], "--vkey", vkey, "--keyring",
+		    f->path[10]);
+		assert_non_null(strstr(r.out, "selection officer="));
+		run_free(&r);
+	}
 
 	/* 4. A newer checkpoint extends the bundle's. */
 	RUN(f, &r, 0, "verify-bundle", f->path[11], "--vkey", vkey, "--keyring", f->path[10],
@@ -785,6 +828,146 @@ test_bundle(void **state)
 	run_free(&r);
 	secrets_free(&all);
 	free_day();
+	snprintf(g_vkey, sizeof(g_vkey), "%s", vkey);
+}
+
+/* ---- the same bundles checked by code we did not write (tests/interop/main.go) ---- */
+
+#define GO_GOPATH "/usr/share/gocode"
+#define GO_PKG GO_GOPATH "/src/golang.org/x/mod/sumdb/tlog"
+#define CHECKER_SRC SAKSI_SOURCE_DIR "/tests/interop/main.go"
+
+static int
+find_go(char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	for (path = path != NULL ? path : "/usr/bin:/bin"; *path != '\0';) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && (size_t)snprintf(out, len, "%.*s/go", (int)n, path) < len &&
+		    access(out, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* Builds the checker offline, as tests/interop_test.c and the CI do. */
+static void
+build_checker(struct scratch *f, const char *go, const char *bin)
+{
+	static const char *const drop[] = { "GO111MODULE=", "GOPATH=", "GOCACHE=", "GOFLAGS=",
+		"GOENV=", "GOTOOLCHAIN=", "GOPROXY=" };
+	char gocache[300], *env[512], *argv[] = { (char *)go, (char *)"build", (char *)"-o",
+		(char *)bin, (char *)CHECKER_SRC, NULL };
+	posix_spawn_file_actions_t fa;
+	size_t n = 0, k;
+	pid_t pid;
+	int st;
+
+	snprintf(gocache, sizeof(gocache), "GOCACHE=%s/gocache", f->dir);
+	for (size_t i = 0; environ[i] != NULL && n < 500; i++) {
+		for (k = 0; k < sizeof(drop) / sizeof(drop[0]); k++)
+			if (strncmp(environ[i], drop[k], strlen(drop[k])) == 0)
+				break;
+		if (k == sizeof(drop) / sizeof(drop[0]))
+			env[n++] = environ[i];
+	}
+	env[n++] = (char *)"GO111MODULE=off";
+	env[n++] = (char *)"GOPATH=" GO_GOPATH;
+	env[n++] = gocache;
+	env[n++] = (char *)"GOFLAGS=";
+	env[n++] = (char *)"GOENV=off";
+	env[n++] = (char *)"GOTOOLCHAIN=local";
+	env[n++] = (char *)"GOPROXY=off";
+	env[n] = NULL;
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, P(f, 12, "go-build.log"),
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, 1, 2), 0);
+	assert_int_equal(posix_spawn(&pid, go, &fa, NULL, argv, env), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char *log = slurp(f->path[12], NULL);
+
+		fail_msg("the Go checker does not build:\n%s", log);
+	}
+}
+
+/* dir/check holds vkey.txt, keyring.json and bundle.json = the bundle given. */
+static const char *
+checker_dir(struct scratch *f, const char *bundle_path)
+{
+	char *text;
+	size_t len;
+
+	mkdir(P(f, 12, "check"), 0700);
+	spit(P(f, 12, "check/vkey.txt"), g_vkey, strlen(g_vkey));
+	text = slurp(P(f, 12, "st/keyring.json"), &len);
+	spit(P(f, 12, "check/keyring.json"), text, len);
+	free(text);
+	text = slurp(bundle_path, &len);
+	spit(P(f, 12, "check/bundle.json"), text, len);
+	free(text);
+	return P(f, 12, "check");
+}
+
+static void
+test_interop(void **state)
+{
+	struct scratch *f = *state;
+	static const char *const names[] = { "alert.bundle", "nik.bundle", "officer.bundle",
+		"fg.bundle" };
+	char go[4096], bin[300];
+	struct run r;
+
+	if (g_vkey[0] == '\0') {
+		print_message("test_bundle made no bundles: skipping\n");
+		skip();
+	}
+	if (!find_go(go, sizeof(go)) || access(GO_PKG, R_OK) != 0) {
+		print_message("go or golang.org/x/mod is not installed (scripts/deps.sh installs "
+		    "golang-go and golang-golang-x-mod-dev): skipping\n");
+		skip();
+	}
+	snprintf(bin, sizeof(bin), "%s/interop", f->dir);
+	build_checker(f, go, bin);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		run_expect(bin, f->dir, &r, 0, NULL, "-bundle", checker_dir(f, P(f, 11, names[i])),
+		    (char *)NULL);
+		print_message("%s: %s", names[i], r.out);
+		assert_non_null(strstr(r.out, "interop: ok: bundle"));
+		run_free(&r);
+	}
+	/* And it is not a rubber stamp: a flipped proof hash, a changed selection. */
+	{
+		char *text = slurp(P(f, 11, "nik.bundle"), NULL), *p;
+
+		p = strstr(text, "\"proof\": [\n");
+		assert_non_null(p);
+		p += strlen("\"proof\": [\n");
+		p += strspn(p, " \"");
+		*p = *p == 'A' ? 'B' : 'A';
+		spit(P(f, 11, "bad.bundle"), text, strlen(text));
+		run_expect(bin, f->dir, &r, 1, NULL, "-bundle", checker_dir(f, P(f, 11,
+		    "bad.bundle")), (char *)NULL);
+		assert_non_null(strstr(r.err, "inclusion proof rejected by tlog"));
+		run_free(&r);
+		free(text);
+		text = slurp(P(f, 11, "nik.bundle"), NULL);
+		p = strstr(text, "\"selection\": \"");
+		assert_non_null(p);
+		p[strlen("\"selection\": \"")] = 'X';
+		spit(P(f, 11, "bad.bundle"), text, strlen(text));
+		run_expect(bin, f->dir, &r, 1, NULL, "-bundle", checker_dir(f, P(f, 11,
+		    "bad.bundle")), (char *)NULL);
+		assert_non_null(strstr(r.err, "exporter signature"));
+		run_free(&r);
+		free(text);
+	}
 }
 
 static int
@@ -807,9 +990,11 @@ teardown(void **state)
 int
 main(void)
 {
+	/* One scratch directory for both: test_interop checks test_bundle's bundles. */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bundle, setup, teardown),
+		cmocka_unit_test(test_bundle),
+		cmocka_unit_test(test_interop),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
