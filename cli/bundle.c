@@ -3,6 +3,8 @@
  * proofs and only their disclosures, into a signed evidence file) and saksi verify-bundle
  * (offline, public keys only). Exporting personal data is a reveal: the access entry is
  * in the ledger, with its receipt verified, before a byte of the bundle is written.
+ * Filters are run by saksi query's own engine (lib/query.h), so a case finds what a query
+ * finds.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -23,6 +25,7 @@
 #include "datakey.h"
 #include "envelope.h"
 #include "index.h"
+#include "query.h"
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
@@ -272,59 +275,69 @@ close_alerts(saksi_ledger_txn *t, struct set *s)
 	free(al);
 }
 
+/* The filters as the query engine takes them (lib/query.h): tokens for personal ones. */
+static void
+spec_of(const struct bopts *o, saksi_query_spec *q)
+{
+	memset(q, 0, sizeof(*q));
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		if (o->given[f] != NULL)
+			q->qs_value[f] = saksi_index_field_personal((saksi_index_field)f) ?
+			    o->tok[f] : o->given[f];
+	q->qs_since_ms = o->since;
+	q->qs_has_since = o->has_since;
+	q->qs_until_ms = o->until;
+	q->qs_has_until = o->has_until;
+	q->qs_limit = SAKSI_QUERY_LIMIT_MAX;
+}
+
+/* Every entry the filters find (all pages), through saksi query's own engine. */
 static void
 select_by_filters(struct ctx *x, saksi_ledger_txn *t, const struct bopts *o, struct set *s)
 {
-	saksi_index_term terms[SAKSI_INDEX_TERMS_MAX];
-	saksi_index_query q;
-	saksi_index_hit hits[256];
-	uint8_t have[8], want[8];
-	uint64_t upto;
-	size_t got, nt = 0;
-	int more;
-	MDB_dbi dbi;
+	saksi_query_spec q;
+	saksi_query_result res;
+	saksi_query_ctx qc;
 	saksi_err e;
 
-	e = saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi);
-	if (e == SAKSI_OK)
-		e = saksi_index_state(saksi_ledger_txn_mdb(t), dbi, &upto, have);
+	memset(&qc, 0, sizeof(qc));
+	qc.qc_txn = t;
+	qc.qc_store = x->store;
+	qc.qc_dk = x->dk;
+	e = saksi_query_index(t, x->blind, &qc.qc_dbi, NULL);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
 		    "index_key", x->ledger_dir);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
-	if ((e = saksi_index_keycheck(x->blind, want)) != SAKSI_OK)
-		xdie_err(e, "cannot use the index key");
-	if (sodium_memcmp(have, want, 8) != 0)
+	if (e == SAKSI_ERR_KEY)
 		xdie("the indexes of %s were made with another index key than %s",
 		    x->ledger_dir, x->cf.cf_index_key);
-	for (size_t i = 0; i < sizeof(filter_order) / sizeof(filter_order[0]); i++) {
-		saksi_index_field f = filter_order[i];
-
-		if (o->given[f] == NULL)
-			continue;
-		terms[nt].it_field = f;
-		terms[nt].it_value = saksi_index_field_personal(f) ? o->tok[f] : o->given[f];
-		nt++;
-	}
-	memset(&q, 0, sizeof(q));
-	q.iq_terms = terms;
-	q.iq_nterms = nt;
-	q.iq_since_ms = o->has_since ? o->since : 0;
-	q.iq_until_ms = o->has_until ? o->until : UINT64_MAX;
+	if (e != SAKSI_OK)
+		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
+	spec_of(o, &q);
+	memset(&res, 0, sizeof(res));
 	do {
-		e = saksi_index_query_run(saksi_ledger_txn_mdb(t), dbi, &q, hits, 256, &got, &more);
-		if (e != SAKSI_OK)
+		if ((e = saksi_query_run(&qc, &q, &res)) != SAKSI_OK) {
+			uint64_t at = res.qr_fail_index;
+
+			saksi_query_result_free(&res);
+			if (e == SAKSI_ERR_TOO_LARGE)
+				xdie("more than %u entries in that time range: add a filter or narrow it",
+				    SAKSI_INDEX_TIME_ONLY_MAX);
+			if (at != UINT64_MAX)
+				xfail("entry %" PRIu64 " could not be read for the case (%s): run saksi "
+				    "verify", at, saksi_strerror(e));
 			xdie_err(e, "query failed");
-		for (size_t i = 0; i < got; i++)
-			set_add(s, hits[i].ih_index);
+		}
+		for (size_t i = 0; i < res.qr_n; i++)
+			set_add(s, res.qr_rows[i].qr_index);
+		if (res.qr_n > 0) {
+			q.qs_after = res.qr_rows[res.qr_n - 1].qr_index;
+			q.qs_has_after = 1;
+		}
+		saksi_query_result_free(&res);
 		if (s->n >= SAKSI_BUNDLE_ENTRIES_MAX)
 			xdie("the case has more than %d entries: narrow it", SAKSI_BUNDLE_ENTRIES_MAX - 1);
-		if (got > 0) {
-			q.iq_after = hits[got - 1].ih_index;
-			q.iq_has_after = 1;
-		}
-	} while (more);
+	} while (res.qr_more);
 }
 
 /* "leaf=1,alert=3,nik=<token>,...,since=..,until=..": the selection as the bundle and
@@ -649,15 +662,7 @@ cmd_bundle(int argc, char **argv)
 		if (o.given[f] == NULL)
 			continue;
 		o.nfilters++;
-		if (saksi_index_field_personal((saksi_index_field)f)) {
-			o.personal = 1;
-			continue;
-		}
-		if (o.given[f][0] == '\0' || strlen(o.given[f]) > 128 ||
-		    strspn(o.given[f], "!\"#$%&'()*+-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(o.given[f]))
-			xusage(b_usage, "--%s: 1 to 128 printable ASCII characters without spaces, "
-			    "',' or '='", saksi_index_field_name((saksi_index_field)f));
+		o.personal |= saksi_index_field_personal((saksi_index_field)f);
 	}
 	if ((o.has_since || o.has_until) && o.nfilters == 0)
 		xusage(b_usage, "--since and --until narrow a filter: give one (--officer, "
@@ -676,15 +681,22 @@ cmd_bundle(int argc, char **argv)
 
 	ctx_open(&x, &o);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
-		saksi_blind_kind k = saksi_index_field_kind((saksi_index_field)f);
-
-		if (o.given[f] == NULL || k == SAKSI_BLIND_NONE)
+		if (o.given[f] == NULL || !saksi_index_field_personal((saksi_index_field)f))
 			continue;
-		e = saksi_blind_token(x.blind, k, o.given[f], strlen(o.given[f]), o.tok[f]);
 		/* The value is never echoed: it is the personal data being protected. */
-		if (e != SAKSI_OK)
+		if (saksi_query_blind(x.blind, (saksi_index_field)f, o.given[f], o.tok[f]) !=
+		    SAKSI_OK)
 			xusage(b_usage, "--%s: not a valid %s (see RULES.md 1.1)",
-			    saksi_index_field_name((saksi_index_field)f), saksi_blind_kind_name(k));
+			    saksi_index_field_name((saksi_index_field)f), saksi_blind_kind_name(
+			    saksi_index_field_kind((saksi_index_field)f)));
+	}
+	if (o.nfilters > 0) {
+		saksi_query_spec q;
+		const char *why = NULL;
+
+		spec_of(&o, &q);
+		if (saksi_query_spec_check(&q, &why) != SAKSI_OK)
+			xusage(b_usage, "%s", why != NULL ? why : "bad filters");
 	}
 	sk = xseckey_load(o.key, o.passfile);
 	if (saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)

@@ -595,6 +595,17 @@ test_bundle(void **state)
 	    f->path[2], "-o", f->path[8], "--recipient", f->path[3]);
 	assert_non_null(strstr(r.err, "not a box key"));
 	run_free(&r);
+	/* A filter value the query engine refuses; a personal one never echoed. */
+	RUN(f, &r, 2, "bundle", "--config", f->path[1], "--case", "C-1", "--officer", "a,b",
+	    "-k", f->path[2], "-o", f->path[8], "--decrypted");
+	run_free(&r);
+	RUN(f, &r, 2, "bundle", "--config", f->path[1], "--case", "C-1", "--nik",
+	    "73710141019000019", "-k", f->path[2], "-o", f->path[8], "--decrypted");
+	assert_null(strstr(r.err, "73710141019000019"));
+	run_free(&r);
+	RUN(f, &r, 2, "bundle", "--config", f->path[1], "--case", "C-1", "--since", "1",
+	    "-k", f->path[2], "-o", f->path[8], "--decrypted");
+	run_free(&r);
 	acc = count_bundle_access(f);
 	assert_int_equal(acc, 0);
 	/* Nothing matches: refused, nothing logged, nothing written. */
