@@ -1167,6 +1167,12 @@ saksi_bundle_verify(const saksi_bundle *b, const saksi_bundle_verify_opts *o,
 	if ((ke = saksi_keyring_find(o->bo_keyring, b->b_exporter)) == NULL)
 		return vfail(r, SAKSI_BV_EXPORTER, SAKSI_BUNDLE_NO_ENTRY, "the exporter key %s is "
 		    "not in the keyring", hex);
+	/* Only a key that may write access entries exports: saksid checked that role when it
+	 * took the access entry; a keyring read offline must agree. */
+	if (!saksi_keyring_role_allows(o->bo_keyring, ke->ke_role, ACCESS_TYPE))
+		return vfail(r, SAKSI_BV_EXPORTER, SAKSI_BUNDLE_NO_ENTRY, "the exporter key %s has "
+		    "role %s, which may not sign %s: not a supervisor's export", ke->ke_name,
+		    ke->ke_role, ACCESS_TYPE);
 	sig_message(b, msg);
 	if (crypto_sign_verify_detached(b->b_sig, msg, sizeof(msg), ke->ke_pub.pk_key) != 0)
 		return vfail(r, SAKSI_BV_EXPORTER, SAKSI_BUNDLE_NO_ENTRY, "the exporter's signature "

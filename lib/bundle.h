@@ -209,7 +209,8 @@ typedef struct saksi_bundle_report {
  * (every _sd member disclosed, nothing extra), or, with none, that it has no personal
  * field unless marked forgotten; then the access entry (a supervisor.access.logged event
  * signed by the exporter, command "bundle", the same case_ref, results = the other
- * entries); then the exporter's signature over the transcript (keyring); then the newer
+ * entries); then the exporter's key (in the keyring, with a role that may sign
+ * supervisor.access.logged) and its signature over the transcript; then the newer
  * checkpoint if given.
  * SAKSI_OK intact; SAKSI_ERR_CORRUPT a check failed (r says which entry and why);
  * SAKSI_ERR_INVAL missing options; SAKSI_ERR_NOMEM.

@@ -78,6 +78,7 @@ kr_entry(const saksi_seckey *k, const char *name, const char *role)
 	    "public_key", b64, "role", role, "branch", "*", "revoked_ms");
 }
 
+/* with_prod: the kiosk's key too; 2: and the supervisor's key under role queue. */
 static saksi_keyring *
 keyring(struct fix *x, int with_prod)
 {
@@ -90,7 +91,7 @@ keyring(struct fix *x, int with_prod)
 		json_array_append_new(json_object_get(root, "keys"), kr_entry(x->prod, "kiosk-1",
 		    "queue"));
 	json_array_append_new(json_object_get(root, "keys"), kr_entry(x->sup, "spi-1",
-	    "supervisor"));
+	    with_prod == 2 ? "queue" : "supervisor"));
 	text = json_dumps(root, 0);
 	json_decref(root);
 	assert_int_equal(saksi_keyring_parse(text, strlen(text), &kr, err, sizeof(err)), SAKSI_OK);
@@ -496,6 +497,10 @@ test_tamper_struct(void **state)
 
 		x->kr = keyring(x, 0);
 		expect(x, b, NULL, SAKSI_BV_UNKNOWN_KEY, 0);
+		saksi_keyring_free(x->kr);
+		/* An exporter whose role may not write access entries. */
+		x->kr = keyring(x, 2);
+		expect(x, b, NULL, SAKSI_BV_EXPORTER, SAKSI_BUNDLE_NO_ENTRY);
 		saksi_keyring_free(x->kr);
 		x->kr = full;
 	}
