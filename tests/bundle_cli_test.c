@@ -419,8 +419,28 @@ verify_fails(struct scratch *f, json_t *root, const char *vkey, uint64_t want,
 	json_decref(root);
 }
 
+/* A disclosure in the bundle at `from` that the text `not` does not hold: someone
+ * else's, outside the case of `not`. malloc'd. */
+static char *
+stranger_disclosure(const char *from, const char *not)
+{
+	char *text = slurp(from, NULL), *out = NULL;
+	json_t *root = json_loads(text, 0, NULL), *e, *d;
+	size_t i, k;
+
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "entries"), i, e)
+		json_array_foreach(json_object_get(e, "disclosures"), k, d)
+			if (out == NULL && strstr(not, json_string_value(d)) == NULL)
+				out = strdup(json_string_value(d));
+	assert_non_null(out);
+	json_decref(root);
+	free(text);
+	return out;
+}
+
 static void
-tamper(struct scratch *f, const char *bundle, const char *vkey)
+tamper(struct scratch *f, const char *bundle, const char *vkey, const char *other_bundle)
 {
 	char *text = slurp(bundle, NULL);
 	json_t *root, *e, *d;
@@ -482,13 +502,24 @@ tamper(struct scratch *f, const char *bundle, const char *vkey)
 	    "disclosures"));
 	json_object_set_new(entry_at(root, q), "disclosures", d);
 	verify_fails(f, root, vkey, index_at(root, p), "disclosures swapped");
-	/* Someone else's disclosure added (another entry's, outside this one). */
+	/* Another entry's disclosure added to this one. */
 	FRESH();
 	p = disc_pos(root, 0);
 	q = disc_pos(root, p + 1);
 	json_array_append(json_object_get(entry_at(root, p), "disclosures"),
 	    json_array_get(json_object_get(entry_at(root, q), "disclosures"), 0));
-	verify_fails(f, root, vkey, index_at(root, p), "disclosure added");
+	verify_fails(f, root, vkey, index_at(root, p), "disclosure of another entry added");
+	/* A disclosure of someone outside the case (from another case's bundle) added. */
+	FRESH();
+	p = disc_pos(root, 0);
+	{
+		char *sd = stranger_disclosure(other_bundle, text);
+
+		json_array_append_new(json_object_get(entry_at(root, p), "disclosures"),
+		    json_string(sd));
+		free(sd);
+	}
+	verify_fails(f, root, vkey, index_at(root, p), "disclosure of someone else added");
 #undef FRESH
 	free(text);
 }
@@ -696,7 +727,6 @@ test_bundle(void **state)
 		secrets_free(&others);
 		free(dec);
 	}
-	tamper(f, f->path[11], vkey);
 	free(text);
 
 	/* 3. By officer and time: every event of his (as officer or approver) in the first
@@ -737,6 +767,15 @@ test_bundle(void **state)
 		    f->path[10]);
 		assert_non_null(strstr(r.out, "selection officer="));
 		run_free(&r);
+	}
+	/* Tampered copies of the NIK case's bundle (the officer's for a stranger). */
+	{
+		char nikb[256], offb[256];
+
+		snprintf(nikb, sizeof(nikb), "%s", P(f, 11, "nik.bundle"));
+		snprintf(offb, sizeof(offb), "%s", P(f, 11, "officer.bundle"));
+		tamper(f, nikb, vkey, offb);
+		P(f, 11, "officer.bundle");
 	}
 
 	/* 4. A newer checkpoint extends the bundle's. */
