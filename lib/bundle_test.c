@@ -552,7 +552,7 @@ dup_entry(json_t *root, void *arg)
 	json_t *arr = json_object_get(root, "entries");
 
 	(void)arg;
-	json_array_insert(arr, 1, json_deep_copy(json_array_get(arr, 1)));
+	json_array_insert_new(arr, 1, json_deep_copy(json_array_get(arr, 1)));
 }
 
 static void

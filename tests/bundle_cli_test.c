@@ -490,7 +490,7 @@ tamper(struct scratch *f, const char *bundle, const char *vkey, const char *othe
 	verify_fails(f, root, vkey, UINT64_MAX, "entry dropped");
 	/* An entry duplicated. */
 	FRESH();
-	json_array_insert(json_object_get(root, "entries"), 1,
+	json_array_insert_new(json_object_get(root, "entries"), 1,
 	    json_deep_copy(entry_at(root, 1)));
 	verify_fails(f, root, vkey, index_at(root, 1), "entry duplicated");
 	/* Disclosures swapped between two entries. */
