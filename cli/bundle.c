@@ -216,8 +216,11 @@ xbegin(struct ctx *x)
 
 /* ---- selection ---- */
 
-/* The entry of alert id (kinds 1-3: the rules' numbering), scanning from the end: recent
- * alerts are the ones investigated. */
+/*
+ * The entry of alert id (kinds 1-3: the rules' numbering), scanning from the end: recent
+ * alerts are the ones investigated. Their ids rise in ledger order (FORMATS.md 4), so the
+ * scan stops at the first one below id.
+ */
 static uint64_t
 find_alert(saksi_ledger_txn *t, uint64_t id)
 {
@@ -227,20 +230,22 @@ find_alert(saksi_ledger_txn *t, uint64_t id)
 		saksi_leaf lf;
 		uint8_t *leaf;
 		size_t len;
-		int hit;
+		int rules;
 		saksi_err e;
 
 		if ((e = saksi_ledger_leaf(t, i, &leaf, &len)) != SAKSI_OK)
 			xdie_err(e, "cannot read entry %" PRIu64, i);
-		hit = saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
+		rules = saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
 		    lf.lf_kind == SAKSI_LEAF_ALERT &&
 		    saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, al) == SAKSI_OK &&
-		    al->al_id == id && al->al_kind >= 1 && al->al_kind <= 3;
+		    al->al_kind >= 1 && al->al_kind <= 3;
 		free(leaf);
-		if (hit) {
+		if (rules && al->al_id == id) {
 			free(al);
 			return i;
 		}
+		if (rules && al->al_id < id)
+			break;
 	}
 	free(al);
 	xfail("no alert %" PRIu64 " in the ledger (saksi alerts list shows them)", id);

@@ -646,6 +646,16 @@ test_bundle(void **state)
 	assert_int_equal(access(f->path[8], F_OK), -1);
 	assert_int_equal(count_bundle_access(f), 0);
 
+	/* An alert that does not exist: refused, nothing logged. */
+	RUN(f, &r, 1, "bundle", "--config", f->path[1], "--case", "C-1", "--alert", "999999",
+	    "-k", f->path[2], "-o", f->path[8], "--decrypted");
+	assert_non_null(strstr(r.err, "no alert 999999"));
+	run_free(&r);
+	RUN(f, &r, 1, "bundle", "--config", f->path[1], "--case", "C-1", "--leaf", "99999999",
+	    "-k", f->path[2], "-o", f->path[8], "--decrypted");
+	run_free(&r);
+	assert_int_equal(count_bundle_access(f), 0);
+
 	/* 1. By alert, sealed to the court. */
 	alert_id = pick_alert(P(f, 9, "st/ledger"), &alert_entry, &nev);
 	assert_true(alert_id > 0);
