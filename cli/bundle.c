@@ -929,6 +929,8 @@ cmd_verify_bundle(int argc, char **argv)
 		    "alerts", (json_int_t)r.br_alerts, "refusals", (json_int_t)r.br_refusals,
 		    "disclosed", (json_int_t)r.br_disclosed, "unopened", (json_int_t)r.br_unopened,
 		    "forgotten", (json_int_t)r.br_forgotten, "access_index", (json_int_t)b->b_access);
+		if (o != NULL)
+			json_object_set_new(o, "created_ms", json_integer((json_int_t)b->b_created_ms));
 
 		if (o == NULL)
 			xdie("out of memory");
@@ -951,8 +953,16 @@ cmd_verify_bundle(int argc, char **argv)
 		    "summaries %zu) in the log's tree of size %" PRIu64 "\n", b->b_case, b->b_n,
 		    r.br_events, r.br_alerts, r.br_refusals, r.br_size);
 		printf("root %s\n", root);
-		printf("exported by %s (key %s), access entry %" PRIu64 ", selection %s\n",
-		    r.br_exporter, exp, b->b_access, b->b_selection);
+		{
+			time_t ct = (time_t)(b->b_created_ms / 1000);
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&ct, &tm) != NULL)
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("exported by %s (key %s) at %s (its own clock), access entry %" PRIu64
+			    ", selection %s\n", r.br_exporter, exp, when, b->b_access, b->b_selection);
+		}
 		printf("disclosures: %zu entries checked against their digests", r.br_disclosed);
 		if (r.br_unopened > 0)
 			printf(", %zu sealed and not opened (give -k recipient.key)", r.br_unopened);
