@@ -79,6 +79,15 @@ static const char help[] =
 "         [--json] [--progress] [--threads N]\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
 "\n"
+"Evidence bundles (one case, for the police or a court; checked offline):\n"
+"  bundle --case REF (--leaf I | --alert ID | [FILTERS as query])... [--since T] [--until T]\n"
+"        (--recipient R.pub | --decrypted) -k supervisor.key -o FILE [--config FILE]\n"
+"        one case's entries with proofs and only their disclosures (sealed to R, or in\n"
+"        clear), signed; the export is logged as an access entry first\n"
+"  verify-bundle FILE (--vkey VKEY | --vkey-file F) --keyring FILE [-k recipient.key]\n"
+"        [--checkpoint NEWER.note --consistency PROOF] [--json]   signatures, proofs,\n"
+"        disclosures against their digests, with public keys only\n"
+"\n"
 "Simulation:\n"
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
 "           [--start YYYY-MM-DD] [--truth FILE] [--batch N] [--window MS] [--register-only]\n"
@@ -120,6 +129,8 @@ static const struct {
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
+	{ "bundle", cmd_bundle },
+	{ "verify-bundle", cmd_verify_bundle },
 	{ "simulate", saksi_cmd_simulate },
 	{ "replay", cmd_replay },
 	{ "alerts", cmd_alerts },
