@@ -70,6 +70,10 @@ static const char help[] =
 "        the whole story of one claim or participant, in time order\n"
 "  A query by a personal field or with --reveal needs -k: it is first written to the\n"
 "  ledger as a signed access entry (supervisor.access.logged), or nothing is shown.\n"
+"  subject-report --nik NIK|- [--kpj KPJ] -k supervisor.key -o FILE [--lang id|en]\n"
+"        [--format html|text] [--tz WIB|WITA|WIT|UTC] [--case REF] [--config FILE]\n"
+"        a data subject's access request (UU PDP): their entries, who looked at them\n"
+"        and the alerts they fed, in plain words, as one file; logged first like --reveal\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -124,6 +128,7 @@ static const struct {
 	{ "outbox", cmd_outbox },
 	{ "query", cmd_query },
 	{ "timeline", cmd_timeline },
+	{ "subject-report", cmd_subject_report },
 };
 
 int
