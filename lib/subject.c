@@ -39,7 +39,7 @@ static const struct sentence sentences[] = {
 	    "the document {document} of your claim {claim_id} was checked ({method}), with the "
 	    "result: {result}[; officer {officer_id}][; issuer {employer_id}]" } },
 	{ "claim.eligibility.checked", {
-	    "kelayakan Anda untuk mengajukan klaim[ {claim_kind}] diperiksa melalui {channel} "
+	    "kelayakan Anda untuk mengajukan klaim[ ({claim_kind})] diperiksa melalui {channel} "
 	    "dengan hasil: {result}[ ({reason})][; perusahaan mitra {partner_id}]",
 	    "your eligibility to claim[ ({claim_kind})] was checked through {channel}, with the "
 	    "result: {result}[ ({reason})][; partner company {partner_id}]" } },
