@@ -543,6 +543,44 @@ test_day(void **state)
 	}
 	json_decref(acc);
 
+	/* With their KPJ as well: the same entries (each once), both tokens in the filter;
+	 * a KPJ that is not one is refused without being echoed. */
+	{
+		const char *kpj = NULL;
+		char nikfile[256], want_n[64];
+
+		for (size_t i = 0; i < g_day.n && kpj == NULL; i++)
+			if (pv(&g_day.ev[i], "nik") != NULL &&
+			    strcmp(pv(&g_day.ev[i], "nik"), nik) == 0)
+				kpj = pv(&g_day.ev[i], "kpj");
+		assert_non_null(kpj);
+		spit(pth(f, "k.nik", nikfile), nik, strlen(nik));
+		RUN_IN(f, &r, 0, nikfile, "subject-report", "--config", conf, "--nik", "-",
+		    "--kpj", kpj, "-k", sup, "-o", pth(f, "kpj.txt", tmp), "--lang", "en",
+		    "--format", "text");
+		run_free(&r);
+		text = slurp(tmp, NULL);
+		snprintf(want_n, sizeof(want_n), "Number of records: %zu\n", st.n);
+		assert_non_null(strstr(text, want_n));
+		free(text);
+		acc = last_access(f, conf);
+		assert_non_null(strstr(json_string_value(json_object_get(json_object_get(acc,
+		    "payload"), "filter")), ",kpj="));
+		json_decref(acc);
+		RUN_IN(f, &r, 2, nikfile, "subject-report", "--config", conf, "--nik", "-",
+		    "--kpj", "1234", "-k", sup, "-o", pth(f, "badkpj.txt", tmp));
+		assert_non_null(strstr(r.err, "not a valid KPJ"));
+		assert_null(strstr(r.err, "1234"));
+		assert_int_equal(access(tmp, F_OK), -1);
+		run_free(&r);
+		RUN(f, &r, 2, "subject-report", "--config", conf, "--nik", "737105", "-k", sup,
+		    "-o", tmp);
+		assert_non_null(strstr(r.err, "not a valid NIK"));
+		assert_null(strstr(r.err, "737105"));
+		run_free(&r);
+		unlink(nikfile);
+	}
+
 	/* In Bahasa Indonesia, as HTML: the same entries, self-contained, nobody else. */
 	text = report(f, nik, conf, sup, pth(f, "laporan.html", tmp), "id", "html", 0);
 	assert_true(strncmp(text, "<!DOCTYPE html>", 15) == 0);
