@@ -26,6 +26,7 @@
 #include "index.h"
 #include "merkle.h"
 #include "query.h"
+#include "remoteq.h"
 #include "schema.h"
 #include "wire.h"
 
@@ -38,13 +39,15 @@ static const char q_usage[] =
 "saksi query [--config FILE] [FILTERS] [--since T] [--until T] [--limit N]\n"
 "                   [--after INDEX] [--json | --csv] [-k supervisor.key [--reveal]]\n"
 "                   [--case REF] [--passphrase-file F] [--url URL] [--timeout MS]\n"
+"                   [--remote URL --box-pub box.pub (--vkey VKEY | --vkey-file F)]\n"
 "  FILTERS: --nik --kpj --phone --email --account BANK:NUMBER --device --ip (personal:\n"
 "  blinded with the index key, need -k) --officer --branch --type --claim --booking";
 static const char t_usage[] =
 "saksi timeline [--config FILE] (--claim ID | --booking ID | --nik NIK | --kpj KPJ\n"
 "                      | --phone P | --email E | --account BANK:NUMBER | --device D)\n"
 "                      [--since T] [--until T] [--limit N] [--json | --csv]\n"
-"                      [-k supervisor.key [--reveal]] [--case REF] [--url URL]";
+"                      [-k supervisor.key [--reveal]] [--case REF] [--url URL]\n"
+"                      [--remote URL --box-pub box.pub (--vkey VKEY | --vkey-file F)]";
 
 enum { OUT_TABLE, OUT_JSON, OUT_CSV };
 
@@ -62,6 +65,7 @@ struct qopts {
 	int out;
 	int reveal;
 	const char *key, *passfile, *case_ref, *url;
+	const char *remote, *box_pub, *vkey, *vkey_file;   /* --remote and what it needs */
 	int timeout;
 };
 
@@ -510,6 +514,128 @@ print_result(const struct qopts *o, const saksi_query_result *res)
 		fprintf(stderr, "saksi: more: raise --limit or narrow --since/--until\n");
 }
 
+/* ---- remote (wire op 7, FORMATS.md 3.4) ---- */
+
+static int
+personal_given(const struct qopts *o)
+{
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		if (o->given[f] != NULL && saksi_index_field_personal((saksi_index_field)f))
+			return 1;
+	return 0;
+}
+
+/* Prints the daemon's one-line reason with anything unprintable replaced. */
+static void
+clean_text(char *t)
+{
+	for (; *t != '\0'; t++)
+		if (*t < ' ' || *t > '~')
+			*t = '?';
+}
+
+/*
+ * saksi query/timeline --remote: the same filters and output, from a supervisor's own
+ * machine. Personal filter values are sealed to the appliance's box key; the request is
+ * signed with -k; the rows come back sealed to -k and signed with the log key. saksid
+ * runs the query and writes the access entry itself before it answers.
+ */
+static int
+run_remote(const struct qopts *o)
+{
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_rq_params p;
+	saksi_query_result res;
+	saksi_seckey *sk;
+	uint8_t *req = NULL, *body = NULL, hash[32];
+	char norm[SAKSI_BLIND_VALUE_MAX + 1], *json = NULL;
+	size_t rlen, blen, jlen;
+	uint64_t access, size;
+	int status;
+	saksi_err e;
+
+	if (o->key == NULL)
+		xusage(o->usage, "--remote needs -k (the supervisor's key signs the request)");
+	if (o->box_pub == NULL)
+		xusage(o->usage, "--remote needs --box-pub (the appliance's box key: personal "
+		    "filters are sealed to it)");
+	if ((o->vkey == NULL) == (o->vkey_file == NULL))
+		xusage(o->usage, "--remote needs one of --vkey or --vkey-file (the log's key "
+		    "signs the reply)");
+	if (o->url != NULL)
+		xusage(o->usage, "--url is for the local access entry; with --remote saksid "
+		    "writes it");
+	/* A value that does not normalise is refused here, before anything is sent. */
+	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
+		saksi_blind_kind k = saksi_index_field_kind((saksi_index_field)f);
+
+		if (o->given[f] == NULL || k == SAKSI_BLIND_NONE)
+			continue;
+		e = saksi_blind_normalise(k, o->given[f], strlen(o->given[f]), norm, sizeof(norm),
+		    NULL);
+		sodium_memzero(norm, sizeof(norm));
+		if (e != SAKSI_OK)
+			xusage(o->usage, "--%s: not a valid %s (see RULES.md 1.1)",
+			    saksi_index_field_name((saksi_index_field)f), saksi_blind_kind_name(k));
+	}
+	xvkey(o->vkey, o->vkey_file, &v);
+	xbox_pub(o->box_pub, &box);
+	sk = xseckey_load(o->key, o->passfile);
+	if (saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)
+		xdie("%s is not a signing key", o->key);
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = o->timeline ? SAKSI_RQ_TIMELINE : SAKSI_RQ_QUERY;
+	p.rp_reveal = o->reveal;
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		p.rp_value[f] = o->given[f];
+	p.rp_since_ms = o->since;
+	p.rp_has_since = o->has_since;
+	p.rp_until_ms = o->until;
+	p.rp_has_until = o->has_until;
+	p.rp_after = o->after;
+	p.rp_has_after = o->has_after;
+	p.rp_limit = (uint32_t)o->limit;
+	p.rp_case_ref = o->case_ref;
+	p.rp_time_ms = now_ms();
+	if ((e = saksi_rq_request_make(sk, box.pk_key, &p, &req, &rlen)) != SAKSI_OK)
+		xdie_err(e, "cannot make the request");
+	saksi_rq_request_hash(req, rlen, hash);
+	e = saksi_rq_exchange(o->remote, o->timeout, req, rlen, &status, &body, &blen);
+	free(req);
+	if (e == SAKSI_ERR_FORMAT)
+		xfail("saksid at %s sent a malformed reply: results withheld", o->remote);
+	if (e != SAKSI_OK)
+		xdie_err(e, "no answer from saksid at %s", o->remote);
+	if (status != SAKSI_R_ACCEPTED) {
+		clean_text((char *)body);
+		if (status == SAKSI_R_UNAVAILABLE || status == SAKSI_R_BUSY)
+			xdie("saksid at %s cannot answer now (%s): %s", o->remote,
+			    saksi_reason_name(status), (char *)body);
+		xfail("saksid refused the query (%s): %s", saksi_reason_name(status),
+		    (char *)body);
+	}
+	e = saksi_rq_reply_open(body, blen, v.nv_pk, hash, sk, &access, &size, &json, &jlen);
+	free(body);
+	if (e != SAKSI_OK)
+		xfail("the reply does not check (%s): results withheld", saksi_strerror(e));
+	e = saksi_rq_result_parse(json, jlen, &res);
+	sodium_memzero(json, jlen);
+	free(json);
+	if (e != SAKSI_OK)
+		xfail("the reply's rows do not parse (%s): results withheld", saksi_strerror(e));
+	if ((personal_given(o) || o->reveal) && access == UINT64_MAX)
+		xfail("saksid sent rows of a personal look without an access entry: results "
+		    "withheld");
+	if (access != UINT64_MAX)
+		fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", access);
+	print_result(o, &res);
+	saksi_query_result_free(&res);
+	saksi_seckey_free(sk);
+	return SX_OK;
+}
+
 /* ---- the commands ---- */
 
 /* A plain filter value goes into the access entry's filter text as it is. */
@@ -527,7 +653,8 @@ static int
 cmd_query_common(int argc, char **argv, int timeline)
 {
 	enum { O_CONFIG = 256, O_SINCE, O_UNTIL, O_LIMIT, O_AFTER, O_JSON, O_CSV, O_REVEAL,
-		O_PASS, O_CASE, O_URL, O_TIMEOUT, O_FIELD };
+		O_PASS, O_CASE, O_URL, O_TIMEOUT, O_REMOTE, O_BOXPUB, O_VKEY, O_VKEYFILE,
+		O_FIELD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "since", required_argument, NULL, O_SINCE },
@@ -542,6 +669,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		{ "case", required_argument, NULL, O_CASE },
 		{ "url", required_argument, NULL, O_URL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "remote", required_argument, NULL, O_REMOTE },
+		{ "box-pub", required_argument, NULL, O_BOXPUB },
+		{ "vkey", required_argument, NULL, O_VKEY },
+		{ "vkey-file", required_argument, NULL, O_VKEYFILE },
 		{ "nik", required_argument, NULL, O_FIELD + SAKSI_IX_NIK },
 		{ "kpj", required_argument, NULL, O_FIELD + SAKSI_IX_KPJ },
 		{ "phone", required_argument, NULL, O_FIELD + SAKSI_IX_PHONE },
@@ -605,6 +736,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		case O_CASE: o.case_ref = optarg; break;
 		case O_URL: o.url = optarg; break;
 		case O_TIMEOUT: timeout = xparse_u64(optarg, "--timeout"); break;
+		case O_REMOTE: o.remote = optarg; break;
+		case O_BOXPUB: o.box_pub = optarg; break;
+		case O_VKEY: o.vkey = optarg; break;
+		case O_VKEYFILE: o.vkey_file = optarg; break;
 		default: xusage(o.usage, "bad option");
 		}
 	}
@@ -650,6 +785,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		    "a query by a personal field");
 	if (o.case_ref != NULL && o.key == NULL)
 		xusage(o.usage, "--case goes into the access entry: give -k");
+	if (o.remote != NULL)
+		return run_remote(&o);
+	if (o.box_pub != NULL || o.vkey != NULL || o.vkey_file != NULL)
+		xusage(o.usage, "--box-pub, --vkey and --vkey-file go with --remote");
 
 	ctx_open(&x, &o);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
