@@ -485,6 +485,7 @@ trail(struct sctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct subject *
 			const json_t *p = r->qr_payload;
 			const char *filter = json_string_value(json_object_get(p, "filter"));
 			const char *cmd = json_string_value(json_object_get(p, "command"));
+			const char *who;
 			uint64_t results = (uint64_t)json_integer_value(json_object_get(p,
 			    "results"));
 			const saksi_keyring_entry *ke;
@@ -513,11 +514,15 @@ trail(struct sctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct subject *
 			memset(&t->ac[t->nac], 0, sizeof(t->ac[0]));
 			t->ac[t->nac].sa_index = r->qr_index;
 			t->ac[t->nac].sa_time_ms = r->qr_time_ms;
+			/* Who looked is the payload's key_id: the signer for a local look, the
+			 * requester for a remote one (saksid signs those, FORMATS.md 3.4). */
+			who = json_string_value(json_object_get(p, "key_id"));
+			if (who == NULL)
+				who = r->qr_key_id;
 			ke = NULL;
-			if (sodium_hex2bin(kid, sizeof(kid), r->qr_key_id, strlen(r->qr_key_id), NULL,
-			    NULL, NULL) == 0)
+			if (sodium_hex2bin(kid, sizeof(kid), who, strlen(who), NULL, NULL, NULL) == 0)
 				ke = saksi_keyring_find(x->kr, kid);
-			t->ac[t->nac].sa_who = keep(t, ke != NULL ? ke->ke_name : r->qr_key_id);
+			t->ac[t->nac].sa_who = keep(t, ke != NULL ? ke->ke_name : who);
 			t->ac[t->nac].sa_command = keep(t, cmd);
 			t->ac[t->nac].sa_how = how;
 			t->ac[t->nac].sa_revealed = json_is_true(json_object_get(p, "revealed"));

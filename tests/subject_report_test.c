@@ -417,6 +417,20 @@ test_day(void **state)
 	load_day(&g_day, dayf);
 	assert_true(g_day.n > 1000);
 
+	/* saksid's own key for remote looks' access entries (FORMATS.md 3.4). */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "access.key", tmp), "--pub",
+	    pth(f, "access.pub", out), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "saksid-access", "--pub", out,
+	    "--role", "supervisor", "--branch", "*");
+	run_free(&r);
+	{
+		FILE *c = fopen(conf, "a");
+
+		assert_non_null(c);
+		fprintf(c, "access_key = %s\n", tmp);
+		assert_int_equal(fclose(c), 0);
+	}
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
 	start(f, conf, sock, log);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
@@ -458,6 +472,10 @@ test_day(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "query", "--config", conf, "--type", "staff.login", "-k", sup,
 	    "--reveal", "--json");
+	run_free(&r);
+	/* From a supervisor's own machine (wire op 7): saksid writes the access entry. */
+	RUN(f, &r, 0, "query", "--remote", url, "-k", sup, "--box-pub", box, "--vkey", vkey,
+	    "--nik", nik, "--json");
 	run_free(&r);
 	/* The engine's own list of their entries (one more look by NIK). */
 	RUN(f, &r, 0, "timeline", "--config", conf, "--nik", nik, "-k", sup, "--json",
@@ -514,9 +532,11 @@ test_day(void **state)
 	assert_true(others.n > 100);
 	if (find_any(&others, text) != NULL)
 		fail_msg("the report holds another participant's number");
-	/* The looks: by NIK twice, by booking, by the officer; not the staff.login one. */
-	assert_non_null(strstr(text, "Number of looks: 4\n"));
-	assert_int_equal(count_of(text, "a search by your data"), 2);
+	/* The looks: by NIK three times, by booking, by the officer; not staff.login. */
+	assert_non_null(strstr(text, "Number of looks: 5\n"));
+	assert_int_equal(count_of(text, "a search by your data"), 3);
+	/* Who looked, the remote one too: the supervisor, not saksid's access key. */
+	assert_int_equal(count_of(text, " by spi-1 ("), 5);
 	assert_int_equal(count_of(text, "a search by your claim or booking number"), 1);
 	assert_int_equal(count_of(text, "its results held your records"), 1);
 	assert_non_null(strstr(text, "Article 32"));
