@@ -73,6 +73,10 @@ static const char help[] =
 "  report [--config FILE] --since T --until T [--branch B] [--utc-offset +HH:MM]\n"
 "        -o report.html   one self-contained HTML file of charts and their numbers:\n"
 "        counts and shortened blind tokens, no personal value\n"
+"  subject-report --nik NIK|- [--kpj KPJ] -k supervisor.key -o FILE [--lang id|en]\n"
+"        [--format html|text] [--tz WIB|WITA|WIT|UTC] [--case REF] [--config FILE]\n"
+"        a data subject's access request (UU PDP): their entries, who looked at them\n"
+"        and the alerts they fed, in plain words, as one file; logged first like --reveal\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
@@ -139,6 +143,7 @@ static const struct {
 	{ "query", cmd_query },
 	{ "timeline", cmd_timeline },
 	{ "report", cmd_report },
+	{ "subject-report", cmd_subject_report },
 };
 
 int
