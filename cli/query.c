@@ -86,6 +86,7 @@ struct result {
 	struct row *rows;
 	size_t n, cap;
 	int more;
+	uint64_t ix_upto, ix_size;  /* the index covers entries below ix_upto of ix_size */
 };
 
 /* ---- time ---- */
@@ -390,7 +391,7 @@ pstr(const struct row *r, const char *member)
 /* ---- running ---- */
 
 static MDB_dbi
-index_dbi(struct ctx *x, saksi_ledger_txn *txn)
+index_dbi(struct ctx *x, saksi_ledger_txn *txn, struct result *res)
 {
 	uint8_t have[8], want[8];
 	uint64_t upto, size = saksi_ledger_size(txn);
@@ -413,9 +414,9 @@ index_dbi(struct ctx *x, saksi_ledger_txn *txn)
 	if (sodium_memcmp(have, want, 8) != 0)
 		xdie("the indexes of %s were made with another index key than %s: restart "
 		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
-	if (upto < size)
-		fprintf(stderr, "saksi: note: the indexes cover entries below %" PRIu64 " of %"
-		    PRIu64 " (saksid is catching up)\n", upto, size);
+	/* Said with the results (print_result), in --json too. */
+	res->ix_upto = upto < size ? upto : size;
+	res->ix_size = size;
 	return dbi;
 }
 
@@ -805,6 +806,12 @@ print_result(const struct qopts *o, const struct result *res)
 	const char *c[NCOL];
 	size_t w[NCOL];
 
+	/* Never silently partial: entries the catch-up has not reached yet are not found. */
+	if (res->ix_upto < res->ix_size)
+		fprintf(stderr, "saksi: warning: index covers entries below %" PRIu64 " of %"
+		    PRIu64 ": saksid is still indexing the rest (saksi status shows how far), so "
+		    "entries from %" PRIu64 " on are missing from these results\n", res->ix_upto,
+		    res->ix_size, res->ix_upto);
 	if (o->out == OUT_JSON) {
 		json_t *root = json_object(), *arr = json_array();
 
@@ -823,6 +830,9 @@ print_result(const struct qopts *o, const struct result *res)
 			json_object_set_new(root, "next_after",
 			    json_integer((json_int_t)res->rows[res->n - 1].index));
 		json_object_set_new(root, "revealed", json_boolean(o->reveal));
+		json_object_set_new(root, "index", json_pack("{s:I, s:I, s:b}", "upto",
+		    (json_int_t)res->ix_upto, "entries", (json_int_t)res->ix_size, "complete",
+		    res->ix_upto >= res->ix_size));
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(root);
@@ -1030,7 +1040,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	memset(&res, 0, sizeof(res));
 	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
-	dbi = index_dbi(&x, txn);
+	dbi = index_dbi(&x, txn, &res);
 	if (timeline)
 		run_timeline(&x, txn, dbi, &o, &res);
 	else

@@ -38,6 +38,8 @@ typedef struct saksid_config {
 	unsigned cf_dict_after;             /* 0 (default): the ledger's default */
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
+	unsigned cf_index_catchup_batch;    /* leaves per catch-up transaction; default 512,
+	                                       1..1000000 */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
 	/* Bounds and back-pressure (docs/saksid.md "Bounds"). */
 	unsigned cf_max_inflight_per_key;   /* default 1024 items, 1..1000000 */

@@ -197,6 +197,24 @@ mkdir_private(const char *path)
 	return -1;
 }
 
+/* The end of the background index catch-up (commit.h), logged from its thread. */
+static void
+index_done(void *arg, const saksid_index_stats *ix, uint64_t upto, saksi_err e)
+{
+	const saksid_log *lg = arg;
+
+	if (e != SAKSI_OK)
+		saksid_logf(lg, LOG_ERR, "indexes: the catch-up stopped at entry %llu: %s; "
+		            "queries cover entries below it until saksid restarts",
+		            (unsigned long long)upto, saksi_strerror(e));
+	else
+		saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
+		            "(%llu without their personal fields: disclosures did not open)",
+		            ix->is_reset ? "rebuilt for another index_key" : "caught up",
+		            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
+		            (unsigned long long)ix->is_undisclosed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -317,6 +335,9 @@ main(int argc, char **argv)
 	/* The workers blind each event for the rules, so that the committer only evaluates. */
 	if (cf.cf_rules != NULL)
 		saksid_ingest_detect(ig, blind);
+	/* And make each event's index keys, so that the committer only writes them. */
+	if (blind != NULL)
+		saksid_ingest_index(ig, blind);
 	/* The per-producer disclosure keys are derived: the box key is not needed again. */
 	saksi_seckey_free(box_key);
 	box_key = NULL;
@@ -416,6 +437,11 @@ main(int argc, char **argv)
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
 	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
+	/* Served at once: the indexes catch up behind the groups (saksid_commit_index_start). */
+	co.co_index_background = 1;
+	co.co_index_batch = cf.cf_index_catchup_batch;
+	co.co_index_done = index_done;
+	co.co_index_arg = &lg;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
 	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
@@ -435,14 +461,17 @@ main(int argc, char **argv)
 	}
 	if (blind != NULL) {
 		const saksid_index_stats *ix = saksid_commit_index_stats(cm);
+		uint64_t ix_upto;
+		int ix_behind;
+		saksi_err ix_err;
 
-		if (ix->is_reset || ix->is_events > 0)
-			saksid_logf(&lg, LOG_INFO, "indexes: %s, %llu events indexed from entry "
-			            "%llu (%llu without their personal fields: disclosures did "
-			            "not open)", ix->is_reset ? "rebuilt for another index_key" :
-			            "caught up", (unsigned long long)ix->is_events,
-			            (unsigned long long)ix->is_from,
-			            (unsigned long long)ix->is_undisclosed);
+		if (saksid_commit_index_progress(cm, &ix_upto, &ix_behind, &ix_err) && ix_behind)
+			saksid_logf(&lg, LOG_INFO, "indexes: %scover entries below %llu of %llu; "
+			            "the rest is indexed in the background, %u entries a "
+			            "transaction (saksi status shows how far)", ix->is_reset ?
+			            "rebuilt for another index_key: " : "",
+			            (unsigned long long)ix_upto, (unsigned long long)size,
+			            cf.cf_index_catchup_batch);
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
@@ -559,6 +588,11 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
 		            "the ledger only");
+	/* Under the filter too, beside the groups: its own thread, its own transactions. */
+	if (blind != NULL && (e = saksid_commit_index_start(cm)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "index catch-up: %s", saksi_strerror(e));
+		goto out;
+	}
 	/* Only now, as the drop account and under the filter, are requests taken off the
 	 * sockets: one sent while saksid started has waited in nanomsg's queue. */
 	if ((e = saksid_server_run(srv, err, sizeof(err))) != SAKSI_OK) {
