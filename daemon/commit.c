@@ -361,6 +361,9 @@ saksid_commit_index_step(saksid_committer *c, int *done)
 	pthread_mutex_lock(&c->c_mu);
 	if (atomic_load(&c->c_ix_live))
 		*done = 1;
+	else if (c->c_shred != NULL &&
+	    (e = saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL)) != SAKSI_OK)
+		;   /* a forget's wipe left pending: his disclosures must not be opened */
 	else {
 		upto = atomic_load(&c->c_ix_upto);
 		e = saksid_index_catchup_step(c->c_ledger, c->c_blind, c->c_store_key, c->c_dk,
