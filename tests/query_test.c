@@ -60,6 +60,8 @@ static struct day g_day;
 /* The running saksid, stopped by the teardown if a failed assertion left it running (a
  * daemon holding ctest's output pipe would hang the run). */
 static pid_t g_pid = -1;
+/* saksid.conf with a small index_catchup_batch: a catch-up that lasts. */
+static char g_slow_conf[400];
 /* Everything the CLI wrote to stderr, and every unrevealed output, for the grep. */
 static char *g_err_all, *g_out_masked;
 static size_t g_err_len, g_out_len;
@@ -463,7 +465,7 @@ forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
 	 * transaction): what is indexed goes with it, the rest is indexed without him. */
 	stop(pid);
 	drop_index(f);
-	pid = start(f, P(f, 1, "st/saksid.conf"), sock);
+	pid = start(f, g_slow_conf, sock);
 	snprintf(url, sizeof(url), "ipc://%s", sock);
 	RUN(f, &r, 0, "status", "--url", url);
 	print_message("before the forget: %s", strstr(r.out, "indexes"));
@@ -701,15 +703,18 @@ test_day(void **state)
 	run_free(&r);
 
 	/* With the index key: saksid serves at once and indexes what the first run wrote
-	 * behind its groups, here one entry a transaction, so the catch-up lasts. */
+	 * behind its groups, here 64 entries a transaction, so the catch-up lasts. */
 	{
-		FILE *o = fopen(P(f, 1, "st/saksid.conf"), "a");
+		char *text = slurp(P(f, 1, "st/saksid.conf"), NULL);
+		FILE *o;
 
-		assert_non_null(o);
-		fprintf(o, "index_catchup_batch = 1\n");
+		snprintf(g_slow_conf, sizeof(g_slow_conf), "%s/st/slow.conf", f->dir);
+		assert_non_null(o = fopen(g_slow_conf, "w"));
+		fprintf(o, "%sindex_catchup_batch = 64\n", text);
 		fclose(o);
+		free(text);
 	}
-	pid = start(f, f->path[1], sock);
+	pid = start(f, g_slow_conf, sock);
 	catchup(f, sock, vkey);
 
 	/* By NIK: needs a key, blinded, masked, and logged. */
