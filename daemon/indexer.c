@@ -16,11 +16,16 @@
 #include "indexer.h"
 #include "merkle.h"
 
-/* Indexes leaf i (an event) as it was committed, its disclosures opened if they open. */
+/*
+ * Adds leaf i (an event) to bt as it was committed, its disclosures opened if they open:
+ * the keys saksi_index_event would write, written with the step's others, sorted.
+ */
 static saksi_err
-one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey *store,
-    saksi_datakeys *dk, uint64_t i, const uint8_t *leaf, size_t len, const saksi_leaf *lf, saksid_index_stats *st)
+one(saksi_ledger_txn *txn, saksi_index_batch *bt, const saksi_blind *b,
+    const saksi_seckey *store, saksi_datakeys *dk, uint64_t i, const uint8_t *leaf,
+    size_t len, const saksi_leaf *lf, saksid_index_stats *st)
 {
+	saksi_index_keys *k = NULL;
 	uint8_t *blob = NULL;
 	char *plain = NULL;
 	size_t blen = 0, plen = 0;
@@ -39,8 +44,11 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 		free(blob);
 	} else if (e != SAKSI_ERR_NOT_FOUND)
 		return e;
-	e = saksi_index_event(saksi_ledger_txn_mdb(txn), dbi, b, i, lf->lf_body,
-	    lf->lf_body_len, (const uint8_t *)plain, plen);
+	e = saksi_index_keys_of(b, lf->lf_body, lf->lf_body_len, (const uint8_t *)plain, plen,
+	                        &k);
+	if (e == SAKSI_OK)
+		e = saksi_index_batch_add(bt, k, i);
+	saksi_index_keys_free(k);
 	if (plain != NULL) {
 		sodium_memzero(plain, plen);
 		free(plain);
@@ -82,6 +90,7 @@ saksid_index_catchup_step(saksi_ledger *l, const saksi_blind *b, const saksi_sec
                           int *done, saksid_index_stats *st)
 {
 	saksi_ledger_txn *txn;
+	saksi_index_batch *bt;
 	uint64_t size, end;
 	saksi_err e;
 
@@ -99,6 +108,10 @@ saksid_index_catchup_step(saksi_ledger *l, const saksi_blind *b, const saksi_sec
 		*done = 1;
 		return SAKSI_OK;
 	}
+	if ((e = saksi_index_batch_new(&bt)) != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
 	end = size - *upto > batch ? *upto + batch : size;
 	for (uint64_t i = *upto; i < end && e == SAKSI_OK; i++) {
 		uint8_t *leaf;
@@ -109,9 +122,12 @@ saksid_index_catchup_step(saksi_ledger *l, const saksi_blind *b, const saksi_sec
 			break;
 		if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
 		    lf.lf_kind == SAKSI_LEAF_EVENT)
-			e = one(txn, dbi, b, store, dk, i, leaf, len, &lf, st);
+			e = one(txn, bt, b, store, dk, i, leaf, len, &lf, st);
 		free(leaf);
 	}
+	if (e == SAKSI_OK)
+		e = saksi_index_batch_write(bt, saksi_ledger_txn_mdb(txn), dbi);
+	saksi_index_batch_free(bt);
 	if (e == SAKSI_OK)
 		e = saksi_index_skip(saksi_ledger_txn_mdb(txn), dbi, end);
 	if (e != SAKSI_OK) {
