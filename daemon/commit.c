@@ -938,6 +938,25 @@ index_event(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, u
 	                           it->it_disc, it->it_disc_len, NULL);
 }
 
+/*
+ * At a group's end: its postings, sorted, and the mark past its last leaf (its refusal
+ * summary and alert entries are no events, and a reader compares the mark with the tree
+ * size). While the catch-up runs, the mark is its own.
+ */
+static saksi_err
+index_group_end(saksid_committer *c, saksi_ledger_txn *txn)
+{
+	MDB_txn *mt = saksi_ledger_txn_mdb(txn);
+	saksi_err e;
+
+	if (c->c_ix_batch == NULL)
+		return SAKSI_OK;
+	if ((e = saksi_index_batch_write(c->c_ix_batch, mt, c->c_ix_dbi)) != SAKSI_OK ||
+	    !atomic_load(&c->c_ix_live))
+		return e;
+	return saksi_index_skip(mt, c->c_ix_dbi, saksi_ledger_size(txn));
+}
+
 /* Replay, equivocation, clock skew; then the append. Returns a ledger error or OK. */
 static saksi_err
 decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
@@ -1337,8 +1356,7 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 	size0 = saksi_ledger_size(txn);
 	if ((e = retention(c, txn, now_ms, 1, &done)) != SAKSI_OK)
 		goto out;
-	if (c->c_ix_batch != NULL && (e = saksi_index_batch_write(c->c_ix_batch,
-	    saksi_ledger_txn_mdb(txn), c->c_ix_dbi)) != SAKSI_OK)
+	if ((e = index_group_end(c, txn)) != SAKSI_OK)
 		goto out;
 	size = saksi_ledger_size(txn);
 	if (size == size0) {
@@ -1438,8 +1456,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
 		goto fail;
-	if (c->c_ix_batch != NULL && (e = saksi_index_batch_write(c->c_ix_batch,
-	    saksi_ledger_txn_mdb(txn), c->c_ix_dbi)) != SAKSI_OK)
+	if ((e = index_group_end(c, txn)) != SAKSI_OK)
 		goto fail;
 	size = saksi_ledger_size(txn);
 	if (size == size0) {
@@ -1584,6 +1601,7 @@ saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
 		}
 		size = saksi_ledger_size(txn);
 		if (e == SAKSI_OK && size > size0 &&
+		    (e = index_group_end(c, txn)) == SAKSI_OK &&
 		    (e = sign_checkpoint(c, txn, size)) == SAKSI_OK &&
 		    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) == SAKSI_OK) {
 			e = saksi_ledger_commit(txn);
