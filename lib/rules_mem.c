@@ -16,7 +16,8 @@
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
 
 struct rnode {
-	struct rnode *n_l, *n_r;
+	struct rnode *n_l, *n_r;  /* the ordered index (X, P, K keys only) */
+	uint64_t n_hash;          /* its slot in the hash table */
 	uint64_t n_prio;
 	uint64_t n_epoch;         /* snapshot epoch in which it was last listed as touched */
 	uint8_t *n_v;
@@ -40,6 +41,14 @@ struct rundo {
 };
 
 struct rmem {
+	/* Every key in a hash table (open addressing, SipHash under a key of this map:
+	 * exact lookups cost a cache miss or two, and crafted group texts cannot pile up in
+	 * one slot); the keys that are searched by prefix (X, P, K: expiry and deferred
+	 * checks, in time order) also in a treap. Neither order is ever an output: the
+	 * engine reads keys by name, or the first of a prefix in LMDB's order. */
+	struct rnode **m_tab;
+	size_t m_tabcap;
+	uint8_t m_hkey[crypto_shorthash_KEYBYTES];
 	struct rnode *m_root;
 	size_t m_n;
 	uint64_t m_rng;           /* treap priorities: a fixed-seed xorshift, never output */
@@ -90,6 +99,7 @@ rmem_new(struct rmem **out)
 		return SAKSI_ERR_NOMEM;
 	m->m_rng = 0x9e3779b97f4a7c15ull;
 	m->m_epoch = 1;
+	crypto_shorthash_keygen(m->m_hkey);
 	*out = m;
 	return SAKSI_OK;
 }
@@ -101,18 +111,6 @@ node_free(struct rnode *n)
 		return;
 	free(n->n_v);
 	free(n);
-}
-
-static void
-tree_free(struct rnode *n)
-{
-	while (n != NULL) {
-		struct rnode *r = n->n_r;
-
-		tree_free(n->n_l);
-		node_free(n);
-		n = r;
-	}
 }
 
 static void
@@ -130,7 +128,9 @@ rmem_free(struct rmem *m)
 {
 	if (m == NULL)
 		return;
-	tree_free(m->m_root);
+	for (size_t i = 0; i < m->m_tabcap; i++)
+		node_free(m->m_tab[i]);
+	free(m->m_tab);
 	undo_clear(m);
 	free(m->m_undo);
 	free(m->m_touch);
@@ -138,18 +138,92 @@ rmem_free(struct rmem *m)
 	free(m);
 }
 
+static int
+ordered(const uint8_t *k)
+{
+	return k[0] == 'X' || k[0] == 'P' || k[0] == 'K';
+}
+
+static uint64_t
+khash(const struct rmem *m, const uint8_t *k, size_t kl)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, k, kl, m->m_hkey);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+static struct rnode *
+find_h(const struct rmem *m, const uint8_t *k, size_t kl, uint64_t h)
+{
+	size_t i, mask = m->m_tabcap - 1;
+	struct rnode *n;
+
+	if (m->m_tabcap == 0)
+		return NULL;
+	for (i = h & mask; (n = m->m_tab[i]) != NULL; i = (i + 1) & mask)
+		if (n->n_hash == h && n->n_kl == kl && memcmp(n->n_k, k, kl) == 0)
+			return n;
+	return NULL;
+}
+
 static struct rnode *
 find(const struct rmem *m, const uint8_t *k, size_t kl)
 {
-	struct rnode *n = m->m_root;
-	int c;
+	return find_h(m, k, kl, khash(m, k, kl));
+}
 
-	while (n != NULL) {
-		if ((c = kcmp(k, kl, n->n_k, n->n_kl)) == 0)
-			return n;
-		n = c < 0 ? n->n_l : n->n_r;
+static void
+tab_place(struct rnode **tab, size_t cap, struct rnode *n)
+{
+	size_t i;
+
+	for (i = n->n_hash & (cap - 1); tab[i] != NULL; i = (i + 1) & (cap - 1))
+		;
+	tab[i] = n;
+}
+
+/* Room for one more key: the table at most half full. */
+static saksi_err
+tab_reserve(struct rmem *m)
+{
+	struct rnode **nt;
+	size_t nc, i;
+
+	if ((m->m_n + 1) * 2 <= m->m_tabcap)
+		return SAKSI_OK;
+	nc = m->m_tabcap == 0 ? 1024 : m->m_tabcap * 2;
+	if ((nt = calloc(nc, sizeof(*nt))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	for (i = 0; i < m->m_tabcap; i++)
+		if (m->m_tab[i] != NULL)
+			tab_place(nt, nc, m->m_tab[i]);
+	free(m->m_tab);
+	m->m_tab = nt;
+	m->m_tabcap = nc;
+	return SAKSI_OK;
+}
+
+/* Takes n out of the table, moving back the keys after it (linear probing). */
+static void
+tab_remove(struct rmem *m, const struct rnode *n)
+{
+	size_t mask = m->m_tabcap - 1, i, j, home;
+
+	for (i = n->n_hash & mask; m->m_tab[i] != n; i = (i + 1) & mask)
+		;
+	m->m_tab[i] = NULL;
+	for (j = (i + 1) & mask; m->m_tab[j] != NULL; j = (j + 1) & mask) {
+		home = m->m_tab[j]->n_hash & mask;
+		/* Moves back if its home is not cyclically within (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->m_tab[i] = m->m_tab[j];
+			m->m_tab[j] = NULL;
+			i = j;
+		}
 	}
-	return NULL;
 }
 
 static struct rnode *
@@ -284,15 +358,20 @@ touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl)
 /* The change itself, without undo: v NULL deletes. *oldv: the value it replaced. */
 static saksi_err
 set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
-        uint8_t **oldv, struct rnode **nout)
+        uint8_t **oldv, size_t *oldvl, struct rnode **nout)
 {
-	struct rnode *n = find(m, k, kl), *gone;
+	uint64_t h = khash(m, k, kl);
+	struct rnode *n = find_h(m, k, kl, h), *gone;
 	uint8_t *nv = NULL;
+	saksi_err e;
 
 	*oldv = NULL;
+	*oldvl = n != NULL ? n->n_vl : 0;
 	*nout = n;
 	if (n == NULL && v == NULL)
 		return SAKSI_ERR_NOT_FOUND;
+	if (n == NULL && (e = tab_reserve(m)) != SAKSI_OK)
+		return e;
 	if (v != NULL) {
 		if ((nv = malloc(vl > 0 ? vl : 1)) == NULL)
 			return SAKSI_ERR_NOMEM;
@@ -306,9 +385,11 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 		return SAKSI_OK;
 	}
 	if (n != NULL) {
-		unlink_key(&m->m_root, k, kl, &gone);
-		*oldv = gone->n_v;
-		free(gone);
+		if (ordered(k))
+			unlink_key(&m->m_root, k, kl, &gone);
+		tab_remove(m, n);
+		*oldv = n->n_v;
+		free(n);
 		m->m_n--;
 		*nout = NULL;
 		return SAKSI_OK;
@@ -321,8 +402,12 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 	n->n_kl = kl;
 	n->n_v = nv;
 	n->n_vl = vl;
-	n->n_prio = prio_next(m);
-	m->m_root = insert(m->m_root, n);
+	n->n_hash = h;
+	tab_place(m->m_tab, m->m_tabcap, n);
+	if (ordered(k)) {
+		n->n_prio = prio_next(m);
+		m->m_root = insert(m->m_root, n);
+	}
 	m->m_n++;
 	*nout = n;
 	return SAKSI_OK;
@@ -331,7 +416,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 static saksi_err
 change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 {
-	struct rnode *before, *after;
+	struct rnode *after;
 	struct rundo *u;
 	uint8_t *oldv;
 	size_t oldvl;
@@ -341,15 +426,14 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 		return SAKSI_ERR_INVAL;
 	if ((e = reserve(m)) != SAKSI_OK)
 		return e;
-	before = find(m, k, kl);
-	oldvl = before != NULL ? before->n_vl : 0;
-	if ((e = set_raw(m, k, kl, v, vl, &oldv, &after)) != SAKSI_OK)
+	if ((e = set_raw(m, k, kl, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
 		return e;
+	/* A value is never NULL (malloc'd, at least one byte): none, the key was absent. */
 	u = &m->m_undo[m->m_nundo++];
 	u->u_gen = m->m_gen;
 	u->u_key.k_len = kl;
 	memcpy(u->u_key.k_b, k, kl);
-	u->u_had = before != NULL;
+	u->u_had = oldv != NULL;
 	u->u_v = oldv;
 	u->u_vl = oldvl;
 	touch(m, after, k, kl);
@@ -387,6 +471,8 @@ rmem_first(const struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, s
 	const struct rnode *n = m->m_root, *best = NULL;
 
 	*kl = 0;
+	if (pl == 0 || !ordered(pfx))
+		return SAKSI_ERR_INVAL;   /* only the time-ordered indexes are searched */
 	while (n != NULL) {
 		if (kcmp(n->n_k, n->n_kl, pfx, pl) >= 0) {
 			best = n;
@@ -478,12 +564,13 @@ rollback(struct rmem *m, uint64_t g)
 		struct rundo *u = &m->m_undo[m->m_nundo - 1];
 		struct rnode *n;
 		uint8_t *oldv;
+		size_t oldvl;
 
 		if ((e = key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch)) !=
 		    SAKSI_OK)
 			return e;
 		e = set_raw(m, u->u_key.k_b, u->u_key.k_len, u->u_had ? u->u_v : NULL,
-		    u->u_vl, &oldv, &n);
+		    u->u_vl, &oldv, &oldvl, &n);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			e = SAKSI_OK;
 		if (e != SAKSI_OK)
@@ -603,11 +690,12 @@ rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 {
 	struct rnode *n;
 	uint8_t *oldv;
+	size_t oldvl;
 	saksi_err e;
 
 	if (kl == 0 || kl > RMEM_KEY_MAX)
 		return SAKSI_ERR_CORRUPT;
-	if ((e = set_raw(m, k, kl, v != NULL ? v : "", vl, &oldv, &n)) != SAKSI_OK)
+	if ((e = set_raw(m, k, kl, v != NULL ? v : "", vl, &oldv, &oldvl, &n)) != SAKSI_OK)
 		return e;
 	free(oldv);
 	return SAKSI_OK;
