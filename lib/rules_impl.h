@@ -149,7 +149,7 @@ void rmem_free(struct rmem *m);
 saksi_err rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v);
 saksi_err rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
 saksi_err rmem_del(struct rmem *m, const uint8_t *k, size_t kl);
-saksi_err rmem_first(const struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,
+saksi_err rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,
                      size_t *kl);
 saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi);
 uint64_t rmem_next_gen(struct rmem *m);

@@ -26,6 +26,19 @@ struct rnode {
 	uint8_t n_k[RMEM_KEY_MAX];
 };
 
+/* The first key of one prefix of the ordered index ('X', 'P' or 'K' and a rule's or
+ * join's fingerprint), kept while it stays first: the engine asks for it for every rule
+ * an event may concern, and it changes far less often than it is asked for. */
+#define MINC_PFX 9
+#define MINC_SLOTS 512
+
+struct minc {
+	uint8_t mc_pfx[MINC_PFX];
+	int mc_used;
+	int mc_valid;
+	const struct rnode *mc_min;    /* NULL: no key of the prefix */
+};
+
 struct rkey {
 	size_t k_len;
 	uint8_t k_b[RMEM_KEY_MAX];
@@ -50,6 +63,7 @@ struct rmem {
 	size_t m_tabcap;
 	uint8_t m_hkey[crypto_shorthash_KEYBYTES];
 	struct rnode *m_root;
+	struct minc m_minc[MINC_SLOTS];
 	size_t m_n;
 	uint64_t m_rng;           /* treap priorities: a fixed-seed xorshift, never output */
 	/* Transactions: m_gen is the generation of the latest change, stored as 'C' by the
@@ -154,6 +168,29 @@ static int
 ordered(const uint8_t *k)
 {
 	return k[0] == 'X' || k[0] == 'P' || k[0] == 'K';
+}
+
+/* The cache slot of prefix k[0..MINC_PFX), made if create; NULL if none (or full). */
+static struct minc *
+minc_slot(struct rmem *m, const uint8_t *k, int create)
+{
+	size_t i, h = ((size_t)k[0] * 131 + ((size_t)k[1] << 8 | k[2])) % MINC_SLOTS, n;
+
+	for (n = 0, i = h; n < MINC_SLOTS; n++, i = (i + 1) % MINC_SLOTS) {
+		struct minc *c = &m->m_minc[i];
+
+		if (!c->mc_used) {
+			if (!create)
+				return NULL;
+			memcpy(c->mc_pfx, k, MINC_PFX);
+			c->mc_used = 1;
+			c->mc_valid = 0;
+			return c;
+		}
+		if (memcmp(c->mc_pfx, k, MINC_PFX) == 0)
+			return c;
+	}
+	return NULL;
 }
 
 static uint64_t
@@ -397,8 +434,13 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 		return SAKSI_OK;
 	}
 	if (n != NULL) {
-		if (ordered(k))
+		if (ordered(k)) {
+			struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
+
+			if (c != NULL && c->mc_valid && c->mc_min == n)
+				c->mc_valid = 0;
 			unlink_key(&m->m_root, k, kl, &gone);
+		}
 		tab_remove(m, n);
 		*oldv = n->n_v;
 		sodium_memzero(n->n_k, sizeof(n->n_k));
@@ -418,8 +460,13 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 	n->n_hash = h;
 	tab_place(m->m_tab, m->m_tabcap, n);
 	if (ordered(k)) {
+		struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
+
 		n->n_prio = prio_next(m);
 		m->m_root = insert(m->m_root, n);
+		if (c != NULL && c->mc_valid && (c->mc_min == NULL ||
+		    kcmp(k, kl, c->mc_min->n_k, c->mc_min->n_kl) < 0))
+			c->mc_min = n;
 	}
 	m->m_n++;
 	*nout = n;
@@ -479,21 +526,33 @@ rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
 
 /* The first key >= prefix that starts with it (LMDB's MDB_SET_RANGE, then a check). */
 saksi_err
-rmem_first(const struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, size_t *kl)
+rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, size_t *kl)
 {
 	const struct rnode *n = m->m_root, *best = NULL;
+	struct minc *c;
 
 	*kl = 0;
 	if (pl == 0 || !ordered(pfx))
 		return SAKSI_ERR_INVAL;   /* only the time-ordered indexes are searched */
-	while (n != NULL) {
-		if (kcmp(n->n_k, n->n_kl, pfx, pl) >= 0) {
-			best = n;
-			n = n->n_l;
-		} else
-			n = n->n_r;
+	c = pl == MINC_PFX ? minc_slot(m, pfx, 1) : NULL;
+	if (c != NULL && c->mc_valid)
+		best = c->mc_min;
+	else {
+		while (n != NULL) {
+			if (kcmp(n->n_k, n->n_kl, pfx, pl) >= 0) {
+				best = n;
+				n = n->n_l;
+			} else
+				n = n->n_r;
+		}
+		if (best != NULL && (best->n_kl < pl || memcmp(best->n_k, pfx, pl) != 0))
+			best = NULL;
+		if (c != NULL) {
+			c->mc_min = best;
+			c->mc_valid = 1;
+		}
 	}
-	if (best == NULL || best->n_kl < pl || memcmp(best->n_k, pfx, pl) != 0)
+	if (best == NULL)
 		return SAKSI_ERR_NOT_FOUND;
 	memcpy(kout, best->n_k, best->n_kl);
 	*kl = best->n_kl;
