@@ -738,7 +738,8 @@ rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf)
 	 * once, instead of a random page per key (bench_rules: a third of the snapshot's
 	 * cost was LMDB seeking and listing dirty pages).
 	 */
-	qsort(m->m_touch, m->m_ntouch, sizeof(*m->m_touch), rkey_cmp);
+	if (m->m_ntouch > 1)
+		qsort(m->m_touch, m->m_ntouch, sizeof(*m->m_touch), rkey_cmp);
 	for (i = 0; i < m->m_ntouch; i++) {
 		const struct rkey *k = &m->m_touch[i];
 		const struct rnode *n;
