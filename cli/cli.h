@@ -83,9 +83,14 @@ int cmd_get(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
+/* cli/bundle.c: evidence bundles. */
+int cmd_bundle(int argc, char **argv);
+int cmd_verify_bundle(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_subject_report(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 /* saksi submit --outbox: queue (seq 0: the outbox's next), flush, report; an exit code. */

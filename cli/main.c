@@ -70,11 +70,27 @@ static const char help[] =
 "        the whole story of one claim or participant, in time order\n"
 "  A query by a personal field or with --reveal needs -k: it is first written to the\n"
 "  ledger as a signed access entry (supervisor.access.logged), or nothing is shown.\n"
+"  report [--config FILE] --since T --until T [--branch B] [--utc-offset +HH:MM]\n"
+"        -o report.html   one self-contained HTML file of charts and their numbers:\n"
+"        counts and shortened blind tokens, no personal value\n"
+"  subject-report --nik NIK|- [--kpj KPJ] -k supervisor.key -o FILE [--lang id|en]\n"
+"        [--format html|text] [--tz WIB|WITA|WIT|UTC] [--case REF] [--config FILE]\n"
+"        a data subject's access request (UU PDP): their entries, who looked at them\n"
+"        and the alerts they fed, in plain words, as one file; logged first like --reveal\n"
 "\n"
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
+"\n"
+"Evidence bundles (one case, for the police or a court; checked offline):\n"
+"  bundle --case REF (--leaf I | --alert ID | [FILTERS as query])... [--since T] [--until T]\n"
+"        (--recipient R.pub | --decrypted) -k supervisor.key -o FILE [--config FILE]\n"
+"        one case's entries with proofs and only their disclosures (sealed to R, or in\n"
+"        clear), signed; the export is logged as an access entry first\n"
+"  verify-bundle FILE (--vkey VKEY | --vkey-file F) --keyring FILE [-k recipient.key]\n"
+"        [--checkpoint NEWER.note --consistency PROOF] [--json]   signatures, proofs,\n"
+"        disclosures against their digests, with public keys only\n"
 "\n"
 "Simulation:\n"
 "  simulate --state DIR [--url URL] [--branches N] [--days N] [--seed S] [--brokers none|low|medium|high]\n"
@@ -117,6 +133,8 @@ static const struct {
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },
 	{ "verify-receipt", cmd_verify_receipt },
+	{ "bundle", cmd_bundle },
+	{ "verify-bundle", cmd_verify_bundle },
 	{ "simulate", saksi_cmd_simulate },
 	{ "replay", cmd_replay },
 	{ "alerts", cmd_alerts },
@@ -124,6 +142,8 @@ static const struct {
 	{ "outbox", cmd_outbox },
 	{ "query", cmd_query },
 	{ "timeline", cmd_timeline },
+	{ "report", cmd_report },
+	{ "subject-report", cmd_subject_report },
 };
 
 int

@@ -1,9 +1,11 @@
 /*
- * query.c: saksi query and saksi timeline, the supervisory unit's local look at the
- * ledger through its secondary indexes (FORMATS.md 7.4), on the appliance, with saksid's
- * own keys from its config. Personal filters are blinded here and never sent, printed or
- * logged in clear; personal values are shown masked unless revealed, and every reveal and
- * every query by a personal field is first written to the ledger as a signed access entry
+ * query.c: saksi query and saksi timeline, the supervisory unit's look at the ledger
+ * through its secondary indexes (FORMATS.md 7.4): on the appliance, with saksid's own keys
+ * from its config and the engine of lib/query.h, or with --remote from a supervisor's own
+ * machine, where saksid runs the query (wire op 7, FORMATS.md 3.4). Personal filters are
+ * never sent, printed or logged in clear (blinded here, or sealed to the appliance);
+ * personal values are shown masked unless revealed, and every reveal and every query by a
+ * personal field is first written to the ledger as a signed access entry
  * (supervisor.access.logged): no receipt, no results.
  */
 #include <getopt.h>
@@ -25,33 +27,29 @@
 #include "envelope.h"
 #include "index.h"
 #include "merkle.h"
+#include "query.h"
+#include "remoteq.h"
 #include "schema.h"
 #include "wire.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
-#define LIMIT_DEFAULT 100
-#define LIMIT_MAX 100000
-#define TIMELINE_IDS_MAX 64          /* claims and bookings a timeline follows */
-#define FILTER_MAX 2048
+#define LIMIT_DEFAULT SAKSI_QUERY_LIMIT_DEFAULT
+#define LIMIT_MAX SAKSI_QUERY_LIMIT_MAX
+#define FILTER_MAX SAKSI_QUERY_FILTER_MAX
 
 static const char q_usage[] =
 "saksi query [--config FILE] [FILTERS] [--since T] [--until T] [--limit N]\n"
 "                   [--after INDEX] [--json | --csv] [-k supervisor.key [--reveal]]\n"
 "                   [--case REF] [--passphrase-file F] [--url URL] [--timeout MS]\n"
+"                   [--remote URL --box-pub box.pub (--vkey VKEY | --vkey-file F)]\n"
 "  FILTERS: --nik --kpj --phone --email --account BANK:NUMBER --device --ip (personal:\n"
 "  blinded with the index key, need -k) --officer --branch --type --claim --booking";
 static const char t_usage[] =
 "saksi timeline [--config FILE] (--claim ID | --booking ID | --nik NIK | --kpj KPJ\n"
 "                      | --phone P | --email E | --account BANK:NUMBER | --device D)\n"
 "                      [--since T] [--until T] [--limit N] [--json | --csv]\n"
-"                      [-k supervisor.key [--reveal]] [--case REF] [--url URL]";
-
-/* The filters in the order the access entry lists them. */
-static const saksi_index_field filter_order[] = {
-	SAKSI_IX_NIK, SAKSI_IX_KPJ, SAKSI_IX_PHONE, SAKSI_IX_EMAIL, SAKSI_IX_ACCOUNT,
-	SAKSI_IX_DEVICE, SAKSI_IX_IP, SAKSI_IX_OFFICER, SAKSI_IX_BRANCH, SAKSI_IX_TYPE,
-	SAKSI_IX_CLAIM, SAKSI_IX_BOOKING,
-};
+"                      [-k supervisor.key [--reveal]] [--case REF] [--url URL]\n"
+"                      [--remote URL --box-pub box.pub (--vkey VKEY | --vkey-file F)]";
 
 enum { OUT_TABLE, OUT_JSON, OUT_CSV };
 
@@ -69,23 +67,8 @@ struct qopts {
 	int out;
 	int reveal;
 	const char *key, *passfile, *case_ref, *url;
+	const char *remote, *box_pub, *vkey, *vkey_file;   /* --remote and what it needs */
 	int timeout;
-};
-
-/* One entry to show. */
-struct row {
-	uint64_t index;
-	uint64_t time_ms;
-	char type[SAKSI_TYPE_MAX + 1];
-	char key_id[2 * SAKSI_KEYID_LEN + 1];
-	json_t *payload;         /* personal members replaced by masked or clear text */
-	char *personal;          /* "field=value ..." as shown */
-};
-
-struct result {
-	struct row *rows;
-	size_t n, cap;
-	int more;
 };
 
 /* ---- time ---- */
@@ -124,85 +107,6 @@ iso(uint64_t ms, char *out, size_t len)
 
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, len, "%" PRIu64, ms);
-}
-
-/* ---- masks ---- */
-
-/*
- * The masked form of a personal value (docs/saksi.md, "Masks"): enough to tell entries
- * apart on a screen and to match a document in hand, too little to identify anyone.
- */
-static char *
-mask(const char *field, const char *v)
-{
-	size_t n = strlen(v), first = 0, last = 0;
-	char *out;
-
-	if (strcmp(field, "email") == 0) {
-		const char *at = strchr(v, '@');
-
-		if (at == NULL || at == v)
-			return xstrdup("***");
-		out = xmalloc(n + 8);
-		snprintf(out, n + 8, "%c***%s", v[0], at);
-		return out;
-	}
-	if (strcmp(field, "name") == 0 || strcmp(field, "account_holder") == 0) {
-		size_t o = 0;
-		int start = 1;
-
-		out = xmalloc(2 * n + 2);
-		for (size_t i = 0; i < n; i++) {
-			if (v[i] == ' ') {
-				start = 1;
-				continue;
-			}
-			if (start) {
-				if (o > 0)
-					out[o++] = ' ';
-				out[o++] = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 32) : v[i];
-				out[o++] = '.';
-				start = 0;
-			}
-		}
-		out[o] = '\0';
-		return out;
-	}
-	if (strcmp(field, "ip") == 0) {
-		const char *cut = strchr(v, '.');
-
-		if (cut != NULL && (cut = strchr(cut + 1, '.')) != NULL) {
-			out = xmalloc(n + 8);
-			snprintf(out, n + 8, "%.*s.*.*", (int)(cut - v), v);
-			return out;
-		}
-		if ((cut = strchr(v, ':')) != NULL) {
-			out = xmalloc(n + 8);
-			snprintf(out, n + 8, "%.*s:*", (int)(cut - v), v);
-			return out;
-		}
-		return xstrdup("***");
-	}
-	if (strcmp(field, "nik") == 0)
-		first = 4, last = 4;
-	else if (strcmp(field, "kpj") == 0 || strcmp(field, "bank_account") == 0)
-		last = 4;
-	else if (strcmp(field, "phone") == 0)
-		first = 5, last = 3;
-	else if (strcmp(field, "npwp") == 0)
-		last = 3;
-	else if (strcmp(field, "device_id") == 0)
-		first = 4, last = 4;
-	else if (strcmp(field, "scan_sha256") == 0)
-		first = 8;
-	else
-		return xstrdup("***");   /* amount, balance and anything new */
-	if (first + last + 4 > n)
-		first = last = 0;
-	out = xstrdup(v);
-	for (size_t i = first; i + last < n; i++)
-		out[i] = '*';
-	return out;
 }
 
 /* ---- setup ---- */
@@ -274,339 +178,94 @@ ctx_close(struct ctx *x)
 	saksid_config_free(&x->cf);
 }
 
-/* ---- reading entries ---- */
-
-/* Opens the stored disclosures of leaf idx and checks them against the payload: names
- * and values, or none (n = 0) if the entry has none or its participant was forgotten
- * (*forgotten = 1). */
-static void
-disclosures(struct ctx *x, saksi_ledger_txn *txn, uint64_t idx, const uint8_t *leaf,
-            size_t len, const saksi_envelope *env, char ***names, char ***values,
-            size_t *n, int *forgotten)
-{
-	uint8_t *blob = NULL;
-	char *plain = NULL;
-	size_t blen, plen;
-	saksi_hash h;
-	saksi_err e;
-
-	*names = *values = NULL;
-	*n = 0;
-	*forgotten = 0;
-	e = saksi_ledger_disc_get(txn, idx, &blob, &blen);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		return;
-	if (e != SAKSI_OK)
-		xdie_err(e, "entry %" PRIu64 ": cannot read its disclosures", idx);
-	saksi_merkle_leaf_hash(h, leaf, len);
-	e = saksi_disc_open_any(x->store, x->dk, idx, h, blob, blen, &plain, &plen);
-	free(blob);
-	if (e == SAKSI_ERR_NOT_FOUND) {
-		*forgotten = 1;   /* the data key is destroyed: a state, not a failure */
-		return;
-	}
-	if (e != SAKSI_OK)
-		xfail("entry %" PRIu64 ": its disclosures do not open with store_key %s (%s)",
-		    idx, x->cf.cf_store_key, saksi_strerror(e));
-	e = saksi_disclosures_check(env->ev_payload, env->ev_payload_len,
-	    (const uint8_t *)plain, plen, names, values, n);
-	sodium_memzero(plain, plen);
-	free(plain);
-	if (e != SAKSI_OK)
-		xfail("entry %" PRIu64 ": its stored disclosures do not match its digests (%s): "
-		    "run saksi verify", idx, saksi_strerror(e));
-}
-
-static void
-row_load(struct ctx *x, saksi_ledger_txn *txn, uint64_t idx, int reveal, struct row *r)
-{
-	uint8_t *leaf;
-	size_t len, nd, plen = 0, pcap = 256;
-	int forgotten;
-	saksi_leaf lf;
-	saksi_envelope env;
-	char **names, **values;
-	saksi_err e;
-
-	memset(r, 0, sizeof(*r));
-	r->index = idx;
-	if ((e = saksi_ledger_leaf(txn, idx, &leaf, &len)) != SAKSI_OK)
-		xdie_err(e, "cannot read entry %" PRIu64, idx);
-	if (saksi_leaf_parse(leaf, len, &lf) != SAKSI_OK || lf.lf_kind != SAKSI_LEAF_EVENT ||
-	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) != SAKSI_OK)
-		xfail("entry %" PRIu64 " is indexed as an event but is not one: run saksi verify",
-		    idx);
-	r->time_ms = env.ev_time_ms;
-	snprintf(r->type, sizeof(r->type), "%s", env.ev_type);
-	keyid_to_hex(env.ev_key_id, r->key_id);
-	r->payload = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
-	    JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(r->payload))
-		xfail("entry %" PRIu64 ": payload is not a JSON object", idx);
-	disclosures(x, txn, idx, leaf, len, &env, &names, &values, &nd, &forgotten);
-	r->personal = xmalloc(pcap);
-	snprintf(r->personal, pcap, "%s", forgotten ? "[forgotten]" : "");
-	plen = strlen(r->personal);
-	for (size_t i = 0; i < nd; i++) {
-		char *shown = reveal ? xstrdup(values[i]) : mask(names[i], values[i]);
-		size_t need = strlen(names[i]) + strlen(shown) + 3;
-
-		json_object_set_new(r->payload, names[i], json_string(shown));
-		if (plen + need >= pcap) {
-			char *grown;
-
-			pcap = 2 * (plen + need);
-			if ((grown = realloc(r->personal, pcap)) == NULL)
-				xdie("out of memory");
-			r->personal = grown;
-		}
-		plen += (size_t)snprintf(r->personal + plen, pcap - plen, "%s%s=%s",
-		    plen > 0 ? " " : "", names[i], shown);
-		sodium_memzero(shown, strlen(shown));
-		free(shown);
-	}
-	saksi_disclosures_free(names, values, nd);
-	free(leaf);
-}
-
-static void
-row_free(struct row *r)
-{
-	json_decref(r->payload);
-	if (r->personal != NULL) {
-		sodium_memzero(r->personal, strlen(r->personal));
-		free(r->personal);
-	}
-}
-
-static const char *
-pstr(const struct row *r, const char *member)
-{
-	const char *s = json_string_value(json_object_get(r->payload, member));
-
-	return s != NULL ? s : "";
-}
-
 /* ---- running ---- */
+
+/* The engine's spec of the options: personal filters as their tokens. */
+static void
+spec_of(const struct qopts *o, saksi_query_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->qs_timeline = o->timeline;
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		if (o->given[f] != NULL)
+			s->qs_value[f] = saksi_index_field_personal((saksi_index_field)f) ?
+			    o->tok[f] : o->given[f];
+	s->qs_since_ms = o->since;
+	s->qs_has_since = o->has_since;
+	s->qs_until_ms = o->until;
+	s->qs_has_until = o->has_until;
+	s->qs_after = o->after;
+	s->qs_has_after = o->has_after;
+	s->qs_limit = o->limit;
+	s->qs_reveal = o->reveal;
+}
 
 static MDB_dbi
 index_dbi(struct ctx *x, saksi_ledger_txn *txn)
 {
-	uint8_t have[8], want[8];
 	uint64_t upto, size = saksi_ledger_size(txn);
 	MDB_dbi dbi;
 	saksi_err e;
 
-	e = saksi_index_open(saksi_ledger_txn_mdb(txn), 0, &dbi);
+	e = saksi_query_index(txn, x->blind, &dbi, &upto);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
 		    "index_key", x->ledger_dir);
-	if (e == SAKSI_OK)
-		e = saksi_index_state(saksi_ledger_txn_mdb(txn), dbi, &upto, have);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
-		    "index_key", x->ledger_dir);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
-	if ((e = saksi_index_keycheck(x->blind, want)) != SAKSI_OK)
-		xdie_err(e, "cannot use the index key");
-	if (sodium_memcmp(have, want, 8) != 0)
+	if (e == SAKSI_ERR_KEY)
 		xdie("the indexes of %s were made with another index key than %s: restart "
 		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
+	if (e != SAKSI_OK)
+		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
 	if (upto < size)
 		fprintf(stderr, "saksi: note: the indexes cover entries below %" PRIu64 " of %"
 		    PRIu64 " (saksid is catching up)\n", upto, size);
 	return dbi;
 }
 
+/* Runs the query or timeline; on failure says what and where, and exits. */
 static void
-terms_of(const struct qopts *o, saksi_index_term *terms, size_t *nt)
+run(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qopts *o,
+    saksi_query_result *res)
 {
-	*nt = 0;
-	for (size_t i = 0; i < sizeof(filter_order) / sizeof(filter_order[0]); i++) {
-		saksi_index_field f = filter_order[i];
+	saksi_query_ctx qc = { txn, dbi, x->store, x->dk };
+	saksi_query_spec spec;
+	uint64_t idx;
+	saksi_err e, cause;
 
-		if (o->given[f] == NULL)
-			continue;
-		terms[*nt].it_field = f;
-		terms[*nt].it_value = saksi_index_field_personal(f) ? o->tok[f] : o->given[f];
-		(*nt)++;
-	}
-}
-
-static void
-result_add(struct result *res, struct ctx *x, saksi_ledger_txn *txn, uint64_t idx,
-           int reveal)
-{
-	if (res->n == res->cap) {
-		struct row *grown;
-
-		res->cap = res->cap == 0 ? 64 : res->cap * 2;
-		if ((grown = realloc(res->rows, res->cap * sizeof(*grown))) == NULL)
-			xdie("out of memory");
-		res->rows = grown;
-	}
-	row_load(x, txn, idx, reveal, &res->rows[res->n++]);
-}
-
-static void
-run_query(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qopts *o,
-          struct result *res)
-{
-	saksi_index_term terms[SAKSI_INDEX_TERMS_MAX];
-	saksi_index_query q;
-	saksi_index_hit *hits = xmalloc(o->limit * sizeof(*hits));
-	size_t n;
-	saksi_err e;
-
-	memset(&q, 0, sizeof(q));
-	terms_of(o, terms, &q.iq_nterms);
-	q.iq_terms = terms;
-	q.iq_since_ms = o->has_since ? o->since : 0;
-	q.iq_until_ms = o->has_until ? o->until : UINT64_MAX;
-	q.iq_after = o->after;
-	q.iq_has_after = o->has_after;
-	e = saksi_index_query_run(saksi_ledger_txn_mdb(txn), dbi, &q, hits, o->limit, &n,
-	    &res->more);
-	if (e == SAKSI_ERR_TOO_LARGE)
+	spec_of(o, &spec);
+	if ((e = saksi_query_run(&qc, &spec, res)) == SAKSI_OK)
+		return;
+	idx = res->qr_fail_index;
+	cause = res->qr_fail_cause;
+	switch (res->qr_fail_what) {
+	case SAKSI_QF_TOO_LARGE:
+		if (o->timeline)
+			xdie("the timeline has more than %u entries: narrow it with "
+			    "--since/--until", SAKSI_QUERY_TIMELINE_MAX);
 		xdie("more than %u entries in that time range: add a filter or narrow it",
 		    SAKSI_INDEX_TIME_ONLY_MAX);
-	if (e != SAKSI_OK)
+	case SAKSI_QF_INDEX:
+		xdie_err(cause, o->timeline ? "timeline query failed" : "query failed");
+	case SAKSI_QF_LEAF:
+		xdie_err(cause, "cannot read entry %" PRIu64, idx);
+	case SAKSI_QF_NOT_EVENT:
+		xfail("entry %" PRIu64 " is indexed as an event but is not one: run saksi verify",
+		    idx);
+	case SAKSI_QF_PAYLOAD:
+		xfail("entry %" PRIu64 ": payload is not a JSON object", idx);
+	case SAKSI_QF_DISC_READ:
+		xdie_err(cause, "entry %" PRIu64 ": cannot read its disclosures", idx);
+	case SAKSI_QF_DISC_OPEN:
+		xfail("entry %" PRIu64 ": its disclosures do not open with store_key %s (%s)",
+		    idx, x->cf.cf_store_key, saksi_strerror(cause));
+	case SAKSI_QF_DISC_MATCH:
+		xfail("entry %" PRIu64 ": its stored disclosures do not match its digests (%s): "
+		    "run saksi verify", idx, saksi_strerror(cause));
+	case SAKSI_QF_NOMEM:
+		xdie("out of memory");
+	default:
 		xdie_err(e, "query failed");
-	for (size_t i = 0; i < n; i++)
-		result_add(res, x, txn, hits[i].ih_index, o->reveal);
-	free(hits);
-}
-
-static int
-row_cmp_time(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	if (x->time_ms != y->time_ms)
-		return x->time_ms < y->time_ms ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Every hit of one term (within the time range) appended to set (sorted and made
- * distinct by the caller). */
-static void
-collect(MDB_txn *mt, MDB_dbi dbi, saksi_index_field f, const char *value,
-        const struct qopts *o, uint64_t **set, size_t *n, size_t *cap)
-{
-	saksi_index_term t = { f, value };
-	saksi_index_query q = { &t, 1, o->has_since ? o->since : 0,
-		o->has_until ? o->until : UINT64_MAX, 0, 0 };
-	saksi_index_hit hits[256];
-	size_t got;
-	int more;
-	saksi_err e;
-
-	do {
-		if ((e = saksi_index_query_run(mt, dbi, &q, hits, 256, &got, &more)) != SAKSI_OK)
-			xdie_err(e, "timeline query failed");
-		for (size_t i = 0; i < got; i++) {
-			if (*n == *cap) {
-				uint64_t *grown;
-
-				*cap = *cap == 0 ? 256 : *cap * 2;
-				if (*cap > 4 * (size_t)LIMIT_MAX)
-					xdie("the timeline has more than %d entries: narrow it with "
-					    "--since/--until", 4 * LIMIT_MAX);
-				if ((grown = realloc(*set, *cap * sizeof(*grown))) == NULL)
-					xdie("out of memory");
-				*set = grown;
-			}
-			(*set)[(*n)++] = hits[i].ih_index;
-		}
-		if (got > 0) {
-			q.iq_after = hits[got - 1].ih_index;
-			q.iq_has_after = 1;
-		}
-	} while (more);
-}
-
-static void
-distinct(uint64_t *set, size_t *n)
-{
-	size_t o = 0;
-
-	if (*n == 0)
-		return;   /* set may be NULL: an empty timeline (a forgotten participant's) */
-	qsort(set, *n, sizeof(*set), u64_cmp);
-	for (size_t i = 0; i < *n; i++)
-		if (o == 0 || set[o - 1] != set[i])
-			set[o++] = set[i];
-	*n = o;
-}
-
-/*
- * A timeline: the entries of the one identifier given, then those of every claim and
- * booking they name (a participant's bookings and claims, a claim's booking), in the
- * order things happened (producer time, then ledger order).
- */
-static void
-run_timeline(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qopts *o,
-             struct result *res)
-{
-	MDB_txn *mt = saksi_ledger_txn_mdb(txn);
-	saksi_index_term terms[SAKSI_INDEX_TERMS_MAX];
-	uint64_t *set = NULL;
-	size_t n = 0, n0, cap = 0, nt, shown;
-	char *ids[2][TIMELINE_IDS_MAX];
-	size_t nids[2] = { 0, 0 };
-	static const char *const members[2] = { "claim_id", "booking_id" };
-	static const saksi_index_field fields[2] = { SAKSI_IX_CLAIM, SAKSI_IX_BOOKING };
-
-	terms_of(o, terms, &nt);
-	collect(mt, dbi, terms[0].it_field, terms[0].it_value, o, &set, &n, &cap);
-	n0 = n;
-	/* The claims and bookings named by what was found, one level deep. */
-	for (size_t k = 0; k < 2; k++)
-		if (terms[0].it_field == fields[k])
-			ids[k][nids[k]++] = xstrdup(terms[0].it_value);
-	for (size_t i = 0; i < n0; i++) {
-		struct row r;
-
-		row_load(x, txn, set[i], 0, &r);
-		for (size_t k = 0; k < 2; k++) {
-			const char *v = pstr(&r, members[k]);
-			size_t j;
-
-			if (v[0] == '\0')
-				continue;
-			for (j = 0; j < nids[k] && strcmp(ids[k][j], v) != 0; j++)
-				;
-			if (j == nids[k] && nids[k] < TIMELINE_IDS_MAX)
-				ids[k][nids[k]++] = xstrdup(v);
-		}
-		row_free(&r);
 	}
-	for (size_t k = 0; k < 2; k++)
-		for (size_t j = 0; j < nids[k]; j++)
-			collect(mt, dbi, fields[k], ids[k][j], o, &set, &n, &cap);
-	distinct(set, &n);
-	for (size_t i = 0; i < n; i++)
-		result_add(res, x, txn, set[i], o->reveal);
-	if (res->n > 1)
-		qsort(res->rows, res->n, sizeof(*res->rows), row_cmp_time);
-	shown = res->n > o->limit ? o->limit : res->n;
-	for (size_t i = shown; i < res->n; i++)
-		row_free(&res->rows[i]);
-	res->more = res->n > shown;
-	res->n = shown;
-	for (size_t k = 0; k < 2; k++)
-		for (size_t j = 0; j < nids[k]; j++)
-			free(ids[k][j]);
-	free(set);
 }
 
 /* ---- the access entry ---- */
@@ -614,30 +273,10 @@ run_timeline(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qop
 static void
 filter_text(const struct qopts *o, char *out, size_t len)
 {
-	size_t p = 0;
+	saksi_query_spec spec;
 
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(filter_order) / sizeof(filter_order[0]); i++) {
-		saksi_index_field f = filter_order[i];
-
-		if (o->given[f] == NULL)
-			continue;
-		p += (size_t)snprintf(out + p, p < len ? len - p : 0, "%s%s=%s", p ? "," : "",
-		    saksi_index_field_name(f),
-		    saksi_index_field_personal(f) ? o->tok[f] : o->given[f]);
-	}
-	if (o->has_since)
-		p += (size_t)snprintf(out + p, p < len ? len - p : 0, "%ssince=%" PRIu64,
-		    p ? "," : "", o->since);
-	if (o->has_until)
-		p += (size_t)snprintf(out + p, p < len ? len - p : 0, "%suntil=%" PRIu64,
-		    p ? "," : "", o->until);
-	if (o->has_after)
-		p += (size_t)snprintf(out + p, p < len ? len - p : 0, "%safter=%" PRIu64,
-		    p ? "," : "", o->after);
-	p += (size_t)snprintf(out + p, p < len ? len - p : 0, "%slimit=%zu", p ? "," : "",
-	    o->limit);
-	if (p >= len)
+	spec_of(o, &spec);
+	if (saksi_query_filter_text(&spec, out, len) != SAKSI_OK)
 		xdie("the filters are too long for an access entry");
 }
 
@@ -759,27 +398,35 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 
 /* ---- output ---- */
 
+static const char *
+pstr(const saksi_query_row *r, const char *member)
+{
+	const char *str = json_string_value(json_object_get(r->qr_payload, member));
+
+	return str != NULL ? str : "";
+}
+
 static const char *const columns[] = { "index", "time", "type", "branch", "officer",
 	"claim", "booking", "personal" };
 #define NCOL (sizeof(columns) / sizeof(columns[0]))
 
 static void
-cells(const struct row *r, char idx[24], char when[32], const char *c[NCOL])
+cells(const saksi_query_row *r, char idx[24], char when[32], const char *c[NCOL])
 {
 	const char *officer = pstr(r, "officer_id");
 
-	snprintf(idx, 24, "%" PRIu64, r->index);
-	iso(r->time_ms, when, 32);
+	snprintf(idx, 24, "%" PRIu64, r->qr_index);
+	iso(r->qr_time_ms, when, 32);
 	if (officer[0] == '\0')
 		officer = pstr(r, "approver_id");
 	c[0] = idx;
 	c[1] = when;
-	c[2] = r->type;
+	c[2] = r->qr_type;
 	c[3] = pstr(r, "branch");
 	c[4] = officer;
 	c[5] = pstr(r, "claim_id");
 	c[6] = pstr(r, "booking_id");
-	c[7] = r->personal;
+	c[7] = r->qr_personal;
 }
 
 static void
@@ -799,7 +446,7 @@ csv_field(const char *s)
 }
 
 static void
-print_result(const struct qopts *o, const struct result *res)
+print_result(const struct qopts *o, const saksi_query_result *res)
 {
 	char idx[24], when[32];
 	const char *c[NCOL];
@@ -808,20 +455,20 @@ print_result(const struct qopts *o, const struct result *res)
 	if (o->out == OUT_JSON) {
 		json_t *root = json_object(), *arr = json_array();
 
-		for (size_t i = 0; i < res->n; i++) {
-			const struct row *r = &res->rows[i];
+		for (size_t i = 0; i < res->qr_n; i++) {
+			const saksi_query_row *r = &res->qr_rows[i];
 
-			iso(r->time_ms, when, sizeof(when));
+			iso(r->qr_time_ms, when, sizeof(when));
 			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:O}",
-			    "index", (json_int_t)r->index, "time_ms", (json_int_t)r->time_ms,
-			    "time", when, "type", r->type, "key_id", r->key_id, "payload",
-			    r->payload));
+			    "index", (json_int_t)r->qr_index, "time_ms", (json_int_t)r->qr_time_ms,
+			    "time", when, "type", r->qr_type, "key_id", r->qr_key_id, "payload",
+			    r->qr_payload));
 		}
 		json_object_set_new(root, "entries", arr);
-		json_object_set_new(root, "more", json_boolean(res->more));
-		if (res->more && !o->timeline && res->n > 0)
+		json_object_set_new(root, "more", json_boolean(res->qr_more));
+		if (res->qr_more && !o->timeline && res->qr_n > 0)
 			json_object_set_new(root, "next_after",
-			    json_integer((json_int_t)res->rows[res->n - 1].index));
+			    json_integer((json_int_t)res->qr_rows[res->qr_n - 1].qr_index));
 		json_object_set_new(root, "revealed", json_boolean(o->reveal));
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -832,8 +479,8 @@ print_result(const struct qopts *o, const struct result *res)
 		for (size_t k = 0; k < NCOL; k++)
 			printf("%s%s", k ? "," : "", columns[k]);
 		putchar('\n');
-		for (size_t i = 0; i < res->n; i++) {
-			cells(&res->rows[i], idx, when, c);
+		for (size_t i = 0; i < res->qr_n; i++) {
+			cells(&res->qr_rows[i], idx, when, c);
 			for (size_t k = 0; k < NCOL; k++) {
 				if (k)
 					putchar(',');
@@ -844,8 +491,8 @@ print_result(const struct qopts *o, const struct result *res)
 	} else {
 		for (size_t k = 0; k < NCOL; k++)
 			w[k] = strlen(columns[k]);
-		for (size_t i = 0; i < res->n; i++) {
-			cells(&res->rows[i], idx, when, c);
+		for (size_t i = 0; i < res->qr_n; i++) {
+			cells(&res->qr_rows[i], idx, when, c);
 			for (size_t k = 0; k < NCOL; k++)
 				if (strlen(c[k]) > w[k])
 					w[k] = strlen(c[k]);
@@ -853,20 +500,142 @@ print_result(const struct qopts *o, const struct result *res)
 		for (size_t k = 0; k < NCOL; k++)
 			printf("%-*s%s", k + 1 < NCOL ? (int)w[k] : 0, columns[k],
 			    k + 1 < NCOL ? "  " : "\n");
-		for (size_t i = 0; i < res->n; i++) {
-			cells(&res->rows[i], idx, when, c);
+		for (size_t i = 0; i < res->qr_n; i++) {
+			cells(&res->qr_rows[i], idx, when, c);
 			for (size_t k = 0; k < NCOL; k++)
 				printf("%-*s%s", k + 1 < NCOL ? (int)w[k] : 0, c[k][0] ? c[k] : "-",
 				    k + 1 < NCOL ? "  " : "\n");
 		}
-		fprintf(stderr, "saksi: %zu entr%s%s\n", res->n, res->n == 1 ? "y" : "ies",
+		fprintf(stderr, "saksi: %zu entr%s%s\n", res->qr_n, res->qr_n == 1 ? "y" : "ies",
 		    o->reveal ? ", personal values revealed" : "");
 	}
-	if (res->more && res->n > 0 && !o->timeline)
+	if (res->qr_more && res->qr_n > 0 && !o->timeline)
 		fprintf(stderr, "saksi: more: --after %" PRIu64 "\n",
-		    res->rows[res->n - 1].index);
-	else if (res->more)
+		    res->qr_rows[res->qr_n - 1].qr_index);
+	else if (res->qr_more)
 		fprintf(stderr, "saksi: more: raise --limit or narrow --since/--until\n");
+}
+
+/* ---- remote (wire op 7, FORMATS.md 3.4) ---- */
+
+static int
+personal_given(const struct qopts *o)
+{
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		if (o->given[f] != NULL && saksi_index_field_personal((saksi_index_field)f))
+			return 1;
+	return 0;
+}
+
+/* Prints the daemon's one-line reason with anything unprintable replaced. */
+static void
+clean_text(char *t)
+{
+	for (; *t != '\0'; t++)
+		if (*t < ' ' || *t > '~')
+			*t = '?';
+}
+
+/*
+ * saksi query/timeline --remote: the same filters and output, from a supervisor's own
+ * machine. Personal filter values are sealed to the appliance's box key; the request is
+ * signed with -k; the rows come back sealed to -k and signed with the log key. saksid
+ * runs the query and writes the access entry itself before it answers.
+ */
+static int
+run_remote(const struct qopts *o)
+{
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_rq_params p;
+	saksi_query_result res;
+	saksi_seckey *sk;
+	uint8_t *req = NULL, *body = NULL, hash[32];
+	char norm[SAKSI_BLIND_VALUE_MAX + 1], *json = NULL;
+	size_t rlen, blen, jlen;
+	uint64_t access, size;
+	int status;
+	saksi_err e;
+
+	if (o->key == NULL)
+		xusage(o->usage, "--remote needs -k (the supervisor's key signs the request)");
+	if (o->box_pub == NULL)
+		xusage(o->usage, "--remote needs --box-pub (the appliance's box key: personal "
+		    "filters are sealed to it)");
+	if ((o->vkey == NULL) == (o->vkey_file == NULL))
+		xusage(o->usage, "--remote needs one of --vkey or --vkey-file (the log's key "
+		    "signs the reply)");
+	if (o->url != NULL)
+		xusage(o->usage, "--url is for the local access entry; with --remote saksid "
+		    "writes it");
+	/* A value that does not normalise is refused here, before anything is sent. */
+	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
+		saksi_blind_kind k = saksi_index_field_kind((saksi_index_field)f);
+
+		if (o->given[f] == NULL || k == SAKSI_BLIND_NONE)
+			continue;
+		e = saksi_blind_normalise(k, o->given[f], strlen(o->given[f]), norm, sizeof(norm),
+		    NULL);
+		sodium_memzero(norm, sizeof(norm));
+		if (e != SAKSI_OK)
+			xusage(o->usage, "--%s: not a valid %s (see RULES.md 1.1)",
+			    saksi_index_field_name((saksi_index_field)f), saksi_blind_kind_name(k));
+	}
+	xvkey(o->vkey, o->vkey_file, &v);
+	xbox_pub(o->box_pub, &box);
+	sk = xseckey_load(o->key, o->passfile);
+	if (saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)
+		xdie("%s is not a signing key", o->key);
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = o->timeline ? SAKSI_RQ_TIMELINE : SAKSI_RQ_QUERY;
+	p.rp_reveal = o->reveal;
+	for (int f = 1; f < SAKSI_IX__COUNT; f++)
+		p.rp_value[f] = o->given[f];
+	p.rp_since_ms = o->since;
+	p.rp_has_since = o->has_since;
+	p.rp_until_ms = o->until;
+	p.rp_has_until = o->has_until;
+	p.rp_after = o->after;
+	p.rp_has_after = o->has_after;
+	p.rp_limit = (uint32_t)o->limit;
+	p.rp_case_ref = o->case_ref;
+	p.rp_time_ms = now_ms();
+	if ((e = saksi_rq_request_make(sk, box.pk_key, &p, &req, &rlen)) != SAKSI_OK)
+		xdie_err(e, "cannot make the request");
+	saksi_rq_request_hash(req, rlen, hash);
+	e = saksi_rq_exchange(o->remote, o->timeout, req, rlen, &status, &body, &blen);
+	free(req);
+	if (e == SAKSI_ERR_FORMAT)
+		xfail("saksid at %s sent a malformed reply: results withheld", o->remote);
+	if (e != SAKSI_OK)
+		xdie_err(e, "no answer from saksid at %s", o->remote);
+	if (status != SAKSI_R_ACCEPTED) {
+		clean_text((char *)body);
+		if (status == SAKSI_R_UNAVAILABLE || status == SAKSI_R_BUSY)
+			xdie("saksid at %s cannot answer now (%s): %s", o->remote,
+			    saksi_reason_name(status), (char *)body);
+		xfail("saksid refused the query (%s): %s", saksi_reason_name(status),
+		    (char *)body);
+	}
+	e = saksi_rq_reply_open(body, blen, v.nv_pk, hash, sk, &access, &size, &json, &jlen);
+	free(body);
+	if (e != SAKSI_OK)
+		xfail("the reply does not check (%s): results withheld", saksi_strerror(e));
+	e = saksi_rq_result_parse(json, jlen, &res);
+	sodium_memzero(json, jlen);
+	free(json);
+	if (e != SAKSI_OK)
+		xfail("the reply's rows do not parse (%s): results withheld", saksi_strerror(e));
+	if ((personal_given(o) || o->reveal) && access == UINT64_MAX)
+		xfail("saksid sent rows of a personal look without an access entry: results "
+		    "withheld");
+	if (access != UINT64_MAX)
+		fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", access);
+	print_result(o, &res);
+	saksi_query_result_free(&res);
+	saksi_seckey_free(sk);
+	return SX_OK;
 }
 
 /* ---- the commands ---- */
@@ -886,7 +655,8 @@ static int
 cmd_query_common(int argc, char **argv, int timeline)
 {
 	enum { O_CONFIG = 256, O_SINCE, O_UNTIL, O_LIMIT, O_AFTER, O_JSON, O_CSV, O_REVEAL,
-		O_PASS, O_CASE, O_URL, O_TIMEOUT, O_FIELD };
+		O_PASS, O_CASE, O_URL, O_TIMEOUT, O_REMOTE, O_BOXPUB, O_VKEY, O_VKEYFILE,
+		O_FIELD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "since", required_argument, NULL, O_SINCE },
@@ -901,6 +671,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		{ "case", required_argument, NULL, O_CASE },
 		{ "url", required_argument, NULL, O_URL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "remote", required_argument, NULL, O_REMOTE },
+		{ "box-pub", required_argument, NULL, O_BOXPUB },
+		{ "vkey", required_argument, NULL, O_VKEY },
+		{ "vkey-file", required_argument, NULL, O_VKEYFILE },
 		{ "nik", required_argument, NULL, O_FIELD + SAKSI_IX_NIK },
 		{ "kpj", required_argument, NULL, O_FIELD + SAKSI_IX_KPJ },
 		{ "phone", required_argument, NULL, O_FIELD + SAKSI_IX_PHONE },
@@ -917,7 +691,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	};
 	struct qopts o;
 	struct ctx x;
-	struct result res;
+	saksi_query_result res;
 	saksi_seckey *sk = NULL;
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
@@ -964,6 +738,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		case O_CASE: o.case_ref = optarg; break;
 		case O_URL: o.url = optarg; break;
 		case O_TIMEOUT: timeout = xparse_u64(optarg, "--timeout"); break;
+		case O_REMOTE: o.remote = optarg; break;
+		case O_BOXPUB: o.box_pub = optarg; break;
+		case O_VKEY: o.vkey = optarg; break;
+		case O_VKEYFILE: o.vkey_file = optarg; break;
 		default: xusage(o.usage, "bad option");
 		}
 	}
@@ -1009,6 +787,10 @@ cmd_query_common(int argc, char **argv, int timeline)
 		    "a query by a personal field");
 	if (o.case_ref != NULL && o.key == NULL)
 		xusage(o.usage, "--case goes into the access entry: give -k");
+	if (o.remote != NULL)
+		return run_remote(&o);
+	if (o.box_pub != NULL || o.vkey != NULL || o.vkey_file != NULL)
+		xusage(o.usage, "--box-pub, --vkey and --vkey-file go with --remote");
 
 	ctx_open(&x, &o);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
@@ -1031,18 +813,13 @@ cmd_query_common(int argc, char **argv, int timeline)
 	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
 	dbi = index_dbi(&x, txn);
-	if (timeline)
-		run_timeline(&x, txn, dbi, &o, &res);
-	else
-		run_query(&x, txn, dbi, &o, &res);
+	run(&x, txn, dbi, &o, &res);
 	saksi_ledger_abort(txn);
 
 	if (personal || o.reveal)
-		log_access(&x, &o, sk, res.n, personal);
+		log_access(&x, &o, sk, res.qr_n, personal);
 	print_result(&o, &res);
-	for (size_t i = 0; i < res.n; i++)
-		row_free(&res.rows[i]);
-	free(res.rows);
+	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));

@@ -28,7 +28,7 @@ enum {
 	K_ORIGIN, K_STATE_DIR, K_LISTEN, K_KEYRING, K_LOG_KEY, K_BOX_KEY, K_STORE_KEY,
 	K_SCHEMAS_DIR, K_SKEW, K_GROUP_MAX, K_GROUP_WAIT, K_WORKERS, K_MAP_SIZE, K_DICT_AFTER,
 	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_RETENTION_DAYS,
-	K_RETENTION_KEY,
+	K_RETENTION_KEY, K_ACCESS_KEY, K_QUERY_AGE,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
 	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K_SNAP_EVENTS, K_SNAP_MS, K__COUNT
 };
@@ -61,6 +61,8 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_EVENT_AGE] = { "max_event_age_ms", CF_UINT, 0, 1, 366ull * 86400000 },
 	[K_RETENTION_DAYS] = { "retention_days", CF_UINT, 0, 0, 36500 },
 	[K_RETENTION_KEY] = { "retention_key", CF_PATH, 0, 0, 0 },
+	[K_ACCESS_KEY] = { "access_key", CF_PATH, 0, 0, 0 },
+	[K_QUERY_AGE] = { "max_query_age_ms", CF_UINT, 0, 1000, 3600000 },
 	[K_USER] = { "user", CF_NAME, 0, 0, 0 },
 	[K_GROUP] = { "group", CF_NAME, 0, 0, 0 },
 	[K_ALLOW_ROOT] = { "allow_root", CF_BOOL, 0, 0, 0 },
@@ -292,6 +294,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_REF_THRESHOLD: cf->cf_refusal_alert_threshold = x; break;
 		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		case K_RETENTION_DAYS: cf->cf_retention_days = (unsigned)x; break;
+		case K_QUERY_AGE: cf->cf_max_query_age_ms = x; break;
 		case K_SNAP_EVENTS: cf->cf_rules_snapshot_events = x; break;
 		case K_SNAP_MS: cf->cf_rules_snapshot_ms = x; break;
 		default: abort();
@@ -316,6 +319,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_RULES: slot = &cf->cf_rules; break;
 		case K_INDEX_KEY: slot = &cf->cf_index_key; break;
 		case K_RETENTION_KEY: slot = &cf->cf_retention_key; break;
+		case K_ACCESS_KEY: slot = &cf->cf_access_key; break;
 		default: abort();
 		}
 		if (strlen(v) >= 4000)
@@ -418,6 +422,7 @@ saksid_config_free(saksid_config *cf)
 	free(cf->cf_rules);
 	free(cf->cf_index_key);
 	free(cf->cf_retention_key);
+	free(cf->cf_access_key);
 	free(cf->cf_alerts_listen);
 	free(cf->cf_user);
 	free(cf->cf_group);
@@ -457,6 +462,7 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	}
 	cf.cf_max_clock_skew_ms = 300000;
 	cf.cf_max_event_age_ms = 86400000;
+	cf.cf_max_query_age_ms = 300000;
 	cf.cf_group_max = 512;
 	cf.cf_group_wait_us = 1000;
 	cf.cf_max_inflight_per_key = 1024;
@@ -514,6 +520,12 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	if (cf.cf_retention_days != 0 && p.p_seen[K_RETENTION_KEY] == 0) {
 		e = cf_fail(&p, "%s:%u: retention_days needs retention_key (it signs the "
 		            "ledger entry of every shred)", path, p.p_seen[K_RETENTION_DAYS]);
+		goto out;
+	}
+	/* Remote queries (op 7) run on the indexes: no index key, no queries. */
+	if (p.p_seen[K_ACCESS_KEY] != 0 && p.p_seen[K_INDEX_KEY] == 0) {
+		e = cf_fail(&p, "%s:%u: access_key needs index_key (remote queries run on the "
+		            "indexes)", path, p.p_seen[K_ACCESS_KEY]);
 		goto out;
 	}
 	if (p.p_seen[K_ALERTS_LISTEN] != 0 && p.p_seen[K_RULES] == 0) {

@@ -55,6 +55,9 @@ typedef struct saksid_config {
 	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
 	                                       silent for longer (needs retention_key) */
 	char *cf_retention_key;             /* SIGN: signs retention's forget entries */
+	char *cf_access_key;                /* SIGN: signs the access entries of remote
+	                                       queries (op 7); NULL: op 7 is refused */
+	uint64_t cf_max_query_age_ms;       /* a remote query's age bound; default 300000 */
 	char *cf_user;                      /* started as root: the account to drop to */
 	char *cf_group;                     /* its group; NULL: the user's login group */
 	int cf_allow_root;                  /* 1: started as root without user, stay root */

@@ -233,6 +233,30 @@ test_retention(void **state)
 }
 
 static void
+test_access_key(void **state)
+{
+	saksid_config cf;
+	(void)state;
+
+	assert_int_equal(parse(BASE, &cf), SAKSI_OK);
+	assert_null(cf.cf_access_key);
+	assert_int_equal(cf.cf_max_query_age_ms, 300000);
+	saksid_config_free(&cf);
+	assert_int_equal(parse(BASE "index_key = keys/index.key\naccess_key = keys/access.key\n"
+	                       "max_query_age_ms = 60000\n", &cf), SAKSI_OK);
+	assert_string_equal(cf.cf_access_key, "/etc/saksi/keys/access.key");
+	assert_int_equal(cf.cf_max_query_age_ms, 60000);
+	saksid_config_free(&cf);
+	/* Remote queries run on the indexes. */
+	expect_error("access_key = k\n",
+	             "/etc/saksi/saksid.conf:10: access_key needs index_key");
+	expect_error("max_query_age_ms = 999\n",
+	             "/etc/saksi/saksid.conf:10: max_query_age_ms: \"999\" is not an integer");
+	expect_error("max_query_age_ms = 3600001\n",
+	             "/etc/saksi/saksid.conf:10: max_query_age_ms: \"3600001\" is not an integer");
+}
+
+static void
 test_alerts(void **state)
 {
 	saksid_config cf;
@@ -534,6 +558,7 @@ main(void)
 		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_access_key),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_sandbox_keys),

@@ -14,6 +14,7 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "ingest.h"
+#include "remoteq.h"
 #include "wire.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
@@ -353,12 +354,21 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	if (err != SAKSI_OK)
 		return schema_refusal(it, ev, err, errbuf);
 	/* The rules count a supervisor's looks by the key_id his access entries name: a
-	 * name of his own choosing would spread them thin (RULES.md 6). */
-	if (strcmp(ev->ev_type, ACCESS_TYPE) == 0 &&
-	    ((kid = json_string_value(json_object_get(root, "key_id"))) == NULL ||
-	    strcmp(kid, hex) != 0))
-		return refuse(it, SAKSI_R_SCHEMA, "%s: key_id is not the signing key %s",
-		              ev->ev_type, hex);
+	 * name of his own choosing would spread them thin (RULES.md 6). An entry saksid
+	 * writes for a remote query names the requester instead, and carries his signed
+	 * request to prove it (remoteq.h). */
+	if (strcmp(ev->ev_type, ACCESS_TYPE) == 0) {
+		const char *why = NULL;
+
+		err = saksi_rq_access_check(root, ig->ig_kr, &why);
+		if (err != SAKSI_ERR_NOT_FOUND && err != SAKSI_OK)
+			return refuse(it, SAKSI_R_SCHEMA, "%s: %s", ev->ev_type, why);
+		if (err == SAKSI_ERR_NOT_FOUND &&
+		    ((kid = json_string_value(json_object_get(root, "key_id"))) == NULL ||
+		    strcmp(kid, hex) != 0))
+			return refuse(it, SAKSI_R_SCHEMA, "%s: key_id is not the signing key %s",
+			              ev->ev_type, hex);
+	}
 
 	crypto_hash_sha256(it->it_env_hash, it->it_env, it->it_env_len);
 	if (it->it_sealed_len > 0) {

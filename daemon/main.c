@@ -210,7 +210,8 @@ main(int argc, char **argv)
 	saksid_config cf;
 	saksid_log lg;
 	saksi_seckey *log_key = NULL, *box_key = NULL, *store_key = NULL, *index_key = NULL;
-	saksi_seckey *ret_key = NULL;
+	saksi_seckey *ret_key = NULL, *access_key = NULL;
+	saksi_datakeys *qdk = NULL;
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
@@ -294,6 +295,10 @@ main(int argc, char **argv)
 	    (rc = load_key(&lg, "retention_key", cf.cf_retention_key, SAKSI_KEY_SIGN,
 	                   &ret_key)) != 0)
 		goto out;
+	if (cf.cf_access_key != NULL &&
+	    (rc = load_key(&lg, "access_key", cf.cf_access_key, SAKSI_KEY_SIGN,
+	                   &access_key)) != 0)
+		goto out;
 	if (cf.cf_index_key != NULL) {
 		if ((rc = load_key(&lg, "index_key", cf.cf_index_key, SAKSI_KEY_SYM,
 		                   &index_key)) != 0)
@@ -324,9 +329,12 @@ main(int argc, char **argv)
 	/* The workers blind each event for the rules, so that the committer only evaluates. */
 	if (cf.cf_rules != NULL)
 		saksid_ingest_detect(ig, blind);
-	/* The per-producer disclosure keys are derived: the box key is not needed again. */
-	saksi_seckey_free(box_key);
-	box_key = NULL;
+	/* The per-producer disclosure keys are derived: the box key is not needed again,
+	 * unless remote queries' sealed filters are to be opened with it. */
+	if (access_key == NULL) {
+		saksi_seckey_free(box_key);
+		box_key = NULL;
+	}
 
 	if (saksi_seckey_public(log_key, &pub) != SAKSI_OK ||
 	    saksi_note_vkey_format(cf.cf_origin, pub.pk_key, vkey, sizeof(vkey)) != SAKSI_OK) {
@@ -401,6 +409,33 @@ main(int argc, char **argv)
 		goto out;
 	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
 		goto out;
+	/* Remote queries read disclosures through a reader's handle of their own. */
+	if (access_key != NULL &&
+	    (e = saksi_dk_open(dk_slots, dk_master, store_key, 0, 0, &qdk)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "data keys for queries: %s", saksi_strerror(e));
+		goto out;
+	}
+	/* An access entry the verifier could not check would be a hole in the record. */
+	if (access_key != NULL) {
+		const saksi_keyring_entry *ake = saksi_keyring_find(kr, saksi_seckey_id(access_key));
+
+		/* Two writers of one key's sequence numbers would refuse each other's entries. */
+		if (ret_key != NULL && memcmp(saksi_seckey_id(ret_key),
+		                              saksi_seckey_id(access_key), SAKSI_KEYID_LEN) == 0) {
+			saksid_logf(&lg, LOG_ERR, "access_key %s is the retention_key: give each "
+			            "its own key", cf.cf_access_key);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
+		if (ake == NULL || strcmp(ake->ke_branch, "*") != 0 ||
+		    !saksi_keyring_role_allows(kr, ake->ke_role, "supervisor.access.logged")) {
+			saksid_logf(&lg, LOG_ERR, "access_key %s must be in the keyring %s with "
+			            "role supervisor and branch \"*\" (it signs remote queries' "
+			            "access entries)", cf.cf_access_key, cf.cf_keyring);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
+	}
 	/* A shred the verifier could not check would be a hole in the record. */
 	if (cf.cf_retention_days != 0 &&
 	    saksi_keyring_find(kr, saksi_seckey_id(ret_key)) == NULL) {
@@ -488,6 +523,16 @@ main(int argc, char **argv)
 	so.so_queue_reqs = cf.cf_queue_requests;
 	so.so_state_dir = cf.cf_state_dir;
 	so.so_origin = cf.cf_origin;
+	if (access_key != NULL) {
+		so.so_keyring = kr;
+		so.so_blind = blind;
+		so.so_store_key = store_key;
+		so.so_query_dk = qdk;
+		so.so_box_key = box_key;
+		so.so_log_key = log_key;
+		so.so_access_key = access_key;
+		so.so_query_max_age_ms = cf.cf_max_query_age_ms;
+	}
 	/* Re-raises are due at most a quarter of the timeout late (and a second at most). */
 	if (co.co_ack_timeout_ms > 0)
 		so.so_tick_ms = co.co_ack_timeout_ms >= 4000 ? 1000 :
@@ -608,6 +653,7 @@ out:
 	saksid_commit_free(cm);
 	saksid_shred_free(shred);
 	saksi_dk_close(dk);
+	saksi_dk_close(qdk);
 	free(dk_slots);
 	free(dk_master);
 	if (alerts_sock >= 0)
@@ -628,6 +674,7 @@ out:
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);
 	saksi_seckey_free(ret_key);
+	saksi_seckey_free(access_key);
 	free(ledger_dir);
 	free(stored);
 	saksid_config_free(&cf);

@@ -24,6 +24,8 @@
 
 #include "bytes.h"
 #include "note.h"
+#include "remote.h"
+#include "remoteq.h"
 #include "server.h"
 #include "wire.h"
 
@@ -44,6 +46,7 @@ struct req {
 	size_t r_count;           /* items (submit) */
 	size_t r_claimed;         /* items handed to workers; under s_mu */
 	size_t r_checked;         /* items checked; under s_mu */
+	saksid_remote_answer *r_q; /* op 7 with an access entry: the rows waiting for it */
 	saksid_item r_items[];
 };
 
@@ -88,6 +91,9 @@ struct saksid_server {
 	uint64_t s_started_ms;
 	MDB_dbi s_dbi_stat, s_dbi_seq, s_dbi_seqmax; /* opened at start, for the status op */
 	int s_have_dbi;
+
+	saksid_remote *s_remote;      /* op 7; NULL: remote queries are off */
+	uint64_t s_access_seq;        /* the access key's last sequence number; under s_mu */
 
 	saksid_item **s_group;        /* committer only */
 	uint64_t s_log_ms;            /* committer only: last refusal log line */
@@ -170,6 +176,10 @@ req_free(struct req *r)
 		nn_freemsg(r->r_msg);
 	if (r->r_ctl != NULL)
 		nn_freemsg(r->r_ctl);
+	if (r->r_q != NULL) {
+		saksid_remote_answer_clear(r->r_q);
+		free(r->r_q);
+	}
 	free(r);
 }
 
@@ -383,6 +393,7 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 	case SAKSI_OP_CONSISTENCY: need = 16; break;
 	case SAKSI_OP_GET: need = 8; break;
 	case SAKSI_OP_STATUS: need = 0; break;
+	case SAKSI_OP_QUERY: need = len - 2; break;   /* parsed by a worker (remote.h) */
 	default:
 		reply_text(s, ctl, op, SAKSI_R_PARSE, "unknown op");
 		goto bad;
@@ -676,6 +687,96 @@ out:
 	free(p);
 }
 
+/*
+ * Op 7 (remote.h): refused, answered at once, or (a personal look) its access entry
+ * queued for the committer as a request of its own, answered once committed.
+ */
+static void
+query_op(saksid_server *s, struct req *r)
+{
+	saksid_remote_answer *a;
+	struct req *q;
+	uint8_t env[SAKSI_ENV_MAX];
+	size_t elen;
+	uint64_t now = now_ms();
+	void *ctl = r->r_ctl;
+
+	r->r_ctl = NULL;
+	if (s->s_remote == NULL) {
+		reply_text(s, ctl, SAKSI_OP_QUERY, SAKSI_R_UNAVAILABLE, "this saksid answers no "
+		           "remote queries (its config has no access_key)");
+		goto refused;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		reply_text(s, ctl, SAKSI_OP_QUERY, SAKSI_R_UNAVAILABLE, "saksid is out of memory; "
+		           "retry later");
+		goto refused;
+	}
+	saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a);
+	if (a->ra_status != 0) {
+		reply_text(s, ctl, SAKSI_OP_QUERY, a->ra_status, a->ra_msg);
+		saksid_remote_answer_clear(a);
+		free(a);
+		goto refused;
+	}
+	if (a->ra_access == NULL) {
+		reply(s, ctl, SAKSI_OP_QUERY, SAKSI_R_ACCEPTED, a->ra_reply, a->ra_reply_len);
+		saksid_remote_answer_clear(a);
+		free(a);
+		pthread_mutex_lock(&s->s_mu);
+		s->s_stats.ss_queries++;
+		pthread_mutex_unlock(&s->s_mu);
+		return;
+	}
+	/* The access entry goes through the same checks and commit as any event; its
+	 * sequence number is taken, and the entry queued, under one lock, so that entries
+	 * reach the committer in the order of their numbers. */
+	if ((q = calloc(1, sizeof(*q) + sizeof(saksid_item))) == NULL)
+		goto nomem;
+	q->r_op = SAKSI_OP_QUERY;
+	q->r_count = 1;
+	q->r_q = a;
+	q->r_ctl = ctl;
+	pthread_mutex_lock(&s->s_mu);
+	if (saksid_remote_envelope(s->s_remote, a, s->s_access_seq + 1, now, env, sizeof(env),
+	                           &elen) != SAKSI_OK ||
+	    (q->r_msg = nn_allocmsg(elen, 0)) == NULL) {
+		pthread_mutex_unlock(&s->s_mu);
+		q->r_ctl = NULL;
+		q->r_q = NULL;
+		req_free(q);
+		goto nomem;
+	}
+	s->s_access_seq++;
+	memcpy(q->r_msg, env, elen);
+	q->r_len = elen;
+	q->r_cost = sizeof(*q) + sizeof(saksid_item) + elen;
+	q->r_items[0].it_env = q->r_msg;
+	q->r_items[0].it_env_len = elen;
+	q->r_items[0].it_recv_ms = now;
+	s->s_nreq++;
+	s->s_bytes += q->r_cost;
+	if (s->s_tail != NULL)
+		s->s_tail->r_next = q;
+	else
+		s->s_head = q;
+	s->s_tail = q;
+	if (s->s_claim == NULL)
+		s->s_claim = q;
+	pthread_cond_broadcast(&s->s_cv_work);
+	pthread_mutex_unlock(&s->s_mu);
+	return;
+nomem:
+	saksid_remote_answer_clear(a);
+	free(a);
+	reply_text(s, ctl, SAKSI_OP_QUERY, SAKSI_R_UNAVAILABLE, "saksid is out of memory; "
+	           "retry later");
+refused:
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_query_refused++;
+	pthread_mutex_unlock(&s->s_mu);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -694,7 +795,10 @@ worker_main(void *arg)
 			if (s->s_rhead == NULL)
 				s->s_rtail = NULL;
 			pthread_mutex_unlock(&s->s_mu);
-			read_op(s, r);
+			if (r->r_op == SAKSI_OP_QUERY)
+				query_op(s, r);
+			else
+				read_op(s, r);
 			req_done(s, r);
 			pthread_mutex_lock(&s->s_mu);
 			continue;
@@ -722,6 +826,38 @@ worker_main(void *arg)
 
 /* ---- committer ---- */
 
+/* Op 7 whose access entry the group just decided: the rows, or nothing. */
+static void
+answer_query(saksid_server *s, struct req *r)
+{
+	const saksid_item *it = &r->r_items[0];
+	uint8_t *body = NULL;
+	size_t blen;
+	char msg[SAKSID_MSG_MAX + 64];
+	void *ctl = r->r_ctl;
+	int ok = 0;
+
+	r->r_ctl = NULL;
+	if (it->it_code == SAKSI_R_ACCEPTED &&
+	    saksid_remote_finish(s->s_remote, r->r_q, it->it_index, &body, &blen) == SAKSI_OK) {
+		reply(s, ctl, SAKSI_OP_QUERY, SAKSI_R_ACCEPTED, body, blen);
+		free(body);
+		ok = 1;
+	} else {
+		snprintf(msg, sizeof(msg), "the access entry could not be written (%s: %s); "
+		         "results withheld", saksi_reason_name(it->it_code),
+		         it->it_code >= SAKSI_R_PARSE ? it->it_msg : "reply");
+		reply_text(s, ctl, SAKSI_OP_QUERY, SAKSI_R_UNAVAILABLE, msg);
+		saksid_logf(s->s_o.so_log, LOG_ERR, "remote query: %s", msg);
+	}
+	pthread_mutex_lock(&s->s_mu);
+	if (ok)
+		s->s_stats.ss_queries++;
+	else
+		s->s_stats.ss_query_refused++;
+	pthread_mutex_unlock(&s->s_mu);
+}
+
 static void
 answer(saksid_server *s, struct req *r)
 {
@@ -730,6 +866,10 @@ answer(saksid_server *s, struct req *r)
 	uint8_t *m;
 	void *ctl = r->r_ctl;
 
+	if (r->r_op == SAKSI_OP_QUERY) {
+		answer_query(s, r);
+		return;
+	}
 	r->r_ctl = NULL;
 	for (size_t i = 0; i < r->r_count; i++) {
 		const saksid_item *it = &r->r_items[i];
@@ -1122,6 +1262,8 @@ saksid_server_status_json(saksid_server *s, char **out)
 	json_object_set_new(req, "total", juint(st.ss_requests));
 	json_object_set_new(req, "groups", juint(st.ss_groups));
 	json_object_set_new(req, "status", juint(st.ss_status));
+	json_object_set_new(req, "queries", juint(st.ss_queries));
+	json_object_set_new(req, "queries_refused", juint(st.ss_query_refused));
 	{
 		json_t *rr = json_object();
 		for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++)
@@ -1254,6 +1396,7 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 			free(k);
 		}
 	}
+	saksid_remote_free(s->s_remote);
 	pthread_cond_destroy(&s->s_cv_work);
 	pthread_cond_destroy(&s->s_cv_commit);
 	pthread_mutex_destroy(&s->s_mu);
@@ -1294,6 +1437,29 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	randombytes_buf(s->s_hkey, sizeof(s->s_hkey));
 	s->s_started_ms = now_ms();
 	open_dbis(s);
+	if (o->so_access_key != NULL) {
+		saksid_remote_opts ro;
+		saksi_err e;
+
+		memset(&ro, 0, sizeof(ro));
+		ro.ro_ledger = o->so_ledger;
+		ro.ro_keyring = o->so_keyring;
+		ro.ro_blind = o->so_blind;
+		ro.ro_store_key = o->so_store_key;
+		ro.ro_dk = o->so_query_dk;
+		ro.ro_box_key = o->so_box_key;
+		ro.ro_log_key = o->so_log_key;
+		ro.ro_access_key = o->so_access_key;
+		ro.ro_max_age_ms = o->so_query_max_age_ms;
+		ro.ro_started_ms = s->s_started_ms;
+		if ((e = saksid_remote_new(&ro, &s->s_remote, &s->s_access_seq)) != SAKSI_OK) {
+			if (errbuf != NULL && errlen > 0)
+				snprintf(errbuf, errlen, "remote queries: %s%s", saksi_strerror(e),
+				         e == SAKSI_ERR_NOT_FOUND ? " (no index yet)" : "");
+			free(s);
+			return e;
+		}
+	}
 	s->s_sock = -1;
 	atomic_init(&s->s_stop, 0);
 	pthread_mutex_init(&s->s_mu, NULL);

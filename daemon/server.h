@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blind.h"
 #include "commit.h"
+#include "datakey.h"
 #include "ingest.h"
 #include "ledger.h"
 #include "log.h"
@@ -37,6 +39,24 @@ typedef struct saksid_server_opts {
 	unsigned so_tick_ms;            /* 0: none; else the committer calls
 	                                 * saksid_commit_reraise (and a retention pass
 	                                 * when due) at least this often */
+	/*
+	 * Remote queries (op 0x07, FORMATS.md 3.4), all borrowed; so_access_key NULL: op 7
+	 * is answered `unavailable`. The request's key must be in so_keyring with role
+	 * supervisor (masked, reveal) or security (masked); the query runs on the indexes
+	 * (so_blind, the index key) with the disclosures opened by so_store_key and
+	 * so_query_dk (a reader's handle of its own: the server uses it under a lock);
+	 * so_box_key opens the sealed filters; an access entry (supervisor.access.logged
+	 * carrying the signed request) signed by so_access_key is committed before a
+	 * personal look's rows leave; so_log_key signs the replies.
+	 */
+	const saksi_keyring *so_keyring;
+	const saksi_blind *so_blind;
+	const saksi_seckey *so_store_key;
+	saksi_datakeys *so_query_dk;    /* may be NULL: a ledger without data keys */
+	const saksi_seckey *so_box_key;
+	const saksi_seckey *so_log_key;
+	const saksi_seckey *so_access_key;
+	uint64_t so_query_max_age_ms;   /* 0: SAKSI_RQ_MAX_AGE_MS_DEFAULT */
 } saksid_server_opts;
 
 typedef struct saksid_server saksid_server;
@@ -53,6 +73,8 @@ typedef struct saksid_server_stats {
 	uint64_t ss_req_refused[SAKSI_R__COUNT];
 	uint64_t ss_req_refused_items[SAKSI_R__COUNT];
 	uint64_t ss_status;      /* status requests answered */
+	uint64_t ss_queries;     /* remote queries answered with rows (op 7) */
+	uint64_t ss_query_refused; /* remote queries refused */
 } saksid_server_stats;
 
 /*

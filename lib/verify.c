@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "envelope.h"
+#include "remoteq.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -91,6 +92,7 @@ saksi_verify_reason_name(int reason)
 		[SAKSI_V_REVIEWER_SIGNATURE] = "reviewer_signature",
 		[SAKSI_V_REVIEWER_ROOT] = "reviewer_root",
 		[SAKSI_V_ALERT_FORMAT] = "alert_format",
+		[SAKSI_V_ACCESS] = "access",
 	};
 	if (reason < 0 || reason >= SAKSI_V__COUNT || names[reason] == NULL)
 		return "unknown";
@@ -584,6 +586,34 @@ sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threa
 		pthread_join(tid[t], NULL);
 }
 
+/*
+ * An access entry saksid wrote for a remote query names the requester, not its signer:
+ * his signed request, carried in it, must verify with his keyring key and say what the
+ * entry says (remoteq.h). Other access entries are their own signer's word.
+ */
+static saksi_err
+check_access(struct vstate *s, uint64_t i, const saksi_envelope *ev)
+{
+	const char *why = NULL;
+	json_t *p;
+	saksi_err e;
+
+	if (strcmp(ev->ev_type, "supervisor.access.logged") != 0)
+		return SAKSI_OK;
+	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
+	    NULL);
+	if (p == NULL)
+		return SAKSI_OK;   /* the payload's schema is ingest's check, not verify's */
+	e = saksi_rq_access_check(p, s->o->vo_keyring, &why);
+	json_decref(p);
+	if (e == SAKSI_OK || e == SAKSI_ERR_NOT_FOUND)
+		return SAKSI_OK;
+	if (e == SAKSI_ERR_NOMEM)
+		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": out of memory", i);
+	return fail(s, SAKSI_V_ACCESS, i, e, "entry %" PRIu64 ": access entry for a remote "
+	    "query: %s", i, why != NULL ? why : saksi_strerror(e));
+}
+
 static saksi_err
 check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct item *it)
 {
@@ -610,6 +640,8 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct ite
 		return fail(s, SAKSI_V_SIGNATURE, i, it->it_sig,
 		    "entry %" PRIu64 ": producer signature by %s (%s, seq %" PRIu64
 		    ") does not verify", i, ke->ke_name, idhex, ev.ev_seq);
+	if ((e = check_access(s, i, &ev)) != SAKSI_OK)
+		return e;
 	if (ke->ke_revoked_ms >= 0)
 		s->r->vr_revoked++;
 	s->r->vr_events++;

@@ -47,6 +47,8 @@ enum saksi_verify_reason {
 	SAKSI_V_REVIEWER_SIGNATURE, /* the reviewer's checkpoint is not signed by the log key */
 	SAKSI_V_REVIEWER_ROOT,    /* the ledger's prefix differs from the reviewer's checkpoint */
 	SAKSI_V_ALERT_FORMAT,     /* an alert leaf does not parse strictly, or names later leaves */
+	SAKSI_V_ACCESS,           /* an access entry written for a remote query does not carry
+	                             its requester's valid signed request (FORMATS.md 3.4) */
 	SAKSI_V__COUNT
 };
 

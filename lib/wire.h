@@ -18,7 +18,7 @@ enum saksi_op {
 	SAKSI_OP_CONSISTENCY = 4,
 	SAKSI_OP_GET = 5,
 	SAKSI_OP_STATUS = 6,      /* the daemon's counters, a JSON object (FORMATS.md 3.3) */
-	/* 7 is reserved for the supervisors' queries (issue #5). */
+	SAKSI_OP_QUERY = 7,       /* a supervisor's signed query (FORMATS.md 3.4, remoteq.h) */
 };
 
 /* Per-item results and refusal reasons, in the order the daemon checks them. */

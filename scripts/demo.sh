@@ -59,3 +59,14 @@ echo "== 5d. the deployed rules replayed over the ledger: the same alerts, byte 
 echo "== 6. an ombudsman verifies the whole ledger with public keys only"
 "$bin/saksi" verify --ledger "$state/ledger" --vkey "$(cat "$state/log.vkey")" \
   --keyring "$state/keyring.json" --progress
+
+echo "== 7. the supervisory unit's report of the days around it (HTML, no personal value)"
+# The simulated service day from the truth file; bookings open three days before it and
+# payments follow up to two days after. KC-MAKASSAR keeps WITA time (UTC+8).
+day=$(sed -n 's/.*"days": *\["\([0-9-]*\)".*/\1/p' demo/truth.json | sed -n 1p)
+"$bin/saksi" report --config "$state/saksid.conf" --since "$(date -u -d "$day -4 days" +%F)" \
+  --until "$(date -u -d "$day +3 days" +%F)" --utc-offset +08:00 -o demo/report.html
+echo "   report: $PWD/demo/report.html (open it in a browser)"
+if command -v chromium >/dev/null; then
+  scripts/report-screenshot.sh demo/report.html demo/report.png
+fi

@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsodium-dev liblmdb-dev lmdb-utils libzstd-dev
       libnanomsg-dev libjansson-dev libseccomp-dev libcmocka-dev
-      golang-go golang-golang-x-mod-dev python3-jsonschema)
+      golang-go golang-golang-x-mod-dev python3-jsonschema
+      chromium)  # chromium: tests/report_cli_test.c renders saksi report's HTML
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

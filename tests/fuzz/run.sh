@@ -53,6 +53,7 @@ max_len() {
     note) echo 24576 ;;                 # SAKSI_TLOG_PROOF_MAX is 20480
     envelope|ledger|schema) echo 66000 ;; # SAKSI_ENV_MAX, SAKSI_LEAF_MAX, SAKSI_PAYLOAD_MAX
     submit) echo 140000 ;;              # two items of the largest envelope
+    bundle) echo 65536 ;;               # a few entries with leaves and proofs
     *) echo 16384 ;;
   esac
 }

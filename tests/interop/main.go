@@ -9,14 +9,20 @@
 //   leaves.bin      every leaf: u32 big-endian length || exact leaf bytes
 //   proofs.json     {"roots": {"<size>": "<b64>"}, "inclusion": [...], "consistency": [...]}
 //   receipts.json   [{"receipt": "<tlog-proof text>", "envelope": "<b64>"}]
+//
+// interop -bundle DIR checks an evidence bundle (FORMATS.md 8) instead, from the spec
+// text alone: DIR holds vkey.txt, keyring.json and bundle.json (written by
+// tests/bundle_cli_test.c from bundles saksi made). See checkBundle.
 package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -110,8 +116,12 @@ func parseCheckpoint(text string) (string, int64, tlog.Hash) {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-bundle" {
+		checkBundle(os.Args[2])
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: interop DIR")
+		fmt.Fprintln(os.Stderr, "usage: interop DIR | interop -bundle DIR")
 		os.Exit(2)
 	}
 	dir := os.Args[1]
@@ -287,4 +297,216 @@ func main() {
 	}
 	fmt.Printf("interop: ok: %d leaves, root, %d roots, %d inclusion and %d consistency proofs, %d receipts checked by golang.org/x/mod/sumdb\n",
 		len(leaves), len(p.Roots), len(p.Inclusion), len(p.Consistency), len(rs))
+}
+
+type bundleEntry struct {
+	Index       int64    `json:"index"`
+	Leaf        string   `json:"leaf"`
+	Proof       []string `json:"proof"`
+	Disclosures []string `json:"disclosures"`
+	Sealed      *string  `json:"sealed"`
+	Forgotten   *bool    `json:"forgotten"`
+}
+
+type bundleFile struct {
+	Version     int           `json:"saksi_bundle"`
+	Mode        string        `json:"mode"`
+	CaseRef     string        `json:"case_ref"`
+	CreatedMs   uint64        `json:"created_ms"`
+	Exporter    string        `json:"exporter"`
+	Recipient   *string       `json:"recipient"`
+	AccessIndex uint64        `json:"access_index"`
+	Selection   string        `json:"selection"`
+	Log         string        `json:"log"`
+	Checkpoint  string        `json:"checkpoint"`
+	Entries     []bundleEntry `json:"entries"`
+	Signature   string        `json:"signature"`
+}
+
+type keyringFile struct {
+	Keys []struct {
+		Name      string `json:"name"`
+		KeyID     string `json:"key_id"`
+		PublicKey string `json:"public_key"`
+	} `json:"keys"`
+}
+
+// keyringKey returns the Ed25519 key of key id hexid: the last 32 bytes of the 44-byte
+// public key blob (FORMATS.md 1.2).
+func keyringKey(kr keyringFile, hexid string) (ed25519.PublicKey, string) {
+	for _, k := range kr.Keys {
+		if k.KeyID == hexid {
+			blob, err := base64.StdEncoding.DecodeString(k.PublicKey)
+			if err != nil || len(blob) != 44 {
+				fail("keyring key %s malformed", k.Name)
+			}
+			return ed25519.PublicKey(blob[12:]), k.Name
+		}
+	}
+	return nil, ""
+}
+
+// checkBundle verifies an evidence bundle by FORMATS.md 8, with tlog and note for the
+// tree and the checkpoint and Go's own ed25519 and sha256 for the rest: the checkpoint,
+// every inclusion proof, every producer signature, every disclosure's digest in its
+// signed payload, and the exporter's signature over the transcript of 8.2.
+func checkBundle(dir string) {
+	vkey := strings.TrimSpace(string(read(dir, "vkey.txt")))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail("verifier key: %v", err)
+	}
+	var kr keyringFile
+	if err := json.Unmarshal(read(dir, "keyring.json"), &kr); err != nil {
+		fail("keyring.json: %v", err)
+	}
+	var b bundleFile
+	dec := json.NewDecoder(bytes.NewReader(read(dir, "bundle.json")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		fail("bundle.json: %v", err)
+	}
+	if b.Version != 1 || b.Log != verifier.Name() {
+		fail("bundle version %d of log %q", b.Version, b.Log)
+	}
+	n, err := note.Open([]byte(b.Checkpoint), note.VerifierList(verifier))
+	if err != nil {
+		fail("bundle checkpoint does not open with x/mod/sumdb/note: %v", err)
+	}
+	_, size, root := parseCheckpoint(n.Text)
+
+	var t bytes.Buffer
+	u8 := func(v uint8) { t.WriteByte(v) }
+	u16 := func(v int) { binary.Write(&t, binary.BigEndian, uint16(v)) }
+	u32 := func(v int) { binary.Write(&t, binary.BigEndian, uint32(v)) }
+	u64 := func(v uint64) { binary.Write(&t, binary.BigEndian, v) }
+	hexid := func(s string) []byte {
+		if s == "" {
+			return make([]byte, 8) // no recipient: zero
+		}
+		id, err := hex.DecodeString(s)
+		if err != nil || len(id) != 8 {
+			fail("key id %q", s)
+		}
+		return id
+	}
+	t.WriteString("saksi/bundle/v1\n")
+	mode := map[string]uint8{"plain": 1, "sealed": 2}[b.Mode]
+	if mode == 0 {
+		fail("bundle mode %q", b.Mode)
+	}
+	u8(mode)
+	u8(uint8(len(b.CaseRef)))
+	t.WriteString(b.CaseRef)
+	u64(b.CreatedMs)
+	t.Write(hexid(b.Exporter))
+	rcpt := ""
+	if b.Recipient != nil {
+		rcpt = *b.Recipient
+	}
+	t.Write(hexid(rcpt))
+	u64(b.AccessIndex)
+	u16(len(b.Selection))
+	t.WriteString(b.Selection)
+	u8(uint8(len(b.Log)))
+	t.WriteString(b.Log)
+	u16(len(b.Checkpoint))
+	t.WriteString(b.Checkpoint)
+	u32(len(b.Entries))
+	disclosed := 0
+	for _, e := range b.Entries {
+		leaf, err := base64.StdEncoding.DecodeString(e.Leaf)
+		if err != nil || len(leaf) < 42 {
+			fail("bundle entry %d: leaf", e.Index)
+		}
+		proof := decodeProof(e.Proof)
+		if err := tlog.CheckRecord(proof, size, root, e.Index, tlog.RecordHash(leaf)); err != nil {
+			fail("bundle entry %d: inclusion proof rejected by tlog: %v", e.Index, err)
+		}
+		var payload []byte
+		if leaf[1] == 1 {
+			// The envelope (FORMATS.md 2): its signature over everything before it.
+			env := leaf[42:]
+			if len(env) < 27+4+64 {
+				fail("bundle entry %d: envelope too short", e.Index)
+			}
+			tl := int(env[26])
+			pl := int(binary.BigEndian.Uint32(env[27+tl:]))
+			if 27+tl+4+pl+64 != len(env) {
+				fail("bundle entry %d: envelope lengths", e.Index)
+			}
+			payload = env[27+tl+4 : 27+tl+4+pl]
+			pk, name := keyringKey(kr, fmt.Sprintf("%x", env[2:10]))
+			if pk == nil {
+				fail("bundle entry %d: producer key not in the keyring", e.Index)
+			}
+			msg := append([]byte("saksi/envelope/v1\n"), env[:len(env)-64]...)
+			if !ed25519.Verify(pk, msg, env[len(env)-64:]) {
+				fail("bundle entry %d: producer signature of %s", e.Index, name)
+			}
+		}
+		u64(uint64(e.Index))
+		u16(len(leaf))
+		t.Write(leaf)
+		u8(uint8(len(proof)))
+		for _, h := range proof {
+			t.Write(h[:])
+		}
+		switch {
+		case e.Disclosures != nil:
+			// Every digest of the signed payload disclosed, nothing else.
+			var members map[string]json.RawMessage
+			if err := json.Unmarshal(payload, &members); err != nil {
+				fail("bundle entry %d: payload: %v", e.Index, err)
+			}
+			digests := map[string]bool{}
+			for _, v := range members {
+				var sd struct {
+					SD string `json:"_sd"`
+				}
+				if json.Unmarshal(v, &sd) == nil && sd.SD != "" {
+					digests[sd.SD] = true
+				}
+			}
+			if len(digests) != len(e.Disclosures) {
+				fail("bundle entry %d: %d digests, %d disclosures", e.Index, len(digests), len(e.Disclosures))
+			}
+			for _, d := range e.Disclosures {
+				h := sha256.Sum256([]byte(d))
+				if !digests[base64.RawURLEncoding.EncodeToString(h[:])] {
+					fail("bundle entry %d: a disclosure matches no digest", e.Index)
+				}
+			}
+			arr := "[\"" + strings.Join(e.Disclosures, "\",\"") + "\"]"
+			u8(1)
+			u32(len(arr))
+			t.WriteString(arr)
+			disclosed++
+		case e.Sealed != nil:
+			box, err := base64.StdEncoding.DecodeString(*e.Sealed)
+			if err != nil {
+				fail("bundle entry %d: sealed", e.Index)
+			}
+			u8(2)
+			u32(len(box))
+			t.Write(box)
+		case e.Forgotten != nil:
+			u8(3)
+			u32(0)
+		default:
+			u8(0)
+			u32(0)
+		}
+	}
+	pk, name := keyringKey(kr, b.Exporter)
+	sig, err := base64.StdEncoding.DecodeString(b.Signature)
+	if pk == nil || err != nil {
+		fail("bundle exporter %s", b.Exporter)
+	}
+	d := sha256.Sum256(t.Bytes())
+	if !ed25519.Verify(pk, append([]byte("saksi/bundle-sig/v1\n"), d[:]...), sig) {
+		fail("bundle exporter signature of %s does not verify over the transcript", name)
+	}
+	fmt.Printf("interop: ok: bundle of case %s, %d entries proved to the checkpoint of size %d, %d entries' disclosures matched, exporter %s\n",
+		b.CaseRef, len(b.Entries), size, disclosed, name)
 }

@@ -1,0 +1,953 @@
+/*
+ * remoteq_daemon_test.c: remote supervisors' queries (wire op 7, FORMATS.md 3.4) against
+ * the real saksid over real sockets (tcp:// and ipc://): masked and revealed queries and
+ * timelines, the access entry in the ledger before the reply, the roles (supervisor,
+ * security, ombudsman), unknown, revoked, forged, replayed, stale and malformed
+ * requests (each refused with its reason, nothing appended), the supervisor rules on
+ * remote reveals, `saksi query/timeline --remote`, and the bytes on the wire (captured by
+ * a relay) holding none of the personal values the test wrote.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ingest.h"
+#include "daemon_fixture.h"
+#include "daemon_run.h"
+#include "envelope.h"
+#include "query.h"
+#include "remoteq.h"
+#include "wire.h"
+
+#define NPART 3
+#define NEVENTS 210
+
+enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_UNK, K_N };
+static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev",
+	"claim", "unk" };
+
+static struct fx fx;
+static pid_t pid = -1;
+static saksi_seckey *keys[K_N];
+static char tcp_url[64], ipc_url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN];
+static char ledger_dir[DR_NAME_LEN], keypath[K_N][300], boxpub[300];
+static int tcp_port;
+/* The participants' personal values: none may cross the wire in clear. */
+static char nik[NPART][17], phone[NPART][16], kpj[NPART][12], email[NPART][40];
+static char account[NPART][24], holder[NPART][40];
+/* Per participant: bookings (with e-mail) and all his events (a claim too). */
+static size_t nbook[NPART], nevents[NPART];
+
+static int
+free_port(void)
+{
+	struct sockaddr_in si;
+	socklen_t sl = sizeof(si);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&si, 0, sizeof(si));
+	si.sin_family = AF_INET;
+	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
+		abort();
+	port = ntohs(si.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+hex_of(const saksi_seckey *k, char hex[17])
+{
+	sodium_bin2hex(hex, 17, saksi_seckey_id(k), 8);
+}
+
+/* fx's keyring with the supervisors', security's and the ombudsman's keys. */
+static void
+keyring(void)
+{
+	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
+	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
+		"security", "ombudsman", "supervisor", "claim", NULL };
+
+	assert_non_null(root);
+	roles = json_object_get(root, "roles");
+	json_object_set_new(roles, "supervisor", json_pack("[s]", "supervisor.*"));
+	json_object_set_new(roles, "security", json_pack("[s]", "security.*"));
+	json_object_set_new(roles, "ombudsman", json_pack("[s]", "ombudsman.*"));
+	arr = json_object_get(root, "keys");
+	for (int i = 0; i < K_N; i++) {
+		saksi_pubkey pub;
+		char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
+		json_t *e;
+
+		if (role[i] == NULL)
+			continue;   /* the unknown key */
+		assert_int_equal(saksi_seckey_public(keys[i], &pub), SAKSI_OK);
+		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+		hex_of(keys[i], hex);
+		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", key_names[i], "key_id", hex,
+		    "public_key", b64, "role", role[i], "branch", "*");
+		json_object_set_new(e, "revoked_ms", i == K_REV ? json_integer(1000) : json_null());
+		json_array_append_new(arr, e);
+	}
+	free(fx.keyring_json);
+	fx.keyring_json = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	saksi_keyring_free(fx.kr);
+	assert_int_equal(saksi_keyring_parse(fx.keyring_json, strlen(fx.keyring_json), &fx.kr,
+	    NULL, 0), SAKSI_OK);
+}
+
+static uint64_t
+ledger_size(void)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return n;
+}
+
+/* The payload of the event at index (read-only open while saksid runs); *signer its key. */
+static json_t *
+event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	uint8_t *leaf;
+	size_t len;
+	saksi_leaf lf;
+	saksi_envelope ev;
+	json_t *p;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev), SAKSI_OK);
+	memcpy(signer, ev.ev_key_id, 8);
+	snprintf(type, SAKSI_TYPE_MAX + 1, "%s", ev.ev_type);
+	p = json_loadb((const char *)ev.ev_payload, ev.ev_payload_len, 0, NULL);
+	assert_non_null(p);
+	free(leaf);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return p;
+}
+
+static void
+submit_events(void)
+{
+	saksi_client_opts co;
+	saksi_client *c;
+	saksi_event ev[NEVENTS];
+	saksi_result res[NEVENTS];
+	char *payload[NEVENTS], bk[NEVENTS][32], dev[NPART][32];
+	uint64_t now = wall_ms();
+
+	for (int p = 0; p < NPART; p++) {
+		/* Valid shapes (RULES.md 1.1), different per seed. */
+		snprintf(nik[p], sizeof(nik[p]), "73710%06u%05u", (unsigned)(fx.seed % 1000000),
+		    (unsigned)(10001 + p));
+		snprintf(phone[p], sizeof(phone[p]), "+62812%08u",
+		    (unsigned)((fx.seed + (uint64_t)p * 7919) % 100000000));
+		snprintf(kpj[p], sizeof(kpj[p]), "18%09u", (unsigned)((fx.seed + (uint64_t)p) %
+		    1000000000));
+		snprintf(email[p], sizeof(email[p]), "peserta%u.%u@example.id", (unsigned)p,
+		    (unsigned)(fx.seed % 100000));
+		snprintf(dev[p], sizeof(dev[p]), "web-%016llx", (unsigned long long)(fx.seed + p));
+		snprintf(account[p], sizeof(account[p]), "0234%011u",
+		    (unsigned)((fx.seed * 31 + (uint64_t)p) % 100000000000ULL % 4000000000u));
+		snprintf(holder[p], sizeof(holder[p]), "PESERTA %c%c UJI", 'A' + p,
+		    'A' + (int)(fx.seed % 26));
+	}
+	memset(&co, 0, sizeof(co));
+	co.co_url = ipc_url;
+	co.co_key = fx.prod[FX_QUEUE];
+	co.co_box_pk = fx.box_pub.pk_key;
+	co.co_log = &fx.v;
+	co.co_schemas = fx.sc;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (size_t i = 0; i < NEVENTS; i++) {
+		/* Participant 0 has most of the day; 1 and 2 a few each. */
+		size_t p = i % 10 == 1 ? 1 : i % 10 == 2 ? 2 : 0;
+		const char *set[] = { "nik", nik[p], "phone", phone[p], "kpj", kpj[p], "email",
+			email[p], "device_id", dev[p], "booking_id", bk[i], "name", holder[p],
+			NULL };
+
+		snprintf(bk[i], sizeof(bk[i]), "BK-RQ-%05zu", i);
+		payload[i] = fx_payload("queue.booking.created", set);
+		ev[i].se_type = "queue.booking.created";
+		ev[i].se_payload = payload[i];
+		ev[i].se_seq = i + 1;
+		ev[i].se_time_ms = now - NEVENTS + i;
+		nevents[p]++;
+		nbook[p]++;
+	}
+	memset(res, 0, sizeof(res));
+	assert_int_equal(saksi_client_submit(c, ev, NEVENTS, res), SAKSI_OK);
+	for (size_t i = 0; i < NEVENTS; i++) {
+		assert_int_equal(res[i].sr_code, SAKSI_R_ACCEPTED);
+		saksi_result_clear(&res[i]);
+		free(payload[i]);
+	}
+	saksi_client_close(c);
+
+	/* One claim each, paid into an account, on one of the participant's bookings. */
+	co.co_key = keys[K_CLAIM];
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (size_t p = 0; p < NPART; p++) {
+		char claim[32];
+		const char *set[] = { "nik", nik[p], "phone", phone[p], "kpj", kpj[p], "name",
+			holder[p], "account_holder", holder[p], "bank_account", account[p], "npwp",
+			"012345678901234", "claim_id", claim, "booking_id", bk[p == 0 ? 0 : p],
+			NULL };
+
+		snprintf(claim, sizeof(claim), "CL-RQ-%zu", p);
+		payload[p] = fx_payload("claim.submitted", set);
+		ev[p].se_type = "claim.submitted";
+		ev[p].se_payload = payload[p];
+		ev[p].se_seq = p + 1;
+		ev[p].se_time_ms = now + p;
+		nevents[p]++;
+	}
+	memset(res, 0, sizeof(res));
+	assert_int_equal(saksi_client_submit(c, ev, NPART, res), SAKSI_OK);
+	for (size_t p = 0; p < NPART; p++) {
+		assert_int_equal(res[p].sr_code, SAKSI_R_ACCEPTED);
+		saksi_result_clear(&res[p]);
+		free(payload[p]);
+	}
+	saksi_client_close(c);
+}
+
+static int
+group_setup(void **state)
+{
+	char path[300];
+
+	(void)state;
+	fx_init(&fx, 0);
+	for (int i = 0; i < K_N; i++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "remoteq-%s", key_names[i]);
+		keys[i] = fx_key(fx.seed, label, SAKSI_KEY_SIGN);
+		snprintf(keypath[i], sizeof(keypath[i]), "%s/%s.key", fx.dir, key_names[i]);
+		assert_int_equal(saksi_seckey_save(keys[i], keypath[i], NULL, key_names[i]),
+		    SAKSI_OK);
+	}
+	keyring();
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	snprintf(boxpub, sizeof(boxpub), "%s/box.pub", fx.dir);
+	assert_int_equal(saksi_pubkey_save(&fx.box_pub, boxpub, "appliance box"), SAKSI_OK);
+	dr_names(&fx, ipc_url, NULL, conf, errlog, ledger_dir);
+	tcp_port = free_port();
+	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%d", tcp_port);
+	snprintf(path, sizeof(path), "%s/access.key", fx.dir);
+	dr_write_conf(conf, "listen = %s\nindex_key = index.key\naccess_key = access.key\n"
+	    "rules = %s/schemas/rules/default.rules\nworkers = 2\nmap_size_mb = 256\n",
+	    tcp_url, SAKSI_SOURCE_DIR);
+	pid = dr_saksid_start(conf, errlog, NULL);
+	dr_await_ready(ipc_url, &fx.v, &pid, errlog, 1);
+	submit_events();
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	dr_kill(&pid);
+	for (int i = 0; i < K_N; i++)
+		saksi_seckey_free(keys[i]);
+	fx_free(&fx);
+	return 0;
+}
+
+/* ---- one request, by the library ---- */
+
+struct ask {
+	int status;
+	char msg[256];
+	uint64_t access, size;
+	saksi_query_result res;
+};
+
+static void
+params(saksi_rq_params *p, int command, uint32_t limit, int reveal)
+{
+	memset(p, 0, sizeof(*p));
+	p->rp_command = command;
+	p->rp_limit = limit;
+	p->rp_reveal = reveal;
+	p->rp_time_ms = wall_ms();
+}
+
+static void
+send_raw(const char *url, const uint8_t *req, size_t len, const saksi_seckey *k,
+         struct ask *a)
+{
+	uint8_t *body = NULL, hash[32];
+	size_t blen, jlen;
+	char *json = NULL;
+
+	memset(a, 0, sizeof(*a));
+	saksi_rq_request_hash(req, len, hash);
+	assert_int_equal(saksi_rq_exchange(url, 60000, req, len, &a->status, &body, &blen),
+	    SAKSI_OK);
+	if (a->status != 0) {
+		snprintf(a->msg, sizeof(a->msg), "%s", (char *)body);
+		free(body);
+		return;
+	}
+	assert_int_equal(saksi_rq_reply_open(body, blen, fx.v.nv_pk, hash, k, &a->access,
+	    &a->size, &json, &jlen), SAKSI_OK);
+	free(body);
+	assert_int_equal(saksi_rq_result_parse(json, jlen, &a->res), SAKSI_OK);
+	sodium_memzero(json, jlen);
+	free(json);
+}
+
+static void
+ask(const char *url, int who, const saksi_rq_params *p, struct ask *a)
+{
+	uint8_t *req;
+	size_t len;
+
+	assert_int_equal(saksi_rq_request_make(keys[who], fx.box_pub.pk_key, p, &req, &len),
+	    SAKSI_OK);
+	send_raw(url, req, len, keys[who], a);
+	free(req);
+}
+
+/* The access entry at index: saksid's, for key who, as the reply said. */
+static void
+check_access(uint64_t index, int who, int revealed, size_t results, const char *command)
+{
+	uint8_t signer[8];
+	char type[SAKSI_TYPE_MAX + 1], hex[17];
+	json_t *p = event_at(index, signer, type);
+
+	assert_string_equal(type, "supervisor.access.logged");
+	assert_memory_equal(signer, saksi_seckey_id(keys[K_ACCESS]), 8);
+	hex_of(keys[who], hex);
+	assert_string_equal(json_string_value(json_object_get(p, "key_id")), hex);
+	assert_string_equal(json_string_value(json_object_get(p, "command")), command);
+	assert_int_equal(json_is_true(json_object_get(p, "revealed")), revealed);
+	assert_int_equal(json_integer_value(json_object_get(p, "results")), (json_int_t)results);
+	assert_non_null(json_object_get(p, "request"));
+	assert_int_equal(saksi_rq_access_check(p, fx.kr, NULL), SAKSI_OK);
+	/* No clear personal value in the entry: tokens only. */
+	{
+		char *text = json_dumps(p, JSON_COMPACT);
+
+		for (int i = 0; i < NPART; i++) {
+			assert_null(strstr(text, nik[i]));
+			assert_null(strstr(text, phone[i]));
+		}
+		free(text);
+	}
+	json_decref(p);
+}
+
+static void
+expect_refused(const char *url, int who, const saksi_rq_params *p, int status,
+               const char *part)
+{
+	struct ask a;
+	uint64_t before = ledger_size();
+
+	ask(url, who, p, &a);
+	if (a.status != status || strstr(a.msg, part) == NULL)
+		fail_msg("wanted status %d with \"%s\", got %d: %s", status, part, a.status, a.msg);
+	assert_int_equal(ledger_size(), before);
+}
+
+static void
+test_plain_masked(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	uint64_t before = ledger_size();
+
+	(void)state;
+	params(&p, SAKSI_RQ_QUERY, 5, 0);
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	p.rp_value[SAKSI_IX_TYPE] = "queue.booking.created";
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.access, UINT64_MAX);   /* no personal look: no access entry */
+	assert_int_equal(a.res.qr_n, 5);
+	assert_int_equal(a.res.qr_more, 1);
+	assert_non_null(strstr(a.res.qr_rows[0].qr_personal, "nik=7371"));
+	assert_non_null(strstr(a.res.qr_rows[0].qr_personal, "****"));
+	for (size_t i = 0; i < a.res.qr_n; i++)
+		for (int k = 0; k < NPART; k++)
+			assert_null(strstr(a.res.qr_rows[i].qr_personal, nik[k]));
+	/* The next page. */
+	p.rp_after = a.res.qr_rows[4].qr_index;
+	p.rp_has_after = 1;
+	saksi_query_result_free(&a.res);
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_true(a.res.qr_rows[0].qr_index > p.rp_after);
+	saksi_query_result_free(&a.res);
+	assert_int_equal(ledger_size(), before);
+}
+
+static void
+test_personal_and_reveal(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	saksi_verify_opts vo;
+	saksi_verify_report vr;
+	saksi_ledger *l;
+	saksi_ledger_opts lo;
+
+	(void)state;
+	/* By NIK, masked: logged. */
+	params(&p, SAKSI_RQ_QUERY, 1000, 0);
+	p.rp_value[SAKSI_IX_NIK] = nik[1];
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nevents[1]);
+	assert_true(a.access != UINT64_MAX);
+	/* The entry is in the ledger when the reply is here: it came first. */
+	assert_true(a.access >= a.size);
+	assert_true(ledger_size() > a.access);
+	check_access(a.access, K_SP, 0, nevents[1], "query");
+	for (size_t i = 0; i < a.res.qr_n; i++)
+		assert_null(strstr(a.res.qr_rows[i].qr_personal, nik[1]));
+	saksi_query_result_free(&a.res);
+
+	/* Revealed, with a case reference, over ipc://. */
+	params(&p, SAKSI_RQ_QUERY, 1000, 1);
+	p.rp_value[SAKSI_IX_PHONE] = phone[2];
+	p.rp_case_ref = "CASE-2026/17";
+	ask(ipc_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nevents[2]);
+	assert_int_equal(a.res.qr_revealed, 1);
+	assert_non_null(strstr(a.res.qr_rows[0].qr_personal, nik[2]));
+	assert_string_equal(json_string_value(json_object_get(a.res.qr_rows[0].qr_payload,
+	    "phone")), phone[2]);
+	check_access(a.access, K_SP, 1, nevents[2], "query");
+	saksi_query_result_free(&a.res);
+
+	/* A timeline by KPJ. */
+	params(&p, SAKSI_RQ_TIMELINE, 1000, 0);
+	p.rp_value[SAKSI_IX_KPJ] = kpj[1];
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nevents[1]);
+	for (size_t i = 1; i < a.res.qr_n; i++)
+		assert_true(a.res.qr_rows[i - 1].qr_time_ms <= a.res.qr_rows[i].qr_time_ms);
+	check_access(a.access, K_SP, 0, nevents[1], "timeline");
+	saksi_query_result_free(&a.res);
+
+	/* The whole ledger verifies, access entries included. */
+	memset(&lo, 0, sizeof(lo));
+	lo.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	memset(&vo, 0, sizeof(vo));
+	vo.vo_log = &fx.v;
+	vo.vo_keyring = fx.kr;
+	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
+	assert_int_equal(vr.vr_reason, SAKSI_V_OK);
+	saksi_ledger_close(l);
+}
+
+static void
+test_security(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+
+	(void)state;
+	params(&p, SAKSI_RQ_QUERY, 1000, 0);
+	p.rp_value[SAKSI_IX_EMAIL] = email[2];
+	ask(tcp_url, K_SEC, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nbook[2]);
+	assert_null(strstr(a.res.qr_rows[0].qr_personal, nik[2]));
+	check_access(a.access, K_SEC, 0, nbook[2], "query");
+	saksi_query_result_free(&a.res);
+	p.rp_reveal = 1;
+	expect_refused(tcp_url, K_SEC, &p, SAKSI_R_ROLE, "never reveal");
+}
+
+static void
+test_refusals(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	uint8_t *req;
+	size_t len;
+	uint64_t before;
+
+	(void)state;
+	params(&p, SAKSI_RQ_QUERY, 10, 0);
+	p.rp_value[SAKSI_IX_NIK] = nik[0];
+	expect_refused(tcp_url, K_OMB, &p, SAKSI_R_ROLE, "ombudsman");
+	expect_refused(tcp_url, K_UNK, &p, SAKSI_R_UNKNOWN_KEY, "not in the keyring");
+	expect_refused(ipc_url, K_REV, &p, SAKSI_R_REVOKED_KEY, "revoked");
+	p.rp_time_ms = wall_ms() - 600000;
+	expect_refused(tcp_url, K_SP, &p, SAKSI_R_CLOCK_SKEW, "behind");
+	p.rp_time_ms = wall_ms() + 600000;
+	expect_refused(tcp_url, K_SP, &p, SAKSI_R_CLOCK_SKEW, "ahead");
+	/* A spec the engine refuses, and a NIK that is no NIK: nothing is run. */
+	params(&p, SAKSI_RQ_TIMELINE, 10, 0);
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	expect_refused(tcp_url, K_SP, &p, SAKSI_R_SCHEMA, "exactly one");
+	params(&p, SAKSI_RQ_QUERY, 10, 0);
+	p.rp_value[SAKSI_IX_NIK] = "12345";
+	expect_refused(tcp_url, K_SP, &p, SAKSI_R_SCHEMA, "nik: not a valid nik");
+
+	params(&p, SAKSI_RQ_QUERY, 10, 1);
+	p.rp_value[SAKSI_IX_NIK] = nik[0];
+	/* Forged: one bit of the signature. */
+	assert_int_equal(saksi_rq_request_make(keys[K_SP], fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	before = ledger_size();
+	req[len - 1] ^= 1;
+	send_raw(tcp_url, req, len, keys[K_SP], &a);
+	assert_int_equal(a.status, SAKSI_R_SIGNATURE);
+	req[len - 1] ^= 1;
+	/* Malformed: cut short, and a byte too many. */
+	send_raw(tcp_url, req, len - 1, keys[K_SP], &a);
+	assert_int_equal(a.status, SAKSI_R_PARSE);
+	{
+		uint8_t *longer = malloc(len + 1);
+
+		memcpy(longer, req, len);
+		longer[len] = 0;
+		send_raw(tcp_url, longer, len + 1, keys[K_SP], &a);
+		assert_int_equal(a.status, SAKSI_R_PARSE);
+		longer[0] = 9;
+		send_raw(tcp_url, longer, len, keys[K_SP], &a);
+		assert_int_equal(a.status, SAKSI_R_PARSE);
+		assert_non_null(strstr(a.msg, "version"));
+		free(longer);
+	}
+	assert_int_equal(ledger_size(), before);
+	/* Replayed: the first is answered (and logged), the same bytes again are not. */
+	send_raw(tcp_url, req, len, keys[K_SP], &a);
+	assert_int_equal(a.status, 0);
+	saksi_query_result_free(&a.res);
+	before = ledger_size();
+	send_raw(ipc_url, req, len, keys[K_SP], &a);
+	assert_int_equal(a.status, SAKSI_R_REPLAY);
+	assert_non_null(strstr(a.msg, "already answered"));
+	assert_int_equal(ledger_size(), before);
+	free(req);
+	/* Sealed to another appliance's box key. */
+	assert_int_equal(saksi_rq_request_make(keys[K_SP], fx.other_box_pub.pk_key, &p, &req,
+	    &len), SAKSI_OK);
+	send_raw(tcp_url, req, len, keys[K_SP], &a);
+	assert_int_equal(a.status, SAKSI_R_PARSE);
+	assert_non_null(strstr(a.msg, "do not open"));
+	free(req);
+	assert_int_equal(ledger_size(), before);
+}
+
+/* A supervisor's own access entry that carries another key's request: ingest refuses it
+ * (the entry must say what the carried request asked, key_id included). */
+static void
+test_forged_entry(void **state)
+{
+	saksi_rq_params p;
+	saksi_rq_request rq;
+	saksi_client_opts co;
+	saksi_client *c;
+	saksi_event ev;
+	saksi_result res;
+	uint8_t *req;
+	size_t len;
+	char *stored, hex[17], payload[2048];
+	uint64_t before = ledger_size();
+
+	(void)state;
+	params(&p, SAKSI_RQ_QUERY, 10, 0);
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	assert_int_equal(saksi_rq_request_make(keys[K_SP2], fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	assert_int_equal(saksi_rq_request_parse(req, len, &rq), SAKSI_OK);
+	assert_int_equal(saksi_rq_request_stored(&rq, &stored), SAKSI_OK);
+	hex_of(keys[K_SP], hex);
+	snprintf(payload, sizeof(payload), "{\"branch\":\"KP-PUSAT\",\"key_id\":\"%s\","
+	    "\"command\":\"query\",\"filter\":\"branch=%s,limit=10\",\"personal_filter\":"
+	    "false,\"results\":0,\"revealed\":false,\"request\":\"%s\"}", hex, FX_BRANCH,
+	    stored);
+	free(stored);
+	free(req);
+	memset(&co, 0, sizeof(co));
+	co.co_url = ipc_url;
+	co.co_key = keys[K_SP];
+	co.co_box_pk = fx.box_pub.pk_key;
+	co.co_log = &fx.v;
+	co.co_schemas = fx.sc;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	memset(&ev, 0, sizeof(ev));
+	ev.se_type = "supervisor.access.logged";
+	ev.se_payload = payload;
+	ev.se_seq = 1;
+	ev.se_time_ms = wall_ms();
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(saksi_client_submit(c, &ev, 1, &res), SAKSI_OK);
+	assert_int_equal(res.sr_code, SAKSI_R_SCHEMA);
+	assert_non_null(strstr(res.sr_message, "does not match its request"));
+	saksi_result_clear(&res);
+	saksi_client_close(c);
+	/* A refusal summary is written for it, nothing else. */
+	assert_true(ledger_size() <= before + 1);
+}
+
+static void
+test_rules(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	saksi_alert al[64];
+	size_t n;
+	char hex[17], group[64];
+	int many = 0, bulk = 0;
+
+	(void)state;
+	/* Ten reveals within the hour by one key, and one of more than 200 entries. */
+	for (int i = 0; i < 10; i++) {
+		params(&p, SAKSI_RQ_QUERY, 1000, 1);
+		p.rp_value[SAKSI_IX_NIK] = nik[i % NPART];
+		ask(i % 2 ? tcp_url : ipc_url, K_SP2, &p, &a);
+		assert_int_equal(a.status, 0);
+		assert_true(a.res.qr_n > 0);
+		saksi_query_result_free(&a.res);
+	}
+	params(&p, SAKSI_RQ_QUERY, 1000, 1);
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	p.rp_value[SAKSI_IX_TYPE] = "queue.booking.created";
+	ask(tcp_url, K_SP2, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, NEVENTS);
+	saksi_query_result_free(&a.res);
+	/* The alerts are committed with the access entry that raised them. */
+	n = dr_ledger_alerts(ledger_dir, al, NULL, 64);
+	hex_of(keys[K_SP2], hex);
+	snprintf(group, sizeof(group), "key_id=%s", hex);
+	for (size_t i = 0; i < n; i++) {
+		if (strstr(al[i].al_group, group) == NULL)
+			continue;
+		many |= strcmp(al[i].al_rule, "supervisor_reveals_many") == 0;
+		bulk |= strcmp(al[i].al_rule, "supervisor_reveals_bulk") == 0;
+	}
+	assert_true(many);
+	assert_true(bulk);
+}
+
+/* ---- the CLI ---- */
+
+static int
+cli(const char *out, const char *err, const char *const *args)
+{
+	return dr_saksi(0, out, err, args);
+}
+
+static void
+test_cli(void **state)
+{
+	char out[300], err[300];
+	char *o, *e;
+	json_t *root;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/cli.out", fx.dir);
+	snprintf(err, sizeof(err), "%s/cli.err", fx.dir);
+	{
+		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
+			"--box-pub", boxpub, "--vkey", fx.vkey, "--nik", nik[1], "--json", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+	}
+	o = fx_read(out, NULL);
+	e = fx_read(err, NULL);
+	root = json_loads(o, 0, NULL);
+	assert_non_null(root);
+	assert_int_equal(json_array_size(json_object_get(root, "entries")), nevents[1]);
+	assert_null(strstr(o, nik[1]));
+	assert_non_null(strstr(e, "access logged as entry"));
+	json_decref(root);
+	free(o);
+	free(e);
+	{
+		const char *args[] = { "timeline", "--remote", ipc_url, "-k", keypath[K_SP],
+			"--box-pub", boxpub, "--vkey", fx.vkey, "--phone", phone[2], "--reveal",
+			NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+	}
+	o = fx_read(out, NULL);
+	assert_non_null(strstr(o, "index  time"));
+	assert_non_null(strstr(o, nik[2]));
+	free(o);
+	{
+		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_OMB],
+			"--box-pub", boxpub, "--vkey", fx.vkey, "--nik", nik[1], NULL };
+
+		assert_int_equal(cli(out, err, args), 1);
+	}
+	e = fx_read(err, NULL);
+	assert_non_null(strstr(e, "refused the query (role)"));
+	assert_null(strstr(e, nik[1]));
+	free(e);
+	{
+		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
+			"--vkey", fx.vkey, "--nik", nik[1], NULL };
+
+		assert_int_equal(cli(out, err, args), 2);
+	}
+	e = fx_read(err, NULL);
+	assert_non_null(strstr(e, "--box-pub"));
+	free(e);
+}
+
+/* ---- what crosses the wire ---- */
+
+struct relay {
+	int listen_fd;
+	int to_port;
+	volatile int stop;
+	uint8_t *cap;
+	size_t cap_len, cap_max;
+	pthread_mutex_t mu;
+};
+
+static void
+relay_keep(struct relay *r, const uint8_t *b, size_t n)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->cap_len + n > r->cap_max) {
+		r->cap_max = 2 * (r->cap_len + n);
+		r->cap = realloc(r->cap, r->cap_max);
+	}
+	memcpy(r->cap + r->cap_len, b, n);
+	r->cap_len += n;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Accepts connections one at a time and copies bytes both ways, keeping them all. */
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+
+	while (!r->stop) {
+		struct pollfd pl = { r->listen_fd, POLLIN, 0 };
+		struct sockaddr_in si;
+		int c, d;
+
+		if (poll(&pl, 1, 100) <= 0)
+			continue;
+		if ((c = accept(r->listen_fd, NULL, NULL)) < 0)
+			continue;
+		memset(&si, 0, sizeof(si));
+		si.sin_family = AF_INET;
+		si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		si.sin_port = htons((uint16_t)r->to_port);
+		d = socket(AF_INET, SOCK_STREAM, 0);
+		if (d < 0 || connect(d, (struct sockaddr *)&si, sizeof(si)) != 0) {
+			close(c);
+			if (d >= 0)
+				close(d);
+			continue;
+		}
+		for (int open = 1; open && !r->stop;) {
+			struct pollfd fds[2] = { { c, POLLIN, 0 }, { d, POLLIN, 0 } };
+			uint8_t buf[65536];
+
+			if (poll(fds, 2, 100) <= 0)
+				continue;
+			for (int k = 0; k < 2 && open; k++) {
+				ssize_t n;
+
+				if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+					continue;
+				if ((n = read(k == 0 ? c : d, buf, sizeof(buf))) <= 0) {
+					open = 0;
+					break;
+				}
+				relay_keep(r, buf, (size_t)n);
+				if (write(k == 0 ? d : c, buf, (size_t)n) != n)
+					open = 0;
+			}
+		}
+		close(c);
+		close(d);
+	}
+	return NULL;
+}
+
+static int
+has(const uint8_t *hay, size_t n, const char *needle)
+{
+	return memmem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+static void
+test_wire(void **state)
+{
+	struct relay r;
+	struct sockaddr_in si;
+	socklen_t sl = sizeof(si);
+	pthread_t t;
+	char url[64], out[300], err[300], *o, acct[96];
+	saksi_rq_params p;
+	struct ask a;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.mu, NULL);
+	r.to_port = tcp_port;
+	memset(&si, 0, sizeof(si));
+	si.sin_family = AF_INET;
+	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r.listen_fd >= 0);
+	assert_int_equal(bind(r.listen_fd, (struct sockaddr *)&si, sizeof(si)), 0);
+	assert_int_equal(listen(r.listen_fd, 4), 0);
+	assert_int_equal(getsockname(r.listen_fd, (struct sockaddr *)&si, &sl), 0);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", ntohs(si.sin_port));
+	assert_int_equal(pthread_create(&t, NULL, relay_main, &r), 0);
+
+	/* Revealed looks by every personal field, through the relay. */
+	snprintf(out, sizeof(out), "%s/wire.out", fx.dir);
+	snprintf(err, sizeof(err), "%s/wire.err", fx.dir);
+	{
+		const char *args[] = { "query", "--remote", url, "-k", keypath[K_SP], "--box-pub",
+			boxpub, "--vkey", fx.vkey, "--nik", nik[0], "--reveal", "--json",
+			"--limit", "1000", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+	}
+	o = fx_read(out, NULL);
+	assert_non_null(strstr(o, nik[0]));      /* revealed to him ... */
+	assert_non_null(strstr(o, phone[0]));
+	free(o);
+	snprintf(acct, sizeof(acct), "002:%s", account[1]);
+	{
+		const char *args[] = { "timeline", "--remote", url, "-k", keypath[K_SP],
+			"--box-pub", boxpub, "--vkey", fx.vkey, "--account", acct, "--reveal",
+			"--csv", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+	}
+	o = fx_read(out, NULL);
+	assert_non_null(strstr(o, account[1]));
+	assert_non_null(strstr(o, "CL-RQ-1"));
+	free(o);
+	for (int k = 0; k < NPART; k++) {
+		params(&p, SAKSI_RQ_QUERY, 1000, 1);
+		p.rp_value[SAKSI_IX_PHONE] = phone[k];
+		p.rp_value[SAKSI_IX_KPJ] = kpj[k];
+		p.rp_value[SAKSI_IX_EMAIL] = email[k];
+		ask(url, K_SP, &p, &a);
+		assert_int_equal(a.status, 0);
+		assert_int_equal(a.res.qr_n, nbook[k]);
+		saksi_query_result_free(&a.res);
+		/* By the account the claim was paid into: the claim, revealed. */
+		params(&p, SAKSI_RQ_QUERY, 1000, 1);
+		snprintf(acct, sizeof(acct), "002:%s", account[k]);
+		p.rp_value[SAKSI_IX_ACCOUNT] = acct;
+		ask(url, K_SP, &p, &a);
+		assert_int_equal(a.status, 0);
+		assert_int_equal(a.res.qr_n, 1);
+		assert_string_equal(json_string_value(json_object_get(a.res.qr_rows[0].qr_payload,
+		    "bank_account")), account[k]);
+		assert_string_equal(json_string_value(json_object_get(a.res.qr_rows[0].qr_payload,
+		    "account_holder")), holder[k]);
+		saksi_query_result_free(&a.res);
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	/* The daemon counts the remote queries it answered and refused. */
+	{
+		saksi_client_opts co;
+		saksi_client *c;
+		char *st;
+		size_t stlen;
+		json_t *root, *req;
+
+		memset(&co, 0, sizeof(co));
+		co.co_url = ipc_url;
+		co.co_timeout_ms = 60000;
+		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+		assert_int_equal(saksi_client_status(c, &st, &stlen), SAKSI_OK);
+		root = json_loads(st, 0, NULL);
+		req = json_object_get(root, "requests");
+		assert_true(json_integer_value(json_object_get(req, "queries")) >= 20);
+		assert_true(json_integer_value(json_object_get(req, "queries_refused")) >= 10);
+		json_decref(root);
+		free(st);
+		saksi_client_close(c);
+	}
+	close(r.listen_fd);
+	/* ... and nothing of it in the bytes that went either way. */
+	print_message("captured %zu bytes on the wire\n", r.cap_len);
+	assert_true(r.cap_len > 1000);
+	for (int k = 0; k < NPART; k++) {
+		assert_false(has(r.cap, r.cap_len, nik[k]));
+		assert_false(has(r.cap, r.cap_len, phone[k]));
+		assert_false(has(r.cap, r.cap_len, phone[k] + 1));   /* without the + */
+		assert_false(has(r.cap, r.cap_len, kpj[k]));
+		assert_false(has(r.cap, r.cap_len, email[k]));
+		assert_false(has(r.cap, r.cap_len, account[k]));
+		assert_false(has(r.cap, r.cap_len, holder[k]));
+	}
+	free(r.cap);
+	pthread_mutex_destroy(&r.mu);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_masked),
+		cmocka_unit_test(test_personal_and_reveal),
+		cmocka_unit_test(test_security),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_forged_entry),
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_wire),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
