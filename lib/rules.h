@@ -1,8 +1,10 @@
 /*
  * rules.h: the broker-pattern detectors (schemas/RULES.md). A rules file is parsed into an
  * immutable saksi_rules; saksi_rules_eval feeds it one committed event at a time and keeps
- * every bit of window state in LMDB, in the caller's write transaction, so that state,
- * alerts and the ledger append that fed them commit or vanish together.
+ * the window state in LMDB, in the caller's write transaction, so that state, alerts and
+ * the ledger append that fed them commit or vanish together; or, in memory mode
+ * (saksi_rules_memory, RULES.md 4.4), in memory that follows the caller's transactions,
+ * with snapshots in them and the ledger's tail evaluated again after a crash.
  *
  * Nothing here ever sees a personal value: events carry blind tokens (blind.h) in place
  * of them, and saksi_rules_eval refuses an event that carries a personal field in clear.
