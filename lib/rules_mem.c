@@ -15,15 +15,20 @@
 #define RMEM_KEY_MAX 64
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
 
+/*
+ * A key, in one allocation aligned to a cache line, laid out for the walks: what a treap
+ * walk or a hash probe reads of a node it passes (the links, the hash, the key's first
+ * 39 bytes, which hold an index key's prefix and time) shares its first line.
+ */
 struct rnode {
 	struct rnode *n_l, *n_r;  /* the ordered index (X, P, K keys only) */
 	uint64_t n_hash;          /* its slot in the hash table */
+	uint8_t n_kl;
+	uint8_t n_k[RMEM_KEY_MAX];
 	uint64_t n_prio;
 	uint64_t n_epoch;         /* snapshot epoch in which it was last listed as touched */
 	uint8_t *n_v;
 	size_t n_vl;
-	size_t n_kl;
-	uint8_t n_k[RMEM_KEY_MAX];
 };
 
 /* The first key of one prefix of the ordered index ('X', 'P' or 'K' and a rule's or
@@ -449,12 +454,13 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 		*nout = NULL;
 		return SAKSI_OK;
 	}
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
+	if ((n = aligned_alloc(64, (sizeof(*n) + 63) / 64 * 64)) == NULL) {
 		free(nv);
 		return SAKSI_ERR_NOMEM;
 	}
+	memset(n, 0, sizeof(*n));
 	memcpy(n->n_k, k, kl);
-	n->n_kl = kl;
+	n->n_kl = (uint8_t)kl;
 	n->n_v = nv;
 	n->n_vl = vl;
 	n->n_hash = h;
