@@ -24,6 +24,7 @@
 #include "index.h"
 #include "indexer.h"
 #include "note.h"
+#include "rulestail.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -548,6 +549,18 @@ saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_
 	                            reason, n, first_ms, last_ms);
 }
 
+/* Memory mode (RULES.md 4.4): a snapshot of the rules' state in mt when one is due, or
+ * now (force). LMDB mode: nothing to do. */
+static saksi_err
+rules_snapshot(const saksi_rules *r, MDB_txn *mt, uint64_t now_ms, int force)
+{
+	saksi_rules_mem_stats ms;
+
+	if (r == NULL || mt == NULL || saksi_rules_memory_stats(r, &ms) != SAKSI_OK)
+		return SAKSI_OK;
+	return saksi_rules_snapshot(r, mt, now_ms, force, NULL);
+}
+
 saksi_err
 saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 {
@@ -567,8 +580,8 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			goto fail;
 		if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 			e = SAKSI_ERR_LEDGER;
-		else
-			e = saksi_rules_attach(r, mt);
+		else if ((e = rules_snapshot(c->c_rules, mt, 0, 1)) == SAKSI_OK)
+			e = saksi_rules_attach(r, mt);   /* the old rules' memory written first */
 		if (e == SAKSI_OK)
 			e = saksi_rules_alert_last(r, mt, &last);
 		/* The refusal windows' database: opened here, in the committer's own write
@@ -586,7 +599,21 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			goto fail;
 		if (c->c_ref_window > 0)
 			c->c_have_refwin = 1;
+		/* Memory mode: the events after the snapshot, evaluated again. */
+		if ((e = saksid_rules_resume(c->c_ledger, r, c->c_blind, c->c_store_key, c->c_dk,
+		                             NULL)) != SAKSI_OK)
+			goto fail;
 		count_alerts(c, r, last);
+	} else if (c->c_rules != NULL) {
+		/* Detection off (or saksid stopping): the rules' memory written out. */
+		if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+			goto fail;
+		if ((e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn), 0, 1)) != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			goto fail;
+		}
+		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+			goto fail;
 	}
 	atomic_store(&c->c_detecting, r != NULL);
 	old = c->c_rules;
@@ -1365,6 +1392,8 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 		c->c_ret_next = c->c_ret_next_new;
 		goto out;
 	}
+	if ((e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn), now_ms, 1)) != SAKSI_OK)
+		goto out;
 	if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
 	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK ||
 	    (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
@@ -1405,7 +1434,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 {
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
-	size_t nsum = 0, nreceipt = 0;
+	size_t nsum = 0, nreceipt = 0, forgets = 0;
 	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
@@ -1436,6 +1465,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED && (e = decide(c, txn, it, now_ms)) != SAKSI_OK)
 			goto fail;
+		forgets += it->it_code == SAKSI_R_ACCEPTED && is_forget(it);
 		/* Unavailable (the daemon's own failure, e.g. memory) is not the producer's
 		 * doing: answered, but not counted as a refusal. */
 		if (it->it_code == SAKSI_R_UNAVAILABLE)
@@ -1453,6 +1483,11 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	if (c->c_ret_ms != 0 && (e = retention(c, txn, now_ms, 0, &retained)) != SAKSI_OK)
 		goto fail;
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
+		goto fail;
+	/* A snapshot when due; at once when a participant is forgotten, as his events'
+	 * disclosures will not open again for a tail evaluated after a crash. */
+	if (c->c_rules != NULL && (e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn),
+	    now_ms, forgets > 0 || retained > 0)) != SAKSI_OK)
 		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
 		goto fail;

@@ -94,6 +94,13 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
 	}
+	/* Windows in memory, snapshots in the ledger's transactions (RULES.md 4.4). */
+	if (cf->cf_rules_snapshot_events > 0 &&
+	    (e = saksi_rules_memory(r, cf->cf_rules_snapshot_events,
+	    cf->cf_rules_snapshot_ms)) != SAKSI_OK) {
+		saksi_rules_free(r);
+		return EXIT_SYSTEM;
+	}
 	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
 		            cf->cf_rules, saksi_strerror(e));
@@ -661,6 +668,10 @@ main(int argc, char **argv)
 	saksid_logf(&lg, LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	saksid_server_stop(srv, &st);
 	srv = NULL;
+	/* The rules' memory written out: the next start has no tail to evaluate again. */
+	if (cf.cf_rules != NULL && saksid_commit_rules_set(cm, NULL) != SAKSI_OK)
+		saksid_logf(&lg, LOG_ERR, "rules: the last snapshot was not written; the next "
+		            "start evaluates the tail again");
 	saksid_logf(&lg, LOG_INFO, "stopped: %llu requests, %llu groups, %llu accepted, "
 	            "%llu duplicate, %llu refused as busy, tree size %llu",
 	            (unsigned long long)st.ss_requests, (unsigned long long)st.ss_groups,
