@@ -997,6 +997,22 @@ test_index_behind(void **state)
 	text = fx_read(out, NULL);
 	assert_non_null(strstr(text, "\"complete\": false"));
 	free(text);
+	/* Nor is a case's evidence exported from part of the ledger (before its access
+	 * entry: nothing written). */
+	{
+		char bout[300];
+		const char *args[] = { "bundle", "--config", conf, "--case", "SPI-IX-1",
+			"--branch", FX_BRANCH, "--decrypted", "-k", keypath[K_SP], "-o", bout, NULL };
+		uint64_t before = ledger_size();
+
+		snprintf(bout, sizeof(bout), "%s/behind.bundle", fx.dir);
+		assert_int_equal(cli(out, err, args), 2);
+		text = fx_read(err, NULL);
+		assert_non_null(strstr(text, want));
+		free(text);
+		assert_int_equal(access(bout, F_OK), -1);
+		assert_int_equal(ledger_size(), before);
+	}
 
 	/* One more event: its group's mark passes the whole ledger. */
 	{
