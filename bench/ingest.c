@@ -6,6 +6,7 @@
  * none, two fresh daemons each). A measurement, not a test: it asserts nothing about
  * time. Never run it against a production state directory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -55,7 +56,7 @@ static const char usage[] =
     "usage: bench_ingest [-P producers] [-b batch] [-s seconds] [-n events]\n"
     "                    [-l latency_batch] [-L latency_seconds] [-w workers]\n"
     "                    [-g group_max] [-u group_wait_us] [-V] [-k] [-x saksid]\n"
-    "                    [-f] [-R extra_rules]\n"
+    "                    [-f] [-i] [-R extra_rules]\n"
     "  -P  producer threads, each with its own key and client (default 8)\n"
     "  -b  events per submission in the throughput phase (default 64)\n"
     "  -s  throughput phase sized to last about this long at the warm-up's rate (default 5)\n"
@@ -67,11 +68,12 @@ static const char usage[] =
     "  -k  keep the temp directory\n"
     "  -x  the saksid binary (default: saksid next to this program)\n"
     "  -f  only (a) and the detection cost (f)\n"
+    "  -i  only (a) and the query indexes' cost (g): without and with index_key, no rules\n"
     "  -R  rules appended to the default rules for (f) (default bench/rules_extra.rules)\n";
 
 struct opts {
 	unsigned producers, batch, lat_batch, workers, group_max, group_wait_us;
-	int group_wait_set, verify_all, keep, detect_only;
+	int group_wait_set, verify_all, keep, detect_only, index_only;
 	char extra_rules[PATH_MAX];
 	double seconds, lat_seconds;
 	uint64_t events;
@@ -765,6 +767,65 @@ proc_cpu(pid_t pid)
 	return proc_cpu_split(pid, NULL);
 }
 
+/* CPU seconds of each thread of pid (/proc/pid/task), to find the busiest one. */
+#define TASKS_MAX 128
+struct tasks {
+	size_t n;
+	long t_id[TASKS_MAX];
+	double t_cpu[TASKS_MAX];
+};
+
+static void
+tasks_read(pid_t pid, struct tasks *t)
+{
+	char path[96], buf[1024], *p;
+	struct dirent *d;
+	unsigned long ut, st;
+	size_t n;
+	DIR *dir;
+	FILE *f;
+
+	t->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL && t->n < TASKS_MAX) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+		    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+			continue;
+		t->t_id[t->n] = atol(d->d_name);
+		t->t_cpu[t->n++] = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	}
+	closedir(dir);
+}
+
+/* The most CPU one thread used between two readings: saksid's committer, which does
+ * most of the per-event work on one thread (the workers share theirs). */
+static double
+tasks_busiest(const struct tasks *a, const struct tasks *b)
+{
+	double best = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		double before = 0;
+
+		for (size_t j = 0; j < a->n; j++)
+			if (a->t_id[j] == b->t_id[i])
+				before = a->t_cpu[j];
+		if (b->t_cpu[i] - before > best)
+			best = b->t_cpu[i] - before;
+	}
+	return best;
+}
+
 /* ---- (f) detection cost ---- */
 
 static void
@@ -839,11 +900,12 @@ detect_rules_file(const struct bench *b, char *out, size_t len)
  * CPU microseconds per event.
  */
 static void
-detect_run(struct bench *b, const char *tag, const char *rules, size_t per, double *rate,
-           double *us)
+detect_run(struct bench *b, const char *tag, const char *rules, int index, size_t per,
+           double *rate, double *us)
 {
 	char conf[160], log[160], name[64], sock[160], url[200];
 	double t, cpu, sys, sys0;
+	struct tasks tk0, tk1;
 	struct tally w;
 	pid_t pid;
 	int status;
@@ -859,8 +921,9 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 	fprintf(f, "origin = %s\nstate_dir = state-%s\nlisten = %s\nkeyring = keyring.json\n"
 	        "log_key = log.key\nbox_key = box.key\nstore_key = store.key\n"
 	        "schemas_dir = %s\nallow_root = yes\n", ORIGIN, tag, url, SAKSI_SOURCE_SCHEMA_DIR);
-	/* Both runs index (index_key), so that the difference is the detectors alone. */
-	fprintf(f, "index_key = index.key\n");
+	/* Both runs of (f) index (index_key), so that the difference is the detectors alone. */
+	if (index)
+		fprintf(f, "index_key = index.key\n");
 	if (rules != NULL)
 		fprintf(f, "rules = %s\n", rules);
 	if (b->b_o.workers)
@@ -881,9 +944,11 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 	for (unsigned i = 0; i < b->b_o.producers; i++)
 		free_items(&b->b_p[i]);
 	build_all(b, per);
+	tasks_read(pid, &tk0);
 	cpu = proc_cpu_split(pid, &sys0);
 	t = run_phase(b, producer_flat, b->b_o.batch);
 	cpu = proc_cpu_split(pid, &sys) - cpu;
+	tasks_read(pid, &tk1);
 	sys -= sys0;
 	w = tally(b);
 	check_tally(tag, &w);
@@ -897,8 +962,9 @@ detect_run(struct bench *b, const char *tag, const char *rules, size_t per, doub
 	*rate = (double)w.accepted / (t > 0 ? t : 1e-9);
 	*us = cpu / (double)w.accepted * 1e6;
 	printf("    %-22s %9.0f receipts/s, saksid %.1f us CPU/event, of which %.1f in the "
-	       "kernel (%" PRIu64 " events)\n", tag, *rate, *us, sys / (double)w.accepted * 1e6,
-	       w.accepted);
+	       "kernel, %.1f on its busiest thread (%" PRIu64 " events)\n", tag, *rate, *us,
+	       sys / (double)w.accepted * 1e6,
+	       tasks_busiest(&tk0, &tk1) / (double)w.accepted * 1e6, w.accepted);
 	fflush(stdout);
 }
 
@@ -930,7 +996,7 @@ detect_cost(struct bench *b)
 			double r, us;
 
 			snprintf(tag, sizeof(tag), "%s-%d", k ? "rules" : "no-rules", round + 1);
-			detect_run(b, tag, k ? rules : NULL, per, &r, &us);
+			detect_run(b, tag, k ? rules : NULL, 1, per, &r, &us);
 			if (us < best_us[k])
 				best_us[k] = us;
 			if (r > best_r[k])
@@ -945,6 +1011,44 @@ detect_cost(struct bench *b)
 	       "    target <= %.0f %%: %s\n", best_us[0], best_r[0], nrules, best_us[1],
 	       best_r[1], added, added_wall, DETECT_TARGET,
 	       added <= DETECT_TARGET ? "met" : "NOT met");
+	fflush(stdout);
+}
+
+/*
+ * (g): the query indexes' cost: the same traffic into a saksid without index_key and one
+ * with it (no rules in either), alternating, DETECT_ROUNDS times each, best run of each,
+ * as (f) does.
+ */
+static void
+index_cost(struct bench *b)
+{
+	size_t per = (b->b_o.events ? b->b_o.events : DETECT_EVENTS) / b->b_o.producers;
+	double best_r[2] = { 0, 0 }, best_us[2] = { 1e30, 1e30 };
+	saksi_seckey *ik = new_key(SAKSI_KEY_SYM);
+
+	save_key(b, ik, "index.key");
+	saksi_seckey_free(ik);
+	printf("(g) query index cost: %zu events a run, %d runs each, alternating, no rules; "
+	       "saksid %s\n", per * b->b_o.producers, DETECT_ROUNDS, b->b_o.saksid);
+	fflush(stdout);
+	for (int round = 0; round < DETECT_ROUNDS; round++) {
+		for (int k = 0; k < 2; k++) {
+			char tag[32];
+			double r, us;
+
+			snprintf(tag, sizeof(tag), "%s-%d", k ? "index" : "no-index", round + 1);
+			detect_run(b, tag, NULL, k, per, &r, &us);
+			if (us < best_us[k])
+				best_us[k] = us;
+			if (r > best_r[k])
+				best_r[k] = r;
+		}
+	}
+	printf("    without index_key: %.1f us CPU/event, %.0f receipts/s; with: %.1f us "
+	       "CPU/event, %.0f receipts/s (best runs)\n"
+	       "    the indexes add %+.1f us saksid CPU per event (%+.1f %%)\n", best_us[0],
+	       best_r[0], best_us[1], best_r[1], best_us[1] - best_us[0],
+	       100 * (best_us[1] - best_us[0]) / best_us[0]);
 	fflush(stdout);
 }
 
@@ -993,7 +1097,7 @@ main(int argc, char **argv)
 	o->seconds = 5;
 	o->lat_seconds = 4;
 	snprintf(o->extra_rules, sizeof(o->extra_rules), "%s", EXTRA_RULES);
-	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:fR:")) != -1) {
+	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:fiR:")) != -1) {
 		switch (c) {
 		case 'P': o->producers = parse_uint(optarg, 1, 256, "-P"); break;
 		case 'b': o->batch = parse_uint(optarg, 1, SAKSI_WIRE_BATCH_MAX, "-b"); break;
@@ -1011,6 +1115,7 @@ main(int argc, char **argv)
 		case 'k': o->keep = 1; break;
 		case 'x': snprintf(o->saksid, sizeof(o->saksid), "%s", optarg); break;
 		case 'f': o->detect_only = 1; break;
+		case 'i': o->index_only = 1; break;
 		case 'R': snprintf(o->extra_rules, sizeof(o->extra_rules), "%s", optarg); break;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -1089,7 +1194,7 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 	setup_files(&b, conf, sizeof(conf));
-	if (o->detect_only)
+	if (o->detect_only || o->index_only)
 		goto detect;
 	pid = start_saksid(&b, conf, "ingest.sock", "saksid.log", log, sizeof(log));
 	for (unsigned i = 0; i < o->producers; i++) {
@@ -1263,7 +1368,10 @@ main(int argc, char **argv)
 	}
 
 detect:
-	detect_cost(&b);
+	if (o->index_only)
+		index_cost(&b);
+	else
+		detect_cost(&b);
 	if (getloadavg(load, 3) == 3)
 		printf("load average at end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 	for (unsigned i = 0; i < o->producers; i++)

@@ -129,6 +129,12 @@ main(int argc, char **argv)
 	}
 	if (argc > 5 && (out = fopen(argv[5], "w")) == NULL)
 		return 2;
+	/* SAKSI_BENCH_RULES_MEMORY=N: the windows in memory, a snapshot every N events
+	 * (RULES.md 4.4); the alerts written must not change. */
+	if (getenv("SAKSI_BENCH_RULES_MEMORY") != NULL &&
+	    saksi_rules_memory(r, strtoull(getenv("SAKSI_BENCH_RULES_MEMORY"), NULL, 10), 0) !=
+	    SAKSI_OK)
+		return 2;
 	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 4) ||
 	    mdb_env_set_mapsize(env, (size_t)8 << 30) ||
 	    mdb_env_open(env, dir, MDB_NOTLS, 0600) || mdb_txn_begin(env, NULL, 0, &txn) ||

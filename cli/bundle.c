@@ -303,13 +303,14 @@ select_by_filters(struct ctx *x, saksi_ledger_txn *t, const struct bopts *o, str
 	saksi_query_spec q;
 	saksi_query_result res;
 	saksi_query_ctx qc;
+	uint64_t upto;
 	saksi_err e;
 
 	memset(&qc, 0, sizeof(qc));
 	qc.qc_txn = t;
 	qc.qc_store = x->store;
 	qc.qc_dk = x->dk;
-	e = saksi_query_index(t, x->blind, &qc.qc_dbi, NULL);
+	e = saksi_query_index(t, x->blind, &qc.qc_dbi, &upto);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
 		    "index_key", x->ledger_dir);
@@ -318,6 +319,11 @@ select_by_filters(struct ctx *x, saksi_ledger_txn *t, const struct bopts *o, str
 		    x->ledger_dir, x->cf.cf_index_key);
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
+	/* A case's evidence must be whole: entries the catch-up has not reached are not found. */
+	if (upto < saksi_ledger_size(t))
+		xdie("the index covers entries below %" PRIu64 " of %" PRIu64 ": saksid is still "
+		    "indexing the rest (saksi status shows how far); export the bundle when it "
+		    "has caught up", upto, saksi_ledger_size(t));
 	spec_of(o, &q);
 	memset(&res, 0, sizeof(res));
 	do {

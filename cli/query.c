@@ -202,7 +202,7 @@ spec_of(const struct qopts *o, saksi_query_spec *s)
 }
 
 static MDB_dbi
-index_dbi(struct ctx *x, saksi_ledger_txn *txn)
+index_dbi(struct ctx *x, saksi_ledger_txn *txn, uint64_t cover[2])
 {
 	uint64_t upto, size = saksi_ledger_size(txn);
 	MDB_dbi dbi;
@@ -217,9 +217,9 @@ index_dbi(struct ctx *x, saksi_ledger_txn *txn)
 		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
-	if (upto < size)
-		fprintf(stderr, "saksi: note: the indexes cover entries below %" PRIu64 " of %"
-		    PRIu64 " (saksid is catching up)\n", upto, size);
+	/* Said with the results (print_result), in --json too. */
+	cover[0] = upto < size ? upto : size;
+	cover[1] = size;
 	return dbi;
 }
 
@@ -466,13 +466,23 @@ csv_field(const char *s)
 	putchar('"');
 }
 
+/*
+ * cover: the index covers entries below cover[0] of cover[1] (NULL: not known here, a
+ * remote answer, which saksid gives only from a complete index).
+ */
 static void
-print_result(const struct qopts *o, const saksi_query_result *res)
+print_result(const struct qopts *o, const saksi_query_result *res, const uint64_t *cover)
 {
 	char idx[24], when[32];
 	const char *c[NCOL];
 	size_t w[NCOL];
 
+	/* Never silently partial: entries the catch-up has not reached yet are not found. */
+	if (cover != NULL && cover[0] < cover[1])
+		fprintf(stderr, "saksi: warning: index covers entries below %" PRIu64 " of %"
+		    PRIu64 ": saksid is still indexing the rest (saksi status shows how far), so "
+		    "entries from %" PRIu64 " on are missing from these results\n", cover[0],
+		    cover[1], cover[0]);
 	if (o->out == OUT_JSON) {
 		json_t *root = json_object(), *arr = json_array();
 
@@ -491,6 +501,10 @@ print_result(const struct qopts *o, const saksi_query_result *res)
 			json_object_set_new(root, "next_after",
 			    json_integer((json_int_t)res->qr_rows[res->qr_n - 1].qr_index));
 		json_object_set_new(root, "revealed", json_boolean(o->reveal));
+		if (cover != NULL)
+			json_object_set_new(root, "index", json_pack("{s:I, s:I, s:b}", "upto",
+			    (json_int_t)cover[0], "entries", (json_int_t)cover[1], "complete",
+			    cover[0] >= cover[1]));
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(root);
@@ -653,7 +667,7 @@ run_remote(const struct qopts *o)
 		    "withheld");
 	if (access != UINT64_MAX)
 		fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", access);
-	print_result(o, &res);
+	print_result(o, &res, NULL);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
 	return SX_OK;
@@ -716,7 +730,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	saksi_seckey *sk = NULL;
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
-	uint64_t timeout = 0;
+	uint64_t timeout = 0, cover[2];
 	int c, personal = 0, nfilters = 0, id_filters = 0;
 	saksi_err e;
 
@@ -833,13 +847,13 @@ cmd_query_common(int argc, char **argv, int timeline)
 	memset(&res, 0, sizeof(res));
 	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
-	dbi = index_dbi(&x, txn);
+	dbi = index_dbi(&x, txn, cover);
 	run(&x, txn, dbi, &o, &res);
 	saksi_ledger_abort(txn);
 
 	if (personal || o.reveal)
 		log_access(&x, &o, sk, res.qr_n, personal);
-	print_result(&o, &res);
+	print_result(&o, &res, cover);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)

@@ -137,6 +137,19 @@ human(const json_t *o, const char *url)
 	    json_is_null(v) ? " (acknowledgements unknown: all counted open)" : "",
 	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")) ? ""
 	                                                         : "; detection is off");
+	v = json_object_get(o, "index");
+	if (!json_is_object(v))
+		printf("%-18s%s\n", "indexes", "none (no index_key)");
+	else if (json_is_string(json_object_get(v, "error")))
+		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 "; the catch-up "
+		    "stopped: %s (restart saksid to resume)\n", "indexes", ju(o, "index.upto"),
+		    ju(o, "ledger.entries"), json_string_value(json_object_get(v, "error")));
+	else if (json_is_true(json_object_get(v, "catching_up")))
+		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 " (%.1f %%): catching "
+		    "up in the background\n", "indexes", ju(o, "index.upto"),
+		    ju(o, "ledger.entries"), pct(ju(o, "index.upto"), ju(o, "ledger.entries")));
+	else
+		printf("%-18scover the whole ledger\n", "indexes");
 	bytes(ju(o, "queue.bytes"), a, sizeof(a));
 	bytes(ju(o, "queue.max_bytes"), b, sizeof(b));
 	printf("%-18s%" PRIu64 " of %" PRIu64 " requests, %s of %s, %" PRIu64 " producer "
@@ -230,6 +243,13 @@ prometheus(const json_t *o)
 	metric("saksi_detection_enabled", "gauge", "1 when saksid runs with rules.");
 	sample("saksi_detection_enabled",
 	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")));
+	if (json_is_object(json_object_get(o, "index"))) {
+		metric("saksi_index_upto", "gauge", "Entries below this are indexed for queries.");
+		sample("saksi_index_upto", ju(o, "index.upto"));
+		metric("saksi_index_catching_up", "gauge", "1 while the index catch-up runs.");
+		sample("saksi_index_catching_up",
+		    json_is_true(json_object_get(json_object_get(o, "index"), "catching_up")));
+	}
 	metric("saksi_queue_requests", "gauge", "Requests queued now.");
 	sample("saksi_queue_requests", ju(o, "queue.requests"));
 	metric("saksi_queue_bytes", "gauge", "Bytes queued now.");

@@ -24,6 +24,7 @@
 #include "index.h"
 #include "indexer.h"
 #include "note.h"
+#include "rulestail.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -110,6 +111,17 @@ struct saksid_committer {
 	MDB_dbi c_ix_dbi;
 	saksid_index_stats c_ix_stats;
 	saksi_datakeys *c_dk;         /* borrowed, may be NULL: opens a forgotten one's entries */
+	saksi_index_batch *c_ix_batch; /* the group's postings, written sorted at its end */
+	/* The background catch-up (commit.h): until c_ix_live, groups index nothing. */
+	atomic_int c_ix_live;
+	_Atomic uint64_t c_ix_upto;   /* the catch-up's mark */
+	atomic_int c_ix_err;          /* what stopped it, SAKSI_OK if nothing */
+	atomic_int c_ix_stop;
+	unsigned c_ix_step_batch;
+	void (*c_ix_done)(void *, const saksid_index_stats *, uint64_t, saksi_err);
+	void *c_ix_done_arg;
+	pthread_t c_ix_thread;
+	int c_ix_thread_on;
 };
 
 saksi_err
@@ -179,6 +191,11 @@ saksid_commit_free(saksid_committer *c)
 {
 	if (c == NULL)
 		return;
+	if (c->c_ix_thread_on) {
+		atomic_store(&c->c_ix_stop, 1);
+		pthread_join(c->c_ix_thread, NULL);
+	}
+	saksi_index_batch_free(c->c_ix_batch);
 	free(c->c_sum);
 	free(c->c_body);
 	if (c->c_disc != NULL) {
@@ -290,7 +307,8 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
 	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
-	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK)) {
+	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK) ||
+	    (c->c_blind != NULL && saksi_index_batch_new(&c->c_ix_batch) != SAKSI_OK)) {
 		saksid_commit_free(c);
 		return SAKSI_ERR_NOMEM;
 	}
@@ -304,15 +322,110 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		saksid_commit_free(c);
 		return e;
 	}
-	/* Every event the indexes lack is indexed before the first group is taken. */
-	if (c->c_blind != NULL &&
+	/* Every event the indexes lack is indexed before the first group is taken, or, in
+	 * the background, behind the groups (saksid_commit_index_start). */
+	c->c_ix_step_batch = o->co_index_batch;
+	c->c_ix_done = o->co_index_done;
+	c->c_ix_done_arg = o->co_index_arg;
+	if (c->c_blind != NULL && !o->co_index_background &&
 	    (e = saksid_index_catchup(c->c_ledger, c->c_blind, c->c_store_key, o->co_datakeys,
-	    0, &c->c_ix_dbi, &c->c_ix_stats)) != SAKSI_OK) {
+	    o->co_index_batch, &c->c_ix_dbi, &c->c_ix_stats)) != SAKSI_OK) {
 		saksid_commit_free(c);
 		return e;
 	}
+	if (c->c_blind != NULL && o->co_index_background) {
+		saksi_ledger_txn *rtxn;
+		uint64_t upto;
+
+		if ((e = saksid_index_catchup_begin(c->c_ledger, c->c_blind, &c->c_ix_dbi, &upto,
+		    &c->c_ix_stats)) != SAKSI_OK ||
+		    (e = saksi_ledger_begin(c->c_ledger, 0, &rtxn)) != SAKSI_OK) {
+			saksid_commit_free(c);
+			return e;
+		}
+		atomic_store(&c->c_ix_upto, upto);
+		/* Nothing to catch up (a new ledger, a clean stop): groups index at once. */
+		if (upto >= saksi_ledger_size(rtxn))
+			atomic_store(&c->c_ix_live, 1);
+		saksi_ledger_abort(rtxn);
+	} else if (c->c_blind != NULL)
+		atomic_store(&c->c_ix_live, 1);
 	*out = c;
 	return SAKSI_OK;
+}
+
+saksi_err
+saksid_commit_index_step(saksid_committer *c, int *done)
+{
+	uint64_t upto;
+	saksi_err e = SAKSI_OK;
+
+	*done = 0;
+	if (c->c_blind == NULL)
+		return SAKSI_ERR_INVAL;
+	pthread_mutex_lock(&c->c_mu);
+	if (atomic_load(&c->c_ix_live))
+		*done = 1;
+	else if (c->c_shred != NULL &&
+	    (e = saksid_shred_finish(c->c_shred, c->c_ledger, 0, NULL)) != SAKSI_OK)
+		;   /* a forget's wipe left pending: his disclosures must not be opened */
+	else {
+		upto = atomic_load(&c->c_ix_upto);
+		e = saksid_index_catchup_step(c->c_ledger, c->c_blind, c->c_store_key, c->c_dk,
+		                              c->c_ix_step_batch, c->c_ix_dbi, &upto, done,
+		                              &c->c_ix_stats);
+		atomic_store(&c->c_ix_upto, upto);
+		/* Under the lock, so no group commits between the last step and this; told
+		 * before the status can say so. */
+		if (e == SAKSI_OK && *done && c->c_ix_done != NULL)
+			c->c_ix_done(c->c_ix_done_arg, &c->c_ix_stats, upto, SAKSI_OK);
+		if (e == SAKSI_OK && *done)
+			atomic_store(&c->c_ix_live, 1);
+	}
+	pthread_mutex_unlock(&c->c_mu);
+	return e;
+}
+
+static void *
+index_thread(void *arg)
+{
+	saksid_committer *c = arg;
+	saksi_err e = SAKSI_OK;
+	int done = 0;
+
+	while (!done && !atomic_load(&c->c_ix_stop))
+		if ((e = saksid_commit_index_step(c, &done)) != SAKSI_OK)
+			break;
+	/* c_ix_stats is written only by the steps, all done now. */
+	if (e != SAKSI_OK && c->c_ix_done != NULL)
+		c->c_ix_done(c->c_ix_done_arg, &c->c_ix_stats, atomic_load(&c->c_ix_upto), e);
+	atomic_store(&c->c_ix_err, (int)e);
+	return NULL;
+}
+
+saksi_err
+saksid_commit_index_start(saksid_committer *c)
+{
+	if (c->c_blind == NULL || c->c_ix_thread_on)
+		return SAKSI_ERR_INVAL;
+	if (atomic_load(&c->c_ix_live))
+		return SAKSI_OK;
+	if (pthread_create(&c->c_ix_thread, NULL, index_thread, c) != 0)
+		return SAKSI_ERR_NOMEM;
+	c->c_ix_thread_on = 1;
+	return SAKSI_OK;
+}
+
+int
+saksid_commit_index_progress(const saksid_committer *c, uint64_t *upto, int *catching_up,
+                             saksi_err *err)
+{
+	if (c->c_blind == NULL)
+		return 0;
+	*catching_up = !atomic_load(&c->c_ix_live);
+	*upto = atomic_load(&c->c_ix_upto);
+	*err = (saksi_err)atomic_load(&c->c_ix_err);
+	return 1;
 }
 
 const char *
@@ -449,6 +562,18 @@ saksid_commit_refused_add(saksid_committer *c, const uint8_t key_id[SAKSI_KEYID_
 	                            reason, n, first_ms, last_ms);
 }
 
+/* Memory mode (RULES.md 4.4): a snapshot of the rules' state in mt when one is due, or
+ * now (force). LMDB mode: nothing to do. */
+static saksi_err
+rules_snapshot(const saksi_rules *r, MDB_txn *mt, uint64_t now_ms, int force)
+{
+	saksi_rules_mem_stats ms;
+
+	if (r == NULL || mt == NULL || saksi_rules_memory_stats(r, &ms) != SAKSI_OK)
+		return SAKSI_OK;
+	return saksi_rules_snapshot(r, mt, now_ms, force, NULL);
+}
+
 saksi_err
 saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 {
@@ -468,8 +593,8 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			goto fail;
 		if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 			e = SAKSI_ERR_LEDGER;
-		else
-			e = saksi_rules_attach(r, mt);
+		else if ((e = rules_snapshot(c->c_rules, mt, 0, 1)) == SAKSI_OK)
+			e = saksi_rules_attach(r, mt);   /* the old rules' memory written first */
 		if (e == SAKSI_OK)
 			e = saksi_rules_alert_last(r, mt, &last);
 		/* The refusal windows' database: opened here, in the committer's own write
@@ -487,7 +612,21 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			goto fail;
 		if (c->c_ref_window > 0)
 			c->c_have_refwin = 1;
+		/* Memory mode: the events after the snapshot, evaluated again. */
+		if ((e = saksid_rules_resume(c->c_ledger, r, c->c_blind, c->c_store_key, c->c_dk,
+		                             NULL)) != SAKSI_OK)
+			goto fail;
 		count_alerts(c, r, last);
+	} else if (c->c_rules != NULL) {
+		/* Detection off (or saksid stopping): the rules' memory written out. */
+		if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+			goto fail;
+		if ((e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn), 0, 1)) != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			goto fail;
+		}
+		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+			goto fail;
 	}
 	atomic_store(&c->c_detecting, r != NULL);
 	old = c->c_rules;
@@ -891,6 +1030,59 @@ is_forget(const saksid_item *it)
 	    strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
 }
 
+/*
+ * The event appended at idx into the group's index batch: the keys its ingest worker
+ * made, or made here (a retention forget, or a worker short of memory). A forget writes
+ * the batch first, since it reads the index (FORMATS.md 7.4: his postings go with his
+ * data key, in this transaction, the request's own among them). While the catch-up
+ * runs, events are left to it, but a forget still takes out what is indexed already.
+ */
+static saksi_err
+index_event(saksid_committer *c, saksi_ledger_txn *txn, const saksid_item *it, uint64_t idx)
+{
+	saksi_index_keys *k = NULL;
+	saksi_err e = SAKSI_OK;
+	int live = atomic_load(&c->c_ix_live);
+
+	if (live && it->it_ixk != NULL)
+		e = saksi_index_batch_add(c->c_ix_batch, it->it_ixk, idx);
+	else if (live) {
+		e = saksi_index_keys_of(c->c_blind, it->it_env, it->it_env_len, it->it_disc,
+		                        it->it_disc_len, &k);
+		if (e == SAKSI_OK)
+			e = saksi_index_batch_add(c->c_ix_batch, k, idx);
+		saksi_index_keys_free(k);
+		if (e == SAKSI_ERR_FORMAT)
+			e = SAKSI_OK;   /* not indexed; the index only helps find entries */
+	}
+	if (e != SAKSI_OK || it->it_disc == NULL || !is_forget(it))
+		return e;
+	if ((e = saksi_index_batch_write(c->c_ix_batch, saksi_ledger_txn_mdb(txn),
+	    c->c_ix_dbi)) != SAKSI_OK)
+		return e;
+	return saksid_index_forget(txn, c->c_ix_dbi, c->c_blind, c->c_store_key, c->c_dk,
+	                           it->it_disc, it->it_disc_len, NULL);
+}
+
+/*
+ * At a group's end: its postings, sorted, and the mark past its last leaf (its refusal
+ * summary and alert entries are no events, and a reader compares the mark with the tree
+ * size). While the catch-up runs, the mark is its own.
+ */
+static saksi_err
+index_group_end(saksid_committer *c, saksi_ledger_txn *txn)
+{
+	MDB_txn *mt = saksi_ledger_txn_mdb(txn);
+	saksi_err e;
+
+	if (c->c_ix_batch == NULL)
+		return SAKSI_OK;
+	if ((e = saksi_index_batch_write(c->c_ix_batch, mt, c->c_ix_dbi)) != SAKSI_OK ||
+	    !atomic_load(&c->c_ix_live))
+		return e;
+	return saksi_index_skip(mt, c->c_ix_dbi, saksi_ledger_size(txn));
+}
+
 /* Replay, equivocation, clock skew; then the append. Returns a ledger error or OK. */
 static saksi_err
 decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now_ms)
@@ -969,17 +1161,8 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if (c->c_rules != NULL && (e = detect(c, txn, it, idx)) != SAKSI_OK)
 		return e;
-	if (c->c_blind != NULL) {
-		e = saksi_index_event(saksi_ledger_txn_mdb(txn), c->c_ix_dbi, c->c_blind, idx,
-		    it->it_env, it->it_env_len, it->it_disc, it->it_disc_len);
-		if (e != SAKSI_OK && e != SAKSI_ERR_FORMAT)
-			return e;
-		/* His postings go with his data key, in this transaction (FORMATS.md 7.4). */
-		if (it->it_disc != NULL && is_forget(it) &&
-		    (e = saksid_index_forget(txn, c->c_ix_dbi, c->c_blind, c->c_store_key, c->c_dk,
-		    it->it_disc, it->it_disc_len, NULL)) != SAKSI_OK)
-			return e;
-	}
+	if (c->c_blind != NULL && (e = index_event(c, txn, it, idx)) != SAKSI_OK)
+		return e;
 	if (ack != 0 && !ack_refusals && (e = saksi_rules_alert_ack(c->c_rules,
 	    saksi_ledger_txn_mdb(txn), ack, idx, now_ms)) != SAKSI_OK)
 		return e;   /* ack_check found it open in this transaction */
@@ -1311,6 +1494,8 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 	size0 = saksi_ledger_size(txn);
 	if ((e = retention(c, txn, now_ms, 1, &done)) != SAKSI_OK)
 		goto out;
+	if ((e = index_group_end(c, txn)) != SAKSI_OK)
+		goto out;
 	size = saksi_ledger_size(txn);
 	if (size == size0) {
 		saksi_ledger_abort(txn);
@@ -1318,6 +1503,8 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 		c->c_ret_next = c->c_ret_next_new;
 		goto out;
 	}
+	if ((e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn), now_ms, 1)) != SAKSI_OK)
+		goto out;
 	if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
 	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK ||
 	    (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
@@ -1335,6 +1522,7 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 out:
 	if (txn != NULL)
 		saksi_ledger_abort(txn);
+	saksi_index_batch_clear(c->c_ix_batch);
 	pthread_mutex_unlock(&c->c_mu);
 	return e;
 }
@@ -1357,7 +1545,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 {
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
-	size_t nsum = 0, nreceipt = 0;
+	size_t nsum = 0, nreceipt = 0, forgets = 0;
 	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
@@ -1388,6 +1576,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED && (e = decide(c, txn, it, now_ms)) != SAKSI_OK)
 			goto fail;
+		forgets += it->it_code == SAKSI_R_ACCEPTED && is_forget(it);
 		/* Unavailable (the daemon's own failure, e.g. memory) is not the producer's
 		 * doing: answered, but not counted as a refusal. */
 		if (it->it_code == SAKSI_R_UNAVAILABLE)
@@ -1406,7 +1595,14 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		goto fail;
 	if (c->c_rules != NULL && (e = alert_leaves(c, txn, alerts0, now_ms)) != SAKSI_OK)
 		goto fail;
+	/* A snapshot when due; at once when a participant is forgotten, as his events'
+	 * disclosures will not open again for a tail evaluated after a crash. */
+	if (c->c_rules != NULL && (e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn),
+	    now_ms, forgets > 0 || retained > 0)) != SAKSI_OK)
+		goto fail;
 	if (nsum > 0 && (e = summarize(c, txn, nsum, now_ms)) != SAKSI_OK)
+		goto fail;
+	if ((e = index_group_end(c, txn)) != SAKSI_OK)
 		goto fail;
 	size = saksi_ledger_size(txn);
 	if (size == size0) {
@@ -1494,6 +1690,7 @@ noreceipt:
 fail:
 	if (txn != NULL)
 		saksi_ledger_abort(txn);
+	saksi_index_batch_clear(c->c_ix_batch);
 	pthread_mutex_unlock(&c->c_mu);
 	c->c_appended = 0;
 	c->c_alerts = 0;
@@ -1550,6 +1747,7 @@ saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
 		}
 		size = saksi_ledger_size(txn);
 		if (e == SAKSI_OK && size > size0 &&
+		    (e = index_group_end(c, txn)) == SAKSI_OK &&
 		    (e = sign_checkpoint(c, txn, size)) == SAKSI_OK &&
 		    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) == SAKSI_OK) {
 			e = saksi_ledger_commit(txn);

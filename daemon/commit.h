@@ -52,6 +52,16 @@ typedef struct saksid_commit_opts {
 	                                     uses, for the index catch-up to open v2
 	                                     disclosures at rest (indexer.h) */
 	uint64_t co_ack_timeout_ms;       /* re-raise an alert unacknowledged this long; 0 never */
+	int co_index_background;          /* 1: the index catch-up is left to
+	                                     saksid_commit_index_start (not done in
+	                                     saksid_commit_new) */
+	unsigned co_index_batch;          /* leaves per catch-up transaction; 0: default */
+	/* Called once when the catch-up ends, before the status says so: e SAKSI_OK once
+	 * caught up (from the step that finds it done, the committer's lock held: call no
+	 * committer function), else what stopped it at mark upto. May be NULL. */
+	void (*co_index_done)(void *arg, const saksid_index_stats *st, uint64_t upto,
+	                      saksi_err e);
+	void *co_index_arg;
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -105,9 +115,36 @@ saksi_err saksid_commit_publish(saksid_committer *c);
 /*
  * Secondary indexes (index.h, FORMATS.md 7.4): with co_blind, saksid_commit_new first
  * indexes whatever the ledger holds past the index's mark (indexer.h), and every group
- * then indexes its events in its own transaction. What that start-up catch-up did:
+ * then indexes its events in its own transaction: the keys an item brings (it_ixk, made
+ * by the ingest worker) or else made by the committer, written sorted once per group
+ * (saksi_index_batch). What that start-up catch-up did (with co_index_background: what
+ * saksid_index_catchup_begin found, then the steps so far):
  */
 const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
+/*
+ * With co_index_background, saksid_commit_new only prepares the index and the catch-up
+ * runs behind the groups: until it has reached the ledger's end, groups index nothing
+ * (the catch-up takes their events when it gets there), so the index always covers
+ * exactly the entries below its mark; once it has, groups index their own events again.
+ * Each step is one write transaction of co_index_batch leaves taken under the committer's
+ * lock, between groups, never between a forget's commit and its data key's wipe.
+ * saksid_commit_index_step runs one step (the caller's thread; *done = 1 once caught
+ * up, and from then on); saksid_commit_index_start runs the steps on a thread of its own
+ * until done, a failure (kept for saksid_commit_index_progress; a restart tries again)
+ * or saksid_commit_free, which stops and joins it. Start it after the sandbox (its
+ * thread must be under the same seccomp filter). SAKSI_ERR_INVAL without indexes;
+ * start: SAKSI_ERR_NOMEM if no thread; step: the errors of saksid_index_catchup_step.
+ */
+saksi_err saksid_commit_index_step(saksid_committer *c, int *done);
+saksi_err saksid_commit_index_start(saksid_committer *c);
+/*
+ * For the status (any thread): 0 without indexes; else 1, *catching_up = 1 while the
+ * catch-up has not reached the end, *upto = its mark then (the entries below it are
+ * indexed, none above: the ledger's size once caught up, which the caller knows better),
+ * *err = the failure that stopped it (SAKSI_OK if none).
+ */
+int saksid_commit_index_progress(const saksid_committer *c, uint64_t *upto,
+                                 int *catching_up, saksi_err *err);
 /*
  * Retention (co_retention_ms): the first group committed at or after each hour's mark
  * (and every call of saksid_commit_retention: saksid's timer calls it when

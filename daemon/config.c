@@ -30,7 +30,8 @@ enum {
 	K_RULES, K_INDEX_KEY, K_ALERTS_LISTEN, K_ACK_TIMEOUT, K_EVENT_AGE, K_RETENTION_DAYS,
 	K_RETENTION_KEY, K_ACCESS_KEY, K_QUERY_AGE,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
-	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K__COUNT
+	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K_SNAP_EVENTS, K_SNAP_MS, K_INDEX_BATCH,
+	K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -67,6 +68,9 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_GROUP] = { "group", CF_NAME, 0, 0, 0 },
 	[K_ALLOW_ROOT] = { "allow_root", CF_BOOL, 0, 0, 0 },
 	[K_SECCOMP] = { "seccomp", CF_BOOL, 0, 0, 0 },
+	[K_SNAP_EVENTS] = { "rules_snapshot_events", CF_UINT, 0, 0, 100000000 },
+	[K_SNAP_MS] = { "rules_snapshot_ms", CF_UINT, 0, 0, 86400000 },
+	[K_INDEX_BATCH] = { "index_catchup_batch", CF_UINT, 0, 1, 1000000 },
 };
 
 struct cf_parse {
@@ -290,9 +294,12 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_MAX_CONNS: cf->cf_max_connections = (unsigned)x; break;
 		case K_REF_WINDOW: cf->cf_refusal_alert_window_s = x; break;
 		case K_REF_THRESHOLD: cf->cf_refusal_alert_threshold = x; break;
+		case K_INDEX_BATCH: cf->cf_index_catchup_batch = (unsigned)x; break;
 		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		case K_RETENTION_DAYS: cf->cf_retention_days = (unsigned)x; break;
 		case K_QUERY_AGE: cf->cf_max_query_age_ms = x; break;
+		case K_SNAP_EVENTS: cf->cf_rules_snapshot_events = x; break;
+		case K_SNAP_MS: cf->cf_rules_snapshot_ms = x; break;
 		default: abort();
 		}
 		return SAKSI_OK;
@@ -469,6 +476,9 @@ saksid_config_parse(const char *path, const char *text, size_t len, saksid_confi
 	cf.cf_refusal_alert_threshold = 100;
 	cf.cf_alert_ack_timeout_s = 3600;
 	cf.cf_seccomp = 1;
+	cf.cf_rules_snapshot_events = 10000;
+	cf.cf_rules_snapshot_ms = 5000;
+	cf.cf_index_catchup_batch = 512;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cf.cf_workers = ncpu < 1 ? 1 : ncpu > SAKSID_WORKERS_CAP ? SAKSID_WORKERS_CAP
 	                                                          : (unsigned)ncpu;

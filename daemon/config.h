@@ -38,6 +38,8 @@ typedef struct saksid_config {
 	unsigned cf_dict_after;             /* 0 (default): the ledger's default */
 	char *cf_rules;                     /* rules file (RULES.md); NULL: no detection */
 	char *cf_index_key;                 /* SYM: keys the blind tokens; needed by rules */
+	unsigned cf_index_catchup_batch;    /* leaves per catch-up transaction; default 512,
+	                                       1..1000000 */
 	char *cf_alerts_listen;             /* nanomsg PUB URL for alerts; NULL: none */
 	/* Bounds and back-pressure (docs/saksid.md "Bounds"). */
 	unsigned cf_max_inflight_per_key;   /* default 1024 items, 1..1000000 */
@@ -48,6 +50,10 @@ typedef struct saksid_config {
 	uint64_t cf_refusal_alert_window_s; /* default 600, 1..86400 */
 	uint64_t cf_refusal_alert_threshold;/* default 100, 0..10^9 */
 	uint64_t cf_alert_ack_timeout_s;    /* re-raise after this; default 3600, 0: never */
+	uint64_t cf_rules_snapshot_events;  /* rule state in memory, a snapshot every this
+	                                       many events (RULES.md 4.4); default 10000,
+	                                       0: in LMDB, written per event */
+	uint64_t cf_rules_snapshot_ms;      /* and after this much time; default 5000, 0 never */
 	unsigned cf_retention_days;         /* 0 (default): keep; else forget participants
 	                                       silent for longer (needs retention_key) */
 	char *cf_retention_key;             /* SIGN: signs retention's forget entries */

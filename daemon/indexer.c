@@ -17,11 +17,16 @@
 #include "indexer.h"
 #include "merkle.h"
 
-/* Indexes leaf i (an event) as it was committed, its disclosures opened if they open. */
+/*
+ * Adds leaf i (an event) to bt as it was committed, its disclosures opened if they open:
+ * the keys saksi_index_event would write, written with the step's others, sorted.
+ */
 static saksi_err
-one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey *store,
-    saksi_datakeys *dk, uint64_t i, const uint8_t *leaf, size_t len, const saksi_leaf *lf, saksid_index_stats *st)
+one(saksi_ledger_txn *txn, saksi_index_batch *bt, const saksi_blind *b,
+    const saksi_seckey *store, saksi_datakeys *dk, uint64_t i, const uint8_t *leaf,
+    size_t len, const saksi_leaf *lf, saksid_index_stats *st)
 {
+	saksi_index_keys *k = NULL;
 	uint8_t *blob = NULL;
 	char *plain = NULL;
 	size_t blen = 0, plen = 0;
@@ -40,8 +45,11 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 		free(blob);
 	} else if (e != SAKSI_ERR_NOT_FOUND)
 		return e;
-	e = saksi_index_event(saksi_ledger_txn_mdb(txn), dbi, b, i, lf->lf_body,
-	    lf->lf_body_len, (const uint8_t *)plain, plen);
+	e = saksi_index_keys_of(b, lf->lf_body, lf->lf_body_len, (const uint8_t *)plain, plen,
+	                        &k);
+	if (e == SAKSI_OK)
+		e = saksi_index_batch_add(bt, k, i);
+	saksi_index_keys_free(k);
 	if (plain != NULL) {
 		sodium_memzero(plain, plen);
 		free(plain);
@@ -54,62 +62,104 @@ one(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b, const saksi_seckey
 }
 
 saksi_err
-saksid_index_catchup(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *store,
-                     saksi_datakeys *dk, unsigned batch, MDB_dbi *dbi, saksid_index_stats *stp)
+saksid_index_catchup_begin(saksi_ledger *l, const saksi_blind *b, MDB_dbi *dbi,
+                           uint64_t *upto, saksid_index_stats *st)
 {
-	saksid_index_stats local;
-	saksid_index_stats *st = stp != NULL ? stp : &local;
 	saksi_ledger_txn *txn;
-	uint64_t upto, size, end;
 	saksi_err e;
 
-	if (l == NULL || b == NULL || store == NULL || dbi == NULL)
+	if (l == NULL || b == NULL || dbi == NULL || upto == NULL || st == NULL)
 		return SAKSI_ERR_INVAL;
 	memset(st, 0, sizeof(*st));
-	if (batch == 0)
-		batch = SAKSID_INDEX_BATCH;
 	if ((e = saksi_ledger_begin(l, 1, &txn)) != SAKSI_OK)
 		return e;
 	if ((e = saksi_index_open(saksi_ledger_txn_mdb(txn), 1, dbi)) != SAKSI_OK ||
-	    (e = saksi_index_prepare(saksi_ledger_txn_mdb(txn), *dbi, b, &upto,
+	    (e = saksi_index_prepare(saksi_ledger_txn_mdb(txn), *dbi, b, upto,
 	    &st->is_reset)) != SAKSI_OK) {
 		saksi_ledger_abort(txn);
 		return e;
 	}
 	if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
 		return e;
-	st->is_from = upto;
-	for (;;) {
-		if ((e = saksi_ledger_begin(l, 1, &txn)) != SAKSI_OK)
-			return e;
-		size = saksi_ledger_size(txn);
-		if (upto >= size) {
-			saksi_ledger_abort(txn);
-			return SAKSI_OK;
-		}
-		end = size - upto > batch ? upto + batch : size;
-		for (uint64_t i = upto; i < end && e == SAKSI_OK; i++) {
-			uint8_t *leaf;
-			size_t len;
-			saksi_leaf lf;
+	st->is_from = *upto;
+	return SAKSI_OK;
+}
 
-			if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
-				break;
-			if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
-			    lf.lf_kind == SAKSI_LEAF_EVENT)
-				e = one(txn, *dbi, b, store, dk, i, leaf, len, &lf, st);
-			free(leaf);
-		}
-		if (e == SAKSI_OK)
-			e = saksi_index_skip(saksi_ledger_txn_mdb(txn), *dbi, end);
-		if (e != SAKSI_OK) {
-			saksi_ledger_abort(txn);
-			return e;
-		}
-		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
-			return e;
-		upto = end;
+saksi_err
+saksid_index_catchup_step(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *store,
+                          saksi_datakeys *dk, unsigned batch, MDB_dbi dbi, uint64_t *upto,
+                          int *done, saksid_index_stats *st)
+{
+	saksi_ledger_txn *txn;
+	saksi_index_batch *bt;
+	uint64_t size, end;
+	saksi_err e;
+
+	if (l == NULL || b == NULL || store == NULL || upto == NULL || done == NULL ||
+	    st == NULL)
+		return SAKSI_ERR_INVAL;
+	*done = 0;
+	if (batch == 0)
+		batch = SAKSID_INDEX_BATCH;
+	if ((e = saksi_ledger_begin(l, 1, &txn)) != SAKSI_OK)
+		return e;
+	size = saksi_ledger_size(txn);
+	if (*upto >= size) {
+		saksi_ledger_abort(txn);
+		*done = 1;
+		return SAKSI_OK;
 	}
+	if ((e = saksi_index_batch_new(&bt)) != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	end = size - *upto > batch ? *upto + batch : size;
+	for (uint64_t i = *upto; i < end && e == SAKSI_OK; i++) {
+		uint8_t *leaf;
+		size_t len;
+		saksi_leaf lf;
+
+		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
+			break;
+		if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
+		    lf.lf_kind == SAKSI_LEAF_EVENT)
+			e = one(txn, bt, b, store, dk, i, leaf, len, &lf, st);
+		free(leaf);
+	}
+	if (e == SAKSI_OK)
+		e = saksi_index_batch_write(bt, saksi_ledger_txn_mdb(txn), dbi);
+	saksi_index_batch_free(bt);
+	if (e == SAKSI_OK)
+		e = saksi_index_skip(saksi_ledger_txn_mdb(txn), dbi, end);
+	if (e != SAKSI_OK) {
+		saksi_ledger_abort(txn);
+		return e;
+	}
+	if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+		return e;
+	*upto = end;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_index_catchup(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *store,
+                     saksi_datakeys *dk, unsigned batch, MDB_dbi *dbi, saksid_index_stats *stp)
+{
+	saksid_index_stats local;
+	saksid_index_stats *st = stp != NULL ? stp : &local;
+	uint64_t upto;
+	saksi_err e;
+	int done = 0;
+
+	if (l == NULL || b == NULL || store == NULL || dbi == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = saksid_index_catchup_begin(l, b, dbi, &upto, st)) != SAKSI_OK)
+		return e;
+	while (!done)
+		if ((e = saksid_index_catchup_step(l, b, store, dk, batch, *dbi, &upto, &done,
+		    st)) != SAKSI_OK)
+			return e;
+	return SAKSI_OK;
 }
 
 /* ---- forgetting ---- */

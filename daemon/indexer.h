@@ -45,6 +45,25 @@ saksi_err saksid_index_catchup(saksi_ledger *l, const saksi_blind *blind,
                                unsigned batch, MDB_dbi *dbi,
                                saksid_index_stats *st);
 
+/*
+ * The same catch-up in steps, for a saksid that serves while it catches up (commit.h):
+ * saksid_index_catchup_begin opens (creating) the index and prepares it, in a committed
+ * write transaction of its own (*upto: where indexing resumes; st zeroed, then is_from
+ * and is_reset set). saksid_index_catchup_step then indexes from *upto, batch leaves at
+ * most (0: SAKSID_INDEX_BATCH), in one committed write transaction, and moves *upto; it
+ * sets *done = 1, writing nothing, when *upto has reached the ledger's size (which may
+ * grow between steps: a step takes what has been committed since). The caller keeps any
+ * other writer of the index out from begin to the step that says done (saksid: its
+ * committer indexes nothing meanwhile, and takes each step under its own lock). Errors
+ * as saksid_index_catchup's.
+ */
+saksi_err saksid_index_catchup_begin(saksi_ledger *l, const saksi_blind *blind,
+                                     MDB_dbi *dbi, uint64_t *upto, saksid_index_stats *st);
+saksi_err saksid_index_catchup_step(saksi_ledger *l, const saksi_blind *blind,
+                                    const saksi_seckey *store, saksi_datakeys *dk,
+                                    unsigned batch, MDB_dbi dbi, uint64_t *upto, int *done,
+                                    saksid_index_stats *st);
+
 typedef struct saksid_index_forgot {
 	uint64_t if_entries;    /* his entries found through his NIK token */
 	uint64_t if_postings;   /* personal postings removed */

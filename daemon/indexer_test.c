@@ -369,6 +369,384 @@ test_forget(void **state)
 	saksi_blind_free(b);
 }
 
+/*
+ * Commits events [from, to) of a mix, in one group: bookings (NIK of 3 people, 2
+ * devices, each its own booking id) and staff logins (3 officers). seq is i + 1 for
+ * both producers. With fast set the ingest workers made every item's index keys.
+ */
+static void
+commit_mixed(saksid_committer *c, unsigned from, unsigned to, int fast)
+{
+	struct fx_item fis[N];
+	saksid_item items[N], *ptr[N];
+	char nik[17], dev[16], bk[24], off[16];
+
+	assert_true(to - from <= N);
+	for (unsigned i = from; i < to; i++) {
+		unsigned k = i - from;
+		char *p;
+
+		if (i % 3 == 2) {
+			const char *set[] = { "officer_id", off, NULL };
+
+			snprintf(off, sizeof(off), "MKS-%04u", i % 4);
+			p = fx_payload("staff.login", set);
+			fx_build(&fx, fx.prod[FX_STAFF], "staff.login", p, i + 1, FX_NOW + i / 2,
+			    &fis[k]);
+		} else {
+			const char *set[] = { "nik", nik, "device_id", dev, "booking_id", bk, NULL };
+
+			nik_of(i, nik);
+			snprintf(dev, sizeof(dev), "web-%u", i % 2);
+			snprintf(bk, sizeof(bk), "BK-IX-%05u", i);
+			p = fx_payload("queue.booking.created", set);
+			fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, i + 1,
+			    FX_NOW + i / 2, &fis[k]);
+		}
+		free(p);
+		fx_frame1(&fis[k], &items[k]);
+		saksid_ingest_check(fx.ig, &items[k], FX_NOW);
+		assert_int_equal(items[k].it_code, SAKSI_R_ACCEPTED);
+		if (fast)
+			assert_non_null(items[k].it_ixk);
+		else
+			assert_null(items[k].it_ixk);
+		ptr[k] = &items[k];
+	}
+	assert_int_equal(saksid_commit_group(c, ptr, to - from, FX_NOW), SAKSI_OK);
+	for (unsigned k = 0; k < to - from; k++) {
+		assert_int_equal(items[k].it_code, SAKSI_R_ACCEPTED);
+		saksid_item_clear(&items[k]);
+		assert_null(items[k].it_ixk);
+		fx_item_free(&fis[k]);
+	}
+}
+
+/* Every key and posting of l's index in LMDB's order: klen (2) || key || vlen (2) || v. */
+static uint8_t *
+dump(saksi_ledger *l, size_t *len)
+{
+	saksi_ledger_txn *t;
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi), SAKSI_OK);
+	assert_int_equal(mdb_cursor_open(saksi_ledger_txn_mdb(t), dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		out = realloc(out, n + 4 + k.mv_size + v.mv_size);
+		assert_non_null(out);
+		out[n++] = (uint8_t)(k.mv_size >> 8);
+		out[n++] = (uint8_t)k.mv_size;
+		memcpy(out + n, k.mv_data, k.mv_size);
+		n += k.mv_size;
+		out[n++] = (uint8_t)(v.mv_size >> 8);
+		out[n++] = (uint8_t)v.mv_size;
+		memcpy(out + n, v.mv_data, v.mv_size);
+		n += v.mv_size;
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	saksi_ledger_abort(t);
+	*len = n;
+	return out;
+}
+
+/* Deletes l's index, then rebuilds it with the start-up catch-up (batches of 5). */
+static void
+rebuild(saksi_ledger *l, const saksi_blind *b, uint64_t events)
+{
+	saksi_ledger_txn *t;
+	saksid_index_stats st;
+	MDB_dbi dbi;
+
+	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi), SAKSI_OK);
+	assert_int_equal(mdb_drop(saksi_ledger_txn_mdb(t), dbi, 0), 0);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksid_index_catchup(l, b, fx.store, NULL, 5, &dbi, &st), SAKSI_OK);
+	assert_int_equal(st.is_from, 0);
+	assert_int_equal(st.is_events, events);
+	assert_int_equal(st.is_undisclosed, 0);
+}
+
+/*
+ * The fast path (keys made by the ingest workers, written sorted once per group) and the
+ * committer's own (keys made from the item) write the same index, byte for byte, as the
+ * start-up catch-up rebuilding it from the stored leaves and disclosures at rest.
+ */
+static void
+test_fast_path_same_bytes(void **state)
+{
+	char dir[128];
+	saksi_ledger *l, *l2;
+	saksid_committer *c;
+	saksi_blind *b = blind_of(4);
+	uint8_t *fast, *slow, *built;
+	size_t flen, slen, blen;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ledger-fast", fx.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	snprintf(dir, sizeof(dir), "%s/ledger-slow", fx.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l2), SAKSI_OK);
+
+	saksid_ingest_index(fx.ig, b);
+	c = committer(l, b, fx.store);
+	commit_mixed(c, 0, 12, 1);
+	commit_mixed(c, 12, 13, 1);
+	commit_mixed(c, 13, 24, 1);
+	saksid_commit_free(c);
+	saksid_ingest_index(fx.ig, NULL);
+	c = committer(l2, b, fx.store);
+	commit_mixed(c, 0, 7, 0);
+	commit_mixed(c, 7, 19, 0);
+	commit_mixed(c, 19, 24, 0);
+	saksid_commit_free(c);
+	assert_int_equal(by_type(l), 16);
+	assert_int_equal(by_nik(l, b, 0), 8);   /* i % 3 == 0 */
+
+	/* Same events, same leaf indexes, same tokens: the same bytes, whichever path. */
+	fast = dump(l, &flen);
+	slow = dump(l2, &slen);
+	assert_int_equal(flen, slen);
+	assert_memory_equal(fast, slow, flen);
+	rebuild(l, b, 24);
+	built = dump(l, &blen);
+	assert_int_equal(blen, flen);
+	assert_memory_equal(built, fast, flen);
+	free(fast);
+	free(slow);
+	free(built);
+	saksi_ledger_close(l);
+	saksi_ledger_close(l2);
+	saksi_blind_free(b);
+}
+
+static uint64_t
+index_upto(saksi_ledger *l)
+{
+	saksi_ledger_txn *t;
+	MDB_dbi dbi;
+	uint64_t upto;
+	uint8_t check[8];
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi), SAKSI_OK);
+	assert_int_equal(saksi_index_state(saksi_ledger_txn_mdb(t), dbi, &upto, check),
+	    SAKSI_OK);
+	saksi_ledger_abort(t);
+	return upto;
+}
+
+/*
+ * The catch-up behind the groups (co_index_background): groups commit while it runs and
+ * index nothing, the index always covers exactly the entries below its mark, each step
+ * takes what was committed since, and once it is done the groups index their own events.
+ * The result is the index a rebuild makes, byte for byte. Stepped by hand: no timing.
+ */
+static void
+test_background(void **state)
+{
+	char dir[128];
+	saksi_ledger *l;
+	saksid_committer *c;
+	saksid_commit_opts co;
+	saksi_blind *b = blind_of(5);
+	uint64_t upto;
+	uint8_t *live, *built;
+	size_t llen, blen;
+	int behind, done, steps = 0;
+	saksi_err ie;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ledger-bg", fx.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	c = committer(l, NULL, fx.store);
+	commit_mixed(c, 0, 12, 0);
+	/* Without indexes, none of this. */
+	assert_int_equal(saksid_commit_index_progress(c, &upto, &behind, &ie), 0);
+	assert_int_equal(saksid_commit_index_step(c, &done), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_commit_index_start(c), SAKSI_ERR_INVAL);
+	saksid_commit_free(c);
+
+	saksid_ingest_index(fx.ig, b);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = 300000;
+	co.co_blind = b;
+	co.co_index_background = 1;
+	co.co_index_batch = 5;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_OK);
+	assert_int_equal(saksid_commit_index_progress(c, &upto, &behind, &ie), 1);
+	assert_true(behind);
+	assert_int_equal(upto, 0);
+	assert_int_equal(ie, SAKSI_OK);
+	assert_int_equal(index_upto(l), 0);
+	assert_int_equal(by_type(l), 0);
+
+	/* Served at once: a group commits before any step, and is not indexed yet. */
+	commit_mixed(c, 12, 16, 1);
+	assert_int_equal(index_upto(l), 0);
+	assert_int_equal(by_type(l), 0);
+	assert_int_equal(saksid_commit_index_step(c, &done), SAKSI_OK);
+	steps++;
+	assert_false(done);
+	assert_int_equal(index_upto(l), 5);
+	assert_int_equal(by_type(l), 4);   /* bookings among leaves 0..4: 0, 1, 3, 4 */
+	assert_int_equal(saksid_commit_index_progress(c, &upto, &behind, &ie), 1);
+	assert_true(behind);
+	assert_int_equal(upto, 5);
+	commit_mixed(c, 16, 20, 1);
+	while (!done) {
+		assert_int_equal(saksid_commit_index_step(c, &done), SAKSI_OK);
+		steps++;
+		assert_true(steps < 10);
+	}
+	/* 20 leaves by 5, and the step that finds nothing left. */
+	assert_int_equal(steps, 5);
+	assert_int_equal(index_upto(l), 20);
+	assert_int_equal(saksid_commit_index_progress(c, &upto, &behind, &ie), 1);
+	assert_false(behind);
+	/* Done stays done; no thread to start. */
+	assert_int_equal(saksid_commit_index_step(c, &done), SAKSI_OK);
+	assert_true(done);
+	assert_int_equal(saksid_commit_index_start(c), SAKSI_OK);
+	/* Now the groups index their own. */
+	commit_mixed(c, 20, 24, 1);
+	assert_int_equal(index_upto(l), 24);
+	assert_int_equal(by_type(l), 16);
+	/* A group that ends with a refusal summary: the mark passes it too, so a reader
+	 * comparing it with the tree size sees the index whole. */
+	{
+		struct fx_item fi[2];
+		saksid_item it[2], *ptr[2] = { &it[0], &it[1] };
+		saksi_ledger_txn *t;
+		char *p = fx_payload("queue.booking.created", NULL);
+
+		for (int k = 0; k < 2; k++) {
+			fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 100 + k,
+			    FX_NOW + 20, &fi[k]);
+			fx_frame1(&fi[k], &it[k]);
+			saksid_ingest_check(fx.ig, &it[k], FX_NOW);
+			assert_int_equal(it[k].it_code, SAKSI_R_ACCEPTED);
+		}
+		free(p);
+		it[1].it_code = SAKSI_R_SIGNATURE;   /* as if ingest had refused it */
+		assert_int_equal(saksid_commit_group(c, ptr, 2, FX_NOW), SAKSI_OK);
+		for (int k = 0; k < 2; k++) {
+			saksid_item_clear(&it[k]);
+			fx_item_free(&fi[k]);
+		}
+		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_size(t), 26);   /* the event and the summary */
+		saksi_ledger_abort(t);
+		assert_int_equal(index_upto(l), 26);
+		assert_int_equal(by_type(l), 17);
+	}
+	saksid_commit_free(c);
+	saksid_ingest_index(fx.ig, NULL);
+
+	live = dump(l, &llen);
+	rebuild(l, b, 25);
+	built = dump(l, &blen);
+	assert_int_equal(blen, llen);
+	assert_memory_equal(built, live, llen);
+	free(live);
+	free(built);
+	saksi_ledger_close(l);
+	saksi_blind_free(b);
+}
+
+/* The catch-up on its own thread: started, it ends caught up, and says so once. */
+struct done_seen {
+	int calls;
+	saksi_err e;
+	uint64_t upto, events;
+};
+
+static void
+on_done(void *arg, const saksid_index_stats *st, uint64_t upto, saksi_err e)
+{
+	struct done_seen *d = arg;
+
+	d->calls++;
+	d->e = e;
+	d->upto = upto;
+	d->events = st->is_events;
+}
+
+static void
+test_background_thread(void **state)
+{
+	char dir[128];
+	saksi_ledger *l;
+	saksid_committer *c;
+	saksid_commit_opts co;
+	saksi_blind *b = blind_of(6);
+	struct done_seen d = { 0, SAKSI_ERR_INVAL, 0, 0 };
+	uint64_t upto;
+	int behind;
+	saksi_err ie;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ledger-th", fx.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	c = committer(l, NULL, fx.store);
+	commit_mixed(c, 0, 12, 0);
+	commit_mixed(c, 12, 24, 0);
+	saksid_commit_free(c);
+
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = 300000;
+	co.co_blind = b;
+	co.co_index_background = 1;
+	co.co_index_batch = 1;
+	co.co_index_done = on_done;
+	co.co_index_arg = &d;
+	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_OK);
+	assert_int_equal(saksid_commit_index_start(c), SAKSI_OK);
+	assert_int_equal(saksid_commit_index_start(c), SAKSI_ERR_INVAL);   /* once */
+	/* Groups go on meanwhile (their events are the catch-up's or their own). */
+	commit_mixed(c, 24, 30, 0);
+	/* Bounded wait on the condition (60 s), never on a guess of how long it takes. */
+	for (int i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		assert_int_equal(saksid_commit_index_progress(c, &upto, &behind, &ie), 1);
+		assert_int_equal(ie, SAKSI_OK);
+		if (!behind)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_false(behind);
+	saksid_commit_free(c);   /* joins the thread */
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.e, SAKSI_OK);
+	assert_true(d.upto >= 24);
+	assert_true(d.events >= 16);
+	assert_int_equal(by_type(l), 20);
+	assert_int_equal(index_upto(l), 30);
+	saksi_ledger_close(l);
+	saksi_blind_free(b);
+}
+
 int
 main(void)
 {
@@ -376,6 +754,9 @@ main(void)
 		cmocka_unit_test(test_catchup_and_live),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_fast_path_same_bytes),
+		cmocka_unit_test(test_background),
+		cmocka_unit_test(test_background_thread),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

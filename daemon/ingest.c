@@ -32,6 +32,7 @@ struct saksid_ingest {
 	size_t ig_nkeys;
 	uint8_t *ig_disc_keys;   /* sodium_malloc: ig_nkeys x 32, read-only after start */
 	const saksi_blind *ig_blind; /* detection on: prepare each accepted event */
+	const saksi_blind *ig_ix_blind; /* indexing on: each accepted event's index keys */
 };
 
 __attribute__((format(printf, 3, 4))) static int
@@ -218,17 +219,30 @@ saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b)
 		ig->ig_blind = b;
 }
 
+void
+saksid_ingest_index(saksid_ingest *ig, const saksi_blind *b)
+{
+	if (ig != NULL)
+		ig->ig_ix_blind = b;
+}
+
 /*
- * The event as the rules will see it, from what the checks parsed and opened. A failure
- * (memory only: the checks passed) leaves it_prep NULL and the committer makes it.
+ * The event as the rules and the indexes will see it, from what the checks parsed and
+ * opened. A failure (memory only: the checks passed) leaves it_prep or it_ixk NULL and
+ * the committer makes it.
  */
 static void
 prepare(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev,
         const json_t *root, char **names, char **values, size_t nd)
 {
-	if (saksi_detect_prepare(ig->ig_blind, ev, root, names, values, nd, &it->it_prep) !=
+	if (ig->ig_blind != NULL &&
+	    saksi_detect_prepare(ig->ig_blind, ev, root, names, values, nd, &it->it_prep) !=
 	    SAKSI_OK)
 		it->it_prep = NULL;
+	if (ig->ig_ix_blind != NULL &&
+	    saksi_index_keys_make(ig->ig_ix_blind, ev, root, names, values, nd, &it->it_ixk) !=
+	    SAKSI_OK)
+		it->it_ixk = NULL;
 }
 
 static const struct ig_key *
@@ -327,8 +341,9 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	char got[64];
 	uint8_t *plain = NULL;
 	char **names = NULL, **values = NULL;
-	char ***np = ig->ig_blind != NULL ? &names : NULL;
-	char ***vp = ig->ig_blind != NULL ? &values : NULL;
+	int pairs = ig->ig_blind != NULL || ig->ig_ix_blind != NULL;
+	char ***np = pairs ? &names : NULL;
+	char ***vp = pairs ? &values : NULL;
 	size_t plain_len = 0, nd = 0;
 	static const uint8_t none[] = "[]";
 	saksi_err err;
@@ -388,7 +403,7 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, np, vp, &nd);
 	}
 	/* The clear values are wiped as soon as they are blinded. */
-	if (err == SAKSI_OK && ig->ig_blind != NULL)
+	if (err == SAKSI_OK && pairs)
 		prepare(ig, it, ev, root, names, values, nd);
 	saksi_disclosures_free(names, values, nd);
 	if (err != SAKSI_OK || nd == 0) {
@@ -427,6 +442,7 @@ saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms)
 	it->it_disc = NULL;
 	it->it_disc_len = 0;
 	it->it_prep = NULL;
+	it->it_ixk = NULL;
 	/* The key id as claimed: readable only behind a version and alg we know. */
 	if (it->it_env_len >= 2 + SAKSI_KEYID_LEN && it->it_env[0] == SAKSI_ENV_VERSION &&
 	    it->it_env[1] == 1)
@@ -493,4 +509,6 @@ saksid_item_clear(saksid_item *it)
 	it->it_disc_len = 0;
 	saksi_detect_event_free(it->it_prep);
 	it->it_prep = NULL;
+	saksi_index_keys_free(it->it_ixk);
+	it->it_ixk = NULL;
 }

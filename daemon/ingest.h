@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "detect.h"
+#include "index.h"
 #include "keys.h"
 #include "merkle.h"
 #include "saksi_error.h"
@@ -45,6 +46,9 @@ typedef struct saksid_item {
 	saksi_detect_event *it_prep;  /* the event as the rules will see it (blind tokens!),
 	                                 made by the worker when detection is on; NULL:
 	                                 the committer makes it (detect.h) */
+	saksi_index_keys *it_ixk;     /* the event's index keys (blind tokens!), made by the
+	                                 worker when indexing is on; NULL: the committer
+	                                 makes them (index.h) */
 	char it_msg[SAKSID_MSG_MAX];  /* refusal: one line of English */
 	/* Set by saksid_commit_group. */
 	uint64_t it_index;            /* leaf index (accepted, duplicate) */
@@ -87,6 +91,14 @@ void saksid_ingest_free(saksid_ingest *ig);
  * preparation fails for want of memory is accepted all the same, with it_prep NULL.
  */
 void saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b);
+/*
+ * Indexing (index.h): with b set, every accepted item also gets it_ixk
+ * (saksi_index_keys_make on the payload and disclosures the checks already parsed and
+ * opened), so that the committer only writes the keys. Same rules as
+ * saksid_ingest_detect: b borrowed, called before any check, a failure for want of
+ * memory leaves it_ixk NULL.
+ */
+void saksid_ingest_index(saksid_ingest *ig, const saksi_blind *b);
 
 /*
  * Checks one framed item at daemon time now_ms (the revocation cut-off). Sets it_code,
@@ -97,7 +109,8 @@ void saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b);
  */
 int saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms);
 
-/* Wipes and frees the item's disclosures and it_prep; the item may be reused after it. */
+/* Wipes and frees the item's disclosures, it_prep and it_ixk; the item may be reused
+ * after it. */
 void saksid_item_clear(saksid_item *it);
 
 #endif

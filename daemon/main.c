@@ -94,6 +94,13 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
 		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
 	}
+	/* Windows in memory, snapshots in the ledger's transactions (RULES.md 4.4). */
+	if (cf->cf_rules_snapshot_events > 0 &&
+	    (e = saksi_rules_memory(r, cf->cf_rules_snapshot_events,
+	    cf->cf_rules_snapshot_ms)) != SAKSI_OK) {
+		saksi_rules_free(r);
+		return EXIT_SYSTEM;
+	}
 	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
 		            cf->cf_rules, saksi_strerror(e));
@@ -195,6 +202,24 @@ mkdir_private(const char *path)
 	if (mkdir(path, 0700) == 0 || errno == EEXIST)
 		return 0;
 	return -1;
+}
+
+/* The end of the background index catch-up (commit.h), logged from its thread. */
+static void
+index_done(void *arg, const saksid_index_stats *ix, uint64_t upto, saksi_err e)
+{
+	const saksid_log *lg = arg;
+
+	if (e != SAKSI_OK)
+		saksid_logf(lg, LOG_ERR, "indexes: the catch-up stopped at entry %llu: %s; "
+		            "queries cover entries below it until saksid restarts",
+		            (unsigned long long)upto, saksi_strerror(e));
+	else
+		saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
+		            "(%llu without their personal fields: disclosures did not open)",
+		            ix->is_reset ? "rebuilt for another index_key" : "caught up",
+		            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
+		            (unsigned long long)ix->is_undisclosed);
 }
 
 int
@@ -322,6 +347,9 @@ main(int argc, char **argv)
 	/* The workers blind each event for the rules, so that the committer only evaluates. */
 	if (cf.cf_rules != NULL)
 		saksid_ingest_detect(ig, blind);
+	/* And make each event's index keys, so that the committer only writes them. */
+	if (blind != NULL)
+		saksid_ingest_index(ig, blind);
 	/* The per-producer disclosure keys are derived: the box key is not needed again,
 	 * unless remote queries' sealed filters are to be opened with it. */
 	if (access_key == NULL) {
@@ -451,6 +479,11 @@ main(int argc, char **argv)
 	co.co_max_clock_skew_ms = cf.cf_max_clock_skew_ms;
 	co.co_max_event_age_ms = cf.cf_max_event_age_ms;
 	co.co_blind = blind;
+	/* Served at once: the indexes catch up behind the groups (saksid_commit_index_start). */
+	co.co_index_background = 1;
+	co.co_index_batch = cf.cf_index_catchup_batch;
+	co.co_index_done = index_done;
+	co.co_index_arg = &lg;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
 	co.co_ack_timeout_ms = cf.cf_rules != NULL ? cf.cf_alert_ack_timeout_s * 1000 : 0;
@@ -470,14 +503,17 @@ main(int argc, char **argv)
 	}
 	if (blind != NULL) {
 		const saksid_index_stats *ix = saksid_commit_index_stats(cm);
+		uint64_t ix_upto;
+		int ix_behind;
+		saksi_err ix_err;
 
-		if (ix->is_reset || ix->is_events > 0)
-			saksid_logf(&lg, LOG_INFO, "indexes: %s, %llu events indexed from entry "
-			            "%llu (%llu without their personal fields: disclosures did "
-			            "not open)", ix->is_reset ? "rebuilt for another index_key" :
-			            "caught up", (unsigned long long)ix->is_events,
-			            (unsigned long long)ix->is_from,
-			            (unsigned long long)ix->is_undisclosed);
+		if (saksid_commit_index_progress(cm, &ix_upto, &ix_behind, &ix_err) && ix_behind)
+			saksid_logf(&lg, LOG_INFO, "indexes: %scover entries below %llu of %llu; "
+			            "the rest is indexed in the background, %u entries a "
+			            "transaction (saksi status shows how far)", ix->is_reset ?
+			            "rebuilt for another index_key: " : "",
+			            (unsigned long long)ix_upto, (unsigned long long)size,
+			            cf.cf_index_catchup_batch);
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
@@ -604,6 +640,11 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_INFO, "detection: rules %s, alerts on %s", cf.cf_rules,
 		            cf.cf_alerts_listen != NULL ? cf.cf_alerts_listen :
 		            "the ledger only");
+	/* Under the filter too, beside the groups: its own thread, its own transactions. */
+	if (blind != NULL && (e = saksid_commit_index_start(cm)) != SAKSI_OK) {
+		saksid_logf(&lg, LOG_ERR, "index catch-up: %s", saksi_strerror(e));
+		goto out;
+	}
 	/* Only now, as the drop account and under the filter, are requests taken off the
 	 * sockets: one sent while saksid started has waited in nanomsg's queue. */
 	if ((e = saksid_server_run(srv, err, sizeof(err))) != SAKSI_OK) {
@@ -627,6 +668,10 @@ main(int argc, char **argv)
 	saksid_logf(&lg, LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	saksid_server_stop(srv, &st);
 	srv = NULL;
+	/* The rules' memory written out: the next start has no tail to evaluate again. */
+	if (cf.cf_rules != NULL && saksid_commit_rules_set(cm, NULL) != SAKSI_OK)
+		saksid_logf(&lg, LOG_ERR, "rules: the last snapshot was not written; the next "
+		            "start evaluates the tail again");
 	saksid_logf(&lg, LOG_INFO, "stopped: %llu requests, %llu groups, %llu accepted, "
 	            "%llu duplicate, %llu refused as busy, tree size %llu",
 	            (unsigned long long)st.ss_requests, (unsigned long long)st.ss_groups,

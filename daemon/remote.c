@@ -171,6 +171,26 @@ run(saksid_remote *q, const saksi_query_spec *spec, const uint8_t requester_pk[3
 		refuse(a, SAKSI_R_UNAVAILABLE, "ledger error (%s); retry later", saksi_strerror(e));
 		return;
 	}
+	/* Never silently partial: while the index catches up (FORMATS.md 7.4), no rows. */
+	{
+		uint64_t upto, size = saksi_ledger_size(txn);
+		uint8_t check[8];
+
+		e = saksi_index_state(saksi_ledger_txn_mdb(txn), q->q_dbi, &upto, check);
+		if (e == SAKSI_OK && upto < size) {
+			saksi_ledger_abort(txn);
+			refuse(a, SAKSI_R_UNAVAILABLE, "the index covers entries below %" PRIu64
+			    " of %" PRIu64 ": saksid is still indexing the rest (saksi status shows "
+			    "how far); results withheld, retry when it has caught up", upto, size);
+			return;
+		}
+		if (e != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			refuse(a, SAKSI_R_UNAVAILABLE, "the index cannot be read (%s); retry later",
+			    saksi_strerror(e));
+			return;
+		}
+	}
 	qc.qc_txn = txn;
 	qc.qc_dbi = q->q_dbi;
 	qc.qc_store = q->q_o.ro_store_key;

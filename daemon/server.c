@@ -1172,6 +1172,31 @@ ledger_counts(saksid_server *s, MDB_txn *mt, uint64_t refused[256], uint64_t *ev
 	return rc == MDB_NOTFOUND ? SAKSI_OK : SAKSI_ERR_LEDGER;
 }
 
+/*
+ * The query indexes (FORMATS.md 7.4): null without index_key; else how far they cover the
+ * ledger of this snapshot (size entries), the catch-up still running or not, and what
+ * stopped it if something did.
+ */
+static json_t *
+index_status(saksid_server *s, uint64_t size)
+{
+	uint64_t upto;
+	int behind;
+	saksi_err ie;
+	json_t *ix;
+
+	if (!saksid_commit_index_progress(s->s_o.so_committer, &upto, &behind, &ie) ||
+	    (ix = json_object()) == NULL)
+		return json_null();
+	if (!behind || upto > size)
+		upto = size;
+	json_object_set_new(ix, "upto", juint(upto));
+	json_object_set_new(ix, "catching_up", json_boolean(behind));
+	json_object_set_new(ix, "error", ie == SAKSI_OK ? json_null() :
+	                    json_string(saksi_strerror(ie)));
+	return ix;
+}
+
 saksi_err
 saksid_server_status_json(saksid_server *s, char **out)
 {
@@ -1284,6 +1309,7 @@ saksid_server_status_json(saksid_server *s, char **out)
 	json_object_set_new(al, "open", juint(acked == UINT64_MAX || acked > alerts ? alerts
 	                                                                            : alerts - acked));
 	json_object_set_new(o, "alerts", al);
+	json_object_set_new(o, "index", index_status(s, size));
 
 	q = json_object();
 	json_object_set_new(q, "requests", juint(nreq));

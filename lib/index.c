@@ -333,11 +333,37 @@ personal_field(const char *name)
 	return SAKSI_IX_STATE;
 }
 
-/* Tokens for the disclosed personal fields that have an index; del: remove them. */
+/*
+ * The token of one disclosed personal field, if it has an index: *f its tag, or
+ * SAKSI_IX_STATE when the field has none or its value does not normalise.
+ * bank_code: the payload's (an account's token covers it). Only SAKSI_ERR_NOMEM fails.
+ */
 static saksi_err
-post_personal(MDB_txn *txn, MDB_dbi dbi, const saksi_blind *b, const json_t *root,
-              const uint8_t *disc, size_t disc_len,
-              const uint8_t p[POSTING], int del, uint64_t *n)
+personal_token(const saksi_blind *b, const char *name, const char *value,
+               const char *bank_code, saksi_index_field *f,
+               char tok[SAKSI_BLIND_TOKEN_LEN + 1])
+{
+	saksi_err te;
+
+	*f = personal_field(name);
+	if (*f == SAKSI_IX_STATE)
+		return SAKSI_OK;
+	if (*f == SAKSI_IX_ACCOUNT)
+		te = bank_code == NULL ? SAKSI_ERR_FORMAT :
+		    saksi_blind_account(b, bank_code, value, tok);
+	else
+		te = saksi_blind_token(b, saksi_index_field_kind(*f), value, strlen(value), tok);
+	if (te == SAKSI_ERR_NOMEM)
+		return te;
+	if (te != SAKSI_OK)
+		*f = SAKSI_IX_STATE;
+	return SAKSI_OK;
+}
+
+/* Removes the postings of the disclosed personal fields that have an index. */
+static saksi_err
+unpost_personal(MDB_txn *txn, MDB_dbi dbi, const saksi_blind *b, const json_t *root,
+                const uint8_t *disc, size_t disc_len, const uint8_t p[POSTING], uint64_t *n)
 {
 	char **names = NULL, **values = NULL, tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	const char *bank_code;
@@ -351,38 +377,115 @@ post_personal(MDB_txn *txn, MDB_dbi dbi, const saksi_blind *b, const json_t *roo
 		return SAKSI_OK;   /* the daemon checked them at ingest; a stray one is skipped */
 	bank_code = json_string_value(json_object_get(root, "bank_code"));
 	for (size_t i = 0; i < nd && e == SAKSI_OK; i++) {
-		saksi_index_field f = personal_field(names[i]);
-		saksi_err te;
+		saksi_index_field f;
 
-		if (f == SAKSI_IX_STATE)
-			continue;
-		if (f == SAKSI_IX_ACCOUNT)
-			te = bank_code == NULL ? SAKSI_ERR_FORMAT :
-			    saksi_blind_account(b, bank_code, values[i], tok);
-		else
-			te = saksi_blind_token(b, saksi_index_field_kind(f), values[i],
-			    strlen(values[i]), tok);
-		if (te == SAKSI_ERR_NOMEM)
-			e = te;
-		else if (te == SAKSI_OK)
-			e = post_value(txn, dbi, f, tok, SAKSI_BLIND_TOKEN_LEN, p, del, n);
+		e = personal_token(b, names[i], values[i], bank_code, &f, tok);
+		if (e == SAKSI_OK && f != SAKSI_IX_STATE)
+			e = post_value(txn, dbi, f, tok, SAKSI_BLIND_TOKEN_LEN, p, 1, n);
 	}
 	sodium_memzero(tok, sizeof(tok));
 	saksi_disclosures_free(names, values, nd);
 	return e;
 }
 
+/* ---- the keys of one event, made off the write transaction ---- */
+
+struct ixkey {
+	uint8_t k_len;
+	uint8_t k_key[KEY_MAX];
+};
+
+struct saksi_index_keys {
+	uint64_t ik_time_ms;
+	size_t ik_n;
+	struct ixkey ik_keys[];
+};
+
+/* Time, type, the plain members: as many keys at most, before the personal ones. */
+#define PLAIN_KEYS_MAX (2 + sizeof(plain_members) / sizeof(plain_members[0]))
+
+void
+saksi_index_keys_free(saksi_index_keys *k)
+{
+	if (k == NULL)
+		return;
+	sodium_memzero(k->ik_keys, k->ik_n * sizeof(k->ik_keys[0]));
+	free(k);
+}
+
+static void
+keys_add(saksi_index_keys *k, saksi_index_field f, const char *value, size_t len)
+{
+	size_t klen;
+
+	/* A value that makes no key (empty) has nothing to find it by. */
+	if (make_key(f, value, len, k->ik_keys[k->ik_n].k_key, &klen) == SAKSI_OK)
+		k->ik_keys[k->ik_n++].k_len = (uint8_t)klen;
+}
+
 saksi_err
-saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
-                  const uint8_t *envb, size_t env_len, const uint8_t *disc, size_t disc_len)
+saksi_index_keys_make(const saksi_blind *b, const saksi_envelope *env, const json_t *payload,
+                      char *const *names, char *const *values, size_t nd,
+                      saksi_index_keys **out)
+{
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
+	const char *bank_code;
+	saksi_index_keys *k;
+	struct ixkey *tk;
+	saksi_err e = SAKSI_OK;
+
+	if (out != NULL)
+		*out = NULL;
+	if (b == NULL || env == NULL || out == NULL || !json_is_object(payload) ||
+	    (nd > 0 && (names == NULL || values == NULL)))
+		return SAKSI_ERR_INVAL;
+	if (nd > SIZE_MAX / sizeof(struct ixkey) - PLAIN_KEYS_MAX - 1 ||
+	    (k = malloc(sizeof(*k) + (PLAIN_KEYS_MAX + nd) * sizeof(struct ixkey))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	k->ik_time_ms = env->ev_time_ms;
+	k->ik_n = 1;
+	tk = &k->ik_keys[0];
+	tk->k_key[0] = SAKSI_IX_TIME;
+	saksi_put_u64(tk->k_key + 1, env->ev_time_ms);
+	tk->k_len = 9;
+	keys_add(k, SAKSI_IX_TYPE, env->ev_type, strlen(env->ev_type));
+	for (size_t i = 0; i < sizeof(plain_members) / sizeof(plain_members[0]); i++) {
+		const json_t *v = json_object_get(payload, plain_members[i].member);
+
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			continue;
+		keys_add(k, plain_members[i].field, json_string_value(v), json_string_length(v));
+	}
+	bank_code = json_string_value(json_object_get(payload, "bank_code"));
+	for (size_t i = 0; i < nd && e == SAKSI_OK; i++) {
+		saksi_index_field f;
+
+		e = personal_token(b, names[i], values[i], bank_code, &f, tok);
+		if (e == SAKSI_OK && f != SAKSI_IX_STATE)
+			keys_add(k, f, tok, SAKSI_BLIND_TOKEN_LEN);
+	}
+	sodium_memzero(tok, sizeof(tok));
+	if (e != SAKSI_OK) {
+		saksi_index_keys_free(k);
+		return e;
+	}
+	*out = k;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_index_keys_of(const saksi_blind *b, const uint8_t *envb, size_t env_len,
+                    const uint8_t *disc, size_t disc_len, saksi_index_keys **out)
 {
 	saksi_envelope env;
-	uint8_t p[POSTING], tkey[9], check[8];
-	uint64_t upto;
+	char **names = NULL, **values = NULL;
+	size_t nd = 0;
 	json_t *root;
 	saksi_err e;
 
-	if (wtxn == NULL || b == NULL || envb == NULL)
+	if (out != NULL)
+		*out = NULL;
+	if (b == NULL || envb == NULL || out == NULL)
 		return SAKSI_ERR_INVAL;
 	if (saksi_envelope_parse(envb, env_len, &env) != SAKSI_OK)
 		return SAKSI_ERR_FORMAT;
@@ -392,32 +495,208 @@ saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx
 		json_decref(root);
 		return SAKSI_ERR_FORMAT;
 	}
+	if (disc != NULL && disc_len > 0) {
+		e = saksi_disclosures_check_json(root, disc, disc_len, &names, &values, &nd);
+		if (e == SAKSI_ERR_NOMEM) {
+			json_decref(root);
+			return e;
+		}
+		/* The daemon checked them at ingest; ones that do not match give no tokens. */
+		if (e != SAKSI_OK)
+			nd = 0;
+	}
+	e = saksi_index_keys_make(b, &env, root, names, values, nd, out);
+	saksi_disclosures_free(names, values, nd);
+	json_decref(root);
+	return e;
+}
+
+/* Posts every key of k with leaf idx's posting through cur. */
+static saksi_err
+keys_post(MDB_cursor *cur, const saksi_index_keys *k, uint64_t idx)
+{
+	uint8_t p[POSTING];
+	saksi_err e = SAKSI_OK;
+
+	saksi_put_u64(p, idx);
+	saksi_put_u64(p + 8, k->ik_time_ms);
+	for (size_t i = 0; i < k->ik_n && e == SAKSI_OK; i++) {
+		MDB_val kv = { k->ik_keys[i].k_len, (void *)k->ik_keys[i].k_key };
+		MDB_val v = { POSTING, p };
+		int rc = mdb_cursor_put(cur, &kv, &v, MDB_NODUPDATA);
+
+		/* Indexing an event again (a catch-up cut short) finds its postings there. */
+		e = rc == MDB_KEYEXIST ? SAKSI_OK : mdb_err(rc);
+	}
+	return e;
+}
+
+saksi_err
+saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
+                  const uint8_t *envb, size_t env_len, const uint8_t *disc, size_t disc_len)
+{
+	saksi_index_keys *k = NULL;
+	MDB_cursor *cur;
+	uint8_t check[8];
+	uint64_t upto;
+	saksi_err e;
+	int rc;
+
+	if (wtxn == NULL || b == NULL || envb == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = saksi_index_keys_of(b, envb, env_len, disc, disc_len, &k)) != SAKSI_OK)
+		return e;
 	if ((e = saksi_index_state(wtxn, dbi, &upto, check)) != SAKSI_OK)
 		goto out;
-	saksi_put_u64(p, idx);
-	saksi_put_u64(p + 8, env.ev_time_ms);
-	tkey[0] = SAKSI_IX_TIME;
-	saksi_put_u64(tkey + 1, env.ev_time_ms);
-	if ((e = post(wtxn, dbi, tkey, sizeof(tkey), p)) != SAKSI_OK ||
-	    (e = post_value(wtxn, dbi, SAKSI_IX_TYPE, env.ev_type, strlen(env.ev_type), p, 0,
-	    NULL)) != SAKSI_OK)
+	if ((rc = mdb_cursor_open(wtxn, dbi, &cur)) != 0) {
+		e = mdb_err(rc);
 		goto out;
-	for (size_t i = 0; i < sizeof(plain_members) / sizeof(plain_members[0]); i++) {
-		const json_t *v = json_object_get(root, plain_members[i].member);
-
-		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-			continue;
-		if ((e = post_value(wtxn, dbi, plain_members[i].field, json_string_value(v),
-		    json_string_length(v), p, 0, NULL)) != SAKSI_OK)
-			goto out;
 	}
-	if (disc != NULL && disc_len > 0 &&
-	    (e = post_personal(wtxn, dbi, b, root, disc, disc_len, p, 0, NULL)) != SAKSI_OK)
-		goto out;
-	if (idx + 1 > upto)
+	e = keys_post(cur, k, idx);
+	mdb_cursor_close(cur);
+	if (e == SAKSI_OK && idx + 1 > upto)
 		e = state_put(wtxn, dbi, idx + 1, check);
 out:
-	json_decref(root);
+	saksi_index_keys_free(k);
+	return e;
+}
+
+/* ---- a group's postings, written sorted ---- */
+
+struct bentry {
+	uint8_t be_key[KEY_MAX];
+	uint8_t be_klen;
+	uint8_t be_post[POSTING];
+};
+
+struct saksi_index_batch {
+	struct bentry *bt_e;
+	size_t bt_n, bt_cap;
+	uint64_t bt_upto;     /* the last leaf added + 1 */
+};
+
+saksi_err
+saksi_index_batch_new(saksi_index_batch **out)
+{
+	if (out == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	return SAKSI_OK;
+}
+
+void
+saksi_index_batch_clear(saksi_index_batch *bt)
+{
+	if (bt == NULL)
+		return;
+	if (bt->bt_n > 0)
+		sodium_memzero(bt->bt_e, bt->bt_n * sizeof(*bt->bt_e));
+	bt->bt_n = 0;
+	bt->bt_upto = 0;
+}
+
+void
+saksi_index_batch_free(saksi_index_batch *bt)
+{
+	if (bt == NULL)
+		return;
+	saksi_index_batch_clear(bt);
+	free(bt->bt_e);
+	free(bt);
+}
+
+size_t
+saksi_index_batch_count(const saksi_index_batch *bt)
+{
+	return bt != NULL ? bt->bt_n : 0;
+}
+
+saksi_err
+saksi_index_batch_add(saksi_index_batch *bt, const saksi_index_keys *k, uint64_t idx)
+{
+	struct bentry *grown;
+	size_t cap;
+
+	if (bt == NULL || k == NULL)
+		return SAKSI_ERR_INVAL;
+	if (bt->bt_n + k->ik_n > bt->bt_cap) {
+		cap = bt->bt_cap == 0 ? 1024 : bt->bt_cap;
+		while (cap < bt->bt_n + k->ik_n)
+			cap *= 2;
+		/* Not realloc: the old block holds tokens and is wiped before it goes. */
+		if ((grown = malloc(cap * sizeof(*grown))) == NULL)
+			return SAKSI_ERR_NOMEM;
+		if (bt->bt_n > 0)
+			memcpy(grown, bt->bt_e, bt->bt_n * sizeof(*grown));
+		if (bt->bt_e != NULL) {
+			sodium_memzero(bt->bt_e, bt->bt_n * sizeof(*bt->bt_e));
+			free(bt->bt_e);
+		}
+		bt->bt_e = grown;
+		bt->bt_cap = cap;
+	}
+	for (size_t i = 0; i < k->ik_n; i++) {
+		struct bentry *be = &bt->bt_e[bt->bt_n++];
+
+		memcpy(be->be_key, k->ik_keys[i].k_key, k->ik_keys[i].k_len);
+		be->be_klen = k->ik_keys[i].k_len;
+		saksi_put_u64(be->be_post, idx);
+		saksi_put_u64(be->be_post + 8, k->ik_time_ms);
+	}
+	if (idx + 1 > bt->bt_upto)
+		bt->bt_upto = idx + 1;
+	return SAKSI_OK;
+}
+
+/* LMDB's own order: keys bytewise, a prefix first; then the postings bytewise. */
+static int
+bentry_cmp(const void *a, const void *b)
+{
+	const struct bentry *x = a, *y = b;
+	size_t n = x->be_klen < y->be_klen ? x->be_klen : y->be_klen;
+	int c = memcmp(x->be_key, y->be_key, n);
+
+	if (c != 0)
+		return c;
+	if (x->be_klen != y->be_klen)
+		return x->be_klen < y->be_klen ? -1 : 1;
+	return memcmp(x->be_post, y->be_post, POSTING);
+}
+
+saksi_err
+saksi_index_batch_write(saksi_index_batch *bt, MDB_txn *wtxn, MDB_dbi dbi)
+{
+	MDB_cursor *cur;
+	uint8_t check[8];
+	uint64_t upto;
+	saksi_err e;
+	int rc;
+
+	if (bt == NULL || wtxn == NULL)
+		return SAKSI_ERR_INVAL;
+	if (bt->bt_n == 0)
+		return SAKSI_OK;
+	if ((e = saksi_index_state(wtxn, dbi, &upto, check)) != SAKSI_OK)
+		goto out;
+	qsort(bt->bt_e, bt->bt_n, sizeof(*bt->bt_e), bentry_cmp);
+	if ((rc = mdb_cursor_open(wtxn, dbi, &cur)) != 0) {
+		e = mdb_err(rc);
+		goto out;
+	}
+	/* In key order, one cursor: LMDB finds the next key on the page it is at. */
+	for (size_t i = 0; i < bt->bt_n && e == SAKSI_OK; i++) {
+		MDB_val k = { bt->bt_e[i].be_klen, bt->bt_e[i].be_key };
+		MDB_val v = { POSTING, bt->bt_e[i].be_post };
+
+		rc = mdb_cursor_put(cur, &k, &v, MDB_NODUPDATA);
+		e = rc == MDB_KEYEXIST ? SAKSI_OK : mdb_err(rc);
+	}
+	mdb_cursor_close(cur);
+	if (e == SAKSI_OK && bt->bt_upto > upto)
+		e = state_put(wtxn, dbi, bt->bt_upto, check);
+out:
+	saksi_index_batch_clear(bt);
 	return e;
 }
 
@@ -446,7 +725,7 @@ saksi_index_unpost_personal(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, ui
 	/* The posting saksi_index_event made: the same leaf and producer time. */
 	saksi_put_u64(p, idx);
 	saksi_put_u64(p + 8, env.ev_time_ms);
-	e = post_personal(wtxn, dbi, b, root, disc, disc_len, p, 1, n);
+	e = unpost_personal(wtxn, dbi, b, root, disc, disc_len, p, n);
 	json_decref(root);
 	return e;
 }

@@ -15,9 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <lmdb.h>
 
 #include "blind.h"
+#include "envelope.h"
 #include "saksi_error.h"
 
 #define SAKSI_INDEX_DB "index"
@@ -105,6 +107,56 @@ saksi_err saksi_index_prepare(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, 
 saksi_err saksi_index_event(MDB_txn *wtxn, MDB_dbi dbi, const saksi_blind *b, uint64_t idx,
                             const uint8_t *env, size_t env_len, const uint8_t *disc,
                             size_t disc_len);
+/*
+ * The keys of one event, made apart from any transaction, so that saksid's ingest workers
+ * do the parsing and blinding on every core and its committer only writes. The keys are
+ * exactly those saksi_index_event adds (it is saksi_index_keys_of then a write): one
+ * posting per key, (leaf index, producer time), the leaf index given when written.
+ * A saksi_index_keys holds blind tokens (personal fields under the index key), no clear
+ * value; it is immutable once made and may move between threads.
+ *
+ * saksi_index_keys_make: from env (parsed), its payload parsed (a JSON object) and the
+ * disclosure pairs names/values[0..nd) as saksi_disclosures_check_json gave them for this
+ * payload (NULL, 0 when none). Pure: no LMDB, no state; b may be shared by threads.
+ * SAKSI_ERR_INVAL for a NULL argument or a payload that is not an object; SAKSI_ERR_NOMEM.
+ * saksi_index_keys_of: the same from the envelope's bytes and the clear disclosures JSON
+ * array (NULL/0 if none), parsing and checking them as saksi_index_event does (personal
+ * fields left out if the disclosures do not match). SAKSI_ERR_FORMAT for an envelope or
+ * payload that does not parse; SAKSI_ERR_INVAL; SAKSI_ERR_NOMEM.
+ * saksi_index_keys_free wipes and frees; NULL is fine.
+ */
+typedef struct saksi_index_keys saksi_index_keys;
+saksi_err saksi_index_keys_make(const saksi_blind *b, const saksi_envelope *env,
+                                const json_t *payload, char *const *names,
+                                char *const *values, size_t nd, saksi_index_keys **out);
+saksi_err saksi_index_keys_of(const saksi_blind *b, const uint8_t *env, size_t env_len,
+                              const uint8_t *disc, size_t disc_len, saksi_index_keys **out);
+void saksi_index_keys_free(saksi_index_keys *k);
+
+/*
+ * A commit group's postings, gathered and then written sorted in key order through one
+ * cursor, so that events sharing a key (a branch, a type, an hour's milliseconds) touch
+ * its pages once rather than once per event. The database's content afterwards is the
+ * same as saksi_index_event's for each event in turn. One batch per writing thread.
+ * saksi_index_batch_add copies k's keys with the posting of leaf idx (k is not kept);
+ * the caller adds events in ledger order, every event below the first one added already
+ * indexed (or added). saksi_index_batch_write writes them in wtxn and moves upto to the
+ * last leaf added + 1, then empties the batch (also on failure: the caller aborts wtxn).
+ * An empty batch writes nothing. saksi_index_batch_clear empties it (wiping the tokens),
+ * for a group that failed. Errors: SAKSI_ERR_INVAL for NULL arguments; SAKSI_ERR_NOMEM
+ * (add); those of saksi_index_event's write (write): SAKSI_ERR_FULL, SAKSI_ERR_LEDGER,
+ * SAKSI_ERR_NOT_FOUND if the index has no state (not prepared).
+ */
+typedef struct saksi_index_batch saksi_index_batch;
+saksi_err saksi_index_batch_new(saksi_index_batch **out);
+void saksi_index_batch_free(saksi_index_batch *bt);
+saksi_err saksi_index_batch_add(saksi_index_batch *bt, const saksi_index_keys *k,
+                                uint64_t idx);
+saksi_err saksi_index_batch_write(saksi_index_batch *bt, MDB_txn *wtxn, MDB_dbi dbi);
+void saksi_index_batch_clear(saksi_index_batch *bt);
+/* Postings the batch holds now. */
+size_t saksi_index_batch_count(const saksi_index_batch *bt);
+
 /*
  * Forgetting a participant (FORMATS.md 7.4): removes from wtxn the postings of leaf idx
  * under the personal keys (nik, kpj, phone, email, account, device, ip) that

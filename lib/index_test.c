@@ -679,6 +679,248 @@ test_long_value(void **state)
 	assert_int_equal(q3(f, dbi, SAKSI_IX_CLAIM, id, 0, NULL, ANY, idx, 4, NULL), 0);
 }
 
+/* Every key and posting of the index, in LMDB's order: klen (2) || key || vlen (2) || v. */
+static uint8_t *
+dump(struct fx *f, MDB_dbi dbi, size_t *len)
+{
+	saksi_ledger_txn *t;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(saksi_ledger_begin(f->l, 0, &t), SAKSI_OK);
+	assert_int_equal(mdb_cursor_open(saksi_ledger_txn_mdb(t), dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		out = realloc(out, n + 4 + k.mv_size + v.mv_size);
+		assert_non_null(out);
+		out[n++] = (uint8_t)(k.mv_size >> 8);
+		out[n++] = (uint8_t)k.mv_size;
+		memcpy(out + n, k.mv_data, k.mv_size);
+		n += k.mv_size;
+		out[n++] = (uint8_t)(v.mv_size >> 8);
+		out[n++] = (uint8_t)v.mv_size;
+		memcpy(out + n, v.mv_data, v.mv_size);
+		n += v.mv_size;
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	saksi_ledger_abort(t);
+	*len = n;
+	return out;
+}
+
+/* Empties the index and prepares it again (upto 0). */
+static void
+reset_index(struct fx *f, MDB_dbi dbi)
+{
+	saksi_ledger_txn *t;
+	uint64_t upto;
+
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
+	assert_int_equal(mdb_drop(saksi_ledger_txn_mdb(t), dbi, 0), 0);
+	assert_int_equal(saksi_index_prepare(saksi_ledger_txn_mdb(t), dbi, f->b, &upto, NULL),
+	    SAKSI_OK);
+	assert_int_equal(upto, 0);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+}
+
+/* Keys as saksid's ingest workers make them: the parsed payload and checked pairs. */
+static saksi_index_keys *
+keys_like_ingest(struct fx *f, const struct kept *k)
+{
+	saksi_envelope env;
+	char **names = NULL, **values = NULL;
+	size_t nd = 0;
+	saksi_index_keys *out;
+	json_t *root;
+
+	assert_int_equal(saksi_envelope_parse(k->env, k->elen, &env), SAKSI_OK);
+	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(root);
+	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)k->disc, k->dlen,
+	    &names, &values, &nd), SAKSI_OK);
+	assert_int_equal(saksi_index_keys_make(f->b, &env, root, names, values, nd, &out),
+	    SAKSI_OK);
+	saksi_disclosures_free(names, values, nd);
+	json_decref(root);
+	return out;
+}
+
+/*
+ * The keys made apart and written sorted, a group at a time (saksid's fast path), give
+ * the index byte for byte as saksi_index_event one event at a time (the catch-up's path)
+ * over the same random ledger; and the hostile and NULL cases of the keys and batches.
+ */
+static void
+test_batch_same_bytes(void **state)
+{
+	struct fx *f = *state;
+	static const char *const staff_personal[] = { "ip" };
+	static const char *const pay_personal[] = { "bank_account" };
+	struct kept ev[60];
+	uint64_t rng = g_seed ^ 0x1d3f, upto;
+	uint8_t *a, *b2, *c2, check[8];
+	size_t alen, blen, clen;
+	saksi_index_batch *bt;
+	saksi_index_keys *k;
+	saksi_ledger_txn *t;
+	MDB_dbi dbi = open_dbi(f, 1), other;
+	char buf[1024], nik[17], dev[24], bk[24];
+	size_t n = sizeof(ev) / sizeof(ev[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		struct kept *e = &ev[i];
+		uint64_t r = gen_rnd_u(&rng);
+		/* Few people, devices and milliseconds: keys shared by many events. */
+		uint64_t tms = T0 + r % 7;
+
+		snprintf(nik, sizeof(nik), "73710141019%05u", (unsigned)(r >> 8) % 5);
+		snprintf(dev, sizeof(dev), "dev-%u", (unsigned)(r >> 16) % 3);
+		snprintf(bk, sizeof(bk), "BK-%06u", (unsigned)i);
+		switch (r >> 32 & 3) {
+		case 0:
+		case 1:
+			add_kept(f, dbi, "queue.booking.created", tms, booking(buf, sizeof(buf),
+			    nik, dev, bk), booking_personal, 7, e);
+			break;
+		case 2:
+			snprintf(buf, sizeof(buf), "{\"branch\":\"KC-MAKASSAR\",\"officer_id\":"
+			    "\"OF-%u\",\"role\":\"frontliner\",\"method\":\"sso\",\"result\":"
+			    "\"success\",\"terminal_id\":\"counter-1\",\"ip\":\"10.1.2.%u\"}",
+			    (unsigned)(r >> 20) % 3, (unsigned)(r >> 24) % 4);
+			add_kept(f, dbi, "staff.login", tms, buf, staff_personal, 1, e);
+			break;
+		default:
+			snprintf(buf, sizeof(buf), "{\"branch\":\"KC-MAKASSAR\",\"claim_id\":"
+			    "\"CL-%u\",\"amount\":\"1000\",\"bank_code\":\"002\","
+			    "\"bank_account\":\"02340101234550%u\",\"transfer_ref\":\"T%u\","
+			    "\"attempt\":1}", (unsigned)(r >> 20) % 4, (unsigned)(r >> 24) % 3,
+			    (unsigned)i);
+			add_kept(f, dbi, "claim.payment.sent", tms, buf, pay_personal, 1, e);
+			break;
+		}
+	}
+	a = dump(f, dbi, &alen);
+	assert_true(alen > 0);
+
+	/* The fast path: keys from saksi_index_keys_of, groups of 1, 7, 13, ... events. */
+	reset_index(f, dbi);
+	assert_int_equal(saksi_index_batch_new(&bt), SAKSI_OK);
+	for (size_t i = 0, g = 1; i < n; g += 6) {
+		assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
+		for (size_t j = 0; j < g && i < n; j++, i++) {
+			assert_int_equal(saksi_index_keys_of(f->b, ev[i].env, ev[i].elen,
+			    (const uint8_t *)ev[i].disc, ev[i].dlen, &k), SAKSI_OK);
+			assert_int_equal(saksi_index_batch_add(bt, k, ev[i].idx), SAKSI_OK);
+			saksi_index_keys_free(k);
+		}
+		assert_true(saksi_index_batch_count(bt) > 0);
+		assert_int_equal(saksi_index_batch_write(bt, saksi_ledger_txn_mdb(t), dbi),
+		    SAKSI_OK);
+		assert_int_equal(saksi_index_batch_count(bt), 0);
+		assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	}
+	b2 = dump(f, dbi, &blen);
+	assert_int_equal(blen, alen);
+	assert_memory_equal(a, b2, alen);
+
+	/* As the ingest workers make them (saksi_index_keys_make), all in one group. */
+	reset_index(f, dbi);
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
+	for (size_t i = 0; i < n; i++) {
+		k = keys_like_ingest(f, &ev[i]);
+		assert_int_equal(saksi_index_batch_add(bt, k, ev[i].idx), SAKSI_OK);
+		saksi_index_keys_free(k);
+	}
+	assert_int_equal(saksi_index_batch_write(bt, saksi_ledger_txn_mdb(t), dbi), SAKSI_OK);
+	assert_int_equal(saksi_index_state(saksi_ledger_txn_mdb(t), dbi, &upto, check),
+	    SAKSI_OK);
+	assert_int_equal(upto, ev[n - 1].idx + 1);
+	/* An empty batch writes nothing, not even the mark. */
+	assert_int_equal(saksi_index_batch_write(bt, saksi_ledger_txn_mdb(t), dbi), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	c2 = dump(f, dbi, &clen);
+	assert_int_equal(clen, alen);
+	assert_memory_equal(a, c2, alen);
+
+	/* Hostile and NULL arguments. */
+	{
+		saksi_envelope env;
+		json_t *arr = json_array(), *obj = json_object();
+		char *nm[1] = { NULL };
+		saksi_index_keys *x = (saksi_index_keys *)1;
+
+		assert_int_equal(saksi_envelope_parse(ev[0].env, ev[0].elen, &env), SAKSI_OK);
+		assert_int_equal(saksi_index_keys_make(NULL, &env, obj, NULL, NULL, 0, &x),
+		    SAKSI_ERR_INVAL);
+		assert_null(x);
+		assert_int_equal(saksi_index_keys_make(f->b, NULL, obj, NULL, NULL, 0, &x),
+		    SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_index_keys_make(f->b, &env, arr, NULL, NULL, 0, &x),
+		    SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_index_keys_make(f->b, &env, NULL, NULL, NULL, 0, &x),
+		    SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_index_keys_make(f->b, &env, obj, nm, NULL, 1, &x),
+		    SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_index_keys_make(f->b, &env, obj, NULL, NULL, 0, NULL),
+		    SAKSI_ERR_INVAL);
+		/* An object with nothing indexed but the envelope's time and type. */
+		assert_int_equal(saksi_index_keys_make(f->b, &env, obj, NULL, NULL, 0, &x),
+		    SAKSI_OK);
+		assert_int_equal(saksi_index_batch_add(bt, x, 0), SAKSI_OK);
+		assert_int_equal(saksi_index_batch_count(bt), 2);
+		saksi_index_batch_clear(bt);
+		assert_int_equal(saksi_index_batch_count(bt), 0);
+		saksi_index_keys_free(x);
+		json_decref(arr);
+		json_decref(obj);
+	}
+	assert_int_equal(saksi_index_keys_of(f->b, ev[0].env, 3, NULL, 0, &k), SAKSI_ERR_FORMAT);
+	assert_null(k);
+	assert_int_equal(saksi_index_keys_of(NULL, ev[0].env, ev[0].elen, NULL, 0, &k),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_keys_of(f->b, NULL, 0, NULL, 0, &k), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_keys_of(f->b, ev[0].env, ev[0].elen, NULL, 0, NULL),
+	    SAKSI_ERR_INVAL);
+	/* Disclosures that do not match: the event's keys without its personal ones. */
+	assert_int_equal(saksi_index_keys_of(f->b, ev[0].env, ev[0].elen,
+	    (const uint8_t *)"[]", 2, &k), SAKSI_OK);
+	saksi_index_keys_free(k);
+	assert_int_equal(saksi_index_keys_of(f->b, ev[0].env, ev[0].elen, NULL, 0, &k),
+	    SAKSI_OK);
+	assert_int_equal(saksi_index_batch_add(NULL, k, 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_batch_add(bt, NULL, 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_batch_new(NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_batch_count(NULL), 0);
+	/* A database without a state (not prepared): refused, the batch emptied. */
+	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
+	assert_int_equal(mdb_dbi_open(saksi_ledger_txn_mdb(t), "index-bare",
+	    MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &other), 0);
+	assert_int_equal(saksi_index_batch_add(bt, k, 0), SAKSI_OK);
+	assert_int_equal(saksi_index_batch_write(bt, NULL, other), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_batch_write(NULL, saksi_ledger_txn_mdb(t), other),
+	    SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_index_batch_write(bt, saksi_ledger_txn_mdb(t), other),
+	    SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_index_batch_count(bt), 0);
+	saksi_ledger_abort(t);
+	saksi_index_keys_free(k);
+	saksi_index_keys_free(NULL);
+	saksi_index_batch_free(bt);
+	saksi_index_batch_free(NULL);
+	for (size_t i = 0; i < n; i++) {
+		sodium_memzero(ev[i].disc, ev[i].dlen);
+		free(ev[i].disc);
+	}
+	free(a);
+	free(b2);
+	free(c2);
+}
+
 int
 main(void)
 {
@@ -690,6 +932,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unpost_personal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_same_bytes, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -1658,6 +1658,7 @@ saksi_rules_free(saksi_rules *r)
 	free(r->rs_sels);
 	free(r->rs_joins);
 	free(r->rs_rules);
+	rmem_free(r->rs_mem);
 	free(r);
 }
 

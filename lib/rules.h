@@ -1,15 +1,19 @@
 /*
  * rules.h: the broker-pattern detectors (schemas/RULES.md). A rules file is parsed into an
  * immutable saksi_rules; saksi_rules_eval feeds it one committed event at a time and keeps
- * every bit of window state in LMDB, in the caller's write transaction, so that state,
- * alerts and the ledger append that fed them commit or vanish together.
+ * the window state in LMDB, in the caller's write transaction, so that state, alerts and
+ * the ledger append that fed them commit or vanish together; or, in memory mode
+ * (saksi_rules_memory, RULES.md 4.4), in memory that follows the caller's transactions,
+ * with snapshots in them and the ledger's tail evaluated again after a crash.
  *
  * Nothing here ever sees a personal value: events carry blind tokens (blind.h) in place
  * of them, and saksi_rules_eval refuses an event that carries a personal field in clear.
  *
  * Threads: a loaded saksi_rules is read-only after saksi_rules_attach; any number of
  * threads may use it, each with its own transaction. All state changes go through the
- * MDB_txn passed in, so LMDB's single-writer rule orders them. Same events in the same
+ * MDB_txn passed in, so LMDB's single-writer rule orders them. In memory mode
+ * (saksi_rules_memory) the windows are r's own: evaluate, snapshot and read counters
+ * from one thread at a time (saksid's committer, under its lock). Same events in the same
  * order give the same alerts, with the same ids: replaying a ledger reproduces them.
  */
 #ifndef SAKSI_RULES_H
@@ -97,6 +101,9 @@ typedef struct saksi_rules_result {
 	uint64_t rr_evicted;        /* groups, values and join entries a cap forced out now */
 	uint64_t rr_first_alert;    /* id of the first alert raised by this call, 0 if none */
 	uint64_t rr_nalerts;        /* alerts raised: ids rr_first_alert .. + rr_nalerts - 1 */
+	uint64_t rr_refound;        /* memory mode, re-evaluating the tail after a restart:
+	                               alerts raised again and found in the log, byte for
+	                               byte (not counted in rr_nalerts) */
 } saksi_rules_result;
 
 typedef struct saksi_rule_stats {
@@ -166,6 +173,50 @@ saksi_err saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn);
  */
 saksi_err saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
                            saksi_rules_result *res);
+
+/*
+ * Window state in memory (RULES.md 4.4). Call before saksi_rules_attach: from then on
+ * windows, joins, expiry, deferred checks and counters live in memory, with the same
+ * semantics and the same alerts; the alert log, its marks and the ack state stay in
+ * LMDB, written per event as before. A snapshot of the changed state goes into the
+ * caller's transaction after every `events` (> 0) evaluated events, and through
+ * saksi_rules_snapshot when `ms` (0: never) of daemon time have passed. attach loads the
+ * last snapshot; the events evaluated after it (saksi_rules_resume_range) must then be
+ * evaluated again, in ledger order, before any new one: the alerts they raise again are
+ * compared with the log byte for byte and not written twice (rr_refound), a difference
+ * is SAKSI_ERR_CORRUPT. Memory follows the caller's transactions: an aborted one's
+ * changes are undone when the next evaluation or snapshot sees that it was lost.
+ * SAKSI_ERR_INVAL for events 0 or a rule set attached already.
+ */
+saksi_err saksi_rules_memory(saksi_rules *r, uint64_t events, uint64_t ms);
+/*
+ * Writes a snapshot into wtxn if one is due (the event count, or ms of daemon time since
+ * the last one, now_ms the daemon's clock) or force is set; *written (may be NULL) says
+ * whether it did. The committer calls it in each group's transaction; force before a
+ * rules reload, before detection is turned off, and in a transaction that forgets a
+ * participant (whose disclosures could not be opened again to re-evaluate the tail).
+ * SAKSI_ERR_INVAL without memory mode; LMDB errors (the caller aborts wtxn).
+ */
+saksi_err saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms,
+                               int force, int *written);
+/* The ledger leaves [*from, *to) to evaluate again after attach (from == to: none). */
+saksi_err saksi_rules_resume_range(const saksi_rules *r, uint64_t *from, uint64_t *to);
+/* After the tail: SAKSI_ERR_CORRUPT if it did not raise again every alert of the log. */
+saksi_err saksi_rules_resume_check(const saksi_rules *r, MDB_txn *txn);
+
+typedef struct saksi_rules_mem_stats {
+	uint64_t ms_snapshots;      /* snapshots written (committed or not) by this r */
+	uint64_t ms_last_keys;      /* keys the last one wrote */
+	uint64_t ms_rollbacks;      /* lost transactions whose changes were undone */
+	uint64_t ms_keys;           /* keys held in memory */
+	uint64_t ms_pending;        /* keys changed since the last snapshot */
+	uint64_t ms_since;          /* events evaluated since the last snapshot */
+	uint64_t ms_resume_from, ms_resume_to;  /* as saksi_rules_resume_range */
+	uint64_t ms_refound;        /* alerts the tail raised again and found in the log */
+	uint64_t ms_snap_ms;        /* daemon time of the last timed snapshot check */
+} saksi_rules_mem_stats;
+/* SAKSI_ERR_INVAL without memory mode. */
+saksi_err saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out);
 
 /* Alert id (1..) as raised; SAKSI_ERR_NOT_FOUND if none such. Any transaction. */
 saksi_err saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id,

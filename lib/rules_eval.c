@@ -26,6 +26,9 @@
 #define K_JOIN 'J'
 #define K_JEXP 'K'
 #define K_ALERT 'A'
+#define K_NMETA 'N'
+#define K_CMETA 'C'
+#define NEXT_UNSET UINT64_MAX      /* 'N': no event evaluated since the first snapshot */
 
 #define STATE_VERSION 1
 #define HASH_LEN 32
@@ -86,6 +89,10 @@ struct ectx {
 	struct stcache *c_st;     /* rules, then joins */
 	saksi_rules_result c_res;
 	MDB_cursor *c_cur;        /* for cx_first: one cursor for the whole evaluation */
+	struct rmem *c_mem;       /* memory mode: the state, else NULL (LMDB) */
+	uint64_t c_db_last;       /* memory mode: the log's last alert id in LMDB */
+	uint64_t c_db_published;
+	uint64_t c_next_leaf;     /* memory mode: leaf after the last event evaluated */
 };
 
 struct sup {
@@ -178,6 +185,8 @@ cx_first(struct ectx *c, const uint8_t *prefix, size_t plen, uint8_t *kout, size
 	int rc;
 
 	*klen = 0;
+	if (c->c_mem != NULL)
+		return rmem_first(c->c_mem, prefix, plen, kout, klen);
 	if (c->c_cur == NULL && (rc = mdb_cursor_open(c->c_txn, c->c_dbi, &c->c_cur)) != 0) {
 		c->c_cur = NULL;
 		return mdb_err(rc);
@@ -191,6 +200,35 @@ cx_first(struct ectx *c, const uint8_t *prefix, size_t plen, uint8_t *kout, size
 		*klen = k.mv_size;
 	}
 	return mdb_err(rc);
+}
+
+/*
+ * The engine's state, wherever it lives: LMDB in the caller's transaction, or memory
+ * (RULES.md 4.4), under the same keys and in the same key order, so that the two give
+ * the same alerts.
+ */
+static saksi_err
+st_get(struct ectx *c, const uint8_t *k, size_t kl, MDB_val *v)
+{
+	if (c->c_mem != NULL)
+		return rmem_get(c->c_mem, k, kl, v);
+	return db_get(c->c_txn, c->c_dbi, k, kl, v);
+}
+
+static saksi_err
+st_put(struct ectx *c, const uint8_t *k, size_t kl, const void *v, size_t vl)
+{
+	if (c->c_mem != NULL)
+		return rmem_put(c->c_mem, k, kl, v, vl);
+	return db_put(c->c_txn, c->c_dbi, k, kl, v, vl);
+}
+
+static saksi_err
+st_del(struct ectx *c, const uint8_t *k, size_t kl)
+{
+	if (c->c_mem != NULL)
+		return rmem_del(c->c_mem, k, kl);
+	return db_del(c->c_txn, c->c_dbi, k, kl);
 }
 
 static size_t
@@ -262,8 +300,57 @@ meta_save(MDB_txn *txn, MDB_dbi dbi, const struct meta *m)
 	return db_put(txn, dbi, &k, 1, b, sizeof(b));
 }
 
+/*
+ * Memory mode: the engine's meta lives with the windows, as 'N' (RULES.md 4.4): version ·
+ * seen · max producer time · late count · last alert id · next leaf (8 each but seen), so
+ * that a snapshot holds it and a lost transaction's change of it is undone. The log's
+ * own 'M' stays in LMDB, written per event: its alerts are durable with their leaf.
+ */
 static saksi_err
-stats_read(MDB_txn *txn, MDB_dbi dbi, const uint8_t fp[RULES_FP_LEN], saksi_rule_stats *s)
+nmeta_decode(const MDB_val *v, struct meta *m, uint64_t *next)
+{
+	const uint8_t *p = v->mv_data;
+
+	memset(m, 0, sizeof(*m));
+	if (v->mv_size < 1)
+		return SAKSI_ERR_CORRUPT;
+	if (p[0] != STATE_VERSION)
+		return SAKSI_ERR_VERSION;
+	if (v->mv_size != META_LEN || p[1] > 1)
+		return SAKSI_ERR_CORRUPT;
+	m->m_seen = p[1];
+	m->m_max_seen = saksi_get_u64(p + 2);
+	m->m_late = saksi_get_u64(p + 10);
+	m->m_last_alert = saksi_get_u64(p + 18);
+	*next = saksi_get_u64(p + 26);
+	return SAKSI_OK;
+}
+
+static void
+nmeta_encode(uint8_t b[META_LEN], const struct meta *m, uint64_t next)
+{
+	b[0] = STATE_VERSION;
+	b[1] = (uint8_t)(m->m_seen != 0);
+	saksi_put_u64(b + 2, m->m_max_seen);
+	saksi_put_u64(b + 10, m->m_late);
+	saksi_put_u64(b + 18, m->m_last_alert);
+	saksi_put_u64(b + 26, next);
+}
+
+static saksi_err
+nmeta_get(const struct rmem *mem, struct meta *m, uint64_t *next)
+{
+	uint8_t k = K_NMETA;
+	MDB_val v;
+	saksi_err e;
+
+	if ((e = rmem_get(mem, &k, 1, &v)) != SAKSI_OK)
+		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+	return nmeta_decode(&v, m, next);
+}
+
+static saksi_err
+stats_read(struct ectx *c, const uint8_t fp[RULES_FP_LEN], saksi_rule_stats *s)
 {
 	uint8_t k[KEY_MAX];
 	const uint8_t *p;
@@ -271,7 +358,7 @@ stats_read(MDB_txn *txn, MDB_dbi dbi, const uint8_t fp[RULES_FP_LEN], saksi_rule
 	saksi_err e;
 
 	memset(s, 0, sizeof(*s));
-	e = db_get(txn, dbi, k, key_fp(k, K_STAT, fp), &v);
+	e = st_get(c, k, key_fp(k, K_STAT, fp), &v);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_OK;
 	if (e != SAKSI_OK)
@@ -302,7 +389,7 @@ stats_of(struct ectx *c, size_t slot, saksi_rule_stats **s)
 	saksi_err e;
 
 	if (!sc->sc_loaded) {
-		if ((e = stats_read(c->c_txn, c->c_dbi, slot_fp(c, slot), &sc->sc_s)) != SAKSI_OK)
+		if ((e = stats_read(c, slot_fp(c, slot), &sc->sc_s)) != SAKSI_OK)
 			return e;
 		sc->sc_loaded = 1;
 	}
@@ -328,7 +415,7 @@ stats_flush(struct ectx *c)
 		saksi_put_u64(b + 16, s->rs_groups);
 		saksi_put_u64(b + 24, s->rs_groups_evicted);
 		saksi_put_u64(b + 32, s->rs_values_evicted);
-		if ((e = db_put(c->c_txn, c->c_dbi, k, key_fp(k, K_STAT, slot_fp(c, i)), b,
+		if ((e = st_put(c, k, key_fp(k, K_STAT, slot_fp(c, i)), b,
 		    sizeof(b))) != SAKSI_OK)
 			return e;
 	}
@@ -345,11 +432,12 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static saksi_err
-alert_encode_put(MDB_txn *txn, MDB_dbi dbi, const saksi_alert *a)
+#define ALERT_REC_MAX (16 + SAKSI_RULES_ID_MAX + 6 + SAKSI_RULES_GROUP_MAX + 64 + \
+	8 * SAKSI_ALERT_EVIDENCE_MAX)
+
+static size_t
+alert_encode(const saksi_alert *a, uint8_t k[9], uint8_t *b)
 {
-	uint8_t k[9], b[16 + SAKSI_RULES_ID_MAX + 6 + SAKSI_RULES_GROUP_MAX + 64 +
-	    8 * SAKSI_ALERT_EVIDENCE_MAX];
 	size_t rl = strlen(a->al_rule), gl = strlen(a->al_group), o = 0, i;
 
 	k[0] = K_ALERT;
@@ -375,6 +463,15 @@ alert_encode_put(MDB_txn *txn, MDB_dbi dbi, const saksi_alert *a)
 	b[o++] = (uint8_t)a->al_nevidence;
 	for (i = 0; i < a->al_nevidence; i++, o += 8)
 		saksi_put_u64(b + o, a->al_evidence[i]);
+	return o;
+}
+
+static saksi_err
+alert_encode_put(MDB_txn *txn, MDB_dbi dbi, const saksi_alert *a)
+{
+	uint8_t k[9], b[ALERT_REC_MAX];
+	size_t o = alert_encode(a, k, b);
+
 	return db_put(txn, dbi, k, sizeof(k), b, o);
 }
 
@@ -443,6 +540,27 @@ alert_raise(struct ectx *c, saksi_alert *a)
 
 	a->al_id = ++c->c_m.m_last_alert;
 	a->al_trigger = c->c_ev->we_index;
+	if (c->c_mem != NULL && a->al_id <= c->c_db_last) {
+		uint8_t k[9], b[ALERT_REC_MAX];
+		size_t n = alert_encode(a, k, b);
+		MDB_val v;
+
+		/*
+		 * The tail after a restart raises again what it raised before the crash: the
+		 * same alert, byte for byte, or the state is not what raised the log, and
+		 * going on would number new alerts wrongly. Found: not written twice.
+		 */
+		if ((e = db_get(c->c_txn, c->c_dbi, k, sizeof(k), &v)) != SAKSI_OK)
+			return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+		if (v.mv_size != n || memcmp(v.mv_data, b, n) != 0)
+			return SAKSI_ERR_CORRUPT;
+		c->c_res.rr_refound++;
+		rmem_info(c->c_mem)->ms_refound++;
+		return SAKSI_OK;
+	}
+	/* An event of the tail raising an alert the log lacks: not the state that ran. */
+	if (c->c_mem != NULL && c->c_ev->we_index < rmem_info(c->c_mem)->ms_resume_to)
+		return SAKSI_ERR_CORRUPT;
 	if ((e = alert_encode_put(c->c_txn, c->c_dbi, a)) != SAKSI_OK)
 		return e;
 	if (c->c_res.rr_nalerts++ == 0)
@@ -809,13 +927,27 @@ group_of(const struct wev *w, const struct rule *ru, const char *dayfield, char 
 	}
 	crypto_generichash_init(&st, NULL, 0, HASH_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)"saksi/rules/group/v1\n", 21);
-	text[0] = '\0';
+	/*
+	 * "f=v,f=v" by hand: this runs for every rule an event enters, and snprintf was a
+	 * tenth of the engine. It fits: at most 9 members of a 32-byte name and a 128-byte
+	 * value, 1458 bytes, under SAKSI_RULES_GROUP_MAX.
+	 */
 	for (i = 0; i < n; i++) {
-		crypto_generichash_update(&st, (const uint8_t *)names[i], strlen(names[i]) + 1);
-		crypto_generichash_update(&st, (const uint8_t *)vals[i], strlen(vals[i]) + 1);
-		o += (size_t)snprintf(text + o, SAKSI_RULES_GROUP_MAX + 1 - o, "%s%s=%s",
-		    i > 0 ? "," : "", names[i], vals[i]);
+		size_t nl = strlen(names[i]), vl = strlen(vals[i]);
+
+		crypto_generichash_update(&st, (const uint8_t *)names[i], nl + 1);
+		crypto_generichash_update(&st, (const uint8_t *)vals[i], vl + 1);
+		if (o + (i > 0) + nl + 1 + vl > SAKSI_RULES_GROUP_MAX)
+			return 0;
+		if (i > 0)
+			text[o++] = ',';
+		memcpy(text + o, names[i], nl);
+		o += nl;
+		text[o++] = '=';
+		memcpy(text + o, vals[i], vl);
+		o += vl;
 	}
+	text[o] = '\0';
 	if (n == 0)
 		strcpy(text, "*");
 	crypto_generichash_final(&st, hash, HASH_LEN);
@@ -1089,7 +1221,7 @@ group_load(struct ectx *c, const struct rule *ru, const uint8_t ghash[HASH_LEN],
 
 	memset(g, 0, sizeof(*g));
 	memcpy(g->g_hash, ghash, HASH_LEN);
-	e = db_get(c->c_txn, c->c_dbi, k, gkey(k, ru, ghash), &v);
+	e = st_get(c, k, gkey(k, ru, ghash), &v);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_OK;
 	if (e != SAKSI_OK)
@@ -1131,8 +1263,8 @@ group_delete(struct ectx *c, size_t slot, const struct rule *ru, const uint8_t g
 	saksi_rule_stats *s;
 	saksi_err e;
 
-	if ((e = db_del(c->c_txn, c->c_dbi, k, gkey(k, ru, ghash))) != SAKSI_OK ||
-	    (e = db_del(c->c_txn, c->c_dbi, k, xkey(k, ru->r_fp, keep, ghash))) != SAKSI_OK)
+	if ((e = st_del(c, k, gkey(k, ru, ghash))) != SAKSI_OK ||
+	    (e = st_del(c, k, xkey(k, ru->r_fp, keep, ghash))) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
 		return e;
@@ -1165,16 +1297,16 @@ group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 		return SAKSI_OK;
 	}
 	if (g->g_exists && g->g_keep != keep &&
-	    (e = db_del(c->c_txn, c->c_dbi, k, xkey(k, ru->r_fp, g->g_keep, g->g_hash))) !=
+	    (e = st_del(c, k, xkey(k, ru->r_fp, g->g_keep, g->g_hash))) !=
 	    SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	g->g_keep = keep;
 	if ((e = group_encode(ru, g, &buf, &len)) != SAKSI_OK)
 		return e;
-	e = db_put(c->c_txn, c->c_dbi, k, gkey(k, ru, g->g_hash), buf, len);
+	e = st_put(c, k, gkey(k, ru, g->g_hash), buf, len);
 	free(buf);
 	if (e == SAKSI_OK)
-		e = db_put(c->c_txn, c->c_dbi, k, xkey(k, ru->r_fp, keep, g->g_hash), "", 0);
+		e = st_put(c, k, xkey(k, ru->r_fp, keep, g->g_hash), "", 0);
 	g->g_exists = 1;
 	return e;
 }
@@ -1812,7 +1944,7 @@ queue_event(struct ectx *c, size_t slot, const struct rule *ru, int is_checkin, 
 			for (i = 0; i < ru->r_nexempt; i++)
 				if (strcmp(ex, ru->r_exempt[i]) == 0)
 					t->e_flags |= TF_EXEMPT;
-		if ((e = db_put(c->c_txn, c->c_dbi, k, pkey(k, ru, w->we_time, ghash, seq), "",
+		if ((e = st_put(c, k, pkey(k, ru, w->we_time, ghash, seq), "",
 		    0)) != SAKSI_OK)
 			goto out;
 	}
@@ -1881,7 +2013,7 @@ daily_event(struct ectx *c, size_t slot, const struct rule *ru, int served, int 
 	}
 	if ((e = ent_insert(&g, &en, &pos)) != SAKSI_OK)
 		goto out;
-	if (served && (e = db_put(c->c_txn, c->c_dbi, k, pkey(k, ru, w->we_time, ghash,
+	if (served && (e = st_put(c, k, pkey(k, ru, w->we_time, ghash,
 	    w->we_index), "", 0)) != SAKSI_OK)
 		goto out;
 	if ((e = cap_values(c, slot, ru, &g)) != SAKSI_OK)
@@ -1955,7 +2087,7 @@ pending_run(struct ectx *c, size_t slot, const struct rule *ru)
 		if (t >= c->c_w)
 			return SAKSI_OK;
 		tag = saksi_get_u64(k + pl + 8 + HASH_LEN);
-		if ((e = db_del(c->c_txn, c->c_dbi, k, kl)) != SAKSI_OK)
+		if ((e = st_del(c, k, kl)) != SAKSI_OK)
 			return e;
 		if ((e = group_load(c, ru, k + pl + 8, &g)) != SAKSI_OK)
 			return e;
@@ -2139,7 +2271,7 @@ joins_apply(struct ectx *c)
 			done |= 1u << i;
 			if (f == j->j_ncopy)
 				continue;
-			e = db_get(c->c_txn, c->c_dbi, k, jkey(k, K_JOIN, j, kv), &v);
+			e = st_get(c, k, jkey(k, K_JOIN, j, kv), &v);
 			if (e == SAKSI_ERR_NOT_FOUND)
 				continue;
 			if (e != SAKSI_OK)
@@ -2164,8 +2296,8 @@ join_delete(struct ectx *c, size_t slot, const struct join *j, uint64_t time,
 	saksi_err e;
 
 	memcpy(k + o, khash, HASH_LEN);
-	if ((e = db_del(c->c_txn, c->c_dbi, k, o + HASH_LEN)) != SAKSI_OK ||
-	    (e = db_del(c->c_txn, c->c_dbi, k, jxkey(k, j, time, khash))) != SAKSI_OK)
+	if ((e = st_del(c, k, o + HASH_LEN)) != SAKSI_OK ||
+	    (e = st_del(c, k, jxkey(k, j, time, khash))) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
 		return e;
@@ -2236,7 +2368,7 @@ joins_store(struct ectx *c)
 			continue;
 		slot = r->rs_nrules + i;
 		kl = jkey(k, K_JOIN, j, kv);
-		e = db_get(c->c_txn, c->c_dbi, k, kl, &v);
+		e = st_get(c, k, kl, &v);
 		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
 			return e;
 		exists = e == SAKSI_OK;
@@ -2251,7 +2383,7 @@ joins_store(struct ectx *c)
 			/* The latest record (producer time, then leaf index) wins. */
 			if (ot > w->we_time || (ot == w->we_time && oi > w->we_index))
 				continue;
-			if ((e = db_del(c->c_txn, c->c_dbi, xk, jxkey(xk, j, ot, k + 1 +
+			if ((e = st_del(c, xk, jxkey(xk, j, ot, k + 1 +
 			    RULES_FP_LEN))) != SAKSI_OK)
 				return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 		} else {
@@ -2288,8 +2420,8 @@ joins_store(struct ectx *c)
 		if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
 			return e;
 		s->rs_matched++;
-		if ((e = db_put(c->c_txn, c->c_dbi, k, kl, buf, o)) != SAKSI_OK ||
-		    (e = db_put(c->c_txn, c->c_dbi, xk, jxkey(xk, j, w->we_time,
+		if ((e = st_put(c, k, kl, buf, o)) != SAKSI_OK ||
+		    (e = st_put(c, xk, jxkey(xk, j, w->we_time,
 		    k + 1 + RULES_FP_LEN), "", 0)) != SAKSI_OK)
 			return e;
 	}
@@ -2320,12 +2452,39 @@ late_event(struct ectx *c)
 	return alert_raise(c, &a);
 }
 
+/*
+ * Memory mode, after an evaluation: its meta into memory ('N'); the log's meta ('M',
+ * whose last id never goes back while the tail is evaluated again) into LMDB; and a
+ * snapshot when the events since the last one reach the interval.
+ */
+static saksi_err
+mem_finish(struct ectx *c)
+{
+	saksi_rules_mem_stats *info = rmem_info(c->c_mem);
+	uint8_t k = K_NMETA, b[META_LEN];
+	struct meta dbm = c->c_m;
+	saksi_err e;
+
+	nmeta_encode(b, &c->c_m, c->c_next_leaf);
+	if ((e = rmem_put(c->c_mem, &k, 1, b, sizeof(b))) != SAKSI_OK)
+		return e;
+	dbm.m_last_alert = max_u64(c->c_m.m_last_alert, c->c_db_last);
+	dbm.m_published = c->c_db_published;
+	if ((e = meta_save(c->c_txn, c->c_dbi, &dbm)) != SAKSI_OK)
+		return e;
+	if (++info->ms_since < c->c_r->rs_snap_events)
+		return SAKSI_OK;
+	return rmem_flush(c->c_mem, c->c_txn, c->c_dbi, c->c_next_leaf);
+}
+
 saksi_err
 saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
                  saksi_rules_result *res)
 {
 	struct ectx c;
+	uint64_t gen0 = 0, next0 = 0;
 	size_t i;
+	int moved = 0;
 	saksi_err e;
 
 	if (res != NULL)
@@ -2353,6 +2512,35 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 		if (e == SAKSI_ERR_NOT_FOUND)
 			e = SAKSI_ERR_CORRUPT;    /* attach wrote it */
 		goto out;
+	}
+	if (r->rs_mem != NULL) {
+		/* Memory first brought in line with wtxn (a lost transaction undone), then
+		 * every change of this evaluation under a new generation. */
+		c.c_mem = r->rs_mem;
+		c.c_db_last = c.c_m.m_last_alert;
+		c.c_db_published = c.c_m.m_published;
+		if ((e = rmem_sync(c.c_mem, wtxn, c.c_dbi)) != SAKSI_OK ||
+		    (e = nmeta_get(c.c_mem, &c.c_m, &c.c_next_leaf)) != SAKSI_OK ||
+		    (e = rmem_cmeta_get(wtxn, c.c_dbi, &gen0, &next0)) != SAKSI_OK)
+			goto out;
+		if (c.c_next_leaf == NEXT_UNSET) {
+			/* The first event since the first snapshot: that snapshot holds the
+			 * leaves before it. */
+			uint8_t nk = K_NMETA, b[META_LEN];
+
+			nmeta_encode(b, &c.c_m, ev->re_index);
+			if ((e = db_put(wtxn, c.c_dbi, &nk, 1, b, sizeof(b))) != SAKSI_OK)
+				goto out;
+			c.c_next_leaf = ev->re_index;
+		}
+		if (ev->re_index >= c.c_next_leaf)
+			c.c_next_leaf = ev->re_index + 1;
+		/* 'C' first: a transaction that cannot be written to fails before memory
+		 * moves (a read-only one is SAKSI_ERR_INVAL, as in LMDB mode). */
+		if ((e = rmem_cmeta_put(wtxn, c.c_dbi, gen0 + 1, c.c_next_leaf)) != SAKSI_OK)
+			goto out;
+		rmem_next_gen(c.c_mem);
+		moved = 1;
 	}
 	c.c_w = c.c_m.m_seen && c.c_m.m_max_seen > r->rs_lateness ?
 	    c.c_m.m_max_seen - r->rs_lateness : 0;
@@ -2386,9 +2574,18 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 				goto out;
 		}
 	}
-	if ((e = stats_flush(&c)) == SAKSI_OK)
+	if ((e = stats_flush(&c)) == SAKSI_OK && c.c_mem != NULL)
+		e = mem_finish(&c);
+	else if (e == SAKSI_OK)
 		e = meta_save(wtxn, c.c_dbi, &c.c_m);
 out:
+	if (e != SAKSI_OK && moved) {
+		/* Undone now, so that a caller going on in wtxn (it must not: it aborts) or
+		 * the next evaluation sees memory as wtxn has it. */
+		if (rmem_undo_to(c.c_mem, gen0) != SAKSI_OK ||
+		    rmem_cmeta_put(wtxn, c.c_dbi, gen0, next0) != SAKSI_OK)
+			e = SAKSI_ERR_CORRUPT;
+	}
 	if (e == SAKSI_OK && res != NULL)
 		*res = c.c_res;
 	if (c.c_cur != NULL)
@@ -2435,6 +2632,79 @@ fp_current(const saksi_rules *r, const uint8_t *fp)
 		if (memcmp(r->rs_joins[i]->j_fp, fp, RULES_FP_LEN) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * Memory mode at attach: the state database holds the last snapshot (the window keys
+ * and 'N'); load it, and note the leaves evaluated after it ('C': up to where the
+ * transactions that committed got) for the caller to evaluate again. State written
+ * per event before memory mode has no 'N': it is current, its meta is 'M'.
+ */
+static saksi_err
+mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
+{
+	static const char loaded[] = { K_GROUP, K_EXP, K_PEND, K_STAT, K_JOIN, K_JEXP, K_NMETA };
+	saksi_rules_mem_stats *info;
+	struct rmem *mem = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	struct meta nm;
+	uint64_t gen, to, from;
+	uint8_t nk = K_NMETA, b[META_LEN];
+	saksi_err e;
+	int rc;
+
+	rmem_free(r->rs_mem);
+	r->rs_mem = NULL;
+	if ((e = rmem_cmeta_get(wtxn, dbi, &gen, &to)) != SAKSI_OK || (e = rmem_new(&mem)) !=
+	    SAKSI_OK)
+		return e;
+	if ((rc = mdb_cursor_open(wtxn, dbi, &cur)) != 0) {
+		e = mdb_err(rc);
+		goto fail;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 1 || memchr(loaded, ((uint8_t *)k.mv_data)[0],
+		    sizeof(loaded)) == NULL)
+			continue;
+		if ((e = rmem_load(mem, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != SAKSI_OK)
+			goto fail;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (rc != MDB_NOTFOUND) {
+		e = mdb_err(rc);
+		goto fail;
+	}
+	if ((e = nmeta_get(mem, &nm, &from)) == SAKSI_ERR_CORRUPT &&
+	    rmem_get(mem, &nk, 1, &v) == SAKSI_ERR_NOT_FOUND) {
+		/* The state as it stands is the first snapshot; the first event evaluated
+		 * will say which leaf it holds up to. */
+		nmeta_encode(b, dbm, NEXT_UNSET);
+		if ((e = rmem_load(mem, &nk, 1, b, sizeof(b))) != SAKSI_OK ||
+		    (e = db_put(wtxn, dbi, &nk, 1, b, sizeof(b))) != SAKSI_OK)
+			goto fail;
+		from = NEXT_UNSET;
+	} else if (e != SAKSI_OK)
+		goto fail;
+	if (from == NEXT_UNSET)
+		from = to;        /* no evaluation committed since that snapshot */
+	if (from > to) {
+		e = SAKSI_ERR_CORRUPT;
+		goto fail;
+	}
+	info = rmem_info(mem);
+	info->ms_resume_from = from;
+	info->ms_resume_to = to;
+	rmem_loaded(mem, wtxn, gen);
+	r->rs_mem = mem;
+	return SAKSI_OK;
+fail:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	rmem_free(mem);
+	return e;
 }
 
 saksi_err
@@ -2504,8 +2774,115 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 		if ((e = db_put(wtxn, dbi, k, kl, name, strlen(name))) != SAKSI_OK)
 			return e;
 	}
+	if (r->rs_snap_events > 0)
+		e = mem_load(r, wtxn, dbi, &m);
+	else {
+		/* State written per event from now on: no snapshot to resume from. */
+		uint8_t nk = K_NMETA, ck = K_CMETA;
+
+		if ((e = db_del(wtxn, dbi, &nk, 1)) == SAKSI_ERR_NOT_FOUND)
+			e = SAKSI_OK;
+		if (e == SAKSI_OK && (e = db_del(wtxn, dbi, &ck, 1)) == SAKSI_ERR_NOT_FOUND)
+			e = SAKSI_OK;
+	}
+	if (e != SAKSI_OK)
+		return e;
 	r->rs_dbi = dbi;
 	r->rs_attached = 1;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_memory(saksi_rules *r, uint64_t events, uint64_t ms)
+{
+	if (r == NULL || events == 0 || r->rs_attached)
+		return SAKSI_ERR_INVAL;
+	r->rs_snap_events = events;
+	r->rs_snap_ms = ms;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms, int force,
+                     int *written)
+{
+	saksi_rules_mem_stats *info;
+	struct meta nm;
+	uint64_t next;
+	saksi_err e;
+	int due;
+
+	if (written != NULL)
+		*written = 0;
+	if (r == NULL || wtxn == NULL || !r->rs_attached || r->rs_mem == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = rmem_sync(r->rs_mem, wtxn, r->rs_dbi)) != SAKSI_OK)
+		return e;
+	info = rmem_info(r->rs_mem);
+	if (info->ms_snap_ms == 0 || now_ms < info->ms_snap_ms)
+		info->ms_snap_ms = now_ms;    /* the clock starts at the first call */
+	due = force || info->ms_since >= r->rs_snap_events ||
+	    (r->rs_snap_ms > 0 && info->ms_since > 0 &&
+	    now_ms - info->ms_snap_ms >= r->rs_snap_ms);
+	if (!due)
+		return SAKSI_OK;
+	if ((e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK ||
+	    (e = rmem_flush(r->rs_mem, wtxn, r->rs_dbi, next)) != SAKSI_OK)
+		return e;
+	info->ms_snap_ms = now_ms;
+	if (written != NULL)
+		*written = 1;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_resume_range(const saksi_rules *r, uint64_t *from, uint64_t *to)
+{
+	const saksi_rules_mem_stats *info;
+
+	if (from != NULL)
+		*from = 0;
+	if (to != NULL)
+		*to = 0;
+	if (r == NULL || from == NULL || to == NULL || !r->rs_attached || r->rs_mem == NULL)
+		return SAKSI_ERR_INVAL;
+	info = rmem_info(r->rs_mem);
+	*from = info->ms_resume_from;
+	*to = info->ms_resume_to;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_resume_check(const saksi_rules *r, MDB_txn *txn)
+{
+	struct meta dbm, nm;
+	uint64_t next;
+	saksi_err e;
+
+	if (r == NULL || txn == NULL || !r->rs_attached || r->rs_mem == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = meta_load(txn, r->rs_dbi, &dbm)) != SAKSI_OK)
+		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+	if ((e = rmem_sync(r->rs_mem, txn, r->rs_dbi)) != SAKSI_OK ||
+	    (e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK)
+		return e;
+	/* Every alert of the log raised again, and the tail evaluated to its end. */
+	if (nm.m_last_alert != dbm.m_last_alert ||
+	    next < rmem_info(r->rs_mem)->ms_resume_to)
+		return SAKSI_ERR_CORRUPT;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out)
+{
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (r == NULL || out == NULL || r->rs_mem == NULL)
+		return SAKSI_ERR_INVAL;
+	*out = *rmem_info(r->rs_mem);
+	out->ms_keys = rmem_count(r->rs_mem);
+	out->ms_pending = rmem_pending(r->rs_mem);
 	return SAKSI_OK;
 }
 
@@ -2597,19 +2974,25 @@ saksi_rules_published_set(const saksi_rules *r, MDB_txn *wtxn, uint64_t id)
 saksi_err
 saksi_rules_stats(const saksi_rules *r, MDB_txn *txn, const char *id, saksi_rule_stats *out)
 {
+	struct ectx c;
 	size_t i;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (r == NULL || txn == NULL || id == NULL || out == NULL || !r->rs_attached)
 		return SAKSI_ERR_INVAL;
+	memset(&c, 0, sizeof(c));
+	c.c_r = r;
+	c.c_txn = txn;
+	c.c_dbi = r->rs_dbi;
+	c.c_mem = r->rs_mem;
 	for (i = 0; i < r->rs_nrules; i++)
 		if (strcmp(r->rs_rules[i]->r_id, id) == 0)
-			return stats_read(txn, r->rs_dbi, r->rs_rules[i]->r_fp, out);
+			return stats_read(&c, r->rs_rules[i]->r_fp, out);
 	if (strncmp(id, "join:", 5) == 0)
 		for (i = 0; i < r->rs_njoins; i++)
 			if (strcmp(r->rs_joins[i]->j_name, id + 5) == 0)
-				return stats_read(txn, r->rs_dbi, r->rs_joins[i]->j_fp, out);
+				return stats_read(&c, r->rs_joins[i]->j_fp, out);
 	return SAKSI_ERR_NOT_FOUND;
 }
 

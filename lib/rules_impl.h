@@ -130,9 +130,39 @@ struct saksi_rules {
 	size_t rs_nrules;
 	MDB_dbi rs_dbi;
 	int rs_attached;
+	/* Window state in memory (RULES.md 4.4): set by saksi_rules_memory, made at attach. */
+	uint64_t rs_snap_events;      /* 0: the state lives in LMDB, written per event */
+	uint64_t rs_snap_ms;
+	struct rmem *rs_mem;
 };
 
 const char *rules_type_name(int type);
+
+/*
+ * The in-memory state (rules_mem.c): an ordered map in LMDB's key order holding the keys
+ * G X P J K S N of RULES.md 4.1, an undo log following the caller's write transactions
+ * (rmem_sync), and the incremental snapshot (rmem_flush). Keys are at most 64 bytes.
+ */
+struct rmem;
+saksi_err rmem_new(struct rmem **out);
+void rmem_free(struct rmem *m);
+saksi_err rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v);
+saksi_err rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
+saksi_err rmem_del(struct rmem *m, const uint8_t *k, size_t kl);
+saksi_err rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,
+                     size_t *kl);
+saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi);
+uint64_t rmem_next_gen(struct rmem *m);
+uint64_t rmem_gen(const struct rmem *m);
+saksi_err rmem_undo_to(struct rmem *m, uint64_t g);
+saksi_err rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf);
+saksi_err rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
+void rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen);
+size_t rmem_count(const struct rmem *m);
+size_t rmem_pending(const struct rmem *m);
+saksi_rules_mem_stats *rmem_info(struct rmem *m);
+saksi_err rmem_cmeta_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *gen, uint64_t *next);
+saksi_err rmem_cmeta_put(MDB_txn *txn, MDB_dbi dbi, uint64_t gen, uint64_t next);
 const char *rules_sev_name(int sev);
 
 

@@ -29,12 +29,66 @@
 #define DAY 86400000ull
 #define T0 1700000000000ull      /* a producer time in 2023 */
 
+/* An event as committed, kept so that a restart in memory mode can evaluate the tail
+ * again (RULES.md 4.4), as saksid does from the ledger. */
+struct logged {
+	char *l_type;
+	uint64_t l_time;
+	char *l_branch;
+	saksi_rule_field *l_f;
+	size_t l_n;
+};
+
 struct fx {
 	char dir[64];
 	MDB_env *env;
 	saksi_rules *r;
 	uint64_t next_index;
+	struct logged *log;       /* by leaf index */
+	size_t nlog;
+	int lmdb_only;            /* memory build: this use_rules in LMDB mode */
+	uint64_t tail_max;        /* longest tail evaluated again */
 };
+
+static void
+log_clear(struct fx *fx)
+{
+	size_t i, j;
+
+	for (i = 0; i < fx->nlog; i++) {
+		free(fx->log[i].l_type);
+		free(fx->log[i].l_branch);
+		for (j = 0; j < fx->log[i].l_n; j++) {
+			free((char *)fx->log[i].l_f[j].rf_name);
+			free((char *)fx->log[i].l_f[j].rf_value);
+		}
+		free(fx->log[i].l_f);
+	}
+	free(fx->log);
+	fx->log = NULL;
+	fx->nlog = 0;
+}
+
+static void
+log_event(struct fx *fx, const saksi_rule_event *ev)
+{
+	struct logged *l;
+	size_t j;
+
+	assert_int_equal(ev->re_index, fx->nlog);
+	assert_non_null(fx->log = realloc(fx->log, (fx->nlog + 1) * sizeof(*fx->log)));
+	l = &fx->log[fx->nlog++];
+	assert_non_null(l->l_type = strdup(ev->re_type));
+	assert_non_null(l->l_branch = strdup(ev->re_branch));
+	l->l_time = ev->re_time_ms;
+	l->l_n = ev->re_nfields;
+	assert_non_null(l->l_f = calloc(ev->re_nfields + 1, sizeof(*l->l_f)));
+	for (j = 0; j < ev->re_nfields; j++) {
+		assert_non_null(l->l_f[j].rf_name = strdup(ev->re_fields[j].rf_name));
+		assert_non_null(l->l_f[j].rf_value = strdup(ev->re_fields[j].rf_value));
+		l->l_f[j].rf_personal = ev->re_fields[j].rf_personal;
+	}
+}
 
 static void
 env_open(struct fx *fx)
@@ -75,6 +129,7 @@ teardown(void **state)
 	if (fx->env != NULL)
 		env_close(fx);
 	rm_rf(fx->dir);
+	log_clear(fx);
 	free(fx);
 	return 0;
 }
@@ -92,21 +147,86 @@ parse_ok(const char *text)
 	return r;
 }
 
+/*
+ * Memory mode (RULES.md 4.4), in the build of rules_mem_test.c: the events committed
+ * after the snapshot are evaluated again, in order, from the fixture's log, as saksid
+ * does from the ledger; the alerts they raise must be those of the log.
+ */
+static void
+resume(struct fx *fx, saksi_rules *r)
+{
+#ifdef RULES_TEST_MEMORY
+	uint64_t from = 0, to = 0, i;
+	MDB_txn *txn;
+
+	if (fx->lmdb_only)
+		return;
+	assert_int_equal(saksi_rules_resume_range(r, &from, &to), SAKSI_OK);
+	assert_true(from <= to && to <= fx->nlog);
+	/* Bounded: never more than the snapshot interval. */
+	assert_true(to - from <= RULES_TEST_MEMORY);
+	if (to - from > fx->tail_max)
+		fx->tail_max = to - from;
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	for (i = from; i < to; i++) {
+		const struct logged *l = &fx->log[i];
+		saksi_rule_event ev = { i, l->l_type, l->l_time, l->l_branch, l->l_f, l->l_n };
+		saksi_rules_result res;
+
+		assert_int_equal(saksi_rules_eval(r, txn, &ev, &res), SAKSI_OK);
+		assert_int_equal(res.rr_nalerts, 0);
+	}
+	assert_int_equal(saksi_rules_resume_check(r, txn), SAKSI_OK);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+#else
+	(void)fx;
+	(void)r;
+#endif
+}
+
 static void
 attach(struct fx *fx, saksi_rules *r)
 {
 	MDB_txn *txn;
 
+#ifdef RULES_TEST_MEMORY
+	if (!fx->lmdb_only)
+		assert_int_equal(saksi_rules_memory(r, RULES_TEST_MEMORY, 0), SAKSI_OK);
+#endif
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
 	assert_int_equal(saksi_rules_attach(r, txn), SAKSI_OK);
 	assert_int_equal(mdb_txn_commit(txn), 0);
+	resume(fx, r);
+}
+
+/* Memory mode: the rules in use write all they hold before they are replaced, as
+ * saksid does at a reload (RULES.md 4.4). */
+static void
+drop_rules(struct fx *fx)
+{
+#ifdef RULES_TEST_MEMORY
+	MDB_txn *txn;
+
+	saksi_rules_mem_stats ms;
+
+	if (fx->r != NULL && saksi_rules_memory_stats(fx->r, &ms) == SAKSI_OK) {
+		int written = 0;
+
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		assert_int_equal(saksi_rules_snapshot(fx->r, txn, 0, 1, &written), SAKSI_OK);
+		assert_int_equal(written, 1);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	}
+#endif
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
 }
 
 /* Loads text as the fixture's rule set (replacing any) and attaches it. */
 static void
 use_rules(struct fx *fx, const char *text)
 {
-	saksi_rules_free(fx->r);
+	drop_rules(fx);
 	fx->r = parse_ok(text);
 	attach(fx, fx->r);
 }
@@ -162,6 +282,7 @@ vfeed(struct fx *fx, const char *type, uint64_t t, saksi_rules_result *res, va_l
 	e = saksi_rules_eval(fx->r, txn, &ev, res);
 	if (e == SAKSI_OK) {
 		assert_int_equal(mdb_txn_commit(txn), 0);
+		log_event(fx, &ev);
 		fx->next_index++;
 	} else
 		mdb_txn_abort(txn);
@@ -1484,6 +1605,7 @@ fresh_env(struct fx *fx)
 	assert_non_null(mkdtemp(strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX")));
 	env_open(fx);
 	fx->next_index = 0;
+	log_clear(fx);
 }
 
 #define NSTREAM 1500
@@ -1723,6 +1845,10 @@ static void
 test_map_full(void **state)
 {
 	struct fx *fx = *state;
+#ifdef RULES_TEST_MEMORY
+	/* The window state does not fill the map per event in memory mode. */
+	fx->lmdb_only = 1;
+#endif
 	saksi_rules_result res;
 	saksi_err e = SAKSI_OK;
 	char d[32];
@@ -1770,6 +1896,10 @@ static void
 test_corrupt_state(void **state)
 {
 	struct fx *fx = *state;
+#ifdef RULES_TEST_MEMORY
+	/* Memory mode reads the state database at attach: test_mem_corrupt. */
+	fx->lmdb_only = 1;
+#endif
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_cursor *cur;
@@ -1815,7 +1945,7 @@ use_default(struct fx *fx)
 {
 	char err[512];
 
-	saksi_rules_free(fx->r);
+	drop_rules(fx);
 	assert_int_equal(saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
 	    SAKSI_SOURCE_SCHEMA_DIR, &fx->r, err, sizeof(err)), SAKSI_OK);
 	attach(fx, fx->r);
@@ -1940,6 +2070,336 @@ test_default_brokers(void **state)
 	assert_string_equal(a.al_rule, "officer_shared_account");
 }
 
+#ifdef RULES_TEST_MEMORY
+/* ---- memory mode's own (RULES.md 4.4) ---- */
+
+static uint64_t
+count_keys(struct fx *fx, char pfx)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t n = 0;
+	int rc;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		n += ((uint8_t *)k.mv_data)[0] == (uint8_t)pfx;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* Drops memory without a snapshot (kill -9), reopens, attaches, evaluates the tail. */
+static void
+crash_restart(struct fx *fx, const char *rules)
+{
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	fx->r = parse_ok(rules);
+	attach(fx, fx->r);
+}
+
+/* The seeded stream gives the same alerts, byte for byte, in LMDB mode and in memory
+ * mode, with crashes at seeded points; the tail is never longer than the interval. */
+static void
+test_mem_same_as_lmdb(void **state)
+{
+	struct fx *fx = *state;
+	static struct sev s[NSTREAM];
+	static char pool[NSTREAM * 3][16];
+	char *lmdb, *mem;
+	unsigned seed = (unsigned)time(NULL) ^ 0x5a5a;
+	const char *env = getenv("SAKSI_TEST_SEED");
+	size_t i;
+
+	if (env != NULL)
+		seed = (unsigned)strtoul(env, NULL, 10);
+	print_message("rules_mem_test seed %u (SAKSI_TEST_SEED=%u to repeat)\n", seed, seed);
+	srand(seed);
+	make_stream(seed, s, NSTREAM, pool);
+	fx->lmdb_only = 1;
+	use_rules(fx, ALL_RULES);
+	for (i = 0; i < NSTREAM; i++)
+		feed_sev(fx, &s[i]);
+	lmdb = dump_alerts(fx);
+	fresh_env(fx);
+	fx->lmdb_only = 0;
+	use_rules(fx, ALL_RULES);
+	for (i = 0; i < NSTREAM; i++) {
+		if (rand() % 50 == 0)
+			crash_restart(fx, ALL_RULES);
+		feed_sev(fx, &s[i]);
+	}
+	mem = dump_alerts(fx);
+	assert_string_equal(lmdb, mem);
+	assert_true(fx->tail_max > 0);
+	assert_true(fx->tail_max <= RULES_TEST_MEMORY);
+	free(lmdb);
+	free(mem);
+}
+
+/* A snapshot in a transaction that is lost: its keys are written by the next one, and a
+ * crash after that loses nothing. Memory follows aborted transactions. */
+static void
+test_mem_lost_snapshot(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_mem_stats ms;
+	MDB_txn *txn;
+	int written;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	assert_int_equal(count_keys(fx, 'G'), 0);
+	/* Written, then aborted. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 1000, 1, &written), SAKSI_OK);
+	assert_int_equal(written, 1);
+	mdb_txn_abort(txn);
+	assert_int_equal(count_keys(fx, 'G'), 0);
+	/* Not due (the clock starts now, no event since): nothing written. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 2000, 0, &written), SAKSI_OK);
+	assert_int_equal(written, 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 3000, 1, &written), SAKSI_OK);
+	assert_int_equal(written, 1);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(count_keys(fx, 'G'), 1);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_true(ms.ms_rollbacks >= 1);
+	assert_int_equal(ms.ms_pending, 0);
+	/* The window of the first two survives a crash without a tail. */
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal(ms.ms_resume_from, ms.ms_resume_to);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL), 1);
+	/* An evaluation in a transaction that is lost moves nothing. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	{
+		saksi_rule_field f = { "device_id", NULL, 1 };
+		char t[SAKSI_BLIND_TOKEN_LEN + 1];
+		saksi_rule_event ev = { fx->next_index, "queue.booking.created", T0 + 3,
+		    "KC-MAKASSAR", &f, 1 };
+
+		f.rf_value = tok("e", t);
+		assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, NULL), SAKSI_OK);
+		assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, NULL), SAKSI_OK);
+	}
+	mdb_txn_abort(txn);
+	/* Counters are memory's: the lost ones go at the next evaluation's check. */
+	feed(fx, "queue.booking.created", T0 + 3, "device_id", "e", NULL);
+	assert_int_equal(stats(fx, "r1").rs_matched, 4);
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	/* Timed: due once ms have passed with an event since the last. */
+	drop_rules(fx);
+	fx->r = parse_ok(EC_RULES);
+	assert_int_equal(saksi_rules_memory(fx->r, 1000, 500), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_attach(fx->r, txn), SAKSI_OK);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 10000, 0, &written), SAKSI_OK);
+	assert_int_equal(written, 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	feed(fx, "queue.booking.created", T0 + 4, "device_id", "e", NULL);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 10499, 0, &written), SAKSI_OK);
+	assert_int_equal(written, 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 10500, 0, &written), SAKSI_OK);
+	assert_int_equal(written, 1);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* The tail must raise again exactly the log's alerts: a log that differs is loud. */
+static void
+test_mem_tail_mismatch(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules *r2;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 9, "A\0\0\0\0\0\0\0\1" }, v;
+	uint8_t rec[1024];
+	uint64_t from, to, i;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL), 1);
+	/* Alter alert 1's value in the log: the tail's alert no longer matches. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(rec));
+	memcpy(rec, v.mv_data, v.mv_size);
+	rec[v.mv_size - 9]++;     /* the last byte before the evidence count and index */
+	v.mv_data = rec;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	assert_non_null(r2 = parse_ok(EC_RULES));
+	assert_int_equal(saksi_rules_memory(r2, RULES_TEST_MEMORY, 0), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_attach(r2, txn), SAKSI_OK);
+	assert_int_equal(saksi_rules_resume_range(r2, &from, &to), SAKSI_OK);
+	assert_int_equal(from, 0);
+	assert_int_equal(to, 3);
+	for (i = from; i < to; i++) {
+		const struct logged *l = &fx->log[i];
+		saksi_rule_event ev = { i, l->l_type, l->l_time, l->l_branch, l->l_f, l->l_n };
+
+		assert_int_equal(saksi_rules_eval(r2, txn, &ev, NULL),
+		    i < 2 ? SAKSI_OK : SAKSI_ERR_CORRUPT);
+	}
+	mdb_txn_abort(txn);
+	saksi_rules_free(r2);
+	/* A tail that stops short has not raised the log's alert: the check says so. */
+	assert_non_null(r2 = parse_ok(EC_RULES));
+	assert_int_equal(saksi_rules_memory(r2, RULES_TEST_MEMORY, 0), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_attach(r2, txn), SAKSI_OK);
+	assert_int_equal(saksi_rules_resume_check(r2, txn), SAKSI_ERR_CORRUPT);
+	/* A tail event that raises an alert the log lacks. */
+	{
+		const struct logged *l = &fx->log[0];
+		saksi_rule_event ev = { 0, l->l_type, l->l_time, l->l_branch, l->l_f, l->l_n };
+		saksi_rule_event ev1 = ev;
+		saksi_rule_event ev2 = ev;
+
+		ev1.re_index = 1;
+		ev2.re_index = 2;
+		assert_int_equal(saksi_rules_eval(r2, txn, &ev, NULL), SAKSI_OK);
+		assert_int_equal(saksi_rules_eval(r2, txn, &ev1, NULL), SAKSI_OK);
+		ev2.re_time_ms = T0 + 2;
+		/* Alert 1 again, but as the altered log does not have it. */
+		assert_int_equal(saksi_rules_eval(r2, txn, &ev2, NULL), SAKSI_ERR_CORRUPT);
+	}
+	mdb_txn_abort(txn);
+	saksi_rules_free(r2);
+}
+
+/* Arguments, and the switch between the two modes. */
+static void
+test_mem_args_and_switch(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules *r2 = parse_ok(EC_RULES);
+	saksi_rules_mem_stats ms;
+	uint64_t from, to;
+	MDB_txn *txn;
+
+	assert_int_equal(saksi_rules_memory(NULL, 1, 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_memory(r2, 0, 0), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_snapshot(r2, NULL, 0, 1, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_resume_range(r2, &from, &to), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_resume_range(NULL, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_resume_check(NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_memory_stats(r2, &ms), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_memory_stats(NULL, NULL), SAKSI_ERR_INVAL);
+	/* LMDB mode has no snapshot. */
+	fx->lmdb_only = 1;
+	use_rules(fx, EC_RULES);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 0, 1, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_resume_check(fx->r, txn), SAKSI_ERR_INVAL);
+	mdb_txn_abort(txn);
+	assert_int_equal(saksi_rules_memory(fx->r, 5, 0), SAKSI_ERR_INVAL);   /* attached */
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	feed(fx, "queue.booking.created", T0 + 1, "device_id", "d", NULL);
+	/* LMDB mode's state is current: memory mode starts from it with no tail. */
+	fx->lmdb_only = 0;
+	use_rules(fx, EC_RULES);
+	assert_int_equal(saksi_rules_resume_range(fx->r, &from, &to), SAKSI_OK);
+	assert_int_equal(from, to);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 2, "device_id", "d", NULL), 1);
+	feed(fx, "queue.booking.created", T0 + 3, "device_id", "e", NULL);
+	/* Back to LMDB mode after a clean stop (drop_rules writes a snapshot). */
+	drop_rules(fx);
+	fx->lmdb_only = 1;
+	use_rules(fx, EC_RULES);
+	assert_int_equal(count_keys(fx, 'N'), 0);
+	assert_int_equal(count_keys(fx, 'C'), 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 4, "device_id", "d", NULL), 0);
+	assert_int_equal(last_alert(fx), 1);
+	/* A state written by another: memory refuses to go on with it. */
+	fx->lmdb_only = 0;
+	use_rules(fx, EC_RULES);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	{
+		MDB_dbi dbi;
+		MDB_val k = { 1, "C" }, v;
+		uint8_t c[17] = { 1 };
+
+		c[8] = 99;        /* generation 99: not ours */
+		v.mv_size = sizeof(c);
+		v.mv_data = c;
+		assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 0, 1, NULL), SAKSI_ERR_CORRUPT);
+	mdb_txn_abort(txn);
+	saksi_rules_free(r2);
+}
+
+/* A snapshot holding a group that contradicts the format is refused at use. */
+static void
+test_mem_corrupt(void **state)
+{
+	struct fx *fx = *state;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v, junk = { 5, "junk!" };
+	uint8_t key[64];
+	size_t kl = 0;
+	int rc;
+
+	use_rules(fx, EC_RULES);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	drop_rules(fx);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (((uint8_t *)k.mv_data)[0] == 'G') {
+			kl = k.mv_size;
+			memcpy(key, k.mv_data, kl);
+		}
+	mdb_cursor_close(cur);
+	assert_true(kl > 0);
+	k.mv_data = key;
+	k.mv_size = kl;
+	assert_int_equal(mdb_put(txn, dbi, &k, &junk, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	fx->r = parse_ok(EC_RULES);
+	attach(fx, fx->r);
+	assert_int_equal(feed_res_err(fx, "queue.booking.created", T0 + 3, "device_id", "d",
+	    NULL), SAKSI_ERR_CORRUPT);
+	/* Nothing of the failed evaluation stays in memory: another group still works. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3, "device_id", "x", NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_matched, 2);
+}
+#define MEM_TESTS \
+		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_tail_mismatch, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_args_and_switch, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_corrupt, setup, teardown),
+#else
+#define MEM_TESTS
+#endif
+
 int
 main(void)
 {
@@ -1981,6 +2441,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_lookalikes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_brokers, setup, teardown),
+		MEM_TESTS
 	};
 
 	if (sodium_init() < 0)

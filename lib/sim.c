@@ -22,6 +22,7 @@
 #define LEAD_DAYS 3    /* a day's slots open three days before, at 07:00 */
 #define MAX_ENTRIES 4000
 #define OFFICER_STREAM 0x6f66666963657231ULL /* "officer1": the insider's own generator */
+#define EXTRA_OFFICER_STREAM 0x6578747261776b31ULL /* "extrawk1": extra-officer weeks */
 
 /* ---- deterministic random numbers: splitmix64 seeding, xoshiro256** ---- */
 
@@ -2616,6 +2617,24 @@ sc_hr(struct ctx *c)
 /* ---- one branch day ---- */
 
 /* Online demand: enough to fill the quota most days, and overflow some days. */
+/*
+ * An honest branch gets an extra officer on at most one working day of a week (Monday to
+ * Friday, chosen once per week from its own stream), about one day in ten overall: so an
+ * honest supervisor's approved overrides never reach quota_overrides_frequent's 4 in 7
+ * days, which independent daily draws did now and then (1 seed in ~30 on 14 days).
+ */
+static int
+extra_officer_day(const struct ctx *c)
+{
+	struct rng w;
+	int64_t week = (c->day + 3) / 7, wday = (c->day + 3) % 7;   /* 1970-01-01: Thursday */
+
+	rng_seed(&w, c->s->o.so_seed ^ EXTRA_OFFICER_STREAM, c->b + 1, (uint64_t)week);
+	if (!chance(&w, 0.5))
+		return 0;
+	return rr(&w, 0, 4) == wday;
+}
+
 static void
 ordinary_bookings(struct ctx *c)
 {
@@ -2627,8 +2646,10 @@ ordinary_bookings(struct ctx *c)
 		if (c->en[i].how == E_BOOKED)
 			booked++;
 	attempts = (int)(c->quota * (1.0 + 0.25 * unit(r))) - (int)booked;
-	/* Some days the branch gets an extra officer and opens more places the day before. */
-	if (chance(r, 0.1)) {
+	/* Some days the branch gets an extra officer and opens more places the day before.
+	 * The day's stream still draws once here, so that nothing else of the day moves. */
+	(void)unit(r);
+	if (extra_officer_day(c)) {
 		c->ov_delta = (int)rr(r, 1, 2);
 		c->ov_t = at(c, -1, 14, 0, 0) + rr(r, 0, 2 * HOUR_MS);
 		attempts += NHOURS * c->ov_delta;

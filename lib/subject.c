@@ -406,6 +406,8 @@ static const struct phrase phrases[] = {
 	/* command of an access entry */
 	{ "command", "query", { "pencarian (query)", "a query" } },
 	{ "command", "timeline", { "riwayat (timeline)", "a timeline" } },
+	{ "command", "bundle", { "ekspor berkas bukti (evidence bundle) untuk sebuah kasus",
+	    "an evidence bundle exported for a case" } },
 	{ "command", "subject-report", { "laporan subjek data seperti ini",
 	    "a data subject's report like this one" } },
 	/* booleans */

@@ -1,0 +1,116 @@
+/*
+ * rulestail.c: the tail of the ledger after the rules' last snapshot, evaluated again at
+ * a start (rulestail.h). Opens disclosures at rest in memory only, to blind them, as the
+ * committer's workers did; the clear values are wiped at once and never logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "detect.h"
+#include "merkle.h"
+#include "rulestail.h"
+
+/* Leaf i (an event) evaluated again as it was at commit time. */
+static saksi_err
+again(saksi_ledger_txn *txn, saksi_detect *d, const saksi_rules *r,
+      const saksi_seckey *store, saksi_datakeys *dk, uint64_t i, const uint8_t *leaf,
+      size_t len, const saksi_leaf *lf, saksid_rules_tail *st)
+{
+	uint8_t *blob = NULL;
+	char *plain = NULL;
+	size_t blen = 0, plen = 0;
+	saksi_rules_result res;
+	saksi_hash h;
+	int evaluated = 0;
+	saksi_err e;
+
+	e = saksi_ledger_disc_get(txn, i, &blob, &blen);
+	if (e == SAKSI_OK) {
+		saksi_merkle_leaf_hash(h, leaf, len);
+		/* One that does not open now did at commit: the tail then differs, and the
+		 * check below says so rather than guess. */
+		if (saksi_disc_open_any(store, dk, i, h, blob, blen, &plain, &plen) != SAKSI_OK) {
+			plain = NULL;
+			plen = 0;
+		}
+		free(blob);
+	} else if (e != SAKSI_ERR_NOT_FOUND)
+		return e;
+	e = saksi_detect_eval(d, r, saksi_ledger_txn_mdb(txn), i, lf->lf_body, lf->lf_body_len,
+	    (const uint8_t *)plain, plen, &evaluated, &res);
+	if (plain != NULL) {
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	if (e != SAKSI_OK)
+		return e;
+	if (evaluated) {
+		st->rt_events++;
+		st->rt_refound += res.rr_refound;
+		/* A new alert from the tail is refused by the engine (SAKSI_ERR_CORRUPT). */
+		if (res.rr_nalerts != 0)
+			return SAKSI_ERR_CORRUPT;
+	}
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
+                    const saksi_seckey *store, saksi_datakeys *dk, saksid_rules_tail *stp)
+{
+	saksid_rules_tail local;
+	saksid_rules_tail *st = stp != NULL ? stp : &local;
+	saksi_rules_mem_stats ms;
+	saksi_ledger_txn *txn;
+	saksi_detect *d = NULL;
+	uint64_t upto, end;
+	saksi_err e;
+
+	memset(st, 0, sizeof(*st));
+	if (l == NULL || r == NULL || b == NULL)
+		return SAKSI_ERR_INVAL;
+	if (saksi_rules_memory_stats(r, &ms) != SAKSI_OK)
+		return SAKSI_OK;          /* LMDB mode: the state is current */
+	if ((e = saksi_rules_resume_range(r, &st->rt_from, &st->rt_to)) != SAKSI_OK ||
+	    (e = saksi_detect_new(b, &d)) != SAKSI_OK)
+		return e;
+	upto = st->rt_from;
+	do {
+		if ((e = saksi_ledger_begin(l, 1, &txn)) != SAKSI_OK)
+			break;
+		if (st->rt_to > saksi_ledger_size(txn)) {
+			/* The state has seen leaves the ledger lacks: not this ledger's. */
+			saksi_ledger_abort(txn);
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		end = st->rt_to - upto > SAKSID_RULES_TAIL_BATCH ? upto + SAKSID_RULES_TAIL_BATCH :
+		    st->rt_to;
+		for (uint64_t i = upto; i < end && e == SAKSI_OK; i++) {
+			uint8_t *leaf;
+			size_t len;
+			saksi_leaf lf;
+
+			if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
+				break;
+			if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
+			    lf.lf_kind == SAKSI_LEAF_EVENT)
+				e = again(txn, d, r, store, dk, i, leaf, len, &lf, st);
+			free(leaf);
+		}
+		if (e == SAKSI_OK && end == st->rt_to)
+			e = saksi_rules_resume_check(r, saksi_ledger_txn_mdb(txn));
+		if (e != SAKSI_OK) {
+			saksi_ledger_abort(txn);
+			break;
+		}
+		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
+			break;
+		upto = end;
+	} while (upto < st->rt_to);
+	saksi_detect_free(d);
+	return e;
+}

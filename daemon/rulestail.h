@@ -1,0 +1,41 @@
+/*
+ * rulestail.h: brings the rules' in-memory state (RULES.md 4.4) up to the ledger at a
+ * start: after the snapshot is loaded, the events evaluated after it are evaluated again
+ * from the ledger, in ledger order, through the committer's own code (detect.h). It must
+ * never write an alert twice, nor start with a state that did not raise the log's.
+ */
+#ifndef SAKSID_RULESTAIL_H
+#define SAKSID_RULESTAIL_H
+
+#include <stdint.h>
+
+#include "blind.h"
+#include "datakey.h"
+#include "keys.h"
+#include "ledger.h"
+#include "rules.h"
+#include "saksi_error.h"
+
+/* Leaves evaluated again per write transaction. */
+#define SAKSID_RULES_TAIL_BATCH 4096
+
+typedef struct saksid_rules_tail {
+	uint64_t rt_from, rt_to;   /* the leaves [from, to) evaluated again */
+	uint64_t rt_events;        /* events among them that the engine evaluated */
+	uint64_t rt_refound;       /* alerts raised again and found in the log */
+} saksid_rules_tail;
+
+/*
+ * r attached (saksi_rules_attach committed) in memory mode: evaluates the leaves of
+ * saksi_rules_resume_range again, each event with its disclosures at rest opened (store,
+ * dk as for the indexer), in write transactions of at most SAKSID_RULES_TAIL_BATCH
+ * leaves, then checks that every alert of the log was raised again. A rule set in LMDB
+ * mode: nothing to do. st may be NULL. SAKSI_ERR_CORRUPT when the tail raises other
+ * alerts than the log holds (the state does not belong to this ledger, or an event's
+ * disclosures no longer open as they did), the ledger's and the engine's errors.
+ */
+saksi_err saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
+                              const saksi_seckey *store, saksi_datakeys *dk,
+                              saksid_rules_tail *st);
+
+#endif

@@ -1,0 +1,825 @@
+/*
+ * rules_mem.c: the rule state held in memory (RULES.md 4.4): an ordered map with LMDB's
+ * own key order, an undo log that follows the caller's write transactions, and the
+ * incremental snapshot written into them. It must never let an aborted transaction's
+ * changes survive, nor order anything by address or hash: iteration is by key alone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "rules_impl.h"
+
+#define RMEM_KEY_MAX 64
+#define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
+
+/*
+ * A key, in one allocation aligned to a cache line, laid out for the walks: what a treap
+ * walk or a hash probe reads of a node it passes (the links, the hash, the key's first
+ * 39 bytes, which hold an index key's prefix and time) shares its first line.
+ */
+struct rnode {
+	struct rnode *n_l, *n_r;  /* the ordered index (X, P, K keys only) */
+	uint64_t n_hash;          /* its slot in the hash table */
+	uint8_t n_kl;
+	uint8_t n_k[RMEM_KEY_MAX];
+	uint64_t n_prio;
+	uint64_t n_epoch;         /* snapshot epoch in which it was last listed as touched */
+	uint8_t *n_v;
+	size_t n_vl;
+};
+
+/* The first key of one prefix of the ordered index ('X', 'P' or 'K' and a rule's or
+ * join's fingerprint), kept while it stays first: the engine asks for it for every rule
+ * an event may concern, and it changes far less often than it is asked for. */
+#define MINC_PFX 9
+#define MINC_SLOTS 512
+
+struct minc {
+	uint8_t mc_pfx[MINC_PFX];
+	int mc_used;
+	int mc_valid;
+	const struct rnode *mc_min;    /* NULL: no key of the prefix */
+};
+
+struct rkey {
+	size_t k_len;
+	uint8_t k_b[RMEM_KEY_MAX];
+};
+
+/* The value a key had before a change of generation u_gen (u_had 0: it was absent). */
+struct rundo {
+	uint64_t u_gen;
+	struct rkey u_key;
+	uint8_t *u_v;
+	size_t u_vl;
+	int u_had;
+};
+
+struct rmem {
+	/* Every key in a hash table (open addressing, SipHash under a key of this map:
+	 * exact lookups cost a cache miss or two, and crafted group texts cannot pile up in
+	 * one slot); the keys that are searched by prefix (X, P, K: expiry and deferred
+	 * checks, in time order) also in a treap. Neither order is ever an output: the
+	 * engine reads keys by name, or the first of a prefix in LMDB's order. */
+	struct rnode **m_tab;
+	size_t m_tabcap;
+	uint8_t m_hkey[crypto_shorthash_KEYBYTES];
+	struct rnode *m_root;
+	struct minc m_minc[MINC_SLOTS];
+	size_t m_n;
+	uint64_t m_rng;           /* treap priorities: a fixed-seed xorshift, never output */
+	/* Transactions: m_gen is the generation of the latest change, stored as 'C' by the
+	 * transaction that made it; the undo log holds every change since m_base. */
+	uint64_t m_gen, m_base;
+	size_t m_txnid;
+	struct rundo *m_undo;
+	size_t m_nundo, m_capundo;
+	/* Snapshot: keys changed since the last one, and those of a snapshot written in a
+	 * transaction not yet known to have committed (m_fly_gen, 0: none). */
+	struct rkey *m_touch;
+	size_t m_ntouch, m_captouch;
+	uint64_t m_epoch;
+	struct rkey *m_fly;
+	size_t m_nfly, m_capfly;
+	uint64_t m_fly_gen;
+	uint64_t m_fly_since;
+	saksi_rules_mem_stats m_info;
+};
+
+static int
+kcmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int r = memcmp(a, b, al < bl ? al : bl);
+
+	/* LMDB's default order: bytes, then the shorter key first. */
+	if (r != 0)
+		return r;
+	return al < bl ? -1 : al > bl;
+}
+
+static uint64_t
+prio_next(struct rmem *m)
+{
+	m->m_rng ^= m->m_rng << 13;
+	m->m_rng ^= m->m_rng >> 7;
+	m->m_rng ^= m->m_rng << 17;
+	return m->m_rng;
+}
+
+saksi_err
+rmem_new(struct rmem **out)
+{
+	struct rmem *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	m->m_rng = 0x9e3779b97f4a7c15ull;
+	m->m_epoch = 1;
+	crypto_shorthash_keygen(m->m_hkey);
+	*out = m;
+	return SAKSI_OK;
+}
+
+/* Values hold blind tokens (group texts, join records): wiped, like everything that
+ * held one. */
+static void
+vfree(uint8_t *v, size_t len)
+{
+	if (v == NULL)
+		return;
+	sodium_memzero(v, len);
+	free(v);
+}
+
+static void
+node_free(struct rnode *n)
+{
+	if (n == NULL)
+		return;
+	vfree(n->n_v, n->n_vl);
+	sodium_memzero(n->n_k, sizeof(n->n_k));
+	free(n);
+}
+
+static void
+undo_clear(struct rmem *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->m_nundo; i++)
+		vfree(m->m_undo[i].u_v, m->m_undo[i].u_vl);
+	m->m_nundo = 0;
+}
+
+void
+rmem_free(struct rmem *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->m_tabcap; i++)
+		node_free(m->m_tab[i]);
+	free(m->m_tab);
+	undo_clear(m);
+	free(m->m_undo);
+	free(m->m_touch);
+	free(m->m_fly);
+	free(m);
+}
+
+static int
+ordered(const uint8_t *k)
+{
+	return k[0] == 'X' || k[0] == 'P' || k[0] == 'K';
+}
+
+/* The cache slot of prefix k[0..MINC_PFX), made if create; NULL if none (or full). */
+static struct minc *
+minc_slot(struct rmem *m, const uint8_t *k, int create)
+{
+	size_t i, h = ((size_t)k[0] * 131 + ((size_t)k[1] << 8 | k[2])) % MINC_SLOTS, n;
+
+	for (n = 0, i = h; n < MINC_SLOTS; n++, i = (i + 1) % MINC_SLOTS) {
+		struct minc *c = &m->m_minc[i];
+
+		if (!c->mc_used) {
+			if (!create)
+				return NULL;
+			memcpy(c->mc_pfx, k, MINC_PFX);
+			c->mc_used = 1;
+			c->mc_valid = 0;
+			return c;
+		}
+		if (memcmp(c->mc_pfx, k, MINC_PFX) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static uint64_t
+khash(const struct rmem *m, const uint8_t *k, size_t kl)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, k, kl, m->m_hkey);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+static struct rnode *
+find_h(const struct rmem *m, const uint8_t *k, size_t kl, uint64_t h)
+{
+	size_t i, mask = m->m_tabcap - 1;
+	struct rnode *n;
+
+	if (m->m_tabcap == 0)
+		return NULL;
+	for (i = h & mask; (n = m->m_tab[i]) != NULL; i = (i + 1) & mask)
+		if (n->n_hash == h && n->n_kl == kl && memcmp(n->n_k, k, kl) == 0)
+			return n;
+	return NULL;
+}
+
+static struct rnode *
+find(const struct rmem *m, const uint8_t *k, size_t kl)
+{
+	return find_h(m, k, kl, khash(m, k, kl));
+}
+
+static void
+tab_place(struct rnode **tab, size_t cap, struct rnode *n)
+{
+	size_t i;
+
+	for (i = n->n_hash & (cap - 1); tab[i] != NULL; i = (i + 1) & (cap - 1))
+		;
+	tab[i] = n;
+}
+
+/* Room for one more key: the table at most half full. */
+static saksi_err
+tab_reserve(struct rmem *m)
+{
+	struct rnode **nt;
+	size_t nc, i;
+
+	if ((m->m_n + 1) * 2 <= m->m_tabcap)
+		return SAKSI_OK;
+	nc = m->m_tabcap == 0 ? 1024 : m->m_tabcap * 2;
+	if ((nt = calloc(nc, sizeof(*nt))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	for (i = 0; i < m->m_tabcap; i++)
+		if (m->m_tab[i] != NULL)
+			tab_place(nt, nc, m->m_tab[i]);
+	free(m->m_tab);
+	m->m_tab = nt;
+	m->m_tabcap = nc;
+	return SAKSI_OK;
+}
+
+/* Takes n out of the table, moving back the keys after it (linear probing). */
+static void
+tab_remove(struct rmem *m, const struct rnode *n)
+{
+	size_t mask = m->m_tabcap - 1, i, j, home;
+
+	for (i = n->n_hash & mask; m->m_tab[i] != n; i = (i + 1) & mask)
+		;
+	m->m_tab[i] = NULL;
+	for (j = (i + 1) & mask; m->m_tab[j] != NULL; j = (j + 1) & mask) {
+		home = m->m_tab[j]->n_hash & mask;
+		/* Moves back if its home is not cyclically within (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->m_tab[i] = m->m_tab[j];
+			m->m_tab[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+static struct rnode *
+rot_right(struct rnode *n)
+{
+	struct rnode *l = n->n_l;
+
+	n->n_l = l->n_r;
+	l->n_r = n;
+	return l;
+}
+
+static struct rnode *
+rot_left(struct rnode *n)
+{
+	struct rnode *r = n->n_r;
+
+	n->n_r = r->n_l;
+	r->n_l = n;
+	return r;
+}
+
+/* Inserts nn (its key absent). */
+static struct rnode *
+insert(struct rnode *n, struct rnode *nn)
+{
+	if (n == NULL)
+		return nn;
+	if (kcmp(nn->n_k, nn->n_kl, n->n_k, n->n_kl) < 0) {
+		n->n_l = insert(n->n_l, nn);
+		if (n->n_l->n_prio > n->n_prio)
+			n = rot_right(n);
+	} else {
+		n->n_r = insert(n->n_r, nn);
+		if (n->n_r->n_prio > n->n_prio)
+			n = rot_left(n);
+	}
+	return n;
+}
+
+static struct rnode *
+merge(struct rnode *a, struct rnode *b)
+{
+	if (a == NULL)
+		return b;
+	if (b == NULL)
+		return a;
+	if (a->n_prio > b->n_prio) {
+		a->n_r = merge(a->n_r, b);
+		return a;
+	}
+	b->n_l = merge(a, b->n_l);
+	return b;
+}
+
+/* Unlinks the node of key k (present) and returns it. */
+static struct rnode *
+unlink_key(struct rnode **np, const uint8_t *k, size_t kl, struct rnode **out)
+{
+	struct rnode *n = *np;
+	int c;
+
+	while (n != NULL && (c = kcmp(k, kl, n->n_k, n->n_kl)) != 0) {
+		np = c < 0 ? &n->n_l : &n->n_r;
+		n = *np;
+	}
+	*out = n;
+	if (n != NULL)
+		*np = merge(n->n_l, n->n_r);
+	return n;
+}
+
+static saksi_err
+key_list_reserve(struct rkey **v, size_t n, size_t *cap)
+{
+	if (n == *cap) {
+		size_t nc = *cap == 0 ? 256 : *cap * 2;
+		struct rkey *nv = realloc(*v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return SAKSI_ERR_NOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	return SAKSI_OK;
+}
+
+static saksi_err
+key_list_add(struct rkey **v, size_t *n, size_t *cap, const uint8_t *k, size_t kl)
+{
+	saksi_err e;
+
+	if ((e = key_list_reserve(v, *n, cap)) != SAKSI_OK)
+		return e;
+	(*v)[*n].k_len = kl;
+	memcpy((*v)[*n].k_b, k, kl);
+	(*n)++;
+	return SAKSI_OK;
+}
+
+/* Room for one more undo entry and one more listed key: taken before a change, so
+ * that a change is never made without its undo entry and its place in the snapshot. */
+static saksi_err
+reserve(struct rmem *m)
+{
+	if (m->m_nundo == m->m_capundo) {
+		size_t nc = m->m_capundo == 0 ? 1024 : m->m_capundo * 2;
+		struct rundo *nu = realloc(m->m_undo, nc * sizeof(*nu));
+
+		if (nu == NULL)
+			return SAKSI_ERR_NOMEM;
+		m->m_undo = nu;
+		m->m_capundo = nc;
+	}
+	return key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch);
+}
+
+/* Lists k for the next snapshot (once per epoch for a live key); room reserved. */
+static void
+touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl)
+{
+	if (n != NULL) {
+		if (n->n_epoch == m->m_epoch)
+			return;
+		n->n_epoch = m->m_epoch;
+	}
+	m->m_touch[m->m_ntouch].k_len = kl;
+	memcpy(m->m_touch[m->m_ntouch].k_b, k, kl);
+	m->m_ntouch++;
+}
+
+/* The change itself, without undo: v NULL deletes. *oldv: the value it replaced. */
+static saksi_err
+set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
+        uint8_t **oldv, size_t *oldvl, struct rnode **nout)
+{
+	uint64_t h = khash(m, k, kl);
+	struct rnode *n = find_h(m, k, kl, h), *gone;
+	uint8_t *nv = NULL;
+	saksi_err e;
+
+	*oldv = NULL;
+	*oldvl = n != NULL ? n->n_vl : 0;
+	*nout = n;
+	if (n == NULL && v == NULL)
+		return SAKSI_ERR_NOT_FOUND;
+	if (n == NULL && (e = tab_reserve(m)) != SAKSI_OK)
+		return e;
+	if (v != NULL) {
+		if ((nv = malloc(vl > 0 ? vl : 1)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		if (vl > 0)
+			memcpy(nv, v, vl);
+	}
+	if (n != NULL && v != NULL) {
+		*oldv = n->n_v;
+		n->n_v = nv;
+		n->n_vl = vl;
+		return SAKSI_OK;
+	}
+	if (n != NULL) {
+		if (ordered(k)) {
+			struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
+
+			if (c != NULL && c->mc_valid && c->mc_min == n)
+				c->mc_valid = 0;
+			unlink_key(&m->m_root, k, kl, &gone);
+		}
+		tab_remove(m, n);
+		*oldv = n->n_v;
+		sodium_memzero(n->n_k, sizeof(n->n_k));
+		free(n);
+		m->m_n--;
+		*nout = NULL;
+		return SAKSI_OK;
+	}
+	if ((n = aligned_alloc(64, (sizeof(*n) + 63) / 64 * 64)) == NULL) {
+		free(nv);
+		return SAKSI_ERR_NOMEM;
+	}
+	memset(n, 0, sizeof(*n));
+	memcpy(n->n_k, k, kl);
+	n->n_kl = (uint8_t)kl;
+	n->n_v = nv;
+	n->n_vl = vl;
+	n->n_hash = h;
+	tab_place(m->m_tab, m->m_tabcap, n);
+	if (ordered(k)) {
+		struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
+
+		n->n_prio = prio_next(m);
+		m->m_root = insert(m->m_root, n);
+		if (c != NULL && c->mc_valid && (c->mc_min == NULL ||
+		    kcmp(k, kl, c->mc_min->n_k, c->mc_min->n_kl) < 0))
+			c->mc_min = n;
+	}
+	m->m_n++;
+	*nout = n;
+	return SAKSI_OK;
+}
+
+static saksi_err
+change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
+{
+	struct rnode *after;
+	struct rundo *u;
+	uint8_t *oldv;
+	size_t oldvl;
+	saksi_err e;
+
+	if (kl == 0 || kl > RMEM_KEY_MAX)
+		return SAKSI_ERR_INVAL;
+	if ((e = reserve(m)) != SAKSI_OK)
+		return e;
+	if ((e = set_raw(m, k, kl, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
+		return e;
+	/* A value is never NULL (malloc'd, at least one byte): none, the key was absent. */
+	u = &m->m_undo[m->m_nundo++];
+	u->u_gen = m->m_gen;
+	u->u_key.k_len = kl;
+	memcpy(u->u_key.k_b, k, kl);
+	u->u_had = oldv != NULL;
+	u->u_v = oldv;
+	u->u_vl = oldvl;
+	touch(m, after, k, kl);
+	return SAKSI_OK;
+}
+
+saksi_err
+rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
+{
+	return change(m, k, kl, v != NULL ? v : "", vl);
+}
+
+saksi_err
+rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
+{
+	return change(m, k, kl, NULL, 0);
+}
+
+saksi_err
+rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
+{
+	const struct rnode *n = find(m, k, kl);
+
+	if (n == NULL)
+		return SAKSI_ERR_NOT_FOUND;
+	v->mv_data = n->n_v;
+	v->mv_size = n->n_vl;
+	return SAKSI_OK;
+}
+
+/* The first key >= prefix that starts with it (LMDB's MDB_SET_RANGE, then a check). */
+saksi_err
+rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, size_t *kl)
+{
+	const struct rnode *n = m->m_root, *best = NULL;
+	struct minc *c;
+
+	*kl = 0;
+	if (pl == 0 || !ordered(pfx))
+		return SAKSI_ERR_INVAL;   /* only the time-ordered indexes are searched */
+	c = pl == MINC_PFX ? minc_slot(m, pfx, 1) : NULL;
+	if (c != NULL && c->mc_valid)
+		best = c->mc_min;
+	else {
+		while (n != NULL) {
+			if (kcmp(n->n_k, n->n_kl, pfx, pl) >= 0) {
+				best = n;
+				n = n->n_l;
+			} else
+				n = n->n_r;
+		}
+		if (best != NULL && (best->n_kl < pl || memcmp(best->n_k, pfx, pl) != 0))
+			best = NULL;
+		if (c != NULL) {
+			c->mc_min = best;
+			c->mc_valid = 1;
+		}
+	}
+	if (best == NULL)
+		return SAKSI_ERR_NOT_FOUND;
+	memcpy(kout, best->n_k, best->n_kl);
+	*kl = best->n_kl;
+	return SAKSI_OK;
+}
+
+/* ---- transactions ---- */
+
+saksi_err
+rmem_cmeta_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *gen, uint64_t *next)
+{
+	uint8_t k = 'C';
+	const uint8_t *p;
+	MDB_val v;
+	saksi_err e;
+
+	*gen = *next = 0;
+	e = db_get(txn, dbi, &k, 1, &v);
+	if (e == SAKSI_ERR_NOT_FOUND)
+		return SAKSI_OK;
+	if (e != SAKSI_OK)
+		return e;
+	p = v.mv_data;
+	if (v.mv_size < 1)
+		return SAKSI_ERR_CORRUPT;
+	if (p[0] != 1)
+		return SAKSI_ERR_VERSION;
+	if (v.mv_size != C_LEN)
+		return SAKSI_ERR_CORRUPT;
+	*gen = saksi_get_u64(p + 1);
+	*next = saksi_get_u64(p + 9);
+	return SAKSI_OK;
+}
+
+saksi_err
+rmem_cmeta_put(MDB_txn *txn, MDB_dbi dbi, uint64_t gen, uint64_t next)
+{
+	uint8_t k = 'C', b[C_LEN];
+
+	b[0] = 1;
+	saksi_put_u64(b + 1, gen);
+	saksi_put_u64(b + 9, next);
+	return db_put(txn, dbi, &k, 1, b, sizeof(b));
+}
+
+static void
+committed(struct rmem *m)
+{
+	undo_clear(m);
+	m->m_base = m->m_gen;
+	if (m->m_fly_gen != 0 && m->m_fly_gen <= m->m_gen) {
+		m->m_nfly = 0;
+		m->m_fly_gen = 0;
+	}
+}
+
+/* Puts the keys of a snapshot whose transaction was lost back on the list. */
+static saksi_err
+fly_back(struct rmem *m)
+{
+	size_t i;
+	saksi_err e;
+
+	for (i = 0; i < m->m_nfly; i++)
+		if ((e = key_list_add(&m->m_touch, &m->m_ntouch, &m->m_captouch,
+		    m->m_fly[i].k_b, m->m_fly[i].k_len)) != SAKSI_OK)
+			return e;
+	m->m_nfly = 0;
+	m->m_fly_gen = 0;
+	m->m_info.ms_since += m->m_fly_since;
+	return SAKSI_OK;
+}
+
+/* Undoes every change of a generation after g, newest first. */
+static saksi_err
+rollback(struct rmem *m, uint64_t g)
+{
+	saksi_err e;
+
+	while (m->m_nundo > 0 && m->m_undo[m->m_nundo - 1].u_gen > g) {
+		struct rundo *u = &m->m_undo[m->m_nundo - 1];
+		struct rnode *n;
+		uint8_t *oldv;
+		size_t oldvl;
+
+		if ((e = key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch)) !=
+		    SAKSI_OK)
+			return e;
+		e = set_raw(m, u->u_key.k_b, u->u_key.k_len, u->u_had ? u->u_v : NULL,
+		    u->u_vl, &oldv, &oldvl, &n);
+		if (e == SAKSI_ERR_NOT_FOUND)
+			e = SAKSI_OK;
+		if (e != SAKSI_OK)
+			return e;
+		vfree(oldv, oldvl);
+		vfree(u->u_v, u->u_vl);
+		m->m_nundo--;
+		/* Listed again: a snapshot writes what is here, whatever was written. */
+		if (n != NULL)
+			n->n_epoch = 0;
+		touch(m, n, u->u_key.k_b, u->u_key.k_len);
+	}
+	m->m_gen = g;
+	m->m_info.ms_rollbacks++;
+	if (m->m_fly_gen > g && (e = fly_back(m)) != SAKSI_OK)
+		return e;
+	return SAKSI_OK;
+}
+
+saksi_err
+rmem_undo_to(struct rmem *m, uint64_t g)
+{
+	return rollback(m, g);
+}
+
+/*
+ * Brings memory in line with txn: the changes of a transaction that was aborted are
+ * undone, those of one that committed are kept for good. LMDB gives a new write
+ * transaction the id of the last committed one plus one, so an aborted one's id comes
+ * again; 'C', written with every change, tells how far the changes txn sees reach.
+ */
+saksi_err
+rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi)
+{
+	size_t tid = mdb_txn_id(txn);
+	uint64_t gen, next;
+	saksi_err e;
+
+	if ((e = rmem_cmeta_get(txn, dbi, &gen, &next)) != SAKSI_OK)
+		return e;
+	if (gen != m->m_gen) {
+		if (gen > m->m_gen || gen < m->m_base)
+			return SAKSI_ERR_CORRUPT;   /* state moved under us: not ours */
+		if ((e = rollback(m, gen)) != SAKSI_OK)
+			return e;
+	}
+	if (tid != m->m_txnid)
+		committed(m);
+	m->m_txnid = tid;
+	return SAKSI_OK;
+}
+
+/* A new generation for the changes about to be made in the synced transaction. */
+uint64_t
+rmem_next_gen(struct rmem *m)
+{
+	return ++m->m_gen;
+}
+
+uint64_t
+rmem_gen(const struct rmem *m)
+{
+	return m->m_gen;
+}
+
+/* ---- snapshot and load ---- */
+
+static int
+rkey_cmp(const void *a, const void *b)
+{
+	const struct rkey *x = a, *y = b;
+
+	return kcmp(x->k_b, x->k_len, y->k_b, y->k_len);
+}
+
+/*
+ * Writes every key changed since the last committed snapshot, as it is now, into txn,
+ * and 'C' with next_leaf. Only what changed: the snapshot is incremental, and the state
+ * database always holds one consistent picture, that of the last snapshot committed.
+ */
+saksi_err
+rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf)
+{
+	struct rkey *t;
+	size_t i, cap;
+	saksi_err e;
+
+	/* A snapshot of this very transaction before: its keys are written again. */
+	if (m->m_fly_gen != 0 && (e = fly_back(m)) != SAKSI_OK)
+		return e;
+	/*
+	 * In key order, each once: LMDB then walks its pages in order and dirties each
+	 * once, instead of a random page per key (bench_rules: a third of the snapshot's
+	 * cost was LMDB seeking and listing dirty pages).
+	 */
+	if (m->m_ntouch > 1)
+		qsort(m->m_touch, m->m_ntouch, sizeof(*m->m_touch), rkey_cmp);
+	for (i = 0; i < m->m_ntouch; i++) {
+		const struct rkey *k = &m->m_touch[i];
+		const struct rnode *n;
+
+		if (i > 0 && rkey_cmp(k, k - 1) == 0)
+			continue;
+		n = find(m, k->k_b, k->k_len);
+
+		if (n != NULL)
+			e = db_put(txn, dbi, k->k_b, k->k_len, n->n_v, n->n_vl);
+		else if ((e = db_del(txn, dbi, k->k_b, k->k_len)) == SAKSI_ERR_NOT_FOUND)
+			e = SAKSI_OK;
+		if (e != SAKSI_OK)
+			return e;
+	}
+	if ((e = rmem_cmeta_put(txn, dbi, rmem_next_gen(m), next_leaf)) != SAKSI_OK)
+		return e;
+	m->m_info.ms_snapshots++;
+	m->m_info.ms_last_keys = m->m_ntouch;
+	/* The list written waits for its transaction's fate (rmem_sync). */
+	t = m->m_fly;
+	cap = m->m_capfly;
+	m->m_fly = m->m_touch;
+	m->m_capfly = m->m_captouch;
+	m->m_nfly = m->m_ntouch;
+	m->m_touch = t;
+	m->m_captouch = cap;
+	m->m_ntouch = 0;
+	m->m_fly_gen = m->m_gen;
+	m->m_fly_since = m->m_info.ms_since;
+	m->m_info.ms_since = 0;
+	m->m_epoch++;
+	return SAKSI_OK;
+}
+
+/* A key as read from the state database at attach: no undo, nothing to write back. */
+saksi_err
+rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
+{
+	struct rnode *n;
+	uint8_t *oldv;
+	size_t oldvl;
+	saksi_err e;
+
+	if (kl == 0 || kl > RMEM_KEY_MAX)
+		return SAKSI_ERR_CORRUPT;
+	if ((e = set_raw(m, k, kl, v != NULL ? v : "", vl, &oldv, &oldvl, &n)) != SAKSI_OK)
+		return e;
+	vfree(oldv, oldvl);
+	return SAKSI_OK;
+}
+
+/* After the load, in the attach's transaction: memory is that of txn. */
+void
+rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen)
+{
+	m->m_gen = m->m_base = gen;
+	m->m_txnid = mdb_txn_id(txn);
+}
+
+size_t
+rmem_count(const struct rmem *m)
+{
+	return m->m_n;
+}
+
+saksi_rules_mem_stats *
+rmem_info(struct rmem *m)
+{
+	return &m->m_info;
+}
+
+size_t
+rmem_pending(const struct rmem *m)
+{
+	return m->m_ntouch;
+}
