@@ -1,7 +1,8 @@
 /*
  * fuzz_rstate.c: libFuzzer target for the rules engine's own stored records (RULES.md
  * 4.1), which saksid reads back from its LMDB: a group record, a join record, an alert
- * `A`, the ack state `T`, the meta `M`, the re-raise log `Q` and `E`, the open index `O`.
+ * `A`, the ack state `T`, the meta `M`, the re-raise log `Q` and `E`, the open index `O`,
+ * and memory mode's snapshot meta `N` and `C` (RULES.md 4.4, read by saksi_rules_attach).
  * The file is the daemon's own, but an altered or damaged one must be refused
  * (SAKSI_ERR_CORRUPT, or SAKSI_ERR_VERSION for an unknown version), never crash. The
  * first byte picks the record, the second the rule or join (the shipped default rules),
@@ -29,6 +30,8 @@
 static char fz_dir[64];
 static MDB_env *fz_env;
 static saksi_rules *fz_r;
+static char *fz_text;     /* default.rules, for a fresh rule set in memory mode */
+static size_t fz_text_len;
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -43,6 +46,7 @@ static void
 cleanup(void)
 {
 	saksi_rules_free(fz_r);
+	free(fz_text);
 	if (fz_env != NULL)
 		mdb_env_close(fz_env);
 	nftw(fz_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -67,6 +71,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		FUZZ_SETUP(0);
 	}
 	FUZZ_SETUP(fz_r->rs_nrules > 0 && fz_r->rs_njoins > 0);
+	{
+		FILE *f = fopen(SAKSI_SOURCE_DIR "/schemas/rules/default.rules", "rb");
+
+		FUZZ_SETUP(f != NULL && (fz_text = malloc(1 << 20)) != NULL);
+		fz_text_len = fread(fz_text, 1, 1 << 20, f);
+		fclose(f);
+		FUZZ_SETUP(fz_text_len > 0 && fz_text_len < (1 << 20));
+	}
 	FUZZ_SETUP(mdb_env_create(&fz_env) == 0);
 	FUZZ_SETUP(mdb_env_set_maxdbs(fz_env, 8) == 0);
 	FUZZ_SETUP(mdb_env_set_mapsize(fz_env, 64u << 20) == 0);
@@ -107,13 +119,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	v = data + 2;
 	vl = size - 2;
-	switch (data[0] % 8) {
+	switch (data[0] % 10) {
 	case 0:   /* G: a group record of one of the rules */
 	case 1:   /* J: a join record */
 	case 2:   /* A: an alert */
 		if ((copy = (uint8_t *)fuzz_copy(v, vl, 0)) == NULL)
 			return 0;
-		if (data[0] % 8 == 0) {
+		if (data[0] % 10 == 0) {
 			e = saksi_rules_record_decode(fz_r, 'G', data[1] % fz_r->rs_nrules, copy, vl,
 			                              &canon);
 			FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_CORRUPT, "group: %s",
@@ -121,10 +133,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(e != SAKSI_OK || canon, "a group record that does not encode "
 			           "back to its bytes was accepted");
 		} else {
-			e = saksi_rules_record_decode(fz_r, data[0] % 8 == 1 ? 'J' : 'A',
+			e = saksi_rules_record_decode(fz_r, data[0] % 10 == 1 ? 'J' : 'A',
 			    data[1] % fz_r->rs_njoins, copy, vl, NULL);
 			FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_CORRUPT, "%c: %s",
-			           data[0] % 8 == 1 ? 'J' : 'A', saksi_strerror(e));
+			           data[0] % 10 == 1 ? 'J' : 'A', saksi_strerror(e));
 		}
 		free(copy);
 		return 0;
@@ -134,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The others through LMDB and the public readers, in a transaction never committed. */
 	FUZZ_SETUP(mdb_txn_begin(fz_env, NULL, 0, &txn) == 0);
-	switch (data[0] % 8) {
+	switch (data[0] % 10) {
 	case 3:   /* M: the meta record */
 		k[0] = 'M';
 		if (put(txn, k, 1, v, vl)) {
@@ -175,6 +187,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			OK_OR(e);
 		}
 		break;
+	case 8:   /* N, C: memory mode's snapshot meta, read by attach */
+	case 9: {
+		saksi_rules *m = NULL;
+		uint64_t from, to;
+		char err[256];
+
+		k[0] = data[0] % 10 == 8 ? 'N' : 'C';
+		FUZZ_SETUP(saksi_rules_parse(fz_text, fz_text_len, "default.rules", NULL, &m, err,
+		                             sizeof err) == SAKSI_OK);
+		FUZZ_SETUP(saksi_rules_memory(m, 1000, 0) == SAKSI_OK);
+		if (put(txn, k, 1, v, vl)) {
+			e = saksi_rules_attach(m, txn);
+			FUZZ_CHECK(e == SAKSI_OK || e == SAKSI_ERR_CORRUPT || e == SAKSI_ERR_VERSION,
+			           "attach: %s", saksi_strerror(e));
+			if (e == SAKSI_OK)
+				FUZZ_CHECK(saksi_rules_resume_range(m, &from, &to) == SAKSI_OK &&
+				           from <= to, "resume range %llu..%llu",
+				           (unsigned long long)from, (unsigned long long)to);
+		}
+		saksi_rules_free(m);
+		break;
+	}
 	default:  /* O: an open-index key of any length, the value empty */
 		k[0] = 'O';
 		if (vl > sizeof(k) - 1)
