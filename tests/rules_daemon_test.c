@@ -1172,6 +1172,23 @@ test_rules_through_daemon(void **state)
 		ev(&x, P_SPV, "supervisor.access.logged", set);
 		flush_want(SAKSI_R_SCHEMA);
 	}
+	/* Nor one saying it revealed more people than entries, or people while masked:
+	 * supervisor_reveals_many sums what it says. */
+	{
+		struct cx x;
+		char hex[17];
+		const char *const more[] = { "key_id", key_hex(P_SPV, hex), "results", "#3",
+		    "revealed", "#true", "participants", "#4", NULL };
+		const char *const masked[] = { "key_id", key_hex(P_SPV, hex), "results", "#3",
+		    "revealed", "#false", "participants", "#1", NULL };
+
+		memset(&x, 0, sizeof(x));
+		x.t = tcur;
+		ev(&x, P_SPV, "supervisor.access.logged", more);
+		flush_want(SAKSI_R_SCHEMA);
+		ev(&x, P_SPV, "supervisor.access.logged", masked);
+		flush_want(SAKSI_R_SCHEMA);
+	}
 	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
 	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
 	daemon_pid = -1;
