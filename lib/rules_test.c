@@ -1794,14 +1794,27 @@ test_replay_and_restart(void **state)
 		feed_sev(fx, &s[i]);
 	once = dump_alerts(fx);
 	/* The stream must actually exercise the rules. */
-	for (i = 0; i < 5; i++) {
-		static const char *const ids[] = { "ec", "vc", "tp", "qo", "dc" };
+	for (i = 0; i < 6; i++) {
+		static const char *const ids[] = { "ec", "vc", "tp", "qo", "dc", "vs" };
 		saksi_rule_stats st = stats(fx, ids[i]);
 
 		if (st.rs_alerts > 0)
 			kinds[0]++;
 	}
-	assert_int_equal(kinds[0], 5);
+	assert_int_equal(kinds[0], 6);
+	/* value_sum's own alerts among them, not only its cap's: one JSON line each. */
+	{
+		const char *l, *nl;
+		int vs = 0;
+
+		for (l = once; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+			const char *k = strstr(l, "\"kind\":\"rule\""), *rn = strstr(l,
+			    "\"rule\":\"vs\"");
+
+			vs |= k != NULL && rn != NULL && k < nl && rn < nl;
+		}
+		assert_true(vs);
+	}
 	assert_non_null(strstr(once, "\"kind\":\"late\""));
 	assert_non_null(strstr(once, "\"kind\":\"cap\""));
 
