@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "blind.h"
+#include "bytes.h"
 #include "rules.h"
 #include "../tests/testutil.h"
 
@@ -2115,6 +2116,58 @@ test_corrupt_state(void **state)
 	mdb_txn_abort(txn);
 }
 
+/* A value_sum entry whose value is 0 or over RULES_SUM_VALUE_MAX was not written by the
+ * engine: the group is corrupt, not summed. */
+static void
+test_value_sum_corrupt(void **state)
+{
+	struct fx *fx = *state;
+#ifdef RULES_TEST_MEMORY
+	fx->lmdb_only = 1;
+#endif
+	static const uint64_t bad[] = { 0, 1000000001 };
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[64], val[512];
+	size_t kl = 0, vl = 0;
+	int rc;
+
+	use_rules(fx, VS_RULES);
+	assert_int_equal(look(fx, T0, "k", "5"), 0);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (((uint8_t *)k.mv_data)[0] == 'G') {
+			kl = k.mv_size;
+			memcpy(key, k.mv_data, kl);
+			assert_true(v.mv_size <= sizeof(val));
+			vl = v.mv_size;
+			memcpy(val, v.mv_data, vl);
+		}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	assert_true(kl > 0);
+	/* Type 7, one entry of 24 bytes whose value, 5, ends the record. */
+	assert_int_equal(val[1], 7);
+	assert_int_equal(saksi_get_u64(val + vl - 8), 5);
+	for (size_t i = 0; i < 2; i++) {
+		saksi_put_u64(val + vl - 8, bad[i]);
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		k.mv_data = key;
+		k.mv_size = kl;
+		v.mv_data = val;
+		v.mv_size = vl;
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		assert_int_equal(feed_res_err(fx, "supervisor.access.logged", T0 + 1, "key_id",
+		    "k", "revealed", "true", "participants", "1", NULL), SAKSI_ERR_CORRUPT);
+	}
+}
+
 /* ---- the default rules against honest look-alikes and broker patterns ---- */
 
 static void
@@ -2596,6 +2649,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_value_sum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_sum_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_sum_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_sum_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_unordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_ordered_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_out_of_order_arrival, setup,
