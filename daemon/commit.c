@@ -1038,8 +1038,8 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if ((e = ack_check(c, txn, it, &ack)) != SAKSI_OK || it->it_code != SAKSI_R_ACCEPTED)
 		return e;
-	e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len, &idx,
-	                        leaf_hash);
+	e = saksi_ledger_append_hdr(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len,
+	                            &idx, leaf_hash, it->it_leaf_hdr);
 	if (e != SAKSI_OK)
 		return e;
 	if ((e = saksi_ledger_seq_put(txn, it->it_key_id, it->it_seq, idx, it->it_env_hash)) !=
@@ -1275,6 +1275,9 @@ set_note(saksi_tlog_proof *p, const char *note, size_t len)
 	p->tp_note_len = len;
 }
 
+_Static_assert(sizeof(((saksid_item *)0)->it_leaf_hdr) == SAKSI_LEAF_HDR,
+               "it_leaf_hdr holds one leaf header");
+
 static saksi_err
 receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size)
 {
@@ -1293,14 +1296,20 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 		c->c_receipts = r;
 		c->c_receipts_cap = cap;
 	}
-	if ((e = saksi_ledger_leaf(rtxn, it->it_index, &leaf, &leaf_len)) != SAKSI_OK)
-		return e;
-	if (leaf_len < SAKSI_LEAF_HDR) {
+	if (it->it_code == SAKSI_R_ACCEPTED) {
+		/* Kept from the append: reading the leaf back and decompressing it cost more
+		 * than the rest of the receipt. */
+		memcpy(p->tp_extra, it->it_leaf_hdr, SAKSI_LEAF_HDR);
+	} else {
+		if ((e = saksi_ledger_leaf(rtxn, it->it_index, &leaf, &leaf_len)) != SAKSI_OK)
+			return e;
+		if (leaf_len < SAKSI_LEAF_HDR) {
+			free(leaf);
+			return SAKSI_ERR_CORRUPT;
+		}
+		memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
 		free(leaf);
-		return SAKSI_ERR_CORRUPT;
 	}
-	memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
-	free(leaf);
 	p->tp_extra_len = SAKSI_LEAF_HDR;
 	p->tp_has_extra = 1;
 	p->tp_index = it->it_index;
