@@ -1278,8 +1278,10 @@ set_note(saksi_tlog_proof *p, const char *note, size_t len)
 _Static_assert(sizeof(((saksid_item *)0)->it_leaf_hdr) == SAKSI_LEAF_HDR,
                "it_leaf_hdr holds one leaf header");
 
+/* samenote: c_proof's note was formatted into a receipt already (so checked). */
 static saksi_err
-receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size)
+receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size,
+        int samenote)
 {
 	saksi_tlog_proof *p = c->c_proof;
 	uint8_t *leaf = NULL;
@@ -1317,8 +1319,8 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 	                                 &p->tp_proof_len);
 	if (e != SAKSI_OK)
 		return e;
-	e = saksi_tlog_proof_format(p, c->c_receipts + c->c_receipts_len,
-	                            c->c_receipts_cap - c->c_receipts_len, &written);
+	e = (samenote ? saksi_tlog_proof_format_samenote : saksi_tlog_proof_format)(p,
+	    c->c_receipts + c->c_receipts_len, c->c_receipts_cap - c->c_receipts_len, &written);
 	if (e != SAKSI_OK)
 		return e;
 	it->it_receipt_off = c->c_receipts_len;
@@ -1444,6 +1446,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
 	size_t nsum = 0, nreceipt = 0, forgets = 0;
+	int samenote = 0;   /* the group's note is in c_proof and was checked */
 	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
@@ -1549,7 +1552,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED) {
 			ck_size = size;
-			set_note(c->c_proof, c->c_note, c->c_note_len);
+			if (!samenote)
+				set_note(c->c_proof, c->c_note, c->c_note_len);
 		} else if (it->it_code == SAKSI_R_DUPLICATE) {
 			/*
 			 * The same receipt as the first time: proved to the checkpoint of the
@@ -1563,10 +1567,12 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			set_note(c->c_proof, note, note_len);
 			free(note);
 			note = NULL;
+			samenote = 0;
 		} else
 			continue;
-		if ((e = receipt(c, rtxn, it, ck_size)) != SAKSI_OK)
+		if ((e = receipt(c, rtxn, it, ck_size, samenote)) != SAKSI_OK)
 			goto noreceipt;
+		samenote = it->it_code == SAKSI_R_ACCEPTED;
 	}
 	saksi_ledger_commit(rtxn);
 	return SAKSI_OK;

@@ -517,8 +517,9 @@ proof_note_check(const char *note, size_t len)
 	return saksi_checkpoint_parse(note, tlen, &ck);
 }
 
-saksi_err
-saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written)
+static saksi_err
+proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written,
+             int check_note)
 {
 	size_t off = 0, i;
 
@@ -528,7 +529,7 @@ saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, siz
 	    p->tp_extra_len > sizeof p->tp_extra ||
 	    (p->tp_has_extra ? p->tp_extra_len == 0 : p->tp_extra_len != 0))
 		return SAKSI_ERR_INVAL;
-	if (proof_note_check(p->tp_note, p->tp_note_len) != SAKSI_OK)
+	if (check_note && proof_note_check(p->tp_note, p->tp_note_len) != SAKSI_OK)
 		return SAKSI_ERR_INVAL;
 	if (!put(out, outlen, &off, PROOF_MAGIC "\n", sizeof PROOF_MAGIC))
 		return SAKSI_ERR_TOO_LARGE;
@@ -550,6 +551,19 @@ saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, siz
 	out[off] = '\0';
 	*written = off;
 	return SAKSI_OK;
+}
+
+saksi_err
+saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written)
+{
+	return proof_format(p, out, outlen, written, 1);
+}
+
+saksi_err
+saksi_tlog_proof_format_samenote(const saksi_tlog_proof *p, char *out, size_t outlen,
+                                 size_t *written)
+{
+	return proof_format(p, out, outlen, written, 0);
 }
 
 /* "c2sp.org/tlog-proof@v<digits>": a tlog-proof of a version we do not speak. */

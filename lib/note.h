@@ -123,6 +123,13 @@ typedef struct saksi_tlog_proof {
 saksi_err saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen,
                                   size_t *written);
 /*
+ * The same, except that tp_note is not checked again: for a caller that formats many
+ * proofs to one note it has formatted (so checked) once already, as the committer does
+ * for a group's receipts. The note's check cost as much as the rest of the proof.
+ */
+saksi_err saksi_tlog_proof_format_samenote(const saksi_tlog_proof *p, char *out,
+                                           size_t outlen, size_t *written);
+/*
  * Parses strictly; checks that the note is a well-formed signed checkpoint but not its
  * signature. SAKSI_ERR_VERSION for a first line "c2sp.org/tlog-proof@v<digits>" but v1,
  * SAKSI_ERR_TOO_LARGE for more than SAKSI_MERKLE_MAX_PROOF hashes or too much extra data.

@@ -1056,6 +1056,37 @@ make_proof(const struct key *k, const saksi_hash *leaves, size_t n, size_t idx,
 	p->tp_note_len = sign_str(k, body, p->tp_note);
 }
 
+/*
+ * saksi_tlog_proof_format_samenote writes the very text of saksi_tlog_proof_format, with
+ * the same size checks; it only skips the note's check (a broken note passes).
+ */
+static void
+samenote_same_text(const saksi_tlog_proof *p, const char *text, size_t n)
+{
+	static char out2[BUF_MAX];
+	saksi_tlog_proof *q = malloc(sizeof *q);
+	size_t w = 12345;
+
+	assert_non_null(q);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, out2, sizeof out2, &w), SAKSI_OK);
+	assert_int_equal(w, n);
+	assert_memory_equal(out2, text, n + 1);
+	w = 12345;
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, out2, n, &w), SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(w, 12345);
+	assert_int_equal(saksi_tlog_proof_format_samenote(NULL, out2, n, &w), SAKSI_ERR_INVAL);
+	memcpy(q, p, sizeof *q);
+	q->tp_proof_len = SAKSI_MERKLE_MAX_PROOF + 1;
+	assert_int_equal(saksi_tlog_proof_format_samenote(q, out2, sizeof out2, &w),
+	                 SAKSI_ERR_INVAL);
+	memcpy(q, p, sizeof *q);
+	q->tp_note_len = 5;   /* the origin's first bytes: no checkpoint, no signature */
+	q->tp_note[5] = '\0';
+	assert_int_equal(saksi_tlog_proof_format(q, out2, sizeof out2, &w), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_tlog_proof_format_samenote(q, out2, sizeof out2, &w), SAKSI_OK);
+	free(q);
+}
+
 static void
 proof_round_trip(saksi_tlog_proof *p)
 {
@@ -1086,6 +1117,7 @@ proof_round_trip(saksi_tlog_proof *p)
 	}
 	assert_int_equal(saksi_tlog_proof_format(p, out, n, &n), SAKSI_ERR_TOO_LARGE);
 	assert_int_equal(saksi_tlog_proof_format(p, out, n + 1, &n), SAKSI_OK);
+	samenote_same_text(p, out, n);
 	free(back);
 }
 
