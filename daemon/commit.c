@@ -74,6 +74,7 @@ struct saksid_committer {
 	char *c_note;                 /* the group's signed checkpoint */
 	size_t c_note_len;
 	saksi_tlog_proof *c_proof;
+	saksi_proof_b64 *c_pb;        /* the last receipt's path in base64 (note.h) */
 	char *c_receipts;             /* receipt texts of the last group */
 	size_t c_receipts_len, c_receipts_cap;
 
@@ -200,6 +201,7 @@ saksid_commit_free(saksid_committer *c)
 	}
 	free(c->c_note);
 	free(c->c_proof);
+	free(c->c_pb);
 	free(c->c_receipts);
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
@@ -299,10 +301,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_disc = malloc(c->c_disc_cap);
 	c->c_note = malloc(SAKSI_NOTE_MAX + 1);
 	c->c_proof = calloc(1, sizeof(*c->c_proof));
+	c->c_pb = calloc(1, sizeof(*c->c_pb));
 	c->c_receipts_cap = 64 * 1024;
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
-	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
+	    c->c_proof == NULL || c->c_pb == NULL || c->c_receipts == NULL ||
+	    c->c_alert_body == NULL ||
 	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK) ||
 	    (c->c_blind != NULL && saksi_index_batch_new(&c->c_ix_batch) != SAKSI_OK)) {
 		saksid_commit_free(c);
@@ -1319,8 +1323,12 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 	                                 &p->tp_proof_len);
 	if (e != SAKSI_OK)
 		return e;
-	e = (samenote ? saksi_tlog_proof_format_samenote : saksi_tlog_proof_format)(p,
-	    c->c_receipts + c->c_receipts_len, c->c_receipts_cap - c->c_receipts_len, &written);
+	if (samenote)
+		e = saksi_tlog_proof_format_samenote(p, c->c_pb, c->c_receipts + c->c_receipts_len,
+		    c->c_receipts_cap - c->c_receipts_len, &written);
+	else
+		e = saksi_tlog_proof_format(p, c->c_receipts + c->c_receipts_len,
+		    c->c_receipts_cap - c->c_receipts_len, &written);
 	if (e != SAKSI_OK)
 		return e;
 	it->it_receipt_off = c->c_receipts_len;
