@@ -119,7 +119,7 @@ struct ent {
 struct group {
 	uint8_t g_hash[HASH_LEN];
 	int g_exists;
-	uint64_t g_keep;          /* as stored, to find the X key */
+	uint64_t g_keep;          /* as stored: where its X key is, at most group_keep() */
 	char g_text[SAKSI_RULES_GROUP_MAX + 1];
 	struct sup *g_sup;
 	size_t g_nsup;
@@ -1278,6 +1278,7 @@ group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 	uint8_t k[KEY_MAX], *buf;
 	uint64_t keep = group_keep(ru, g);
 	size_t len;
+	int move;
 	saksi_err e;
 
 	if (keep < c->c_w || (g->g_n == 0 && keep <= c->c_w)) {
@@ -1293,19 +1294,69 @@ group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 		s->rs_groups--;
 		return SAKSI_OK;
 	}
-	if (g->g_exists && g->g_keep != keep &&
-	    (e = st_del(c, k, xkey(k, ru->r_fp, g->g_keep, g->g_hash))) !=
-	    SAKSI_OK)
+	/*
+	 * The X key stays where it is while the group only lasts longer (RULES.md 4.1):
+	 * moving it with every event was the engine's costliest write (a delete and an
+	 * insert in the time order, two more keys for the snapshot). A sweep or a cap that
+	 * reaches a key before its group's time moves it then (xkey_fix). A key that would
+	 * come after the group's time moves now, so that no key is ever late.
+	 */
+	move = !g->g_exists || keep < g->g_keep;
+	if (g->g_exists && move &&
+	    (e = st_del(c, k, xkey(k, ru->r_fp, g->g_keep, g->g_hash))) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	g->g_keep = keep;
+	if (move)
+		g->g_keep = keep;
 	if ((e = group_encode(ru, g, &buf, &len)) != SAKSI_OK)
 		return e;
 	e = st_put(c, k, gkey(k, ru, g->g_hash), buf, len);
 	free(buf);
-	if (e == SAKSI_OK)
+	if (e == SAKSI_OK && move)
 		e = st_put(c, k, xkey(k, ru->r_fp, keep, g->g_hash), "", 0);
 	g->g_exists = 1;
 	return e;
+}
+
+/*
+ * The group of the first X key of a rule, loaded; *stale set (and nothing else done)
+ * when its key lies before the group's time, which is then keep. Its key is moved there
+ * and the record's keep with it: a sweep and a cap see keys in the order of the groups'
+ * own times, as if every key had moved with every event.
+ */
+static saksi_err
+xkey_first(struct ectx *c, const struct rule *ru, struct group *g, int *stale, uint64_t *keep)
+{
+	uint8_t pfx[KEY_MAX], k[KEY_MAX], *buf;
+	size_t pl = key_fp(pfx, K_EXP, ru->r_fp), kl, len;
+	saksi_err e;
+
+	*stale = 0;
+	if ((e = cx_first(c, pfx, pl, k, &kl)) != SAKSI_OK)
+		return e;
+	if (kl != pl + 8 + HASH_LEN)
+		return SAKSI_ERR_CORRUPT;
+	if ((e = group_load(c, ru, k + pl + 8, g)) != SAKSI_OK)
+		return e;
+	if (!g->g_exists || g->g_keep != saksi_get_u64(k + pl)) {
+		group_free(g);
+		return SAKSI_ERR_CORRUPT;
+	}
+	*keep = group_keep(ru, g);
+	if (*keep <= g->g_keep)
+		return SAKSI_OK;
+	*stale = 1;
+	if ((e = st_del(c, k, kl)) != SAKSI_OK)
+		goto out;
+	g->g_keep = *keep;
+	if ((e = group_encode(ru, g, &buf, &len)) != SAKSI_OK)
+		goto out;
+	e = st_put(c, k, gkey(k, ru, g->g_hash), buf, len);
+	free(buf);
+	if (e == SAKSI_OK)
+		e = st_put(c, k, xkey(k, ru->r_fp, *keep, g->g_hash), "", 0);
+out:
+	group_free(g);
+	return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 }
 
 static void
@@ -1331,9 +1382,13 @@ sweep_rule(struct ectx *c, size_t slot, const struct rule *ru, size_t max)
 {
 	uint8_t pfx[KEY_MAX], k[KEY_MAX];
 	size_t pl = key_fp(pfx, K_EXP, ru->r_fp), kl, i;
+	uint64_t keep;
+	struct group g;
+	int stale;
 	saksi_err e;
 
-	for (i = 0; i < max; i++) {
+	/* Only drops count towards max: a key moved to its group's time is not a drop. */
+	for (i = 0; i < max; ) {
 		e = cx_first(c, pfx, pl, k, &kl);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			return SAKSI_OK;
@@ -1343,9 +1398,15 @@ sweep_rule(struct ectx *c, size_t slot, const struct rule *ru, size_t max)
 			return SAKSI_ERR_CORRUPT;
 		if (saksi_get_u64(k + pl) >= c->c_w)
 			return SAKSI_OK;
+		if ((e = xkey_first(c, ru, &g, &stale, &keep)) != SAKSI_OK)
+			return e;
+		if (stale)
+			continue;
+		group_free(&g);
 		if ((e = group_delete(c, slot, ru, k + pl + 8, saksi_get_u64(k + pl))) !=
 		    SAKSI_OK)
 			return e;
+		i++;
 	}
 	return SAKSI_OK;
 }
@@ -1355,11 +1416,11 @@ sweep_rule(struct ectx *c, size_t slot, const struct rule *ru, size_t max)
 static saksi_err
 make_room(struct ectx *c, size_t slot, const struct rule *ru)
 {
-	uint8_t pfx[KEY_MAX], k[KEY_MAX];
-	size_t pl = key_fp(pfx, K_EXP, ru->r_fp), kl, n;
+	size_t n;
 	saksi_rule_stats *s;
-	uint64_t idx[SAKSI_ALERT_EVIDENCE_MAX];
+	uint64_t idx[SAKSI_ALERT_EVIDENCE_MAX], keep;
 	struct group g;
+	int stale;
 	saksi_err e;
 
 	if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
@@ -1369,16 +1430,10 @@ make_room(struct ectx *c, size_t slot, const struct rule *ru)
 	if ((e = sweep_rule(c, slot, ru, SIZE_MAX)) != SAKSI_OK)
 		return e;
 	while (c->c_st[slot].sc_s.rs_groups >= ru->r_max_groups) {
-		if ((e = cx_first(c, pfx, pl, k, &kl)) != SAKSI_OK)
+		if ((e = xkey_first(c, ru, &g, &stale, &keep)) != SAKSI_OK)
 			return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-		if (kl != pl + 8 + HASH_LEN)
-			return SAKSI_ERR_CORRUPT;
-		if ((e = group_load(c, ru, k + pl + 8, &g)) != SAKSI_OK)
-			return e;
-		if (!g.g_exists) {
-			group_free(&g);
-			return SAKSI_ERR_CORRUPT;
-		}
+		if (stale)
+			continue;
 		ent_indices(ru, &g, idx, &n);
 		e = group_delete(c, slot, ru, g.g_hash, g.g_keep);
 		if (e == SAKSI_OK)
@@ -1409,7 +1464,7 @@ group_open(struct ectx *c, size_t slot, const struct rule *ru, const uint8_t gha
 	 * could matter any more, and so the group the event opens does not depend on when the
 	 * sweeps ran.
 	 */
-	if (g->g_exists && g->g_keep < c->c_w && rule_swept_lazily(ru)) {
+	if (g->g_exists && group_keep(ru, g) < c->c_w && rule_swept_lazily(ru)) {
 		e = group_delete(c, slot, ru, g->g_hash, g->g_keep);
 		group_free(g);
 		if (e != SAKSI_OK)
