@@ -97,7 +97,8 @@ struct ectx {
 
 struct sup {
 	char s_actor[SAKSI_RULES_VALUE_MAX + 1];
-	uint8_t s_ahash[HASH_LEN];
+	uint8_t s_ahash[HASH_LEN];   /* H(actor), made by sup_find when first asked */
+	int s_hashed;
 	int s_alerted;
 	uint64_t s_at;            /* window end of the last alert */
 	uint64_t s_value;         /* value of the last alert */
@@ -1010,7 +1011,6 @@ sup_add(struct group *g, const char *actor, struct sup **out)
 	g->g_sup = ns;
 	memset(&ns[g->g_nsup], 0, sizeof(*ns));
 	snprintf(ns[g->g_nsup].s_actor, sizeof(ns->s_actor), "%s", actor);
-	hash_value(ns[g->g_nsup].s_ahash, actor);
 	*out = &ns[g->g_nsup++];
 	return SAKSI_OK;
 }
@@ -1046,7 +1046,6 @@ group_decode(const struct rule *ru, const uint8_t *p, size_t n, struct group *g)
 			return e;
 		memcpy(s->s_actor, p + o + 1, al);
 		s->s_actor[al] = '\0';
-		hash_value(s->s_ahash, s->s_actor);
 		o += 1 + al;
 		if (p[o] > 1)
 			return SAKSI_ERR_CORRUPT;
@@ -1862,9 +1861,18 @@ sup_find(struct group *g, const uint8_t ahash[HASH_LEN])
 {
 	size_t i;
 
-	for (i = 0; i < g->g_nsup; i++)
-		if (memcmp(g->g_sup[i].s_ahash, ahash, HASH_LEN) == 0)
-			return &g->g_sup[i];
+	/* Only queue_order looks actors up: hashing each when loaded cost every other
+	 * rule two BLAKE2b per group and event (perf, saksid under bench_ingest -f). */
+	for (i = 0; i < g->g_nsup; i++) {
+		struct sup *s = &g->g_sup[i];
+
+		if (!s->s_hashed) {
+			hash_value(s->s_ahash, s->s_actor);
+			s->s_hashed = 1;
+		}
+		if (memcmp(s->s_ahash, ahash, HASH_LEN) == 0)
+			return s;
+	}
 	return NULL;
 }
 
