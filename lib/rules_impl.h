@@ -147,6 +147,7 @@ const char *rules_type_name(int type);
  * The in-memory state (rules_mem.c): an ordered map in LMDB's key order holding the keys
  * G X P J K S N of RULES.md 4.1, an undo log following the caller's write transactions
  * (rmem_sync), and the incremental snapshot (rmem_flush). Keys are at most 64 bytes.
+ * rmem_first answers for a 9-byte prefix of X, P or K (the letter and a fingerprint).
  */
 struct rmem;
 saksi_err rmem_new(struct rmem **out);
