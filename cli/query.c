@@ -446,6 +446,30 @@ csv_field(const char *s)
 }
 
 /*
+ * The payload a row shows in --json. A forgotten participant's personal members are
+ * still their salted digests ({"_sd": ...}, what the leaf signs): shown as the string
+ * "[forgotten]", as in the table, so that a tool sees one shape per member and the
+ * state in words, never an object it might take for a value.
+ */
+static json_t *
+json_payload(const saksi_query_row *r)
+{
+	const char *name;
+	json_t *p, *v;
+
+	if (!r->qr_forgotten)
+		return json_incref(r->qr_payload);
+	if ((p = json_deep_copy(r->qr_payload)) == NULL)
+		xdie("out of memory");
+	json_object_foreach(p, name, v) {
+		if (json_is_object(v) && json_object_size(v) == 1 &&
+		    json_object_get(v, "_sd") != NULL)
+			json_object_set_new(p, name, json_string("[forgotten]"));
+	}
+	return p;
+}
+
+/*
  * cover: the index covers entries below cover[0] of cover[1] (NULL: not known here, a
  * remote answer, which saksid gives only from a complete index).
  */
@@ -469,10 +493,10 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 			const saksi_query_row *r = &res->qr_rows[i];
 
 			iso(r->qr_time_ms, when, sizeof(when));
-			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:O}",
+			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:b}",
 			    "index", (json_int_t)r->qr_index, "time_ms", (json_int_t)r->qr_time_ms,
 			    "time", when, "type", r->qr_type, "key_id", r->qr_key_id, "payload",
-			    r->qr_payload));
+			    json_payload(r), "forgotten", r->qr_forgotten));
 		}
 		json_object_set_new(root, "entries", arr);
 		json_object_set_new(root, "more", json_boolean(res->qr_more));
