@@ -734,7 +734,8 @@ cmd_query_common(int argc, char **argv, int timeline)
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
 	uint64_t timeout = 0, cover[2];
-	int c, personal = 0, nfilters = 0, id_filters = 0;
+	int c, personal = 0, nfilters = 0, id_filters = 0, rc;
+	char from_stdin[256];
 	saksi_err e;
 
 	memset(&o, 0, sizeof(o));
@@ -785,6 +786,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	}
 	if (optind != argc)
 		xusage(o.usage, "unexpected argument");
+	xfilter_stdin(o.given, SAKSI_IX__COUNT, from_stdin, sizeof(from_stdin), o.usage);
 	if (o.limit == 0 || o.limit > LIMIT_MAX)
 		xusage(o.usage, "--limit is 1 to %d", LIMIT_MAX);
 	if (timeout > 3600000)
@@ -825,8 +827,11 @@ cmd_query_common(int argc, char **argv, int timeline)
 		    "a query by a personal field");
 	if (o.case_ref != NULL && o.key == NULL)
 		xusage(o.usage, "--case goes into the access entry: give -k");
-	if (o.remote != NULL)
-		return run_remote(&o);
+	if (o.remote != NULL) {
+		rc = run_remote(&o);
+		sodium_memzero(from_stdin, sizeof(from_stdin));
+		return rc;
+	}
 	if (o.box_pub != NULL || o.vkey != NULL || o.vkey_file != NULL)
 		xusage(o.usage, "--box-pub, --vkey and --vkey-file go with --remote");
 
@@ -861,6 +866,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	saksi_seckey_free(sk);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
+	sodium_memzero(from_stdin, sizeof(from_stdin));
 	ctx_close(&x);
 	return SX_OK;
 }
