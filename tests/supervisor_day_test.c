@@ -197,8 +197,9 @@ test_supervisor_day(void **state)
 	run_free(&r);
 
 	/* 1. The supervisor looks at him, revealed, for case C-1: on the record first. */
-	RUN(f, &r, 0, "timeline", "--config", conf, "--nik", nik, "-k", sup, "--reveal",
-	    "--case", "C-1");
+	/* --nik -: the NIK from stdin, never in the process list. */
+	RUN_IN(f, &r, 0, f->path[5], "timeline", "--config", conf, "--nik", "-", "-k", sup,
+	    "--reveal", "--case", "C-1");
 	assert_non_null(strstr(r.out, nik));
 	assert_non_null(strstr(r.out, claim));
 	assert_non_null(strstr(r.err, "access logged as entry"));
@@ -259,8 +260,15 @@ test_supervisor_day(void **state)
 	run_free(&r);
 
 	/* 5. Afterwards: his NIK finds nothing; his claim shows him forgotten, in words. */
-	RUN(f, &r, 0, "query", "--config", conf, "--nik", nik, "-k", sup, "--reveal");
+	RUN_IN(f, &r, 0, f->path[5], "query", "--config", conf, "--nik", "-", "-k", sup,
+	    "--reveal");
 	assert_non_null(strstr(r.err, "0 entries"));
+	run_free(&r);
+	/* Only a personal filter comes from stdin, and only one. */
+	RUN_IN(f, &r, 2, f->path[5], "query", "--config", conf, "--officer", "-");
+	run_free(&r);
+	RUN_IN(f, &r, 2, f->path[5], "query", "--config", conf, "--nik", "-", "--kpj", "-",
+	    "-k", sup);
 	run_free(&r);
 	RUN(f, &r, 0, "query", "--config", conf, "--claim", claim, "--json", "-k", sup,
 	    "--reveal");
