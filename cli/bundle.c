@@ -26,6 +26,7 @@
 #include "envelope.h"
 #include "index.h"
 #include "query.h"
+#include "reveal.h"
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
@@ -455,7 +456,7 @@ item_free(struct item *it)
  */
 static uint64_t
 log_access(struct ctx *x, const struct bopts *o, const saksi_seckey *sk,
-           const char *selection, size_t results, int revealed)
+           const char *selection, size_t results, int revealed, uint64_t participants)
 {
 	char err[512] = "", *payload, *vkey = NULL, hex[17];
 	const saksi_keyring_entry *ke;
@@ -486,7 +487,8 @@ log_access(struct ctx *x, const struct bopts *o, const saksi_seckey *sk,
 	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
 	    "command", "bundle", "filter", selection, "personal_filter", o->personal,
 	    "results", (json_int_t)results, "revealed", revealed, "case_ref", o->case_ref);
-	if (p == NULL)
+	if (p == NULL || json_object_set_new(p, "participants",
+	    json_integer((json_int_t)participants)) != 0)
 		xdie("out of memory");
 	payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(p);
@@ -743,7 +745,22 @@ cmd_bundle(int argc, char **argv)
 	saksi_ledger_abort(t);
 
 	/* Fail closed: no receipt for the access entry, no file. */
-	access = log_access(&x, &o, sk, selection, sel.n, ndisc > 0);
+	{
+		/* The people whose disclosures the bundle carries, sealed or in clear. */
+		saksi_reveal *rv;
+		uint64_t np;
+
+		if (saksi_reveal_new(&rv) != SAKSI_OK)
+			xdie("out of memory");
+		for (size_t i = 0; i < sel.n; i++)
+			if (items[i].disc != NULL && saksi_reveal_add_disclosures(rv, items[i].disc,
+			    items[i].disc_len) != SAKSI_OK)
+				xfail("entry %" PRIu64 ": its disclosures do not parse: run saksi "
+				    "verify", items[i].index);
+		np = saksi_reveal_count(rv);
+		saksi_reveal_free(rv);
+		access = log_access(&x, &o, sk, selection, sel.n, ndisc > 0, np);
+	}
 
 	t = xbegin(&x);
 	if ((e = saksi_ledger_ckpt_latest(t, &ck_size, &note, &note_len)) != SAKSI_OK)

@@ -29,6 +29,7 @@
 #include "merkle.h"
 #include "query.h"
 #include "remoteq.h"
+#include "reveal.h"
 #include "schema.h"
 #include "wire.h"
 
@@ -287,7 +288,7 @@ filter_text(const struct qopts *o, char *out, size_t len)
  */
 static void
 log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t results,
-           int personal)
+           int personal, uint64_t participants)
 {
 	char filter[FILTER_MAX + 1], err[512] = "", *payload, *vkey = NULL, hex[17];
 	const saksi_keyring_entry *ke;
@@ -320,7 +321,8 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 	    "command", o->timeline ? "timeline" : "query", "filter", filter,
 	    "personal_filter", personal, "results", (json_int_t)results,
 	    "revealed", o->reveal);
-	if (p == NULL)
+	if (p == NULL || json_object_set_new(p, "participants",
+	    json_integer((json_int_t)participants)) != 0)
 		xdie("out of memory");
 	if (o->case_ref != NULL)
 		json_object_set_new(p, "case_ref", json_string(o->case_ref));
@@ -859,8 +861,13 @@ cmd_query_common(int argc, char **argv, int timeline)
 	run(&x, txn, dbi, &o, &res);
 	saksi_ledger_abort(txn);
 
-	if (personal || o.reveal)
-		log_access(&x, &o, sk, res.qr_n, personal);
+	if (personal || o.reveal) {
+		uint64_t np;
+
+		if (saksi_reveal_result(&res, &np) != SAKSI_OK)
+			xdie("out of memory");
+		log_access(&x, &o, sk, res.qr_n, personal, np);
+	}
 	print_result(&o, &res, cover);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);

@@ -641,7 +641,9 @@ log_access(struct sctx *x, const struct sopts *o, const struct subject *s,
 	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
 	    "command", "subject-report", "filter", filter, "personal_filter", 1,
 	    "results", (json_int_t)results, "revealed", 1);
-	if (p == NULL)
+	/* A report is one data subject's: one participant revealed, if anything. */
+	if (p == NULL || json_object_set_new(p, "participants",
+	    json_integer(results > 0 ? 1 : 0)) != 0)
 		xdie("out of memory");
 	if (o->case_ref != NULL)
 		json_object_set_new(p, "case_ref", json_string(o->case_ref));

@@ -74,6 +74,7 @@ struct saksid_committer {
 	char *c_note;                 /* the group's signed checkpoint */
 	size_t c_note_len;
 	saksi_tlog_proof *c_proof;
+	saksi_proof_b64 *c_pb;        /* the last receipt's path in base64 (note.h) */
 	char *c_receipts;             /* receipt texts of the last group */
 	size_t c_receipts_len, c_receipts_cap;
 
@@ -200,6 +201,7 @@ saksid_commit_free(saksid_committer *c)
 	}
 	free(c->c_note);
 	free(c->c_proof);
+	free(c->c_pb);
 	free(c->c_receipts);
 	saksi_rules_free(c->c_rules);
 	free(c->c_alert_body);
@@ -299,10 +301,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_disc = malloc(c->c_disc_cap);
 	c->c_note = malloc(SAKSI_NOTE_MAX + 1);
 	c->c_proof = calloc(1, sizeof(*c->c_proof));
+	c->c_pb = calloc(1, sizeof(*c->c_pb));
 	c->c_receipts_cap = 64 * 1024;
 	c->c_receipts = malloc(c->c_receipts_cap);
 	if (c->c_sum == NULL || c->c_body == NULL || c->c_disc == NULL || c->c_note == NULL ||
-	    c->c_proof == NULL || c->c_receipts == NULL || c->c_alert_body == NULL ||
+	    c->c_proof == NULL || c->c_pb == NULL || c->c_receipts == NULL ||
+	    c->c_alert_body == NULL ||
 	    (c->c_blind != NULL && saksi_detect_new(c->c_blind, &c->c_detect) != SAKSI_OK) ||
 	    (c->c_blind != NULL && saksi_index_batch_new(&c->c_ix_batch) != SAKSI_OK)) {
 		saksid_commit_free(c);
@@ -1038,8 +1042,8 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 	}
 	if ((e = ack_check(c, txn, it, &ack)) != SAKSI_OK || it->it_code != SAKSI_R_ACCEPTED)
 		return e;
-	e = saksi_ledger_append(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len, &idx,
-	                        leaf_hash);
+	e = saksi_ledger_append_hdr(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len,
+	                            &idx, leaf_hash, it->it_leaf_hdr);
 	if (e != SAKSI_OK)
 		return e;
 	if ((e = saksi_ledger_seq_put(txn, it->it_key_id, it->it_seq, idx, it->it_env_hash)) !=
@@ -1275,8 +1279,13 @@ set_note(saksi_tlog_proof *p, const char *note, size_t len)
 	p->tp_note_len = len;
 }
 
+_Static_assert(sizeof(((saksid_item *)0)->it_leaf_hdr) == SAKSI_LEAF_HDR,
+               "it_leaf_hdr holds one leaf header");
+
+/* samenote: c_proof's note was formatted into a receipt already (so checked). */
 static saksi_err
-receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size)
+receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t size,
+        int samenote)
 {
 	saksi_tlog_proof *p = c->c_proof;
 	uint8_t *leaf = NULL;
@@ -1293,14 +1302,20 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 		c->c_receipts = r;
 		c->c_receipts_cap = cap;
 	}
-	if ((e = saksi_ledger_leaf(rtxn, it->it_index, &leaf, &leaf_len)) != SAKSI_OK)
-		return e;
-	if (leaf_len < SAKSI_LEAF_HDR) {
+	if (it->it_code == SAKSI_R_ACCEPTED) {
+		/* Kept from the append: reading the leaf back and decompressing it cost more
+		 * than the rest of the receipt. */
+		memcpy(p->tp_extra, it->it_leaf_hdr, SAKSI_LEAF_HDR);
+	} else {
+		if ((e = saksi_ledger_leaf(rtxn, it->it_index, &leaf, &leaf_len)) != SAKSI_OK)
+			return e;
+		if (leaf_len < SAKSI_LEAF_HDR) {
+			free(leaf);
+			return SAKSI_ERR_CORRUPT;
+		}
+		memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
 		free(leaf);
-		return SAKSI_ERR_CORRUPT;
 	}
-	memcpy(p->tp_extra, leaf, SAKSI_LEAF_HDR);
-	free(leaf);
 	p->tp_extra_len = SAKSI_LEAF_HDR;
 	p->tp_has_extra = 1;
 	p->tp_index = it->it_index;
@@ -1308,8 +1323,12 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 	                                 &p->tp_proof_len);
 	if (e != SAKSI_OK)
 		return e;
-	e = saksi_tlog_proof_format(p, c->c_receipts + c->c_receipts_len,
-	                            c->c_receipts_cap - c->c_receipts_len, &written);
+	if (samenote)
+		e = saksi_tlog_proof_format_samenote(p, c->c_pb, c->c_receipts + c->c_receipts_len,
+		    c->c_receipts_cap - c->c_receipts_len, &written);
+	else
+		e = saksi_tlog_proof_format(p, c->c_receipts + c->c_receipts_len,
+		    c->c_receipts_cap - c->c_receipts_len, &written);
 	if (e != SAKSI_OK)
 		return e;
 	it->it_receipt_off = c->c_receipts_len;
@@ -1435,6 +1454,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	saksi_ledger_txn *txn = NULL, *rtxn = NULL;
 	uint64_t size0, size, ck_size, alerts0 = 0;
 	size_t nsum = 0, nreceipt = 0, forgets = 0;
+	int samenote = 0;   /* the group's note is in c_proof and was checked */
 	uint64_t retained = 0;
 	char *note = NULL;
 	size_t note_len;
@@ -1540,7 +1560,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 		saksid_item *it = items[i];
 		if (it->it_code == SAKSI_R_ACCEPTED) {
 			ck_size = size;
-			set_note(c->c_proof, c->c_note, c->c_note_len);
+			if (!samenote)
+				set_note(c->c_proof, c->c_note, c->c_note_len);
 		} else if (it->it_code == SAKSI_R_DUPLICATE) {
 			/*
 			 * The same receipt as the first time: proved to the checkpoint of the
@@ -1554,10 +1575,12 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			set_note(c->c_proof, note, note_len);
 			free(note);
 			note = NULL;
+			samenote = 0;
 		} else
 			continue;
-		if ((e = receipt(c, rtxn, it, ck_size)) != SAKSI_OK)
+		if ((e = receipt(c, rtxn, it, ck_size, samenote)) != SAKSI_OK)
 			goto noreceipt;
+		samenote = it->it_code == SAKSI_R_ACCEPTED;
 	}
 	saksi_ledger_commit(rtxn);
 	return SAKSI_OK;

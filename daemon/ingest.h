@@ -52,6 +52,8 @@ typedef struct saksid_item {
 	char it_msg[SAKSID_MSG_MAX];  /* refusal: one line of English */
 	/* Set by saksid_commit_group. */
 	uint64_t it_index;            /* leaf index (accepted, duplicate) */
+	uint8_t it_leaf_hdr[42];      /* accepted: its leaf's header (SAKSI_LEAF_HDR), kept
+	                                 from the append for the receipt */
 	size_t it_receipt_off;        /* receipt text in the committer's receipt buffer */
 	size_t it_receipt_len;
 } saksid_item;

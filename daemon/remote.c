@@ -17,6 +17,7 @@
 #include "query.h"
 #include "remote.h"
 #include "remoteq.h"
+#include "reveal.h"
 #include "wire.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
@@ -214,6 +215,10 @@ run(saksid_remote *q, const saksi_query_spec *spec, const uint8_t requester_pk[3
 		goto out;
 	}
 	a->ra_rows = res.qr_n;
+	if (saksi_reveal_result(&res, &a->ra_participants) != SAKSI_OK) {
+		refuse(a, SAKSI_R_UNAVAILABLE, "saksid is out of memory; retry later");
+		goto out;
+	}
 	if ((e = saksi_rq_result_json(&res, &json, &jlen)) != SAKSI_OK) {
 		refuse(a, SAKSI_R_UNAVAILABLE, "saksid is out of memory; retry later");
 		goto out;
@@ -235,7 +240,7 @@ out:
 /* The access entry's payload (schemas/events/supervisor.access.logged.json). */
 static char *
 access_payload(const saksi_rq_request *rq, const saksi_keyring_entry *ke,
-               const saksi_query_spec *spec, size_t rows)
+               const saksi_query_spec *spec, size_t rows, uint64_t participants)
 {
 	char filter[SAKSI_QUERY_FILTER_MAX + 1], hex[2 * SAKSI_KEYID_LEN + 1], *stored = NULL;
 	char *text = NULL;
@@ -250,6 +255,8 @@ access_payload(const saksi_rq_request *rq, const saksi_keyring_entry *ke,
 	    "command", spec->qs_timeline ? "timeline" : "query", "filter", filter,
 	    "personal_filter", saksi_query_spec_personal(spec), "results", (json_int_t)rows,
 	    "revealed", spec->qs_reveal, "request", stored);
+	if (p != NULL)
+		json_object_set_new(p, "participants", json_integer((json_int_t)participants));
 	if (p == NULL)
 		goto out;
 	if (rq->rq_case_ref[0] != '\0')
@@ -375,7 +382,8 @@ saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t
 		goto out;
 	if (saksi_query_spec_personal(&spec) || spec.qs_reveal) {
 		/* Fail closed: these rows leave only after this entry is committed. */
-		if ((a->ra_access = access_payload(&rq, ke, &spec, a->ra_rows)) == NULL) {
+		if ((a->ra_access = access_payload(&rq, ke, &spec, a->ra_rows,
+		    a->ra_participants)) == NULL) {
 			saksid_remote_answer_clear(a);
 			refuse(a, SAKSI_R_UNAVAILABLE, "cannot make the access entry; results "
 			    "withheld");

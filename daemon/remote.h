@@ -70,6 +70,7 @@ typedef struct saksid_remote_answer {
 	uint8_t *ra_sealed;           /* the rows, sealed to the requester */
 	size_t ra_sealed_len;
 	size_t ra_rows;
+	uint64_t ra_participants;     /* distinct participants revealed (reveal.h) */
 } saksid_remote_answer;
 
 /* Handles a request body (after the wire's version and op) at the daemon's now. */

@@ -1194,6 +1194,15 @@ saksi_ledger_append(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
                     const uint8_t *body, size_t body_len, uint64_t *index,
                     saksi_hash leaf_hash)
 {
+	return saksi_ledger_append_hdr(t, kind, commit_time_ms, body, body_len, index,
+	                               leaf_hash, NULL);
+}
+
+saksi_err
+saksi_ledger_append_hdr(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
+                        const uint8_t *body, size_t body_len, uint64_t *index,
+                        saksi_hash leaf_hash, uint8_t *hdr)
+{
 	saksi_ledger *l;
 	unsigned lev[64], cnt = 0, i;
 	uint64_t idx[64], n;
@@ -1225,6 +1234,8 @@ saksi_ledger_append(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
 	if (body_len > 0)
 		memcpy(l->l_leafbuf + SAKSI_LEAF_HDR, body, body_len);
 	saksi_merkle_leaf_hash(lh, l->l_leafbuf, len);
+	if (hdr != NULL)   /* now: training below may reuse the buffer */
+		memcpy(hdr, l->l_leafbuf, SAKSI_LEAF_HDR);
 	if ((e = saksi_merkle_append(node_reader, t, n, lh, lev, idx, hs, &cnt)) != SAKSI_OK)
 		return e;
 	if (cnt == 0 || cnt > 64)

@@ -113,6 +113,13 @@ saksi_err saksi_ledger_meta(saksi_ledger_txn *txn, const char *name, char **val)
 saksi_err saksi_ledger_append(saksi_ledger_txn *txn, int kind, uint64_t commit_time_ms,
                               const uint8_t *body, size_t body_len, uint64_t *index,
                               saksi_hash leaf_hash);
+/*
+ * The same, and hdr (if not NULL) gets the leaf's SAKSI_LEAF_HDR header bytes as written,
+ * so a caller that needs them (the committer's receipts) does not read the leaf back.
+ */
+saksi_err saksi_ledger_append_hdr(saksi_ledger_txn *txn, int kind, uint64_t commit_time_ms,
+                                  const uint8_t *body, size_t body_len, uint64_t *index,
+                                  saksi_hash leaf_hash, uint8_t *hdr);
 
 /*
  * Producer sequence bookkeeping (write txn for put). get: SAKSI_ERR_NOT_FOUND if absent;

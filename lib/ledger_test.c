@@ -537,6 +537,53 @@ test_append_many(void **state)
 }
 
 /* Bodies that do not compress are stored raw (codec 0), before and after training. */
+/*
+ * saksi_ledger_append_hdr hands out the header it wrote: the same bytes as the leaf read
+ * back, across the dictionary's training (which reuses the leaf buffer), for each kind.
+ */
+static void
+test_append_hdr(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	uint8_t body[300], hdr[SAKSI_LEAF_HDR], *leaf;
+	saksi_hash lh, root;
+	uint64_t s = g_seed ^ 11, i, idx;
+	size_t len;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_dict_after = 40;
+	l = open_rw(f->dir, &o);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	for (i = 0; i < 100; i++) {
+		int kind = i % 3 == 0 ? SAKSI_LEAF_EVENT : i % 3 == 1 ? SAKSI_LEAF_REFUSALS :
+		    SAKSI_LEAF_ALERT;
+
+		fill_random(&s, body, sizeof(body));
+		assert_int_equal(saksi_ledger_root(txn, i, root), SAKSI_OK);
+		memset(hdr, 0xee, sizeof(hdr));
+		assert_int_equal(saksi_ledger_append_hdr(txn, kind, T0 + i, body, sizeof(body),
+		    &idx, lh, hdr), SAKSI_OK);
+		assert_int_equal(idx, i);
+		assert_int_equal(hdr[1], kind);
+		assert_int_equal(saksi_get_u64(hdr + 2), T0 + i);
+		assert_memory_equal(hdr + 10, root, SAKSI_HASH_LEN);
+		assert_int_equal(saksi_ledger_leaf(txn, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(len, SAKSI_LEAF_HDR + sizeof(body));
+		assert_memory_equal(leaf, hdr, SAKSI_LEAF_HDR);
+		free(leaf);
+	}
+	/* A refused append leaves hdr alone. */
+	memset(hdr, 0xee, sizeof(hdr));
+	assert_int_equal(saksi_ledger_append_hdr(txn, 9, T0, body, sizeof(body), NULL, NULL,
+	    hdr), SAKSI_ERR_INVAL);
+	assert_int_equal(hdr[0], 0xee);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	saksi_ledger_close(l);
+}
+
 static void
 test_incompressible_raw(void **state)
 {
@@ -2209,6 +2256,7 @@ main(void)
 		cmocka_unit_test(test_node_key_order),
 		cmocka_unit_test(test_leaf_parse),
 		cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_hdr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incompressible_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dict_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),

@@ -517,10 +517,15 @@ proof_note_check(const char *note, size_t len)
 	return saksi_checkpoint_parse(note, tlen, &ck);
 }
 
-saksi_err
-saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written)
+_Static_assert(sizeof(((saksi_proof_b64 *)0)->pb_b64[0]) ==
+               sodium_base64_ENCODED_LEN(SAKSI_HASH_LEN, sodium_base64_VARIANT_ORIGINAL) - 1,
+               "one path hash's base64, without its NUL");
+
+static saksi_err
+proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written,
+             int check_note, saksi_proof_b64 *pb)
 {
-	size_t off = 0, i;
+	size_t off = 0, i, k;
 
 	if (p == NULL || out == NULL || written == NULL)
 		return SAKSI_ERR_INVAL;
@@ -528,7 +533,7 @@ saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, siz
 	    p->tp_extra_len > sizeof p->tp_extra ||
 	    (p->tp_has_extra ? p->tp_extra_len == 0 : p->tp_extra_len != 0))
 		return SAKSI_ERR_INVAL;
-	if (proof_note_check(p->tp_note, p->tp_note_len) != SAKSI_OK)
+	if (check_note && proof_note_check(p->tp_note, p->tp_note_len) != SAKSI_OK)
 		return SAKSI_ERR_INVAL;
 	if (!put(out, outlen, &off, PROOF_MAGIC "\n", sizeof PROOF_MAGIC))
 		return SAKSI_ERR_TOO_LARGE;
@@ -540,16 +545,50 @@ saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, siz
 	if (!put(out, outlen, &off, "index ", 6) || !put_u64(out, outlen, &off, p->tp_index) ||
 	    !put(out, outlen, &off, "\n", 1))
 		return SAKSI_ERR_TOO_LARGE;
-	for (i = 0; i < p->tp_proof_len; i++)
-		if (!put_b64(out, outlen, &off, p->tp_proof[i], SAKSI_HASH_LEN) ||
-		    !put(out, outlen, &off, "\n", 1))
+	for (i = 0; i < p->tp_proof_len; i++) {
+		/* The same distance from the root: the same node, for leaves side by side. */
+		k = pb != NULL && pb->pb_n <= SAKSI_MERKLE_MAX_PROOF &&
+		    i + pb->pb_n >= p->tp_proof_len ? i + pb->pb_n - p->tp_proof_len : SIZE_MAX;
+		if (pb != NULL && k < pb->pb_n &&
+		    memcmp(pb->pb_hash[k], p->tp_proof[i], SAKSI_HASH_LEN) == 0) {
+			if (!put(out, outlen, &off, pb->pb_b64[k], sizeof pb->pb_b64[k]))
+				return SAKSI_ERR_TOO_LARGE;
+		} else if (!put_b64(out, outlen, &off, p->tp_proof[i], SAKSI_HASH_LEN))
 			return SAKSI_ERR_TOO_LARGE;
+		if (!put(out, outlen, &off, "\n", 1))
+			return SAKSI_ERR_TOO_LARGE;
+	}
 	if (!put(out, outlen, &off, "\n", 1) ||
 	    !put(out, outlen, &off, p->tp_note, p->tp_note_len))
 		return SAKSI_ERR_TOO_LARGE;
 	out[off] = '\0';
 	*written = off;
+	if (pb != NULL) {
+		/* The text holds each hash's base64 as its line: keep them for the next. */
+		const char *line = out + off - p->tp_note_len - 1 -
+		    p->tp_proof_len * (sizeof pb->pb_b64[0] + 1);
+
+		for (i = 0; i < p->tp_proof_len; i++) {
+			memcpy(pb->pb_hash[i], p->tp_proof[i], SAKSI_HASH_LEN);
+			memcpy(pb->pb_b64[i], line + i * (sizeof pb->pb_b64[0] + 1),
+			       sizeof pb->pb_b64[0]);
+		}
+		pb->pb_n = p->tp_proof_len;
+	}
 	return SAKSI_OK;
+}
+
+saksi_err
+saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen, size_t *written)
+{
+	return proof_format(p, out, outlen, written, 1, NULL);
+}
+
+saksi_err
+saksi_tlog_proof_format_samenote(const saksi_tlog_proof *p, saksi_proof_b64 *pb, char *out,
+                                 size_t outlen, size_t *written)
+{
+	return proof_format(p, out, outlen, written, 0, pb);
 }
 
 /* "c2sp.org/tlog-proof@v<digits>": a tlog-proof of a version we do not speak. */

@@ -123,6 +123,28 @@ typedef struct saksi_tlog_proof {
 saksi_err saksi_tlog_proof_format(const saksi_tlog_proof *p, char *out, size_t outlen,
                                   size_t *written);
 /*
+ * The base64 of the last proof's path hashes, kept by a caller that formats many proofs
+ * into one tree (the committer's receipts): consecutive leaves share most of their
+ * paths, and sodium's base64 cost more than the rest of the text. Zero it before the
+ * first use; it holds no secret.
+ */
+typedef struct saksi_proof_b64 {
+	saksi_hash pb_hash[SAKSI_MERKLE_MAX_PROOF];
+	char pb_b64[SAKSI_MERKLE_MAX_PROOF][44];
+	size_t pb_n;
+} saksi_proof_b64;
+
+/*
+ * The same text as saksi_tlog_proof_format, except that tp_note is not checked again:
+ * for a caller that formats many proofs to one note it has formatted (so checked) once
+ * already, as the committer does for a group's receipts (the note's check cost as much
+ * as the rest of the proof). pb (may be NULL): a path hash equal to the one at the same
+ * distance from the path's end in pb is copied from there instead of encoded; on
+ * SAKSI_OK pb then holds this proof's path.
+ */
+saksi_err saksi_tlog_proof_format_samenote(const saksi_tlog_proof *p, saksi_proof_b64 *pb,
+                                           char *out, size_t outlen, size_t *written);
+/*
  * Parses strictly; checks that the note is a well-formed signed checkpoint but not its
  * signature. SAKSI_ERR_VERSION for a first line "c2sp.org/tlog-proof@v<digits>" but v1,
  * SAKSI_ERR_TOO_LARGE for more than SAKSI_MERKLE_MAX_PROOF hashes or too much extra data.

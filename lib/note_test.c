@@ -1056,6 +1056,41 @@ make_proof(const struct key *k, const saksi_hash *leaves, size_t n, size_t idx,
 	p->tp_note_len = sign_str(k, body, p->tp_note);
 }
 
+/*
+ * saksi_tlog_proof_format_samenote writes the very text of saksi_tlog_proof_format, with
+ * the same size checks; it only skips the note's check (a broken note passes).
+ */
+static void
+samenote_same_text(const saksi_tlog_proof *p, const char *text, size_t n)
+{
+	static char out2[BUF_MAX];
+	saksi_tlog_proof *q = malloc(sizeof *q);
+	size_t w = 12345;
+
+	assert_non_null(q);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, NULL, out2, sizeof out2, &w),
+	                 SAKSI_OK);
+	assert_int_equal(w, n);
+	assert_memory_equal(out2, text, n + 1);
+	w = 12345;
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, NULL, out2, n, &w),
+	                 SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(w, 12345);
+	assert_int_equal(saksi_tlog_proof_format_samenote(NULL, NULL, out2, n, &w),
+	                 SAKSI_ERR_INVAL);
+	memcpy(q, p, sizeof *q);
+	q->tp_proof_len = SAKSI_MERKLE_MAX_PROOF + 1;
+	assert_int_equal(saksi_tlog_proof_format_samenote(q, NULL, out2, sizeof out2, &w),
+	                 SAKSI_ERR_INVAL);
+	memcpy(q, p, sizeof *q);
+	q->tp_note_len = 5;   /* the origin's first bytes: no checkpoint, no signature */
+	q->tp_note[5] = '\0';
+	assert_int_equal(saksi_tlog_proof_format(q, out2, sizeof out2, &w), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_tlog_proof_format_samenote(q, NULL, out2, sizeof out2, &w),
+	                 SAKSI_OK);
+	free(q);
+}
+
 static void
 proof_round_trip(saksi_tlog_proof *p)
 {
@@ -1086,7 +1121,73 @@ proof_round_trip(saksi_tlog_proof *p)
 	}
 	assert_int_equal(saksi_tlog_proof_format(p, out, n, &n), SAKSI_ERR_TOO_LARGE);
 	assert_int_equal(saksi_tlog_proof_format(p, out, n + 1, &n), SAKSI_OK);
+	samenote_same_text(p, out, n);
 	free(back);
+}
+
+/*
+ * A receipt after receipt through one saksi_proof_b64, as the committer formats a group's:
+ * the text is the plain formatter's for every leaf of trees of several sizes, in order,
+ * backwards and from one tree to the next; a cache that lies (hash and base64 disagree)
+ * shows that equal hashes are what is copied, and a refused format leaves it alone.
+ */
+static void
+test_tlog_proof_b64_cache(void **state)
+{
+	const struct fixture *fx = *state;
+	saksi_tlog_proof *p = malloc(sizeof *p);
+	saksi_proof_b64 *pb = calloc(1, sizeof *pb);
+	saksi_hash leaves[70];
+	static const size_t sizes[] = { 1, 2, 3, 13, 64, 70 };
+	char *a = malloc(BUF_MAX), *b = malloc(BUF_MAX);
+	size_t na, nb, copied = 0, si, i, j;
+	struct key k;
+
+	assert_non_null(p);
+	assert_non_null(pb);
+	assert_non_null(a);
+	assert_non_null(b);
+	key_make(&k, fx, "log.example/cache", "cache");
+	for (i = 0; i < 70; i++)
+		ref_leaf(leaves[i], i);
+	for (si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+		for (j = 0; j < 2 * sizes[si]; j++) {
+			i = j < sizes[si] ? j : 2 * sizes[si] - 1 - j;
+			make_proof(&k, leaves, sizes[si], i, p);
+			p->tp_has_extra = (i & 1) != 0;
+			p->tp_extra_len = p->tp_has_extra ? 42 : 0;
+			for (size_t x = 0; x < p->tp_proof_len && x < pb->pb_n; x++)
+				copied += memcmp(pb->pb_hash[pb->pb_n - 1 - x],
+				                 p->tp_proof[p->tp_proof_len - 1 - x], 32) == 0;
+			assert_int_equal(saksi_tlog_proof_format(p, a, BUF_MAX, &na), SAKSI_OK);
+			assert_int_equal(saksi_tlog_proof_format_samenote(p, pb, b, BUF_MAX, &nb),
+			                 SAKSI_OK);
+			assert_int_equal(na, nb);
+			assert_memory_equal(a, b, na + 1);
+			assert_int_equal(pb->pb_n, p->tp_proof_len);
+		}
+	assert_true(copied > 100);   /* the cache was used, not only filled */
+
+	/* Refused (too small): the cache keeps the last path. */
+	make_proof(&k, leaves, 70, 5, p);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, pb, b, BUF_MAX, &nb), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, pb, b, 20, &nb),
+	                 SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(pb->pb_n, p->tp_proof_len);
+	assert_memory_equal(pb->pb_hash, p->tp_proof, 32 * p->tp_proof_len);
+	/* A lying entry is copied only where its hash is equal. */
+	memset(pb->pb_b64[0], 'A', sizeof pb->pb_b64[0]);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, pb, b, BUF_MAX, &nb), SAKSI_OK);
+	assert_non_null(strstr(b, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"));
+	pb->pb_hash[0][0] ^= 1;
+	memset(pb->pb_b64[0], 'A', sizeof pb->pb_b64[0]);
+	assert_int_equal(saksi_tlog_proof_format_samenote(p, pb, b, BUF_MAX, &nb), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_format(p, a, BUF_MAX, &na), SAKSI_OK);
+	assert_memory_equal(a, b, na + 1);
+	free(a);
+	free(b);
+	free(pb);
+	free(p);
 }
 
 static void
@@ -1545,6 +1646,7 @@ main(void)
 		cmocka_unit_test(test_checkpoint_malformed),
 		cmocka_unit_test(test_checkpoint_open),
 		cmocka_unit_test(test_tlog_proof_round_trip),
+		cmocka_unit_test(test_tlog_proof_b64_cache),
 		cmocka_unit_test(test_tlog_proof_malformed),
 		cmocka_unit_test(test_tlog_proof_verify),
 	};

@@ -506,6 +506,24 @@ saksi_rq_access_check(const json_t *payload, const saksi_keyring *kr, const char
 
 	if (why != NULL)
 		*why = NULL;
+	/*
+	 * Whoever wrote it, an entry cannot say it revealed more people than entries, or
+	 * anyone when nothing was revealed: supervisor_reveals_many sums this member.
+	 */
+	{
+		const json_t *np = json_object_get(payload, "participants");
+		const json_t *nr = json_object_get(payload, "results");
+
+		if (np != NULL && (!json_is_integer(np) || !json_is_integer(nr) ||
+		    json_integer_value(np) < 0 ||
+		    json_integer_value(np) > json_integer_value(nr) ||
+		    (json_integer_value(np) > 0 &&
+		    !json_is_true(json_object_get(payload, "revealed"))))) {
+			if (why != NULL)
+				*why = "its participants exceed its results, or it revealed nothing";
+			return SAKSI_ERR_FORMAT;
+		}
+	}
 	if (req == NULL)
 		return SAKSI_ERR_NOT_FOUND;
 	if (!json_is_string(req) ||

@@ -147,7 +147,9 @@ void saksi_rq_spec(const saksi_rq_request *rq,
  * its key is in kr and its signature verifies, and the payload says what it asked:
  * key_id, command, revealed, personal_filter, case_ref, and the filter text (personal
  * tokens as the payload has them, the rest as the request has it). A payload without
- * "request" is SAKSI_ERR_NOT_FOUND (a local access entry: its own signer asked).
+ * "request" is SAKSI_ERR_NOT_FOUND (a local access entry: its own signer asked), unless
+ * its "participants" (any entry's, checked first) is more than its "results" or above 0
+ * with "revealed" false: SAKSI_ERR_FORMAT.
  * SAKSI_ERR_KEY unknown key; SAKSI_ERR_SIGNATURE; SAKSI_ERR_FORMAT a request that does
  * not parse or a payload that does not match it. why (may be NULL) gets a static reason.
  */

@@ -414,6 +414,28 @@ test_access_check(void **state)
 		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_NOT_FOUND);
 		json_decref(c);
 	}
+	/* participants, local or remote: at most results, 0 unless revealed. */
+	{
+		json_t *c = json_deep_copy(e);
+		json_int_t results = json_integer_value(json_object_get(c, "results"));
+
+		json_object_set_new(c, "participants", json_integer(results));
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_OK);
+		json_object_set_new(c, "participants", json_integer(results + 1));
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_FORMAT);
+		assert_non_null(strstr(why, "participants"));
+		json_object_set_new(c, "participants", json_integer(-1));
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_FORMAT);
+		json_object_set_new(c, "participants", json_string("1"));
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_FORMAT);
+		json_object_set_new(c, "participants", json_integer(0));
+		json_object_set_new(c, "revealed", json_false());
+		json_object_del(c, "request");
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_NOT_FOUND);
+		json_object_set_new(c, "participants", json_integer(1));
+		assert_int_equal(saksi_rq_access_check(c, f->kr, &why), SAKSI_ERR_FORMAT);
+		json_decref(c);
+	}
 	json_decref(e);
 	free(req);
 

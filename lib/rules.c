@@ -327,6 +327,8 @@ static const struct {
 	    B(D_ACTOR) | B(D_PLACES) | B(D_CONDITION) | B(D_GROUPBY) },
 	[RT_DAILY_CAP] = { "daily_cap", B(D_EVENTS) | B(D_DAY) | B(D_QUOTA) | B(D_OVERRIDE),
 	    B(D_EVENTS) | B(D_DAY) | B(D_QUOTA) },
+	[RT_VALUE_SUM] = { "value_sum", B(D_EVENTS) | B(D_FIELD) | B(D_CONDITION),
+	    B(D_EVENTS) | B(D_FIELD) | B(D_CONDITION) },
 };
 
 static const char *const sev_names[] = { NULL, "low", "medium", "high", "critical" };
@@ -334,7 +336,7 @@ static const char *const sev_names[] = { NULL, "low", "medium", "high", "critica
 const char *
 rules_type_name(int type)
 {
-	if (type < RT_EVENT_COUNT || type > RT_DAILY_CAP)
+	if (type < RT_EVENT_COUNT || type > RT_VALUE_SUM)
 		return "?";
 	return rtypes[type].t_name;
 }
@@ -883,7 +885,7 @@ rule_directive(struct pctx *p, char **tok, size_t n)
 		return PERR(p, "unknown directive '%s' in rule %s", tok[0], r->r_id);
 	if (r->r_type == 0 && d != D_TYPE)
 		return PERR(p, "a rule starts with its type (event_count, value_count, temporal, "
-		    "temporal_ordered, queue_order, daily_cap)");
+		    "temporal_ordered, queue_order, daily_cap, value_sum)");
 	if ((p->p_seen & B(d)) && d != D_QUOTA)
 		return PERR(p, "%s given twice", dnames[d]);
 	if (r->r_type != 0) {
@@ -897,12 +899,12 @@ rule_directive(struct pctx *p, char **tok, size_t n)
 	switch (d) {
 	case D_TYPE:
 		if (n == 2)
-			for (k = RT_EVENT_COUNT; k <= RT_DAILY_CAP; k++)
+			for (k = RT_EVENT_COUNT; k <= RT_VALUE_SUM; k++)
 				if (strcmp(tok[1], rtypes[k].t_name) == 0)
 					r->r_type = (int)k;
 		if (r->r_type == 0)
 			return PERR(p, "type takes one of event_count, value_count, temporal, "
-			    "temporal_ordered, queue_order, daily_cap");
+			    "temporal_ordered, queue_order, daily_cap, value_sum");
 		break;
 	case D_TITLE: {
 		const char *t = p->p_rest;
@@ -971,6 +973,11 @@ rule_directive(struct pctx *p, char **tok, size_t n)
 			return SAKSI_ERR_FORMAT;
 		if ((d == D_SEQ || d == D_DAY) && saksi_blind_field_personal(tok[1]))
 			return PERR(p, "%s cannot be personal field %s", dnames[d], tok[1]);
+		/* A token is no number: summing one would mean nothing. */
+		if (d == D_FIELD && r->r_type == RT_VALUE_SUM &&
+		    saksi_blind_field_personal(tok[1]))
+			return PERR(p, "a value_sum cannot sum personal field %s (a blind token "
+			    "at run time)", tok[1]);
 		*(d == D_FIELD ? &r->r_field : d == D_DIFFER ? &r->r_differ : d == D_SEQ ?
 		    &r->r_seq : d == D_ACTOR ? &r->r_actor : &r->r_day) =
 		    arena_strdup(p->p_r, tok[1]);
@@ -1196,6 +1203,27 @@ join_fp(const struct join *j, uint8_t fp[RULES_FP_LEN])
 	fp_final(&st, fp);
 }
 
+/*
+ * A value_sum's field must be an integer in every type of s that carries it itself (one
+ * brought by a join is checked in its own type).
+ */
+static saksi_err
+check_sum_field(struct pctx *p, const struct sel *s, const char *f)
+{
+	const struct stype *t;
+	const struct sprop *sp;
+	size_t i;
+
+	if (p->p_sch == NULL)
+		return SAKSI_OK;
+	for (i = 0; i < s->s_ntypes; i++)
+		if ((t = schema_type(p->p_sch, s->s_types[i])) != NULL &&
+		    (sp = schema_prop(t, f)) != NULL && sp->sp_type != 'i')
+			return perr_at(p, p->p_dline[D_FIELD], SAKSI_ERR_FORMAT,
+			    "a value_sum sums integers: field %s of %s is not one", f, t->st_name);
+	return SAKSI_OK;
+}
+
 /* Every field a rule uses must be in the events it reads (with a schema). */
 static saksi_err
 rule_check_fields(struct pctx *p, struct rule *r)
@@ -1220,6 +1248,9 @@ rule_check_fields(struct pctx *p, struct rule *r)
 	for (i = 0; i < r->r_nevents; i++) {
 		if (r->r_field != NULL && (e = check_field_sel(p, p->p_dline[D_FIELD],
 		    r->r_events[i], r->r_field, "field")) != SAKSI_OK)
+			return e;
+		if (r->r_type == RT_VALUE_SUM &&
+		    (e = check_sum_field(p, r->r_events[i], r->r_field)) != SAKSI_OK)
 			return e;
 		if (r->r_differ != NULL && (e = check_field_sel(p, p->p_dline[D_DIFFER],
 		    r->r_events[i], r->r_differ, "field")) != SAKSI_OK)
@@ -1315,7 +1346,7 @@ end_block(struct pctx *p)
 		if (r->r_type == RT_DAILY_CAP && r->r_timespan < 86400000)
 			return perr_at(p, p->p_dline[D_TIMESPAN], SAKSI_ERR_FORMAT,
 			    "rule %s: a daily_cap keeps each day at least 1d", r->r_id);
-		for (i = 0; r->r_field != NULL && i < r->r_ngroupby; i++)
+		for (i = 0; r->r_type == RT_VALUE_COUNT && i < r->r_ngroupby; i++)
 			if (strcmp(r->r_groupby[i], r->r_field) == 0)
 				return perr_at(p, p->p_dline[D_FIELD], SAKSI_ERR_FORMAT,
 				    "rule %s: counting distinct %s within groups of one %s is "

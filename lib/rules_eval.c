@@ -112,6 +112,7 @@ struct ent {
 	uint8_t e_hash[HASH_LEN]; /* value, differ value, or actor */
 	uint32_t e_seq;           /* queue: ticket */
 	uint32_t e_num;           /* daily: quota */
+	uint64_t e_val;           /* value_sum: the field's value, 1..RULES_SUM_VALUE_MAX */
 	uint8_t e_flags;          /* temporal: selections; queue: TF_*; daily: 1 override */
 	uint8_t e_has;            /* temporal: e_hash holds the differ value */
 };
@@ -964,6 +965,8 @@ ent_size(int type)
 		return 16;
 	case RT_VALUE_COUNT:
 		return 16 + HASH_LEN;
+	case RT_VALUE_SUM:
+		return 24;
 	case RT_TEMPORAL:
 	case RT_TEMPORAL_ORDERED:
 		return 18 + HASH_LEN;
@@ -1077,6 +1080,13 @@ group_decode(const struct rule *ru, const uint8_t *p, size_t n, struct group *g)
 			if (ru->r_type == RT_VALUE_COUNT)
 				memcpy(en->e_hash, q + 16, HASH_LEN);
 			break;
+		case RT_VALUE_SUM:
+			en->e_time = saksi_get_u64(q);
+			en->e_index = saksi_get_u64(q + 8);
+			en->e_val = saksi_get_u64(q + 16);
+			if (en->e_val == 0 || en->e_val > RULES_SUM_VALUE_MAX)
+				return SAKSI_ERR_CORRUPT;
+			break;
 		case RT_TEMPORAL:
 		case RT_TEMPORAL_ORDERED:
 			en->e_time = saksi_get_u64(q);
@@ -1157,6 +1167,11 @@ group_encode(const struct rule *ru, const struct group *g, uint8_t **out, size_t
 			saksi_put_u64(q + 8, en->e_index);
 			if (ru->r_type == RT_VALUE_COUNT)
 				memcpy(q + 16, en->e_hash, HASH_LEN);
+			break;
+		case RT_VALUE_SUM:
+			saksi_put_u64(q, en->e_time);
+			saksi_put_u64(q + 8, en->e_index);
+			saksi_put_u64(q + 16, en->e_val);
 			break;
 		case RT_TEMPORAL:
 		case RT_TEMPORAL_ORDERED:
@@ -1546,7 +1561,7 @@ rule_alert(struct ectx *c, size_t slot, const struct rule *ru, const char *group
 	return alert_raise(c, &a);
 }
 
-/* ---- event_count and value_count ---- */
+/* ---- event_count, value_count and value_sum ---- */
 
 struct vid {
 	const uint8_t *v_hash;
@@ -1567,16 +1582,17 @@ cmp_vid(const void *a, const void *b)
 /*
  * The best window containing entry p: over every start s among the entry times in
  * [t - T, t], the window [s, s + T] (both ends included). Best = most events
- * (event_count) or most distinct values (value_count); the earliest on a tie.
+ * (event_count), most distinct values (value_count) or the largest sum of the values
+ * (value_sum); the earliest on a tie.
  */
 static saksi_err
 best_window(const struct rule *ru, const struct group *g, size_t p, size_t *blo, size_t *bhi,
             uint64_t *bm)
 {
-	uint64_t t = g->g_e[p].e_time, T = ru->r_timespan;
+	uint64_t t = g->g_e[p].e_time, T = ru->r_timespan, sum = 0;
 	size_t i, lo = 0, hi = 0, distinct = 0;
 	uint32_t *id = NULL, *cnt = NULL;
-	int vc = ru->r_type == RT_VALUE_COUNT;
+	int vc = ru->r_type == RT_VALUE_COUNT, vs = ru->r_type == RT_VALUE_SUM;
 
 	*bm = 0;
 	if (vc) {
@@ -1609,15 +1625,21 @@ best_window(const struct rule *ru, const struct group *g, size_t p, size_t *blo,
 		if (sat_add(s, T) < t || (i > 0 && g->g_e[i - 1].e_time == s))
 			continue;
 		/* Starts only move right, so both ends advance monotonically. */
-		for (; lo < i; lo++)
+		/* No overflow: at most 65537 entries of at most RULES_SUM_VALUE_MAX. */
+		for (; lo < i; lo++) {
 			if (vc && lo < hi && --cnt[id[lo]] == 0)
 				distinct--;
+			if (vs && lo < hi)
+				sum -= g->g_e[lo].e_val;
+		}
 		if (hi < lo)
 			hi = lo;
-		for (; hi < g->g_n && g->g_e[hi].e_time <= sat_add(s, T); hi++)
+		for (; hi < g->g_n && g->g_e[hi].e_time <= sat_add(s, T); hi++) {
 			if (vc && cnt[id[hi]]++ == 0)
 				distinct++;
-		m = vc ? distinct : hi - lo;
+			sum += g->g_e[hi].e_val;
+		}
+		m = vc ? distinct : vs ? sum : hi - lo;
 		if (m > *bm) {
 			*bm = m;
 			*blo = lo;
@@ -2147,6 +2169,14 @@ rule_event(struct ectx *c, size_t slot, const struct rule *ru)
 	memset(&en, 0, sizeof(en));
 	en.e_time = w->we_time;
 	en.e_index = w->we_index;
+	if (ru->r_type == RT_VALUE_SUM) {
+		/* Only a positive integer can change a sum: anything else is not in the rule,
+		 * like an event lacking the field. */
+		if (parse_num(ev_get(w, ru->r_field), &en.e_val) != 0 || en.e_val == 0)
+			return SAKSI_OK;
+		if (en.e_val > RULES_SUM_VALUE_MAX)
+			en.e_val = RULES_SUM_VALUE_MAX;
+	}
 	if (ru->r_type == RT_VALUE_COUNT || ru->r_differ != NULL) {
 		if ((v = ev_get(w, ru->r_type == RT_VALUE_COUNT ? ru->r_field : ru->r_differ)) ==
 		    NULL)
@@ -2166,7 +2196,8 @@ rule_event(struct ectx *c, size_t slot, const struct rule *ru)
 	prune_dead(c, ru, &g);
 	if ((e = ent_insert(&g, &en, &pos)) != SAKSI_OK)
 		goto out;
-	if (ru->r_type == RT_EVENT_COUNT || ru->r_type == RT_VALUE_COUNT)
+	if (ru->r_type == RT_EVENT_COUNT || ru->r_type == RT_VALUE_COUNT ||
+	    ru->r_type == RT_VALUE_SUM)
 		e = count_eval(c, slot, ru, &g, pos);
 	else
 		e = temporal_eval(c, slot, ru, &g, pos);

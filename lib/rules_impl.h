@@ -67,7 +67,12 @@ enum rule_type {
 	RT_TEMPORAL_ORDERED,
 	RT_QUEUE_ORDER,
 	RT_DAILY_CAP,
+	RT_VALUE_SUM,             /* the last: the parser's list of names ends here */
 };
+
+/* A value_sum counts a field's value at most this much: 65537 entries of it cannot
+ * overflow a 64-bit sum, and no schema's integer a rule could sum comes near it. */
+#define RULES_SUM_VALUE_MAX 1000000000u
 
 struct quota {
 	const char *q_branch;
@@ -83,7 +88,7 @@ struct rule {
 	size_t r_nevents;
 	const char *r_groupby[RULES_MAX_GROUPBY];
 	size_t r_ngroupby;
-	const char *r_field;          /* value_count */
+	const char *r_field;          /* value_count, value_sum */
 	const char *r_differ;         /* temporal, optional */
 	uint64_t r_timespan;
 	int r_cond_gt;                /* condition: 1 gt, 0 gte */

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "blind.h"
+#include "bytes.h"
 #include "rules.h"
 #include "../tests/testutil.h"
 
@@ -450,6 +451,20 @@ static const struct {
 	  "t.rules:6: a rule starts with its type" },
 	{ HDR SEL_BOOK "rule r1\n  type event_counter\n", SAKSI_ERR_FORMAT,
 	  "t.rules:6: type takes one of" },
+	{ HDR SEL_BOOK "rule r1\n  type value_sum\n  field nik\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: a value_sum cannot sum personal field nik" },
+	{ HDR SEL_BOOK "rule r1\n  type value_sum\n  field channel\n  severity low\n"
+	  "  events book\n  timespan 1h\n  condition gte 3\n  suppress 1h\n  reraise 1\n",
+	  SAKSI_ERR_FORMAT, "t.rules:7: a value_sum sums integers: field channel of "
+	  "queue.booking.created is not one" },
+	{ HDR SEL_BOOK "rule r1\n  type value_sum\n  severity low\n  events book\n"
+	  "  timespan 1h\n  condition gte 3\n  suppress 1h\n  reraise 1\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: rule r1: missing field" },
+	{ HDR SEL_BOOK "rule r1\n  type value_sum\n  severity low\n  events book\n"
+	  "  field slot_hour\n  timespan 1h\n  suppress 1h\n  reraise 1\n", SAKSI_ERR_FORMAT,
+	  "t.rules:5: rule r1: missing condition" },
+	{ HDR SEL_BOOK "rule r1\n  type value_sum\n  differ nik\n", SAKSI_ERR_FORMAT,
+	  "t.rules:7: differ has no meaning in a value_sum rule" },
 	{ HDR SEL_BOOK "rule r1\n  type event_count\n  field nik\n", SAKSI_ERR_FORMAT,
 	  "t.rules:7: field has no meaning in a event_count rule" },
 	{ HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n  severity low\n",
@@ -889,6 +904,153 @@ test_value_count_edges(void **state)
 	feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "r", "nik", "g", NULL);
 	assert_int_equal(feed(fx, "queue.booking.created", t + HOUR + 1, "phone", "r", "nik",
 	    "h", NULL), 1);
+}
+
+/* ---- value_sum ---- */
+
+#define SEL_LOOK "select look\n  match supervisor.access.logged\n  where revealed is true\n"
+#define VS_RULES HDR SEL_LOOK "rule s1\n  type value_sum\n  severity high\n" \
+    "  events look\n  group-by key_id\n  field participants\n  timespan 1h\n" \
+    "  condition gte 100\n  suppress 1h\n  reraise 50\n"
+
+static uint64_t
+look(struct fx *fx, uint64_t t, const char *key, const char *participants)
+{
+	return feed(fx, "supervisor.access.logged", t, "key_id", key, "revealed", "true",
+	    "participants", participants, NULL);
+}
+
+static void
+test_value_sum(void **state)
+{
+	struct fx *fx = *state;
+	saksi_alert a;
+	int i;
+
+	use_rules(fx, VS_RULES);
+	/* Ten looks at one person each: 10, silent. */
+	for (i = 0; i < 10; i++)
+		assert_int_equal(look(fx, T0 + (uint64_t)i * MIN, "k1", "1"), 0);
+	/* Nothing revealed, no number, or 0: not in the rule. */
+	assert_int_equal(look(fx, T0 + 11 * MIN, "k1", "0"), 0);
+	assert_int_equal(look(fx, T0 + 11 * MIN, "k1", "many"), 0);
+	assert_int_equal(look(fx, T0 + 11 * MIN, "k1", "-5"), 0);
+	assert_int_equal(feed(fx, "supervisor.access.logged", T0 + 11 * MIN, "key_id", "k1",
+	    "revealed", "true", NULL), 0);
+	assert_int_equal(feed(fx, "supervisor.access.logged", T0 + 11 * MIN, "key_id", "k1",
+	    "revealed", "false", "participants", "500", NULL), 0);
+	assert_int_equal(stats(fx, "s1").rs_matched, 10);
+	/* One more look revealing 90: 100 in the hour. */
+	assert_int_equal(look(fx, T0 + 12 * MIN, "k1", "90"), 1);
+	get_alert(fx, 1, &a);
+	assert_string_equal(a.al_rule, "s1");
+	assert_int_equal(a.al_value, 100);
+	assert_int_equal(a.al_threshold, 100);
+	assert_int_equal(a.al_first_ms, T0);
+	assert_int_equal(a.al_last_ms, T0 + 12 * MIN);
+	assert_int_equal(a.al_total, 11);
+	assert_int_equal(a.al_nevidence, 11);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[10], 15);
+	assert_int_equal(a.al_trigger, 15);
+	/* Another key's one look at 400: at once, its own group. */
+	assert_int_equal(look(fx, T0 + 13 * MIN, "k2", "400"), 1);
+	get_alert(fx, 2, &a);
+	assert_int_equal(a.al_value, 400);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 16);
+	assert_string_equal(a.al_group, "key_id=k2");
+	/* Suppressed: k1 grows by 49 (149), silent; by one more (150) raised again. */
+	assert_int_equal(look(fx, T0 + 14 * MIN, "k1", "49"), 0);
+	assert_int_equal(look(fx, T0 + 15 * MIN, "k1", "1"), 1);
+	get_alert(fx, 3, &a);
+	assert_int_equal(a.al_value, 150);
+	/* A huge number counts as RULES_SUM_VALUE_MAX, no overflow. */
+	assert_int_equal(look(fx, T0 + 16 * MIN, "k3", "99999999999999999"), 1);
+	get_alert(fx, 4, &a);
+	assert_int_equal(a.al_value, 1000000000);
+	assert_int_equal(look(fx, T0 + 16 * MIN, "k3", "99999999999999999"), 1);
+	get_alert(fx, 5, &a);
+	assert_int_equal(a.al_value, 2000000000);
+	assert_int_equal(stats(fx, "s1").rs_alerts, 5);
+}
+
+/* The sum of one window: both ends included, out of order, late events left out. */
+static void
+test_value_sum_windows(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+
+	use_rules(fx, VS_RULES);
+	/* 60 at T0, 39 at T0 + 1h + 1: never in one window (99 at most). */
+	assert_int_equal(look(fx, T0, "k", "60"), 0);
+	assert_int_equal(look(fx, T0 + HOUR + 1, "k", "39"), 0);
+	/* 1 at T0 + 1h: in both windows; [T0, T0 + 1h] holds 61, [1h, 2h+1] 40. */
+	assert_int_equal(look(fx, T0 + HOUR, "k", "1"), 0);
+	/* 40 arriving late (within the 1 min lateness) at T0 + 30 min: 60 + 40 + 1 = 101 in
+	 * [T0, T0 + 1h], the earliest best window. */
+	assert_int_equal(look(fx, T0 + HOUR - 10000, "k", "40"), 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_value, 101);
+	assert_int_equal(a.al_first_ms, T0);
+	assert_int_equal(a.al_last_ms, T0 + HOUR);
+	assert_int_equal(a.al_nevidence, 3);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(a.al_evidence[1], 2);   /* ascending leaf indices */
+	assert_int_equal(a.al_evidence[2], 3);
+	/* An event beyond the lateness is counted as late and enters no window. */
+	res = feed_res(fx, "supervisor.access.logged", T0 + 10 * MIN, "key_id", "k",
+	    "revealed", "true", "participants", "1000", NULL);
+	assert_int_equal(res.rr_late, 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_LATE);
+	assert_int_equal(stats(fx, "s1").rs_alerts, 1);
+	/* Straddling: 30 at 3h, 3h30 and 4h (90 in [3h, 4h]); 10 at 4h + 1 ms: its windows
+	 * start after 3h, 70 at most. */
+	assert_int_equal(look(fx, T0 + 3 * HOUR, "j", "30"), 0);
+	assert_int_equal(look(fx, T0 + 3 * HOUR + 30 * MIN, "j", "30"), 0);
+	assert_int_equal(look(fx, T0 + 4 * HOUR, "j", "30"), 0);
+	assert_int_equal(look(fx, T0 + 4 * HOUR + 1, "j", "10"), 0);
+	/* 10 more at 4h, a millisecond late: [3h, 4h] holds 30 + 30 + 30 + 10. */
+	assert_int_equal(look(fx, T0 + 4 * HOUR, "j", "10"), 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_int_equal(a.al_value, 100);
+	assert_int_equal(a.al_first_ms, T0 + 3 * HOUR);
+	assert_int_equal(a.al_last_ms, T0 + 4 * HOUR);
+}
+
+/* max_values: the oldest entry goes, counted and alerted; the sum forgets it. */
+static void
+test_value_sum_cap(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+
+	use_rules(fx, HDR SEL_LOOK "rule s1\n  type value_sum\n  severity high\n"
+	    "  events look\n  group-by key_id\n  field participants\n  timespan 1h\n"
+	    "  condition gte 100\n  suppress 1h\n  reraise 50\n  max_values 3\n");
+	assert_int_equal(look(fx, T0, "k", "50"), 0);
+	assert_int_equal(look(fx, T0 + 1, "k", "10"), 0);
+	assert_int_equal(look(fx, T0 + 2, "k", "10"), 0);
+	/* 50 + 10 + 10 + 29 = 99, then 50 is evicted. */
+	res = feed_res(fx, "supervisor.access.logged", T0 + 3, "key_id", "k", "revealed",
+	    "true", "participants", "29", NULL);
+	assert_int_equal(res.rr_evicted, 1);
+	assert_int_equal(res.rr_nalerts, 1);
+	get_alert(fx, 1, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_int_equal(a.al_evidence[0], 0);
+	assert_int_equal(stats(fx, "s1").rs_values_evicted, 1);
+	/* 10 + 10 + 29 + 50: 99 without the evicted 50. */
+	res = feed_res(fx, "supervisor.access.logged", T0 + 4, "key_id", "k", "revealed",
+	    "true", "participants", "50", NULL);
+	assert_int_equal(res.rr_evicted, 1);
+	get_alert(fx, last_alert(fx), &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_int_equal(last_alert(fx), 2);      /* two cap alerts, no rule alert */
 }
 
 /* ---- temporal ---- */
@@ -1486,7 +1648,10 @@ struct sev {
     "  group-by branch service queue_date\n  seq ticket_seq\n  actor officer_id\n" \
     "  places 1\n  timespan 10m\n  condition gte 1\n  suppress 1m\n  reraise 1\n" \
     "rule dc\n  type daily_cap\n  severity high\n  events served\n  group-by branch\n" \
-    "  day queue_date\n  quota default 4\n  timespan 2d\n  suppress 1h\n  reraise 2\n"
+    "  day queue_date\n  quota default 4\n  timespan 2d\n  suppress 1h\n  reraise 2\n" \
+    "rule vs\n  type value_sum\n  severity low\n  events called\n  group-by officer_id\n" \
+    "  field ticket_seq\n  timespan 30s\n  condition gte 40\n  suppress 20s\n" \
+    "  reraise 20\n  max_values 6\n"
 
 static size_t
 make_stream(unsigned seed, struct sev *s, size_t n, char (*pool)[16])
@@ -1630,14 +1795,27 @@ test_replay_and_restart(void **state)
 		feed_sev(fx, &s[i]);
 	once = dump_alerts(fx);
 	/* The stream must actually exercise the rules. */
-	for (i = 0; i < 5; i++) {
-		static const char *const ids[] = { "ec", "vc", "tp", "qo", "dc" };
+	for (i = 0; i < 6; i++) {
+		static const char *const ids[] = { "ec", "vc", "tp", "qo", "dc", "vs" };
 		saksi_rule_stats st = stats(fx, ids[i]);
 
 		if (st.rs_alerts > 0)
 			kinds[0]++;
 	}
-	assert_int_equal(kinds[0], 5);
+	assert_int_equal(kinds[0], 6);
+	/* value_sum's own alerts among them, not only its cap's: one JSON line each. */
+	{
+		const char *l, *nl;
+		int vs = 0;
+
+		for (l = once; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+			const char *k = strstr(l, "\"kind\":\"rule\""), *rn = strstr(l,
+			    "\"rule\":\"vs\"");
+
+			vs |= k != NULL && rn != NULL && k < nl && rn < nl;
+		}
+		assert_true(vs);
+	}
 	assert_non_null(strstr(once, "\"kind\":\"late\""));
 	assert_non_null(strstr(once, "\"kind\":\"cap\""));
 
@@ -1936,6 +2114,58 @@ test_corrupt_state(void **state)
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(saksi_rules_alert_get(fx->r, txn, 1, &a), SAKSI_ERR_CORRUPT);
 	mdb_txn_abort(txn);
+}
+
+/* A value_sum entry whose value is 0 or over RULES_SUM_VALUE_MAX was not written by the
+ * engine: the group is corrupt, not summed. */
+static void
+test_value_sum_corrupt(void **state)
+{
+	struct fx *fx = *state;
+#ifdef RULES_TEST_MEMORY
+	fx->lmdb_only = 1;
+#endif
+	static const uint64_t bad[] = { 0, 1000000001 };
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[64], val[512];
+	size_t kl = 0, vl = 0;
+	int rc;
+
+	use_rules(fx, VS_RULES);
+	assert_int_equal(look(fx, T0, "k", "5"), 0);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (((uint8_t *)k.mv_data)[0] == 'G') {
+			kl = k.mv_size;
+			memcpy(key, k.mv_data, kl);
+			assert_true(v.mv_size <= sizeof(val));
+			vl = v.mv_size;
+			memcpy(val, v.mv_data, vl);
+		}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	assert_true(kl > 0);
+	/* Type 7, one entry of 24 bytes whose value, 5, ends the record. */
+	assert_int_equal(val[1], 7);
+	assert_int_equal(saksi_get_u64(val + vl - 8), 5);
+	for (size_t i = 0; i < 2; i++) {
+		saksi_put_u64(val + vl - 8, bad[i]);
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		k.mv_data = key;
+		k.mv_size = kl;
+		v.mv_data = val;
+		v.mv_size = vl;
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		assert_int_equal(feed_res_err(fx, "supervisor.access.logged", T0 + 1, "key_id",
+		    "k", "revealed", "true", "participants", "1", NULL), SAKSI_ERR_CORRUPT);
+	}
 }
 
 /* ---- the default rules against honest look-alikes and broker patterns ---- */
@@ -2416,6 +2646,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reraise_never_and_gt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_count_distinct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_count_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_sum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_sum_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_sum_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_sum_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_unordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_ordered_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temporal_out_of_order_arrival, setup,

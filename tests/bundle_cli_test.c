@@ -329,6 +329,9 @@ pick_alert(const char *ledger_dir, uint64_t *entry, uint32_t *nevidence)
 	return id;
 }
 
+/* The participants the last bundle access entry says it revealed (-1: no member). */
+static json_int_t g_bundle_participants;
+
 /* The number of access entries by saksi bundle so far. */
 static size_t
 count_bundle_access(struct scratch *f)
@@ -345,7 +348,13 @@ count_bundle_access(struct scratch *f)
 		const char *c = json_string_value(json_object_get(json_object_get(e, "payload"),
 		    "command"));
 
-		n += c != NULL && strcmp(c, "bundle") == 0;
+		if (c != NULL && strcmp(c, "bundle") == 0) {
+			json_t *np = json_object_get(json_object_get(e, "payload"),
+			    "participants");
+
+			g_bundle_participants = json_is_integer(np) ? json_integer_value(np) : -1;
+			n++;
+		}
 	}
 	json_decref(root);
 	run_free(&r);
@@ -667,6 +676,10 @@ test_bundle(void **state)
 	assert_non_null(strstr(r.err, "access logged as entry"));
 	run_free(&r);
 	assert_int_equal(count_bundle_access(f), 1);
+	/* The alert's people (its evidence has at least one), sealed but exported. */
+	print_message("the alert's bundle reveals %lld participants\n",
+	    (long long)g_bundle_participants);
+	assert_true(g_bundle_participants >= 1 && g_bundle_participants <= (json_int_t)nev);
 	{
 		struct stat st;
 
@@ -714,6 +727,7 @@ test_bundle(void **state)
 	assert_null(strstr(r.err, nik));
 	run_free(&r);
 	assert_int_equal(count_bundle_access(f), 2);
+	assert_int_equal(g_bundle_participants, 1);    /* one NIK's entries: one person */
 	RUN(f, &r, 0, "verify-bundle", f->path[11], "--vkey", vkey, "--keyring", f->path[10],
 	    "--json");
 	{

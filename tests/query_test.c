@@ -301,6 +301,9 @@ stop(pid_t pid)
 	g_pid = -1;
 }
 
+/* The participants the last access entry says it revealed (-1: no member). */
+static json_int_t g_participants;
+
 static size_t
 count_access(struct scratch *f, int *revealed_last)
 {
@@ -314,9 +317,13 @@ count_access(struct scratch *f, int *revealed_last)
 	assert_non_null(root);
 	arr = json_object_get(root, "entries");
 	n = json_array_size(arr);
-	if (revealed_last != NULL && n > 0)
-		*revealed_last = json_is_true(json_object_get(json_object_get(
-		    json_array_get(arr, n - 1), "payload"), "revealed"));
+	if (revealed_last != NULL && n > 0) {
+		json_t *pl = json_object_get(json_array_get(arr, n - 1), "payload"), *np;
+
+		*revealed_last = json_is_true(json_object_get(pl, "revealed"));
+		np = json_object_get(pl, "participants");
+		g_participants = json_is_integer(np) ? json_integer_value(np) : -1;
+	}
 	/* Who looked, as the rules count it: the signing key's own id. */
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(arr, i);
@@ -740,6 +747,7 @@ test_day(void **state)
 	run_free(&r);
 	assert_int_equal(count_access(f, &revealed), 1);
 	assert_false(revealed);
+	assert_int_equal(g_participants, 0);   /* masked: no one revealed */
 	/* The table too. */
 	Q(f, &r, 0, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2]);
 	assert_non_null(strstr(r.out, "index  time"));
@@ -866,6 +874,7 @@ test_day(void **state)
 	run_free(&r);
 	assert_int_equal(count_access(f, &revealed), acc + 1);
 	assert_true(revealed);
+	assert_int_equal(g_participants, 1);   /* one NIK's entries: one person */
 
 	/* Forgetting reaches the indexes (FORMATS.md 7.4). */
 	pid = forget_one(f, pid, sock, vkey, nik, cnt_nik);

@@ -555,6 +555,8 @@ test_day(void **state)
 		assert_true(json_is_true(json_object_get(p, "revealed")));
 		assert_true(json_is_true(json_object_get(p, "personal_filter")));
 		assert_int_equal(json_integer_value(json_object_get(p, "results")), st.n);
+		assert_int_equal(json_integer_value(json_object_get(p, "participants")),
+		    st.n > 0 ? 1 : 0);
 		assert_string_equal(json_string_value(json_object_get(p, "case_ref")),
 		    "PDP-2026-0007");
 		assert_true(strncmp(json_string_value(json_object_get(p, "filter")), "nik=",
@@ -684,6 +686,8 @@ test_day(void **state)
 		acc = last_access(f, conf);
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(acc,
 		    "payload"), "results")), 0);
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(acc,
+		    "payload"), "participants")), 0);
 		json_decref(acc);
 	}
 

@@ -321,6 +321,13 @@ for p in sorted(glob.glob(os.path.join(root, "schemas", "rules", "*.rules"))):
     put("rules", os.path.basename(p) + "-bare",
         b"\n".join(l for l in text.split(b"\n") if l.strip() and not l.lstrip().startswith(b"#")) + b"\n")
 
+# value_sum (RULES.md 3.4a) with a cap small enough that the examples' rounds evict
+put("rules", "value-sum", b"saksi-rules 1\nlateness 1m\nselect look\n"
+    b"  match supervisor.access.logged\n  where revealed is true\nrule s\n"
+    b"  type value_sum\n  severity high\n  events look\n  group-by key_id\n"
+    b"  field participants\n  timespan 1h\n  condition gte 2\n  suppress 0s\n"
+    b"  reraise 1\n  max_values 2\n")
+
 for target, n in sorted(count.items()):
     print("seed: %-9s %d generated seeds" % (target, n))
 PY
