@@ -300,6 +300,7 @@ test_supervisor_day(void **state)
 	run_free(&r);
 	text = slurp(f->path[13], &len);
 	assert_non_null(strstr(text, "most likely erased"));
+	assert_non_null(strstr(text, "can be linked to you any more"));
 	assert_none_in(&all, "the subject report after the forget", text, len);
 	free(text);
 
