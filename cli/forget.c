@@ -166,8 +166,11 @@ cmd_forget(int argc, char **argv)
 	else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
+		/* saksid does not say whether it held a key for this NIK (a digest is all it
+		 * may keep of it): a typo in the NIK is accepted too, so say what is known. */
 		fprintf(stderr, "saksi: forget request %s as entry %" PRIu64 "; the "
-		    "participant's data key is destroyed\n",
+		    "participant's data key is destroyed, if the appliance held one (check "
+		    "that the NIK was right: an unknown one is accepted as well)\n",
 		    res.sr_code == SAKSI_R_DUPLICATE ? "already in the ledger" : "accepted",
 		    res.sr_index);
 	}

@@ -239,6 +239,9 @@ test_supervisor_day(void **state)
 	spit(P(f, 11, "omb/seen.note"), r.out, r.out_len);
 	run_free(&r);
 
+	for (size_t i = 0; i < all.n; i++)
+		assert_string_not_equal(all.v[i], "3171010101900099");
+	spit(P(f, 15, "nobody.nik"), "3171010101900099", 16);
 	/* 4. He asks to be erased. A seq the key has used is refused and changes nothing. */
 	RUN_IN(f, &r, 1, f->path[5], "forget", "--nik", "-", "--url", url, "-k", sup,
 	    "--box-pub", P(f, 12, "st/box.pub"), "--vkey", vkey, "--seq", "1", "--branch",
@@ -249,6 +252,12 @@ test_supervisor_day(void **state)
 	RUN(f, &r, 0, "query", "--config", conf, "--claim", claim, "--json");
 	assert_non_null(strstr(r.out, "\"forgotten\": false"));
 	assert_null(strstr(r.out, "\"forgotten\": true"));
+	run_free(&r);
+	/* A NIK the appliance never saw is accepted, and the output does not pretend. */
+	RUN_IN(f, &r, 0, P(f, 15, "nobody.nik"), "forget", "--nik", "-", "--url", url, "-k",
+	    sup, "--box-pub", f->path[12], "--vkey", vkey, "--branch", "KP-PUSAT", "--officer",
+	    "SPI-01");
+	assert_non_null(strstr(r.err, "if the appliance held one"));
 	run_free(&r);
 	/* The same supervisor's key, as the docs show it: no --seq. */
 	RUN_IN(f, &r, 0, f->path[5], "forget", "--nik", "-", "--url", url, "-k", sup,
