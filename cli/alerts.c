@@ -27,6 +27,7 @@
 
 #define ACK_TYPE "security.alert.acked"
 #define ACK_NOTE_MAX 500
+#define ACK_KIND_REFUSALS "refusals"
 
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
 static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise", "refusals" };
@@ -308,19 +309,25 @@ clean_note(const char *in, size_t len, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-/* An ack event: id and note, or 0 when the payload is not one. */
+/* An ack event: id and note, or 0 when the payload is not one; *refusals: 1 if it
+ * names a refusal alert (alert_kind "refusals", RULES.md 5.4). */
 static uint64_t
-ack_parse(const saksi_envelope *env, char *note, size_t notelen)
+ack_parse(const saksi_envelope *env, char *note, size_t notelen, int *refusals)
 {
-	json_t *root, *id, *nt;
+	json_t *root, *id, *nt, *kind;
 	uint64_t r = 0;
 
+	*refusals = 0;
 	root = json_loadb((const char *)env->ev_payload, env->ev_payload_len,
 	    JSON_REJECT_DUPLICATES, NULL);
 	id = json_object_get(root, "alert_id");
 	nt = json_object_get(root, "note");
-	if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(nt)) {
+	kind = json_object_get(root, "alert_kind");
+	if (json_is_integer(id) && json_integer_value(id) > 0 && json_is_string(nt) &&
+	    (kind == NULL || (json_is_string(kind) &&
+	     strcmp(json_string_value(kind), ACK_KIND_REFUSALS) == 0))) {
 		r = (uint64_t)json_integer_value(id);
+		*refusals = kind != NULL;
 		clean_note(json_string_value(nt), json_string_length(nt), note, notelen);
 	}
 	json_decref(root);
@@ -330,9 +337,10 @@ ack_parse(const saksi_envelope *env, char *note, size_t notelen)
 /*
  * First pass: the acks (events of ACK_TYPE; saksid commits only the first ack of an open
  * alert, and a later one for the same id in a copy is ignored here) and the re-raises.
+ * Acks of refusal alerts go to rst: those are numbered apart (RULES.md 5.4).
  */
 static int
-scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
+scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st, struct astates *rst)
 {
 	int bad = 0;
 
@@ -352,10 +360,11 @@ scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
 		    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) == SAKSI_OK &&
 		    strcmp(env.ev_type, ACK_TYPE) == 0) {
 			char note[ACK_NOTE_MAX + 1];
-			uint64_t id = ack_parse(&env, note, sizeof(note));
+			int refusals;
+			uint64_t id = ack_parse(&env, note, sizeof(note), &refusals);
 			struct astate *s;
 
-			if (id != 0 && !(s = astate_add(st, id))->as_acked) {
+			if (id != 0 && !(s = astate_add(refusals ? rst : st, id))->as_acked) {
 				s->as_acked = 1;
 				s->as_ack_entry = i;
 				s->as_ack_ms = lf.lf_commit_ms;
@@ -374,6 +383,8 @@ scan_states(saksi_ledger_txn *txn, uint64_t size, struct astates *st)
 	}
 	if (st->n > 0)
 		qsort(st->v, st->n, sizeof(st->v[0]), cmp_astate);
+	if (rst->n > 0)
+		qsort(rst->v, rst->n, sizeof(rst->v[0]), cmp_astate);
 	return bad;
 }
 
@@ -408,7 +419,7 @@ alerts_list(int argc, char **argv)
 	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
 	saksi_ledger_txn *txn = NULL;
-	struct astates st = { NULL, 0, 0 };
+	struct astates st = { NULL, 0, 0 }, rst = { NULL, 0, 0 };
 	uint64_t size, n = 0, nopen = 0;
 	int c, json = 0, only_open = 0, with_state = 0, bad = 0;
 	saksi_err e;
@@ -436,7 +447,7 @@ alerts_list(int argc, char **argv)
 	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read the ledger");
 	size = saksi_ledger_size(txn);
-	bad = scan_states(txn, size, &st);
+	bad = scan_states(txn, size, &st, &rst);
 	for (uint64_t i = 0; i < size; i++) {
 		saksi_leaf lf;
 		saksi_alert a;
@@ -459,8 +470,8 @@ alerts_list(int argc, char **argv)
 		free(leaf);
 		if (lf.lf_kind != SAKSI_LEAF_ALERT)
 			continue;
-		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4): acks name others. */
-		s = a.al_kind == SAKSI_ALERT_REFUSALS ? NULL : astate_find(&st, a.al_id);
+		/* A refusal alert's id numbers refusal alerts (RULES.md 5.4), acked apart. */
+		s = astate_find(a.al_kind == SAKSI_ALERT_REFUSALS ? &rst : &st, a.al_id);
 		if (s != NULL && s->as_acked && only_open)
 			continue;
 		n++;
@@ -508,6 +519,7 @@ alerts_list(int argc, char **argv)
 	saksi_ledger_close(l);
 	saksi_keyring_free(kr);
 	free(st.v);
+	free(rst.v);
 	if (!json)
 		fprintf(stderr, "saksi: %" PRIu64 " alert entr%s listed, %" PRIu64 " alert(s) "
 		    "open, in %" PRIu64 " entries\n", n, n == 1 ? "y" : "ies", nopen, size);
@@ -517,17 +529,20 @@ alerts_list(int argc, char **argv)
 /*
  * saksi alerts ack: an ordinary signed event (security.alert.acked), so that verify
  * checks the officer's signature like any producer's. The sequence number is the time
- * in milliseconds unless --seq says otherwise: it grows across invocations without any
- * state file, as long as one key acks at most once a millisecond and its clock does not
- * go back (saksid refuses a lower seq as replay; then pass --seq).
+ * in milliseconds unless --seq says otherwise: it grows across invocations, as long as
+ * one key acks at most once a millisecond and its clock does not go back (saksid refuses
+ * a lower seq as replay; then pass --seq). Until saksid answers, the ack's seq, time and
+ * payload stay in a pending file (pending.c): the same command run again after a lost
+ * reply sends the same bytes, and saksid answers DUPLICATE with the receipt of the one
+ * entry, instead of refusing a second ack of a closed alert.
  */
 static int
 alerts_ack(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL "
-	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N] "
-	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
+	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
 		{ "note", required_argument, NULL, 'n' },
 		{ "officer", required_argument, NULL, 'O' },
@@ -542,13 +557,14 @@ alerts_ack(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "refusals", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
 	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
 	    *passfile = NULL;
-	uint64_t id, seq = 0, timeout = 0, tms;
-	int c, json = 0, rc;
+	uint64_t id, seq = 0, timeout = 0, tms, pseq, ptms;
+	int c, json = 0, rc, refusals = 0, seq_given;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -556,7 +572,7 @@ alerts_ack(int argc, char **argv)
 	saksi_result res;
 	struct send_req rq;
 	json_t *pl;
-	char err[256] = "", *payload;
+	char err[256] = "", *payload, *ppath, *ppayload, pname[32];
 	saksi_err e;
 
 	optind = 1;
@@ -575,6 +591,7 @@ alerts_ack(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'P': passfile = optarg; break;
 		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
+		case 'r': refusals = 1; break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -588,6 +605,7 @@ alerts_ack(int argc, char **argv)
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	tms = now_ms();
+	seq_given = seq != 0;
 	if (seq == 0)
 		seq = tms;
 	xvkey(vk, vkf, &v);
@@ -600,6 +618,10 @@ alerts_ack(int argc, char **argv)
 		    ACK_TYPE, schemas_dir);
 	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
 	    "alert_id", (json_int_t)id, "note", note);
+	/* A refusal alert (kind 5) is named with its kind: its ids are its own. */
+	if (pl != NULL && refusals &&
+	    json_object_set_new(pl, "alert_kind", json_string(ACK_KIND_REFUSALS)) != 0)
+		xdie("out of memory");
 	if (pl == NULL || (payload = json_dumps(pl, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
 	    NULL)
 		xdie("out of memory, or the note is not UTF-8");
@@ -612,11 +634,34 @@ alerts_ack(int argc, char **argv)
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
 	sk = xseckey_load(key, passfile);
+	/* A retry of an ack whose answer never came sends the same bytes (pending.c). */
+	snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", id);
+	ppath = pending_path("ack", saksi_seckey_id(sk), pname);
+	if (pending_load(ppath, &pseq, &ptms, &ppayload)) {
+		if (strcmp(ppayload, payload) != 0 || (seq_given && seq != pseq)) {
+			saksi_seckey_free(sk);
+			xdie("an ack of %salert %" PRIu64 " with another note, officer, branch or "
+			    "seq was sent with this key and never answered (%s): run that ack "
+			    "again, or delete the file if saksi alerts list shows it was never "
+			    "committed", refusals ? "refusal " : "", id, ppath);
+		}
+		free(ppayload);
+		seq = pseq;
+		tms = ptms;
+		fprintf(stderr, "saksi: sending again the ack of %salert %" PRIu64 " whose "
+		    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "", id, seq);
+	} else
+		pending_save(ppath, seq, tms, payload);
 	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
 	    .timeout_ms = timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
-	xsend_one(&rq, sk, sch, payload, &res);
+	xsend_one(&rq, sk, sch, payload, &res);   /* dies unanswered: the file stays */
 
 	rc = send_rc(&res);
+	/* Answered: committed, a duplicate of it, or refused for good. Busy and unavailable
+	 * are worth the same bytes again later. */
+	if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
+		pending_done(ppath);
+	free(ppath);
 	if (json) {
 		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
@@ -628,8 +673,8 @@ alerts_ack(int argc, char **argv)
 	} else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
-		fprintf(stderr, "saksi: alert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
-		    id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
+		fprintf(stderr, "saksi: %salert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
+		    refusals ? "refusal " : "", id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
 		    " (already in the ledger)" : "");
 	}
 	return send_finish(rc, &res);

@@ -142,4 +142,20 @@ void send_print_json(struct json_t *o, int rc, const struct saksi_result *res);
 /* Prints the refusal line unless rc is SX_OK, clears *res, returns rc. */
 int send_finish(int rc, struct saksi_result *res);
 
+/*
+ * cli/pending.c: an event sent whose receipt has not come (reply lost, daemon gone,
+ * receipt not verified), kept until it is answered so that a retry sends the same bytes
+ * (seq and time) and gets DUPLICATE with its receipt, not a second event. Files live in
+ * $SAKSI_STATE_DIR/pending, else $XDG_STATE_HOME/saksi/pending, else
+ * $HOME/.local/state/saksi/pending (made 0700). Only for events without personal data.
+ * pending_path: the file for (what, key id, name), malloc'd; pending_load: 1 and its
+ * fields (payload malloc'd) if it exists, 0 if not, dies if it is not one;
+ * pending_save: written durably (0600) before the send; pending_done: removed.
+ */
+char *pending_path(const char *what, const uint8_t key_id[SAKSI_KEYID_LEN],
+                   const char *name);
+int pending_load(const char *path, uint64_t *seq, uint64_t *time_ms, char **payload);
+void pending_save(const char *path, uint64_t seq, uint64_t time_ms, const char *payload);
+void pending_done(const char *path);
+
 #endif

@@ -34,6 +34,7 @@
 #include "wire.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
+#define ACCESS_RETRY_MS 10000   /* the wait for a resent access entry's answer */
 #define LIMIT_DEFAULT SAKSI_QUERY_LIMIT_DEFAULT
 #define LIMIT_MAX SAKSI_QUERY_LIMIT_MAX
 #define FILTER_MAX SAKSI_QUERY_FILTER_MAX
@@ -359,7 +360,21 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
 		xdie_err(e, "cannot connect to saksid at %s", url);
 	/* A sequence above the key's last, and above any earlier run's (time-based). */
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = 0, resend = 0;; attempt++) {
+		if (resend) {
+			/* The answer was lost, perhaps not the entry: the same seq and time give
+			 * the same bytes, which saksid answers DUPLICATE if it committed them,
+			 * rather than a second access entry. Waits longer than the first try. */
+			saksi_client_close(cl);
+			if (co.co_timeout_ms > 0 && co.co_timeout_ms < ACCESS_RETRY_MS)
+				co.co_timeout_ms = ACCESS_RETRY_MS;
+			if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
+				xdie_err(e, "cannot connect to saksid at %s", url);
+			fprintf(stderr, "saksi: no answer for the access entry; sending it again "
+			    "(seq %" PRIu64 ")\n", seq);
+			resend = 0;
+			goto submit;
+		}
 		if ((e = saksi_ledger_begin(x->l, 0, &txn)) != SAKSI_OK)
 			xdie_err(e, "cannot read the ledger");
 		e = saksi_ledger_seq_last(txn, saksi_seckey_id(sk), &last);
@@ -374,11 +389,17 @@ log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t 
 		ev.se_payload = payload;
 		ev.se_seq = seq;
 		ev.se_time_ms = now_ms();
+submit:
 		memset(&res, 0, sizeof(res));
 		e = saksi_client_submit(cl, &ev, 1, &res);
 		if (e == SAKSI_ERR_PROOF)
 			xfail("saksid's receipt for the access entry does not verify: results "
 			    "withheld");
+		if ((e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_NET) && attempt < 4) {
+			saksi_result_clear(&res);
+			resend = 1;
+			continue;
+		}
 		if (e != SAKSI_OK)
 			xdie_err(e, "the access entry could not be written to saksid at %s: results "
 			    "withheld", url);

@@ -36,12 +36,16 @@
 /* Refusal alerts (RULES.md 5.4) in the named database REFWIN_DB: per reason (key: the
  * reason, 1 byte) the window: start (8) || count (8) || first (8) || last (8) ||
  * groups (4) || alerted (1) || n (1) || n x summary leaf index (8); REFWIN_ENTRY || n (8)
- * -> the leaf index of refusal alert n; REFWIN_META -> last n (8) || published n (8). */
+ * -> the leaf index of refusal alert n; REFWIN_META -> last n (8) || published n (8);
+ * REFWIN_ACK || n (8) -> ack leaf index (8) || ack commit ms (8): refusal alert n is
+ * acknowledged (RULES.md 5.4). */
 #define REFWIN_DB "refwin"
 #define REFWIN_HDR (8 + 8 + 8 + 8 + 4 + 1 + 1)
+#define REFWIN_ACK 0xfd
 #define REFWIN_ENTRY 0xfe
 #define REFWIN_META 0xff
 #define ACK_TYPE "security.alert.acked"
+#define ACK_KIND_REFUSALS "refusals"   /* alert_kind of an ack naming a refusal alert */
 #define RERAISE_GROUP_MAX 256  /* re-raises in one commit group */
 #define RERAISE_GROUPS_MAX 4   /* groups in one call: ingest waits no longer than that */
 
@@ -472,6 +476,7 @@ saksid_commit_alert_acked(const saksid_committer *c)
 
 static saksi_err refwin_meta(saksid_committer *c, MDB_txn *mt, uint64_t *last,
                              uint64_t *published);
+static saksi_err refwin_acked_count(saksid_committer *c, MDB_txn *mt, uint64_t *n);
 
 /*
  * The status counters at a rules (re)load: alerts raised (the log's and the refusal
@@ -497,6 +502,14 @@ count_alerts(saksid_committer *c, const saksi_rules *r, uint64_t last)
 			break;
 		}
 		acked += st.as_acked != 0;
+	}
+	if (mt != NULL && acked != UINT64_MAX) {
+		uint64_t racked;
+
+		if (refwin_acked_count(c, mt, &racked) == SAKSI_OK)
+			acked += racked;
+		else
+			acked = UINT64_MAX;
 	}
 	atomic_store(&c->c_acked, acked);
 	saksi_ledger_abort(txn);
@@ -652,6 +665,63 @@ refwin_meta(saksid_committer *c, MDB_txn *mt, uint64_t *last, uint64_t *publishe
 	*last = saksi_get_u64(v.mv_data);
 	*published = saksi_get_u64((const uint8_t *)v.mv_data + 8);
 	return *published <= *last ? SAKSI_OK : SAKSI_ERR_CORRUPT;
+}
+
+/* Refusal alerts acknowledged so far: the REFWIN_ACK records, counted at a (re)load. */
+static saksi_err
+refwin_acked_count(saksid_committer *c, MDB_txn *mt, uint64_t *n)
+{
+	uint8_t pfx = REFWIN_ACK;
+	MDB_val k = { 1, &pfx }, v;
+	MDB_cursor *cur;
+	int rc;
+
+	*n = 0;
+	if (!c->c_have_refwin)
+		return SAKSI_OK;
+	if (mdb_cursor_open(mt, c->c_refwin, &cur) != 0)
+		return SAKSI_ERR_LEDGER;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 1 || ((const uint8_t *)k.mv_data)[0] != REFWIN_ACK)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? SAKSI_OK : SAKSI_ERR_LEDGER;
+}
+
+/*
+ * Refusal alert n as an ack sees it (RULES.md 5.4): SAKSI_ERR_NOT_FOUND if it was never
+ * raised, else SAKSI_OK with *ack_leaf the index of its ack or UINT64_MAX while open.
+ */
+static saksi_err
+refwin_alert_state(saksid_committer *c, MDB_txn *mt, uint64_t n, uint64_t *ack_leaf)
+{
+	uint8_t key[9];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	*ack_leaf = UINT64_MAX;
+	if (!c->c_have_refwin)
+		return SAKSI_ERR_NOT_FOUND;
+	key[0] = REFWIN_ENTRY;
+	saksi_put_u64(key + 1, n);
+	if ((rc = mdb_get(mt, c->c_refwin, &k, &v)) == MDB_NOTFOUND)
+		return SAKSI_ERR_NOT_FOUND;
+	if (rc != 0)
+		return SAKSI_ERR_LEDGER;
+	if (v.mv_size != 8)
+		return SAKSI_ERR_CORRUPT;
+	key[0] = REFWIN_ACK;
+	if ((rc = mdb_get(mt, c->c_refwin, &k, &v)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return SAKSI_ERR_LEDGER;
+	if (v.mv_size != 16)
+		return SAKSI_ERR_CORRUPT;
+	*ack_leaf = saksi_get_u64(v.mv_data);
+	return SAKSI_OK;
 }
 
 static saksi_err
@@ -867,44 +937,73 @@ alert_leaves(saksid_committer *c, saksi_ledger_txn *txn, uint64_t before, uint64
 }
 
 /*
- * An acknowledgement (RULES.md 5.3) is committed only if it names an alert that is open
- * now, in this transaction: *id is that alert, or 0 for any other event. Otherwise the
- * item is refused as `schema` (the payload names something that is not there to ack),
- * and nothing is written. Returns a ledger error or OK.
+ * An acknowledgement (RULES.md 5.3, 5.4) is committed only if it names an alert that is
+ * open now, in this transaction: *id is that alert, or 0 for any other event, and
+ * *refusals is 1 when it names a refusal alert (alert_kind "refusals": those are
+ * numbered apart). Otherwise the item is refused as `schema` (the payload names
+ * something that is not there to ack), and nothing is written. Returns a ledger error or
+ * OK.
  */
 static saksi_err
-ack_check(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t *id)
+ack_check(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t *id,
+          int *refusals)
 {
 	saksi_envelope env;
 	saksi_alert_state st;
-	json_t *root, *v;
+	json_t *root, *v, *kind;
 	MDB_txn *mt;
-	uint64_t aid;
+	uint64_t aid, ack_leaf;
 	saksi_err e;
 
 	*id = 0;
+	*refusals = 0;
 	if (saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK ||
 	    strcmp(env.ev_type, ACK_TYPE) != 0)
 		return SAKSI_OK;
 	root = json_loadb((const char *)env.ev_payload, env.ev_payload_len,
 	                  JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(root, "alert_id");
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+	kind = json_object_get(root, "alert_kind");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || (kind != NULL &&
+	    (!json_is_string(kind) || strcmp(json_string_value(kind), ACK_KIND_REFUSALS)))) {
 		/* Ingest checked it against the schema: cannot happen. */
 		json_decref(root);
-		set_msg(it, SAKSI_R_SCHEMA, "alert_id is not a positive integer");
+		set_msg(it, SAKSI_R_SCHEMA, "alert_id is not a positive integer, or "
+		        "alert_kind is not \"refusals\"");
 		return SAKSI_OK;
 	}
 	aid = (uint64_t)json_integer_value(v);
+	*refusals = kind != NULL;
 	json_decref(root);
 	if (c->c_rules == NULL) {
-		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: detection is off",
-		         (unsigned long long)aid);
+		snprintf(it->it_msg, sizeof(it->it_msg), "no open %salert %llu: detection is off",
+		         *refusals ? "refusal " : "", (unsigned long long)aid);
 		it->it_code = SAKSI_R_SCHEMA;
 		return SAKSI_OK;
 	}
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
+	if (*refusals) {
+		/* Refusal alerts (RULES.md 5.4): their own numbers and ack records. */
+		e = refwin_alert_state(c, mt, aid, &ack_leaf);
+		if (e == SAKSI_ERR_NOT_FOUND) {
+			snprintf(it->it_msg, sizeof(it->it_msg), "no open refusal alert %llu: "
+			         "there is no such alert", (unsigned long long)aid);
+			it->it_code = SAKSI_R_SCHEMA;
+			return SAKSI_OK;
+		}
+		if (e != SAKSI_OK)
+			return e;
+		if (ack_leaf != UINT64_MAX) {
+			snprintf(it->it_msg, sizeof(it->it_msg), "no open refusal alert %llu: it "
+			         "was acknowledged at index %llu", (unsigned long long)aid,
+			         (unsigned long long)ack_leaf);
+			it->it_code = SAKSI_R_SCHEMA;
+			return SAKSI_OK;
+		}
+		*id = aid;
+		return SAKSI_OK;
+	}
 	e = saksi_rules_alert_state(c->c_rules, mt, aid, &st);
 	if (e == SAKSI_ERR_NOT_FOUND) {
 		snprintf(it->it_msg, sizeof(it->it_msg), "no open alert %llu: there is no such "
@@ -994,7 +1093,7 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 {
 	saksi_hash env_hash, leaf_hash;
 	uint64_t idx, last, diff, ack;
-	int ahead;
+	int ahead, ack_refusals;
 	size_t blen;
 	saksi_err e;
 
@@ -1040,7 +1139,8 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		it->it_code = SAKSI_R_CLOCK_SKEW;
 		return SAKSI_OK;
 	}
-	if ((e = ack_check(c, txn, it, &ack)) != SAKSI_OK || it->it_code != SAKSI_R_ACCEPTED)
+	if ((e = ack_check(c, txn, it, &ack, &ack_refusals)) != SAKSI_OK ||
+	    it->it_code != SAKSI_R_ACCEPTED)
 		return e;
 	e = saksi_ledger_append_hdr(txn, SAKSI_LEAF_EVENT, now_ms, it->it_env, it->it_env_len,
 	                            &idx, leaf_hash, it->it_leaf_hdr);
@@ -1067,9 +1167,20 @@ decide(saksid_committer *c, saksi_ledger_txn *txn, saksid_item *it, uint64_t now
 		return e;
 	if (c->c_blind != NULL && (e = index_event(c, txn, it, idx)) != SAKSI_OK)
 		return e;
-	if (ack != 0 && (e = saksi_rules_alert_ack(c->c_rules, saksi_ledger_txn_mdb(txn), ack,
-	    idx, now_ms)) != SAKSI_OK)
+	if (ack != 0 && !ack_refusals && (e = saksi_rules_alert_ack(c->c_rules,
+	    saksi_ledger_txn_mdb(txn), ack, idx, now_ms)) != SAKSI_OK)
 		return e;   /* ack_check found it open in this transaction */
+	if (ack != 0 && ack_refusals) {
+		uint8_t akey[9], aval[16];
+
+		akey[0] = REFWIN_ACK;
+		saksi_put_u64(akey + 1, ack);
+		saksi_put_u64(aval, idx);
+		saksi_put_u64(aval + 8, now_ms);
+		if ((e = refwin_put(c, saksi_ledger_txn_mdb(txn), akey, sizeof(akey), aval,
+		                    sizeof(aval))) != SAKSI_OK)
+			return e;
+	}
 	if (ack != 0)
 		c->c_group_acks++;
 	it->it_code = SAKSI_R_ACCEPTED;

@@ -170,6 +170,8 @@ int saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms);
  * Acknowledgements and re-raises (RULES.md 5.3). An event of type security.alert.acked
  * is committed only if its alert_id names an open alert (then the alert is closed in the
  * same transaction); otherwise it is refused with SAKSI_R_SCHEMA, "no open alert N: ...".
+ * With alert_kind "refusals" it names refusal alert N (RULES.md 5.4, numbered apart,
+ * never re-raised), whose ack is kept in refwin: "no open refusal alert N: ...".
  *
  * saksid_commit_reraise raises again, at daemon time now_ms, the alerts left open
  * co_ack_timeout_ms or more since their latest raise, oldest first, at most 1024 a call

@@ -1040,8 +1040,9 @@ test_ack_reraise(void **state)
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	json_t *root;
-	char *krjson, *p, b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], err[256], msg[256];
+	char *krjson, *p, *rp, b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], err[256], msg[256];
 	const char *set[] = { "alert_id", "#1", NULL };
+	const char *rset[] = { "alert_id", "#1", "alert_kind", "refusals", NULL };
 	uint8_t key[SAKSI_BLIND_KEYLEN];
 	uint64_t ck_latest, ms, T = 60000;
 	size_t nck;
@@ -1142,6 +1143,14 @@ test_ack_reraise(void **state)
 	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
 	assert_string_equal(msg, "no open alert 7: there is no such alert");
 	free(p);
+	/* Refusal alert 1 does not exist (no refusal alerts configured here): its ack is
+	 * refused, although rules' alert 1 does (RULES.md 5.4). */
+	rp = fx_payload("security.alert.acked", rset);
+	fx_item_free(&ack);
+	fx_build(&fx, officer, "security.alert.acked", rp, 3, FX_NOW + T, &ack);
+	assert_int_equal(run_ack(&lc, ig, &ack, FX_NOW + T, msg, sizeof(msg)), SAKSI_R_SCHEMA);
+	assert_string_equal(msg, "no open refusal alert 1: there is no such alert");
+	free(rp);
 
 	/* The whole ledger verifies, the officer's signature with the keyring. */
 	memset(&vo, 0, sizeof(vo));

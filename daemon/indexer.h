@@ -69,6 +69,10 @@ typedef struct saksid_index_forgot {
 	uint64_t if_postings;   /* personal postings removed */
 	uint64_t if_unopened;   /* his entries whose disclosures did not open: only their NIK
 	                           posting could be removed */
+	uint64_t if_related;    /* entries of his claims and bookings without a nik, reached
+	                           through claim_id / booking_id */
+	uint64_t if_resealed_v1;    /* v1 blobs (store key) re-sealed under his data key */
+	uint64_t if_resealed_store; /* v2 blobs of the store key re-sealed under it */
 } saksid_index_forgot;
 
 /*
@@ -79,7 +83,10 @@ typedef struct saksid_index_forgot {
  * opened (store, dk; his data key is wiped only after this transaction commits) and every
  * personal posting they gave is removed; then his NIK key is dropped. Non-personal
  * postings stay. Call it after the request itself is indexed, so that its own NIK posting
- * goes too. A request without a nik disclosure removes nothing. st may be NULL. Errors:
+ * goes too. His entries' disclosures still under the store key (v1), and the entries of
+ * his claims and bookings (found by claim_id and booking_id) that name no NIK, lose their
+ * personal postings and are re-sealed under his data key (dk), so that they are wiped
+ * with it. A request without a nik disclosure removes nothing. st may be NULL. Errors:
  * SAKSI_ERR_INVAL for NULL arguments; those of the ledger and index (SAKSI_ERR_FULL,
  * SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM, SAKSI_ERR_CORRUPT): the caller must abort txn.
  */

@@ -147,6 +147,7 @@ const char *rules_type_name(int type);
  * The in-memory state (rules_mem.c): an ordered map in LMDB's key order holding the keys
  * G X P J K S N of RULES.md 4.1, an undo log following the caller's write transactions
  * (rmem_sync), and the incremental snapshot (rmem_flush). Keys are at most 64 bytes.
+ * rmem_first answers for a 9-byte prefix of X, P or K (the letter and a fingerprint).
  */
 struct rmem;
 saksi_err rmem_new(struct rmem **out);
@@ -214,6 +215,17 @@ db_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl, const void *v, si
 
 	return mdb_err(mdb_put(txn, dbi, &key, &val, 0));
 }
+
+/*
+ * The decoders of the engine's stored records on bytes (RULES.md 4.1): kind 'G' a group
+ * record of rule i, 'J' a join record of join i, 'A' an alert. For the fuzz target
+ * tests/fuzz/fuzz_rstate.c: what LMDB hands back is hostile if the file was altered, and
+ * must be refused as SAKSI_ERR_CORRUPT, never read past its end. *canon (may be NULL) is
+ * set to 1 when a decoded group encodes back to exactly the same bytes (one record, one
+ * meaning). Writes nothing. SAKSI_ERR_INVAL for an unknown kind or i out of range.
+ */
+saksi_err saksi_rules_record_decode(const saksi_rules *r, char kind, size_t i,
+                                    const uint8_t *p, size_t n, int *canon);
 
 static inline saksi_err
 db_del(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kl)

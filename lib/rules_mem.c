@@ -13,40 +13,59 @@
 #include "rules_impl.h"
 
 #define RMEM_KEY_MAX 64
+#define RMEM_PREFETCH 8            /* keys ahead whose slot a snapshot asks for */
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
 
 /*
- * A key, in one allocation aligned to a cache line, laid out for the walks: what a treap
- * walk or a hash probe reads of a node it passes (the links, the hash, the key's first
- * 39 bytes, which hold an index key's prefix and time) shares its first line.
+ * A key, in one allocation aligned to a cache line: what a hash probe or a heap's tie
+ * reads of a node (the hash, the key's first 55 bytes) shares its first line.
  */
 struct rnode {
-	struct rnode *n_l, *n_r;  /* the ordered index (X, P, K keys only) */
 	uint64_t n_hash;          /* its slot in the hash table */
 	uint8_t n_kl;
 	uint8_t n_k[RMEM_KEY_MAX];
-	uint64_t n_prio;
+	struct rheap *n_heap;     /* X, P, K keys: the heap of their prefix, else NULL */
+	size_t n_hpos;            /* and the place in it */
 	uint64_t n_epoch;         /* snapshot epoch in which it was last listed as touched */
 	uint8_t *n_v;
 	size_t n_vl;
 };
 
-/* The first key of one prefix of the ordered index ('X', 'P' or 'K' and a rule's or
- * join's fingerprint), kept while it stays first: the engine asks for it for every rule
- * an event may concern, and it changes far less often than it is asked for. */
-#define MINC_PFX 9
-#define MINC_SLOTS 512
 
-struct minc {
-	uint8_t mc_pfx[MINC_PFX];
-	int mc_used;
-	int mc_valid;
-	const struct rnode *mc_min;    /* NULL: no key of the prefix */
+/*
+ * The time-ordered keys (X, P, K) of one prefix (the letter and a rule's or join's
+ * fingerprint), in a binary min-heap in LMDB's key order. The engine asks only for the
+ * first key of a prefix; new keys come near the end of their prefix's order (a time a
+ * timespan ahead), so a push seldom climbs, where a tree walked from its root missed
+ * the cache at every level (perf: the treap's insertions were the engine's first cost
+ * in saksid). Each entry keeps its key's time inline, so a climb or a sift compares
+ * in the heap's own lines and loads a node only on a tie.
+ */
+#define HEAP_PFX 9
+
+struct hent {
+	uint64_t h_t;             /* the key's bytes 9..16, big-endian: its time */
+	struct rnode *h_n;
+};
+
+struct rheap {
+	uint8_t p_pfx[HEAP_PFX];
+	struct hent *p_a;
+	size_t p_n, p_cap;
 };
 
 struct rkey {
+	uint64_t k_hash;          /* khash of the key: the snapshot finds it without SipHash */
 	size_t k_len;
 	uint8_t k_b[RMEM_KEY_MAX];
+};
+
+/* A slot of the hash table keeps its key's hash beside the node: a probe that passes
+ * other keys compares hashes in the table's own cache line instead of loading each
+ * node it passes (perf: most of the lookups' time was those loads). */
+struct rslot {
+	uint64_t s_hash;
+	struct rnode *s_n;        /* NULL: free */
 };
 
 /* The value a key had before a change of generation u_gen (u_had 0: it was absent). */
@@ -62,15 +81,15 @@ struct rmem {
 	/* Every key in a hash table (open addressing, SipHash under a key of this map:
 	 * exact lookups cost a cache miss or two, and crafted group texts cannot pile up in
 	 * one slot); the keys that are searched by prefix (X, P, K: expiry and deferred
-	 * checks, in time order) also in a treap. Neither order is ever an output: the
-	 * engine reads keys by name, or the first of a prefix in LMDB's order. */
-	struct rnode **m_tab;
+	 * checks, in time order) also in their prefix's heap. Neither order is ever an
+	 * output: the engine reads keys by name, or the first of a prefix in LMDB's order,
+	 * which is one key whatever the heap's shape. */
+	struct rslot *m_tab;
 	size_t m_tabcap;
 	uint8_t m_hkey[crypto_shorthash_KEYBYTES];
-	struct rnode *m_root;
-	struct minc m_minc[MINC_SLOTS];
+	struct rheap **m_heaps;   /* open addressing by prefix; NULL: free */
+	size_t m_nheaps, m_capheaps;
 	size_t m_n;
-	uint64_t m_rng;           /* treap priorities: a fixed-seed xorshift, never output */
 	/* Transactions: m_gen is the generation of the latest change, stored as 'C' by the
 	 * transaction that made it; the undo log holds every change since m_base. */
 	uint64_t m_gen, m_base;
@@ -100,15 +119,6 @@ kcmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 	return al < bl ? -1 : al > bl;
 }
 
-static uint64_t
-prio_next(struct rmem *m)
-{
-	m->m_rng ^= m->m_rng << 13;
-	m->m_rng ^= m->m_rng >> 7;
-	m->m_rng ^= m->m_rng << 17;
-	return m->m_rng;
-}
-
 saksi_err
 rmem_new(struct rmem **out)
 {
@@ -116,7 +126,6 @@ rmem_new(struct rmem **out)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return SAKSI_ERR_NOMEM;
-	m->m_rng = 0x9e3779b97f4a7c15ull;
 	m->m_epoch = 1;
 	crypto_shorthash_keygen(m->m_hkey);
 	*out = m;
@@ -160,8 +169,14 @@ rmem_free(struct rmem *m)
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->m_tabcap; i++)
-		node_free(m->m_tab[i]);
+		node_free(m->m_tab[i].s_n);
 	free(m->m_tab);
+	for (size_t i = 0; i < m->m_capheaps; i++)
+		if (m->m_heaps[i] != NULL) {
+			free(m->m_heaps[i]->p_a);
+			free(m->m_heaps[i]);
+		}
+	free(m->m_heaps);
 	undo_clear(m);
 	free(m->m_undo);
 	free(m->m_touch);
@@ -175,27 +190,160 @@ ordered(const uint8_t *k)
 	return k[0] == 'X' || k[0] == 'P' || k[0] == 'K';
 }
 
-/* The cache slot of prefix k[0..MINC_PFX), made if create; NULL if none (or full). */
-static struct minc *
-minc_slot(struct rmem *m, const uint8_t *k, int create)
+static size_t
+pfx_hash(const uint8_t *k)
 {
-	size_t i, h = ((size_t)k[0] * 131 + ((size_t)k[1] << 8 | k[2])) % MINC_SLOTS, n;
+	size_t h = 14695981039346656037u, i;
 
-	for (n = 0, i = h; n < MINC_SLOTS; n++, i = (i + 1) % MINC_SLOTS) {
-		struct minc *c = &m->m_minc[i];
+	for (i = 0; i < HEAP_PFX; i++)
+		h = (h ^ k[i]) * 1099511628211u;
+	return h;
+}
 
-		if (!c->mc_used) {
-			if (!create)
-				return NULL;
-			memcpy(c->mc_pfx, k, MINC_PFX);
-			c->mc_used = 1;
-			c->mc_valid = 0;
-			return c;
-		}
-		if (memcmp(c->mc_pfx, k, MINC_PFX) == 0)
-			return c;
-	}
+/* The heap of prefix k[0..HEAP_PFX); NULL if none. */
+static struct rheap *
+heap_find(const struct rmem *m, const uint8_t *k)
+{
+	size_t i, mask = m->m_capheaps - 1;
+
+	if (m->m_capheaps == 0)
+		return NULL;
+	for (i = pfx_hash(k) & mask; m->m_heaps[i] != NULL; i = (i + 1) & mask)
+		if (memcmp(m->m_heaps[i]->p_pfx, k, HEAP_PFX) == 0)
+			return m->m_heaps[i];
 	return NULL;
+}
+
+/* The heap of prefix k, made if absent, with room for one more entry. */
+static saksi_err
+heap_reserve(struct rmem *m, const uint8_t *k, struct rheap **out)
+{
+	struct rheap *h = heap_find(m, k);
+	size_t i;
+
+	if (h == NULL) {
+		if ((m->m_nheaps + 1) * 2 > m->m_capheaps) {
+			size_t nc = m->m_capheaps == 0 ? 64 : m->m_capheaps * 2;
+			struct rheap **nt = calloc(nc, sizeof(*nt));
+
+			if (nt == NULL)
+				return SAKSI_ERR_NOMEM;
+			for (i = 0; i < m->m_capheaps; i++) {
+				size_t j;
+
+				if (m->m_heaps[i] == NULL)
+					continue;
+				for (j = pfx_hash(m->m_heaps[i]->p_pfx) & (nc - 1); nt[j] != NULL;
+				    j = (j + 1) & (nc - 1))
+					;
+				nt[j] = m->m_heaps[i];
+			}
+			free(m->m_heaps);
+			m->m_heaps = nt;
+			m->m_capheaps = nc;
+		}
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			return SAKSI_ERR_NOMEM;
+		memcpy(h->p_pfx, k, HEAP_PFX);
+		for (i = pfx_hash(k) & (m->m_capheaps - 1); m->m_heaps[i] != NULL;
+		    i = (i + 1) & (m->m_capheaps - 1))
+			;
+		m->m_heaps[i] = h;
+		m->m_nheaps++;
+	}
+	if (h->p_n == h->p_cap) {
+		size_t nc = h->p_cap == 0 ? 64 : h->p_cap * 2;
+		struct hent *na = realloc(h->p_a, nc * sizeof(*na));
+
+		if (na == NULL)
+			return SAKSI_ERR_NOMEM;
+		h->p_a = na;
+		h->p_cap = nc;
+	}
+	*out = h;
+	return SAKSI_OK;
+}
+
+static uint64_t
+key_time(const uint8_t *k, size_t kl)
+{
+	uint8_t b[8] = { 0 };
+
+	/* A shorter key (never written by the engine) is padded with zeros: on a tie kcmp
+	 * puts it first, as LMDB does. */
+	memcpy(b, k + HEAP_PFX, kl - HEAP_PFX < 8 ? kl - HEAP_PFX : 8);
+	return saksi_get_u64(b);
+}
+
+static int
+hless(const struct hent *a, const struct hent *b)
+{
+	if (a->h_t != b->h_t)
+		return a->h_t < b->h_t;
+	return kcmp(a->h_n->n_k, a->h_n->n_kl, b->h_n->n_k, b->h_n->n_kl) < 0;
+}
+
+static void
+hset(struct rheap *h, size_t i, struct hent e)
+{
+	h->p_a[i] = e;
+	e.h_n->n_hpos = i;
+}
+
+static void
+sift_up(struct rheap *h, size_t i)
+{
+	struct hent e = h->p_a[i];
+
+	while (i > 0 && hless(&e, &h->p_a[(i - 1) / 2])) {
+		hset(h, i, h->p_a[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	hset(h, i, e);
+}
+
+static void
+sift_down(struct rheap *h, size_t i)
+{
+	struct hent e = h->p_a[i];
+	size_t c;
+
+	while ((c = 2 * i + 1) < h->p_n) {
+		if (c + 1 < h->p_n && hless(&h->p_a[c + 1], &h->p_a[c]))
+			c++;
+		if (!hless(&h->p_a[c], &e))
+			break;
+		hset(h, i, h->p_a[c]);
+		i = c;
+	}
+	hset(h, i, e);
+}
+
+/* Room reserved (heap_reserve). */
+static void
+heap_push(struct rheap *h, struct rnode *n)
+{
+	struct hent e = { key_time(n->n_k, n->n_kl), n };
+
+	n->n_heap = h;
+	hset(h, h->p_n++, e);
+	sift_up(h, h->p_n - 1);
+}
+
+static void
+heap_remove(struct rnode *n)
+{
+	struct rheap *h = n->n_heap;
+	size_t i = n->n_hpos;
+
+	n->n_heap = NULL;
+	if (i != --h->p_n) {
+		hset(h, i, h->p_a[h->p_n]);
+		if (i > 0 && hless(&h->p_a[i], &h->p_a[(i - 1) / 2]))
+			sift_up(h, i);
+		else
+			sift_down(h, i);
+	}
 }
 
 static uint64_t
@@ -213,13 +361,14 @@ static struct rnode *
 find_h(const struct rmem *m, const uint8_t *k, size_t kl, uint64_t h)
 {
 	size_t i, mask = m->m_tabcap - 1;
-	struct rnode *n;
+	const struct rslot *sl;
 
 	if (m->m_tabcap == 0)
 		return NULL;
-	for (i = h & mask; (n = m->m_tab[i]) != NULL; i = (i + 1) & mask)
-		if (n->n_hash == h && n->n_kl == kl && memcmp(n->n_k, k, kl) == 0)
-			return n;
+	for (i = h & mask; (sl = &m->m_tab[i])->s_n != NULL; i = (i + 1) & mask)
+		if (sl->s_hash == h && sl->s_n->n_kl == kl &&
+		    memcmp(sl->s_n->n_k, k, kl) == 0)
+			return sl->s_n;
 	return NULL;
 }
 
@@ -230,20 +379,21 @@ find(const struct rmem *m, const uint8_t *k, size_t kl)
 }
 
 static void
-tab_place(struct rnode **tab, size_t cap, struct rnode *n)
+tab_place(struct rslot *tab, size_t cap, struct rnode *n)
 {
 	size_t i;
 
-	for (i = n->n_hash & (cap - 1); tab[i] != NULL; i = (i + 1) & (cap - 1))
+	for (i = n->n_hash & (cap - 1); tab[i].s_n != NULL; i = (i + 1) & (cap - 1))
 		;
-	tab[i] = n;
+	tab[i].s_hash = n->n_hash;
+	tab[i].s_n = n;
 }
 
 /* Room for one more key: the table at most half full. */
 static saksi_err
 tab_reserve(struct rmem *m)
 {
-	struct rnode **nt;
+	struct rslot *nt;
 	size_t nc, i;
 
 	if ((m->m_n + 1) * 2 <= m->m_tabcap)
@@ -252,8 +402,8 @@ tab_reserve(struct rmem *m)
 	if ((nt = calloc(nc, sizeof(*nt))) == NULL)
 		return SAKSI_ERR_NOMEM;
 	for (i = 0; i < m->m_tabcap; i++)
-		if (m->m_tab[i] != NULL)
-			tab_place(nt, nc, m->m_tab[i]);
+		if (m->m_tab[i].s_n != NULL)
+			tab_place(nt, nc, m->m_tab[i].s_n);
 	free(m->m_tab);
 	m->m_tab = nt;
 	m->m_tabcap = nc;
@@ -266,88 +416,18 @@ tab_remove(struct rmem *m, const struct rnode *n)
 {
 	size_t mask = m->m_tabcap - 1, i, j, home;
 
-	for (i = n->n_hash & mask; m->m_tab[i] != n; i = (i + 1) & mask)
+	for (i = n->n_hash & mask; m->m_tab[i].s_n != n; i = (i + 1) & mask)
 		;
-	m->m_tab[i] = NULL;
-	for (j = (i + 1) & mask; m->m_tab[j] != NULL; j = (j + 1) & mask) {
-		home = m->m_tab[j]->n_hash & mask;
+	m->m_tab[i].s_n = NULL;
+	for (j = (i + 1) & mask; m->m_tab[j].s_n != NULL; j = (j + 1) & mask) {
+		home = m->m_tab[j].s_hash & mask;
 		/* Moves back if its home is not cyclically within (i, j]. */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			m->m_tab[i] = m->m_tab[j];
-			m->m_tab[j] = NULL;
+			m->m_tab[j].s_n = NULL;
 			i = j;
 		}
 	}
-}
-
-static struct rnode *
-rot_right(struct rnode *n)
-{
-	struct rnode *l = n->n_l;
-
-	n->n_l = l->n_r;
-	l->n_r = n;
-	return l;
-}
-
-static struct rnode *
-rot_left(struct rnode *n)
-{
-	struct rnode *r = n->n_r;
-
-	n->n_r = r->n_l;
-	r->n_l = n;
-	return r;
-}
-
-/* Inserts nn (its key absent). */
-static struct rnode *
-insert(struct rnode *n, struct rnode *nn)
-{
-	if (n == NULL)
-		return nn;
-	if (kcmp(nn->n_k, nn->n_kl, n->n_k, n->n_kl) < 0) {
-		n->n_l = insert(n->n_l, nn);
-		if (n->n_l->n_prio > n->n_prio)
-			n = rot_right(n);
-	} else {
-		n->n_r = insert(n->n_r, nn);
-		if (n->n_r->n_prio > n->n_prio)
-			n = rot_left(n);
-	}
-	return n;
-}
-
-static struct rnode *
-merge(struct rnode *a, struct rnode *b)
-{
-	if (a == NULL)
-		return b;
-	if (b == NULL)
-		return a;
-	if (a->n_prio > b->n_prio) {
-		a->n_r = merge(a->n_r, b);
-		return a;
-	}
-	b->n_l = merge(a, b->n_l);
-	return b;
-}
-
-/* Unlinks the node of key k (present) and returns it. */
-static struct rnode *
-unlink_key(struct rnode **np, const uint8_t *k, size_t kl, struct rnode **out)
-{
-	struct rnode *n = *np;
-	int c;
-
-	while (n != NULL && (c = kcmp(k, kl, n->n_k, n->n_kl)) != 0) {
-		np = c < 0 ? &n->n_l : &n->n_r;
-		n = *np;
-	}
-	*out = n;
-	if (n != NULL)
-		*np = merge(n->n_l, n->n_r);
-	return n;
 }
 
 static saksi_err
@@ -366,14 +446,15 @@ key_list_reserve(struct rkey **v, size_t n, size_t *cap)
 }
 
 static saksi_err
-key_list_add(struct rkey **v, size_t *n, size_t *cap, const uint8_t *k, size_t kl)
+key_list_add(struct rkey **v, size_t *n, size_t *cap, const struct rkey *k)
 {
 	saksi_err e;
 
 	if ((e = key_list_reserve(v, *n, cap)) != SAKSI_OK)
 		return e;
-	(*v)[*n].k_len = kl;
-	memcpy((*v)[*n].k_b, k, kl);
+	(*v)[*n].k_hash = k->k_hash;
+	(*v)[*n].k_len = k->k_len;
+	memcpy((*v)[*n].k_b, k->k_b, k->k_len);
 	(*n)++;
 	return SAKSI_OK;
 }
@@ -397,13 +478,14 @@ reserve(struct rmem *m)
 
 /* Lists k for the next snapshot (once per epoch for a live key); room reserved. */
 static void
-touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl)
+touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 {
 	if (n != NULL) {
 		if (n->n_epoch == m->m_epoch)
 			return;
 		n->n_epoch = m->m_epoch;
 	}
+	m->m_touch[m->m_ntouch].k_hash = h;
 	m->m_touch[m->m_ntouch].k_len = kl;
 	memcpy(m->m_touch[m->m_ntouch].k_b, k, kl);
 	m->m_ntouch++;
@@ -411,11 +493,11 @@ touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl)
 
 /* The change itself, without undo: v NULL deletes. *oldv: the value it replaced. */
 static saksi_err
-set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
+set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, size_t vl,
         uint8_t **oldv, size_t *oldvl, struct rnode **nout)
 {
-	uint64_t h = khash(m, k, kl);
-	struct rnode *n = find_h(m, k, kl, h), *gone;
+	struct rnode *n = find_h(m, k, kl, h);
+	struct rheap *hp = NULL;
 	uint8_t *nv = NULL;
 	saksi_err e;
 
@@ -425,6 +507,10 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 	if (n == NULL && v == NULL)
 		return SAKSI_ERR_NOT_FOUND;
 	if (n == NULL && (e = tab_reserve(m)) != SAKSI_OK)
+		return e;
+	/* Every allocation before the first change: a failure leaves memory as it was. */
+	if (n == NULL && ordered(k) && kl >= HEAP_PFX && (e = heap_reserve(m, k, &hp)) !=
+	    SAKSI_OK)
 		return e;
 	if (v != NULL) {
 		if ((nv = malloc(vl > 0 ? vl : 1)) == NULL)
@@ -439,13 +525,8 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 		return SAKSI_OK;
 	}
 	if (n != NULL) {
-		if (ordered(k)) {
-			struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
-
-			if (c != NULL && c->mc_valid && c->mc_min == n)
-				c->mc_valid = 0;
-			unlink_key(&m->m_root, k, kl, &gone);
-		}
+		if (n->n_heap != NULL)
+			heap_remove(n);
 		tab_remove(m, n);
 		*oldv = n->n_v;
 		sodium_memzero(n->n_k, sizeof(n->n_k));
@@ -465,15 +546,8 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 	n->n_vl = vl;
 	n->n_hash = h;
 	tab_place(m->m_tab, m->m_tabcap, n);
-	if (ordered(k)) {
-		struct minc *c = kl >= MINC_PFX ? minc_slot(m, k, 0) : NULL;
-
-		n->n_prio = prio_next(m);
-		m->m_root = insert(m->m_root, n);
-		if (c != NULL && c->mc_valid && (c->mc_min == NULL ||
-		    kcmp(k, kl, c->mc_min->n_k, c->mc_min->n_kl) < 0))
-			c->mc_min = n;
-	}
+	if (hp != NULL)
+		heap_push(hp, n);
 	m->m_n++;
 	*nout = n;
 	return SAKSI_OK;
@@ -486,23 +560,26 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 	struct rundo *u;
 	uint8_t *oldv;
 	size_t oldvl;
+	uint64_t h;
 	saksi_err e;
 
 	if (kl == 0 || kl > RMEM_KEY_MAX)
 		return SAKSI_ERR_INVAL;
 	if ((e = reserve(m)) != SAKSI_OK)
 		return e;
-	if ((e = set_raw(m, k, kl, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
+	h = khash(m, k, kl);
+	if ((e = set_raw(m, k, kl, h, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
 		return e;
 	/* A value is never NULL (malloc'd, at least one byte): none, the key was absent. */
 	u = &m->m_undo[m->m_nundo++];
 	u->u_gen = m->m_gen;
+	u->u_key.k_hash = h;
 	u->u_key.k_len = kl;
 	memcpy(u->u_key.k_b, k, kl);
 	u->u_had = oldv != NULL;
 	u->u_v = oldv;
 	u->u_vl = oldvl;
-	touch(m, after, k, kl);
+	touch(m, after, k, kl, h);
 	return SAKSI_OK;
 }
 
@@ -534,32 +611,16 @@ rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
 saksi_err
 rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, size_t *kl)
 {
-	const struct rnode *n = m->m_root, *best = NULL;
-	struct minc *c;
+	const struct rheap *h;
+	const struct rnode *best;
 
 	*kl = 0;
-	if (pl == 0 || !ordered(pfx))
-		return SAKSI_ERR_INVAL;   /* only the time-ordered indexes are searched */
-	c = pl == MINC_PFX ? minc_slot(m, pfx, 1) : NULL;
-	if (c != NULL && c->mc_valid)
-		best = c->mc_min;
-	else {
-		while (n != NULL) {
-			if (kcmp(n->n_k, n->n_kl, pfx, pl) >= 0) {
-				best = n;
-				n = n->n_l;
-			} else
-				n = n->n_r;
-		}
-		if (best != NULL && (best->n_kl < pl || memcmp(best->n_k, pfx, pl) != 0))
-			best = NULL;
-		if (c != NULL) {
-			c->mc_min = best;
-			c->mc_valid = 1;
-		}
-	}
-	if (best == NULL)
+	/* Only the time-ordered indexes are searched, by a rule's or join's prefix. */
+	if (pl != HEAP_PFX || !ordered(pfx))
+		return SAKSI_ERR_INVAL;
+	if ((h = heap_find(m, pfx)) == NULL || h->p_n == 0)
 		return SAKSI_ERR_NOT_FOUND;
+	best = h->p_a[0].h_n;
 	memcpy(kout, best->n_k, best->n_kl);
 	*kl = best->n_kl;
 	return SAKSI_OK;
@@ -624,7 +685,7 @@ fly_back(struct rmem *m)
 
 	for (i = 0; i < m->m_nfly; i++)
 		if ((e = key_list_add(&m->m_touch, &m->m_ntouch, &m->m_captouch,
-		    m->m_fly[i].k_b, m->m_fly[i].k_len)) != SAKSI_OK)
+		    &m->m_fly[i])) != SAKSI_OK)
 			return e;
 	m->m_nfly = 0;
 	m->m_fly_gen = 0;
@@ -647,8 +708,8 @@ rollback(struct rmem *m, uint64_t g)
 		if ((e = key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch)) !=
 		    SAKSI_OK)
 			return e;
-		e = set_raw(m, u->u_key.k_b, u->u_key.k_len, u->u_had ? u->u_v : NULL,
-		    u->u_vl, &oldv, &oldvl, &n);
+		e = set_raw(m, u->u_key.k_b, u->u_key.k_len, u->u_key.k_hash,
+		    u->u_had ? u->u_v : NULL, u->u_vl, &oldv, &oldvl, &n);
 		if (e == SAKSI_ERR_NOT_FOUND)
 			e = SAKSI_OK;
 		if (e != SAKSI_OK)
@@ -659,7 +720,7 @@ rollback(struct rmem *m, uint64_t g)
 		/* Listed again: a snapshot writes what is here, whatever was written. */
 		if (n != NULL)
 			n->n_epoch = 0;
-		touch(m, n, u->u_key.k_b, u->u_key.k_len);
+		touch(m, n, u->u_key.k_b, u->u_key.k_len, u->u_key.k_hash);
 	}
 	m->m_gen = g;
 	m->m_info.ms_rollbacks++;
@@ -750,9 +811,14 @@ rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf)
 		const struct rkey *k = &m->m_touch[i];
 		const struct rnode *n;
 
+		/* The keys are in key order, so their slots are at random: ask for the slot
+		 * of a key a few places on while this one is looked up. */
+		if (i + RMEM_PREFETCH < m->m_ntouch && m->m_tabcap > 0)
+			__builtin_prefetch(&m->m_tab[m->m_touch[i + RMEM_PREFETCH].k_hash &
+			    (m->m_tabcap - 1)]);
 		if (i > 0 && rkey_cmp(k, k - 1) == 0)
 			continue;
-		n = find(m, k->k_b, k->k_len);
+		n = find_h(m, k->k_b, k->k_len, k->k_hash);
 
 		if (n != NULL)
 			e = db_put(txn, dbi, k->k_b, k->k_len, n->n_v, n->n_vl);
@@ -792,7 +858,8 @@ rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 
 	if (kl == 0 || kl > RMEM_KEY_MAX)
 		return SAKSI_ERR_CORRUPT;
-	if ((e = set_raw(m, k, kl, v != NULL ? v : "", vl, &oldv, &oldvl, &n)) != SAKSI_OK)
+	if ((e = set_raw(m, k, kl, khash(m, k, kl), v != NULL ? v : "", vl, &oldv, &oldvl,
+	    &n)) != SAKSI_OK)
 		return e;
 	vfree(oldv, oldvl);
 	return SAKSI_OK;

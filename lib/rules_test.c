@@ -1390,6 +1390,50 @@ test_cap_groups(void **state)
 	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 8);
 }
 
+/*
+ * A group that an event makes last longer keeps its expiry key where it was (RULES.md
+ * 4.1): the sweep that reaches the key first moves it instead of dropping a group still
+ * in its window, and the cap still pushes out the group whose own time is soonest.
+ */
+static void
+test_expiry_key_lags(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_result res;
+	saksi_alert a;
+
+	use_rules(fx, HDR SEL_BOOK "rule r1\n  type event_count\n  severity high\n"
+	    "  events book\n  group-by device_id\n  timespan 1h\n  condition gte 3\n"
+	    "  suppress 1h\n  reraise 2\n  max_groups 3\n");
+	feed(fx, "queue.booking.created", T0, "device_id", "a", NULL);                 /* 0 */
+	feed(fx, "queue.booking.created", T0 + 1000, "device_id", "b", NULL);          /* 1 */
+	feed(fx, "queue.booking.created", T0 + 50 * MIN, "device_id", "a", NULL);      /* 2 */
+	/* Watermark T0 + 1h + 1m: a's key (T0 + 1h) and b's are behind it; only b goes. */
+	feed(fx, "queue.booking.created", T0 + HOUR + 2 * MIN, "device_id", "d", NULL); /* 3 */
+	assert_int_equal(stats(fx, "r1").rs_groups, 2);
+	assert_int_equal(stats(fx, "r1").rs_groups_evicted, 0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + HOUR + 3 * MIN, "device_id",
+	    "a", NULL), 0);                                                            /* 4 */
+	res = feed_res(fx, "queue.booking.created", T0 + HOUR + 4 * MIN, "device_id", "a",
+	    NULL);                                                                     /* 5 */
+	assert_int_equal(res.rr_nalerts, 1);
+	get_alert(fx, res.rr_first_alert, &a);
+	assert_int_equal(a.al_nevidence, 3);
+	assert_int_equal(a.al_evidence[0], 2);
+	assert_int_equal(a.al_evidence[2], 5);
+	feed(fx, "queue.booking.created", T0 + HOUR + 5 * MIN, "device_id", "e", NULL); /* 6 */
+	/* Full: a's key (T0 + 1h50m) is first, but a lasts till T0 + 2h4m; d goes. */
+	res = feed_res(fx, "queue.booking.created", T0 + HOUR + 6 * MIN, "device_id", "f",
+	    NULL);                                                                     /* 7 */
+	assert_int_equal(res.rr_evicted, 1);
+	assert_int_equal(res.rr_nalerts, 1);
+	get_alert(fx, res.rr_first_alert, &a);
+	assert_int_equal(a.al_kind, SAKSI_ALERT_CAP);
+	assert_int_equal(a.al_nevidence, 1);
+	assert_int_equal(a.al_evidence[0], 3);
+	assert_int_equal(stats(fx, "r1").rs_groups, 3);
+}
+
 static void
 test_cap_values(void **state)
 {
@@ -2660,6 +2704,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queue_order_late_checkin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_daily_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_key_lags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_joins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),

@@ -7,6 +7,7 @@
  * shows the state and `saksi verify` accepts the ledger. Waits on conditions, never on
  * time: the ledger's own commit times show the periods.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +271,9 @@ setup(void **state)
 
 	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
 	fx_write(path, rules_text, strlen(rules_text), 0644);
+	/* saksi's pending acks (cli/pending.c) in the fixture, not in $HOME. */
+	snprintf(path, sizeof(path), "%s/cli-state", fx.dir);
+	assert_int_equal(setenv("SAKSI_STATE_DIR", path, 1), 0);
 	dr_write_conf(conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
@@ -519,11 +523,103 @@ test_ack_reraise(void **state)
 	free(text);
 }
 
+/* Files in the CLI's pending directory. */
+static int
+pending_files(void)
+{
+	char path[300];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/cli-state/pending", fx.dir);
+	if ((dir = opendir(path)) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL)
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A retry of an ack whose answer was lost sends the same bytes: saksid answers
+ * DUPLICATE with the one entry's receipt, and the ledger holds one ack. The reply path
+ * is broken for sure by a receipt the CLI cannot trust (a log key of another), and
+ * perhaps by a 1 ms timeout (either way: one ack entry).
+ */
+static void
+test_ack_retry(void **state)
+{
+	static const char note[] = "Checked; an internet cafe. No broker.";
+	struct chain ch[4];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], skb[crypto_sign_SECRETKEYBYTES];
+	char wrong[SAKSI_VKEY_MAX + 1], *text;
+	const char *const wrong_args[] = { "alerts", "ack", "1", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
+	    wrong, "--timeout", "60000", NULL };
+	const char *const quick_args[] = { "alerts", "ack", "2", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
+	    fx.vkey, "--timeout", "1", NULL };
+	int sub, rc;
+	(void)state;
+
+	t0 = wall_ms() - 60000;
+	spawn();
+	sub = subscribe();
+	booking("ack-dev-00000001", 1);
+	free(await_alert(sub, 1, "rule", 0));
+
+	/* Committed, but its receipt does not verify: the CLI fails and keeps it pending. */
+	crypto_sign_keypair(pk, skb);
+	sodium_memzero(skb, sizeof(skb));
+	assert_int_equal(saksi_note_vkey_format(FX_ORIGIN, pk, wrong, sizeof(wrong)),
+	                 SAKSI_OK);
+	assert_int_equal(cli(0, "ackw", wrong_args), 1);
+	text = cli_text("ackw", "err");
+	assert_non_null(strstr(text, "does not verify"));
+	free(text);
+	assert_int_equal(pending_files(), 1);
+	/* Another note for the same alert while it is pending: not sent. */
+	assert_int_equal(ack("ackn", "1", "another note"), 2);
+	text = cli_text("ackn", "err");
+	assert_non_null(strstr(text, "never answered"));
+	free(text);
+	/* The same command: the same bytes, DUPLICATE, the one entry; nothing pending. */
+	assert_int_equal(ack("ackr", "1", note), 0);
+	text = cli_text("ackr", "err");
+	assert_non_null(strstr(text, "sending again the ack of alert 1"));
+	assert_non_null(strstr(text, "(already in the ledger)"));
+	free(text);
+	text = cli_text("ackr", "out");
+	assert_non_null(strstr(text, "c2sp.org/tlog-proof@v1\n"));
+	free(text);
+	assert_int_equal(pending_files(), 0);
+
+	/* A 1 ms timeout: answered or not, the same command again ends with one ack. */
+	booking("ack-dev-00000002", 2);
+	free(await_alert(sub, 2, "rule", 0));
+	rc = cli(0, "ackq", quick_args);
+	printf("# the 1 ms ack exited %d\n", rc);
+	assert_true(rc == 0 || rc == 2);
+	assert_int_equal(pending_files(), rc == 0 ? 0 : 1);
+	if (rc == 2) {
+		assert_int_equal(ack("ackq2", "2", note), 0);
+		free(cli_text("ackq2", "err"));
+	}
+	assert_int_equal(pending_files(), 0);
+	nn_close(sub);
+	stop(SIGTERM);
+	read_chains(ch, 4);   /* one ack per alert, or it fails */
+	assert_true(ch[1].c_ack_entry > 0);
+	assert_true(ch[2].c_ack_entry > 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ack_reraise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_retry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

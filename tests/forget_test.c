@@ -25,6 +25,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "bytes.h"
+#include "commit.h"
 #include "datakey.h"
 #include "envelope.h"
 #include "keys.h"
@@ -398,11 +400,321 @@ test_forget_end_to_end(void **state)
 	}
 }
 
+/* The clear example of type for participant who's booking and claim; the personal
+ * fields the type has get who's values (a type without `nik` gets none). */
+static void
+payload_of(const char *type, int who, const char *path)
+{
+	char ex[512], id[32], *s;
+	json_t *o;
+
+	snprintf(ex, sizeof(ex), "%s/schemas/examples/clear/%s.json", SAKSI_SOURCE_DIR, type);
+	assert_non_null(o = json_load_file(ex, JSON_REJECT_DUPLICATES, NULL));
+	json_object_set_new(o, "branch", json_string(BRANCH));
+	if (json_object_get(o, "nik") != NULL) {
+		json_object_set_new(o, "nik", json_string(NIK[who]));
+		json_object_set_new(o, "kpj", json_string(KPJ[who]));
+		json_object_set_new(o, "phone", json_string(PHONE[who]));
+	}
+	if (json_object_get(o, "bank_account") != NULL)
+		json_object_set_new(o, "bank_account", json_string(ACCOUNT[who]));
+	if (json_object_get(o, "npwp") != NULL)
+		json_object_set_new(o, "npwp", json_string("012345678901234"));
+	snprintf(id, sizeof(id), "BK-FORGET-%d", who);
+	if (json_object_get(o, "booking_id") != NULL)
+		json_object_set_new(o, "booking_id", json_string(id));
+	snprintf(id, sizeof(id), "CL-FORGET-%d", who);
+	if (json_object_get(o, "claim_id") != NULL)
+		json_object_set_new(o, "claim_id", json_string(id));
+	s = json_dumps(o, JSON_COMPACT);
+	spit(path, s, strlen(s));
+	free(s);
+	json_decref(o);
+}
+
+/*
+ * The stored blobs of entries idx[0..n) rewritten as disclosures at rest v1 (FORMATS.md
+ * 7.1) under the store key, as an older saksid wrote them; saksid stopped. Each new
+ * blob's last 24 bytes (ciphertext and tag) into tail[i], for the grep.
+ */
+static void
+make_v1(struct scratch *f, const uint64_t *idx, size_t n, uint8_t tail[][24])
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	saksi_seckey *store;
+	saksi_datakeys *dk;
+
+	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
+	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *blob, *leaf, out[4096];
+		size_t bl, ll, jl, w;
+		saksi_hash h;
+		char *json;
+
+		assert_int_equal(saksi_ledger_disc_get(t, idx[i], &blob, &bl), SAKSI_OK);
+		assert_int_equal(saksi_ledger_leaf(t, idx[i], &leaf, &ll), SAKSI_OK);
+		saksi_merkle_leaf_hash(h, leaf, ll);
+		assert_int_equal(saksi_disc_open_any(store, dk, idx[i], h, blob, bl, &json, &jl),
+		                 SAKSI_OK);
+		assert_true(jl + SAKSID_DISC_OVERHEAD <= sizeof(out));
+		assert_int_equal(saksid_disc_seal(store, idx[i], h, (const uint8_t *)json, jl, out,
+		                                  sizeof(out), &w), SAKSI_OK);
+		assert_int_equal(out[0], 1);
+		{
+			/* Over the v2 blob: saksi_ledger_disc_put never overwrites. */
+			uint8_t k[8];
+			MDB_val key = { 8, k }, val = { w, out };
+			MDB_dbi dbi;
+
+			saksi_put_u64(k, idx[i]);
+			assert_int_equal(mdb_dbi_open(saksi_ledger_txn_mdb(t), "disc", 0, &dbi), 0);
+			assert_int_equal(mdb_put(saksi_ledger_txn_mdb(t), dbi, &key, &val, 0), 0);
+		}
+		memcpy(tail[i], out + w - 24, 24);
+		sodium_memzero(json, jl);
+		free(json);
+		free(blob);
+		free(leaf);
+	}
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	saksi_dk_close(dk);
+	saksi_ledger_close(l);
+	saksi_seckey_free(store);
+}
+
+/* Per event entry, in ledger order (the rules' alert entries fall between them): its
+ * index in idx, 1 its disclosures open, 0 forgotten, -1 none; its blob's version. */
+static void
+open_all(struct scratch *f, const char *ldir, int *state, int *ver, uint64_t *idx,
+         uint64_t *n)
+{
+	uint64_t size, k = 0;
+
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	saksi_seckey *store;
+	saksi_datakeys *dk;
+
+	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(ldir, NULL, NULL, NULL, &l), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
+	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	size = saksi_ledger_size(t);
+	for (uint64_t i = 0; i < size; i++) {
+		uint8_t *blob, *leaf;
+		size_t bl, ll, jl;
+		saksi_hash h;
+		saksi_leaf lf;
+		char *json;
+		saksi_err e;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &ll), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, ll, &lf), SAKSI_OK);
+		if (lf.lf_kind != SAKSI_LEAF_EVENT) {
+			free(leaf);
+			continue;
+		}
+		assert_true(k < 16);
+		idx[k] = i;
+		ver[k] = 0;
+		if (saksi_ledger_disc_get(t, i, &blob, &bl) == SAKSI_ERR_NOT_FOUND) {
+			free(leaf);
+			state[k++] = -1;
+			continue;
+		}
+		ver[k] = blob[0];
+		saksi_merkle_leaf_hash(h, leaf, ll);
+		e = saksi_disc_open_any(store, dk, i, h, blob, bl, &json, &jl);
+		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+			fail_msg("entry %llu: %s", (unsigned long long)i, saksi_strerror(e));
+		state[k++] = e == SAKSI_OK;
+		if (e == SAKSI_OK) {
+			sodium_memzero(json, jl);
+			free(json);
+		}
+		free(blob);
+		free(leaf);
+	}
+	*n = k;
+	saksi_ledger_abort(t);
+	saksi_dk_close(dk);
+	saksi_ledger_close(l);
+	saksi_seckey_free(store);
+}
+
+/* Whether the file holds the 24 bytes. */
+static int
+file_has(const char *path, const uint8_t b[24])
+{
+	size_t n;
+	char *buf = slurp(path, &n);
+	int r = memmem(buf, n, b, 24) != NULL;
+
+	free(buf);
+	return r;
+}
+
+/*
+ * A forget reaches what his data key does not cover (FORMATS.md 7.4 "Forget"): his
+ * entries stored as v1 by an older saksid (under the store key), and the entries of his
+ * booking and claim that name no NIK (a cancellation, a payment: store key). All are
+ * re-sealed under his data key in the forget's transaction, so they go with it; the other
+ * participant's stay as they are; the ledger verifies; a backup holds none of his old
+ * blobs; queries by his account or device find nothing.
+ */
+static void
+test_forget_reaches_v1_and_related(void **state)
+{
+	static const char *const types[4] = { "queue.booking.created", "claim.submitted",
+	    "queue.booking.cancelled", "claim.payment.sent" };
+	static const int v1ev[3] = { 0, 3, 4 };   /* his booking, his payment, other's */
+	uint64_t v1[3], idx[16];
+	struct scratch *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
+	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
+	uint8_t tail[3][24], old2[24];
+	char acct[64];
+	int st[16], ver[16];
+	uint64_t n;
+	pid_t pid;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping\n");
+		skip();
+	}
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
+	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
+	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
+	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
+	run_free(&r);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
+	argv[4] = f->path[4];
+	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+
+	/* Entries 0-3 participant 0's, 4-7 participant 1's: booking, claim, cancellation
+	 * and payment (the last two name the booking or claim, no NIK). */
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 4; k++) {
+			payload_of(types[k], i, P(f, 3, "ev.json"));
+			snprintf(seq, sizeof(seq), "%d", 4 * i + k + 1);
+			RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, k == 0 || k == 2 ?
+			    "q.key" : "c.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey,
+			    "--type", types[k], "--seq", seq, "--payload", P(f, 3, "ev.json"));
+			run_free(&r);
+		}
+	daemon_pid = -1;
+	stop_clean(pid);
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	assert_int_equal(n, 8);
+	for (int i = 0; i < 8; i++)
+		assert_true(st[i] == 1 && ver[i] == 2);
+	for (int i = 0; i < 3; i++)
+		v1[i] = idx[v1ev[i]];
+	{
+		/* The cancellation's v2 blob under the store key, for the grep. */
+		saksi_ledger *l;
+		saksi_ledger_txn *t;
+		uint8_t *blob;
+		size_t bl;
+
+		assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+		                 SAKSI_OK);
+		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_disc_get(t, idx[2], &blob, &bl), SAKSI_OK);
+		memcpy(old2, blob + bl - 24, 24);
+		free(blob);
+		saksi_ledger_abort(t);
+		saksi_ledger_close(l);
+	}
+	make_v1(f, v1, 3, tail);
+
+	/* saksid again; the supervisor forgets participant 0. */
+	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
+	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
+	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
+	run_free(&r);
+	unlink(P(f, 7, "nik0"));
+	/* His account (the payment) and device (the cancellation) find nothing now; the
+	 * other's account still finds his payment. */
+	snprintf(acct, sizeof(acct), "002:%s", ACCOUNT[0]);
+	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--account", acct,
+	    "-k", P(f, 1, "spv.key"), "--json");
+	print_message("query --account (forgotten): %s", r.out);
+	assert_null(strstr(r.out, "claim.payment.sent"));
+	run_free(&r);
+	snprintf(acct, sizeof(acct), "002:%s", ACCOUNT[1]);
+	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--account", acct,
+	    "-k", P(f, 1, "spv.key"), "--json");
+	assert_non_null(strstr(r.out, "claim.payment.sent"));
+	run_free(&r);
+	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "after"));
+	run_free(&r);
+	daemon_pid = -1;
+	stop_clean(pid);
+
+	/* His four entries and the request are forgotten, re-sealed as v2; the other's
+	 * open, his booking still v1. */
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	assert_int_equal(n, 11);   /* and the two queries' access entries */
+	assert_true(st[9] == -1 && st[10] == -1);
+	{
+		static const int want[9] = { 0, 0, 0, 0, 1, 1, 1, 1, 0 };
+		static const int wver[9] = { 2, 2, 2, 2, 1, 2, 2, 2, 2 };
+
+		for (int i = 0; i < 9; i++)
+			if (st[i] != want[i] || ver[i] != wver[i])
+				fail_msg("entry %d: state %d v%d, want %d v%d", i, st[i], ver[i],
+				         want[i], wver[i]);
+	}
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+	/* The grep: the backup (LMDB's compacting copy: live pages only) holds none of his
+	 * old blobs (which the store key would still open), and the other's v1 blob. The
+	 * live file may keep them in free pages until LMDB reuses them (FORMATS.md 7.4). */
+	assert_false(file_has(P(f, 9, "after/data.mdb"), tail[0]));
+	assert_false(file_has(P(f, 9, "after/data.mdb"), tail[1]));
+	assert_false(file_has(P(f, 9, "after/data.mdb"), old2));
+	assert_true(file_has(P(f, 9, "after/data.mdb"), tail[2]));
+	print_message("live data.mdb still holds his old blobs in free pages: %d %d %d\n",
+	              file_has(P(f, 8, "st/ledger/data.mdb"), tail[0]),
+	              file_has(P(f, 8, "st/ledger/data.mdb"), tail[1]),
+	              file_has(P(f, 8, "st/ledger/data.mdb"), old2));
+	assert_no_leak_tree(P(f, 0, "st"));
+	assert_no_leak_tree(P(f, 9, "after"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_forget_end_to_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_reaches_v1_and_related, setup,
+		                                teardown),
 	};
 
 	if (sodium_init() < 0)

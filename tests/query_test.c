@@ -876,6 +876,15 @@ test_day(void **state)
 	assert_true(revealed);
 	assert_int_equal(g_participants, 1);   /* one NIK's entries: one person */
 
+	/* A 1 ms timeout: the access entry's answer is likely lost; the CLI sends the same
+	 * bytes again (DUPLICATE if they were committed), so one look is one entry. */
+	RUN(f, &r, 0, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
+	    "--timeout", "1", "--json");
+	assert_non_null(strstr(r.err, "access logged as entry"));
+	print_message("with --timeout 1: %s", r.err);
+	run_free(&r);
+	assert_int_equal(count_access(f, NULL), acc + 2);
+
 	/* Forgetting reaches the indexes (FORMATS.md 7.4). */
 	pid = forget_one(f, pid, sock, vkey, nik, cnt_nik);
 

@@ -3,7 +3,9 @@
  * default rules: forged events up to the threshold raise one alert `refusals:signature`
  * on the PUB socket and in the ledger; the status counts it as raised and open; after
  * kill -9 and a restart the window goes on (more forgeries in it raise nothing more),
- * `saksi alerts list` shows the alert, and the ledger verifies.
+ * `saksi alerts list` shows the alert, and the ledger verifies. A security officer
+ * acknowledges it (`saksi alerts ack --refusals`, RULES.md 5.4): once, by its own number,
+ * counted in the status across a restart and shown acked by the list.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -26,9 +28,11 @@
 
 #define THRESHOLD 5
 #define WINDOW_S 86400
+#define OFFICER "officer-sec"
 
 static struct fx fx;
 static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
+static char officer_key[256], box_pub[256];
 static pid_t daemon_pid = -1;
 static uint64_t seq;
 
@@ -122,6 +126,66 @@ ledger_refusal_alerts(saksi_alert *out)
 	return k;
 }
 
+/* saksi alerts ack ID [--refusals] --note NOTE as the security officer; the exit status,
+ * with stderr in dir/NAME.err. */
+static int
+ack(const char *name, const char *id, int refusals)
+{
+	const char *const args[] = { "alerts", "ack", id, "--note", "Producer key rotated; "
+	    "keyring fixed.", "--officer", "SEC-0007", "-k", officer_key, "--url", url,
+	    "--box-pub", box_pub, "--vkey", fx.vkey, "--timeout", "60000",
+	    refusals ? "--refusals" : NULL, NULL };
+	char out[300], err[300];
+
+	snprintf(out, sizeof(out), "%s/%s.out", fx.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", fx.dir, name);
+	return dr_saksi(0, out, err, args);
+}
+
+static void
+assert_err_has(const char *name, const char *what)
+{
+	char path[300], *t;
+
+	snprintf(path, sizeof(path), "%s/%s.err", fx.dir, name);
+	assert_non_null(t = fx_read(path, NULL));
+	if (strstr(t, what) == NULL)
+		fail_msg("saksi %s said \"%s\", not \"%s\"", name, t, what);
+	free(t);
+}
+
+/* The fixture's keyring plus a security officer's key (the role that may ack). */
+static void
+save_officer(void)
+{
+	char path[300], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
+	saksi_seckey *officer;
+	saksi_pubkey pub;
+	json_t *root, *e;
+
+	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
+	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
+	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
+	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
+	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
+	saksi_seckey_free(officer);
+	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
+	json_object_set_new(json_object_get(root, "roles"), "security",
+	                    json_pack("[s]", "security.*"));
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
+	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
+	json_array_append_new(json_object_get(root, "keys"), e);
+	assert_non_null(kr = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
+	fx_write(path, kr, strlen(kr), 0644);
+	free(kr);
+}
+
 static int
 setup(void **state)
 {
@@ -132,7 +196,8 @@ setup(void **state)
 
 	fx_init(&fx, 0);
 	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	dr_save_keys(&fx, DR_INDEX_KEY);
+	save_officer();
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	rules = fx_read(path, &len);
 	assert_non_null(rules);
@@ -170,6 +235,7 @@ test_refusal_alert(void **state)
 	saksi_ledger_opts lo;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
+	saksi_keyring *kr = NULL;
 	json_t *o, *pub;
 	char *msg = NULL, out[300], *text;
 	const char *const list_args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
@@ -220,13 +286,32 @@ test_refusal_alert(void **state)
 	    "refused_total"), "signature")), THRESHOLD);
 	json_decref(o);
 
+	/* The ack names a refusal alert by its own number (RULES.md 5.4): without
+	 * --refusals, id 1 is the rules' alert 1, which does not exist. */
+	assert_int_equal(ack("ack-rule1", "1", 0), 1);
+	assert_err_has("ack-rule1", "refused (schema): no open alert 1: there is no such alert");
+	assert_int_equal(ack("ack-ref2", "2", 1), 1);
+	assert_err_has("ack-ref2", "refused (schema): no open refusal alert 2: there is no "
+	               "such alert");
+	assert_int_equal(ack("ack-ref1", "1", 1), 0);
+	assert_err_has("ack-ref1", "saksi: refusal alert 1 acknowledged, entry ");
+	o = status();
+	assert_int_equal(jalert(o, "raised"), 1);
+	assert_int_equal(jalert(o, "acknowledged"), 1);
+	assert_int_equal(jalert(o, "open"), 0);
+	json_decref(o);
+
 	/* kill -9 and a restart: the window goes on; more in it raise nothing more. */
 	assert_int_equal(kill(daemon_pid, SIGKILL), 0);
 	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
 	daemon_pid = dr_saksid_start(conf, errlog, NULL);
 	o = status();
 	assert_int_equal(jalert(o, "raised"), 1);
+	assert_int_equal(jalert(o, "acknowledged"), 1);   /* read back from refwin */
 	json_decref(o);
+	assert_int_equal(ack("ack-ref1b", "1", 1), 1);
+	assert_err_has("ack-ref1b", "refused (schema): no open refusal alert 1: it was "
+	               "acknowledged at index ");
 	forge(THRESHOLD);
 	o = status();
 	assert_int_equal(jalert(o, "raised"), 1);
@@ -251,16 +336,22 @@ test_refusal_alert(void **state)
 	text = fx_read(out, NULL);
 	printf("%s", text);
 	assert_non_null(strstr(text, "refusals:signature"));
+	assert_non_null(strstr(text, "  acked by "));
+	assert_null(strstr(text, "  open\n"));
 	free(text);
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_readonly = 1;
 	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &fx.v;
-	vo.vo_keyring = fx.kr;
+	snprintf(out, sizeof(out), "%s/keyring.json", fx.dir);
+	assert_int_equal(saksi_keyring_load(out, &kr, NULL, 0), SAKSI_OK);
+	vo.vo_keyring = kr;   /* with the officer's key */
 	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
 	assert_int_equal(vr.vr_alerts, 1);
+	assert_int_equal(vr.vr_events, 1);   /* the ack */
 	saksi_ledger_close(l);
+	saksi_keyring_free(kr);
 }
 
 int
