@@ -25,11 +25,17 @@
                           index of that latest event (8) */
 #define NIK_VAL 24
 #define R_PENDING 'p'  /* 'p' || slot (8) -> empty: wipe this slot */
+#define R_LINK 'l'     /* 'l' || H(kind || id) (32) -> slot (8) || token (43) */
+#define R_RLINK 'r'    /* 'r' || slot (8) || H (32) -> empty: the links of a slot */
+#define LINK_KEY_CTX "saksi/datakey-link/v1\n"
+#define LINK_H 32
+#define LINK_VAL (8 + SAKSI_BLIND_TOKEN_LEN)
 
 struct saksid_shred {
 	saksi_datakeys *s_dk;
 	const saksi_seckey *s_store;
 	saksi_blind *s_tok;        /* keyed by a key derived from the store key */
+	uint8_t *s_lkey;           /* sodium_malloc: link key, derived from the store key */
 	uint8_t *s_key;            /* sodium_malloc: one data key at a time */
 	uint8_t *s_blob;           /* one sealed blob */
 	saksi_disc2_ctx *s_zctx;
@@ -67,10 +73,11 @@ saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **o
 	s->s_store = store;
 	s->s_blob_cap = saksi_disc2_bound(SAKSI_SEALED_MAX);
 	s->s_key = sodium_malloc(SAKSI_DK_KEYLEN);
+	s->s_lkey = sodium_malloc(crypto_generichash_KEYBYTES);
 	s->s_blob = malloc(s->s_blob_cap);
 	tk = sodium_malloc(SAKSI_BLIND_KEYLEN);
 	if (saksi_disc2_ctx_new(&s->s_zctx) != SAKSI_OK || s->s_key == NULL ||
-	    s->s_blob == NULL || tk == NULL) {
+	    s->s_lkey == NULL || s->s_blob == NULL || tk == NULL) {
 		sodium_free(tk);
 		saksid_shred_free(s);
 		return SAKSI_ERR_NOMEM;
@@ -78,6 +85,10 @@ saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **o
 	/* Its own token key: the index key is optional, forgetting is not. */
 	crypto_generichash(tk, SAKSI_BLIND_KEYLEN, (const uint8_t *)TOKEN_KEY_CTX,
 	                   sizeof(TOKEN_KEY_CTX) - 1, saksi_seckey_sym(store), 32);
+	/* The links (claim or booking id -> slot) are as opaque as the NIK tokens. */
+	crypto_generichash(s->s_lkey, crypto_generichash_KEYBYTES,
+	                   (const uint8_t *)LINK_KEY_CTX, sizeof(LINK_KEY_CTX) - 1,
+	                   saksi_seckey_sym(store), 32);
 	e = saksi_blind_new(tk, &s->s_tok);
 	sodium_free(tk);
 	if (e != SAKSI_OK) {
@@ -96,6 +107,7 @@ saksid_shred_free(saksid_shred *s)
 	saksi_blind_free(s->s_tok);
 	saksi_disc2_ctx_free(s->s_zctx);
 	sodium_free(s->s_key);
+	sodium_free(s->s_lkey);
 	if (s->s_blob != NULL) {
 		sodium_memzero(s->s_blob, s->s_blob_cap);
 		free(s->s_blob);
@@ -176,6 +188,182 @@ new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 	return SAKSI_OK;
 }
 
+/*
+ * The ids an event's entries are linked by (FORMATS.md 7.3): its claim_id, then its
+ * booking_id, from the payload (not personal: they are in the clear in the leaf), each
+ * as H = BLAKE2b-256(key = the link key, kind || id), kind 'c' or 'b'. The count (0..2).
+ */
+static size_t
+link_hashes(const saksid_shred *s, const saksi_envelope *env, uint8_t hs[2][LINK_H])
+{
+	static const char *const names[] = { "claim_id", "booking_id" };
+	json_t *p, *v;
+	size_t n = 0;
+
+	p = json_loadb((const char *)env->ev_payload, env->ev_payload_len, 0, NULL);
+	if (p == NULL)
+		return 0;
+	for (size_t f = 0; f < 2; f++) {
+		crypto_generichash_state st;
+		uint8_t kind = (uint8_t)names[f][0];
+
+		v = json_object_get(p, names[f]);
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			continue;
+		crypto_generichash_init(&st, s->s_lkey, crypto_generichash_KEYBYTES, LINK_H);
+		crypto_generichash_update(&st, &kind, 1);
+		crypto_generichash_update(&st, (const uint8_t *)json_string_value(v),
+		                          json_string_length(v));
+		crypto_generichash_final(&st, hs[n++], LINK_H);
+	}
+	json_decref(p);
+	return n;
+}
+
+/* Links each id of a participant's event to his slot (the newest participant of an id
+ * wins), with the reverse record a forget deletes them by. */
+static saksi_err
+link_put(MDB_txn *mt, MDB_dbi dbi, uint8_t hs[2][LINK_H], size_t nh, uint64_t slot,
+         const char tok[SAKSI_BLIND_TOKEN_LEN])
+{
+	uint8_t lk[1 + LINK_H], lv[LINK_VAL], rk[1 + 8 + LINK_H];
+	MDB_val key, val;
+	int rc;
+
+	for (size_t i = 0; i < nh; i++) {
+		lk[0] = R_LINK;
+		memcpy(lk + 1, hs[i], LINK_H);
+		key.mv_size = sizeof(lk);
+		key.mv_data = lk;
+		rc = mdb_get(mt, dbi, &key, &val);
+		if (rc == 0 && val.mv_size == LINK_VAL &&
+		    saksi_get_u64(val.mv_data) != slot) {
+			/* Someone else's id before: his reverse record goes with the link. */
+			rk[0] = R_RLINK;
+			memcpy(rk + 1, val.mv_data, 8);
+			memcpy(rk + 9, hs[i], LINK_H);
+			key.mv_size = sizeof(rk);
+			key.mv_data = rk;
+			if ((rc = mdb_del(mt, dbi, &key, NULL)) != 0 && rc != MDB_NOTFOUND)
+				return mdb_err(rc);
+		} else if (rc != 0 && rc != MDB_NOTFOUND)
+			return mdb_err(rc);
+		saksi_put_u64(lv, slot);
+		memcpy(lv + 8, tok, SAKSI_BLIND_TOKEN_LEN);
+		key.mv_size = sizeof(lk);
+		key.mv_data = lk;
+		val.mv_size = sizeof(lv);
+		val.mv_data = lv;
+		if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+			return mdb_err(rc);
+		rk[0] = R_RLINK;
+		saksi_put_u64(rk + 1, slot);
+		memcpy(rk + 9, hs[i], LINK_H);
+		key.mv_size = sizeof(rk);
+		key.mv_data = rk;
+		val.mv_size = 0;
+		val.mv_data = NULL;
+		if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+			return mdb_err(rc);
+	}
+	return SAKSI_OK;
+}
+
+/*
+ * The slot an event without a `nik` belongs to, through the first of its ids that is
+ * linked to a live slot, with its data key in s_key; *found 0 if none (the store key).
+ * Refreshes that participant's latest time: a payment of his claim is his business with
+ * the service, so retention counts from it too (the "n" record's index stays that of his
+ * own latest event, which retention reads his NIK back from).
+ */
+static saksi_err
+link_get(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint8_t hs[2][LINK_H], size_t nh,
+         uint64_t time_ms, uint64_t *slot, int *found)
+{
+	uint8_t lk[1 + LINK_H], nk[1 + SAKSI_BLIND_TOKEN_LEN], nv[NIK_VAL];
+	MDB_val key, val;
+	saksi_err e;
+	int rc;
+
+	*found = 0;
+	for (size_t i = 0; i < nh && !*found; i++) {
+		lk[0] = R_LINK;
+		memcpy(lk + 1, hs[i], LINK_H);
+		key.mv_size = sizeof(lk);
+		key.mv_data = lk;
+		if ((rc = mdb_get(mt, dbi, &key, &val)) == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return mdb_err(rc);
+		if (val.mv_size != LINK_VAL)
+			return SAKSI_ERR_CORRUPT;
+		*slot = saksi_get_u64(val.mv_data);
+		nk[0] = R_NIK;
+		memcpy(nk + 1, (const uint8_t *)val.mv_data + 8, SAKSI_BLIND_TOKEN_LEN);
+		e = saksi_dk_get(s->s_dk, *slot, s->s_key);
+		if (e == SAKSI_ERR_NOT_FOUND || e == SAKSI_ERR_DECRYPT)
+			continue;   /* a forget deletes its links: cannot happen */
+		if (e != SAKSI_OK)
+			return e;
+		*found = 1;
+		key.mv_size = sizeof(nk);
+		key.mv_data = nk;
+		rc = mdb_get(mt, dbi, &key, &val);
+		if (rc == 0 && val.mv_size == NIK_VAL && saksi_get_u64(val.mv_data) == *slot &&
+		    saksi_get_u64((const uint8_t *)val.mv_data + 8) < time_ms) {
+			memcpy(nv, val.mv_data, NIK_VAL);
+			saksi_put_u64(nv + 8, time_ms);
+			val.mv_size = sizeof(nv);
+			val.mv_data = nv;
+			if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+				return mdb_err(rc);
+		} else if (rc != 0 && rc != MDB_NOTFOUND)
+			return mdb_err(rc);
+		sodium_memzero(nk, sizeof(nk));
+	}
+	return SAKSI_OK;
+}
+
+/* A forget: every link of slot goes, so a later event of his claims and bookings is
+ * sealed with the store key, as for an event without a participant. */
+static saksi_err
+link_del_slot(MDB_txn *mt, MDB_dbi dbi, uint64_t slot)
+{
+	uint8_t rk[1 + 8], lk[1 + LINK_H];
+	MDB_cursor *cur;
+	MDB_val key, val, lkey;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	if ((rc = mdb_cursor_open(mt, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	rk[0] = R_RLINK;
+	saksi_put_u64(rk + 1, slot);
+	for (;;) {
+		key.mv_size = sizeof(rk);
+		key.mv_data = rk;
+		if ((rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) != 0)
+			break;
+		if (key.mv_size != 1 + 8 + LINK_H || memcmp(key.mv_data, rk, sizeof(rk)) != 0)
+			break;
+		lk[0] = R_LINK;
+		memcpy(lk + 1, (const uint8_t *)key.mv_data + 9, LINK_H);
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		lkey.mv_size = sizeof(lk);
+		lkey.mv_data = lk;
+		rc = mdb_get(mt, dbi, &lkey, &val);
+		if (rc == 0 && val.mv_size == LINK_VAL && saksi_get_u64(val.mv_data) == slot)
+			rc = mdb_del(mt, dbi, &lkey, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		e = mdb_err(rc);
+	mdb_cursor_close(cur);
+	return e;
+}
+
 saksi_err
 saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
                    uint64_t idx, const saksi_hash leaf_hash)
@@ -186,9 +374,10 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 	MDB_txn *mt;
 	MDB_dbi dbi;
 	saksi_envelope env;
+	uint8_t hs[2][LINK_H];
 	uint64_t slot = 0, last = 0;
 	int forget, have_tok, found = 0, rc;
-	size_t w = 0;
+	size_t w = 0, nh;
 	saksi_err e;
 
 	if (it->it_disc == NULL)
@@ -199,6 +388,22 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 		return e;   /* ingest parsed it: cannot happen */
 	forget = strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
 	have_tok = nik_token(s, it->it_disc, it->it_disc_len, tok);
+	nh = forget ? 0 : link_hashes(s, &env, hs);
+	if (!have_tok && !forget && nh > 0) {
+		/* No `nik`, but his claim or booking: his data key (a payment's account). */
+		if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
+			return mdb_err(rc);
+		if ((e = link_get(s, mt, dbi, hs, nh, it->it_time_ms, &slot, &found)) !=
+		    SAKSI_OK)
+			goto out;
+		if (found) {
+			saksi_put_u64(kid, slot);
+			e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx,
+			                         leaf_hash, it->it_disc, it->it_disc_len,
+			                         s->s_blob, s->s_blob_cap, &w);
+			goto put;
+		}
+	}
 	if (!have_tok && !forget) {
 		/* No participant: the store key, compactly. */
 		e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
@@ -239,6 +444,8 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 			e = mdb_err(rc);
 			goto out;
 		}
+		if ((e = link_del_slot(mt, dbi, slot)) != SAKSI_OK)
+			goto out;
 		pk[0] = R_PENDING;
 		saksi_put_u64(pk + 1, slot);
 		key.mv_size = sizeof(pk);
@@ -260,6 +467,8 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 			e = mdb_err(rc);
 			goto out;
 		}
+		if ((e = link_put(mt, dbi, hs, nh, slot, tok)) != SAKSI_OK)
+			goto out;
 	}
 	saksi_put_u64(kid, slot);
 	e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash,
@@ -276,6 +485,7 @@ out:
 	sodium_memzero(s->s_key, SAKSI_DK_KEYLEN);
 	sodium_memzero(tok, sizeof(tok));
 	sodium_memzero(nk, sizeof(nk));
+	sodium_memzero(hs, sizeof(hs));
 	return e;
 }
 

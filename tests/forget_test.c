@@ -641,6 +641,14 @@ test_forget_reaches_v1_and_related(void **state)
 		                 SAKSI_OK);
 		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 		assert_int_equal(saksi_ledger_disc_get(t, idx[2], &blob, &bl), SAKSI_OK);
+		{
+			/* Linked to his booking: his data key from the start (7.3). */
+			int kind;
+			uint64_t slot;
+
+			assert_int_equal(saksi_disc2_key(blob, bl, &kind, &slot), SAKSI_OK);
+			assert_int_equal(kind, SAKSI_DK_DATA);
+		}
 		memcpy(old2, blob + bl - 24, 24);
 		free(blob);
 		saksi_ledger_abort(t);
@@ -698,7 +706,9 @@ test_forget_reaches_v1_and_related(void **state)
 	 * live file may keep them in free pages until LMDB reuses them (FORMATS.md 7.4). */
 	assert_false(file_has(P(f, 9, "after/data.mdb"), tail[0]));
 	assert_false(file_has(P(f, 9, "after/data.mdb"), tail[1]));
-	assert_false(file_has(P(f, 9, "after/data.mdb"), old2));
+	/* The cancellation was sealed under his data key when written: left as it is, it
+	 * went with his slot. */
+	assert_true(file_has(P(f, 9, "after/data.mdb"), old2));
 	assert_true(file_has(P(f, 9, "after/data.mdb"), tail[2]));
 	print_message("live data.mdb still holds his old blobs in free pages: %d %d %d\n",
 	              file_has(P(f, 8, "st/ledger/data.mdb"), tail[0]),
@@ -708,6 +718,218 @@ test_forget_reaches_v1_and_related(void **state)
 	assert_no_leak_tree(P(f, 9, "after"));
 }
 
+/*
+ * Every store-key blob (v1, or v2 kind 1) anywhere in the file at path, free pages
+ * included: found by its header (version, kind 1, the store key's id) inside an LMDB
+ * node of `disc` (size (4, as two u16 LE), flags (2), key size 8 (2 LE), leaf index
+ * (8 BE)), opened with the store key. *opened gets how many opened; returns 1 if one of
+ * them holds value (a disclosure's value, decoded).
+ */
+static int
+store_blobs_hold(struct scratch *f, const char *path, const char *value, int *opened)
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	saksi_seckey *store;
+	uint64_t size;
+	size_t n;
+	uint8_t *buf = (uint8_t *)slurp(path, &n);
+	int hit = 0;
+
+	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	size = saksi_ledger_size(t);
+	*opened = 0;
+	for (size_t p = 16; p + 10 <= n; p++) {
+		uint8_t *leaf;
+		size_t ll, bl, jl, k;
+		uint64_t idx;
+		saksi_hash h;
+		char *json;
+		json_t *a, *d;
+
+		if ((buf[p] != 1 && buf[p] != 2) || buf[p + 1] != 1 ||
+		    memcmp(buf + p + 2, saksi_seckey_id(store), 8) != 0 ||
+		    buf[p - 10] != 8 || buf[p - 9] != 0)
+			continue;
+		idx = saksi_get_u64(buf + p - 8);
+		bl = (size_t)buf[p - 16] | (size_t)buf[p - 15] << 8 |
+		    (size_t)buf[p - 14] << 16 | (size_t)buf[p - 13] << 24;
+		if (idx >= size || bl > n - p)
+			continue;
+		assert_int_equal(saksi_ledger_leaf(t, idx, &leaf, &ll), SAKSI_OK);
+		saksi_merkle_leaf_hash(h, leaf, ll);
+		free(leaf);
+		if (saksi_disc_open_any(store, NULL, idx, h, buf + p, bl, &json, &jl) != SAKSI_OK)
+			continue;
+		(*opened)++;
+		assert_non_null(a = json_loads(json, 0, NULL));
+		json_array_foreach(a, k, d) {
+			char *name, *v;
+
+			assert_int_equal(saksi_disclosure_decode(json_string_value(d),
+			    json_string_length(d), &name, &v), SAKSI_OK);
+			hit |= strcmp(v, value) == 0;
+			free(name);
+			free(v);
+		}
+		json_decref(a);
+		sodium_memzero(json, jl);
+		free(json);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	saksi_seckey_free(store);
+	free(buf);
+	return hit;
+}
+
+/* The key kind and key id of entry idx's blob. */
+static void
+blob_key(struct scratch *f, uint64_t idx, int *kind, uint64_t *id)
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	uint8_t *blob;
+	size_t bl;
+
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_get(t, idx, &blob, &bl), SAKSI_OK);
+	assert_int_equal(saksi_disc2_key(blob, bl, kind, id), SAKSI_OK);
+	free(blob);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+}
+
+/*
+ * Issue #5, at the source (FORMATS.md 7.3 links): a payment that names only his claim is
+ * sealed under his data key when it is written, so no store-key copy of his account ever
+ * exists, not even in data.mdb's free pages after the forget. A payment of a claim that
+ * is nobody's stays under the store key (and is what shows the scan works).
+ */
+static void
+test_forget_linked_at_source(void **state)
+{
+	static const char *const types[4] = { "queue.booking.created", "claim.submitted",
+	    "claim.payment.sent", "claim.payment.sent" };
+	struct scratch *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
+	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
+	int st[16], ver[16], kind, opened;
+	uint64_t idx[16], n, slot0, slot;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping\n");
+		skip();
+	}
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
+	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
+	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
+	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
+	run_free(&r);
+	/* The queries' access entries take time-based seqs: a key of their own. */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spq.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spq",
+	    "--pub", P(f, 1, "spq.pub"), "--role", "supervisor", "--branch", BRANCH);
+	run_free(&r);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
+	argv[4] = f->path[4];
+	daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+
+	/* His booking and claim, his payment (claim_id only), then a payment of claim
+	 * CL-FORGET-2, which no participant's event named: the store key. */
+	for (int k = 0; k < 4; k++) {
+		payload_of(types[k], k < 3 ? 0 : 2, P(f, 3, "ev.json"));
+		snprintf(seq, sizeof(seq), "%d", k + 1);
+		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, k == 0 ? "q.key" : "c.key"),
+		    "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", types[k],
+		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
+		run_free(&r);
+	}
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	assert_int_equal(n, 4);
+	blob_key(f, idx[0], &kind, &slot0);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	blob_key(f, idx[2], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_DATA);   /* main: SAKSI_DK_STORE */
+	assert_int_equal(slot, slot0);
+	blob_key(f, idx[3], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	/* Before the forget a supervisor sees his account by his claim. */
+	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--claim", "CL-FORGET-0",
+	    "-k", P(f, 1, "spq.key"), "--reveal", "--case", "SPI-2026-0005", "--json");
+	assert_non_null(strstr(r.out, ACCOUNT[0]));
+	run_free(&r);
+
+	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
+	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
+	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
+	run_free(&r);
+	unlink(P(f, 7, "nik0"));
+	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--claim", "CL-FORGET-0",
+	    "-k", P(f, 1, "spq.key"), "--reveal", "--case", "SPI-2026-0005", "--json");
+	assert_null(strstr(r.out, ACCOUNT[0]));
+	assert_non_null(strstr(r.out, "claim.payment.sent"));
+	run_free(&r);
+	/* A later payment of his claim: his links went with his slot, the store key. */
+	payload_of("claim.payment.sent", 1, P(f, 3, "ev.json"));
+	{
+		json_t *o = json_load_file(P(f, 3, "ev.json"), 0, NULL);
+		char *s;
+
+		json_object_set_new(o, "claim_id", json_string("CL-FORGET-0"));
+		s = json_dumps(o, JSON_COMPACT);
+		spit(P(f, 3, "ev.json"), s, strlen(s));
+		free(s);
+		json_decref(o);
+	}
+	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "c.key"), "--box-pub",
+	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "claim.payment.sent", "--seq", "5",
+	    "--payload", P(f, 3, "ev.json"));
+	run_free(&r);
+	stop_clean(daemon_pid);
+	daemon_pid = -1;
+
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	assert_true(n >= 6);
+	assert_int_equal(st[0], 0);
+	assert_int_equal(st[1], 0);
+	assert_int_equal(st[2], 0);   /* his payment: forgotten */
+	assert_int_equal(st[3], 1);
+	assert_int_equal(st[n - 1], 1);
+	blob_key(f, idx[n - 1], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+	/* The grep over the whole live file, free pages included. */
+	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
+	print_message("store-key blobs in data.mdb that opened: %d\n", opened);
+	assert_true(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[2], &opened));
+	assert_true(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[1], &opened));
+}
+
 int
 main(void)
 {
@@ -715,6 +937,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forget_end_to_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_reaches_v1_and_related, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_forget_linked_at_source, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
