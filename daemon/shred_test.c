@@ -460,6 +460,162 @@ test_retention(void **state)
 	env_close(&v);
 }
 
+/* A cancellation (no `nik`) of booking BK-20250310-<nr>, by the queue producer. */
+static void
+cancel(unsigned nr, uint64_t seq, uint64_t time_ms, struct fx_item *fi)
+{
+	char bid[32];
+	const char *set[] = { "booking_id", bid, NULL };
+	char *p;
+
+	snprintf(bid, sizeof(bid), "BK-20250310-%05u", nr);
+	p = fx_payload("queue.booking.cancelled", set);
+	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.cancelled", p, seq, time_ms, fi);
+	free(p);
+}
+
+/* The key kind and id of leaf idx's blob. */
+static void
+blob_key(struct env *v, uint64_t idx, int *kind, uint64_t *id)
+{
+	saksi_ledger_txn *t;
+	uint8_t *blob;
+	size_t bl;
+
+	assert_int_equal(saksi_ledger_begin(v->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_get(t, idx, &blob, &bl), SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(saksi_disc2_key(blob, bl, kind, id), SAKSI_OK);
+	free(blob);
+}
+
+/* Counts of the `dkey` records 'l' and 'r'; the latest time of slot's 'n' record. */
+static void
+dkey_records(struct env *v, uint64_t slot, size_t *links, size_t *rlinks, uint64_t *latest)
+{
+	saksi_ledger_txn *t;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc;
+
+	*links = *rlinks = 0;
+	*latest = 0;
+	assert_int_equal(saksi_ledger_begin(v->l, 0, &t), SAKSI_OK);
+	mt = saksi_ledger_txn_mdb(t);
+	assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		const uint8_t *k = key.mv_data;
+
+		if (k[0] == 'l') {
+			assert_int_equal(key.mv_size, 33);
+			assert_int_equal(val.mv_size, 8 + 43);
+			(*links)++;
+		} else if (k[0] == 'r') {
+			assert_int_equal(key.mv_size, 41);
+			assert_int_equal(val.mv_size, 0);
+			(*rlinks)++;
+		} else if (k[0] == 'n' && saksi_get_u64(val.mv_data) == slot)
+			*latest = saksi_get_u64((const uint8_t *)val.mv_data + 8);
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	saksi_ledger_abort(t);
+}
+
+/*
+ * FORMATS.md 7.3 links: an entry without `nik` that names a participant's booking is
+ * sealed under his data key in the same group, refreshes his latest time, and goes with
+ * his forget; an id named by a newer participant is his; a forget deletes only its own
+ * links, and a later entry of a forgotten booking falls back to the store key.
+ */
+static void
+test_links(void **state)
+{
+	struct env v;
+	struct fx_item fi[9];
+	saksid_item it[9];
+	uint64_t slot0, slot1, id, latest;
+	size_t links, rlinks;
+	char *json;
+	int kind;
+
+	(void)state;
+	env_open(&v, "links", 1);
+	/* One group: his booking 1, its cancellation, one of booking 99 (nobody's). */
+	booking(0, 1, &fi[0]);
+	cancel(1, 2, FX_NOW + 10, &fi[1]);
+	cancel(99, 3, FX_NOW + 10, &fi[2]);
+	commit(&v, fi, 3, it);
+	blob_key(&v, it[0].it_index, &kind, &slot0);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	blob_key(&v, it[1].it_index, &kind, &id);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(id, slot0);
+	assert_int_equal(reveal(&v, v.dk, it[1].it_index, &json, &kind), SAKSI_OK);
+	assert_string_equal(json, fi[1].disc);
+	free(json);
+	blob_key(&v, it[2].it_index, &kind, &id);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	dkey_records(&v, slot0, &links, &rlinks, &latest);
+	assert_int_equal(links, 1);
+	assert_int_equal(rlinks, 1);
+	assert_int_equal(latest, FX_NOW + 10);   /* refreshed by his cancellation */
+
+	/* Participant 1 books under the same id (booking 4 also 1's): the id is his now. */
+	{
+		char bid[] = "BK-20250310-00001";
+		const char *set[] = { "nik", NIK[1], "kpj", KPJ[1], "phone", PHONE[1],
+		                      "booking_id", bid, NULL };
+		char *p = fx_payload("queue.booking.created", set);
+
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 4, FX_NOW + 20,
+		         &fi[3]);
+		free(p);
+	}
+	cancel(1, 5, FX_NOW + 30, &fi[4]);
+	commit(&v, &fi[3], 2, &it[3]);
+	blob_key(&v, it[3].it_index, &kind, &slot1);
+	assert_true(slot1 != slot0);
+	blob_key(&v, it[4].it_index, &kind, &id);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(id, slot1);
+	dkey_records(&v, slot0, &links, &rlinks, &latest);
+	assert_int_equal(links, 1);
+	assert_int_equal(rlinks, 1);   /* participant 0's reverse record went */
+
+	/* Participant 0 forgotten: 1's link stays. */
+	forget_req(0, 1, &fi[5]);
+	cancel(1, 6, FX_NOW + 40, &fi[6]);
+	commit(&v, &fi[5], 2, &it[5]);
+	blob_key(&v, it[6].it_index, &kind, &id);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(id, slot1);
+	assert_int_equal(reveal(&v, v.dk, it[1].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, it[6].it_index, &json, &kind), SAKSI_OK);
+	free(json);
+
+	/* Participant 1 forgotten: no link left; the booking's next entry, the store key. */
+	forget_req(1, 2, &fi[7]);
+	cancel(1, 7, FX_NOW + 50, &fi[8]);
+	commit(&v, &fi[7], 2, &it[7]);
+	blob_key(&v, it[8].it_index, &kind, &id);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	assert_int_equal(reveal(&v, v.dk, it[4].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(reveal(&v, v.dk, it[6].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
+	dkey_records(&v, slot1, &links, &rlinks, &latest);
+	assert_int_equal(links, 0);
+	assert_int_equal(rlinks, 0);
+	env_close(&v);
+	for (int i = 0; i < 9; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+}
+
 /* Hostile or odd input to the shredder itself. */
 static void
 test_errors(void **state)
@@ -490,6 +646,7 @@ main(void)
 		cmocka_unit_test(test_forget_one_of_three),
 		cmocka_unit_test(test_crash_before_wipe),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_errors),
 	};
 
