@@ -35,10 +35,13 @@ void saksid_shred_free(saksid_shred *s);
 /*
  * For an event just appended at idx (leaf_hash its hash) in txn, with disclosures
  * (it_disc non-NULL): finds or makes its participant's data key (by the `nik`
- * disclosure; none: the store key), seals the disclosures (v2) and stores them
+ * disclosure; none: that of the participant its claim_id or booking_id is linked to,
+ * else the store key), seals the disclosures (v2) and stores them
  * (saksi_ledger_disc_put). A forget request's disclosures are sealed with the key of
  * the participant it forgets, whose mapping is removed and whose slot is marked for
- * wiping in the same txn. Records the participant's latest producer time (retention).
+ * wiping in the same txn, and his links deleted. An event with a `nik` links the ids it
+ * names to his slot (FORMATS.md 7.3). Records the participant's latest producer time
+ * (retention), also for a linked event without `nik`.
  * Ledger errors as saksi_ledger_*; SAKSI_ERR_IO from the slot file.
  */
 saksi_err saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
