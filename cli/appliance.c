@@ -14,6 +14,7 @@
 #include "appliance.h"
 #include "cli.h"
 #include "client.h"
+#include "query.h"
 #include "schema.h"
 #include "wire.h"
 
@@ -79,6 +80,22 @@ appliance_close(struct appliance *x)
 	free(x->ledger_dir);
 	saksid_config_free(&x->cf);
 	memset(x, 0, sizeof(*x));
+}
+
+void
+appliance_index(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi *dbi, uint64_t *upto)
+{
+	saksi_err e;
+
+	e = saksi_query_index(txn, x->blind, dbi, upto);
+	if (e == SAKSI_ERR_NOT_FOUND)
+		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
+		    "index_key", x->ledger_dir);
+	if (e == SAKSI_ERR_KEY)
+		xdie("the indexes of %s were made with another index key than %s: restart "
+		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
+	if (e != SAKSI_OK)
+		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
 }
 
 saksi_keyring *

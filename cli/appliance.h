@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lmdb.h>
+
 #include "blind.h"
 #include "config.h"
 #include "datakey.h"
@@ -38,6 +40,10 @@ void appliance_open(struct appliance *x, const char *config, const char *no_inde
 #define APPLIANCE_NEED_INDEX "saksid keeps no indexes without one (add it and restart " \
 	"saksid; the ledger is indexed at start)"
 void appliance_close(struct appliance *x);
+/* The query indexes (lib/query.h) in txn and how far they reach (*upto); dies if there
+ * are none or they were made with another index key. */
+void appliance_index(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi *dbi,
+                     uint64_t *upto);
 /* The keyring of the config, loaded on first use; dies if it does not load. */
 saksi_keyring *appliance_keyring(struct appliance *x);
 

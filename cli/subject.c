@@ -75,15 +75,7 @@ index_dbi(struct appliance *x, saksi_ledger_txn *txn)
 	MDB_dbi dbi;
 	saksi_err e;
 
-	e = saksi_query_index(txn, x->blind, &dbi, &upto);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
-		    "index_key", x->ledger_dir);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the indexes of %s were made with another index key than %s: restart "
-		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
+	appliance_index(x, txn, &dbi, &upto);
 	/*
 	 * A report must be whole: an index still catching up would leave entries out. upto
 	 * is one past the last event indexed, so alerts and refusal summaries after it are
