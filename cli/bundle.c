@@ -453,6 +453,7 @@ cmd_bundle(int argc, char **argv)
 	saksi_bundle *b;
 	char selection[SAKSI_BUNDLE_SELECTION_MAX + 1], *note, *file;
 	size_t note_len, file_len, ndisc = 0, nforgot = 0;
+	char from_stdin[256];
 	uint64_t timeout = 0, access, size, ck_size;
 	int c;
 	saksi_err e;
@@ -502,6 +503,7 @@ cmd_bundle(int argc, char **argv)
 	}
 	if (optind != argc)
 		xusage(b_usage, "unexpected argument");
+	xfilter_stdin(o.given, SAKSI_IX__COUNT, from_stdin, sizeof(from_stdin), b_usage);
 	if (o.case_ref == NULL || o.key == NULL || o.out == NULL)
 		xusage(b_usage, "--case, -k and -o are required");
 	{
@@ -662,6 +664,7 @@ cmd_bundle(int argc, char **argv)
 	saksi_seckey_free(sk);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
+	sodium_memzero(from_stdin, sizeof(from_stdin));
 	appliance_close(&x);
 	return SX_OK;
 }

@@ -63,6 +63,11 @@ void xvkey(const char *vkey, const char *vkey_file, saksi_note_verifier *v);
 saksi_keyring *xkeyring_load(const char *path);
 /* Opens an existing ledger read-only. */
 saksi_ledger *xledger_open_ro(const char *dir);
+/* A personal filter given as "-" (--nik -): one line of stdin into buf, so that the value
+ * never shows in the process list; at most one filter may be "-". given[] is indexed by
+ * saksi_index_field; the caller wipes buf. */
+void xfilter_stdin(const char **given, size_t n, char *buf, size_t len,
+    const char *usage);
 
 /* "0123abcd..." of a key id. */
 void keyid_to_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1]);

@@ -42,7 +42,7 @@ cmd_forget(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub "
-	    "(--vkey VKEY | --vkey-file F) --seq N --branch B --officer ID "
+	    "(--vkey VKEY | --vkey-file F) --branch B --officer ID [--seq N] "
 	    "[--reason subject_request|retention_ended|court_order|other] [--case ID] "
 	    "[--time MS] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
@@ -105,13 +105,20 @@ cmd_forget(int argc, char **argv)
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
-	if (!nik_arg || !url || !key || !boxf || !seq_s || !branch || !officer ||
-	    (!vk && !vkf))
-		xusage(usage, "--nik, --url, -k, --box-pub, --vkey, --seq, --branch and "
-		    "--officer are required");
-	seq = xparse_u64(seq_s, "--seq");
-	if (seq == 0)
-		xusage(usage, "--seq starts at 1");
+	if (!nik_arg || !url || !key || !boxf || !branch || !officer || (!vk && !vkf))
+		xusage(usage, "--nik, --url, -k, --box-pub, --vkey, --branch and --officer "
+		    "are required");
+	/*
+	 * A supervisor's key also signs the access entries of query, bundle and
+	 * subject-report, whose seq is the time in microseconds (milliseconds x 1000): a
+	 * forget's seq must be above them, so by default it is taken the same way.
+	 */
+	if (seq_s != NULL) {
+		seq = xparse_u64(seq_s, "--seq");
+		if (seq == 0)
+			xusage(usage, "--seq starts at 1");
+	} else
+		seq = now_ms() * 1000;
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	if (!have_time)
@@ -159,8 +166,11 @@ cmd_forget(int argc, char **argv)
 	else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)
 			fputs(res.sr_receipt, stdout);
+		/* saksid does not say whether it held a key for this NIK (a digest is all it
+		 * may keep of it): a typo in the NIK is accepted too, so say what is known. */
 		fprintf(stderr, "saksi: forget request %s as entry %" PRIu64 "; the "
-		    "participant's data key is destroyed\n",
+		    "participant's data key is destroyed, if the appliance held one (check "
+		    "that the NIK was right: an unknown one is accepted as well)\n",
 		    res.sr_code == SAKSI_R_DUPLICATE ? "already in the ledger" : "accepted",
 		    res.sr_index);
 	}

@@ -279,6 +279,30 @@ csv_field(const char *s)
 }
 
 /*
+ * The payload a row shows in --json. A forgotten participant's personal members are
+ * still their salted digests ({"_sd": ...}, what the leaf signs): shown as the string
+ * "[forgotten]", as in the table, so that a tool sees one shape per member and the
+ * state in words, never an object it might take for a value.
+ */
+static json_t *
+json_payload(const saksi_query_row *r)
+{
+	const char *name;
+	json_t *p, *v;
+
+	if (!r->qr_forgotten)
+		return json_incref(r->qr_payload);
+	if ((p = json_deep_copy(r->qr_payload)) == NULL)
+		xdie("out of memory");
+	json_object_foreach(p, name, v) {
+		if (json_is_object(v) && json_object_size(v) == 1 &&
+		    json_object_get(v, "_sd") != NULL)
+			json_object_set_new(p, name, json_string("[forgotten]"));
+	}
+	return p;
+}
+
+/*
  * cover: the index covers entries below cover[0] of cover[1] (NULL: not known here, a
  * remote answer, which saksid gives only from a complete index).
  */
@@ -302,10 +326,10 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 			const saksi_query_row *r = &res->qr_rows[i];
 
 			iso(r->qr_time_ms, when, sizeof(when));
-			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:O}",
+			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:b}",
 			    "index", (json_int_t)r->qr_index, "time_ms", (json_int_t)r->qr_time_ms,
 			    "time", when, "type", r->qr_type, "key_id", r->qr_key_id, "payload",
-			    r->qr_payload));
+			    json_payload(r), "forgotten", r->qr_forgotten));
 		}
 		json_object_set_new(root, "entries", arr);
 		json_object_set_new(root, "more", json_boolean(res->qr_more));
@@ -543,7 +567,8 @@ cmd_query_common(int argc, char **argv, int timeline)
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
 	uint64_t timeout = 0, cover[2];
-	int c, personal = 0, nfilters = 0, id_filters = 0;
+	int c, personal = 0, nfilters = 0, id_filters = 0, rc;
+	char from_stdin[256];
 	saksi_err e;
 
 	memset(&o, 0, sizeof(o));
@@ -594,6 +619,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	}
 	if (optind != argc)
 		xusage(o.usage, "unexpected argument");
+	xfilter_stdin(o.given, SAKSI_IX__COUNT, from_stdin, sizeof(from_stdin), o.usage);
 	if (o.limit == 0 || o.limit > LIMIT_MAX)
 		xusage(o.usage, "--limit is 1 to %d", LIMIT_MAX);
 	if (timeout > 3600000)
@@ -634,8 +660,11 @@ cmd_query_common(int argc, char **argv, int timeline)
 		    "a query by a personal field");
 	if (o.case_ref != NULL && o.key == NULL)
 		xusage(o.usage, "--case goes into the access entry: give -k");
-	if (o.remote != NULL)
-		return run_remote(&o);
+	if (o.remote != NULL) {
+		rc = run_remote(&o);
+		sodium_memzero(from_stdin, sizeof(from_stdin));
+		return rc;
+	}
 	if (o.box_pub != NULL || o.vkey != NULL || o.vkey_file != NULL)
 		xusage(o.usage, "--box-pub, --vkey and --vkey-file go with --remote");
 
@@ -675,6 +704,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	saksi_seckey_free(sk);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
+	sodium_memzero(from_stdin, sizeof(from_stdin));
 	appliance_close(&x);
 	return SX_OK;
 }

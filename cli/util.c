@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "index.h"
 
 #define PASS_MAX 1024
 
@@ -463,4 +464,35 @@ pubkey_text(const saksi_pubkey *pub, const char *comment)
 	out = xmalloc(n);
 	snprintf(out, n, "untrusted comment: %s\n%s\n", comment, b64);
 	return out;
+}
+
+/*
+ * query, timeline and bundle take personal filters; on the command line a NIK is in
+ * /proc/PID/cmdline for every local user to read and in the shell's history, so, as for
+ * forget and subject-report, "-" reads it from stdin instead.
+ */
+void
+xfilter_stdin(const char **given, size_t n, char *buf, size_t len, const char *usage)
+{
+	size_t which = n;
+	char *nl;
+
+	for (size_t f = 0; f < n; f++) {
+		if (given[f] == NULL || strcmp(given[f], "-") != 0)
+			continue;
+		if (!saksi_index_field_personal((saksi_index_field)f))
+			xusage(usage, "--%s - : only a personal filter is read from stdin",
+			    saksi_index_field_name((saksi_index_field)f));
+		if (which != n)
+			xusage(usage, "only one filter can be read from stdin (-)");
+		which = f;
+	}
+	if (which == n)
+		return;
+	if (fgets(buf, (int)len, stdin) == NULL)
+		xusage(usage, "--%s -: no value on stdin",
+		    saksi_index_field_name((saksi_index_field)which));
+	if ((nl = strpbrk(buf, "\r\n")) != NULL)
+		*nl = '\0';
+	given[which] = buf;
 }

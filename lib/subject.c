@@ -978,7 +978,7 @@ saksi_subject_sentence(saksi_lang lang, const char *type, uint64_t time_ms, int 
 enum {
 	T_TITLE, T_INTRO, T_SUBJECT, T_DATE, T_CASE, T_BASIS, T_BASIS_TEXT, T_CKPT,
 	T_CKPT_TEXT, T_ORIGIN, T_SIZE, T_ROOT, T_OWN_ENTRY, T_EVENTS, T_EVENTS_N,
-	T_NO_EVENTS, T_ENTRY, T_FORGOTTEN, T_WITHHELD, T_ACCESS, T_ACCESS_N, T_NO_ACCESS,
+	T_NO_EVENTS, T_NO_EVENTS_ERASED, T_ENTRY, T_FORGOTTEN, T_WITHHELD, T_ACCESS, T_ACCESS_N, T_NO_ACCESS,
 	T_ACCESS_KNOW, T_BY_ID, T_BY_RECORD, T_IN_RESULTS, T_WHO, T_ALERTS, T_NO_ALERTS,
 	T_ALERTS_NOTE, T_ALERT_LINE, T_ERASURE, T_ERASED, T_NOT_ERASED, T_ERASED_HINT,
 	T_CORRECT, T_CORRECT_TEXT, T_VERIFY_TEXT, T_SEV, T_CLEAR, T_MASKED, T_RESULTS,
@@ -1028,6 +1028,10 @@ static const char *const texts[T__COUNT][SAKSI_LANG__COUNT] = {
 	    "Anda.",
 	    "There is no record about you in this ledger: no booking, claim or check was "
 	    "recorded with your NIK (or KPJ number)." },
+	/* Not "no record was recorded": after an erasure there were records, unlinked now. */
+	[T_NO_EVENTS_ERASED] = { "Tidak ada lagi catatan di buku besar ini yang dapat "
+	    "dikaitkan dengan Anda (lihat bagian 4, Penghapusan).",
+	    "No record in this ledger can be linked to you any more (see part 4, Erasure)." },
 	[T_ENTRY] = { "entri", "entry" },
 	[T_FORGOTTEN] = { "Data pribadi dalam catatan ini telah dihapus; yang tersisa hanya "
 	    "sidik acak (salted digest) yang tidak dapat dibuka kembali.",
@@ -1299,7 +1303,8 @@ r_events(const saksi_subject_report *r, struct out *o)
 
 	o_heading(o, TX(r, T_EVENTS));
 	if (r->sr_nevents == 0) {
-		o_para(o, TX(r, T_NO_EVENTS));
+		o_para(o, TX(r, r->sr_erased || r->sr_erased_hint ? T_NO_EVENTS_ERASED :
+		    T_NO_EVENTS));
 		return SAKSI_OK;
 	}
 	snprintf(tmp, sizeof(tmp), "%s: %zu", TX(r, T_EVENTS_N), r->sr_nevents);

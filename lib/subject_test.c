@@ -455,10 +455,20 @@ test_render_html(void **state)
 	r.sr_erased_hint = 1;
 	r.sr_lang = SAKSI_LANG_EN;
 	assert_int_equal(saksi_subject_render(&r, SAKSI_SUBJ_HTML, &doc, &len), SAKSI_OK);
-	assert_non_null(strstr(doc, "There is no record about you in this ledger"));
+	/* Part 1 does not say nothing was ever recorded: part 4 says it was erased. */
+	assert_null(strstr(doc, "There is no record about you in this ledger"));
+	assert_non_null(strstr(doc, "No record in this ledger can be linked to you any more"));
 	assert_non_null(strstr(doc, "most likely erased"));
 	assert_non_null(strstr(doc, "No anti-fraud alert involved your records."));
 	free(doc);
+	/* Never seen, nothing erased: there is no record. */
+	r.sr_erased_hint = 0;
+	assert_int_equal(saksi_subject_render(&r, SAKSI_SUBJ_HTML, &doc, &len), SAKSI_OK);
+	assert_non_null(strstr(doc, "There is no record about you in this ledger"));
+	assert_null(strstr(doc, "can be linked to you any more"));
+	assert_non_null(strstr(doc, "No erasure of your data is recorded."));
+	free(doc);
+	r.sr_erased_hint = 1;
 
 	/* Errors: nothing is returned. */
 	assert_int_equal(saksi_subject_render(&r, 7, &doc, &len), SAKSI_ERR_INVAL);

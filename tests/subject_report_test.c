@@ -713,7 +713,8 @@ test_day(void **state)
 	run_free(&r);
 	unlink(tmp);
 	text = report(f, forget_nik, conf, sup, pth(f, "forgotten.txt", tmp), "en", "text", 0);
-	assert_non_null(strstr(text, "There is no record about you in this ledger"));
+	assert_non_null(strstr(text, "No record in this ledger can be linked to you any more"));
+	assert_null(strstr(text, "There is no record about you in this ledger"));
 	assert_non_null(strstr(text, "most likely erased"));
 	assert_non_null(strstr(text, "a search by your data"));
 	free(text);
