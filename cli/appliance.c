@@ -20,6 +20,7 @@
 
 #define ACCESS_TYPE "supervisor.access.logged"
 #define ACCESS_RETRY_MS 10000   /* the wait for a resent access entry's answer */
+#define ACCESS_PROBE_MS 2000    /* the wait for saksid's status before a resend */
 #define ACCESS_ATTEMPTS 5
 
 void
@@ -155,6 +156,31 @@ connect_or_die(const struct access_entry *a, const saksi_client_opts *co,
 	xdie_err(e, "cannot connect to saksid at %s", co->co_url);
 }
 
+/*
+ * Before a resend: is saksid there at all? A lost answer from a busy saksid is worth
+ * resending (the same bytes), a saksid that is down is not: its status (op 6) within
+ * ACCESS_PROBE_MS, or the caller's timeout if longer, tells them apart, so that a
+ * command against a stopped saksid fails in seconds rather than after every resend.
+ */
+static void
+probe_or_die(const struct access_entry *a, const saksi_client_opts *co, const char *url)
+{
+	saksi_client_opts po = *co;
+	saksi_client *pc;
+	char *json = NULL;
+	size_t len = 0;
+	saksi_err e;
+
+	if (po.co_timeout_ms < ACCESS_PROBE_MS)
+		po.co_timeout_ms = ACCESS_PROBE_MS;
+	connect_or_die(a, &po, &pc);
+	e = saksi_client_status(pc, &json, &len);
+	saksi_client_close(pc);
+	free(json);
+	if (e != SAKSI_OK)
+		xdie_err(e, "saksid at %s does not answer: %s", url, a->withheld);
+}
+
 uint64_t
 appliance_log_access(struct appliance *x, const struct access_entry *a,
                      const saksi_seckey *sk, saksi_note_verifier *vout)
@@ -216,6 +242,7 @@ appliance_log_access(struct appliance *x, const struct access_entry *a,
 			 * the same bytes, which saksid answers DUPLICATE if it committed them,
 			 * rather than a second access entry. Waits longer than the first try. */
 			saksi_client_close(cl);
+			probe_or_die(a, &co, url);
 			if (co.co_timeout_ms > 0 && co.co_timeout_ms < ACCESS_RETRY_MS)
 				co.co_timeout_ms = ACCESS_RETRY_MS;
 			connect_or_die(a, &co, &cl);
