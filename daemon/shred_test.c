@@ -610,6 +610,41 @@ test_links(void **state)
 	assert_int_equal(links, 0);
 	assert_int_equal(rlinks, 0);
 	env_close(&v);
+
+	/* A link record of the wrong size (a damaged ledger): an error, not a guess. */
+	env_open(&v, "links-bad", 1);
+	{
+		saksi_ledger_txn *t;
+		saksi_hash h;
+		MDB_txn *mt;
+		MDB_dbi dbi;
+		MDB_cursor *cur;
+		MDB_val key, val;
+		uint8_t short_val[8] = { 0 };
+
+		memset(h, 0, sizeof(h));
+		saksid_item_clear(&it[0]);
+		commit(&v, fi, 1, it);   /* his booking 1: linked */
+		saksid_item_clear(&it[1]);
+		fx_frame1(&fi[1], &it[1]);
+		assert_int_equal(saksid_ingest_check(ig, &it[1], FX_NOW), SAKSI_R_ACCEPTED);
+		assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+		mt = saksi_ledger_txn_mdb(t);
+		assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
+		assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+		key.mv_size = 1;
+		key.mv_data = (uint8_t []){ 'l' };
+		assert_int_equal(mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE), 0);
+		assert_int_equal(((const uint8_t *)key.mv_data)[0], 'l');
+		val.mv_size = sizeof(short_val);
+		val.mv_data = short_val;
+		assert_int_equal(mdb_cursor_put(cur, &key, &val, MDB_CURRENT), 0);
+		mdb_cursor_close(cur);
+		/* Its cancellation (the error comes before anything is stored). */
+		assert_int_equal(saksid_shred_store(v.sh, t, &it[1], 0, h), SAKSI_ERR_CORRUPT);
+		saksi_ledger_abort(t);
+	}
+	env_close(&v);
 	for (int i = 0; i < 9; i++) {
 		saksid_item_clear(&it[i]);
 		fx_item_free(&fi[i]);
