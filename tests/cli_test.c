@@ -307,6 +307,32 @@ test_keyring(void **state)
 	    P(f, 2, "missing.pub"), "--role", "queue", "--branch", "KC-MAKASSAR");
 	run_free(&r);
 
+	/* The ombudsman is a default role that may sign no event (FORMATS.md 3.4). */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	{
+		const char *old = P(f, 4, "old.json");
+		FILE *o = fopen(old, "w");
+
+		/* A keyring made before the role existed: refused, saying how to add it. */
+		assert_non_null(o);
+		fputs("{\"saksi_keyring\":1,\"roles\":{\"queue\":[\"queue.*\"]},"
+		    "\"keys\":[]}\n", o);
+		assert_int_equal(fclose(o), 0);
+		RUN(f, &r, 2, "keyring", "add", "-r", old, "--name", "ombuds", "--pub",
+		    P(f, 2, "c.pub"), "--role", "ombudsman", "--branch", "*");
+		assert_non_null(strstr(r.err, "add \"ombudsman\": [] to its \"roles\""));
+		run_free(&r);
+	}
+	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "ombuds", "--pub",
+	    P(f, 2, "c.pub"), "--role", "ombudsman", "--branch", "*");
+	run_free(&r);
+	assert_int_equal(saksi_keyring_load(kr, &k, err, sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksi_keyring_count(k), 3);
+	assert_false(saksi_keyring_role_allows(k, "ombudsman", "supervisor.access.logged"));
+	assert_false(saksi_keyring_role_allows(k, "ombudsman", "queue.ticket.issued"));
+	saksi_keyring_free(k);
+
 	RUN(f, &r, 0, "keyring", "revoke", "-r", kr, "--name", "kiosk-1", "--at",
 	    "1718000000123");
 	run_free(&r);
@@ -332,7 +358,7 @@ test_keyring(void **state)
 	RUN(f, &r, 0, "keyring", "list", "-r", kr, "--json");
 	j = json_loads(r.out, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(j);
-	assert_int_equal(json_array_size(j), 2);
+	assert_int_equal(json_array_size(j), 3);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0),
 	    "revoked_ms")), 1718000000123LL);
 	assert_true(json_is_null(json_object_get(json_array_get(j, 1), "revoked_ms")));
