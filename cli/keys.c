@@ -708,6 +708,24 @@ cmd_init(int argc, char **argv)
 		xusage(usage, "--listen must be an ipc:// or tcp:// URL");
 	if ((abs_schemas = realpath(schemas, NULL)) == NULL)
 		xdie("schemas directory %s: %s (give --schemas DIR)", schemas, strerror(errno));
+	/* saksid refuses to start on a schemas_dir it cannot use: refuse it now, before
+	 * anything is written, rather than leave a state directory that does not start. */
+	{
+		saksi_schemas *sc = NULL;
+		char serr[512];
+		saksi_err se = saksi_schemas_load(abs_schemas, &sc, serr, sizeof(serr));
+
+		if (se != SAKSI_OK && se != SAKSI_ERR_NOT_FOUND)
+			xdie("schemas directory %s: %s (give --schemas DIR, the events/ "
+			    "directory of the schemas)", abs_schemas, serr);
+		if (se == SAKSI_ERR_NOT_FOUND || saksi_schemas_count(sc) == 0) {
+			saksi_schemas_free(sc);
+			xdie("schemas directory %s holds no event schemas (<type>.json); give "
+			    "--schemas DIR, the events/ directory of the schemas (e.g. "
+			    "%s/events)", abs_schemas, abs_schemas);
+		}
+		saksi_schemas_free(sc);
+	}
 	/* The default rules sit next to the event schemas (schemas/rules/default.rules). */
 	if (!no_rules) {
 		char *def = NULL;

@@ -434,6 +434,29 @@ test_init(void **state)
 	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", "bad origin");
 	run_free(&r);
 	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
+
+	/* A schemas directory without event schemas (the parent of events/): refused,
+	 * saying which directory to give, and nothing written. */
+	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", ORIGIN, "--schemas",
+	    SAKSI_SOURCE_SCHEMA_DIR "/..");
+	assert_non_null(strstr(r.err, "holds no event schemas"));
+	assert_non_null(strstr(r.err, "/events)"));
+	run_free(&r);
+	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
+	/* One whose schema is broken: refused with the loader's reason. */
+	assert_int_equal(mkdir(P(f, 3, "bad-schemas"), 0700), 0);
+	{
+		FILE *o = fopen(P(f, 4, "bad-schemas/x.y.json"), "w");
+
+		assert_non_null(o);
+		fputs("{\"not\": \"a schema\"\n", o);
+		assert_int_equal(fclose(o), 0);
+	}
+	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", ORIGIN, "--schemas",
+	    P(f, 3, "bad-schemas"));
+	assert_non_null(strstr(r.err, "schemas directory"));
+	run_free(&r);
+	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
 }
 
 /* ---- a ledger built with the library ---- */
