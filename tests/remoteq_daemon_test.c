@@ -36,9 +36,9 @@
 #define NPART 3
 #define NEVENTS 210
 
-enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_UNK, K_N };
+enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_MKS, K_JKT, K_UNK, K_N };
 static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev",
-	"claim", "unk" };
+	"claim", "sp-makassar", "sp-jakarta", "unk" };
 
 static struct fx fx;
 static pid_t pid = -1;
@@ -82,7 +82,7 @@ keyring(void)
 {
 	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
 	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
-		"security", "ombudsman", "supervisor", "claim", NULL };
+		"security", "ombudsman", "supervisor", "claim", "supervisor", "supervisor", NULL };
 
 	assert_non_null(root);
 	roles = json_object_get(root, "roles");
@@ -101,7 +101,8 @@ keyring(void)
 		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
 		hex_of(keys[i], hex);
 		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", key_names[i], "key_id", hex,
-		    "public_key", b64, "role", role[i], "branch", "*");
+		    "public_key", b64, "role", role[i], "branch", i == K_MKS ? FX_BRANCH :
+		    i == K_JKT ? "KC-JAKARTA" : "*");
 		json_object_set_new(e, "revoked_ms", i == K_REV ? json_integer(1000) : json_null());
 		json_array_append_new(arr, e);
 	}
@@ -507,6 +508,78 @@ test_security(void **state)
 	saksi_query_result_free(&a.res);
 	p.rp_reveal = 1;
 	expect_refused(tcp_url, K_SEC, &p, SAKSI_R_ROLE, "never reveal");
+}
+
+/*
+ * Branch scope (FORMATS.md 3.4): a branch's supervisor sees that branch's entries only.
+ * Every participant event is FX_BRANCH's; saksid's access entries are KP-PUSAT's.
+ */
+static void
+test_branch_scope(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	json_t *pl;
+	uint8_t signer[8];
+	char type[SAKSI_TYPE_MAX + 1];
+
+	(void)state;
+	/* A Makassar key revealing a participant: all of his (Makassar) events, and the
+	 * access entry says the scope, in the request-checked filter. */
+	params(&p, SAKSI_RQ_QUERY, 1000, 1);
+	p.rp_value[SAKSI_IX_NIK] = nik[0];
+	ask(tcp_url, K_MKS, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nevents[0]);
+	for (size_t i = 0; i < a.res.qr_n; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		    a.res.qr_rows[i].qr_payload, "branch")), FX_BRANCH);
+	check_access(a.access, K_MKS, 1, nevents[0], "query", 1);
+	pl = event_at(a.access, signer, type);
+	assert_non_null(strstr(json_string_value(json_object_get(pl, "filter")),
+	    ",branch=" FX_BRANCH ","));
+	assert_string_equal(json_string_value(json_object_get(pl, "branch")), FX_BRANCH);
+	json_decref(pl);
+	saksi_query_result_free(&a.res);
+
+	/* A Jakarta key: nothing of Makassar's, though the same participant. */
+	ask(tcp_url, K_JKT, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 0);
+	check_access(a.access, K_JKT, 1, 0, "query", 0);
+	saksi_query_result_free(&a.res);
+	/* Nor by a timeline. */
+	params(&p, SAKSI_RQ_TIMELINE, 1000, 0);
+	p.rp_value[SAKSI_IX_KPJ] = kpj[0];
+	ask(tcp_url, K_JKT, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 0);
+	saksi_query_result_free(&a.res);
+
+	/* The national access entries (KP-PUSAT): the national unit sees them, a branch's
+	 * key does not; it sees the one of its own look above (its branch's). */
+	params(&p, SAKSI_RQ_QUERY, 1000, 0);
+	p.rp_value[SAKSI_IX_TYPE] = "supervisor.access.logged";
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_true(a.res.qr_n > 0);
+	saksi_query_result_free(&a.res);
+	ask(tcp_url, K_MKS, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 1);
+	{
+		char hex[17];
+
+		hex_of(keys[K_MKS], hex);
+		assert_string_equal(json_string_value(json_object_get(
+		    a.res.qr_rows[0].qr_payload, "key_id")), hex);
+	}
+	saksi_query_result_free(&a.res);
+
+	/* Asking for another branch by filter: refused (9), nothing written. */
+	p.rp_value[SAKSI_IX_TYPE] = NULL;
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	expect_refused(tcp_url, K_JKT, &p, SAKSI_R_SCHEMA, "another branch");
 }
 
 static void
@@ -1066,6 +1139,7 @@ main(void)
 		cmocka_unit_test(test_plain_masked),
 		cmocka_unit_test(test_personal_and_reveal),
 		cmocka_unit_test(test_security),
+		cmocka_unit_test(test_branch_scope),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_forged_entry),
 		cmocka_unit_test(test_rules),
