@@ -823,6 +823,21 @@ test_cli(void **state)
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "--box-pub"));
 	free(e);
+	/* On the appliance too (saksi query --config): the -k key's branch scopes it. */
+	for (int k = 0; k < 2; k++) {
+		const char *args[] = { "query", "--config", conf, "-k",
+			keypath[k == 0 ? K_MKS : K_JKT], "--nik", nik[0], "--json", "--limit",
+			"1000", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+		o = fx_read(out, NULL);
+		root = json_loads(o, 0, NULL);
+		assert_non_null(root);
+		assert_int_equal(json_array_size(json_object_get(root, "entries")),
+		    k == 0 ? nevents[0] : 0);
+		json_decref(root);
+		free(o);
+	}
 }
 
 /* ---- what crosses the wire ---- */
