@@ -838,6 +838,28 @@ test_cli(void **state)
 		json_decref(root);
 		free(o);
 	}
+	/* Bundles and subject reports are the national unit's: refused, nothing written. */
+	{
+		char bout[300];
+		const char *bargs[] = { "bundle", "--config", conf, "--case", "SPI-IX-2",
+			"--branch", FX_BRANCH, "--decrypted", "-k", keypath[K_MKS], "-o", bout,
+			NULL };
+		const char *sargs[] = { "subject-report", "--config", conf, "--nik", nik[0],
+			"-k", keypath[K_MKS], "-o", bout, NULL };
+		uint64_t before = ledger_size();
+
+		snprintf(bout, sizeof(bout), "%s/scoped.out", fx.dir);
+		assert_int_equal(cli(out, err, bargs), 1);
+		e = fx_read(err, NULL);
+		assert_non_null(strstr(e, "national unit"));
+		free(e);
+		assert_int_equal(cli(out, err, sargs), 1);
+		e = fx_read(err, NULL);
+		assert_non_null(strstr(e, "national unit"));
+		free(e);
+		assert_int_not_equal(access(bout, F_OK), 0);
+		assert_int_equal(ledger_size(), before);
+	}
 }
 
 /* ---- what crosses the wire ---- */
