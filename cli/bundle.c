@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "appliance.h"
 #include "b64.h"
 #include "blind.h"
 #include "bundle.h"
@@ -140,72 +141,8 @@ parse_time(const char *s, int end_of_day, const char *what)
 
 /* ---- the appliance's keys and ledger, as saksid keeps them ---- */
 
-struct ctx {
-	saksid_config cf;
-	char *ledger_dir;
-	saksi_blind *blind;      /* only for filters */
-	saksi_seckey *store;
-	saksi_datakeys *dk;      /* NULL: a ledger without per-participant keys */
-	saksi_ledger *l;
-};
-
-static void
-ctx_open(struct ctx *x, const struct bopts *o)
-{
-	char err[512] = "", *slots, *master;
-	saksi_err e;
-
-	memset(x, 0, sizeof(*x));
-	if ((e = saksid_config_load(o->config, &x->cf, err, sizeof(err))) != SAKSI_OK)
-		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
-	if (o->nfilters > 0) {
-		saksi_seckey *ik;
-
-		if (x->cf.cf_index_key == NULL)
-			xdie("%s has no index_key: selecting by filters needs saksid's indexes",
-			    o->config);
-		ik = xseckey_load(x->cf.cf_index_key, NULL);
-		if (saksi_seckey_kind(ik) != SAKSI_KEY_SYM)
-			xdie("index_key %s is not a symmetric key", x->cf.cf_index_key);
-		e = saksi_blind_new(saksi_seckey_sym(ik), &x->blind);
-		saksi_seckey_free(ik);
-		if (e != SAKSI_OK)
-			xdie_err(e, "cannot use the index key");
-	}
-	x->store = xseckey_load(x->cf.cf_store_key, NULL);
-	if (saksi_seckey_kind(x->store) != SAKSI_KEY_SYM)
-		xdie("store_key %s is not a symmetric key", x->cf.cf_store_key);
-	x->ledger_dir = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/ledger"));
-	sprintf(x->ledger_dir, "%s/ledger", x->cf.cf_state_dir);
-	x->l = xledger_open_ro(x->ledger_dir);
-	slots = xmalloc(strlen(x->ledger_dir) + sizeof("/datakeys"));
-	master = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/datakeys.master"));
-	sprintf(slots, "%s/datakeys", x->ledger_dir);
-	sprintf(master, "%s/datakeys.master", x->cf.cf_state_dir);
-	e = saksi_dk_open(slots, master, x->store, 0, 0, &x->dk);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the data keys %s do not open with store_key %s", master, x->cf.cf_store_key);
-	if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
-		xdie_err(e, "cannot read the data keys %s, %s", slots, master);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		x->dk = NULL;
-	free(slots);
-	free(master);
-}
-
-static void
-ctx_close(struct ctx *x)
-{
-	saksi_ledger_close(x->l);
-	saksi_dk_close(x->dk);
-	saksi_seckey_free(x->store);
-	saksi_blind_free(x->blind);
-	free(x->ledger_dir);
-	saksid_config_free(&x->cf);
-}
-
 static saksi_ledger_txn *
-xbegin(struct ctx *x)
+xbegin(struct appliance *x)
 {
 	saksi_ledger_txn *t;
 	saksi_err e;
@@ -299,7 +236,7 @@ spec_of(const struct bopts *o, saksi_query_spec *q)
 
 /* Every entry the filters find (all pages), through saksi query's own engine. */
 static void
-select_by_filters(struct ctx *x, saksi_ledger_txn *t, const struct bopts *o, struct set *s)
+select_by_filters(struct appliance *x, saksi_ledger_txn *t, const struct bopts *o, struct set *s)
 {
 	saksi_query_spec q;
 	saksi_query_result res;
@@ -394,7 +331,7 @@ struct item {
 };
 
 static void
-load_item(struct ctx *x, saksi_ledger_txn *t, uint64_t idx, struct item *it)
+load_item(struct appliance *x, saksi_ledger_txn *t, uint64_t idx, struct item *it)
 {
 	saksi_leaf lf;
 	saksi_envelope env;
@@ -449,117 +386,26 @@ item_free(struct item *it)
 
 /* ---- the access entry (as saksi query writes it) ---- */
 
-/*
- * Signs the access entry with the supervisor's key, submits it to saksid and returns its
- * leaf index once its receipt has verified against the log's key. Otherwise exits:
- * nothing has been written yet.
- */
+/* The access entry (lib shared with saksi query), before anything is exported. */
 static uint64_t
-log_access(struct ctx *x, const struct bopts *o, const saksi_seckey *sk,
+log_access(struct appliance *x, const struct bopts *o, const saksi_seckey *sk,
            const char *selection, size_t results, int revealed, uint64_t participants)
 {
-	char err[512] = "", *payload, *vkey = NULL, hex[17];
-	const saksi_keyring_entry *ke;
-	saksi_keyring *kr;
-	saksi_schemas *sc;
-	saksi_note_verifier v;
-	saksi_pubkey box;
-	saksi_client_opts co;
-	saksi_client *cl;
-	saksi_event ev;
-	saksi_result res;
-	saksi_ledger_txn *txn;
-	uint64_t last = 0, seq, index;
-	json_t *p;
-	saksi_err e;
-	const char *url = o->url;
+	struct access_entry a;
 
-	kr = xkeyring_load(x->cf.cf_keyring);
-	ke = saksi_keyring_find(kr, saksi_seckey_id(sk));
-	keyid_to_hex(saksi_seckey_id(sk), hex);
-	if (ke == NULL)
-		xfail("key %s (-k %s) is not in the keyring %s: a supervisor's key must be "
-		    "(saksi keyring add --role supervisor)", hex, o->key, x->cf.cf_keyring);
-	if (!saksi_keyring_role_allows(kr, ke->ke_role, ACCESS_TYPE))
-		xfail("key %s has role %s, which may not sign %s: use a supervisor's key",
-		    ke->ke_name, ke->ke_role, ACCESS_TYPE);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b, s:s}", "branch",
-	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
-	    "command", "bundle", "filter", selection, "personal_filter", o->personal,
-	    "results", (json_int_t)results, "revealed", revealed, "case_ref", o->case_ref);
-	if (p == NULL || json_object_set_new(p, "participants",
-	    json_integer((json_int_t)participants)) != 0)
-		xdie("out of memory");
-	payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(p);
-	if (payload == NULL)
-		xdie("out of memory");
-
-	if ((e = saksi_schemas_load(x->cf.cf_schemas_dir, &sc, err, sizeof(err))) != SAKSI_OK)
-		xdie("schemas %s: %s", x->cf.cf_schemas_dir, err[0] ? err : saksi_strerror(e));
-	if (!saksi_schemas_has(sc, ACCESS_TYPE))
-		xdie("the schemas in %s lack %s: install this version's schemas",
-		    x->cf.cf_schemas_dir, ACCESS_TYPE);
-	xpubkey_any(x->cf.cf_box_key, NULL, &box);
-	txn = xbegin(x);
-	e = saksi_ledger_meta(txn, "vkey", &vkey);
-	saksi_ledger_abort(txn);
-	if (e != SAKSI_OK || saksi_note_vkey_parse(vkey, &v) != SAKSI_OK)
-		xdie("ledger %s has no usable verifier key", x->ledger_dir);
-	free(vkey);
-	if (url == NULL) {
-		if (x->cf.cf_nlisten == 0)
-			xdie("%s listens nowhere: give --url", o->config);
-		url = x->cf.cf_listen[0];
-	}
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = sk;
-	co.co_box_pk = box.pk_key;
-	co.co_log = &v;
-	co.co_schemas = sc;
-	co.co_timeout_ms = o->timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot connect to saksid at %s", url);
-	/* A sequence above the key's last, and above any earlier run's (time-based). */
-	for (int attempt = 0;; attempt++) {
-		txn = xbegin(x);
-		e = saksi_ledger_seq_last(txn, saksi_seckey_id(sk), &last);
-		saksi_ledger_abort(txn);
-		if (e != SAKSI_OK)
-			xdie_err(e, "cannot read the ledger");
-		seq = now_ms() * 1000;
-		if (seq <= last)
-			seq = last + 1;
-		memset(&ev, 0, sizeof(ev));
-		ev.se_type = ACCESS_TYPE;
-		ev.se_payload = payload;
-		ev.se_seq = seq;
-		ev.se_time_ms = now_ms();
-		memset(&res, 0, sizeof(res));
-		e = saksi_client_submit(cl, &ev, 1, &res);
-		if (e == SAKSI_ERR_PROOF)
-			xfail("saksid's receipt for the access entry does not verify: nothing "
-			    "exported");
-		if (e != SAKSI_OK)
-			xdie_err(e, "the access entry could not be written to saksid at %s: nothing "
-			    "exported", url);
-		if (res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE)
-			break;
-		if ((res.sr_code != SAKSI_R_REPLAY && res.sr_code != SAKSI_R_EQUIVOCATION) ||
-		    attempt == 4)
-			xfail("saksid refused the access entry (%s): %s; nothing exported",
-			    saksi_reason_name(res.sr_code), res.sr_message);
-		saksi_result_clear(&res);
-	}
-	index = res.sr_index;
-	fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", index);
-	saksi_result_clear(&res);
-	saksi_client_close(cl);
-	saksi_schemas_free(sc);
-	saksi_keyring_free(kr);
-	free(payload);
-	return index;
+	memset(&a, 0, sizeof(a));
+	a.command = "bundle";
+	a.filter = selection;
+	a.personal_filter = o->personal;
+	a.results = results;
+	a.revealed = revealed;
+	a.participants = participants;
+	a.case_ref = o->case_ref;
+	a.key_path = o->key;
+	a.url = o->url;
+	a.timeout_ms = o->timeout;
+	a.withheld = "nothing exported";
+	return appliance_log_access(x, &a, sk, NULL);
 }
 
 /* ---- saksi bundle ---- */
@@ -598,7 +444,7 @@ cmd_bundle(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bopts o;
-	struct ctx x;
+	struct appliance x;
 	struct set sel = { NULL, 0, 0 };
 	struct item *items;
 	saksi_seckey *sk;
@@ -695,7 +541,8 @@ cmd_bundle(int argc, char **argv)
 			    "box and hands over its .pub", o.recipient);
 	}
 
-	ctx_open(&x, &o);
+	appliance_open(&x, o.config, o.nfilters > 0 ?
+	    "selecting by filters needs saksid's indexes" : NULL);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
 		if (o.given[f] == NULL || !saksi_index_field_personal((saksi_index_field)f))
 			continue;
@@ -823,7 +670,7 @@ cmd_bundle(int argc, char **argv)
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
 	sodium_memzero(from_stdin, sizeof(from_stdin));
-	ctx_close(&x);
+	appliance_close(&x);
 	return SX_OK;
 }
 

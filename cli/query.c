@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "appliance.h"
 #include "blind.h"
 #include "cli.h"
 #include "client.h"
@@ -33,8 +34,6 @@
 #include "schema.h"
 #include "wire.h"
 
-#define ACCESS_TYPE "supervisor.access.logged"
-#define ACCESS_RETRY_MS 10000   /* the wait for a resent access entry's answer */
 #define LIMIT_DEFAULT SAKSI_QUERY_LIMIT_DEFAULT
 #define LIMIT_MAX SAKSI_QUERY_LIMIT_MAX
 #define FILTER_MAX SAKSI_QUERY_FILTER_MAX
@@ -114,73 +113,6 @@ iso(uint64_t ms, char *out, size_t len)
 
 /* ---- setup ---- */
 
-struct ctx {
-	saksid_config cf;
-	char *ledger_dir;
-	saksi_blind *blind;
-	saksi_seckey *store;
-	saksi_datakeys *dk;      /* participants' data keys; NULL: a ledger without them */
-	saksi_ledger *l;
-};
-
-static void
-ctx_open(struct ctx *x, const struct qopts *o)
-{
-	char err[512] = "";
-	saksi_seckey *ik;
-	saksi_err e;
-
-	memset(x, 0, sizeof(*x));
-	if ((e = saksid_config_load(o->config, &x->cf, err, sizeof(err))) != SAKSI_OK)
-		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
-	if (x->cf.cf_index_key == NULL)
-		xdie("%s has no index_key: saksid keeps no indexes without one (add it and "
-		    "restart saksid; the ledger is indexed at start)", o->config);
-	ik = xseckey_load(x->cf.cf_index_key, NULL);
-	if (saksi_seckey_kind(ik) != SAKSI_KEY_SYM)
-		xdie("index_key %s is not a symmetric key", x->cf.cf_index_key);
-	e = saksi_blind_new(saksi_seckey_sym(ik), &x->blind);
-	saksi_seckey_free(ik);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot use the index key");
-	x->store = xseckey_load(x->cf.cf_store_key, NULL);
-	if (saksi_seckey_kind(x->store) != SAKSI_KEY_SYM)
-		xdie("store_key %s is not a symmetric key", x->cf.cf_store_key);
-	x->ledger_dir = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/ledger"));
-	sprintf(x->ledger_dir, "%s/ledger", x->cf.cf_state_dir);
-	x->l = xledger_open_ro(x->ledger_dir);
-	/* The data keys as saksid keeps them: slots beside data.mdb, the master in
-	 * state_dir. Neither there: a ledger from before per-participant keys. */
-	{
-		char *slots = xmalloc(strlen(x->ledger_dir) + sizeof("/datakeys"));
-		char *master = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/datakeys.master"));
-
-		sprintf(slots, "%s/datakeys", x->ledger_dir);
-		sprintf(master, "%s/datakeys.master", x->cf.cf_state_dir);
-		e = saksi_dk_open(slots, master, x->store, 0, 0, &x->dk);
-		if (e == SAKSI_ERR_KEY)
-			xdie("the data keys %s do not open with store_key %s", master,
-			    x->cf.cf_store_key);
-		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
-			xdie_err(e, "cannot read the data keys %s, %s", slots, master);
-		if (e == SAKSI_ERR_NOT_FOUND)
-			x->dk = NULL;
-		free(slots);
-		free(master);
-	}
-}
-
-static void
-ctx_close(struct ctx *x)
-{
-	saksi_ledger_close(x->l);
-	saksi_dk_close(x->dk);
-	saksi_seckey_free(x->store);
-	saksi_blind_free(x->blind);
-	free(x->ledger_dir);
-	saksid_config_free(&x->cf);
-}
-
 /* ---- running ---- */
 
 /* The engine's spec of the options: personal filters as their tokens. */
@@ -205,21 +137,12 @@ spec_of(const struct qopts *o, saksi_query_spec *s)
 }
 
 static MDB_dbi
-index_dbi(struct ctx *x, saksi_ledger_txn *txn, uint64_t cover[2])
+index_dbi(struct appliance *x, saksi_ledger_txn *txn, uint64_t cover[2])
 {
 	uint64_t upto, size = saksi_ledger_size(txn);
 	MDB_dbi dbi;
-	saksi_err e;
 
-	e = saksi_query_index(txn, x->blind, &dbi, &upto);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
-		    "index_key", x->ledger_dir);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the indexes of %s were made with another index key than %s: restart "
-		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
+	appliance_index(x, txn, &dbi, &upto);
 	/* Said with the results (print_result), in --json too. */
 	cover[0] = upto < size ? upto : size;
 	cover[1] = size;
@@ -228,7 +151,7 @@ index_dbi(struct ctx *x, saksi_ledger_txn *txn, uint64_t cover[2])
 
 /* Runs the query or timeline; on failure says what and where, and exits. */
 static void
-run(struct ctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qopts *o,
+run(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct qopts *o,
     saksi_query_result *res)
 {
 	saksi_query_ctx qc = { txn, dbi, x->store, x->dk };
@@ -284,141 +207,28 @@ filter_text(const struct qopts *o, char *out, size_t len)
 		xdie("the filters are too long for an access entry");
 }
 
-/*
- * Signs the access entry with the supervisor's key and submits it to saksid; returns
- * only once its receipt has verified against the log's key. Otherwise exits: nothing of
- * the results has been printed yet.
- */
+/* The access entry, before anything of the results is printed. */
 static void
-log_access(struct ctx *x, const struct qopts *o, const saksi_seckey *sk, size_t results,
-           int personal, uint64_t participants)
+log_access(struct appliance *x, const struct qopts *o, const saksi_seckey *sk,
+           size_t results, int personal, uint64_t participants)
 {
-	char filter[FILTER_MAX + 1], err[512] = "", *payload, *vkey = NULL, hex[17];
-	const saksi_keyring_entry *ke;
-	saksi_keyring *kr;
-	saksi_schemas *sc;
-	saksi_note_verifier v;
-	saksi_pubkey box;
-	saksi_client_opts co;
-	saksi_client *cl;
-	saksi_event ev;
-	saksi_result res;
-	saksi_ledger_txn *txn;
-	uint64_t last = 0, seq;
-	json_t *p;
-	saksi_err e;
-	const char *url = o->url;
+	char filter[FILTER_MAX + 1];
+	struct access_entry a;
 
 	filter_text(o, filter, sizeof(filter));
-	kr = xkeyring_load(x->cf.cf_keyring);
-	ke = saksi_keyring_find(kr, saksi_seckey_id(sk));
-	keyid_to_hex(saksi_seckey_id(sk), hex);
-	if (ke == NULL)
-		xfail("key %s (-k %s) is not in the keyring %s: a supervisor's key must be "
-		    "(saksi keyring add --role supervisor)", hex, o->key, x->cf.cf_keyring);
-	if (!saksi_keyring_role_allows(kr, ke->ke_role, ACCESS_TYPE))
-		xfail("key %s has role %s, which may not sign %s: use a supervisor's key",
-		    ke->ke_name, ke->ke_role, ACCESS_TYPE);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
-	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
-	    "command", o->timeline ? "timeline" : "query", "filter", filter,
-	    "personal_filter", personal, "results", (json_int_t)results,
-	    "revealed", o->reveal);
-	if (p == NULL || json_object_set_new(p, "participants",
-	    json_integer((json_int_t)participants)) != 0)
-		xdie("out of memory");
-	if (o->case_ref != NULL)
-		json_object_set_new(p, "case_ref", json_string(o->case_ref));
-	payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(p);
-	if (payload == NULL)
-		xdie("out of memory");
-
-	if ((e = saksi_schemas_load(x->cf.cf_schemas_dir, &sc, err, sizeof(err))) != SAKSI_OK)
-		xdie("schemas %s: %s", x->cf.cf_schemas_dir, err[0] ? err : saksi_strerror(e));
-	if (!saksi_schemas_has(sc, ACCESS_TYPE))
-		xdie("the schemas in %s lack %s: install this version's schemas",
-		    x->cf.cf_schemas_dir, ACCESS_TYPE);
-	xpubkey_any(x->cf.cf_box_key, NULL, &box);
-	if ((e = saksi_ledger_begin(x->l, 0, &txn)) != SAKSI_OK)
-		xdie_err(e, "cannot read the ledger");
-	e = saksi_ledger_meta(txn, "vkey", &vkey);
-	saksi_ledger_abort(txn);
-	if (e != SAKSI_OK || saksi_note_vkey_parse(vkey, &v) != SAKSI_OK)
-		xdie("ledger %s has no usable verifier key", x->ledger_dir);
-	free(vkey);
-	if (url == NULL) {
-		if (x->cf.cf_nlisten == 0)
-			xdie("%s listens nowhere: give --url", o->config);
-		url = x->cf.cf_listen[0];
-	}
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = sk;
-	co.co_box_pk = box.pk_key;
-	co.co_log = &v;
-	co.co_schemas = sc;
-	co.co_timeout_ms = o->timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot connect to saksid at %s", url);
-	/* A sequence above the key's last, and above any earlier run's (time-based). */
-	for (int attempt = 0, resend = 0;; attempt++) {
-		if (resend) {
-			/* The answer was lost, perhaps not the entry: the same seq and time give
-			 * the same bytes, which saksid answers DUPLICATE if it committed them,
-			 * rather than a second access entry. Waits longer than the first try. */
-			saksi_client_close(cl);
-			if (co.co_timeout_ms > 0 && co.co_timeout_ms < ACCESS_RETRY_MS)
-				co.co_timeout_ms = ACCESS_RETRY_MS;
-			if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-				xdie_err(e, "cannot connect to saksid at %s", url);
-			fprintf(stderr, "saksi: no answer for the access entry; sending it again "
-			    "(seq %" PRIu64 ")\n", seq);
-			resend = 0;
-			goto submit;
-		}
-		if ((e = saksi_ledger_begin(x->l, 0, &txn)) != SAKSI_OK)
-			xdie_err(e, "cannot read the ledger");
-		e = saksi_ledger_seq_last(txn, saksi_seckey_id(sk), &last);
-		saksi_ledger_abort(txn);
-		if (e != SAKSI_OK)
-			xdie_err(e, "cannot read the ledger");
-		seq = now_ms() * 1000;
-		if (seq <= last)
-			seq = last + 1;
-		memset(&ev, 0, sizeof(ev));
-		ev.se_type = ACCESS_TYPE;
-		ev.se_payload = payload;
-		ev.se_seq = seq;
-		ev.se_time_ms = now_ms();
-submit:
-		memset(&res, 0, sizeof(res));
-		e = saksi_client_submit(cl, &ev, 1, &res);
-		if (e == SAKSI_ERR_PROOF)
-			xfail("saksid's receipt for the access entry does not verify: results "
-			    "withheld");
-		if ((e == SAKSI_ERR_TIMEOUT || e == SAKSI_ERR_NET) && attempt < 4) {
-			saksi_result_clear(&res);
-			resend = 1;
-			continue;
-		}
-		if (e != SAKSI_OK)
-			xdie_err(e, "the access entry could not be written to saksid at %s: results "
-			    "withheld", url);
-		if (res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE)
-			break;
-		if ((res.sr_code != SAKSI_R_REPLAY && res.sr_code != SAKSI_R_EQUIVOCATION) ||
-		    attempt == 4)
-			xfail("saksid refused the access entry (%s): %s; results withheld",
-			    saksi_reason_name(res.sr_code), res.sr_message);
-		saksi_result_clear(&res);
-	}
-	fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", res.sr_index);
-	saksi_result_clear(&res);
-	saksi_client_close(cl);
-	saksi_schemas_free(sc);
-	saksi_keyring_free(kr);
-	free(payload);
+	memset(&a, 0, sizeof(a));
+	a.command = o->timeline ? "timeline" : "query";
+	a.filter = filter;
+	a.personal_filter = personal;
+	a.results = results;
+	a.revealed = o->reveal;
+	a.participants = participants;
+	a.case_ref = o->case_ref;
+	a.key_path = o->key;
+	a.url = o->url;
+	a.timeout_ms = o->timeout;
+	a.withheld = "results withheld";
+	(void)appliance_log_access(x, &a, sk, NULL);
 }
 
 /* ---- output ---- */
@@ -753,7 +563,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qopts o;
-	struct ctx x;
+	struct appliance x;
 	saksi_query_result res;
 	saksi_seckey *sk = NULL;
 	saksi_ledger_txn *txn;
@@ -860,7 +670,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	if (o.box_pub != NULL || o.vkey != NULL || o.vkey_file != NULL)
 		xusage(o.usage, "--box-pub, --vkey and --vkey-file go with --remote");
 
-	ctx_open(&x, &o);
+	appliance_open(&x, o.config, APPLIANCE_NEED_INDEX);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
 		saksi_blind_kind k = saksi_index_field_kind((saksi_index_field)f);
 
@@ -900,7 +710,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
 	sodium_memzero(from_stdin, sizeof(from_stdin));
-	ctx_close(&x);
+	appliance_close(&x);
 	return SX_OK;
 }
 

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "appliance.h"
 #include "blind.h"
 #include "cli.h"
 #include "config.h"
@@ -87,16 +88,12 @@ cmd_report(int argc, char **argv)
 	};
 	const char *config = "/etc/saksi/saksid.conf", *since_s = NULL, *until_s = NULL,
 	    *outpath = NULL;
-	char err[512] = "", *ledger_dir, *slots, *master, *html = NULL;
+	char *html = NULL;
 	uint8_t have[8], want[8];
 	uint64_t upto;
 	size_t html_len = 0;
 	saksi_report_opts ro;
-	saksid_config cf;
-	saksi_seckey *ik, *store;
-	saksi_blind *blind;
-	saksi_datakeys *dk = NULL;
-	saksi_ledger *l;
+	struct appliance x;
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
 	FILE *mem;
@@ -133,61 +130,33 @@ cmd_report(int argc, char **argv)
 	    strlen(ro.ro_branch)))
 		xusage(usage, "--branch: a branch code, A-Z 0-9 and -");
 
-	if ((e = saksid_config_load(config, &cf, err, sizeof(err))) != SAKSI_OK)
-		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
-	if (cf.cf_index_key == NULL)
-		xdie("%s has no index_key: saksid keeps no indexes without one (add it and "
-		    "restart saksid; the ledger is indexed at start)", config);
-	ik = xseckey_load(cf.cf_index_key, NULL);
-	if (saksi_seckey_kind(ik) != SAKSI_KEY_SYM)
-		xdie("index_key %s is not a symmetric key", cf.cf_index_key);
-	e = saksi_blind_new(saksi_seckey_sym(ik), &blind);
-	saksi_seckey_free(ik);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot use the index key");
-	store = xseckey_load(cf.cf_store_key, NULL);
-	if (saksi_seckey_kind(store) != SAKSI_KEY_SYM)
-		xdie("store_key %s is not a symmetric key", cf.cf_store_key);
-	ledger_dir = xmalloc(strlen(cf.cf_state_dir) + sizeof("/ledger"));
-	sprintf(ledger_dir, "%s/ledger", cf.cf_state_dir);
-	l = xledger_open_ro(ledger_dir);
-	slots = xmalloc(strlen(ledger_dir) + sizeof("/datakeys"));
-	master = xmalloc(strlen(cf.cf_state_dir) + sizeof("/datakeys.master"));
-	sprintf(slots, "%s/datakeys", ledger_dir);
-	sprintf(master, "%s/datakeys.master", cf.cf_state_dir);
-	e = saksi_dk_open(slots, master, store, 0, 0, &dk);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the data keys %s do not open with store_key %s", master, cf.cf_store_key);
-	if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
-		xdie_err(e, "cannot read the data keys %s, %s", slots, master);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		dk = NULL;
+	appliance_open(&x, config, APPLIANCE_NEED_INDEX);
 
-	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
-		xdie_err(e, "cannot read ledger %s", ledger_dir);
+	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
+		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
 	e = saksi_index_open(saksi_ledger_txn_mdb(txn), 0, &dbi);
 	if (e == SAKSI_OK)
 		e = saksi_index_state(saksi_ledger_txn_mdb(txn), dbi, &upto, have);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
-		    "index_key", ledger_dir);
+		    "index_key", x.ledger_dir);
 	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", ledger_dir);
-	if ((e = saksi_index_keycheck(blind, want)) != SAKSI_OK)
+		xdie_err(e, "cannot read the indexes of %s", x.ledger_dir);
+	if ((e = saksi_index_keycheck(x.blind, want)) != SAKSI_OK)
 		xdie_err(e, "cannot use the index key");
 	if (sodium_memcmp(have, want, 8) != 0)
 		xdie("the indexes of %s were made with another index key than %s: restart "
-		    "saksid with this key to rebuild them", ledger_dir, cf.cf_index_key);
+		    "saksid with this key to rebuild them", x.ledger_dir, x.cf.cf_index_key);
 	if (upto < saksi_ledger_size(txn))
 		fprintf(stderr, "saksi: note: the indexes cover entries below %" PRIu64 " of %"
 		    PRIu64 " (saksid is catching up): the report counts those\n", upto,
 		    saksi_ledger_size(txn));
 
-	ro.ro_origin = cf.cf_origin;
+	ro.ro_origin = x.cf.cf_origin;
 	ro.ro_now_ms = now_ms();
 	if ((mem = open_memstream(&html, &html_len)) == NULL)
 		xdie("out of memory");
-	e = saksi_report_write(mem, txn, dbi, blind, store, dk, &ro);
+	e = saksi_report_write(mem, txn, dbi, x.blind, x.store, x.dk, &ro);
 	saksi_ledger_abort(txn);
 	if (fclose(mem) != 0 && e == SAKSI_OK)
 		e = SAKSI_ERR_NOMEM;
@@ -207,13 +176,6 @@ cmd_report(int argc, char **argv)
 	xwrite_file_atomic(outpath, html, html_len, 0640);
 	fprintf(stderr, "saksi: report written to %s (%zu bytes)\n", outpath, html_len);
 	free(html);
-	saksi_ledger_close(l);
-	saksi_dk_close(dk);
-	saksi_seckey_free(store);
-	saksi_blind_free(blind);
-	free(slots);
-	free(master);
-	free(ledger_dir);
-	saksid_config_free(&cf);
+	appliance_close(&x);
 	return SX_OK;
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "appliance.h"
 #include "blind.h"
 #include "cli.h"
 #include "client.h"
@@ -52,17 +53,6 @@ struct sopts {
 	int timeout;
 };
 
-/* The appliance's handles, as saksi query opens them. */
-struct sctx {
-	saksid_config cf;
-	char *ledger_dir;
-	saksi_blind *blind;
-	saksi_seckey *store;
-	saksi_datakeys *dk;
-	saksi_ledger *l;
-	saksi_keyring *kr;
-};
-
 /* What is known of the subject: tokens, entries, claims and bookings. */
 struct subject {
 	char nik_tok[SAKSI_BLIND_TOKEN_LEN + 1];
@@ -78,77 +68,14 @@ struct subject {
 
 /* ---- setup ---- */
 
-static void
-ctx_open(struct sctx *x, const char *config)
-{
-	char err[512] = "", *slots, *master;
-	saksi_seckey *ik;
-	saksi_err e;
-
-	memset(x, 0, sizeof(*x));
-	if ((e = saksid_config_load(config, &x->cf, err, sizeof(err))) != SAKSI_OK)
-		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
-	if (x->cf.cf_index_key == NULL)
-		xdie("%s has no index_key: saksid keeps no indexes without one (add it and "
-		    "restart saksid; the ledger is indexed at start)", config);
-	ik = xseckey_load(x->cf.cf_index_key, NULL);
-	if (saksi_seckey_kind(ik) != SAKSI_KEY_SYM)
-		xdie("index_key %s is not a symmetric key", x->cf.cf_index_key);
-	e = saksi_blind_new(saksi_seckey_sym(ik), &x->blind);
-	saksi_seckey_free(ik);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot use the index key");
-	x->store = xseckey_load(x->cf.cf_store_key, NULL);
-	if (saksi_seckey_kind(x->store) != SAKSI_KEY_SYM)
-		xdie("store_key %s is not a symmetric key", x->cf.cf_store_key);
-	x->ledger_dir = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/ledger"));
-	sprintf(x->ledger_dir, "%s/ledger", x->cf.cf_state_dir);
-	x->l = xledger_open_ro(x->ledger_dir);
-	slots = xmalloc(strlen(x->ledger_dir) + sizeof("/datakeys"));
-	master = xmalloc(strlen(x->cf.cf_state_dir) + sizeof("/datakeys.master"));
-	sprintf(slots, "%s/datakeys", x->ledger_dir);
-	sprintf(master, "%s/datakeys.master", x->cf.cf_state_dir);
-	e = saksi_dk_open(slots, master, x->store, 0, 0, &x->dk);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the data keys %s do not open with store_key %s", master,
-		    x->cf.cf_store_key);
-	if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
-		xdie_err(e, "cannot read the data keys %s, %s", slots, master);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		x->dk = NULL;
-	free(slots);
-	free(master);
-	x->kr = xkeyring_load(x->cf.cf_keyring);
-}
-
-static void
-ctx_close(struct sctx *x)
-{
-	saksi_keyring_free(x->kr);
-	saksi_ledger_close(x->l);
-	saksi_dk_close(x->dk);
-	saksi_seckey_free(x->store);
-	saksi_blind_free(x->blind);
-	free(x->ledger_dir);
-	saksid_config_free(&x->cf);
-}
-
 static MDB_dbi
-index_dbi(struct sctx *x, saksi_ledger_txn *txn)
+index_dbi(struct appliance *x, saksi_ledger_txn *txn)
 {
 	uint64_t upto;
 	MDB_dbi dbi;
 	saksi_err e;
 
-	e = saksi_query_index(txn, x->blind, &dbi, &upto);
-	if (e == SAKSI_ERR_NOT_FOUND)
-		xdie("ledger %s has no indexes yet: saksid makes them when it starts with an "
-		    "index_key", x->ledger_dir);
-	if (e == SAKSI_ERR_KEY)
-		xdie("the indexes of %s were made with another index key than %s: restart "
-		    "saksid with this key to rebuild them", x->ledger_dir, x->cf.cf_index_key);
-	if (e != SAKSI_OK)
-		xdie_err(e, "cannot read the indexes of %s", x->ledger_dir);
+	appliance_index(x, txn, &dbi, &upto);
 	/*
 	 * A report must be whole: an index still catching up would leave entries out. upto
 	 * is one past the last event indexed, so alerts and refusal summaries after it are
@@ -246,7 +173,7 @@ add_id(struct subject *s, int k, const char *v)
  * the order things happened.
  */
 static void
-collect(struct sctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, struct subject *s)
+collect(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi dbi, struct subject *s)
 {
 	saksi_query_ctx qc = { txn, dbi, x->store, x->dk };
 	size_t cap = 0;
@@ -295,7 +222,7 @@ collect(struct sctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, struct subject *s)
 
 /* The token of a shown personal value, "" if it does not normalise. */
 static void
-token_of(struct sctx *x, saksi_index_field f, const char *v,
+token_of(struct appliance *x, saksi_index_field f, const char *v,
          char tok[SAKSI_BLIND_TOKEN_LEN + 1])
 {
 	tok[0] = '\0';
@@ -309,7 +236,7 @@ token_of(struct sctx *x, saksi_index_field f, const char *v,
  * every personal value of it is withheld; otherwise its values are the subject's record.
  */
 static int
-state_of(struct sctx *x, const struct subject *s, const saksi_query_row *r)
+state_of(struct appliance *x, const struct subject *s, const saksi_query_row *r)
 {
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	const char *v;
@@ -466,7 +393,7 @@ access_how(const char *filter, const struct subject *s)
 }
 
 static void
-trail(struct sctx *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct subject *s,
+trail(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi dbi, const struct subject *s,
       struct trail *t)
 {
 	saksi_query_ctx qc = { txn, dbi, x->store, x->dk };
@@ -604,120 +531,33 @@ alerts(saksi_ledger_txn *txn, const struct subject *s, saksi_subject_alert **out
 /* ---- the access entry ---- */
 
 /*
- * Signs the subject-report access entry with the supervisor's key and submits it; returns
- * its leaf index once its receipt has verified against the log's key. Otherwise exits:
- * nothing of the report has been written yet.
+ * The subject-report access entry (as saksi query writes its own), before anything of
+ * the report is written; *v: the log's key its receipt verified against.
  */
 static uint64_t
-log_access(struct sctx *x, const struct sopts *o, const struct subject *s,
+log_access(struct appliance *x, const struct sopts *o, const struct subject *s,
            const saksi_seckey *sk, size_t results, saksi_note_verifier *v)
 {
-	char filter[2 * (SAKSI_BLIND_TOKEN_LEN + 8)], err[512] = "", *payload, *vkey = NULL;
-	char hex[2 * SAKSI_KEYID_LEN + 1];
-	const saksi_keyring_entry *ke;
-	saksi_schemas *sc;
-	saksi_pubkey box;
-	saksi_client_opts co;
-	saksi_client *cl;
-	saksi_event ev;
-	saksi_result res;
-	saksi_ledger_txn *txn;
-	uint64_t last = 0, seq, idx;
-	json_t *p;
-	saksi_err e;
-	const char *url = o->url;
+	char filter[2 * (SAKSI_BLIND_TOKEN_LEN + 8)];
+	struct access_entry a;
 
 	snprintf(filter, sizeof(filter), "nik=%s%s%s", s->nik_tok, s->has_kpj ? ",kpj=" : "",
 	    s->has_kpj ? s->kpj_tok : "");
-	keyid_to_hex(saksi_seckey_id(sk), hex);
-	ke = saksi_keyring_find(x->kr, saksi_seckey_id(sk));
-	if (ke == NULL)
-		xfail("key %s (-k %s) is not in the keyring %s: a supervisor's key must be "
-		    "(saksi keyring add --role supervisor)", hex, o->key, x->cf.cf_keyring);
-	if (!saksi_keyring_role_allows(x->kr, ke->ke_role, ACCESS_TYPE))
-		xfail("key %s has role %s, which may not sign %s: use a supervisor's key",
-		    ke->ke_name, ke->ke_role, ACCESS_TYPE);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:b}", "branch",
-	    strcmp(ke->ke_branch, "*") == 0 ? "KP-PUSAT" : ke->ke_branch, "key_id", hex,
-	    "command", "subject-report", "filter", filter, "personal_filter", 1,
-	    "results", (json_int_t)results, "revealed", 1);
+	memset(&a, 0, sizeof(a));
+	a.command = "subject-report";
+	a.filter = filter;
+	a.personal_filter = 1;
+	a.results = results;
+	a.revealed = 1;
 	/* A report is one data subject's: one participant revealed, if anything. */
-	if (p == NULL || json_object_set_new(p, "participants",
-	    json_integer(results > 0 ? 1 : 0)) != 0)
-		xdie("out of memory");
-	if (o->case_ref != NULL)
-		json_object_set_new(p, "case_ref", json_string(o->case_ref));
-	payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(p);
-	if (payload == NULL)
-		xdie("out of memory");
-
-	if ((e = saksi_schemas_load(x->cf.cf_schemas_dir, &sc, err, sizeof(err))) != SAKSI_OK)
-		xdie("schemas %s: %s", x->cf.cf_schemas_dir, err[0] ? err : saksi_strerror(e));
-	if (!saksi_schemas_has(sc, ACCESS_TYPE))
-		xdie("the schemas in %s lack %s: install this version's schemas",
-		    x->cf.cf_schemas_dir, ACCESS_TYPE);
-	xpubkey_any(x->cf.cf_box_key, NULL, &box);
-	if ((e = saksi_ledger_begin(x->l, 0, &txn)) != SAKSI_OK)
-		xdie_err(e, "cannot read the ledger");
-	e = saksi_ledger_meta(txn, "vkey", &vkey);
-	saksi_ledger_abort(txn);
-	if (e != SAKSI_OK || saksi_note_vkey_parse(vkey, v) != SAKSI_OK)
-		xdie("ledger %s has no usable verifier key", x->ledger_dir);
-	free(vkey);
-	if (url == NULL) {
-		if (x->cf.cf_nlisten == 0)
-			xdie("%s listens nowhere: give --url", o->config);
-		url = x->cf.cf_listen[0];
-	}
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = sk;
-	co.co_box_pk = box.pk_key;
-	co.co_log = v;
-	co.co_schemas = sc;
-	co.co_timeout_ms = o->timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot connect to saksid at %s: no report written", url);
-	/* A sequence above the key's last, and above any earlier run's (time-based). */
-	for (int attempt = 0;; attempt++) {
-		if ((e = saksi_ledger_begin(x->l, 0, &txn)) != SAKSI_OK)
-			xdie_err(e, "cannot read the ledger");
-		e = saksi_ledger_seq_last(txn, saksi_seckey_id(sk), &last);
-		saksi_ledger_abort(txn);
-		if (e != SAKSI_OK)
-			xdie_err(e, "cannot read the ledger");
-		seq = now_ms() * 1000;
-		if (seq <= last)
-			seq = last + 1;
-		memset(&ev, 0, sizeof(ev));
-		ev.se_type = ACCESS_TYPE;
-		ev.se_payload = payload;
-		ev.se_seq = seq;
-		ev.se_time_ms = now_ms();
-		memset(&res, 0, sizeof(res));
-		e = saksi_client_submit(cl, &ev, 1, &res);
-		if (e == SAKSI_ERR_PROOF)
-			xfail("saksid's receipt for the access entry does not verify: no report "
-			    "written");
-		if (e != SAKSI_OK)
-			xdie_err(e, "the access entry could not be written to saksid at %s: no "
-			    "report written", url);
-		if (res.sr_code == SAKSI_R_ACCEPTED || res.sr_code == SAKSI_R_DUPLICATE)
-			break;
-		if ((res.sr_code != SAKSI_R_REPLAY && res.sr_code != SAKSI_R_EQUIVOCATION) ||
-		    attempt == 4)
-			xfail("saksid refused the access entry (%s): %s; no report written",
-			    saksi_reason_name(res.sr_code), res.sr_message);
-		saksi_result_clear(&res);
-	}
-	idx = res.sr_index;
-	fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", idx);
-	saksi_result_clear(&res);
-	saksi_client_close(cl);
-	saksi_schemas_free(sc);
-	free(payload);
-	return idx;
+	a.participants = results > 0 ? 1 : 0;
+	a.case_ref = o->case_ref;
+	a.key_path = o->key;
+	a.url = o->url;
+	a.timeout_ms = o->timeout;
+	a.withheld = "no report written";
+	a.say_on_connect = 1;
+	return appliance_log_access(x, &a, sk, v);
 }
 
 /* ---- the command ---- */
@@ -770,7 +610,7 @@ cmd_subject_report(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sopts o;
-	struct sctx x;
+	struct appliance x;
 	struct subject s;
 	struct trail t;
 	saksi_subject_event *evs;
@@ -856,7 +696,8 @@ cmd_subject_report(int argc, char **argv)
 	o.nik = read_secret(nik_arg, "nik");
 	o.kpj = kpj_arg != NULL ? read_secret(kpj_arg, "kpj") : NULL;
 
-	ctx_open(&x, o.config);
+	appliance_open(&x, o.config, APPLIANCE_NEED_INDEX);
+	(void)appliance_keyring(&x);
 	memset(&s, 0, sizeof(s));
 	/* The values are never echoed: they are the personal data being protected. */
 	if (saksi_query_blind(x.blind, SAKSI_IX_NIK, o.nik, s.nik_tok) != SAKSI_OK)
@@ -975,6 +816,6 @@ cmd_subject_report(int argc, char **argv)
 	wipe_free(o.nik);
 	wipe_free(o.kpj);
 	saksi_seckey_free(sk);
-	ctx_close(&x);
+	appliance_close(&x);
 	return SX_OK;
 }
