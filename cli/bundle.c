@@ -448,6 +448,7 @@ cmd_bundle(int argc, char **argv)
 	struct set sel = { NULL, 0, 0 };
 	struct item *items;
 	saksi_seckey *sk;
+	char *scope;
 	saksi_pubkey rcpt;
 	saksi_ledger_txn *t;
 	saksi_bundle *b;
@@ -563,6 +564,10 @@ cmd_bundle(int argc, char **argv)
 	sk = xseckey_load(o.key, o.passfile);
 	if (saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)
 		xdie("%s is not a signing key", o.key);
+	if (strcmp(scope = xkey_branch(x.cf.cf_keyring, sk), "*") != 0)
+		xfail("key %s is of branch %s: bundles are the national unit's (branch *)",
+		    o.key, scope);
+	free(scope);
 	selection_text(&o, selection, sizeof(selection));
 
 	/* What belongs to the case, in one snapshot. */

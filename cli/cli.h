@@ -61,6 +61,8 @@ void xpubkey_any(const char *path, const char *passfile, saksi_pubkey *pub);
 /* A verifier key from --vkey (text) or --vkey-file (its first line). */
 void xvkey(const char *vkey, const char *vkey_file, saksi_note_verifier *v);
 saksi_keyring *xkeyring_load(const char *path);
+/* The keyring branch of sk's key, malloc'd (the query scope); fails if it is not there. */
+char *xkey_branch(const char *keyring, const saksi_seckey *sk);
 /* Opens an existing ledger read-only. */
 saksi_ledger *xledger_open_ro(const char *dir);
 /* A personal filter given as "-" (--nik -): one line of stdin into buf, so that the value

@@ -17,13 +17,17 @@
 
 #include "cli.h"
 
-/* The roles a new keyring starts with (FORMATS.md 1.5). */
+/*
+ * The roles a new keyring starts with (FORMATS.md 1.5). The ombudsman signs no event
+ * (NULL: an empty pattern list): their key only proves who asks (FORMATS.md 3.4).
+ */
 static const char *const default_roles[][2] = {
 	{ "queue", "queue.*" },
 	{ "claim", "claim.*" },
 	{ "staff", "staff.*" },
 	{ "supervisor", "supervisor.*" },
 	{ "security", "security.*" },
+	{ "ombudsman", NULL },
 };
 
 static int
@@ -293,6 +297,7 @@ new_keyring_json(void)
 	json_object_set_new(root, "saksi_keyring", json_integer(1));
 	for (i = 0; i < sizeof(default_roles) / sizeof(default_roles[0]); i++)
 		json_object_set_new(roles, default_roles[i][0],
+		    default_roles[i][1] == NULL ? json_array() :
 		    json_pack("[s]", default_roles[i][1]));
 	json_object_set_new(root, "roles", roles);
 	json_object_set_new(root, "keys", json_array());
@@ -431,8 +436,18 @@ keyring_add(int argc, char **argv)
 		    kind_name(pub.pk_kind));
 	root = keyring_json_load(path, 1, &created);
 	keys = json_object_get(root, "keys");
-	if (json_object_get(json_object_get(root, "roles"), role) == NULL)
+	if (json_object_get(json_object_get(root, "roles"), role) == NULL) {
+		/* A keyring made before a default role existed lacks it: say how to add it. */
+		for (i = 0; i < sizeof(default_roles) / sizeof(default_roles[0]); i++)
+			if (strcmp(default_roles[i][0], role) == 0)
+				xdie("role \"%s\" is not defined in %s (made before it was a "
+				    "default role): add \"%s\": %s%s%s to its \"roles\" and "
+				    "restart saksid", role, path, role,
+				    default_roles[i][1] ? "[\"" : "[]",
+				    default_roles[i][1] ? default_roles[i][1] : "",
+				    default_roles[i][1] ? "\"]" : "");
 		xdie("role \"%s\" is not defined in %s", role, path);
+	}
 	if (find_key(keys, name, NULL) != NULL)
 		xdie("%s already has a key named \"%s\"", path, name);
 	keyid_to_hex(pub.pk_id, idhex);
@@ -693,6 +708,24 @@ cmd_init(int argc, char **argv)
 		xusage(usage, "--listen must be an ipc:// or tcp:// URL");
 	if ((abs_schemas = realpath(schemas, NULL)) == NULL)
 		xdie("schemas directory %s: %s (give --schemas DIR)", schemas, strerror(errno));
+	/* saksid refuses to start on a schemas_dir it cannot use: refuse it now, before
+	 * anything is written, rather than leave a state directory that does not start. */
+	{
+		saksi_schemas *sc = NULL;
+		char serr[512];
+		saksi_err se = saksi_schemas_load(abs_schemas, &sc, serr, sizeof(serr));
+
+		if (se != SAKSI_OK && se != SAKSI_ERR_NOT_FOUND)
+			xdie("schemas directory %s: %s (give --schemas DIR, the events/ "
+			    "directory of the schemas)", abs_schemas, serr);
+		if (se == SAKSI_ERR_NOT_FOUND || saksi_schemas_count(sc) == 0) {
+			saksi_schemas_free(sc);
+			xdie("schemas directory %s holds no event schemas (<type>.json); give "
+			    "--schemas DIR, the events/ directory of the schemas (e.g. "
+			    "%s/events)", abs_schemas, abs_schemas);
+		}
+		saksi_schemas_free(sc);
+	}
 	/* The default rules sit next to the event schemas (schemas/rules/default.rules). */
 	if (!no_rules) {
 		char *def = NULL;

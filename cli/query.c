@@ -59,6 +59,7 @@ struct qopts {
 	const char *usage;
 	const char *config;
 	const char *given[SAKSI_IX__COUNT];   /* as typed: personal ones are secrets here */
+	char *branch;   /* the key's keyring branch: what it may see (query.h qs_branch) */
 	char tok[SAKSI_IX__COUNT][SAKSI_BLIND_TOKEN_LEN + 1];
 	uint64_t since, until;
 	int has_since, has_until;
@@ -132,6 +133,7 @@ spec_of(const struct qopts *o, saksi_query_spec *s)
 	s->qs_has_after = o->has_after;
 	s->qs_limit = o->limit;
 	s->qs_reveal = o->reveal;
+	s->qs_branch = o->branch;
 }
 
 static MDB_dbi
@@ -684,6 +686,8 @@ cmd_query_common(int argc, char **argv, int timeline)
 		sk = xseckey_load(o.key, o.passfile);
 	if (sk != NULL && saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)
 		xdie("%s is not a signing key", o.key);
+	if (sk != NULL)
+		o.branch = xkey_branch(x.cf.cf_keyring, sk);
 
 	memset(&res, 0, sizeof(res));
 	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
@@ -702,6 +706,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	print_result(&o, &res, cover);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
+	free(o.branch);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++)
 		sodium_memzero(o.tok[f], sizeof(o.tok[f]));
 	sodium_memzero(from_stdin, sizeof(from_stdin));

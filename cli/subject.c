@@ -619,6 +619,7 @@ cmd_subject_report(int argc, char **argv)
 	saksi_note_verifier v;
 	saksi_checkpoint ck;
 	saksi_seckey *sk;
+	char *scope;
 	saksi_ledger_txn *txn;
 	json_t **stripped;
 	MDB_dbi dbi;
@@ -709,6 +710,10 @@ cmd_subject_report(int argc, char **argv)
 	sk = xseckey_load(o.key, o.passfile);
 	if (saksi_seckey_kind(sk) != SAKSI_KEY_SIGN)
 		xdie("%s is not a signing key", o.key);
+	if (strcmp(scope = xkey_branch(x.cf.cf_keyring, sk), "*") != 0)
+		xfail("key %s is of branch %s: a subject report holds all of a participant's "
+		    "data, so it is the national unit's (branch *)", o.key, scope);
+	free(scope);
 
 	/* One snapshot for everything the report says. */
 	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)

@@ -425,6 +425,25 @@ xkeyring_load(const char *path)
 	return kr;
 }
 
+/* The keyring branch of sk's key (malloc'd): the scope of what it may query. */
+char *
+xkey_branch(const char *keyring, const saksi_seckey *sk)
+{
+	saksi_keyring *kr = xkeyring_load(keyring);
+	const saksi_keyring_entry *ke = saksi_keyring_find(kr, saksi_seckey_id(sk));
+	char hex[2 * SAKSI_KEYID_LEN + 1], *b;
+
+	if (ke == NULL) {
+		keyid_to_hex(saksi_seckey_id(sk), hex);
+		xfail("key %s is not in the keyring %s: a supervisor's key must be "
+		    "(saksi keyring add --role supervisor)", hex, keyring);
+	}
+	if ((b = strdup(ke->ke_branch)) == NULL)
+		xdie("out of memory");
+	saksi_keyring_free(kr);
+	return b;
+}
+
 saksi_ledger *
 xledger_open_ro(const char *dir)
 {

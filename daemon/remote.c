@@ -372,6 +372,7 @@ saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t
 	}
 	saksi_rq_personal_free(&pp);
 	saksi_rq_spec(&rq, (const char (*)[SAKSI_BLIND_TOKEN_LEN + 1])tok, &spec);
+	spec.qs_branch = ke->ke_branch;   /* a branch's key sees its branch (FORMATS.md 3.4) */
 	if (saksi_query_spec_check(&spec, &why) != SAKSI_OK) {
 		refuse(a, SAKSI_R_SCHEMA, "%s", why);
 		goto out;

@@ -131,6 +131,18 @@ saksi_query_spec_check(const saksi_query_spec *s, const char **why)
 				id_filters++;
 		}
 	}
+	if (s->qs_branch != NULL && strcmp(s->qs_branch, "*") != 0) {
+		if (!plain_ok(s->qs_branch)) {
+			w = "the branch scope is \"*\" or a branch code";
+			goto bad;
+		}
+		if (s->qs_value[SAKSI_IX_BRANCH] != NULL &&
+		    strcmp(s->qs_value[SAKSI_IX_BRANCH], s->qs_branch) != 0) {
+			w = "the branch filter names another branch than the key's: a branch's "
+			    "key sees its own branch only";
+			goto bad;
+		}
+	}
 	if (s->qs_limit == 0 || s->qs_limit > SAKSI_QUERY_LIMIT_MAX) {
 		w = "the limit is 1 to 100000";
 		goto bad;
@@ -161,13 +173,32 @@ bad:
 	return SAKSI_ERR_INVAL;
 }
 
-saksi_err
-saksi_query_filter_text(const saksi_query_spec *s, char *out, size_t len)
+/* 1 if the spec is restricted to one branch (qs_branch, query.h). */
+static int
+scoped(const saksi_query_spec *s)
 {
+	return s->qs_branch != NULL && strcmp(s->qs_branch, "*") != 0;
+}
+
+/* The spec with its branch scope as a branch filter: what the index is asked. */
+static void
+with_scope(const saksi_query_spec *s, saksi_query_spec *out)
+{
+	*out = *s;
+	if (scoped(s) && out->qs_value[SAKSI_IX_BRANCH] == NULL)
+		out->qs_value[SAKSI_IX_BRANCH] = s->qs_branch;
+}
+
+saksi_err
+saksi_query_filter_text(const saksi_query_spec *spec, char *out, size_t len)
+{
+	saksi_query_spec sc;
+	const saksi_query_spec *s = &sc;
 	size_t p = 0;
 
-	if (s == NULL || out == NULL || len == 0)
+	if (spec == NULL || out == NULL || len == 0)
 		return SAKSI_ERR_INVAL;
+	with_scope(spec, &sc);
 	out[0] = '\0';
 	for (size_t i = 0; i < NORDER; i++) {
 		saksi_index_field f = filter_order[i];
@@ -446,8 +477,18 @@ pstr(const saksi_query_row *r, const char *member)
 	return s != NULL ? s : "";
 }
 
+/* 1 if the row is within the branch scope (NULL or "*": every row is). */
+static int
+in_scope(const saksi_query_row *r, const char *branch)
+{
+	return branch == NULL || strcmp(branch, "*") == 0 ||
+	    strcmp(pstr(r, "branch"), branch) == 0;
+}
+
+/* Appends the entry at idx, unless it is outside the branch scope (then nothing). */
 static saksi_err
-result_add(saksi_query_result *res, const saksi_query_ctx *x, uint64_t idx, int reveal)
+result_add(saksi_query_result *res, const saksi_query_ctx *x, uint64_t idx, int reveal,
+           const char *branch)
 {
 	saksi_err e;
 
@@ -461,7 +502,7 @@ result_add(saksi_query_result *res, const saksi_query_ctx *x, uint64_t idx, int 
 		res->qr_cap = ncap;
 	}
 	e = row_load(x, idx, reveal, &res->qr_rows[res->qr_n], res);
-	if (e != SAKSI_OK) {
+	if (e != SAKSI_OK || !in_scope(&res->qr_rows[res->qr_n], branch)) {
 		row_free(&res->qr_rows[res->qr_n]);
 		return e;
 	}
@@ -489,14 +530,18 @@ terms_of(const saksi_query_spec *s, saksi_index_term *terms)
 }
 
 static saksi_err
-run_query(const saksi_query_ctx *x, const saksi_query_spec *s, saksi_query_result *res)
+run_query(const saksi_query_ctx *x, const saksi_query_spec *spec, saksi_query_result *res)
 {
+	saksi_query_spec sc;
+	const saksi_query_spec *s = &sc;
 	saksi_index_term terms[SAKSI_INDEX_TERMS_MAX];
 	saksi_index_query q;
 	saksi_index_hit *hits;
 	size_t n;
 	saksi_err e;
 
+	/* The scope is one more filter: pages stay full and qr_more stays true. */
+	with_scope(spec, &sc);
 	if ((hits = malloc(s->qs_limit * sizeof(*hits))) == NULL)
 		return fail(res, SAKSI_QF_NOMEM, UINT64_MAX, SAKSI_ERR_NOMEM, SAKSI_ERR_NOMEM);
 	memset(&q, 0, sizeof(q));
@@ -513,7 +558,7 @@ run_query(const saksi_query_ctx *x, const saksi_query_spec *s, saksi_query_resul
 	else if (e != SAKSI_OK)
 		e = fail(res, SAKSI_QF_INDEX, UINT64_MAX, e, e);
 	for (size_t i = 0; e == SAKSI_OK && i < n; i++)
-		e = result_add(res, x, hits[i].ih_index, s->qs_reveal);
+		e = result_add(res, x, hits[i].ih_index, s->qs_reveal, s->qs_branch);
 	free(hits);
 	return e;
 }
@@ -635,7 +680,8 @@ run_timeline(const saksi_query_ctx *x, const saksi_query_spec *s, saksi_query_re
 			row_free(&r);
 			goto out;
 		}
-		for (size_t k = 0; k < 2; k++) {
+		/* Another branch's entry is not shown, nor are the ids it names followed. */
+		for (size_t k = 0; k < 2 && in_scope(&r, s->qs_branch); k++) {
 			const char *v = pstr(&r, members[k]);
 			size_t j;
 
@@ -661,7 +707,8 @@ run_timeline(const saksi_query_ctx *x, const saksi_query_spec *s, saksi_query_re
 				goto out;
 	distinct(&ids);
 	for (size_t i = 0; i < ids.n; i++)
-		if ((e = result_add(res, x, ids.set[i], s->qs_reveal)) != SAKSI_OK)
+		if ((e = result_add(res, x, ids.set[i], s->qs_reveal, s->qs_branch)) !=
+		    SAKSI_OK)
 			goto out;
 	if (res->qr_n > 1)
 		qsort(res->qr_rows, res->qr_n, sizeof(*res->qr_rows), row_cmp_time);
@@ -706,7 +753,7 @@ saksi_query_add(const saksi_query_ctx *ctx, uint64_t idx, int reveal, saksi_quer
 {
 	if (ctx == NULL || ctx->qc_txn == NULL || ctx->qc_store == NULL || res == NULL)
 		return SAKSI_ERR_INVAL;
-	return result_add(res, ctx, idx, reveal);
+	return result_add(res, ctx, idx, reveal, NULL);
 }
 
 /* ---- rows as JSON (FORMATS.md 3.4) ---- */

@@ -63,6 +63,12 @@ typedef struct saksi_query_spec {
 	int qs_has_after;         /* (a query only; a timeline is one story) */
 	size_t qs_limit;          /* 1..SAKSI_QUERY_LIMIT_MAX */
 	int qs_reveal;            /* 1: personal values in clear; 0: masked */
+	/* Branch scope: the "branch" of the requester key's keyring entry. NULL or "*" (the
+	 * national unit): every branch. Else only entries whose payload branch is this one
+	 * are found (a query filters on it, a timeline drops and does not follow the
+	 * others), a branch filter naming another branch is refused, and the filter text
+	 * says branch=<it>. Callers pass it from the key's entry, never from the user. */
+	const char *qs_branch;
 } saksi_query_spec;
 
 /* One entry found. Everything is owned by the result. */
@@ -140,7 +146,8 @@ saksi_err saksi_query_blind(const saksi_blind *b, saksi_index_field f, const cha
  * hostile wire as much as from the command line: at least one filter or time bound (a
  * query); a timeline follows exactly one of claim, booking, nik, kpj, phone, email,
  * account, device and has no qs_after; tokens shaped as tokens; plain values 1..128 of
- * '!'..'~' except ',' and '='; since <= until; limit 1..SAKSI_QUERY_LIMIT_MAX.
+ * '!'..'~' except ',' and '='; since <= until; limit 1..SAKSI_QUERY_LIMIT_MAX; a branch
+ * scope that is "*" or a plain value, and no branch filter naming another branch.
  * SAKSI_OK or SAKSI_ERR_INVAL with *why (may be NULL) a static English reason that names
  * no value.
  */
@@ -153,7 +160,8 @@ int saksi_query_spec_personal(const saksi_query_spec *s);
  * The access entry's filter text (schemas/events/supervisor.access.logged.json "filter"):
  * name=value comma-separated, in the order nik, kpj, phone, email, account, device, ip,
  * officer, branch, type, claim, booking (personal ones as tokens), then since, until,
- * after (ms, leaf index) and limit. out gets at most len - 1 characters and a NUL.
+ * after (ms, leaf index) and limit. A branch scope (not "*") without a branch filter
+ * shows as branch=<scope>: the entry says what the requester could see. out gets at most len - 1 characters and a NUL.
  * SAKSI_ERR_TOO_LARGE if the text does not fit in len or is over SAKSI_QUERY_FILTER_MAX;
  * SAKSI_ERR_INVAL for NULL arguments.
  */

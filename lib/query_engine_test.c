@@ -596,6 +596,102 @@ test_filter_text(void **state)
 	assert_int_equal(saksi_query_filter_text(NULL, out, sizeof(out)), SAKSI_ERR_INVAL);
 }
 
+/*
+ * Branch scope (query.h qs_branch): a KC-MAKASSAR key sees KC-MAKASSAR entries only, in
+ * a query, a timeline (which neither shows nor follows another branch's entries) and the
+ * filter text; "*" sees all; a branch filter naming another branch is refused.
+ */
+static void
+test_branch_scope(void **state)
+{
+	struct fx *f = *state;
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1], out[SAKSI_QUERY_FILTER_MAX + 1], want[256];
+	saksi_ledger_txn *t;
+	saksi_query_ctx c;
+	saksi_query_spec s;
+	saksi_query_result r;
+	const char *why = NULL;
+	uint64_t jkt, jkt_claim;
+
+	fill(f);   /* 0..4, all KC-MAKASSAR */
+	/* NIK1 also visited Jakarta: a booking there and a claim that names it. */
+	jkt = add(f, "queue.booking.created", T0 + 4000, "{\"branch\":\"KC-JAKARTA\","
+	    "\"booking_id\":\"BK-J\",\"nik\":\"" NIK1 "\"}", P_NIK, 1, SEAL_STORE, 0);
+	jkt_claim = add(f, "claim.submitted", T0 + 6000, "{\"branch\":\"KC-JAKARTA\","
+	    "\"claim_id\":\"CL-J\",\"booking_id\":\"BK-J\",\"officer_id\":\"OF-9\"}",
+	    NULL, 0, SEAL_STORE, 0);
+	c = ctx_of(f, &t);
+
+	/* A query by officer: national sees both branches, Makassar only its own. */
+	spec_init(&s, 0);
+	s.qs_value[SAKSI_IX_OFFICER] = "OF-9";
+	s.qs_branch = "*";
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 3);   /* 2, 4 (the approver) and the Jakarta claim */
+	assert_int_equal(r.qr_rows[2].qr_index, jkt_claim);
+	saksi_query_result_free(&r);
+	s.qs_branch = "KC-MAKASSAR";
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 2);
+	assert_int_equal(r.qr_rows[0].qr_index, 2);
+	assert_int_equal(r.qr_rows[1].qr_index, 4);
+	saksi_query_result_free(&r);
+	/* The scope shows in the filter text; a filter on its own branch is the same. */
+	assert_int_equal(saksi_query_filter_text(&s, out, sizeof(out)), SAKSI_OK);
+	assert_string_equal(out, "officer=OF-9,branch=KC-MAKASSAR,limit=100");
+	s.qs_value[SAKSI_IX_BRANCH] = "KC-MAKASSAR";
+	assert_int_equal(saksi_query_filter_text(&s, out, sizeof(out)), SAKSI_OK);
+	assert_string_equal(out, "officer=OF-9,branch=KC-MAKASSAR,limit=100");
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 2);
+	saksi_query_result_free(&r);
+	/* Another branch by filter: refused, nothing found. */
+	s.qs_value[SAKSI_IX_BRANCH] = "KC-JAKARTA";
+	assert_int_equal(saksi_query_spec_check(&s, &why), SAKSI_ERR_INVAL);
+	assert_non_null(strstr(why, "another branch"));
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_ERR_INVAL);
+	assert_int_equal(r.qr_n, 0);
+	saksi_query_result_free(&r);
+	/* A scope that is not a branch code. */
+	s.qs_value[SAKSI_IX_BRANCH] = NULL;
+	s.qs_branch = "KC,X";
+	assert_int_equal(saksi_query_spec_check(&s, &why), SAKSI_ERR_INVAL);
+	s.qs_branch = "";
+	assert_int_equal(saksi_query_spec_check(&s, &why), SAKSI_ERR_INVAL);
+
+	/* A timeline of NIK1: national 6 entries, Makassar the 4 of its own, and the
+	 * Jakarta claim that its Jakarta booking names is not followed either. */
+	assert_int_equal(saksi_query_blind(f->b, SAKSI_IX_NIK, NIK1, tok), SAKSI_OK);
+	spec_init(&s, 1);
+	s.qs_value[SAKSI_IX_NIK] = tok;
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 6);   /* 0 3 2 jkt 4 and CL-J, followed from BK-J */
+	saksi_query_result_free(&r);
+	s.qs_branch = "KC-MAKASSAR";
+	s.qs_reveal = 1;
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 4);
+	for (size_t i = 0; i < r.qr_n; i++) {
+		assert_int_not_equal(r.qr_rows[i].qr_index, jkt);
+		assert_string_equal(json_string_value(json_object_get(r.qr_rows[i].qr_payload,
+		    "branch")), "KC-MAKASSAR");
+	}
+	saksi_query_result_free(&r);
+	snprintf(want, sizeof(want), "nik=%s,branch=KC-MAKASSAR,limit=1000", tok);
+	assert_int_equal(saksi_query_filter_text(&s, out, sizeof(out)), SAKSI_OK);
+	assert_string_equal(out, want);
+	/* A Jakarta key following the Jakarta booking sees only the Jakarta entries. */
+	spec_init(&s, 1);
+	s.qs_value[SAKSI_IX_BOOKING] = "BK-J";
+	s.qs_branch = "KC-JAKARTA";
+	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_OK);
+	assert_int_equal(r.qr_n, 2);
+	assert_int_equal(r.qr_rows[0].qr_index, jkt);
+	assert_int_equal(r.qr_rows[1].qr_index, jkt_claim);
+	saksi_query_result_free(&r);
+	saksi_ledger_abort(t);
+}
+
 static void
 test_masks(void **state)
 {
@@ -694,6 +790,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spec_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filter_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_branch_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_masks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_json, setup, teardown),
 	};

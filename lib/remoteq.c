@@ -565,9 +565,16 @@ saksi_rq_access_check(const json_t *payload, const saksi_keyring *kr, const char
 	    (cref != NULL && strcmp(cref, rq.rq_case_ref) != 0))
 		goto bad;
 	saksi_rq_spec(&rq, (const char (*)[SAKSI_BLIND_TOKEN_LEN + 1])tok, &s);
-	if (saksi_query_filter_text(&s, text, sizeof(text)) != SAKSI_OK ||
-	    strcmp(text, filter) != 0)
+	/* saksid scopes a branch's key to its branch (the filter says branch=it); entries
+	 * written before it did carry the request's own filters. */
+	if (saksi_query_filter_text(&s, text, sizeof(text)) != SAKSI_OK)
 		goto bad;
+	if (strcmp(text, filter) != 0) {
+		s.qs_branch = ke->ke_branch;
+		if (saksi_query_filter_text(&s, text, sizeof(text)) != SAKSI_OK ||
+		    strcmp(text, filter) != 0)
+			goto bad;
+	}
 	return SAKSI_OK;
 bad:
 	if (why != NULL)

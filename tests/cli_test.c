@@ -307,6 +307,32 @@ test_keyring(void **state)
 	    P(f, 2, "missing.pub"), "--role", "queue", "--branch", "KC-MAKASSAR");
 	run_free(&r);
 
+	/* The ombudsman is a default role that may sign no event (FORMATS.md 3.4). */
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	{
+		const char *old = P(f, 4, "old.json");
+		FILE *o = fopen(old, "w");
+
+		/* A keyring made before the role existed: refused, saying how to add it. */
+		assert_non_null(o);
+		fputs("{\"saksi_keyring\":1,\"roles\":{\"queue\":[\"queue.*\"]},"
+		    "\"keys\":[]}\n", o);
+		assert_int_equal(fclose(o), 0);
+		RUN(f, &r, 2, "keyring", "add", "-r", old, "--name", "ombuds", "--pub",
+		    P(f, 2, "c.pub"), "--role", "ombudsman", "--branch", "*");
+		assert_non_null(strstr(r.err, "add \"ombudsman\": [] to its \"roles\""));
+		run_free(&r);
+	}
+	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "ombuds", "--pub",
+	    P(f, 2, "c.pub"), "--role", "ombudsman", "--branch", "*");
+	run_free(&r);
+	assert_int_equal(saksi_keyring_load(kr, &k, err, sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksi_keyring_count(k), 3);
+	assert_false(saksi_keyring_role_allows(k, "ombudsman", "supervisor.access.logged"));
+	assert_false(saksi_keyring_role_allows(k, "ombudsman", "queue.ticket.issued"));
+	saksi_keyring_free(k);
+
 	RUN(f, &r, 0, "keyring", "revoke", "-r", kr, "--name", "kiosk-1", "--at",
 	    "1718000000123");
 	run_free(&r);
@@ -332,7 +358,7 @@ test_keyring(void **state)
 	RUN(f, &r, 0, "keyring", "list", "-r", kr, "--json");
 	j = json_loads(r.out, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(j);
-	assert_int_equal(json_array_size(j), 2);
+	assert_int_equal(json_array_size(j), 3);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0),
 	    "revoked_ms")), 1718000000123LL);
 	assert_true(json_is_null(json_object_get(json_array_get(j, 1), "revoked_ms")));
@@ -406,6 +432,29 @@ test_init(void **state)
 	assert_non_null(strstr(r.err, "refusing to overwrite"));
 	run_free(&r);
 	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", "bad origin");
+	run_free(&r);
+	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
+
+	/* A schemas directory without event schemas (the parent of events/): refused,
+	 * saying which directory to give, and nothing written. */
+	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", ORIGIN, "--schemas",
+	    SAKSI_SOURCE_SCHEMA_DIR "/..");
+	assert_non_null(strstr(r.err, "holds no event schemas"));
+	assert_non_null(strstr(r.err, "/events)"));
+	run_free(&r);
+	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
+	/* One whose schema is broken: refused with the loader's reason. */
+	assert_int_equal(mkdir(P(f, 3, "bad-schemas"), 0700), 0);
+	{
+		FILE *o = fopen(P(f, 4, "bad-schemas/x.y.json"), "w");
+
+		assert_non_null(o);
+		fputs("{\"not\": \"a schema\"\n", o);
+		assert_int_equal(fclose(o), 0);
+	}
+	RUN(f, &r, 2, "init", "--dir", P(f, 2, "other"), "--origin", ORIGIN, "--schemas",
+	    P(f, 3, "bad-schemas"));
+	assert_non_null(strstr(r.err, "schemas directory"));
 	run_free(&r);
 	assert_int_not_equal(access(P(f, 2, "other"), F_OK), 0);
 }

@@ -36,9 +36,9 @@
 #define NPART 3
 #define NEVENTS 210
 
-enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_UNK, K_N };
+enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_MKS, K_JKT, K_UNK, K_N };
 static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev",
-	"claim", "unk" };
+	"claim", "sp-makassar", "sp-jakarta", "unk" };
 
 static struct fx fx;
 static pid_t pid = -1;
@@ -82,7 +82,7 @@ keyring(void)
 {
 	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
 	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
-		"security", "ombudsman", "supervisor", "claim", NULL };
+		"security", "ombudsman", "supervisor", "claim", "supervisor", "supervisor", NULL };
 
 	assert_non_null(root);
 	roles = json_object_get(root, "roles");
@@ -101,7 +101,8 @@ keyring(void)
 		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
 		hex_of(keys[i], hex);
 		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", key_names[i], "key_id", hex,
-		    "public_key", b64, "role", role[i], "branch", "*");
+		    "public_key", b64, "role", role[i], "branch", i == K_MKS ? FX_BRANCH :
+		    i == K_JKT ? "KC-JAKARTA" : "*");
 		json_object_set_new(e, "revoked_ms", i == K_REV ? json_integer(1000) : json_null());
 		json_array_append_new(arr, e);
 	}
@@ -509,6 +510,78 @@ test_security(void **state)
 	expect_refused(tcp_url, K_SEC, &p, SAKSI_R_ROLE, "never reveal");
 }
 
+/*
+ * Branch scope (FORMATS.md 3.4): a branch's supervisor sees that branch's entries only.
+ * Every participant event is FX_BRANCH's; saksid's access entries are KP-PUSAT's.
+ */
+static void
+test_branch_scope(void **state)
+{
+	saksi_rq_params p;
+	struct ask a;
+	json_t *pl;
+	uint8_t signer[8];
+	char type[SAKSI_TYPE_MAX + 1];
+
+	(void)state;
+	/* A Makassar key revealing a participant: all of his (Makassar) events, and the
+	 * access entry says the scope, in the request-checked filter. */
+	params(&p, SAKSI_RQ_QUERY, 1000, 1);
+	p.rp_value[SAKSI_IX_NIK] = nik[0];
+	ask(tcp_url, K_MKS, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, nevents[0]);
+	for (size_t i = 0; i < a.res.qr_n; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		    a.res.qr_rows[i].qr_payload, "branch")), FX_BRANCH);
+	check_access(a.access, K_MKS, 1, nevents[0], "query", 1);
+	pl = event_at(a.access, signer, type);
+	assert_non_null(strstr(json_string_value(json_object_get(pl, "filter")),
+	    ",branch=" FX_BRANCH ","));
+	assert_string_equal(json_string_value(json_object_get(pl, "branch")), FX_BRANCH);
+	json_decref(pl);
+	saksi_query_result_free(&a.res);
+
+	/* A Jakarta key: nothing of Makassar's, though the same participant. */
+	ask(tcp_url, K_JKT, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 0);
+	check_access(a.access, K_JKT, 1, 0, "query", 0);
+	saksi_query_result_free(&a.res);
+	/* Nor by a timeline. */
+	params(&p, SAKSI_RQ_TIMELINE, 1000, 0);
+	p.rp_value[SAKSI_IX_KPJ] = kpj[0];
+	ask(tcp_url, K_JKT, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 0);
+	saksi_query_result_free(&a.res);
+
+	/* The national access entries (KP-PUSAT): the national unit sees them, a branch's
+	 * key does not; it sees the one of its own look above (its branch's). */
+	params(&p, SAKSI_RQ_QUERY, 1000, 0);
+	p.rp_value[SAKSI_IX_TYPE] = "supervisor.access.logged";
+	ask(tcp_url, K_SP, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_true(a.res.qr_n > 0);
+	saksi_query_result_free(&a.res);
+	ask(tcp_url, K_MKS, &p, &a);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.res.qr_n, 1);
+	{
+		char hex[17];
+
+		hex_of(keys[K_MKS], hex);
+		assert_string_equal(json_string_value(json_object_get(
+		    a.res.qr_rows[0].qr_payload, "key_id")), hex);
+	}
+	saksi_query_result_free(&a.res);
+
+	/* Asking for another branch by filter: refused (9), nothing written. */
+	p.rp_value[SAKSI_IX_TYPE] = NULL;
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	expect_refused(tcp_url, K_JKT, &p, SAKSI_R_SCHEMA, "another branch");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -750,6 +823,43 @@ test_cli(void **state)
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "--box-pub"));
 	free(e);
+	/* On the appliance too (saksi query --config): the -k key's branch scopes it. */
+	for (int k = 0; k < 2; k++) {
+		const char *args[] = { "query", "--config", conf, "-k",
+			keypath[k == 0 ? K_MKS : K_JKT], "--nik", nik[0], "--json", "--limit",
+			"1000", NULL };
+
+		assert_int_equal(cli(out, err, args), 0);
+		o = fx_read(out, NULL);
+		root = json_loads(o, 0, NULL);
+		assert_non_null(root);
+		assert_int_equal(json_array_size(json_object_get(root, "entries")),
+		    k == 0 ? nevents[0] : 0);
+		json_decref(root);
+		free(o);
+	}
+	/* Bundles and subject reports are the national unit's: refused, nothing written. */
+	{
+		char bout[300];
+		const char *bargs[] = { "bundle", "--config", conf, "--case", "SPI-IX-2",
+			"--branch", FX_BRANCH, "--decrypted", "-k", keypath[K_MKS], "-o", bout,
+			NULL };
+		const char *sargs[] = { "subject-report", "--config", conf, "--nik", nik[0],
+			"-k", keypath[K_MKS], "-o", bout, NULL };
+		uint64_t before = ledger_size();
+
+		snprintf(bout, sizeof(bout), "%s/scoped.out", fx.dir);
+		assert_int_equal(cli(out, err, bargs), 1);
+		e = fx_read(err, NULL);
+		assert_non_null(strstr(e, "national unit"));
+		free(e);
+		assert_int_equal(cli(out, err, sargs), 1);
+		e = fx_read(err, NULL);
+		assert_non_null(strstr(e, "national unit"));
+		free(e);
+		assert_int_not_equal(access(bout, F_OK), 0);
+		assert_int_equal(ledger_size(), before);
+	}
 }
 
 /* ---- what crosses the wire ---- */
@@ -1066,6 +1176,7 @@ main(void)
 		cmocka_unit_test(test_plain_masked),
 		cmocka_unit_test(test_personal_and_reveal),
 		cmocka_unit_test(test_security),
+		cmocka_unit_test(test_branch_scope),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_forged_entry),
 		cmocka_unit_test(test_rules),
