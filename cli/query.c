@@ -264,6 +264,82 @@ cells(const saksi_query_row *r, char idx[24], char when[32], const char *c[NCOL]
 	c[7] = r->qr_personal;
 }
 
+/*
+ * The columns of a listing of access entries (every row a supervisor.access.logged):
+ * who looked (the payload's key_id, which names the requester of a remote query too, and
+ * the key's keyring name when this side has the keyring), with what and how much. The
+ * filter is as stored: tokens, never personal values.
+ */
+static const char *const acolumns[] = { "index", "time", "key_id", "name", "branch",
+	"command", "filter", "results", "participants", "revealed", "case" };
+#define ACOL (sizeof(acolumns) / sizeof(acolumns[0]))
+#define MAXCOL (ACOL > NCOL ? ACOL : NCOL)
+
+struct cellbuf {
+	char idx[24], when[32], results[24], participants[24];
+};
+
+static const char *
+pint(const saksi_query_row *r, const char *member, char buf[24])
+{
+	json_t *v = json_object_get(r->qr_payload, member);
+
+	if (!json_is_integer(v))
+		return "";
+	snprintf(buf, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return buf;
+}
+
+static void
+access_cells(const saksi_query_row *r, const saksi_keyring *kr, struct cellbuf *b,
+    const char *c[MAXCOL])
+{
+	const saksi_keyring_entry *ke = NULL;
+	const char *kid = pstr(r, "key_id");
+	json_t *rv = json_object_get(r->qr_payload, "revealed");
+	uint8_t id[SAKSI_KEYID_LEN];
+	size_t idlen;
+
+	if (kr != NULL && strlen(kid) == 2 * SAKSI_KEYID_LEN &&
+	    sodium_hex2bin(id, sizeof(id), kid, strlen(kid), NULL, &idlen, NULL) == 0 &&
+	    idlen == sizeof(id))
+		ke = saksi_keyring_find(kr, id);
+	snprintf(b->idx, sizeof(b->idx), "%" PRIu64, r->qr_index);
+	iso(r->qr_time_ms, b->when, sizeof(b->when));
+	c[0] = b->idx;
+	c[1] = b->when;
+	c[2] = kid;
+	c[3] = ke != NULL ? ke->ke_name : "";
+	c[4] = pstr(r, "branch");
+	c[5] = pstr(r, "command");
+	c[6] = pstr(r, "filter");
+	c[7] = pint(r, "results", b->results);
+	c[8] = pint(r, "participants", b->participants);
+	c[9] = json_is_boolean(rv) ? (json_is_true(rv) ? "yes" : "no") : "";
+	c[10] = pstr(r, "case_ref");
+}
+
+/* The cells of row r in the listing's columns (acc: the access columns). */
+static void
+row_cells(int acc, const saksi_query_row *r, const saksi_keyring *kr, struct cellbuf *b,
+    const char *c[MAXCOL])
+{
+	if (acc)
+		access_cells(r, kr, b, c);
+	else
+		cells(r, b->idx, b->when, c);
+}
+
+/* 1 if every row is an access entry (and there is one): the access columns say more. */
+static int
+all_access(const saksi_query_result *res)
+{
+	for (size_t i = 0; i < res->qr_n; i++)
+		if (strcmp(res->qr_rows[i].qr_type, "supervisor.access.logged") != 0)
+			return 0;
+	return res->qr_n > 0;
+}
+
 static void
 csv_field(const char *s)
 {
@@ -306,14 +382,20 @@ json_payload(const saksi_query_row *r)
 
 /*
  * cover: the index covers entries below cover[0] of cover[1] (NULL: not known here, a
- * remote answer, which saksid gives only from a complete index).
+ * remote answer, which saksid gives only from a complete index). kr: the keyring, to
+ * name who looked in a listing of access entries (NULL: key ids only).
  */
 static void
-print_result(const struct qopts *o, const saksi_query_result *res, const uint64_t *cover)
+print_result(const struct qopts *o, const saksi_query_result *res, const uint64_t *cover,
+    const saksi_keyring *kr)
 {
-	char idx[24], when[32];
-	const char *c[NCOL];
-	size_t w[NCOL];
+	char when[32];
+	struct cellbuf b;
+	const char *c[MAXCOL];
+	size_t w[MAXCOL];
+	int acc = all_access(res);
+	const char *const *cols = acc ? acolumns : columns;
+	size_t ncol = acc ? ACOL : NCOL;
 
 	/* Never silently partial: entries the catch-up has not reached yet are not found. */
 	if (cover != NULL && cover[0] < cover[1])
@@ -349,12 +431,12 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 		return;
 	}
 	if (o->out == OUT_CSV) {
-		for (size_t k = 0; k < NCOL; k++)
-			printf("%s%s", k ? "," : "", columns[k]);
+		for (size_t k = 0; k < ncol; k++)
+			printf("%s%s", k ? "," : "", cols[k]);
 		putchar('\n');
 		for (size_t i = 0; i < res->qr_n; i++) {
-			cells(&res->qr_rows[i], idx, when, c);
-			for (size_t k = 0; k < NCOL; k++) {
+			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			for (size_t k = 0; k < ncol; k++) {
 				if (k)
 					putchar(',');
 				csv_field(c[k]);
@@ -362,22 +444,22 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 			putchar('\n');
 		}
 	} else {
-		for (size_t k = 0; k < NCOL; k++)
-			w[k] = strlen(columns[k]);
+		for (size_t k = 0; k < ncol; k++)
+			w[k] = strlen(cols[k]);
 		for (size_t i = 0; i < res->qr_n; i++) {
-			cells(&res->qr_rows[i], idx, when, c);
-			for (size_t k = 0; k < NCOL; k++)
+			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			for (size_t k = 0; k < ncol; k++)
 				if (strlen(c[k]) > w[k])
 					w[k] = strlen(c[k]);
 		}
-		for (size_t k = 0; k < NCOL; k++)
-			printf("%-*s%s", k + 1 < NCOL ? (int)w[k] : 0, columns[k],
-			    k + 1 < NCOL ? "  " : "\n");
+		for (size_t k = 0; k < ncol; k++)
+			printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, cols[k],
+			    k + 1 < ncol ? "  " : "\n");
 		for (size_t i = 0; i < res->qr_n; i++) {
-			cells(&res->qr_rows[i], idx, when, c);
-			for (size_t k = 0; k < NCOL; k++)
-				printf("%-*s%s", k + 1 < NCOL ? (int)w[k] : 0, c[k][0] ? c[k] : "-",
-				    k + 1 < NCOL ? "  " : "\n");
+			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			for (size_t k = 0; k < ncol; k++)
+				printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, c[k][0] ? c[k] : "-",
+				    k + 1 < ncol ? "  " : "\n");
 		}
 		fprintf(stderr, "saksi: %zu entr%s%s\n", res->qr_n, res->qr_n == 1 ? "y" : "ies",
 		    o->reveal ? ", personal values revealed" : "");
@@ -505,7 +587,7 @@ run_remote(const struct qopts *o)
 		    "withheld");
 	if (access != UINT64_MAX)
 		fprintf(stderr, "saksi: access logged as entry %" PRIu64 "\n", access);
-	print_result(o, &res, NULL);
+	print_result(o, &res, NULL, NULL);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
 	return SX_OK;
@@ -566,6 +648,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 	struct appliance x;
 	saksi_query_result res;
 	saksi_seckey *sk = NULL;
+	saksi_keyring *kr = NULL;
 	saksi_ledger_txn *txn;
 	MDB_dbi dbi;
 	uint64_t timeout = 0, cover[2];
@@ -703,7 +786,12 @@ cmd_query_common(int argc, char **argv, int timeline)
 			xdie("out of memory");
 		log_access(&x, &o, sk, res.qr_n, personal, np);
 	}
-	print_result(&o, &res, cover);
+	/* The names of who looked, when the keyring loads: a listing is no reason to fail. */
+	if (all_access(&res) && x.cf.cf_keyring != NULL &&
+	    saksi_keyring_load(x.cf.cf_keyring, &kr, NULL, 0) != SAKSI_OK)
+		kr = NULL;
+	print_result(&o, &res, cover, kr);
+	saksi_keyring_free(kr);
 	saksi_query_result_free(&res);
 	saksi_seckey_free(sk);
 	free(o.branch);

@@ -338,6 +338,84 @@ count_access(struct scratch *f, int *revealed_last)
 	return n;
 }
 
+/* The last line of s (without its newline), in buf. */
+static void
+last_line(const char *s, char *buf, size_t len)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	while (n > 0 && s[n - 1] == '\n')
+		n--;
+	for (p = s + n; p > s && p[-1] != '\n'; p--)
+		;
+	assert_true((size_t)(s + n - p) < len);
+	memcpy(buf, p, (size_t)(s + n - p));
+	buf[s + n - p] = '\0';
+}
+
+/*
+ * The listing of access entries names who looked and how (not only --json): the table
+ * and the CSV have the access columns, their last row the last (revealed, --case) look,
+ * key id and keyring name, command, the filter as stored, the counts, revealed.
+ */
+static void
+access_table(struct scratch *f, size_t n)
+{
+	struct run r;
+	json_t *root, *pl;
+	char want[4096], line[4096];
+	const char *kid, *filter;
+	json_int_t results, parts;
+
+	Q(f, &r, 0, 1, "query", "--config", P(f, 1, "st/saksid.conf"), "--type",
+	    "supervisor.access.logged", "--json", "--limit", "1000");
+	root = json_loads(r.out, 0, NULL);
+	assert_non_null(root);
+	assert_int_equal(json_array_size(json_object_get(root, "entries")), n);
+	pl = json_object_get(json_array_get(json_object_get(root, "entries"), n - 1),
+	    "payload");
+	kid = json_string_value(json_object_get(pl, "key_id"));
+	filter = json_string_value(json_object_get(pl, "filter"));
+	results = json_integer_value(json_object_get(pl, "results"));
+	parts = json_integer_value(json_object_get(pl, "participants"));
+	assert_non_null(kid);
+	assert_non_null(filter);
+	assert_true(results > 0);
+	assert_int_equal(parts, 1);
+	assert_non_null(strstr(filter, "nik="));
+	run_free(&r);
+
+	/* CSV: the access header, and the row in full (the filter, a comma list, quoted). */
+	Q(f, &r, 0, 1, "query", "--config", P(f, 1, "st/saksid.conf"), "--type",
+	    "supervisor.access.logged", "--csv", "--limit", "1000");
+	assert_true(strncmp(r.out, "index,time,key_id,name,branch,command,filter,results,"
+	    "participants,revealed,case\n", 80) == 0);
+	last_line(r.out, line, sizeof(line));
+	assert_non_null(strchr(filter, ','));
+	snprintf(want, sizeof(want), ",%s,spi-1,KP-PUSAT,query,\"%s\",%" JSON_INTEGER_FORMAT
+	    ",%" JSON_INTEGER_FORMAT ",yes,SPI-2026-0001", kid, filter, results, parts);
+	print_message("access row: %s\n", line);
+	assert_non_null(strstr(line, want));
+	run_free(&r);
+
+	/* The table: the same columns, the same row, nothing shown as "-" but none. */
+	Q(f, &r, 0, 1, "query", "--config", P(f, 1, "st/saksid.conf"), "--type",
+	    "supervisor.access.logged", "--limit", "1000");
+	assert_true(strncmp(r.out, "index ", 6) == 0);
+	assert_non_null(strstr(r.out, "  key_id"));
+	assert_non_null(strstr(r.out, "  revealed"));
+	last_line(r.out, line, sizeof(line));
+	assert_non_null(strstr(line, kid));
+	assert_non_null(strstr(line, " spi-1 "));
+	assert_non_null(strstr(line, " query "));
+	assert_non_null(strstr(line, filter));
+	assert_non_null(strstr(line, " yes "));
+	assert_non_null(strstr(line, " SPI-2026-0001"));
+	run_free(&r);
+	json_decref(root);
+}
+
 /* The entries of a --json output (the query's or the timeline's). */
 static size_t
 entries_of(const char *out, json_t **arr_out)
@@ -875,6 +953,7 @@ test_day(void **state)
 	assert_int_equal(count_access(f, &revealed), acc + 1);
 	assert_true(revealed);
 	assert_int_equal(g_participants, 1);   /* one NIK's entries: one person */
+	access_table(f, acc + 1);
 
 	/* A 1 ms timeout: the access entry's answer is likely lost; the CLI sends the same
 	 * bytes again (DUPLICATE if they were committed), so one look is one entry. */
