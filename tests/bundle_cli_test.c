@@ -62,12 +62,6 @@ static pid_t g_pid = -1;
 /* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
 static char g_vkey[512];
 
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void
 digits_of(const char *v, char *out, size_t len)
 {
@@ -124,14 +118,14 @@ secrets_of(struct secrets *s, const char *only, const char *but)
 			add_secret(his && but != NULL ? &mine : s, json_string_value(
 			    json_object_get(g_ev[i].payload, personal_members[k])));
 	}
-	qsort(s->v, s->n, sizeof(char *), str_cmp);
+	qsort(s->v, s->n, sizeof(char *), tu_str_cmp);
 	if (but != NULL) {
 		size_t o = 0;
 
 		/* A shared phone or account is his too: not someone else's leak. */
-		qsort(mine.v, mine.n, sizeof(char *), str_cmp);
+		qsort(mine.v, mine.n, sizeof(char *), tu_str_cmp);
 		for (size_t i = 0; i < s->n; i++) {
-			if (bsearch(&s->v[i], mine.v, mine.n, sizeof(char *), str_cmp) != NULL)
+			if (bsearch(&s->v[i], mine.v, mine.n, sizeof(char *), tu_str_cmp) != NULL)
 				free(s->v[i]);
 			else
 				s->v[o++] = s->v[i];
@@ -156,30 +150,7 @@ secrets_free(struct secrets *s)
 static const char *
 find_secret(const struct secrets *s, const char *buf, size_t len)
 {
-	char win[64];
-	const char *key = win;
-
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
-
-		while (j < len && buf[j] >= '0' && buf[j] <= '9')
-			j++;
-		for (size_t k = 0; k < s->nlens; k++) {
-			size_t l = s->lens[k];
-
-			for (size_t st = i; l < sizeof(win) && st + l <= j; st++) {
-				char **hit;
-
-				memcpy(win, buf + st, l);
-				win[l] = '\0';
-				hit = bsearch(&key, s->v, s->n, sizeof(char *), str_cmp);
-				if (hit != NULL)
-					return *hit;
-			}
-		}
-		i = j > i ? j : i + 1;
-	}
-	return NULL;
+	return tu_find_secret(s->v, s->n, s->lens, s->nlens, buf, len);
 }
 
 /* The bundle's text with every disclosure decoded to its JSON [salt, name, value]

@@ -87,12 +87,6 @@ append(char **buf, size_t *len, const char *s)
 		append(&g_out_masked, &g_out_len, (r)->out); \
 } while (0)
 
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void
 add_secret(struct day *d, const char *v)
 {
@@ -149,7 +143,7 @@ load_day(struct day *d, const char *path)
 		line = nl + 1;
 	}
 	free(text);
-	qsort(d->secrets, d->nsecrets, sizeof(char *), str_cmp);
+	qsort(d->secrets, d->nsecrets, sizeof(char *), tu_str_cmp);
 }
 
 static void
@@ -167,30 +161,7 @@ free_day(struct day *d)
 static const char *
 find_secret(const struct day *d, const char *buf, size_t len)
 {
-	char win[64];
-	const char *key = win;
-
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
-
-		while (j < len && buf[j] >= '0' && buf[j] <= '9')
-			j++;
-		for (size_t k = 0; k < d->nlens; k++) {
-			size_t l = d->lens[k];
-
-			for (size_t s = i; l < sizeof(win) && s + l <= j; s++) {
-				char **hit;
-
-				memcpy(win, buf + s, l);
-				win[l] = '\0';
-				hit = bsearch(&key, d->secrets, d->nsecrets, sizeof(char *), str_cmp);
-				if (hit != NULL)
-					return *hit;
-			}
-		}
-		i = j > i ? j : i + 1;
-	}
-	return NULL;
+	return tu_find_secret(d->secrets, d->nsecrets, d->lens, d->nlens, buf, len);
 }
 
 static void

@@ -331,4 +331,47 @@ raw_close(struct raw *r)
 	mdb_env_close(r->env);
 }
 
+/* strcmp for qsort/bsearch over an array of char *. */
+TU_UNUSED static int
+tu_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The grep of the personal-data tests: the first of the sorted secrets v[0..n) (digit
+ * strings, of the nlens lengths in lens) found in buf[0..len), or NULL. Every window of
+ * a secret's length in every run of digits is looked up, so a secret inside a longer
+ * number is found too.
+ */
+TU_UNUSED static const char *
+tu_find_secret(char *const *v, size_t n, const size_t *lens, size_t nlens, const char *buf,
+               size_t len)
+{
+	char win[64];
+	const char *key = win;
+
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && buf[j] >= '0' && buf[j] <= '9')
+			j++;
+		for (size_t k = 0; k < nlens; k++) {
+			size_t l = lens[k];
+
+			for (size_t st = i; l < sizeof(win) && st + l <= j; st++) {
+				char **hit;
+
+				memcpy(win, buf + st, l);
+				win[l] = '\0';
+				hit = bsearch(&key, v, n, sizeof(char *), tu_str_cmp);
+				if (hit != NULL)
+					return *hit;
+			}
+		}
+		i = j > i ? j : i + 1;
+	}
+	return NULL;
+}
+
 #endif
