@@ -681,30 +681,31 @@ saksi_disc2_seal(int key_kind, const uint8_t key_id[8], const uint8_t key[SAKSI_
 	                            out, outlen, written);
 }
 
-saksi_err
-saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
-                     const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
-                     const saksi_hash leaf_hash, const uint8_t *json, size_t len,
-                     uint8_t *out, size_t outlen, size_t *written)
+size_t
+saksi_disc2_pack_bound(size_t json_len)
 {
-	uint8_t ad[sizeof(DISC2_AD) - 1 + 8 + 32 + 10];
-	uint8_t *pt = NULL, *z = NULL;
+	return 1 + json_len + 1 + 2 * SAKSI_DISCLOSURES_MAX;
+}
+
+saksi_err
+saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len, uint8_t *pt,
+                 size_t ptcap, size_t *ptlen)
+{
+	uint8_t *z;
 	size_t room, plen = 0, zcap, zl;
 	saksi_err e;
 
-	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
-	    key == NULL || json == NULL || out == NULL || written == NULL)
+	if (json == NULL || pt == NULL || ptlen == NULL)
 		return SAKSI_ERR_INVAL;
+	*ptlen = 0;
 	if (len == 0 || len > SAKSI_DISCLOSURE_MAX * 2)
 		return SAKSI_ERR_FORMAT;
-	if (outlen < saksi_disc2_bound(len))
+	if (ptcap < saksi_disc2_pack_bound(len))
 		return SAKSI_ERR_INVAL;
 	room = len + 1 + 2 * SAKSI_DISCLOSURES_MAX;
 	zcap = ZSTD_compressBound(room);
-	if ((pt = malloc(1 + room)) == NULL || (z = malloc(zcap)) == NULL) {
-		free(pt);
+	if ((z = malloc(zcap)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	}
 	e = compact(json, len, pt + 1, room, &plen);
 	if (e == SAKSI_ERR_FORMAT) {
 		/* Not canonical base64url: keep the text, still sealed. */
@@ -722,20 +723,69 @@ saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8]
 			plen = zl;
 		}
 	}
-	if (e == SAKSI_OK) {
-		out[0] = 2;
-		out[1] = (uint8_t)key_kind;
-		memcpy(out + 2, key_id, 8);
-		randombytes_buf(out + 10, 24);
-		disc2_ad(ad, index, leaf_hash, out);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(out + 34, NULL, pt, 1 + plen, ad,
-		                                           sizeof(ad), NULL, out + 10, key);
-		*written = SAKSI_DISC2_OVERHEAD + 1 + plen;
-	}
-	sodium_memzero(pt, 1 + room);
+	if (e == SAKSI_OK)
+		*ptlen = 1 + plen;
+	else
+		sodium_memzero(pt, ptcap);
 	sodium_memzero(z, zcap);
-	free(pt);
 	free(z);
+	return e;
+}
+
+saksi_err
+saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
+                        const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                        const saksi_hash leaf_hash, const uint8_t *pt, size_t ptlen,
+                        uint8_t *out, size_t outlen, size_t *written)
+{
+	uint8_t ad[sizeof(DISC2_AD) - 1 + 8 + 32 + 10];
+
+	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
+	    key == NULL || pt == NULL || out == NULL || written == NULL)
+		return SAKSI_ERR_INVAL;
+	/* A codec byte and a list of 1..32 entries: no pack is shorter or longer. */
+	if (ptlen < 2 || ptlen > saksi_disc2_pack_bound(SAKSI_DISCLOSURE_MAX * 2) ||
+	    pt[0] > CODEC_JSON)
+		return SAKSI_ERR_FORMAT;
+	if (outlen < SAKSI_DISC2_OVERHEAD + ptlen)
+		return SAKSI_ERR_INVAL;
+	out[0] = 2;
+	out[1] = (uint8_t)key_kind;
+	memcpy(out + 2, key_id, 8);
+	randombytes_buf(out + 10, 24);
+	disc2_ad(ad, index, leaf_hash, out);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 34, NULL, pt, ptlen, ad, sizeof(ad),
+	                                           NULL, out + 10, key);
+	*written = SAKSI_DISC2_OVERHEAD + ptlen;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
+                     const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                     const saksi_hash leaf_hash, const uint8_t *json, size_t len,
+                     uint8_t *out, size_t outlen, size_t *written)
+{
+	uint8_t *pt;
+	size_t cap, ptlen = 0;
+	saksi_err e;
+
+	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
+	    key == NULL || json == NULL || out == NULL || written == NULL)
+		return SAKSI_ERR_INVAL;
+	if (len == 0 || len > SAKSI_DISCLOSURE_MAX * 2)
+		return SAKSI_ERR_FORMAT;
+	if (outlen < saksi_disc2_bound(len))
+		return SAKSI_ERR_INVAL;
+	cap = saksi_disc2_pack_bound(len);
+	if ((pt = malloc(cap)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	e = saksi_disc2_pack(ctx, json, len, pt, cap, &ptlen);
+	if (e == SAKSI_OK)
+		e = saksi_disc2_seal_packed(key_kind, key_id, key, index, leaf_hash, pt, ptlen,
+		                            out, outlen, written);
+	sodium_memzero(pt, cap);
+	free(pt);
 	return e;
 }
 

@@ -123,6 +123,27 @@ saksi_err saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t
                                uint8_t *out, size_t outlen, size_t *written);
 
 /*
+ * saksi_disc2_seal_ctx in its two halves, so that the half that does not depend on the
+ * entry's place in the ledger (the compact list, compressed: most of the cost) can be
+ * done before that place is known, on another thread than the ledger's writer.
+ * saksi_disc2_pack writes the plaintext that seal encrypts (codec (1) || list) into pt
+ * (ptcap >= saksi_disc2_pack_bound(len)), *ptlen its length; its errors are seal's
+ * (SAKSI_ERR_FORMAT for len, SAKSI_ERR_INVAL for a small ptcap, SAKSI_ERR_NOMEM); ctx
+ * may be NULL. saksi_disc2_seal_packed seals such a plaintext: out needs
+ * SAKSI_DISC2_OVERHEAD + ptlen bytes (else SAKSI_ERR_INVAL); SAKSI_ERR_FORMAT for a
+ * plaintext no pack makes. seal_ctx(json) is seal_packed(pack(json)), byte for byte but
+ * for the random nonce. pt holds personal data: the caller wipes it.
+ */
+size_t saksi_disc2_pack_bound(size_t json_len);
+saksi_err saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len,
+                           uint8_t *pt, size_t ptcap, size_t *ptlen);
+saksi_err saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
+                                  const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                                  const saksi_hash leaf_hash, const uint8_t *pt,
+                                  size_t ptlen, uint8_t *out, size_t outlen,
+                                  size_t *written);
+
+/*
  * Opens a stored blob of version 1 (store key only) or 2, for any reader: store (SYM)
  * opens kind 1 blobs; dk (may be NULL) opens kind 2 ones. *json is the disclosures JSON
  * array (compact, one string per disclosure, NUL-terminated, malloc'd: wipe and free it).

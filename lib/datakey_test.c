@@ -563,6 +563,134 @@ test_disc2_zstd_one_frame(void **state)
 	                 SAKSI_ERR_FORMAT);
 }
 
+/* Opens a v2 blob of the store key by hand: the plaintext as sealed (codec || list). */
+static size_t
+open_raw(struct fx *f, uint64_t index, const saksi_hash hash, const uint8_t *b, size_t n,
+         uint8_t *pt)
+{
+	static const char pfx[] = "saksi/disc-at-rest/v2\n";
+	uint8_t ad[sizeof(pfx) - 1 + 8 + 32 + 10];
+	unsigned long long ml;
+
+	memcpy(ad, pfx, sizeof(pfx) - 1);
+	saksi_put_u64(ad + sizeof(pfx) - 1, index);
+	memcpy(ad + sizeof(pfx) - 1 + 8, hash, 32);
+	memcpy(ad + sizeof(pfx) - 1 + 40, b, 10);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &ml, NULL, b + 34,
+	                 n - 34, ad, sizeof(ad), b + 10, saksi_seckey_sym(f->store)), 0);
+	return (size_t)ml;
+}
+
+/*
+ * Sealing in two halves (the pack on an ingest worker, the seal on the committer) stores
+ * what the one-call seal stores, byte for byte but for the nonce, with or without a
+ * compression context, for a compressed list and for a list kept as text.
+ */
+static void
+test_disc2_packed(void **state)
+{
+	/* A list zstd makes shorter (the same disclosure four times), one kept as text, one
+	 * too short to compress. */
+#define D1 "\"WyJabzVRNGxScmlfRG9GVGlYbkVlM2hnIiwibmlrIiwiMzE3MTAxNDEwMTkwMDAwMSJd\""
+	static const char *const lists[] = { "[" D1 "," D1 "," D1 "," D1 "]", "[\"a b\"]",
+	                                     "[ \"YWJj\" , \"ZA\" ]" };
+#undef D1
+	struct fx *f = *state;
+	const uint8_t *sid = saksi_seckey_id(f->store), *sk = saksi_seckey_sym(f->store);
+	uint8_t pt[1024], pt2[1024], one[1024], two[1024], got[1024];
+	size_t ptl, ptl2, w1, w2, gl;
+	saksi_disc2_ctx *zc;
+	saksi_hash hash;
+	char *json, *json2;
+	size_t jl;
+
+	memset(hash, 9, sizeof(hash));
+	assert_int_equal(saksi_disc2_ctx_new(&zc), SAKSI_OK);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		const uint8_t *js = (const uint8_t *)lists[i];
+		size_t n = strlen(lists[i]);
+
+		assert_true(saksi_disc2_pack_bound(n) <= sizeof(pt));
+		assert_int_equal(saksi_disc2_bound(n), SAKSI_DISC2_OVERHEAD +
+		                 saksi_disc2_pack_bound(n));
+		assert_int_equal(saksi_disc2_pack(zc, js, n, pt, sizeof(pt), &ptl), SAKSI_OK);
+		assert_int_equal(saksi_disc2_pack(NULL, js, n, pt2, sizeof(pt2), &ptl2), SAKSI_OK);
+		assert_int_equal(ptl, ptl2);
+		assert_memory_equal(pt, pt2, ptl);
+		/* Codec: the booking's list compressed (1), the text (2), the short list (0). */
+		assert_int_equal(pt[0], i == 0 ? 1 : i == 1 ? 2 : 0);
+		assert_int_equal(saksi_disc2_seal_ctx(zc, SAKSI_DK_STORE, sid, sk, 11, hash, js, n,
+		                                      one, sizeof(one), &w1), SAKSI_OK);
+		assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 11, hash, pt, ptl,
+		                                         two, sizeof(two), &w2), SAKSI_OK);
+		assert_int_equal(w1, w2);
+		assert_int_equal(w2, SAKSI_DISC2_OVERHEAD + ptl);
+		assert_memory_equal(one, two, 10);          /* version, kind, key id */
+		assert_memory_not_equal(one + 10, two + 10, 24);   /* each its own nonce */
+		gl = open_raw(f, 11, hash, one, w1, got);
+		assert_int_equal(gl, ptl);
+		assert_memory_equal(got, pt, ptl);
+		gl = open_raw(f, 11, hash, two, w2, got);
+		assert_int_equal(gl, ptl);
+		assert_memory_equal(got, pt, ptl);
+		assert_int_equal(saksi_disc_open_any(f->store, NULL, 11, hash, one, w1, &json, &jl),
+		                 SAKSI_OK);
+		assert_int_equal(saksi_disc_open_any(f->store, NULL, 11, hash, two, w2, &json2,
+		                                     &jl), SAKSI_OK);
+		assert_string_equal(json, json2);
+		free(json);
+		free(json2);
+	}
+	saksi_disc2_ctx_free(zc);
+
+	/* Errors: those of the one-call seal, each half for its own arguments. */
+	assert_int_equal(saksi_disc2_pack(NULL, NULL, 2, pt, sizeof(pt), &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 2, NULL, sizeof(pt),
+	                                  &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 2, pt, sizeof(pt), NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 0, pt, sizeof(pt), &ptl),
+	                 SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]",
+	                                  SAKSI_DISCLOSURE_MAX * 2 + 1, pt, sizeof(pt), &ptl),
+	                 SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)DISC_JSON, strlen(DISC_JSON),
+	                                  pt, saksi_disc2_pack_bound(strlen(DISC_JSON)) - 1,
+	                                  &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)DISC_JSON, strlen(DISC_JSON),
+	                                  pt, sizeof(pt), &ptl), SAKSI_OK);
+	assert_int_equal(saksi_disc2_seal_packed(7, sid, sk, 1, hash, pt, ptl, two, sizeof(two),
+	                                         &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, NULL, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, NULL, 1, hash, pt, ptl,
+	                                         two, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, NULL, ptl,
+	                                         two, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl,
+	                                         NULL, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, 1, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt,
+	                                         saksi_disc2_pack_bound(SAKSI_DISCLOSURE_MAX *
+	                                         2) + 1, two, sizeof(two), &w2),
+	                 SAKSI_ERR_FORMAT);
+	pt[0] = 3;
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_FORMAT);
+	pt[0] = 1;
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         SAKSI_DISC2_OVERHEAD + ptl - 1, &w2),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         SAKSI_DISC2_OVERHEAD + ptl, &w2), SAKSI_OK);
+	sodium_memzero(pt, sizeof(pt));
+	sodium_memzero(pt2, sizeof(pt2));
+	sodium_memzero(got, sizeof(got));
+}
+
 static void
 test_copy(void **state)
 {
@@ -610,6 +738,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2_zstd_one_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disc2_packed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 
