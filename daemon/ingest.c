@@ -348,12 +348,12 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	const char *kid;
 	char errbuf[SAKSID_MSG_MAX];
 	char got[64];
-	uint8_t *plain = NULL;
+	uint8_t *plain = NULL, *list = NULL;
 	char **names = NULL, **values = NULL;
 	int pairs = ig->ig_blind != NULL || ig->ig_ix_blind != NULL || ig->ig_shred != NULL;
 	char ***np = pairs ? &names : NULL;
 	char ***vp = pairs ? &values : NULL;
-	size_t plain_len = 0, nd = 0;
+	size_t plain_len = 0, nd = 0, list_len = 0;
 	static const uint8_t none[] = "[]";
 	saksi_err err;
 	int b;
@@ -407,17 +407,25 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 		if (err != SAKSI_OK)
 			return refuse(it, SAKSI_R_DISCLOSURE, "sealed disclosures do not open "
 			              "(%s)", saksi_strerror(err));
-		err = saksi_disclosures_check_json(root, plain, plain_len, np, vp, &nd);
+		if (ig->ig_shred != NULL)
+			err = saksi_disclosures_check_list(root, plain, plain_len, np, vp, &nd,
+			                                   &list, &list_len);
+		else
+			err = saksi_disclosures_check_json(root, plain, plain_len, np, vp, &nd);
 	} else {
 		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, np, vp, &nd);
 	}
 	/* The clear values are wiped as soon as they are blinded. */
 	if (err == SAKSI_OK && pairs)
 		prepare(ig, it, ev, root, names, values, nd);
-	if (err == SAKSI_OK && nd > 0 && ig->ig_shred != NULL &&
-	    saksid_shred_prepare(ig->ig_shred, ev, root, names, values, nd, plain, plain_len,
+	if (err == SAKSI_OK && list != NULL &&
+	    saksid_shred_prepare(ig->ig_shred, ev, root, names, values, nd, list, list_len,
 	                         &it->it_shprep) != SAKSI_OK)
 		it->it_shprep = NULL;   /* the committer makes it */
+	if (list != NULL) {
+		sodium_memzero(list, list_len);
+		free(list);
+	}
 	saksi_disclosures_free(names, values, nd);
 	if (err != SAKSI_OK || nd == 0) {
 		if (plain != NULL) {

@@ -462,7 +462,7 @@ saksid_shred_prep_free(saksid_shred_prep *p)
 saksi_err
 saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev, const json_t *payload,
                      char *const *names, char *const *values, size_t nd,
-                     const uint8_t *disc, size_t disc_len, saksid_shred_prep **out)
+                     const uint8_t *list, size_t list_len, saksid_shred_prep **out)
 {
 	struct saksid_shred_prep *p;
 	saksi_disc2_ctx *c;
@@ -471,15 +471,16 @@ saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev, const json_t *pa
 	if (out != NULL)
 		*out = NULL;
 	if (s == NULL || ev == NULL || payload == NULL || (nd > 0 && (names == NULL ||
-	    values == NULL)) || disc == NULL || out == NULL)
+	    values == NULL)) || list == NULL || out == NULL)
 		return SAKSI_ERR_INVAL;
-	if ((p = prep_alloc(disc_len)) == NULL)
+	/* The list is never longer than the JSON it came from: the same room as there. */
+	if ((p = prep_alloc(list_len)) == NULL)
 		return SAKSI_ERR_NOMEM;
 	p->sp_forget = strcmp(ev->ev_type, SAKSID_FORGET_TYPE) == 0;
 	p->sp_have_tok = nik_token_of(s, names, values, nd, p->sp_tok);
 	p->sp_nh = p->sp_forget ? 0 : link_hashes_of(s, payload, p->sp_hs);
 	c = pool_get(s);
-	e = saksi_disc2_pack(c, disc, disc_len, p->sp_pt, p->sp_pt_cap, &p->sp_pt_len);
+	e = saksi_disc2_pack_list(c, list, list_len, p->sp_pt, p->sp_pt_cap, &p->sp_pt_len);
 	pool_put(s, c);
 	if (e != SAKSI_OK) {
 		saksid_shred_prep_free(p);

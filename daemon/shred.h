@@ -55,18 +55,19 @@ saksi_err saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksi
  * ledger, done by an ingest worker (ingest.h, saksid_ingest_shred) from what its checks
  * parsed and opened, so that the committer's one thread only looks the participant up
  * and seals: whether ev is a forget, the token of the `nik` disclosure (names and values
- * as saksi_disclosures_check_json returns them), the link hashes of the payload's
- * claim_id and booking_id, and the disclosures disc (the item's it_disc) packed
- * (saksi_disc2_pack). saksid_shred_store takes an item's it_shprep for all that, and
- * makes it from the item's bytes where it is NULL: the stored bytes are the same either
- * way. *out holds personal data (packed disclosures, a token): saksid_shred_prep_free
- * wipes it. SAKSI_ERR_INVAL, SAKSI_ERR_NOMEM, and saksi_disc2_pack's errors.
+ * as saksi_disclosures_check_list returns them), the link hashes of the payload's
+ * claim_id and booking_id, and the disclosures packed for sealing from the compact list
+ * that check returns (saksi_disc2_pack_list). saksid_shred_store takes an item's
+ * it_shprep for all that, and makes it from the item's bytes where it is NULL: the
+ * stored bytes are the same either way. *out holds personal data (packed disclosures, a
+ * token): saksid_shred_prep_free wipes it. SAKSI_ERR_INVAL, SAKSI_ERR_NOMEM, and
+ * saksi_disc2_pack_list's errors.
  */
 typedef struct saksid_shred_prep saksid_shred_prep;
 saksi_err saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev,
                                const json_t *payload, char *const *names,
-                               char *const *values, size_t nd, const uint8_t *disc,
-                               size_t disc_len, saksid_shred_prep **out);
+                               char *const *values, size_t nd, const uint8_t *list,
+                               size_t list_len, saksid_shred_prep **out);
 void saksid_shred_prep_free(saksid_shred_prep *p);
 /* Before the group's commit: syncs the slots made in it (no-op if none). */
 saksi_err saksid_shred_presync(saksid_shred *s);

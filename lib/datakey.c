@@ -733,6 +733,48 @@ saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len, uint8_t 
 }
 
 saksi_err
+saksi_disc2_pack_list(saksi_disc2_ctx *ctx, const uint8_t *list, size_t len, uint8_t *pt,
+                      size_t ptcap, size_t *ptlen)
+{
+	uint8_t *z;
+	size_t zcap, zl, off = 1;
+
+	if (list == NULL || pt == NULL || ptlen == NULL)
+		return SAKSI_ERR_INVAL;
+	*ptlen = 0;
+	if (len < 1 || list[0] == 0 || list[0] > SAKSI_DISCLOSURES_MAX)
+		return SAKSI_ERR_FORMAT;
+	/* The list as compact writes it: count entries, each non-empty, filling it. */
+	for (unsigned i = 0; i < list[0]; i++) {
+		size_t el;
+
+		if (len - off < 2 || (el = saksi_get_u16(list + off)) == 0 || len - off - 2 < el)
+			return SAKSI_ERR_FORMAT;
+		off += 2 + el;
+	}
+	if (off != len)
+		return SAKSI_ERR_FORMAT;
+	if (ptcap < 1 + len)
+		return SAKSI_ERR_INVAL;
+	zcap = ZSTD_compressBound(len);
+	if ((z = malloc(zcap)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	pt[0] = CODEC_LIST;
+	memcpy(pt + 1, list, len);
+	*ptlen = 1 + len;
+	zl = ctx != NULL ? ZSTD_compressCCtx(ctx->dc_cctx, z, zcap, list, len, 3) :
+	    ZSTD_compress(z, zcap, list, len, 3);
+	if (!ZSTD_isError(zl) && zl < len) {
+		pt[0] = CODEC_LIST_ZSTD;
+		memcpy(pt + 1, z, zl);
+		*ptlen = 1 + zl;
+	}
+	sodium_memzero(z, zcap);
+	free(z);
+	return SAKSI_OK;
+}
+
+saksi_err
 saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
                         const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
                         const saksi_hash leaf_hash, const uint8_t *pt, size_t ptlen,

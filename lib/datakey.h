@@ -137,6 +137,15 @@ saksi_err saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t
 size_t saksi_disc2_pack_bound(size_t json_len);
 saksi_err saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len,
                            uint8_t *pt, size_t ptcap, size_t *ptlen);
+/*
+ * saksi_disc2_pack from the compact list itself (saksi_disclosures_check_list hands it
+ * out at ingest), so that nothing is parsed or decoded twice: the same plaintext as
+ * saksi_disc2_pack of the JSON the list was decoded from. pt needs 1 + len bytes (else
+ * SAKSI_ERR_INVAL); SAKSI_ERR_FORMAT for a list that is not count (1..32) non-empty
+ * entries filling len exactly.
+ */
+saksi_err saksi_disc2_pack_list(saksi_disc2_ctx *ctx, const uint8_t *list, size_t len,
+                                uint8_t *pt, size_t ptcap, size_t *ptlen);
 saksi_err saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
                                   const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
                                   const saksi_hash leaf_hash, const uint8_t *pt,

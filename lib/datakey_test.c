@@ -643,6 +643,77 @@ test_disc2_packed(void **state)
 	}
 	saksi_disc2_ctx_free(zc);
 
+	/* From the list the ingest check hands out: the same plaintext as from the JSON. */
+	for (int k = 1; k <= 7; k += 6) {
+		static const char *const pers[] = { "nik", "name", "phone", "kpj", "email",
+		                                    "device_id", "ip" };
+		char *pl, *dj, **nm, **vl;
+		size_t pll, djl, nd, ll;
+		uint8_t *l;
+		json_t *root;
+
+		assert_int_equal(saksi_disclose_payload("{\"nik\":\"3171014101900001\","
+		                 "\"name\":\"SITI AMINAH\",\"phone\":\"+6281234567890\","
+		                 "\"kpj\":\"18045213577\",\"email\":\"siti@example.id\","
+		                 "\"device_id\":\"android-5f2b9c1d\",\"ip\":\"10.20.30.40\"}",
+		                 strlen("{\"nik\":\"3171014101900001\","
+		                 "\"name\":\"SITI AMINAH\",\"phone\":\"+6281234567890\","
+		                 "\"kpj\":\"18045213577\",\"email\":\"siti@example.id\","
+		                 "\"device_id\":\"android-5f2b9c1d\",\"ip\":\"10.20.30.40\"}"),
+		                 pers, (size_t)k, &pl, &pll, &dj, &djl), SAKSI_OK);
+		root = json_loadb(pl, pll, 0, NULL);
+		assert_non_null(root);
+		assert_int_equal(saksi_disclosures_check_list(root, (const uint8_t *)dj, djl, &nm, &vl,
+		                                              &nd, &l, &ll), SAKSI_OK);
+		assert_int_equal(nd, (size_t)k);
+		assert_true(ll <= djl);
+		assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)dj, djl, pt, sizeof(pt),
+		                                  &ptl), SAKSI_OK);
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll, pt2, sizeof(pt2), &ptl2),
+		                 SAKSI_OK);
+		assert_int_equal(ptl, ptl2);
+		assert_memory_equal(pt, pt2, ptl);
+		assert_int_equal(pt[0], k == 1 ? 0 : 1);   /* one short entry; seven compress */
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll, pt2, ll, &ptl2),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll - 1, pt2, sizeof(pt2), &ptl2),
+		                 SAKSI_ERR_FORMAT);
+		saksi_disclosures_free(nm, vl, nd);
+		sodium_memzero(l, ll);
+		free(l);
+		free(pl);
+		free(dj);
+		json_decref(root);
+	}
+	{
+		/* Lists no check makes: no entry, an empty entry, a count over 32, bytes after. */
+		static const uint8_t none[] = { 0 }, empty[] = { 1, 0, 0 },
+		                     many[] = { 33, 0, 1, 'x' }, after[] = { 1, 0, 1, 'x', 'y' },
+		                     single[] = { 1, 0, 1, 'x' };
+
+		assert_int_equal(saksi_disc2_pack_list(NULL, none, sizeof(none), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, empty, sizeof(empty), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, many, sizeof(many), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, after, sizeof(after), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 0, pt, sizeof(pt), &ptl),
+		                 SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, NULL, 4, pt, sizeof(pt), &ptl),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, NULL, sizeof(pt), &ptl),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, pt, sizeof(pt), NULL),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, pt, sizeof(pt), &ptl),
+		                 SAKSI_OK);
+		assert_int_equal(ptl, 5);
+		assert_int_equal(pt[0], 0);
+		assert_memory_equal(pt + 1, single, 4);
+	}
+
 	/* Errors: those of the one-call seal, each half for its own arguments. */
 	assert_int_equal(saksi_disc2_pack(NULL, NULL, 2, pt, sizeof(pt), &ptl), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 2, NULL, sizeof(pt),
