@@ -43,6 +43,11 @@ struct saksi_datakeys {
 	uint8_t *dk_keys;          /* sodium_malloc: 2 x 32, the masters by entry */
 	uint64_t dk_gen[2];        /* 0: entry empty */
 	uint64_t dk_slots;
+	/* New slots not yet written: a run of consecutive ones, written with one pwrite by
+	 * saksi_dk_sync (or before anything else touches the file). */
+	uint8_t *dk_pend;          /* dk_npend x SAKSI_DK_SLOT_SIZE, room for dk_pend_cap */
+	uint64_t dk_pend_first;
+	size_t dk_npend, dk_pend_cap;
 };
 
 static saksi_err
@@ -121,17 +126,28 @@ master_ad(uint8_t ad[sizeof(MASTER_AD) - 1 + 16], const uint8_t store_id[8], uin
 	saksi_put_u64(ad + sizeof(MASTER_AD) - 1 + 8, gen);
 }
 
-/* Fills entry e (SAKSI_DK_SLOT_SIZE bytes): key wrapped by wk under ad. */
+/* Fills entry e (SAKSI_DK_SLOT_SIZE bytes): key wrapped by wk under ad, with nonce (24
+ * random bytes), or a nonce drawn here if NULL. */
 static void
-wrap(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
-     const uint8_t *wk)
+wrap_n(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
+       const uint8_t *wk, const uint8_t *nonce)
 {
 	memset(e, 0, SAKSI_DK_SLOT_SIZE);
 	e[0] = 1;
 	saksi_put_u64(e + E_GEN, gen);
-	randombytes_buf(e + E_NONCE, 24);
+	if (nonce != NULL)
+		memcpy(e + E_NONCE, nonce, 24);
+	else
+		randombytes_buf(e + E_NONCE, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(e + E_CT, NULL, key, SAKSI_DK_KEYLEN, ad,
 	                                           adlen, NULL, e + E_NONCE, wk);
+}
+
+static void
+wrap(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
+     const uint8_t *wk)
+{
+	wrap_n(e, gen, key, ad, adlen, wk, NULL);
 }
 
 static saksi_err
@@ -349,11 +365,19 @@ fail:
 	return e;
 }
 
+static saksi_err pend_flush(saksi_datakeys *dk);
+
 void
 saksi_dk_close(saksi_datakeys *dk)
 {
 	if (dk == NULL)
 		return;
+	/* Written as before, when each was written at once; synced by no one. */
+	(void)pend_flush(dk);
+	if (dk->dk_pend != NULL) {
+		sodium_memzero(dk->dk_pend, dk->dk_pend_cap * SAKSI_DK_SLOT_SIZE);
+		free(dk->dk_pend);
+	}
 	if (dk->dk_fd >= 0)
 		close(dk->dk_fd);
 	if (dk->dk_mfd >= 0)
@@ -380,10 +404,60 @@ slot_off(uint64_t slot)
 	return (off_t)(SAKSI_DK_HDR_SIZE + slot * SAKSI_DK_SLOT_SIZE);
 }
 
+/*
+ * Writes the pending run of new slots, one pwrite for all. On failure they are dropped:
+ * nothing refers to a slot before the sync that follows its write (saksi_dk_create), and
+ * that sync is the one that reports the failure.
+ */
+static saksi_err
+pend_flush(saksi_datakeys *dk)
+{
+	saksi_err e;
+
+	if (dk->dk_npend == 0)
+		return SAKSI_OK;
+	e = pwrite_all(dk->dk_fd, dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE,
+	               slot_off(dk->dk_pend_first));
+	sodium_memzero(dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE);
+	dk->dk_npend = 0;
+	return e;
+}
+
+static int
+pend_has(const saksi_datakeys *dk, uint64_t slot)
+{
+	return dk->dk_npend > 0 && slot >= dk->dk_pend_first &&
+	    slot - dk->dk_pend_first < dk->dk_npend;
+}
+
+/* Room for one more pending slot at the end of the run; 0 if none could be made. */
+static int
+pend_room(saksi_datakeys *dk)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (dk->dk_npend < dk->dk_pend_cap)
+		return 1;
+	cap = dk->dk_pend_cap ? 2 * dk->dk_pend_cap : 64;
+	if ((p = malloc(cap * SAKSI_DK_SLOT_SIZE)) == NULL)
+		return 0;
+	if (dk->dk_npend > 0)
+		memcpy(p, dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE);
+	if (dk->dk_pend != NULL) {
+		sodium_memzero(dk->dk_pend, dk->dk_pend_cap * SAKSI_DK_SLOT_SIZE);
+		free(dk->dk_pend);
+	}
+	dk->dk_pend = p;
+	dk->dk_pend_cap = cap;
+	return 1;
+}
+
 saksi_err
 saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 {
 	uint8_t en[SAKSI_DK_SLOT_SIZE], ad[sizeof(SLOT_AD) - 1 + 16];
+	uint8_t rnd[SAKSI_DK_KEYLEN + 24];
 	uint64_t gen;
 	saksi_err e;
 
@@ -392,10 +466,28 @@ saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	if (slot >= SAKSI_DK_SLOTS_MAX)
 		return SAKSI_ERR_RANGE;
 	gen = dk->dk_gen[cur(dk)];
-	randombytes_buf(key, SAKSI_DK_KEYLEN);
+	/* The key and its wrapping nonce in one draw: one system call, not two. */
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(key, rnd, SAKSI_DK_KEYLEN);
 	slot_ad(ad, slot, gen);
-	wrap(en, gen, key, ad, sizeof(ad), master_of(dk, gen));
-	if ((e = pwrite_all(dk->dk_fd, en, sizeof(en), slot_off(slot))) != SAKSI_OK) {
+	wrap_n(en, gen, key, ad, sizeof(ad), master_of(dk, gen), rnd + SAKSI_DK_KEYLEN);
+	sodium_memzero(rnd, sizeof(rnd));
+	/*
+	 * The committer makes slots in order, one per new participant: they wait and go to
+	 * the file together, at the group's sync. A slot out of that order (or no memory
+	 * for the run) writes what waits, then itself, at once.
+	 */
+	e = SAKSI_OK;
+	if (dk->dk_npend > 0 && slot != dk->dk_pend_first + dk->dk_npend)
+		e = pend_flush(dk);
+	if (e == SAKSI_OK && pend_room(dk)) {
+		if (dk->dk_npend == 0)
+			dk->dk_pend_first = slot;
+		memcpy(dk->dk_pend + dk->dk_npend * SAKSI_DK_SLOT_SIZE, en, sizeof(en));
+		dk->dk_npend++;
+	} else if (e == SAKSI_OK && (e = pend_flush(dk)) == SAKSI_OK)
+		e = pwrite_all(dk->dk_fd, en, sizeof(en), slot_off(slot));
+	if (e != SAKSI_OK) {
 		sodium_memzero(key, SAKSI_DK_KEYLEN);
 		return e;
 	}
@@ -436,7 +528,12 @@ get_once(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	size_t got;
 	saksi_err e;
 
-	if ((e = pread_all(dk->dk_fd, en, sizeof(en), slot_off(slot), &got)) != SAKSI_OK)
+	if (pend_has(dk, slot)) {
+		memcpy(en, dk->dk_pend + (slot - dk->dk_pend_first) * SAKSI_DK_SLOT_SIZE,
+		       sizeof(en));
+		got = sizeof(en);
+	} else if ((e = pread_all(dk->dk_fd, en, sizeof(en), slot_off(slot), &got)) !=
+	           SAKSI_OK)
 		return e;
 	if (got < sizeof(en))
 		return SAKSI_ERR_NOT_FOUND;
@@ -466,14 +563,23 @@ saksi_dk_wipe(saksi_datakeys *dk, uint64_t slot)
 		return SAKSI_ERR_INVAL;
 	if (slot >= dk->dk_slots)
 		return SAKSI_OK;   /* never written: nothing to destroy */
+	if (pend_has(dk, slot)) {
+		saksi_err e = pend_flush(dk);
+		if (e != SAKSI_OK)
+			return e;
+	}
 	return pwrite_all(dk->dk_fd, zero, sizeof(zero), slot_off(slot));
 }
 
 saksi_err
 saksi_dk_sync(saksi_datakeys *dk)
 {
+	saksi_err e;
+
 	if (dk == NULL || !dk->dk_write)
 		return SAKSI_ERR_INVAL;
+	if ((e = pend_flush(dk)) != SAKSI_OK)
+		return e;
 	return sync_fd(dk->dk_fd);
 }
 
@@ -492,6 +598,8 @@ finish_rotation(saksi_datakeys *dk, uint64_t *rewrapped)
 	size_t got;
 	saksi_err e = SAKSI_OK;
 
+	if ((e = pend_flush(dk)) != SAKSI_OK)
+		return e;   /* every slot is re-wrapped from the file */
 	if ((key = sodium_malloc(SAKSI_DK_KEYLEN)) == NULL)
 		return SAKSI_ERR_NOMEM;
 	for (uint64_t s = 0; s < dk->dk_slots; s++) {

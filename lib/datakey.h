@@ -55,10 +55,14 @@ void saksi_dk_close(saksi_datakeys *dk);
 
 /*
  * Makes a new random data key in slot (< SAKSI_DK_SLOTS_MAX), wrapped by the current
- * master, and writes the slot (not synced: call saksi_dk_sync before anything that
- * refers to the slot is committed). key gets the clear data key (the caller keeps it in
- * guarded memory and wipes it). Overwrites whatever the slot held: the caller allocates
- * slots. SAKSI_ERR_RANGE, SAKSI_ERR_IO, SAKSI_ERR_INVAL on a read-only handle.
+ * master, and writes the slot at the latest at the next saksi_dk_sync (call it before
+ * anything that refers to the slot is committed): consecutive new slots wait and are
+ * written together, and this handle reads them meanwhile; other handles see them once
+ * written. key gets the clear data key (the caller keeps it in guarded memory and wipes
+ * it). Overwrites whatever the slot held: the caller allocates slots. SAKSI_ERR_RANGE,
+ * SAKSI_ERR_IO (also for slots that waited: they are then dropped), SAKSI_ERR_INVAL on a
+ * read-only handle. saksi_dk_sync, saksi_dk_wipe of a waiting slot, a rotation and
+ * saksi_dk_close write the waiting slots first.
  */
 saksi_err saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 /*
@@ -69,7 +73,8 @@ saksi_err saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_D
 saksi_err saksi_dk_get(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 /* Overwrites slot with zeros in place (not synced: saksi_dk_sync). SAKSI_ERR_IO. */
 saksi_err saksi_dk_wipe(saksi_datakeys *dk, uint64_t slot);
-/* fdatasync of the slot file. SAKSI_ERR_IO. */
+/* Writes the waiting new slots, then fdatasync of the slot file. SAKSI_ERR_IO,
+ * SAKSI_ERR_FULL. */
 saksi_err saksi_dk_sync(saksi_datakeys *dk);
 
 /*

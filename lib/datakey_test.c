@@ -4,6 +4,7 @@
  * rest v2 (round trip, compaction, forgotten, wrong index, v1 still read). Real files in
  * a mkdtemp() directory, real libsodium.
  */
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <zstd.h>
@@ -116,6 +119,95 @@ test_create_get(void **state)
 	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_OK);
 	assert_memory_equal(got, k0, 32);
 	saksi_dk_close(dk);
+}
+
+/*
+ * New slots made in order wait and go to the file together at the sync: the writer
+ * reads them meanwhile, another handle only once written; a slot out of order, a wipe
+ * of a waiting slot, a rotation and a close write them first. A write that fails at
+ * the sync reports it and drops them (nothing may refer to them before that sync).
+ */
+static void
+test_pending(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[12][32], got[32];
+	saksi_datakeys *dk, *rd;
+	struct rlimit old, lim;
+	struct stat st;
+
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(saksi_dk_create(dk, (uint64_t)i, k[i]), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), 10);
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(st.st_size, SAKSI_DK_HDR_SIZE);   /* nothing written yet */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(saksi_dk_get(dk, (uint64_t)i, got), SAKSI_OK);
+		assert_memory_equal(got, k[i], 32);
+	}
+	assert_int_equal(saksi_dk_get(rd, 4, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(saksi_dk_get(rd, (uint64_t)i, got), SAKSI_OK);
+		assert_memory_equal(got, k[i], 32);
+	}
+
+	/* Out of order: the run waiting is written first (not synced), then this one. */
+	assert_int_equal(saksi_dk_create(dk, 10, k[10]), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 20, k[11]), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 10, got), SAKSI_OK);
+	assert_memory_equal(got, k[10], 32);
+	assert_int_equal(saksi_dk_get(rd, 20, got), SAKSI_ERR_NOT_FOUND);   /* waits */
+	assert_int_equal(saksi_dk_get(dk, 20, got), SAKSI_OK);
+	assert_memory_equal(got, k[11], 32);
+	/* A waiting slot wiped: written, then zeroed; its neighbour stays. */
+	assert_int_equal(saksi_dk_create(dk, 21, k[0]), SAKSI_OK);
+	assert_int_equal(saksi_dk_wipe(dk, 21), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 21, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(rd, 21, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(rd, 20, got), SAKSI_OK);
+	assert_memory_equal(got, k[11], 32);
+	/* A rotation re-wraps the waiting ones too. */
+	assert_int_equal(saksi_dk_create(dk, 22, k[1]), SAKSI_OK);
+	assert_int_equal(saksi_dk_rotate(dk, NULL), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 22, got), SAKSI_OK);
+	assert_memory_equal(got, k[1], 32);
+	saksi_dk_close(rd);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 22, got), SAKSI_OK);
+	assert_memory_equal(got, k[1], 32);
+	/* Closed with one waiting: written, as it was when each went at once. */
+	assert_int_equal(saksi_dk_create(dk, 23, k[2]), SAKSI_OK);
+	saksi_dk_close(dk);
+	assert_int_equal(saksi_dk_get(rd, 23, got), SAKSI_OK);
+	assert_memory_equal(got, k[2], 32);
+
+	/* The file may not grow: the sync fails and the waiting slots are gone. */
+	dk = open_w(f);
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(saksi_dk_create(dk, 24, k[3]), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 25, k[4]), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(saksi_dk_get(dk, 24, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 25, got), SAKSI_ERR_NOT_FOUND);
+	/* The same slots made again (the group that failed is retried): written. */
+	assert_int_equal(saksi_dk_create(dk, 24, k[3]), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 24, got), SAKSI_OK);
+	assert_memory_equal(got, k[3], 32);
+	saksi_dk_close(rd);
+	saksi_dk_close(dk);
+	sodium_memzero(k, sizeof(k));
 }
 
 static void
@@ -810,6 +902,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2_zstd_one_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2_packed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 
