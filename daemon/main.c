@@ -210,16 +210,33 @@ index_done(void *arg, const saksid_index_stats *ix, uint64_t upto, saksi_err e)
 {
 	const saksid_log *lg = arg;
 
+	/* Only the end that caught up: failures are index_retry's, and retried. */
+	(void)upto;
+	(void)e;
+	saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
+	            "(%llu without their personal fields: disclosures did not open)",
+	            ix->is_reset ? "rebuilt for another index_key" : "caught up",
+	            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
+	            (unsigned long long)ix->is_undisclosed);
+}
+
+/* Each failure of the background index catch-up, and its recovery (commit.h): the
+ * catch-up tries again by itself, so the log says when, and when it worked. */
+static void
+index_retry(void *arg, uint64_t upto, saksi_err e, uint64_t row, uint64_t wait_ms)
+{
+	const saksid_log *lg = arg;
+
 	if (e != SAKSI_OK)
-		saksid_logf(lg, LOG_ERR, "indexes: the catch-up stopped at entry %llu: %s; "
-		            "queries cover entries below it until saksid restarts",
-		            (unsigned long long)upto, saksi_strerror(e));
+		saksid_logf(lg, LOG_ERR, "indexes: the catch-up failed at entry %llu: %s "
+		            "(%llu in a row); trying again in %llu s, queries cover entries below "
+		            "it meanwhile (saksi status shows it)", (unsigned long long)upto,
+		            saksi_strerror(e), (unsigned long long)row,
+		            (unsigned long long)((wait_ms + 999) / 1000));
 	else
-		saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
-		            "(%llu without their personal fields: disclosures did not open)",
-		            ix->is_reset ? "rebuilt for another index_key" : "caught up",
-		            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
-		            (unsigned long long)ix->is_undisclosed);
+		saksid_logf(lg, LOG_NOTICE, "indexes: the catch-up goes on from entry %llu "
+		            "after %llu failure(s)", (unsigned long long)upto,
+		            (unsigned long long)row);
 }
 
 int
@@ -483,6 +500,7 @@ main(int argc, char **argv)
 	co.co_index_background = 1;
 	co.co_index_batch = cf.cf_index_catchup_batch;
 	co.co_index_done = index_done;
+	co.co_index_retry = index_retry;
 	co.co_index_arg = &lg;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
