@@ -32,6 +32,7 @@
 #include "log.h"
 #include "note.h"
 #include "rules.h"
+#include "rulestail.h"
 #include "sandbox.h"
 #include "schema.h"
 #include "server.h"
@@ -80,33 +81,83 @@ load_key(const saksid_log *lg, const char *what, const char *path, int kind,
 	return 0;
 }
 
-/* Loads the rules file named by the config and hands it to the committer. */
+/* Parses the rules file; *r in memory mode when events > 0. */
 static int
-load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
+parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint64_t ms,
+            saksi_rules **r)
 {
-	saksi_rules *r = NULL;
 	char err[512];
 	saksi_err e;
 
 	err[0] = '\0';
-	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, &r, err, sizeof(err));
+	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, r, err, sizeof(err));
 	if (e != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
 	}
 	/* Windows in memory, snapshots in the ledger's transactions (RULES.md 4.4). */
-	if (cf->cf_rules_snapshot_events > 0 &&
-	    (e = saksi_rules_memory(r, cf->cf_rules_snapshot_events,
-	    cf->cf_rules_snapshot_ms)) != SAKSI_OK) {
-		saksi_rules_free(r);
+	if (events > 0 && saksi_rules_memory(*r, events, ms) != SAKSI_OK) {
+		saksi_rules_free(*r);
+		*r = NULL;
 		return EXIT_SYSTEM;
 	}
+	return 0;
+}
+
+/* Hands r to the committer. */
+static int
+attach_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
+             saksi_rules *r)
+{
+	saksi_err e;
+
 	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
 		            cf->cf_rules, saksi_strerror(e));
 		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
 	}
 	return 0;
+}
+
+/*
+ * Loads the rules file named by the config and hands it to the committer. In LMDB mode
+ * (rules_snapshot_events = 0), a state last written in memory mode by a saksid that did
+ * not stop cleanly has a tail (RULES.md 4.4) that only memory mode can evaluate again,
+ * and attaching in LMDB mode would drop it: the windows would lack those events (an
+ * alert lost, or raised twice). So the same rules are attached in memory mode first,
+ * the tail evaluated again and checked against the log, and the LMDB-mode attach then
+ * writes their snapshot in its own transaction: the state it starts from is complete.
+ */
+static int
+load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
+           saksi_ledger *ledger)
+{
+	saksi_rules *r = NULL;
+	uint64_t from = 0, to = 0;
+	saksi_err e;
+	int rc;
+
+	if (cf->cf_rules_snapshot_events == 0 && ledger != NULL) {
+		if ((e = saksid_rules_pending_tail(ledger, &from, &to)) != SAKSI_OK) {
+			saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be read: %s",
+			            cf->cf_rules, saksi_strerror(e));
+			return e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
+		}
+		if (from < to) {
+			saksid_logf(lg, LOG_NOTICE, "rules: the windows were kept in memory by a "
+			            "saksid that did not stop cleanly; entries from %llu up to %llu "
+			            "are evaluated again in memory before rules_snapshot_events = 0 "
+			            "keeps them in the ledger", (unsigned long long)from,
+			            (unsigned long long)to);
+			if ((rc = parse_rules(lg, cf, SAKSID_RULES_TAIL_BATCH, 0, &r)) != 0 ||
+			    (rc = attach_rules(lg, cf, cm, r)) != 0)
+				return rc;
+		}
+	}
+	if ((rc = parse_rules(lg, cf, cf->cf_rules_snapshot_events, cf->cf_rules_snapshot_ms,
+	                      &r)) != 0)
+		return rc;
+	return attach_rules(lg, cf, cm, r);
 }
 
 /* Gives dir (+ name) to the drop account, if any; logs why it cannot. */
@@ -535,7 +586,7 @@ main(int argc, char **argv)
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
-	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
+	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm, ledger)) != 0)
 		goto out;
 	if (cf.cf_retention_days != 0) {
 		uint64_t forgotten = 0;
@@ -677,7 +728,7 @@ main(int argc, char **argv)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
-		    load_rules(&lg, &cf, cm) == 0)
+		    load_rules(&lg, &cf, cm, NULL) == 0)
 			saksid_logf(&lg, LOG_INFO, "rules %s reloaded", cf.cf_rules);
 		else if (sig == SIGHUP && cf.cf_rules != NULL)
 			saksid_logf(&lg, LOG_ERR, "rules %s not reloaded: the old rules stay",

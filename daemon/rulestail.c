@@ -9,6 +9,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "bytes.h"
 #include "detect.h"
 #include "merkle.h"
 #include "rulestail.h"
@@ -112,5 +113,61 @@ saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
 		upto = end;
 	} while (upto < st->rt_to);
 	saksi_detect_free(d);
+	return e;
+}
+
+saksi_err
+saksid_rules_pending_tail(saksi_ledger *l, uint64_t *from, uint64_t *to)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_val k = { 1, (void *)"N" }, v;
+	uint64_t next = UINT64_MAX, size;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	if (from != NULL)
+		*from = 0;
+	if (to != NULL)
+		*to = 0;
+	if (l == NULL || from == NULL || to == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
+		return e;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+		saksi_ledger_abort(txn);
+		return SAKSI_ERR_LEDGER;
+	}
+	size = saksi_ledger_size(txn);
+	/* RULES.md 4.4: 'N' (34 bytes, next leaf at 26) and 'C' (17, next leaf at 9). */
+	if ((rc = mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi)) == MDB_NOTFOUND)
+		goto out;          /* no rule state yet */
+	if (rc != 0) {
+		e = SAKSI_ERR_LEDGER;
+		goto out;
+	}
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND)
+		goto out;          /* written in LMDB mode: current */
+	if (rc != 0 || v.mv_size != 34) {
+		e = rc != 0 ? SAKSI_ERR_LEDGER : SAKSI_ERR_CORRUPT;
+		goto out;
+	}
+	next = saksi_get_u64((const uint8_t *)v.mv_data + 26);
+	k.mv_data = (void *)"C";
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND)
+		goto out;          /* no evaluation since the state was first loaded */
+	if (rc != 0 || v.mv_size != 17) {
+		e = rc != 0 ? SAKSI_ERR_LEDGER : SAKSI_ERR_CORRUPT;
+		goto out;
+	}
+	*to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
+	*from = next == UINT64_MAX ? *to : next;
+	if (*from > *to || *to > size) {
+		*from = *to = 0;
+		e = SAKSI_ERR_CORRUPT;
+	}
+out:
+	saksi_ledger_abort(txn);
 	return e;
 }

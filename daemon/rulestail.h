@@ -38,4 +38,15 @@ saksi_err saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi
                               const saksi_seckey *store, saksi_datakeys *dk,
                               saksid_rules_tail *st);
 
+/*
+ * Before the rules are attached: the tail that a start in memory mode would evaluate
+ * again, read from the state database as it is (RULES.md 4.4: [N's next leaf, C's next
+ * leaf)). *from == *to when there is none: no state, a state last written in LMDB mode
+ * (no N or C), or a clean stop. Attaching in LMDB mode drops N and C, so a caller about
+ * to do that with a tail pending must first evaluate it in memory mode (saksid does:
+ * main.c), or the windows would lack those events. SAKSI_ERR_CORRUPT for records of the
+ * wrong size or a tail past the ledger's end, SAKSI_ERR_INVAL, the ledger's errors.
+ */
+saksi_err saksid_rules_pending_tail(saksi_ledger *l, uint64_t *from, uint64_t *to);
+
 #endif
