@@ -109,6 +109,7 @@ struct saksid_committer {
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
 	saksi_detect *c_detect;       /* the events' view for the rules (detect.h) */
+	saksid_rules_tail c_tail;     /* what the last saksid_commit_rules_set evaluated again */
 
 	/* Secondary indexes (index.h): on whenever co_blind is given. */
 	MDB_dbi c_ix_dbi;
@@ -526,6 +527,12 @@ saksid_commit_index_start(saksid_committer *c)
 	return SAKSI_OK;
 }
 
+void
+saksid_commit_rules_tail(const saksid_committer *c, saksid_rules_tail *out)
+{
+	*out = c->c_tail;
+}
+
 int
 saksid_commit_index_health(const saksid_committer *c, saksid_index_health *h)
 {
@@ -740,7 +747,7 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			c->c_have_refwin = 1;
 		/* Memory mode: the events after the snapshot, evaluated again. */
 		if ((e = saksid_rules_resume(c->c_ledger, r, c->c_blind, c->c_store_key, c->c_dk,
-		                             NULL)) != SAKSI_OK)
+		                             &c->c_tail)) != SAKSI_OK)
 			goto fail;
 		count_alerts(c, r, last);
 	} else if (c->c_rules != NULL) {

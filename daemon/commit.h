@@ -19,6 +19,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "rules.h"
+#include "rulestail.h"
 #include "saksi_error.h"
 #include "shred.h"
 
@@ -121,6 +122,12 @@ const char *saksid_commit_receipt(const saksid_committer *c, const saksid_item *
  * fails the group like a ledger failure. After the commit, the new alerts are published.
  */
 saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
+/*
+ * What the last saksid_commit_rules_set with rules evaluated again (rulestail.h), whether
+ * it succeeded or not: saksid logs it at start, and on a mismatch (SAKSI_ERR_CORRUPT)
+ * names the leaf (rt_bad). The caller's thread, after saksid_commit_rules_set returned.
+ */
+void saksid_commit_rules_tail(const saksid_committer *c, saksid_rules_tail *out);
 /*
  * Sends every alert past the published mark on co_alerts_sock (one JSON line each,
  * RULES.md 5.2, never blocking) and moves the mark, in a write transaction of its own:

@@ -81,6 +81,55 @@ load_key(const saksid_log *lg, const char *what, const char *path, int kind,
 	return 0;
 }
 
+/*
+ * What the start's tail (RULES.md 4.4, rulestail.h) did, on one line: the events
+ * evaluated again after the last snapshot and the alerts they found again in the log;
+ * a mismatch is an error that names the leaf, and what to do.
+ */
+static void
+log_tail(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm, saksi_err e,
+         const char *why, int start)
+{
+	saksid_rules_tail t;
+
+	saksid_commit_rules_tail(cm, &t);
+	if (!t.rt_memory)
+		return;
+	if (e == SAKSI_OK) {
+		if (!start)
+			return;   /* a reload: no tail (RULES.md 4.4) */
+		saksid_logf(lg, LOG_INFO, "rules: %s%llu events evaluated again from entry %llu "
+		            "up to %llu (after the last snapshot), %llu alerts found again in the "
+		            "log, in %llu ms", why, (unsigned long long)t.rt_events,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_refound, (unsigned long long)t.rt_ms);
+		return;
+	}
+	if (t.rt_bad == UINT64_MAX)
+		return;   /* not a mismatch: the caller logs the error */
+	if (t.rt_bad < t.rt_to)
+		saksid_logf(lg, LOG_ERR, "rules %s: evaluating the entries after the last "
+		            "snapshot again (from %llu up to %llu), entry %llu raised an alert the "
+		            "log does not hold (%llu events evaluated before it, %llu alerts found "
+		            "again): the rule state does not belong to these rules or this "
+		            "ledger", cf->cf_rules,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_bad, (unsigned long long)t.rt_events,
+		            (unsigned long long)t.rt_refound);
+	else
+		saksid_logf(lg, LOG_ERR, "rules %s: evaluating the entries after the last "
+		            "snapshot again (from %llu up to %llu, %llu events) found %llu of the log's "
+		            "alerts again, not up to its last, alert %llu: the rule state does "
+		            "not belong to these rules or this ledger", cf->cf_rules,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_events, (unsigned long long)t.rt_refound,
+		            (unsigned long long)t.rt_log_last);
+	saksid_logf(lg, LOG_ERR, "rules %s: the last saksid stopped without a snapshot "
+	            "(kill -9, a crash) and ran other rules than these, or the state is "
+	            "damaged; start it once with the rules file that ran then, and stop it with "
+	            "SIGTERM, which writes a snapshot; then change the rules", cf->cf_rules);
+}
+
 /* Parses the rules file; *r in memory mode when events > 0. */
 static int
 parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint64_t ms,
@@ -104,14 +153,16 @@ parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint
 	return 0;
 }
 
-/* Hands r to the committer. */
+/* Hands r to the committer; what the start's tail did is logged. */
 static int
 attach_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
-             saksi_rules *r)
+             saksi_rules *r, const char *why, int start)
 {
 	saksi_err e;
 
-	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
+	e = saksid_commit_rules_set(cm, r);
+	log_tail(lg, cf, cm, e, why, start);
+	if (e != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
 		            cf->cf_rules, saksi_strerror(e));
 		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
@@ -150,14 +201,14 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
 			            "keeps them in the ledger", (unsigned long long)from,
 			            (unsigned long long)to);
 			if ((rc = parse_rules(lg, cf, SAKSID_RULES_TAIL_BATCH, 0, &r)) != 0 ||
-			    (rc = attach_rules(lg, cf, cm, r)) != 0)
+			    (rc = attach_rules(lg, cf, cm, r, "switching to LMDB mode: ", 1)) != 0)
 				return rc;
 		}
 	}
 	if ((rc = parse_rules(lg, cf, cf->cf_rules_snapshot_events, cf->cf_rules_snapshot_ms,
 	                      &r)) != 0)
 		return rc;
-	return attach_rules(lg, cf, cm, r);
+	return attach_rules(lg, cf, cm, r, "", ledger != NULL);
 }
 
 /* Gives dir (+ name) to the drop account, if any; logs why it cannot. */

@@ -23,6 +23,13 @@ typedef struct saksid_rules_tail {
 	uint64_t rt_from, rt_to;   /* the leaves [from, to) evaluated again */
 	uint64_t rt_events;        /* events among them that the engine evaluated */
 	uint64_t rt_refound;       /* alerts raised again and found in the log */
+	uint64_t rt_ms;            /* how long it took (monotonic clock) */
+	uint64_t rt_bad;           /* SAKSI_ERR_CORRUPT: the leaf whose evaluation raised an
+	                              alert other than the log's, or rt_to when the tail
+	                              ended without raising the log's last ones; else
+	                              UINT64_MAX */
+	uint64_t rt_log_last;      /* the log's last alert id (0: none) */
+	int rt_memory;             /* 1: memory mode (0: LMDB mode, nothing evaluated) */
 } saksid_rules_tail;
 
 /*

@@ -1,9 +1,10 @@
 /*
  * rules_switch_test.c: the built saksid killed with SIGKILL with its rules' windows in
- * one mode (RULES.md 4.4: in memory, or in LMDB) and started in the other. After a
- * switch the windows must hold every event (no alert lost, none raised twice: `saksi
- * replay --check` reproduces the ledger's alerts, numbered 1..n). Waits on conditions
- * only.
+ * one mode (RULES.md 4.4: in memory, or in LMDB) and started in the other, and a start
+ * whose tail does not raise the log's alerts again. After a switch the windows must hold
+ * every event (no alert lost, none raised twice: `saksi replay --check` reproduces the
+ * ledger's alerts, numbered 1..n); a mismatch must stop the start (exit 1) with a line
+ * naming the entry and what to do. Waits on conditions only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +35,13 @@ static const char rules_text[] =
     "rule three_niks\n  type value_count\n  severity high\n  events book\n"
     "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
     "  suppress 1h\n  reraise 1\n";
+/* The same without two_bookings: a state it did not make. */
+static const char rules_other[] =
+    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
+    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
+    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
+    "  suppress 1h\n  reraise 1\n";
+
 static struct fx fx;
 static char url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
 static char rules_path[DR_NAME_LEN + 16];
@@ -252,9 +260,15 @@ test_memory_killed_then_lmdb(void **state)
 	write_conf(0);
 	off = log_len();
 	start();
+	free(dr_await_file(errlog, "rules: switching to LMDB mode:", daemon_pid));
 	text = log_from(off, NULL);
 	log_line(text, "the windows were kept in memory by a saksid that did not stop "
-	         "cleanly; entries from 0 up to 2 are evaluated again");
+	         "cleanly");
+	assert_non_null(strstr(log_line(text, "rules: switching to LMDB mode:"),
+	                       "2 events evaluated again from entry 0 up to 2 (after the last "
+	                       "snapshot), 1 alerts found again in the log, in "));
+	/* The start in LMDB mode itself has no tail to log. */
+	assert_null(strstr(text, "rules: 0 events evaluated again"));
 	free(text);
 	/* The LMDB state now holds the first two: the next bookings alert on both rules
 	 * (without them, neither would: the windows would hold one booking). */
@@ -286,19 +300,114 @@ test_lmdb_killed_then_memory(void **state)
 	off = log_len();
 	start();
 	free(dr_await_file(errlog, "serving", daemon_pid));
-	text = log_from(off, NULL);
-	assert_null(strstr(text, "the windows were kept in memory"));
+	text = log_from(off, &off);
+	assert_non_null(strstr(log_line(text, "rules: 0 events evaluated again"),
+	                       "0 alerts found again"));
 	free(text);
 	bookings(2);
 	stop(SIGKILL);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 2);
 	start();
+	free(dr_await_file(errlog, "rules: 2 events evaluated again", daemon_pid));
+	text = log_from(off, NULL);
+	assert_null(strstr(log_line(text, "rules: 2 events evaluated again"),
+	                   " 0 alerts found again"));
+	free(text);
 	bookings(1);
 	stop(SIGTERM);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 0);                /* a clean stop: no tail */
 	check_alerts(5);
+}
+
+/* A tail that does not raise the log's alerts (the rules changed between a kill and
+ * the start): saksid refuses to start, naming the entry; with the rules that ran it
+ * starts, and a clean stop lets the rules change. */
+static void
+test_tail_mismatch_refused(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+	int st;
+	pid_t pid;
+
+	(void)state;
+	write_conf(1000);
+	start();
+	bookings(3);
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 3);
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	off = log_len();
+	pid = dr_saksid_start(conf, errlog, NULL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	text = log_from(off, &off);
+	/* Leaves: bookings 0 and 1, the alert, booking 3. Without two_bookings the first
+	 * alert raised again is three_niks' at 3, where the log holds two_bookings' first. */
+	log_line(text, "entry 3 raised an alert the log does not hold");
+	log_line(text, "start it once with the rules file that ran then, and stop it with "
+	         "SIGTERM");
+	log_line(text, "the rule state cannot be attached");
+	assert_null(strstr(text, "serving"));
+	free(text);
+	/* Nothing was changed by the refused start: the same tail, the rules that ran. */
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 3);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+	start();
+	free(dr_await_file(errlog, "rules: 3 events evaluated again", daemon_pid));
+	text = log_from(off, NULL);
+	log_line(text, "rules: 3 events evaluated again");
+	free(text);
+	stop(SIGTERM);
+	/* Stopped cleanly: the other rules start (their state is kept by fingerprint). */
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	start();
+	bookings(1);
+	stop(SIGTERM);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+}
+
+/* A tail that raises none of the log's alerts (the rule that raised them is gone): the
+ * same refusal, saying how far the tail got. */
+static void
+test_tail_missing_refused(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+	int st;
+	pid_t pid;
+
+	(void)state;
+	write_conf(1000);
+	start();
+	bookings(2);     /* two_bookings' alert 1; three_niks needs a third NIK */
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 2);
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	off = log_len();
+	pid = dr_saksid_start(conf, errlog, NULL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	text = log_from(off, NULL);
+	log_line(text, "(from 0 up to 2, 2 events) found 0 of the log's alerts again, not up "
+	         "to its last, alert 1");
+	log_line(text, "start it once with the rules file that ran then");
+	assert_null(strstr(text, "serving"));
+	free(text);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+	start();
+	bookings(1);
+	stop(SIGTERM);
+	check_alerts(3);
 }
 
 static int
@@ -331,6 +440,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_memory_killed_then_lmdb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lmdb_killed_then_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_missing_refused, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
