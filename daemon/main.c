@@ -179,6 +179,10 @@ attach_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm
  * the tail evaluated again and checked against the log, and the LMDB-mode attach then
  * writes their snapshot in its own transaction: the state it starts from is complete.
  */
+/* The detour's snapshot interval: above any tail (rules_snapshot_events is at most
+ * 100000000), so that the tail is evaluated again as one run, as at a memory-mode start. */
+#define SWITCH_SNAPSHOT_EVENTS 100000000ull
+
 static int
 load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
            saksi_ledger *ledger)
@@ -200,7 +204,7 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
 			            "are evaluated again in memory before rules_snapshot_events = 0 "
 			            "keeps them in the ledger", (unsigned long long)from,
 			            (unsigned long long)to);
-			if ((rc = parse_rules(lg, cf, SAKSID_RULES_TAIL_BATCH, 0, &r)) != 0 ||
+			if ((rc = parse_rules(lg, cf, SWITCH_SNAPSHOT_EVENTS, 0, &r)) != 0 ||
 			    (rc = attach_rules(lg, cf, cm, r, "switching to LMDB mode: ", 1)) != 0)
 				return rc;
 		}
