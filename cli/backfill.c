@@ -257,6 +257,12 @@ cmd_backfill_links(int argc, char **argv)
 		printf("done; not compacted: the store-key copies of what was re-sealed stay "
 		    "in free pages until LMDB reuses them\n");
 	} else {
+		/* Again, just before the file is replaced: a saksid started meanwhile would
+		 * keep writing to the old one (F_GETLK sees other processes' locks only). */
+		if (env_in_use(ledger_dir))
+			xdie("the ledger %s was opened by another process (saksid?) while the "
+			    "links were back-filled: stop it and run this again to compact",
+			    ledger_dir);
 		compact(l, ledger_dir, cf.cf_state_dir);
 		printf("done; %s compacted: no free page holds an old copy\n", ledger_dir);
 	}
