@@ -866,6 +866,29 @@ test_prep_threads(void **state)
 		free(json);
 	}
 	assert_int_equal(saksi_dk_slots(v.dk), 3);   /* three participants */
+	/* Refused at ingest (the sealed disclosures tampered with, or the signature):
+	 * nothing prepared. */
+	for (int k = 0; k < 2; k++) {
+		saksid_item bad;
+		uint8_t *copy = malloc(k == 0 ? fi[0].sealed_len : fi[0].env_len);
+
+		assert_non_null(copy);
+		fx_frame1(&fi[0], &bad);
+		if (k == 0) {
+			memcpy(copy, fi[0].sealed, fi[0].sealed_len);
+			copy[fi[0].sealed_len - 1] ^= 1;
+			bad.it_sealed = copy;
+		} else {
+			memcpy(copy, fi[0].env, fi[0].env_len);
+			copy[fi[0].env_len - 1] ^= 1;
+			bad.it_env = copy;
+		}
+		assert_int_equal(saksid_ingest_check(ig, &bad, FX_NOW),
+		                 k == 0 ? SAKSI_R_DISCLOSURE : SAKSI_R_SIGNATURE);
+		assert_null(bad.it_shprep);
+		saksid_item_clear(&bad);
+		free(copy);
+	}
 	env_close(&v);
 	prep_mode = 0;
 	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
