@@ -673,8 +673,9 @@ check_json(const json_t *payload, const uint8_t *disclosures_json, size_t disclo
 		const char *s = json_string_value(v);
 		size_t slen = json_string_length(v);
 
-		if ((err = disclosure_parse(s, slen, &ds[i].d_arr, lb != NULL ? lb + loff + 2 : NULL,
-		                            &rl)) != SAKSI_OK)
+		uint8_t *rp = lb != NULL ? lb + loff + 2 : NULL;
+
+		if ((err = disclosure_parse(s, slen, &ds[i].d_arr, rp, &rl)) != SAKSI_OK)
 			goto out;
 		if (lb != NULL) {
 			saksi_put_u16(lb + loff, (uint16_t)rl);
