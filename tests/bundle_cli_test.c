@@ -58,7 +58,6 @@ struct secrets {
 
 static struct ev *g_ev;
 static size_t g_nev;
-static pid_t g_pid = -1;
 /* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
 static char g_vkey[512];
 
@@ -246,22 +245,6 @@ pick_nik(size_t min, const char *not)
 			return v;
 	}
 	return NULL;
-}
-
-static pid_t
-start(struct scratch *f, const char *conf, const char *sock)
-{
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
-
-	g_pid = spawn_ready(argv, P(f, 15, "saksid.log"), O_APPEND, sock);
-	return g_pid;
-}
-
-static void
-stop(pid_t pid)
-{
-	stop_clean(pid);
-	g_pid = -1;
 }
 
 /* An alert of kind 1-3 with at least two evidence entries: its id. */
@@ -510,33 +493,21 @@ test_bundle(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	char sock[256], vkey[512], start_day[16], id_s[24], idx_s[3][24], since_s[24];
-	char until_s[24], *conf, *line, *text;
+	char until_s[24], *text;
 	const char *nik, *officer = NULL, *other;
 	struct secrets all, others;
 	uint64_t alert_entry = 0, alert_id, tmin = UINT64_MAX, tmax = 0;
 	uint32_t nev = 0;
 	size_t acc, len;
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
-	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed 17\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, "17");
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",
-	    P(f, 3, "sup.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 2, "sup.key"), P(f, 3, "sup.pub"),
+	    "spi-1", "supervisor", "*");
 	/* The recipient (a court, the police) makes a box key and hands over its .pub. */
 	RUN(f, &r, 0, "keygen", "--kind", "box", "-o", P(f, 5, "court.key"), "--pub",
 	    P(f, 6, "court.pub"), "--no-passphrase");
@@ -545,12 +516,8 @@ test_bundle(void **state)
 	    P(f, 14, "other.pub"), "--no-passphrase");
 	run_free(&r);
 	/* A second supervisor, who forgets someone (step 5). */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 12, "spv2.key"), "--pub",
-	    P(f, 8, "spv2.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-2",
-	    "--pub", f->path[8], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 12, "spv2.key"),
+	    P(f, 8, "spv2.pub"), "spi-2", "supervisor", "*");
 
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 7, "day.jsonl"), "--seed", "17",
 	    "--start", start_day, "--branches", "1", "--days", "1");
@@ -581,12 +548,8 @@ test_bundle(void **state)
 	secrets_of(&all, NULL, NULL);
 	assert_true(all.n > 100);
 
-	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
-	free(conf);
-	pid = start(f, P(f, 1, "st/saksid.conf"), sock);
+	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
+	saksid_start(SAKSID, f, f->path[1], sock, P(f, 15, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "17", "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -859,7 +822,7 @@ test_bundle(void **state)
 	}
 
 	/* No daemon, no access entry, no file. */
-	stop(pid);
+	saksid_stop(f);
 	unlink(f->path[8]);
 	RUN(f, &r, 2, "bundle", "--config", f->path[1], "--case", "C-2", "--leaf", "1",
 	    "--decrypted", "-k", f->path[2], "-o", f->path[8], "--timeout", "2000");
@@ -1021,17 +984,6 @@ setup(void **state)
 	return scratch_setup(state, "bundle");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
@@ -1041,5 +993,5 @@ main(void)
 		cmocka_unit_test(test_interop),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, scratch_teardown);
 }

@@ -57,9 +57,6 @@ struct day {
 };
 
 static struct day g_day;
-/* The running saksid, stopped by the teardown if a failed assertion left it running (a
- * daemon holding ctest's output pipe would hang the run). */
-static pid_t g_pid = -1;
 /* saksid.conf with a small index_catchup_batch: a catch-up that lasts. */
 static char g_slow_conf[400];
 /* Everything the CLI wrote to stderr, and every unrevealed output, for the grep. */
@@ -259,17 +256,7 @@ check_json(const struct day *d, const char *out, const char *m, const char *m2,
 static pid_t
 start(struct scratch *f, const char *conf, const char *sock)
 {
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
-
-	g_pid = spawn_ready(argv, P(f, 15, "saksid.log"), O_APPEND, sock);
-	return g_pid;
-}
-
-static void
-stop(pid_t pid)
-{
-	stop_clean(pid);
-	g_pid = -1;
+	return saksid_start(SAKSID, f, conf, sock, P(f, 15, "saksid.log"), O_APPEND);
 }
 
 /* The participants the last access entry says it revealed (-1: no member). */
@@ -458,7 +445,7 @@ await_index(struct scratch *f, const char *sock)
 		json_decref(st);
 		if (!behind)
 			return;
-		assert_int_equal(waitpid(g_pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(f->pid, NULL, WNOHANG), 0);
 		nanosleep(&ts, NULL);
 	}
 	fail_msg("the index catch-up did not end within 120 s");
@@ -519,7 +506,7 @@ forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
 
 	/* The request lands while the index is rebuilt behind the groups (one entry a
 	 * transaction): what is indexed goes with it, the rest is indexed without him. */
-	stop(pid);
+	saksid_stop(f);
 	drop_index(f);
 	pid = start(f, g_slow_conf, sock);
 	snprintf(url, sizeof(url), "ipc://%s", sock);
@@ -578,7 +565,7 @@ forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
 		if (pass == 1)
 			break;
 		/* The index dropped whole: the next start indexes the ledger from leaf 0. */
-		stop(pid);
+		saksid_stop(f);
 		drop_index(f);
 		pid = start(f, P(f, 1, "st/saksid.conf"), sock);
 		await_index(f, sock);
@@ -675,46 +662,27 @@ test_day(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	char sock[256], vkey[512], start_day[16], conf2[300], since_s[24], until_s[24];
-	char *conf, *line, mask[32];
+	char *conf, mask[32];
 	const char *nik, *device, *officer, *claim;
 	size_t n, cnt, cnt_nik, acc;
 	uint64_t tmin = UINT64_MAX, tmax = 0, since, until, after;
 	int more, revealed;
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
 	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed 11\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, "11");
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",
-	    P(f, 3, "sup.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 2, "sup.key"), P(f, 3, "sup.pub"),
+	    "spi-1", "supervisor", "*");
 	/* A second supervisor, who forgets someone (forget_one). */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 13, "spv2.key"), "--pub",
-	    P(f, 12, "spv2.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-2",
-	    "--pub", f->path[12], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, f->path[4], P(f, 13, "spv2.key"), P(f, 12, "spv2.pub"), "spi-2",
+	    "supervisor", "*");
 	/* A producer's key is no supervisor's. */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 5, "kiosk.key"), "--pub",
-	    P(f, 6, "kiosk.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "kiosk-x",
-	    "--pub", f->path[6], "--role", "queue", "--branch", "KC-MAKASSAR");
-	run_free(&r);
+	key_enrol(SAKSI, f, f->path[4], P(f, 5, "kiosk.key"), P(f, 6, "kiosk.pub"), "kiosk-x",
+	    "queue", "KC-MAKASSAR");
 
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 7, "day.jsonl"), "--seed", "11",
 	    "--start", start_day, "--branches", "1", "--days", "1");
@@ -730,10 +698,8 @@ test_day(void **state)
 	}
 
 	/* The first run: a config without index_key (and so without rules). */
-	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
+	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
+	conf = slurp(f->path[1], NULL);
 	{
 		FILE *o = fopen(P(f, 8, "st/noindex.conf"), "w");
 
@@ -754,7 +720,7 @@ test_day(void **state)
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "11", "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
-	stop(pid);
+	saksid_stop(f);
 	/* Without indexes there is nothing to ask. */
 	Q(f, &r, 2, 1, "query", "--config", conf2, "--type", "claim.submitted");
 	assert_non_null(strstr(r.err, "index_key"));
@@ -939,7 +905,7 @@ test_day(void **state)
 	pid = forget_one(f, pid, sock, vkey, nik, cnt_nik);
 
 	/* No daemon, no receipt, no reveal (and no personal query). */
-	stop(pid);
+	saksid_stop(f);
 	Q(f, &r, 2, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
 	    "--reveal", "--timeout", "2000");
 	assert_int_equal(r.out_len, 0);
@@ -1013,23 +979,12 @@ setup(void **state)
 	return scratch_setup(state, "query");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

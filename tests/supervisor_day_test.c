@@ -38,7 +38,6 @@
 
 /* The daemon, killed by the teardown if a check fails while it runs: left alive it would
  * hold ctest's output pipe open and the run would never end. */
-static pid_t g_pid = -1;
 
 /* The personal numbers of the day (NIK, KPJ, phone, account), digits only. */
 struct nums {
@@ -101,17 +100,6 @@ setup(void **state)
 	return scratch_setup(state, "supday");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 static void
 test_supervisor_day(void **state)
 {
@@ -119,20 +107,12 @@ test_supervisor_day(void **state)
 	struct run r;
 	struct nums all = { 0 }, his = { 0 };
 	char vkey[512], url[256], sock[256], start_day[16], conf[256], sup[256], police[256];
-	char omb[256], ledger[256], nik[32] = "", claim[64] = "", *text, *argv[5];
-	time_t now = time(NULL) - 10 * 86400;
+	char omb[256], ledger[256], nik[32] = "", claim[64] = "", *text;
 	size_t len;
 	json_t *o, *e;
-	struct tm tm;
-	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed " SEED "\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, SEED);
 
 	/* The operator: saksi init, the simulator's producers, one supervisor, a recipient. */
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
@@ -142,11 +122,8 @@ test_supervisor_day(void **state)
 	snprintf(police, sizeof(police), "%s", P(f, 1, "police.key"));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", sup, "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", P(f, 3, "sup.pub"), "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), sup, P(f, 3, "sup.pub"), "spi-1",
+	    "supervisor", "*");
 	RUN(f, &r, 0, "keygen", "--kind", "box", "-o", police, "--no-passphrase");
 	run_free(&r);
 
@@ -186,12 +163,7 @@ test_supervisor_day(void **state)
 	spit(P(f, 5, "his.nik"), nik, strlen(nik));
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[0] = (char *)SAKSID;
-	argv[1] = (char *)"-d";
-	argv[2] = (char *)"-c";
-	argv[3] = conf;
-	argv[4] = NULL;
-	g_pid = pid = spawn_ready(argv, P(f, 6, "saksid.log"), O_APPEND, sock);
+	saksid_start(SAKSID, f, conf, sock, P(f, 6, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -319,8 +291,7 @@ test_supervisor_day(void **state)
 	run_free(&r);
 
 	/* 6. The ombudsman's copy of the ledger verifies, and extends what they saw. */
-	stop_clean(pid);
-	g_pid = -1;
+	saksid_stop(f);
 	RUN(f, &r, 0, "backup", "--ledger", ledger, "-o", P(f, 14, "omb/ledger"));
 	run_free(&r);
 	RUN(f, &r, 0, "verify", "--ledger", f->path[14], "--vkey", vkey, "--keyring",
@@ -342,7 +313,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_supervisor_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "tmpdir.h"
+
 #define TU_UNUSED __attribute__((unused))
 
 extern char **environ;
@@ -111,6 +113,7 @@ rm_rf(const char *dir)
 struct scratch {
 	char dir[64];
 	char path[16][256]; /* scratch path buffers, see P() */
+	pid_t pid;          /* the saksid saksid_start started, killed by the teardown */
 };
 
 /* dir/name in path buffer `slot`, valid until that slot is used again. */
@@ -121,26 +124,35 @@ P(struct scratch *f, int slot, const char *name)
 	return f->path[slot];
 }
 
-/* A cmocka setup: a struct scratch in *state, its dir /tmp/saksi-NAME-XXXXXX. */
+/* A cmocka setup: a struct scratch in *state, its dir $TMPDIR/saksi-NAME-XXXXXX. */
 TU_UNUSED static int
 scratch_setup(void **state, const char *name)
 {
 	struct scratch *f = calloc(1, sizeof(*f));
+	char prefix[48];
 
 	assert_non_null(f);
 	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-%s-XXXXXX", name);
-	assert_non_null(mkdtemp(f->dir));
+	f->pid = -1;
+	snprintf(prefix, sizeof(prefix), "saksi-%s", name);
+	if (tmpdir_make(f->dir, sizeof(f->dir), prefix) != 0)
+		fail_msg("cannot make a directory %s-XXXXXX in $TMPDIR or /tmp", prefix);
 	*state = f;
 	return 0;
 }
 
-/* The cmocka teardown of scratch_setup. */
+/* The cmocka teardown of scratch_setup: a saksid a failed assertion left running is
+ * killed first (a daemon holding ctest's output pipe would hang the run). */
 TU_UNUSED static int
 scratch_teardown(void **state)
 {
 	struct scratch *f = *state;
 
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		waitpid(f->pid, NULL, 0);
+		f->pid = -1;
+	}
 	rm_rf(f->dir);
 	free(f);
 	return 0;
@@ -272,18 +284,90 @@ state_init(const char *saksi, struct scratch *f, const char *origin, char *vkey,
 	run_free(&r);
 }
 
+/* The ipc:// URL the saksid config at path listens on first (url NULL: not wanted), and
+ * the socket file behind it, which spawn_ready waits for. */
+TU_UNUSED static void
+conf_listen(const char *path, char *url, size_t ulen, char *sock, size_t slen)
+{
+	char *conf = slurp(path, NULL), *line;
+
+	line = strstr(conf, "listen = ipc://");
+	assert_non_null(line);
+	line += strlen("listen = ");
+	if (url != NULL)
+		snprintf(url, ulen, "%.*s", (int)strcspn(line, "\n"), line);
+	line += strlen("ipc://");
+	snprintf(sock, slen, "%.*s", (int)strcspn(line, "\n"), line);
+	free(conf);
+}
+
 /* The URL the config saksi init wrote (DIR/st/saksid.conf, then in path slot 4) listens
  * on first, and the socket file behind that ipc:// URL, which spawn_ready waits for. */
 TU_UNUSED static void
 state_listen(struct scratch *f, char *url, size_t ulen, char *sock, size_t slen)
 {
-	char *conf = slurp(P(f, 4, "st/saksid.conf"), NULL), *line;
+	conf_listen(P(f, 4, "st/saksid.conf"), url, ulen, sock, slen);
+}
 
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, ulen, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, slen, "%s", url + strlen("ipc://"));
-	free(conf);
+/* ---- a simulated day sent through a real saksid: the end-to-end tests' fixture ---- */
+
+/* Skips the test (cmocka's skip()) unless saksi and saksid are built. */
+TU_UNUSED static void
+need_built(const char *saksi, const char *saksid)
+{
+	if (access(saksi, X_OK) != 0 || access(saksid, X_OK) != 0) {
+		print_message("saksi or saksid is not built here; skipping\n");
+		skip();
+	}
+}
+
+/* The first day of the simulation, YYYY-MM-DD: ten days ago, so that every event lies
+ * in the past of saksid's clock. Printed with the seed, to repeat a run. */
+TU_UNUSED static void
+sim_start_day(char day[16], const char *seed)
+{
+	time_t now = time(NULL) - 10 * 86400;
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+	print_message("simulated day from %s, seed %s\n", day, seed);
+}
+
+/* `saksi keygen --kind sign` into key and pub, then the key's entry in the keyring kr:
+ * name, role, branch. */
+TU_UNUSED static void
+key_enrol(const char *saksi, struct scratch *f, const char *kr, const char *key,
+          const char *pub, const char *name, const char *role, const char *branch)
+{
+	struct run r;
+
+	run_expect(saksi, f->dir, &r, 0, NULL, "keygen", "--kind", "sign", "-o", key, "--pub",
+	    pub, "--no-passphrase", NULL);
+	run_free(&r);
+	run_expect(saksi, f->dir, &r, 0, NULL, "keyring", "add", "-r", kr, "--name", name,
+	    "--pub", pub, "--role", role, "--branch", branch, NULL);
+	run_free(&r);
+}
+
+/* `saksid -d -c conf` with stderr into errlog (oflags as for spawn_ready), ready once its
+ * socket sock is there. The pid is kept in f->pid for saksid_stop and the teardown. */
+TU_UNUSED static pid_t
+saksid_start(const char *saksid, struct scratch *f, const char *conf, const char *sock,
+             const char *errlog, int oflags)
+{
+	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-c", (char *)conf, NULL };
+
+	f->pid = spawn_ready(argv, errlog, oflags, sock);
+	return f->pid;
+}
+
+/* Stops the saksid of saksid_start; it must exit cleanly (stop_clean). */
+TU_UNUSED static void
+saksid_stop(struct scratch *f)
+{
+	stop_clean(f->pid);
+	f->pid = -1;
 }
 
 /* ---- a ledger's LMDB, written directly: the tamperer's (or auditor's) view ---- */
