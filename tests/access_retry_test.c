@@ -25,15 +25,8 @@
 
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "retry-test.saksi.example/log"
 #define SEED "23"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 /* The access entries written by command so far. */
 static size_t
@@ -113,7 +106,7 @@ test_retry(void **state)
 	nik = first_nik(dayf);
 
 	conf_listen(conf, NULL, 0, sock, sizeof(sock));
-	saksid_start(SAKSID, f, conf, sock, P(f, 5, "saksid.log"), O_APPEND);
+	saksid_start(SAKSID, f, "-d", conf, sock, P(f, 5, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);

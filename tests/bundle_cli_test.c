@@ -32,15 +32,8 @@
 #include "verify.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "bundle-test.saksi.example/log"
 #define MAXEV 20000
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 struct ev {
 	char type[64];
@@ -549,7 +542,7 @@ test_bundle(void **state)
 	assert_true(all.n > 100);
 
 	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
-	saksid_start(SAKSID, f, f->path[1], sock, P(f, 15, "saksid.log"), O_APPEND);
+	saksid_start(SAKSID, f, "-d", f->path[1], sock, P(f, 15, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "17", "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);

@@ -35,13 +35,8 @@
 #include "note.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define ORIGIN "forget-test.saksi.example/log"
 #define BRANCH "KC-TEST"
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 static const char *const NIK[3] = { "7371054507880003", "7371010101900011",
 	                            "3171014101900022" };
@@ -58,11 +53,12 @@ setup(void **state)
 /* What each test starts from: saksi init (the verifier key into vkey, of
  * SAKSI_VKEY_MAX + 1 bytes), and a kiosk's (q.key), a claim officer's (c.key) and a
  * supervisor's key (spv.key) of BRANCH in the keyring (the default roles of a new
- * keyring include supervisor). saksid is not started. */
+ * keyring include supervisor); saksid's URL and socket (256 bytes each), path slot 4
+ * its config. saksid is not started. */
 static void
-branch_init(struct scratch *f, char *vkey)
+branch_init(struct scratch *f, char *vkey, char *url, char *sock)
 {
-	need_built(SAKSI, SAKSI_BUILD_DIR "/saksid");
+	need_built(SAKSI, SAKSID);
 	state_init(SAKSI, f, ORIGIN, vkey, SAKSI_VKEY_MAX + 1);
 	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), P(f, 1, "q.key"), P(f, 3, "q.pub"),
 	    "kiosk", "queue", BRANCH);
@@ -70,6 +66,16 @@ branch_init(struct scratch *f, char *vkey)
 	    BRANCH);
 	key_enrol(SAKSI, f, f->path[2], P(f, 1, "spv.key"), P(f, 3, "spv.pub"), "spv",
 	    "supervisor", BRANCH);
+	state_listen(f, url, 256, sock, 256);
+}
+
+/* saksid on branch_init's config: -d, its log to stderr (the file the grep reads), -v,
+ * every line it has. */
+static void
+start(struct scratch *f, const char *sock, int oflags)
+{
+	saksid_start(SAKSID, f, "-dv", P(f, 4, "st/saksid.conf"), sock,
+	    P(f, 5, "saksid.log"), oflags);
 }
 
 /* The clear example of type with this participant's values, written to path. */
@@ -232,17 +238,12 @@ test_forget_end_to_end(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	/* -d: the log to stderr (the file the grep reads), -v: every line it has. */
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	int st[16];
 	uint64_t n;
 
-	branch_init(f, vkey);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	f->pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	branch_init(f, vkey, url, sock);
+	start(f, sock, O_TRUNC);
 
 	/* Entries 0..5: booking then claim, for each of the three. */
 	for (int i = 0; i < 3; i++) {
@@ -344,6 +345,8 @@ test_forget_end_to_end(void **state)
 	{
 		size_t cl;
 		char *c0 = slurp(P(f, 4, "st/saksid.conf"), &cl), *c1 = malloc(cl + 600);
+		char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-v", (char *)"-c",
+		    f->path[4], NULL };
 		int st2;
 		pid_t p2;
 
@@ -353,14 +356,14 @@ test_forget_end_to_end(void **state)
 		free(c0);
 		free(c1);
 		/* Not in the keyring: refused, exit 1 (configuration). */
-		assert_int_equal(posix_spawn(&p2, saksid, NULL, NULL, argv, environ), 0);
+		assert_int_equal(posix_spawn(&p2, SAKSID, NULL, NULL, argv, environ), 0);
 		assert_int_equal(waitpid(p2, &st2, 0), p2);
 		assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 1);
 		RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name",
 		    "retention", "--pub", P(f, 1, "ret.pub"), "--role", "supervisor", "--branch",
 		    "*");
 		run_free(&r);
-		f->pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+		start(f, sock, O_APPEND);
 		saksid_stop(f);
 	}
 
@@ -559,18 +562,14 @@ test_forget_reaches_v1_and_related(void **state)
 	uint64_t v1[3], idx[16];
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	uint8_t tail[3][24], old2[24];
 	char acct[64];
 	int st[16], ver[16];
 	uint64_t n;
 
-	branch_init(f, vkey);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	f->pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	branch_init(f, vkey, url, sock);
+	start(f, sock, O_TRUNC);
 
 	/* Entries 0-3 participant 0's, 4-7 participant 1's: booking, claim, cancellation
 	 * and payment (the last two name the booking or claim, no NIK). */
@@ -617,7 +616,7 @@ test_forget_reaches_v1_and_related(void **state)
 	make_v1(f, v1, 3, tail);
 
 	/* saksid again; the supervisor forgets participant 0. */
-	f->pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	start(f, sock, O_APPEND);
 	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
 	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
 	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
@@ -777,19 +776,15 @@ test_forget_linked_at_source(void **state)
 	    "claim.payment.sent", "claim.payment.sent" };
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	int st[16], ver[16], kind, opened;
 	uint64_t idx[16], n, slot0, slot;
 
-	branch_init(f, vkey);
+	branch_init(f, vkey, url, sock);
 	/* The queries' access entries take time-based seqs: a key of their own. */
 	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), P(f, 1, "spq.key"), P(f, 3, "spq.pub"),
 	    "spq", "supervisor", BRANCH);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	f->pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	start(f, sock, O_TRUNC);
 
 	/* His booking and claim, his payment (claim_id only), then a payment of claim
 	 * CL-FORGET-2, which no participant's event named: the store key. */

@@ -44,7 +44,6 @@
 #define GO_PKG GO_GOPATH "/src/golang.org/x/mod/sumdb/tlog"
 #define CHECKER_SRC SAKSI_SOURCE_DIR "/tests/interop/main.go"
 #define SCHEMAS SAKSI_SOURCE_DIR "/schemas/events"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define BRANCH "KC-MAKASSAR"
 
 struct fx {

@@ -29,15 +29,8 @@
 #include "ledger.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "query-test.saksi.example/log"
 #define MAXEV 20000
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 /* One submitted event, from the simulator's dry run of the same seed and day. */
 struct ev {
@@ -256,7 +249,7 @@ check_json(const struct day *d, const char *out, const char *m, const char *m2,
 static pid_t
 start(struct scratch *f, const char *conf, const char *sock)
 {
-	return saksid_start(SAKSID, f, conf, sock, P(f, 15, "saksid.log"), O_APPEND);
+	return saksid_start(SAKSID, f, "-d", conf, sock, P(f, 15, "saksid.log"), O_APPEND);
 }
 
 /* The participants the last access entry says it revealed (-1: no member). */

@@ -29,16 +29,9 @@
 #include "subject.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "subject-test.saksi.example/log"
 #define MAXEV 20000
 #define SEED "11"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 struct ev {
 	char type[64];
@@ -399,7 +392,7 @@ test_day(void **state)
 		assert_int_equal(fclose(c), 0);
 	}
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	saksid_start(SAKSID, f, conf, sock, log, O_APPEND);
+	saksid_start(SAKSID, f, "-d", conf, sock, log, O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);

@@ -26,15 +26,8 @@
 
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "supervisor-day.saksi.example/log"
 #define SEED "29"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 /* The daemon, killed by the teardown if a check fails while it runs: left alive it would
  * hold ctest's output pipe open and the run would never end. */
@@ -163,7 +156,7 @@ test_supervisor_day(void **state)
 	spit(P(f, 5, "his.nik"), nik, strlen(nik));
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	saksid_start(SAKSID, f, conf, sock, P(f, 6, "saksid.log"), O_APPEND);
+	saksid_start(SAKSID, f, "-d", conf, sock, P(f, 6, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);

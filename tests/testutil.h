@@ -31,6 +31,16 @@
 
 #define TU_UNUSED __attribute__((unused))
 
+/* The programs as built (CMake gives every test SAKSI_BUILD_DIR), and the tests' way to
+ * run saksi: RUN(f, &r, want, args...) fails the test unless it exits with want, the run
+ * left in r; RUN_IN the same with stdin from the file `in`. */
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
+	(char *)NULL)
+#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
+	__VA_ARGS__, (char *)NULL)
+
 extern char **environ;
 
 /* ---- files ---- */
@@ -350,14 +360,36 @@ key_enrol(const char *saksi, struct scratch *f, const char *kr, const char *key,
 	run_free(&r);
 }
 
-/* `saksid -d -c conf` with stderr into errlog (oflags as for spawn_ready), ready once its
- * socket sock is there. The pid is kept in f->pid for saksid_stop and the teardown. */
-TU_UNUSED static pid_t
-saksid_start(const char *saksid, struct scratch *f, const char *conf, const char *sock,
-             const char *errlog, int oflags)
+/* A counter's state: saksi init's st (vkey, the verifier key; path slot 4 its config),
+ * a staff producer key p.key ("counter", KC-TEST) in its keyring, the event payload in
+ * ev.json; the URL and socket saksid will listen on into url and sock. */
+TU_UNUSED static void
+state_counter(const char *saksi, struct scratch *f, const char *origin, const char *payload,
+              char *vkey, size_t vlen, char *url, size_t ulen, char *sock, size_t slen)
 {
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-c", (char *)conf, NULL };
+	state_init(saksi, f, origin, vkey, vlen);
+	key_enrol(saksi, f, P(f, 2, "st/keyring.json"), P(f, 1, "p.key"), P(f, 3, "p.pub"),
+	    "counter", "staff", "KC-TEST");
+	spit(P(f, 3, "ev.json"), payload, strlen(payload));
+	state_listen(f, url, ulen, sock, slen);
+}
 
+/* `saksid FLAGS -c conf` (flags: NULL, or e.g. "-d" to log to stderr, "-dv") with stderr
+ * into errlog (oflags as for spawn_ready), ready once its socket sock is there. The pid
+ * is kept in f->pid for saksid_stop and the teardown. */
+TU_UNUSED static pid_t
+saksid_start(const char *saksid, struct scratch *f, const char *flags, const char *conf,
+             const char *sock, const char *errlog, int oflags)
+{
+	char *argv[5];
+	int n = 0;
+
+	argv[n++] = (char *)saksid;
+	if (flags != NULL)
+		argv[n++] = (char *)flags;
+	argv[n++] = (char *)"-c";
+	argv[n++] = (char *)conf;
+	argv[n] = NULL;
 	f->pid = spawn_ready(argv, errlog, oflags, sock);
 	return f->pid;
 }
