@@ -63,10 +63,6 @@ booking(const char *device, int person)
 	char nik[20], bk[32], *p;
 	struct fx_item it;
 	const char *const set[] = { "nik", nik, "device_id", device, "booking_id", bk, NULL };
-	size_t len;
-	uint8_t *req;
-	void *buf = NULL;
-	int s = nn_socket(AF_SP, NN_REQ), to = 60000, n;
 
 	snprintf(nik, sizeof(nik), "737105450788%04d", person);
 	snprintf(bk, sizeof(bk), "BK-ACK-%d", person);
@@ -74,28 +70,7 @@ booking(const char *device, int person)
 	seq++;
 	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq * 1000, &it);
 	free(p);
-	len = 4 + 8 + it.env_len + it.sealed_len;
-	req = malloc(len);
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)it.env_len);
-	memcpy(req + 8, it.env, it.env_len);
-	saksi_put_u32(req + 8 + it.env_len, (uint32_t)it.sealed_len);
-	if (it.sealed_len > 0)
-		memcpy(req + 12 + it.env_len, it.sealed, it.sealed_len);
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	if ((n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	assert_true(n >= 10);
-	assert_int_equal(((uint8_t *)buf)[2], 0);
-	assert_int_equal(((uint8_t *)buf)[5], SAKSI_R_ACCEPTED);
-	nn_freemsg(buf);
-	nn_close(s);
-	free(req);
+	assert_int_equal(dr_submit1(url, &it, NULL, 0), SAKSI_R_ACCEPTED);
 	fx_item_free(&it);
 }
 
@@ -236,38 +211,19 @@ ack(const char *name, const char *id, const char *note)
 static int
 setup(void **state)
 {
-	char path[256], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
+	char path[256];
 	saksi_seckey *officer;
-	saksi_pubkey pub;
-	json_t *root, *e;
 	(void)state;
 
 	fx_init(&fx, 0);
 	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
 	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
 	snprintf(keyring, sizeof(keyring), "%s/keyring.json", fx.dir);
-	dr_save_keys(&fx, DR_INDEX_KEY);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
-	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
-	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
-	saksi_seckey_free(officer);
-
 	/* The fixture's keyring plus the role security and a national officer's key. */
-	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
-	json_object_set_new(json_object_get(root, "roles"), "security",
-	                    json_pack("[s]", "security.*"));
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
-	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
-	json_array_append_new(json_object_get(root, "keys"), e);
-	kr = json_dumps(root, JSON_INDENT(2));
-	json_decref(root);
-	fx_write(keyring, kr, strlen(kr), 0644);
-	free(kr);
+	officer = dr_new_key(&fx, "officer", "officer.key", officer_key);
+	dr_keyring_add(&fx, officer, OFFICER, "security", "*", 0);
+	saksi_seckey_free(officer);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
 
 	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
 	fx_write(path, rules_text, strlen(rules_text), 0644);

@@ -31,52 +31,6 @@ static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 static struct fx_item last_item;
 
-/* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
-static size_t
-rpc(const void *req, size_t len, uint8_t **reply)
-{
-	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n;
-	void *buf = NULL;
-
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	n = nn_recv(s, &buf, NN_MSG, 0);
-	if (n < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	*reply = malloc((size_t)n + 1);
-	memcpy(*reply, buf, (size_t)n);
-	nn_freemsg(buf);
-	nn_close(s);
-	return (size_t)n;
-}
-
-/* Sends one item; returns its result code. */
-static int
-submit1(const struct fx_item *fi)
-{
-	size_t len = 4 + 8 + fi->env_len + fi->sealed_len, rlen;
-	uint8_t *req = malloc(len), *r;
-	int code;
-
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)fi->env_len);
-	memcpy(req + 8, fi->env, fi->env_len);
-	saksi_put_u32(req + 8 + fi->env_len, (uint32_t)fi->sealed_len);
-	if (fi->sealed_len > 0)
-		memcpy(req + 12 + fi->env_len, fi->sealed, fi->sealed_len);
-	rlen = rpc(req, len, &r);
-	free(req);
-	assert_true(rlen >= 10);
-	assert_int_equal(r[2], 0);
-	code = r[5];
-	free(r);
-	return code;
-}
-
 /* Builds and submits one event of `type` from the clear example with `set` applied, at
  * t0 + dt; keeps the item for a resubmission. */
 static void
@@ -87,7 +41,7 @@ send_event(const char *type, const char *const *set, uint64_t dt)
 	fx_item_free(&last_item);
 	fx_build(&fx, fx.prod[FX_QUEUE], type, p, ++seq, t0 + dt, &last_item);
 	free(p);
-	assert_int_equal(submit1(&last_item), SAKSI_R_ACCEPTED);
+	assert_int_equal(dr_submit1(url, &last_item, NULL, 0), SAKSI_R_ACCEPTED);
 }
 
 static void
@@ -285,7 +239,7 @@ test_alerts(void **state)
 	kill9();
 	assert_int_equal(ledger_alerts(rules), 2);
 	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-	assert_int_equal(submit1(&last_item), SAKSI_R_DUPLICATE);
+	assert_int_equal(dr_submit1(url, &last_item, NULL, 0), SAKSI_R_DUPLICATE);
 	booking(230000, "web", "BK-FAM-3", 103, "fam-laptop-0001", "#11");
 	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
 	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);

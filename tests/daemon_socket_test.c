@@ -81,58 +81,14 @@ wait_exit(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-/* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
+/* One request to the daemon (dr_rpc); *reply malloc'd. Returns the reply length. */
 static size_t
 rpc(const void *req, size_t len, uint8_t **reply)
 {
-	int s = nn_socket(AF_SP, NN_REQ), to = 30000, max = -1, n;
-	void *buf = NULL;
+	size_t rlen;
 
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	n = nn_recv(s, &buf, NN_MSG, 0);
-	if (n < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	*reply = malloc((size_t)n + 1);
-	memcpy(*reply, buf, (size_t)n);
-	(*reply)[n] = 0;
-	nn_freemsg(buf);
-	nn_close(s);
-	return (size_t)n;
-}
-
-/* Sends one item; returns its result code, text into text (NUL-terminated). */
-static int
-submit1(const struct fx_item *fi, char *text, size_t textlen)
-{
-	size_t len = 4 + 8 + fi->env_len + fi->sealed_len, rlen, tl;
-	uint8_t *req = malloc(len), *r;
-	int code;
-
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)fi->env_len);
-	memcpy(req + 8, fi->env, fi->env_len);
-	saksi_put_u32(req + 8 + fi->env_len, (uint32_t)fi->sealed_len);
-	if (fi->sealed_len > 0)
-		memcpy(req + 12 + fi->env_len, fi->sealed, fi->sealed_len);
-	rlen = rpc(req, len, &r);
-	free(req);
-	assert_true(rlen >= 10);
-	assert_int_equal(r[0], 1);
-	assert_int_equal(r[1], SAKSI_OP_SUBMIT);
-	assert_int_equal(r[2], 0);
-	assert_int_equal(saksi_get_u16(r + 3), 1);
-	code = r[5];
-	tl = saksi_get_u32(r + 6);
-	assert_int_equal(rlen, 10 + tl);
-	snprintf(text, textlen, "%.*s", (int)tl, (const char *)r + 10);
-	free(r);
-	return code;
+	*reply = dr_rpc(url, req, len, &rlen);
+	return rlen;
 }
 
 /* A request that is refused as a whole: returns its status. */
@@ -189,32 +145,13 @@ get_leaf(uint64_t index, size_t *len)
 	return leaf;
 }
 
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in si;
-	socklen_t sl = sizeof(si);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&si, 0, sizeof(si));
-	si.sin_family = AF_INET;
-	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
-		abort();
-	port = ntohs(si.sin_port);
-	close(fd);
-	return port;
-}
-
 static int
 setup(void **state)
 {
 	(void)state;
 
 	fx_init(&fx, NTHREADS);
-	tcp_port = free_port();
+	tcp_port = dr_free_port();
 	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
 	dr_save_keys(&fx, DR_KEYRING);
 	write_conf("saksid.conf", "");
@@ -395,31 +332,31 @@ test_hostile(void **state)
 	before = checkpoint(NULL, NULL);
 
 	fx_booking(&fx, FX_QUEUE, 5, now, &ok5);
-	assert_int_equal(submit1(&ok5, receipt, sizeof(receipt)), SAKSI_R_ACCEPTED);
+	assert_int_equal(dr_submit1(url, &ok5, receipt, sizeof(receipt)), SAKSI_R_ACCEPTED);
 	assert_non_null(strstr(receipt, "c2sp.org/tlog-proof@v1\n"));
 
 	fx_booking(&fx, FX_QUEUE, 6, now, &fi);
 	fi.env[fi.env_len - 1] ^= 1;
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_SIGNATURE);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_SIGNATURE);
 	assert_non_null(strstr(text, "signature"));
 	fx_item_free(&fi);
 
 	p = fx_payload("queue.booking.created", NULL);
 	fx_build(&fx, stranger, "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_UNKNOWN_KEY);
 	fx_item_free(&fi);
 	fx_build(&fx, fx.prod[FX_REVOKED], "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_REVOKED_KEY);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_REVOKED_KEY);
 	fx_item_free(&fi);
 	fx_build(&fx, fx.prod[FX_STAFF], "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_ROLE);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_ROLE);
 	fx_item_free(&fi);
 	free(p);
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", NULL };
 		p = fx_payload("queue.booking.created", set);
 		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_BRANCH);
+		assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_BRANCH);
 		fx_item_free(&fi);
 		free(p);
 	}
@@ -427,23 +364,23 @@ test_hostile(void **state)
 		const char *set[] = { "slot_hour", "#25", NULL };
 		p = fx_payload("queue.booking.created", set);
 		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_SCHEMA);
+		assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_SCHEMA);
 		fx_item_free(&fi);
 		free(p);
 	}
 	fx_booking(&fx, FX_QUEUE, 7, now, &fi);
 	fx_seal(fx.prod[FX_QUEUE], fx.other_box_pub.pk_key, &fi, fi.disc);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_DISCLOSURE);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_DISCLOSURE);
 	fx_item_free(&fi);
 
 	/* Replay, equivocation, duplicate, clock skew. */
 	fx_booking(&fx, FX_QUEUE, 3, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_REPLAY);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_REPLAY);
 	fx_item_free(&fi);
 	fx_booking(&fx, FX_QUEUE, 5, now + 1, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_EQUIVOCATION);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_EQUIVOCATION);
 	fx_item_free(&fi);
-	assert_int_equal(submit1(&ok5, text, sizeof(text)), SAKSI_R_DUPLICATE);
+	assert_int_equal(dr_submit1(url, &ok5, text, sizeof(text)), SAKSI_R_DUPLICATE);
 	assert_non_null(strstr(text, "\nindex "));
 	{
 		/* The same index as the first receipt. */
@@ -451,7 +388,7 @@ test_hostile(void **state)
 		assert_int_equal(strtoull(a + 7, NULL, 10), strtoull(b + 7, NULL, 10));
 	}
 	fx_booking(&fx, FX_QUEUE, 8, now - 86400000, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_CLOCK_SKEW);
+	assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_CLOCK_SKEW);
 	fx_item_free(&fi);
 
 	/* Malformed items and requests. */
@@ -461,7 +398,7 @@ test_hostile(void **state)
 		memset(junk, 0xee, sizeof(junk));
 		fi.env = junk;
 		fi.env_len = sizeof(junk);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_PARSE);
+		assert_int_equal(dr_submit1(url, &fi, text, sizeof(text)), SAKSI_R_PARSE);
 	}
 	{
 		static const uint8_t empty[1] = { 0 };

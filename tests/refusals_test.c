@@ -154,50 +154,23 @@ assert_err_has(const char *name, const char *what)
 	free(t);
 }
 
-/* The fixture's keyring plus a security officer's key (the role that may ack). */
-static void
-save_officer(void)
-{
-	char path[300], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
-	saksi_seckey *officer;
-	saksi_pubkey pub;
-	json_t *root, *e;
-
-	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
-	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
-	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
-	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
-	saksi_seckey_free(officer);
-	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
-	json_object_set_new(json_object_get(root, "roles"), "security",
-	                    json_pack("[s]", "security.*"));
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
-	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
-	json_array_append_new(json_object_get(root, "keys"), e);
-	assert_non_null(kr = json_dumps(root, JSON_INDENT(2)));
-	json_decref(root);
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, kr, strlen(kr), 0644);
-	free(kr);
-}
-
 static int
 setup(void **state)
 {
 	char path[256];
 	size_t len;
 	char *rules;
+	saksi_seckey *officer;
 	(void)state;
 
 	fx_init(&fx, 0);
 	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY);
-	save_officer();
+	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
+	/* The fixture's keyring plus a security officer's key (the role that may ack). */
+	officer = dr_new_key(&fx, "officer", "officer.key", officer_key);
+	dr_keyring_add(&fx, officer, OFFICER, "security", "*", 0);
+	saksi_seckey_free(officer);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	rules = fx_read(path, &len);
 	assert_non_null(rules);

@@ -44,7 +44,7 @@ static struct fx fx;
 static pid_t pid = -1;
 static saksi_seckey *keys[K_N];
 static char tcp_url[64], ipc_url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN];
-static char ledger_dir[DR_NAME_LEN], keypath[K_N][300], boxpub[300];
+static char ledger_dir[DR_NAME_LEN], keypath[K_N][DR_NAME_LEN], boxpub[300];
 static int tcp_port;
 /* The participants' personal values: none may cross the wire in clear. */
 static char nik[NPART][17], phone[NPART][16], kpj[NPART][12], email[NPART][40];
@@ -52,63 +52,24 @@ static char account[NPART][24], holder[NPART][40];
 /* Per participant: bookings (with e-mail) and all his events (a claim too). */
 static size_t nbook[NPART], nevents[NPART];
 
-static int
-free_port(void)
-{
-	struct sockaddr_in si;
-	socklen_t sl = sizeof(si);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&si, 0, sizeof(si));
-	si.sin_family = AF_INET;
-	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
-		abort();
-	port = ntohs(si.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 hex_of(const saksi_seckey *k, char hex[17])
 {
 	sodium_bin2hex(hex, 17, saksi_seckey_id(k), 8);
 }
 
-/* fx's keyring with the supervisors', security's and the ombudsman's keys. */
+/* fx's keyring with the supervisors', security's and the ombudsman's keys; fx.kr parsed
+ * again from it (the access checks and the verifier read it). */
 static void
 keyring(void)
 {
-	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
 	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
 		"security", "ombudsman", "supervisor", "claim", "supervisor", "supervisor", NULL };
 
-	assert_non_null(root);
-	roles = json_object_get(root, "roles");
-	json_object_set_new(roles, "supervisor", json_pack("[s]", "supervisor.*"));
-	json_object_set_new(roles, "security", json_pack("[s]", "security.*"));
-	json_object_set_new(roles, "ombudsman", json_pack("[s]", "ombudsman.*"));
-	arr = json_object_get(root, "keys");
-	for (int i = 0; i < K_N; i++) {
-		saksi_pubkey pub;
-		char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-		json_t *e;
-
-		if (role[i] == NULL)
-			continue;   /* the unknown key */
-		assert_int_equal(saksi_seckey_public(keys[i], &pub), SAKSI_OK);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		hex_of(keys[i], hex);
-		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", key_names[i], "key_id", hex,
-		    "public_key", b64, "role", role[i], "branch", i == K_MKS ? FX_BRANCH :
-		    i == K_JKT ? "KC-JAKARTA" : "*");
-		json_object_set_new(e, "revoked_ms", i == K_REV ? json_integer(1000) : json_null());
-		json_array_append_new(arr, e);
-	}
-	free(fx.keyring_json);
-	fx.keyring_json = json_dumps(root, JSON_INDENT(2));
-	json_decref(root);
+	for (int i = 0; i < K_N; i++)
+		if (role[i] != NULL)   /* the unknown key is in none */
+			dr_keyring_add(&fx, keys[i], key_names[i], role[i], i == K_MKS ? FX_BRANCH :
+			    i == K_JKT ? "KC-JAKARTA" : "*", i == K_REV ? 1000 : 0);
 	saksi_keyring_free(fx.kr);
 	assert_int_equal(saksi_keyring_parse(fx.keyring_json, strlen(fx.keyring_json), &fx.kr,
 	    NULL, 0), SAKSI_OK);
@@ -117,19 +78,7 @@ keyring(void)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	return n;
+	return dr_ledger_size(ledger_dir);
 }
 
 /* The payload of the event at index (read-only open while saksid runs); *signer its key. */
@@ -258,20 +207,17 @@ group_setup(void **state)
 	(void)state;
 	fx_init(&fx, 0);
 	for (int i = 0; i < K_N; i++) {
-		char label[32];
+		char label[32], file[32];
 
 		snprintf(label, sizeof(label), "remoteq-%s", key_names[i]);
-		keys[i] = fx_key(fx.seed, label, SAKSI_KEY_SIGN);
-		snprintf(keypath[i], sizeof(keypath[i]), "%s/%s.key", fx.dir, key_names[i]);
-		assert_int_equal(saksi_seckey_save(keys[i], keypath[i], NULL, key_names[i]),
-		    SAKSI_OK);
+		snprintf(file, sizeof(file), "%s.key", key_names[i]);
+		keys[i] = dr_new_key(&fx, label, file, keypath[i]);
 	}
 	keyring();
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
 	snprintf(boxpub, sizeof(boxpub), "%s/box.pub", fx.dir);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, boxpub, "appliance box"), SAKSI_OK);
 	dr_names(&fx, ipc_url, NULL, conf, errlog, ledger_dir);
-	tcp_port = free_port();
+	tcp_port = dr_free_port();
 	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%d", tcp_port);
 	snprintf(path, sizeof(path), "%s/access.key", fx.dir);
 	dr_write_conf(conf, "listen = %s\nindex_key = index.key\naccess_key = access.key\n"

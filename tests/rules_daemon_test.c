@@ -80,37 +80,13 @@ struct rcase {
 static void
 flush_want(uint8_t want)
 {
-	size_t len = 4, off, rlen, pos;
+	size_t len, rlen, pos;
 	uint8_t *req, *r;
-	int s, to = 60000, n;
-	void *buf = NULL;
 
 	if (npending == 0)
 		return;
-	for (size_t i = 0; i < npending; i++)
-		len += 8 + pending[i].env_len + pending[i].sealed_len;
-	req = malloc(len);
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, (uint16_t)npending);
-	off = 4;
-	for (size_t i = 0; i < npending; i++) {
-		saksi_put_u32(req + off, (uint32_t)pending[i].env_len);
-		memcpy(req + off + 4, pending[i].env, pending[i].env_len);
-		off += 4 + pending[i].env_len;
-		saksi_put_u32(req + off, (uint32_t)pending[i].sealed_len);
-		if (pending[i].sealed_len > 0)
-			memcpy(req + off + 4, pending[i].sealed, pending[i].sealed_len);
-		off += 4 + pending[i].sealed_len;
-	}
-	assert_true((s = nn_socket(AF_SP, NN_REQ)) >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	if ((n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	r = buf;
-	rlen = (size_t)n;
+	req = dr_submit_req(pending, npending, &len);
+	r = dr_rpc(url, req, len, &rlen);
 	assert_true(rlen >= 5);
 	assert_int_equal(r[2], 0);
 	assert_int_equal(saksi_get_u16(r + 3), npending);
@@ -125,8 +101,7 @@ flush_want(uint8_t want)
 			    r + pos + 5);
 		pos += 5 + tl;
 	}
-	nn_freemsg(buf);
-	nn_close(s);
+	free(r);
 	free(req);
 	for (size_t i = 0; i < npending; i++)
 		fx_item_free(&pending[i]);

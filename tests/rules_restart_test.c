@@ -82,10 +82,10 @@ next_booking(struct fx_item *it)
 	free(p);
 }
 
-/* Submits items[0..n) through the client library; each must be accepted or, after a
- * kill, a duplicate of what the killed daemon committed. */
+/* Submits items[0..n), signed by k, through the client library; each must be accepted
+ * or, after a kill, a duplicate of what the killed daemon committed. */
 static void
-submit(struct fx_item *items, size_t n, int dup_ok)
+submit_as(const saksi_seckey *k, struct fx_item *items, size_t n, int dup_ok)
 {
 	const uint8_t *env[MID_N], *sealed[MID_N];
 	size_t env_len[MID_N], sealed_len[MID_N];
@@ -96,7 +96,7 @@ submit(struct fx_item *items, size_t n, int dup_ok)
 	assert_true(n <= MID_N);
 	memset(&co, 0, sizeof(co));
 	co.co_url = url;
-	co.co_key = fx.prod[FX_QUEUE];
+	co.co_key = k;
 	co.co_box_pk = fx.box_pub.pk_key;
 	co.co_log = &fx.v;
 	co.co_schemas = fx.sc;
@@ -128,7 +128,7 @@ bookings(size_t n)
 		struct fx_item it;
 
 		next_booking(&it);
-		submit(&it, 1, 0);
+		submit_as(fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
 }
@@ -189,19 +189,7 @@ tail_events(uint64_t *from_out, uint64_t *to_out)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	return n;
+	return dr_ledger_size(ledger_dir);
 }
 
 /* A supervisor's forget request (RULES.md 3.9: its group writes a snapshot at once,
@@ -213,36 +201,13 @@ forget(unsigned who)
 	char nik[20], *p;
 	const char *const set[] = { "nik", nik, "branch", FX_BRANCH, NULL };
 	struct fx_item it;
-	const uint8_t *env[1], *sealed[1];
-	size_t env_len[1], sealed_len[1];
-	saksi_result res[1];
-	saksi_client_opts co;
-	saksi_client *c;
 
 	snprintf(nik, sizeof(nik), "737105450789%04u", who);
 	p = fx_payload("supervisor.forget.requested", set);
 	fx_build(&fx, fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
 	         t0 + seq, &it);
 	free(p);
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = fx.prod[FX_NATIONAL];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
-	env[0] = it.env;
-	env_len[0] = it.env_len;
-	sealed[0] = it.sealed;
-	sealed_len[0] = it.sealed_len;
-	memset(res, 0, sizeof(res));
-	assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, 1, res),
-	                 SAKSI_OK);
-	if (res[0].sr_code != SAKSI_R_ACCEPTED)
-		fail_msg("forget: code %d, %s", res[0].sr_code, res[0].sr_message);
-	saksi_result_clear(&res[0]);
-	saksi_client_close(c);
+	submit_as(fx.prod[FX_NATIONAL], &it, 1, 0);
 	fx_item_free(&it);
 }
 
@@ -330,26 +295,9 @@ test_kill_points(void **state)
 
 		before = ledger_size();
 		for (size_t r = 0; r < NREQ; r++) {
-			const struct fx_item *m = &mid[r * PER_REQ];
-			size_t len = 4, o;
-			uint8_t *req;
+			size_t len;
+			uint8_t *req = dr_submit_req(&mid[r * PER_REQ], PER_REQ, &len);
 
-			for (size_t i = 0; i < PER_REQ; i++)
-				len += 8 + m[i].env_len + m[i].sealed_len;
-			assert_non_null(req = malloc(len));
-			req[0] = 1;
-			req[1] = SAKSI_OP_SUBMIT;
-			saksi_put_u16(req + 2, PER_REQ);
-			o = 4;
-			for (size_t i = 0; i < PER_REQ; i++) {
-				saksi_put_u32(req + o, (uint32_t)m[i].env_len);
-				memcpy(req + o + 4, m[i].env, m[i].env_len);
-				o += 4 + m[i].env_len;
-				saksi_put_u32(req + o, (uint32_t)m[i].sealed_len);
-				if (m[i].sealed_len > 0)
-					memcpy(req + o + 4, m[i].sealed, m[i].sealed_len);
-				o += 4 + m[i].sealed_len;
-			}
 			assert_true((s[r] = nn_socket(AF_SP, NN_REQ)) >= 0);
 			assert_true(nn_connect(s[r], url) >= 0);
 			assert_int_equal(nn_send(s[r], req, len, 0), (int)len);
@@ -369,7 +317,7 @@ test_kill_points(void **state)
 	assert_true(tail_events(NULL, NULL) <= INTERVAL);
 	start();
 	for (size_t r = 0; r < NREQ; r++)
-		submit(&mid[r * PER_REQ], PER_REQ, 1);
+		submit_as(fx.prod[FX_QUEUE], &mid[r * PER_REQ], PER_REQ, 1);
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
 		fx_item_free(&mid[i]);
 	bookings(4);
