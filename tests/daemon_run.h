@@ -72,6 +72,29 @@ dr_names(const struct fx *fx, char *url, char *alerts_url, char *conf, char *err
 		snprintf(ledger_dir, DR_NAME_LEN, "%s/state/ledger", fx->dir);
 }
 
+/*
+ * The fixture of a test that runs the built saksid: fx (keys, keyring, its directory),
+ * the names dr_write_conf's config gives in it (dr_names), and the daemon's pid (-1:
+ * none). dr_setup makes it, dr_start and dr_stop run the daemon, dr_teardown kills one
+ * a failed assertion left running and frees the rest. The test writes its keys
+ * (dr_save_keys) and config (dr_write_conf) in between.
+ */
+struct dr {
+	struct fx fx;
+	char url[DR_NAME_LEN], alerts_url[DR_NAME_LEN], conf[DR_NAME_LEN];
+	char errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+	pid_t pid;
+};
+
+/* fx_init (nextra more producer keys), the names, no daemon yet. */
+DR_UNUSED static void
+dr_setup(struct dr *d, size_t nextra)
+{
+	fx_init(&d->fx, nextra);
+	dr_names(&d->fx, d->url, d->alerts_url, d->conf, d->errlog, d->ledger_dir);
+	d->pid = -1;
+}
+
 /* Waits (bounded, 60 s) until the file at path holds `what` and returns its text
  * (malloc'd); the daemon pid, if above 0, must stay up meanwhile. */
 DR_UNUSED static char *
@@ -525,6 +548,41 @@ dr_await_ready(const char *url, const saksi_note_verifier *log, pid_t *pid,
 	saksi_client_close(c);
 	if (polls == DR_READY_POLLS)
 		fail_msg("saksid did not answer; see %s", errlog);
+}
+
+/* Starts saksid on d's config and waits until it answers at d->url (an empty log's
+ * refusal is an answer). */
+DR_UNUSED static void
+dr_start(struct dr *d)
+{
+	d->pid = dr_saksid_start(d->conf, d->errlog, NULL);
+	dr_await_ready(d->url, &d->fx.v, &d->pid, d->errlog, 1);
+}
+
+/* Sends the daemon sig and reaps it, whatever its exit. */
+DR_UNUSED static void
+dr_stop(struct dr *d, int sig)
+{
+	assert_int_equal(kill(d->pid, sig), 0);
+	assert_int_equal(waitpid(d->pid, NULL, 0), d->pid);
+	d->pid = -1;
+}
+
+/* The teardown's end of dr_setup: kills a daemon left running, frees fx, removes its
+ * directory. */
+DR_UNUSED static void
+dr_teardown(struct dr *d)
+{
+	dr_kill(&d->pid);
+	fx_free(&d->fx);
+}
+
+/* dr_teardown as a cmocka teardown, for the struct dr the setup left in *state. */
+DR_UNUSED static int
+dr_cmocka_teardown(void **state)
+{
+	dr_teardown(*state);
+	return 0;
 }
 
 #endif

@@ -43,27 +43,10 @@ static const char rules_text[] =
     "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
     "  suppress 1h\n  reraise 1\n";
 
-static struct fx fx;
-static char url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+static struct dr sd;
 static char rules_path[DR_NAME_LEN + 16];
-static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 static unsigned person;
-
-static void
-start(void)
-{
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-	dr_await_ready(url, &fx.v, &daemon_pid, errlog, 1);
-}
-
-static void
-stop(int sig)
-{
-	assert_int_equal(kill(daemon_pid, sig), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
-}
 
 /* The next booking: five devices in turn, a new NIK each time. */
 static void
@@ -78,7 +61,7 @@ next_booking(struct fx_item *it)
 	snprintf(dev, sizeof(dev), "app-install-memwin-%u", person % 5);
 	p = fx_payload("queue.booking.created", set);
 	seq++;
-	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, it);
+	fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, it);
 	free(p);
 }
 
@@ -95,11 +78,11 @@ submit_as(const saksi_seckey *k, struct fx_item *items, size_t n, int dup_ok)
 
 	assert_true(n <= MID_N);
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
+	co.co_url = sd.url;
 	co.co_key = k;
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 60000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -128,7 +111,7 @@ bookings(size_t n)
 		struct fx_item it;
 
 		next_booking(&it);
-		submit_as(fx.prod[FX_QUEUE], &it, 1, 0);
+		submit_as(sd.fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
 }
@@ -150,7 +133,7 @@ tail_events(uint64_t *from_out, uint64_t *to_out)
 
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_non_null(mt = saksi_ledger_txn_mdb(t));
 	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
@@ -189,7 +172,7 @@ tail_events(uint64_t *from_out, uint64_t *to_out)
 static uint64_t
 ledger_size(void)
 {
-	return dr_ledger_size(ledger_dir);
+	return dr_ledger_size(sd.ledger_dir);
 }
 
 /* A supervisor's forget request (RULES.md 3.9: its group writes a snapshot at once,
@@ -204,10 +187,10 @@ forget(unsigned who)
 
 	snprintf(nik, sizeof(nik), "737105450789%04u", who);
 	p = fx_payload("supervisor.forget.requested", set);
-	fx_build(&fx, fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
+	fx_build(&sd.fx, sd.fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
 	         t0 + seq, &it);
 	free(p);
-	submit_as(fx.prod[FX_NATIONAL], &it, 1, 0);
+	submit_as(sd.fx.prod[FX_NATIONAL], &it, 1, 0);
 	fx_item_free(&it);
 }
 
@@ -216,7 +199,7 @@ static void
 supervisor_keyring(void)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(fx.keyring_json, 0, &jerr), *keys;
+	json_t *root = json_loads(sd.fx.keyring_json, 0, &jerr), *keys;
 
 	assert_non_null(root);
 	assert_int_equal(json_object_set_new(json_object_get(root, "roles"), "supervisor",
@@ -224,34 +207,24 @@ supervisor_keyring(void)
 	keys = json_object_get(root, "keys");
 	assert_int_equal(json_object_set_new(json_array_get(keys, FX_NATIONAL), "role",
 	                 json_string("supervisor")), 0);
-	free(fx.keyring_json);
-	assert_non_null(fx.keyring_json = json_dumps(root, JSON_INDENT(2)));
+	free(sd.fx.keyring_json);
+	assert_non_null(sd.fx.keyring_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
 }
 
 static int
 setup(void **state)
 {
-	(void)state;
-	fx_init(&fx, 0);
+	*state = &sd;
+	dr_setup(&sd, 0);
 	supervisor_keyring();
-	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
-	snprintf(rules_path, sizeof(rules_path), "%s/mem.rules", fx.dir);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
+	snprintf(rules_path, sizeof(rules_path), "%s/mem.rules", sd.fx.dir);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
-	dr_write_conf(conf, "index_key = index.key\nrules = mem.rules\n"
+	dr_write_conf(sd.conf, "index_key = index.key\nrules = mem.rules\n"
 	              "rules_snapshot_events = %d\nrules_snapshot_ms = 0\n"
 	              "group_max = 8\ngroup_wait_us = 2000\n", INTERVAL);
 	t0 = wall_ms();
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	dr_kill(&daemon_pid);
-	fx_free(&fx);
 	return 0;
 }
 
@@ -263,27 +236,27 @@ test_kill_points(void **state)
 	uint64_t from, to, before;
 	size_t n;
 	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16];
-	const char *args[] = { "replay", "--config", conf, "--check", "--quiet", NULL };
+	const char *args[] = { "replay", "--config", sd.conf, "--check", "--quiet", NULL };
 	char *text;
 
 	(void)state;
-	start();
+	dr_start(&sd);
 	/* Before the first snapshot: the whole tail is evaluated again. */
 	bookings(INTERVAL - 1);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), INTERVAL - 1);
-	start();
+	dr_start(&sd);
 	/* The tail counts towards the interval: one more event writes the snapshot. Killed
 	 * just after it: nothing to evaluate again. */
 	bookings(1);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 0);
-	start();
+	dr_start(&sd);
 	/* Some way past a snapshot. */
 	bookings(INTERVAL + 3);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 3);
-	start();
+	dr_start(&sd);
 	/* Mid-stream: NREQ requests in flight on their own sockets, killed once the first
 	 * group is in, the others committed or not by then; the producers send the same
 	 * bytes again (accepted, or duplicates of what was committed). A request is one
@@ -299,7 +272,7 @@ test_kill_points(void **state)
 			uint8_t *req = dr_submit_req(&mid[r * PER_REQ], PER_REQ, &len);
 
 			assert_true((s[r] = nn_socket(AF_SP, NN_REQ)) >= 0);
-			assert_true(nn_connect(s[r], url) >= 0);
+			assert_true(nn_connect(s[r], sd.url) >= 0);
 			assert_int_equal(nn_send(s[r], req, len, 0), (int)len);
 			free(req);
 		}
@@ -308,16 +281,16 @@ test_kill_points(void **state)
 
 			nanosleep(&ts, NULL);
 		}
-		stop(SIGKILL);
+		dr_stop(&sd, SIGKILL);
 		for (size_t r = 0; r < NREQ; r++)
 			nn_close(s[r]);
 	}
 	printf("# killed with %llu leaves of the %d requests' (%d events) committed\n",
 	       (unsigned long long)(ledger_size() - before), NREQ, NREQ * PER_REQ);
 	assert_true(tail_events(NULL, NULL) <= INTERVAL);
-	start();
+	dr_start(&sd);
 	for (size_t r = 0; r < NREQ; r++)
-		submit_as(fx.prod[FX_QUEUE], &mid[r * PER_REQ], PER_REQ, 1);
+		submit_as(sd.fx.prod[FX_QUEUE], &mid[r * PER_REQ], PER_REQ, 1);
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
 		fx_item_free(&mid[i]);
 	bookings(4);
@@ -325,30 +298,30 @@ test_kill_points(void **state)
 	 * that booked nothing: a forgotten participant's alerts are not what a replay can
 	 * reproduce, and the check below compares them all.) */
 	forget(9999);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 0);
-	start();
+	dr_start(&sd);
 	bookings(4);
 	/* A clean stop writes the rules' memory: no tail. */
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	assert_int_equal(tail_events(&from, &to), 0);
 	before = to;
-	start();
+	dr_start(&sd);
 	bookings(2);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	assert_int_equal(tail_events(&from, &to), 0);
 	assert_true(to > before);
 
 	/* Every alert once, numbered without a gap, and the same as a replay's. */
 	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
-	n = dr_ledger_alerts(ledger_dir, al, NULL, ALERTS_MAX);
+	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, ALERTS_MAX);
 	printf("# %zu alert entries\n", n);
 	assert_true(n > 20);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(al[i].al_id, i + 1);
 	free(al);
-	snprintf(out, sizeof(out), "%s/replay.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/replay.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/replay.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/replay.err", sd.fx.dir);
 	assert_int_equal(dr_saksi(0, out, err, args), 0);
 	text = fx_read(out, NULL);
 	printf("# %s", text);
@@ -360,7 +333,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kill_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_points, setup, dr_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
