@@ -70,6 +70,30 @@ saksi_ledger *xledger_open_ro(const char *dir);
  * saksi_index_field; the caller wipes buf. */
 void xfilter_stdin(const char **given, size_t n, char *buf, size_t len,
     const char *usage);
+/* The filter options of query, timeline and bundle, rows of a struct option table (with
+ * <getopt.h> and index.h): --nik ... --booking, each answering base + its
+ * saksi_index_field. */
+#define XFILTER_OPTIONS(base) \
+	{ "nik", required_argument, NULL, (base) + SAKSI_IX_NIK }, \
+	{ "kpj", required_argument, NULL, (base) + SAKSI_IX_KPJ }, \
+	{ "phone", required_argument, NULL, (base) + SAKSI_IX_PHONE }, \
+	{ "email", required_argument, NULL, (base) + SAKSI_IX_EMAIL }, \
+	{ "account", required_argument, NULL, (base) + SAKSI_IX_ACCOUNT }, \
+	{ "device", required_argument, NULL, (base) + SAKSI_IX_DEVICE }, \
+	{ "ip", required_argument, NULL, (base) + SAKSI_IX_IP }, \
+	{ "officer", required_argument, NULL, (base) + SAKSI_IX_OFFICER }, \
+	{ "branch", required_argument, NULL, (base) + SAKSI_IX_BRANCH }, \
+	{ "type", required_argument, NULL, (base) + SAKSI_IX_TYPE }, \
+	{ "claim", required_argument, NULL, (base) + SAKSI_IX_CLAIM }, \
+	{ "booking", required_argument, NULL, (base) + SAKSI_IX_BOOKING }
+/* 1 if getopt's c is one of XFILTER_OPTIONS(base): its value arg is then in given[]
+ * (indexed by saksi_index_field; a filter given twice is a usage error); else 0. */
+int xfilter_opt(int c, const char *arg, int base, const char **given, const char *usage);
+/* --since/--until: milliseconds, YYYY-MM-DD (UTC; its last millisecond if end_of_day)
+ * or YYYY-MM-DDTHH:MM:SSZ; anything else is a usage error naming `what`. */
+uint64_t xparse_time(const char *s, int end_of_day, const char *what, const char *usage);
+/* --case: 1 to 64 of A-Z a-z 0-9 _ . / - (it goes into access entries and bundles). */
+void xcase_ref(const char *s, const char *usage);
 
 /* "0123abcd..." of a key id. */
 void keyid_to_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1]);

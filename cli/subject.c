@@ -686,13 +686,8 @@ cmd_subject_report(int argc, char **argv)
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	o.timeout = (int)timeout;
-	if (o.case_ref != NULL) {
-		size_t n = strlen(o.case_ref);
-
-		if (n == 0 || n > 64 || strspn(o.case_ref, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_./-") != n)
-			xusage(usage, "--case: 1 to 64 of A-Z a-z 0-9 _ . / -");
-	}
+	if (o.case_ref != NULL)
+		xcase_ref(o.case_ref, usage);
 	o.nik = read_secret(nik_arg, "nik");
 	o.kpj = kpj_arg != NULL ? read_secret(kpj_arg, "kpj") : NULL;
 
