@@ -544,27 +544,18 @@ alerts_ack(int argc, char **argv)
 	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
 	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
+		SEND_OPTIONS,
 		{ "note", required_argument, NULL, 'n' },
 		{ "officer", required_argument, NULL, 'O' },
 		{ "branch", required_argument, NULL, 'B' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "box-pub", required_argument, NULL, 'b' },
-		{ "vkey", required_argument, NULL, 'v' },
-		{ "vkey-file", required_argument, NULL, 'V' },
 		{ "seq", required_argument, NULL, 's' },
-		{ "schemas", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "timeout", required_argument, NULL, 'o' },
 		{ "refusals", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
-	    *passfile = NULL;
-	uint64_t id, seq = 0, timeout = 0, tms, pseq, ptms;
-	int c, json = 0, rc, refusals = 0, seq_given;
+	struct send_opts so = { 0 };
+	const char *note = NULL, *officer = NULL, *branch = "KP-PUSAT";
+	uint64_t id, seq = 0, tms, pseq, ptms;
+	int c, rc, refusals = 0, seq_given;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -577,20 +568,13 @@ alerts_ack(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (send_opt(&so, c, optarg))
+			continue;
 		switch (c) {
 		case 'n': note = optarg; break;
 		case 'O': officer = optarg; break;
 		case 'B': branch = optarg; break;
-		case 'u': url = optarg; break;
-		case 'k': key = optarg; break;
-		case 'b': boxf = optarg; break;
-		case 'v': vk = optarg; break;
-		case 'V': vkf = optarg; break;
 		case 's': seq = xparse_u64(optarg, "--seq"); break;
-		case 'S': schemas_dir = optarg; break;
-		case 'j': json = 1; break;
-		case 'P': passfile = optarg; break;
-		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		case 'r': refusals = 1; break;
 		default: xusage(usage, "bad option");
 		}
@@ -600,22 +584,16 @@ alerts_ack(int argc, char **argv)
 	id = xparse_u64(argv[optind], "alert ID");
 	if (id == 0)
 		xusage(usage, "alert ids start at 1");
-	if (!note || !officer || !url || !key || !boxf || (!vk && !vkf))
+	if (!note || !officer || !so.url || !so.key || !so.box || (!so.vkey && !so.vkey_file))
 		xusage(usage, "--note, --officer, -k, --url, --box-pub and --vkey are required");
-	if (timeout > 3600000)
-		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	send_setup(&so, usage, &v, &box, &sch);
 	tms = now_ms();
 	seq_given = seq != 0;
 	if (seq == 0)
 		seq = tms;
-	xvkey(vk, vkf, &v);
-	xbox_pub(boxf, &box);
-	if (schemas_dir == NULL)
-		schemas_dir = default_schemas_dir();
-	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, ACK_TYPE))
 		xdie("no schema for %s in %s: these schemas predate acknowledgements",
-		    ACK_TYPE, schemas_dir);
+		    ACK_TYPE, so.schemas);
 	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
 	    "alert_id", (json_int_t)id, "note", note);
 	/* A refusal alert (kind 5) is named with its kind: its ids are its own. */
@@ -633,7 +611,7 @@ alerts_ack(int argc, char **argv)
 		xusage(usage, "the acknowledgement does not match its schema: %s (the note is "
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
-	sk = xseckey_load(key, passfile);
+	sk = xseckey_load(so.key, so.passfile);
 	/* A retry of an ack whose answer never came sends the same bytes (pending.c). */
 	snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", id);
 	ppath = pending_path("ack", saksi_seckey_id(sk), pname);
@@ -652,8 +630,8 @@ alerts_ack(int argc, char **argv)
 		    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "", id, seq);
 	} else
 		pending_save(ppath, seq, tms, payload);
-	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
-	    .timeout_ms = timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
+	rq = (struct send_req){ .url = so.url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = so.timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);   /* dies unanswered: the file stays */
 
 	rc = send_rc(&res);
@@ -662,7 +640,7 @@ alerts_ack(int argc, char **argv)
 	if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
 		pending_done(ppath);
 	free(ppath);
-	if (json) {
+	if (so.json) {
 		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
 		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);

@@ -167,6 +167,31 @@ int send_rc(const struct saksi_result *res);
 void send_print_json(struct json_t *o, int rc, const struct saksi_result *res);
 /* Prints the refusal line unless rc is SX_OK, clears *res, returns rc. */
 int send_finish(int rc, struct saksi_result *res);
+/* The options of every command that signs and sends one event (submit, forget, alerts
+ * ack): --url, -k, --box-pub, --vkey, --vkey-file, --schemas, --json, --timeout and
+ * --passphrase-file, rows of its struct option table (with <getopt.h>). */
+struct send_opts {
+	const char *url, *key, *box, *vkey, *vkey_file, *schemas, *passfile;
+	uint64_t timeout;
+	int json;
+};
+#define SEND_OPTIONS \
+	{ "url", required_argument, NULL, 'u' }, \
+	{ "key", required_argument, NULL, 'k' }, \
+	{ "box-pub", required_argument, NULL, 'b' }, \
+	{ "vkey", required_argument, NULL, 'v' }, \
+	{ "vkey-file", required_argument, NULL, 'V' }, \
+	{ "schemas", required_argument, NULL, 'S' }, \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "passphrase-file", required_argument, NULL, 'P' }, \
+	{ "timeout", required_argument, NULL, 'o' }
+/* 1 if getopt's c is one of SEND_OPTIONS (its value arg is then in so); else 0. */
+int send_opt(struct send_opts *so, int c, const char *arg);
+/* Once the options are read: --timeout's bound (a usage error), then the verifier key
+ * into v, the appliance's box key into box and the schemas into *sch; so->schemas then
+ * names their directory. */
+void send_setup(struct send_opts *so, const char *usage, saksi_note_verifier *v,
+                saksi_pubkey *box, saksi_schemas **sch);
 
 /*
  * cli/pending.c: an event sent whose receipt has not come (reply lost, daemon gone,
