@@ -48,9 +48,10 @@ static char rules_path[DR_NAME_LEN + 16];
 static uint64_t seq, t0;
 static unsigned person;
 
-/* The next booking: five devices in turn, a new NIK each time. */
+/* The next booking, signed by producer key `prod`: five devices in turn, a new NIK each
+ * time. */
 static void
-next_booking(struct fx_item *it)
+next_booking(size_t prod, struct fx_item *it)
 {
 	char nik[20], bk[32], dev[32], *p;
 	const char *const set[] = { "nik", nik, "device_id", dev, "booking_id", bk, NULL };
@@ -61,7 +62,7 @@ next_booking(struct fx_item *it)
 	snprintf(dev, sizeof(dev), "app-install-memwin-%u", person % 5);
 	p = fx_payload("queue.booking.created", set);
 	seq++;
-	fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, it);
+	fx_build(&sd.fx, sd.fx.prod[prod], "queue.booking.created", p, seq, t0 + seq, it);
 	free(p);
 }
 
@@ -110,7 +111,7 @@ bookings(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct fx_item it;
 
-		next_booking(&it);
+		next_booking(FX_QUEUE, &it);
 		submit_as(sd.fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
@@ -216,7 +217,7 @@ static int
 setup(void **state)
 {
 	*state = &sd;
-	dr_setup(&sd, 0);
+	dr_setup(&sd, NREQ);   /* a producer key per mid-stream request */
 	supervisor_keyring();
 	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
 	snprintf(rules_path, sizeof(rules_path), "%s/mem.rules", sd.fx.dir);
@@ -260,9 +261,11 @@ test_kill_points(void **state)
 	/* Mid-stream: NREQ requests in flight on their own sockets, killed once the first
 	 * group is in, the others committed or not by then; the producers send the same
 	 * bytes again (accepted, or duplicates of what was committed). A request is one
-	 * commit group; a snapshot falls inside a group every INTERVAL events. */
+	 * commit group; a snapshot falls inside a group every INTERVAL events. Each request
+	 * is its own producer's: the sockets' requests arrive in any order, and a key's
+	 * lower seqs after a higher one committed would be refused as replay. */
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
-		next_booking(&mid[i]);
+		next_booking(FX_NFIXED + i / PER_REQ, &mid[i]);
 	{
 		int s[NREQ];
 
@@ -290,7 +293,7 @@ test_kill_points(void **state)
 	assert_true(tail_events(NULL, NULL) <= INTERVAL);
 	dr_start(&sd);
 	for (size_t r = 0; r < NREQ; r++)
-		submit_as(sd.fx.prod[FX_QUEUE], &mid[r * PER_REQ], PER_REQ, 1);
+		submit_as(sd.fx.prod[FX_NFIXED + r], &mid[r * PER_REQ], PER_REQ, 1);
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
 		fx_item_free(&mid[i]);
 	bookings(4);
