@@ -41,61 +41,19 @@ struct ev {
 	json_t *payload;   /* clear */
 };
 
-/* A sorted list of personal numbers (NIK, KPJ, phone NSN, account). */
-struct secrets {
-	char **v;
-	size_t n;
-	size_t lens[8];
-	size_t nlens;
-};
-
 static struct ev *g_ev;
 static size_t g_nev;
 /* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
 static char g_vkey[512];
-
-static void
-digits_of(const char *v, char *out, size_t len)
-{
-	size_t o = 0;
-
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;
-	for (; *v != '\0' && o + 1 < len; v++)
-		if (*v >= '0' && *v <= '9')
-			out[o++] = *v;
-	out[o] = '\0';
-}
-
-static void
-add_secret(struct secrets *s, const char *v)
-{
-	char d[64];
-	size_t o;
-
-	if (v == NULL)
-		return;
-	digits_of(v, d, sizeof(d));
-	if ((o = strlen(d)) < 8)
-		return;
-	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
-	assert_non_null(s->v);
-	s->v[s->n++] = strdup(d);
-	for (size_t i = 0; i < s->nlens; i++)
-		if (s->lens[i] == o)
-			return;
-	assert_true(s->nlens < 8);
-	s->lens[s->nlens++] = o;
-}
 
 static const char *const personal_members[] = { "nik", "kpj", "phone", "bank_account" };
 
 /* The day's secrets; with `only` (a NIK) those of that participant's events, with `but`
  * those of everyone else's events minus the ones `but`'s events also hold. */
 static void
-secrets_of(struct secrets *s, const char *only, const char *but)
+secrets_of(struct tu_secrets *s, const char *only, const char *but)
 {
-	struct secrets mine;
+	struct tu_secrets mine;
 
 	memset(s, 0, sizeof(*s));
 	memset(&mine, 0, sizeof(mine));
@@ -107,7 +65,7 @@ secrets_of(struct secrets *s, const char *only, const char *but)
 		if (only != NULL && !his)
 			continue;
 		for (size_t k = 0; k < 4; k++)
-			add_secret(his && but != NULL ? &mine : s, json_string_value(
+			tu_secret_add(his && but != NULL ? &mine : s, json_string_value(
 			    json_object_get(g_ev[i].payload, personal_members[k])));
 	}
 	qsort(s->v, s->n, sizeof(char *), tu_str_cmp);
@@ -129,18 +87,10 @@ secrets_of(struct secrets *s, const char *only, const char *but)
 	}
 }
 
-static void
-secrets_free(struct secrets *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 /* The first secret in buf (every digit window of a secret's length), or NULL. The
  * disclosures in a bundle are base64url: decode them first (decoded_text). */
 static const char *
-find_secret(const struct secrets *s, const char *buf, size_t len)
+find_secret(const struct tu_secrets *s, const char *buf, size_t len)
 {
 	return tu_find_secret(s->v, s->n, s->lens, s->nlens, buf, len);
 }
@@ -488,7 +438,7 @@ test_bundle(void **state)
 	char sock[256], vkey[512], start_day[16], id_s[24], idx_s[3][24], since_s[24];
 	char until_s[24], *text;
 	const char *nik, *officer = NULL, *other;
-	struct secrets all, others;
+	struct tu_secrets all, others;
 	uint64_t alert_entry = 0, alert_id, tmin = UINT64_MAX, tmax = 0;
 	uint32_t nev = 0;
 	size_t acc, len;
@@ -675,7 +625,7 @@ test_bundle(void **state)
 		secrets_of(&others, NULL, nik);
 		if (find_secret(&others, dec, len) != NULL)
 			fail_msg("the decrypted bundle holds someone else's number");
-		secrets_free(&others);
+		tu_secrets_free(&others);
 		free(dec);
 	}
 	free(text);
@@ -827,7 +777,7 @@ test_bundle(void **state)
 	RUN(f, &r, 0, "verify", "--ledger", f->path[9], "--vkey", vkey, "--keyring",
 	    f->path[10]);
 	run_free(&r);
-	secrets_free(&all);
+	tu_secrets_free(&all);
 	free_day();
 	snprintf(g_vkey, sizeof(g_vkey), "%s", vkey);
 }

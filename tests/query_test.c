@@ -43,10 +43,7 @@ struct day {
 	struct ev ev[MAXEV];
 	size_t n;
 	/* Every personal number of the day (NIK, KPJ, phone NSN, account), sorted. */
-	char **secrets;
-	size_t nsecrets;
-	size_t lens[8];
-	size_t nlens;
+	struct tu_secrets sec;
 };
 
 static struct day g_day;
@@ -78,32 +75,6 @@ append(char **buf, size_t *len, const char *s)
 } while (0)
 
 static void
-add_secret(struct day *d, const char *v)
-{
-	char digits[64];
-	size_t o = 0;
-
-	if (v == NULL)
-		return;
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;   /* the phone's national number: it stands for the phone everywhere */
-	for (; *v != '\0' && o + 1 < sizeof(digits); v++)
-		if (*v >= '0' && *v <= '9')
-			digits[o++] = *v;
-	digits[o] = '\0';
-	if (o < 8)
-		return;
-	d->secrets = realloc(d->secrets, (d->nsecrets + 1) * sizeof(char *));
-	assert_non_null(d->secrets);
-	d->secrets[d->nsecrets++] = strdup(digits);
-	for (size_t i = 0; i < d->nlens; i++)
-		if (d->lens[i] == o)
-			return;
-	assert_true(d->nlens < 8);
-	d->lens[d->nlens++] = o;
-}
-
-static void
 load_day(struct day *d, const char *path)
 {
 	char *text = slurp(path, NULL), *line = text;
@@ -125,15 +96,16 @@ load_day(struct day *d, const char *path)
 		    json_string_value(json_object_get(o, "type")));
 		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
 		e->payload = json_incref(json_object_get(o, "payload"));
-		add_secret(d, json_string_value(json_object_get(e->payload, "nik")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "kpj")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "phone")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "bank_account")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "nik")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "kpj")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "phone")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload,
+		    "bank_account")));
 		json_decref(o);
 		line = nl + 1;
 	}
 	free(text);
-	qsort(d->secrets, d->nsecrets, sizeof(char *), tu_str_cmp);
+	qsort(d->sec.v, d->sec.n, sizeof(char *), tu_str_cmp);
 }
 
 static void
@@ -141,9 +113,7 @@ free_day(struct day *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		json_decref(d->ev[i].payload);
-	for (size_t i = 0; i < d->nsecrets; i++)
-		free(d->secrets[i]);
-	free(d->secrets);
+	tu_secrets_free(&d->sec);
 }
 
 /* The first secret found in buf[0..len), or NULL: every window of a secret's length in
@@ -151,7 +121,7 @@ free_day(struct day *d)
 static const char *
 find_secret(const struct day *d, const char *buf, size_t len)
 {
-	return tu_find_secret(d->secrets, d->nsecrets, d->lens, d->nlens, buf, len);
+	return tu_find_secret(d->sec.v, d->sec.n, d->sec.lens, d->sec.nlens, buf, len);
 }
 
 static void
@@ -682,7 +652,7 @@ test_day(void **state)
 	run_free(&r);
 	load_day(&g_day, f->path[7]);
 	assert_true(g_day.n > 1000);
-	assert_true(g_day.nsecrets > 100);
+	assert_true(g_day.sec.n > 100);
 	for (size_t i = 0; i < g_day.n; i++) {
 		if (g_day.ev[i].time_ms < tmin)
 			tmin = g_day.ev[i].time_ms;

@@ -142,30 +142,12 @@ story_of(const struct day *d, const char *nik, struct story *s)
 
 /* ---- the grep ---- */
 
-struct secrets {
-	char **v;
-	size_t n;
-};
-
-static void
-digits_of(const char *v, char *out, size_t len)
-{
-	size_t o = 0;
-
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;   /* the phone's national number stands for it everywhere */
-	for (; *v != '\0' && o + 1 < len; v++)
-		if (*v >= '0' && *v <= '9')
-			out[o++] = *v;
-	out[o] = '\0';
-}
-
 /*
  * Every NIK, KPJ, phone and account number of the day that the subject's own entries do
  * not hold (the entries of theirs in which no other NIK appears): other people's data.
  */
 static void
-others_of(const struct day *d, const struct story *s, struct secrets *out)
+others_of(const struct day *d, const struct story *s, struct tu_secrets *out)
 {
 	static const char *const members[] = { "nik", "kpj", "phone", "bank_account" };
 	char **own = NULL;
@@ -184,7 +166,7 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 
 				if (v == NULL)
 					continue;
-				digits_of(v, dg, sizeof(dg));
+				tu_digits(v, dg, sizeof(dg));
 				if (strlen(dg) < 8)
 					continue;
 				if (pass == 0 && mine) {
@@ -196,8 +178,7 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 						;
 					if (k < nown)
 						continue;
-					out->v = realloc(out->v, (out->n + 1) * sizeof(*out->v));
-					out->v[out->n++] = strdup(dg);
+					tu_secret_add(out, v);
 				}
 			}
 		}
@@ -206,16 +187,8 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 	free(own);
 }
 
-static void
-secrets_free(struct secrets *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 static const char *
-find_any(const struct secrets *s, const char *text)
+find_any(const struct tu_secrets *s, const char *text)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strstr(text, s->v[i]) != NULL)
@@ -347,7 +320,7 @@ test_day(void **state)
 	    *forget_nik = NULL;
 	char *text;
 	struct story st;
-	struct secrets others;
+	struct tu_secrets others;
 	uint64_t idx[2048];
 	char types[2048][64];
 	size_t n, best = 0;
@@ -584,7 +557,7 @@ test_day(void **state)
 	/* The earlier report is one more look. */
 	assert_non_null(strstr(text, "laporan subjek data seperti ini"));
 	free(text);
-	secrets_free(&others);
+	tu_secrets_free(&others);
 	free(st.in);
 
 	/* A participant an alert's evidence names: the alert in plain words. */

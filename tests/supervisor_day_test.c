@@ -33,44 +33,9 @@
  * hold ctest's output pipe open and the run would never end. */
 
 /* The personal numbers of the day (NIK, KPJ, phone, account), digits only. */
-struct nums {
-	char **v;
-	size_t n;
-};
-
-static void
-nums_add(struct nums *s, const char *v)
-{
-	char d[64];
-	size_t o = 0;
-
-	if (v == NULL)
-		return;
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;
-	for (; *v != '\0' && o + 1 < sizeof(d); v++)
-		if (*v >= '0' && *v <= '9')
-			d[o++] = *v;
-	d[o] = '\0';
-	if (o < 8)
-		return;   /* too short to find by chance-free grep */
-	s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-	assert_non_null(s->v);
-	s->v[s->n++] = strdup(d);
-}
-
-static void
-nums_free(struct nums *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
 /* Fails naming the file (never the number) if buf holds one of s's numbers. */
 static void
-assert_none_in(const struct nums *s, const char *what, const void *buf, size_t len)
+assert_none_in(const struct tu_secrets *s, const char *what, const void *buf, size_t len)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (memmem(buf, len, s->v[i], strlen(s->v[i])) != NULL)
@@ -78,7 +43,7 @@ assert_none_in(const struct nums *s, const char *what, const void *buf, size_t l
 }
 
 static void
-assert_file_clean(const struct nums *s, const char *path)
+assert_file_clean(const struct tu_secrets *s, const char *path)
 {
 	size_t len;
 	char *b = slurp(path, &len);
@@ -98,7 +63,7 @@ test_supervisor_day(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	struct nums all = { 0 }, his = { 0 };
+	struct tu_secrets all = { 0 }, his = { 0 };
 	char vkey[512], url[256], sock[256], start_day[16], conf[256], sup[256], police[256];
 	char omb[256], ledger[256], nik[32] = "", claim[64] = "", *text;
 	size_t len;
@@ -135,10 +100,10 @@ test_supervisor_day(void **state)
 		assert_non_null(o = json_loads(line, JSON_REJECT_DUPLICATES, NULL));
 		p = json_object_get(o, "payload");
 		n = json_string_value(json_object_get(p, "nik"));
-		nums_add(&all, n);
-		nums_add(&all, json_string_value(json_object_get(p, "kpj")));
-		nums_add(&all, json_string_value(json_object_get(p, "phone")));
-		nums_add(&all, json_string_value(json_object_get(p, "bank_account")));
+		tu_secret_add(&all, n);
+		tu_secret_add(&all, json_string_value(json_object_get(p, "kpj")));
+		tu_secret_add(&all, json_string_value(json_object_get(p, "phone")));
+		tu_secret_add(&all, json_string_value(json_object_get(p, "bank_account")));
 		if (nik[0] == '\0' && n != NULL && strcmp(json_string_value(json_object_get(o,
 		    "type")), "claim.submitted") == 0 && json_object_get(p, "booking_id") &&
 		    json_object_get(p, "bank_account")) {
@@ -152,7 +117,7 @@ test_supervisor_day(void **state)
 	free(text);
 	assert_true(all.n > 1000);
 	assert_true(nik[0] != '\0');
-	nums_add(&his, nik);
+	tu_secret_add(&his, nik);
 	spit(P(f, 5, "his.nik"), nik, strlen(nik));
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
@@ -298,8 +263,8 @@ test_supervisor_day(void **state)
 	assert_file_clean(&all, P(f, 15, "omb/ledger/data.mdb"));
 	assert_file_clean(&all, P(f, 15, "saksid.log"));
 	unlink(f->path[4]);   /* the dry run's clear stream */
-	nums_free(&all);
-	nums_free(&his);
+	tu_secrets_free(&all);
+	tu_secrets_free(&his);
 }
 
 int

@@ -447,6 +447,64 @@ raw_close(struct raw *r)
 	mdb_env_close(r->env);
 }
 
+/* ---- the day's personal numbers, for the greps ---- */
+
+/* Personal numbers, digits only (a NIK, a KPJ, a phone's national number, an account),
+ * and the lengths among them: what the personal-data tests grep their outputs for. */
+struct tu_secrets {
+	char **v;
+	size_t n;
+	size_t lens[8];
+	size_t nlens;
+};
+
+/* The digits of v into out; a phone's +62 is dropped, as its national number stands for
+ * the phone everywhere. */
+TU_UNUSED static void
+tu_digits(const char *v, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (strncmp(v, "+62", 3) == 0)
+		v += 3;
+	for (; *v != '\0' && o + 1 < len; v++)
+		if (*v >= '0' && *v <= '9')
+			out[o++] = *v;
+	out[o] = '\0';
+}
+
+/* Adds v's digits to s, unless v is NULL or has fewer than 8 (too short for a grep that
+ * must not hit by chance). */
+TU_UNUSED static void
+tu_secret_add(struct tu_secrets *s, const char *v)
+{
+	char d[64];
+	size_t o;
+
+	if (v == NULL)
+		return;
+	tu_digits(v, d, sizeof(d));
+	if ((o = strlen(d)) < 8)
+		return;
+	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
+	assert_non_null(s->v);
+	assert_non_null(s->v[s->n++] = strdup(d));
+	for (size_t i = 0; i < s->nlens; i++)
+		if (s->lens[i] == o)
+			return;
+	assert_true(s->nlens < 8);
+	s->lens[s->nlens++] = o;
+}
+
+TU_UNUSED static void
+tu_secrets_free(struct tu_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
 /* strcmp for qsort/bsearch over an array of char *. */
 TU_UNUSED static int
 tu_str_cmp(const void *a, const void *b)
