@@ -554,8 +554,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ack_reraise, setup, dr_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_ack_retry, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_reraise, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_retry, setup,
+		                                dr_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

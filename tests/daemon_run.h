@@ -559,13 +559,18 @@ dr_start(struct dr *d)
 	dr_await_ready(d->url, &d->fx.v, &d->pid, d->errlog, 1);
 }
 
-/* Sends the daemon sig and reaps it, whatever its exit. */
+/* Sends the daemon sig and reaps it; stopped with SIGTERM, it must have exited 0. */
 DR_UNUSED static void
 dr_stop(struct dr *d, int sig)
 {
+	int st;
+
 	assert_int_equal(kill(d->pid, sig), 0);
-	assert_int_equal(waitpid(d->pid, NULL, 0), d->pid);
+	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
 	d->pid = -1;
+	if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		fail_msg("saksid did not stop cleanly on SIGTERM (status %d); see %s", st,
+		         d->errlog);
 }
 
 /* The teardown's end of dr_setup: kills a daemon left running, frees fx, removes its

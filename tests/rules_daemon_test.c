@@ -1234,11 +1234,11 @@ test_rules_through_daemon(void **state)
 	/* The ledger's alerts, every rule type among them (value_sum too), come again byte
 	 * for byte from the committed events (RULES.md 3.9). */
 	{
-		char tmp[] = "/tmp/saksi-rdt-XXXXXX", out[64], *text;
+		char tmp[64], out[80], *text;
 		const char *const args[] = { "replay", "--config", sd.conf, "--check", "--tmpdir",
 		    tmp, NULL };
 
-		assert_non_null(mkdtemp(tmp));
+		assert_int_equal(tmpdir_make(tmp, sizeof(tmp), "saksi-rdt"), 0);
 		snprintf(out, sizeof(out), "%s.out", tmp);
 		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 		text = slurp(out, NULL);

@@ -336,7 +336,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kill_points, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_points, setup,
+		                                dr_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
