@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -31,6 +33,7 @@
 #include "bytes.h"
 #include "client.h"
 #include "ledger.h"
+#include "outbox.h"
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
@@ -559,18 +562,27 @@ dr_start(struct dr *d)
 	dr_await_ready(d->url, &d->fx.v, &d->pid, d->errlog, 1);
 }
 
-/* Sends the daemon sig and reaps it; stopped with SIGTERM, it must have exited 0. */
+/* Sends the saksid *pid sig and reaps it (*pid is then -1); stopped with SIGTERM, it
+ * must have exited 0 (its log is errlog). */
 DR_UNUSED static void
-dr_stop(struct dr *d, int sig)
+dr_stop_pid(pid_t *pid, int sig, const char *errlog)
 {
 	int st;
 
-	assert_int_equal(kill(d->pid, sig), 0);
-	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
-	d->pid = -1;
+	assert_true(*pid > 0);
+	assert_int_equal(kill(*pid, sig), 0);
+	assert_int_equal(waitpid(*pid, &st, 0), *pid);
+	*pid = -1;
 	if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 		fail_msg("saksid did not stop cleanly on SIGTERM (status %d); see %s", st,
-		         d->errlog);
+		         errlog);
+}
+
+/* dr_stop_pid for d's daemon. */
+DR_UNUSED static void
+dr_stop(struct dr *d, int sig)
+{
+	dr_stop_pid(&d->pid, sig, d->errlog);
 }
 
 /* The teardown's end of dr_setup: kills a daemon left running, frees fx, removes its
@@ -588,6 +600,86 @@ dr_cmocka_teardown(void **state)
 {
 	dr_teardown(*state);
 	return 0;
+}
+
+/* ---- a state directory on a small tmpfs: the disk-full tests ---- */
+
+/*
+ * Mounts a tmpfs of `size` ("8m") on dir, in a mount namespace of this process's own
+ * when it may make one (before any thread exists: the tmpfs then goes with the process
+ * even if it dies before its teardown unmounts it). Skips the test where no tmpfs can be
+ * mounted: `who` (the test) needs root.
+ */
+DR_UNUSED static void
+dr_tmpfs_mount(const char *dir, const char *size, const char *who)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+	if (unshare(CLONE_NEWNS) == 0) {
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			fail_msg("cannot make our mounts private: %s", strerror(errno));
+		printf("# in a mount namespace of our own\n");
+	} else
+		printf("# no mount namespace of our own (%s): teardown unmounts\n",
+		       strerror(errno));
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+		printf("# cannot mount a tmpfs on %s (%s): %s needs root\n", dir, strerror(errno),
+		       who);
+		skip();
+	}
+}
+
+/* The teardown's end of dr_tmpfs_mount: unmounts dir, or detaches it if it is busy. */
+DR_UNUSED static void
+dr_tmpfs_umount(const char *dir)
+{
+	if (umount(dir) != 0) {
+		fprintf(stderr, "umount %s: %s; detaching it\n", dir, strerror(errno));
+		umount2(dir, MNT_DETACH);
+	}
+}
+
+/* Fills the file system of path with the file path until ENOSPC, in writes of `block`
+ * bytes (at most 64 KiB: how finely it fills), then frees `keep` bytes of it. */
+DR_UNUSED static void
+dr_fill_disk(const char *path, off_t keep, size_t block)
+{
+	static const char zeros[64 * 1024];
+	off_t size = 0;
+	ssize_t w;
+	int fd;
+
+	assert_true(block > 0 && block <= sizeof(zeros));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	while ((w = write(fd, zeros, block)) > 0)
+		size += w;
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(ftruncate(fd, size > keep ? size - keep : 0), 0);
+	close(fd);
+}
+
+/* A producer of fx's queue key: a client of url that checks receipts against the log's
+ * key, and its outbox in ob_dir. */
+DR_UNUSED static void
+dr_producer_open(const struct fx *fx, const char *url, const char *ob_dir, saksi_client **cl,
+                 saksi_outbox **ob)
+{
+	saksi_client_opts co;
+	saksi_outbox_opts oo;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_log = &fx->v;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, cl), SAKSI_OK);
+	memset(&oo, 0, sizeof(oo));
+	oo.ob_log = &fx->v;
+	oo.ob_key = fx->prod[FX_QUEUE];
+	oo.ob_box_pk = fx->box_pub.pk_key;
+	oo.ob_schemas = fx->sc;
+	assert_int_equal(saksi_outbox_open(ob_dir, &oo, ob), SAKSI_OK);
 }
 
 #endif
