@@ -867,7 +867,8 @@ scan(struct vstate *s)
 		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": missing, but your checkpoint covers %" PRIu64
 		    " entries and the ledger has only %" PRIu64
-		    " (truncated or rolled back)", n, s->reviewer.ck_size, n);
+		    " (truncated or rolled back, or a copy taken before your checkpoint: "
+		    "verify one taken after it)", n, s->reviewer.ck_size, n);
 	if (r->vr_latest < n)
 		return fail(s, SAKSI_V_UNSIGNED, r->vr_latest, SAKSI_ERR_CORRUPT,
 		    r->vr_latest == 0 ?
