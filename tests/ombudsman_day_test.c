@@ -133,6 +133,16 @@ test_ombudsman_day(void **state)
 	spit(kr, text, len);
 	free(text);
 
+	/* 0. What the commands take, asked the usual way. */
+	RUN(f, &r, 0, "verify", "--help");
+	assert_non_null(strstr(r.out, "usage:\n  verify --ledger DIR "));
+	assert_non_null(strstr(r.out, "\nExit status:\n"));
+	assert_null(strstr(r.out, "verify-receipt"));
+	run_free(&r);
+	RUN(f, &r, 0, "verify-receipt", "-h");
+	assert_non_null(strstr(r.out, "  verify-receipt (--vkey VKEY"));
+	run_free(&r);
+
 	/* 1. First visit: the latest checkpoint, checked, kept. */
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
 	assert_true(strncmp(r.out, ORIGIN "\n", strlen(ORIGIN) + 1) == 0);
