@@ -21,6 +21,7 @@
 #include "blind.h"
 #include "cli.h"
 #include "client.h"
+#include "config.h"
 #include "envelope.h"
 #include "query.h"
 #include "rules.h"
@@ -188,17 +189,32 @@ out:
 	return ok;
 }
 
+/* saksid's own config, read with its own parser (the appliance's paths). */
+static void
+xconfig_load(const char *path, saksid_config *cf)
+{
+	char err[512] = "";
+	saksi_err e;
+
+	if ((e = saksid_config_load(path, cf, err, sizeof(err))) != SAKSI_OK)
+		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
+}
+
 static int
 alerts_follow(int argc, char **argv)
 {
-	static const char usage[] = "saksi alerts follow --url URL [--json] [--count N]";
+	static const char usage[] =
+	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N]";
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL;
+	const char *url = NULL, *config = NULL;
+	saksid_config cf;
+	int have_cf = 0;
 	uint64_t count = 0, seen = 0;
 	int c, json = 0, sock;
 
@@ -208,13 +224,24 @@ alerts_follow(int argc, char **argv)
 		case 'u': url = optarg; break;
 		case 'j': json = 1; break;
 		case 'n': count = xparse_u64(optarg, "--count"); break;
+		case 'c': config = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (url != NULL && config != NULL)
+		xusage(usage, "--url or --config, not both");
+	/* On the appliance: the alerts_listen of saksid's own config. */
+	if (config != NULL) {
+		xconfig_load(config, &cf);
+		have_cf = 1;
+		if ((url = cf.cf_alerts_listen) == NULL)
+			xdie("%s has no alerts_listen: saksid publishes no alerts (add one and "
+			    "restart saksid)", config);
+	}
 	if (url == NULL)
-		xusage(usage, "--url is required (saksid.conf's alerts_listen)");
+		xusage(usage, "--url is required (saksid.conf's alerts_listen), or --config");
 	if ((sock = nn_socket(AF_SP, NN_SUB)) < 0 ||
 	    nn_setsockopt(sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0)
 		xdie("nn_socket: %s", nn_strerror(nn_errno()));
@@ -260,6 +287,8 @@ alerts_follow(int argc, char **argv)
 		seen++;
 	}
 	nn_close(sock);
+	if (have_cf)
+		saksid_config_free(&cf);
 	return SX_OK;
 }
 
@@ -444,16 +473,20 @@ static int
 alerts_list(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json [--state]]";
+	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
+	    "[--json [--state]]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "open", no_argument, NULL, 'o' },
 		{ "keyring", required_argument, NULL, 'K' },
 		{ "state", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *krf = NULL;
+	const char *dir = NULL, *krf = NULL, *config = NULL;
+	char *cdir = NULL;
+	saksid_config cf;
 	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
 	saksi_ledger_txn *txn = NULL;
@@ -470,13 +503,26 @@ alerts_list(int argc, char **argv)
 		case 'o': only_open = 1; break;
 		case 's': with_state = 1; break;
 		case 'K': krf = optarg; break;
+		case 'c': config = optarg; break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (dir != NULL && config != NULL)
+		xusage(usage, "--ledger (a copy) or --config (the appliance's), not both");
+	/* On the appliance: saksid's ledger, named by its keyring. */
+	if (config != NULL) {
+		xconfig_load(config, &cf);
+		cdir = xmalloc(strlen(cf.cf_state_dir) + sizeof("/ledger"));
+		sprintf(cdir, "%s/ledger", cf.cf_state_dir);
+		dir = cdir;
+		if (krf == NULL && cf.cf_keyring != NULL)
+			krf = cf.cf_keyring;
+	}
 	if (dir == NULL)
-		xusage(usage, "--ledger is required");
+		xusage(usage, "--ledger DIR (a copy) or --config FILE (on the appliance) is "
+		    "required");
 	if (with_state && !json)
 		xusage(usage, "--state is for --json (the lines show the state anyway)");
 	if (krf != NULL)
@@ -554,6 +600,10 @@ alerts_list(int argc, char **argv)
 	saksi_keyring_free(kr);
 	free(st.v);
 	free(rst.v);
+	if (config != NULL) {
+		free(cdir);
+		saksid_config_free(&cf);
+	}
 	if (!json)
 		fprintf(stderr, "saksi: %" PRIu64 " alert entr%s listed, %" PRIu64 " alert(s) "
 		    "open, in %" PRIu64 " entries\n", n, n == 1 ? "y" : "ies", nopen, size);
@@ -898,8 +948,9 @@ int
 cmd_alerts(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts follow --url URL [--json] [--count N] | "
-	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json] | "
+	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N] | "
+	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
+	    "[--json] | "
 	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key ... | "
 	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv]";
 

@@ -196,7 +196,8 @@ test_security_day(void **state)
 	/* 1. Follow the alerts live, as a person reads them and as a tool does. Each
 	 * follower says when it is connected: PUB keeps nothing for one not there yet. */
 	for (int k = 0; k < 2; k++) {
-		const char *const human[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		/* The officer on the appliance names saksid's config, a tool the URL. */
+		const char *const human[] = { "alerts", "follow", "--config", conf, "--count",
 		    "3", NULL };
 		const char *const js[] = { "alerts", "follow", "--url", alerts_url, "--json",
 		    "--count", "3", NULL };
@@ -254,7 +255,7 @@ test_security_day(void **state)
 
 	/* 3. The list: every alert, open, none late (the simulator kept within the
 	 * lateness), names from the keyring. */
-	RUN(f, &r, 0, "alerts", "list", "--ledger", ledger, "--keyring", f->path[2]);
+	RUN(f, &r, 0, "alerts", "list", "--config", conf);
 	assert_null(strstr(r.out, "late:"));
 	assert_non_null(strstr(r.out, "  alert 1 (entry "));
 	assert_non_null(strstr(r.err, "alert(s) open"));
