@@ -136,6 +136,14 @@ test_security_day(void **state)
 	 * (role security), saksid's access key for remote looks, the rules as a file of the
 	 * appliance's own (the team tunes it), and a short ack timeout to see a re-raise. */
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
+	/* What init tells a new operator to do next, in this directory's own names. */
+	RUN(f, &r, 0, "init", "--dir", P(f, 5, "other"), "--origin", ORIGIN);
+	assert_non_null(strstr(r.err, "saksi: next: add producer keys (saksi keyring add -r "));
+	assert_non_null(strstr(r.err, "--role security"));
+	assert_non_null(strstr(r.err, "then start saksid -c "));
+	assert_non_null(strstr(r.err, "other/saksid.conf; follow its alerts with saksi alerts "
+	    "follow --config"));
+	run_free(&r);
 	snprintf(conf, sizeof(conf), "%s", P(f, 1, "st/saksid.conf"));
 	snprintf(ledger, sizeof(ledger), "%s", P(f, 1, "st/ledger"));
 	snprintf(seckey, sizeof(seckey), "%s", P(f, 1, "sec.key"));
