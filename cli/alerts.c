@@ -941,6 +941,16 @@ alerts_ack(int argc, char **argv)
 		    refusals ? "refusal " : "", id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
 		    " (already in the ledger)" : "");
 	}
+	/* saksid refuses an ack of an alert that is not open with reason schema (the wire
+	 * has no reason of its own for it): say what it means, not "schema". */
+	if (rc != SX_OK && !json && res.sr_code == SAKSI_R_SCHEMA &&
+	    strncmp(res.sr_message, "no open ", 8) == 0) {
+		fprintf(stderr, "saksi: not acknowledged: %s%s\n", res.sr_message,
+		    strstr(res.sr_message, "acknowledged at index") != NULL ? " (saksi alerts "
+		    "list shows by whom)" : " (saksi alerts list shows the ids)");
+		saksi_result_clear(&res);
+		return rc;
+	}
 	return send_finish(rc, &res);
 }
 

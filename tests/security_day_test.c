@@ -306,7 +306,8 @@ test_security_day(void **state)
 	run_free(&r);
 	RUN(f, &r, 1, "alerts", "ack", "1", "--note", "again", "--officer", "SEC-7", "-k",
 	    seckey, "--url", url, "--box-pub", f->path[3], "--vkey", vkey);
-	assert_non_null(strstr(r.err, "no open alert 1: it was acknowledged at index"));
+	assert_non_null(strstr(r.err, "saksi: not acknowledged: no open alert 1: it was "
+	    "acknowledged at index"));
 	run_free(&r);
 	RUN(f, &r, 2, "alerts", "ack", "2", "--note", "tab\there", "--officer", "SEC-7", "-k",
 	    seckey, "--url", url, "--box-pub", f->path[3], "--vkey", vkey);
