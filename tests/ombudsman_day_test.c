@@ -101,6 +101,10 @@ test_ombudsman_day(void **state)
 	snprintf(bundle, sizeof(bundle), "%s", P(f, 1, "omb/case.bundle"));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
+	/* A keyring copy handed out before the supervisor's key was added. */
+	text = slurp(P(f, 2, "st/keyring.json"), &len);
+	spit(P(f, 11, "old-keyring.json"), text, len);
+	free(text);
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", sup, "--no-passphrase");
 	run_free(&r);
 	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spi-1",
@@ -256,6 +260,11 @@ test_ombudsman_day(void **state)
 	RUN(f, &r, 0, "verify-bundle", bundle, "--vkey", vkey, "--keyring", kr);
 	assert_non_null(strstr(r.out, "bundle intact: case C-OMB-1"));
 	assert_non_null(strstr(r.out, "sealed and not opened"));
+	run_free(&r);
+	/* With a keyring copy older than the exporter's key: a failure that says why. */
+	RUN(f, &r, 1, "verify-bundle", bundle, "--vkey", vkey, "--keyring", f->path[11]);
+	assert_non_null(strstr(r.err, "is not in the keyring (a keyring copy older than the "
+	    "key? ask the operator for the current keyring.json)"));
 	run_free(&r);
 	text = slurp(bundle, &len);
 	p = strstr(text, "C-OMB-1");
