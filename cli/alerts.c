@@ -37,18 +37,38 @@
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
 static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise", "refusals" };
 
+/* The zone times are printed in (--tz): NULL is UTC in ISO 8601 with Z, the default
+ * and what scripts parse; a named zone prints "2026-11-07 01:22:59.773 WITA". */
+struct tz {
+	int off_min;
+	const char *name;
+};
+
 static void
-iso_time(uint64_t ms, char *out, size_t len)
+iso_time_tz(uint64_t ms, const struct tz *z, char *out, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
+	time_t t = (time_t)(ms / 1000) + (z != NULL ? (time_t)z->off_min * 60 : 0);
 	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, z != NULL ? "%Y-%m-%d %H:%M:%S" :
+	    "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
 		snprintf(out, len, "?");
 		return;
 	}
-	snprintf(out + strlen(out), len - strlen(out), ".%03uZ", (unsigned)(ms % 1000));
+	if (z != NULL)
+		snprintf(out + strlen(out), len - strlen(out), ".%03u %s",
+		    (unsigned)(ms % 1000), z->name);
+	else
+		snprintf(out + strlen(out), len - strlen(out), ".%03uZ", (unsigned)(ms % 1000));
+}
+
+/* --tz NAME into *z (UTC: none, the default form); dies on another name. */
+static const struct tz *
+parse_tz(const char *name, struct tz *z, const char *usage)
+{
+	if (saksi_subject_zone(name, &z->off_min, &z->name) != SAKSI_OK)
+		xusage(usage, "--tz is WIB, WITA, WIT or UTC");
+	return strcmp(z->name, "UTC") == 0 ? NULL : z;
 }
 
 /* The group with every blind token cut to its first 10 characters: enough to tell
@@ -95,11 +115,11 @@ plain_kind(int kind)
  * UINT64_MAX when not known (a published alert); raised_ms: when a re-raise was
  * committed (its entry's commit time), 0 when not known. */
 static void
-print_human(const saksi_alert *a, uint64_t entry, uint64_t raised_ms)
+print_human(const saksi_alert *a, uint64_t entry, uint64_t raised_ms, const struct tz *z)
 {
 	char when[40], group[SAKSI_RULES_GROUP_MAX + 1];
 
-	iso_time(a->al_last_ms, when, sizeof(when));
+	iso_time_tz(a->al_last_ms, z, when, sizeof(when));
 	short_group(a->al_group, group, sizeof(group));
 	printf("%s  alert %" PRIu64, when, a->al_id);
 	if (entry != UINT64_MAX)
@@ -114,7 +134,7 @@ print_human(const saksi_alert *a, uint64_t entry, uint64_t raised_ms)
 		printf("  original entry %" PRIu64 "  raised again (%" PRIu64 ")",
 		    a->al_evidence[0], a->al_extra);
 		if (raised_ms != 0) {
-			iso_time(raised_ms, when, sizeof(when));
+			iso_time_tz(raised_ms, z, when, sizeof(when));
 			printf(" at %s", when);
 		}
 	} else {
@@ -204,17 +224,21 @@ static int
 alerts_follow(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N]";
+	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N] "
+	    "[--tz WIB|WITA|WIT|UTC]";
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "tz", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *config = NULL;
 	saksid_config cf;
 	int have_cf = 0;
+	struct tz zbuf;
+	const struct tz *z = NULL;
 	uint64_t count = 0, seen = 0;
 	int c, json = 0, sock;
 
@@ -225,6 +249,7 @@ alerts_follow(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'n': count = xparse_u64(optarg, "--count"); break;
 		case 'c': config = optarg; break;
+		case 'z': z = parse_tz(optarg, &zbuf, usage); break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -282,7 +307,7 @@ alerts_follow(int argc, char **argv)
 		if (json)
 			printf("%.*s\n", n, (const char *)buf);
 		else
-			print_human(&a, UINT64_MAX, 0);
+			print_human(&a, UINT64_MAX, 0, z);
 		nn_freemsg(buf);
 		seen++;
 	}
@@ -474,10 +499,11 @@ alerts_list(int argc, char **argv)
 {
 	static const char usage[] =
 	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
-	    "[--json [--state]]";
+	    "[--json [--state]] [--tz WIB|WITA|WIT|UTC]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "tz", required_argument, NULL, 'z' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "open", no_argument, NULL, 'o' },
 		{ "keyring", required_argument, NULL, 'K' },
@@ -486,6 +512,8 @@ alerts_list(int argc, char **argv)
 	};
 	const char *dir = NULL, *krf = NULL, *config = NULL;
 	char *cdir = NULL;
+	struct tz zbuf;
+	const struct tz *z = NULL;
 	saksid_config cf;
 	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
@@ -504,6 +532,7 @@ alerts_list(int argc, char **argv)
 		case 's': with_state = 1; break;
 		case 'K': krf = optarg; break;
 		case 'c': config = optarg; break;
+		case 'z': z = parse_tz(optarg, &zbuf, usage); break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -525,6 +554,8 @@ alerts_list(int argc, char **argv)
 		    "required");
 	if (with_state && !json)
 		xusage(usage, "--state is for --json (the lines show the state anyway)");
+	if (json)
+		z = NULL;   /* JSON keeps UTC milliseconds and ISO 8601 with Z */
 	if (krf != NULL)
 		kr = xkeyring_load(krf);
 	l = xledger_open_ro(dir);
@@ -563,10 +594,10 @@ alerts_list(int argc, char **argv)
 			nopen++;
 		if (s != NULL && s->as_acked) {
 			ack_who(s, kr, who, sizeof(who));
-			iso_time(s->as_ack_ms, when, sizeof(when));
+			iso_time_tz(s->as_ack_ms, z, when, sizeof(when));
 		}
 		if (!json) {
-			print_human(&a, i, a.al_kind == SAKSI_ALERT_RERAISE ? lf.lf_commit_ms : 0);
+			print_human(&a, i, a.al_kind == SAKSI_ALERT_RERAISE ? lf.lf_commit_ms : 0, z);
 			print_state(&a, s, who, when);
 			continue;
 		}
@@ -651,16 +682,20 @@ static int
 alerts_show(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv]";
-	enum { O_CONFIG = 256, O_JSON, O_CSV, O_REFUSALS };
+	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv] "
+	    "[--tz WIB|WITA|WIT|UTC]";
+	enum { O_CONFIG = 256, O_JSON, O_CSV, O_REFUSALS, O_TZ };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
 		{ "refusals", no_argument, NULL, O_REFUSALS },
+		{ "tz", required_argument, NULL, O_TZ },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = "/etc/saksi/saksid.conf";
+	struct tz zbuf;
+	const struct tz *z = NULL;
 	struct appliance x;
 	struct astates st = { NULL, 0, 0 }, rst = { NULL, 0, 0 };
 	const struct astate *as;
@@ -681,6 +716,7 @@ alerts_show(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_CSV: csv = 1; break;
 		case O_REFUSALS: refusals = 1; break;
+		case O_TZ: z = parse_tz(optarg, &zbuf, usage); break;
 		default: xusage(usage, "bad option");
 		}
 	}
@@ -688,6 +724,8 @@ alerts_show(int argc, char **argv)
 		xusage(usage, "one alert ID is expected (saksi alerts list shows them)");
 	if (json && csv)
 		xusage(usage, "--json or --csv, not both");
+	if (json)
+		z = NULL;   /* JSON keeps UTC */
 	id = xparse_u64(argv[optind], "alert ID");
 	if (id == 0)
 		xusage(usage, "alert ids start at 1");
@@ -732,7 +770,7 @@ alerts_show(int argc, char **argv)
 		    saksi_keyring_load(x.cf.cf_keyring, &kr, NULL, 0) != SAKSI_OK)
 			kr = NULL;
 		ack_who(as, kr, who, sizeof(who));
-		iso_time(as->as_ack_ms, when, sizeof(when));
+		iso_time_tz(as->as_ack_ms, z, when, sizeof(when));
 	}
 	words = saksi_subject_rule(SAKSI_LANG_EN, a->al_rule, &known);
 
@@ -761,7 +799,7 @@ alerts_show(int argc, char **argv)
 	} else {
 		/* --csv: the table alone, for a spreadsheet. */
 		if (!csv) {
-			print_human(a, entry, 0);
+			print_human(a, entry, 0, z);
 			print_state(a, as, who, when);
 			printf("rule: %s: %s\n", a->al_rule, words);
 			if (refusals) {
@@ -1005,5 +1043,5 @@ show_alert_leaf(const uint8_t *body, size_t len, json_t *o)
 void
 alerts_print_line(const saksi_alert *a)
 {
-	print_human(a, UINT64_MAX, 0);
+	print_human(a, UINT64_MAX, 0, NULL);
 }

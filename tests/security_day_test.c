@@ -206,7 +206,7 @@ test_security_day(void **state)
 	for (int k = 0; k < 2; k++) {
 		/* The officer on the appliance names saksid's config, a tool the URL. */
 		const char *const human[] = { "alerts", "follow", "--config", conf, "--count",
-		    "3", NULL };
+		    "3", "--tz", "WITA", NULL };
 		const char *const js[] = { "alerts", "follow", "--url", alerts_url, "--json",
 		    "--count", "3", NULL };
 
@@ -228,9 +228,11 @@ test_security_day(void **state)
 		g_follow[k] = -1;
 	}
 	text = slurp(fout[0], NULL);
-	/* "2026-...Z  alert 1  high  RULE  GROUP  value V/T  evidence N: i,j,..." */
+	/* "2026-11-16 07:01:02.345 WITA  alert 1  high  RULE  GROUP  value V/T  evidence
+	 * N: i,j,...", in the branch's own time as asked. */
 	assert_int_equal(count_of(text, "\n"), 3);
-	assert_non_null(strstr(text, "Z  alert 1  "));
+	assert_non_null(strstr(text, " WITA  alert 1  "));
+	assert_null(strstr(text, "Z  alert "));
 	assert_non_null(strstr(text, "  value "));
 	assert_non_null(strstr(text, "  evidence "));
 	assert_no_secret(&sec, "alerts follow", text);
@@ -265,7 +267,7 @@ test_security_day(void **state)
 	 * lateness), names from the keyring. */
 	RUN(f, &r, 0, "alerts", "list", "--config", conf);
 	assert_null(strstr(r.out, "late:"));
-	assert_non_null(strstr(r.out, "  alert 1 (entry "));
+	assert_non_null(strstr(r.out, "Z  alert 1 (entry "));
 	assert_non_null(strstr(r.err, "alert(s) open"));
 	assert_no_secret(&sec, "alerts list", r.out);
 	nopen = count_of(r.out, "  open");
@@ -332,10 +334,18 @@ test_security_day(void **state)
 	}
 	assert_non_null(strstr(r.out, "  original entry "));
 	assert_non_null(strstr(r.out, "  raised again (1) at "));
+	assert_non_null(strstr(r.out, "Z  alert 1 (entry "));
 	assert_non_null(strstr(r.out, "  acked by sec-andi at "));
 	assert_non_null(strstr(r.out, "): Checked: one device booking for many; case SEC-7 "
 	    "opened\n"));
 	assert_null(strstr(r.out, " 1 of "));   /* a re-raise is no "evidence 1 of N" */
+	run_free(&r);
+	RUN(f, &r, 0, "alerts", "list", "--config", conf, "--tz", "WITA");
+	assert_non_null(strstr(r.out, " WITA  alert 1 (entry "));
+	assert_non_null(strstr(r.out, " WITA (entry "));   /* the ack's time too */
+	run_free(&r);
+	RUN(f, &r, 2, "alerts", "list", "--config", conf, "--tz", "CET");
+	assert_non_null(strstr(r.err, "--tz is WIB, WITA, WIT or UTC"));
 	run_free(&r);
 
 	/* 7. Tune a rule: device_many_nik_fast lowered from 6 to 3 NIKs an hour. Tried over
