@@ -3033,36 +3033,42 @@ saksi_rules_alert_get(const saksi_rules *r, MDB_txn *txn, uint64_t id, saksi_ale
 	return alert_decode(v.mv_data, v.mv_size, id, out);
 }
 
+/* The argument checks and the meta record of the getters below; *out is zeroed first. A
+ * ledger whose rules were attached has a meta record: a missing one is damage. */
+static saksi_err
+meta_read(const saksi_rules *r, MDB_txn *txn, uint64_t *out, struct meta *m)
+{
+	saksi_err e;
+
+	if (out != NULL)
+		*out = 0;
+	if (r == NULL || txn == NULL || out == NULL || !r->rs_attached)
+		return SAKSI_ERR_INVAL;
+	if ((e = meta_load(txn, r->rs_dbi, m)) != SAKSI_OK)
+		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+	return SAKSI_OK;
+}
+
 saksi_err
 saksi_rules_alert_last(const saksi_rules *r, MDB_txn *txn, uint64_t *id)
 {
 	struct meta m;
-	saksi_err e;
+	saksi_err e = meta_read(r, txn, id, &m);
 
-	if (id != NULL)
-		*id = 0;
-	if (r == NULL || txn == NULL || id == NULL || !r->rs_attached)
-		return SAKSI_ERR_INVAL;
-	if ((e = meta_load(txn, r->rs_dbi, &m)) != SAKSI_OK)
-		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	*id = m.m_last_alert;
-	return SAKSI_OK;
+	if (e == SAKSI_OK)
+		*id = m.m_last_alert;
+	return e;
 }
 
 saksi_err
 saksi_rules_published_get(const saksi_rules *r, MDB_txn *txn, uint64_t *id)
 {
 	struct meta m;
-	saksi_err e;
+	saksi_err e = meta_read(r, txn, id, &m);
 
-	if (id != NULL)
-		*id = 0;
-	if (r == NULL || txn == NULL || id == NULL || !r->rs_attached)
-		return SAKSI_ERR_INVAL;
-	if ((e = meta_load(txn, r->rs_dbi, &m)) != SAKSI_OK)
-		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	*id = m.m_published;
-	return SAKSI_OK;
+	if (e == SAKSI_OK)
+		*id = m.m_published;
+	return e;
 }
 
 saksi_err
@@ -3110,16 +3116,11 @@ saksi_err
 saksi_rules_late(const saksi_rules *r, MDB_txn *txn, uint64_t *late)
 {
 	struct meta m;
-	saksi_err e;
+	saksi_err e = meta_read(r, txn, late, &m);
 
-	if (late != NULL)
-		*late = 0;
-	if (r == NULL || txn == NULL || late == NULL || !r->rs_attached)
-		return SAKSI_ERR_INVAL;
-	if ((e = meta_load(txn, r->rs_dbi, &m)) != SAKSI_OK)
-		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	*late = m.m_late;
-	return SAKSI_OK;
+	if (e == SAKSI_OK)
+		*late = m.m_late;
+	return e;
 }
 
 saksi_err
