@@ -120,6 +120,9 @@ int cmd_bundle(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+/* cli/query.c: rows printed as saksi query's table (or CSV), masked. */
+struct saksi_query_result;
+void query_print_rows(const struct saksi_query_result *res, int csv);
 int cmd_timeline(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_subject_report(int argc, char **argv);

@@ -445,6 +445,19 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 		fprintf(stderr, "saksi: more: raise --limit or narrow --since/--until\n");
 }
 
+/* The table (csv: the CSV) of rows other commands gathered (saksi alerts show): masked,
+ * as a query prints them, with the count on stderr. */
+void
+query_print_rows(const saksi_query_result *res, int csv)
+{
+	struct qopts o;
+
+	memset(&o, 0, sizeof(o));
+	o.timeline = 1;   /* one story: no paging hint */
+	o.out = csv ? OUT_CSV : OUT_TABLE;
+	print_result(&o, res, NULL, NULL);
+}
+
 /* ---- remote (wire op 7, FORMATS.md 3.4) ---- */
 
 static int

@@ -337,13 +337,13 @@ test_ack_reraise(void **state)
 	/* Once only; an alert that does not exist; a note that is not allowed. */
 	assert_int_equal(ack("ack1b", "1", "again"), 1);
 	text = cli_text("ack1b", "err");
-	assert_non_null(strstr(text, "refused (schema): no open alert 1: it was acknowledged "
-	                             "at index "));
+	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 1: it was "
+	                             "acknowledged at index "));
 	free(text);
 	assert_int_equal(ack("ack99", "99", "no such"), 1);
 	text = cli_text("ack99", "err");
-	assert_non_null(strstr(text, "refused (schema): no open alert 99: there is no such "
-	                             "alert"));
+	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 99: there is "
+	                             "no such alert"));
 	free(text);
 	assert_int_equal(ack("ackbad", "1", "<script>"), 2);
 	assert_int_equal(ack("ack0", "0", "zero"), 2);

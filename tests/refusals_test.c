@@ -250,10 +250,11 @@ test_refusal_alert(void **state)
 	/* The ack names a refusal alert by its own number (RULES.md 5.4): without
 	 * --refusals, id 1 is the rules' alert 1, which does not exist. */
 	assert_int_equal(ack("ack-rule1", "1", 0), 1);
-	assert_err_has("ack-rule1", "refused (schema): no open alert 1: there is no such alert");
+	assert_err_has("ack-rule1", "saksi: not acknowledged: no open alert 1: there is no "
+	    "such alert");
 	assert_int_equal(ack("ack-ref2", "2", 1), 1);
-	assert_err_has("ack-ref2", "refused (schema): no open refusal alert 2: there is no "
-	               "such alert");
+	assert_err_has("ack-ref2", "saksi: not acknowledged: no open refusal alert 2: there "
+	               "is no such alert");
 	assert_int_equal(ack("ack-ref1", "1", 1), 0);
 	assert_err_has("ack-ref1", "saksi: refusal alert 1 acknowledged, entry ");
 	o = status();
@@ -270,7 +271,7 @@ test_refusal_alert(void **state)
 	assert_int_equal(jalert(o, "acknowledged"), 1);   /* read back from refwin */
 	json_decref(o);
 	assert_int_equal(ack("ack-ref1b", "1", 1), 1);
-	assert_err_has("ack-ref1b", "refused (schema): no open refusal alert 1: it was "
+	assert_err_has("ack-ref1b", "saksi: not acknowledged: no open refusal alert 1: it was "
 	               "acknowledged at index ");
 	forge(THRESHOLD);
 	o = status();

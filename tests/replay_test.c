@@ -329,11 +329,37 @@ test_candidate(void **state)
 	assert_non_null(strstr(r.out, "difference (replay_only):\n  replay: "));
 	assert_null(strstr(r.out, ", 0 difference(s)"));
 	assert_false(has_nik(d, r.out));
+	/* What the candidate changes, rule by rule, beside the ledger; and the differences
+	 * by kind, so that a tuner reads the change, not the renumbering it causes. */
+	assert_non_null(strstr(r.out, "\n  rule                                       replay   "
+	    "ledger\n"));
+	{
+		const char *line = strstr(r.out, "\n  device_many_nik_fast ");
+		unsigned long long mine, theirs;
+
+		assert_non_null(line);
+		assert_int_equal(sscanf(line + 23, "%llu %llu", &mine, &theirs), 2);
+		assert_true(mine > theirs);
+		assert_non_null(strstr(line, "  *\n"));
+	}
+	assert_non_null(strstr(r.out, " replay_only, 0 changed, "));
+	assert_non_null(strstr(r.out, " renumbered\n"));
+	run_free(&r);
+	/* --quiet leaves the renumbered ones out of the lines and says so. */
+	RUN(f, &r, 1, "replay", "--config", d->conf, "--rules", f->path[5], "--check",
+	    "--quiet");
+	assert_null(strstr(r.out, "difference (renumbered)"));
+	assert_non_null(strstr(r.out, "difference (replay_only)"));
 	run_free(&r);
 	RUN(f, &r, 1, "replay", "--config", d->conf, "--rules", f->path[5], "--check",
 	    "--json", "--quiet");
 	s = summary_of(r.out);
 	assert_true(jint(s, "differences") > 0);
+	assert_true(jint(json_object_get(s, "differences_by_kind"), "replay_only") > 0);
+	assert_true(json_is_object(json_object_get(s, "ledger_per_rule")));
+	assert_true(jint(json_object_get(s, "per_rule"), "device_many_nik_fast") >
+	    json_integer_value(json_object_get(json_object_get(s, "ledger_per_rule"),
+	    "device_many_nik_fast")));
 	json_decref(s);
 	assert_non_null(strstr(r.out, "{\"difference\":{\"ledger\":null,\"replay\":{"));
 	run_free(&r);

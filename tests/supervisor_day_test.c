@@ -134,6 +134,19 @@ test_supervisor_day(void **state)
 	assert_non_null(strstr(r.out, claim));
 	assert_non_null(strstr(r.err, "access logged as entry"));
 	run_free(&r);
+	/* His subject report without --tz: a Makassar branch's times in WITA, the zone its
+	 * bookings' region (73, South Sulawesi) puts it in, never WIB. */
+	RUN_IN(f, &r, 0, f->path[5], "subject-report", "--config", conf, "--nik", "-", "-k",
+	    sup, "--lang", "en", "--format", "text", "-o", P(f, 13, "before.txt"));
+	run_free(&r);
+	text = slurp(f->path[13], &len);
+	assert_non_null(strstr(text, "at branch KC-MAKASSAR"));
+	assert_non_null(strstr(text, " WITA, at branch KC-MAKASSAR"));
+	assert_null(strstr(text, " WIB"));
+	assert_non_null(strstr(text, "Date of the report: "));
+	sodium_memzero(text, len);
+	free(text);
+	unlink(f->path[13]);
 	/* Masked, by his claim, for a tool: no number of his, and not forgotten (yet). */
 	RUN(f, &r, 0, "query", "--config", conf, "--claim", claim, "--json");
 	assert_none_in(&his, "query --json", r.out, r.out_len);
