@@ -2745,6 +2745,86 @@ fp_current(const saksi_rules *r, const uint8_t *fp)
 }
 
 /*
+ * The expiry key that a group record (X) or a join record (K) implies: the group's keep
+ * (RULES.md 4.3, where its X key is) or the record's time. SAKSI_ERR_NOT_FOUND for any
+ * other key, and for a record too short to say: that one is refused as corrupt where the
+ * engine reads it, as before, not at attach.
+ */
+static saksi_err
+derived_key(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, uint8_t *xk,
+            size_t *xl)
+{
+	if (kl != 1 + RULES_FP_LEN + HASH_LEN || (k[0] != K_GROUP && k[0] != K_JOIN))
+		return SAKSI_ERR_NOT_FOUND;
+	if (vl < 10)
+		return SAKSI_ERR_NOT_FOUND;
+	xk[0] = k[0] == K_GROUP ? K_EXP : K_JEXP;
+	memcpy(xk + 1, k + 1, RULES_FP_LEN);
+	memcpy(xk + 1 + RULES_FP_LEN, v + (k[0] == K_GROUP ? 2 : 1), 8);
+	memcpy(xk + 1 + RULES_FP_LEN + 8, k + 1 + RULES_FP_LEN, HASH_LEN);
+	*xl = 1 + RULES_FP_LEN + 8 + HASH_LEN;
+	return SAKSI_OK;
+}
+
+/* Deletes every key of the letter pfx. */
+static saksi_err
+purge_letter(MDB_txn *txn, MDB_dbi dbi, uint8_t pfx)
+{
+	uint8_t k[KEY_MAX];
+	size_t kl;
+	saksi_err e;
+
+	for (;;) {
+		e = db_first(txn, dbi, &pfx, 1, k, &kl);
+		if (e == SAKSI_ERR_NOT_FOUND)
+			return SAKSI_OK;
+		if (e == SAKSI_OK)
+			e = db_del(txn, dbi, k, kl);
+		if (e != SAKSI_OK)
+			return e;
+	}
+}
+
+/*
+ * LMDB mode after memory mode: the expiry indexes the snapshots left out, written from
+ * the group and join records (the same keys memory made of them at load).
+ */
+static saksi_err
+derived_write(MDB_txn *txn, MDB_dbi dbi)
+{
+	static const uint8_t from[] = { K_GROUP, K_JOIN };
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t xk[KEY_MAX];
+	size_t xl, i;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	for (i = 0; i < sizeof(from) && e == SAKSI_OK; i++) {
+		/* Puts into another letter's range: the cursor stays on this one's keys. */
+		k.mv_size = 1;
+		k.mv_data = (void *)&from[i];
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+		    ((uint8_t *)k.mv_data)[0] == from[i];
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			e = derived_key(k.mv_data, k.mv_size, v.mv_data, v.mv_size, xk, &xl);
+			if (e == SAKSI_OK)
+				e = db_put(txn, dbi, xk, xl, "", 0);
+			else if (e == SAKSI_ERR_NOT_FOUND)
+				e = SAKSI_OK;
+			if (e != SAKSI_OK)
+				break;
+		}
+		if (e == SAKSI_OK && rc != 0 && rc != MDB_NOTFOUND)
+			e = mdb_err(rc);
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
+/*
  * Memory mode at attach: the state database holds the last snapshot (the window keys
  * and 'N'); load it, and note the leaves evaluated after it ('C': up to where the
  * transactions that committed got) for the caller to evaluate again. State written
@@ -2753,7 +2833,7 @@ fp_current(const saksi_rules *r, const uint8_t *fp)
 static saksi_err
 mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
 {
-	static const char loaded[] = { K_GROUP, K_EXP, K_PEND, K_STAT, K_JOIN, K_JEXP, K_NMETA };
+	static const char loaded[] = { K_GROUP, K_PEND, K_STAT, K_JOIN, K_NMETA };
 	saksi_rules_mem_stats *info;
 	struct rmem *mem = NULL;
 	MDB_cursor *cur = NULL;
@@ -2775,10 +2855,19 @@ mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint8_t xk[KEY_MAX];
+		size_t xl;
+
 		if (k.mv_size < 1 || memchr(loaded, ((uint8_t *)k.mv_data)[0],
 		    sizeof(loaded)) == NULL)
 			continue;
 		if ((e = rmem_load(mem, k.mv_data, k.mv_size, v.mv_data, v.mv_size)) != SAKSI_OK)
+			goto fail;
+		/* The expiry indexes are made from their records: no snapshot holds them. */
+		if ((e = derived_key(k.mv_data, k.mv_size, v.mv_data, v.mv_size, xk, &xl)) ==
+		    SAKSI_OK)
+			e = rmem_load(mem, xk, xl, "", 0);
+		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
 			goto fail;
 	}
 	mdb_cursor_close(cur);
@@ -2787,6 +2876,10 @@ mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
 		e = mdb_err(rc);
 		goto fail;
 	}
+	/* Those of LMDB mode (or of an older snapshot) go: memory made its own. */
+	if ((e = purge_letter(wtxn, dbi, K_EXP)) != SAKSI_OK ||
+	    (e = purge_letter(wtxn, dbi, K_JEXP)) != SAKSI_OK)
+		goto fail;
 	if ((e = nmeta_get(mem, &nm, &from)) == SAKSI_ERR_CORRUPT &&
 	    rmem_get(mem, &nk, 1, &v) == SAKSI_ERR_NOT_FOUND) {
 		/* The state as it stands is the first snapshot; the first event evaluated
@@ -2890,7 +2983,10 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 		/* State written per event from now on: no snapshot to resume from. */
 		uint8_t nk = K_NMETA, ck = K_CMETA;
 
-		if ((e = db_del(wtxn, dbi, &nk, 1)) == SAKSI_ERR_NOT_FOUND)
+		/* A snapshot (its 'N') left the expiry indexes out: written now. */
+		if ((e = db_del(wtxn, dbi, &nk, 1)) == SAKSI_OK)
+			e = derived_write(wtxn, dbi);
+		else if (e == SAKSI_ERR_NOT_FOUND)
 			e = SAKSI_OK;
 		if (e == SAKSI_OK && (e = db_del(wtxn, dbi, &ck, 1)) == SAKSI_ERR_NOT_FOUND)
 			e = SAKSI_OK;

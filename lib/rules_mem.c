@@ -614,10 +614,23 @@ reserve(struct rmem *m)
 	return key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch);
 }
 
+/*
+ * The expiry indexes (X, K) follow from the records they index (a group's keep, a join
+ * record's time) and are made again from them at load (rmem_derived): a snapshot leaves
+ * them out, a third of its keys (RULES.md 4.4).
+ */
+static int
+derived(const uint8_t *k)
+{
+	return k[0] == 'X' || k[0] == 'K';
+}
+
 /* Lists k for the next snapshot (once per epoch for a live key); room reserved. */
 static void
 touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 {
+	if (derived(k))
+		return;
 	if (n != NULL) {
 		if (n->n_epoch == m->m_epoch)
 			return;

@@ -2598,16 +2598,28 @@ test_mem_args_and_switch(void **state)
 	feed(fx, "queue.booking.created", T0 + 3, "device_id", "e", NULL);
 	/* Back to LMDB mode after a clean stop (drop_rules writes a snapshot). */
 	drop_rules(fx);
+	/* The snapshot holds the groups, not their expiry index (made from them). */
+	assert_int_equal(count_keys(fx, 'G'), 2);
+	assert_int_equal(count_keys(fx, 'X'), 0);
 	fx->lmdb_only = 1;
 	use_rules(fx, EC_RULES);
 	assert_int_equal(count_keys(fx, 'N'), 0);
 	assert_int_equal(count_keys(fx, 'C'), 0);
+	/* LMDB mode wrote the index at attach, and expiry goes by it. */
+	assert_int_equal(count_keys(fx, 'X'), 2);
 	assert_int_equal(stats(fx, "r1").rs_groups, 2);
 	assert_int_equal(feed(fx, "queue.booking.created", T0 + 4, "device_id", "d", NULL), 0);
 	assert_int_equal(last_alert(fx), 1);
-	/* A state written by another: memory refuses to go on with it. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3 * HOUR, "device_id", "f",
+	    NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	assert_int_equal(count_keys(fx, 'X'), 1);
+	/* Memory mode again: the index LMDB mode wrote leaves the database. */
 	fx->lmdb_only = 0;
 	use_rules(fx, EC_RULES);
+	assert_int_equal(count_keys(fx, 'X'), 0);
+	assert_int_equal(count_keys(fx, 'G'), 1);
+	/* A state written by another: memory refuses to go on with it. */
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
 	{
 		MDB_dbi dbi;
