@@ -340,7 +340,7 @@ nmeta_encode(uint8_t b[META_LEN], const struct meta *m, uint64_t next)
 }
 
 static saksi_err
-nmeta_get(const struct rmem *mem, struct meta *m, uint64_t *next)
+nmeta_get(struct rmem *mem, struct meta *m, uint64_t *next)
 {
 	uint8_t k = K_NMETA;
 	MDB_val v;

@@ -15,6 +15,7 @@
 #define RMEM_KEY_MAX 64
 #define RMEM_PREFETCH 8            /* keys ahead whose slot a snapshot asks for */
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
+#define RMEM_RECENT 16            /* keys remembered by rmem_get and changes */
 
 /*
  * A key, in one allocation aligned to a cache line: what a hash probe or a heap's tie
@@ -241,6 +242,10 @@ struct rmem {
 	uint64_t m_fly_since;
 	saksi_rules_mem_stats m_info;
 	struct pool m_pool;       /* every node and value */
+	/* The keys looked up last, by a cheap slot of their own bytes: an evaluation reads
+	 * a group, a join record or a rule's counters and writes it back soon after, and
+	 * the write then finds it here without SipHash and a probe of the table. */
+	struct rnode *m_recent[RMEM_RECENT];
 };
 
 static int
@@ -516,6 +521,37 @@ find(const struct rmem *m, const uint8_t *k, size_t kl)
 	return find_h(m, k, kl, khash(m, k, kl));
 }
 
+/* Not a hash of any strength: the engine's keys end in one (a group's, a join key's) or
+ * in a fingerprint, and a miss only costs the lookup it would have cost anyway. */
+static size_t
+recent_slot(const uint8_t *k, size_t kl)
+{
+	uint64_t x = k[0];
+
+	if (kl >= 9)
+		memcpy(&x, k + kl - 8, sizeof(x));
+	return (size_t)((x ^ (x >> 29) ^ k[0]) & (RMEM_RECENT - 1));
+}
+
+static struct rnode *
+recent_find(const struct rmem *m, const uint8_t *k, size_t kl)
+{
+	struct rnode *n = m->m_recent[recent_slot(k, kl)];
+
+	if (n != NULL && n->n_kl == kl && memcmp(n->n_k, k, kl) == 0)
+		return n;
+	return NULL;
+}
+
+static void
+recent_forget(struct rmem *m, const struct rnode *n)
+{
+	size_t i = recent_slot(n->n_k, n->n_kl);
+
+	if (m->m_recent[i] == n)
+		m->m_recent[i] = NULL;
+}
+
 static void
 tab_place(struct rslot *tab, size_t cap, struct rnode *n)
 {
@@ -647,7 +683,10 @@ static saksi_err
 set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, size_t vl,
         uint8_t **oldv, size_t *oldvl, struct rnode **nout)
 {
-	struct rnode *n = find_h(m, k, kl, h);
+	struct rnode *n = recent_find(m, k, kl);
+
+	if (n == NULL)
+		n = find_h(m, k, kl, h);
 	struct rheap *hp = NULL;
 	uint8_t *nv = NULL;
 	saksi_err e;
@@ -678,6 +717,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	if (n != NULL) {
 		if (n->n_heap != NULL)
 			heap_remove(n);
+		recent_forget(m, n);
 		tab_remove(m, n);
 		*oldv = n->n_v;
 		sodium_memzero(n, sizeof(*n));
@@ -699,6 +739,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	tab_place(m->m_tab, m->m_tabcap, n);
 	if (hp != NULL)
 		heap_push(hp, n);
+	m->m_recent[recent_slot(k, kl)] = n;
 	m->m_n++;
 	*nout = n;
 	return SAKSI_OK;
@@ -718,7 +759,8 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 		return SAKSI_ERR_INVAL;
 	if ((e = reserve(m)) != SAKSI_OK)
 		return e;
-	h = khash(m, k, kl);
+	/* A key read just before (a group read, then written back) keeps its hash. */
+	h = (after = recent_find(m, k, kl)) != NULL ? after->n_hash : khash(m, k, kl);
 	if ((e = set_raw(m, k, kl, h, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
 		return e;
 	/* A value is never NULL (malloc'd, at least one byte): none, the key was absent. */
@@ -747,10 +789,12 @@ rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
 }
 
 saksi_err
-rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
+rmem_get(struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
 {
-	const struct rnode *n = find(m, k, kl);
+	struct rnode *n = recent_find(m, k, kl);
 
+	if (n == NULL && (n = find(m, k, kl)) != NULL)
+		m->m_recent[recent_slot(k, kl)] = n;
 	if (n == NULL)
 		return SAKSI_ERR_NOT_FOUND;
 	v->mv_data = n->n_v;
