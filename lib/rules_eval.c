@@ -2078,7 +2078,12 @@ queue_event(struct ectx *c, size_t slot, const struct rule *ru, int is_checkin, 
 		struct ent *t = &g.g_e[pos];
 
 		hash_value(ahash, actor);
-		if (sup_find(&g, ahash) == NULL) {
+		/* By text: the actor is at hand, and hashing every actor of the queue to
+		 * compare hashes cost queue_order two BLAKE2b per officer and call. */
+		for (i = 0; i < g.g_nsup; i++)
+			if (strcmp(g.g_sup[i].s_actor, actor) == 0)
+				break;
+		if (i == g.g_nsup) {
 			struct sup *sp;
 
 			if (g.g_nsup >= ru->r_max_values) {
