@@ -674,11 +674,11 @@ valid_text(const char *s, size_t max)
 	return i >= 1;
 }
 
+/* The event's checks (saksi_rules_event_check); nothing is built. */
 static saksi_err
-ev_build(const saksi_rule_event *ev, struct wev *w)
+ev_check(const saksi_rule_event *ev)
 {
 	size_t i, j;
-	int has_branch = 0;
 
 	if (ev->re_type == NULL || strlen(ev->re_type) > 64 || ev->re_type[0] == '\0')
 		return SAKSI_ERR_INVAL;
@@ -692,10 +692,6 @@ ev_build(const saksi_rule_event *ev, struct wev *w)
 	if (!valid_text(ev->re_branch, 64) || ev->re_nfields > SAKSI_RULES_EVENT_FIELDS ||
 	    (ev->re_nfields > 0 && ev->re_fields == NULL))
 		return SAKSI_ERR_INVAL;
-	w->we_index = ev->re_index;
-	w->we_time = ev->re_time_ms;
-	w->we_type = ev->re_type;
-	w->we_branch = ev->re_branch;
 	for (i = 0; i < ev->re_nfields; i++) {
 		const saksi_rule_field *f = &ev->re_fields[i];
 		int personal = saksi_blind_field_personal(f->rf_name);
@@ -710,21 +706,44 @@ ev_build(const saksi_rule_event *ev, struct wev *w)
 		for (j = 0; j < i; j++)
 			if (strcmp(ev->re_fields[j].rf_name, f->rf_name) == 0)
 				return SAKSI_ERR_INVAL;
-		if (strcmp(f->rf_name, "branch") == 0) {
-			if (strcmp(f->rf_value, ev->re_branch) != 0)
-				return SAKSI_ERR_INVAL;
+		if (strcmp(f->rf_name, "branch") == 0 && strcmp(f->rf_value, ev->re_branch) != 0)
+			return SAKSI_ERR_INVAL;
+	}
+	return SAKSI_OK;
+}
+
+/* The working event of a checked event. */
+static void
+ev_fill(const saksi_rule_event *ev, struct wev *w)
+{
+	size_t i;
+	int has_branch = 0;
+
+	w->we_index = ev->re_index;
+	w->we_time = ev->re_time_ms;
+	w->we_type = ev->re_type;
+	w->we_branch = ev->re_branch;
+	for (i = 0; i < ev->re_nfields; i++) {
+		const saksi_rule_field *f = &ev->re_fields[i];
+
+		if (strcmp(f->rf_name, "branch") == 0)
 			has_branch = 1;
-		}
 		w->we_f[w->we_n].wf_name = f->rf_name;
 		w->we_f[w->we_n].wf_value = f->rf_value;
-		w->we_f[w->we_n++].wf_personal = personal;
+		/* The check made it equal to the field's kind. */
+		w->we_f[w->we_n++].wf_personal = f->rf_personal != 0;
 	}
 	if (!has_branch) {
 		w->we_f[w->we_n].wf_name = "branch";
 		w->we_f[w->we_n].wf_value = ev->re_branch;
 		w->we_f[w->we_n++].wf_personal = 0;
 	}
-	return SAKSI_OK;
+}
+
+saksi_err
+saksi_rules_event_check(const saksi_rule_event *ev)
+{
+	return ev == NULL ? SAKSI_ERR_INVAL : ev_check(ev);
 }
 
 /* Unsigned decimal of at most 19 digits; the schemas have no negative numbers. */
@@ -2648,9 +2667,9 @@ mem_finish(struct ectx *c)
 	return rmem_flush(c->c_mem, c->c_txn, c->c_dbi, c->c_next_leaf);
 }
 
-saksi_err
-saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
-                 saksi_rules_result *res)
+static saksi_err
+rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
+           saksi_rules_result *res, int checked)
 {
 	struct ectx c;
 	uint64_t gen0 = 0, next0 = 0;
@@ -2674,8 +2693,9 @@ saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev
 	c.c_ev->we_nj = 0;
 	c.c_ev->we_ngm = 0;
 	c.c_ev->we_nvm = 0;
-	if ((e = ev_build(ev, c.c_ev)) != SAKSI_OK)
+	if (!checked && (e = ev_check(ev)) != SAKSI_OK)
 		goto out;
+	ev_fill(ev, c.c_ev);
 	c.c_st = calloc(r->rs_nrules + r->rs_njoins + 1, sizeof(*c.c_st));
 	if (c.c_st == NULL) {
 		e = SAKSI_ERR_NOMEM;
@@ -2774,6 +2794,20 @@ out:
 		free(c.c_ev);
 	}
 	return e;
+}
+
+saksi_err
+saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
+                 saksi_rules_result *res)
+{
+	return rules_eval(r, wtxn, ev, res, 0);
+}
+
+saksi_err
+saksi_rules_eval_checked(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
+                         saksi_rules_result *res)
+{
+	return rules_eval(r, wtxn, ev, res, 1);
 }
 
 /* Deletes every key starting with pfx || fp. */
