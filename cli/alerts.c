@@ -959,7 +959,7 @@ alerts_ack(int argc, char **argv)
 	}
 	/* saksid refuses an ack of an alert that is not open with reason schema (the wire
 	 * has no reason of its own for it): say what it means, not "schema". */
-	if (rc != SX_OK && !json && res.sr_code == SAKSI_R_SCHEMA &&
+	if (rc != SX_OK && !so.json && res.sr_code == SAKSI_R_SCHEMA &&
 	    strncmp(res.sr_message, "no open ", 8) == 0) {
 		fprintf(stderr, "saksi: not acknowledged: %s%s\n", res.sr_message,
 		    strstr(res.sr_message, "acknowledged at index") != NULL ? " (saksi alerts "
