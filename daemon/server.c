@@ -29,7 +29,7 @@
 #include "server.h"
 #include "wire.h"
 
-#define CHUNK 8                           /* items a worker takes at once */
+#define CHUNK 8                           /* items a worker takes at once, at most */
 #define RECV_POLL_MS 100                  /* how soon the receiver notices a stop */
 #define MSG_CAP (2 * SAKSI_WIRE_MSG_MAX)  /* larger: nanomsg drops the connection */
 #define LINGER_US 100000                  /* let the last replies leave before close */
@@ -61,6 +61,7 @@ struct req {
 	size_t r_cost;            /* bytes counted against the queue cap */
 	size_t r_count;           /* items (submit) */
 	size_t r_claimed;         /* items handed to workers; under s_mu */
+	size_t r_share;           /* items a worker takes of it at once (1..CHUNK) */
 	size_t r_checked;         /* items checked; under s_mu */
 	saksid_remote_answer *r_q; /* op 7 with an access entry: the rows waiting for it */
 	uint64_t r_t[T__COUNT];   /* stage times (trace on only), CLOCK_MONOTONIC ns */
@@ -97,6 +98,7 @@ struct saksid_server {
 	pthread_cond_t s_cv_commit;   /* committer: a request is fully checked */
 	struct req *s_head, *s_tail;  /* submits, arrival order */
 	struct req *s_claim;          /* first submit with unclaimed items */
+	size_t s_unclaimed;           /* items queued and not yet handed to a worker */
 	struct req *s_rhead, *s_rtail; /* read requests */
 	size_t s_nreq, s_bytes;
 	saksid_server_stats s_stats;
@@ -393,6 +395,40 @@ req_done(saksid_server *s, struct req *r)
 	req_free(r);
 }
 
+/*
+ * Queues submission r for the workers and wakes as many as it has chunks (s_mu held).
+ * A submission shares itself out when the workers have little else to do: a batch
+ * alone in the queue is checked on every core, not serially on one, since its receipt
+ * waits for its last item. A deep queue keeps whole chunks (fewer trips to the lock).
+ */
+static void
+submit_enqueue(saksid_server *s, struct req *r)
+{
+	size_t nw = s->s_o.so_workers, chunks;
+
+	if (s->s_tail != NULL)
+		s->s_tail->r_next = r;
+	else
+		s->s_head = r;
+	s->s_tail = r;
+	if (s->s_claim == NULL)
+		s->s_claim = r;
+	s->s_unclaimed += r->r_count;
+	r->r_share = (s->s_unclaimed + nw - 1) / nw;
+	if (r->r_share > CHUNK)
+		r->r_share = CHUNK;
+	if (r->r_share == 0)
+		r->r_share = 1;
+	chunks = (r->r_count + r->r_share - 1) / r->r_share;
+	/* One waiter per chunk: a woken worker that finds nothing is a wasted switch on
+	 * a machine whose cores the committer needs. */
+	if (chunks >= nw)
+		pthread_cond_broadcast(&s->s_cv_work);
+	else
+		for (size_t i = 0; i < chunks; i++)
+			pthread_cond_signal(&s->s_cv_work);
+}
+
 /* ---- receiver ---- */
 
 static void on_status(saksid_server *s, void *ctl);
@@ -529,22 +565,16 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl, uint64_t t_recv)
 	s->s_nreq++;
 	s->s_bytes += r->r_cost;
 	stamp(s, r, T_QUEUED);
-	if (op == SAKSI_OP_SUBMIT) {
-		if (s->s_tail != NULL)
-			s->s_tail->r_next = r;
-		else
-			s->s_head = r;
-		s->s_tail = r;
-		if (s->s_claim == NULL)
-			s->s_claim = r;
-	} else {
+	if (op == SAKSI_OP_SUBMIT)
+		submit_enqueue(s, r);
+	else {
 		if (s->s_rtail != NULL)
 			s->s_rtail->r_next = r;
 		else
 			s->s_rhead = r;
 		s->s_rtail = r;
+		pthread_cond_signal(&s->s_cv_work);
 	}
-	pthread_cond_broadcast(&s->s_cv_work);
 	pthread_mutex_unlock(&s->s_mu);
 	return;
 
@@ -808,14 +838,7 @@ query_op(saksid_server *s, struct req *r)
 	q->r_t[T_QUEUED] = q->r_t[T_RECV];
 	s->s_nreq++;
 	s->s_bytes += q->r_cost;
-	if (s->s_tail != NULL)
-		s->s_tail->r_next = q;
-	else
-		s->s_head = q;
-	s->s_tail = q;
-	if (s->s_claim == NULL)
-		s->s_claim = q;
-	pthread_cond_broadcast(&s->s_cv_work);
+	submit_enqueue(s, q);
 	pthread_mutex_unlock(&s->s_mu);
 	return;
 nomem:
@@ -859,8 +882,9 @@ worker_main(void *arg)
 		first = r->r_claimed;
 		if (first == 0)
 			stamp(s, r, T_CLAIMED);
-		k = r->r_count - first < CHUNK ? r->r_count - first : CHUNK;
+		k = r->r_count - first < r->r_share ? r->r_count - first : r->r_share;
 		r->r_claimed += k;
+		s->s_unclaimed -= k;
 		if (r->r_claimed == r->r_count)
 			s->s_claim = r->r_next;
 		pthread_mutex_unlock(&s->s_mu);
@@ -873,7 +897,10 @@ worker_main(void *arg)
 		r->r_checked += k;
 		if (r->r_checked == r->r_count) {
 			stamp(s, r, T_CHECKED);
-			pthread_cond_signal(&s->s_cv_commit);
+			/* Only the head can start or grow a group (arrival order): another
+			 * finished request waits for it without waking the committer. */
+			if (r == s->s_head)
+				pthread_cond_signal(&s->s_cv_commit);
 		}
 	}
 	pthread_mutex_unlock(&s->s_mu);
@@ -1178,9 +1205,20 @@ commit_main(void *arg)
 			}
 			s->s_close = nitems >= s->s_o.so_group_max ? SAKSID_TC_FULL :
 			             atomic_load(&s->s_stop) ? SAKSID_TC_STOP :
-			             head_ready(s) ? SAKSID_TC_NOFIT : SAKSID_TC_WAITED;
+			             head_ready(s) ? SAKSID_TC_NOFIT :
+			             s->s_head == NULL ? SAKSID_TC_IDLE : SAKSID_TC_WAITED;
 			if (nitems >= s->s_o.so_group_max || atomic_load(&s->s_stop) ||
 			    head_ready(s) || timed_out)
+				break;
+			/*
+			 * Nothing else has arrived: close now. Waiting group_wait_us for
+			 * submissions not yet sent only delays this one; those that come
+			 * meanwhile queue behind its commit and make the next group (the
+			 * group grows with the load, not with a timer). A submission
+			 * already here and still being checked is waited for, up to
+			 * group_wait_us: it is a worker's share of a millisecond away.
+			 */
+			if (s->s_head == NULL)
 				break;
 			if (pthread_cond_timedwait(&s->s_cv_commit, &s->s_mu, &deadline) ==
 			    ETIMEDOUT)
