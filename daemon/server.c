@@ -1093,6 +1093,13 @@ run_group(saksid_server *s, struct req *group)
 	 * finds its share free, and a status asked then an empty queue. */
 	for (r = group; r != NULL; r = r->r_next)
 		req_release(s, r);
+	/* The group counted before its records: a reader that sees them sees it too. */
+	if (s->s_o.so_trace > 0) {
+		pthread_mutex_lock(&s->s_tmu);
+		s->s_tgroups++;
+		s->s_tclose[s->s_close]++;
+		pthread_mutex_unlock(&s->s_tmu);
+	}
 	for (r = group; r != NULL; r = next) {
 		next = r->r_next;
 		answer(s, r);
@@ -1101,12 +1108,6 @@ run_group(saksid_server *s, struct req *group)
 			trace_push(s, r, n);
 		}
 		req_free(r);
-	}
-	if (s->s_o.so_trace > 0) {
-		pthread_mutex_lock(&s->s_tmu);
-		s->s_tgroups++;
-		s->s_tclose[s->s_close]++;
-		pthread_mutex_unlock(&s->s_tmu);
 	}
 }
 
