@@ -44,6 +44,9 @@ static const char help[] =
 "  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
+"  backfill-links [--config FILE] [--batch N] [--steps N] [--no-compact]   saksid stopped:\n"
+"         link an older ledger's claims and bookings to their participants' data keys,\n"
+"         re-seal their store-key disclosures under them, compact the file (once)\n"
 "\n"
 "Operators:\n"
 "  status --url URL [--json | --prometheus] [--timeout MS]\n"
@@ -128,6 +131,7 @@ static const struct {
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
 	{ "backup", cmd_backup },
+	{ "backfill-links", cmd_backfill_links },
 	{ "forget", cmd_forget },
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },

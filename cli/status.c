@@ -82,6 +82,43 @@ pct(uint64_t part, uint64_t whole)
 	return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
 }
 
+/*
+ * The indexes' line: how far they cover the ledger and, when the catch-up failed, since
+ * when it is behind, how often and why it failed and when it tries again (saksid retries
+ * by itself: docs/saksid.md, Secondary indexes).
+ */
+static void
+index_line(const json_t *o, const json_t *v)
+{
+	const char *err = json_string_value(json_object_get(v, "error"));
+	const char *last = json_string_value(json_object_get(v, "last_error"));
+	uint64_t upto = ju(o, "index.upto"), size = ju(o, "ledger.entries");
+	uint64_t fails = ju(o, "index.failures");
+	char since[64], fail[64], at[64], retry[64];
+
+	when(ju(o, "index.behind_since_ms"), since, sizeof(since));
+	when(ju(o, "index.failing_since_ms"), fail, sizeof(fail));
+	when(ju(o, "index.last_error_ms"), at, sizeof(at));
+	when(ju(o, "index.retry_at_ms"), retry, sizeof(retry));
+	if (err != NULL) {
+		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 " (%.1f %%): behind "
+		    "since %s; the catch-up is failing since %s (%" PRIu64 " failure(s)), last "
+		    "error: %s; next try at %s\n", "indexes", upto, size, pct(upto, size), since,
+		    fail, fails, err, retry);
+		return;
+	}
+	if (json_is_true(json_object_get(v, "catching_up")))
+		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 " (%.1f %%): catching "
+		    "up in the background, behind since %s", "indexes", upto, size,
+		    pct(upto, size), since);
+	else
+		printf("%-18scover the whole ledger", "indexes");
+	if (fails > 0 && last != NULL)
+		printf(" (the catch-up failed %" PRIu64 " time(s) and went on; last error at "
+		    "%s: %s)", fails, at, last);
+	printf("\n");
+}
+
 static void
 human(const json_t *o, const char *url)
 {
@@ -140,16 +177,8 @@ human(const json_t *o, const char *url)
 	v = json_object_get(o, "index");
 	if (!json_is_object(v))
 		printf("%-18s%s\n", "indexes", "none (no index_key)");
-	else if (json_is_string(json_object_get(v, "error")))
-		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 "; the catch-up "
-		    "stopped: %s (restart saksid to resume)\n", "indexes", ju(o, "index.upto"),
-		    ju(o, "ledger.entries"), json_string_value(json_object_get(v, "error")));
-	else if (json_is_true(json_object_get(v, "catching_up")))
-		printf("%-18scover entries below %" PRIu64 " of %" PRIu64 " (%.1f %%): catching "
-		    "up in the background\n", "indexes", ju(o, "index.upto"),
-		    ju(o, "ledger.entries"), pct(ju(o, "index.upto"), ju(o, "ledger.entries")));
 	else
-		printf("%-18scover the whole ledger\n", "indexes");
+		index_line(o, v);
 	bytes(ju(o, "queue.bytes"), a, sizeof(a));
 	bytes(ju(o, "queue.max_bytes"), b, sizeof(b));
 	printf("%-18s%" PRIu64 " of %" PRIu64 " requests, %s of %s, %" PRIu64 " producer "
@@ -249,6 +278,20 @@ prometheus(const json_t *o)
 		metric("saksi_index_catching_up", "gauge", "1 while the index catch-up runs.");
 		sample("saksi_index_catching_up",
 		    json_is_true(json_object_get(json_object_get(o, "index"), "catching_up")));
+		metric("saksi_index_behind_since_seconds", "gauge", "Unix time the index "
+		    "catch-up began; 0 once the index covers the ledger.");
+		sample("saksi_index_behind_since_seconds", ju(o, "index.behind_since_ms") / 1000);
+		metric("saksi_index_catchup_failing", "gauge", "1 while the index catch-up's "
+		    "last step failed (saksid tries again by itself).");
+		sample("saksi_index_catchup_failing",
+		    json_is_string(json_object_get(json_object_get(o, "index"), "error")));
+		metric("saksi_index_catchup_failures_total", "counter", "Failed index catch-up "
+		    "steps since start.");
+		sample("saksi_index_catchup_failures_total", ju(o, "index.failures"));
+		metric("saksi_index_catchup_last_error_timestamp_seconds", "gauge", "Unix time "
+		    "of the index catch-up's latest failure (0: none since start).");
+		sample("saksi_index_catchup_last_error_timestamp_seconds",
+		    ju(o, "index.last_error_ms") / 1000);
 	}
 	metric("saksi_queue_requests", "gauge", "Requests queued now.");
 	sample("saksi_queue_requests", ju(o, "queue.requests"));

@@ -5,12 +5,14 @@
  * The detectors run in the same transaction and see personal values only as blind
  * tokens; an alert is published only after it is durable in the ledger.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -107,6 +109,7 @@ struct saksid_committer {
 	uint8_t *c_alert_body;        /* SAKSI_ALERT_LEAF_MAX */
 	saksi_alert c_alert;
 	saksi_detect *c_detect;       /* the events' view for the rules (detect.h) */
+	saksid_rules_tail c_tail;     /* what the last saksid_commit_rules_set evaluated again */
 
 	/* Secondary indexes (index.h): on whenever co_blind is given. */
 	MDB_dbi c_ix_dbi;
@@ -123,7 +126,30 @@ struct saksid_committer {
 	void *c_ix_done_arg;
 	pthread_t c_ix_thread;
 	int c_ix_thread_on;
+	/* Its failures (commit.h, saksid_commit_index_health): retried with a bounded
+	 * backoff; c_ix_wmu and c_ix_wcv let saksid_commit_free cut a wait short. */
+	void (*c_ix_retry)(void *, uint64_t, saksi_err, uint64_t, uint64_t);
+	uint64_t c_ix_retry_min, c_ix_retry_max;
+	pthread_mutex_t c_ix_wmu;
+	pthread_cond_t c_ix_wcv;
+	int c_ix_wait_on;             /* c_ix_wmu and c_ix_wcv initialised */
+	_Atomic uint64_t c_ix_since_ms;     /* behind since (wall ms); 0 once caught up */
+	_Atomic uint64_t c_ix_failures;     /* failed steps since start */
+	_Atomic uint64_t c_ix_fail_since_ms; /* first of the failures in a row, 0 if none */
+	_Atomic uint64_t c_ix_last_err_ms;  /* the latest failure */
+	atomic_int c_ix_last_err;
+	_Atomic uint64_t c_ix_retry_at_ms;  /* next attempt while failing, else 0 */
 };
+
+/* The daemon's clock, for the status only (the catch-up's failures and retries). */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 saksi_err
 saksid_disc_seal(const saksi_seckey *store, uint64_t index, const saksi_hash leaf_hash,
@@ -193,8 +219,15 @@ saksid_commit_free(saksid_committer *c)
 	if (c == NULL)
 		return;
 	if (c->c_ix_thread_on) {
+		pthread_mutex_lock(&c->c_ix_wmu);
 		atomic_store(&c->c_ix_stop, 1);
+		pthread_cond_signal(&c->c_ix_wcv);
+		pthread_mutex_unlock(&c->c_ix_wmu);
 		pthread_join(c->c_ix_thread, NULL);
+	}
+	if (c->c_ix_wait_on) {
+		pthread_cond_destroy(&c->c_ix_wcv);
+		pthread_mutex_destroy(&c->c_ix_wmu);
 	}
 	saksi_index_batch_free(c->c_ix_batch);
 	free(c->c_sum);
@@ -331,6 +364,13 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_ix_step_batch = o->co_index_batch;
 	c->c_ix_done = o->co_index_done;
 	c->c_ix_done_arg = o->co_index_arg;
+	c->c_ix_retry = o->co_index_retry;
+	c->c_ix_retry_min = o->co_index_retry_min_ms != 0 ? o->co_index_retry_min_ms :
+	    SAKSID_INDEX_RETRY_MIN_MS;
+	c->c_ix_retry_max = o->co_index_retry_max_ms != 0 ? o->co_index_retry_max_ms :
+	    SAKSID_INDEX_RETRY_MAX_MS;
+	if (c->c_ix_retry_max < c->c_ix_retry_min)
+		c->c_ix_retry_max = c->c_ix_retry_min;
 	if (c->c_blind != NULL && !o->co_index_background &&
 	    (e = saksid_index_catchup(c->c_ledger, c->c_blind, c->c_store_key, o->co_datakeys,
 	    o->co_index_batch, &c->c_ix_dbi, &c->c_ix_stats)) != SAKSI_OK) {
@@ -351,6 +391,8 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		/* Nothing to catch up (a new ledger, a clean stop): groups index at once. */
 		if (upto >= saksi_ledger_size(rtxn))
 			atomic_store(&c->c_ix_live, 1);
+		else
+			atomic_store(&c->c_ix_since_ms, wall_ms());
 		saksi_ledger_abort(rtxn);
 	} else if (c->c_blind != NULL)
 		atomic_store(&c->c_ix_live, 1);
@@ -390,20 +432,72 @@ saksid_commit_index_step(saksid_committer *c, int *done)
 	return e;
 }
 
+/* Waits ms on the monotonic clock, or until saksid_commit_free asks the thread to stop. */
+static void
+index_wait(saksid_committer *c, uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->c_ix_wmu);
+	while (!atomic_load(&c->c_ix_stop) &&
+	    pthread_cond_timedwait(&c->c_ix_wcv, &c->c_ix_wmu, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&c->c_ix_wmu);
+}
+
+/*
+ * The catch-up's thread. A failed step (map or disk full, a read error, a pending wipe
+ * that did not finish) wrote nothing and is tried again after a backoff that doubles
+ * from c_ix_retry_min to c_ix_retry_max: a full disk freed, or a transient error, must
+ * not leave the index behind until someone restarts saksid. Each failure and the
+ * recovery are told (c_ix_retry) and kept for the status.
+ */
 static void *
 index_thread(void *arg)
 {
 	saksid_committer *c = arg;
-	saksi_err e = SAKSI_OK;
+	uint64_t wait = 0, row = 0;
+	saksi_err e;
 	int done = 0;
 
-	while (!done && !atomic_load(&c->c_ix_stop))
-		if ((e = saksid_commit_index_step(c, &done)) != SAKSI_OK)
-			break;
-	/* c_ix_stats is written only by the steps, all done now. */
-	if (e != SAKSI_OK && c->c_ix_done != NULL)
-		c->c_ix_done(c->c_ix_done_arg, &c->c_ix_stats, atomic_load(&c->c_ix_upto), e);
-	atomic_store(&c->c_ix_err, (int)e);
+	while (!done && !atomic_load(&c->c_ix_stop)) {
+		e = saksid_commit_index_step(c, &done);
+		if (e == SAKSI_OK) {
+			if (row > 0) {
+				atomic_store(&c->c_ix_err, SAKSI_OK);
+				atomic_store(&c->c_ix_fail_since_ms, 0);
+				atomic_store(&c->c_ix_retry_at_ms, 0);
+				if (c->c_ix_retry != NULL)
+					c->c_ix_retry(c->c_ix_done_arg, atomic_load(&c->c_ix_upto),
+					              SAKSI_OK, row, 0);
+			}
+			row = 0;
+			wait = 0;
+			continue;
+		}
+		wait = wait == 0 ? c->c_ix_retry_min : wait * 2;
+		if (wait > c->c_ix_retry_max)
+			wait = c->c_ix_retry_max;
+		if (row++ == 0)
+			atomic_store(&c->c_ix_fail_since_ms, wall_ms());
+		atomic_fetch_add(&c->c_ix_failures, 1);
+		atomic_store(&c->c_ix_last_err, (int)e);
+		atomic_store(&c->c_ix_last_err_ms, wall_ms());
+		atomic_store(&c->c_ix_retry_at_ms, wall_ms() + wait);
+		atomic_store(&c->c_ix_err, (int)e);
+		if (c->c_ix_retry != NULL)
+			c->c_ix_retry(c->c_ix_done_arg, atomic_load(&c->c_ix_upto), e, row, wait);
+		index_wait(c, wait);
+	}
+	if (done)
+		atomic_store(&c->c_ix_since_ms, 0);
 	return NULL;
 }
 
@@ -414,10 +508,45 @@ saksid_commit_index_start(saksid_committer *c)
 		return SAKSI_ERR_INVAL;
 	if (atomic_load(&c->c_ix_live))
 		return SAKSI_OK;
+	if (!c->c_ix_wait_on) {
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (pthread_cond_init(&c->c_ix_wcv, &ca) != 0) {
+			pthread_condattr_destroy(&ca);
+			return SAKSI_ERR_NOMEM;
+		}
+		pthread_condattr_destroy(&ca);
+		pthread_mutex_init(&c->c_ix_wmu, NULL);
+		c->c_ix_wait_on = 1;
+	}
 	if (pthread_create(&c->c_ix_thread, NULL, index_thread, c) != 0)
 		return SAKSI_ERR_NOMEM;
 	c->c_ix_thread_on = 1;
 	return SAKSI_OK;
+}
+
+void
+saksid_commit_rules_tail(const saksid_committer *c, saksid_rules_tail *out)
+{
+	*out = c->c_tail;
+}
+
+int
+saksid_commit_index_health(const saksid_committer *c, saksid_index_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (c->c_blind == NULL)
+		return 0;
+	h->ih_behind_since_ms = atomic_load(&c->c_ix_live) ? 0 :
+	    atomic_load(&c->c_ix_since_ms);
+	h->ih_failures = atomic_load(&c->c_ix_failures);
+	h->ih_failing_since_ms = atomic_load(&c->c_ix_fail_since_ms);
+	h->ih_last_err = (saksi_err)atomic_load(&c->c_ix_last_err);
+	h->ih_last_err_ms = atomic_load(&c->c_ix_last_err_ms);
+	h->ih_retry_at_ms = atomic_load(&c->c_ix_retry_at_ms);
+	return 1;
 }
 
 int
@@ -618,7 +747,7 @@ saksid_commit_rules_set(saksid_committer *c, saksi_rules *r)
 			c->c_have_refwin = 1;
 		/* Memory mode: the events after the snapshot, evaluated again. */
 		if ((e = saksid_rules_resume(c->c_ledger, r, c->c_blind, c->c_store_key, c->c_dk,
-		                             NULL)) != SAKSI_OK)
+		                             &c->c_tail)) != SAKSI_OK)
 			goto fail;
 		count_alerts(c, r, last);
 	} else if (c->c_rules != NULL) {

@@ -19,8 +19,13 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "rules.h"
+#include "rulestail.h"
 #include "saksi_error.h"
 #include "shred.h"
+
+/* The index catch-up's backoff after a failed step (commit.h, co_index_retry_*). */
+#define SAKSID_INDEX_RETRY_MIN_MS 1000
+#define SAKSID_INDEX_RETRY_MAX_MS 60000
 
 /* Most items in one group: keeps the refusal summary leaf under SAKSI_LEAF_MAX. */
 #define SAKSID_COMMIT_ITEMS_MAX 2048
@@ -56,12 +61,23 @@ typedef struct saksid_commit_opts {
 	                                     saksid_commit_index_start (not done in
 	                                     saksid_commit_new) */
 	unsigned co_index_batch;          /* leaves per catch-up transaction; 0: default */
-	/* Called once when the catch-up ends, before the status says so: e SAKSI_OK once
-	 * caught up (from the step that finds it done, the committer's lock held: call no
-	 * committer function), else what stopped it at mark upto. May be NULL. */
+	/* Called once when the catch-up has caught up, before the status says so, with e
+	 * SAKSI_OK (from the step that finds it done, the committer's lock held: call no
+	 * committer function). A failure no longer ends it: see co_index_retry. May be
+	 * NULL. */
 	void (*co_index_done)(void *arg, const saksid_index_stats *st, uint64_t upto,
 	                      saksi_err e);
 	void *co_index_arg;
+	/* A failed catch-up step is tried again after a backoff that doubles from
+	 * co_index_retry_min_ms to co_index_retry_max_ms (0: SAKSID_INDEX_RETRY_MIN_MS,
+	 * SAKSID_INDEX_RETRY_MAX_MS). Called (may be NULL; from the catch-up's thread, with
+	 * co_index_arg) after each failure: e, the failures in a row so far and the wait
+	 * before the next try; and once when a step succeeds again: e SAKSI_OK, the
+	 * failures in a row it ends, wait 0. upto: the mark. */
+	void (*co_index_retry)(void *arg, uint64_t upto, saksi_err e, uint64_t row,
+	                       uint64_t wait_ms);
+	uint64_t co_index_retry_min_ms;
+	uint64_t co_index_retry_max_ms;
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -107,6 +123,12 @@ const char *saksid_commit_receipt(const saksid_committer *c, const saksid_item *
  */
 saksi_err saksid_commit_rules_set(saksid_committer *c, saksi_rules *r);
 /*
+ * What the last saksid_commit_rules_set with rules evaluated again (rulestail.h), whether
+ * it succeeded or not: saksid logs it at start, and on a mismatch (SAKSI_ERR_CORRUPT)
+ * names the leaf (rt_bad). The caller's thread, after saksid_commit_rules_set returned.
+ */
+void saksid_commit_rules_tail(const saksid_committer *c, saksid_rules_tail *out);
+/*
  * Sends every alert past the published mark on co_alerts_sock (one JSON line each,
  * RULES.md 5.2, never blocking) and moves the mark, in a write transaction of its own:
  * a crash before the mark moves re-publishes them (at least once). No-op without rules.
@@ -130,8 +152,9 @@ const saksid_index_stats *saksid_commit_index_stats(const saksid_committer *c);
  * lock, between groups, never between a forget's commit and its data key's wipe.
  * saksid_commit_index_step runs one step (the caller's thread; *done = 1 once caught
  * up, and from then on); saksid_commit_index_start runs the steps on a thread of its own
- * until done, a failure (kept for saksid_commit_index_progress; a restart tries again)
- * or saksid_commit_free, which stops and joins it. Start it after the sandbox (its
+ * until done or saksid_commit_free, which stops and joins it (cutting a backoff short);
+ * a failed step is tried again with a bounded backoff (co_index_retry_*), so the
+ * catch-up never stops short while saksid runs. Start it after the sandbox (its
  * thread must be under the same seccomp filter). SAKSI_ERR_INVAL without indexes;
  * start: SAKSI_ERR_NOMEM if no thread; step: the errors of saksid_index_catchup_step.
  */
@@ -145,6 +168,21 @@ saksi_err saksid_commit_index_start(saksid_committer *c);
  */
 int saksid_commit_index_progress(const saksid_committer *c, uint64_t *upto,
                                  int *catching_up, saksi_err *err);
+
+typedef struct saksid_index_health {
+	uint64_t ih_behind_since_ms;  /* wall ms the catch-up began (this start); 0 if none
+	                                 runs or it has caught up */
+	uint64_t ih_failures;         /* failed steps since start, recovered ones included */
+	uint64_t ih_failing_since_ms; /* the first failure of those in a row now; 0: the
+	                                 last step succeeded */
+	saksi_err ih_last_err;        /* the latest failure (kept after a recovery) */
+	uint64_t ih_last_err_ms;      /* when; 0: never failed */
+	uint64_t ih_retry_at_ms;      /* while failing: the next try (wall ms), else 0 */
+} saksid_index_health;
+
+/* The catch-up's failures and retries, for the status (any thread): 0 without indexes
+ * (*h zeroed), else 1. */
+int saksid_commit_index_health(const saksid_committer *c, saksid_index_health *h);
 /*
  * Retention (co_retention_ms): the first group committed at or after each hour's mark
  * (and every call of saksid_commit_retention: saksid's timer calls it when

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "note.h"
 #include "rules.h"
+#include "rulestail.h"
 #include "sandbox.h"
 #include "schema.h"
 #include "server.h"
@@ -80,33 +81,138 @@ load_key(const saksid_log *lg, const char *what, const char *path, int kind,
 	return 0;
 }
 
-/* Loads the rules file named by the config and hands it to the committer. */
-static int
-load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm)
+/*
+ * What the start's tail (RULES.md 4.4, rulestail.h) did, on one line: the events
+ * evaluated again after the last snapshot and the alerts they found again in the log;
+ * a mismatch is an error that names the leaf, and what to do.
+ */
+static void
+log_tail(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm, saksi_err e,
+         const char *why, int start)
 {
-	saksi_rules *r = NULL;
+	saksid_rules_tail t;
+
+	saksid_commit_rules_tail(cm, &t);
+	if (!t.rt_memory)
+		return;
+	if (e == SAKSI_OK) {
+		if (!start)
+			return;   /* a reload: no tail (RULES.md 4.4) */
+		saksid_logf(lg, LOG_INFO, "rules: %s%llu events evaluated again from entry %llu "
+		            "up to %llu (after the last snapshot), %llu alerts found again in the "
+		            "log, in %llu ms", why, (unsigned long long)t.rt_events,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_refound, (unsigned long long)t.rt_ms);
+		return;
+	}
+	if (t.rt_bad == UINT64_MAX)
+		return;   /* not a mismatch: the caller logs the error */
+	if (t.rt_bad < t.rt_to)
+		saksid_logf(lg, LOG_ERR, "rules %s: evaluating the entries after the last "
+		            "snapshot again (from %llu up to %llu), entry %llu raised an alert the "
+		            "log does not hold (%llu events evaluated before it, %llu alerts found "
+		            "again): the rule state does not belong to these rules or this "
+		            "ledger", cf->cf_rules,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_bad, (unsigned long long)t.rt_events,
+		            (unsigned long long)t.rt_refound);
+	else
+		saksid_logf(lg, LOG_ERR, "rules %s: evaluating the entries after the last "
+		            "snapshot again (from %llu up to %llu, %llu events) found %llu of the log's "
+		            "alerts again, not up to its last, alert %llu: the rule state does "
+		            "not belong to these rules or this ledger", cf->cf_rules,
+		            (unsigned long long)t.rt_from, (unsigned long long)t.rt_to,
+		            (unsigned long long)t.rt_events, (unsigned long long)t.rt_refound,
+		            (unsigned long long)t.rt_log_last);
+	saksid_logf(lg, LOG_ERR, "rules %s: the last saksid stopped without a snapshot "
+	            "(kill -9, a crash) and ran other rules than these, or the state is "
+	            "damaged; start it once with the rules file that ran then, and stop it with "
+	            "SIGTERM, which writes a snapshot; then change the rules", cf->cf_rules);
+}
+
+/* Parses the rules file; *r in memory mode when events > 0. */
+static int
+parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint64_t ms,
+            saksi_rules **r)
+{
 	char err[512];
 	saksi_err e;
 
 	err[0] = '\0';
-	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, &r, err, sizeof(err));
+	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, r, err, sizeof(err));
 	if (e != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
 	}
 	/* Windows in memory, snapshots in the ledger's transactions (RULES.md 4.4). */
-	if (cf->cf_rules_snapshot_events > 0 &&
-	    (e = saksi_rules_memory(r, cf->cf_rules_snapshot_events,
-	    cf->cf_rules_snapshot_ms)) != SAKSI_OK) {
-		saksi_rules_free(r);
+	if (events > 0 && saksi_rules_memory(*r, events, ms) != SAKSI_OK) {
+		saksi_rules_free(*r);
+		*r = NULL;
 		return EXIT_SYSTEM;
 	}
-	if ((e = saksid_commit_rules_set(cm, r)) != SAKSI_OK) {
+	return 0;
+}
+
+/* Hands r to the committer; what the start's tail did is logged. */
+static int
+attach_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
+             saksi_rules *r, const char *why, int start)
+{
+	saksi_err e;
+
+	e = saksid_commit_rules_set(cm, r);
+	log_tail(lg, cf, cm, e, why, start);
+	if (e != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be attached: %s",
 		            cf->cf_rules, saksi_strerror(e));
 		return e == SAKSI_ERR_VERSION || e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
 	}
 	return 0;
+}
+
+/*
+ * Loads the rules file named by the config and hands it to the committer. In LMDB mode
+ * (rules_snapshot_events = 0), a state last written in memory mode by a saksid that did
+ * not stop cleanly has a tail (RULES.md 4.4) that only memory mode can evaluate again,
+ * and attaching in LMDB mode would drop it: the windows would lack those events (an
+ * alert lost, or raised twice). So the same rules are attached in memory mode first,
+ * the tail evaluated again and checked against the log, and the LMDB-mode attach then
+ * writes their snapshot in its own transaction: the state it starts from is complete.
+ */
+/* The detour's snapshot interval: above any tail (rules_snapshot_events is at most
+ * 100000000), so that the tail is evaluated again as one run, as at a memory-mode start. */
+#define SWITCH_SNAPSHOT_EVENTS 100000000ull
+
+static int
+load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
+           saksi_ledger *ledger)
+{
+	saksi_rules *r = NULL;
+	uint64_t from = 0, to = 0;
+	saksi_err e;
+	int rc;
+
+	if (cf->cf_rules_snapshot_events == 0 && ledger != NULL) {
+		if ((e = saksid_rules_pending_tail(ledger, &from, &to)) != SAKSI_OK) {
+			saksid_logf(lg, LOG_ERR, "rules %s: the rule state cannot be read: %s",
+			            cf->cf_rules, saksi_strerror(e));
+			return e == SAKSI_ERR_CORRUPT ? EXIT_CONFIG : EXIT_SYSTEM;
+		}
+		if (from < to) {
+			saksid_logf(lg, LOG_NOTICE, "rules: the windows were kept in memory by a "
+			            "saksid that did not stop cleanly; entries from %llu up to %llu "
+			            "are evaluated again in memory before rules_snapshot_events = 0 "
+			            "keeps them in the ledger", (unsigned long long)from,
+			            (unsigned long long)to);
+			if ((rc = parse_rules(lg, cf, SWITCH_SNAPSHOT_EVENTS, 0, &r)) != 0 ||
+			    (rc = attach_rules(lg, cf, cm, r, "switching to LMDB mode: ", 1)) != 0)
+				return rc;
+		}
+	}
+	if ((rc = parse_rules(lg, cf, cf->cf_rules_snapshot_events, cf->cf_rules_snapshot_ms,
+	                      &r)) != 0)
+		return rc;
+	return attach_rules(lg, cf, cm, r, "", ledger != NULL);
 }
 
 /* Gives dir (+ name) to the drop account, if any; logs why it cannot. */
@@ -210,16 +316,33 @@ index_done(void *arg, const saksid_index_stats *ix, uint64_t upto, saksi_err e)
 {
 	const saksid_log *lg = arg;
 
+	/* Only the end that caught up: failures are index_retry's, and retried. */
+	(void)upto;
+	(void)e;
+	saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
+	            "(%llu without their personal fields: disclosures did not open)",
+	            ix->is_reset ? "rebuilt for another index_key" : "caught up",
+	            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
+	            (unsigned long long)ix->is_undisclosed);
+}
+
+/* Each failure of the background index catch-up, and its recovery (commit.h): the
+ * catch-up tries again by itself, so the log says when, and when it worked. */
+static void
+index_retry(void *arg, uint64_t upto, saksi_err e, uint64_t row, uint64_t wait_ms)
+{
+	const saksid_log *lg = arg;
+
 	if (e != SAKSI_OK)
-		saksid_logf(lg, LOG_ERR, "indexes: the catch-up stopped at entry %llu: %s; "
-		            "queries cover entries below it until saksid restarts",
-		            (unsigned long long)upto, saksi_strerror(e));
+		saksid_logf(lg, LOG_ERR, "indexes: the catch-up failed at entry %llu: %s "
+		            "(%llu in a row); trying again in %llu s, queries cover entries below "
+		            "it meanwhile (saksi status shows it)", (unsigned long long)upto,
+		            saksi_strerror(e), (unsigned long long)row,
+		            (unsigned long long)((wait_ms + 999) / 1000));
 	else
-		saksid_logf(lg, LOG_INFO, "indexes: %s, %llu events indexed from entry %llu "
-		            "(%llu without their personal fields: disclosures did not open)",
-		            ix->is_reset ? "rebuilt for another index_key" : "caught up",
-		            (unsigned long long)ix->is_events, (unsigned long long)ix->is_from,
-		            (unsigned long long)ix->is_undisclosed);
+		saksid_logf(lg, LOG_NOTICE, "indexes: the catch-up goes on from entry %llu "
+		            "after %llu failure(s)", (unsigned long long)upto,
+		            (unsigned long long)row);
 }
 
 int
@@ -484,6 +607,7 @@ main(int argc, char **argv)
 	co.co_index_background = 1;
 	co.co_index_batch = cf.cf_index_catchup_batch;
 	co.co_index_done = index_done;
+	co.co_index_retry = index_retry;
 	co.co_index_arg = &lg;
 	co.co_refusal_window_ms = cf.cf_refusal_alert_window_s * 1000;
 	co.co_refusal_threshold = cf.cf_refusal_alert_threshold;
@@ -518,7 +642,7 @@ main(int argc, char **argv)
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
-	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm)) != 0)
+	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm, ledger)) != 0)
 		goto out;
 	if (cf.cf_retention_days != 0) {
 		uint64_t forgotten = 0;
@@ -666,7 +790,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
-		    load_rules(&lg, &cf, cm) == 0)
+		    load_rules(&lg, &cf, cm, NULL) == 0)
 			saksid_logf(&lg, LOG_INFO, "rules %s reloaded", cf.cf_rules);
 		else if (sig == SIGHUP && cf.cf_rules != NULL)
 			saksid_logf(&lg, LOG_ERR, "rules %s not reloaded: the old rules stay",

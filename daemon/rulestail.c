@@ -5,13 +5,24 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "bytes.h"
 #include "detect.h"
 #include "merkle.h"
 #include "rulestail.h"
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Leaf i (an event) evaluated again as it was at commit time. */
 static saksi_err
@@ -45,16 +56,16 @@ again(saksi_ledger_txn *txn, saksi_detect *d, const saksi_rules *r,
 		sodium_memzero(plain, plen);
 		free(plain);
 	}
-	if (e != SAKSI_OK)
-		return e;
-	if (evaluated) {
+	if (e == SAKSI_OK && evaluated) {
 		st->rt_events++;
 		st->rt_refound += res.rr_refound;
 		/* A new alert from the tail is refused by the engine (SAKSI_ERR_CORRUPT). */
 		if (res.rr_nalerts != 0)
-			return SAKSI_ERR_CORRUPT;
+			e = SAKSI_ERR_CORRUPT;
 	}
-	return SAKSI_OK;
+	if (e == SAKSI_ERR_CORRUPT)
+		st->rt_bad = i;   /* the log says where, for the operator */
+	return e;
 }
 
 saksi_err
@@ -66,14 +77,17 @@ saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
 	saksi_rules_mem_stats ms;
 	saksi_ledger_txn *txn;
 	saksi_detect *d = NULL;
-	uint64_t upto, end;
+	uint64_t upto, end, t0;
 	saksi_err e;
 
 	memset(st, 0, sizeof(*st));
+	st->rt_bad = UINT64_MAX;
 	if (l == NULL || r == NULL || b == NULL)
 		return SAKSI_ERR_INVAL;
 	if (saksi_rules_memory_stats(r, &ms) != SAKSI_OK)
 		return SAKSI_OK;          /* LMDB mode: the state is current */
+	st->rt_memory = 1;
+	t0 = mono_ms();
 	if ((e = saksi_rules_resume_range(r, &st->rt_from, &st->rt_to)) != SAKSI_OK ||
 	    (e = saksi_detect_new(b, &d)) != SAKSI_OK)
 		return e;
@@ -101,8 +115,13 @@ saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
 				e = again(txn, d, r, store, dk, i, leaf, len, &lf, st);
 			free(leaf);
 		}
-		if (e == SAKSI_OK && end == st->rt_to)
-			e = saksi_rules_resume_check(r, saksi_ledger_txn_mdb(txn));
+		if (e == SAKSI_OK && end == st->rt_to) {
+			e = saksi_rules_alert_last(r, saksi_ledger_txn_mdb(txn), &st->rt_log_last);
+			if (e == SAKSI_OK &&
+			    (e = saksi_rules_resume_check(r, saksi_ledger_txn_mdb(txn))) ==
+			    SAKSI_ERR_CORRUPT)
+				st->rt_bad = st->rt_to;   /* the log's last alerts not raised */
+		}
 		if (e != SAKSI_OK) {
 			saksi_ledger_abort(txn);
 			break;
@@ -112,5 +131,62 @@ saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
 		upto = end;
 	} while (upto < st->rt_to);
 	saksi_detect_free(d);
+	st->rt_ms = mono_ms() - t0;
+	return e;
+}
+
+saksi_err
+saksid_rules_pending_tail(saksi_ledger *l, uint64_t *from, uint64_t *to)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_val k = { 1, (void *)"N" }, v;
+	uint64_t next = UINT64_MAX, size;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	if (from != NULL)
+		*from = 0;
+	if (to != NULL)
+		*to = 0;
+	if (l == NULL || from == NULL || to == NULL)
+		return SAKSI_ERR_INVAL;
+	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
+		return e;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
+		saksi_ledger_abort(txn);
+		return SAKSI_ERR_LEDGER;
+	}
+	size = saksi_ledger_size(txn);
+	/* RULES.md 4.4: 'N' (34 bytes, next leaf at 26) and 'C' (17, next leaf at 9). */
+	if ((rc = mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi)) == MDB_NOTFOUND)
+		goto out;          /* no rule state yet */
+	if (rc != 0) {
+		e = SAKSI_ERR_LEDGER;
+		goto out;
+	}
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND)
+		goto out;          /* written in LMDB mode: current */
+	if (rc != 0 || v.mv_size != 34) {
+		e = rc != 0 ? SAKSI_ERR_LEDGER : SAKSI_ERR_CORRUPT;
+		goto out;
+	}
+	next = saksi_get_u64((const uint8_t *)v.mv_data + 26);
+	k.mv_data = (void *)"C";
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND)
+		goto out;          /* no evaluation since the state was first loaded */
+	if (rc != 0 || v.mv_size != 17) {
+		e = rc != 0 ? SAKSI_ERR_LEDGER : SAKSI_ERR_CORRUPT;
+		goto out;
+	}
+	*to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
+	*from = next == UINT64_MAX ? *to : next;
+	if (*from > *to || *to > size) {
+		*from = *to = 0;
+		e = SAKSI_ERR_CORRUPT;
+	}
+out:
+	saksi_ledger_abort(txn);
 	return e;
 }

@@ -23,6 +23,13 @@ typedef struct saksid_rules_tail {
 	uint64_t rt_from, rt_to;   /* the leaves [from, to) evaluated again */
 	uint64_t rt_events;        /* events among them that the engine evaluated */
 	uint64_t rt_refound;       /* alerts raised again and found in the log */
+	uint64_t rt_ms;            /* how long it took (monotonic clock) */
+	uint64_t rt_bad;           /* SAKSI_ERR_CORRUPT: the leaf whose evaluation raised an
+	                              alert other than the log's, or rt_to when the tail
+	                              ended without raising the log's last ones; else
+	                              UINT64_MAX */
+	uint64_t rt_log_last;      /* the log's last alert id (0: none) */
+	int rt_memory;             /* 1: memory mode (0: LMDB mode, nothing evaluated) */
 } saksid_rules_tail;
 
 /*
@@ -37,5 +44,16 @@ typedef struct saksid_rules_tail {
 saksi_err saksid_rules_resume(saksi_ledger *l, const saksi_rules *r, const saksi_blind *b,
                               const saksi_seckey *store, saksi_datakeys *dk,
                               saksid_rules_tail *st);
+
+/*
+ * Before the rules are attached: the tail that a start in memory mode would evaluate
+ * again, read from the state database as it is (RULES.md 4.4: [N's next leaf, C's next
+ * leaf)). *from == *to when there is none: no state, a state last written in LMDB mode
+ * (no N or C), or a clean stop. Attaching in LMDB mode drops N and C, so a caller about
+ * to do that with a tail pending must first evaluate it in memory mode (saksid does:
+ * main.c), or the windows would lack those events. SAKSI_ERR_CORRUPT for records of the
+ * wrong size or a tail past the ledger's end, SAKSI_ERR_INVAL, the ledger's errors.
+ */
+saksi_err saksid_rules_pending_tail(saksi_ledger *l, uint64_t *from, uint64_t *to);
 
 #endif

@@ -1306,6 +1306,30 @@ ledger_counts(saksid_server *s, MDB_txn *mt, uint64_t refused[256], uint64_t *ev
  * ledger of this snapshot (size entries), the catch-up still running or not, and what
  * stopped it if something did.
  */
+/* A wall time in ms, or null for 0 (never, or not now). */
+static json_t *
+jms(uint64_t ms)
+{
+	return ms == 0 ? json_null() : juint(ms);
+}
+
+/* The catch-up's failures and retries (commit.h, saksid_commit_index_health): what an
+ * operator needs to see that the index is behind, since when, and why. */
+static void
+index_health(saksid_server *s, json_t *ix)
+{
+	saksid_index_health h;
+
+	(void)saksid_commit_index_health(s->s_o.so_committer, &h);
+	json_object_set_new(ix, "behind_since_ms", jms(h.ih_behind_since_ms));
+	json_object_set_new(ix, "failures", juint(h.ih_failures));
+	json_object_set_new(ix, "failing_since_ms", jms(h.ih_failing_since_ms));
+	json_object_set_new(ix, "last_error", h.ih_last_err_ms == 0 ? json_null() :
+	                    json_string(saksi_strerror(h.ih_last_err)));
+	json_object_set_new(ix, "last_error_ms", jms(h.ih_last_err_ms));
+	json_object_set_new(ix, "retry_at_ms", jms(h.ih_retry_at_ms));
+}
+
 static json_t *
 index_status(saksid_server *s, uint64_t size)
 {
@@ -1323,6 +1347,7 @@ index_status(saksid_server *s, uint64_t size)
 	json_object_set_new(ix, "catching_up", json_boolean(behind));
 	json_object_set_new(ix, "error", ie == SAKSI_OK ? json_null() :
 	                    json_string(saksi_strerror(ie)));
+	index_health(s, ix);
 	return ix;
 }
 

@@ -759,3 +759,191 @@ saksid_shred_items_free(saksid_item *items, size_t n)
 		saksid_item_clear(&items[i]);
 	}
 }
+
+/* ---- back-fill of the links (shred.h) ---- */
+
+#define R_BACKFILL 'b'   /* 'b' -> next leaf to back-fill (8) */
+
+saksi_err
+saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark)
+{
+	uint8_t k = R_BACKFILL;
+	MDB_val key = { 1, &k }, val;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	int rc;
+
+	*mark = 0;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	if ((rc = mdb_get(mt, dbi, &key, &val)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	if (val.mv_size != 8)
+		return SAKSI_ERR_CORRUPT;
+	*mark = saksi_get_u64(val.mv_data);
+	return SAKSI_OK;
+}
+
+/* The live slot a NIK token is mapped to, its key in s_key; *found 0 if none. */
+static saksi_err
+mapped_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, const char tok[SAKSI_BLIND_TOKEN_LEN],
+            uint64_t *slot, int *found)
+{
+	uint8_t nk[1 + SAKSI_BLIND_TOKEN_LEN];
+	MDB_val key = { sizeof(nk), nk }, val;
+	saksi_err e;
+	int rc;
+
+	*found = 0;
+	nk[0] = R_NIK;
+	memcpy(nk + 1, tok, SAKSI_BLIND_TOKEN_LEN);
+	rc = mdb_get(mt, dbi, &key, &val);
+	sodium_memzero(nk, sizeof(nk));
+	if (rc == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	if (val.mv_size != NIK_VAL)
+		return SAKSI_ERR_CORRUPT;
+	*slot = saksi_get_u64(val.mv_data);
+	e = saksi_dk_get(s->s_dk, *slot, s->s_key);
+	if (e == SAKSI_OK)
+		*found = 1;
+	return e == SAKSI_ERR_NOT_FOUND || e == SAKSI_ERR_DECRYPT ? SAKSI_OK : e;
+}
+
+/* Leaf i, its disclosures open (plain), back-filled as saksid would have written it. */
+static saksi_err
+backfill_one(saksid_shred *s, saksi_ledger_txn *txn, MDB_dbi dbi, uint64_t i,
+             const saksi_hash h, const saksi_envelope *env, const uint8_t *blob, size_t blen,
+             const char *plain, size_t plen, saksid_backfill_stats *st)
+{
+	MDB_txn *mt = saksi_ledger_txn_mdb(txn);
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
+	uint8_t hs[2][LINK_H], kid[8];
+	uint64_t slot = 0, id;
+	int kind, store_blob, found = 0;
+	size_t nh, w = 0;
+	saksi_err e = SAKSI_OK;
+
+	store_blob = blob[0] == 1 || (saksi_disc2_key(blob, blen, &kind, &id) == SAKSI_OK &&
+	    kind == SAKSI_DK_STORE);
+	nh = link_hashes(s, env, hs);
+	if (nik_token(s, (const uint8_t *)plain, plen, tok)) {
+		if ((e = mapped_slot(s, mt, dbi, tok, &slot, &found)) == SAKSI_OK && found &&
+		    (e = link_put(mt, dbi, hs, nh, slot, tok)) == SAKSI_OK)
+			st->bf_links += nh;
+	} else if (store_blob && nh > 0)
+		e = link_get(s, mt, dbi, hs, nh, env->ev_time_ms, &slot, &found);
+	if (e == SAKSI_OK && store_blob && !found)
+		st->bf_store_left++;
+	if (e == SAKSI_OK && store_blob && found) {
+		saksi_put_u64(kid, slot);
+		e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, i, h,
+		                         (const uint8_t *)plain, plen, s->s_blob, s->s_blob_cap,
+		                         &w);
+		if (e == SAKSI_OK) {
+			uint8_t k[8];
+			MDB_val key = { sizeof(k), k }, val = { w, s->s_blob };
+			MDB_dbi ddb;
+			int rc;
+
+			/* saksi_ledger_disc_put never overwrites; a re-seal must (as a forget's). */
+			saksi_put_u64(k, i);
+			if ((rc = mdb_dbi_open(mt, "disc", 0, &ddb)) == 0)
+				rc = mdb_put(mt, ddb, &key, &val, 0);
+			e = rc == 0 ? SAKSI_OK : mdb_err(rc);
+			if (e == SAKSI_OK)
+				st->bf_resealed++;
+		} else if (e == SAKSI_ERR_FORMAT) {
+			e = SAKSI_OK;      /* a v1 list kept as received: left as it is */
+			st->bf_store_left++;
+		}
+		sodium_memzero(s->s_blob, w);
+	}
+	sodium_memzero(s->s_key, SAKSI_DK_KEYLEN);
+	sodium_memzero(tok, sizeof(tok));
+	sodium_memzero(hs, sizeof(hs));
+	return e;
+}
+
+saksi_err
+saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batch,
+                           uint64_t *mark, int *done, saksid_backfill_stats *st)
+{
+	uint8_t bk = R_BACKFILL, bv[8];
+	MDB_val key = { 1, &bk }, val = { sizeof(bv), bv };
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	uint64_t size, end;
+	saksi_err e;
+	int rc;
+
+	if (s == NULL || txn == NULL || mark == NULL || done == NULL || st == NULL ||
+	    (mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_INVAL;
+	*done = 0;
+	if (batch == 0)
+		batch = 512;
+	if ((e = saksid_shred_backfill_mark(txn, mark)) != SAKSI_OK)
+		return e;
+	size = saksi_ledger_size(txn);
+	if (*mark >= size) {
+		*done = 1;
+		return SAKSI_OK;
+	}
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
+		return mdb_err(rc);
+	end = size - *mark > batch ? *mark + batch : size;
+	for (uint64_t i = *mark; i < end && e == SAKSI_OK; i++) {
+		uint8_t *leaf = NULL, *blob = NULL;
+		char *plain = NULL;
+		size_t len, blen = 0, plen = 0;
+		saksi_envelope env;
+		saksi_leaf lf;
+		saksi_hash h;
+
+		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
+			break;
+		if (saksi_leaf_parse(leaf, len, &lf) != SAKSI_OK || lf.lf_kind != SAKSI_LEAF_EVENT ||
+		    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &env) != SAKSI_OK ||
+		    strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0) {
+			free(leaf);
+			continue;
+		}
+		e = saksi_ledger_disc_get(txn, i, &blob, &blen);
+		if (e == SAKSI_ERR_NOT_FOUND) {
+			e = SAKSI_OK;
+			free(leaf);
+			continue;
+		}
+		if (e == SAKSI_OK) {
+			st->bf_events++;
+			saksi_merkle_leaf_hash(h, leaf, len);
+			if (blen == 0 || saksi_disc_open_any(s->s_store, s->s_dk, i, h, blob, blen,
+			    &plain, &plen) != SAKSI_OK)
+				st->bf_unopened++;
+			else
+				e = backfill_one(s, txn, dbi, i, h, &env, blob, blen, plain, plen, st);
+		}
+		if (plain != NULL) {
+			sodium_memzero(plain, plen);
+			free(plain);
+		}
+		free(blob);
+		free(leaf);
+	}
+	if (e != SAKSI_OK)
+		return e;
+	saksi_put_u64(bv, end);
+	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+		return mdb_err(rc);
+	*mark = end;
+	return SAKSI_OK;
+}

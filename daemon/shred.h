@@ -75,4 +75,36 @@ void saksid_shred_items_free(saksid_item *items, size_t n);
 /* Participants forgotten (marked) by the groups since the last finish; slots wiped by it. */
 uint64_t saksid_shred_wiped(const saksid_shred *s);
 
+/*
+ * Back-fill of the links (FORMATS.md 7.3) over a ledger written before them, by the
+ * maintenance command `saksi backfill-links` while saksid is stopped (cli/backfill.c).
+ * In ledger order, as saksid would have done it when each entry was written: an event
+ * whose disclosures open and name a `nik` mapped to a live slot links its claim_id and
+ * booking_id to that slot; an event's disclosures still under the store key (v1, or v2
+ * kind 1) are re-sealed in place under the data key of its participant (by its `nik`'s
+ * mapping, else by the link of its claim_id or booking_id), so that a later forget finds
+ * nothing of his under the store key. No slot is made: a NIK without a mapping (never
+ * seen by a saksid with data keys, or forgotten) is left as it is, and so are entries
+ * that do not open (forgotten) and forget requests. The mark, "b" in the dkey database
+ * (next leaf, 8), moves in the same transaction, so a kill loses at most one step.
+ */
+typedef struct saksid_backfill_stats {
+	uint64_t bf_events;     /* events with disclosures examined */
+	uint64_t bf_links;      /* ids linked (made, or made again) */
+	uint64_t bf_resealed;   /* store-key blobs re-sealed under a data key */
+	uint64_t bf_unopened;   /* blobs that did not open (forgotten): left */
+	uint64_t bf_store_left; /* store-key blobs of no participant with a data key: left */
+} saksid_backfill_stats;
+/* The mark (0: never back-filled; the ledger's size once done). Any transaction. */
+saksi_err saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark);
+/*
+ * One step in txn (a write transaction the caller commits, or aborts on error): leaves
+ * from the mark, at most batch (0: 512), counted into st (added to). *mark gets the new
+ * mark; *done = 1, writing nothing, when the mark had reached the ledger's size.
+ * SAKSI_ERR_INVAL, the ledger's errors, SAKSI_ERR_CORRUPT for a dkey record of the wrong
+ * size.
+ */
+saksi_err saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batch,
+                                     uint64_t *mark, int *done, saksid_backfill_stats *st);
+
 #endif

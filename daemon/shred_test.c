@@ -674,6 +674,76 @@ test_errors(void **state)
 	env_close(&v);
 }
 
+/*
+ * The back-fill's steps (shred.h) on a ledger this committer wrote (its links there
+ * already): marks, done, idempotence (nothing re-sealed, the links made again), and
+ * its error paths: NULL arguments, a mark record of the wrong size.
+ */
+static void
+test_backfill_steps(void **state)
+{
+	struct env v;
+	struct fx_item fi[3];
+	saksid_item items[3];
+	saksid_backfill_stats st;
+	saksi_ledger_txn *t;
+	uint64_t mark = 7;
+	uint8_t bad[3] = { 1, 2, 3 }, bk = 'b';
+	MDB_val key = { 1, &bk }, val = { sizeof(bad), bad };
+	MDB_dbi dbi;
+	int done = 0;
+
+	(void)state;
+	env_open(&v, "backfill", 1);
+	for (int i = 0; i < 3; i++)
+		booking(i, (uint64_t)i + 1, &fi[i]);
+	commit(&v, fi, 3, items);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksid_shred_backfill_mark(t, &mark), SAKSI_OK);
+	assert_int_equal(mark, 0);   /* never run */
+	assert_int_equal(saksid_shred_backfill_step(NULL, t, 2, &mark, &done, &st),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, NULL, 2, &mark, &done, &st),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, NULL, &done, &st),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, NULL, &st),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, &st), SAKSI_OK);
+	assert_int_equal(mark, 2);
+	assert_false(done);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, &st), SAKSI_OK);
+	assert_int_equal(mark, 3);
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, &st), SAKSI_OK);
+	assert_true(done);
+	assert_int_equal(mark, 3);
+	/* Written by this saksid: linked and sealed already, nothing to re-seal. */
+	assert_int_equal(st.bf_events, 3);
+	assert_int_equal(st.bf_links, 3);
+	assert_int_equal(st.bf_resealed, 0);
+	assert_int_equal(st.bf_store_left, 0);
+	assert_int_equal(st.bf_unopened, 0);
+	/* A mark of the wrong size. */
+	assert_int_equal(mdb_dbi_open(saksi_ledger_txn_mdb(t), "dkey", 0, &dbi), 0);
+	assert_int_equal(mdb_put(saksi_ledger_txn_mdb(t), dbi, &key, &val, 0), 0);
+	assert_int_equal(saksid_shred_backfill_mark(t, &mark), SAKSI_ERR_CORRUPT);
+	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, &st),
+	                 SAKSI_ERR_CORRUPT);
+	saksi_ledger_abort(t);
+	for (int i = 0; i < 3; i++) {
+		saksid_item_clear(&items[i]);
+		fx_item_free(&fi[i]);
+	}
+	env_close(&v);
+}
+
 int
 main(void)
 {
@@ -683,6 +753,7 @@ main(void)
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_backfill_steps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

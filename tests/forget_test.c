@@ -930,6 +930,251 @@ test_forget_linked_at_source(void **state)
 	assert_true(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[1], &opened));
 }
 
+/*
+ * The ledger as a saksid before links (FORMATS.md 7.3) left it, saksid stopped: no "l"
+ * or "r" record in the dkey database, the entries idx[0..n) (events without a nik)
+ * sealed as v2 under the store key (kind 1), as that saksid sealed them.
+ */
+static void
+make_unlinked(struct scratch *f, const uint64_t *idx, size_t n)
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	saksi_seckey *store;
+	saksi_datakeys *dk;
+	MDB_txn *mt;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	MDB_dbi dbi;
+	uint8_t kid[8];
+	int rc, links = 0;
+
+	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
+	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	mt = saksi_ledger_txn_mdb(t);
+	memcpy(kid, saksi_seckey_id(store), 8);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *blob, *leaf, out[4096], k[8];
+		size_t bl, ll, jl, w;
+		saksi_hash h;
+		char *json;
+
+		assert_int_equal(saksi_ledger_disc_get(t, idx[i], &blob, &bl), SAKSI_OK);
+		assert_int_equal(saksi_ledger_leaf(t, idx[i], &leaf, &ll), SAKSI_OK);
+		saksi_merkle_leaf_hash(h, leaf, ll);
+		assert_int_equal(saksi_disc_open_any(store, dk, idx[i], h, blob, bl, &json, &jl),
+		                 SAKSI_OK);
+		assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, kid, saksi_seckey_sym(store),
+		                 idx[i], h, (const uint8_t *)json, jl, out, sizeof(out), &w),
+		                 SAKSI_OK);
+		saksi_put_u64(k, idx[i]);
+		key.mv_size = 8;
+		key.mv_data = k;
+		val.mv_size = w;
+		val.mv_data = out;
+		assert_int_equal(mdb_dbi_open(mt, "disc", 0, &dbi), 0);
+		assert_int_equal(mdb_put(mt, dbi, &key, &val, 0), 0);
+		sodium_memzero(json, jl);
+		free(json);
+		free(blob);
+		free(leaf);
+	}
+	assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		uint8_t c = ((const uint8_t *)key.mv_data)[0];
+
+		if (c == 'l' || c == 'r') {
+			assert_int_equal(mdb_cursor_del(cur, 0), 0);
+			links++;
+		}
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	assert_true(links > 0);   /* this saksid made them: gone now */
+	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
+	saksi_dk_close(dk);
+	saksi_ledger_close(l);
+	saksi_seckey_free(store);
+}
+
+/* Records of the dkey database that start with c. */
+static int
+dkey_count(struct scratch *f, uint8_t c)
+{
+	saksi_ledger *l;
+	saksi_ledger_txn *t;
+	MDB_txn *mt;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	MDB_dbi dbi;
+	int rc, n = 0;
+
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	mt = saksi_ledger_txn_mdb(t);
+	assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+		n += ((const uint8_t *)key.mv_data)[0] == c;
+	mdb_cursor_close(cur);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return n;
+}
+
+/*
+ * Links back-filled over a ledger written before them (FORMATS.md 7.3, `saksi
+ * backfill-links`): his v1 booking, and the cancellation and payment that name only his
+ * booking or claim (under the store key), are re-sealed under his data key, in steps
+ * that resume, and the file compacted; run again it changes nothing; it refuses while
+ * saksid runs. Then a forget leaves no store-key copy of his account anywhere in
+ * data.mdb, free pages included, while the payment of a claim that is nobody's stays
+ * under the store key (and shows that the scan works).
+ */
+static void
+test_backfill_links(void **state)
+{
+	static const char *const types[5] = { "queue.booking.created", "claim.submitted",
+	    "queue.booking.cancelled", "claim.payment.sent", "claim.payment.sent" };
+	struct scratch *f = *state;
+	struct run r;
+	const char *saksid = SAKSI_BUILD_DIR "/saksid";
+	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
+	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
+	uint8_t tail[1][24];
+	int st[16], ver[16], kind, opened;
+	uint64_t idx[16], n, slot0, slot, nolink[3];
+	pid_t pid;
+
+	if (access(saksid, X_OK) != 0) {
+		print_message("saksid is not built here; skipping\n");
+		skip();
+	}
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
+	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
+	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
+	run_free(&r);
+	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
+	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
+	run_free(&r);
+	state_listen(f, url, sizeof(url), sock, sizeof(sock));
+	argv[4] = f->path[4];
+	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	/* His booking, claim, cancellation (booking_id only) and payment (claim_id only);
+	 * then a payment of claim CL-FORGET-2, which no participant's event names. */
+	for (int k = 0; k < 5; k++) {
+		payload_of(types[k], k < 4 ? 0 : 2, P(f, 3, "ev.json"));
+		snprintf(seq, sizeof(seq), "%d", k + 1);
+		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, k == 0 || k == 2 ? "q.key" :
+		    "c.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--type",
+		    types[k], "--seq", seq, "--payload", P(f, 3, "ev.json"));
+		run_free(&r);
+	}
+	daemon_pid = -1;
+	stop_clean(pid);
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	assert_int_equal(n, 5);
+	/* As an older saksid left it: no links, those three under the store key, his
+	 * booking v1. */
+	nolink[0] = idx[2];
+	nolink[1] = idx[3];
+	nolink[2] = idx[4];
+	make_unlinked(f, nolink, 3);
+	make_v1(f, idx, 1, tail);
+	assert_int_equal(dkey_count(f, 'l'), 0);
+	blob_key(f, idx[3], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+
+	/* One step of two entries (his booking and claim), as if killed after it. */
+	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"), "--batch", "2",
+	    "--steps", "1");
+	print_message("%s", r.out);
+	assert_non_null(strstr(r.out, "from entry 0 to 2 of 5: 2 events, 3 ids linked, 1 "
+	                       "disclosures re-sealed"));
+	assert_non_null(strstr(r.out, "stopped after 1 step(s): run this again to go on"));
+	run_free(&r);
+	blob_key(f, idx[0], &kind, &slot0);   /* his v1 booking: under his key now */
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	blob_key(f, idx[3], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	assert_int_equal(dkey_count(f, 'l'), 2);   /* his booking and claim ids */
+	/* The rest, from the mark; then the file compacted. */
+	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"), "--batch", "2");
+	print_message("%s", r.out);
+	assert_non_null(strstr(r.out, "from entry 2 to 5 of 5: 3 events, 0 ids linked, 2 "
+	                       "disclosures re-sealed from the store key under their "
+	                       "participant's data key, 1 left under the store key"));
+	assert_non_null(strstr(r.out, "compacted"));
+	run_free(&r);
+	blob_key(f, idx[2], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(slot, slot0);
+	blob_key(f, idx[3], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_DATA);
+	assert_int_equal(slot, slot0);
+	blob_key(f, idx[4], &kind, &slot);
+	assert_int_equal(kind, SAKSI_DK_STORE);
+	/* Before the forget: no store-key copy of his account left, even in free pages. */
+	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
+	/* Again: nothing to do, nothing changed. */
+	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"));
+	assert_non_null(strstr(r.out, "from entry 5 to 5 of 5: 0 events"));
+	run_free(&r);
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	for (int i = 0; i < 5; i++)
+		assert_true(st[i] == 1 && ver[i] == 2);
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+
+	/* Not while saksid runs. */
+	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	RUN(f, &r, 2, "backfill-links", "--config", P(f, 4, "st/saksid.conf"));
+	assert_non_null(strstr(r.err, "is open in another process (saksid?): stop saksid"));
+	run_free(&r);
+	/* The forget: his data key goes, and with it everything of his. */
+	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
+	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
+	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
+	run_free(&r);
+	unlink(P(f, 7, "nik0"));
+	daemon_pid = -1;
+	stop_clean(pid);
+	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(st[i], 0);
+	assert_int_equal(st[4], 1);
+	/* The grep over the whole live file, free pages included. */
+	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
+	print_message("store-key blobs in data.mdb that opened: %d\n", opened);
+	assert_true(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[2], &opened));
+	assert_false(file_has(P(f, 8, "st/ledger/data.mdb"), tail[0]));
+	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+}
+
 int
 main(void)
 {
@@ -938,6 +1183,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forget_reaches_v1_and_related, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_forget_linked_at_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backfill_links, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

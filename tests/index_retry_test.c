@@ -1,0 +1,327 @@
+/*
+ * index_retry_test.c: the background index catch-up of the built saksid, when it fails
+ * for real (a full disk: a size-limited tmpfs under state_dir) and then can go on (the
+ * disk freed, saksid not restarted): it must try again by itself, keep serving, log each
+ * failure and the recovery, and show it in saksi status (text, --json, --prometheus).
+ * Root only (the tmpfs), skipped saying why otherwise. Nothing here is timed: every wait
+ * is on a condition, with a generous bound.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "daemon_fixture.h"
+#include "daemon_run.h"
+#include "client.h"
+#include "outbox.h"
+
+#define TMPFS_SIZE "8m"
+#define NEVENTS 600
+
+struct ir {
+	struct fx fx;
+	char state[256], conf[256], errlog[256], url[256], ob_dir[256], filler[300];
+	char out[300], err[300];
+	int mounted;
+	pid_t pid;
+	saksi_client *cl;
+	saksi_outbox *ob;
+	uint64_t next_seq;
+};
+
+static void
+start_daemon(struct ir *d)
+{
+	d->pid = dr_saksid_start(d->conf, d->errlog, NULL);
+	dr_await_ready(d->url, NULL, &d->pid, d->errlog, 1);
+}
+
+static void
+stop_daemon(struct ir *d)
+{
+	int st;
+
+	assert_true(d->pid > 0);
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
+	d->pid = -1;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* n bookings, each of another participant, with their personal fields. */
+static void
+submit(struct ir *d, size_t n)
+{
+	saksi_outbox_flush_result fr;
+	char nik[32], bk[32], *p;
+	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
+	uint64_t seq, id;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nik, sizeof(nik), "737105450780%04u", (unsigned)(d->next_seq % 10000));
+		snprintf(bk, sizeof(bk), "BK-%06llu", (unsigned long long)d->next_seq);
+		d->next_seq++;
+		p = fx_payload("queue.booking.created", set);
+		assert_int_equal(saksi_outbox_enqueue_event(d->ob, "queue.booking.created", p,
+		                 wall_ms(), 0, &seq, &id), SAKSI_OK);
+		free(p);
+	}
+	assert_int_equal(saksi_outbox_flush(d->ob, d->cl, 64, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_dead, 0);
+}
+
+static void
+open_producer(struct ir *d)
+{
+	saksi_client_opts co;
+	saksi_outbox_opts oo;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = d->url;
+	co.co_log = &d->fx.v;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &d->cl), SAKSI_OK);
+	memset(&oo, 0, sizeof(oo));
+	oo.ob_log = &d->fx.v;
+	oo.ob_key = d->fx.prod[FX_QUEUE];
+	oo.ob_box_pk = d->fx.box_pub.pk_key;
+	oo.ob_schemas = d->fx.sc;
+	assert_int_equal(saksi_outbox_open(d->ob_dir, &oo, &d->ob), SAKSI_OK);
+}
+
+/* Fills the tmpfs with a file until ENOSPC, then frees `keep` bytes of it. */
+static void
+fill_disk(struct ir *d, off_t keep)
+{
+	static const char block[16 * 1024];
+	off_t size = 0;
+	ssize_t w;
+	int fd;
+
+	fd = open(d->filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	while ((w = write(fd, block, sizeof(block))) > 0)
+		size += w;
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(ftruncate(fd, size > keep ? size - keep : 0), 0);
+	close(fd);
+}
+
+/* saksi status --url URL [flag]: its stdout (malloc'd); exit 0 required. */
+static char *
+status(struct ir *d, const char *flag)
+{
+	const char *args[] = { "status", "--url", d->url, flag, NULL };
+
+	assert_int_equal(dr_saksi(0, d->out, d->err, args), 0);
+	return fx_read(d->out, NULL);
+}
+
+static json_t *
+status_json(struct ir *d)
+{
+	char *text = status(d, "--json");
+	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+
+	assert_non_null(o);
+	free(text);
+	return o;
+}
+
+static const json_t *
+ix(const json_t *o, const char *name)
+{
+	const json_t *v = json_object_get(json_object_get(o, "index"), name);
+
+	assert_non_null(v);
+	return v;
+}
+
+/* Polls the status (bounded: 60 s of 20 ms naps) until the index member satisfies want;
+ * the daemon must stay up meanwhile. Returns the status that did. */
+static json_t *
+await_status(struct ir *d, int (*want)(const json_t *))
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		json_t *o = status_json(d);
+
+		if (want(o))
+			return o;
+		json_decref(o);
+		assert_int_equal(waitpid(d->pid, NULL, WNOHANG), 0);
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("the status never showed what was awaited; see %s", d->errlog);
+	return NULL;
+}
+
+static int
+failing(const json_t *o)
+{
+	return json_is_string(ix(o, "error"));
+}
+
+static int
+caught_up(const json_t *o)
+{
+	return json_is_false(ix(o, "catching_up"));
+}
+
+static void
+test_catchup_retries(void **state)
+{
+	struct ir *d = *state;
+	char opts[64], *text;
+	json_t *o;
+	uint64_t entries, failures;
+
+	snprintf(opts, sizeof(opts), "size=%s,mode=0700", TMPFS_SIZE);
+	/* A mount namespace of our own (no thread yet): the tmpfs goes with this process. */
+	if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		fail_msg("cannot make our mounts private: %s", strerror(errno));
+	if (mount("tmpfs", d->state, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+		printf("# cannot mount a tmpfs on %s (%s): this test needs root\n", d->state,
+		       strerror(errno));
+		skip();
+	}
+	d->mounted = 1;
+
+	/* A ledger written without index_key: everything is left to a catch-up. */
+	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\n");
+	start_daemon(d);
+	open_producer(d);
+	submit(d, NEVENTS);
+	stop_daemon(d);
+
+	/* Now with index_key, on a disk with no room for the index: the catch-up fails. */
+	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\nindex_key = index.key\n"
+	              "index_catchup_batch = 64\n");
+	fill_disk(d, 0);
+	start_daemon(d);
+	o = await_status(d, failing);
+	entries = json_integer_value(json_object_get(json_object_get(o, "ledger"), "entries"));
+	assert_true(json_is_true(ix(o, "catching_up")));
+	assert_true(json_integer_value(ix(o, "upto")) < (json_int_t)entries);
+	assert_true(json_integer_value(ix(o, "failures")) >= 1);
+	assert_true(json_is_integer(ix(o, "behind_since_ms")));
+	assert_true(json_is_integer(ix(o, "failing_since_ms")));
+	assert_true(json_is_integer(ix(o, "retry_at_ms")));
+	assert_true(json_is_integer(ix(o, "last_error_ms")));
+	assert_string_equal(json_string_value(ix(o, "last_error")),
+	                    json_string_value(ix(o, "error")));
+	printf("# catch-up failing at %lld of %llu: %s\n",
+	       (long long)json_integer_value(ix(o, "upto")), (unsigned long long)entries,
+	       json_string_value(ix(o, "error")));
+	json_decref(o);
+	/* What the operator sees. */
+	text = status(d, NULL);
+	assert_non_null(strstr(text, "the catch-up is failing since"));
+	assert_non_null(strstr(text, "next try at"));
+	free(text);
+	text = status(d, "--prometheus");
+	assert_non_null(strstr(text, "\nsaksi_index_catchup_failing 1\n"));
+	assert_non_null(strstr(text, "\nsaksi_index_catching_up 1\n"));
+	assert_null(strstr(text, "\nsaksi_index_behind_since_seconds 0\n"));
+	free(text);
+	text = dr_await_file(d->errlog, "indexes: the catch-up failed at entry", d->pid);
+	assert_non_null(strstr(text, "trying again in"));
+	free(text);
+	/* Still serving: reads answer while the index is behind. */
+	{
+		char *note = NULL;
+		size_t len;
+
+		assert_int_equal(saksi_client_checkpoint(d->cl, &note, &len), SAKSI_OK);
+		free(note);
+	}
+
+	/* Room again: the same saksid, not restarted, catches up by itself. */
+	assert_int_equal(unlink(d->filler), 0);
+	o = await_status(d, caught_up);
+	failures = (uint64_t)json_integer_value(ix(o, "failures"));
+	assert_true(failures >= 1);
+	assert_true(json_is_null(ix(o, "error")));
+	assert_true(json_is_null(ix(o, "behind_since_ms")));
+	assert_true(json_is_null(ix(o, "failing_since_ms")));
+	assert_true(json_is_null(ix(o, "retry_at_ms")));
+	assert_true(json_is_string(ix(o, "last_error")));
+	assert_int_equal(json_integer_value(ix(o, "upto")),
+	                 json_integer_value(json_object_get(json_object_get(o, "ledger"),
+	                                                    "entries")));
+	json_decref(o);
+	text = status(d, NULL);
+	assert_non_null(strstr(text, "cover the whole ledger (the catch-up failed"));
+	free(text);
+	text = status(d, "--prometheus");
+	assert_non_null(strstr(text, "\nsaksi_index_catchup_failing 0\n"));
+	assert_non_null(strstr(text, "\nsaksi_index_behind_since_seconds 0\n"));
+	free(text);
+	text = dr_await_file(d->errlog, "indexes: caught up", d->pid);
+	assert_non_null(strstr(text, "indexes: the catch-up goes on from entry"));
+	free(text);
+	printf("# caught up after %llu failed step(s)\n", (unsigned long long)failures);
+
+	/* And groups index their own events again. */
+	submit(d, 10);
+	o = status_json(d);
+	assert_true(json_is_false(ix(o, "catching_up")));
+	json_decref(o);
+	stop_daemon(d);
+}
+
+static int
+setup(void **state)
+{
+	struct ir *d = calloc(1, sizeof(*d));
+
+	fx_init(&d->fx, 0);
+	d->pid = -1;
+	d->next_seq = 1;
+	snprintf(d->state, sizeof(d->state), "%s/state", d->fx.dir);
+	snprintf(d->filler, sizeof(d->filler), "%s/filler", d->state);
+	snprintf(d->ob_dir, sizeof(d->ob_dir), "%s/outbox", d->fx.dir);
+	snprintf(d->out, sizeof(d->out), "%s/status.out", d->fx.dir);
+	snprintf(d->err, sizeof(d->err), "%s/status.err", d->fx.dir);
+	dr_names(&d->fx, d->url, NULL, d->conf, d->errlog, NULL);
+	assert_int_equal(mkdir(d->state, 0700), 0);
+	dr_save_keys(&d->fx, DR_KEYRING | DR_INDEX_KEY);
+	*state = d;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct ir *d = *state;
+
+	saksi_outbox_close(d->ob);
+	saksi_client_close(d->cl);
+	dr_kill(&d->pid);
+	if (d->mounted && umount(d->state) != 0)
+		umount2(d->state, MNT_DETACH);
+	fx_free(&d->fx);
+	free(d);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* The mount namespace needs a process without threads yet. */
+		cmocka_unit_test_setup_teardown(test_catchup_retries, setup, teardown),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

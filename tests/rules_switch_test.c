@@ -1,0 +1,448 @@
+/*
+ * rules_switch_test.c: the built saksid killed with SIGKILL with its rules' windows in
+ * one mode (RULES.md 4.4: in memory, or in LMDB) and started in the other, and a start
+ * whose tail does not raise the log's alerts again. After a switch the windows must hold
+ * every event (no alert lost, none raised twice: `saksi replay --check` reproduces the
+ * ledger's alerts, numbered 1..n); a mismatch must stop the start (exit 1) with a line
+ * naming the entry and what to do. Waits on conditions only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+
+#include "daemon_fixture.h"
+#include "daemon_run.h"
+#include "bytes.h"
+#include "client.h"
+#include "ledger.h"
+#include "wire.h"
+
+#define ALERTS_MAX 256
+
+/* A device with two bookings in an hour, and with three distinct NIKs: every booking
+ * after the first alerts, so a window that lost events shows at once. */
+static const char rules_text[] =
+    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
+    "rule two_bookings\n  type event_count\n  severity medium\n  events book\n"
+    "  group-by device_id\n  timespan 1h\n  condition gte 2\n  suppress 0s\n"
+    "  reraise never\n"
+    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
+    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
+    "  suppress 1h\n  reraise 1\n";
+/* The same without two_bookings: a state it did not make. */
+static const char rules_other[] =
+    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
+    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
+    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
+    "  suppress 1h\n  reraise 1\n";
+
+static struct fx fx;
+static char url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+static char rules_path[DR_NAME_LEN + 16];
+static pid_t daemon_pid = -1;
+static uint64_t seq, t0;
+static unsigned person;
+
+/* Windows in memory with no snapshot before a stop (events > 0), or in LMDB (0). */
+static void
+write_conf(unsigned events)
+{
+	dr_write_conf(conf, "index_key = index.key\nrules = rules\n"
+	              "rules_snapshot_events = %u\nrules_snapshot_ms = 0\n"
+	              "group_max = 8\ngroup_wait_us = 2000\n", events);
+}
+
+static void
+start(void)
+{
+	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	dr_await_ready(url, &fx.v, &daemon_pid, errlog, 1);
+}
+
+static void
+stop(int sig)
+{
+	int st;
+
+	assert_int_equal(kill(daemon_pid, sig), 0);
+	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+	daemon_pid = -1;
+	if (sig == SIGTERM)
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* n bookings from one device, a new NIK each, one request each (committed in order). */
+static void
+bookings(size_t n)
+{
+	saksi_client_opts co;
+	saksi_client *c;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_key = fx.prod[FX_QUEUE];
+	co.co_box_pk = fx.box_pub.pk_key;
+	co.co_log = &fx.v;
+	co.co_schemas = fx.sc;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	for (size_t i = 0; i < n; i++) {
+		char nik[20], bk[32], *p;
+		const char *const set[] = { "nik", nik, "device_id", "app-install-switch",
+		                            "booking_id", bk, NULL };
+		const uint8_t *env[1], *sealed[1];
+		size_t env_len[1], sealed_len[1];
+		saksi_result res[1];
+		struct fx_item it;
+
+		person++;
+		snprintf(nik, sizeof(nik), "737105450788%04u", person);
+		snprintf(bk, sizeof(bk), "BK-SW-%u", person);
+		p = fx_payload("queue.booking.created", set);
+		seq++;
+		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, &it);
+		free(p);
+		env[0] = it.env;
+		env_len[0] = it.env_len;
+		sealed[0] = it.sealed;
+		sealed_len[0] = it.sealed_len;
+		memset(res, 0, sizeof(res));
+		assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, 1,
+		                 res), SAKSI_OK);
+		if (res[0].sr_code != SAKSI_R_ACCEPTED)
+			fail_msg("booking: code %d, %s", res[0].sr_code, res[0].sr_message);
+		saksi_result_clear(&res[0]);
+		fx_item_free(&it);
+	}
+	saksi_client_close(c);
+}
+
+/*
+ * The rule state of the stopped daemon: 1 if it has an 'N' record (memory mode, RULES.md
+ * 4.4), and then the tail a start in memory mode would evaluate again, in events.
+ */
+static int
+state_tail(uint64_t *events)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_val k = { 1, "N" }, v;
+	uint64_t from, to;
+	int rc;
+
+	*events = 0;
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_non_null(mt = saksi_ledger_txn_mdb(t));
+	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND) {
+		saksi_ledger_abort(t);
+		saksi_ledger_close(l);
+		return 0;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(v.mv_size, 34);
+	from = saksi_get_u64((const uint8_t *)v.mv_data + 26);
+	k.mv_data = "C";
+	assert_int_equal(mdb_get(mt, dbi, &k, &v), 0);
+	to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
+	if (from == UINT64_MAX)
+		from = to;
+	for (uint64_t i = from; i < to; i++) {
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		*events += lf.lf_kind == SAKSI_LEAF_EVENT;
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return 1;
+}
+
+/* The log from byte off on (malloc'd), and its length now into *len (may be NULL). */
+static char *
+log_from(size_t off, size_t *len)
+{
+	size_t n;
+	char *text = fx_read(errlog, &n), *rest;
+
+	assert_non_null(text);
+	assert_true(off <= n);
+	assert_non_null(rest = strndup(text + off, n - off));
+	free(text);
+	if (len != NULL)
+		*len = n;
+	return rest;
+}
+
+static size_t
+log_len(void)
+{
+	size_t n = 0;
+	char *text = access(errlog, F_OK) == 0 ? fx_read(errlog, &n) : NULL;
+
+	free(text);
+	return n;
+}
+
+/* Prints (and returns) the line of text that has what; fails if none. */
+static const char *
+log_line(const char *text, const char *what)
+{
+	const char *p = strstr(text, what), *b, *e;
+
+	if (p == NULL)
+		fail_msg("no \"%s\" in saksid's log", what);
+	for (b = p; b > text && b[-1] != '\n'; b--)
+		;
+	e = strchr(p, '\n');
+	printf("# %.*s\n", (int)(e != NULL ? e - b : (ptrdiff_t)strlen(b)), b);
+	return p;
+}
+
+/* Every alert once, numbered 1..n, at least min of them, and a replay reproduces them
+ * byte for byte (a lost or doubled alert would differ). */
+static void
+check_alerts(size_t min)
+{
+	const char *args[] = { "replay", "--config", conf, "--check", "--quiet", NULL };
+	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16], *text;
+	saksi_alert *al;
+	size_t n;
+
+	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
+	n = dr_ledger_alerts(ledger_dir, al, NULL, ALERTS_MAX);
+	printf("# %zu alert entries\n", n);
+	assert_true(n >= min);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(al[i].al_id, i + 1);
+	free(al);
+	snprintf(out, sizeof(out), "%s/replay.out", fx.dir);
+	snprintf(err, sizeof(err), "%s/replay.err", fx.dir);
+	assert_int_equal(dr_saksi(0, out, err, args), 0);
+	text = fx_read(out, NULL);
+	printf("# %s", text);
+	assert_non_null(strstr(text, ", 0 difference(s): the replay reproduces"));
+	free(text);
+}
+
+/* Memory mode killed with a tail, then a start in LMDB mode: the tail is evaluated
+ * again first, and the LMDB state holds it. */
+static void
+test_memory_killed_then_lmdb(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+
+	(void)state;
+	write_conf(1000);
+	start();
+	bookings(2);     /* two_bookings alerts at the second */
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 2);
+	write_conf(0);
+	off = log_len();
+	start();
+	free(dr_await_file(errlog, "rules: switching to LMDB mode:", daemon_pid));
+	text = log_from(off, NULL);
+	log_line(text, "the windows were kept in memory by a saksid that did not stop "
+	         "cleanly");
+	assert_non_null(strstr(log_line(text, "rules: switching to LMDB mode:"),
+	                       "2 events evaluated again from entry 0 up to 2 (after the last "
+	                       "snapshot), 1 alerts found again in the log, in "));
+	/* The start in LMDB mode itself has no tail to log. */
+	assert_null(strstr(text, "rules: 0 events evaluated again"));
+	free(text);
+	/* The LMDB state now holds the first two: the next bookings alert on both rules
+	 * (without them, neither would: the windows would hold one booking). */
+	bookings(2);
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 0);   /* no N: LMDB mode, current */
+	start();
+	bookings(1);
+	stop(SIGTERM);
+	check_alerts(5);
+}
+
+/* LMDB mode killed, then memory mode (its state is current: no tail); then memory mode
+ * killed with a tail and started in memory mode again. */
+static void
+test_lmdb_killed_then_memory(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+
+	(void)state;
+	write_conf(0);
+	start();
+	bookings(2);
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 0);
+	write_conf(1000);
+	off = log_len();
+	start();
+	free(dr_await_file(errlog, "serving", daemon_pid));
+	text = log_from(off, &off);
+	assert_non_null(strstr(log_line(text, "rules: 0 events evaluated again"),
+	                       "0 alerts found again"));
+	free(text);
+	bookings(2);
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 2);
+	start();
+	free(dr_await_file(errlog, "rules: 2 events evaluated again", daemon_pid));
+	text = log_from(off, NULL);
+	assert_null(strstr(log_line(text, "rules: 2 events evaluated again"),
+	                   " 0 alerts found again"));
+	free(text);
+	bookings(1);
+	stop(SIGTERM);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 0);                /* a clean stop: no tail */
+	check_alerts(5);
+}
+
+/* A tail that does not raise the log's alerts (the rules changed between a kill and
+ * the start): saksid refuses to start, naming the entry; with the rules that ran it
+ * starts, and a clean stop lets the rules change. */
+static void
+test_tail_mismatch_refused(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+	int st;
+	pid_t pid;
+
+	(void)state;
+	write_conf(1000);
+	start();
+	bookings(3);
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 3);
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	off = log_len();
+	pid = dr_saksid_start(conf, errlog, NULL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	text = log_from(off, &off);
+	/* Leaves: bookings 0 and 1, the alert, booking 3. Without two_bookings the first
+	 * alert raised again is three_niks' at 3, where the log holds two_bookings' first. */
+	log_line(text, "entry 3 raised an alert the log does not hold");
+	log_line(text, "start it once with the rules file that ran then, and stop it with "
+	         "SIGTERM");
+	log_line(text, "the rule state cannot be attached");
+	assert_null(strstr(text, "serving"));
+	free(text);
+	/* Nothing was changed by the refused start: the same tail, the rules that ran. */
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 3);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+	start();
+	free(dr_await_file(errlog, "rules: 3 events evaluated again", daemon_pid));
+	text = log_from(off, NULL);
+	log_line(text, "rules: 3 events evaluated again");
+	free(text);
+	stop(SIGTERM);
+	/* Stopped cleanly: the other rules start (their state is kept by fingerprint). */
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	start();
+	bookings(1);
+	stop(SIGTERM);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+}
+
+/* A tail that raises none of the log's alerts (the rule that raised them is gone): the
+ * same refusal, saying how far the tail got. */
+static void
+test_tail_missing_refused(void **state)
+{
+	uint64_t ev;
+	size_t off;
+	char *text;
+	int st;
+	pid_t pid;
+
+	(void)state;
+	write_conf(1000);
+	start();
+	bookings(2);     /* two_bookings' alert 1; three_niks needs a third NIK */
+	stop(SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, 2);
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	off = log_len();
+	pid = dr_saksid_start(conf, errlog, NULL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	text = log_from(off, NULL);
+	log_line(text, "(from 0 up to 2, 2 events) found 0 of the log's alerts again, not up "
+	         "to its last, alert 1");
+	log_line(text, "start it once with the rules file that ran then");
+	assert_null(strstr(text, "serving"));
+	free(text);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+	start();
+	bookings(1);
+	stop(SIGTERM);
+	check_alerts(3);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	fx_init(&fx, 0);
+	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
+	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	snprintf(rules_path, sizeof(rules_path), "%s/rules", fx.dir);
+	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
+	t0 = wall_ms();
+	seq = 0;
+	person = 0;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	dr_kill(&daemon_pid);
+	fx_free(&fx);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_memory_killed_then_lmdb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lmdb_killed_then_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_missing_refused, setup, teardown),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
