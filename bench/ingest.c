@@ -1245,11 +1245,11 @@ main(int argc, char **argv)
 	uint64_t size0, size1, per, lat_per, raw = 0, envb = 0, sealb = 0, nraw = 0;
 	uint64_t leafb = 0, discb = 0, ndisc = 0;
 	double load[3], vrate, vcpu, t, warm, cpu_d, cpu_p, ingest, half, p50, p99, pmax, *all;
-	static struct sched sch0, sch1;
 	off_t mdb0, mdb1;
 	size_t nall = 0;
 	pid_t pid;
 	int c, status;
+	static struct sched sch0, sch1;   /* (d)'s thread times; large, so not on the stack */
 
 	memset(&b, 0, sizeof(b));
 	o->producers = 8;
