@@ -772,6 +772,75 @@ setup_files(struct bench *b, char *conf, size_t conflen)
 		die(conf, strerror(errno));
 }
 
+#define SCHED_MAX 128
+
+/* Each thread's time on a CPU and waiting for one (/proc/pid/task/tid/schedstat, ns),
+ * and its slices: whether a stage was slow in saksid's code or queued for a core. */
+struct sched {
+	size_t n;
+	long s_id[SCHED_MAX];
+	unsigned long long s_run[SCHED_MAX], s_wait[SCHED_MAX], s_slices[SCHED_MAX];
+};
+
+static void
+sched_read(pid_t pid, struct sched *t)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	t->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL && t->n < SCHED_MAX) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu %llu", &t->s_run[t->n], &t->s_wait[t->n],
+		           &t->s_slices[t->n]) == 3)
+			t->s_id[t->n++] = atol(d->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+static int
+cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Per thread, in the order they were made (saksid's server makes its committer, then
+ * the workers, then the receiver, last), what it did between a and b. */
+static void
+sched_print(const struct sched *a, const struct sched *b)
+{
+	long ids[SCHED_MAX];
+
+	for (size_t i = 0; i < b->n; i++)
+		ids[i] = b->s_id[i];
+	qsort(ids, b->n, sizeof(long), cmp_long);
+	for (size_t k = 0; k < b->n; k++) {
+		size_t i, j;
+
+		for (i = 0; b->s_id[i] != ids[k]; i++)
+			;
+		for (j = 0; j < a->n && a->s_id[j] != ids[k]; j++)
+			;
+		if (j == a->n || b->s_slices[i] == a->s_slices[j])
+			continue;
+		printf("      thread %ld: on a CPU %.1f ms, waiting for one %.1f ms, %llu slices\n",
+		       ids[k], (double)(b->s_run[i] - a->s_run[j]) / 1e6,
+		       (double)(b->s_wait[i] - a->s_wait[j]) / 1e6, b->s_slices[i] - a->s_slices[j]);
+	}
+}
+
 static pid_t
 start_saksid(struct bench *b, const char *conf, const char *sockname, const char *logname,
              char *log, size_t loglen)
@@ -917,73 +986,6 @@ tasks_busiest(const struct tasks *a, const struct tasks *b)
 			best = b->t_cpu[i] - before;
 	}
 	return best;
-}
-
-/* Each thread's time on a CPU and waiting for one (/proc/pid/task/tid/schedstat, ns),
- * and its slices: whether a stage was slow in saksid's code or queued for a core. */
-struct sched {
-	size_t n;
-	long s_id[TASKS_MAX];
-	unsigned long long s_run[TASKS_MAX], s_wait[TASKS_MAX], s_slices[TASKS_MAX];
-};
-
-static void
-sched_read(pid_t pid, struct sched *t)
-{
-	char path[96];
-	struct dirent *d;
-	DIR *dir;
-	FILE *f;
-
-	t->n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return;
-	while ((d = readdir(dir)) != NULL && t->n < TASKS_MAX) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", (int)pid, d->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fscanf(f, "%llu %llu %llu", &t->s_run[t->n], &t->s_wait[t->n],
-		           &t->s_slices[t->n]) == 3)
-			t->s_id[t->n++] = atol(d->d_name);
-		fclose(f);
-	}
-	closedir(dir);
-}
-
-static int
-cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Per thread, in the order they were made (saksid's server makes its committer, then
- * the workers, then the receiver, last), what it did between a and b. */
-static void
-sched_print(const struct sched *a, const struct sched *b)
-{
-	long ids[TASKS_MAX];
-
-	for (size_t i = 0; i < b->n; i++)
-		ids[i] = b->s_id[i];
-	qsort(ids, b->n, sizeof(long), cmp_long);
-	for (size_t k = 0; k < b->n; k++) {
-		size_t i, j;
-
-		for (i = 0; b->s_id[i] != ids[k]; i++)
-			;
-		for (j = 0; j < a->n && a->s_id[j] != ids[k]; j++)
-			;
-		if (j == a->n || b->s_slices[i] == a->s_slices[j])
-			continue;
-		printf("      thread %ld: on a CPU %.1f ms, waiting for one %.1f ms, %llu slices\n",
-		       ids[k], (double)(b->s_run[i] - a->s_run[j]) / 1e6,
-		       (double)(b->s_wait[i] - a->s_wait[j]) / 1e6, b->s_slices[i] - a->s_slices[j]);
-	}
 }
 
 /* ---- (f) detection cost ---- */
