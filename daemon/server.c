@@ -1207,7 +1207,8 @@ commit_main(void *arg)
 			s->s_close = nitems >= s->s_o.so_group_max ? SAKSID_TC_FULL :
 			             atomic_load(&s->s_stop) ? SAKSID_TC_STOP :
 			             head_ready(s) ? SAKSID_TC_NOFIT :
-			             timed_out || s->s_head != NULL ? SAKSID_TC_WAITED : SAKSID_TC_IDLE;
+			             timed_out || s->s_head != NULL ? SAKSID_TC_WAITED :
+			             SAKSID_TC_IDLE;
 			if (nitems >= s->s_o.so_group_max || atomic_load(&s->s_stop) ||
 			    head_ready(s) || timed_out)
 				break;
