@@ -1,7 +1,8 @@
 /*
  * alerts.c: saksi alerts follow (the daemon's PUB socket, live), saksi alerts list
- * (the alert entries of a ledger copy, with their ack state) and saksi alerts ack (a
- * signed acknowledgement, RULES.md 5.3). An alert carries blind tokens and leaf indices,
+ * (the alert entries of a ledger copy, with their ack state), saksi alerts show (one
+ * alert and its evidence, masked, on the appliance) and saksi alerts ack (a signed
+ * acknowledgement, RULES.md 5.3). An alert carries blind tokens and leaf indices,
  * never a personal value; a published message or a ledger copy is hostile input, parsed
  * strictly, and a note is printed only as printable ASCII.
  */
@@ -16,12 +17,16 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
+#include "appliance.h"
 #include "blind.h"
 #include "cli.h"
 #include "client.h"
+#include "config.h"
 #include "envelope.h"
+#include "query.h"
 #include "rules.h"
 #include "schema.h"
+#include "subject.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -32,18 +37,38 @@
 static const char *const sev_names[] = { "?", "low", "medium", "high", "critical" };
 static const char *const kind_names[] = { "?", "rule", "cap", "late", "reraise", "refusals" };
 
+/* The zone times are printed in (--tz): NULL is UTC in ISO 8601 with Z, the default
+ * and what scripts parse; a named zone prints "2026-11-07 01:22:59.773 WITA". */
+struct tz {
+	int off_min;
+	const char *name;
+};
+
 static void
-iso_time(uint64_t ms, char *out, size_t len)
+iso_time_tz(uint64_t ms, const struct tz *z, char *out, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
+	time_t t = (time_t)(ms / 1000) + (z != NULL ? (time_t)z->off_min * 60 : 0);
 	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, z != NULL ? "%Y-%m-%d %H:%M:%S" :
+	    "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
 		snprintf(out, len, "?");
 		return;
 	}
-	snprintf(out + strlen(out), len - strlen(out), ".%03uZ", (unsigned)(ms % 1000));
+	if (z != NULL)
+		snprintf(out + strlen(out), len - strlen(out), ".%03u %s",
+		    (unsigned)(ms % 1000), z->name);
+	else
+		snprintf(out + strlen(out), len - strlen(out), ".%03uZ", (unsigned)(ms % 1000));
+}
+
+/* --tz NAME into *z (UTC: none, the default form); dies on another name. */
+static const struct tz *
+parse_tz(const char *name, struct tz *z, const char *usage)
+{
+	if (saksi_subject_zone(name, &z->off_min, &z->name) != SAKSI_OK)
+		xusage(usage, "--tz is WIB, WITA, WIT or UTC");
+	return strcmp(z->name, "UTC") == 0 ? NULL : z;
 }
 
 /* The group with every blind token cut to its first 10 characters: enough to tell
@@ -87,29 +112,41 @@ plain_kind(int kind)
 }
 
 /* One human line: time, severity, rule, group, evidence. entry: the ledger index, or
- * UINT64_MAX when not known (a published alert). */
+ * UINT64_MAX when not known (a published alert); raised_ms: when a re-raise was
+ * committed (its entry's commit time), 0 when not known. */
 static void
-print_human(const saksi_alert *a, uint64_t entry)
+print_human(const saksi_alert *a, uint64_t entry, uint64_t raised_ms, const struct tz *z)
 {
 	char when[40], group[SAKSI_RULES_GROUP_MAX + 1];
 
-	iso_time(a->al_last_ms, when, sizeof(when));
+	iso_time_tz(a->al_last_ms, z, when, sizeof(when));
 	short_group(a->al_group, group, sizeof(group));
 	printf("%s  alert %" PRIu64, when, a->al_id);
 	if (entry != UINT64_MAX)
 		printf(" (entry %" PRIu64 ")", entry);
-	printf("  %s  %s%s%s  %s  value %" PRIu64 "/%" PRIu64 "  evidence %" PRIu32,
-	    sev_names[a->al_severity], plain_kind(a->al_kind) ? "" :
-	    kind_names[a->al_kind], plain_kind(a->al_kind) ? "" : ":", a->al_rule,
-	    group, a->al_value, a->al_threshold, a->al_nevidence);
-	if (a->al_total > a->al_nevidence)
-		printf(" of %" PRIu32, a->al_total);
-	printf(":");
-	for (uint32_t i = 0; i < a->al_nevidence; i++)
-		printf("%s%" PRIu64, i == 0 ? " " : ",", a->al_evidence[i]);
-	/* A re-raise: its number in the chain (RULES.md 5.3); evidence is the original. */
-	if (a->al_kind == SAKSI_ALERT_RERAISE)
-		printf("  raised again (%" PRIu64 ")", a->al_extra);
+	printf("  %s  %s%s%s  %s  value %" PRIu64 "/%" PRIu64, sev_names[a->al_severity],
+	    plain_kind(a->al_kind) ? "" : kind_names[a->al_kind],
+	    plain_kind(a->al_kind) ? "" : ":", a->al_rule, group, a->al_value,
+	    a->al_threshold);
+	/* A re-raise: its number in the chain (RULES.md 5.3). Its one evidence entry is the
+	 * original alert's, which holds the evidence: say so rather than "1 of N". */
+	if (a->al_kind == SAKSI_ALERT_RERAISE && a->al_nevidence == 1) {
+		printf("  original entry %" PRIu64 "  raised again (%" PRIu64 ")",
+		    a->al_evidence[0], a->al_extra);
+		if (raised_ms != 0) {
+			iso_time_tz(raised_ms, z, when, sizeof(when));
+			printf(" at %s", when);
+		}
+	} else {
+		printf("  evidence %" PRIu32, a->al_nevidence);
+		if (a->al_total > a->al_nevidence)
+			printf(" of %" PRIu32, a->al_total);
+		printf(":");
+		for (uint32_t i = 0; i < a->al_nevidence; i++)
+			printf("%s%" PRIu64, i == 0 ? " " : ",", a->al_evidence[i]);
+		if (a->al_kind == SAKSI_ALERT_RERAISE)
+			printf("  raised again (%" PRIu64 ")", a->al_extra);
+	}
 	if (entry != UINT64_MAX)
 		return;   /* list adds the state and ends the line */
 	putchar('\n');
@@ -172,17 +209,36 @@ out:
 	return ok;
 }
 
+/* saksid's own config, read with its own parser (the appliance's paths). */
+static void
+xconfig_load(const char *path, saksid_config *cf)
+{
+	char err[512] = "";
+	saksi_err e;
+
+	if ((e = saksid_config_load(path, cf, err, sizeof(err))) != SAKSI_OK)
+		xdie("%s", err[0] != '\0' ? err : saksi_strerror(e));
+}
+
 static int
 alerts_follow(int argc, char **argv)
 {
-	static const char usage[] = "saksi alerts follow --url URL [--json] [--count N]";
+	static const char usage[] =
+	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N] "
+	    "[--tz WIB|WITA|WIT|UTC]";
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "tz", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL;
+	const char *url = NULL, *config = NULL;
+	saksid_config cf;
+	int have_cf = 0;
+	struct tz zbuf;
+	const struct tz *z = NULL;
 	uint64_t count = 0, seen = 0;
 	int c, json = 0, sock;
 
@@ -192,13 +248,25 @@ alerts_follow(int argc, char **argv)
 		case 'u': url = optarg; break;
 		case 'j': json = 1; break;
 		case 'n': count = xparse_u64(optarg, "--count"); break;
+		case 'c': config = optarg; break;
+		case 'z': z = parse_tz(optarg, &zbuf, usage); break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (url != NULL && config != NULL)
+		xusage(usage, "--url or --config, not both");
+	/* On the appliance: the alerts_listen of saksid's own config. */
+	if (config != NULL) {
+		xconfig_load(config, &cf);
+		have_cf = 1;
+		if ((url = cf.cf_alerts_listen) == NULL)
+			xdie("%s has no alerts_listen: saksid publishes no alerts (add one and "
+			    "restart saksid)", config);
+	}
 	if (url == NULL)
-		xusage(usage, "--url is required (saksid.conf's alerts_listen)");
+		xusage(usage, "--url is required (saksid.conf's alerts_listen), or --config");
 	if ((sock = nn_socket(AF_SP, NN_SUB)) < 0 ||
 	    nn_setsockopt(sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0)
 		xdie("nn_socket: %s", nn_strerror(nn_errno()));
@@ -239,11 +307,13 @@ alerts_follow(int argc, char **argv)
 		if (json)
 			printf("%.*s\n", n, (const char *)buf);
 		else
-			print_human(&a, UINT64_MAX);
+			print_human(&a, UINT64_MAX, 0, z);
 		nn_freemsg(buf);
 		seen++;
 	}
 	nn_close(sock);
+	if (have_cf)
+		saksid_config_free(&cf);
 	return SX_OK;
 }
 
@@ -402,20 +472,49 @@ ack_who(const struct astate *s, const saksi_keyring *kr, char *out, size_t len)
 		snprintf(out, len, "%s", hex);
 }
 
+/*
+ * Ends a list line with the alert's state: "acked by ..." or "open"; an original alert
+ * still open says how often it was raised again and how high it stands now, so that the
+ * line an officer reads first is the one that says it is escalating.
+ */
+static void
+print_state(const saksi_alert *a, const struct astate *s, const char *who,
+            const char *when)
+{
+	if (s != NULL && s->as_acked) {
+		printf("  acked by %s at %s (entry %" PRIu64 "): %s\n", who, when,
+		    s->as_ack_entry, s->as_note);
+		return;
+	}
+	printf("  open");
+	if (a->al_kind != SAKSI_ALERT_RERAISE && s != NULL && s->as_reraises > 0 &&
+	    s->as_severity > 0 && s->as_severity <= 4)
+		printf(", raised again %" PRIu64 " time%s, now %s", s->as_reraises,
+		    s->as_reraises == 1 ? "" : "s", sev_names[s->as_severity]);
+	putchar('\n');
+}
+
 static int
 alerts_list(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json [--state]]";
+	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
+	    "[--json [--state]] [--tz WIB|WITA|WIT|UTC]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "tz", required_argument, NULL, 'z' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "open", no_argument, NULL, 'o' },
 		{ "keyring", required_argument, NULL, 'K' },
 		{ "state", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *krf = NULL;
+	const char *dir = NULL, *krf = NULL, *config = NULL;
+	char *cdir = NULL;
+	struct tz zbuf;
+	const struct tz *z = NULL;
+	saksid_config cf;
 	saksi_keyring *kr = NULL;
 	saksi_ledger *l;
 	saksi_ledger_txn *txn = NULL;
@@ -432,15 +531,31 @@ alerts_list(int argc, char **argv)
 		case 'o': only_open = 1; break;
 		case 's': with_state = 1; break;
 		case 'K': krf = optarg; break;
+		case 'c': config = optarg; break;
+		case 'z': z = parse_tz(optarg, &zbuf, usage); break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
+	if (dir != NULL && config != NULL)
+		xusage(usage, "--ledger (a copy) or --config (the appliance's), not both");
+	/* On the appliance: saksid's ledger, named by its keyring. */
+	if (config != NULL) {
+		xconfig_load(config, &cf);
+		cdir = xmalloc(strlen(cf.cf_state_dir) + sizeof("/ledger"));
+		sprintf(cdir, "%s/ledger", cf.cf_state_dir);
+		dir = cdir;
+		if (krf == NULL && cf.cf_keyring != NULL)
+			krf = cf.cf_keyring;
+	}
 	if (dir == NULL)
-		xusage(usage, "--ledger is required");
+		xusage(usage, "--ledger DIR (a copy) or --config FILE (on the appliance) is "
+		    "required");
 	if (with_state && !json)
 		xusage(usage, "--state is for --json (the lines show the state anyway)");
+	if (json)
+		z = NULL;   /* JSON keeps UTC milliseconds and ISO 8601 with Z */
 	if (krf != NULL)
 		kr = xkeyring_load(krf);
 	l = xledger_open_ro(dir);
@@ -479,15 +594,11 @@ alerts_list(int argc, char **argv)
 			nopen++;
 		if (s != NULL && s->as_acked) {
 			ack_who(s, kr, who, sizeof(who));
-			iso_time(s->as_ack_ms, when, sizeof(when));
+			iso_time_tz(s->as_ack_ms, z, when, sizeof(when));
 		}
 		if (!json) {
-			print_human(&a, i);
-			if (s != NULL && s->as_acked)
-				printf("  acked by %s at %s (entry %" PRIu64 "): %s\n", who, when,
-				    s->as_ack_entry, s->as_note);
-			else
-				printf("  open\n");
+			print_human(&a, i, a.al_kind == SAKSI_ALERT_RERAISE ? lf.lf_commit_ms : 0, z);
+			print_state(&a, s, who, when);
 			continue;
 		}
 		if ((e = saksi_alert_json(&a, &js)) != SAKSI_OK)
@@ -520,10 +631,201 @@ alerts_list(int argc, char **argv)
 	saksi_keyring_free(kr);
 	free(st.v);
 	free(rst.v);
+	if (config != NULL) {
+		free(cdir);
+		saksid_config_free(&cf);
+	}
 	if (!json)
 		fprintf(stderr, "saksi: %" PRIu64 " alert entr%s listed, %" PRIu64 " alert(s) "
 		    "open, in %" PRIu64 " entries\n", n, n == 1 ? "y" : "ies", nopen, size);
 	return bad ? SX_FAIL : SX_OK;
+}
+
+/* The entry of the alert id of kinds 1-3 (refusals: of kind 5, numbered apart), scanning
+ * from the end, where the alerts under investigation are; *a gets it. */
+static uint64_t
+find_alert_entry(saksi_ledger_txn *txn, uint64_t size, uint64_t id, int refusals,
+                 saksi_alert *a)
+{
+	for (uint64_t i = size; i-- > 0;) {
+		saksi_leaf lf;
+		uint8_t *leaf = NULL;
+		size_t len;
+		int hit;
+		saksi_err e;
+
+		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
+			xdie_err(e, "entry %" PRIu64 " cannot be read; run saksi verify", i);
+		hit = saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK &&
+		    lf.lf_kind == SAKSI_LEAF_ALERT &&
+		    saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a) == SAKSI_OK &&
+		    a->al_id == id && (refusals ? a->al_kind == SAKSI_ALERT_REFUSALS :
+		    a->al_kind >= SAKSI_ALERT_RULE && a->al_kind <= SAKSI_ALERT_LATE);
+		free(leaf);
+		if (hit)
+			return i;
+	}
+	xfail("no %salert %" PRIu64 " in the ledger (saksi alerts list shows them)",
+	    refusals ? "refusal " : "", id);
+}
+
+/*
+ * saksi alerts show: one alert as the security team reads it: the alert and its state,
+ * the rule in plain words, then its evidence entries (and the trigger) as `saksi query`
+ * shows entries, masked. On the appliance, with saksid's config: the store key and the
+ * data keys open the disclosures only to mask them. Like a masked query by a field that
+ * is not personal it needs no key and writes no access entry; `saksi bundle --alert` is
+ * the reveal, on the record. A refusal alert's evidence is refusal summaries, which hold
+ * counts, not entries of anyone: their indices are listed.
+ */
+static int
+alerts_show(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv] "
+	    "[--tz WIB|WITA|WIT|UTC]";
+	enum { O_CONFIG = 256, O_JSON, O_CSV, O_REFUSALS, O_TZ };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "csv", no_argument, NULL, O_CSV },
+		{ "refusals", no_argument, NULL, O_REFUSALS },
+		{ "tz", required_argument, NULL, O_TZ },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = "/etc/saksi/saksid.conf";
+	struct tz zbuf;
+	const struct tz *z = NULL;
+	struct appliance x;
+	struct astates st = { NULL, 0, 0 }, rst = { NULL, 0, 0 };
+	const struct astate *as;
+	saksi_query_result res;
+	saksi_ledger_txn *txn;
+	saksi_keyring *kr = NULL;
+	saksi_alert *a = xmalloc(sizeof(*a));
+	uint64_t id, size, entry, commit_ms = 0;
+	int c, json = 0, csv = 0, refusals = 0, known;
+	char who[128] = "", when[40] = "", *js;
+	const char *words;
+	saksi_err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: config = optarg; break;
+		case O_JSON: json = 1; break;
+		case O_CSV: csv = 1; break;
+		case O_REFUSALS: refusals = 1; break;
+		case O_TZ: z = parse_tz(optarg, &zbuf, usage); break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		xusage(usage, "one alert ID is expected (saksi alerts list shows them)");
+	if (json && csv)
+		xusage(usage, "--json or --csv, not both");
+	if (json)
+		z = NULL;   /* JSON keeps UTC */
+	id = xparse_u64(argv[optind], "alert ID");
+	if (id == 0)
+		xusage(usage, "alert ids start at 1");
+
+	appliance_open(&x, config, NULL);
+	if ((e = saksi_ledger_begin(x.l, 0, &txn)) != SAKSI_OK)
+		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
+	size = saksi_ledger_size(txn);
+	entry = find_alert_entry(txn, size, id, refusals, a);
+	(void)scan_states(txn, size, &st, &rst);
+	as = astate_find(refusals ? &rst : &st, id);
+	{
+		uint8_t *leaf = NULL;
+		size_t len;
+		saksi_leaf lf;
+
+		if (saksi_ledger_leaf(txn, entry, &leaf, &len) == SAKSI_OK &&
+		    saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK)
+			commit_ms = lf.lf_commit_ms;
+		free(leaf);
+	}
+	memset(&res, 0, sizeof(res));
+	if (!refusals) {
+		saksi_query_ctx qc = { txn, 0, x.store, x.dk };
+		int trig_in = 0;
+
+		for (uint32_t i = 0; i < a->al_nevidence; i++) {
+			trig_in |= a->al_evidence[i] == a->al_trigger;
+			if ((e = saksi_query_add(&qc, a->al_evidence[i], 0, &res)) != SAKSI_OK)
+				xfail("evidence entry %" PRIu64 " of alert %" PRIu64 " does not read as "
+				    "an event (%s): run saksi verify", a->al_evidence[i], id,
+				    saksi_strerror(e));
+		}
+		if (!trig_in && a->al_trigger < entry &&
+		    (e = saksi_query_add(&qc, a->al_trigger, 0, &res)) != SAKSI_OK)
+			xfail("the trigger entry %" PRIu64 " of alert %" PRIu64 " does not read as an "
+			    "event (%s): run saksi verify", a->al_trigger, id, saksi_strerror(e));
+	}
+	saksi_ledger_abort(txn);
+	if (as != NULL && as->as_acked) {
+		if (x.cf.cf_keyring != NULL &&
+		    saksi_keyring_load(x.cf.cf_keyring, &kr, NULL, 0) != SAKSI_OK)
+			kr = NULL;
+		ack_who(as, kr, who, sizeof(who));
+		iso_time_tz(as->as_ack_ms, z, when, sizeof(when));
+	}
+	words = saksi_subject_rule(SAKSI_LANG_EN, a->al_rule, &known);
+
+	if (json) {
+		json_t *o, *pub, *rows;
+
+		if ((e = saksi_alert_json(a, &js)) != SAKSI_OK ||
+		    (pub = json_loads(js, 0, NULL)) == NULL)
+			xdie("out of memory");
+		free(js);
+		rows = saksi_query_rows_json(&res);
+		o = json_pack("{s:I, s:I, s:o, s:s, s:s, s:I}", "entry", (json_int_t)entry,
+		    "commit_ms", (json_int_t)commit_ms, "alert", pub, "rule_words", words,
+		    "state", as != NULL && as->as_acked ? "acked" : "open", "reraises",
+		    (json_int_t)(as != NULL ? as->as_reraises : 0));
+		if (o == NULL || rows == NULL)
+			xdie("out of memory");
+		if (as != NULL && as->as_acked)
+			json_object_set_new(o, "ack", json_pack("{s:s, s:I, s:I, s:s, s:s}", "by",
+			    who, "entry", (json_int_t)as->as_ack_entry, "time_ms",
+			    (json_int_t)as->as_ack_ms, "time", when, "note", as->as_note));
+		json_object_set_new(o, "entries", rows);
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else {
+		/* --csv: the table alone, for a spreadsheet. */
+		if (!csv) {
+			print_human(a, entry, 0, z);
+			print_state(a, as, who, when);
+			printf("rule: %s: %s\n", a->al_rule, words);
+			if (refusals) {
+				printf("evidence: %" PRIu32 " refusal summar%s", a->al_nevidence,
+				    a->al_nevidence == 1 ? "y" : "ies");
+				for (uint32_t i = 0; i < a->al_nevidence; i++)
+					printf("%s%" PRIu64, i == 0 ? ": " : ",", a->al_evidence[i]);
+				printf(" (saksi get shows their counts)\n");
+			} else {
+				printf("evidence: %zu entr%s, masked%s (saksi bundle --alert %" PRIu64
+				    " exports them, on the record)\n", res.qr_n, res.qr_n == 1 ? "y" :
+				    "ies", a->al_total > a->al_nevidence ? ", the first 64 the alert "
+				    "carries" : "", id);
+				putchar('\n');
+			}
+		}
+		if (!refusals)
+			query_print_rows(&res, csv);
+	}
+	saksi_query_result_free(&res);
+	saksi_keyring_free(kr);
+	free(st.v);
+	free(rst.v);
+	free(a);
+	appliance_close(&x);
+	return SX_OK;
 }
 
 /*
@@ -544,27 +846,18 @@ alerts_ack(int argc, char **argv)
 	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
 	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
+		SEND_OPTIONS,
 		{ "note", required_argument, NULL, 'n' },
 		{ "officer", required_argument, NULL, 'O' },
 		{ "branch", required_argument, NULL, 'B' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "box-pub", required_argument, NULL, 'b' },
-		{ "vkey", required_argument, NULL, 'v' },
-		{ "vkey-file", required_argument, NULL, 'V' },
 		{ "seq", required_argument, NULL, 's' },
-		{ "schemas", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "timeout", required_argument, NULL, 'o' },
 		{ "refusals", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *note = NULL, *officer = NULL, *branch = "KP-PUSAT", *schemas_dir = NULL,
-	    *passfile = NULL;
-	uint64_t id, seq = 0, timeout = 0, tms, pseq, ptms;
-	int c, json = 0, rc, refusals = 0, seq_given;
+	struct send_opts so = { 0 };
+	const char *note = NULL, *officer = NULL, *branch = "KP-PUSAT";
+	uint64_t id, seq = 0, tms, pseq, ptms;
+	int c, rc, refusals = 0, seq_given;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -577,20 +870,13 @@ alerts_ack(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (send_opt(&so, c, optarg))
+			continue;
 		switch (c) {
 		case 'n': note = optarg; break;
 		case 'O': officer = optarg; break;
 		case 'B': branch = optarg; break;
-		case 'u': url = optarg; break;
-		case 'k': key = optarg; break;
-		case 'b': boxf = optarg; break;
-		case 'v': vk = optarg; break;
-		case 'V': vkf = optarg; break;
 		case 's': seq = xparse_u64(optarg, "--seq"); break;
-		case 'S': schemas_dir = optarg; break;
-		case 'j': json = 1; break;
-		case 'P': passfile = optarg; break;
-		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		case 'r': refusals = 1; break;
 		default: xusage(usage, "bad option");
 		}
@@ -600,22 +886,16 @@ alerts_ack(int argc, char **argv)
 	id = xparse_u64(argv[optind], "alert ID");
 	if (id == 0)
 		xusage(usage, "alert ids start at 1");
-	if (!note || !officer || !url || !key || !boxf || (!vk && !vkf))
+	if (!note || !officer || !so.url || !so.key || !so.box || (!so.vkey && !so.vkey_file))
 		xusage(usage, "--note, --officer, -k, --url, --box-pub and --vkey are required");
-	if (timeout > 3600000)
-		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	send_setup(&so, usage, &v, &box, &sch);
 	tms = now_ms();
 	seq_given = seq != 0;
 	if (seq == 0)
 		seq = tms;
-	xvkey(vk, vkf, &v);
-	xbox_pub(boxf, &box);
-	if (schemas_dir == NULL)
-		schemas_dir = default_schemas_dir();
-	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, ACK_TYPE))
 		xdie("no schema for %s in %s: these schemas predate acknowledgements",
-		    ACK_TYPE, schemas_dir);
+		    ACK_TYPE, so.schemas);
 	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
 	    "alert_id", (json_int_t)id, "note", note);
 	/* A refusal alert (kind 5) is named with its kind: its ids are its own. */
@@ -633,7 +913,7 @@ alerts_ack(int argc, char **argv)
 		xusage(usage, "the acknowledgement does not match its schema: %s (the note is "
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
 
-	sk = xseckey_load(key, passfile);
+	sk = xseckey_load(so.key, so.passfile);
 	/* A retry of an ack whose answer never came sends the same bytes (pending.c). */
 	snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", id);
 	ppath = pending_path("ack", saksi_seckey_id(sk), pname);
@@ -652,8 +932,8 @@ alerts_ack(int argc, char **argv)
 		    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "", id, seq);
 	} else
 		pending_save(ppath, seq, tms, payload);
-	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
-	    .timeout_ms = timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
+	rq = (struct send_req){ .url = so.url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = so.timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);   /* dies unanswered: the file stays */
 
 	rc = send_rc(&res);
@@ -662,7 +942,7 @@ alerts_ack(int argc, char **argv)
 	if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
 		pending_done(ppath);
 	free(ppath);
-	if (json) {
+	if (so.json) {
 		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
 		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
 		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);
@@ -677,6 +957,16 @@ alerts_ack(int argc, char **argv)
 		    refusals ? "refusal " : "", id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
 		    " (already in the ledger)" : "");
 	}
+	/* saksid refuses an ack of an alert that is not open with reason schema (the wire
+	 * has no reason of its own for it): say what it means, not "schema". */
+	if (rc != SX_OK && !so.json && res.sr_code == SAKSI_R_SCHEMA &&
+	    strncmp(res.sr_message, "no open ", 8) == 0) {
+		fprintf(stderr, "saksi: not acknowledged: %s%s\n", res.sr_message,
+		    strstr(res.sr_message, "acknowledged at index") != NULL ? " (saksi alerts "
+		    "list shows by whom)" : " (saksi alerts list shows the ids)");
+		saksi_result_clear(&res);
+		return rc;
+	}
 	return send_finish(rc, &res);
 }
 
@@ -684,18 +974,22 @@ int
 cmd_alerts(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi alerts follow --url URL [--json] [--count N] | "
-	    "saksi alerts list --ledger DIR [--open] [--keyring FILE] [--json] | "
-	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key ...";
+	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N] | "
+	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
+	    "[--json] | "
+	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key ... | "
+	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv]";
 
 	if (argc < 2)
-		xusage(usage, "follow, list or ack?");
+		xusage(usage, "follow, list, show or ack?");
 	if (strcmp(argv[1], "follow") == 0)
 		return alerts_follow(argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
 		return alerts_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ack") == 0)
 		return alerts_ack(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return alerts_show(argc - 1, argv + 1);
 	xusage(usage, "unknown alerts command \"%s\"", argv[1]);
 }
 
@@ -727,5 +1021,5 @@ show_alert_leaf(const uint8_t *body, size_t len, json_t *o)
 void
 alerts_print_line(const saksi_alert *a)
 {
-	print_human(a, UINT64_MAX);
+	print_human(a, UINT64_MAX, 0, NULL);
 }

@@ -115,30 +115,6 @@ set_has(const struct set *s, uint64_t x)
 	return 0;
 }
 
-/* T: milliseconds, YYYY-MM-DD (UTC; end of the day for --until), YYYY-MM-DDTHH:MM:SSZ. */
-static uint64_t
-parse_time(const char *s, int end_of_day, const char *what)
-{
-	struct tm tm;
-	const char *rest;
-	time_t t;
-
-	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s))
-		return xparse_u64(s, what);
-	memset(&tm, 0, sizeof(tm));
-	if ((rest = strptime(s, "%Y-%m-%d", &tm)) == NULL)
-		xusage(b_usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
-	if (*rest == '\0') {
-		if ((t = timegm(&tm)) < 0)
-			xusage(b_usage, "%s: a date after 1970", what);
-		return (uint64_t)t * 1000 + (end_of_day ? 86399999u : 0);
-	}
-	rest = strptime(rest, "T%H:%M:%SZ", &tm);
-	if (rest == NULL || *rest != '\0' || (t = timegm(&tm)) < 0)
-		xusage(b_usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
-	return (uint64_t)t * 1000 + (end_of_day ? 999u : 0);
-}
-
 /* ---- the appliance's keys and ledger, as saksid keeps them ---- */
 
 static saksi_ledger_txn *
@@ -428,18 +404,7 @@ cmd_bundle(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, O_PASS },
 		{ "url", required_argument, NULL, O_URL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "nik", required_argument, NULL, O_FIELD + SAKSI_IX_NIK },
-		{ "kpj", required_argument, NULL, O_FIELD + SAKSI_IX_KPJ },
-		{ "phone", required_argument, NULL, O_FIELD + SAKSI_IX_PHONE },
-		{ "email", required_argument, NULL, O_FIELD + SAKSI_IX_EMAIL },
-		{ "account", required_argument, NULL, O_FIELD + SAKSI_IX_ACCOUNT },
-		{ "device", required_argument, NULL, O_FIELD + SAKSI_IX_DEVICE },
-		{ "ip", required_argument, NULL, O_FIELD + SAKSI_IX_IP },
-		{ "officer", required_argument, NULL, O_FIELD + SAKSI_IX_OFFICER },
-		{ "branch", required_argument, NULL, O_FIELD + SAKSI_IX_BRANCH },
-		{ "type", required_argument, NULL, O_FIELD + SAKSI_IX_TYPE },
-		{ "claim", required_argument, NULL, O_FIELD + SAKSI_IX_CLAIM },
-		{ "booking", required_argument, NULL, O_FIELD + SAKSI_IX_BOOKING },
+		XFILTER_OPTIONS(O_FIELD),
 		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -463,14 +428,8 @@ cmd_bundle(int argc, char **argv)
 	o.config = "/etc/saksi/saksid.conf";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
-		if (c >= O_FIELD && c < O_FIELD + SAKSI_IX__COUNT) {
-			saksi_index_field f = (saksi_index_field)(c - O_FIELD);
-
-			if (o.given[f] != NULL)
-				xusage(b_usage, "--%s given twice", saksi_index_field_name(f));
-			o.given[f] = optarg;
+		if (xfilter_opt(c, optarg, O_FIELD, o.given, b_usage))
 			continue;
-		}
 		switch (c) {
 		case O_CONFIG: o.config = optarg; break;
 		case O_CASE: o.case_ref = optarg; break;
@@ -485,11 +444,11 @@ cmd_bundle(int argc, char **argv)
 			o.alerts[o.nalerts++] = xparse_u64(optarg, "--alert");
 			break;
 		case O_SINCE:
-			o.since = parse_time(optarg, 0, "--since");
+			o.since = xparse_time(optarg, 0, "--since", b_usage);
 			o.has_since = 1;
 			break;
 		case O_UNTIL:
-			o.until = parse_time(optarg, 1, "--until");
+			o.until = xparse_time(optarg, 1, "--until", b_usage);
 			o.has_until = 1;
 			break;
 		case O_RECIPIENT: o.recipient = optarg; break;
@@ -507,13 +466,7 @@ cmd_bundle(int argc, char **argv)
 	xfilter_stdin(o.given, SAKSI_IX__COUNT, from_stdin, sizeof(from_stdin), b_usage);
 	if (o.case_ref == NULL || o.key == NULL || o.out == NULL)
 		xusage(b_usage, "--case, -k and -o are required");
-	{
-		size_t n = strlen(o.case_ref);
-
-		if (n == 0 || n > SAKSI_BUNDLE_CASE_MAX || strspn(o.case_ref,
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-") != n)
-			xusage(b_usage, "--case: 1 to 64 of A-Z a-z 0-9 _ . / -");
-	}
+	xcase_ref(o.case_ref, b_usage);
 	if ((o.recipient != NULL) == o.decrypted)
 		xusage(b_usage, "give exactly one of --recipient FILE.pub (disclosures sealed to "
 		    "that key) and --decrypted (in clear)");

@@ -70,6 +70,30 @@ saksi_ledger *xledger_open_ro(const char *dir);
  * saksi_index_field; the caller wipes buf. */
 void xfilter_stdin(const char **given, size_t n, char *buf, size_t len,
     const char *usage);
+/* The filter options of query, timeline and bundle, rows of a struct option table (with
+ * <getopt.h> and index.h): --nik ... --booking, each answering base + its
+ * saksi_index_field. */
+#define XFILTER_OPTIONS(base) \
+	{ "nik", required_argument, NULL, (base) + SAKSI_IX_NIK }, \
+	{ "kpj", required_argument, NULL, (base) + SAKSI_IX_KPJ }, \
+	{ "phone", required_argument, NULL, (base) + SAKSI_IX_PHONE }, \
+	{ "email", required_argument, NULL, (base) + SAKSI_IX_EMAIL }, \
+	{ "account", required_argument, NULL, (base) + SAKSI_IX_ACCOUNT }, \
+	{ "device", required_argument, NULL, (base) + SAKSI_IX_DEVICE }, \
+	{ "ip", required_argument, NULL, (base) + SAKSI_IX_IP }, \
+	{ "officer", required_argument, NULL, (base) + SAKSI_IX_OFFICER }, \
+	{ "branch", required_argument, NULL, (base) + SAKSI_IX_BRANCH }, \
+	{ "type", required_argument, NULL, (base) + SAKSI_IX_TYPE }, \
+	{ "claim", required_argument, NULL, (base) + SAKSI_IX_CLAIM }, \
+	{ "booking", required_argument, NULL, (base) + SAKSI_IX_BOOKING }
+/* 1 if getopt's c is one of XFILTER_OPTIONS(base): its value arg is then in given[]
+ * (indexed by saksi_index_field; a filter given twice is a usage error); else 0. */
+int xfilter_opt(int c, const char *arg, int base, const char **given, const char *usage);
+/* --since/--until: milliseconds, YYYY-MM-DD (UTC; its last millisecond if end_of_day)
+ * or YYYY-MM-DDTHH:MM:SSZ; anything else is a usage error naming `what`. */
+uint64_t xparse_time(const char *s, int end_of_day, const char *what, const char *usage);
+/* --case: 1 to 64 of A-Z a-z 0-9 _ . / - (it goes into access entries and bundles). */
+void xcase_ref(const char *s, const char *usage);
 
 /* "0123abcd..." of a key id. */
 void keyid_to_hex(const uint8_t id[SAKSI_KEYID_LEN], char out[2 * SAKSI_KEYID_LEN + 1]);
@@ -96,6 +120,9 @@ int cmd_bundle(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+/* cli/query.c: rows printed as saksi query's table (or CSV), masked. */
+struct saksi_query_result;
+void query_print_rows(const struct saksi_query_result *res, int csv);
 int cmd_timeline(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_subject_report(int argc, char **argv);
@@ -144,6 +171,31 @@ int send_rc(const struct saksi_result *res);
 void send_print_json(struct json_t *o, int rc, const struct saksi_result *res);
 /* Prints the refusal line unless rc is SX_OK, clears *res, returns rc. */
 int send_finish(int rc, struct saksi_result *res);
+/* The options of every command that signs and sends one event (submit, forget, alerts
+ * ack): --url, -k, --box-pub, --vkey, --vkey-file, --schemas, --json, --timeout and
+ * --passphrase-file, rows of its struct option table (with <getopt.h>). */
+struct send_opts {
+	const char *url, *key, *box, *vkey, *vkey_file, *schemas, *passfile;
+	uint64_t timeout;
+	int json;
+};
+#define SEND_OPTIONS \
+	{ "url", required_argument, NULL, 'u' }, \
+	{ "key", required_argument, NULL, 'k' }, \
+	{ "box-pub", required_argument, NULL, 'b' }, \
+	{ "vkey", required_argument, NULL, 'v' }, \
+	{ "vkey-file", required_argument, NULL, 'V' }, \
+	{ "schemas", required_argument, NULL, 'S' }, \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "passphrase-file", required_argument, NULL, 'P' }, \
+	{ "timeout", required_argument, NULL, 'o' }
+/* 1 if getopt's c is one of SEND_OPTIONS (its value arg is then in so); else 0. */
+int send_opt(struct send_opts *so, int c, const char *arg);
+/* Once the options are read: --timeout's bound (a usage error), then the verifier key
+ * into v, the appliance's box key into box and the schemas into *sch; so->schemas then
+ * names their directory. */
+void send_setup(struct send_opts *so, const char *usage, saksi_note_verifier *v,
+                saksi_pubkey *box, saksi_schemas **sch);
 
 /*
  * cli/pending.c: an event sent whose receipt has not come (reply lost, daemon gone,

@@ -46,30 +46,21 @@ cmd_forget(int argc, char **argv)
 	    "[--reason subject_request|retention_ended|court_order|other] [--case ID] "
 	    "[--time MS] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
 	static const struct option opts[] = {
+		SEND_OPTIONS,
 		{ "nik", required_argument, NULL, 'n' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "box-pub", required_argument, NULL, 'b' },
-		{ "vkey", required_argument, NULL, 'v' },
-		{ "vkey-file", required_argument, NULL, 'V' },
 		{ "seq", required_argument, NULL, 's' },
 		{ "branch", required_argument, NULL, 'B' },
 		{ "officer", required_argument, NULL, 'O' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "case", required_argument, NULL, 'C' },
 		{ "time", required_argument, NULL, 'T' },
-		{ "schemas", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "timeout", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *nik_arg = NULL, *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL,
-	    *vkf = NULL, *seq_s = NULL, *branch = NULL, *officer = NULL,
-	    *reason = "subject_request", *case_id = NULL, *schemas_dir = NULL,
-	    *passfile = NULL;
-	uint64_t seq, tms = 0, timeout = 0;
-	int c, json = 0, have_time = 0, rc;
+	struct send_opts so = { 0 };
+	const char *nik_arg = NULL, *seq_s = NULL, *branch = NULL, *officer = NULL,
+	    *reason = "subject_request", *case_id = NULL;
+	uint64_t seq, tms = 0;
+	int c, have_time = 0, rc;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -83,29 +74,23 @@ cmd_forget(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (send_opt(&so, c, optarg))
+			continue;
 		switch (c) {
 		case 'n': nik_arg = optarg; break;
-		case 'u': url = optarg; break;
-		case 'k': key = optarg; break;
-		case 'b': boxf = optarg; break;
-		case 'v': vk = optarg; break;
-		case 'V': vkf = optarg; break;
 		case 's': seq_s = optarg; break;
 		case 'B': branch = optarg; break;
 		case 'O': officer = optarg; break;
 		case 'r': reason = optarg; break;
 		case 'C': case_id = optarg; break;
 		case 'T': tms = xparse_u64(optarg, "--time"); have_time = 1; break;
-		case 'S': schemas_dir = optarg; break;
-		case 'j': json = 1; break;
-		case 'P': passfile = optarg; break;
-		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		default: xusage(usage, "bad option");
 		}
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
-	if (!nik_arg || !url || !key || !boxf || !branch || !officer || (!vk && !vkf))
+	if (!nik_arg || !so.url || !so.key || !so.box || !branch || !officer ||
+	    (!so.vkey && !so.vkey_file))
 		xusage(usage, "--nik, --url, -k, --box-pub, --vkey, --branch and --officer "
 		    "are required");
 	/*
@@ -119,18 +104,12 @@ cmd_forget(int argc, char **argv)
 			xusage(usage, "--seq starts at 1");
 	} else
 		seq = now_ms() * 1000;
-	if (timeout > 3600000)
-		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	send_setup(&so, usage, &v, &box, &sch);
 	if (!have_time)
 		tms = now_ms();
-	xvkey(vk, vkf, &v);
-	xbox_pub(boxf, &box);
-	if (schemas_dir == NULL)
-		schemas_dir = default_schemas_dir();
-	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, FORGET_TYPE))
 		xdie("no schema for %s in %s: this saksi is newer than its schemas",
-		    FORGET_TYPE, schemas_dir);
+		    FORGET_TYPE, so.schemas);
 
 	nik = read_nik(nik_arg);
 	p = json_pack("{s:s, s:s, s:s, s:s}", "branch", branch, "officer_id", officer,
@@ -155,13 +134,13 @@ cmd_forget(int argc, char **argv)
 		    FORGET_TYPE, err[0] ? err : saksi_strerror(e));
 	}
 
-	sk = xseckey_load(key, passfile);
-	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
-	    .timeout_ms = timeout, .type = FORGET_TYPE, .seq = seq, .time_ms = tms };
+	sk = xseckey_load(so.key, so.passfile);
+	rq = (struct send_req){ .url = so.url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = so.timeout, .type = FORGET_TYPE, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);
-	if (json)
+	if (so.json)
 		send_print_json(NULL, rc, &res);
 	else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)

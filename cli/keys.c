@@ -811,6 +811,12 @@ cmd_init(int argc, char **argv)
 	printf("%s\n", vkey);
 	fprintf(stderr, "saksi: state directory %s is ready; the line above is the log's "
 	    "verifier key: give it to reviewers and producers\n", dir);
+	/* What a new operator does next, with this directory's own names. */
+	fprintf(stderr, "saksi: next: add producer keys (saksi keyring add -r %s ...), a "
+	    "security officer's (--role security) and a supervisor's (--role supervisor); "
+	    "then start saksid -c %s%s\n", kr, conf, abs_rules != NULL ? "; follow its alerts "
+	    "with saksi alerts follow --config, read them with saksi alerts list --config" :
+	    "");
 	free(logk); free(logp); free(boxk); free(boxp); free(storek); free(idxk); free(kr);
 	free(conf); free(vkf); free(abs); free(abs_schemas); free(abs_rules);
 	return SX_OK;

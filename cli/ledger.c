@@ -74,8 +74,8 @@ int
 cmd_checkpoint(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi checkpoint (--ledger DIR | --url URL [-k producer.key]) "
-	    "[--vkey VKEY | --vkey-file F] [--timeout MS] [--passphrase-file F]";
+	    "saksi checkpoint (--ledger DIR | --url URL) [--vkey VKEY | --vkey-file F] "
+	    "[--timeout MS]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "url", required_argument, NULL, 'u' },
@@ -101,6 +101,8 @@ cmd_checkpoint(int argc, char **argv)
 		switch (c) {
 		case 'l': dir = optarg; break;
 		case 'u': url = optarg; break;
+		/* -k and --passphrase-file: still taken, for old scripts; a checkpoint needs
+		 * no key of one's own, so the help no longer offers them. */
 		case 'k': key = optarg; break;
 		case 'v': vk = optarg; break;
 		case 'V': vkf = optarg; break;

@@ -34,7 +34,8 @@ static const char help[] =
 "         [--json]         deliver the queue in order, exactly once\n"
 "\n"
 "Ledger:\n"
-"  checkpoint (--ledger DIR | --url URL [-k producer.key]) [--vkey VKEY | --vkey-file F]\n"
+"  checkpoint (--ledger DIR | --url URL) [--vkey VKEY | --vkey-file F]   the latest one,\n"
+"         checked against the log's key when given; keep it for prove consistency\n"
 "  get (--ledger DIR | --url URL [LOGKEY]) INDEX [--raw | --json]\n"
 "  prove inclusion (--ledger DIR | --url URL [LOGKEY]) INDEX [--size N] [--tlog-proof]\n"
 "  prove consistency (--ledger DIR | --url URL [LOGKEY]) M N\n"
@@ -55,14 +56,20 @@ static const char help[] =
 "\n"
 "Supervisors:\n"
 "  forget --nik NIK|- --url URL -k supervisor.key --box-pub box.pub (--vkey VKEY | --vkey-file F)\n"
-"         --seq N --branch B --officer ID [--reason R] [--case ID]   destroy a participant's\n"
+"         --branch B --officer ID [--seq N] [--reason R] [--case ID]   destroy a participant's\n"
 "         data key: his personal data can never be opened again; the ledger still verifies\n"
 "\n"
 "Alerts (the detectors' findings: blind tokens and entry indices, no personal data):\n"
-"  alerts follow --url ALERTS_URL [--json] [--count N]   print alerts as saksid publishes\n"
-"  alerts list --ledger DIR [--open] [--keyring F] [--json [--state]]  alert entries, state\n"
+"  alerts follow (--url ALERTS_URL | --config FILE) [--json] [--count N] [--tz ZONE]\n"
+"             print alerts as saksid publishes them\n"
+"  alerts list (--ledger DIR | --config FILE) [--open] [--keyring F] [--json [--state]]\n"
+"             [--tz ZONE]  the alert entries and the state of each (open, acked by whom)\n"
+"  alerts show ID [--refusals] [--config FILE] [--json | --csv] [--tz ZONE]   one alert,\n"
+"             its state and its evidence entries, masked (on the appliance; no key,\n"
+"             nothing logged). ZONE: WIB, WITA, WIT or UTC (the default, ISO 8601 Z)\n"
 "  alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
-"             (--vkey VKEY | --vkey-file F) [--branch CODE] [--seq N]  acknowledge an alert\n"
+"             (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] [--seq N]\n"
+"             acknowledge an alert\n"
 "\n"
 "Supervisors (on the appliance, with saksid's keys; personal filters are blinded):\n"
 "  query [--config FILE] [--nik N] [--kpj K] [--phone P] [--email E] [--account B:N]\n"
@@ -150,6 +157,40 @@ static const struct {
 	{ "subject-report", cmd_subject_report },
 };
 
+/*
+ * `saksi COMMAND --help`: the help's entries of that command (a line "  COMMAND ..." and
+ * its indented continuation lines) and the exit codes, on stdout, exit 0. 0 if the help
+ * has no entry for it (the command then says what is wrong, as before).
+ */
+static int
+command_help(const char *cmd)
+{
+	const char *line = help, *exits = strstr(help, "\nExit status:\n");
+	size_t n = strlen(cmd);
+	int in = 0, found = 0;
+
+	while (*line != '\0' && line != exits) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - line) + 1 : strlen(line);
+
+		if (strncmp(line, "  ", 2) == 0 && line[2] != ' ')
+			in = strncmp(line + 2, cmd, n) == 0 && (line[2 + n] == ' ' ||
+			    line[2 + n] == '\n');
+		else if (strncmp(line, "   ", 3) != 0)
+			in = 0;
+		if (in) {
+			if (!found)
+				printf("usage:\n");
+			found = 1;
+			fwrite(line, 1, len, stdout);
+		}
+		line += len;
+	}
+	if (found && exits != NULL)
+		fputs(exits, stdout);
+	return found;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -168,6 +209,12 @@ main(int argc, char **argv)
 		printf("saksi %s\n", SAKSI_VERSION);
 		return SX_OK;
 	}
+	/* COMMAND --help (or -h; no command takes -h otherwise) before any parsing, so that
+	 * it is never "bad option". */
+	for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++)
+		if ((strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) &&
+		    command_help(argv[1]))
+			return SX_OK;
 	if (sodium_init() < 0)
 		xdie("cannot initialise libsodium");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -75,32 +75,6 @@ struct qopts {
 
 /* ---- time ---- */
 
-/* T: milliseconds, YYYY-MM-DD (UTC; end of the day for --until), or
- * YYYY-MM-DDTHH:MM:SSZ. */
-static uint64_t
-parse_time(const char *s, int end_of_day, const char *what, const char *usage)
-{
-	struct tm tm;
-	const char *rest;
-	time_t t;
-
-	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s))
-		return xparse_u64(s, what);
-	memset(&tm, 0, sizeof(tm));
-	rest = strptime(s, "%Y-%m-%d", &tm);
-	if (rest == NULL)
-		xusage(usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
-	if (*rest == '\0') {
-		if ((t = timegm(&tm)) < 0)
-			xusage(usage, "%s: a date after 1970", what);
-		return (uint64_t)t * 1000 + (end_of_day ? 86399999u : 0);
-	}
-	rest = strptime(rest, "T%H:%M:%SZ", &tm);
-	if (rest == NULL || *rest != '\0' || (t = timegm(&tm)) < 0)
-		xusage(usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
-	return (uint64_t)t * 1000 + (end_of_day ? 999u : 0);
-}
-
 static void
 iso(uint64_t ms, char *out, size_t len)
 {
@@ -471,6 +445,19 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 		fprintf(stderr, "saksi: more: raise --limit or narrow --since/--until\n");
 }
 
+/* The table (csv: the CSV) of rows other commands gathered (saksi alerts show): masked,
+ * as a query prints them, with the count on stderr. */
+void
+query_print_rows(const saksi_query_result *res, int csv)
+{
+	struct qopts o;
+
+	memset(&o, 0, sizeof(o));
+	o.timeline = 1;   /* one story: no paging hint */
+	o.out = csv ? OUT_CSV : OUT_TABLE;
+	print_result(&o, res, NULL, NULL);
+}
+
 /* ---- remote (wire op 7, FORMATS.md 3.4) ---- */
 
 static int
@@ -630,18 +617,7 @@ cmd_query_common(int argc, char **argv, int timeline)
 		{ "box-pub", required_argument, NULL, O_BOXPUB },
 		{ "vkey", required_argument, NULL, O_VKEY },
 		{ "vkey-file", required_argument, NULL, O_VKEYFILE },
-		{ "nik", required_argument, NULL, O_FIELD + SAKSI_IX_NIK },
-		{ "kpj", required_argument, NULL, O_FIELD + SAKSI_IX_KPJ },
-		{ "phone", required_argument, NULL, O_FIELD + SAKSI_IX_PHONE },
-		{ "email", required_argument, NULL, O_FIELD + SAKSI_IX_EMAIL },
-		{ "account", required_argument, NULL, O_FIELD + SAKSI_IX_ACCOUNT },
-		{ "device", required_argument, NULL, O_FIELD + SAKSI_IX_DEVICE },
-		{ "ip", required_argument, NULL, O_FIELD + SAKSI_IX_IP },
-		{ "officer", required_argument, NULL, O_FIELD + SAKSI_IX_OFFICER },
-		{ "branch", required_argument, NULL, O_FIELD + SAKSI_IX_BRANCH },
-		{ "type", required_argument, NULL, O_FIELD + SAKSI_IX_TYPE },
-		{ "claim", required_argument, NULL, O_FIELD + SAKSI_IX_CLAIM },
-		{ "booking", required_argument, NULL, O_FIELD + SAKSI_IX_BOOKING },
+		XFILTER_OPTIONS(O_FIELD),
 		{ NULL, 0, NULL, 0 },
 	};
 	struct qopts o;
@@ -664,22 +640,16 @@ cmd_query_common(int argc, char **argv, int timeline)
 	o.out = OUT_TABLE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
-		if (c >= O_FIELD && c < O_FIELD + SAKSI_IX__COUNT) {
-			saksi_index_field f = (saksi_index_field)(c - O_FIELD);
-
-			if (o.given[f] != NULL)
-				xusage(o.usage, "--%s given twice", saksi_index_field_name(f));
-			o.given[f] = optarg;
+		if (xfilter_opt(c, optarg, O_FIELD, o.given, o.usage))
 			continue;
-		}
 		switch (c) {
 		case O_CONFIG: o.config = optarg; break;
 		case O_SINCE:
-			o.since = parse_time(optarg, 0, "--since", o.usage);
+			o.since = xparse_time(optarg, 0, "--since", o.usage);
 			o.has_since = 1;
 			break;
 		case O_UNTIL:
-			o.until = parse_time(optarg, 1, "--until", o.usage);
+			o.until = xparse_time(optarg, 1, "--until", o.usage);
 			o.has_until = 1;
 			break;
 		case O_LIMIT: o.limit = (size_t)xparse_u64(optarg, "--limit"); break;
@@ -712,13 +682,8 @@ cmd_query_common(int argc, char **argv, int timeline)
 	o.timeout = (int)timeout;
 	if (o.has_since && o.has_until && o.since > o.until)
 		xusage(o.usage, "--since is after --until");
-	if (o.case_ref != NULL) {
-		size_t n = strlen(o.case_ref);
-
-		if (n == 0 || n > 64 || strspn(o.case_ref, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_./-") != n)
-			xusage(o.usage, "--case: 1 to 64 of A-Z a-z 0-9 _ . / -");
-	}
+	if (o.case_ref != NULL)
+		xcase_ref(o.case_ref, o.usage);
 	for (int f = 1; f < SAKSI_IX__COUNT; f++) {
 		if (o.given[f] == NULL)
 			continue;

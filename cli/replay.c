@@ -58,7 +58,13 @@ struct pending {
 struct rule_count {
 	char id[SAKSI_RULES_ID_MAX + 16];   /* "cap:" and an alert's rule */
 	uint64_t n;
+	uint64_t n_ledger;                  /* --check: the ledger's alerts of it */
 };
+
+/* The kinds of difference --check reports (report_difference), counted apart. */
+static const char *const diff_kinds[] = { "ledger_only", "replay_only", "changed",
+	"renumbered" };
+#define NDIFF (sizeof(diff_kinds) / sizeof(diff_kinds[0]))
 
 struct replay {
 	const saksi_rules *r;
@@ -69,7 +75,7 @@ struct replay {
 	uint64_t from_ms, to_ms, from_idx, to_idx;
 	/* counters */
 	uint64_t size, events, out_of_range, not_evaluated, alerts, ledger_alerts,
-	    ledger_skipped, differences, no_disc;
+	    ledger_skipped, differences, no_disc, diff_n[NDIFF];
 	struct rule_count *rc;
 	size_t nrc;
 	struct pending mine, theirs;
@@ -146,6 +152,13 @@ report_difference(struct replay *rp, const char *what, const struct body *theirs
 	char *s;
 
 	rp->differences++;
+	for (size_t k = 0; k < NDIFF; k++)
+		if (strcmp(what, diff_kinds[k]) == 0)
+			rp->diff_n[k]++;
+	/* --quiet: a renumbered alert is the same alert shifted by an earlier difference;
+	 * counted in the summary, not printed (a candidate's real changes stand out). */
+	if (rp->quiet && strcmp(what, "renumbered") == 0)
+		return;
 	if (!rp->json) {
 		saksi_alert a;
 
@@ -246,7 +259,7 @@ compare(struct replay *rp, uint64_t bound)
 }
 
 static void
-count_rule(struct replay *rp, const saksi_alert *a)
+count_rule_side(struct replay *rp, const saksi_alert *a, int ledger)
 {
 	char id[sizeof(rp->rc[0].id)];
 	size_t i;
@@ -261,9 +274,19 @@ count_rule(struct replay *rp, const saksi_alert *a)
 			xdie("out of memory");
 		memcpy(rp->rc[i].id, id, sizeof(id));
 		rp->rc[i].n = 0;
+		rp->rc[i].n_ledger = 0;
 		rp->nrc++;
 	}
-	rp->rc[i].n++;
+	if (ledger)
+		rp->rc[i].n_ledger++;
+	else
+		rp->rc[i].n++;
+}
+
+static void
+count_rule(struct replay *rp, const saksi_alert *a)
+{
+	count_rule_side(rp, a, 0);
 }
 
 /* The alerts one evaluation raised: printed, counted, queued for --check. */
@@ -375,11 +398,15 @@ ledger_alert(struct replay *rp, uint64_t idx, const saksi_leaf *lf)
 		return;
 	}
 	/* A malformed entry is a difference of its own (trigger: its own index). */
-	if (saksi_alert_leaf_parse(lf->lf_body, lf->lf_body_len, &a) != SAKSI_OK)
+	if (saksi_alert_leaf_parse(lf->lf_body, lf->lf_body_len, &a) != SAKSI_OK) {
 		a.al_trigger = idx;
+		a.al_kind = 0;
+	}
 	/* With --to-index, only what the replayed events raised. */
 	if (a.al_trigger > rp->to_idx)
 		return;
+	if (a.al_kind != 0)
+		count_rule_side(rp, &a, 1);
 	rp->ledger_alerts++;
 	pending_push(&rp->theirs, lf->lf_body, lf->lf_body_len, idx, a.al_trigger);
 }
@@ -455,7 +482,9 @@ print_summary(const struct replay *rp, const char *rules_path)
 		char *s;
 
 		for (size_t i = 0; i < rp->nrc; i++)
-			json_object_set_new(per, rp->rc[i].id, json_integer((json_int_t)rp->rc[i].n));
+			if (rp->rc[i].n > 0)
+				json_object_set_new(per, rp->rc[i].id,
+				    json_integer((json_int_t)rp->rc[i].n));
 		o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "rules", rules_path,
 		    "entries", (json_int_t)rp->size, "events", (json_int_t)rp->events,
 		    "out_of_range", (json_int_t)rp->out_of_range,
@@ -468,6 +497,19 @@ print_summary(const struct replay *rp, const char *rules_path)
 			    json_integer((json_int_t)rp->ledger_skipped));
 			json_object_set_new(o, "differences",
 			    json_integer((json_int_t)rp->differences));
+			{
+				json_t *kinds = json_object(), *pl = json_object();
+
+				for (size_t k = 0; k < NDIFF; k++)
+					json_object_set_new(kinds, diff_kinds[k],
+					    json_integer((json_int_t)rp->diff_n[k]));
+				for (size_t i = 0; i < rp->nrc; i++)
+					if (rp->rc[i].n_ledger > 0)
+						json_object_set_new(pl, rp->rc[i].id,
+						    json_integer((json_int_t)rp->rc[i].n_ledger));
+				json_object_set_new(o, "differences_by_kind", kinds);
+				json_object_set_new(o, "ledger_per_rule", pl);
+			}
 		}
 		o = json_pack("{s:o}", "summary", o);
 		s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -483,13 +525,31 @@ print_summary(const struct replay *rp, const char *rules_path)
 	if (rp->not_evaluated > 0)
 		printf(", %" PRIu64 " not evaluated (malformed for the rules)", rp->not_evaluated);
 	printf(", %" PRIu64 " alert(s) would be raised\n", rp->alerts);
-	for (size_t i = 0; i < rp->nrc; i++)
-		printf("  %-40s %" PRIu64 "\n", rp->rc[i].id, rp->rc[i].n);
+	/* With --check, each rule's count beside the ledger's: what a candidate changes. */
 	if (rp->check)
+		printf("  %-40s %8s %8s\n", "rule", "replay", "ledger");
+	for (size_t i = 0; i < rp->nrc; i++) {
+		if (!rp->check) {
+			printf("  %-40s %" PRIu64 "\n", rp->rc[i].id, rp->rc[i].n);
+			continue;
+		}
+		printf("  %-40s %8" PRIu64 " %8" PRIu64 "%s\n", rp->rc[i].id, rp->rc[i].n,
+		    rp->rc[i].n_ledger, rp->rc[i].n != rp->rc[i].n_ledger ? "  *" : "");
+	}
+	if (rp->check) {
 		printf("check: %" PRIu64 " alert entries in the ledger (%" PRIu64 " of kind 4 "
-		    "and later not compared), %" PRIu64 " difference(s)%s\n", rp->ledger_alerts,
-		    rp->ledger_skipped, rp->differences, rp->differences == 0 ?
-		    ": the replay reproduces the ledger's alerts byte for byte" : "");
+		    "and later not compared), %" PRIu64 " difference(s)", rp->ledger_alerts,
+		    rp->ledger_skipped, rp->differences);
+		if (rp->differences == 0)
+			printf(": the replay reproduces the ledger's alerts byte for byte\n");
+		else {
+			for (size_t k = 0; k < NDIFF; k++)
+				printf("%s%" PRIu64 " %s", k == 0 ? ": " : ", ", rp->diff_n[k],
+				    diff_kinds[k]);
+			printf("%s\n", rp->quiet && rp->diff_n[NDIFF - 1] > 0 ? " (renumbered "
+			    "ones not printed: the same alert under another id)" : "");
+		}
+	}
 }
 
 int

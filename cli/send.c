@@ -124,3 +124,34 @@ send_finish(int rc, saksi_result *res)
 	saksi_result_clear(res);
 	return rc;
 }
+
+int
+send_opt(struct send_opts *so, int c, const char *arg)
+{
+	switch (c) {
+	case 'u': so->url = arg; break;
+	case 'k': so->key = arg; break;
+	case 'b': so->box = arg; break;
+	case 'v': so->vkey = arg; break;
+	case 'V': so->vkey_file = arg; break;
+	case 'S': so->schemas = arg; break;
+	case 'j': so->json = 1; break;
+	case 'P': so->passfile = arg; break;
+	case 'o': so->timeout = xparse_u64(arg, "--timeout"); break;
+	default: return 0;
+	}
+	return 1;
+}
+
+void
+send_setup(struct send_opts *so, const char *usage, saksi_note_verifier *v,
+           saksi_pubkey *box, saksi_schemas **sch)
+{
+	if (so->timeout > 3600000)
+		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	xvkey(so->vkey, so->vkey_file, v);
+	xbox_pub(so->box, box);
+	if (so->schemas == NULL)
+		so->schemas = default_schemas_dir();
+	*sch = xschemas_load(so->schemas);
+}

@@ -22,6 +22,7 @@
 #include "client.h"
 #include "config.h"
 #include "keys.h"
+#include "rules.h"
 #include "schema.h"
 #include "sim.h"
 #include "simulate.h"
@@ -200,6 +201,36 @@ widen_skew(const char *state)
 	free(conf);
 	free(cp);
 	return 1;
+}
+
+/*
+ * A producer's batch waits up to --window ms of producer time, so its events can reach
+ * saksid after events that much younger from other producers. The rules take an event
+ * that far behind the newest only within their lateness bound (RULES.md 3.1): past it,
+ * the event enters no window (a detection missed) and raises a `late` alert. That is
+ * the rules doing their job on traffic the simulator made late, so say so before
+ * sending rather than let a reader take the alerts for a fault.
+ */
+static void
+warn_window(const char *state, const char *conf, const char *schemas_dir, uint64_t window)
+{
+	char *rp = conf != NULL ? conf_value(conf, "rules") : NULL, *path, err[256] = "";
+	saksi_rules *rules = NULL;
+	uint64_t late;
+
+	if (rp == NULL)
+		return;   /* no detection: nothing can be late */
+	path = rp[0] == '/' ? xstrdup(rp) : path_join(state, rp, "");
+	if (saksi_rules_load(path, schemas_dir, &rules, err, sizeof(err)) == SAKSI_OK &&
+	    window > (late = saksi_rules_lateness_ms(rules)))
+		fprintf(stderr, "saksi: warning: --window %" PRIu64 " ms is more than the "
+		    "rules' lateness of %" PRIu64 " ms (%s): a batch held that long reaches "
+		    "saksid after younger events, so its events arrive late for the rules: "
+		    "they enter no window and raise `late` alerts (use --window %" PRIu64
+		    " or less to evaluate detection)\n", window, late, path, late);
+	saksi_rules_free(rules);
+	free(path);
+	free(rp);
 }
 
 /* ---- producer keys, their registration, their sequence numbers ---- */
@@ -794,6 +825,7 @@ saksi_cmd_simulate(int argc, char **argv)
 		if ((e = saksi_schemas_load(schemas_dir, &r.schemas, err, sizeof(err))) !=
 		    SAKSI_OK)
 			xdie("schemas %s: %s", schemas_dir, err[0] ? err : saksi_strerror(e));
+		warn_window(state, conf, schemas_dir, window);
 		seqs_load(&r);
 		for (i = 0; i < r.np; i++) {
 			json_t *v = json_object_get(r.seqs, r.p[i].sp->sp_name);

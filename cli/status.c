@@ -18,10 +18,9 @@
 
 enum { OUT_HUMAN, OUT_JSON, OUT_PROM };
 
-/* A member as an unsigned integer; a missing or negative one is 0 (the daemon may be
- * older or newer than this CLI: show what is there). */
-static uint64_t
-ju(const json_t *o, const char *path)
+/* The member at a dotted path ("ledger.entries"), or NULL. */
+static const json_t *
+member(const json_t *o, const char *path)
 {
 	char name[64];
 	const char *dot;
@@ -32,7 +31,16 @@ ju(const json_t *o, const char *path)
 		v = json_object_get(v, name);
 		path = dot + 1;
 	}
-	v = json_object_get(v, path);
+	return json_object_get(v, path);
+}
+
+/* A member as an unsigned integer; a missing or negative one is 0 (the daemon may be
+ * older or newer than this CLI: show what is there). */
+static uint64_t
+ju(const json_t *o, const char *path)
+{
+	const json_t *v = member(o, path);
+
 	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v)
 	                                                      : 0;
 }
@@ -218,89 +226,107 @@ by_reason(const char *name, const char *help, const json_t *o)
 		    ju(o, saksi_reason_name(i)));
 }
 
+/* How a metric's value is read from the status member at its path. */
+enum { PM_INT, PM_SECONDS, PM_BOOL, PM_IS_STRING, PM_COUNT, PM_REASONS };
+
+/*
+ * The Prometheus metrics, in the order they are written: name, type, help, the status
+ * member they are read from, how, and the object they need (NULL: always written; else
+ * only when the daemon sent that object, as an older one may not).
+ */
+static const struct prom {
+	const char *name, *type, *help, *path;
+	int how;
+	const char *needs;
+} prom[] = {
+	{ "saksi_up_since_seconds", "gauge", "Unix time saksid started.", "up_since_ms",
+	  PM_SECONDS, NULL },
+	{ "saksi_ledger_entries", "gauge", "Entries (leaves) in the ledger.", "ledger.entries",
+	  PM_INT, NULL },
+	{ "saksi_ledger_events", "gauge", "Producer events in the ledger.", "ledger.events",
+	  PM_INT, NULL },
+	{ "saksi_ledger_used_bytes", "gauge", "Bytes of the LMDB map in use.",
+	  "ledger.used_bytes", PM_INT, NULL },
+	{ "saksi_ledger_map_bytes", "gauge", "Size of the LMDB map (map_size_mb).",
+	  "ledger.map_bytes", PM_INT, NULL },
+	{ "saksi_checkpoint_size", "gauge", "Tree size of the latest signed checkpoint.",
+	  "checkpoint.size", PM_INT, NULL },
+	{ "saksi_checkpoint_timestamp_seconds", "gauge", "Commit time of the last entry under "
+	  "the latest checkpoint (0: empty log).", "checkpoint.time_ms", PM_SECONDS, NULL },
+	{ "saksi_checkpoint_witnesses", "gauge", "Witnesses cosigning the checkpoint.",
+	  "checkpoint.witnesses", PM_COUNT, NULL },
+	{ "saksi_disk_total_bytes", "gauge", "Size of the state directory's file system.",
+	  "disk.total_bytes", PM_INT, "disk" },
+	{ "saksi_disk_avail_bytes", "gauge", "Bytes available to saksid there.",
+	  "disk.avail_bytes", PM_INT, "disk" },
+	{ "saksi_events_accepted_total", "counter", "Events accepted since start.", "accepted",
+	  PM_INT, NULL },
+	{ "saksi_events_duplicate_total", "counter", "Resubmissions answered with their first "
+	  "receipt since start.", "duplicates", PM_INT, NULL },
+	{ "saksi_events_refused_total", "counter", "Events refused or not taken since start, "
+	  "by reason.", "refused", PM_REASONS, NULL },
+	{ "saksi_ledger_refused_total", "counter", "Refusals in the ledger's counters (all "
+	  "time), by reason.", "refused_total", PM_REASONS, NULL },
+	{ "saksi_requests_total", "counter", "Requests received since start.",
+	  "requests.total", PM_INT, NULL },
+	{ "saksi_requests_refused_total", "counter", "Whole requests refused since start, by "
+	  "reason.", "requests.refused", PM_REASONS, NULL },
+	{ "saksi_commit_groups_total", "counter", "Commit groups since start.",
+	  "requests.groups", PM_INT, NULL },
+	{ "saksi_producers_seen", "gauge", "Producer keys with an event in the ledger.",
+	  "producers_seen", PM_INT, NULL },
+	{ "saksi_alerts_raised_total", "counter", "Alerts raised (all time).", "alerts.raised",
+	  PM_INT, NULL },
+	{ "saksi_alerts_open", "gauge", "Alerts raised and not acknowledged.", "alerts.open",
+	  PM_INT, NULL },
+	{ "saksi_detection_enabled", "gauge", "1 when saksid runs with rules.",
+	  "alerts.detection", PM_BOOL, NULL },
+	{ "saksi_index_upto", "gauge", "Entries below this are indexed for queries.",
+	  "index.upto", PM_INT, "index" },
+	{ "saksi_index_catching_up", "gauge", "1 while the index catch-up runs.",
+	  "index.catching_up", PM_BOOL, "index" },
+	{ "saksi_index_behind_since_seconds", "gauge", "Unix time the index catch-up began; 0 "
+	  "once the index covers the ledger.", "index.behind_since_ms", PM_SECONDS, "index" },
+	{ "saksi_index_catchup_failing", "gauge", "1 while the index catch-up's last step "
+	  "failed (saksid tries again by itself).", "index.error", PM_IS_STRING, "index" },
+	{ "saksi_index_catchup_failures_total", "counter", "Failed index catch-up steps since "
+	  "start.", "index.failures", PM_INT, "index" },
+	{ "saksi_index_catchup_last_error_timestamp_seconds", "gauge", "Unix time of the index "
+	  "catch-up's latest failure (0: none since start).", "index.last_error_ms", PM_SECONDS,
+	  "index" },
+	{ "saksi_queue_requests", "gauge", "Requests queued now.", "queue.requests", PM_INT,
+	  NULL },
+	{ "saksi_queue_bytes", "gauge", "Bytes queued now.", "queue.bytes", PM_INT, NULL },
+	{ "saksi_queue_max_bytes", "gauge", "Cap on queued bytes (queue_mb).",
+	  "queue.max_bytes", PM_INT, NULL },
+	{ "saksi_queue_producer_keys", "gauge", "Producer keys with items in flight.",
+	  "queue.producer_keys", PM_INT, NULL },
+};
+
 static void
 prometheus(const json_t *o)
 {
-	const json_t *disk = json_object_get(o, "disk");
+	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
+		const struct prom *m = &prom[i];
 
-	metric("saksi_up_since_seconds", "gauge", "Unix time saksid started.");
-	sample("saksi_up_since_seconds", ju(o, "up_since_ms") / 1000);
-	metric("saksi_ledger_entries", "gauge", "Entries (leaves) in the ledger.");
-	sample("saksi_ledger_entries", ju(o, "ledger.entries"));
-	metric("saksi_ledger_events", "gauge", "Producer events in the ledger.");
-	sample("saksi_ledger_events", ju(o, "ledger.events"));
-	metric("saksi_ledger_used_bytes", "gauge", "Bytes of the LMDB map in use.");
-	sample("saksi_ledger_used_bytes", ju(o, "ledger.used_bytes"));
-	metric("saksi_ledger_map_bytes", "gauge", "Size of the LMDB map (map_size_mb).");
-	sample("saksi_ledger_map_bytes", ju(o, "ledger.map_bytes"));
-	metric("saksi_checkpoint_size", "gauge", "Tree size of the latest signed checkpoint.");
-	sample("saksi_checkpoint_size", ju(o, "checkpoint.size"));
-	metric("saksi_checkpoint_timestamp_seconds", "gauge",
-	    "Commit time of the last entry under the latest checkpoint (0: empty log).");
-	sample("saksi_checkpoint_timestamp_seconds", ju(o, "checkpoint.time_ms") / 1000);
-	metric("saksi_checkpoint_witnesses", "gauge", "Witnesses cosigning the checkpoint.");
-	sample("saksi_checkpoint_witnesses",
-	    json_array_size(json_object_get(json_object_get(o, "checkpoint"), "witnesses")));
-	if (json_is_object(disk)) {
-		metric("saksi_disk_total_bytes", "gauge", "Size of the state directory's "
-		    "file system.");
-		sample("saksi_disk_total_bytes", ju(disk, "total_bytes"));
-		metric("saksi_disk_avail_bytes", "gauge", "Bytes available to saksid there.");
-		sample("saksi_disk_avail_bytes", ju(disk, "avail_bytes"));
+		if (m->needs != NULL && !json_is_object(json_object_get(o, m->needs)))
+			continue;
+		if (m->how == PM_REASONS) {
+			by_reason(m->name, m->help, member(o, m->path));
+			continue;
+		}
+		metric(m->name, m->type, m->help);
+		if (m->how == PM_SECONDS)
+			sample(m->name, ju(o, m->path) / 1000);
+		else if (m->how == PM_BOOL)
+			sample(m->name, json_is_true(member(o, m->path)));
+		else if (m->how == PM_IS_STRING)
+			sample(m->name, json_is_string(member(o, m->path)));
+		else if (m->how == PM_COUNT)
+			sample(m->name, json_array_size(member(o, m->path)));
+		else
+			sample(m->name, ju(o, m->path));
 	}
-	metric("saksi_events_accepted_total", "counter", "Events accepted since start.");
-	sample("saksi_events_accepted_total", ju(o, "accepted"));
-	metric("saksi_events_duplicate_total", "counter",
-	    "Resubmissions answered with their first receipt since start.");
-	sample("saksi_events_duplicate_total", ju(o, "duplicates"));
-	by_reason("saksi_events_refused_total", "Events refused or not taken since start, "
-	    "by reason.", json_object_get(o, "refused"));
-	by_reason("saksi_ledger_refused_total", "Refusals in the ledger's counters (all "
-	    "time), by reason.", json_object_get(o, "refused_total"));
-	metric("saksi_requests_total", "counter", "Requests received since start.");
-	sample("saksi_requests_total", ju(o, "requests.total"));
-	by_reason("saksi_requests_refused_total", "Whole requests refused since start, by "
-	    "reason.", json_object_get(json_object_get(o, "requests"), "refused"));
-	metric("saksi_commit_groups_total", "counter", "Commit groups since start.");
-	sample("saksi_commit_groups_total", ju(o, "requests.groups"));
-	metric("saksi_producers_seen", "gauge", "Producer keys with an event in the ledger.");
-	sample("saksi_producers_seen", ju(o, "producers_seen"));
-	metric("saksi_alerts_raised_total", "counter", "Alerts raised (all time).");
-	sample("saksi_alerts_raised_total", ju(o, "alerts.raised"));
-	metric("saksi_alerts_open", "gauge", "Alerts raised and not acknowledged.");
-	sample("saksi_alerts_open", ju(o, "alerts.open"));
-	metric("saksi_detection_enabled", "gauge", "1 when saksid runs with rules.");
-	sample("saksi_detection_enabled",
-	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")));
-	if (json_is_object(json_object_get(o, "index"))) {
-		metric("saksi_index_upto", "gauge", "Entries below this are indexed for queries.");
-		sample("saksi_index_upto", ju(o, "index.upto"));
-		metric("saksi_index_catching_up", "gauge", "1 while the index catch-up runs.");
-		sample("saksi_index_catching_up",
-		    json_is_true(json_object_get(json_object_get(o, "index"), "catching_up")));
-		metric("saksi_index_behind_since_seconds", "gauge", "Unix time the index "
-		    "catch-up began; 0 once the index covers the ledger.");
-		sample("saksi_index_behind_since_seconds", ju(o, "index.behind_since_ms") / 1000);
-		metric("saksi_index_catchup_failing", "gauge", "1 while the index catch-up's "
-		    "last step failed (saksid tries again by itself).");
-		sample("saksi_index_catchup_failing",
-		    json_is_string(json_object_get(json_object_get(o, "index"), "error")));
-		metric("saksi_index_catchup_failures_total", "counter", "Failed index catch-up "
-		    "steps since start.");
-		sample("saksi_index_catchup_failures_total", ju(o, "index.failures"));
-		metric("saksi_index_catchup_last_error_timestamp_seconds", "gauge", "Unix time "
-		    "of the index catch-up's latest failure (0: none since start).");
-		sample("saksi_index_catchup_last_error_timestamp_seconds",
-		    ju(o, "index.last_error_ms") / 1000);
-	}
-	metric("saksi_queue_requests", "gauge", "Requests queued now.");
-	sample("saksi_queue_requests", ju(o, "queue.requests"));
-	metric("saksi_queue_bytes", "gauge", "Bytes queued now.");
-	sample("saksi_queue_bytes", ju(o, "queue.bytes"));
-	metric("saksi_queue_max_bytes", "gauge", "Cap on queued bytes (queue_mb).");
-	sample("saksi_queue_max_bytes", ju(o, "queue.max_bytes"));
-	metric("saksi_queue_producer_keys", "gauge", "Producer keys with items in flight.");
-	sample("saksi_queue_producer_keys", ju(o, "queue.producer_keys"));
 }
 
 int

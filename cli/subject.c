@@ -50,7 +50,17 @@ struct sopts {
 	int format;
 	int offset_min;
 	const char *zone;
+	int tz_given;             /* --tz: every time in that zone */
 	int timeout;
+};
+
+/* The zone each branch of the subject's entries keeps (branch_zones). */
+#define ZONES_MAX 64
+struct bzone {
+	char branch[SAKSI_QUERY_VALUE_MAX + 1];
+	const char *zone;         /* NULL: not known */
+	int offset_min;
+	size_t uses;              /* the subject's entries at this branch */
 };
 
 /* What is known of the subject: tokens, entries, claims and bookings. */
@@ -126,6 +136,71 @@ query_or_die(const saksi_query_ctx *qc, const saksi_query_spec *spec,
 	default:
 		xdie_err(e, "reading the ledger failed");
 	}
+}
+
+/* ---- time zones ---- */
+
+/*
+ * The zone of each branch the subject's entries name, found in the ledger itself: the
+ * region code of a booking made for that branch (queue.booking.created "region", the
+ * region the booking form offers the branch under) gives its province, and the province
+ * its zone (saksi_subject_zone_of_region). Asked once per branch through the type and
+ * branch indexes. A branch with no such booking stays unknown (the report's zone).
+ */
+static size_t
+branch_zones(const saksi_query_ctx *qc, const struct subject *s, struct bzone *bz)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nev; i++) {
+		const char *b = json_string_value(json_object_get(s->ev[i]->qr_payload, "branch"));
+		saksi_query_spec spec;
+		saksi_query_result res;
+		const char *region;
+		size_t k;
+
+		if (b == NULL || strlen(b) > SAKSI_QUERY_VALUE_MAX)
+			continue;
+		for (k = 0; k < n && strcmp(bz[k].branch, b) != 0; k++)
+			;
+		if (k < n) {
+			bz[k].uses++;
+			continue;
+		}
+		if (n == ZONES_MAX)
+			continue;
+		memset(&bz[n], 0, sizeof(bz[n]));
+		snprintf(bz[n].branch, sizeof(bz[n].branch), "%s", b);
+		bz[n].uses = 1;
+		memset(&spec, 0, sizeof(spec));
+		spec.qs_value[SAKSI_IX_TYPE] = "queue.booking.created";
+		spec.qs_value[SAKSI_IX_BRANCH] = b;
+		spec.qs_limit = 1;
+		memset(&res, 0, sizeof(res));
+		if (saksi_query_spec_check(&spec, NULL) == SAKSI_OK) {
+			query_or_die(qc, &spec, &res);
+			region = res.qr_n > 0 ? json_string_value(json_object_get(
+			    res.qr_rows[0].qr_payload, "region")) : NULL;
+			if (region != NULL && saksi_subject_zone_of_region(region,
+			    &bz[n].offset_min, &bz[n].zone) != SAKSI_OK)
+				bz[n].zone = NULL;
+		}
+		saksi_query_result_free(&res);
+		n++;
+	}
+	return n;
+}
+
+/* The zone of entry r's branch, or NULL. */
+static const struct bzone *
+zone_of(const struct bzone *bz, size_t n, const saksi_query_row *r)
+{
+	const char *b = json_string_value(json_object_get(r->qr_payload, "branch"));
+
+	for (size_t k = 0; b != NULL && k < n; k++)
+		if (strcmp(bz[k].branch, b) == 0)
+			return bz[k].zone != NULL ? &bz[k] : NULL;
+	return NULL;
 }
 
 /* ---- the subject's entries ---- */
@@ -626,7 +701,8 @@ cmd_subject_report(int argc, char **argv)
 	char subject[64], *doc, *note = NULL, root[sodium_base64_ENCODED_LEN(32,
 	    sodium_base64_VARIANT_ORIGINAL)], *masked;
 	const char *nik_arg = NULL, *kpj_arg = NULL;
-	size_t doclen, nals, notelen, textlen;
+	size_t doclen, nals, notelen, textlen, nbz = 0;
+	struct bzone bz[ZONES_MAX];
 	uint64_t timeout = 0, access_idx, ck_size;
 	int c;
 	saksi_err e;
@@ -660,6 +736,7 @@ cmd_subject_report(int argc, char **argv)
 		case O_TZ:
 			if (saksi_subject_zone(optarg, &o.offset_min, &o.zone) != SAKSI_OK)
 				xusage(usage, "--tz is WIB, WITA, WIT or UTC");
+			o.tz_given = 1;
 			break;
 		case O_CASE: o.case_ref = optarg; break;
 		case O_PASS: o.passfile = optarg; break;
@@ -686,13 +763,8 @@ cmd_subject_report(int argc, char **argv)
 	if (timeout > 3600000)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	o.timeout = (int)timeout;
-	if (o.case_ref != NULL) {
-		size_t n = strlen(o.case_ref);
-
-		if (n == 0 || n > 64 || strspn(o.case_ref, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_./-") != n)
-			xusage(usage, "--case: 1 to 64 of A-Z a-z 0-9 _ . / -");
-	}
+	if (o.case_ref != NULL)
+		xcase_ref(o.case_ref, usage);
 	o.nik = read_secret(nik_arg, "nik");
 	o.kpj = kpj_arg != NULL ? read_secret(kpj_arg, "kpj") : NULL;
 
@@ -720,6 +792,20 @@ cmd_subject_report(int argc, char **argv)
 		xdie_err(e, "cannot read ledger %s", x.ledger_dir);
 	dbi = index_dbi(&x, txn);
 	collect(&x, txn, dbi, &s);
+	if (!o.tz_given) {
+		saksi_query_ctx qc = { txn, dbi, x.store, x.dk };
+		size_t best = 0;
+
+		nbz = branch_zones(&qc, &s, bz);
+		/* The report's own zone (its date, looks, alerts): that of the branch most
+		 * of their entries are at, when known; else WIB. */
+		for (size_t k = 0; k < nbz; k++)
+			if (bz[k].zone != NULL && bz[k].uses > best) {
+				best = bz[k].uses;
+				o.zone = bz[k].zone;
+				o.offset_min = bz[k].offset_min;
+			}
+	}
 	memset(&t, 0, sizeof(t));
 	trail(&x, txn, dbi, &s, &t);
 	alerts(txn, &s, &als, &nals, &t);
@@ -752,6 +838,12 @@ cmd_subject_report(int argc, char **argv)
 		evs[i].se_time_ms = s.ev[i]->qr_time_ms;
 		evs[i].se_type = s.ev[i]->qr_type;
 		evs[i].se_state = state_of(&x, &s, s.ev[i]);
+		{
+			const struct bzone *z = zone_of(bz, nbz, s.ev[i]);
+
+			evs[i].se_zone = z != NULL ? z->zone : NULL;
+			evs[i].se_offset_min = z != NULL ? z->offset_min : 0;
+		}
 		stripped[i] = NULL;
 		if (evs[i].se_state == SAKSI_SUBJ_WITHHELD)
 			stripped[i] = strip_personal(s.ev[i]->qr_payload);

@@ -25,27 +25,18 @@ cmd_submit(int argc, char **argv)
 	    "(--vkey VKEY | --vkey-file F) --type T --seq N [--time MS] [--payload FILE|-] "
 	    "[--schemas DIR] [--json] [--timeout MS] [--passphrase-file F] [--outbox DIR]";
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "box-pub", required_argument, NULL, 'b' },
-		{ "vkey", required_argument, NULL, 'v' },
-		{ "vkey-file", required_argument, NULL, 'V' },
+		SEND_OPTIONS,
 		{ "type", required_argument, NULL, 't' },
 		{ "seq", required_argument, NULL, 's' },
 		{ "time", required_argument, NULL, 'T' },
 		{ "payload", required_argument, NULL, 'p' },
-		{ "schemas", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "timeout", required_argument, NULL, 'o' },
 		{ "outbox", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *key = NULL, *boxf = NULL, *vk = NULL, *vkf = NULL,
-	    *type = NULL, *seq_s = NULL, *payf = "-", *schemas_dir = NULL,
-	    *passfile = NULL, *outbox = NULL;
-	uint64_t seq, tms, timeout = 0;
-	int c, json = 0, have_time = 0, rc;
+	struct send_opts so = { 0 };
+	const char *type = NULL, *seq_s = NULL, *payf = "-", *outbox = NULL;
+	uint64_t seq, tms;
+	int c, have_time = 0, rc;
 	saksi_note_verifier v;
 	saksi_pubkey box;
 	saksi_schemas *sch = NULL;
@@ -59,20 +50,13 @@ cmd_submit(int argc, char **argv)
 	optind = 1;
 	tms = 0;
 	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (send_opt(&so, c, optarg))
+			continue;
 		switch (c) {
-		case 'u': url = optarg; break;
-		case 'k': key = optarg; break;
-		case 'b': boxf = optarg; break;
-		case 'v': vk = optarg; break;
-		case 'V': vkf = optarg; break;
 		case 't': type = optarg; break;
 		case 's': seq_s = optarg; break;
 		case 'T': tms = xparse_u64(optarg, "--time"); have_time = 1; break;
 		case 'p': payf = optarg; break;
-		case 'S': schemas_dir = optarg; break;
-		case 'j': json = 1; break;
-		case 'P': passfile = optarg; break;
-		case 'o': timeout = xparse_u64(optarg, "--timeout"); break;
 		case 'O': outbox = optarg; break;
 		default: xusage(usage, "bad option");
 		}
@@ -80,22 +64,17 @@ cmd_submit(int argc, char **argv)
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	/* With an outbox, --seq may be left to its persistent counter. */
-	if (!url || !key || !boxf || !type || (!seq_s && !outbox) || (!vk && !vkf))
+	if (!so.url || !so.key || !so.box || !type || (!seq_s && !outbox) ||
+	    (!so.vkey && !so.vkey_file))
 		xusage(usage, "--url, -k, --box-pub, --vkey, --type and --seq are required");
 	seq = seq_s != NULL ? xparse_u64(seq_s, "--seq") : 0;
 	if (seq_s != NULL && seq == 0)
 		xusage(usage, "--seq starts at 1");
-	if (timeout > 3600000)
-		xusage(usage, "--timeout is in milliseconds, at most 3600000");
+	send_setup(&so, usage, &v, &box, &sch);
 	if (!have_time)
 		tms = now_ms();
-	xvkey(vk, vkf, &v);
-	xbox_pub(boxf, &box);
-	if (schemas_dir == NULL)
-		schemas_dir = default_schemas_dir();
-	sch = xschemas_load(schemas_dir);
 	if (!saksi_schemas_has(sch, type))
-		xdie("unknown event type \"%s\" (no schema in %s)", type, schemas_dir);
+		xdie("unknown event type \"%s\" (no schema in %s)", type, so.schemas);
 	payload = xread_file(payf, SAKSI_PAYLOAD_MAX * 4, &plen);
 	while (plen > 0 && (payload[plen - 1] == '\n' || payload[plen - 1] == '\r' ||
 	    payload[plen - 1] == ' '))
@@ -106,21 +85,21 @@ cmd_submit(int argc, char **argv)
 		xfail("the payload does not match the schema of %s: %s", type,
 		    err[0] ? err : saksi_strerror(e));
 
-	sk = xseckey_load(key, passfile);
+	sk = xseckey_load(so.key, so.passfile);
 	if (outbox != NULL) {
-		rc = outbox_submit(outbox, url, sk, box.pk_key, &v, sch, type, payload, seq, tms,
-		                   timeout, json);
+		rc = outbox_submit(outbox, so.url, sk, box.pk_key, &v, sch, type, payload, seq,
+		                   tms, so.timeout, so.json);
 		saksi_seckey_free(sk);
 		saksi_schemas_free(sch);
 		free(payload);
 		return rc;
 	}
-	rq = (struct send_req){ .url = url, .v = &v, .box_pk = box.pk_key,
-	    .timeout_ms = timeout, .type = type, .seq = seq, .time_ms = tms };
+	rq = (struct send_req){ .url = so.url, .v = &v, .box_pk = box.pk_key,
+	    .timeout_ms = so.timeout, .type = type, .seq = seq, .time_ms = tms };
 	xsend_one(&rq, sk, sch, payload, &res);
 
 	rc = send_rc(&res);
-	if (json)
+	if (so.json)
 		send_print_json(NULL, rc, &res);
 	else if (rc == SX_OK) {
 		if (res.sr_receipt != NULL)

@@ -515,3 +515,50 @@ xfilter_stdin(const char **given, size_t n, char *buf, size_t len, const char *u
 		*nl = '\0';
 	given[which] = buf;
 }
+
+int
+xfilter_opt(int c, const char *arg, int base, const char **given, const char *usage)
+{
+	saksi_index_field f;
+
+	if (c < base + SAKSI_IX_NIK || c > base + SAKSI_IX_BOOKING)
+		return 0;
+	f = (saksi_index_field)(c - base);
+	if (given[f] != NULL)
+		xusage(usage, "--%s given twice", saksi_index_field_name(f));
+	given[f] = arg;
+	return 1;
+}
+
+uint64_t
+xparse_time(const char *s, int end_of_day, const char *what, const char *usage)
+{
+	struct tm tm;
+	const char *rest;
+	time_t t;
+
+	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s))
+		return xparse_u64(s, what);
+	memset(&tm, 0, sizeof(tm));
+	if ((rest = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+		xusage(usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
+	if (*rest == '\0') {
+		if ((t = timegm(&tm)) < 0)
+			xusage(usage, "%s: a date after 1970", what);
+		return (uint64_t)t * 1000 + (end_of_day ? 86399999u : 0);
+	}
+	rest = strptime(rest, "T%H:%M:%SZ", &tm);
+	if (rest == NULL || *rest != '\0' || (t = timegm(&tm)) < 0)
+		xusage(usage, "%s: give milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", what);
+	return (uint64_t)t * 1000 + (end_of_day ? 999u : 0);
+}
+
+void
+xcase_ref(const char *s, const char *usage)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_./-") != n)
+		xusage(usage, "--case: 1 to 64 of A-Z a-z 0-9 _ . / -");
+}

@@ -20,6 +20,7 @@
 struct bar {
 	int on;
 	int last_pct;
+	int lines;      /* stderr is no terminal (--progress into a log): whole lines */
 };
 
 static void
@@ -31,6 +32,15 @@ progress(void *ctx, uint64_t done, uint64_t total)
 
 	if (!b->on || pct == b->last_pct)
 		return;
+	/* A log file or a pipe gets a line every 10 %, not carriage returns. */
+	if (b->lines) {
+		if (pct / 10 == b->last_pct / 10 && done != total)
+			return;
+		b->last_pct = pct;
+		fprintf(stderr, "saksi: verifying: %d%%, %" PRIu64 " of %" PRIu64 " entries\n",
+		    pct, done, total);
+		return;
+	}
 	b->last_pct = pct;
 	for (i = 0; i < 25; i++)
 		line[i] = i < fill ? '#' : '.';
@@ -103,7 +113,7 @@ cmd_verify(int argc, char **argv)
 	saksi_ledger *l;
 	saksi_verify_opts o;
 	saksi_verify_report *r;
-	struct bar b = { 0, -1 };
+	struct bar b = { 0, -1, 0 };
 	char *ck = NULL, root[45];
 	size_t ck_len = 0;
 	saksi_err e;
@@ -136,6 +146,7 @@ cmd_verify(int argc, char **argv)
 	l = xledger_open_ro(dir);
 
 	b.on = force_progress || isatty(STDERR_FILENO);
+	b.lines = !isatty(STDERR_FILENO);
 	memset(&o, 0, sizeof(o));
 	o.vo_log = &v;
 	o.vo_keyring = kr;
@@ -146,7 +157,7 @@ cmd_verify(int argc, char **argv)
 	o.vo_threads = (unsigned)threads;
 	r = xmalloc(sizeof(*r));
 	e = saksi_verify_ledger(l, &o, r);
-	if (b.on && b.last_pct >= 0 && b.last_pct < 100)
+	if (b.on && !b.lines && b.last_pct >= 0 && b.last_pct < 100)
 		fputc('\n', stderr);
 	saksi_ledger_close(l);
 	saksi_keyring_free(kr);
@@ -169,7 +180,7 @@ cmd_verify(int argc, char **argv)
 				    "they were valid when committed\n", r->vr_revoked);
 			if (r->vr_reviewer)
 				printf("your checkpoint of size %" PRIu64 " is a prefix of this "
-				    "ledger\n", r->vr_reviewer_size);
+				    "ledger: it extends what you saw\n", r->vr_reviewer_size);
 		}
 	} else if (e == SAKSI_ERR_CORRUPT) {
 		rc = SX_FAIL;
@@ -205,6 +216,7 @@ cmd_verify_receipt(int argc, char **argv)
 	saksi_hash lh;
 	uint8_t *leaf;
 	char *rtext, *env;
+	const char *body;
 	size_t rlen, elen;
 	saksi_err e;
 	int c;
@@ -232,12 +244,23 @@ cmd_verify_receipt(int argc, char **argv)
 		xfail("%s is not a tlog-proof receipt (%s)", rf, saksi_strerror(e));
 	if (!tp->tp_has_extra || tp->tp_extra_len != SAKSI_LEAF_HDR)
 		xfail("the receipt's extra line is not the 42-byte leaf header");
-	if ((e = saksi_envelope_parse((const uint8_t *)env, elen, &ev)) != SAKSI_OK)
-		xfail("%s is not a saksi envelope (%s)", ef, saksi_strerror(e));
+	/* The whole entry as `saksi get --raw` writes it (the receipt's header, then the
+	 * envelope) is taken too: a reviewer holding a ledger copy and a producer's receipt
+	 * has the entry, not the producer's envelope file. The hash below decides either way. */
+	body = env;
+	if (elen > SAKSI_LEAF_HDR && memcmp(env, tp->tp_extra, SAKSI_LEAF_HDR) == 0 &&
+	    saksi_envelope_parse((const uint8_t *)env + SAKSI_LEAF_HDR, elen - SAKSI_LEAF_HDR,
+	    &ev) == SAKSI_OK) {
+		body = env + SAKSI_LEAF_HDR;
+		elen -= SAKSI_LEAF_HDR;
+	}
+	if ((e = saksi_envelope_parse((const uint8_t *)body, elen, &ev)) != SAKSI_OK)
+		xfail("%s is neither a saksi envelope nor the entry of this receipt (%s)", ef,
+		    saksi_strerror(e));
 	/* The leaf is the header the log committed to, then the producer's own bytes. */
 	leaf = xmalloc(SAKSI_LEAF_HDR + elen);
 	memcpy(leaf, tp->tp_extra, SAKSI_LEAF_HDR);
-	memcpy(leaf + SAKSI_LEAF_HDR, env, elen);
+	memcpy(leaf + SAKSI_LEAF_HDR, body, elen);
 	if ((e = saksi_leaf_parse(leaf, SAKSI_LEAF_HDR + elen, &lf)) != SAKSI_OK ||
 	    lf.lf_kind != SAKSI_LEAF_EVENT)
 		xfail("the receipt's header does not make an event leaf");

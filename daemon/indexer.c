@@ -164,40 +164,6 @@ saksid_index_catchup(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *
 
 /* ---- forgetting ---- */
 
-/* The index token of the request's nik disclosure; 0 if it has none that normalises. */
-static int
-forget_token(const saksi_blind *b, const uint8_t *disc, size_t len,
-             char tok[SAKSI_BLIND_TOKEN_LEN + 1])
-{
-	json_t *a, *v;
-	size_t i;
-	int found = 0;
-
-	a = json_loadb((const char *)disc, len, 0, NULL);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return 0;
-	}
-	json_array_foreach(a, i, v) {
-		char *name = NULL, *value = NULL;
-
-		if (!json_is_string(v) ||
-		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
-		                            &value) != SAKSI_OK)
-			continue;
-		if (strcmp(name, "nik") == 0 &&
-		    saksi_blind_token(b, SAKSI_BLIND_NIK, value, strlen(value), tok) == SAKSI_OK)
-			found = 1;
-		sodium_memzero(value, strlen(value));
-		free(value);
-		free(name);
-		if (found)
-			break;
-	}
-	json_decref(a);
-	return found;
-}
-
 /* Appends every leaf posted under (f, value), ascending, to the list *all (*n of *cap). */
 static saksi_err
 term_leaves(MDB_txn *mt, MDB_dbi dbi, saksi_index_field f, const char *value, uint64_t **all,
@@ -498,7 +464,7 @@ saksid_index_forget(saksi_ledger_txn *txn, MDB_dbi dbi, const saksi_blind *b,
 	if (txn == NULL || b == NULL || store == NULL || disc == NULL ||
 	    (mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_INVAL;
-	if (!forget_token(b, disc, disc_len, tok))
+	if (!saksi_index_nik_token(b, disc, disc_len, tok))
 		return SAKSI_OK;
 	if ((rs.rs_key = sodium_malloc(SAKSI_DK_KEYLEN)) == NULL ||
 	    (ids = json_object()) == NULL) {

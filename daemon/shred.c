@@ -14,6 +14,7 @@
 #include "blind.h"
 #include "bytes.h"
 #include "envelope.h"
+#include "index.h"
 #include "shred.h"
 #include "wire.h"
 
@@ -119,41 +120,6 @@ uint64_t
 saksid_shred_wiped(const saksid_shred *s)
 {
 	return s->s_wiped;
-}
-
-/* The token of the event's `nik` disclosure; 0 if it has none (or none that normalises). */
-static int
-nik_token(const saksid_shred *s, const uint8_t *disc, size_t len,
-          char tok[SAKSI_BLIND_TOKEN_LEN + 1])
-{
-	json_t *a, *v;
-	size_t i;
-	int found = 0;
-
-	a = json_loadb((const char *)disc, len, 0, NULL);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return 0;
-	}
-	json_array_foreach(a, i, v) {
-		char *name = NULL, *value = NULL;
-
-		if (!json_is_string(v) ||
-		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
-		                            &value) != SAKSI_OK)
-			continue;
-		if (strcmp(name, "nik") == 0 &&
-		    saksi_blind_token(s->s_tok, SAKSI_BLIND_NIK, value, strlen(value), tok) ==
-		    SAKSI_OK)
-			found = 1;
-		sodium_memzero(value, strlen(value));
-		free(value);
-		free(name);
-		if (found)
-			break;
-	}
-	json_decref(a);
-	return found;
 }
 
 /* A new slot from the counter, with a new data key in s_key. */
@@ -387,7 +353,7 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 	if ((e = saksi_envelope_parse(it->it_env, it->it_env_len, &env)) != SAKSI_OK)
 		return e;   /* ingest parsed it: cannot happen */
 	forget = strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
-	have_tok = nik_token(s, it->it_disc, it->it_disc_len, tok);
+	have_tok = saksi_index_nik_token(s->s_tok, it->it_disc, it->it_disc_len, tok);
 	nh = forget ? 0 : link_hashes(s, &env, hs);
 	if (!have_tok && !forget && nh > 0) {
 		/* No `nik`, but his claim or booking: his data key (a payment's account). */
@@ -835,7 +801,7 @@ backfill_one(saksid_shred *s, saksi_ledger_txn *txn, MDB_dbi dbi, uint64_t i,
 	store_blob = blob[0] == 1 || (saksi_disc2_key(blob, blen, &kind, &id) == SAKSI_OK &&
 	    kind == SAKSI_DK_STORE);
 	nh = link_hashes(s, env, hs);
-	if (nik_token(s, (const uint8_t *)plain, plen, tok)) {
+	if (saksi_index_nik_token(s->s_tok, (const uint8_t *)plain, plen, tok)) {
 		if ((e = mapped_slot(s, mt, dbi, tok, &slot, &found)) == SAKSI_OK && found &&
 		    (e = link_put(mt, dbi, hs, nh, slot, tok)) == SAKSI_OK)
 			st->bf_links += nh;

@@ -1040,7 +1040,8 @@ check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_chec
 		sodium_bin2hex(hex, sizeof(hex), ev.ev_key_id, SAKSI_KEYID_LEN);
 		if ((ke = saksi_keyring_find(o->bo_keyring, ev.ev_key_id)) == NULL)
 			return vfail(r, SAKSI_BV_UNKNOWN_KEY, e->be_index, "entry %" PRIu64 ": producer "
-			    "key %s is not in the keyring", e->be_index, hex);
+			    "key %s is not in the keyring (a keyring copy older than the key? ask the "
+			    "operator for the current keyring.json)", e->be_index, hex);
 		if (saksi_envelope_verify(&ev, ke->ke_pub.pk_key) != SAKSI_OK)
 			return vfail(r, SAKSI_BV_SIGNATURE, e->be_index, "entry %" PRIu64 ": the "
 			    "producer signature of %s does not verify", e->be_index, ke->ke_name);

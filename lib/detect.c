@@ -30,6 +30,7 @@ struct saksi_detect {
  */
 struct saksi_detect_event {
 	size_t de_len;
+	int de_ok;                /* saksi_rules_event_check passed, on the preparing thread */
 	uint64_t de_time_ms;
 	const char *de_type;
 	const char *de_branch;
@@ -218,6 +219,14 @@ saksi_detect_prepare(const saksi_blind *b, const saksi_envelope *env, const json
 	}
 	if (e == SAKSI_OK)
 		e = event_make(g, env->ev_type, env->ev_time_ms, branch_at, out);
+	if (e == SAKSI_OK) {
+		/* The engine's checks of the event (a base64 decode per token, the names)
+		 * here, on the worker's core, not again on the committer's. */
+		saksi_rule_event ev = { 0, (*out)->de_type, (*out)->de_time_ms,
+		    (*out)->de_branch, (*out)->de_f, (*out)->de_n };
+
+		(*out)->de_ok = saksi_rules_event_check(&ev) == SAKSI_OK;
+	}
 	sodium_memzero(g->g_tok, sizeof(g->g_tok));
 	free(g);
 	return e;
@@ -241,7 +250,14 @@ saksi_detect_eval_prepared(const saksi_detect_event *p, const saksi_rules *r, MD
 	ev.re_branch = p->de_branch;
 	ev.re_fields = p->de_f;
 	ev.re_nfields = p->de_n;
-	e = saksi_rules_eval(r, wtxn, &ev, res);
+	/* Refused by the engine's checks when prepared: as saksi_rules_eval would. */
+	if (p->de_ok)
+		e = saksi_rules_eval_checked(r, wtxn, &ev, res);
+	else {
+		e = SAKSI_ERR_INVAL;
+		if (res != NULL)
+			memset(res, 0, sizeof(*res));
+	}
 	if (e == SAKSI_ERR_INVAL)
 		e = SAKSI_OK;   /* malformed for the engine: committed, not evaluated */
 	else if (e == SAKSI_OK && evaluated != NULL)

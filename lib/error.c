@@ -1,4 +1,11 @@
-/* error.c: names for the saksi_err codes. */
+/*
+ * error.c: names for the saksi_err codes, and the one mapping of LMDB's return codes onto
+ * them. Never prints and never decides what an error means to a caller.
+ */
+#include <errno.h>
+
+#include <lmdb.h>
+
 #include "saksi_error.h"
 
 const char *
@@ -32,4 +39,37 @@ saksi_strerror(saksi_err err)
 	if ((unsigned)err >= SAKSI_ERR__COUNT || names[err] == 0)
 		return "unknown error";
 	return names[err];
+}
+
+saksi_err
+saksi_error_of_mdb(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return SAKSI_OK;
+	case MDB_NOTFOUND:
+	case ENOENT:
+		return SAKSI_ERR_NOT_FOUND;
+	/* A transaction with too many dirty pages is refused like a full map: retry smaller. */
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+	case EDQUOT:
+		return SAKSI_ERR_FULL;
+	case ENOMEM:
+		return SAKSI_ERR_NOMEM;
+	case EIO:
+		return SAKSI_ERR_IO;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return SAKSI_ERR_PERM;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+		return SAKSI_ERR_CORRUPT;
+	case MDB_VERSION_MISMATCH:
+		return SAKSI_ERR_VERSION;
+	default:
+		return SAKSI_ERR_LEDGER;
+	}
 }

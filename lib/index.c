@@ -947,3 +947,38 @@ out:
 		*n = 0;
 	return e;
 }
+
+int
+saksi_index_nik_token(const saksi_blind *b, const uint8_t *disc, size_t len,
+                      char tok[SAKSI_BLIND_TOKEN_LEN + 1])
+{
+	json_t *a, *v;
+	size_t i;
+	int found = 0;
+
+	if (b == NULL || disc == NULL || tok == NULL)
+		return 0;
+	a = json_loadb((const char *)disc, len, 0, NULL);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return 0;
+	}
+	json_array_foreach(a, i, v) {
+		char *name = NULL, *value = NULL;
+
+		if (!json_is_string(v) ||
+		    saksi_disclosure_decode(json_string_value(v), json_string_length(v), &name,
+		                            &value) != SAKSI_OK)
+			continue;
+		if (strcmp(name, "nik") == 0 &&
+		    saksi_blind_token(b, SAKSI_BLIND_NIK, value, strlen(value), tok) == SAKSI_OK)
+			found = 1;
+		sodium_memzero(value, strlen(value));
+		free(value);
+		free(name);
+		if (found)
+			break;
+	}
+	json_decref(a);
+	return found;
+}

@@ -180,6 +180,16 @@ saksi_err saksi_index_drop(MDB_txn *wtxn, MDB_dbi dbi, saksi_index_field f, cons
                            uint64_t *n);
 /* Moves upto (never down): for leaves that are not events, and events skipped. */
 saksi_err saksi_index_skip(MDB_txn *wtxn, MDB_dbi dbi, uint64_t upto);
+/*
+ * The token (saksi_blind_token, SAKSI_BLIND_NIK) of the `nik` in a list of clear
+ * disclosures (a JSON array of disclosure strings, as opened from an event's sealed
+ * part): 1 with the token in tok, or 0 if the list does not parse, holds no nik
+ * disclosure, or its nik does not normalise. Disclosures that do not decode are passed
+ * over; every decoded value is wiped. The daemon finds the participant of a forget
+ * request, and the data key of an event, this way.
+ */
+int saksi_index_nik_token(const saksi_blind *b, const uint8_t *disc, size_t len,
+                          char tok[SAKSI_BLIND_TOKEN_LEN + 1]);
 
 /* One hit: a leaf and its producer time. */
 typedef struct saksi_index_hit {

@@ -921,6 +921,44 @@ test_batch_same_bytes(void **state)
 	free(c2);
 }
 
+/* The nik's token among clear disclosures: found past others and undecodable ones, the
+ * same token as the blind key makes; none in anything else. */
+static void
+test_nik_token(void **state)
+{
+	struct fx *f = *state;
+	char tok[SAKSI_BLIND_TOKEN_LEN + 1], want[SAKSI_BLIND_TOKEN_LEN + 1], *nik, *phone;
+	char *bad, list[2048];
+
+	assert_int_equal(saksi_blind_token(f->b, SAKSI_BLIND_NIK, "7371014101900001", 16,
+	                                   want), SAKSI_OK);
+	assert_int_equal(saksi_disclosure_make("nik", "7371014101900001", &nik), SAKSI_OK);
+	assert_int_equal(saksi_disclosure_make("phone", "+6281242317765", &phone), SAKSI_OK);
+	assert_int_equal(saksi_disclosure_make("nik", "not a nik", &bad), SAKSI_OK);
+	snprintf(list, sizeof(list), "[\"%s\", 7, \"!!\", \"%s\"]", phone, nik);
+	memset(tok, 0, sizeof(tok));
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)list, strlen(list), tok),
+	                 1);
+	assert_string_equal(tok, want);
+	/* No nik; a nik that does not normalise; not an array; not JSON; nothing. */
+	snprintf(list, sizeof(list), "[\"%s\"]", phone);
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)list, strlen(list), tok),
+	                 0);
+	snprintf(list, sizeof(list), "[\"%s\"]", bad);
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)list, strlen(list), tok),
+	                 0);
+	snprintf(list, sizeof(list), "{\"nik\": \"%s\"}", nik);
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)list, strlen(list), tok),
+	                 0);
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)"[", 1, tok), 0);
+	assert_int_equal(saksi_index_nik_token(f->b, (const uint8_t *)"[]", 2, tok), 0);
+	assert_int_equal(saksi_index_nik_token(f->b, NULL, 0, tok), 0);
+	assert_int_equal(saksi_index_nik_token(NULL, (const uint8_t *)"[]", 2, tok), 0);
+	free(nik);
+	free(phone);
+	free(bad);
+}
+
 int
 main(void)
 {
@@ -932,6 +970,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unpost_personal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nik_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_same_bytes, setup, teardown),
 	};
 

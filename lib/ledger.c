@@ -105,37 +105,10 @@ struct saksi_ledger_txn {
 static saksi_err
 map_mdb(int rc)
 {
-	switch (rc) {
-	case MDB_SUCCESS:
-		return SAKSI_OK;
-	case MDB_NOTFOUND:
-	case ENOENT:
-		return SAKSI_ERR_NOT_FOUND;
-	/* A transaction with too many dirty pages is refused like a full map: retry smaller. */
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case ENOSPC:
-	case EDQUOT:
-		return SAKSI_ERR_FULL;
-	case ENOMEM:
-		return SAKSI_ERR_NOMEM;
-	case EIO:
-		return SAKSI_ERR_IO;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return SAKSI_ERR_PERM;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-		return SAKSI_ERR_CORRUPT;
-	case MDB_INVALID:
-	case MDB_INCOMPATIBLE:
+	/* A file that is not an LMDB environment is no ledger: a format error. */
+	if (rc == MDB_INVALID || rc == MDB_INCOMPATIBLE)
 		return SAKSI_ERR_FORMAT;
-	case MDB_VERSION_MISMATCH:
-		return SAKSI_ERR_VERSION;
-	default:
-		return SAKSI_ERR_LEDGER;
-	}
+	return saksi_error_of_mdb(rc);
 }
 
 static MDB_val

@@ -51,34 +51,10 @@ struct entry {
 static saksi_err
 map_mdb(int rc)
 {
-	switch (rc) {
-	case MDB_SUCCESS:
-		return SAKSI_OK;
-	case MDB_NOTFOUND:
-	case ENOENT:
-		return SAKSI_ERR_NOT_FOUND;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case ENOSPC:
-	case EDQUOT:
-		return SAKSI_ERR_FULL;
-	case ENOMEM:
-		return SAKSI_ERR_NOMEM;
-	case EIO:
-		return SAKSI_ERR_IO;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return SAKSI_ERR_PERM;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
+	/* An outbox file that is not an LMDB environment is a damaged outbox. */
+	if (rc == MDB_INVALID)
 		return SAKSI_ERR_CORRUPT;
-	case MDB_VERSION_MISMATCH:
-		return SAKSI_ERR_VERSION;
-	default:
-		return SAKSI_ERR_LEDGER;
-	}
+	return saksi_error_of_mdb(rc);
 }
 
 static MDB_val

@@ -734,11 +734,13 @@ saksi_rq_result_json(const saksi_query_result *res, char **json, size_t *len)
 		return SAKSI_ERR_INVAL;
 	if ((rows = saksi_query_rows_json(res)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	root = json_pack("{s:i, s:o, s:b, s:b}", "saksi_query_reply", 1, "entries", rows,
-	    "more", res->qr_more, "revealed", res->qr_revealed);
+	root = json_pack("{s:o, s:b, s:b, s:i}", "entries", rows, "more", res->qr_more,
+	    "revealed", res->qr_revealed, "saksi_query_reply", 1);
 	if (root == NULL)
 		return SAKSI_ERR_NOMEM;
-	*json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	/* Members in the order they were built: each payload as its producer signed it, so
+	 * that a remote --json reads like a local one (FORMATS.md 3.4). */
+	*json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (*json == NULL)
 		return SAKSI_ERR_NOMEM;

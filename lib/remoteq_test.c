@@ -538,6 +538,45 @@ test_result_json(void **state)
 	assert_int_equal(r.qr_more, 1);
 	assert_int_equal(r.qr_n, 0);
 	free(text);
+
+	/* A payload keeps its signed order through the reply (not sorted), and a row's
+	 * members come in the documented order (FORMATS.md 3.4). */
+	{
+		saksi_query_row row;
+		const char *want = "{\"entries\":[{\"index\":7,\"time_ms\":9,\"type\":"
+		    "\"queue.booking.created\",\"key_id\":\"0011223344556677\",\"payload\":"
+		    "{\"branch\":\"KC-MAKASSAR\",\"channel\":\"app\",\"booking_id\":\"B-1\"},"
+		    "\"personal\":\"\",\"forgotten\":false}],\"more\":false,\"revealed\":false,"
+		    "\"saksi_query_reply\":1}";
+
+		memset(&r, 0, sizeof(r));
+		memset(&row, 0, sizeof(row));
+		row.qr_index = 7;
+		row.qr_time_ms = 9;
+		snprintf(row.qr_type, sizeof(row.qr_type), "queue.booking.created");
+		snprintf(row.qr_key_id, sizeof(row.qr_key_id), "0011223344556677");
+		row.qr_payload = json_loads("{\"branch\":\"KC-MAKASSAR\",\"channel\":\"app\","
+		    "\"booking_id\":\"B-1\"}", 0, NULL);
+		assert_non_null(row.qr_payload);
+		r.qr_rows = &row;
+		r.qr_n = 1;
+		assert_int_equal(saksi_rq_result_json(&r, &text, &len), SAKSI_OK);
+		assert_string_equal(text, want);
+		json_decref(row.qr_payload);
+		/* And back: the parsed payload iterates in that order too. */
+		assert_int_equal(saksi_rq_result_parse(text, len, &r), SAKSI_OK);
+		assert_int_equal(r.qr_n, 1);
+		{
+			char *again = json_dumps(r.qr_rows[0].qr_payload, JSON_COMPACT |
+			    JSON_PRESERVE_ORDER);
+
+			assert_string_equal(again, "{\"branch\":\"KC-MAKASSAR\",\"channel\":"
+			    "\"app\",\"booking_id\":\"B-1\"}");
+			free(again);
+		}
+		saksi_query_result_free(&r);
+		free(text);
+	}
 }
 
 static void

@@ -175,6 +175,23 @@ saksi_err saksi_rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule
                            saksi_rules_result *res);
 
 /*
+ * The checks saksi_rules_eval makes of an event before it touches any state, alone:
+ * SAKSI_ERR_INVAL exactly when saksi_rules_eval would refuse ev as malformed (ev NULL
+ * too), else SAKSI_OK. Pure: no rules, no state, any thread (saksid's ingest workers).
+ * re_index and re_time_ms are not checked.
+ */
+saksi_err saksi_rules_event_check(const saksi_rule_event *ev);
+/*
+ * saksi_rules_eval for an event that saksi_rules_event_check passed, without checking
+ * it again (the personal flags are taken as given): saksid's workers check on every
+ * core and the committer only evaluates. The same state, alerts and errors as
+ * saksi_rules_eval for such an event; for one not checked, anything may happen: only
+ * code that checked the very same fields may call it (lib/detect.c).
+ */
+saksi_err saksi_rules_eval_checked(const saksi_rules *r, MDB_txn *wtxn,
+                                   const saksi_rule_event *ev, saksi_rules_result *res);
+
+/*
  * Window state in memory (RULES.md 4.4). Call before saksi_rules_attach: from then on
  * windows, joins, expiry, deferred checks and counters live in memory, with the same
  * semantics and the same alerts; the alert log, its marks and the ack state stay in

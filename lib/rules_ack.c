@@ -322,20 +322,27 @@ saksi_rules_reraise(const saksi_rules *r, MDB_txn *wtxn, uint64_t id, uint64_t n
 	return SAKSI_OK;
 }
 
+/* The argument checks and the queue's record of the getters below; *out is zeroed
+ * first. */
+static saksi_err
+qmeta_read(const saksi_rules *r, MDB_txn *txn, uint64_t *out, struct qmeta *q)
+{
+	if (out != NULL)
+		*out = 0;
+	if (r == NULL || txn == NULL || out == NULL || !r->rs_attached)
+		return SAKSI_ERR_INVAL;
+	return qmeta_load(txn, r->rs_dbi, q);
+}
+
 saksi_err
 saksi_rules_reraise_last(const saksi_rules *r, MDB_txn *txn, uint64_t *n)
 {
 	struct qmeta q;
-	saksi_err e;
+	saksi_err e = qmeta_read(r, txn, n, &q);
 
-	if (n != NULL)
-		*n = 0;
-	if (r == NULL || txn == NULL || n == NULL || !r->rs_attached)
-		return SAKSI_ERR_INVAL;
-	if ((e = qmeta_load(txn, r->rs_dbi, &q)) != SAKSI_OK)
-		return e;
-	*n = q.q_last;
-	return SAKSI_OK;
+	if (e == SAKSI_OK)
+		*n = q.q_last;
+	return e;
 }
 
 saksi_err
@@ -368,16 +375,11 @@ saksi_err
 saksi_rules_reraise_published_get(const saksi_rules *r, MDB_txn *txn, uint64_t *n)
 {
 	struct qmeta q;
-	saksi_err e;
+	saksi_err e = qmeta_read(r, txn, n, &q);
 
-	if (n != NULL)
-		*n = 0;
-	if (r == NULL || txn == NULL || n == NULL || !r->rs_attached)
-		return SAKSI_ERR_INVAL;
-	if ((e = qmeta_load(txn, r->rs_dbi, &q)) != SAKSI_OK)
-		return e;
-	*n = q.q_published;
-	return SAKSI_OK;
+	if (e == SAKSI_OK)
+		*n = q.q_published;
+	return e;
 }
 
 saksi_err

@@ -152,7 +152,7 @@ const char *rules_type_name(int type);
 struct rmem;
 saksi_err rmem_new(struct rmem **out);
 void rmem_free(struct rmem *m);
-saksi_err rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v);
+saksi_err rmem_get(struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v);
 saksi_err rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
 saksi_err rmem_del(struct rmem *m, const uint8_t *k, size_t kl);
 saksi_err rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,

@@ -15,6 +15,7 @@
 #define RMEM_KEY_MAX 64
 #define RMEM_PREFETCH 8            /* keys ahead whose slot a snapshot asks for */
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
+#define RMEM_RECENT 16            /* keys remembered by rmem_get and changes */
 
 /*
  * A key, in one allocation aligned to a cache line: what a hash probe or a heap's tie
@@ -77,6 +78,140 @@ struct rundo {
 	int u_had;
 };
 
+
+/*
+ * The nodes and values of the state come from the map's own pool, by size class, not
+ * from malloc: a state of a million small records, freed and made again in every
+ * order, left the committer's malloc arena so cut up that every other allocation on
+ * that thread walked its bins (perf, saksid under bench_ingest -f: unlink_chunk and
+ * _int_malloc in the disclosures' sealing, a fifth of what the rules added). A chunk
+ * returns to its class's free list, wiped; the blocks go back only with the map.
+ * Sizes are known when freed (a node's, a value's length), so a chunk has no header.
+ */
+#define POOL_SMALL 256            /* 16-byte classes up to here */
+#define POOL_MAX 65536            /* then four classes per power of two; above: malloc */
+#define POOL_NCLASS (POOL_SMALL / 16 + 4 * 8)
+#define POOL_BLOCK (256 * 1024)
+
+struct pool {
+	void *p_free[POOL_NCLASS];
+	uint8_t *p_at;            /* the unused rest of the newest block */
+	size_t p_left;
+	void **p_blocks;
+	size_t p_nblocks, p_capblocks;
+};
+
+/* The class of a chunk of n bytes (1..POOL_MAX) and its size. */
+static size_t
+pool_class(size_t n, size_t *size)
+{
+	size_t p, step, k;
+
+	if (n <= POOL_SMALL) {
+		k = (n + 15) / 16;
+		*size = k * 16;
+		return k - 1;
+	}
+	for (p = 8; ((size_t)1 << (p + 1)) < n; p++)
+		;
+	step = ((size_t)1 << p) / 4;
+	k = (n - ((size_t)1 << p) + step - 1) / step;      /* 1..4 */
+	*size = ((size_t)1 << p) + k * step;
+	return POOL_SMALL / 16 + (p - 8) * 4 + k - 1;
+}
+
+static void *
+pool_get(struct pool *pl, size_t n)
+{
+	size_t c, size, skip;
+	void *v;
+
+	if (n == 0)
+		n = 1;
+	if (n > POOL_MAX)
+		return malloc(n);
+	c = pool_class(n, &size);
+	if ((v = pl->p_free[c]) != NULL) {
+		memcpy(&pl->p_free[c], v, sizeof(void *));
+		return v;
+	}
+	/* A node (or any multiple of a cache line) starts on a line: the bytes skipped go
+	 * to their small class. */
+	skip = size % 64 == 0 ? (64 - ((uintptr_t)pl->p_at & 63)) & 63 : 0;
+	if (pl->p_left >= size + skip && skip > 0) {
+		size_t sc = pool_class(skip, &size);
+
+		memcpy(pl->p_at, &pl->p_free[sc], sizeof(void *));
+		pl->p_free[sc] = pl->p_at;
+		pl->p_at += skip;
+		pl->p_left -= skip;
+		c = pool_class(n, &size);
+	}
+	if (pl->p_left < size) {
+		uint8_t *b;
+
+		/* The rest of the old block goes to the small classes, in pieces of at
+		 * most POOL_SMALL (every class size is a multiple of 16, so is the rest). */
+		while (pl->p_left >= 16) {
+			size_t rs = pl->p_left < POOL_SMALL ? pl->p_left : POOL_SMALL;
+			size_t rc = pool_class(rs, &size);
+
+			memcpy(pl->p_at, &pl->p_free[rc], sizeof(void *));
+			pl->p_free[rc] = pl->p_at;
+			pl->p_at += rs;
+			pl->p_left -= rs;
+		}
+		if (pl->p_nblocks == pl->p_capblocks) {
+			size_t nc = pl->p_capblocks == 0 ? 64 : pl->p_capblocks * 2;
+			void **nb = realloc(pl->p_blocks, nc * sizeof(*nb));
+
+			if (nb == NULL)
+				return NULL;
+			pl->p_blocks = nb;
+			pl->p_capblocks = nc;
+		}
+		/* Aligned to a cache line: a node is one, its first line its hash and key. */
+		if ((b = aligned_alloc(64, POOL_BLOCK)) == NULL)
+			return NULL;
+		pl->p_blocks[pl->p_nblocks++] = b;
+		pl->p_at = b;
+		pl->p_left = POOL_BLOCK;
+		c = pool_class(n, &size);
+	}
+	v = pl->p_at;
+	pl->p_at += size;
+	pl->p_left -= size;
+	return v;
+}
+
+/* v (n bytes, as asked of pool_get) back to its class; the caller wiped it. */
+static void
+pool_put(struct pool *pl, void *v, size_t n)
+{
+	size_t c, size;
+
+	if (v == NULL)
+		return;
+	if (n == 0)
+		n = 1;
+	if (n > POOL_MAX) {
+		free(v);
+		return;
+	}
+	c = pool_class(n, &size);
+	memcpy(v, &pl->p_free[c], sizeof(void *));
+	pl->p_free[c] = v;
+}
+
+static void
+pool_free(struct pool *pl)
+{
+	for (size_t i = 0; i < pl->p_nblocks; i++)
+		free(pl->p_blocks[i]);
+	free(pl->p_blocks);
+	memset(pl, 0, sizeof(*pl));
+}
+
 struct rmem {
 	/* Every key in a hash table (open addressing, SipHash under a key of this map:
 	 * exact lookups cost a cache miss or two, and crafted group texts cannot pile up in
@@ -106,6 +241,11 @@ struct rmem {
 	uint64_t m_fly_gen;
 	uint64_t m_fly_since;
 	saksi_rules_mem_stats m_info;
+	struct pool m_pool;       /* every node and value */
+	/* The keys looked up last, by a cheap slot of their own bytes: an evaluation reads
+	 * a group, a join record or a rule's counters and writes it back soon after, and
+	 * the write then finds it here without SipHash and a probe of the table. */
+	struct rnode *m_recent[RMEM_RECENT];
 };
 
 static int
@@ -135,22 +275,24 @@ rmem_new(struct rmem **out)
 /* Values hold blind tokens (group texts, join records): wiped, like everything that
  * held one. */
 static void
-vfree(uint8_t *v, size_t len)
+vfree(struct rmem *m, uint8_t *v, size_t len)
 {
 	if (v == NULL)
 		return;
 	sodium_memzero(v, len);
-	free(v);
+	pool_put(&m->m_pool, v, len);
 }
 
+#define NODE_SIZE ((sizeof(struct rnode) + 63) / 64 * 64)
+
 static void
-node_free(struct rnode *n)
+node_free(struct rmem *m, struct rnode *n)
 {
 	if (n == NULL)
 		return;
-	vfree(n->n_v, n->n_vl);
-	sodium_memzero(n->n_k, sizeof(n->n_k));
-	free(n);
+	vfree(m, n->n_v, n->n_vl);
+	sodium_memzero(n, sizeof(*n));
+	pool_put(&m->m_pool, n, NODE_SIZE);
 }
 
 static void
@@ -159,7 +301,7 @@ undo_clear(struct rmem *m)
 	size_t i;
 
 	for (i = 0; i < m->m_nundo; i++)
-		vfree(m->m_undo[i].u_v, m->m_undo[i].u_vl);
+		vfree(m, m->m_undo[i].u_v, m->m_undo[i].u_vl);
 	m->m_nundo = 0;
 }
 
@@ -169,7 +311,7 @@ rmem_free(struct rmem *m)
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->m_tabcap; i++)
-		node_free(m->m_tab[i].s_n);
+		node_free(m, m->m_tab[i].s_n);
 	free(m->m_tab);
 	for (size_t i = 0; i < m->m_capheaps; i++)
 		if (m->m_heaps[i] != NULL) {
@@ -181,6 +323,7 @@ rmem_free(struct rmem *m)
 	free(m->m_undo);
 	free(m->m_touch);
 	free(m->m_fly);
+	pool_free(&m->m_pool);
 	free(m);
 }
 
@@ -378,6 +521,37 @@ find(const struct rmem *m, const uint8_t *k, size_t kl)
 	return find_h(m, k, kl, khash(m, k, kl));
 }
 
+/* Not a hash of any strength: the engine's keys end in one (a group's, a join key's) or
+ * in a fingerprint, and a miss only costs the lookup it would have cost anyway. */
+static size_t
+recent_slot(const uint8_t *k, size_t kl)
+{
+	uint64_t x = k[0];
+
+	if (kl >= 9)
+		memcpy(&x, k + kl - 8, sizeof(x));
+	return (size_t)((x ^ (x >> 29) ^ k[0]) & (RMEM_RECENT - 1));
+}
+
+static struct rnode *
+recent_find(const struct rmem *m, const uint8_t *k, size_t kl)
+{
+	struct rnode *n = m->m_recent[recent_slot(k, kl)];
+
+	if (n != NULL && n->n_kl == kl && memcmp(n->n_k, k, kl) == 0)
+		return n;
+	return NULL;
+}
+
+static void
+recent_forget(struct rmem *m, const struct rnode *n)
+{
+	size_t i = recent_slot(n->n_k, n->n_kl);
+
+	if (m->m_recent[i] == n)
+		m->m_recent[i] = NULL;
+}
+
 static void
 tab_place(struct rslot *tab, size_t cap, struct rnode *n)
 {
@@ -476,10 +650,23 @@ reserve(struct rmem *m)
 	return key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch);
 }
 
+/*
+ * The expiry indexes (X, K) follow from the records they index (a group's keep, a join
+ * record's time) and are made again from them at load (rmem_derived): a snapshot leaves
+ * them out, a third of its keys (RULES.md 4.4).
+ */
+static int
+derived(const uint8_t *k)
+{
+	return k[0] == 'X' || k[0] == 'K';
+}
+
 /* Lists k for the next snapshot (once per epoch for a live key); room reserved. */
 static void
 touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 {
+	if (derived(k))
+		return;
 	if (n != NULL) {
 		if (n->n_epoch == m->m_epoch)
 			return;
@@ -496,7 +683,10 @@ static saksi_err
 set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, size_t vl,
         uint8_t **oldv, size_t *oldvl, struct rnode **nout)
 {
-	struct rnode *n = find_h(m, k, kl, h);
+	struct rnode *n = recent_find(m, k, kl);
+
+	if (n == NULL)
+		n = find_h(m, k, kl, h);
 	struct rheap *hp = NULL;
 	uint8_t *nv = NULL;
 	saksi_err e;
@@ -513,7 +703,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	    SAKSI_OK)
 		return e;
 	if (v != NULL) {
-		if ((nv = malloc(vl > 0 ? vl : 1)) == NULL)
+		if ((nv = pool_get(&m->m_pool, vl)) == NULL)
 			return SAKSI_ERR_NOMEM;
 		if (vl > 0)
 			memcpy(nv, v, vl);
@@ -527,16 +717,17 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	if (n != NULL) {
 		if (n->n_heap != NULL)
 			heap_remove(n);
+		recent_forget(m, n);
 		tab_remove(m, n);
 		*oldv = n->n_v;
-		sodium_memzero(n->n_k, sizeof(n->n_k));
-		free(n);
+		sodium_memzero(n, sizeof(*n));
+		pool_put(&m->m_pool, n, NODE_SIZE);
 		m->m_n--;
 		*nout = NULL;
 		return SAKSI_OK;
 	}
-	if ((n = aligned_alloc(64, (sizeof(*n) + 63) / 64 * 64)) == NULL) {
-		free(nv);
+	if ((n = pool_get(&m->m_pool, NODE_SIZE)) == NULL) {
+		pool_put(&m->m_pool, nv, vl);
 		return SAKSI_ERR_NOMEM;
 	}
 	memset(n, 0, sizeof(*n));
@@ -548,6 +739,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	tab_place(m->m_tab, m->m_tabcap, n);
 	if (hp != NULL)
 		heap_push(hp, n);
+	m->m_recent[recent_slot(k, kl)] = n;
 	m->m_n++;
 	*nout = n;
 	return SAKSI_OK;
@@ -567,7 +759,8 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 		return SAKSI_ERR_INVAL;
 	if ((e = reserve(m)) != SAKSI_OK)
 		return e;
-	h = khash(m, k, kl);
+	/* A key read just before (a group read, then written back) keeps its hash. */
+	h = (after = recent_find(m, k, kl)) != NULL ? after->n_hash : khash(m, k, kl);
 	if ((e = set_raw(m, k, kl, h, v, vl, &oldv, &oldvl, &after)) != SAKSI_OK)
 		return e;
 	/* A value is never NULL (malloc'd, at least one byte): none, the key was absent. */
@@ -596,10 +789,12 @@ rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
 }
 
 saksi_err
-rmem_get(const struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
+rmem_get(struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
 {
-	const struct rnode *n = find(m, k, kl);
+	struct rnode *n = recent_find(m, k, kl);
 
+	if (n == NULL && (n = find(m, k, kl)) != NULL)
+		m->m_recent[recent_slot(k, kl)] = n;
 	if (n == NULL)
 		return SAKSI_ERR_NOT_FOUND;
 	v->mv_data = n->n_v;
@@ -714,8 +909,8 @@ rollback(struct rmem *m, uint64_t g)
 			e = SAKSI_OK;
 		if (e != SAKSI_OK)
 			return e;
-		vfree(oldv, oldvl);
-		vfree(u->u_v, u->u_vl);
+		vfree(m, oldv, oldvl);
+		vfree(m, u->u_v, u->u_vl);
 		m->m_nundo--;
 		/* Listed again: a snapshot writes what is here, whatever was written. */
 		if (n != NULL)
@@ -861,7 +1056,7 @@ rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 	if ((e = set_raw(m, k, kl, khash(m, k, kl), v != NULL ? v : "", vl, &oldv, &oldvl,
 	    &n)) != SAKSI_OK)
 		return e;
-	vfree(oldv, oldvl);
+	vfree(m, oldv, oldvl);
 	return SAKSI_OK;
 }
 

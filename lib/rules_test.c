@@ -280,7 +280,12 @@ vfeed(struct fx *fx, const char *type, uint64_t t, saksi_rules_result *res, va_l
 	ev.re_fields = f;
 	ev.re_nfields = n;
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
-	e = saksi_rules_eval(fx->r, txn, &ev, res);
+	/* Every other event as saksid gives it: checked apart, then evaluated unchecked;
+	 * the tests' alerts and the seeded replay's must not tell the two apart. */
+	if (ev.re_index % 2 == 1 && saksi_rules_event_check(&ev) == SAKSI_OK)
+		e = saksi_rules_eval_checked(fx->r, txn, &ev, res);
+	else
+		e = saksi_rules_eval(fx->r, txn, &ev, res);
 	if (e == SAKSI_OK) {
 		assert_int_equal(mdb_txn_commit(txn), 0);
 		log_event(fx, &ev);
@@ -1539,6 +1544,19 @@ test_conditions(void **state)
 
 /* ---- the event contract ---- */
 
+/* saksi_rules_eval, and the same verdict from saksi_rules_event_check alone (what
+ * saksid's workers ask before the committer calls saksi_rules_eval_checked). */
+static saksi_err
+eval_check_too(const saksi_rules *r, MDB_txn *txn, const saksi_rule_event *ev,
+               saksi_rules_result *res)
+{
+	saksi_err e = saksi_rules_eval(r, txn, ev, res);
+
+	assert_int_equal(saksi_rules_event_check(ev),
+	    e == SAKSI_ERR_INVAL ? SAKSI_ERR_INVAL : SAKSI_OK);
+	return e;
+}
+
 static void
 test_bad_events(void **state)
 {
@@ -1559,49 +1577,53 @@ test_bad_events(void **state)
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
 	/* A NIK in clear, whatever the flag says. */
 	f[0] = (saksi_rule_field){ "nik", "3171014101900001", 1 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[0] = (saksi_rule_field){ "nik", "3171014101900001", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	/* A token flagged non-personal, a non-personal field flagged personal. */
 	f[0] = (saksi_rule_field){ "nik", tok("x", t), 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[0] = (saksi_rule_field){ "channel", tok("x", t), 1 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	/* Names, values, duplicates, branch. */
 	f[0] = (saksi_rule_field){ "Channel", "web", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[0] = (saksi_rule_field){ "channel", "", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[0] = (saksi_rule_field){ "channel", "w\neb", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	memset(big, 'a', sizeof(big) - 1);
 	big[SAKSI_RULES_VALUE_MAX + 1] = '\0';
 	f[0] = (saksi_rule_field){ "channel", big, 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	big[SAKSI_RULES_VALUE_MAX] = '\0';
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_OK);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_OK);
 	f[0] = (saksi_rule_field){ "channel", "web", 0 };
 	f[1] = (saksi_rule_field){ "channel", "app", 0 };
 	ev.re_nfields = 2;
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[1] = (saksi_rule_field){ "branch", "KC-B", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[1] = (saksi_rule_field){ "branch", "KC-A", 0 };
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_OK);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_OK);
 	ev.re_type = "Queue";
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	ev.re_type = "queue.booking.created";
 	ev.re_branch = NULL;
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	ev.re_branch = "KC-A";
 	ev.re_nfields = SAKSI_RULES_EVENT_FIELDS + 1;
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	ev.re_nfields = 1;
 	ev.re_fields = NULL;
-	assert_int_equal(saksi_rules_eval(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval(NULL, txn, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval(fx->r, NULL, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval(fx->r, txn, NULL, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_event_check(NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval_checked(NULL, txn, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval_checked(fx->r, NULL, &ev, &res), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_eval_checked(fx->r, txn, NULL, &res), SAKSI_ERR_INVAL);
 	mdb_txn_abort(txn);
 	/* Not attached. */
 	{
@@ -2598,16 +2620,28 @@ test_mem_args_and_switch(void **state)
 	feed(fx, "queue.booking.created", T0 + 3, "device_id", "e", NULL);
 	/* Back to LMDB mode after a clean stop (drop_rules writes a snapshot). */
 	drop_rules(fx);
+	/* The snapshot holds the groups, not their expiry index (made from them). */
+	assert_int_equal(count_keys(fx, 'G'), 2);
+	assert_int_equal(count_keys(fx, 'X'), 0);
 	fx->lmdb_only = 1;
 	use_rules(fx, EC_RULES);
 	assert_int_equal(count_keys(fx, 'N'), 0);
 	assert_int_equal(count_keys(fx, 'C'), 0);
+	/* LMDB mode wrote the index at attach, and expiry goes by it. */
+	assert_int_equal(count_keys(fx, 'X'), 2);
 	assert_int_equal(stats(fx, "r1").rs_groups, 2);
 	assert_int_equal(feed(fx, "queue.booking.created", T0 + 4, "device_id", "d", NULL), 0);
 	assert_int_equal(last_alert(fx), 1);
-	/* A state written by another: memory refuses to go on with it. */
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3 * HOUR, "device_id", "f",
+	    NULL), 0);
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	assert_int_equal(count_keys(fx, 'X'), 1);
+	/* Memory mode again: the index LMDB mode wrote leaves the database. */
 	fx->lmdb_only = 0;
 	use_rules(fx, EC_RULES);
+	assert_int_equal(count_keys(fx, 'X'), 0);
+	assert_int_equal(count_keys(fx, 'G'), 1);
+	/* A state written by another: memory refuses to go on with it. */
 	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
 	{
 		MDB_dbi dbi;

@@ -36,4 +36,11 @@ typedef enum saksi_err {
 /* A short English description of err; never NULL, static storage. */
 const char *saksi_strerror(saksi_err err);
 
+/* An LMDB call's return code (LMDB's own or an errno) as a saksi_err: 0 is SAKSI_OK, a
+ * missing record NOT_FOUND, a full map, transaction or disk FULL, a damaged file CORRUPT,
+ * a file of another LMDB version VERSION, and whatever else LEDGER. A file that is not
+ * an LMDB environment (MDB_INVALID, MDB_INCOMPATIBLE) is LEDGER too: the caller says
+ * what that means for its own files. */
+saksi_err saksi_error_of_mdb(int rc);
+
 #endif

@@ -568,6 +568,38 @@ saksi_subject_zone(const char *name, int *offset_min, const char **canonical)
 	return SAKSI_ERR_INVAL;
 }
 
+/*
+ * Indonesia's provinces by their two-digit code (Kemendagri, the first two digits of a
+ * NIK and of a region code) and the zone they keep: Sumatra, Java, West and Central
+ * Kalimantan WIB; Bali, the Nusa Tenggaras, the rest of Kalimantan and Sulawesi WITA;
+ * Maluku and Papua WIT. A code not listed has no zone here.
+ */
+saksi_err
+saksi_subject_zone_of_region(const char *region, int *offset_min, const char **canonical)
+{
+	static const struct { int lo, hi; const char *zone; } provinces[] = {
+		{ 11, 21, "WIB" },    /* Aceh .. Kepulauan Riau */
+		{ 31, 36, "WIB" },    /* DKI Jakarta .. Banten */
+		{ 51, 53, "WITA" },   /* Bali, NTB, NTT */
+		{ 61, 62, "WIB" },    /* Kalimantan Barat, Kalimantan Tengah */
+		{ 63, 65, "WITA" },   /* Kalimantan Selatan, Timur, Utara */
+		{ 71, 76, "WITA" },   /* Sulawesi, Gorontalo */
+		{ 81, 82, "WIT" },    /* Maluku, Maluku Utara */
+		{ 91, 96, "WIT" },    /* the Papua provinces */
+	};
+	int code;
+
+	if (region == NULL || offset_min == NULL || canonical == NULL)
+		return SAKSI_ERR_INVAL;
+	if (region[0] < '0' || region[0] > '9' || region[1] < '0' || region[1] > '9')
+		return SAKSI_ERR_NOT_FOUND;
+	code = (region[0] - '0') * 10 + (region[1] - '0');
+	for (size_t i = 0; i < NELEM(provinces); i++)
+		if (code >= provinces[i].lo && code <= provinces[i].hi)
+			return saksi_subject_zone(provinces[i].zone, offset_min, canonical);
+	return SAKSI_ERR_NOT_FOUND;
+}
+
 static int
 lang_ok(saksi_lang lang)
 {
@@ -1315,8 +1347,10 @@ r_events(const saksi_subject_report *r, struct out *o)
 		char *s;
 		saksi_err e;
 
+		/* Each event in its branch's own time, when the caller knows it. */
 		e = saksi_subject_sentence(r->sr_lang, ev->se_type, ev->se_time_ms,
-		    r->sr_offset_min, r->sr_zone, ev->se_payload, &s);
+		    ev->se_zone != NULL ? ev->se_offset_min : r->sr_offset_min,
+		    ev->se_zone != NULL ? ev->se_zone : r->sr_zone, ev->se_payload, &s);
 		if (e != SAKSI_OK)
 			return e;
 		o_tag(o, "<li>");

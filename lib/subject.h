@@ -35,6 +35,15 @@ saksi_err saksi_subject_lang(const char *name, saksi_lang *out);
  */
 saksi_err saksi_subject_zone(const char *name, int *offset_min, const char **canonical);
 
+/*
+ * The zone of a place by its region code (a province's 2 digits or a regency's 4, as in
+ * queue.booking.created's "region", or a NIK's first digits): WIB, WITA or WIT by the
+ * province. SAKSI_ERR_NOT_FOUND for a code of no province listed (or not starting with
+ * two digits), SAKSI_ERR_INVAL for NULL arguments.
+ */
+saksi_err saksi_subject_zone_of_region(const char *region, int *offset_min,
+                                       const char **canonical);
+
 /* The sentence template of an event type in lang, or NULL if the table has none. A
  * template is text with {field} placeholders and [optional segments], a segment being
  * left out whole when one of its fields is absent or withheld. */
@@ -84,6 +93,9 @@ typedef struct saksi_subject_event {
 	const char *se_type;
 	const json_t *se_payload;  /* as for saksi_subject_sentence */
 	int se_state;              /* enum saksi_subject_state */
+	/* The zone its time is shown in (its branch's); NULL: the report's sr_zone. */
+	const char *se_zone;
+	int se_offset_min;
 } saksi_subject_event;
 
 enum saksi_subject_how {

@@ -392,6 +392,63 @@ fill_report(saksi_subject_report *r, saksi_subject_event *ev, json_t **payloads,
 	r->sr_nalerts = 1;
 }
 
+/* A branch's zone from its region code: the province decides. */
+static void
+test_zone_of_region(void **state)
+{
+	static const struct { const char *region; const char *zone; int off; } ok[] = {
+		{ "7371", "WITA", 480 },   /* Makassar */
+		{ "73", "WITA", 480 },
+		{ "3171", "WIB", 420 },    /* Jakarta Selatan */
+		{ "1275", "WIB", 420 },    /* Medan */
+		{ "5171", "WITA", 480 },   /* Denpasar */
+		{ "6171", "WIB", 420 },    /* Pontianak: West Kalimantan keeps WIB */
+		{ "6471", "WITA", 480 },   /* Balikpapan */
+		{ "8171", "WIT", 540 },    /* Ambon */
+		{ "9171", "WIT", 540 },    /* Jayapura */
+	};
+	const char *z = NULL;
+	int off = -1;
+	saksi_subject_report r;
+	saksi_subject_event ev[2];
+	saksi_subject_access ac;
+	saksi_subject_alert al;
+	json_t *p[2];
+	char *doc;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(saksi_subject_zone_of_region(ok[i].region, &off, &z), SAKSI_OK);
+		assert_string_equal(z, ok[i].zone);
+		assert_int_equal(off, ok[i].off);
+	}
+	assert_int_equal(saksi_subject_zone_of_region("99", &off, &z), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_subject_zone_of_region("41", &off, &z), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_subject_zone_of_region("7", &off, &z), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_subject_zone_of_region("", &off, &z), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_subject_zone_of_region("x1", &off, &z), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_subject_zone_of_region(NULL, &off, &z), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_subject_zone_of_region("73", NULL, &z), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_subject_zone_of_region("73", &off, NULL), SAKSI_ERR_INVAL);
+
+	/* An event with a zone of its own is told in it; one without, in the report's. */
+	fill_report(&r, ev, p, &ac, &al);
+	r.sr_zone = "WIB";
+	r.sr_offset_min = 420;
+	ev[0].se_zone = "WIT";
+	ev[0].se_offset_min = 540;
+	assert_int_equal(saksi_subject_render(&r, SAKSI_SUBJ_TEXT, &doc, &len), SAKSI_OK);
+	/* 1772500440000 ms is 2026-03-03 01:14 UTC: 10:14 WIT, and ev[1] 1772600440000 is
+	 * 2026-03-04 05:00:40 UTC: 12:00 WIB. */
+	assert_non_null(strstr(doc, "10:14 WIT,"));
+	assert_non_null(strstr(doc, "12:00 WIB,"));
+	assert_null(strstr(doc, "09:14 WITA"));
+	free(doc);
+	json_decref(p[0]);
+	json_decref(p[1]);
+}
+
 static void
 test_render_html(void **state)
 {
@@ -500,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_examples_render),
 		cmocka_unit_test(test_sentence_exact),
 		cmocka_unit_test(test_lang_zone_when),
+		cmocka_unit_test(test_zone_of_region),
 		cmocka_unit_test(test_render_html),
 	};
 

@@ -631,7 +631,9 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct ite
 	ke = saksi_keyring_find(s->o->vo_keyring, ev.ev_key_id);
 	if (ke == NULL)
 		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
-		    "entry %" PRIu64 ": producer key %s is not in the keyring", i, idhex);
+		    "entry %" PRIu64 ": producer key %s is not in the keyring (a keyring copy "
+		    "older than the key? ask the operator for the current keyring.json)", i,
+		    idhex);
 	if (ke->ke_pub.pk_kind != SAKSI_KEY_SIGN)
 		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
 		    "entry %" PRIu64 ": keyring key %s (%s) is not a signing key", i, idhex,
@@ -867,7 +869,8 @@ scan(struct vstate *s)
 		return fail(s, SAKSI_V_TRUNCATED, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": missing, but your checkpoint covers %" PRIu64
 		    " entries and the ledger has only %" PRIu64
-		    " (truncated or rolled back)", n, s->reviewer.ck_size, n);
+		    " (truncated or rolled back, or a copy taken before your checkpoint: "
+		    "verify one taken after it)", n, s->reviewer.ck_size, n);
 	if (r->vr_latest < n)
 		return fail(s, SAKSI_V_UNSIGNED, r->vr_latest, SAKSI_ERR_CORRUPT,
 		    r->vr_latest == 0 ?

@@ -220,6 +220,7 @@ mkdir "$tmp/unit"
 sed "s|^ExecStart=/usr/sbin/saksid|ExecStart=$(command -v true)|" "$unit" >"$tmp/unit/saksid.service"
 check "systemd-analyze verify: no unknown key or bad value" sh -c "out=\$(systemd-analyze verify --man=no '$tmp/unit/saksid.service' 2>&1) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
 check "ExecStart runs /usr/sbin/saksid on /etc/saksi/saksid.conf" grep -qx 'ExecStart=/usr/sbin/saksid -c /etc/saksi/saksid.conf' "$unit"
+check "systemctl reload sends SIGHUP (the rules reload)" grep -qx 'ExecReload=/bin/kill -HUP \$MAINPID' "$unit"
 for opt in User=saksi StateDirectory=saksi RuntimeDirectory=saksi ConfigurationDirectory=saksi \
            CapabilityBoundingSet= NoNewPrivileges=yes PrivateUsers=yes ProtectSystem=strict \
            IPAddressDeny=any IPAddressAllow=localhost LimitCORE=0 UMask=0077; do

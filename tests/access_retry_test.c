@@ -25,17 +25,8 @@
 
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "retry-test.saksi.example/log"
 #define SEED "23"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
-
-static pid_t g_pid = -1;
 
 /* The access entries written by command so far. */
 static size_t
@@ -93,19 +84,11 @@ test_retry(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	char vkey[512], start_day[16], conf[256], sup[256], sup_pub[256], kr[256], dayf[256];
-	char sock[300], nikfile[256], out[256], *text, *line, *nik;
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", conf, NULL };
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
+	char sock[300], nikfile[256], out[256], *nik;
 	size_t before;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed %s\n", start_day, SEED);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, SEED);
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	path_in(f->dir, "st/saksid.conf", conf, sizeof(conf));
@@ -116,23 +99,14 @@ test_retry(void **state)
 	path_in(f->dir, "subject.nik", nikfile, sizeof(nikfile));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", sup, "--pub", sup_pub,
-	    "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "spi-1", "--pub", sup_pub,
-	    "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, kr, sup, sup_pub, "spi-1", "supervisor", "*");
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", dayf, "--seed", SEED, "--start",
 	    start_day, "--branches", "1", "--days", "1");
 	run_free(&r);
 	nik = first_nik(dayf);
 
-	text = slurp(conf, NULL);
-	line = strstr(text, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
-	free(text);
-	g_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	conf_listen(conf, NULL, 0, sock, sizeof(sock));
+	saksid_start(SAKSID, f, "-d", conf, sock, P(f, 5, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -164,8 +138,7 @@ test_retry(void **state)
 	}
 	sodium_memzero(nik, strlen(nik));
 	free(nik);
-	stop_clean(g_pid);
-	g_pid = -1;
+	saksid_stop(f);
 }
 
 static int
@@ -174,22 +147,11 @@ setup(void **state)
 	return scratch_setup(state, "retry");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

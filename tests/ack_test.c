@@ -36,24 +36,14 @@ static const char rules_text[] =
     "  group-by device_id\n  timespan 10s\n  condition gte 1\n  suppress 1h\n"
     "  reraise never\n";
 
-static struct fx fx;
-static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
+static struct dr sd;
 static char officer_key[256], box_pub[256], keyring[256];
-static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 
 static void
 spawn(void)
 {
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-}
-
-static void
-stop(int sig)
-{
-	assert_int_equal(kill(daemon_pid, sig), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 }
 
 /* One booking from `device` over a fresh REQ socket; must be accepted. */
@@ -63,39 +53,15 @@ booking(const char *device, int person)
 	char nik[20], bk[32], *p;
 	struct fx_item it;
 	const char *const set[] = { "nik", nik, "device_id", device, "booking_id", bk, NULL };
-	size_t len;
-	uint8_t *req;
-	void *buf = NULL;
-	int s = nn_socket(AF_SP, NN_REQ), to = 60000, n;
 
 	snprintf(nik, sizeof(nik), "737105450788%04d", person);
 	snprintf(bk, sizeof(bk), "BK-ACK-%d", person);
 	p = fx_payload("queue.booking.created", set);
 	seq++;
-	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq * 1000, &it);
+	fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq * 1000,
+	         &it);
 	free(p);
-	len = 4 + 8 + it.env_len + it.sealed_len;
-	req = malloc(len);
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)it.env_len);
-	memcpy(req + 8, it.env, it.env_len);
-	saksi_put_u32(req + 8 + it.env_len, (uint32_t)it.sealed_len);
-	if (it.sealed_len > 0)
-		memcpy(req + 12 + it.env_len, it.sealed, it.sealed_len);
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	if ((n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	assert_true(n >= 10);
-	assert_int_equal(((uint8_t *)buf)[2], 0);
-	assert_int_equal(((uint8_t *)buf)[5], SAKSI_R_ACCEPTED);
-	nn_freemsg(buf);
-	nn_close(s);
-	free(req);
+	assert_int_equal(dr_submit1(sd.url, &it, NULL, 0), SAKSI_R_ACCEPTED);
 	fx_item_free(&it);
 }
 
@@ -107,7 +73,7 @@ subscribe(void)
 	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
 	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
 	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(sub, alerts_url) >= 0);
+	assert_true(nn_connect(sub, sd.alerts_url) >= 0);
 	/* PUB sends nothing to a subscriber before it is connected. */
 	for (int i = 0; i < 6000; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -164,7 +130,7 @@ await_reraise_entry(uint64_t id, uint64_t extra)
 
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	for (int i = 0; i < 6000; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		saksi_ledger_txn *t;
@@ -189,7 +155,7 @@ await_reraise_entry(uint64_t id, uint64_t extra)
 			free(leaf);
 		}
 		saksi_ledger_abort(t);
-		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(sd.pid, NULL, WNOHANG), 0);
 		nanosleep(&ts, NULL);
 	}
 	fail_msg("re-raise %llu of alert %llu never reached the ledger",
@@ -204,8 +170,8 @@ cli(int background, const char *name, const char *const *args)
 {
 	char out[300], err[300];
 
-	snprintf(out, sizeof(out), "%s/%s.out", fx.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", fx.dir, name);
+	snprintf(out, sizeof(out), "%s/%s.out", sd.fx.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", sd.fx.dir, name);
 	return dr_saksi(background, out, err, args);
 }
 
@@ -215,7 +181,7 @@ cli_text(const char *name, const char *ext)
 	char path[300];
 	char *t;
 
-	snprintf(path, sizeof(path), "%s/%s.%s", fx.dir, name, ext);
+	snprintf(path, sizeof(path), "%s/%s.%s", sd.fx.dir, name, ext);
 	t = fx_read(path, NULL);
 	assert_non_null(t);
 	printf("# saksi %s (%s):\n%s", name, ext, t);
@@ -227,8 +193,8 @@ static int
 ack(const char *name, const char *id, const char *note)
 {
 	const char *const args[] = { "alerts", "ack", id, "--note", note, "--officer",
-	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
-	    fx.vkey, "--timeout", "60000", NULL };
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, "--timeout", "60000", NULL };
 
 	return cli(0, name, args);
 }
@@ -236,45 +202,25 @@ ack(const char *name, const char *id, const char *note)
 static int
 setup(void **state)
 {
-	char path[256], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
+	char path[256];
 	saksi_seckey *officer;
-	saksi_pubkey pub;
-	json_t *root, *e;
-	(void)state;
+	*state = &sd;
 
-	fx_init(&fx, 0);
-	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
-	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
-	snprintf(keyring, sizeof(keyring), "%s/keyring.json", fx.dir);
-	dr_save_keys(&fx, DR_INDEX_KEY);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
-	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
-	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
-	saksi_seckey_free(officer);
-
+	dr_setup(&sd, 0);
+	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", sd.fx.dir);
+	snprintf(keyring, sizeof(keyring), "%s/keyring.json", sd.fx.dir);
 	/* The fixture's keyring plus the role security and a national officer's key. */
-	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
-	json_object_set_new(json_object_get(root, "roles"), "security",
-	                    json_pack("[s]", "security.*"));
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
-	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
-	json_array_append_new(json_object_get(root, "keys"), e);
-	kr = json_dumps(root, JSON_INDENT(2));
-	json_decref(root);
-	fx_write(keyring, kr, strlen(kr), 0644);
-	free(kr);
+	officer = dr_new_key(&sd.fx, "officer", "officer.key", officer_key);
+	dr_keyring_add(&sd.fx, officer, OFFICER, "security", "*", 0);
+	saksi_seckey_free(officer);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
 
-	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
 	fx_write(path, rules_text, strlen(rules_text), 0644);
 	/* saksi's pending acks (cli/pending.c) in the fixture, not in $HOME. */
-	snprintf(path, sizeof(path), "%s/cli-state", fx.dir);
+	snprintf(path, sizeof(path), "%s/cli-state", sd.fx.dir);
 	assert_int_equal(setenv("SAKSI_STATE_DIR", path, 1), 0);
-	dr_write_conf(conf,
+	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
 	              "alerts_listen = ipc://alerts.sock\n"
@@ -282,16 +228,6 @@ setup(void **state)
 	              "group_wait_us = 0\n"
 	              "workers = 2\n"
 	              "map_size_mb = 64\n");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	if (daemon_pid > 0)
-		stop(SIGKILL);
-	fx_free(&fx);
 	return 0;
 }
 
@@ -317,7 +253,7 @@ read_chains(struct chain *ch, size_t nch)
 	memset(ch, 0, nch * sizeof(*ch));
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
 		saksi_leaf lf;
@@ -401,13 +337,13 @@ test_ack_reraise(void **state)
 	/* Once only; an alert that does not exist; a note that is not allowed. */
 	assert_int_equal(ack("ack1b", "1", "again"), 1);
 	text = cli_text("ack1b", "err");
-	assert_non_null(strstr(text, "refused (schema): no open alert 1: it was acknowledged "
-	                             "at index "));
+	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 1: it was "
+	                             "acknowledged at index "));
 	free(text);
 	assert_int_equal(ack("ack99", "99", "no such"), 1);
 	text = cli_text("ack99", "err");
-	assert_non_null(strstr(text, "refused (schema): no open alert 99: there is no such "
-	                             "alert"));
+	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 99: there is "
+	                             "no such alert"));
 	free(text);
 	assert_int_equal(ack("ackbad", "1", "<script>"), 2);
 	assert_int_equal(ack("ack0", "0", "zero"), 2);
@@ -425,13 +361,13 @@ test_ack_reraise(void **state)
 
 	/* Alert 3, followed by saksi alerts follow; kill -9 once its first re-raise is out. */
 	{
-		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		const char *const args[] = { "alerts", "follow", "--url", sd.alerts_url, "--count",
 		    "2", NULL };
 		char errf[300];
 
 		follower = cli(1, "follow", args);
-		snprintf(errf, sizeof(errf), "%s/follow.err", fx.dir);
-		free(dr_await_file(errf, "saksi: following alerts on ", daemon_pid));
+		snprintf(errf, sizeof(errf), "%s/follow.err", sd.fx.dir);
+		free(dr_await_file(errf, "saksi: following alerts on ", sd.pid));
 	}
 	booking("ack-dev-00000003", 3);
 	free(await_alert(sub, 3, "rule", 0));
@@ -442,7 +378,7 @@ test_ack_reraise(void **state)
 	assert_non_null(strstr(text, "  alert 3  high  reraise:one_booking  device_id="));
 	assert_non_null(strstr(text, "  raised again (1)\n"));
 	free(text);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	nn_close(sub);
 
 	/* After the restart: the chain goes on where it was, the ack still holds. */
@@ -450,7 +386,7 @@ test_ack_reraise(void **state)
 	assert_int_equal(await_reraise_entry(3, 2), SAKSI_SEV_CRITICAL);
 	assert_int_equal(ack("ack1c", "1", "after the restart"), 1);
 	assert_int_equal(ack("ack3", "3", "Checked; a broker. Case SEC-2026-7 opened."), 0);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 
 	read_chains(ch, 8);
 	assert_int_equal(ch[1].c_n >= 1 && ch[1].c_n <= 3, 1);   /* acked within 0-2 periods */
@@ -464,7 +400,7 @@ test_ack_reraise(void **state)
 
 	/* The list shows who acknowledged what; --open leaves it out. */
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir,
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir,
 		    "--keyring", keyring, NULL };
 		assert_int_equal(cli(0, "list", args), 0);
 		text = cli_text("list", "out");
@@ -479,7 +415,7 @@ test_ack_reraise(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--open",
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir, "--open",
 		    NULL };
 		assert_int_equal(cli(0, "open", args), 0);
 		text = cli_text("open", "out");
@@ -490,7 +426,7 @@ test_ack_reraise(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir, "--json",
 		    NULL };
 		/* Without --state, the published line with the entry in front, as before. */
 		assert_int_equal(cli(0, "json0", args), 0);
@@ -500,7 +436,7 @@ test_ack_reraise(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir, "--json",
 		    "--state", NULL };
 		assert_int_equal(cli(0, "json", args), 0);
 		text = cli_text("json", "out");
@@ -510,14 +446,14 @@ test_ack_reraise(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "verify", "--ledger", ledger_dir, "--vkey", fx.vkey,
-		    "--keyring", keyring, NULL };
+		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey",
+		    sd.fx.vkey, "--keyring", keyring, NULL };
 		assert_int_equal(cli(0, "verify", args), 0);
 		text = cli_text("verify", "out");
 		assert_non_null(strstr(text, "ledger intact"));
 		free(text);
 	}
-	text = fx_read(errlog, NULL);
+	text = fx_read(sd.errlog, NULL);
 	printf("# saksid's log:\n%s", text);
 	assert_non_null(strstr(text, "unacknowledged alert(s) again"));
 	free(text);
@@ -532,7 +468,7 @@ pending_files(void)
 	DIR *dir;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/cli-state/pending", fx.dir);
+	snprintf(path, sizeof(path), "%s/cli-state/pending", sd.fx.dir);
 	if ((dir = opendir(path)) == NULL)
 		return 0;
 	while ((d = readdir(dir)) != NULL)
@@ -555,11 +491,11 @@ test_ack_retry(void **state)
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], skb[crypto_sign_SECRETKEYBYTES];
 	char wrong[SAKSI_VKEY_MAX + 1], *text;
 	const char *const wrong_args[] = { "alerts", "ack", "1", "--note", note, "--officer",
-	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
 	    wrong, "--timeout", "60000", NULL };
 	const char *const quick_args[] = { "alerts", "ack", "2", "--note", note, "--officer",
-	    "SEC-0007", "-k", officer_key, "--url", url, "--box-pub", box_pub, "--vkey",
-	    fx.vkey, "--timeout", "1", NULL };
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, "--timeout", "1", NULL };
 	int sub, rc;
 	(void)state;
 
@@ -608,7 +544,7 @@ test_ack_retry(void **state)
 	}
 	assert_int_equal(pending_files(), 0);
 	nn_close(sub);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	read_chains(ch, 4);   /* one ack per alert, or it fails */
 	assert_true(ch[1].c_ack_entry > 0);
 	assert_true(ch[2].c_ack_entry > 0);
@@ -618,8 +554,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ack_reraise, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ack_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_reraise, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_retry, setup,
+		                                dr_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

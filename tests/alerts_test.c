@@ -25,57 +25,9 @@
 #include "wire.h"
 
 
-static struct fx fx;
-static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
-static pid_t daemon_pid = -1;
+static struct dr sd;
 static uint64_t seq, t0;
 static struct fx_item last_item;
-
-/* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
-static size_t
-rpc(const void *req, size_t len, uint8_t **reply)
-{
-	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n;
-	void *buf = NULL;
-
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	n = nn_recv(s, &buf, NN_MSG, 0);
-	if (n < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	*reply = malloc((size_t)n + 1);
-	memcpy(*reply, buf, (size_t)n);
-	nn_freemsg(buf);
-	nn_close(s);
-	return (size_t)n;
-}
-
-/* Sends one item; returns its result code. */
-static int
-submit1(const struct fx_item *fi)
-{
-	size_t len = 4 + 8 + fi->env_len + fi->sealed_len, rlen;
-	uint8_t *req = malloc(len), *r;
-	int code;
-
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)fi->env_len);
-	memcpy(req + 8, fi->env, fi->env_len);
-	saksi_put_u32(req + 8 + fi->env_len, (uint32_t)fi->sealed_len);
-	if (fi->sealed_len > 0)
-		memcpy(req + 12 + fi->env_len, fi->sealed, fi->sealed_len);
-	rlen = rpc(req, len, &r);
-	free(req);
-	assert_true(rlen >= 10);
-	assert_int_equal(r[2], 0);
-	code = r[5];
-	free(r);
-	return code;
-}
 
 /* Builds and submits one event of `type` from the clear example with `set` applied, at
  * t0 + dt; keeps the item for a resubmission. */
@@ -85,9 +37,9 @@ send_event(const char *type, const char *const *set, uint64_t dt)
 	char *p = fx_payload(type, set);
 
 	fx_item_free(&last_item);
-	fx_build(&fx, fx.prod[FX_QUEUE], type, p, ++seq, t0 + dt, &last_item);
+	fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], type, p, ++seq, t0 + dt, &last_item);
 	free(p);
-	assert_int_equal(submit1(&last_item), SAKSI_R_ACCEPTED);
+	assert_int_equal(dr_submit1(sd.url, &last_item, NULL, 0), SAKSI_R_ACCEPTED);
 }
 
 static void
@@ -112,7 +64,7 @@ ledger_alerts(char rules[8][64])
 {
 	saksi_alert a[8];
 	uint64_t index[8];
-	size_t n = dr_ledger_alerts(ledger_dir, a, index, 8);
+	size_t n = dr_ledger_alerts(sd.ledger_dir, a, index, 8);
 
 	for (size_t k = 0; k < n; k++) {
 		assert_int_equal(a[k].al_id, k + 1);
@@ -120,14 +72,6 @@ ledger_alerts(char rules[8][64])
 		snprintf(rules[k], 64, "%s", a[k].al_rule);
 	}
 	return n;
-}
-
-static void
-kill9(void)
-{
-	assert_int_equal(kill(daemon_pid, SIGKILL), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
 }
 
 /* Waits (bounded) until sub is connected: PUB sends nothing to a subscriber before. */
@@ -178,10 +122,9 @@ setup(void **state)
 	char path[256];
 	(void)state;
 
-	fx_init(&fx, 0);
-	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
-	dr_write_conf(conf,
+	dr_setup(&sd, 0);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
+	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
 	              "alerts_listen = ipc://alerts.sock\n"
@@ -194,7 +137,7 @@ setup(void **state)
 		size_t len;
 		char *rules = fx_read(path, &len);
 
-		snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+		snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
 		fx_write(path, rules, len, 0644);
 		free(rules);
 	}
@@ -205,10 +148,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (daemon_pid > 0)
-		kill9();
 	fx_item_free(&last_item);
-	fx_free(&fx);
+	dr_teardown(&sd);
 	return 0;
 }
 
@@ -227,14 +168,14 @@ test_alerts(void **state)
 	(void)state;
 
 	t0 = wall_ms() - 120000;
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
 	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
 	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(sub, alerts_url) >= 0);
-	snprintf(out, sizeof(out), "%s/follow.out", fx.dir);
+	assert_true(nn_connect(sub, sd.alerts_url) >= 0);
+	snprintf(out, sizeof(out), "%s/follow.out", sd.fx.dir);
 	{
-		const char *const args[] = { "alerts", "follow", "--url", alerts_url, "--count",
+		const char *const args[] = { "alerts", "follow", "--url", sd.alerts_url, "--count",
 		    "2", NULL };
 		follower = cli(1, out, args);
 	}
@@ -242,7 +183,7 @@ test_alerts(void **state)
 	{
 		char errf[300];
 		snprintf(errf, sizeof(errf), "%s.err", out);
-		free(dr_await_file(errf, "saksi: following alerts on ", daemon_pid));
+		free(dr_await_file(errf, "saksi: following alerts on ", sd.pid));
 	}
 
 	/* A family of three booking from one laptop: silent. */
@@ -282,14 +223,12 @@ test_alerts(void **state)
 
 	/* A crash after the commit, then a restart: nothing raised again, and the same
 	 * bytes once more are a duplicate, not a new event to count. */
-	kill9();
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(ledger_alerts(rules), 2);
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-	assert_int_equal(submit1(&last_item), SAKSI_R_DUPLICATE);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
+	assert_int_equal(dr_submit1(sd.url, &last_item, NULL, 0), SAKSI_R_DUPLICATE);
 	booking(230000, "web", "BK-FAM-3", 103, "fam-laptop-0001", "#11");
-	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
+	dr_stop(&sd, SIGTERM);
 	nn_close(sub);
 
 	assert_int_equal(ledger_alerts(rules), 2);
@@ -299,10 +238,10 @@ test_alerts(void **state)
 	/* The whole ledger, alert entries included, verifies. */
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	memset(&vo, 0, sizeof(vo));
-	vo.vo_log = &fx.v;
-	vo.vo_keyring = fx.kr;
+	vo.vo_log = &sd.fx.v;
+	vo.vo_keyring = sd.fx.kr;
 	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
 	assert_int_equal(vr.vr_alerts, 2);
 	assert_int_equal(vr.vr_events, 3 + 6 + 3 + 1);
@@ -310,7 +249,7 @@ test_alerts(void **state)
 
 	/* The CLI: list, get and verify over the same ledger. */
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir, NULL };
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		printf("# saksi alerts list:\n%s", text);
@@ -319,7 +258,7 @@ test_alerts(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "alerts", "list", "--ledger", ledger_dir, "--json",
+		const char *const args[] = { "alerts", "list", "--ledger", sd.ledger_dir, "--json",
 		    NULL };
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
@@ -327,7 +266,7 @@ test_alerts(void **state)
 		free(text);
 	}
 	{
-		const char *const args[] = { "get", "--ledger", ledger_dir, "9", NULL };
+		const char *const args[] = { "get", "--ledger", sd.ledger_dir, "9", NULL };
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		assert_non_null(strstr(text, "kind: alert\n"));
@@ -336,10 +275,10 @@ test_alerts(void **state)
 	}
 	{
 		char kr[256];
-		const char *const args[] = { "verify", "--ledger", ledger_dir, "--vkey", vkey,
+		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey", vkey,
 		    "--keyring", kr, NULL };
-		snprintf(vkey, sizeof(vkey), "%s", fx.vkey);
-		snprintf(kr, sizeof(kr), "%s/keyring.json", fx.dir);
+		snprintf(vkey, sizeof(vkey), "%s", sd.fx.vkey);
+		snprintf(kr, sizeof(kr), "%s/keyring.json", sd.fx.dir);
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		assert_non_null(strstr(text, "ledger intact"));
@@ -348,7 +287,7 @@ test_alerts(void **state)
 	}
 
 	/* Personal data never reaches the log. */
-	log = fx_read(errlog, NULL);
+	log = fx_read(sd.errlog, NULL);
 	printf("# saksid's log:\n%s", log);
 	assert_non_null(strstr(log, "detection: rules"));
 	assert_null(strstr(log, "7371054507880"));
@@ -359,7 +298,7 @@ test_alerts(void **state)
 static char *
 await_log(const char *what)
 {
-	return dr_await_file(errlog, what, daemon_pid);
+	return dr_await_file(sd.errlog, what, sd.pid);
 }
 
 /* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */
@@ -375,11 +314,11 @@ test_reload(void **state)
 	(void)state;
 
 	t0 = wall_ms() - 60000;
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	free(await_log("detection: rules"));
-	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
 	fx_write(path, bad, strlen(bad), 0644);
-	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	assert_int_equal(kill(sd.pid, SIGHUP), 0);
 	log = await_log("not reloaded: the old rules stay");
 	printf("# saksid's log:\n%s", log);
 	assert_non_null(strstr(log, "rules.conf:4: type takes one of"));
@@ -393,7 +332,7 @@ test_reload(void **state)
 	}
 	/* A file that loads replaces them. */
 	fx_write(path, good, strlen(good), 0644);
-	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	assert_int_equal(kill(sd.pid, SIGHUP), 0);
 	free(await_log("reloaded\n"));
 	/* The new rules are the ones in force: three bookings from one device in 10 s. */
 	for (int i = 0; i < 3; i++) {
@@ -402,9 +341,7 @@ test_reload(void **state)
 		snprintf(bk, sizeof(bk), "BK-N-%d", i);
 		booking(10000 + (uint64_t)i * 1000, "web", bk, 500 + i, "new-rules-dev-01", "#11");
 	}
-	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
+	dr_stop(&sd, SIGTERM);
 	{
 		char rules[8][64];
 		assert_int_equal(ledger_alerts(rules), 2);

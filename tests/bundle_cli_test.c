@@ -32,15 +32,8 @@
 #include "verify.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "bundle-test.saksi.example/log"
 #define MAXEV 20000
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 struct ev {
 	char type[64];
@@ -48,62 +41,19 @@ struct ev {
 	json_t *payload;   /* clear */
 };
 
-/* A sorted list of personal numbers (NIK, KPJ, phone NSN, account). */
-struct secrets {
-	char **v;
-	size_t n;
-	size_t lens[8];
-	size_t nlens;
-};
-
 static struct ev *g_ev;
 static size_t g_nev;
-static pid_t g_pid = -1;
 /* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
 static char g_vkey[512];
-
-static void
-digits_of(const char *v, char *out, size_t len)
-{
-	size_t o = 0;
-
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;
-	for (; *v != '\0' && o + 1 < len; v++)
-		if (*v >= '0' && *v <= '9')
-			out[o++] = *v;
-	out[o] = '\0';
-}
-
-static void
-add_secret(struct secrets *s, const char *v)
-{
-	char d[64];
-	size_t o;
-
-	if (v == NULL)
-		return;
-	digits_of(v, d, sizeof(d));
-	if ((o = strlen(d)) < 8)
-		return;
-	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
-	assert_non_null(s->v);
-	s->v[s->n++] = strdup(d);
-	for (size_t i = 0; i < s->nlens; i++)
-		if (s->lens[i] == o)
-			return;
-	assert_true(s->nlens < 8);
-	s->lens[s->nlens++] = o;
-}
 
 static const char *const personal_members[] = { "nik", "kpj", "phone", "bank_account" };
 
 /* The day's secrets; with `only` (a NIK) those of that participant's events, with `but`
  * those of everyone else's events minus the ones `but`'s events also hold. */
 static void
-secrets_of(struct secrets *s, const char *only, const char *but)
+secrets_of(struct tu_secrets *s, const char *only, const char *but)
 {
-	struct secrets mine;
+	struct tu_secrets mine;
 
 	memset(s, 0, sizeof(*s));
 	memset(&mine, 0, sizeof(mine));
@@ -115,7 +65,7 @@ secrets_of(struct secrets *s, const char *only, const char *but)
 		if (only != NULL && !his)
 			continue;
 		for (size_t k = 0; k < 4; k++)
-			add_secret(his && but != NULL ? &mine : s, json_string_value(
+			tu_secret_add(his && but != NULL ? &mine : s, json_string_value(
 			    json_object_get(g_ev[i].payload, personal_members[k])));
 	}
 	qsort(s->v, s->n, sizeof(char *), tu_str_cmp);
@@ -137,18 +87,10 @@ secrets_of(struct secrets *s, const char *only, const char *but)
 	}
 }
 
-static void
-secrets_free(struct secrets *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 /* The first secret in buf (every digit window of a secret's length), or NULL. The
  * disclosures in a bundle are base64url: decode them first (decoded_text). */
 static const char *
-find_secret(const struct secrets *s, const char *buf, size_t len)
+find_secret(const struct tu_secrets *s, const char *buf, size_t len)
 {
 	return tu_find_secret(s->v, s->n, s->lens, s->nlens, buf, len);
 }
@@ -246,22 +188,6 @@ pick_nik(size_t min, const char *not)
 			return v;
 	}
 	return NULL;
-}
-
-static pid_t
-start(struct scratch *f, const char *conf, const char *sock)
-{
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
-
-	g_pid = spawn_ready(argv, P(f, 15, "saksid.log"), O_APPEND, sock);
-	return g_pid;
-}
-
-static void
-stop(pid_t pid)
-{
-	stop_clean(pid);
-	g_pid = -1;
 }
 
 /* An alert of kind 1-3 with at least two evidence entries: its id. */
@@ -510,33 +436,21 @@ test_bundle(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	char sock[256], vkey[512], start_day[16], id_s[24], idx_s[3][24], since_s[24];
-	char until_s[24], *conf, *line, *text;
+	char until_s[24], *text;
 	const char *nik, *officer = NULL, *other;
-	struct secrets all, others;
+	struct tu_secrets all, others;
 	uint64_t alert_entry = 0, alert_id, tmin = UINT64_MAX, tmax = 0;
 	uint32_t nev = 0;
 	size_t acc, len;
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
-	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed 17\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, "17");
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",
-	    P(f, 3, "sup.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 2, "sup.key"), P(f, 3, "sup.pub"),
+	    "spi-1", "supervisor", "*");
 	/* The recipient (a court, the police) makes a box key and hands over its .pub. */
 	RUN(f, &r, 0, "keygen", "--kind", "box", "-o", P(f, 5, "court.key"), "--pub",
 	    P(f, 6, "court.pub"), "--no-passphrase");
@@ -545,12 +459,8 @@ test_bundle(void **state)
 	    P(f, 14, "other.pub"), "--no-passphrase");
 	run_free(&r);
 	/* A second supervisor, who forgets someone (step 5). */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 12, "spv2.key"), "--pub",
-	    P(f, 8, "spv2.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-2",
-	    "--pub", f->path[8], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 12, "spv2.key"),
+	    P(f, 8, "spv2.pub"), "spi-2", "supervisor", "*");
 
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 7, "day.jsonl"), "--seed", "17",
 	    "--start", start_day, "--branches", "1", "--days", "1");
@@ -581,12 +491,8 @@ test_bundle(void **state)
 	secrets_of(&all, NULL, NULL);
 	assert_true(all.n > 100);
 
-	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
-	free(conf);
-	pid = start(f, P(f, 1, "st/saksid.conf"), sock);
+	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
+	saksid_start(SAKSID, f, "-d", f->path[1], sock, P(f, 15, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "17", "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -719,7 +625,7 @@ test_bundle(void **state)
 		secrets_of(&others, NULL, nik);
 		if (find_secret(&others, dec, len) != NULL)
 			fail_msg("the decrypted bundle holds someone else's number");
-		secrets_free(&others);
+		tu_secrets_free(&others);
 		free(dec);
 	}
 	free(text);
@@ -859,7 +765,7 @@ test_bundle(void **state)
 	}
 
 	/* No daemon, no access entry, no file. */
-	stop(pid);
+	saksid_stop(f);
 	unlink(f->path[8]);
 	RUN(f, &r, 2, "bundle", "--config", f->path[1], "--case", "C-2", "--leaf", "1",
 	    "--decrypted", "-k", f->path[2], "-o", f->path[8], "--timeout", "2000");
@@ -871,7 +777,7 @@ test_bundle(void **state)
 	RUN(f, &r, 0, "verify", "--ledger", f->path[9], "--vkey", vkey, "--keyring",
 	    f->path[10]);
 	run_free(&r);
-	secrets_free(&all);
+	tu_secrets_free(&all);
 	free_day();
 	snprintf(g_vkey, sizeof(g_vkey), "%s", vkey);
 }
@@ -1021,17 +927,6 @@ setup(void **state)
 	return scratch_setup(state, "bundle");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
@@ -1041,5 +936,5 @@ main(void)
 		cmocka_unit_test(test_interop),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, scratch_teardown);
 }

@@ -31,7 +31,6 @@
 #include "note.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define ORIGIN "cli-test.saksi.example/log"
 /* A valid event for schemas/events/staff.login.json. */
 #define SUBMIT_TYPE "staff.login"
@@ -39,21 +38,10 @@
 	"\"role\":\"frontliner\",\"method\":\"sso\",\"result\":\"success\"," \
 	"\"terminal_id\":\"counter-1\",\"ip\":\"10.1.2.3\"}"
 
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
-
 static int
 setup(void **state)
 {
 	return scratch_setup(state, "cli");
-}
-
-static int
-teardown(void **state)
-{
-	return scratch_teardown(state);
 }
 
 /* ---- help and usage ---- */
@@ -1143,6 +1131,20 @@ remote_reads(struct scratch *f, const char *url, const char *vkey, const char *k
 }
 
 /*
+ * The start of the tests with a saksid: state_counter with the staff.login payload (vkey
+ * of SAKSI_VKEY_MAX + 1 bytes, url and sock of 256), and saksid running on it without
+ * -d, as systemd runs it.
+ */
+static void
+counter_start(struct scratch *f, char *vkey, char *url, char *sock)
+{
+	need_built(SAKSI, SAKSID);
+	state_counter(SAKSI, f, ORIGIN, SUBMIT_PAYLOAD, vkey, SAKSI_VKEY_MAX + 1, url, 256,
+	    sock, 256);
+	saksid_start(SAKSID, f, NULL, f->path[4], sock, P(f, 5, "saksid.log"), O_TRUNC);
+}
+
+/*
  * The whole path through a real saksid, when the daemon is built: init, keyring, submit
  * (accepted, refused), checkpoint from the daemon, then verify the ledger it wrote.
  */
@@ -1151,26 +1153,10 @@ test_daemon_end_to_end(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf;
-	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
-	pid_t pid;
 	size_t i_len;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping the end-to-end test\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
-	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
-	run_free(&r);
-	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[2] = f->path[4];
-	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	counter_start(f, vkey, url, sock);
 
 	/* A reviewer keeps the checkpoints they see: the empty tree's, then size 1. */
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
@@ -1201,7 +1187,7 @@ test_daemon_end_to_end(void **state)
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
 	run_free(&r);
 	remote_reads(f, url, vkey, f->path[10], f->path[11], f->path[7]);
-	stop_clean(pid);
+	saksid_stop(f);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 2, "st/keyring.json"));
@@ -1264,28 +1250,13 @@ test_daemon_backup(void **state)
 	    "i=$((i+1)); done";
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], *conf;
-	char *argv[] = { (char *)saksid, (char *)"-c", NULL, NULL };
 	char copies[12][300];
 	uint64_t sizes[12];
-	pid_t pid, sub, w;
+	pid_t sub, w;
 	int n = 0, k, st, done = 0, mid = 0;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping the backup test\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
-	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
-	run_free(&r);
-	spit(P(f, 3, "ev.json"), SUBMIT_PAYLOAD, strlen(SUBMIT_PAYLOAD));
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[2] = f->path[4];
-	pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	counter_start(f, vkey, url, sock);
 	P(f, 6, "st/box.pub");
 	P(f, 11, "p.key");
 
@@ -1317,7 +1288,7 @@ test_daemon_backup(void **state)
 		assert_int_equal(waitpid(sub, &st, 0), sub);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		conf = slurp(f->path[7], NULL);
-		stop_clean(pid);
+		saksid_stop(f);
 		fail_msg("the producer failed: %s", conf);
 	}
 	/* Taken with the daemon still running, after the last event: all of them. */
@@ -1333,7 +1304,7 @@ test_daemon_backup(void **state)
 	run_free(&r);
 	RUN(f, &r, 2, "backup", "--ledger", P(f, 9, "nope"), "-o", P(f, 10, "nope-copy"));
 	run_free(&r);
-	stop_clean(pid);
+	saksid_stop(f);
 
 	for (k = 0; k < n; k++) {
 		RUN(f, &r, 0, "verify", "--ledger", copies[k], "--vkey", vkey, "--keyring",
@@ -1351,19 +1322,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keygen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keygen_passphrase, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vkey, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_init, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_submit_unreachable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_daemon_end_to_end, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_daemon_backup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help_and_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_keygen, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_keygen_passphrase, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_vkey, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_keyring, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_init, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_get, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_prove, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_verify, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_submit_unreachable, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_end_to_end, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_backup, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -807,9 +807,9 @@ teardown(void **state)
 	pthread_cond_destroy(&cr->pcv);
 	if (!cr->passed) {
 		/* Keep the state (ledger, saksid.log) of a failed run for whoever looks into it. */
-		char keep[] = "/tmp/saksi-crash-kept-XXXXXX", cmd[256];
+		char keep[64], cmd[256];
 
-		if (mkdtemp(keep) != NULL) {
+		if (tmpdir_make(keep, sizeof(keep), "saksi-crash-kept") == 0) {
 			snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", cr->fx.dir, keep);
 			if (system(cmd) == 0)
 				printf("# the failed run's state is kept in %s\n", keep);

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "note.h"
 #include "schema.h"
+#include "tmpdir.h"
 
 #define FX_UNUSED __attribute__((unused))
 #define FX_NOW 1750000000000ULL  /* the tests' daemon clock */
@@ -180,8 +181,7 @@ fx_init(struct fx *fx, size_t nextra)
 		abort();
 	fx->seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
 	printf("# seed %llu (set SAKSID_TEST_SEED to repeat)\n", (unsigned long long)fx->seed);
-	strcpy(fx->dir, "/tmp/saksid-test-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (tmpdir_make(fx->dir, sizeof(fx->dir), "saksid-test") != 0)
 		abort();
 	fx->box = fx_key(fx->seed, "box", SAKSI_KEY_BOX);
 	fx->other_box = fx_key(fx->seed, "other-box", SAKSI_KEY_BOX);

@@ -20,11 +20,23 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 
+#include <jansson.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+
+#include "bytes.h"
 #include "client.h"
 #include "ledger.h"
+#include "outbox.h"
 #include "rules.h"
 #include "verify.h"
+#include "wire.h"
 
 #define DR_UNUSED __attribute__((unused))
 #define DR_SAKSID SAKSI_BUILD_DIR "/saksid"
@@ -61,6 +73,29 @@ dr_names(const struct fx *fx, char *url, char *alerts_url, char *conf, char *err
 		snprintf(errlog, DR_NAME_LEN, "%s/saksid.log", fx->dir);
 	if (ledger_dir != NULL)
 		snprintf(ledger_dir, DR_NAME_LEN, "%s/state/ledger", fx->dir);
+}
+
+/*
+ * The fixture of a test that runs the built saksid: fx (keys, keyring, its directory),
+ * the names dr_write_conf's config gives in it (dr_names), and the daemon's pid (-1:
+ * none). dr_setup makes it, dr_start and dr_stop run the daemon, dr_teardown kills one
+ * a failed assertion left running and frees the rest. The test writes its keys
+ * (dr_save_keys) and config (dr_write_conf) in between.
+ */
+struct dr {
+	struct fx fx;
+	char url[DR_NAME_LEN], alerts_url[DR_NAME_LEN], conf[DR_NAME_LEN];
+	char errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+	pid_t pid;
+};
+
+/* fx_init (nextra more producer keys), the names, no daemon yet. */
+DR_UNUSED static void
+dr_setup(struct dr *d, size_t nextra)
+{
+	fx_init(&d->fx, nextra);
+	dr_names(&d->fx, d->url, d->alerts_url, d->conf, d->errlog, d->ledger_dir);
+	d->pid = -1;
 }
 
 /* Waits (bounded, 60 s) until the file at path holds `what` and returns its text
@@ -120,9 +155,182 @@ dr_ledger_alerts(const char *ledger_dir, saksi_alert *out, uint64_t *index, size
 	return n;
 }
 
+/* Leaves in the ledger in ledger_dir now: read-only, beside a running saksid as LMDB
+ * allows. */
+DR_UNUSED static uint64_t
+dr_ledger_size(const char *ledger_dir)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	return n;
+}
+
+/* A loopback TCP port nobody listens on right now. */
+DR_UNUSED static int
+dr_free_port(void)
+{
+	struct sockaddr_in si;
+	socklen_t sl = sizeof(si);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&si, 0, sizeof(si));
+	si.sin_family = AF_INET;
+	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
+		abort();
+	port = ntohs(si.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * The op-1 submission of items[0..n) as it goes on the wire (FORMATS.md: version,
+ * op, count, then each item's envelope and sealed disclosures, u32-length-prefixed),
+ * built by hand and not by the client library, so that the tests fix the bytes.
+ * malloc'd; its length in *len.
+ */
+DR_UNUSED static uint8_t *
+dr_submit_req(const struct fx_item *items, size_t n, size_t *len)
+{
+	size_t off = 4;
+	uint8_t *req;
+
+	*len = 4;
+	for (size_t i = 0; i < n; i++)
+		*len += 8 + items[i].env_len + items[i].sealed_len;
+	assert_non_null(req = malloc(*len));
+	req[0] = 1;
+	req[1] = SAKSI_OP_SUBMIT;
+	saksi_put_u16(req + 2, (uint16_t)n);
+	for (size_t i = 0; i < n; i++) {
+		saksi_put_u32(req + off, (uint32_t)items[i].env_len);
+		memcpy(req + off + 4, items[i].env, items[i].env_len);
+		off += 4 + items[i].env_len;
+		saksi_put_u32(req + off, (uint32_t)items[i].sealed_len);
+		if (items[i].sealed_len > 0)
+			memcpy(req + off + 4, items[i].sealed, items[i].sealed_len);
+		off += 4 + items[i].sealed_len;
+	}
+	return req;
+}
+
+/* One request to url over a fresh REQ socket, with a bounded wait (60 s) for the
+ * answer: returns the reply (malloc'd, NUL-terminated), its length in *rlen. Fails the
+ * test if none comes. */
+DR_UNUSED static uint8_t *
+dr_rpc(const char *url, const void *req, size_t len, size_t *rlen)
+{
+	int s = nn_socket(AF_SP, NN_REQ), to = 60000, max = -1, n;
+	void *buf = NULL;
+	uint8_t *reply;
+
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	n = nn_recv(s, &buf, NN_MSG, 0);
+	if (n < 0)
+		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
+	assert_non_null(reply = malloc((size_t)n + 1));
+	memcpy(reply, buf, (size_t)n);
+	reply[n] = 0;
+	nn_freemsg(buf);
+	nn_close(s);
+	*rlen = (size_t)n;
+	return reply;
+}
+
+/* Submits the one item fi to url by hand (dr_submit_req, dr_rpc) and checks the
+ * answer's framing; returns the item's result code, its text into text (NULL: not
+ * wanted). */
+DR_UNUSED static int
+dr_submit1(const char *url, const struct fx_item *fi, char *text, size_t textlen)
+{
+	size_t len, rlen, tl;
+	uint8_t *req = dr_submit_req(fi, 1, &len), *r;
+	int code;
+
+	r = dr_rpc(url, req, len, &rlen);
+	free(req);
+	assert_true(rlen >= 10);
+	assert_int_equal(r[0], 1);
+	assert_int_equal(r[1], SAKSI_OP_SUBMIT);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(saksi_get_u16(r + 3), 1);
+	code = r[5];
+	tl = saksi_get_u32(r + 6);
+	assert_int_equal(rlen, 10 + tl);
+	if (text != NULL)
+		snprintf(text, textlen, "%.*s", (int)tl, (const char *)r + 10);
+	free(r);
+	return code;
+}
+
+/*
+ * Adds the key k to fx->keyring_json (fx->kr, which the in-process ingest holds, is
+ * left as it was): name, role, branch, revoked at revoked_ms (0: never), after the
+ * role itself (its events role.*) if the keyring has none yet. dr_save_keys with
+ * DR_KEYRING then writes it.
+ */
+DR_UNUSED static void
+dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const char *role,
+               const char *branch, uint64_t revoked_ms)
+{
+	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *roles, *e;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
+	saksi_pubkey pub;
+
+	assert_non_null(root);
+	roles = json_object_get(root, "roles");
+	if (json_object_get(roles, role) == NULL) {
+		snprintf(events, sizeof(events), "%s.*", role);
+		assert_int_equal(json_object_set_new(roles, role, json_pack("[s]", events)), 0);
+	}
+	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key_id", hex, "public_key",
+	              b64, "role", role, "branch", branch);
+	assert_non_null(e);
+	json_object_set_new(e, "revoked_ms", revoked_ms != 0 ?
+	                    json_integer((json_int_t)revoked_ms) : json_null());
+	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
+	free(fx->keyring_json);
+	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+}
+
+/* A signing key of fx's seed (fx_key with label), saved at fx->dir/file, that path
+ * into path (DR_NAME_LEN bytes; NULL: not wanted). The caller frees the key. */
+DR_UNUSED static saksi_seckey *
+dr_new_key(const struct fx *fx, const char *label, const char *file, char *path)
+{
+	saksi_seckey *k = fx_key(fx->seed, label, SAKSI_KEY_SIGN);
+	char p[DR_NAME_LEN];
+
+	snprintf(p, sizeof(p), "%s/%s", fx->dir, file);
+	assert_int_equal(saksi_seckey_save(k, p, NULL, label), SAKSI_OK);
+	if (path != NULL)
+		memcpy(path, p, sizeof(p));
+	return k;
+}
+
 /* What dr_save_keys writes besides log.key, box.key and store.key. */
 #define DR_INDEX_KEY 0x01  /* index.key: fx_key(seed, "index"), detection on */
 #define DR_KEYRING 0x02    /* keyring.json: fx->keyring_json as it is now */
+#define DR_BOX_PUB 0x04    /* box.pub: the box key's public half, for producers */
 
 /* The daemon's key files in fx->dir, under the names dr_write_conf's config gives. */
 DR_UNUSED static void
@@ -147,6 +355,10 @@ dr_save_keys(const struct fx *fx, int what)
 	if (what & DR_KEYRING) {
 		snprintf(path, sizeof(path), "%s/keyring.json", fx->dir);
 		fx_write(path, fx->keyring_json, strlen(fx->keyring_json), 0644);
+	}
+	if (what & DR_BOX_PUB) {
+		snprintf(path, sizeof(path), "%s/box.pub", fx->dir);
+		assert_int_equal(saksi_pubkey_save(&fx->box_pub, path, "test box key"), SAKSI_OK);
 	}
 }
 
@@ -339,6 +551,135 @@ dr_await_ready(const char *url, const saksi_note_verifier *log, pid_t *pid,
 	saksi_client_close(c);
 	if (polls == DR_READY_POLLS)
 		fail_msg("saksid did not answer; see %s", errlog);
+}
+
+/* Starts saksid on d's config and waits until it answers at d->url (an empty log's
+ * refusal is an answer). */
+DR_UNUSED static void
+dr_start(struct dr *d)
+{
+	d->pid = dr_saksid_start(d->conf, d->errlog, NULL);
+	dr_await_ready(d->url, &d->fx.v, &d->pid, d->errlog, 1);
+}
+
+/* Sends the saksid *pid sig and reaps it (*pid is then -1); stopped with SIGTERM, it
+ * must have exited 0 (its log is errlog). */
+DR_UNUSED static void
+dr_stop_pid(pid_t *pid, int sig, const char *errlog)
+{
+	int st;
+
+	assert_true(*pid > 0);
+	assert_int_equal(kill(*pid, sig), 0);
+	assert_int_equal(waitpid(*pid, &st, 0), *pid);
+	*pid = -1;
+	if (sig == SIGTERM && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		fail_msg("saksid did not stop cleanly on SIGTERM (status %d); see %s", st,
+		         errlog);
+}
+
+/* dr_stop_pid for d's daemon. */
+DR_UNUSED static void
+dr_stop(struct dr *d, int sig)
+{
+	dr_stop_pid(&d->pid, sig, d->errlog);
+}
+
+/* The teardown's end of dr_setup: kills a daemon left running, frees fx, removes its
+ * directory. */
+DR_UNUSED static void
+dr_teardown(struct dr *d)
+{
+	dr_kill(&d->pid);
+	fx_free(&d->fx);
+}
+
+/* dr_teardown as a cmocka teardown, for the struct dr the setup left in *state. */
+DR_UNUSED static int
+dr_cmocka_teardown(void **state)
+{
+	dr_teardown(*state);
+	return 0;
+}
+
+/* ---- a state directory on a small tmpfs: the disk-full tests ---- */
+
+/*
+ * Mounts a tmpfs of `size` ("8m") on dir, in a mount namespace of this process's own
+ * when it may make one (before any thread exists: the tmpfs then goes with the process
+ * even if it dies before its teardown unmounts it). Skips the test where no tmpfs can be
+ * mounted: `who` (the test) needs root.
+ */
+DR_UNUSED static void
+dr_tmpfs_mount(const char *dir, const char *size, const char *who)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+	if (unshare(CLONE_NEWNS) == 0) {
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			fail_msg("cannot make our mounts private: %s", strerror(errno));
+		printf("# in a mount namespace of our own\n");
+	} else
+		printf("# no mount namespace of our own (%s): teardown unmounts\n",
+		       strerror(errno));
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+		printf("# cannot mount a tmpfs on %s (%s): %s needs root\n", dir, strerror(errno),
+		       who);
+		skip();
+	}
+}
+
+/* The teardown's end of dr_tmpfs_mount: unmounts dir, or detaches it if it is busy. */
+DR_UNUSED static void
+dr_tmpfs_umount(const char *dir)
+{
+	if (umount(dir) != 0) {
+		fprintf(stderr, "umount %s: %s; detaching it\n", dir, strerror(errno));
+		umount2(dir, MNT_DETACH);
+	}
+}
+
+/* Fills the file system of path with the file path until ENOSPC, in writes of `block`
+ * bytes (at most 64 KiB: how finely it fills), then frees `keep` bytes of it. */
+DR_UNUSED static void
+dr_fill_disk(const char *path, off_t keep, size_t block)
+{
+	static const char zeros[64 * 1024];
+	off_t size = 0;
+	ssize_t w;
+	int fd;
+
+	assert_true(block > 0 && block <= sizeof(zeros));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	while ((w = write(fd, zeros, block)) > 0)
+		size += w;
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(ftruncate(fd, size > keep ? size - keep : 0), 0);
+	close(fd);
+}
+
+/* A producer of fx's queue key: a client of url that checks receipts against the log's
+ * key, and its outbox in ob_dir. */
+DR_UNUSED static void
+dr_producer_open(const struct fx *fx, const char *url, const char *ob_dir, saksi_client **cl,
+                 saksi_outbox **ob)
+{
+	saksi_client_opts co;
+	saksi_outbox_opts oo;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_log = &fx->v;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, cl), SAKSI_OK);
+	memset(&oo, 0, sizeof(oo));
+	oo.ob_log = &fx->v;
+	oo.ob_key = fx->prod[FX_QUEUE];
+	oo.ob_box_pk = fx->box_pub.pk_key;
+	oo.ob_schemas = fx->sc;
+	assert_int_equal(saksi_outbox_open(ob_dir, &oo, ob), SAKSI_OK);
 }
 
 #endif

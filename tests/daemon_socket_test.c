@@ -35,9 +35,7 @@
 #define PER_BATCH 8
 #define SAKSID SAKSI_BUILD_DIR "/saksid"
 
-static struct fx fx;
-static char url[256], conf[256], errlog[256], ledger_dir[256];
-static pid_t daemon_pid = -1;
+static struct dr sd;
 static uint64_t indices[NTHREADS * BATCHES * PER_BATCH];
 static int tcp_port;
 static char *ck_after_producers;
@@ -46,7 +44,7 @@ static size_t ck_after_producers_len;
 static void
 path_in(char *out, size_t outlen, const char *name)
 {
-	snprintf(out, outlen, "%s/%s", fx.dir, name);
+	snprintf(out, outlen, "%s/%s", sd.fx.dir, name);
 }
 
 static void
@@ -68,7 +66,7 @@ write_conf(const char *name, const char *extra)
 static pid_t
 spawn(const char *confpath)
 {
-	return dr_saksid_start(confpath, errlog, NULL);
+	return dr_saksid_start(confpath, sd.errlog, NULL);
 }
 
 static int
@@ -81,58 +79,14 @@ wait_exit(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-/* One request over a fresh REQ socket; *reply malloc'd. Returns the reply length. */
+/* One request to the daemon (dr_rpc); *reply malloc'd. Returns the reply length. */
 static size_t
 rpc(const void *req, size_t len, uint8_t **reply)
 {
-	int s = nn_socket(AF_SP, NN_REQ), to = 30000, max = -1, n;
-	void *buf = NULL;
+	size_t rlen;
 
-	assert_true(s >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	n = nn_recv(s, &buf, NN_MSG, 0);
-	if (n < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	*reply = malloc((size_t)n + 1);
-	memcpy(*reply, buf, (size_t)n);
-	(*reply)[n] = 0;
-	nn_freemsg(buf);
-	nn_close(s);
-	return (size_t)n;
-}
-
-/* Sends one item; returns its result code, text into text (NUL-terminated). */
-static int
-submit1(const struct fx_item *fi, char *text, size_t textlen)
-{
-	size_t len = 4 + 8 + fi->env_len + fi->sealed_len, rlen, tl;
-	uint8_t *req = malloc(len), *r;
-	int code;
-
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, 1);
-	saksi_put_u32(req + 4, (uint32_t)fi->env_len);
-	memcpy(req + 8, fi->env, fi->env_len);
-	saksi_put_u32(req + 8 + fi->env_len, (uint32_t)fi->sealed_len);
-	if (fi->sealed_len > 0)
-		memcpy(req + 12 + fi->env_len, fi->sealed, fi->sealed_len);
-	rlen = rpc(req, len, &r);
-	free(req);
-	assert_true(rlen >= 10);
-	assert_int_equal(r[0], 1);
-	assert_int_equal(r[1], SAKSI_OP_SUBMIT);
-	assert_int_equal(r[2], 0);
-	assert_int_equal(saksi_get_u16(r + 3), 1);
-	code = r[5];
-	tl = saksi_get_u32(r + 6);
-	assert_int_equal(rlen, 10 + tl);
-	snprintf(text, textlen, "%.*s", (int)tl, (const char *)r + 10);
-	free(r);
-	return code;
+	*reply = dr_rpc(sd.url, req, len, &rlen);
+	return rlen;
 }
 
 /* A request that is refused as a whole: returns its status. */
@@ -161,7 +115,7 @@ checkpoint(char **note, size_t *note_len)
 
 	assert_true(rlen > 3);
 	assert_int_equal(r[2], 0);
-	assert_int_equal(saksi_checkpoint_open((char *)r + 3, rlen - 3, &fx.v, &ck), SAKSI_OK);
+	assert_int_equal(saksi_checkpoint_open((char *)r + 3, rlen - 3, &sd.fx.v, &ck), SAKSI_OK);
 	if (note != NULL) {
 		*note = strndup((char *)r + 3, rlen - 3);
 		*note_len = rlen - 3;
@@ -189,34 +143,14 @@ get_leaf(uint64_t index, size_t *len)
 	return leaf;
 }
 
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in si;
-	socklen_t sl = sizeof(si);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&si, 0, sizeof(si));
-	si.sin_family = AF_INET;
-	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
-		abort();
-	port = ntohs(si.sin_port);
-	close(fd);
-	return port;
-}
-
 static int
 setup(void **state)
 {
 	(void)state;
 
-	fx_init(&fx, NTHREADS);
-	tcp_port = free_port();
-	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_KEYRING);
+	dr_setup(&sd, NTHREADS);
+	tcp_port = dr_free_port();
+	dr_save_keys(&sd.fx, DR_KEYRING);
 	write_conf("saksid.conf", "");
 	return 0;
 }
@@ -225,9 +159,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	dr_kill(&daemon_pid);
 	free(ck_after_producers);
-	fx_free(&fx);
+	dr_teardown(&sd);
 	return 0;
 }
 
@@ -240,9 +173,9 @@ test_start_refusals(void **state)
 	/* A key file others may read: exit 1, and the message says what to do. */
 	path_in(path, sizeof(path), "log.key");
 	chmod(path, 0644);
-	assert_int_equal(wait_exit(spawn(conf)), 1);
+	assert_int_equal(wait_exit(spawn(sd.conf)), 1);
 	chmod(path, 0600);
-	log = fx_read(errlog, NULL);
+	log = fx_read(sd.errlog, NULL);
 	assert_non_null(log);
 	assert_non_null(strstr(log, "is readable by others; run chmod 600"));
 	free(log);
@@ -251,7 +184,7 @@ test_start_refusals(void **state)
 	write_conf("bad.conf", "colour = blue\n");
 	path_in(path, sizeof(path), "bad.conf");
 	assert_int_equal(wait_exit(spawn(path)), 1);
-	log = fx_read(errlog, NULL);
+	log = fx_read(sd.errlog, NULL);
 	assert_non_null(strstr(log, "bad.conf:14: unknown key \"colour\""));
 	free(log);
 
@@ -267,7 +200,7 @@ test_start_refusals(void **state)
 		fx_write(path, text, strlen(text), 0644);
 	}
 	assert_int_equal(wait_exit(spawn(path)), 1);
-	log = fx_read(errlog, NULL);
+	log = fx_read(sd.errlog, NULL);
 	assert_non_null(strstr(log, "is a BOX key; it must be a SIGN key"));
 	free(log);
 
@@ -283,7 +216,7 @@ test_start_refusals(void **state)
 		assert_int_equal(wait_exit(pid), 1);
 	}
 
-	daemon_pid = spawn(conf);
+	sd.pid = spawn(sd.conf);
 	/* Ready once it answers; a new log has signed its empty tree at start. */
 	{
 		static const uint8_t req[2] = { 1, SAKSI_OP_CHECKPOINT };
@@ -307,11 +240,11 @@ producer(void *arg)
 	char *payload = fx_payload("queue.booking.created", NULL);
 
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = fx.prod[FX_NFIXED + pa->t];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_url = sd.url;
+	co.co_key = sd.fx.prod[FX_NFIXED + pa->t];
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 30000;
 	if (saksi_client_open(&co, &c) != SAKSI_OK) {
 		pa->bad = -1;
@@ -385,7 +318,7 @@ static void
 test_hostile(void **state)
 {
 	struct fx_item fi, ok5;
-	saksi_seckey *stranger = fx_key(fx.seed, "stranger", SAKSI_KEY_SIGN);
+	saksi_seckey *stranger = fx_key(sd.fx.seed, "stranger", SAKSI_KEY_SIGN);
 	saksi_checkpoint before, after;
 	char text[1024], receipt[4096];
 	uint64_t now = wall_ms(), events = 0;
@@ -394,64 +327,64 @@ test_hostile(void **state)
 
 	before = checkpoint(NULL, NULL);
 
-	fx_booking(&fx, FX_QUEUE, 5, now, &ok5);
-	assert_int_equal(submit1(&ok5, receipt, sizeof(receipt)), SAKSI_R_ACCEPTED);
+	fx_booking(&sd.fx, FX_QUEUE, 5, now, &ok5);
+	assert_int_equal(dr_submit1(sd.url, &ok5, receipt, sizeof(receipt)), SAKSI_R_ACCEPTED);
 	assert_non_null(strstr(receipt, "c2sp.org/tlog-proof@v1\n"));
 
-	fx_booking(&fx, FX_QUEUE, 6, now, &fi);
+	fx_booking(&sd.fx, FX_QUEUE, 6, now, &fi);
 	fi.env[fi.env_len - 1] ^= 1;
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_SIGNATURE);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_SIGNATURE);
 	assert_non_null(strstr(text, "signature"));
 	fx_item_free(&fi);
 
 	p = fx_payload("queue.booking.created", NULL);
-	fx_build(&fx, stranger, "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_UNKNOWN_KEY);
+	fx_build(&sd.fx, stranger, "queue.booking.created", p, 1, now, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_UNKNOWN_KEY);
 	fx_item_free(&fi);
-	fx_build(&fx, fx.prod[FX_REVOKED], "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_REVOKED_KEY);
+	fx_build(&sd.fx, sd.fx.prod[FX_REVOKED], "queue.booking.created", p, 1, now, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_REVOKED_KEY);
 	fx_item_free(&fi);
-	fx_build(&fx, fx.prod[FX_STAFF], "queue.booking.created", p, 1, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_ROLE);
+	fx_build(&sd.fx, sd.fx.prod[FX_STAFF], "queue.booking.created", p, 1, now, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_ROLE);
 	fx_item_free(&fi);
 	free(p);
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", NULL };
 		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_BRANCH);
+		fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
+		assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_BRANCH);
 		fx_item_free(&fi);
 		free(p);
 	}
 	{
 		const char *set[] = { "slot_hour", "#25", NULL };
 		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_SCHEMA);
+		fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, 7, now, &fi);
+		assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_SCHEMA);
 		fx_item_free(&fi);
 		free(p);
 	}
-	fx_booking(&fx, FX_QUEUE, 7, now, &fi);
-	fx_seal(fx.prod[FX_QUEUE], fx.other_box_pub.pk_key, &fi, fi.disc);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_DISCLOSURE);
+	fx_booking(&sd.fx, FX_QUEUE, 7, now, &fi);
+	fx_seal(sd.fx.prod[FX_QUEUE], sd.fx.other_box_pub.pk_key, &fi, fi.disc);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_DISCLOSURE);
 	fx_item_free(&fi);
 
 	/* Replay, equivocation, duplicate, clock skew. */
-	fx_booking(&fx, FX_QUEUE, 3, now, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_REPLAY);
+	fx_booking(&sd.fx, FX_QUEUE, 3, now, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_REPLAY);
 	fx_item_free(&fi);
-	fx_booking(&fx, FX_QUEUE, 5, now + 1, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_EQUIVOCATION);
+	fx_booking(&sd.fx, FX_QUEUE, 5, now + 1, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_EQUIVOCATION);
 	fx_item_free(&fi);
-	assert_int_equal(submit1(&ok5, text, sizeof(text)), SAKSI_R_DUPLICATE);
+	assert_int_equal(dr_submit1(sd.url, &ok5, text, sizeof(text)), SAKSI_R_DUPLICATE);
 	assert_non_null(strstr(text, "\nindex "));
 	{
 		/* The same index as the first receipt. */
 		const char *a = strstr(receipt, "\nindex "), *b = strstr(text, "\nindex ");
 		assert_int_equal(strtoull(a + 7, NULL, 10), strtoull(b + 7, NULL, 10));
 	}
-	fx_booking(&fx, FX_QUEUE, 8, now - 86400000, &fi);
-	assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_CLOCK_SKEW);
+	fx_booking(&sd.fx, FX_QUEUE, 8, now - 86400000, &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_CLOCK_SKEW);
 	fx_item_free(&fi);
 
 	/* Malformed items and requests. */
@@ -461,7 +394,7 @@ test_hostile(void **state)
 		memset(junk, 0xee, sizeof(junk));
 		fi.env = junk;
 		fi.env_len = sizeof(junk);
-		assert_int_equal(submit1(&fi, text, sizeof(text)), SAKSI_R_PARSE);
+		assert_int_equal(dr_submit1(sd.url, &fi, text, sizeof(text)), SAKSI_R_PARSE);
 	}
 	{
 		static const uint8_t empty[1] = { 0 };
@@ -533,7 +466,7 @@ raw_stream(int tcp, const void *bytes, size_t len)
 	} else {
 		memset(&su, 0, sizeof(su));
 		su.sun_family = AF_UNIX;
-		snprintf(su.sun_path, sizeof(su.sun_path), "%s/ingest.sock", fx.dir);
+		snprintf(su.sun_path, sizeof(su.sun_path), "%s/ingest.sock", sd.fx.dir);
 		assert_int_equal(connect(fd, (struct sockaddr *)&su, sizeof(su)), 0);
 	}
 	assert_int_equal(write(fd, bytes, len), (ssize_t)len);
@@ -599,8 +532,8 @@ test_read_ops(void **state)
 	saksi_hash h, proof[SAKSI_MERKLE_MAX_PROOF];
 	(void)state;
 
-	assert_int_equal(saksi_checkpoint_open(ck_after_producers, ck_after_producers_len, &fx.v,
-	                                       &a), SAKSI_OK);
+	assert_int_equal(saksi_checkpoint_open(ck_after_producers, ck_after_producers_len,
+	                                       &sd.fx.v, &a), SAKSI_OK);
 	b = checkpoint(NULL, NULL);
 
 	/* Inclusion of leaf 7 in the latest checkpoint (size 0 = latest). */
@@ -616,14 +549,14 @@ test_read_ops(void **state)
 	assert_memory_equal(tp->tp_extra, leaf, SAKSI_LEAF_HDR);
 	saksi_merkle_leaf_hash(h, leaf, llen);
 	free(leaf);
-	assert_int_equal(saksi_tlog_proof_verify(tp, &fx.v, h, NULL), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_verify(tp, &sd.fx.v, h, NULL), SAKSI_OK);
 	/* ... and in the older checkpoint, by its size. */
 	saksi_put_u64(req + 10, a.ck_size);
 	rlen = rpc(req, 18, &r);
 	assert_int_equal(r[2], 0);
 	assert_int_equal(saksi_tlog_proof_parse((char *)r + 3, rlen - 3, tp), SAKSI_OK);
 	free(r);
-	assert_int_equal(saksi_tlog_proof_verify(tp, &fx.v, h, NULL), SAKSI_OK);
+	assert_int_equal(saksi_tlog_proof_verify(tp, &sd.fx.v, h, NULL), SAKSI_OK);
 	/* A size with no checkpoint, an index past it. */
 	saksi_put_u64(req + 10, a.ck_size - 1);
 	assert_int_equal(status_of(req, 18), SAKSI_R_PARSE);
@@ -670,10 +603,10 @@ test_stop_and_verify(void **state)
 	size_t note_len;
 	(void)state;
 
-	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
-	assert_int_equal(wait_exit(daemon_pid), 0);
-	daemon_pid = -1;
-	log = fx_read(errlog, NULL);
+	assert_int_equal(kill(sd.pid, SIGTERM), 0);
+	assert_int_equal(wait_exit(sd.pid), 0);
+	sd.pid = -1;
+	log = fx_read(sd.errlog, NULL);
 	printf("# saksid's log:\n%s", log);
 	assert_non_null(strstr(log, "started: origin " FX_ORIGIN));
 	assert_non_null(strstr(log, "stopping on SIGTERM"));
@@ -686,12 +619,12 @@ test_stop_and_verify(void **state)
 	/* The whole ledger: a hash chain and a tree that match the latest checkpoint. */
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	assert_int_equal(saksi_ledger_ckpt_latest(t, &ck_size, &note, &note_len), SAKSI_OK);
 	assert_int_equal(ck_size, size);
-	assert_int_equal(saksi_checkpoint_open(note, note_len, &fx.v, &ck), SAKSI_OK);
+	assert_int_equal(saksi_checkpoint_open(note, note_len, &sd.fx.v, &ck), SAKSI_OK);
 	free(note);
 	saksi_merkle_range_init(&mr);
 	for (uint64_t i = 0; i < size; i++) {

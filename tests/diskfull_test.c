@@ -67,19 +67,6 @@ start_daemon(struct df *d)
 }
 
 static void
-stop_daemon(struct df *d)
-{
-	int st;
-
-	assert_true(d->pid > 0);
-	assert_int_equal(kill(d->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
-	d->pid = -1;
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
-static void
 assert_alive(struct df *d)
 {
 	if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
@@ -242,74 +229,21 @@ check_ledger(struct df *d)
 }
 
 static void
-open_producer(struct df *d)
-{
-	saksi_client_opts co;
-	saksi_outbox_opts oo;
-
-	memset(&co, 0, sizeof(co));
-	co.co_url = d->url;
-	co.co_log = &d->fx.v;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &d->cl), SAKSI_OK);
-	memset(&oo, 0, sizeof(oo));
-	oo.ob_log = &d->fx.v;
-	oo.ob_key = d->fx.prod[FX_QUEUE];
-	oo.ob_box_pk = d->fx.box_pub.pk_key;
-	oo.ob_schemas = d->fx.sc;
-	assert_int_equal(saksi_outbox_open(d->ob_dir, &oo, &d->ob), SAKSI_OK);
-}
-
-/* Fills the tmpfs with a file until ENOSPC, then frees `keep` bytes of it. */
-static void
-fill_disk(struct df *d, off_t keep)
-{
-	static const char block[64 * 1024];
-	off_t size = 0;
-	ssize_t w;
-	int fd;
-
-	fd = open(d->filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	while ((w = write(fd, block, sizeof(block))) > 0)
-		size += w;
-	assert_int_equal(errno, ENOSPC);
-	assert_int_equal(ftruncate(fd, size > keep ? size - keep : 0), 0);
-	close(fd);
-}
-
-static void
 test_disk_full(void **state)
 {
 	struct df *d = *state;
-	char msg[256], line[512], opts[64];
+	char msg[256], line[512];
 
-	snprintf(opts, sizeof(opts), "size=%s,mode=0700", TMPFS_SIZE);
-	/*
-	 * In a mount namespace of our own (before any thread exists), the tmpfs goes away
-	 * with this process even if it dies before teardown unmounts it.
-	 */
-	if (unshare(CLONE_NEWNS) == 0) {
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-			fail_msg("cannot make our mounts private: %s", strerror(errno));
-		printf("# in a mount namespace of our own\n");
-	} else
-		printf("# no mount namespace of our own (%s): teardown unmounts\n",
-		       strerror(errno));
-	if (mount("tmpfs", d->state, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
-		printf("# cannot mount a tmpfs on %s (%s): the disk-full test needs root\n",
-		       d->state, strerror(errno));
-		skip();
-	}
+	dr_tmpfs_mount(d->state, TMPFS_SIZE, "the disk-full test");
 	d->mounted = 1;
 	write_conf(d, 1024);   /* the map is far bigger than the disk */
 	start_daemon(d);
-	open_producer(d);
+	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
 
 	/* A few events go in, then the disk is nearly full and the ledger fills the rest. */
 	enqueue(d, 10);
 	flush_all(d);
-	fill_disk(d, 256 * 1024);
+	dr_fill_disk(d->filler, 256 * 1024, 64 * 1024);
 	fill_until_refused(d, msg, sizeof(msg));
 	printf("# disk full after %zu receipts: \"%s\"\n", d->n, msg);
 	assert_non_null(strstr(msg, "full"));
@@ -326,14 +260,14 @@ test_disk_full(void **state)
 
 	/* Full again, and saksid restarted while the disk is full: it comes up, refuses
 	 * cleanly, and resumes once space is back. */
-	fill_disk(d, 128 * 1024);
+	dr_fill_disk(d->filler, 128 * 1024, 64 * 1024);
 	fill_until_refused(d, msg, sizeof(msg));
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 	start_daemon(d);
 	still_refused(d, 2);
 	assert_int_equal(unlink(d->filler), 0);
 	flush_all(d);
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 	/* What the operator saw in the log. */
 	snprintf(line, sizeof(line), "failed");
 	assert_int_equal(fx_file_contains(d->errlog, line), 1);
@@ -348,7 +282,7 @@ test_map_full(void **state)
 
 	write_conf(d, 1);
 	start_daemon(d);
-	open_producer(d);
+	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
 	fill_until_refused(d, msg, sizeof(msg));
 	printf("# map full after %zu receipts: \"%s\"\n", d->n, msg);
 	assert_non_null(strstr(msg, "full"));
@@ -363,13 +297,13 @@ test_map_full(void **state)
 		free(note);
 	}
 	/* The operator raises map_size_mb and restarts: the outbox delivers the rest. */
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 	write_conf(d, 16);
 	start_daemon(d);
 	flush_all(d);
 	enqueue(d, 50);
 	flush_all(d);
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 	check_ledger(d);
 }
 
@@ -402,10 +336,8 @@ teardown(void **state)
 	saksi_outbox_close(d->ob);
 	saksi_client_close(d->cl);
 	dr_kill(&d->pid);
-	if (d->mounted && umount(d->state) != 0) {
-		fprintf(stderr, "umount %s: %s; detaching it\n", d->state, strerror(errno));
-		umount2(d->state, MNT_DETACH);
-	}
+	if (d->mounted)
+		dr_tmpfs_umount(d->state);
 	for (size_t i = 0; i < d->n; i++)
 		free(d->env[i]);
 	fx_free(&d->fx);

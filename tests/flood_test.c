@@ -50,9 +50,8 @@
 #define RAW_CONNS 8              /* plain sockets that claim a large message, then wait:
                                     they keep their fds, so fewer than MAX_CONNS */
 
-static struct fx fx;
-static char url[256], conf[256], errlog[256], sockpath[100];
-static pid_t daemon_pid = -1;
+static struct dr sd;
+static char sockpath[100];
 
 #ifdef __SANITIZE_ADDRESS__
 /* ASan keeps freed memory in quarantine (256 MiB by default): bounded, but it would be
@@ -88,8 +87,8 @@ client(void)
 	saksi_client *c = NULL;
 
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_log = &fx.v;
+	co.co_url = sd.url;
+	co.co_log = &sd.fx.v;
 	co.co_timeout_ms = 120000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	return c;
@@ -152,9 +151,9 @@ await_up(void)
 		size_t len;
 		saksi_err e;
 
-		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(sd.pid, NULL, WNOHANG), 0);
 		memset(&co, 0, sizeof(co));
-		co.co_url = url;
+		co.co_url = sd.url;
 		co.co_timeout_ms = 1000;
 		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 		e = saksi_client_status(c, &text, &len);
@@ -172,13 +171,10 @@ setup(void **state)
 {
 	(void)state;
 
-	fx_init(&fx, 0);
-	snprintf(sockpath, sizeof(sockpath), "%s/ingest.sock", fx.dir);
-	snprintf(url, sizeof(url), "ipc://%s", sockpath);
-	snprintf(conf, sizeof(conf), "%s/saksid.conf", fx.dir);
-	snprintf(errlog, sizeof(errlog), "%s/saksid.log", fx.dir);
-	dr_save_keys(&fx, DR_KEYRING);
-	dr_write_conf(conf,
+	dr_setup(&sd, 0);
+	snprintf(sockpath, sizeof(sockpath), "%s/ingest.sock", sd.fx.dir);
+	dr_save_keys(&sd.fx, DR_KEYRING);
+	dr_write_conf(sd.conf,
 	              "group_wait_us = 0\n"
 	              "workers = 2\n"
 	              "map_size_mb = 256\n"
@@ -187,7 +183,7 @@ setup(void **state)
 	              "max_inflight_per_key = %d\n"
 	              "max_connections = %d\n",
 	              QUEUE_MB, QUEUE_REQS, SHARE, MAX_CONNS);
-	daemon_pid = dr_saksid_start(conf, errlog, DAEMON_ENV);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, DAEMON_ENV);
 	await_up();
 	return 0;
 }
@@ -198,17 +194,17 @@ teardown(void **state)
 	int st;
 	(void)state;
 
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+	if (sd.pid > 0) {
+		kill(sd.pid, SIGTERM);
+		assert_int_equal(waitpid(sd.pid, &st, 0), sd.pid);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			char *log = fx_read(errlog, NULL);
+			char *log = fx_read(sd.errlog, NULL);
 			printf("# saksid's log:\n%s", log != NULL ? log : "");
 			free(log);
 			fail_msg("saksid did not stop cleanly (status %d)", st);
 		}
 	}
-	fx_free(&fx);
+	fx_free(&sd.fx);
 	return 0;
 }
 
@@ -230,7 +226,7 @@ bookings(size_t prod, uint64_t seq0, size_t n)
 	if (fi == NULL)
 		abort();
 	for (size_t i = 0; i < n; i++)
-		fx_booking(&fx, prod, seq0 + i, wall_ms(), &fi[i]);
+		fx_booking(&sd.fx, prod, seq0 + i, wall_ms(), &fi[i]);
 	return fi;
 }
 
@@ -296,8 +292,8 @@ flood_main(void *arg)
 
 	/* No cmocka assertion in a thread: it would jump across threads. */
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_log = &fx.v;
+	co.co_url = sd.url;
+	co.co_log = &sd.fx.v;
 	co.co_timeout_ms = 120000;
 	if (saksi_client_open(&co, &c) != SAKSI_OK) {
 		f->err = 1;
@@ -402,7 +398,7 @@ junk_main(void *arg)
 	nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &to, sizeof(to));
 	to = 300000;   /* no resend behind our back */
 	nn_setsockopt(s, NN_REQ, NN_REQ_RESEND_IVL, &to, sizeof(to));
-	if (nn_connect(s, url) < 0) {
+	if (nn_connect(s, sd.url) < 0) {
 		j->err = 1;
 		free(req);
 		return NULL;
@@ -521,7 +517,7 @@ test_flood_memory(void **state)
 	size_t env_len, sealed_len;
 	(void)state;
 
-	base_kb = proc_kb(daemon_pid, "VmHWM");
+	base_kb = proc_kb(sd.pid, "VmHWM");
 	/*
 	 * What saksid may hold at once, from its config: the queue (queue_mb, request bytes
 	 * and their item records), one message in flight per connection it accepts
@@ -544,7 +540,7 @@ test_flood_memory(void **state)
 			nraw++;
 	for (size_t i = 0; i < JUNK_CONNS; i++) {
 		jk[i].no = i;
-		jk[i].seed = fx.seed + i;
+		jk[i].seed = sd.fx.seed + i;
 		jk[i].items_refused = 0;
 		jk[i].err = 0;
 		assert_int_equal(pthread_create(&jk[i].t, NULL, junk_main, &jk[i]), 0);
@@ -559,14 +555,14 @@ test_flood_memory(void **state)
 	for (int i = 0; i < nraw; i++)
 		close(raw[i]);
 
-	hwm_kb = proc_kb(daemon_pid, "VmHWM");
+	hwm_kb = proc_kb(sd.pid, "VmHWM");
 	printf("# %d raw connections held, %d junk connections x %d requests; peak RSS "
 	       "%llu kB (bound %llu kB)\n", nraw, JUNK_CONNS, JUNK_ROUNDS,
 	       (unsigned long long)hwm_kb, (unsigned long long)bound_kb);
 	assert_true(hwm_kb <= bound_kb);
 
 	/* Still serving: a real event gets its receipt. */
-	fx_booking(&fx, FX_NATIONAL, 1000, wall_ms(), &fi);
+	fx_booking(&sd.fx, FX_NATIONAL, 1000, wall_ms(), &fi);
 	env = fi.env;
 	sealed = fi.sealed;
 	env_len = fi.env_len;
@@ -694,9 +690,9 @@ test_status_cli(void **state)
 	size_t n;
 	(void)state;
 
-	snprintf(out, sizeof(out), "%s/status.out", fx.dir);
+	snprintf(out, sizeof(out), "%s/status.out", sd.fx.dir);
 	{
-		const char *const args[] = { "status", "--url", url, NULL };
+		const char *const args[] = { "status", "--url", sd.url, NULL };
 		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
@@ -708,7 +704,7 @@ test_status_cli(void **state)
 	assert_non_null(strstr(text, "alerts            0 open, 0 raised"));
 	free(text);
 	{
-		const char *const args[] = { "status", "--url", url, "--json", NULL };
+		const char *const args[] = { "status", "--url", sd.url, "--json", NULL };
 		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
@@ -718,7 +714,7 @@ test_status_cli(void **state)
 	json_decref(o);
 	free(text);
 	{
-		const char *const args[] = { "status", "--url", url, "--prometheus", NULL };
+		const char *const args[] = { "status", "--url", sd.url, "--prometheus", NULL };
 		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 	}
 	text = fx_read(out, NULL);
@@ -738,7 +734,7 @@ test_status_cli(void **state)
 	/* Usage errors and a daemon that is not there: exit 2. */
 	{
 		const char *const a1[] = { "status", NULL };
-		const char *const a2[] = { "status", "--url", url, "--json", "--prometheus", NULL };
+		const char *const a2[] = { "status", "--url", sd.url, "--json", "--prometheus", NULL };
 		const char *const a3[] = { "status", "--url", "ipc:///nonexistent/saksi.sock",
 		    "--timeout", "300", NULL };
 		assert_int_equal(dr_saksi(0, out, NULL, a1), 2);

@@ -35,13 +35,8 @@
 #include "note.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
 #define ORIGIN "forget-test.saksi.example/log"
 #define BRANCH "KC-TEST"
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 static const char *const NIK[3] = { "7371054507880003", "7371010101900011",
 	                            "3171014101900022" };
@@ -49,23 +44,38 @@ static const char *const KPJ[3] = { "18045213577", "18045299901", "18045277702" 
 static const char *const PHONE[3] = { "+6281242317765", "+6281399887766", "+6285711223344" };
 static const char *const ACCOUNT[3] = { "023401012345509", "880012349876", "5550001112223" };
 
-static pid_t daemon_pid = -1;   /* killed by teardown if a failed test left it */
-
 static int
 setup(void **state)
 {
 	return scratch_setup(state, "forget");
 }
 
-static int
-teardown(void **state)
+/* What each test starts from: saksi init (the verifier key into vkey, of
+ * SAKSI_VKEY_MAX + 1 bytes), and a kiosk's (q.key), a claim officer's (c.key) and a
+ * supervisor's key (spv.key) of BRANCH in the keyring (the default roles of a new
+ * keyring include supervisor); saksid's URL and socket (256 bytes each), path slot 4
+ * its config. saksid is not started. */
+static void
+branch_init(struct scratch *f, char *vkey, char *url, char *sock)
 {
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-		daemon_pid = -1;
-	}
-	return scratch_teardown(state);
+	need_built(SAKSI, SAKSID);
+	state_init(SAKSI, f, ORIGIN, vkey, SAKSI_VKEY_MAX + 1);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), P(f, 1, "q.key"), P(f, 3, "q.pub"),
+	    "kiosk", "queue", BRANCH);
+	key_enrol(SAKSI, f, f->path[2], P(f, 1, "c.key"), P(f, 3, "c.pub"), "claims", "claim",
+	    BRANCH);
+	key_enrol(SAKSI, f, f->path[2], P(f, 1, "spv.key"), P(f, 3, "spv.pub"), "spv",
+	    "supervisor", BRANCH);
+	state_listen(f, url, 256, sock, 256);
+}
+
+/* saksid on branch_init's config: -d, its log to stderr (the file the grep reads), -v,
+ * every line it has. */
+static void
+start(struct scratch *f, const char *sock, int oflags)
+{
+	saksid_start(SAKSID, f, "-dv", P(f, 4, "st/saksid.conf"), sock,
+	    P(f, 5, "saksid.log"), oflags);
 }
 
 /* The clear example of type with this participant's values, written to path. */
@@ -228,38 +238,12 @@ test_forget_end_to_end(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	/* -d: the log to stderr (the file the grep reads), -v: every line it has. */
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	int st[16];
 	uint64_t n;
-	pid_t pid;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
-	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
-	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
-	run_free(&r);
-	/* The default roles of a new keyring include supervisor. */
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
-	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
-	run_free(&r);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	branch_init(f, vkey, url, sock);
+	start(f, sock, O_TRUNC);
 
 	/* Entries 0..5: booking then claim, for each of the three. */
 	for (int i = 0; i < 3; i++) {
@@ -316,8 +300,7 @@ test_forget_end_to_end(void **state)
 	unlink(P(f, 3, "ev.json"));
 	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "after"));
 	run_free(&r);
-	daemon_pid = -1;
-	stop_clean(pid);
+	saksid_stop(f);
 
 	/* His entries 0, 1 and the request 7 no longer open; 2..5 and 8 do, each with its
 	 * own participant's NIK. */
@@ -362,6 +345,8 @@ test_forget_end_to_end(void **state)
 	{
 		size_t cl;
 		char *c0 = slurp(P(f, 4, "st/saksid.conf"), &cl), *c1 = malloc(cl + 600);
+		char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-v", (char *)"-c",
+		    f->path[4], NULL };
 		int st2;
 		pid_t p2;
 
@@ -371,16 +356,15 @@ test_forget_end_to_end(void **state)
 		free(c0);
 		free(c1);
 		/* Not in the keyring: refused, exit 1 (configuration). */
-		assert_int_equal(posix_spawn(&p2, saksid, NULL, NULL, argv, environ), 0);
+		assert_int_equal(posix_spawn(&p2, SAKSID, NULL, NULL, argv, environ), 0);
 		assert_int_equal(waitpid(p2, &st2, 0), p2);
 		assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 1);
 		RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name",
 		    "retention", "--pub", P(f, 1, "ret.pub"), "--role", "supervisor", "--branch",
 		    "*");
 		run_free(&r);
-		pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
-		daemon_pid = -1;
-		stop_clean(pid);
+		start(f, sock, O_APPEND);
+		saksid_stop(f);
 	}
 
 	/* The grep test: the whole state directory (LMDB files, key files, config), both
@@ -578,38 +562,14 @@ test_forget_reaches_v1_and_related(void **state)
 	uint64_t v1[3], idx[16];
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	uint8_t tail[3][24], old2[24];
 	char acct[64];
 	int st[16], ver[16];
 	uint64_t n;
-	pid_t pid;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
-	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
-	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
-	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
-	run_free(&r);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	branch_init(f, vkey, url, sock);
+	start(f, sock, O_TRUNC);
 
 	/* Entries 0-3 participant 0's, 4-7 participant 1's: booking, claim, cancellation
 	 * and payment (the last two name the booking or claim, no NIK). */
@@ -622,8 +582,7 @@ test_forget_reaches_v1_and_related(void **state)
 			    "--type", types[k], "--seq", seq, "--payload", P(f, 3, "ev.json"));
 			run_free(&r);
 		}
-	daemon_pid = -1;
-	stop_clean(pid);
+	saksid_stop(f);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	assert_int_equal(n, 8);
 	for (int i = 0; i < 8; i++)
@@ -657,7 +616,7 @@ test_forget_reaches_v1_and_related(void **state)
 	make_v1(f, v1, 3, tail);
 
 	/* saksid again; the supervisor forgets participant 0. */
-	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	start(f, sock, O_APPEND);
 	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
 	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
 	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
@@ -680,8 +639,7 @@ test_forget_reaches_v1_and_related(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "after"));
 	run_free(&r);
-	daemon_pid = -1;
-	stop_clean(pid);
+	saksid_stop(f);
 
 	/* His four entries and the request are forgotten, re-sealed as v2; the other's
 	 * open, his booking still v1. */
@@ -818,41 +776,15 @@ test_forget_linked_at_source(void **state)
 	    "claim.payment.sent", "claim.payment.sent" };
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	int st[16], ver[16], kind, opened;
 	uint64_t idx[16], n, slot0, slot;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
-	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
-	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
-	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
-	run_free(&r);
+	branch_init(f, vkey, url, sock);
 	/* The queries' access entries take time-based seqs: a key of their own. */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spq.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spq",
-	    "--pub", P(f, 1, "spq.pub"), "--role", "supervisor", "--branch", BRANCH);
-	run_free(&r);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), P(f, 1, "spq.key"), P(f, 3, "spq.pub"),
+	    "spq", "supervisor", BRANCH);
+	start(f, sock, O_TRUNC);
 
 	/* His booking and claim, his payment (claim_id only), then a payment of claim
 	 * CL-FORGET-2, which no participant's event named: the store key. */
@@ -907,8 +839,7 @@ test_forget_linked_at_source(void **state)
 	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "claim.payment.sent", "--seq", "5",
 	    "--payload", P(f, 3, "ev.json"));
 	run_free(&r);
-	stop_clean(daemon_pid);
-	daemon_pid = -1;
+	saksid_stop(f);
 
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	assert_true(n >= 6);
@@ -1046,37 +977,13 @@ test_backfill_links(void **state)
 	    "queue.booking.cancelled", "claim.payment.sent", "claim.payment.sent" };
 	struct scratch *f = *state;
 	struct run r;
-	const char *saksid = SAKSI_BUILD_DIR "/saksid";
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256], seq[8];
-	char *argv[] = { (char *)saksid, (char *)"-d", (char *)"-v", (char *)"-c", NULL, NULL };
 	uint8_t tail[1][24];
 	int st[16], ver[16], kind, opened;
 	uint64_t idx[16], n, slot0, slot, nolink[3];
-	pid_t pid;
 
-	if (access(saksid, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
-	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "q.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "c.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "spv.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "kiosk",
-	    "--pub", P(f, 1, "q.pub"), "--role", "queue", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "claims",
-	    "--pub", P(f, 1, "c.pub"), "--role", "claim", "--branch", BRANCH);
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spv",
-	    "--pub", P(f, 1, "spv.pub"), "--role", "supervisor", "--branch", BRANCH);
-	run_free(&r);
-	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[4] = f->path[4];
-	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	branch_init(f, vkey, url, sock);
+	start(f, sock, O_TRUNC);
 	/* His booking, claim, cancellation (booking_id only) and payment (claim_id only);
 	 * then a payment of claim CL-FORGET-2, which no participant's event names. */
 	for (int k = 0; k < 5; k++) {
@@ -1087,8 +994,7 @@ test_backfill_links(void **state)
 		    types[k], "--seq", seq, "--payload", P(f, 3, "ev.json"));
 		run_free(&r);
 	}
-	daemon_pid = -1;
-	stop_clean(pid);
+	saksid_stop(f);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	assert_int_equal(n, 5);
 	/* As an older saksid left it: no links, those three under the store key, his
@@ -1146,7 +1052,7 @@ test_backfill_links(void **state)
 	run_free(&r);
 
 	/* Not while saksid runs. */
-	pid = daemon_pid = spawn_ready(argv, P(f, 5, "saksid.log"), O_APPEND, sock);
+	start(f, sock, O_APPEND);
 	RUN(f, &r, 2, "backfill-links", "--config", P(f, 4, "st/saksid.conf"));
 	assert_non_null(strstr(r.err, "is open in another process (saksid?): stop saksid"));
 	run_free(&r);
@@ -1158,8 +1064,7 @@ test_backfill_links(void **state)
 	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
 	run_free(&r);
 	unlink(P(f, 7, "nik0"));
-	daemon_pid = -1;
-	stop_clean(pid);
+	saksid_stop(f);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(st[i], 0);
@@ -1179,11 +1084,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_forget_end_to_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_end_to_end, setup,
+		                                scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_forget_reaches_v1_and_related, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_forget_linked_at_source, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backfill_links, setup, teardown),
+		                                scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_linked_at_source, setup,
+		                                scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_backfill_links, setup, scratch_teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -45,19 +45,6 @@ start_daemon(struct ir *d)
 	dr_await_ready(d->url, NULL, &d->pid, d->errlog, 1);
 }
 
-static void
-stop_daemon(struct ir *d)
-{
-	int st;
-
-	assert_true(d->pid > 0);
-	assert_int_equal(kill(d->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
-	d->pid = -1;
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 /* n bookings, each of another participant, with their personal fields. */
 static void
 submit(struct ir *d, size_t n)
@@ -78,43 +65,6 @@ submit(struct ir *d, size_t n)
 	}
 	assert_int_equal(saksi_outbox_flush(d->ob, d->cl, 64, 0, NULL, NULL, &fr), SAKSI_OK);
 	assert_int_equal(fr.of_dead, 0);
-}
-
-static void
-open_producer(struct ir *d)
-{
-	saksi_client_opts co;
-	saksi_outbox_opts oo;
-
-	memset(&co, 0, sizeof(co));
-	co.co_url = d->url;
-	co.co_log = &d->fx.v;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &d->cl), SAKSI_OK);
-	memset(&oo, 0, sizeof(oo));
-	oo.ob_log = &d->fx.v;
-	oo.ob_key = d->fx.prod[FX_QUEUE];
-	oo.ob_box_pk = d->fx.box_pub.pk_key;
-	oo.ob_schemas = d->fx.sc;
-	assert_int_equal(saksi_outbox_open(d->ob_dir, &oo, &d->ob), SAKSI_OK);
-}
-
-/* Fills the tmpfs with a file until ENOSPC, then frees `keep` bytes of it. */
-static void
-fill_disk(struct ir *d, off_t keep)
-{
-	static const char block[16 * 1024];
-	off_t size = 0;
-	ssize_t w;
-	int fd;
-
-	fd = open(d->filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	while ((w = write(fd, block, sizeof(block))) > 0)
-		size += w;
-	assert_int_equal(errno, ENOSPC);
-	assert_int_equal(ftruncate(fd, size > keep ? size - keep : 0), 0);
-	close(fd);
 }
 
 /* saksi status --url URL [flag]: its stdout (malloc'd); exit 0 required. */
@@ -182,32 +132,24 @@ static void
 test_catchup_retries(void **state)
 {
 	struct ir *d = *state;
-	char opts[64], *text;
+	char *text;
 	json_t *o;
 	uint64_t entries, failures;
 
-	snprintf(opts, sizeof(opts), "size=%s,mode=0700", TMPFS_SIZE);
-	/* A mount namespace of our own (no thread yet): the tmpfs goes with this process. */
-	if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		fail_msg("cannot make our mounts private: %s", strerror(errno));
-	if (mount("tmpfs", d->state, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
-		printf("# cannot mount a tmpfs on %s (%s): this test needs root\n", d->state,
-		       strerror(errno));
-		skip();
-	}
+	dr_tmpfs_mount(d->state, TMPFS_SIZE, "this test");
 	d->mounted = 1;
 
 	/* A ledger written without index_key: everything is left to a catch-up. */
 	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\n");
 	start_daemon(d);
-	open_producer(d);
+	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
 	submit(d, NEVENTS);
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 
 	/* Now with index_key, on a disk with no room for the index: the catch-up fails. */
 	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\nindex_key = index.key\n"
 	              "index_catchup_batch = 64\n");
-	fill_disk(d, 0);
+	dr_fill_disk(d->filler, 0, 16 * 1024);
 	start_daemon(d);
 	o = await_status(d, failing);
 	entries = json_integer_value(json_object_get(json_object_get(o, "ledger"), "entries"));
@@ -277,7 +219,7 @@ test_catchup_retries(void **state)
 	o = status_json(d);
 	assert_true(json_is_false(ix(o, "catching_up")));
 	json_decref(o);
-	stop_daemon(d);
+	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
 }
 
 static int
@@ -308,8 +250,8 @@ teardown(void **state)
 	saksi_outbox_close(d->ob);
 	saksi_client_close(d->cl);
 	dr_kill(&d->pid);
-	if (d->mounted && umount(d->state) != 0)
-		umount2(d->state, MNT_DETACH);
+	if (d->mounted)
+		dr_tmpfs_umount(d->state);
 	fx_free(&d->fx);
 	free(d);
 	return 0;

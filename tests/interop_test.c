@@ -44,7 +44,6 @@
 #define GO_PKG GO_GOPATH "/src/golang.org/x/mod/sumdb/tlog"
 #define CHECKER_SRC SAKSI_SOURCE_DIR "/tests/interop/main.go"
 #define SCHEMAS SAKSI_SOURCE_DIR "/schemas/events"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define BRANCH "KC-MAKASSAR"
 
 struct fx {
@@ -213,8 +212,7 @@ setup(void **state)
 	fx->rng = fx->seed;
 	print_message("seed %" PRIu64 " (SAKSI_TEST_SEED=%" PRIu64 " repeats it)\n", fx->seed,
 	              fx->seed);
-	strcpy(fx->dir, "/tmp/saksi-interop-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-interop"), 0);
 	if (saksi_schemas_load(SCHEMAS, &fx->sc, err, sizeof(err)) != SAKSI_OK)
 		fail_msg("schemas %s: %s", SCHEMAS, err);
 	*state = fx;

@@ -29,8 +29,6 @@
 #include "note.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "outbox-test.saksi.example/log"
 #define TYPE "staff.login"
 #define PAYLOAD "{\"branch\":\"KC-TEST\",\"officer_id\":\"off-1\"," \
@@ -39,19 +37,10 @@
 
 #define KILL_ROUNDS 60
 
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-
 static int
 setup(void **state)
 {
 	return scratch_setup(state, "outbox-cli");
-}
-
-static int
-teardown(void **state)
-{
-	return scratch_teardown(state);
 }
 
 static json_t *
@@ -100,31 +89,12 @@ submit(struct scratch *f, struct run *r, int want, const char *url, const char *
 	    extra1 != NULL ? extra1 : "--json", extra2 != NULL ? extra2 : "--json");
 }
 
-/* A fresh state (st) with one staff producer key (p.key) and an event (ev.json). */
-static void
-state_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen, char *sock,
-         size_t slen)
-{
-	struct run r;
-
-	state_init(SAKSI, f, ORIGIN, vkey, vlen);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 1, "p.key"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "counter",
-	    "--pub", P(f, 1, "p.pub"), "--role", "staff", "--branch", "KC-TEST");
-	run_free(&r);
-	spit(P(f, 3, "ev.json"), PAYLOAD, strlen(PAYLOAD));
-	state_listen(f, url, ulen, sock, slen);
-}
-
-/* saksid on the state of state_up, once its socket is there. */
+/* saksid (without -d) on the state of state_counter, once its socket is there. */
 static pid_t
 daemon_start(struct scratch *f, const char *sock)
 {
-	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
-
-	argv[2] = (char *)P(f, 4, "st/saksid.conf");
-	return spawn_ready(argv, P(f, 5, "saksid.log"), O_TRUNC, sock);
+	return saksid_start(SAKSID, f, NULL, P(f, 4, "st/saksid.conf"), sock,
+	    P(f, 5, "saksid.log"), O_TRUNC);
 }
 
 static void
@@ -134,13 +104,10 @@ test_outbox_cli(void **state)
 	struct run r;
 	char vkey[SAKSI_VKEY_MAX + 1], url[256], sock[256];
 	json_t *j;
-	pid_t pid;
 
-	if (access(SAKSID, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
-	state_up(f, vkey, sizeof(vkey), url, sizeof(url), sock, sizeof(sock));
+	need_built(SAKSI, SAKSID);
+	state_counter(SAKSI, f, ORIGIN, PAYLOAD, vkey, sizeof(vkey), url, sizeof(url), sock,
+	    sizeof(sock));
 
 	/* saksid is down: queued, exit 0, seqs from the outbox's counter. */
 	submit(f, &r, 0, url, vkey, NULL, NULL);
@@ -174,7 +141,7 @@ test_outbox_cli(void **state)
 	run_free(&r);
 
 	/* Up: the next submit sends the older ones first, then its own. */
-	pid = daemon_start(f, sock);
+	daemon_start(f, sock);
 	submit(f, &r, 0, url, vkey, NULL, NULL);
 	j = parse_json(r.out);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "accepted");
@@ -224,7 +191,7 @@ test_outbox_cli(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "receipts")), 5);
 	json_decref(j);
 	run_free(&r);
-	stop_clean(pid);
+	saksid_stop(f);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 2, "st/keyring.json"));
@@ -247,7 +214,7 @@ daemon_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen)
 {
 	char sock[256];
 
-	state_up(f, vkey, vlen, url, ulen, sock, sizeof(sock));
+	state_counter(SAKSI, f, ORIGIN, PAYLOAD, vkey, vlen, url, ulen, sock, sizeof(sock));
 	return daemon_start(f, sock);
 }
 
@@ -271,15 +238,11 @@ test_killed_anywhere(void **state)
 	uint8_t *seen;
 	struct run r;
 	json_t *j;
-	pid_t pid;
 
-	if (access(SAKSID, X_OK) != 0) {
-		print_message("saksid is not built here; skipping\n");
-		skip();
-	}
+	need_built(SAKSI, SAKSID);
 	printf("# seed %llu (set SAKSI_TEST_SEED to repeat)\n", (unsigned long long)seed);
 	rng = seed;
-	pid = daemon_up(f, vkey, sizeof(vkey), url, sizeof(url));
+	daemon_up(f, vkey, sizeof(vkey), url, sizeof(url));
 	for (int round = 0; round < KILL_ROUNDS; round++) {
 		char *argv[] = { (char *)SAKSI, (char *)"submit", (char *)"--url", url,
 		                 (char *)"-k", f->path[1], (char *)"--box-pub", f->path[6],
@@ -322,7 +285,7 @@ test_killed_anywhere(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "receipts")), n);
 	json_decref(j);
 	run_free(&r);
-	stop_clean(pid);
+	saksid_stop(f);
 	printf("# %d runs, %llu killed, %llu events queued\n", KILL_ROUNDS,
 	       (unsigned long long)killed, (unsigned long long)n);
 
@@ -362,9 +325,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outbox_cli, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_anywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_cli, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_anywhere, setup, scratch_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,15 +29,8 @@
 #include "ledger.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "query-test.saksi.example/log"
 #define MAXEV 20000
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 /* One submitted event, from the simulator's dry run of the same seed and day. */
 struct ev {
@@ -50,16 +43,10 @@ struct day {
 	struct ev ev[MAXEV];
 	size_t n;
 	/* Every personal number of the day (NIK, KPJ, phone NSN, account), sorted. */
-	char **secrets;
-	size_t nsecrets;
-	size_t lens[8];
-	size_t nlens;
+	struct tu_secrets sec;
 };
 
 static struct day g_day;
-/* The running saksid, stopped by the teardown if a failed assertion left it running (a
- * daemon holding ctest's output pipe would hang the run). */
-static pid_t g_pid = -1;
 /* saksid.conf with a small index_catchup_batch: a catch-up that lasts. */
 static char g_slow_conf[400];
 /* Everything the CLI wrote to stderr, and every unrevealed output, for the grep. */
@@ -88,32 +75,6 @@ append(char **buf, size_t *len, const char *s)
 } while (0)
 
 static void
-add_secret(struct day *d, const char *v)
-{
-	char digits[64];
-	size_t o = 0;
-
-	if (v == NULL)
-		return;
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;   /* the phone's national number: it stands for the phone everywhere */
-	for (; *v != '\0' && o + 1 < sizeof(digits); v++)
-		if (*v >= '0' && *v <= '9')
-			digits[o++] = *v;
-	digits[o] = '\0';
-	if (o < 8)
-		return;
-	d->secrets = realloc(d->secrets, (d->nsecrets + 1) * sizeof(char *));
-	assert_non_null(d->secrets);
-	d->secrets[d->nsecrets++] = strdup(digits);
-	for (size_t i = 0; i < d->nlens; i++)
-		if (d->lens[i] == o)
-			return;
-	assert_true(d->nlens < 8);
-	d->lens[d->nlens++] = o;
-}
-
-static void
 load_day(struct day *d, const char *path)
 {
 	char *text = slurp(path, NULL), *line = text;
@@ -135,15 +96,16 @@ load_day(struct day *d, const char *path)
 		    json_string_value(json_object_get(o, "type")));
 		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
 		e->payload = json_incref(json_object_get(o, "payload"));
-		add_secret(d, json_string_value(json_object_get(e->payload, "nik")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "kpj")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "phone")));
-		add_secret(d, json_string_value(json_object_get(e->payload, "bank_account")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "nik")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "kpj")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "phone")));
+		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload,
+		    "bank_account")));
 		json_decref(o);
 		line = nl + 1;
 	}
 	free(text);
-	qsort(d->secrets, d->nsecrets, sizeof(char *), tu_str_cmp);
+	qsort(d->sec.v, d->sec.n, sizeof(char *), tu_str_cmp);
 }
 
 static void
@@ -151,9 +113,7 @@ free_day(struct day *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		json_decref(d->ev[i].payload);
-	for (size_t i = 0; i < d->nsecrets; i++)
-		free(d->secrets[i]);
-	free(d->secrets);
+	tu_secrets_free(&d->sec);
 }
 
 /* The first secret found in buf[0..len), or NULL: every window of a secret's length in
@@ -161,7 +121,7 @@ free_day(struct day *d)
 static const char *
 find_secret(const struct day *d, const char *buf, size_t len)
 {
-	return tu_find_secret(d->secrets, d->nsecrets, d->lens, d->nlens, buf, len);
+	return tu_find_secret(d->sec.v, d->sec.n, d->sec.lens, d->sec.nlens, buf, len);
 }
 
 static void
@@ -259,17 +219,7 @@ check_json(const struct day *d, const char *out, const char *m, const char *m2,
 static pid_t
 start(struct scratch *f, const char *conf, const char *sock)
 {
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
-
-	g_pid = spawn_ready(argv, P(f, 15, "saksid.log"), O_APPEND, sock);
-	return g_pid;
-}
-
-static void
-stop(pid_t pid)
-{
-	stop_clean(pid);
-	g_pid = -1;
+	return saksid_start(SAKSID, f, "-d", conf, sock, P(f, 15, "saksid.log"), O_APPEND);
 }
 
 /* The participants the last access entry says it revealed (-1: no member). */
@@ -458,7 +408,7 @@ await_index(struct scratch *f, const char *sock)
 		json_decref(st);
 		if (!behind)
 			return;
-		assert_int_equal(waitpid(g_pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(f->pid, NULL, WNOHANG), 0);
 		nanosleep(&ts, NULL);
 	}
 	fail_msg("the index catch-up did not end within 120 s");
@@ -519,7 +469,7 @@ forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
 
 	/* The request lands while the index is rebuilt behind the groups (one entry a
 	 * transaction): what is indexed goes with it, the rest is indexed without him. */
-	stop(pid);
+	saksid_stop(f);
 	drop_index(f);
 	pid = start(f, g_slow_conf, sock);
 	snprintf(url, sizeof(url), "ipc://%s", sock);
@@ -578,7 +528,7 @@ forget_one(struct scratch *f, pid_t pid, const char *sock, const char *vkey,
 		if (pass == 1)
 			break;
 		/* The index dropped whole: the next start indexes the ledger from leaf 0. */
-		stop(pid);
+		saksid_stop(f);
 		drop_index(f);
 		pid = start(f, P(f, 1, "st/saksid.conf"), sock);
 		await_index(f, sock);
@@ -675,53 +625,34 @@ test_day(void **state)
 	struct scratch *f = *state;
 	struct run r;
 	char sock[256], vkey[512], start_day[16], conf2[300], since_s[24], until_s[24];
-	char *conf, *line, mask[32];
+	char *conf, mask[32];
 	const char *nik, *device, *officer, *claim;
 	size_t n, cnt, cnt_nik, acc;
 	uint64_t tmin = UINT64_MAX, tmax = 0, since, until, after;
 	int more, revealed;
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
 	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed 11\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, "11");
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 2, "sup.key"), "--pub",
-	    P(f, 3, "sup.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", f->path[3], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 4, "st/keyring.json"), P(f, 2, "sup.key"), P(f, 3, "sup.pub"),
+	    "spi-1", "supervisor", "*");
 	/* A second supervisor, who forgets someone (forget_one). */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 13, "spv2.key"), "--pub",
-	    P(f, 12, "spv2.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "spi-2",
-	    "--pub", f->path[12], "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, f->path[4], P(f, 13, "spv2.key"), P(f, 12, "spv2.pub"), "spi-2",
+	    "supervisor", "*");
 	/* A producer's key is no supervisor's. */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 5, "kiosk.key"), "--pub",
-	    P(f, 6, "kiosk.pub"), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 4, "st/keyring.json"), "--name", "kiosk-x",
-	    "--pub", f->path[6], "--role", "queue", "--branch", "KC-MAKASSAR");
-	run_free(&r);
+	key_enrol(SAKSI, f, f->path[4], P(f, 5, "kiosk.key"), P(f, 6, "kiosk.pub"), "kiosk-x",
+	    "queue", "KC-MAKASSAR");
 
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 7, "day.jsonl"), "--seed", "11",
 	    "--start", start_day, "--branches", "1", "--days", "1");
 	run_free(&r);
 	load_day(&g_day, f->path[7]);
 	assert_true(g_day.n > 1000);
-	assert_true(g_day.nsecrets > 100);
+	assert_true(g_day.sec.n > 100);
 	for (size_t i = 0; i < g_day.n; i++) {
 		if (g_day.ev[i].time_ms < tmin)
 			tmin = g_day.ev[i].time_ms;
@@ -730,10 +661,8 @@ test_day(void **state)
 	}
 
 	/* The first run: a config without index_key (and so without rules). */
-	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
+	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
+	conf = slurp(f->path[1], NULL);
 	{
 		FILE *o = fopen(P(f, 8, "st/noindex.conf"), "w");
 
@@ -754,7 +683,7 @@ test_day(void **state)
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "11", "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
-	stop(pid);
+	saksid_stop(f);
 	/* Without indexes there is nothing to ask. */
 	Q(f, &r, 2, 1, "query", "--config", conf2, "--type", "claim.submitted");
 	assert_non_null(strstr(r.err, "index_key"));
@@ -939,7 +868,7 @@ test_day(void **state)
 	pid = forget_one(f, pid, sock, vkey, nik, cnt_nik);
 
 	/* No daemon, no receipt, no reveal (and no personal query). */
-	stop(pid);
+	saksid_stop(f);
 	Q(f, &r, 2, 1, "query", "--config", f->path[1], "--nik", nik, "-k", f->path[2],
 	    "--reveal", "--timeout", "2000");
 	assert_int_equal(r.out_len, 0);
@@ -1013,23 +942,12 @@ setup(void **state)
 	return scratch_setup(state, "query");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

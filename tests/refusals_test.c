@@ -30,10 +30,8 @@
 #define WINDOW_S 86400
 #define OFFICER "officer-sec"
 
-static struct fx fx;
-static char url[256], alerts_url[256], conf[256], errlog[256], ledger_dir[256];
+static struct dr sd;
 static char officer_key[256], box_pub[256];
-static pid_t daemon_pid = -1;
 static uint64_t seq;
 
 static saksi_client *
@@ -43,8 +41,8 @@ client(int timeout_ms)
 	saksi_client *c = NULL;
 
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_log = &fx.v;
+	co.co_url = sd.url;
+	co.co_log = &sd.fx.v;
 	co.co_timeout_ms = timeout_ms;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	return c;
@@ -67,7 +65,7 @@ status(void)
 			free(text);
 			return o;
 		}
-		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(sd.pid, NULL, WNOHANG), 0);
 		usleep(10000);
 	}
 	fail_msg("saksid never answered its status");
@@ -95,7 +93,7 @@ forge(size_t n)
 		size_t env_len, sealed_len;
 		saksi_result res;
 
-		fx_booking(&fx, FX_QUEUE, ++seq, wall_ms(), &fi);
+		fx_booking(&sd.fx, FX_QUEUE, ++seq, wall_ms(), &fi);
 		fi.env[fi.env_len - 1] ^= 1;
 		env = fi.env;
 		sealed = fi.sealed;
@@ -116,7 +114,7 @@ static size_t
 ledger_refusal_alerts(saksi_alert *out)
 {
 	saksi_alert a[64];
-	size_t n = dr_ledger_alerts(ledger_dir, a, NULL, 64), k = 0;
+	size_t n = dr_ledger_alerts(sd.ledger_dir, a, NULL, 64), k = 0;
 
 	for (size_t i = 0; i < n; i++)
 		if (a[i].al_kind == SAKSI_ALERT_REFUSALS) {
@@ -132,13 +130,13 @@ static int
 ack(const char *name, const char *id, int refusals)
 {
 	const char *const args[] = { "alerts", "ack", id, "--note", "Producer key rotated; "
-	    "keyring fixed.", "--officer", "SEC-0007", "-k", officer_key, "--url", url,
-	    "--box-pub", box_pub, "--vkey", fx.vkey, "--timeout", "60000",
+	    "keyring fixed.", "--officer", "SEC-0007", "-k", officer_key, "--url", sd.url,
+	    "--box-pub", box_pub, "--vkey", sd.fx.vkey, "--timeout", "60000",
 	    refusals ? "--refusals" : NULL, NULL };
 	char out[300], err[300];
 
-	snprintf(out, sizeof(out), "%s/%s.out", fx.dir, name);
-	snprintf(err, sizeof(err), "%s/%s.err", fx.dir, name);
+	snprintf(out, sizeof(out), "%s/%s.out", sd.fx.dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", sd.fx.dir, name);
 	return dr_saksi(0, out, err, args);
 }
 
@@ -147,43 +145,11 @@ assert_err_has(const char *name, const char *what)
 {
 	char path[300], *t;
 
-	snprintf(path, sizeof(path), "%s/%s.err", fx.dir, name);
+	snprintf(path, sizeof(path), "%s/%s.err", sd.fx.dir, name);
 	assert_non_null(t = fx_read(path, NULL));
 	if (strstr(t, what) == NULL)
 		fail_msg("saksi %s said \"%s\", not \"%s\"", name, t, what);
 	free(t);
-}
-
-/* The fixture's keyring plus a security officer's key (the role that may ack). */
-static void
-save_officer(void)
-{
-	char path[300], b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *kr;
-	saksi_seckey *officer;
-	saksi_pubkey pub;
-	json_t *root, *e;
-
-	snprintf(officer_key, sizeof(officer_key), "%s/officer.key", fx.dir);
-	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", fx.dir);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, box_pub, "test box key"), SAKSI_OK);
-	officer = fx_key(fx.seed, "officer", SAKSI_KEY_SIGN);
-	assert_int_equal(saksi_seckey_save(officer, officer_key, NULL, "test officer key"),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(officer, &pub), SAKSI_OK);
-	saksi_seckey_free(officer);
-	assert_non_null(root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL));
-	json_object_set_new(json_object_get(root, "roles"), "security",
-	                    json_pack("[s]", "security.*"));
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", OFFICER, "key_id", hex,
-	              "public_key", b64, "role", "security", "branch", "*", "revoked_ms");
-	json_array_append_new(json_object_get(root, "keys"), e);
-	assert_non_null(kr = json_dumps(root, JSON_INDENT(2)));
-	json_decref(root);
-	snprintf(path, sizeof(path), "%s/keyring.json", fx.dir);
-	fx_write(path, kr, strlen(kr), 0644);
-	free(kr);
 }
 
 static int
@@ -192,19 +158,23 @@ setup(void **state)
 	char path[256];
 	size_t len;
 	char *rules;
-	(void)state;
+	saksi_seckey *officer;
+	*state = &sd;
 
-	fx_init(&fx, 0);
-	dr_names(&fx, url, alerts_url, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY);
-	save_officer();
+	dr_setup(&sd, 0);
+	snprintf(box_pub, sizeof(box_pub), "%s/box.pub", sd.fx.dir);
+	/* The fixture's keyring plus a security officer's key (the role that may ack). */
+	officer = dr_new_key(&sd.fx, "officer", "officer.key", officer_key);
+	dr_keyring_add(&sd.fx, officer, OFFICER, "security", "*", 0);
+	saksi_seckey_free(officer);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
 	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
 	rules = fx_read(path, &len);
 	assert_non_null(rules);
-	snprintf(path, sizeof(path), "%s/rules.conf", fx.dir);
+	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
 	fx_write(path, rules, len, 0644);
 	free(rules);
-	dr_write_conf(conf,
+	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
 	              "alerts_listen = ipc://alerts.sock\n"
@@ -214,15 +184,6 @@ setup(void **state)
 	              "refusal_alert_window_s = %d\n"
 	              "refusal_alert_threshold = %d\n",
 	              WINDOW_S, THRESHOLD);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	dr_kill(&daemon_pid);
-	fx_free(&fx);
 	return 0;
 }
 
@@ -238,7 +199,7 @@ test_refusal_alert(void **state)
 	saksi_keyring *kr = NULL;
 	json_t *o, *pub;
 	char *msg = NULL, out[300], *text;
-	const char *const list_args[] = { "alerts", "list", "--ledger", ledger_dir, NULL };
+	const char *const list_args[] = { "alerts", "list", "--ledger", sd.ledger_dir, NULL };
 	int sub, to = 30000, n, st;
 	(void)state;
 
@@ -246,7 +207,7 @@ test_refusal_alert(void **state)
 	 * so that all of this test's refusals fall in one window. */
 	while (wall_ms() % w > w - 60000)
 		sleep(1);
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	o = status();
 	assert_true(json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")));
 	assert_int_equal(jalert(o, "raised"), 0);
@@ -255,7 +216,7 @@ test_refusal_alert(void **state)
 	assert_true((sub = nn_socket(AF_SP, NN_SUB)) >= 0);
 	assert_true(nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) >= 0);
 	nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(sub, alerts_url) >= 0);
+	assert_true(nn_connect(sub, sd.alerts_url) >= 0);
 	for (int i = 0; i < 3000 && nn_get_statistic(sub, NN_STAT_CURRENT_CONNECTIONS) == 0;
 	     i++)
 		usleep(10000);
@@ -289,10 +250,11 @@ test_refusal_alert(void **state)
 	/* The ack names a refusal alert by its own number (RULES.md 5.4): without
 	 * --refusals, id 1 is the rules' alert 1, which does not exist. */
 	assert_int_equal(ack("ack-rule1", "1", 0), 1);
-	assert_err_has("ack-rule1", "refused (schema): no open alert 1: there is no such alert");
+	assert_err_has("ack-rule1", "saksi: not acknowledged: no open alert 1: there is no "
+	    "such alert");
 	assert_int_equal(ack("ack-ref2", "2", 1), 1);
-	assert_err_has("ack-ref2", "refused (schema): no open refusal alert 2: there is no "
-	               "such alert");
+	assert_err_has("ack-ref2", "saksi: not acknowledged: no open refusal alert 2: there "
+	               "is no such alert");
 	assert_int_equal(ack("ack-ref1", "1", 1), 0);
 	assert_err_has("ack-ref1", "saksi: refusal alert 1 acknowledged, entry ");
 	o = status();
@@ -302,15 +264,14 @@ test_refusal_alert(void **state)
 	json_decref(o);
 
 	/* kill -9 and a restart: the window goes on; more in it raise nothing more. */
-	assert_int_equal(kill(daemon_pid, SIGKILL), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	dr_stop(&sd, SIGKILL);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	o = status();
 	assert_int_equal(jalert(o, "raised"), 1);
 	assert_int_equal(jalert(o, "acknowledged"), 1);   /* read back from refwin */
 	json_decref(o);
 	assert_int_equal(ack("ack-ref1b", "1", 1), 1);
-	assert_err_has("ack-ref1b", "refused (schema): no open refusal alert 1: it was "
+	assert_err_has("ack-ref1b", "saksi: not acknowledged: no open refusal alert 1: it was "
 	               "acknowledged at index ");
 	forge(THRESHOLD);
 	o = status();
@@ -318,9 +279,9 @@ test_refusal_alert(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
 	    "refused_total"), "signature")), 2 * THRESHOLD);
 	json_decref(o);
-	kill(daemon_pid, SIGTERM);
-	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
+	kill(sd.pid, SIGTERM);
+	assert_int_equal(waitpid(sd.pid, &st, 0), sd.pid);
+	sd.pid = -1;
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	nn_close(sub);
 
@@ -331,7 +292,7 @@ test_refusal_alert(void **state)
 	assert_int_equal(a[0].al_threshold, THRESHOLD);
 	assert_int_equal(a[0].al_extra, w);
 	assert_int_equal(a[0].al_nevidence, THRESHOLD);   /* one summary per group */
-	snprintf(out, sizeof(out), "%s/list.out", fx.dir);
+	snprintf(out, sizeof(out), "%s/list.out", sd.fx.dir);
 	assert_int_equal(dr_saksi(0, out, NULL, list_args), 0);
 	text = fx_read(out, NULL);
 	printf("%s", text);
@@ -341,10 +302,10 @@ test_refusal_alert(void **state)
 	free(text);
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
 	memset(&vo, 0, sizeof(vo));
-	vo.vo_log = &fx.v;
-	snprintf(out, sizeof(out), "%s/keyring.json", fx.dir);
+	vo.vo_log = &sd.fx.v;
+	snprintf(out, sizeof(out), "%s/keyring.json", sd.fx.dir);
 	assert_int_equal(saksi_keyring_load(out, &kr, NULL, 0), SAKSI_OK);
 	vo.vo_keyring = kr;   /* with the officer's key */
 	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
@@ -361,5 +322,5 @@ main(void)
 		cmocka_unit_test(test_refusal_alert),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
 }

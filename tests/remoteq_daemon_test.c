@@ -40,11 +40,10 @@ enum { K_ACCESS, K_SP, K_SP2, K_SEC, K_OMB, K_REV, K_CLAIM, K_MKS, K_JKT, K_UNK,
 static const char *const key_names[K_N] = { "access", "sp", "sp2", "sec", "omb", "rev",
 	"claim", "sp-makassar", "sp-jakarta", "unk" };
 
-static struct fx fx;
-static pid_t pid = -1;
+static struct dr sd;
 static saksi_seckey *keys[K_N];
-static char tcp_url[64], ipc_url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN];
-static char ledger_dir[DR_NAME_LEN], keypath[K_N][300], boxpub[300];
+static char tcp_url[64];
+static char keypath[K_N][DR_NAME_LEN], boxpub[300];
 static int tcp_port;
 /* The participants' personal values: none may cross the wire in clear. */
 static char nik[NPART][17], phone[NPART][16], kpj[NPART][12], email[NPART][40];
@@ -52,84 +51,34 @@ static char account[NPART][24], holder[NPART][40];
 /* Per participant: bookings (with e-mail) and all his events (a claim too). */
 static size_t nbook[NPART], nevents[NPART];
 
-static int
-free_port(void)
-{
-	struct sockaddr_in si;
-	socklen_t sl = sizeof(si);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&si, 0, sizeof(si));
-	si.sin_family = AF_INET;
-	si.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&si, sizeof(si)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&si, &sl) != 0)
-		abort();
-	port = ntohs(si.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 hex_of(const saksi_seckey *k, char hex[17])
 {
 	sodium_bin2hex(hex, 17, saksi_seckey_id(k), 8);
 }
 
-/* fx's keyring with the supervisors', security's and the ombudsman's keys. */
+/* fx's keyring with the supervisors', security's and the ombudsman's keys; fx.kr parsed
+ * again from it (the access checks and the verifier read it). */
 static void
 keyring(void)
 {
-	json_t *root = json_loads(fx.keyring_json, 0, NULL), *roles, *arr;
 	static const char *const role[K_N] = { "supervisor", "supervisor", "supervisor",
 		"security", "ombudsman", "supervisor", "claim", "supervisor", "supervisor", NULL };
 
-	assert_non_null(root);
-	roles = json_object_get(root, "roles");
-	json_object_set_new(roles, "supervisor", json_pack("[s]", "supervisor.*"));
-	json_object_set_new(roles, "security", json_pack("[s]", "security.*"));
-	json_object_set_new(roles, "ombudsman", json_pack("[s]", "ombudsman.*"));
-	arr = json_object_get(root, "keys");
-	for (int i = 0; i < K_N; i++) {
-		saksi_pubkey pub;
-		char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-		json_t *e;
-
-		if (role[i] == NULL)
-			continue;   /* the unknown key */
-		assert_int_equal(saksi_seckey_public(keys[i], &pub), SAKSI_OK);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		hex_of(keys[i], hex);
-		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", key_names[i], "key_id", hex,
-		    "public_key", b64, "role", role[i], "branch", i == K_MKS ? FX_BRANCH :
-		    i == K_JKT ? "KC-JAKARTA" : "*");
-		json_object_set_new(e, "revoked_ms", i == K_REV ? json_integer(1000) : json_null());
-		json_array_append_new(arr, e);
-	}
-	free(fx.keyring_json);
-	fx.keyring_json = json_dumps(root, JSON_INDENT(2));
-	json_decref(root);
-	saksi_keyring_free(fx.kr);
-	assert_int_equal(saksi_keyring_parse(fx.keyring_json, strlen(fx.keyring_json), &fx.kr,
-	    NULL, 0), SAKSI_OK);
+	for (int i = 0; i < K_N; i++)
+		if (role[i] != NULL)   /* the unknown key is in none */
+			dr_keyring_add(&sd.fx, keys[i], key_names[i], role[i],
+			    i == K_MKS ? FX_BRANCH : i == K_JKT ? "KC-JAKARTA" : "*",
+			    i == K_REV ? 1000 : 0);
+	saksi_keyring_free(sd.fx.kr);
+	assert_int_equal(saksi_keyring_parse(sd.fx.keyring_json, strlen(sd.fx.keyring_json),
+	    &sd.fx.kr, NULL, 0), SAKSI_OK);
 }
 
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	return n;
+	return dr_ledger_size(sd.ledger_dir);
 }
 
 /* The payload of the event at index (read-only open while saksid runs); *signer its key. */
@@ -147,7 +96,7 @@ event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
@@ -175,26 +124,27 @@ submit_events(void)
 
 	for (int p = 0; p < NPART; p++) {
 		/* Valid shapes (RULES.md 1.1), different per seed. */
-		snprintf(nik[p], sizeof(nik[p]), "73710%06u%05u", (unsigned)(fx.seed % 1000000),
+		snprintf(nik[p], sizeof(nik[p]), "73710%06u%05u", (unsigned)(sd.fx.seed % 1000000),
 		    (unsigned)(10001 + p));
 		snprintf(phone[p], sizeof(phone[p]), "+62812%08u",
-		    (unsigned)((fx.seed + (uint64_t)p * 7919) % 100000000));
-		snprintf(kpj[p], sizeof(kpj[p]), "18%09u", (unsigned)((fx.seed + (uint64_t)p) %
+		    (unsigned)((sd.fx.seed + (uint64_t)p * 7919) % 100000000));
+		snprintf(kpj[p], sizeof(kpj[p]), "18%09u", (unsigned)((sd.fx.seed + (uint64_t)p) %
 		    1000000000));
 		snprintf(email[p], sizeof(email[p]), "peserta%u.%u@example.id", (unsigned)p,
-		    (unsigned)(fx.seed % 100000));
-		snprintf(dev[p], sizeof(dev[p]), "web-%016llx", (unsigned long long)(fx.seed + p));
+		    (unsigned)(sd.fx.seed % 100000));
+		snprintf(dev[p], sizeof(dev[p]), "web-%016llx",
+		    (unsigned long long)(sd.fx.seed + p));
 		snprintf(account[p], sizeof(account[p]), "0234%011u",
-		    (unsigned)((fx.seed * 31 + (uint64_t)p) % 100000000000ULL % 4000000000u));
+		    (unsigned)((sd.fx.seed * 31 + (uint64_t)p) % 100000000000ULL % 4000000000u));
 		snprintf(holder[p], sizeof(holder[p]), "PESERTA %c%c UJI", 'A' + p,
-		    'A' + (int)(fx.seed % 26));
+		    'A' + (int)(sd.fx.seed % 26));
 	}
 	memset(&co, 0, sizeof(co));
-	co.co_url = ipc_url;
-	co.co_key = fx.prod[FX_QUEUE];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_url = sd.url;
+	co.co_key = sd.fx.prod[FX_QUEUE];
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 60000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	for (size_t i = 0; i < NEVENTS; i++) {
@@ -256,29 +206,24 @@ group_setup(void **state)
 	char path[300];
 
 	(void)state;
-	fx_init(&fx, 0);
+	dr_setup(&sd, 0);
 	for (int i = 0; i < K_N; i++) {
-		char label[32];
+		char label[32], file[32];
 
 		snprintf(label, sizeof(label), "remoteq-%s", key_names[i]);
-		keys[i] = fx_key(fx.seed, label, SAKSI_KEY_SIGN);
-		snprintf(keypath[i], sizeof(keypath[i]), "%s/%s.key", fx.dir, key_names[i]);
-		assert_int_equal(saksi_seckey_save(keys[i], keypath[i], NULL, key_names[i]),
-		    SAKSI_OK);
+		snprintf(file, sizeof(file), "%s.key", key_names[i]);
+		keys[i] = dr_new_key(&sd.fx, label, file, keypath[i]);
 	}
 	keyring();
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
-	snprintf(boxpub, sizeof(boxpub), "%s/box.pub", fx.dir);
-	assert_int_equal(saksi_pubkey_save(&fx.box_pub, boxpub, "appliance box"), SAKSI_OK);
-	dr_names(&fx, ipc_url, NULL, conf, errlog, ledger_dir);
-	tcp_port = free_port();
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
+	snprintf(boxpub, sizeof(boxpub), "%s/box.pub", sd.fx.dir);
+	tcp_port = dr_free_port();
 	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%d", tcp_port);
-	snprintf(path, sizeof(path), "%s/access.key", fx.dir);
-	dr_write_conf(conf, "listen = %s\nindex_key = index.key\naccess_key = access.key\n"
+	snprintf(path, sizeof(path), "%s/access.key", sd.fx.dir);
+	dr_write_conf(sd.conf, "listen = %s\nindex_key = index.key\naccess_key = access.key\n"
 	    "rules = %s/schemas/rules/default.rules\nworkers = 2\nmap_size_mb = 256\n",
 	    tcp_url, SAKSI_SOURCE_DIR);
-	pid = dr_saksid_start(conf, errlog, NULL);
-	dr_await_ready(ipc_url, &fx.v, &pid, errlog, 1);
+	dr_start(&sd);
 	submit_events();
 	return 0;
 }
@@ -287,10 +232,9 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	dr_kill(&pid);
 	for (int i = 0; i < K_N; i++)
 		saksi_seckey_free(keys[i]);
-	fx_free(&fx);
+	dr_teardown(&sd);
 	return 0;
 }
 
@@ -330,7 +274,7 @@ send_raw(const char *url, const uint8_t *req, size_t len, const saksi_seckey *k,
 		free(body);
 		return;
 	}
-	assert_int_equal(saksi_rq_reply_open(body, blen, fx.v.nv_pk, hash, k, &a->access,
+	assert_int_equal(saksi_rq_reply_open(body, blen, sd.fx.v.nv_pk, hash, k, &a->access,
 	    &a->size, &json, &jlen), SAKSI_OK);
 	free(body);
 	assert_int_equal(saksi_rq_result_parse(json, jlen, &a->res), SAKSI_OK);
@@ -344,7 +288,7 @@ ask(const char *url, int who, const saksi_rq_params *p, struct ask *a)
 	uint8_t *req;
 	size_t len;
 
-	assert_int_equal(saksi_rq_request_make(keys[who], fx.box_pub.pk_key, p, &req, &len),
+	assert_int_equal(saksi_rq_request_make(keys[who], sd.fx.box_pub.pk_key, p, &req, &len),
 	    SAKSI_OK);
 	send_raw(url, req, len, keys[who], a);
 	free(req);
@@ -369,7 +313,7 @@ check_access(uint64_t index, int who, int revealed, size_t results, const char *
 	assert_true(json_is_integer(json_object_get(p, "participants")));
 	assert_int_equal(json_integer_value(json_object_get(p, "participants")), participants);
 	assert_non_null(json_object_get(p, "request"));
-	assert_int_equal(saksi_rq_access_check(p, fx.kr, NULL), SAKSI_OK);
+	assert_int_equal(saksi_rq_access_check(p, sd.fx.kr, NULL), SAKSI_OK);
 	/* No clear personal value in the entry: tokens only. */
 	{
 		char *text = json_dumps(p, JSON_COMPACT);
@@ -458,7 +402,7 @@ test_personal_and_reveal(void **state)
 	params(&p, SAKSI_RQ_QUERY, 1000, 1);
 	p.rp_value[SAKSI_IX_PHONE] = phone[2];
 	p.rp_case_ref = "CASE-2026/17";
-	ask(ipc_url, K_SP, &p, &a);
+	ask(sd.url, K_SP, &p, &a);
 	assert_int_equal(a.status, 0);
 	assert_int_equal(a.res.qr_n, nevents[2]);
 	assert_int_equal(a.res.qr_revealed, 1);
@@ -482,10 +426,10 @@ test_personal_and_reveal(void **state)
 	/* The whole ledger verifies, access entries included. */
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
 	memset(&vo, 0, sizeof(vo));
-	vo.vo_log = &fx.v;
-	vo.vo_keyring = fx.kr;
+	vo.vo_log = &sd.fx.v;
+	vo.vo_keyring = sd.fx.kr;
 	assert_int_equal(saksi_verify_ledger(l, &vo, &vr), SAKSI_OK);
 	assert_int_equal(vr.vr_reason, SAKSI_V_OK);
 	saksi_ledger_close(l);
@@ -596,7 +540,7 @@ test_refusals(void **state)
 	p.rp_value[SAKSI_IX_NIK] = nik[0];
 	expect_refused(tcp_url, K_OMB, &p, SAKSI_R_ROLE, "ombudsman");
 	expect_refused(tcp_url, K_UNK, &p, SAKSI_R_UNKNOWN_KEY, "not in the keyring");
-	expect_refused(ipc_url, K_REV, &p, SAKSI_R_REVOKED_KEY, "revoked");
+	expect_refused(sd.url, K_REV, &p, SAKSI_R_REVOKED_KEY, "revoked");
 	p.rp_time_ms = wall_ms() - 600000;
 	expect_refused(tcp_url, K_SP, &p, SAKSI_R_CLOCK_SKEW, "behind");
 	p.rp_time_ms = wall_ms() + 600000;
@@ -612,7 +556,7 @@ test_refusals(void **state)
 	params(&p, SAKSI_RQ_QUERY, 10, 1);
 	p.rp_value[SAKSI_IX_NIK] = nik[0];
 	/* Forged: one bit of the signature. */
-	assert_int_equal(saksi_rq_request_make(keys[K_SP], fx.box_pub.pk_key, &p, &req, &len),
+	assert_int_equal(saksi_rq_request_make(keys[K_SP], sd.fx.box_pub.pk_key, &p, &req, &len),
 	    SAKSI_OK);
 	before = ledger_size();
 	req[len - 1] ^= 1;
@@ -641,13 +585,13 @@ test_refusals(void **state)
 	assert_int_equal(a.status, 0);
 	saksi_query_result_free(&a.res);
 	before = ledger_size();
-	send_raw(ipc_url, req, len, keys[K_SP], &a);
+	send_raw(sd.url, req, len, keys[K_SP], &a);
 	assert_int_equal(a.status, SAKSI_R_REPLAY);
 	assert_non_null(strstr(a.msg, "already answered"));
 	assert_int_equal(ledger_size(), before);
 	free(req);
 	/* Sealed to another appliance's box key. */
-	assert_int_equal(saksi_rq_request_make(keys[K_SP], fx.other_box_pub.pk_key, &p, &req,
+	assert_int_equal(saksi_rq_request_make(keys[K_SP], sd.fx.other_box_pub.pk_key, &p, &req,
 	    &len), SAKSI_OK);
 	send_raw(tcp_url, req, len, keys[K_SP], &a);
 	assert_int_equal(a.status, SAKSI_R_PARSE);
@@ -675,7 +619,7 @@ test_forged_entry(void **state)
 	(void)state;
 	params(&p, SAKSI_RQ_QUERY, 10, 0);
 	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
-	assert_int_equal(saksi_rq_request_make(keys[K_SP2], fx.box_pub.pk_key, &p, &req, &len),
+	assert_int_equal(saksi_rq_request_make(keys[K_SP2], sd.fx.box_pub.pk_key, &p, &req, &len),
 	    SAKSI_OK);
 	assert_int_equal(saksi_rq_request_parse(req, len, &rq), SAKSI_OK);
 	assert_int_equal(saksi_rq_request_stored(&rq, &stored), SAKSI_OK);
@@ -687,11 +631,11 @@ test_forged_entry(void **state)
 	free(stored);
 	free(req);
 	memset(&co, 0, sizeof(co));
-	co.co_url = ipc_url;
+	co.co_url = sd.url;
 	co.co_key = keys[K_SP];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 60000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	memset(&ev, 0, sizeof(ev));
@@ -728,7 +672,7 @@ test_rules(void **state)
 	for (int i = 0; i < 10; i++) {
 		params(&p, SAKSI_RQ_QUERY, 1000, 1);
 		p.rp_value[SAKSI_IX_NIK] = nik[i % NPART];
-		ask(i % 2 ? tcp_url : ipc_url, K_SP2, &p, &a);
+		ask(i % 2 ? tcp_url : sd.url, K_SP2, &p, &a);
 		assert_int_equal(a.status, 0);
 		assert_true(a.res.qr_n > 0);
 		saksi_query_result_free(&a.res);
@@ -746,7 +690,7 @@ test_rules(void **state)
 			check_access(a.access, K_SP2, 1, NEVENTS, "query", NPART);
 	}
 	/* The alerts are committed with the access entry that raised them. */
-	n = dr_ledger_alerts(ledger_dir, al, NULL, 64);
+	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, 64);
 	hex_of(keys[K_SP2], hex);
 	snprintf(group, sizeof(group), "key_id=%s", hex);
 	for (size_t i = 0; i < n; i++) {
@@ -775,11 +719,12 @@ test_cli(void **state)
 	json_t *root;
 
 	(void)state;
-	snprintf(out, sizeof(out), "%s/cli.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/cli.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/cli.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/cli.err", sd.fx.dir);
 	{
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
-			"--box-pub", boxpub, "--vkey", fx.vkey, "--nik", nik[1], "--json", NULL };
+			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], "--json",
+			NULL };
 
 		assert_int_equal(cli(out, err, args), 0);
 	}
@@ -794,8 +739,8 @@ test_cli(void **state)
 	free(o);
 	free(e);
 	{
-		const char *args[] = { "timeline", "--remote", ipc_url, "-k", keypath[K_SP],
-			"--box-pub", boxpub, "--vkey", fx.vkey, "--phone", phone[2], "--reveal",
+		const char *args[] = { "timeline", "--remote", sd.url, "-k", keypath[K_SP],
+			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--phone", phone[2], "--reveal",
 			NULL };
 
 		assert_int_equal(cli(out, err, args), 0);
@@ -806,7 +751,7 @@ test_cli(void **state)
 	free(o);
 	{
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_OMB],
-			"--box-pub", boxpub, "--vkey", fx.vkey, "--nik", nik[1], NULL };
+			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
 		assert_int_equal(cli(out, err, args), 1);
 	}
@@ -816,7 +761,7 @@ test_cli(void **state)
 	free(e);
 	{
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
-			"--vkey", fx.vkey, "--nik", nik[1], NULL };
+			"--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
 		assert_int_equal(cli(out, err, args), 2);
 	}
@@ -825,7 +770,7 @@ test_cli(void **state)
 	free(e);
 	/* On the appliance too (saksi query --config): the -k key's branch scopes it. */
 	for (int k = 0; k < 2; k++) {
-		const char *args[] = { "query", "--config", conf, "-k",
+		const char *args[] = { "query", "--config", sd.conf, "-k",
 			keypath[k == 0 ? K_MKS : K_JKT], "--nik", nik[0], "--json", "--limit",
 			"1000", NULL };
 
@@ -841,14 +786,14 @@ test_cli(void **state)
 	/* Bundles and subject reports are the national unit's: refused, nothing written. */
 	{
 		char bout[300];
-		const char *bargs[] = { "bundle", "--config", conf, "--case", "SPI-IX-2",
+		const char *bargs[] = { "bundle", "--config", sd.conf, "--case", "SPI-IX-2",
 			"--branch", FX_BRANCH, "--decrypted", "-k", keypath[K_MKS], "-o", bout,
 			NULL };
-		const char *sargs[] = { "subject-report", "--config", conf, "--nik", nik[0],
+		const char *sargs[] = { "subject-report", "--config", sd.conf, "--nik", nik[0],
 			"-k", keypath[K_MKS], "-o", bout, NULL };
 		uint64_t before = ledger_size();
 
-		snprintf(bout, sizeof(bout), "%s/scoped.out", fx.dir);
+		snprintf(bout, sizeof(bout), "%s/scoped.out", sd.fx.dir);
 		assert_int_equal(cli(out, err, bargs), 1);
 		e = fx_read(err, NULL);
 		assert_non_null(strstr(e, "national unit"));
@@ -971,11 +916,11 @@ test_wire(void **state)
 	assert_int_equal(pthread_create(&t, NULL, relay_main, &r), 0);
 
 	/* Revealed looks by every personal field, through the relay. */
-	snprintf(out, sizeof(out), "%s/wire.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/wire.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/wire.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/wire.err", sd.fx.dir);
 	{
 		const char *args[] = { "query", "--remote", url, "-k", keypath[K_SP], "--box-pub",
-			boxpub, "--vkey", fx.vkey, "--nik", nik[0], "--reveal", "--json",
+			boxpub, "--vkey", sd.fx.vkey, "--nik", nik[0], "--reveal", "--json",
 			"--limit", "1000", NULL };
 
 		assert_int_equal(cli(out, err, args), 0);
@@ -987,7 +932,7 @@ test_wire(void **state)
 	snprintf(acct, sizeof(acct), "002:%s", account[1]);
 	{
 		const char *args[] = { "timeline", "--remote", url, "-k", keypath[K_SP],
-			"--box-pub", boxpub, "--vkey", fx.vkey, "--account", acct, "--reveal",
+			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--account", acct, "--reveal",
 			"--csv", NULL };
 
 		assert_int_equal(cli(out, err, args), 0);
@@ -1029,7 +974,7 @@ test_wire(void **state)
 		json_t *root, *req;
 
 		memset(&co, 0, sizeof(co));
-		co.co_url = ipc_url;
+		co.co_url = sd.url;
 		co.co_timeout_ms = 60000;
 		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 		assert_int_equal(saksi_client_status(c, &st, &stlen), SAKSI_OK);
@@ -1084,7 +1029,7 @@ test_index_behind(void **state)
 	(void)state;
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_map_size = (size_t)256 << 20;   /* saksid's map_size_mb: one shared map */
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
 	mt = saksi_ledger_txn_mdb(t);
 	assert_int_equal(saksi_index_open(mt, 0, &dbi), SAKSI_OK);
@@ -1105,11 +1050,11 @@ test_index_behind(void **state)
 	snprintf(want, sizeof(want), "index covers entries below 1 of %llu",
 	    (unsigned long long)size);
 	expect_refused(tcp_url, K_SP, &p, SAKSI_R_UNAVAILABLE, want);
-	snprintf(out, sizeof(out), "%s/behind.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/behind.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/behind.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/behind.err", sd.fx.dir);
 	{
-		const char *args[] = { "query", "--config", conf, "--branch", FX_BRANCH, "--json",
-			"--limit", "1", NULL };
+		const char *args[] = { "query", "--config", sd.conf, "--branch", FX_BRANCH,
+			"--json", "--limit", "1", NULL };
 
 		assert_int_equal(cli(out, err, args), 0);
 	}
@@ -1123,11 +1068,11 @@ test_index_behind(void **state)
 	 * entry: nothing written). */
 	{
 		char bout[300];
-		const char *args[] = { "bundle", "--config", conf, "--case", "SPI-IX-1",
+		const char *args[] = { "bundle", "--config", sd.conf, "--case", "SPI-IX-1",
 			"--branch", FX_BRANCH, "--decrypted", "-k", keypath[K_SP], "-o", bout, NULL };
 		uint64_t before = ledger_size();
 
-		snprintf(bout, sizeof(bout), "%s/behind.bundle", fx.dir);
+		snprintf(bout, sizeof(bout), "%s/behind.bundle", sd.fx.dir);
 		assert_int_equal(cli(out, err, args), 2);
 		text = fx_read(err, NULL);
 		assert_non_null(strstr(text, want));
@@ -1145,11 +1090,11 @@ test_index_behind(void **state)
 		char *pl = fx_payload("queue.booking.created", NULL);
 
 		memset(&co, 0, sizeof(co));
-		co.co_url = ipc_url;
-		co.co_key = fx.prod[FX_QUEUE];
-		co.co_box_pk = fx.box_pub.pk_key;
-		co.co_log = &fx.v;
-		co.co_schemas = fx.sc;
+		co.co_url = sd.url;
+		co.co_key = sd.fx.prod[FX_QUEUE];
+		co.co_box_pk = sd.fx.box_pub.pk_key;
+		co.co_log = &sd.fx.v;
+		co.co_schemas = sd.fx.sc;
 		co.co_timeout_ms = 60000;
 		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 		ev.se_type = "queue.booking.created";

@@ -26,18 +26,12 @@
 #include "testutil.h"
 #include "verify.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "replay-test.saksi.example/log"
 #define SEED "7"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
 
 /* The day every test replays: made once, with saksid left running. */
 struct day {
 	struct scratch f;
-	pid_t saksid;
 	char conf[256], ledger[256], data[256], start[16], vkey[512];
 	char **niks;          /* the simulated people's NIKs, to grep the outputs for */
 	size_t nniks;
@@ -149,7 +143,6 @@ group_setup(void **state)
 	struct scratch *f = &d->f;
 	struct run r;
 	char sock[256], *conf, *line, *stream;
-	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
 	time_t t = time(NULL) - 6 * 86400;
 	struct tm tm;
 
@@ -159,8 +152,7 @@ group_setup(void **state)
 		fprintf(stderr, "saksi or saksid is not built here\n");
 		return -1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-replay-test-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-replay-test"), 0);
 	/* A fixed day six days back: inside saksid's 31-day clock tolerance, and the same
 	 * for the dry run that tells us the people's NIKs. */
 	gmtime_r(&t, &tm);
@@ -173,15 +165,12 @@ group_setup(void **state)
 	snprintf(d->conf, sizeof(d->conf), "%s/st/saksid.conf", f->dir);
 	snprintf(d->ledger, sizeof(d->ledger), "%s/st/ledger", f->dir);
 	snprintf(d->data, sizeof(d->data), "%s/st/ledger/data.mdb", f->dir);
+	conf_listen(d->conf, NULL, 0, sock, sizeof(sock));
 	conf = slurp(d->conf, NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
 	assert_non_null(strstr(conf, "\nrules = "));
 	assert_non_null(strstr(conf, "\nindex_key = "));
 	free(conf);
-	argv[2] = d->conf;
-	d->saksid = spawn_ready(argv, P(f, 9, "saksid.log"), O_TRUNC, sock);
+	saksid_start(SAKSID, f, NULL, d->conf, sock, P(f, 9, "saksid.log"), O_TRUNC);
 
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--brokers", "high",
 	    "--start", d->start, "--truth", P(f, 2, "truth.json"), "--batch", "256",
@@ -230,8 +219,8 @@ group_teardown(void **state)
 
 	if (d == NULL)
 		return 0;
-	if (d->saksid > 0)
-		stop_clean(d->saksid);
+	if (d->f.pid > 0)
+		saksid_stop(&d->f);
 	for (size_t i = 0; i < d->nniks; i++)
 		free(d->niks[i]);
 	free(d->niks);
@@ -340,11 +329,37 @@ test_candidate(void **state)
 	assert_non_null(strstr(r.out, "difference (replay_only):\n  replay: "));
 	assert_null(strstr(r.out, ", 0 difference(s)"));
 	assert_false(has_nik(d, r.out));
+	/* What the candidate changes, rule by rule, beside the ledger; and the differences
+	 * by kind, so that a tuner reads the change, not the renumbering it causes. */
+	assert_non_null(strstr(r.out, "\n  rule                                       replay   "
+	    "ledger\n"));
+	{
+		const char *line = strstr(r.out, "\n  device_many_nik_fast ");
+		unsigned long long mine, theirs;
+
+		assert_non_null(line);
+		assert_int_equal(sscanf(line + 23, "%llu %llu", &mine, &theirs), 2);
+		assert_true(mine > theirs);
+		assert_non_null(strstr(line, "  *\n"));
+	}
+	assert_non_null(strstr(r.out, " replay_only, 0 changed, "));
+	assert_non_null(strstr(r.out, " renumbered\n"));
+	run_free(&r);
+	/* --quiet leaves the renumbered ones out of the lines and says so. */
+	RUN(f, &r, 1, "replay", "--config", d->conf, "--rules", f->path[5], "--check",
+	    "--quiet");
+	assert_null(strstr(r.out, "difference (renumbered)"));
+	assert_non_null(strstr(r.out, "difference (replay_only)"));
 	run_free(&r);
 	RUN(f, &r, 1, "replay", "--config", d->conf, "--rules", f->path[5], "--check",
 	    "--json", "--quiet");
 	s = summary_of(r.out);
 	assert_true(jint(s, "differences") > 0);
+	assert_true(jint(json_object_get(s, "differences_by_kind"), "replay_only") > 0);
+	assert_true(json_is_object(json_object_get(s, "ledger_per_rule")));
+	assert_true(jint(json_object_get(s, "per_rule"), "device_many_nik_fast") >
+	    json_integer_value(json_object_get(json_object_get(s, "ledger_per_rule"),
+	    "device_many_nik_fast")));
 	json_decref(s);
 	assert_non_null(strstr(r.out, "{\"difference\":{\"ledger\":null,\"replay\":{"));
 	run_free(&r);

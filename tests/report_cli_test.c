@@ -31,17 +31,12 @@
 #include "testutil.h"
 #include "verify.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "report-test.saksi.example/log"
 #define SEED "5"
 #define OFFSET_MS (8 * 3600 * 1000LL)   /* WITA, KC-MAKASSAR's time */
 #define DAY_MS 86400000LL
 #define MAXEV 20000
 #define CHANNELS 6
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
 
 static const char *const chan_value[] = { "web", "app", "kiosk", "counter", "partner_hr" };
 
@@ -61,7 +56,6 @@ static struct g {
 	size_t ndays;
 	char *html;                 /* the report of the whole period */
 	size_t html_len;
-	pid_t pid;
 } g;
 
 static int64_t
@@ -140,19 +134,17 @@ group_setup(void **state)
 	struct scratch *f = &g.f;
 	struct run r;
 	char vkey[512], url[256], sock[256], start[16];
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", NULL, NULL };
 	time_t now = time(NULL) - 10 * 86400;
 	struct tm tm;
 	int64_t d;
 
 	(void)state;
 	memset(&g, 0, sizeof(g));
-	g.pid = -1;
+	f->pid = -1;
 	assert_true(sodium_init() >= 0);
 	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0)
 		return 0;   /* each test skips */
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-report-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-report"), 0);
 	gmtime_r(&now, &tm);
 	strftime(start, sizeof(start), "%Y-%m-%d", &tm);
 	print_message("simulated day from %s, seed %s, brokers high\n", start, SEED);
@@ -161,15 +153,14 @@ group_setup(void **state)
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[3] = (char *)P(f, 1, "st/saksid.conf");
-	g.pid = spawn_ready(argv, P(f, 2, "saksid.log"), O_APPEND, sock);
+	saksid_start(SAKSID, f, "-d", P(f, 1, "st/saksid.conf"), sock, P(f, 2, "saksid.log"),
+	    O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", P(f, 0, "st"), "--url", url, "--seed", SEED,
 	    "--start", start, "--branches", "1", "--days", "1", "--brokers", "high",
 	    "--batch", "256", "--window", "3600000", "--truth", P(f, 3, "truth.json"),
 	    "--quiet");
 	run_free(&r);
-	stop_clean(g.pid);
-	g.pid = -1;
+	saksid_stop(f);
 	RUN(f, &r, 0, "simulate", "--dry-run", "--out", P(f, 4, "day.jsonl"), "--seed", SEED,
 	    "--start", start, "--branches", "1", "--days", "1", "--brokers", "high");
 	run_free(&r);
@@ -197,9 +188,9 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	if (g.pid > 0) {
-		kill(g.pid, SIGKILL);
-		waitpid(g.pid, NULL, 0);
+	if (g.f.pid > 0) {
+		kill(g.f.pid, SIGKILL);
+		waitpid(g.f.pid, NULL, 0);
 	}
 	for (size_t i = 0; i < g.n; i++)
 		json_decref(g.ev[i].payload);

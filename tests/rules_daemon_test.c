@@ -58,10 +58,8 @@ struct cx {
 	int has_ex;
 };
 
-static struct fx fx;
+static struct dr sd;
 static saksi_blind *blind;
-static char url[256], conf[256], errlog[256], ledger_dir[256];
-static pid_t daemon_pid = -1;
 static uint64_t seq;
 static unsigned next_person, next_id;
 static struct sent *sent;
@@ -80,37 +78,13 @@ struct rcase {
 static void
 flush_want(uint8_t want)
 {
-	size_t len = 4, off, rlen, pos;
+	size_t len, rlen, pos;
 	uint8_t *req, *r;
-	int s, to = 60000, n;
-	void *buf = NULL;
 
 	if (npending == 0)
 		return;
-	for (size_t i = 0; i < npending; i++)
-		len += 8 + pending[i].env_len + pending[i].sealed_len;
-	req = malloc(len);
-	req[0] = 1;
-	req[1] = SAKSI_OP_SUBMIT;
-	saksi_put_u16(req + 2, (uint16_t)npending);
-	off = 4;
-	for (size_t i = 0; i < npending; i++) {
-		saksi_put_u32(req + off, (uint32_t)pending[i].env_len);
-		memcpy(req + off + 4, pending[i].env, pending[i].env_len);
-		off += 4 + pending[i].env_len;
-		saksi_put_u32(req + off, (uint32_t)pending[i].sealed_len);
-		if (pending[i].sealed_len > 0)
-			memcpy(req + off + 4, pending[i].sealed, pending[i].sealed_len);
-		off += 4 + pending[i].sealed_len;
-	}
-	assert_true((s = nn_socket(AF_SP, NN_REQ)) >= 0);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-	assert_true(nn_connect(s, url) >= 0);
-	assert_int_equal(nn_send(s, req, len, 0), (int)len);
-	if ((n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
-		fail_msg("no reply from saksid: %s", nn_strerror(nn_errno()));
-	r = buf;
-	rlen = (size_t)n;
+	req = dr_submit_req(pending, npending, &len);
+	r = dr_rpc(sd.url, req, len, &rlen);
 	assert_true(rlen >= 5);
 	assert_int_equal(r[2], 0);
 	assert_int_equal(saksi_get_u16(r + 3), npending);
@@ -125,8 +99,7 @@ flush_want(uint8_t want)
 			    r + pos + 5);
 		pos += 5 + tl;
 	}
-	nn_freemsg(buf);
-	nn_close(s);
+	free(r);
 	free(req);
 	for (size_t i = 0; i < npending; i++)
 		fx_item_free(&pending[i]);
@@ -150,7 +123,7 @@ ev(struct cx *cx, int prod, const char *type, const char *const *set)
 	if (npending == MAX_PENDING)
 		flush();
 	it = &pending[npending++];
-	fx_build(&fx, fx.prod[prod], type, p, ++seq, cx->t, it);
+	fx_build(&sd.fx, sd.fx.prod[prod], type, p, ++seq, cx->t, it);
 	free(p);
 	assert_true(nsent < MAX_SENT);
 	crypto_hash_sha256(sent[nsent].h, it->env, it->env_len);
@@ -936,7 +909,7 @@ c_eligibility_refused_one_ip(struct cx *cx)
 static const char *
 key_hex(int prod, char hex[17])
 {
-	sodium_bin2hex(hex, 17, saksi_seckey_id(fx.prod[prod]), 8);
+	sodium_bin2hex(hex, 17, saksi_seckey_id(sd.fx.prod[prod]), 8);
 	return hex;
 }
 
@@ -1040,9 +1013,9 @@ setup(void **state)
 	json_error_t jerr;
 	(void)state;
 
-	fx_init(&fx, 3);
+	dr_setup(&sd, 3);
 	/* The extra producers: the claim system's key, and two supervisors'. */
-	assert_non_null(kr = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, &jerr));
+	assert_non_null(kr = json_loads(sd.fx.keyring_json, JSON_REJECT_DUPLICATES, &jerr));
 	json_object_set_new(json_array_get(json_object_get(kr, "keys"), P_CLAIM), "role",
 	    json_string("claim"));
 	json_object_set_new(json_object_get(kr, "roles"), "supervisor",
@@ -1053,18 +1026,17 @@ setup(void **state)
 		json_object_set_new(e, "role", json_string("supervisor"));
 		json_object_set_new(e, "branch", json_string("*"));
 	}
-	free(fx.keyring_json);
-	fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
+	free(sd.fx.keyring_json);
+	sd.fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
 	json_decref(kr);
-	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
 	/* The same key for the expected tokens (fx_key's derivation, kept in the test). */
 	{
 		crypto_hash_sha256_state st;
 		uint8_t sb[8];
 
 		for (int i = 0; i < 8; i++)
-			sb[i] = (uint8_t)(fx.seed >> (56 - 8 * i));
+			sb[i] = (uint8_t)(sd.fx.seed >> (56 - 8 * i));
 		crypto_hash_sha256_init(&st);
 		crypto_hash_sha256_update(&st, (const uint8_t *)"saksid-test\n", 12);
 		crypto_hash_sha256_update(&st, sb, 8);
@@ -1073,7 +1045,7 @@ setup(void **state)
 		assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
 		sodium_memzero(ikey, sizeof(ikey));
 	}
-	dr_write_conf(conf,
+	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = %s/schemas/rules/default.rules\n"
 	              "max_clock_skew_ms = 2678400000\n"
@@ -1089,12 +1061,11 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	dr_kill(&daemon_pid);
 	for (size_t i = 0; i < npending; i++)
 		fx_item_free(&pending[i]);
 	saksi_blind_free(blind);
 	free(sent);
-	fx_free(&fx);
+	dr_teardown(&sd);
 	return 0;
 }
 
@@ -1147,7 +1118,7 @@ test_rules_through_daemon(void **state)
 	int nalerts[2 * NCASES] = { 0 }, bad = 0;
 	(void)state;
 
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
+	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	/* A month back: every case has its own stretch of producer time, in order. */
 	tcur = wall_ms() - 30 * DAY_MS;
 	for (size_t i = 0; i < 2 * NCASES; i++) {
@@ -1189,14 +1160,12 @@ test_rules_through_daemon(void **state)
 		ev(&x, P_SPV, "supervisor.access.logged", masked);
 		flush_want(SAKSI_R_SCHEMA);
 	}
-	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
+	dr_stop(&sd, SIGTERM);
 
 	/* Map the ledger back to the cases, then check every alert against them. */
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	byleaf = calloc(size, sizeof(*byleaf));
@@ -1265,11 +1234,11 @@ test_rules_through_daemon(void **state)
 	/* The ledger's alerts, every rule type among them (value_sum too), come again byte
 	 * for byte from the committed events (RULES.md 3.9). */
 	{
-		char tmp[] = "/tmp/saksi-rdt-XXXXXX", out[64], *text;
-		const char *const args[] = { "replay", "--config", conf, "--check", "--tmpdir",
+		char tmp[64], out[80], *text;
+		const char *const args[] = { "replay", "--config", sd.conf, "--check", "--tmpdir",
 		    tmp, NULL };
 
-		assert_non_null(mkdtemp(tmp));
+		assert_int_equal(tmpdir_make(tmp, sizeof(tmp), "saksi-rdt"), 0);
 		snprintf(out, sizeof(out), "%s.out", tmp);
 		assert_int_equal(dr_saksi(0, out, NULL, args), 0);
 		text = slurp(out, NULL);

@@ -43,31 +43,15 @@ static const char rules_text[] =
     "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
     "  suppress 1h\n  reraise 1\n";
 
-static struct fx fx;
-static char url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+static struct dr sd;
 static char rules_path[DR_NAME_LEN + 16];
-static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 static unsigned person;
 
+/* The next booking, signed by producer key `prod`: five devices in turn, a new NIK each
+ * time. */
 static void
-start(void)
-{
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-	dr_await_ready(url, &fx.v, &daemon_pid, errlog, 1);
-}
-
-static void
-stop(int sig)
-{
-	assert_int_equal(kill(daemon_pid, sig), 0);
-	assert_int_equal(waitpid(daemon_pid, NULL, 0), daemon_pid);
-	daemon_pid = -1;
-}
-
-/* The next booking: five devices in turn, a new NIK each time. */
-static void
-next_booking(struct fx_item *it)
+next_booking(size_t prod, struct fx_item *it)
 {
 	char nik[20], bk[32], dev[32], *p;
 	const char *const set[] = { "nik", nik, "device_id", dev, "booking_id", bk, NULL };
@@ -78,14 +62,14 @@ next_booking(struct fx_item *it)
 	snprintf(dev, sizeof(dev), "app-install-memwin-%u", person % 5);
 	p = fx_payload("queue.booking.created", set);
 	seq++;
-	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, it);
+	fx_build(&sd.fx, sd.fx.prod[prod], "queue.booking.created", p, seq, t0 + seq, it);
 	free(p);
 }
 
-/* Submits items[0..n) through the client library; each must be accepted or, after a
- * kill, a duplicate of what the killed daemon committed. */
+/* Submits items[0..n), signed by k, through the client library; each must be accepted
+ * or, after a kill, a duplicate of what the killed daemon committed. */
 static void
-submit(struct fx_item *items, size_t n, int dup_ok)
+submit_as(const saksi_seckey *k, struct fx_item *items, size_t n, int dup_ok)
 {
 	const uint8_t *env[MID_N], *sealed[MID_N];
 	size_t env_len[MID_N], sealed_len[MID_N];
@@ -95,11 +79,11 @@ submit(struct fx_item *items, size_t n, int dup_ok)
 
 	assert_true(n <= MID_N);
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = fx.prod[FX_QUEUE];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_url = sd.url;
+	co.co_key = k;
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 60000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -127,8 +111,8 @@ bookings(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct fx_item it;
 
-		next_booking(&it);
-		submit(&it, 1, 0);
+		next_booking(FX_QUEUE, &it);
+		submit_as(sd.fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
 }
@@ -150,7 +134,7 @@ tail_events(uint64_t *from_out, uint64_t *to_out)
 
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_non_null(mt = saksi_ledger_txn_mdb(t));
 	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
@@ -189,19 +173,7 @@ tail_events(uint64_t *from_out, uint64_t *to_out)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	return n;
+	return dr_ledger_size(sd.ledger_dir);
 }
 
 /* A supervisor's forget request (RULES.md 3.9: its group writes a snapshot at once,
@@ -213,36 +185,13 @@ forget(unsigned who)
 	char nik[20], *p;
 	const char *const set[] = { "nik", nik, "branch", FX_BRANCH, NULL };
 	struct fx_item it;
-	const uint8_t *env[1], *sealed[1];
-	size_t env_len[1], sealed_len[1];
-	saksi_result res[1];
-	saksi_client_opts co;
-	saksi_client *c;
 
 	snprintf(nik, sizeof(nik), "737105450789%04u", who);
 	p = fx_payload("supervisor.forget.requested", set);
-	fx_build(&fx, fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
+	fx_build(&sd.fx, sd.fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
 	         t0 + seq, &it);
 	free(p);
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = fx.prod[FX_NATIONAL];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
-	env[0] = it.env;
-	env_len[0] = it.env_len;
-	sealed[0] = it.sealed;
-	sealed_len[0] = it.sealed_len;
-	memset(res, 0, sizeof(res));
-	assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, 1, res),
-	                 SAKSI_OK);
-	if (res[0].sr_code != SAKSI_R_ACCEPTED)
-		fail_msg("forget: code %d, %s", res[0].sr_code, res[0].sr_message);
-	saksi_result_clear(&res[0]);
-	saksi_client_close(c);
+	submit_as(sd.fx.prod[FX_NATIONAL], &it, 1, 0);
 	fx_item_free(&it);
 }
 
@@ -251,7 +200,7 @@ static void
 supervisor_keyring(void)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(fx.keyring_json, 0, &jerr), *keys;
+	json_t *root = json_loads(sd.fx.keyring_json, 0, &jerr), *keys;
 
 	assert_non_null(root);
 	assert_int_equal(json_object_set_new(json_object_get(root, "roles"), "supervisor",
@@ -259,34 +208,24 @@ supervisor_keyring(void)
 	keys = json_object_get(root, "keys");
 	assert_int_equal(json_object_set_new(json_array_get(keys, FX_NATIONAL), "role",
 	                 json_string("supervisor")), 0);
-	free(fx.keyring_json);
-	assert_non_null(fx.keyring_json = json_dumps(root, JSON_INDENT(2)));
+	free(sd.fx.keyring_json);
+	assert_non_null(sd.fx.keyring_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
 }
 
 static int
 setup(void **state)
 {
-	(void)state;
-	fx_init(&fx, 0);
+	*state = &sd;
+	dr_setup(&sd, NREQ);   /* a producer key per mid-stream request */
 	supervisor_keyring();
-	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
-	snprintf(rules_path, sizeof(rules_path), "%s/mem.rules", fx.dir);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
+	snprintf(rules_path, sizeof(rules_path), "%s/mem.rules", sd.fx.dir);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
-	dr_write_conf(conf, "index_key = index.key\nrules = mem.rules\n"
+	dr_write_conf(sd.conf, "index_key = index.key\nrules = mem.rules\n"
 	              "rules_snapshot_events = %d\nrules_snapshot_ms = 0\n"
 	              "group_max = 8\ngroup_wait_us = 2000\n", INTERVAL);
 	t0 = wall_ms();
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	dr_kill(&daemon_pid);
-	fx_free(&fx);
 	return 0;
 }
 
@@ -298,60 +237,45 @@ test_kill_points(void **state)
 	uint64_t from, to, before;
 	size_t n;
 	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16];
-	const char *args[] = { "replay", "--config", conf, "--check", "--quiet", NULL };
+	const char *args[] = { "replay", "--config", sd.conf, "--check", "--quiet", NULL };
 	char *text;
 
 	(void)state;
-	start();
+	dr_start(&sd);
 	/* Before the first snapshot: the whole tail is evaluated again. */
 	bookings(INTERVAL - 1);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), INTERVAL - 1);
-	start();
+	dr_start(&sd);
 	/* The tail counts towards the interval: one more event writes the snapshot. Killed
 	 * just after it: nothing to evaluate again. */
 	bookings(1);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 0);
-	start();
+	dr_start(&sd);
 	/* Some way past a snapshot. */
 	bookings(INTERVAL + 3);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 3);
-	start();
+	dr_start(&sd);
 	/* Mid-stream: NREQ requests in flight on their own sockets, killed once the first
 	 * group is in, the others committed or not by then; the producers send the same
 	 * bytes again (accepted, or duplicates of what was committed). A request is one
-	 * commit group; a snapshot falls inside a group every INTERVAL events. */
+	 * commit group; a snapshot falls inside a group every INTERVAL events. Each request
+	 * is its own producer's: the sockets' requests arrive in any order, and a key's
+	 * lower seqs after a higher one committed would be refused as replay. */
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
-		next_booking(&mid[i]);
+		next_booking(FX_NFIXED + i / PER_REQ, &mid[i]);
 	{
 		int s[NREQ];
 
 		before = ledger_size();
 		for (size_t r = 0; r < NREQ; r++) {
-			const struct fx_item *m = &mid[r * PER_REQ];
-			size_t len = 4, o;
-			uint8_t *req;
+			size_t len;
+			uint8_t *req = dr_submit_req(&mid[r * PER_REQ], PER_REQ, &len);
 
-			for (size_t i = 0; i < PER_REQ; i++)
-				len += 8 + m[i].env_len + m[i].sealed_len;
-			assert_non_null(req = malloc(len));
-			req[0] = 1;
-			req[1] = SAKSI_OP_SUBMIT;
-			saksi_put_u16(req + 2, PER_REQ);
-			o = 4;
-			for (size_t i = 0; i < PER_REQ; i++) {
-				saksi_put_u32(req + o, (uint32_t)m[i].env_len);
-				memcpy(req + o + 4, m[i].env, m[i].env_len);
-				o += 4 + m[i].env_len;
-				saksi_put_u32(req + o, (uint32_t)m[i].sealed_len);
-				if (m[i].sealed_len > 0)
-					memcpy(req + o + 4, m[i].sealed, m[i].sealed_len);
-				o += 4 + m[i].sealed_len;
-			}
 			assert_true((s[r] = nn_socket(AF_SP, NN_REQ)) >= 0);
-			assert_true(nn_connect(s[r], url) >= 0);
+			assert_true(nn_connect(s[r], sd.url) >= 0);
 			assert_int_equal(nn_send(s[r], req, len, 0), (int)len);
 			free(req);
 		}
@@ -360,16 +284,16 @@ test_kill_points(void **state)
 
 			nanosleep(&ts, NULL);
 		}
-		stop(SIGKILL);
+		dr_stop(&sd, SIGKILL);
 		for (size_t r = 0; r < NREQ; r++)
 			nn_close(s[r]);
 	}
 	printf("# killed with %llu leaves of the %d requests' (%d events) committed\n",
 	       (unsigned long long)(ledger_size() - before), NREQ, NREQ * PER_REQ);
 	assert_true(tail_events(NULL, NULL) <= INTERVAL);
-	start();
+	dr_start(&sd);
 	for (size_t r = 0; r < NREQ; r++)
-		submit(&mid[r * PER_REQ], PER_REQ, 1);
+		submit_as(sd.fx.prod[FX_NFIXED + r], &mid[r * PER_REQ], PER_REQ, 1);
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
 		fx_item_free(&mid[i]);
 	bookings(4);
@@ -377,30 +301,30 @@ test_kill_points(void **state)
 	 * that booked nothing: a forgotten participant's alerts are not what a replay can
 	 * reproduce, and the check below compares them all.) */
 	forget(9999);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(tail_events(NULL, NULL), 0);
-	start();
+	dr_start(&sd);
 	bookings(4);
 	/* A clean stop writes the rules' memory: no tail. */
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	assert_int_equal(tail_events(&from, &to), 0);
 	before = to;
-	start();
+	dr_start(&sd);
 	bookings(2);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	assert_int_equal(tail_events(&from, &to), 0);
 	assert_true(to > before);
 
 	/* Every alert once, numbered without a gap, and the same as a replay's. */
 	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
-	n = dr_ledger_alerts(ledger_dir, al, NULL, ALERTS_MAX);
+	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, ALERTS_MAX);
 	printf("# %zu alert entries\n", n);
 	assert_true(n > 20);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(al[i].al_id, i + 1);
 	free(al);
-	snprintf(out, sizeof(out), "%s/replay.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/replay.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/replay.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/replay.err", sd.fx.dir);
 	assert_int_equal(dr_saksi(0, out, err, args), 0);
 	text = fx_read(out, NULL);
 	printf("# %s", text);
@@ -412,7 +336,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kill_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_points, setup,
+		                                dr_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

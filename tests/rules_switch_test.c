@@ -42,10 +42,8 @@ static const char rules_other[] =
     "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
     "  suppress 1h\n  reraise 1\n";
 
-static struct fx fx;
-static char url[DR_NAME_LEN], conf[DR_NAME_LEN], errlog[DR_NAME_LEN], ledger_dir[DR_NAME_LEN];
+static struct dr sd;
 static char rules_path[DR_NAME_LEN + 16];
-static pid_t daemon_pid = -1;
 static uint64_t seq, t0;
 static unsigned person;
 
@@ -53,28 +51,9 @@ static unsigned person;
 static void
 write_conf(unsigned events)
 {
-	dr_write_conf(conf, "index_key = index.key\nrules = rules\n"
+	dr_write_conf(sd.conf, "index_key = index.key\nrules = rules\n"
 	              "rules_snapshot_events = %u\nrules_snapshot_ms = 0\n"
 	              "group_max = 8\ngroup_wait_us = 2000\n", events);
-}
-
-static void
-start(void)
-{
-	daemon_pid = dr_saksid_start(conf, errlog, NULL);
-	dr_await_ready(url, &fx.v, &daemon_pid, errlog, 1);
-}
-
-static void
-stop(int sig)
-{
-	int st;
-
-	assert_int_equal(kill(daemon_pid, sig), 0);
-	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
-	if (sig == SIGTERM)
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* n bookings from one device, a new NIK each, one request each (committed in order). */
@@ -85,11 +64,11 @@ bookings(size_t n)
 	saksi_client *c;
 
 	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_key = fx.prod[FX_QUEUE];
-	co.co_box_pk = fx.box_pub.pk_key;
-	co.co_log = &fx.v;
-	co.co_schemas = fx.sc;
+	co.co_url = sd.url;
+	co.co_key = sd.fx.prod[FX_QUEUE];
+	co.co_box_pk = sd.fx.box_pub.pk_key;
+	co.co_log = &sd.fx.v;
+	co.co_schemas = sd.fx.sc;
 	co.co_timeout_ms = 60000;
 	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -106,7 +85,8 @@ bookings(size_t n)
 		snprintf(bk, sizeof(bk), "BK-SW-%u", person);
 		p = fx_payload("queue.booking.created", set);
 		seq++;
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq, &it);
+		fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq,
+		         &it);
 		free(p);
 		env[0] = it.env;
 		env_len[0] = it.env_len;
@@ -142,7 +122,7 @@ state_tail(uint64_t *events)
 	*events = 0;
 	memset(&o, 0, sizeof(o));
 	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_non_null(mt = saksi_ledger_txn_mdb(t));
 	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
@@ -179,7 +159,7 @@ static char *
 log_from(size_t off, size_t *len)
 {
 	size_t n;
-	char *text = fx_read(errlog, &n), *rest;
+	char *text = fx_read(sd.errlog, &n), *rest;
 
 	assert_non_null(text);
 	assert_true(off <= n);
@@ -194,7 +174,7 @@ static size_t
 log_len(void)
 {
 	size_t n = 0;
-	char *text = access(errlog, F_OK) == 0 ? fx_read(errlog, &n) : NULL;
+	char *text = access(sd.errlog, F_OK) == 0 ? fx_read(sd.errlog, &n) : NULL;
 
 	free(text);
 	return n;
@@ -220,20 +200,20 @@ log_line(const char *text, const char *what)
 static void
 check_alerts(size_t min)
 {
-	const char *args[] = { "replay", "--config", conf, "--check", "--quiet", NULL };
+	const char *args[] = { "replay", "--config", sd.conf, "--check", "--quiet", NULL };
 	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16], *text;
 	saksi_alert *al;
 	size_t n;
 
 	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
-	n = dr_ledger_alerts(ledger_dir, al, NULL, ALERTS_MAX);
+	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, ALERTS_MAX);
 	printf("# %zu alert entries\n", n);
 	assert_true(n >= min);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(al[i].al_id, i + 1);
 	free(al);
-	snprintf(out, sizeof(out), "%s/replay.out", fx.dir);
-	snprintf(err, sizeof(err), "%s/replay.err", fx.dir);
+	snprintf(out, sizeof(out), "%s/replay.out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/replay.err", sd.fx.dir);
 	assert_int_equal(dr_saksi(0, out, err, args), 0);
 	text = fx_read(out, NULL);
 	printf("# %s", text);
@@ -252,15 +232,15 @@ test_memory_killed_then_lmdb(void **state)
 
 	(void)state;
 	write_conf(1000);
-	start();
+	dr_start(&sd);
 	bookings(2);     /* two_bookings alerts at the second */
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 2);
 	write_conf(0);
 	off = log_len();
-	start();
-	free(dr_await_file(errlog, "rules: switching to LMDB mode:", daemon_pid));
+	dr_start(&sd);
+	free(dr_await_file(sd.errlog, "rules: switching to LMDB mode:", sd.pid));
 	text = log_from(off, NULL);
 	log_line(text, "the windows were kept in memory by a saksid that did not stop "
 	         "cleanly");
@@ -273,11 +253,11 @@ test_memory_killed_then_lmdb(void **state)
 	/* The LMDB state now holds the first two: the next bookings alert on both rules
 	 * (without them, neither would: the windows would hold one booking). */
 	bookings(2);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 0);   /* no N: LMDB mode, current */
-	start();
+	dr_start(&sd);
 	bookings(1);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	check_alerts(5);
 }
 
@@ -292,30 +272,30 @@ test_lmdb_killed_then_memory(void **state)
 
 	(void)state;
 	write_conf(0);
-	start();
+	dr_start(&sd);
 	bookings(2);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 0);
 	write_conf(1000);
 	off = log_len();
-	start();
-	free(dr_await_file(errlog, "serving", daemon_pid));
+	dr_start(&sd);
+	free(dr_await_file(sd.errlog, "serving", sd.pid));
 	text = log_from(off, &off);
 	assert_non_null(strstr(log_line(text, "rules: 0 events evaluated again"),
 	                       "0 alerts found again"));
 	free(text);
 	bookings(2);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 2);
-	start();
-	free(dr_await_file(errlog, "rules: 2 events evaluated again", daemon_pid));
+	dr_start(&sd);
+	free(dr_await_file(sd.errlog, "rules: 2 events evaluated again", sd.pid));
 	text = log_from(off, NULL);
 	assert_null(strstr(log_line(text, "rules: 2 events evaluated again"),
 	                   " 0 alerts found again"));
 	free(text);
 	bookings(1);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 0);                /* a clean stop: no tail */
 	check_alerts(5);
@@ -335,14 +315,14 @@ test_tail_mismatch_refused(void **state)
 
 	(void)state;
 	write_conf(1000);
-	start();
+	dr_start(&sd);
 	bookings(3);
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 3);
 	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
 	off = log_len();
-	pid = dr_saksid_start(conf, errlog, NULL);
+	pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -359,17 +339,17 @@ test_tail_mismatch_refused(void **state)
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 3);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
-	start();
-	free(dr_await_file(errlog, "rules: 3 events evaluated again", daemon_pid));
+	dr_start(&sd);
+	free(dr_await_file(sd.errlog, "rules: 3 events evaluated again", sd.pid));
 	text = log_from(off, NULL);
 	log_line(text, "rules: 3 events evaluated again");
 	free(text);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	/* Stopped cleanly: the other rules start (their state is kept by fingerprint). */
 	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
-	start();
+	dr_start(&sd);
 	bookings(1);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
 }
 
@@ -386,14 +366,14 @@ test_tail_missing_refused(void **state)
 
 	(void)state;
 	write_conf(1000);
-	start();
+	dr_start(&sd);
 	bookings(2);     /* two_bookings' alert 1; three_niks needs a third NIK */
-	stop(SIGKILL);
+	dr_stop(&sd, SIGKILL);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 2);
 	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
 	off = log_len();
-	pid = dr_saksid_start(conf, errlog, NULL);
+	pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -404,20 +384,19 @@ test_tail_missing_refused(void **state)
 	assert_null(strstr(text, "serving"));
 	free(text);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
-	start();
+	dr_start(&sd);
 	bookings(1);
-	stop(SIGTERM);
+	dr_stop(&sd, SIGTERM);
 	check_alerts(3);
 }
 
 static int
 setup(void **state)
 {
-	(void)state;
-	fx_init(&fx, 0);
-	dr_names(&fx, url, NULL, conf, errlog, ledger_dir);
-	dr_save_keys(&fx, DR_INDEX_KEY | DR_KEYRING);
-	snprintf(rules_path, sizeof(rules_path), "%s/rules", fx.dir);
+	*state = &sd;
+	dr_setup(&sd, 0);
+	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
+	snprintf(rules_path, sizeof(rules_path), "%s/rules", sd.fx.dir);
 	fx_write(rules_path, rules_text, strlen(rules_text), 0644);
 	t0 = wall_ms();
 	seq = 0;
@@ -425,23 +404,18 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	(void)state;
-	dr_kill(&daemon_pid);
-	fx_free(&fx);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_memory_killed_then_lmdb, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lmdb_killed_then_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tail_mismatch_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tail_missing_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_killed_then_lmdb, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_lmdb_killed_then_memory, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_tail_mismatch_refused, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_tail_missing_refused, setup,
+		                                dr_cmocka_teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include "blind.h"
 #include "rules.h"
 #include "sim.h"
+#include "tmpdir.h"
 
 #define START_DAY 20150   /* Monday 2025-03-03 */
 #define GROUP 512         /* events per transaction, as a commit group */
@@ -67,8 +68,7 @@ judge_open(struct judge *j, uint64_t seed)
 	MDB_txn *txn;
 
 	memset(j, 0, sizeof(*j));
-	strcpy(j->dir, "/tmp/sim-rules-XXXXXX");
-	assert_non_null(mkdtemp(j->dir));
+	assert_int_equal(tmpdir_make(j->dir, sizeof(j->dir), "sim-rules"), 0);
 	assert_int_equal(mdb_env_create(&j->env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(j->env, 4), 0);
 	assert_int_equal(mdb_env_set_mapsize(j->env, 1024u << 20), 0);

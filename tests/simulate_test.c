@@ -23,12 +23,7 @@
 #include "keys.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "simulate-test.saksi.example/log"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
 
 /* The command exists only once cli/main.c wires it in; until then there is nothing to run. */
 static void
@@ -54,12 +49,6 @@ static int
 setup(void **state)
 {
 	return scratch_setup(state, "sim");
-}
-
-static int
-teardown(void **state)
-{
-	return scratch_teardown(state);
 }
 
 static void
@@ -268,30 +257,18 @@ test_daemon(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	char sock[256], *conf, *line, *truth, vkey[512];
-	char *argv[] = { (char *)SAKSID, (char *)"-c", NULL, NULL };
+	char sock[256], *truth, vkey[512];
 	json_t *t;
 	json_error_t jerr;
-	pid_t pid;
 	long long events;
 
 	need_simulate(f);
-	if (access(SAKSID, X_OK) != 0) {
-		print_message("saksid is not built here; skipping the end-to-end test\n");
-		skip();
-	}
-	RUN(f, &r, 0, "init", "--dir", P(f, 0, "st"), "--origin", ORIGIN);
-	snprintf(vkey, sizeof(vkey), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-	run_free(&r);
+	need_built(SAKSI, SAKSID);
+	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	conf = slurp(P(f, 1, "st/saksid.conf"), NULL);
-	line = strstr(conf, "listen = ipc://");
-	assert_non_null(line);
-	snprintf(sock, sizeof(sock), "%.*s", (int)strcspn(line + 15, "\n"), line + 15);
-	free(conf);
-	argv[2] = f->path[1];
-	pid = spawn_ready(argv, P(f, 9, "saksid.log"), O_APPEND, sock);
+	conf_listen(P(f, 1, "st/saksid.conf"), NULL, 0, sock, sizeof(sock));
+	saksid_start(SAKSID, f, NULL, f->path[1], sock, P(f, 9, "saksid.log"), O_APPEND);
 
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", "7", "--brokers", "high",
 	    "--truth", P(f, 2, "truth.json"), "--batch", "256", "--window", "3600000");
@@ -317,7 +294,7 @@ test_daemon(void **state)
 	    "--batch", "7", "--window", "3600000");
 	assert_non_null(strstr(r.out, " 0 refused"));
 	run_free(&r);
-	stop_clean(pid);
+	saksid_stop(f);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 3, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 4, "st/keyring.json"));
@@ -329,11 +306,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_daemon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_register, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,16 +29,9 @@
 #include "subject.h"
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "subject-test.saksi.example/log"
 #define MAXEV 20000
 #define SEED "11"
-
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
 
 struct ev {
 	char type[64];
@@ -53,7 +46,6 @@ struct day {
 
 /* The simulated day and the daemon: stopped by the teardown if an assertion left it. */
 static struct day g_day;
-static pid_t g_pid = -1;
 
 static void
 load_day(struct day *d, const char *path)
@@ -150,30 +142,12 @@ story_of(const struct day *d, const char *nik, struct story *s)
 
 /* ---- the grep ---- */
 
-struct secrets {
-	char **v;
-	size_t n;
-};
-
-static void
-digits_of(const char *v, char *out, size_t len)
-{
-	size_t o = 0;
-
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;   /* the phone's national number stands for it everywhere */
-	for (; *v != '\0' && o + 1 < len; v++)
-		if (*v >= '0' && *v <= '9')
-			out[o++] = *v;
-	out[o] = '\0';
-}
-
 /*
  * Every NIK, KPJ, phone and account number of the day that the subject's own entries do
  * not hold (the entries of theirs in which no other NIK appears): other people's data.
  */
 static void
-others_of(const struct day *d, const struct story *s, struct secrets *out)
+others_of(const struct day *d, const struct story *s, struct tu_secrets *out)
 {
 	static const char *const members[] = { "nik", "kpj", "phone", "bank_account" };
 	char **own = NULL;
@@ -192,7 +166,7 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 
 				if (v == NULL)
 					continue;
-				digits_of(v, dg, sizeof(dg));
+				tu_digits(v, dg, sizeof(dg));
 				if (strlen(dg) < 8)
 					continue;
 				if (pass == 0 && mine) {
@@ -204,8 +178,7 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 						;
 					if (k < nown)
 						continue;
-					out->v = realloc(out->v, (out->n + 1) * sizeof(*out->v));
-					out->v[out->n++] = strdup(dg);
+					tu_secret_add(out, v);
 				}
 			}
 		}
@@ -214,16 +187,8 @@ others_of(const struct day *d, const struct story *s, struct secrets *out)
 	free(own);
 }
 
-static void
-secrets_free(struct secrets *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 static const char *
-find_any(const struct secrets *s, const char *text)
+find_any(const struct tu_secrets *s, const char *text)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strstr(text, s->v[i]) != NULL)
@@ -232,15 +197,6 @@ find_any(const struct secrets *s, const char *text)
 }
 
 /* ---- running ---- */
-
-static void
-start(struct scratch *f, const char *conf, const char *sock, const char *log)
-{
-	char *argv[] = { (char *)SAKSID, (char *)"-d", (char *)"-c", (char *)conf, NULL };
-
-	g_pid = spawn_ready(argv, log, O_APPEND, sock);
-	(void)f;
-}
 
 static const char *
 pth(struct scratch *f, const char *name, char *buf)
@@ -364,21 +320,14 @@ test_day(void **state)
 	    *forget_nik = NULL;
 	char *text;
 	struct story st;
-	struct secrets others;
+	struct tu_secrets others;
 	uint64_t idx[2048];
 	char types[2048][64];
 	size_t n, best = 0;
-	time_t now = time(NULL) - 10 * 86400;
-	struct tm tm;
 	json_t *acc;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed %s\n", start_day, SEED);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, SEED);
 
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
 	pth(f, "st/saksid.conf", conf);
@@ -388,24 +337,12 @@ test_day(void **state)
 	pth(f, "st/box.pub", box);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "sup.key", sup), "--pub",
-	    pth(f, "sup.pub", sup_pub), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "spi-1", "--pub", sup_pub,
-	    "--role", "supervisor", "--branch", "*");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "spv2.key", spv2), "--pub",
-	    pth(f, "spv2.pub", spv2_pub), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "spi-2", "--pub", spv2_pub,
-	    "--role", "supervisor", "--branch", "*");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "kiosk.key", kiosk), "--pub",
-	    pth(f, "kiosk.pub", kiosk_pub), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "kiosk-x", "--pub", kiosk_pub,
-	    "--role", "queue", "--branch", "KC-MAKASSAR");
-	run_free(&r);
+	key_enrol(SAKSI, f, kr, pth(f, "sup.key", sup), pth(f, "sup.pub", sup_pub), "spi-1",
+	    "supervisor", "*");
+	key_enrol(SAKSI, f, kr, pth(f, "spv2.key", spv2), pth(f, "spv2.pub", spv2_pub), "spi-2",
+	    "supervisor", "*");
+	key_enrol(SAKSI, f, kr, pth(f, "kiosk.key", kiosk), pth(f, "kiosk.pub", kiosk_pub),
+	    "kiosk-x", "queue", "KC-MAKASSAR");
 	/* A key in no keyring. */
 	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "stray.key", stray), "--pub",
 	    pth(f, "stray.pub", stray_pub), "--no-passphrase");
@@ -418,12 +355,8 @@ test_day(void **state)
 	assert_true(g_day.n > 1000);
 
 	/* saksid's own key for remote looks' access entries (FORMATS.md 3.4). */
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", pth(f, "access.key", tmp), "--pub",
-	    pth(f, "access.pub", out), "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", kr, "--name", "saksid-access", "--pub", out,
-	    "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, kr, pth(f, "access.key", tmp), pth(f, "access.pub", out),
+	    "saksid-access", "supervisor", "*");
 	{
 		FILE *c = fopen(conf, "a");
 
@@ -432,7 +365,7 @@ test_day(void **state)
 		assert_int_equal(fclose(c), 0);
 	}
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	start(f, conf, sock, log);
+	saksid_start(SAKSID, f, "-d", conf, sock, log, O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -624,7 +557,7 @@ test_day(void **state)
 	/* The earlier report is one more look. */
 	assert_non_null(strstr(text, "laporan subjek data seperti ini"));
 	free(text);
-	secrets_free(&others);
+	tu_secrets_free(&others);
 	free(st.in);
 
 	/* A participant an alert's evidence names: the alert in plain words. */
@@ -725,8 +658,7 @@ test_day(void **state)
 	run_free(&r);
 
 	/* saksid down: no receipt, no report. */
-	stop_clean(g_pid);
-	g_pid = -1;
+	saksid_stop(f);
 	{
 		char nikfile[256];
 
@@ -805,23 +737,12 @@ setup(void **state)
 	return scratch_setup(state, "subject");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

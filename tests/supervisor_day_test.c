@@ -26,59 +26,16 @@
 
 #include "testutil.h"
 
-#define SAKSI SAKSI_BUILD_DIR "/saksi"
-#define SAKSID SAKSI_BUILD_DIR "/saksid"
 #define ORIGIN "supervisor-day.saksi.example/log"
 #define SEED "29"
 
-#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
-	(char *)NULL)
-#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
-	__VA_ARGS__, (char *)NULL)
-
 /* The daemon, killed by the teardown if a check fails while it runs: left alive it would
  * hold ctest's output pipe open and the run would never end. */
-static pid_t g_pid = -1;
 
 /* The personal numbers of the day (NIK, KPJ, phone, account), digits only. */
-struct nums {
-	char **v;
-	size_t n;
-};
-
-static void
-nums_add(struct nums *s, const char *v)
-{
-	char d[64];
-	size_t o = 0;
-
-	if (v == NULL)
-		return;
-	if (strncmp(v, "+62", 3) == 0)
-		v += 3;
-	for (; *v != '\0' && o + 1 < sizeof(d); v++)
-		if (*v >= '0' && *v <= '9')
-			d[o++] = *v;
-	d[o] = '\0';
-	if (o < 8)
-		return;   /* too short to find by chance-free grep */
-	s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-	assert_non_null(s->v);
-	s->v[s->n++] = strdup(d);
-}
-
-static void
-nums_free(struct nums *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
 /* Fails naming the file (never the number) if buf holds one of s's numbers. */
 static void
-assert_none_in(const struct nums *s, const char *what, const void *buf, size_t len)
+assert_none_in(const struct tu_secrets *s, const char *what, const void *buf, size_t len)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (memmem(buf, len, s->v[i], strlen(s->v[i])) != NULL)
@@ -86,7 +43,7 @@ assert_none_in(const struct nums *s, const char *what, const void *buf, size_t l
 }
 
 static void
-assert_file_clean(const struct nums *s, const char *path)
+assert_file_clean(const struct tu_secrets *s, const char *path)
 {
 	size_t len;
 	char *b = slurp(path, &len);
@@ -101,38 +58,19 @@ setup(void **state)
 	return scratch_setup(state, "supday");
 }
 
-static int
-teardown(void **state)
-{
-	if (g_pid > 0) {
-		kill(g_pid, SIGKILL);
-		waitpid(g_pid, NULL, 0);
-		g_pid = -1;
-	}
-	return scratch_teardown(state);
-}
-
 static void
 test_supervisor_day(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	struct nums all = { 0 }, his = { 0 };
+	struct tu_secrets all = { 0 }, his = { 0 };
 	char vkey[512], url[256], sock[256], start_day[16], conf[256], sup[256], police[256];
-	char omb[256], ledger[256], nik[32] = "", claim[64] = "", *text, *argv[5];
-	time_t now = time(NULL) - 10 * 86400;
+	char omb[256], ledger[256], nik[32] = "", claim[64] = "", *text;
 	size_t len;
 	json_t *o, *e;
-	struct tm tm;
-	pid_t pid;
 
-	if (access(SAKSI, X_OK) != 0 || access(SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day from %s, seed " SEED "\n", start_day);
+	need_built(SAKSI, SAKSID);
+	sim_start_day(start_day, SEED);
 
 	/* The operator: saksi init, the simulator's producers, one supervisor, a recipient. */
 	state_init(SAKSI, f, ORIGIN, vkey, sizeof(vkey));
@@ -142,11 +80,8 @@ test_supervisor_day(void **state)
 	snprintf(police, sizeof(police), "%s", P(f, 1, "police.key"));
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", sup, "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", P(f, 3, "sup.pub"), "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), sup, P(f, 3, "sup.pub"), "spi-1",
+	    "supervisor", "*");
 	RUN(f, &r, 0, "keygen", "--kind", "box", "-o", police, "--no-passphrase");
 	run_free(&r);
 
@@ -165,10 +100,10 @@ test_supervisor_day(void **state)
 		assert_non_null(o = json_loads(line, JSON_REJECT_DUPLICATES, NULL));
 		p = json_object_get(o, "payload");
 		n = json_string_value(json_object_get(p, "nik"));
-		nums_add(&all, n);
-		nums_add(&all, json_string_value(json_object_get(p, "kpj")));
-		nums_add(&all, json_string_value(json_object_get(p, "phone")));
-		nums_add(&all, json_string_value(json_object_get(p, "bank_account")));
+		tu_secret_add(&all, n);
+		tu_secret_add(&all, json_string_value(json_object_get(p, "kpj")));
+		tu_secret_add(&all, json_string_value(json_object_get(p, "phone")));
+		tu_secret_add(&all, json_string_value(json_object_get(p, "bank_account")));
 		if (nik[0] == '\0' && n != NULL && strcmp(json_string_value(json_object_get(o,
 		    "type")), "claim.submitted") == 0 && json_object_get(p, "booking_id") &&
 		    json_object_get(p, "bank_account")) {
@@ -182,16 +117,11 @@ test_supervisor_day(void **state)
 	free(text);
 	assert_true(all.n > 1000);
 	assert_true(nik[0] != '\0');
-	nums_add(&his, nik);
+	tu_secret_add(&his, nik);
 	spit(P(f, 5, "his.nik"), nik, strlen(nik));
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[0] = (char *)SAKSID;
-	argv[1] = (char *)"-d";
-	argv[2] = (char *)"-c";
-	argv[3] = conf;
-	argv[4] = NULL;
-	g_pid = pid = spawn_ready(argv, P(f, 6, "saksid.log"), O_APPEND, sock);
+	saksid_start(SAKSID, f, "-d", conf, sock, P(f, 6, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256", "--window", "3600000");
 	run_free(&r);
@@ -204,6 +134,19 @@ test_supervisor_day(void **state)
 	assert_non_null(strstr(r.out, claim));
 	assert_non_null(strstr(r.err, "access logged as entry"));
 	run_free(&r);
+	/* His subject report without --tz: a Makassar branch's times in WITA, the zone its
+	 * bookings' region (73, South Sulawesi) puts it in, never WIB. */
+	RUN_IN(f, &r, 0, f->path[5], "subject-report", "--config", conf, "--nik", "-", "-k",
+	    sup, "--lang", "en", "--format", "text", "-o", P(f, 13, "before.txt"));
+	run_free(&r);
+	text = slurp(f->path[13], &len);
+	assert_non_null(strstr(text, "at branch KC-MAKASSAR"));
+	assert_non_null(strstr(text, " WITA, at branch KC-MAKASSAR"));
+	assert_null(strstr(text, " WIB"));
+	assert_non_null(strstr(text, "Date of the report: "));
+	sodium_memzero(text, len);
+	free(text);
+	unlink(f->path[13]);
 	/* Masked, by his claim, for a tool: no number of his, and not forgotten (yet). */
 	RUN(f, &r, 0, "query", "--config", conf, "--claim", claim, "--json");
 	assert_none_in(&his, "query --json", r.out, r.out_len);
@@ -319,8 +262,7 @@ test_supervisor_day(void **state)
 	run_free(&r);
 
 	/* 6. The ombudsman's copy of the ledger verifies, and extends what they saw. */
-	stop_clean(pid);
-	g_pid = -1;
+	saksid_stop(f);
 	RUN(f, &r, 0, "backup", "--ledger", ledger, "-o", P(f, 14, "omb/ledger"));
 	run_free(&r);
 	RUN(f, &r, 0, "verify", "--ledger", f->path[14], "--vkey", vkey, "--keyring",
@@ -334,15 +276,15 @@ test_supervisor_day(void **state)
 	assert_file_clean(&all, P(f, 15, "omb/ledger/data.mdb"));
 	assert_file_clean(&all, P(f, 15, "saksid.log"));
 	unlink(f->path[4]);   /* the dry run's clear stream */
-	nums_free(&all);
-	nums_free(&his);
+	tu_secrets_free(&all);
+	tu_secrets_free(&his);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_supervisor_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

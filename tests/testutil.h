@@ -27,7 +27,19 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "tmpdir.h"
+
 #define TU_UNUSED __attribute__((unused))
+
+/* The programs as built (CMake gives every test SAKSI_BUILD_DIR), and the tests' way to
+ * run saksi: RUN(f, &r, want, args...) fails the test unless it exits with want, the run
+ * left in r; RUN_IN the same with stdin from the file `in`. */
+#define SAKSI SAKSI_BUILD_DIR "/saksi"
+#define SAKSID SAKSI_BUILD_DIR "/saksid"
+#define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
+	(char *)NULL)
+#define RUN_IN(f, r, want, in, ...) run_expect(SAKSI, (f)->dir, (r), (want), (in), \
+	__VA_ARGS__, (char *)NULL)
 
 extern char **environ;
 
@@ -111,6 +123,7 @@ rm_rf(const char *dir)
 struct scratch {
 	char dir[64];
 	char path[16][256]; /* scratch path buffers, see P() */
+	pid_t pid;          /* the saksid saksid_start started, killed by the teardown */
 };
 
 /* dir/name in path buffer `slot`, valid until that slot is used again. */
@@ -121,26 +134,35 @@ P(struct scratch *f, int slot, const char *name)
 	return f->path[slot];
 }
 
-/* A cmocka setup: a struct scratch in *state, its dir /tmp/saksi-NAME-XXXXXX. */
+/* A cmocka setup: a struct scratch in *state, its dir $TMPDIR/saksi-NAME-XXXXXX. */
 TU_UNUSED static int
 scratch_setup(void **state, const char *name)
 {
 	struct scratch *f = calloc(1, sizeof(*f));
+	char prefix[48];
 
 	assert_non_null(f);
 	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-%s-XXXXXX", name);
-	assert_non_null(mkdtemp(f->dir));
+	f->pid = -1;
+	snprintf(prefix, sizeof(prefix), "saksi-%s", name);
+	if (tmpdir_make(f->dir, sizeof(f->dir), prefix) != 0)
+		fail_msg("cannot make a directory %s-XXXXXX in $TMPDIR or /tmp", prefix);
 	*state = f;
 	return 0;
 }
 
-/* The cmocka teardown of scratch_setup. */
+/* The cmocka teardown of scratch_setup: a saksid a failed assertion left running is
+ * killed first (a daemon holding ctest's output pipe would hang the run). */
 TU_UNUSED static int
 scratch_teardown(void **state)
 {
 	struct scratch *f = *state;
 
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		waitpid(f->pid, NULL, 0);
+		f->pid = -1;
+	}
 	rm_rf(f->dir);
 	free(f);
 	return 0;
@@ -272,18 +294,112 @@ state_init(const char *saksi, struct scratch *f, const char *origin, char *vkey,
 	run_free(&r);
 }
 
+/* The ipc:// URL the saksid config at path listens on first (url NULL: not wanted), and
+ * the socket file behind it, which spawn_ready waits for. */
+TU_UNUSED static void
+conf_listen(const char *path, char *url, size_t ulen, char *sock, size_t slen)
+{
+	char *conf = slurp(path, NULL), *line;
+
+	line = strstr(conf, "listen = ipc://");
+	assert_non_null(line);
+	line += strlen("listen = ");
+	if (url != NULL)
+		snprintf(url, ulen, "%.*s", (int)strcspn(line, "\n"), line);
+	line += strlen("ipc://");
+	snprintf(sock, slen, "%.*s", (int)strcspn(line, "\n"), line);
+	free(conf);
+}
+
 /* The URL the config saksi init wrote (DIR/st/saksid.conf, then in path slot 4) listens
  * on first, and the socket file behind that ipc:// URL, which spawn_ready waits for. */
 TU_UNUSED static void
 state_listen(struct scratch *f, char *url, size_t ulen, char *sock, size_t slen)
 {
-	char *conf = slurp(P(f, 4, "st/saksid.conf"), NULL), *line;
+	conf_listen(P(f, 4, "st/saksid.conf"), url, ulen, sock, slen);
+}
 
-	line = strstr(conf, "listen = ");
-	assert_non_null(line);
-	snprintf(url, ulen, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
-	snprintf(sock, slen, "%s", url + strlen("ipc://"));
-	free(conf);
+/* ---- a simulated day sent through a real saksid: the end-to-end tests' fixture ---- */
+
+/* Skips the test (cmocka's skip()) unless saksi and saksid are built. */
+TU_UNUSED static void
+need_built(const char *saksi, const char *saksid)
+{
+	if (access(saksi, X_OK) != 0 || access(saksid, X_OK) != 0) {
+		print_message("saksi or saksid is not built here; skipping\n");
+		skip();
+	}
+}
+
+/* The first day of the simulation, YYYY-MM-DD: ten days ago, so that every event lies
+ * in the past of saksid's clock. Printed with the seed, to repeat a run. */
+TU_UNUSED static void
+sim_start_day(char day[16], const char *seed)
+{
+	time_t now = time(NULL) - 10 * 86400;
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+	print_message("simulated day from %s, seed %s\n", day, seed);
+}
+
+/* `saksi keygen --kind sign` into key and pub, then the key's entry in the keyring kr:
+ * name, role, branch. */
+TU_UNUSED static void
+key_enrol(const char *saksi, struct scratch *f, const char *kr, const char *key,
+          const char *pub, const char *name, const char *role, const char *branch)
+{
+	struct run r;
+
+	run_expect(saksi, f->dir, &r, 0, NULL, "keygen", "--kind", "sign", "-o", key, "--pub",
+	    pub, "--no-passphrase", NULL);
+	run_free(&r);
+	run_expect(saksi, f->dir, &r, 0, NULL, "keyring", "add", "-r", kr, "--name", name,
+	    "--pub", pub, "--role", role, "--branch", branch, NULL);
+	run_free(&r);
+}
+
+/* A counter's state: saksi init's st (vkey, the verifier key; path slot 4 its config),
+ * a staff producer key p.key ("counter", KC-TEST) in its keyring, the event payload in
+ * ev.json; the URL and socket saksid will listen on into url and sock. */
+TU_UNUSED static void
+state_counter(const char *saksi, struct scratch *f, const char *origin, const char *payload,
+              char *vkey, size_t vlen, char *url, size_t ulen, char *sock, size_t slen)
+{
+	state_init(saksi, f, origin, vkey, vlen);
+	key_enrol(saksi, f, P(f, 2, "st/keyring.json"), P(f, 1, "p.key"), P(f, 3, "p.pub"),
+	    "counter", "staff", "KC-TEST");
+	spit(P(f, 3, "ev.json"), payload, strlen(payload));
+	state_listen(f, url, ulen, sock, slen);
+}
+
+/* `saksid FLAGS -c conf` (flags: NULL, or e.g. "-d" to log to stderr, "-dv") with stderr
+ * into errlog (oflags as for spawn_ready), ready once its socket sock is there. The pid
+ * is kept in f->pid for saksid_stop and the teardown. */
+TU_UNUSED static pid_t
+saksid_start(const char *saksid, struct scratch *f, const char *flags, const char *conf,
+             const char *sock, const char *errlog, int oflags)
+{
+	char *argv[5];
+	int n = 0;
+
+	argv[n++] = (char *)saksid;
+	if (flags != NULL)
+		argv[n++] = (char *)flags;
+	argv[n++] = (char *)"-c";
+	argv[n++] = (char *)conf;
+	argv[n] = NULL;
+	f->pid = spawn_ready(argv, errlog, oflags, sock);
+	return f->pid;
+}
+
+/* Stops the saksid of saksid_start; it must exit cleanly (stop_clean). */
+TU_UNUSED static void
+saksid_stop(struct scratch *f)
+{
+	stop_clean(f->pid);
+	f->pid = -1;
 }
 
 /* ---- a ledger's LMDB, written directly: the tamperer's (or auditor's) view ---- */
@@ -329,6 +445,64 @@ raw_close(struct raw *r)
 {
 	assert_int_equal(mdb_txn_commit(r->txn), 0);
 	mdb_env_close(r->env);
+}
+
+/* ---- the day's personal numbers, for the greps ---- */
+
+/* Personal numbers, digits only (a NIK, a KPJ, a phone's national number, an account),
+ * and the lengths among them: what the personal-data tests grep their outputs for. */
+struct tu_secrets {
+	char **v;
+	size_t n;
+	size_t lens[8];
+	size_t nlens;
+};
+
+/* The digits of v into out; a phone's +62 is dropped, as its national number stands for
+ * the phone everywhere. */
+TU_UNUSED static void
+tu_digits(const char *v, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (strncmp(v, "+62", 3) == 0)
+		v += 3;
+	for (; *v != '\0' && o + 1 < len; v++)
+		if (*v >= '0' && *v <= '9')
+			out[o++] = *v;
+	out[o] = '\0';
+}
+
+/* Adds v's digits to s, unless v is NULL or has fewer than 8 (too short for a grep that
+ * must not hit by chance). */
+TU_UNUSED static void
+tu_secret_add(struct tu_secrets *s, const char *v)
+{
+	char d[64];
+	size_t o;
+
+	if (v == NULL)
+		return;
+	tu_digits(v, d, sizeof(d));
+	if ((o = strlen(d)) < 8)
+		return;
+	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
+	assert_non_null(s->v);
+	assert_non_null(s->v[s->n++] = strdup(d));
+	for (size_t i = 0; i < s->nlens; i++)
+		if (s->lens[i] == o)
+			return;
+	assert_true(s->nlens < 8);
+	s->lens[s->nlens++] = o;
+}
+
+TU_UNUSED static void
+tu_secrets_free(struct tu_secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
 }
 
 /* strcmp for qsort/bsearch over an array of char *. */
