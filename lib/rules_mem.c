@@ -678,6 +678,9 @@ touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 	m->m_ntouch++;
 }
 
+/* The value of rmem_put_reserve: room made, filled by the caller, not copied. */
+static const uint8_t reserve_tag[1];
+
 /* The change itself, without undo: v NULL deletes. *oldv: the value it replaced. */
 static saksi_err
 set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, size_t vl,
@@ -705,7 +708,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	if (v != NULL) {
 		if ((nv = pool_get(&m->m_pool, vl)) == NULL)
 			return SAKSI_ERR_NOMEM;
-		if (vl > 0)
+		if (vl > 0 && v != reserve_tag)
 			memcpy(nv, v, vl);
 	}
 	if (n != NULL && v != NULL) {
@@ -746,7 +749,8 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 }
 
 static saksi_err
-change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
+change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
+       uint8_t **dst)
 {
 	struct rnode *after;
 	struct rundo *u;
@@ -773,19 +777,30 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 	u->u_v = oldv;
 	u->u_vl = oldvl;
 	touch(m, after, k, kl, h);
+	if (dst != NULL)
+		*dst = after->n_v;
 	return SAKSI_OK;
 }
 
 saksi_err
 rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 {
-	return change(m, k, kl, v != NULL ? v : "", vl);
+	return change(m, k, kl, v != NULL ? v : "", vl, NULL);
+}
+
+saksi_err
+rmem_put_reserve(struct rmem *m, const uint8_t *k, size_t kl, size_t vl, uint8_t **dst)
+{
+	*dst = NULL;
+	if (vl == 0)
+		return SAKSI_ERR_INVAL;
+	return change(m, k, kl, reserve_tag, vl, dst);
 }
 
 saksi_err
 rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
 {
-	return change(m, k, kl, NULL, 0);
+	return change(m, k, kl, NULL, 0, NULL);
 }
 
 saksi_err
