@@ -2754,9 +2754,8 @@ rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
 		c.c_mem = r->rs_mem;
 		c.c_db_last = c.c_m.m_last_alert;
 		c.c_db_published = c.c_m.m_published;
-		if ((e = rmem_sync(c.c_mem, wtxn, c.c_dbi)) != SAKSI_OK ||
-		    (e = nmeta_get(c.c_mem, &c.c_m, &c.c_next_leaf)) != SAKSI_OK ||
-		    (e = rmem_cmeta_get(wtxn, c.c_dbi, &gen0, &next0)) != SAKSI_OK)
+		if ((e = rmem_sync(c.c_mem, wtxn, c.c_dbi, &gen0, &next0)) != SAKSI_OK ||
+		    (e = nmeta_get(c.c_mem, &c.c_m, &c.c_next_leaf)) != SAKSI_OK)
 			goto out;
 		if (c.c_next_leaf == NEXT_UNSET) {
 			/* The first event since the first snapshot: that snapshot holds the
@@ -3163,7 +3162,7 @@ saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms, int f
 		*written = 0;
 	if (r == NULL || wtxn == NULL || !r->rs_attached || r->rs_mem == NULL)
 		return SAKSI_ERR_INVAL;
-	if ((e = rmem_sync(r->rs_mem, wtxn, r->rs_dbi)) != SAKSI_OK)
+	if ((e = rmem_sync(r->rs_mem, wtxn, r->rs_dbi, NULL, NULL)) != SAKSI_OK)
 		return e;
 	info = rmem_info(r->rs_mem);
 	if (info->ms_snap_ms == 0 || now_ms < info->ms_snap_ms)
@@ -3210,7 +3209,7 @@ saksi_rules_resume_check(const saksi_rules *r, MDB_txn *txn)
 		return SAKSI_ERR_INVAL;
 	if ((e = meta_load(txn, r->rs_dbi, &dbm)) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	if ((e = rmem_sync(r->rs_mem, txn, r->rs_dbi)) != SAKSI_OK ||
+	if ((e = rmem_sync(r->rs_mem, txn, r->rs_dbi, NULL, NULL)) != SAKSI_OK ||
 	    (e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK)
 		return e;
 	/* Every alert of the log raised again, and the tail evaluated to its end. */

@@ -161,7 +161,10 @@ saksi_err rmem_put_reserve(struct rmem *m, const uint8_t *k, size_t kl, size_t v
 saksi_err rmem_del(struct rmem *m, const uint8_t *k, size_t kl);
 saksi_err rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,
                      size_t *kl);
-saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi);
+/* Memory brought in line with txn (4.4); *gen and *next (may be NULL): 'C' as txn has
+ * it, which memory now follows. */
+saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *gen,
+                    uint64_t *next);
 uint64_t rmem_next_gen(struct rmem *m);
 uint64_t rmem_gen(const struct rmem *m);
 saksi_err rmem_undo_to(struct rmem *m, uint64_t g);

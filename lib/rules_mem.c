@@ -964,7 +964,7 @@ rmem_undo_to(struct rmem *m, uint64_t g)
  * again; 'C', written with every change, tells how far the changes txn sees reach.
  */
 saksi_err
-rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi)
+rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *cgen, uint64_t *cnext)
 {
 	size_t tid = mdb_txn_id(txn);
 	uint64_t gen, next;
@@ -972,6 +972,11 @@ rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi)
 
 	if ((e = rmem_cmeta_get(txn, dbi, &gen, &next)) != SAKSI_OK)
 		return e;
+	/* 'C' as read here, for an evaluation that would otherwise read it again. */
+	if (cgen != NULL)
+		*cgen = gen;
+	if (cnext != NULL)
+		*cnext = next;
 	if (gen != m->m_gen) {
 		if (gen > m->m_gen || gen < m->m_base)
 			return SAKSI_ERR_CORRUPT;   /* state moved under us: not ours */
