@@ -241,6 +241,24 @@ st_put(struct ectx *c, const uint8_t *k, size_t kl, const void *v, size_t vl)
 	return db_put(c->c_txn, c->c_dbi, k, kl, v, vl);
 }
 
+/* Room for a value of vl (> 0) bytes under k, filled by the caller through *dst before
+ * the next change: a group record is encoded where it is kept, not in a buffer of its
+ * own that is copied and freed (MDB_RESERVE in LMDB mode). */
+static saksi_err
+st_put_reserve(struct ectx *c, const uint8_t *k, size_t kl, size_t vl, uint8_t **dst)
+{
+	MDB_val key = { kl, (void *)k }, val = { vl, NULL };
+	saksi_err e;
+
+	if (c->c_mem != NULL)
+		return rmem_put_reserve(c->c_mem, k, kl, vl, dst);
+	*dst = NULL;
+	if ((e = mdb_err(mdb_put(c->c_txn, c->c_dbi, &key, &val, MDB_RESERVE))) != SAKSI_OK)
+		return e;
+	*dst = val.mv_data;
+	return SAKSI_OK;
+}
+
 static saksi_err
 st_del(struct ectx *c, const uint8_t *k, size_t kl)
 {
@@ -1199,17 +1217,23 @@ group_decode(const struct rule *ru, const uint8_t *p, size_t n, struct group *g)
 	return SAKSI_OK;
 }
 
-static saksi_err
-group_encode(const struct rule *ru, const struct group *g, uint8_t **out, size_t *outlen)
+/* The length of g's record (4.3). */
+static size_t
+group_size(const struct rule *ru, const struct group *g)
 {
-	size_t es = ent_size(ru->r_type), tl = strlen(g->g_text), n, o, i;
-	uint8_t *p;
+	size_t n = 12 + strlen(g->g_text) + 2 + 4 + g->g_n * ent_size(ru->r_type), i;
 
-	n = 12 + tl + 2 + 4 + g->g_n * es;
 	for (i = 0; i < g->g_nsup; i++)
 		n += 1 + strlen(g->g_sup[i].s_actor) + 25;
-	if ((p = malloc(n)) == NULL)
-		return SAKSI_ERR_NOMEM;
+	return n;
+}
+
+/* g's record into p, exactly group_size() bytes. */
+static void
+group_write(const struct rule *ru, const struct group *g, uint8_t *p)
+{
+	size_t es = ent_size(ru->r_type), tl = strlen(g->g_text), o, i;
+
 	p[0] = 1;
 	p[1] = (uint8_t)ru->r_type;
 	saksi_put_u64(p + 2, g->g_keep);
@@ -1275,8 +1299,19 @@ group_encode(const struct rule *ru, const struct group *g, uint8_t **out, size_t
 			break;
 		}
 	}
+}
+
+static saksi_err
+group_encode(const struct rule *ru, const struct group *g, uint8_t **out, size_t *outlen)
+{
+	size_t n = group_size(ru, g);
+	uint8_t *p;
+
+	if ((p = malloc(n)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	group_write(ru, g, p);
 	*out = p;
-	*outlen = o;
+	*outlen = n;
 	return SAKSI_OK;
 }
 
@@ -1287,6 +1322,20 @@ gkey(uint8_t *k, const struct rule *ru, const uint8_t ghash[HASH_LEN])
 
 	memcpy(k + o, ghash, HASH_LEN);
 	return o + HASH_LEN;
+}
+
+/* Writes g's record under its G key, encoded in place. */
+static saksi_err
+group_put(struct ectx *c, const struct rule *ru, const struct group *g)
+{
+	uint8_t k[KEY_MAX], *p;
+	saksi_err e;
+
+	if ((e = st_put_reserve(c, k, gkey(k, ru, g->g_hash), group_size(ru, g), &p)) !=
+	    SAKSI_OK)
+		return e;
+	group_write(ru, g, p);
+	return SAKSI_OK;
 }
 
 static size_t
@@ -1367,9 +1416,8 @@ group_delete(struct ectx *c, size_t slot, const struct rule *ru, const uint8_t g
 static saksi_err
 group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 {
-	uint8_t k[KEY_MAX], *buf;
+	uint8_t k[KEY_MAX];
 	uint64_t keep = group_keep(ru, g);
-	size_t len;
 	int move;
 	saksi_err e;
 
@@ -1399,10 +1447,7 @@ group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	if (move)
 		g->g_keep = keep;
-	if ((e = group_encode(ru, g, &buf, &len)) != SAKSI_OK)
-		return e;
-	e = st_put(c, k, gkey(k, ru, g->g_hash), buf, len);
-	free(buf);
+	e = group_put(c, ru, g);
 	if (e == SAKSI_OK && move)
 		e = st_put(c, k, xkey(k, ru->r_fp, keep, g->g_hash), "", 0);
 	g->g_exists = 1;
@@ -1418,8 +1463,8 @@ group_save(struct ectx *c, size_t slot, const struct rule *ru, struct group *g)
 static saksi_err
 xkey_first(struct ectx *c, const struct rule *ru, struct group *g, int *stale, uint64_t *keep)
 {
-	uint8_t pfx[KEY_MAX], k[KEY_MAX], *buf;
-	size_t pl = key_fp(pfx, K_EXP, ru->r_fp), kl, len;
+	uint8_t pfx[KEY_MAX], k[KEY_MAX];
+	size_t pl = key_fp(pfx, K_EXP, ru->r_fp), kl;
 	saksi_err e;
 
 	*stale = 0;
@@ -1440,10 +1485,7 @@ xkey_first(struct ectx *c, const struct rule *ru, struct group *g, int *stale, u
 	if ((e = st_del(c, k, kl)) != SAKSI_OK)
 		goto out;
 	g->g_keep = *keep;
-	if ((e = group_encode(ru, g, &buf, &len)) != SAKSI_OK)
-		goto out;
-	e = st_put(c, k, gkey(k, ru, g->g_hash), buf, len);
-	free(buf);
+	e = group_put(c, ru, g);
 	if (e == SAKSI_OK)
 		e = st_put(c, k, xkey(k, ru->r_fp, *keep, g->g_hash), "", 0);
 out:
@@ -2712,9 +2754,8 @@ rules_eval(const saksi_rules *r, MDB_txn *wtxn, const saksi_rule_event *ev,
 		c.c_mem = r->rs_mem;
 		c.c_db_last = c.c_m.m_last_alert;
 		c.c_db_published = c.c_m.m_published;
-		if ((e = rmem_sync(c.c_mem, wtxn, c.c_dbi)) != SAKSI_OK ||
-		    (e = nmeta_get(c.c_mem, &c.c_m, &c.c_next_leaf)) != SAKSI_OK ||
-		    (e = rmem_cmeta_get(wtxn, c.c_dbi, &gen0, &next0)) != SAKSI_OK)
+		if ((e = rmem_sync(c.c_mem, wtxn, c.c_dbi, &gen0, &next0)) != SAKSI_OK ||
+		    (e = nmeta_get(c.c_mem, &c.c_m, &c.c_next_leaf)) != SAKSI_OK)
 			goto out;
 		if (c.c_next_leaf == NEXT_UNSET) {
 			/* The first event since the first snapshot: that snapshot holds the
@@ -3121,7 +3162,7 @@ saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms, int f
 		*written = 0;
 	if (r == NULL || wtxn == NULL || !r->rs_attached || r->rs_mem == NULL)
 		return SAKSI_ERR_INVAL;
-	if ((e = rmem_sync(r->rs_mem, wtxn, r->rs_dbi)) != SAKSI_OK)
+	if ((e = rmem_sync(r->rs_mem, wtxn, r->rs_dbi, NULL, NULL)) != SAKSI_OK)
 		return e;
 	info = rmem_info(r->rs_mem);
 	if (info->ms_snap_ms == 0 || now_ms < info->ms_snap_ms)
@@ -3168,7 +3209,7 @@ saksi_rules_resume_check(const saksi_rules *r, MDB_txn *txn)
 		return SAKSI_ERR_INVAL;
 	if ((e = meta_load(txn, r->rs_dbi, &dbm)) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
-	if ((e = rmem_sync(r->rs_mem, txn, r->rs_dbi)) != SAKSI_OK ||
+	if ((e = rmem_sync(r->rs_mem, txn, r->rs_dbi, NULL, NULL)) != SAKSI_OK ||
 	    (e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK)
 		return e;
 	/* Every alert of the log raised again, and the tail evaluated to its end. */

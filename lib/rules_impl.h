@@ -154,10 +154,17 @@ saksi_err rmem_new(struct rmem **out);
 void rmem_free(struct rmem *m);
 saksi_err rmem_get(struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v);
 saksi_err rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
+/* As rmem_put, but the value's vl (> 0) bytes are filled by the caller through *dst
+ * before any other call on m (the engine encodes a group record in place). */
+saksi_err rmem_put_reserve(struct rmem *m, const uint8_t *k, size_t kl, size_t vl,
+                           uint8_t **dst);
 saksi_err rmem_del(struct rmem *m, const uint8_t *k, size_t kl);
 saksi_err rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout,
                      size_t *kl);
-saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi);
+/* Memory brought in line with txn (4.4); *gen and *next (may be NULL): 'C' as txn has
+ * it, which memory now follows. */
+saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *gen,
+                    uint64_t *next);
 uint64_t rmem_next_gen(struct rmem *m);
 uint64_t rmem_gen(const struct rmem *m);
 saksi_err rmem_undo_to(struct rmem *m, uint64_t g);

@@ -99,6 +99,7 @@ struct pool {
 	size_t p_left;
 	void **p_blocks;
 	size_t p_nblocks, p_capblocks;
+	size_t p_big;             /* chunks above POOL_MAX, from malloc, held now */
 };
 
 /* The class of a chunk of n bytes (1..POOL_MAX) and its size. */
@@ -128,8 +129,11 @@ pool_get(struct pool *pl, size_t n)
 
 	if (n == 0)
 		n = 1;
-	if (n > POOL_MAX)
-		return malloc(n);
+	if (n > POOL_MAX) {
+		if ((v = malloc(n)) != NULL)
+			pl->p_big++;
+		return v;
+	}
 	c = pool_class(n, &size);
 	if ((v = pl->p_free[c]) != NULL) {
 		memcpy(&pl->p_free[c], v, sizeof(void *));
@@ -196,6 +200,7 @@ pool_put(struct pool *pl, void *v, size_t n)
 		n = 1;
 	if (n > POOL_MAX) {
 		free(v);
+		pl->p_big--;
 		return;
 	}
 	c = pool_class(n, &size);
@@ -203,11 +208,15 @@ pool_put(struct pool *pl, void *v, size_t n)
 	pl->p_free[c] = v;
 }
 
+/* Every block wiped and freed: the nodes and values in them with it (the chunks above
+ * POOL_MAX, the caller's). */
 static void
 pool_free(struct pool *pl)
 {
-	for (size_t i = 0; i < pl->p_nblocks; i++)
+	for (size_t i = 0; i < pl->p_nblocks; i++) {
+		sodium_memzero(pl->p_blocks[i], POOL_BLOCK);
 		free(pl->p_blocks[i]);
+	}
 	free(pl->p_blocks);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -286,16 +295,6 @@ vfree(struct rmem *m, uint8_t *v, size_t len)
 #define NODE_SIZE ((sizeof(struct rnode) + 63) / 64 * 64)
 
 static void
-node_free(struct rmem *m, struct rnode *n)
-{
-	if (n == NULL)
-		return;
-	vfree(m, n->n_v, n->n_vl);
-	sodium_memzero(n, sizeof(*n));
-	pool_put(&m->m_pool, n, NODE_SIZE);
-}
-
-static void
 undo_clear(struct rmem *m)
 {
 	size_t i;
@@ -310,8 +309,22 @@ rmem_free(struct rmem *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->m_tabcap; i++)
-		node_free(m, m->m_tab[i].s_n);
+	/*
+	 * The blocks are wiped whole, in address order (pool_free): wiping and freeing
+	 * each node in the table's order read the whole state at random, a cache miss or
+	 * two per key (perf: a saksid stopping with a million keys spent longer on it than
+	 * on its last snapshot). Only values too large for the pool are found one by one,
+	 * and only while there are any.
+	 */
+	undo_clear(m);
+	for (size_t i = 0; i < m->m_tabcap && m->m_pool.p_big > 0; i++) {
+		struct rnode *n = m->m_tab[i].s_n;
+
+		if (n != NULL && n->n_vl > POOL_MAX) {
+			vfree(m, n->n_v, n->n_vl);
+			n->n_v = NULL;
+		}
+	}
 	free(m->m_tab);
 	for (size_t i = 0; i < m->m_capheaps; i++)
 		if (m->m_heaps[i] != NULL) {
@@ -319,7 +332,6 @@ rmem_free(struct rmem *m)
 			free(m->m_heaps[i]);
 		}
 	free(m->m_heaps);
-	undo_clear(m);
 	free(m->m_undo);
 	free(m->m_touch);
 	free(m->m_fly);
@@ -678,6 +690,9 @@ touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 	m->m_ntouch++;
 }
 
+/* The value of rmem_put_reserve: room made, filled by the caller, not copied. */
+static const uint8_t reserve_tag[1];
+
 /* The change itself, without undo: v NULL deletes. *oldv: the value it replaced. */
 static saksi_err
 set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, size_t vl,
@@ -705,7 +720,7 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	if (v != NULL) {
 		if ((nv = pool_get(&m->m_pool, vl)) == NULL)
 			return SAKSI_ERR_NOMEM;
-		if (vl > 0)
+		if (vl > 0 && v != reserve_tag)
 			memcpy(nv, v, vl);
 	}
 	if (n != NULL && v != NULL) {
@@ -746,7 +761,8 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 }
 
 static saksi_err
-change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
+change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
+       uint8_t **dst)
 {
 	struct rnode *after;
 	struct rundo *u;
@@ -773,19 +789,30 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 	u->u_v = oldv;
 	u->u_vl = oldvl;
 	touch(m, after, k, kl, h);
+	if (dst != NULL)
+		*dst = after->n_v;
 	return SAKSI_OK;
 }
 
 saksi_err
 rmem_put(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 {
-	return change(m, k, kl, v != NULL ? v : "", vl);
+	return change(m, k, kl, v != NULL ? v : "", vl, NULL);
+}
+
+saksi_err
+rmem_put_reserve(struct rmem *m, const uint8_t *k, size_t kl, size_t vl, uint8_t **dst)
+{
+	*dst = NULL;
+	if (vl == 0)
+		return SAKSI_ERR_INVAL;
+	return change(m, k, kl, reserve_tag, vl, dst);
 }
 
 saksi_err
 rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
 {
-	return change(m, k, kl, NULL, 0);
+	return change(m, k, kl, NULL, 0, NULL);
 }
 
 saksi_err
@@ -937,7 +964,7 @@ rmem_undo_to(struct rmem *m, uint64_t g)
  * again; 'C', written with every change, tells how far the changes txn sees reach.
  */
 saksi_err
-rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi)
+rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *cgen, uint64_t *cnext)
 {
 	size_t tid = mdb_txn_id(txn);
 	uint64_t gen, next;
@@ -945,6 +972,11 @@ rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi)
 
 	if ((e = rmem_cmeta_get(txn, dbi, &gen, &next)) != SAKSI_OK)
 		return e;
+	/* 'C' as read here, for an evaluation that would otherwise read it again. */
+	if (cgen != NULL)
+		*cgen = gen;
+	if (cnext != NULL)
+		*cnext = next;
 	if (gen != m->m_gen) {
 		if (gen > m->m_gen || gen < m->m_base)
 			return SAKSI_ERR_CORRUPT;   /* state moved under us: not ours */
