@@ -715,6 +715,8 @@ test_prove(void **state)
 	spit(P(f, 1, "env3"), L.env3, L.env3_len);
 	RUN(f, &r, 1, "verify-receipt", "--vkey", L.vkey, "--receipt", P(f, 0, "receipt3"),
 	    "--envelope", P(f, 1, "env3"));
+	assert_non_null(strstr(r.err, "is not entry 3, the entry this receipt names: its "
+	    "leaf hash differs\n"));
 	run_free(&r);
 	RUN(f, &r, 2, "verify-receipt", "--vkey", L.vkey, "--receipt", P(f, 0, "missing"),
 	    "--envelope", P(f, 1, "env3"));

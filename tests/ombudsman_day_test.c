@@ -246,7 +246,12 @@ test_ombudsman_day(void **state)
 	run_free(&r);
 	RUN(f, &r, 1, "verify-receipt", "--vkey", vkey, "--receipt", receipt, "--envelope",
 	    f->path[8]);
-	assert_non_null(strstr(r.err, "saksi: "));
+	snprintf(sock, sizeof(sock), " is not entry %llu, the entry this receipt names: its "
+	    "leaf hash differs\n", entry);
+	assert_true(strncmp(r.err, "saksi: ", 7) == 0);
+	assert_true(strncmp(r.err + 7, f->path[8], strlen(f->path[8])) == 0);
+	assert_string_equal(r.err + 7 + strlen(f->path[8]), sock);
+	assert_null(strstr(r.err, "size limit"));
 	run_free(&r);
 	RUN(f, &r, 2, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 9, "omb/none"),
 	    "--envelope", f->path[7]);
