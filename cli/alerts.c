@@ -817,7 +817,8 @@ alerts_show(int argc, char **argv)
 			}
 		}
 		if (!refusals)
-			query_print_rows(&res, csv);
+			query_print_rows_tz(&res, csv, z != NULL ? z->name : NULL,
+			    z != NULL ? z->off_min : 0);
 	}
 	saksi_query_result_free(&res);
 	saksi_keyring_free(kr);

@@ -123,6 +123,8 @@ int cmd_query(int argc, char **argv);
 /* cli/query.c: rows printed as saksi query's table (or CSV), masked. */
 struct saksi_query_result;
 void query_print_rows(const struct saksi_query_result *res, int csv);
+void query_print_rows_tz(const struct saksi_query_result *res, int csv,
+    const char *tz_name, int off_min);
 int cmd_timeline(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_subject_report(int argc, char **argv);

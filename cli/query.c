@@ -71,6 +71,8 @@ struct qopts {
 	const char *key, *passfile, *case_ref, *url;
 	const char *remote, *box_pub, *vkey, *vkey_file;   /* --remote and what it needs */
 	int timeout;
+	const char *tz_name;   /* table/CSV time zone (alerts show --tz); NULL: UTC */
+	int tz_off_min;
 };
 
 /* ---- time ---- */
@@ -83,6 +85,21 @@ iso(uint64_t ms, char *out, size_t len)
 
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, len, "%" PRIu64, ms);
+}
+
+/* The table's time in a named zone ("2026-11-07 09:22:59 WITA"), as alerts show --tz
+ * prints the alert's own times: one screen, one clock. JSON never comes here. */
+static void
+zoned(uint64_t ms, const struct qopts *o, char *out, size_t len)
+{
+	time_t t = (time_t)(ms / 1000) + (time_t)o->tz_off_min * 60;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+		snprintf(out, len, "%" PRIu64, ms);
+		return;
+	}
+	snprintf(out + strlen(out), len - strlen(out), " %s", o->tz_name);
 }
 
 /* ---- setup ---- */
@@ -410,6 +427,8 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 		putchar('\n');
 		for (size_t i = 0; i < res->qr_n; i++) {
 			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			if (o->tz_name != NULL)
+				zoned(res->qr_rows[i].qr_time_ms, o, b.when, sizeof(b.when));
 			for (size_t k = 0; k < ncol; k++) {
 				if (k)
 					putchar(',');
@@ -422,6 +441,8 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 			w[k] = strlen(cols[k]);
 		for (size_t i = 0; i < res->qr_n; i++) {
 			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			if (o->tz_name != NULL)
+				zoned(res->qr_rows[i].qr_time_ms, o, b.when, sizeof(b.when));
 			for (size_t k = 0; k < ncol; k++)
 				if (strlen(c[k]) > w[k])
 					w[k] = strlen(c[k]);
@@ -431,6 +452,8 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 			    k + 1 < ncol ? "  " : "\n");
 		for (size_t i = 0; i < res->qr_n; i++) {
 			row_cells(acc, &res->qr_rows[i], kr, &b, c);
+			if (o->tz_name != NULL)
+				zoned(res->qr_rows[i].qr_time_ms, o, b.when, sizeof(b.when));
 			for (size_t k = 0; k < ncol; k++)
 				printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, c[k][0] ? c[k] : "-",
 				    k + 1 < ncol ? "  " : "\n");
@@ -450,11 +473,21 @@ print_result(const struct qopts *o, const saksi_query_result *res, const uint64_
 void
 query_print_rows(const saksi_query_result *res, int csv)
 {
+	query_print_rows_tz(res, csv, NULL, 0);
+}
+
+/* The same with the time column in zone tz_name (offset off_min); NULL: UTC. */
+void
+query_print_rows_tz(const saksi_query_result *res, int csv, const char *tz_name,
+    int off_min)
+{
 	struct qopts o;
 
 	memset(&o, 0, sizeof(o));
 	o.timeline = 1;   /* one story: no paging hint */
 	o.out = csv ? OUT_CSV : OUT_TABLE;
+	o.tz_name = tz_name;
+	o.tz_off_min = off_min;
 	print_result(&o, res, NULL, NULL);
 }
 

@@ -295,6 +295,24 @@ test_security_day(void **state)
 	assert_non_null(json_string_value(json_object_get(o, "rule_words")));
 	json_decref(o);
 	run_free(&r);
+	/* In the branch's zone, the evidence table too: one screen, one clock. The CSV
+	 * follows the table; JSON stays UTC for tools. */
+	RUN(f, &r, 0, "alerts", "show", "2", "--config", conf, "--tz", "WITA");
+	assert_non_null(strstr(r.out, " WITA  alert 2 (entry "));
+	line = strstr(r.out, "\nindex  time ");
+	assert_non_null(line);
+	assert_non_null(strstr(line, " WITA  "));
+	assert_null(strstr(line, "Z  "));
+	run_free(&r);
+	RUN(f, &r, 0, "alerts", "show", "2", "--config", conf, "--tz", "WITA", "--csv");
+	assert_true(strncmp(r.out, "index,time,", 11) == 0);
+	assert_non_null(strstr(r.out, " WITA,"));
+	assert_null(strstr(r.out, "Z,"));
+	run_free(&r);
+	RUN(f, &r, 0, "alerts", "show", "2", "--config", conf, "--tz", "WITA", "--json");
+	assert_null(strstr(r.out, "WITA"));
+	assert_non_null(strstr(r.out, "\"time_ms\": "));
+	run_free(&r);
 	RUN(f, &r, 1, "alerts", "show", "999999", "--config", conf);
 	assert_non_null(strstr(r.err, "no alert 999999 in the ledger"));
 	run_free(&r);
