@@ -908,16 +908,23 @@ saksi_cmd_simulate(int argc, char **argv)
 			ev.se_payload = NULL;
 			if (p->n == r.batch)
 				flush(&r, p);
+			/* Events wait in per-producer batches: sent lags generated, so say both. */
 			if (!quiet && r.t.generated % 20000 == 0)
-				fprintf(stderr, "saksi: %" PRIu64 " events sent\n", r.t.sent);
+				fprintf(stderr, "saksi: %" PRIu64 " events generated, %" PRIu64
+				    " sent\n", r.t.generated, r.t.sent);
 		}
 	}
 	if (e != SAKSI_ERR_NOT_FOUND)
 		xdie_err(e, "the simulation failed");
 	if (dry)
 		out_close(f, out, tmp);
-	else
+	else {
 		flush_older(&r, UINT64_MAX);
+		/* The last progress line must not be the stale one from before the flush. */
+		if (!quiet && r.t.generated >= 20000)
+			fprintf(stderr, "saksi: %" PRIu64 " events generated, %" PRIu64 " sent: "
+			    "done\n", r.t.generated, r.t.sent);
+	}
 
 	if (truth != NULL || evaluate) {
 		json_t *tj = truth_with_leaves(sim, &r, !dry);
