@@ -127,6 +127,55 @@ index_line(const json_t *o, const json_t *v)
 	printf("\n");
 }
 
+/*
+ * The rules' line: which file, which content (its SHA-256, to compare with the file an
+ * operator deployed), how many rules, since when, and how the last SIGHUP went: a
+ * failed reload leaves the old rules in force, which the line must not hide.
+ */
+static void
+rules_line(const json_t *o)
+{
+	const json_t *v = json_object_get(o, "rules"), *rl;
+	const char *file = json_string_value(json_object_get(v, "file"));
+	const char *sha = json_string_value(json_object_get(v, "sha256"));
+	char a[64], b[64];
+
+	if (!json_is_object(v)) {
+		/* An older saksid says nothing; a newer one null: no rules file. */
+		if (json_is_null(v))
+			printf("%-18s%s\n", "rules", "none (no rules file)");
+		return;
+	}
+	when(ju(o, "rules.loaded_ms"), a, sizeof(a));
+	printf("%-18s%s: %" PRIu64 " rules, sha256 %s, loaded %s", "rules",
+	    file != NULL ? file : "?", ju(o, "rules.count"), sha != NULL ? sha : "?", a);
+	rl = json_object_get(v, "last_reload");
+	if (json_is_object(rl)) {
+		when(ju(o, "rules.last_reload.time_ms"), b, sizeof(b));
+		if (json_is_true(json_object_get(rl, "ok")))
+			printf("; last reload %s: ok", b);
+		else
+			printf("; last reload %s: FAILED, the rules above stay (saksid's log "
+			    "says why)", b);
+	} else
+		printf("; not reloaded since start");
+	putchar('\n');
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void
+label(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			putchar('\\');
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+}
+
 static void
 human(const json_t *o, const char *url)
 {
@@ -187,6 +236,7 @@ human(const json_t *o, const char *url)
 		printf("%-18s%s\n", "indexes", "none (no index_key)");
 	else
 		index_line(o, v);
+	rules_line(o);
 	bytes(ju(o, "queue.bytes"), a, sizeof(a));
 	bytes(ju(o, "queue.max_bytes"), b, sizeof(b));
 	printf("%-18s%" PRIu64 " of %" PRIu64 " requests, %s of %s, %" PRIu64 " producer "
@@ -294,6 +344,14 @@ static const struct prom {
 	{ "saksi_index_catchup_last_error_timestamp_seconds", "gauge", "Unix time of the index "
 	  "catch-up's latest failure (0: none since start).", "index.last_error_ms", PM_SECONDS,
 	  "index" },
+	{ "saksi_rules_count", "gauge", "Rules loaded.", "rules.count", PM_INT, "rules" },
+	{ "saksi_rules_loaded_timestamp_seconds", "gauge", "Unix time the rules in force were "
+	  "loaded.", "rules.loaded_ms", PM_SECONDS, "rules" },
+	{ "saksi_rules_last_reload_timestamp_seconds", "gauge", "Unix time of the last SIGHUP "
+	  "reload (0: none since start).", "rules.last_reload.time_ms", PM_SECONDS, "rules" },
+	{ "saksi_rules_last_reload_ok", "gauge", "1 when the last reload loaded (0: it failed "
+	  "and the old rules stay, or none since start).", "rules.last_reload.ok", PM_BOOL,
+	  "rules" },
 	{ "saksi_queue_requests", "gauge", "Requests queued now.", "queue.requests", PM_INT,
 	  NULL },
 	{ "saksi_queue_bytes", "gauge", "Bytes queued now.", "queue.bytes", PM_INT, NULL },
@@ -326,6 +384,18 @@ prometheus(const json_t *o)
 			sample(m->name, json_array_size(member(o, m->path)));
 		else
 			sample(m->name, ju(o, m->path));
+	}
+	/* The rules file and its content as labels: a change of hash is a deployment. */
+	if (json_is_object(json_object_get(o, "rules"))) {
+		const char *file = json_string_value(member(o, "rules.file"));
+		const char *sha = json_string_value(member(o, "rules.sha256"));
+
+		metric("saksi_rules_info", "gauge", "The rules file in force and its SHA-256.");
+		fputs("saksi_rules_info{file=\"", stdout);
+		label(file != NULL ? file : "");
+		fputs("\",sha256=\"", stdout);
+		label(sha != NULL ? sha : "");
+		fputs("\"} 1\n", stdout);
 	}
 }
 

@@ -132,6 +132,10 @@ struct saksid_committer {
 	uint64_t c_ix_retry_min, c_ix_retry_max;
 	pthread_mutex_t c_ix_wmu;
 	pthread_cond_t c_ix_wcv;
+	/* The status "rules" member as JSON text, or NULL: its own lock, never c_mu, which a
+	 * commit holds across its write transaction while status must still answer. */
+	pthread_mutex_t c_rinfo_mu;
+	char *c_rules_info;
 	int c_ix_wait_on;             /* c_ix_wmu and c_ix_wcv initialised */
 	_Atomic uint64_t c_ix_since_ms;     /* behind since (wall ms); 0 once caught up */
 	_Atomic uint64_t c_ix_failures;     /* failed steps since start */
@@ -244,6 +248,8 @@ saksid_commit_free(saksid_committer *c)
 	free(c->c_alert_body);
 	free(c->c_ret_items);
 	saksi_detect_free(c->c_detect);
+	free(c->c_rules_info);
+	pthread_mutex_destroy(&c->c_rinfo_mu);
 	pthread_mutex_destroy(&c->c_mu);
 	free(c);
 }
@@ -324,10 +330,12 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	}
 	c->c_ack_timeout = o->co_ack_timeout_ms;
 	pthread_mutex_init(&c->c_mu, NULL);
+	pthread_mutex_init(&c->c_rinfo_mu, NULL);
 	c->c_alert_body = malloc(SAKSI_ALERT_LEAF_MAX);
 	if (c->c_ret_ms != 0 &&
 	    (c->c_ret_items = calloc(SAKSID_RETENTION_BATCH, sizeof(saksid_item))) == NULL) {
 		free(c->c_alert_body);
+		pthread_mutex_destroy(&c->c_rinfo_mu);
 		pthread_mutex_destroy(&c->c_mu);
 		free(c);
 		return SAKSI_ERR_NOMEM;
@@ -1916,4 +1924,39 @@ saksid_commit_reraise(saksid_committer *c, uint64_t now_ms)
 		(void)publish_locked(c);
 	pthread_mutex_unlock(&c->c_mu);
 	return e;
+}
+
+/*
+ * The rules' description for the status op (FORMATS.md 3.3 "rules"), set by whoever
+ * loads them (main, at start and on SIGHUP) and read by the status thread: kept as text
+ * under c_rinfo_mu, so that neither side holds the other's objects.
+ */
+saksi_err
+saksid_commit_rules_info_set(saksid_committer *c, const char *json)
+{
+	char *copy = NULL;
+
+	if (c == NULL)
+		return SAKSI_ERR_INVAL;
+	if (json != NULL && (copy = strdup(json)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	pthread_mutex_lock(&c->c_rinfo_mu);
+	free(c->c_rules_info);
+	c->c_rules_info = copy;
+	pthread_mutex_unlock(&c->c_rinfo_mu);
+	return SAKSI_OK;
+}
+
+char *
+saksid_commit_rules_info(saksid_committer *c)
+{
+	char *copy = NULL;
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_lock(&c->c_rinfo_mu);
+	if (c->c_rules_info != NULL)
+		copy = strdup(c->c_rules_info);
+	pthread_mutex_unlock(&c->c_rinfo_mu);
+	return copy;
 }

@@ -240,6 +240,10 @@ uint64_t saksid_commit_alert_total(const saksid_committer *c);
  * a state that could not be read). Any thread. */
 uint64_t saksid_commit_alert_acked(const saksid_committer *c);
 int saksid_commit_detecting(const saksid_committer *c);
+/* The status op's "rules" member (FORMATS.md 3.3) as compact JSON text: set by main at
+ * each (re)load (NULL: none), read as a malloc'd copy (NULL: none, or out of memory). */
+saksi_err saksid_commit_rules_info_set(saksid_committer *c, const char *json);
+char *saksid_commit_rules_info(saksid_committer *c);
 
 /* Tree size and leaves written by the last group (0 if it wrote nothing). */
 uint64_t saksid_commit_size(const saksid_committer *c);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <sodium.h>
@@ -345,6 +346,172 @@ index_retry(void *arg, uint64_t upto, saksi_err e, uint64_t row, uint64_t wait_m
 		            (unsigned long long)row);
 }
 
+/*
+ * What the status op and the reload log line say about the rules (FORMATS.md 3.3
+ * "rules"): the file's SHA-256, and per rule its definition's hash, to name the rules a
+ * SIGHUP added, removed or changed. A definition is its "rule ID" line and the indented
+ * lines under it, comments and blank lines left out: a changed selection or join a rule
+ * uses changes the file's hash, not the rule's.
+ */
+struct rule_sum {
+	char id[128];
+	uint8_t h[crypto_hash_sha256_BYTES];
+};
+
+struct rules_sum {
+	struct rule_sum *r;
+	size_t n;
+	uint8_t file_h[crypto_hash_sha256_BYTES];
+	uint64_t loaded_ms;
+	int reloaded;            /* a SIGHUP was handled: reload_ms and reload_ok say how */
+	uint64_t reload_ms;
+	int reload_ok;
+};
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads path (at most SAKSI_RULES_FILE_MAX bytes) into *out; 0 or -1. */
+static int
+rules_summarise(const char *path, struct rules_sum *out)
+{
+	crypto_hash_sha256_state hs;
+	struct rule_sum *cur = NULL;
+	char *text, *line, *next;
+	ssize_t got;
+	size_t len = 0;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if ((text = malloc(SAKSI_RULES_FILE_MAX + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (len < SAKSI_RULES_FILE_MAX &&
+	    (got = read(fd, text + len, SAKSI_RULES_FILE_MAX - len)) > 0)
+		len += (size_t)got;
+	close(fd);
+	text[len] = '\0';
+	crypto_hash_sha256((uint8_t *)out->file_h, (const uint8_t *)text, len);
+	for (line = text; line < text + len; line = next) {
+		char *p;
+
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		else
+			next = text + len;
+		if (line[0] == ' ' || line[0] == '\t') {
+			for (p = line; *p == ' ' || *p == '\t'; p++)
+				;
+			if (cur != NULL && *p != '\0' && *p != '#') {
+				crypto_hash_sha256_update(&hs, (const uint8_t *)p, strlen(p));
+				crypto_hash_sha256_update(&hs, (const uint8_t *)"\n", 1);
+			}
+			continue;
+		}
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (cur != NULL)
+			crypto_hash_sha256_final(&hs, cur->h);
+		cur = NULL;
+		if (strncmp(line, "rule ", 5) == 0) {
+			struct rule_sum *r = realloc(out->r, (out->n + 1) * sizeof(*r));
+
+			if (r == NULL) {
+				free(out->r);
+				free(text);
+				memset(out, 0, sizeof(*out));
+				return -1;
+			}
+			out->r = r;
+			cur = &r[out->n++];
+			snprintf(cur->id, sizeof(cur->id), "%.*s", (int)strcspn(line + 5, " \t#"),
+			    line + 5);
+			crypto_hash_sha256_init(&hs);
+		}
+	}
+	if (cur != NULL)
+		crypto_hash_sha256_final(&hs, cur->h);
+	free(text);
+	return 0;
+}
+
+static const struct rule_sum *
+rule_find(const struct rules_sum *s, const char *id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->r[i].id, id) == 0)
+			return &s->r[i];
+	return NULL;
+}
+
+/* Appends ", id" (or "id") to buf, or "..." once it is full. */
+static void
+list_add(char *buf, size_t len, const char *id)
+{
+	size_t n = strlen(buf);
+
+	if (n + strlen(id) + 6 >= len) {
+		if (n < 3 || strcmp(buf + n - 3, "...") != 0)
+			snprintf(buf + n, len - n, "%s...", n > 0 ? ", " : "");
+		return;
+	}
+	snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "", id);
+}
+
+/* The reload's one line: what the new rules added, removed and changed, by id. Each list
+ * is cut ("...") at 256 bytes, so that the line fits saksid's log line. */
+static void
+log_rules_diff(const saksid_log *lg, const char *path, const struct rules_sum *old,
+               const struct rules_sum *cur)
+{
+	char added[256] = "", removed[256] = "", changed[256] = "", hex[65];
+	const struct rule_sum *o;
+
+	for (size_t i = 0; i < cur->n; i++) {
+		if ((o = rule_find(old, cur->r[i].id)) == NULL)
+			list_add(added, sizeof(added), cur->r[i].id);
+		else if (sodium_memcmp(o->h, cur->r[i].h, sizeof(o->h)) != 0)
+			list_add(changed, sizeof(changed), cur->r[i].id);
+	}
+	for (size_t i = 0; i < old->n; i++)
+		if (rule_find(cur, old->r[i].id) == NULL)
+			list_add(removed, sizeof(removed), old->r[i].id);
+	sodium_bin2hex(hex, sizeof(hex), cur->file_h, sizeof(cur->file_h));
+	saksid_logf(lg, LOG_INFO, "rules %s reloaded: %zu rule%s, sha256 %s; added: %s; "
+	            "removed: %s; changed: %s", path, cur->n, cur->n == 1 ? "" : "s", hex,
+	            added[0] != '\0' ? added : "none", removed[0] != '\0' ? removed : "none",
+	            changed[0] != '\0' ? changed : "none");
+}
+
+/* The status op's "rules" member, handed to the committer for the status thread. */
+static void
+rules_publish(const saksid_log *lg, const char *path, saksid_committer *cm,
+              const struct rules_sum *s)
+{
+	char hex[65], *text;
+	json_t *o, *rl;
+
+	sodium_bin2hex(hex, sizeof(hex), s->file_h, sizeof(s->file_h));
+	rl = s->reloaded ? json_pack("{s:I, s:b}", "time_ms", (json_int_t)s->reload_ms, "ok",
+	    s->reload_ok) : json_null();
+	o = json_pack("{s:s, s:s, s:I, s:I, s:o}", "file", path, "sha256", hex, "count",
+	    (json_int_t)s->n, "loaded_ms", (json_int_t)s->loaded_ms, "last_reload", rl);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (text == NULL || saksid_commit_rules_info_set(cm, text) != SAKSI_OK)
+		saksid_logf(lg, LOG_ERR, "rules: out of memory for the status");
+	free(text);
+	json_decref(o);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -369,6 +536,7 @@ main(int argc, char **argv)
 	saksid_server *srv = NULL;
 	saksid_server_opts so;
 	saksid_server_stats st;
+	struct rules_sum rsum = { .r = NULL };
 	saksid_sandbox sb;
 	int ipc_dir[SAKSID_LISTEN_MAX + 1];
 	const char *ipc_base[SAKSID_LISTEN_MAX + 1];
@@ -646,6 +814,11 @@ main(int argc, char **argv)
 	 * unpublished by a crash go out now. */
 	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm, ledger)) != 0)
 		goto out;
+	if (cf.cf_rules != NULL) {
+		(void)rules_summarise(cf.cf_rules, &rsum);
+		rsum.loaded_ms = wall_ms();
+		rules_publish(&lg, cf.cf_rules, cm, &rsum);
+	}
 	if (cf.cf_retention_days != 0) {
 		uint64_t forgotten = 0;
 		struct timespec ts;
@@ -792,11 +965,24 @@ main(int argc, char **argv)
 			continue;
 		}
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
-		    load_rules(&lg, &cf, cm, NULL) == 0)
-			saksid_logf(&lg, LOG_INFO, "rules %s reloaded", cf.cf_rules);
-		else if (sig == SIGHUP && cf.cf_rules != NULL)
+		    load_rules(&lg, &cf, cm, NULL) == 0) {
+			struct rules_sum now;
+
+			(void)rules_summarise(cf.cf_rules, &now);
+			log_rules_diff(&lg, cf.cf_rules, &rsum, &now);
+			free(rsum.r);
+			rsum = now;
+			rsum.loaded_ms = rsum.reload_ms = wall_ms();
+			rsum.reloaded = rsum.reload_ok = 1;
+			rules_publish(&lg, cf.cf_rules, cm, &rsum);
+		} else if (sig == SIGHUP && cf.cf_rules != NULL) {
 			saksid_logf(&lg, LOG_ERR, "rules %s not reloaded: the old rules stay",
 			            cf.cf_rules);
+			rsum.reload_ms = wall_ms();
+			rsum.reloaded = 1;
+			rsum.reload_ok = 0;
+			rules_publish(&lg, cf.cf_rules, cm, &rsum);
+		}
 	}
 	saksid_logf(&lg, LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	saksid_server_stop(srv, &st);
@@ -816,6 +1002,7 @@ main(int argc, char **argv)
 	rc = 0;
 
 out:
+	free(rsum.r);
 	saksid_server_stop(srv, NULL);
 	saksid_commit_free(cm);
 	saksid_shred_free(shred);

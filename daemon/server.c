@@ -1465,6 +1465,14 @@ saksid_server_status_json(saksid_server *s, char **out)
 	                                                                            : alerts - acked));
 	json_object_set_new(o, "alerts", al);
 	json_object_set_new(o, "index", index_status(s, size));
+	{
+		/* The rules main loaded (file, SHA-256, count, when, last reload): null without. */
+		char *ri = saksid_commit_rules_info(s->s_o.so_committer);
+		json_t *rj = ri != NULL ? json_loads(ri, 0, NULL) : NULL;
+
+		free(ri);
+		json_object_set_new(o, "rules", rj != NULL ? rj : json_null());
+	}
 
 	q = json_object();
 	json_object_set_new(q, "requests", juint(nreq));

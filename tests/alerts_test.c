@@ -301,6 +301,32 @@ await_log(const char *what)
 	return dr_await_file(sd.errlog, what, sd.pid);
 }
 
+/* saksi status --url URL [how] as text. */
+static char *
+status_out(const char *how)
+{
+	char out[256];
+	const char *const args[] = { "status", "--url", sd.url, how, NULL };
+	size_t len;
+
+	snprintf(out, sizeof(out), "%s/status.out", sd.fx.dir);
+	assert_int_equal(cli(0, out, args), 0);
+	return fx_read(out, &len);
+}
+
+/* The hex SHA-256 of a file's bytes, as status shows it. */
+static void
+file_sha(const char *path, char hex[65])
+{
+	uint8_t h[crypto_hash_sha256_BYTES];
+	size_t len;
+	char *text = fx_read(path, &len);
+
+	crypto_hash_sha256(h, (const uint8_t *)text, len);
+	sodium_bin2hex(hex, 65, h, sizeof(h));
+	free(text);
+}
+
 /* SIGHUP reloads the rules; a file that does not load leaves the old ones in force. */
 static void
 test_reload(void **state)
@@ -313,16 +339,54 @@ test_reload(void **state)
 	    "  suppress 1h\n  reraise 2\n";
 	(void)state;
 
+	char hex[65], want[512], *out, *text;
+	json_t *st, *ru;
+	size_t len, nrules = 0;
+
 	t0 = wall_ms() - 60000;
 	sd.pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
 	free(await_log("detection: rules"));
 	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
+	/* The status names the rules in force: file, content hash, count, no reload yet. */
+	file_sha(path, hex);
+	text = fx_read(path, &len);
+	for (char *p = text; (p = strstr(p, "\nrule ")) != NULL; p++)
+		nrules++;
+	free(text);
+	out = status_out("--json");
+	assert_non_null(st = json_loads(out, JSON_REJECT_DUPLICATES, NULL));
+	free(out);
+	ru = json_object_get(st, "rules");
+	assert_true(json_is_object(ru));
+	text = (char *)json_string_value(json_object_get(ru, "file"));
+	assert_non_null(text);
+	assert_string_equal(text + strlen(text) - strlen("/rules.conf"), "/rules.conf");
+	assert_string_equal(json_string_value(json_object_get(ru, "sha256")), hex);
+	assert_true(nrules > 1);
+	assert_int_equal(json_integer_value(json_object_get(ru, "count")), nrules);
+	assert_true(json_integer_value(json_object_get(ru, "loaded_ms")) > 0);
+	assert_true(json_is_null(json_object_get(ru, "last_reload")));
+	json_decref(st);
+	out = status_out(NULL);
+	assert_non_null(strstr(out, "rules.conf: "));
+	snprintf(want, sizeof(want), ": %zu rules, sha256 %s, loaded ", nrules, hex);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "; not reloaded since start\n"));
+	free(out);
+
 	fx_write(path, bad, strlen(bad), 0644);
 	assert_int_equal(kill(sd.pid, SIGHUP), 0);
 	log = await_log("not reloaded: the old rules stay");
 	printf("# saksid's log:\n%s", log);
 	assert_non_null(strstr(log, "rules.conf:4: type takes one of"));
 	free(log);
+	/* The failed reload is on the status, and the hash is still the old rules'. */
+	out = status_out(NULL);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, ": FAILED, the rules above stay (saksid's log says "
+	    "why)\n"));
+	printf("# saksi status:\n%s", out);
+	free(out);
 	/* Still detecting with the old rules: a broker's six bookings raise one alert. */
 	for (int i = 0; i < 6; i++) {
 		char bk[32];
@@ -333,7 +397,15 @@ test_reload(void **state)
 	/* A file that loads replaces them. */
 	fx_write(path, good, strlen(good), 0644);
 	assert_int_equal(kill(sd.pid, SIGHUP), 0);
-	free(await_log("reloaded\n"));
+	log = await_log(", sha256 ");
+	/* The reload's line names what changed, by rule id. */
+	file_sha(path, hex);
+	snprintf(want, sizeof(want), "rules.conf reloaded: 1 rule, sha256 %s; added: r1; "
+	    "removed: ", hex);
+	assert_non_null(strstr(log, want));
+	assert_non_null(strstr(strstr(log, want), "device_many_nik_fast"));
+	assert_non_null(strstr(strstr(log, want), "; changed: none\n"));
+	free(log);
 	/* The new rules are the ones in force: three bookings from one device in 10 s. */
 	for (int i = 0; i < 3; i++) {
 		char bk[32];
@@ -341,6 +413,30 @@ test_reload(void **state)
 		snprintf(bk, sizeof(bk), "BK-N-%d", i);
 		booking(10000 + (uint64_t)i * 1000, "web", bk, 500 + i, "new-rules-dev-01", "#11");
 	}
+	/* One rule's definition changed, nothing added or removed. */
+	text = strdup(good);
+	assert_non_null(text);
+	strstr(text, "condition gte 3")[strlen("condition gte ")] = '4';
+	fx_write(path, text, strlen(text), 0644);
+	free(text);
+	assert_int_equal(kill(sd.pid, SIGHUP), 0);
+	log = await_log("changed: r1");
+	assert_non_null(strstr(log, "; added: none; removed: none; changed: r1\n"));
+	printf("# saksid's log:\n%s", log);
+	free(log);
+	file_sha(path, hex);
+	out = status_out("--prometheus");
+	assert_non_null(strstr(out, "\nsaksi_rules_count 1\n"));
+	assert_non_null(strstr(out, "\nsaksi_rules_last_reload_ok 1\n"));
+	snprintf(want, sizeof(want), "rules.conf\",sha256=\"%s\"} 1\n", hex);
+	assert_non_null(strstr(out, want));
+	free(out);
+	out = status_out("--json");
+	assert_non_null(st = json_loads(out, JSON_REJECT_DUPLICATES, NULL));
+	free(out);
+	assert_true(json_is_true(json_object_get(json_object_get(json_object_get(st,
+	    "rules"), "last_reload"), "ok")));
+	json_decref(st);
 	dr_stop(&sd, SIGTERM);
 	{
 		char rules[8][64];

@@ -394,7 +394,7 @@ test_security_day(void **state)
 	spit(rules, text, len);
 	free(text);
 	assert_int_equal(kill(g_pid, SIGHUP), 0);
-	free(dr_await_file(saksidlog, " reloaded\n", g_pid));
+	free(dr_await_file(saksidlog, ", sha256 ", g_pid));
 	text = slurp(rules, &len);
 	text = realloc(text, len + 64);
 	assert_non_null(text);
