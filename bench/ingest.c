@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
 #include <sodium.h>
 
 #include "client.h"
@@ -56,7 +58,7 @@ static const char usage[] =
     "usage: bench_ingest [-P producers] [-b batch] [-s seconds] [-n events]\n"
     "                    [-l latency_batch] [-L latency_seconds] [-w workers]\n"
     "                    [-g group_max] [-u group_wait_us] [-V] [-k] [-x saksid]\n"
-    "                    [-f] [-i] [-d] [-r rate] [-R extra_rules]\n"
+    "                    [-f] [-i] [-d] [-r rate] [-R extra_rules] [-T]\n"
     "  -P  producer threads, each with its own key and client (default 8)\n"
     "  -b  events per submission in the throughput phase (default 64)\n"
     "  -s  throughput phase sized to last about this long at the warm-up's rate (default 5)\n"
@@ -71,11 +73,13 @@ static const char usage[] =
     "  -i  only (a) and the query indexes' cost (g): without and with index_key, no rules\n"
     "  -d  (a) to (e) only: no detection cost (f)\n"
     "  -r  events/s offered in the latency phase (d) (default: half of (b))\n"
-    "  -R  rules appended to the default rules for (f) (default bench/rules_extra.rules)\n";
+    "  -R  rules appended to the default rules for (f) (default bench/rules_extra.rules)\n"
+    "  -T  saksid traces the stages of (d)'s submissions (trace_requests; SIGUSR1): its\n"
+    "      summary is printed after (d); only for a saksid that has trace_requests\n";
 
 struct opts {
 	unsigned producers, batch, lat_batch, workers, group_max, group_wait_us;
-	int group_wait_set, verify_all, keep, detect_only, index_only, no_detect;
+	int group_wait_set, verify_all, keep, detect_only, index_only, no_detect, trace;
 	unsigned lat_rate;
 	char extra_rules[PATH_MAX];
 	double seconds, lat_seconds;
@@ -578,7 +582,91 @@ check_tally(const char *phase, const struct tally *t)
 		exit(1);
 }
 
+/* ---- the transport alone: nanomsg REQ/REP over ipc, for reference beside (d) ---- */
+
+#define RTT_BYTES 8192   /* about one latency-phase submission of 8 events */
+#define RTT_N 2000
+
+static void *
+echo_main(void *arg)
+{
+	int s = *(int *)arg;
+
+	for (;;) {
+		void *m = NULL;
+		int n = nn_recv(s, &m, NN_MSG, 0);
+
+		if (n < 0)
+			break;
+		if (nn_send(s, &m, NN_MSG, 0) < 0)
+			nn_freemsg(m);
+		if (n == 1)   /* the last one */
+			break;
+	}
+	return NULL;
+}
+
+/* Round trips of RTT_BYTES each way between two threads of this process, back to back,
+ * as saksid's socket and a producer's client exchange them (both sides' nanomsg worker
+ * threads included). */
+static void
+nn_rtt(const struct bench *b, double *p50, double *p99)
+{
+	static char buf[RTT_BYTES];
+	double lat[RTT_N], t0;
+	char url[160];
+	pthread_t th;
+	int rep, req, to = 10000;
+	void *m;
+
+	snprintf(url, sizeof(url), "ipc://%s/rtt.sock", b->b_dir);
+	if ((rep = nn_socket(AF_SP, NN_REP)) < 0 || nn_bind(rep, url) < 0 ||
+	    (req = nn_socket(AF_SP, NN_REQ)) < 0 || nn_connect(req, url) < 0)
+		die("nanomsg", nn_strerror(nn_errno()));
+	nn_setsockopt(req, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	if (pthread_create(&th, NULL, echo_main, &rep) != 0)
+		die("pthread_create", strerror(errno));
+	for (int i = -200; i < RTT_N; i++) {
+		t0 = now();
+		if (nn_send(req, buf, sizeof(buf), 0) < 0 || nn_recv(req, &m, NN_MSG, 0) < 0)
+			die("nanomsg round trip", nn_strerror(nn_errno()));
+		if (i >= 0)
+			lat[i] = (now() - t0) * 1e3;
+		nn_freemsg(m);
+	}
+	if (nn_send(req, buf, 1, 0) < 0 || nn_recv(req, &m, NN_MSG, 0) < 0)
+		die("nanomsg round trip", nn_strerror(nn_errno()));
+	nn_freemsg(m);
+	pthread_join(th, NULL);
+	nn_close(req);
+	nn_close(rep);
+	qsort(lat, RTT_N, sizeof(double), cmp_double);
+	*p50 = lat[RTT_N / 2];
+	*p99 = lat[(size_t)(RTT_N * 0.99)];
+}
+
 /* ---- saksid ---- */
+
+/* How many lines of the file hold what; the last `show` of them are printed, indented. */
+static size_t
+log_grep(const char *path, const char *what, size_t show)
+{
+	char line[1200], last[8][1200];
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, what) != NULL)
+			snprintf(last[n++ % 8], sizeof(last[0]), "%s", line);
+	fclose(f);
+	if (show > 8)
+		show = 8;
+	for (size_t i = n > show ? n - show : 0; i < n; i++)
+		printf("    %s", last[i % 8]);
+	return n;
+}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -678,8 +766,79 @@ setup_files(struct bench *b, char *conf, size_t conflen)
 		fprintf(f, "group_max = %u\n", b->b_o.group_max);
 	if (b->b_o.group_wait_set)
 		fprintf(f, "group_wait_us = %u\n", b->b_o.group_wait_us);
+	if (b->b_o.trace)
+		fprintf(f, "trace_requests = %u\n", LAT_MAX_EVENTS);
 	if (fclose(f) != 0)
 		die(conf, strerror(errno));
+}
+
+#define SCHED_MAX 128
+
+/* Each thread's time on a CPU and waiting for one (/proc/pid/task/tid/schedstat, ns),
+ * and its slices: whether a stage was slow in saksid's code or queued for a core. */
+struct sched {
+	size_t n;
+	long s_id[SCHED_MAX];
+	unsigned long long s_run[SCHED_MAX], s_wait[SCHED_MAX], s_slices[SCHED_MAX];
+};
+
+static void
+sched_read(pid_t pid, struct sched *t)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	t->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL && t->n < SCHED_MAX) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu %llu", &t->s_run[t->n], &t->s_wait[t->n],
+		           &t->s_slices[t->n]) == 3)
+			t->s_id[t->n++] = atol(d->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+static int
+cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Per thread, in the order they were made (saksid's server makes its committer, then
+ * the workers, then the receiver, last), what it did between a and b. */
+static void
+sched_print(const struct sched *a, const struct sched *b)
+{
+	long ids[SCHED_MAX];
+
+	for (size_t i = 0; i < b->n; i++)
+		ids[i] = b->s_id[i];
+	qsort(ids, b->n, sizeof(long), cmp_long);
+	for (size_t k = 0; k < b->n; k++) {
+		size_t i, j;
+
+		for (i = 0; b->s_id[i] != ids[k]; i++)
+			;
+		for (j = 0; j < a->n && a->s_id[j] != ids[k]; j++)
+			;
+		if (j == a->n || b->s_slices[i] == a->s_slices[j])
+			continue;
+		printf("      thread %ld: on a CPU %.1f ms, waiting for one %.1f ms, %llu slices\n",
+		       ids[k], (double)(b->s_run[i] - a->s_run[j]) / 1e6,
+		       (double)(b->s_wait[i] - a->s_wait[j]) / 1e6, b->s_slices[i] - a->s_slices[j]);
+	}
 }
 
 static pid_t
@@ -1092,6 +1251,7 @@ main(int argc, char **argv)
 	size_t nall = 0;
 	pid_t pid;
 	int c, status;
+	static struct sched sch0, sch1;   /* (d)'s thread times; large, so not on the stack */
 
 	memset(&b, 0, sizeof(b));
 	o->producers = 8;
@@ -1100,7 +1260,7 @@ main(int argc, char **argv)
 	o->seconds = 5;
 	o->lat_seconds = 4;
 	snprintf(o->extra_rules, sizeof(o->extra_rules), "%s", EXTRA_RULES);
-	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:fidr:R:")) != -1) {
+	while ((c = getopt(argc, argv, "P:b:s:n:l:L:w:g:u:Vkx:fidr:R:T")) != -1) {
 		switch (c) {
 		case 'P': o->producers = parse_uint(optarg, 1, 256, "-P"); break;
 		case 'b': o->batch = parse_uint(optarg, 1, SAKSI_WIRE_BATCH_MAX, "-b"); break;
@@ -1116,6 +1276,7 @@ main(int argc, char **argv)
 			break;
 		case 'V': o->verify_all = 1; break;
 		case 'k': o->keep = 1; break;
+		case 'T': o->trace = 1; break;
 		case 'x': snprintf(o->saksid, sizeof(o->saksid), "%s", optarg); break;
 		case 'f': o->detect_only = 1; break;
 		case 'i': o->index_only = 1; break;
@@ -1295,7 +1456,17 @@ main(int argc, char **argv)
 	if (lat_per * o->producers > LAT_MAX_EVENTS)
 		lat_per = LAT_MAX_EVENTS / o->producers;
 	build_all(&b, lat_per);
+	sched_read(pid, &sch0);
+	if (o->trace) {
+		/* The trace so far (warm-up, (b)) is logged and dropped: what stop logs is (d). */
+		size_t had = log_grep(log, "trace: the slowest", 0);
+
+		kill(pid, SIGUSR1);
+		for (int i = 0; i < 1000 && log_grep(log, "trace: the slowest", 0) == had; i++)
+			sleep_until(now() + 0.01);
+	}
 	t = run_phase(&b, producer_paced, o->lat_batch);
+	sched_read(pid, &sch1);
 	{
 		struct tally w = tally(&b);
 		unsigned behind = 0;
@@ -1329,6 +1500,9 @@ main(int argc, char **argv)
 		sync_latency(b.b_dir, &s50, &s99, &ns);
 		printf("    disk right after (d): 4 KiB write + fdatasync p50 %.2f ms, p99 %.2f ms "
 		       "(%zu samples)\n", s50, s99, ns);
+		nn_rtt(&b, &s50, &s99);
+		printf("    nanomsg alone: REQ/REP round trip over ipc, %d bytes each way, back to "
+		       "back: p50 %.3f ms, p99 %.3f ms (%d samples)\n", RTT_BYTES, s50, s99, RTT_N);
 	}
 	fflush(stdout);
 
@@ -1337,6 +1511,13 @@ main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fprintf(stderr, "bench_ingest: saksid did not stop cleanly (status %d)\n", status);
+	if (o->trace) {
+		printf("    saksid's stages in (d) (trace_requests; stage ms p50/p99/max, then what "
+		       "holds the slowest 1 %%):\n");
+		log_grep(log, "trace: ", 3);
+		printf("    saksid's threads in (d), oldest first:\n");
+		sched_print(&sch0, &sch1);
+	}
 
 	/* (e) Stored bytes of the throughput phase's events, from the ledger itself. */
 	{

@@ -31,7 +31,7 @@ enum {
 	K_RETENTION_KEY, K_ACCESS_KEY, K_QUERY_AGE,
 	K_INFLIGHT, K_QUEUE_MB, K_QUEUE_REQS, K_MAX_CONNS, K_REF_WINDOW, K_REF_THRESHOLD,
 	K_USER, K_GROUP, K_ALLOW_ROOT, K_SECCOMP, K_SNAP_EVENTS, K_SNAP_MS, K_INDEX_BATCH,
-	K__COUNT
+	K_TRACE, K__COUNT
 };
 
 static const struct cf_key cf_keys[K__COUNT] = {
@@ -71,6 +71,7 @@ static const struct cf_key cf_keys[K__COUNT] = {
 	[K_SNAP_EVENTS] = { "rules_snapshot_events", CF_UINT, 0, 0, 100000000 },
 	[K_SNAP_MS] = { "rules_snapshot_ms", CF_UINT, 0, 0, 86400000 },
 	[K_INDEX_BATCH] = { "index_catchup_batch", CF_UINT, 0, 1, 1000000 },
+	[K_TRACE] = { "trace_requests", CF_UINT, 0, 0, 1000000 },
 };
 
 struct cf_parse {
@@ -295,6 +296,7 @@ cf_set(struct cf_parse *p, saksid_config *cf, int k, unsigned line, const char *
 		case K_REF_WINDOW: cf->cf_refusal_alert_window_s = x; break;
 		case K_REF_THRESHOLD: cf->cf_refusal_alert_threshold = x; break;
 		case K_INDEX_BATCH: cf->cf_index_catchup_batch = (unsigned)x; break;
+		case K_TRACE: cf->cf_trace_requests = (unsigned)x; break;
 		case K_ACK_TIMEOUT: cf->cf_alert_ack_timeout_s = x; break;
 		case K_RETENTION_DAYS: cf->cf_retention_days = (unsigned)x; break;
 		case K_QUERY_AGE: cf->cf_max_query_age_ms = x; break;

@@ -64,6 +64,9 @@ typedef struct saksid_config {
 	char *cf_group;                     /* its group; NULL: the user's login group */
 	int cf_allow_root;                  /* 1: started as root without user, stay root */
 	int cf_seccomp;                     /* 1 (default): install the system call filter */
+	unsigned cf_trace_requests;         /* 0 (default): off; else the stage times of the
+	                                       last this many submissions, logged on SIGUSR1
+	                                       and at stop (docs/performance.md (d)) */
 } saksid_config;
 
 /*

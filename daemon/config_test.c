@@ -57,7 +57,8 @@ test_valid(void **state)
 	assert_int_equal(parse(BASE "\n   # indented comment\n\t\nworkers = 3\n"
 	                       "listen = tcp://127.0.0.1:7400\nlisten=tcp://*:7401\n"
 	                       "group_max=64\ngroup_wait_us = 0\nmax_clock_skew_ms = 1000\n"
-	                       "map_size_mb = 16\ndict_after = 10\n", &cf), SAKSI_OK);
+	                       "map_size_mb = 16\ndict_after = 10\ntrace_requests = 5000\n", &cf),
+	                 SAKSI_OK);
 	assert_string_equal(cf.cf_origin, "saksi.example/kc-makassar");
 	assert_string_equal(cf.cf_state_dir, "/etc/saksi/state");
 	assert_string_equal(cf.cf_keyring, "/etc/saksi/keyring.json");
@@ -75,6 +76,7 @@ test_valid(void **state)
 	assert_int_equal(cf.cf_max_clock_skew_ms, 1000);
 	assert_int_equal(cf.cf_map_size_mb, 16);
 	assert_int_equal(cf.cf_dict_after, 10);
+	assert_int_equal(cf.cf_trace_requests, 5000);
 	saksid_config_free(&cf);
 	saksid_config_free(NULL);
 }
@@ -95,6 +97,7 @@ test_defaults(void **state)
 	assert_int_equal(cf.cf_map_size_mb, 0);
 	assert_int_equal(cf.cf_dict_after, 0);
 	assert_int_equal(cf.cf_alert_ack_timeout_s, 3600);
+	assert_int_equal(cf.cf_trace_requests, 0);
 	saksid_config_free(&cf);
 	/* No final newline is fine. */
 	assert_int_equal(parse("origin=a\nstate_dir=s\nlisten=ipc:///x\nkeyring=k\nlog_key=l\n"
@@ -154,7 +157,7 @@ static void
 test_bad_values(void **state)
 {
 	static const char *const keys[] = { "max_clock_skew_ms", "group_max", "group_wait_us",
-		"workers", "map_size_mb", "dict_after", "alert_ack_timeout_s" };
+		"workers", "map_size_mb", "dict_after", "alert_ack_timeout_s", "trace_requests" };
 	char line[128];
 	(void)state;
 
@@ -181,6 +184,8 @@ test_bad_values(void **state)
 	             "/etc/saksi/saksid.conf:10: max_clock_skew_ms: \"0\"");
 	expect_error("map_size_mb = 0\n", "/etc/saksi/saksid.conf:10: map_size_mb: \"0\"");
 	expect_error("dict_after = 0\n", "/etc/saksi/saksid.conf:10: dict_after: \"0\"");
+	expect_error("trace_requests = 1000001\n", "/etc/saksi/saksid.conf:10: "
+	             "trace_requests: \"1000001\" is not an integer in 0..1000000");
 	expect_error("alert_ack_timeout_s = 2678401\n", "/etc/saksi/saksid.conf:10: "
 	             "alert_ack_timeout_s: \"2678401\" is not an integer in 0..2678400");
 	expect_error("alert_ack_timeout_s = 1\nalert_ack_timeout_s = 2\n",

@@ -426,6 +426,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* The ipc socket and the ledger files: owner and group only. */
@@ -691,6 +692,7 @@ main(int argc, char **argv)
 	so.so_workers = cf.cf_workers;
 	so.so_group_max = cf.cf_group_max;
 	so.so_group_wait_us = cf.cf_group_wait_us;
+	so.so_trace = cf.cf_trace_requests;
 	so.so_log = &lg;
 	so.so_key_inflight = cf.cf_max_inflight_per_key;
 	so.so_queue_bytes = (size_t)cf.cf_queue_mb << 20;
@@ -803,6 +805,11 @@ main(int argc, char **argv)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGUSR1) {
+			/* The stage trace so far, then a fresh one (trace_requests). */
+			saksid_server_trace_log(srv);
+			continue;
+		}
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
 		    load_rules(&lg, &cf, cm, NULL) == 0)
 			saksid_logf(&lg, LOG_INFO, "rules %s reloaded", cf.cf_rules);

@@ -29,12 +29,28 @@
 #include "server.h"
 #include "wire.h"
 
-#define CHUNK 8                           /* items a worker takes at once */
+#define CHUNK 8                           /* items a worker takes at once, at most */
 #define RECV_POLL_MS 100                  /* how soon the receiver notices a stop */
 #define MSG_CAP (2 * SAKSI_WIRE_MSG_MAX)  /* larger: nanomsg drops the connection */
 #define LINGER_US 100000                  /* let the last replies leave before close */
 #define KEY_BUCKETS 4096                  /* per-key load table; keyed hash, so chains stay
                                              short whatever key ids a flood claims */
+
+/*
+ * The stages a submission goes through, in order; with the trace on (so_trace) each is
+ * stamped, so that a slow receipt can be blamed on the stage that held it.
+ */
+enum {
+	T_RECV,      /* taken off the socket */
+	T_QUEUED,    /* framed and in the queue */
+	T_CLAIMED,   /* a worker took its first chunk */
+	T_CHECKED,   /* its last item checked */
+	T_GROUPED,   /* the committer took it into a group */
+	T_CLOSED,    /* its group closed: the commit starts */
+	T_COMMITTED, /* committed, synced, receipts built */
+	T_SENT,      /* its answer handed to nanomsg */
+	T__COUNT
+};
 
 struct req {
 	struct req *r_next;
@@ -45,8 +61,10 @@ struct req {
 	size_t r_cost;            /* bytes counted against the queue cap */
 	size_t r_count;           /* items (submit) */
 	size_t r_claimed;         /* items handed to workers; under s_mu */
+	size_t r_share;           /* items a worker takes of it at once (1..CHUNK) */
 	size_t r_checked;         /* items checked; under s_mu */
 	saksid_remote_answer *r_q; /* op 7 with an access entry: the rows waiting for it */
+	uint64_t r_t[T__COUNT];   /* stage times (trace on only), CLOCK_MONOTONIC ns */
 	saksid_item r_items[];
 };
 
@@ -55,6 +73,13 @@ struct keyload {
 	struct keyload *k_next;
 	uint8_t k_id[SAKSI_KEYID_LEN];
 	size_t k_items;
+};
+
+/* One submission's passage, kept by the trace. */
+struct trace_rec {
+	uint64_t tr_t[T__COUNT];
+	uint32_t tr_items;
+	uint32_t tr_gitems;       /* items in its group */
 };
 
 /* Busy refusals not yet handed to the committer (it counts them with its next group). */
@@ -73,6 +98,7 @@ struct saksid_server {
 	pthread_cond_t s_cv_commit;   /* committer: a request is fully checked */
 	struct req *s_head, *s_tail;  /* submits, arrival order */
 	struct req *s_claim;          /* first submit with unclaimed items */
+	size_t s_unclaimed;           /* items queued and not yet handed to a worker */
 	struct req *s_rhead, *s_rtail; /* read requests */
 	size_t s_nreq, s_bytes;
 	saksid_server_stats s_stats;
@@ -95,6 +121,13 @@ struct saksid_server {
 	saksid_remote *s_remote;      /* op 7; NULL: remote queries are off */
 	uint64_t s_access_seq;        /* the access key's last sequence number; under s_mu */
 
+	/* The stage trace (so_trace): a ring the committer writes, under s_tmu. */
+	pthread_mutex_t s_tmu;
+	struct trace_rec *s_trace;
+	uint64_t s_tn;                /* records written since the last reset */
+	uint64_t s_tgroups, s_tclose[SAKSID_TC__COUNT];
+	int s_close;                  /* committer only: why its group closed */
+
 	saksid_item **s_group;        /* committer only */
 	uint64_t s_log_ms;            /* committer only: last refusal log line */
 	uint64_t s_log_refused[SAKSI_R__COUNT];
@@ -107,6 +140,23 @@ now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Stamps stage k of r when the trace is on. */
+static void
+stamp(const saksid_server *s, struct req *r, int k)
+{
+	if (s->s_o.so_trace > 0)
+		r->r_t[k] = mono_ns();
 }
 
 static uint64_t
@@ -345,6 +395,40 @@ req_done(saksid_server *s, struct req *r)
 	req_free(r);
 }
 
+/*
+ * Queues submission r for the workers and wakes as many as it has chunks (s_mu held).
+ * A submission shares itself out when the workers have little else to do: a batch
+ * alone in the queue is checked on every core, not serially on one, since its receipt
+ * waits for its last item. A deep queue keeps whole chunks (fewer trips to the lock).
+ */
+static void
+submit_enqueue(saksid_server *s, struct req *r)
+{
+	size_t nw = s->s_o.so_workers, chunks;
+
+	if (s->s_tail != NULL)
+		s->s_tail->r_next = r;
+	else
+		s->s_head = r;
+	s->s_tail = r;
+	if (s->s_claim == NULL)
+		s->s_claim = r;
+	s->s_unclaimed += r->r_count;
+	r->r_share = (s->s_unclaimed + nw - 1) / nw;
+	if (r->r_share > CHUNK)
+		r->r_share = CHUNK;
+	if (r->r_share == 0)
+		r->r_share = 1;
+	chunks = (r->r_count + r->r_share - 1) / r->r_share;
+	/* One waiter per chunk: a woken worker that finds nothing is a wasted switch on
+	 * a machine whose cores the committer needs. */
+	if (chunks >= nw)
+		pthread_cond_broadcast(&s->s_cv_work);
+	else
+		for (size_t i = 0; i < chunks; i++)
+			pthread_cond_signal(&s->s_cv_work);
+}
+
 /* ---- receiver ---- */
 
 static void on_status(saksid_server *s, void *ctl);
@@ -361,7 +445,7 @@ count_refused(saksid_server *s, int st, size_t items)
 }
 
 static void
-on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
+on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl, uint64_t t_recv)
 {
 	struct req *r;
 	char msg[SAKSID_MSG_MAX];
@@ -433,6 +517,7 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 		}
 	}
 	r->r_ctl = ctl;
+	r->r_t[T_RECV] = t_recv;
 	st = SAKSI_R_UNAVAILABLE;
 
 	pthread_mutex_lock(&s->s_mu);
@@ -479,22 +564,17 @@ on_message(saksid_server *s, uint8_t *m, size_t len, void *ctl)
 	s->s_stats.ss_requests++;
 	s->s_nreq++;
 	s->s_bytes += r->r_cost;
-	if (op == SAKSI_OP_SUBMIT) {
-		if (s->s_tail != NULL)
-			s->s_tail->r_next = r;
-		else
-			s->s_head = r;
-		s->s_tail = r;
-		if (s->s_claim == NULL)
-			s->s_claim = r;
-	} else {
+	stamp(s, r, T_QUEUED);
+	if (op == SAKSI_OP_SUBMIT)
+		submit_enqueue(s, r);
+	else {
 		if (s->s_rtail != NULL)
 			s->s_rtail->r_next = r;
 		else
 			s->s_rhead = r;
 		s->s_rtail = r;
+		pthread_cond_signal(&s->s_cv_work);
 	}
-	pthread_cond_broadcast(&s->s_cv_work);
 	pthread_mutex_unlock(&s->s_mu);
 	return;
 
@@ -543,7 +623,7 @@ recv_main(void *arg)
 			usleep(10000);
 			continue;
 		}
-		on_message(s, m, (size_t)rc, ctl);
+		on_message(s, m, (size_t)rc, ctl, s->s_o.so_trace > 0 ? mono_ns() : 0);
 	}
 	return NULL;
 }
@@ -754,16 +834,11 @@ query_op(saksid_server *s, struct req *r)
 	q->r_items[0].it_env = q->r_msg;
 	q->r_items[0].it_env_len = elen;
 	q->r_items[0].it_recv_ms = now;
+	stamp(s, q, T_RECV);
+	q->r_t[T_QUEUED] = q->r_t[T_RECV];
 	s->s_nreq++;
 	s->s_bytes += q->r_cost;
-	if (s->s_tail != NULL)
-		s->s_tail->r_next = q;
-	else
-		s->s_head = q;
-	s->s_tail = q;
-	if (s->s_claim == NULL)
-		s->s_claim = q;
-	pthread_cond_broadcast(&s->s_cv_work);
+	submit_enqueue(s, q);
 	pthread_mutex_unlock(&s->s_mu);
 	return;
 nomem:
@@ -805,8 +880,11 @@ worker_main(void *arg)
 		}
 		r = s->s_claim;
 		first = r->r_claimed;
-		k = r->r_count - first < CHUNK ? r->r_count - first : CHUNK;
+		if (first == 0)
+			stamp(s, r, T_CLAIMED);
+		k = r->r_count - first < r->r_share ? r->r_count - first : r->r_share;
 		r->r_claimed += k;
+		s->s_unclaimed -= k;
 		if (r->r_claimed == r->r_count)
 			s->s_claim = r->r_next;
 		pthread_mutex_unlock(&s->s_mu);
@@ -817,8 +895,13 @@ worker_main(void *arg)
 
 		pthread_mutex_lock(&s->s_mu);
 		r->r_checked += k;
-		if (r->r_checked == r->r_count)
-			pthread_cond_signal(&s->s_cv_commit);
+		if (r->r_checked == r->r_count) {
+			stamp(s, r, T_CHECKED);
+			/* Only the head can start or grow a group (arrival order): another
+			 * finished request waits for it without waking the committer. */
+			if (r == s->s_head)
+				pthread_cond_signal(&s->s_cv_commit);
+		}
 	}
 	pthread_mutex_unlock(&s->s_mu);
 	return NULL;
@@ -931,6 +1014,22 @@ log_refusals(saksid_server *s, uint64_t now, int force)
 	s->s_log_ms = now;
 }
 
+/* Keeps r's stage times in the ring; a stage it skipped (no items to check) takes
+ * the time of the stage before. */
+static void
+trace_push(saksid_server *s, const struct req *r, size_t gitems)
+{
+	struct trace_rec *t;
+
+	pthread_mutex_lock(&s->s_tmu);
+	t = &s->s_trace[s->s_tn++ % s->s_o.so_trace];
+	for (int k = 0; k < T__COUNT; k++)
+		t->tr_t[k] = r->r_t[k] != 0 || k == 0 ? r->r_t[k] : t->tr_t[k - 1];
+	t->tr_items = (uint32_t)r->r_count;
+	t->tr_gitems = (uint32_t)gitems;
+	pthread_mutex_unlock(&s->s_tmu);
+}
+
 static void
 run_group(saksid_server *s, struct req *group)
 {
@@ -943,9 +1042,11 @@ run_group(saksid_server *s, struct req *group)
 	size_t nbusy;
 	uint64_t t0;
 
-	for (r = group; r != NULL; r = r->r_next)
+	for (r = group; r != NULL; r = r->r_next) {
+		stamp(s, r, T_CLOSED);
 		for (size_t i = 0; i < r->r_count; i++)
 			s->s_group[n++] = &r->r_items[i];
+	}
 	/* The busy answers since the last group are counted with this one. */
 	pthread_mutex_lock(&s->s_mu);
 	nbusy = s->s_nbusy;
@@ -958,6 +1059,8 @@ run_group(saksid_server *s, struct req *group)
 	now = now_ms();
 	t0 = mono_ms();
 	e = saksid_commit_group(s->s_o.so_committer, s->s_group, n, now);
+	for (r = group; r != NULL; r = r->r_next)
+		stamp(s, r, T_COMMITTED);
 	if (e != SAKSI_OK)
 		saksid_logf(s->s_o.so_log, LOG_ERR, "commit of %zu item(s) failed: %s", n,
 		            saksi_strerror(e));
@@ -990,9 +1093,20 @@ run_group(saksid_server *s, struct req *group)
 	 * finds its share free, and a status asked then an empty queue. */
 	for (r = group; r != NULL; r = r->r_next)
 		req_release(s, r);
+	/* The group counted before its records: a reader that sees them sees it too. */
+	if (s->s_o.so_trace > 0) {
+		pthread_mutex_lock(&s->s_tmu);
+		s->s_tgroups++;
+		s->s_tclose[s->s_close]++;
+		pthread_mutex_unlock(&s->s_tmu);
+	}
 	for (r = group; r != NULL; r = next) {
 		next = r->r_next;
 		answer(s, r);
+		if (s->s_o.so_trace > 0) {
+			stamp(s, r, T_SENT);
+			trace_push(s, r, n);
+		}
 		req_free(r);
 	}
 }
@@ -1082,6 +1196,7 @@ commit_main(void *arg)
 				if (s->s_head == NULL)
 					s->s_tail = NULL;
 				r->r_next = NULL;
+				stamp(s, r, T_GROUPED);
 				if (last != NULL)
 					last->r_next = r;
 				else
@@ -1089,8 +1204,23 @@ commit_main(void *arg)
 				last = r;
 				nitems += r->r_count;
 			}
+			s->s_close = nitems >= s->s_o.so_group_max ? SAKSID_TC_FULL :
+			             atomic_load(&s->s_stop) ? SAKSID_TC_STOP :
+			             head_ready(s) ? SAKSID_TC_NOFIT :
+			             timed_out || s->s_head != NULL ? SAKSID_TC_WAITED :
+			             SAKSID_TC_IDLE;
 			if (nitems >= s->s_o.so_group_max || atomic_load(&s->s_stop) ||
 			    head_ready(s) || timed_out)
+				break;
+			/*
+			 * Nothing else has arrived: close now. Waiting group_wait_us for
+			 * submissions not yet sent only delays this one; those that come
+			 * meanwhile queue behind its commit and make the next group (the
+			 * group grows with the load, not with a timer). A submission
+			 * already here and still being checked is waited for, up to
+			 * group_wait_us: it is a worker's share of a millisecond away.
+			 */
+			if (s->s_head == NULL)
 				break;
 			if (pthread_cond_timedwait(&s->s_cv_commit, &s->s_mu, &deadline) ==
 			    ETIMEDOUT)
@@ -1385,6 +1515,138 @@ on_status(saksid_server *s, void *ctl)
 	free(json);
 }
 
+/* ---- the stage trace ---- */
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The time a record spent in stage k (enum saksid_trace_stage), ns. */
+static uint64_t
+rec_stage(const struct trace_rec *t, int k)
+{
+	if (k == SAKSID_TS_TOTAL)
+		return t->tr_t[T_SENT] - t->tr_t[T_RECV];
+	return t->tr_t[k + 1] - t->tr_t[k];
+}
+
+saksi_err
+saksid_server_trace(saksid_server *s, saksid_trace_summary *out, int reset)
+{
+	struct trace_rec *recs;
+	uint64_t *v, ntail, cut;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || s->s_o.so_trace == 0 || s->s_trace == NULL)
+		return SAKSI_ERR_INVAL;
+	/* A copy, sorted outside the lock: the committer waits for no sort. */
+	pthread_mutex_lock(&s->s_tmu);
+	n = s->s_tn < s->s_o.so_trace ? (size_t)s->s_tn : s->s_o.so_trace;
+	recs = malloc((n > 0 ? n : 1) * sizeof(*recs));
+	v = malloc((n > 0 ? n : 1) * sizeof(*v));
+	if (recs == NULL || v == NULL) {
+		pthread_mutex_unlock(&s->s_tmu);
+		free(recs);
+		free(v);
+		return SAKSI_ERR_NOMEM;
+	}
+	memcpy(recs, s->s_trace, n * sizeof(*recs));
+	out->ts_groups = s->s_tgroups;
+	memcpy(out->ts_closed, s->s_tclose, sizeof(out->ts_closed));
+	if (reset) {
+		s->s_tn = 0;
+		s->s_tgroups = 0;
+		memset(s->s_tclose, 0, sizeof(s->s_tclose));
+	}
+	pthread_mutex_unlock(&s->s_tmu);
+
+	out->ts_requests = n;
+	for (size_t i = 0; i < n; i++) {
+		out->ts_items += recs[i].tr_items;
+		for (int k = 1; k < T__COUNT; k++)
+			if (recs[i].tr_t[k] < recs[i].tr_t[k - 1]) {
+				out->ts_unordered++;
+				break;
+			}
+	}
+	if (n == 0)
+		goto out;
+	/* The slowest 1 % by total time (at least one): what holds them, stage by stage. */
+	for (size_t i = 0; i < n; i++)
+		v[i] = rec_stage(&recs[i], SAKSID_TS_TOTAL);
+	qsort(v, n, sizeof(*v), cmp_u64);
+	ntail = n / 100 > 0 ? n / 100 : 1;
+	cut = v[n - ntail];
+	for (int k = 0; k < SAKSID_TS__COUNT; k++) {
+		uint64_t sum = 0, m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			v[i] = rec_stage(&recs[i], k);
+			if (rec_stage(&recs[i], SAKSID_TS_TOTAL) >= cut && m < ntail) {
+				sum += v[i];
+				m++;
+			}
+		}
+		qsort(v, n, sizeof(*v), cmp_u64);
+		out->ts_p50_us[k] = v[n / 2] / 1000;
+		out->ts_p99_us[k] = v[(size_t)((double)n * 0.99)] / 1000;
+		out->ts_max_us[k] = v[n - 1] / 1000;
+		out->ts_tail_us[k] = sum / (m > 0 ? m : 1) / 1000;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = recs[i].tr_gitems;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	out->ts_group_p50 = v[n / 2];
+	out->ts_group_p99 = v[(size_t)((double)n * 0.99)];
+out:
+	free(recs);
+	free(v);
+	return SAKSI_OK;
+}
+
+void
+saksid_server_trace_log(saksid_server *s)
+{
+	static const char *const names[SAKSID_TS__COUNT] = {
+		"queue", "to-worker", "check", "to-committer", "group-fill", "commit",
+		"answer", "total"
+	};
+	saksid_trace_summary t;
+	char line[1024];
+	size_t off;
+
+	if (s == NULL || s->s_o.so_trace == 0 || saksid_server_trace(s, &t, 1) != SAKSI_OK)
+		return;
+	saksid_logf(s->s_o.so_log, LOG_NOTICE, "trace: %llu submissions, %llu items, %llu "
+	            "groups (closed: full %llu, next did not fit %llu, waited %llu, idle %llu, "
+	            "stop %llu), items per group p50 %llu p99 %llu, %llu out of order",
+	            (unsigned long long)t.ts_requests, (unsigned long long)t.ts_items,
+	            (unsigned long long)t.ts_groups,
+	            (unsigned long long)t.ts_closed[SAKSID_TC_FULL],
+	            (unsigned long long)t.ts_closed[SAKSID_TC_NOFIT],
+	            (unsigned long long)t.ts_closed[SAKSID_TC_WAITED],
+	            (unsigned long long)t.ts_closed[SAKSID_TC_IDLE],
+	            (unsigned long long)t.ts_closed[SAKSID_TC_STOP],
+	            (unsigned long long)t.ts_group_p50, (unsigned long long)t.ts_group_p99,
+	            (unsigned long long)t.ts_unordered);
+	off = 0;
+	for (int k = 0; k < SAKSID_TS__COUNT; k++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s %s %.3f/%.3f/%.3f",
+		                        k > 0 ? ";" : "", names[k], t.ts_p50_us[k] / 1000.0,
+		                        t.ts_p99_us[k] / 1000.0, t.ts_max_us[k] / 1000.0);
+	saksid_logf(s->s_o.so_log, LOG_NOTICE, "trace: ms p50/p99/max:%s", line);
+	off = 0;
+	for (int k = 0; k < SAKSID_TS__COUNT; k++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s %s %.3f",
+		                        k > 0 ? ";" : "", names[k], t.ts_tail_us[k] / 1000.0);
+	saksid_logf(s->s_o.so_log, LOG_NOTICE, "trace: the slowest 1%%, mean ms:%s", line);
+}
+
 /* ---- start and stop ---- */
 
 void
@@ -1435,6 +1697,7 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 	drain(s, s->s_rhead);
 	if (final != NULL)
 		*final = s->s_stats;
+	saksid_server_trace_log(s);
 	s->s_head = s->s_tail = s->s_claim = s->s_rhead = s->s_rtail = NULL;
 	if (s->s_sock >= 0) {
 		usleep(LINGER_US);
@@ -1451,6 +1714,8 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 	pthread_cond_destroy(&s->s_cv_work);
 	pthread_cond_destroy(&s->s_cv_commit);
 	pthread_mutex_destroy(&s->s_mu);
+	pthread_mutex_destroy(&s->s_tmu);
+	free(s->s_trace);
 	free(s->s_workers);
 	free(s->s_group);
 	free(s);
@@ -1514,6 +1779,7 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	s->s_sock = -1;
 	atomic_init(&s->s_stop, 0);
 	pthread_mutex_init(&s->s_mu, NULL);
+	pthread_mutex_init(&s->s_tmu, NULL);
 	pthread_cond_init(&s->s_cv_work, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1524,7 +1790,10 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	s->s_group = calloc(o->so_group_max > SAKSI_WIRE_BATCH_MAX ? o->so_group_max
 	                                                          : SAKSI_WIRE_BATCH_MAX,
 	                    sizeof(*s->s_group));
-	if (s->s_workers == NULL || s->s_group == NULL) {
+	if (o->so_trace > 0)
+		s->s_trace = calloc(o->so_trace, sizeof(*s->s_trace));
+	if (s->s_workers == NULL || s->s_group == NULL ||
+	    (o->so_trace > 0 && s->s_trace == NULL)) {
 		saksid_server_stop(s, NULL);
 		return SAKSI_ERR_NOMEM;
 	}

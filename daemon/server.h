@@ -57,6 +57,8 @@ typedef struct saksid_server_opts {
 	const saksi_seckey *so_log_key;
 	const saksi_seckey *so_access_key;
 	uint64_t so_query_max_age_ms;   /* 0: SAKSI_RQ_MAX_AGE_MS_DEFAULT */
+	unsigned so_trace;              /* 0: off; else the stage times of the last so_trace
+	                                 * submissions are kept (saksid_server_trace) */
 } saksid_server_opts;
 
 typedef struct saksid_server saksid_server;
@@ -116,5 +118,57 @@ void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
  * error.
  */
 saksi_err saksid_server_status_json(saksid_server *s, char **json);
+
+/*
+ * The stage trace (so_trace > 0; issue 3 (d): where a receipt's time goes). Every
+ * submission is stamped (CLOCK_MONOTONIC) as it passes each stage; the committer keeps
+ * the last so_trace of them, and the groups since the last reset by why they closed.
+ * The stages, each from the end of the one before:
+ */
+enum saksid_trace_stage {
+	SAKSID_TS_QUEUE,     /* taken off the socket -> framed and queued */
+	SAKSID_TS_CLAIM,     /* queued -> a worker took its first items */
+	SAKSID_TS_CHECK,     /* taken -> its last item checked */
+	SAKSID_TS_HANDOFF,   /* checked -> the committer took it into a group */
+	SAKSID_TS_FILL,      /* taken into a group -> the group closed */
+	SAKSID_TS_COMMIT,    /* group closed -> committed, synced, receipts built */
+	SAKSID_TS_ANSWER,    /* receipts built -> its answer handed to nanomsg */
+	SAKSID_TS_TOTAL,     /* taken off the socket -> answer handed to nanomsg */
+	SAKSID_TS__COUNT
+};
+
+/* Why a group closed. */
+enum saksid_trace_close {
+	SAKSID_TC_FULL,      /* group_max items */
+	SAKSID_TC_NOFIT,     /* the next checked request would not fit */
+	SAKSID_TC_WAITED,    /* group_wait_us passed */
+	SAKSID_TC_IDLE,      /* nothing else was checked and the committer had been idle */
+	SAKSID_TC_STOP,      /* the server stops */
+	SAKSID_TC__COUNT
+};
+
+typedef struct saksid_trace_summary {
+	uint64_t ts_requests;    /* submissions summarized: the last ones, at most so_trace */
+	uint64_t ts_items;       /* their items */
+	uint64_t ts_unordered;   /* of them, stamped out of stage order (a bug if not 0) */
+	uint64_t ts_groups;      /* groups committed since the last reset */
+	uint64_t ts_closed[SAKSID_TC__COUNT];
+	/* Per stage, microseconds over the submissions summarized: */
+	uint64_t ts_p50_us[SAKSID_TS__COUNT];
+	uint64_t ts_p99_us[SAKSID_TS__COUNT];
+	uint64_t ts_max_us[SAKSID_TS__COUNT];
+	uint64_t ts_tail_us[SAKSID_TS__COUNT];   /* mean over the slowest 1 % by total */
+	uint64_t ts_group_p50, ts_group_p99;     /* items in a submission's group */
+} saksid_trace_summary;
+
+/*
+ * Fills *out from the trace, and with reset starts it again (records and group counts).
+ * SAKSI_ERR_INVAL if s is NULL or its trace is off, SAKSI_ERR_NOMEM. Any thread but the
+ * server's own.
+ */
+saksi_err saksid_server_trace(saksid_server *s, saksid_trace_summary *out, int reset);
+/* The same as log lines (LOG_NOTICE, "trace: ..."), then reset; nothing if the trace is
+ * off. saksid calls it on SIGUSR1 and at stop. */
+void saksid_server_trace_log(saksid_server *s);
 
 #endif
