@@ -42,6 +42,7 @@ struct item {
 	uint64_t it_kr_at;
 	uint64_t it_kr_ms;  /* that keyring entry's commit time */
 	saksi_keyring *it_kr_new; /* this entry's own keyring if it is one that parsed */
+	int it_branch;      /* the payload's branch is the key's (1), is not (0), unknown (-1) */
 };
 
 /* A batch shared with signature threads: they only read it, except it_sig of the
@@ -545,6 +546,21 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
  * finds the key and verifies the signature. What fails before the signature is left for
  * check_event to find and report in order.
  */
+/* 1 if the payload is a JSON object whose "branch" is branch, else 0. */
+static int
+payload_branch_is(const saksi_envelope *ev, const char *branch)
+{
+	json_t *p, *b;
+	int ok;
+
+	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
+	    NULL);
+	b = json_object_get(p, "branch");
+	ok = json_is_string(b) && strcmp(json_string_value(b), branch) == 0;
+	json_decref(p);
+	return ok;
+}
+
 static void
 sign_check(struct item *it)
 {
@@ -562,6 +578,9 @@ sign_check(struct item *it)
 		return;
 	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
 	it->it_sig = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
+	/* The branch check of a ledger keyring parses the payload: here, on the threads. */
+	if (it->it_kr_at != SAKSI_VERIFY_NO_INDEX && strcmp(ke->ke_branch, "*") != 0)
+		it->it_branch = payload_branch_is(&ev, ke->ke_branch);
 }
 
 static void *
@@ -638,7 +657,6 @@ check_granted(struct vstate *s, uint64_t i, const saksi_envelope *ev,
               const saksi_keyring_entry *ke, const struct item *it)
 {
 	char idhex[2 * SAKSI_KEYID_LEN + 1];
-	json_t *p, *b;
 	int ok;
 
 	keyid_hex(ev->ev_key_id, idhex);
@@ -654,11 +672,7 @@ check_granted(struct vstate *s, uint64_t i, const saksi_envelope *ev,
 		    ke->ke_role, ev->ev_type, it->it_kr_at);
 	if (strcmp(ke->ke_branch, "*") == 0)
 		return SAKSI_OK;
-	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
-	    NULL);
-	b = json_object_get(p, "branch");
-	ok = json_is_string(b) && strcmp(json_string_value(b), ke->ke_branch) == 0;
-	json_decref(p);
+	ok = it->it_branch >= 0 ? it->it_branch : payload_branch_is(ev, ke->ke_branch);
 	if (!ok)
 		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
 		    "entry %" PRIu64 ": producer key %s (%s) is for branch %s in the keyring "
@@ -893,6 +907,7 @@ keyrings_ahead(struct vstate *s, uint64_t first, struct item *items, size_t m)
 		it->it_kr_at = s->kr_at;
 		it->it_kr_ms = s->kr_ms;
 		it->it_kr_new = NULL;
+		it->it_branch = -1;
 		if (it->it_read != SAKSI_OK ||
 		    saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK ||
 		    lf.lf_kind != SAKSI_LEAF_KEYRING)
