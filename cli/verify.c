@@ -265,7 +265,8 @@ cmd_verify(int argc, char **argv)
 			else {
 				printf("keyring: %" PRIu64 " keyring entr%s, the latest at entry %"
 				    PRIu64 " is the same as %s; events after entry %" PRIu64
-				    " were checked with the ledger's keyring in force\n",
+				    " were checked with the ledger's keyring in force (saksi "
+				    "keyring-history shows what each entry changed)\n",
 				    r->vr_keyrings, r->vr_keyrings == 1 ? "y" : "ies",
 				    r->vr_keyring_last, krf, r->vr_keyring_first);
 				if (r->vr_keyring_first > 0)

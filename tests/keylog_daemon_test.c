@@ -3,7 +3,8 @@
  * saksid: the first start records the keyring as entry 0, a restart with the same
  * keyring writes nothing, a restart with a changed one exactly one new entry before any
  * event; saksi verify then checks with the ledger's keyring and reports a keyring file
- * that differs from it, key by key; saksi get prints the recorded keyring.
+ * that differs from it, key by key; saksi keyring-history shows each change (a
+ * revocation lifted among them) where it happened; saksi get prints a recorded keyring.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -198,6 +199,59 @@ test_keyring_entries(void **state)
 		assert_string_equal(json_string_value(json_array_get(d, 0)), want);
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "keyring"),
 		    "last")), 3);
+		json_decref(j);
+	}
+	{
+		/* Revoked, then the revocation lifted: each restart one entry, and the
+		 * history shows both where they happened. */
+		const char *const args[] = { "keyring-history", "--ledger", sd.ledger_dir, NULL };
+		const char *const jargs[] = { "keyring-history", "--ledger", sd.ledger_dir,
+		    "--json", NULL };
+		char *revoked = strdup(sd.fx.keyring_json), *p, want[256];
+		json_t *j;
+
+		assert_non_null(revoked);
+		assert_non_null(p = strstr(revoked, "kiosk-extra"));
+		assert_non_null(p = strstr(p, "\"revoked_ms\": null"));
+		memcpy(p, "\"revoked_ms\": 1000", 18);
+		memset(p + 18, ' ', 2);
+		fx_write(kr, revoked, strlen(revoked), 0644);
+		free(revoked);
+		dr_start(&sd);
+		dr_stop(&sd, SIGTERM);
+		fx_write(kr, sd.fx.keyring_json, strlen(sd.fx.keyring_json), 0644);
+		dr_start(&sd);
+		dr_stop(&sd, SIGTERM);
+		assert_int_equal(dr_ledger_size(sd.ledger_dir), 7);
+		assert_int_equal(leaf_kind(5, NULL, NULL), SAKSI_LEAF_KEYRING);
+		assert_keyring_entry(6, kr);
+
+		assert_int_equal(saksi(out, err, args), 0);
+		text = fx_read(out, NULL);
+		printf("# %s", text);
+		assert_non_null(strstr(text, "entry 0 ("));
+		assert_non_null(strstr(text, "): keyring recorded, "));
+		snprintf(want, sizeof(want), "): 1 change\n  key %s (kiosk-extra, role queue, "
+		    "branch KC-MAKASSAR): added\n", hex);
+		assert_non_null(strstr(text, want));
+		snprintf(want, sizeof(want), "  key %s (kiosk-extra): not revoked -> revoked at "
+		    "1000\n", hex);
+		assert_non_null(strstr(text, want));
+		snprintf(want, sizeof(want), "  key %s (kiosk-extra): revoked at 1000 -> not "
+		    "revoked (revocation removed)\n", hex);
+		assert_non_null(strstr(text, want));
+		free(text);
+		assert_int_equal(saksi(out, err, jargs), 0);
+		text = fx_read(out, &len);
+		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
+		free(text);
+		assert_int_equal(json_array_size(j), 4);
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 3), "index")),
+		    6);
+		assert_int_equal(json_array_size(json_object_get(json_array_get(j, 0), "changes")),
+		    0);
+		assert_int_equal(json_array_size(json_object_get(json_array_get(j, 3), "changes")),
+		    1);
 		json_decref(j);
 	}
 	{
