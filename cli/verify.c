@@ -114,14 +114,18 @@ diff_lines(const char *diff)
 static void
 print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer, const char *diff)
 {
+	/* A keyring file the ledger contradicts fails the check, as reason keyring_file. */
+	int file_differs = diff != NULL && diff[0] != '\0';
 	char root[45];
 	json_t *o;
 
 	sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
+
 	o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-	    "ok", e == SAKSI_OK,
-	    "reason", saksi_verify_reason_name(r->vr_reason),
+	    "ok", e == SAKSI_OK && !file_differs,
+	    "reason", e == SAKSI_OK && file_differs ? "keyring_file" :
+	    saksi_verify_reason_name(r->vr_reason),
 	    "size", (json_int_t)r->vr_size,
 	    "checked", (json_int_t)r->vr_checked,
 	    "events", (json_int_t)r->vr_events,

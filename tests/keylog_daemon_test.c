@@ -193,6 +193,8 @@ test_keyring_entries(void **state)
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
+		assert_false(json_is_true(json_object_get(j, "ok")));
+		assert_string_equal(json_string_value(json_object_get(j, "reason")), "keyring_file");
 		d = json_object_get(json_object_get(j, "keyring"), "file_differs");
 		assert_int_equal(json_array_size(d), 1);
 		snprintf(want, sizeof(want), "key %s (kiosk-extra): role queue -> claim", hex);
