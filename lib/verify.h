@@ -107,7 +107,9 @@ typedef struct saksi_verify_report {
  * reads its exact stored bytes, parses the leaf, recomputes its hash, checks prev_root
  * against the root of the entries before it, checks an event's producer signature with
  * its keyring key (revocation does not matter for entries already in the ledger; an
- * unknown key is a failure) or parses a refusal summary strictly, and compares every stored
+ * unknown key is a failure; the keyring is vo_keyring before the first keyring entry,
+ * then the one the ledger recorded last, see vr_keyrings) or parses a refusal summary or
+ * a keyring entry strictly, and compares every stored
  * node hash the entry completes. Every stored checkpoint must verify with vo_log and name
  * the root recomputed at its size; the latest must cover every entry.
  *
