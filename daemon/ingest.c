@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "ingest.h"
 #include "remoteq.h"
+#include "shred.h"
 #include "wire.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
@@ -33,6 +34,7 @@ struct saksid_ingest {
 	uint8_t *ig_disc_keys;   /* sodium_malloc: ig_nkeys x 32, read-only after start */
 	const saksi_blind *ig_blind; /* detection on: prepare each accepted event */
 	const saksi_blind *ig_ix_blind; /* indexing on: each accepted event's index keys */
+	saksid_shred *ig_shred;  /* data keys: each accepted event's shred prep */
 };
 
 __attribute__((format(printf, 3, 4))) static int
@@ -245,6 +247,13 @@ prepare(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev,
 		it->it_ixk = NULL;
 }
 
+void
+saksid_ingest_shred(saksid_ingest *ig, saksid_shred *s)
+{
+	if (ig != NULL)
+		ig->ig_shred = s;
+}
+
 static const struct ig_key *
 find_key(const saksid_ingest *ig, const uint8_t id[SAKSI_KEYID_LEN], size_t *pos)
 {
@@ -339,12 +348,12 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 	const char *kid;
 	char errbuf[SAKSID_MSG_MAX];
 	char got[64];
-	uint8_t *plain = NULL;
+	uint8_t *plain = NULL, *list = NULL;
 	char **names = NULL, **values = NULL;
-	int pairs = ig->ig_blind != NULL || ig->ig_ix_blind != NULL;
+	int pairs = ig->ig_blind != NULL || ig->ig_ix_blind != NULL || ig->ig_shred != NULL;
 	char ***np = pairs ? &names : NULL;
 	char ***vp = pairs ? &values : NULL;
-	size_t plain_len = 0, nd = 0;
+	size_t plain_len = 0, nd = 0, list_len = 0;
 	static const uint8_t none[] = "[]";
 	saksi_err err;
 	int b;
@@ -398,13 +407,25 @@ check_payload(const saksid_ingest *ig, saksid_item *it, const saksi_envelope *ev
 		if (err != SAKSI_OK)
 			return refuse(it, SAKSI_R_DISCLOSURE, "sealed disclosures do not open "
 			              "(%s)", saksi_strerror(err));
-		err = saksi_disclosures_check_json(root, plain, plain_len, np, vp, &nd);
+		if (ig->ig_shred != NULL)
+			err = saksi_disclosures_check_list(root, plain, plain_len, np, vp, &nd,
+			                                   &list, &list_len);
+		else
+			err = saksi_disclosures_check_json(root, plain, plain_len, np, vp, &nd);
 	} else {
 		err = saksi_disclosures_check_json(root, none, sizeof(none) - 1, np, vp, &nd);
 	}
 	/* The clear values are wiped as soon as they are blinded. */
 	if (err == SAKSI_OK && pairs)
 		prepare(ig, it, ev, root, names, values, nd);
+	if (err == SAKSI_OK && list != NULL &&
+	    saksid_shred_prepare(ig->ig_shred, ev, root, names, values, nd, list, list_len,
+	                         &it->it_shprep) != SAKSI_OK)
+		it->it_shprep = NULL;   /* the committer makes it */
+	if (list != NULL) {
+		sodium_memzero(list, list_len);
+		free(list);
+	}
 	saksi_disclosures_free(names, values, nd);
 	if (err != SAKSI_OK || nd == 0) {
 		if (plain != NULL) {
@@ -443,6 +464,7 @@ saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms)
 	it->it_disc_len = 0;
 	it->it_prep = NULL;
 	it->it_ixk = NULL;
+	it->it_shprep = NULL;
 	/* The key id as claimed: readable only behind a version and alg we know. */
 	if (it->it_env_len >= 2 + SAKSI_KEYID_LEN && it->it_env[0] == SAKSI_ENV_VERSION &&
 	    it->it_env[1] == 1)
@@ -511,4 +533,6 @@ saksid_item_clear(saksid_item *it)
 	it->it_prep = NULL;
 	saksi_index_keys_free(it->it_ixk);
 	it->it_ixk = NULL;
+	saksid_shred_prep_free(it->it_shprep);
+	it->it_shprep = NULL;
 }

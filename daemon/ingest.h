@@ -49,6 +49,10 @@ typedef struct saksid_item {
 	saksi_index_keys *it_ixk;     /* the event's index keys (blind tokens!), made by the
 	                                 worker when indexing is on; NULL: the committer
 	                                 makes them (index.h) */
+	struct saksid_shred_prep *it_shprep; /* what shred needs of it besides its place
+	                                 (personal data!), made by the worker when
+	                                 saksid_ingest_shred gave the shred; NULL: the
+	                                 committer makes it (shred.h) */
 	char it_msg[SAKSID_MSG_MAX];  /* refusal: one line of English */
 	/* Set by saksid_commit_group. */
 	uint64_t it_index;            /* leaf index (accepted, duplicate) */
@@ -103,6 +107,16 @@ void saksid_ingest_detect(saksid_ingest *ig, const saksi_blind *b);
 void saksid_ingest_index(saksid_ingest *ig, const saksi_blind *b);
 
 /*
+ * Data keys (shred.h): with s set, every accepted item with disclosures also gets
+ * it_shprep (saksid_shred_prepare: the participant's token, the link hashes, the
+ * disclosures packed for sealing at rest), so that the committer only looks up and
+ * seals. Same rules as saksid_ingest_detect: s borrowed (it must outlive every check),
+ * called before any check, a failure leaves it_shprep NULL.
+ */
+struct saksid_shred;
+void saksid_ingest_shred(saksid_ingest *ig, struct saksid_shred *s);
+
+/*
  * Checks one framed item at daemon time now_ms (the revocation cut-off). Sets it_code,
  * it_msg, it_key_id, it_seq, it_time_ms, it_env_hash, it_disc and returns it_code.
  * An item already refused by the framing keeps its code. An allocation failure gives
@@ -111,8 +125,8 @@ void saksid_ingest_index(saksid_ingest *ig, const saksi_blind *b);
  */
 int saksid_ingest_check(const saksid_ingest *ig, saksid_item *it, uint64_t now_ms);
 
-/* Wipes and frees the item's disclosures, it_prep and it_ixk; the item may be reused
- * after it. */
+/* Wipes and frees the item's disclosures, it_prep, it_ixk and it_shprep; the item may
+ * be reused after it. */
 void saksid_item_clear(saksid_item *it);
 
 #endif

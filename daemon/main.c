@@ -558,6 +558,8 @@ main(int argc, char **argv)
 		goto out;
 	if ((e = saksid_shred_new(dk, store_key, &shred)) != SAKSI_OK)
 		goto out;
+	/* The workers do the part of it that does not need the ledger's order. */
+	saksid_ingest_shred(ig, shred);
 	/* Remote queries read disclosures through a reader's handle of their own. */
 	if (access_key != NULL &&
 	    (e = saksi_dk_open(dk_slots, dk_master, store_key, 0, 0, &qdk)) != SAKSI_OK) {

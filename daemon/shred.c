@@ -4,6 +4,7 @@
  * it takes to turn it into a token, in memory that is wiped; nothing is logged.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@
 #define LINK_KEY_CTX "saksi/datakey-link/v1\n"
 #define LINK_H 32
 #define LINK_VAL (8 + SAKSI_BLIND_TOKEN_LEN)
+#define PREP_POOL 16   /* compression contexts kept for the workers */
 
 struct saksid_shred {
 	saksi_datakeys *s_dk;
@@ -44,6 +46,21 @@ struct saksid_shred {
 	int s_dirty;               /* slots written since the last sync */
 	int s_pending;             /* a forget was marked since the last finish */
 	uint64_t s_wiped;
+	/* Compression contexts for saksid_shred_prepare, one per worker at a time. */
+	pthread_mutex_t s_pmu;
+	saksi_disc2_ctx *s_pool[PREP_POOL];
+	size_t s_npool;
+};
+
+/* What saksid_shred_store needs of an event besides its place (shred.h). */
+struct saksid_shred_prep {
+	int sp_forget;
+	int sp_have_tok;
+	char sp_tok[SAKSI_BLIND_TOKEN_LEN + 1];
+	size_t sp_nh;
+	uint8_t sp_hs[2][LINK_H];
+	size_t sp_pt_len, sp_pt_cap;
+	uint8_t sp_pt[];            /* the disclosures packed (saksi_disc2_pack) */
 };
 
 static saksi_err
@@ -70,6 +87,10 @@ saksid_shred_new(saksi_datakeys *dk, const saksi_seckey *store, saksid_shred **o
 		return SAKSI_ERR_KEY;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return SAKSI_ERR_NOMEM;
+	if (pthread_mutex_init(&s->s_pmu, NULL) != 0) {
+		free(s);
+		return SAKSI_ERR_NOMEM;
+	}
 	s->s_dk = dk;
 	s->s_store = store;
 	s->s_blob_cap = saksi_disc2_bound(SAKSI_SEALED_MAX);
@@ -107,6 +128,9 @@ saksid_shred_free(saksid_shred *s)
 		return;
 	saksi_blind_free(s->s_tok);
 	saksi_disc2_ctx_free(s->s_zctx);
+	for (size_t i = 0; i < s->s_npool; i++)
+		saksi_disc2_ctx_free(s->s_pool[i]);
+	pthread_mutex_destroy(&s->s_pmu);
 	sodium_free(s->s_key);
 	sodium_free(s->s_lkey);
 	if (s->s_blob != NULL) {
@@ -120,6 +144,20 @@ uint64_t
 saksid_shred_wiped(const saksid_shred *s)
 {
 	return s->s_wiped;
+}
+
+/* The token of the `nik` among the names and values ingest decoded, in the disclosures'
+ * order (saksi_index_nik_token's answer for the same list); 0 if none normalises. */
+static int
+nik_token_of(const saksid_shred *s, char *const *names, char *const *values, size_t nd,
+             char tok[SAKSI_BLIND_TOKEN_LEN + 1])
+{
+	for (size_t i = 0; i < nd; i++)
+		if (strcmp(names[i], "nik") == 0 &&
+		    saksi_blind_token(s->s_tok, SAKSI_BLIND_NIK, values[i], strlen(values[i]),
+		                      tok) == SAKSI_OK)
+			return 1;
+	return 0;
 }
 
 /* A new slot from the counter, with a new data key in s_key. */
@@ -160,15 +198,12 @@ new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
  * as H = BLAKE2b-256(key = the link key, kind || id), kind 'c' or 'b'. The count (0..2).
  */
 static size_t
-link_hashes(const saksid_shred *s, const saksi_envelope *env, uint8_t hs[2][LINK_H])
+link_hashes_of(const saksid_shred *s, const json_t *p, uint8_t hs[2][LINK_H])
 {
 	static const char *const names[] = { "claim_id", "booking_id" };
-	json_t *p, *v;
+	json_t *v;
 	size_t n = 0;
 
-	p = json_loadb((const char *)env->ev_payload, env->ev_payload_len, 0, NULL);
-	if (p == NULL)
-		return 0;
 	for (size_t f = 0; f < 2; f++) {
 		crypto_generichash_state st;
 		uint8_t kind = (uint8_t)names[f][0];
@@ -182,6 +217,19 @@ link_hashes(const saksid_shred *s, const saksi_envelope *env, uint8_t hs[2][LINK
 		                          json_string_length(v));
 		crypto_generichash_final(&st, hs[n++], LINK_H);
 	}
+	return n;
+}
+
+static size_t
+link_hashes(const saksid_shred *s, const saksi_envelope *env, uint8_t hs[2][LINK_H])
+{
+	json_t *p;
+	size_t n;
+
+	p = json_loadb((const char *)env->ev_payload, env->ev_payload_len, 0, NULL);
+	if (p == NULL)
+		return 0;
+	n = link_hashes_of(s, p, hs);
 	json_decref(p);
 	return n;
 }
@@ -330,56 +378,169 @@ link_del_slot(MDB_txn *mt, MDB_dbi dbi, uint64_t slot)
 	return e;
 }
 
+static saksi_disc2_ctx *
+pool_get(saksid_shred *s)
+{
+	saksi_disc2_ctx *c = NULL;
+
+	pthread_mutex_lock(&s->s_pmu);
+	if (s->s_npool > 0)
+		c = s->s_pool[--s->s_npool];
+	pthread_mutex_unlock(&s->s_pmu);
+	if (c == NULL && saksi_disc2_ctx_new(&c) != SAKSI_OK)
+		c = NULL;   /* a one-shot compression: the same bytes, slower */
+	return c;
+}
+
+static void
+pool_put(saksid_shred *s, saksi_disc2_ctx *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&s->s_pmu);
+	if (s->s_npool < PREP_POOL) {
+		s->s_pool[s->s_npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&s->s_pmu);
+	saksi_disc2_ctx_free(c);
+}
+
+static struct saksid_shred_prep *
+prep_alloc(size_t disc_len)
+{
+	size_t cap = saksi_disc2_pack_bound(disc_len);
+	struct saksid_shred_prep *p = calloc(1, sizeof(*p) + cap);
+
+	if (p != NULL)
+		p->sp_pt_cap = cap;
+	return p;
+}
+
+void
+saksid_shred_prep_free(saksid_shred_prep *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, sizeof(*p) + p->sp_pt_cap);
+	free(p);
+}
+
+saksi_err
+saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev, const json_t *payload,
+                     char *const *names, char *const *values, size_t nd,
+                     const uint8_t *list, size_t list_len, saksid_shred_prep **out)
+{
+	struct saksid_shred_prep *p;
+	saksi_disc2_ctx *c;
+	saksi_err e;
+
+	if (out != NULL)
+		*out = NULL;
+	if (s == NULL || ev == NULL || payload == NULL || (nd > 0 && (names == NULL ||
+	    values == NULL)) || list == NULL || out == NULL)
+		return SAKSI_ERR_INVAL;
+	/* The list is never longer than the JSON it came from: the same room as there. */
+	if ((p = prep_alloc(list_len)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	p->sp_forget = strcmp(ev->ev_type, SAKSID_FORGET_TYPE) == 0;
+	p->sp_have_tok = nik_token_of(s, names, values, nd, p->sp_tok);
+	p->sp_nh = p->sp_forget ? 0 : link_hashes_of(s, payload, p->sp_hs);
+	c = pool_get(s);
+	e = saksi_disc2_pack_list(c, list, list_len, p->sp_pt, p->sp_pt_cap, &p->sp_pt_len);
+	pool_put(s, c);
+	if (e != SAKSI_OK) {
+		saksid_shred_prep_free(p);
+		return e;
+	}
+	*out = p;
+	return SAKSI_OK;
+}
+
+/* The same for an item no worker prepared, from its bytes alone. */
+static saksi_err
+prep_here(saksid_shred *s, const saksid_item *it, struct saksid_shred_prep **out)
+{
+	struct saksid_shred_prep *p;
+	saksi_envelope env;
+	saksi_err e;
+
+	*out = NULL;
+	if ((e = saksi_envelope_parse(it->it_env, it->it_env_len, &env)) != SAKSI_OK)
+		return e;   /* ingest parsed it: cannot happen */
+	if ((p = prep_alloc(it->it_disc_len)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	p->sp_forget = strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
+	p->sp_have_tok = saksi_index_nik_token(s->s_tok, it->it_disc, it->it_disc_len,
+	                                       p->sp_tok);
+	p->sp_nh = p->sp_forget ? 0 : link_hashes(s, &env, p->sp_hs);
+	e = saksi_disc2_pack(s->s_zctx, it->it_disc, it->it_disc_len, p->sp_pt, p->sp_pt_cap,
+	                     &p->sp_pt_len);
+	if (e != SAKSI_OK) {
+		saksid_shred_prep_free(p);
+		return e;
+	}
+	*out = p;
+	return SAKSI_OK;
+}
+
 saksi_err
 saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
                    uint64_t idx, const saksi_hash leaf_hash)
 {
-	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
+	struct saksid_shred_prep *p = it->it_shprep, *own = NULL;
+	const char *tok;
 	uint8_t nk[1 + SAKSI_BLIND_TOKEN_LEN], nv[NIK_VAL], pk[9], kid[8];
 	MDB_val key, val;
 	MDB_txn *mt;
 	MDB_dbi dbi;
-	saksi_envelope env;
-	uint8_t hs[2][LINK_H];
 	uint64_t slot = 0, last = 0;
 	int forget, have_tok, found = 0, rc;
 	size_t w = 0, nh;
-	saksi_err e;
+	saksi_err e = SAKSI_OK;
 
 	if (it->it_disc == NULL)
 		return SAKSI_OK;
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
 		return SAKSI_ERR_LEDGER;
-	if ((e = saksi_envelope_parse(it->it_env, it->it_env_len, &env)) != SAKSI_OK)
-		return e;   /* ingest parsed it: cannot happen */
-	forget = strcmp(env.ev_type, SAKSID_FORGET_TYPE) == 0;
-	have_tok = saksi_index_nik_token(s->s_tok, it->it_disc, it->it_disc_len, tok);
-	nh = forget ? 0 : link_hashes(s, &env, hs);
+	/* A retention forget, or an item whose worker was short of memory: made here. */
+	if (p == NULL) {
+		if ((e = prep_here(s, it, &own)) != SAKSI_OK)
+			return e;
+		p = own;
+	}
+	forget = p->sp_forget;
+	have_tok = p->sp_have_tok;
+	tok = p->sp_tok;
+	nh = p->sp_nh;
 	if (!have_tok && !forget && nh > 0) {
 		/* No `nik`, but his claim or booking: his data key (a payment's account). */
-		if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
-			return mdb_err(rc);
-		if ((e = link_get(s, mt, dbi, hs, nh, it->it_time_ms, &slot, &found)) !=
+		if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0) {
+			e = mdb_err(rc);
+			goto out;
+		}
+		if ((e = link_get(s, mt, dbi, p->sp_hs, nh, it->it_time_ms, &slot, &found)) !=
 		    SAKSI_OK)
 			goto out;
 		if (found) {
 			saksi_put_u64(kid, slot);
-			e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx,
-			                         leaf_hash, it->it_disc, it->it_disc_len,
-			                         s->s_blob, s->s_blob_cap, &w);
+			e = saksi_disc2_seal_packed(SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash,
+			                            p->sp_pt, p->sp_pt_len, s->s_blob,
+			                            s->s_blob_cap, &w);
 			goto put;
 		}
 	}
 	if (!have_tok && !forget) {
 		/* No participant: the store key, compactly. */
-		e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
-		                         saksi_seckey_sym(s->s_store), idx, leaf_hash,
-		                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap,
-		                         &w);
+		e = saksi_disc2_seal_packed(SAKSI_DK_STORE, saksi_seckey_id(s->s_store),
+		                            saksi_seckey_sym(s->s_store), idx, leaf_hash, p->sp_pt,
+		                            p->sp_pt_len, s->s_blob, s->s_blob_cap, &w);
 		goto put;
 	}
-	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0)
-		return mdb_err(rc);
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, MDB_CREATE, &dbi)) != 0) {
+		e = mdb_err(rc);
+		goto out;
+	}
 	nk[0] = R_NIK;
 	if (have_tok) {
 		memcpy(nk + 1, tok, SAKSI_BLIND_TOKEN_LEN);
@@ -393,13 +554,16 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 			if (e == SAKSI_OK)
 				found = 1;
 			else if (e != SAKSI_ERR_NOT_FOUND && e != SAKSI_ERR_DECRYPT)
-				return e;
+				goto out;
+			e = SAKSI_OK;
 			/* A mapping to a dead slot (cannot happen): a new key, the old data
 			 * stays gone. */
 		} else if (rc == 0)
-			return SAKSI_ERR_CORRUPT;
+			e = SAKSI_ERR_CORRUPT;
 		else if (rc != MDB_NOTFOUND)
-			return mdb_err(rc);
+			e = mdb_err(rc);
+		if (e != SAKSI_OK)
+			goto out;
 	}
 	/* A forget of a participant never seen still gets a slot of its own, wiped with
 	 * the rest: the request's NIK must not stay readable either. */
@@ -433,12 +597,12 @@ saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it
 			e = mdb_err(rc);
 			goto out;
 		}
-		if ((e = link_put(mt, dbi, hs, nh, slot, tok)) != SAKSI_OK)
+		if ((e = link_put(mt, dbi, p->sp_hs, nh, slot, tok)) != SAKSI_OK)
 			goto out;
 	}
 	saksi_put_u64(kid, slot);
-	e = saksi_disc2_seal_ctx(s->s_zctx, SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash,
-	                         it->it_disc, it->it_disc_len, s->s_blob, s->s_blob_cap, &w);
+	e = saksi_disc2_seal_packed(SAKSI_DK_DATA, kid, s->s_key, idx, leaf_hash, p->sp_pt,
+	                            p->sp_pt_len, s->s_blob, s->s_blob_cap, &w);
 put:
 	if (e == SAKSI_OK) {
 		if (w > SAKSI_DISC_MAX)
@@ -449,9 +613,8 @@ put:
 	}
 out:
 	sodium_memzero(s->s_key, SAKSI_DK_KEYLEN);
-	sodium_memzero(tok, sizeof(tok));
 	sodium_memzero(nk, sizeof(nk));
-	sodium_memzero(hs, sizeof(hs));
+	saksid_shred_prep_free(own);
 	return e;
 }
 

@@ -5,7 +5,8 @@
  * supervisor.forget.requested entry into a pending wipe; after the commit it wipes the
  * pending slots and rotates the master key. It never logs and never keeps a clear NIK.
  *
- * Threads: used by the committer's thread only (under the committer's lock).
+ * Threads: used by the committer's thread only (under the committer's lock), but for
+ * saksid_shred_prepare, which any number of ingest workers may call at once.
  */
 #ifndef SAKSID_SHRED_H
 #define SAKSID_SHRED_H
@@ -13,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "datakey.h"
+#include "envelope.h"
 #include "ingest.h"
 #include "keys.h"
 #include "ledger.h"
@@ -46,6 +50,25 @@ void saksid_shred_free(saksid_shred *s);
  */
 saksi_err saksid_shred_store(saksid_shred *s, saksi_ledger_txn *txn, const saksid_item *it,
                              uint64_t idx, const saksi_hash leaf_hash);
+/*
+ * The part of saksid_shred_store that does not depend on the event's place in the
+ * ledger, done by an ingest worker (ingest.h, saksid_ingest_shred) from what its checks
+ * parsed and opened, so that the committer's one thread only looks the participant up
+ * and seals: whether ev is a forget, the token of the `nik` disclosure (names and values
+ * as saksi_disclosures_check_list returns them), the link hashes of the payload's
+ * claim_id and booking_id, and the disclosures packed for sealing from the compact list
+ * that check returns (saksi_disc2_pack_list). saksid_shred_store takes an item's
+ * it_shprep for all that, and makes it from the item's bytes where it is NULL: the
+ * stored bytes are the same either way. *out holds personal data (packed disclosures, a
+ * token): saksid_shred_prep_free wipes it. SAKSI_ERR_INVAL, SAKSI_ERR_NOMEM, and
+ * saksi_disc2_pack_list's errors.
+ */
+typedef struct saksid_shred_prep saksid_shred_prep;
+saksi_err saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev,
+                               const json_t *payload, char *const *names,
+                               char *const *values, size_t nd, const uint8_t *list,
+                               size_t list_len, saksid_shred_prep **out);
+void saksid_shred_prep_free(saksid_shred_prep *p);
 /* Before the group's commit: syncs the slots made in it (no-op if none). */
 saksi_err saksid_shred_presync(saksid_shred *s);
 /*

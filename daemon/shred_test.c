@@ -3,8 +3,11 @@
  * three participants, one forgotten by a supervisor's signed request (his disclosures and
  * the request's own stop opening, the others' still open, his bytes appear in no file),
  * a backup of the key file taken before the forget is useless after it, and a crash
- * between the ledger commit and the slot wipe still ends wiped at the next start.
+ * between the ledger commit and the slot wipe still ends wiped at the next start. Each
+ * runs twice: with the committer making all of it, and with the ingest workers'
+ * part (saksid_shred_prepare) made at ingest; the two store the same bytes.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +34,7 @@ static struct fx fx;
 static saksi_seckey *spv;          /* role supervisor */
 static saksi_keyring *kr;
 static saksid_ingest *ig;
+static int prep_mode;              /* 1: ingest prepares for the shred (it_shprep) */
 
 struct env {
 	char dir[256], slots[300], master[300];
@@ -86,13 +90,14 @@ env_open(struct env *v, const char *name, int with_committer)
 {
 	saksid_commit_opts co;
 
-	snprintf(v->dir, sizeof(v->dir), "%s/%s", fx.dir, name);
+	snprintf(v->dir, sizeof(v->dir), "%s/%s%s", fx.dir, prep_mode ? "prep-" : "", name);
 	mkdir(v->dir, 0700);
 	snprintf(v->slots, sizeof(v->slots), "%s/datakeys", v->dir);
 	snprintf(v->master, sizeof(v->master), "%s.master", v->dir);
 	assert_int_equal(saksi_ledger_open(v->dir, FX_ORIGIN, fx.vkey, NULL, &v->l), SAKSI_OK);
 	assert_int_equal(saksi_dk_open(v->slots, v->master, fx.store, 1, 1, &v->dk), SAKSI_OK);
 	assert_int_equal(saksid_shred_new(v->dk, fx.store, &v->sh), SAKSI_OK);
+	saksid_ingest_shred(ig, prep_mode ? v->sh : NULL);
 	v->c = NULL;
 	if (!with_committer)
 		return;
@@ -109,6 +114,7 @@ env_open(struct env *v, const char *name, int with_committer)
 static void
 env_close(struct env *v)
 {
+	saksid_ingest_shred(ig, NULL);
 	saksid_commit_free(v->c);
 	saksid_shred_free(v->sh);
 	saksi_dk_close(v->dk);
@@ -150,6 +156,9 @@ commit(struct env *v, struct fx_item *fis, size_t n, saksid_item *items)
 	for (size_t i = 0; i < n; i++) {
 		fx_frame1(&fis[i], &items[i]);
 		assert_int_equal(saksid_ingest_check(ig, &items[i], FX_NOW), SAKSI_R_ACCEPTED);
+		/* Prepared at ingest exactly when asked for and there is something to seal. */
+		assert_int_equal(items[i].it_shprep != NULL, prep_mode &&
+		                 items[i].it_disc != NULL);
 		ptr[i] = &items[i];
 	}
 	assert_int_equal(saksid_commit_group(v->c, ptr, n, FX_NOW), SAKSI_OK);
@@ -651,6 +660,243 @@ test_links(void **state)
 	}
 }
 
+static int
+prep_on(void **state)
+{
+	(void)state;
+	prep_mode = 1;
+	return 0;
+}
+
+static int
+prep_off(void **state)
+{
+	(void)state;
+	prep_mode = 0;
+	return 0;
+}
+
+/* Every record of the `dkey` database, in order, as one byte string. */
+static uint8_t *
+dkey_dump(struct env *v, size_t *len)
+{
+	saksi_ledger_txn *t;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(saksi_ledger_begin(v->l, 0, &t), SAKSI_OK);
+	mt = saksi_ledger_txn_mdb(t);
+	assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		b = realloc(b, n + 4 + key.mv_size + val.mv_size);
+		assert_non_null(b);
+		saksi_put_u16(b + n, (uint16_t)key.mv_size);
+		saksi_put_u16(b + n + 2, (uint16_t)val.mv_size);
+		memcpy(b + n + 4, key.mv_data, key.mv_size);
+		memcpy(b + n + 4 + key.mv_size, val.mv_data, val.mv_size);
+		n += 4 + key.mv_size + val.mv_size;
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	saksi_ledger_abort(t);
+	*len = n;
+	return b;
+}
+
+/*
+ * The same groups into two ledgers, once prepared by ingest and once not: the same
+ * leaves, the same data-key records (tokens, links, slots), and each entry's
+ * disclosures sealed under the same key to the same number of bytes, opening to the same
+ * list. Covers a participant's booking, its cancellation (linked), an id nobody has, an
+ * event without personal fields, a forget, and his return.
+ */
+static void
+test_prep_same_bytes(void **state)
+{
+	struct env v[2];
+	struct fx_item fi[8];
+	saksid_item it[2][8];
+	uint8_t *d[2];
+	size_t dl[2];
+
+	(void)state;
+	booking(0, 1, &fi[0]);
+	cancel(1, 2, FX_NOW + 10, &fi[1]);
+	cancel(99, 3, FX_NOW + 10, &fi[2]);
+	booking(1, 4, &fi[3]);
+	{
+		char *p = fx_payload("staff.login", NULL);
+		fx_build(&fx, fx.prod[FX_STAFF], "staff.login", p, 1, FX_NOW, &fi[4]);
+		free(p);
+	}
+	forget_req(0, 1, &fi[5]);
+	booking(0, 5, &fi[6]);
+	cancel(4, 6, FX_NOW + 20, &fi[7]);
+	for (int m = 0; m < 2; m++) {
+		prep_mode = m;
+		env_open(&v[m], "same", 1);
+		commit(&v[m], fi, 5, it[m]);
+		commit(&v[m], &fi[5], 1, &it[m][5]);
+		commit(&v[m], &fi[6], 2, &it[m][6]);
+	}
+	prep_mode = 0;
+	for (int i = 0; i < 8; i++) {
+		saksi_ledger_txn *t[2];
+		uint8_t *leaf[2], *blob[2];
+		size_t ll[2], bl[2];
+		saksi_err e[2];
+		char *json[2];
+		int kind[2];
+		uint64_t id[2];
+
+		assert_int_equal(it[0][i].it_index, it[1][i].it_index);
+		for (int m = 0; m < 2; m++) {
+			assert_int_equal(saksi_ledger_begin(v[m].l, 0, &t[m]), SAKSI_OK);
+			assert_int_equal(saksi_ledger_leaf(t[m], it[m][i].it_index, &leaf[m], &ll[m]),
+			                 SAKSI_OK);
+			e[m] = saksi_ledger_disc_get(t[m], it[m][i].it_index, &blob[m], &bl[m]);
+			saksi_ledger_abort(t[m]);
+		}
+		assert_int_equal(ll[0], ll[1]);
+		assert_memory_equal(leaf[0], leaf[1], ll[0]);
+		assert_int_equal(e[0], e[1]);
+		free(leaf[0]);
+		free(leaf[1]);
+		if (e[0] != SAKSI_OK)
+			continue;
+		assert_int_equal(bl[0], bl[1]);
+		for (int m = 0; m < 2; m++) {
+			assert_int_equal(saksi_disc2_key(blob[m], bl[m], &kind[m], &id[m]), SAKSI_OK);
+			free(blob[m]);
+			e[m] = reveal(&v[m], v[m].dk, it[m][i].it_index, &json[m], &kind[m]);
+		}
+		assert_int_equal(kind[0], kind[1]);
+		assert_int_equal(id[0], id[1]);
+		assert_int_equal(e[0], e[1]);
+		if (e[0] == SAKSI_OK) {
+			assert_string_equal(json[0], json[1]);
+			assert_string_equal(json[0], fi[i].disc);
+		}
+		for (int m = 0; m < 2; m++)
+			if (json[m] != NULL) {
+				sodium_memzero(json[m], strlen(json[m]));
+				free(json[m]);
+			}
+	}
+	for (int m = 0; m < 2; m++)
+		d[m] = dkey_dump(&v[m], &dl[m]);
+	assert_int_equal(dl[0], dl[1]);
+	assert_memory_equal(d[0], d[1], dl[0]);
+	assert_int_equal(saksid_shred_wiped(v[0].sh), saksid_shred_wiped(v[1].sh));
+	for (int m = 0; m < 2; m++) {
+		free(d[m]);
+		env_close(&v[m]);
+		for (int i = 0; i < 8; i++)
+			saksid_item_clear(&it[m][i]);
+	}
+	for (int i = 0; i < 8; i++)
+		fx_item_free(&fi[i]);
+}
+
+/* Ingest workers prepare at once, sharing the shred's compression contexts. */
+#define PAR_THREADS 4
+#define PAR_EACH 8
+
+struct par {
+	saksid_item *items;
+	size_t n;
+};
+
+static void *
+par_check(void *arg)
+{
+	struct par *p = arg;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (saksid_ingest_check(ig, &p->items[i], FX_NOW) != SAKSI_R_ACCEPTED ||
+		    p->items[i].it_shprep == NULL)
+			return p;
+	return NULL;
+}
+
+static void
+test_prep_threads(void **state)
+{
+	struct fx_item fi[PAR_THREADS * PAR_EACH];
+	saksid_item it[PAR_THREADS * PAR_EACH], *ptr[PAR_THREADS * PAR_EACH];
+	struct par par[PAR_THREADS];
+	pthread_t th[PAR_THREADS];
+	struct env v;
+	char *json;
+	int kind;
+
+	(void)state;
+	prep_mode = 1;
+	env_open(&v, "threads", 1);
+	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
+		booking((int)(i % 3), i + 1, &fi[i]);
+		fx_frame1(&fi[i], &it[i]);
+		ptr[i] = &it[i];
+	}
+	for (int t = 0; t < PAR_THREADS; t++) {
+		par[t].items = it + t * PAR_EACH;
+		par[t].n = PAR_EACH;
+		assert_int_equal(pthread_create(&th[t], NULL, par_check, &par[t]), 0);
+	}
+	for (int t = 0; t < PAR_THREADS; t++) {
+		void *r;
+		assert_int_equal(pthread_join(th[t], &r), 0);
+		assert_null(r);
+	}
+	assert_int_equal(saksid_commit_group(v.c, ptr, PAR_THREADS * PAR_EACH, FX_NOW),
+	                 SAKSI_OK);
+	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
+		assert_int_equal(it[i].it_code, SAKSI_R_ACCEPTED);
+		assert_int_equal(reveal(&v, v.dk, it[i].it_index, &json, &kind), SAKSI_OK);
+		assert_int_equal(kind, SAKSI_DK_DATA);
+		assert_string_equal(json, fi[i].disc);
+		sodium_memzero(json, strlen(json));
+		free(json);
+	}
+	assert_int_equal(saksi_dk_slots(v.dk), 3);   /* three participants */
+	/* Refused at ingest (the sealed disclosures tampered with, or the signature):
+	 * nothing prepared. */
+	for (int k = 0; k < 2; k++) {
+		saksid_item bad;
+		uint8_t *copy = malloc(k == 0 ? fi[0].sealed_len : fi[0].env_len);
+
+		assert_non_null(copy);
+		fx_frame1(&fi[0], &bad);
+		if (k == 0) {
+			memcpy(copy, fi[0].sealed, fi[0].sealed_len);
+			copy[fi[0].sealed_len - 1] ^= 1;
+			bad.it_sealed = copy;
+		} else {
+			memcpy(copy, fi[0].env, fi[0].env_len);
+			copy[fi[0].env_len - 1] ^= 1;
+			bad.it_env = copy;
+		}
+		assert_int_equal(saksid_ingest_check(ig, &bad, FX_NOW),
+		                 k == 0 ? SAKSI_R_DISCLOSURE : SAKSI_R_SIGNATURE);
+		assert_null(bad.it_shprep);
+		saksid_item_clear(&bad);
+		free(copy);
+	}
+	env_close(&v);
+	prep_mode = 0;
+	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+}
+
 /* Hostile or odd input to the shredder itself. */
 static void
 test_errors(void **state)
@@ -671,6 +917,37 @@ test_errors(void **state)
 	assert_int_equal(saksid_shred_presync(v.sh), SAKSI_OK);
 	assert_int_equal(saksid_shred_finish(v.sh, v.l, 1, NULL), SAKSI_OK);
 	assert_int_equal(saksi_dk_generation(v.dk), 1);
+	/* The workers' half: nothing to prepare without disclosures; free takes NULL. */
+	{
+		saksid_shred_prep *p = (saksid_shred_prep *)1;
+		saksi_envelope ev;
+		json_t *o = json_object();
+
+		memset(&ev, 0, sizeof(ev));
+		assert_int_equal(saksid_shred_prepare(v.sh, &ev, o, NULL, NULL, 0, NULL, 0, &p),
+		                 SAKSI_ERR_INVAL);
+		assert_null(p);
+		assert_int_equal(saksid_shred_prepare(NULL, &ev, o, NULL, NULL, 0,
+		                                      (const uint8_t *)"[]", 2, &p),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksid_shred_prepare(v.sh, &ev, NULL, NULL, NULL, 0,
+		                                      (const uint8_t *)"[]", 2, &p),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksid_shred_prepare(v.sh, &ev, o, NULL, NULL, 1,
+		                                      (const uint8_t *)"[]", 2, &p),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksid_shred_prepare(v.sh, &ev, o, NULL, NULL, 0,
+		                                      (const uint8_t *)"[]", 2, NULL),
+		                 SAKSI_ERR_INVAL);
+		/* A list pack refuses (empty) is refused here too: the committer then
+		 * fails the same way on its own. */
+		assert_int_equal(saksid_shred_prepare(v.sh, &ev, o, NULL, NULL, 0,
+		                                      (const uint8_t *)"[]", 0, &p),
+		                 SAKSI_ERR_FORMAT);
+		assert_null(p);
+		json_decref(o);
+		saksid_shred_prep_free(NULL);
+	}
 	env_close(&v);
 }
 
@@ -752,6 +1029,12 @@ main(void)
 		cmocka_unit_test(test_crash_before_wipe),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_links),
+		cmocka_unit_test_setup_teardown(test_forget_one_of_three, prep_on, prep_off),
+		cmocka_unit_test_setup_teardown(test_crash_before_wipe, prep_on, prep_off),
+		cmocka_unit_test_setup_teardown(test_retention, prep_on, prep_off),
+		cmocka_unit_test_setup_teardown(test_links, prep_on, prep_off),
+		cmocka_unit_test(test_prep_same_bytes),
+		cmocka_unit_test(test_prep_threads),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_backfill_steps),
 	};

@@ -43,6 +43,11 @@ struct saksi_datakeys {
 	uint8_t *dk_keys;          /* sodium_malloc: 2 x 32, the masters by entry */
 	uint64_t dk_gen[2];        /* 0: entry empty */
 	uint64_t dk_slots;
+	/* New slots not yet written: a run of consecutive ones, written with one pwrite by
+	 * saksi_dk_sync (or before anything else touches the file). */
+	uint8_t *dk_pend;          /* dk_npend x SAKSI_DK_SLOT_SIZE, room for dk_pend_cap */
+	uint64_t dk_pend_first;
+	size_t dk_npend, dk_pend_cap;
 };
 
 static saksi_err
@@ -121,17 +126,28 @@ master_ad(uint8_t ad[sizeof(MASTER_AD) - 1 + 16], const uint8_t store_id[8], uin
 	saksi_put_u64(ad + sizeof(MASTER_AD) - 1 + 8, gen);
 }
 
-/* Fills entry e (SAKSI_DK_SLOT_SIZE bytes): key wrapped by wk under ad. */
+/* Fills entry e (SAKSI_DK_SLOT_SIZE bytes): key wrapped by wk under ad, with nonce (24
+ * random bytes), or a nonce drawn here if NULL. */
 static void
-wrap(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
-     const uint8_t *wk)
+wrap_n(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
+       const uint8_t *wk, const uint8_t *nonce)
 {
 	memset(e, 0, SAKSI_DK_SLOT_SIZE);
 	e[0] = 1;
 	saksi_put_u64(e + E_GEN, gen);
-	randombytes_buf(e + E_NONCE, 24);
+	if (nonce != NULL)
+		memcpy(e + E_NONCE, nonce, 24);
+	else
+		randombytes_buf(e + E_NONCE, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(e + E_CT, NULL, key, SAKSI_DK_KEYLEN, ad,
 	                                           adlen, NULL, e + E_NONCE, wk);
+}
+
+static void
+wrap(uint8_t *e, uint64_t gen, const uint8_t *key, const uint8_t *ad, size_t adlen,
+     const uint8_t *wk)
+{
+	wrap_n(e, gen, key, ad, adlen, wk, NULL);
 }
 
 static saksi_err
@@ -349,11 +365,19 @@ fail:
 	return e;
 }
 
+static saksi_err pend_flush(saksi_datakeys *dk);
+
 void
 saksi_dk_close(saksi_datakeys *dk)
 {
 	if (dk == NULL)
 		return;
+	/* Written as before, when each was written at once; synced by no one. */
+	(void)pend_flush(dk);
+	if (dk->dk_pend != NULL) {
+		sodium_memzero(dk->dk_pend, dk->dk_pend_cap * SAKSI_DK_SLOT_SIZE);
+		free(dk->dk_pend);
+	}
 	if (dk->dk_fd >= 0)
 		close(dk->dk_fd);
 	if (dk->dk_mfd >= 0)
@@ -380,10 +404,60 @@ slot_off(uint64_t slot)
 	return (off_t)(SAKSI_DK_HDR_SIZE + slot * SAKSI_DK_SLOT_SIZE);
 }
 
+/*
+ * Writes the pending run of new slots, one pwrite for all. On failure they are dropped:
+ * nothing refers to a slot before the sync that follows its write (saksi_dk_create), and
+ * that sync is the one that reports the failure.
+ */
+static saksi_err
+pend_flush(saksi_datakeys *dk)
+{
+	saksi_err e;
+
+	if (dk->dk_npend == 0)
+		return SAKSI_OK;
+	e = pwrite_all(dk->dk_fd, dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE,
+	               slot_off(dk->dk_pend_first));
+	sodium_memzero(dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE);
+	dk->dk_npend = 0;
+	return e;
+}
+
+static int
+pend_has(const saksi_datakeys *dk, uint64_t slot)
+{
+	return dk->dk_npend > 0 && slot >= dk->dk_pend_first &&
+	    slot - dk->dk_pend_first < dk->dk_npend;
+}
+
+/* Room for one more pending slot at the end of the run; 0 if none could be made. */
+static int
+pend_room(saksi_datakeys *dk)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (dk->dk_npend < dk->dk_pend_cap)
+		return 1;
+	cap = dk->dk_pend_cap ? 2 * dk->dk_pend_cap : 64;
+	if ((p = malloc(cap * SAKSI_DK_SLOT_SIZE)) == NULL)
+		return 0;
+	if (dk->dk_npend > 0)
+		memcpy(p, dk->dk_pend, dk->dk_npend * SAKSI_DK_SLOT_SIZE);
+	if (dk->dk_pend != NULL) {
+		sodium_memzero(dk->dk_pend, dk->dk_pend_cap * SAKSI_DK_SLOT_SIZE);
+		free(dk->dk_pend);
+	}
+	dk->dk_pend = p;
+	dk->dk_pend_cap = cap;
+	return 1;
+}
+
 saksi_err
 saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 {
 	uint8_t en[SAKSI_DK_SLOT_SIZE], ad[sizeof(SLOT_AD) - 1 + 16];
+	uint8_t rnd[SAKSI_DK_KEYLEN + 24];
 	uint64_t gen;
 	saksi_err e;
 
@@ -392,10 +466,28 @@ saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	if (slot >= SAKSI_DK_SLOTS_MAX)
 		return SAKSI_ERR_RANGE;
 	gen = dk->dk_gen[cur(dk)];
-	randombytes_buf(key, SAKSI_DK_KEYLEN);
+	/* The key and its wrapping nonce in one draw: one system call, not two. */
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(key, rnd, SAKSI_DK_KEYLEN);
 	slot_ad(ad, slot, gen);
-	wrap(en, gen, key, ad, sizeof(ad), master_of(dk, gen));
-	if ((e = pwrite_all(dk->dk_fd, en, sizeof(en), slot_off(slot))) != SAKSI_OK) {
+	wrap_n(en, gen, key, ad, sizeof(ad), master_of(dk, gen), rnd + SAKSI_DK_KEYLEN);
+	sodium_memzero(rnd, sizeof(rnd));
+	/*
+	 * The committer makes slots in order, one per new participant: they wait and go to
+	 * the file together, at the group's sync. A slot out of that order (or no memory
+	 * for the run) writes what waits, then itself, at once.
+	 */
+	e = SAKSI_OK;
+	if (dk->dk_npend > 0 && slot != dk->dk_pend_first + dk->dk_npend)
+		e = pend_flush(dk);
+	if (e == SAKSI_OK && pend_room(dk)) {
+		if (dk->dk_npend == 0)
+			dk->dk_pend_first = slot;
+		memcpy(dk->dk_pend + dk->dk_npend * SAKSI_DK_SLOT_SIZE, en, sizeof(en));
+		dk->dk_npend++;
+	} else if (e == SAKSI_OK && (e = pend_flush(dk)) == SAKSI_OK)
+		e = pwrite_all(dk->dk_fd, en, sizeof(en), slot_off(slot));
+	if (e != SAKSI_OK) {
 		sodium_memzero(key, SAKSI_DK_KEYLEN);
 		return e;
 	}
@@ -436,7 +528,12 @@ get_once(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	size_t got;
 	saksi_err e;
 
-	if ((e = pread_all(dk->dk_fd, en, sizeof(en), slot_off(slot), &got)) != SAKSI_OK)
+	if (pend_has(dk, slot)) {
+		memcpy(en, dk->dk_pend + (slot - dk->dk_pend_first) * SAKSI_DK_SLOT_SIZE,
+		       sizeof(en));
+		got = sizeof(en);
+	} else if ((e = pread_all(dk->dk_fd, en, sizeof(en), slot_off(slot), &got)) !=
+	           SAKSI_OK)
 		return e;
 	if (got < sizeof(en))
 		return SAKSI_ERR_NOT_FOUND;
@@ -466,14 +563,23 @@ saksi_dk_wipe(saksi_datakeys *dk, uint64_t slot)
 		return SAKSI_ERR_INVAL;
 	if (slot >= dk->dk_slots)
 		return SAKSI_OK;   /* never written: nothing to destroy */
+	if (pend_has(dk, slot)) {
+		saksi_err e = pend_flush(dk);
+		if (e != SAKSI_OK)
+			return e;
+	}
 	return pwrite_all(dk->dk_fd, zero, sizeof(zero), slot_off(slot));
 }
 
 saksi_err
 saksi_dk_sync(saksi_datakeys *dk)
 {
+	saksi_err e;
+
 	if (dk == NULL || !dk->dk_write)
 		return SAKSI_ERR_INVAL;
+	if ((e = pend_flush(dk)) != SAKSI_OK)
+		return e;
 	return sync_fd(dk->dk_fd);
 }
 
@@ -492,6 +598,8 @@ finish_rotation(saksi_datakeys *dk, uint64_t *rewrapped)
 	size_t got;
 	saksi_err e = SAKSI_OK;
 
+	if ((e = pend_flush(dk)) != SAKSI_OK)
+		return e;   /* every slot is re-wrapped from the file */
 	if ((key = sodium_malloc(SAKSI_DK_KEYLEN)) == NULL)
 		return SAKSI_ERR_NOMEM;
 	for (uint64_t s = 0; s < dk->dk_slots; s++) {
@@ -681,30 +789,31 @@ saksi_disc2_seal(int key_kind, const uint8_t key_id[8], const uint8_t key[SAKSI_
 	                            out, outlen, written);
 }
 
-saksi_err
-saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
-                     const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
-                     const saksi_hash leaf_hash, const uint8_t *json, size_t len,
-                     uint8_t *out, size_t outlen, size_t *written)
+size_t
+saksi_disc2_pack_bound(size_t json_len)
 {
-	uint8_t ad[sizeof(DISC2_AD) - 1 + 8 + 32 + 10];
-	uint8_t *pt = NULL, *z = NULL;
+	return 1 + json_len + 1 + 2 * SAKSI_DISCLOSURES_MAX;
+}
+
+saksi_err
+saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len, uint8_t *pt,
+                 size_t ptcap, size_t *ptlen)
+{
+	uint8_t *z;
 	size_t room, plen = 0, zcap, zl;
 	saksi_err e;
 
-	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
-	    key == NULL || json == NULL || out == NULL || written == NULL)
+	if (json == NULL || pt == NULL || ptlen == NULL)
 		return SAKSI_ERR_INVAL;
+	*ptlen = 0;
 	if (len == 0 || len > SAKSI_DISCLOSURE_MAX * 2)
 		return SAKSI_ERR_FORMAT;
-	if (outlen < saksi_disc2_bound(len))
+	if (ptcap < saksi_disc2_pack_bound(len))
 		return SAKSI_ERR_INVAL;
 	room = len + 1 + 2 * SAKSI_DISCLOSURES_MAX;
 	zcap = ZSTD_compressBound(room);
-	if ((pt = malloc(1 + room)) == NULL || (z = malloc(zcap)) == NULL) {
-		free(pt);
+	if ((z = malloc(zcap)) == NULL)
 		return SAKSI_ERR_NOMEM;
-	}
 	e = compact(json, len, pt + 1, room, &plen);
 	if (e == SAKSI_ERR_FORMAT) {
 		/* Not canonical base64url: keep the text, still sealed. */
@@ -722,20 +831,111 @@ saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8]
 			plen = zl;
 		}
 	}
-	if (e == SAKSI_OK) {
-		out[0] = 2;
-		out[1] = (uint8_t)key_kind;
-		memcpy(out + 2, key_id, 8);
-		randombytes_buf(out + 10, 24);
-		disc2_ad(ad, index, leaf_hash, out);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(out + 34, NULL, pt, 1 + plen, ad,
-		                                           sizeof(ad), NULL, out + 10, key);
-		*written = SAKSI_DISC2_OVERHEAD + 1 + plen;
-	}
-	sodium_memzero(pt, 1 + room);
+	if (e == SAKSI_OK)
+		*ptlen = 1 + plen;
+	else
+		sodium_memzero(pt, ptcap);
 	sodium_memzero(z, zcap);
-	free(pt);
 	free(z);
+	return e;
+}
+
+saksi_err
+saksi_disc2_pack_list(saksi_disc2_ctx *ctx, const uint8_t *list, size_t len, uint8_t *pt,
+                      size_t ptcap, size_t *ptlen)
+{
+	uint8_t *z;
+	size_t zcap, zl, off = 1;
+
+	if (list == NULL || pt == NULL || ptlen == NULL)
+		return SAKSI_ERR_INVAL;
+	*ptlen = 0;
+	if (len < 1 || list[0] == 0 || list[0] > SAKSI_DISCLOSURES_MAX)
+		return SAKSI_ERR_FORMAT;
+	/* The list as compact writes it: count entries, each non-empty, filling it. */
+	for (unsigned i = 0; i < list[0]; i++) {
+		size_t el;
+
+		if (len - off < 2 || (el = saksi_get_u16(list + off)) == 0 || len - off - 2 < el)
+			return SAKSI_ERR_FORMAT;
+		off += 2 + el;
+	}
+	if (off != len)
+		return SAKSI_ERR_FORMAT;
+	if (ptcap < 1 + len)
+		return SAKSI_ERR_INVAL;
+	zcap = ZSTD_compressBound(len);
+	if ((z = malloc(zcap)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	pt[0] = CODEC_LIST;
+	memcpy(pt + 1, list, len);
+	*ptlen = 1 + len;
+	zl = ctx != NULL ? ZSTD_compressCCtx(ctx->dc_cctx, z, zcap, list, len, 3) :
+	    ZSTD_compress(z, zcap, list, len, 3);
+	if (!ZSTD_isError(zl) && zl < len) {
+		pt[0] = CODEC_LIST_ZSTD;
+		memcpy(pt + 1, z, zl);
+		*ptlen = 1 + zl;
+	}
+	sodium_memzero(z, zcap);
+	free(z);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
+                        const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                        const saksi_hash leaf_hash, const uint8_t *pt, size_t ptlen,
+                        uint8_t *out, size_t outlen, size_t *written)
+{
+	uint8_t ad[sizeof(DISC2_AD) - 1 + 8 + 32 + 10];
+
+	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
+	    key == NULL || pt == NULL || out == NULL || written == NULL)
+		return SAKSI_ERR_INVAL;
+	/* A codec byte and a list of 1..32 entries: no pack is shorter or longer. */
+	if (ptlen < 2 || ptlen > saksi_disc2_pack_bound(SAKSI_DISCLOSURE_MAX * 2) ||
+	    pt[0] > CODEC_JSON)
+		return SAKSI_ERR_FORMAT;
+	if (outlen < SAKSI_DISC2_OVERHEAD + ptlen)
+		return SAKSI_ERR_INVAL;
+	out[0] = 2;
+	out[1] = (uint8_t)key_kind;
+	memcpy(out + 2, key_id, 8);
+	randombytes_buf(out + 10, 24);
+	disc2_ad(ad, index, leaf_hash, out);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 34, NULL, pt, ptlen, ad, sizeof(ad),
+	                                           NULL, out + 10, key);
+	*written = SAKSI_DISC2_OVERHEAD + ptlen;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t key_id[8],
+                     const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                     const saksi_hash leaf_hash, const uint8_t *json, size_t len,
+                     uint8_t *out, size_t outlen, size_t *written)
+{
+	uint8_t *pt;
+	size_t cap, ptlen = 0;
+	saksi_err e;
+
+	if ((key_kind != SAKSI_DK_STORE && key_kind != SAKSI_DK_DATA) || key_id == NULL ||
+	    key == NULL || json == NULL || out == NULL || written == NULL)
+		return SAKSI_ERR_INVAL;
+	if (len == 0 || len > SAKSI_DISCLOSURE_MAX * 2)
+		return SAKSI_ERR_FORMAT;
+	if (outlen < saksi_disc2_bound(len))
+		return SAKSI_ERR_INVAL;
+	cap = saksi_disc2_pack_bound(len);
+	if ((pt = malloc(cap)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	e = saksi_disc2_pack(ctx, json, len, pt, cap, &ptlen);
+	if (e == SAKSI_OK)
+		e = saksi_disc2_seal_packed(key_kind, key_id, key, index, leaf_hash, pt, ptlen,
+		                            out, outlen, written);
+	sodium_memzero(pt, cap);
+	free(pt);
 	return e;
 }
 

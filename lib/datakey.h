@@ -55,10 +55,14 @@ void saksi_dk_close(saksi_datakeys *dk);
 
 /*
  * Makes a new random data key in slot (< SAKSI_DK_SLOTS_MAX), wrapped by the current
- * master, and writes the slot (not synced: call saksi_dk_sync before anything that
- * refers to the slot is committed). key gets the clear data key (the caller keeps it in
- * guarded memory and wipes it). Overwrites whatever the slot held: the caller allocates
- * slots. SAKSI_ERR_RANGE, SAKSI_ERR_IO, SAKSI_ERR_INVAL on a read-only handle.
+ * master, and writes the slot at the latest at the next saksi_dk_sync (call it before
+ * anything that refers to the slot is committed): consecutive new slots wait and are
+ * written together, and this handle reads them meanwhile; other handles see them once
+ * written. key gets the clear data key (the caller keeps it in guarded memory and wipes
+ * it). Overwrites whatever the slot held: the caller allocates slots. SAKSI_ERR_RANGE,
+ * SAKSI_ERR_IO (also for slots that waited: they are then dropped), SAKSI_ERR_INVAL on a
+ * read-only handle. saksi_dk_sync, saksi_dk_wipe of a waiting slot, a rotation and
+ * saksi_dk_close write the waiting slots first.
  */
 saksi_err saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 /*
@@ -69,7 +73,8 @@ saksi_err saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_D
 saksi_err saksi_dk_get(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 /* Overwrites slot with zeros in place (not synced: saksi_dk_sync). SAKSI_ERR_IO. */
 saksi_err saksi_dk_wipe(saksi_datakeys *dk, uint64_t slot);
-/* fdatasync of the slot file. SAKSI_ERR_IO. */
+/* Writes the waiting new slots, then fdatasync of the slot file. SAKSI_ERR_IO,
+ * SAKSI_ERR_FULL. */
 saksi_err saksi_dk_sync(saksi_datakeys *dk);
 
 /*
@@ -121,6 +126,36 @@ saksi_err saksi_disc2_seal_ctx(saksi_disc2_ctx *ctx, int key_kind, const uint8_t
                                const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
                                const saksi_hash leaf_hash, const uint8_t *json, size_t len,
                                uint8_t *out, size_t outlen, size_t *written);
+
+/*
+ * saksi_disc2_seal_ctx in its two halves, so that the half that does not depend on the
+ * entry's place in the ledger (the compact list, compressed: most of the cost) can be
+ * done before that place is known, on another thread than the ledger's writer.
+ * saksi_disc2_pack writes the plaintext that seal encrypts (codec (1) || list) into pt
+ * (ptcap >= saksi_disc2_pack_bound(len)), *ptlen its length; its errors are seal's
+ * (SAKSI_ERR_FORMAT for len, SAKSI_ERR_INVAL for a small ptcap, SAKSI_ERR_NOMEM); ctx
+ * may be NULL. saksi_disc2_seal_packed seals such a plaintext: out needs
+ * SAKSI_DISC2_OVERHEAD + ptlen bytes (else SAKSI_ERR_INVAL); SAKSI_ERR_FORMAT for a
+ * plaintext no pack makes. seal_ctx(json) is seal_packed(pack(json)), byte for byte but
+ * for the random nonce. pt holds personal data: the caller wipes it.
+ */
+size_t saksi_disc2_pack_bound(size_t json_len);
+saksi_err saksi_disc2_pack(saksi_disc2_ctx *ctx, const uint8_t *json, size_t len,
+                           uint8_t *pt, size_t ptcap, size_t *ptlen);
+/*
+ * saksi_disc2_pack from the compact list itself (saksi_disclosures_check_list hands it
+ * out at ingest), so that nothing is parsed or decoded twice: the same plaintext as
+ * saksi_disc2_pack of the JSON the list was decoded from. pt needs 1 + len bytes (else
+ * SAKSI_ERR_INVAL); SAKSI_ERR_FORMAT for a list that is not count (1..32) non-empty
+ * entries filling len exactly.
+ */
+saksi_err saksi_disc2_pack_list(saksi_disc2_ctx *ctx, const uint8_t *list, size_t len,
+                                uint8_t *pt, size_t ptcap, size_t *ptlen);
+saksi_err saksi_disc2_seal_packed(int key_kind, const uint8_t key_id[8],
+                                  const uint8_t key[SAKSI_DK_KEYLEN], uint64_t index,
+                                  const saksi_hash leaf_hash, const uint8_t *pt,
+                                  size_t ptlen, uint8_t *out, size_t outlen,
+                                  size_t *written);
 
 /*
  * Opens a stored blob of version 1 (store key only) or 2, for any reader: store (SYM)

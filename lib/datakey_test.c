@@ -4,6 +4,7 @@
  * rest v2 (round trip, compaction, forgotten, wrong index, v1 still read). Real files in
  * a mkdtemp() directory, real libsodium.
  */
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 #include <zstd.h>
@@ -116,6 +119,95 @@ test_create_get(void **state)
 	assert_int_equal(saksi_dk_get(dk, 0, got), SAKSI_OK);
 	assert_memory_equal(got, k0, 32);
 	saksi_dk_close(dk);
+}
+
+/*
+ * New slots made in order wait and go to the file together at the sync: the writer
+ * reads them meanwhile, another handle only once written; a slot out of order, a wipe
+ * of a waiting slot, a rotation and a close write them first. A write that fails at
+ * the sync reports it and drops them (nothing may refer to them before that sync).
+ */
+static void
+test_pending(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k[12][32], got[32];
+	saksi_datakeys *dk, *rd;
+	struct rlimit old, lim;
+	struct stat st;
+
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(saksi_dk_create(dk, (uint64_t)i, k[i]), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), 10);
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(st.st_size, SAKSI_DK_HDR_SIZE);   /* nothing written yet */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(saksi_dk_get(dk, (uint64_t)i, got), SAKSI_OK);
+		assert_memory_equal(got, k[i], 32);
+	}
+	assert_int_equal(saksi_dk_get(rd, 4, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(saksi_dk_get(rd, (uint64_t)i, got), SAKSI_OK);
+		assert_memory_equal(got, k[i], 32);
+	}
+
+	/* Out of order: the run waiting is written first (not synced), then this one. */
+	assert_int_equal(saksi_dk_create(dk, 10, k[10]), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 20, k[11]), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 10, got), SAKSI_OK);
+	assert_memory_equal(got, k[10], 32);
+	assert_int_equal(saksi_dk_get(rd, 20, got), SAKSI_ERR_NOT_FOUND);   /* waits */
+	assert_int_equal(saksi_dk_get(dk, 20, got), SAKSI_OK);
+	assert_memory_equal(got, k[11], 32);
+	/* A waiting slot wiped: written, then zeroed; its neighbour stays. */
+	assert_int_equal(saksi_dk_create(dk, 21, k[0]), SAKSI_OK);
+	assert_int_equal(saksi_dk_wipe(dk, 21), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 21, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(rd, 21, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_get(rd, 20, got), SAKSI_OK);
+	assert_memory_equal(got, k[11], 32);
+	/* A rotation re-wraps the waiting ones too. */
+	assert_int_equal(saksi_dk_create(dk, 22, k[1]), SAKSI_OK);
+	assert_int_equal(saksi_dk_rotate(dk, NULL), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(dk, 22, got), SAKSI_OK);
+	assert_memory_equal(got, k[1], 32);
+	saksi_dk_close(rd);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 22, got), SAKSI_OK);
+	assert_memory_equal(got, k[1], 32);
+	/* Closed with one waiting: written, as it was when each went at once. */
+	assert_int_equal(saksi_dk_create(dk, 23, k[2]), SAKSI_OK);
+	saksi_dk_close(dk);
+	assert_int_equal(saksi_dk_get(rd, 23, got), SAKSI_OK);
+	assert_memory_equal(got, k[2], 32);
+
+	/* The file may not grow: the sync fails and the waiting slots are gone. */
+	dk = open_w(f);
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(saksi_dk_create(dk, 24, k[3]), SAKSI_OK);
+	assert_int_equal(saksi_dk_create(dk, 25, k[4]), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(saksi_dk_get(dk, 24, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 25, got), SAKSI_ERR_NOT_FOUND);
+	/* The same slots made again (the group that failed is retried): written. */
+	assert_int_equal(saksi_dk_create(dk, 24, k[3]), SAKSI_OK);
+	assert_int_equal(saksi_dk_sync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 24, got), SAKSI_OK);
+	assert_memory_equal(got, k[3], 32);
+	saksi_dk_close(rd);
+	saksi_dk_close(dk);
+	sodium_memzero(k, sizeof(k));
 }
 
 static void
@@ -563,6 +655,205 @@ test_disc2_zstd_one_frame(void **state)
 	                 SAKSI_ERR_FORMAT);
 }
 
+/* Opens a v2 blob of the store key by hand: the plaintext as sealed (codec || list). */
+static size_t
+open_raw(struct fx *f, uint64_t index, const saksi_hash hash, const uint8_t *b, size_t n,
+         uint8_t *pt)
+{
+	static const char pfx[] = "saksi/disc-at-rest/v2\n";
+	uint8_t ad[sizeof(pfx) - 1 + 8 + 32 + 10];
+	unsigned long long ml;
+
+	memcpy(ad, pfx, sizeof(pfx) - 1);
+	saksi_put_u64(ad + sizeof(pfx) - 1, index);
+	memcpy(ad + sizeof(pfx) - 1 + 8, hash, 32);
+	memcpy(ad + sizeof(pfx) - 1 + 40, b, 10);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &ml, NULL, b + 34,
+	                 n - 34, ad, sizeof(ad), b + 10, saksi_seckey_sym(f->store)), 0);
+	return (size_t)ml;
+}
+
+/*
+ * Sealing in two halves (the pack on an ingest worker, the seal on the committer) stores
+ * what the one-call seal stores, byte for byte but for the nonce, with or without a
+ * compression context, for a compressed list and for a list kept as text.
+ */
+static void
+test_disc2_packed(void **state)
+{
+	/* A list zstd makes shorter (the same disclosure four times), one kept as text, one
+	 * too short to compress. */
+#define D1 "\"WyJabzVRNGxScmlfRG9GVGlYbkVlM2hnIiwibmlrIiwiMzE3MTAxNDEwMTkwMDAwMSJd\""
+	static const char *const lists[] = { "[" D1 "," D1 "," D1 "," D1 "]", "[\"a b\"]",
+	                                     "[ \"YWJj\" , \"ZA\" ]" };
+#undef D1
+	struct fx *f = *state;
+	const uint8_t *sid = saksi_seckey_id(f->store), *sk = saksi_seckey_sym(f->store);
+	uint8_t pt[1024], pt2[1024], one[1024], two[1024], got[1024];
+	size_t ptl, ptl2, w1, w2, gl;
+	saksi_disc2_ctx *zc;
+	saksi_hash hash;
+	char *json, *json2;
+	size_t jl;
+
+	memset(hash, 9, sizeof(hash));
+	assert_int_equal(saksi_disc2_ctx_new(&zc), SAKSI_OK);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		const uint8_t *js = (const uint8_t *)lists[i];
+		size_t n = strlen(lists[i]);
+
+		assert_true(saksi_disc2_pack_bound(n) <= sizeof(pt));
+		assert_int_equal(saksi_disc2_bound(n), SAKSI_DISC2_OVERHEAD +
+		                 saksi_disc2_pack_bound(n));
+		assert_int_equal(saksi_disc2_pack(zc, js, n, pt, sizeof(pt), &ptl), SAKSI_OK);
+		assert_int_equal(saksi_disc2_pack(NULL, js, n, pt2, sizeof(pt2), &ptl2), SAKSI_OK);
+		assert_int_equal(ptl, ptl2);
+		assert_memory_equal(pt, pt2, ptl);
+		/* Codec: the booking's list compressed (1), the text (2), the short list (0). */
+		assert_int_equal(pt[0], i == 0 ? 1 : i == 1 ? 2 : 0);
+		assert_int_equal(saksi_disc2_seal_ctx(zc, SAKSI_DK_STORE, sid, sk, 11, hash, js, n,
+		                                      one, sizeof(one), &w1), SAKSI_OK);
+		assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 11, hash, pt, ptl,
+		                                         two, sizeof(two), &w2), SAKSI_OK);
+		assert_int_equal(w1, w2);
+		assert_int_equal(w2, SAKSI_DISC2_OVERHEAD + ptl);
+		assert_memory_equal(one, two, 10);          /* version, kind, key id */
+		assert_memory_not_equal(one + 10, two + 10, 24);   /* each its own nonce */
+		gl = open_raw(f, 11, hash, one, w1, got);
+		assert_int_equal(gl, ptl);
+		assert_memory_equal(got, pt, ptl);
+		gl = open_raw(f, 11, hash, two, w2, got);
+		assert_int_equal(gl, ptl);
+		assert_memory_equal(got, pt, ptl);
+		assert_int_equal(saksi_disc_open_any(f->store, NULL, 11, hash, one, w1, &json, &jl),
+		                 SAKSI_OK);
+		assert_int_equal(saksi_disc_open_any(f->store, NULL, 11, hash, two, w2, &json2,
+		                                     &jl), SAKSI_OK);
+		assert_string_equal(json, json2);
+		free(json);
+		free(json2);
+	}
+	saksi_disc2_ctx_free(zc);
+
+	/* From the list the ingest check hands out: the same plaintext as from the JSON. */
+	for (int k = 1; k <= 7; k += 6) {
+		static const char *const pers[] = { "nik", "name", "phone", "kpj", "email",
+		                                    "device_id", "ip" };
+		char *pl, *dj, **nm, **vl;
+		size_t pll, djl, nd, ll;
+		uint8_t *l;
+		json_t *root;
+
+		assert_int_equal(saksi_disclose_payload("{\"nik\":\"3171014101900001\","
+		                 "\"name\":\"SITI AMINAH\",\"phone\":\"+6281234567890\","
+		                 "\"kpj\":\"18045213577\",\"email\":\"siti@example.id\","
+		                 "\"device_id\":\"android-5f2b9c1d\",\"ip\":\"10.20.30.40\"}",
+		                 strlen("{\"nik\":\"3171014101900001\","
+		                 "\"name\":\"SITI AMINAH\",\"phone\":\"+6281234567890\","
+		                 "\"kpj\":\"18045213577\",\"email\":\"siti@example.id\","
+		                 "\"device_id\":\"android-5f2b9c1d\",\"ip\":\"10.20.30.40\"}"),
+		                 pers, (size_t)k, &pl, &pll, &dj, &djl), SAKSI_OK);
+		root = json_loadb(pl, pll, 0, NULL);
+		assert_non_null(root);
+		assert_int_equal(saksi_disclosures_check_list(root, (const uint8_t *)dj, djl, &nm, &vl,
+		                                              &nd, &l, &ll), SAKSI_OK);
+		assert_int_equal(nd, (size_t)k);
+		assert_true(ll <= djl);
+		assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)dj, djl, pt, sizeof(pt),
+		                                  &ptl), SAKSI_OK);
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll, pt2, sizeof(pt2), &ptl2),
+		                 SAKSI_OK);
+		assert_int_equal(ptl, ptl2);
+		assert_memory_equal(pt, pt2, ptl);
+		assert_int_equal(pt[0], k == 1 ? 0 : 1);   /* one short entry; seven compress */
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll, pt2, ll, &ptl2),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, l, ll - 1, pt2, sizeof(pt2), &ptl2),
+		                 SAKSI_ERR_FORMAT);
+		saksi_disclosures_free(nm, vl, nd);
+		sodium_memzero(l, ll);
+		free(l);
+		free(pl);
+		free(dj);
+		json_decref(root);
+	}
+	{
+		/* Lists no check makes: no entry, an empty entry, a count over 32, bytes after. */
+		static const uint8_t none[] = { 0 }, empty[] = { 1, 0, 0 },
+		                     many[] = { 33, 0, 1, 'x' }, after[] = { 1, 0, 1, 'x', 'y' },
+		                     single[] = { 1, 0, 1, 'x' };
+
+		assert_int_equal(saksi_disc2_pack_list(NULL, none, sizeof(none), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, empty, sizeof(empty), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, many, sizeof(many), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, after, sizeof(after), pt, sizeof(pt),
+		                                       &ptl), SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 0, pt, sizeof(pt), &ptl),
+		                 SAKSI_ERR_FORMAT);
+		assert_int_equal(saksi_disc2_pack_list(NULL, NULL, 4, pt, sizeof(pt), &ptl),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, NULL, sizeof(pt), &ptl),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, pt, sizeof(pt), NULL),
+		                 SAKSI_ERR_INVAL);
+		assert_int_equal(saksi_disc2_pack_list(NULL, single, 4, pt, sizeof(pt), &ptl),
+		                 SAKSI_OK);
+		assert_int_equal(ptl, 5);
+		assert_int_equal(pt[0], 0);
+		assert_memory_equal(pt + 1, single, 4);
+	}
+
+	/* Errors: those of the one-call seal, each half for its own arguments. */
+	assert_int_equal(saksi_disc2_pack(NULL, NULL, 2, pt, sizeof(pt), &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 2, NULL, sizeof(pt),
+	                                  &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 2, pt, sizeof(pt), NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]", 0, pt, sizeof(pt), &ptl),
+	                 SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)"[]",
+	                                  SAKSI_DISCLOSURE_MAX * 2 + 1, pt, sizeof(pt), &ptl),
+	                 SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)DISC_JSON, strlen(DISC_JSON),
+	                                  pt, saksi_disc2_pack_bound(strlen(DISC_JSON)) - 1,
+	                                  &ptl), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_pack(NULL, (const uint8_t *)DISC_JSON, strlen(DISC_JSON),
+	                                  pt, sizeof(pt), &ptl), SAKSI_OK);
+	assert_int_equal(saksi_disc2_seal_packed(7, sid, sk, 1, hash, pt, ptl, two, sizeof(two),
+	                                         &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, NULL, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, NULL, 1, hash, pt, ptl,
+	                                         two, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, NULL, ptl,
+	                                         two, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl,
+	                                         NULL, sizeof(two), &w2), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, 1, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt,
+	                                         saksi_disc2_pack_bound(SAKSI_DISCLOSURE_MAX *
+	                                         2) + 1, two, sizeof(two), &w2),
+	                 SAKSI_ERR_FORMAT);
+	pt[0] = 3;
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         sizeof(two), &w2), SAKSI_ERR_FORMAT);
+	pt[0] = 1;
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         SAKSI_DISC2_OVERHEAD + ptl - 1, &w2),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_disc2_seal_packed(SAKSI_DK_STORE, sid, sk, 1, hash, pt, ptl, two,
+	                                         SAKSI_DISC2_OVERHEAD + ptl, &w2), SAKSI_OK);
+	sodium_memzero(pt, sizeof(pt));
+	sodium_memzero(pt2, sizeof(pt2));
+	sodium_memzero(got, sizeof(got));
+}
+
 static void
 test_copy(void **state)
 {
@@ -610,6 +901,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2_zstd_one_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disc2_packed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 

@@ -279,7 +279,8 @@ disclosure_drop(json_t *arr)
  * caller that only compares them copies nothing.
  */
 static saksi_err
-disclosure_parse(const char *disclosure, size_t len, json_t **arr)
+disclosure_parse(const char *disclosure, size_t len, json_t **arr, uint8_t *rawout,
+                 size_t *rawout_len)
 {
 	uint8_t stack[DECODE_STACK], *raw = stack, salt[DECODE_STACK], *bigsalt = NULL;
 	size_t cap = len / 4 * 3 + 3, rawlen = 0, saltlen = 0, slen;
@@ -324,6 +325,11 @@ disclosure_parse(const char *disclosure, size_t len, json_t **arr)
 	err = SAKSI_ERR_FORMAT;
 	if (saltlen < SALT_LEN)
 		goto out;
+	/* The caller's room is len / 4 * 3 + 3, which rawlen never exceeds. */
+	if (rawout != NULL) {
+		memcpy(rawout, raw, rawlen);
+		*rawout_len = rawlen;
+	}
 	*arr = a;
 	a = NULL;
 	err = SAKSI_OK;
@@ -345,7 +351,7 @@ saksi_disclosure_decode(const char *disclosure, size_t len, char **name, char **
 	if (disclosure == NULL || name == NULL || value == NULL)
 		return SAKSI_ERR_INVAL;
 	*name = *value = NULL;
-	if ((err = disclosure_parse(disclosure, len, &arr)) != SAKSI_OK)
+	if ((err = disclosure_parse(disclosure, len, &arr, NULL, NULL)) != SAKSI_OK)
 		return err;
 	if ((*name = strdup(json_string_value(json_array_get(arr, 1)))) == NULL ||
 	    (*value = strdup(json_string_value(json_array_get(arr, 2)))) == NULL) {
@@ -613,16 +619,16 @@ struct disc {
 #define D_NAME(d) json_string_value(json_array_get((d)->d_arr, 1))
 #define D_VALUE(d) json_array_get((d)->d_arr, 2)
 
-saksi_err
-saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_json,
-                             size_t disclosures_len, char ***names, char ***values,
-                             size_t *n)
+static saksi_err
+check_json(const json_t *payload, const uint8_t *disclosures_json, size_t disclosures_len,
+           char ***names, char ***values, size_t *n, uint8_t **list, size_t *list_len)
 {
 	json_t *arr = NULL, *v, *sd;
 	struct disc *ds = NULL, dstack[8];
-	size_t nd = 0, dcap, next = 0, i, j;
+	size_t nd = 0, dcap, next = 0, i, j, lcap = 0, loff = 1, rl;
 	const char *member, *dg;
 	char **outn = NULL, **outv = NULL;
+	uint8_t *lb = NULL;
 	saksi_err err;
 
 	if (names != NULL)
@@ -631,6 +637,10 @@ saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_j
 		*values = NULL;
 	if (n != NULL)
 		*n = 0;
+	if (list != NULL)
+		*list = NULL;
+	if (list_len != NULL)
+		*list_len = 0;
 	if (payload == NULL || disclosures_json == NULL)
 		return SAKSI_ERR_INVAL;
 	if (!json_is_object(payload))
@@ -649,12 +659,28 @@ saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_j
 		dcap = nd;
 	}
 	memset(ds, 0, dcap * sizeof(*ds));
+	if (list != NULL && nd > 0) {
+		/* Each decoded disclosure is shorter than its base64url: room for all. */
+		json_array_foreach(arr, i, v)
+			lcap += 2 + json_string_length(v) / 4 * 3 + 3;
+		if ((lb = malloc(1 + lcap)) == NULL) {
+			err = SAKSI_ERR_NOMEM;
+			goto out;
+		}
+		lcap++;
+	}
 	json_array_foreach(arr, i, v) {
 		const char *s = json_string_value(v);
 		size_t slen = json_string_length(v);
 
-		if ((err = disclosure_parse(s, slen, &ds[i].d_arr)) != SAKSI_OK)
+		uint8_t *rp = lb != NULL ? lb + loff + 2 : NULL;
+
+		if ((err = disclosure_parse(s, slen, &ds[i].d_arr, rp, &rl)) != SAKSI_OK)
 			goto out;
+		if (lb != NULL) {
+			saksi_put_u16(lb + loff, (uint16_t)rl);
+			loff += 2 + rl;
+		}
 		saksi_disclosure_digest(s, slen, ds[i].d_digest);
 		for (j = 0; j < i; j++)
 			if (strcmp(ds[j].d_digest, ds[i].d_digest) == 0) {
@@ -710,6 +736,12 @@ saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_j
 	}
 	if (n != NULL)
 		*n = nd;
+	if (lb != NULL) {
+		lb[0] = (uint8_t)nd;
+		*list = lb;
+		*list_len = loff;
+		lb = NULL;
+	}
 	err = SAKSI_OK;
 out:
 	if (ds != NULL) {
@@ -718,8 +750,39 @@ out:
 		if (ds != dstack)
 			free(ds);
 	}
+	if (lb != NULL) {
+		sodium_memzero(lb, lcap);
+		free(lb);
+	}
 	json_decref(arr);
 	return err;
+}
+
+saksi_err
+saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_json,
+                             size_t disclosures_len, char ***names, char ***values,
+                             size_t *n)
+{
+	return check_json(payload, disclosures_json, disclosures_len, names, values, n, NULL,
+	                  NULL);
+}
+
+saksi_err
+saksi_disclosures_check_list(const json_t *payload, const uint8_t *disclosures_json,
+                             size_t disclosures_len, char ***names, char ***values,
+                             size_t *n, uint8_t **list, size_t *list_len)
+{
+	if (list == NULL || list_len == NULL) {
+		if (names != NULL)
+			*names = NULL;
+		if (values != NULL)
+			*values = NULL;
+		if (n != NULL)
+			*n = 0;
+		return SAKSI_ERR_INVAL;
+	}
+	return check_json(payload, disclosures_json, disclosures_len, names, values, n, list,
+	                  list_len);
 }
 
 saksi_err

@@ -158,6 +158,19 @@ saksi_err saksi_disclosures_check(const uint8_t *payload, size_t payload_len,
 saksi_err saksi_disclosures_check_json(const json_t *payload, const uint8_t *disclosures_json,
                                        size_t disclosures_len, char ***names, char ***values,
                                        size_t *n);
+/*
+ * saksi_disclosures_check_json that also hands back the disclosures decoded, as the
+ * compact list of FORMATS.md 7.1 (count (1) || count x (len (2) || the disclosure's
+ * base64url decoded)), in the list's order: what saksi_disc2_pack makes of the same
+ * JSON, without parsing and decoding it a second time (a disclosure that passes this
+ * check is canonical base64url: libsodium refuses other spellings). *list is malloc'd
+ * personal data (the caller wipes and frees it), NULL when the list is empty or the
+ * check fails. SAKSI_ERR_INVAL for NULL list or list_len; otherwise the same checks and
+ * codes.
+ */
+saksi_err saksi_disclosures_check_list(const json_t *payload, const uint8_t *disclosures_json,
+                                       size_t disclosures_len, char ***names, char ***values,
+                                       size_t *n, uint8_t **list, size_t *list_len);
 /* Wipes the values (personal data) and frees everything; NULL arrays are fine. */
 void saksi_disclosures_free(char **names, char **values, size_t n);
 

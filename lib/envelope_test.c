@@ -268,6 +268,62 @@ test_disclose_and_check(void **state)
 }
 
 /*
+ * saksi_disclosures_check_list agrees with saksi_disclosures_check_json (code, count,
+ * pairs) and, when it passes with disclosures, its list is each disclosure of the JSON
+ * list base64url-decoded, in order, each behind its length (FORMATS.md 7.1's compact
+ * list); otherwise there is no list.
+ */
+static void
+check_list_agrees(const json_t *root, const char *list, saksi_err want, size_t wcount)
+{
+	char **names = (char **)1, **values = (char **)1;
+	uint8_t *l = (uint8_t *)1, *exp;
+	size_t n = 99, ll = 99, off = 1, i;
+	json_t *arr, *v;
+
+	assert_int_equal(saksi_disclosures_check_list(root, (const uint8_t *)list, strlen(list),
+	                                              &names, &values, &n, &l, &ll), want);
+	assert_int_equal(n, wcount);
+	saksi_disclosures_free(names, values, n);
+	if (want != SAKSI_OK || wcount == 0) {
+		assert_null(l);
+		assert_int_equal(ll, 0);
+		return;
+	}
+	arr = json_loads(list, 0, NULL);
+	assert_non_null(arr);
+	exp = malloc(1 + strlen(list) * 2);
+	assert_non_null(exp);
+	exp[0] = (uint8_t)json_array_size(arr);
+	json_array_foreach(arr, i, v) {
+		size_t bl;
+
+		assert_int_equal(sodium_base642bin(exp + off + 2, strlen(list), json_string_value(v),
+		                                   json_string_length(v), NULL, &bl, NULL,
+		                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+		saksi_put_u16(exp + off, (uint16_t)bl);
+		off += 2 + bl;
+	}
+	assert_int_equal(ll, off);
+	assert_memory_equal(l, exp, off);
+	free(exp);
+	free(l);
+	json_decref(arr);
+	/* No list to hand out: refused, nothing else given. */
+	n = 99;
+	names = values = (char **)1;
+	assert_int_equal(saksi_disclosures_check_list(root, (const uint8_t *)list, strlen(list),
+	                                              &names, &values, &n, NULL, &ll),
+	                 SAKSI_ERR_INVAL);
+	assert_null(names);
+	assert_null(values);
+	assert_int_equal(n, 0);
+	assert_int_equal(saksi_disclosures_check_list(root, (const uint8_t *)list, strlen(list),
+	                                              NULL, NULL, NULL, &l, NULL),
+	                 SAKSI_ERR_INVAL);
+}
+
+/*
  * saksi_disclosures_check_json on the parsed payload must agree with the one-step check:
  * same code, same pairs in the same order, the same n without pairs, the tree untouched.
  */
@@ -303,6 +359,7 @@ check_json_agrees(const char *payload, const char *list, saksi_err want, char **
 	assert_int_equal(saksi_disclosures_check_json(root, (const uint8_t *)list, strlen(list),
 	                                              NULL, NULL, &n), want);
 	assert_int_equal(n, wcount);
+	check_list_agrees(root, list, want, wcount);
 	assert_int_equal(root->refcount, refs);
 	json_decref(root);
 }

@@ -1341,6 +1341,15 @@ saksi_ledger_disc_put(saksi_ledger_txn *t, uint64_t index, const uint8_t *blob, 
 	if (len < SAKSI_DISC_MIN || (blob[0] != 0x01 && blob[0] != 0x02))
 		return SAKSI_ERR_FORMAT;
 	saksi_put_u64(k, index);
+	/*
+	 * The committer stores each entry's disclosures right after its leaf, so the keys
+	 * come in order: appended, the pages stay full (a put in the middle splits a page
+	 * in half, and a third of each page stayed empty). A key at or below the last one
+	 * is refused by the append without a change, and then put where it belongs.
+	 */
+	e = put(t, DB_DISC, k, sizeof(k), blob, len, MDB_APPEND | MDB_NOOVERWRITE);
+	if (e != SAKSI_ERR_EXISTS)
+		return e;
 	return put(t, DB_DISC, k, sizeof(k), blob, len, MDB_NOOVERWRITE);
 }
 

@@ -2230,6 +2230,71 @@ test_backup_errors(void **state)
 }
 
 /* The node key is tlog's StoredHashIndex: known values from golang.org/x/mod/sumdb/tlog. */
+/*
+ * Disclosures stored in index order, as the committer stores them, fill their pages
+ * (they are appended); one stored below the last still goes where it belongs, and one
+ * stored twice is still refused.
+ */
+static void
+test_disc_in_order(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn;
+	struct model m;
+	uint8_t disc[266], *blob;
+	MDB_stat st;
+	MDB_dbi dbi;
+	size_t len;
+	uint64_t n = 3000;
+
+	memset(&o, 0, sizeof(o));
+	memset(disc, 0x5a, sizeof(disc));
+	disc[0] = 2;
+	model_init(&m, n);
+	l = open_rw(f->dir, &o);
+	append_group(l, &m, n);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	for (uint64_t i = 10; i < n; i += 2) {
+		saksi_put_u64(disc + 1, i);
+		assert_int_equal(saksi_ledger_disc_put(txn, i, disc, sizeof(disc)), SAKSI_OK);
+	}
+	/* Below the last: put in place; the same index again: refused, nothing changed. */
+	saksi_put_u64(disc + 1, 3);
+	assert_int_equal(saksi_ledger_disc_put(txn, 3, disc, sizeof(disc)), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_put(txn, 3, disc, sizeof(disc)), SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_ledger_disc_put(txn, n - 2, disc, sizeof(disc)),
+	                 SAKSI_ERR_EXISTS);
+	assert_int_equal(saksi_ledger_disc_put(txn, 12, disc, sizeof(disc)), SAKSI_ERR_EXISTS);
+	saksi_put_u64(disc + 1, n - 1);
+	assert_int_equal(saksi_ledger_disc_put(txn, n - 1, disc, sizeof(disc)), SAKSI_OK);
+	assert_int_equal(mdb_dbi_open(saksi_ledger_txn_mdb(txn), "disc", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(saksi_ledger_txn_mdb(txn), dbi, &st), 0);
+	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+	/* 1,497 blobs of 266 bytes with their 8-byte keys and 8-byte node headers: 14 a
+	 * page when full, 107 pages; 115 when each was put without the append. */
+	print_message("disc: %zu entries on %zu leaf pages\n", (size_t)st.ms_entries,
+	              (size_t)st.ms_leaf_pages);
+	assert_int_equal(st.ms_entries, (n - 10) / 2 + 2);
+	assert_true(st.ms_leaf_pages <= 110);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	for (uint64_t i = 0; i < n; i++) {
+		saksi_err e = saksi_ledger_disc_get(txn, i, &blob, &len);
+
+		if (i == 3 || i == n - 1 || (i >= 10 && i % 2 == 0)) {
+			assert_int_equal(e, SAKSI_OK);
+			assert_int_equal(len, sizeof(disc));
+			assert_int_equal(saksi_get_u64(blob + 1), i);
+			free(blob);
+		} else
+			assert_int_equal(e, SAKSI_ERR_NOT_FOUND);
+	}
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
 static void
 test_node_key_order(void **state)
 {
@@ -2259,6 +2324,7 @@ main(void)
 		cmocka_unit_test(test_node_key_order),
 		cmocka_unit_test(test_leaf_parse),
 		cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disc_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_hdr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incompressible_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dict_retry, setup, teardown),
