@@ -253,9 +253,10 @@ cmd_verify(int argc, char **argv)
 			sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 			    sodium_base64_VARIANT_ORIGINAL);
 			printf("ledger intact: %" PRIu64 " entries (events %" PRIu64
-			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 "), checkpoints %"
-			    PRIu64 ", tree nodes %" PRIu64 "\n", r->vr_size, r->vr_events,
-			    r->vr_refusals, r->vr_alerts, r->vr_checkpoints, r->vr_nodes);
+			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 ", keyrings %"
+			    PRIu64 "), checkpoints %" PRIu64 ", tree nodes %" PRIu64 "\n",
+			    r->vr_size, r->vr_events, r->vr_refusals, r->vr_alerts,
+			    r->vr_keyrings, r->vr_checkpoints, r->vr_nodes);
 			printf("root %s\n", root);
 			if (r->vr_revoked > 0)
 				printf("note: %" PRIu64 " events are signed by keys revoked since; "

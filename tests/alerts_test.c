@@ -282,7 +282,7 @@ test_alerts(void **state)
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		assert_non_null(strstr(text, "ledger intact"));
-		assert_non_null(strstr(text, ", alerts 2)"));
+		assert_non_null(strstr(text, ", alerts 2, keyrings 1)"));
 		free(text);
 	}
 
