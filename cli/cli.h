@@ -114,6 +114,7 @@ int cmd_forget(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_keyring_history(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 /* cli/bundle.c: evidence bundles. */
 int cmd_bundle(int argc, char **argv);

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "client.h"
 #include "envelope.h"
+#include "keylog.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -371,6 +372,32 @@ get_remote(const char *url, uint64_t timeout, const saksi_note_verifier *v, uint
 
 /* ---- get ---- */
 
+/*
+ * A keyring entry (FORMATS.md 4, kind 4): its keyring as a keyring.json (--json: the
+ * member "keyring", for jq .keyring), checked strictly first.
+ */
+static void
+show_keyring(const saksi_leaf *lf, json_t *o)
+{
+	char why[256] = "";
+	json_t *k;
+	saksi_err e;
+
+	e = saksi_keylog_parse(lf->lf_body, lf->lf_body_len, NULL, why, sizeof(why));
+	if (e != SAKSI_OK)
+		xfail("the keyring entry does not parse (%s); run saksi verify",
+		    why[0] != '\0' ? why : saksi_strerror(e));
+	if (o == NULL) {
+		printf("keyring: %.*s\n", (int)(lf->lf_body_len - 1),
+		    (const char *)lf->lf_body + 1);
+		return;
+	}
+	k = json_loadb((const char *)lf->lf_body + 1, lf->lf_body_len - 1,
+	    JSON_REJECT_DUPLICATES, NULL);
+	if (k == NULL || json_object_set_new(o, "keyring", k) != 0)
+		xdie("out of memory");
+}
+
 static void
 show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck_size)
 {
@@ -389,7 +416,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 	if (json) {
 		json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:I}", "index",
 		    (json_int_t)index, "kind", lf.lf_kind == SAKSI_LEAF_EVENT ? "event" :
-		    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" : "refusals", "commit_time_ms", (json_int_t)lf.lf_commit_ms, "prev_root",
+		    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" :
+		    lf.lf_kind == SAKSI_LEAF_KEYRING ? "keyring" : "refusals", "commit_time_ms", (json_int_t)lf.lf_commit_ms, "prev_root",
 		    prev, "leaf_hash", lhb, "leaf_len", (json_int_t)len);
 
 		if (o == NULL)
@@ -401,6 +429,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 			show_event(&lf, o);
 		else if (lf.lf_kind == SAKSI_LEAF_ALERT)
 			show_alert_leaf(lf.lf_body, lf.lf_body_len, o);
+		else if (lf.lf_kind == SAKSI_LEAF_KEYRING)
+			show_keyring(&lf, o);
 		else
 			show_refusals(&lf, o);
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -410,7 +440,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 	}
 	printf("index: %" PRIu64 "\n", index);
 	printf("kind: %s\n", lf.lf_kind == SAKSI_LEAF_EVENT ? "event" :
-	    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" : "refusals");
+	    lf.lf_kind == SAKSI_LEAF_ALERT ? "alert" :
+	    lf.lf_kind == SAKSI_LEAF_KEYRING ? "keyring" : "refusals");
 	printf("commit_time_ms: %" PRIu64 " (%s)\n", lf.lf_commit_ms, when);
 	printf("prev_root: %s\n", prev);
 	printf("leaf_hash: %s\n", lhb);
@@ -421,6 +452,8 @@ show_leaf(uint64_t index, const uint8_t *leaf, size_t len, int json, uint64_t ck
 		show_event(&lf, NULL);
 	else if (lf.lf_kind == SAKSI_LEAF_ALERT)
 		show_alert_leaf(lf.lf_body, lf.lf_body_len, NULL);
+	else if (lf.lf_kind == SAKSI_LEAF_KEYRING)
+		show_keyring(&lf, NULL);
 	else
 		show_refusals(&lf, NULL);
 }

@@ -91,6 +91,8 @@ static const char help[] =
 "Reviewers:\n"
 "  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
 "         [--json] [--progress] [--threads N]\n"
+"  keyring-history --ledger DIR [--json]\n"
+"        the keyring entries saksid recorded and what each one changed\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
 "\n"
 "Evidence bundles (one case, for the police or a court; checked offline):\n"
@@ -143,6 +145,7 @@ static const struct {
 	{ "get", cmd_get },
 	{ "prove", cmd_prove },
 	{ "verify", cmd_verify },
+	{ "keyring-history", cmd_keyring_history },
 	{ "verify-receipt", cmd_verify_receipt },
 	{ "bundle", cmd_bundle },
 	{ "verify-bundle", cmd_verify_bundle },

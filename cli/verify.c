@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "envelope.h"
+#include "keylog.h"
 #include "verify.h"
 
 struct bar {
@@ -52,17 +53,79 @@ progress(void *ctx, uint64_t done, uint64_t total)
 	fflush(stderr);
 }
 
-static void
-print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer)
+/*
+ * The reviewer's keyring file against the ledger's latest keyring entry (FORMATS.md 4,
+ * kind 4): the lines that differ into *diff (malloc'd, "" when none); returns their
+ * count, 0 when the ledger records no keyring. A file the ledger contradicts is not
+ * evidence: the ledger's keyring is, and `saksi get` prints it.
+ */
+static int
+keyring_vs_ledger(saksi_ledger *l, const saksi_verify_report *r, const char *krf,
+                  char **diff)
 {
+	saksi_ledger_txn *txn;
+	saksi_leaf lf;
+	uint8_t *leaf = NULL;
+	char *file, *canon = NULL;
+	size_t flen, llen, clen;
+	saksi_err e;
+	int n;
+
+	*diff = xmalloc(8192);
+	(*diff)[0] = '\0';
+	if (r->vr_keyring_last == SAKSI_VERIFY_NO_INDEX)
+		return 0;
+	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
+		xdie_err(e, "cannot read the ledger");
+	e = saksi_ledger_leaf(txn, r->vr_keyring_last, &leaf, &llen);
+	saksi_ledger_abort(txn);
+	if (e != SAKSI_OK || saksi_leaf_parse(leaf, llen, &lf) != SAKSI_OK ||
+	    lf.lf_kind != SAKSI_LEAF_KEYRING || lf.lf_body_len < 1)
+		xdie_err(e != SAKSI_OK ? e : SAKSI_ERR_FORMAT, "cannot read the keyring entry %"
+		    PRIu64, r->vr_keyring_last);
+	file = xread_file(krf, SAKSI_KEYLOG_FILE_MAX, &flen);
+	if ((e = saksi_keylog_canon(file, flen, &canon, &clen, NULL, 0)) != SAKSI_OK)
+		xdie_err(e, "keyring %s", krf);
+	n = saksi_keylog_diff((const char *)lf.lf_body + 1, lf.lf_body_len - 1, canon, clen,
+	    *diff, 8192);
+	if (n < 0)
+		xdie("keyring entry %" PRIu64 " does not parse", r->vr_keyring_last);
+	free(canon);
+	free(file);
+	free(leaf);
+	return n;
+}
+
+static json_t *
+diff_lines(const char *diff)
+{
+	json_t *a = json_array();
+	const char *p = diff, *nl;
+
+	while (a != NULL && *p != '\0' && (nl = strchr(p, '\n')) != NULL) {
+		json_array_append_new(a, json_stringn(p, (size_t)(nl - p)));
+		p = nl + 1;
+	}
+	if (a != NULL && *p != '\0')
+		json_array_append_new(a, json_string(p));
+	return a;
+}
+
+static void
+print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer, const char *diff)
+{
+	/* A keyring file the ledger contradicts fails the check, as reason keyring_file. */
+	int file_differs = diff != NULL && diff[0] != '\0';
 	char root[45];
 	json_t *o;
 
 	sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
+
 	o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-	    "ok", e == SAKSI_OK,
-	    "reason", saksi_verify_reason_name(r->vr_reason),
+	    "ok", e == SAKSI_OK && !file_differs,
+	    "reason", e == SAKSI_OK && file_differs ? "keyring_file" :
+	    saksi_verify_reason_name(r->vr_reason),
 	    "size", (json_int_t)r->vr_size,
 	    "checked", (json_int_t)r->vr_checked,
 	    "events", (json_int_t)r->vr_events,
@@ -78,6 +141,13 @@ print_json(const saksi_verify_report *r, saksi_err e, int had_reviewer)
 	json_object_set_new(o, "index", r->vr_index == SAKSI_VERIFY_NO_INDEX ? json_null() :
 	    json_integer((json_int_t)r->vr_index));
 	json_object_set_new(o, "message", json_string(r->vr_message));
+	json_object_set_new(o, "keyring", json_pack("{s:I, s:o, s:o, s:o}",
+	    "entries", (json_int_t)r->vr_keyrings,
+	    "first", r->vr_keyring_first == SAKSI_VERIFY_NO_INDEX ? json_null() :
+	    json_integer((json_int_t)r->vr_keyring_first),
+	    "last", r->vr_keyring_last == SAKSI_VERIFY_NO_INDEX ? json_null() :
+	    json_integer((json_int_t)r->vr_keyring_last),
+	    "file_differs", diff_lines(diff != NULL ? diff : "")));
 	if (had_reviewer)
 		json_object_set_new(o, "reviewer_checkpoint",
 		    json_pack("{s:I, s:b}", "size", (json_int_t)r->vr_reviewer_size,
@@ -114,7 +184,8 @@ cmd_verify(int argc, char **argv)
 	saksi_verify_opts o;
 	saksi_verify_report *r;
 	struct bar b = { 0, -1, 0 };
-	char *ck = NULL, root[45];
+	char *ck = NULL, root[45], *diff = NULL;
+	int ndiff = 0;
 	size_t ck_len = 0;
 	saksi_err e;
 	int rc;
@@ -159,21 +230,33 @@ cmd_verify(int argc, char **argv)
 	e = saksi_verify_ledger(l, &o, r);
 	if (b.on && !b.lines && b.last_pct >= 0 && b.last_pct < 100)
 		fputc('\n', stderr);
+	if (e == SAKSI_OK)
+		ndiff = keyring_vs_ledger(l, r, krf, &diff);
 	saksi_ledger_close(l);
 	saksi_keyring_free(kr);
 	free(ck);
 
 	if (json)
-		print_json(r, e, ckf != NULL);
-	if (e == SAKSI_OK) {
+		print_json(r, e, ckf != NULL, diff);
+	if (e == SAKSI_OK && ndiff > 0) {
+		rc = SX_FAIL;
+		fprintf(stderr, "saksi: VERIFICATION FAILED: the keyring file %s differs from the "
+		    "keyring the ledger recorded at entry %" PRIu64 ", in force at its end "
+		    "(%d difference%s, ledger -> file):\n%s", krf, r->vr_keyring_last, ndiff,
+		    ndiff == 1 ? "" : "s", diff);
+		fprintf(stderr, "saksi: the ledger's keyring is the evidence: saksi get %" PRIu64
+		    " --ledger DIR --json prints it; a file changed since saksid last started is "
+		    "recorded at its next start\n", r->vr_keyring_last);
+	} else if (e == SAKSI_OK) {
 		rc = SX_OK;
 		if (!json) {
 			sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 			    sodium_base64_VARIANT_ORIGINAL);
 			printf("ledger intact: %" PRIu64 " entries (events %" PRIu64
-			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 "), checkpoints %"
-			    PRIu64 ", tree nodes %" PRIu64 "\n", r->vr_size, r->vr_events,
-			    r->vr_refusals, r->vr_alerts, r->vr_checkpoints, r->vr_nodes);
+			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 ", keyrings %"
+			    PRIu64 "), checkpoints %" PRIu64 ", tree nodes %" PRIu64 "\n",
+			    r->vr_size, r->vr_events, r->vr_refusals, r->vr_alerts,
+			    r->vr_keyrings, r->vr_checkpoints, r->vr_nodes);
 			printf("root %s\n", root);
 			if (r->vr_revoked > 0)
 				printf("note: %" PRIu64 " events are signed by keys revoked since; "
@@ -181,6 +264,21 @@ cmd_verify(int argc, char **argv)
 			if (r->vr_reviewer)
 				printf("your checkpoint of size %" PRIu64 " is a prefix of this "
 				    "ledger: it extends what you saw\n", r->vr_reviewer_size);
+			if (r->vr_keyrings == 0)
+				printf("note: the ledger records no keyring (written before keyring "
+				    "entries): every event was checked with %s\n", krf);
+			else {
+				printf("keyring: %" PRIu64 " keyring entr%s, the latest at entry %"
+				    PRIu64 " is the same as %s; events after entry %" PRIu64
+				    " were checked with the ledger's keyring in force (saksi "
+				    "keyring-history shows what each entry changed)\n",
+				    r->vr_keyrings, r->vr_keyrings == 1 ? "y" : "ies",
+				    r->vr_keyring_last, krf, r->vr_keyring_first);
+				if (r->vr_keyring_first > 0)
+					printf("note: the keyring history starts at entry %" PRIu64
+					    ": the %" PRIu64 " entries before it were checked with %s\n",
+					    r->vr_keyring_first, r->vr_keyring_first, krf);
+			}
 		}
 	} else if (e == SAKSI_ERR_CORRUPT) {
 		rc = SX_FAIL;
@@ -189,6 +287,7 @@ cmd_verify(int argc, char **argv)
 		rc = SX_USAGE;
 		fprintf(stderr, "saksi: cannot verify: %s\n", r->vr_message);
 	}
+	free(diff);
 	free(r);
 	return rc;
 }

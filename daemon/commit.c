@@ -1960,3 +1960,81 @@ saksid_commit_rules_info(saksid_committer *c)
 	pthread_mutex_unlock(&c->c_rinfo_mu);
 	return copy;
 }
+
+/*
+ * The keyring entry (FORMATS.md 4, kind 4): the `keylog` database remembers the index of
+ * the last one written, so that a start finds it without reading the ledger through. The
+ * entry itself is compared byte for byte, never trusted by its index alone.
+ */
+saksi_err
+saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len, uint64_t now_ms,
+                      uint64_t *index)
+{
+	saksi_ledger_txn *txn;
+	saksi_leaf lf;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_val k = { 4, (void *)"last" }, v;
+	uint8_t *leaf = NULL, ib[8];
+	uint64_t idx, size;
+	size_t llen;
+	saksi_err e;
+	int same = 0;
+
+	if (index != NULL)
+		*index = UINT64_MAX;
+	if (c == NULL || body == NULL || len == 0)
+		return SAKSI_ERR_INVAL;
+	pthread_mutex_lock(&c->c_mu);
+	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
+		goto out;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL ||
+	    mdb_dbi_open(mt, "keylog", MDB_CREATE, &dbi) != MDB_SUCCESS) {
+		e = SAKSI_ERR_LEDGER;
+		goto abort;
+	}
+	if (mdb_get(mt, dbi, &k, &v) == MDB_SUCCESS && v.mv_size == 8) {
+		idx = saksi_get_u64(v.mv_data);
+		e = saksi_ledger_leaf(txn, idx, &leaf, &llen);
+		if (e == SAKSI_OK && saksi_leaf_parse(leaf, llen, &lf) == SAKSI_OK &&
+		    lf.lf_kind == SAKSI_LEAF_KEYRING && lf.lf_body_len == len &&
+		    memcmp(lf.lf_body, body, len) == 0)
+			same = 1;
+		free(leaf);
+		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+			goto abort;
+		if (same) {
+			/* Committed, not aborted: an abort would close the database handle
+			 * this transaction opened, under the other modules' feet. */
+			if ((e = saksi_ledger_commit(txn)) == SAKSI_OK && index != NULL)
+				*index = idx;
+			goto out;
+		}
+	}
+	if ((e = saksi_ledger_append(txn, SAKSI_LEAF_KEYRING, now_ms, body, len, &idx, NULL)) !=
+	    SAKSI_OK)
+		goto abort;
+	saksi_put_u64(ib, idx);
+	v.mv_size = sizeof(ib);
+	v.mv_data = ib;
+	if (mdb_put(mt, dbi, &k, &v, 0) != MDB_SUCCESS) {
+		e = SAKSI_ERR_LEDGER;
+		goto abort;
+	}
+	size = saksi_ledger_size(txn);
+	if ((e = index_group_end(c, txn)) != SAKSI_OK ||
+	    (e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
+	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
+		goto abort;
+	if ((e = saksi_ledger_commit(txn)) == SAKSI_OK) {
+		c->c_size = size;
+		if (index != NULL)
+			*index = idx;
+	}
+	goto out;
+abort:
+	saksi_ledger_abort(txn);
+out:
+	pthread_mutex_unlock(&c->c_mu);
+	return e;
+}

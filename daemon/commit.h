@@ -264,4 +264,14 @@ saksi_err saksid_disc_open(const saksi_seckey *store, uint64_t index,
                            const saksi_hash leaf_hash, const uint8_t *blob, size_t len,
                            uint8_t **plain, size_t *plain_len);
 
+/*
+ * The keyring entry (FORMATS.md 4, kind 4, keylog.h): unless the last keyring entry
+ * written to this ledger has exactly this body, appends one at now_ms in a commit group
+ * of its own (with its checkpoint). saksid calls it at start, before it accepts any
+ * event. *index (may be NULL) gets the index of the entry in force (new or found), or
+ * UINT64_MAX on failure. SAKSI_ERR_INVAL without a body; the ledger's errors.
+ */
+saksi_err saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len,
+                                uint64_t now_ms, uint64_t *index);
+
 #endif

@@ -28,6 +28,7 @@
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
+#include "keylog.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
@@ -523,6 +524,8 @@ main(int argc, char **argv)
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
+	uint8_t *kr_body = NULL;     /* its ledger entry (keylog.h) */
+	size_t kr_body_len = 0;
 	saksi_schemas *sc = NULL;
 	saksid_ingest *ig = NULL;
 	saksi_ledger *ledger = NULL;
@@ -621,7 +624,8 @@ main(int argc, char **argv)
 		index_key = NULL;
 	}
 	rc = EXIT_CONFIG;
-	if ((e = saksi_keyring_load(cf.cf_keyring, &kr, err, sizeof(err))) != SAKSI_OK) {
+	if ((e = saksi_keylog_load(cf.cf_keyring, &kr, &kr_body, &kr_body_len, err,
+	                           sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "keyring %s: %s", cf.cf_keyring,
 		            err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
@@ -809,6 +813,23 @@ main(int argc, char **argv)
 			            "rebuilt for another index_key: " : "",
 			            (unsigned long long)ix_upto, (unsigned long long)size,
 			            cf.cf_index_catchup_batch);
+	}
+	/* Before any event: the events are checked with this keyring, so the ledger says so
+	 * first (FORMATS.md 4, kind 4), unless its last keyring entry is this one. */
+	{
+		struct timespec ts;
+		uint64_t kidx;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = saksid_commit_keyring(cm, kr_body, kr_body_len, (uint64_t)ts.tv_sec * 1000 +
+		                          (uint64_t)ts.tv_nsec / 1000000, &kidx);
+		if (e != SAKSI_OK) {
+			saksid_logf(&lg, LOG_ERR, "keyring entry: %s", saksi_strerror(e));
+			rc = EXIT_SYSTEM;
+			goto out;
+		}
+		saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entry %llu", cf.cf_keyring,
+		            (unsigned long long)kidx);
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
@@ -1024,6 +1045,7 @@ out:
 	saksid_ingest_free(ig);
 	saksi_schemas_free(sc);
 	saksi_keyring_free(kr);
+	free(kr_body);
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);

@@ -16,6 +16,7 @@
 #include "bundle.h"
 #include "bytes.h"
 #include "envelope.h"
+#include "keylog.h"
 #include "ledger.h"
 #include "rules.h"
 #include "verify.h"
@@ -1079,6 +1080,13 @@ check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_chec
 			return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the refusal "
 			    "summary does not parse strictly", e->be_index);
 		r->br_refusals++;
+		return SAKSI_OK;
+	case SAKSI_LEAF_KEYRING:
+		/* Proved like any entry and parsed strictly; the bundle's events are still
+		 * checked with bo_keyring (a bundle carries no keyring history). */
+		if (saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) != SAKSI_OK)
+			return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the keyring "
+			    "entry does not parse strictly", e->be_index);
 		return SAKSI_OK;
 	default:
 		return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": unknown kind",

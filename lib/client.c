@@ -17,6 +17,7 @@
 #include "bytes.h"
 #include "client.h"
 #include "envelope.h"
+#include "keylog.h"
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
@@ -692,6 +693,8 @@ saksi_client_get(saksi_client *c, uint64_t index, uint8_t **leaf, size_t *len)
 		goto out;
 	if (lf.lf_kind == SAKSI_LEAF_EVENT ?
 	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) != SAKSI_OK :
+	    lf.lf_kind == SAKSI_LEAF_KEYRING ?
+	    saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) != SAKSI_OK :
 	    saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL) != SAKSI_OK)
 		goto out;
 	err = SAKSI_ERR_NOMEM;
@@ -757,7 +760,8 @@ saksi_client_prove_inclusion(saksi_client *c, uint64_t index, uint64_t size, cha
 		goto out;
 	if (!tp->tp_has_extra || tp->tp_extra_len != SAKSI_LEAF_HDR ||
 	    tp->tp_extra[0] != SAKSI_LEAF_VERSION ||
-	    (tp->tp_extra[1] != SAKSI_LEAF_EVENT && tp->tp_extra[1] != SAKSI_LEAF_REFUSALS) ||
+	    (tp->tp_extra[1] != SAKSI_LEAF_EVENT && tp->tp_extra[1] != SAKSI_LEAF_REFUSALS &&
+	     tp->tp_extra[1] != SAKSI_LEAF_KEYRING) ||
 	    tp->tp_index != index)
 		goto out;
 	if ((err = proof_checkpoint(c, tp, &ck)) != SAKSI_OK)

@@ -1187,7 +1187,7 @@ saksi_ledger_append_hdr(saksi_ledger_txn *t, int kind, uint64_t commit_time_ms,
 	if ((e = usable(t, 1)) != SAKSI_OK)
 		return e;
 	if ((kind != SAKSI_LEAF_EVENT && kind != SAKSI_LEAF_REFUSALS &&
-	    kind != SAKSI_LEAF_ALERT) ||
+	    kind != SAKSI_LEAF_ALERT && kind != SAKSI_LEAF_KEYRING) ||
 	    (body == NULL && body_len != 0))
 		return SAKSI_ERR_INVAL;
 	if (body_len > SAKSI_LEAF_MAX - SAKSI_LEAF_HDR)
@@ -1644,7 +1644,7 @@ saksi_leaf_parse(const uint8_t *leaf, size_t len, saksi_leaf *out)
 	if (leaf[0] != SAKSI_LEAF_VERSION)
 		return SAKSI_ERR_VERSION;
 	if (leaf[1] != SAKSI_LEAF_EVENT && leaf[1] != SAKSI_LEAF_REFUSALS &&
-	    leaf[1] != SAKSI_LEAF_ALERT)
+	    leaf[1] != SAKSI_LEAF_ALERT && leaf[1] != SAKSI_LEAF_KEYRING)
 		return SAKSI_ERR_FORMAT;
 	out->lf_kind = leaf[1];
 	out->lf_commit_ms = saksi_get_u64(leaf + 2);

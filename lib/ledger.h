@@ -37,6 +37,7 @@ enum saksi_leaf_kind {
 	SAKSI_LEAF_EVENT = 1,
 	SAKSI_LEAF_REFUSALS = 2,
 	SAKSI_LEAF_ALERT = 3,
+	SAKSI_LEAF_KEYRING = 4,   /* the keyring saksid runs with (keylog.h) */
 };
 
 typedef struct saksi_ledger saksi_ledger;

@@ -1151,6 +1151,9 @@ test_leaf_parse(void **state)
 	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_OK);
 	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
 	leaf[1] = 4;
+	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_KEYRING);
+	leaf[1] = 5;
 	assert_int_equal(saksi_leaf_parse(leaf, 43, &lf), SAKSI_ERR_FORMAT);
 	leaf[1] = 1;
 	leaf[0] = 2;
@@ -1214,7 +1217,7 @@ test_api_errors(void **state)
 	/* append */
 	assert_int_equal(saksi_ledger_append(NULL, 1, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_ledger_append(txn, 0, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_ledger_append(txn, 4, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_append(txn, 5, T0, body, 5, NULL, NULL), SAKSI_ERR_INVAL);
 	/* The LMDB transaction under a live one; none for no transaction. */
 	assert_non_null(saksi_ledger_txn_mdb(txn));
 	assert_null(saksi_ledger_txn_mdb(NULL));

@@ -3031,8 +3031,14 @@ mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
 		from = NEXT_UNSET;
 	} else if (e != SAKSI_OK)
 		goto fail;
-	if (from == NEXT_UNSET)
-		from = to;        /* no evaluation committed since that snapshot */
+	if (from == NEXT_UNSET) {
+		/* No evaluation committed since the first snapshot: nothing to evaluate
+		 * again. A saksid before 2026-11-25 wrote 'C' = NEXT_UNSET when it stopped
+		 * before any event: such a state holds no leaf either. */
+		if (to == NEXT_UNSET)
+			to = 0;
+		from = to;
+	}
 	if (from > to) {
 		e = SAKSI_ERR_CORRUPT;
 		goto fail;
@@ -3172,8 +3178,13 @@ saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms, int f
 	    now_ms - info->ms_snap_ms >= r->rs_snap_ms);
 	if (!due)
 		return SAKSI_OK;
-	if ((e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK ||
-	    (e = rmem_flush(r->rs_mem, wtxn, r->rs_dbi, next)) != SAKSI_OK)
+	if ((e = nmeta_get(r->rs_mem, &nm, &next)) != SAKSI_OK)
+		return e;
+	/* No event evaluated since the first snapshot (a start and a stop with none): the
+	 * state holds the leaves it was loaded with, not NEXT_UNSET's "all of them". */
+	if (next == NEXT_UNSET)
+		next = info->ms_resume_to;
+	if ((e = rmem_flush(r->rs_mem, wtxn, r->rs_dbi, next)) != SAKSI_OK)
 		return e;
 	info->ms_snap_ms = now_ms;
 	if (written != NULL)

@@ -2698,9 +2698,58 @@ test_mem_corrupt(void **state)
 	assert_int_equal(feed(fx, "queue.booking.created", T0 + 3, "device_id", "x", NULL), 0);
 	assert_int_equal(stats(fx, "r1").rs_matched, 2);
 }
+/*
+ * A start and a stop before any event (a fresh appliance restarted): the stop's snapshot
+ * says the state holds no leaf, and the next start resumes from leaf 0 (saksid before
+ * 2026-11-25 wrote 'C' = "all of them" and refused its next start as inconsistent). A
+ * state written so by that code loads too, and evaluates on.
+ */
+static void
+test_mem_stop_before_any_event(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_mem_stats ms;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	uint8_t ck = 'C', cv[17];
+
+	use_rules(fx, EC_RULES);
+	for (int i = 0; i < 3; i++) {
+		use_rules(fx, EC_RULES);        /* the stop's forced snapshot, a start */
+		assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+		assert_int_equal(ms.ms_resume_from, 0);
+		assert_int_equal(ms.ms_resume_to, 0);
+	}
+	drop_rules(fx);
+	/* 'C' as the old code left it: next leaf all ones. */
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	k.mv_size = 1;
+	k.mv_data = &ck;
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(cv));
+	memcpy(cv, v.mv_data, sizeof(cv));
+	memset(cv + 9, 0xff, 8);
+	v.mv_data = cv;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	fx->r = parse_ok(EC_RULES);
+	attach(fx, fx->r);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal(ms.ms_resume_from, 0);
+	assert_int_equal(ms.ms_resume_to, 0);
+	feed(fx, "queue.booking.created", T0, "device_id", "d", NULL);
+	assert_int_equal(stats(fx, "r1").rs_matched, 1);
+	/* And after a crash the state resumes from what it holds, as always. */
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_true(ms.ms_resume_to <= 1);
+}
 #define MEM_TESTS \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_stop_before_any_event, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_tail_mismatch, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_args_and_switch, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_corrupt, setup, teardown),

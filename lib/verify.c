@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "envelope.h"
+#include "keylog.h"
 #include "remoteq.h"
 #include "verify.h"
 #include "wire.h"
@@ -35,6 +36,13 @@ struct item {
 	size_t it_len;
 	saksi_err it_read;
 	saksi_err it_sig;   /* SAKSI_OK unless an event's signature was checked and failed */
+	/* The keyring in force at this entry (FORMATS.md 4, kind 4): the last keyring entry
+	 * before it, or the reviewer's file (it_kr_at SAKSI_VERIFY_NO_INDEX) before any. */
+	const saksi_keyring *it_kr;
+	uint64_t it_kr_at;
+	uint64_t it_kr_ms;  /* that keyring entry's commit time */
+	saksi_keyring *it_kr_new; /* this entry's own keyring if it is one that parsed */
+	int it_branch;      /* the payload's branch is the key's (1), is not (0), unknown (-1) */
 };
 
 /* A batch shared with signature threads: they only read it, except it_sig of the
@@ -42,7 +50,6 @@ struct item {
 struct sigwork {
 	struct item *sw_items;
 	size_t sw_n;
-	const saksi_keyring *sw_keyring;
 	atomic_size_t sw_next;
 };
 
@@ -62,6 +69,12 @@ struct vstate {
 	/* Entries read ahead, and how many threads check their signatures. */
 	struct item *items;
 	unsigned threads;
+	/* The ledger's keyrings met so far (kept: read-ahead items point at them) and the
+	 * one in force after the entries read ahead. */
+	saksi_keyring **krs;
+	size_t nkrs, krs_cap;
+	const saksi_keyring *kr_now;
+	uint64_t kr_at, kr_ms;
 };
 
 const char *
@@ -93,6 +106,7 @@ saksi_verify_reason_name(int reason)
 		[SAKSI_V_REVIEWER_ROOT] = "reviewer_root",
 		[SAKSI_V_ALERT_FORMAT] = "alert_format",
 		[SAKSI_V_ACCESS] = "access",
+		[SAKSI_V_KEYRING] = "keyring",
 	};
 	if (reason < 0 || reason >= SAKSI_V__COUNT || names[reason] == NULL)
 		return "unknown";
@@ -532,9 +546,25 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
  * finds the key and verifies the signature. What fails before the signature is left for
  * check_event to find and report in order.
  */
-static void
-sign_check(const saksi_keyring *kr, struct item *it)
+/* 1 if the payload is a JSON object whose "branch" is branch, else 0. */
+static int
+payload_branch_is(const saksi_envelope *ev, const char *branch)
 {
+	json_t *p, *b;
+	int ok;
+
+	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
+	    NULL);
+	b = json_object_get(p, "branch");
+	ok = json_is_string(b) && strcmp(json_string_value(b), branch) == 0;
+	json_decref(p);
+	return ok;
+}
+
+static void
+sign_check(struct item *it)
+{
+	const saksi_keyring *kr = it->it_kr;
 	const saksi_keyring_entry *ke;
 	saksi_envelope ev;
 	saksi_leaf lf;
@@ -548,6 +578,9 @@ sign_check(const saksi_keyring *kr, struct item *it)
 		return;
 	/* Revocation is deliberately not consulted: it stops new events, not old ones. */
 	it->it_sig = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
+	/* The branch check of a ledger keyring parses the payload: here, on the threads. */
+	if (it->it_kr_at != SAKSI_VERIFY_NO_INDEX && strcmp(ke->ke_branch, "*") != 0)
+		it->it_branch = payload_branch_is(&ev, ke->ke_branch);
 }
 
 static void *
@@ -557,13 +590,13 @@ sign_worker(void *arg)
 	size_t i;
 
 	while ((i = atomic_fetch_add(&w->sw_next, 1)) < w->sw_n)
-		sign_check(w->sw_keyring, &w->sw_items[i]);
+		sign_check(&w->sw_items[i]);
 	return NULL;
 }
 
 /* Checks the signatures of a batch on up to `threads` threads (the caller's included). */
 static void
-sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threads)
+sign_batch(struct item *items, size_t n, unsigned threads)
 {
 	pthread_t tid[THREADS_MAX];
 	struct sigwork w;
@@ -571,7 +604,6 @@ sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threa
 
 	w.sw_items = items;
 	w.sw_n = n;
-	w.sw_keyring = kr;
 	atomic_init(&w.sw_next, 0);
 	if (threads > n)
 		threads = (unsigned)n;
@@ -592,7 +624,7 @@ sign_batch(const saksi_keyring *kr, struct item *items, size_t n, unsigned threa
  * entry says (remoteq.h). Other access entries are their own signer's word.
  */
 static saksi_err
-check_access(struct vstate *s, uint64_t i, const saksi_envelope *ev)
+check_access(struct vstate *s, uint64_t i, const saksi_envelope *ev, const saksi_keyring *kr)
 {
 	const char *why = NULL;
 	json_t *p;
@@ -604,7 +636,7 @@ check_access(struct vstate *s, uint64_t i, const saksi_envelope *ev)
 	    NULL);
 	if (p == NULL)
 		return SAKSI_OK;   /* the payload's schema is ingest's check, not verify's */
-	e = saksi_rq_access_check(p, s->o->vo_keyring, &why);
+	e = saksi_rq_access_check(p, kr, &why);
 	json_decref(p);
 	if (e == SAKSI_OK || e == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_OK;
@@ -612,6 +644,41 @@ check_access(struct vstate *s, uint64_t i, const saksi_envelope *ev)
 		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": out of memory", i);
 	return fail(s, SAKSI_V_ACCESS, i, e, "entry %" PRIu64 ": access entry for a remote "
 	    "query: %s", i, why != NULL ? why : saksi_strerror(e));
+}
+
+/*
+ * With the ledger's own keyring in force, what saksid checked at ingest (FORMATS.md 3.2)
+ * is checked again: a key revoked before that keyring was recorded, a role that may not
+ * sign the type, a payload of another branch. Revocation after the keyring entry is not
+ * judged: saksid's clock at ingest is not in the ledger, only the group's commit time.
+ */
+static saksi_err
+check_granted(struct vstate *s, uint64_t i, const saksi_envelope *ev,
+              const saksi_keyring_entry *ke, const struct item *it)
+{
+	char idhex[2 * SAKSI_KEYID_LEN + 1];
+	int ok;
+
+	keyid_hex(ev->ev_key_id, idhex);
+	if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= it->it_kr_ms)
+		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s (%s) was revoked at %lld in the keyring "
+		    "recorded at entry %" PRIu64 ", before that entry", i, idhex, ke->ke_name,
+		    (long long)ke->ke_revoked_ms, it->it_kr_at);
+	if (!saksi_keyring_role_allows(it->it_kr, ke->ke_role, ev->ev_type))
+		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s (%s) has role %s, which may not sign %s, "
+		    "in the keyring recorded at entry %" PRIu64, i, idhex, ke->ke_name,
+		    ke->ke_role, ev->ev_type, it->it_kr_at);
+	if (strcmp(ke->ke_branch, "*") == 0)
+		return SAKSI_OK;
+	ok = it->it_branch >= 0 ? it->it_branch : payload_branch_is(ev, ke->ke_branch);
+	if (!ok)
+		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s (%s) is for branch %s in the keyring "
+		    "recorded at entry %" PRIu64 ", and the payload names another or none", i,
+		    idhex, ke->ke_name, ke->ke_branch, it->it_kr_at);
+	return SAKSI_OK;
 }
 
 static saksi_err
@@ -628,7 +695,11 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct ite
 		    "entry %" PRIu64 ": the event envelope does not parse (%s)", i,
 		    saksi_strerror(e));
 	keyid_hex(ev.ev_key_id, idhex);
-	ke = saksi_keyring_find(s->o->vo_keyring, ev.ev_key_id);
+	ke = saksi_keyring_find(it->it_kr, ev.ev_key_id);
+	if (ke == NULL && it->it_kr_at != SAKSI_VERIFY_NO_INDEX)
+		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
+		    "entry %" PRIu64 ": producer key %s is not in the keyring recorded at entry %"
+		    PRIu64 ", in force then", i, idhex, it->it_kr_at);
 	if (ke == NULL)
 		return fail(s, SAKSI_V_UNKNOWN_KEY, i, SAKSI_ERR_KEY,
 		    "entry %" PRIu64 ": producer key %s is not in the keyring (a keyring copy "
@@ -642,7 +713,10 @@ check_event(struct vstate *s, uint64_t i, const saksi_leaf *lf, const struct ite
 		return fail(s, SAKSI_V_SIGNATURE, i, it->it_sig,
 		    "entry %" PRIu64 ": producer signature by %s (%s, seq %" PRIu64
 		    ") does not verify", i, ke->ke_name, idhex, ev.ev_seq);
-	if ((e = check_access(s, i, &ev)) != SAKSI_OK)
+	if (it->it_kr_at != SAKSI_VERIFY_NO_INDEX && (e = check_granted(s, i, &ev, ke, it)) !=
+	    SAKSI_OK)
+		return e;
+	if ((e = check_access(s, i, &ev, it->it_kr)) != SAKSI_OK)
 		return e;
 	if (ke->ke_revoked_ms >= 0)
 		s->r->vr_revoked++;
@@ -705,6 +779,21 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 		if (a.al_kind == SAKSI_ALERT_RERAISE && (e = check_reraise(s, i, &a)) != SAKSI_OK)
 			return e;
 		s->r->vr_alerts++;
+	} else if (lf.lf_kind == SAKSI_LEAF_KEYRING) {
+		if (it->it_kr_new == NULL) {
+			char why[256] = "";
+			e = saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, why, sizeof(why));
+			if (e == SAKSI_ERR_NOMEM)
+				return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": out of memory",
+				    i);
+			return fail(s, SAKSI_V_KEYRING, i, e != SAKSI_OK ? e : SAKSI_ERR_FORMAT,
+			    "entry %" PRIu64 ": the keyring entry does not parse (%s)", i,
+			    why[0] != '\0' ? why : saksi_strerror(e));
+		}
+		if (s->r->vr_keyrings == 0)
+			s->r->vr_keyring_first = i;
+		s->r->vr_keyring_last = i;
+		s->r->vr_keyrings++;
 	} else
 		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
 		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);
@@ -799,6 +888,52 @@ after_leaf(struct vstate *s, uint64_t i, uint64_t n, uint64_t every)
 	return SAKSI_OK;
 }
 
+/*
+ * Gives each entry read ahead the keyring in force at it, in ledger order: a keyring
+ * entry is in force from the entry after it. One that does not parse is left for
+ * check_leaf to report in order; the entries after it are never checked.
+ */
+static saksi_err
+keyrings_ahead(struct vstate *s, uint64_t first, struct item *items, size_t m)
+{
+	saksi_leaf lf;
+	size_t k;
+	saksi_err e;
+
+	for (k = 0; k < m; k++) {
+		struct item *it = &items[k];
+
+		it->it_kr = s->kr_now;
+		it->it_kr_at = s->kr_at;
+		it->it_kr_ms = s->kr_ms;
+		it->it_kr_new = NULL;
+		it->it_branch = -1;
+		if (it->it_read != SAKSI_OK ||
+		    saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK ||
+		    lf.lf_kind != SAKSI_LEAF_KEYRING)
+			continue;
+		if (s->nkrs == s->krs_cap) {
+			size_t cap = s->krs_cap ? 2 * s->krs_cap : 8;
+			saksi_keyring **n = realloc(s->krs, cap * sizeof(*n));
+			if (n == NULL)
+				return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
+				    "out of memory");
+			s->krs = n;
+			s->krs_cap = cap;
+		}
+		e = saksi_keylog_parse(lf.lf_body, lf.lf_body_len, &it->it_kr_new, NULL, 0);
+		if (e == SAKSI_ERR_NOMEM)
+			return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e, "out of memory");
+		if (e != SAKSI_OK)
+			continue;   /* check_leaf reports it; nothing after it is checked */
+		s->krs[s->nkrs++] = it->it_kr_new;
+		s->kr_now = it->it_kr_new;
+		s->kr_at = first + k;
+		s->kr_ms = lf.lf_commit_ms;
+	}
+	return SAKSI_OK;
+}
+
 static saksi_err
 scan(struct vstate *s)
 {
@@ -828,7 +963,11 @@ scan(struct vstate *s)
 	for (i = 0; i < n;) {
 		size_t m = read_batch(s, i, n - i, s->items), k;
 
-		sign_batch(o->vo_keyring, s->items, m, s->threads);
+		if ((e = keyrings_ahead(s, i, s->items, m)) != SAKSI_OK) {
+			free_batch(s->items, m);
+			return e;
+		}
+		sign_batch(s->items, m, s->threads);
 		for (k = 0; k < m; k++, i++) {
 			e = check_leaf(s, i, &s->items[k]);
 			if (e == SAKSI_OK)
@@ -906,6 +1045,9 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	s.threads = opts->vo_threads == 0 ? 1 :
 	    opts->vo_threads > THREADS_MAX ? THREADS_MAX : opts->vo_threads;
 	saksi_merkle_range_init(&s.range);
+	s.kr_now = opts->vo_keyring;
+	s.kr_at = SAKSI_VERIFY_NO_INDEX;
+	r->vr_keyring_first = r->vr_keyring_last = SAKSI_VERIFY_NO_INDEX;
 	if ((s.items = calloc(BATCH_MAX, sizeof(*s.items))) == NULL)
 		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
 		    "out of memory");
@@ -922,6 +1064,9 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 		abort();
 	free(s.ck_note);
 	free(s.items);
+	for (size_t k = 0; k < s.nkrs; k++)
+		saksi_keyring_free(s.krs[k]);
+	free(s.krs);
 	saksi_ledger_abort(s.txn);
 	if (e == SAKSI_OK)
 		r->vr_reason = SAKSI_V_OK;

@@ -49,6 +49,8 @@ enum saksi_verify_reason {
 	SAKSI_V_ALERT_FORMAT,     /* an alert leaf does not parse strictly, or names later leaves */
 	SAKSI_V_ACCESS,           /* an access entry written for a remote query does not carry
 	                             its requester's valid signed request (FORMATS.md 3.4) */
+	SAKSI_V_KEYRING,          /* a keyring entry does not parse, or an event breaks the
+	                             keyring the ledger recorded before it (FORMATS.md 4) */
 	SAKSI_V__COUNT
 };
 
@@ -91,6 +93,13 @@ typedef struct saksi_verify_report {
 	int vr_err;                 /* the library error behind the failure, or SAKSI_OK */
 	char vr_message[512];       /* e.g. "entry 41: prev_root does not match ..." */
 	uint64_t vr_alerts;         /* alert leaves verified */
+	/* Keyring entries (FORMATS.md 4, kind 4) verified: how many, the first and the last
+	 * (SAKSI_VERIFY_NO_INDEX: none). Events before the first are checked with
+	 * vo_keyring; from each on, with the keyring it records (key, role, branch, and no
+	 * revocation at or before its commit time), vo_keyring no longer consulted. */
+	uint64_t vr_keyrings;
+	uint64_t vr_keyring_first;
+	uint64_t vr_keyring_last;
 } saksi_verify_report;
 
 /*
@@ -98,7 +107,9 @@ typedef struct saksi_verify_report {
  * reads its exact stored bytes, parses the leaf, recomputes its hash, checks prev_root
  * against the root of the entries before it, checks an event's producer signature with
  * its keyring key (revocation does not matter for entries already in the ledger; an
- * unknown key is a failure) or parses a refusal summary strictly, and compares every stored
+ * unknown key is a failure; the keyring is vo_keyring before the first keyring entry,
+ * then the one the ledger recorded last, see vr_keyrings) or parses a refusal summary or
+ * a keyring entry strictly, and compares every stored
  * node hash the entry completes. Every stored checkpoint must verify with vo_log and name
  * the root recomputed at its size; the latest must cover every entry.
  *

@@ -217,7 +217,7 @@ test_alerts(void **state)
 	text = fx_read(out, NULL);
 	printf("# saksi alerts follow:\n%s", text);
 	assert_non_null(strstr(text, "high  device_many_nik_fast  device_id="));
-	assert_non_null(strstr(text, "evidence 6: 3,4,5,6,7,8\n"));
+	assert_non_null(strstr(text, "evidence 6: 4,5,6,7,8,9\n"));
 	assert_non_null(strstr(text, "medium  slot_rebooked_other_nik  branch=KC-MAKASSAR"));
 	free(text);
 
@@ -253,8 +253,8 @@ test_alerts(void **state)
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		printf("# saksi alerts list:\n%s", text);
-		assert_non_null(strstr(text, "alert 1 (entry 9)  high  device_many_nik_fast"));
-		assert_non_null(strstr(text, "alert 2 (entry 13)  medium  slot_rebooked_other"));
+		assert_non_null(strstr(text, "alert 1 (entry 10)  high  device_many_nik_fast"));
+		assert_non_null(strstr(text, "alert 2 (entry 14)  medium  slot_rebooked_other"));
 		free(text);
 	}
 	{
@@ -262,15 +262,15 @@ test_alerts(void **state)
 		    NULL };
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
-		assert_non_null(strstr(text, "{\"entry\":9,\"evidence\":[3,4,5,6,7,8],"));
+		assert_non_null(strstr(text, "{\"entry\":10,\"evidence\":[4,5,6,7,8,9],"));
 		free(text);
 	}
 	{
-		const char *const args[] = { "get", "--ledger", sd.ledger_dir, "9", NULL };
+		const char *const args[] = { "get", "--ledger", sd.ledger_dir, "10", NULL };
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		assert_non_null(strstr(text, "kind: alert\n"));
-		assert_non_null(strstr(text, "alert: {\"evidence\":[3,4,5,6,7,8],"));
+		assert_non_null(strstr(text, "alert: {\"evidence\":[4,5,6,7,8,9],"));
 		free(text);
 	}
 	{
@@ -282,7 +282,7 @@ test_alerts(void **state)
 		assert_int_equal(cli(0, out, args), 0);
 		text = fx_read(out, NULL);
 		assert_non_null(strstr(text, "ledger intact"));
-		assert_non_null(strstr(text, ", alerts 2)"));
+		assert_non_null(strstr(text, ", alerts 2, keyrings 1)"));
 		free(text);
 	}
 

@@ -996,89 +996,94 @@ remote_reads(struct scratch *f, const char *url, const char *vkey, const char *k
 	assert_int_equal(saksi_note_vkey_format(ORIGIN, opk.pk_key, ovkey, sizeof(ovkey)),
 	    SAKSI_OK);
 
-	/* get: the entry, and with the key, checked against the latest signed tree. */
-	RUN(f, &r, 0, "get", "--url", url, "0");
-	assert_non_null(strstr(r.out, "index: 0\n"));
+	/* get: the entry, and with the key, checked against the latest signed tree. Entry 0
+	 * is the keyring entry saksid wrote at start (FORMATS.md 4, kind 4). */
+	RUN(f, &r, 0, "get", "--url", url, "0", "--json");
+	assert_non_null(strstr(r.out, "\"kind\": \"keyring\""));
+	assert_non_null(strstr(r.out, "\"saksi_keyring\": 1"));
+	run_free(&r);
+	RUN(f, &r, 0, "get", "--url", url, "1");
+	assert_non_null(strstr(r.out, "index: 1\n"));
 	assert_non_null(strstr(r.out, "type: " SUBMIT_TYPE "\n"));
 	assert_null(strstr(r.out, "verified"));
 	run_free(&r);
-	RUN(f, &r, 0, "get", "--url", url, "0", "--vkey", vkey);
-	assert_non_null(strstr(r.out, "verified: in the log's signed checkpoint of size 3\n"));
+	RUN(f, &r, 0, "get", "--url", url, "1", "--vkey", vkey);
+	assert_non_null(strstr(r.out, "verified: in the log's signed checkpoint of size 4\n"));
 	run_free(&r);
-	RUN(f, &r, 0, "get", "--url", url, "1", "--json", "--vkey", vkey);
+	RUN(f, &r, 0, "get", "--url", url, "2", "--json", "--vkey", vkey);
 	j = json_loads(r.out, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "kind")), "refusals");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(
 	    json_object_get(j, "refusals"), 0), "reason")), "clock_skew");
-	assert_int_equal(json_integer_value(json_object_get(j, "verified_in_checkpoint")), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "verified_in_checkpoint")), 4);
 	json_decref(j);
 	run_free(&r);
-	RUN(f, &r, 0, "get", "--url", url, "2", "--raw", "--vkey-file", P(f, 0, "st/log.vkey"));
+	RUN(f, &r, 0, "get", "--url", url, "3", "--raw", "--vkey-file", P(f, 0, "st/log.vkey"));
 	spit(P(f, 0, "leaf2.url"), r.out, r.out_len);
 	run_free(&r);
-	RUN(f, &r, 1, "get", "--url", url, "2", "--vkey", ovkey);
+	RUN(f, &r, 1, "get", "--url", url, "3", "--vkey", ovkey);
 	assert_non_null(strstr(r.err, "not signed by"));
 	assert_int_equal(r.out_len, 0);
 	run_free(&r);
-	RUN(f, &r, 2, "get", "--url", url, "3");
-	assert_non_null(strstr(r.err, "index 3 is not below size 3"));
+	RUN(f, &r, 2, "get", "--url", url, "4");
+	assert_non_null(strstr(r.err, "index 4 is not below size 4"));
 	run_free(&r);
 
-	/* Inclusion: the receipt for entry 0 again, byte for byte, from its checkpoint. */
-	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "0", "--size", "1", "--tlog-proof",
+	/* Inclusion: the receipt for entry 1 again, byte for byte, from its checkpoint. */
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "1", "--size", "2", "--tlog-proof",
 	    "--vkey", vkey);
 	text = slurp(receipt0, &len);
 	assert_int_equal(r.out_len, len);
 	assert_memory_equal(r.out, text, len);
 	free(text);
 	run_free(&r);
-	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "2", "--tlog-proof", "--vkey", vkey);
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "3", "--tlog-proof", "--vkey", vkey);
 	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
 	spit(P(f, 0, "receipt2"), r.out, r.out_len);
 	run_free(&r);
-	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "1", "--vkey", vkey);
+	RUN(f, &r, 0, "prove", "inclusion", "--url", url, "2", "--vkey", vkey);
 	n = parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF);
-	assert_int_equal(n, 2); /* index 1 of 3 */
+	assert_int_equal(n, 2); /* index 2 of 4 */
 	run_free(&r);
-	RUN(f, &r, 1, "prove", "inclusion", "--url", url, "1", "--vkey", ovkey);
+	RUN(f, &r, 1, "prove", "inclusion", "--url", url, "2", "--vkey", ovkey);
 	assert_int_equal(r.out_len, 0);
 	run_free(&r);
-	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "0", "--size", "9");
+	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "1", "--size", "9");
 	assert_non_null(strstr(r.err, "no signed checkpoint of size 9"));
 	run_free(&r);
-	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "2", "--size", "2");
+	RUN(f, &r, 2, "prove", "inclusion", "--url", url, "3", "--size", "3");
 	run_free(&r);
 
 	/* Consistency between sizes: with the key, both signed trees are fetched to check it. */
-	RUN(f, &r, 0, "prove", "consistency", "--url", url, "1", "3");
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "2", "4");
 	n = parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF);
 	text = slurp(kept1, &len);
 	assert_int_equal(saksi_checkpoint_open(text, len, &v, &c1), SAKSI_OK);
 	free(text);
-	assert_int_equal(c1.ck_size, 1);
+	assert_int_equal(c1.ck_size, 2);
 	run_free(&r);
-	RUN(f, &r, 0, "prove", "consistency", "--url", url, "1", "3", "--vkey", vkey);
+	RUN(f, &r, 0, "prove", "consistency", "--url", url, "2", "4", "--vkey", vkey);
 	assert_int_equal(parse_hashes(r.out, proof, SAKSI_MERKLE_MAX_PROOF), n);
 	run_free(&r);
-	RUN(f, &r, 1, "prove", "consistency", "--url", url, "1", "3", "--vkey", ovkey);
+	RUN(f, &r, 1, "prove", "consistency", "--url", url, "2", "4", "--vkey", ovkey);
 	run_free(&r);
-	RUN(f, &r, 2, "prove", "consistency", "--url", url, "1", "9");
-	assert_non_null(strstr(r.err, "sizes 1 and 9"));
+	RUN(f, &r, 2, "prove", "consistency", "--url", url, "2", "9");
+	assert_non_null(strstr(r.err, "sizes 2 and 9"));
 	run_free(&r);
 
 	/* The checkpoint kept before more events came: the log still extends it. */
 	RUN(f, &r, 0, "prove", "consistency", "--url", url, "--old-checkpoint", kept1,
 	    "--vkey", vkey);
-	assert_string_equal(r.out, "OK: the log's checkpoint of size 3 extends your "
-	    "checkpoint of size 1\n");
+	assert_string_equal(r.out, "OK: the log's checkpoint of size 4 extends your "
+	    "checkpoint of size 2\n");
 	run_free(&r);
 	RUN(f, &r, 0, "prove", "consistency", "--url", url, "--old-checkpoint", empty,
 	    "--vkey-file", P(f, 0, "st/log.vkey"));
 	assert_memory_equal(r.out, "OK: ", 4);
 	run_free(&r);
 	/* Signed by another key: forged, and so is every answer with that key. */
-	sign_ckpt(other, 1, c1.ck_root, P(f, 0, "forged.ckpt"));
+	sign_ckpt(other, 2, c1.ck_root, P(f, 0, "forged.ckpt"));
 	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
 	    P(f, 0, "forged.ckpt"), "--vkey", vkey);
 	assert_non_null(strstr(r.out, "FAIL: your checkpoint"));
@@ -1096,7 +1101,7 @@ remote_reads(struct scratch *f, const char *url, const char *vkey, const char *k
 	sign_ckpt(logk, 2, fork, P(f, 0, "fork.ckpt"));
 	RUN(f, &r, 1, "prove", "consistency", "--url", url, "--old-checkpoint",
 	    P(f, 0, "fork.ckpt"), "--vkey", vkey);
-	assert_non_null(strstr(r.out, "FAIL: the log's checkpoint of size 3 does not extend "
+	assert_non_null(strstr(r.out, "FAIL: the log's checkpoint of size 4 does not extend "
 	    "your checkpoint of size 2"));
 	run_free(&r);
 	sign_ckpt(logk, 1, fork, P(f, 0, "fork1.ckpt"));
@@ -1160,9 +1165,10 @@ test_daemon_end_to_end(void **state)
 
 	counter_start(f, vkey, url, sock);
 
-	/* A reviewer keeps the checkpoints they see: the empty tree's, then size 1. */
+	/* A reviewer keeps the checkpoints they see: the keyring entry's (saksid writes it
+	 * at start, FORMATS.md 4 kind 4), then size 2. */
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
-	assert_non_null(strstr(r.out, ORIGIN "\n0\n"));
+	assert_non_null(strstr(r.out, ORIGIN "\n1\n"));
 	spit(P(f, 11, "empty.ckpt"), r.out, r.out_len);
 	run_free(&r);
 	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "p.key"), "--box-pub",
@@ -1172,7 +1178,7 @@ test_daemon_end_to_end(void **state)
 	spit(P(f, 7, "receipt"), r.out, r.out_len);
 	run_free(&r);
 	RUN(f, &r, 0, "checkpoint", "--url", url, "--vkey", vkey);
-	assert_non_null(strstr(r.out, ORIGIN "\n1\n"));
+	assert_non_null(strstr(r.out, ORIGIN "\n2\n"));
 	spit(P(f, 10, "kept1.ckpt"), r.out, r.out_len);
 	run_free(&r);
 	/* A refusal is exit 1 with the daemon's reason. */
@@ -1195,16 +1201,16 @@ test_daemon_end_to_end(void **state)
 	    P(f, 2, "st/keyring.json"));
 	assert_non_null(strstr(r.out, "ledger intact"));
 	run_free(&r);
-	/* The first receipt is for entry 0: check it against the stored envelope. */
-	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "0", "--raw");
+	/* The first receipt is for entry 1: check it against the stored envelope. */
+	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "1", "--raw");
 	assert_true(r.out_len > 42);
 	spit(P(f, 9, "env0"), r.out + 42, r.out_len - 42);
 	run_free(&r);
 	RUN(f, &r, 0, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 7, "receipt"),
 	    "--envelope", P(f, 9, "env0"), "--keyring", P(f, 2, "st/keyring.json"));
 	run_free(&r);
-	/* What the daemon served is what it stored; its receipt for entry 2 checks out. */
-	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "2", "--raw");
+	/* What the daemon served is what it stored; its receipt for entry 3 checks out. */
+	RUN(f, &r, 0, "get", "--ledger", P(f, 8, "st/ledger"), "3", "--raw");
 	conf = slurp(P(f, 9, "leaf2.url"), &i_len);
 	assert_int_equal(r.out_len, i_len);
 	assert_memory_equal(r.out, conf, i_len);
@@ -1213,7 +1219,7 @@ test_daemon_end_to_end(void **state)
 	run_free(&r);
 	RUN(f, &r, 0, "verify-receipt", "--vkey", vkey, "--receipt", P(f, 7, "receipt2"),
 	    "--envelope", P(f, 9, "env2"), "--keyring", P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "entry 2"));
+	assert_non_null(strstr(r.out, "entry 3"));
 	run_free(&r);
 }
 
@@ -1296,7 +1302,7 @@ test_daemon_backup(void **state)
 	/* Taken with the daemon still running, after the last event: all of them. */
 	snprintf(copies[n], sizeof(copies[n]), "%s/copy-%d", f->dir, n);
 	sizes[n] = backup_once(f, f->path[8], copies[n]);
-	assert_int_equal(sizes[n], 30);
+	assert_int_equal(sizes[n], 31);   /* the keyring entry and 30 events */
 	n++;
 	/* Never over an existing copy; usage errors. */
 	RUN(f, &r, 2, "backup", "--ledger", f->path[8], "-o", copies[0]);

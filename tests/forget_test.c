@@ -286,12 +286,12 @@ test_forget_end_to_end(void **state)
 	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request",
 	    "--case", "PDP-2026-0042");
 	assert_memory_equal(r.out, "c2sp.org/tlog-proof@v1\n", 23);
-	assert_non_null(strstr(r.err, "as entry 7; the participant's data key is destroyed"));
+	assert_non_null(strstr(r.err, "as entry 8; the participant's data key is destroyed"));
 	assert_no_leak_run(&r);
 	run_free(&r);
 	unlink(P(f, 7, "nik0"));
-	/* He comes back later: a new key of his own, entry 8 (6 is the summary of the
-	 * role refusal). */
+	/* He comes back later: a new key of his own, entry 9 (7 is the summary of the
+	 * role refusal, 0 the keyring entry saksid wrote at start). */
 	payload("queue.booking.created", 0, P(f, 3, "ev.json"));
 	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "q.key"), "--box-pub",
 	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "queue.booking.created",
@@ -302,14 +302,14 @@ test_forget_end_to_end(void **state)
 	run_free(&r);
 	saksid_stop(f);
 
-	/* His entries 0, 1 and the request 7 no longer open; 2..5 and 8 do, each with its
+	/* His entries 1, 2 and the request 8 no longer open; 3..6 and 9 do, each with its
 	 * own participant's NIK. */
 	reveal_all(P(f, 8, "st/ledger"), P(f, 10, "st/ledger/datakeys"),
 	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	{
-		static const int want[9] = { 0, 0, 11, 11, 12, 12, -1, 0, 10 };
-		for (int i = 0; i < 9; i++)
+		static const int want[10] = { -1, 0, 0, 11, 11, 12, 12, -1, 0, 10 };
+		for (int i = 0; i < 10; i++)
 			if (st[i] != want[i])
 				fail_msg("entry %d: %d, want %d", i, st[i], want[i]);
 	}
@@ -318,17 +318,18 @@ test_forget_end_to_end(void **state)
 	 * forget, FORMATS.md 7.2). */
 	reveal_all(P(f, 9, "before"), P(f, 10, "before/datakeys"),
 	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
-	assert_int_equal(n, 6);
-	for (int i = 0; i < 6; i++)
+	assert_int_equal(n, 7);
+	assert_int_equal(st[0], -1);
+	for (int i = 1; i < 7; i++)
 		assert_int_equal(st[i], 0);
 	/* The backup after: like the ledger. */
 	reveal_all(P(f, 9, "after"), P(f, 10, "after/datakeys"),
 	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
-	assert_int_equal(n, 9);
-	assert_int_equal(st[0], 0);
-	assert_int_equal(st[2], 11);
-	assert_int_equal(st[7], 0);
-	assert_int_equal(st[8], 10);
+	assert_int_equal(n, 10);
+	assert_int_equal(st[1], 0);
+	assert_int_equal(st[3], 11);
+	assert_int_equal(st[8], 0);
+	assert_int_equal(st[9], 10);
 
 	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
 	    P(f, 2, "st/keyring.json"));
@@ -1008,11 +1009,12 @@ test_backfill_links(void **state)
 	blob_key(f, idx[3], &kind, &slot);
 	assert_int_equal(kind, SAKSI_DK_STORE);
 
-	/* One step of two entries (his booking and claim), as if killed after it. */
-	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"), "--batch", "2",
+	/* One step of three entries (the keyring entry, his booking and claim), as if
+	 * killed after it. */
+	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"), "--batch", "3",
 	    "--steps", "1");
 	print_message("%s", r.out);
-	assert_non_null(strstr(r.out, "from entry 0 to 2 of 5: 2 events, 3 ids linked, 1 "
+	assert_non_null(strstr(r.out, "from entry 0 to 3 of 6: 2 events, 3 ids linked, 1 "
 	                       "disclosures re-sealed"));
 	assert_non_null(strstr(r.out, "stopped after 1 step(s): run this again to go on"));
 	run_free(&r);
@@ -1024,7 +1026,7 @@ test_backfill_links(void **state)
 	/* The rest, from the mark; then the file compacted. */
 	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"), "--batch", "2");
 	print_message("%s", r.out);
-	assert_non_null(strstr(r.out, "from entry 2 to 5 of 5: 3 events, 0 ids linked, 2 "
+	assert_non_null(strstr(r.out, "from entry 3 to 6 of 6: 3 events, 0 ids linked, 2 "
 	                       "disclosures re-sealed from the store key under their "
 	                       "participant's data key, 1 left under the store key"));
 	assert_non_null(strstr(r.out, "compacted"));
@@ -1041,7 +1043,7 @@ test_backfill_links(void **state)
 	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
 	/* Again: nothing to do, nothing changed. */
 	RUN(f, &r, 0, "backfill-links", "--config", P(f, 4, "st/saksid.conf"));
-	assert_non_null(strstr(r.out, "from entry 5 to 5 of 5: 0 events"));
+	assert_non_null(strstr(r.out, "from entry 6 to 6 of 6: 0 events"));
 	run_free(&r);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	for (int i = 0; i < 5; i++)

@@ -1185,8 +1185,9 @@ test_daemon_ledger(void **state)
 	for (size_t b = 0; b < sizeof(batches) / sizeof(batches[0]); b++)
 		len += batches[b];
 	assert_int_equal(nr, len + 1);
-	/* Every event, and a refusal summary after the forged one (it ends a group). */
-	assert_int_equal(dm.dm_size, len + 1 + dm.dm_refusal_leaves);
+	/* The keyring entry saksid writes at start (FORMATS.md 4, kind 4), every event, and
+	 * a refusal summary after the forged one (it ends a group). */
+	assert_int_equal(dm.dm_size, 1 + len + 1 + dm.dm_refusal_leaves);
 	assert_true(dm.dm_refusal_leaves >= 1);
 	check_all(fx, art, &dm);
 

@@ -245,7 +245,7 @@ test_memory_killed_then_lmdb(void **state)
 	log_line(text, "the windows were kept in memory by a saksid that did not stop "
 	         "cleanly");
 	assert_non_null(strstr(log_line(text, "rules: switching to LMDB mode:"),
-	                       "2 events evaluated again from entry 0 up to 2 (after the last "
+	                       "2 events evaluated again from entry 1 up to 3 (after the last "
 	                       "snapshot), 1 alerts found again in the log, in "));
 	/* The start in LMDB mode itself has no tail to log. */
 	assert_null(strstr(text, "rules: 0 events evaluated again"));
@@ -327,9 +327,10 @@ test_tail_mismatch_refused(void **state)
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	text = log_from(off, &off);
-	/* Leaves: bookings 0 and 1, the alert, booking 3. Without two_bookings the first
-	 * alert raised again is three_niks' at 3, where the log holds two_bookings' first. */
-	log_line(text, "entry 3 raised an alert the log does not hold");
+	/* Leaves: the keyring entry 0, bookings 1 and 2, the alert, booking 4. Without
+	 * two_bookings the first alert raised again is three_niks' at 4, where the log holds
+	 * two_bookings' first. */
+	log_line(text, "entry 4 raised an alert the log does not hold");
 	log_line(text, "start it once with the rules file that ran then, and stop it with "
 	         "SIGTERM");
 	log_line(text, "the rule state cannot be attached");
@@ -378,7 +379,7 @@ test_tail_missing_refused(void **state)
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	text = log_from(off, NULL);
-	log_line(text, "(from 0 up to 2, 2 events) found 0 of the log's alerts again, not up "
+	log_line(text, "(from 1 up to 3, 2 events) found 0 of the log's alerts again, not up "
 	         "to its last, alert 1");
 	log_line(text, "start it once with the rules file that ran then");
 	assert_null(strstr(text, "serving"));

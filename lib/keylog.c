@@ -1,0 +1,421 @@
+/*
+ * keylog.c: the keyring ledger entry (FORMATS.md 4, kind 4): canonical JSON, strict
+ * parse, differences. Must never accept a second spelling of a keyring, nor crash or
+ * abort on hostile bytes: an entry in the ledger is checked by people who trust nothing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "keylog.h"
+
+static void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const saksi_keyring_entry *x = *(const saksi_keyring_entry *const *)a;
+	const saksi_keyring_entry *y = *(const saksi_keyring_entry *const *)b;
+
+	return memcmp(x->ke_pub.pk_id, y->ke_pub.pk_id, SAKSI_KEYID_LEN);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A role's patterns, sorted, each once: their order and repeats mean nothing. */
+static json_t *
+canon_patterns(json_t *arr)
+{
+	const char **v;
+	json_t *out;
+	size_t n = json_array_size(arr), i;
+
+	if ((out = json_array()) == NULL)
+		return NULL;
+	if (n == 0)
+		return out;
+	if ((v = calloc(n, sizeof(*v))) == NULL) {
+		json_decref(out);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++) {
+		if (v[i] == NULL || (i > 0 && strcmp(v[i], v[i - 1]) == 0))
+			continue;
+		if (json_array_append_new(out, json_string(v[i])) != 0) {
+			json_decref(out);
+			out = NULL;
+			break;
+		}
+	}
+	free(v);
+	return out;
+}
+
+static json_t *
+canon_key(const saksi_keyring_entry *ke)
+{
+	char hex[2 * SAKSI_KEYID_LEN + 1], b64[SAKSI_PUBKEY_B64_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), ke->ke_pub.pk_id, SAKSI_KEYID_LEN);
+	if (saksi_pubkey_encode(&ke->ke_pub, b64, sizeof(b64)) != SAKSI_OK)
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "branch", ke->ke_branch,
+	    "key_id", hex, "name", ke->ke_name, "public_key", b64, "role", ke->ke_role,
+	    "revoked_ms", ke->ke_revoked_ms < 0 ? json_null() :
+	    json_integer((json_int_t)ke->ke_revoked_ms));
+}
+
+/* The canonical object of a keyring that saksi_keyring_parse accepted as kr. */
+static json_t *
+canon_object(const saksi_keyring *kr, json_t *src)
+{
+	const saksi_keyring_entry **ents = NULL;
+	json_t *obj = NULL, *roles, *keys, *v;
+	const char *name;
+	size_t n = saksi_keyring_count(kr), i;
+
+	if ((obj = json_object()) == NULL || (roles = json_object()) == NULL ||
+	    json_object_set_new(obj, "roles", roles) != 0 || (keys = json_array()) == NULL ||
+	    json_object_set_new(obj, "keys", keys) != 0 ||
+	    json_object_set_new(obj, "saksi_keyring", json_integer(1)) != 0)
+		goto fail;
+	json_object_foreach(json_object_get(src, "roles"), name, v) {
+		json_t *p = canon_patterns(v);
+		if (p == NULL || json_object_set_new(roles, name, p) != 0)
+			goto fail;
+	}
+	if (n > 0 && (ents = calloc(n, sizeof(*ents))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		ents[i] = saksi_keyring_at(kr, i);
+	if (n > 0)
+		qsort(ents, n, sizeof(*ents), cmp_entry);
+	for (i = 0; i < n; i++) {
+		json_t *k = canon_key(ents[i]);
+		if (k == NULL || json_array_append_new(keys, k) != 0)
+			goto fail;
+	}
+	free(ents);
+	return obj;
+fail:
+	free(ents);
+	json_decref(obj);
+	return NULL;
+}
+
+saksi_err
+saksi_keylog_canon(const char *json, size_t len, char **out, size_t *outlen, char *errbuf,
+                   size_t errlen)
+{
+	saksi_keyring *kr = NULL;
+	json_t *src, *obj;
+	char *s;
+	saksi_err e;
+
+	if (out == NULL || outlen == NULL || (json == NULL && len > 0))
+		return SAKSI_ERR_INVAL;
+	*out = NULL;
+	*outlen = 0;
+	if ((e = saksi_keyring_parse(json, len, &kr, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	/* The keyring parsed, so this does: only the roles' patterns are read from it. */
+	src = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	obj = src != NULL ? canon_object(kr, src) : NULL;
+	json_decref(src);
+	saksi_keyring_free(kr);
+	if (obj == NULL)
+		return SAKSI_ERR_NOMEM;
+	s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
+	if (s == NULL)
+		return SAKSI_ERR_NOMEM;
+	*out = s;
+	*outlen = strlen(s);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_keylog_encode(const char *json, size_t len, uint8_t **body, size_t *bodylen,
+                    char *errbuf, size_t errlen)
+{
+	char *c;
+	size_t clen;
+	saksi_err e;
+
+	if (body == NULL || bodylen == NULL)
+		return SAKSI_ERR_INVAL;
+	*body = NULL;
+	*bodylen = 0;
+	if ((e = saksi_keylog_canon(json, len, &c, &clen, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	if (1 + clen > SAKSI_KEYLOG_MAX) {
+		seterr(errbuf, errlen, "the keyring's canonical form is %zu bytes, over the %d a "
+		    "ledger entry holds", clen, SAKSI_KEYLOG_MAX - 1);
+		free(c);
+		return SAKSI_ERR_TOO_LARGE;
+	}
+	if ((*body = malloc(1 + clen)) == NULL) {
+		free(c);
+		return SAKSI_ERR_NOMEM;
+	}
+	(*body)[0] = SAKSI_KEYLOG_VERSION;
+	memcpy(*body + 1, c, clen);
+	*bodylen = 1 + clen;
+	free(c);
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_keylog_parse(const uint8_t *body, size_t len, saksi_keyring **kr, char *errbuf,
+                   size_t errlen)
+{
+	char *c = NULL;
+	size_t clen;
+	saksi_err e;
+
+	if (kr != NULL)
+		*kr = NULL;
+	if (body == NULL && len > 0)
+		return SAKSI_ERR_INVAL;
+	if (len > SAKSI_KEYLOG_MAX) {
+		seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
+		    SAKSI_KEYLOG_MAX);
+		return SAKSI_ERR_TOO_LARGE;
+	}
+	if (len < 1) {
+		seterr(errbuf, errlen, "empty");
+		return SAKSI_ERR_FORMAT;
+	}
+	if (body[0] != SAKSI_KEYLOG_VERSION) {
+		seterr(errbuf, errlen, "unknown version %u", body[0]);
+		return SAKSI_ERR_VERSION;
+	}
+	e = saksi_keylog_canon((const char *)body + 1, len - 1, &c, &clen, errbuf, errlen);
+	if (e == SAKSI_ERR_NOMEM)
+		return e;
+	if (e != SAKSI_OK) {
+		/* A keyring of another version is still a malformed entry of this one. */
+		return SAKSI_ERR_FORMAT;
+	}
+	if (clen != len - 1 || memcmp(c, body + 1, clen) != 0) {
+		free(c);
+		seterr(errbuf, errlen, "the keyring is not in its canonical form");
+		return SAKSI_ERR_FORMAT;
+	}
+	free(c);
+	if (kr != NULL)
+		return saksi_keyring_parse((const char *)body + 1, len - 1, kr, errbuf, errlen);
+	return SAKSI_OK;
+}
+
+/* Appends one line to out; counts it whether or not it fits. */
+static void
+addline(char *out, size_t outlen, size_t *used, int *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	size_t l;
+
+	(*n)++;
+	if (out == NULL || outlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	l = strlen(line);
+	if (*used + l + 2 > outlen) {
+		if (*used + 4 <= outlen && (*used < 3 || strcmp(out + *used - 3, "...") != 0)) {
+			memcpy(out + *used, "...", 4);
+			*used += 3;
+		}
+		return;
+	}
+	memcpy(out + *used, line, l);
+	out[*used + l] = '\n';
+	out[*used + l + 1] = '\0';
+	*used += l + 1;
+}
+
+static const char *
+sget(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s != NULL ? s : "?";
+}
+
+static void
+revoked_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v))
+		snprintf(buf, len, "revoked at %lld", (long long)json_integer_value(v));
+	else
+		snprintf(buf, len, "not revoked");
+}
+
+static json_t *
+find_key(json_t *keys, const char *id)
+{
+	json_t *k;
+	size_t i;
+
+	json_array_foreach(keys, i, k)
+		if (strcmp(sget(k, "key_id"), id) == 0)
+			return k;
+	return NULL;
+}
+
+static void
+diff_keys(json_t *ka, json_t *kb, char *out, size_t outlen, size_t *used, int *n)
+{
+	static const char *const fields[] = { "name", "public_key", "role", "branch" };
+	json_t *a, *b;
+	size_t i, f;
+
+	json_array_foreach(ka, i, a) {
+		const char *id = sget(a, "key_id");
+		char ra[64], rb[64];
+
+		if ((b = find_key(kb, id)) == NULL) {
+			addline(out, outlen, used, n, "key %s (%s, role %s, branch %s): removed", id,
+			    sget(a, "name"), sget(a, "role"), sget(a, "branch"));
+			continue;
+		}
+		for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+			if (strcmp(sget(a, fields[f]), sget(b, fields[f])) != 0)
+				addline(out, outlen, used, n, "key %s (%s): %s %s -> %s", id,
+				    sget(a, "name"), fields[f], sget(a, fields[f]),
+				    sget(b, fields[f]));
+		if (!json_equal(json_object_get(a, "revoked_ms"), json_object_get(b, "revoked_ms"))) {
+			revoked_text(json_object_get(a, "revoked_ms"), ra, sizeof(ra));
+			revoked_text(json_object_get(b, "revoked_ms"), rb, sizeof(rb));
+			addline(out, outlen, used, n, "key %s (%s): %s -> %s%s", id, sget(a, "name"),
+			    ra, rb, json_is_null(json_object_get(b, "revoked_ms")) ?
+			    " (revocation removed)" : "");
+		}
+	}
+	json_array_foreach(kb, i, b)
+		if (find_key(ka, sget(b, "key_id")) == NULL)
+			addline(out, outlen, used, n, "key %s (%s, role %s, branch %s): added",
+			    sget(b, "key_id"), sget(b, "name"), sget(b, "role"), sget(b, "branch"));
+}
+
+static void
+diff_roles(json_t *ra, json_t *rb, char *out, size_t outlen, size_t *used, int *n)
+{
+	const char *name;
+	json_t *v, *w;
+
+	json_object_foreach(ra, name, v) {
+		if ((w = json_object_get(rb, name)) == NULL) {
+			addline(out, outlen, used, n, "role %s: removed", name);
+		} else if (!json_equal(v, w)) {
+			char *sv = json_dumps(v, JSON_COMPACT), *sw = json_dumps(w, JSON_COMPACT);
+			addline(out, outlen, used, n, "role %s: patterns %.200s -> %.200s", name,
+			    sv != NULL ? sv : "?", sw != NULL ? sw : "?");
+			free(sv);
+			free(sw);
+		}
+	}
+	json_object_foreach(rb, name, w)
+		if (json_object_get(ra, name) == NULL) {
+			char *sw = json_dumps(w, JSON_COMPACT);
+			addline(out, outlen, used, n, "role %s: added, patterns %.200s", name,
+			    sw != NULL ? sw : "?");
+			free(sw);
+		}
+}
+
+int
+saksi_keylog_diff(const char *a, size_t alen, const char *b, size_t blen, char *out,
+                  size_t outlen)
+{
+	json_t *ja, *jb;
+	size_t used = 0;
+	int n = 0;
+
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	if (a == NULL || b == NULL)
+		return -1;
+	ja = json_loadb(a, alen, JSON_REJECT_DUPLICATES, NULL);
+	jb = json_loadb(b, blen, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(ja) || !json_is_object(jb) ||
+	    !json_is_array(json_object_get(ja, "keys")) ||
+	    !json_is_array(json_object_get(jb, "keys")) ||
+	    !json_is_object(json_object_get(ja, "roles")) ||
+	    !json_is_object(json_object_get(jb, "roles"))) {
+		json_decref(ja);
+		json_decref(jb);
+		return -1;
+	}
+	diff_keys(json_object_get(ja, "keys"), json_object_get(jb, "keys"), out, outlen, &used,
+	    &n);
+	diff_roles(json_object_get(ja, "roles"), json_object_get(jb, "roles"), out, outlen,
+	    &used, &n);
+	json_decref(ja);
+	json_decref(jb);
+	return n;
+}
+
+saksi_err
+saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body, size_t *bodylen,
+                  char *errbuf, size_t errlen)
+{
+	FILE *f;
+	char *buf;
+	size_t len = 0, r;
+	saksi_err e;
+
+	if (path == NULL || kr == NULL || body == NULL || bodylen == NULL)
+		return SAKSI_ERR_INVAL;
+	*kr = NULL;
+	*body = NULL;
+	*bodylen = 0;
+	if ((f = fopen(path, "rbe")) == NULL) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
+	}
+	if ((buf = malloc(SAKSI_KEYLOG_FILE_MAX + 1)) == NULL) {
+		fclose(f);
+		return SAKSI_ERR_NOMEM;
+	}
+	while (len <= SAKSI_KEYLOG_FILE_MAX &&
+	    (r = fread(buf + len, 1, SAKSI_KEYLOG_FILE_MAX + 1 - len, f)) > 0)
+		len += r;
+	if (ferror(f)) {
+		seterr(errbuf, errlen, "%s: read error", path);
+		e = SAKSI_ERR_IO;
+	} else if (len > SAKSI_KEYLOG_FILE_MAX) {
+		seterr(errbuf, errlen, "%s: over %u bytes", path, SAKSI_KEYLOG_FILE_MAX);
+		e = SAKSI_ERR_TOO_LARGE;
+	} else if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
+	    (e = saksi_keylog_encode(buf, len, body, bodylen, errbuf, errlen)) != SAKSI_OK) {
+		saksi_keyring_free(*kr);
+		*kr = NULL;
+	}
+	fclose(f);
+	free(buf);
+	return e;
+}
