@@ -132,16 +132,18 @@ log_tail(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm, sa
 	            "SIGTERM, which writes a snapshot; then change the rules", cf->cf_rules);
 }
 
-/* Parses the rules file; *r in memory mode when events > 0. */
+/* Parses the rules file; *r in memory mode when events > 0. The bytes parsed in *text
+ * (the caller frees them): what status says of the file is about these. */
 static int
 parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint64_t ms,
-            saksi_rules **r)
+            saksi_rules **r, char **text, size_t *len)
 {
 	char err[512];
 	saksi_err e;
 
 	err[0] = '\0';
-	e = saksi_rules_load(cf->cf_rules, cf->cf_schemas_dir, r, err, sizeof(err));
+	e = saksi_rules_load_text(cf->cf_rules, cf->cf_schemas_dir, r, text, len, err,
+	    sizeof(err));
 	if (e != SAKSI_OK) {
 		saksid_logf(lg, LOG_ERR, "rules %s", err[0] != '\0' ? err : saksi_strerror(e));
 		return e == SAKSI_ERR_NOMEM || e == SAKSI_ERR_IO ? EXIT_SYSTEM : EXIT_CONFIG;
@@ -150,6 +152,8 @@ parse_rules(const saksid_log *lg, const saksid_config *cf, uint64_t events, uint
 	if (events > 0 && saksi_rules_memory(*r, events, ms) != SAKSI_OK) {
 		saksi_rules_free(*r);
 		*r = NULL;
+		free(*text);
+		*text = NULL;
 		return EXIT_SYSTEM;
 	}
 	return 0;
@@ -187,12 +191,15 @@ attach_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm
 
 static int
 load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
-           saksi_ledger *ledger)
+           saksi_ledger *ledger, char **text, size_t *len)
 {
 	saksi_rules *r = NULL;
 	uint64_t from = 0, to = 0;
 	saksi_err e;
 	int rc;
+
+	*text = NULL;
+	*len = 0;
 
 	if (cf->cf_rules_snapshot_events == 0 && ledger != NULL) {
 		if ((e = saksid_rules_pending_tail(ledger, &from, &to)) != SAKSI_OK) {
@@ -206,15 +213,23 @@ load_rules(const saksid_log *lg, const saksid_config *cf, saksid_committer *cm,
 			            "are evaluated again in memory before rules_snapshot_events = 0 "
 			            "keeps them in the ledger", (unsigned long long)from,
 			            (unsigned long long)to);
-			if ((rc = parse_rules(lg, cf, SWITCH_SNAPSHOT_EVENTS, 0, &r)) != 0 ||
-			    (rc = attach_rules(lg, cf, cm, r, "switching to LMDB mode: ", 1)) != 0)
+			rc = parse_rules(lg, cf, SWITCH_SNAPSHOT_EVENTS, 0, &r, text, len);
+			if (rc == 0)
+				rc = attach_rules(lg, cf, cm, r, "switching to LMDB mode: ", 1);
+			free(*text);
+			*text = NULL;
+			if (rc != 0)
 				return rc;
 		}
 	}
 	if ((rc = parse_rules(lg, cf, cf->cf_rules_snapshot_events, cf->cf_rules_snapshot_ms,
-	                      &r)) != 0)
+	                      &r, text, len)) != 0)
 		return rc;
-	return attach_rules(lg, cf, cm, r, "", ledger != NULL);
+	if ((rc = attach_rules(lg, cf, cm, r, "", ledger != NULL)) != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
 }
 
 /* Gives dir (+ name) to the drop account, if any; logs why it cannot. */
@@ -378,29 +393,18 @@ wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Reads path (at most SAKSI_RULES_FILE_MAX bytes) into *out; 0 or -1. */
+/* Sums up the rules file's bytes as parsed (text, len bytes, NUL-terminated; consumed:
+ * freed here) into *out; 0 or -1. */
 static int
-rules_summarise(const char *path, struct rules_sum *out)
+rules_summarise(char *text, size_t len, struct rules_sum *out)
 {
 	crypto_hash_sha256_state hs;
 	struct rule_sum *cur = NULL;
-	char *text, *line, *next;
-	ssize_t got;
-	size_t len = 0;
-	int fd;
+	char *line, *next;
 
 	memset(out, 0, sizeof(*out));
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (text == NULL)
 		return -1;
-	if ((text = malloc(SAKSI_RULES_FILE_MAX + 1)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while (len < SAKSI_RULES_FILE_MAX &&
-	    (got = read(fd, text + len, SAKSI_RULES_FILE_MAX - len)) > 0)
-		len += (size_t)got;
-	close(fd);
-	text[len] = '\0';
 	crypto_hash_sha256((uint8_t *)out->file_h, (const uint8_t *)text, len);
 	for (line = text; line < text + len; line = next) {
 		char *p;
@@ -540,6 +544,8 @@ main(int argc, char **argv)
 	saksid_server_opts so;
 	saksid_server_stats st;
 	struct rules_sum rsum = { .r = NULL };
+	char *rtext = NULL;          /* the rules file as last parsed, until summarised */
+	size_t rlen = 0;
 	saksid_sandbox sb;
 	int ipc_dir[SAKSID_LISTEN_MAX + 1];
 	const char *ipc_base[SAKSID_LISTEN_MAX + 1];
@@ -833,10 +839,11 @@ main(int argc, char **argv)
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
-	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm, ledger)) != 0)
+	if (cf.cf_rules != NULL && (rc = load_rules(&lg, &cf, cm, ledger, &rtext, &rlen)) != 0)
 		goto out;
 	if (cf.cf_rules != NULL) {
-		(void)rules_summarise(cf.cf_rules, &rsum);
+		(void)rules_summarise(rtext, rlen, &rsum);
+		rtext = NULL;
 		rsum.loaded_ms = wall_ms();
 		rules_publish(&lg, cf.cf_rules, cm, &rsum);
 	}
@@ -986,10 +993,11 @@ main(int argc, char **argv)
 			continue;
 		}
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
-		    load_rules(&lg, &cf, cm, NULL) == 0) {
+		    load_rules(&lg, &cf, cm, NULL, &rtext, &rlen) == 0) {
 			struct rules_sum now;
 
-			(void)rules_summarise(cf.cf_rules, &now);
+			(void)rules_summarise(rtext, rlen, &now);
+			rtext = NULL;
 			log_rules_diff(&lg, cf.cf_rules, &rsum, &now);
 			free(rsum.r);
 			rsum = now;

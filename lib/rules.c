@@ -1614,6 +1614,13 @@ saksi_err
 saksi_rules_load(const char *path, const char *schema_dir, saksi_rules **out, char *errbuf,
                  size_t errlen)
 {
+	return saksi_rules_load_text(path, schema_dir, out, NULL, NULL, errbuf, errlen);
+}
+
+saksi_err
+saksi_rules_load_text(const char *path, const char *schema_dir, saksi_rules **out,
+                      char **textp, size_t *lenp, char *errbuf, size_t errlen)
+{
 	struct stat sb;
 	char *text;
 	ssize_t got;
@@ -1623,9 +1630,13 @@ saksi_rules_load(const char *path, const char *schema_dir, saksi_rules **out, ch
 
 	if (out != NULL)
 		*out = NULL;
+	if (textp != NULL)
+		*textp = NULL;
+	if (lenp != NULL)
+		*lenp = 0;
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	if (path == NULL || out == NULL)
+	if (path == NULL || out == NULL || (textp == NULL) != (lenp == NULL))
 		return SAKSI_ERR_INVAL;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errbuf != NULL)
@@ -1671,6 +1682,12 @@ saksi_rules_load(const char *path, const char *schema_dir, saksi_rules **out, ch
 		return SAKSI_ERR_IO;
 	}
 	e = saksi_rules_parse(text, len, path, schema_dir, out, errbuf, errlen);
+	if (e == SAKSI_OK && textp != NULL) {
+		text[len] = '\0';
+		*textp = text;
+		*lenp = len;
+		return e;
+	}
 	free(text);
 	return e;
 }

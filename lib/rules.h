@@ -133,6 +133,11 @@ saksi_err saksi_rules_parse(const char *text, size_t len, const char *name,
  * SAKSI_ERR_NOT_FOUND, SAKSI_ERR_IO besides saksi_rules_parse's codes. */
 saksi_err saksi_rules_load(const char *path, const char *schema_dir, saksi_rules **out,
                            char *errbuf, size_t errlen);
+/* saksi_rules_load that also hands back the bytes it parsed (*text, NUL-terminated,
+ * *len bytes; the caller frees it), so that what is said about the file (its hash, say)
+ * is about the rules in force, not about a later read. On error *text is NULL. */
+saksi_err saksi_rules_load_text(const char *path, const char *schema_dir, saksi_rules **out,
+                                char **text, size_t *len, char *errbuf, size_t errlen);
 void saksi_rules_free(saksi_rules *r);
 
 /* Rules in file order. */

@@ -401,6 +401,40 @@ test_default_rules_load(void **state)
 	assert_int_equal(saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
 	    NULL, &r, err, sizeof(err)), SAKSI_OK);
 	saksi_rules_free(r);
+	/* With the bytes parsed handed back (saksid hashes those for its status). */
+	{
+		char *text = (char *)1, *file;
+		size_t len = 1, flen;
+
+		assert_int_equal(saksi_rules_load_text(SAKSI_SOURCE_DIR
+		    "/schemas/rules/default.rules", NULL, &r, &text, &len, err, sizeof(err)),
+		    SAKSI_OK);
+		{
+			FILE *f = fopen(SAKSI_SOURCE_DIR "/schemas/rules/default.rules", "rb");
+
+			assert_non_null(f);
+			assert_non_null(file = malloc(SAKSI_RULES_FILE_MAX + 1));
+			flen = fread(file, 1, SAKSI_RULES_FILE_MAX + 1, f);
+			fclose(f);
+		}
+		assert_int_equal(len, flen);
+		assert_memory_equal(text, file, len);
+		assert_int_equal(text[len], '\0');
+		free(file);
+		free(text);
+		saksi_rules_free(r);
+		/* Errors hand back no text; text and len come together or not at all. */
+		text = (char *)1;
+		assert_int_equal(saksi_rules_load_text("/nonexistent/x.rules", NULL, &r, &text,
+		    &len, err, sizeof(err)), SAKSI_ERR_NOT_FOUND);
+		assert_null(text);
+		assert_int_equal(len, 0);
+		assert_null(r);
+		assert_int_equal(saksi_rules_load_text(SAKSI_SOURCE_DIR
+		    "/schemas/rules/default.rules", NULL, &r, &text, NULL, err, sizeof(err)),
+		    SAKSI_ERR_INVAL);
+		assert_null(r);
+	}
 }
 
 #define SEL_BOOK "select book\n  match queue.booking.created\n"
