@@ -502,6 +502,33 @@ dr_saksi(int background, const char *out, const char *err, const char *const *ar
 	return WEXITSTATUS(st);
 }
 
+/* Every alert entry of d's ledger once, numbered 1..n without a gap, at least min and at
+ * most max of them, and `saksi replay --check` reproduces them byte for byte (an alert
+ * lost or raised twice after a crash would differ). */
+DR_UNUSED static void
+dr_check_alerts(const struct dr *d, size_t min, size_t max)
+{
+	const char *args[] = { "replay", "--config", d->conf, "--check", "--quiet", NULL };
+	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16], *text;
+	saksi_alert *al;
+	size_t n;
+
+	assert_non_null(al = calloc(max, sizeof(*al)));
+	n = dr_ledger_alerts(d->ledger_dir, al, NULL, max);
+	printf("# %zu alert entries\n", n);
+	assert_true(n >= min);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(al[i].al_id, i + 1);
+	free(al);
+	snprintf(out, sizeof(out), "%s/replay.out", d->fx.dir);
+	snprintf(err, sizeof(err), "%s/replay.err", d->fx.dir);
+	assert_int_equal(dr_saksi(0, out, err, args), 0);
+	text = fx_read(out, NULL);
+	printf("# %s", text);
+	assert_non_null(strstr(text, ", 0 difference(s): the replay reproduces"));
+	free(text);
+}
+
 
 #define DR_READY_POLLS 600  /* x 100 ms: a daemon not up by then has hung */
 

@@ -233,12 +233,7 @@ static void
 test_kill_points(void **state)
 {
 	struct fx_item mid[NREQ * PER_REQ];
-	saksi_alert *al;
 	uint64_t from, to, before;
-	size_t n;
-	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16];
-	const char *args[] = { "replay", "--config", sd.conf, "--check", "--quiet", NULL };
-	char *text;
 
 	(void)state;
 	dr_start(&sd);
@@ -316,20 +311,7 @@ test_kill_points(void **state)
 	assert_true(to > before);
 
 	/* Every alert once, numbered without a gap, and the same as a replay's. */
-	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
-	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, ALERTS_MAX);
-	printf("# %zu alert entries\n", n);
-	assert_true(n > 20);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(al[i].al_id, i + 1);
-	free(al);
-	snprintf(out, sizeof(out), "%s/replay.out", sd.fx.dir);
-	snprintf(err, sizeof(err), "%s/replay.err", sd.fx.dir);
-	assert_int_equal(dr_saksi(0, out, err, args), 0);
-	text = fx_read(out, NULL);
-	printf("# %s", text);
-	assert_non_null(strstr(text, ", 0 difference(s): the replay reproduces"));
-	free(text);
+	dr_check_alerts(&sd, 21, ALERTS_MAX);
 }
 
 /* A fresh appliance started and stopped before any event, twice, then fed: every start

@@ -195,32 +195,6 @@ log_line(const char *text, const char *what)
 	return p;
 }
 
-/* Every alert once, numbered 1..n, at least min of them, and a replay reproduces them
- * byte for byte (a lost or doubled alert would differ). */
-static void
-check_alerts(size_t min)
-{
-	const char *args[] = { "replay", "--config", sd.conf, "--check", "--quiet", NULL };
-	char out[DR_NAME_LEN + 16], err[DR_NAME_LEN + 16], *text;
-	saksi_alert *al;
-	size_t n;
-
-	assert_non_null(al = calloc(ALERTS_MAX, sizeof(*al)));
-	n = dr_ledger_alerts(sd.ledger_dir, al, NULL, ALERTS_MAX);
-	printf("# %zu alert entries\n", n);
-	assert_true(n >= min);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(al[i].al_id, i + 1);
-	free(al);
-	snprintf(out, sizeof(out), "%s/replay.out", sd.fx.dir);
-	snprintf(err, sizeof(err), "%s/replay.err", sd.fx.dir);
-	assert_int_equal(dr_saksi(0, out, err, args), 0);
-	text = fx_read(out, NULL);
-	printf("# %s", text);
-	assert_non_null(strstr(text, ", 0 difference(s): the replay reproduces"));
-	free(text);
-}
-
 /* Memory mode killed with a tail, then a start in LMDB mode: the tail is evaluated
  * again first, and the LMDB state holds it. */
 static void
@@ -258,7 +232,7 @@ test_memory_killed_then_lmdb(void **state)
 	dr_start(&sd);
 	bookings(1);
 	dr_stop(&sd, SIGTERM);
-	check_alerts(5);
+	dr_check_alerts(&sd, 5, ALERTS_MAX);
 }
 
 /* LMDB mode killed, then memory mode (its state is current: no tail); then memory mode
@@ -298,7 +272,7 @@ test_lmdb_killed_then_memory(void **state)
 	dr_stop(&sd, SIGTERM);
 	assert_int_equal(state_tail(&ev), 1);
 	assert_int_equal(ev, 0);                /* a clean stop: no tail */
-	check_alerts(5);
+	dr_check_alerts(&sd, 5, ALERTS_MAX);
 }
 
 /* A tail that does not raise the log's alerts (the rules changed between a kill and
@@ -388,7 +362,7 @@ test_tail_missing_refused(void **state)
 	dr_start(&sd);
 	bookings(1);
 	dr_stop(&sd, SIGTERM);
-	check_alerts(3);
+	dr_check_alerts(&sd, 3, ALERTS_MAX);
 }
 
 static int
