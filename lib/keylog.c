@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "bytes.h"
 #include "keylog.h"
 
 static void
@@ -417,5 +418,359 @@ saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body, size_t *
 	}
 	fclose(f);
 	free(buf);
+	return e;
+}
+
+void
+saksi_keylog_parts_free(saksi_keylog_parts *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->kp_n; i++)
+		free(p->kp_body[i]);
+	free(p->kp_body);
+	free(p->kp_len);
+	memset(p, 0, sizeof(*p));
+}
+
+static saksi_err
+parts_add(saksi_keylog_parts *p, uint8_t *body, size_t len)
+{
+	uint8_t **nb;
+	size_t *nl;
+
+	if ((nb = realloc(p->kp_body, (p->kp_n + 1) * sizeof(*nb))) == NULL)
+		goto nomem;
+	p->kp_body = nb;
+	if ((nl = realloc(p->kp_len, (p->kp_n + 1) * sizeof(*nl))) == NULL)
+		goto nomem;
+	p->kp_len = nl;
+	p->kp_body[p->kp_n] = body;
+	p->kp_len[p->kp_n] = len;
+	p->kp_n++;
+	return SAKSI_OK;
+nomem:
+	free(body);
+	return SAKSI_ERR_NOMEM;
+}
+
+/* Dumped length of v, compact and sorted as the canonical form writes it. */
+static size_t
+dump_len(json_t *v)
+{
+	return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* One version 2 body: header || {"keys":[keys from..to),"roles":roles,...}. */
+static saksi_err
+part_body(json_t *roles, json_t *keys, size_t from, size_t to, uint8_t **body,
+          size_t *bodylen)
+{
+	json_t *obj, *sub;
+	char *s;
+	size_t i, l;
+
+	*body = NULL;
+	if ((obj = json_object()) == NULL || (sub = json_array()) == NULL ||
+	    json_object_set_new(obj, "keys", sub) != 0 ||
+	    json_object_set(obj, "roles", roles) != 0 ||
+	    json_object_set_new(obj, "saksi_keyring", json_integer(1)) != 0) {
+		json_decref(obj);
+		return SAKSI_ERR_NOMEM;
+	}
+	for (i = from; i < to; i++)
+		if (json_array_append(sub, json_array_get(keys, i)) != 0) {
+			json_decref(obj);
+			return SAKSI_ERR_NOMEM;
+		}
+	s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
+	if (s == NULL)
+		return SAKSI_ERR_NOMEM;
+	l = strlen(s);
+	if ((*body = malloc(SAKSI_KEYLOG_PART_HDR + l)) == NULL) {
+		free(s);
+		return SAKSI_ERR_NOMEM;
+	}
+	(*body)[0] = SAKSI_KEYLOG_VERSION_PART;
+	memcpy(*body + SAKSI_KEYLOG_PART_HDR, s, l);
+	free(s);
+	*bodylen = SAKSI_KEYLOG_PART_HDR + l;
+	return SAKSI_OK;
+}
+
+/* The canonical split of a canonical JSON c (already checked to load). */
+static saksi_err
+split_canon(const char *c, size_t clen, saksi_keylog_parts *p, char *errbuf, size_t errlen)
+{
+	json_t *obj, *roles, *keys, *empty;
+	size_t room = SAKSI_KEYLOG_MAX - SAKSI_KEYLOG_PART_HDR, base, n, i, from, used, kl;
+	uint8_t *b;
+	size_t bl;
+	saksi_err e = SAKSI_OK;
+
+	memset(p, 0, sizeof(*p));
+	if (1 + clen <= SAKSI_KEYLOG_MAX) {
+		if ((b = malloc(1 + clen)) == NULL)
+			return SAKSI_ERR_NOMEM;
+		b[0] = SAKSI_KEYLOG_VERSION;
+		memcpy(b + 1, c, clen);
+		return parts_add(p, b, 1 + clen);
+	}
+	if ((obj = json_loadb(c, clen, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	roles = json_object_get(obj, "roles");
+	keys = json_object_get(obj, "keys");
+	n = json_array_size(keys);
+	/* The part with no key: every part is that plus its keys and their commas. */
+	if ((empty = json_object()) == NULL ||
+	    json_object_set_new(empty, "keys", json_array()) != 0 ||
+	    json_object_set(empty, "roles", roles) != 0 ||
+	    json_object_set_new(empty, "saksi_keyring", json_integer(1)) != 0) {
+		json_decref(empty);
+		json_decref(obj);
+		return SAKSI_ERR_NOMEM;
+	}
+	base = dump_len(empty);
+	json_decref(empty);
+	for (from = 0; from < n && e == SAKSI_OK; from = i) {
+		used = base;
+		for (i = from; i < n; i++) {
+			kl = dump_len(json_array_get(keys, i)) + (i > from ? 1 : 0);
+			if (used + kl > room)
+				break;
+			used += kl;
+		}
+		if (i == from) {
+			seterr(errbuf, errlen, "key %zu of the keyring does not fit in a ledger "
+			    "entry with the roles", from + 1);
+			e = SAKSI_ERR_TOO_LARGE;
+			break;
+		}
+		if ((e = part_body(roles, keys, from, i, &b, &bl)) == SAKSI_OK)
+			e = parts_add(p, b, bl);
+	}
+	json_decref(obj);
+	if (e == SAKSI_OK && p->kp_n > SAKSI_KEYLOG_PARTS_MAX) {
+		seterr(errbuf, errlen, "the keyring needs %zu ledger entries, over %d", p->kp_n,
+		    SAKSI_KEYLOG_PARTS_MAX);
+		e = SAKSI_ERR_TOO_LARGE;
+	}
+	if (e != SAKSI_OK) {
+		saksi_keylog_parts_free(p);
+		return e;
+	}
+	for (i = 0; i < p->kp_n; i++) {
+		saksi_put_u16(p->kp_body[i] + 1, (uint16_t)(i + 1));
+		saksi_put_u16(p->kp_body[i] + 3, (uint16_t)p->kp_n);
+	}
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_keylog_split(const char *json, size_t len, saksi_keylog_parts *p, char *errbuf,
+                   size_t errlen)
+{
+	char *c;
+	size_t clen;
+	saksi_err e;
+
+	if (p == NULL)
+		return SAKSI_ERR_INVAL;
+	memset(p, 0, sizeof(*p));
+	if ((e = saksi_keylog_canon(json, len, &c, &clen, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	e = split_canon(c, clen, p, errbuf, errlen);
+	free(c);
+	return e;
+}
+
+saksi_err
+saksi_keylog_part_hdr(const uint8_t *body, size_t len, unsigned *index, unsigned *count,
+                      char *errbuf, size_t errlen)
+{
+	unsigned ix, n;
+
+	if (body == NULL && len > 0)
+		return SAKSI_ERR_INVAL;
+	if (len < 1) {
+		seterr(errbuf, errlen, "empty");
+		return SAKSI_ERR_FORMAT;
+	}
+	if (body[0] == SAKSI_KEYLOG_VERSION) {
+		ix = n = 1;
+	} else if (body[0] == SAKSI_KEYLOG_VERSION_PART) {
+		if (len < SAKSI_KEYLOG_PART_HDR + 1) {
+			seterr(errbuf, errlen, "a keyring part of %zu bytes", len);
+			return SAKSI_ERR_FORMAT;
+		}
+		ix = saksi_get_u16(body + 1);
+		n = saksi_get_u16(body + 3);
+		if (n < 2 || ix < 1 || ix > n) {
+			seterr(errbuf, errlen, "keyring part %u of %u", ix, n);
+			return SAKSI_ERR_FORMAT;
+		}
+	} else {
+		seterr(errbuf, errlen, "unknown version %u", body[0]);
+		return SAKSI_ERR_VERSION;
+	}
+	if (index != NULL)
+		*index = ix;
+	if (count != NULL)
+		*count = n;
+	return SAKSI_OK;
+}
+
+/* Joins the parts' keys under part 1's roles; *bad set on a part at fault. */
+static saksi_err
+join_parts(const uint8_t *const *bodies, const size_t *lens, size_t n, char **out,
+           size_t *outlen, size_t *bad, char *errbuf, size_t errlen)
+{
+	json_t *all = NULL, *keys, *roles = NULL, *o, *k;
+	unsigned ix, cnt;
+	size_t i, j;
+	char *s;
+	saksi_err e;
+
+	if ((all = json_object()) == NULL || (keys = json_array()) == NULL ||
+	    json_object_set_new(all, "keys", keys) != 0) {
+		json_decref(all);
+		return SAKSI_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		*bad = i;
+		if (lens[i] > SAKSI_KEYLOG_MAX) {
+			seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", lens[i],
+			    SAKSI_KEYLOG_MAX);
+			e = SAKSI_ERR_TOO_LARGE;
+			goto fail;
+		}
+		if ((e = saksi_keylog_part_hdr(bodies[i], lens[i], &ix, &cnt, errbuf,
+		    errlen)) != SAKSI_OK)
+			goto fail;
+		if (cnt != n || ix != i + 1) {
+			seterr(errbuf, errlen, "keyring part %u of %u where part %zu of %zu belongs",
+			    ix, cnt, i + 1, n);
+			e = SAKSI_ERR_FORMAT;
+			goto fail;
+		}
+		o = json_loadb((const char *)bodies[i] + SAKSI_KEYLOG_PART_HDR,
+		    lens[i] - SAKSI_KEYLOG_PART_HDR, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(o) || !json_is_array(json_object_get(o, "keys")) ||
+		    !json_is_object(json_object_get(o, "roles"))) {
+			json_decref(o);
+			seterr(errbuf, errlen, "keyring part %zu is not a keyring", i + 1);
+			e = SAKSI_ERR_FORMAT;
+			goto fail;
+		}
+		if (roles == NULL) {
+			roles = json_incref(json_object_get(o, "roles"));
+		} else if (!json_equal(roles, json_object_get(o, "roles"))) {
+			json_decref(o);
+			seterr(errbuf, errlen, "keyring part %zu has other roles than part 1", i + 1);
+			e = SAKSI_ERR_FORMAT;
+			goto fail;
+		}
+		json_array_foreach(json_object_get(o, "keys"), j, k)
+			if (json_array_append(keys, k) != 0) {
+				json_decref(o);
+				e = SAKSI_ERR_NOMEM;
+				goto fail;
+			}
+		json_decref(o);
+	}
+	if (json_object_set_new(all, "roles", roles) != 0 ||
+	    json_object_set_new(all, "saksi_keyring", json_integer(1)) != 0) {
+		roles = NULL;
+		e = SAKSI_ERR_NOMEM;
+		goto fail;
+	}
+	roles = NULL;
+	s = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(all);
+	if (s == NULL)
+		return SAKSI_ERR_NOMEM;
+	*out = s;
+	*outlen = strlen(s);
+	return SAKSI_OK;
+fail:
+	json_decref(roles);
+	json_decref(all);
+	return e;
+}
+
+saksi_err
+saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, size_t n,
+                  saksi_keyring **kr, char **canon, size_t *canonlen, size_t *bad,
+                  char *errbuf, size_t errlen)
+{
+	saksi_keylog_parts p;
+	char *j = NULL, *c = NULL;
+	size_t jlen, clen, i, badv = 0;
+	saksi_err e;
+
+	if (kr != NULL)
+		*kr = NULL;
+	if (canon != NULL)
+		*canon = NULL;
+	if (canonlen != NULL)
+		*canonlen = 0;
+	if (bad == NULL)
+		bad = &badv;
+	*bad = 0;
+	if (bodies == NULL || lens == NULL || n == 0)
+		return SAKSI_ERR_INVAL;
+	for (i = 0; i < n; i++)
+		if (bodies[i] == NULL && lens[i] > 0)
+			return SAKSI_ERR_INVAL;
+	if (n == 1) {
+		/* A set of one is a version 1 body; a lone version 2 part is incomplete. */
+		if ((e = saksi_keylog_parse(bodies[0], lens[0], kr, errbuf, errlen)) != SAKSI_OK)
+			return e;
+		if (canon != NULL && (e = saksi_keylog_canon((const char *)bodies[0] + 1,
+		    lens[0] - 1, canon, canonlen, NULL, 0)) != SAKSI_OK && kr != NULL) {
+			saksi_keyring_free(*kr);
+			*kr = NULL;
+		}
+		return e;
+	}
+	if ((e = join_parts(bodies, lens, n, &j, &jlen, bad, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	e = saksi_keylog_canon(j, jlen, &c, &clen, errbuf, errlen);
+	free(j);
+	if (e == SAKSI_ERR_NOMEM)
+		return e;
+	if (e != SAKSI_OK) {
+		*bad = n - 1;
+		return SAKSI_ERR_FORMAT;
+	}
+	/* One spelling: the parts must be exactly the canonical split of what they join. */
+	if ((e = split_canon(c, clen, &p, errbuf, errlen)) != SAKSI_OK) {
+		free(c);
+		return e == SAKSI_ERR_NOMEM ? e : SAKSI_ERR_FORMAT;
+	}
+	e = SAKSI_OK;
+	for (i = 0; i < n || i < p.kp_n; i++)
+		if (i >= n || i >= p.kp_n || p.kp_len[i] != lens[i] ||
+		    memcmp(p.kp_body[i], bodies[i], lens[i]) != 0) {
+			*bad = i < n ? i : n - 1;
+			seterr(errbuf, errlen, "keyring part %zu is not the canonical split of the "
+			    "keyring (keys in ascending key_id, each part as full as it holds)",
+			    *bad + 1);
+			e = SAKSI_ERR_FORMAT;
+			break;
+		}
+	saksi_keylog_parts_free(&p);
+	if (e == SAKSI_OK && kr != NULL)
+		e = saksi_keyring_parse(c, clen, kr, errbuf, errlen);
+	if (e == SAKSI_OK && canon != NULL) {
+		*canon = c;
+		if (canonlen != NULL)
+			*canonlen = clen;
+		c = NULL;
+	}
+	free(c);
 	return e;
 }

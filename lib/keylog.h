@@ -62,4 +62,54 @@ int saksi_keylog_diff(const char *a, size_t alen, const char *b, size_t blen, ch
 saksi_err saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body,
                             size_t *bodylen, char *errbuf, size_t errlen);
 
+/*
+ * A keyring over several entries (FORMATS.md 4, kind 4, version 2). A keyring whose
+ * version 1 body fits in one leaf is one version 1 body, byte-identical to before;
+ * a larger one is n >= 2 parts, each version 0x02 || part index (2, 1..n) || part
+ * count (2, n) || the canonical JSON of a keyring holding all the roles and a run of
+ * the keys in ascending key_id, packed greedily (each part as full as a leaf allows, a
+ * key never split), so that a keyring has exactly one split.
+ */
+#define SAKSI_KEYLOG_VERSION_PART 2
+#define SAKSI_KEYLOG_PART_HDR 5
+#define SAKSI_KEYLOG_PARTS_MAX 65535
+
+/* A split keyring: n bodies, each malloc'd; saksi_keylog_parts_free frees it all. */
+typedef struct {
+	uint8_t **kp_body;
+	size_t *kp_len;
+	size_t kp_n;
+} saksi_keylog_parts;
+
+void saksi_keylog_parts_free(saksi_keylog_parts *p);
+
+/*
+ * The entry bodies of a keyring file's JSON: one version 1 body if it fits, else its
+ * canonical split. The errors of saksi_keylog_canon; SAKSI_ERR_TOO_LARGE if one key
+ * (or the roles alone) do not fit in a part. *p is zeroed first.
+ */
+saksi_err saksi_keylog_split(const char *json, size_t len, saksi_keylog_parts *p,
+                             char *errbuf, size_t errlen);
+
+/*
+ * The header of one body: version 1 gives part 1 of 1; version 2 its index and count
+ * (1 <= index <= count, count >= 2). Reads only the header: SAKSI_ERR_VERSION for
+ * another version, SAKSI_ERR_FORMAT for a short or impossible header.
+ */
+saksi_err saksi_keylog_part_hdr(const uint8_t *body, size_t len, unsigned *index,
+                                unsigned *count, char *errbuf, size_t errlen);
+
+/*
+ * Joins the n bodies of one set (n == 1: saksi_keylog_parse of a version 1 body):
+ * part i+1 at bodies[i], every count n, each part's JSON canonical and loading, the
+ * roles the same in every part, and the whole exactly the canonical split of the
+ * joined keyring (one spelling). On failure *bad (may be NULL) is the 0-based position
+ * of the part at fault and errbuf says why: SAKSI_ERR_FORMAT, SAKSI_ERR_VERSION,
+ * SAKSI_ERR_TOO_LARGE, SAKSI_ERR_NOMEM. *kr (may be NULL) gets the keyring; *canon
+ * (may be NULL, malloc'd, NUL-terminated) its canonical JSON.
+ */
+saksi_err saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, size_t n,
+                            saksi_keyring **kr, char **canon, size_t *canonlen,
+                            size_t *bad, char *errbuf, size_t errlen);
+
 #endif

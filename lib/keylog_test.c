@@ -133,6 +133,235 @@ keyring_of(const struct krspec *s)
 	return kr;
 }
 
+
+/* ---- a keyring over several entries (version 2 parts) ---- */
+
+#define MANY_ROLES "{\"queue\": [\"queue.*\"], \"claim\": [\"claim.*\"]}"
+
+/* Keys from..to of a national keyring, fixed seeds (nothing random), written loosely. */
+static char *
+many_json(size_t from, size_t to, const char *roles)
+{
+	size_t cap = 256 + (to - from) * 256, n = 0, i;
+	char *j = malloc(cap);
+	uint8_t seed[32];
+	saksi_seckey *sk;
+	saksi_pubkey pub;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], id[2 * SAKSI_KEYID_LEN + 1];
+
+	assert_non_null(j);
+	n += (size_t)snprintf(j + n, cap - n, "{\"saksi_keyring\": 1, \"roles\": %s, \"keys\": [",
+	    roles ? roles : MANY_ROLES);
+	for (i = from; i < to; i++) {
+		memset(seed, 0, sizeof(seed));
+		saksi_put_u64(seed, i + 1);
+		assert_int_equal(saksi_seckey_from_secret(SAKSI_KEY_SIGN, seed, &sk), SAKSI_OK);
+		assert_int_equal(saksi_seckey_public(sk, &pub), SAKSI_OK);
+		saksi_seckey_free(sk);
+		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+		sodium_bin2hex(id, sizeof(id), pub.pk_id, SAKSI_KEYID_LEN);
+		n += (size_t)snprintf(j + n, cap - n, "%s{\"name\": \"kiosk-%04zu\", \"key_id\": "
+		    "\"%s\", \"public_key\": \"%s\", \"role\": \"%s\", \"branch\": \"KC-%03zu\", "
+		    "\"revoked_ms\": %s}", i > from ? ", " : "", i, id, b64,
+		    i % 3 ? "queue" : "claim", i % 300, i % 7 ? "null" : "1718000000000");
+	}
+	snprintf(j + n, cap - n, "]}\n");
+	return j;
+}
+
+static void
+check_split(size_t nkeys, size_t want_parts)
+{
+	saksi_keylog_parts p;
+	saksi_keyring *kr = NULL, *part;
+	char *j = many_json(0, nkeys, NULL), *c = NULL, *jc = NULL, err[256] = "";
+	size_t clen, jclen, i, sum = 0, bad = 99;
+	unsigned ix, cnt;
+
+	assert_int_equal(saksi_keylog_split(j, strlen(j), &p, err, sizeof(err)), SAKSI_OK);
+	printf("# %zu keys: %zu part(s)\n", nkeys, p.kp_n);
+	if (want_parts > 0)
+		assert_int_equal(p.kp_n, want_parts);
+	assert_int_equal(saksi_keylog_canon(j, strlen(j), &c, &clen, NULL, 0), SAKSI_OK);
+	for (i = 0; i < p.kp_n; i++) {
+		assert_true(p.kp_len[i] <= SAKSI_KEYLOG_MAX);
+		assert_int_equal(saksi_keylog_part_hdr(p.kp_body[i], p.kp_len[i], &ix, &cnt, NULL,
+		    0), SAKSI_OK);
+		assert_int_equal(ix, i + 1);
+		assert_int_equal(cnt, p.kp_n);
+		if (p.kp_n == 1) {
+			/* One part is today's version 1 body, byte for byte. */
+			assert_int_equal(p.kp_body[0][0], SAKSI_KEYLOG_VERSION);
+			assert_int_equal(p.kp_len[0], 1 + clen);
+			assert_memory_equal(p.kp_body[0] + 1, c, clen);
+			continue;
+		}
+		assert_int_equal(p.kp_body[i][0], SAKSI_KEYLOG_VERSION_PART);
+		/* A key is never split: every part is a keyring by itself. */
+		assert_int_equal(saksi_keyring_parse((const char *)p.kp_body[i] +
+		    SAKSI_KEYLOG_PART_HDR, p.kp_len[i] - SAKSI_KEYLOG_PART_HDR, &part, err,
+		    sizeof(err)), SAKSI_OK);
+		sum += saksi_keyring_count(part);
+		saksi_keyring_free(part);
+		/* Greedy: a part other than the last has no room for the next key (~250). */
+		if (i + 1 < p.kp_n)
+			assert_true(p.kp_len[i] > SAKSI_KEYLOG_MAX - 400);
+		/* A version 1 parse refuses a part: it is not a keyring on its own. */
+		assert_int_equal(saksi_keylog_parse(p.kp_body[i], p.kp_len[i], NULL, NULL, 0),
+		    SAKSI_ERR_VERSION);
+	}
+	if (p.kp_n > 1)
+		assert_int_equal(sum, nkeys);
+	assert_int_equal(saksi_keylog_join((const uint8_t *const *)p.kp_body, p.kp_len, p.kp_n,
+	    &kr, &jc, &jclen, &bad, err, sizeof(err)), SAKSI_OK);
+	assert_int_equal(saksi_keyring_count(kr), nkeys);
+	assert_int_equal(jclen, clen);
+	assert_memory_equal(jc, c, clen);
+	saksi_keyring_free(kr);
+	saksi_keylog_parts_free(&p);
+	assert_int_equal(p.kp_n, 0);
+	free(jc);
+	free(c);
+	free(j);
+}
+
+static void
+test_split_join(void **state)
+{
+	(void)state;
+	check_split(2, 1);
+	check_split(200, 1);
+	check_split(400, 2);
+	check_split(1500, 0);
+	saksi_keylog_parts_free(NULL);
+}
+
+/* A part body: header || the canonical JSON of keys from..to under roles. */
+static uint8_t *
+part_of(size_t from, size_t to, const char *roles, unsigned ix, unsigned cnt, size_t *len)
+{
+	char *j = many_json(from, to, roles), *c;
+	size_t clen;
+	uint8_t *b;
+
+	assert_int_equal(saksi_keylog_canon(j, strlen(j), &c, &clen, NULL, 0), SAKSI_OK);
+	b = malloc(SAKSI_KEYLOG_PART_HDR + clen);
+	assert_non_null(b);
+	b[0] = SAKSI_KEYLOG_VERSION_PART;
+	saksi_put_u16(b + 1, (uint16_t)ix);
+	saksi_put_u16(b + 3, (uint16_t)cnt);
+	memcpy(b + SAKSI_KEYLOG_PART_HDR, c, clen);
+	*len = SAKSI_KEYLOG_PART_HDR + clen;
+	free(c);
+	free(j);
+	return b;
+}
+
+static void
+test_join_doctored(void **state)
+{
+	saksi_keylog_parts p;
+	char *j = many_json(0, 1500, NULL), err[256];
+	const uint8_t *b[8];
+	size_t l[8], bad, n, i;
+	uint8_t *x, *y, hdr[5] = { 2, 0, 1, 0, 2 };
+	saksi_keyring *kr = (saksi_keyring *)&K;
+	unsigned ix, cnt;
+	(void)state;
+
+	assert_int_equal(saksi_keylog_split(j, strlen(j), &p, NULL, 0), SAKSI_OK);
+	n = p.kp_n;
+	assert_true(n >= 4 && n <= 8);
+	/* A part missing (the last, or one in the middle): the count says so. */
+	assert_int_equal(saksi_keylog_join((const uint8_t *const *)p.kp_body, p.kp_len, n - 1,
+	    &kr, NULL, NULL, &bad, err, sizeof(err)), SAKSI_ERR_FORMAT);
+	assert_null(kr);
+	assert_int_equal(bad, 0);
+	for (i = 0; i + 1 < n; i++) {
+		b[i] = p.kp_body[i < 1 ? i : i + 1];
+		l[i] = p.kp_len[i < 1 ? i : i + 1];
+	}
+	assert_int_equal(saksi_keylog_join(b, l, n - 1, NULL, NULL, NULL, &bad, err,
+	    sizeof(err)), SAKSI_ERR_FORMAT);
+	/* Reordered: parts 2 and 3 swapped. */
+	for (i = 0; i < n; i++) {
+		b[i] = p.kp_body[i];
+		l[i] = p.kp_len[i];
+	}
+	b[1] = p.kp_body[2], l[1] = p.kp_len[2];
+	b[2] = p.kp_body[1], l[2] = p.kp_len[1];
+	assert_int_equal(saksi_keylog_join(b, l, n, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(err, "part 3 of"));
+	/* Duplicated: part 2 again in part 3's place. */
+	b[1] = p.kp_body[1], l[1] = p.kp_len[1];
+	b[2] = p.kp_body[1], l[2] = p.kp_len[1];
+	assert_int_equal(saksi_keylog_join(b, l, n, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(bad, 2);
+	/* A lone part is no keyring; nor an empty or oversize body. */
+	assert_int_equal(saksi_keylog_join(b, l, 1, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_VERSION);
+	l[2] = SAKSI_KEYLOG_MAX + 1;
+	assert_int_equal(saksi_keylog_join(b, l, n, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_TOO_LARGE);
+	assert_int_equal(bad, 2);
+	assert_int_equal(saksi_keylog_join(b, l, 0, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_INVAL);
+	/* A part whose JSON is not a keyring. */
+	b[2] = hdr, l[2] = sizeof(hdr);
+	assert_int_equal(saksi_keylog_join(b, l, n, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(bad, 2);
+	saksi_keylog_parts_free(&p);
+	free(j);
+
+	/* Not the canonical split: 400 keys in halves, each loads, numbered right. */
+	x = part_of(0, 200, NULL, 1, 2, &l[0]);
+	y = part_of(200, 400, NULL, 2, 2, &l[1]);
+	b[0] = x, b[1] = y;
+	assert_int_equal(saksi_keylog_join(b, l, 2, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(bad, 0);
+	assert_non_null(strstr(err, "canonical split"));
+	free(y);
+	/* Part 2 with roles other than part 1's. */
+	y = part_of(200, 400, "{\"queue\": [\"queue.*\"], \"claim\": [\"claim.x\"]}", 2, 2, &l[1]);
+	b[1] = y;
+	assert_int_equal(saksi_keylog_join(b, l, 2, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(err, "other roles"));
+	free(y);
+	/* The same key in both parts: the joined keyring does not load. */
+	y = part_of(199, 400, NULL, 2, 2, &l[1]);
+	b[1] = y;
+	assert_int_equal(saksi_keylog_join(b, l, 2, NULL, NULL, NULL, &bad, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	free(y);
+	free(x);
+
+	/* Headers. */
+	assert_int_equal(saksi_keylog_part_hdr(hdr, 5, &ix, &cnt, NULL, 0), SAKSI_ERR_FORMAT);
+	assert_int_equal(saksi_keylog_part_hdr(hdr, 0, &ix, &cnt, NULL, 0), SAKSI_ERR_FORMAT);
+	x = part_of(0, 2, NULL, 1, 2, &l[0]);
+	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, NULL, 0), SAKSI_OK);
+	assert_int_equal(ix, 1);
+	assert_int_equal(cnt, 2);
+	saksi_put_u16(x + 3, 1);   /* a set of one part is version 1, never 2 */
+	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, err, sizeof(err)),
+	    SAKSI_ERR_FORMAT);
+	saksi_put_u16(x + 1, 0);
+	saksi_put_u16(x + 3, 2);
+	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, NULL, 0), SAKSI_ERR_FORMAT);
+	saksi_put_u16(x + 1, 3);
+	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, NULL, 0), SAKSI_ERR_FORMAT);
+	x[0] = 3;
+	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, NULL, 0), SAKSI_ERR_VERSION);
+	free(x);
+}
+
 /* ---- encoding ---- */
 
 static void
@@ -232,6 +461,14 @@ test_too_large(void **state)
 	    SAKSI_ERR_TOO_LARGE);
 	assert_null(b);
 	assert_non_null(strstr(err, "over the"));
+	{
+		saksi_keylog_parts p;
+		/* Split, the one key does not fit beside the roles either. */
+		assert_int_equal(saksi_keylog_split(j, n, &p, err, sizeof(err)),
+		    SAKSI_ERR_TOO_LARGE);
+		assert_int_equal(p.kp_n, 0);
+		assert_non_null(strstr(err, "does not fit"));
+	}
 	/* The parser refuses a body over a leaf's room before reading it. */
 	big = calloc(1, SAKSI_KEYLOG_MAX + 1);
 	assert_non_null(big);
@@ -676,6 +913,8 @@ main(void)
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_encode_parse),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_split_join),
+		cmocka_unit_test(test_join_doctored),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_verify_history),
