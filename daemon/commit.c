@@ -1970,21 +1970,68 @@ saksi_err
 saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len, uint64_t now_ms,
                       uint64_t *index)
 {
-	saksi_ledger_txn *txn;
+	const uint8_t *b[1] = { body };
+	size_t l[1] = { len };
+
+	if (index != NULL)
+		*index = UINT64_MAX;
+	if (body == NULL || len == 0)
+		return SAKSI_ERR_INVAL;
+	return saksid_commit_keyring_parts(c, b, l, 1, now_ms, index);
+}
+
+/* Whether the n entries from first are exactly these bodies (kind 4). */
+static saksi_err
+keyring_same(saksi_ledger_txn *txn, uint64_t first, const uint8_t *const *bodies,
+             const size_t *lens, size_t n, int *same)
+{
 	saksi_leaf lf;
+	uint8_t *leaf;
+	size_t llen, i;
+	saksi_err e;
+
+	*same = 0;
+	for (i = 0; i < n; i++) {
+		if ((e = saksi_ledger_leaf(txn, first + i, &leaf, &llen)) != SAKSI_OK)
+			return e == SAKSI_ERR_NOT_FOUND ? SAKSI_OK : e;
+		if (saksi_leaf_parse(leaf, llen, &lf) != SAKSI_OK ||
+		    lf.lf_kind != SAKSI_LEAF_KEYRING || lf.lf_body_len != lens[i] ||
+		    memcmp(lf.lf_body, bodies[i], lens[i]) != 0) {
+			free(leaf);
+			return SAKSI_OK;
+		}
+		free(leaf);
+	}
+	*same = 1;
+	return SAKSI_OK;
+}
+
+/*
+ * A keyring in n parts (keylog.h saksi_keylog_split): all of them consecutive, in one
+ * commit group of their own, so that no event and no checkpoint ever sits between the
+ * parts of a set. `last` names the first part; the set is compared part by part.
+ */
+saksi_err
+saksid_commit_keyring_parts(saksid_committer *c, const uint8_t *const *bodies,
+                            const size_t *lens, size_t n, uint64_t now_ms, uint64_t *index)
+{
+	saksi_ledger_txn *txn;
 	MDB_txn *mt;
 	MDB_dbi dbi;
 	MDB_val k = { 4, (void *)"last" }, v;
-	uint8_t *leaf = NULL, ib[8];
-	uint64_t idx, size;
-	size_t llen;
+	uint8_t ib[8];
+	uint64_t idx, first = UINT64_MAX, size;
+	size_t i;
 	saksi_err e;
 	int same = 0;
 
 	if (index != NULL)
 		*index = UINT64_MAX;
-	if (c == NULL || body == NULL || len == 0)
+	if (c == NULL || bodies == NULL || lens == NULL || n == 0)
 		return SAKSI_ERR_INVAL;
+	for (i = 0; i < n; i++)
+		if (bodies[i] == NULL || lens[i] == 0)
+			return SAKSI_ERR_INVAL;
 	pthread_mutex_lock(&c->c_mu);
 	if ((e = saksi_ledger_begin(c->c_ledger, 1, &txn)) != SAKSI_OK)
 		goto out;
@@ -1995,13 +2042,7 @@ saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len, uint
 	}
 	if (mdb_get(mt, dbi, &k, &v) == MDB_SUCCESS && v.mv_size == 8) {
 		idx = saksi_get_u64(v.mv_data);
-		e = saksi_ledger_leaf(txn, idx, &leaf, &llen);
-		if (e == SAKSI_OK && saksi_leaf_parse(leaf, llen, &lf) == SAKSI_OK &&
-		    lf.lf_kind == SAKSI_LEAF_KEYRING && lf.lf_body_len == len &&
-		    memcmp(lf.lf_body, body, len) == 0)
-			same = 1;
-		free(leaf);
-		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+		if ((e = keyring_same(txn, idx, bodies, lens, n, &same)) != SAKSI_OK)
 			goto abort;
 		if (same) {
 			/* Committed, not aborted: an abort would close the database handle
@@ -2011,10 +2052,14 @@ saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len, uint
 			goto out;
 		}
 	}
-	if ((e = saksi_ledger_append(txn, SAKSI_LEAF_KEYRING, now_ms, body, len, &idx, NULL)) !=
-	    SAKSI_OK)
-		goto abort;
-	saksi_put_u64(ib, idx);
+	for (i = 0; i < n; i++) {
+		if ((e = saksi_ledger_append(txn, SAKSI_LEAF_KEYRING, now_ms, bodies[i], lens[i],
+		    &idx, NULL)) != SAKSI_OK)
+			goto abort;
+		if (i == 0)
+			first = idx;
+	}
+	saksi_put_u64(ib, first);
 	v.mv_size = sizeof(ib);
 	v.mv_data = ib;
 	if (mdb_put(mt, dbi, &k, &v, 0) != MDB_SUCCESS) {
@@ -2029,7 +2074,7 @@ saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len, uint
 	if ((e = saksi_ledger_commit(txn)) == SAKSI_OK) {
 		c->c_size = size;
 		if (index != NULL)
-			*index = idx;
+			*index = first;
 	}
 	goto out;
 abort:

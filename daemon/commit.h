@@ -274,4 +274,13 @@ saksi_err saksid_disc_open(const saksi_seckey *store, uint64_t index,
 saksi_err saksid_commit_keyring(saksid_committer *c, const uint8_t *body, size_t len,
                                 uint64_t now_ms, uint64_t *index);
 
+/*
+ * The same for a keyring of n parts (keylog.h saksi_keylog_split; n == 1 is the call
+ * above): unless the last keyring set written has exactly these bodies, appends all n
+ * consecutively in one commit group of their own. *index gets the first part's index.
+ */
+saksi_err saksid_commit_keyring_parts(saksid_committer *c, const uint8_t *const *bodies,
+                                      const size_t *lens, size_t n, uint64_t now_ms,
+                                      uint64_t *index);
+
 #endif

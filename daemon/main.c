@@ -528,8 +528,7 @@ main(int argc, char **argv)
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
-	uint8_t *kr_body = NULL;     /* its ledger entry (keylog.h) */
-	size_t kr_body_len = 0;
+	saksi_keylog_parts kr_parts = { 0 }; /* its ledger entries (keylog.h) */
 	saksi_schemas *sc = NULL;
 	saksid_ingest *ig = NULL;
 	saksi_ledger *ledger = NULL;
@@ -630,8 +629,8 @@ main(int argc, char **argv)
 		index_key = NULL;
 	}
 	rc = EXIT_CONFIG;
-	if ((e = saksi_keylog_load(cf.cf_keyring, &kr, &kr_body, &kr_body_len, err,
-	                           sizeof(err))) != SAKSI_OK) {
+	if ((e = saksi_keylog_load_parts(cf.cf_keyring, &kr, &kr_parts, err,
+	                                 sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "keyring %s: %s", cf.cf_keyring,
 		            err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
@@ -827,15 +826,22 @@ main(int argc, char **argv)
 		uint64_t kidx;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		e = saksid_commit_keyring(cm, kr_body, kr_body_len, (uint64_t)ts.tv_sec * 1000 +
-		                          (uint64_t)ts.tv_nsec / 1000000, &kidx);
+		e = saksid_commit_keyring_parts(cm, (const uint8_t *const *)kr_parts.kp_body,
+		                                kr_parts.kp_len, kr_parts.kp_n,
+		                                (uint64_t)ts.tv_sec * 1000 +
+		                                (uint64_t)ts.tv_nsec / 1000000, &kidx);
 		if (e != SAKSI_OK) {
 			saksid_logf(&lg, LOG_ERR, "keyring entry: %s", saksi_strerror(e));
 			rc = EXIT_SYSTEM;
 			goto out;
 		}
-		saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entry %llu", cf.cf_keyring,
-		            (unsigned long long)kidx);
+		if (kr_parts.kp_n == 1)
+			saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entry %llu",
+			            cf.cf_keyring, (unsigned long long)kidx);
+		else
+			saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entries %llu-%llu",
+			            cf.cf_keyring, (unsigned long long)kidx,
+			            (unsigned long long)(kidx + kr_parts.kp_n - 1));
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
@@ -1053,7 +1059,7 @@ out:
 	saksid_ingest_free(ig);
 	saksi_schemas_free(sc);
 	saksi_keyring_free(kr);
-	free(kr_body);
+	saksi_keylog_parts_free(&kr_parts);
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);

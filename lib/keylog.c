@@ -380,13 +380,47 @@ saksi_keylog_diff(const char *a, size_t alen, const char *b, size_t blen, char *
 	return n;
 }
 
+/* Reads a keyring file once; *buf malloc'd. */
+static saksi_err
+read_file(const char *path, char **buf, size_t *len, char *errbuf, size_t errlen)
+{
+	FILE *f;
+	size_t r;
+	saksi_err e = SAKSI_OK;
+
+	*len = 0;
+	if ((f = fopen(path, "rbe")) == NULL) {
+		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
+	}
+	if ((*buf = malloc(SAKSI_KEYLOG_FILE_MAX + 1)) == NULL) {
+		fclose(f);
+		return SAKSI_ERR_NOMEM;
+	}
+	while (*len <= SAKSI_KEYLOG_FILE_MAX &&
+	    (r = fread(*buf + *len, 1, SAKSI_KEYLOG_FILE_MAX + 1 - *len, f)) > 0)
+		*len += r;
+	if (ferror(f)) {
+		seterr(errbuf, errlen, "%s: read error", path);
+		e = SAKSI_ERR_IO;
+	} else if (*len > SAKSI_KEYLOG_FILE_MAX) {
+		seterr(errbuf, errlen, "%s: over %u bytes", path, SAKSI_KEYLOG_FILE_MAX);
+		e = SAKSI_ERR_TOO_LARGE;
+	}
+	fclose(f);
+	if (e != SAKSI_OK) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return e;
+}
+
 saksi_err
 saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body, size_t *bodylen,
                   char *errbuf, size_t errlen)
 {
-	FILE *f;
 	char *buf;
-	size_t len = 0, r;
+	size_t len;
 	saksi_err e;
 
 	if (path == NULL || kr == NULL || body == NULL || bodylen == NULL)
@@ -394,29 +428,36 @@ saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body, size_t *
 	*kr = NULL;
 	*body = NULL;
 	*bodylen = 0;
-	if ((f = fopen(path, "rbe")) == NULL) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
-	}
-	if ((buf = malloc(SAKSI_KEYLOG_FILE_MAX + 1)) == NULL) {
-		fclose(f);
-		return SAKSI_ERR_NOMEM;
-	}
-	while (len <= SAKSI_KEYLOG_FILE_MAX &&
-	    (r = fread(buf + len, 1, SAKSI_KEYLOG_FILE_MAX + 1 - len, f)) > 0)
-		len += r;
-	if (ferror(f)) {
-		seterr(errbuf, errlen, "%s: read error", path);
-		e = SAKSI_ERR_IO;
-	} else if (len > SAKSI_KEYLOG_FILE_MAX) {
-		seterr(errbuf, errlen, "%s: over %u bytes", path, SAKSI_KEYLOG_FILE_MAX);
-		e = SAKSI_ERR_TOO_LARGE;
-	} else if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
+	if ((e = read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
 	    (e = saksi_keylog_encode(buf, len, body, bodylen, errbuf, errlen)) != SAKSI_OK) {
 		saksi_keyring_free(*kr);
 		*kr = NULL;
 	}
-	fclose(f);
+	free(buf);
+	return e;
+}
+
+saksi_err
+saksi_keylog_load_parts(const char *path, saksi_keyring **kr, saksi_keylog_parts *p,
+                        char *errbuf, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	saksi_err e;
+
+	if (path == NULL || kr == NULL || p == NULL)
+		return SAKSI_ERR_INVAL;
+	*kr = NULL;
+	memset(p, 0, sizeof(*p));
+	if ((e = read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
+	    (e = saksi_keylog_split(buf, len, p, errbuf, errlen)) != SAKSI_OK) {
+		saksi_keyring_free(*kr);
+		*kr = NULL;
+	}
 	free(buf);
 	return e;
 }

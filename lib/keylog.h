@@ -112,4 +112,12 @@ saksi_err saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, si
                             saksi_keyring **kr, char **canon, size_t *canonlen,
                             size_t *bad, char *errbuf, size_t errlen);
 
+/*
+ * saksi_keylog_load for a keyring of any size: the keyring (*kr) and its entry bodies
+ * (*p, saksi_keylog_split) from the same bytes. The errors of saksi_keyring_load and
+ * saksi_keylog_split.
+ */
+saksi_err saksi_keylog_load_parts(const char *path, saksi_keyring **kr, saksi_keylog_parts *p,
+                                  char *errbuf, size_t errlen);
+
 #endif

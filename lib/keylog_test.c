@@ -140,7 +140,7 @@ keyring_of(const struct krspec *s)
 
 /* Keys from..to of a national keyring, fixed seeds (nothing random), written loosely. */
 static char *
-many_json(size_t from, size_t to, const char *roles)
+many_json_prod(size_t from, size_t to, const char *roles, int prod)
 {
 	size_t cap = 256 + (to - from) * 256, n = 0, i;
 	char *j = malloc(cap);
@@ -165,8 +165,20 @@ many_json(size_t from, size_t to, const char *roles)
 		    "\"revoked_ms\": %s}", i > from ? ", " : "", i, id, b64,
 		    i % 3 ? "queue" : "claim", i % 300, i % 7 ? "null" : "1718000000000");
 	}
+	for (i = 0; i < 2; i++)
+		if (prod & (1 << i))
+			n += (size_t)snprintf(j + n, cap - n, "%s{\"name\": \"kiosk-%zu\", \"key_id\": "
+			    "\"%s\", \"public_key\": \"%s\", \"role\": \"queue\", \"branch\": \""
+			    BRANCH "\", \"revoked_ms\": null}", n > 0 && j[n - 1] != '[' ? ", " : "",
+			    i + 1, K.id[i], K.b64[i]);
 	snprintf(j + n, cap - n, "]}\n");
 	return j;
+}
+
+static char *
+many_json(size_t from, size_t to, const char *roles)
+{
+	return many_json_prod(from, to, roles, 0);
 }
 
 static void
@@ -689,6 +701,10 @@ struct ent {
 	const struct krspec *kr;
 	const uint8_t *raw;  /* a keyring body as is */
 	size_t raw_len;
+	/* Keyring bodies appended in this one group, one commit time (kind KEYRING). */
+	const uint8_t *const *rawv;
+	const size_t *rawl;
+	size_t rawn;
 };
 
 /* Builds a ledger of n entries, one group (and checkpoint) each, in a fresh dir. */
@@ -725,6 +741,12 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 			    (size_t)pn, env, sizeof(env), &el), SAKSI_OK);
 			assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_EVENT, ms, env, el,
 			    NULL, NULL), SAKSI_OK);
+		} else if (e->rawn > 0) {
+			size_t m;
+
+			for (m = 0; m < e->rawn; m++)
+				assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_KEYRING, ms,
+				    e->rawv[m], e->rawl[m], NULL, NULL), SAKSI_OK);
 		} else {
 			uint8_t *b = NULL;
 			size_t len = e->raw_len;
@@ -737,12 +759,12 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 		}
 		memset(&c, 0, sizeof(c));
 		snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-		c.ck_size = i + 1;
-		assert_int_equal(saksi_ledger_root(txn, i + 1, c.ck_root), SAKSI_OK);
+		c.ck_size = saksi_ledger_size(txn);
+		assert_int_equal(saksi_ledger_root(txn, c.ck_size, c.ck_root), SAKSI_OK);
 		assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
 		assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(K.log),
 		    note, sizeof(note), &nl), SAKSI_OK);
-		assert_int_equal(saksi_ledger_ckpt_put(txn, i + 1, note, nl), SAKSI_OK);
+		assert_int_equal(saksi_ledger_ckpt_put(txn, c.ck_size, note, nl), SAKSI_OK);
 		assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 	}
 	saksi_ledger_close(l);
@@ -773,8 +795,8 @@ verify(const char *dir, const struct krspec *file, saksi_verify_report *r)
 	return e;
 }
 
-#define EV(p_) { SAKSI_LEAF_EVENT, (p_), NULL, NULL, NULL, NULL, 0 }
-#define KR(s_) { SAKSI_LEAF_KEYRING, 0, NULL, NULL, (s_), NULL, 0 }
+#define EV(p_) { SAKSI_LEAF_EVENT, (p_), NULL, NULL, NULL, NULL, 0, NULL, NULL, 0 }
+#define KR(s_) { SAKSI_LEAF_KEYRING, 0, NULL, NULL, (s_), NULL, 0, NULL, NULL, 0 }
 
 static void
 test_verify_history(void **state)
@@ -846,7 +868,7 @@ test_verify_breaches(void **state)
 	{
 		/* A role that may not sign the type. */
 		const struct ent e[] = { KR(&full), EV(0),
-		    { SAKSI_LEAF_EVENT, 1, "claim.submitted", NULL, NULL, NULL, 0 } };
+		    { SAKSI_LEAF_EVENT, 1, "claim.submitted", NULL, NULL, NULL, 0, NULL, NULL, 0 } };
 		build(dir, sizeof(dir), e, 3);
 		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
 		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
@@ -884,18 +906,18 @@ test_verify_breaches(void **state)
 	}
 	{
 		/* A keyring entry that does not parse, or is not canonical. */
-		static const uint8_t bad[] = { 2, '{', '}' };
+		static const uint8_t bad[] = { 3, '{', '}' };
 		static const char loose[] = "\x01{\"keys\": [],\"roles\":{},\"saksi_keyring\":1}";
 		const struct ent e[] = { EV(0), { SAKSI_LEAF_KEYRING, 0, NULL, NULL, NULL, bad,
-		    sizeof(bad) }, EV(0) };
+		    sizeof(bad), NULL, NULL, 0 }, EV(0) };
 		const struct ent e2[] = { EV(0), EV(1), { SAKSI_LEAF_KEYRING, 0, NULL, NULL, NULL,
-		    (const uint8_t *)loose, sizeof(loose) - 1 }, EV(0) };
+		    (const uint8_t *)loose, sizeof(loose) - 1, NULL, NULL, 0 }, EV(0) };
 		build(dir, sizeof(dir), e, 3);
 		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
 		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
 		assert_int_equal(r.vr_index, 1);
 		assert_non_null(strstr(r.vr_message, "entry 1: the keyring entry does not parse "
-		    "(unknown version 2)"));
+		    "(unknown version 3)"));
 		rm_rf(dir);
 		build(dir, sizeof(dir), e2, 4);
 		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
@@ -904,6 +926,117 @@ test_verify_breaches(void **state)
 		assert_non_null(strstr(r.vr_message, "not in its canonical form"));
 		rm_rf(dir);
 	}
+}
+
+/* A ledger whose keyring set (1,500 keys and the producers in prod) is written in the
+ * part order given (0-based; -1 ends), all in one group, then events of both producers
+ * unless no_events. Returns the number of parts of the full set. */
+static size_t
+build_set(char *dir, size_t dirlen, int prod, const int *order, int split_group,
+          int no_events)
+{
+	saksi_keylog_parts p;
+	char *j = many_json_prod(0, 1500, NULL, prod);
+	const uint8_t *b[16];
+	size_t l[16], n = 0, np;
+	struct ent e[4];
+
+	assert_int_equal(saksi_keylog_split(j, strlen(j), &p, NULL, 0), SAKSI_OK);
+	np = p.kp_n;
+	for (; order[n] >= 0; n++) {
+		b[n] = p.kp_body[order[n]];
+		l[n] = p.kp_len[order[n]];
+	}
+	memset(e, 0, sizeof(e));
+	e[0].kind = e[1].kind = SAKSI_LEAF_KEYRING;
+	e[0].rawv = b;
+	e[0].rawl = l;
+	e[0].rawn = split_group ? 1 : n;
+	e[1].rawv = b + 1;
+	e[1].rawl = l + 1;
+	e[1].rawn = n - 1;
+	e[2].kind = e[3].kind = SAKSI_LEAF_EVENT;
+	e[3].p = 1;
+	if (split_group) {
+		e[2].kind = SAKSI_LEAF_EVENT;
+		build(dir, dirlen, e, no_events ? 2 : 4);
+	} else {
+		e[1] = e[2];
+		e[2] = e[3];
+		build(dir, dirlen, e, no_events ? 1 : 3);
+	}
+	saksi_keylog_parts_free(&p);
+	free(j);
+	return np;
+}
+
+static void
+test_verify_parts(void **state)
+{
+	static const struct krspec full = { 0 };
+	static const int all[] = { 0, 1, 2, 3, 4, -1 }, missing[] = { 0, 1, 3, 4, -1 },
+	    reordered[] = { 0, 2, 1, 3, 4, -1 }, dup[] = { 0, 1, 1, 2, 3, 4, -1 },
+	    short_[] = { 0, 1, 2, 3, -1 };
+	saksi_verify_report r;
+	char dir[256];
+	(void)state;
+
+	/* The whole set, then events of both producers: checked with the set's keyring. */
+	assert_int_equal(build_set(dir, sizeof(dir), 3, all, 0, 0), 5);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_OK);
+	assert_int_equal(r.vr_keyrings, 1);
+	assert_int_equal(r.vr_keyring_first, 0);
+	assert_int_equal(r.vr_keyring_last, 0);
+	assert_int_equal(r.vr_size, 7);
+	rm_rf(dir);
+	/* Producer 2 not in the set: its event after it is caught, naming the set. */
+	build_set(dir, sizeof(dir), 1, all, 0, 0);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 6);
+	assert_non_null(strstr(r.vr_message, "is not in the keyring recorded at entry 0"));
+	rm_rf(dir);
+	/* A part missing: part 4 where part 3 belongs. */
+	build_set(dir, sizeof(dir), 3, missing, 0, 0);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 2);
+	assert_non_null(strstr(r.vr_message, "entry 2: keyring part 4 of 5 where part 3 of 5"));
+	rm_rf(dir);
+	/* Reordered. */
+	build_set(dir, sizeof(dir), 3, reordered, 0, 0);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 1);
+	rm_rf(dir);
+	/* Duplicated. */
+	build_set(dir, sizeof(dir), 3, dup, 0, 0);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 2);
+	assert_non_null(strstr(r.vr_message, "keyring part 2 of 5 where part 3 of 5"));
+	rm_rf(dir);
+	/* Incomplete, then an event. */
+	build_set(dir, sizeof(dir), 3, short_, 0, 0);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 4);
+	assert_non_null(strstr(r.vr_message, "is incomplete: 4 of its 5 parts, then this"));
+	rm_rf(dir);
+	/* Incomplete at the end of the ledger. */
+	build_set(dir, sizeof(dir), 3, short_, 0, 1);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 3);
+	assert_non_null(strstr(r.vr_message, "then the end of the ledger"));
+	rm_rf(dir);
+	/* Parts in two groups (two commit times). */
+	build_set(dir, sizeof(dir), 3, all, 1, 1);
+	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r.vr_index, 1);
+	assert_non_null(strstr(r.vr_message, "another commit time"));
+	rm_rf(dir);
 }
 
 int
@@ -920,6 +1053,7 @@ main(void)
 		cmocka_unit_test(test_verify_history),
 		cmocka_unit_test(test_verify_no_history),
 		cmocka_unit_test(test_verify_breaches),
+		cmocka_unit_test(test_verify_parts),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

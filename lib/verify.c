@@ -42,6 +42,8 @@ struct item {
 	uint64_t it_kr_at;
 	uint64_t it_kr_ms;  /* that keyring entry's commit time */
 	saksi_keyring *it_kr_new; /* this entry's own keyring if it is one that parsed */
+	int it_kr_part;     /* a keyring part (version 2) of a set consistent so far */
+	uint64_t it_kr_at_new; /* with it_kr_new of a set: the set's first part */
 	int it_branch;      /* the payload's branch is the key's (1), is not (0), unknown (-1) */
 };
 
@@ -75,6 +77,15 @@ struct vstate {
 	size_t nkrs, krs_cap;
 	const saksi_keyring *kr_now;
 	uint64_t kr_at, kr_ms;
+	/* A keyring set in parts being read (FORMATS.md 4, kind 4, version 2): copies of
+	 * its parts so far, the first part's index and commit time, the count. */
+	uint8_t **set_body;
+	size_t *set_len;
+	size_t set_n, set_count;
+	uint64_t set_first, set_ms;
+	/* The first entry at which a set is broken, and why (SAKSI_VERIFY_NO_INDEX: none). */
+	uint64_t kr_bad_at;
+	char kr_bad_why[240];
 };
 
 const char *
@@ -756,6 +767,9 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 		return fail(s, SAKSI_V_PREV_ROOT, i, SAKSI_ERR_PROOF,
 		    "entry %" PRIu64 ": prev_root does not match the root of the %" PRIu64
 		    " entries before it", i, i);
+	if (i == s->kr_bad_at && lf.lf_kind != SAKSI_LEAF_KEYRING)
+		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_FORMAT, "entry %" PRIu64 ": %s", i,
+		    s->kr_bad_why);
 	if (lf.lf_kind == SAKSI_LEAF_EVENT) {
 		if ((e = check_event(s, i, &lf, it)) != SAKSI_OK)
 			return e;
@@ -780,7 +794,12 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 			return e;
 		s->r->vr_alerts++;
 	} else if (lf.lf_kind == SAKSI_LEAF_KEYRING) {
-		if (it->it_kr_new == NULL) {
+		if (i == s->kr_bad_at)
+			return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_FORMAT, "entry %" PRIu64
+			    ": %s", i, s->kr_bad_why);
+		if (it->it_kr_part && it->it_kr_new == NULL) {
+			/* A part before its set's last: counted with the set. */
+		} else if (it->it_kr_new == NULL) {
 			char why[256] = "";
 			e = saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, why, sizeof(why));
 			if (e == SAKSI_ERR_NOMEM)
@@ -790,10 +809,14 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 			    "entry %" PRIu64 ": the keyring entry does not parse (%s)", i,
 			    why[0] != '\0' ? why : saksi_strerror(e));
 		}
-		if (s->r->vr_keyrings == 0)
-			s->r->vr_keyring_first = i;
-		s->r->vr_keyring_last = i;
-		s->r->vr_keyrings++;
+		if (it->it_kr_new != NULL) {
+			/* A set is named by its first part (saksid's `keylog` too). */
+			uint64_t at = it->it_kr_part ? it->it_kr_at_new : i;
+			if (s->r->vr_keyrings == 0)
+				s->r->vr_keyring_first = at;
+			s->r->vr_keyring_last = at;
+			s->r->vr_keyrings++;
+		}
 	} else
 		return fail(s, SAKSI_V_LEAF_FORMAT, i, SAKSI_ERR_FORMAT,
 		    "entry %" PRIu64 ": unknown leaf kind %d", i, lf.lf_kind);
@@ -888,6 +911,115 @@ after_leaf(struct vstate *s, uint64_t i, uint64_t n, uint64_t every)
 	return SAKSI_OK;
 }
 
+
+static void
+set_clear(struct vstate *s)
+{
+	size_t k;
+
+	for (k = 0; k < s->set_n; k++)
+		free(s->set_body[k]);
+	s->set_n = 0;
+	s->set_count = 0;
+}
+
+/* Records the first broken keyring set (reported when check_leaf reaches index), and
+ * drops the set being read. */
+static void set_broken(struct vstate *s, uint64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_broken(struct vstate *s, uint64_t index, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->kr_bad_at == SAKSI_VERIFY_NO_INDEX) {
+		s->kr_bad_at = index;
+		va_start(ap, fmt);
+		vsnprintf(s->kr_bad_why, sizeof(s->kr_bad_why), fmt, ap);
+		va_end(ap);
+	}
+	set_clear(s);
+}
+
+/*
+ * One version 2 part (FORMATS.md 4, kind 4): parts 1..n consecutive, one commit time;
+ * at part n the set is joined and becomes the keyring in force from the next entry.
+ */
+static saksi_err
+set_part(struct vstate *s, uint64_t batch, uint64_t index, struct item *it,
+         const saksi_leaf *lf)
+{
+	char why[200] = "";
+	unsigned ix, cnt;
+	size_t bad;
+	uint8_t *copy;
+	saksi_err e;
+
+	if ((e = saksi_keylog_part_hdr(lf->lf_body, lf->lf_body_len, &ix, &cnt, why,
+	    sizeof(why))) != SAKSI_OK) {
+		set_broken(s, index, "the keyring part does not parse (%s)", why);
+		return SAKSI_OK;
+	}
+	if (s->set_n > 0 && (ix != s->set_n + 1 || cnt != s->set_count ||
+	    lf->lf_commit_ms != s->set_ms)) {
+		set_broken(s, index, "keyring part %u of %u where part %zu of %zu of the set "
+		    "begun at entry %" PRIu64 " belongs%s", ix, cnt, s->set_n + 1, s->set_count,
+		    s->set_first, lf->lf_commit_ms != s->set_ms ? " (another commit time)" : "");
+		return SAKSI_OK;
+	}
+	if (s->set_n == 0 && ix != 1) {
+		set_broken(s, index, "keyring part %u of %u without the parts before it", ix,
+		    cnt);
+		return SAKSI_OK;
+	}
+	if (s->set_n == 0) {
+		uint8_t **nb = realloc(s->set_body, cnt * sizeof(*nb));
+		size_t *nl;
+
+		if (nb != NULL)
+			s->set_body = nb;
+		if (nb == NULL || (nl = realloc(s->set_len, cnt * sizeof(*nl))) == NULL)
+			return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
+			    "out of memory");
+		s->set_len = nl;
+		s->set_count = cnt;
+		s->set_first = index;
+		s->set_ms = lf->lf_commit_ms;
+	}
+	if ((copy = malloc(lf->lf_body_len)) == NULL)
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
+		    "out of memory");
+	memcpy(copy, lf->lf_body, lf->lf_body_len);
+	s->set_body[s->set_n] = copy;
+	s->set_len[s->set_n++] = lf->lf_body_len;
+	it->it_kr_part = 1;
+	if (s->set_n < s->set_count)
+		return SAKSI_OK;
+	e = saksi_keylog_join((const uint8_t *const *)s->set_body, s->set_len, s->set_n,
+	    &it->it_kr_new, NULL, NULL, &bad, why, sizeof(why));
+	if (e == SAKSI_ERR_NOMEM)
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e, "out of memory");
+	if (e != SAKSI_OK) {
+		/* Named at the part at fault, unless check_leaf passed it in an earlier
+		 * batch: then at this last part. */
+		uint64_t at = s->set_first + bad < batch ? index : s->set_first + bad;
+		s->kr_bad_at = SAKSI_VERIFY_NO_INDEX == s->kr_bad_at ? at : s->kr_bad_at;
+		if (s->kr_bad_at == at)
+			snprintf(s->kr_bad_why, sizeof(s->kr_bad_why), "the keyring set begun at "
+			    "entry %" PRIu64 " does not join (%s)", s->set_first, why);
+		set_clear(s);
+		return SAKSI_OK;
+	}
+	it->it_kr_at_new = s->set_first;
+	s->krs[s->nkrs++] = it->it_kr_new;
+	s->kr_now = it->it_kr_new;
+	s->kr_at = s->set_first;
+	s->kr_ms = s->set_ms;
+	set_clear(s);
+	return SAKSI_OK;
+}
+
 /*
  * Gives each entry read ahead the keyring in force at it, in ledger order: a keyring
  * entry is in force from the entry after it. One that does not parse is left for
@@ -908,10 +1040,17 @@ keyrings_ahead(struct vstate *s, uint64_t first, struct item *items, size_t m)
 		it->it_kr_ms = s->kr_ms;
 		it->it_kr_new = NULL;
 		it->it_branch = -1;
+		it->it_kr_part = 0;
 		if (it->it_read != SAKSI_OK ||
-		    saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK ||
-		    lf.lf_kind != SAKSI_LEAF_KEYRING)
+		    saksi_leaf_parse(it->it_buf, it->it_len, &lf) != SAKSI_OK)
 			continue;
+		if (lf.lf_kind != SAKSI_LEAF_KEYRING) {
+			if (s->set_n > 0)
+				set_broken(s, first + k, "the keyring set begun at entry %" PRIu64
+				    " is incomplete: %zu of its %zu parts, then this entry",
+				    s->set_first, s->set_n, s->set_count);
+			continue;
+		}
 		if (s->nkrs == s->krs_cap) {
 			size_t cap = s->krs_cap ? 2 * s->krs_cap : 8;
 			saksi_keyring **n = realloc(s->krs, cap * sizeof(*n));
@@ -921,6 +1060,15 @@ keyrings_ahead(struct vstate *s, uint64_t first, struct item *items, size_t m)
 			s->krs = n;
 			s->krs_cap = cap;
 		}
+		if (lf.lf_body_len > 0 && lf.lf_body[0] == SAKSI_KEYLOG_VERSION_PART) {
+			if ((e = set_part(s, first, first + k, it, &lf)) != SAKSI_OK)
+				return e;
+			continue;
+		}
+		if (s->set_n > 0)
+			set_broken(s, first + k, "a keyring entry within the keyring set begun "
+			    "at entry %" PRIu64 " (%zu of %zu parts)", s->set_first, s->set_n,
+			    s->set_count);
 		e = saksi_keylog_parse(lf.lf_body, lf.lf_body_len, &it->it_kr_new, NULL, 0);
 		if (e == SAKSI_ERR_NOMEM)
 			return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e, "out of memory");
@@ -979,6 +1127,11 @@ scan(struct vstate *s)
 		}
 		free_batch(s->items, m);
 	}
+	if (s->set_n > 0)
+		return fail(s, SAKSI_V_KEYRING, s->set_first + s->set_n - 1, SAKSI_ERR_FORMAT,
+		    "entry %" PRIu64 ": the keyring set begun at entry %" PRIu64 " is incomplete: "
+		    "%zu of its %zu parts, then the end of the ledger", s->set_first + s->set_n - 1,
+		    s->set_first, s->set_n, s->set_count);
 	/* A leaf stored past the tree size means the size itself cannot be trusted. */
 	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
 	free(extra);
@@ -1047,6 +1200,7 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	saksi_merkle_range_init(&s.range);
 	s.kr_now = opts->vo_keyring;
 	s.kr_at = SAKSI_VERIFY_NO_INDEX;
+	s.kr_bad_at = SAKSI_VERIFY_NO_INDEX;
 	r->vr_keyring_first = r->vr_keyring_last = SAKSI_VERIFY_NO_INDEX;
 	if ((s.items = calloc(BATCH_MAX, sizeof(*s.items))) == NULL)
 		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
@@ -1067,6 +1221,9 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	for (size_t k = 0; k < s.nkrs; k++)
 		saksi_keyring_free(s.krs[k]);
 	free(s.krs);
+	set_clear(&s);
+	free(s.set_body);
+	free(s.set_len);
 	saksi_ledger_abort(s.txn);
 	if (e == SAKSI_OK)
 		r->vr_reason = SAKSI_V_OK;
