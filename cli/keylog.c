@@ -83,8 +83,9 @@ cmd_keyring_history(int argc, char **argv)
 	size = saksi_ledger_size(txn);
 	for (i = 0; i < size; i++) {
 		uint8_t *leaf;
-		size_t len;
+		size_t len, cur_len, np;
 		saksi_leaf lf;
+		char *cur;
 
 		if ((e = saksi_ledger_leaf(txn, i, &leaf, &len)) != SAKSI_OK)
 			xdie_err(e, "entry %" PRIu64 " cannot be read; run saksi verify", i);
@@ -95,32 +96,38 @@ cmd_keyring_history(int argc, char **argv)
 			continue;
 		}
 		why[0] = '\0';
-		if ((e = saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, why, sizeof(why))) !=
+		/* One entry, or a set of parts from here (FORMATS.md 4, kind 4). */
+		if ((e = saksi_keylog_read(txn, i, &cur, &cur_len, &np, why, sizeof(why))) !=
 		    SAKSI_OK)
 			xfail("entry %" PRIu64 ": the keyring entry does not parse (%s); run saksi "
 			    "verify", i, why[0] != '\0' ? why : saksi_strerror(e));
-		n = prev == NULL ? 0 : saksi_keylog_diff(prev, prev_len,
-		    (const char *)lf.lf_body + 1, lf.lf_body_len - 1, diff, DIFF_MAX);
+		n = prev == NULL ? 0 : saksi_keylog_diff(prev, prev_len, cur, cur_len, diff,
+		    DIFF_MAX);
 		if (n < 0)
 			xfail("entry %" PRIu64 ": the keyring does not compare", i);
 		if (prev == NULL)
 			diff[0] = '\0';
 		iso(lf.lf_commit_ms, when, sizeof(when));
 		if (json) {
-			json_t *k = json_loadb((const char *)lf.lf_body + 1, lf.lf_body_len - 1,
-			    JSON_REJECT_DUPLICATES, NULL);
+			json_t *k = json_loadb(cur, cur_len, JSON_REJECT_DUPLICATES, NULL);
 			json_t *o = json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)i,
 			    "commit_time_ms", (json_int_t)lf.lf_commit_ms, "changes",
 			    lines_json(diff), "keyring", k);
 
+			if (o != NULL && np > 1 &&
+			    json_object_set_new(o, "entries", json_integer((json_int_t)np)) != 0)
+				xdie("out of memory");
+
 			if (k == NULL || o == NULL || json_array_append_new(arr, o) != 0)
 				xdie("out of memory");
 		} else if (prev == NULL) {
-			json_t *k = json_loadb((const char *)lf.lf_body + 1, lf.lf_body_len - 1, 0,
-			    NULL);
+			json_t *k = json_loadb(cur, cur_len, 0, NULL);
 
-			printf("entry %" PRIu64 " (%s): keyring recorded, %zu keys\n", i, when,
+			printf("entry %" PRIu64 " (%s): keyring recorded, %zu keys", i, when,
 			    json_array_size(json_object_get(k, "keys")));
+			if (np > 1)
+				printf(" in %zu entries", np);
+			putchar('\n');
 			json_decref(k);
 		} else {
 			printf("entry %" PRIu64 " (%s): %d change%s\n", i, when, n, n == 1 ? "" : "s");
@@ -132,11 +139,11 @@ cmd_keyring_history(int argc, char **argv)
 			}
 		}
 		free(prev);
-		prev_len = lf.lf_body_len - 1;
-		prev = xmalloc(prev_len + 1);
-		memcpy(prev, lf.lf_body + 1, prev_len);
+		prev = cur;
+		prev_len = cur_len;
 		free(leaf);
 		count++;
+		i += np - 1;   /* the set's other parts */
 	}
 	saksi_ledger_abort(txn);
 	saksi_ledger_close(l);

@@ -64,10 +64,8 @@ keyring_vs_ledger(saksi_ledger *l, const saksi_verify_report *r, const char *krf
                   char **diff)
 {
 	saksi_ledger_txn *txn;
-	saksi_leaf lf;
-	uint8_t *leaf = NULL;
-	char *file, *canon = NULL;
-	size_t flen, llen, clen;
+	char *file, *canon = NULL, *kcanon = NULL;
+	size_t flen, clen, kclen;
 	saksi_err e;
 	int n;
 
@@ -77,22 +75,20 @@ keyring_vs_ledger(saksi_ledger *l, const saksi_verify_report *r, const char *krf
 		return 0;
 	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
 		xdie_err(e, "cannot read the ledger");
-	e = saksi_ledger_leaf(txn, r->vr_keyring_last, &leaf, &llen);
+	/* One entry, or the set of parts that begins there (FORMATS.md 4, kind 4). */
+	e = saksi_keylog_read(txn, r->vr_keyring_last, &kcanon, &kclen, NULL, NULL, 0);
 	saksi_ledger_abort(txn);
-	if (e != SAKSI_OK || saksi_leaf_parse(leaf, llen, &lf) != SAKSI_OK ||
-	    lf.lf_kind != SAKSI_LEAF_KEYRING || lf.lf_body_len < 1)
-		xdie_err(e != SAKSI_OK ? e : SAKSI_ERR_FORMAT, "cannot read the keyring entry %"
-		    PRIu64, r->vr_keyring_last);
+	if (e != SAKSI_OK)
+		xdie_err(e, "cannot read the keyring entry %" PRIu64, r->vr_keyring_last);
 	file = xread_file(krf, SAKSI_KEYLOG_FILE_MAX, &flen);
 	if ((e = saksi_keylog_canon(file, flen, &canon, &clen, NULL, 0)) != SAKSI_OK)
 		xdie_err(e, "keyring %s", krf);
-	n = saksi_keylog_diff((const char *)lf.lf_body + 1, lf.lf_body_len - 1, canon, clen,
-	    *diff, 8192);
+	n = saksi_keylog_diff(kcanon, kclen, canon, clen, *diff, 8192);
 	if (n < 0)
 		xdie("keyring entry %" PRIu64 " does not parse", r->vr_keyring_last);
+	free(kcanon);
 	free(canon);
 	free(file);
-	free(leaf);
 	return n;
 }
 

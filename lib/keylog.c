@@ -815,3 +815,87 @@ saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, size_t n,
 	free(c);
 	return e;
 }
+
+saksi_err
+saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon, size_t *canonlen,
+                  size_t *nparts, char *errbuf, size_t errlen)
+{
+	uint8_t **leaf = NULL;
+	const uint8_t **body = NULL;
+	size_t *blen = NULL, llen, i, got = 0, bad;
+	unsigned ix, cnt = 1;
+	uint64_t ms = 0;
+	saksi_leaf lf;
+	saksi_err e;
+
+	if (canon != NULL)
+		*canon = NULL;
+	if (canonlen != NULL)
+		*canonlen = 0;
+	if (nparts != NULL)
+		*nparts = 0;
+	if (txn == NULL || canon == NULL || canonlen == NULL)
+		return SAKSI_ERR_INVAL;
+	for (i = 0; i < cnt; i++) {
+		uint8_t *b;
+
+		if ((e = saksi_ledger_leaf(txn, index + i, &b, &llen)) != SAKSI_OK) {
+			if (e == SAKSI_ERR_NOT_FOUND && i > 0) {
+				seterr(errbuf, errlen, "the keyring set at entry %llu is cut short at "
+				    "%zu of %u parts", (unsigned long long)index, i, cnt);
+				e = SAKSI_ERR_FORMAT;
+			}
+			goto out;
+		}
+		if (saksi_leaf_parse(b, llen, &lf) != SAKSI_OK || lf.lf_kind != SAKSI_LEAF_KEYRING) {
+			free(b);
+			seterr(errbuf, errlen, "entry %llu is not a keyring entry%s",
+			    (unsigned long long)(index + i), i > 0 ? " (the set is cut short)" : "");
+			e = SAKSI_ERR_FORMAT;
+			goto out;
+		}
+		if ((e = saksi_keylog_part_hdr(lf.lf_body, lf.lf_body_len, &ix, i == 0 ? &cnt :
+		    NULL, errbuf, errlen)) != SAKSI_OK) {
+			free(b);
+			goto out;
+		}
+		if (i == 0) {
+			if (ix != 1) {
+				free(b);
+				seterr(errbuf, errlen, "entry %llu is keyring part %u, not the first",
+				    (unsigned long long)index, ix);
+				e = SAKSI_ERR_FORMAT;
+				goto out;
+			}
+			ms = lf.lf_commit_ms;
+			leaf = calloc(cnt, sizeof(*leaf));
+			body = calloc(cnt, sizeof(*body));
+			blen = calloc(cnt, sizeof(*blen));
+			if (leaf == NULL || body == NULL || blen == NULL) {
+				free(b);
+				e = SAKSI_ERR_NOMEM;
+				goto out;
+			}
+		} else if (lf.lf_commit_ms != ms) {
+			free(b);
+			seterr(errbuf, errlen, "entry %llu: a keyring part of another commit time",
+			    (unsigned long long)(index + i));
+			e = SAKSI_ERR_FORMAT;
+			goto out;
+		}
+		leaf[i] = b;
+		body[i] = lf.lf_body;
+		blen[i] = lf.lf_body_len;
+		got = i + 1;
+	}
+	e = saksi_keylog_join(body, blen, cnt, NULL, canon, canonlen, &bad, errbuf, errlen);
+	if (e == SAKSI_OK && nparts != NULL)
+		*nparts = cnt;
+out:
+	for (i = 0; i < got; i++)
+		free(leaf[i]);
+	free(leaf);
+	free(body);
+	free(blen);
+	return e;
+}

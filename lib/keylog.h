@@ -120,4 +120,14 @@ saksi_err saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, si
 saksi_err saksi_keylog_load_parts(const char *path, saksi_keyring **kr, saksi_keylog_parts *p,
                                   char *errbuf, size_t errlen);
 
+/*
+ * The keyring recorded at entry index of a ledger (a version 1 body, or the first part
+ * of a set and the parts after it, all of one commit time): its canonical JSON (*canon
+ * malloc'd, NUL-terminated) and how many entries it spans (*nparts, may be NULL).
+ * SAKSI_ERR_FORMAT (errbuf says why) for another kind, a part other than the first, a
+ * set that is cut short or does not join; the ledger's errors.
+ */
+saksi_err saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon,
+                            size_t *canonlen, size_t *nparts, char *errbuf, size_t errlen);
+
 #endif

@@ -1,0 +1,166 @@
+/*
+ * keylog_big_daemon_test.c: a national keyring (1,500 keys and more) through the built
+ * saksid: recorded as one set of keyring parts (FORMATS.md 4, kind 4, version 2) before
+ * the first event, serving, verified by saksi verify, and a restart unchanged writes
+ * nothing. Never generates a key it does not derive from the fixture's printed seed.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "daemon_fixture.h"
+#include "daemon_run.h"
+#include "keylog.h"
+#include "ledger.h"
+#include "wire.h"
+
+#define BIG_KEYS 1500
+
+static struct dr sd;
+
+/* The fixture's keyring and BIG_KEYS more (staff and kiosks of 300 branches). */
+static char *
+big_keyring(void)
+{
+	json_t *root = json_loads(sd.fx.keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], label[32], branch[16], *out;
+	saksi_seckey *k;
+	saksi_pubkey pub;
+	const char *role;
+	size_t i;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	/* A role of the fixture's keyring, whichever it has first. */
+	role = json_string_value(json_object_get(json_array_get(keys, 0), "role"));
+	assert_non_null(role);
+	for (i = 0; i < BIG_KEYS; i++) {
+		snprintf(label, sizeof(label), "big-%zu", i);
+		snprintf(branch, sizeof(branch), "KC-B%03zu", i % 300);
+		k = fx_key(sd.fx.seed, label, SAKSI_KEY_SIGN);
+		assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+		saksi_seckey_free(k);
+		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+		sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+		assert_int_equal(json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+		    "s:n}", "name", label, "key_id", hex, "public_key", b64, "role", role, "branch",
+		    branch, "revoked_ms")), 0);
+	}
+	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	return out;
+}
+
+static void
+test_keyring_large(void **state)
+{
+	char kr[256], out[256], err[256], reply[4096], want[128], *json, *text;
+	saksi_keylog_parts p;
+	struct fx_item fi;
+	size_t nparts;
+	uint64_t idx;
+	const char *s;
+	(void)state;
+
+	snprintf(kr, sizeof(kr), "%s/keyring.json", sd.fx.dir);
+	snprintf(out, sizeof(out), "%s/out", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/err", sd.fx.dir);
+	json = big_keyring();
+	fx_write(kr, json, strlen(json), 0644);
+	assert_int_equal(saksi_keylog_split(json, strlen(json), &p, NULL, 0), SAKSI_OK);
+	nparts = p.kp_n;
+	printf("# %d keys more: %zu bytes, %zu parts\n", BIG_KEYS, strlen(json), nparts);
+	assert_true(nparts >= 4);
+
+	/* Starts, records the set as entries 0..n-1, and serves. */
+	dr_start(&sd);
+	fx_booking(&sd.fx, FX_QUEUE, 1, wall_ms(), &fi);
+	assert_int_equal(dr_submit1(sd.url, &fi, reply, sizeof(reply)), SAKSI_R_ACCEPTED);
+	fx_item_free(&fi);
+	assert_non_null(s = strstr(reply, "\nindex "));
+	idx = strtoull(s + 7, NULL, 10);
+	assert_int_equal(idx, nparts);
+	dr_stop(&sd, SIGTERM);
+	assert_int_equal(dr_ledger_size(sd.ledger_dir), nparts + 1);
+	text = fx_read(sd.errlog, NULL);
+	snprintf(want, sizeof(want), "keyring.json: recorded at entries 0-%zu\n", nparts - 1);
+	assert_non_null(strstr(text, want));
+	free(text);
+	{
+		/* Each entry is the part split gives, byte for byte. */
+		saksi_ledger_opts o;
+		saksi_ledger *l = NULL;
+		saksi_ledger_txn *t;
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len, i;
+
+		memset(&o, 0, sizeof(o));
+		o.lo_readonly = 1;
+		assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+		for (i = 0; i < nparts; i++) {
+			assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+			assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+			assert_int_equal(lf.lf_kind, SAKSI_LEAF_KEYRING);
+			assert_int_equal(lf.lf_body_len, p.kp_len[i]);
+			assert_memory_equal(lf.lf_body, p.kp_body[i], p.kp_len[i]);
+			free(leaf);
+		}
+		saksi_ledger_abort(t);
+		saksi_ledger_close(l);
+	}
+	saksi_keylog_parts_free(&p);
+
+	/* Restarted unchanged: nothing written. */
+	dr_start(&sd);
+	dr_stop(&sd, SIGTERM);
+	assert_int_equal(dr_ledger_size(sd.ledger_dir), nparts + 1);
+	{
+		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey",
+		    sd.fx.vkey, "--keyring", kr, NULL };
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
+		text = fx_read(out, NULL);
+		printf("# %s", text);
+		assert_non_null(strstr(text, "ledger intact: "));
+		assert_non_null(strstr(text, "keyrings 1)"));
+		free(text);
+	}
+	{
+		const char *const args[] = { "keyring-history", "--ledger", sd.ledger_dir, NULL };
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
+		text = fx_read(out, NULL);
+		printf("# %s", text);
+		snprintf(want, sizeof(want), "keys in %zu entries\n", nparts);
+		assert_non_null(strstr(text, "entry 0 ("));
+		assert_non_null(strstr(text, want));
+		free(text);
+	}
+	free(json);
+}
+
+static int
+setup(void **state)
+{
+	*state = &sd;
+	dr_setup(&sd, 0);
+	dr_save_keys(&sd.fx, DR_KEYRING | DR_BOX_PUB);
+	dr_write_conf(sd.conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyring_large),
+	};
+
+	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+}
