@@ -383,16 +383,27 @@ show_keyring(const saksi_leaf *lf, json_t *o)
 	json_t *k;
 	saksi_err e;
 
-	e = saksi_keylog_parse(lf->lf_body, lf->lf_body_len, NULL, why, sizeof(why));
+	size_t off;
+	unsigned ix = 1, n = 1;
+
+	e = saksi_keylog_entry_parse(lf->lf_body, lf->lf_body_len, &off, why, sizeof(why));
 	if (e != SAKSI_OK)
 		xfail("the keyring entry does not parse (%s); run saksi verify",
 		    why[0] != '\0' ? why : saksi_strerror(e));
+	/* A part of a set (FORMATS.md 4, kind 4, version 2): its own keys, said so. */
+	(void)saksi_keylog_part_hdr(lf->lf_body, lf->lf_body_len, &ix, &n, NULL, 0);
 	if (o == NULL) {
-		printf("keyring: %.*s\n", (int)(lf->lf_body_len - 1),
-		    (const char *)lf->lf_body + 1);
+		if (n > 1)
+			printf("keyring_part: %u of %u (saksi keyring-history: the whole)\n", ix,
+			    n);
+		printf("keyring: %.*s\n", (int)(lf->lf_body_len - off),
+		    (const char *)lf->lf_body + off);
 		return;
 	}
-	k = json_loadb((const char *)lf->lf_body + 1, lf->lf_body_len - 1,
+	if (n > 1 && (json_object_set_new(o, "keyring_part", json_integer(ix)) != 0 ||
+	    json_object_set_new(o, "keyring_parts", json_integer(n)) != 0))
+		xdie("out of memory");
+	k = json_loadb((const char *)lf->lf_body + off, lf->lf_body_len - off,
 	    JSON_REJECT_DUPLICATES, NULL);
 	if (k == NULL || json_object_set_new(o, "keyring", k) != 0)
 		xdie("out of memory");

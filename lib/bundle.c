@@ -1082,9 +1082,11 @@ check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_chec
 		r->br_refusals++;
 		return SAKSI_OK;
 	case SAKSI_LEAF_KEYRING:
-		/* Proved like any entry and parsed strictly; the bundle's events are still
+		/* Proved like any entry and parsed strictly (a part of a keyring set alone:
+		 * a bundle holds only the entries it proves); the bundle's events are still
 		 * checked with bo_keyring (a bundle carries no keyring history). */
-		if (saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) != SAKSI_OK)
+		if (saksi_keylog_entry_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) !=
+		    SAKSI_OK)
 			return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the keyring "
 			    "entry does not parse strictly", e->be_index);
 		return SAKSI_OK;

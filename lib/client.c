@@ -694,7 +694,7 @@ saksi_client_get(saksi_client *c, uint64_t index, uint8_t **leaf, size_t *len)
 	if (lf.lf_kind == SAKSI_LEAF_EVENT ?
 	    saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev) != SAKSI_OK :
 	    lf.lf_kind == SAKSI_LEAF_KEYRING ?
-	    saksi_keylog_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) != SAKSI_OK :
+	    saksi_keylog_entry_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) != SAKSI_OK :
 	    saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL) != SAKSI_OK)
 		goto out;
 	err = SAKSI_ERR_NOMEM;

@@ -899,3 +899,47 @@ out:
 	free(blen);
 	return e;
 }
+
+saksi_err
+saksi_keylog_entry_parse(const uint8_t *body, size_t len, size_t *json_off, char *errbuf,
+                         size_t errlen)
+{
+	const char *j;
+	char *c = NULL;
+	size_t clen, jlen;
+	saksi_err e;
+
+	if (json_off != NULL)
+		*json_off = 1;
+	if (body == NULL && len > 0)
+		return SAKSI_ERR_INVAL;
+	if (len < 1 || body[0] != SAKSI_KEYLOG_VERSION_PART)
+		return saksi_keylog_parse(body, len, NULL, errbuf, errlen);
+	if (len > SAKSI_KEYLOG_MAX) {
+		seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
+		    SAKSI_KEYLOG_MAX);
+		return SAKSI_ERR_TOO_LARGE;
+	}
+	if ((e = saksi_keylog_part_hdr(body, len, NULL, NULL, errbuf, errlen)) != SAKSI_OK)
+		return e;
+	j = (const char *)body + SAKSI_KEYLOG_PART_HDR;
+	jlen = len - SAKSI_KEYLOG_PART_HDR;
+	e = saksi_keylog_canon(j, jlen, &c, &clen, errbuf, errlen);
+	if (e == SAKSI_ERR_NOMEM)
+		return e;
+	if (e != SAKSI_OK)
+		return SAKSI_ERR_FORMAT;
+	if (clen != jlen || memcmp(c, j, clen) != 0) {
+		free(c);
+		seterr(errbuf, errlen, "the keyring part is not in its canonical form");
+		return SAKSI_ERR_FORMAT;
+	}
+	free(c);
+	if (jlen >= 10 && memcmp(j, "{\"keys\":[]", 10) == 0) {
+		seterr(errbuf, errlen, "a keyring part without a key");
+		return SAKSI_ERR_FORMAT;
+	}
+	if (json_off != NULL)
+		*json_off = SAKSI_KEYLOG_PART_HDR;
+	return SAKSI_OK;
+}

@@ -130,4 +130,13 @@ saksi_err saksi_keylog_load_parts(const char *path, saksi_keyring **kr, saksi_ke
 saksi_err saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon,
                             size_t *canonlen, size_t *nparts, char *errbuf, size_t errlen);
 
+/*
+ * Strict parse of one kind 4 body alone, whichever version: a version 1 body as
+ * saksi_keylog_parse; a version 2 part with a valid header (saksi_keylog_part_hdr) and
+ * the canonical JSON of a keyring with at least one key (*json_off, may be NULL: where
+ * that JSON starts in body). Whether the parts make a set is saksi_keylog_join's check.
+ */
+saksi_err saksi_keylog_entry_parse(const uint8_t *body, size_t len, size_t *json_off,
+                                   char *errbuf, size_t errlen);
+
 #endif

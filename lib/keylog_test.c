@@ -372,6 +372,54 @@ test_join_doctored(void **state)
 	x[0] = 3;
 	assert_int_equal(saksi_keylog_part_hdr(x, l[0], &ix, &cnt, NULL, 0), SAKSI_ERR_VERSION);
 	free(x);
+
+	/* One part alone (a bundle's, saksi get's check). */
+	{
+		size_t off = 0;
+		char *loose;
+		uint8_t *z;
+
+		x = part_of(0, 2, NULL, 2, 3, &l[0]);
+		assert_int_equal(saksi_keylog_entry_parse(x, l[0], &off, NULL, 0), SAKSI_OK);
+		assert_int_equal(off, SAKSI_KEYLOG_PART_HDR);
+		saksi_put_u16(x + 3, 1);
+		assert_int_equal(saksi_keylog_entry_parse(x, l[0], &off, NULL, 0),
+		    SAKSI_ERR_FORMAT);
+		x[0] = 3;
+		assert_int_equal(saksi_keylog_entry_parse(x, l[0], &off, NULL, 0),
+		    SAKSI_ERR_VERSION);
+		free(x);
+		x = part_of(0, 0, NULL, 1, 2, &l[0]);
+		assert_int_equal(saksi_keylog_entry_parse(x, l[0], NULL, err, sizeof(err)),
+		    SAKSI_ERR_FORMAT);
+		assert_non_null(strstr(err, "without a key"));
+		free(x);
+		/* Not canonical: the loose text behind a valid header. */
+		loose = many_json(0, 2, NULL);
+		z = malloc(SAKSI_KEYLOG_PART_HDR + strlen(loose));
+		assert_non_null(z);
+		memcpy(z, "\2\0\1\0\2", 5);
+		memcpy(z + 5, loose, strlen(loose));
+		assert_int_equal(saksi_keylog_entry_parse(z, 5 + strlen(loose), NULL, err,
+		    sizeof(err)), SAKSI_ERR_FORMAT);
+		assert_non_null(strstr(err, "canonical"));
+		free(z);
+		free(loose);
+		/* Oversize; a version 1 body as saksi_keylog_parse. */
+		z = calloc(1, SAKSI_KEYLOG_MAX + 1);
+		assert_non_null(z);
+		z[0] = 2;
+		assert_int_equal(saksi_keylog_entry_parse(z, SAKSI_KEYLOG_MAX + 1, NULL, NULL, 0),
+		    SAKSI_ERR_TOO_LARGE);
+		free(z);
+		x = part_of(0, 2, NULL, 1, 2, &l[0]);
+		x[4] = 1;
+		x += 4;
+		x[0] = 1;
+		assert_int_equal(saksi_keylog_entry_parse(x, l[0] - 4, &off, NULL, 0), SAKSI_OK);
+		assert_int_equal(off, 1);
+		free(x - 4);
+	}
 }
 
 /* ---- encoding ---- */

@@ -142,6 +142,25 @@ test_keyring_large(void **state)
 		assert_non_null(strstr(text, want));
 		free(text);
 	}
+	{
+		/* One part: its keys, and which part it is. */
+		const char *const args[] = { "get", "--ledger", sd.ledger_dir, "1", "--json",
+		    NULL };
+		json_t *j;
+		size_t len;
+
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
+		text = fx_read(out, &len);
+		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
+		free(text);
+		assert_string_equal(json_string_value(json_object_get(j, "kind")), "keyring");
+		assert_int_equal(json_integer_value(json_object_get(j, "keyring_part")), 2);
+		assert_int_equal(json_integer_value(json_object_get(j, "keyring_parts")),
+		    nparts);
+		assert_true(json_array_size(json_object_get(json_object_get(j, "keyring"),
+		    "keys")) > 100);
+		json_decref(j);
+	}
 	free(json);
 }
 
