@@ -958,7 +958,7 @@ set_part(struct vstate *s, uint64_t batch, uint64_t index, struct item *it,
 
 	if ((e = saksi_keylog_part_hdr(lf->lf_body, lf->lf_body_len, &ix, &cnt, why,
 	    sizeof(why))) != SAKSI_OK) {
-		set_broken(s, index, "the keyring part does not parse (%s)", why);
+		set_broken(s, index, "the keyring part does not parse (%.150s)", why);
 		return SAKSI_OK;
 	}
 	if (s->set_n > 0 && (ix != s->set_n + 1 || cnt != s->set_count ||
@@ -1007,7 +1007,7 @@ set_part(struct vstate *s, uint64_t batch, uint64_t index, struct item *it,
 		s->kr_bad_at = SAKSI_VERIFY_NO_INDEX == s->kr_bad_at ? at : s->kr_bad_at;
 		if (s->kr_bad_at == at)
 			snprintf(s->kr_bad_why, sizeof(s->kr_bad_why), "the keyring set begun at "
-			    "entry %" PRIu64 " does not join (%s)", s->set_first, why);
+			    "entry %" PRIu64 " does not join (%.150s)", s->set_first, why);
 		set_clear(s);
 		return SAKSI_OK;
 	}
