@@ -258,13 +258,15 @@ if [ -x "$x/usr/sbin/saksid" ] && [ -x "$x/usr/bin/saksi" ]; then
   if [ ${#tracer[@]} -gt 0 ]; then
     # Signals go to saksid itself, not to the tracer: its only child.
     tracer_pid=$daemon_pid
-    for _ in $(seq 200); do
+    for _ in $(seq 1200); do
       daemon_pid=$(pgrep -P "$tracer_pid" || true)
       [ -n "$daemon_pid" ] && break
       sleep 0.05
     done
   fi
-  for _ in $(seq 200); do
+  # Bounded at 60 s: under strace on a loaded two-core machine the start (keys, the
+  # keyring entry and its synced commit, the rules and their tail) has taken over 10 s.
+  for _ in $(seq 1200); do
     [ -S "$tmp/run/ingest.sock" ] && break
     kill -0 "$daemon_pid" 2>/dev/null || break
     sleep 0.05

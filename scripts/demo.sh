@@ -22,8 +22,10 @@ echo "== 3. saksid starts"
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 url=$(sed -n 's/^listen *= *\(ipc:.*\)$/\1/p' "$state/saksid.conf" | sed -n 1p)
-for _ in $(seq 100); do
+# Up to 60 s (a loaded machine), and at once if saksid exited.
+for _ in $(seq 600); do
   "$bin/saksi" checkpoint --url "$url" >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { echo "saksid exited: demo/saksid.log says why" >&2; cat demo/saksid.log >&2; exit 1; }
   sleep 0.1
 done
 
@@ -33,7 +35,7 @@ aurl=$(sed -n 's/^alerts_listen *= *\(.*\)$/\1/p' "$state/saksid.conf" | sed -n 
 fpid=$!
 trap 'kill $pid $fpid 2>/dev/null || true' EXIT
 # PUB keeps nothing for a subscriber not yet connected: wait until it is.
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   grep -q "following alerts" demo/alerts.err 2>/dev/null && break
   sleep 0.1
 done
