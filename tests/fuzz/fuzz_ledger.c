@@ -230,17 +230,18 @@ leaf(const uint8_t *data, size_t size)
 		return;
 	FUZZ_CHECK(size >= SAKSI_LEAF_HDR && size <= SAKSI_LEAF_MAX && data[0] == 1 &&
 	               (lf.lf_kind == SAKSI_LEAF_EVENT || lf.lf_kind == SAKSI_LEAF_REFUSALS ||
-	                lf.lf_kind == SAKSI_LEAF_ALERT),
+	                lf.lf_kind == SAKSI_LEAF_ALERT || lf.lf_kind == SAKSI_LEAF_KEYRING),
 	           "accepted a leaf FORMATS.md 4 does not allow");
 	FUZZ_CHECK(lf.lf_body == data + SAKSI_LEAF_HDR &&
 	               lf.lf_body_len == size - SAKSI_LEAF_HDR &&
 	               lf.lf_commit_ms == saksi_get_u64(data + 2) &&
 	               memcmp(lf.lf_prev_root, data + 10, SAKSI_HASH_LEN) == 0,
 	           "leaf fields are not the bytes");
-	/* What a verifier does next with the body. */
+	/* What a verifier does next with the body (alert and keyring bodies have their own
+	 * targets: fuzz_alert, fuzz_keylog). */
 	if (lf.lf_kind == SAKSI_LEAF_EVENT)
 		(void)saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev);
-	else
+	else if (lf.lf_kind == SAKSI_LEAF_REFUSALS)
 		(void)saksi_refusals_parse(lf.lf_body, lf.lf_body_len, NULL);
 }
 

@@ -176,6 +176,11 @@ for t, env in envs[:6]:
 summary = struct.pack(">H", 2) + (bytes(8) + bytes([6]) + struct.pack(">IQQ", 3, 1, 2)) * 2
 put("ledger", "refusals", b"\x00" + bytes([1, 2]) + struct.pack(">Q", 1741564800123) + empty_root + summary)
 put("ledger", "refusals-body", b"\x00" + summary)
+# Every kind FORMATS.md 4 allows (3 alert, 4 keyring), so the harness's kind check is
+# exercised from the first run, not only when the fuzzer happens on them.
+put("ledger", "alert-kind", b"\x00" + bytes([1, 3]) + struct.pack(">Q", 1741564800123) + empty_root + bytes(40))
+put("ledger", "keyring-kind", b"\x00" + bytes([1, 4]) + struct.pack(">Q", 1741564800123) + empty_root
+    + b'{"keys":[]}')
 # Stored records (FORMATS.md 7): codec 0 raw, 1 zstd (when the zstd tool is there).
 import shutil, subprocess
 for t, env in envs[:4]:
