@@ -1401,8 +1401,9 @@ group_delete(struct ectx *c, size_t slot, const struct rule *ru, const uint8_t g
 	saksi_rule_stats *s;
 	saksi_err e;
 
-	if ((e = st_del(c, k, gkey(k, ru, ghash))) != SAKSI_OK ||
-	    (e = st_del(c, k, xkey(k, ru->r_fp, keep, ghash))) != SAKSI_OK)
+	/* The index key first: in memory it is an entry of its record (rules_mem.c). */
+	if ((e = st_del(c, k, xkey(k, ru->r_fp, keep, ghash))) != SAKSI_OK ||
+	    (e = st_del(c, k, gkey(k, ru, ghash))) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
 		return e;
@@ -2522,14 +2523,16 @@ static saksi_err
 join_delete(struct ectx *c, size_t slot, const struct join *j, uint64_t time,
             const uint8_t khash[HASH_LEN])
 {
-	uint8_t k[KEY_MAX];
+	uint8_t k[KEY_MAX], xk[KEY_MAX];
 	saksi_rule_stats *s;
 	size_t o = key_fp(k, K_JOIN, j->j_fp);
 	saksi_err e;
 
+	/* The index key first, as group_delete. */
+	if ((e = st_del(c, xk, jxkey(xk, j, time, khash))) != SAKSI_OK)
+		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	memcpy(k + o, khash, HASH_LEN);
-	if ((e = st_del(c, k, o + HASH_LEN)) != SAKSI_OK ||
-	    (e = st_del(c, k, jxkey(k, j, time, khash))) != SAKSI_OK)
+	if ((e = st_del(c, k, o + HASH_LEN)) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
 	if ((e = stats_of(c, slot, &s)) != SAKSI_OK)
 		return e;
