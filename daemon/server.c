@@ -814,6 +814,40 @@ out:
 }
 
 /*
+ * The remote queries' context keeps the start's keyring (remote.h); after a reload a
+ * key the keyring in force no longer holds, or revokes, may not query either. 1 (and
+ * a's refusal set) if so.
+ */
+static int
+query_key_gone(saksid_server *s, const uint8_t *body, size_t len, uint64_t now,
+               saksid_remote_answer *a)
+{
+	const saksi_keyring_entry *ke;
+	saksi_rq_request rq;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+	int gone = 0;
+
+	if (saksi_rq_request_parse(body, len, &rq) != SAKSI_OK)
+		return 0;   /* saksid_remote_handle says why */
+	sodium_bin2hex(hex, sizeof(hex), rq.rq_key_id, SAKSI_KEYID_LEN);
+	pthread_mutex_lock(&s->s_mu);
+	if (s->s_kg->kg_gen > 0) {
+		ke = saksi_keyring_find(s->s_kg->kg_kr, rq.rq_key_id);
+		if (ke == NULL) {
+			a->ra_status = SAKSI_R_UNKNOWN_KEY;
+			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is not in the keyring", hex);
+			gone = 1;
+		} else if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= now) {
+			a->ra_status = SAKSI_R_REVOKED_KEY;
+			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is revoked", hex);
+			gone = 1;
+		}
+	}
+	pthread_mutex_unlock(&s->s_mu);
+	return gone;
+}
+
+/*
  * Op 7 (remote.h): refused, answered at once, or (a personal look) its access entry
  * queued for the committer as a request of its own, answered once committed.
  */
@@ -838,7 +872,9 @@ query_op(saksid_server *s, struct req *r)
 		           "retry later");
 		goto refused;
 	}
-	saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a);
+	if (!query_key_gone(s, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a))
+		saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2,
+		                     now, a);
 	if (a->ra_status != 0) {
 		reply_text(s, ctl, SAKSI_OP_QUERY, a->ra_status, a->ra_msg);
 		saksid_remote_answer_clear(a);

@@ -24,6 +24,7 @@
 #include "daemon_run.h"
 #include "keylog.h"
 #include "ledger.h"
+#include "remoteq.h"
 #include "wire.h"
 
 static char kr_path[DR_NAME_LEN + 32];
@@ -586,6 +587,93 @@ test_reload_sandboxed(void **state)
 	saksi_seckey_free(x);
 }
 
+/* ---- remote queries follow the keyring in force ---- */
+
+/* A masked query by k over url: the reply's status, its one-line reason into msg. */
+static int
+query_status(const char *url, const struct fx *fx, const saksi_seckey *k, char *msg,
+             size_t msglen)
+{
+	saksi_rq_params p;
+	uint8_t *req, *body = NULL;
+	size_t len, blen;
+	int status = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = SAKSI_RQ_QUERY;
+	p.rp_limit = 5;
+	p.rp_time_ms = wall_ms();
+	p.rp_value[SAKSI_IX_BRANCH] = FX_BRANCH;
+	assert_int_equal(saksi_rq_request_make(k, fx->box_pub.pk_key, &p, &req, &len), SAKSI_OK);
+	assert_int_equal(saksi_rq_exchange(url, 60000, req, len, &status, &body, &blen),
+	    SAKSI_OK);
+	snprintf(msg, msglen, "%s", status != 0 ? (const char *)body : "");
+	free(body);
+	free(req);
+	return status;
+}
+
+static void
+test_reload_query(void **state)
+{
+	struct dr *d = *state;
+	saksi_seckey *acc, *sup, *ix;
+	char path[300], msg[256], hex[17], want[128];
+
+	/* Remote queries on: an index key, an access key, a supervisor's key. */
+	acc = dr_new_key(&d->fx, "access", "access.key", NULL);
+	sup = dr_new_key(&d->fx, "supervisor", "sup.key", NULL);
+	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(sup), SAKSI_KEYID_LEN);
+	ix = fx_key(d->fx.seed, "index", SAKSI_KEY_SYM);
+	snprintf(path, sizeof(path), "%s/index.key", d->fx.dir);
+	assert_int_equal(saksi_seckey_save(ix, path, NULL, "test index key"), SAKSI_OK);
+	saksi_seckey_free(ix);
+	dr_keyring_add(&d->fx, acc, "access", "supervisor", "*", 0);
+	dr_keyring_add(&d->fx, sup, "sup-1", "supervisor", "*", 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	dr_write_conf(d->conf, "group_wait_us = 0\nworkers = 2\nmap_size_mb = 64\n"
+	    "index_key = index.key\naccess_key = access.key\n");
+	dr_start(d);
+	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 1, NULL), SAKSI_R_ACCEPTED);
+	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)), 0);
+
+	/* Revoked by a reload: its queries are refused from then on, as revoked. */
+	keyring_revoke(&d->fx, "sup-1", 1000);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
+	    SAKSI_R_REVOKED_KEY);
+	snprintf(want, sizeof(want), "key %s is revoked", hex);
+	assert_string_equal(msg, want);
+	/* Removed (the keyring of the start only): refused as unknown. */
+	{
+		json_t *root = json_loads(d->fx.keyring_json, 0, NULL), *keys, *k;
+		size_t i;
+
+		assert_non_null(root);
+		keys = json_object_get(root, "keys");
+		json_array_foreach(keys, i, k)
+			if (strcmp(json_string_value(json_object_get(k, "name")), "sup-1") == 0)
+				break;
+		assert_int_equal(json_array_remove(keys, i), 0);
+		free(d->fx.keyring_json);
+		assert_non_null(d->fx.keyring_json = json_dumps(root, JSON_INDENT(2)));
+		json_decref(root);
+		fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	}
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 2));
+	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
+	    SAKSI_R_UNKNOWN_KEY);
+	snprintf(want, sizeof(want), "key %s is not in the keyring", hex);
+	assert_string_equal(msg, want);
+	/* The events go on. */
+	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 2, NULL), SAKSI_R_ACCEPTED);
+	dr_stop(d, SIGTERM);
+	saksi_seckey_free(acc);
+	saksi_seckey_free(sup);
+}
+
 static int
 setup(void **state)
 {
@@ -605,6 +693,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reload_keys, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_stream, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_query, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_sandboxed, setup,
 		                                dr_cmocka_teardown),
 	};
