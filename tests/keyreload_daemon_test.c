@@ -1,5 +1,5 @@
 /*
- * keyreload_test.c: a keyring reload on SIGHUP through the built saksid, no restart: a
+ * keyreload_daemon_test.c: a keyring reload on SIGHUP through the built saksid, no restart: a
  * key added is accepted from then on (refused as unknown before), a revoked one refused
  * as revoked, a file that does not load leaves the keyring in force (and the status says
  * the reload failed), the same keyring again writes nothing, a revocation while
