@@ -207,6 +207,39 @@ log_changes(const saksid_keyreload *kl, const char *diff, int n, const char *hex
 		            "keyring-history shows them all", kl->kl_o.ko_path, n - (int)shown);
 }
 
+/*
+ * saksid's own keys in kr as the start requires them (main.c), and not revoked: the
+ * entries they sign (access entries, retention's forgets) must verify. 0, or -1 with
+ * why in err.
+ */
+static int
+own_keys_ok(const saksid_keyreload *kl, const saksi_keyring *kr, char *err, size_t errlen)
+{
+	const saksi_keyring_entry *e;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	if (kl->kl_o.ko_access_id != NULL) {
+		sodium_bin2hex(hex, sizeof(hex), kl->kl_o.ko_access_id, SAKSI_KEYID_LEN);
+		e = saksi_keyring_find(kr, kl->kl_o.ko_access_id);
+		if (e == NULL || e->ke_revoked_ms >= 0 || strcmp(e->ke_branch, "*") != 0 ||
+		    !saksi_keyring_role_allows(kr, e->ke_role, "supervisor.access.logged")) {
+			snprintf(err, errlen, "the access_key %s must stay in it, not revoked, with "
+			         "role supervisor and branch \"*\"", hex);
+			return -1;
+		}
+	}
+	if (kl->kl_o.ko_retention_id != NULL) {
+		sodium_bin2hex(hex, sizeof(hex), kl->kl_o.ko_retention_id, SAKSI_KEYID_LEN);
+		e = saksi_keyring_find(kr, kl->kl_o.ko_retention_id);
+		if (e == NULL || e->ke_revoked_ms >= 0) {
+			snprintf(err, errlen, "the retention_key %s must stay in it, not revoked",
+			         hex);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 saksi_err
 saksid_keyreload_run(saksid_keyreload *kl, saksid_server *srv, uint64_t now_ms)
 {
@@ -229,6 +262,10 @@ saksid_keyreload_run(saksid_keyreload *kl, saksid_server *srv, uint64_t now_ms)
 		snprintf(kl->kl_reload_err, sizeof(kl->kl_reload_err), "%s",
 		         err[0] != '\0' ? err : saksi_strerror(e));
 		goto fail;
+	}
+	if (own_keys_ok(kl, kf.kf_kr, kl->kl_reload_err, sizeof(kl->kl_reload_err)) != 0) {
+		e = SAKSI_ERR_KEY;
+		goto fail_kf;
 	}
 	sodium_bin2hex(hex, sizeof(hex), kf.kf_sha256, sizeof(kf.kf_sha256));
 	if (kf.kf_canonlen == kl->kl_canonlen &&

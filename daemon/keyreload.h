@@ -48,6 +48,12 @@ typedef struct saksid_keyreload_opts {
 	const saksi_blind *ko_index;    /* saksid_ingest_index's blind, or NULL */
 	saksid_shred *ko_shred;         /* saksid_ingest_shred's, or NULL */
 	const saksid_log *ko_log;       /* may be NULL */
+	/* Keys saksid signs entries with itself (NULL: none): a keyring without them, or
+	 * revoking them, is refused, since their entries would then fail saksi verify.
+	 * The access key must keep branch "*" and a role that may sign
+	 * supervisor.access.logged, as at start. */
+	const uint8_t *ko_access_id;    /* access_key's id */
+	const uint8_t *ko_retention_id; /* retention_key's id, when retention is on */
 } saksid_keyreload_opts;
 
 /* What is in force and how the last reload went (the status op's "keyring"). */
@@ -76,7 +82,8 @@ saksi_err saksid_keyreload_init(saksid_keyreload *kl, const saksid_keyreload_opt
 void saksid_keyreload_clear(saksid_keyreload *kl);
 
 /*
- * A SIGHUP: reads the file again. If it does not load, logs (file and reason) and keeps
+ * A SIGHUP: reads the file again. If it does not load, or drops or revokes one of
+ * saksid's own keys (ko_access_id, ko_retention_id), logs (file and reason) and keeps
  * the keyring in force; if it holds the same keyring (canonical JSON), writes nothing;
  * else makes the checking context on it and hands it to the server
  * (saksid_server_keyring_swap), which records it and checks every later event under it,

@@ -352,11 +352,38 @@ test_reload_server(void **state)
 	size = ledger_size();
 	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
 	assert_int_equal(ledger_size(), size);
+	/* saksid's own keys must stay, unrevoked: their entries must verify. */
+	{
+		char *rev = strdup(fx.keyring_json), *p;
+
+		assert_non_null(rev);
+		assert_non_null(p = strstr(rev, "\"name\": \"producer-0\""));
+		assert_non_null(p = strstr(p, "\"revoked_ms\": null"));
+		memcpy(p, "\"revoked_ms\": 1000", 18);
+		p[18] = ' ';
+		p[19] = ' ';
+		fx_write(kr_path, rev, strlen(rev), 0644);
+		free(rev);
+	}
+	kl.kl_o.ko_retention_id = saksi_seckey_id(fx.prod[FX_QUEUE]);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_ERR_KEY);
+	assert_int_equal(ledger_size(), size);
+	assert_non_null(strstr(kl.kl_reload_err, "the retention_key "));
+	assert_non_null(strstr(kl.kl_reload_err, " must stay in it, not revoked"));
+	kl.kl_o.ko_retention_id = NULL;
+	/* The access key: in it, branch "*", a role that may sign access entries. */
+	kl.kl_o.ko_access_id = saksi_seckey_id(fx.prod[FX_NATIONAL]);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_ERR_KEY);
+	assert_non_null(strstr(kl.kl_reload_err, "with role supervisor and branch \"*\""));
+	kl.kl_o.ko_access_id = NULL;
+	assert_int_equal(ledger_size(), size);
+	assert_int_equal(submit(k, 3), SAKSI_R_ACCEPTED);
+	size = ledger_size();
 	/* Back to the start's keyring: the new key unknown again. */
 	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
 	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
 	assert_int_equal(kl.kl_entry, size);
-	assert_int_equal(submit(k, 3), SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(submit(k, 4), SAKSI_R_UNKNOWN_KEY);
 	saksid_server_stop(srv, NULL);
 	saksid_keyreload_clear(&kl);
 	saksid_keyfile_clear(&kf);

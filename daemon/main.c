@@ -920,6 +920,8 @@ main(int argc, char **argv)
 		ko.ko_index = blind;
 		ko.ko_shred = shred;
 		ko.ko_log = &lg;
+		ko.ko_access_id = access_key != NULL ? saksi_seckey_id(access_key) : NULL;
+		ko.ko_retention_id = cf.cf_retention_days != 0 ? saksi_seckey_id(ret_key) : NULL;
 		if (saksid_keyreload_init(&kl, &ko, &kf, kidx, wall_ms()) != SAKSI_OK ||
 		    saksid_keyreload_publish(&kl, srv) != SAKSI_OK) {
 			saksid_logf(&lg, LOG_ERR, "keyring: out of memory");
