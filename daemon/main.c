@@ -874,6 +874,9 @@ main(int argc, char **argv)
 	so.so_nlisten = cf.cf_nlisten;
 	so.so_ledger = ledger;
 	so.so_ingest = ig;
+	/* The server's once bound: a keyring reload frees it (and wipes its disclosure
+	 * keys) when no worker checks with it any more. */
+	so.so_ingest_owned = 1;
 	so.so_committer = cm;
 	so.so_workers = cf.cf_workers;
 	so.so_group_max = cf.cf_group_max;
@@ -907,6 +910,7 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	ig = NULL;   /* the server's now */
 	limit_connections(&lg, cf.cf_max_connections);
 	{
 		/* What a SIGHUP reloads the keyring with: the start's context, as set up. */

@@ -90,8 +90,8 @@ struct trace_rec {
  */
 struct kgen {
 	saksid_ingest *kg_ig;
-	saksi_keyring *kg_kr;
-	int kg_owned;             /* 0: the start's (main's): only the struct is ours */
+	saksi_keyring *kg_kr;     /* a reload's, ours; NULL for the start's (the caller's) */
+	int kg_owned;             /* 1: kg_ig is ours (a reload's, or so_ingest_owned) */
 	uint64_t kg_gen;
 	size_t kg_users;          /* workers checking with it now; under s_mu */
 };
@@ -271,11 +271,10 @@ kgen_free(struct kgen *kg)
 {
 	if (kg == NULL)
 		return;
-	if (kg->kg_owned) {
-		/* The ingest context wipes the disclosure keys (sodium_free). */
+	/* The ingest context wipes the disclosure keys (sodium_free). */
+	if (kg->kg_owned)
 		saksid_ingest_free(kg->kg_ig);
-		saksi_keyring_free(kg->kg_kr);
-	}
+	saksi_keyring_free(kg->kg_kr);
 	free(kg);
 }
 
@@ -1976,7 +1975,7 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	pthread_cond_init(&s->s_cv_commit, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&s->s_cv_swap, NULL);
-	/* The start's keyring, generation 0: main's, freed by main after the stop. */
+	/* The start's keyring, generation 0: ours only once bound (so_ingest_owned). */
 	if ((s->s_kg = calloc(1, sizeof(*s->s_kg))) != NULL)
 		s->s_kg->kg_ig = (saksid_ingest *)o->so_ingest;
 	s->s_workers = calloc(o->so_workers, sizeof(*s->s_workers));
@@ -2012,6 +2011,7 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 		}
 	}
 
+	s->s_kg->kg_owned = o->so_ingest_owned;
 	*out = s;
 	return SAKSI_OK;
 }

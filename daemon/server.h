@@ -27,6 +27,9 @@ typedef struct saksid_server_opts {
 	size_t so_nlisten;
 	saksi_ledger *so_ledger;        /* borrowed: read ops open read txns on it */
 	const saksid_ingest *so_ingest; /* borrowed, shared by the workers */
+	int so_ingest_owned;            /* 1: once saksid_server_bind succeeds the server owns
+	                                 * so_ingest and frees it (its disclosure keys wiped)
+	                                 * when a keyring reload replaces it, or at stop */
 	saksid_committer *so_committer; /* borrowed, used by the committer thread only */
 	unsigned so_workers;            /* >= 1 */
 	unsigned so_group_max;          /* 1..SAKSID_COMMIT_ITEMS_MAX */
