@@ -390,6 +390,101 @@ test_reload_server(void **state)
 	saksi_seckey_free(k);
 }
 
+/* fx's keyring with n more keys, as JSON text (malloc'd). */
+static char *
+big_keyring(size_t n)
+{
+	json_t *root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], label[32], *out;
+	saksi_seckey *k;
+	saksi_pubkey pub;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "big-%zu", i);
+		k = fx_key(fx.seed, label, SAKSI_KEY_SIGN);
+		assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+		saksi_seckey_free(k);
+		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+		sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+		assert_int_equal(json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+		    "s:n}", "name", label, "key_id", hex, "public_key", b64, "role", "queue",
+		    "branch", FX_BRANCH, "revoked_ms")), 0);
+	}
+	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	return out;
+}
+
+/* A keyring too large for one entry: reloaded as one set of parts, as at start. */
+static void
+test_reload_parts(void **state)
+{
+	const char *listen[1] = { url };
+	saksid_server_opts so;
+	saksid_server *srv;
+	saksid_keyreload kl;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	saksi_ledger_txn *t;
+	char *json, *canon;
+	size_t clen, nparts;
+	uint64_t entry, size;
+	(void)state;
+
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
+	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	memset(&so, 0, sizeof(so));
+	so.so_listen = listen;
+	so.so_nlisten = 1;
+	so.so_ledger = ledger;
+	so.so_ingest = fx.ig;
+	so.so_committer = cm;
+	so.so_workers = 2;
+	so.so_group_max = 64;
+	so.so_group_wait_us = 100;
+	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
+	saksid_keyfile_clear(&kf);
+
+	json = big_keyring(700);
+	fx_write(kr_path, json, strlen(json), 0644);
+	free(json);
+	size = ledger_size();
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	printf("# 700 keys more: %zu parts from entry %llu\n", kl.kl_nparts,
+	    (unsigned long long)kl.kl_entry);
+	assert_true(kl.kl_nparts >= 2);
+	assert_int_equal(kl.kl_entry, size);
+	assert_int_equal(kl.kl_count, fx.nprod + 700);
+	assert_int_equal(ledger_size(), size + kl.kl_nparts);
+	/* The set joins to exactly the keyring in force. */
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_keylog_read(t, kl.kl_entry, &canon, &clen, &nparts, NULL, 0),
+	                 SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(nparts, kl.kl_nparts);
+	assert_int_equal(clen, kl.kl_canonlen);
+	assert_memory_equal(canon, kl.kl_canon, clen);
+	free(canon);
+	/* The same set again: nothing. */
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(ledger_size(), size + kl.kl_nparts);
+	/* Back to one entry. */
+	size = ledger_size();
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(kl.kl_nparts, 1);
+	assert_int_equal(ledger_size(), size + 1);
+	assert_int_equal(submit(fx.prod[FX_QUEUE], 100), SAKSI_R_ACCEPTED);
+	saksid_server_stop(srv, NULL);
+	saksid_keyreload_clear(&kl);
+}
+
 int
 main(void)
 {
@@ -397,6 +492,7 @@ main(void)
 		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_reload_server),
+		cmocka_unit_test(test_reload_parts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
