@@ -350,6 +350,7 @@ struct producer {
 	int after[STREAM_ITEMS];       /* sent after the test saw the reload's log line */
 	atomic_size_t sent, accepted, revoked;
 	atomic_int *stop, *reloaded;
+	atomic_size_t *limit;          /* items it may have sent so far (the test raises it) */
 	int failed;                    /* a reply that could not be read */
 };
 
@@ -372,7 +373,17 @@ producer_main(void *arg)
 		size_t len = 4, off = 4;
 		uint8_t *req, *r;
 		void *buf = NULL;
-		int n, after = atomic_load(p->reloaded);
+		int n, after;
+
+		/* Held back at the limit, so that a fast machine does not run out of items
+		 * before the test has seen what it waits for. */
+		while (i + STREAM_BATCH > atomic_load(p->limit) && !atomic_load(p->stop)) {
+			struct timespec ts = { 0, 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (atomic_load(p->stop))
+			break;
+		after = atomic_load(p->reloaded);
 
 		for (size_t j = i; j < i + STREAM_BATCH; j++)
 			len += 8 + p->items[j].env_len + p->items[j].sealed_len;
@@ -446,6 +457,7 @@ test_reload_stream(void **state)
 	struct producer pa, pb;
 	pthread_t ta, tb;
 	atomic_int stop = 0, reloaded = 0;
+	atomic_size_t limit = STREAM_ITEMS / 2;
 	char name[32], *p = fx_payload("queue.booking.created", NULL), *log;
 	size_t accepted = 0, revoked_b = 0, i;
 	uint64_t events, now = wall_ms();
@@ -467,6 +479,7 @@ test_reload_stream(void **state)
 	pa.url = pb.url = d->url;
 	pa.stop = pb.stop = &stop;
 	pa.reloaded = pb.reloaded = &reloaded;
+	pa.limit = pb.limit = &limit;
 	assert_int_equal(pthread_create(&ta, NULL, producer_main, &pa), 0);
 	assert_int_equal(pthread_create(&tb, NULL, producer_main, &pb), 0);
 
@@ -478,6 +491,7 @@ test_reload_stream(void **state)
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
 	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
 	atomic_store(&reloaded, 1);
+	atomic_store(&limit, STREAM_ITEMS);
 	/* B refused from then on, A still accepted. */
 	await_count(d, &pb.revoked, 30, &pb);
 	{
