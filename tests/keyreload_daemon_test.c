@@ -688,6 +688,87 @@ test_reload_query(void **state)
 	saksi_seckey_free(sup);
 }
 
+/* ---- verify-bundle with the keyrings a bundle proves ---- */
+
+static void
+test_reload_bundle(void **state)
+{
+	struct dr *d = *state;
+	saksi_seckey *x, *sup;
+	char old_kr[300], sup_path[DR_NAME_LEN], bundle[300], bundle0[300], out[300],
+	    err[300], l1[24], l2[24], *text;
+	uint64_t e1, e2;
+
+	/* A supervisor who exports; the keyring file of the start kept aside. */
+	sup = dr_new_key(&d->fx, "supervisor", "sup.key", sup_path);
+	dr_keyring_add(&d->fx, sup, "spi-1", "supervisor", "*", 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	snprintf(old_kr, sizeof(old_kr), "%s/keyring-start.json", d->fx.dir);
+	fx_write(old_kr, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	snprintf(bundle, sizeof(bundle), "%s/case.bundle", d->fx.dir);
+	snprintf(bundle0, sizeof(bundle0), "%s/case0.bundle", d->fx.dir);
+	snprintf(out, sizeof(out), "%s/out", d->fx.dir);
+	snprintf(err, sizeof(err), "%s/err", d->fx.dir);
+	dr_start(d);
+	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 1, &e1), SAKSI_R_ACCEPTED);
+	/* A key added by a reload, and an event of it. */
+	x = dr_new_key(&d->fx, "kiosk-b", "b.key", NULL);
+	dr_keyring_add(&d->fx, x, "kiosk-b", "queue", FX_BRANCH, 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	assert_int_equal(submit_key(d, x, 1, &e2), SAKSI_R_ACCEPTED);
+	snprintf(l1, sizeof(l1), "%llu", (unsigned long long)e1);
+	snprintf(l2, sizeof(l2), "%llu", (unsigned long long)e2);
+	{
+		/* With the keyrings in force at its events, and without. */
+		const char *const with[] = { "bundle", "--config", d->conf, "--case", "C-KR",
+		    "--leaf", l1, "--leaf", l2, "--decrypted", "-k", sup_path, "-o", bundle,
+		    "--keyrings", NULL };
+		const char *const without[] = { "bundle", "--config", d->conf, "--case", "C-KR0",
+		    "--leaf", l1, "--leaf", l2, "--decrypted", "-k", sup_path, "-o", bundle0,
+		    NULL };
+
+		assert_int_equal(dr_saksi(0, out, err, with), 0);
+		assert_int_equal(dr_saksi(0, out, err, without), 0);
+	}
+	dr_stop(d, SIGTERM);
+	{
+		/* The start's keyring file lacks the key added since: the bundle proves it. */
+		const char *const args[] = { "verify-bundle", bundle, "--vkey", d->fx.vkey,
+		    "--keyring", old_kr, NULL };
+		const char *const args0[] = { "verify-bundle", bundle0, "--vkey", d->fx.vkey,
+		    "--keyring", old_kr, NULL };
+		const char *const jargs[] = { "verify-bundle", bundle, "--vkey", d->fx.vkey,
+		    "--keyring", old_kr, "--json", NULL };
+		json_t *j;
+
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
+		text = fx_read(out, NULL);
+		printf("# %s", text);
+		/* e1 after the start's keyring (entry 0), e2 and the access entry after the
+		 * reload's: all three checked with proved keyrings. */
+		assert_non_null(strstr(text, "keyring: 3 of 3 events checked with the 2 keyrings "
+		    "the bundle proves"));
+		free(text);
+		assert_int_equal(dr_saksi(0, out, err, jargs), 0);
+		text = fx_read(out, NULL);
+		assert_non_null(j = json_loads(text, 0, NULL));
+		free(text);
+		assert_int_equal(jint(j, "keyrings", "proved"), 2);
+		assert_int_equal(jint(j, "keyrings", "events"), 3);
+		json_decref(j);
+		/* Without them, the file decides: the key added since is unknown to it. */
+		assert_int_equal(dr_saksi(0, out, err, args0), 1);
+		text = fx_read(err, NULL);
+		printf("# %s", text);
+		assert_non_null(strstr(text, "is not in the keyring"));
+		free(text);
+	}
+	saksi_seckey_free(x);
+	saksi_seckey_free(sup);
+}
+
 static int
 setup(void **state)
 {
@@ -708,6 +789,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_keys, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_stream, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_query, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_bundle, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_sandboxed, setup,
 		                                dr_cmocka_teardown),
 	};
