@@ -1041,19 +1041,27 @@ static saksi_err
 keyring_step(const saksi_bundle *b, size_t i, struct proved_kr *pk, saksi_bundle_report *r)
 {
 	const saksi_bundle_entry *e = &b->b_entries[i];
-	const uint8_t *bodies[64];
-	size_t lens[64];
+	const uint8_t **bodies = NULL;
+	size_t *lens = NULL;
 	saksi_keyring *kr = NULL;
 	saksi_leaf lf;
 	unsigned idx, n;
+	saksi_err err;
 
 	if (saksi_leaf_parse(e->be_leaf, e->be_leaf_len, &lf) != SAKSI_OK ||
 	    saksi_keylog_part_hdr(lf.lf_body, lf.lf_body_len, &idx, &n, NULL, 0) != SAKSI_OK)
 		return SAKSI_OK;   /* check_entry refused it already */
 	if (idx > 1)
 		return SAKSI_OK;
-	if (n > 64 || i + n > b->b_n)
+	if (i + n > b->b_n)
 		goto partial;
+	bodies = malloc(n * sizeof(*bodies));
+	lens = malloc(n * sizeof(*lens));
+	if (bodies == NULL || lens == NULL) {
+		free(bodies);
+		free(lens);
+		return SAKSI_ERR_NOMEM;
+	}
 	for (unsigned k = 0; k < n; k++) {
 		const saksi_bundle_entry *p = &b->b_entries[i + k];
 		saksi_leaf pl;
@@ -1065,7 +1073,12 @@ keyring_step(const saksi_bundle *b, size_t i, struct proved_kr *pk, saksi_bundle
 		bodies[k] = pl.lf_body;
 		lens[k] = pl.lf_body_len;
 	}
-	if (saksi_keylog_join(bodies, lens, n, &kr, NULL, NULL, NULL, NULL, 0) != SAKSI_OK)
+	err = saksi_keylog_join(bodies, lens, n, &kr, NULL, NULL, NULL, NULL, 0);
+	free(bodies);
+	free(lens);
+	if (err == SAKSI_ERR_NOMEM)
+		return err;
+	if (err != SAKSI_OK)
 		return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the keyring set "
 		    "of %u parts from it does not join", e->be_index, n);
 	saksi_keyring_free(pk->pk_kr);
@@ -1076,6 +1089,8 @@ keyring_step(const saksi_bundle *b, size_t i, struct proved_kr *pk, saksi_bundle
 	r->br_keyring_last = e->be_index;
 	return SAKSI_OK;
 partial:
+	free(bodies);
+	free(lens);
 	saksi_keyring_free(pk->pk_kr);
 	pk->pk_kr = NULL;
 	return SAKSI_OK;

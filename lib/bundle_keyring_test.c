@@ -115,10 +115,12 @@ append_event(saksi_ledger_txn *t, const saksi_seckey *k, uint64_t seq, const cha
  * Returns the reason; r gets the report.
  */
 static int
-run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
+run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
+              saksi_bundle_report *r)
 {
 	char dir[64] = "/tmp/bundle_kr_test.XXXXXX", access[512], hex[17], body[512], cmd[128];
 	char *disc = NULL, *note, *text;
+	saksi_keylog_parts kp = { NULL, NULL, 0 };
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	saksi_checkpoint c;
@@ -132,15 +134,13 @@ run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, g_vkey, NULL, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	/* One entry, or a set of parts (consecutive, one commit time) if it is large. */
 	if (entry_kr != NULL) {
-		uint8_t *kb;
-		size_t kl;
-
-		assert_int_equal(saksi_keylog_encode(entry_kr, strlen(entry_kr), &kb, &kl, NULL,
-		    0), SAKSI_OK);
-		assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_KEYRING, T0, kb, kl, NULL,
-		    NULL), SAKSI_OK);
-		free(kb);
+		assert_int_equal(saksi_keylog_split(entry_kr, strlen(entry_kr), &kp, NULL, 0),
+		    SAKSI_OK);
+		for (size_t k = 0; k < kp.kp_n; k++)
+			assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_KEYRING, T0, kp.kp_body[k],
+			    kp.kp_len[k], NULL, NULL), SAKSI_OK);
 	}
 	append_event(t, g_prod, 1, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"7371014101900001\",\"phone\":\"+6281234500001\"}",
@@ -148,8 +148,9 @@ run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
 	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(g_sup), 8);
 	snprintf(access, sizeof(access), "{\"branch\":\"KP-PUSAT\",\"key_id\":\"%s\","
 	    "\"command\":\"bundle\",\"filter\":\"leaf=1\",\"personal_filter\":false,"
-	    "\"results\":%d,\"revealed\":true,\"case_ref\":\"%s\"}", hex,
-	    entry_kr != NULL ? 2 : 1, CASE);
+	    "\"results\":%zu,\"revealed\":true,\"case_ref\":\"%s\"}", hex,
+	    kp.kp_n + 1 - (skip != UINT64_MAX), CASE);
+	saksi_keylog_parts_free(&kp);
 	append_event(t, g_sup, 1, "supervisor.access.logged", access, NULL);
 	size = saksi_ledger_size(t);
 	acc = size - 1;
@@ -171,6 +172,8 @@ run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
 		uint8_t *leaf;
 		size_t ll, np;
 
+		if (i == skip)
+			continue;
 		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &ll), SAKSI_OK);
 		assert_int_equal(saksi_ledger_prove_inclusion(t, i, size, proof, &np), SAKSI_OK);
 		assert_int_equal(saksi_bundle_add(b, i, leaf, ll, proof, np, &e), SAKSI_OK);
@@ -201,6 +204,60 @@ run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 	return r->br_reason;
+}
+
+static int
+run_case(const char *entry_kr, const char *file_kr, saksi_bundle_report *r)
+{
+	return run_case_skip(entry_kr, file_kr, UINT64_MAX, r);
+}
+
+/* kr_json's keyring with n more keys (their own branch), too large for one entry. */
+static char *
+kr_json_big(const char *role, const char *branch, int64_t revoked, size_t n)
+{
+	char *small = kr_json(role, branch, revoked), *text, label[32];
+	json_t *root = json_loads(small, 0, NULL);
+
+	assert_non_null(root);
+	free(small);
+	for (size_t i = 0; i < n; i++) {
+		saksi_seckey *k;
+
+		snprintf(label, sizeof(label), "big-%zu", i);
+		k = key(label);
+		json_array_append_new(json_object_get(root, "keys"), kr_key(k, label, "queue",
+		    "KC-OTHER", -1));
+		saksi_seckey_free(k);
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	return text;
+}
+
+/* A keyring of several parts: proved whole, it decides; held in part, the file does. */
+static void
+test_proved_set(void **state)
+{
+	saksi_bundle_report r;
+	char *file = kr_json("queue", "KC-MAKASSAR", -1);
+	char *big = kr_json_big("queue", "KC-MAKASSAR", (int64_t)T0 - 1, 700);
+	(void)state;
+
+	/* Whole: the kiosk revoked in it is caught. */
+	assert_int_equal(run_case(big, file, &r), SAKSI_BV_KEYRING);
+	assert_non_null(strstr(r.br_message, "in the keyring recorded at entry 0, before"));
+	/* The second part left out: the set is not proved, the file decides. */
+	assert_int_equal(run_case_skip(big, file, 1, &r), SAKSI_BV_OK);
+	assert_int_equal(r.br_keyrings, 0);
+	assert_int_equal(r.br_kr_events, 0);
+	free(big);
+	big = kr_json_big("queue", "KC-MAKASSAR", -1, 700);
+	assert_int_equal(run_case(big, file, &r), SAKSI_BV_OK);
+	assert_int_equal(r.br_keyrings, 1);
+	assert_int_equal(r.br_kr_events, 2);
+	free(big);
+	free(file);
 }
 
 static void
@@ -299,6 +356,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proved_keyring),
+		cmocka_unit_test(test_proved_set),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
