@@ -824,6 +824,86 @@ dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
 }
 
 /*
+ * A saksid fixture (d) whose state_dir is a directory made apart (state: a tmpfs on it
+ * for the disk-full tests, dr_ob_mount; filler: the file that fills it), with a producer
+ * of the queue key sending through an outbox (cl, ob in ob_dir, dr_ob_open) and the
+ * number of the next booking it queues (next_seq). dr_ob_setup makes it, dr_ob_teardown
+ * undoes whatever of it a test left.
+ */
+struct dr_ob {
+	struct dr d;
+	char state[DR_NAME_LEN], filler[DR_NAME_LEN + 16], ob_dir[DR_NAME_LEN];
+	int mounted;
+	saksi_client *cl;
+	saksi_outbox *ob;
+	uint64_t next_seq;
+};
+
+/* dr_setup, the state directory, and dr_save_keys(what). */
+DR_UNUSED static void
+dr_ob_setup(struct dr_ob *o, int what)
+{
+	dr_setup(&o->d, 0);
+	snprintf(o->state, sizeof(o->state), "%s/state", o->d.fx.dir);
+	snprintf(o->filler, sizeof(o->filler), "%s/filler", o->state);
+	snprintf(o->ob_dir, sizeof(o->ob_dir), "%s/outbox", o->d.fx.dir);
+	o->mounted = 0;
+	o->cl = NULL;
+	o->ob = NULL;
+	o->next_seq = 1;
+	assert_int_equal(mkdir(o->state, 0700), 0);
+	dr_save_keys(&o->d.fx, what);
+}
+
+/* A tmpfs of `size` on the state directory (dr_tmpfs_mount: skips without root). */
+DR_UNUSED static void
+dr_ob_mount(struct dr_ob *o, const char *size, const char *who)
+{
+	dr_tmpfs_mount(o->state, size, who);
+	o->mounted = 1;
+}
+
+/* The producer (dr_producer_open) of the running saksid. */
+DR_UNUSED static void
+dr_ob_open(struct dr_ob *o)
+{
+	dr_producer_open(&o->d.fx, o->d.url, o->ob_dir, &o->cl, &o->ob);
+}
+
+/* Queues n bookings in the outbox, each of another participant (its NIK and booking id
+ * from next_seq), with their personal fields; seq from the outbox. */
+DR_UNUSED static void
+dr_ob_bookings(struct dr_ob *o, size_t n)
+{
+	char nik[32], bk[32], *p;
+	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
+	uint64_t seq, id;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nik, sizeof(nik), "737105450780%04u", (unsigned)(o->next_seq % 10000));
+		snprintf(bk, sizeof(bk), "BK-%06llu", (unsigned long long)o->next_seq);
+		o->next_seq++;
+		p = fx_payload("queue.booking.created", set);
+		assert_int_equal(saksi_outbox_enqueue_event(o->ob, "queue.booking.created", p,
+		                 wall_ms(), 0, &seq, &id), SAKSI_OK);
+		free(p);
+	}
+}
+
+/* The teardown's end of dr_ob_setup: the producer closed, a daemon left running killed,
+ * the tmpfs unmounted, fx freed. */
+DR_UNUSED static void
+dr_ob_teardown(struct dr_ob *o)
+{
+	saksi_outbox_close(o->ob);
+	saksi_client_close(o->cl);
+	dr_kill(&o->d.pid);
+	if (o->mounted)
+		dr_tmpfs_umount(o->state);
+	fx_free(&o->d.fx);
+}
+
+/*
  * Rules that alert on nearly every booking, so that every tail a start evaluates again
  * has alerts to find: DR_RULES_BOOKINGS, a device with two bookings in an hour
  * (DR_RULE_TWO_BOOKINGS) and with three distinct NIKs (DR_RULE_THREE_NIKS), each rule
