@@ -45,6 +45,17 @@
 
 extern char **environ;
 
+/* How many times what stands in text (not overlapping). */
+DR_UNUSED static size_t
+dr_count(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+		n++;
+	return n;
+}
+
 /* Wall-clock milliseconds: producer times must lie within the daemon's skew of its clock. */
 DR_UNUSED static uint64_t
 wall_ms(void)

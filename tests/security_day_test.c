@@ -81,17 +81,6 @@ conf_edit(const char *conf, const char *rules, const char *extra)
 	free(text);
 }
 
-/* The number of lines of text holding what. */
-static size_t
-count_of(const char *text, const char *what)
-{
-	size_t n = 0;
-
-	for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
-		n++;
-	return n;
-}
-
 static void
 test_security_day(void **state)
 {
@@ -193,7 +182,7 @@ test_security_day(void **state)
 	text = slurp(fout[0], NULL);
 	/* "2026-11-16 07:01:02.345 WITA  alert 1  high  RULE  GROUP  value V/T  evidence
 	 * N: i,j,...", in the branch's own time as asked. */
-	assert_int_equal(count_of(text, "\n"), 3);
+	assert_int_equal(dr_count(text, "\n"), 3);
 	assert_non_null(strstr(text, " WITA  alert 1  "));
 	assert_null(strstr(text, "Z  alert "));
 	assert_non_null(strstr(text, "  value "));
@@ -233,7 +222,7 @@ test_security_day(void **state)
 	assert_non_null(strstr(r.out, "Z  alert 1 (entry "));
 	assert_non_null(strstr(r.err, "alert(s) open"));
 	assert_no_secret(&sec, "alerts list", r.out);
-	nopen = count_of(r.out, "  open");
+	nopen = dr_count(r.out, "  open");
 	assert_true(nopen >= 3);
 	run_free(&r);
 
