@@ -1059,6 +1059,10 @@ alerts_ack(int argc, char **argv)
 
 			if (o == NULL)
 				xdie("out of memory");
+			/* schema is also the wire's reason for an alert that is not open. */
+			if (res.sr_code == SAKSI_R_SCHEMA &&
+			    strncmp(res.sr_message, "no open ", 8) == 0)
+				json_object_set_new(o, "alert_open", json_false());
 			if (all != NULL) {
 				if (rc == SX_OK) {
 					json_object_set_new(o, "index",
@@ -1104,10 +1108,13 @@ alerts_ack(int argc, char **argv)
 		return SX_OK;
 	}
 	/* saksid refuses an ack of an alert that is not open with reason schema (the wire
-	 * has no reason of its own for it): say what it means, not "schema". */
+	 * has no reason of its own for it: FORMATS.md 3.2): say what it means, not
+	 * "schema", and how saksid counts it. */
 	if (!so.json && res.sr_code == SAKSI_R_SCHEMA &&
 	    strncmp(res.sr_message, "no open ", 8) == 0) {
-		fprintf(stderr, "saksi: not acknowledged: %s%s\n", res.sr_message,
+		fprintf(stderr, "saksi: not acknowledged: %s%s; saksid counts the refusal as "
+		    "schema, the wire's reason for an ack of an alert that is not open\n",
+		    res.sr_message,
 		    strstr(res.sr_message, "acknowledged at index") != NULL ? " (saksi alerts "
 		    "list shows by whom)" : " (saksi alerts list shows the ids)");
 		ack_stopped(a, n, k, refusals);

@@ -552,17 +552,38 @@ test_ack_retry(void **state)
 	assert_true(ch[2].c_ack_entry > 0);
 }
 
+/* saksi status --json's refused.schema of the running saksid. */
+static uint64_t
+refused_schema(void)
+{
+	const char *const args[] = { "status", "--url", sd.url, "--json", NULL };
+	json_t *o;
+	char *text;
+	uint64_t n;
+
+	assert_int_equal(cli(0, "status", args), 0);
+	text = cli_text("status", "out");
+	assert_non_null(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
+	n = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "refused"),
+	    "schema"));
+	json_decref(o);
+	free(text);
+	return n;
+}
+
 /*
  * Several ids in one `saksi alerts ack`: each its own signed event with its own seq
  * (--seq N: N, N+1, ...; else the clock's, one apart), sent in turn; the first refusal
  * stops the rest and saksi says which went in and which were not sent; --json gives an
- * array; an ack whose answer was lost goes first, resent from its pending file.
+ * array; an ack whose answer was lost goes first, resent from its pending file; a
+ * refused ack is counted by saksid as schema.
  */
 static void
 test_ack_several(void **state)
 {
 	static const char note[] = "Burst of re-raises checked at KC-MAKASSAR.";
 	struct chain ch[12];
+	uint64_t schema0;
 	char dev[32], wrong[SAKSI_VKEY_MAX + 1], *text, *e8, *e9;
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], skb[crypto_sign_SECRETKEYBYTES];
 	const char *const twice[] = { "alerts", "ack", "1", "1", "--note", note, "--officer",
@@ -599,6 +620,7 @@ test_ack_several(void **state)
 		free(await_alert(sub, (uint64_t)i, "rule", 0));
 	}
 	nn_close(sub);
+	schema0 = refused_schema();
 
 	/* The same id twice: a usage error, nothing sent. */
 	assert_int_equal(cli(0, "twice", twice), 2);
@@ -623,6 +645,8 @@ test_ack_several(void **state)
 	assert_non_null(strstr(text, "saksi: alert 3 acknowledged, entry "));
 	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 2: it was "
 	                             "acknowledged at index "));
+	assert_non_null(strstr(text, "; saksid counts the refusal as schema, the wire's reason "
+	                             "for an ack of an alert that is not open\n"));
 	assert_non_null(strstr(text, "saksi: acknowledged before alert 2: alert 3\n"));
 	assert_non_null(strstr(text, "saksi: not sent after alert 2: alert 4\n"));
 	assert_null(strstr(text, "alert 4 acknowledged"));
@@ -644,11 +668,13 @@ test_ack_several(void **state)
 	assert_int_equal(json_integer_value(json_object_get(x, "seq")), 300);
 	assert_non_null(strstr(json_string_value(json_object_get(x, "receipt")),
 	                       "c2sp.org/tlog-proof@v1\n"));
+	assert_null(json_object_get(x, "alert_open"));
 	x = json_array_get(o, 1);
 	assert_true(json_is_false(json_object_get(x, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(x, "alert_id")), 99);
 	assert_int_equal(json_integer_value(json_object_get(x, "seq")), 301);
 	assert_string_equal(json_string_value(json_object_get(x, "status")), "schema");
+	assert_true(json_is_false(json_object_get(x, "alert_open")));
 	assert_string_equal(json_string_value(json_object_get(x, "message")),
 	                    "no open alert 99: there is no such alert");
 	json_decref(o);
@@ -656,6 +682,8 @@ test_ack_several(void **state)
 	assert_non_null(strstr(text, "saksi: acknowledged before alert 99: alert 4\n"));
 	assert_non_null(strstr(text, "saksi: not sent after alert 99: alert 5\n"));
 	free(text);
+	/* saksid counted both refused acks under schema. */
+	assert_int_equal(refused_schema(), schema0 + 2);
 
 	/* Without --seq: the clock's, one apart. */
 	assert_int_equal(cli(0, "clock", clock), 0);
