@@ -125,6 +125,23 @@ saksi_err saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts,
                               saksi_verify_report *r);
 
 /*
+ * Verifies a C2SP tlog-tiles export (FORMATS.md 9, tiles.h) in directory dir as
+ * saksi_verify_ledger verifies a ledger, for the tree of its `checkpoint`: that
+ * checkpoint is opened with vo_log first (a failure there stops everything: it says how
+ * many entries to read), then every entry is read from its entry bundle and checked in
+ * order as above, and every hash of every hash tile the tree needs is compared with the
+ * one recomputed from the entries (vr_nodes counts them; the levels between tile levels
+ * are not stored, so not compared). A bundle or tile that is absent, holds too few or too
+ * many entries or hashes, or bytes that do not split into entries is a failure at the
+ * first entry it concerns (SAKSI_V_LEAF_MISSING, _LEAF_STORAGE, _NODE, _EXTRA_LEAF). There
+ * is one checkpoint: vr_checkpoints is 1 and vr_latest its size. The same returns as
+ * saksi_verify_ledger; a dir without a checkpoint file is SAKSI_ERR_NOT_FOUND with
+ * vr_reason SAKSI_V_SYSTEM.
+ */
+saksi_err saksi_verify_tiles(const char *dir, const saksi_verify_opts *opts,
+                             saksi_verify_report *r);
+
+/*
  * Strict parse of a refusal summary body (FORMATS.md section 4, kind 2): count >= 1, exact
  * length, reasons 2..15, refused >= 1, first_ms <= last_ms. SAKSI_ERR_FORMAT otherwise;
  * *count (may be NULL) gets the record count.
