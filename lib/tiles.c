@@ -655,6 +655,7 @@ static saksi_err
 load_bundle(saksi_tiles *t, uint64_t n, unsigned w)
 {
 	char rel[SAKSI_TILES_PATH_MAX];
+	unsigned limit = SAKSI_TILE_WIDTH;
 	size_t off = 0;
 	saksi_err e;
 
@@ -670,9 +671,19 @@ load_bundle(saksi_tiles *t, uint64_t n, unsigned w)
 	if ((e = saksi_tiles_path(rel, sizeof(rel), SAKSI_TILE_ENTRIES, n, w)) != SAKSI_OK)
 		return t->b_err = e;
 	e = read_rel(t->t_root, rel, t->b_buf, SAKSI_TILES_BUNDLE_MAX, &t->b_len);
+	/* C2SP: a partial bundle may be gone once its full bundle exists; a client then
+	 * reads the full one, whose first w entries are the partial's. */
+	if (e == SAKSI_ERR_NOT_FOUND && w != 0) {
+		if ((e = saksi_tiles_path(rel, sizeof(rel), SAKSI_TILE_ENTRIES, n, 0)) !=
+		    SAKSI_OK)
+			return t->b_err = e;
+		e = read_rel(t->t_root, rel, t->b_buf, SAKSI_TILES_BUNDLE_MAX, &t->b_len);
+		if (e == SAKSI_OK)
+			limit = w;
+	}
 	if (e != SAKSI_OK)
 		return t->b_err = e;
-	while (off < t->b_len && t->b_count < SAKSI_TILE_WIDTH) {
+	while (off < t->b_len && t->b_count < limit) {
 		size_t el;
 
 		if (t->b_len - off < 2 ||
@@ -683,7 +694,7 @@ load_bundle(saksi_tiles *t, uint64_t n, unsigned w)
 		t->b_off[t->b_count++] = (uint32_t)off;
 		off += 2 + el;
 	}
-	if (!t->b_cut && off < t->b_len)
+	if (!t->b_cut && off < t->b_len && limit == SAKSI_TILE_WIDTH)
 		t->b_trailing = 1;
 	return t->b_err = SAKSI_OK;
 }
@@ -742,9 +753,16 @@ saksi_tiles_hash(saksi_tiles *t, uint64_t size, unsigned level, uint64_t index,
 		rt->rt_n = n;
 		rt->rt_w = w;
 		rt->rt_len = 0;
-		if ((e = saksi_tiles_path(rel, sizeof(rel), (int)tl, n, w)) == SAKSI_OK)
-			e = read_rel(t->t_root, rel, rt->rt_buf, TILE_BYTES + 0, &rt->rt_len);
 		want = (w == 0 ? SAKSI_TILE_WIDTH : w) * (size_t)SAKSI_HASH_LEN;
+		if ((e = saksi_tiles_path(rel, sizeof(rel), (int)tl, n, w)) == SAKSI_OK)
+			e = read_rel(t->t_root, rel, rt->rt_buf, TILE_BYTES, &rt->rt_len);
+		/* As for bundles: a partial tile gone, its full tile begins with its hashes. */
+		if (e == SAKSI_ERR_NOT_FOUND && w != 0 &&
+		    (e = saksi_tiles_path(rel, sizeof(rel), (int)tl, n, 0)) == SAKSI_OK) {
+			e = read_rel(t->t_root, rel, rt->rt_buf, TILE_BYTES, &rt->rt_len);
+			if (e == SAKSI_OK && rt->rt_len == TILE_BYTES)
+				rt->rt_len = want;
+		}
 		if (e == SAKSI_ERR_TOO_LARGE || (e == SAKSI_OK && rt->rt_len != want))
 			e = SAKSI_ERR_CORRUPT;
 		rt->rt_err = e;

@@ -84,7 +84,9 @@ const char *saksi_tiles_checkpoint(const saksi_tiles *t, size_t *len);
 /*
  * Entry `index` of the tree of size `size` (the size of a checkpoint the caller verified),
  * from its entry bundle: *leaf malloc'd, the exact bytes. A bundle must hold exactly the
- * entries the tree gives it. SAKSI_ERR_NOT_FOUND the bundle is absent or ends before the
+ * entries the tree gives it. A partial bundle that is absent is read from its full
+ * bundle's first entries, as C2SP tells clients (an export removes partials once the
+ * full tile exists; a reader of an older checkpoint still finds its tree). SAKSI_ERR_NOT_FOUND the bundle is absent or ends before the
  * entry, or index >= size and the partial bundle holds no entry there (an entry there is
  * returned: it should not exist, and the verifier says so); SAKSI_ERR_CORRUPT an entry's
  * length runs past the bundle's end, or bytes follow the bundle's last entry (reported
@@ -99,7 +101,8 @@ saksi_err saksi_tiles_leaf(saksi_tiles *t, uint64_t size, uint64_t index, uint8_
  * `size` (merkle.h's stored hashes; level a multiple of 8: the others are not in tiles,
  * SAKSI_ERR_RANGE), from the tile that holds it: full, or partial at the width `size`
  * gives it. SAKSI_ERR_RANGE also if the subtree is not complete within size;
- * SAKSI_ERR_NOT_FOUND the tile is absent; SAKSI_ERR_CORRUPT its length is not 32 times
+ * an absent partial tile is read from its full tile's first hashes; SAKSI_ERR_NOT_FOUND
+ * neither is there; SAKSI_ERR_CORRUPT its length is not 32 times
  * its width; SAKSI_ERR_IO.
  */
 saksi_err saksi_tiles_hash(saksi_tiles *t, uint64_t size, unsigned level, uint64_t index,

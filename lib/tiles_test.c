@@ -576,6 +576,35 @@ test_full_tiles_immutable(void **state)
 	verify_fails(f, SAKSI_V_NODE, 5);
 }
 
+/* A reviewer holding an older checkpoint reads its tree after the export moved on: the
+ * partial tiles of that size are gone once full, and the full ones serve instead. */
+static void
+test_older_checkpoint(void **state)
+{
+	struct fx *f = *state;
+	saksi_verify_report r;
+	char p[256], *old;
+	size_t len;
+
+	grow(f, 600, 50, 0);
+	export(f, f->out, NULL);
+	snprintf(p, sizeof(p), "%s/checkpoint", f->out);
+	old = slurp(p, &len);
+	grow(f, 800, 50, 0);
+	export(f, f->out, NULL);
+	path_of(f, SAKSI_TILE_ENTRIES, 2, 88, p, sizeof(p));
+	assert_false(file_exists(p));
+	path_of(f, 0, 2, 88, p, sizeof(p));
+	assert_false(file_exists(p));
+	verify_ok(f, f->out, 800);
+	snprintf(p, sizeof(p), "%s/checkpoint", f->out);
+	spit(p, old, len);
+	if (verify(f, f->out, &r, NULL) != SAKSI_OK)
+		fail_msg("%s", r.vr_message);
+	assert_int_equal(r.vr_size, 600);
+	free(old);
+}
+
 /* ---- tampering ---- */
 
 /* 600 entries: bundles 000, 001 full and 002.p/88; tiles 0/000, 0/001, 0/002.p/88 and
@@ -941,6 +970,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_tiles_immutable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_reorder_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_tiles, setup, teardown),
