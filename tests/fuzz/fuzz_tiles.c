@@ -6,6 +6,7 @@
  * the bundle's bytes, in order, each once; no read past the tree's end but the one entry
  * C2SP's partial bundle could hold; errors are only the documented ones.
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,21 @@
 #include "tiles.h"
 
 static char root[64];
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+cleanup(void)
+{
+	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 static void
 put(const char *rel, const uint8_t *data, size_t len)
@@ -38,6 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	snprintf(root, sizeof(root), "/tmp/saksi-fuzz-tiles-XXXXXX");
 	FUZZ_SETUP(mkdtemp(root) != NULL);
+	atexit(cleanup);
 	snprintf(p, sizeof(p), "%s/tile", root);
 	FUZZ_SETUP(mkdir(p, 0700) == 0);
 	snprintf(p, sizeof(p), "%s/tile/entries", root);
