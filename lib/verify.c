@@ -523,6 +523,25 @@ check_reviewer(struct vstate *s, const saksi_hash root)
 	return SAKSI_OK;
 }
 
+/* Names stored hash (level, idx) for a message: the tree node, and for a tile export
+ * the file that holds it. */
+static void
+node_where(const struct vstate *s, unsigned level, uint64_t idx, char *out, size_t len)
+{
+	char rel[SAKSI_TILES_PATH_MAX] = "";
+	uint64_t count = s->r->vr_size >> level, n = idx / SAKSI_TILE_WIDTH;
+	unsigned w = n < count / SAKSI_TILE_WIDTH ? 0 : (unsigned)(count % SAKSI_TILE_WIDTH);
+
+	if (s->src->src_node_every == SAKSI_TILE_HEIGHT && level < 64 &&
+	    saksi_tiles_path(rel, sizeof(rel), (int)(level / SAKSI_TILE_HEIGHT), n, w) ==
+	    SAKSI_OK)
+		snprintf(out, len, "%s (level %u, index %" PRIu64 ") in %s",
+		    s->src->src_node_what, level, idx, rel);
+	else
+		snprintf(out, len, "%s (level %u, index %" PRIu64 ")", s->src->src_node_what,
+		    level, idx);
+}
+
 /*
  * Compares the stored nodes that leaf i completes with hashes recomputed from the compact
  * range before i is pushed: (0, i) is the leaf hash, and for every level L at which i+1 is
@@ -532,7 +551,7 @@ check_reviewer(struct vstate *s, const saksi_hash root)
 static saksi_err
 check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
 {
-	const char *what = s->src->src_node_what;
+	char where[128];
 	saksi_hash h, stored;
 	unsigned level, top = 0;
 	saksi_err e;
@@ -555,27 +574,26 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
 			continue;
 		}
 		e = s->src->src_node(s->src->src_ctx, level, idx, stored);
+		if (e != SAKSI_OK || sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0)
+			node_where(s, level, idx, where, sizeof(where));
 		if (e == SAKSI_ERR_NOT_FOUND)
-			return fail(s, SAKSI_V_NODE, i, e,
-			    "entry %" PRIu64 ": %s (level %u, index %" PRIu64 ") is missing", i,
-			    what, level, idx);
+			return fail(s, SAKSI_V_NODE, i, e, "entry %" PRIu64 ": %s is missing", i,
+			    where);
 		if (e != SAKSI_OK && is_system(e))
-			return fail(s, SAKSI_V_SYSTEM, i, e,
-			    "entry %" PRIu64 ": cannot read %s (level %u, index %" PRIu64
-			    "): %s", i, what, level, idx, saksi_strerror(e));
+			return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot read %s: %s",
+			    i, where, saksi_strerror(e));
 		if (e != SAKSI_OK)
-			return fail(s, SAKSI_V_NODE, i, e,
-			    "entry %" PRIu64 ": %s (level %u, index %" PRIu64
-			    ") is unreadable (%s)", i, what, level, idx, saksi_strerror(e));
+			return fail(s, SAKSI_V_NODE, i, e, "entry %" PRIu64 ": %s is unreadable (%s)",
+			    i, where, saksi_strerror(e));
 		if (sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0) {
 			if (level == 0)
 				return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
 				    "entry %" PRIu64 ": %s leaf hash does not match the "
-				    "entry's bytes", i, s->src->src_node_every == 1 ? "stored" :
-				    "the level 0 tile's");
+				    "entry's bytes%s%s", i, s->src->src_node_every == 1 ? "stored" :
+				    "the level 0 tile's", s->src->src_node_every == 1 ? "" : ": ",
+				    s->src->src_node_every == 1 ? "" : where);
 			return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
-			    "entry %" PRIu64 ": %s (level %u, index %" PRIu64
-			    ") does not match the entries under it", i, what, level, idx);
+			    "entry %" PRIu64 ": %s does not match the entries under it", i, where);
 		}
 		s->r->vr_nodes++;
 		if (level == top)
@@ -776,6 +794,10 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 	saksi_hash leaf_hash, before;
 	saksi_err e = it->it_read;
 
+	if (e == SAKSI_ERR_NOT_FOUND && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
+		    "entry %" PRIu64 ": missing from the export of %" PRIu64 " entries (its "
+		    "entry bundle is absent or holds fewer entries)", i, s->r->vr_size);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
 		    "entry %" PRIu64 ": missing from a ledger of %" PRIu64 " entries", i,
@@ -783,6 +805,10 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 	if (e != SAKSI_OK && is_system(e))
 		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot be read: %s", i,
 		    saksi_strerror(e));
+	if (e != SAKSI_OK && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
+		    "entry %" PRIu64 ": its entry bundle's bytes do not split into entries "
+		    "there (%s)", i, saksi_strerror(e));
 	if (e != SAKSI_OK)
 		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
 		    "entry %" PRIu64 ": stored bytes cannot be decoded (%s)", i,
@@ -1203,6 +1229,10 @@ scan(struct vstate *s)
 	/* A leaf stored past the tree size means the size itself cannot be trusted. */
 	e = s->src->src_leaf(s->src->src_ctx, n, &extra, &extra_len);
 	free(extra);
+	if (e == SAKSI_OK && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": in the last entry bundle, beyond the checkpoint's size %"
+		    PRIu64, n, n);
 	if (e == SAKSI_OK)
 		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": stored beyond the tree size %" PRIu64
