@@ -70,6 +70,10 @@ cmd_export_tiles(int argc, char **argv)
 	if (e == SAKSI_ERR_CORRUPT)
 		xfail("the ledger %s does not match its own latest checkpoint: nothing was "
 		    "published; run saksi verify --ledger %s", dir, dir);
+	if (e == SAKSI_ERR_EXISTS)
+		xdie("%s holds the export of another tree (another log, or a ledger that does "
+		    "not extend the one published there): its full tiles would stay and be "
+		    "mixed with this ledger's; give an empty directory", out);
 	if (e == SAKSI_ERR_PERM)
 		xdie("cannot write the export into %s: permission denied", out);
 	if (e == SAKSI_ERR_FULL)

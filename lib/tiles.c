@@ -80,6 +80,52 @@ from_errno(int err)
 	}
 }
 
+/* Reads a regular file of at most max bytes (O_NOFOLLOW: an export is no place for links). */
+static saksi_err
+read_rel(int root, const char *rel, uint8_t *buf, size_t max, size_t *len)
+{
+	struct stat sb;
+	size_t done = 0;
+	saksi_err e = SAKSI_OK;
+	int fd;
+
+	fd = openat(root, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		e = SAKSI_ERR_IO;
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > max) {
+		e = SAKSI_ERR_TOO_LARGE;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + done, max - done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			e = SAKSI_ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+		if (done == max) {
+			/* Grown since fstat: one more byte says it is too large. */
+			uint8_t c;
+			if (read(fd, &c, 1) > 0)
+				e = SAKSI_ERR_TOO_LARGE;
+			break;
+		}
+	}
+	*len = done;
+out:
+	close(fd);
+	return e;
+}
+
 /* One export run: the output directory, the read snapshot, and the directory whose
  * renames are not yet fsynced (at most one: files are written directory by directory). */
 struct exp {
@@ -437,6 +483,44 @@ check_latest(saksi_ledger_txn *txn, uint64_t size, const char *note, size_t len)
 	return SAKSI_OK;
 }
 
+/*
+ * The checkpoint an earlier export left in the directory must be of a prefix of this
+ * tree: full tiles are never rewritten, so tiles of another tree (another log, a ledger
+ * restored from an older backup and grown apart) would stay and be mixed with these.
+ */
+static saksi_err
+check_previous(struct exp *x, const char *origin)
+{
+	saksi_checkpoint c;
+	saksi_hash root;
+	char *old, *sep;
+	size_t len = 0;
+	saksi_err e;
+
+	if ((old = malloc(SAKSI_NOTE_MAX + 1)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	e = read_rel(x->ex_root, "checkpoint", (uint8_t *)old, SAKSI_NOTE_MAX, &len);
+	if (e == SAKSI_ERR_NOT_FOUND) {
+		free(old);
+		return SAKSI_OK;
+	}
+	if (e != SAKSI_OK) {
+		free(old);
+		return e == SAKSI_ERR_TOO_LARGE ? SAKSI_ERR_EXISTS : e;
+	}
+	old[len] = '\0';
+	e = SAKSI_ERR_EXISTS;
+	if ((sep = strstr(old, "\n\n")) != NULL &&
+	    saksi_checkpoint_parse(old, (size_t)(sep - old) + 1, &c) == SAKSI_OK &&
+	    strcmp(c.ck_origin, origin) == 0 && c.ck_size <= x->ex_size) {
+		e = saksi_ledger_root(x->ex_txn, c.ck_size, root);
+		if (e == SAKSI_OK && sodium_memcmp(root, c.ck_root, SAKSI_HASH_LEN) != 0)
+			e = SAKSI_ERR_EXISTS;
+	}
+	free(old);
+	return e;
+}
+
 saksi_err
 saksi_tiles_export(saksi_ledger *l, const char *outdir, saksi_tiles_stats *st)
 {
@@ -484,6 +568,18 @@ saksi_tiles_export(saksi_ledger *l, const char *outdir, saksi_tiles_stats *st)
 	st->ts_size = x.ex_size;
 	if ((e = check_latest(x.ex_txn, x.ex_size, note, len)) != SAKSI_OK)
 		goto out;
+	{
+		char *origin = NULL;
+
+		if ((e = saksi_ledger_meta(x.ex_txn, "origin", &origin)) != SAKSI_OK) {
+			e = e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+			goto out;
+		}
+		e = check_previous(&x, origin);
+		free(origin);
+		if (e != SAKSI_OK)
+			goto out;
+	}
 	if ((e = export_level(&x, SAKSI_TILE_ENTRIES)) != SAKSI_OK)
 		goto out;
 	for (level = 0; level < LEVELS_MAX && (x.ex_size >> (level * SAKSI_TILE_HEIGHT)) > 0;
@@ -542,52 +638,6 @@ struct saksi_tiles {
 	uint32_t b_off[SAKSI_TILE_WIDTH];
 	struct rtile t_tiles[LEVELS_MAX];
 };
-
-/* Reads a regular file of at most max bytes (O_NOFOLLOW: an export is no place for links). */
-static saksi_err
-read_rel(int root, const char *rel, uint8_t *buf, size_t max, size_t *len)
-{
-	struct stat sb;
-	size_t done = 0;
-	saksi_err e = SAKSI_OK;
-	int fd;
-
-	fd = openat(root, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		e = SAKSI_ERR_IO;
-		goto out;
-	}
-	if ((uint64_t)sb.st_size > max) {
-		e = SAKSI_ERR_TOO_LARGE;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + done, max - done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			e = SAKSI_ERR_IO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		done += (size_t)r;
-		if (done == max) {
-			/* Grown since fstat: one more byte says it is too large. */
-			uint8_t c;
-			if (read(fd, &c, 1) > 0)
-				e = SAKSI_ERR_TOO_LARGE;
-			break;
-		}
-	}
-	*len = done;
-out:
-	close(fd);
-	return e;
-}
 
 saksi_err
 saksi_tiles_open(const char *dir, saksi_tiles **out)

@@ -57,7 +57,9 @@ typedef struct saksi_tiles_stats {
  * ledger's content: an export repeated in steps equals one export, byte for byte.
  * Another export into the same outdir is waited for (a lock file, outdir/.lock).
  * st may be NULL. Errors: SAKSI_ERR_NOT_FOUND the ledger has no signed checkpoint, or
- * outdir's parent does not exist; SAKSI_ERR_CORRUPT the stored tree does not give the
+ * outdir's parent does not exist; SAKSI_ERR_EXISTS outdir holds the export of another
+ * tree (its checkpoint names another origin, a larger size, or a root this ledger does
+ * not have at that size; also a checkpoint file that does not parse): nothing written; SAKSI_ERR_CORRUPT the stored tree does not give the
  * checkpoint's root or a leaf is unreadable (export nothing from a damaged ledger: run
  * saksi verify); SAKSI_ERR_PERM outdir is not writable; SAKSI_ERR_FULL the disk is full;
  * SAKSI_ERR_IO; the ledger's errors. On error the files already renamed stay (they are

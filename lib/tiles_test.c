@@ -859,7 +859,23 @@ test_tamper_checkpoint(void **state)
 		assert_int_equal(r.vr_index, 600);
 		free(n7);
 	}
+	/* Another tree is never exported into this one's directory (its full tiles would
+	 * stay): a larger one, the same size with another root, and this one afterwards
+	 * into the other's. */
+	assert_int_equal(saksi_tiles_export(other, f->out, NULL), SAKSI_ERR_EXISTS);
+	{
+		char od[160];
+
+		snprintf(od, sizeof(od), "%s/other-out", f->dir);
+		assert_int_equal(saksi_tiles_export(other, od, NULL), SAKSI_OK);
+		assert_int_equal(saksi_tiles_export(f->l, od, NULL), SAKSI_ERR_EXISTS);
+		snprintf(p, sizeof(p), "%s/checkpoint", od);
+		spit(p, "not a checkpoint\n", 17);
+		assert_int_equal(saksi_tiles_export(f->l, od, NULL), SAKSI_ERR_EXISTS);
+	}
 	saksi_ledger_close(other);
+	verify_ok(f, f->out, 600);
+	export(f, f->out, NULL);
 	verify_ok(f, f->out, 600);
 	free(ck);
 	free(old);
