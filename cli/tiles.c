@@ -61,6 +61,8 @@ cmd_export_tiles(int argc, char **argv)
 		snprintf(parent, sizeof(parent), ".");
 	if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		xdie("cannot export to %s: its parent %s is not a directory", out, parent);
+	if (stat(out, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		xdie("cannot export to %s: it is not a directory", out);
 
 	l = xledger_open_ro(dir);
 	e = saksi_tiles_export(l, out, &st);

@@ -206,6 +206,25 @@ test_export_while_serving(void **state)
 		text = fx_read(err, NULL);
 		assert_non_null(strstr(text, "is not a directory"));
 		free(text);
+		{
+			const char *file[] = { "export-tiles", "--ledger", sd.ledger_dir, "--out",
+			    kr, NULL };
+			const char *other[] = { "export-tiles", "--ledger", sd.ledger_dir, "--out",
+			    sd.fx.dir, NULL };
+
+			assert_int_equal(dr_saksi(0, out, err, file), 2);
+			text = fx_read(err, NULL);
+			assert_non_null(strstr(text, "it is not a directory"));
+			free(text);
+			/* A directory with a checkpoint of another tree in it. */
+			snprintf(p, sizeof(p), "%s/checkpoint", sd.fx.dir);
+			fx_write(p, "other.example/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n",
+			    66, 0644);
+			assert_int_equal(dr_saksi(0, out, err, other), 2);
+			text = fx_read(err, NULL);
+			assert_non_null(strstr(text, "holds the export of another tree"));
+			free(text);
+		}
 	}
 }
 
