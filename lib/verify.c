@@ -1,7 +1,7 @@
 /*
- * verify.c: full verification of a ledger copy from its exact stored leaf bytes. Every
- * hash, root and node is recomputed here and only then compared with what is stored;
- * nothing stored is ever taken as evidence of itself. Reads only.
+ * verify.c: full verification of a ledger copy, or of a tile export, from its exact
+ * stored leaf bytes. Every hash, root and node is recomputed here and only then compared
+ * with what is stored; nothing stored is ever taken as evidence of itself. Reads only.
  */
 #include <inttypes.h>
 #include <pthread.h>

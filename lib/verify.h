@@ -1,8 +1,9 @@
 /*
- * verify.h: the ombudsman's full verification of a ledger copy. It recomputes everything
- * from the exact stored leaf bytes and never trusts a stored hash, a stored root or the
- * daemon's word: only the log's verifier key and the producers' keyring.
- * Reads through one read transaction (a consistent snapshot); never writes. Thread-safe:
+ * verify.h: the ombudsman's full verification of a ledger copy, or of a tile export of
+ * it. It recomputes everything from the exact stored leaf bytes and never trusts a
+ * stored hash, a stored root or the daemon's word: only the log's verifier key and the
+ * producers' keyring. Reads a ledger through one read transaction (a consistent
+ * snapshot), an export through its one checkpoint; never writes. Thread-safe:
  * it keeps no state between calls (it may start threads of its own, see vo_threads).
  */
 #ifndef SAKSI_VERIFY_H
