@@ -262,8 +262,8 @@ cmd_verify(int argc, char **argv)
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
 	if ((dir == NULL) == (tiles == NULL))
-		xusage(usage, "give either --ledger (a copy of the ledger) or --tiles (a tile "
-		    "export), not both");
+		xusage(usage, "give one of --ledger (a copy of the ledger) and --tiles (a tile "
+		    "export)");
 	if (krf == NULL || (vk == NULL && vkf == NULL))
 		xusage(usage, "--vkey (or --vkey-file) and --keyring are required");
 	if (threads < 1 || threads > 64)
