@@ -94,6 +94,8 @@ static const char help[] =
 "  verify (--ledger DIR | --tiles DIR) (--vkey VKEY | --vkey-file F) --keyring FILE\n"
 "         [--checkpoint FILE] [--json] [--progress] [--threads N]\n"
 "         a ledger copy, or a tile export (saksi export-tiles) fetched with any tool\n"
+"  tile-paths (--size N | --checkpoint FILE) [--from M | --from-checkpoint FILE]\n"
+"         the files of a tile export to fetch (e.g. with wget -i), those new since M\n"
 "  keyring-history --ledger DIR [--json]\n"
 "        the keyring entries saksid recorded and what each one changed\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
@@ -144,6 +146,7 @@ static const struct {
 	{ "checkpoint", cmd_checkpoint },
 	{ "backup", cmd_backup },
 	{ "export-tiles", cmd_export_tiles },
+	{ "tile-paths", cmd_tile_paths },
 	{ "backfill-links", cmd_backfill_links },
 	{ "forget", cmd_forget },
 	{ "get", cmd_get },

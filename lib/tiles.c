@@ -61,6 +61,49 @@ saksi_tiles_path(char *out, size_t outlen, int level, uint64_t n, unsigned width
 	return SAKSI_OK;
 }
 
+/* The paths of one level (SAKSI_TILE_ENTRIES: the bundles) new from `from` to `size`. */
+static saksi_err
+level_paths(int level, uint64_t from, uint64_t size, saksi_tiles_path_fn fn, void *ctx)
+{
+	unsigned shift = level == SAKSI_TILE_ENTRIES ? 0 : (unsigned)level * SAKSI_TILE_HEIGHT;
+	uint64_t count = size >> shift, full = count / SAKSI_TILE_WIDTH, n;
+	unsigned w = (unsigned)(count % SAKSI_TILE_WIDTH);
+	char rel[SAKSI_TILES_PATH_MAX];
+	saksi_err e;
+
+	/* A tile partial at `from` (or absent) is new once full. */
+	for (n = (from >> shift) / SAKSI_TILE_WIDTH; n < full; n++) {
+		if ((e = saksi_tiles_path(rel, sizeof(rel), level, n, 0)) != SAKSI_OK)
+			return e;
+		if (fn(ctx, rel) != 0)
+			return SAKSI_ERR_IO;
+	}
+	if (w == 0 || (from >> shift) == count)   /* none, or the one already held */
+		return SAKSI_OK;
+	if ((e = saksi_tiles_path(rel, sizeof(rel), level, full, w)) != SAKSI_OK)
+		return e;
+	return fn(ctx, rel) != 0 ? SAKSI_ERR_IO : SAKSI_OK;
+}
+
+saksi_err
+saksi_tiles_paths(uint64_t from, uint64_t size, saksi_tiles_path_fn fn, void *ctx)
+{
+	saksi_err e;
+	int level;
+
+	if (fn == NULL)
+		return SAKSI_ERR_INVAL;
+	if (from > size)
+		return SAKSI_ERR_RANGE;
+	if ((e = level_paths(SAKSI_TILE_ENTRIES, from, size, fn, ctx)) != SAKSI_OK)
+		return e;
+	for (level = 0; level < LEVELS_MAX && (size >> (level * SAKSI_TILE_HEIGHT)) > 0;
+	    level++)
+		if ((e = level_paths(level, from, size, fn, ctx)) != SAKSI_OK)
+			return e;
+	return SAKSI_OK;
+}
+
 /* ---- writing ---- */
 
 static saksi_err

@@ -33,6 +33,19 @@
  */
 saksi_err saksi_tiles_path(char *out, size_t outlen, int level, uint64_t n, unsigned width);
 
+/*
+ * The paths (saksi_tiles_path) a reader needs to fetch the tree of size `size` when it
+ * already holds the files of the tree of size `from` (0: none), in the order a writer
+ * creates them: the entry bundles, then the hash tiles level by level; each full tile
+ * that was not yet full at `from`, then the partial tile of `size`, if any. The
+ * checkpoint is not among them. fn is called once per path (a NUL-terminated string,
+ * valid during the call); a non-zero return stops the walk with SAKSI_ERR_IO.
+ * SAKSI_ERR_RANGE if from > size; SAKSI_ERR_INVAL for a NULL fn.
+ */
+typedef int (*saksi_tiles_path_fn)(void *ctx, const char *path);
+saksi_err saksi_tiles_paths(uint64_t from, uint64_t size, saksi_tiles_path_fn fn,
+                            void *ctx);
+
 typedef struct saksi_tiles_stats {
 	uint64_t ts_size;       /* tree size exported: the latest signed checkpoint's */
 	uint64_t ts_written;    /* files written by this run, the checkpoint included */

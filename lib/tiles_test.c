@@ -609,6 +609,89 @@ test_older_checkpoint(void **state)
 	free(old);
 }
 
+/* ---- the paths a reader fetches ---- */
+
+struct plist {
+	char **p;
+	size_t n;
+	int stop_at;    /* return non-zero at this call (0: never) */
+};
+
+static int
+collect(void *ctx, const char *path)
+{
+	struct plist *l = ctx;
+
+	l->p = realloc(l->p, (l->n + 1) * sizeof(*l->p));
+	assert_non_null(l->p);
+	l->p[l->n++] = strdup(path);
+	return l->stop_at != 0 && (int)l->n == l->stop_at;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+plist_free(struct plist *l)
+{
+	for (size_t k = 0; k < l->n; k++)
+		free(l->p[k]);
+	free(l->p);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+test_tile_paths(void **state)
+{
+	static const char *const since300[] = { "tile/entries/001", "tile/entries/002.p/88",
+		"tile/0/001", "tile/0/002.p/88", "tile/1/000.p/2" };
+	struct fx *f = *state;
+	struct plist l = { 0 };
+	char **files = NULL;
+	size_t nf = 0, k;
+
+	/* One checkpoint: the export holds exactly the paths of its size, and checkpoint. */
+	grow(f, 600, 0, 0);
+	export(f, f->out, NULL);
+	walk(f->out, "", &files, &nf);
+	assert_int_equal(saksi_tiles_paths(0, 600, collect, &l), SAKSI_OK);
+	assert_int_equal(l.n + 1, nf);
+	qsort(l.p, l.n, sizeof(*l.p), cmp_str);
+	assert_string_equal(files[0], "checkpoint");
+	for (k = 0; k < l.n; k++)
+		assert_string_equal(l.p[k], files[k + 1]);
+	assert_string_equal(files[nf - 1], "tile/entries/002.p/88");
+	for (k = 0; k < nf; k++)
+		free(files[k]);
+	free(files);
+	plist_free(&l);
+	/* What is new since 300, in the writer's order; nothing since 600. */
+	assert_int_equal(saksi_tiles_paths(300, 600, collect, &l), SAKSI_OK);
+	assert_int_equal(l.n, sizeof(since300) / sizeof(since300[0]));
+	for (k = 0; k < l.n; k++)
+		assert_string_equal(l.p[k], since300[k]);
+	plist_free(&l);
+	assert_int_equal(saksi_tiles_paths(600, 600, collect, &l), SAKSI_OK);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(saksi_tiles_paths(0, 0, collect, &l), SAKSI_OK);
+	assert_int_equal(l.n, 0);
+	/* 65,536: 256 bundles and level 0 tiles, 1/000, 2/000.p/1. */
+	assert_int_equal(saksi_tiles_paths(0, 65536, collect, &l), SAKSI_OK);
+	assert_int_equal(l.n, 256 + 256 + 1 + 1);
+	assert_string_equal(l.p[l.n - 1], "tile/2/000.p/1");
+	plist_free(&l);
+	/* Refusals; a callback that stops. */
+	assert_int_equal(saksi_tiles_paths(601, 600, collect, &l), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_tiles_paths(0, 600, NULL, NULL), SAKSI_ERR_INVAL);
+	l.stop_at = 2;
+	assert_int_equal(saksi_tiles_paths(0, 600, collect, &l), SAKSI_ERR_IO);
+	assert_int_equal(l.n, 2);
+	plist_free(&l);
+}
+
 /* ---- tampering ---- */
 
 /* 600 entries: bundles 000, 001 full and 002.p/88; tiles 0/000, 0/001, 0/002.p/88 and
@@ -991,6 +1074,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_tiles_immutable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tile_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_reorder_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_tiles, setup, teardown),

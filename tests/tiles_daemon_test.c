@@ -6,6 +6,7 @@
  * keyring file is compared with the one the export's entries join to.
  */
 #include <inttypes.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,11 +63,12 @@ bigger_keyring(void)
 
 /* Runs saksi verify --tiles on dir; returns its exit code, its stdout in *text. */
 static int
-verify_tiles(const char *dir, const char *kr, char **text, const char *extra)
+verify_tiles(const char *dir, const char *kr, char **text, const char *extra,
+             const char *extra2)
 {
 	char out[300], err[300];
 	const char *args[] = { "verify", "--tiles", dir, "--vkey", sd.fx.vkey, "--keyring", kr,
-	    extra, NULL };
+	    extra, extra2, NULL };
 	int rc;
 
 	snprintf(out, sizeof(out), "%s/verify.out", sd.fx.dir);
@@ -75,6 +77,74 @@ verify_tiles(const char *dir, const char *kr, char **text, const char *extra)
 	*text = fx_read(rc == 0 ? out : err, NULL);
 	printf("# verify --tiles: %d: %s", rc, *text);
 	return rc;
+}
+
+/* mkdir -p of the directories above path. */
+static void
+make_parents(const char *path)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+		*s = '/';
+	}
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	size_t len;
+	char *b = fx_read(from, &len);
+
+	make_parents(to);
+	fx_write(to, b, len, 0644);
+	free(b);
+}
+
+/*
+ * A reviewer's mirror, kept up to date as he would without an HTTP client in saksi:
+ * saksi tile-paths lists what is new since the checkpoint he holds, he fetches those
+ * files and then the checkpoint (here: copies them), and verifies the mirror against
+ * the checkpoint he held before.
+ */
+static void
+mirror_fetch(const char *tiles, const char *mirror, const char *kr)
+{
+	char ck[300], mck[300], old[300], list[300], err[300], from[300], to[300], *text;
+	char *line, *save;
+	int have_old;
+
+	snprintf(ck, sizeof(ck), "%s/checkpoint", tiles);
+	snprintf(mck, sizeof(mck), "%s/checkpoint", mirror);
+	snprintf(old, sizeof(old), "%s/held.note", sd.fx.dir);
+	snprintf(list, sizeof(list), "%s/paths.txt", sd.fx.dir);
+	snprintf(err, sizeof(err), "%s/paths.err", sd.fx.dir);
+	have_old = access(mck, F_OK) == 0;
+	{
+		const char *args[] = { "tile-paths", "--checkpoint", ck, have_old ?
+		    "--from-checkpoint" : NULL, mck, NULL };
+		assert_int_equal(dr_saksi(0, list, err, args), 0);
+	}
+	if (have_old)
+		copy_file(mck, old);
+	text = fx_read(list, NULL);
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n",
+	    &save)) {
+		snprintf(from, sizeof(from), "%s/%s", tiles, line);
+		snprintf(to, sizeof(to), "%s/%s", mirror, line);
+		copy_file(from, to);
+	}
+	free(text);
+	copy_file(ck, mck);
+	assert_int_equal(verify_tiles(mirror, kr, &text, have_old ? "--checkpoint" : NULL,
+	    old), 0);
+	assert_non_null(strstr(text, "tile export intact: "));
+	if (have_old)
+		assert_non_null(strstr(text, "is a prefix of this ledger"));
+	free(text);
 }
 
 static int
@@ -91,7 +161,7 @@ export_tiles(const char *dir, int background)
 static void
 test_export_while_serving(void **state)
 {
-	char kr[256], tiles[256], reply[4096], p[512], *json, *text;
+	char kr[256], tiles[256], mirror[256], reply[4096], p[512], *json, *text;
 	struct fx_item fi;
 	pid_t pid = -1;
 	uint64_t i, size;
@@ -100,6 +170,7 @@ test_export_while_serving(void **state)
 
 	snprintf(kr, sizeof(kr), "%s/keyring.json", sd.fx.dir);
 	snprintf(tiles, sizeof(tiles), "%s/public", sd.fx.dir);
+	snprintf(mirror, sizeof(mirror), "%s/mirror", sd.fx.dir);
 	json = bigger_keyring();
 	fx_write(kr, json, strlen(json), 0644);
 	free(json);
@@ -115,9 +186,10 @@ test_export_while_serving(void **state)
 			if (pid > 0) {
 				assert_int_equal(waitpid(pid, &st, 0), pid);
 				assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-				assert_int_equal(verify_tiles(tiles, kr, &text, NULL), 0);
+				assert_int_equal(verify_tiles(tiles, kr, &text, NULL, NULL), 0);
 				assert_non_null(strstr(text, "tile export intact: "));
 				free(text);
+				mirror_fetch(tiles, mirror, kr);
 				exports++;
 			}
 			pid = export_tiles(tiles, 1);
@@ -126,16 +198,17 @@ test_export_while_serving(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	exports++;
-	assert_int_equal(verify_tiles(tiles, kr, &text, NULL), 0);
+	assert_int_equal(verify_tiles(tiles, kr, &text, NULL, NULL), 0);
 	free(text);
 	dr_stop(&sd, SIGTERM);
 	assert_true(exports >= 4);
 
 	/* After the last commit: the whole ledger, the keyring set joined from the bundles. */
 	assert_int_equal(export_tiles(tiles, 0), 0);
+	mirror_fetch(tiles, mirror, kr);
 	size = dr_ledger_size(sd.ledger_dir);
 	assert_true(size > EVENTS);
-	assert_int_equal(verify_tiles(tiles, kr, &text, "--json"), 0);
+	assert_int_equal(verify_tiles(tiles, kr, &text, "--json", NULL), 0);
 	{
 		json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 
@@ -155,7 +228,7 @@ test_export_while_serving(void **state)
 
 		snprintf(kr2, sizeof(kr2), "%s/keyring-small.json", sd.fx.dir);
 		fx_write(kr2, sd.fx.keyring_json, strlen(sd.fx.keyring_json), 0644);
-		assert_int_equal(verify_tiles(tiles, kr2, &text, NULL), 1);
+		assert_int_equal(verify_tiles(tiles, kr2, &text, NULL, NULL), 1);
 		assert_non_null(strstr(text, "differs from the keyring the ledger recorded"));
 		free(text);
 	}
@@ -174,7 +247,7 @@ test_export_while_serving(void **state)
 		b = (uint8_t *)fx_read(p, &len);
 		b[len - 70] ^= 1;
 		fx_write(p, (const char *)b, len, 0644);
-		assert_int_equal(verify_tiles(tiles, kr, &text, NULL), 1);
+		assert_int_equal(verify_tiles(tiles, kr, &text, NULL, NULL), 1);
 		snprintf(want, sizeof(want), "VERIFICATION FAILED: entry %" PRIu64 ": ", last);
 		assert_non_null(strstr(text, want));
 		free(text);
@@ -182,7 +255,7 @@ test_export_while_serving(void **state)
 		fx_write(p, (const char *)b, len, 0644);
 		free(b);
 	}
-	assert_int_equal(verify_tiles(tiles, kr, &text, NULL), 0);
+	assert_int_equal(verify_tiles(tiles, kr, &text, NULL, NULL), 0);
 	free(text);
 
 	/* Usage: one of --ledger and --tiles; a directory that is no export. */
