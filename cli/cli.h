@@ -109,6 +109,8 @@ int cmd_init(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_export_tiles(int argc, char **argv);
+int cmd_tile_paths(int argc, char **argv);
 int cmd_backfill_links(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_get(int argc, char **argv);

@@ -112,7 +112,7 @@ test_ombudsman_day(void **state)
 
 	/* 0. What the commands take, asked the usual way. */
 	RUN(f, &r, 0, "verify", "--help");
-	assert_non_null(strstr(r.out, "usage:\n  verify --ledger DIR "));
+	assert_non_null(strstr(r.out, "usage:\n  verify (--ledger DIR | --tiles DIR) "));
 	assert_non_null(strstr(r.out, "\nExit status:\n"));
 	assert_null(strstr(r.out, "verify-receipt"));
 	run_free(&r);
