@@ -245,6 +245,8 @@ typedef struct saksi_rules_mem_stats {
 	uint64_t ms_resume_from, ms_resume_to;  /* as saksi_rules_resume_range */
 	uint64_t ms_refound;        /* alerts the tail raised again and found in the log */
 	uint64_t ms_snap_ms;        /* daemon time of the last timed snapshot check */
+	uint64_t ms_folds;          /* snapshots that folded the deltas (committed or not) */
+	uint64_t ms_attach_folded;  /* delta records the attach applied to the base */
 } saksi_rules_mem_stats;
 /* SAKSI_ERR_INVAL without memory mode. */
 saksi_err saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out);

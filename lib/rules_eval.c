@@ -28,9 +28,13 @@
 #define K_ALERT 'A'
 #define K_NMETA 'N'
 #define K_CMETA 'C'
+#define FOLD_MIN_MAX ((size_t)1 << 18)  /* delta records: rmem_fold_min's ceiling */
 #define NEXT_UNSET UINT64_MAX      /* 'N': no event evaluated since the first snapshot */
 
 #define STATE_VERSION 1
+/* 'N' 0x02: the snapshot is the base with the deltas 'Z' applied (RULES.md 4.4); a build
+ * that knows only 0x01 would read the base alone, so it refuses the state instead. */
+#define NMETA_VERSION 2
 #define HASH_LEN 32
 #define META_LEN 34
 #define STAT_LEN 40
@@ -358,7 +362,7 @@ nmeta_decode(const MDB_val *v, struct meta *m, uint64_t *next)
 	memset(m, 0, sizeof(*m));
 	if (v->mv_size < 1)
 		return SAKSI_ERR_CORRUPT;
-	if (p[0] != STATE_VERSION)
+	if (p[0] != STATE_VERSION && p[0] != NMETA_VERSION)
 		return SAKSI_ERR_VERSION;
 	if (v->mv_size != META_LEN || p[1] > 1)
 		return SAKSI_ERR_CORRUPT;
@@ -373,7 +377,7 @@ nmeta_decode(const MDB_val *v, struct meta *m, uint64_t *next)
 static void
 nmeta_encode(uint8_t b[META_LEN], const struct meta *m, uint64_t next)
 {
-	b[0] = STATE_VERSION;
+	b[0] = NMETA_VERSION;
 	b[1] = (uint8_t)(m->m_seen != 0);
 	saksi_put_u64(b + 2, m->m_max_seen);
 	saksi_put_u64(b + 10, m->m_late);
@@ -2762,7 +2766,7 @@ mem_finish(struct ectx *c)
 		return e;
 	if (++info->ms_since < c->c_r->rs_snap_events)
 		return SAKSI_OK;
-	return rmem_flush(c->c_mem, c->c_txn, c->c_dbi, c->c_next_leaf);
+	return rmem_flush(c->c_mem, c->c_txn, c->c_dbi, c->c_next_leaf, 0);
 }
 
 static saksi_err
@@ -3027,7 +3031,8 @@ derived_write(MDB_txn *txn, MDB_dbi dbi)
  * per event before memory mode has no 'N': it is current, its meta is 'M'.
  */
 static saksi_err
-mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
+mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm,
+         uint64_t folded)
 {
 	static const char loaded[] = { K_GROUP, K_PEND, K_STAT, K_JOIN, K_NMETA };
 	saksi_rules_mem_stats *info;
@@ -3102,6 +3107,10 @@ mem_load(saksi_rules *r, MDB_txn *wtxn, MDB_dbi dbi, const struct meta *dbm)
 	info = rmem_info(mem);
 	info->ms_resume_from = from;
 	info->ms_resume_to = to;
+	info->ms_attach_folded = folded;
+	/* No fold before deltas of a few intervals' events, however small the state. */
+	rmem_fold_min(mem, r->rs_snap_events < FOLD_MIN_MAX / 4 ?
+	    (size_t)r->rs_snap_events * 4 : FOLD_MIN_MAX);
 	rmem_loaded(mem, wtxn, gen);
 	r->rs_mem = mem;
 	return SAKSI_OK;
@@ -3117,6 +3126,7 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 {
 	static const char pfxs[] = { K_GROUP, K_EXP, K_PEND, K_STAT, K_JOIN, K_JEXP, K_REG };
 	uint8_t reg = K_REG, k[KEY_MAX], stale[64][RULES_FP_LEN];
+	uint64_t folded;
 	struct meta m;
 	MDB_dbi dbi;
 	size_t i, nstale, kl;
@@ -3130,7 +3140,8 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 	e = meta_load(wtxn, dbi, &m);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		e = meta_save(wtxn, dbi, &m);
-	if (e != SAKSI_OK)
+	/* Memory mode's deltas into the base first: all below reads the base. */
+	if (e != SAKSI_OK || (e = rmem_delta_fold(wtxn, dbi, &folded)) != SAKSI_OK)
 		return e;
 	/* Stale registrations: rules gone or redefined. Collected in batches, since
 	 * purging moves the cursor's ground. */
@@ -3180,7 +3191,7 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 			return e;
 	}
 	if (r->rs_snap_events > 0)
-		e = mem_load(r, wtxn, dbi, &m);
+		e = mem_load(r, wtxn, dbi, &m, folded);
 	else {
 		/* State written per event from now on: no snapshot to resume from. */
 		uint8_t nk = K_NMETA, ck = K_CMETA;
@@ -3240,7 +3251,8 @@ saksi_rules_snapshot(const saksi_rules *r, MDB_txn *wtxn, uint64_t now_ms, int f
 	 * state holds the leaves it was loaded with, not NEXT_UNSET's "all of them". */
 	if (next == NEXT_UNSET)
 		next = info->ms_resume_to;
-	if ((e = rmem_flush(r->rs_mem, wtxn, r->rs_dbi, next)) != SAKSI_OK)
+	/* A forced snapshot (a reload, a stop) folds: the base is then current. */
+	if ((e = rmem_flush(r->rs_mem, wtxn, r->rs_dbi, next, force)) != SAKSI_OK)
 		return e;
 	info->ms_snap_ms = now_ms;
 	if (written != NULL)

@@ -146,7 +146,7 @@ const char *rules_type_name(int type);
 /*
  * The in-memory state (rules_mem.c): an ordered map in LMDB's key order holding the keys
  * G X P J K S N of RULES.md 4.1, an undo log following the caller's write transactions
- * (rmem_sync), and the incremental snapshot (rmem_flush). Keys are at most 64 bytes.
+ * (rmem_sync), and the incremental snapshot (rmem_flush, as deltas). Keys are at most 64 bytes.
  * rmem_first answers for a 9-byte prefix of X, P or K (the letter and a fingerprint).
  */
 struct rmem;
@@ -168,7 +168,14 @@ saksi_err rmem_sync(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *gen,
 uint64_t rmem_next_gen(struct rmem *m);
 uint64_t rmem_gen(const struct rmem *m);
 saksi_err rmem_undo_to(struct rmem *m, uint64_t g);
-saksi_err rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf);
+/* fold: the deltas folded into the base now (4.4), whatever their size. */
+saksi_err rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf,
+                     int fold);
+/* Delta records below which rmem_flush folds none (beside half the keys held). */
+void rmem_fold_min(struct rmem *m, size_t n);
+/* At attach: the deltas ('Z', 'D') applied to the base and deleted; *folded (may be
+ * NULL): how many records. Needs no memory mode. */
+saksi_err rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded);
 saksi_err rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
 void rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen);
 size_t rmem_count(const struct rmem *m);

@@ -1,7 +1,7 @@
 /*
  * rules_mem.c: the rule state held in memory (RULES.md 4.4): an ordered map with LMDB's
  * own key order, an undo log that follows the caller's write transactions, and the
- * incremental snapshot written into them. It must never let an aborted transaction's
+ * incremental snapshot written into them as deltas and folded into the base. It must never let an aborted transaction's
  * changes survive, nor order anything by address or hash: iteration is by key alone.
  */
 #include <stdlib.h>
@@ -16,6 +16,8 @@
 #define RMEM_PREFETCH 8            /* keys ahead whose slot a snapshot asks for */
 #define C_LEN 17                  /* 'C': version · generation (8) · next leaf (8) */
 #define RMEM_RECENT 16            /* keys remembered by rmem_get and changes */
+#define Z_KEY_LEN 13              /* 'Z' · snapshot (8) · sequence (4): a delta record */
+#define D_LEN 17                  /* 'D': version · last snapshot (8) · delta records (8) */
 
 /*
  * A key, in one allocation aligned to a cache line: what a hash probe or a heap's tie
@@ -250,6 +252,7 @@ struct rmem {
 	size_t m_nfly, m_capfly;
 	uint64_t m_fly_gen;
 	uint64_t m_fly_since;
+	size_t m_fold_min;        /* delta records below which no fold is due (rmem_fold_min) */
 	saksi_rules_mem_stats m_info;
 	struct pool m_pool;       /* every node and value */
 	/* The keys looked up last, by a cheap slot of their own bytes: an evaluation reads
@@ -1156,51 +1159,280 @@ rkey_cmp(const void *a, const void *b)
 }
 
 /*
+ * The delta records (RULES.md 4.4): 'Z' · snapshot (8) · sequence (4), in the order
+ * written, each flag (1: 1 the key's value, 0 deleted) · key_len (1) · key · value; 'D'
+ * says which snapshot is the last one complete and how many records there are. A
+ * snapshot appends where the base's keys are spread over the whole B-tree, so that its
+ * cost follows what changed, not the size of the state.
+ */
+static saksi_err
+dmeta_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *last, uint64_t *nrec)
+{
+	uint8_t k = 'D';
+	const uint8_t *p;
+	MDB_val v;
+	saksi_err e;
+
+	*last = *nrec = 0;
+	if ((e = db_get(txn, dbi, &k, 1, &v)) == SAKSI_ERR_NOT_FOUND)
+		return SAKSI_OK;
+	if (e != SAKSI_OK)
+		return e;
+	p = v.mv_data;
+	if (v.mv_size < 1)
+		return SAKSI_ERR_CORRUPT;
+	if (p[0] != 1)
+		return SAKSI_ERR_VERSION;
+	if (v.mv_size != D_LEN)
+		return SAKSI_ERR_CORRUPT;
+	*last = saksi_get_u64(p + 1);
+	*nrec = saksi_get_u64(p + 9);
+	return SAKSI_OK;
+}
+
+static saksi_err
+dmeta_put(MDB_txn *txn, MDB_dbi dbi, uint64_t last, uint64_t nrec)
+{
+	uint8_t k = 'D', b[D_LEN];
+
+	b[0] = 1;
+	saksi_put_u64(b + 1, last);
+	saksi_put_u64(b + 9, nrec);
+	return db_put(txn, dbi, &k, 1, b, sizeof(b));
+}
+
+/* A delta record's parts; anything else is SAKSI_ERR_CORRUPT. */
+static saksi_err
+delta_parse(const MDB_val *v, const uint8_t **k, size_t *kl, const uint8_t **val,
+            size_t *vl, int *put)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size < 2 || p[0] > 1 || p[1] == 0 || p[1] > RMEM_KEY_MAX ||
+	    v->mv_size < 2 + (size_t)p[1] || (p[0] == 0 && v->mv_size != 2 + (size_t)p[1]))
+		return SAKSI_ERR_CORRUPT;
+	*put = p[0];
+	*kl = p[1];
+	*k = p + 2;
+	*val = p + 2 + p[1];
+	*vl = v->mv_size - 2 - p[1];
+	return SAKSI_OK;
+}
+
+/* A key's value as memory has it now into the base (or deleted from it). */
+static saksi_err
+base_write(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, const struct rkey *k)
+{
+	const struct rnode *n = find_h(m, k->k_b, k->k_len, k->k_hash);
+	saksi_err e;
+
+	if (n != NULL)
+		return db_put(txn, dbi, k->k_b, k->k_len, n->n_v, n->n_vl);
+	if ((e = db_del(txn, dbi, k->k_b, k->k_len)) == SAKSI_ERR_NOT_FOUND)
+		e = SAKSI_OK;
+	return e;
+}
+
+/*
+ * The snapshot as deltas: each listed key appended, as memory has it now, under this
+ * snapshot's number (MDB_APPEND: 'Z' is the last letter of the database, so LMDB fills
+ * pages at its end densely instead of copying a page of the B-tree per key). 'N' goes
+ * into the base: readers of the resume range (daemon/rulestail.c) find it there.
+ */
+static saksi_err
+delta_write(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t snap, uint64_t *nout)
+{
+	MDB_cursor *cur;
+	uint8_t zk[Z_KEY_LEN];
+	uint32_t seq = 0;
+	size_t i;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	*nout = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	zk[0] = 'Z';
+	saksi_put_u64(zk + 1, snap);
+	for (i = 0; i < m->m_ntouch && e == SAKSI_OK; i++) {
+		const struct rkey *k = &m->m_touch[i];
+		const struct rnode *n;
+		MDB_val kv = { sizeof(zk), zk }, vv;
+		uint8_t *p;
+
+		/* The keys are in the order they changed, their slots at random: ask for
+		 * the slot of a key a few places on while this one is looked up. */
+		if (i + RMEM_PREFETCH < m->m_ntouch && m->m_tabcap > 0)
+			__builtin_prefetch(&m->m_tab[m->m_touch[i + RMEM_PREFETCH].k_hash &
+			    (m->m_tabcap - 1)]);
+		if (k->k_len == 1) {
+			e = base_write(m, txn, dbi, k);
+			continue;
+		}
+		if (seq == UINT32_MAX) {
+			e = SAKSI_ERR_RANGE;
+			break;
+		}
+		n = find_h(m, k->k_b, k->k_len, k->k_hash);
+		saksi_put_u32(zk + 9, seq++);
+		vv.mv_size = 2 + k->k_len + (n != NULL ? n->n_vl : 0);
+		vv.mv_data = NULL;
+		if ((rc = mdb_cursor_put(cur, &kv, &vv, MDB_APPEND | MDB_RESERVE)) != 0) {
+			/* MDB_KEYEXIST: a 'Z' key at or past ours, which 'D' did not own. */
+			e = rc == MDB_KEYEXIST ? SAKSI_ERR_CORRUPT : mdb_err(rc);
+			break;
+		}
+		p = vv.mv_data;
+		p[0] = n != NULL;
+		p[1] = (uint8_t)k->k_len;
+		memcpy(p + 2, k->k_b, k->k_len);
+		if (n != NULL && n->n_vl > 0)
+			memcpy(p + 2 + k->k_len, n->n_v, n->n_vl);
+	}
+	mdb_cursor_close(cur);
+	*nout = seq;
+	return e;
+}
+
+/* Every delta record deleted, and 'D' with them. */
+static saksi_err
+delta_drop(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z', d = 'D';
+	saksi_err e;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	for (;;) {
+		k.mv_size = 1;
+		k.mv_data = &z;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (((const uint8_t *)k.mv_data)[0] != 'Z') {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	if ((e = db_del(txn, dbi, &d, 1)) == SAKSI_ERR_NOT_FOUND)
+		e = SAKSI_OK;
+	return e;
+}
+
+/*
+ * The fold: every key of the deltas and of this snapshot written into the base as
+ * memory has it now, in key order and each once (LMDB then walks its pages in order
+ * and copies each once), and the deltas deleted. Memory holds the state the snapshot
+ * stands for, so a key is written at its latest value whatever delta held it.
+ */
+static saksi_err
+fold_write(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *nout)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z';
+	size_t i, n = 0;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	*nout = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	k.mv_size = 1;
+	k.mv_data = &z;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *dk, *dv;
+		size_t dkl, dvl;
+		struct rkey r;
+		int put;
+
+		if (((const uint8_t *)k.mv_data)[0] != 'Z')
+			break;
+		if (k.mv_size != Z_KEY_LEN ||
+		    (e = delta_parse(&v, &dk, &dkl, &dv, &dvl, &put)) != SAKSI_OK) {
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		r.k_len = dkl;
+		memcpy(r.k_b, dk, dkl);
+		r.k_hash = khash(m, dk, dkl);
+		/* Listed with this snapshot's: put back on the list if it is lost. */
+		if ((e = key_list_add(&m->m_touch, &m->m_ntouch, &m->m_captouch, &r)) !=
+		    SAKSI_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK)
+		return e;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	if (m->m_ntouch > 1)
+		qsort(m->m_touch, m->m_ntouch, sizeof(*m->m_touch), rkey_cmp);
+	for (i = 0; i < m->m_ntouch; i++) {
+		const struct rkey *r = &m->m_touch[i];
+
+		if (i + RMEM_PREFETCH < m->m_ntouch && m->m_tabcap > 0)
+			__builtin_prefetch(&m->m_tab[m->m_touch[i + RMEM_PREFETCH].k_hash &
+			    (m->m_tabcap - 1)]);
+		if (i > 0 && rkey_cmp(r, r - 1) == 0)
+			continue;
+		if ((e = base_write(m, txn, dbi, r)) != SAKSI_OK)
+			return e;
+		n++;
+	}
+	*nout = n;
+	return delta_drop(txn, dbi);
+}
+
+/*
  * Writes every key changed since the last committed snapshot, as it is now, into txn,
- * and 'C' with next_leaf. Only what changed: the snapshot is incremental, and the state
- * database always holds one consistent picture, that of the last snapshot committed.
+ * and 'C' with next_leaf: appended as deltas, or, with fold or once the deltas reach
+ * half the keys held (and at least rmem_fold_min records), folded with them into the
+ * base. The state database always holds one consistent picture, that of the last
+ * snapshot committed: its base with its deltas applied in order.
  */
 saksi_err
-rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf)
+rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf, int fold)
 {
 	struct rkey *t;
-	size_t i, cap;
+	uint64_t snap, nrec, room, nw;
+	size_t cap;
 	saksi_err e;
 
 	/* A snapshot of this very transaction before: its keys are written again. */
 	if (m->m_fly_gen != 0 && (e = fly_back(m)) != SAKSI_OK)
 		return e;
+	if ((e = dmeta_get(txn, dbi, &snap, &nrec)) != SAKSI_OK)
+		return e;
 	/*
-	 * In key order, each once: LMDB then walks its pages in order and dirties each
-	 * once, instead of a random page per key (bench_rules: a third of the snapshot's
-	 * cost was LMDB seeking and listing dirty pages).
+	 * The fold's own cost: it writes at most the keys of the deltas and of this
+	 * snapshot, each once in key order, so it copies each page of the base at most
+	 * once; it comes only after deltas of half the keys held, so that per record
+	 * appended it costs at most two pages' worth over the keys a page holds,
+	 * whatever the size of the state.
 	 */
-	if (m->m_ntouch > 1)
-		qsort(m->m_touch, m->m_ntouch, sizeof(*m->m_touch), rkey_cmp);
-	for (i = 0; i < m->m_ntouch; i++) {
-		const struct rkey *k = &m->m_touch[i];
-		const struct rnode *n;
-
-		/* The keys are in key order, so their slots are at random: ask for the slot
-		 * of a key a few places on while this one is looked up. */
-		if (i + RMEM_PREFETCH < m->m_ntouch && m->m_tabcap > 0)
-			__builtin_prefetch(&m->m_tab[m->m_touch[i + RMEM_PREFETCH].k_hash &
-			    (m->m_tabcap - 1)]);
-		if (i > 0 && rkey_cmp(k, k - 1) == 0)
-			continue;
-		n = find_h(m, k->k_b, k->k_len, k->k_hash);
-
-		if (n != NULL)
-			e = db_put(txn, dbi, k->k_b, k->k_len, n->n_v, n->n_vl);
-		else if ((e = db_del(txn, dbi, k->k_b, k->k_len)) == SAKSI_ERR_NOT_FOUND)
-			e = SAKSI_OK;
-		if (e != SAKSI_OK)
+	room = m->m_n / 2;
+	if (room < m->m_fold_min)
+		room = m->m_fold_min;
+	if (fold || nrec + m->m_ntouch > room) {
+		if ((e = fold_write(m, txn, dbi, &nw)) != SAKSI_OK)
 			return e;
-	}
+		m->m_info.ms_folds++;
+	} else if ((e = delta_write(m, txn, dbi, snap + 1, &nw)) != SAKSI_OK ||
+	    (e = dmeta_put(txn, dbi, snap + 1, nrec + nw)) != SAKSI_OK)
+		return e;
 	if ((e = rmem_cmeta_put(txn, dbi, rmem_next_gen(m), next_leaf)) != SAKSI_OK)
 		return e;
 	m->m_info.ms_snapshots++;
-	m->m_info.ms_last_keys = m->m_ntouch;
+	m->m_info.ms_last_keys = nw;
 	/* The list written waits for its transaction's fate (rmem_sync). */
 	t = m->m_fly;
 	cap = m->m_capfly;
@@ -1215,6 +1447,95 @@ rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf)
 	m->m_info.ms_since = 0;
 	m->m_epoch++;
 	return SAKSI_OK;
+}
+
+void
+rmem_fold_min(struct rmem *m, size_t n)
+{
+	m->m_fold_min = n;
+}
+
+/*
+ * At attach, before anything reads the base: the deltas applied to it in order and
+ * deleted, in the attach's transaction, so that the engine in either mode, the purge
+ * of stale rules and the readers all see the base as the last snapshot left it. A
+ * record of a snapshot past the one 'D' calls complete, or that contradicts the
+ * format, is SAKSI_ERR_CORRUPT.
+ */
+saksi_err
+rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z', *buf = NULL;
+	uint64_t last, nrec, n = 0;
+	size_t cap = 0;
+	saksi_err e;
+	int rc;
+
+	if (folded != NULL)
+		*folded = 0;
+	if ((e = dmeta_get(txn, dbi, &last, &nrec)) != SAKSI_OK)
+		return e;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	for (;;) {
+		const uint8_t *dk, *dv;
+		size_t dkl, dvl;
+		uint64_t snap;
+		int put;
+
+		k.mv_size = 1;
+		k.mv_data = &z;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (((const uint8_t *)k.mv_data)[0] != 'Z') {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (k.mv_size != Z_KEY_LEN || (snap = saksi_get_u64(
+		    (const uint8_t *)k.mv_data + 1)) == 0 || snap > last ||
+		    delta_parse(&v, &dk, &dkl, &dv, &dvl, &put) != SAKSI_OK) {
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		/* A copy: the record goes before its key is written. */
+		if (v.mv_size > cap) {
+			uint8_t *nb = realloc(buf, v.mv_size);
+
+			if (nb == NULL) {
+				e = SAKSI_ERR_NOMEM;
+				break;
+			}
+			buf = nb;
+			cap = v.mv_size;
+		}
+		memcpy(buf, v.mv_data, v.mv_size);
+		dk = buf + 2;
+		dv = buf + 2 + dkl;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		if (put)
+			e = db_put(txn, dbi, dk, dkl, dv, dvl);
+		else if ((e = db_del(txn, dbi, dk, dkl)) == SAKSI_ERR_NOT_FOUND)
+			e = SAKSI_OK;
+		if (e != SAKSI_OK)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (buf != NULL) {
+		/* Group texts and join records hold blind tokens. */
+		sodium_memzero(buf, cap);
+		free(buf);
+	}
+	if (e != SAKSI_OK)
+		return e;
+	if (rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	if (folded != NULL)
+		*folded = n;
+	return delta_drop(txn, dbi);
 }
 
 /* A key as read from the state database at attach: no undo, nothing to write back. */

@@ -2472,7 +2472,8 @@ test_mem_same_as_lmdb(void **state)
 	char *lmdb, *mem;
 	unsigned seed = (unsigned)time(NULL) ^ 0x5a5a;
 	const char *env = getenv("SAKSI_TEST_SEED");
-	size_t i;
+	size_t i, with_deltas = 0;
+	uint64_t applied = 0, folds = 0;
 
 	if (env != NULL)
 		seed = (unsigned)strtoul(env, NULL, 10);
@@ -2488,12 +2489,30 @@ test_mem_same_as_lmdb(void **state)
 	fx->lmdb_only = 0;
 	use_rules(fx, ALL_RULES);
 	for (i = 0; i < NSTREAM; i++) {
-		if (rand() % 50 == 0)
+		if (rand() % 50 == 0) {
+			saksi_rules_mem_stats ms;
+
+			/* Some crashes fall between deltas and their fold: the attach
+			 * applies them. */
+			assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+			folds += ms.ms_folds;
+			if (count_keys(fx, 'Z') > 0)
+				with_deltas++;
 			crash_restart(fx, ALL_RULES);
+			assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+			applied += ms.ms_attach_folded;
+			assert_int_equal(count_keys(fx, 'Z'), 0);
+		}
 		feed_sev(fx, &s[i]);
 	}
 	mem = dump_alerts(fx);
 	assert_string_equal(lmdb, mem);
+	print_message("crashes with deltas %zu, delta records applied at attach %llu, "
+	    "folds %llu\n", with_deltas, (unsigned long long)applied,
+	    (unsigned long long)folds);
+	assert_true(with_deltas > 0);
+	assert_true(applied > 0);
+	assert_true(folds > 0);
 	assert_true(fx->tail_max > 0);
 	assert_true(fx->tail_max <= RULES_TEST_MEMORY);
 	free(lmdb);
@@ -2887,8 +2906,220 @@ test_mem_index_keys(void **state)
 	rmem_free(m);
 }
 
+/* A raw write into the state database, as damage or another program would make it. */
+static void
+raw_put(struct fx *fx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val kv = { kl, (void *)k }, vv = { vl, (void *)v };
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &kv, &vv, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* The value of a 1-byte key in the state database, copied into b; its length. */
+static size_t
+raw_get1(struct fx *fx, char key, uint8_t *b, size_t cap)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val kv = { 1, &key }, vv;
+	size_t n;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &kv, &vv), 0);
+	n = vv.mv_size;
+	assert_true(n <= cap);
+	memcpy(b, vv.mv_data, n);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* Attaches text in memory mode after a crash; the attach's code. */
+static saksi_err
+crash_attach_err(struct fx *fx, const char *text)
+{
+	MDB_txn *txn;
+	saksi_err e;
+
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	env_close(fx);
+	env_open(fx);
+	fx->r = parse_ok(text);
+	assert_int_equal(saksi_rules_memory(fx->r, RULES_TEST_MEMORY, 0), SAKSI_OK);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	e = saksi_rules_attach(fx->r, txn);
+	mdb_txn_abort(txn);
+	saksi_rules_free(fx->r);
+	fx->r = NULL;
+	return e;
+}
+
+/*
+ * Snapshots append deltas ('Z', 'D'); an attach applies them to the base in order,
+ * tombstones included; a fold (the deltas past their bound, or a forced snapshot)
+ * writes them into the base; deltas that contradict the format or 'D' are refused.
+ */
+static void
+test_mem_deltas(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_mem_stats ms;
+	uint8_t b[64], zk[13] = { 'Z' }, zv[16] = { 1, 2, 'G', 'x' };
+	uint64_t nz, groups;
+	saksi_err e = SAKSI_OK;
+	char dev[16];
+	int i;
+
+	use_rules(fx, EC_RULES);
+	/* Seven events, seven groups: the snapshot is deltas; the base holds no group,
+	 * and 'N' (version 2: deltas may follow) is in the base. */
+	for (i = 0; i < RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i);
+		assert_int_equal(feed(fx, "queue.booking.created", T0 + (uint64_t)i,
+		    "device_id", dev, NULL), 0);
+	}
+	assert_int_equal(count_keys(fx, 'G'), 0);
+	nz = count_keys(fx, 'Z');
+	assert_int_equal(nz, RULES_TEST_MEMORY + 1);     /* the groups and 'S' */
+	assert_int_equal(count_keys(fx, 'D'), 1);
+	assert_int_equal(raw_get1(fx, 'D', b, sizeof(b)), 17);
+	assert_int_equal(b[0], 1);
+	assert_int_equal(saksi_get_u64(b + 1), 1);
+	assert_int_equal(saksi_get_u64(b + 9), nz);
+	assert_int_equal(raw_get1(fx, 'N', b, sizeof(b)), 34);
+	assert_int_equal(b[0], 2);
+	assert_int_equal(saksi_get_u64(b + 26), RULES_TEST_MEMORY);
+	/* kill -9: the attach applies them and deletes them. */
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal(ms.ms_attach_folded, nz);
+	assert_int_equal(count_keys(fx, 'Z'), 0);
+	assert_int_equal(count_keys(fx, 'D'), 0);
+	assert_int_equal(count_keys(fx, 'G'), RULES_TEST_MEMORY);
+	assert_int_equal(stats(fx, "r1").rs_groups, RULES_TEST_MEMORY);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 10, "device_id", "d0", NULL),
+	    0);
+	assert_int_equal(feed(fx, "queue.booking.created", T0 + 11, "device_id", "d0", NULL),
+	    1);
+	/* Three hours on, the groups go: their deltas are tombstones, which the
+	 * attach applies as deletions. */
+	for (i = 0; i < RULES_TEST_MEMORY; i++)
+		feed(fx, "queue.booking.created", T0 + 3 * HOUR + (uint64_t)i, "device_id",
+		    "late", NULL);
+	assert_true(count_keys(fx, 'Z') > 0);
+	assert_int_equal(count_keys(fx, 'G'), RULES_TEST_MEMORY);
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(count_keys(fx, 'G'), 1);
+	assert_int_equal(stats(fx, "r1").rs_groups, 1);
+	/* Past the bound (four intervals' events here), a snapshot folds. */
+	for (i = 0; i < 8 * RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "f%d", i);
+		feed(fx, "queue.booking.created", T0 + 4 * HOUR + (uint64_t)i, "device_id",
+		    dev, NULL);
+	}
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_true(ms.ms_folds >= 1);
+	assert_true(count_keys(fx, 'Z') <= 4 * RULES_TEST_MEMORY + 4);
+	groups = stats(fx, "r1").rs_groups;
+	assert_true(groups >= 8 * RULES_TEST_MEMORY);
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(stats(fx, "r1").rs_groups, groups);
+	/* A forced snapshot (a stop) folds: no deltas left, every group in the base. */
+	feed(fx, "queue.booking.created", T0 + 4 * HOUR + 100, "device_id", "g", NULL);
+	groups = stats(fx, "r1").rs_groups;
+	drop_rules(fx);
+	assert_int_equal(count_keys(fx, 'Z'), 0);
+	assert_int_equal(count_keys(fx, 'D'), 0);
+	assert_int_equal(count_keys(fx, 'G'), groups);
+	/* The state of main's build (no deltas, 'N' version 1) attaches and goes on. */
+	assert_int_equal(raw_get1(fx, 'N', b, sizeof(b)), 34);
+	b[0] = 1;
+	raw_put(fx, "N", 1, b, 34);
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(stats(fx, "r1").rs_groups, groups);
+	feed(fx, "queue.booking.created", T0 + 4 * HOUR + 101, "device_id", "g2", NULL);
+	b[0] = 3;                                    /* an 'N' from a later build */
+	raw_put(fx, "N", 1, b, 34);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_VERSION);
+	b[0] = 2;
+	raw_put(fx, "N", 1, b, 34);
+
+	/* Hostile deltas. A record of a snapshot 'D' does not call complete: */
+	saksi_put_u64(zk + 1, 1);
+	raw_put(fx, zk, sizeof(zk), zv, 4);           /* no 'D' at all */
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	memset(b, 0, 17);
+	b[0] = 1;
+	saksi_put_u64(b + 1, 1);
+	raw_put(fx, "D", 1, b, 17);
+	saksi_put_u64(zk + 1, 2);
+	raw_put(fx, zk, sizeof(zk), zv, 4);           /* snapshot 2 past 'D''s 1 */
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(b + 1, 2);
+	raw_put(fx, "D", 1, b, 17);
+	zv[0] = 2;                                    /* neither a value nor deleted */
+	raw_put(fx, zk, sizeof(zk), zv, 4);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	zv[0] = 0;                                    /* a tombstone with a value */
+	zv[1] = 1;
+	raw_put(fx, zk, sizeof(zk), zv, 4);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	zv[1] = 3;                                    /* a key longer than the record */
+	raw_put(fx, zk, sizeof(zk), zv, 4);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	zv[1] = 0;                                    /* an empty key */
+	raw_put(fx, zk, sizeof(zk), zv, 2);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	raw_put(fx, zk, 9, zv, 2);                    /* a short delta key */
+	zv[0] = 0;
+	zv[1] = 2;
+	raw_put(fx, zk, sizeof(zk), zv, 4);           /* a good tombstone of "Gx" */
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	b[0] = 7;                                     /* 'D' of a later build */
+	raw_put(fx, "D", 1, b, 17);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_VERSION);
+	b[0] = 1;
+	raw_put(fx, "D", 1, b, 16);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	{
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val kv = { 9, zk };
+
+		assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+		assert_int_equal(mdb_del(txn, dbi, &kv, NULL), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	}
+	raw_put(fx, "D", 1, b, 17);
+	/* Now sound: snapshot 1 puts "Gx", snapshot 2 deletes it again, in order. */
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal(ms.ms_attach_folded, 2);
+	assert_int_equal(count_keys(fx, 'Z'), 0);
+	/* A 'Z' key past where the next snapshot appends: refused, not overwritten (after
+	 * a first snapshot, which folds the groups gone meanwhile). */
+	for (i = 0; i < RULES_TEST_MEMORY; i++)
+		feed(fx, "queue.booking.created", T0 + 6 * HOUR + (uint64_t)i, "device_id",
+		    "h", NULL);
+	memset(zk + 1, 0xff, 12);
+	zv[0] = 1;
+	raw_put(fx, zk, sizeof(zk), zv, 4);
+	for (i = 0; i < 2 * RULES_TEST_MEMORY && e == SAKSI_OK; i++)
+		e = feed_res_err(fx, "queue.booking.created", T0 + 7 * HOUR + (uint64_t)i,
+		    "device_id", "h", NULL);
+	assert_int_equal(e, SAKSI_ERR_CORRUPT);
+}
+
 #define MEM_TESTS \
 		cmocka_unit_test(test_mem_index_keys), \
+		cmocka_unit_test_setup_teardown(test_mem_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_stop_before_any_event, setup, teardown), \
