@@ -33,6 +33,10 @@
 #define LINK_H 32
 #define LINK_VAL (8 + SAKSI_BLIND_TOKEN_LEN)
 #define PREP_POOL 16   /* compression contexts kept for the workers */
+/* Data keys made ahead (FORMATS.md 7.3): a batch of fresh slots written and synced at
+ * once, refilled when fewer than a batch are left, so that a group of up to 512 new
+ * participants (saksid's group_max) never waits for the slot file. */
+#define SLOT_BATCH 1024
 
 struct saksid_shred {
 	saksi_datakeys *s_dk;
@@ -44,6 +48,15 @@ struct saksid_shred {
 	saksi_disc2_ctx *s_zctx;
 	size_t s_blob_cap;
 	int s_dirty;               /* slots written since the last sync */
+	/*
+	 * The pool: slots [counter, s_pool_end) are made and synced, handed to no one. s_hi
+	 * is one past the last slot handed out by this process: a counter below it means
+	 * those slots went to a transaction that did not commit, and they are made anew
+	 * before anyone gets them (their keys may have sealed data that is not the ledger's).
+	 */
+	int s_pool_ok;
+	uint64_t s_pool_end, s_hi;
+	uint64_t s_fills;
 	int s_pending;             /* a forget was marked since the last finish */
 	uint64_t s_wiped;
 	/* Compression contexts for saksid_shred_prepare, one per worker at a time. */
@@ -160,7 +173,57 @@ nik_token_of(const saksid_shred *s, char *const *names, char *const *values, siz
 	return 0;
 }
 
-/* A new slot from the counter, with a new data key in s_key. */
+/* The counter "c": the first slot no committed entry refers to. */
+static saksi_err
+next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
+{
+	uint8_t k = R_NEXT;
+	MDB_val key = { 1, &k }, val;
+	int rc;
+
+	rc = mdb_get(mt, dbi, &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		*next = 0;
+		return SAKSI_OK;
+	}
+	if (rc != 0)
+		return mdb_err(rc);
+	if (val.mv_size != 8)
+		return SAKSI_ERR_CORRUPT;
+	*next = saksi_get_u64(val.mv_data);
+	return SAKSI_OK;
+}
+
+/*
+ * Makes the pool anew from next, the counter: every slot from it to the end of the file
+ * (made ahead by an earlier run, or handed to a transaction that did not commit) gets a
+ * fresh key, synced, before any of them is handed out.
+ */
+static saksi_err
+pool_remake(saksid_shred *s, uint64_t next)
+{
+	uint64_t end = saksi_dk_slots(s->s_dk), n = SLOT_BATCH;
+	saksi_err e;
+
+	if (s->s_hi > end)
+		end = s->s_hi;
+	if (end > next && end - next > n)
+		n = end - next;
+	if (n > SAKSI_DK_SLOTS_MAX - next)
+		n = SAKSI_DK_SLOTS_MAX - next;
+	if (n == 0)
+		return SAKSI_ERR_FULL;
+	s->s_pool_ok = 0;
+	if ((e = saksi_dk_fill(s->s_dk, next, n)) != SAKSI_OK)
+		return e;
+	s->s_pool_ok = 1;
+	s->s_pool_end = next + n;
+	s->s_hi = next;
+	s->s_fills++;
+	return SAKSI_OK;
+}
+
+/* A new slot from the counter, made ahead and synced, with its data key in s_key. */
 static saksi_err
 new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 {
@@ -169,27 +232,90 @@ new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 	saksi_err e;
 	int rc;
 
-	rc = mdb_get(mt, dbi, &key, &val);
-	if (rc == MDB_NOTFOUND)
-		*slot = 0;
-	else if (rc != 0)
-		return mdb_err(rc);
-	else if (val.mv_size != 8)
-		return SAKSI_ERR_CORRUPT;
-	else
-		*slot = saksi_get_u64(val.mv_data);
+	if ((e = next_get(mt, dbi, slot)) != SAKSI_OK)
+		return e;
 	if (*slot >= SAKSI_DK_SLOTS_MAX)
 		return SAKSI_ERR_FULL;
+	/* No pool yet, used up, or handed to a transaction that did not commit: made here,
+	 * synced, as every slot was before the pool (saksid_shred_refill keeps this rare). */
+	if (!s->s_pool_ok || *slot < s->s_hi || *slot >= s->s_pool_end) {
+		if ((e = pool_remake(s, *slot)) != SAKSI_OK)
+			return e;
+	}
 	saksi_put_u64(v, *slot + 1);
 	val.mv_size = 8;
 	val.mv_data = v;
 	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
 		return mdb_err(rc);
-	/* Written now, synced before the commit that refers to it (saksid_shred_presync). */
-	if ((e = saksi_dk_create(s->s_dk, *slot, s->s_key)) != SAKSI_OK)
+	/* From here the slot is this transaction's: if it does not commit, the slot is
+	 * made anew before it is handed again (s_hi). */
+	s->s_hi = *slot + 1;
+	return saksi_dk_get(s->s_dk, *slot, s->s_key);
+}
+
+saksi_err
+saksid_shred_refill(saksid_shred *s, saksi_ledger *l)
+{
+	saksi_ledger_txn *txn;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	uint64_t next;
+	saksi_err e;
+	int rc;
+
+	if (s->s_pool_ok && s->s_pool_end - s->s_hi >= SLOT_BATCH)
+		return SAKSI_OK;
+	if (s->s_pool_ok) {
+		/* Ahead of the counter, beyond the pool: nothing refers to these slots. */
+		if (s->s_pool_end >= SAKSI_DK_SLOTS_MAX ||
+		    SAKSI_DK_SLOTS_MAX - s->s_pool_end < SLOT_BATCH)
+			return SAKSI_OK;   /* the last slots: new_slot hands out what is left */
+		if ((e = saksi_dk_fill(s->s_dk, s->s_pool_end, SLOT_BATCH)) != SAKSI_OK)
+			return e;
+		s->s_pool_end += SLOT_BATCH;
+		s->s_fills++;
+		return SAKSI_OK;
+	}
+	/* At start: the counter as committed, and every slot from it made anew. */
+	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
 		return e;
-	s->s_dirty = 1;
-	return SAKSI_OK;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		e = SAKSI_ERR_LEDGER;
+	else if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
+		next = 0;
+	else if (rc != 0)
+		e = mdb_err(rc);
+	else
+		e = next_get(mt, dbi, &next);
+	saksi_ledger_abort(txn);
+	if (e != SAKSI_OK)
+		return e;
+	if (next >= SAKSI_DK_SLOTS_MAX)
+		return SAKSI_OK;
+	return pool_remake(s, next);
+}
+
+uint64_t
+saksid_shred_fills(const saksid_shred *s)
+{
+	return s->s_fills;
+}
+
+saksi_err
+saksid_shred_given(saksi_ledger_txn *txn, uint64_t *n)
+{
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	int rc;
+
+	*n = 0;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	return next_get(mt, dbi, n);
 }
 
 /*
