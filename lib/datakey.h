@@ -104,7 +104,7 @@ saksi_err saksi_dk_rotate(saksi_datakeys *dk, uint64_t *rewrapped);
  * generations) is taken again, up to 100 times (then SAKSI_ERR_IO). Slots are only ever
  * added, wiped or re-wrapped, so a copy made after the ledger's snapshot holds every slot
  * the snapshot refers to (saksid makes anew only slots made ahead, which no committed entry
-names: FORMATS.md 7.3). SAKSI_ERR_NOT_FOUND no src; SAKSI_ERR_EXISTS dst exists;
+ * names: FORMATS.md 7.3). SAKSI_ERR_NOT_FOUND no src; SAKSI_ERR_EXISTS dst exists;
  * SAKSI_ERR_FORMAT src is not a slot file; SAKSI_ERR_FULL; SAKSI_ERR_IO.
  */
 saksi_err saksi_dk_copy(const char *src, const char *dst);
