@@ -501,7 +501,15 @@ saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 #define FILL_RND (SAKSI_DK_KEYLEN + 24)
 
 saksi_err
-saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n)
+saksi_dk_datasync(const saksi_datakeys *dk)
+{
+	if (dk == NULL || !dk->dk_write)
+		return SAKSI_ERR_INVAL;
+	return sync_fd(dk->dk_fd);
+}
+
+saksi_err
+saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n, int sync)
 {
 	uint8_t ad[sizeof(SLOT_AD) - 1 + 16], nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 	uint8_t *seed = NULL, *rnd = NULL, *out = NULL;
@@ -546,7 +554,8 @@ saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n)
 	}
 	/* One write, one sync: no slot of the batch is handed out before both. */
 	if ((e = pwrite_all(dk->dk_fd, out, (size_t)n * SAKSI_DK_SLOT_SIZE, slot_off(first))) ==
-	    SAKSI_OK && (e = sync_fd(dk->dk_fd)) == SAKSI_OK && first + n > dk->dk_slots)
+	    SAKSI_OK && (!sync || (e = sync_fd(dk->dk_fd)) == SAKSI_OK) &&
+	    first + n > dk->dk_slots)
 		dk->dk_slots = first + n;
 out:
 	sodium_free(seed);

@@ -228,21 +228,21 @@ test_fill(void **state)
 
 	assert_non_null(k = sodium_malloc(n * 32));
 	dk = open_w(f);
-	assert_int_equal(saksi_dk_fill(dk, 0, 0), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_dk_fill(NULL, 0, 1), SAKSI_ERR_INVAL);
-	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX, 1), SAKSI_ERR_RANGE);
-	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX - 1, 2), SAKSI_ERR_RANGE);
-	assert_int_equal(saksi_dk_fill(dk, 0, SAKSI_DK_FILL_MAX + 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_fill(dk, 0, 0, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_fill(NULL, 0, 1, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX, 1, 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX - 1, 2, 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_fill(dk, 0, SAKSI_DK_FILL_MAX + 1, 1), SAKSI_ERR_RANGE);
 	assert_int_equal(saksi_dk_slots(dk), 0);
 
 	/* A slot waiting to be written, inside the batch: the batch wins. */
 	assert_int_equal(saksi_dk_create(dk, 3, k0), SAKSI_OK);
-	assert_int_equal(saksi_dk_fill(dk, 0, n), SAKSI_OK);
+	assert_int_equal(saksi_dk_fill(dk, 0, n, 1), SAKSI_OK);
 	assert_int_equal(saksi_dk_slots(dk), n);
 	assert_int_equal(stat(f->slots, &st), 0);
 	assert_int_equal(st.st_size, SAKSI_DK_HDR_SIZE + n * SAKSI_DK_SLOT_SIZE);
 	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
-	assert_int_equal(saksi_dk_fill(rd, 0, 1), SAKSI_ERR_INVAL);   /* read-only */
+	assert_int_equal(saksi_dk_fill(rd, 0, 1, 1), SAKSI_ERR_INVAL);   /* read-only */
 	for (uint64_t i = 0; i < n; i++) {
 		assert_int_equal(saksi_dk_get(dk, i, k[i]), SAKSI_OK);
 		assert_int_equal(saksi_dk_get(rd, i, got), SAKSI_OK);
@@ -260,7 +260,7 @@ test_fill(void **state)
 		free(b);
 	}
 	/* Made again from 100: new keys there, the first 100 untouched. */
-	assert_int_equal(saksi_dk_fill(dk, 100, 100), SAKSI_OK);
+	assert_int_equal(saksi_dk_fill(dk, 100, 100, 1), SAKSI_OK);
 	assert_int_equal(saksi_dk_slots(dk), n);
 	for (uint64_t i = 0; i < n; i++) {
 		assert_int_equal(saksi_dk_get(rd, i, got), SAKSI_OK);
@@ -280,14 +280,21 @@ test_fill(void **state)
 	lim = old;
 	lim.rlim_cur = (rlim_t)(SAKSI_DK_HDR_SIZE + n * SAKSI_DK_SLOT_SIZE);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	assert_int_equal(saksi_dk_fill(dk, n, 64), SAKSI_ERR_IO);
+	assert_int_equal(saksi_dk_fill(dk, n, 64, 1), SAKSI_ERR_IO);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, SIG_DFL);
 	assert_int_equal(saksi_dk_slots(dk), n);
 	assert_int_equal(saksi_dk_get(rd, n, got), SAKSI_ERR_NOT_FOUND);
-	assert_int_equal(saksi_dk_fill(dk, n, 64), SAKSI_OK);
+	assert_int_equal(saksi_dk_fill(dk, n, 64, 1), SAKSI_OK);
 	assert_int_equal(saksi_dk_slots(dk), n + 64);
 	assert_int_equal(saksi_dk_get(rd, n + 63, got), SAKSI_OK);
+	/* Written now, synced by a later datasync (saksid's syncing thread). */
+	assert_int_equal(saksi_dk_fill(dk, n + 64, 32, 0), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), n + 96);
+	assert_int_equal(saksi_dk_get(rd, n + 95, got), SAKSI_OK);
+	assert_int_equal(saksi_dk_datasync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_datasync(rd), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_datasync(NULL), SAKSI_ERR_INVAL);
 	saksi_dk_close(rd);
 	saksi_dk_close(dk);
 	sodium_memzero(got, sizeof(got));
