@@ -8,6 +8,8 @@
  * part (saksid_shred_prepare) made at ingest; the two store the same bytes.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -991,6 +993,22 @@ test_pool(void **state)
 		assert_int_equal(saksi_disc2_key(blob, bl, &kind, &kid), SAKSI_OK);
 		assert_int_equal(kid, (uint64_t)i);
 		free(blob);
+	}
+	/* Answered, but the slot file may not grow: nothing written ahead, nothing lost
+	 * (the chunk is written after a later group). */
+	{
+		struct rlimit old, lim;
+
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_IGN);
+		lim = old;
+		lim.rlim_cur = (rlim_t)(SAKSI_DK_HDR_SIZE + 1024 * SAKSI_DK_SLOT_SIZE);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+		saksid_commit_after(v.c);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_DFL);
+		assert_int_equal(saksid_shred_fills(v.sh), 1);
+		assert_int_equal(saksi_dk_slots(v.dk), 1024);
 	}
 	/* Answered: a chunk of 256 more written after each group, until two batches are
 	 * written ahead of the last slot given (3 + 2048 <= 2304). */
