@@ -358,9 +358,10 @@ saksid_shred_refill(saksid_shred *s, saksi_ledger *l)
 			s->s_written += n;
 			s->s_fills++;
 		}
-		/* Synced by the thread, half a batch at a time, or at once when running low. */
+		/* Synced by the thread, a batch at a time (each sync meets LMDB's on the
+		 * disk), or at once when running low. */
 		if (idle && s->s_written > atomic_load(&s->s_synced) &&
-		    (s->s_written - atomic_load(&s->s_synced) >= SLOT_BATCH / 2 ||
+		    (s->s_written - atomic_load(&s->s_synced) >= SLOT_BATCH ||
 		     atomic_load(&s->s_synced) - s->s_hi < SLOT_BATCH / 2)) {
 			if (!s->s_sth_on) {
 				if (pthread_create(&s->s_sth, NULL, sync_main, s) != 0)
