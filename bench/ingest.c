@@ -436,55 +436,54 @@ submit(struct producer *p, size_t from, size_t n, saksi_result *res, int verify)
 	}
 }
 
-/* Throughput: every producer sends its items back to back, batch by batch. */
-static void *
-producer_flat(void *arg)
-{
-	struct producer *p = arg;
-	struct bench *b = p->p_b;
-	saksi_result *res = xmalloc(SAKSI_WIRE_BATCH_MAX * sizeof(*res));
-	size_t k;
-
-	pthread_barrier_wait(&b->b_bar);
-	for (size_t i = 0; i < p->p_nitems && p->p_err == SAKSI_OK; i += k) {
-		k = p->p_nitems - i < b->b_batch ? p->p_nitems - i : b->b_batch;
-		submit(p, i, k, res, b->b_o.verify_all);
-	}
-	p->p_end = now();
-	free(res);
-	return NULL;
-}
-
 /*
- * Latency: every producer sends one submission each b_interval seconds on a fixed
- * schedule (offset per producer). A receipt's latency runs from the scheduled send time,
- * so a producer that falls behind counts its waiting too (no coordinated omission).
+ * One producer's items, batch by batch. Throughput (paced 0): back to back. Latency
+ * (paced 1): one submission each b_interval seconds on a fixed schedule (offset per
+ * producer); a receipt's latency runs from the scheduled send time, so a producer that
+ * falls behind counts its waiting too (no coordinated omission).
  */
-static void *
-producer_paced(void *arg)
+static void
+produce(struct producer *p, int paced)
 {
-	struct producer *p = arg;
 	struct bench *b = p->p_b;
 	saksi_result *res = xmalloc(SAKSI_WIRE_BATCH_MAX * sizeof(*res));
-	double start, due, lat;
+	double start, due = 0, lat;
 	size_t k, sent = 0;
 
-	p->p_lat = xmalloc((p->p_nitems + 1) * sizeof(double));
+	if (paced)
+		p->p_lat = xmalloc((p->p_nitems + 1) * sizeof(double));
 	pthread_barrier_wait(&b->b_bar);
 	start = b->b_t0 + b->b_interval * p->p_id / b->b_o.producers;
 	for (size_t i = 0; i < p->p_nitems && p->p_err == SAKSI_OK; i += k, sent++) {
 		k = p->p_nitems - i < b->b_batch ? p->p_nitems - i : b->b_batch;
-		due = start + b->b_interval * (double)sent;
-		if (now() > due + 0.0005)
-			p->p_behind++;
-		sleep_until(due);
+		if (paced) {
+			due = start + b->b_interval * (double)sent;
+			if (now() > due + 0.0005)
+				p->p_behind++;
+			sleep_until(due);
+		}
 		submit(p, i, k, res, b->b_o.verify_all);
-		lat = (now() - due) * 1e3;
-		for (size_t j = 0; j < k; j++)
-			p->p_lat[p->p_nlat++] = lat;
+		if (paced) {
+			lat = (now() - due) * 1e3;
+			for (size_t j = 0; j < k; j++)
+				p->p_lat[p->p_nlat++] = lat;
+		}
 	}
 	p->p_end = now();
 	free(res);
+}
+
+static void *
+producer_flat(void *arg)
+{
+	produce(arg, 0);
+	return NULL;
+}
+
+static void *
+producer_paced(void *arg)
+{
+	produce(arg, 1);
 	return NULL;
 }
 
@@ -1170,9 +1169,45 @@ detect_run(struct bench *b, const char *tag, const char *rules, int index, size_
 }
 
 /*
+ * The A/B comparison of (f) and (g): the same traffic into saksid as runs[0] and as
+ * runs[1] describe it (an index key saved for those with index), alternating, DETECT_ROUNDS times each; the best run of each (the
+ * one the machine's other load disturbed least) into best_r (receipts/s) and best_us
+ * (saksid's CPU microseconds per event).
+ */
+struct ab_run {
+	const char *tag;    /* "rules": runs "rules-1", "rules-2", ... */
+	const char *rules;  /* rules file, or NULL */
+	int index;          /* index_key set */
+};
+
+static void
+ab_rounds(struct bench *b, size_t per, const struct ab_run runs[2], double best_r[2],
+          double best_us[2])
+{
+	saksi_seckey *ik = new_key(SAKSI_KEY_SYM);
+
+	save_key(b, ik, "index.key");
+	saksi_seckey_free(ik);
+	best_r[0] = best_r[1] = 0;
+	best_us[0] = best_us[1] = 1e30;
+	for (int round = 0; round < DETECT_ROUNDS; round++) {
+		for (int k = 0; k < 2; k++) {
+			char tag[32];
+			double r, us;
+
+			snprintf(tag, sizeof(tag), "%s-%d", runs[k].tag, round + 1);
+			detect_run(b, tag, runs[k].rules, runs[k].index, per, &r, &us);
+			if (us < best_us[k])
+				best_us[k] = us;
+			if (r > best_r[k])
+				best_r[k] = r;
+		}
+	}
+}
+
+/*
  * (f): the same traffic into a saksid without rules and one with default.rules plus the
- * extra rules, alternating, DETECT_ROUNDS times each; the best run of each (the one the
- * machine's other load disturbed least) is compared. saksid's CPU per event is the
+ * extra rules (ab_rounds), best run against best run. saksid's CPU per event is the
  * figure: on a shared machine it is steadier than the wall-clock rate, printed beside it.
  */
 static void
@@ -1181,29 +1216,15 @@ detect_cost(struct bench *b)
 	char rules[160];
 	size_t nrules = detect_rules_file(b, rules, sizeof(rules));
 	size_t per = (b->b_o.events ? b->b_o.events : DETECT_EVENTS) / b->b_o.producers;
-	double best_r[2] = { 0, 0 }, best_us[2] = { 1e30, 1e30 }, added, added_wall;
-	saksi_seckey *ik = new_key(SAKSI_KEY_SYM);
+	const struct ab_run runs[2] = { { "no-rules", NULL, 1 }, { "rules", rules, 1 } };
+	double best_r[2], best_us[2], added, added_wall;
 
-	save_key(b, ik, "index.key");
-	saksi_seckey_free(ik);
 	printf("(f) detection cost: %zu rules (%s + %s), %zu events a run, %d runs each, "
 	       "alternating; both saksids keep the query indexes (index_key), so the "
 	       "difference is the detectors alone:\n", nrules, DEFAULT_RULES, b->b_o.extra_rules,
 	       per * b->b_o.producers, DETECT_ROUNDS);
 	fflush(stdout);
-	for (int round = 0; round < DETECT_ROUNDS; round++) {
-		for (int k = 0; k < 2; k++) {
-			char tag[32];
-			double r, us;
-
-			snprintf(tag, sizeof(tag), "%s-%d", k ? "rules" : "no-rules", round + 1);
-			detect_run(b, tag, k ? rules : NULL, 1, per, &r, &us);
-			if (us < best_us[k])
-				best_us[k] = us;
-			if (r > best_r[k])
-				best_r[k] = r;
-		}
-	}
+	ab_rounds(b, per, runs, best_r, best_us);
 	added = 100 * (best_us[1] - best_us[0]) / best_us[0];
 	added_wall = 100 * (best_r[0] / best_r[1] - 1);
 	printf("    without rules: %.1f us CPU/event, %.0f receipts/s; with %zu rules: %.1f us "
@@ -1224,27 +1245,13 @@ static void
 index_cost(struct bench *b)
 {
 	size_t per = (b->b_o.events ? b->b_o.events : DETECT_EVENTS) / b->b_o.producers;
-	double best_r[2] = { 0, 0 }, best_us[2] = { 1e30, 1e30 };
-	saksi_seckey *ik = new_key(SAKSI_KEY_SYM);
+	static const struct ab_run runs[2] = { { "no-index", NULL, 0 }, { "index", NULL, 1 } };
+	double best_r[2], best_us[2];
 
-	save_key(b, ik, "index.key");
-	saksi_seckey_free(ik);
 	printf("(g) query index cost: %zu events a run, %d runs each, alternating, no rules; "
 	       "saksid %s\n", per * b->b_o.producers, DETECT_ROUNDS, b->b_o.saksid);
 	fflush(stdout);
-	for (int round = 0; round < DETECT_ROUNDS; round++) {
-		for (int k = 0; k < 2; k++) {
-			char tag[32];
-			double r, us;
-
-			snprintf(tag, sizeof(tag), "%s-%d", k ? "index" : "no-index", round + 1);
-			detect_run(b, tag, NULL, k, per, &r, &us);
-			if (us < best_us[k])
-				best_us[k] = us;
-			if (r > best_r[k])
-				best_r[k] = r;
-		}
-	}
+	ab_rounds(b, per, runs, best_r, best_us);
 	printf("    without index_key: %.1f us CPU/event, %.0f receipts/s; with: %.1f us "
 	       "CPU/event, %.0f receipts/s (best runs)\n"
 	       "    the indexes add %+.1f us saksid CPU per event (%+.1f %%)\n", best_us[0],

@@ -829,74 +829,24 @@ alerts_show(int argc, char **argv)
 	return SX_OK;
 }
 
-/*
- * saksi alerts ack: an ordinary signed event (security.alert.acked), so that verify
- * checks the officer's signature like any producer's. The sequence number is the time
- * in milliseconds unless --seq says otherwise: it grows across invocations, as long as
- * one key acks at most once a millisecond and its clock does not go back (saksid refuses
- * a lower seq as replay; then pass --seq). Until saksid answers, the ack's seq, time and
- * payload stay in a pending file (pending.c): the same command run again after a lost
- * reply sends the same bytes, and saksid answers DUPLICATE with the receipt of the one
- * entry, instead of refusing a second ack of a closed alert.
- */
-static int
-alerts_ack(int argc, char **argv)
+/* One acknowledgement of saksi alerts ack: its alert, its payload, the seq and time it is
+ * sent with, and its pending file (resent: from that file, the bytes of a send whose
+ * answer never came). */
+struct ack_one {
+	uint64_t id, seq, tms;
+	char *payload, *ppath;
+	int resent;
+};
+
+/* The ack of alert id, checked against its schema (a usage error if it does not match). */
+static char *
+ack_payload(const char *usage, saksi_schemas *sch, const char *branch, const char *officer,
+            uint64_t id, const char *note, int refusals)
 {
-	static const char usage[] =
-	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL "
-	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
-	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
-	static const struct option opts[] = {
-		SEND_OPTIONS,
-		{ "note", required_argument, NULL, 'n' },
-		{ "officer", required_argument, NULL, 'O' },
-		{ "branch", required_argument, NULL, 'B' },
-		{ "seq", required_argument, NULL, 's' },
-		{ "refusals", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct send_opts so = { 0 };
-	const char *note = NULL, *officer = NULL, *branch = "KP-PUSAT";
-	uint64_t id, seq = 0, tms, pseq, ptms;
-	int c, rc, refusals = 0, seq_given;
-	saksi_note_verifier v;
-	saksi_pubkey box;
-	saksi_schemas *sch = NULL;
-	saksi_seckey *sk;
-	saksi_result res;
-	struct send_req rq;
+	char err[256] = "", *payload;
 	json_t *pl;
-	char err[256] = "", *payload, *ppath, *ppayload, pname[32];
 	saksi_err e;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
-		if (send_opt(&so, c, optarg))
-			continue;
-		switch (c) {
-		case 'n': note = optarg; break;
-		case 'O': officer = optarg; break;
-		case 'B': branch = optarg; break;
-		case 's': seq = xparse_u64(optarg, "--seq"); break;
-		case 'r': refusals = 1; break;
-		default: xusage(usage, "bad option");
-		}
-	}
-	if (optind + 1 != argc)
-		xusage(usage, "one alert ID is expected (saksi alerts list shows them)");
-	id = xparse_u64(argv[optind], "alert ID");
-	if (id == 0)
-		xusage(usage, "alert ids start at 1");
-	if (!note || !officer || !so.url || !so.key || !so.box || (!so.vkey && !so.vkey_file))
-		xusage(usage, "--note, --officer, -k, --url, --box-pub and --vkey are required");
-	send_setup(&so, usage, &v, &box, &sch);
-	tms = now_ms();
-	seq_given = seq != 0;
-	if (seq == 0)
-		seq = tms;
-	if (!saksi_schemas_has(sch, ACK_TYPE))
-		xdie("no schema for %s in %s: these schemas predate acknowledgements",
-		    ACK_TYPE, so.schemas);
 	pl = json_pack("{s:s,s:s,s:I,s:s}", "branch", branch, "officer_id", officer,
 	    "alert_id", (json_int_t)id, "note", note);
 	/* A refusal alert (kind 5) is named with its kind: its ids are its own. */
@@ -913,62 +863,272 @@ alerts_ack(int argc, char **argv)
 	if (e != SAKSI_OK)
 		xusage(usage, "the acknowledgement does not match its schema: %s (the note is "
 		    "printable ASCII, 1 to 500 characters)", err[0] ? err : saksi_strerror(e));
+	return payload;
+}
+
+/* "saksi: WHAT alert K: alerts 3, 4" to stderr: the ids of a[from..to). */
+static void
+ack_ids(const char *what, const struct ack_one *a, size_t k, size_t from, size_t to,
+        int refusals)
+{
+	const char *r = refusals ? "refusal " : "";
+
+	fprintf(stderr, "saksi: %s %salert %" PRIu64 ": %s%s", what, r, a[k].id, r,
+	    to - from == 1 ? "alert " : "alerts ");
+	for (size_t i = from; i < to; i++)
+		fprintf(stderr, "%s%" PRIu64, i > from ? ", " : "", a[i].id);
+	fputc('\n', stderr);
+}
+
+/* Where several acks stopped at a[k] (refused, or unanswered and kept pending): which
+ * went in before it and which were not sent. */
+static void
+ack_stopped(const struct ack_one *a, size_t n, size_t k, int refusals)
+{
+	if (n == 1)
+		return;
+	if (k > 0)
+		ack_ids("acknowledged before", a, k, 0, k, refusals);
+	else
+		fprintf(stderr, "saksi: none acknowledged before %salert %" PRIu64 "\n",
+		    refusals ? "refusal " : "", a[k].id);
+	if (k + 1 < n)
+		ack_ids("not sent after", a, k, k + 1, n, refusals);
+}
+
+/*
+ * saksi alerts ack: an ordinary signed event (security.alert.acked) per alert, so that
+ * verify checks the officer's signature like any producer's. The sequence number is the
+ * time in milliseconds unless --seq says otherwise (several ids: that plus 0, 1, ...); it
+ * grows across invocations, as long as one key acks at most once a millisecond and its
+ * clock does not go back (saksid refuses a lower seq as replay; then pass --seq): with
+ * several ids, saksi waits until its clock has passed the last seq it used. Until saksid
+ * answers, an ack's seq, time and payload stay in a pending file (pending.c): the same
+ * command run again after a lost reply sends the same bytes, and saksid answers DUPLICATE
+ * with the receipt of the one entry, instead of refusing a second ack of a closed alert.
+ * Several ids are sent one at a time, in seq order, each its own event and its own
+ * answer, and the first refusal stops the rest: an officer sees at once which went in.
+ */
+static int
+alerts_ack(int argc, char **argv)
+{
+	static const char usage[] =
+	    "saksi alerts ack ID... --note TEXT --officer STAFF_ID -k officer.key --url URL "
+	    "--box-pub box.pub (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] "
+	    "[--seq N] [--schemas DIR] [--json] [--timeout MS] [--passphrase-file F]";
+	static const struct option opts[] = {
+		SEND_OPTIONS,
+		{ "note", required_argument, NULL, 'n' },
+		{ "officer", required_argument, NULL, 'O' },
+		{ "branch", required_argument, NULL, 'B' },
+		{ "seq", required_argument, NULL, 's' },
+		{ "refusals", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct send_opts so = { 0 };
+	const char *note = NULL, *officer = NULL, *branch = "KP-PUSAT";
+	uint64_t seq = 0, tms, pseq, ptms, last = 0;
+	int c, rc = SX_OK, refusals = 0, seq_given;
+	saksi_note_verifier v;
+	saksi_pubkey box;
+	saksi_schemas *sch = NULL;
+	saksi_client *cl;
+	saksi_seckey *sk;
+	saksi_result res;
+	struct send_req rq;
+	struct ack_one *a;
+	json_t *all = NULL;
+	char *ppayload, pname[32];
+	size_t n, k;
+	saksi_err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (send_opt(&so, c, optarg))
+			continue;
+		switch (c) {
+		case 'n': note = optarg; break;
+		case 'O': officer = optarg; break;
+		case 'B': branch = optarg; break;
+		case 's': seq = xparse_u64(optarg, "--seq"); break;
+		case 'r': refusals = 1; break;
+		default: xusage(usage, "bad option");
+		}
+	}
+	if (optind >= argc)
+		xusage(usage, "one or more alert IDs are expected (saksi alerts list shows them)");
+	n = (size_t)(argc - optind);
+	a = xmalloc(n * sizeof(*a));
+	memset(a, 0, n * sizeof(*a));
+	for (size_t i = 0; i < n; i++) {
+		a[i].id = xparse_u64(argv[optind + (int)i], "alert ID");
+		if (a[i].id == 0)
+			xusage(usage, "alert ids start at 1");
+		for (size_t j = 0; j < i; j++)
+			if (a[j].id == a[i].id)
+				xusage(usage, "alert %" PRIu64 " is named twice", a[i].id);
+	}
+	if (!note || !officer || !so.url || !so.key || !so.box || (!so.vkey && !so.vkey_file))
+		xusage(usage, "--note, --officer, -k, --url, --box-pub and --vkey are required");
+	send_setup(&so, usage, &v, &box, &sch);
+	tms = now_ms();
+	seq_given = seq != 0;
+	if (seq == 0)
+		seq = tms;
+	if (seq > UINT64_MAX - n)
+		xusage(usage, "--seq is too large for %zu acks", n);
+	if (!saksi_schemas_has(sch, ACK_TYPE))
+		xdie("no schema for %s in %s: these schemas predate acknowledgements",
+		    ACK_TYPE, so.schemas);
+	for (size_t i = 0; i < n; i++)
+		a[i].payload = ack_payload(usage, sch, branch, officer, a[i].id, note, refusals);
 
 	sk = xseckey_load(so.key, so.passfile);
-	/* A retry of an ack whose answer never came sends the same bytes (pending.c). */
-	snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", id);
-	ppath = pending_path("ack", saksi_seckey_id(sk), pname);
-	if (pending_load(ppath, &pseq, &ptms, &ppayload)) {
-		if (strcmp(ppayload, payload) != 0 || (seq_given && seq != pseq)) {
+	/* A retry of an ack whose answer never came sends the same bytes (pending.c); all
+	 * are looked at before anything is sent. */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(pname, sizeof(pname), "%s%" PRIu64, refusals ? "refusals-" : "", a[i].id);
+		a[i].ppath = pending_path("ack", saksi_seckey_id(sk), pname);
+		a[i].seq = seq + i;
+		a[i].tms = tms;
+		if (!pending_load(a[i].ppath, &pseq, &ptms, &ppayload))
+			continue;
+		if (strcmp(ppayload, a[i].payload) != 0 || (seq_given && a[i].seq != pseq)) {
 			saksi_seckey_free(sk);
 			xdie("an ack of %salert %" PRIu64 " with another note, officer, branch or "
 			    "seq was sent with this key and never answered (%s): run that ack "
 			    "again, or delete the file if saksi alerts list shows it was never "
-			    "committed", refusals ? "refusal " : "", id, ppath);
+			    "committed", refusals ? "refusal " : "", a[i].id, a[i].ppath);
 		}
 		free(ppayload);
-		seq = pseq;
-		tms = ptms;
-		fprintf(stderr, "saksi: sending again the ack of %salert %" PRIu64 " whose "
-		    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "", id, seq);
-	} else
-		pending_save(ppath, seq, tms, payload);
+		a[i].seq = pseq;
+		a[i].tms = ptms;
+		a[i].resent = 1;
+	}
+	/* In seq order: one resent from a pending file has an older, lower seq than the new
+	 * ones (saksid refuses a seq below the key's last as replay). */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && a[j - 1].seq > a[j].seq; j--) {
+			struct ack_one t = a[j - 1];
+
+			a[j - 1] = a[j];
+			a[j] = t;
+		}
 	rq = (struct send_req){ .url = so.url, .v = &v, .box_pk = box.pk_key,
-	    .timeout_ms = so.timeout, .type = ACK_TYPE, .seq = seq, .time_ms = tms };
-	xsend_one(&rq, sk, sch, payload, &res);   /* dies unanswered: the file stays */
+	    .timeout_ms = so.timeout, .type = ACK_TYPE };
+	if ((cl = send_open(&rq, sk, sch, &e)) == NULL) {
+		saksi_seckey_free(sk);
+		xdie_err(e, "cannot open a connection to %s", rq.url);
+	}
+	if (so.json && n > 1 && (all = json_array()) == NULL)
+		xdie("out of memory");
+	for (k = 0; k < n; k++) {
+		if (a[k].resent)
+			fprintf(stderr, "saksi: sending again the ack of %salert %" PRIu64 " whose "
+			    "answer never came (seq %" PRIu64 ")\n", refusals ? "refusal " : "",
+			    a[k].id, a[k].seq);
+		else
+			pending_save(a[k].ppath, a[k].seq, a[k].tms, a[k].payload);
+		rq.seq = a[k].seq;
+		rq.time_ms = a[k].tms;
+		if (a[k].seq > last)
+			last = a[k].seq;
+		e = send_event(cl, &rq, a[k].payload, &res);
+		a[k].payload = NULL;
+		if (e != SAKSI_OK) {
+			/* Unanswered, or a receipt that does not verify: its file stays. */
+			if (all != NULL) {
+				json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+				putchar('\n');
+			}
+			ack_stopped(a, n, k, refusals);
+			saksi_client_close(cl);
+			saksi_seckey_free(sk);
+			saksi_schemas_free(sch);
+			xsend_check(&rq, e);
+		}
+		rc = send_rc(&res);
+		/* Answered: committed, a duplicate of it, or refused for good. Busy and
+		 * unavailable are worth the same bytes again later. */
+		if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
+			pending_done(a[k].ppath);
+		if (so.json) {
+			json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
+			    "alert_id", (json_int_t)a[k].id, "code", res.sr_code, "status",
+			    saksi_reason_name(res.sr_code), "seq", (json_int_t)a[k].seq);
 
-	rc = send_rc(&res);
-	/* Answered: committed, a duplicate of it, or refused for good. Busy and unavailable
-	 * are worth the same bytes again later. */
-	if (res.sr_code != SAKSI_R_BUSY && res.sr_code != SAKSI_R_UNAVAILABLE)
-		pending_done(ppath);
-	free(ppath);
-	if (so.json) {
-		json_t *o = json_pack("{s:b, s:I, s:i, s:s, s:I}", "ok", rc == SX_OK,
-		    "alert_id", (json_int_t)id, "code", res.sr_code, "status",
-		    saksi_reason_name(res.sr_code), "seq", (json_int_t)seq);
+			if (o == NULL)
+				xdie("out of memory");
+			/* schema is also the wire's reason for an alert that is not open. */
+			if (res.sr_code == SAKSI_R_SCHEMA &&
+			    strncmp(res.sr_message, "no open ", 8) == 0)
+				json_object_set_new(o, "alert_open", json_false());
+			if (all != NULL) {
+				if (rc == SX_OK) {
+					json_object_set_new(o, "index",
+					    json_integer((json_int_t)res.sr_index));
+					json_object_set_new(o, "receipt", json_string(res.sr_receipt ?
+					    res.sr_receipt : ""));
+				} else
+					json_object_set_new(o, "message", json_string(res.sr_message));
+				json_array_append_new(all, o);
+			} else
+				send_print_json(o, rc, &res);
+		} else if (rc == SX_OK) {
+			if (res.sr_receipt != NULL)
+				fputs(res.sr_receipt, stdout);
+			fprintf(stderr, "saksi: %salert %" PRIu64 " acknowledged, entry %" PRIu64
+			    "%s\n", refusals ? "refusal " : "", a[k].id, res.sr_index,
+			    res.sr_code == SAKSI_R_DUPLICATE ? " (already in the ledger)" : "");
+		}
+		if (rc != SX_OK)
+			break;
+		saksi_result_clear(&res);
+	}
+	saksi_client_close(cl);
+	saksi_seckey_free(sk);
+	saksi_schemas_free(sch);
+	if (all != NULL) {
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(all);
+	}
+	/* The next ack of this key, in a moment, must have a higher seq. */
+	while (!seq_given && now_ms() <= last) {
+		struct timespec ts = { 0, 200 * 1000 };
 
-		if (o == NULL)
-			xdie("out of memory");
-		send_print_json(o, rc, &res);
-	} else if (rc == SX_OK) {
-		if (res.sr_receipt != NULL)
-			fputs(res.sr_receipt, stdout);
-		fprintf(stderr, "saksi: %salert %" PRIu64 " acknowledged, entry %" PRIu64 "%s\n",
-		    refusals ? "refusal " : "", id, res.sr_index, res.sr_code == SAKSI_R_DUPLICATE ?
-		    " (already in the ledger)" : "");
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].ppath);
+		free(a[i].payload);
+	}
+	if (rc == SX_OK) {
+		free(a);
+		return SX_OK;
 	}
 	/* saksid refuses an ack of an alert that is not open with reason schema (the wire
-	 * has no reason of its own for it): say what it means, not "schema". */
-	if (rc != SX_OK && !so.json && res.sr_code == SAKSI_R_SCHEMA &&
+	 * has no reason of its own for it: FORMATS.md 3.2): say what it means, not
+	 * "schema", and how saksid counts it. */
+	if (!so.json && res.sr_code == SAKSI_R_SCHEMA &&
 	    strncmp(res.sr_message, "no open ", 8) == 0) {
-		fprintf(stderr, "saksi: not acknowledged: %s%s\n", res.sr_message,
+		fprintf(stderr, "saksi: not acknowledged: %s%s; saksid counts the refusal as "
+		    "schema, the wire's reason for an ack of an alert that is not open\n",
+		    res.sr_message,
 		    strstr(res.sr_message, "acknowledged at index") != NULL ? " (saksi alerts "
 		    "list shows by whom)" : " (saksi alerts list shows the ids)");
+		ack_stopped(a, n, k, refusals);
 		saksi_result_clear(&res);
+		free(a);
 		return rc;
 	}
-	return send_finish(rc, &res);
+	if (!so.json && n > 1)
+		fprintf(stderr, "saksi: %salert %" PRIu64 " not acknowledged\n",
+		    refusals ? "refusal " : "", a[k].id);
+	rc = send_finish(rc, &res);
+	ack_stopped(a, n, k, refusals);
+	free(a);
+	return rc;
 }
 
 int
@@ -978,7 +1138,7 @@ cmd_alerts(int argc, char **argv)
 	    "saksi alerts follow (--url URL | --config FILE) [--json] [--count N] | "
 	    "saksi alerts list (--ledger DIR | --config FILE) [--open] [--keyring FILE] "
 	    "[--json] | "
-	    "saksi alerts ack ID --note TEXT --officer STAFF_ID -k officer.key ... | "
+	    "saksi alerts ack ID... --note TEXT --officer STAFF_ID -k officer.key ... | "
 	    "saksi alerts show ID [--refusals] [--config FILE] [--json | --csv]";
 
 	if (argc < 2)

@@ -26,6 +26,7 @@
 #include "datakey.h"
 #include "envelope.h"
 #include "index.h"
+#include "keylog.h"
 #include "query.h"
 #include "reveal.h"
 #include "rules.h"
@@ -38,7 +39,8 @@
 static const char b_usage[] =
 "saksi bundle --case REF (--leaf INDEX | --alert ID | FILTERS)... [--since T] [--until T]\n"
 "                    (--recipient RECIPIENT.pub | --decrypted) -k supervisor.key -o FILE\n"
-"                    [--config FILE] [--passphrase-file F] [--url URL] [--timeout MS]\n"
+"                    [--keyrings] [--config FILE] [--passphrase-file F] [--url URL]\n"
+"                    [--timeout MS]\n"
 "  FILTERS: --nik --kpj --phone --email --account BANK:NUMBER --device --ip --officer\n"
 "  --branch --type --claim --booking (ANDed, as saksi query's)";
 static const char v_usage[] =
@@ -55,7 +57,7 @@ static const saksi_index_field filter_order[] = {
 
 struct bopts {
 	const char *config, *case_ref, *recipient, *key, *passfile, *out, *url;
-	int decrypted, timeout;
+	int decrypted, timeout, keyrings;
 	uint64_t leaves[LEAVES_MAX], alerts[LEAVES_MAX];
 	size_t nleaves, nalerts;
 	const char *given[SAKSI_IX__COUNT];   /* as typed: personal ones are secrets here */
@@ -113,6 +115,59 @@ set_has(const struct set *s, uint64_t x)
 		if (s->v[i] == x)
 			return 1;
 	return 0;
+}
+
+/*
+ * --keyrings: for every entry of s, the keyring in force at it (the last kind 4 entry
+ * before it, with every part of its set), so that verify-bundle checks the events with
+ * the keyrings the bundle proves rather than a file alone. One pass over the ledger up
+ * to the last entry of s (s sorted).
+ */
+static void
+add_keyrings(saksi_ledger_txn *t, struct set *s)
+{
+	struct set kr = { NULL, 0, 0 };
+	size_t n = s->n;
+
+	if (n == 0)
+		return;
+	for (uint64_t i = 0; i < s->v[n - 1]; i++) {
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len;
+		saksi_err e;
+
+		if ((e = saksi_ledger_leaf(t, i, &leaf, &len)) != SAKSI_OK)
+			xdie_err(e, "cannot read entry %" PRIu64, i);
+		if (saksi_leaf_parse(leaf, len, &lf) == SAKSI_OK && lf.lf_kind == SAKSI_LEAF_KEYRING)
+			set_add(&kr, i);
+		free(leaf);
+	}
+	for (size_t j = 0, k = 0; j < n; j++) {
+		uint64_t last, first;
+		unsigned idx, cnt;
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len;
+
+		while (k < kr.n && kr.v[k] < s->v[j])
+			k++;
+		if (k == 0)
+			continue;   /* no keyring before it (a ledger older than kind 4) */
+		last = kr.v[k - 1];
+		if (saksi_ledger_leaf(t, last, &leaf, &len) != SAKSI_OK ||
+		    saksi_leaf_parse(leaf, len, &lf) != SAKSI_OK ||
+		    saksi_keylog_part_hdr(lf.lf_body, lf.lf_body_len, &idx, &cnt, NULL, 0) !=
+		    SAKSI_OK || idx > last + 1)
+			xfail("entry %" PRIu64 ": the keyring entry does not parse: run saksi verify",
+			    last);
+		free(leaf);
+		first = last - (idx - 1);
+		for (unsigned p = 0; p < cnt; p++)
+			set_add(s, first + p);
+	}
+	free(kr.v);
+	set_distinct(s);
 }
 
 /* ---- the appliance's keys and ledger, as saksid keeps them ---- */
@@ -390,7 +445,7 @@ int
 cmd_bundle(int argc, char **argv)
 {
 	enum { O_CONFIG = 256, O_CASE, O_LEAF, O_ALERT, O_SINCE, O_UNTIL, O_RECIPIENT,
-		O_DECRYPTED, O_PASS, O_URL, O_TIMEOUT, O_FIELD };
+		O_DECRYPTED, O_PASS, O_URL, O_TIMEOUT, O_KEYRINGS, O_FIELD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "case", required_argument, NULL, O_CASE },
@@ -404,6 +459,7 @@ cmd_bundle(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, O_PASS },
 		{ "url", required_argument, NULL, O_URL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "keyrings", no_argument, NULL, O_KEYRINGS },
 		XFILTER_OPTIONS(O_FIELD),
 		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
@@ -458,6 +514,7 @@ cmd_bundle(int argc, char **argv)
 		case O_PASS: o.passfile = optarg; break;
 		case O_URL: o.url = optarg; break;
 		case O_TIMEOUT: timeout = xparse_u64(optarg, "--timeout"); break;
+		case O_KEYRINGS: o.keyrings = 1; break;
 		default: xusage(b_usage, "bad option");
 		}
 	}
@@ -539,6 +596,8 @@ cmd_bundle(int argc, char **argv)
 	set_distinct(&sel);
 	close_alerts(t, &sel);
 	set_distinct(&sel);
+	if (o.keyrings)
+		add_keyrings(t, &sel);
 	if (sel.n == 0)
 		xfail("nothing in the ledger matches: an empty case is not exported");
 	items = xmalloc(sel.n * sizeof(*items));
@@ -768,6 +827,11 @@ cmd_verify_bundle(int argc, char **argv)
 		json_object_set_new(o, "entry", r.br_entry == SAKSI_BUNDLE_NO_ENTRY ? json_null() :
 		    json_integer((json_int_t)r.br_entry));
 		json_object_set_new(o, "exporter_key_id", json_string(exp));
+		/* The keyrings the bundle proves, and the events checked with them. */
+		json_object_set_new(o, "keyrings", json_pack("{s:I, s:I, s:o}", "proved",
+		    (json_int_t)r.br_keyrings, "events", (json_int_t)r.br_kr_events, "last",
+		    r.br_keyrings > 0 ? json_integer((json_int_t)r.br_keyring_last) :
+		    json_null()));
 		json_object_set_new(o, "exporter", r.br_exporter != NULL ?
 		    json_string(r.br_exporter) : json_null());
 		if (ckf != NULL)
@@ -800,6 +864,14 @@ cmd_verify_bundle(int argc, char **argv)
 		if (r.br_forgotten > 0)
 			printf(", %zu of forgotten participants (none exported)", r.br_forgotten);
 		putchar('\n');
+		if (r.br_keyrings > 0)
+			printf("keyring: %zu of %zu events checked with the %zu keyring%s the bundle "
+			    "proves (the last at entry %" PRIu64 "), the rest with %s\n",
+			    r.br_kr_events, r.br_events, r.br_keyrings, r.br_keyrings == 1 ? "" : "s",
+			    r.br_keyring_last, krf);
+		else
+			printf("keyring: every event checked with %s (the bundle proves no keyring "
+			    "entry: saksi bundle --keyrings puts them in)\n", krf);
 		if (r.br_consistent)
 			printf("the log's checkpoint of size %" PRIu64 " extends the bundle's\n",
 			    r.br_newer_size);

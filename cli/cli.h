@@ -109,6 +109,8 @@ int cmd_init(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_export_tiles(int argc, char **argv);
+int cmd_tile_paths(int argc, char **argv);
 int cmd_backfill_links(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_get(int argc, char **argv);
@@ -167,6 +169,19 @@ struct send_req {
 struct saksi_result;
 void xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch,
                char *payload, struct saksi_result *res);
+/* The parts of xsend_one, for a command that sends several events in turn over one
+ * connection (alerts ack of several ids). send_open: a connection signing with sk,
+ * sealing to rq's box key and checking receipts against rq's log key (sk and sch must
+ * outlive it); NULL and the error in *e if it cannot be opened. send_event: payload
+ * signed (rq's type, seq and time) and submitted, then wiped and freed; the client
+ * library's error, the answer in *res when SAKSI_OK. xsend_check: dies (or fails, for a
+ * receipt that does not verify) on any error of send_event but SAKSI_OK. */
+struct saksi_client;
+struct saksi_client *send_open(const struct send_req *rq, saksi_seckey *sk,
+                               saksi_schemas *sch, saksi_err *e);
+saksi_err send_event(struct saksi_client *cl, const struct send_req *rq, char *payload,
+                     struct saksi_result *res);
+void xsend_check(const struct send_req *rq, saksi_err e);
 /* SX_OK if the event was accepted or already in the ledger, else SX_FAIL. */
 int send_rc(const struct saksi_result *res);
 /* --json: adds index and receipt (SX_OK) or message to o, prints it, frees it. o: the

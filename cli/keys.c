@@ -442,7 +442,7 @@ keyring_add(int argc, char **argv)
 			if (strcmp(default_roles[i][0], role) == 0)
 				xdie("role \"%s\" is not defined in %s (made before it was a "
 				    "default role): add \"%s\": %s%s%s to its \"roles\" and "
-				    "restart saksid", role, path, role,
+				    "reload saksid (systemctl reload saksid)", role, path, role,
 				    default_roles[i][1] ? "[\"" : "[]",
 				    default_roles[i][1] ? default_roles[i][1] : "",
 				    default_roles[i][1] ? "\"]" : "");

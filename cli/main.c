@@ -45,6 +45,8 @@ static const char help[] =
 "  the log's signed checkpoints before it is printed (exit 1 if it does not verify).\n"
 "  --url takes --timeout MS; no key of your own is needed to read.\n"
 "  backup --ledger DIR -o OUTDIR     a consistent, compacted copy, taken while saksid runs\n"
+"  export-tiles --ledger DIR --out OUTDIR [--quiet]   publish the ledger as static\n"
+"         C2SP tlog-tiles files any web server serves; incremental, safe while saksid runs\n"
 "  backfill-links [--config FILE] [--batch N] [--steps N] [--no-compact]   saksid stopped:\n"
 "         link an older ledger's claims and bookings to their participants' data keys,\n"
 "         re-seal their store-key disclosures under them, compact the file (once)\n"
@@ -67,9 +69,9 @@ static const char help[] =
 "  alerts show ID [--refusals] [--config FILE] [--json | --csv] [--tz ZONE]   one alert,\n"
 "             its state and its evidence entries, masked (on the appliance; no key,\n"
 "             nothing logged). ZONE: WIB, WITA, WIT or UTC (the default, ISO 8601 Z)\n"
-"  alerts ack ID --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
+"  alerts ack ID... --note TEXT --officer STAFF_ID -k officer.key --url URL --box-pub box.pub\n"
 "             (--vkey VKEY | --vkey-file F) [--refusals] [--branch CODE] [--seq N]\n"
-"             acknowledge an alert\n"
+"             acknowledge an alert, or several in turn (each its own signed event)\n"
 "\n"
 "Supervisors (on the appliance, with saksid's keys; personal filters are blinded):\n"
 "  query [--config FILE] [--nik N] [--kpj K] [--phone P] [--email E] [--account B:N]\n"
@@ -89,8 +91,11 @@ static const char help[] =
 "        and the alerts they fed, in plain words, as one file; logged first like --reveal\n"
 "\n"
 "Reviewers:\n"
-"  verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE [--checkpoint FILE]\n"
-"         [--json] [--progress] [--threads N]\n"
+"  verify (--ledger DIR | --tiles DIR) (--vkey VKEY | --vkey-file F) --keyring FILE\n"
+"         [--checkpoint FILE] [--json] [--progress] [--threads N]\n"
+"         a ledger copy, or a tile export (saksi export-tiles) fetched with any tool\n"
+"  tile-paths (--size N | --checkpoint FILE) [--from M | --from-checkpoint FILE]\n"
+"         the files of a tile export to fetch (e.g. with wget -i), those new since M\n"
 "  keyring-history --ledger DIR [--json]\n"
 "        the keyring entries saksid recorded and what each one changed\n"
 "  verify-receipt (--vkey VKEY | --vkey-file F) --receipt FILE --envelope FILE\n"
@@ -140,6 +145,8 @@ static const struct {
 	{ "submit", cmd_submit },
 	{ "checkpoint", cmd_checkpoint },
 	{ "backup", cmd_backup },
+	{ "export-tiles", cmd_export_tiles },
+	{ "tile-paths", cmd_tile_paths },
 	{ "backfill-links", cmd_backfill_links },
 	{ "forget", cmd_forget },
 	{ "get", cmd_get },

@@ -44,15 +44,11 @@ xschemas_load(const char *dir)
 	return sch;
 }
 
-void
-xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, char *payload,
-          saksi_result *res)
+saksi_client *
+send_open(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, saksi_err *e)
 {
 	saksi_client_opts co;
 	saksi_client *cl = NULL;
-	saksi_event ev;
-	size_t plen = strlen(payload);
-	saksi_err e;
 
 	memset(&co, 0, sizeof(co));
 	co.co_url = rq->url;
@@ -61,12 +57,18 @@ xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, char 
 	co.co_log = rq->v;
 	co.co_schemas = sch;
 	co.co_timeout_ms = (int)rq->timeout_ms;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK) {
-		sodium_memzero(payload, plen);
-		free(payload);
-		saksi_seckey_free(sk);
-		xdie_err(e, "cannot open a connection to %s", rq->url);
-	}
+	if ((*e = saksi_client_open(&co, &cl)) != SAKSI_OK)
+		return NULL;
+	return cl;
+}
+
+saksi_err
+send_event(saksi_client *cl, const struct send_req *rq, char *payload, saksi_result *res)
+{
+	size_t plen = strlen(payload);
+	saksi_event ev;
+	saksi_err e;
+
 	memset(&ev, 0, sizeof(ev));
 	ev.se_type = rq->type;
 	ev.se_payload = payload;
@@ -74,12 +76,15 @@ xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, char 
 	ev.se_time_ms = rq->time_ms;
 	memset(res, 0, sizeof(*res));
 	e = saksi_client_submit(cl, &ev, 1, res);
-	saksi_client_close(cl);
-	saksi_seckey_free(sk);
-	saksi_schemas_free(sch);
 	/* Wiped because a forget request's payload holds a NIK; jansson does not wipe. */
 	sodium_memzero(payload, plen);
 	free(payload);
+	return e;
+}
+
+void
+xsend_check(const struct send_req *rq, saksi_err e)
+{
 	if (e == SAKSI_ERR_PROOF)
 		xfail("the daemon's receipt does not verify against %s: do not trust it",
 		    rq->v->nv_name);
@@ -87,6 +92,26 @@ xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, char 
 		xdie_err(e, "daemon at %s did not answer", rq->url);
 	if (e != SAKSI_OK)
 		xdie_err(e, "submission failed");
+}
+
+void
+xsend_one(const struct send_req *rq, saksi_seckey *sk, saksi_schemas *sch, char *payload,
+          saksi_result *res)
+{
+	saksi_client *cl;
+	saksi_err e;
+
+	if ((cl = send_open(rq, sk, sch, &e)) == NULL) {
+		sodium_memzero(payload, strlen(payload));
+		free(payload);
+		saksi_seckey_free(sk);
+		xdie_err(e, "cannot open a connection to %s", rq->url);
+	}
+	e = send_event(cl, rq, payload, res);
+	saksi_client_close(cl);
+	saksi_seckey_free(sk);
+	saksi_schemas_free(sch);
+	xsend_check(rq, e);
 }
 
 int

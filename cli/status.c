@@ -162,6 +162,40 @@ rules_line(const json_t *o)
 	putchar('\n');
 }
 
+/*
+ * The keyring's line, as the rules': the file and content in force, its key count, the
+ * ledger entry that recorded it, and how the last SIGHUP went: a failed reload leaves
+ * the old keyring in force (a revocation not yet in effect), which must show.
+ */
+static void
+keyring_line(const json_t *o)
+{
+	const json_t *v = json_object_get(o, "keyring"), *rl;
+	const char *file = json_string_value(json_object_get(v, "file"));
+	const char *sha = json_string_value(json_object_get(v, "sha256"));
+	char a[64], b[64];
+
+	if (!json_is_object(v))
+		return;   /* an older saksid */
+	when(ju(o, "keyring.loaded_ms"), a, sizeof(a));
+	printf("%-18s%s: %" PRIu64 " keys, sha256 %s, recorded at entry %" PRIu64 ", in force "
+	    "since %s", "keyring", file != NULL ? file : "?", ju(o, "keyring.count"),
+	    sha != NULL ? sha : "?", ju(o, "keyring.entry"), a);
+	rl = json_object_get(v, "last_reload");
+	if (json_is_object(rl)) {
+		when(ju(o, "keyring.last_reload.time_ms"), b, sizeof(b));
+		if (!json_is_true(json_object_get(rl, "ok")))
+			printf("; last reload %s: FAILED, the keyring above stays (%s)", b,
+			    json_is_string(json_object_get(rl, "error")) ?
+			    json_string_value(json_object_get(rl, "error")) : "saksid's log says why");
+		else
+			printf("; last reload %s: ok, %s", b,
+			    json_is_true(json_object_get(rl, "changed")) ? "recorded" : "unchanged");
+	} else
+		printf("; not reloaded since start");
+	putchar('\n');
+}
+
 /* A Prometheus label value: backslash, quote and newline escaped. */
 static void
 label(const char *s)
@@ -237,6 +271,7 @@ human(const json_t *o, const char *url)
 	else
 		index_line(o, v);
 	rules_line(o);
+	keyring_line(o);
 	bytes(ju(o, "queue.bytes"), a, sizeof(a));
 	bytes(ju(o, "queue.max_bytes"), b, sizeof(b));
 	printf("%-18s%" PRIu64 " of %" PRIu64 " requests, %s of %s, %" PRIu64 " producer "
@@ -352,6 +387,21 @@ static const struct prom {
 	{ "saksi_rules_last_reload_ok", "gauge", "1 when the last reload loaded (0: it failed "
 	  "and the old rules stay, or none since start).", "rules.last_reload.ok", PM_BOOL,
 	  "rules" },
+	{ "saksi_keyring_keys", "gauge", "Keys in the keyring in force.", "keyring.count",
+	  PM_INT, "keyring" },
+	{ "saksi_keyring_entry", "gauge", "Ledger entry that recorded the keyring in force.",
+	  "keyring.entry", PM_INT, "keyring" },
+	{ "saksi_keyring_loaded_timestamp_seconds", "gauge", "Unix time the keyring in force "
+	  "came into force.", "keyring.loaded_ms", PM_SECONDS, "keyring" },
+	{ "saksi_keyring_last_reload_timestamp_seconds", "gauge", "Unix time of the last "
+	  "SIGHUP reload of the keyring (0: none since start).", "keyring.last_reload.time_ms",
+	  PM_SECONDS, "keyring" },
+	{ "saksi_keyring_last_reload_ok", "gauge", "1 when the last keyring reload loaded (0: "
+	  "it failed and the old keyring stays, or none since start).",
+	  "keyring.last_reload.ok", PM_BOOL, "keyring" },
+	{ "saksi_keyring_rechecked_total", "counter", "Items checked again because a reload "
+	  "replaced the keyring they were checked under.", "keyring.rechecked", PM_INT,
+	  "keyring" },
 	{ "saksi_queue_requests", "gauge", "Requests queued now.", "queue.requests", PM_INT,
 	  NULL },
 	{ "saksi_queue_bytes", "gauge", "Bytes queued now.", "queue.bytes", PM_INT, NULL },
@@ -392,6 +442,17 @@ prometheus(const json_t *o)
 
 		metric("saksi_rules_info", "gauge", "The rules file in force and its SHA-256.");
 		fputs("saksi_rules_info{file=\"", stdout);
+		label(file != NULL ? file : "");
+		fputs("\",sha256=\"", stdout);
+		label(sha != NULL ? sha : "");
+		fputs("\"} 1\n", stdout);
+	}
+	if (json_is_object(json_object_get(o, "keyring"))) {
+		const char *file = json_string_value(member(o, "keyring.file"));
+		const char *sha = json_string_value(member(o, "keyring.sha256"));
+
+		metric("saksi_keyring_info", "gauge", "The keyring file in force and its SHA-256.");
+		fputs("saksi_keyring_info{file=\"", stdout);
 		label(file != NULL ? file : "");
 		fputs("\",sha256=\"", stdout);
 		label(sha != NULL ? sha : "");

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "envelope.h"
 #include "keylog.h"
+#include "tiles.h"
 #include "verify.h"
 
 struct bar {
@@ -54,14 +55,65 @@ progress(void *ctx, uint64_t done, uint64_t total)
 }
 
 /*
+ * The keyring recorded at entry index of a tile export of `size` entries (already
+ * verified): its canonical JSON, joined from its parts as saksi_keylog_read does.
+ */
+static saksi_err
+tiles_keyring(const char *dir, uint64_t size, uint64_t index, char **canon, size_t *len)
+{
+	uint8_t **leaves;
+	const uint8_t **bodies;
+	size_t *lens, ll, k, n = 0;
+	unsigned ix, cnt = 1;
+	saksi_tiles *t;
+	saksi_leaf lf;
+	saksi_err e;
+
+	if ((e = saksi_tiles_open(dir, &t)) != SAKSI_OK)
+		return e;
+	leaves = xmalloc(SAKSI_KEYLOG_PARTS_MAX * sizeof(*leaves));
+	bodies = xmalloc(SAKSI_KEYLOG_PARTS_MAX * sizeof(*bodies));
+	lens = xmalloc(SAKSI_KEYLOG_PARTS_MAX * sizeof(*lens));
+	for (k = 0; k < cnt; k++) {
+		if (index + k >= size) {
+			e = SAKSI_ERR_FORMAT;
+			break;
+		}
+		if ((e = saksi_tiles_leaf(t, size, index + k, &leaves[n], &ll)) != SAKSI_OK)
+			break;
+		n++;
+		if ((e = saksi_leaf_parse(leaves[n - 1], ll, &lf)) != SAKSI_OK)
+			break;
+		if (lf.lf_kind != SAKSI_LEAF_KEYRING) {
+			e = SAKSI_ERR_FORMAT;
+			break;
+		}
+		bodies[k] = lf.lf_body;
+		lens[k] = lf.lf_body_len;
+		if (k == 0 && (e = saksi_keylog_part_hdr(lf.lf_body, lf.lf_body_len, &ix, &cnt,
+		    NULL, 0)) != SAKSI_OK)
+			break;
+	}
+	if (e == SAKSI_OK)
+		e = saksi_keylog_join(bodies, lens, cnt, NULL, canon, len, NULL, NULL, 0);
+	for (k = 0; k < n; k++)
+		free(leaves[k]);
+	free(leaves);
+	free(bodies);
+	free(lens);
+	saksi_tiles_close(t);
+	return e;
+}
+
+/*
  * The reviewer's keyring file against the ledger's latest keyring entry (FORMATS.md 4,
  * kind 4): the lines that differ into *diff (malloc'd, "" when none); returns their
  * count, 0 when the ledger records no keyring. A file the ledger contradicts is not
  * evidence: the ledger's keyring is, and `saksi get` prints it.
  */
 static int
-keyring_vs_ledger(saksi_ledger *l, const saksi_verify_report *r, const char *krf,
-                  char **diff)
+keyring_vs_ledger(saksi_ledger *l, const char *tiles, const saksi_verify_report *r,
+                  const char *krf, char **diff)
 {
 	saksi_ledger_txn *txn;
 	char *file, *canon = NULL, *kcanon = NULL;
@@ -73,11 +125,15 @@ keyring_vs_ledger(saksi_ledger *l, const saksi_verify_report *r, const char *krf
 	(*diff)[0] = '\0';
 	if (r->vr_keyring_last == SAKSI_VERIFY_NO_INDEX)
 		return 0;
-	if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
-		xdie_err(e, "cannot read the ledger");
-	/* One entry, or the set of parts that begins there (FORMATS.md 4, kind 4). */
-	e = saksi_keylog_read(txn, r->vr_keyring_last, &kcanon, &kclen, NULL, NULL, 0);
-	saksi_ledger_abort(txn);
+	if (l == NULL) {
+		e = tiles_keyring(tiles, r->vr_size, r->vr_keyring_last, &kcanon, &kclen);
+	} else {
+		if ((e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK)
+			xdie_err(e, "cannot read the ledger");
+		/* One entry, or the set of parts that begins there (FORMATS.md 4, kind 4). */
+		e = saksi_keylog_read(txn, r->vr_keyring_last, &kcanon, &kclen, NULL, NULL, 0);
+		saksi_ledger_abort(txn);
+	}
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot read the keyring entry %" PRIu64, r->vr_keyring_last);
 	file = xread_file(krf, SAKSI_KEYLOG_FILE_MAX, &flen);
@@ -157,10 +213,11 @@ int
 cmd_verify(int argc, char **argv)
 {
 	static const char usage[] =
-	    "saksi verify --ledger DIR (--vkey VKEY | --vkey-file F) --keyring FILE "
-	    "[--checkpoint FILE] [--json] [--progress] [--threads N]";
+	    "saksi verify (--ledger DIR | --tiles DIR) (--vkey VKEY | --vkey-file F) "
+	    "--keyring FILE [--checkpoint FILE] [--json] [--progress] [--threads N]";
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'l' },
+		{ "tiles", required_argument, NULL, 'T' },
 		{ "vkey", required_argument, NULL, 'v' },
 		{ "vkey-file", required_argument, NULL, 'V' },
 		{ "keyring", required_argument, NULL, 'r' },
@@ -171,12 +228,13 @@ cmd_verify(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *vk = NULL, *vkf = NULL, *krf = NULL, *ckf = NULL;
+	const char *tiles = NULL;
 	int c, json = 0, force_progress = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t threads = ncpu > 0 ? (uint64_t)ncpu : 1;
 	saksi_note_verifier v;
 	saksi_keyring *kr;
-	saksi_ledger *l;
+	saksi_ledger *l = NULL;
 	saksi_verify_opts o;
 	saksi_verify_report *r;
 	struct bar b = { 0, -1, 0 };
@@ -190,6 +248,7 @@ cmd_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': dir = optarg; break;
+		case 'T': tiles = optarg; break;
 		case 'v': vk = optarg; break;
 		case 'V': vkf = optarg; break;
 		case 'r': krf = optarg; break;
@@ -202,15 +261,19 @@ cmd_verify(int argc, char **argv)
 	}
 	if (optind != argc)
 		xusage(usage, "unexpected argument \"%s\"", argv[optind]);
-	if (dir == NULL || krf == NULL || (vk == NULL && vkf == NULL))
-		xusage(usage, "--ledger, --vkey (or --vkey-file) and --keyring are required");
+	if ((dir == NULL) == (tiles == NULL))
+		xusage(usage, "give one of --ledger (a copy of the ledger) and --tiles (a tile "
+		    "export)");
+	if (krf == NULL || (vk == NULL && vkf == NULL))
+		xusage(usage, "--vkey (or --vkey-file) and --keyring are required");
 	if (threads < 1 || threads > 64)
 		xusage(usage, "--threads must be 1..64");
 	xvkey(vk, vkf, &v);
 	kr = xkeyring_load(krf);
 	if (ckf != NULL)
 		ck = xread_file(ckf, SAKSI_NOTE_MAX, &ck_len);
-	l = xledger_open_ro(dir);
+	if (dir != NULL)
+		l = xledger_open_ro(dir);
 
 	b.on = force_progress || isatty(STDERR_FILENO);
 	b.lines = !isatty(STDERR_FILENO);
@@ -223,12 +286,13 @@ cmd_verify(int argc, char **argv)
 	o.vo_progress_ctx = &b;
 	o.vo_threads = (unsigned)threads;
 	r = xmalloc(sizeof(*r));
-	e = saksi_verify_ledger(l, &o, r);
+	e = l != NULL ? saksi_verify_ledger(l, &o, r) : saksi_verify_tiles(tiles, &o, r);
 	if (b.on && !b.lines && b.last_pct >= 0 && b.last_pct < 100)
 		fputc('\n', stderr);
 	if (e == SAKSI_OK)
-		ndiff = keyring_vs_ledger(l, r, krf, &diff);
-	saksi_ledger_close(l);
+		ndiff = keyring_vs_ledger(l, tiles, r, krf, &diff);
+	if (l != NULL)
+		saksi_ledger_close(l);
 	saksi_keyring_free(kr);
 	free(ck);
 
@@ -240,19 +304,26 @@ cmd_verify(int argc, char **argv)
 		    "keyring the ledger recorded at entry %" PRIu64 ", in force at its end "
 		    "(%d difference%s, ledger -> file):\n%s", krf, r->vr_keyring_last, ndiff,
 		    ndiff == 1 ? "" : "s", diff);
-		fprintf(stderr, "saksi: the ledger's keyring is the evidence: saksi get %" PRIu64
-		    " --ledger DIR --json prints it; a file changed since saksid last started is "
-		    "recorded at its next start\n", r->vr_keyring_last);
+		if (dir != NULL)
+			fprintf(stderr, "saksi: the ledger's keyring is the evidence: saksi get %"
+			    PRIu64 " --ledger DIR --json prints it; a file changed since saksid "
+			    "last started is recorded at its next start\n", r->vr_keyring_last);
+		else
+			fprintf(stderr, "saksi: the ledger's keyring is the evidence: it is entry %"
+			    PRIu64 " of the export (ask the operator for that keyring.json, or "
+			    "for saksi get %" PRIu64 " --json on the appliance)\n",
+			    r->vr_keyring_last, r->vr_keyring_last);
 	} else if (e == SAKSI_OK) {
 		rc = SX_OK;
 		if (!json) {
 			sodium_bin2base64(root, sizeof(root), r->vr_root, SAKSI_HASH_LEN,
 			    sodium_base64_VARIANT_ORIGINAL);
-			printf("ledger intact: %" PRIu64 " entries (events %" PRIu64
+			printf("%s intact: %" PRIu64 " entries (events %" PRIu64
 			    ", refusal summaries %" PRIu64 ", alerts %" PRIu64 ", keyrings %"
-			    PRIu64 "), checkpoints %" PRIu64 ", tree nodes %" PRIu64 "\n",
-			    r->vr_size, r->vr_events, r->vr_refusals, r->vr_alerts,
-			    r->vr_keyrings, r->vr_checkpoints, r->vr_nodes);
+			    PRIu64 "), checkpoints %" PRIu64 ", %s %" PRIu64 "\n",
+			    dir != NULL ? "ledger" : "tile export", r->vr_size, r->vr_events,
+			    r->vr_refusals, r->vr_alerts, r->vr_keyrings, r->vr_checkpoints,
+			    dir != NULL ? "tree nodes" : "tile hashes", r->vr_nodes);
 			printf("root %s\n", root);
 			if (r->vr_revoked > 0)
 				printf("note: %" PRIu64 " events are signed by keys revoked since; "

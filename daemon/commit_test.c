@@ -999,7 +999,8 @@ run_ack(struct lc *lc, saksid_ingest *ig, const struct fx_item *fi, uint64_t now
 	return code;
 }
 
-/* The leaf at index, parsed as an alert entry. */
+/* The leaf at index, parsed as an alert entry (fails unless it is one); its commit time
+ * into commit_ms (NULL: not wanted). */
 static void
 alert_at(struct lc *lc, uint64_t index, saksi_alert *a, uint64_t *commit_ms)
 {
@@ -1014,7 +1015,8 @@ alert_at(struct lc *lc, uint64_t index, saksi_alert *a, uint64_t *commit_ms)
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
 	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
 	assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a), SAKSI_OK);
-	*commit_ms = lf.lf_commit_ms;
+	if (commit_ms != NULL)
+		*commit_ms = lf.lf_commit_ms;
 	free(leaf);
 }
 
@@ -1353,24 +1355,6 @@ test_reraise_publish_after_crash(void **state)
 	nothing_more_published(&lc, pub, sub, b);
 }
 
-/* Leaf index as an alert; fails unless it is one. */
-static void
-ref_alert_at(struct lc *lc, uint64_t index, saksi_alert *a)
-{
-	saksi_ledger_txn *t;
-	saksi_leaf lf;
-	uint8_t *leaf;
-	size_t len;
-
-	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
-	saksi_ledger_abort(t);
-	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
-	assert_int_equal(lf.lf_kind, SAKSI_LEAF_ALERT);
-	assert_int_equal(saksi_alert_leaf_parse(lf.lf_body, lf.lf_body_len, a), SAKSI_OK);
-	free(leaf);
-}
-
 /* n forged bookings (refused: signature) of producer 0, seq from *seq on. */
 static void
 forged(struct fx_item *fi, size_t n, uint64_t *seq)
@@ -1436,7 +1420,7 @@ test_refusal_alerts(void **state)
 	assert_int_equal(saksid_commit_appended(lc.c), 3);
 	assert_int_equal(saksid_commit_alerts(lc.c), 1);
 	assert_int_equal(saksid_commit_alert_total(lc.c), 1);
-	ref_alert_at(&lc, 3, &a);
+	alert_at(&lc, 3, &a, NULL);
 	assert_int_equal(a.al_id, 1);
 	assert_int_equal(a.al_kind, SAKSI_ALERT_REFUSALS);
 	assert_int_equal(a.al_severity, SAKSI_SEV_HIGH);
@@ -1460,7 +1444,7 @@ test_refusal_alerts(void **state)
 	run_free(&lc, fi, 1, FX_NOW + 2);
 	assert_int_equal(saksid_commit_appended(lc.c), 2);
 	assert_int_equal(saksid_commit_alerts(lc.c), 1);
-	ref_alert_at(&lc, 5, &a);
+	alert_at(&lc, 5, &a, NULL);
 	assert_int_equal(a.al_id, 2);
 	assert_string_equal(a.al_rule, "refusals:busy");
 	assert_int_equal(a.al_severity, SAKSI_SEV_LOW);
@@ -1474,7 +1458,7 @@ test_refusal_alerts(void **state)
 	forged(fi, 3, &seq);
 	run_free(&lc, fi, 3, t1);
 	assert_int_equal(saksid_commit_alerts(lc.c), 1);
-	ref_alert_at(&lc, 7, &a);
+	alert_at(&lc, 7, &a, NULL);
 	assert_int_equal(a.al_id, 3);
 	assert_int_equal(a.al_value, 3);
 	assert_int_equal(a.al_total, 1);
@@ -1503,7 +1487,7 @@ test_refusal_alerts(void **state)
 	forged(fi, 1, &seq);
 	run_free(&lc, fi, 1, t2 + 1);
 	assert_int_equal(saksid_commit_alerts(lc.c), 1);
-	ref_alert_at(&lc, 10, &a);
+	alert_at(&lc, 10, &a, NULL);
 	assert_int_equal(a.al_id, 4);
 	assert_int_equal(a.al_value, 3);
 	assert_int_equal(a.al_nevidence, 2);

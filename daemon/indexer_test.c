@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../tests/daemon_fixture.h"
+#include "../tests/testutil.h"
 #include "commit.h"
 #include "envelope.h"
 #include "index.h"
@@ -37,6 +38,19 @@ teardown(void **state)
 	(void)state;
 	fx_free(&fx);
 	return 0;
+}
+
+/* A new ledger of the fixture's log in fx.dir/name. */
+static saksi_ledger *
+ledger_in(const char *name)
+{
+	char dir[128];
+	saksi_ledger *l;
+
+	snprintf(dir, sizeof(dir), "%s/%s", fx.dir, name);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	return l;
 }
 
 static saksi_blind *
@@ -151,7 +165,6 @@ by_type(saksi_ledger *l)
 static void
 test_catchup_and_live(void **state)
 {
-	char dir[128];
 	saksi_ledger *l;
 	saksid_committer *c;
 	saksi_blind *b = blind_of(1), *b2 = blind_of(2);
@@ -161,9 +174,7 @@ test_catchup_and_live(void **state)
 	MDB_dbi dbi;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-a", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	l = ledger_in("ledger-a");
 
 	/* Written without an index key: no index at all. */
 	c = committer(l, NULL, fx.store);
@@ -229,7 +240,6 @@ test_catchup_and_live(void **state)
 static void
 test_resume(void **state)
 {
-	char dir[128];
 	saksi_ledger *l;
 	saksid_committer *c;
 	saksi_blind *b = blind_of(3);
@@ -238,9 +248,7 @@ test_resume(void **state)
 	MDB_dbi dbi;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-b", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	l = ledger_in("ledger-b");
 	c = committer(l, b, fx.store);
 	commit_range(c, 0, 9);
 	saksid_commit_free(c);
@@ -291,7 +299,7 @@ test_forget(void **state)
 {
 	static const char *const nik_only[] = { "nik" };
 	static const char *const phone_only[] = { "phone" };
-	char dir[128], clear[128], nik[17], *disc;
+	char clear[128], nik[17], *disc;
 	size_t dlen;
 	saksi_ledger *l;
 	saksid_committer *c;
@@ -302,9 +310,7 @@ test_forget(void **state)
 	MDB_dbi dbi;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-f", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	l = ledger_in("ledger-f");
 	c = committer(l, b, fx.store);
 	commit_range(c, 0, 12);
 	saksid_commit_free(c);
@@ -422,38 +428,18 @@ commit_mixed(saksid_committer *c, unsigned from, unsigned to, int fast)
 	}
 }
 
-/* Every key and posting of l's index in LMDB's order: klen (2) || key || vlen (2) || v. */
+/* Every key and posting of l's index in LMDB's order (tu_db_dump). */
 static uint8_t *
 dump(saksi_ledger *l, size_t *len)
 {
 	saksi_ledger_txn *t;
-	MDB_cursor *cur;
 	MDB_dbi dbi;
-	MDB_val k, v;
-	uint8_t *out = NULL;
-	size_t n = 0;
-	int rc;
+	uint8_t *out;
 
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 0, &dbi), SAKSI_OK);
-	assert_int_equal(mdb_cursor_open(saksi_ledger_txn_mdb(t), dbi, &cur), 0);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		out = realloc(out, n + 4 + k.mv_size + v.mv_size);
-		assert_non_null(out);
-		out[n++] = (uint8_t)(k.mv_size >> 8);
-		out[n++] = (uint8_t)k.mv_size;
-		memcpy(out + n, k.mv_data, k.mv_size);
-		n += k.mv_size;
-		out[n++] = (uint8_t)(v.mv_size >> 8);
-		out[n++] = (uint8_t)v.mv_size;
-		memcpy(out + n, v.mv_data, v.mv_size);
-		n += v.mv_size;
-	}
-	assert_int_equal(rc, MDB_NOTFOUND);
-	mdb_cursor_close(cur);
+	out = tu_db_dump(saksi_ledger_txn_mdb(t), dbi, len);
 	saksi_ledger_abort(t);
-	*len = n;
 	return out;
 }
 
@@ -483,7 +469,6 @@ rebuild(saksi_ledger *l, const saksi_blind *b, uint64_t events)
 static void
 test_fast_path_same_bytes(void **state)
 {
-	char dir[128];
 	saksi_ledger *l, *l2;
 	saksid_committer *c;
 	saksi_blind *b = blind_of(4);
@@ -491,12 +476,8 @@ test_fast_path_same_bytes(void **state)
 	size_t flen, slen, blen;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-fast", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
-	snprintf(dir, sizeof(dir), "%s/ledger-slow", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l2), SAKSI_OK);
+	l = ledger_in("ledger-fast");
+	l2 = ledger_in("ledger-slow");
 
 	saksid_ingest_index(fx.ig, b);
 	c = committer(l, b, fx.store);
@@ -555,7 +536,6 @@ index_upto(saksi_ledger *l)
 static void
 test_background(void **state)
 {
-	char dir[128];
 	saksi_ledger *l;
 	saksid_committer *c;
 	saksid_commit_opts co;
@@ -567,9 +547,7 @@ test_background(void **state)
 	saksi_err ie;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-bg", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	l = ledger_in("ledger-bg");
 	c = committer(l, NULL, fx.store);
 	commit_mixed(c, 0, 12, 0);
 	/* Without indexes, none of this. */
@@ -690,7 +668,6 @@ on_done(void *arg, const saksid_index_stats *st, uint64_t upto, saksi_err e)
 static void
 test_background_thread(void **state)
 {
-	char dir[128];
 	saksi_ledger *l;
 	saksid_committer *c;
 	saksid_commit_opts co;
@@ -701,9 +678,7 @@ test_background_thread(void **state)
 	saksi_err ie;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ledger-th", fx.dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &l), SAKSI_OK);
+	l = ledger_in("ledger-th");
 	c = committer(l, NULL, fx.store);
 	commit_mixed(c, 0, 12, 0);
 	commit_mixed(c, 12, 24, 0);

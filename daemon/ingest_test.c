@@ -50,6 +50,34 @@ check(const struct fx_item *fi)
 	return r;
 }
 
+/*
+ * Builds and checks at FX_NOW an event of type (NULL: ptype) signed by k at seq, its
+ * payload the example of ptype with the members of set changed (fx_payload; set may be
+ * NULL);
+ * returns the code, and the refusal's message into msg (MSG_LEN bytes; NULL: not
+ * wanted).
+ */
+#define MSG_LEN SAKSID_MSG_MAX
+#define BOOKING "queue.booking.created"
+static int
+check_ev(const saksi_seckey *k, const char *ptype, const char *type,
+         const char *const *set, uint64_t seq, char *msg)
+{
+	struct fx_item fi;
+	saksid_item it;
+	char *p = fx_payload(ptype, set);
+	int r;
+
+	fx_build(&fx, k, type != NULL ? type : ptype, p, seq, FX_NOW, &fi);
+	r = check_at(&fi, &it, FX_NOW);
+	if (msg != NULL)
+		snprintf(msg, MSG_LEN, "%s", it.it_msg);
+	saksid_item_clear(&it);
+	fx_item_free(&fi);
+	free(p);
+	return r;
+}
+
 static void
 test_accept_with_disclosures(void **state)
 {
@@ -96,11 +124,8 @@ test_accept_without_personal_fields(void **state)
 	free(p);
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_NATIONAL], "queue.booking.created", p, 1, FX_NOW, &fi);
-		assert_int_equal(check(&fi), SAKSI_R_ACCEPTED);
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_NATIONAL], BOOKING, NULL, set, 1, NULL),
+		                 SAKSI_R_ACCEPTED);
 	}
 }
 
@@ -250,66 +275,44 @@ static void
 test_role_branch_schema(void **state)
 {
 	struct fx_item fi;
-	saksid_item it;
-	char *p;
+	char msg[MSG_LEN];
 	(void)state;
 
-	p = fx_payload("claim.submitted", NULL);
-	fx_build(&fx, fx.prod[FX_QUEUE], "claim.submitted", p, 5, FX_NOW, &fi);
-	assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_ROLE);
-	assert_non_null(strstr(it.it_msg, "claim.submitted"));
-	fx_item_free(&fi);
-	free(p);
+	assert_int_equal(check_ev(fx.prod[FX_QUEUE], "claim.submitted", NULL, NULL, 5, msg),
+	                 SAKSI_R_ROLE);
+	assert_non_null(strstr(msg, "claim.submitted"));
 
-	p = fx_payload("queue.booking.created", NULL);
-	fx_build(&fx, fx.prod[FX_STAFF], "queue.booking.created", p, 5, FX_NOW, &fi);
-	assert_int_equal(check(&fi), SAKSI_R_ROLE);
-	fx_item_free(&fi);
-	free(p);
+	assert_int_equal(check_ev(fx.prod[FX_STAFF], BOOKING, NULL, NULL, 5, NULL),
+	                 SAKSI_R_ROLE);
 
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 6, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_BRANCH);
-		assert_non_null(strstr(it.it_msg, "KC-JAKARTA-UTARA"));
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 6, msg),
+		                 SAKSI_R_BRANCH);
+		assert_non_null(strstr(msg, "KC-JAKARTA-UTARA"));
 	}
 	{
 		const char *set[] = { "branch", NULL, NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 6, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_BRANCH);
-		assert_non_null(strstr(it.it_msg, "no branch"));
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 6, msg),
+		                 SAKSI_R_BRANCH);
+		assert_non_null(strstr(msg, "no branch"));
 	}
 	{
 		const char *set[] = { "branch", "#42", NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 6, FX_NOW, &fi);
-		assert_int_equal(check(&fi), SAKSI_R_BRANCH);
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 6, NULL),
+		                 SAKSI_R_BRANCH);
 	}
 	{
 		const char *set[] = { "slot_hour", "#25", NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 7, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
-		assert_non_null(strstr(it.it_msg, "slot_hour"));
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 7, msg),
+		                 SAKSI_R_SCHEMA);
+		assert_non_null(strstr(msg, "slot_hour"));
 	}
 	{
 		/* The role allows queue.*, but there is no such type. */
-		p = fx_payload("queue.slot.opened", NULL);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.slot.reopened", p, 8, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
-		assert_non_null(strstr(it.it_msg, "unknown event type"));
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], "queue.slot.opened",
+		                 "queue.slot.reopened", NULL, 8, msg), SAKSI_R_SCHEMA);
+		assert_non_null(strstr(msg, "unknown event type"));
 	}
 	{
 		/* Not JSON: no branch can be read, the schema check names it. */
@@ -335,7 +338,7 @@ test_one_parse(void **state)
 {
 	struct fx_item fi;
 	saksid_item it;
-	char deep[64], wide[2048];
+	char deep[64], wide[2048], msg[MSG_LEN];
 	char *p;
 	size_t n;
 	(void)state;
@@ -347,12 +350,9 @@ test_one_parse(void **state)
 	memset(deep + 17, ']', 16);
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", "x", deep, NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 20, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_BRANCH);
-		assert_non_null(strstr(it.it_msg, "KC-JAKARTA-UTARA"));
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 20, msg),
+		                 SAKSI_R_BRANCH);
+		assert_non_null(strstr(msg, "KC-JAKARTA-UTARA"));
 	}
 	{
 		const char *set[] = { "x", deep, NULL };
@@ -376,21 +376,15 @@ test_one_parse(void **state)
 	snprintf(wide + n, sizeof(wide) - n, "}");
 	{
 		const char *set[] = { "branch", "KC-JAKARTA-UTARA", "x", wide, NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 22, FX_NOW, &fi);
-		assert_int_equal(check(&fi), SAKSI_R_BRANCH);
-		fx_item_free(&fi);
-		free(p);
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 22, NULL),
+		                 SAKSI_R_BRANCH);
 	}
 	{
 		const char *set[] = { "x", wide, NULL };
-		p = fx_payload("queue.booking.created", set);
-		fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, 23, FX_NOW, &fi);
-		assert_int_equal(check_at(&fi, &it, FX_NOW), SAKSI_R_SCHEMA);
-		assert_string_equal(it.it_msg, "queue.booking.created: /x: object has 65 members, "
+		assert_int_equal(check_ev(fx.prod[FX_QUEUE], BOOKING, NULL, set, 23, msg),
+		                 SAKSI_R_SCHEMA);
+		assert_string_equal(msg, "queue.booking.created: /x: object has 65 members, "
 		                    "above the cap of 64");
-		fx_item_free(&fi);
-		free(p);
 	}
 	/* Duplicate members: neither parse reads a branch; the schema check names it. */
 	{

@@ -1,7 +1,7 @@
 /*
  * main.c: saksid's one audited start-up sequence: config, keys, keyring, schemas, ledger,
- * then the server; waits for SIGTERM/SIGINT and stops cleanly, and reloads the rules on
- * SIGHUP (keeping the old ones if the new file does not load). Runs in the foreground
+ * then the server; waits for SIGTERM/SIGINT and stops cleanly, and reloads the keyring and
+ * the rules on SIGHUP (keeping the old ones if a new file does not load). Runs in the foreground
  * (systemd supervises it); -d logs to stderr instead of syslog, -v adds a line per commit
  * group. Exit codes: 0 clean stop, 1 usage, configuration or key error (fix the files),
  * 2 system error (retry may help). Never logs a payload or a disclosure.
@@ -29,6 +29,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "keylog.h"
+#include "keyreload.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
@@ -528,7 +529,9 @@ main(int argc, char **argv)
 	saksi_blind *blind = NULL;
 	int alerts_sock = -1;
 	saksi_keyring *kr = NULL;
-	saksi_keylog_parts kr_parts = { 0 }; /* its ledger entries (keylog.h) */
+	saksid_keyfile kf = { 0 };   /* kr's file: its ledger entries, hash (keyreload.h) */
+	saksid_keyreload kl = { 0 }; /* the keyring in force, reloaded on SIGHUP */
+	uint64_t kidx = UINT64_MAX;  /* its ledger entry */
 	saksi_schemas *sc = NULL;
 	saksid_ingest *ig = NULL;
 	saksi_ledger *ledger = NULL;
@@ -629,12 +632,12 @@ main(int argc, char **argv)
 		index_key = NULL;
 	}
 	rc = EXIT_CONFIG;
-	if ((e = saksi_keylog_load_parts(cf.cf_keyring, &kr, &kr_parts, err,
-	                                 sizeof(err))) != SAKSI_OK) {
+	if ((e = saksid_keyfile_load(cf.cf_keyring, &kf, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "keyring %s: %s", cf.cf_keyring,
 		            err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	kr = kf.kf_kr;   /* kf's, freed with it */
 	err[0] = '\0';
 	if ((e = saksi_schemas_load(cf.cf_schemas_dir, &sc, err, sizeof(err))) != SAKSI_OK) {
 		saksid_logf(&lg, LOG_ERR, "schemas %s: %s", cf.cf_schemas_dir,
@@ -651,12 +654,8 @@ main(int argc, char **argv)
 	/* And make each event's index keys, so that the committer only writes them. */
 	if (blind != NULL)
 		saksid_ingest_index(ig, blind);
-	/* The per-producer disclosure keys are derived: the box key is not needed again,
-	 * unless remote queries' sealed filters are to be opened with it. */
-	if (access_key == NULL) {
-		saksi_seckey_free(box_key);
-		box_key = NULL;
-	}
+	/* The box key stays (in guarded memory): a keyring reload derives the disclosure
+	 * keys of the keys it adds, and remote queries open their sealed filters with it. */
 
 	if (saksi_seckey_public(log_key, &pub) != SAKSI_OK ||
 	    saksi_note_vkey_format(cf.cf_origin, pub.pk_key, vkey, sizeof(vkey)) != SAKSI_OK) {
@@ -823,11 +822,10 @@ main(int argc, char **argv)
 	 * first (FORMATS.md 4, kind 4), unless its last keyring entry is this one. */
 	{
 		struct timespec ts;
-		uint64_t kidx;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		e = saksid_commit_keyring_parts(cm, (const uint8_t *const *)kr_parts.kp_body,
-		                                kr_parts.kp_len, kr_parts.kp_n,
+		e = saksid_commit_keyring_parts(cm, (const uint8_t *const *)kf.kf_parts.kp_body,
+		                                kf.kf_parts.kp_len, kf.kf_parts.kp_n,
 		                                (uint64_t)ts.tv_sec * 1000 +
 		                                (uint64_t)ts.tv_nsec / 1000000, &kidx);
 		if (e != SAKSI_OK) {
@@ -835,13 +833,13 @@ main(int argc, char **argv)
 			rc = EXIT_SYSTEM;
 			goto out;
 		}
-		if (kr_parts.kp_n == 1)
+		if (kf.kf_parts.kp_n == 1)
 			saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entry %llu",
 			            cf.cf_keyring, (unsigned long long)kidx);
 		else
 			saksid_logf(&lg, LOG_INFO, "keyring %s: recorded at entries %llu-%llu",
 			            cf.cf_keyring, (unsigned long long)kidx,
-			            (unsigned long long)(kidx + kr_parts.kp_n - 1));
+			            (unsigned long long)(kidx + kf.kf_parts.kp_n - 1));
 	}
 	/* Before the server starts: the first event is already evaluated, and alerts left
 	 * unpublished by a crash go out now. */
@@ -876,6 +874,9 @@ main(int argc, char **argv)
 	so.so_nlisten = cf.cf_nlisten;
 	so.so_ledger = ledger;
 	so.so_ingest = ig;
+	/* The server's once bound: a keyring reload frees it (and wipes its disclosure
+	 * keys) when no worker checks with it any more. */
+	so.so_ingest_owned = 1;
 	so.so_committer = cm;
 	so.so_workers = cf.cf_workers;
 	so.so_group_max = cf.cf_group_max;
@@ -909,7 +910,28 @@ main(int argc, char **argv)
 		saksid_logf(&lg, LOG_ERR, "%s", err[0] != '\0' ? err : saksi_strerror(e));
 		goto out;
 	}
+	ig = NULL;   /* the server's now */
 	limit_connections(&lg, cf.cf_max_connections);
+	{
+		/* What a SIGHUP reloads the keyring with: the start's context, as set up. */
+		saksid_keyreload_opts ko;
+
+		memset(&ko, 0, sizeof(ko));
+		ko.ko_path = cf.cf_keyring;
+		ko.ko_sc = sc;
+		ko.ko_box = box_key;
+		ko.ko_detect = cf.cf_rules != NULL ? blind : NULL;
+		ko.ko_index = blind;
+		ko.ko_shred = shred;
+		ko.ko_log = &lg;
+		ko.ko_access_id = access_key != NULL ? saksi_seckey_id(access_key) : NULL;
+		ko.ko_retention_id = cf.cf_retention_days != 0 ? saksi_seckey_id(ret_key) : NULL;
+		if (saksid_keyreload_init(&kl, &ko, &kf, kidx, wall_ms()) != SAKSI_OK ||
+		    saksid_keyreload_publish(&kl, srv) != SAKSI_OK) {
+			saksid_logf(&lg, LOG_ERR, "keyring: out of memory");
+			goto out;
+		}
+	}
 	/* Everything is open (no request is served yet): the sandbox closes over it. */
 	for (size_t i = 0; i < cf.cf_nlisten; i++)
 		if (strncmp(cf.cf_listen[i], "ipc://", 6) == 0 &&
@@ -1010,6 +1032,9 @@ main(int argc, char **argv)
 			saksid_server_trace_log(srv);
 			continue;
 		}
+		/* The keyring first: a revocation is what a reload is most often for. */
+		if (sig == SIGHUP)
+			(void)saksid_keyreload_run(&kl, srv, wall_ms());
 		if (sig == SIGHUP && cf.cf_rules != NULL &&
 		    load_rules(&lg, &cf, cm, NULL, &rtext, &rlen) == 0) {
 			struct rules_sum now;
@@ -1070,8 +1095,8 @@ out:
 		saksi_ledger_close(ledger);
 	saksid_ingest_free(ig);
 	saksi_schemas_free(sc);
-	saksi_keyring_free(kr);
-	saksi_keylog_parts_free(&kr_parts);
+	saksid_keyfile_clear(&kf);   /* and kr */
+	saksid_keyreload_clear(&kl);
 	saksi_seckey_free(log_key);
 	saksi_seckey_free(box_key);
 	saksi_seckey_free(store_key);

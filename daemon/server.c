@@ -64,6 +64,7 @@ struct req {
 	size_t r_share;           /* items a worker takes of it at once (1..CHUNK) */
 	size_t r_checked;         /* items checked; under s_mu */
 	saksid_remote_answer *r_q; /* op 7 with an access entry: the rows waiting for it */
+	uint64_t r_gen;           /* keyring generation its first chunk was checked under */
 	uint64_t r_t[T__COUNT];   /* stage times (trace on only), CLOCK_MONOTONIC ns */
 	saksid_item r_items[];
 };
@@ -80,6 +81,31 @@ struct trace_rec {
 	uint64_t tr_t[T__COUNT];
 	uint32_t tr_items;
 	uint32_t tr_gitems;       /* items in its group */
+};
+
+/*
+ * One keyring in force and the checking context made on it (keyreload.h). The workers
+ * take the current one under s_mu for each chunk (kg_users counts them); a generation
+ * replaced by a reload is freed by its last user, or at once if it has none.
+ */
+struct kgen {
+	saksid_ingest *kg_ig;
+	saksi_keyring *kg_kr;     /* a reload's, ours; NULL for the start's (the caller's) */
+	int kg_owned;             /* 1: kg_ig is ours (a reload's, or so_ingest_owned) */
+	uint64_t kg_gen;
+	size_t kg_users;          /* workers checking with it now; under s_mu */
+};
+
+/* A reload handed to the committer thread (saksid_server_keyring_swap). */
+struct swap {
+	struct kgen *w_kg;
+	const uint8_t *const *w_bodies;
+	const size_t *w_lens;
+	size_t w_n;
+	uint64_t w_now_ms;
+	uint64_t w_index;
+	saksi_err w_err;
+	int w_done;
 };
 
 /* Busy refusals not yet handed to the committer (it counts them with its next group). */
@@ -129,6 +155,13 @@ struct saksid_server {
 	int s_close;                  /* committer only: why its group closed */
 
 	saksid_item **s_group;        /* committer only */
+
+	/* The keyring in force (struct kgen): written by the committer thread alone, under
+	 * s_mu; s_swap is a reload waiting for it, s_cv_swap its caller's wake-up. */
+	struct kgen *s_kg;
+	struct swap *s_swap;
+	pthread_cond_t s_cv_swap;
+	char *s_kr_info;              /* the status op's "keyring" member; under s_mu */
 	uint64_t s_log_ms;            /* committer only: last refusal log line */
 	uint64_t s_log_refused[SAKSI_R__COUNT];
 };
@@ -231,6 +264,18 @@ req_free(struct req *r)
 		free(r->r_q);
 	}
 	free(r);
+}
+
+static void
+kgen_free(struct kgen *kg)
+{
+	if (kg == NULL)
+		return;
+	/* The ingest context wipes the disclosure keys (sodium_free). */
+	if (kg->kg_owned)
+		saksid_ingest_free(kg->kg_ig);
+	saksi_keyring_free(kg->kg_kr);
+	free(kg);
 }
 
 /* ---- per-key load (s_mu held) ---- */
@@ -768,6 +813,40 @@ out:
 }
 
 /*
+ * The remote queries' context keeps the start's keyring (remote.h); after a reload a
+ * key the keyring in force no longer holds, or revokes, may not query either. 1 (and
+ * a's refusal set) if so.
+ */
+static int
+query_key_gone(saksid_server *s, const uint8_t *body, size_t len, uint64_t now,
+               saksid_remote_answer *a)
+{
+	const saksi_keyring_entry *ke;
+	saksi_rq_request rq;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+	int gone = 0;
+
+	if (saksi_rq_request_parse(body, len, &rq) != SAKSI_OK)
+		return 0;   /* saksid_remote_handle says why */
+	sodium_bin2hex(hex, sizeof(hex), rq.rq_key_id, SAKSI_KEYID_LEN);
+	pthread_mutex_lock(&s->s_mu);
+	if (s->s_kg->kg_gen > 0) {
+		ke = saksi_keyring_find(s->s_kg->kg_kr, rq.rq_key_id);
+		if (ke == NULL) {
+			a->ra_status = SAKSI_R_UNKNOWN_KEY;
+			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is not in the keyring", hex);
+			gone = 1;
+		} else if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= now) {
+			a->ra_status = SAKSI_R_REVOKED_KEY;
+			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is revoked", hex);
+			gone = 1;
+		}
+	}
+	pthread_mutex_unlock(&s->s_mu);
+	return gone;
+}
+
+/*
  * Op 7 (remote.h): refused, answered at once, or (a personal look) its access entry
  * queued for the committer as a request of its own, answered once committed.
  */
@@ -792,7 +871,9 @@ query_op(saksid_server *s, struct req *r)
 		           "retry later");
 		goto refused;
 	}
-	saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a);
+	if (!query_key_gone(s, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a))
+		saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2,
+		                     now, a);
 	if (a->ra_status != 0) {
 		reply_text(s, ctl, SAKSI_OP_QUERY, a->ra_status, a->ra_msg);
 		saksid_remote_answer_clear(a);
@@ -857,6 +938,7 @@ worker_main(void *arg)
 {
 	saksid_server *s = arg;
 	struct req *r;
+	struct kgen *kg;
 	size_t first, k;
 
 	pthread_mutex_lock(&s->s_mu);
@@ -887,13 +969,21 @@ worker_main(void *arg)
 		s->s_unclaimed -= k;
 		if (r->r_claimed == r->r_count)
 			s->s_claim = r->r_next;
+		/* The keyring in force now; chunks claimed later can only have a newer one,
+		 * so the first chunk's generation says whether the request is stale. */
+		kg = s->s_kg;
+		kg->kg_users++;
+		if (first == 0)
+			r->r_gen = kg->kg_gen;
 		pthread_mutex_unlock(&s->s_mu);
 
 		uint64_t now = now_ms();
 		for (size_t i = first; i < first + k; i++)
-			saksid_ingest_check(s->s_o.so_ingest, &r->r_items[i], now);
+			saksid_ingest_check(kg->kg_ig, &r->r_items[i], now);
 
 		pthread_mutex_lock(&s->s_mu);
+		if (--kg->kg_users == 0 && kg != s->s_kg)
+			kgen_free(kg);   /* replaced by a reload while we checked with it */
 		r->r_checked += k;
 		if (r->r_checked == r->r_count) {
 			stamp(s, r, T_CHECKED);
@@ -1030,6 +1120,37 @@ trace_push(saksid_server *s, const struct req *r, size_t gitems)
 	pthread_mutex_unlock(&s->s_tmu);
 }
 
+/*
+ * A request checked (at least in part) under a keyring a reload has since replaced: its
+ * items that passed are checked again, here, under the keyring in force. Why here: the
+ * committer thread alone changes the keyring, between groups, right after committing
+ * the new keyring's entry, so every event a group appends was checked under the
+ * keyring the ledger records last before it: an event of a key the reload revoked or
+ * removed can never follow that entry (saksi verify checks each event against the
+ * keyring in force at its leaf). Checking again rather than answering `unavailable`
+ * spares the producers a retry; it costs the committer one check per item in flight
+ * at a reload, once. The items refused under the old keyring stay refused.
+ */
+static void
+recheck(saksid_server *s, struct req *r)
+{
+	uint64_t now = now_ms(), n = 0;
+
+	for (size_t i = 0; i < r->r_count; i++) {
+		saksid_item *it = &r->r_items[i];
+
+		if (it->it_code != SAKSI_R_ACCEPTED)
+			continue;
+		saksid_item_clear(it);
+		saksid_ingest_check(s->s_kg->kg_ig, it, now);
+		n++;
+	}
+	r->r_gen = s->s_kg->kg_gen;
+	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_rechecked += n;
+	pthread_mutex_unlock(&s->s_mu);
+}
+
 static void
 run_group(saksid_server *s, struct req *group)
 {
@@ -1044,6 +1165,8 @@ run_group(saksid_server *s, struct req *group)
 
 	for (r = group; r != NULL; r = r->r_next) {
 		stamp(s, r, T_CLOSED);
+		if (r->r_gen != s->s_kg->kg_gen)
+			recheck(s, r);
 		for (size_t i = 0; i < r->r_count; i++)
 			s->s_group[n++] = &r->r_items[i];
 	}
@@ -1147,6 +1270,28 @@ tick(saksid_server *s)
 		            "again", (unsigned long long)saksid_commit_alerts(s->s_o.so_committer));
 }
 
+/*
+ * The committer's half of a reload (s_mu not held): the new keyring's entry first, in a
+ * commit group of its own; only once it is committed do the workers check under it.
+ */
+static void
+swap_keyring(saksid_server *s, struct swap *w)
+{
+	struct kgen *old;
+
+	w->w_err = saksid_commit_keyring_parts(s->s_o.so_committer, w->w_bodies, w->w_lens,
+	                                       w->w_n, w->w_now_ms, &w->w_index);
+	if (w->w_err != SAKSI_OK)
+		return;
+	pthread_mutex_lock(&s->s_mu);
+	old = s->s_kg;
+	w->w_kg->kg_gen = old->kg_gen + 1;
+	s->s_kg = w->w_kg;
+	if (old->kg_users == 0)
+		kgen_free(old);
+	pthread_mutex_unlock(&s->s_mu);
+}
+
 static void *
 commit_main(void *arg)
 {
@@ -1159,7 +1304,7 @@ commit_main(void *arg)
 
 	pthread_mutex_lock(&s->s_mu);
 	for (;;) {
-		while (!atomic_load(&s->s_stop) && !head_ready(s)) {
+		while (!atomic_load(&s->s_stop) && !head_ready(s) && s->s_swap == NULL) {
 			uint64_t t;
 
 			if (s->s_o.so_tick_ms == 0) {
@@ -1174,6 +1319,18 @@ commit_main(void *arg)
 		}
 		if (atomic_load(&s->s_stop))
 			break;
+		/* A reload: between two groups, so that no group straddles it. */
+		if (s->s_swap != NULL) {
+			struct swap *w = s->s_swap;
+
+			s->s_swap = NULL;
+			pthread_mutex_unlock(&s->s_mu);
+			swap_keyring(s, w);
+			pthread_mutex_lock(&s->s_mu);
+			w->w_done = 1;
+			pthread_cond_broadcast(&s->s_cv_swap);
+			continue;
+		}
 		/* Checked after every group too: under load the wait above never times out. */
 		if (s->s_o.so_tick_ms > 0 && mono_ms() >= next_tick) {
 			pthread_mutex_unlock(&s->s_mu);
@@ -1231,6 +1388,13 @@ commit_main(void *arg)
 		pthread_mutex_unlock(&s->s_mu);
 		run_group(s, group);
 		pthread_mutex_lock(&s->s_mu);
+	}
+	/* A reload asked as the server stops is not done: the old keyring stays. */
+	if (s->s_swap != NULL) {
+		s->s_swap->w_err = SAKSI_ERR_INVAL;
+		s->s_swap->w_done = 1;
+		s->s_swap = NULL;
+		pthread_cond_broadcast(&s->s_cv_swap);
 	}
 	pthread_mutex_unlock(&s->s_mu);
 	log_refusals(s, now_ms(), 1);
@@ -1369,7 +1533,7 @@ saksid_server_status_json(saksid_server *s, char **out)
 	size_t nreq, nbytes, nkeys, note_len;
 	uint8_t *leaf = NULL;
 	size_t leaf_len;
-	char *note = NULL;
+	char *note = NULL, *kr_info;
 	saksi_err e;
 
 	*out = NULL;
@@ -1378,10 +1542,13 @@ saksid_server_status_json(saksid_server *s, char **out)
 	nreq = s->s_nreq;
 	nbytes = s->s_bytes;
 	nkeys = s->s_nkeys;
+	kr_info = s->s_kr_info != NULL ? strdup(s->s_kr_info) : NULL;
 	pthread_mutex_unlock(&s->s_mu);
 
-	if ((e = saksi_ledger_begin(s->s_o.so_ledger, 0, &txn)) != SAKSI_OK)
+	if ((e = saksi_ledger_begin(s->s_o.so_ledger, 0, &txn)) != SAKSI_OK) {
+		free(kr_info);
 		return e;
+	}
 	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL) {
 		e = SAKSI_ERR_LEDGER;
 		goto out;
@@ -1475,6 +1642,15 @@ saksid_server_status_json(saksid_server *s, char **out)
 		free(ri);
 		json_object_set_new(o, "rules", rj != NULL ? rj : json_null());
 	}
+	{
+		/* The keyring in force (main's text), and the items checked again because a
+		 * reload replaced the keyring they were first checked under. */
+		json_t *kj = kr_info != NULL ? json_loads(kr_info, 0, NULL) : NULL;
+
+		if (json_is_object(kj))
+			json_object_set_new(kj, "rechecked", juint(st.ss_rechecked));
+		json_object_set_new(o, "keyring", kj != NULL ? kj : json_null());
+	}
 
 	q = json_object();
 	json_object_set_new(q, "requests", juint(nreq));
@@ -1500,6 +1676,7 @@ out:
 	json_decref(o);
 	free(note);
 	free(leaf);
+	free(kr_info);
 	if (txn != NULL)
 		saksi_ledger_abort(txn);
 	return e;
@@ -1721,6 +1898,10 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 		}
 	}
 	saksid_remote_free(s->s_remote);
+	/* The workers are joined: no generation has a user left. */
+	kgen_free(s->s_kg);
+	free(s->s_kr_info);
+	pthread_cond_destroy(&s->s_cv_swap);
 	pthread_cond_destroy(&s->s_cv_work);
 	pthread_cond_destroy(&s->s_cv_commit);
 	pthread_mutex_destroy(&s->s_mu);
@@ -1795,6 +1976,10 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->s_cv_commit, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->s_cv_swap, NULL);
+	/* The start's keyring, generation 0: ours only once bound (so_ingest_owned). */
+	if ((s->s_kg = calloc(1, sizeof(*s->s_kg))) != NULL)
+		s->s_kg->kg_ig = (saksid_ingest *)o->so_ingest;
 	s->s_workers = calloc(o->so_workers, sizeof(*s->s_workers));
 	/* A group is at most group_max items, or one request when that is larger. */
 	s->s_group = calloc(o->so_group_max > SAKSI_WIRE_BATCH_MAX ? o->so_group_max
@@ -1802,7 +1987,7 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	                    sizeof(*s->s_group));
 	if (o->so_trace > 0)
 		s->s_trace = calloc(o->so_trace, sizeof(*s->s_trace));
-	if (s->s_workers == NULL || s->s_group == NULL ||
+	if (s->s_workers == NULL || s->s_group == NULL || s->s_kg == NULL ||
 	    (o->so_trace > 0 && s->s_trace == NULL)) {
 		saksid_server_stop(s, NULL);
 		return SAKSI_ERR_NOMEM;
@@ -1828,6 +2013,7 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 		}
 	}
 
+	s->s_kg->kg_owned = o->so_ingest_owned;
 	*out = s;
 	return SAKSI_OK;
 }
@@ -1873,4 +2059,64 @@ saksid_server_start(const saksid_server_opts *o, saksid_server **out, char *errb
 		*out = NULL;
 	}
 	return e;
+}
+
+saksi_err
+saksid_server_keyring_swap(saksid_server *s, saksid_ingest *ig, saksi_keyring *kr,
+                           const uint8_t *const *bodies, const size_t *lens, size_t n,
+                           uint64_t now_ms_, uint64_t *index)
+{
+	struct swap w;
+	struct kgen *kg;
+
+	if (index != NULL)
+		*index = UINT64_MAX;
+	if (s == NULL || ig == NULL || kr == NULL || bodies == NULL || lens == NULL || n == 0)
+		return SAKSI_ERR_INVAL;
+	if ((kg = calloc(1, sizeof(*kg))) == NULL)
+		return SAKSI_ERR_NOMEM;
+	kg->kg_ig = ig;
+	kg->kg_kr = kr;
+	kg->kg_owned = 1;
+	memset(&w, 0, sizeof(w));
+	w.w_kg = kg;
+	w.w_bodies = bodies;
+	w.w_lens = lens;
+	w.w_n = n;
+	w.w_now_ms = now_ms_;
+	w.w_index = UINT64_MAX;
+	pthread_mutex_lock(&s->s_mu);
+	if (!s->s_commit_up || atomic_load(&s->s_stop) || s->s_swap != NULL) {
+		pthread_mutex_unlock(&s->s_mu);
+		free(kg);
+		return SAKSI_ERR_INVAL;
+	}
+	s->s_swap = &w;
+	pthread_cond_signal(&s->s_cv_commit);
+	while (!w.w_done)
+		pthread_cond_wait(&s->s_cv_swap, &s->s_mu);
+	pthread_mutex_unlock(&s->s_mu);
+	if (w.w_err != SAKSI_OK) {
+		free(kg);   /* not swapped in: ig and kr stay the caller's */
+		return w.w_err;
+	}
+	if (index != NULL)
+		*index = w.w_index;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksid_server_keyring_info_set(saksid_server *s, const char *json)
+{
+	char *copy = NULL;
+
+	if (s == NULL)
+		return SAKSI_ERR_INVAL;
+	if (json != NULL && (copy = strdup(json)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	pthread_mutex_lock(&s->s_mu);
+	free(s->s_kr_info);
+	s->s_kr_info = copy;
+	pthread_mutex_unlock(&s->s_mu);
+	return SAKSI_OK;
 }

@@ -16,6 +16,7 @@
 #include "commit.h"
 #include "datakey.h"
 #include "ingest.h"
+#include "keys.h"
 #include "ledger.h"
 #include "log.h"
 #include "saksi_error.h"
@@ -26,6 +27,9 @@ typedef struct saksid_server_opts {
 	size_t so_nlisten;
 	saksi_ledger *so_ledger;        /* borrowed: read ops open read txns on it */
 	const saksid_ingest *so_ingest; /* borrowed, shared by the workers */
+	int so_ingest_owned;            /* 1: once saksid_server_bind succeeds the server owns
+	                                 * so_ingest and frees it (its disclosure keys wiped)
+	                                 * when a keyring reload replaces it, or at stop */
 	saksid_committer *so_committer; /* borrowed, used by the committer thread only */
 	unsigned so_workers;            /* >= 1 */
 	unsigned so_group_max;          /* 1..SAKSID_COMMIT_ITEMS_MAX */
@@ -77,6 +81,8 @@ typedef struct saksid_server_stats {
 	uint64_t ss_status;      /* status requests answered */
 	uint64_t ss_queries;     /* remote queries answered with rows (op 7) */
 	uint64_t ss_query_refused; /* remote queries refused */
+	uint64_t ss_rechecked;   /* items checked again by the committer: a keyring reload
+	                            replaced the keyring they were first checked under */
 } saksid_server_stats;
 
 /*
@@ -110,6 +116,33 @@ saksi_err saksid_server_run(saksid_server *s, char *errbuf, size_t errlen);
 void saksid_server_stop(saksid_server *s, saksid_server_stats *final);
 
 void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
+
+/*
+ * A keyring reload (SIGHUP, keyreload.h) without a restart. Every item is checked under
+ * one keyring generation; the committer thread alone changes it, between two groups:
+ * it records the new keyring's entries (saksid_commit_keyring_parts at now_ms: bodies,
+ * lens, n, as at start) in a commit group of their own and only then makes ig the
+ * context the workers check with. A request whose first items were checked under an
+ * older generation has its passing items checked again under the new one before its
+ * group commits (ss_rechecked), so that no event ever follows the entry of a keyring it
+ * was not checked under. ig: made on kr (saksid_ingest_new) and set up as the start's
+ * (saksid_ingest_detect, _index, _shred). Waits until the committer has done it. On
+ * SAKSI_OK the server owns ig and kr (freed once no worker checks with them, or at
+ * stop) and *index (may be NULL) is the first entry's index (an existing one if the
+ * ledger's last keyring is already this one); on failure they stay the caller's and the
+ * old keyring stays in force. SAKSI_ERR_INVAL for a NULL argument, a server that does
+ * not run or stops, or another swap under way; SAKSI_ERR_NOMEM; the ledger's errors.
+ * Any thread but the server's own.
+ */
+saksi_err saksid_server_keyring_swap(saksid_server *s, saksid_ingest *ig, saksi_keyring *kr,
+                                     const uint8_t *const *bodies, const size_t *lens,
+                                     size_t n, uint64_t now_ms, uint64_t *index);
+/*
+ * The status op's "keyring" member (FORMATS.md 3.3) as compact JSON object text, copied
+ * (NULL: null); the server adds "rechecked" (ss_rechecked). Any thread. SAKSI_ERR_INVAL,
+ * SAKSI_ERR_NOMEM.
+ */
+saksi_err saksid_server_keyring_info_set(saksid_server *s, const char *json);
 
 /*
  * The status op's reply body (FORMATS.md 3.3): one line of compact JSON with sorted keys,

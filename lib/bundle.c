@@ -906,7 +906,7 @@ saksi_bundle_parse(const char *text, size_t len, saksi_bundle **out, char *errbu
 
 static const char *const reason_names[SAKSI_BV__COUNT] = {
 	"ok", "checkpoint", "origin", "range", "leaf", "proof", "unknown_key", "signature",
-	"evidence", "sealed", "disclosure", "access", "exporter", "consistency",
+	"evidence", "sealed", "disclosure", "access", "exporter", "consistency", "keyring",
 };
 
 const char *
@@ -1005,9 +1005,133 @@ check_disclosures(const saksi_bundle_entry *e, const saksi_envelope *ev, const s
 	return SAKSI_OK;
 }
 
+/*
+ * The keyring in force as the bundle proves it: the last kind 4 entry, or whole set of
+ * parts, before the entry being checked. kr NULL: none yet, or a set the bundle holds
+ * only part of (then bo_keyring, as before any).
+ */
+struct proved_kr {
+	saksi_keyring *pk_kr;
+	uint64_t pk_at;           /* its (first) entry */
+	uint64_t pk_ms;           /* its commit time */
+};
+
+/* 1 if the payload is a JSON object whose "branch" is branch (verify.c's rule). */
+static int
+payload_branch_is(const saksi_envelope *ev, const char *branch)
+{
+	json_t *p, *br;
+	int ok;
+
+	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
+	    NULL);
+	br = json_object_get(p, "branch");
+	ok = json_is_string(br) && strcmp(json_string_value(br), branch) == 0;
+	json_decref(p);
+	return ok;
+}
+
+/*
+ * Entry i is a keyring entry (parsed strictly by check_entry): a version 1 body, or the
+ * first part of a set whose other parts follow it in the bundle, becomes the keyring in
+ * force; a set held in part ends what was proved before it. Parts after the first were
+ * taken with it.
+ */
+static saksi_err
+keyring_step(const saksi_bundle *b, size_t i, struct proved_kr *pk, saksi_bundle_report *r)
+{
+	const saksi_bundle_entry *e = &b->b_entries[i];
+	const uint8_t **bodies = NULL;
+	size_t *lens = NULL;
+	saksi_keyring *kr = NULL;
+	saksi_leaf lf;
+	unsigned idx, n;
+	saksi_err err;
+
+	if (saksi_leaf_parse(e->be_leaf, e->be_leaf_len, &lf) != SAKSI_OK ||
+	    saksi_keylog_part_hdr(lf.lf_body, lf.lf_body_len, &idx, &n, NULL, 0) != SAKSI_OK)
+		return SAKSI_OK;   /* check_entry refused it already */
+	if (idx > 1)
+		return SAKSI_OK;
+	if (i + n > b->b_n)
+		goto partial;
+	bodies = malloc(n * sizeof(*bodies));
+	lens = malloc(n * sizeof(*lens));
+	if (bodies == NULL || lens == NULL) {
+		free(bodies);
+		free(lens);
+		return SAKSI_ERR_NOMEM;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		const saksi_bundle_entry *p = &b->b_entries[i + k];
+		saksi_leaf pl;
+
+		if (p->be_index != e->be_index + k ||
+		    saksi_leaf_parse(p->be_leaf, p->be_leaf_len, &pl) != SAKSI_OK ||
+		    pl.lf_kind != SAKSI_LEAF_KEYRING)
+			goto partial;
+		bodies[k] = pl.lf_body;
+		lens[k] = pl.lf_body_len;
+	}
+	err = saksi_keylog_join(bodies, lens, n, &kr, NULL, NULL, NULL, NULL, 0);
+	free(bodies);
+	free(lens);
+	if (err == SAKSI_ERR_NOMEM)
+		return err;
+	if (err != SAKSI_OK)
+		return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the keyring set "
+		    "of %u parts from it does not join", e->be_index, n);
+	saksi_keyring_free(pk->pk_kr);
+	pk->pk_kr = kr;
+	pk->pk_at = e->be_index;
+	pk->pk_ms = lf.lf_commit_ms;
+	r->br_keyrings++;
+	r->br_keyring_last = e->be_index;
+	return SAKSI_OK;
+partial:
+	free(bodies);
+	free(lens);
+	saksi_keyring_free(pk->pk_kr);
+	pk->pk_kr = NULL;
+	return SAKSI_OK;
+}
+
+static int
+is_keyring(const saksi_bundle_entry *e)
+{
+	saksi_leaf lf;
+
+	return saksi_leaf_parse(e->be_leaf, e->be_leaf_len, &lf) == SAKSI_OK &&
+	    lf.lf_kind == SAKSI_LEAF_KEYRING;
+}
+
+/* With a keyring the bundle proves: what saksid checked at ingest, as saksi verify. */
+static saksi_err
+check_granted(const saksi_envelope *ev, const saksi_keyring_entry *ke,
+              const struct proved_kr *pk, uint64_t index, saksi_bundle_report *r)
+{
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), ev->ev_key_id, SAKSI_KEYID_LEN);
+	if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= pk->pk_ms)
+		return vfail(r, SAKSI_BV_KEYRING, index, "entry %" PRIu64 ": producer key %s (%s) "
+		    "was revoked at %lld in the keyring recorded at entry %" PRIu64 ", before that "
+		    "entry", index, hex, ke->ke_name, (long long)ke->ke_revoked_ms, pk->pk_at);
+	if (!saksi_keyring_role_allows(pk->pk_kr, ke->ke_role, ev->ev_type))
+		return vfail(r, SAKSI_BV_KEYRING, index, "entry %" PRIu64 ": producer key %s (%s) "
+		    "has role %s, which may not sign %s, in the keyring recorded at entry %" PRIu64,
+		    index, hex, ke->ke_name, ke->ke_role, ev->ev_type, pk->pk_at);
+	if (strcmp(ke->ke_branch, "*") != 0 && !payload_branch_is(ev, ke->ke_branch))
+		return vfail(r, SAKSI_BV_KEYRING, index, "entry %" PRIu64 ": producer key %s (%s) "
+		    "is for branch %s in the keyring recorded at entry %" PRIu64 ", and the payload "
+		    "names another or none", index, hex, ke->ke_name, ke->ke_branch, pk->pk_at);
+	return SAKSI_OK;
+}
+
 static saksi_err
 check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_checkpoint *ck,
-            const saksi_bundle_verify_opts *o, saksi_bundle_report *r)
+            const saksi_bundle_verify_opts *o, const struct proved_kr *pk,
+            saksi_bundle_report *r)
 {
 	saksi_leaf lf;
 	saksi_hash lh;
@@ -1039,13 +1163,24 @@ check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_chec
 			return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the envelope "
 			    "does not parse (%s)", e->be_index, saksi_strerror(err));
 		sodium_bin2hex(hex, sizeof(hex), ev.ev_key_id, SAKSI_KEYID_LEN);
-		if ((ke = saksi_keyring_find(o->bo_keyring, ev.ev_key_id)) == NULL)
+		if (pk->pk_kr != NULL &&
+		    (ke = saksi_keyring_find(pk->pk_kr, ev.ev_key_id)) == NULL)
+			return vfail(r, SAKSI_BV_UNKNOWN_KEY, e->be_index, "entry %" PRIu64 ": producer "
+			    "key %s is not in the keyring recorded at entry %" PRIu64 ", in force then",
+			    e->be_index, hex, pk->pk_at);
+		if (pk->pk_kr == NULL &&
+		    (ke = saksi_keyring_find(o->bo_keyring, ev.ev_key_id)) == NULL)
 			return vfail(r, SAKSI_BV_UNKNOWN_KEY, e->be_index, "entry %" PRIu64 ": producer "
 			    "key %s is not in the keyring (a keyring copy older than the key? ask the "
 			    "operator for the current keyring.json)", e->be_index, hex);
 		if (saksi_envelope_verify(&ev, ke->ke_pub.pk_key) != SAKSI_OK)
 			return vfail(r, SAKSI_BV_SIGNATURE, e->be_index, "entry %" PRIu64 ": the "
 			    "producer signature of %s does not verify", e->be_index, ke->ke_name);
+		if (pk->pk_kr != NULL) {
+			if ((err = check_granted(&ev, ke, pk, e->be_index, r)) != SAKSI_OK)
+				return err;
+			r->br_kr_events++;
+		}
 		r->br_events++;
 		return check_disclosures(e, &ev, o, r);
 	case SAKSI_LEAF_ALERT:
@@ -1083,8 +1218,8 @@ check_entry(const saksi_bundle *b, const saksi_bundle_entry *e, const saksi_chec
 		return SAKSI_OK;
 	case SAKSI_LEAF_KEYRING:
 		/* Proved like any entry and parsed strictly (a part of a keyring set alone:
-		 * a bundle holds only the entries it proves); the bundle's events are still
-		 * checked with bo_keyring (a bundle carries no keyring history). */
+		 * a bundle holds only the entries it proves); the events after it are checked
+		 * with it (keyring_step), or with bo_keyring after a set held in part. */
 		if (saksi_keylog_entry_parse(lf.lf_body, lf.lf_body_len, NULL, NULL, 0) !=
 		    SAKSI_OK)
 			return vfail(r, SAKSI_BV_LEAF, e->be_index, "entry %" PRIu64 ": the keyring "
@@ -1147,6 +1282,7 @@ saksi_bundle_verify(const saksi_bundle *b, const saksi_bundle_verify_opts *o,
 {
 	uint8_t msg[sizeof(SIG_TAG) - 1 + 32];
 	const saksi_keyring_entry *ke;
+	struct proved_kr pk = { NULL, 0, 0 };
 	saksi_checkpoint ck, nk;
 	char hex[2 * SAKSI_KEYID_LEN + 1];
 	saksi_err err;
@@ -1167,11 +1303,18 @@ saksi_bundle_verify(const saksi_bundle *b, const saksi_bundle_verify_opts *o,
 		    "verify with the log key %s (%s)", o->bo_log->nv_name, saksi_strerror(err));
 	r->br_size = ck.ck_size;
 	memcpy(r->br_root, ck.ck_root, SAKSI_HASH_LEN);
+	r->br_keyring_last = SAKSI_BUNDLE_NO_ENTRY;
 	for (size_t i = 0; i < b->b_n; i++) {
-		if ((err = check_entry(b, &b->b_entries[i], &ck, o, r)) != SAKSI_OK)
+		if ((err = check_entry(b, &b->b_entries[i], &ck, o, &pk, r)) == SAKSI_OK &&
+		    is_keyring(&b->b_entries[i]))
+			err = keyring_step(b, i, &pk, r);
+		if (err != SAKSI_OK) {
+			saksi_keyring_free(pk.pk_kr);
 			return err;
+		}
 		r->br_entries++;
 	}
+	saksi_keyring_free(pk.pk_kr);
 	if ((err = check_access(b, r)) != SAKSI_OK)
 		return err;
 	sodium_bin2hex(hex, sizeof(hex), b->b_exporter, SAKSI_KEYID_LEN);

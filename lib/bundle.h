@@ -165,6 +165,8 @@ enum saksi_bundle_reason {
 	SAKSI_BV_ACCESS,         /* the access entry is not this export's record */
 	SAKSI_BV_EXPORTER,       /* the exporter key is unknown or its signature fails */
 	SAKSI_BV_CONSISTENCY,    /* the newer checkpoint does not extend the bundle's */
+	SAKSI_BV_KEYRING,        /* an event breaks the keyring the bundle proves in force
+	                            before it: revoked before, a role or branch it lacks */
 	SAKSI_BV__COUNT
 };
 /* A short name for reason ("proof", "disclosure", ...); static storage. */
@@ -196,6 +198,9 @@ typedef struct saksi_bundle_report {
 	size_t br_forgotten;        /* entries of forgotten participants */
 	const char *br_exporter;    /* the exporter's keyring name (valid while the keyring) */
 	int br_consistent;          /* 1 if a newer checkpoint was given and is consistent */
+	size_t br_keyrings;         /* keyrings the bundle proves whole (an entry or a set) */
+	size_t br_kr_events;        /* events checked with one of them, not bo_keyring */
+	uint64_t br_keyring_last;   /* the (first) entry of the last keyring proved whole */
 	uint64_t br_newer_size;
 } saksi_bundle_report;
 
@@ -212,6 +217,14 @@ typedef struct saksi_bundle_report {
  * entries); then the exporter's key (in the keyring, with a role that may sign
  * supervisor.access.logged) and its signature over the transcript; then the newer
  * checkpoint if given.
+ * The keyring an event is checked with: the last keyring the bundle proves before it, a
+ * kind 4 entry or a whole set of parts (FORMATS.md 4), as saksi verify does with a
+ * ledger's (the key in it, its role may sign the type, its branch, not revoked at or
+ * before that entry's commit time: SAKSI_BV_UNKNOWN_KEY, SAKSI_BV_KEYRING); bo_keyring
+ * for an event before any, or after a set the bundle holds only in part. A bundle
+ * proves the entries it holds, not that none lies between: a keyring entry the
+ * exporter left out is not seen (saksi bundle --keyrings puts in the one in force at
+ * each event).
  * SAKSI_OK intact; SAKSI_ERR_CORRUPT a check failed (r says which entry and why);
  * SAKSI_ERR_INVAL missing options; SAKSI_ERR_NOMEM.
  */

@@ -220,12 +220,13 @@ saksi_detect_prepare(const saksi_blind *b, const saksi_envelope *env, const json
 	if (e == SAKSI_OK)
 		e = event_make(g, env->ev_type, env->ev_time_ms, branch_at, out);
 	if (e == SAKSI_OK) {
-		/* The engine's checks of the event (a base64 decode per token, the names)
-		 * here, on the worker's core, not again on the committer's. */
+		/* The engine's checks of the event here, on the worker's core, not again on
+		 * the committer's; the personal flags and tokens are this function's own
+		 * (personal names dropped from the payload, the disclosures blinded above). */
 		saksi_rule_event ev = { 0, (*out)->de_type, (*out)->de_time_ms,
 		    (*out)->de_branch, (*out)->de_f, (*out)->de_n };
 
-		(*out)->de_ok = saksi_rules_event_check(&ev) == SAKSI_OK;
+		(*out)->de_ok = saksi_rules_event_check_blinded(&ev) == SAKSI_OK;
 	}
 	sodium_memzero(g->g_tok, sizeof(g->g_tok));
 	free(g);

@@ -679,36 +679,16 @@ test_long_value(void **state)
 	assert_int_equal(q3(f, dbi, SAKSI_IX_CLAIM, id, 0, NULL, ANY, idx, 4, NULL), 0);
 }
 
-/* Every key and posting of the index, in LMDB's order: klen (2) || key || vlen (2) || v. */
+/* Every key and posting of the index, in LMDB's order (tu_db_dump). */
 static uint8_t *
 dump(struct fx *f, MDB_dbi dbi, size_t *len)
 {
 	saksi_ledger_txn *t;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint8_t *out = NULL;
-	size_t n = 0;
-	int rc;
+	uint8_t *out;
 
 	assert_int_equal(saksi_ledger_begin(f->l, 0, &t), SAKSI_OK);
-	assert_int_equal(mdb_cursor_open(saksi_ledger_txn_mdb(t), dbi, &cur), 0);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		out = realloc(out, n + 4 + k.mv_size + v.mv_size);
-		assert_non_null(out);
-		out[n++] = (uint8_t)(k.mv_size >> 8);
-		out[n++] = (uint8_t)k.mv_size;
-		memcpy(out + n, k.mv_data, k.mv_size);
-		n += k.mv_size;
-		out[n++] = (uint8_t)(v.mv_size >> 8);
-		out[n++] = (uint8_t)v.mv_size;
-		memcpy(out + n, v.mv_data, v.mv_size);
-		n += v.mv_size;
-	}
-	assert_int_equal(rc, MDB_NOTFOUND);
-	mdb_cursor_close(cur);
+	out = tu_db_dump(saksi_ledger_txn_mdb(t), dbi, len);
 	saksi_ledger_abort(t);
-	*len = n;
 	return out;
 }
 

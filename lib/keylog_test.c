@@ -843,6 +843,22 @@ verify(const char *dir, const struct krspec *file, saksi_verify_report *r)
 	return e;
 }
 
+/* The ledger in dir, verified with the file's keyring (krspec 0), is caught at entry
+ * index as a keyring breach, its message holding what (NULL: not checked), and removed;
+ * the report into r for more checks. */
+static void
+verify_breach(char *dir, uint64_t index, const char *what, saksi_verify_report *r)
+{
+	static const struct krspec full = { 0 };
+
+	assert_int_equal(verify(dir, &full, r), SAKSI_ERR_CORRUPT);
+	assert_int_equal(r->vr_reason, SAKSI_V_KEYRING);
+	assert_int_equal(r->vr_index, index);
+	if (what != NULL)
+		assert_non_null(strstr(r->vr_message, what));
+	rm_rf(dir);
+}
+
 #define EV(p_) { SAKSI_LEAF_EVENT, (p_), NULL, NULL, NULL, NULL, 0, NULL, NULL, 0 }
 #define KR(s_) { SAKSI_LEAF_KEYRING, 0, NULL, NULL, (s_), NULL, 0, NULL, NULL, 0 }
 
@@ -906,34 +922,22 @@ test_verify_breaches(void **state)
 		 * though the file (the doctored one, key added) has it. */
 		const struct ent e[] = { EV(0), KR(&first), EV(0), EV(1) };
 		build(dir, sizeof(dir), e, 4);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 3);
-		assert_non_null(strstr(r.vr_message, "entry 3: producer key "));
+		verify_breach(dir, 3, "entry 3: producer key ", &r);
 		assert_non_null(strstr(r.vr_message, "is not in the keyring recorded at entry 1"));
-		rm_rf(dir);
 	}
 	{
 		/* A role that may not sign the type. */
 		const struct ent e[] = { KR(&full), EV(0),
 		    { SAKSI_LEAF_EVENT, 1, "claim.submitted", NULL, NULL, NULL, 0, NULL, NULL, 0 } };
 		build(dir, sizeof(dir), e, 3);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 2);
-		assert_non_null(strstr(r.vr_message, "(kiosk-2) has role queue, which may not "
-		    "sign claim.submitted, in the keyring recorded at entry 0"));
-		rm_rf(dir);
+		verify_breach(dir, 2, "(kiosk-2) has role queue, which may not "
+		    "sign claim.submitted, in the keyring recorded at entry 0", &r);
 	}
 	{
 		/* Another branch in the payload than the key's. */
 		const struct ent e[] = { KR(&other_branch), EV(1), EV(0) };
 		build(dir, sizeof(dir), e, 3);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 2);
-		assert_non_null(strstr(r.vr_message, "is for branch KC-OTHER"));
-		rm_rf(dir);
+		verify_breach(dir, 2, "is for branch KC-OTHER", &r);
 	}
 	{
 		/* Revoked before the keyring entry took effect (its commit time T0 + 1000):
@@ -941,12 +945,8 @@ test_verify_breaches(void **state)
 		const struct ent e[] = { KR(&revoked_before), EV(1), EV(0) };
 		const struct ent e2[] = { KR(&revoked_after), EV(0), EV(0), EV(0), EV(0), EV(0) };
 		build(dir, sizeof(dir), e, 3);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 2);
-		assert_non_null(strstr(r.vr_message, "(kiosk-1) was revoked at 1718000000500 in "
-		    "the keyring recorded at entry 0"));
-		rm_rf(dir);
+		verify_breach(dir, 2, "(kiosk-1) was revoked at 1718000000500 in "
+		    "the keyring recorded at entry 0", &r);
 		build(dir, sizeof(dir), e2, 6);
 		assert_int_equal(verify(dir, &full, &r), SAKSI_OK);
 		assert_int_equal(r.vr_revoked, 5);
@@ -961,18 +961,10 @@ test_verify_breaches(void **state)
 		const struct ent e2[] = { EV(0), EV(1), { SAKSI_LEAF_KEYRING, 0, NULL, NULL, NULL,
 		    (const uint8_t *)loose, sizeof(loose) - 1, NULL, NULL, 0 }, EV(0) };
 		build(dir, sizeof(dir), e, 3);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 1);
-		assert_non_null(strstr(r.vr_message, "entry 1: the keyring entry does not parse "
-		    "(unknown version 3)"));
-		rm_rf(dir);
+		verify_breach(dir, 1, "entry 1: the keyring entry does not parse "
+		    "(unknown version 3)", &r);
 		build(dir, sizeof(dir), e2, 4);
-		assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-		assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-		assert_int_equal(r.vr_index, 2);
-		assert_non_null(strstr(r.vr_message, "not in its canonical form"));
-		rm_rf(dir);
+		verify_breach(dir, 2, "not in its canonical form", &r);
 	}
 }
 
@@ -1039,52 +1031,25 @@ test_verify_parts(void **state)
 	rm_rf(dir);
 	/* Producer 2 not in the set: its event after it is caught, naming the set. */
 	build_set(dir, sizeof(dir), 1, all, 0, 0);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 6);
-	assert_non_null(strstr(r.vr_message, "is not in the keyring recorded at entry 0"));
-	rm_rf(dir);
+	verify_breach(dir, 6, "is not in the keyring recorded at entry 0", &r);
 	/* A part missing: part 4 where part 3 belongs. */
 	build_set(dir, sizeof(dir), 3, missing, 0, 0);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 2);
-	assert_non_null(strstr(r.vr_message, "entry 2: keyring part 4 of 5 where part 3 of 5"));
-	rm_rf(dir);
+	verify_breach(dir, 2, "entry 2: keyring part 4 of 5 where part 3 of 5", &r);
 	/* Reordered. */
 	build_set(dir, sizeof(dir), 3, reordered, 0, 0);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 1);
-	rm_rf(dir);
+	verify_breach(dir, 1, NULL, &r);
 	/* Duplicated. */
 	build_set(dir, sizeof(dir), 3, dup, 0, 0);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 2);
-	assert_non_null(strstr(r.vr_message, "keyring part 2 of 5 where part 3 of 5"));
-	rm_rf(dir);
+	verify_breach(dir, 2, "keyring part 2 of 5 where part 3 of 5", &r);
 	/* Incomplete, then an event. */
 	build_set(dir, sizeof(dir), 3, short_, 0, 0);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 4);
-	assert_non_null(strstr(r.vr_message, "is incomplete: 4 of its 5 parts, then this"));
-	rm_rf(dir);
+	verify_breach(dir, 4, "is incomplete: 4 of its 5 parts, then this", &r);
 	/* Incomplete at the end of the ledger. */
 	build_set(dir, sizeof(dir), 3, short_, 0, 1);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 3);
-	assert_non_null(strstr(r.vr_message, "then the end of the ledger"));
-	rm_rf(dir);
+	verify_breach(dir, 3, "then the end of the ledger", &r);
 	/* Parts in two groups (two commit times). */
 	build_set(dir, sizeof(dir), 3, all, 1, 1);
-	assert_int_equal(verify(dir, &full, &r), SAKSI_ERR_CORRUPT);
-	assert_int_equal(r.vr_reason, SAKSI_V_KEYRING);
-	assert_int_equal(r.vr_index, 1);
-	assert_non_null(strstr(r.vr_message, "another commit time"));
-	rm_rf(dir);
+	verify_breach(dir, 1, "another commit time", &r);
 }
 
 int

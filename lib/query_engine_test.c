@@ -25,134 +25,32 @@
 #include "ledger.h"
 #include "query.h"
 #include "../tests/testutil.h"
+#include "../tests/ixledger.h"
 
-#define ORIGIN "bpjs.example/saksi/test"
-#define VKEY "bpjs.example/saksi/test+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
+#define ORIGIN IXL_ORIGIN
+#define VKEY IXL_VKEY
 #define T0 1767225600000ULL /* 2026-01-01T00:00:00Z */
 #define NIK1 "7371014101900001"
 #define NIK2 "7371014101900002"
 #define PHONE1 "+6281234567890"
 
-struct fx {
-	char dir[256];
-	saksi_ledger *l;
-	saksi_blind *b;
-	saksi_seckey *sk;       /* the producer */
-	saksi_seckey *store;    /* the store key */
-	saksi_seckey *other;    /* another store key */
-	saksi_datakeys *dk;
-	MDB_dbi dbi;
-	uint64_t seq;
-};
-
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	char slots[300], master[300];
-	saksi_ledger_txn *t;
 	uint8_t key[32];
-	uint64_t upto;
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-query-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &f->l), SAKSI_OK);
 	for (int i = 0; i < 32; i++)
 		key[i] = (uint8_t)(i * 7);
-	assert_int_equal(saksi_blind_new(key, &f->b), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &f->sk), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &f->store), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &f->other), SAKSI_OK);
-	snprintf(slots, sizeof(slots), "%s/datakeys", f->dir);
-	snprintf(master, sizeof(master), "%s/datakeys.master", f->dir);
-	assert_int_equal(saksi_dk_open(slots, master, f->store, 1, 1, &f->dk), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 1, &f->dbi), SAKSI_OK);
-	assert_int_equal(saksi_index_prepare(saksi_ledger_txn_mdb(t), f->dbi, f->b, &upto,
-	    NULL), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	*state = f;
-	return 0;
+	return ixl_setup(state, "saksi-query", key);
 }
 
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
 
-	saksi_dk_close(f->dk);
-	saksi_ledger_close(f->l);
-	saksi_blind_free(f->b);
-	saksi_seckey_free(f->sk);
-	saksi_seckey_free(f->store);
-	saksi_seckey_free(f->other);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
-}
-
-enum seal { SEAL_STORE, SEAL_OTHER, SEAL_SLOT, SEAL_WRONG };
-
-/*
- * Appends one event (clear payload, personal members listed), seals its disclosures at
- * rest (with the store key, another store key, or data key slot `slot`) and indexes it,
- * all in one transaction, as saksid does. Returns its leaf index.
- */
+/* One event as saksid appends it (ixl_add), committed at T0. Returns its leaf index. */
 static uint64_t
-add(struct fx *f, const char *type, uint64_t tms, const char *clear,
-    const char *const *personal, size_t np, enum seal how, uint64_t slot)
+add(struct ixl *f, const char *type, uint64_t tms, const char *clear,
+    const char *const *personal, size_t np, enum ixl_seal how, uint64_t slot)
 {
-	uint8_t env[SAKSI_ENV_MAX], *blob, kid[8], dkey[SAKSI_DK_KEYLEN];
-	char *payload, *disc;
-	size_t plen, dlen, elen, blen;
-	saksi_ledger_txn *t;
-	saksi_hash h;
-	uint64_t idx;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, np, &payload,
-	    &plen, &disc, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(f->sk, ++f->seq, tms, type,
-	    (const uint8_t *)payload, plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, T0, env, elen, &idx, h),
-	    SAKSI_OK);
-	if (np > 0) {
-		const char *sealed = disc;
-		size_t slen = dlen;
-		char wrong[] = "[\"WyJzYWx0c2FsdHNhbHRzYWx0c2EiLCJuaWsiLCIxIl0\"]";
-
-		if (how == SEAL_WRONG) {
-			sealed = wrong;   /* a disclosure that matches no digest */
-			slen = strlen(wrong);
-		}
-		blob = malloc(saksi_disc2_bound(slen));
-		assert_non_null(blob);
-		if (how == SEAL_SLOT) {
-			assert_int_equal(saksi_dk_create(f->dk, slot, dkey), SAKSI_OK);
-			saksi_put_u64(kid, slot);
-			assert_int_equal(saksi_disc2_seal(SAKSI_DK_DATA, kid, dkey, idx, h,
-			    (const uint8_t *)sealed, slen, blob, saksi_disc2_bound(slen), &blen),
-			    SAKSI_OK);
-		} else {
-			const saksi_seckey *k = how == SEAL_OTHER ? f->other : f->store;
-
-			assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, saksi_seckey_id(k),
-			    saksi_seckey_sym(k), idx, h, (const uint8_t *)sealed, slen, blob,
-			    saksi_disc2_bound(slen), &blen), SAKSI_OK);
-		}
-		assert_int_equal(saksi_ledger_disc_put(t, idx, blob, blen), SAKSI_OK);
-		free(blob);
-	}
-	assert_int_equal(saksi_index_event(saksi_ledger_txn_mdb(t), f->dbi, f->b, idx, env,
-	    elen, np > 0 ? (const uint8_t *)disc : NULL, np > 0 ? dlen : 0), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	free(payload);
-	if (disc != NULL) {
-		sodium_memzero(disc, dlen);
-		free(disc);
-	}
-	return idx;
+	return ixl_add(f, type, tms, T0, clear, personal, np, how, slot);
 }
 
 static const char *const P_NIK[] = { "nik" };
@@ -160,26 +58,26 @@ static const char *const P_NIK_PHONE[] = { "nik", "phone" };
 
 /* A small day: two participants, their bookings and claims, an officer's actions. */
 static void
-fill(struct fx *f)
+fill(struct ixl *f)
 {
 	add(f, "queue.booking.created", T0 + 1000, "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"" NIK1 "\",\"phone\":\"" PHONE1 "\"}",
-	    P_NIK_PHONE, 2, SEAL_STORE, 0);                                   /* 0 */
+	    P_NIK_PHONE, 2, IXL_STORE, 0);                                   /* 0 */
 	add(f, "queue.booking.created", T0 + 2000, "{\"branch\":\"KC-MAKASSAR\","
-	    "\"booking_id\":\"BK-2\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, SEAL_STORE, 0); /* 1 */
+	    "\"booking_id\":\"BK-2\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, IXL_STORE, 0); /* 1 */
 	add(f, "claim.submitted", T0 + 5000, "{\"branch\":\"KC-MAKASSAR\",\"claim_id\":"
 	    "\"CL-1\",\"booking_id\":\"BK-1\",\"officer_id\":\"OF-9\",\"nik\":\"" NIK1 "\"}",
-	    P_NIK, 1, SEAL_STORE, 0);                                         /* 2 */
+	    P_NIK, 1, IXL_STORE, 0);                                         /* 2 */
 	/* The booking's check-in, earlier in producer time than the claim, later in the
 	 * ledger: a timeline orders by producer time. */
 	add(f, "queue.checkin", T0 + 3000, "{\"branch\":\"KC-MAKASSAR\",\"booking_id\":"
-	    "\"BK-1\"}", NULL, 0, SEAL_STORE, 0);                             /* 3 */
+	    "\"BK-1\"}", NULL, 0, IXL_STORE, 0);                             /* 3 */
 	add(f, "claim.approved", T0 + 9000, "{\"branch\":\"KC-MAKASSAR\",\"claim_id\":"
-	    "\"CL-1\",\"approver_id\":\"OF-9\"}", NULL, 0, SEAL_STORE, 0);    /* 4 */
+	    "\"CL-1\",\"approver_id\":\"OF-9\"}", NULL, 0, IXL_STORE, 0);    /* 4 */
 }
 
 static saksi_query_ctx
-ctx_of(struct fx *f, saksi_ledger_txn **t)
+ctx_of(struct ixl *f, saksi_ledger_txn **t)
 {
 	saksi_query_ctx c;
 	uint64_t upto;
@@ -204,7 +102,7 @@ spec_init(saksi_query_spec *s, int timeline)
 static void
 test_query_masked_and_revealed(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
@@ -269,7 +167,7 @@ test_query_masked_and_revealed(void **state)
 static void
 test_add(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
 	saksi_query_result r;
@@ -295,7 +193,7 @@ test_add(void **state)
 static void
 test_paging(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
 	saksi_query_spec s;
@@ -330,7 +228,7 @@ test_paging(void **state)
 static void
 test_timeline(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
@@ -369,7 +267,7 @@ test_timeline(void **state)
 static void
 test_forgotten_and_broken(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1];
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
@@ -378,7 +276,7 @@ test_forgotten_and_broken(void **state)
 	uint64_t a, b, d;
 
 	a = add(f, "queue.booking.created", T0 + 1, "{\"branch\":\"KC-A\",\"booking_id\":"
-	    "\"BK-7\",\"nik\":\"" NIK1 "\"}", P_NIK, 1, SEAL_SLOT, 1);
+	    "\"BK-7\",\"nik\":\"" NIK1 "\"}", P_NIK, 1, IXL_SLOT, 1);
 	assert_int_equal(saksi_dk_wipe(f->dk, 1), SAKSI_OK);   /* forgotten */
 	c = ctx_of(f, &t);
 	spec_init(&s, 0);
@@ -395,7 +293,7 @@ test_forgotten_and_broken(void **state)
 
 	/* Disclosures under another store key: do not open. */
 	b = add(f, "queue.booking.created", T0 + 2, "{\"branch\":\"KC-B\",\"booking_id\":"
-	    "\"BK-8\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, SEAL_OTHER, 0);
+	    "\"BK-8\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, IXL_OTHER, 0);
 	c = ctx_of(f, &t);
 	s.qs_value[SAKSI_IX_BRANCH] = "KC-B";
 	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_ERR_DECRYPT);
@@ -408,7 +306,7 @@ test_forgotten_and_broken(void **state)
 
 	/* Disclosures that match no digest. */
 	d = add(f, "queue.booking.created", T0 + 3, "{\"branch\":\"KC-C\",\"booking_id\":"
-	    "\"BK-9\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, SEAL_WRONG, 0);
+	    "\"BK-9\",\"nik\":\"" NIK2 "\"}", P_NIK, 1, IXL_WRONG, 0);
 	c = ctx_of(f, &t);
 	s.qs_value[SAKSI_IX_BRANCH] = "KC-C";
 	assert_int_equal(saksi_query_run(&c, &s, &r), SAKSI_ERR_CORRUPT);
@@ -438,7 +336,7 @@ test_forgotten_and_broken(void **state)
 static void
 test_not_an_event(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	uint8_t env[SAKSI_ENV_MAX], body[2] = { 0, 0 };
 	const char *p = "{\"branch\":\"KC-Z\"}";
 	saksi_ledger_txn *t;
@@ -470,7 +368,7 @@ test_not_an_event(void **state)
 static void
 test_no_index(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char dir[256];
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
@@ -501,7 +399,7 @@ expect_bad(const saksi_query_spec *s, const char *part)
 static void
 test_spec_check(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1], big[200];
 	saksi_query_spec s;
 	saksi_query_result r;
@@ -574,7 +472,7 @@ test_spec_check(void **state)
 static void
 test_filter_text(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1], out[SAKSI_QUERY_FILTER_MAX + 1], want[256];
 	char small[16];
 	saksi_query_spec s;
@@ -604,7 +502,7 @@ test_filter_text(void **state)
 static void
 test_branch_scope(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	char tok[SAKSI_BLIND_TOKEN_LEN + 1], out[SAKSI_QUERY_FILTER_MAX + 1], want[256];
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
@@ -616,10 +514,10 @@ test_branch_scope(void **state)
 	fill(f);   /* 0..4, all KC-MAKASSAR */
 	/* NIK1 also visited Jakarta: a booking there and a claim that names it. */
 	jkt = add(f, "queue.booking.created", T0 + 4000, "{\"branch\":\"KC-JAKARTA\","
-	    "\"booking_id\":\"BK-J\",\"nik\":\"" NIK1 "\"}", P_NIK, 1, SEAL_STORE, 0);
+	    "\"booking_id\":\"BK-J\",\"nik\":\"" NIK1 "\"}", P_NIK, 1, IXL_STORE, 0);
 	jkt_claim = add(f, "claim.submitted", T0 + 6000, "{\"branch\":\"KC-JAKARTA\","
 	    "\"claim_id\":\"CL-J\",\"booking_id\":\"BK-J\",\"officer_id\":\"OF-9\"}",
-	    NULL, 0, SEAL_STORE, 0);
+	    NULL, 0, IXL_STORE, 0);
 	c = ctx_of(f, &t);
 
 	/* A query by officer: national sees both branches, Makassar only its own. */
@@ -721,7 +619,7 @@ test_masks(void **state)
 static void
 test_rows_json(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_ledger_txn *t;
 	saksi_query_ctx c;
 	saksi_query_spec s;
@@ -781,18 +679,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_query_masked_and_revealed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forgotten_and_broken, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_an_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_spec_check, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_filter_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_branch_scope, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_masks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rows_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_masked_and_revealed, setup,
+		                                ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_add, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_timeline, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_forgotten_and_broken, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_not_an_event, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_no_index, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_spec_check, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_filter_text, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_branch_scope, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_masks, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_rows_json, setup, ixl_teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -29,122 +29,34 @@
 #include "rules.h"
 #include "verify.h"
 #include "../tests/testutil.h"
+#include "../tests/ixledger.h"
 
-#define ORIGIN "bpjs.example/saksi/report-test"
-#define VKEY "bpjs.example/saksi/report-test+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
+#define ORIGIN IXL_ORIGIN
 #define D0 1741564800000ULL   /* 2025-03-10T00:00:00Z */
 #define H (3600ULL * 1000)
 #define M (60ULL * 1000)
 
-struct fx {
-	char dir[256];
-	saksi_ledger *l;
-	saksi_blind *b;
-	saksi_seckey *sk, *store;
-	saksi_datakeys *dk;
-	MDB_dbi dbi;
-	uint64_t seq;
-};
-
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	uint8_t key[32];
-	saksi_ledger_txn *t;
-	uint64_t upto;
-	char slots[300], master[300];
-
-	assert_non_null(f);
-	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-report-lib-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &f->l), SAKSI_OK);
-	randombytes_buf(key, sizeof(key));
-	assert_int_equal(saksi_blind_new(key, &f->b), SAKSI_OK);
-	sodium_memzero(key, sizeof(key));
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &f->sk), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &f->store), SAKSI_OK);
-	snprintf(slots, sizeof(slots), "%s/datakeys", f->dir);
-	snprintf(master, sizeof(master), "%s/datakeys.master", f->dir);
-	assert_int_equal(saksi_dk_open(slots, master, f->store, 1, 1, &f->dk), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_index_open(saksi_ledger_txn_mdb(t), 1, &f->dbi), SAKSI_OK);
-	assert_int_equal(saksi_index_prepare(saksi_ledger_txn_mdb(t), f->dbi, f->b, &upto,
-	    NULL), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	saksi_dk_close(f->dk);
-	saksi_ledger_close(f->l);
-	saksi_blind_free(f->b);
-	saksi_seckey_free(f->sk);
-	saksi_seckey_free(f->store);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
+	return ixl_setup(state, "saksi-report-lib", NULL);
 }
 
 /*
- * Appends one event (clear payload, its personal members listed), its disclosures sealed
- * at rest (slot -1: the store key; else that participant's data key) and indexed, as
- * saksid does. Returns its leaf index.
+ * One event as saksid appends it (ixl_add), committed at its producer time, its
+ * disclosures sealed at rest with the store key (slot -1) or that participant's data
+ * key. Returns its leaf index.
  */
 static uint64_t
-add(struct fx *f, const char *type, uint64_t tms, const char *clear,
+add(struct ixl *f, const char *type, uint64_t tms, const char *clear,
     const char *const *personal, size_t np, int64_t slot)
 {
-	uint8_t env[SAKSI_ENV_MAX], kid[8], dkey[SAKSI_DK_KEYLEN], *blob;
-	char *payload, *disc;
-	size_t plen, dlen, elen, blen;
-	saksi_ledger_txn *t;
-	saksi_hash lh;
-	uint64_t idx;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, np, &payload,
-	    &plen, &disc, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(f->sk, ++f->seq, tms, type,
-	    (const uint8_t *)payload, plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(f->l, 1, &t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, tms, env, elen, &idx, lh),
-	    SAKSI_OK);
-	if (np > 0) {
-		blob = malloc(saksi_disc2_bound(dlen));
-		assert_non_null(blob);
-		if (slot < 0) {
-			memcpy(kid, saksi_seckey_id(f->store), 8);
-			assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, kid,
-			    saksi_seckey_sym(f->store), idx, lh, (const uint8_t *)disc, dlen, blob,
-			    saksi_disc2_bound(dlen), &blen), SAKSI_OK);
-		} else {
-			saksi_put_u64(kid, (uint64_t)slot);
-			assert_int_equal(saksi_dk_create(f->dk, (uint64_t)slot, dkey), SAKSI_OK);
-			assert_int_equal(saksi_disc2_seal(SAKSI_DK_DATA, kid, dkey, idx, lh,
-			    (const uint8_t *)disc, dlen, blob, saksi_disc2_bound(dlen), &blen),
-			    SAKSI_OK);
-			sodium_memzero(dkey, sizeof(dkey));
-		}
-		assert_int_equal(saksi_ledger_disc_put(t, idx, blob, blen), SAKSI_OK);
-		free(blob);
-	}
-	assert_int_equal(saksi_index_event(saksi_ledger_txn_mdb(t), f->dbi, f->b, idx, env,
-	    elen, np > 0 ? (const uint8_t *)disc : NULL, np > 0 ? dlen : 0), SAKSI_OK);
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	free(payload);
-	sodium_memzero(disc, dlen);
-	free(disc);
-	return idx;
+	return ixl_add(f, type, tms, tms, clear, personal, np, slot < 0 ? IXL_STORE : IXL_SLOT,
+	    slot < 0 ? 0 : (uint64_t)slot);
 }
 
 static uint64_t
-add_alert(struct fx *f, int kind, uint64_t id, const char *rule, uint64_t last_ms,
+add_alert(struct ixl *f, int kind, uint64_t id, const char *rule, uint64_t last_ms,
           uint64_t trigger)
 {
 	saksi_alert a;
@@ -177,7 +89,7 @@ add_alert(struct fx *f, int kind, uint64_t id, const char *rule, uint64_t last_m
 
 /* The report of [since, until] into a string; its code in *e. */
 static char *
-report(struct fx *f, uint64_t since, uint64_t until, const char *branch, saksi_err *e)
+report(struct ixl *f, uint64_t since, uint64_t until, const char *branch, saksi_err *e)
 {
 	saksi_report_opts o;
 	saksi_ledger_txn *t;
@@ -227,7 +139,7 @@ static const char *const booking_personal[] = { "nik", "kpj", "name", "phone", "
 static const char *const payment_personal[] = { "amount", "bank_account" };
 
 static void
-booking(struct fx *f, uint64_t t, const char *id, const char *nik, const char *phone,
+booking(struct ixl *f, uint64_t t, const char *id, const char *nik, const char *phone,
         const char *device, int64_t slot)
 {
 	char p[512];
@@ -241,7 +153,7 @@ booking(struct fx *f, uint64_t t, const char *id, const char *nik, const char *p
 }
 
 static void
-queue_ev(struct fx *f, uint64_t t, int call, int seq, const char *officer, int count,
+queue_ev(struct ixl *f, uint64_t t, int call, int seq, const char *officer, int count,
          const char *prio)
 {
 	char p[512];
@@ -260,7 +172,7 @@ queue_ev(struct fx *f, uint64_t t, int call, int seq, const char *officer, int c
 }
 
 static void
-payment(struct fx *f, uint64_t t, const char *claim, const char *account)
+payment(struct ixl *f, uint64_t t, const char *claim, const char *account)
 {
 	char p[512];
 
@@ -273,7 +185,7 @@ payment(struct fx *f, uint64_t t, const char *claim, const char *account)
 static void
 test_day(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_err e;
 	char *h, *t;
 	uint64_t trig;
@@ -425,7 +337,7 @@ test_day(void **state)
 static void
 test_empty(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_err e;
 	char *h = report(f, D0, D0 + 3 * 86400000 - 1, NULL, &e);
 
@@ -441,7 +353,7 @@ test_empty(void **state)
 static void
 test_errors(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_report_opts o;
 	saksi_ledger_txn *t;
 	FILE *out = fopen("/dev/null", "w"), *ro = fopen("/dev/null", "r");
@@ -509,7 +421,7 @@ test_errors(void **state)
 static void
 test_corrupt(void **state)
 {
-	struct fx *f = *state;
+	struct ixl *f = *state;
 	saksi_ledger_txn *t;
 	uint8_t key[9], val[16];
 	MDB_val k = { sizeof(key), key }, v = { sizeof(val), val };
@@ -545,10 +457,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_day, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_day, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_empty, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, ixl_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt, setup, ixl_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,6 +234,7 @@ struct rmem {
 	struct rheap **m_heaps;   /* open addressing by prefix; NULL: free */
 	size_t m_nheaps, m_capheaps;
 	size_t m_n;
+	size_t m_nindex;          /* X and K keys: entries of their record's node (index_set) */
 	/* Transactions: m_gen is the generation of the latest change, stored as 'C' by the
 	 * transaction that made it; the undo log holds every change since m_base. */
 	uint64_t m_gen, m_base;
@@ -339,10 +340,35 @@ rmem_free(struct rmem *m)
 	free(m);
 }
 
+/* Keys of their own in a prefix's heap: the deferred checks. */
 static int
 ordered(const uint8_t *k)
 {
-	return k[0] == 'X' || k[0] == 'P' || k[0] == 'K';
+	return k[0] == 'P';
+}
+
+/*
+ * The expiry indexes (X fp keep gh, K fp time kh) are not keys of their own in memory:
+ * each is its record's (G fp gh, J fp kh) entry in the prefix's heap, its time in the
+ * entry. A new group made two nodes, two SipHashes and two table inserts, one of them
+ * only to be found again by its record's hash (perf, saksid under bench_ingest -f: half
+ * of group_save). The engine writes a record before its index key and deletes the index
+ * key first; a record has at most one (RULES.md 4.1).
+ */
+#define INDEX_KEY_LEN (HEAP_PFX + 8 + 32)
+#define INDEX_REC_LEN (HEAP_PFX + 32)
+
+static int
+index_letter(const uint8_t *k)
+{
+	return k[0] == 'X' || k[0] == 'K';
+}
+
+/* The record a heap entry of an index points to (not a P key of its own). */
+static int
+index_entry(const struct rnode *n)
+{
+	return n->n_k[0] == 'G' || n->n_k[0] == 'J';
 }
 
 static size_t
@@ -433,9 +459,17 @@ key_time(const uint8_t *k, size_t kl)
 static int
 hless(const struct hent *a, const struct hent *b)
 {
+	const struct rnode *x = a->h_n, *y = b->h_n;
+
 	if (a->h_t != b->h_t)
 		return a->h_t < b->h_t;
-	return kcmp(a->h_n->n_k, a->h_n->n_kl, b->h_n->n_k, b->h_n->n_kl) < 0;
+	/* The same prefix and time: an index key's order is its record's hash's, which
+	 * follows the record key's prefix. A heap holds index entries or P keys, never
+	 * both (by letter). */
+	if (index_entry(x))
+		return kcmp(x->n_k + HEAP_PFX, x->n_kl - HEAP_PFX, y->n_k + HEAP_PFX,
+		    y->n_kl - HEAP_PFX) < 0;
+	return kcmp(x->n_k, x->n_kl, y->n_k, y->n_kl) < 0;
 }
 
 static void
@@ -474,11 +508,11 @@ sift_down(struct rheap *h, size_t i)
 	hset(h, i, e);
 }
 
-/* Room reserved (heap_reserve). */
+/* Room reserved (heap_reserve); t: the time of n's entry. */
 static void
-heap_push(struct rheap *h, struct rnode *n)
+heap_push(struct rheap *h, struct rnode *n, uint64_t t)
 {
-	struct hent e = { key_time(n->n_k, n->n_kl), n };
+	struct hent e = { t, n };
 
 	n->n_heap = h;
 	hset(h, h->p_n++, e);
@@ -564,14 +598,16 @@ recent_forget(struct rmem *m, const struct rnode *n)
 		m->m_recent[i] = NULL;
 }
 
+/* h: n's hash, passed in so that growing the table reads the old slots alone, not each
+ * node they point to (perf: a cache miss per key, most of the table's growth). */
 static void
-tab_place(struct rslot *tab, size_t cap, struct rnode *n)
+tab_place(struct rslot *tab, size_t cap, struct rnode *n, uint64_t h)
 {
 	size_t i;
 
-	for (i = n->n_hash & (cap - 1); tab[i].s_n != NULL; i = (i + 1) & (cap - 1))
+	for (i = h & (cap - 1); tab[i].s_n != NULL; i = (i + 1) & (cap - 1))
 		;
-	tab[i].s_hash = n->n_hash;
+	tab[i].s_hash = h;
 	tab[i].s_n = n;
 }
 
@@ -589,7 +625,7 @@ tab_reserve(struct rmem *m)
 		return SAKSI_ERR_NOMEM;
 	for (i = 0; i < m->m_tabcap; i++)
 		if (m->m_tab[i].s_n != NULL)
-			tab_place(nt, nc, m->m_tab[i].s_n);
+			tab_place(nt, nc, m->m_tab[i].s_n, m->m_tab[i].s_hash);
 	free(m->m_tab);
 	m->m_tab = nt;
 	m->m_tabcap = nc;
@@ -663,22 +699,14 @@ reserve(struct rmem *m)
 }
 
 /*
- * The expiry indexes (X, K) follow from the records they index (a group's keep, a join
- * record's time) and are made again from them at load (rmem_derived): a snapshot leaves
- * them out, a third of its keys (RULES.md 4.4).
+ * Lists k for the next snapshot (once per epoch for a live key); room reserved. The
+ * expiry indexes (X, K) never come here: they follow from the records they index (a
+ * group's keep, a join record's time), are made again from them at load, and a
+ * snapshot leaves them out (RULES.md 4.4).
  */
-static int
-derived(const uint8_t *k)
-{
-	return k[0] == 'X' || k[0] == 'K';
-}
-
-/* Lists k for the next snapshot (once per epoch for a live key); room reserved. */
 static void
 touch(struct rmem *m, struct rnode *n, const uint8_t *k, size_t kl, uint64_t h)
 {
-	if (derived(k))
-		return;
 	if (n != NULL) {
 		if (n->n_epoch == m->m_epoch)
 			return;
@@ -730,8 +758,12 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 		return SAKSI_OK;
 	}
 	if (n != NULL) {
-		if (n->n_heap != NULL)
+		if (n->n_heap != NULL) {
+			/* A record's index entry goes with it (the engine deletes it first). */
+			if (index_entry(n))
+				m->m_nindex--;
 			heap_remove(n);
+		}
 		recent_forget(m, n);
 		tab_remove(m, n);
 		*oldv = n->n_v;
@@ -751,12 +783,94 @@ set_raw(struct rmem *m, const uint8_t *k, size_t kl, uint64_t h, const void *v, 
 	n->n_v = nv;
 	n->n_vl = vl;
 	n->n_hash = h;
-	tab_place(m->m_tab, m->m_tabcap, n);
+	tab_place(m->m_tab, m->m_tabcap, n, h);
 	if (hp != NULL)
-		heap_push(hp, n);
+		heap_push(hp, n, key_time(k, kl));
 	m->m_recent[recent_slot(k, kl)] = n;
 	m->m_n++;
 	*nout = n;
+	return SAKSI_OK;
+}
+
+/* The record node of index key k (INDEX_KEY_LEN bytes), NULL if none. */
+static struct rnode *
+index_record(struct rmem *m, const uint8_t *k)
+{
+	uint8_t rk[INDEX_REC_LEN];
+	struct rnode *n;
+
+	rk[0] = k[0] == 'X' ? 'G' : 'J';
+	memcpy(rk + 1, k + 1, HEAP_PFX - 1);
+	memcpy(rk + HEAP_PFX, k + HEAP_PFX + 8, INDEX_REC_LEN - HEAP_PFX);
+	/* A record written just before its index key: found without SipHash. */
+	if ((n = recent_find(m, rk, sizeof(rk))) == NULL &&
+	    (n = find(m, rk, sizeof(rk))) != NULL)
+		m->m_recent[recent_slot(rk, sizeof(rk))] = n;
+	return n;
+}
+
+/* Whether index key k is held: its record has an entry of k's time. */
+static int
+index_has(struct rmem *m, const uint8_t *k, struct rnode **rec)
+{
+	struct rnode *n = index_record(m, k);
+
+	*rec = n;
+	return n != NULL && n->n_heap != NULL &&
+	    n->n_heap->p_a[n->n_hpos].h_t == saksi_get_u64(k + HEAP_PFX);
+}
+
+/*
+ * Puts (present 1) or deletes index key k; *had: whether it was held. An index key
+ * whose record is absent, or a second one for a record, is SAKSI_ERR_CORRUPT: the
+ * engine never writes one, and memory cannot hold it.
+ */
+static saksi_err
+index_set(struct rmem *m, const uint8_t *k, int present, int *had)
+{
+	struct rnode *n;
+	struct rheap *hp;
+	saksi_err e;
+
+	*had = index_has(m, k, &n);
+	if (!present) {
+		if (!*had)
+			return SAKSI_ERR_NOT_FOUND;
+		heap_remove(n);
+		m->m_nindex--;
+		return SAKSI_OK;
+	}
+	if (*had)
+		return SAKSI_OK;
+	if (n == NULL || n->n_heap != NULL)
+		return SAKSI_ERR_CORRUPT;
+	if ((e = heap_reserve(m, k, &hp)) != SAKSI_OK)
+		return e;
+	heap_push(hp, n, saksi_get_u64(k + HEAP_PFX));
+	m->m_nindex++;
+	return SAKSI_OK;
+}
+
+/* An index key changed, with its undo entry (no value: an index key's is empty). */
+static saksi_err
+index_change(struct rmem *m, const uint8_t *k, size_t kl, int present, size_t vl)
+{
+	struct rundo *u;
+	int had;
+	saksi_err e;
+
+	if (kl != INDEX_KEY_LEN || vl != 0)
+		return SAKSI_ERR_INVAL;
+	if ((e = reserve(m)) != SAKSI_OK || (e = index_set(m, k, present, &had)) != SAKSI_OK)
+		return e;
+	u = &m->m_undo[m->m_nundo++];
+	u->u_gen = m->m_gen;
+	u->u_key.k_hash = 0;
+	u->u_key.k_len = kl;
+	memcpy(u->u_key.k_b, k, kl);
+	u->u_had = had;
+	u->u_v = NULL;
+	u->u_vl = 0;
 	return SAKSI_OK;
 }
 
@@ -773,6 +887,8 @@ change(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl,
 
 	if (kl == 0 || kl > RMEM_KEY_MAX)
 		return SAKSI_ERR_INVAL;
+	if (index_letter(k))
+		return dst != NULL ? SAKSI_ERR_INVAL : index_change(m, k, kl, v != NULL, vl);
 	if ((e = reserve(m)) != SAKSI_OK)
 		return e;
 	/* A key read just before (a group read, then written back) keeps its hash. */
@@ -818,9 +934,18 @@ rmem_del(struct rmem *m, const uint8_t *k, size_t kl)
 saksi_err
 rmem_get(struct rmem *m, const uint8_t *k, size_t kl, MDB_val *v)
 {
-	struct rnode *n = recent_find(m, k, kl);
+	struct rnode *n;
 
-	if (n == NULL && (n = find(m, k, kl)) != NULL)
+	if (kl == 0 || kl > RMEM_KEY_MAX)
+		return SAKSI_ERR_NOT_FOUND;
+	if (index_letter(k)) {
+		if (kl != INDEX_KEY_LEN || !index_has(m, k, &n))
+			return SAKSI_ERR_NOT_FOUND;
+		v->mv_data = (void *)"";
+		v->mv_size = 0;
+		return SAKSI_OK;
+	}
+	if ((n = recent_find(m, k, kl)) == NULL && (n = find(m, k, kl)) != NULL)
 		m->m_recent[recent_slot(k, kl)] = n;
 	if (n == NULL)
 		return SAKSI_ERR_NOT_FOUND;
@@ -838,11 +963,19 @@ rmem_first(struct rmem *m, const uint8_t *pfx, size_t pl, uint8_t *kout, size_t 
 
 	*kl = 0;
 	/* Only the time-ordered indexes are searched, by a rule's or join's prefix. */
-	if (pl != HEAP_PFX || !ordered(pfx))
+	if (pl != HEAP_PFX || (!ordered(pfx) && !index_letter(pfx)))
 		return SAKSI_ERR_INVAL;
 	if ((h = heap_find(m, pfx)) == NULL || h->p_n == 0)
 		return SAKSI_ERR_NOT_FOUND;
 	best = h->p_a[0].h_n;
+	if (index_entry(best)) {
+		/* The index key, made from its record's key and the entry's time. */
+		memcpy(kout, pfx, HEAP_PFX);
+		saksi_put_u64(kout + HEAP_PFX, h->p_a[0].h_t);
+		memcpy(kout + HEAP_PFX + 8, best->n_k + HEAP_PFX, best->n_kl - HEAP_PFX);
+		*kl = HEAP_PFX + 8 + (best->n_kl - HEAP_PFX);
+		return SAKSI_OK;
+	}
 	memcpy(kout, best->n_k, best->n_kl);
 	*kl = best->n_kl;
 	return SAKSI_OK;
@@ -926,6 +1059,16 @@ rollback(struct rmem *m, uint64_t g)
 		struct rnode *n;
 		uint8_t *oldv;
 		size_t oldvl;
+		int had;
+
+		if (index_letter(u->u_key.k_b)) {
+			/* Newest first: its record is as it was when the key changed. */
+			e = index_set(m, u->u_key.k_b, u->u_had, &had);
+			if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
+				return e;
+			m->m_nundo--;
+			continue;
+		}
 
 		if ((e = key_list_reserve(&m->m_touch, m->m_ntouch, &m->m_captouch)) !=
 		    SAKSI_OK)
@@ -1085,6 +1228,14 @@ rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
 
 	if (kl == 0 || kl > RMEM_KEY_MAX)
 		return SAKSI_ERR_CORRUPT;
+	if (index_letter(k)) {
+		int had;
+
+		/* Made at attach from the record loaded just before. */
+		if (kl != INDEX_KEY_LEN || vl != 0)
+			return SAKSI_ERR_CORRUPT;
+		return index_set(m, k, 1, &had);
+	}
 	if ((e = set_raw(m, k, kl, khash(m, k, kl), v != NULL ? v : "", vl, &oldv, &oldvl,
 	    &n)) != SAKSI_OK)
 		return e;
@@ -1103,7 +1254,7 @@ rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen)
 size_t
 rmem_count(const struct rmem *m)
 {
-	return m->m_n;
+	return m->m_n + m->m_nindex;
 }
 
 saksi_rules_mem_stats *

@@ -22,6 +22,9 @@
 #include "blind.h"
 #include "bytes.h"
 #include "rules.h"
+#ifdef RULES_TEST_MEMORY
+#include "rules_impl.h"       /* the memory map itself (rules_mem.c) */
+#endif
 #include "../tests/testutil.h"
 
 #define HDR "saksi-rules 1\nlateness 1m\n"
@@ -1585,9 +1588,24 @@ eval_check_too(const saksi_rules *r, MDB_txn *txn, const saksi_rule_event *ev,
                saksi_rules_result *res)
 {
 	saksi_err e = saksi_rules_eval(r, txn, ev, res);
+	int blinded = ev != NULL && ev->re_nfields <= SAKSI_RULES_EVENT_FIELDS &&
+	    (ev->re_nfields == 0 || ev->re_fields != NULL);
 
 	assert_int_equal(saksi_rules_event_check(ev),
 	    e == SAKSI_ERR_INVAL ? SAKSI_ERR_INVAL : SAKSI_OK);
+	/* And from the check lib/detect.c makes of what it built itself, for an event it
+	 * could build: personal flags as the names say, tokens where they say so. */
+	for (size_t i = 0; blinded && i < ev->re_nfields; i++) {
+		const saksi_rule_field *f = &ev->re_fields[i];
+		int personal = saksi_blind_field_personal(f->rf_name);
+
+		if (personal != (f->rf_personal != 0) ||
+		    (personal && !saksi_blind_is_token(f->rf_value)))
+			blinded = 0;
+	}
+	if (blinded)
+		assert_int_equal(saksi_rules_event_check_blinded(ev),
+		    e == SAKSI_ERR_INVAL ? SAKSI_ERR_INVAL : SAKSI_OK);
 	return e;
 }
 
@@ -1619,6 +1637,12 @@ test_bad_events(void **state)
 	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
 	f[0] = (saksi_rule_field){ "channel", tok("x", t), 1 };
 	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
+	/* The blinded check takes the flags as given: only lib/detect.c, which made the
+	 * tokens itself, may ask it (rules.h). */
+	f[0] = (saksi_rule_field){ "nik", "3171014101900001", 1 };
+	assert_int_equal(saksi_rules_event_check_blinded(&ev), SAKSI_OK);
+	f[0] = (saksi_rule_field){ "nik", tok("x", t), 1 };
+	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_OK);
 	/* Names, values, duplicates, branch. */
 	f[0] = (saksi_rule_field){ "Channel", "web", 0 };
 	assert_int_equal(eval_check_too(fx->r, txn, &ev, &res), SAKSI_ERR_INVAL);
@@ -1655,6 +1679,7 @@ test_bad_events(void **state)
 	assert_int_equal(saksi_rules_eval(fx->r, NULL, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval(fx->r, txn, NULL, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_event_check(NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_rules_event_check_blinded(NULL), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval_checked(NULL, txn, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval_checked(fx->r, NULL, &ev, &res), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_rules_eval_checked(fx->r, txn, NULL, &res), SAKSI_ERR_INVAL);
@@ -2780,7 +2805,90 @@ test_mem_stop_before_any_event(void **state)
 	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
 	assert_true(ms.ms_resume_to <= 1);
 }
+/* An index key of the map (X fp time hash, K likewise) for record letter rec. */
+static void
+map_keys(uint8_t *rk, uint8_t *xk, char rec, uint8_t fill, uint64_t t)
+{
+	rk[0] = (uint8_t)rec;
+	memset(rk + 1, 7, 8);
+	memset(rk + 9, fill, 32);
+	xk[0] = rec == 'G' ? 'X' : 'K';
+	memset(xk + 1, 7, 8);
+	saksi_put_u64(xk + 9, t);
+	memset(xk + 17, fill, 32);
+}
+
+/*
+ * The expiry index keys in memory are entries of the records they index (rules_mem.c):
+ * held, read, found first and undone as keys of their own would be, and what memory
+ * cannot hold (an index key without its record, two for one record) refused.
+ */
+static void
+test_mem_index_keys(void **state)
+{
+	struct rmem *m;
+	uint8_t g[41], x[49], x2[49], g2[41], x3[49], j[41], k[49], out[64], *dst;
+	MDB_val v;
+	size_t kl;
+	uint64_t gen;
+
+	(void)state;
+	assert_int_equal(rmem_new(&m), SAKSI_OK);
+	map_keys(g, x, 'G', 0xaa, 1000);
+	map_keys(g2, x3, 'G', 0x55, 1000);
+	map_keys(j, k, 'J', 0x11, 500);
+	memcpy(x2, x, sizeof(x));
+	saksi_put_u64(x2 + 9, 2000);
+	assert_int_equal(rmem_put(m, x, sizeof(x), "", 0), SAKSI_ERR_CORRUPT);
+	assert_int_equal(rmem_put(m, g, sizeof(g), "rec", 3), SAKSI_OK);
+	assert_int_equal(rmem_put(m, x, sizeof(x), "", 0), SAKSI_OK);
+	assert_int_equal(rmem_put(m, x, sizeof(x), "", 0), SAKSI_OK);   /* again: the same */
+	assert_int_equal(rmem_count(m), 2);
+	assert_int_equal(rmem_put(m, x2, sizeof(x2), "", 0), SAKSI_ERR_CORRUPT);
+	assert_int_equal(rmem_put(m, x, sizeof(x), "v", 1), SAKSI_ERR_INVAL);
+	assert_int_equal(rmem_put(m, x, sizeof(x) - 1, "", 0), SAKSI_ERR_INVAL);
+	assert_int_equal(rmem_put_reserve(m, x, sizeof(x), 1, &dst), SAKSI_ERR_INVAL);
+	assert_int_equal(rmem_get(m, x, sizeof(x), &v), SAKSI_OK);
+	assert_int_equal(v.mv_size, 0);
+	assert_int_equal(rmem_get(m, x2, sizeof(x2), &v), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(rmem_first(m, x, 9, out, &kl), SAKSI_OK);
+	assert_int_equal(kl, sizeof(x));
+	assert_memory_equal(out, x, sizeof(x));
+	/* The same time, a lower hash: first, as in LMDB's order. A K key of a join. */
+	assert_int_equal(rmem_put(m, g2, sizeof(g2), "r2", 2), SAKSI_OK);
+	assert_int_equal(rmem_put(m, x3, sizeof(x3), "", 0), SAKSI_OK);
+	assert_int_equal(rmem_put(m, j, sizeof(j), "j", 1), SAKSI_OK);
+	assert_int_equal(rmem_put(m, k, sizeof(k), "", 0), SAKSI_OK);
+	assert_int_equal(rmem_first(m, x, 9, out, &kl), SAKSI_OK);
+	assert_memory_equal(out, x3, sizeof(x3));
+	assert_int_equal(rmem_first(m, k, 9, out, &kl), SAKSI_OK);
+	assert_memory_equal(out, k, sizeof(k));
+	assert_int_equal(rmem_count(m), 6);
+	/* A generation that drops a record (its index key first), then is undone. */
+	gen = rmem_gen(m);
+	rmem_next_gen(m);
+	assert_int_equal(rmem_del(m, x2, sizeof(x2)), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(rmem_del(m, x3, sizeof(x3)), SAKSI_OK);
+	assert_int_equal(rmem_del(m, g2, sizeof(g2)), SAKSI_OK);
+	assert_int_equal(rmem_del(m, k, sizeof(k)), SAKSI_OK);
+	assert_int_equal(rmem_first(m, x, 9, out, &kl), SAKSI_OK);
+	assert_memory_equal(out, x, sizeof(x));
+	assert_int_equal(rmem_first(m, k, 9, out, &kl), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(rmem_count(m), 3);
+	assert_int_equal(rmem_undo_to(m, gen), SAKSI_OK);
+	assert_int_equal(rmem_count(m), 6);
+	assert_int_equal(rmem_first(m, x, 9, out, &kl), SAKSI_OK);
+	assert_memory_equal(out, x3, sizeof(x3));
+	assert_int_equal(rmem_get(m, k, sizeof(k), &v), SAKSI_OK);
+	/* A record dropped with its index key still there takes the key with it. */
+	assert_int_equal(rmem_del(m, g, sizeof(g)), SAKSI_OK);
+	assert_int_equal(rmem_count(m), 4);
+	assert_int_equal(rmem_get(m, x, sizeof(x), &v), SAKSI_ERR_NOT_FOUND);
+	rmem_free(m);
+}
+
 #define MEM_TESTS \
+		cmocka_unit_test(test_mem_index_keys), \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_stop_before_any_event, setup, teardown), \

@@ -1,7 +1,7 @@
 /*
- * verify.c: full verification of a ledger copy from its exact stored leaf bytes. Every
- * hash, root and node is recomputed here and only then compared with what is stored;
- * nothing stored is ever taken as evidence of itself. Reads only.
+ * verify.c: full verification of a ledger copy, or of a tile export, from its exact
+ * stored leaf bytes. Every hash, root and node is recomputed here and only then compared
+ * with what is stored; nothing stored is ever taken as evidence of itself. Reads only.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "keylog.h"
 #include "remoteq.h"
+#include "tiles.h"
 #include "verify.h"
 #include "wire.h"
 
@@ -55,11 +56,35 @@ struct sigwork {
 	atomic_size_t sw_next;
 };
 
+/*
+ * Where the entries, the stored hashes and the checkpoints come from: a ledger's read
+ * transaction, or a tile export (FORMATS.md 9). Every check below is the same for both;
+ * only what the source stores differs: a ledger keeps every subtree hash, tiles keep
+ * one tree level in eight (the others are rebuilt by whoever reads a tile).
+ */
+struct source {
+	void *src_ctx;
+	uint64_t src_size;
+	unsigned src_node_every;   /* stored hashes at the levels that are multiples of this */
+	/* The size is the latest checkpoint's (a tile export): open that checkpoint with the
+	 * log key before reading any entry, src_ckpt_next(ctx, CKPT_LATEST) gives it. */
+	int src_ckpt_first;
+	const char *src_node_what; /* "stored tree node", "tile hash" */
+	/* NULL: the source has no origin of its own (its checkpoint's is checked). */
+	saksi_err (*src_origin)(void *ctx, char **origin);
+	saksi_err (*src_leaf)(void *ctx, uint64_t index, uint8_t **leaf, size_t *len);
+	saksi_err (*src_node)(void *ctx, unsigned level, uint64_t index, saksi_hash out);
+	saksi_err (*src_ckpt_next)(void *ctx, uint64_t after, uint64_t *size, char **note,
+	    size_t *len);
+};
+
+#define CKPT_LATEST UINT64_MAX
+
 /* The state of one verification: the snapshot, the recomputed tree, the next checkpoint. */
 struct vstate {
 	const saksi_verify_opts *o;
 	saksi_verify_report *r;
-	saksi_ledger_txn *txn;
+	const struct source *src;
 	saksi_merkle_range range;
 	/* The next stored checkpoint to check (size 0: none left). */
 	uint64_t ck_size;
@@ -329,7 +354,7 @@ check_reraise(struct vstate *s, uint64_t i, const saksi_alert *a)
 	uint64_t max, sev;
 	saksi_err e;
 
-	e = saksi_ledger_leaf(s->txn, oi, &leaf, &len);
+	e = s->src->src_leaf(s->src->src_ctx, oi, &leaf, &len);
 	if (e != SAKSI_OK)
 		return fail(s, is_system(e) ? SAKSI_V_SYSTEM : SAKSI_V_LEAF_STORAGE, oi, e,
 		    "entry %" PRIu64 ": cannot be read: %s", oi, saksi_strerror(e));
@@ -367,7 +392,7 @@ next_ckpt(struct vstate *s, uint64_t after)
 	s->ck_note = NULL;
 	s->ck_len = 0;
 	s->ck_size = 0;
-	e = saksi_ledger_ckpt_next(s->txn, after, &s->ck_size, &s->ck_note, &s->ck_len);
+	e = s->src->src_ckpt_next(s->src->src_ctx, after, &s->ck_size, &s->ck_note, &s->ck_len);
 	if (e == SAKSI_ERR_NOT_FOUND) {
 		s->ck_size = 0;
 		return SAKSI_OK;
@@ -498,6 +523,25 @@ check_reviewer(struct vstate *s, const saksi_hash root)
 	return SAKSI_OK;
 }
 
+/* Names stored hash (level, idx) for a message: the tree node, and for a tile export
+ * the file that holds it. */
+static void
+node_where(const struct vstate *s, unsigned level, uint64_t idx, char *out, size_t len)
+{
+	char rel[SAKSI_TILES_PATH_MAX] = "";
+	uint64_t count = s->r->vr_size >> level, n = idx / SAKSI_TILE_WIDTH;
+	unsigned w = n < count / SAKSI_TILE_WIDTH ? 0 : (unsigned)(count % SAKSI_TILE_WIDTH);
+
+	if (s->src->src_node_every == SAKSI_TILE_HEIGHT && level < 64 &&
+	    saksi_tiles_path(rel, sizeof(rel), (int)(level / SAKSI_TILE_HEIGHT), n, w) ==
+	    SAKSI_OK)
+		snprintf(out, len, "%s (level %u, index %" PRIu64 ") in %s",
+		    s->src->src_node_what, level, idx, rel);
+	else
+		snprintf(out, len, "%s (level %u, index %" PRIu64 ")", s->src->src_node_what,
+		    level, idx);
+}
+
 /*
  * Compares the stored nodes that leaf i completes with hashes recomputed from the compact
  * range before i is pushed: (0, i) is the leaf hash, and for every level L at which i+1 is
@@ -507,6 +551,7 @@ check_reviewer(struct vstate *s, const saksi_hash root)
 static saksi_err
 check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
 {
+	char where[128];
 	saksi_hash h, stored;
 	unsigned level, top = 0;
 	saksi_err e;
@@ -523,27 +568,32 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
 				abort();
 			saksi_merkle_node_hash(h, s->range.mr_hash[s->range.mr_count - level], h);
 		}
-		e = saksi_ledger_node(s->txn, level, idx, stored);
+		if (level % s->src->src_node_every != 0) {
+			if (level == top)
+				break;
+			continue;
+		}
+		e = s->src->src_node(s->src->src_ctx, level, idx, stored);
+		if (e != SAKSI_OK || sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0)
+			node_where(s, level, idx, where, sizeof(where));
 		if (e == SAKSI_ERR_NOT_FOUND)
-			return fail(s, SAKSI_V_NODE, i, e,
-			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
-			    ") is missing", i, level, idx);
+			return fail(s, SAKSI_V_NODE, i, e, "entry %" PRIu64 ": %s is missing", i,
+			    where);
 		if (e != SAKSI_OK && is_system(e))
-			return fail(s, SAKSI_V_SYSTEM, i, e,
-			    "entry %" PRIu64 ": cannot read tree node (level %u, index %" PRIu64
-			    "): %s", i, level, idx, saksi_strerror(e));
+			return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot read %s: %s",
+			    i, where, saksi_strerror(e));
 		if (e != SAKSI_OK)
-			return fail(s, SAKSI_V_NODE, i, e,
-			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
-			    ") is unreadable (%s)", i, level, idx, saksi_strerror(e));
+			return fail(s, SAKSI_V_NODE, i, e, "entry %" PRIu64 ": %s is unreadable (%s)",
+			    i, where, saksi_strerror(e));
 		if (sodium_memcmp(stored, h, SAKSI_HASH_LEN) != 0) {
 			if (level == 0)
 				return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
-				    "entry %" PRIu64 ": stored leaf hash does not match the "
-				    "entry's bytes", i);
+				    "entry %" PRIu64 ": %s leaf hash does not match the "
+				    "entry's bytes%s%s", i, s->src->src_node_every == 1 ? "stored" :
+				    "the level 0 tile's", s->src->src_node_every == 1 ? "" : ": ",
+				    s->src->src_node_every == 1 ? "" : where);
 			return fail(s, SAKSI_V_NODE, i, SAKSI_ERR_CORRUPT,
-			    "entry %" PRIu64 ": stored tree node (level %u, index %" PRIu64
-			    ") does not match the entries under it", i, level, idx);
+			    "entry %" PRIu64 ": %s does not match the entries under it", i, where);
 		}
 		s->r->vr_nodes++;
 		if (level == top)
@@ -744,6 +794,10 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 	saksi_hash leaf_hash, before;
 	saksi_err e = it->it_read;
 
+	if (e == SAKSI_ERR_NOT_FOUND && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
+		    "entry %" PRIu64 ": missing from the export of %" PRIu64 " entries (its "
+		    "entry bundle is absent or holds fewer entries)", i, s->r->vr_size);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return fail(s, SAKSI_V_LEAF_MISSING, i, e,
 		    "entry %" PRIu64 ": missing from a ledger of %" PRIu64 " entries", i,
@@ -751,6 +805,10 @@ check_leaf(struct vstate *s, uint64_t i, const struct item *it)
 	if (e != SAKSI_OK && is_system(e))
 		return fail(s, SAKSI_V_SYSTEM, i, e, "entry %" PRIu64 ": cannot be read: %s", i,
 		    saksi_strerror(e));
+	if (e != SAKSI_OK && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
+		    "entry %" PRIu64 ": its entry bundle's bytes do not split into entries "
+		    "there (%s)", i, saksi_strerror(e));
 	if (e != SAKSI_OK)
 		return fail(s, SAKSI_V_LEAF_STORAGE, i, e,
 		    "entry %" PRIu64 ": stored bytes cannot be decoded (%s)", i,
@@ -843,7 +901,7 @@ read_batch(struct vstate *s, uint64_t first, uint64_t count, struct item *items)
 		it->it_buf = NULL;
 		it->it_len = 0;
 		it->it_sig = SAKSI_OK;
-		it->it_read = saksi_ledger_leaf(s->txn, first + k, &it->it_buf, &it->it_len);
+		it->it_read = s->src->src_leaf(s->src->src_ctx, first + k, &it->it_buf, &it->it_len);
 		if (it->it_read != SAKSI_OK)
 			return k + 1;
 		bytes += it->it_len;
@@ -868,7 +926,9 @@ check_origin(struct vstate *s)
 	char *origin = NULL;
 	saksi_err e;
 
-	e = saksi_ledger_meta(s->txn, "origin", &origin);
+	if (s->src->src_origin == NULL)
+		return SAKSI_OK;
+	e = s->src->src_origin(s->src->src_ctx, &origin);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return fail(s, SAKSI_V_ORIGIN, SAKSI_VERIFY_NO_INDEX, e,
 		    "the ledger records no origin; is this a saksi ledger?");
@@ -1082,6 +1142,38 @@ keyrings_ahead(struct vstate *s, uint64_t first, struct item *items, size_t m)
 	return SAKSI_OK;
 }
 
+/*
+ * A source whose tree size is its checkpoint's: that checkpoint must verify before its
+ * size is used for anything, and one of the empty tree must have the empty root.
+ */
+static saksi_err
+first_ckpt(struct vstate *s)
+{
+	saksi_checkpoint c;
+	saksi_hash empty;
+	saksi_err e;
+
+	e = s->src->src_ckpt_next(s->src->src_ctx, CKPT_LATEST, &s->ck_size, &s->ck_note,
+	    &s->ck_len);
+	if (e != SAKSI_OK)
+		return fail(s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
+		    "cannot read the checkpoint: %s", saksi_strerror(e));
+	e = open_ckpt(s, s->ck_size > 0 ? s->ck_size - 1 : SAKSI_VERIFY_NO_INDEX, &c);
+	if (e == SAKSI_OK && s->ck_size == 0) {
+		saksi_merkle_empty_root(empty);
+		if (sodium_memcmp(c.ck_root, empty, SAKSI_HASH_LEN) != 0)
+			e = fail(s, SAKSI_V_CKPT_ROOT, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_PROOF,
+			    "checkpoint at size 0: its root is not the root of the empty tree");
+		else
+			s->r->vr_checkpoints++;
+	}
+	free(s->ck_note);
+	s->ck_note = NULL;
+	s->ck_len = 0;
+	s->ck_size = 0;
+	return e;
+}
+
 static saksi_err
 scan(struct vstate *s)
 {
@@ -1098,7 +1190,9 @@ scan(struct vstate *s)
 		return e;
 	if ((e = open_reviewer(s)) != SAKSI_OK)
 		return e;
-	n = r->vr_size = saksi_ledger_size(s->txn);
+	n = r->vr_size = s->src->src_size;
+	if (s->src->src_ckpt_first && (e = first_ckpt(s)) != SAKSI_OK)
+		return e;
 	if ((e = next_ckpt(s, 0)) != SAKSI_OK)
 		return e;
 	if (s->have_reviewer && s->reviewer.ck_size == 0) {
@@ -1133,8 +1227,12 @@ scan(struct vstate *s)
 		    "%zu of its %zu parts, then the end of the ledger", s->set_first + s->set_n - 1,
 		    s->set_first, s->set_n, s->set_count);
 	/* A leaf stored past the tree size means the size itself cannot be trusted. */
-	e = saksi_ledger_leaf(s->txn, n, &extra, &extra_len);
+	e = s->src->src_leaf(s->src->src_ctx, n, &extra, &extra_len);
 	free(extra);
+	if (e == SAKSI_OK && s->src->src_ckpt_first)
+		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
+		    "entry %" PRIu64 ": in the last entry bundle, beyond the checkpoint's size %"
+		    PRIu64, n, n);
 	if (e == SAKSI_OK)
 		return fail(s, SAKSI_V_EXTRA_LEAF, n, SAKSI_ERR_CORRUPT,
 		    "entry %" PRIu64 ": stored beyond the tree size %" PRIu64
@@ -1175,26 +1273,44 @@ scan(struct vstate *s)
 	return SAKSI_OK;
 }
 
-saksi_err
-saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify_report *r)
+/* Checks the options every entry point takes; fills r for a refusal. */
+static int
+opts_ok(const saksi_verify_opts *opts, saksi_verify_report *r)
 {
-	struct vstate s;
-	saksi_err e;
-
-	if (r == NULL)
-		return SAKSI_ERR_INVAL;
 	memset(r, 0, sizeof(*r));
 	r->vr_index = SAKSI_VERIFY_NO_INDEX;
-	if (l == NULL || opts == NULL || opts->vo_log == NULL || opts->vo_keyring == NULL ||
+	if (opts == NULL || opts->vo_log == NULL || opts->vo_keyring == NULL ||
 	    (opts->vo_reviewer_ckpt == NULL && opts->vo_reviewer_ckpt_len != 0)) {
 		r->vr_reason = SAKSI_V_SYSTEM;
 		r->vr_err = SAKSI_ERR_INVAL;
 		snprintf(r->vr_message, sizeof(r->vr_message), "invalid verification options");
-		return SAKSI_ERR_INVAL;
+		return 0;
 	}
+	return 1;
+}
+
+/* A failure before any state exists (the source cannot be opened). */
+static saksi_err
+fail_early(saksi_verify_report *r, saksi_err err, const char *msg)
+{
+	struct vstate s;
+
+	memset(&s, 0, sizeof(s));
+	s.r = r;
+	return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, err, "%s", msg);
+}
+
+/* One verification of whatever src reads; opts already checked. */
+static saksi_err
+run(const struct source *src, const saksi_verify_opts *opts, saksi_verify_report *r)
+{
+	struct vstate s;
+	saksi_err e;
+
 	memset(&s, 0, sizeof(s));
 	s.o = opts;
 	s.r = r;
+	s.src = src;
 	s.threads = opts->vo_threads == 0 ? 1 :
 	    opts->vo_threads > THREADS_MAX ? THREADS_MAX : opts->vo_threads;
 	saksi_merkle_range_init(&s.range);
@@ -1205,13 +1321,6 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	if ((s.items = calloc(BATCH_MAX, sizeof(*s.items))) == NULL)
 		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, SAKSI_ERR_NOMEM,
 		    "out of memory");
-
-	e = saksi_ledger_begin(l, 0, &s.txn);
-	if (e != SAKSI_OK) {
-		free(s.items);
-		return fail(&s, SAKSI_V_SYSTEM, SAKSI_VERIFY_NO_INDEX, e,
-		    "cannot begin a read transaction: %s", saksi_strerror(e));
-	}
 	e = scan(&s);
 	/* Also after a failure: the root of the entries that did verify. */
 	if (saksi_merkle_range_root(&s.range, r->vr_root) != SAKSI_OK)
@@ -1224,8 +1333,163 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	set_clear(&s);
 	free(s.set_body);
 	free(s.set_len);
-	saksi_ledger_abort(s.txn);
 	if (e == SAKSI_OK)
 		r->vr_reason = SAKSI_V_OK;
+	return e;
+}
+
+/* The ledger as a source: its read transaction. */
+static saksi_err
+ledger_origin(void *ctx, char **origin)
+{
+	return saksi_ledger_meta(ctx, "origin", origin);
+}
+
+static saksi_err
+ledger_leaf(void *ctx, uint64_t index, uint8_t **leaf, size_t *len)
+{
+	return saksi_ledger_leaf(ctx, index, leaf, len);
+}
+
+static saksi_err
+ledger_node(void *ctx, unsigned level, uint64_t index, saksi_hash out)
+{
+	return saksi_ledger_node(ctx, level, index, out);
+}
+
+static saksi_err
+ledger_ckpt_next(void *ctx, uint64_t after, uint64_t *size, char **note, size_t *len)
+{
+	return saksi_ledger_ckpt_next(ctx, after, size, note, len);
+}
+
+saksi_err
+saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify_report *r)
+{
+	saksi_ledger_txn *txn;
+	struct source src;
+	saksi_err e;
+
+	if (r == NULL)
+		return SAKSI_ERR_INVAL;
+	if (!opts_ok(opts, r))
+		return SAKSI_ERR_INVAL;
+	if (l == NULL) {
+		opts_ok(NULL, r);
+		return SAKSI_ERR_INVAL;
+	}
+	e = saksi_ledger_begin(l, 0, &txn);
+	if (e != SAKSI_OK) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "cannot begin a read transaction: %s",
+		    saksi_strerror(e));
+		return fail_early(r, e, msg);
+	}
+	memset(&src, 0, sizeof(src));
+	src.src_ctx = txn;
+	src.src_size = saksi_ledger_size(txn);
+	src.src_node_every = 1;
+	src.src_node_what = "stored tree node";
+	src.src_origin = ledger_origin;
+	src.src_leaf = ledger_leaf;
+	src.src_node = ledger_node;
+	src.src_ckpt_next = ledger_ckpt_next;
+	e = run(&src, opts, r);
+	saksi_ledger_abort(txn);
+	return e;
+}
+
+/* A tile export as a source: the tree of its one checkpoint. */
+struct tsrc {
+	saksi_tiles *ts_t;
+	uint64_t ts_size;
+};
+
+static saksi_err
+tiles_leaf(void *ctx, uint64_t index, uint8_t **leaf, size_t *len)
+{
+	struct tsrc *t = ctx;
+
+	return saksi_tiles_leaf(t->ts_t, t->ts_size, index, leaf, len);
+}
+
+static saksi_err
+tiles_node(void *ctx, unsigned level, uint64_t index, saksi_hash out)
+{
+	struct tsrc *t = ctx;
+
+	return saksi_tiles_hash(t->ts_t, t->ts_size, level, index, out);
+}
+
+static saksi_err
+tiles_ckpt(void *ctx, uint64_t after, uint64_t *size, char **note, size_t *len)
+{
+	struct tsrc *t = ctx;
+	const char *ck;
+	size_t cl;
+
+	if (after != CKPT_LATEST && after >= t->ts_size)
+		return SAKSI_ERR_NOT_FOUND;
+	ck = saksi_tiles_checkpoint(t->ts_t, &cl);
+	if ((*note = malloc(cl + 1)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	memcpy(*note, ck, cl + 1);
+	*len = cl;
+	*size = t->ts_size;
+	return SAKSI_OK;
+}
+
+saksi_err
+saksi_verify_tiles(const char *dir, const saksi_verify_opts *opts, saksi_verify_report *r)
+{
+	saksi_checkpoint c;
+	struct source src;
+	struct tsrc t;
+	const char *ck, *sep;
+	size_t cl;
+	saksi_err e;
+
+	if (r == NULL)
+		return SAKSI_ERR_INVAL;
+	if (!opts_ok(opts, r))
+		return SAKSI_ERR_INVAL;
+	if (dir == NULL) {
+		opts_ok(NULL, r);
+		return SAKSI_ERR_INVAL;
+	}
+	e = saksi_tiles_open(dir, &t.ts_t);
+	if (e != SAKSI_OK) {
+		char msg[400];
+
+		if (e == SAKSI_ERR_NOT_FOUND)
+			snprintf(msg, sizeof(msg), "%.300s holds no file named checkpoint: is it a "
+			    "tile export (saksi export-tiles)?", dir);
+		else
+			snprintf(msg, sizeof(msg), "cannot read the checkpoint of the tile export "
+			    "%.300s: %s", dir, saksi_strerror(e));
+		return fail_early(r, e, msg);
+	}
+	/*
+	 * The tree is the one the checkpoint names. Its size is read here unverified, only
+	 * to know which tiles to read: scan opens the checkpoint with the log key before
+	 * anything else (src_ckpt_first) and stops if it does not verify.
+	 */
+	ck = saksi_tiles_checkpoint(t.ts_t, &cl);
+	t.ts_size = 0;
+	if ((sep = strstr(ck, "\n\n")) != NULL &&
+	    saksi_checkpoint_parse(ck, (size_t)(sep - ck) + 1, &c) == SAKSI_OK)
+		t.ts_size = c.ck_size;
+	memset(&src, 0, sizeof(src));
+	src.src_ctx = &t;
+	src.src_size = t.ts_size;
+	src.src_node_every = SAKSI_TILE_HEIGHT;
+	src.src_node_what = "tile hash";
+	src.src_ckpt_first = 1;
+	src.src_leaf = tiles_leaf;
+	src.src_node = tiles_node;
+	src.src_ckpt_next = tiles_ckpt;
+	e = run(&src, opts, r);
+	saksi_tiles_close(t.ts_t);
 	return e;
 }

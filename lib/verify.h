@@ -1,8 +1,9 @@
 /*
- * verify.h: the ombudsman's full verification of a ledger copy. It recomputes everything
- * from the exact stored leaf bytes and never trusts a stored hash, a stored root or the
- * daemon's word: only the log's verifier key and the producers' keyring.
- * Reads through one read transaction (a consistent snapshot); never writes. Thread-safe:
+ * verify.h: the ombudsman's full verification of a ledger copy, or of a tile export of
+ * it. It recomputes everything from the exact stored leaf bytes and never trusts a
+ * stored hash, a stored root or the daemon's word: only the log's verifier key and the
+ * producers' keyring. Reads a ledger through one read transaction (a consistent
+ * snapshot), an export through its one checkpoint; never writes. Thread-safe:
  * it keeps no state between calls (it may start threads of its own, see vo_threads).
  */
 #ifndef SAKSI_VERIFY_H
@@ -123,6 +124,23 @@ typedef struct saksi_verify_report {
  */
 saksi_err saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts,
                               saksi_verify_report *r);
+
+/*
+ * Verifies a C2SP tlog-tiles export (FORMATS.md 9, tiles.h) in directory dir as
+ * saksi_verify_ledger verifies a ledger, for the tree of its `checkpoint`: that
+ * checkpoint is opened with vo_log first (a failure there stops everything: it says how
+ * many entries to read), then every entry is read from its entry bundle and checked in
+ * order as above, and every hash of every hash tile the tree needs is compared with the
+ * one recomputed from the entries (vr_nodes counts them; the levels between tile levels
+ * are not stored, so not compared). A bundle or tile that is absent, holds too few or too
+ * many entries or hashes, or bytes that do not split into entries is a failure at the
+ * first entry it concerns (SAKSI_V_LEAF_MISSING, _LEAF_STORAGE, _NODE, _EXTRA_LEAF). There
+ * is one checkpoint: vr_checkpoints is 1 and vr_latest its size. The same returns as
+ * saksi_verify_ledger; a dir without a checkpoint file is SAKSI_ERR_NOT_FOUND with
+ * vr_reason SAKSI_V_SYSTEM.
+ */
+saksi_err saksi_verify_tiles(const char *dir, const saksi_verify_opts *opts,
+                             saksi_verify_report *r);
 
 /*
  * Strict parse of a refusal summary body (FORMATS.md section 4, kind 2): count >= 1, exact

@@ -510,15 +510,20 @@ raw_del_node(struct raw *r, unsigned level, uint64_t index)
 	assert_int_equal(mdb_del(r->txn, dbi, &key, NULL), 0);
 }
 
+/* The checkpoint note filed under size in dir's ledger, over what is there. */
 static void
-raw_put_ckpt(struct raw *r, uint64_t size, const char *note, size_t len)
+file_ckpt(const char *dir, uint64_t size, const char *note, size_t len)
 {
-	MDB_dbi dbi = raw_db(r, "ckpt");
+	struct raw r;
+	MDB_dbi dbi;
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val = { len, (void *)note };
 
+	raw_open(dir, &r);
+	dbi = raw_db(&r, "ckpt");
 	key_u64(k, size);
-	assert_int_equal(mdb_put(r->txn, dbi, &key, &val, 0), 0);
+	assert_int_equal(mdb_put(r.txn, dbi, &key, &val, 0), 0);
+	raw_close(&r);
 }
 
 /* Replaces every stored node with the hashes of the leaves as they now are, the way a
@@ -550,6 +555,20 @@ raw_rehash_all(const char *dir, uint64_t n)
 	}
 	raw_close(&r);
 	free(lvl);
+}
+
+/* A checkpoint of size over a root of fill bytes, signed with the other log key under
+ * the log's name, filed under size: a forgery. */
+static void
+forge_ckpt(struct fx *f, uint64_t size, uint8_t fill)
+{
+	saksi_hash root;
+	char note[1024];
+	size_t len;
+
+	memset(root, fill, sizeof(root));
+	sign_ckpt(f->k->other_log, ORIGIN, size, root, note, sizeof(note), &len);
+	file_ckpt(f->dir, size, note, len);
 }
 
 /* The stored checkpoint note of size n (malloc'd). */
@@ -1002,17 +1021,9 @@ test_forged_checkpoint(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(20);
-	struct raw raw;
-	saksi_hash root;
-	char note[1024];
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	memset(root, 0x42, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, 10, root, note, sizeof(note), &len);
-	raw_open(f->dir, &raw);
-	raw_put_ckpt(&raw, 10, note, len);
-	raw_close(&raw);
+	forge_ckpt(f, 10, 0x42);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_SIGNATURE, 9,
 	    "checkpoint at size 10: not signed by the log key");
 }
@@ -1023,7 +1034,6 @@ test_checkpoint_body_edited(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(20);
-	struct raw raw;
 	char *note, *nl;
 	size_t len;
 
@@ -1031,9 +1041,7 @@ test_checkpoint_body_edited(void **state)
 	note = stored_ckpt(f->dir, 15, &len);
 	nl = strchr(strchr(note, '\n') + 1, '\n') + 1; /* the root line */
 	nl[3] = nl[3] == 'A' ? 'B' : 'A';
-	raw_open(f->dir, &raw);
-	raw_put_ckpt(&raw, 15, note, len);
-	raw_close(&raw);
+	file_ckpt(f->dir, 15, note, len);
 	free(note);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_SIGNATURE, 14,
 	    "checkpoint at size 15: not signed by the log key");
@@ -1048,7 +1056,6 @@ test_checkpoint_other_origin(void **state)
 	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
-	struct raw raw;
 	saksi_hash root;
 	char note[1024];
 	size_t len;
@@ -1062,9 +1069,7 @@ test_checkpoint_other_origin(void **state)
 	saksi_ledger_abort(txn);
 	saksi_ledger_close(l);
 	sign_ckpt(f->k->log, "other.example/log", 5, root, note, sizeof(note), &len);
-	raw_open(f->dir, &raw);
-	raw_put_ckpt(&raw, 5, note, len);
-	raw_close(&raw);
+	file_ckpt(f->dir, 5, note, len);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_ORIGIN, 4, "checkpoint at size 5: its origin");
 }
 
@@ -1074,15 +1079,12 @@ test_checkpoint_wrong_size(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
 	char *note;
 	size_t len;
 
 	build(f->k, f->dir, &b);
 	note = stored_ckpt(f->dir, 5, &len);
-	raw_open(f->dir, &raw);
-	raw_put_ckpt(&raw, 6, note, len);
-	raw_close(&raw);
+	file_ckpt(f->dir, 6, note, len);
 	free(note);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_SIZE, 5,
 	    "checkpoint stored at size 6 says size 5");
@@ -1137,17 +1139,9 @@ test_forged_checkpoint_beyond(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	struct raw raw;
-	saksi_hash root;
-	char note[1024];
-	size_t len;
 
 	build(f->k, f->dir, &b);
-	memset(root, 0x17, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, 50, root, note, sizeof(note), &len);
-	raw_open(f->dir, &raw);
-	raw_put_ckpt(&raw, 50, note, len);
-	raw_close(&raw);
+	forge_ckpt(f, 50, 0x17);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_SIGNATURE, 10,
 	    "checkpoint at size 50: not signed by the log key");
 }

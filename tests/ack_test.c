@@ -241,6 +241,7 @@ struct chain {
 	struct raise c_raise[1 + SAKSI_RERAISE_MAX];   /* [0] the alert, then re-raises */
 	size_t c_n;
 	uint64_t c_ack_entry;                          /* 0: not acked */
+	uint64_t c_ack_seq;                            /* the ack event's seq */
 };
 
 static void
@@ -296,6 +297,7 @@ read_chains(struct chain *ch, size_t nch)
 			assert_true(ch[id].c_n > 0);
 			assert_int_equal(ch[id].c_ack_entry, 0);
 			ch[id].c_ack_entry = i;
+			ch[id].c_ack_seq = env.ev_seq;
 		}
 		free(leaf);
 	}
@@ -550,6 +552,180 @@ test_ack_retry(void **state)
 	assert_true(ch[2].c_ack_entry > 0);
 }
 
+/* saksi status --json's refused.schema of the running saksid. */
+static uint64_t
+refused_schema(void)
+{
+	const char *const args[] = { "status", "--url", sd.url, "--json", NULL };
+	json_t *o;
+	char *text;
+	uint64_t n;
+
+	assert_int_equal(cli(0, "status", args), 0);
+	text = cli_text("status", "out");
+	assert_non_null(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
+	n = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "refused"),
+	    "schema"));
+	json_decref(o);
+	free(text);
+	return n;
+}
+
+/*
+ * Several ids in one `saksi alerts ack`: each its own signed event with its own seq
+ * (--seq N: N, N+1, ...; else the clock's, one apart), sent in turn; the first refusal
+ * stops the rest and saksi says which went in and which were not sent; --json gives an
+ * array; an ack whose answer was lost goes first, resent from its pending file; a
+ * refused ack is counted by saksid as schema.
+ */
+static void
+test_ack_several(void **state)
+{
+	static const char note[] = "Burst of re-raises checked at KC-MAKASSAR.";
+	struct chain ch[12];
+	uint64_t schema0;
+	char dev[32], wrong[SAKSI_VKEY_MAX + 1], *text, *e8, *e9;
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], skb[crypto_sign_SECRETKEYBYTES];
+	const char *const twice[] = { "alerts", "ack", "1", "1", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, NULL };
+	const char *const first[] = { "alerts", "ack", "1", "2", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, "--seq", "100", "--timeout", "60000", NULL };
+	const char *const stop[] = { "alerts", "ack", "3", "2", "4", "--note", note,
+	    "--officer", "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub,
+	    "--vkey", sd.fx.vkey, "--seq", "200", "--timeout", "60000", NULL };
+	const char *const js[] = { "alerts", "ack", "4", "99", "5", "--note", note,
+	    "--officer", "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub,
+	    "--vkey", sd.fx.vkey, "--seq", "300", "--json", "--timeout", "60000", NULL };
+	const char *const clock[] = { "alerts", "ack", "6", "7", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, "--timeout", "60000", NULL };
+	const char *const lost[] = { "alerts", "ack", "8", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    wrong, "--timeout", "60000", NULL };
+	const char *const retry[] = { "alerts", "ack", "9", "8", "--note", note, "--officer",
+	    "SEC-0007", "-k", officer_key, "--url", sd.url, "--box-pub", box_pub, "--vkey",
+	    sd.fx.vkey, "--timeout", "60000", NULL };
+	json_t *o, *x;
+	int sub;
+	(void)state;
+
+	t0 = wall_ms() - 60000;
+	spawn();
+	sub = subscribe();
+	for (int i = 1; i <= 9; i++) {
+		snprintf(dev, sizeof(dev), "ack-dev-%08d", i);
+		booking(dev, i);
+		free(await_alert(sub, (uint64_t)i, "rule", 0));
+	}
+	nn_close(sub);
+	schema0 = refused_schema();
+
+	/* The same id twice: a usage error, nothing sent. */
+	assert_int_equal(cli(0, "twice", twice), 2);
+	text = cli_text("twice", "err");
+	assert_non_null(strstr(text, "alert 1 is named twice"));
+	free(text);
+
+	/* Two ids, --seq 100: seqs 100 and 101, two receipts. */
+	assert_int_equal(cli(0, "first", first), 0);
+	text = cli_text("first", "out");
+	assert_int_equal(dr_count(text, "c2sp.org/tlog-proof@v1\n"), 2);
+	free(text);
+	text = cli_text("first", "err");
+	assert_non_null(strstr(text, "saksi: alert 1 acknowledged, entry "));
+	assert_non_null(strstr(text, "saksi: alert 2 acknowledged, entry "));
+	assert_true(strstr(text, "alert 1 acknowledged") < strstr(text, "alert 2 acknowledged"));
+	free(text);
+
+	/* 3 goes in, 2 is refused (acked already): 4 is not sent. */
+	assert_int_equal(cli(0, "stop", stop), 1);
+	text = cli_text("stop", "err");
+	assert_non_null(strstr(text, "saksi: alert 3 acknowledged, entry "));
+	assert_non_null(strstr(text, "saksi: not acknowledged: no open alert 2: it was "
+	                             "acknowledged at index "));
+	assert_non_null(strstr(text, "; saksid counts the refusal as schema, the wire's reason "
+	                             "for an ack of an alert that is not open\n"));
+	assert_non_null(strstr(text, "saksi: acknowledged before alert 2: alert 3\n"));
+	assert_non_null(strstr(text, "saksi: not sent after alert 2: alert 4\n"));
+	assert_null(strstr(text, "alert 4 acknowledged"));
+	free(text);
+	text = cli_text("stop", "out");
+	assert_int_equal(dr_count(text, "c2sp.org/tlog-proof@v1\n"), 1);
+	free(text);
+
+	/* --json: an array, one object per ack sent; 99 refused, 5 not sent. */
+	assert_int_equal(cli(0, "js", js), 1);
+	text = cli_text("js", "out");
+	assert_non_null(o = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
+	free(text);
+	assert_true(json_is_array(o));
+	assert_int_equal(json_array_size(o), 2);
+	x = json_array_get(o, 0);
+	assert_true(json_is_true(json_object_get(x, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(x, "alert_id")), 4);
+	assert_int_equal(json_integer_value(json_object_get(x, "seq")), 300);
+	assert_non_null(strstr(json_string_value(json_object_get(x, "receipt")),
+	                       "c2sp.org/tlog-proof@v1\n"));
+	assert_null(json_object_get(x, "alert_open"));
+	x = json_array_get(o, 1);
+	assert_true(json_is_false(json_object_get(x, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(x, "alert_id")), 99);
+	assert_int_equal(json_integer_value(json_object_get(x, "seq")), 301);
+	assert_string_equal(json_string_value(json_object_get(x, "status")), "schema");
+	assert_true(json_is_false(json_object_get(x, "alert_open")));
+	assert_string_equal(json_string_value(json_object_get(x, "message")),
+	                    "no open alert 99: there is no such alert");
+	json_decref(o);
+	text = cli_text("js", "err");
+	assert_non_null(strstr(text, "saksi: acknowledged before alert 99: alert 4\n"));
+	assert_non_null(strstr(text, "saksi: not sent after alert 99: alert 5\n"));
+	free(text);
+	/* saksid counted both refused acks under schema. */
+	assert_int_equal(refused_schema(), schema0 + 2);
+
+	/* Without --seq: the clock's, one apart. */
+	assert_int_equal(cli(0, "clock", clock), 0);
+
+	/* 8's answer lost (a receipt saksi cannot trust): pending. Then 9 and 8: 8 goes first,
+	 * resent with its own bytes (already in the ledger), 9 after it. */
+	crypto_sign_keypair(pk, skb);
+	sodium_memzero(skb, sizeof(skb));
+	assert_int_equal(saksi_note_vkey_format(FX_ORIGIN, pk, wrong, sizeof(wrong)),
+	                 SAKSI_OK);
+	assert_int_equal(cli(0, "lost", lost), 1);
+	assert_int_equal(pending_files(), 1);
+	assert_int_equal(cli(0, "retry", retry), 0);
+	assert_int_equal(pending_files(), 0);
+	text = cli_text("retry", "err");
+	assert_non_null(strstr(text, "sending again the ack of alert 8"));
+	assert_non_null(e8 = strstr(text, "saksi: alert 8 acknowledged, entry "));
+	assert_non_null(strstr(e8, "(already in the ledger)"));
+	assert_non_null(e9 = strstr(text, "saksi: alert 9 acknowledged, entry "));
+	assert_true(e8 < e9);
+	free(text);
+	dr_stop(&sd, SIGTERM);
+
+	read_chains(ch, 12);   /* one ack per alert, or it fails */
+	assert_int_equal(ch[1].c_ack_seq, 100);
+	assert_int_equal(ch[2].c_ack_seq, 101);
+	assert_int_equal(ch[3].c_ack_seq, 200);
+	assert_int_equal(ch[4].c_ack_seq, 300);
+	assert_int_equal(ch[5].c_ack_entry, 0);    /* not sent */
+	assert_true(ch[6].c_ack_seq > 300);
+	assert_int_equal(ch[7].c_ack_seq, ch[6].c_ack_seq + 1);
+	assert_true(ch[6].c_ack_entry < ch[7].c_ack_entry);
+	assert_true(ch[8].c_ack_seq < ch[9].c_ack_seq);
+	assert_true(ch[8].c_ack_entry < ch[9].c_ack_entry);
+	{
+		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey",
+		    sd.fx.vkey, "--keyring", keyring, NULL };
+
+		assert_int_equal(cli(0, "verify", args), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -557,6 +733,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ack_reraise, setup,
 		                                dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_ack_retry, setup,
+		                                dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_several, setup,
 		                                dr_cmocka_teardown),
 	};
 

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
@@ -43,6 +44,17 @@
 #define DR_SAKSI SAKSI_BUILD_DIR "/saksi"
 
 extern char **environ;
+
+/* How many times what stands in text (not overlapping). */
+DR_UNUSED static size_t
+dr_count(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+		n++;
+	return n;
+}
 
 /* Wall-clock milliseconds: producer times must lie within the daemon's skew of its clock. */
 DR_UNUSED static uint64_t
@@ -708,5 +720,216 @@ dr_producer_open(const struct fx *fx, const char *url, const char *ob_dir, saksi
 	oo.ob_schemas = fx->sc;
 	assert_int_equal(saksi_outbox_open(ob_dir, &oo, ob), SAKSI_OK);
 }
+
+/* A producer's client of d's saksid: signs with k, seals disclosures to d's box key,
+ * checks receipts against the log's key, waits up to 60 s for an answer. */
+DR_UNUSED static void
+dr_client_open(const struct dr *d, const saksi_seckey *k, saksi_client **c)
+{
+	saksi_client_opts co;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = d->url;
+	co.co_key = k;
+	co.co_box_pk = d->fx.box_pub.pk_key;
+	co.co_log = &d->fx.v;
+	co.co_schemas = d->fx.sc;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, c), SAKSI_OK);
+}
+
+/* Submits items[0..n), signed by k, as they are (the same bytes again after a kill) in
+ * one request through the client library: each must be accepted or, with dup_ok, a
+ * duplicate of what a killed saksid had committed. */
+DR_UNUSED static void
+dr_submit_items(const struct dr *d, const saksi_seckey *k, const struct fx_item *items,
+                size_t n, int dup_ok)
+{
+	const uint8_t *env[SAKSI_WIRE_BATCH_MAX], *sealed[SAKSI_WIRE_BATCH_MAX];
+	size_t env_len[SAKSI_WIRE_BATCH_MAX], sealed_len[SAKSI_WIRE_BATCH_MAX];
+	saksi_result *res;
+	saksi_client *c;
+
+	assert_true(n > 0 && n <= SAKSI_WIRE_BATCH_MAX);
+	assert_non_null(res = calloc(n, sizeof(*res)));
+	dr_client_open(d, k, &c);
+	for (size_t i = 0; i < n; i++) {
+		env[i] = items[i].env;
+		env_len[i] = items[i].env_len;
+		sealed[i] = items[i].sealed;
+		sealed_len[i] = items[i].sealed_len;
+	}
+	assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, n, res),
+	                 SAKSI_OK);
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].sr_code != SAKSI_R_ACCEPTED &&
+		    !(dup_ok && res[i].sr_code == SAKSI_R_DUPLICATE))
+			fail_msg("item %zu: code %d, %s", i, res[i].sr_code, res[i].sr_message);
+		saksi_result_clear(&res[i]);
+	}
+	free(res);
+	saksi_client_close(c);
+}
+
+/*
+ * The rule state in ledger_dir of a stopped saksid (RULES.md 4.4): 0 if it has no 'N'
+ * record (its windows are in LMDB); else 1, and the tail a start in memory mode would
+ * evaluate again, the leaves [N's next leaf, C's next leaf): its bounds into from and to
+ * (NULL: not wanted), the events among them into events.
+ */
+DR_UNUSED static int
+dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
+              uint64_t *events)
+{
+	saksi_ledger *l;
+	saksi_ledger_opts o;
+	saksi_ledger_txn *t;
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	MDB_val k = { 1, "N" }, v;
+	uint64_t from, to;
+	int rc;
+
+	*events = 0;
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_non_null(mt = saksi_ledger_txn_mdb(t));
+	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
+	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND) {
+		saksi_ledger_abort(t);
+		saksi_ledger_close(l);
+		printf("# rules: no tail (windows in LMDB)\n");
+		return 0;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(v.mv_size, 34);
+	from = saksi_get_u64((const uint8_t *)v.mv_data + 26);
+	k.mv_data = "C";
+	assert_int_equal(mdb_get(mt, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 17);
+	to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
+	if (from == UINT64_MAX)
+		from = to;        /* no event evaluated since the first snapshot */
+	assert_true(from <= to && to <= saksi_ledger_size(t));
+	for (uint64_t i = from; i < to; i++) {
+		saksi_leaf lf;
+		uint8_t *leaf;
+		size_t len;
+
+		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
+		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+		*events += lf.lf_kind == SAKSI_LEAF_EVENT;
+		free(leaf);
+	}
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+	printf("# rules: tail leaves %llu..%llu, %llu events\n", (unsigned long long)from,
+	       (unsigned long long)to, (unsigned long long)*events);
+	if (from_out != NULL)
+		*from_out = from;
+	if (to_out != NULL)
+		*to_out = to;
+	return 1;
+}
+
+/*
+ * A saksid fixture (d) whose state_dir is a directory made apart (state: a tmpfs on it
+ * for the disk-full tests, dr_ob_mount; filler: the file that fills it), with a producer
+ * of the queue key sending through an outbox (cl, ob in ob_dir, dr_ob_open) and the
+ * number of the next booking it queues (next_seq). dr_ob_setup makes it, dr_ob_teardown
+ * undoes whatever of it a test left.
+ */
+struct dr_ob {
+	struct dr d;
+	char state[DR_NAME_LEN], filler[DR_NAME_LEN + 16], ob_dir[DR_NAME_LEN];
+	int mounted;
+	saksi_client *cl;
+	saksi_outbox *ob;
+	uint64_t next_seq;
+};
+
+/* dr_setup, the state directory, and dr_save_keys(what). */
+DR_UNUSED static void
+dr_ob_setup(struct dr_ob *o, int what)
+{
+	dr_setup(&o->d, 0);
+	snprintf(o->state, sizeof(o->state), "%s/state", o->d.fx.dir);
+	snprintf(o->filler, sizeof(o->filler), "%s/filler", o->state);
+	snprintf(o->ob_dir, sizeof(o->ob_dir), "%s/outbox", o->d.fx.dir);
+	o->mounted = 0;
+	o->cl = NULL;
+	o->ob = NULL;
+	o->next_seq = 1;
+	assert_int_equal(mkdir(o->state, 0700), 0);
+	dr_save_keys(&o->d.fx, what);
+}
+
+/* A tmpfs of `size` on the state directory (dr_tmpfs_mount: skips without root). */
+DR_UNUSED static void
+dr_ob_mount(struct dr_ob *o, const char *size, const char *who)
+{
+	dr_tmpfs_mount(o->state, size, who);
+	o->mounted = 1;
+}
+
+/* The producer (dr_producer_open) of the running saksid. */
+DR_UNUSED static void
+dr_ob_open(struct dr_ob *o)
+{
+	dr_producer_open(&o->d.fx, o->d.url, o->ob_dir, &o->cl, &o->ob);
+}
+
+/* Queues n bookings in the outbox, each of another participant (its NIK and booking id
+ * from next_seq), with their personal fields; seq from the outbox. */
+DR_UNUSED static void
+dr_ob_bookings(struct dr_ob *o, size_t n)
+{
+	char nik[32], bk[32], *p;
+	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
+	uint64_t seq, id;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nik, sizeof(nik), "737105450780%04u", (unsigned)(o->next_seq % 10000));
+		snprintf(bk, sizeof(bk), "BK-%06llu", (unsigned long long)o->next_seq);
+		o->next_seq++;
+		p = fx_payload("queue.booking.created", set);
+		assert_int_equal(saksi_outbox_enqueue_event(o->ob, "queue.booking.created", p,
+		                 wall_ms(), 0, &seq, &id), SAKSI_OK);
+		free(p);
+	}
+}
+
+/* The teardown's end of dr_ob_setup: the producer closed, a daemon left running killed,
+ * the tmpfs unmounted, fx freed. */
+DR_UNUSED static void
+dr_ob_teardown(struct dr_ob *o)
+{
+	saksi_outbox_close(o->ob);
+	saksi_client_close(o->cl);
+	dr_kill(&o->d.pid);
+	if (o->mounted)
+		dr_tmpfs_umount(o->state);
+	fx_free(&o->d.fx);
+}
+
+/*
+ * Rules that alert on nearly every booking, so that every tail a start evaluates again
+ * has alerts to find: DR_RULES_BOOKINGS, a device with two bookings in an hour
+ * (DR_RULE_TWO_BOOKINGS) and with three distinct NIKs (DR_RULE_THREE_NIKS), each rule
+ * after DR_RULES_HEAD's selection.
+ */
+#define DR_RULES_HEAD \
+    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
+#define DR_RULE_TWO_BOOKINGS \
+    "rule two_bookings\n  type event_count\n  severity medium\n  events book\n" \
+    "  group-by device_id\n  timespan 1h\n  condition gte 2\n  suppress 0s\n" \
+    "  reraise never\n"
+#define DR_RULE_THREE_NIKS \
+    "rule three_niks\n  type value_count\n  severity high\n  events book\n" \
+    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n" \
+    "  suppress 1h\n  reraise 1\n"
+#define DR_RULES_BOOKINGS DR_RULES_HEAD DR_RULE_TWO_BOOKINGS DR_RULE_THREE_NIKS
 
 #endif

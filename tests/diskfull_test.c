@@ -32,14 +32,7 @@
 #define NRECEIPTS 20000
 
 struct df {
-	struct fx fx;
-	char state[256], conf[256], errlog[256], url[256], ledger_dir[300], ob_dir[256];
-	char filler[300];
-	int mounted;
-	pid_t pid;
-	saksi_client *cl;
-	saksi_outbox *ob;
-	uint64_t next_seq;
+	struct dr_ob o;
 	/* Every receipt handed back, with its envelope. */
 	size_t n;
 	uint64_t index[NRECEIPTS];
@@ -50,28 +43,19 @@ struct df {
 static void
 write_conf(struct df *d, unsigned map_mb)
 {
-	dr_write_conf(d->conf,
+	dr_write_conf(d->o.d.conf,
 	              "group_wait_us = 1000\n"
 	              "workers = 2\n"
 	              "map_size_mb = %u\n",
 	              map_mb);
 }
 
-/* Starts saksid; ready once it answers a checkpoint request (a refusal on an empty log
- * is an answer). */
-static void
-start_daemon(struct df *d)
-{
-	d->pid = dr_saksid_start(d->conf, d->errlog, NULL);
-	dr_await_ready(d->url, NULL, &d->pid, d->errlog, 1);
-}
-
 static void
 assert_alive(struct df *d)
 {
-	if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
-		d->pid = -1;
-		fail_msg("saksid died; see %s", d->errlog);
+	if (waitpid(d->o.d.pid, NULL, WNOHANG) == d->o.d.pid) {
+		d->o.d.pid = -1;
+		fail_msg("saksid died; see %s", d->o.d.errlog);
 	}
 }
 
@@ -88,32 +72,12 @@ on_receipt(void *arg, const saksi_outbox_receipt *r)
 	d->n++;
 }
 
-/* Queues n bookings of the outbox's producer (FX_QUEUE), seq from the outbox. */
-static void
-enqueue(struct df *d, size_t n)
-{
-	char nik[32], bk[32], *p;
-	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
-	uint64_t seq, id;
-
-	for (size_t i = 0; i < n; i++) {
-		snprintf(nik, sizeof(nik), "737105450780%04u", (unsigned)(d->next_seq % 10000));
-		snprintf(bk, sizeof(bk), "BK-%06llu", (unsigned long long)d->next_seq);
-		d->next_seq++;
-		p = fx_payload("queue.booking.created", set);
-		assert_int_equal(saksi_outbox_enqueue_event(d->ob, "queue.booking.created", p,
-		                                            (uint64_t)time(NULL) * 1000, 0, &seq, &id),
-		                 SAKSI_OK);
-		free(p);
-	}
-}
-
 static uint64_t
 pending(struct df *d)
 {
 	saksi_outbox_status st;
 
-	assert_int_equal(saksi_outbox_stat(d->ob, &st), SAKSI_OK);
+	assert_int_equal(saksi_outbox_stat(d->o.ob, &st), SAKSI_OK);
 	return st.os_pending;
 }
 
@@ -129,8 +93,8 @@ fill_until_refused(struct df *d, char *msg, size_t msglen)
 
 	for (int round = 0; round < 10000; round++) {
 		if (pending(d) == 0)
-			enqueue(d, 64);
-		e = saksi_outbox_flush(d->ob, d->cl, 64, 0, on_receipt, d, &fr);
+			dr_ob_bookings(&d->o, 64);
+		e = saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr);
 		if (e == SAKSI_ERR_REFUSED) {
 			assert_int_equal(fr.of_status, SAKSI_R_UNAVAILABLE);
 			snprintf(msg, msglen, "%s", fr.of_message);
@@ -150,7 +114,7 @@ still_refused(struct df *d, int times)
 	uint64_t before = pending(d), n0 = d->n;
 
 	for (int i = 0; i < times; i++) {
-		assert_int_equal(saksi_outbox_flush(d->ob, d->cl, 64, 0, on_receipt, d, &fr),
+		assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr),
 		                 SAKSI_ERR_REFUSED);
 		assert_int_equal(fr.of_status, SAKSI_R_UNAVAILABLE);
 		assert_alive(d);
@@ -164,7 +128,7 @@ flush_all(struct df *d)
 {
 	saksi_outbox_flush_result fr;
 
-	assert_int_equal(saksi_outbox_flush(d->ob, d->cl, 64, 0, on_receipt, d, &fr), SAKSI_OK);
+	assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr), SAKSI_OK);
 	assert_int_equal(fr.of_dead, 0);
 	assert_int_equal(pending(d), 0);
 }
@@ -187,7 +151,7 @@ check_ledger(struct df *d)
 
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(d->ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(d->o.d.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	seen = calloc(size, 1);
@@ -218,11 +182,11 @@ check_ledger(struct df *d)
 	printf("# %zu receipted events in a ledger of %llu entries, none lost, none twice\n",
 	       d->n, (unsigned long long)size);
 
-	snprintf(kr, sizeof(kr), "%s/keyring.json", d->fx.dir);
-	snprintf(vk, sizeof(vk), "%s/log.vkey", d->fx.dir);
-	fx_write(vk, d->fx.vkey, strlen(d->fx.vkey), 0644);
+	snprintf(kr, sizeof(kr), "%s/keyring.json", d->o.d.fx.dir);
+	snprintf(vk, sizeof(vk), "%s/log.vkey", d->o.d.fx.dir);
+	fx_write(vk, d->o.d.fx.vkey, strlen(d->o.d.fx.vkey), 0644);
 	snprintf(cmd, sizeof(cmd), "'%s' verify --ledger '%s' --vkey-file '%s' --keyring '%s' "
-	         ">/dev/null", SAKSI, d->ledger_dir, vk, kr);
+	         ">/dev/null", SAKSI, d->o.d.ledger_dir, vk, kr);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
 	assert_int_equal(WEXITSTATUS(rc), 0);
@@ -234,43 +198,42 @@ test_disk_full(void **state)
 	struct df *d = *state;
 	char msg[256], line[512];
 
-	dr_tmpfs_mount(d->state, TMPFS_SIZE, "the disk-full test");
-	d->mounted = 1;
+	dr_ob_mount(&d->o, TMPFS_SIZE, "the disk-full test");
 	write_conf(d, 1024);   /* the map is far bigger than the disk */
-	start_daemon(d);
-	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
+	dr_start(&d->o.d);
+	dr_ob_open(&d->o);
 
 	/* A few events go in, then the disk is nearly full and the ledger fills the rest. */
-	enqueue(d, 10);
+	dr_ob_bookings(&d->o, 10);
 	flush_all(d);
-	dr_fill_disk(d->filler, 256 * 1024, 64 * 1024);
+	dr_fill_disk(d->o.filler, 256 * 1024, 64 * 1024);
 	fill_until_refused(d, msg, sizeof(msg));
 	printf("# disk full after %zu receipts: \"%s\"\n", d->n, msg);
 	assert_non_null(strstr(msg, "full"));
 	still_refused(d, 3);
-	enqueue(d, 100);       /* producers go on queueing while the daemon refuses */
+	dr_ob_bookings(&d->o, 100);       /* producers go on queueing while the daemon refuses */
 	still_refused(d, 2);
 
 	/* Space back: the same daemon, not restarted, takes everything. */
-	assert_int_equal(unlink(d->filler), 0);
+	assert_int_equal(unlink(d->o.filler), 0);
 	flush_all(d);
-	enqueue(d, 50);
+	dr_ob_bookings(&d->o, 50);
 	flush_all(d);
 	assert_alive(d);
 
 	/* Full again, and saksid restarted while the disk is full: it comes up, refuses
 	 * cleanly, and resumes once space is back. */
-	dr_fill_disk(d->filler, 128 * 1024, 64 * 1024);
+	dr_fill_disk(d->o.filler, 128 * 1024, 64 * 1024);
 	fill_until_refused(d, msg, sizeof(msg));
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
-	start_daemon(d);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
+	dr_start(&d->o.d);
 	still_refused(d, 2);
-	assert_int_equal(unlink(d->filler), 0);
+	assert_int_equal(unlink(d->o.filler), 0);
 	flush_all(d);
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
 	/* What the operator saw in the log. */
 	snprintf(line, sizeof(line), "failed");
-	assert_int_equal(fx_file_contains(d->errlog, line), 1);
+	assert_int_equal(fx_file_contains(d->o.d.errlog, line), 1);
 	check_ledger(d);
 }
 
@@ -281,29 +244,29 @@ test_map_full(void **state)
 	char msg[256];
 
 	write_conf(d, 1);
-	start_daemon(d);
-	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
+	dr_start(&d->o.d);
+	dr_ob_open(&d->o);
 	fill_until_refused(d, msg, sizeof(msg));
 	printf("# map full after %zu receipts: \"%s\"\n", d->n, msg);
 	assert_non_null(strstr(msg, "full"));
 	/* Without a restart it keeps refusing cleanly, and reads still work. */
 	still_refused(d, 3);
-	enqueue(d, 100);
+	dr_ob_bookings(&d->o, 100);
 	still_refused(d, 2);
 	{
 		char *note = NULL;
 		size_t len;
-		assert_int_equal(saksi_client_checkpoint(d->cl, &note, &len), SAKSI_OK);
+		assert_int_equal(saksi_client_checkpoint(d->o.cl, &note, &len), SAKSI_OK);
 		free(note);
 	}
 	/* The operator raises map_size_mb and restarts: the outbox delivers the rest. */
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
 	write_conf(d, 16);
-	start_daemon(d);
+	dr_start(&d->o.d);
 	flush_all(d);
-	enqueue(d, 50);
+	dr_ob_bookings(&d->o, 50);
 	flush_all(d);
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
 	check_ledger(d);
 }
 
@@ -312,18 +275,7 @@ setup(void **state)
 {
 	struct df *d = calloc(1, sizeof(*d));
 
-	fx_init(&d->fx, 0);
-	d->pid = -1;
-	d->next_seq = 1;
-	snprintf(d->state, sizeof(d->state), "%s/state", d->fx.dir);
-	snprintf(d->ledger_dir, sizeof(d->ledger_dir), "%s/ledger", d->state);
-	snprintf(d->filler, sizeof(d->filler), "%s/filler", d->state);
-	snprintf(d->conf, sizeof(d->conf), "%s/saksid.conf", d->fx.dir);
-	snprintf(d->errlog, sizeof(d->errlog), "%s/saksid.log", d->fx.dir);
-	snprintf(d->url, sizeof(d->url), "ipc://%s/ingest.sock", d->fx.dir);
-	snprintf(d->ob_dir, sizeof(d->ob_dir), "%s/outbox", d->fx.dir);
-	assert_int_equal(mkdir(d->state, 0700), 0);
-	dr_save_keys(&d->fx, DR_KEYRING);
+	dr_ob_setup(&d->o, DR_KEYRING);
 	*state = d;
 	return 0;
 }
@@ -333,14 +285,9 @@ teardown(void **state)
 {
 	struct df *d = *state;
 
-	saksi_outbox_close(d->ob);
-	saksi_client_close(d->cl);
-	dr_kill(&d->pid);
-	if (d->mounted)
-		dr_tmpfs_umount(d->state);
+	dr_ob_teardown(&d->o);
 	for (size_t i = 0; i < d->n; i++)
 		free(d->env[i]);
-	fx_free(&d->fx);
 	free(d);
 	return 0;
 }

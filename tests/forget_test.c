@@ -165,24 +165,139 @@ assert_no_leak_run(const struct run *r)
 		fail_msg("saksi's output holds %s:\n%s\n%s", which, r->out, r->err);
 }
 
-/*
- * Opens the disclosures of every event entry of the ledger in ldir with the store key
- * and the key store (slots, master); per entry: 1 opened, 0 forgotten, -1 no
- * disclosures. Checks that an opened one holds exactly participant owner[i]'s NIK.
- */
+/* `saksi submit` of the payload in ev.json (path slot 3) as type with seq, signed with
+ * the key file named key (path slot 1): accepted, and saksi says nothing personal. */
 static void
-reveal_all(const char *ldir, const char *slots, const char *master, const char *storef,
-           int *state, uint64_t *n)
+submit(struct scratch *f, const char *url, const char *vkey, const char *key,
+       const char *type, const char *seq)
+{
+	struct run r;
+
+	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, key), "--box-pub",
+	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", type, "--seq", seq, "--payload",
+	    P(f, 3, "ev.json"));
+	assert_no_leak_run(&r);
+	run_free(&r);
+}
+
+/* The supervisor forgets participant 0, his NIK on stdin (seq 1, subject_request):
+ * saksi says his data key is destroyed. */
+static void
+forget0(struct scratch *f, const char *url, const char *vkey)
+{
+	struct run r;
+
+	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
+	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
+	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
+	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
+	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
+	run_free(&r);
+	unlink(P(f, 7, "nik0"));
+}
+
+/* `saksi verify` of the ledger (or a copy of it) in ldir, with the keyring: intact. */
+static void
+verify_intact(struct scratch *f, const char *ldir, const char *vkey)
+{
+	struct run r;
+
+	RUN(f, &r, 0, "verify", "--ledger", ldir, "--vkey", vkey, "--keyring",
+	    P(f, 2, "st/keyring.json"));
+	assert_non_null(strstr(r.out, "ledger intact"));
+	run_free(&r);
+}
+
+/* The ledger in ldir (saksid stopped) with its key store (ldir/datakeys, the state's
+ * master and store key), in a transaction (a write one if write). */
+struct dko {
+	saksi_seckey *store;
+	saksi_ledger *l;
+	saksi_datakeys *dk;
+	saksi_ledger_txn *t;
+};
+
+static void
+dko_open(struct scratch *f, const char *ldir, int write, struct dko *o)
+{
+	char slots[300];
+
+	snprintf(slots, sizeof(slots), "%s/datakeys", ldir);
+	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &o->store),
+	                 SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(ldir, NULL, NULL, NULL, &o->l), SAKSI_OK);
+	assert_int_equal(saksi_dk_open(slots, P(f, 11, "st/datakeys.master"), o->store, 0, 0,
+	                 &o->dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(o->l, write, &o->t), SAKSI_OK);
+}
+
+/* Entry idx's disclosures, which must open: their JSON (malloc'd: the caller wipes and
+ * frees it, its length in *jl), the entry's leaf hash into h. */
+static char *
+dko_reveal(struct dko *o, uint64_t idx, saksi_hash h, size_t *jl)
+{
+	uint8_t *blob, *leaf;
+	size_t bl, ll;
+	char *json;
+
+	assert_int_equal(saksi_ledger_disc_get(o->t, idx, &blob, &bl), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(o->t, idx, &leaf, &ll), SAKSI_OK);
+	saksi_merkle_leaf_hash(h, leaf, ll);
+	assert_int_equal(saksi_disc_open_any(o->store, o->dk, idx, h, blob, bl, &json, jl),
+	                 SAKSI_OK);
+	free(blob);
+	free(leaf);
+	return json;
+}
+
+/* The end of dko_open: the transaction committed (commit) or aborted, all closed. */
+static void
+dko_close(struct dko *o, int commit)
+{
+	if (commit)
+		assert_int_equal(saksi_ledger_commit(o->t), SAKSI_OK);
+	else
+		saksi_ledger_abort(o->t);
+	saksi_dk_close(o->dk);
+	saksi_ledger_close(o->l);
+	saksi_seckey_free(o->store);
+}
+
+/* The key kind and key id of entry idx's blob, and its last 24 bytes (ciphertext and
+ * tag, for the grep) into tail (NULL: not wanted). */
+static void
+blob_key(struct scratch *f, uint64_t idx, int *kind, uint64_t *id, uint8_t *tail)
 {
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
-	saksi_seckey *store;
-	saksi_datakeys *dk;
+	uint8_t *blob;
+	size_t bl;
 
-	assert_int_equal(saksi_seckey_load(storef, NULL, &store), SAKSI_OK);
-	assert_int_equal(saksi_ledger_open(ldir, NULL, NULL, NULL, &l), SAKSI_OK);
-	assert_int_equal(saksi_dk_open(slots, master, store, 0, 0, &dk), SAKSI_OK);
+	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
+	                 SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_disc_get(t, idx, &blob, &bl), SAKSI_OK);
+	assert_int_equal(saksi_disc2_key(blob, bl, kind, id), SAKSI_OK);
+	if (tail != NULL)
+		memcpy(tail, blob + bl - 24, 24);
+	free(blob);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+}
+
+/*
+ * Opens the disclosures of every event entry of the ledger in ldir with the store key
+ * and its key store (dko_open); per entry: 1 opened, 0 forgotten, -1 no
+ * disclosures. Checks that an opened one holds exactly participant owner[i]'s NIK.
+ */
+static void
+reveal_all(struct scratch *f, const char *ldir, int *state, uint64_t *n)
+{
+	struct dko o;
+	saksi_ledger_txn *t;
+
+	dko_open(f, ldir, 0, &o);
+	t = o.t;
 	*n = saksi_ledger_size(t);
 	assert_true(*n <= 16);
 	for (uint64_t i = 0; i < *n; i++) {
@@ -198,7 +313,7 @@ reveal_all(const char *ldir, const char *slots, const char *master, const char *
 		}
 		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &ll), SAKSI_OK);
 		saksi_merkle_leaf_hash(h, leaf, ll);
-		e = saksi_disc_open_any(store, dk, i, h, blob, bl, &json, &jl);
+		e = saksi_disc_open_any(o.store, o.dk, i, h, blob, bl, &json, &jl);
 		assert_true(e == SAKSI_OK || e == SAKSI_ERR_NOT_FOUND);
 		state[i] = e == SAKSI_OK;
 		if (e == SAKSI_OK) {
@@ -227,10 +342,7 @@ reveal_all(const char *ldir, const char *slots, const char *master, const char *
 		free(blob);
 		free(leaf);
 	}
-	saksi_ledger_abort(t);
-	saksi_dk_close(dk);
-	saksi_ledger_close(l);
-	saksi_seckey_free(store);
+	dko_close(&o, 0);
 }
 
 static void
@@ -249,16 +361,9 @@ test_forget_end_to_end(void **state)
 	for (int i = 0; i < 3; i++) {
 		payload("queue.booking.created", i, P(f, 3, "ev.json"));
 		snprintf(seq, sizeof(seq), "%d", i + 1);
-		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "q.key"), "--box-pub",
-		    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "queue.booking.created",
-		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
-		assert_no_leak_run(&r);
-		run_free(&r);
+		submit(f, url, vkey, "q.key", "queue.booking.created", seq);
 		payload("claim.submitted", i, P(f, 3, "ev.json"));
-		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "c.key"), "--box-pub",
-		    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "claim.submitted",
-		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
-		run_free(&r);
+		submit(f, url, vkey, "c.key", "claim.submitted", seq);
 	}
 	/* A backup before the forget. */
 	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "before"));
@@ -293,10 +398,7 @@ test_forget_end_to_end(void **state)
 	/* He comes back later: a new key of his own, entry 9 (7 is the summary of the
 	 * role refusal, 0 the keyring entry saksid wrote at start). */
 	payload("queue.booking.created", 0, P(f, 3, "ev.json"));
-	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "q.key"), "--box-pub",
-	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "queue.booking.created",
-	    "--seq", "4", "--payload", P(f, 3, "ev.json"));
-	run_free(&r);
+	submit(f, url, vkey, "q.key", "queue.booking.created", "4");
 	unlink(P(f, 3, "ev.json"));
 	RUN(f, &r, 0, "backup", "--ledger", P(f, 8, "st/ledger"), "-o", P(f, 9, "after"));
 	run_free(&r);
@@ -304,8 +406,7 @@ test_forget_end_to_end(void **state)
 
 	/* His entries 1, 2 and the request 8 no longer open; 3..6 and 9 do, each with its
 	 * own participant's NIK. */
-	reveal_all(P(f, 8, "st/ledger"), P(f, 10, "st/ledger/datakeys"),
-	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	reveal_all(f, P(f, 8, "st/ledger"), st, &n);
 	assert_int_equal(n, 10);
 	{
 		static const int want[10] = { -1, 0, 0, 11, 11, 12, 12, -1, 0, 10 };
@@ -316,28 +417,21 @@ test_forget_end_to_end(void **state)
 	/* The backup taken before the forget, with the appliance's master now: nothing of
 	 * his opens (nor of the others': the master rotated; take a new backup after each
 	 * forget, FORMATS.md 7.2). */
-	reveal_all(P(f, 9, "before"), P(f, 10, "before/datakeys"),
-	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	reveal_all(f, P(f, 9, "before"), st, &n);
 	assert_int_equal(n, 7);
 	assert_int_equal(st[0], -1);
 	for (int i = 1; i < 7; i++)
 		assert_int_equal(st[i], 0);
 	/* The backup after: like the ledger. */
-	reveal_all(P(f, 9, "after"), P(f, 10, "after/datakeys"),
-	           P(f, 11, "st/datakeys.master"), P(f, 12, "st/store.key"), st, &n);
+	reveal_all(f, P(f, 9, "after"), st, &n);
 	assert_int_equal(n, 10);
 	assert_int_equal(st[1], 0);
 	assert_int_equal(st[3], 11);
 	assert_int_equal(st[8], 0);
 	assert_int_equal(st[9], 10);
 
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "ledger intact"));
-	run_free(&r);
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 9, "after"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	run_free(&r);
+	verify_intact(f, P(f, 8, "st/ledger"), vkey);
+	verify_intact(f, P(f, 9, "after"), vkey);
 
 	/* Retention configured: the retention key must be in the keyring; with it, saksid
 	 * starts, and nobody is silent for a day yet. */
@@ -425,30 +519,19 @@ payload_of(const char *type, int who, const char *path)
 static void
 make_v1(struct scratch *f, const uint64_t *idx, size_t n, uint8_t tail[][24])
 {
-	saksi_ledger *l;
+	struct dko o;
 	saksi_ledger_txn *t;
-	saksi_seckey *store;
-	saksi_datakeys *dk;
 
-	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
-	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
-	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	dko_open(f, P(f, 8, "st/ledger"), 1, &o);
+	t = o.t;
 	for (size_t i = 0; i < n; i++) {
-		uint8_t *blob, *leaf, out[4096];
-		size_t bl, ll, jl, w;
+		uint8_t out[4096];
+		size_t jl, w;
 		saksi_hash h;
-		char *json;
+		char *json = dko_reveal(&o, idx[i], h, &jl);
 
-		assert_int_equal(saksi_ledger_disc_get(t, idx[i], &blob, &bl), SAKSI_OK);
-		assert_int_equal(saksi_ledger_leaf(t, idx[i], &leaf, &ll), SAKSI_OK);
-		saksi_merkle_leaf_hash(h, leaf, ll);
-		assert_int_equal(saksi_disc_open_any(store, dk, idx[i], h, blob, bl, &json, &jl),
-		                 SAKSI_OK);
 		assert_true(jl + SAKSID_DISC_OVERHEAD <= sizeof(out));
-		assert_int_equal(saksid_disc_seal(store, idx[i], h, (const uint8_t *)json, jl, out,
+		assert_int_equal(saksid_disc_seal(o.store, idx[i], h, (const uint8_t *)json, jl, out,
 		                                  sizeof(out), &w), SAKSI_OK);
 		assert_int_equal(out[0], 1);
 		{
@@ -464,13 +547,8 @@ make_v1(struct scratch *f, const uint64_t *idx, size_t n, uint8_t tail[][24])
 		memcpy(tail[i], out + w - 24, 24);
 		sodium_memzero(json, jl);
 		free(json);
-		free(blob);
-		free(leaf);
 	}
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	saksi_dk_close(dk);
-	saksi_ledger_close(l);
-	saksi_seckey_free(store);
+	dko_close(&o, 1);
 }
 
 /* Per event entry, in ledger order (the rules' alert entries fall between them): its
@@ -480,17 +558,11 @@ open_all(struct scratch *f, const char *ldir, int *state, int *ver, uint64_t *id
          uint64_t *n)
 {
 	uint64_t size, k = 0;
-
-	saksi_ledger *l;
+	struct dko o;
 	saksi_ledger_txn *t;
-	saksi_seckey *store;
-	saksi_datakeys *dk;
 
-	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
-	assert_int_equal(saksi_ledger_open(ldir, NULL, NULL, NULL, &l), SAKSI_OK);
-	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
-	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	dko_open(f, ldir, 0, &o);
+	t = o.t;
 	size = saksi_ledger_size(t);
 	for (uint64_t i = 0; i < size; i++) {
 		uint8_t *blob, *leaf;
@@ -516,7 +588,7 @@ open_all(struct scratch *f, const char *ldir, int *state, int *ver, uint64_t *id
 		}
 		ver[k] = blob[0];
 		saksi_merkle_leaf_hash(h, leaf, ll);
-		e = saksi_disc_open_any(store, dk, i, h, blob, bl, &json, &jl);
+		e = saksi_disc_open_any(o.store, o.dk, i, h, blob, bl, &json, &jl);
 		if (e != SAKSI_OK && e != SAKSI_ERR_NOT_FOUND)
 			fail_msg("entry %llu: %s", (unsigned long long)i, saksi_strerror(e));
 		state[k++] = e == SAKSI_OK;
@@ -528,10 +600,7 @@ open_all(struct scratch *f, const char *ldir, int *state, int *ver, uint64_t *id
 		free(leaf);
 	}
 	*n = k;
-	saksi_ledger_abort(t);
-	saksi_dk_close(dk);
-	saksi_ledger_close(l);
-	saksi_seckey_free(store);
+	dko_close(&o, 0);
 }
 
 /* Whether the file holds the 24 bytes. */
@@ -578,10 +647,7 @@ test_forget_reaches_v1_and_related(void **state)
 		for (int k = 0; k < 4; k++) {
 			payload_of(types[k], i, P(f, 3, "ev.json"));
 			snprintf(seq, sizeof(seq), "%d", 4 * i + k + 1);
-			RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, k == 0 || k == 2 ?
-			    "q.key" : "c.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey,
-			    "--type", types[k], "--seq", seq, "--payload", P(f, 3, "ev.json"));
-			run_free(&r);
+			submit(f, url, vkey, k == 0 || k == 2 ? "q.key" : "c.key", types[k], seq);
 		}
 	saksid_stop(f);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
@@ -591,40 +657,19 @@ test_forget_reaches_v1_and_related(void **state)
 	for (int i = 0; i < 3; i++)
 		v1[i] = idx[v1ev[i]];
 	{
-		/* The cancellation's v2 blob under the store key, for the grep. */
-		saksi_ledger *l;
-		saksi_ledger_txn *t;
-		uint8_t *blob;
-		size_t bl;
+		/* The cancellation's v2 blob, for the grep. Linked to his booking: his data key
+		 * from the start (7.3). */
+		int kind;
+		uint64_t slot;
 
-		assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
-		                 SAKSI_OK);
-		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-		assert_int_equal(saksi_ledger_disc_get(t, idx[2], &blob, &bl), SAKSI_OK);
-		{
-			/* Linked to his booking: his data key from the start (7.3). */
-			int kind;
-			uint64_t slot;
-
-			assert_int_equal(saksi_disc2_key(blob, bl, &kind, &slot), SAKSI_OK);
-			assert_int_equal(kind, SAKSI_DK_DATA);
-		}
-		memcpy(old2, blob + bl - 24, 24);
-		free(blob);
-		saksi_ledger_abort(t);
-		saksi_ledger_close(l);
+		blob_key(f, idx[2], &kind, &slot, old2);
+		assert_int_equal(kind, SAKSI_DK_DATA);
 	}
 	make_v1(f, v1, 3, tail);
 
 	/* saksid again; the supervisor forgets participant 0. */
 	start(f, sock, O_APPEND);
-	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
-	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
-	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
-	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
-	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
-	run_free(&r);
-	unlink(P(f, 7, "nik0"));
+	forget0(f, url, vkey);
 	/* His account (the payment) and device (the cancellation) find nothing now; the
 	 * other's account still finds his payment. */
 	snprintf(acct, sizeof(acct), "002:%s", ACCOUNT[0]);
@@ -656,10 +701,7 @@ test_forget_reaches_v1_and_related(void **state)
 				fail_msg("entry %d: state %d v%d, want %d v%d", i, st[i], ver[i],
 				         want[i], wver[i]);
 	}
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "ledger intact"));
-	run_free(&r);
+	verify_intact(f, P(f, 8, "st/ledger"), vkey);
 	/* The grep: the backup (LMDB's compacting copy: live pages only) holds none of his
 	 * old blobs (which the store key would still open), and the other's v1 blob. The
 	 * live file may keep them in free pages until LMDB reuses them (FORMATS.md 7.4). */
@@ -745,25 +787,6 @@ store_blobs_hold(struct scratch *f, const char *path, const char *value, int *op
 	return hit;
 }
 
-/* The key kind and key id of entry idx's blob. */
-static void
-blob_key(struct scratch *f, uint64_t idx, int *kind, uint64_t *id)
-{
-	saksi_ledger *l;
-	saksi_ledger_txn *t;
-	uint8_t *blob;
-	size_t bl;
-
-	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	assert_int_equal(saksi_ledger_disc_get(t, idx, &blob, &bl), SAKSI_OK);
-	assert_int_equal(saksi_disc2_key(blob, bl, kind, id), SAKSI_OK);
-	free(blob);
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-}
-
 /*
  * Issue #5, at the source (FORMATS.md 7.3 links): a payment that names only his claim is
  * sealed under his data key when it is written, so no store-key copy of his account ever
@@ -792,19 +815,16 @@ test_forget_linked_at_source(void **state)
 	for (int k = 0; k < 4; k++) {
 		payload_of(types[k], k < 3 ? 0 : 2, P(f, 3, "ev.json"));
 		snprintf(seq, sizeof(seq), "%d", k + 1);
-		RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, k == 0 ? "q.key" : "c.key"),
-		    "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", types[k],
-		    "--seq", seq, "--payload", P(f, 3, "ev.json"));
-		run_free(&r);
+		submit(f, url, vkey, k == 0 ? "q.key" : "c.key", types[k], seq);
 	}
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	assert_int_equal(n, 4);
-	blob_key(f, idx[0], &kind, &slot0);
+	blob_key(f, idx[0], &kind, &slot0, NULL);
 	assert_int_equal(kind, SAKSI_DK_DATA);
-	blob_key(f, idx[2], &kind, &slot);
+	blob_key(f, idx[2], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_DATA);   /* main: SAKSI_DK_STORE */
 	assert_int_equal(slot, slot0);
-	blob_key(f, idx[3], &kind, &slot);
+	blob_key(f, idx[3], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_STORE);
 	/* Before the forget a supervisor sees his account by his claim. */
 	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--claim", "CL-FORGET-0",
@@ -812,13 +832,7 @@ test_forget_linked_at_source(void **state)
 	assert_non_null(strstr(r.out, ACCOUNT[0]));
 	run_free(&r);
 
-	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
-	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
-	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
-	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
-	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
-	run_free(&r);
-	unlink(P(f, 7, "nik0"));
+	forget0(f, url, vkey);
 	RUN(f, &r, 0, "query", "--config", P(f, 4, "st/saksid.conf"), "--claim", "CL-FORGET-0",
 	    "-k", P(f, 1, "spq.key"), "--reveal", "--case", "SPI-2026-0005", "--json");
 	assert_null(strstr(r.out, ACCOUNT[0]));
@@ -836,10 +850,7 @@ test_forget_linked_at_source(void **state)
 		free(s);
 		json_decref(o);
 	}
-	RUN(f, &r, 0, "submit", "--url", url, "-k", P(f, 1, "c.key"), "--box-pub",
-	    P(f, 6, "st/box.pub"), "--vkey", vkey, "--type", "claim.payment.sent", "--seq", "5",
-	    "--payload", P(f, 3, "ev.json"));
-	run_free(&r);
+	submit(f, url, vkey, "c.key", "claim.payment.sent", "5");
 	saksid_stop(f);
 
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
@@ -849,12 +860,9 @@ test_forget_linked_at_source(void **state)
 	assert_int_equal(st[2], 0);   /* his payment: forgotten */
 	assert_int_equal(st[3], 1);
 	assert_int_equal(st[n - 1], 1);
-	blob_key(f, idx[n - 1], &kind, &slot);
+	blob_key(f, idx[n - 1], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_STORE);
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "ledger intact"));
-	run_free(&r);
+	verify_intact(f, P(f, 8, "st/ledger"), vkey);
 	/* The grep over the whole live file, free pages included. */
 	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
 	print_message("store-key blobs in data.mdb that opened: %d\n", opened);
@@ -870,10 +878,8 @@ test_forget_linked_at_source(void **state)
 static void
 make_unlinked(struct scratch *f, const uint64_t *idx, size_t n)
 {
-	saksi_ledger *l;
+	struct dko o;
 	saksi_ledger_txn *t;
-	saksi_seckey *store;
-	saksi_datakeys *dk;
 	MDB_txn *mt;
 	MDB_cursor *cur;
 	MDB_val key, val;
@@ -881,26 +887,17 @@ make_unlinked(struct scratch *f, const uint64_t *idx, size_t n)
 	uint8_t kid[8];
 	int rc, links = 0;
 
-	assert_int_equal(saksi_seckey_load(P(f, 12, "st/store.key"), NULL, &store), SAKSI_OK);
-	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, NULL, &l),
-	                 SAKSI_OK);
-	assert_int_equal(saksi_dk_open(P(f, 10, "st/ledger/datakeys"),
-	                 P(f, 11, "st/datakeys.master"), store, 0, 0, &dk), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
+	dko_open(f, P(f, 8, "st/ledger"), 1, &o);
+	t = o.t;
 	mt = saksi_ledger_txn_mdb(t);
-	memcpy(kid, saksi_seckey_id(store), 8);
+	memcpy(kid, saksi_seckey_id(o.store), 8);
 	for (size_t i = 0; i < n; i++) {
-		uint8_t *blob, *leaf, out[4096], k[8];
-		size_t bl, ll, jl, w;
+		uint8_t out[4096], k[8];
+		size_t jl, w;
 		saksi_hash h;
-		char *json;
+		char *json = dko_reveal(&o, idx[i], h, &jl);
 
-		assert_int_equal(saksi_ledger_disc_get(t, idx[i], &blob, &bl), SAKSI_OK);
-		assert_int_equal(saksi_ledger_leaf(t, idx[i], &leaf, &ll), SAKSI_OK);
-		saksi_merkle_leaf_hash(h, leaf, ll);
-		assert_int_equal(saksi_disc_open_any(store, dk, idx[i], h, blob, bl, &json, &jl),
-		                 SAKSI_OK);
-		assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, kid, saksi_seckey_sym(store),
+		assert_int_equal(saksi_disc2_seal(SAKSI_DK_STORE, kid, saksi_seckey_sym(o.store),
 		                 idx[i], h, (const uint8_t *)json, jl, out, sizeof(out), &w),
 		                 SAKSI_OK);
 		saksi_put_u64(k, idx[i]);
@@ -912,8 +909,6 @@ make_unlinked(struct scratch *f, const uint64_t *idx, size_t n)
 		assert_int_equal(mdb_put(mt, dbi, &key, &val, 0), 0);
 		sodium_memzero(json, jl);
 		free(json);
-		free(blob);
-		free(leaf);
 	}
 	assert_int_equal(mdb_dbi_open(mt, "dkey", 0, &dbi), 0);
 	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
@@ -929,10 +924,7 @@ make_unlinked(struct scratch *f, const uint64_t *idx, size_t n)
 	assert_int_equal(rc, MDB_NOTFOUND);
 	mdb_cursor_close(cur);
 	assert_true(links > 0);   /* this saksid made them: gone now */
-	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
-	saksi_dk_close(dk);
-	saksi_ledger_close(l);
-	saksi_seckey_free(store);
+	dko_close(&o, 1);
 }
 
 /* Records of the dkey database that start with c. */
@@ -1006,7 +998,7 @@ test_backfill_links(void **state)
 	make_unlinked(f, nolink, 3);
 	make_v1(f, idx, 1, tail);
 	assert_int_equal(dkey_count(f, 'l'), 0);
-	blob_key(f, idx[3], &kind, &slot);
+	blob_key(f, idx[3], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_STORE);
 
 	/* One step of three entries (the keyring entry, his booking and claim), as if
@@ -1018,9 +1010,9 @@ test_backfill_links(void **state)
 	                       "disclosures re-sealed"));
 	assert_non_null(strstr(r.out, "stopped after 1 step(s): run this again to go on"));
 	run_free(&r);
-	blob_key(f, idx[0], &kind, &slot0);   /* his v1 booking: under his key now */
+	blob_key(f, idx[0], &kind, &slot0, NULL);   /* his v1 booking: under his key now */
 	assert_int_equal(kind, SAKSI_DK_DATA);
-	blob_key(f, idx[3], &kind, &slot);
+	blob_key(f, idx[3], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_STORE);
 	assert_int_equal(dkey_count(f, 'l'), 2);   /* his booking and claim ids */
 	/* The rest, from the mark; then the file compacted. */
@@ -1031,13 +1023,13 @@ test_backfill_links(void **state)
 	                       "participant's data key, 1 left under the store key"));
 	assert_non_null(strstr(r.out, "compacted"));
 	run_free(&r);
-	blob_key(f, idx[2], &kind, &slot);
+	blob_key(f, idx[2], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_DATA);
 	assert_int_equal(slot, slot0);
-	blob_key(f, idx[3], &kind, &slot);
+	blob_key(f, idx[3], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_DATA);
 	assert_int_equal(slot, slot0);
-	blob_key(f, idx[4], &kind, &slot);
+	blob_key(f, idx[4], &kind, &slot, NULL);
 	assert_int_equal(kind, SAKSI_DK_STORE);
 	/* Before the forget: no store-key copy of his account left, even in free pages. */
 	assert_false(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[0], &opened));
@@ -1048,10 +1040,7 @@ test_backfill_links(void **state)
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	for (int i = 0; i < 5; i++)
 		assert_true(st[i] == 1 && ver[i] == 2);
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "ledger intact"));
-	run_free(&r);
+	verify_intact(f, P(f, 8, "st/ledger"), vkey);
 
 	/* Not while saksid runs. */
 	start(f, sock, O_APPEND);
@@ -1059,13 +1048,7 @@ test_backfill_links(void **state)
 	assert_non_null(strstr(r.err, "is open in another process (saksid?): stop saksid"));
 	run_free(&r);
 	/* The forget: his data key goes, and with it everything of his. */
-	spit(P(f, 7, "nik0"), NIK[0], strlen(NIK[0]));
-	RUN_IN(f, &r, 0, P(f, 7, "nik0"), "forget", "--nik", "-", "--url", url, "-k",
-	    P(f, 1, "spv.key"), "--box-pub", P(f, 6, "st/box.pub"), "--vkey", vkey, "--seq",
-	    "1", "--branch", BRANCH, "--officer", "SPV-01", "--reason", "subject_request");
-	assert_non_null(strstr(r.err, "; the participant's data key is destroyed"));
-	run_free(&r);
-	unlink(P(f, 7, "nik0"));
+	forget0(f, url, vkey);
 	saksid_stop(f);
 	open_all(f, P(f, 8, "st/ledger"), st, ver, idx, &n);
 	for (int i = 0; i < 4; i++)
@@ -1076,10 +1059,7 @@ test_backfill_links(void **state)
 	print_message("store-key blobs in data.mdb that opened: %d\n", opened);
 	assert_true(store_blobs_hold(f, P(f, 8, "st/ledger/data.mdb"), ACCOUNT[2], &opened));
 	assert_false(file_has(P(f, 8, "st/ledger/data.mdb"), tail[0]));
-	RUN(f, &r, 0, "verify", "--ledger", P(f, 8, "st/ledger"), "--vkey", vkey, "--keyring",
-	    P(f, 2, "st/keyring.json"));
-	assert_non_null(strstr(r.out, "ledger intact"));
-	run_free(&r);
+	verify_intact(f, P(f, 8, "st/ledger"), vkey);
 }
 
 int

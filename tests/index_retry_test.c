@@ -28,42 +28,18 @@
 #define NEVENTS 600
 
 struct ir {
-	struct fx fx;
-	char state[256], conf[256], errlog[256], url[256], ob_dir[256], filler[300];
+	struct dr_ob o;
 	char out[300], err[300];
-	int mounted;
-	pid_t pid;
-	saksi_client *cl;
-	saksi_outbox *ob;
-	uint64_t next_seq;
 };
 
-static void
-start_daemon(struct ir *d)
-{
-	d->pid = dr_saksid_start(d->conf, d->errlog, NULL);
-	dr_await_ready(d->url, NULL, &d->pid, d->errlog, 1);
-}
-
-/* n bookings, each of another participant, with their personal fields. */
+/* n bookings, each of another participant, with their personal fields, flushed. */
 static void
 submit(struct ir *d, size_t n)
 {
 	saksi_outbox_flush_result fr;
-	char nik[32], bk[32], *p;
-	const char *set[] = { "nik", nik, "booking_id", bk, NULL };
-	uint64_t seq, id;
 
-	for (size_t i = 0; i < n; i++) {
-		snprintf(nik, sizeof(nik), "737105450780%04u", (unsigned)(d->next_seq % 10000));
-		snprintf(bk, sizeof(bk), "BK-%06llu", (unsigned long long)d->next_seq);
-		d->next_seq++;
-		p = fx_payload("queue.booking.created", set);
-		assert_int_equal(saksi_outbox_enqueue_event(d->ob, "queue.booking.created", p,
-		                 wall_ms(), 0, &seq, &id), SAKSI_OK);
-		free(p);
-	}
-	assert_int_equal(saksi_outbox_flush(d->ob, d->cl, 64, 0, NULL, NULL, &fr), SAKSI_OK);
+	dr_ob_bookings(&d->o, n);
+	assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, NULL, NULL, &fr), SAKSI_OK);
 	assert_int_equal(fr.of_dead, 0);
 }
 
@@ -71,7 +47,7 @@ submit(struct ir *d, size_t n)
 static char *
 status(struct ir *d, const char *flag)
 {
-	const char *args[] = { "status", "--url", d->url, flag, NULL };
+	const char *args[] = { "status", "--url", d->o.d.url, flag, NULL };
 
 	assert_int_equal(dr_saksi(0, d->out, d->err, args), 0);
 	return fx_read(d->out, NULL);
@@ -109,10 +85,10 @@ await_status(struct ir *d, int (*want)(const json_t *))
 		if (want(o))
 			return o;
 		json_decref(o);
-		assert_int_equal(waitpid(d->pid, NULL, WNOHANG), 0);
+		assert_int_equal(waitpid(d->o.d.pid, NULL, WNOHANG), 0);
 		nanosleep(&ts, NULL);
 	}
-	fail_msg("the status never showed what was awaited; see %s", d->errlog);
+	fail_msg("the status never showed what was awaited; see %s", d->o.d.errlog);
 	return NULL;
 }
 
@@ -136,21 +112,20 @@ test_catchup_retries(void **state)
 	json_t *o;
 	uint64_t entries, failures;
 
-	dr_tmpfs_mount(d->state, TMPFS_SIZE, "this test");
-	d->mounted = 1;
+	dr_ob_mount(&d->o, TMPFS_SIZE, "this test");
 
 	/* A ledger written without index_key: everything is left to a catch-up. */
-	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\n");
-	start_daemon(d);
-	dr_producer_open(&d->fx, d->url, d->ob_dir, &d->cl, &d->ob);
+	dr_write_conf(d->o.d.conf, "group_wait_us = 1000\nmap_size_mb = 64\n");
+	dr_start(&d->o.d);
+	dr_ob_open(&d->o);
 	submit(d, NEVENTS);
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
 
 	/* Now with index_key, on a disk with no room for the index: the catch-up fails. */
-	dr_write_conf(d->conf, "group_wait_us = 1000\nmap_size_mb = 64\nindex_key = index.key\n"
+	dr_write_conf(d->o.d.conf, "group_wait_us = 1000\nmap_size_mb = 64\nindex_key = index.key\n"
 	              "index_catchup_batch = 64\n");
-	dr_fill_disk(d->filler, 0, 16 * 1024);
-	start_daemon(d);
+	dr_fill_disk(d->o.filler, 0, 16 * 1024);
+	dr_start(&d->o.d);
 	o = await_status(d, failing);
 	entries = json_integer_value(json_object_get(json_object_get(o, "ledger"), "entries"));
 	assert_true(json_is_true(ix(o, "catching_up")));
@@ -176,7 +151,7 @@ test_catchup_retries(void **state)
 	assert_non_null(strstr(text, "\nsaksi_index_catching_up 1\n"));
 	assert_null(strstr(text, "\nsaksi_index_behind_since_seconds 0\n"));
 	free(text);
-	text = dr_await_file(d->errlog, "indexes: the catch-up failed at entry", d->pid);
+	text = dr_await_file(d->o.d.errlog, "indexes: the catch-up failed at entry", d->o.d.pid);
 	assert_non_null(strstr(text, "trying again in"));
 	free(text);
 	/* Still serving: reads answer while the index is behind. */
@@ -184,12 +159,12 @@ test_catchup_retries(void **state)
 		char *note = NULL;
 		size_t len;
 
-		assert_int_equal(saksi_client_checkpoint(d->cl, &note, &len), SAKSI_OK);
+		assert_int_equal(saksi_client_checkpoint(d->o.cl, &note, &len), SAKSI_OK);
 		free(note);
 	}
 
 	/* Room again: the same saksid, not restarted, catches up by itself. */
-	assert_int_equal(unlink(d->filler), 0);
+	assert_int_equal(unlink(d->o.filler), 0);
 	o = await_status(d, caught_up);
 	failures = (uint64_t)json_integer_value(ix(o, "failures"));
 	assert_true(failures >= 1);
@@ -209,7 +184,7 @@ test_catchup_retries(void **state)
 	assert_non_null(strstr(text, "\nsaksi_index_catchup_failing 0\n"));
 	assert_non_null(strstr(text, "\nsaksi_index_behind_since_seconds 0\n"));
 	free(text);
-	text = dr_await_file(d->errlog, "indexes: caught up", d->pid);
+	text = dr_await_file(d->o.d.errlog, "indexes: caught up", d->o.d.pid);
 	assert_non_null(strstr(text, "indexes: the catch-up goes on from entry"));
 	free(text);
 	printf("# caught up after %llu failed step(s)\n", (unsigned long long)failures);
@@ -219,7 +194,7 @@ test_catchup_retries(void **state)
 	o = status_json(d);
 	assert_true(json_is_false(ix(o, "catching_up")));
 	json_decref(o);
-	dr_stop_pid(&d->pid, SIGTERM, d->errlog);
+	dr_stop_pid(&d->o.d.pid, SIGTERM, d->o.d.errlog);
 }
 
 static int
@@ -227,17 +202,9 @@ setup(void **state)
 {
 	struct ir *d = calloc(1, sizeof(*d));
 
-	fx_init(&d->fx, 0);
-	d->pid = -1;
-	d->next_seq = 1;
-	snprintf(d->state, sizeof(d->state), "%s/state", d->fx.dir);
-	snprintf(d->filler, sizeof(d->filler), "%s/filler", d->state);
-	snprintf(d->ob_dir, sizeof(d->ob_dir), "%s/outbox", d->fx.dir);
-	snprintf(d->out, sizeof(d->out), "%s/status.out", d->fx.dir);
-	snprintf(d->err, sizeof(d->err), "%s/status.err", d->fx.dir);
-	dr_names(&d->fx, d->url, NULL, d->conf, d->errlog, NULL);
-	assert_int_equal(mkdir(d->state, 0700), 0);
-	dr_save_keys(&d->fx, DR_KEYRING | DR_INDEX_KEY);
+	dr_ob_setup(&d->o, DR_KEYRING | DR_INDEX_KEY);
+	snprintf(d->out, sizeof(d->out), "%s/status.out", d->o.d.fx.dir);
+	snprintf(d->err, sizeof(d->err), "%s/status.err", d->o.d.fx.dir);
 	*state = d;
 	return 0;
 }
@@ -247,12 +214,7 @@ teardown(void **state)
 {
 	struct ir *d = *state;
 
-	saksi_outbox_close(d->ob);
-	saksi_client_close(d->cl);
-	dr_kill(&d->pid);
-	if (d->mounted)
-		dr_tmpfs_umount(d->state);
-	fx_free(&d->fx);
+	dr_ob_teardown(&d->o);
 	free(d);
 	return 0;
 }

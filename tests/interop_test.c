@@ -35,6 +35,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "schema.h"
+#include "tiles.h"
 #include "wire.h"
 
 #include "events_gen.h"
@@ -753,6 +754,94 @@ check_all(struct fx *fx, const char *art, struct dump *dm)
 	check_go_note(art, dm);
 }
 
+/* Flips one bit of the file at path (at offset off), or flips it back. */
+static void
+flip_file(const char *path, size_t off)
+{
+	size_t len;
+	char *b = slurp(path, &len);
+
+	assert_true(off < len);
+	b[off] ^= 0x04;
+	spit(path, b, len);
+	free(b);
+}
+
+/* Runs the built checker with -tiles; returns its exit status, its output in *out. */
+static int
+run_tiles_checker(const struct fx *fx, const char *tiles, const char *vkf, char **out)
+{
+	char bin[128], log[128];
+	char *argv[5];
+	int st;
+
+	path_in(fx->dir, "interop", bin, sizeof(bin));
+	path_in(fx->dir, "checker-tiles.log", log, sizeof(log));
+	argv[0] = bin;
+	argv[1] = "-tiles";
+	argv[2] = (char *)tiles;
+	argv[3] = (char *)vkf;
+	argv[4] = NULL;
+	st = run(argv, NULL, log);
+	*out = slurp(log, NULL);
+	return st;
+}
+
+/*
+ * The ledger in ldir published with `saksi export-tiles` (into an export that may hold
+ * an earlier one: incremental) and read by Go's tlog.TileHashReader (interop -tiles,
+ * after check_all built the checker); a bit changed in an entry bundle, in a level 0
+ * tile and in a level 1 tile must each be refused.
+ */
+static void
+check_tiles(struct fx *fx, const char *ldir, const char *vkey, const char *tiles)
+{
+	char vkf[128], log[128], p[256], rel[SAKSI_TILES_PATH_MAX], *out;
+	char *argv[7];
+	int st;
+
+	path_in(fx->dir, "tiles-vkey.txt", vkf, sizeof(vkf));
+	spit(vkf, vkey, strlen(vkey));
+	path_in(fx->dir, "export-tiles.log", log, sizeof(log));
+	argv[0] = SAKSI;
+	argv[1] = "export-tiles";
+	argv[2] = "--ledger";
+	argv[3] = (char *)ldir;
+	argv[4] = "--out";
+	argv[5] = (char *)tiles;
+	argv[6] = NULL;
+	st = run(argv, NULL, log);
+	out = slurp(log, NULL);
+	print_message("%s", out);
+	free(out);
+	assert_int_equal(st, 0);
+	st = run_tiles_checker(fx, tiles, vkf, &out);
+	print_message("%s", out);
+	if (st != 0 || strstr(out, "interop: ok tiles") == NULL)
+		fail_msg("the Go checker exited %d on the tile export", st);
+	free(out);
+	for (int k = 0; k < 3; k++) {
+		static const char *const what[] = { "a bit of entry bundle 0",
+			"a bit of hash tile 0/000", "a bit of the level 1 hash tile" };
+		int level = k == 0 ? SAKSI_TILE_ENTRIES : k == 1 ? 0 : 1;
+
+		/* The trees here have 257 to 511 entries: tile 1/000 is partial, width 1. */
+		assert_int_equal(saksi_tiles_path(rel, sizeof(rel), level, 0, k == 2 ? 1 : 0),
+		    SAKSI_OK);
+		snprintf(p, sizeof(p), "%s/%s", tiles, rel);
+		flip_file(p, k == 2 ? 5 : 100);
+		st = run_tiles_checker(fx, tiles, vkf, &out);
+		print_message("%s: %s", what[k], out);
+		if (st != 1 || strstr(out, "interop: FAIL") == NULL)
+			fail_msg("%s: the Go checker exited %d, not 1", what[k], st);
+		free(out);
+		flip_file(p, k == 2 ? 5 : 100);
+	}
+	st = run_tiles_checker(fx, tiles, vkf, &out);
+	assert_int_equal(st, 0);
+	free(out);
+}
+
 /* ---- a ledger built with the library ---- */
 
 #define LIB_PRODUCERS 3
@@ -779,6 +868,7 @@ test_library_ledger(void **state)
 	size_t nr = 0, len, written;
 	uint64_t seq[LIB_PRODUCERS] = { 0 }, t = now_ms(), idx, size;
 	char vkey[SAKSI_VKEY_MAX + 1], ldir[128], art[128], body[512], note[SAKSI_NOTE_MAX];
+	char tiles[128];
 	uint8_t *env;
 	saksi_hash eh;
 
@@ -836,6 +926,11 @@ test_library_ledger(void **state)
 		                 sizeof(note), &written), SAKSI_OK);
 		assert_int_equal(saksi_ledger_ckpt_put(txn, size, note, written), SAKSI_OK);
 		assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
+		if (c == 5) {
+			/* Published part-way: check_tiles's export is then incremental. */
+			path_in(fx->dir, "tiles", tiles, sizeof(tiles));
+			assert_int_equal(saksi_tiles_export(l, tiles, NULL), SAKSI_OK);
+		}
 	}
 
 	/* Receipts for some leaves, each against the checkpoint of the commit that added it. */
@@ -891,6 +986,8 @@ test_library_ledger(void **state)
 	assert_int_equal(dm.dm_ckpts, sizeof(commits) / sizeof(commits[0]));
 	assert_int_equal(dm.dm_refusal_leaves, 1);
 	check_all(fx, art, &dm);
+	assert_true(dm.dm_size > 256 && dm.dm_size < 512);
+	check_tiles(fx, ldir, vkey, tiles);
 
 	dump_free(&dm);
 	for (size_t i = 0; i < nr; i++) {
@@ -1190,6 +1287,9 @@ test_daemon_ledger(void **state)
 	assert_int_equal(dm.dm_size, 1 + len + 1 + dm.dm_refusal_leaves);
 	assert_true(dm.dm_refusal_leaves >= 1);
 	check_all(fx, art, &dm);
+	assert_true(dm.dm_size > 256 && dm.dm_size < 512);
+	path_in(fx->dir, "tiles", p, sizeof(p));
+	check_tiles(fx, ldir, vkey, p);
 
 	dump_free(&dm);
 	for (size_t i = 0; i < nr; i++) {

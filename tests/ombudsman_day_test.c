@@ -36,19 +36,10 @@
 #define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
 	(char *)NULL)
 
-static pid_t g_pid = -1;
-
 static int
 setup(void **state)
 {
 	return scratch_setup(state, "ombday");
-}
-
-static int
-teardown(void **state)
-{
-	dr_kill(&g_pid);
-	return scratch_teardown(state);
 }
 
 /* The number after `key` in text (e.g. "entry " in "accepted as entry 12"). */
@@ -70,20 +61,13 @@ test_ombudsman_day(void **state)
 	struct run r;
 	char vkey[512], url[256], sock[256], start_day[16], conf[256], ledger[256];
 	char sup[256], prod[256], receipt[256], seen[256], later[256], kr[256], copy[256];
-	char stale[256], idx[32], other[32], bundle[256], *text, *argv[5], *p;
-	time_t now = time(NULL) - 10 * 86400;
+	char stale[256], idx[32], other[32], bundle[256], *text, *p;
 	unsigned long long entry, size_seen;
 	size_t len;
-	struct tm tm;
 	json_t *o;
 
-	if (access(SAKSI, X_OK) != 0 || access(DR_SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated day %s, seed " SEED "\n", start_day);
+	need_built(SAKSI, DR_SAKSID);
+	sim_start_day(start_day, SEED);
 
 	/* The appliance, as its operator sets it up: a producer of its own, a supervisor
 	 * who exports a case, a court's box key as the case's recipient. */
@@ -105,28 +89,17 @@ test_ombudsman_day(void **state)
 	text = slurp(P(f, 2, "st/keyring.json"), &len);
 	spit(P(f, 11, "old-keyring.json"), text, len);
 	free(text);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", sup, "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "spi-1",
-	    "--pub", P(f, 3, "sup.pub"), "--role", "supervisor", "--branch", "*");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", prod, "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", f->path[2], "--name", "kiosk-omb", "--pub",
-	    P(f, 3, "kiosk.pub"), "--role", "queue", "--branch", "KC-MAKASSAR");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), sup, P(f, 3, "sup.pub"), "spi-1",
+	    "supervisor", "*");
+	key_enrol(SAKSI, f, f->path[2], prod, P(f, 3, "kiosk.pub"), "kiosk-omb", "queue",
+	    "KC-MAKASSAR");
 	RUN(f, &r, 0, "keygen", "--kind", "box", "-o", P(f, 3, "court.key"),
 	    "--no-passphrase");
 	run_free(&r);
 	assert_int_equal(mkdir(P(f, 4, "omb"), 0700), 0);
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
-	argv[0] = (char *)DR_SAKSID;
-	argv[1] = (char *)"-d";
-	argv[2] = (char *)"-c";
-	argv[3] = conf;
-	argv[4] = NULL;
-	g_pid = spawn_ready(argv, P(f, 4, "saksid.log"), O_APPEND, sock);
+	saksid_start(DR_SAKSID, f, "-d", conf, sock, P(f, 4, "saksid.log"), O_APPEND);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--seed", SEED, "--start", start_day,
 	    "--branches", "1", "--days", "1", "--batch", "256");
 	run_free(&r);
@@ -139,7 +112,7 @@ test_ombudsman_day(void **state)
 
 	/* 0. What the commands take, asked the usual way. */
 	RUN(f, &r, 0, "verify", "--help");
-	assert_non_null(strstr(r.out, "usage:\n  verify --ledger DIR "));
+	assert_non_null(strstr(r.out, "usage:\n  verify (--ledger DIR | --tiles DIR) "));
 	assert_non_null(strstr(r.out, "\nExit status:\n"));
 	assert_null(strstr(r.out, "verify-receipt"));
 	run_free(&r);
@@ -281,8 +254,7 @@ test_ombudsman_day(void **state)
 	assert_non_null(strstr(r.err, "VERIFICATION FAILED"));
 	run_free(&r);
 
-	stop_clean(g_pid);
-	g_pid = -1;
+	saksid_stop(f);
 	(void)size_seen;
 }
 
@@ -290,7 +262,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ombudsman_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ombudsman_day, setup, scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

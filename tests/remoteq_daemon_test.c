@@ -115,7 +115,6 @@ event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 static void
 submit_events(void)
 {
-	saksi_client_opts co;
 	saksi_client *c;
 	saksi_event ev[NEVENTS];
 	saksi_result res[NEVENTS];
@@ -139,14 +138,7 @@ submit_events(void)
 		snprintf(holder[p], sizeof(holder[p]), "PESERTA %c%c UJI", 'A' + p,
 		    'A' + (int)(sd.fx.seed % 26));
 	}
-	memset(&co, 0, sizeof(co));
-	co.co_url = sd.url;
-	co.co_key = sd.fx.prod[FX_QUEUE];
-	co.co_box_pk = sd.fx.box_pub.pk_key;
-	co.co_log = &sd.fx.v;
-	co.co_schemas = sd.fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	dr_client_open(&sd, sd.fx.prod[FX_QUEUE], &c);
 	for (size_t i = 0; i < NEVENTS; i++) {
 		/* Participant 0 has most of the day; 1 and 2 a few each. */
 		size_t p = i % 10 == 1 ? 1 : i % 10 == 2 ? 2 : 0;
@@ -173,8 +165,7 @@ submit_events(void)
 	saksi_client_close(c);
 
 	/* One claim each, paid into an account, on one of the participant's bookings. */
-	co.co_key = keys[K_CLAIM];
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	dr_client_open(&sd, keys[K_CLAIM], &c);
 	for (size_t p = 0; p < NPART; p++) {
 		char claim[32];
 		const char *set[] = { "nik", nik[p], "phone", phone[p], "kpj", kpj[p], "name",
@@ -607,7 +598,6 @@ test_forged_entry(void **state)
 {
 	saksi_rq_params p;
 	saksi_rq_request rq;
-	saksi_client_opts co;
 	saksi_client *c;
 	saksi_event ev;
 	saksi_result res;
@@ -630,14 +620,7 @@ test_forged_entry(void **state)
 	    stored);
 	free(stored);
 	free(req);
-	memset(&co, 0, sizeof(co));
-	co.co_url = sd.url;
-	co.co_key = keys[K_SP];
-	co.co_box_pk = sd.fx.box_pub.pk_key;
-	co.co_log = &sd.fx.v;
-	co.co_schemas = sd.fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	dr_client_open(&sd, keys[K_SP], &c);
 	memset(&ev, 0, sizeof(ev));
 	ev.se_type = "supervisor.access.logged";
 	ev.se_payload = payload;
@@ -1083,20 +1066,12 @@ test_index_behind(void **state)
 
 	/* One more event: its group's mark passes the whole ledger. */
 	{
-		saksi_client_opts co;
 		saksi_client *c;
 		saksi_event ev;
 		saksi_result res;
 		char *pl = fx_payload("queue.booking.created", NULL);
 
-		memset(&co, 0, sizeof(co));
-		co.co_url = sd.url;
-		co.co_key = sd.fx.prod[FX_QUEUE];
-		co.co_box_pk = sd.fx.box_pub.pk_key;
-		co.co_log = &sd.fx.v;
-		co.co_schemas = sd.fx.sc;
-		co.co_timeout_ms = 60000;
-		assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+		dr_client_open(&sd, sd.fx.prod[FX_QUEUE], &c);
 		ev.se_type = "queue.booking.created";
 		ev.se_payload = pl;
 		ev.se_seq = 1000000;

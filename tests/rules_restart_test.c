@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include <lmdb.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
@@ -29,19 +28,10 @@
 #define INTERVAL 10          /* rules_snapshot_events */
 #define NREQ 16              /* requests in flight at the kill mid-stream */
 #define PER_REQ 16           /* items each */
-#define MID_N PER_REQ
 #define ALERTS_MAX 4096
 
-/* Alerts on nearly every booking, so that every tail has alerts to find again: a device
- * with two bookings in an hour, and with three distinct NIKs. */
-static const char rules_text[] =
-    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
-    "rule two_bookings\n  type event_count\n  severity medium\n  events book\n"
-    "  group-by device_id\n  timespan 1h\n  condition gte 2\n  suppress 0s\n"
-    "  reraise never\n"
-    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
-    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
-    "  suppress 1h\n  reraise 1\n";
+/* Alerts on nearly every booking, so that every tail has alerts to find again. */
+static const char rules_text[] = DR_RULES_BOOKINGS;
 
 static struct dr sd;
 static char rules_path[DR_NAME_LEN + 16];
@@ -66,44 +56,6 @@ next_booking(size_t prod, struct fx_item *it)
 	free(p);
 }
 
-/* Submits items[0..n), signed by k, through the client library; each must be accepted
- * or, after a kill, a duplicate of what the killed daemon committed. */
-static void
-submit_as(const saksi_seckey *k, struct fx_item *items, size_t n, int dup_ok)
-{
-	const uint8_t *env[MID_N], *sealed[MID_N];
-	size_t env_len[MID_N], sealed_len[MID_N];
-	saksi_result res[MID_N];
-	saksi_client_opts co;
-	saksi_client *c;
-
-	assert_true(n <= MID_N);
-	memset(&co, 0, sizeof(co));
-	co.co_url = sd.url;
-	co.co_key = k;
-	co.co_box_pk = sd.fx.box_pub.pk_key;
-	co.co_log = &sd.fx.v;
-	co.co_schemas = sd.fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
-	for (size_t i = 0; i < n; i++) {
-		env[i] = items[i].env;
-		env_len[i] = items[i].env_len;
-		sealed[i] = items[i].sealed;
-		sealed_len[i] = items[i].sealed_len;
-	}
-	memset(res, 0, sizeof(res));
-	assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, n, res),
-	                 SAKSI_OK);
-	for (size_t i = 0; i < n; i++) {
-		if (res[i].sr_code != SAKSI_R_ACCEPTED &&
-		    !(dup_ok && res[i].sr_code == SAKSI_R_DUPLICATE))
-			fail_msg("item %zu: code %d, %s", i, res[i].sr_code, res[i].sr_message);
-		saksi_result_clear(&res[i]);
-	}
-	saksi_client_close(c);
-}
-
 /* n bookings, one request each, so that each is committed (and evaluated) in order. */
 static void
 bookings(size_t n)
@@ -112,60 +64,22 @@ bookings(size_t n)
 		struct fx_item it;
 
 		next_booking(FX_QUEUE, &it);
-		submit_as(sd.fx.prod[FX_QUEUE], &it, 1, 0);
+		dr_submit_items(&sd, sd.fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
 }
 
 /*
- * The tail a start would evaluate again, read from the stopped daemon's state: the
- * leaves [N's next leaf, C's next leaf) of RULES.md 4.4; returns the events among them.
+ * The tail a start would evaluate again, read from the stopped daemon's state (memory
+ * mode: there is always one, maybe empty): the leaves [N's next leaf, C's next leaf) of
+ * RULES.md 4.4; returns the events among them.
  */
 static uint64_t
 tail_events(uint64_t *from_out, uint64_t *to_out)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	MDB_val k = { 1, "N" }, v;
-	uint64_t from, to, events = 0;
+	uint64_t events;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	assert_non_null(mt = saksi_ledger_txn_mdb(t));
-	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
-	assert_int_equal(mdb_get(mt, dbi, &k, &v), 0);
-	assert_int_equal(v.mv_size, 34);
-	from = saksi_get_u64((const uint8_t *)v.mv_data + 26);
-	k.mv_data = "C";
-	assert_int_equal(mdb_get(mt, dbi, &k, &v), 0);
-	assert_int_equal(v.mv_size, 17);
-	to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
-	if (from == UINT64_MAX)
-		from = to;        /* no event evaluated since the first snapshot */
-	assert_true(from <= to && to <= saksi_ledger_size(t));
-	for (uint64_t i = from; i < to; i++) {
-		saksi_leaf lf;
-		uint8_t *leaf;
-		size_t len;
-
-		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
-		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
-		events += lf.lf_kind == SAKSI_LEAF_EVENT;
-		free(leaf);
-	}
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	printf("# tail: leaves %llu..%llu, %llu events\n", (unsigned long long)from,
-	       (unsigned long long)to, (unsigned long long)events);
-	if (from_out != NULL)
-		*from_out = from;
-	if (to_out != NULL)
-		*to_out = to;
+	assert_int_equal(dr_rules_tail(sd.ledger_dir, from_out, to_out, &events), 1);
 	return events;
 }
 
@@ -191,7 +105,7 @@ forget(unsigned who)
 	fx_build(&sd.fx, sd.fx.prod[FX_NATIONAL], "supervisor.forget.requested", p, ++fseq,
 	         t0 + seq, &it);
 	free(p);
-	submit_as(sd.fx.prod[FX_NATIONAL], &it, 1, 0);
+	dr_submit_items(&sd, sd.fx.prod[FX_NATIONAL], &it, 1, 0);
 	fx_item_free(&it);
 }
 
@@ -288,7 +202,7 @@ test_kill_points(void **state)
 	assert_true(tail_events(NULL, NULL) <= INTERVAL);
 	dr_start(&sd);
 	for (size_t r = 0; r < NREQ; r++)
-		submit_as(sd.fx.prod[FX_NFIXED + r], &mid[r * PER_REQ], PER_REQ, 1);
+		dr_submit_items(&sd, sd.fx.prod[FX_NFIXED + r], &mid[r * PER_REQ], PER_REQ, 1);
 	for (size_t i = 0; i < NREQ * PER_REQ; i++)
 		fx_item_free(&mid[i]);
 	bookings(4);

@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include <lmdb.h>
 
 #include "daemon_fixture.h"
 #include "daemon_run.h"
@@ -27,20 +26,9 @@
 
 /* A device with two bookings in an hour, and with three distinct NIKs: every booking
  * after the first alerts, so a window that lost events shows at once. */
-static const char rules_text[] =
-    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
-    "rule two_bookings\n  type event_count\n  severity medium\n  events book\n"
-    "  group-by device_id\n  timespan 1h\n  condition gte 2\n  suppress 0s\n"
-    "  reraise never\n"
-    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
-    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
-    "  suppress 1h\n  reraise 1\n";
+static const char rules_text[] = DR_RULES_BOOKINGS;
 /* The same without two_bookings: a state it did not make. */
-static const char rules_other[] =
-    "saksi-rules 1\nlateness 1m\nselect book\n  match queue.booking.created\n"
-    "rule three_niks\n  type value_count\n  severity high\n  events book\n"
-    "  group-by device_id\n  field nik\n  timespan 1h\n  condition gte 3\n"
-    "  suppress 1h\n  reraise 1\n";
+static const char rules_other[] = DR_RULES_HEAD DR_RULE_THREE_NIKS;
 
 static struct dr sd;
 static char rules_path[DR_NAME_LEN + 16];
@@ -60,24 +48,10 @@ write_conf(unsigned events)
 static void
 bookings(size_t n)
 {
-	saksi_client_opts co;
-	saksi_client *c;
-
-	memset(&co, 0, sizeof(co));
-	co.co_url = sd.url;
-	co.co_key = sd.fx.prod[FX_QUEUE];
-	co.co_box_pk = sd.fx.box_pub.pk_key;
-	co.co_log = &sd.fx.v;
-	co.co_schemas = sd.fx.sc;
-	co.co_timeout_ms = 60000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
 	for (size_t i = 0; i < n; i++) {
 		char nik[20], bk[32], *p;
 		const char *const set[] = { "nik", nik, "device_id", "app-install-switch",
 		                            "booking_id", bk, NULL };
-		const uint8_t *env[1], *sealed[1];
-		size_t env_len[1], sealed_len[1];
-		saksi_result res[1];
 		struct fx_item it;
 
 		person++;
@@ -88,19 +62,9 @@ bookings(size_t n)
 		fx_build(&sd.fx, sd.fx.prod[FX_QUEUE], "queue.booking.created", p, seq, t0 + seq,
 		         &it);
 		free(p);
-		env[0] = it.env;
-		env_len[0] = it.env_len;
-		sealed[0] = it.sealed;
-		sealed_len[0] = it.sealed_len;
-		memset(res, 0, sizeof(res));
-		assert_int_equal(saksi_client_submit_raw(c, env, env_len, sealed, sealed_len, 1,
-		                 res), SAKSI_OK);
-		if (res[0].sr_code != SAKSI_R_ACCEPTED)
-			fail_msg("booking: code %d, %s", res[0].sr_code, res[0].sr_message);
-		saksi_result_clear(&res[0]);
+		dr_submit_items(&sd, sd.fx.prod[FX_QUEUE], &it, 1, 0);
 		fx_item_free(&it);
 	}
-	saksi_client_close(c);
 }
 
 /*
@@ -110,48 +74,7 @@ bookings(size_t n)
 static int
 state_tail(uint64_t *events)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	MDB_val k = { 1, "N" }, v;
-	uint64_t from, to;
-	int rc;
-
-	*events = 0;
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	assert_non_null(mt = saksi_ledger_txn_mdb(t));
-	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);
-	if ((rc = mdb_get(mt, dbi, &k, &v)) == MDB_NOTFOUND) {
-		saksi_ledger_abort(t);
-		saksi_ledger_close(l);
-		return 0;
-	}
-	assert_int_equal(rc, 0);
-	assert_int_equal(v.mv_size, 34);
-	from = saksi_get_u64((const uint8_t *)v.mv_data + 26);
-	k.mv_data = "C";
-	assert_int_equal(mdb_get(mt, dbi, &k, &v), 0);
-	to = saksi_get_u64((const uint8_t *)v.mv_data + 9);
-	if (from == UINT64_MAX)
-		from = to;
-	for (uint64_t i = from; i < to; i++) {
-		saksi_leaf lf;
-		uint8_t *leaf;
-		size_t len;
-
-		assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
-		assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
-		*events += lf.lf_kind == SAKSI_LEAF_EVENT;
-		free(leaf);
-	}
-	saksi_ledger_abort(t);
-	saksi_ledger_close(l);
-	return 1;
+	return dr_rules_tail(sd.ledger_dir, NULL, NULL, events);
 }
 
 /* The log from byte off on (malloc'd), and its length now into *len (may be NULL). */
@@ -195,6 +118,38 @@ log_line(const char *text, const char *what)
 	return p;
 }
 
+/* Windows in memory, n bookings, killed: the tail a start evaluates again is those n. */
+static void
+memory_killed(size_t n)
+{
+	uint64_t ev;
+
+	write_conf(1000);
+	dr_start(&sd);
+	bookings(n);
+	dr_stop(&sd, SIGKILL);
+	assert_int_equal(state_tail(&ev), 1);
+	assert_int_equal(ev, n);
+}
+
+/* Starts saksid with rules_other in the rules file: it must refuse to start, exit 1 (its
+ * log says why from the offset returned). */
+static size_t
+refused_start(void)
+{
+	size_t off;
+	pid_t pid;
+	int st;
+
+	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
+	off = log_len();
+	pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	return off;
+}
+
 /* Memory mode killed with a tail, then a start in LMDB mode: the tail is evaluated
  * again first, and the LMDB state holds it. */
 static void
@@ -205,12 +160,7 @@ test_memory_killed_then_lmdb(void **state)
 	char *text;
 
 	(void)state;
-	write_conf(1000);
-	dr_start(&sd);
-	bookings(2);     /* two_bookings alerts at the second */
-	dr_stop(&sd, SIGKILL);
-	assert_int_equal(state_tail(&ev), 1);
-	assert_int_equal(ev, 2);
+	memory_killed(2);     /* two_bookings alerts at the second */
 	write_conf(0);
 	off = log_len();
 	dr_start(&sd);
@@ -284,22 +234,10 @@ test_tail_mismatch_refused(void **state)
 	uint64_t ev;
 	size_t off;
 	char *text;
-	int st;
-	pid_t pid;
 
 	(void)state;
-	write_conf(1000);
-	dr_start(&sd);
-	bookings(3);
-	dr_stop(&sd, SIGKILL);
-	assert_int_equal(state_tail(&ev), 1);
-	assert_int_equal(ev, 3);
-	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
-	off = log_len();
-	pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
+	memory_killed(3);
+	off = refused_start();
 	text = log_from(off, &off);
 	/* Leaves: the keyring entry 0, bookings 1 and 2, the alert, booking 4. Without
 	 * two_bookings the first alert raised again is three_niks' at 4, where the log holds
@@ -333,25 +271,12 @@ test_tail_mismatch_refused(void **state)
 static void
 test_tail_missing_refused(void **state)
 {
-	uint64_t ev;
 	size_t off;
 	char *text;
-	int st;
-	pid_t pid;
 
 	(void)state;
-	write_conf(1000);
-	dr_start(&sd);
-	bookings(2);     /* two_bookings' alert 1; three_niks needs a third NIK */
-	dr_stop(&sd, SIGKILL);
-	assert_int_equal(state_tail(&ev), 1);
-	assert_int_equal(ev, 2);
-	fx_write(rules_path, rules_other, strlen(rules_other), 0644);
-	off = log_len();
-	pid = dr_saksid_start(sd.conf, sd.errlog, NULL);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
+	memory_killed(2);   /* two_bookings' alert 1; three_niks needs a third NIK */
+	off = refused_start();
 	text = log_from(off, NULL);
 	log_line(text, "(from 1 up to 3, 2 events) found 0 of the log's alerts again, not up "
 	         "to its last, alert 1");

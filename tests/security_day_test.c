@@ -36,32 +36,15 @@
 #define RUN(f, r, want, ...) run_expect(SAKSI, (f)->dir, (r), (want), NULL, __VA_ARGS__, \
 	(char *)NULL)
 
-/* The daemon and the followers, killed by the teardown if a check fails meanwhile: left
- * alive they would hold ctest's output pipe open. */
-static pid_t g_pid = -1, g_follow[2] = { -1, -1 };
+/* The followers, killed by the teardown (saksid by scratch_teardown) if a check fails
+ * meanwhile: left alive they would hold ctest's output pipe open. */
+static pid_t g_follow[2] = { -1, -1 };
 
-/* The day's NIKs and KPJs in clear, sorted, for tu_find_secret. */
-struct secrets {
-	char **v;
-	size_t n;
-};
-
+/* The day's NIKs and KPJs (sorted, s->lens: 16 and 11 digits) must not be in buf. */
 static void
-secrets_add(struct secrets *s, const char *v)
+assert_no_secret(const struct tu_secrets *s, const char *what, const char *buf)
 {
-	if (v == NULL)
-		return;
-	s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-	assert_non_null(s->v);
-	s->v[s->n++] = strdup(v);
-}
-
-static void
-assert_no_secret(const struct secrets *s, const char *what, const char *buf)
-{
-	static const size_t lens[] = { 16, 11 };
-
-	if (tu_find_secret(s->v, s->n, lens, 2, buf, strlen(buf)) != NULL)
+	if (tu_find_secret(s->v, s->n, s->lens, s->nlens, buf, strlen(buf)) != NULL)
 		fail_msg("%s shows a participant's NIK or KPJ in clear", what);
 }
 
@@ -74,7 +57,6 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	dr_kill(&g_pid);
 	dr_kill(&g_follow[0]);
 	dr_kill(&g_follow[1]);
 	return scratch_teardown(state);
@@ -99,38 +81,20 @@ conf_edit(const char *conf, const char *rules, const char *extra)
 	free(text);
 }
 
-/* The number of lines of text holding what. */
-static size_t
-count_of(const char *text, const char *what)
-{
-	size_t n = 0;
-
-	for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
-		n++;
-	return n;
-}
-
 static void
 test_security_day(void **state)
 {
 	struct scratch *f = *state;
 	struct run r;
-	struct secrets sec = { NULL, 0 };
+	struct tu_secrets sec = { 0 };
 	char vkey[512], url[256], sock[256], alerts_url[300], start_day[16], conf[256];
 	char ledger[256], seckey[256], rules[256], cand[256], saksidlog[256], nobody[300];
-	char fout[2][300], ferr[2][300], extra[1024], *text, *argv[5], *line;
-	time_t now = time(NULL) - 10 * 86400;
+	char fout[2][300], ferr[2][300], extra[1024], *text, *line;
 	size_t len, nopen;
-	struct tm tm;
 	json_t *o;
 
-	if (access(SAKSI, X_OK) != 0 || access(DR_SAKSID, X_OK) != 0) {
-		print_message("saksi or saksid is not built here; skipping\n");
-		skip();
-	}
-	gmtime_r(&now, &tm);
-	strftime(start_day, sizeof(start_day), "%Y-%m-%d", &tm);
-	print_message("simulated days from %s, seed " SEED "\n", start_day);
+	need_built(SAKSI, DR_SAKSID);
+	sim_start_day(start_day, SEED);
 
 	/* The operator: saksi init, the simulator's producers, the security officer's key
 	 * (role security), saksid's access key for remote looks, the rules as a file of the
@@ -155,17 +119,10 @@ test_security_day(void **state)
 	free(text);
 	RUN(f, &r, 0, "simulate", "--state", f->path[0], "--register-only");
 	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", seckey, "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", P(f, 2, "st/keyring.json"), "--name", "sec-andi",
-	    "--pub", P(f, 3, "sec.pub"), "--role", "security", "--branch", "*");
-	run_free(&r);
-	RUN(f, &r, 0, "keygen", "--kind", "sign", "-o", P(f, 3, "st/access.key"),
-	    "--no-passphrase");
-	run_free(&r);
-	RUN(f, &r, 0, "keyring", "add", "-r", f->path[2], "--name", "saksid-access", "--pub",
-	    P(f, 3, "st/access.pub"), "--role", "supervisor", "--branch", "*");
-	run_free(&r);
+	key_enrol(SAKSI, f, P(f, 2, "st/keyring.json"), seckey, P(f, 3, "sec.pub"), "sec-andi",
+	    "security", "*");
+	key_enrol(SAKSI, f, f->path[2], P(f, 4, "st/access.key"), P(f, 3, "st/access.pub"),
+	    "saksid-access", "supervisor", "*");
 	snprintf(extra, sizeof(extra), "access_key = %s\nalert_ack_timeout_s = 1\n",
 	    P(f, 3, "st/access.key"));
 	conf_edit(conf, rules, extra);
@@ -182,8 +139,8 @@ test_security_day(void **state)
 		*nl = '\0';
 		assert_non_null(o = json_loads(l, JSON_REJECT_DUPLICATES, NULL));
 		p = json_object_get(o, "payload");
-		secrets_add(&sec, json_string_value(json_object_get(p, "nik")));
-		secrets_add(&sec, json_string_value(json_object_get(p, "kpj")));
+		tu_secret_add(&sec, json_string_value(json_object_get(p, "nik")));
+		tu_secret_add(&sec, json_string_value(json_object_get(p, "kpj")));
 		json_decref(o);
 	}
 	sodium_memzero(text, len);
@@ -194,12 +151,7 @@ test_security_day(void **state)
 
 	state_listen(f, url, sizeof(url), sock, sizeof(sock));
 	snprintf(alerts_url, sizeof(alerts_url), "ipc://%s/st/alerts.sock", f->dir);
-	argv[0] = (char *)DR_SAKSID;
-	argv[1] = (char *)"-d";
-	argv[2] = (char *)"-c";
-	argv[3] = conf;
-	argv[4] = NULL;
-	g_pid = spawn_ready(argv, saksidlog, O_APPEND, sock);
+	saksid_start(DR_SAKSID, f, "-d", conf, sock, saksidlog, O_APPEND);
 
 	/* 1. Follow the alerts live, as a person reads them and as a tool does. Each
 	 * follower says when it is connected: PUB keeps nothing for one not there yet. */
@@ -213,7 +165,7 @@ test_security_day(void **state)
 		snprintf(fout[k], sizeof(fout[k]), "%s/follow%d.out", f->dir, k);
 		snprintf(ferr[k], sizeof(ferr[k]), "%s/follow%d.err", f->dir, k);
 		g_follow[k] = dr_saksi(1, fout[k], ferr[k], k == 0 ? human : js);
-		free(dr_await_file(ferr[k], "saksi: following alerts on ", g_pid));
+		free(dr_await_file(ferr[k], "saksi: following alerts on ", f->pid));
 	}
 
 	/* 2. A branch's two days with brokers, at the default window: no warning. */
@@ -230,7 +182,7 @@ test_security_day(void **state)
 	text = slurp(fout[0], NULL);
 	/* "2026-11-16 07:01:02.345 WITA  alert 1  high  RULE  GROUP  value V/T  evidence
 	 * N: i,j,...", in the branch's own time as asked. */
-	assert_int_equal(count_of(text, "\n"), 3);
+	assert_int_equal(dr_count(text, "\n"), 3);
 	assert_non_null(strstr(text, " WITA  alert 1  "));
 	assert_null(strstr(text, "Z  alert "));
 	assert_non_null(strstr(text, "  value "));
@@ -270,7 +222,7 @@ test_security_day(void **state)
 	assert_non_null(strstr(r.out, "Z  alert 1 (entry "));
 	assert_non_null(strstr(r.err, "alert(s) open"));
 	assert_no_secret(&sec, "alerts list", r.out);
-	nopen = count_of(r.out, "  open");
+	nopen = dr_count(r.out, "  open");
 	assert_true(nopen >= 3);
 	run_free(&r);
 
@@ -393,17 +345,17 @@ test_security_day(void **state)
 	text = slurp(cand, &len);
 	spit(rules, text, len);
 	free(text);
-	assert_int_equal(kill(g_pid, SIGHUP), 0);
-	free(dr_await_file(saksidlog, ", sha256 ", g_pid));
+	assert_int_equal(kill(f->pid, SIGHUP), 0);
+	free(dr_await_file(saksidlog, ", sha256 ", f->pid));
 	text = slurp(rules, &len);
 	text = realloc(text, len + 64);
 	assert_non_null(text);
 	len += (size_t)snprintf(text + len, 64, "rule broken\n  type nope\n");
 	spit(rules, text, len);
 	free(text);
-	assert_int_equal(kill(g_pid, SIGHUP), 0);
-	free(dr_await_file(saksidlog, "not reloaded: the old rules stay", g_pid));
-	free(dr_await_file(saksidlog, "active.rules:", g_pid));
+	assert_int_equal(kill(f->pid, SIGHUP), 0);
+	free(dr_await_file(saksidlog, "not reloaded: the old rules stay", f->pid));
+	free(dr_await_file(saksidlog, "active.rules:", f->pid));
 
 	/* 9. From the officer's own machine: a remote look, masked (the security role),
 	 * payloads in their signed order like a local query. */
@@ -427,14 +379,11 @@ test_security_day(void **state)
 	assert_non_null(strstr(r.out, "\nalerts "));
 	run_free(&r);
 
-	stop_clean(g_pid);
-	g_pid = -1;
+	saksid_stop(f);
 	text = slurp(saksidlog, NULL);
 	assert_no_secret(&sec, "saksid's log", text);
 	free(text);
-	for (size_t i = 0; i < sec.n; i++)
-		free(sec.v[i]);
-	free(sec.v);
+	tu_secrets_free(&sec);
 }
 
 int

@@ -447,6 +447,38 @@ raw_close(struct raw *r)
 	mdb_env_close(r->env);
 }
 
+/* Every key and value of the database dbi in LMDB's order, as klen (2) || key || vlen
+ * (2) || value, malloc'd, its length in *len: two databases (two ledgers' indexes, say)
+ * hold the same records exactly when their dumps are equal. */
+TU_UNUSED static uint8_t *
+tu_db_dump(MDB_txn *mt, MDB_dbi dbi, size_t *len)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(mdb_cursor_open(mt, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		out = realloc(out, n + 4 + k.mv_size + v.mv_size);
+		assert_non_null(out);
+		out[n++] = (uint8_t)(k.mv_size >> 8);
+		out[n++] = (uint8_t)k.mv_size;
+		memcpy(out + n, k.mv_data, k.mv_size);
+		n += k.mv_size;
+		out[n++] = (uint8_t)(v.mv_size >> 8);
+		out[n++] = (uint8_t)v.mv_size;
+		memcpy(out + n, v.mv_data, v.mv_size);
+		n += v.mv_size;
+	}
+	assert_int_equal(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	*len = n;
+	return out;
+}
+
 /* ---- the day's personal numbers, for the greps ---- */
 
 /* Personal numbers, digits only (a NIK, a KPJ, a phone's national number, an account),

@@ -10,6 +10,9 @@
 //   proofs.json     {"roots": {"<size>": "<b64>"}, "inclusion": [...], "consistency": [...]}
 //   receipts.json   [{"receipt": "<tlog-proof text>", "envelope": "<b64>"}]
 //
+// interop -tiles EXPORT VKEYFILE reads a C2SP tlog-tiles export written by saksi
+// export-tiles (FORMATS.md 9) through tlog.TileHashReader. See checkTiles.
+//
 // interop -bundle DIR checks an evidence bundle (FORMATS.md 8) instead, from the spec
 // text alone: DIR holds vkey.txt, keyring.json and bundle.json (written by
 // tests/bundle_cli_test.c from bundles saksi made). See checkBundle.
@@ -120,8 +123,12 @@ func main() {
 		checkBundle(os.Args[2])
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == "-tiles" {
+		checkTiles(os.Args[2], os.Args[3])
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: interop DIR | interop -bundle DIR")
+		fmt.Fprintln(os.Stderr, "usage: interop DIR | interop -bundle DIR | interop -tiles EXPORT VKEYFILE")
 		os.Exit(2)
 	}
 	dir := os.Args[1]
@@ -509,4 +516,193 @@ func checkBundle(dir string) {
 	}
 	fmt.Printf("interop: ok: bundle of case %s, %d entries proved to the checkpoint of size %d, %d entries' disclosures matched, exporter %s\n",
 		b.CaseRef, len(b.Entries), size, disclosed, name)
+}
+
+// c2spTilePath is the C2SP tlog-tiles path of t, written from the spec's text: level or
+// "entries", N in 3-digit groups all but the last prefixed with x, ".p/W" if partial.
+func c2spTilePath(t tlog.Tile) string {
+	level := strconv.Itoa(t.L)
+	if t.L == -1 {
+		level = "entries"
+	}
+	n := t.N
+	groups := []string{fmt.Sprintf("%03d", n%1000)}
+	for n /= 1000; n > 0; n /= 1000 {
+		groups = append([]string{fmt.Sprintf("x%03d", n%1000)}, groups...)
+	}
+	p := "tile/" + level + "/" + strings.Join(groups, "/")
+	if t.W < 1<<t.H {
+		p += ".p/" + strconv.Itoa(t.W)
+	}
+	return p
+}
+
+// exportTiles is a tlog.TileReader over a saksi export: tlog's Tile names the height
+// in its path (tile/8/L/N), C2SP does not (tile/L/N); the hashes are the same.
+type exportTiles struct{ dir string }
+
+func (e exportTiles) Height() int { return 8 }
+
+func (e exportTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		p := c2spTilePath(t)
+		// Our path and tlog's own, with its height dropped, must agree.
+		if t.L >= 0 && "tile/"+strings.TrimPrefix(t.Path(), "tile/8/") != p {
+			return nil, fmt.Errorf("path %s is not tlog's %s", p, t.Path())
+		}
+		b, err := os.ReadFile(filepath.Join(e.dir, p))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (e exportTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// checkTiles reads a tile export as a client of any tlog-tiles log would: the
+// checkpoint with note, every hash tile through tlog.TileHashReader (which checks each
+// tile against the checkpoint's tree), every entry bundle with tlog.RecordHash against
+// the level 0 hashes, saksi's prev_root chain with tlog.TreeHash, and inclusion and
+// consistency proofs that tlog builds from the tiles and checks.
+func checkTiles(dir, vkeyFile string) {
+	vkey := strings.TrimSpace(string(read(filepath.Dir(vkeyFile), filepath.Base(vkeyFile))))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail("verifier key: %v", err)
+	}
+	n, err := note.Open(read(dir, "checkpoint"), note.VerifierList(verifier))
+	if err != nil {
+		fail("checkpoint does not open with x/mod/sumdb/note: %v", err)
+	}
+	origin, size, root := parseCheckpoint(n.Text)
+	if origin != verifier.Name() {
+		fail("checkpoint origin %q is not the key name %q", origin, verifier.Name())
+	}
+	if size == 0 {
+		// RFC 9162's MTH({}); tlog.TreeHash(0) is the zero hash (a Go convention).
+		if root != tlog.Hash(sha256.Sum256(nil)) {
+			fail("checkpoint of the empty tree with a root other than SHA-256(\"\")")
+		}
+		fmt.Printf("interop: ok tiles: the empty tree\n")
+		return
+	}
+	tree := tlog.Tree{N: size, Hash: root}
+	hr := tlog.TileHashReader(tree, exportTiles{dir})
+	if th, err := tlog.TreeHash(size, hr); err != nil || th != root {
+		fail("tlog's root of the tiles is %v, not the checkpoint's (%v)", th, err)
+	}
+	// Every tile the tree needs, by tlog's own enumeration, is there at its C2SP path.
+	// (tlog lists the partial tile of every width up to the tree's, as sumdb publishes
+	// them; C2SP needs those of the sizes the log signed, the tree's own among them.)
+	tiles := 0
+	for _, t := range tlog.NewTiles(8, 0, size) {
+		if t.W != 256 && int64(t.W) != (size>>(8*t.L))%256 {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, c2spTilePath(t))); err != nil {
+			fail("tile %s: %v", t.Path(), err)
+		}
+		tiles++
+	}
+	idx := make([]int64, size)
+	for i := int64(0); i < size; i++ {
+		idx[i] = tlog.StoredHashIndex(0, i)
+	}
+	leafHashes, err := hr.ReadHashes(idx)
+	if err != nil {
+		fail("level 0 hashes: %v", err)
+	}
+	var entries [][]byte
+	for start := int64(0); start < size; start += 256 {
+		w := size - start
+		if w > 256 {
+			w = 256
+		}
+		t := tlog.Tile{H: 8, L: -1, N: start / 256, W: int(w)}
+		data := read(dir, c2spTilePath(t))
+		for k := int64(0); k < w; k++ {
+			if len(data) < 2 {
+				fail("bundle %s: entry %d missing", c2spTilePath(t), start+k)
+			}
+			l := int(binary.BigEndian.Uint16(data))
+			if len(data) < 2+l {
+				fail("bundle %s: entry %d truncated", c2spTilePath(t), start+k)
+			}
+			e := data[2 : 2+l]
+			data = data[2+l:]
+			if tlog.RecordHash(e) != leafHashes[start+k] {
+				fail("entry %d: its record hash is not the level 0 tile's", start+k)
+			}
+			entries = append(entries, e)
+		}
+		if len(data) != 0 {
+			fail("bundle %s: %d bytes after its %d entries", c2spTilePath(t), len(data), w)
+		}
+	}
+	// Each tile, byte for byte, is the one tlog builds from the entries themselves (the
+	// Debian x/mod's tileHashReader may skip authenticating a full tile against its
+	// parent when the tree hash spans fewer tiles than subtrees: not relied upon).
+	var mem memHashes
+	for i, e := range entries {
+		add, err := tlog.StoredHashes(int64(i), e, mem)
+		if err != nil {
+			fail("stored hashes %d: %v", i, err)
+		}
+		mem = append(mem, add...)
+	}
+	for _, t := range tlog.NewTiles(8, 0, size) {
+		if t.W != 256 && int64(t.W) != (size>>(8*t.L))%256 {
+			continue
+		}
+		want, err := tlog.ReadTileData(t, mem)
+		if err != nil {
+			fail("tile %s from the entries: %v", t.Path(), err)
+		}
+		if !bytes.Equal(want, read(dir, c2spTilePath(t))) {
+			fail("tile %s is not the tile of the entries", c2spTilePath(t))
+		}
+	}
+	for i, e := range entries {
+		if len(e) < 42 {
+			fail("entry %d shorter than a leaf header", i)
+		}
+		prev := tlog.Hash(sha256.Sum256(nil))
+		if i > 0 {
+			if prev, err = tlog.TreeHash(int64(i), hr); err != nil {
+				fail("tree hash %d: %v", i, err)
+			}
+		}
+		if !bytes.Equal(prev[:], e[10:42]) {
+			fail("entry %d: prev_root is not tlog's root of the %d entries before it", i, i)
+		}
+	}
+	proofs := 0
+	for i := int64(0); i < size; i += 1 + i/3 {
+		p, err := tlog.ProveRecord(size, i, hr)
+		if err != nil {
+			fail("inclusion proof of %d from the tiles: %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, size, root, i, tlog.RecordHash(entries[i])); err != nil {
+			fail("inclusion proof of %d: %v", i, err)
+		}
+		if i > 0 {
+			old, err := tlog.TreeHash(i, hr)
+			if err != nil {
+				fail("tree hash %d: %v", i, err)
+			}
+			cp, err := tlog.ProveTree(size, i, hr)
+			if err != nil {
+				fail("consistency proof %d..%d from the tiles: %v", i, size, err)
+			}
+			if err := tlog.CheckTree(cp, size, root, i, old); err != nil {
+				fail("consistency proof %d..%d: %v", i, size, err)
+			}
+		}
+		proofs++
+	}
+	fmt.Printf("interop: ok tiles: %d entries, %d tiles, %d inclusion and consistency proofs\n",
+		size, tiles, proofs)
 }

@@ -1,0 +1,499 @@
+/*
+ * keyreload_test.c: the keyring file read once (hash, canonical JSON, entry bodies from
+ * the same bytes), its errors, and a reload handed to a real in-process server: refused
+ * while the server does not run (the old keyring stays, the status says why), recorded
+ * once while it does, nothing written for the same keyring.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+
+#include <jansson.h>
+
+#include "../tests/daemon_fixture.h"
+#include "bytes.h"
+#include "commit.h"
+#include "keyreload.h"
+#include "ledger.h"
+#include "server.h"
+#include "wire.h"
+
+static struct fx fx;
+static saksi_ledger *ledger;
+static saksid_committer *cm;
+static char url[256], kr_path[128];
+
+static int
+setup(void **state)
+{
+	char dir[200];
+	saksid_commit_opts co;
+	(void)state;
+
+	fx_init(&fx, 0);
+	snprintf(dir, sizeof(dir), "%s/ledger", fx.dir);
+	mkdir(dir, 0700);
+	if (saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &ledger) != SAKSI_OK)
+		return -1;
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = ledger;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;   /* FX_NOW is fixed */
+	if (saksid_commit_new(&co, &cm) != SAKSI_OK)
+		return -1;
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", fx.dir);
+	snprintf(kr_path, sizeof(kr_path), "%s/keyring.json", fx.dir);
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	saksid_commit_free(cm);
+	saksi_ledger_close(ledger);
+	fx_free(&fx);
+	return 0;
+}
+
+static uint64_t
+ledger_size(void)
+{
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	return n;
+}
+
+static void
+test_keyfile(void **state)
+{
+	saksid_keyfile kf;
+	char err[256], path[200], *canon;
+	uint8_t h[32], *body;
+	size_t len, blen;
+	saksi_keyring *kr;
+	FILE *f;
+	(void)state;
+
+	assert_int_equal(saksid_keyfile_load(NULL, &kf, err, sizeof(err)), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyfile_load(kr_path, NULL, err, sizeof(err)), SAKSI_ERR_INVAL);
+	snprintf(path, sizeof(path), "%s/none.json", fx.dir);
+	assert_int_equal(saksid_keyfile_load(path, &kf, err, sizeof(err)), SAKSI_ERR_NOT_FOUND);
+	assert_non_null(strstr(err, "none.json: No such file or directory"));
+	assert_null(kf.kf_kr);
+	/* A directory opens, and does not read. */
+	assert_int_equal(saksid_keyfile_load(fx.dir, &kf, err, sizeof(err)), SAKSI_ERR_IO);
+	snprintf(path, sizeof(path), "%s/bad.json", fx.dir);
+	fx_write(path, "{\"saksi_keyring\": 1,", 20, 0644);
+	assert_int_equal(saksid_keyfile_load(path, &kf, err, sizeof(err)), SAKSI_ERR_FORMAT);
+	assert_null(kf.kf_kr);
+	assert_null(kf.kf_canon);
+	{
+		/* fx's keyring, said to be of version 2. */
+		char *v2 = strdup(fx.keyring_json), *p;
+
+		assert_non_null(v2);
+		assert_non_null(p = strstr(v2, "\"saksi_keyring\": 1"));
+		p[strlen("\"saksi_keyring\": ")] = '2';
+		fx_write(path, v2, strlen(v2), 0644);
+		free(v2);
+	}
+	assert_int_equal(saksid_keyfile_load(path, &kf, err, sizeof(err)), SAKSI_ERR_VERSION);
+	/* Over the cap: refused before any parse. */
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(ftruncate(fileno(f), SAKSI_KEYLOG_FILE_MAX + 1), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(saksid_keyfile_load(path, &kf, err, sizeof(err)),
+	                 SAKSI_ERR_TOO_LARGE);
+	assert_non_null(strstr(err, "larger than the keyring's cap"));
+
+	/* One read: the hash of the bytes, the keyring, its canonical JSON and its entry. */
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, err, sizeof(err)), SAKSI_OK);
+	crypto_hash_sha256(h, (const uint8_t *)fx.keyring_json, strlen(fx.keyring_json));
+	assert_memory_equal(kf.kf_sha256, h, 32);
+	assert_int_equal(saksi_keyring_count(kf.kf_kr), fx.nprod);
+	assert_int_equal(saksi_keylog_canon(fx.keyring_json, strlen(fx.keyring_json), &canon,
+	                                    &len, NULL, 0), SAKSI_OK);
+	assert_int_equal(kf.kf_canonlen, len);
+	assert_string_equal(kf.kf_canon, canon);
+	assert_int_equal(saksi_keylog_load(kr_path, &kr, &body, &blen, NULL, 0), SAKSI_OK);
+	assert_int_equal(kf.kf_parts.kp_n, 1);
+	assert_int_equal(kf.kf_parts.kp_len[0], blen);
+	assert_memory_equal(kf.kf_parts.kp_body[0], body, blen);
+	saksi_keyring_free(kr);
+	free(body);
+	free(canon);
+	saksid_keyfile_clear(&kf);
+	assert_null(kf.kf_kr);
+	saksid_keyfile_clear(NULL);
+}
+
+static void
+opts(saksid_keyreload_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ko_path = kr_path;
+	o->ko_sc = fx.sc;
+	o->ko_box = fx.box;
+}
+
+static void
+test_init_errors(void **state)
+{
+	saksid_keyreload kl, kl2;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	(void)state;
+
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(NULL, &o, &kf, 0, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyreload_init(&kl, NULL, &kf, 0, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, NULL, 0, 1), SAKSI_ERR_INVAL);
+	o.ko_path = NULL;
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, 0, 1), SAKSI_ERR_INVAL);
+	opts(&o);
+	o.ko_sc = NULL;
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, 0, 1), SAKSI_ERR_INVAL);
+	opts(&o);
+	o.ko_box = NULL;
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, 0, 1), SAKSI_ERR_INVAL);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, 7, 1), SAKSI_OK);
+	assert_null(kf.kf_canon);   /* taken */
+	/* Taken once: a second init has no canonical JSON to take. */
+	assert_int_equal(saksid_keyreload_init(&kl2, &o, &kf, 7, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyreload_run(NULL, NULL, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyreload_publish(NULL, NULL), SAKSI_ERR_INVAL);
+	saksid_keyreload_clear(&kl);
+	saksid_keyreload_clear(NULL);
+	saksid_keyfile_clear(&kf);
+}
+
+/* The status op's keyring member of srv. */
+static json_t *
+status_keyring(saksid_server *srv)
+{
+	char *text;
+	json_t *j, *k;
+
+	assert_int_equal(saksid_server_status_json(srv, &text), SAKSI_OK);
+	assert_non_null(j = json_loads(text, JSON_REJECT_DUPLICATES, NULL));
+	free(text);
+	k = json_incref(json_object_get(j, "keyring"));
+	json_decref(j);
+	return k;
+}
+
+/* fx's keyring with one more key, written to kr_path; the key returned. */
+static saksi_seckey *
+add_key(const char *name)
+{
+	saksi_seckey *k = fx_key(fx.seed, name, SAKSI_KEY_SIGN);
+	json_t *root = json_loads(fx.keyring_json, 0, NULL), *e;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], *text;
+	saksi_pubkey pub;
+
+	assert_non_null(root);
+	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
+	              "public_key", b64, "role", "queue", "branch", FX_BRANCH, "revoked_ms");
+	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
+	assert_non_null(text = json_dumps(root, JSON_INDENT(2)));
+	fx_write(kr_path, text, strlen(text), 0644);
+	free(text);
+	json_decref(root);
+	return k;
+}
+
+static int
+submit(const saksi_seckey *k, uint64_t seq)
+{
+	struct fx_item fi;
+	char *p = fx_payload("queue.booking.created", NULL);
+	uint8_t *req, *r;
+	size_t len;
+	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n, code;
+	void *buf = NULL;
+
+	fx_build(&fx, k, "queue.booking.created", p, seq, FX_NOW, &fi);
+	free(p);
+	len = 4 + 8 + fi.env_len + fi.sealed_len;
+	assert_non_null(req = malloc(len));
+	req[0] = 1;
+	req[1] = SAKSI_OP_SUBMIT;
+	saksi_put_u16(req + 2, 1);
+	saksi_put_u32(req + 4, (uint32_t)fi.env_len);
+	memcpy(req + 8, fi.env, fi.env_len);
+	saksi_put_u32(req + 8 + fi.env_len, (uint32_t)fi.sealed_len);
+	memcpy(req + 12 + fi.env_len, fi.sealed, fi.sealed_len);
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	n = nn_recv(s, &buf, NN_MSG, 0);
+	assert_true(n >= 6);
+	r = buf;
+	assert_int_equal(r[2], 0);
+	code = r[5];
+	nn_freemsg(buf);
+	nn_close(s);
+	free(req);
+	fx_item_free(&fi);
+	return code;
+}
+
+static void
+test_reload_server(void **state)
+{
+	const char *listen[1] = { url };
+	saksid_server_opts so;
+	saksid_server *srv;
+	saksid_keyreload kl;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	saksid_ingest *ig;
+	saksi_keyring *kr;
+	saksi_seckey *k;
+	const uint8_t *b[1];
+	size_t l[1];
+	uint64_t entry, size, idx;
+	json_t *j;
+	(void)state;
+
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
+	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	memset(&so, 0, sizeof(so));
+	so.so_listen = listen;
+	so.so_nlisten = 1;
+	so.so_ledger = ledger;
+	so.so_ingest = fx.ig;
+	so.so_committer = cm;
+	so.so_workers = 2;
+	so.so_group_max = 64;
+	so.so_group_wait_us = 100;
+	assert_int_equal(saksid_server_bind(&so, &srv, NULL, 0), SAKSI_OK);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
+	assert_int_equal(saksid_server_keyring_info_set(NULL, "{}"), SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_keyreload_publish(&kl, srv), SAKSI_OK);
+	j = status_keyring(srv);
+	assert_int_equal(json_integer_value(json_object_get(j, "entry")), entry);
+	assert_int_equal(json_integer_value(json_object_get(j, "count")), fx.nprod);
+	assert_int_equal(json_integer_value(json_object_get(j, "rechecked")), 0);
+	assert_true(json_is_null(json_object_get(j, "last_reload")));
+	json_decref(j);
+
+	/* Bound, not running: no committer thread to swap; the caller keeps what it gave. */
+	assert_int_equal(saksid_ingest_new(fx.kr, fx.sc, fx.box, &ig), SAKSI_OK);
+	assert_int_equal(saksi_keyring_parse(fx.keyring_json, strlen(fx.keyring_json), &kr,
+	                                     NULL, 0), SAKSI_OK);
+	b[0] = kf.kf_parts.kp_body[0];
+	l[0] = kf.kf_parts.kp_len[0];
+	assert_int_equal(saksid_server_keyring_swap(srv, ig, kr, b, l, 1, FX_NOW, &idx),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(idx, UINT64_MAX);
+	assert_int_equal(saksid_server_keyring_swap(NULL, ig, kr, b, l, 1, FX_NOW, NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_server_keyring_swap(srv, NULL, kr, b, l, 1, FX_NOW, NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_server_keyring_swap(srv, ig, NULL, b, l, 1, FX_NOW, NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_server_keyring_swap(srv, ig, kr, NULL, l, 1, FX_NOW, NULL),
+	                 SAKSI_ERR_INVAL);
+	assert_int_equal(saksid_server_keyring_swap(srv, ig, kr, b, l, 0, FX_NOW, NULL),
+	                 SAKSI_ERR_INVAL);
+	saksid_ingest_free(ig);
+	saksi_keyring_free(kr);
+	/* A reload then: the changed file is not in force, and the status says why. */
+	k = add_key("kiosk-new");
+	size = ledger_size();
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_ERR_INVAL);
+	assert_int_equal(ledger_size(), size);
+	assert_int_equal(kl.kl_entry, entry);
+	assert_int_equal(kl.kl_count, fx.nprod);
+	j = status_keyring(srv);
+	assert_true(json_is_false(json_object_get(json_object_get(j, "last_reload"), "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j,
+	    "last_reload"), "error")), "the keyring entry was not written: "));
+	json_decref(j);
+
+	/* Running: recorded once, checked with from then on. */
+	assert_int_equal(saksid_server_run(srv, NULL, 0), SAKSI_OK);
+	assert_int_equal(submit(k, 1), SAKSI_R_UNKNOWN_KEY);
+	size = ledger_size();
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(kl.kl_entry, size);
+	assert_int_equal(ledger_size(), size + 1);
+	assert_int_equal(kl.kl_count, fx.nprod + 1);
+	assert_int_equal(submit(k, 2), SAKSI_R_ACCEPTED);
+	j = status_keyring(srv);
+	assert_int_equal(json_integer_value(json_object_get(j, "entry")), size);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "last_reload"), "ok")));
+	assert_true(json_is_true(json_object_get(json_object_get(j, "last_reload"),
+	    "changed")));
+	json_decref(j);
+	/* The same again: nothing written. */
+	size = ledger_size();
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(ledger_size(), size);
+	/* saksid's own keys must stay, unrevoked: their entries must verify. */
+	{
+		char *rev = strdup(fx.keyring_json), *p;
+
+		assert_non_null(rev);
+		assert_non_null(p = strstr(rev, "\"name\": \"producer-0\""));
+		assert_non_null(p = strstr(p, "\"revoked_ms\": null"));
+		memcpy(p, "\"revoked_ms\": 1000", 18);
+		p[18] = ' ';
+		p[19] = ' ';
+		fx_write(kr_path, rev, strlen(rev), 0644);
+		free(rev);
+	}
+	kl.kl_o.ko_retention_id = saksi_seckey_id(fx.prod[FX_QUEUE]);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_ERR_KEY);
+	assert_int_equal(ledger_size(), size);
+	assert_non_null(strstr(kl.kl_reload_err, "the retention_key "));
+	assert_non_null(strstr(kl.kl_reload_err, " must stay in it, not revoked"));
+	kl.kl_o.ko_retention_id = NULL;
+	/* The access key: in it, branch "*", a role that may sign access entries. */
+	kl.kl_o.ko_access_id = saksi_seckey_id(fx.prod[FX_NATIONAL]);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_ERR_KEY);
+	assert_non_null(strstr(kl.kl_reload_err, "with role supervisor and branch \"*\""));
+	kl.kl_o.ko_access_id = NULL;
+	assert_int_equal(ledger_size(), size);
+	assert_int_equal(submit(k, 3), SAKSI_R_ACCEPTED);
+	size = ledger_size();
+	/* Back to the start's keyring: the new key unknown again. */
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(kl.kl_entry, size);
+	assert_int_equal(submit(k, 4), SAKSI_R_UNKNOWN_KEY);
+	saksid_server_stop(srv, NULL);
+	saksid_keyreload_clear(&kl);
+	saksid_keyfile_clear(&kf);
+	saksi_seckey_free(k);
+}
+
+/* fx's keyring with n more keys, as JSON text (malloc'd). */
+static char *
+big_keyring(size_t n)
+{
+	json_t *root = json_loads(fx.keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], label[32], *out;
+	saksi_seckey *k;
+	saksi_pubkey pub;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "big-%zu", i);
+		k = fx_key(fx.seed, label, SAKSI_KEY_SIGN);
+		assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+		saksi_seckey_free(k);
+		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+		sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+		assert_int_equal(json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+		    "s:n}", "name", label, "key_id", hex, "public_key", b64, "role", "queue",
+		    "branch", FX_BRANCH, "revoked_ms")), 0);
+	}
+	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	return out;
+}
+
+/* A keyring too large for one entry: reloaded as one set of parts, as at start. */
+static void
+test_reload_parts(void **state)
+{
+	const char *listen[1] = { url };
+	saksid_server_opts so;
+	saksid_server *srv;
+	saksid_keyreload kl;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	saksi_ledger_txn *t;
+	char *json, *canon;
+	size_t clen, nparts;
+	uint64_t entry, size;
+	(void)state;
+
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
+	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	memset(&so, 0, sizeof(so));
+	so.so_listen = listen;
+	so.so_nlisten = 1;
+	so.so_ledger = ledger;
+	so.so_ingest = fx.ig;
+	so.so_committer = cm;
+	so.so_workers = 2;
+	so.so_group_max = 64;
+	so.so_group_wait_us = 100;
+	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
+	saksid_keyfile_clear(&kf);
+
+	json = big_keyring(700);
+	fx_write(kr_path, json, strlen(json), 0644);
+	free(json);
+	size = ledger_size();
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	printf("# 700 keys more: %zu parts from entry %llu\n", kl.kl_nparts,
+	    (unsigned long long)kl.kl_entry);
+	assert_true(kl.kl_nparts >= 2);
+	assert_int_equal(kl.kl_entry, size);
+	assert_int_equal(kl.kl_count, fx.nprod + 700);
+	assert_int_equal(ledger_size(), size + kl.kl_nparts);
+	/* The set joins to exactly the keyring in force. */
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_keylog_read(t, kl.kl_entry, &canon, &clen, &nparts, NULL, 0),
+	                 SAKSI_OK);
+	saksi_ledger_abort(t);
+	assert_int_equal(nparts, kl.kl_nparts);
+	assert_int_equal(clen, kl.kl_canonlen);
+	assert_memory_equal(canon, kl.kl_canon, clen);
+	free(canon);
+	/* The same set again: nothing. */
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(ledger_size(), size + kl.kl_nparts);
+	/* Back to one entry. */
+	size = ledger_size();
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, FX_NOW), SAKSI_OK);
+	assert_int_equal(kl.kl_nparts, 1);
+	assert_int_equal(ledger_size(), size + 1);
+	assert_int_equal(submit(fx.prod[FX_QUEUE], 100), SAKSI_R_ACCEPTED);
+	saksid_server_stop(srv, NULL);
+	saksid_keyreload_clear(&kl);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyfile),
+		cmocka_unit_test(test_init_errors),
+		cmocka_unit_test(test_reload_server),
+		cmocka_unit_test(test_reload_parts),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
