@@ -367,6 +367,10 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 		saksid_commit_free(c);
 		return e;
 	}
+	/* The data keys made ahead, before the first group (a failure: the first group
+	 * that needs a key makes them). */
+	if (c->c_shred != NULL)
+		(void)saksid_shred_refill(c->c_shred, c->c_ledger);
 	/* Every event the indexes lack is indexed before the first group is taken, or, in
 	 * the background, behind the groups (saksid_commit_index_start). */
 	c->c_ix_step_batch = o->co_index_batch;
@@ -1693,6 +1697,16 @@ int
 saksid_commit_retention_due(const saksid_committer *c, uint64_t now_ms)
 {
 	return c->c_ret_ms != 0 && now_ms >= c->c_ret_ms && now_ms >= c->c_ret_next;
+}
+
+void
+saksid_commit_after(saksid_committer *c)
+{
+	if (c->c_shred == NULL)
+		return;
+	pthread_mutex_lock(&c->c_mu);
+	(void)saksid_shred_refill(c->c_shred, c->c_ledger);
+	pthread_mutex_unlock(&c->c_mu);
 }
 
 saksi_err

@@ -103,6 +103,14 @@ void saksid_commit_free(saksid_committer *c);
 saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
                               uint64_t now_ms);
 
+/*
+ * After a group's receipts are sent: work that must not delay them. Makes the next batch
+ * of data keys ahead when the pool runs low (saksid_shred_refill), so that groups hand
+ * out keys without writing or syncing the slot file. A failure is left to the group that
+ * needs a key. Takes the committer's lock.
+ */
+void saksid_commit_after(saksid_committer *c);
+
 /* The receipt text of an accepted or duplicate item of the last group (not
  * NUL-terminated, it->it_receipt_len bytes); valid until the next saksid_commit_group. */
 const char *saksid_commit_receipt(const saksid_committer *c, const saksid_item *it);

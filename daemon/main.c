@@ -985,10 +985,22 @@ main(int argc, char **argv)
 	            "%zu keys, %zu event types, %u workers, listening on %s", cf.cf_origin,
 	            ledger_dir, (unsigned long long)size, saksi_keyring_count(kr),
 	            saksi_schemas_count(sc), cf.cf_workers, urls);
-	saksid_logf(&lg, LOG_INFO, "data keys: %llu slots, master generation %llu, %llu "
-	            "forgotten at start", (unsigned long long)saksi_dk_slots(dk),
-	            (unsigned long long)saksi_dk_generation(dk),
-	            (unsigned long long)saksid_shred_wiped(shred));
+	{
+		/* Slots given to participants (the counter), and the rest: made ahead. */
+		saksi_ledger_txn *gt;
+		uint64_t given = 0;
+
+		if (saksi_ledger_begin(ledger, 0, &gt) == SAKSI_OK) {
+			(void)saksid_shred_given(gt, &given);
+			saksi_ledger_abort(gt);
+		}
+		saksid_logf(&lg, LOG_INFO, "data keys: %llu slots, master generation %llu, "
+		            "%llu forgotten at start, %llu made ahead", (unsigned long long)given,
+		            (unsigned long long)saksi_dk_generation(dk),
+		            (unsigned long long)saksid_shred_wiped(shred),
+		            (unsigned long long)(saksi_dk_slots(dk) > given ?
+		            saksi_dk_slots(dk) - given : 0));
+	}
 	saksid_logf(&lg, LOG_INFO, "sandbox: %s%s%s, no_new_privs, no core dumps, seccomp %s",
 	            sb.sb_drop ? "dropped root for user " : sb.sb_root ? "running as root" :
 	            "running as uid ", sb.sb_drop ? sb.sb_user : "",

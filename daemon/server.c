@@ -1232,6 +1232,8 @@ run_group(saksid_server *s, struct req *group)
 		}
 		req_free(r);
 	}
+	/* Answered: what may wait for the next group (data keys made ahead). */
+	saksid_commit_after(s->s_o.so_committer);
 }
 
 static int

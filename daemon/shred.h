@@ -72,6 +72,29 @@ void saksid_shred_prep_free(saksid_shred_prep *p);
 /* Before the group's commit: syncs the slots made in it (no-op if none). */
 saksi_err saksid_shred_presync(saksid_shred *s);
 /*
+ * The pool of data keys made ahead (FORMATS.md 7.3): a new participant gets the slot the
+ * counter "c" names, made and synced before, so a group makes no key and syncs no slot.
+ * Called at start and after each group has been answered (under the committer's lock,
+ * never in a write transaction): at the first call, reads the committed counter and
+ * makes every slot from it to the end of the slot file anew, synced (slots made ahead by
+ * an earlier run, or handed to a transaction a crash cut short, are never handed out
+ * with their old keys); later, while fewer than two batches (2 x 1,024) are written
+ * ahead of the last slot handed out, writes 256 more beyond them, and has a thread of
+ * the shredder's own sync them (half a batch at a time, or at once when fewer than half
+ * a batch are left): only synced slots are handed out. A failed sync makes the pool
+ * anew at the next call. A failure costs nothing but time: a group that finds the pool
+ * empty makes a batch itself. Ledger errors, saksi_dk_fill's, SAKSI_ERR_NOMEM (no thread).
+ */
+saksi_err saksid_shred_refill(saksid_shred *s, saksi_ledger *l);
+/* Writes of slots made ahead so far (saksid_shred_refill's chunks, the batches made at
+ * start, and by groups that found the pool empty). */
+uint64_t saksid_shred_fills(const saksid_shred *s);
+/* The pool's marks: slots made ahead and synced up to *synced (the syncing thread moves
+ * it), written up to *written. */
+void saksid_shred_pool_marks(const saksid_shred *s, uint64_t *synced, uint64_t *written);
+/* The slots handed to participants as txn sees it (the counter "c"). Ledger errors. */
+saksi_err saksid_shred_given(saksi_ledger_txn *txn, uint64_t *n);
+/*
  * After a commit, or at start (force = 1): if slots are pending, wipes them in place,
  * syncs, rotates the master key, then clears the pending marks in a write txn of its own.
  * A crash anywhere in between leaves the marks, and the next call finishes. *n (may be

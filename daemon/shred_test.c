@@ -8,6 +8,8 @@
  * part (saksid_shred_prepare) made at ingest; the two store the same bytes.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +124,21 @@ env_close(struct env *v)
 }
 
 static void
+booking_nik(const char *nik, int who, uint64_t seq, struct fx_item *fi)
+{
+	char bid[32];
+	const char *set[] = { "nik", nik, "kpj", KPJ[who], "phone", PHONE[who],
+		              "booking_id", bid, NULL };
+	char *p;
+
+	snprintf(bid, sizeof(bid), "BK-20250311-%05u", (unsigned)seq);
+	p = fx_payload("queue.booking.created", set);
+	fx_build(&fx, fx.prod[FX_QUEUE], "queue.booking.created", p, seq, FX_NOW - 1000 + seq,
+	         fi);
+	free(p);
+}
+
+static void
 booking(int who, uint64_t seq, struct fx_item *fi)
 {
 	char bid[32];
@@ -189,6 +206,35 @@ reveal(struct env *v, saksi_datakeys *dk, uint64_t idx, char **json, int *kind)
 	return e;
 }
 
+/* Slots given to participants, as committed (the counter "c"). */
+static uint64_t
+given(struct env *v)
+{
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	assert_int_equal(saksi_ledger_begin(v->l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksid_shred_given(t, &n), SAKSI_OK);
+	saksi_ledger_abort(t);
+	return n;
+}
+
+/* The slot file's bytes of slots [first, first + n) (malloc'd). */
+static uint8_t *
+slot_bytes(struct env *v, uint64_t first, uint64_t n)
+{
+	size_t len;
+	char *b = fx_read(v->slots, &len);
+	uint8_t *out = malloc(n * SAKSI_DK_SLOT_SIZE);
+
+	assert_non_null(b);
+	assert_non_null(out);
+	assert_true(len >= SAKSI_DK_HDR_SIZE + (first + n) * SAKSI_DK_SLOT_SIZE);
+	memcpy(out, b + SAKSI_DK_HDR_SIZE + first * SAKSI_DK_SLOT_SIZE, n * SAKSI_DK_SLOT_SIZE);
+	free(b);
+	return out;
+}
+
 static int
 file_has(const char *path, const char *s)
 {
@@ -244,7 +290,8 @@ test_forget_one_of_three(void **state)
 		sodium_memzero(json, strlen(json));
 		free(json);
 	}
-	assert_int_equal(saksi_dk_slots(v.dk), 3);
+	assert_int_equal(given(&v), 3);
+	assert_true(saksi_dk_slots(v.dk) >= 3);   /* and the pool made ahead */
 	for (int i = 0; i < 3; i++)
 		assert_absent(&v, i);
 
@@ -865,7 +912,7 @@ test_prep_threads(void **state)
 		sodium_memzero(json, strlen(json));
 		free(json);
 	}
-	assert_int_equal(saksi_dk_slots(v.dk), 3);   /* three participants */
+	assert_int_equal(given(&v), 3);   /* three participants */
 	/* Refused at ingest (the sealed disclosures tampered with, or the signature):
 	 * nothing prepared. */
 	for (int k = 0; k < 2; k++) {
@@ -892,6 +939,174 @@ test_prep_threads(void **state)
 	env_close(&v);
 	prep_mode = 0;
 	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
+}
+
+/*
+ * The data keys made ahead (FORMATS.md 7.3): a batch at start, none made or written by a
+ * group, the next batch after a group is answered; a slot handed to a transaction that did
+ * not commit, and every slot made ahead by a run that was killed, gets a new key before
+ * anyone is given it, so no key ever serves two participants.
+ */
+static void
+test_pool(void **state)
+{
+	struct env v;
+	struct fx_item fi[6];
+	saksid_item it[6];
+	saksi_ledger_txn *t;
+	saksi_hash h;
+	uint64_t idx, kid;
+	uint8_t *b0, *b1, *k3, *k4, got[32];
+	char *json;
+	int kind;
+
+	(void)state;
+	env_open(&v, "pool", 1);
+	assert_int_equal(saksid_shred_fills(v.sh), 1);
+	assert_int_equal(saksi_dk_slots(v.dk), 1024);
+	assert_int_equal(given(&v), 0);
+	b0 = slot_bytes(&v, 0, 1024);
+
+	/* Three new participants in one group: slots 0, 1, 2 as they were made ahead. */
+	for (int i = 0; i < 3; i++)
+		booking(i, (uint64_t)i + 1, &fi[i]);
+	commit(&v, fi, 3, it);
+	assert_int_equal(given(&v), 3);
+	assert_int_equal(saksid_shred_fills(v.sh), 1);
+	b1 = slot_bytes(&v, 0, 1024);
+	assert_memory_equal(b0, b1, 1024 * SAKSI_DK_SLOT_SIZE);
+	free(b1);
+	for (int i = 0; i < 3; i++) {
+		uint8_t *blob;
+		size_t bl;
+
+		assert_int_equal(reveal(&v, v.dk, it[i].it_index, &json, &kind), SAKSI_OK);
+		assert_int_equal(kind, SAKSI_DK_DATA);
+		sodium_memzero(json, strlen(json));
+		free(json);
+		assert_int_equal(saksi_ledger_begin(v.l, 0, &t), SAKSI_OK);
+		assert_int_equal(saksi_ledger_disc_get(t, it[i].it_index, &blob, &bl), SAKSI_OK);
+		saksi_ledger_abort(t);
+		assert_int_equal(saksi_disc2_key(blob, bl, &kind, &kid), SAKSI_OK);
+		assert_int_equal(kid, (uint64_t)i);
+		free(blob);
+	}
+	/* Answered, but the slot file may not grow: nothing written ahead, nothing lost
+	 * (the chunk is written after a later group). */
+	{
+		struct rlimit old, lim;
+
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_IGN);
+		lim = old;
+		lim.rlim_cur = (rlim_t)(SAKSI_DK_HDR_SIZE + 1024 * SAKSI_DK_SLOT_SIZE);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+		saksid_commit_after(v.c);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_DFL);
+		assert_int_equal(saksid_shred_fills(v.sh), 1);
+		assert_int_equal(saksi_dk_slots(v.dk), 1024);
+	}
+	/* Answered: a chunk of 256 more written after each group, until two batches are
+	 * written ahead of the last slot given (3 + 2048 <= 2304). */
+	saksid_commit_after(v.c);
+	assert_int_equal(saksid_shred_fills(v.sh), 2);
+	assert_int_equal(saksi_dk_slots(v.dk), 1280);
+	for (int i = 0; i < 8; i++)
+		saksid_commit_after(v.c);
+	assert_int_equal(saksid_shred_fills(v.sh), 6);
+	assert_int_equal(saksi_dk_slots(v.dk), 2304);
+	/* The syncing thread makes them usable a batch at a time, in its own time: waited
+	 * for, bounded. */
+	for (int i = 0; i < 30000; i++) {
+		uint64_t synced, written;
+
+		saksid_commit_after(v.c);
+		saksid_shred_pool_marks(v.sh, &synced, &written);
+		assert_int_equal(written, 2304);
+		if (synced >= 2048)
+			break;
+		assert_int_equal(synced, 1024);
+		usleep(1000);
+	}
+	{
+		uint64_t synced, written;
+
+		/* Synced a batch at a time: the last chunk waits while plenty are left. */
+		saksid_shred_pool_marks(v.sh, &synced, &written);
+		assert_int_equal(synced, 2048);
+	}
+	assert_int_equal(saksid_shred_fills(v.sh), 6);
+	b1 = slot_bytes(&v, 0, 1024);
+	assert_memory_equal(b0, b1, 1024 * SAKSI_DK_SLOT_SIZE);
+	free(b1);
+
+	/* A group that hands slot 3 to a new participant, then does not commit. */
+	assert_non_null(k3 = sodium_malloc(32));
+	assert_non_null(k4 = sodium_malloc(32));
+	assert_int_equal(saksi_dk_get(v.dk, 3, k3), SAKSI_OK);
+	booking_nik("7371024509880004", 0, 4, &fi[3]);
+	fx_frame1(&fi[3], &it[3]);
+	assert_int_equal(saksid_ingest_check(ig, &it[3], FX_NOW), SAKSI_R_ACCEPTED);
+	assert_int_equal(saksi_ledger_begin(v.l, 1, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, FX_NOW, it[3].it_env,
+	                                     it[3].it_env_len, &idx, h), SAKSI_OK);
+	assert_int_equal(saksid_shred_store(v.sh, t, &it[3], idx, h), SAKSI_OK);
+	saksi_ledger_abort(t);
+	/* The next new participant gets slot 3, under a new key. */
+	booking_nik("7371024509880005", 1, 5, &fi[4]);
+	commit(&v, &fi[4], 1, &it[4]);
+	assert_int_equal(given(&v), 4);
+	assert_int_equal(saksid_shred_fills(v.sh), 7);
+	assert_int_equal(saksi_dk_get(v.dk, 3, got), SAKSI_OK);
+	assert_memory_not_equal(got, k3, 32);
+	assert_int_equal(reveal(&v, v.dk, it[4].it_index, &json, &kind), SAKSI_OK);
+	assert_string_equal(json, fi[4].disc);
+	sodium_memzero(json, strlen(json));
+	free(json);
+	b1 = slot_bytes(&v, 0, 3);
+	assert_memory_equal(b0, b1, 3 * SAKSI_DK_SLOT_SIZE);
+	free(b1);
+
+	/* Killed with a pool made ahead (synced, handed to no one): at start every slot
+	 * from the counter on is made anew, the ones given stay as they are. */
+	assert_int_equal(saksi_dk_get(v.dk, 4, k4), SAKSI_OK);
+	free(b0);
+	b0 = slot_bytes(&v, 0, 2304);
+	env_close(&v);
+	env_open(&v, "pool", 1);
+	assert_int_equal(saksid_shred_fills(v.sh), 1);
+	assert_int_equal(saksi_dk_slots(v.dk), 2304);
+	assert_int_equal(given(&v), 4);
+	b1 = slot_bytes(&v, 0, 2304);
+	assert_memory_equal(b0, b1, 4 * SAKSI_DK_SLOT_SIZE);
+	for (uint64_t i = 4; i < 2304; i++)
+		assert_memory_not_equal(b0 + i * SAKSI_DK_SLOT_SIZE, b1 + i * SAKSI_DK_SLOT_SIZE,
+		                        SAKSI_DK_SLOT_SIZE);
+	free(b1);
+	booking_nik("7371024509880006", 2, 6, &fi[5]);
+	commit(&v, &fi[5], 1, &it[5]);
+	assert_int_equal(given(&v), 5);
+	assert_int_equal(saksi_dk_get(v.dk, 4, got), SAKSI_OK);
+	assert_memory_not_equal(got, k4, 32);
+	/* Everyone committed still opens, each under his own slot. */
+	for (int i = 0; i < 6; i++) {
+		if (i == 3)
+			continue;
+		assert_int_equal(reveal(&v, v.dk, it[i].it_index, &json, &kind), SAKSI_OK);
+		assert_string_equal(json, fi[i].disc);
+		sodium_memzero(json, strlen(json));
+		free(json);
+	}
+	env_close(&v);
+	free(b0);
+	sodium_memzero(got, sizeof(got));
+	sodium_free(k3);
+	sodium_free(k4);
+	for (int i = 0; i < 6; i++) {
 		saksid_item_clear(&it[i]);
 		fx_item_free(&fi[i]);
 	}
@@ -1036,6 +1251,8 @@ main(void)
 		cmocka_unit_test(test_prep_same_bytes),
 		cmocka_unit_test(test_prep_threads),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_pool),
+		cmocka_unit_test_setup_teardown(test_pool, prep_on, prep_off),
 		cmocka_unit_test(test_backfill_steps),
 	};
 

@@ -496,6 +496,74 @@ saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN])
 	return SAKSI_OK;
 }
 
+/* Slots whose keys and nonces one keystream block of saksi_dk_fill makes. */
+#define FILL_CHUNK 64
+#define FILL_RND (SAKSI_DK_KEYLEN + 24)
+
+saksi_err
+saksi_dk_datasync(const saksi_datakeys *dk)
+{
+	if (dk == NULL || !dk->dk_write)
+		return SAKSI_ERR_INVAL;
+	return sync_fd(dk->dk_fd);
+}
+
+saksi_err
+saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n, int sync)
+{
+	uint8_t ad[sizeof(SLOT_AD) - 1 + 16], nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
+	uint8_t *seed = NULL, *rnd = NULL, *out = NULL;
+	const uint8_t *mk;
+	uint64_t gen;
+	saksi_err e;
+
+	if (dk == NULL || !dk->dk_write || n == 0)
+		return SAKSI_ERR_INVAL;
+	if (first >= SAKSI_DK_SLOTS_MAX || n > SAKSI_DK_FILL_MAX ||
+	    n > SAKSI_DK_SLOTS_MAX - first)
+		return SAKSI_ERR_RANGE;
+	/* Whatever waits goes first: these slots may overwrite some of them. */
+	if ((e = pend_flush(dk)) != SAKSI_OK)
+		return e;
+	seed = sodium_malloc(crypto_stream_chacha20_ietf_KEYBYTES);
+	rnd = sodium_malloc(FILL_CHUNK * FILL_RND);
+	out = malloc((size_t)n * SAKSI_DK_SLOT_SIZE);
+	if (seed == NULL || rnd == NULL || out == NULL) {
+		e = SAKSI_ERR_NOMEM;
+		goto out;
+	}
+	gen = dk->dk_gen[cur(dk)];
+	mk = master_of(dk, gen);
+	/*
+	 * The keys and wrapping nonces of the whole batch from one random seed's keystream
+	 * (what randombytes_buf_deterministic does), one system call for all of them rather
+	 * than one per slot; the seed is wiped below, so it outlives none of them.
+	 */
+	randombytes_buf(seed, crypto_stream_chacha20_ietf_KEYBYTES);
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *r = rnd + (i % FILL_CHUNK) * FILL_RND;
+
+		if (i % FILL_CHUNK == 0) {
+			memset(nonce, 0, sizeof(nonce));
+			saksi_put_u64(nonce, i / FILL_CHUNK);
+			crypto_stream_chacha20_ietf(rnd, FILL_CHUNK * FILL_RND, nonce, seed);
+		}
+		slot_ad(ad, first + i, gen);
+		wrap_n(out + i * SAKSI_DK_SLOT_SIZE, gen, r, ad, sizeof(ad), mk,
+		       r + SAKSI_DK_KEYLEN);
+	}
+	/* One write, one sync: no slot of the batch is handed out before both. */
+	if ((e = pwrite_all(dk->dk_fd, out, (size_t)n * SAKSI_DK_SLOT_SIZE, slot_off(first))) ==
+	    SAKSI_OK && (!sync || (e = sync_fd(dk->dk_fd)) == SAKSI_OK) &&
+	    first + n > dk->dk_slots)
+		dk->dk_slots = first + n;
+out:
+	sodium_free(seed);
+	sodium_free(rnd);
+	free(out);
+	return e;
+}
+
 static saksi_err get_once(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 
 saksi_err

@@ -66,6 +66,27 @@ void saksi_dk_close(saksi_datakeys *dk);
  */
 saksi_err saksi_dk_create(saksi_datakeys *dk, uint64_t slot, uint8_t key[SAKSI_DK_KEYLEN]);
 /*
+ * Makes n (1..SAKSI_DK_FILL_MAX) new random data keys in slots first..first+n-1, wrapped by
+ * the current master, written with one pwrite and, with sync, synced (fdatasync) before it
+ * returns: a pool of slots made ahead, so that handing one to a new participant needs no
+ * write and no sync of its own (saksid's shred.c; FORMATS.md 7.3). Without sync, none of
+ * them may be handed out before a saksi_dk_datasync (or saksi_dk_sync) that began after
+ * this returned. Overwrites whatever the slots held (waiting new slots are written
+ * first). Read a key back with saksi_dk_get. SAKSI_ERR_INVAL (n == 0, read-only handle),
+ * SAKSI_ERR_RANGE, SAKSI_ERR_NOMEM, SAKSI_ERR_IO, SAKSI_ERR_FULL; on an error the slots
+ * may be partly written, none synced: the caller hands none of them out.
+ */
+#define SAKSI_DK_FILL_MAX (1u << 20)
+saksi_err saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n, int sync);
+/*
+ * fdatasync of the slot file, nothing else (no waiting slot is written: saksi_dk_sync
+ * does that). The one call that may run on another thread while the handle's user goes
+ * on with any other call: it reads only what open set. After a failure, what was written
+ * before it is not known to be on disk even if a later sync succeeds (the kernel may have
+ * dropped the pages): write it again. SAKSI_ERR_INVAL (read-only handle), SAKSI_ERR_IO.
+ */
+saksi_err saksi_dk_datasync(const saksi_datakeys *dk);
+/*
  * The data key of slot. SAKSI_ERR_NOT_FOUND if the slot is wiped (the participant was
  * forgotten) or was never written; SAKSI_ERR_DECRYPT if it does not open (tampered,
  * or wrapped by a master that is destroyed: an old copy of the slot); SAKSI_ERR_IO.
@@ -91,7 +112,8 @@ saksi_err saksi_dk_rotate(saksi_datakeys *dk, uint64_t *rewrapped);
  * backup taken while saksid runs: a copy that caught a rotation half done (slots of two
  * generations) is taken again, up to 100 times (then SAKSI_ERR_IO). Slots are only ever
  * added, wiped or re-wrapped, so a copy made after the ledger's snapshot holds every slot
- * the snapshot refers to. SAKSI_ERR_NOT_FOUND no src; SAKSI_ERR_EXISTS dst exists;
+ * the snapshot refers to (saksid makes anew only slots made ahead, which no committed entry
+ * names: FORMATS.md 7.3). SAKSI_ERR_NOT_FOUND no src; SAKSI_ERR_EXISTS dst exists;
  * SAKSI_ERR_FORMAT src is not a slot file; SAKSI_ERR_FULL; SAKSI_ERR_IO.
  */
 saksi_err saksi_dk_copy(const char *src, const char *dst);

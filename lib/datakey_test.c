@@ -210,6 +210,98 @@ test_pending(void **state)
 	sodium_memzero(k, sizeof(k));
 }
 
+/*
+ * A batch made ahead (saksid's pool of slots): one write, synced, every slot a fresh key
+ * under the current master that a reader opens; made again, the same slots get new keys
+ * (what saksid does at start for slots it made but never handed out); it writes what
+ * waits first, may overwrite it, and fails whole when the file may not grow.
+ */
+static void
+test_fill(void **state)
+{
+	struct fx *f = *state;
+	uint8_t (*k)[32], got[32], k0[32];
+	saksi_datakeys *dk, *rd;
+	struct rlimit old, lim;
+	struct stat st;
+	const uint64_t n = 200;
+
+	assert_non_null(k = sodium_malloc(n * 32));
+	dk = open_w(f);
+	assert_int_equal(saksi_dk_fill(dk, 0, 0, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_fill(NULL, 0, 1, 1), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX, 1, 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_fill(dk, SAKSI_DK_SLOTS_MAX - 1, 2, 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_fill(dk, 0, SAKSI_DK_FILL_MAX + 1, 1), SAKSI_ERR_RANGE);
+	assert_int_equal(saksi_dk_slots(dk), 0);
+
+	/* A slot waiting to be written, inside the batch: the batch wins. */
+	assert_int_equal(saksi_dk_create(dk, 3, k0), SAKSI_OK);
+	assert_int_equal(saksi_dk_fill(dk, 0, n, 1), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), n);
+	assert_int_equal(stat(f->slots, &st), 0);
+	assert_int_equal(st.st_size, SAKSI_DK_HDR_SIZE + n * SAKSI_DK_SLOT_SIZE);
+	assert_int_equal(saksi_dk_open(f->slots, f->master, f->store, 0, 0, &rd), SAKSI_OK);
+	assert_int_equal(saksi_dk_fill(rd, 0, 1, 1), SAKSI_ERR_INVAL);   /* read-only */
+	for (uint64_t i = 0; i < n; i++) {
+		assert_int_equal(saksi_dk_get(dk, i, k[i]), SAKSI_OK);
+		assert_int_equal(saksi_dk_get(rd, i, got), SAKSI_OK);
+		assert_memory_equal(got, k[i], 32);
+		for (uint64_t j = 0; j < i; j++)
+			assert_memory_not_equal(k[j], k[i], 32);
+	}
+	assert_memory_not_equal(k[3], k0, 32);
+	{
+		size_t len;
+		char *b = slurp(f->slots, &len);
+
+		for (uint64_t i = 0; i < n; i++)
+			assert_null(memmem(b, len, k[i], 32));
+		free(b);
+	}
+	/* Made again from 100: new keys there, the first 100 untouched. */
+	assert_int_equal(saksi_dk_fill(dk, 100, 100, 1), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), n);
+	for (uint64_t i = 0; i < n; i++) {
+		assert_int_equal(saksi_dk_get(rd, i, got), SAKSI_OK);
+		if (i < 100)
+			assert_memory_equal(got, k[i], 32);
+		else
+			assert_memory_not_equal(got, k[i], 32);
+	}
+	/* A rotation re-wraps them like any live slot. */
+	assert_int_equal(saksi_dk_rotate(dk, NULL), SAKSI_OK);
+	assert_int_equal(saksi_dk_get(rd, 7, got), SAKSI_OK);
+	assert_memory_equal(got, k[7], 32);
+
+	/* The file may not grow: the batch fails, and the slots past the end stay unmade. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(SAKSI_DK_HDR_SIZE + n * SAKSI_DK_SLOT_SIZE);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(saksi_dk_fill(dk, n, 64, 1), SAKSI_ERR_IO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(saksi_dk_slots(dk), n);
+	assert_int_equal(saksi_dk_get(rd, n, got), SAKSI_ERR_NOT_FOUND);
+	assert_int_equal(saksi_dk_fill(dk, n, 64, 1), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), n + 64);
+	assert_int_equal(saksi_dk_get(rd, n + 63, got), SAKSI_OK);
+	/* Written now, synced by a later datasync (saksid's syncing thread). */
+	assert_int_equal(saksi_dk_fill(dk, n + 64, 32, 0), SAKSI_OK);
+	assert_int_equal(saksi_dk_slots(dk), n + 96);
+	assert_int_equal(saksi_dk_get(rd, n + 95, got), SAKSI_OK);
+	assert_int_equal(saksi_dk_datasync(dk), SAKSI_OK);
+	assert_int_equal(saksi_dk_datasync(rd), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_dk_datasync(NULL), SAKSI_ERR_INVAL);
+	saksi_dk_close(rd);
+	saksi_dk_close(dk);
+	sodium_memzero(got, sizeof(got));
+	sodium_memzero(k0, sizeof(k0));
+	sodium_free(k);
+}
+
 static void
 test_forget(void **state)
 {
@@ -903,6 +995,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disc2_zstd_one_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disc2_packed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 
