@@ -800,9 +800,10 @@ saksi_cmd_simulate(int argc, char **argv)
 			goto done;
 		}
 		if (added > 0)
-			xdie("%zu producer keys were added to %s/keyring.json: restart saksid so "
-			    "that it loads them, then run saksi simulate again (--register-only "
-			    "does the first step alone)", added, state);
+			xdie("%zu producer keys were added to %s/keyring.json: reload saksid so "
+			    "that it takes them (SIGHUP: `systemctl reload saksid`, or restart it), "
+			    "then run saksi simulate again (--register-only does the first step "
+			    "alone)", added, state);
 		url = url != NULL ? url : conf_url;
 		if (url == NULL)
 			xusage(usage, "--url is required (no \"listen\" line in %s/saksid.conf)", state);

@@ -80,8 +80,8 @@ saksi_err saksid_shred_presync(saksid_shred *s);
  * an earlier run, or handed to a transaction a crash cut short, are never handed out
  * with their old keys); later, while fewer than two batches (2 x 1,024) are written
  * ahead of the last slot handed out, writes 256 more beyond them, and has a thread of
- * the shredder's own sync them (half a batch at a time, or at once when fewer than half
- * a batch are left): only synced slots are handed out. A failed sync makes the pool
+ * the shredder's own sync them (a batch at a time, or at once when fewer than half a
+ * batch of synced slots are left): only synced slots are handed out. A failed sync makes the pool
  * anew at the next call. A failure costs nothing but time: a group that finds the pool
  * empty makes a batch itself. Ledger errors, saksi_dk_fill's, SAKSI_ERR_NOMEM (no thread).
  */

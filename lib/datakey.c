@@ -37,6 +37,12 @@
 
 struct saksi_datakeys {
 	int dk_fd;                 /* slot file */
+	/* The slot file again, opened on its own (a writer only): saksi_dk_datasync's, so
+	 * that a writeback error is reported to both this and dk_fd's syncs. Linux reports
+	 * such an error once per open file description: with one description shared by two
+	 * threads, the one that synced first would take the error and the other would see
+	 * success for pages that never reached the disk. */
+	int dk_sfd;
 	int dk_mfd;                /* master file */
 	int dk_write;
 	const saksi_seckey *dk_store;
@@ -315,7 +321,7 @@ saksi_dk_open(const char *slots_path, const char *master_path, const saksi_secke
 		return SAKSI_ERR_KEY;
 	if ((dk = calloc(1, sizeof(*dk))) == NULL)
 		return SAKSI_ERR_NOMEM;
-	dk->dk_fd = dk->dk_mfd = -1;
+	dk->dk_fd = dk->dk_mfd = dk->dk_sfd = -1;
 	dk->dk_write = write;
 	dk->dk_store = store;
 	if ((dk->dk_keys = sodium_malloc(2 * SAKSI_DK_KEYLEN)) == NULL ||
@@ -346,6 +352,20 @@ saksi_dk_open(const char *slots_path, const char *master_path, const saksi_secke
 	if (fstat(dk->dk_fd, &st) != 0) {
 		e = SAKSI_ERR_IO;
 		goto fail;
+	}
+	if (write) {
+		struct stat st2;
+
+		if ((dk->dk_sfd = open(slots_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			e = errno_err();
+			goto fail;
+		}
+		/* The same file, not one put in its place since dk_fd was opened. */
+		if (fstat(dk->dk_sfd, &st2) != 0 || st2.st_dev != st.st_dev ||
+		    st2.st_ino != st.st_ino) {
+			e = SAKSI_ERR_IO;
+			goto fail;
+		}
 	}
 	/* A torn last slot (a crash while the file grew) counts as a slot never written. */
 	dk->dk_slots = ((uint64_t)st.st_size - SAKSI_DK_HDR_SIZE) / SAKSI_DK_SLOT_SIZE;
@@ -380,6 +400,8 @@ saksi_dk_close(saksi_datakeys *dk)
 	}
 	if (dk->dk_fd >= 0)
 		close(dk->dk_fd);
+	if (dk->dk_sfd >= 0)
+		close(dk->dk_sfd);
 	if (dk->dk_mfd >= 0)
 		close(dk->dk_mfd);
 	sodium_free(dk->dk_keys);
@@ -505,7 +527,7 @@ saksi_dk_datasync(const saksi_datakeys *dk)
 {
 	if (dk == NULL || !dk->dk_write)
 		return SAKSI_ERR_INVAL;
-	return sync_fd(dk->dk_fd);
+	return sync_fd(dk->dk_sfd);
 }
 
 saksi_err

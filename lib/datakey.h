@@ -81,7 +81,9 @@ saksi_err saksi_dk_fill(saksi_datakeys *dk, uint64_t first, uint64_t n, int sync
 /*
  * fdatasync of the slot file, nothing else (no waiting slot is written: saksi_dk_sync
  * does that). The one call that may run on another thread while the handle's user goes
- * on with any other call: it reads only what open set. After a failure, what was written
+ * on with any other call: it reads only what open set, and syncs through a file
+ * description of its own, so that a writeback error reaches both it and the user's own
+ * syncs (Linux reports such an error once per open file description). After a failure, what was written
  * before it is not known to be on disk even if a later sync succeeds (the kernel may have
  * dropped the pages): write it again. SAKSI_ERR_INVAL (read-only handle), SAKSI_ERR_IO.
  */

@@ -195,7 +195,7 @@ test_register(void **state)
 	free(conf);
 	/* A run that needs new keys registers them, then stops: saksid must reload. */
 	RUN(f, &r, 2, "simulate", "--state", f->path[0], "--branches", "3", "--timeout", "300");
-	assert_non_null(strstr(r.err, "restart saksid"));
+	assert_non_null(strstr(r.err, "reload saksid"));
 	run_free(&r);
 	assert_int_equal(keyring_count(f, f->path[1], NULL), 19);
 	free(before);
