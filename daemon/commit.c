@@ -1666,8 +1666,7 @@ saksid_commit_retention(saksid_committer *c, uint64_t now_ms, uint64_t *n)
 	if ((e = rules_snapshot(c->c_rules, saksi_ledger_txn_mdb(txn), now_ms, 1)) != SAKSI_OK)
 		goto out;
 	if ((e = sign_checkpoint(c, txn, size)) != SAKSI_OK ||
-	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK ||
-	    (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
+	    (e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
 		goto out;
 	e = saksi_ledger_commit(txn);
 	txn = NULL;
@@ -1785,9 +1784,8 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			goto fail;
 		if ((e = saksi_ledger_ckpt_put(txn, size, c->c_note, c->c_note_len)) != SAKSI_OK)
 			goto fail;
-		/* The data keys this group made are on disk before anything refers to them. */
-		if (c->c_shred != NULL && (e = saksid_shred_presync(c->c_shred)) != SAKSI_OK)
-			goto fail;
+		/* The data keys this group hands out were synced before (saksid_shred_refill,
+		 * or new_slot's own synced batch): nothing of the slot file to sync here. */
 		e = saksi_ledger_commit(txn);
 		txn = NULL;
 		if (e != SAKSI_OK)

@@ -51,7 +51,6 @@ struct saksid_shred {
 	uint8_t *s_blob;           /* one sealed blob */
 	saksi_disc2_ctx *s_zctx;
 	size_t s_blob_cap;
-	int s_dirty;               /* slots written since the last sync */
 	/*
 	 * The pool: slots [counter, s_synced) are made and synced, handed to no one; up to
 	 * s_written they are written, waiting for the syncing thread. s_hi is one past the
@@ -848,18 +847,6 @@ out:
 	sodium_memzero(s->s_key, SAKSI_DK_KEYLEN);
 	sodium_memzero(nk, sizeof(nk));
 	saksid_shred_prep_free(own);
-	return e;
-}
-
-saksi_err
-saksid_shred_presync(saksid_shred *s)
-{
-	saksi_err e;
-
-	if (!s->s_dirty)
-		return SAKSI_OK;
-	if ((e = saksi_dk_sync(s->s_dk)) == SAKSI_OK)
-		s->s_dirty = 0;
 	return e;
 }
 

@@ -69,8 +69,6 @@ saksi_err saksid_shred_prepare(saksid_shred *s, const saksi_envelope *ev,
                                char *const *values, size_t nd, const uint8_t *list,
                                size_t list_len, saksid_shred_prep **out);
 void saksid_shred_prep_free(saksid_shred_prep *p);
-/* Before the group's commit: syncs the slots made in it (no-op if none). */
-saksi_err saksid_shred_presync(saksid_shred *s);
 /*
  * The pool of data keys made ahead (FORMATS.md 7.3): a new participant gets the slot the
  * counter "c" names, made and synced before, so a group makes no key and syncs no slot.

@@ -380,7 +380,6 @@ test_crash_before_wipe(void **state)
 	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, FX_NOW, it[1].it_env,
 	                                     it[1].it_env_len, &idx, h), SAKSI_OK);
 	assert_int_equal(saksid_shred_store(v.sh, t, &it[1], idx, h), SAKSI_OK);
-	assert_int_equal(saksid_shred_presync(v.sh), SAKSI_OK);
 	assert_int_equal(saksi_ledger_commit(t), SAKSI_OK);
 	assert_int_equal(saksi_dk_get(v.dk, 0, key), SAKSI_OK);   /* not yet destroyed */
 	env_close(&v);
@@ -1129,7 +1128,6 @@ test_errors(void **state)
 	assert_int_equal(saksid_shred_new(v.dk, sign, &s), SAKSI_ERR_KEY);
 	saksi_seckey_free(sign);
 	/* Nothing pending: a no-op, no rotation. */
-	assert_int_equal(saksid_shred_presync(v.sh), SAKSI_OK);
 	assert_int_equal(saksid_shred_finish(v.sh, v.l, 1, NULL), SAKSI_OK);
 	assert_int_equal(saksi_dk_generation(v.dk), 1);
 	/* The workers' half: nothing to prepare without disclosures; free takes NULL. */
