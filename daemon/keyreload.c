@@ -15,49 +15,6 @@
 #include "ingest.h"
 #include "keyreload.h"
 
-static void
-seterr(char *errbuf, size_t errlen, const char *what, const char *path)
-{
-	if (errbuf != NULL && errlen > 0)
-		snprintf(errbuf, errlen, "%s: %s", path, what);
-}
-
-/* The file's bytes, bounded as keylog.c bounds them; *buf malloc'd. */
-static saksi_err
-read_bytes(const char *path, char **buf, size_t *len, char *errbuf, size_t errlen)
-{
-	FILE *f;
-	size_t r;
-	saksi_err e = SAKSI_OK;
-
-	*buf = NULL;
-	*len = 0;
-	if ((f = fopen(path, "rbe")) == NULL) {
-		seterr(errbuf, errlen, strerror(errno), path);
-		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
-	}
-	if ((*buf = malloc(SAKSI_KEYLOG_FILE_MAX + 1)) == NULL) {
-		fclose(f);
-		return SAKSI_ERR_NOMEM;
-	}
-	while (*len <= SAKSI_KEYLOG_FILE_MAX &&
-	    (r = fread(*buf + *len, 1, SAKSI_KEYLOG_FILE_MAX + 1 - *len, f)) > 0)
-		*len += r;
-	if (ferror(f)) {
-		seterr(errbuf, errlen, "read error", path);
-		e = SAKSI_ERR_IO;
-	} else if (*len > SAKSI_KEYLOG_FILE_MAX) {
-		seterr(errbuf, errlen, "larger than the keyring's cap", path);
-		e = SAKSI_ERR_TOO_LARGE;
-	}
-	fclose(f);
-	if (e != SAKSI_OK) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return e;
-}
-
 saksi_err
 saksid_keyfile_load(const char *path, saksid_keyfile *kf, char *errbuf, size_t errlen)
 {
@@ -72,7 +29,7 @@ saksid_keyfile_load(const char *path, saksid_keyfile *kf, char *errbuf, size_t e
 	memset(kf, 0, sizeof(*kf));
 	if (path == NULL)
 		return SAKSI_ERR_INVAL;
-	if ((e = read_bytes(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
+	if ((e = saksi_keylog_read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
 		return e;
 	/* One read for all four: what is recorded is what is checked with. */
 	crypto_hash_sha256(kf->kf_sha256, (const uint8_t *)buf, len);

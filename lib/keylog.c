@@ -380,14 +380,15 @@ saksi_keylog_diff(const char *a, size_t alen, const char *b, size_t blen, char *
 	return n;
 }
 
-/* Reads a keyring file once; *buf malloc'd. */
-static saksi_err
-read_file(const char *path, char **buf, size_t *len, char *errbuf, size_t errlen)
+saksi_err
+saksi_keylog_read_file(const char *path, char **buf, size_t *len, char *errbuf,
+                       size_t errlen)
 {
 	FILE *f;
 	size_t r;
 	saksi_err e = SAKSI_OK;
 
+	*buf = NULL;
 	*len = 0;
 	if ((f = fopen(path, "rbe")) == NULL) {
 		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
@@ -428,7 +429,7 @@ saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body, size_t *
 	*kr = NULL;
 	*body = NULL;
 	*bodylen = 0;
-	if ((e = read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
+	if ((e = saksi_keylog_read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
 		return e;
 	if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
 	    (e = saksi_keylog_encode(buf, len, body, bodylen, errbuf, errlen)) != SAKSI_OK) {
@@ -451,7 +452,7 @@ saksi_keylog_load_parts(const char *path, saksi_keyring **kr, saksi_keylog_parts
 		return SAKSI_ERR_INVAL;
 	*kr = NULL;
 	memset(p, 0, sizeof(*p));
-	if ((e = read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
+	if ((e = saksi_keylog_read_file(path, &buf, &len, errbuf, errlen)) != SAKSI_OK)
 		return e;
 	if ((e = saksi_keyring_parse(buf, len, kr, errbuf, errlen)) == SAKSI_OK &&
 	    (e = saksi_keylog_split(buf, len, p, errbuf, errlen)) != SAKSI_OK) {

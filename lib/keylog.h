@@ -61,6 +61,13 @@ int saksi_keylog_diff(const char *a, size_t alen, const char *b, size_t blen, ch
 #define SAKSI_KEYLOG_FILE_MAX (16u << 20) /* as keys.c's keyring cap */
 saksi_err saksi_keylog_load(const char *path, saksi_keyring **kr, uint8_t **body,
                             size_t *bodylen, char *errbuf, size_t errlen);
+/*
+ * Reads a keyring file once, at most SAKSI_KEYLOG_FILE_MAX bytes; *buf malloc'd (NULL on
+ * an error). errbuf (may be NULL) gets "PATH: reason". SAKSI_ERR_NOT_FOUND (no such
+ * file), SAKSI_ERR_IO, SAKSI_ERR_TOO_LARGE, SAKSI_ERR_NOMEM.
+ */
+saksi_err saksi_keylog_read_file(const char *path, char **buf, size_t *len, char *errbuf,
+                                 size_t errlen);
 
 /*
  * A keyring over several entries (FORMATS.md 4, kind 4, version 2). A keyring whose
