@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../tests/tmpdir.h"
 #include "bundle.h"
 #include "envelope.h"
 #include "keylog.h"
@@ -118,7 +119,7 @@ static int
 run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
               saksi_bundle_report *r)
 {
-	char dir[64] = "/tmp/bundle_kr_test.XXXXXX", access[512], hex[17], body[512], cmd[128];
+	char dir[64], access[512], hex[17], body[512], cmd[128];
 	char *disc = NULL, *note, *text;
 	saksi_keylog_parts kp = { NULL, NULL, 0 };
 	saksi_ledger *l;
@@ -131,7 +132,7 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 	uint64_t size, acc;
 	size_t bl, nl, len;
 
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "bundle_kr_test"), 0);
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, g_vkey, NULL, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 1, &t), SAKSI_OK);
 	/* One entry, or a set of parts (consecutive, one commit time) if it is large. */

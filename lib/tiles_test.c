@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "../tests/tmpdir.h"
 #include "bytes.h"
 #include "envelope.h"
 #include "keys.h"
@@ -106,8 +107,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	f->k = *state;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-tiles-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-tiles"), 0);
 	snprintf(f->ledger, sizeof(f->ledger), "%s/ledger", f->dir);
 	snprintf(f->out, sizeof(f->out), "%s/out", f->dir);
 	snprintf(f->fresh, sizeof(f->fresh), "%s/fresh", f->dir);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "fuzz.h"
 #include "tiles.h"
 
@@ -52,8 +53,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	snprintf(root, sizeof(root), "/tmp/saksi-fuzz-tiles-XXXXXX");
-	FUZZ_SETUP(mkdtemp(root) != NULL);
+	FUZZ_SETUP(tmpdir_make(root, sizeof(root), "saksi-fuzz-tiles") == 0);
 	atexit(cleanup);
 	snprintf(p, sizeof(p), "%s/tile", root);
 	FUZZ_SETUP(mkdir(p, 0700) == 0);
