@@ -86,6 +86,8 @@ struct saksid_committer {
 
 	uint64_t c_size;              /* tree size after the last group */
 	uint64_t c_appended;
+	int c_sync_later;             /* co_sync_later */
+	uint64_t c_ticket;            /* the last group's pending sync (saksid_commit_ticket) */
 
 	/* Refusals decided outside the groups, counted with the next group that commits. */
 	struct summary c_extra[SAKSID_COMMIT_EXTRA_MAX];
@@ -311,6 +313,7 @@ saksid_commit_new(const saksid_commit_opts *o, saksid_committer **out)
 	c->c_log_key = o->co_log_key;
 	c->c_store_key = o->co_store_key;
 	c->c_shred = o->co_shred;
+	c->c_sync_later = o->co_sync_later != 0;
 	c->c_ret_ms = o->co_retention_ms;
 	c->c_ret_key = o->co_retention_key;
 	if (c->c_ret_ms != 0 && (c->c_shred == NULL || c->c_ret_key == NULL ||
@@ -577,6 +580,12 @@ const char *
 saksid_commit_receipt(const saksid_committer *c, const saksid_item *it)
 {
 	return c->c_receipts + it->it_receipt_off;
+}
+
+uint64_t
+saksid_commit_ticket(const saksid_committer *c)
+{
+	return c->c_ticket;
 }
 
 uint64_t
@@ -1726,6 +1735,7 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	c->c_ref_alerts = 0;
 	c->c_group_acks = 0;
 	c->c_receipts_len = 0;
+	c->c_ticket = 0;
 	if (n == 0 || n > SAKSID_COMMIT_ITEMS_MAX)
 		return SAKSI_ERR_INVAL;
 
@@ -1786,8 +1796,21 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 			goto fail;
 		/* The data keys this group hands out were synced before (saksid_shred_refill,
 		 * or new_slot's own synced batch): nothing of the slot file to sync here. */
-		e = saksi_ledger_commit(txn);
+		if (c->c_sync_later)
+			e = saksi_ledger_commit_nosync(txn, &c->c_ticket);
+		else
+			e = saksi_ledger_commit(txn);
 		txn = NULL;
+		/*
+		 * What follows destroys data keys or tells the world (alerts): only once the
+		 * group is durable. A group that needs neither leaves the meta page's sync to
+		 * its caller, who sends nothing of it before (saksid_commit_ticket).
+		 */
+		if (e == SAKSI_OK && c->c_ticket != 0 && (forgets > 0 || retained > 0 ||
+		    c->c_alerts > 0)) {
+			e = saksi_ledger_sync(c->c_ledger, c->c_ticket);
+			c->c_ticket = 0;
+		}
 		if (e != SAKSI_OK)
 			goto fail;
 	}
@@ -1813,8 +1836,9 @@ saksid_commit_group(saksid_committer *c, saksid_item *const *items, size_t n,
 	if (nreceipt == 0)
 		return SAKSI_OK;
 
-	/* Durable now: build the receipts from what the ledger holds. */
-	if ((e = saksi_ledger_begin(c->c_ledger, 0, &rtxn)) != SAKSI_OK)
+	/* Durable now (or once c_ticket is synced): build the receipts from what the ledger
+	 * holds, in a snapshot that may be ahead of the disk by this group only. */
+	if ((e = saksi_ledger_begin_unsynced(c->c_ledger, &rtxn)) != SAKSI_OK)
 		goto noreceipt;
 	for (size_t i = 0; i < n; i++) {
 		saksid_item *it = items[i];
@@ -1866,6 +1890,7 @@ fail:
 	pthread_mutex_unlock(&c->c_mu);
 	c->c_appended = 0;
 	c->c_alerts = 0;
+	c->c_ticket = 0;
 	all_unavailable(items, n, e);
 	return e;
 }

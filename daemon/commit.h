@@ -78,6 +78,9 @@ typedef struct saksid_commit_opts {
 	                       uint64_t wait_ms);
 	uint64_t co_index_retry_min_ms;
 	uint64_t co_index_retry_max_ms;
+	int co_sync_later;                /* 1: co_ledger was opened with lo_meta_async, and
+	                                     saksid_commit_group leaves its commit's meta
+	                                     sync to the caller (saksid_commit_ticket) */
 } saksid_commit_opts;
 
 typedef struct saksid_committer saksid_committer;
@@ -110,6 +113,18 @@ saksi_err saksid_commit_group(saksid_committer *c, saksid_item *const *items, si
  * needs a key. Takes the committer's lock.
  */
 void saksid_commit_after(saksid_committer *c);
+
+/*
+ * With co_sync_later: what the last saksid_commit_group's answers wait for. Its commit
+ * returned with the pages synced and the meta page written, not synced (ledger.h,
+ * saksi_ledger_commit_nosync); its receipts are built. Nothing of the group may be sent
+ * before saksi_ledger_sync(ledger, ticket) returned SAKSI_OK; on its failure every
+ * accepted or duplicate item must be answered SAKSI_R_UNAVAILABLE instead. 0: nothing
+ * to wait for (nothing written, or a group that forgot a participant or raised an alert,
+ * which syncs before it destroys keys or publishes). Any thread may call the sync, while
+ * the committer goes on with the next group.
+ */
+uint64_t saksid_commit_ticket(const saksid_committer *c);
 
 /* The receipt text of an accepted or duplicate item of the last group (not
  * NUL-terminated, it->it_receipt_len bytes); valid until the next saksid_commit_group. */

@@ -32,6 +32,7 @@ static const saksi_blind *lc_blind;   /* given to committers lc_open makes */
 static int lc_sock = -1;              /* their alerts PUB socket, -1 for none */
 static uint64_t lc_ack_timeout;       /* their re-raise timeout, ms */
 static uint64_t lc_ref_window, lc_ref_threshold; /* their refusal alerts, 0: none */
+static int lc_sync_later;             /* lo_meta_async and co_sync_later */
 
 struct lc {
 	char dir[128];
@@ -65,8 +66,10 @@ lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 	assert_int_equal(mkdir(lc->dir, 0700), 0);
 	memset(&o, 0, sizeof(o));
 	o.lo_map_size = map_size;
+	o.lo_meta_async = lc_sync_later;
 	assert_int_equal(saksi_ledger_open(lc->dir, FX_ORIGIN, fx.vkey, &o, &lc->l), SAKSI_OK);
 	memset(&co, 0, sizeof(co));
+	co.co_sync_later = lc_sync_later;
 	co.co_ledger = lc->l;
 	co.co_origin = FX_ORIGIN;
 	co.co_log_key = fx.log;
@@ -297,6 +300,8 @@ test_accept_and_receipts(void **state)
 		fx_item_free(&fi[i]);
 	lc_close(&lc);
 }
+
+static void test_rules(void **state);
 
 static void
 test_duplicate(void **state)
@@ -858,6 +863,47 @@ test_rules(void **state)
 	for (size_t i = 0; i < 6; i++)
 		fx_item_free(&fi[i]);
 }
+
+/*
+ * co_sync_later: a group's commit leaves its meta page's sync to the caller
+ * (saksid_commit_ticket), its receipts already built; a group that writes nothing has
+ * nothing to wait for. The scenarios above and the rules' run the same way.
+ */
+static void
+test_sync_later(void **state)
+{
+	struct lc lc;
+	struct fx_item fi[2];
+	saksid_item it[2];
+	uint64_t ticket;
+
+	lc_sync_later = 1;
+	test_accept_and_receipts(state);
+	test_duplicate(state);
+	test_rules(state);
+
+	lc_open(&lc, 0);
+	for (int i = 0; i < 2; i++)
+		fx_booking(&fx, FX_QUEUE, (uint64_t)i + 1, FX_NOW - 1000, &fi[i]);
+	assert_int_equal(run(&lc, fi, 2, it, FX_NOW), SAKSI_OK);
+	ticket = saksid_commit_ticket(lc.c);
+	assert_true(ticket != 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(verify_receipt(&lc, &it[i], &fi[i]), 2);
+	assert_int_equal(saksi_ledger_sync(lc.l, ticket), SAKSI_OK);
+	clear(it, 2);
+	/* Only duplicates: nothing written, nothing to sync. */
+	assert_int_equal(run(&lc, fi, 2, it, FX_NOW), SAKSI_OK);
+	assert_int_equal(it[0].it_code, SAKSI_R_DUPLICATE);
+	assert_int_equal(saksid_commit_ticket(lc.c), 0);
+	assert_int_equal(verify_receipt(&lc, &it[1], &fi[1]), 2);
+	clear(it, 2);
+	for (int i = 0; i < 2; i++)
+		fx_item_free(&fi[i]);
+	lc_close(&lc);
+	lc_sync_later = 0;
+}
+
 
 /*
  * A crash between an alert's commit and its publication: the alert is in the state with
@@ -1513,6 +1559,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_and_receipts),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_sync_later),
 		cmocka_unit_test(test_publish_after_crash),
 		cmocka_unit_test(test_refusal_alerts),
 		cmocka_unit_test(test_ack_reraise),

@@ -676,6 +676,9 @@ main(int argc, char **argv)
 	memset(&lo, 0, sizeof(lo));
 	lo.lo_map_size = cf.cf_map_size_mb << 20;
 	lo.lo_dict_after = cf.cf_dict_after;
+	/* A group's meta page is synced by the server's syncer while the committer takes
+	 * the next group; every other commit syncs before it returns (ledger.h). */
+	lo.lo_meta_async = 1;
 	if ((e = saksi_ledger_open(ledger_dir, cf.cf_origin, vkey, &lo, &ledger)) != SAKSI_OK) {
 		if (e == SAKSI_ERR_KEY)
 			saksid_logf(&lg, LOG_ERR, "ledger %s belongs to another origin than %s",
@@ -783,6 +786,7 @@ main(int argc, char **argv)
 	co.co_blind = blind;
 	/* Served at once: the indexes catch up behind the groups (saksid_commit_index_start). */
 	co.co_index_background = 1;
+	co.co_sync_later = 1;
 	co.co_index_batch = cf.cf_index_catchup_batch;
 	co.co_index_done = index_done;
 	co.co_index_retry = index_retry;

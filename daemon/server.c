@@ -66,6 +66,12 @@ struct req {
 	saksid_remote_answer *r_q; /* op 7 with an access entry: the rows waiting for it */
 	uint64_t r_gen;           /* keyring generation its first chunk was checked under */
 	uint64_t r_t[T__COUNT];   /* stage times (trace on only), CLOCK_MONOTONIC ns */
+	/* Answered by the syncer (sync_main): its group's ticket and size, and the reply
+	 * built by the committer while the receipts were there. */
+	uint64_t r_ticket;
+	size_t r_gitems;
+	uint8_t *r_reply;         /* nn_allocmsg */
+	size_t r_reply_len;
 	saksid_item r_items[];
 };
 
@@ -132,6 +138,16 @@ struct saksid_server {
 	pthread_t s_recv, s_commit, *s_workers;
 	unsigned s_nworkers;
 	int s_recv_up, s_commit_up;
+
+	/*
+	 * The syncer (sync_main): groups committed with their meta page not yet synced
+	 * (saksid_commit_ticket), in commit order, answered once it is. Under s_smu.
+	 */
+	pthread_t s_sync;
+	int s_sync_up, s_sync_stop;
+	pthread_mutex_t s_smu;
+	pthread_cond_t s_cv_sync;
+	struct req *s_shead, *s_stail;
 
 	/* Back-pressure, under s_mu. */
 	struct keyload *s_keys[KEY_BUCKETS];
@@ -259,6 +275,8 @@ req_free(struct req *r)
 		nn_freemsg(r->r_msg);
 	if (r->r_ctl != NULL)
 		nn_freemsg(r->r_ctl);
+	if (r->r_reply != NULL)
+		nn_freemsg(r->r_reply);
 	if (r->r_q != NULL) {
 		saksid_remote_answer_clear(r->r_q);
 		free(r->r_q);
@@ -1031,29 +1049,21 @@ answer_query(saksid_server *s, struct req *r)
 	pthread_mutex_unlock(&s->s_mu);
 }
 
-static void
-answer(saksid_server *s, struct req *r)
+/* A submission's reply (nn_allocmsg), or NULL if out of memory. */
+static uint8_t *
+answer_msg(saksid_server *s, struct req *r, size_t *lenp)
 {
 	const saksid_committer *c = s->s_o.so_committer;
 	size_t len = 5, off;
 	uint8_t *m;
-	void *ctl = r->r_ctl;
 
-	if (r->r_op == SAKSI_OP_QUERY) {
-		answer_query(s, r);
-		return;
-	}
-	r->r_ctl = NULL;
 	for (size_t i = 0; i < r->r_count; i++) {
 		const saksid_item *it = &r->r_items[i];
 		len += 5 + (it->it_code <= SAKSI_R_DUPLICATE ? it->it_receipt_len
 		                                               : strlen(it->it_msg));
 	}
-	if ((m = nn_allocmsg(len, 0)) == NULL) {
-		if (ctl != NULL)
-			nn_freemsg(ctl);
-		return;
-	}
+	if ((m = nn_allocmsg(len, 0)) == NULL)
+		return NULL;
 	m[0] = SAKSI_WIRE_VERSION;
 	m[1] = SAKSI_OP_SUBMIT;
 	m[2] = SAKSI_R_ACCEPTED;
@@ -1075,6 +1085,27 @@ answer(saksid_server *s, struct req *r)
 		saksi_put_u32(m + off + 1, (uint32_t)tl);
 		memcpy(m + off + 5, text, tl);
 		off += 5 + tl;
+	}
+	*lenp = len;
+	return m;
+}
+
+static void
+answer(saksid_server *s, struct req *r)
+{
+	void *ctl = r->r_ctl;
+	uint8_t *m;
+	size_t len;
+
+	if (r->r_op == SAKSI_OP_QUERY) {
+		answer_query(s, r);
+		return;
+	}
+	r->r_ctl = NULL;
+	if ((m = answer_msg(s, r, &len)) == NULL) {
+		if (ctl != NULL)
+			nn_freemsg(ctl);
+		return;
 	}
 	send_msg(s, ctl, m, len);
 }
@@ -1151,11 +1182,106 @@ recheck(saksid_server *s, struct req *r)
 	pthread_mutex_unlock(&s->s_mu);
 }
 
+/*
+ * A group whose commit left its meta page unsynced (ledger.h, saksi_ledger_commit_nosync):
+ * its replies are built now, while the committer holds its receipts, and queued for the
+ * syncer, which sends them once saksi_ledger_sync has returned. The committer meanwhile
+ * takes the next group: the meta page's sync overlaps that group's work instead of
+ * delaying it. Ops other than submit never get here (only submits form groups).
+ */
+static void
+defer_answers(saksid_server *s, struct req *group, uint64_t ticket, size_t n)
+{
+	struct req *r, *last = NULL;
+
+	for (r = group; r != NULL; r = r->r_next) {
+		r->r_ticket = ticket;
+		r->r_gitems = n;
+		r->r_reply = answer_msg(s, r, &r->r_reply_len);
+		last = r;
+	}
+	pthread_mutex_lock(&s->s_smu);
+	if (s->s_stail != NULL)
+		s->s_stail->r_next = group;
+	else
+		s->s_shead = group;
+	s->s_stail = last;
+	pthread_cond_signal(&s->s_cv_sync);
+	pthread_mutex_unlock(&s->s_smu);
+}
+
+/*
+ * The syncer: makes the queued groups durable, one fdatasync for all of them (the last
+ * one's ticket covers every commit before it), and only then answers them, in commit
+ * order. If the sync fails nothing of theirs is known to be on disk: every receipt is
+ * replaced by `unavailable` (the ledger refuses further writes, ledger.h).
+ */
+static void *
+sync_main(void *arg)
+{
+	saksid_server *s = arg;
+	struct req *list, *r, *next;
+	uint64_t ticket;
+	saksi_err e;
+
+	pthread_mutex_lock(&s->s_smu);
+	for (;;) {
+		while (s->s_shead == NULL && !s->s_sync_stop)
+			pthread_cond_wait(&s->s_cv_sync, &s->s_smu);
+		if (s->s_shead == NULL)
+			break;
+		list = s->s_shead;
+		ticket = s->s_stail->r_ticket;
+		s->s_shead = s->s_stail = NULL;
+		pthread_mutex_unlock(&s->s_smu);
+
+		e = saksi_ledger_sync(s->s_o.so_ledger, ticket);
+		if (e != SAKSI_OK)
+			saksid_logf(s->s_o.so_log, LOG_ERR, "the ledger's sync failed (%s): "
+			            "the last groups' events may not be on disk and were not "
+			            "acknowledged; nothing more is written: restart saksid",
+			            saksi_strerror(e));
+		for (r = list; r != NULL; r = next) {
+			void *ctl = r->r_ctl;
+
+			next = r->r_next;
+			r->r_ctl = NULL;
+			if (e != SAKSI_OK) {
+				if (r->r_reply != NULL)
+					nn_freemsg(r->r_reply);
+				for (size_t i = 0; i < r->r_count; i++) {
+					saksid_item *it = &r->r_items[i];
+					if (it->it_code > SAKSI_R_DUPLICATE)
+						continue;
+					it->it_code = SAKSI_R_UNAVAILABLE;
+					snprintf(it->it_msg, sizeof(it->it_msg), "the ledger could "
+					         "not be synced (%s); resubmit the same bytes later",
+					         saksi_strerror(e));
+				}
+				r->r_reply = answer_msg(s, r, &r->r_reply_len);
+			}
+			if (r->r_reply != NULL) {
+				send_msg(s, ctl, r->r_reply, r->r_reply_len);
+				r->r_reply = NULL;
+			} else if (ctl != NULL)
+				nn_freemsg(ctl);
+			if (s->s_o.so_trace > 0) {
+				stamp(s, r, T_SENT);
+				trace_push(s, r, r->r_gitems);
+			}
+			req_free(r);
+		}
+		pthread_mutex_lock(&s->s_smu);
+	}
+	pthread_mutex_unlock(&s->s_smu);
+	return NULL;
+}
+
 static void
 run_group(saksid_server *s, struct req *group)
 {
 	size_t n = 0;
-	uint64_t now, counts[SAKSI_R__COUNT];
+	uint64_t now, counts[SAKSI_R__COUNT], ticket;
 	struct req *r, *next;
 	saksi_err e;
 
@@ -1222,6 +1348,10 @@ run_group(saksid_server *s, struct req *group)
 		s->s_tgroups++;
 		s->s_tclose[s->s_close]++;
 		pthread_mutex_unlock(&s->s_tmu);
+	}
+	if ((ticket = saksid_commit_ticket(s->s_o.so_committer)) != 0) {
+		defer_answers(s, group, ticket, n);
+		group = NULL;
 	}
 	for (r = group; r != NULL; r = next) {
 		next = r->r_next;
@@ -1880,6 +2010,14 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 		pthread_join(s->s_workers[i], NULL);
 	if (s->s_commit_up)
 		pthread_join(s->s_commit, NULL);
+	/* Then the syncer: it answers every group the committer handed it. */
+	if (s->s_sync_up) {
+		pthread_mutex_lock(&s->s_smu);
+		s->s_sync_stop = 1;
+		pthread_cond_signal(&s->s_cv_sync);
+		pthread_mutex_unlock(&s->s_smu);
+		pthread_join(s->s_sync, NULL);
+	}
 	drain(s, s->s_head);
 	drain(s, s->s_rhead);
 	if (final != NULL)
@@ -1904,6 +2042,8 @@ saksid_server_stop(saksid_server *s, saksid_server_stats *final)
 	pthread_cond_destroy(&s->s_cv_swap);
 	pthread_cond_destroy(&s->s_cv_work);
 	pthread_cond_destroy(&s->s_cv_commit);
+	pthread_cond_destroy(&s->s_cv_sync);
+	pthread_mutex_destroy(&s->s_smu);
 	pthread_mutex_destroy(&s->s_mu);
 	pthread_mutex_destroy(&s->s_tmu);
 	free(s->s_trace);
@@ -1971,6 +2111,8 @@ saksid_server_bind(const saksid_server_opts *o, saksid_server **out, char *errbu
 	atomic_init(&s->s_stop, 0);
 	pthread_mutex_init(&s->s_mu, NULL);
 	pthread_mutex_init(&s->s_tmu, NULL);
+	pthread_mutex_init(&s->s_smu, NULL);
+	pthread_cond_init(&s->s_cv_sync, NULL);
 	pthread_cond_init(&s->s_cv_work, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -2027,6 +2169,9 @@ saksid_server_run(saksid_server *s, char *errbuf, size_t errlen)
 		return SAKSI_ERR_INVAL;
 	/* Receiver last: nothing is taken off the socket before there is someone to check
 	 * and commit it. A thread that started stays up until saksid_server_stop. */
+	if (pthread_create(&s->s_sync, NULL, sync_main, s) != 0)
+		goto thread_fail;
+	s->s_sync_up = 1;
 	if (pthread_create(&s->s_commit, NULL, commit_main, s) != 0)
 		goto thread_fail;
 	s->s_commit_up = 1;

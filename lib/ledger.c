@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,18 @@ struct saksi_ledger {
 	/* Decompression dictionaries of committed data, shared by all readers. */
 	pthread_mutex_t l_dmu;
 	struct ddict_slot l_dd[DDICT_SLOTS];
+
+	/*
+	 * Durability, by LMDB transaction id (see sync_to): l_written is the last commit of
+	 * this process whose meta page was written, l_synced the newest one known to be on
+	 * disk. They differ only with lo_meta_async, between saksi_ledger_commit_nosync and
+	 * saksi_ledger_sync. l_smu serialises the syncs, so that l_synced only grows and
+	 * concurrent callers share one fdatasync. l_failed: a sync failed (sticky).
+	 */
+	int l_meta_async;
+	_Atomic uint64_t l_written, l_synced;
+	atomic_int l_failed;
+	pthread_mutex_t l_smu;
 };
 
 struct saksi_ledger_txn {
@@ -657,10 +670,67 @@ open_check(saksi_ledger *l, saksi_ledger_txn *t, const char *origin, const char 
 	return SAKSI_OK;
 }
 
+/*
+ * Makes the commit with LMDB transaction id `id` durable, and every commit before it.
+ *
+ * Why this is enough (LMDB 0.9, mdb.c): mdb_txn_commit writes a transaction's pages,
+ * fdatasyncs them, and only then writes its meta page, with MDB_NOMETASYNC through the
+ * plain descriptor (no O_DSYNC), and then publishes the transaction id to readers
+ * (mti_txnid). So a reader that sees id was handed it after that meta write returned,
+ * and an fdatasync of data.mdb begun now covers it; l_written, read before the
+ * fdatasync, names only commits whose meta write has returned. The writer's sync is
+ * mdb_env_sync(env, 1), nothing but that fdatasync (no lock, no transaction state), so
+ * it may run in one thread while another holds the write transaction; a reader's
+ * environment is MDB_RDONLY, where mdb_env_sync refuses, so it calls fdatasync itself.
+ */
+static saksi_err
+sync_to(saksi_ledger *l, uint64_t id)
+{
+	saksi_err e = SAKSI_OK;
+	uint64_t upto;
+	int fd, rc = 0;
+
+	if (atomic_load(&l->l_synced) >= id)
+		return SAKSI_OK;
+	pthread_mutex_lock(&l->l_smu);
+	if (atomic_load(&l->l_failed))
+		e = SAKSI_ERR_IO;
+	else if (atomic_load(&l->l_synced) < id) {
+		upto = atomic_load(&l->l_written);
+		if (upto < id)
+			upto = id;
+		if (!l->l_readonly)
+			rc = mdb_env_sync(l->l_env, 1);
+		else if (mdb_env_get_fd(l->l_env, &fd) != 0)
+			rc = EBADF;
+		else if (fdatasync(fd) != 0)
+			rc = errno;
+		/*
+		 * A copy on read-only media or a file system that cannot sync: nobody writes
+		 * there, so nothing is waiting to be synced.
+		 */
+		if (rc == 0 || (l->l_readonly && (rc == EROFS || rc == EINVAL)))
+			atomic_store(&l->l_synced, upto);
+		else {
+			/*
+			 * After a failed fdatasync the kernel may have dropped the dirty pages
+			 * and report the next one clean (Linux): a later commit would then
+			 * claim a history that is not on disk. The writer stops here.
+			 */
+			if (!l->l_readonly)
+				atomic_store(&l->l_failed, 1);
+			e = SAKSI_ERR_IO;
+		}
+	}
+	pthread_mutex_unlock(&l->l_smu);
+	return e;
+}
+
 static saksi_err
 env_open(saksi_ledger *l, const char *dir, const saksi_ledger_opts *o)
 {
-	unsigned flags = MDB_NOTLS | (o->lo_readonly ? MDB_RDONLY : 0);
+	unsigned flags = MDB_NOTLS | (o->lo_readonly ? MDB_RDONLY : 0) |
+	                 (!o->lo_readonly && o->lo_meta_async ? MDB_NOMETASYNC : 0);
 	int rc, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -739,6 +809,7 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	saksi_ledger_txn t;
 	saksi_ledger *l;
 	saksi_err e;
+	uint64_t id;
 	int exists, rc, i;
 
 	if (out == NULL)
@@ -765,12 +836,19 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return SAKSI_ERR_NOMEM;
 	l->l_readonly = o.lo_readonly != 0;
+	l->l_meta_async = !l->l_readonly && o.lo_meta_async;
 	l->l_next_train = o.lo_dict_after;
 	if (pthread_mutex_init(&l->l_wmu, NULL) != 0) {
 		free(l);
 		return SAKSI_ERR_NOMEM;
 	}
 	if (pthread_mutex_init(&l->l_dmu, NULL) != 0) {
+		pthread_mutex_destroy(&l->l_wmu);
+		free(l);
+		return SAKSI_ERR_NOMEM;
+	}
+	if (pthread_mutex_init(&l->l_smu, NULL) != 0) {
+		pthread_mutex_destroy(&l->l_dmu);
 		pthread_mutex_destroy(&l->l_wmu);
 		free(l);
 		return SAKSI_ERR_NOMEM;
@@ -813,6 +891,7 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	}
 	if ((e = open_check(l, &t, origin, vkey)) != SAKSI_OK)
 		goto fail_txn;
+	id = mdb_txn_id(t.t_mt);
 	/* Committing, even a read transaction, keeps the database handles for the env. */
 	rc = mdb_txn_commit(t.t_mt);
 	t.t_mt = NULL;
@@ -820,6 +899,12 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 		e = map_mdb(rc);
 		goto fail;
 	}
+	/*
+	 * The writer starts from a durable state: a predecessor killed between a commit's
+	 * meta write and its sync left that commit in the page cache only.
+	 */
+	if (!l->l_readonly && (e = sync_to(l, id)) != SAKSI_OK)
+		goto fail;
 	*out = l;
 	return SAKSI_OK;
 
@@ -846,6 +931,7 @@ saksi_ledger_close(saksi_ledger *l)
 	ZSTD_freeCCtx(l->l_cctx);
 	free(l->l_leafbuf);
 	free(l->l_recbuf);
+	pthread_mutex_destroy(&l->l_smu);
 	pthread_mutex_destroy(&l->l_dmu);
 	pthread_mutex_destroy(&l->l_wmu);
 	free(l);
@@ -942,6 +1028,7 @@ saksi_ledger_backup(saksi_ledger *l, const char *dir)
 {
 	char *target = NULL, *parent = NULL, *tmp = NULL, *file = NULL;
 	const char *base;
+	MDB_envinfo info;
 	unsigned flags;
 	size_t n, plen, blen;
 	saksi_err e;
@@ -997,6 +1084,18 @@ saksi_ledger_backup(saksi_ledger *l, const char *dir)
 	if ((e = backup_copy(l->l_env, file)) != SAKSI_OK ||
 	    (e = fsync_dir(tmp)) != SAKSI_OK)
 		goto out;
+	/*
+	 * The copy's snapshot may be a commit whose meta page is not yet synced (ledger.h,
+	 * saksi_ledger_commit_nosync): a backup must not hold a history that a crash of
+	 * the machine then undoes in the ledger. Every commit it could see is published
+	 * by now, and a sync begun now covers it.
+	 */
+	if (mdb_env_info(l->l_env, &info) != 0) {
+		e = SAKSI_ERR_LEDGER;
+		goto out;
+	}
+	if ((e = sync_to(l, info.me_last_txnid)) != SAKSI_OK)
+		goto out;
 	if (rename(tmp, target) != 0) {
 		e = errno == ENOTDIR || errno == EISDIR ? SAKSI_ERR_EXISTS : map_errno(errno);
 		goto out;
@@ -1034,11 +1133,13 @@ txn_free(saksi_ledger_txn *t)
 	free(t);
 }
 
-saksi_err
-saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
+/* durable: a read transaction sees only commits known to be on disk (sync_to). */
+static saksi_err
+begin(saksi_ledger *l, int write, int durable, saksi_ledger_txn **out)
 {
 	saksi_ledger_txn *t;
 	MDB_stat st;
+	saksi_err e;
 	int rc;
 
 	if (out == NULL)
@@ -1053,6 +1154,11 @@ saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
 		pthread_mutex_lock(&l->l_wmu);
 		t->t_write = 1;
 		t->t_next_train = l->l_next_train;
+		/* After a failed sync nothing more is built on what may not be on disk. */
+		if (atomic_load(&l->l_failed)) {
+			txn_free(t);
+			return SAKSI_ERR_IO;
+		}
 	}
 	rc = mdb_txn_begin(l->l_env, NULL, write ? 0 : MDB_RDONLY, &t->t_mt);
 	if (rc == 0)
@@ -1061,9 +1167,31 @@ saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
 		txn_free(t);
 		return map_mdb(rc);
 	}
+	/*
+	 * A reader must not hand out (a checkpoint, a proof, a backup) what a crash of the
+	 * machine could still undo: a commit of saksi_ledger_commit_nosync whose meta page
+	 * is not yet synced, here or in the writer's process. This is one fdatasync only
+	 * when the snapshot is newer than the last one known to be on disk.
+	 */
+	if (!write && durable && (e = sync_to(l, mdb_txn_id(t->t_mt))) != SAKSI_OK) {
+		txn_free(t);
+		return e;
+	}
 	t->t_size = st.ms_entries;
 	*out = t;
 	return SAKSI_OK;
+}
+
+saksi_err
+saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
+{
+	return begin(l, write, 1, out);
+}
+
+saksi_err
+saksi_ledger_begin_unsynced(saksi_ledger *l, saksi_ledger_txn **out)
+{
+	return begin(l, 0, 0, out);
 }
 
 /*
@@ -1092,20 +1220,21 @@ ddict_adopt(saksi_ledger *l, ZSTD_DDict **dd)
 	pthread_mutex_unlock(&l->l_dmu);
 }
 
-saksi_err
-saksi_ledger_commit(saksi_ledger_txn *t)
+/* Commits a write transaction; *id gets its LMDB transaction id. */
+static saksi_err
+commit(saksi_ledger_txn *t, uint64_t *id)
 {
-	saksi_ledger *l;
+	saksi_ledger *l = t->t_l;
+	MDB_envinfo info;
 	saksi_err e;
 	int rc;
 
-	if (t == NULL)
-		return SAKSI_ERR_INVAL;
-	l = t->t_l;
+	*id = 0;
 	if ((e = t->t_err) != SAKSI_OK || !t->t_write) {
 		txn_free(t);
 		return e;
 	}
+	*id = mdb_txn_id(t->t_mt);
 	rc = mdb_txn_commit(t->t_mt);
 	t->t_mt = NULL;
 	if (rc != 0) {
@@ -1119,8 +1248,62 @@ saksi_ledger_commit(saksi_ledger_txn *t)
 		t->t_cdict = NULL;
 		ddict_adopt(l, &t->t_ddict);
 	}
+	/*
+	 * A transaction that wrote nothing commits nothing: LMDB publishes no id for it
+	 * and the next one gets the same, so it must not count as written or synced.
+	 */
+	if (mdb_env_info(l->l_env, &info) == 0 && info.me_last_txnid < *id) {
+		*id = 0;
+		txn_free(t);
+		return SAKSI_OK;
+	}
+	/* Its meta page is written: a sync from now on covers it. */
+	if (*id > atomic_load(&l->l_written))
+		atomic_store(&l->l_written, *id);
+	/* Without MDB_NOMETASYNC, LMDB wrote the meta page through its O_DSYNC descriptor. */
+	if (!l->l_meta_async && *id > atomic_load(&l->l_synced))
+		atomic_store(&l->l_synced, *id);
 	txn_free(t);
 	return SAKSI_OK;
+}
+
+saksi_err
+saksi_ledger_commit(saksi_ledger_txn *t)
+{
+	saksi_ledger *l;
+	uint64_t id;
+	saksi_err e;
+
+	if (t == NULL)
+		return SAKSI_ERR_INVAL;
+	l = t->t_l;
+	if ((e = commit(t, &id)) != SAKSI_OK || id == 0)
+		return e;
+	return sync_to(l, id);
+}
+
+saksi_err
+saksi_ledger_commit_nosync(saksi_ledger_txn *t, uint64_t *ticket)
+{
+	if (ticket != NULL)
+		*ticket = 0;
+	if (t == NULL || ticket == NULL) {
+		saksi_ledger_abort(t);
+		return SAKSI_ERR_INVAL;
+	}
+	if (!t->t_l->l_meta_async) {
+		saksi_ledger_abort(t);
+		return SAKSI_ERR_INVAL;
+	}
+	return commit(t, ticket);
+}
+
+saksi_err
+saksi_ledger_sync(saksi_ledger *l, uint64_t ticket)
+{
+	if (l == NULL || l->l_readonly)
+		return SAKSI_ERR_INVAL;
+	return sync_to(l, ticket);
 }
 
 void

@@ -48,6 +48,10 @@ typedef struct saksi_ledger_opts {
 	int lo_readonly;         /* open for reading only (a verifier's copy) */
 	unsigned lo_dict_after;  /* train the zstd dictionary once this many leaves exist;
 	                            0 = default 1024 */
+	int lo_meta_async;       /* the writer opens LMDB with MDB_NOMETASYNC, so that
+	                            saksi_ledger_commit_nosync can leave a commit's second
+	                            sync (its meta page) to saksi_ledger_sync; every other
+	                            commit still syncs both before it returns */
 } saksi_ledger_opts;
 
 /*
@@ -87,6 +91,27 @@ saksi_err saksi_ledger_begin(saksi_ledger *l, int write, saksi_ledger_txn **out)
 saksi_err saksi_ledger_commit(saksi_ledger_txn *txn);
 /* Discards txn and everything it wrote. */
 void saksi_ledger_abort(saksi_ledger_txn *txn);
+
+/*
+ * Durability in two steps (a ledger opened with lo_meta_async; SAKSI_ERR_INVAL and txn
+ * discarded otherwise). saksi_ledger_commit_nosync commits like saksi_ledger_commit but
+ * returns once LMDB has synced the transaction's pages and written its meta page, not
+ * synced it; *ticket gets what makes it durable: saksi_ledger_sync(l, *ticket), one
+ * fdatasync of data.mdb, from any thread, also while another thread holds the next
+ * write transaction (0 if the transaction wrote nothing). Until that returns SAKSI_OK a
+ * crash of the machine may undo this commit, never one before it, so nothing it holds
+ * may be told to anyone. Read transactions of saksi_ledger_begin, in this process or
+ * another, never see a commit that is not yet durable: one that finds its snapshot newer
+ * than the newest known durable syncs first (also in a read-only process: after a
+ * writer's crash its last commit may be in the page cache only). A failed sync is
+ * SAKSI_ERR_IO and sticky: the writer takes no more write transactions and readers no
+ * snapshot not known durable; reopening the ledger resumes from what is on disk.
+ * saksi_ledger_begin_unsynced is a read transaction that may see a commit not yet
+ * durable: only for the writer preparing what it sends once saksi_ledger_sync returned.
+ */
+saksi_err saksi_ledger_commit_nosync(saksi_ledger_txn *txn, uint64_t *ticket);
+saksi_err saksi_ledger_sync(saksi_ledger *l, uint64_t ticket);
+saksi_err saksi_ledger_begin_unsynced(saksi_ledger *l, saksi_ledger_txn **out);
 
 /*
  * The LMDB transaction under txn, for a module that keeps its own named database in the

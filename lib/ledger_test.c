@@ -4,6 +4,7 @@
  * trained dictionary, aborts, reopen, read-only copies, a full map, hostile stored bytes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -809,6 +810,165 @@ test_reopen(void **state)
 	l = open_rw(f->dir, &o);
 	check_all(l, &m, &rng);
 	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/* Appends count model entries in one write transaction left to saksi_ledger_sync. */
+static uint64_t
+append_group_nosync(saksi_ledger *l, struct model *m, uint64_t count)
+{
+	saksi_ledger_txn *txn = NULL;
+	uint64_t k, ticket = 0;
+
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	for (k = 0; k < count; k++)
+		append_one(txn, m);
+	assert_int_equal(saksi_ledger_commit_nosync(txn, &ticket), SAKSI_OK);
+	assert_true(ticket != 0);
+	return ticket;
+}
+
+/* saksi_ledger_commit_nosync, saksi_ledger_sync, saksi_ledger_begin_unsynced. */
+static void
+test_meta_async(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	saksi_ledger_txn *txn = NULL;
+	struct model m;
+	uint64_t rng = g_seed ^ 29, t1, t2, ticket;
+	pid_t pid;
+	int status;
+
+	memset(&o, 0, sizeof(o));
+	model_init(&m, 100);
+	/* Without lo_meta_async there is no second step: the txn is discarded. */
+	l = open_rw(f->dir, &o);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	append_one(txn, &m);
+	ticket = 7;
+	assert_int_equal(saksi_ledger_commit_nosync(txn, &ticket), SAKSI_ERR_INVAL);
+	assert_int_equal(ticket, 0);
+	m.n = 0;   /* nothing of it was committed */
+	saksi_merkle_range_init(&m.range);
+	assert_int_equal(saksi_ledger_sync(l, 1), SAKSI_OK);  /* opened durable */
+	assert_int_equal(saksi_ledger_sync(NULL, 1), SAKSI_ERR_INVAL);
+	saksi_ledger_close(l);
+
+	o.lo_meta_async = 1;
+	l = open_rw(f->dir, &o);
+	assert_int_equal(saksi_ledger_commit_nosync(NULL, &ticket), SAKSI_ERR_INVAL);
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_commit_nosync(txn, NULL), SAKSI_ERR_INVAL);
+	/* A transaction that wrote nothing has nothing to wait for. */
+	assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
+	ticket = 7;
+	assert_int_equal(saksi_ledger_commit_nosync(txn, &ticket), SAKSI_OK);
+	assert_int_equal(ticket, 0);
+	assert_int_equal(saksi_ledger_sync(l, 0), SAKSI_OK);
+
+	t1 = append_group_nosync(l, &m, 5);
+	/* The writer's own view has it; so has a durable reader, which syncs for it. */
+	assert_int_equal(saksi_ledger_begin_unsynced(l, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 5);
+	saksi_ledger_abort(txn);
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_size(txn), 5);
+	saksi_ledger_abort(txn);
+	t2 = append_group_nosync(l, &m, 6);
+	assert_true(t2 > t1);
+	assert_int_equal(saksi_ledger_sync(l, t2), SAKSI_OK);
+	assert_int_equal(saksi_ledger_sync(l, t1), SAKSI_OK);
+	/* saksi_ledger_commit still returns durable. */
+	append_group(l, &m, 4);
+	check_all(l, &m, &rng);
+	t1 = append_group_nosync(l, &m, 3);
+	(void)t1;
+	/* A reader in another process (read-only, its own fdatasync) sees all 18. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		saksi_ledger_opts ro;
+		saksi_ledger *l2 = NULL;
+		saksi_ledger_txn *t = NULL;
+		int bad;
+
+		memset(&ro, 0, sizeof(ro));
+		ro.lo_readonly = 1;
+		if (saksi_ledger_open(f->dir, NULL, NULL, &ro, &l2) != SAKSI_OK ||
+		    saksi_ledger_begin(l2, 0, &t) != SAKSI_OK)
+			_exit(2);
+		bad = saksi_ledger_size(t) != 18;
+		saksi_ledger_abort(t);
+		/* Syncing is the writer's: a read-only ledger refuses. */
+		bad |= saksi_ledger_sync(l2, 1) != SAKSI_ERR_INVAL;
+		saksi_ledger_close(l2);
+		_exit(bad ? 3 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	saksi_ledger_close(l);
+	l = open_rw(f->dir, &o);
+	check_all(l, &m, &rng);
+	saksi_ledger_close(l);
+	model_free(&m);
+}
+
+/*
+ * A crash of the machine after commits of saksi_ledger_commit_nosync whose meta pages
+ * never reached the disk (their data pages synced), simulated by writing back both meta
+ * pages as they were before those commits: the ledger reopens at the last durable
+ * commit, every entry, root and proof intact, and goes on from there. Two such commits,
+ * the second's pages written too (on disk the first's meta page would be durable by
+ * then, so this is the harder case), after enough commits that LMDB reuses freed pages.
+ */
+static void
+test_meta_lost(void **state)
+{
+	struct fx *f = *state;
+	saksi_ledger_opts o;
+	saksi_ledger *l;
+	struct model m, m0;
+	uint64_t rng = g_seed ^ 31, n0, i;
+	size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *meta;
+	char path[300];
+	int fd;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_meta_async = 1;
+	o.lo_dict_after = 64;
+	model_init(&m, 400);
+	model_init(&m0, 400);
+	l = open_rw(f->dir, &o);
+	for (i = 0; i < 40; i++)
+		append_group(l, &m, 5);
+	n0 = m.n;
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	assert_non_null(meta = malloc(2 * psz));
+	assert_true((fd = open(path, O_RDWR)) >= 0);
+	assert_int_equal(pread(fd, meta, 2 * psz, 0), (ssize_t)(2 * psz));
+	(void)append_group_nosync(l, &m, 30);
+	(void)append_group_nosync(l, &m, 30);
+	saksi_ledger_close(l);
+	/* The crash: neither meta write made it. */
+	assert_int_equal(pwrite(fd, meta, 2 * psz, 0), (ssize_t)(2 * psz));
+	assert_int_equal(close(fd), 0);
+	free(meta);
+
+	for (i = 0; i < n0; i++)
+		append_one_model(&m0);
+	l = open_rw(f->dir, &o);
+	check_all(l, &m0, &rng);
+	append_group(l, &m0, 25);
+	(void)append_group_nosync(l, &m0, 5);
+	saksi_ledger_close(l);
+	l = open_rw(f->dir, &o);
+	check_all(l, &m0, &rng);
+	saksi_ledger_close(l);
+	model_free(&m0);
 	model_free(&m);
 }
 
@@ -2330,6 +2490,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dict_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_origin_and_meta, setup, teardown),
