@@ -148,6 +148,7 @@ struct saksid_server {
 	pthread_mutex_t s_smu;
 	pthread_cond_t s_cv_sync;
 	struct req *s_shead, *s_stail;
+	uint64_t s_handed;            /* the newest ticket handed to it (committer only) */
 
 	/* Back-pressure, under s_mu. */
 	struct keyload *s_keys[KEY_BUCKETS];
@@ -1349,8 +1350,15 @@ run_group(saksid_server *s, struct req *group)
 		s->s_tclose[s->s_close]++;
 		pthread_mutex_unlock(&s->s_tmu);
 	}
-	if ((ticket = saksid_commit_ticket(s->s_o.so_committer)) != 0) {
-		defer_answers(s, group, ticket, n);
+	/*
+	 * Once a group has waited for the syncer, every later one does too, behind it: a
+	 * group that wrote nothing may still answer from one not yet synced (a duplicate's
+	 * receipt proves it into the checkpoint of the group that committed it).
+	 */
+	if ((ticket = saksid_commit_ticket(s->s_o.so_committer)) > s->s_handed)
+		s->s_handed = ticket;
+	if (s->s_handed != 0) {
+		defer_answers(s, group, s->s_handed, n);
 		group = NULL;
 	}
 	for (r = group; r != NULL; r = next) {
