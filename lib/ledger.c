@@ -87,8 +87,9 @@ struct saksi_ledger {
 	/*
 	 * Durability, by LMDB transaction id (see sync_to): l_written is the last commit of
 	 * this process whose meta page was written, l_synced the newest one known to be on
-	 * disk. They differ only with lo_meta_async, between saksi_ledger_commit_nosync and
-	 * saksi_ledger_sync. l_smu serialises the syncs, so that l_synced only grows and
+	 * disk; both only grow (raise_to). They differ only with lo_meta_async, between
+	 * saksi_ledger_commit_nosync and saksi_ledger_sync or the next commit (whose
+	 * fdatasync covers every earlier meta page). l_smu serialises the syncs, so that
 	 * concurrent callers share one fdatasync. l_failed: a sync failed (sticky).
 	 */
 	int l_meta_async;
@@ -670,6 +671,16 @@ open_check(saksi_ledger *l, saksi_ledger_txn *t, const char *origin, const char 
 	return SAKSI_OK;
 }
 
+/* *a = max(*a, v): the writer's commits and the syncs move l_synced from two threads. */
+static void
+raise_to(_Atomic uint64_t *a, uint64_t v)
+{
+	uint64_t cur = atomic_load(a);
+
+	while (cur < v && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
 /*
  * Makes the commit with LMDB transaction id `id` durable, and every commit before it.
  *
@@ -710,7 +721,7 @@ sync_to(saksi_ledger *l, uint64_t id)
 		 * there, so nothing is waiting to be synced.
 		 */
 		if (rc == 0 || (l->l_readonly && (rc == EROFS || rc == EINVAL)))
-			atomic_store(&l->l_synced, upto);
+			raise_to(&l->l_synced, upto);
 		else {
 			/*
 			 * After a failed fdatasync the kernel may have dropped the dirty pages
@@ -1226,6 +1237,7 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 {
 	saksi_ledger *l = t->t_l;
 	MDB_envinfo info;
+	uint64_t before;
 	saksi_err e;
 	int rc;
 
@@ -1235,6 +1247,7 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 		return e;
 	}
 	*id = mdb_txn_id(t->t_mt);
+	before = atomic_load(&l->l_written);
 	rc = mdb_txn_commit(t->t_mt);
 	t->t_mt = NULL;
 	if (rc != 0) {
@@ -1257,12 +1270,16 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 		txn_free(t);
 		return SAKSI_OK;
 	}
+	/*
+	 * LMDB fdatasynced this commit's pages after every earlier meta write had returned:
+	 * those commits are durable now, whatever the syncer is doing.
+	 */
+	raise_to(&l->l_synced, before);
 	/* Its meta page is written: a sync from now on covers it. */
-	if (*id > atomic_load(&l->l_written))
-		atomic_store(&l->l_written, *id);
+	raise_to(&l->l_written, *id);
 	/* Without MDB_NOMETASYNC, LMDB wrote the meta page through its O_DSYNC descriptor. */
-	if (!l->l_meta_async && *id > atomic_load(&l->l_synced))
-		atomic_store(&l->l_synced, *id);
+	if (!l->l_meta_async)
+		raise_to(&l->l_synced, *id);
 	txn_free(t);
 	return SAKSI_OK;
 }
