@@ -169,6 +169,8 @@ static const int sb_plain[] = {
 	SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(msync),
 	/* Threads and their synchronisation (pthread_create: clone below). */
 	SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(sched_yield),
+	/* The ingest workers lower their own priority (server.c, worker_nice). */
+	SCMP_SYS(getpriority), SCMP_SYS(setpriority),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* Signals: sigwait on TERM/INT/HUP in main, glibc's internal setxid/cancel. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -952,6 +953,28 @@ refused:
 	pthread_mutex_unlock(&s->s_mu);
 }
 
+/*
+ * The ingest workers run this much nicer than the other threads: every event passes
+ * through the one committer thread, and while it waits for a core behind a worker the
+ * whole queue waits with it (docs/performance.md, "The committer's cost"). Only lowers the
+ * priority, which needs no privilege; a failure changes nothing else.
+ */
+#define WORKER_NICE 5
+
+static void
+worker_nice(void)
+{
+	pid_t tid = gettid();
+	int base;
+
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (base == -1 && errno != 0)
+		return;
+	(void)setpriority(PRIO_PROCESS, (id_t)tid, base + WORKER_NICE > 19 ? 19 :
+	                  base + WORKER_NICE);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -960,6 +983,7 @@ worker_main(void *arg)
 	struct kgen *kg;
 	size_t first, k;
 
+	worker_nice();
 	pthread_mutex_lock(&s->s_mu);
 	for (;;) {
 		while (!atomic_load(&s->s_stop) && s->s_rhead == NULL && s->s_claim == NULL)
