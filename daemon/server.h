@@ -83,6 +83,9 @@ typedef struct saksid_server_stats {
 	uint64_t ss_query_refused; /* remote queries refused */
 	uint64_t ss_rechecked;   /* items checked again by the committer: a keyring reload
 	                            replaced the keyring they were first checked under */
+	/* Alert acknowledgements (security.alert.acked) refused, by final code: ss_items
+	 * counts them among the rest (an ack of an alert not open is `schema`). */
+	uint64_t ss_ack_refused[SAKSI_R__COUNT];
 } saksid_server_stats;
 
 /*
