@@ -123,6 +123,32 @@ keyring_revoke(struct fx *fx, const char *name, uint64_t ms)
 	fx_write(kr_path, fx->keyring_json, strlen(fx->keyring_json), 0644);
 }
 
+/* fx->keyring_json with member `what` of the key named `name` set to the string to
+ * (a role the keyring lacks is defined, as role.*), written to kr_path. */
+static void
+keyring_set(struct fx *fx, const char *name, const char *what, const char *to)
+{
+	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys, *k;
+	json_t *roles;
+	char events[64];
+	size_t i;
+
+	assert_non_null(root);
+	roles = json_object_get(root, "roles");
+	if (strcmp(what, "role") == 0 && json_object_get(roles, to) == NULL) {
+		snprintf(events, sizeof(events), "%s.*", to);
+		assert_int_equal(json_object_set_new(roles, to, json_pack("[s]", events)), 0);
+	}
+	keys = json_object_get(root, "keys");
+	json_array_foreach(keys, i, k)
+		if (strcmp(json_string_value(json_object_get(k, "name")), name) == 0)
+			json_object_set_new(k, what, json_string(to));
+	free(fx->keyring_json);
+	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	fx_write(kr_path, fx->keyring_json, strlen(fx->keyring_json), 0644);
+}
+
 /* One booking signed by k, submitted alone: its code, its leaf index if accepted. */
 static int
 submit_key(struct dr *d, const saksi_seckey *k, uint64_t seq, uint64_t *index)
@@ -627,12 +653,105 @@ query_status(const char *url, const struct fx *fx, const saksi_seckey *k, char *
 	return status;
 }
 
+/*
+ * A query by k over url: masked, or a personal look (by nik, revealed if reveal). Its
+ * status, the reason into msg; answered, the reply opened with k (signed by the log
+ * key, for this request) and its access entry's index into *access (UINT64_MAX: none).
+ */
+static int
+query_ask(struct dr *d, const saksi_seckey *k, const char *nik, int reveal, char *msg,
+          size_t msglen, uint64_t *access)
+{
+	saksi_rq_params p;
+	uint8_t *req, *body = NULL, hash[32];
+	size_t len, blen, jlen;
+	uint64_t size;
+	char *json = NULL;
+	int status = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = SAKSI_RQ_QUERY;
+	p.rp_limit = 5;
+	p.rp_time_ms = wall_ms();
+	p.rp_reveal = reveal;
+	p.rp_value[SAKSI_IX_NIK] = nik;
+	p.rp_value[SAKSI_IX_BRANCH] = nik == NULL ? FX_BRANCH : NULL;
+	assert_int_equal(saksi_rq_request_make(k, d->fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	saksi_rq_request_hash(req, len, hash);
+	assert_int_equal(saksi_rq_exchange(d->url, 60000, req, len, &status, &body, &blen),
+	    SAKSI_OK);
+	free(req);
+	msg[0] = '\0';
+	*access = UINT64_MAX;
+	if (status != 0)
+		snprintf(msg, msglen, "%s", (const char *)body);
+	else {
+		assert_int_equal(saksi_rq_reply_open(body, blen, d->fx.v.nv_pk, hash, k, access,
+		    &size, &json, &jlen), SAKSI_OK);
+		sodium_memzero(json, jlen);
+		free(json);
+	}
+	free(body);
+	return status;
+}
+
+/* The access entry at index (read while saksid runs): signed by the access key acc,
+ * for the requester key hex. */
+static void
+access_at(struct dr *d, uint64_t index, const saksi_seckey *acc, const char *hex)
+{
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	saksi_envelope ev;
+	uint8_t *leaf;
+	size_t len;
+	json_t *p;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(d->ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev), SAKSI_OK);
+	assert_string_equal(ev.ev_type, "supervisor.access.logged");
+	assert_memory_equal(ev.ev_key_id, saksi_seckey_id(acc), SAKSI_KEYID_LEN);
+	assert_non_null(p = json_loadb((const char *)ev.ev_payload, ev.ev_payload_len, 0,
+	    NULL));
+	assert_string_equal(json_string_value(json_object_get(p, "key_id")), hex);
+	assert_true(json_is_true(json_object_get(p, "personal_filter")));
+	json_decref(p);
+	free(leaf);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+}
+
+/* The ledger entry the log's n-th "reloaded: recorded at entry " names. */
+static uint64_t
+reload_entry(struct dr *d, size_t n)
+{
+	char *log = await_log_n(d, "keyring.json reloaded: recorded at entry ", n), *p = log;
+	uint64_t e;
+
+	for (size_t i = 0; i < n; i++)
+		p = strstr(p, "reloaded: recorded at entry ") + 1;
+	e = strtoull(p - 1 + 28, NULL, 10);
+	free(log);
+	return e;
+}
+
 static void
 test_reload_query(void **state)
 {
 	struct dr *d = *state;
-	saksi_seckey *acc, *sup, *ix;
-	char path[300], msg[256], hex[17], want[128];
+	saksi_seckey *acc, *sup, *ix, *sup2;
+	char path[300], msg[256], hex[17], hex2[17], want[256];
+	uint64_t access, e1;
+	static const char nik[] = "7371012345600001";
 
 	/* Remote queries on: an index key, an access key, a supervisor's key. */
 	acc = dr_new_key(&d->fx, "access", "access.key", NULL);
@@ -651,10 +770,51 @@ test_reload_query(void **state)
 	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 1, NULL), SAKSI_R_ACCEPTED);
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)), 0);
 
+	/* A supervisory officer's key not in the keyring: refused as unknown. */
+	sup2 = dr_new_key(&d->fx, "supervisor-2", "sup2.key", NULL);
+	sodium_bin2hex(hex2, sizeof(hex2), saksi_seckey_id(sup2), SAKSI_KEYID_LEN);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access),
+	    SAKSI_R_UNKNOWN_KEY);
+	snprintf(want, sizeof(want), "key %s is not in the keyring", hex2);
+	assert_string_equal(msg, want);
+	/* Added by a reload: answered at once, no restart; a personal look's access entry
+	 * follows the keyring entry that added the key, and names him. */
+	dr_keyring_add(&d->fx, sup2, "sup-2", "supervisor", "*", 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	e1 = reload_entry(d, 1);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
+	assert_int_equal(access, UINT64_MAX);
+	assert_int_equal(query_ask(d, sup2, nik, 1, msg, sizeof(msg), &access), 0);
+	assert_true(access != UINT64_MAX && access > e1);
+	access_at(d, access, acc, hex2);
+	/* Its role changed by a reload to security: masked only, from then on. */
+	keyring_set(&d->fx, "sup-2", "role", "security");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	(void)reload_entry(d, 2);
+	assert_int_equal(query_ask(d, sup2, nik, 1, msg, sizeof(msg), &access), SAKSI_R_ROLE);
+	snprintf(want, sizeof(want), "key %s has role security: it may query masked, never "
+	    "reveal", hex2);
+	assert_string_equal(msg, want);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
+	/* ... and to ombudsman: no rows at all. */
+	keyring_set(&d->fx, "sup-2", "role", "ombudsman");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	(void)reload_entry(d, 3);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), SAKSI_R_ROLE);
+	assert_non_null(strstr(msg, "has role ombudsman"));
+	/* Back to supervisor: a personal look again, its entry names him. */
+	keyring_set(&d->fx, "sup-2", "role", "supervisor");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	e1 = reload_entry(d, 4);
+	assert_int_equal(query_ask(d, sup2, nik, 0, msg, sizeof(msg), &access), 0);
+	assert_true(access != UINT64_MAX && access > e1);
+	access_at(d, access, acc, hex2);
+
 	/* Revoked by a reload: its queries are refused from then on, as revoked. */
 	keyring_revoke(&d->fx, "sup-1", 1000);
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 5));
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
 	    SAKSI_R_REVOKED_KEY);
 	snprintf(want, sizeof(want), "key %s is revoked", hex);
@@ -676,16 +836,33 @@ test_reload_query(void **state)
 		fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
 	}
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 2));
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 6));
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
 	    SAKSI_R_UNKNOWN_KEY);
 	snprintf(want, sizeof(want), "key %s is not in the keyring", hex);
 	assert_string_equal(msg, want);
+	/* The key the reloads added still queries. */
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
 	/* The events go on. */
 	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 2, NULL), SAKSI_R_ACCEPTED);
+	{
+		json_t *st = status_json(d);
+
+		/* unknown x2, role x2, revoked x1 */
+		assert_int_equal(jint(st, "requests", "queries_refused"), 5);
+		json_decref(st);
+	}
 	dr_stop(d, SIGTERM);
+	/* Each access entry checked against the keyring in force at its leaf: its
+	 * requester (added by a reload) is in it, and its signature verifies. */
+	{
+		uint64_t events;
+
+		verify_ok(d, &events);
+	}
 	saksi_seckey_free(acc);
 	saksi_seckey_free(sup);
+	saksi_seckey_free(sup2);
 }
 
 /* ---- verify-bundle with the keyrings a bundle proves ---- */
