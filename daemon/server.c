@@ -2153,6 +2153,7 @@ saksid_server_keyring_swap(saksid_server *s, saksid_ingest *ig, saksi_keyring *k
 		return SAKSI_ERR_INVAL;
 	}
 	s->s_swap = &w;
+	s->s_stats.ss_reloads++;
 	pthread_cond_signal(&s->s_cv_commit);
 	while (!w.w_done)
 		pthread_cond_wait(&s->s_cv_swap, &s->s_mu);

@@ -86,6 +86,7 @@ typedef struct saksid_server_stats {
 	/* Alert acknowledgements (security.alert.acked) refused, by final code: ss_items
 	 * counts them among the rest (an ack of an alert not open is `schema`). */
 	uint64_t ss_ack_refused[SAKSI_R__COUNT];
+	uint64_t ss_reloads;     /* keyring reloads handed to the committer */
 } saksid_server_stats;
 
 /*
