@@ -1147,6 +1147,9 @@ recheck(saksid_server *s, struct req *r)
 	    saksid_remote_recheck(s->s_kg->kg_kr != NULL ? s->s_kg->kg_kr :
 	                          s->s_o.so_keyring, r->r_q, now) != 0) {
 		r->r_gen = s->s_kg->kg_gen;
+		pthread_mutex_lock(&s->s_mu);
+		s->s_stats.ss_rechecked++;
+		pthread_mutex_unlock(&s->s_mu);
 		return;
 	}
 	for (size_t i = 0; i < r->r_count; i++) {
