@@ -4,7 +4,10 @@
  * as revoked, a file that does not load leaves the keyring in force (and the status says
  * the reload failed), the same keyring again writes nothing, a revocation while
  * producers send loses no event and leaves none saksi verify rejects, and the sandboxed
- * saksid (root dropped for nobody, seccomp on) still reads the file again.
+ * saksid (root dropped for nobody, seccomp on) still reads the file again. Remote
+ * queries follow each reload (a key added, a role changed, revoked, removed); an
+ * outbox keeps a refusal of a key not yet added as a dead letter, never resent; the
+ * status counts refused alert acks apart from the other refusals.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -23,7 +26,9 @@
 #include "daemon_fixture.h"
 #include "daemon_run.h"
 #include "keylog.h"
+#include "client.h"
 #include "ledger.h"
+#include "outbox.h"
 #include "remoteq.h"
 #include "wire.h"
 
@@ -946,6 +951,185 @@ test_reload_bundle(void **state)
 	saksi_seckey_free(sup);
 }
 
+/* ---- a producer's outbox and a key the keyring does not hold yet ---- */
+
+struct deads {
+	size_t n;
+	uint64_t id[8];
+	int code[8];
+};
+
+static void
+dead_one(void *arg, const saksi_outbox_dead *dl)
+{
+	struct deads *ds = arg;
+
+	if (ds->n < 8) {
+		ds->id[ds->n] = dl->od_id;
+		ds->code[ds->n] = dl->od_code;
+	}
+	ds->n++;
+}
+
+/*
+ * The outbox keeps an unknown_key refusal as a dead letter and never sends it again,
+ * before the reload or after; the producer queues those events again as new ones (new
+ * seqs) once the reload has added its key, and they are delivered.
+ */
+static void
+test_reload_outbox(void **state)
+{
+	struct dr *d = *state;
+	saksi_outbox_opts oo;
+	saksi_outbox *ob;
+	saksi_outbox_flush_result fr;
+	saksi_outbox_status os;
+	saksi_client_opts co;
+	saksi_client *c;
+	saksi_seckey *x;
+	struct deads ds;
+	char dir[300], *p[2];
+	uint64_t t[2], id, seq, events;
+
+	x = dr_new_key(&d->fx, "kiosk-o", "o.key", NULL);
+	dr_start(d);
+	snprintf(dir, sizeof(dir), "%s/outbox", d->fx.dir);
+	memset(&oo, 0, sizeof(oo));
+	oo.ob_log = &d->fx.v;
+	oo.ob_key = x;
+	oo.ob_box_pk = d->fx.box_pub.pk_key;
+	oo.ob_schemas = d->fx.sc;
+	assert_int_equal(saksi_outbox_open(dir, &oo, &ob), SAKSI_OK);
+	memset(&co, 0, sizeof(co));
+	co.co_url = d->url;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+
+	/* Sent before the key is in the keyring: two dead letters, the queue empty. */
+	for (int i = 0; i < 2; i++) {
+		p[i] = fx_payload("queue.booking.created", NULL);
+		t[i] = wall_ms();
+		assert_int_equal(saksi_outbox_enqueue_event(ob, "queue.booking.created", p[i],
+		    t[i], 0, &seq, &id), SAKSI_OK);
+		assert_int_equal(seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_dead, 2);
+	assert_int_equal(fr.of_delivered, 0);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(saksi_outbox_dead_list(ob, dead_one, &ds), SAKSI_OK);
+	assert_int_equal(ds.n, 2);
+	assert_int_equal(ds.code[0], SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(ds.code[1], SAKSI_R_UNKNOWN_KEY);
+
+	/* The reload adds the key: the dead letters stay where they are, unsent. */
+	dr_keyring_add(&d->fx, x, "kiosk-o", "queue", FX_BRANCH, 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_sent, 0);
+	assert_int_equal(saksi_outbox_stat(ob, &os), SAKSI_OK);
+	assert_int_equal(os.os_pending, 0);
+	assert_int_equal(os.os_dead, 2);
+
+	/* Queued again as new events (same payload and time, new seqs): delivered. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(saksi_outbox_enqueue_event(ob, "queue.booking.created", p[i],
+		    t[i], 0, &seq, &id), SAKSI_OK);
+		assert_int_equal(seq, (uint64_t)i + 3);
+		assert_int_equal(saksi_outbox_dead_remove(ob, ds.id[i]), SAKSI_OK);
+		free(p[i]);
+	}
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_delivered, 2);
+	assert_int_equal(fr.of_dead, 0);
+	assert_int_equal(saksi_outbox_stat(ob, &os), SAKSI_OK);
+	assert_int_equal(os.os_pending, 0);
+	assert_int_equal(os.os_dead, 0);
+	saksi_client_close(c);
+	saksi_outbox_close(ob);
+	dr_stop(d, SIGTERM);
+	verify_ok(d, &events);
+	assert_int_equal(events, 2);
+	saksi_seckey_free(x);
+}
+
+/* ---- refused alert acknowledgements, told apart in the status ---- */
+
+/* An ack of alert n signed by k with seq: its code. */
+static int
+submit_ack(struct dr *d, const saksi_seckey *k, uint64_t seq, uint64_t n)
+{
+	struct fx_item fi;
+	char text[4096], payload[256];
+	int code;
+
+	snprintf(payload, sizeof(payload), "{\"branch\": \"%s\", \"officer_id\": \"sec-1\", "
+	    "\"alert_id\": %llu, \"note\": \"checked\"}", FX_BRANCH, (unsigned long long)n);
+	fx_build(&d->fx, k, "security.alert.acked", payload, seq, wall_ms(), &fi);
+	code = dr_submit1(d->url, &fi, text, sizeof(text));
+	fx_item_free(&fi);
+	return code;
+}
+
+/*
+ * Acks refused for each reason they can meet, and another event's schema refusal: the
+ * status counts the acks apart (JSON, text, Prometheus), the refused total as before.
+ */
+static void
+test_status_acks(void **state)
+{
+	struct dr *d = *state;
+	saksi_seckey *sec;
+	struct fx_item fi;
+	char text[4096], *out;
+	json_t *st, *ar;
+
+	sec = dr_new_key(&d->fx, "security-1", "sec.key", NULL);
+	dr_start(d);
+	/* Not in the keyring yet. */
+	assert_int_equal(submit_ack(d, sec, 1, 7), SAKSI_R_UNKNOWN_KEY);
+	dr_keyring_add(&d->fx, sec, "sec-1", "security", FX_BRANCH, 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	/* No open alert 7 (detection is off here), twice. */
+	assert_int_equal(submit_ack(d, sec, 2, 7), SAKSI_R_SCHEMA);
+	assert_int_equal(submit_ack(d, sec, 3, 8), SAKSI_R_SCHEMA);
+	/* A queue key may not acknowledge. */
+	assert_int_equal(submit_ack(d, d->fx.prod[FX_QUEUE], 1, 7), SAKSI_R_ROLE);
+	/* A booking that fails its schema: a schema refusal, not an ack's. */
+	fx_build(&d->fx, d->fx.prod[FX_QUEUE], "queue.booking.created",
+	         "{\"branch\": \"" FX_BRANCH "\"}", 2, wall_ms(), &fi);
+	assert_int_equal(dr_submit1(d->url, &fi, text, sizeof(text)), SAKSI_R_SCHEMA);
+	fx_item_free(&fi);
+
+	st = status_json(d);
+	ar = json_object_get(json_object_get(st, "alerts"), "acks_refused");
+	assert_true(json_is_object(ar));
+	assert_int_equal(json_object_size(ar), SAKSI_R__COUNT - SAKSI_R_PARSE);
+	assert_int_equal(jint(ar, "schema", NULL), 2);
+	assert_int_equal(jint(ar, "role", NULL), 1);
+	assert_int_equal(jint(ar, "unknown_key", NULL), 1);
+	assert_int_equal(jint(ar, "revoked_key", NULL), 0);
+	assert_int_equal(jint(st, "refused", "schema"), 3);
+	assert_int_equal(jint(st, "refused", "role"), 1);
+	json_decref(st);
+	out = status_text(d, NULL);
+	printf("# %s", strstr(out, "alert acks"));
+	assert_non_null(strstr(out, "\nalert acks        4 refused since start: unknown_key "
+	    "1, role 1, schema 2 (no open alert of that number, or bad payload)\n"));
+	free(out);
+	out = status_text(d, "--prometheus");
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"schema\"} 2\n"));
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"role\"} 1\n"));
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"busy\"} 0\n"));
+	free(out);
+	dr_stop(d, SIGTERM);
+	saksi_seckey_free(sec);
+}
+
 static int
 setup(void **state)
 {
@@ -967,6 +1151,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_stream, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_query, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_bundle, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_outbox, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_status_acks, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_sandboxed, setup,
 		                                dr_cmocka_teardown),
 	};
