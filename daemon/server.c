@@ -1235,7 +1235,8 @@ recheck(saksid_server *s, struct req *r)
  * its replies are built now, while the committer holds its receipts, and queued for the
  * syncer, which sends them once saksi_ledger_sync has returned. The committer meanwhile
  * takes the next group: the meta page's sync overlaps that group's work instead of
- * delaying it. Ops other than submit never get here (only submits form groups).
+ * delaying it. A remote query's rows (op 7) are read and sent by the syncer, after its
+ * access entry is durable.
  */
 static void
 defer_answers(saksid_server *s, struct req *group, uint64_t ticket, size_t n)
@@ -1245,7 +1246,8 @@ defer_answers(saksid_server *s, struct req *group, uint64_t ticket, size_t n)
 	for (r = group; r != NULL; r = r->r_next) {
 		r->r_ticket = ticket;
 		r->r_gitems = n;
-		r->r_reply = answer_msg(s, r, &r->r_reply_len);
+		if (r->r_op != SAKSI_OP_QUERY)
+			r->r_reply = answer_msg(s, r, &r->r_reply_len);
 		last = r;
 	}
 	pthread_mutex_lock(&s->s_smu);
@@ -1290,9 +1292,17 @@ sync_main(void *arg)
 			            "acknowledged; nothing more is written: restart saksid",
 			            saksi_strerror(e));
 		for (r = list; r != NULL; r = next) {
-			void *ctl = r->r_ctl;
+			void *ctl;
 
 			next = r->r_next;
+			if (r->r_op == SAKSI_OP_QUERY) {
+				/* No rows without a durable access entry. */
+				if (e != SAKSI_OK)
+					r->r_items[0].it_code = SAKSI_R_UNAVAILABLE;
+				answer_query(s, r);
+				goto sent;
+			}
+			ctl = r->r_ctl;
 			r->r_ctl = NULL;
 			if (e != SAKSI_OK) {
 				if (r->r_reply != NULL)
@@ -1313,6 +1323,7 @@ sync_main(void *arg)
 				r->r_reply = NULL;
 			} else if (ctl != NULL)
 				nn_freemsg(ctl);
+sent:
 			if (s->s_o.so_trace > 0) {
 				stamp(s, r, T_SENT);
 				trace_push(s, r, r->r_gitems);
