@@ -397,16 +397,43 @@ nmeta_get(struct rmem *mem, struct meta *m, uint64_t *next)
 	return nmeta_decode(&v, m, next);
 }
 
+#define RO_STAT_LEN (1 + STAT_LEN)  /* rs_ro_stats: state (0, 1 put, 2 deleted), value */
+
+/* The slot (rules, then joins) whose fingerprint is fp; SIZE_MAX if none. */
+static size_t
+fp_slot(const saksi_rules *r, const uint8_t *fp)
+{
+	size_t i;
+
+	for (i = 0; i < r->rs_nrules + r->rs_njoins; i++)
+		if (memcmp(i < r->rs_nrules ? r->rs_rules[i]->r_fp :
+		    r->rs_joins[i - r->rs_nrules]->j_fp, fp, RULES_FP_LEN) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
 static saksi_err
 stats_read(struct ectx *c, const uint8_t fp[RULES_FP_LEN], saksi_rule_stats *s)
 {
 	uint8_t k[KEY_MAX];
 	const uint8_t *p;
 	MDB_val v;
+	size_t slot;
 	saksi_err e;
 
 	memset(s, 0, sizeof(*s));
-	e = st_get(c, k, key_fp(k, K_STAT, fp), &v);
+	/* A reader (saksi_rules_attach_readonly) sees the counters as the deltas left
+	 * them, where the deltas hold them. */
+	if (c->c_mem == NULL && c->c_r->rs_ro_stats != NULL &&
+	    (slot = fp_slot(c->c_r, fp)) != SIZE_MAX &&
+	    c->c_r->rs_ro_stats[slot * RO_STAT_LEN] != 0) {
+		if (c->c_r->rs_ro_stats[slot * RO_STAT_LEN] == 2)
+			return SAKSI_OK;
+		v.mv_data = c->c_r->rs_ro_stats + slot * RO_STAT_LEN + 1;
+		v.mv_size = STAT_LEN;
+		e = SAKSI_OK;
+	} else
+		e = st_get(c, k, key_fp(k, K_STAT, fp), &v);
 	if (e == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_OK;
 	if (e != SAKSI_OK)
@@ -3149,6 +3176,8 @@ saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn)
 
 	if (r == NULL || wtxn == NULL)
 		return SAKSI_ERR_INVAL;
+	free(r->rs_ro_stats);     /* a reader's view of the deltas, folded below */
+	r->rs_ro_stats = NULL;
 	if ((rc = mdb_dbi_open(wtxn, SAKSI_RULES_DB, MDB_CREATE, &dbi)) != 0)
 		return rc == MDB_DBS_FULL ? SAKSI_ERR_LEDGER : mdb_err(rc);
 	e = meta_load(wtxn, dbi, &m);
@@ -3325,11 +3354,38 @@ saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out)
 	return SAKSI_OK;
 }
 
+/* A delta record of the rules' counters for a reader (rmem_delta_fn). */
+static saksi_err
+ro_stat_apply(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+	saksi_rules *r = arg;
+	uint8_t *p;
+	size_t slot;
+
+	if (kl != 1 + RULES_FP_LEN || k[0] != K_STAT ||
+	    (slot = fp_slot(r, k + 1)) == SIZE_MAX)
+		return SAKSI_OK;
+	if (v != NULL && vl != STAT_LEN)
+		return SAKSI_ERR_CORRUPT;
+	p = r->rs_ro_stats + slot * RO_STAT_LEN;
+	p[0] = v != NULL ? 1 : 2;
+	if (v != NULL)
+		memcpy(p + 1, v, STAT_LEN);
+	return SAKSI_OK;
+}
+
+/*
+ * A reader's attach: nothing written, so the deltas of memory mode (RULES.md 4.4) are
+ * not folded into the base; of the window keys a reader asks only for the rules'
+ * counters ('S', saksi_rules_stats), which are read through the deltas, as the last
+ * committed snapshot has them.
+ */
 saksi_err
 saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn)
 {
 	struct meta m;
 	MDB_dbi dbi;
+	uint8_t *ro;
 	saksi_err e;
 	int rc;
 
@@ -3339,6 +3395,15 @@ saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn)
 		return rc == MDB_NOTFOUND ? SAKSI_ERR_NOT_FOUND : mdb_err(rc);
 	if ((e = meta_load(txn, dbi, &m)) != SAKSI_OK)
 		return e == SAKSI_ERR_NOT_FOUND ? SAKSI_ERR_CORRUPT : e;
+	if ((ro = calloc(r->rs_nrules + r->rs_njoins + 1, RO_STAT_LEN)) == NULL)
+		return SAKSI_ERR_NOMEM;
+	free(r->rs_ro_stats);
+	r->rs_ro_stats = ro;
+	if ((e = rmem_delta_each(txn, dbi, ro_stat_apply, r)) != SAKSI_OK) {
+		free(r->rs_ro_stats);
+		r->rs_ro_stats = NULL;
+		return e;
+	}
 	r->rs_dbi = dbi;
 	r->rs_attached = 1;
 	return SAKSI_OK;

@@ -1546,6 +1546,51 @@ rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded)
 	return delta_drop(txn, dbi);
 }
 
+/*
+ * For a reader, which writes nothing: fn called with each delta record, in the order
+ * rmem_delta_fold would apply it (a key's last record is its value). The same checks
+ * as the fold's; fn's error stops the walk and is returned.
+ */
+saksi_err
+rmem_delta_each(MDB_txn *txn, MDB_dbi dbi, rmem_delta_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z';
+	uint64_t last, nrec;
+	saksi_err e;
+	int rc;
+
+	if ((e = dmeta_get(txn, dbi, &last, &nrec)) != SAKSI_OK)
+		return e;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	k.mv_size = 1;
+	k.mv_data = &z;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *dk, *dv;
+		size_t dkl, dvl;
+		uint64_t snap;
+		int put;
+
+		if (((const uint8_t *)k.mv_data)[0] != 'Z')
+			break;
+		if (k.mv_size != Z_KEY_LEN || (snap = saksi_get_u64(
+		    (const uint8_t *)k.mv_data + 1)) == 0 || snap > last ||
+		    delta_parse(&v, &dk, &dkl, &dv, &dvl, &put) != SAKSI_OK) {
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		if ((e = fn(arg, dk, dkl, put ? dv : NULL, dvl)) != SAKSI_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK)
+		return e;
+	return rc == 0 || rc == MDB_NOTFOUND ? SAKSI_OK : mdb_err(rc);
+}
+
 /* A key as read from the state database at attach: no undo, nothing to write back. */
 saksi_err
 rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)

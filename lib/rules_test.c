@@ -3117,8 +3117,99 @@ test_mem_deltas(void **state)
 	assert_int_equal(e, SAKSI_ERR_CORRUPT);
 }
 
+/* A reader's counters through the rules attached read-only, with a committed txn. */
+static saksi_err
+ro_stats(struct fx *fx, const char *id, saksi_rule_stats *s)
+{
+	saksi_rules *ro = parse_ok(EC_RULES);
+	MDB_txn *txn;
+	saksi_err e;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	if ((e = saksi_rules_attach_readonly(ro, txn)) == SAKSI_OK)
+		e = saksi_rules_stats(ro, txn, id, s);
+	mdb_txn_abort(txn);
+	saksi_rules_free(ro);
+	return e;
+}
+
+/*
+ * A reader (saksi_rules_attach_readonly) writes nothing, so it folds no deltas: it reads
+ * the rules' counters through them, as the last committed snapshot has them, tombstones
+ * included, and refuses deltas that contradict their format as an attach does.
+ */
+static void
+test_mem_readonly_deltas(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rule_stats s;
+	uint8_t b[64], zk[13] = { 'Z' }, zv[2 + 1 + RULES_FP_LEN + 40];
+	char dev[16];
+	int i;
+
+	use_rules(fx, EC_RULES);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 0);
+	/* A snapshot of seven new groups: deltas only, the base has no counters yet. */
+	for (i = 0; i < RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", dev, NULL);
+	}
+	assert_true(count_keys(fx, 'Z') > 0);
+	assert_int_equal(count_keys(fx, 'S'), 0);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, RULES_TEST_MEMORY);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY);
+	assert_int_equal(s.rs_groups, stats(fx, "r1").rs_groups);
+	/* Events after the snapshot are not in it: the reader sees the snapshot. */
+	feed(fx, "queue.booking.created", T0 + 100, "device_id", "e", NULL);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY);
+	assert_int_equal(stats(fx, "r1").rs_matched, RULES_TEST_MEMORY + 1);
+	/* A later delta's tombstone of the counters wins over the earlier value. */
+	assert_int_equal(raw_get1(fx, 'D', b, sizeof(b)), 17);
+	saksi_put_u64(zk + 1, saksi_get_u64(b + 1) + 1);
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) + 1);
+	zv[0] = 0;
+	zv[1] = 1 + RULES_FP_LEN;
+	zv[2] = 'S';
+	memcpy(zv + 3, fx->r->rs_rules[0]->r_fp, RULES_FP_LEN);
+	raw_put(fx, zk, sizeof(zk), zv, 2 + 1 + RULES_FP_LEN);
+	raw_put(fx, "D", 1, b, 17);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 0);
+	assert_int_equal(s.rs_matched, 0);
+	/* Counters of the wrong length, and a record that is neither value nor tombstone. */
+	zv[0] = 1;
+	memset(zv + 3 + RULES_FP_LEN, 0, 40);
+	raw_put(fx, zk, sizeof(zk), zv, 2 + 1 + RULES_FP_LEN + 39);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(zv + 3 + RULES_FP_LEN + 16, 5);            /* groups held: 5 */
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 5);
+	zv[0] = 2;
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	/* A delta of a snapshot past 'D''s last. */
+	zv[0] = 1;
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) - 1);
+	raw_put(fx, "D", 1, b, 17);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) + 1);
+	raw_put(fx, "D", 1, b, 17);
+	/* A stop's snapshot folds memory's counters into the base, deltas gone. */
+	drop_rules(fx);
+	assert_int_equal(count_keys(fx, 'Z'), 0);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY + 1);
+	assert_int_equal(s.rs_groups, RULES_TEST_MEMORY + 1);
+}
+
 #define MEM_TESTS \
 		cmocka_unit_test(test_mem_index_keys), \
+		cmocka_unit_test_setup_teardown(test_mem_readonly_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
