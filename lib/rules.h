@@ -249,6 +249,7 @@ typedef struct saksi_rules_mem_stats {
 	uint64_t ms_snap_ms;        /* daemon time of the last timed snapshot check */
 	uint64_t ms_folds;          /* snapshots that folded the deltas (committed or not) */
 	uint64_t ms_attach_folded;  /* delta records the attach applied to the base */
+	uint64_t ms_fold_steps;     /* slices of folds written (committed or not) */
 } saksi_rules_mem_stats;
 /* SAKSI_ERR_INVAL without memory mode. */
 saksi_err saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out);

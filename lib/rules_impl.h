@@ -23,6 +23,8 @@
 #define RULES_MAX_TEMPORAL_VALUES 256
 #define RULES_MAX_VALUES_LIMIT 65536
 #define RULES_MAX_CAP 100000000   /* largest max_groups / max_joins */
+#define RULES_FOLD_INTERVALS 16   /* memory mode: intervals' events of deltas before a fold */
+#define RULES_FOLD_STEPS 8        /* memory mode: snapshots a fold is spread over */
 
 enum cond_op {
 	OP_IS = 1, OP_NOT, OP_PRESENT, OP_ABSENT, OP_SAME, OP_DIFFERS,
