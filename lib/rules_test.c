@@ -3290,6 +3290,92 @@ test_mem_fold_cursor(void **state)
 	assert_int_equal(count_keys(fx, 'D'), 0);
 }
 
+/*
+ * A commit group whose transaction fails (the map full, at an evaluation or, as it
+ * happens here, at the commit itself), four times with more room each time: the event
+ * is lost with its state, memory follows, and it equals what a restart (the last
+ * snapshot and the tail) makes of the same ledger; the alert log has neither lost nor
+ * doubled one, and the next alert comes once.
+ */
+static void
+test_mem_failed_commit(void **state)
+{
+	struct fx *fx = *state;
+	MDB_envinfo info;
+	MDB_stat st;
+	char dev[16], *before, *after, *abefore, *aafter;
+	saksi_err e = SAKSI_OK;
+	int i, k, rc = 0, lost = 0, round, at_eval = 0, at_commit = 0;
+
+	use_rules(fx, EC_RULES);
+	for (i = 0; i < 5 * RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i % 9);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i * 1000, "device_id", dev,
+		    NULL);
+	}
+	for (round = 0; round < 4; round++) {
+		lost = 0;
+		e = SAKSI_OK;
+		rc = 0;
+		/* The map cut down to a few pages past what is used. */
+		assert_int_equal(mdb_env_info(fx->env, &info), 0);
+		assert_int_equal(mdb_env_stat(fx->env, &st), 0);
+		assert_int_equal(mdb_env_set_mapsize(fx->env,
+		    (info.me_last_pgno + 2 + round) * (size_t)st.ms_psize), 0);
+		for (k = 0; k < 20000 && !lost; k++, i++) {
+			saksi_rule_field f = { "device_id", NULL, 1 };
+			char t[SAKSI_BLIND_TOKEN_LEN + 1];
+			saksi_rule_event ev = { fx->next_index, "queue.booking.created",
+			    T0 + (uint64_t)i * 1000, "KC-MAKASSAR", &f, 1 };
+			MDB_txn *txn;
+
+			snprintf(dev, sizeof(dev), "n%d", i);
+			f.rf_value = tok(dev, t);
+			assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+			if ((e = saksi_rules_eval(fx->r, txn, &ev, NULL)) != SAKSI_OK) {
+				mdb_txn_abort(txn);
+				lost = 1;
+				break;
+			}
+			if ((rc = mdb_txn_commit(txn)) != 0) {
+				lost = 1;
+				break;
+			}
+			log_event(fx, &ev);
+			fx->next_index++;
+		}
+		assert_true(lost);
+		assert_true(e == SAKSI_ERR_FULL || rc == MDB_MAP_FULL);
+		at_eval += e != SAKSI_OK;
+		at_commit += rc != 0;
+		assert_int_equal(mdb_env_set_mapsize(fx->env, 256u << 20), 0);
+		/* Memory, with the lost transaction undone, against a restart's. */
+		abefore = dump_alerts(fx);
+		before = mem_state_dump(fx);
+		crash_restart(fx, EC_RULES);
+		after = mem_state_dump(fx);
+		aafter = dump_alerts(fx);
+		assert_string_equal(before, after);
+		assert_string_equal(abefore, aafter);
+		free(before);
+		free(after);
+		free(abefore);
+		free(aafter);
+	}
+	print_message("failed commit groups: %d at the evaluation, %d at the commit\n",
+	    at_eval, at_commit);
+	assert_true(at_eval + at_commit == 4);
+	/* And it goes on: a device's third booking in 10 s raises the next alert, once. */
+	{
+		uint64_t a0 = last_alert(fx);
+
+		for (i = 0; i < 3; i++)
+			assert_int_equal(feed(fx, "queue.booking.created", T0 + 50000000 +
+			    (uint64_t)i, "device_id", "z", NULL), i == 2);
+		assert_int_equal(last_alert(fx), a0 + 1);
+	}
+}
+
 /* A reader's counters through the rules attached read-only, with a committed txn. */
 static saksi_err
 ro_stats(struct fx *fx, const char *id, saksi_rule_stats *s)
@@ -3384,6 +3470,7 @@ test_mem_readonly_deltas(void **state)
 		cmocka_unit_test(test_mem_index_keys), \
 		cmocka_unit_test_setup_teardown(test_mem_readonly_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_fold_cursor, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_failed_commit, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
