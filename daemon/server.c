@@ -1307,10 +1307,12 @@ sync_main(void *arg)
 			if (e != SAKSI_OK) {
 				if (r->r_reply != NULL)
 					nn_freemsg(r->r_reply);
+				/* Every item: a refusal may rest on the unsynced state too
+				 * (replay, equivocation, an ack of an alert that state
+				 * closed); after a restart the same bytes get a true answer. */
 				for (size_t i = 0; i < r->r_count; i++) {
 					saksid_item *it = &r->r_items[i];
-					if (it->it_code > SAKSI_R_DUPLICATE)
-						continue;
+
 					it->it_code = SAKSI_R_UNAVAILABLE;
 					snprintf(it->it_msg, sizeof(it->it_msg), "the ledger could "
 					         "not be synced (%s); resubmit the same bytes later",

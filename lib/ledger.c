@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,9 +91,15 @@ struct saksi_ledger {
 	 * disk; both only grow (raise_to). They differ only with lo_meta_async, between
 	 * saksi_ledger_commit_nosync and saksi_ledger_sync or the next commit (whose
 	 * fdatasync covers every earlier meta page). l_smu serialises the syncs, so that
-	 * concurrent callers share one fdatasync. l_failed: a sync failed (sticky).
+	 * concurrent callers share one fdatasync. l_failed: a sync or a commit's own write
+	 * failed (sticky). l_sfd: with lo_meta_async, the syncs' own open file description
+	 * of data.mdb (Linux reports a writeback error once to each description: sharing
+	 * LMDB's, an error its commit took would leave the syncer a clean fdatasync over
+	 * a meta page that never reached the disk); -1 otherwise.
 	 */
 	int l_meta_async;
+	int l_sfd;
+	_Atomic uint64_t l_nsync;   /* fdatasyncs sync_to issued (saksi_ledger_syncs) */
 	_Atomic uint64_t l_written, l_synced;
 	atomic_int l_failed;
 	pthread_mutex_t l_smu;
@@ -710,7 +717,10 @@ sync_to(saksi_ledger *l, uint64_t id)
 		upto = atomic_load(&l->l_written);
 		if (upto < id)
 			upto = id;
-		if (!l->l_readonly)
+		atomic_fetch_add(&l->l_nsync, 1);
+		if (l->l_sfd >= 0)
+			rc = fdatasync(l->l_sfd) != 0 ? errno : 0;
+		else if (!l->l_readonly)
 			rc = mdb_env_sync(l->l_env, 1);
 		else if (mdb_env_get_fd(l->l_env, &fd) != 0)
 			rc = EBADF;
@@ -820,7 +830,6 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	saksi_ledger_txn t;
 	saksi_ledger *l;
 	saksi_err e;
-	uint64_t id;
 	int exists, rc, i;
 
 	if (out == NULL)
@@ -848,6 +857,7 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 		return SAKSI_ERR_NOMEM;
 	l->l_readonly = o.lo_readonly != 0;
 	l->l_meta_async = !l->l_readonly && o.lo_meta_async;
+	l->l_sfd = -1;
 	l->l_next_train = o.lo_dict_after;
 	if (pthread_mutex_init(&l->l_wmu, NULL) != 0) {
 		free(l);
@@ -866,6 +876,18 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	}
 	if ((e = env_open(l, dir, &o)) != SAKSI_OK)
 		goto fail;
+	if (l->l_meta_async) {
+		char path[PATH_MAX];
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >= sizeof(path)) {
+			e = SAKSI_ERR_INVAL;
+			goto fail;
+		}
+		if ((l->l_sfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			e = errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
+			goto fail;
+		}
+	}
 	if (!l->l_readonly) {
 		l->l_reccap = REC_HDR + ZSTD_COMPRESSBOUND(SAKSI_LEAF_MAX);
 		l->l_leafbuf = malloc(SAKSI_LEAF_MAX);
@@ -902,7 +924,6 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	}
 	if ((e = open_check(l, &t, origin, vkey)) != SAKSI_OK)
 		goto fail_txn;
-	id = mdb_txn_id(t.t_mt);
 	/* Committing, even a read transaction, keeps the database handles for the env. */
 	rc = mdb_txn_commit(t.t_mt);
 	t.t_mt = NULL;
@@ -912,10 +933,21 @@ saksi_ledger_open(const char *dir, const char *origin, const char *vkey,
 	}
 	/*
 	 * The writer starts from a durable state: a predecessor killed between a commit's
-	 * meta write and its sync left that commit in the page cache only.
+	 * meta write and its sync left that commit in the page cache only. By the last id
+	 * LMDB published, not the open's own: a transaction that wrote nothing (an existing
+	 * ledger) publishes none, and the next commit gets its id, which must not count as
+	 * synced already.
 	 */
-	if (!l->l_readonly && (e = sync_to(l, id)) != SAKSI_OK)
-		goto fail;
+	if (!l->l_readonly) {
+		MDB_envinfo info;
+
+		if (mdb_env_info(l->l_env, &info) != 0) {
+			e = SAKSI_ERR_IO;
+			goto fail;
+		}
+		if ((e = sync_to(l, info.me_last_txnid)) != SAKSI_OK)
+			goto fail;
+	}
 	*out = l;
 	return SAKSI_OK;
 
@@ -942,6 +974,8 @@ saksi_ledger_close(saksi_ledger *l)
 	ZSTD_freeCCtx(l->l_cctx);
 	free(l->l_leafbuf);
 	free(l->l_recbuf);
+	if (l->l_sfd >= 0)
+		close(l->l_sfd);
 	pthread_mutex_destroy(&l->l_smu);
 	pthread_mutex_destroy(&l->l_dmu);
 	pthread_mutex_destroy(&l->l_wmu);
@@ -1251,6 +1285,18 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 	rc = mdb_txn_commit(t->t_mt);
 	t->t_mt = NULL;
 	if (rc != 0) {
+		/*
+		 * A system error in the commit's own writes or fdatasync (not LMDB's own
+		 * codes, which are negative, nor a full disk, which LMDB meets in pwrite
+		 * before it syncs and which passes once space is back): the descriptor has
+		 * taken a writeback error that may concern an earlier commit's meta page,
+		 * and its next fdatasync may say clean. Nothing more is written or synced.
+		 */
+		if (l->l_meta_async && rc > 0 && rc != ENOSPC && rc != EDQUOT) {
+			pthread_mutex_lock(&l->l_smu);
+			atomic_store(&l->l_failed, 1);
+			pthread_mutex_unlock(&l->l_smu);
+		}
 		txn_free(t);
 		return map_mdb(rc);
 	}
@@ -1274,7 +1320,8 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 	 * LMDB fdatasynced this commit's pages after every earlier meta write had returned:
 	 * those commits are durable now, whatever the syncer is doing.
 	 */
-	raise_to(&l->l_synced, before);
+	if (!atomic_load(&l->l_failed))
+		raise_to(&l->l_synced, before);
 	/* Its meta page is written: a sync from now on covers it. */
 	raise_to(&l->l_written, *id);
 	/* Without MDB_NOMETASYNC, LMDB wrote the meta page through its O_DSYNC descriptor. */
@@ -1313,6 +1360,12 @@ saksi_ledger_commit_nosync(saksi_ledger_txn *t, uint64_t *ticket)
 		return SAKSI_ERR_INVAL;
 	}
 	return commit(t, ticket);
+}
+
+uint64_t
+saksi_ledger_syncs(const saksi_ledger *l)
+{
+	return l != NULL ? atomic_load(&l->l_nsync) : 0;
 }
 
 saksi_err

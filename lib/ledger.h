@@ -111,6 +111,8 @@ void saksi_ledger_abort(saksi_ledger_txn *txn);
  */
 saksi_err saksi_ledger_commit_nosync(saksi_ledger_txn *txn, uint64_t *ticket);
 saksi_err saksi_ledger_sync(saksi_ledger *l, uint64_t ticket);
+/* How many fdatasyncs the durability steps above have issued since open (tests). */
+uint64_t saksi_ledger_syncs(const saksi_ledger *l);
 saksi_err saksi_ledger_begin_unsynced(saksi_ledger *l, saksi_ledger_txn **out);
 
 /*
