@@ -169,6 +169,9 @@ test_recheck_errors(void **state)
 
 	answer(&a, 0);
 	assert_int_equal(saksid_remote_recheck(NULL, &a, NOW), -1);
+	assert_int_equal(a.ra_status, SAKSI_R_UNAVAILABLE);   /* fail closed */
+	saksid_remote_answer_clear(&a);
+	answer(&a, 0);
 	assert_int_equal(saksid_remote_recheck(kr, NULL, NOW), -1);
 	/* The same key id with another public key (cannot come from a parsed keyring, whose
 	 * ids are derived from the keys): refused, the rows are sealed to the old one. */
@@ -176,12 +179,12 @@ test_recheck_errors(void **state)
 	assert_int_equal(saksid_remote_recheck(kr, &a, NOW), -1);
 	assert_int_equal(a.ra_status, SAKSI_R_SIGNATURE);
 	saksid_remote_answer_clear(&a);
-	/* An answer without an access entry: nothing to release. */
+	/* An answer without an access entry: nothing to release, refused. */
 	answer(&a, 0);
 	free(a.ra_access);
 	a.ra_access = NULL;
 	assert_int_equal(saksid_remote_recheck(kr, &a, NOW), -1);
-	assert_int_equal(a.ra_status, 0);
+	assert_int_equal(a.ra_status, SAKSI_R_UNAVAILABLE);
 	saksid_remote_answer_clear(&a);
 	saksi_keyring_free(kr);
 }
