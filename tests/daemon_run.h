@@ -290,6 +290,25 @@ dr_submit1(const char *url, const struct fx_item *fi, char *text, size_t textlen
 	return code;
 }
 
+/* The keyring entry of k's public key (malloc'd JSON, the caller's): name, role, branch,
+ * never revoked ("revoked_ms": null). */
+DR_UNUSED static json_t *
+dr_keyring_entry(const saksi_seckey *k, const char *name, const char *role,
+                 const char *branch)
+{
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
+	saksi_pubkey pub;
+	json_t *e;
+
+	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
+	              "public_key", b64, "role", role, "branch", branch, "revoked_ms");
+	assert_non_null(e);
+	return e;
+}
+
 /*
  * Adds the key k to fx->keyring_json (fx->kr, which the in-process ingest holds, is
  * left as it was): name, role, branch, revoked at revoked_ms (0: never), after the
@@ -301,8 +320,7 @@ dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const cha
                const char *branch, uint64_t revoked_ms)
 {
 	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *roles, *e;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
-	saksi_pubkey pub;
+	char events[64];
 
 	assert_non_null(root);
 	roles = json_object_get(root, "roles");
@@ -310,18 +328,42 @@ dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const cha
 		snprintf(events, sizeof(events), "%s.*", role);
 		assert_int_equal(json_object_set_new(roles, role, json_pack("[s]", events)), 0);
 	}
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key_id", hex, "public_key",
-	              b64, "role", role, "branch", branch);
-	assert_non_null(e);
-	json_object_set_new(e, "revoked_ms", revoked_ms != 0 ?
-	                    json_integer((json_int_t)revoked_ms) : json_null());
+	e = dr_keyring_entry(k, name, role, branch);
+	if (revoked_ms != 0)
+		json_object_set_new(e, "revoked_ms", json_integer((json_int_t)revoked_ms));
 	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
 	free(fx->keyring_json);
 	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
+}
+
+/*
+ * fx's keyring JSON (malloc'd) with n more keys of role, derived from fx's seed (label
+ * and name "prefix-i"), never revoked: all in branch, or, branch NULL, spread over the
+ * 300 branches KC-B000 to KC-B299 as a national keyring is. Large enough, it is recorded
+ * as a set of keyring parts.
+ */
+DR_UNUSED static char *
+dr_keyring_more(const struct fx *fx, size_t n, const char *prefix, const char *role,
+                const char *branch)
+{
+	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
+	char label[32], spread[16], *out;
+	saksi_seckey *k;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "%s-%zu", prefix, i);
+		snprintf(spread, sizeof(spread), "KC-B%03zu", i % 300);
+		k = fx_key(fx->seed, label, SAKSI_KEY_SIGN);
+		assert_int_equal(json_array_append_new(keys, dr_keyring_entry(k, label, role,
+		    branch != NULL ? branch : spread)), 0);
+		saksi_seckey_free(k);
+	}
+	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	return out;
 }
 
 /* A signing key of fx's seed (fx_key with label), saved at fx->dir/file, that path
@@ -407,6 +449,17 @@ dr_write_conf(const char *path, const char *fmt, ...)
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "allow_root = yes\n");
 	assert_true((size_t)n < sizeof(text));
 	fx_write(path, text, (size_t)n, 0644);
+}
+
+/* dr_setup (no extra producer key) for a test that runs one small saksid: the keys with
+ * the keyring and box.pub saved, a config of one worker that closes a group at once,
+ * in a 64 MiB map. */
+DR_UNUSED static void
+dr_setup_small(struct dr *d)
+{
+	dr_setup(d, 0);
+	dr_save_keys(&d->fx, DR_KEYRING | DR_BOX_PUB);
+	dr_write_conf(d->conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
 }
 
 /*

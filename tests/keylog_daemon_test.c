@@ -282,9 +282,7 @@ static int
 setup(void **state)
 {
 	*state = &sd;
-	dr_setup(&sd, 0);
-	dr_save_keys(&sd.fx, DR_KEYRING | DR_BOX_PUB);
-	dr_write_conf(sd.conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
+	dr_setup_small(&sd);
 	return 0;
 }
 
