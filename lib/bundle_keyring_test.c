@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../tests/ledger_fixture.h"
 #include "../tests/tmpdir.h"
 #include "bundle.h"
 #include "envelope.h"
@@ -119,18 +120,17 @@ static int
 run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
               saksi_bundle_report *r)
 {
-	char dir[64], access[512], hex[17], body[512], cmd[128];
+	char dir[64], access[512], hex[17], cmd[128];
 	char *disc = NULL, *note, *text;
 	saksi_keylog_parts kp = { NULL, NULL, 0 };
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
-	saksi_checkpoint c;
 	saksi_bundle *b, *pb;
 	saksi_bundle_verify_opts o;
 	saksi_keyring *kr;
 	saksi_pubkey bp;
 	uint64_t size, acc;
-	size_t bl, nl, len;
+	size_t nl, len;
 
 	assert_int_equal(tmpdir_make(dir, sizeof(dir), "bundle_kr_test"), 0);
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, g_vkey, NULL, &l), SAKSI_OK);
@@ -155,14 +155,8 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 	append_event(t, g_sup, 1, "supervisor.access.logged", access, NULL);
 	size = saksi_ledger_size(t);
 	acc = size - 1;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-	c.ck_size = size;
-	assert_int_equal(saksi_ledger_root(t, size, c.ck_root), SAKSI_OK);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
 	assert_non_null(note = malloc(SAKSI_NOTE_MAX + 1));
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(g_log), note,
-	    SAKSI_NOTE_MAX + 1, &nl), SAKSI_OK);
+	lf_tree_ckpt(t, g_log, ORIGIN, size, note, SAKSI_NOTE_MAX + 1, &nl);
 
 	memset(&bp, 0, sizeof(bp));
 	assert_int_equal(saksi_bundle_new(SAKSI_BUNDLE_PLAIN, CASE, T0 + 9999, "leaf=1", ORIGIN,

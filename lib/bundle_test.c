@@ -25,6 +25,8 @@
 #include "note.h"
 #include "rules.h"
 #include "verify.h"
+#include "../tests/ledger_fixture.h"
+#include "../tests/tmpdir.h"
 
 #define ORIGIN "bundle-test.saksi.example/log"
 #define CASE "SPI-2026-0042"
@@ -127,17 +129,10 @@ append_event(struct fix *x, saksi_ledger_txn *t, const saksi_seckey *k, uint64_t
 static char *
 sign_ckpt(struct fix *x, saksi_ledger_txn *t, uint64_t size, size_t *len)
 {
-	saksi_checkpoint c;
-	char body[512], *note = malloc(SAKSI_NOTE_MAX + 1);
-	size_t bl;
+	char *note = malloc(SAKSI_NOTE_MAX + 1);
 
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-	c.ck_size = size;
-	assert_int_equal(saksi_ledger_root(t, size, c.ck_root), SAKSI_OK);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(x->log), note,
-	    SAKSI_NOTE_MAX + 1, len), SAKSI_OK);
+	assert_non_null(note);
+	lf_tree_ckpt(t, x->log, ORIGIN, size, note, SAKSI_NOTE_MAX + 1, len);
 	return note;
 }
 
@@ -198,8 +193,7 @@ setup(void **state)
 	    (uint64_t)time(NULL);
 	print_message("bundle_test seed %llu (SAKSI_TEST_SEED to repeat)\n",
 	    (unsigned long long)g_seed);
-	snprintf(x->dir, sizeof(x->dir), "/tmp/bundle_test.XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
+	assert_int_equal(tmpdir_make(x->dir, sizeof(x->dir), "bundle_test"), 0);
 	x->log = key("log", SAKSI_KEY_SIGN);
 	x->prod = key("kiosk", SAKSI_KEY_SIGN);
 	x->sup = key("supervisor", SAKSI_KEY_SIGN);

@@ -27,6 +27,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "verify.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "test.saksi.example/ledger"
@@ -65,18 +66,11 @@ static int
 group_setup(void **state)
 {
 	struct keys *k = calloc(1, sizeof(*k));
-	saksi_pubkey pub;
 
 	assert_non_null(k);
-	assert_int_equal(sodium_init() < 0, 0);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->log), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->other_log), SAKSI_OK);
+	lf_log_keys(ORIGIN, &k->log, &k->other_log, k->vkey, &k->v);
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->prod[0]), SAKSI_OK);
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->prod[1]), SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(k->log, &pub), SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, k->vkey, sizeof(k->vkey)),
-	    SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_parse(k->vkey, &k->v), SAKSI_OK);
 	*state = k;
 	return 0;
 }
@@ -101,8 +95,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	f->k = *state;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-verify-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-verify"), 0);
 	*state = f;
 	return 0;
 }
@@ -157,24 +150,6 @@ make_keyring(struct keys *k, int only_first, int64_t revoked0)
 	if (saksi_keyring_parse(json, strlen(json), &kr, err, sizeof(err)) != SAKSI_OK)
 		fail_msg("keyring: %s\n%s", err, json);
 	return kr;
-}
-
-static void
-sign_ckpt(const saksi_seckey *key, const char *origin, uint64_t size,
-          const saksi_hash root, char *note, size_t cap, size_t *len)
-{
-	saksi_checkpoint c;
-	char body[512];
-	size_t bl;
-
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", origin);
-	c.ck_size = size;
-	memcpy(c.ck_root, root, SAKSI_HASH_LEN);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-	/* The note's key name is the log's origin, whatever the body says. */
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(key), note,
-	    cap, len), SAKSI_OK);
 }
 
 static void
@@ -244,19 +219,6 @@ append_alert(saksi_ledger_txn *txn, uint64_t i, uint64_t commit_ms)
 	    NULL), SAKSI_OK);
 }
 
-/* Signs and stores the checkpoint of the current tree inside txn. */
-static void
-put_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, uint64_t size)
-{
-	saksi_hash root;
-	char note[1024];
-	size_t len;
-
-	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
-	sign_ckpt(key, ORIGIN, size, root, note, sizeof(note), &len);
-	assert_int_equal(saksi_ledger_ckpt_put(txn, size, note, len), SAKSI_OK);
-}
-
 /* Builds (or extends) the ledger in dir as b says. */
 static void
 build(struct keys *k, const char *dir, const struct build *b)
@@ -290,7 +252,7 @@ build(struct keys *k, const char *dir, const struct build *b)
 				append_event(txn, k, j, variant, ++seq[j % 2], commit_ms);
 		}
 		if (end <= b->sign_upto)
-			put_ckpt(txn, k->log, end);
+			lf_put_ckpt(txn, k->log, ORIGIN, end);
 		assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 	}
 	saksi_ledger_close(l);
@@ -567,7 +529,7 @@ forge_ckpt(struct fx *f, uint64_t size, uint8_t fill)
 	size_t len;
 
 	memset(root, fill, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, size, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->other_log, ORIGIN, ORIGIN, size, root, note, sizeof(note), &len);
 	file_ckpt(f->dir, size, note, len);
 }
 
@@ -1068,7 +1030,8 @@ test_checkpoint_other_origin(void **state)
 	assert_int_equal(saksi_ledger_root(txn, 5, root), SAKSI_OK);
 	saksi_ledger_abort(txn);
 	saksi_ledger_close(l);
-	sign_ckpt(f->k->log, "other.example/log", 5, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, "other.example/log", 5, root, note, sizeof(note),
+	    &len);
 	file_ckpt(f->dir, 5, note, len);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_ORIGIN, 4, "checkpoint at size 5: its origin");
 }
@@ -1240,7 +1203,7 @@ test_reviewer_forged(void **state)
 
 	build(f->k, f->dir, &b);
 	memset(root, 1, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, 5, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->other_log, ORIGIN, ORIGIN, 5, root, note, sizeof(note), &len);
 	expect_fail(f, f->dir, note, len, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX,
 	    "your checkpoint is not signed by the log key");
 	expect_fail(f, f->dir, "garbage\n", 8, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX,
@@ -1260,12 +1223,12 @@ test_reviewer_empty_tree(void **state)
 
 	build(f->k, f->dir, &b);
 	saksi_merkle_empty_root(root);
-	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 0, root, note, sizeof(note), &len);
 	expect_ok(f, f->dir, note, len, &r);
 	assert_int_equal(r.vr_reviewer, 1);
 	assert_int_equal(r.vr_reviewer_size, 0);
 	root[0] ^= 1;
-	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 0, root, note, sizeof(note), &len);
 	expect_fail(f, f->dir, note, len, SAKSI_V_REVIEWER_ROOT, SAKSI_VERIFY_NO_INDEX,
 	    "your checkpoint of the empty tree");
 }

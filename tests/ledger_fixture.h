@@ -1,0 +1,83 @@
+/*
+ * ledger_fixture.h: what the library tests that build real ledgers by hand share: a log's
+ * freshly generated keys, and signed checkpoints (also wrong ones, to tamper with) stored
+ * as saksid stores them. Header-only (static functions, cmocka asserts): include it after
+ * <cmocka.h>. Never used outside the tests.
+ */
+#ifndef SAKSI_LEDGER_FIXTURE_H
+#define SAKSI_LEDGER_FIXTURE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keys.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "note.h"
+
+#define LF_UNUSED __attribute__((unused))
+
+/* A log of origin with new random keys: its signing key, a stranger's signing key (a
+ * checkpoint signed by the wrong log), and the log's vkey and its verifier. */
+LF_UNUSED static void
+lf_log_keys(const char *origin, saksi_seckey **log, saksi_seckey **other_log,
+            char vkey[SAKSI_VKEY_MAX + 1], saksi_note_verifier *v)
+{
+	saksi_pubkey pub;
+
+	assert_int_equal(sodium_init() < 0, 0);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, log), SAKSI_OK);
+	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, other_log), SAKSI_OK);
+	assert_int_equal(saksi_seckey_public(*log, &pub), SAKSI_OK);
+	assert_int_equal(saksi_note_vkey_format(origin, pub.pk_key, vkey, SAKSI_VKEY_MAX + 1),
+	    SAKSI_OK);
+	assert_int_equal(saksi_note_vkey_parse(vkey, v), SAKSI_OK);
+}
+
+/* The checkpoint of (origin, size, root), signed by key under the note key name `name`
+ * (the log's origin, whatever the body says: a test may make them differ), into
+ * note[0..cap), its length in *len. */
+LF_UNUSED static void
+lf_sign_ckpt(const saksi_seckey *key, const char *name, const char *origin, uint64_t size,
+             const saksi_hash root, char *note, size_t cap, size_t *len)
+{
+	saksi_checkpoint c;
+	char body[512];
+	size_t bl;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", origin);
+	c.ck_size = size;
+	memcpy(c.ck_root, root, SAKSI_HASH_LEN);
+	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
+	assert_int_equal(saksi_note_sign(body, bl, name, saksi_seckey_ed25519(key), note, cap,
+	    len), SAKSI_OK);
+}
+
+/* The checkpoint of txn's tree at size, signed by key for origin, into note[0..cap). */
+LF_UNUSED static void
+lf_tree_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, const char *origin,
+             uint64_t size, char *note, size_t cap, size_t *len)
+{
+	saksi_hash root;
+
+	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
+	lf_sign_ckpt(key, origin, origin, size, root, note, cap, len);
+}
+
+/* Signs and stores the checkpoint of txn's tree at size inside txn, as saksid does. */
+LF_UNUSED static void
+lf_put_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, const char *origin,
+            uint64_t size)
+{
+	char note[1024];
+	size_t len;
+
+	lf_tree_ckpt(txn, key, origin, size, note, sizeof(note), &len);
+	assert_int_equal(saksi_ledger_ckpt_put(txn, size, note, len), SAKSI_OK);
+}
+
+#endif
