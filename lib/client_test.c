@@ -29,6 +29,7 @@
 #include "note.h"
 #include "schema.h"
 #include "wire.h"
+#include "../tests/tmpdir.h"
 
 #define ORIGIN "saksi.test/log"
 #define COMMIT_TIME 1718000005000ULL
@@ -536,8 +537,7 @@ setup(void **state)
 	char vkey[SAKSI_VKEY_MAX + 1], errbuf[256];
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/saksi-client-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-client"), 0);
 	snprintf(fx->url, sizeof(fx->url), "ipc://%s/ingest.sock", fx->dir);
 	fx->prod = seed_key(SAKSI_KEY_SIGN, 0x00);
 	fx->app = seed_key(SAKSI_KEY_BOX, 0x40);

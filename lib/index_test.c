@@ -53,8 +53,7 @@ setup(void **state)
 	uint8_t key[32];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-index-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-index"), 0);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &f->l), SAKSI_OK);
 	for (int i = 0; i < 32; i++)
 		key[i] = (uint8_t)i;

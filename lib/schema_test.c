@@ -23,6 +23,7 @@
 
 #include "envelope.h"
 #include "schema.h"
+#include "../tests/tmpdir.h"
 
 #define EVENTS_DIR SAKSI_SOURCE_DIR "/schemas/events"
 #define EXAMPLES_DIR SAKSI_SOURCE_DIR "/schemas/examples"
@@ -621,10 +622,7 @@ struct tmpdir {
 static void
 tmp_make(struct tmpdir *t)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(t->td_path, sizeof(t->td_path), "%s/saksi-schema-XXXXXX", base ? base : "/tmp");
-	assert_non_null(mkdtemp(t->td_path));
+	assert_int_equal(tmpdir_make(t->td_path, sizeof(t->td_path), "saksi-schema"), 0);
 }
 
 static void
