@@ -288,20 +288,43 @@ on_progress(void *ctx, uint64_t done, uint64_t total)
 	p->last_total = total;
 }
 
+/* The ledger in dir, opened read-only as saksi verify opens it. */
+static saksi_ledger *
+open_ro(const char *dir)
+{
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	return l;
+}
+
+/* The root of the ledger in dir at size. */
+static void
+stored_root(const char *dir, uint64_t size, saksi_hash root)
+{
+	saksi_ledger *l = open_ro(dir);
+	saksi_ledger_txn *txn = NULL;
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+}
+
 /* Opens dir read-only and verifies it with `threads` signature threads. */
 static saksi_err
 run_verify_threads(struct keys *k, const char *dir, const saksi_keyring *kr,
                    const char *reviewer, size_t reviewer_len, unsigned threads,
                    saksi_verify_report *r)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_err e;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = open_ro(dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &k->v;
 	vo.vo_keyring = kr;
@@ -378,14 +401,11 @@ key_u64(uint8_t k[8], uint64_t v)
 static uint8_t *
 leaf_bytes(const char *dir, uint64_t index, size_t *len)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	uint8_t *leaf = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(txn, index, &leaf, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -537,14 +557,11 @@ forge_ckpt(struct fx *f, uint64_t size, uint8_t fill)
 static char *
 stored_ckpt(const char *dir, uint64_t size, size_t *len)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	char *note = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_ckpt_get(txn, size, &note, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -561,7 +578,6 @@ test_intact(void **state)
 	struct build b = std_build(43);
 	saksi_keyring *kr;
 	saksi_verify_report r;
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	saksi_verify_opts vo;
@@ -570,9 +586,7 @@ test_intact(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &f->k->v;
 	vo.vo_keyring = kr;
@@ -620,7 +634,6 @@ test_bad_options(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(3);
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_verify_report r;
@@ -628,9 +641,7 @@ test_bad_options(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_keyring = kr;
 	assert_int_equal(saksi_verify_ledger(l, &vo, &r), SAKSI_ERR_INVAL);
@@ -686,9 +697,6 @@ test_flip_payload_byte(void **state)
 		/* The report still says how far it got: 11 entries and their root. */
 		saksi_keyring *kr = make_keyring(f->k, 0, -1);
 		saksi_verify_report r;
-		saksi_ledger_opts o;
-		saksi_ledger *l = NULL;
-		saksi_ledger_txn *txn = NULL;
 		saksi_hash root;
 
 		assert_int_equal(run_verify(f->k, f->dir, kr, NULL, 0, &r), SAKSI_ERR_CORRUPT);
@@ -696,13 +704,7 @@ test_flip_payload_byte(void **state)
 		assert_int_equal(r.vr_checked, 11);
 		assert_int_equal(r.vr_size, 20);
 		assert_int_equal(r.vr_checkpoints, 2);
-		memset(&o, 0, sizeof(o));
-		o.lo_readonly = 1;
-		assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
-		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
-		assert_int_equal(saksi_ledger_root(txn, 11, root), SAKSI_OK);
-		saksi_ledger_abort(txn);
-		saksi_ledger_close(l);
+		stored_root(f->dir, 11, root);
 		assert_memory_equal(root, r.vr_root, SAKSI_HASH_LEN);
 	}
 }
@@ -1015,21 +1017,12 @@ test_checkpoint_other_origin(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	saksi_ledger_opts o;
-	saksi_ledger *l = NULL;
-	saksi_ledger_txn *txn = NULL;
 	saksi_hash root;
 	char note[1024];
 	size_t len;
 
 	build(f->k, f->dir, &b);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
-	assert_int_equal(saksi_ledger_root(txn, 5, root), SAKSI_OK);
-	saksi_ledger_abort(txn);
-	saksi_ledger_close(l);
+	stored_root(f->dir, 5, root);
 	lf_sign_ckpt(f->k->log, ORIGIN, "other.example/log", 5, root, note, sizeof(note),
 	    &len);
 	file_ckpt(f->dir, 5, note, len);
