@@ -285,25 +285,35 @@ group1(struct cx *cx, const char *field, saksi_blind_kind k, const char *value)
 }
 
 
+/* n people booked from one device (a fresh id of prefix), step apart; a positive case
+ * expects `rule` on all n, grouped by the device. */
+static void
+device_many_nik(struct cx *cx, const char *prefix, const char *rule, int n, uint64_t step)
+{
+	struct person p;
+	char dev[24], bk[16];
+	int o[20];
+
+	assert_true(n <= 20);
+	fresh(dev, sizeof(dev), prefix);
+	for (int i = 0; i < n; i++) {
+		person(&p);
+		o[i] = booking_own(cx, &p, dev, bk);
+		cx->t += step;
+	}
+	if (cx->c_pos) {
+		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
+		expect(cx, rule, o, n);
+	}
+}
+
 /* Six people booked from one phone within minutes; a cafe helping one resident every
  * 15 minutes makes at most 5 in any closed hour. */
 static void
 c_device_many_nik_fast(struct cx *cx)
 {
-	struct person p;
-	char dev[24], bk[16];
-	int o[6];
-
-	fresh(dev, sizeof(dev), "dev-fast-");
-	for (int i = 0; i < 6; i++) {
-		person(&p);
-		o[i] = booking_own(cx, &p, dev, bk);
-		cx->t += cx->c_pos ? 3 * MIN_MS : 15 * MIN_MS;
-	}
-	if (cx->c_pos) {
-		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
-		expect(cx, "device_many_nik_fast", o, 6);
-	}
+	device_many_nik(cx, "dev-fast-", "device_many_nik_fast", 6,
+	    cx->c_pos ? 3 * MIN_MS : 15 * MIN_MS);
 }
 
 /* Twenty people in a day, at most two an hour; a village office helping 16 residents at
@@ -311,20 +321,8 @@ c_device_many_nik_fast(struct cx *cx)
 static void
 c_device_many_nik_day(struct cx *cx)
 {
-	struct person p;
-	char dev[24], bk[16];
-	int o[20], n = cx->c_pos ? 20 : 16;
-
-	fresh(dev, sizeof(dev), "dev-day-");
-	for (int i = 0; i < n; i++) {
-		person(&p);
-		o[i] = booking_own(cx, &p, dev, bk);
-		cx->t += cx->c_pos ? 70 * MIN_MS : 30 * MIN_MS;
-	}
-	if (cx->c_pos) {
-		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
-		expect(cx, "device_many_nik_day", o, 20);
-	}
+	device_many_nik(cx, "dev-day-", "device_many_nik_day", cx->c_pos ? 20 : 16,
+	    cx->c_pos ? 70 * MIN_MS : 30 * MIN_MS);
 }
 
 /* Four people on one phone number; a family of three sharing one. */
