@@ -23,7 +23,7 @@
 
 #include "envelope.h"
 #include "schema.h"
-#include "../tests/tmpdir.h"
+#include "../tests/testutil.h"
 
 #define EVENTS_DIR SAKSI_SOURCE_DIR "/schemas/events"
 #define EXAMPLES_DIR SAKSI_SOURCE_DIR "/schemas/examples"
@@ -37,27 +37,6 @@ static const char *const must_types[] = {
 	"claim.approved", "claim.rejected", "claim.payment.sent", "claim.payment.failed",
 	"staff.login", "staff.quota.override", "staff.priority.changed",
 };
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
 
 static json_t *
 load_json(const char *path)
@@ -201,7 +180,7 @@ test_conventions(void **state)
 	saksi_schemas *s = load_real();
 	char path[1024];
 
-	char *readme = slurp(SAKSI_SOURCE_DIR "/schemas/README.md");
+	char *readme = slurp(SAKSI_SOURCE_DIR "/schemas/README.md", NULL);
 
 	(void)state;
 	assert_non_null(readme);
@@ -276,7 +255,7 @@ test_examples_valid(void **state)
 		const char *t = saksi_schemas_type_at(s, i);
 		char *text;
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		text = slurp(path);
+		text = slurp(path, NULL);
 		if (text == NULL)
 			fail_msg("no example %s", path);
 		expect(s, t, 0, text, SAKSI_OK, "");
@@ -523,7 +502,7 @@ static void
 test_known_messages(void **state)
 {
 	saksi_schemas *s = load_real();
-	char *ex = slurp(EXAMPLES_DIR "/queue.booking.created.json");
+	char *ex = slurp(EXAMPLES_DIR "/queue.booking.created.json", NULL);
 	json_t *j;
 	char err[256];
 
@@ -561,7 +540,7 @@ test_known_messages(void **state)
 	free(ex);
 
 	/* The clear side: a bad personal value is named, never quoted. */
-	ex = slurp(EXAMPLES_DIR "/clear/claim.submitted.json");
+	ex = slurp(EXAMPLES_DIR "/clear/claim.submitted.json", NULL);
 	j = json_loads(ex, 0, NULL);
 	json_object_set_new(j, "nik", json_string("737105450788000X"));
 	{
@@ -629,13 +608,9 @@ static void
 tmp_write(const struct tmpdir *t, const char *name, const char *text, size_t len)
 {
 	char path[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", t->td_path, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(text, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
+	path_in(t->td_path, name, path, sizeof(path));
+	spit(path, text, len);
 }
 
 static void
@@ -1146,7 +1121,7 @@ test_fuzz(void **state)
 		size_t len;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		text = slurp(path);
+		text = slurp(path, NULL);
 		assert_non_null(text);
 		len = strlen(text);
 		buf = malloc(len + 1);
@@ -1220,7 +1195,7 @@ test_threads(void **state)
 	assert_non_null(text);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, saksi_schemas_type_at(s, i));
-		text[i] = slurp(path);
+		text[i] = slurp(path, NULL);
 		assert_non_null(text[i]);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -1385,7 +1360,7 @@ test_broken_schemas(void **state)
 		/* A good schema beside it: one bad file spoils the whole set. */
 		tmp_write(&t, "test.kw.json", text, strlen(text));
 		{
-			char *real = slurp(EVENTS_DIR "/queue.called.json");
+			char *real = slurp(EVENTS_DIR "/queue.called.json", NULL);
 			tmp_write(&t, "queue.called.json", real, strlen(real));
 			free(real);
 		}
