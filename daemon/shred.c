@@ -205,25 +205,45 @@ nik_token_of(const saksid_shred *s, char *const *names, char *const *values, siz
 	return 0;
 }
 
-/* The counter "c": the first slot no committed entry refers to. */
+/* A counter of the dkey db under the one-byte key k (R_NEXT, R_BACKFILL): 0 while it
+ * was never written. */
 static saksi_err
-next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
+counter_get(MDB_txn *mt, MDB_dbi dbi, uint8_t k, uint64_t *v)
 {
-	uint8_t k = R_NEXT;
 	MDB_val key = { 1, &k }, val;
 	int rc;
 
 	rc = mdb_get(mt, dbi, &key, &val);
 	if (rc == MDB_NOTFOUND) {
-		*next = 0;
+		*v = 0;
 		return SAKSI_OK;
 	}
 	if (rc != 0)
 		return mdb_err(rc);
 	if (val.mv_size != 8)
 		return SAKSI_ERR_CORRUPT;
-	*next = saksi_get_u64(val.mv_data);
+	*v = saksi_get_u64(val.mv_data);
 	return SAKSI_OK;
+}
+
+static saksi_err
+counter_put(MDB_txn *mt, MDB_dbi dbi, uint8_t k, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val key = { 1, &k }, val = { sizeof(b), b };
+	int rc;
+
+	saksi_put_u64(b, v);
+	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+		return mdb_err(rc);
+	return SAKSI_OK;
+}
+
+/* The counter "c": the first slot no committed entry refers to. */
+static saksi_err
+next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
+{
+	return counter_get(mt, dbi, R_NEXT, next);
 }
 
 /*
@@ -273,10 +293,7 @@ pool_remake(saksid_shred *s, uint64_t next)
 static saksi_err
 new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 {
-	uint8_t k = R_NEXT, v[8];
-	MDB_val key = { 1, &k }, val;
 	saksi_err e;
-	int rc;
 
 	if ((e = next_get(mt, dbi, slot)) != SAKSI_OK)
 		return e;
@@ -288,11 +305,8 @@ new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 		if ((e = pool_remake(s, *slot)) != SAKSI_OK)
 			return e;
 	}
-	saksi_put_u64(v, *slot + 1);
-	val.mv_size = 8;
-	val.mv_data = v;
-	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
-		return mdb_err(rc);
+	if ((e = counter_put(mt, dbi, R_NEXT, *slot + 1)) != SAKSI_OK)
+		return e;
 	/* From here the slot is this transaction's: if it does not commit, the slot is
 	 * made anew before it is handed again (s_hi). */
 	s->s_hi = *slot + 1;
@@ -1116,8 +1130,6 @@ saksid_shred_items_free(saksid_item *items, size_t n)
 saksi_err
 saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark)
 {
-	uint8_t k = R_BACKFILL;
-	MDB_val key = { 1, &k }, val;
 	MDB_txn *mt;
 	MDB_dbi dbi;
 	int rc;
@@ -1129,14 +1141,7 @@ saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark)
 		return SAKSI_OK;
 	if (rc != 0)
 		return mdb_err(rc);
-	if ((rc = mdb_get(mt, dbi, &key, &val)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	if (val.mv_size != 8)
-		return SAKSI_ERR_CORRUPT;
-	*mark = saksi_get_u64(val.mv_data);
-	return SAKSI_OK;
+	return counter_get(mt, dbi, R_BACKFILL, mark);
 }
 
 /* The live slot a NIK token is mapped to, its key in s_key; *found 0 if none. */
@@ -1226,8 +1231,6 @@ saksi_err
 saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batch,
                            uint64_t *mark, int *done, saksid_backfill_stats *st)
 {
-	uint8_t bk = R_BACKFILL, bv[8];
-	MDB_val key = { 1, &bk }, val = { sizeof(bv), bv };
 	MDB_txn *mt;
 	MDB_dbi dbi;
 	uint64_t size, end;
@@ -1290,9 +1293,8 @@ saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batc
 	}
 	if (e != SAKSI_OK)
 		return e;
-	saksi_put_u64(bv, end);
-	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
-		return mdb_err(rc);
+	if ((e = counter_put(mt, dbi, R_BACKFILL, end)) != SAKSI_OK)
+		return e;
 	*mark = end;
 	return SAKSI_OK;
 }
