@@ -204,11 +204,34 @@ submit(const saksi_seckey *k, uint64_t seq)
 {
 	struct fx_item fi;
 	char *p = fx_payload("queue.booking.created", NULL);
-	int code;
+	uint8_t *req, *r;
+	size_t len;
+	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n, code;
+	void *buf = NULL;
 
 	fx_build(&fx, k, "queue.booking.created", p, seq, FX_NOW, &fi);
 	free(p);
-	code = dr_submit1(url, &fi, NULL, 0);
+	len = 4 + 8 + fi.env_len + fi.sealed_len;
+	assert_non_null(req = malloc(len));
+	req[0] = 1;
+	req[1] = SAKSI_OP_SUBMIT;
+	saksi_put_u16(req + 2, 1);
+	saksi_put_u32(req + 4, (uint32_t)fi.env_len);
+	memcpy(req + 8, fi.env, fi.env_len);
+	saksi_put_u32(req + 8 + fi.env_len, (uint32_t)fi.sealed_len);
+	memcpy(req + 12 + fi.env_len, fi.sealed, fi.sealed_len);
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	n = nn_recv(s, &buf, NN_MSG, 0);
+	assert_true(n >= 6);
+	r = buf;
+	assert_int_equal(r[2], 0);
+	code = r[5];
+	nn_freemsg(buf);
+	nn_close(s);
+	free(req);
 	fx_item_free(&fi);
 	return code;
 }
