@@ -24,6 +24,7 @@
 #define TOKEN_KEY_CTX "saksi/datakey-token/v1\n"
 /* Records of DKEY_DB, by their first byte (FORMATS.md 7.3). */
 #define R_NEXT 'c'     /* 'c' -> next slot (8) */
+#define R_BACKFILL 'b' /* 'b' -> next leaf to back-fill (8) */
 #define R_NIK 'n'      /* 'n' || token (43) -> slot (8) || last producer time (8) ||
                           index of that latest event (8) */
 #define NIK_VAL 24
@@ -239,6 +240,24 @@ counter_put(MDB_txn *mt, MDB_dbi dbi, uint8_t k, uint64_t v)
 	return SAKSI_OK;
 }
 
+/* counter_get in txn's ledger, where the dkey db may not exist yet (0 then). */
+static saksi_err
+txn_counter(saksi_ledger_txn *txn, uint8_t k, uint64_t *v)
+{
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	int rc;
+
+	*v = 0;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	return counter_get(mt, dbi, k, v);
+}
+
 /* The counter "c": the first slot no committed entry refers to. */
 static saksi_err
 next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
@@ -424,18 +443,7 @@ saksid_shred_pool_marks(const saksid_shred *s, uint64_t *synced, uint64_t *writt
 saksi_err
 saksid_shred_given(saksi_ledger_txn *txn, uint64_t *n)
 {
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	int rc;
-
-	*n = 0;
-	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
-		return SAKSI_ERR_LEDGER;
-	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	return next_get(mt, dbi, n);
+	return txn_counter(txn, R_NEXT, n);
 }
 
 /*
@@ -1125,23 +1133,10 @@ saksid_shred_items_free(saksid_item *items, size_t n)
 
 /* ---- back-fill of the links (shred.h) ---- */
 
-#define R_BACKFILL 'b'   /* 'b' -> next leaf to back-fill (8) */
-
 saksi_err
 saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark)
 {
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	int rc;
-
-	*mark = 0;
-	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
-		return SAKSI_ERR_LEDGER;
-	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	return counter_get(mt, dbi, R_BACKFILL, mark);
+	return txn_counter(txn, R_BACKFILL, mark);
 }
 
 /* The live slot a NIK token is mapped to, its key in s_key; *found 0 if none. */
