@@ -191,7 +191,7 @@ add_key(const char *name)
 
 	assert_non_null(root);
 	assert_int_equal(json_array_append_new(json_object_get(root, "keys"),
-	    dr_keyring_entry(k, name, "queue", FX_BRANCH)), 0);
+	    kf_entry(k, name, "queue", FX_BRANCH)), 0);
 	assert_non_null(text = json_dumps(root, JSON_INDENT(2)));
 	fx_write(kr_path, text, strlen(text), 0644);
 	free(text);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../tests/keyring_fixture.h"
 #include "../tests/ledger_fixture.h"
 #include "../tests/tmpdir.h"
 #include "bundle.h"
@@ -35,37 +36,15 @@ static saksi_seckey *g_log, *g_prod, *g_sup;
 static saksi_note_verifier g_v;
 static char g_vkey[SAKSI_VKEY_MAX + 1];
 
-static saksi_seckey *
-key(const char *label)
-{
-	uint8_t secret[32], sb[8];
-	crypto_hash_sha256_state st;
-	saksi_seckey *k;
-
-	for (int i = 0; i < 8; i++)
-		sb[i] = (uint8_t)(g_seed >> (56 - 8 * i));
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, sb, 8);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
-	crypto_hash_sha256_final(&st, secret);
-	assert_int_equal(saksi_seckey_from_secret(SAKSI_KEY_SIGN, secret, &k), SAKSI_OK);
-	return k;
-}
-
+/* A keyring entry; revoked < 0: never revoked. */
 static json_t *
 kr_key(const saksi_seckey *k, const char *name, const char *role, const char *branch,
        int64_t revoked)
 {
-	saksi_pubkey pub;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-	json_t *e;
+	json_t *e = kf_entry(k, name, role, branch);
 
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key_id", hex, "public_key",
-	    b64, "role", role, "branch", branch);
-	json_object_set_new(e, "revoked_ms", revoked >= 0 ? json_integer(revoked) : json_null());
+	if (revoked >= 0)
+		json_object_set_new(e, "revoked_ms", json_integer(revoked));
 	return e;
 }
 
@@ -220,7 +199,7 @@ kr_json_big(const char *role, const char *branch, int64_t revoked, size_t n)
 		saksi_seckey *k;
 
 		snprintf(label, sizeof(label), "big-%zu", i);
-		k = key(label);
+		k = kf_seed_key(g_seed, label, SAKSI_KEY_SIGN);
 		json_array_append_new(json_object_get(root, "keys"), kr_key(k, label, "queue",
 		    "KC-OTHER", -1));
 		saksi_seckey_free(k);
@@ -326,9 +305,9 @@ setup(void **state)
 	    (uint64_t)time(NULL);
 	print_message("bundle_keyring_test seed %llu (SAKSI_TEST_SEED to repeat)\n",
 	    (unsigned long long)g_seed);
-	g_log = key("log");
-	g_prod = key("kiosk");
-	g_sup = key("supervisor");
+	g_log = kf_seed_key(g_seed, "log", SAKSI_KEY_SIGN);
+	g_prod = kf_seed_key(g_seed, "kiosk", SAKSI_KEY_SIGN);
+	g_sup = kf_seed_key(g_seed, "supervisor", SAKSI_KEY_SIGN);
 	assert_int_equal(saksi_seckey_public(g_log, &pub), SAKSI_OK);
 	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, g_vkey, sizeof(g_vkey)),
 	    SAKSI_OK);

@@ -25,6 +25,7 @@
 #include "note.h"
 #include "rules.h"
 #include "verify.h"
+#include "../tests/keyring_fixture.h"
 #include "../tests/ledger_fixture.h"
 #include "../tests/tmpdir.h"
 
@@ -49,37 +50,6 @@ struct fix {
 
 static uint64_t g_seed;
 
-static saksi_seckey *
-key(const char *label, int kind)
-{
-	uint8_t secret[32];
-	saksi_seckey *k;
-	crypto_hash_sha256_state st;
-	uint8_t sb[8];
-
-	for (int i = 0; i < 8; i++)
-		sb[i] = (uint8_t)(g_seed >> (56 - 8 * i));
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, sb, 8);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
-	crypto_hash_sha256_final(&st, secret);
-	assert_int_equal(saksi_seckey_from_secret(kind, secret, &k), SAKSI_OK);
-	return k;
-}
-
-static json_t *
-kr_entry(const saksi_seckey *k, const char *name, const char *role)
-{
-	saksi_pubkey pub;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
-	    "public_key", b64, "role", role, "branch", "*", "revoked_ms");
-}
-
 /* with_prod: the kiosk's key too; 2: and the supervisor's key under role queue. */
 static saksi_keyring *
 keyring(struct fix *x, int with_prod)
@@ -90,10 +60,10 @@ keyring(struct fix *x, int with_prod)
 	char *text, err[256];
 
 	if (with_prod)
-		json_array_append_new(json_object_get(root, "keys"), kr_entry(x->prod, "kiosk-1",
-		    "queue"));
-	json_array_append_new(json_object_get(root, "keys"), kr_entry(x->sup, "spi-1",
-	    with_prod == 2 ? "queue" : "supervisor"));
+		json_array_append_new(json_object_get(root, "keys"), kf_entry(x->prod, "kiosk-1",
+		    "queue", "*"));
+	json_array_append_new(json_object_get(root, "keys"), kf_entry(x->sup, "spi-1",
+	    with_prod == 2 ? "queue" : "supervisor", "*"));
 	text = json_dumps(root, 0);
 	json_decref(root);
 	assert_int_equal(saksi_keyring_parse(text, strlen(text), &kr, err, sizeof(err)), SAKSI_OK);
@@ -194,12 +164,12 @@ setup(void **state)
 	print_message("bundle_test seed %llu (SAKSI_TEST_SEED to repeat)\n",
 	    (unsigned long long)g_seed);
 	assert_int_equal(tmpdir_make(x->dir, sizeof(x->dir), "bundle_test"), 0);
-	x->log = key("log", SAKSI_KEY_SIGN);
-	x->prod = key("kiosk", SAKSI_KEY_SIGN);
-	x->sup = key("supervisor", SAKSI_KEY_SIGN);
-	x->box = key("recipient", SAKSI_KEY_BOX);
-	x->box2 = key("other recipient", SAKSI_KEY_BOX);
-	x->stranger = key("stranger", SAKSI_KEY_SIGN);
+	x->log = kf_seed_key(g_seed, "log", SAKSI_KEY_SIGN);
+	x->prod = kf_seed_key(g_seed, "kiosk", SAKSI_KEY_SIGN);
+	x->sup = kf_seed_key(g_seed, "supervisor", SAKSI_KEY_SIGN);
+	x->box = kf_seed_key(g_seed, "recipient", SAKSI_KEY_BOX);
+	x->box2 = kf_seed_key(g_seed, "other recipient", SAKSI_KEY_BOX);
+	x->stranger = kf_seed_key(g_seed, "stranger", SAKSI_KEY_SIGN);
 	x->kr = keyring(x, 1);
 	assert_int_equal(saksi_seckey_public(x->log, &pub), SAKSI_OK);
 	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, vkey, sizeof(vkey)),

@@ -32,6 +32,7 @@
 #include <nanomsg/reqrep.h>
 
 #include "bytes.h"
+#include "keyring_fixture.h"
 #include "client.h"
 #include "ledger.h"
 #include "outbox.h"
@@ -290,25 +291,6 @@ dr_submit1(const char *url, const struct fx_item *fi, char *text, size_t textlen
 	return code;
 }
 
-/* The keyring entry of k's public key (malloc'd JSON, the caller's): name, role, branch,
- * never revoked ("revoked_ms": null). */
-DR_UNUSED static json_t *
-dr_keyring_entry(const saksi_seckey *k, const char *name, const char *role,
-                 const char *branch)
-{
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-	saksi_pubkey pub;
-	json_t *e;
-
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
-	              "public_key", b64, "role", role, "branch", branch, "revoked_ms");
-	assert_non_null(e);
-	return e;
-}
-
 /*
  * Adds the key k to fx->keyring_json (fx->kr, which the in-process ingest holds, is
  * left as it was): name, role, branch, revoked at revoked_ms (0: never), after the
@@ -328,7 +310,7 @@ dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const cha
 		snprintf(events, sizeof(events), "%s.*", role);
 		assert_int_equal(json_object_set_new(roles, role, json_pack("[s]", events)), 0);
 	}
-	e = dr_keyring_entry(k, name, role, branch);
+	e = kf_entry(k, name, role, branch);
 	if (revoked_ms != 0)
 		json_object_set_new(e, "revoked_ms", json_integer((json_int_t)revoked_ms));
 	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
@@ -357,7 +339,7 @@ dr_keyring_more(const struct fx *fx, size_t n, const char *prefix, const char *r
 		snprintf(label, sizeof(label), "%s-%zu", prefix, i);
 		snprintf(spread, sizeof(spread), "KC-B%03zu", i % 300);
 		k = fx_key(fx->seed, label, SAKSI_KEY_SIGN);
-		assert_int_equal(json_array_append_new(keys, dr_keyring_entry(k, label, role,
+		assert_int_equal(json_array_append_new(keys, kf_entry(k, label, role,
 		    branch != NULL ? branch : spread)), 0);
 		saksi_seckey_free(k);
 	}

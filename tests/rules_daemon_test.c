@@ -1028,21 +1028,10 @@ setup(void **state)
 	sd.fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
 	json_decref(kr);
 	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
-	/* The same key for the expected tokens (fx_key's derivation, kept in the test). */
-	{
-		crypto_hash_sha256_state st;
-		uint8_t sb[8];
-
-		for (int i = 0; i < 8; i++)
-			sb[i] = (uint8_t)(sd.fx.seed >> (56 - 8 * i));
-		crypto_hash_sha256_init(&st);
-		crypto_hash_sha256_update(&st, (const uint8_t *)"saksid-test\n", 12);
-		crypto_hash_sha256_update(&st, sb, 8);
-		crypto_hash_sha256_update(&st, (const uint8_t *)"index", 5);
-		crypto_hash_sha256_final(&st, ikey);
-		assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
-		sodium_memzero(ikey, sizeof(ikey));
-	}
+	/* The same key for the expected tokens. */
+	fx_secret(sd.fx.seed, "index", ikey);
+	assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
+	sodium_memzero(ikey, sizeof(ikey));
 	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = %s/schemas/rules/default.rules\n"
