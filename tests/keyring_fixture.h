@@ -37,6 +37,20 @@ kf_seed_key(uint64_t seed, const char *label, int kind)
 	return k;
 }
 
+/* The key of kind whose secret is the bytes first, first + 1, ... first + 31: fixed
+ * keys that known-answer tests can name. */
+KF_UNUSED static saksi_seckey *
+kf_pattern_key(int kind, uint8_t first)
+{
+	uint8_t secret[32];
+	saksi_seckey *k;
+
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(first + i);
+	assert_int_equal(saksi_seckey_from_secret(kind, secret, &k), SAKSI_OK);
+	return k;
+}
+
 /* The keyring entry of k's public key (JSON, the caller's): name, role, branch, never
  * revoked ("revoked_ms": null; set the member for a revoked key). */
 KF_UNUSED static json_t *
