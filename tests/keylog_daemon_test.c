@@ -86,12 +86,6 @@ assert_keyring_entry(uint64_t index, const char *keyring_path)
 	free(body);
 }
 
-static int
-saksi(const char *out, const char *err, const char *const *args)
-{
-	return dr_saksi(0, out, err, args);
-}
-
 static void
 test_keyring_entries(void **state)
 {
@@ -150,7 +144,7 @@ test_keyring_entries(void **state)
 		/* Verified with the keyring the ledger records. */
 		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey",
 		    sd.fx.vkey, "--keyring", kr, NULL };
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "ledger intact: 5 entries (events 3, refusal summaries 0, alerts 0, keyrings 2)"));
@@ -165,7 +159,7 @@ test_keyring_entries(void **state)
 		    sd.fx.vkey, "--keyring", old_kr, NULL };
 		char want[256];
 
-		assert_int_equal(saksi(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 		text = fx_read(err, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "differs from the keyring the ledger recorded at "
@@ -189,7 +183,7 @@ test_keyring_entries(void **state)
 		memcpy(p, "\"role\": \"claim\"", 15);
 		fx_write(wide_kr, doctored, strlen(doctored), 0644);
 		free(doctored);
-		assert_int_equal(saksi(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
@@ -228,7 +222,7 @@ test_keyring_entries(void **state)
 		assert_int_equal(leaf_kind(5, NULL, NULL), SAKSI_LEAF_KEYRING);
 		assert_keyring_entry(6, kr);
 
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "entry 0 ("));
@@ -243,7 +237,7 @@ test_keyring_entries(void **state)
 		    "revoked (revocation removed)\n", hex);
 		assert_non_null(strstr(text, want));
 		free(text);
-		assert_int_equal(saksi(out, err, jargs), 0);
+		assert_int_equal(dr_saksi(0, out, err, jargs), 0);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
@@ -264,7 +258,7 @@ test_keyring_entries(void **state)
 		char *s;
 		saksi_keyring *k = NULL;
 
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);

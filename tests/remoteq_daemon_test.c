@@ -688,12 +688,6 @@ test_rules(void **state)
 
 /* ---- the CLI ---- */
 
-static int
-cli(const char *out, const char *err, const char *const *args)
-{
-	return dr_saksi(0, out, err, args);
-}
-
 static void
 test_cli(void **state)
 {
@@ -709,7 +703,7 @@ test_cli(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], "--json",
 			NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	e = fx_read(err, NULL);
@@ -726,7 +720,7 @@ test_cli(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--phone", phone[2], "--reveal",
 			NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, "index  time"));
@@ -736,7 +730,7 @@ test_cli(void **state)
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_OMB],
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
-		assert_int_equal(cli(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 	}
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "refused the query (role)"));
@@ -746,7 +740,7 @@ test_cli(void **state)
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
 			"--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
-		assert_int_equal(cli(out, err, args), 2);
+		assert_int_equal(dr_saksi(0, out, err, args), 2);
 	}
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "--box-pub"));
@@ -757,7 +751,7 @@ test_cli(void **state)
 			keypath[k == 0 ? K_MKS : K_JKT], "--nik", nik[0], "--json", "--limit",
 			"1000", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		o = fx_read(out, NULL);
 		root = json_loads(o, 0, NULL);
 		assert_non_null(root);
@@ -777,11 +771,11 @@ test_cli(void **state)
 		uint64_t before = ledger_size();
 
 		snprintf(bout, sizeof(bout), "%s/scoped.out", sd.fx.dir);
-		assert_int_equal(cli(out, err, bargs), 1);
+		assert_int_equal(dr_saksi(0, out, err, bargs), 1);
 		e = fx_read(err, NULL);
 		assert_non_null(strstr(e, "national unit"));
 		free(e);
-		assert_int_equal(cli(out, err, sargs), 1);
+		assert_int_equal(dr_saksi(0, out, err, sargs), 1);
 		e = fx_read(err, NULL);
 		assert_non_null(strstr(e, "national unit"));
 		free(e);
@@ -906,7 +900,7 @@ test_wire(void **state)
 			boxpub, "--vkey", sd.fx.vkey, "--nik", nik[0], "--reveal", "--json",
 			"--limit", "1000", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, nik[0]));      /* revealed to him ... */
@@ -918,7 +912,7 @@ test_wire(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--account", acct, "--reveal",
 			"--csv", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, account[1]));
@@ -1039,7 +1033,7 @@ test_index_behind(void **state)
 		const char *args[] = { "query", "--config", sd.conf, "--branch", FX_BRANCH,
 			"--json", "--limit", "1", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	text = fx_read(err, NULL);
 	assert_non_null(strstr(text, want));
@@ -1056,7 +1050,7 @@ test_index_behind(void **state)
 		uint64_t before = ledger_size();
 
 		snprintf(bout, sizeof(bout), "%s/behind.bundle", sd.fx.dir);
-		assert_int_equal(cli(out, err, args), 2);
+		assert_int_equal(dr_saksi(0, out, err, args), 2);
 		text = fx_read(err, NULL);
 		assert_non_null(strstr(text, want));
 		free(text);
