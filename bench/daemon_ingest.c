@@ -26,21 +26,13 @@
 #include "ledger.h"
 #include "server.h"
 #include "wire.h"
+#include "bench_clock.h"
 
 static struct fx fx;
 static struct fx_item *items;
 static size_t nitems, nthreads_cpu;
 static saksi_pubkey *pubs;
 static size_t batch = 64, nclients = 4;   /* producer key of item i: pubs[i % nclients] */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds of this process so far, every thread, user and system. */
 static double
@@ -103,7 +95,7 @@ rate(int what, size_t nthreads, double *cpu_us)
 {
 	pthread_t th[256];
 	struct range r[256];
-	double t0 = now_s(), c0 = cpu_s(), t;
+	double t0 = bench_now(), c0 = cpu_s(), t;
 	long bad = 0;
 
 	for (size_t i = 0; i < nthreads; i++) {
@@ -117,7 +109,7 @@ rate(int what, size_t nthreads, double *cpu_us)
 		pthread_join(th[i], NULL);
 		bad += r[i].bad;
 	}
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	*cpu_us = (cpu_s() - c0) * 1e6 / (double)nitems;
 	if (bad != 0)
 		fprintf(stderr, "%ld items failed\n", bad);
@@ -280,7 +272,7 @@ main(int argc, char **argv)
 	so.so_group_wait_us = 1000;
 	if (saksid_server_start(&so, &srv, NULL, 0) != SAKSI_OK)
 		return 1;
-	t0 = now_s();
+	t0 = bench_now();
 	c0 = cpu_s();
 	for (size_t c = 0; c < nclients; c++) {
 		cl[c].c = c;
@@ -291,7 +283,7 @@ main(int argc, char **argv)
 		pthread_join(th[c], NULL);
 		bad += cl[c].bad;
 	}
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	ce2e = (cpu_s() - c0) * 1e6 / (double)n;
 	e2e = (double)n / t;
 	saksid_server_stop(srv, &st);

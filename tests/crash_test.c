@@ -47,6 +47,7 @@
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
+#include "events_gen.h"
 
 #define NPROD 4                 /* producer threads, each with its own key */
 #define BATCH 8                 /* events per request */
@@ -107,11 +108,7 @@ struct crash {
 static uint64_t
 rnd(struct crash *cr)
 {
-	/* splitmix64: the seeded choices of a run. */
-	uint64_t z = (cr->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return gen_rnd(&cr->rng);   /* splitmix64: the seeded choices of a run */
 }
 
 static void

@@ -28,6 +28,7 @@
 #include "ledger.h"
 #include "note.h"
 #include "testutil.h"
+#include "events_gen.h"
 
 #define ORIGIN "outbox-test.saksi.example/log"
 #define TYPE "staff.login"
@@ -198,16 +199,6 @@ test_outbox_cli(void **state)
 	run_free(&r);
 }
 
-/* splitmix64: the seeded kill moments. */
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* A fresh state with one staff producer key; saksid started on it. */
 static pid_t
 daemon_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen)
@@ -266,7 +257,7 @@ test_killed_anywhere(void **state)
 		assert_int_equal(posix_spawn(&c, SAKSI, &fa, NULL, argv, environ), 0);
 		posix_spawn_file_actions_destroy(&fa);
 		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(rnd(&rng) % 15000) * 1000;
+		ts.tv_nsec = (long)(gen_rnd(&rng) % 15000) * 1000;
 		nanosleep(&ts, NULL);
 		kill(c, SIGKILL);
 		assert_int_equal(waitpid(c, &st, 0), c);
