@@ -288,24 +288,11 @@ on_progress(void *ctx, uint64_t done, uint64_t total)
 	p->last_total = total;
 }
 
-/* The ledger in dir, opened read-only as saksi verify opens it. */
-static saksi_ledger *
-open_ro(const char *dir)
-{
-	saksi_ledger_opts o;
-	saksi_ledger *l = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
-	return l;
-}
-
 /* The root of the ledger in dir at size. */
 static void
 stored_root(const char *dir, uint64_t size, saksi_hash root)
 {
-	saksi_ledger *l = open_ro(dir);
+	saksi_ledger *l = lf_open_ro(dir);
 	saksi_ledger_txn *txn = NULL;
 
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
@@ -324,7 +311,7 @@ run_verify_threads(struct keys *k, const char *dir, const saksi_keyring *kr,
 	saksi_verify_opts vo;
 	saksi_err e;
 
-	l = open_ro(dir);
+	l = lf_open_ro(dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &k->v;
 	vo.vo_keyring = kr;
@@ -405,7 +392,7 @@ leaf_bytes(const char *dir, uint64_t index, size_t *len)
 	saksi_ledger_txn *txn = NULL;
 	uint8_t *leaf = NULL;
 
-	l = open_ro(dir);
+	l = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(txn, index, &leaf, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -561,7 +548,7 @@ stored_ckpt(const char *dir, uint64_t size, size_t *len)
 	saksi_ledger_txn *txn = NULL;
 	char *note = NULL;
 
-	l = open_ro(dir);
+	l = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_ckpt_get(txn, size, &note, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -586,7 +573,7 @@ test_intact(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &f->k->v;
 	vo.vo_keyring = kr;
@@ -641,7 +628,7 @@ test_bad_options(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_keyring = kr;
 	assert_int_equal(saksi_verify_ledger(l, &vo, &r), SAKSI_ERR_INVAL);

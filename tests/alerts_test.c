@@ -160,7 +160,6 @@ test_alerts(void **state)
 	const char *const cancel[] = { "booking_id", "BK-SLOT-1", "slot_hour", "#14",
 	    "device_id", "holder-dev-0001", NULL };
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	int sub, to = 20000;
@@ -236,9 +235,7 @@ test_alerts(void **state)
 	assert_string_equal(rules[1], "slot_rebooked_other_nik");
 
 	/* The whole ledger, alert entries included, verifies. */
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	vo.vo_keyring = sd.fx.kr;

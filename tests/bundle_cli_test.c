@@ -31,6 +31,7 @@
 #include "rules.h"
 #include "verify.h"
 #include "testutil.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "bundle-test.saksi.example/log"
 #define MAXEV 20000
@@ -195,14 +196,11 @@ static uint64_t
 pick_alert(const char *ledger_dir, uint64_t *entry, uint32_t *nevidence)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	saksi_alert *a = malloc(sizeof(*a));
 	uint64_t id = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t) && id == 0; i++) {
 		saksi_leaf lf;

@@ -560,7 +560,6 @@ keys_check(struct crash *cr, saksi_ledger_txn *t, struct rec ***snap, const size
 static void
 check(struct crash *cr, int final)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	saksi_verify_opts vo;
@@ -581,9 +580,7 @@ check(struct crash *cr, int final)
 		pthread_mutex_unlock(&cr->prod[p].mu);
 		total += nsnap[p];
 	}
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(cr->ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(cr->ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	idx = malloc((total + 1) * sizeof(*idx));

@@ -33,6 +33,7 @@
 
 #include "bytes.h"
 #include "keyring_fixture.h"
+#include "ledger_fixture.h"
 #include "client.h"
 #include "ledger.h"
 #include "outbox.h"
@@ -138,13 +139,10 @@ DR_UNUSED static size_t
 dr_ledger_alerts(const char *ledger_dir, saksi_alert *out, uint64_t *index, size_t max)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	size_t n = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
 		saksi_leaf lf;
@@ -174,13 +172,10 @@ DR_UNUSED static uint64_t
 dr_ledger_size(const char *ledger_dir)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	uint64_t n;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	n = saksi_ledger_size(t);
 	saksi_ledger_abort(t);
@@ -817,7 +812,6 @@ dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
               uint64_t *events)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	MDB_txn *mt;
 	MDB_dbi dbi;
@@ -826,9 +820,7 @@ dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
 	int rc;
 
 	*events = 0;
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_non_null(mt = saksi_ledger_txn_mdb(t));
 	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);

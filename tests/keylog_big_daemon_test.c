@@ -62,16 +62,13 @@ test_keyring_large(void **state)
 	free(text);
 	{
 		/* Each entry is the part split gives, byte for byte. */
-		saksi_ledger_opts o;
 		saksi_ledger *l = NULL;
 		saksi_ledger_txn *t;
 		saksi_leaf lf;
 		uint8_t *leaf;
 		size_t len, i;
 
-		memset(&o, 0, sizeof(o));
-		o.lo_readonly = 1;
-		assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+		l = lf_open_ro(sd.ledger_dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 		for (i = 0; i < nparts; i++) {
 			assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);

@@ -43,7 +43,6 @@ submit_ok(uint64_t *index)
 static int
 leaf_kind(uint64_t index, uint8_t **body, size_t *blen)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *t;
 	saksi_leaf lf;
@@ -51,9 +50,7 @@ leaf_kind(uint64_t index, uint8_t **body, size_t *blen)
 	size_t len;
 	int kind;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);

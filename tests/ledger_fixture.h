@@ -37,6 +37,20 @@ lf_log_keys(const char *origin, saksi_seckey **log, saksi_seckey **other_log,
 	assert_int_equal(saksi_note_vkey_parse(vkey, v), SAKSI_OK);
 }
 
+/* The ledger in dir, opened read-only as saksi verify opens it (beside a running saksid
+ * too: LMDB readers do not block its writer). */
+LF_UNUSED static saksi_ledger *
+lf_open_ro(const char *dir)
+{
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	return l;
+}
+
 /* The checkpoint of (origin, size, root), signed by key under the note key name `name`
  * (the log's origin, whatever the body says: a test may make them differ), into
  * note[0..cap), its length in *len. */

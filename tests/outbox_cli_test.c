@@ -29,6 +29,7 @@
 #include "note.h"
 #include "testutil.h"
 #include "events_gen.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "outbox-test.saksi.example/log"
 #define TYPE "staff.login"
@@ -223,7 +224,6 @@ test_killed_anywhere(void **state)
 	const char *env = getenv("SAKSI_TEST_SEED");
 	uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), rng;
 	uint64_t n, killed = 0, size, events = 0;
-	saksi_ledger_opts lo;
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	uint8_t *seen;
@@ -281,9 +281,7 @@ test_killed_anywhere(void **state)
 	       (unsigned long long)killed, (unsigned long long)n);
 
 	/* Each queued event once in the ledger: seqs 1..n, each exactly once. */
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(P(f, 8, "st/ledger"));
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	seen = calloc(n + 1, 1);

@@ -193,7 +193,6 @@ test_refusal_alert(void **state)
 	const uint64_t w = (uint64_t)WINDOW_S * 1000;
 	saksi_alert a[4];
 	saksi_ledger *l;
-	saksi_ledger_opts lo;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	saksi_keyring *kr = NULL;
@@ -300,9 +299,7 @@ test_refusal_alert(void **state)
 	assert_non_null(strstr(text, "  acked by "));
 	assert_null(strstr(text, "  open\n"));
 	free(text);
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	snprintf(out, sizeof(out), "%s/keyring.json", sd.fx.dir);

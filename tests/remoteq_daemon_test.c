@@ -86,7 +86,6 @@ static json_t *
 event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	uint8_t *leaf;
 	size_t len;
@@ -94,9 +93,7 @@ event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 	saksi_envelope ev;
 	json_t *p;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
@@ -371,7 +368,6 @@ test_personal_and_reveal(void **state)
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	saksi_ledger *l;
-	saksi_ledger_opts lo;
 
 	(void)state;
 	/* By NIK, masked: logged. */
@@ -415,9 +411,7 @@ test_personal_and_reveal(void **state)
 	saksi_query_result_free(&a.res);
 
 	/* The whole ledger verifies, access entries included. */
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	vo.vo_keyring = sd.fx.kr;

@@ -30,6 +30,7 @@
 #include "rules.h"
 #include "testutil.h"
 #include "verify.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "report-test.saksi.example/log"
 #define SEED "5"
@@ -568,7 +569,6 @@ test_alerts(void **state)
 {
 	struct table t;
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *txn;
 	uint64_t want = 0, got = 0;
 	uint64_t since = (uint64_t)(g.day0 * DAY_MS - OFFSET_MS);
@@ -576,10 +576,7 @@ test_alerts(void **state)
 
 	(void)state;
 	need_ledger();
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(P(&g.f, 6, "st/ledger"), NULL, NULL, &o, &l),
-	    SAKSI_OK);
+	l = lf_open_ro(P(&g.f, 6, "st/ledger"));
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(txn); i++) {
 		uint8_t *leaf;

@@ -1098,7 +1098,6 @@ test_rules_through_daemon(void **state)
 {
 	struct cx cx[2 * NCASES];
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	uint64_t tcur, size;
 	const struct sent **byleaf;
@@ -1150,9 +1149,7 @@ test_rules_through_daemon(void **state)
 	dr_stop(&sd, SIGTERM);
 
 	/* Map the ledger back to the cases, then check every alert against them. */
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	byleaf = calloc(size, sizeof(*byleaf));
