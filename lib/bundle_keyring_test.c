@@ -68,28 +68,6 @@ kr_json(const char *role, const char *branch, int64_t revoked)
 	return text;
 }
 
-static void
-append_event(saksi_ledger_txn *t, const saksi_seckey *k, uint64_t seq, const char *type,
-             const char *clear, char **disc)
-{
-	static const char *const personal[] = { "nik", "phone" };
-	uint8_t env[SAKSI_ENV_MAX];
-	char *payload, *d;
-	size_t plen, dlen, elen;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, 2, &payload,
-	    &plen, &d, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(k, seq, T0 + seq, type, (const uint8_t *)payload,
-	    plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, T0 + 500 + seq, env, elen,
-	    NULL, NULL), SAKSI_OK);
-	free(payload);
-	if (disc != NULL)
-		*disc = d;
-	else
-		free(d);
-}
-
 /*
  * A ledger of [keyring entry (with_kr: the JSON given)], the kiosk's booking, the
  * access entry; the bundle of all of it, verified with the file keyring file_kr.
@@ -122,7 +100,8 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 			assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_KEYRING, T0, kp.kp_body[k],
 			    kp.kp_len[k], NULL, NULL), SAKSI_OK);
 	}
-	append_event(t, g_prod, 1, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, g_prod, 1, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"7371014101900001\",\"phone\":\"+6281234500001\"}",
 	    &disc);
 	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(g_sup), 8);
@@ -131,7 +110,7 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 	    "\"results\":%zu,\"revealed\":true,\"case_ref\":\"%s\"}", hex,
 	    kp.kp_n + 1 - (skip != UINT64_MAX), CASE);
 	saksi_keylog_parts_free(&kp);
-	append_event(t, g_sup, 1, "supervisor.access.logged", access, NULL);
+	lf_append_event(t, g_sup, 1, T0, "supervisor.access.logged", access, NULL);
 	size = saksi_ledger_size(t);
 	acc = size - 1;
 	assert_non_null(note = malloc(SAKSI_NOTE_MAX + 1));

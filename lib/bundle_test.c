@@ -30,6 +30,7 @@
 #include "../tests/tmpdir.h"
 
 #define ORIGIN "bundle-test.saksi.example/log"
+#define T0 1760000000000ull
 #define CASE "SPI-2026-0042"
 
 struct fix {
@@ -69,30 +70,6 @@ keyring(struct fix *x, int with_prod)
 	assert_int_equal(saksi_keyring_parse(text, strlen(text), &kr, err, sizeof(err)), SAKSI_OK);
 	free(text);
 	return kr;
-}
-
-/* Appends one signed event; personal members are disclosed (JSON array into *disc). */
-static void
-append_event(struct fix *x, saksi_ledger_txn *t, const saksi_seckey *k, uint64_t seq,
-             const char *type, const char *clear, char **disc)
-{
-	static const char *const personal[] = { "nik", "phone" };
-	uint8_t env[SAKSI_ENV_MAX];
-	char *payload, *d;
-	size_t plen, dlen, elen;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, 2, &payload,
-	    &plen, &d, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(k, seq, 1760000000000ull + seq, type,
-	    (const uint8_t *)payload, plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, 1760000000500ull + seq, env,
-	    elen, NULL, NULL), SAKSI_OK);
-	free(payload);
-	if (disc != NULL)
-		*disc = d;
-	else
-		free(d);
-	(void)x;
 }
 
 /* A checkpoint of the tree in t, signed with the log key. */
@@ -178,15 +155,19 @@ setup(void **state)
 	assert_int_equal(saksi_ledger_open(x->dir, ORIGIN, vkey, NULL, &x->l), SAKSI_OK);
 
 	assert_int_equal(saksi_ledger_begin(x->l, 1, &t), SAKSI_OK);
-	append_event(x, t, x->prod, 1, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 1, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"7371014101900001\",\"phone\":\"+6281234500001\"}",
 	    &x->disc[0]);
-	append_event(x, t, x->prod, 2, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 2, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-2\",\"nik\":\"7371014101900002\",\"phone\":\"+6281234500002\"}",
 	    &x->disc[1]);
-	append_event(x, t, x->prod, 3, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 3, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\"}", NULL);
-	append_event(x, t, x->prod, 4, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 4, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-3\",\"nik\":\"7371014101900003\",\"phone\":\"+6281234500003\"}",
 	    &x->disc[3]);
 	memset(&al, 0, sizeof(al));
@@ -211,9 +192,10 @@ setup(void **state)
 	snprintf(access, sizeof(access), "{\"branch\":\"KP-PUSAT\",\"key_id\":\"%s\","
 	    "\"command\":\"bundle\",\"filter\":\"alert=1\",\"personal_filter\":false,"
 	    "\"results\":4,\"revealed\":true,\"case_ref\":\"%s\"}", hex, CASE);
-	append_event(x, t, x->sup, 1, "supervisor.access.logged", access, NULL);
+	lf_append_event(t, x->sup, 1, T0, "supervisor.access.logged", access, NULL);
 	/* Later entries: the bundle's checkpoint is not the latest. */
-	append_event(x, t, x->prod, 5, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 5, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-3\"}", NULL);
 	x->size = 6;
 	x->ckpt = sign_ckpt(x, t, 6, &x->ckpt_len);
@@ -631,7 +613,8 @@ test_consistency(void **state)
 	char *newer;
 
 	assert_int_equal(saksi_ledger_begin(x->l, 1, &t), SAKSI_OK);
-	append_event(x, t, x->prod, 6, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 6, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\"}", NULL);
 	newer = sign_ckpt(x, t, 7, &nl);
 	assert_int_equal(saksi_ledger_prove_consistency(t, 6, 7, proof, &np), SAKSI_OK);

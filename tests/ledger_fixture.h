@@ -9,10 +9,12 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "envelope.h"
 #include "keys.h"
 #include "ledger.h"
 #include "merkle.h"
@@ -49,6 +51,34 @@ lf_open_ro(const char *dir)
 	o.lo_readonly = 1;
 	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
 	return l;
+}
+
+/*
+ * Appends to txn the event of type with the clear payload, signed by k with seq at the
+ * producer time t0 + seq and committed at t0 + 500 + seq, its members nik and phone
+ * disclosed: the disclosures (a JSON array, malloc'd) into *disc, or dropped if disc is
+ * NULL.
+ */
+LF_UNUSED static void
+lf_append_event(saksi_ledger_txn *txn, const saksi_seckey *k, uint64_t seq, uint64_t t0,
+                const char *type, const char *clear, char **disc)
+{
+	static const char *const personal[] = { "nik", "phone" };
+	uint8_t env[SAKSI_ENV_MAX];
+	char *payload, *d;
+	size_t plen, dlen, elen;
+
+	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, 2, &payload,
+	    &plen, &d, &dlen), SAKSI_OK);
+	assert_int_equal(saksi_envelope_sign(k, seq, t0 + seq, type, (const uint8_t *)payload,
+	    plen, env, sizeof(env), &elen), SAKSI_OK);
+	assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_EVENT, t0 + 500 + seq, env, elen,
+	    NULL, NULL), SAKSI_OK);
+	free(payload);
+	if (disc != NULL)
+		*disc = d;
+	else
+		free(d);
 }
 
 /* The checkpoint of (origin, size, root), signed by key under the note key name `name`
