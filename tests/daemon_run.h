@@ -663,6 +663,15 @@ dr_teardown(struct dr *d)
 	fx_free(&d->fx);
 }
 
+/* dr_setup_small as a cmocka setup, for the struct dr given as the test's initial
+ * state (cmocka_unit_test_prestate_setup_teardown). */
+DR_UNUSED static int
+dr_cmocka_setup_small(void **state)
+{
+	dr_setup_small(*state);
+	return 0;
+}
+
 /* dr_teardown as a cmocka teardown, for the struct dr the setup left in *state. */
 DR_UNUSED static int
 dr_cmocka_teardown(void **state)

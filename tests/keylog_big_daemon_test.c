@@ -129,20 +129,13 @@ test_keyring_large(void **state)
 	free(json);
 }
 
-static int
-setup(void **state)
-{
-	*state = &sd;
-	dr_setup_small(&sd);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyring_large),
+		cmocka_unit_test_prestate_setup_teardown(test_keyring_large,
+		    dr_cmocka_setup_small, dr_cmocka_teardown, &sd),
 	};
 
-	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,20 +271,13 @@ test_export_while_serving(void **state)
 	}
 }
 
-static int
-setup(void **state)
-{
-	*state = &sd;
-	dr_setup_small(&sd);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_while_serving),
+		cmocka_unit_test_prestate_setup_teardown(test_export_while_serving,
+		    dr_cmocka_setup_small, dr_cmocka_teardown, &sd),
 	};
 
-	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
