@@ -15,7 +15,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "verify.h"
@@ -66,12 +66,7 @@ lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 	memset(&o, 0, sizeof(o));
 	o.lo_map_size = map_size;
 	assert_int_equal(saksi_ledger_open(lc->dir, FX_ORIGIN, fx.vkey, &o, &lc->l), SAKSI_OK);
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = lc->l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = SKEW;
+	fx_commit_opts(&co, &fx, lc->l, SKEW);
 	co.co_blind = lc_blind;
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
@@ -1471,12 +1466,8 @@ test_refusal_alerts(void **state)
 	assert_int_equal(saksi_ledger_open(lc.dir, FX_ORIGIN, fx.vkey, NULL, &lc.l), SAKSI_OK);
 	{
 		saksid_commit_opts co;
-		memset(&co, 0, sizeof(co));
-		co.co_ledger = lc.l;
-		co.co_origin = FX_ORIGIN;
-		co.co_log_key = fx.log;
-		co.co_store_key = fx.store;
-		co.co_max_clock_skew_ms = SKEW;
+
+		fx_commit_opts(&co, &fx, lc.l, SKEW);
 		co.co_blind = b;
 		co.co_refusal_window_ms = w;
 		co.co_refusal_threshold = 3;

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "../tests/testutil.h"
 #include "commit.h"
 #include "envelope.h"
@@ -69,12 +69,8 @@ static void
 commit_opts(saksid_commit_opts *co, saksi_ledger *l, const saksi_blind *b,
             const saksi_seckey *store)
 {
-	memset(co, 0, sizeof(*co));
-	co->co_ledger = l;
-	co->co_origin = FX_ORIGIN;
-	co->co_log_key = fx.log;
+	fx_commit_opts(co, &fx, l, 300000);
 	co->co_store_key = store;
-	co->co_max_clock_skew_ms = 300000;
 	co->co_blind = b;
 }
 

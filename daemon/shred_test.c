@@ -17,7 +17,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "datakey.h"
@@ -91,12 +91,7 @@ teardown(void **state)
 static void
 env_commit_opts(struct env *v, saksid_commit_opts *co)
 {
-	memset(co, 0, sizeof(*co));
-	co->co_ledger = v->l;
-	co->co_origin = FX_ORIGIN;
-	co->co_log_key = fx.log;
-	co->co_store_key = fx.store;
-	co->co_max_clock_skew_ms = SKEW;
+	fx_commit_opts(co, &fx, v->l, SKEW);
 	co->co_shred = v->sh;
 }
 

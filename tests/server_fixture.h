@@ -1,7 +1,7 @@
 /*
  * server_fixture.h: saksid's committer and server run in-process on a real ledger, as
- * daemon/server_test, daemon/keyreload_test and lib/outbox_test run them: the options they
- * share, in one place. Header-only (static functions); never used by the daemon itself.
+ * the daemon's tests and lib/outbox_test run them: the options they share, in one
+ * place. Header-only (static functions); never used by the daemon itself.
  */
 #ifndef SAKSID_SERVER_FIXTURE_H
 #define SAKSID_SERVER_FIXTURE_H
@@ -12,6 +12,21 @@
 #include "ledger.h"
 #include "server.h"
 
+/* The committer's options every test starts from: fx's log on the ledger l (the
+ * origin, its log and store keys), producer times within skew_ms of the daemon's clock;
+ * a test sets what it needs besides (blind, shredder, alerts) on top. */
+FX_UNUSED static void
+fx_commit_opts(saksid_commit_opts *co, const struct fx *fx, saksi_ledger *l,
+               uint64_t skew_ms)
+{
+	memset(co, 0, sizeof(*co));
+	co->co_ledger = l;
+	co->co_origin = FX_ORIGIN;
+	co->co_log_key = fx->log;
+	co->co_store_key = fx->store;
+	co->co_max_clock_skew_ms = skew_ms;
+}
+
 /* A committer of fx's log on the ledger l; its skew is a century because the tests'
  * clock is FX_NOW, fixed, while their items are signed at any time around it. */
 FX_UNUSED static saksi_err
@@ -19,12 +34,7 @@ fx_committer_new(const struct fx *fx, saksi_ledger *l, saksid_committer **cm)
 {
 	saksid_commit_opts co;
 
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx->log;
-	co.co_store_key = fx->store;
-	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;   /* FX_NOW is fixed */
+	fx_commit_opts(&co, fx, l, 100ull * 365 * 86400000);   /* FX_NOW is fixed */
 	return saksid_commit_new(&co, cm);
 }
 
