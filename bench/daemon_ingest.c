@@ -20,7 +20,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "ledger.h"
@@ -241,12 +241,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = 3600000;
+	fx_commit_opts(&co, &fx, ledger, 3600000);
 	if (index) {
 		uint8_t ik[32];
 
@@ -261,12 +256,7 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(url, sizeof(url), "ipc://%s/bench.sock", fx.dir);
 	listen[0] = url;
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = ledger;
-	so.so_ingest = fx.ig;
-	so.so_committer = cm;
+	fx_server_opts(&so, listen, &fx, ledger, cm);
 	so.so_workers = (unsigned)nthreads_cpu;
 	so.so_group_max = 512;
 	so.so_group_wait_us = 1000;
