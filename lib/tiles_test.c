@@ -409,6 +409,10 @@ test_no_checkpoint(void **state)
 	assert_int_equal(verify(f, p, &r, NULL), SAKSI_ERR_NOT_FOUND);
 	assert_int_equal(saksi_verify_tiles(f->out, NULL, &r), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_verify_tiles(f->out, NULL, NULL), SAKSI_ERR_INVAL);
+	/* Good options, no directory: refused as the ledger entry point refuses no ledger. */
+	assert_int_equal(verify(f, NULL, &r, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(r.vr_reason, SAKSI_V_SYSTEM);
+	assert_int_equal(r.vr_err, SAKSI_ERR_INVAL);
 }
 
 /* ---- incremental ---- */

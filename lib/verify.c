@@ -1289,6 +1289,20 @@ opts_ok(const saksi_verify_opts *opts, saksi_verify_report *r)
 	return 1;
 }
 
+/* The arguments of an entry point: r given, the options, then the source (the ledger
+ * or the tiles' directory); r filled for a refusal. */
+static int
+args_ok(const saksi_verify_opts *opts, const void *source, saksi_verify_report *r)
+{
+	if (r == NULL || !opts_ok(opts, r))
+		return 0;
+	if (source == NULL) {
+		opts_ok(NULL, r);
+		return 0;
+	}
+	return 1;
+}
+
 /* A failure before any state exists (the source cannot be opened). */
 static saksi_err
 fail_early(saksi_verify_report *r, saksi_err err, const char *msg)
@@ -1370,14 +1384,8 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	struct source src;
 	saksi_err e;
 
-	if (r == NULL)
+	if (!args_ok(opts, l, r))
 		return SAKSI_ERR_INVAL;
-	if (!opts_ok(opts, r))
-		return SAKSI_ERR_INVAL;
-	if (l == NULL) {
-		opts_ok(NULL, r);
-		return SAKSI_ERR_INVAL;
-	}
 	e = saksi_ledger_begin(l, 0, &txn);
 	if (e != SAKSI_OK) {
 		char msg[200];
@@ -1450,14 +1458,8 @@ saksi_verify_tiles(const char *dir, const saksi_verify_opts *opts, saksi_verify_
 	size_t cl;
 	saksi_err e;
 
-	if (r == NULL)
+	if (!args_ok(opts, dir, r))
 		return SAKSI_ERR_INVAL;
-	if (!opts_ok(opts, r))
-		return SAKSI_ERR_INVAL;
-	if (dir == NULL) {
-		opts_ok(NULL, r);
-		return SAKSI_ERR_INVAL;
-	}
 	e = saksi_tiles_open(dir, &t.ts_t);
 	if (e != SAKSI_OK) {
 		char msg[400];
