@@ -812,15 +812,12 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 static saksi_err
 verify(const char *dir, const struct krspec *file, saksi_verify_report *r)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_keyring *kr = keyring_of(file);
 	saksi_err e;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &K.v;
 	vo.vo_keyring = kr;

@@ -26,6 +26,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "bpjs.example/saksi/test"
@@ -198,18 +199,6 @@ open_rw(const char *dir, const saksi_ledger_opts *o)
 
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, VKEY, o, &l), SAKSI_OK);
 	assert_non_null(l);
-	return l;
-}
-
-static saksi_ledger *
-open_ro(const char *dir)
-{
-	saksi_ledger_opts o;
-	saksi_ledger *l = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
 	return l;
 }
 
@@ -850,7 +839,7 @@ test_readonly_copy(void **state)
 	dirs[0] = cpdir;
 	dirs[1] = mcdir;
 	for (k = 0; k < 2; k++) {
-		l = open_ro(dirs[k]);
+		l = lf_open_ro(dirs[k]);
 		check_all(l, &m, &rng);
 		assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_ERR_INVAL);
 		assert_null(txn);
@@ -884,7 +873,7 @@ test_readonly_copy(void **state)
 		path_in(cpdir, "lock.mdb", lock, sizeof(lock));
 		unlink(lock);
 		assert_int_equal(chmod(cpdir, 0500), 0);
-		l = open_ro(cpdir);
+		l = lf_open_ro(cpdir);
 		check_all(l, &m, &rng);
 		saksi_ledger_close(l);
 		assert_int_equal(chmod(cpdir, 0700), 0);
@@ -1381,7 +1370,7 @@ test_api_errors(void **state)
 	saksi_ledger_close(l);
 
 	/* A read-only ledger has no writer. */
-	ro = open_ro(f->dir);
+	ro = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(ro, 1, &txn), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_ledger_begin(ro, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_seq_get(txn, kid, 5, &idx, h), SAKSI_OK);
@@ -1437,7 +1426,7 @@ test_collisions(void **state)
 	raw_close(&r);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_CORRUPT);
 	assert_null(l);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_size(txn), 7);
 	assert_int_equal(saksi_ledger_leaf(txn, 9, &rec, &len), SAKSI_OK);
@@ -1541,7 +1530,7 @@ test_tampered(void **state)
 	raw_put(&r, "node", k, 8, junk, 31);
 	raw_close(&r);
 
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (i = 5; i <= 16; i++) {
 		leaf = (uint8_t *)"sentinel";
@@ -1576,7 +1565,7 @@ test_tampered(void **state)
 		raw_put(&r, "dict", dk, 4, d, 16384);
 		free(d);
 		raw_close(&r);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		for (i = 100; i < 300; i++) {
 			e = saksi_ledger_leaf(txn, i, &leaf, &ll);
@@ -1592,7 +1581,7 @@ test_tampered(void **state)
 		raw_close(&r);
 		assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l),
 		    SAKSI_ERR_CORRUPT);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		assert_int_equal(saksi_ledger_leaf(txn, 150, &leaf, &ll), SAKSI_ERR_CORRUPT);
 		assert_int_equal(saksi_ledger_leaf(txn, 50, &leaf, &ll), SAKSI_OK);
@@ -1614,7 +1603,7 @@ test_tampered(void **state)
 		}
 		raw_close(&r);
 		free(orig);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		for (i = 150; i < 210; i++) {
 			static uint8_t want[SAKSI_LEAF_MAX];
@@ -1650,7 +1639,7 @@ test_tampered(void **state)
 		free(rec);
 	}
 	raw_close(&r);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (i = 20; i < 300; i++) {
 		e = saksi_ledger_leaf(txn, i, &leaf, &ll);
@@ -1909,7 +1898,7 @@ test_threads(void **state)
 	l = open_rw(f->dir, &o);
 	append_group(l, &m, 200);
 	saksi_ledger_close(l);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	for (k = 0; k < 6; k++) {
 		a[k].l = l;
 		a[k].n = 200;
@@ -1976,7 +1965,7 @@ check_copy(const char *dir, const struct model *m, uint64_t *rng)
 	path_in(dir, "lock.mdb", p, sizeof(p));
 	assert_int_equal(stat(p, &st), -1);
 
-	c = open_ro(dir);
+	c = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(c, 0, &txn), SAKSI_OK);
 	n = saksi_ledger_size(txn);
 	saksi_ledger_abort(txn);
@@ -2123,7 +2112,7 @@ test_backup_process(void **state)
 	assert_int_equal(write_groups(l, 0, BK_FIRST), 0);
 	saksi_ledger_close(l);
 	/* Opened before the writer starts, so the first copies overlap its appends. */
-	l = open_ro(led);
+	l = lf_open_ro(led);
 	memset(&c, 0, sizeof(c));
 	c.pid = fork();
 	assert_true(c.pid >= 0);
