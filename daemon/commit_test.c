@@ -16,6 +16,7 @@
 #include <nanomsg/pubsub.h>
 
 #include "../tests/server_fixture.h"
+#include "../tests/ledger_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "verify.h"
@@ -93,13 +94,7 @@ lc_close(struct lc *lc)
 static uint64_t
 lc_size(struct lc *lc)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(lc->l);
 }
 
 /* Number of stored checkpoints and the latest size. */

@@ -51,13 +51,7 @@ teardown(void **state)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(ledger);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <lmdb.h>
 
 #include "../tests/server_fixture.h"
+#include "../tests/ledger_fixture.h"
 #include "bytes.h"
 #include "client.h"
 #include "commit.h"
@@ -196,13 +197,7 @@ assert_in_ledger(struct env *v, uint64_t index, const uint8_t *env, size_t env_l
 static uint64_t
 ledger_size(struct env *v)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(v->ledger, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(v->ledger);
 }
 
 static void

@@ -53,6 +53,19 @@ lf_open_ro(const char *dir)
 	return l;
 }
 
+/* The ledger's size (its leaves) as a new read transaction sees it. */
+LF_UNUSED static uint64_t
+lf_size(saksi_ledger *l)
+{
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	return n;
+}
+
 /*
  * Appends to txn the event of type with the clear payload, signed by k with seq at the
  * producer time t0 + seq and committed at t0 + 500 + seq, its members nik and phone
