@@ -21,6 +21,7 @@
 #include "envelope.h"
 #include "keys.h"
 #include "../tests/keyring_fixture.h"
+#include "../tests/testutil.h"
 
 #define VECTOR_FILE SAKSI_SOURCE_DIR "/schemas/vectors/envelope-v1.json"
 
@@ -377,14 +378,7 @@ check_expect(const char *payload, const char *list, saksi_err want)
 static char *
 disclosure_of(const char *json)
 {
-	size_t n = sodium_base64_ENCODED_LEN(strlen(json),
-	                                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *d = malloc(n);
-
-	assert_non_null(d);
-	sodium_bin2base64(d, n, (const uint8_t *)json, strlen(json),
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return d;
+	return tu_b64url(json);
 }
 
 /*
@@ -1155,26 +1149,6 @@ build_vectors(void)
 	return out;
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void
 test_vectors_reproduce(void **state)
 {
@@ -1184,15 +1158,12 @@ test_vectors_reproduce(void **state)
 
 	(void)state;
 	if (w != NULL && strcmp(w, "1") == 0) {
-		FILE *f = fopen(VECTOR_FILE, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(mine, 1, strlen(mine), f), strlen(mine));
-		assert_int_equal(fclose(f), 0);
+		spit(VECTOR_FILE, mine, strlen(mine));
 		print_message("wrote %s\n", VECTOR_FILE);
 	}
-	file = slurp(VECTOR_FILE, &len);
-	if (file == NULL)
+	if (access(VECTOR_FILE, F_OK) != 0)
 		fail_msg("%s is missing: run SAKSI_WRITE_VECTORS=1 envelope_test once", VECTOR_FILE);
+	file = slurp(VECTOR_FILE, &len);
 	if (len != strlen(mine) || memcmp(file, mine, len) != 0)
 		fail_msg("the envelope format changed: our code no longer reproduces %s. If the "
 		         "change is intended it needs a new format version, not new vectors.",

@@ -38,17 +38,6 @@ static const char *const must_types[] = {
 	"staff.login", "staff.quota.override", "staff.priority.changed",
 };
 
-static json_t *
-load_json(const char *path)
-{
-	json_error_t e;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (j == NULL)
-		fail_msg("%s: %s", path, e.text);
-	return j;
-}
-
 /* JSON written with single quotes in C, for legibility: 'a' becomes "a". */
 static char *
 q(const char *s)
@@ -202,7 +191,7 @@ test_conventions(void **state)
 			end = sec + strlen(sec);
 
 		snprintf(path, sizeof(path), "%s/%s.json", EVENTS_DIR, t);
-		sch = load_json(path);
+		sch = tu_load_json(path);
 		props = json_object_get(sch, "properties");
 		assert_string_equal(json_string_value(json_object_get(json_object_get(props, "branch"),
 		                                                      "pattern")),
@@ -298,11 +287,11 @@ test_examples_disclosures(void **state)
 		size_t k, np = 0;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		signed_ex = load_json(path);
+		signed_ex = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/clear/%s.json", EXAMPLES_DIR, t);
-		clear_ex = load_json(path);
+		clear_ex = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/disclosures/%s.json", EXAMPLES_DIR, t);
-		disc = load_json(path);
+		disc = tu_load_json(path);
 		assert_true(json_is_array(disc));
 		rebuilt = json_deep_copy(signed_ex);
 
@@ -390,9 +379,9 @@ test_invalid_every_type(void **state)
 		size_t x;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EVENTS_DIR, t);
-		sch = load_json(path);
+		sch = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		ex = load_json(path);
+		ex = tu_load_json(path);
 		props = json_object_get(sch, "properties");
 		req = json_object_get(sch, "required");
 
