@@ -26,6 +26,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "../tests/events_gen.h"
 #include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
@@ -62,23 +63,13 @@ teardown(void **state)
 	return 0;
 }
 
-static uint64_t
-splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void
 fill_random(uint64_t *s, uint8_t *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)splitmix(s);
+		p[i] = (uint8_t)gen_rnd(s);
 }
 
 /*
@@ -103,7 +94,7 @@ make_event(uint64_t i, uint8_t *out)
 	uint64_t s = g_seed ^ (i * 0x9e3779b97f4a7c15ULL), key = i % 16;
 	uint8_t rnd[32], kid[8], ks = (uint8_t)key;
 	char sd1[48], sd2[48], payload[1024];
-	const char *type = types[splitmix(&s) % 8];
+	const char *type = types[gen_rnd(&s) % 8];
 	size_t tl = strlen(type), pl, o = 0;
 	uint64_t ks64 = g_seed ^ ks;
 
@@ -117,12 +108,12 @@ make_event(uint64_t i, uint8_t *out)
 	    "\"nik\":{\"_sd\":\"%s\"},\"name\":{\"_sd\":\"%s\"},\"queue\":\"%c\","
 	    "\"service\":\"%s\",\"status\":\"%s\",\"ticket\":\"%c-%03u\","
 	    "\"at\":\"2026-01-%02u T%02u:%02u:%02u+08:00\",\"amount_idr\":%u}",
-	    branches[splitmix(&s) % 6], splitmix(&s) % 1000000, (unsigned)(splitmix(&s) % 12),
-	    sd1, sd2, "ABCD"[splitmix(&s) % 4], type, status[splitmix(&s) % 6],
-	    "ABCD"[splitmix(&s) % 4], (unsigned)(splitmix(&s) % 1000),
-	    (unsigned)(1 + splitmix(&s) % 28), (unsigned)(splitmix(&s) % 24),
-	    (unsigned)(splitmix(&s) % 60), (unsigned)(splitmix(&s) % 60),
-	    (unsigned)(splitmix(&s) % 90000000));
+	    branches[gen_rnd(&s) % 6], gen_rnd(&s) % 1000000, (unsigned)(gen_rnd(&s) % 12),
+	    sd1, sd2, "ABCD"[gen_rnd(&s) % 4], type, status[gen_rnd(&s) % 6],
+	    "ABCD"[gen_rnd(&s) % 4], (unsigned)(gen_rnd(&s) % 1000),
+	    (unsigned)(1 + gen_rnd(&s) % 28), (unsigned)(gen_rnd(&s) % 24),
+	    (unsigned)(gen_rnd(&s) % 60), (unsigned)(gen_rnd(&s) % 60),
+	    (unsigned)(gen_rnd(&s) % 90000000));
 	out[o++] = 1;
 	out[o++] = 1;
 	memcpy(out + o, kid, 8);
@@ -322,7 +313,7 @@ check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
 		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, n, proof, &np), SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_inclusion(i, n, m->lh[i],
 		    (const saksi_hash *)proof, np, m->roots[n]), SAKSI_OK);
-		sz = i + 1 + splitmix(rng) % (n - i);
+		sz = i + 1 + gen_rnd(rng) % (n - i);
 		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, sz, proof, &np), SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_inclusion(i, sz, m->lh[i],
 		    (const saksi_hash *)proof, np, m->roots[sz]), SAKSI_OK);
@@ -335,7 +326,7 @@ check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
 		    SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_consistency(i + 1, n, m->roots[i + 1],
 		    m->roots[n], (const saksi_hash *)proof, np), SAKSI_OK);
-		sz = i + 1 + splitmix(rng) % (n - i);
+		sz = i + 1 + gen_rnd(rng) % (n - i);
 		assert_int_equal(saksi_ledger_prove_consistency(txn, i + 1, sz, proof, &np),
 		    SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_consistency(i + 1, sz, m->roots[i + 1],
@@ -452,7 +443,7 @@ test_append_many(void **state)
 	model_init(&m, N);
 	l = open_rw(f->dir, NULL);
 	while (m.n < N) {
-		uint64_t g = 1 + splitmix(&rng) % 64;
+		uint64_t g = 1 + gen_rnd(&rng) % 64;
 
 		append_group(l, &m, g > N - m.n ? N - m.n : g);
 		if (m.n % 5 == 0) { /* sometimes a read transaction between groups */
@@ -631,7 +622,7 @@ test_dict_retry(void **state)
 	model_init(&m, 600);
 	l = open_rw(f->dir, &o);
 	while (m.n < 600) {
-		uint64_t g = 1 + splitmix(&rng) % 9;
+		uint64_t g = 1 + gen_rnd(&rng) % 9;
 
 		append_group(l, &m, g > 600 - m.n ? 600 - m.n : g);
 	}
@@ -1620,20 +1611,20 @@ test_tampered(void **state)
 	/* Random damage to records of both codecs: flipped bytes, cuts, junk appended. */
 	raw_open_env(f->dir, &r, 0);
 	for (i = 20; i < 300; i++) {
-		unsigned what = (unsigned)(splitmix(&rng) % 4), nflip, j;
+		unsigned what = (unsigned)(gen_rnd(&rng) % 4), nflip, j;
 
 		rec = raw_leaf(&r, i, &len);
 		if (what == 0 || what == 3) {
-			nflip = 1 + (unsigned)(splitmix(&rng) % 4);
+			nflip = 1 + (unsigned)(gen_rnd(&rng) % 4);
 			for (j = 0; j < nflip; j++)
-				rec[9 + splitmix(&rng) % (len - 9)] ^=
-				    (uint8_t)(1 + splitmix(&rng) % 255);
+				rec[9 + gen_rnd(&rng) % (len - 9)] ^=
+				    (uint8_t)(1 + gen_rnd(&rng) % 255);
 		}
 		if (what == 1)
-			len = 9 + splitmix(&rng) % (len - 9);
+			len = 9 + gen_rnd(&rng) % (len - 9);
 		if (what == 2 || what == 3) {
-			fill_random(&rng, rec + len, 1 + splitmix(&rng) % 63);
-			len += 1 + splitmix(&rng) % 63;
+			fill_random(&rng, rec + len, 1 + gen_rnd(&rng) % 63);
+			len += 1 + gen_rnd(&rng) % 63;
 		}
 		raw_put_leaf(&r, i, rec, len);
 		free(rec);
