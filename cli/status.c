@@ -210,6 +210,31 @@ label(const char *s)
 	}
 }
 
+/* The refused alert acknowledgements by reason (a saksid older than them: nothing). */
+static void
+acks_line(const json_t *o)
+{
+	const json_t *ar = member(o, "alerts.acks_refused");
+	char c[256];
+	uint64_t total = 0;
+
+	if (!json_is_object(ar))
+		return;
+	c[0] = '\0';
+	for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++) {
+		const char *name = saksi_reason_name(i);
+		uint64_t x = ju(ar, name);
+		size_t n = strlen(c);
+
+		if (x == 0)
+			continue;
+		total += x;
+		snprintf(c + n, sizeof(c) - n, "%s%s %" PRIu64 "%s", n > 0 ? ", " : ": ", name, x,
+		    i == SAKSI_R_SCHEMA ? " (no open alert of that number, or bad payload)" : "");
+	}
+	printf("%-18s%" PRIu64 " refused since start%s\n", "alert acks", total, c);
+}
+
 static void
 human(const json_t *o, const char *url)
 {
@@ -265,6 +290,7 @@ human(const json_t *o, const char *url)
 	    json_is_null(v) ? " (acknowledgements unknown: all counted open)" : "",
 	    json_is_true(json_object_get(json_object_get(o, "alerts"), "detection")) ? ""
 	                                                         : "; detection is off");
+	acks_line(o);
 	v = json_object_get(o, "index");
 	if (!json_is_object(v))
 		printf("%-18s%s\n", "indexes", "none (no index_key)");
@@ -364,6 +390,9 @@ static const struct prom {
 	  PM_INT, NULL },
 	{ "saksi_alerts_open", "gauge", "Alerts raised and not acknowledged.", "alerts.open",
 	  PM_INT, NULL },
+	{ "saksi_alert_acks_refused_total", "counter", "Alert acknowledgements refused since "
+	  "start, by reason (schema: no open alert of that number).", "alerts.acks_refused",
+	  PM_REASONS, "alerts.acks_refused" },
 	{ "saksi_detection_enabled", "gauge", "1 when saksid runs with rules.",
 	  "alerts.detection", PM_BOOL, NULL },
 	{ "saksi_index_upto", "gauge", "Entries below this are indexed for queries.",
@@ -417,7 +446,7 @@ prometheus(const json_t *o)
 	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
 		const struct prom *m = &prom[i];
 
-		if (m->needs != NULL && !json_is_object(json_object_get(o, m->needs)))
+		if (m->needs != NULL && !json_is_object(member(o, m->needs)))
 			continue;
 		if (m->how == PM_REASONS) {
 			by_reason(m->name, m->help, member(o, m->path));

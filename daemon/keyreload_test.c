@@ -4,6 +4,7 @@
  * while the server does not run (the old keyring stays, the status says why), recorded
  * once while it does, nothing written for the same keyring.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,15 +194,15 @@ add_key(const char *name)
 	return k;
 }
 
+/* Sends one booking signed by k with seq; the socket to read its answer from. */
 static int
-submit(const saksi_seckey *k, uint64_t seq)
+submit_send(const saksi_seckey *k, uint64_t seq)
 {
 	struct fx_item fi;
 	char *p = fx_payload("queue.booking.created", NULL);
-	uint8_t *req, *r;
+	uint8_t *req;
 	size_t len;
-	int s = nn_socket(AF_SP, NN_REQ), to = 30000, n, code;
-	void *buf = NULL;
+	int s = nn_socket(AF_SP, NN_REQ), to = 60000;
 
 	fx_build(&fx, k, "queue.booking.created", p, seq, FX_NOW, &fi);
 	free(p);
@@ -218,6 +219,19 @@ submit(const saksi_seckey *k, uint64_t seq)
 	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
 	assert_true(nn_connect(s, url) >= 0);
 	assert_int_equal(nn_send(s, req, len, 0), (int)len);
+	free(req);
+	fx_item_free(&fi);
+	return s;
+}
+
+/* The answer's code on s (closed). */
+static int
+submit_recv(int s)
+{
+	void *buf = NULL;
+	uint8_t *r;
+	int n, code;
+
 	n = nn_recv(s, &buf, NN_MSG, 0);
 	assert_true(n >= 6);
 	r = buf;
@@ -225,9 +239,13 @@ submit(const saksi_seckey *k, uint64_t seq)
 	code = r[5];
 	nn_freemsg(buf);
 	nn_close(s);
-	free(req);
-	fx_item_free(&fi);
 	return code;
+}
+
+static int
+submit(const saksi_seckey *k, uint64_t seq)
+{
+	return submit_recv(submit_send(k, seq));
 }
 
 static void
@@ -415,6 +433,104 @@ test_reload_parts(void **state)
 	saksid_keyreload_clear(&kl);
 }
 
+struct reload_arg {
+	saksid_keyreload *kl;
+	saksid_server *srv;
+	saksi_err e;
+};
+
+static void *
+reload_main(void *arg)
+{
+	struct reload_arg *ra = arg;
+
+	ra->e = saksid_keyreload_run(ra->kl, ra->srv, FX_NOW);
+	return NULL;
+}
+
+/*
+ * An event of a key a reload adds, sent while the reload waits for the committer: it is
+ * checked under the old keyring (unknown_key) and committed after the new one's entry,
+ * so the committer decides it again under the new keyring and accepts it. (The commit
+ * is held back by a write transaction of the test's, so that the reload cannot finish
+ * before the event is checked.) An event of a key both keyrings revoke is decided
+ * again too, and stays refused.
+ */
+static void
+test_reload_unknown_recheck(void **state)
+{
+	const char *listen[1] = { url };
+	saksid_server_opts so;
+	saksid_server *srv;
+	saksid_server_stats st;
+	saksid_keyreload kl;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	saksi_ledger_txn *hold;
+	saksi_seckey *k;
+	struct reload_arg ra;
+	pthread_t t;
+	uint64_t entry;
+	int sk, sr;
+	(void)state;
+
+	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
+	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	memset(&so, 0, sizeof(so));
+	so.so_listen = listen;
+	so.so_nlisten = 1;
+	so.so_ledger = ledger;
+	so.so_ingest = fx.ig;
+	so.so_committer = cm;
+	so.so_workers = 2;
+	so.so_group_max = 64;
+	so.so_group_wait_us = 100;
+	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
+	opts(&o);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
+	k = add_key("kiosk-race");
+	assert_int_equal(submit(k, 1), SAKSI_R_UNKNOWN_KEY);
+
+	/* The committer held; the reload handed to it. */
+	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
+	ra.kl = &kl;
+	ra.srv = srv;
+	ra.e = SAKSI_ERR_INVAL;
+	assert_int_equal(pthread_create(&t, NULL, reload_main, &ra), 0);
+	for (int i = 0; i < 60000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		saksid_server_stats_get(srv, &st);
+		if (st.ss_reloads == 1)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(st.ss_reloads, 1);
+	/* The new key's event and a revoked key's, checked while the old keyring is in
+	 * force (the reload cannot finish: its entry waits for the write lock). */
+	sk = submit_send(k, 2);
+	sr = submit_send(fx.prod[FX_REVOKED], 1);
+	saksi_ledger_abort(hold);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ra.e, SAKSI_OK);
+	assert_int_equal(submit_recv(sk), SAKSI_R_ACCEPTED);
+	assert_int_equal(submit_recv(sr), SAKSI_R_REVOKED_KEY);
+	saksid_server_stats_get(srv, &st);
+	/* Both, when the workers checked them before the reload finished (the usual
+	 * case); none, when they came after it (checked under the new keyring at once). */
+	printf("# rechecked by the committer: %llu\n", (unsigned long long)st.ss_rechecked);
+	assert_true(st.ss_rechecked <= 2);
+	assert_int_equal(st.ss_items[SAKSI_R_UNKNOWN_KEY], 1);
+	assert_int_equal(st.ss_items[SAKSI_R_REVOKED_KEY], 1);
+	assert_int_equal(submit(k, 3), SAKSI_R_ACCEPTED);
+	saksid_server_stop(srv, NULL);
+	saksid_keyreload_clear(&kl);
+	saksid_keyfile_clear(&kf);
+	saksi_seckey_free(k);
+}
+
 int
 main(void)
 {
@@ -423,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_reload_server),
 		cmocka_unit_test(test_reload_parts),
+		cmocka_unit_test(test_reload_unknown_recheck),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

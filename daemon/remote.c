@@ -104,6 +104,7 @@ saksid_remote_answer_clear(saksid_remote_answer *a)
 	free(a->ra_reply);
 	free(a->ra_access);
 	free(a->ra_sealed);
+	free(a->ra_branch);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -268,9 +269,62 @@ out:
 	return text;
 }
 
+/* The requester's key in kr: in it and not revoked at now, else NULL and a refused. */
+static const saksi_keyring_entry *
+key_find(const saksi_keyring *kr, const uint8_t id[SAKSI_KEYID_LEN], uint64_t now,
+         saksid_remote_answer *a)
+{
+	const saksi_keyring_entry *ke;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), id, SAKSI_KEYID_LEN);
+	if ((ke = saksi_keyring_find(kr, id)) == NULL) {
+		refuse(a, SAKSI_R_UNKNOWN_KEY, "key %s is not in the keyring", hex);
+		return NULL;
+	}
+	if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= now) {
+		refuse(a, SAKSI_R_REVOKED_KEY, "key %s is revoked", hex);
+		return NULL;
+	}
+	return ke;
+}
+
+/* What each role may see (FORMATS.md 3.4): 0, or -1 and a refused. */
+static int
+role_check(const saksi_keyring_entry *ke, const uint8_t id[SAKSI_KEYID_LEN], int reveal,
+           saksid_remote_answer *a)
+{
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), id, SAKSI_KEYID_LEN);
+	if (strcmp(ke->ke_role, "ombudsman") == 0) {
+		refuse(a, SAKSI_R_ROLE, "key %s has role ombudsman: ombudsman keys get "
+		    "checkpoints, proofs and entries (ops 2-5), never query rows", hex);
+		return -1;
+	}
+	if (strcmp(ke->ke_role, "security") == 0 && reveal) {
+		refuse(a, SAKSI_R_ROLE, "key %s has role security: it may query masked, never "
+		    "reveal", hex);
+		return -1;
+	}
+	if (strcmp(ke->ke_role, "supervisor") != 0 && strcmp(ke->ke_role, "security") != 0) {
+		refuse(a, SAKSI_R_ROLE, "key %s has role %s: only supervisor and security keys "
+		    "may query", hex, ke->ke_role);
+		return -1;
+	}
+	return 0;
+}
+
 void
 saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t now,
                      saksid_remote_answer *a)
+{
+	saksid_remote_handle_kr(q, q->q_o.ro_keyring, body, len, now, a);
+}
+
+void
+saksid_remote_handle_kr(saksid_remote *q, const saksi_keyring *kr, const uint8_t *body,
+                        size_t len, uint64_t now, saksid_remote_answer *a)
 {
 	char tok[SAKSI_IX__COUNT][SAKSI_BLIND_TOKEN_LEN + 1], hex[2 * SAKSI_KEYID_LEN + 1];
 	const saksi_keyring_entry *ke;
@@ -296,36 +350,16 @@ saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t
 		    "version" : "malformed query request");
 		return;
 	}
+	if ((ke = key_find(kr, rq.rq_key_id, now, a)) == NULL)
+		return;
 	sodium_bin2hex(hex, sizeof(hex), rq.rq_key_id, SAKSI_KEYID_LEN);
-	if ((ke = saksi_keyring_find(q->q_o.ro_keyring, rq.rq_key_id)) == NULL) {
-		refuse(a, SAKSI_R_UNKNOWN_KEY, "key %s is not in the keyring", hex);
-		return;
-	}
-	if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= now) {
-		refuse(a, SAKSI_R_REVOKED_KEY, "key %s is revoked", hex);
-		return;
-	}
 	if (saksi_rq_request_verify(&rq, ke->ke_pub.pk_key) != SAKSI_OK) {
 		refuse(a, SAKSI_R_SIGNATURE, "the request's signature does not verify with key %s",
 		    hex);
 		return;
 	}
-	/* What each role may see (FORMATS.md 3.4). */
-	if (strcmp(ke->ke_role, "ombudsman") == 0) {
-		refuse(a, SAKSI_R_ROLE, "key %s has role ombudsman: ombudsman keys get "
-		    "checkpoints, proofs and entries (ops 2-5), never query rows", hex);
+	if (role_check(ke, rq.rq_key_id, rq.rq_reveal, a) != 0)
 		return;
-	}
-	if (strcmp(ke->ke_role, "security") == 0 && rq.rq_reveal) {
-		refuse(a, SAKSI_R_ROLE, "key %s has role security: it may query masked, never "
-		    "reveal", hex);
-		return;
-	}
-	if (strcmp(ke->ke_role, "supervisor") != 0 && strcmp(ke->ke_role, "security") != 0) {
-		refuse(a, SAKSI_R_ROLE, "key %s has role %s: only supervisor and security keys "
-		    "may query", hex, ke->ke_role);
-		return;
-	}
 	age = rq.rq_time_ms > now ? rq.rq_time_ms - now : now - rq.rq_time_ms;
 	if (age > q->q_o.ro_max_age_ms) {
 		refuse(a, SAKSI_R_CLOCK_SKEW, "the request's time is %" PRIu64 " ms %s saksid's "
@@ -382,8 +416,14 @@ saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t
 	if (a->ra_status != 0)
 		goto out;
 	if (saksi_query_spec_personal(&spec) || spec.qs_reveal) {
-		/* Fail closed: these rows leave only after this entry is committed. */
-		if ((a->ra_access = access_payload(&rq, ke, &spec, a->ra_rows,
+		/* Fail closed: these rows leave only after this entry is committed, and
+		 * only to a key the keyring in force then still allows them (a reload may
+		 * come in between: saksid_remote_recheck). */
+		memcpy(a->ra_key_id, rq.rq_key_id, SAKSI_KEYID_LEN);
+		memcpy(a->ra_pub, ke->ke_pub.pk_key, sizeof(a->ra_pub));
+		a->ra_reveal = spec.qs_reveal;
+		if ((a->ra_branch = strdup(ke->ke_branch)) == NULL ||
+		    (a->ra_access = access_payload(&rq, ke, &spec, a->ra_rows,
 		    a->ra_participants)) == NULL) {
 			saksid_remote_answer_clear(a);
 			refuse(a, SAKSI_R_UNAVAILABLE, "cannot make the access entry; results "
@@ -419,4 +459,32 @@ saksid_remote_finish(const saksid_remote *q, const saksid_remote_answer *a,
 		return SAKSI_ERR_INVAL;
 	return saksi_rq_reply_make(q->q_o.ro_log_key, a->ra_hash, access_index, a->ra_size,
 	    a->ra_sealed, a->ra_sealed_len, out, len);
+}
+
+int
+saksid_remote_recheck(const saksi_keyring *kr, saksid_remote_answer *a, uint64_t now)
+{
+	const saksi_keyring_entry *ke;
+	char hex[2 * SAKSI_KEYID_LEN + 1];
+
+	if (kr == NULL || a == NULL || a->ra_access == NULL || a->ra_branch == NULL)
+		return -1;   /* not a personal look's answer: nothing to release */
+	if ((ke = key_find(kr, a->ra_key_id, now, a)) == NULL ||
+	    role_check(ke, a->ra_key_id, a->ra_reveal, a) != 0)
+		return -1;
+	sodium_bin2hex(hex, sizeof(hex), a->ra_key_id, SAKSI_KEYID_LEN);
+	/* Cannot happen (a key id is derived from its public key), but the rows are sealed
+	 * to the key the request was checked with. */
+	if (sodium_memcmp(ke->ke_pub.pk_key, a->ra_pub, sizeof(a->ra_pub)) != 0) {
+		refuse(a, SAKSI_R_SIGNATURE, "key %s changed while its query ran: sign a new "
+		    "request", hex);
+		return -1;
+	}
+	/* The rows were chosen by the old branch. */
+	if (strcmp(ke->ke_branch, a->ra_branch) != 0) {
+		refuse(a, SAKSI_R_BRANCH, "key %s now has branch %s (a keyring reload changed "
+		    "it while its query ran): sign a new request", hex, ke->ke_branch);
+		return -1;
+	}
+	return 0;
 }

@@ -71,11 +71,34 @@ typedef struct saksid_remote_answer {
 	size_t ra_sealed_len;
 	size_t ra_rows;
 	uint64_t ra_participants;     /* distinct participants revealed (reveal.h) */
+	/* With an access entry: the requester's key as the answer was checked under it,
+	 * for saksid_remote_recheck. */
+	uint8_t ra_key_id[SAKSI_KEYID_LEN];
+	uint8_t ra_pub[32];
+	char *ra_branch;
+	int ra_reveal;
 } saksid_remote_answer;
 
-/* Handles a request body (after the wire's version and op) at the daemon's now. */
+/* Handles a request body (after the wire's version and op) at the daemon's now, with
+ * the requester's key looked up in ro_keyring. */
 void saksid_remote_handle(saksid_remote *q, const uint8_t *body, size_t len, uint64_t now,
                           saksid_remote_answer *a);
+/*
+ * The same, with the requester's key (known, not revoked, role, branch) looked up in kr,
+ * the keyring in force (a reload's: keyreload.h); kr is only read during the call.
+ */
+void saksid_remote_handle_kr(saksid_remote *q, const saksi_keyring *kr,
+                             const uint8_t *body, size_t len, uint64_t now,
+                             saksid_remote_answer *a);
+/*
+ * A personal look's answer (ra_access set) about to be released under kr, another
+ * keyring than the one it was checked under (a reload came in between): 0 if kr still
+ * lets its key have those rows (known, not revoked at now, role as in the checks, the
+ * same public key and branch); else -1 with a's ra_status and ra_msg set to the
+ * refusal (unknown_key, revoked_key, role, branch), as the request would get now. -1
+ * for a NULL argument or an answer without an access entry.
+ */
+int saksid_remote_recheck(const saksi_keyring *kr, saksid_remote_answer *a, uint64_t now);
 /*
  * The access entry's envelope for a->ra_access, signed by the access key with seq and
  * time_ms, into env (SAKSI_ENV_MAX bytes). SAKSI_ERR_INVAL, errors of

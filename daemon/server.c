@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "bytes.h"
+#include "envelope.h"
 #include "note.h"
 #include "remote.h"
 #include "remoteq.h"
@@ -813,37 +814,31 @@ out:
 }
 
 /*
- * The remote queries' context keeps the start's keyring (remote.h); after a reload a
- * key the keyring in force no longer holds, or revokes, may not query either. 1 (and
- * a's refusal set) if so.
+ * The keyring in force, taken for a remote query (kg_users, as a worker's chunk), so
+ * that adding, revoking or removing a key or changing its role takes effect for queries
+ * at the reload, as for events; kgen_put gives it back. The start's generation has no
+ * keyring of its own: the caller's (so_keyring) is the one it was made on.
  */
-static int
-query_key_gone(saksid_server *s, const uint8_t *body, size_t len, uint64_t now,
-               saksid_remote_answer *a)
+static struct kgen *
+kgen_take(saksid_server *s, const saksi_keyring **kr)
 {
-	const saksi_keyring_entry *ke;
-	saksi_rq_request rq;
-	char hex[2 * SAKSI_KEYID_LEN + 1];
-	int gone = 0;
+	struct kgen *kg;
 
-	if (saksi_rq_request_parse(body, len, &rq) != SAKSI_OK)
-		return 0;   /* saksid_remote_handle says why */
-	sodium_bin2hex(hex, sizeof(hex), rq.rq_key_id, SAKSI_KEYID_LEN);
 	pthread_mutex_lock(&s->s_mu);
-	if (s->s_kg->kg_gen > 0) {
-		ke = saksi_keyring_find(s->s_kg->kg_kr, rq.rq_key_id);
-		if (ke == NULL) {
-			a->ra_status = SAKSI_R_UNKNOWN_KEY;
-			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is not in the keyring", hex);
-			gone = 1;
-		} else if (ke->ke_revoked_ms >= 0 && (uint64_t)ke->ke_revoked_ms <= now) {
-			a->ra_status = SAKSI_R_REVOKED_KEY;
-			snprintf(a->ra_msg, sizeof(a->ra_msg), "key %s is revoked", hex);
-			gone = 1;
-		}
-	}
+	kg = s->s_kg;
+	kg->kg_users++;
 	pthread_mutex_unlock(&s->s_mu);
-	return gone;
+	*kr = kg->kg_kr != NULL ? kg->kg_kr : s->s_o.so_keyring;
+	return kg;
+}
+
+static void
+kgen_put(saksid_server *s, struct kgen *kg)
+{
+	pthread_mutex_lock(&s->s_mu);
+	if (--kg->kg_users == 0 && kg != s->s_kg)
+		kgen_free(kg);   /* replaced by a reload while the query used it */
+	pthread_mutex_unlock(&s->s_mu);
 }
 
 /*
@@ -857,8 +852,10 @@ query_op(saksid_server *s, struct req *r)
 	struct req *q;
 	uint8_t env[SAKSI_ENV_MAX];
 	size_t elen;
-	uint64_t now = now_ms();
+	uint64_t now = now_ms(), qgen;
 	void *ctl = r->r_ctl;
+	struct kgen *kg;
+	const saksi_keyring *kr;
 
 	r->r_ctl = NULL;
 	if (s->s_remote == NULL) {
@@ -871,9 +868,11 @@ query_op(saksid_server *s, struct req *r)
 		           "retry later");
 		goto refused;
 	}
-	if (!query_key_gone(s, (const uint8_t *)r->r_msg + 2, r->r_len - 2, now, a))
-		saksid_remote_handle(s->s_remote, (const uint8_t *)r->r_msg + 2, r->r_len - 2,
-		                     now, a);
+	kg = kgen_take(s, &kr);
+	qgen = kg->kg_gen;
+	saksid_remote_handle_kr(s->s_remote, kr, (const uint8_t *)r->r_msg + 2, r->r_len - 2,
+	                        now, a);
+	kgen_put(s, kg);
 	if (a->ra_status != 0) {
 		reply_text(s, ctl, SAKSI_OP_QUERY, a->ra_status, a->ra_msg);
 		saksid_remote_answer_clear(a);
@@ -897,6 +896,7 @@ query_op(saksid_server *s, struct req *r)
 	q->r_op = SAKSI_OP_QUERY;
 	q->r_count = 1;
 	q->r_q = a;
+	q->r_gen = qgen;   /* the query's generation, kept by the worker (recheck) */
 	q->r_ctl = ctl;
 	pthread_mutex_lock(&s->s_mu);
 	if (saksid_remote_envelope(s->s_remote, a, s->s_access_seq + 1, now, env, sizeof(env),
@@ -973,7 +973,7 @@ worker_main(void *arg)
 		 * so the first chunk's generation says whether the request is stale. */
 		kg = s->s_kg;
 		kg->kg_users++;
-		if (first == 0)
+		if (first == 0 && r->r_op != SAKSI_OP_QUERY)
 			r->r_gen = kg->kg_gen;
 		pthread_mutex_unlock(&s->s_mu);
 
@@ -1011,7 +1011,11 @@ answer_query(saksid_server *s, struct req *r)
 	int ok = 0;
 
 	r->r_ctl = NULL;
-	if (it->it_code == SAKSI_R_ACCEPTED &&
+	if (r->r_q->ra_status != 0) {
+		/* Refused under the keyring a reload put in force since (recheck): no
+		 * access entry was written. */
+		reply_text(s, ctl, SAKSI_OP_QUERY, r->r_q->ra_status, r->r_q->ra_msg);
+	} else if (it->it_code == SAKSI_R_ACCEPTED &&
 	    saksid_remote_finish(s->s_remote, r->r_q, it->it_index, &body, &blen) == SAKSI_OK) {
 		reply(s, ctl, SAKSI_OP_QUERY, SAKSI_R_ACCEPTED, body, blen);
 		free(body);
@@ -1129,25 +1133,75 @@ trace_push(saksid_server *s, const struct req *r, size_t gitems)
  * removed can never follow that entry (saksi verify checks each event against the
  * keyring in force at its leaf). Checking again rather than answering `unavailable`
  * spares the producers a retry; it costs the committer one check per item in flight
- * at a reload, once. The items refused under the old keyring stay refused.
+ * at a reload, once. The items the old keyring refused for a reason of its own
+ * (unknown_key, revoked_key, role) are checked again too; other refusals stay.
  */
 static void
 recheck(saksid_server *s, struct req *r)
 {
 	uint64_t now = now_ms(), n = 0;
 
+	/* A personal look answered under the old keyring: its rows go only to a key the
+	 * new one still allows them (remote.h); else no access entry (run_group). */
+	if (r->r_op == SAKSI_OP_QUERY && r->r_q != NULL && r->r_q->ra_status == 0 &&
+	    saksid_remote_recheck(s->s_kg->kg_kr != NULL ? s->s_kg->kg_kr :
+	                          s->s_o.so_keyring, r->r_q, now) != 0) {
+		r->r_gen = s->s_kg->kg_gen;
+		pthread_mutex_lock(&s->s_mu);
+		s->s_stats.ss_rechecked++;
+		pthread_mutex_unlock(&s->s_mu);
+		return;
+	}
 	for (size_t i = 0; i < r->r_count; i++) {
 		saksid_item *it = &r->r_items[i];
 
-		if (it->it_code != SAKSI_R_ACCEPTED)
+		/* The keyring's own refusals are decided again under the keyring in force:
+		 * an event of a key the reload adds, sent while it came into force, is not
+		 * lost to a refusal the producer's outbox would never resend (it keeps
+		 * refusals as dead letters). Any other refusal stands. */
+		if (it->it_code != SAKSI_R_ACCEPTED && it->it_code != SAKSI_R_UNKNOWN_KEY &&
+		    it->it_code != SAKSI_R_REVOKED_KEY && it->it_code != SAKSI_R_ROLE)
 			continue;
 		saksid_item_clear(it);
+		it->it_code = SAKSI_R_ACCEPTED;   /* checked from the start again */
+		it->it_msg[0] = '\0';
 		saksid_ingest_check(s->s_kg->kg_ig, it, now);
 		n++;
 	}
 	r->r_gen = s->s_kg->kg_gen;
 	pthread_mutex_lock(&s->s_mu);
 	s->s_stats.ss_rechecked += n;
+	pthread_mutex_unlock(&s->s_mu);
+}
+
+/*
+ * The alert acknowledgements among the group's n refused items, by code, into the
+ * stats: the status tells a refused ack from the other `schema` refusals (an ack of an
+ * alert that is not open is refused `schema`, RULES.md 5.3) without a new wire code.
+ */
+static void
+count_acks(saksid_server *s, size_t n)
+{
+	uint64_t acks[SAKSI_R__COUNT];
+	saksi_envelope env;
+	int any = 0;
+
+	memset(acks, 0, sizeof(acks));
+	for (size_t i = 0; i < n; i++) {
+		const saksid_item *it = s->s_group[i];
+
+		if (it->it_code < SAKSI_R_PARSE || it->it_code >= SAKSI_R__COUNT ||
+		    saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK ||
+		    strcmp(env.ev_type, "security.alert.acked") != 0)
+			continue;
+		acks[it->it_code]++;
+		any = 1;
+	}
+	if (!any)
+		return;
+	pthread_mutex_lock(&s->s_mu);
+	for (int i = 0; i < SAKSI_R__COUNT; i++)
+		s->s_stats.ss_ack_refused[i] += acks[i];
 	pthread_mutex_unlock(&s->s_mu);
 }
 
@@ -1167,6 +1221,8 @@ run_group(saksid_server *s, struct req *group)
 		stamp(s, r, T_CLOSED);
 		if (r->r_gen != s->s_kg->kg_gen)
 			recheck(s, r);
+		if (r->r_op == SAKSI_OP_QUERY && r->r_q->ra_status != 0)
+			continue;   /* refused by the recheck: no access entry */
 		for (size_t i = 0; i < r->r_count; i++)
 			s->s_group[n++] = &r->r_items[i];
 	}
@@ -1205,6 +1261,7 @@ run_group(saksid_server *s, struct req *group)
 	            (unsigned long long)counts[SAKSI_R_DUPLICATE],
 	            (unsigned long long)saksid_commit_size(s->s_o.so_committer));
 	log_refusals(s, now, 0);
+	count_acks(s, n);
 	/* Counted before anyone is answered: a status asked after a reply includes it. */
 	pthread_mutex_lock(&s->s_mu);
 	s->s_group_ms = mono_ms() - t0;
@@ -1632,6 +1689,13 @@ saksid_server_status_json(saksid_server *s, char **out)
 	json_object_set_new(al, "acknowledged", acked == UINT64_MAX ? json_null() : juint(acked));
 	json_object_set_new(al, "open", juint(acked == UINT64_MAX || acked > alerts ? alerts
 	                                                                            : alerts - acked));
+	{
+		json_t *ar = json_object();
+
+		for (int i = SAKSI_R_PARSE; i < SAKSI_R__COUNT; i++)
+			json_object_set_new(ar, saksi_reason_name(i), juint(st.ss_ack_refused[i]));
+		json_object_set_new(al, "acks_refused", ar);
+	}
 	json_object_set_new(o, "alerts", al);
 	json_object_set_new(o, "index", index_status(s, size));
 	{
@@ -2092,6 +2156,7 @@ saksid_server_keyring_swap(saksid_server *s, saksid_ingest *ig, saksi_keyring *k
 		return SAKSI_ERR_INVAL;
 	}
 	s->s_swap = &w;
+	s->s_stats.ss_reloads++;
 	pthread_cond_signal(&s->s_cv_commit);
 	while (!w.w_done)
 		pthread_cond_wait(&s->s_cv_swap, &s->s_mu);

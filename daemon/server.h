@@ -45,10 +45,11 @@ typedef struct saksid_server_opts {
 	                                 * when due) at least this often */
 	/*
 	 * Remote queries (op 0x07, FORMATS.md 3.4), all borrowed; so_access_key NULL: op 7
-	 * is answered `unavailable`. The request's key must be in so_keyring with role
-	 * supervisor (masked, reveal) or security (masked); the query runs on the indexes
-	 * (so_blind, the index key) with the disclosures opened by so_store_key and
-	 * so_query_dk (a reader's handle of its own: the server uses it under a lock);
+	 * is answered `unavailable`. The request's key must be in the keyring in force
+	 * (so_keyring, the start's, until a reload replaces it: saksid_server_keyring_swap)
+	 * with role supervisor (masked, reveal) or security (masked); the query runs on
+	 * the indexes (so_blind, the index key) with the disclosures opened by so_store_key
+	 * and so_query_dk (a reader's handle of its own: the server uses it under a lock);
 	 * so_box_key opens the sealed filters; an access entry (supervisor.access.logged
 	 * carrying the signed request) signed by so_access_key is committed before a
 	 * personal look's rows leave; so_log_key signs the replies.
@@ -83,6 +84,10 @@ typedef struct saksid_server_stats {
 	uint64_t ss_query_refused; /* remote queries refused */
 	uint64_t ss_rechecked;   /* items checked again by the committer: a keyring reload
 	                            replaced the keyring they were first checked under */
+	/* Alert acknowledgements (security.alert.acked) refused, by final code: ss_items
+	 * counts them among the rest (an ack of an alert not open is `schema`). */
+	uint64_t ss_ack_refused[SAKSI_R__COUNT];
+	uint64_t ss_reloads;     /* keyring reloads handed to the committer */
 } saksid_server_stats;
 
 /*
@@ -123,9 +128,14 @@ void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
  * it records the new keyring's entries (saksid_commit_keyring_parts at now_ms: bodies,
  * lens, n, as at start) in a commit group of their own and only then makes ig the
  * context the workers check with. A request whose first items were checked under an
- * older generation has its passing items checked again under the new one before its
+ * older generation has its passing items, and those refused for the keyring's own
+ * reasons (unknown_key, revoked_key, role), checked again under the new one before its
  * group commits (ss_rechecked), so that no event ever follows the entry of a keyring it
- * was not checked under. ig: made on kr (saksid_ingest_new) and set up as the start's
+ * was not checked under, and none is refused under a keyring no longer in force. Remote
+ * queries are checked under the generation in force when a worker takes them; a
+ * personal look's access entry committed after a reload first has its requester checked
+ * again under the new keyring (saksid_remote_recheck): refused, nothing is written and
+ * the requester gets the refusal. ss_reloads counts the calls handed to the committer. ig: made on kr (saksid_ingest_new) and set up as the start's
  * (saksid_ingest_detect, _index, _shred). Waits until the committer has done it. On
  * SAKSI_OK the server owns ig and kr (freed once no worker checks with them, or at
  * stop) and *index (may be NULL) is the first entry's index (an existing one if the

@@ -4,7 +4,10 @@
  * as revoked, a file that does not load leaves the keyring in force (and the status says
  * the reload failed), the same keyring again writes nothing, a revocation while
  * producers send loses no event and leaves none saksi verify rejects, and the sandboxed
- * saksid (root dropped for nobody, seccomp on) still reads the file again.
+ * saksid (root dropped for nobody, seccomp on) still reads the file again. Remote
+ * queries follow each reload (a key added, a role changed, revoked, removed); an
+ * outbox keeps a refusal of a key not yet added as a dead letter, never resent; the
+ * status counts refused alert acks apart from the other refusals.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -23,7 +26,9 @@
 #include "daemon_fixture.h"
 #include "daemon_run.h"
 #include "keylog.h"
+#include "client.h"
 #include "ledger.h"
+#include "outbox.h"
 #include "remoteq.h"
 #include "wire.h"
 
@@ -117,6 +122,32 @@ keyring_revoke(struct fx *fx, const char *name, uint64_t ms)
 	json_array_foreach(keys, i, k)
 		if (strcmp(json_string_value(json_object_get(k, "name")), name) == 0)
 			json_object_set_new(k, "revoked_ms", json_integer((json_int_t)ms));
+	free(fx->keyring_json);
+	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	fx_write(kr_path, fx->keyring_json, strlen(fx->keyring_json), 0644);
+}
+
+/* fx->keyring_json with member `what` of the key named `name` set to the string to
+ * (a role the keyring lacks is defined, as role.*), written to kr_path. */
+static void
+keyring_set(struct fx *fx, const char *name, const char *what, const char *to)
+{
+	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys, *k;
+	json_t *roles;
+	char events[64];
+	size_t i;
+
+	assert_non_null(root);
+	roles = json_object_get(root, "roles");
+	if (strcmp(what, "role") == 0 && json_object_get(roles, to) == NULL) {
+		snprintf(events, sizeof(events), "%s.*", to);
+		assert_int_equal(json_object_set_new(roles, to, json_pack("[s]", events)), 0);
+	}
+	keys = json_object_get(root, "keys");
+	json_array_foreach(keys, i, k)
+		if (strcmp(json_string_value(json_object_get(k, "name")), name) == 0)
+			json_object_set_new(k, what, json_string(to));
 	free(fx->keyring_json);
 	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
@@ -627,12 +658,105 @@ query_status(const char *url, const struct fx *fx, const saksi_seckey *k, char *
 	return status;
 }
 
+/*
+ * A query by k over url: masked, or a personal look (by nik, revealed if reveal). Its
+ * status, the reason into msg; answered, the reply opened with k (signed by the log
+ * key, for this request) and its access entry's index into *access (UINT64_MAX: none).
+ */
+static int
+query_ask(struct dr *d, const saksi_seckey *k, const char *nik, int reveal, char *msg,
+          size_t msglen, uint64_t *access)
+{
+	saksi_rq_params p;
+	uint8_t *req, *body = NULL, hash[32];
+	size_t len, blen, jlen;
+	uint64_t size;
+	char *json = NULL;
+	int status = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = SAKSI_RQ_QUERY;
+	p.rp_limit = 5;
+	p.rp_time_ms = wall_ms();
+	p.rp_reveal = reveal;
+	p.rp_value[SAKSI_IX_NIK] = nik;
+	p.rp_value[SAKSI_IX_BRANCH] = nik == NULL ? FX_BRANCH : NULL;
+	assert_int_equal(saksi_rq_request_make(k, d->fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	saksi_rq_request_hash(req, len, hash);
+	assert_int_equal(saksi_rq_exchange(d->url, 60000, req, len, &status, &body, &blen),
+	    SAKSI_OK);
+	free(req);
+	msg[0] = '\0';
+	*access = UINT64_MAX;
+	if (status != 0)
+		snprintf(msg, msglen, "%s", (const char *)body);
+	else {
+		assert_int_equal(saksi_rq_reply_open(body, blen, d->fx.v.nv_pk, hash, k, access,
+		    &size, &json, &jlen), SAKSI_OK);
+		sodium_memzero(json, jlen);
+		free(json);
+	}
+	free(body);
+	return status;
+}
+
+/* The access entry at index (read while saksid runs): signed by the access key acc,
+ * for the requester key hex. */
+static void
+access_at(struct dr *d, uint64_t index, const saksi_seckey *acc, const char *hex)
+{
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+	saksi_ledger_txn *t;
+	saksi_leaf lf;
+	saksi_envelope ev;
+	uint8_t *leaf;
+	size_t len;
+	json_t *p;
+
+	memset(&o, 0, sizeof(o));
+	o.lo_readonly = 1;
+	assert_int_equal(saksi_ledger_open(d->ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
+	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
+	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
+	assert_int_equal(lf.lf_kind, SAKSI_LEAF_EVENT);
+	assert_int_equal(saksi_envelope_parse(lf.lf_body, lf.lf_body_len, &ev), SAKSI_OK);
+	assert_string_equal(ev.ev_type, "supervisor.access.logged");
+	assert_memory_equal(ev.ev_key_id, saksi_seckey_id(acc), SAKSI_KEYID_LEN);
+	assert_non_null(p = json_loadb((const char *)ev.ev_payload, ev.ev_payload_len, 0,
+	    NULL));
+	assert_string_equal(json_string_value(json_object_get(p, "key_id")), hex);
+	assert_true(json_is_true(json_object_get(p, "personal_filter")));
+	json_decref(p);
+	free(leaf);
+	saksi_ledger_abort(t);
+	saksi_ledger_close(l);
+}
+
+/* The ledger entry the log's n-th "reloaded: recorded at entry " names. */
+static uint64_t
+reload_entry(struct dr *d, size_t n)
+{
+	char *log = await_log_n(d, "keyring.json reloaded: recorded at entry ", n), *p = log;
+	uint64_t e;
+
+	for (size_t i = 0; i < n; i++)
+		p = strstr(p, "reloaded: recorded at entry ") + 1;
+	e = strtoull(p - 1 + 28, NULL, 10);
+	free(log);
+	return e;
+}
+
 static void
 test_reload_query(void **state)
 {
 	struct dr *d = *state;
-	saksi_seckey *acc, *sup, *ix;
-	char path[300], msg[256], hex[17], want[128];
+	saksi_seckey *acc, *sup, *ix, *sup2;
+	char path[300], msg[256], hex[17], hex2[17], want[256];
+	uint64_t access, e1;
+	static const char nik[] = "7371012345600001";
 
 	/* Remote queries on: an index key, an access key, a supervisor's key. */
 	acc = dr_new_key(&d->fx, "access", "access.key", NULL);
@@ -651,10 +775,51 @@ test_reload_query(void **state)
 	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 1, NULL), SAKSI_R_ACCEPTED);
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)), 0);
 
+	/* A supervisory officer's key not in the keyring: refused as unknown. */
+	sup2 = dr_new_key(&d->fx, "supervisor-2", "sup2.key", NULL);
+	sodium_bin2hex(hex2, sizeof(hex2), saksi_seckey_id(sup2), SAKSI_KEYID_LEN);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access),
+	    SAKSI_R_UNKNOWN_KEY);
+	snprintf(want, sizeof(want), "key %s is not in the keyring", hex2);
+	assert_string_equal(msg, want);
+	/* Added by a reload: answered at once, no restart; a personal look's access entry
+	 * follows the keyring entry that added the key, and names him. */
+	dr_keyring_add(&d->fx, sup2, "sup-2", "supervisor", "*", 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	e1 = reload_entry(d, 1);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
+	assert_int_equal(access, UINT64_MAX);
+	assert_int_equal(query_ask(d, sup2, nik, 1, msg, sizeof(msg), &access), 0);
+	assert_true(access != UINT64_MAX && access > e1);
+	access_at(d, access, acc, hex2);
+	/* Its role changed by a reload to security: masked only, from then on. */
+	keyring_set(&d->fx, "sup-2", "role", "security");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	(void)reload_entry(d, 2);
+	assert_int_equal(query_ask(d, sup2, nik, 1, msg, sizeof(msg), &access), SAKSI_R_ROLE);
+	snprintf(want, sizeof(want), "key %s has role security: it may query masked, never "
+	    "reveal", hex2);
+	assert_string_equal(msg, want);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
+	/* ... and to ombudsman: no rows at all. */
+	keyring_set(&d->fx, "sup-2", "role", "ombudsman");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	(void)reload_entry(d, 3);
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), SAKSI_R_ROLE);
+	assert_non_null(strstr(msg, "has role ombudsman"));
+	/* Back to supervisor: a personal look again, its entry names him. */
+	keyring_set(&d->fx, "sup-2", "role", "supervisor");
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	e1 = reload_entry(d, 4);
+	assert_int_equal(query_ask(d, sup2, nik, 0, msg, sizeof(msg), &access), 0);
+	assert_true(access != UINT64_MAX && access > e1);
+	access_at(d, access, acc, hex2);
+
 	/* Revoked by a reload: its queries are refused from then on, as revoked. */
 	keyring_revoke(&d->fx, "sup-1", 1000);
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 5));
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
 	    SAKSI_R_REVOKED_KEY);
 	snprintf(want, sizeof(want), "key %s is revoked", hex);
@@ -676,16 +841,42 @@ test_reload_query(void **state)
 		fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
 	}
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 2));
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 6));
 	assert_int_equal(query_status(d->url, &d->fx, sup, msg, sizeof(msg)),
 	    SAKSI_R_UNKNOWN_KEY);
 	snprintf(want, sizeof(want), "key %s is not in the keyring", hex);
 	assert_string_equal(msg, want);
+	/* The key the reloads added still queries. */
+	assert_int_equal(query_ask(d, sup2, NULL, 0, msg, sizeof(msg), &access), 0);
 	/* The events go on. */
 	assert_int_equal(submit_key(d, d->fx.prod[FX_QUEUE], 2, NULL), SAKSI_R_ACCEPTED);
+	{
+		/* unknown x2, role x2, revoked x1: each counted just after its reply left,
+		 * so waited for (bounded). */
+		json_int_t n = 0;
+
+		for (int i = 0; i < 6000 && n < 5; i++) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			json_t *st = status_json(d);
+
+			n = jint(st, "requests", "queries_refused");
+			json_decref(st);
+			if (n < 5)
+				nanosleep(&ts, NULL);
+		}
+		assert_int_equal(n, 5);
+	}
 	dr_stop(d, SIGTERM);
+	/* Each access entry checked against the keyring in force at its leaf: its
+	 * requester (added by a reload) is in it, and its signature verifies. */
+	{
+		uint64_t events;
+
+		verify_ok(d, &events);
+	}
 	saksi_seckey_free(acc);
 	saksi_seckey_free(sup);
+	saksi_seckey_free(sup2);
 }
 
 /* ---- verify-bundle with the keyrings a bundle proves ---- */
@@ -769,6 +960,185 @@ test_reload_bundle(void **state)
 	saksi_seckey_free(sup);
 }
 
+/* ---- a producer's outbox and a key the keyring does not hold yet ---- */
+
+struct deads {
+	size_t n;
+	uint64_t id[8];
+	int code[8];
+};
+
+static void
+dead_one(void *arg, const saksi_outbox_dead *dl)
+{
+	struct deads *ds = arg;
+
+	if (ds->n < 8) {
+		ds->id[ds->n] = dl->od_id;
+		ds->code[ds->n] = dl->od_code;
+	}
+	ds->n++;
+}
+
+/*
+ * The outbox keeps an unknown_key refusal as a dead letter and never sends it again,
+ * before the reload or after; the producer queues those events again as new ones (new
+ * seqs) once the reload has added its key, and they are delivered.
+ */
+static void
+test_reload_outbox(void **state)
+{
+	struct dr *d = *state;
+	saksi_outbox_opts oo;
+	saksi_outbox *ob;
+	saksi_outbox_flush_result fr;
+	saksi_outbox_status os;
+	saksi_client_opts co;
+	saksi_client *c;
+	saksi_seckey *x;
+	struct deads ds;
+	char dir[300], *p[2];
+	uint64_t t[2], id, seq, events;
+
+	x = dr_new_key(&d->fx, "kiosk-o", "o.key", NULL);
+	dr_start(d);
+	snprintf(dir, sizeof(dir), "%s/outbox", d->fx.dir);
+	memset(&oo, 0, sizeof(oo));
+	oo.ob_log = &d->fx.v;
+	oo.ob_key = x;
+	oo.ob_box_pk = d->fx.box_pub.pk_key;
+	oo.ob_schemas = d->fx.sc;
+	assert_int_equal(saksi_outbox_open(dir, &oo, &ob), SAKSI_OK);
+	memset(&co, 0, sizeof(co));
+	co.co_url = d->url;
+	co.co_timeout_ms = 60000;
+	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+
+	/* Sent before the key is in the keyring: two dead letters, the queue empty. */
+	for (int i = 0; i < 2; i++) {
+		p[i] = fx_payload("queue.booking.created", NULL);
+		t[i] = wall_ms();
+		assert_int_equal(saksi_outbox_enqueue_event(ob, "queue.booking.created", p[i],
+		    t[i], 0, &seq, &id), SAKSI_OK);
+		assert_int_equal(seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_dead, 2);
+	assert_int_equal(fr.of_delivered, 0);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(saksi_outbox_dead_list(ob, dead_one, &ds), SAKSI_OK);
+	assert_int_equal(ds.n, 2);
+	assert_int_equal(ds.code[0], SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(ds.code[1], SAKSI_R_UNKNOWN_KEY);
+
+	/* The reload adds the key: the dead letters stay where they are, unsent. */
+	dr_keyring_add(&d->fx, x, "kiosk-o", "queue", FX_BRANCH, 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_sent, 0);
+	assert_int_equal(saksi_outbox_stat(ob, &os), SAKSI_OK);
+	assert_int_equal(os.os_pending, 0);
+	assert_int_equal(os.os_dead, 2);
+
+	/* Queued again as new events (same payload and time, new seqs): delivered. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(saksi_outbox_enqueue_event(ob, "queue.booking.created", p[i],
+		    t[i], 0, &seq, &id), SAKSI_OK);
+		assert_int_equal(seq, (uint64_t)i + 3);
+		assert_int_equal(saksi_outbox_dead_remove(ob, ds.id[i]), SAKSI_OK);
+		free(p[i]);
+	}
+	assert_int_equal(saksi_outbox_flush(ob, c, 0, 0, NULL, NULL, &fr), SAKSI_OK);
+	assert_int_equal(fr.of_delivered, 2);
+	assert_int_equal(fr.of_dead, 0);
+	assert_int_equal(saksi_outbox_stat(ob, &os), SAKSI_OK);
+	assert_int_equal(os.os_pending, 0);
+	assert_int_equal(os.os_dead, 0);
+	saksi_client_close(c);
+	saksi_outbox_close(ob);
+	dr_stop(d, SIGTERM);
+	verify_ok(d, &events);
+	assert_int_equal(events, 2);
+	saksi_seckey_free(x);
+}
+
+/* ---- refused alert acknowledgements, told apart in the status ---- */
+
+/* An ack of alert n signed by k with seq: its code. */
+static int
+submit_ack(struct dr *d, const saksi_seckey *k, uint64_t seq, uint64_t n)
+{
+	struct fx_item fi;
+	char text[4096], payload[256];
+	int code;
+
+	snprintf(payload, sizeof(payload), "{\"branch\": \"%s\", \"officer_id\": \"sec-1\", "
+	    "\"alert_id\": %llu, \"note\": \"checked\"}", FX_BRANCH, (unsigned long long)n);
+	fx_build(&d->fx, k, "security.alert.acked", payload, seq, wall_ms(), &fi);
+	code = dr_submit1(d->url, &fi, text, sizeof(text));
+	fx_item_free(&fi);
+	return code;
+}
+
+/*
+ * Acks refused for each reason they can meet, and another event's schema refusal: the
+ * status counts the acks apart (JSON, text, Prometheus), the refused total as before.
+ */
+static void
+test_status_acks(void **state)
+{
+	struct dr *d = *state;
+	saksi_seckey *sec;
+	struct fx_item fi;
+	char text[4096], *out;
+	json_t *st, *ar;
+
+	sec = dr_new_key(&d->fx, "security-1", "sec.key", NULL);
+	dr_start(d);
+	/* Not in the keyring yet. */
+	assert_int_equal(submit_ack(d, sec, 1, 7), SAKSI_R_UNKNOWN_KEY);
+	dr_keyring_add(&d->fx, sec, "sec-1", "security", FX_BRANCH, 0);
+	fx_write(kr_path, d->fx.keyring_json, strlen(d->fx.keyring_json), 0644);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	free(await_log_n(d, "keyring.json reloaded: recorded at entry ", 1));
+	/* No open alert 7 (detection is off here), twice. */
+	assert_int_equal(submit_ack(d, sec, 2, 7), SAKSI_R_SCHEMA);
+	assert_int_equal(submit_ack(d, sec, 3, 8), SAKSI_R_SCHEMA);
+	/* A queue key may not acknowledge. */
+	assert_int_equal(submit_ack(d, d->fx.prod[FX_QUEUE], 1, 7), SAKSI_R_ROLE);
+	/* A booking that fails its schema: a schema refusal, not an ack's. */
+	fx_build(&d->fx, d->fx.prod[FX_QUEUE], "queue.booking.created",
+	         "{\"branch\": \"" FX_BRANCH "\"}", 2, wall_ms(), &fi);
+	assert_int_equal(dr_submit1(d->url, &fi, text, sizeof(text)), SAKSI_R_SCHEMA);
+	fx_item_free(&fi);
+
+	st = status_json(d);
+	ar = json_object_get(json_object_get(st, "alerts"), "acks_refused");
+	assert_true(json_is_object(ar));
+	assert_int_equal(json_object_size(ar), SAKSI_R__COUNT - SAKSI_R_PARSE);
+	assert_int_equal(jint(ar, "schema", NULL), 2);
+	assert_int_equal(jint(ar, "role", NULL), 1);
+	assert_int_equal(jint(ar, "unknown_key", NULL), 1);
+	assert_int_equal(jint(ar, "revoked_key", NULL), 0);
+	assert_int_equal(jint(st, "refused", "schema"), 3);
+	assert_int_equal(jint(st, "refused", "role"), 1);
+	json_decref(st);
+	out = status_text(d, NULL);
+	printf("# %s", strstr(out, "alert acks"));
+	assert_non_null(strstr(out, "\nalert acks        4 refused since start: unknown_key "
+	    "1, role 1, schema 2 (no open alert of that number, or bad payload)\n"));
+	free(out);
+	out = status_text(d, "--prometheus");
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"schema\"} 2\n"));
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"role\"} 1\n"));
+	assert_non_null(strstr(out, "\nsaksi_alert_acks_refused_total{reason=\"busy\"} 0\n"));
+	free(out);
+	dr_stop(d, SIGTERM);
+	saksi_seckey_free(sec);
+}
+
 static int
 setup(void **state)
 {
@@ -790,6 +1160,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_stream, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_query, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_bundle, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_outbox, setup, dr_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_status_acks, setup, dr_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_sandboxed, setup,
 		                                dr_cmocka_teardown),
 	};

@@ -1,0 +1,377 @@
+/*
+ * queryreload_test.c: a remote query (op 7) answered under one keyring whose access
+ * entry reaches the committer after a reload, in a real in-process server with real
+ * indexes: its rows leave only if the keyring in force then still allows its key (a
+ * reload adding another key: answered, the access entry after the keyring entry); a
+ * reload revoking it: refused as revoked, no access entry written.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+
+#include <jansson.h>
+
+#include "../tests/daemon_fixture.h"
+#include "blind.h"
+#include "commit.h"
+#include "keyreload.h"
+#include "ledger.h"
+#include "remoteq.h"
+#include "server.h"
+#include "wire.h"
+
+static const char nik[] = "7371012345600001";
+
+/* Wall clock: a request's time must be within the daemon's bound of its clock. */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct fx fx;
+static saksi_ledger *ledger;
+static saksid_committer *cm;
+static saksi_blind *blind;
+static saksi_seckey *acc, *sup;
+static saksi_keyring *kr;
+static saksid_ingest *ig;
+static char url[256], kr_path[128], *kr_json;
+
+/* kr_json with one more key (role, branch "*"), written to kr_path. */
+static void
+add_key(const saksi_seckey *k, const char *name, const char *role)
+{
+	json_t *root = json_loads(kr_json, 0, NULL), *e;
+	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
+	saksi_pubkey pub;
+
+	assert_non_null(root);
+	snprintf(events, sizeof(events), "%s.*", role);
+	json_object_set_new(json_object_get(root, "roles"), role, json_pack("[s]", events));
+	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
+	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
+	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
+	              "public_key", b64, "role", role, "branch", "*", "revoked_ms");
+	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
+	free(kr_json);
+	assert_non_null(kr_json = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	fx_write(kr_path, kr_json, strlen(kr_json), 0644);
+}
+
+/* kr_json with the key named name revoked at ms, written to kr_path. */
+static void
+revoke_key(const char *name, uint64_t ms)
+{
+	json_t *root = json_loads(kr_json, 0, NULL), *k;
+	size_t i;
+
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "keys"), i, k)
+		if (strcmp(json_string_value(json_object_get(k, "name")), name) == 0)
+			json_object_set_new(k, "revoked_ms", json_integer((json_int_t)ms));
+	free(kr_json);
+	assert_non_null(kr_json = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	fx_write(kr_path, kr_json, strlen(kr_json), 0644);
+}
+
+static int
+setup(void **state)
+{
+	char dir[200];
+	saksi_seckey *ixk;
+	saksid_commit_opts co;
+	(void)state;
+
+	fx_init(&fx, 0);
+	acc = fx_key(fx.seed, "access", SAKSI_KEY_SIGN);
+	sup = fx_key(fx.seed, "supervisor", SAKSI_KEY_SIGN);
+	ixk = fx_key(fx.seed, "index", SAKSI_KEY_SYM);
+	if (saksi_blind_new(saksi_seckey_sym(ixk), &blind) != SAKSI_OK)
+		return -1;
+	saksi_seckey_free(ixk);
+	snprintf(kr_path, sizeof(kr_path), "%s/keyring.json", fx.dir);
+	if ((kr_json = strdup(fx.keyring_json)) == NULL)
+		return -1;
+	add_key(acc, "access", "supervisor");
+	add_key(sup, "sup-1", "supervisor");
+	if (saksi_keyring_parse(kr_json, strlen(kr_json), &kr, NULL, 0) != SAKSI_OK ||
+	    saksid_ingest_new(kr, fx.sc, fx.box, &ig) != SAKSI_OK)
+		return -1;
+	saksid_ingest_index(ig, blind);
+	snprintf(dir, sizeof(dir), "%s/ledger", fx.dir);
+	mkdir(dir, 0700);
+	if (saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &ledger) != SAKSI_OK)
+		return -1;
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = ledger;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_blind = blind;
+	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;
+	if (saksid_commit_new(&co, &cm) != SAKSI_OK)
+		return -1;
+	snprintf(url, sizeof(url), "ipc://%s/s.sock", fx.dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	saksid_commit_free(cm);
+	saksi_ledger_close(ledger);
+	saksid_ingest_free(ig);
+	saksi_keyring_free(kr);
+	saksi_blind_free(blind);
+	saksi_seckey_free(acc);
+	saksi_seckey_free(sup);
+	free(kr_json);
+	fx_free(&fx);
+	return 0;
+}
+
+static uint64_t
+ledger_size(void)
+{
+	saksi_ledger_txn *t;
+	uint64_t n;
+
+	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
+	n = saksi_ledger_size(t);
+	saksi_ledger_abort(t);
+	return n;
+}
+
+/* A personal look by sup sent over a socket of its own; *hash its request's. */
+static int
+query_send(uint8_t hash[32])
+{
+	saksi_rq_params p;
+	uint8_t *req, *msg;
+	size_t len;
+	int s = nn_socket(AF_SP, NN_REQ), to = 60000, max = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_command = SAKSI_RQ_QUERY;
+	p.rp_limit = 5;
+	p.rp_time_ms = wall_ms();
+	p.rp_value[SAKSI_IX_NIK] = nik;
+	assert_int_equal(saksi_rq_request_make(sup, fx.box_pub.pk_key, &p, &req, &len),
+	    SAKSI_OK);
+	saksi_rq_request_hash(req, len, hash);
+	assert_non_null(msg = malloc(len + 2));
+	msg[0] = SAKSI_WIRE_VERSION;
+	msg[1] = SAKSI_OP_QUERY;
+	memcpy(msg + 2, req, len);
+	assert_true(s >= 0);
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+	assert_true(nn_connect(s, url) >= 0);
+	assert_int_equal(nn_send(s, msg, len + 2, 0), (int)(len + 2));
+	free(msg);
+	free(req);
+	return s;
+}
+
+/* Its reply's status (s closed); answered, the access index, its reason otherwise. */
+static int
+query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t whylen)
+{
+	void *buf = NULL;
+	uint8_t *r;
+	uint64_t size;
+	char *json = NULL;
+	size_t jlen;
+	int n, status;
+
+	n = nn_recv(s, &buf, NN_MSG, 0);
+	assert_true(n >= 3);
+	r = buf;
+	assert_int_equal(r[0], SAKSI_WIRE_VERSION);
+	assert_int_equal(r[1], SAKSI_OP_QUERY);
+	status = r[2];
+	*access = UINT64_MAX;
+	why[0] = '\0';
+	if (status == 0) {
+		assert_int_equal(saksi_rq_reply_open(r + 3, (size_t)n - 3, fx.v.nv_pk, hash, sup,
+		    access, &size, &json, &jlen), SAKSI_OK);
+		sodium_memzero(json, jlen);
+		free(json);
+	} else
+		snprintf(why, whylen, "%.*s", n - 3, (const char *)r + 3);
+	nn_freemsg(buf);
+	nn_close(s);
+	return status;
+}
+
+struct reload_arg {
+	saksid_keyreload *kl;
+	saksid_server *srv;
+	saksi_err e;
+};
+
+static void *
+reload_main(void *arg)
+{
+	struct reload_arg *ra = arg;
+
+	ra->e = saksid_keyreload_run(ra->kl, ra->srv, wall_ms());
+	return NULL;
+}
+
+/*
+ * The reload in kr_path run while the committer is held by a write transaction; once
+ * it has reached the committer, the query is sent (so it is answered under the old
+ * keyring, its access entry committed under the new one), then the committer let go.
+ * The reload's entry into *entry; the query's reply as query_recv.
+ */
+static int
+reload_during_query(saksid_keyreload *kl, saksid_server *srv, uint64_t reloads,
+                    uint64_t *entry, uint64_t *access, char *why, size_t whylen)
+{
+	saksid_server_stats st;
+	saksi_ledger_txn *hold;
+	struct reload_arg ra;
+	uint8_t hash[32];
+	pthread_t t;
+	int s;
+
+	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
+	ra.kl = kl;
+	ra.srv = srv;
+	ra.e = SAKSI_ERR_INVAL;
+	assert_int_equal(pthread_create(&t, NULL, reload_main, &ra), 0);
+	for (int i = 0; i < 60000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		saksid_server_stats_get(srv, &st);
+		if (st.ss_reloads == reloads)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(st.ss_reloads, reloads);
+	s = query_send(hash);
+	/* The query is read and answered by a worker, off the committer: a status
+	 * exchange after it gives the workers their turn (not needed for the outcome). */
+	{
+		int q = nn_socket(AF_SP, NN_REQ), to = 60000;
+		uint8_t m[2] = { SAKSI_WIRE_VERSION, SAKSI_OP_STATUS };
+		void *buf = NULL;
+
+		assert_true(q >= 0);
+		nn_setsockopt(q, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+		assert_true(nn_connect(q, url) >= 0);
+		assert_int_equal(nn_send(q, m, 2, 0), 2);
+		assert_true(nn_recv(q, &buf, NN_MSG, 0) > 0);
+		nn_freemsg(buf);
+		nn_close(q);
+	}
+	saksi_ledger_abort(hold);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ra.e, SAKSI_OK);
+	*entry = kl->kl_entry;
+	return query_recv(s, hash, access, why, whylen);
+}
+
+static void
+test_query_across_reload(void **state)
+{
+	const char *listen[1] = { url };
+	saksid_server_opts so;
+	saksid_server *srv;
+	saksid_server_stats st;
+	saksid_keyreload kl;
+	saksid_keyreload_opts o;
+	saksid_keyfile kf;
+	saksi_seckey *other;
+	uint64_t entry, access, size;
+	uint8_t hash[32];
+	char why[SAKSID_MSG_MAX], want[SAKSID_MSG_MAX], hex[17];
+	(void)state;
+
+	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
+	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
+	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	memset(&so, 0, sizeof(so));
+	so.so_listen = listen;
+	so.so_nlisten = 1;
+	so.so_ledger = ledger;
+	so.so_ingest = ig;
+	so.so_committer = cm;
+	so.so_workers = 2;
+	so.so_group_max = 64;
+	so.so_group_wait_us = 100;
+	so.so_keyring = kr;
+	so.so_blind = blind;
+	so.so_store_key = fx.store;
+	so.so_box_key = fx.box;
+	so.so_log_key = fx.log;
+	so.so_access_key = acc;
+	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
+	memset(&o, 0, sizeof(o));
+	o.ko_path = kr_path;
+	o.ko_sc = fx.sc;
+	o.ko_box = fx.box;
+	o.ko_index = blind;
+	o.ko_access_id = saksi_seckey_id(acc);
+	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
+
+	/* Answered, its access entry committed first. */
+	assert_int_equal(query_recv(query_send(hash), hash, &access, why, sizeof(why)), 0);
+	assert_int_equal(access, entry + 1);
+
+	/* A reload that leaves the requester as he was: answered under the old keyring,
+	 * its access entry after the new keyring's. */
+	other = fx_key(fx.seed, "other", SAKSI_KEY_SIGN);
+	add_key(other, "other", "queue");
+	assert_int_equal(reload_during_query(&kl, srv, 1, &entry, &access, why, sizeof(why)),
+	    0);
+	assert_true(access != UINT64_MAX && access > entry);
+
+	/* A reload that revokes him: refused as revoked, no access entry. */
+	revoke_key("sup-1", 1000);
+	size = ledger_size();
+	assert_int_equal(reload_during_query(&kl, srv, 2, &entry, &access, why, sizeof(why)),
+	    SAKSI_R_REVOKED_KEY);
+	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(sup), SAKSI_KEYID_LEN);
+	snprintf(want, sizeof(want), "key %s is revoked", hex);
+	assert_string_equal(why, want);
+	assert_int_equal(entry, size);
+	assert_int_equal(ledger_size(), size + 1);   /* the keyring entry only */
+	/* And from then on, at once. */
+	assert_int_equal(query_recv(query_send(hash), hash, &access, why, sizeof(why)),
+	    SAKSI_R_REVOKED_KEY);
+	assert_int_equal(ledger_size(), size + 1);
+	/* Counted after the reply is sent: read once the server has stopped. */
+	saksid_server_stop(srv, &st);
+	assert_int_equal(st.ss_queries, 2);
+	assert_int_equal(st.ss_query_refused, 2);
+	printf("# rechecked by the committer: %llu\n", (unsigned long long)st.ss_rechecked);
+	saksid_keyreload_clear(&kl);
+	saksid_keyfile_clear(&kf);
+	saksi_seckey_free(other);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_query_across_reload),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
