@@ -67,7 +67,12 @@ lc_open_opts(struct lc *lc, size_t map_size, uint64_t event_age_ms)
 	memset(&o, 0, sizeof(o));
 	o.lo_map_size = map_size;
 	assert_int_equal(saksi_ledger_open(lc->dir, FX_ORIGIN, fx.vkey, &o, &lc->l), SAKSI_OK);
-	fx_commit_opts(&co, &fx, lc->l, SKEW);
+	memset(&co, 0, sizeof(co));
+	co.co_ledger = lc->l;
+	co.co_origin = FX_ORIGIN;
+	co.co_log_key = fx.log;
+	co.co_store_key = fx.store;
+	co.co_max_clock_skew_ms = SKEW;
 	co.co_blind = lc_blind;
 	co.co_alerts_on = lc_sock >= 0;
 	co.co_alerts_sock = lc_sock;
