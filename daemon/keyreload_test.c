@@ -266,9 +266,7 @@ test_reload_server(void **state)
 	json_t *j;
 	(void)state;
 
-	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
-	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
-	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	assert_int_equal(fx_keyring_record(cm, kr_path, &kf, &entry), SAKSI_OK);
 	fx_server_opts(&so, listen, &fx, ledger, cm);
 	assert_int_equal(saksid_server_bind(&so, &srv, NULL, 0), SAKSI_OK);
 	opts(&o);
@@ -390,9 +388,7 @@ test_reload_parts(void **state)
 	(void)state;
 
 	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
-	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
-	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
-	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
+	assert_int_equal(fx_keyring_record(cm, kr_path, &kf, &entry), SAKSI_OK);
 	fx_server_opts(&so, listen, &fx, ledger, cm);
 	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
 	opts(&o);
@@ -475,18 +471,8 @@ test_reload_unknown_recheck(void **state)
 	(void)state;
 
 	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
-	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
-	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
-	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = ledger;
-	so.so_ingest = fx.ig;
-	so.so_committer = cm;
-	so.so_workers = 2;
-	so.so_group_max = 64;
-	so.so_group_wait_us = 100;
+	assert_int_equal(fx_keyring_record(cm, kr_path, &kf, &entry), SAKSI_OK);
+	fx_server_opts(&so, listen, &fx, ledger, cm);
 	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
 	opts(&o);
 	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);

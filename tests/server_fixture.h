@@ -9,6 +9,7 @@
 #include "daemon_fixture.h"
 
 #include "commit.h"
+#include "keyreload.h"
 #include "ledger.h"
 #include "server.h"
 
@@ -36,6 +37,20 @@ fx_committer_new(const struct fx *fx, saksi_ledger *l, saksid_committer **cm)
 
 	fx_commit_opts(&co, fx, l, 100ull * 365 * 86400000);   /* FX_NOW is fixed */
 	return saksid_commit_new(&co, cm);
+}
+
+/* Reads the keyring file at path into kf and records it in cm's ledger as saksid does
+ * at start (one set of parts, at FX_NOW), its entry into *entry. */
+FX_UNUSED static saksi_err
+fx_keyring_record(saksid_committer *cm, const char *path, saksid_keyfile *kf,
+                  uint64_t *entry)
+{
+	saksi_err e;
+
+	if ((e = saksid_keyfile_load(path, kf, NULL, 0)) != SAKSI_OK)
+		return e;
+	return saksid_commit_keyring_parts(cm, (const uint8_t *const *)kf->kf_parts.kp_body,
+	    kf->kf_parts.kp_len, 1, FX_NOW, entry);
 }
 
 /* The server's options as the tests run it: on listen[0] only, with fx's ingest checks,
