@@ -1,8 +1,9 @@
 /*
- * ledger_fixture.h: what the library tests that build real ledgers by hand share: a log's
- * freshly generated keys, and signed checkpoints (also wrong ones, to tamper with) stored
- * as saksid stores them. Header-only (static functions, cmocka asserts): include it after
- * <cmocka.h>. Never used outside the tests.
+ * ledger_fixture.h: what the tests that build or read real ledgers share: a log's freshly
+ * generated keys, events and signed checkpoints (also wrong ones, to tamper with) stored
+ * as saksid stores them, a read-only open as saksi verify's and the size. Header-only
+ * (static functions, cmocka asserts): include it after <cmocka.h>. Never used outside
+ * the tests.
  */
 #ifndef SAKSI_LEDGER_FIXTURE_H
 #define SAKSI_LEDGER_FIXTURE_H
