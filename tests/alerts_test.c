@@ -119,7 +119,6 @@ cli(int background, const char *out, const char *const *args)
 static int
 setup(void **state)
 {
-	char path[256];
 	(void)state;
 
 	dr_setup(&sd, 0);
@@ -132,15 +131,7 @@ setup(void **state)
 	              "workers = 2\n"
 	              "map_size_mb = 64\n");
 	/* The default rules, as a file of its own that test_reload rewrites. */
-	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
-	{
-		size_t len;
-		char *rules = fx_read(path, &len);
-
-		snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
-		fx_write(path, rules, len, 0644);
-		free(rules);
-	}
+	dr_default_rules(&sd.fx, "rules.conf");
 	return 0;
 }
 

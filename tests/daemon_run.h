@@ -423,6 +423,21 @@ dr_write_conf(const char *path, const char *fmt, ...)
 	fx_write(path, text, (size_t)n, 0644);
 }
 
+/* The source tree's schemas/rules/default.rules copied to fx->dir/name: a rules file of
+ * the test's own, which it may rewrite (a reload) without touching the tree. */
+DR_UNUSED static void
+dr_default_rules(const struct fx *fx, const char *name)
+{
+	char path[DR_NAME_LEN + 64], *rules;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
+	assert_non_null(rules = fx_read(path, &len));
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	fx_write(path, rules, len, 0644);
+	free(rules);
+}
+
 /* dr_setup (no extra producer key) for a test that runs one small saksid: the keys with
  * the keyring and box.pub saved, a config of one worker that closes a group at once,
  * in a 64 MiB map. */

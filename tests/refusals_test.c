@@ -155,9 +155,6 @@ assert_err_has(const char *name, const char *what)
 static int
 setup(void **state)
 {
-	char path[256];
-	size_t len;
-	char *rules;
 	saksi_seckey *officer;
 	*state = &sd;
 
@@ -168,12 +165,7 @@ setup(void **state)
 	dr_keyring_add(&sd.fx, officer, OFFICER, "security", "*", 0);
 	saksi_seckey_free(officer);
 	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
-	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
-	rules = fx_read(path, &len);
-	assert_non_null(rules);
-	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
-	fx_write(path, rules, len, 0644);
-	free(rules);
+	dr_default_rules(&sd.fx, "rules.conf");
 	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
