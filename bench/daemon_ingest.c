@@ -45,15 +45,6 @@ cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- bare Ed25519 on the same bytes the daemon verifies ---- */
 
 struct range {
@@ -80,7 +71,7 @@ work(void *arg)
 		} else {
 			saksid_item it;
 			fx_frame1(fi, &it);
-			if (saksid_ingest_check(fx.ig, &it, wall_ms()) != SAKSI_R_ACCEPTED)
+			if (saksid_ingest_check(fx.ig, &it, bench_wall_ms()) != SAKSI_R_ACCEPTED)
 				r->bad++;
 			saksid_item_clear(&it);
 		}
@@ -216,7 +207,7 @@ main(int argc, char **argv)
 		saksi_seckey_public(fx.prod[FX_NFIXED + c], &pubs[c]);
 	printf("building %zu signed, sealed queue.booking.created events...\n", n);
 	{
-		uint64_t now = wall_ms();
+		uint64_t now = bench_wall_ms();
 		for (size_t i = 0; i < n; i++)
 			fx_booking(&fx, FX_NFIXED + i % nclients, i / nclients + 1, now, &items[i]);
 	}

@@ -150,15 +150,6 @@ dies(const char *what, saksi_err e)
 	die(what, saksi_strerror(e));
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_until(double t)
 {
@@ -305,7 +296,7 @@ build_items(struct producer *p, size_t n)
 	const char *const *personal;
 	const char *type;
 	size_t plen, dlen, np, i;
-	uint64_t t = now_ms();
+	uint64_t t = bench_wall_ms();
 	saksi_err e;
 
 	p->p_items = xmalloc(n * sizeof(*p->p_items));
