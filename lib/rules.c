@@ -1707,6 +1707,7 @@ saksi_rules_free(saksi_rules *r)
 	free(r->rs_joins);
 	free(r->rs_rules);
 	rmem_free(r->rs_mem);
+	free(r->rs_ro_stats);
 	free(r);
 }
 

@@ -159,8 +159,10 @@ saksi_err saksi_rules_attach(saksi_rules *r, MDB_txn *wtxn);
 /*
  * For readers (a verifier's or auditor's copy): binds r to existing state through any
  * transaction, checking only the format; nothing is written or dropped, and
- * saksi_rules_eval will fail. SAKSI_ERR_NOT_FOUND if the environment has no rule state,
- * SAKSI_ERR_VERSION, SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_INVAL.
+ * saksi_rules_eval will fail. saksi_rules_stats then reads the counters through memory
+ * mode's deltas (RULES.md 4.4), as the last committed snapshot has them.
+ * SAKSI_ERR_NOT_FOUND if the environment has no rule state, SAKSI_ERR_VERSION,
+ * SAKSI_ERR_CORRUPT, SAKSI_ERR_LEDGER, SAKSI_ERR_NOMEM, SAKSI_ERR_INVAL.
  */
 saksi_err saksi_rules_attach_readonly(saksi_rules *r, MDB_txn *txn);
 
@@ -247,6 +249,7 @@ typedef struct saksi_rules_mem_stats {
 	uint64_t ms_snap_ms;        /* daemon time of the last timed snapshot check */
 	uint64_t ms_folds;          /* snapshots that folded the deltas (committed or not) */
 	uint64_t ms_attach_folded;  /* delta records the attach applied to the base */
+	uint64_t ms_fold_steps;     /* slices of folds written (committed or not) */
 } saksi_rules_mem_stats;
 /* SAKSI_ERR_INVAL without memory mode. */
 saksi_err saksi_rules_memory_stats(const saksi_rules *r, saksi_rules_mem_stats *out);

@@ -23,6 +23,8 @@
 #define RULES_MAX_TEMPORAL_VALUES 256
 #define RULES_MAX_VALUES_LIMIT 65536
 #define RULES_MAX_CAP 100000000   /* largest max_groups / max_joins */
+#define RULES_FOLD_INTERVALS 16   /* memory mode: intervals' events of deltas before a fold */
+#define RULES_FOLD_STEPS 8        /* memory mode: snapshots a fold is spread over */
 
 enum cond_op {
 	OP_IS = 1, OP_NOT, OP_PRESENT, OP_ABSENT, OP_SAME, OP_DIFFERS,
@@ -139,6 +141,10 @@ struct saksi_rules {
 	uint64_t rs_snap_events;      /* 0: the state lives in LMDB, written per event */
 	uint64_t rs_snap_ms;
 	struct rmem *rs_mem;
+	/* saksi_rules_attach_readonly: the rules' counters ('S') as the deltas have them
+	 * (RULES.md 4.4), per rule then join: 0 not in the deltas, 1 put, 2 deleted, then
+	 * the value; NULL when attached otherwise. */
+	uint8_t *rs_ro_stats;
 };
 
 const char *rules_type_name(int type);
@@ -176,6 +182,11 @@ void rmem_fold_min(struct rmem *m, size_t n);
 /* At attach: the deltas ('Z', 'D') applied to the base and deleted; *folded (may be
  * NULL): how many records. Needs no memory mode. */
 saksi_err rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded);
+/* A reader's walk of the deltas, writing nothing: fn gets each record in the order the
+ * fold applies them (v NULL: the key deleted). */
+typedef saksi_err (*rmem_delta_fn)(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
+                                   size_t vl);
+saksi_err rmem_delta_each(MDB_txn *txn, MDB_dbi dbi, rmem_delta_fn fn, void *arg);
 saksi_err rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl);
 void rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen);
 size_t rmem_count(const struct rmem *m);

@@ -18,6 +18,7 @@
 #define RMEM_RECENT 16            /* keys remembered by rmem_get and changes */
 #define Z_KEY_LEN 13              /* 'Z' · snapshot (8) · sequence (4): a delta record */
 #define D_LEN 17                  /* 'D': version · last snapshot (8) · delta records (8) */
+#define D2_LEN 26                 /* 'D' 0x02: ... · fold snapshot (8) · cursor_len (1) · cursor */
 
 /*
  * A key, in one allocation aligned to a cache line: what a hash probe or a heap's tie
@@ -87,7 +88,8 @@ struct rundo {
  * order, left the committer's malloc arena so cut up that every other allocation on
  * that thread walked its bins (perf, saksid under bench_ingest -f: unlink_chunk and
  * _int_malloc in the disclosures' sealing, a fifth of what the rules added). A chunk
- * returns to its class's free list, wiped; the blocks go back only with the map.
+ * returns to its class's free list (not wiped: see vfree); the blocks go back only
+ * with the map, wiped whole.
  * Sizes are known when freed (a node's, a value's length), so a chunk has no header.
  */
 #define POOL_SMALL 256            /* 16-byte classes up to here */
@@ -253,6 +255,13 @@ struct rmem {
 	uint64_t m_fly_gen;
 	uint64_t m_fly_since;
 	size_t m_fold_min;        /* delta records below which no fold is due (rmem_fold_min) */
+	size_t m_nbase;           /* keys held when the base last took them all (attach, fold) */
+	/* A fold under way ('D' 0x02): the keys of the deltas of snapshots up to
+	 * m_fold_snap, in key order and each once, written into the base a slice per
+	 * snapshot (fold_step). */
+	struct rkey *m_fold;
+	size_t m_nfold, m_capfold;
+	uint64_t m_fold_snap;
 	saksi_rules_mem_stats m_info;
 	struct pool m_pool;       /* every node and value */
 	/* The keys looked up last, by a cheap slot of their own bytes: an evaluation reads
@@ -285,14 +294,21 @@ rmem_new(struct rmem **out)
 	return SAKSI_OK;
 }
 
-/* Values hold blind tokens (group texts, join records): wiped, like everything that
- * held one. */
+/*
+ * Values hold blind tokens (group texts, join records). A chunk of the pool stays in
+ * the map's own blocks, which rmem_free wipes whole, and is overwritten when it is
+ * handed out again: wiping each value as the undo log let go of it was a third of what
+ * dropping the log cost at commit (perf, saksid under bench_ingest -f: memset under
+ * rmem_sync, 11 of 333 samples that detection added), for bytes the state database
+ * holds as they are. Only a value too large for the pool goes back to malloc: wiped.
+ */
 static void
 vfree(struct rmem *m, uint8_t *v, size_t len)
 {
 	if (v == NULL)
 		return;
-	sodium_memzero(v, len);
+	if (len > POOL_MAX)
+		sodium_memzero(v, len);
 	pool_put(&m->m_pool, v, len);
 }
 
@@ -339,6 +355,7 @@ rmem_free(struct rmem *m)
 	free(m->m_undo);
 	free(m->m_touch);
 	free(m->m_fly);
+	free(m->m_fold);
 	pool_free(&m->m_pool);
 	free(m);
 }
@@ -1165,15 +1182,23 @@ rkey_cmp(const void *a, const void *b)
  * snapshot appends where the base's keys are spread over the whole B-tree, so that its
  * cost follows what changed, not the size of the state.
  */
+struct dmeta {
+	uint64_t d_last;          /* the last snapshot whose deltas are complete */
+	uint64_t d_nrec;          /* 'Z' records */
+	uint64_t d_fsnap;         /* a fold under way of the deltas up to it; 0: none */
+	size_t d_cl;              /* and how far: every key <= d_cur of them is in the base */
+	uint8_t d_cur[RMEM_KEY_MAX];
+};
+
 static saksi_err
-dmeta_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *last, uint64_t *nrec)
+dmeta_get(MDB_txn *txn, MDB_dbi dbi, struct dmeta *d)
 {
 	uint8_t k = 'D';
 	const uint8_t *p;
 	MDB_val v;
 	saksi_err e;
 
-	*last = *nrec = 0;
+	memset(d, 0, sizeof(*d));
 	if ((e = db_get(txn, dbi, &k, 1, &v)) == SAKSI_ERR_NOT_FOUND)
 		return SAKSI_OK;
 	if (e != SAKSI_OK)
@@ -1181,24 +1206,50 @@ dmeta_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *last, uint64_t *nrec)
 	p = v.mv_data;
 	if (v.mv_size < 1)
 		return SAKSI_ERR_CORRUPT;
-	if (p[0] != 1)
+	if (p[0] != 1 && p[0] != 2)
 		return SAKSI_ERR_VERSION;
-	if (v.mv_size != D_LEN)
+	if (p[0] == 1 ? v.mv_size != D_LEN :
+	    v.mv_size < D2_LEN || v.mv_size != D2_LEN + (size_t)p[D2_LEN - 1])
 		return SAKSI_ERR_CORRUPT;
-	*last = saksi_get_u64(p + 1);
-	*nrec = saksi_get_u64(p + 9);
+	d->d_last = saksi_get_u64(p + 1);
+	d->d_nrec = saksi_get_u64(p + 9);
+	if (p[0] == 1)
+		return SAKSI_OK;
+	d->d_fsnap = saksi_get_u64(p + 17);
+	d->d_cl = p[D2_LEN - 1];
+	/* A fold of no snapshot, or of one not complete, or with no cursor, is not one. */
+	if (d->d_fsnap == 0 || d->d_fsnap > d->d_last || d->d_cl == 0 ||
+	    d->d_cl > RMEM_KEY_MAX)
+		return SAKSI_ERR_CORRUPT;
+	memcpy(d->d_cur, p + D2_LEN, d->d_cl);
 	return SAKSI_OK;
 }
 
+/* Version 0x01 while no fold is under way: main's build reads it. With a fold under
+ * way, 0x02, which a build without fold cursors refuses (SAKSI_ERR_VERSION) rather than
+ * apply deltas the base already holds over newer values. */
 static saksi_err
-dmeta_put(MDB_txn *txn, MDB_dbi dbi, uint64_t last, uint64_t nrec)
+dmeta_put(MDB_txn *txn, MDB_dbi dbi, const struct dmeta *d)
 {
-	uint8_t k = 'D', b[D_LEN];
+	uint8_t k = 'D', b[D2_LEN + RMEM_KEY_MAX];
 
-	b[0] = 1;
-	saksi_put_u64(b + 1, last);
-	saksi_put_u64(b + 9, nrec);
-	return db_put(txn, dbi, &k, 1, b, sizeof(b));
+	b[0] = d->d_fsnap != 0 ? 2 : 1;
+	saksi_put_u64(b + 1, d->d_last);
+	saksi_put_u64(b + 9, d->d_nrec);
+	if (d->d_fsnap == 0)
+		return db_put(txn, dbi, &k, 1, b, D_LEN);
+	saksi_put_u64(b + 17, d->d_fsnap);
+	b[D2_LEN - 1] = (uint8_t)d->d_cl;
+	memcpy(b + D2_LEN, d->d_cur, d->d_cl);
+	return db_put(txn, dbi, &k, 1, b, D2_LEN + d->d_cl);
+}
+
+/* Whether the record of snapshot snap for key k is in the base already: a fold under
+ * way has written k, at its value as of a later snapshot, into the base. */
+static int
+delta_folded(const struct dmeta *d, uint64_t snap, const uint8_t *k, size_t kl)
+{
+	return d->d_fsnap != 0 && snap <= d->d_fsnap && kcmp(k, kl, d->d_cur, d->d_cl) <= 0;
 }
 
 /* A delta record's parts; anything else is SAKSI_ERR_CORRUPT. */
@@ -1393,42 +1444,213 @@ fold_write(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t *nout)
 }
 
 /*
+ * The keys of the deltas of snapshots up to fsnap, in key order and each once, with
+ * their hashes: what a fold under way writes into the base, a slice per snapshot.
+ */
+static saksi_err
+fold_list(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t fsnap)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z';
+	size_t i, n;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	m->m_nfold = 0;
+	m->m_fold_snap = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	k.mv_size = 1;
+	k.mv_data = &z;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *dk, *dv;
+		size_t dkl, dvl;
+		struct rkey r;
+		int put;
+
+		if (((const uint8_t *)k.mv_data)[0] != 'Z')
+			break;
+		if (k.mv_size != Z_KEY_LEN ||
+		    (e = delta_parse(&v, &dk, &dkl, &dv, &dvl, &put)) != SAKSI_OK) {
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		/* The records follow in snapshot order: the rest are later ones. */
+		if (saksi_get_u64((const uint8_t *)k.mv_data + 1) > fsnap)
+			break;
+		r.k_len = dkl;
+		memcpy(r.k_b, dk, dkl);
+		r.k_hash = khash(m, dk, dkl);
+		if ((e = key_list_add(&m->m_fold, &m->m_nfold, &m->m_capfold, &r)) != SAKSI_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK)
+		return e;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	if (m->m_nfold > 1)
+		qsort(m->m_fold, m->m_nfold, sizeof(*m->m_fold), rkey_cmp);
+	for (i = n = 0; i < m->m_nfold; i++)
+		if (n == 0 || rkey_cmp(&m->m_fold[i], &m->m_fold[n - 1]) != 0)
+			m->m_fold[n++] = m->m_fold[i];
+	m->m_nfold = n;
+	m->m_fold_snap = fsnap;
+	return SAKSI_OK;
+}
+
+/* The deltas of snapshots up to fsnap deleted; *n: how many. */
+static saksi_err
+delta_drop_upto(MDB_txn *txn, MDB_dbi dbi, uint64_t fsnap, uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z';
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	for (;;) {
+		k.mv_size = 1;
+		k.mv_data = &z;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (((const uint8_t *)k.mv_data)[0] != 'Z' || k.mv_size != Z_KEY_LEN ||
+		    saksi_get_u64((const uint8_t *)k.mv_data + 1) > fsnap) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? SAKSI_OK : mdb_err(rc);
+}
+
+/*
+ * One step of a fold under way (RULES.md 4.4): the next slice of its keys, at most an
+ * RULES_FOLD_STEPS-th of them, written into the base as memory has them now (a value
+ * as of this snapshot, which is at least as new as any delta of the fold's), and the
+ * cursor moved past them; with the last slice, the fold's deltas deleted. A commit
+ * group pays a slice, not the whole fold: at a state of millions of keys that was one
+ * commit group writing half of them.
+ */
+static saksi_err
+fold_step(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, struct dmeta *d)
+{
+	size_t lo, hi, mid, end, step;
+	uint64_t dropped;
+	saksi_err e;
+
+	/* Made again if this memory did not make it (never, but cheap to be sure of). */
+	if (m->m_fold_snap != d->d_fsnap && (e = fold_list(m, txn, dbi, d->d_fsnap)) !=
+	    SAKSI_OK)
+		return e;
+	/* The first key past the cursor, as 'D' in this transaction has it: an aborted
+	 * step is made again. */
+	lo = 0;
+	hi = m->m_nfold;
+	while (d->d_cl > 0 && lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (kcmp(m->m_fold[mid].k_b, m->m_fold[mid].k_len, d->d_cur, d->d_cl) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	step = (m->m_nfold + RULES_FOLD_STEPS - 1) / RULES_FOLD_STEPS;
+	end = m->m_nfold - lo < step ? m->m_nfold : lo + step;
+	for (; lo < end; lo++) {
+		const struct rkey *r = &m->m_fold[lo];
+
+		if (lo + RMEM_PREFETCH < end && m->m_tabcap > 0)
+			__builtin_prefetch(&m->m_tab[m->m_fold[lo + RMEM_PREFETCH].k_hash &
+			    (m->m_tabcap - 1)]);
+		if ((e = base_write(m, txn, dbi, r)) != SAKSI_OK)
+			return e;
+	}
+	m->m_info.ms_fold_steps++;
+	if (end < m->m_nfold) {
+		d->d_cl = m->m_fold[end - 1].k_len;
+		memcpy(d->d_cur, m->m_fold[end - 1].k_b, d->d_cl);
+		return SAKSI_OK;
+	}
+	if ((e = delta_drop_upto(txn, dbi, d->d_fsnap, &dropped)) != SAKSI_OK)
+		return e;
+	if (dropped > d->d_nrec)
+		return SAKSI_ERR_CORRUPT;
+	d->d_nrec -= dropped;
+	d->d_fsnap = 0;
+	d->d_cl = 0;
+	m->m_nfold = 0;
+	m->m_fold_snap = 0;
+	m->m_nbase = m->m_n;
+	return SAKSI_OK;
+}
+
+/*
  * Writes every key changed since the last committed snapshot, as it is now, into txn,
- * and 'C' with next_leaf: appended as deltas, or, with fold or once the deltas reach
- * half the keys held (and at least rmem_fold_min records), folded with them into the
- * base. The state database always holds one consistent picture, that of the last
- * snapshot committed: its base with its deltas applied in order.
+ * and 'C' with next_leaf, appended as deltas. With fold, every delta and the
+ * snapshot's keys are folded into the base at once (a stop, a reload); once the deltas
+ * pass half the keys held (and at least rmem_fold_min records), a fold of them starts
+ * and goes on a slice per snapshot (fold_step). The state database always holds one
+ * consistent picture, that of the last snapshot committed: its base with its deltas
+ * applied in order, less those a fold under way has written already.
  */
 saksi_err
 rmem_flush(struct rmem *m, MDB_txn *txn, MDB_dbi dbi, uint64_t next_leaf, int fold)
 {
+	struct dmeta d;
 	struct rkey *t;
-	uint64_t snap, nrec, room, nw;
+	uint64_t room, nw;
 	size_t cap;
 	saksi_err e;
 
 	/* A snapshot of this very transaction before: its keys are written again. */
 	if (m->m_fly_gen != 0 && (e = fly_back(m)) != SAKSI_OK)
 		return e;
-	if ((e = dmeta_get(txn, dbi, &snap, &nrec)) != SAKSI_OK)
+	if ((e = dmeta_get(txn, dbi, &d)) != SAKSI_OK)
 		return e;
 	/*
-	 * The fold's own cost: it writes at most the keys of the deltas and of this
-	 * snapshot, each once in key order, so it copies each page of the base at most
-	 * once; it comes only after deltas of half the keys held, so that per record
-	 * appended it costs at most two pages' worth over the keys a page holds,
-	 * whatever the size of the state.
+	 * The fold's own cost: it writes the keys of the deltas, each once in key order,
+	 * so it copies each page of the base at most once; it starts only after deltas of
+	 * half the keys the base held at the last fold (or attach), so that per record
+	 * appended it costs at most two pages' worth over the keys a page holds, whatever
+	 * the size of the state. Half the keys held now, counting the new ones the deltas
+	 * alone hold, was passed at nearly every snapshot of a state growing from empty,
+	 * and each fold rewrote most of the base's pages.
 	 */
-	room = m->m_n / 2;
+	room = m->m_nbase / 2;
 	if (room < m->m_fold_min)
 		room = m->m_fold_min;
-	if (fold || nrec + m->m_ntouch > room) {
+	if (fold) {
 		if ((e = fold_write(m, txn, dbi, &nw)) != SAKSI_OK)
 			return e;
 		m->m_info.ms_folds++;
-	} else if ((e = delta_write(m, txn, dbi, snap + 1, &nw)) != SAKSI_OK ||
-	    (e = dmeta_put(txn, dbi, snap + 1, nrec + nw)) != SAKSI_OK)
-		return e;
+		m->m_nfold = 0;
+		m->m_fold_snap = 0;
+		m->m_nbase = m->m_n;
+	} else {
+		if ((e = delta_write(m, txn, dbi, d.d_last + 1, &nw)) != SAKSI_OK)
+			return e;
+		d.d_last++;
+		d.d_nrec += nw;
+		if (d.d_fsnap == 0 && d.d_nrec > room) {
+			/* Every delta so far, this snapshot's with them. */
+			if ((e = fold_list(m, txn, dbi, d.d_last)) != SAKSI_OK)
+				return e;
+			d.d_fsnap = d.d_last;
+			d.d_cl = 0;
+			m->m_info.ms_folds++;
+		}
+		if (d.d_fsnap != 0 && (e = fold_step(m, txn, dbi, &d)) != SAKSI_OK)
+			return e;
+		if ((e = dmeta_put(txn, dbi, &d)) != SAKSI_OK)
+			return e;
+	}
 	if ((e = rmem_cmeta_put(txn, dbi, rmem_next_gen(m), next_leaf)) != SAKSI_OK)
 		return e;
 	m->m_info.ms_snapshots++;
@@ -1468,14 +1690,15 @@ rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded)
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint8_t z = 'Z', *buf = NULL;
-	uint64_t last, nrec, n = 0;
+	struct dmeta d;
+	uint64_t n = 0;
 	size_t cap = 0;
 	saksi_err e;
 	int rc;
 
 	if (folded != NULL)
 		*folded = 0;
-	if ((e = dmeta_get(txn, dbi, &last, &nrec)) != SAKSI_OK)
+	if ((e = dmeta_get(txn, dbi, &d)) != SAKSI_OK)
 		return e;
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return mdb_err(rc);
@@ -1494,10 +1717,16 @@ rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded)
 			break;
 		}
 		if (k.mv_size != Z_KEY_LEN || (snap = saksi_get_u64(
-		    (const uint8_t *)k.mv_data + 1)) == 0 || snap > last ||
+		    (const uint8_t *)k.mv_data + 1)) == 0 || snap > d.d_last ||
 		    delta_parse(&v, &dk, &dkl, &dv, &dvl, &put) != SAKSI_OK) {
 			e = SAKSI_ERR_CORRUPT;
 			break;
+		}
+		/* Written into the base by a fold under way, at a newer value. */
+		if (delta_folded(&d, snap, dk, dkl)) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			continue;
 		}
 		/* A copy: the record goes before its key is written. */
 		if (v.mv_size > cap) {
@@ -1538,6 +1767,53 @@ rmem_delta_fold(MDB_txn *txn, MDB_dbi dbi, uint64_t *folded)
 	return delta_drop(txn, dbi);
 }
 
+/*
+ * For a reader, which writes nothing: fn called with each delta record, in the order
+ * rmem_delta_fold would apply it (a key's last record is its value). The same checks
+ * as the fold's; fn's error stops the walk and is returned.
+ */
+saksi_err
+rmem_delta_each(MDB_txn *txn, MDB_dbi dbi, rmem_delta_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t z = 'Z';
+	struct dmeta d;
+	saksi_err e = SAKSI_OK;
+	int rc;
+
+	if ((e = dmeta_get(txn, dbi, &d)) != SAKSI_OK)
+		return e;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return mdb_err(rc);
+	k.mv_size = 1;
+	k.mv_data = &z;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *dk, *dv;
+		size_t dkl, dvl;
+		uint64_t snap;
+		int put;
+
+		if (((const uint8_t *)k.mv_data)[0] != 'Z')
+			break;
+		if (k.mv_size != Z_KEY_LEN || (snap = saksi_get_u64(
+		    (const uint8_t *)k.mv_data + 1)) == 0 || snap > d.d_last ||
+		    delta_parse(&v, &dk, &dkl, &dv, &dvl, &put) != SAKSI_OK) {
+			e = SAKSI_ERR_CORRUPT;
+			break;
+		}
+		if (delta_folded(&d, snap, dk, dkl))
+			continue;
+		if ((e = fn(arg, dk, dkl, put ? dv : NULL, dvl)) != SAKSI_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (e != SAKSI_OK)
+		return e;
+	return rc == 0 || rc == MDB_NOTFOUND ? SAKSI_OK : mdb_err(rc);
+}
+
 /* A key as read from the state database at attach: no undo, nothing to write back. */
 saksi_err
 rmem_load(struct rmem *m, const uint8_t *k, size_t kl, const void *v, size_t vl)
@@ -1570,6 +1846,7 @@ rmem_loaded(struct rmem *m, MDB_txn *txn, uint64_t gen)
 {
 	m->m_gen = m->m_base = gen;
 	m->m_txnid = mdb_txn_id(txn);
+	m->m_nbase = m->m_n;
 }
 
 size_t

@@ -2450,6 +2450,56 @@ count_keys(struct fx *fx, char pfx)
 	return n;
 }
 
+static size_t raw_get1(struct fx *fx, char key, uint8_t *b, size_t cap);
+
+/*
+ * The window state memory holds now, as text: a forced snapshot (which writes every
+ * key into the base) in a transaction that is then lost, the base's G, J, P and S keys
+ * read in it. Comparing it before a crash and after the restart's tail compares memory.
+ */
+static char *
+mem_state_dump(struct fx *fx)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t cap = 1 << 16, len = 0, i;
+	char *out = malloc(cap);
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int written = 0, rc;
+
+	assert_non_null(out);
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+	assert_int_equal(saksi_rules_snapshot(fx->r, txn, 0, 1, &written), SAKSI_OK);
+	assert_int_equal(written, 1);
+	assert_int_equal(mdb_dbi_open(txn, SAKSI_RULES_DB, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *kb = k.mv_data, *vb = v.mv_data;
+
+		if (kb[0] != 'G' && kb[0] != 'J' && kb[0] != 'P' && kb[0] != 'S')
+			continue;
+		while (len + 2 * (k.mv_size + v.mv_size) + 3 > cap)
+			assert_non_null(out = realloc(out, cap *= 2));
+		for (i = 0; i < k.mv_size; i++) {
+			out[len++] = hex[kb[i] >> 4];
+			out[len++] = hex[kb[i] & 15];
+		}
+		out[len++] = '=';
+		for (i = 0; i < v.mv_size; i++) {
+			out[len++] = hex[vb[i] >> 4];
+			out[len++] = hex[vb[i] & 15];
+		}
+		out[len++] = '\n';
+	}
+	out[len] = '\0';
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return out;
+}
+
 /* Drops memory without a snapshot (kill -9), reopens, attaches, evaluates the tail. */
 static void
 crash_restart(struct fx *fx, const char *rules)
@@ -2473,8 +2523,8 @@ test_mem_same_as_lmdb(void **state)
 	char *lmdb, *mem;
 	unsigned seed = (unsigned)time(NULL) ^ 0x5a5a;
 	const char *env = getenv("SAKSI_TEST_SEED");
-	size_t i, with_deltas = 0;
-	uint64_t applied = 0, folds = 0;
+	size_t i, with_deltas = 0, mid_fold = 0;
+	uint64_t applied = 0, folds = 0, steps = 0;
 
 	if (env != NULL)
 		seed = (unsigned)strtoul(env, NULL, 10);
@@ -2495,23 +2545,43 @@ test_mem_same_as_lmdb(void **state)
 
 			/* Some crashes fall between deltas and their fold: the attach
 			 * applies them. */
+			uint8_t d[128];
+			char *before = NULL, *after;
+
 			assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
 			folds += ms.ms_folds;
+			steps += ms.ms_fold_steps;
 			if (count_keys(fx, 'Z') > 0)
 				with_deltas++;
+			/* Some fall between two steps of a fold ('D' 0x02): the attach
+			 * skips what the base has already, and memory comes back the same. */
+			if (count_keys(fx, 'D') > 0 && raw_get1(fx, 'D', d, sizeof(d)) > 17) {
+				assert_int_equal(d[0], 2);
+				mid_fold++;
+				before = mem_state_dump(fx);
+			}
 			crash_restart(fx, ALL_RULES);
 			assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
 			applied += ms.ms_attach_folded;
 			assert_int_equal(count_keys(fx, 'Z'), 0);
+			if (before != NULL) {
+				after = mem_state_dump(fx);
+				assert_string_equal(before, after);
+				free(before);
+				free(after);
+			}
 		}
 		feed_sev(fx, &s[i]);
 	}
 	mem = dump_alerts(fx);
 	assert_string_equal(lmdb, mem);
-	print_message("crashes with deltas %zu, delta records applied at attach %llu, "
-	    "folds %llu\n", with_deltas, (unsigned long long)applied,
-	    (unsigned long long)folds);
+	print_message("crashes with deltas %zu (%zu mid-fold), delta records applied at "
+	    "attach %llu, folds %llu in %llu steps\n", with_deltas, mid_fold,
+	    (unsigned long long)applied, (unsigned long long)folds,
+	    (unsigned long long)steps);
 	assert_true(with_deltas > 0);
+	assert_true(steps > folds);
+	assert_true(mid_fold > 0);
 	assert_true(applied > 0);
 	assert_true(folds > 0);
 	assert_true(fx->tail_max > 0);
@@ -3018,17 +3088,17 @@ test_mem_deltas(void **state)
 	crash_restart(fx, EC_RULES);
 	assert_int_equal(count_keys(fx, 'G'), 1);
 	assert_int_equal(stats(fx, "r1").rs_groups, 1);
-	/* Past the bound (four intervals' events here), a snapshot folds. */
-	for (i = 0; i < 8 * RULES_TEST_MEMORY; i++) {
+	/* Past the bound (RULES_FOLD_INTERVALS intervals' events here), a snapshot folds. */
+	for (i = 0; i < 2 * RULES_FOLD_INTERVALS * RULES_TEST_MEMORY; i++) {
 		snprintf(dev, sizeof(dev), "f%d", i);
 		feed(fx, "queue.booking.created", T0 + 4 * HOUR + (uint64_t)i, "device_id",
 		    dev, NULL);
 	}
 	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
 	assert_true(ms.ms_folds >= 1);
-	assert_true(count_keys(fx, 'Z') <= 4 * RULES_TEST_MEMORY + 4);
+	assert_true(count_keys(fx, 'Z') <= (RULES_FOLD_INTERVALS + 2) * (RULES_TEST_MEMORY + 1));
 	groups = stats(fx, "r1").rs_groups;
-	assert_true(groups >= 8 * RULES_TEST_MEMORY);
+	assert_true(groups >= 2 * RULES_FOLD_INTERVALS * RULES_TEST_MEMORY);
 	crash_restart(fx, EC_RULES);
 	assert_int_equal(stats(fx, "r1").rs_groups, groups);
 	/* A forced snapshot (a stop) folds: no deltas left, every group in the base. */
@@ -3118,8 +3188,290 @@ test_mem_deltas(void **state)
 	assert_int_equal(e, SAKSI_ERR_CORRUPT);
 }
 
+/*
+ * A fold is spread over snapshots ('D' 0x02 with the fold's last snapshot and a cursor):
+ * each takes a slice of its keys in key order, the last deletes its deltas. A crash
+ * between two slices attaches to the state memory had; a 'D' 0x02 that contradicts
+ * itself is refused.
+ */
+static void
+test_mem_fold_cursor(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rules_mem_stats ms;
+	uint8_t d[128], bad[128];
+	size_t dl = 0, z0;
+	char dev[16], *before, *after;
+	int i, steps0;
+
+	use_rules(fx, EC_RULES);
+	for (i = 0; i < 64 * RULES_TEST_MEMORY && dl <= 17; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", dev, NULL);
+		dl = count_keys(fx, 'D') > 0 ? raw_get1(fx, 'D', d, sizeof(d)) : 0;
+	}
+	/* A fold under way: version 2, its snapshot at most the last, a cursor. */
+	assert_true(dl > 26);
+	assert_int_equal(d[0], 2);
+	assert_true(saksi_get_u64(d + 17) >= 1);
+	assert_true(saksi_get_u64(d + 17) <= saksi_get_u64(d + 1));
+	assert_int_equal(dl, 26 + (size_t)d[25]);
+	assert_int_equal(d[26], 'G');                 /* the first slice's keys: groups */
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal(ms.ms_folds, 1);
+	assert_int_equal(ms.ms_fold_steps, 1);
+	z0 = count_keys(fx, 'Z');
+	/* kill -9 between two slices: memory comes back as it was. */
+	before = mem_state_dump(fx);
+	crash_restart(fx, EC_RULES);
+	after = mem_state_dump(fx);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(count_keys(fx, 'D'), 0);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_true(ms.ms_attach_folded < z0);        /* the base had the first slice */
+	/* Again, and this time the fold runs to its end: every slice, then its deltas
+	 * deleted and 'D' back to version 1. */
+	for (dl = 0; i < 128 * RULES_TEST_MEMORY && dl <= 17; i++) {
+		snprintf(dev, sizeof(dev), "e%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", dev, NULL);
+		dl = count_keys(fx, 'D') > 0 ? raw_get1(fx, 'D', d, sizeof(d)) : 0;
+	}
+	assert_int_equal(d[0], 2);
+	memcpy(bad, d, dl);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	steps0 = (int)ms.ms_fold_steps;
+	for (; i < 256 * RULES_TEST_MEMORY && dl > 17; i++) {
+		snprintf(dev, sizeof(dev), "f%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", dev, NULL);
+		dl = count_keys(fx, 'D') > 0 ? raw_get1(fx, 'D', d, sizeof(d)) : 0;
+	}
+	assert_int_equal(dl, 17);
+	assert_int_equal(d[0], 1);
+	assert_int_equal(saksi_rules_memory_stats(fx->r, &ms), SAKSI_OK);
+	assert_int_equal((int)ms.ms_fold_steps - steps0, RULES_FOLD_STEPS - 1);
+	assert_int_equal(saksi_get_u64(d + 9), count_keys(fx, 'Z'));
+	before = mem_state_dump(fx);
+	crash_restart(fx, EC_RULES);
+	after = mem_state_dump(fx);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* Hostile fold cursors. */
+	raw_put(fx, "D", 1, bad, 26 + bad[25]);
+	saksi_put_u64(bad + 1, 1);                    /* the fold's snapshot past the last */
+	raw_put(fx, "D", 1, bad, 26 + bad[25]);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(bad + 1, saksi_get_u64(bad + 17));
+	saksi_put_u64(bad + 17, 0);                   /* a fold of no snapshot */
+	raw_put(fx, "D", 1, bad, 26 + bad[25]);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(bad + 17, 1);
+	raw_put(fx, "D", 1, bad, 26 + bad[25] - 1);   /* shorter than its cursor */
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	raw_put(fx, "D", 1, bad, 25);                 /* no cursor length */
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	bad[25] = 0;                                  /* an empty cursor */
+	raw_put(fx, "D", 1, bad, 26);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	bad[25] = 65;                                 /* a cursor longer than a key */
+	memset(bad + 26, 'G', 65);
+	raw_put(fx, "D", 1, bad, 26 + 65);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_CORRUPT);
+	bad[0] = 3;                                   /* a later build's */
+	raw_put(fx, "D", 1, bad, 26 + 65);
+	assert_int_equal(crash_attach_err(fx, EC_RULES), SAKSI_ERR_VERSION);
+	/* A sound one over deltas of snapshot 1 only: they are in the base already. */
+	bad[0] = 2;
+	bad[25] = 1;
+	raw_put(fx, "D", 1, bad, 27);
+	crash_restart(fx, EC_RULES);
+	assert_int_equal(count_keys(fx, 'D'), 0);
+}
+
+/*
+ * A commit group whose transaction fails (the map full, at an evaluation or, as it
+ * happens here, at the commit itself), four times with more room each time: the event
+ * is lost with its state, memory follows, and it equals what a restart (the last
+ * snapshot and the tail) makes of the same ledger; the alert log has neither lost nor
+ * doubled one, and the next alert comes once.
+ */
+static void
+test_mem_failed_commit(void **state)
+{
+	struct fx *fx = *state;
+	MDB_envinfo info;
+	MDB_stat st;
+	char dev[16], *before, *after, *abefore, *aafter;
+	saksi_err e = SAKSI_OK;
+	int i, k, rc = 0, lost = 0, round, at_eval = 0, at_commit = 0;
+
+	use_rules(fx, EC_RULES);
+	for (i = 0; i < 5 * RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i % 9);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i * 1000, "device_id", dev,
+		    NULL);
+	}
+	for (round = 0; round < 4; round++) {
+		lost = 0;
+		e = SAKSI_OK;
+		rc = 0;
+		/* The map cut down to a few pages past what is used. */
+		assert_int_equal(mdb_env_info(fx->env, &info), 0);
+		assert_int_equal(mdb_env_stat(fx->env, &st), 0);
+		assert_int_equal(mdb_env_set_mapsize(fx->env,
+		    (info.me_last_pgno + 2 + round) * (size_t)st.ms_psize), 0);
+		for (k = 0; k < 20000 && !lost; k++, i++) {
+			saksi_rule_field f = { "device_id", NULL, 1 };
+			char t[SAKSI_BLIND_TOKEN_LEN + 1];
+			saksi_rule_event ev = { fx->next_index, "queue.booking.created",
+			    T0 + (uint64_t)i * 1000, "KC-MAKASSAR", &f, 1 };
+			MDB_txn *txn;
+
+			snprintf(dev, sizeof(dev), "n%d", i);
+			f.rf_value = tok(dev, t);
+			assert_int_equal(mdb_txn_begin(fx->env, NULL, 0, &txn), 0);
+			if ((e = saksi_rules_eval(fx->r, txn, &ev, NULL)) != SAKSI_OK) {
+				mdb_txn_abort(txn);
+				lost = 1;
+				break;
+			}
+			if ((rc = mdb_txn_commit(txn)) != 0) {
+				lost = 1;
+				break;
+			}
+			log_event(fx, &ev);
+			fx->next_index++;
+		}
+		assert_true(lost);
+		assert_true(e == SAKSI_ERR_FULL || rc == MDB_MAP_FULL);
+		at_eval += e != SAKSI_OK;
+		at_commit += rc != 0;
+		assert_int_equal(mdb_env_set_mapsize(fx->env, 256u << 20), 0);
+		/* Memory, with the lost transaction undone, against a restart's. */
+		abefore = dump_alerts(fx);
+		before = mem_state_dump(fx);
+		crash_restart(fx, EC_RULES);
+		after = mem_state_dump(fx);
+		aafter = dump_alerts(fx);
+		assert_string_equal(before, after);
+		assert_string_equal(abefore, aafter);
+		free(before);
+		free(after);
+		free(abefore);
+		free(aafter);
+	}
+	print_message("failed commit groups: %d at the evaluation, %d at the commit\n",
+	    at_eval, at_commit);
+	assert_true(at_eval + at_commit == 4);
+	/* And it goes on: a device's third booking in 10 s raises the next alert, once. */
+	{
+		uint64_t a0 = last_alert(fx);
+
+		for (i = 0; i < 3; i++)
+			assert_int_equal(feed(fx, "queue.booking.created", T0 + 50000000 +
+			    (uint64_t)i, "device_id", "z", NULL), i == 2);
+		assert_int_equal(last_alert(fx), a0 + 1);
+	}
+}
+
+/* A reader's counters through the rules attached read-only, with a committed txn. */
+static saksi_err
+ro_stats(struct fx *fx, const char *id, saksi_rule_stats *s)
+{
+	saksi_rules *ro = parse_ok(EC_RULES);
+	MDB_txn *txn;
+	saksi_err e;
+
+	assert_int_equal(mdb_txn_begin(fx->env, NULL, MDB_RDONLY, &txn), 0);
+	if ((e = saksi_rules_attach_readonly(ro, txn)) == SAKSI_OK)
+		e = saksi_rules_stats(ro, txn, id, s);
+	mdb_txn_abort(txn);
+	saksi_rules_free(ro);
+	return e;
+}
+
+/*
+ * A reader (saksi_rules_attach_readonly) writes nothing, so it folds no deltas: it reads
+ * the rules' counters through them, as the last committed snapshot has them, tombstones
+ * included, and refuses deltas that contradict their format as an attach does.
+ */
+static void
+test_mem_readonly_deltas(void **state)
+{
+	struct fx *fx = *state;
+	saksi_rule_stats s;
+	uint8_t b[64], zk[13] = { 'Z' }, zv[2 + 1 + RULES_FP_LEN + 40];
+	char dev[16];
+	int i;
+
+	use_rules(fx, EC_RULES);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 0);
+	/* A snapshot of seven new groups: deltas only, the base has no counters yet. */
+	for (i = 0; i < RULES_TEST_MEMORY; i++) {
+		snprintf(dev, sizeof(dev), "d%d", i);
+		feed(fx, "queue.booking.created", T0 + (uint64_t)i, "device_id", dev, NULL);
+	}
+	assert_true(count_keys(fx, 'Z') > 0);
+	assert_int_equal(count_keys(fx, 'S'), 0);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, RULES_TEST_MEMORY);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY);
+	assert_int_equal(s.rs_groups, stats(fx, "r1").rs_groups);
+	/* Events after the snapshot are not in it: the reader sees the snapshot. */
+	feed(fx, "queue.booking.created", T0 + 100, "device_id", "e", NULL);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY);
+	assert_int_equal(stats(fx, "r1").rs_matched, RULES_TEST_MEMORY + 1);
+	/* A later delta's tombstone of the counters wins over the earlier value. */
+	assert_int_equal(raw_get1(fx, 'D', b, sizeof(b)), 17);
+	saksi_put_u64(zk + 1, saksi_get_u64(b + 1) + 1);
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) + 1);
+	zv[0] = 0;
+	zv[1] = 1 + RULES_FP_LEN;
+	zv[2] = 'S';
+	memcpy(zv + 3, fx->r->rs_rules[0]->r_fp, RULES_FP_LEN);
+	raw_put(fx, zk, sizeof(zk), zv, 2 + 1 + RULES_FP_LEN);
+	raw_put(fx, "D", 1, b, 17);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 0);
+	assert_int_equal(s.rs_matched, 0);
+	/* Counters of the wrong length, and a record that is neither value nor tombstone. */
+	zv[0] = 1;
+	memset(zv + 3 + RULES_FP_LEN, 0, 40);
+	raw_put(fx, zk, sizeof(zk), zv, 2 + 1 + RULES_FP_LEN + 39);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(zv + 3 + RULES_FP_LEN + 16, 5);            /* groups held: 5 */
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_groups, 5);
+	zv[0] = 2;
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	/* A delta of a snapshot past 'D''s last. */
+	zv[0] = 1;
+	raw_put(fx, zk, sizeof(zk), zv, sizeof(zv));
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) - 1);
+	raw_put(fx, "D", 1, b, 17);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_ERR_CORRUPT);
+	saksi_put_u64(b + 1, saksi_get_u64(b + 1) + 1);
+	raw_put(fx, "D", 1, b, 17);
+	/* A stop's snapshot folds memory's counters into the base, deltas gone. */
+	drop_rules(fx);
+	assert_int_equal(count_keys(fx, 'Z'), 0);
+	assert_int_equal(ro_stats(fx, "r1", &s), SAKSI_OK);
+	assert_int_equal(s.rs_matched, RULES_TEST_MEMORY + 1);
+	assert_int_equal(s.rs_groups, RULES_TEST_MEMORY + 1);
+}
+
 #define MEM_TESTS \
 		cmocka_unit_test(test_mem_index_keys), \
+		cmocka_unit_test_setup_teardown(test_mem_readonly_deltas, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_fold_cursor, setup, teardown), \
+		cmocka_unit_test_setup_teardown(test_mem_failed_commit, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_deltas, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_same_as_lmdb, setup, teardown), \
 		cmocka_unit_test_setup_teardown(test_mem_lost_snapshot, setup, teardown), \
