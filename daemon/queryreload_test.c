@@ -17,7 +17,8 @@
 
 #include <jansson.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
+#include "../tests/daemon_run.h"
 #include "blind.h"
 #include "commit.h"
 #include "keyreload.h"
@@ -27,16 +28,6 @@
 #include "wire.h"
 
 static const char nik[] = "7371012345600001";
-
-/* Wall clock: a request's time must be within the daemon's bound of its clock. */
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct fx fx;
 static saksi_ledger *ledger;
@@ -51,19 +42,14 @@ static char url[256], kr_path[128], *kr_json;
 static void
 add_key(const saksi_seckey *k, const char *name, const char *role)
 {
-	json_t *root = json_loads(kr_json, 0, NULL), *e;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
-	saksi_pubkey pub;
+	json_t *root = json_loads(kr_json, 0, NULL);
+	char events[64];
 
 	assert_non_null(root);
 	snprintf(events, sizeof(events), "%s.*", role);
 	json_object_set_new(json_object_get(root, "roles"), role, json_pack("[s]", events));
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
-	              "public_key", b64, "role", role, "branch", "*", "revoked_ms");
-	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
+	assert_int_equal(json_array_append_new(json_object_get(root, "keys"),
+	    kf_entry(k, name, role, "*")), 0);
 	free(kr_json);
 	assert_non_null(kr_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
@@ -115,13 +101,8 @@ setup(void **state)
 	mkdir(dir, 0700);
 	if (saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &ledger) != SAKSI_OK)
 		return -1;
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
+	fx_commit_opts(&co, &fx, ledger, 100ull * 365 * 86400000);
 	co.co_blind = blind;
-	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;
 	if (saksid_commit_new(&co, &cm) != SAKSI_OK)
 		return -1;
 	snprintf(url, sizeof(url), "ipc://%s/s.sock", fx.dir);
@@ -147,13 +128,7 @@ teardown(void **state)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(ledger);
 }
 
 /* A personal look by k sent over a socket of its own; *hash its request's. */
@@ -341,18 +316,9 @@ test_query_across_reload(void **state)
 	int s3;
 	(void)state;
 
-	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
-	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
-	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = ledger;
+	assert_int_equal(fx_keyring_record(cm, kr_path, &kf, &entry), SAKSI_OK);
+	fx_server_opts(&so, listen, &fx, ledger, cm);
 	so.so_ingest = ig;
-	so.so_committer = cm;
-	so.so_workers = 2;
-	so.so_group_max = 64;
-	so.so_group_wait_us = 100;
 	so.so_keyring = kr;
 	so.so_blind = blind;
 	so.so_store_key = fx.store;

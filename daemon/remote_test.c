@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "../tests/daemon_fixture.h"
+#include "../tests/keyring_fixture.h"
 #include "remote.h"
 #include "wire.h"
 
@@ -58,17 +59,10 @@ keyring(const char *role, const char *branch, int64_t revoked_ms)
 	json_object_set_new(roles, "queue", json_pack("[s]", "queue.*"));
 	json_object_set_new(root, "roles", roles);
 	for (int i = 0; i < (role != NULL ? 2 : 1); i++) {
-		saksi_pubkey pub;
-		char b64[SAKSI_PUBKEY_B64_LEN + 1], h[17];
-
-		assert_int_equal(saksi_seckey_public(k[i], &pub), SAKSI_OK);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		sodium_bin2hex(h, sizeof(h), pub.pk_id, 8);
-		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", i == 0 ? "other" : "sup",
-		    "key_id", h, "public_key", b64, "role", i == 0 ? "queue" : role, "branch",
+		e = kf_entry(k[i], i == 0 ? "other" : "sup", i == 0 ? "queue" : role,
 		    i == 0 ? "*" : branch);
-		json_object_set_new(e, "revoked_ms", i == 1 && revoked_ms >= 0 ?
-		    json_integer(revoked_ms) : json_null());
+		if (i == 1 && revoked_ms >= 0)
+			json_object_set_new(e, "revoked_ms", json_integer(revoked_ms));
 		json_array_append_new(keys, e);
 	}
 	json_object_set_new(root, "keys", keys);
