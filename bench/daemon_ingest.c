@@ -20,27 +20,19 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "ledger.h"
 #include "server.h"
 #include "wire.h"
+#include "bench_clock.h"
 
 static struct fx fx;
 static struct fx_item *items;
 static size_t nitems, nthreads_cpu;
 static saksi_pubkey *pubs;
 static size_t batch = 64, nclients = 4;   /* producer key of item i: pubs[i % nclients] */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds of this process so far, every thread, user and system. */
 static double
@@ -51,15 +43,6 @@ cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- bare Ed25519 on the same bytes the daemon verifies ---- */
@@ -88,7 +71,7 @@ work(void *arg)
 		} else {
 			saksid_item it;
 			fx_frame1(fi, &it);
-			if (saksid_ingest_check(fx.ig, &it, wall_ms()) != SAKSI_R_ACCEPTED)
+			if (saksid_ingest_check(fx.ig, &it, bench_wall_ms()) != SAKSI_R_ACCEPTED)
 				r->bad++;
 			saksid_item_clear(&it);
 		}
@@ -103,7 +86,7 @@ rate(int what, size_t nthreads, double *cpu_us)
 {
 	pthread_t th[256];
 	struct range r[256];
-	double t0 = now_s(), c0 = cpu_s(), t;
+	double t0 = bench_now(), c0 = cpu_s(), t;
 	long bad = 0;
 
 	for (size_t i = 0; i < nthreads; i++) {
@@ -117,7 +100,7 @@ rate(int what, size_t nthreads, double *cpu_us)
 		pthread_join(th[i], NULL);
 		bad += r[i].bad;
 	}
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	*cpu_us = (cpu_s() - c0) * 1e6 / (double)nitems;
 	if (bad != 0)
 		fprintf(stderr, "%ld items failed\n", bad);
@@ -224,7 +207,7 @@ main(int argc, char **argv)
 		saksi_seckey_public(fx.prod[FX_NFIXED + c], &pubs[c]);
 	printf("building %zu signed, sealed queue.booking.created events...\n", n);
 	{
-		uint64_t now = wall_ms();
+		uint64_t now = bench_wall_ms();
 		for (size_t i = 0; i < n; i++)
 			fx_booking(&fx, FX_NFIXED + i % nclients, i / nclients + 1, now, &items[i]);
 	}
@@ -249,12 +232,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = 3600000;
+	fx_commit_opts(&co, &fx, ledger, 3600000);
 	if (index) {
 		uint8_t ik[32];
 
@@ -269,18 +247,13 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(url, sizeof(url), "ipc://%s/bench.sock", fx.dir);
 	listen[0] = url;
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = ledger;
-	so.so_ingest = fx.ig;
-	so.so_committer = cm;
+	fx_server_opts(&so, listen, &fx, ledger, cm);
 	so.so_workers = (unsigned)nthreads_cpu;
 	so.so_group_max = 512;
 	so.so_group_wait_us = 1000;
 	if (saksid_server_start(&so, &srv, NULL, 0) != SAKSI_OK)
 		return 1;
-	t0 = now_s();
+	t0 = bench_now();
 	c0 = cpu_s();
 	for (size_t c = 0; c < nclients; c++) {
 		cl[c].c = c;
@@ -291,7 +264,7 @@ main(int argc, char **argv)
 		pthread_join(th[c], NULL);
 		bad += cl[c].bad;
 	}
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	ce2e = (cpu_s() - c0) * 1e6 / (double)n;
 	e2e = (double)n / t;
 	saksid_server_stop(srv, &st);

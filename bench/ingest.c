@@ -39,6 +39,7 @@
 #include "wire.h"
 
 #include "../tests/events_gen.h"
+#include "bench_clock.h"
 
 extern char **environ;
 
@@ -149,29 +150,11 @@ dies(const char *what, saksi_err e)
 	die(what, saksi_strerror(e));
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_until(double t)
 {
 	struct timespec ts;
-	double d = t - now();
+	double d = t - bench_now();
 
 	if (d <= 0)
 		return;
@@ -218,13 +201,13 @@ verify_thread(void *arg)
 	double t0;
 
 	pthread_barrier_wait(v->bar);
-	t0 = now();
+	t0 = bench_now();
 	v->cpu = thread_cpu();
 	do {
 		for (int i = 0; i < 64; i++, v->n++)
 			if (crypto_sign_verify_detached(v->sig, v->msg, v->len, v->pk) != 0)
 				die("verify", "a good signature does not verify");
-	} while ((v->t = now() - t0) < VERIFY_SEC);
+	} while ((v->t = bench_now() - t0) < VERIFY_SEC);
 	v->cpu = thread_cpu() - v->cpu;
 	return NULL;
 }
@@ -278,7 +261,7 @@ static void
 sync_latency(const char *dir, double *p50, double *p99, size_t *n)
 {
 	char path[160], buf[4096];
-	double lat[300], t0, t1, start = now();
+	double lat[300], t0, t1, start = bench_now();
 	size_t k = 0;
 	int fd;
 
@@ -286,12 +269,12 @@ sync_latency(const char *dir, double *p50, double *p99, size_t *n)
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
 		die(path, strerror(errno));
 	memset(buf, 0x5a, sizeof(buf));
-	while (k < 300 && now() - start < 1.5) {
-		t0 = now();
+	while (k < 300 && bench_now() - start < 1.5) {
+		t0 = bench_now();
 		if (pwrite(fd, buf, sizeof(buf), (off_t)(k * sizeof(buf))) != (ssize_t)sizeof(buf) ||
 		    fdatasync(fd) != 0)
 			die(path, strerror(errno));
-		t1 = now();
+		t1 = bench_now();
 		lat[k++] = (t1 - t0) * 1e3;
 	}
 	close(fd);
@@ -313,7 +296,7 @@ build_items(struct producer *p, size_t n)
 	const char *const *personal;
 	const char *type;
 	size_t plen, dlen, np, i;
-	uint64_t t = now_ms();
+	uint64_t t = bench_wall_ms();
 	saksi_err e;
 
 	p->p_items = xmalloc(n * sizeof(*p->p_items));
@@ -458,18 +441,18 @@ produce(struct producer *p, int paced)
 		k = p->p_nitems - i < b->b_batch ? p->p_nitems - i : b->b_batch;
 		if (paced) {
 			due = start + b->b_interval * (double)sent;
-			if (now() > due + 0.0005)
+			if (bench_now() > due + 0.0005)
 				p->p_behind++;
 			sleep_until(due);
 		}
 		submit(p, i, k, res, b->b_o.verify_all);
 		if (paced) {
-			lat = (now() - due) * 1e3;
+			lat = (bench_now() - due) * 1e3;
 			for (size_t j = 0; j < k; j++)
 				p->p_lat[p->p_nlat++] = lat;
 		}
 	}
-	p->p_end = now();
+	p->p_end = bench_now();
 	free(res);
 }
 
@@ -531,7 +514,7 @@ run_phase(struct bench *b, void *(*fn)(void *), size_t batch)
 		if (pthread_create(&th[i], NULL, fn, p) != 0)
 			die("pthread_create", strerror(errno));
 	}
-	b->b_t0 = now() + 0.01;   /* the paced producers start together from here */
+	b->b_t0 = bench_now() + 0.01;   /* the paced producers start together from here */
 	pthread_barrier_wait(&b->b_bar);
 	for (unsigned i = 0; i < b->b_o.producers; i++) {
 		pthread_join(th[i], NULL);
@@ -626,11 +609,11 @@ nn_rtt(const struct bench *b, double *p50, double *p99)
 	if (pthread_create(&th, NULL, echo_main, &rep) != 0)
 		die("pthread_create", strerror(errno));
 	for (int i = -200; i < RTT_N; i++) {
-		t0 = now();
+		t0 = bench_now();
 		if (nn_send(req, buf, sizeof(buf), 0) < 0 || nn_recv(req, &m, NN_MSG, 0) < 0)
 			die("nanomsg round trip", nn_strerror(nn_errno()));
 		if (i >= 0)
-			lat[i] = (now() - t0) * 1e3;
+			lat[i] = (bench_now() - t0) * 1e3;
 		nn_freemsg(m);
 	}
 	if (nn_send(req, buf, 1, 0) < 0 || nn_recv(req, &m, NN_MSG, 0) < 0)
@@ -864,7 +847,7 @@ start_saksid(struct bench *b, const char *conf, const char *sockname, const char
 			return pid;
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			die("saksid", "exited at start; see its log with -k");
-		sleep_until(now() + 0.01);
+		sleep_until(bench_now() + 0.01);
 	}
 	die("saksid", "does not listen after 10 s");
 	return -1;
@@ -1447,10 +1430,10 @@ main(int argc, char **argv)
 	      (uint64_t)((warm < vrate ? warm : vrate) * o->seconds) / o->producers;
 	if (per < 256)
 		per = 256;
-	t = now();
+	t = bench_now();
 	build_all(&b, per);
 	printf("    built %" PRIu64 " events in %.1f s (not timed: producers are other "
-	       "machines)\n", per * o->producers, now() - t);
+	       "machines)\n", per * o->producers, bench_now() - t);
 	fflush(stdout);
 	tasks_read(pid, &tk0);
 	cpu_d = proc_cpu_split(pid, &sys_d);
@@ -1515,7 +1498,7 @@ main(int argc, char **argv)
 
 		kill(pid, SIGUSR1);
 		for (int i = 0; i < 1000 && log_grep(log, "trace: the slowest", 0) == had; i++)
-			sleep_until(now() + 0.01);
+			sleep_until(bench_now() + 0.01);
 	}
 	t = run_phase(&b, producer_paced, o->lat_batch);
 	sched_read(pid, &sch1);

@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "merkle.h"
+#include "bench_clock.h"
+#include "../tests/events_gen.h"
 
 #define LEVELS 21
 #define NLEAVES (UINT64_C(1) << (LEVELS - 1))
@@ -35,38 +37,19 @@ store_read(void *ctx, unsigned level, uint64_t index, saksi_hash out)
 	return SAKSI_OK;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 /* Raw SHA-256 over len-byte inputs; each output feeds the next input, so none is skipped. */
 static double
 raw_rate(size_t len)
 {
 	uint8_t buf[LEAF_LEN + 1];
 	unsigned long n = 0;
-	double t0 = now(), t;
+	double t0 = bench_now(), t;
 
 	memset(buf, 0xa5, sizeof(buf));
 	do {
 		for (int i = 0; i < 4096; i++, n++)
 			crypto_hash_sha256(buf, buf, len);
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (t < PHASE_SEC);
 	return (double)n / t;
 }
@@ -110,17 +93,17 @@ main(void)
 
 	/* Leaf hashing: 2^20 leaves of LEAF_LEN bytes, each differing in its first 8. */
 	memset(leaf, 0x3c, sizeof(leaf));
-	t0 = now();
+	t0 = bench_now();
 	for (uint64_t i = 0; i < NLEAVES; i++) {
 		memcpy(leaf, &i, sizeof(i));
 		saksi_merkle_leaf_hash(leaves[i], leaf, sizeof(leaf));
 	}
-	t = now() - t0;
+	t = bench_now() - t0;
 	printf("leaf hash, %d-byte leaves:           %10.0f hashes/s  (%3.0f%% of raw %d-byte)\n",
 	       LEAF_LEN, NLEAVES / t, 100 * NLEAVES / t / rawleaf, 1 + LEAF_LEN);
 
 	/* Appends: every stored node of the tree, one node hash each above level 0. */
-	t0 = now();
+	t0 = bench_now();
 	for (uint64_t i = 0; i < NLEAVES; i++) {
 		if ((err = saksi_merkle_append(store_read, &st, i, leaves[i], lv, ix, hs,
 		                               &nout)) != SAKSI_OK)
@@ -129,7 +112,7 @@ main(void)
 			memcpy(st.lv[lv[j]][ix[j]], hs[j], SAKSI_HASH_LEN);
 		nodes += nout - 1;
 	}
-	t = now() - t0;
+	t = bench_now() - t0;
 	printf("append, %" PRIu64 " leaves:               %10.0f appends/s, %.0f node "
 	       "hashes/s  (%3.0f%% of raw 65-byte)\n", NLEAVES, NLEAVES / t, nodes / t,
 	       100 * nodes / t / raw65);
@@ -142,7 +125,7 @@ main(void)
 	 * proof generation rebuilds from stored subtrees.
 	 */
 	for (int k = 0; k < 1024; k++) {
-		sizes[k] = 1 + rnd(&s) % NLEAVES;
+		sizes[k] = 1 + gen_rnd(&s) % NLEAVES;
 		if ((err = saksi_merkle_root(store_read, &st, sizes[k], roots_m[k])) != SAKSI_OK)
 			die("root", err);
 	}
@@ -151,11 +134,11 @@ main(void)
 	for (int edge = 0; edge < 2; edge++) {
 		n = plen = 0;
 		st.reads = 0;
-		t0 = now();
+		t0 = bench_now();
 		do {
 			for (int k = 0; k < 1024; k++, n++) {
 				uint64_t size = edge ? sizes[k] : NLEAVES;
-				uint64_t i = rnd(&s) % size;
+				uint64_t i = gen_rnd(&s) % size;
 
 				if ((err = saksi_merkle_prove_inclusion(store_read, &st, i, size,
 				                                        proof, &np)) != SAKSI_OK)
@@ -166,7 +149,7 @@ main(void)
 					die("verify inclusion", err);
 				plen += np;
 			}
-			t = now() - t0;
+			t = bench_now() - t0;
 		} while (t < PHASE_SEC);
 		printf("inclusion prove+verify, %s:  %10.0f proofs/s, %.0f proof hashes/s  "
 		       "(%3.0f%% of raw 65-byte; %.1f hashes, %.1f reads per proof)\n",
@@ -177,7 +160,7 @@ main(void)
 	/* Consistency proofs from the random sizes to 2^20. */
 	n = plen = 0;
 	st.reads = 0;
-	t0 = now();
+	t0 = bench_now();
 	do {
 		for (int k = 0; k < 1024; k++, n++) {
 			if ((err = saksi_merkle_prove_consistency(store_read, &st, sizes[k], NLEAVES,
@@ -188,7 +171,7 @@ main(void)
 				die("verify consistency", err);
 			plen += np;
 		}
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (t < PHASE_SEC);
 	printf("consistency prove+verify, m random: %10.0f proofs/s, %.0f proof hashes/s  "
 	       "(%3.0f%% of raw 65-byte; %.1f hashes, %.1f reads per proof)\n", n / t, plen / t,

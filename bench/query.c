@@ -21,6 +21,8 @@
 #include "index.h"
 #include "keys.h"
 #include "ledger.h"
+#include "bench_clock.h"
+#include "../tests/events_gen.h"
 
 #define ORIGIN "bench.saksi.example/query"
 #define VKEY "bench.saksi.example/query+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh="
@@ -29,31 +31,6 @@
 #define TARGET_MS 2.0
 
 static const char *const personal[] = { "nik", "kpj", "name", "phone", "device_id", "ip" };
-
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double
-clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-now_s(void)
-{
-	return clock_s(CLOCK_MONOTONIC);
-}
 
 static void
 die(const char *what, saksi_err e)
@@ -84,7 +61,7 @@ build(saksi_ledger *l, const saksi_blind *b, uint64_t have, uint64_t n, uint64_t
 	MDB_dbi dbi;
 	uint64_t upto, s = seed ^ 0x5eed;
 	uint8_t *env = malloc(SAKSI_ENV_MAX);
-	double t0 = now_s();
+	double t0 = bench_now();
 	saksi_err e;
 
 	if (env == NULL)
@@ -102,7 +79,7 @@ build(saksi_ledger *l, const saksi_blind *b, uint64_t have, uint64_t n, uint64_t
 		for (uint64_t k = 0; k < BATCH && i < n; k++, i++) {
 			char clear[1024], nik[17], dev[32], *payload, *disc;
 			size_t plen, dlen, elen;
-			uint64_t p = rnd(&s) % people, idx;
+			uint64_t p = gen_rnd(&s) % people, idx;
 
 			nik_of(p, nik);
 			device_of(p, dev);
@@ -133,7 +110,7 @@ build(saksi_ledger *l, const saksi_blind *b, uint64_t have, uint64_t n, uint64_t
 		if ((e = saksi_ledger_commit(txn)) != SAKSI_OK)
 			die("commit", e);
 		fprintf(stderr, "\rbuilt %" PRIu64 " of %" PRIu64 " entries (%.0f/s)   ", i, n,
-		    (double)(i - have) / (now_s() - t0));
+		    (double)(i - have) / (bench_now() - t0));
 	}
 	fprintf(stderr, "\n");
 	saksi_seckey_free(sk);
@@ -162,7 +139,7 @@ measure(saksi_ledger *l, const saksi_blind *b, saksi_index_field f, uint64_t peo
 		exit(2);
 	for (unsigned k = 0; k < count; k++) {
 		char val[32], tok[SAKSI_BLIND_TOKEN_LEN + 1];
-		uint64_t p = rnd(&s) % people;
+		uint64_t p = gen_rnd(&s) % people;
 		saksi_index_term term = { f, tok };
 		saksi_index_query q = { &term, 1, 0, UINT64_MAX, 0, 0 };
 		saksi_ledger_txn *txn;
@@ -175,8 +152,8 @@ measure(saksi_ledger *l, const saksi_blind *b, saksi_index_field f, uint64_t peo
 			nik_of(p, val);
 		else
 			device_of(p, val);
-		t = now_s();
-		c = clock_s(CLOCK_THREAD_CPUTIME_ID);
+		t = bench_now();
+		c = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		/* What saksi query does per lookup: blind, open a snapshot, look up, read. */
 		if ((e = saksi_blind_token(b, saksi_index_field_kind(f), val, strlen(val), tok)) !=
 		    SAKSI_OK || (e = saksi_ledger_begin(l, 0, &txn)) != SAKSI_OK ||
@@ -194,8 +171,8 @@ measure(saksi_ledger *l, const saksi_blind *b, saksi_index_field f, uint64_t peo
 			free(leaf);
 		}
 		saksi_ledger_abort(txn);
-		ms[k] = (now_s() - t) * 1000.0;
-		cpu[k] = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c) * 1000.0;
+		ms[k] = (bench_now() - t) * 1000.0;
+		cpu[k] = (bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c) * 1000.0;
 		total += n;
 	}
 	qsort(ms, count, sizeof(double), dcmp);

@@ -21,17 +21,9 @@
 
 #include "blind.h"
 #include "rules.h"
+#include "bench_clock.h"
 
 #define GROUP 256
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 token(char out[SAKSI_BLIND_TOKEN_LEN + 1], const char *kind, uint32_t n)
@@ -141,7 +133,7 @@ main(int argc, char **argv)
 	    saksi_rules_attach(r, txn) != SAKSI_OK || mdb_txn_commit(txn))
 		return 2;
 	srand(1);
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++) {
 		saksi_rule_field f[8];
 		saksi_rule_event ev = { i, NULL, t, "KC-MAKASSAR", f, 0 };
@@ -207,7 +199,7 @@ main(int argc, char **argv)
 				return 1;
 		}
 	}
-	t1 = now();
+	t1 = bench_now();
 	printf("%" PRIu64 " events through %zu rules in %.2f s: %.0f events/s, %" PRIu64
 	    " alerts\n", n, saksi_rules_count(r), t1 - t0, (double)n / (t1 - t0), alerts);
 	mdb_env_close(env);

@@ -32,6 +32,7 @@
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
+#include "u64sort.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
 #define LEAVES_MAX 1024       /* --leaf and --alert options */
@@ -86,26 +87,10 @@ set_add(struct set *s, uint64_t x)
 	s->v[s->n++] = x;
 }
 
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 set_distinct(struct set *s)
 {
-	size_t o = 0;
-
-	if (s->n == 0)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), u64_cmp);
-	for (size_t i = 0; i < s->n; i++)
-		if (o == 0 || s->v[o - 1] != s->v[i])
-			s->v[o++] = s->v[i];
-	s->n = o;
+	s->n = saksi_u64_distinct(s->v, s->n);
 }
 
 static int

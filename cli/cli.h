@@ -65,6 +65,10 @@ saksi_keyring *xkeyring_load(const char *path);
 char *xkey_branch(const char *keyring, const saksi_seckey *sk);
 /* Opens an existing ledger read-only. */
 saksi_ledger *xledger_open_ro(const char *dir);
+/* A client of saksid at url with no key of its own (it signs nothing): reads, proofs,
+ * status, an outbox's items signed before. With v, every checkpoint it receives must be
+ * signed by the log. Exits if it cannot connect. */
+struct saksi_client *xreader(const char *url, uint64_t timeout, const saksi_note_verifier *v);
 /* A personal filter given as "-" (--nik -): one line of stdin into buf, so that the value
  * never shows in the process list; at most one filter may be "-". given[] is indexed by
  * saksi_index_field; the caller wipes buf. */

@@ -17,6 +17,7 @@
 #include "sim.h"
 #include "simulate.h"
 #include "verify.h"
+#include "u64sort.h"
 
 /*
  * The twelve patterns of issue #4, the scenario the simulator injects for each (the
@@ -68,14 +69,6 @@ struct tally {
 	json_t *fp;          /* look-alike instances an alert of the pattern touched */
 };
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static size_t
 pattern_of_rule(const char *rule)
 {
@@ -100,7 +93,7 @@ touches(const struct inst *in, const saksi_alert *a)
 {
 	for (uint32_t i = 0; i < a->al_nevidence; i++)
 		if (bsearch(&a->al_evidence[i], in->leaves, in->n, sizeof(uint64_t),
-		    cmp_u64) != NULL)
+		    saksi_u64_cmp) != NULL)
 			return 1;
 	return 0;
 }
@@ -150,7 +143,7 @@ load_instances(const json_t *truth, size_t *ninst, uint64_t *first)
 			if (json_is_integer(l) && json_integer_value(l) >= 0)
 				in->leaves[in->n++] = (uint64_t)json_integer_value(l);
 		}
-		qsort(in->leaves, in->n, sizeof(uint64_t), cmp_u64);
+		qsort(in->leaves, in->n, sizeof(uint64_t), saksi_u64_cmp);
 	}
 	return v;
 }

@@ -252,23 +252,6 @@ show_refusals(const saksi_leaf *lf, json_t *o)
 
 /* ---- asking a daemon (--url): anyone may, with no key of their own ---- */
 
-/* A read-only client; with v, every checkpoint it receives must be signed by the log. */
-static saksi_client *
-xreader(const char *url, uint64_t timeout, const saksi_note_verifier *v)
-{
-	saksi_client_opts co;
-	saksi_client *cl = NULL;
-	saksi_err e;
-
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_log = v;
-	co.co_timeout_ms = (int)timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot connect to %s", url);
-	return cl;
-}
-
 /*
  * Exits for a failed request: what the daemon said when it refused (exit 2: nothing was
  * proved wrong), exit 1 for an answer that is malformed or not signed by the log.

@@ -56,22 +56,6 @@ catch_dead(void *arg, const saksi_outbox_dead *d)
 	snprintf(c->msg, sizeof(c->msg), "%s", d->od_message);
 }
 
-static saksi_client *
-xclient(const char *url, const saksi_note_verifier *v, uint64_t timeout)
-{
-	saksi_client_opts co;
-	saksi_client *cl;
-	saksi_err e;
-
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_log = v;
-	co.co_timeout_ms = (int)timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot open a connection to %s", url);
-	return cl;
-}
-
 static void
 xoutbox_err(saksi_err e, const char *dir)
 {
@@ -134,7 +118,7 @@ outbox_submit(const char *dir, const char *url, const saksi_seckey *sk, const ui
 		xoutbox_err(e, dir);
 
 	/* Durable now. Send the whole queue in order: ours goes after the older ones. */
-	cl = xclient(url, v, timeout);
+	cl = xreader(url, timeout, v);
 	fe = saksi_outbox_flush(ob, cl, 0, 0, catch_receipt, &got, &fr);
 	saksi_client_close(cl);
 	if (fe == SAKSI_ERR_PROOF) {
@@ -303,7 +287,7 @@ outbox_flush(int argc, char **argv)
 		xusage(usage, "--timeout is in milliseconds, at most 3600000");
 	xvkey(vk, vkf, &v);
 	ob = xoutbox_open(dir, &v);
-	cl = xclient(url, &v, timeout);
+	cl = xreader(url, timeout, &v);
 	e = saksi_outbox_flush(ob, cl, (size_t)batch, 0, NULL, NULL, &fr);
 	saksi_client_close(cl);
 	if (saksi_outbox_stat(ob, &st) != SAKSI_OK)

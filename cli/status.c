@@ -502,7 +502,6 @@ cmd_status(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL;
-	saksi_client_opts co;
 	saksi_client *cl = NULL;
 	json_t *o;
 	char *text = NULL;
@@ -538,11 +537,7 @@ cmd_status(int argc, char **argv)
 	if (url == NULL)
 		xusage(usage, "give --url");
 
-	memset(&co, 0, sizeof(co));
-	co.co_url = url;
-	co.co_timeout_ms = (int)timeout;
-	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
-		xdie_err(e, "cannot connect to %s", url);
+	cl = xreader(url, timeout, NULL);
 	e = saksi_client_status(cl, &text, &len);
 	if (e == SAKSI_ERR_REFUSED || e == SAKSI_ERR_NOT_FOUND) {
 		/* The message is copied before the client goes. */

@@ -33,6 +33,7 @@
 #include "subject.h"
 #include "verify.h"
 #include "wire.h"
+#include "u64sort.h"
 
 #define ACCESS_TYPE "supervisor.access.logged"
 #define FORGET_TYPE "supervisor.forget.requested"
@@ -206,14 +207,6 @@ zone_of(const struct bzone *bz, size_t n, const saksi_query_row *r)
 /* ---- the subject's entries ---- */
 
 static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
 row_time_cmp(const void *a, const void *b)
 {
 	const saksi_query_row *x = *(const saksi_query_row *const *)a;
@@ -227,7 +220,8 @@ row_time_cmp(const void *a, const void *b)
 static int
 is_theirs(const struct subject *s, uint64_t idx)
 {
-	return s->nev > 0 && bsearch(&idx, s->idx, s->nev, sizeof(uint64_t), u64_cmp) != NULL;
+	return s->nev > 0 &&
+	    bsearch(&idx, s->idx, s->nev, sizeof(uint64_t), saksi_u64_cmp) != NULL;
 }
 
 static void
@@ -282,9 +276,9 @@ collect(struct appliance *x, saksi_ledger_txn *txn, MDB_dbi dbi, struct subject 
 			s->idx[s->nev++] = r->qr_index;
 		}
 		/* Sorted before the KPJ's rows are looked up in it. */
-		qsort(s->idx, s->nev, sizeof(*s->idx), u64_cmp);
+		qsort(s->idx, s->nev, sizeof(*s->idx), saksi_u64_cmp);
 	}
-	qsort(s->idx, s->nev, sizeof(*s->idx), u64_cmp);
+	qsort(s->idx, s->nev, sizeof(*s->idx), saksi_u64_cmp);
 	if (s->nev > 1)
 		qsort(s->ev, s->nev, sizeof(*s->ev), row_time_cmp);
 	for (size_t i = 0; i < s->nev; i++) {

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "client.h"
 #include "index.h"
 
 #define PASS_MAX 1024
@@ -462,6 +463,22 @@ xledger_open_ro(const char *dir)
 	if (e != SAKSI_OK)
 		xdie_err(e, "cannot open ledger %s", dir);
 	return l;
+}
+
+saksi_client *
+xreader(const char *url, uint64_t timeout, const saksi_note_verifier *v)
+{
+	saksi_client_opts co;
+	saksi_client *cl = NULL;
+	saksi_err e;
+
+	memset(&co, 0, sizeof(co));
+	co.co_url = url;
+	co.co_log = v;
+	co.co_timeout_ms = (int)timeout;
+	if ((e = saksi_client_open(&co, &cl)) != SAKSI_OK)
+		xdie_err(e, "cannot connect to %s", url);
+	return cl;
 }
 
 void

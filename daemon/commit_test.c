@@ -15,7 +15,8 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
+#include "../tests/ledger_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "verify.h"
@@ -101,13 +102,7 @@ lc_close(struct lc *lc)
 static uint64_t
 lc_size(struct lc *lc)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(lc->l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(lc->l);
 }
 
 /* Number of stored checkpoints and the latest size. */
@@ -1517,12 +1512,8 @@ test_refusal_alerts(void **state)
 	assert_int_equal(saksi_ledger_open(lc.dir, FX_ORIGIN, fx.vkey, NULL, &lc.l), SAKSI_OK);
 	{
 		saksid_commit_opts co;
-		memset(&co, 0, sizeof(co));
-		co.co_ledger = lc.l;
-		co.co_origin = FX_ORIGIN;
-		co.co_log_key = fx.log;
-		co.co_store_key = fx.store;
-		co.co_max_clock_skew_ms = SKEW;
+
+		fx_commit_opts(&co, &fx, lc.l, SKEW);
 		co.co_blind = b;
 		co.co_refusal_window_ms = w;
 		co.co_refusal_threshold = 3;

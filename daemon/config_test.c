@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "../tests/tmpdir.h"
 
 #define BASE \
 	"# saksid test config\n" \
@@ -444,13 +445,13 @@ test_missing(void **state)
 static void
 test_load(void **state)
 {
-	char dir[] = "/tmp/saksid-config-XXXXXX";
+	char dir[128];
 	char path[256], cwd[4096];
 	saksid_config cf;
 	FILE *f;
 	(void)state;
 
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "saksid-config"), 0);
 	snprintf(path, sizeof(path), "%s/saksid.conf", dir);
 	assert_int_equal(saksid_config_load(path, &cf, errbuf, sizeof(errbuf)),
 	                 SAKSI_ERR_NOT_FOUND);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "../tests/testutil.h"
 #include "commit.h"
 #include "envelope.h"
@@ -64,19 +64,23 @@ blind_of(uint8_t fill)
 	return b;
 }
 
+/* The committer's options on l with the index key b (NULL: no indexes) and store. */
+static void
+commit_opts(saksid_commit_opts *co, saksi_ledger *l, const saksi_blind *b,
+            const saksi_seckey *store)
+{
+	fx_commit_opts(co, &fx, l, 300000);
+	co->co_store_key = store;
+	co->co_blind = b;
+}
+
 static saksid_committer *
 committer(saksi_ledger *l, const saksi_blind *b, const saksi_seckey *store)
 {
 	saksid_commit_opts co;
 	saksid_committer *c;
 
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = store;
-	co.co_max_clock_skew_ms = 300000;
-	co.co_blind = b;
+	commit_opts(&co, l, b, store);
 	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_OK);
 	return c;
 }
@@ -557,13 +561,7 @@ test_background(void **state)
 	saksid_commit_free(c);
 
 	saksid_ingest_index(fx.ig, b);
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = 300000;
-	co.co_blind = b;
+	commit_opts(&co, l, b, fx.store);
 	co.co_index_background = 1;
 	co.co_index_batch = 5;
 	assert_int_equal(saksid_commit_new(&co, &c), SAKSI_OK);
@@ -684,13 +682,7 @@ test_background_thread(void **state)
 	commit_mixed(c, 12, 24, 0);
 	saksid_commit_free(c);
 
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = 300000;
-	co.co_blind = b;
+	commit_opts(&co, l, b, fx.store);
 	co.co_index_background = 1;
 	co.co_index_batch = 1;
 	co.co_index_done = on_done;

@@ -759,8 +759,7 @@ rstate_open(struct rstate *rs)
 	char err[256];
 	MDB_txn *t;
 
-	snprintf(rs->dir, sizeof(rs->dir), "/tmp/saksi-ingest-XXXXXX");
-	assert_non_null(mkdtemp(rs->dir));
+	assert_int_equal(tmpdir_make(rs->dir, sizeof(rs->dir), "saksi-ingest"), 0);
 	assert_int_equal(mdb_env_create(&rs->env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(rs->env, 2), 0);
 	assert_int_equal(mdb_env_open(rs->env, rs->dir, 0, 0600), 0);

@@ -17,7 +17,8 @@
 
 #include <jansson.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
+#include "../tests/daemon_run.h"
 #include "blind.h"
 #include "commit.h"
 #include "keyreload.h"
@@ -27,16 +28,6 @@
 #include "wire.h"
 
 static const char nik[] = "7371012345600001";
-
-/* Wall clock: a request's time must be within the daemon's bound of its clock. */
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct fx fx;
 static saksi_ledger *ledger;
@@ -51,19 +42,14 @@ static char url[256], kr_path[128], *kr_json;
 static void
 add_key(const saksi_seckey *k, const char *name, const char *role)
 {
-	json_t *root = json_loads(kr_json, 0, NULL), *e;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
-	saksi_pubkey pub;
+	json_t *root = json_loads(kr_json, 0, NULL);
+	char events[64];
 
 	assert_non_null(root);
 	snprintf(events, sizeof(events), "%s.*", role);
 	json_object_set_new(json_object_get(root, "roles"), role, json_pack("[s]", events));
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
-	              "public_key", b64, "role", role, "branch", "*", "revoked_ms");
-	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
+	assert_int_equal(json_array_append_new(json_object_get(root, "keys"),
+	    kf_entry(k, name, role, "*")), 0);
 	free(kr_json);
 	assert_non_null(kr_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
@@ -115,13 +101,8 @@ setup(void **state)
 	mkdir(dir, 0700);
 	if (saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &ledger) != SAKSI_OK)
 		return -1;
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
+	fx_commit_opts(&co, &fx, ledger, 100ull * 365 * 86400000);
 	co.co_blind = blind;
-	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;
 	if (saksid_commit_new(&co, &cm) != SAKSI_OK)
 		return -1;
 	snprintf(url, sizeof(url), "ipc://%s/s.sock", fx.dir);
@@ -147,18 +128,12 @@ teardown(void **state)
 static uint64_t
 ledger_size(void)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(ledger, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(ledger);
 }
 
-/* A personal look by sup sent over a socket of its own; *hash its request's. */
+/* A personal look by k sent over a socket of its own; *hash its request's. */
 static int
-query_send(uint8_t hash[32])
+query_send_by(const saksi_seckey *k, uint8_t hash[32])
 {
 	saksi_rq_params p;
 	uint8_t *req, *msg;
@@ -170,7 +145,7 @@ query_send(uint8_t hash[32])
 	p.rp_limit = 5;
 	p.rp_time_ms = wall_ms();
 	p.rp_value[SAKSI_IX_NIK] = nik;
-	assert_int_equal(saksi_rq_request_make(sup, fx.box_pub.pk_key, &p, &req, &len),
+	assert_int_equal(saksi_rq_request_make(k, fx.box_pub.pk_key, &p, &req, &len),
 	    SAKSI_OK);
 	saksi_rq_request_hash(req, len, hash);
 	assert_non_null(msg = malloc(len + 2));
@@ -187,9 +162,33 @@ query_send(uint8_t hash[32])
 	return s;
 }
 
+static int
+query_send(uint8_t hash[32])
+{
+	return query_send_by(sup, hash);
+}
+
+/* Until a worker has checked `more` requests after `base` (ss_checked). */
+static void
+await_checked(saksid_server *srv, uint64_t base, uint64_t more)
+{
+	saksid_server_stats st;
+
+	for (int i = 0; i < 60000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		saksid_server_stats_get(srv, &st);
+		if (st.ss_checked >= base + more)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(st.ss_checked, base + more);
+}
+
 /* Its reply's status (s closed); answered, the access index, its reason otherwise. */
 static int
-query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t whylen)
+query_recv_by(const saksi_seckey *k, int s, const uint8_t hash[32], uint64_t *access,
+              char *why, size_t whylen)
 {
 	void *buf = NULL;
 	uint8_t *r;
@@ -207,7 +206,7 @@ query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t wh
 	*access = UINT64_MAX;
 	why[0] = '\0';
 	if (status == 0) {
-		assert_int_equal(saksi_rq_reply_open(r + 3, (size_t)n - 3, fx.v.nv_pk, hash, sup,
+		assert_int_equal(saksi_rq_reply_open(r + 3, (size_t)n - 3, fx.v.nv_pk, hash, k,
 		    access, &size, &json, &jlen), SAKSI_OK);
 		sodium_memzero(json, jlen);
 		free(json);
@@ -216,6 +215,29 @@ query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t wh
 	nn_freemsg(buf);
 	nn_close(s);
 	return status;
+}
+
+static int
+query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t whylen)
+{
+	return query_recv_by(sup, s, hash, access, why, whylen);
+}
+
+/* Until the committer has taken `more` groups after `base` (ss_closed). */
+static void
+await_closed(saksid_server *srv, uint64_t base, uint64_t more)
+{
+	saksid_server_stats st;
+
+	for (int i = 0; i < 60000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		saksid_server_stats_get(srv, &st);
+		if (st.ss_closed >= base + more)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(st.ss_closed, base + more);
 }
 
 struct reload_arg {
@@ -265,21 +287,9 @@ reload_during_query(saksid_keyreload *kl, saksid_server *srv, uint64_t reloads,
 	}
 	assert_int_equal(st.ss_reloads, reloads);
 	s = query_send(hash);
-	/* The query is read and answered by a worker, off the committer: a status
-	 * exchange after it gives the workers their turn (not needed for the outcome). */
-	{
-		int q = nn_socket(AF_SP, NN_REQ), to = 60000;
-		uint8_t m[2] = { SAKSI_WIRE_VERSION, SAKSI_OP_STATUS };
-		void *buf = NULL;
-
-		assert_true(q >= 0);
-		nn_setsockopt(q, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
-		assert_true(nn_connect(q, url) >= 0);
-		assert_int_equal(nn_send(q, m, 2, 0), 2);
-		assert_true(nn_recv(q, &buf, NN_MSG, 0) > 0);
-		nn_freemsg(buf);
-		nn_close(q);
-	}
+	/* The query answered by a worker under the old keyring (the swap waits for the
+	 * committer, held) and its access entry checked, before the committer goes on. */
+	await_checked(srv, st.ss_checked, 1);
 	saksi_ledger_abort(hold);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(ra.e, SAKSI_OK);
@@ -297,24 +307,18 @@ test_query_across_reload(void **state)
 	saksid_keyreload kl;
 	saksid_keyreload_opts o;
 	saksid_keyfile kf;
-	saksi_seckey *other;
-	uint64_t entry, access, size;
-	uint8_t hash[32];
+	saksi_seckey *other, *sup2, *sup3;
+	saksi_ledger_txn *hold;
+	uint64_t entry, access, size, revoke_at;
+	int s;
+	uint8_t hash[32], hash3[32];
 	char why[SAKSID_MSG_MAX], want[SAKSID_MSG_MAX], hex[17];
+	int s3;
 	(void)state;
 
-	assert_int_equal(saksid_keyfile_load(kr_path, &kf, NULL, 0), SAKSI_OK);
-	assert_int_equal(saksid_commit_keyring_parts(cm, (const uint8_t *const *)
-	    kf.kf_parts.kp_body, kf.kf_parts.kp_len, 1, FX_NOW, &entry), SAKSI_OK);
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = ledger;
+	assert_int_equal(fx_keyring_record(cm, kr_path, &kf, &entry), SAKSI_OK);
+	fx_server_opts(&so, listen, &fx, ledger, cm);
 	so.so_ingest = ig;
-	so.so_committer = cm;
-	so.so_workers = 2;
-	so.so_group_max = 64;
-	so.so_group_wait_us = 100;
 	so.so_keyring = kr;
 	so.so_blind = blind;
 	so.so_store_key = fx.store;
@@ -356,11 +360,50 @@ test_query_across_reload(void **state)
 	assert_int_equal(query_recv(query_send(hash), hash, &access, why, sizeof(why)),
 	    SAKSI_R_REVOKED_KEY);
 	assert_int_equal(ledger_size(), size + 1);
+	/* No reload between a query's check and its access entry, but a revocation dated
+	 * in between: the rows go only to a key not revoked when the entry is written.
+	 * sup-3's query holds the committer in a group of its own (blocked by `hold`, its
+	 * time taken before T) while sup-2's is checked, before T, and queued behind it;
+	 * the group that writes sup-2's access entry comes after T. */
+	sup2 = fx_key(fx.seed, "supervisor-2", SAKSI_KEY_SIGN);
+	sup3 = fx_key(fx.seed, "supervisor-3", SAKSI_KEY_SIGN);
+	add_key(sup2, "sup-2", "supervisor");
+	add_key(sup3, "sup-3", "supervisor");
+	revoke_at = wall_ms() + 4000;
+	revoke_key("sup-2", revoke_at);
+	assert_int_equal(saksid_keyreload_run(&kl, srv, wall_ms()), SAKSI_OK);
+	size = ledger_size();
+	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
+	saksid_server_stats_get(srv, &st);
+	s3 = query_send_by(sup3, hash3);
+	await_checked(srv, st.ss_checked, 1);
+	await_closed(srv, st.ss_closed, 1);
+	s = query_send_by(sup2, hash);
+	await_checked(srv, st.ss_checked, 2);   /* allowed at its check, queued */
+	assert_true(wall_ms() < revoke_at);
+	while (wall_ms() <= revoke_at) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	saksi_ledger_abort(hold);
+	assert_int_equal(query_recv_by(sup3, s3, hash3, &access, why, sizeof(why)), 0);
+	assert_int_equal(access, size);
+	assert_int_equal(query_recv_by(sup2, s, hash, &access, why, sizeof(why)),
+	    SAKSI_R_REVOKED_KEY);
+	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(sup2), SAKSI_KEYID_LEN);
+	snprintf(want, sizeof(want), "key %s is revoked", hex);
+	assert_string_equal(why, want);
+	assert_int_equal(ledger_size(), size + 1);   /* sup-3's access entry only */
 	/* Counted after the reply is sent: read once the server has stopped. */
 	saksid_server_stop(srv, &st);
-	assert_int_equal(st.ss_queries, 2);
-	assert_int_equal(st.ss_query_refused, 2);
-	printf("# rechecked by the committer: %llu\n", (unsigned long long)st.ss_rechecked);
+	assert_int_equal(st.ss_queries, 3);
+	assert_int_equal(st.ss_query_refused, 3);
+	/* The two queries answered under a keyring a reload then replaced: the first's
+	 * access entry checked again and kept, the second refused. */
+	assert_int_equal(st.ss_rechecked, 2);
+	saksi_seckey_free(sup2);
+	saksi_seckey_free(sup3);
 	saksid_keyreload_clear(&kl);
 	saksid_keyfile_clear(&kf);
 	saksi_seckey_free(other);

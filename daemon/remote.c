@@ -467,8 +467,16 @@ saksid_remote_recheck(const saksi_keyring *kr, saksid_remote_answer *a, uint64_t
 	const saksi_keyring_entry *ke;
 	char hex[2 * SAKSI_KEYID_LEN + 1];
 
-	if (kr == NULL || a == NULL || a->ra_access == NULL || a->ra_branch == NULL)
-		return -1;   /* not a personal look's answer: nothing to release */
+	if (a == NULL)
+		return -1;
+	/* Not a personal look's answer, or no keyring: nothing may be released (fail
+	 * closed: the caller writes no access entry for a refused answer). */
+	if (kr == NULL || a->ra_access == NULL || a->ra_branch == NULL) {
+		if (a->ra_status == 0)
+			refuse(a, SAKSI_R_UNAVAILABLE, "cannot check the request again; results "
+			    "withheld");
+		return -1;
+	}
 	if ((ke = key_find(kr, a->ra_key_id, now, a)) == NULL ||
 	    role_check(ke, a->ra_key_id, a->ra_reveal, a) != 0)
 		return -1;

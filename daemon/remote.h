@@ -91,12 +91,14 @@ void saksid_remote_handle_kr(saksid_remote *q, const saksi_keyring *kr,
                              const uint8_t *body, size_t len, uint64_t now,
                              saksid_remote_answer *a);
 /*
- * A personal look's answer (ra_access set) about to be released under kr, another
- * keyring than the one it was checked under (a reload came in between): 0 if kr still
+ * A personal look's answer (ra_access set) about to be released under kr, the keyring
+ * in force as its access entry is written (a reload may have come in between, or a
+ * revocation dated after the answer's check come into force): 0 if kr still
  * lets its key have those rows (known, not revoked at now, role as in the checks, the
  * same public key and branch); else -1 with a's ra_status and ra_msg set to the
  * refusal (unknown_key, revoked_key, role, branch), as the request would get now. -1
- * for a NULL argument or an answer without an access entry.
+ * for a NULL a; for a NULL kr or an answer without an access entry, -1 with a refused
+ * `unavailable` (fail closed: nothing is released) unless a was refused already.
  */
 int saksid_remote_recheck(const saksi_keyring *kr, saksid_remote_answer *a, uint64_t now);
 /*

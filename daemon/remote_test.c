@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "../tests/daemon_fixture.h"
+#include "../tests/keyring_fixture.h"
 #include "remote.h"
 #include "wire.h"
 
@@ -58,17 +59,10 @@ keyring(const char *role, const char *branch, int64_t revoked_ms)
 	json_object_set_new(roles, "queue", json_pack("[s]", "queue.*"));
 	json_object_set_new(root, "roles", roles);
 	for (int i = 0; i < (role != NULL ? 2 : 1); i++) {
-		saksi_pubkey pub;
-		char b64[SAKSI_PUBKEY_B64_LEN + 1], h[17];
-
-		assert_int_equal(saksi_seckey_public(k[i], &pub), SAKSI_OK);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		sodium_bin2hex(h, sizeof(h), pub.pk_id, 8);
-		e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", i == 0 ? "other" : "sup",
-		    "key_id", h, "public_key", b64, "role", i == 0 ? "queue" : role, "branch",
+		e = kf_entry(k[i], i == 0 ? "other" : "sup", i == 0 ? "queue" : role,
 		    i == 0 ? "*" : branch);
-		json_object_set_new(e, "revoked_ms", i == 1 && revoked_ms >= 0 ?
-		    json_integer(revoked_ms) : json_null());
+		if (i == 1 && revoked_ms >= 0)
+			json_object_set_new(e, "revoked_ms", json_integer(revoked_ms));
 		json_array_append_new(keys, e);
 	}
 	json_object_set_new(root, "keys", keys);
@@ -169,6 +163,9 @@ test_recheck_errors(void **state)
 
 	answer(&a, 0);
 	assert_int_equal(saksid_remote_recheck(NULL, &a, NOW), -1);
+	assert_int_equal(a.ra_status, SAKSI_R_UNAVAILABLE);   /* fail closed */
+	saksid_remote_answer_clear(&a);
+	answer(&a, 0);
 	assert_int_equal(saksid_remote_recheck(kr, NULL, NOW), -1);
 	/* The same key id with another public key (cannot come from a parsed keyring, whose
 	 * ids are derived from the keys): refused, the rows are sealed to the old one. */
@@ -176,12 +173,12 @@ test_recheck_errors(void **state)
 	assert_int_equal(saksid_remote_recheck(kr, &a, NOW), -1);
 	assert_int_equal(a.ra_status, SAKSI_R_SIGNATURE);
 	saksid_remote_answer_clear(&a);
-	/* An answer without an access entry: nothing to release. */
+	/* An answer without an access entry: nothing to release, refused. */
 	answer(&a, 0);
 	free(a.ra_access);
 	a.ra_access = NULL;
 	assert_int_equal(saksid_remote_recheck(kr, &a, NOW), -1);
-	assert_int_equal(a.ra_status, 0);
+	assert_int_equal(a.ra_status, SAKSI_R_UNAVAILABLE);
 	saksid_remote_answer_clear(&a);
 	saksi_keyring_free(kr);
 }

@@ -1030,6 +1030,7 @@ worker_main(void *arg)
 		r->r_checked += k;
 		if (r->r_checked == r->r_count) {
 			stamp(s, r, T_CHECKED);
+			s->s_stats.ss_checked++;
 			/* Only the head can start or grow a group (arrival order): another
 			 * finished request waits for it without waking the committer. */
 			if (r == s->s_head)
@@ -1190,12 +1191,12 @@ trace_push(saksid_server *s, const struct req *r, size_t gitems)
  * keyring in force at its leaf). Checking again rather than answering `unavailable`
  * spares the producers a retry; it costs the committer one check per item in flight
  * at a reload, once. The items the old keyring refused for a reason of its own
- * (unknown_key, revoked_key, role) are checked again too; other refusals stay.
+ * (unknown_key, revoked_key, role, branch) are checked again too; other refusals stay.
  */
 static void
-recheck(saksid_server *s, struct req *r)
+recheck(saksid_server *s, struct req *r, uint64_t now)
 {
-	uint64_t now = now_ms(), n = 0;
+	uint64_t n = 0;
 
 	/* A personal look answered under the old keyring: its rows go only to a key the
 	 * new one still allows them (remote.h); else no access entry (run_group). */
@@ -1216,7 +1217,8 @@ recheck(saksid_server *s, struct req *r)
 		 * lost to a refusal the producer's outbox would never resend (it keeps
 		 * refusals as dead letters). Any other refusal stands. */
 		if (it->it_code != SAKSI_R_ACCEPTED && it->it_code != SAKSI_R_UNKNOWN_KEY &&
-		    it->it_code != SAKSI_R_REVOKED_KEY && it->it_code != SAKSI_R_ROLE)
+		    it->it_code != SAKSI_R_REVOKED_KEY && it->it_code != SAKSI_R_ROLE &&
+		    it->it_code != SAKSI_R_BRANCH)
 			continue;
 		saksid_item_clear(it);
 		it->it_code = SAKSI_R_ACCEPTED;   /* checked from the start again */
@@ -1354,7 +1356,9 @@ count_acks(saksid_server *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const saksid_item *it = s->s_group[i];
 
-		if (it->it_code < SAKSI_R_PARSE || it->it_code >= SAKSI_R__COUNT ||
+		/* Only refusals after the signature check: before it the type is the
+		 * sender's unverified claim, and anyone could inflate the counts. */
+		if (it->it_code < SAKSI_R_ROLE || it->it_code > SAKSI_R_CLOCK_SKEW ||
 		    saksi_envelope_parse(it->it_env, it->it_env_len, &env) != SAKSI_OK ||
 		    strcmp(env.ev_type, "security.alert.acked") != 0)
 			continue;
@@ -1381,10 +1385,18 @@ run_group(saksid_server *s, struct req *group)
 	size_t nbusy;
 	uint64_t t0;
 
+	/* The group's time: the keyring checks below and the entries it appends. */
+	now = now_ms();
 	for (r = group; r != NULL; r = r->r_next) {
 		stamp(s, r, T_CLOSED);
 		if (r->r_gen != s->s_kg->kg_gen)
-			recheck(s, r);
+			recheck(s, r, now);
+		else if (r->r_op == SAKSI_OP_QUERY && r->r_q->ra_status == 0)
+			/* No reload, but a revocation dated between the query's check and
+			 * now has come into force: the rows go only to a key the keyring
+			 * allows when their access entry is written. */
+			(void)saksid_remote_recheck(s->s_kg->kg_kr != NULL ? s->s_kg->kg_kr :
+			    s->s_o.so_keyring, r->r_q, now);
 		if (r->r_op == SAKSI_OP_QUERY && r->r_q->ra_status != 0)
 			continue;   /* refused by the recheck: no access entry */
 		for (size_t i = 0; i < r->r_count; i++)
@@ -1392,6 +1404,7 @@ run_group(saksid_server *s, struct req *group)
 	}
 	/* The busy answers since the last group are counted with this one. */
 	pthread_mutex_lock(&s->s_mu);
+	s->s_stats.ss_closed++;
 	nbusy = s->s_nbusy;
 	memcpy(busy, s->s_busy, nbusy * sizeof(busy[0]));
 	s->s_nbusy = 0;
@@ -1399,7 +1412,6 @@ run_group(saksid_server *s, struct req *group)
 	for (size_t i = 0; i < nbusy; i++)
 		saksid_commit_refused_add(s->s_o.so_committer, busy[i].b_id, SAKSI_R_BUSY,
 		                          busy[i].b_n, busy[i].b_first, busy[i].b_last);
-	now = now_ms();
 	t0 = mono_ms();
 	e = saksid_commit_group(s->s_o.so_committer, s->s_group, n, now);
 	for (r = group; r != NULL; r = r->r_next)

@@ -88,6 +88,9 @@ typedef struct saksid_server_stats {
 	 * counts them among the rest (an ack of an alert not open is `schema`). */
 	uint64_t ss_ack_refused[SAKSI_R__COUNT];
 	uint64_t ss_reloads;     /* keyring reloads handed to the committer */
+	uint64_t ss_checked;     /* requests whose every item a worker has checked (queued
+	                          * for the committer): what a test waits on */
+	uint64_t ss_closed;      /* groups the committer has taken, before their commit */
 } saksid_server_stats;
 
 /*
@@ -129,7 +132,7 @@ void saksid_server_stats_get(saksid_server *s, saksid_server_stats *st);
  * lens, n, as at start) in a commit group of their own and only then makes ig the
  * context the workers check with. A request whose first items were checked under an
  * older generation has its passing items, and those refused for the keyring's own
- * reasons (unknown_key, revoked_key, role), checked again under the new one before its
+ * reasons (unknown_key, revoked_key, role, branch), checked again under the new one before its
  * group commits (ss_rechecked), so that no event ever follows the entry of a keyring it
  * was not checked under, and none is refused under a keyring no longer in force. Remote
  * queries are checked under the generation in force when a worker takes them; a

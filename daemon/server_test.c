@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "ledger.h"
@@ -36,49 +36,22 @@ static char url[256], busy_url[64];
 static int
 setup(void **state)
 {
-	char dir[200];
-	saksid_commit_opts co;
 	(void)state;
-
-	fx_init(&fx, 0);
-	snprintf(dir, sizeof(dir), "%s/ledger", fx.dir);
-	mkdir(dir, 0700);
-	if (saksi_ledger_open(dir, FX_ORIGIN, fx.vkey, NULL, &ledger) != SAKSI_OK)
-		return -1;
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;   /* FX_NOW is fixed */
-	if (saksid_commit_new(&co, &cm) != SAKSI_OK)
-		return -1;
-	snprintf(url, sizeof(url), "ipc://%s/s.sock", fx.dir);
-	return 0;
+	return fx_server_setup(&fx, &ledger, &cm, url, sizeof(url));
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	saksid_commit_free(cm);
-	saksi_ledger_close(ledger);
-	fx_free(&fx);
+	fx_server_teardown(&fx, ledger, cm);
 	return 0;
 }
 
 static void
 opts(saksid_server_opts *o, const char *const *listen)
 {
-	memset(o, 0, sizeof(*o));
-	o->so_listen = listen;
-	o->so_nlisten = 1;
-	o->so_ledger = ledger;
-	o->so_ingest = fx.ig;
-	o->so_committer = cm;
-	o->so_workers = 2;
-	o->so_group_max = 64;
-	o->so_group_wait_us = 100;
+	fx_server_opts(o, listen, &fx, ledger, cm);
 }
 
 static size_t

@@ -24,6 +24,7 @@
 #define TOKEN_KEY_CTX "saksi/datakey-token/v1\n"
 /* Records of DKEY_DB, by their first byte (FORMATS.md 7.3). */
 #define R_NEXT 'c'     /* 'c' -> next slot (8) */
+#define R_BACKFILL 'b' /* 'b' -> next leaf to back-fill (8) */
 #define R_NIK 'n'      /* 'n' || token (43) -> slot (8) || last producer time (8) ||
                           index of that latest event (8) */
 #define NIK_VAL 24
@@ -205,25 +206,63 @@ nik_token_of(const saksid_shred *s, char *const *names, char *const *values, siz
 	return 0;
 }
 
-/* The counter "c": the first slot no committed entry refers to. */
+/* A counter of the dkey db under the one-byte key k (R_NEXT, R_BACKFILL): 0 while it
+ * was never written. */
 static saksi_err
-next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
+counter_get(MDB_txn *mt, MDB_dbi dbi, uint8_t k, uint64_t *v)
 {
-	uint8_t k = R_NEXT;
 	MDB_val key = { 1, &k }, val;
 	int rc;
 
 	rc = mdb_get(mt, dbi, &key, &val);
 	if (rc == MDB_NOTFOUND) {
-		*next = 0;
+		*v = 0;
 		return SAKSI_OK;
 	}
 	if (rc != 0)
 		return mdb_err(rc);
 	if (val.mv_size != 8)
 		return SAKSI_ERR_CORRUPT;
-	*next = saksi_get_u64(val.mv_data);
+	*v = saksi_get_u64(val.mv_data);
 	return SAKSI_OK;
+}
+
+static saksi_err
+counter_put(MDB_txn *mt, MDB_dbi dbi, uint8_t k, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val key = { 1, &k }, val = { sizeof(b), b };
+	int rc;
+
+	saksi_put_u64(b, v);
+	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
+		return mdb_err(rc);
+	return SAKSI_OK;
+}
+
+/* counter_get in txn's ledger, where the dkey db may not exist yet (0 then). */
+static saksi_err
+txn_counter(saksi_ledger_txn *txn, uint8_t k, uint64_t *v)
+{
+	MDB_txn *mt;
+	MDB_dbi dbi;
+	int rc;
+
+	*v = 0;
+	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
+		return SAKSI_ERR_LEDGER;
+	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
+		return SAKSI_OK;
+	if (rc != 0)
+		return mdb_err(rc);
+	return counter_get(mt, dbi, k, v);
+}
+
+/* The counter "c": the first slot no committed entry refers to. */
+static saksi_err
+next_get(MDB_txn *mt, MDB_dbi dbi, uint64_t *next)
+{
+	return counter_get(mt, dbi, R_NEXT, next);
 }
 
 /*
@@ -273,10 +312,7 @@ pool_remake(saksid_shred *s, uint64_t next)
 static saksi_err
 new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 {
-	uint8_t k = R_NEXT, v[8];
-	MDB_val key = { 1, &k }, val;
 	saksi_err e;
-	int rc;
 
 	if ((e = next_get(mt, dbi, slot)) != SAKSI_OK)
 		return e;
@@ -288,11 +324,8 @@ new_slot(saksid_shred *s, MDB_txn *mt, MDB_dbi dbi, uint64_t *slot)
 		if ((e = pool_remake(s, *slot)) != SAKSI_OK)
 			return e;
 	}
-	saksi_put_u64(v, *slot + 1);
-	val.mv_size = 8;
-	val.mv_data = v;
-	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
-		return mdb_err(rc);
+	if ((e = counter_put(mt, dbi, R_NEXT, *slot + 1)) != SAKSI_OK)
+		return e;
 	/* From here the slot is this transaction's: if it does not commit, the slot is
 	 * made anew before it is handed again (s_hi). */
 	s->s_hi = *slot + 1;
@@ -410,18 +443,7 @@ saksid_shred_pool_marks(const saksid_shred *s, uint64_t *synced, uint64_t *writt
 saksi_err
 saksid_shred_given(saksi_ledger_txn *txn, uint64_t *n)
 {
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	int rc;
-
-	*n = 0;
-	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
-		return SAKSI_ERR_LEDGER;
-	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	return next_get(mt, dbi, n);
+	return txn_counter(txn, R_NEXT, n);
 }
 
 /*
@@ -1111,32 +1133,10 @@ saksid_shred_items_free(saksid_item *items, size_t n)
 
 /* ---- back-fill of the links (shred.h) ---- */
 
-#define R_BACKFILL 'b'   /* 'b' -> next leaf to back-fill (8) */
-
 saksi_err
 saksid_shred_backfill_mark(saksi_ledger_txn *txn, uint64_t *mark)
 {
-	uint8_t k = R_BACKFILL;
-	MDB_val key = { 1, &k }, val;
-	MDB_txn *mt;
-	MDB_dbi dbi;
-	int rc;
-
-	*mark = 0;
-	if ((mt = saksi_ledger_txn_mdb(txn)) == NULL)
-		return SAKSI_ERR_LEDGER;
-	if ((rc = mdb_dbi_open(mt, DKEY_DB, 0, &dbi)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	if ((rc = mdb_get(mt, dbi, &key, &val)) == MDB_NOTFOUND)
-		return SAKSI_OK;
-	if (rc != 0)
-		return mdb_err(rc);
-	if (val.mv_size != 8)
-		return SAKSI_ERR_CORRUPT;
-	*mark = saksi_get_u64(val.mv_data);
-	return SAKSI_OK;
+	return txn_counter(txn, R_BACKFILL, mark);
 }
 
 /* The live slot a NIK token is mapped to, its key in s_key; *found 0 if none. */
@@ -1226,8 +1226,6 @@ saksi_err
 saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batch,
                            uint64_t *mark, int *done, saksid_backfill_stats *st)
 {
-	uint8_t bk = R_BACKFILL, bv[8];
-	MDB_val key = { 1, &bk }, val = { sizeof(bv), bv };
 	MDB_txn *mt;
 	MDB_dbi dbi;
 	uint64_t size, end;
@@ -1290,9 +1288,8 @@ saksid_shred_backfill_step(saksid_shred *s, saksi_ledger_txn *txn, unsigned batc
 	}
 	if (e != SAKSI_OK)
 		return e;
-	saksi_put_u64(bv, end);
-	if ((rc = mdb_put(mt, dbi, &key, &val, 0)) != 0)
-		return mdb_err(rc);
+	if ((e = counter_put(mt, dbi, R_BACKFILL, end)) != SAKSI_OK)
+		return e;
 	*mark = end;
 	return SAKSI_OK;
 }

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
 #include "bytes.h"
 #include "commit.h"
 #include "datakey.h"
@@ -87,6 +87,14 @@ teardown(void **state)
 	return 0;
 }
 
+/* The committer's options on v's ledger and shredder, as saksid gives them. */
+static void
+env_commit_opts(struct env *v, saksid_commit_opts *co)
+{
+	fx_commit_opts(co, &fx, v->l, SKEW);
+	co->co_shred = v->sh;
+}
+
 static void
 env_open(struct env *v, const char *name, int with_committer)
 {
@@ -103,13 +111,7 @@ env_open(struct env *v, const char *name, int with_committer)
 	v->c = NULL;
 	if (!with_committer)
 		return;
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = v->l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = SKEW;
-	co.co_shred = v->sh;
+	env_commit_opts(v, &co);
 	assert_int_equal(saksid_commit_new(&co, &v->c), SAKSI_OK);
 }
 
@@ -121,6 +123,16 @@ env_close(struct env *v)
 	saksid_shred_free(v->sh);
 	saksi_dk_close(v->dk);
 	saksi_ledger_close(v->l);
+}
+
+/* Clears it[0..n) and frees the built items fi[0..n) they were framed from. */
+static void
+items_free(saksid_item *it, struct fx_item *fi, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		saksid_item_clear(&it[i]);
+		fx_item_free(&fi[i]);
+	}
 }
 
 static void
@@ -338,14 +350,8 @@ test_forget_one_of_three(void **state)
 	assert_int_equal(reveal(&v, v.dk, items[1].it_index, &json, &kind), SAKSI_ERR_NOT_FOUND);
 	env_close(&v);
 
-	for (int i = 0; i < 5; i++) {
-		saksid_item_clear(&items[i]);
-		fx_item_free(&fis[i]);
-	}
-	for (int i = 0; i < 2; i++) {
-		saksid_item_clear(&gi[i]);
-		fx_item_free(&fg[i]);
-	}
+	items_free(items, fis, 5);
+	items_free(gi, fg, 2);
 }
 
 /*
@@ -403,10 +409,7 @@ test_crash_before_wipe(void **state)
 	assert_int_equal(it[0].it_code, SAKSI_R_DUPLICATE);
 	assert_int_equal(saksi_dk_generation(v.dk), 2);
 	env_close(&v);
-	for (int i = 0; i < 2; i++) {
-		saksid_item_clear(&it[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(it, fi, 2);
 }
 
 /*
@@ -433,13 +436,7 @@ test_retention(void **state)
 
 	(void)state;
 	env_open(&v, "retention", 0);
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = v.l;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = fx.log;
-	co.co_store_key = fx.store;
-	co.co_max_clock_skew_ms = SKEW;
-	co.co_shred = v.sh;
+	env_commit_opts(&v, &co);
 	co.co_retention_ms = day;
 	/* A retention key is required, and a signing one. */
 	assert_int_equal(saksid_commit_new(&co, &v.c), SAKSI_ERR_KEY);
@@ -504,10 +501,7 @@ test_retention(void **state)
 	assert_int_equal(saksid_commit_retained(v.c), 2);
 	assert_int_equal(saksid_commit_size(v.c), 5);
 	env_close(&v);
-	for (int i = 0; i < 3; i++) {
-		saksid_item_clear(&it[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(it, fi, 3);
 
 	/* Without retention, a pass is refused. */
 	env_open(&v, "noretention", 1);
@@ -700,10 +694,7 @@ test_links(void **state)
 		saksi_ledger_abort(t);
 	}
 	env_close(&v);
-	for (int i = 0; i < 9; i++) {
-		saksid_item_clear(&it[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(it, fi, 9);
 }
 
 static int
@@ -937,10 +928,7 @@ test_prep_threads(void **state)
 	}
 	env_close(&v);
 	prep_mode = 0;
-	for (size_t i = 0; i < PAR_THREADS * PAR_EACH; i++) {
-		saksid_item_clear(&it[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(it, fi, PAR_THREADS * PAR_EACH);
 }
 
 /*
@@ -1105,10 +1093,7 @@ test_pool(void **state)
 	sodium_memzero(got, sizeof(got));
 	sodium_free(k3);
 	sodium_free(k4);
-	for (int i = 0; i < 6; i++) {
-		saksid_item_clear(&it[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(it, fi, 6);
 }
 
 /* Hostile or odd input to the shredder itself. */
@@ -1227,10 +1212,7 @@ test_backfill_steps(void **state)
 	assert_int_equal(saksid_shred_backfill_step(v.sh, t, 2, &mark, &done, &st),
 	                 SAKSI_ERR_CORRUPT);
 	saksi_ledger_abort(t);
-	for (int i = 0; i < 3; i++) {
-		saksid_item_clear(&items[i]);
-		fx_item_free(&fi[i]);
-	}
+	items_free(items, fi, 3);
 	env_close(&v);
 }
 

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "b64.h"
+#include "branch_rule.h"
 #include "bundle.h"
 #include "bytes.h"
 #include "envelope.h"
@@ -1016,21 +1017,6 @@ struct proved_kr {
 	uint64_t pk_ms;           /* its commit time */
 };
 
-/* 1 if the payload is a JSON object whose "branch" is branch (verify.c's rule). */
-static int
-payload_branch_is(const saksi_envelope *ev, const char *branch)
-{
-	json_t *p, *br;
-	int ok;
-
-	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
-	    NULL);
-	br = json_object_get(p, "branch");
-	ok = json_is_string(br) && strcmp(json_string_value(br), branch) == 0;
-	json_decref(p);
-	return ok;
-}
-
 /*
  * Entry i is a keyring entry (parsed strictly by check_entry): a version 1 body, or the
  * first part of a set whose other parts follow it in the bundle, becomes the keyring in
@@ -1121,7 +1107,7 @@ check_granted(const saksi_envelope *ev, const saksi_keyring_entry *ke,
 		return vfail(r, SAKSI_BV_KEYRING, index, "entry %" PRIu64 ": producer key %s (%s) "
 		    "has role %s, which may not sign %s, in the keyring recorded at entry %" PRIu64,
 		    index, hex, ke->ke_name, ke->ke_role, ev->ev_type, pk->pk_at);
-	if (strcmp(ke->ke_branch, "*") != 0 && !payload_branch_is(ev, ke->ke_branch))
+	if (strcmp(ke->ke_branch, "*") != 0 && !saksi_payload_branch_is(ev, ke->ke_branch))
 		return vfail(r, SAKSI_BV_KEYRING, index, "entry %" PRIu64 ": producer key %s (%s) "
 		    "is for branch %s in the keyring recorded at entry %" PRIu64 ", and the payload "
 		    "names another or none", index, hex, ke->ke_name, ke->ke_branch, pk->pk_at);

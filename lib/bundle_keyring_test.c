@@ -18,6 +18,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../tests/keyring_fixture.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/tmpdir.h"
 #include "bundle.h"
 #include "envelope.h"
@@ -34,37 +36,15 @@ static saksi_seckey *g_log, *g_prod, *g_sup;
 static saksi_note_verifier g_v;
 static char g_vkey[SAKSI_VKEY_MAX + 1];
 
-static saksi_seckey *
-key(const char *label)
-{
-	uint8_t secret[32], sb[8];
-	crypto_hash_sha256_state st;
-	saksi_seckey *k;
-
-	for (int i = 0; i < 8; i++)
-		sb[i] = (uint8_t)(g_seed >> (56 - 8 * i));
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, sb, 8);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
-	crypto_hash_sha256_final(&st, secret);
-	assert_int_equal(saksi_seckey_from_secret(SAKSI_KEY_SIGN, secret, &k), SAKSI_OK);
-	return k;
-}
-
+/* A keyring entry; revoked < 0: never revoked. */
 static json_t *
 kr_key(const saksi_seckey *k, const char *name, const char *role, const char *branch,
        int64_t revoked)
 {
-	saksi_pubkey pub;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-	json_t *e;
+	json_t *e = kf_entry(k, name, role, branch);
 
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key_id", hex, "public_key",
-	    b64, "role", role, "branch", branch);
-	json_object_set_new(e, "revoked_ms", revoked >= 0 ? json_integer(revoked) : json_null());
+	if (revoked >= 0)
+		json_object_set_new(e, "revoked_ms", json_integer(revoked));
 	return e;
 }
 
@@ -88,28 +68,6 @@ kr_json(const char *role, const char *branch, int64_t revoked)
 	return text;
 }
 
-static void
-append_event(saksi_ledger_txn *t, const saksi_seckey *k, uint64_t seq, const char *type,
-             const char *clear, char **disc)
-{
-	static const char *const personal[] = { "nik", "phone" };
-	uint8_t env[SAKSI_ENV_MAX];
-	char *payload, *d;
-	size_t plen, dlen, elen;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, 2, &payload,
-	    &plen, &d, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(k, seq, T0 + seq, type, (const uint8_t *)payload,
-	    plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, T0 + 500 + seq, env, elen,
-	    NULL, NULL), SAKSI_OK);
-	free(payload);
-	if (disc != NULL)
-		*disc = d;
-	else
-		free(d);
-}
-
 /*
  * A ledger of [keyring entry (with_kr: the JSON given)], the kiosk's booking, the
  * access entry; the bundle of all of it, verified with the file keyring file_kr.
@@ -119,18 +77,17 @@ static int
 run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
               saksi_bundle_report *r)
 {
-	char dir[64], access[512], hex[17], body[512], cmd[128];
+	char dir[64], access[512], hex[17], cmd[128];
 	char *disc = NULL, *note, *text;
 	saksi_keylog_parts kp = { NULL, NULL, 0 };
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
-	saksi_checkpoint c;
 	saksi_bundle *b, *pb;
 	saksi_bundle_verify_opts o;
 	saksi_keyring *kr;
 	saksi_pubkey bp;
 	uint64_t size, acc;
-	size_t bl, nl, len;
+	size_t nl, len;
 
 	assert_int_equal(tmpdir_make(dir, sizeof(dir), "bundle_kr_test"), 0);
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, g_vkey, NULL, &l), SAKSI_OK);
@@ -143,7 +100,8 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 			assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_KEYRING, T0, kp.kp_body[k],
 			    kp.kp_len[k], NULL, NULL), SAKSI_OK);
 	}
-	append_event(t, g_prod, 1, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, g_prod, 1, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"7371014101900001\",\"phone\":\"+6281234500001\"}",
 	    &disc);
 	sodium_bin2hex(hex, sizeof(hex), saksi_seckey_id(g_sup), 8);
@@ -152,17 +110,11 @@ run_case_skip(const char *entry_kr, const char *file_kr, uint64_t skip,
 	    "\"results\":%zu,\"revealed\":true,\"case_ref\":\"%s\"}", hex,
 	    kp.kp_n + 1 - (skip != UINT64_MAX), CASE);
 	saksi_keylog_parts_free(&kp);
-	append_event(t, g_sup, 1, "supervisor.access.logged", access, NULL);
+	lf_append_event(t, g_sup, 1, T0, "supervisor.access.logged", access, NULL);
 	size = saksi_ledger_size(t);
 	acc = size - 1;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-	c.ck_size = size;
-	assert_int_equal(saksi_ledger_root(t, size, c.ck_root), SAKSI_OK);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
 	assert_non_null(note = malloc(SAKSI_NOTE_MAX + 1));
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(g_log), note,
-	    SAKSI_NOTE_MAX + 1, &nl), SAKSI_OK);
+	lf_tree_ckpt(t, g_log, ORIGIN, size, note, SAKSI_NOTE_MAX + 1, &nl);
 
 	memset(&bp, 0, sizeof(bp));
 	assert_int_equal(saksi_bundle_new(SAKSI_BUNDLE_PLAIN, CASE, T0 + 9999, "leaf=1", ORIGIN,
@@ -226,7 +178,7 @@ kr_json_big(const char *role, const char *branch, int64_t revoked, size_t n)
 		saksi_seckey *k;
 
 		snprintf(label, sizeof(label), "big-%zu", i);
-		k = key(label);
+		k = kf_seed_key(g_seed, label, SAKSI_KEY_SIGN);
 		json_array_append_new(json_object_get(root, "keys"), kr_key(k, label, "queue",
 		    "KC-OTHER", -1));
 		saksi_seckey_free(k);
@@ -332,9 +284,9 @@ setup(void **state)
 	    (uint64_t)time(NULL);
 	print_message("bundle_keyring_test seed %llu (SAKSI_TEST_SEED to repeat)\n",
 	    (unsigned long long)g_seed);
-	g_log = key("log");
-	g_prod = key("kiosk");
-	g_sup = key("supervisor");
+	g_log = kf_seed_key(g_seed, "log", SAKSI_KEY_SIGN);
+	g_prod = kf_seed_key(g_seed, "kiosk", SAKSI_KEY_SIGN);
+	g_sup = kf_seed_key(g_seed, "supervisor", SAKSI_KEY_SIGN);
 	assert_int_equal(saksi_seckey_public(g_log, &pub), SAKSI_OK);
 	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, g_vkey, sizeof(g_vkey)),
 	    SAKSI_OK);

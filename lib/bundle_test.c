@@ -25,8 +25,12 @@
 #include "note.h"
 #include "rules.h"
 #include "verify.h"
+#include "../tests/keyring_fixture.h"
+#include "../tests/ledger_fixture.h"
+#include "../tests/tmpdir.h"
 
 #define ORIGIN "bundle-test.saksi.example/log"
+#define T0 1760000000000ull
 #define CASE "SPI-2026-0042"
 
 struct fix {
@@ -47,37 +51,6 @@ struct fix {
 
 static uint64_t g_seed;
 
-static saksi_seckey *
-key(const char *label, int kind)
-{
-	uint8_t secret[32];
-	saksi_seckey *k;
-	crypto_hash_sha256_state st;
-	uint8_t sb[8];
-
-	for (int i = 0; i < 8; i++)
-		sb[i] = (uint8_t)(g_seed >> (56 - 8 * i));
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, sb, 8);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
-	crypto_hash_sha256_final(&st, secret);
-	assert_int_equal(saksi_seckey_from_secret(kind, secret, &k), SAKSI_OK);
-	return k;
-}
-
-static json_t *
-kr_entry(const saksi_seckey *k, const char *name, const char *role)
-{
-	saksi_pubkey pub;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17];
-
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n}", "name", name, "key_id", hex,
-	    "public_key", b64, "role", role, "branch", "*", "revoked_ms");
-}
-
 /* with_prod: the kiosk's key too; 2: and the supervisor's key under role queue. */
 static saksi_keyring *
 keyring(struct fix *x, int with_prod)
@@ -88,10 +61,10 @@ keyring(struct fix *x, int with_prod)
 	char *text, err[256];
 
 	if (with_prod)
-		json_array_append_new(json_object_get(root, "keys"), kr_entry(x->prod, "kiosk-1",
-		    "queue"));
-	json_array_append_new(json_object_get(root, "keys"), kr_entry(x->sup, "spi-1",
-	    with_prod == 2 ? "queue" : "supervisor"));
+		json_array_append_new(json_object_get(root, "keys"), kf_entry(x->prod, "kiosk-1",
+		    "queue", "*"));
+	json_array_append_new(json_object_get(root, "keys"), kf_entry(x->sup, "spi-1",
+	    with_prod == 2 ? "queue" : "supervisor", "*"));
 	text = json_dumps(root, 0);
 	json_decref(root);
 	assert_int_equal(saksi_keyring_parse(text, strlen(text), &kr, err, sizeof(err)), SAKSI_OK);
@@ -99,45 +72,14 @@ keyring(struct fix *x, int with_prod)
 	return kr;
 }
 
-/* Appends one signed event; personal members are disclosed (JSON array into *disc). */
-static void
-append_event(struct fix *x, saksi_ledger_txn *t, const saksi_seckey *k, uint64_t seq,
-             const char *type, const char *clear, char **disc)
-{
-	static const char *const personal[] = { "nik", "phone" };
-	uint8_t env[SAKSI_ENV_MAX];
-	char *payload, *d;
-	size_t plen, dlen, elen;
-
-	assert_int_equal(saksi_disclose_payload(clear, strlen(clear), personal, 2, &payload,
-	    &plen, &d, &dlen), SAKSI_OK);
-	assert_int_equal(saksi_envelope_sign(k, seq, 1760000000000ull + seq, type,
-	    (const uint8_t *)payload, plen, env, sizeof(env), &elen), SAKSI_OK);
-	assert_int_equal(saksi_ledger_append(t, SAKSI_LEAF_EVENT, 1760000000500ull + seq, env,
-	    elen, NULL, NULL), SAKSI_OK);
-	free(payload);
-	if (disc != NULL)
-		*disc = d;
-	else
-		free(d);
-	(void)x;
-}
-
 /* A checkpoint of the tree in t, signed with the log key. */
 static char *
 sign_ckpt(struct fix *x, saksi_ledger_txn *t, uint64_t size, size_t *len)
 {
-	saksi_checkpoint c;
-	char body[512], *note = malloc(SAKSI_NOTE_MAX + 1);
-	size_t bl;
+	char *note = malloc(SAKSI_NOTE_MAX + 1);
 
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-	c.ck_size = size;
-	assert_int_equal(saksi_ledger_root(t, size, c.ck_root), SAKSI_OK);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(x->log), note,
-	    SAKSI_NOTE_MAX + 1, len), SAKSI_OK);
+	assert_non_null(note);
+	lf_tree_ckpt(t, x->log, ORIGIN, size, note, SAKSI_NOTE_MAX + 1, len);
 	return note;
 }
 
@@ -198,14 +140,13 @@ setup(void **state)
 	    (uint64_t)time(NULL);
 	print_message("bundle_test seed %llu (SAKSI_TEST_SEED to repeat)\n",
 	    (unsigned long long)g_seed);
-	snprintf(x->dir, sizeof(x->dir), "/tmp/bundle_test.XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	x->log = key("log", SAKSI_KEY_SIGN);
-	x->prod = key("kiosk", SAKSI_KEY_SIGN);
-	x->sup = key("supervisor", SAKSI_KEY_SIGN);
-	x->box = key("recipient", SAKSI_KEY_BOX);
-	x->box2 = key("other recipient", SAKSI_KEY_BOX);
-	x->stranger = key("stranger", SAKSI_KEY_SIGN);
+	assert_int_equal(tmpdir_make(x->dir, sizeof(x->dir), "bundle_test"), 0);
+	x->log = kf_seed_key(g_seed, "log", SAKSI_KEY_SIGN);
+	x->prod = kf_seed_key(g_seed, "kiosk", SAKSI_KEY_SIGN);
+	x->sup = kf_seed_key(g_seed, "supervisor", SAKSI_KEY_SIGN);
+	x->box = kf_seed_key(g_seed, "recipient", SAKSI_KEY_BOX);
+	x->box2 = kf_seed_key(g_seed, "other recipient", SAKSI_KEY_BOX);
+	x->stranger = kf_seed_key(g_seed, "stranger", SAKSI_KEY_SIGN);
 	x->kr = keyring(x, 1);
 	assert_int_equal(saksi_seckey_public(x->log, &pub), SAKSI_OK);
 	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, vkey, sizeof(vkey)),
@@ -214,15 +155,19 @@ setup(void **state)
 	assert_int_equal(saksi_ledger_open(x->dir, ORIGIN, vkey, NULL, &x->l), SAKSI_OK);
 
 	assert_int_equal(saksi_ledger_begin(x->l, 1, &t), SAKSI_OK);
-	append_event(x, t, x->prod, 1, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 1, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\",\"nik\":\"7371014101900001\",\"phone\":\"+6281234500001\"}",
 	    &x->disc[0]);
-	append_event(x, t, x->prod, 2, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 2, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-2\",\"nik\":\"7371014101900002\",\"phone\":\"+6281234500002\"}",
 	    &x->disc[1]);
-	append_event(x, t, x->prod, 3, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 3, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\"}", NULL);
-	append_event(x, t, x->prod, 4, "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 4, T0,
+	    "queue.booking.created", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-3\",\"nik\":\"7371014101900003\",\"phone\":\"+6281234500003\"}",
 	    &x->disc[3]);
 	memset(&al, 0, sizeof(al));
@@ -247,9 +192,10 @@ setup(void **state)
 	snprintf(access, sizeof(access), "{\"branch\":\"KP-PUSAT\",\"key_id\":\"%s\","
 	    "\"command\":\"bundle\",\"filter\":\"alert=1\",\"personal_filter\":false,"
 	    "\"results\":4,\"revealed\":true,\"case_ref\":\"%s\"}", hex, CASE);
-	append_event(x, t, x->sup, 1, "supervisor.access.logged", access, NULL);
+	lf_append_event(t, x->sup, 1, T0, "supervisor.access.logged", access, NULL);
 	/* Later entries: the bundle's checkpoint is not the latest. */
-	append_event(x, t, x->prod, 5, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 5, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-3\"}", NULL);
 	x->size = 6;
 	x->ckpt = sign_ckpt(x, t, 6, &x->ckpt_len);
@@ -667,7 +613,8 @@ test_consistency(void **state)
 	char *newer;
 
 	assert_int_equal(saksi_ledger_begin(x->l, 1, &t), SAKSI_OK);
-	append_event(x, t, x->prod, 6, "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
+	lf_append_event(t, x->prod, 6, T0,
+	    "queue.ticket.called", "{\"branch\":\"KC-MAKASSAR\","
 	    "\"booking_id\":\"BK-1\"}", NULL);
 	newer = sign_ckpt(x, t, 7, &nl);
 	assert_int_equal(saksi_ledger_prove_consistency(t, 6, 7, proof, &np), SAKSI_OK);

@@ -29,6 +29,8 @@
 #include "note.h"
 #include "schema.h"
 #include "wire.h"
+#include "../tests/tmpdir.h"
+#include "../tests/keyring_fixture.h"
 
 #define ORIGIN "saksi.test/log"
 #define COMMIT_TIME 1718000005000ULL
@@ -516,18 +518,6 @@ responder(void *arg)
 
 /* ---- fixture ---- */
 
-static saksi_seckey *
-seed_key(int kind, uint8_t first)
-{
-	uint8_t secret[32];
-	saksi_seckey *k;
-
-	for (int i = 0; i < 32; i++)
-		secret[i] = (uint8_t)(first + i);
-	assert_int_equal(saksi_seckey_from_secret(kind, secret, &k), SAKSI_OK);
-	return k;
-}
-
 static int
 setup(void **state)
 {
@@ -536,13 +526,12 @@ setup(void **state)
 	char vkey[SAKSI_VKEY_MAX + 1], errbuf[256];
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/saksi-client-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-client"), 0);
 	snprintf(fx->url, sizeof(fx->url), "ipc://%s/ingest.sock", fx->dir);
-	fx->prod = seed_key(SAKSI_KEY_SIGN, 0x00);
-	fx->app = seed_key(SAKSI_KEY_BOX, 0x40);
-	fx->log = seed_key(SAKSI_KEY_SIGN, 0x80);
-	fx->log2 = seed_key(SAKSI_KEY_SIGN, 0x81);
+	fx->prod = kf_pattern_key(SAKSI_KEY_SIGN, 0x00);
+	fx->app = kf_pattern_key(SAKSI_KEY_BOX, 0x40);
+	fx->log = kf_pattern_key(SAKSI_KEY_SIGN, 0x80);
+	fx->log2 = kf_pattern_key(SAKSI_KEY_SIGN, 0x81);
 	assert_int_equal(saksi_seckey_public(fx->prod, &fx->prod_pub), SAKSI_OK);
 	assert_int_equal(saksi_seckey_public(fx->app, &fx->app_pub), SAKSI_OK);
 	assert_int_equal(saksi_seckey_public(fx->log, &lp), SAKSI_OK);

@@ -36,8 +36,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-datakey-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-datakey"), 0);
 	path_in(f->dir, "datakeys", f->slots, sizeof(f->slots));
 	path_in(f->dir, "datakeys.master", f->master, sizeof(f->master));
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SYM, &f->store), SAKSI_OK);

@@ -23,6 +23,7 @@
 #include "envelope.h"
 #include "keys.h"
 #include "rules.h"
+#include "../tests/tmpdir.h"
 
 #define T0 1750000000000ULL
 
@@ -64,8 +65,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-detect-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-detect"), 0);
 	assert_int_equal(mdb_env_create(&f->env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(f->env, 2), 0);
 	assert_int_equal(mdb_env_set_mapsize(f->env, 16u << 20), 0);

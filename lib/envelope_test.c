@@ -20,6 +20,8 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "keys.h"
+#include "../tests/keyring_fixture.h"
+#include "../tests/testutil.h"
 
 #define VECTOR_FILE SAKSI_SOURCE_DIR "/schemas/vectors/envelope-v1.json"
 
@@ -35,18 +37,6 @@ prng(void *buf, size_t len)
 	memcpy(s, test_seed, sizeof(s));
 	saksi_put_u64(s, saksi_get_u64(s) ^ rng_ctr++);
 	randombytes_buf_deterministic(buf, len, s);
-}
-
-static saksi_seckey *
-seed_key(int kind, uint8_t first)
-{
-	uint8_t secret[32];
-	saksi_seckey *k;
-
-	for (int i = 0; i < 32; i++)
-		secret[i] = (uint8_t)(first + i);
-	assert_int_equal(saksi_seckey_from_secret(kind, secret, &k), SAKSI_OK);
-	return k;
 }
 
 static const uint8_t *
@@ -388,14 +378,7 @@ check_expect(const char *payload, const char *list, saksi_err want)
 static char *
 disclosure_of(const char *json)
 {
-	size_t n = sodium_base64_ENCODED_LEN(strlen(json),
-	                                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *d = malloc(n);
-
-	assert_non_null(d);
-	sodium_bin2base64(d, n, (const uint8_t *)json, strlen(json),
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return d;
+	return tu_b64url(json);
 }
 
 /*
@@ -598,7 +581,7 @@ test_check_mismatch(void **state)
 static void
 test_envelope_roundtrip(void **state)
 {
-	saksi_seckey *k = seed_key(SAKSI_KEY_SIGN, 0), *other = seed_key(SAKSI_KEY_SIGN, 1);
+	saksi_seckey *k = kf_pattern_key(SAKSI_KEY_SIGN, 0), *other = kf_pattern_key(SAKSI_KEY_SIGN, 1);
 	uint8_t env[SAKSI_ENV_MAX], *m;
 	saksi_envelope ev;
 	size_t w;
@@ -656,7 +639,7 @@ test_envelope_roundtrip(void **state)
 static void
 test_envelope_caps(void **state)
 {
-	saksi_seckey *k = seed_key(SAKSI_KEY_SIGN, 0), *box = seed_key(SAKSI_KEY_BOX, 0);
+	saksi_seckey *k = kf_pattern_key(SAKSI_KEY_SIGN, 0), *box = kf_pattern_key(SAKSI_KEY_BOX, 0);
 	uint8_t *env = malloc(SAKSI_ENV_MAX + 1), *payload = malloc(SAKSI_PAYLOAD_MAX + 1);
 	char type[SAKSI_TYPE_MAX + 2];
 	saksi_envelope ev;
@@ -708,7 +691,7 @@ test_envelope_caps(void **state)
 static void
 test_envelope_hostile(void **state)
 {
-	saksi_seckey *k = seed_key(SAKSI_KEY_SIGN, 0);
+	saksi_seckey *k = kf_pattern_key(SAKSI_KEY_SIGN, 0);
 	uint8_t env[SAKSI_ENV_MAX + 1], mut[SAKSI_ENV_MAX + 1];
 	saksi_envelope ev;
 	size_t w, i, t;
@@ -843,8 +826,8 @@ check_open_hashed(const uint8_t k[32], const uint8_t *env, size_t ew, const uint
 static void
 test_seal_open(void **state)
 {
-	saksi_seckey *prod = seed_key(SAKSI_KEY_SIGN, 0), *app = seed_key(SAKSI_KEY_BOX, 0x40);
-	saksi_seckey *app2 = seed_key(SAKSI_KEY_BOX, 0x41);
+	saksi_seckey *prod = kf_pattern_key(SAKSI_KEY_SIGN, 0), *app = kf_pattern_key(SAKSI_KEY_BOX, 0x40);
+	saksi_seckey *app2 = kf_pattern_key(SAKSI_KEY_BOX, 0x41);
 	saksi_pubkey apub;
 	uint8_t env[SAKSI_ENV_MAX], env2[SAKSI_ENV_MAX], sealed[2048], k1[32], k2[32], kp[32];
 	uint8_t xsk[32], ad[53], plain2[1024], *plain;
@@ -1023,7 +1006,7 @@ add_invalid(json_t *arr, const char *what, const uint8_t *env, size_t len, const
 static char *
 build_vectors(void)
 {
-	saksi_seckey *prod = seed_key(SAKSI_KEY_SIGN, 0x00), *app = seed_key(SAKSI_KEY_BOX, 0x40);
+	saksi_seckey *prod = kf_pattern_key(SAKSI_KEY_SIGN, 0x00), *app = kf_pattern_key(SAKSI_KEY_BOX, 0x40);
 	saksi_pubkey ppub, apub;
 	uint8_t seed[32], xs[32], salt[16], h[32], nonce[24], k[32], xsk[32], ad[53];
 	uint8_t env[2][1024], bad[1024], sealed[1024];
@@ -1166,26 +1149,6 @@ build_vectors(void)
 	return out;
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void
 test_vectors_reproduce(void **state)
 {
@@ -1195,15 +1158,12 @@ test_vectors_reproduce(void **state)
 
 	(void)state;
 	if (w != NULL && strcmp(w, "1") == 0) {
-		FILE *f = fopen(VECTOR_FILE, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(mine, 1, strlen(mine), f), strlen(mine));
-		assert_int_equal(fclose(f), 0);
+		spit(VECTOR_FILE, mine, strlen(mine));
 		print_message("wrote %s\n", VECTOR_FILE);
 	}
-	file = slurp(VECTOR_FILE, &len);
-	if (file == NULL)
+	if (access(VECTOR_FILE, F_OK) != 0)
 		fail_msg("%s is missing: run SAKSI_WRITE_VECTORS=1 envelope_test once", VECTOR_FILE);
+	file = slurp(VECTOR_FILE, &len);
 	if (len != strlen(mine) || memcmp(file, mine, len) != 0)
 		fail_msg("the envelope format changed: our code no longer reproduces %s. If the "
 		         "change is intended it needs a new format version, not new vectors.",

@@ -20,6 +20,7 @@
 #include "index.h"
 #include "keys.h"
 #include "ledger.h"
+#include "../tests/events_gen.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "bpjs.example/saksi/test"
@@ -27,16 +28,6 @@
 #define T0 1767225600000ULL /* 2026-01-01T00:00:00Z */
 
 static uint64_t g_seed;
-
-static uint64_t
-gen_rnd_u(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
 
 struct fx {
 	char dir[256];
@@ -53,8 +44,7 @@ setup(void **state)
 	uint8_t key[32];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-index-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-index"), 0);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &f->l), SAKSI_OK);
 	for (int i = 0; i < 32; i++)
 		key[i] = (uint8_t)i;
@@ -439,10 +429,10 @@ test_and_paging_model(void **state)
 	for (int i = 0; i < 200; i++) {
 		char bk[16];
 
-		dv[i] = (int)(gen_rnd_u(&rng) % 3);
-		nk[i] = (int)(gen_rnd_u(&rng) % 2);
+		dv[i] = (int)(gen_rnd(&rng) % 3);
+		nk[i] = (int)(gen_rnd(&rng) % 2);
 		/* Producer clocks are not in ledger order. */
-		tms[i] = T0 + 1000 * (uint64_t)i - (gen_rnd_u(&rng) % 5000);
+		tms[i] = T0 + 1000 * (uint64_t)i - (gen_rnd(&rng) % 5000);
 		snprintf(bk, sizeof(bk), "BK-%d", i);
 		assert_int_equal(add(f, &dbi, "queue.booking.created", tms[i],
 		    booking(buf, sizeof(buf), niks[nk[i]], devs[dv[i]], bk), booking_personal, 7),
@@ -754,7 +744,7 @@ test_batch_same_bytes(void **state)
 
 	for (size_t i = 0; i < n; i++) {
 		struct kept *e = &ev[i];
-		uint64_t r = gen_rnd_u(&rng);
+		uint64_t r = gen_rnd(&rng);
 		/* Few people, devices and milliseconds: keys shared by many events. */
 		uint64_t tms = T0 + r % 7;
 

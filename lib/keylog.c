@@ -13,19 +13,8 @@
 #include <sodium.h>
 
 #include "bytes.h"
+#include "errbuf.h"
 #include "keylog.h"
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 cmp_entry(const void *a, const void *b)
@@ -172,7 +161,7 @@ saksi_keylog_encode(const char *json, size_t len, uint8_t **body, size_t *bodyle
 	if ((e = saksi_keylog_canon(json, len, &c, &clen, errbuf, errlen)) != SAKSI_OK)
 		return e;
 	if (1 + clen > SAKSI_KEYLOG_MAX) {
-		seterr(errbuf, errlen, "the keyring's canonical form is %zu bytes, over the %d a "
+		saksi_errbuf(errbuf, errlen, "the keyring's canonical form is %zu bytes, over the %d a "
 		    "ledger entry holds", clen, SAKSI_KEYLOG_MAX - 1);
 		free(c);
 		return SAKSI_ERR_TOO_LARGE;
@@ -201,16 +190,16 @@ saksi_keylog_parse(const uint8_t *body, size_t len, saksi_keyring **kr, char *er
 	if (body == NULL && len > 0)
 		return SAKSI_ERR_INVAL;
 	if (len > SAKSI_KEYLOG_MAX) {
-		seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
+		saksi_errbuf(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
 		    SAKSI_KEYLOG_MAX);
 		return SAKSI_ERR_TOO_LARGE;
 	}
 	if (len < 1) {
-		seterr(errbuf, errlen, "empty");
+		saksi_errbuf(errbuf, errlen, "empty");
 		return SAKSI_ERR_FORMAT;
 	}
 	if (body[0] != SAKSI_KEYLOG_VERSION) {
-		seterr(errbuf, errlen, "unknown version %u", body[0]);
+		saksi_errbuf(errbuf, errlen, "unknown version %u", body[0]);
 		return SAKSI_ERR_VERSION;
 	}
 	e = saksi_keylog_canon((const char *)body + 1, len - 1, &c, &clen, errbuf, errlen);
@@ -222,7 +211,7 @@ saksi_keylog_parse(const uint8_t *body, size_t len, saksi_keyring **kr, char *er
 	}
 	if (clen != len - 1 || memcmp(c, body + 1, clen) != 0) {
 		free(c);
-		seterr(errbuf, errlen, "the keyring is not in its canonical form");
+		saksi_errbuf(errbuf, errlen, "the keyring is not in its canonical form");
 		return SAKSI_ERR_FORMAT;
 	}
 	free(c);
@@ -391,7 +380,7 @@ saksi_keylog_read_file(const char *path, char **buf, size_t *len, char *errbuf,
 	*buf = NULL;
 	*len = 0;
 	if ((f = fopen(path, "rbe")) == NULL) {
-		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		saksi_errbuf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
 	}
 	if ((*buf = malloc(SAKSI_KEYLOG_FILE_MAX + 1)) == NULL) {
@@ -402,10 +391,10 @@ saksi_keylog_read_file(const char *path, char **buf, size_t *len, char *errbuf,
 	    (r = fread(*buf + *len, 1, SAKSI_KEYLOG_FILE_MAX + 1 - *len, f)) > 0)
 		*len += r;
 	if (ferror(f)) {
-		seterr(errbuf, errlen, "%s: read error", path);
+		saksi_errbuf(errbuf, errlen, "%s: read error", path);
 		e = SAKSI_ERR_IO;
 	} else if (*len > SAKSI_KEYLOG_FILE_MAX) {
-		seterr(errbuf, errlen, "%s: over %u bytes", path, SAKSI_KEYLOG_FILE_MAX);
+		saksi_errbuf(errbuf, errlen, "%s: over %u bytes", path, SAKSI_KEYLOG_FILE_MAX);
 		e = SAKSI_ERR_TOO_LARGE;
 	}
 	fclose(f);
@@ -586,7 +575,7 @@ split_canon(const char *c, size_t clen, saksi_keylog_parts *p, char *errbuf, siz
 			used += kl;
 		}
 		if (i == from) {
-			seterr(errbuf, errlen, "key %zu of the keyring does not fit in a ledger "
+			saksi_errbuf(errbuf, errlen, "key %zu of the keyring does not fit in a ledger "
 			    "entry with the roles", from + 1);
 			e = SAKSI_ERR_TOO_LARGE;
 			break;
@@ -596,7 +585,7 @@ split_canon(const char *c, size_t clen, saksi_keylog_parts *p, char *errbuf, siz
 	}
 	json_decref(obj);
 	if (e == SAKSI_OK && p->kp_n > SAKSI_KEYLOG_PARTS_MAX) {
-		seterr(errbuf, errlen, "the keyring needs %zu ledger entries, over %d", p->kp_n,
+		saksi_errbuf(errbuf, errlen, "the keyring needs %zu ledger entries, over %d", p->kp_n,
 		    SAKSI_KEYLOG_PARTS_MAX);
 		e = SAKSI_ERR_TOO_LARGE;
 	}
@@ -638,24 +627,24 @@ saksi_keylog_part_hdr(const uint8_t *body, size_t len, unsigned *index, unsigned
 	if (body == NULL && len > 0)
 		return SAKSI_ERR_INVAL;
 	if (len < 1) {
-		seterr(errbuf, errlen, "empty");
+		saksi_errbuf(errbuf, errlen, "empty");
 		return SAKSI_ERR_FORMAT;
 	}
 	if (body[0] == SAKSI_KEYLOG_VERSION) {
 		ix = n = 1;
 	} else if (body[0] == SAKSI_KEYLOG_VERSION_PART) {
 		if (len < SAKSI_KEYLOG_PART_HDR + 1) {
-			seterr(errbuf, errlen, "a keyring part of %zu bytes", len);
+			saksi_errbuf(errbuf, errlen, "a keyring part of %zu bytes", len);
 			return SAKSI_ERR_FORMAT;
 		}
 		ix = saksi_get_u16(body + 1);
 		n = saksi_get_u16(body + 3);
 		if (n < 2 || ix < 1 || ix > n) {
-			seterr(errbuf, errlen, "keyring part %u of %u", ix, n);
+			saksi_errbuf(errbuf, errlen, "keyring part %u of %u", ix, n);
 			return SAKSI_ERR_FORMAT;
 		}
 	} else {
-		seterr(errbuf, errlen, "unknown version %u", body[0]);
+		saksi_errbuf(errbuf, errlen, "unknown version %u", body[0]);
 		return SAKSI_ERR_VERSION;
 	}
 	if (index != NULL)
@@ -684,7 +673,7 @@ join_parts(const uint8_t *const *bodies, const size_t *lens, size_t n, char **ou
 	for (i = 0; i < n; i++) {
 		*bad = i;
 		if (lens[i] > SAKSI_KEYLOG_MAX) {
-			seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", lens[i],
+			saksi_errbuf(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", lens[i],
 			    SAKSI_KEYLOG_MAX);
 			e = SAKSI_ERR_TOO_LARGE;
 			goto fail;
@@ -693,7 +682,7 @@ join_parts(const uint8_t *const *bodies, const size_t *lens, size_t n, char **ou
 		    errlen)) != SAKSI_OK)
 			goto fail;
 		if (cnt != n || ix != i + 1) {
-			seterr(errbuf, errlen, "keyring part %u of %u where part %zu of %zu belongs",
+			saksi_errbuf(errbuf, errlen, "keyring part %u of %u where part %zu of %zu belongs",
 			    ix, cnt, i + 1, n);
 			e = SAKSI_ERR_FORMAT;
 			goto fail;
@@ -703,7 +692,7 @@ join_parts(const uint8_t *const *bodies, const size_t *lens, size_t n, char **ou
 		if (!json_is_object(o) || !json_is_array(json_object_get(o, "keys")) ||
 		    !json_is_object(json_object_get(o, "roles"))) {
 			json_decref(o);
-			seterr(errbuf, errlen, "keyring part %zu is not a keyring", i + 1);
+			saksi_errbuf(errbuf, errlen, "keyring part %zu is not a keyring", i + 1);
 			e = SAKSI_ERR_FORMAT;
 			goto fail;
 		}
@@ -711,7 +700,7 @@ join_parts(const uint8_t *const *bodies, const size_t *lens, size_t n, char **ou
 			roles = json_incref(json_object_get(o, "roles"));
 		} else if (!json_equal(roles, json_object_get(o, "roles"))) {
 			json_decref(o);
-			seterr(errbuf, errlen, "keyring part %zu has other roles than part 1", i + 1);
+			saksi_errbuf(errbuf, errlen, "keyring part %zu has other roles than part 1", i + 1);
 			e = SAKSI_ERR_FORMAT;
 			goto fail;
 		}
@@ -798,7 +787,7 @@ saksi_keylog_join(const uint8_t *const *bodies, const size_t *lens, size_t n,
 		if (i >= n || i >= p.kp_n || p.kp_len[i] != lens[i] ||
 		    memcmp(p.kp_body[i], bodies[i], lens[i]) != 0) {
 			*bad = i < n ? i : n - 1;
-			seterr(errbuf, errlen, "keyring part %zu is not the canonical split of the "
+			saksi_errbuf(errbuf, errlen, "keyring part %zu is not the canonical split of the "
 			    "keyring (keys in ascending key_id, each part as full as it holds)",
 			    *bad + 1);
 			e = SAKSI_ERR_FORMAT;
@@ -842,7 +831,7 @@ saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon, size_t *c
 
 		if ((e = saksi_ledger_leaf(txn, index + i, &b, &llen)) != SAKSI_OK) {
 			if (e == SAKSI_ERR_NOT_FOUND && i > 0) {
-				seterr(errbuf, errlen, "the keyring set at entry %llu is cut short at "
+				saksi_errbuf(errbuf, errlen, "the keyring set at entry %llu is cut short at "
 				    "%zu of %u parts", (unsigned long long)index, i, cnt);
 				e = SAKSI_ERR_FORMAT;
 			}
@@ -850,7 +839,7 @@ saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon, size_t *c
 		}
 		if (saksi_leaf_parse(b, llen, &lf) != SAKSI_OK || lf.lf_kind != SAKSI_LEAF_KEYRING) {
 			free(b);
-			seterr(errbuf, errlen, "entry %llu is not a keyring entry%s",
+			saksi_errbuf(errbuf, errlen, "entry %llu is not a keyring entry%s",
 			    (unsigned long long)(index + i), i > 0 ? " (the set is cut short)" : "");
 			e = SAKSI_ERR_FORMAT;
 			goto out;
@@ -863,7 +852,7 @@ saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon, size_t *c
 		if (i == 0) {
 			if (ix != 1) {
 				free(b);
-				seterr(errbuf, errlen, "entry %llu is keyring part %u, not the first",
+				saksi_errbuf(errbuf, errlen, "entry %llu is keyring part %u, not the first",
 				    (unsigned long long)index, ix);
 				e = SAKSI_ERR_FORMAT;
 				goto out;
@@ -879,7 +868,7 @@ saksi_keylog_read(saksi_ledger_txn *txn, uint64_t index, char **canon, size_t *c
 			}
 		} else if (lf.lf_commit_ms != ms) {
 			free(b);
-			seterr(errbuf, errlen, "entry %llu: a keyring part of another commit time",
+			saksi_errbuf(errbuf, errlen, "entry %llu: a keyring part of another commit time",
 			    (unsigned long long)(index + i));
 			e = SAKSI_ERR_FORMAT;
 			goto out;
@@ -917,7 +906,7 @@ saksi_keylog_entry_parse(const uint8_t *body, size_t len, size_t *json_off, char
 	if (len < 1 || body[0] != SAKSI_KEYLOG_VERSION_PART)
 		return saksi_keylog_parse(body, len, NULL, errbuf, errlen);
 	if (len > SAKSI_KEYLOG_MAX) {
-		seterr(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
+		saksi_errbuf(errbuf, errlen, "%zu bytes, over the %d of a ledger entry", len,
 		    SAKSI_KEYLOG_MAX);
 		return SAKSI_ERR_TOO_LARGE;
 	}
@@ -932,12 +921,12 @@ saksi_keylog_entry_parse(const uint8_t *body, size_t len, size_t *json_off, char
 		return SAKSI_ERR_FORMAT;
 	if (clen != jlen || memcmp(c, j, clen) != 0) {
 		free(c);
-		seterr(errbuf, errlen, "the keyring part is not in its canonical form");
+		saksi_errbuf(errbuf, errlen, "the keyring part is not in its canonical form");
 		return SAKSI_ERR_FORMAT;
 	}
 	free(c);
 	if (jlen >= 10 && memcmp(j, "{\"keys\":[]", 10) == 0) {
-		seterr(errbuf, errlen, "a keyring part without a key");
+		saksi_errbuf(errbuf, errlen, "a keyring part without a key");
 		return SAKSI_ERR_FORMAT;
 	}
 	if (json_off != NULL)

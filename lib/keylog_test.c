@@ -24,6 +24,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "verify.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "test.saksi.example/keylog"
@@ -772,10 +773,6 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct ent *e = &ents[i];
 		uint64_t ms = T0 + 1000 * (i + 1);
-		saksi_checkpoint c;
-		char body[512], note[1024];
-		size_t bl, nl;
-
 		assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_OK);
 		if (e->kind == SAKSI_LEAF_EVENT) {
 			uint8_t env[1024];
@@ -805,14 +802,7 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 			    e->raw ? e->raw : b, len, NULL, NULL), SAKSI_OK);
 			free(b);
 		}
-		memset(&c, 0, sizeof(c));
-		snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-		c.ck_size = saksi_ledger_size(txn);
-		assert_int_equal(saksi_ledger_root(txn, c.ck_size, c.ck_root), SAKSI_OK);
-		assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-		assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(K.log),
-		    note, sizeof(note), &nl), SAKSI_OK);
-		assert_int_equal(saksi_ledger_ckpt_put(txn, c.ck_size, note, nl), SAKSI_OK);
+		lf_put_ckpt(txn, K.log, ORIGIN, saksi_ledger_size(txn));
 		assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 	}
 	saksi_ledger_close(l);
@@ -822,15 +812,12 @@ build(char *dir, size_t dirlen, const struct ent *ents, size_t n)
 static saksi_err
 verify(const char *dir, const struct krspec *file, saksi_verify_report *r)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_keyring *kr = keyring_of(file);
 	saksi_err e;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &K.v;
 	vo.vo_keyring = kr;

@@ -20,6 +20,7 @@
 
 #include "bytes.h"
 #include "keys.h"
+#include "../tests/tmpdir.h"
 
 struct fx {
 	char dir[64];
@@ -32,8 +33,7 @@ setup(void **state)
 
 	assert_non_null(fx);
 	assert_int_equal(sodium_init() < 0, 0);
-	strcpy(fx->dir, "/tmp/saksi-keys-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-keys"), 0);
 	*state = fx;
 	return 0;
 }

@@ -27,6 +27,8 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "note.h"
+#include "../tests/events_gen.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "bpjs.example/saksi/test"
@@ -47,8 +49,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-ledger-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-ledger"), 0);
 	*state = f;
 	return 0;
 }
@@ -63,23 +64,13 @@ teardown(void **state)
 	return 0;
 }
 
-static uint64_t
-splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void
 fill_random(uint64_t *s, uint8_t *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)splitmix(s);
+		p[i] = (uint8_t)gen_rnd(s);
 }
 
 /*
@@ -104,7 +95,7 @@ make_event(uint64_t i, uint8_t *out)
 	uint64_t s = g_seed ^ (i * 0x9e3779b97f4a7c15ULL), key = i % 16;
 	uint8_t rnd[32], kid[8], ks = (uint8_t)key;
 	char sd1[48], sd2[48], payload[1024];
-	const char *type = types[splitmix(&s) % 8];
+	const char *type = types[gen_rnd(&s) % 8];
 	size_t tl = strlen(type), pl, o = 0;
 	uint64_t ks64 = g_seed ^ ks;
 
@@ -118,12 +109,12 @@ make_event(uint64_t i, uint8_t *out)
 	    "\"nik\":{\"_sd\":\"%s\"},\"name\":{\"_sd\":\"%s\"},\"queue\":\"%c\","
 	    "\"service\":\"%s\",\"status\":\"%s\",\"ticket\":\"%c-%03u\","
 	    "\"at\":\"2026-01-%02u T%02u:%02u:%02u+08:00\",\"amount_idr\":%u}",
-	    branches[splitmix(&s) % 6], splitmix(&s) % 1000000, (unsigned)(splitmix(&s) % 12),
-	    sd1, sd2, "ABCD"[splitmix(&s) % 4], type, status[splitmix(&s) % 6],
-	    "ABCD"[splitmix(&s) % 4], (unsigned)(splitmix(&s) % 1000),
-	    (unsigned)(1 + splitmix(&s) % 28), (unsigned)(splitmix(&s) % 24),
-	    (unsigned)(splitmix(&s) % 60), (unsigned)(splitmix(&s) % 60),
-	    (unsigned)(splitmix(&s) % 90000000));
+	    branches[gen_rnd(&s) % 6], gen_rnd(&s) % 1000000, (unsigned)(gen_rnd(&s) % 12),
+	    sd1, sd2, "ABCD"[gen_rnd(&s) % 4], type, status[gen_rnd(&s) % 6],
+	    "ABCD"[gen_rnd(&s) % 4], (unsigned)(gen_rnd(&s) % 1000),
+	    (unsigned)(1 + gen_rnd(&s) % 28), (unsigned)(gen_rnd(&s) % 24),
+	    (unsigned)(gen_rnd(&s) % 60), (unsigned)(gen_rnd(&s) % 60),
+	    (unsigned)(gen_rnd(&s) % 90000000));
 	out[o++] = 1;
 	out[o++] = 1;
 	memcpy(out + o, kid, 8);
@@ -200,18 +191,6 @@ open_rw(const char *dir, const saksi_ledger_opts *o)
 
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, VKEY, o, &l), SAKSI_OK);
 	assert_non_null(l);
-	return l;
-}
-
-static saksi_ledger *
-open_ro(const char *dir)
-{
-	saksi_ledger_opts o;
-	saksi_ledger *l = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
 	return l;
 }
 
@@ -335,7 +314,7 @@ check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
 		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, n, proof, &np), SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_inclusion(i, n, m->lh[i],
 		    (const saksi_hash *)proof, np, m->roots[n]), SAKSI_OK);
-		sz = i + 1 + splitmix(rng) % (n - i);
+		sz = i + 1 + gen_rnd(rng) % (n - i);
 		assert_int_equal(saksi_ledger_prove_inclusion(txn, i, sz, proof, &np), SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_inclusion(i, sz, m->lh[i],
 		    (const saksi_hash *)proof, np, m->roots[sz]), SAKSI_OK);
@@ -348,7 +327,7 @@ check_all(saksi_ledger *l, const struct model *m, uint64_t *rng)
 		    SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_consistency(i + 1, n, m->roots[i + 1],
 		    m->roots[n], (const saksi_hash *)proof, np), SAKSI_OK);
-		sz = i + 1 + splitmix(rng) % (n - i);
+		sz = i + 1 + gen_rnd(rng) % (n - i);
 		assert_int_equal(saksi_ledger_prove_consistency(txn, i + 1, sz, proof, &np),
 		    SAKSI_OK);
 		assert_int_equal(saksi_merkle_verify_consistency(i + 1, sz, m->roots[i + 1],
@@ -465,7 +444,7 @@ test_append_many(void **state)
 	model_init(&m, N);
 	l = open_rw(f->dir, NULL);
 	while (m.n < N) {
-		uint64_t g = 1 + splitmix(&rng) % 64;
+		uint64_t g = 1 + gen_rnd(&rng) % 64;
 
 		append_group(l, &m, g > N - m.n ? N - m.n : g);
 		if (m.n % 5 == 0) { /* sometimes a read transaction between groups */
@@ -644,7 +623,7 @@ test_dict_retry(void **state)
 	model_init(&m, 600);
 	l = open_rw(f->dir, &o);
 	while (m.n < 600) {
-		uint64_t g = 1 + splitmix(&rng) % 9;
+		uint64_t g = 1 + gen_rnd(&rng) % 9;
 
 		append_group(l, &m, g > 600 - m.n ? 600 - m.n : g);
 	}
@@ -1020,7 +999,7 @@ test_readonly_copy(void **state)
 	dirs[0] = cpdir;
 	dirs[1] = mcdir;
 	for (k = 0; k < 2; k++) {
-		l = open_ro(dirs[k]);
+		l = lf_open_ro(dirs[k]);
 		check_all(l, &m, &rng);
 		assert_int_equal(saksi_ledger_begin(l, 1, &txn), SAKSI_ERR_INVAL);
 		assert_null(txn);
@@ -1054,7 +1033,7 @@ test_readonly_copy(void **state)
 		path_in(cpdir, "lock.mdb", lock, sizeof(lock));
 		unlink(lock);
 		assert_int_equal(chmod(cpdir, 0500), 0);
-		l = open_ro(cpdir);
+		l = lf_open_ro(cpdir);
 		check_all(l, &m, &rng);
 		saksi_ledger_close(l);
 		assert_int_equal(chmod(cpdir, 0700), 0);
@@ -1551,7 +1530,7 @@ test_api_errors(void **state)
 	saksi_ledger_close(l);
 
 	/* A read-only ledger has no writer. */
-	ro = open_ro(f->dir);
+	ro = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(ro, 1, &txn), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_ledger_begin(ro, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_seq_get(txn, kid, 5, &idx, h), SAKSI_OK);
@@ -1607,7 +1586,7 @@ test_collisions(void **state)
 	raw_close(&r);
 	assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, NULL, &l), SAKSI_ERR_CORRUPT);
 	assert_null(l);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_size(txn), 7);
 	assert_int_equal(saksi_ledger_leaf(txn, 9, &rec, &len), SAKSI_OK);
@@ -1711,7 +1690,7 @@ test_tampered(void **state)
 	raw_put(&r, "node", k, 8, junk, 31);
 	raw_close(&r);
 
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (i = 5; i <= 16; i++) {
 		leaf = (uint8_t *)"sentinel";
@@ -1746,7 +1725,7 @@ test_tampered(void **state)
 		raw_put(&r, "dict", dk, 4, d, 16384);
 		free(d);
 		raw_close(&r);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		for (i = 100; i < 300; i++) {
 			e = saksi_ledger_leaf(txn, i, &leaf, &ll);
@@ -1762,7 +1741,7 @@ test_tampered(void **state)
 		raw_close(&r);
 		assert_int_equal(saksi_ledger_open(f->dir, ORIGIN, VKEY, &o, &l),
 		    SAKSI_ERR_CORRUPT);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		assert_int_equal(saksi_ledger_leaf(txn, 150, &leaf, &ll), SAKSI_ERR_CORRUPT);
 		assert_int_equal(saksi_ledger_leaf(txn, 50, &leaf, &ll), SAKSI_OK);
@@ -1784,7 +1763,7 @@ test_tampered(void **state)
 		}
 		raw_close(&r);
 		free(orig);
-		l = open_ro(f->dir);
+		l = lf_open_ro(f->dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 		for (i = 150; i < 210; i++) {
 			static uint8_t want[SAKSI_LEAF_MAX];
@@ -1801,26 +1780,26 @@ test_tampered(void **state)
 	/* Random damage to records of both codecs: flipped bytes, cuts, junk appended. */
 	raw_open_env(f->dir, &r, 0);
 	for (i = 20; i < 300; i++) {
-		unsigned what = (unsigned)(splitmix(&rng) % 4), nflip, j;
+		unsigned what = (unsigned)(gen_rnd(&rng) % 4), nflip, j;
 
 		rec = raw_leaf(&r, i, &len);
 		if (what == 0 || what == 3) {
-			nflip = 1 + (unsigned)(splitmix(&rng) % 4);
+			nflip = 1 + (unsigned)(gen_rnd(&rng) % 4);
 			for (j = 0; j < nflip; j++)
-				rec[9 + splitmix(&rng) % (len - 9)] ^=
-				    (uint8_t)(1 + splitmix(&rng) % 255);
+				rec[9 + gen_rnd(&rng) % (len - 9)] ^=
+				    (uint8_t)(1 + gen_rnd(&rng) % 255);
 		}
 		if (what == 1)
-			len = 9 + splitmix(&rng) % (len - 9);
+			len = 9 + gen_rnd(&rng) % (len - 9);
 		if (what == 2 || what == 3) {
-			fill_random(&rng, rec + len, 1 + splitmix(&rng) % 63);
-			len += 1 + splitmix(&rng) % 63;
+			fill_random(&rng, rec + len, 1 + gen_rnd(&rng) % 63);
+			len += 1 + gen_rnd(&rng) % 63;
 		}
 		raw_put_leaf(&r, i, rec, len);
 		free(rec);
 	}
 	raw_close(&r);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (i = 20; i < 300; i++) {
 		e = saksi_ledger_leaf(txn, i, &leaf, &ll);
@@ -2079,7 +2058,7 @@ test_threads(void **state)
 	l = open_rw(f->dir, &o);
 	append_group(l, &m, 200);
 	saksi_ledger_close(l);
-	l = open_ro(f->dir);
+	l = lf_open_ro(f->dir);
 	for (k = 0; k < 6; k++) {
 		a[k].l = l;
 		a[k].n = 200;
@@ -2146,7 +2125,7 @@ check_copy(const char *dir, const struct model *m, uint64_t *rng)
 	path_in(dir, "lock.mdb", p, sizeof(p));
 	assert_int_equal(stat(p, &st), -1);
 
-	c = open_ro(dir);
+	c = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(c, 0, &txn), SAKSI_OK);
 	n = saksi_ledger_size(txn);
 	saksi_ledger_abort(txn);
@@ -2293,7 +2272,7 @@ test_backup_process(void **state)
 	assert_int_equal(write_groups(l, 0, BK_FIRST), 0);
 	saksi_ledger_close(l);
 	/* Opened before the writer starts, so the first copies overlap its appends. */
-	l = open_ro(led);
+	l = lf_open_ro(led);
 	memset(&c, 0, sizeof(c));
 	c.pid = fork();
 	assert_true(c.pid >= 0);

@@ -24,28 +24,19 @@
 #include <sodium.h>
 
 #include "merkle.h"
+#include "../tests/events_gen.h"
 
 #define BIG_TREE 4097
 #define REF_MAX 80 /* reference proofs may be longer than SAKSI_MERKLE_MAX_PROOF */
 
 /* ---------------------------------------------------------------------------------------
- * Seeded randomness (splitmix64): the seed is printed so a failure can be replayed with
- * SAKSI_TEST_SEED=<seed>.
+ * Seeded randomness (events_gen.h's splitmix64): the seed is printed so a failure can be
+ * replayed with SAKSI_TEST_SEED=<seed>.
  */
-static uint64_t
-rnd_next(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 static uint64_t
 rnd_below(uint64_t *s, uint64_t n)
 {
-	return rnd_next(s) % n;
+	return gen_rnd(s) % n;
 }
 
 static uint64_t

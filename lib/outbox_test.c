@@ -14,7 +14,8 @@
 
 #include <lmdb.h>
 
-#include "../tests/daemon_fixture.h"
+#include "../tests/server_fixture.h"
+#include "../tests/ledger_fixture.h"
 #include "bytes.h"
 #include "client.h"
 #include "commit.h"
@@ -38,7 +39,6 @@ static void
 server_up(struct env *v, size_t map_size)
 {
 	saksi_ledger_opts lo;
-	saksid_commit_opts co;
 	saksid_server_opts so;
 	const char *listen[1] = { v->url };
 	char err[256];
@@ -47,22 +47,8 @@ server_up(struct env *v, size_t map_size)
 	lo.lo_map_size = map_size;
 	assert_int_equal(saksi_ledger_open(v->ledger_dir, FX_ORIGIN, v->fx.vkey, &lo, &v->ledger),
 	                 SAKSI_OK);
-	memset(&co, 0, sizeof(co));
-	co.co_ledger = v->ledger;
-	co.co_origin = FX_ORIGIN;
-	co.co_log_key = v->fx.log;
-	co.co_store_key = v->fx.store;
-	co.co_max_clock_skew_ms = 100ull * 365 * 86400000;   /* FX_NOW is fixed */
-	assert_int_equal(saksid_commit_new(&co, &v->cm), SAKSI_OK);
-	memset(&so, 0, sizeof(so));
-	so.so_listen = listen;
-	so.so_nlisten = 1;
-	so.so_ledger = v->ledger;
-	so.so_ingest = v->fx.ig;
-	so.so_committer = v->cm;
-	so.so_workers = 2;
-	so.so_group_max = 64;
-	so.so_group_wait_us = 100;
+	assert_int_equal(fx_committer_new(&v->fx, v->ledger, &v->cm), SAKSI_OK);
+	fx_server_opts(&so, listen, &v->fx, v->ledger, v->cm);
 	assert_int_equal(saksid_server_start(&so, &v->srv, err, sizeof(err)), SAKSI_OK);
 }
 
@@ -211,13 +197,7 @@ assert_in_ledger(struct env *v, uint64_t index, const uint8_t *env, size_t env_l
 static uint64_t
 ledger_size(struct env *v)
 {
-	saksi_ledger_txn *t;
-	uint64_t n;
-
-	assert_int_equal(saksi_ledger_begin(v->ledger, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
-	return n;
+	return lf_size(v->ledger);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "query.h"
+#include "u64sort.h"
 
 /* The filters in the order the access entry lists them. */
 static const saksi_index_field filter_order[] = {
@@ -573,14 +574,6 @@ row_cmp_time(const void *a, const void *b)
 	return x->qr_index < y->qr_index ? -1 : x->qr_index > y->qr_index;
 }
 
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 struct idset {
 	uint64_t *set;
 	size_t n, cap;
@@ -627,20 +620,6 @@ collect(const saksi_query_ctx *x, saksi_index_field f, const char *value,
 		}
 	} while (more);
 	return SAKSI_OK;
-}
-
-static void
-distinct(struct idset *ids)
-{
-	size_t o = 0;
-
-	if (ids->n == 0)
-		return;   /* set may be NULL: an empty timeline (a forgotten participant's) */
-	qsort(ids->set, ids->n, sizeof(*ids->set), u64_cmp);
-	for (size_t i = 0; i < ids->n; i++)
-		if (o == 0 || ids->set[o - 1] != ids->set[i])
-			ids->set[o++] = ids->set[i];
-	ids->n = o;
 }
 
 /*
@@ -705,7 +684,7 @@ run_timeline(const saksi_query_ctx *x, const saksi_query_spec *s, saksi_query_re
 		for (size_t j = 0; j < nnamed[k]; j++)
 			if ((e = collect(x, fields[k], named[k][j], s, &ids, res)) != SAKSI_OK)
 				goto out;
-	distinct(&ids);
+	ids.n = saksi_u64_distinct(ids.set, ids.n);   /* set may be NULL if empty */
 	for (size_t i = 0; i < ids.n; i++)
 		if ((e = result_add(res, x, ids.set[i], s->qs_reveal, s->qs_branch)) !=
 		    SAKSI_OK)

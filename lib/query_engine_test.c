@@ -375,8 +375,7 @@ test_no_index(void **state)
 	MDB_dbi dbi;
 
 	(void)f;
-	snprintf(dir, sizeof(dir), "/tmp/saksi-query-noix-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "saksi-query-noix"), 0);
 	assert_int_equal(saksi_ledger_open(dir, ORIGIN, VKEY, NULL, &l), SAKSI_OK);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_query_index(t, f->b, &dbi, NULL), SAKSI_ERR_NOT_FOUND);

@@ -619,8 +619,7 @@ verify_with_entry(struct fx *f, json_t *entry, const saksi_seckey *acc,
 	saksi_verify_opts vo;
 	saksi_err e;
 
-	snprintf(dir, sizeof(dir), "/tmp/saksi-rqv-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "saksi-rqv"), 0);
 	assert_int_equal(saksi_seckey_public(f->log, &lp), SAKSI_OK);
 	assert_int_equal(saksi_note_vkey_format(origin, lp.pk_key, vkey, sizeof(vkey)),
 	    SAKSI_OK);

@@ -152,18 +152,6 @@ test_result(void **state)
 	saksi_query_result_free(&res);
 }
 
-static char *
-b64(const char *s)
-{
-	size_t n = sodium_base64_ENCODED_LEN(strlen(s), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *o = malloc(n);
-
-	assert_non_null(o);
-	sodium_bin2base64(o, n, (const uint8_t *)s, strlen(s),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return o;
-}
-
 static void
 test_disclosures(void **state)
 {
@@ -183,12 +171,12 @@ test_disclosures(void **state)
 	assert_int_equal(saksi_reveal_count(r), 1);
 	/* None at all, and a list without nik or kpj: no one. */
 	assert_int_equal(saksi_reveal_add_disclosures(r, "[]", 2), SAKSI_OK);
-	d1 = b64("[\"c2FsdA\",\"phone\",\"+6281234567890\"]");
+	d1 = tu_b64url("[\"c2FsdA\",\"phone\",\"+6281234567890\"]");
 	snprintf(buf, sizeof(buf), "[\"%s\"]", d1);
 	assert_int_equal(saksi_reveal_add_disclosures(r, buf, strlen(buf)), SAKSI_OK);
 	assert_int_equal(saksi_reveal_count(r), 1);
 	/* kpj alone. */
-	d2 = b64("[\"c2FsdA\",\"kpj\",\"99999999999\"]");
+	d2 = tu_b64url("[\"c2FsdA\",\"kpj\",\"99999999999\"]");
 	snprintf(buf, sizeof(buf), "[\"%s\",\"%s\"]", d1, d2);
 	assert_int_equal(saksi_reveal_add_disclosures(r, buf, strlen(buf)), SAKSI_OK);
 	assert_int_equal(saksi_reveal_count(r), 2);
@@ -199,11 +187,11 @@ test_disclosures(void **state)
 	assert_int_equal(saksi_reveal_add_disclosures(r, "[1]", 3), SAKSI_ERR_FORMAT);
 	assert_int_equal(saksi_reveal_add_disclosures(r, "[\"%%%\"]", 7), SAKSI_ERR_FORMAT);
 	free(d1);
-	d1 = b64("[\"c2FsdA\",\"nik\"]");
+	d1 = tu_b64url("[\"c2FsdA\",\"nik\"]");
 	snprintf(buf, sizeof(buf), "[\"%s\",\"%s\"]", d2, d1);
 	assert_int_equal(saksi_reveal_add_disclosures(r, buf, strlen(buf)), SAKSI_ERR_FORMAT);
 	free(d1);
-	d1 = b64("[\"c2FsdA\",\"nik\",\"3171014101900009\"]");
+	d1 = tu_b64url("[\"c2FsdA\",\"nik\",\"3171014101900009\"]");
 	snprintf(buf, sizeof(buf), "[\"%s\",\"@@\"]", d1);
 	assert_int_equal(saksi_reveal_add_disclosures(r, buf, strlen(buf)), SAKSI_ERR_FORMAT);
 	assert_int_equal(saksi_reveal_count(r), 2);

@@ -64,8 +64,7 @@ setup(void **state)
 	char err[256];
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/saksi-ack-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-ack"), 0);
 	assert_int_equal(saksi_rules_parse(RULES, strlen(RULES), "t.rules",
 	    SAKSI_SOURCE_SCHEMA_DIR, &fx->r, err, sizeof(err)), SAKSI_OK);
 	env_open(fx);

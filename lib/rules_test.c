@@ -117,8 +117,7 @@ setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-rules"), 0);
 	env_open(fx);
 	*state = fx;
 	return 0;
@@ -595,7 +594,7 @@ test_limits_and_args(void **state)
 	char *big, err[512], line[1100];
 	saksi_rules *r;
 	FILE *f;
-	char path[128];
+	char path[128], dir[64];
 
 	(void)state;
 	big = calloc(1, SAKSI_RULES_FILE_MAX + 2);
@@ -619,7 +618,8 @@ test_limits_and_args(void **state)
 	    SAKSI_ERR_NOT_FOUND);
 	assert_int_equal(saksi_rules_load("/tmp", NULL, &r, err, sizeof(err)), SAKSI_ERR_IO);
 	/* A file without a final newline, comments, blank lines, tabs and a title. */
-	snprintf(path, sizeof(path), "/tmp/saksi-rules-load-%d.rules", (int)getpid());
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "saksi-rules-load"), 0);
+	path_in(dir, "load.rules", path, sizeof(path));
 	assert_non_null(f = fopen(path, "w"));
 	fputs("# leading comment\n\nsaksi-rules 1\n\tlateness\t30s\n" SEL_BOOK
 	    "rule r1\n  type event_count\n  title  One device, many bookings  \n"
@@ -632,6 +632,7 @@ test_limits_and_args(void **state)
 	assert_int_equal(saksi_rules_count(r), 1);
 	saksi_rules_free(r);
 	unlink(path);
+	rmdir(dir);
 	assert_int_equal(saksi_rules_count(NULL), 0);
 	saksi_rules_free(NULL);
 }
@@ -1892,7 +1893,7 @@ fresh_env(struct fx *fx)
 	fx->r = NULL;
 	env_close(fx);
 	rm_rf(fx->dir);
-	assert_non_null(mkdtemp(strcpy(fx->dir, "/tmp/saksi-rules-XXXXXX")));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "saksi-rules"), 0);
 	env_open(fx);
 	fx->next_index = 0;
 	log_clear(fx);

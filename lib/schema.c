@@ -24,6 +24,7 @@
 
 #include "b64.h"
 #include "envelope.h"
+#include "errbuf.h"
 #include "schema.h"
 
 #define SCHEMA_DRAFT "https://json-schema.org/draft/2020-12/schema"
@@ -159,24 +160,10 @@ ptr_show(const struct ptr *p)
 	return p->p_len ? p->p_buf : "(root)";
 }
 
-static void say(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static saksi_err lerr(struct lctx *c, const struct ptr *p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int verr(const struct vctx *v, const struct ptr *p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-static void
-say(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Formats a JSON number for a message. Only numbers, never strings, go into messages. */
 static void
@@ -341,7 +328,7 @@ lerr(struct lctx *c, const struct ptr *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	say(c->lc_err, c->lc_errlen, "%s: %s: %s", c->lc_file, ptr_show(p), msg);
+	saksi_errbuf(c->lc_err, c->lc_errlen, "%s: %s: %s", c->lc_file, ptr_show(p), msg);
 	return SAKSI_ERR_FORMAT;
 }
 
@@ -831,16 +818,16 @@ read_file(int dfd, const char *name, char **buf, size_t *len, char *errbuf, size
 	*buf = NULL;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
-		say(errbuf, errlen, "%s: cannot open: %s", name, strerror(errno));
+		saksi_errbuf(errbuf, errlen, "%s: cannot open: %s", name, strerror(errno));
 		return SAKSI_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		say(errbuf, errlen, "%s: not a regular file", name);
+		saksi_errbuf(errbuf, errlen, "%s: not a regular file", name);
 		close(fd);
 		return SAKSI_ERR_IO;
 	}
 	if (st.st_size > SCHEMA_FILE_MAX) {
-		say(errbuf, errlen, "%s: larger than %d bytes", name, SCHEMA_FILE_MAX);
+		saksi_errbuf(errbuf, errlen, "%s: larger than %d bytes", name, SCHEMA_FILE_MAX);
 		close(fd);
 		return SAKSI_ERR_TOO_LARGE;
 	}
@@ -853,7 +840,7 @@ read_file(int dfd, const char *name, char **buf, size_t *len, char *errbuf, size
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			say(errbuf, errlen, "%s: read failed", name);
+			saksi_errbuf(errbuf, errlen, "%s: read failed", name);
 			close(fd);
 			free(*buf);
 			*buf = NULL;
@@ -890,7 +877,7 @@ load_one(saksi_schemas *s, int dfd, const char *fname, char *errbuf, size_t errl
 	saksi_err e;
 
 	if (!type_name_ok(fname, tl)) {
-		say(errbuf, errlen, "%s: the file name must be the event type: 1 to %d of [a-z0-9_.], then .json",
+		saksi_errbuf(errbuf, errlen, "%s: the file name must be the event type: 1 to %d of [a-z0-9_.], then .json",
 		    fname, SAKSI_TYPE_MAX);
 		return SAKSI_ERR_FORMAT;
 	}
@@ -899,7 +886,7 @@ load_one(saksi_schemas *s, int dfd, const char *fname, char *errbuf, size_t errl
 	js = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (js == NULL) {
-		say(errbuf, errlen, "%s: not valid JSON (line %d, column %d): %s", fname, jerr.line,
+		saksi_errbuf(errbuf, errlen, "%s: not valid JSON (line %d, column %d): %s", fname, jerr.line,
 		    jerr.column, jerr.text);
 		return SAKSI_ERR_FORMAT;
 	}
@@ -929,9 +916,9 @@ saksi_schemas_load(const char *dir, saksi_schemas **out, char *errbuf, size_t er
 		*out = NULL;
 	if (dir == NULL || out == NULL)
 		return SAKSI_ERR_INVAL;
-	say(errbuf, errlen, "%s", "");
+	saksi_errbuf(errbuf, errlen, "%s", "");
 	if ((d = opendir(dir)) == NULL) {
-		say(errbuf, errlen, "%s: cannot open the schema directory: %s", dir, strerror(errno));
+		saksi_errbuf(errbuf, errlen, "%s: cannot open the schema directory: %s", dir, strerror(errno));
 		return errno == ENOENT ? SAKSI_ERR_NOT_FOUND : SAKSI_ERR_IO;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -939,7 +926,7 @@ saksi_schemas_load(const char *dir, saksi_schemas **out, char *errbuf, size_t er
 		if (de->d_name[0] == '.' || l <= 5 || strcmp(de->d_name + l - 5, ".json") != 0)
 			continue;
 		if (nn == SCHEMA_TYPES_MAX) {
-			say(errbuf, errlen, "%s: more than %d schema files", dir, SCHEMA_TYPES_MAX);
+			saksi_errbuf(errbuf, errlen, "%s: more than %d schema files", dir, SCHEMA_TYPES_MAX);
 			e = SAKSI_ERR_TOO_LARGE;
 			goto fail;
 		}
@@ -959,7 +946,7 @@ saksi_schemas_load(const char *dir, saksi_schemas **out, char *errbuf, size_t er
 		nn++;
 	}
 	if (nn == 0) {
-		say(errbuf, errlen, "%s: no *.json schema file", dir);
+		saksi_errbuf(errbuf, errlen, "%s: no *.json schema file", dir);
 		e = SAKSI_ERR_NOT_FOUND;
 		goto fail;
 	}
@@ -1074,7 +1061,7 @@ verr(const struct vctx *v, const struct ptr *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	say(v->v_err, v->v_errlen, "%s: %s", ptr_show(p), msg);
+	saksi_errbuf(v->v_err, v->v_errlen, "%s: %s", ptr_show(p), msg);
 	return -1;
 }
 
@@ -1382,21 +1369,21 @@ parse_payload(const char *payload, size_t len, json_t **out, char *errbuf, size_
 	json_error_t jerr;
 
 	if (len > SAKSI_PAYLOAD_MAX) {
-		say(errbuf, errlen, "payload is %zu bytes, above the cap of %d", len, SAKSI_PAYLOAD_MAX);
+		saksi_errbuf(errbuf, errlen, "payload is %zu bytes, above the cap of %d", len, SAKSI_PAYLOAD_MAX);
 		return SAKSI_ERR_SCHEMA;
 	}
 	if (len == 0) {
-		say(errbuf, errlen, "payload is empty");
+		saksi_errbuf(errbuf, errlen, "payload is empty");
 		return SAKSI_ERR_SCHEMA;
 	}
 	if (too_deep(payload, len)) {
-		say(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
+		saksi_errbuf(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
 		return SAKSI_ERR_SCHEMA;
 	}
 	if ((*out = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return SAKSI_ERR_NOMEM;
-		say(errbuf, errlen, "payload is not valid JSON: %s at byte %d", json_err_word(&jerr),
+		saksi_errbuf(errbuf, errlen, "payload is not valid JSON: %s at byte %d", json_err_word(&jerr),
 		    jerr.position);
 		return SAKSI_ERR_SCHEMA;
 	}
@@ -1413,7 +1400,7 @@ validate_tree(const saksi_schemas *s, const struct stype *st, const json_t *j, i
 
 	if (!caps_ok(j, 0, &deep)) {
 		if (deep || tree_too_deep(j, 0))
-			say(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
+			saksi_errbuf(errbuf, errlen, "payload nests deeper than %d", PAYLOAD_DEPTH_MAX);
 		else
 			too_wide(&v, j, &p);
 		return SAKSI_ERR_SCHEMA;
@@ -1431,9 +1418,9 @@ validate_payload(const saksi_schemas *s, const char *type, const char *payload, 
 
 	if (s == NULL || type == NULL || (payload == NULL && len != 0))
 		return SAKSI_ERR_INVAL;
-	say(errbuf, errlen, "%s", "");
+	saksi_errbuf(errbuf, errlen, "%s", "");
 	if ((st = find_type(s, type)) == NULL) {
-		say(errbuf, errlen, "unknown event type (no schema)");
+		saksi_errbuf(errbuf, errlen, "unknown event type (no schema)");
 		return SAKSI_ERR_NOT_FOUND;
 	}
 	if ((e = parse_payload(payload, len, &j, errbuf, errlen)) != SAKSI_OK)
@@ -1465,7 +1452,7 @@ saksi_schemas_parse_payload(const char *payload, size_t len, json_t **out, char 
 		*out = NULL;
 	if (out == NULL || (payload == NULL && len != 0))
 		return SAKSI_ERR_INVAL;
-	say(errbuf, errlen, "%s", "");
+	saksi_errbuf(errbuf, errlen, "%s", "");
 	return parse_payload(payload, len, out, errbuf, errlen);
 }
 
@@ -1477,9 +1464,9 @@ saksi_schemas_validate_json(const saksi_schemas *s, const char *type, const json
 
 	if (s == NULL || type == NULL || root == NULL)
 		return SAKSI_ERR_INVAL;
-	say(errbuf, errlen, "%s", "");
+	saksi_errbuf(errbuf, errlen, "%s", "");
 	if ((st = find_type(s, type)) == NULL) {
-		say(errbuf, errlen, "unknown event type (no schema)");
+		saksi_errbuf(errbuf, errlen, "unknown event type (no schema)");
 		return SAKSI_ERR_NOT_FOUND;
 	}
 	return validate_tree(s, st, root, 0, errbuf, errlen);

@@ -23,6 +23,7 @@
 
 #include "envelope.h"
 #include "schema.h"
+#include "../tests/testutil.h"
 
 #define EVENTS_DIR SAKSI_SOURCE_DIR "/schemas/events"
 #define EXAMPLES_DIR SAKSI_SOURCE_DIR "/schemas/examples"
@@ -36,38 +37,6 @@ static const char *const must_types[] = {
 	"claim.approved", "claim.rejected", "claim.payment.sent", "claim.payment.failed",
 	"staff.login", "staff.quota.override", "staff.priority.changed",
 };
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static json_t *
-load_json(const char *path)
-{
-	json_error_t e;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (j == NULL)
-		fail_msg("%s: %s", path, e.text);
-	return j;
-}
 
 /* JSON written with single quotes in C, for legibility: 'a' becomes "a". */
 static char *
@@ -200,7 +169,7 @@ test_conventions(void **state)
 	saksi_schemas *s = load_real();
 	char path[1024];
 
-	char *readme = slurp(SAKSI_SOURCE_DIR "/schemas/README.md");
+	char *readme = slurp(SAKSI_SOURCE_DIR "/schemas/README.md", NULL);
 
 	(void)state;
 	assert_non_null(readme);
@@ -222,7 +191,7 @@ test_conventions(void **state)
 			end = sec + strlen(sec);
 
 		snprintf(path, sizeof(path), "%s/%s.json", EVENTS_DIR, t);
-		sch = load_json(path);
+		sch = tu_load_json(path);
 		props = json_object_get(sch, "properties");
 		assert_string_equal(json_string_value(json_object_get(json_object_get(props, "branch"),
 		                                                      "pattern")),
@@ -275,7 +244,7 @@ test_examples_valid(void **state)
 		const char *t = saksi_schemas_type_at(s, i);
 		char *text;
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		text = slurp(path);
+		text = slurp(path, NULL);
 		if (text == NULL)
 			fail_msg("no example %s", path);
 		expect(s, t, 0, text, SAKSI_OK, "");
@@ -318,11 +287,11 @@ test_examples_disclosures(void **state)
 		size_t k, np = 0;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		signed_ex = load_json(path);
+		signed_ex = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/clear/%s.json", EXAMPLES_DIR, t);
-		clear_ex = load_json(path);
+		clear_ex = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/disclosures/%s.json", EXAMPLES_DIR, t);
-		disc = load_json(path);
+		disc = tu_load_json(path);
 		assert_true(json_is_array(disc));
 		rebuilt = json_deep_copy(signed_ex);
 
@@ -410,9 +379,9 @@ test_invalid_every_type(void **state)
 		size_t x;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EVENTS_DIR, t);
-		sch = load_json(path);
+		sch = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		ex = load_json(path);
+		ex = tu_load_json(path);
 		props = json_object_get(sch, "properties");
 		req = json_object_get(sch, "required");
 
@@ -522,7 +491,7 @@ static void
 test_known_messages(void **state)
 {
 	saksi_schemas *s = load_real();
-	char *ex = slurp(EXAMPLES_DIR "/queue.booking.created.json");
+	char *ex = slurp(EXAMPLES_DIR "/queue.booking.created.json", NULL);
 	json_t *j;
 	char err[256];
 
@@ -560,7 +529,7 @@ test_known_messages(void **state)
 	free(ex);
 
 	/* The clear side: a bad personal value is named, never quoted. */
-	ex = slurp(EXAMPLES_DIR "/clear/claim.submitted.json");
+	ex = slurp(EXAMPLES_DIR "/clear/claim.submitted.json", NULL);
 	j = json_loads(ex, 0, NULL);
 	json_object_set_new(j, "nik", json_string("737105450788000X"));
 	{
@@ -621,23 +590,16 @@ struct tmpdir {
 static void
 tmp_make(struct tmpdir *t)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(t->td_path, sizeof(t->td_path), "%s/saksi-schema-XXXXXX", base ? base : "/tmp");
-	assert_non_null(mkdtemp(t->td_path));
+	assert_int_equal(tmpdir_make(t->td_path, sizeof(t->td_path), "saksi-schema"), 0);
 }
 
 static void
 tmp_write(const struct tmpdir *t, const char *name, const char *text, size_t len)
 {
 	char path[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", t->td_path, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(text, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
+	path_in(t->td_path, name, path, sizeof(path));
+	spit(path, text, len);
 }
 
 static void
@@ -1148,7 +1110,7 @@ test_fuzz(void **state)
 		size_t len;
 
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, t);
-		text = slurp(path);
+		text = slurp(path, NULL);
 		assert_non_null(text);
 		len = strlen(text);
 		buf = malloc(len + 1);
@@ -1222,7 +1184,7 @@ test_threads(void **state)
 	assert_non_null(text);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.json", EXAMPLES_DIR, saksi_schemas_type_at(s, i));
-		text[i] = slurp(path);
+		text[i] = slurp(path, NULL);
 		assert_non_null(text[i]);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -1387,7 +1349,7 @@ test_broken_schemas(void **state)
 		/* A good schema beside it: one bad file spoils the whole set. */
 		tmp_write(&t, "test.kw.json", text, strlen(text));
 		{
-			char *real = slurp(EVENTS_DIR "/queue.called.json");
+			char *real = slurp(EVENTS_DIR "/queue.called.json", NULL);
 			tmp_write(&t, "queue.called.json", real, strlen(real));
 			free(real);
 		}

@@ -32,6 +32,7 @@
 #include "note.h"
 #include "tiles.h"
 #include "verify.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "test.saksi.example/tiles"
@@ -65,14 +66,8 @@ group_setup(void **state)
 	char json[1024], b64[128], id[17], err[256] = "";
 
 	assert_non_null(k);
-	assert_int_equal(sodium_init() < 0, 0);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->log), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->other_log), SAKSI_OK);
+	lf_log_keys(ORIGIN, &k->log, &k->other_log, k->vkey, &k->v);
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->prod), SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(k->log, &pub), SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, k->vkey, sizeof(k->vkey)),
-	    SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_parse(k->vkey, &k->v), SAKSI_OK);
 	assert_int_equal(saksi_seckey_public(k->prod, &pub), SAKSI_OK);
 	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
 	sodium_bin2hex(id, sizeof(id), pub.pk_id, SAKSI_KEYID_LEN);
@@ -130,35 +125,6 @@ teardown(void **state)
 	return 0;
 }
 
-static void
-sign_ckpt(const saksi_seckey *key, uint64_t size, const saksi_hash root, char *note,
-          size_t cap, size_t *len)
-{
-	saksi_checkpoint c;
-	char body[512];
-	size_t bl;
-
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", ORIGIN);
-	c.ck_size = size;
-	memcpy(c.ck_root, root, SAKSI_HASH_LEN);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(key), note,
-	    cap, len), SAKSI_OK);
-}
-
-static void
-put_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, uint64_t size)
-{
-	saksi_hash root;
-	char note[1024];
-	size_t len;
-
-	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
-	sign_ckpt(key, size, root, note, sizeof(note), &len);
-	assert_int_equal(saksi_ledger_ckpt_put(txn, size, note, len), SAKSI_OK);
-}
-
 /*
  * Grows the ledger to `to` entries in one transaction: refusal summaries (cheap, and
  * checked strictly by the verifier), an event signed by the producer at every index
@@ -200,10 +166,10 @@ grow(struct fx *f, uint64_t to, uint64_t every, int variant)
 			    sizeof(body), NULL, NULL), SAKSI_OK);
 		}
 		if ((every != 0 && (i + 1) % every == 0) || i + 1 == to)
-			put_ckpt(txn, f->k->log, i + 1);
+			lf_put_ckpt(txn, f->k->log, ORIGIN, i + 1);
 	}
 	if (to == 0)
-		put_ckpt(txn, f->k->log, 0);
+		lf_put_ckpt(txn, f->k->log, ORIGIN, 0);
 	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 }
 
@@ -427,7 +393,7 @@ test_no_checkpoint(void **state)
 		assert_int_equal(saksi_ledger_append(txn, SAKSI_LEAF_REFUSALS, T0, body,
 		    sizeof(body), NULL, NULL), SAKSI_OK);
 		memset(bad, 7, sizeof(bad));
-		sign_ckpt(f->k->log, 1, bad, note, sizeof(note), &len);
+		lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 1, bad, note, sizeof(note), &len);
 		assert_int_equal(saksi_ledger_ckpt_put(txn, 1, note, len), SAKSI_OK);
 	}
 	assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
@@ -443,6 +409,10 @@ test_no_checkpoint(void **state)
 	assert_int_equal(verify(f, p, &r, NULL), SAKSI_ERR_NOT_FOUND);
 	assert_int_equal(saksi_verify_tiles(f->out, NULL, &r), SAKSI_ERR_INVAL);
 	assert_int_equal(saksi_verify_tiles(f->out, NULL, NULL), SAKSI_ERR_INVAL);
+	/* Good options, no directory: refused as the ledger entry point refuses no ledger. */
+	assert_int_equal(verify(f, NULL, &r, NULL), SAKSI_ERR_INVAL);
+	assert_int_equal(r.vr_reason, SAKSI_V_SYSTEM);
+	assert_int_equal(r.vr_err, SAKSI_ERR_INVAL);
 }
 
 /* ---- incremental ---- */
@@ -917,7 +887,7 @@ test_tamper_checkpoint(void **state)
 	saksi_ledger_close(other);
 
 	/* This tree's checkpoint signed by another key: nothing is read. */
-	sign_ckpt(f->k->other_log, 600, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->other_log, ORIGIN, ORIGIN, 600, root, note, sizeof(note), &len);
 	spit(p, note, len);
 	assert_int_equal(verify(f, f->out, &r, NULL), SAKSI_ERR_CORRUPT);
 	assert_int_equal(r.vr_reason, SAKSI_V_CKPT_SIGNATURE);
@@ -926,7 +896,7 @@ test_tamper_checkpoint(void **state)
 	spit(p, "hello\n", 6);
 	assert_int_equal(verify(f, f->out, &r, NULL), SAKSI_ERR_CORRUPT);
 	assert_int_equal(r.vr_reason, SAKSI_V_CKPT_FORMAT);
-	sign_ckpt(f->k->log, 0, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 0, root, note, sizeof(note), &len);
 	spit(p, note, len);
 	assert_int_equal(verify(f, f->out, &r, NULL), SAKSI_ERR_CORRUPT);
 	assert_int_equal(r.vr_reason, SAKSI_V_CKPT_ROOT);

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "bytes.h"
+#include "branch_rule.h"
 #include "envelope.h"
 #include "keylog.h"
 #include "remoteq.h"
@@ -607,21 +608,6 @@ check_nodes(struct vstate *s, uint64_t i, const saksi_hash leaf_hash)
  * finds the key and verifies the signature. What fails before the signature is left for
  * check_event to find and report in order.
  */
-/* 1 if the payload is a JSON object whose "branch" is branch, else 0. */
-static int
-payload_branch_is(const saksi_envelope *ev, const char *branch)
-{
-	json_t *p, *b;
-	int ok;
-
-	p = json_loadb((const char *)ev->ev_payload, ev->ev_payload_len, JSON_REJECT_DUPLICATES,
-	    NULL);
-	b = json_object_get(p, "branch");
-	ok = json_is_string(b) && strcmp(json_string_value(b), branch) == 0;
-	json_decref(p);
-	return ok;
-}
-
 static void
 sign_check(struct item *it)
 {
@@ -641,7 +627,7 @@ sign_check(struct item *it)
 	it->it_sig = saksi_envelope_verify(&ev, ke->ke_pub.pk_key);
 	/* The branch check of a ledger keyring parses the payload: here, on the threads. */
 	if (it->it_kr_at != SAKSI_VERIFY_NO_INDEX && strcmp(ke->ke_branch, "*") != 0)
-		it->it_branch = payload_branch_is(&ev, ke->ke_branch);
+		it->it_branch = saksi_payload_branch_is(&ev, ke->ke_branch);
 }
 
 static void *
@@ -733,7 +719,7 @@ check_granted(struct vstate *s, uint64_t i, const saksi_envelope *ev,
 		    ke->ke_role, ev->ev_type, it->it_kr_at);
 	if (strcmp(ke->ke_branch, "*") == 0)
 		return SAKSI_OK;
-	ok = it->it_branch >= 0 ? it->it_branch : payload_branch_is(ev, ke->ke_branch);
+	ok = it->it_branch >= 0 ? it->it_branch : saksi_payload_branch_is(ev, ke->ke_branch);
 	if (!ok)
 		return fail(s, SAKSI_V_KEYRING, i, SAKSI_ERR_KEY,
 		    "entry %" PRIu64 ": producer key %s (%s) is for branch %s in the keyring "
@@ -1289,6 +1275,20 @@ opts_ok(const saksi_verify_opts *opts, saksi_verify_report *r)
 	return 1;
 }
 
+/* The arguments of an entry point: r given, the options, then the source (the ledger
+ * or the tiles' directory); r filled for a refusal. */
+static int
+args_ok(const saksi_verify_opts *opts, const void *source, saksi_verify_report *r)
+{
+	if (r == NULL || !opts_ok(opts, r))
+		return 0;
+	if (source == NULL) {
+		opts_ok(NULL, r);
+		return 0;
+	}
+	return 1;
+}
+
 /* A failure before any state exists (the source cannot be opened). */
 static saksi_err
 fail_early(saksi_verify_report *r, saksi_err err, const char *msg)
@@ -1370,14 +1370,8 @@ saksi_verify_ledger(saksi_ledger *l, const saksi_verify_opts *opts, saksi_verify
 	struct source src;
 	saksi_err e;
 
-	if (r == NULL)
+	if (!args_ok(opts, l, r))
 		return SAKSI_ERR_INVAL;
-	if (!opts_ok(opts, r))
-		return SAKSI_ERR_INVAL;
-	if (l == NULL) {
-		opts_ok(NULL, r);
-		return SAKSI_ERR_INVAL;
-	}
 	e = saksi_ledger_begin(l, 0, &txn);
 	if (e != SAKSI_OK) {
 		char msg[200];
@@ -1450,14 +1444,8 @@ saksi_verify_tiles(const char *dir, const saksi_verify_opts *opts, saksi_verify_
 	size_t cl;
 	saksi_err e;
 
-	if (r == NULL)
+	if (!args_ok(opts, dir, r))
 		return SAKSI_ERR_INVAL;
-	if (!opts_ok(opts, r))
-		return SAKSI_ERR_INVAL;
-	if (dir == NULL) {
-		opts_ok(NULL, r);
-		return SAKSI_ERR_INVAL;
-	}
 	e = saksi_tiles_open(dir, &t.ts_t);
 	if (e != SAKSI_OK) {
 		char msg[400];

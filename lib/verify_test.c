@@ -27,6 +27,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "verify.h"
+#include "../tests/ledger_fixture.h"
 #include "../tests/testutil.h"
 
 #define ORIGIN "test.saksi.example/ledger"
@@ -65,18 +66,11 @@ static int
 group_setup(void **state)
 {
 	struct keys *k = calloc(1, sizeof(*k));
-	saksi_pubkey pub;
 
 	assert_non_null(k);
-	assert_int_equal(sodium_init() < 0, 0);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->log), SAKSI_OK);
-	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->other_log), SAKSI_OK);
+	lf_log_keys(ORIGIN, &k->log, &k->other_log, k->vkey, &k->v);
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->prod[0]), SAKSI_OK);
 	assert_int_equal(saksi_seckey_generate(SAKSI_KEY_SIGN, &k->prod[1]), SAKSI_OK);
-	assert_int_equal(saksi_seckey_public(k->log, &pub), SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_format(ORIGIN, pub.pk_key, k->vkey, sizeof(k->vkey)),
-	    SAKSI_OK);
-	assert_int_equal(saksi_note_vkey_parse(k->vkey, &k->v), SAKSI_OK);
 	*state = k;
 	return 0;
 }
@@ -101,8 +95,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	f->k = *state;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/saksi-verify-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "saksi-verify"), 0);
 	*state = f;
 	return 0;
 }
@@ -157,24 +150,6 @@ make_keyring(struct keys *k, int only_first, int64_t revoked0)
 	if (saksi_keyring_parse(json, strlen(json), &kr, err, sizeof(err)) != SAKSI_OK)
 		fail_msg("keyring: %s\n%s", err, json);
 	return kr;
-}
-
-static void
-sign_ckpt(const saksi_seckey *key, const char *origin, uint64_t size,
-          const saksi_hash root, char *note, size_t cap, size_t *len)
-{
-	saksi_checkpoint c;
-	char body[512];
-	size_t bl;
-
-	memset(&c, 0, sizeof(c));
-	snprintf(c.ck_origin, sizeof(c.ck_origin), "%s", origin);
-	c.ck_size = size;
-	memcpy(c.ck_root, root, SAKSI_HASH_LEN);
-	assert_int_equal(saksi_checkpoint_format(&c, body, sizeof(body), &bl), SAKSI_OK);
-	/* The note's key name is the log's origin, whatever the body says. */
-	assert_int_equal(saksi_note_sign(body, bl, ORIGIN, saksi_seckey_ed25519(key), note,
-	    cap, len), SAKSI_OK);
 }
 
 static void
@@ -244,19 +219,6 @@ append_alert(saksi_ledger_txn *txn, uint64_t i, uint64_t commit_ms)
 	    NULL), SAKSI_OK);
 }
 
-/* Signs and stores the checkpoint of the current tree inside txn. */
-static void
-put_ckpt(saksi_ledger_txn *txn, const saksi_seckey *key, uint64_t size)
-{
-	saksi_hash root;
-	char note[1024];
-	size_t len;
-
-	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
-	sign_ckpt(key, ORIGIN, size, root, note, sizeof(note), &len);
-	assert_int_equal(saksi_ledger_ckpt_put(txn, size, note, len), SAKSI_OK);
-}
-
 /* Builds (or extends) the ledger in dir as b says. */
 static void
 build(struct keys *k, const char *dir, const struct build *b)
@@ -290,7 +252,7 @@ build(struct keys *k, const char *dir, const struct build *b)
 				append_event(txn, k, j, variant, ++seq[j % 2], commit_ms);
 		}
 		if (end <= b->sign_upto)
-			put_ckpt(txn, k->log, end);
+			lf_put_ckpt(txn, k->log, ORIGIN, end);
 		assert_int_equal(saksi_ledger_commit(txn), SAKSI_OK);
 	}
 	saksi_ledger_close(l);
@@ -326,20 +288,30 @@ on_progress(void *ctx, uint64_t done, uint64_t total)
 	p->last_total = total;
 }
 
+/* The root of the ledger in dir at size. */
+static void
+stored_root(const char *dir, uint64_t size, saksi_hash root)
+{
+	saksi_ledger *l = lf_open_ro(dir);
+	saksi_ledger_txn *txn = NULL;
+
+	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
+	assert_int_equal(saksi_ledger_root(txn, size, root), SAKSI_OK);
+	saksi_ledger_abort(txn);
+	saksi_ledger_close(l);
+}
+
 /* Opens dir read-only and verifies it with `threads` signature threads. */
 static saksi_err
 run_verify_threads(struct keys *k, const char *dir, const saksi_keyring *kr,
                    const char *reviewer, size_t reviewer_len, unsigned threads,
                    saksi_verify_report *r)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_err e;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &k->v;
 	vo.vo_keyring = kr;
@@ -416,14 +388,11 @@ key_u64(uint8_t k[8], uint64_t v)
 static uint8_t *
 leaf_bytes(const char *dir, uint64_t index, size_t *len)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	uint8_t *leaf = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(txn, index, &leaf, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -567,7 +536,7 @@ forge_ckpt(struct fx *f, uint64_t size, uint8_t fill)
 	size_t len;
 
 	memset(root, fill, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, size, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->other_log, ORIGIN, ORIGIN, size, root, note, sizeof(note), &len);
 	file_ckpt(f->dir, size, note, len);
 }
 
@@ -575,14 +544,11 @@ forge_ckpt(struct fx *f, uint64_t size, uint8_t fill)
 static char *
 stored_ckpt(const char *dir, uint64_t size, size_t *len)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	char *note = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	assert_int_equal(saksi_ledger_ckpt_get(txn, size, &note, len), SAKSI_OK);
 	saksi_ledger_abort(txn);
@@ -599,7 +565,6 @@ test_intact(void **state)
 	struct build b = std_build(43);
 	saksi_keyring *kr;
 	saksi_verify_report r;
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 	saksi_verify_opts vo;
@@ -608,9 +573,7 @@ test_intact(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &f->k->v;
 	vo.vo_keyring = kr;
@@ -658,7 +621,6 @@ test_bad_options(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(3);
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_verify_opts vo;
 	saksi_verify_report r;
@@ -666,9 +628,7 @@ test_bad_options(void **state)
 
 	build(f->k, f->dir, &b);
 	kr = make_keyring(f->k, 0, -1);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(f->dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_keyring = kr;
 	assert_int_equal(saksi_verify_ledger(l, &vo, &r), SAKSI_ERR_INVAL);
@@ -724,9 +684,6 @@ test_flip_payload_byte(void **state)
 		/* The report still says how far it got: 11 entries and their root. */
 		saksi_keyring *kr = make_keyring(f->k, 0, -1);
 		saksi_verify_report r;
-		saksi_ledger_opts o;
-		saksi_ledger *l = NULL;
-		saksi_ledger_txn *txn = NULL;
 		saksi_hash root;
 
 		assert_int_equal(run_verify(f->k, f->dir, kr, NULL, 0, &r), SAKSI_ERR_CORRUPT);
@@ -734,13 +691,7 @@ test_flip_payload_byte(void **state)
 		assert_int_equal(r.vr_checked, 11);
 		assert_int_equal(r.vr_size, 20);
 		assert_int_equal(r.vr_checkpoints, 2);
-		memset(&o, 0, sizeof(o));
-		o.lo_readonly = 1;
-		assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
-		assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
-		assert_int_equal(saksi_ledger_root(txn, 11, root), SAKSI_OK);
-		saksi_ledger_abort(txn);
-		saksi_ledger_close(l);
+		stored_root(f->dir, 11, root);
 		assert_memory_equal(root, r.vr_root, SAKSI_HASH_LEN);
 	}
 }
@@ -1053,22 +1004,14 @@ test_checkpoint_other_origin(void **state)
 {
 	struct fx *f = *state;
 	struct build b = std_build(10);
-	saksi_ledger_opts o;
-	saksi_ledger *l = NULL;
-	saksi_ledger_txn *txn = NULL;
 	saksi_hash root;
 	char note[1024];
 	size_t len;
 
 	build(f->k, f->dir, &b);
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(f->dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
-	assert_int_equal(saksi_ledger_root(txn, 5, root), SAKSI_OK);
-	saksi_ledger_abort(txn);
-	saksi_ledger_close(l);
-	sign_ckpt(f->k->log, "other.example/log", 5, root, note, sizeof(note), &len);
+	stored_root(f->dir, 5, root);
+	lf_sign_ckpt(f->k->log, ORIGIN, "other.example/log", 5, root, note, sizeof(note),
+	    &len);
 	file_ckpt(f->dir, 5, note, len);
 	expect_fail(f, f->dir, NULL, 0, SAKSI_V_CKPT_ORIGIN, 4, "checkpoint at size 5: its origin");
 }
@@ -1240,7 +1183,7 @@ test_reviewer_forged(void **state)
 
 	build(f->k, f->dir, &b);
 	memset(root, 1, sizeof(root));
-	sign_ckpt(f->k->other_log, ORIGIN, 5, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->other_log, ORIGIN, ORIGIN, 5, root, note, sizeof(note), &len);
 	expect_fail(f, f->dir, note, len, SAKSI_V_REVIEWER_SIGNATURE, SAKSI_VERIFY_NO_INDEX,
 	    "your checkpoint is not signed by the log key");
 	expect_fail(f, f->dir, "garbage\n", 8, SAKSI_V_REVIEWER_FORMAT, SAKSI_VERIFY_NO_INDEX,
@@ -1260,12 +1203,12 @@ test_reviewer_empty_tree(void **state)
 
 	build(f->k, f->dir, &b);
 	saksi_merkle_empty_root(root);
-	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 0, root, note, sizeof(note), &len);
 	expect_ok(f, f->dir, note, len, &r);
 	assert_int_equal(r.vr_reviewer, 1);
 	assert_int_equal(r.vr_reviewer_size, 0);
 	root[0] ^= 1;
-	sign_ckpt(f->k->log, ORIGIN, 0, root, note, sizeof(note), &len);
+	lf_sign_ckpt(f->k->log, ORIGIN, ORIGIN, 0, root, note, sizeof(note), &len);
 	expect_fail(f, f->dir, note, len, SAKSI_V_REVIEWER_ROOT, SAKSI_VERIFY_NO_INDEX,
 	    "your checkpoint of the empty tree");
 }

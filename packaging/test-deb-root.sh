@@ -38,20 +38,8 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
-npass=0
-nfail=0
-ok() { npass=$((npass + 1)); echo "ok - $*"; }
-bad() { nfail=$((nfail + 1)); echo "not ok - $*"; }
-check() {
-  local desc=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    ok "$desc"
-  else
-    bad "$desc"
-    [ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   /'
-  fi
-}
+# ok, bad, check DESCRIPTION COMMAND..., finish.
+. packaging/tap.sh
 
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 # The mirror apt uses here (no host name is written into this project).
@@ -333,5 +321,4 @@ else
   lifecycle in_root
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish

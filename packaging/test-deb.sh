@@ -21,25 +21,8 @@ if [ -z "$deb" ]; then
 fi
 deb=$(realpath "$deb")
 
-npass=0
-nfail=0
-ok() { npass=$((npass + 1)); echo "ok - $*"; }
-bad() { nfail=$((nfail + 1)); echo "not ok - $*"; }
-# check DESCRIPTION COMMAND...: one test line per check, the command's output on failure.
-check() {
-  local desc=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    ok "$desc"
-  else
-    bad "$desc"
-    [ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   /'
-  fi
-}
-finish() {
-  echo "$npass passed, $nfail failed"
-  [ "$nfail" -eq 0 ]
-}
+# ok, bad, check DESCRIPTION COMMAND..., finish.
+. packaging/tap.sh
 
 # The tools the checks use, installed if missing (Debian package names).
 need=()

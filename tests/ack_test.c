@@ -125,12 +125,9 @@ static int
 await_reraise_entry(uint64_t id, uint64_t extra)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	uint64_t next = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	for (int i = 0; i < 6000; i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		saksi_ledger_txn *t;
@@ -248,13 +245,10 @@ static void
 read_chains(struct chain *ch, size_t nch)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 
 	memset(ch, 0, nch * sizeof(*ch));
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
 		saksi_leaf lf;

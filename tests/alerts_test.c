@@ -119,7 +119,6 @@ cli(int background, const char *out, const char *const *args)
 static int
 setup(void **state)
 {
-	char path[256];
 	(void)state;
 
 	dr_setup(&sd, 0);
@@ -132,15 +131,7 @@ setup(void **state)
 	              "workers = 2\n"
 	              "map_size_mb = 64\n");
 	/* The default rules, as a file of its own that test_reload rewrites. */
-	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
-	{
-		size_t len;
-		char *rules = fx_read(path, &len);
-
-		snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
-		fx_write(path, rules, len, 0644);
-		free(rules);
-	}
+	dr_default_rules(&sd.fx, "rules.conf");
 	return 0;
 }
 
@@ -160,7 +151,6 @@ test_alerts(void **state)
 	const char *const cancel[] = { "booking_id", "BK-SLOT-1", "slot_hour", "#14",
 	    "device_id", "holder-dev-0001", NULL };
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	int sub, to = 20000;
@@ -236,9 +226,7 @@ test_alerts(void **state)
 	assert_string_equal(rules[1], "slot_rebooked_other_nik");
 
 	/* The whole ledger, alert entries included, verifies. */
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	vo.vo_keyring = sd.fx.kr;

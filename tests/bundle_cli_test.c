@@ -31,17 +31,13 @@
 #include "rules.h"
 #include "verify.h"
 #include "testutil.h"
+#include "sim_day.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "bundle-test.saksi.example/log"
 #define MAXEV 20000
 
-struct ev {
-	char type[64];
-	uint64_t time_ms;
-	json_t *payload;   /* clear */
-};
-
-static struct ev *g_ev;
+static struct sim_ev *g_ev;
 static size_t g_nev;
 /* The log's verifier key, for test_interop, once test_bundle has made the bundles. */
 static char g_vkey[512];
@@ -128,36 +124,16 @@ decoded_text(const char *text, size_t *len)
 static void
 load_day(const char *path)
 {
-	char *text = slurp(path, NULL), *line = text;
-
 	g_ev = calloc(MAXEV, sizeof(*g_ev));
+	assert_non_null(g_ev);
 	g_nev = 0;
-	while (*line != '\0') {
-		char *nl = strchr(line, '\n');
-		json_t *o;
-		struct ev *e;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-		assert_non_null(o);
-		assert_true(g_nev < MAXEV);
-		e = &g_ev[g_nev++];
-		snprintf(e->type, sizeof(e->type), "%s",
-		    json_string_value(json_object_get(o, "type")));
-		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
-		e->payload = json_incref(json_object_get(o, "payload"));
-		json_decref(o);
-		line = nl + 1;
-	}
-	free(text);
+	sim_day_load(path, NULL, g_ev, MAXEV, &g_nev);
 }
 
 static void
 free_day(void)
 {
-	for (size_t i = 0; i < g_nev; i++)
-		json_decref(g_ev[i].payload);
+	sim_day_free(g_ev, g_nev);
 	free(g_ev);
 	g_ev = NULL;
 	g_nev = 0;
@@ -195,14 +171,11 @@ static uint64_t
 pick_alert(const char *ledger_dir, uint64_t *entry, uint32_t *nevidence)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	saksi_alert *a = malloc(sizeof(*a));
 	uint64_t id = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t) && id == 0; i++) {
 		saksi_leaf lf;

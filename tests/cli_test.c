@@ -30,6 +30,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "testutil.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "cli-test.saksi.example/log"
 /* A valid event for schemas/events/staff.login.json. */
@@ -559,13 +560,10 @@ static void
 lib_read(struct ledger_fx *L, uint64_t index, uint8_t **leaf, size_t *len, uint64_t root_size,
          saksi_hash root, char **note, size_t *note_len)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *txn = NULL;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(L->dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(L->dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	if (leaf != NULL)
 		assert_int_equal(saksi_ledger_leaf(txn, index, leaf, len), SAKSI_OK);

@@ -47,6 +47,7 @@
 #include "rules.h"
 #include "verify.h"
 #include "wire.h"
+#include "events_gen.h"
 
 #define NPROD 4                 /* producer threads, each with its own key */
 #define BATCH 8                 /* events per request */
@@ -107,11 +108,7 @@ struct crash {
 static uint64_t
 rnd(struct crash *cr)
 {
-	/* splitmix64: the seeded choices of a run. */
-	uint64_t z = (cr->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return gen_rnd(&cr->rng);   /* splitmix64: the seeded choices of a run */
 }
 
 static void
@@ -563,7 +560,6 @@ keys_check(struct crash *cr, saksi_ledger_txn *t, struct rec ***snap, const size
 static void
 check(struct crash *cr, int final)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	saksi_verify_opts vo;
@@ -584,9 +580,7 @@ check(struct crash *cr, int final)
 		pthread_mutex_unlock(&cr->prod[p].mu);
 		total += nsnap[p];
 	}
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(cr->ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(cr->ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	idx = malloc((total + 1) * sizeof(*idx));

@@ -83,12 +83,13 @@ struct fx_item {
 	size_t disc_len;
 };
 
-FX_UNUSED static saksi_seckey *
-fx_key(uint64_t seed, const char *label, int kind)
+/* The secret of fx_key(seed, label, ...): SHA-256("saksid-test\n" || seed, big-endian ||
+ * label), for a test that needs the raw key bytes too (the caller wipes them). */
+FX_UNUSED static void
+fx_secret(uint64_t seed, const char *label, uint8_t secret[32])
 {
 	crypto_hash_sha256_state st;
-	uint8_t secret[32], sb[8];
-	saksi_seckey *k = NULL;
+	uint8_t sb[8];
 
 	for (int i = 0; i < 8; i++)
 		sb[i] = (uint8_t)(seed >> (56 - 8 * i));
@@ -97,6 +98,15 @@ fx_key(uint64_t seed, const char *label, int kind)
 	crypto_hash_sha256_update(&st, sb, 8);
 	crypto_hash_sha256_update(&st, (const uint8_t *)label, strlen(label));
 	crypto_hash_sha256_final(&st, secret);
+}
+
+FX_UNUSED static saksi_seckey *
+fx_key(uint64_t seed, const char *label, int kind)
+{
+	uint8_t secret[32];
+	saksi_seckey *k = NULL;
+
+	fx_secret(seed, label, secret);
 	if (saksi_seckey_from_secret(kind, secret, &k) != SAKSI_OK)
 		abort();
 	sodium_memzero(secret, sizeof(secret));

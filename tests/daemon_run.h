@@ -32,6 +32,8 @@
 #include <nanomsg/reqrep.h>
 
 #include "bytes.h"
+#include "keyring_fixture.h"
+#include "ledger_fixture.h"
 #include "client.h"
 #include "ledger.h"
 #include "outbox.h"
@@ -137,13 +139,10 @@ DR_UNUSED static size_t
 dr_ledger_alerts(const char *ledger_dir, saksi_alert *out, uint64_t *index, size_t max)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	size_t n = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(t); i++) {
 		saksi_leaf lf;
@@ -172,17 +171,9 @@ dr_ledger_alerts(const char *ledger_dir, saksi_alert *out, uint64_t *index, size
 DR_UNUSED static uint64_t
 dr_ledger_size(const char *ledger_dir)
 {
-	saksi_ledger *l;
-	saksi_ledger_opts o;
-	saksi_ledger_txn *t;
-	uint64_t n;
+	saksi_ledger *l = lf_open_ro(ledger_dir);
+	uint64_t n = lf_size(l);
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
-	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
-	n = saksi_ledger_size(t);
-	saksi_ledger_abort(t);
 	saksi_ledger_close(l);
 	return n;
 }
@@ -301,8 +292,7 @@ dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const cha
                const char *branch, uint64_t revoked_ms)
 {
 	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *roles, *e;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], events[64];
-	saksi_pubkey pub;
+	char events[64];
 
 	assert_non_null(root);
 	roles = json_object_get(root, "roles");
@@ -310,18 +300,42 @@ dr_keyring_add(struct fx *fx, const saksi_seckey *k, const char *name, const cha
 		snprintf(events, sizeof(events), "%s.*", role);
 		assert_int_equal(json_object_set_new(roles, role, json_pack("[s]", events)), 0);
 	}
-	assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-	assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-	sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-	e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "key_id", hex, "public_key",
-	              b64, "role", role, "branch", branch);
-	assert_non_null(e);
-	json_object_set_new(e, "revoked_ms", revoked_ms != 0 ?
-	                    json_integer((json_int_t)revoked_ms) : json_null());
+	e = kf_entry(k, name, role, branch);
+	if (revoked_ms != 0)
+		json_object_set_new(e, "revoked_ms", json_integer((json_int_t)revoked_ms));
 	assert_int_equal(json_array_append_new(json_object_get(root, "keys"), e), 0);
 	free(fx->keyring_json);
 	assert_non_null(fx->keyring_json = json_dumps(root, JSON_INDENT(2)));
 	json_decref(root);
+}
+
+/*
+ * fx's keyring JSON (malloc'd) with n more keys of role, derived from fx's seed (label
+ * and name "prefix-i"), never revoked: all in branch, or, branch NULL, spread over the
+ * 300 branches KC-B000 to KC-B299 as a national keyring is. Large enough, it is recorded
+ * as a set of keyring parts.
+ */
+DR_UNUSED static char *
+dr_keyring_more(const struct fx *fx, size_t n, const char *prefix, const char *role,
+                const char *branch)
+{
+	json_t *root = json_loads(fx->keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
+	char label[32], spread[16], *out;
+	saksi_seckey *k;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "%s-%zu", prefix, i);
+		snprintf(spread, sizeof(spread), "KC-B%03zu", i % 300);
+		k = fx_key(fx->seed, label, SAKSI_KEY_SIGN);
+		assert_int_equal(json_array_append_new(keys, kf_entry(k, label, role,
+		    branch != NULL ? branch : spread)), 0);
+		saksi_seckey_free(k);
+	}
+	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
+	json_decref(root);
+	return out;
 }
 
 /* A signing key of fx's seed (fx_key with label), saved at fx->dir/file, that path
@@ -407,6 +421,32 @@ dr_write_conf(const char *path, const char *fmt, ...)
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "allow_root = yes\n");
 	assert_true((size_t)n < sizeof(text));
 	fx_write(path, text, (size_t)n, 0644);
+}
+
+/* The source tree's schemas/rules/default.rules copied to fx->dir/name: a rules file of
+ * the test's own, which it may rewrite (a reload) without touching the tree. */
+DR_UNUSED static void
+dr_default_rules(const struct fx *fx, const char *name)
+{
+	char path[DR_NAME_LEN + 64], *rules;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
+	assert_non_null(rules = fx_read(path, &len));
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	fx_write(path, rules, len, 0644);
+	free(rules);
+}
+
+/* dr_setup (no extra producer key) for a test that runs one small saksid: the keys with
+ * the keyring and box.pub saved, a config of one worker that closes a group at once,
+ * in a 64 MiB map. */
+DR_UNUSED static void
+dr_setup_small(struct dr *d)
+{
+	dr_setup(d, 0);
+	dr_save_keys(&d->fx, DR_KEYRING | DR_BOX_PUB);
+	dr_write_conf(d->conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
 }
 
 /*
@@ -633,6 +673,15 @@ dr_teardown(struct dr *d)
 	fx_free(&d->fx);
 }
 
+/* dr_setup_small as a cmocka setup, for the struct dr given as the test's initial
+ * state (cmocka_unit_test_prestate_setup_teardown). */
+DR_UNUSED static int
+dr_cmocka_setup_small(void **state)
+{
+	dr_setup_small(*state);
+	return 0;
+}
+
 /* dr_teardown as a cmocka teardown, for the struct dr the setup left in *state. */
 DR_UNUSED static int
 dr_cmocka_teardown(void **state)
@@ -782,7 +831,6 @@ dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
               uint64_t *events)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	MDB_txn *mt;
 	MDB_dbi dbi;
@@ -791,9 +839,7 @@ dr_rules_tail(const char *ledger_dir, uint64_t *from_out, uint64_t *to_out,
 	int rc;
 
 	*events = 0;
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_non_null(mt = saksi_ledger_txn_mdb(t));
 	assert_int_equal(mdb_dbi_open(mt, SAKSI_RULES_DB, 0, &dbi), 0);

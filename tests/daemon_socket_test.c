@@ -594,7 +594,6 @@ static void
 test_stop_and_verify(void **state)
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	saksi_merkle_range mr;
 	saksi_checkpoint ck;
@@ -618,9 +617,7 @@ test_stop_and_verify(void **state)
 	free(log);
 
 	/* The whole ledger: a hash chain and a tree that match the latest checkpoint. */
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	assert_int_equal(saksi_ledger_ckpt_latest(t, &ck_size, &note, &note_len), SAKSI_OK);

@@ -141,7 +141,6 @@ flush_all(struct df *d)
 static void
 check_ledger(struct df *d)
 {
-	saksi_ledger_opts lo;
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	uint64_t size, events = 0;
@@ -149,9 +148,7 @@ check_ledger(struct df *d)
 	char cmd[2048], kr[300], vk[300];
 	int rc;
 
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(d->o.d.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(d->o.d.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	seen = calloc(size, 1);

@@ -80,17 +80,25 @@ proc_kb(pid_t pid, const char *field)
 	return v;
 }
 
-static saksi_client *
-client(void)
+/* A client of the daemon that checks its checkpoints, patient under the flood. */
+static saksi_err
+client_open(saksi_client **c)
 {
 	saksi_client_opts co;
-	saksi_client *c = NULL;
 
 	memset(&co, 0, sizeof(co));
 	co.co_url = sd.url;
 	co.co_log = &sd.fx.v;
 	co.co_timeout_ms = 120000;
-	assert_int_equal(saksi_client_open(&co, &c), SAKSI_OK);
+	return saksi_client_open(&co, c);
+}
+
+static saksi_client *
+client(void)
+{
+	saksi_client *c = NULL;
+
+	assert_int_equal(client_open(&c), SAKSI_OK);
 	return c;
 }
 
@@ -287,15 +295,10 @@ static void *
 flood_main(void *arg)
 {
 	struct flooder *f = arg;
-	saksi_client_opts co;
 	saksi_client *c = NULL;
 
 	/* No cmocka assertion in a thread: it would jump across threads. */
-	memset(&co, 0, sizeof(co));
-	co.co_url = sd.url;
-	co.co_log = &sd.fx.v;
-	co.co_timeout_ms = 120000;
-	if (saksi_client_open(&co, &c) != SAKSI_OK) {
+	if (client_open(&c) != SAKSI_OK) {
 		f->err = 1;
 		return NULL;
 	}

@@ -24,39 +24,6 @@
 
 static struct dr sd;
 
-/* The fixture's keyring and BIG_KEYS more (staff and kiosks of 300 branches). */
-static char *
-big_keyring(void)
-{
-	json_t *root = json_loads(sd.fx.keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], label[32], branch[16], *out;
-	saksi_seckey *k;
-	saksi_pubkey pub;
-	const char *role;
-	size_t i;
-
-	assert_non_null(root);
-	keys = json_object_get(root, "keys");
-	/* A role of the fixture's keyring, whichever it has first. */
-	role = json_string_value(json_object_get(json_array_get(keys, 0), "role"));
-	assert_non_null(role);
-	for (i = 0; i < BIG_KEYS; i++) {
-		snprintf(label, sizeof(label), "big-%zu", i);
-		snprintf(branch, sizeof(branch), "KC-B%03zu", i % 300);
-		k = fx_key(sd.fx.seed, label, SAKSI_KEY_SIGN);
-		assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-		saksi_seckey_free(k);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-		assert_int_equal(json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, "
-		    "s:n}", "name", label, "key_id", hex, "public_key", b64, "role", role, "branch",
-		    branch, "revoked_ms")), 0);
-	}
-	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
-	json_decref(root);
-	return out;
-}
-
 static void
 test_keyring_large(void **state)
 {
@@ -71,7 +38,8 @@ test_keyring_large(void **state)
 	snprintf(kr, sizeof(kr), "%s/keyring.json", sd.fx.dir);
 	snprintf(out, sizeof(out), "%s/out", sd.fx.dir);
 	snprintf(err, sizeof(err), "%s/err", sd.fx.dir);
-	json = big_keyring();
+	/* The fixture's keyring and BIG_KEYS more, kiosks of 300 branches. */
+	json = dr_keyring_more(&sd.fx, BIG_KEYS, "big", "queue", NULL);
 	fx_write(kr, json, strlen(json), 0644);
 	assert_int_equal(saksi_keylog_split(json, strlen(json), &p, NULL, 0), SAKSI_OK);
 	nparts = p.kp_n;
@@ -94,16 +62,13 @@ test_keyring_large(void **state)
 	free(text);
 	{
 		/* Each entry is the part split gives, byte for byte. */
-		saksi_ledger_opts o;
 		saksi_ledger *l = NULL;
 		saksi_ledger_txn *t;
 		saksi_leaf lf;
 		uint8_t *leaf;
 		size_t len, i;
 
-		memset(&o, 0, sizeof(o));
-		o.lo_readonly = 1;
-		assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+		l = lf_open_ro(sd.ledger_dir);
 		assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 		for (i = 0; i < nparts; i++) {
 			assert_int_equal(saksi_ledger_leaf(t, i, &leaf, &len), SAKSI_OK);
@@ -164,22 +129,13 @@ test_keyring_large(void **state)
 	free(json);
 }
 
-static int
-setup(void **state)
-{
-	*state = &sd;
-	dr_setup(&sd, 0);
-	dr_save_keys(&sd.fx, DR_KEYRING | DR_BOX_PUB);
-	dr_write_conf(sd.conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyring_large),
+		cmocka_unit_test_prestate_setup_teardown(test_keyring_large,
+		    dr_cmocka_setup_small, dr_cmocka_teardown, &sd),
 	};
 
-	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

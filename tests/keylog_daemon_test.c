@@ -43,7 +43,6 @@ submit_ok(uint64_t *index)
 static int
 leaf_kind(uint64_t index, uint8_t **body, size_t *blen)
 {
-	saksi_ledger_opts o;
 	saksi_ledger *l = NULL;
 	saksi_ledger_txn *t;
 	saksi_leaf lf;
@@ -51,9 +50,7 @@ leaf_kind(uint64_t index, uint8_t **body, size_t *blen)
 	size_t len;
 	int kind;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
@@ -84,12 +81,6 @@ assert_keyring_entry(uint64_t index, const char *keyring_path)
 	saksi_keyring_free(kr);
 	free(want);
 	free(body);
-}
-
-static int
-saksi(const char *out, const char *err, const char *const *args)
-{
-	return dr_saksi(0, out, err, args);
 }
 
 static void
@@ -150,7 +141,7 @@ test_keyring_entries(void **state)
 		/* Verified with the keyring the ledger records. */
 		const char *const args[] = { "verify", "--ledger", sd.ledger_dir, "--vkey",
 		    sd.fx.vkey, "--keyring", kr, NULL };
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "ledger intact: 5 entries (events 3, refusal summaries 0, alerts 0, keyrings 2)"));
@@ -165,7 +156,7 @@ test_keyring_entries(void **state)
 		    sd.fx.vkey, "--keyring", old_kr, NULL };
 		char want[256];
 
-		assert_int_equal(saksi(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 		text = fx_read(err, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "differs from the keyring the ledger recorded at "
@@ -189,7 +180,7 @@ test_keyring_entries(void **state)
 		memcpy(p, "\"role\": \"claim\"", 15);
 		fx_write(wide_kr, doctored, strlen(doctored), 0644);
 		free(doctored);
-		assert_int_equal(saksi(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
@@ -228,7 +219,7 @@ test_keyring_entries(void **state)
 		assert_int_equal(leaf_kind(5, NULL, NULL), SAKSI_LEAF_KEYRING);
 		assert_keyring_entry(6, kr);
 
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, NULL);
 		printf("# %s", text);
 		assert_non_null(strstr(text, "entry 0 ("));
@@ -243,7 +234,7 @@ test_keyring_entries(void **state)
 		    "revoked (revocation removed)\n", hex);
 		assert_non_null(strstr(text, want));
 		free(text);
-		assert_int_equal(saksi(out, err, jargs), 0);
+		assert_int_equal(dr_saksi(0, out, err, jargs), 0);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
@@ -264,7 +255,7 @@ test_keyring_entries(void **state)
 		char *s;
 		saksi_keyring *k = NULL;
 
-		assert_int_equal(saksi(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		text = fx_read(out, &len);
 		assert_non_null(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL));
 		free(text);
@@ -278,22 +269,13 @@ test_keyring_entries(void **state)
 	}
 }
 
-static int
-setup(void **state)
-{
-	*state = &sd;
-	dr_setup(&sd, 0);
-	dr_save_keys(&sd.fx, DR_KEYRING | DR_BOX_PUB);
-	dr_write_conf(sd.conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyring_entries),
+		cmocka_unit_test_prestate_setup_teardown(test_keyring_entries,
+		    dr_cmocka_setup_small, dr_cmocka_teardown, &sd),
 	};
 
-	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

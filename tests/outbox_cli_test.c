@@ -28,6 +28,8 @@
 #include "ledger.h"
 #include "note.h"
 #include "testutil.h"
+#include "events_gen.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "outbox-test.saksi.example/log"
 #define TYPE "staff.login"
@@ -198,16 +200,6 @@ test_outbox_cli(void **state)
 	run_free(&r);
 }
 
-/* splitmix64: the seeded kill moments. */
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* A fresh state with one staff producer key; saksid started on it. */
 static pid_t
 daemon_up(struct scratch *f, char *vkey, size_t vlen, char *url, size_t ulen)
@@ -232,7 +224,6 @@ test_killed_anywhere(void **state)
 	const char *env = getenv("SAKSI_TEST_SEED");
 	uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), rng;
 	uint64_t n, killed = 0, size, events = 0;
-	saksi_ledger_opts lo;
 	saksi_ledger *l;
 	saksi_ledger_txn *t;
 	uint8_t *seen;
@@ -266,7 +257,7 @@ test_killed_anywhere(void **state)
 		assert_int_equal(posix_spawn(&c, SAKSI, &fa, NULL, argv, environ), 0);
 		posix_spawn_file_actions_destroy(&fa);
 		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(rnd(&rng) % 15000) * 1000;
+		ts.tv_nsec = (long)(gen_rnd(&rng) % 15000) * 1000;
 		nanosleep(&ts, NULL);
 		kill(c, SIGKILL);
 		assert_int_equal(waitpid(c, &st, 0), c);
@@ -290,9 +281,7 @@ test_killed_anywhere(void **state)
 	       (unsigned long long)killed, (unsigned long long)n);
 
 	/* Each queued event once in the ledger: seqs 1..n, each exactly once. */
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(P(f, 8, "st/ledger"), NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(P(f, 8, "st/ledger"));
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	seen = calloc(n + 1, 1);

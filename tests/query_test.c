@@ -28,19 +28,13 @@
 #include "index.h"
 #include "ledger.h"
 #include "testutil.h"
+#include "sim_day.h"
 
 #define ORIGIN "query-test.saksi.example/log"
 #define MAXEV 20000
 
-/* One submitted event, from the simulator's dry run of the same seed and day. */
-struct ev {
-	char type[64];
-	uint64_t time_ms;
-	json_t *payload;   /* clear */
-};
-
 struct day {
-	struct ev ev[MAXEV];
+	struct sim_ev ev[MAXEV];
 	size_t n;
 	/* Every personal number of the day (NIK, KPJ, phone NSN, account), sorted. */
 	struct tu_secrets sec;
@@ -77,42 +71,21 @@ append(char **buf, size_t *len, const char *s)
 static void
 load_day(struct day *d, const char *path)
 {
-	char *text = slurp(path, NULL), *line = text;
-	json_error_t jerr;
+	static const char *const personal[] = { "nik", "kpj", "phone", "bank_account" };
 
 	memset(d, 0, sizeof(*d));
-	while (*line != '\0') {
-		char *nl = strchr(line, '\n');
-		json_t *o;
-		struct ev *e;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
-		assert_non_null(o);
-		assert_true(d->n < MAXEV);
-		e = &d->ev[d->n++];
-		snprintf(e->type, sizeof(e->type), "%s",
-		    json_string_value(json_object_get(o, "type")));
-		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
-		e->payload = json_incref(json_object_get(o, "payload"));
-		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "nik")));
-		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "kpj")));
-		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload, "phone")));
-		tu_secret_add(&d->sec, json_string_value(json_object_get(e->payload,
-		    "bank_account")));
-		json_decref(o);
-		line = nl + 1;
-	}
-	free(text);
+	sim_day_load(path, NULL, d->ev, MAXEV, &d->n);
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t k = 0; k < sizeof(personal) / sizeof(personal[0]); k++)
+			tu_secret_add(&d->sec, json_string_value(json_object_get(d->ev[i].payload,
+			    personal[k])));
 	qsort(d->sec.v, d->sec.n, sizeof(char *), tu_str_cmp);
 }
 
 static void
 free_day(struct day *d)
 {
-	for (size_t i = 0; i < d->n; i++)
-		json_decref(d->ev[i].payload);
+	sim_day_free(d->ev, d->n);
 	tu_secrets_free(&d->sec);
 }
 

@@ -155,9 +155,6 @@ assert_err_has(const char *name, const char *what)
 static int
 setup(void **state)
 {
-	char path[256];
-	size_t len;
-	char *rules;
 	saksi_seckey *officer;
 	*state = &sd;
 
@@ -168,12 +165,7 @@ setup(void **state)
 	dr_keyring_add(&sd.fx, officer, OFFICER, "security", "*", 0);
 	saksi_seckey_free(officer);
 	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING | DR_BOX_PUB);
-	snprintf(path, sizeof(path), "%s/schemas/rules/default.rules", SAKSI_SOURCE_DIR);
-	rules = fx_read(path, &len);
-	assert_non_null(rules);
-	snprintf(path, sizeof(path), "%s/rules.conf", sd.fx.dir);
-	fx_write(path, rules, len, 0644);
-	free(rules);
+	dr_default_rules(&sd.fx, "rules.conf");
 	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = rules.conf\n"
@@ -193,7 +185,6 @@ test_refusal_alert(void **state)
 	const uint64_t w = (uint64_t)WINDOW_S * 1000;
 	saksi_alert a[4];
 	saksi_ledger *l;
-	saksi_ledger_opts lo;
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	saksi_keyring *kr = NULL;
@@ -300,9 +291,7 @@ test_refusal_alert(void **state)
 	assert_non_null(strstr(text, "  acked by "));
 	assert_null(strstr(text, "  open\n"));
 	free(text);
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	snprintf(out, sizeof(out), "%s/keyring.json", sd.fx.dir);

@@ -86,7 +86,6 @@ static json_t *
 event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 {
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	uint8_t *leaf;
 	size_t len;
@@ -94,9 +93,7 @@ event_at(uint64_t index, uint8_t signer[8], char type[SAKSI_TYPE_MAX + 1])
 	saksi_envelope ev;
 	json_t *p;
 
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	assert_int_equal(saksi_ledger_leaf(t, index, &leaf, &len), SAKSI_OK);
 	assert_int_equal(saksi_leaf_parse(leaf, len, &lf), SAKSI_OK);
@@ -371,7 +368,6 @@ test_personal_and_reveal(void **state)
 	saksi_verify_opts vo;
 	saksi_verify_report vr;
 	saksi_ledger *l;
-	saksi_ledger_opts lo;
 
 	(void)state;
 	/* By NIK, masked: logged. */
@@ -415,9 +411,7 @@ test_personal_and_reveal(void **state)
 	saksi_query_result_free(&a.res);
 
 	/* The whole ledger verifies, access entries included. */
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &lo, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	memset(&vo, 0, sizeof(vo));
 	vo.vo_log = &sd.fx.v;
 	vo.vo_keyring = sd.fx.kr;
@@ -688,12 +682,6 @@ test_rules(void **state)
 
 /* ---- the CLI ---- */
 
-static int
-cli(const char *out, const char *err, const char *const *args)
-{
-	return dr_saksi(0, out, err, args);
-}
-
 static void
 test_cli(void **state)
 {
@@ -709,7 +697,7 @@ test_cli(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], "--json",
 			NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	e = fx_read(err, NULL);
@@ -726,7 +714,7 @@ test_cli(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--phone", phone[2], "--reveal",
 			NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, "index  time"));
@@ -736,7 +724,7 @@ test_cli(void **state)
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_OMB],
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
-		assert_int_equal(cli(out, err, args), 1);
+		assert_int_equal(dr_saksi(0, out, err, args), 1);
 	}
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "refused the query (role)"));
@@ -746,7 +734,7 @@ test_cli(void **state)
 		const char *args[] = { "query", "--remote", tcp_url, "-k", keypath[K_SP],
 			"--vkey", sd.fx.vkey, "--nik", nik[1], NULL };
 
-		assert_int_equal(cli(out, err, args), 2);
+		assert_int_equal(dr_saksi(0, out, err, args), 2);
 	}
 	e = fx_read(err, NULL);
 	assert_non_null(strstr(e, "--box-pub"));
@@ -757,7 +745,7 @@ test_cli(void **state)
 			keypath[k == 0 ? K_MKS : K_JKT], "--nik", nik[0], "--json", "--limit",
 			"1000", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 		o = fx_read(out, NULL);
 		root = json_loads(o, 0, NULL);
 		assert_non_null(root);
@@ -777,11 +765,11 @@ test_cli(void **state)
 		uint64_t before = ledger_size();
 
 		snprintf(bout, sizeof(bout), "%s/scoped.out", sd.fx.dir);
-		assert_int_equal(cli(out, err, bargs), 1);
+		assert_int_equal(dr_saksi(0, out, err, bargs), 1);
 		e = fx_read(err, NULL);
 		assert_non_null(strstr(e, "national unit"));
 		free(e);
-		assert_int_equal(cli(out, err, sargs), 1);
+		assert_int_equal(dr_saksi(0, out, err, sargs), 1);
 		e = fx_read(err, NULL);
 		assert_non_null(strstr(e, "national unit"));
 		free(e);
@@ -906,7 +894,7 @@ test_wire(void **state)
 			boxpub, "--vkey", sd.fx.vkey, "--nik", nik[0], "--reveal", "--json",
 			"--limit", "1000", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, nik[0]));      /* revealed to him ... */
@@ -918,7 +906,7 @@ test_wire(void **state)
 			"--box-pub", boxpub, "--vkey", sd.fx.vkey, "--account", acct, "--reveal",
 			"--csv", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	o = fx_read(out, NULL);
 	assert_non_null(strstr(o, account[1]));
@@ -1039,7 +1027,7 @@ test_index_behind(void **state)
 		const char *args[] = { "query", "--config", sd.conf, "--branch", FX_BRANCH,
 			"--json", "--limit", "1", NULL };
 
-		assert_int_equal(cli(out, err, args), 0);
+		assert_int_equal(dr_saksi(0, out, err, args), 0);
 	}
 	text = fx_read(err, NULL);
 	assert_non_null(strstr(text, want));
@@ -1056,7 +1044,7 @@ test_index_behind(void **state)
 		uint64_t before = ledger_size();
 
 		snprintf(bout, sizeof(bout), "%s/behind.bundle", sd.fx.dir);
-		assert_int_equal(cli(out, err, args), 2);
+		assert_int_equal(dr_saksi(0, out, err, args), 2);
 		text = fx_read(err, NULL);
 		assert_non_null(strstr(text, want));
 		free(text);

@@ -29,7 +29,9 @@
 #include "ledger.h"
 #include "rules.h"
 #include "testutil.h"
+#include "sim_day.h"
 #include "verify.h"
+#include "ledger_fixture.h"
 
 #define ORIGIN "report-test.saksi.example/log"
 #define SEED "5"
@@ -40,16 +42,10 @@
 
 static const char *const chan_value[] = { "web", "app", "kiosk", "counter", "partner_hr" };
 
-struct ev {
-	char type[64];
-	uint64_t time_ms;
-	json_t *payload;   /* clear */
-};
-
 /* Everything the tests share: the ledger is made once, in the group setup. */
 static struct g {
 	struct scratch f;
-	struct ev *ev;
+	struct sim_ev *ev;
 	size_t n;
 	char since[16], until[16];  /* the report's period, local dates */
 	int64_t day0;               /* its first local day */
@@ -79,40 +75,19 @@ day_name(int64_t day, char out[11])
 static void
 load_events(const char *jsonl, const char *truth_path)
 {
-	char *text = slurp(jsonl, NULL), *line = text, *tt = slurp(truth_path, NULL);
+	char *tt = slurp(truth_path, NULL);
 	json_t *truth = json_loads(tt, 0, NULL), *leaves;
-	size_t i = 0;
+	size_t i;
 
 	assert_non_null(truth);
 	leaves = json_object_get(truth, "leaves");
 	assert_true(json_is_array(leaves));
 	g.ev = calloc(MAXEV, sizeof(*g.ev));
 	assert_non_null(g.ev);
-	while (*line != '\0') {
-		char *nl = strchr(line, '\n');
-		json_t *o;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-		assert_non_null(o);
-		if (!json_is_null(json_array_get(leaves, i))) {
-			struct ev *e = &g.ev[g.n++];
-
-			assert_true(g.n < MAXEV);
-			snprintf(e->type, sizeof(e->type), "%s",
-			    json_string_value(json_object_get(o, "type")));
-			e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
-			e->payload = json_incref(json_object_get(o, "payload"));
-		}
-		json_decref(o);
-		line = nl + 1;
-		i++;
-	}
+	i = sim_day_load(jsonl, leaves, g.ev, MAXEV, &g.n);
 	assert_int_equal(i, json_array_size(leaves));
 	print_message("%zu events submitted, %zu in the ledger\n", i, g.n);
 	json_decref(truth);
-	free(text);
 	free(tt);
 }
 
@@ -123,7 +98,7 @@ strcmp_p(const void *a, const void *b)
 }
 
 static const char *
-pstr(const struct ev *e, const char *m)
+pstr(const struct sim_ev *e, const char *m)
 {
 	return json_string_value(json_object_get(e->payload, m));
 }
@@ -192,8 +167,7 @@ group_teardown(void **state)
 		kill(g.f.pid, SIGKILL);
 		waitpid(g.f.pid, NULL, 0);
 	}
-	for (size_t i = 0; i < g.n; i++)
-		json_decref(g.ev[i].payload);
+	sim_day_free(g.ev, g.n);
 	free(g.ev);
 	free(g.html);
 	if (g.f.dir[0] != '\0')
@@ -422,7 +396,7 @@ ooo_of(const char *officer)
 
 	assert_non_null(q);
 	for (size_t i = 0; i < g.n; i++) {
-		const struct ev *e = &g.ev[i];
+		const struct sim_ev *e = &g.ev[i];
 		int call = strcmp(e->type, "queue.called") == 0;
 		const char *tk = pstr(e, "ticket"), *pr = pstr(e, "priority");
 
@@ -568,7 +542,6 @@ test_alerts(void **state)
 {
 	struct table t;
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *txn;
 	uint64_t want = 0, got = 0;
 	uint64_t since = (uint64_t)(g.day0 * DAY_MS - OFFSET_MS);
@@ -576,10 +549,7 @@ test_alerts(void **state)
 
 	(void)state;
 	need_ledger();
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(P(&g.f, 6, "st/ledger"), NULL, NULL, &o, &l),
-	    SAKSI_OK);
+	l = lf_open_ro(P(&g.f, 6, "st/ledger"));
 	assert_int_equal(saksi_ledger_begin(l, 0, &txn), SAKSI_OK);
 	for (uint64_t i = 0; i < saksi_ledger_size(txn); i++) {
 		uint8_t *leaf;

@@ -285,25 +285,35 @@ group1(struct cx *cx, const char *field, saksi_blind_kind k, const char *value)
 }
 
 
+/* n people booked from one device (a fresh id of prefix), step apart; a positive case
+ * expects `rule` on all n, grouped by the device. */
+static void
+device_many_nik(struct cx *cx, const char *prefix, const char *rule, int n, uint64_t step)
+{
+	struct person p;
+	char dev[24], bk[16];
+	int o[20];
+
+	assert_true(n <= 20);
+	fresh(dev, sizeof(dev), prefix);
+	for (int i = 0; i < n; i++) {
+		person(&p);
+		o[i] = booking_own(cx, &p, dev, bk);
+		cx->t += step;
+	}
+	if (cx->c_pos) {
+		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
+		expect(cx, rule, o, n);
+	}
+}
+
 /* Six people booked from one phone within minutes; a cafe helping one resident every
  * 15 minutes makes at most 5 in any closed hour. */
 static void
 c_device_many_nik_fast(struct cx *cx)
 {
-	struct person p;
-	char dev[24], bk[16];
-	int o[6];
-
-	fresh(dev, sizeof(dev), "dev-fast-");
-	for (int i = 0; i < 6; i++) {
-		person(&p);
-		o[i] = booking_own(cx, &p, dev, bk);
-		cx->t += cx->c_pos ? 3 * MIN_MS : 15 * MIN_MS;
-	}
-	if (cx->c_pos) {
-		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
-		expect(cx, "device_many_nik_fast", o, 6);
-	}
+	device_many_nik(cx, "dev-fast-", "device_many_nik_fast", 6,
+	    cx->c_pos ? 3 * MIN_MS : 15 * MIN_MS);
 }
 
 /* Twenty people in a day, at most two an hour; a village office helping 16 residents at
@@ -311,20 +321,8 @@ c_device_many_nik_fast(struct cx *cx)
 static void
 c_device_many_nik_day(struct cx *cx)
 {
-	struct person p;
-	char dev[24], bk[16];
-	int o[20], n = cx->c_pos ? 20 : 16;
-
-	fresh(dev, sizeof(dev), "dev-day-");
-	for (int i = 0; i < n; i++) {
-		person(&p);
-		o[i] = booking_own(cx, &p, dev, bk);
-		cx->t += cx->c_pos ? 70 * MIN_MS : 30 * MIN_MS;
-	}
-	if (cx->c_pos) {
-		group1(cx, "device_id", SAKSI_BLIND_DEVICE, dev);
-		expect(cx, "device_many_nik_day", o, 20);
-	}
+	device_many_nik(cx, "dev-day-", "device_many_nik_day", cx->c_pos ? 20 : 16,
+	    cx->c_pos ? 70 * MIN_MS : 30 * MIN_MS);
 }
 
 /* Four people on one phone number; a family of three sharing one. */
@@ -1030,21 +1028,10 @@ setup(void **state)
 	sd.fx.keyring_json = json_dumps(kr, JSON_INDENT(2));
 	json_decref(kr);
 	dr_save_keys(&sd.fx, DR_INDEX_KEY | DR_KEYRING);
-	/* The same key for the expected tokens (fx_key's derivation, kept in the test). */
-	{
-		crypto_hash_sha256_state st;
-		uint8_t sb[8];
-
-		for (int i = 0; i < 8; i++)
-			sb[i] = (uint8_t)(sd.fx.seed >> (56 - 8 * i));
-		crypto_hash_sha256_init(&st);
-		crypto_hash_sha256_update(&st, (const uint8_t *)"saksid-test\n", 12);
-		crypto_hash_sha256_update(&st, sb, 8);
-		crypto_hash_sha256_update(&st, (const uint8_t *)"index", 5);
-		crypto_hash_sha256_final(&st, ikey);
-		assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
-		sodium_memzero(ikey, sizeof(ikey));
-	}
+	/* The same key for the expected tokens. */
+	fx_secret(sd.fx.seed, "index", ikey);
+	assert_int_equal(saksi_blind_new(ikey, &blind), SAKSI_OK);
+	sodium_memzero(ikey, sizeof(ikey));
 	dr_write_conf(sd.conf,
 	              "index_key = index.key\n"
 	              "rules = %s/schemas/rules/default.rules\n"
@@ -1111,7 +1098,6 @@ test_rules_through_daemon(void **state)
 {
 	struct cx cx[2 * NCASES];
 	saksi_ledger *l;
-	saksi_ledger_opts o;
 	saksi_ledger_txn *t;
 	uint64_t tcur, size;
 	const struct sent **byleaf;
@@ -1163,9 +1149,7 @@ test_rules_through_daemon(void **state)
 	dr_stop(&sd, SIGTERM);
 
 	/* Map the ledger back to the cases, then check every alert against them. */
-	memset(&o, 0, sizeof(o));
-	o.lo_readonly = 1;
-	assert_int_equal(saksi_ledger_open(sd.ledger_dir, NULL, NULL, &o, &l), SAKSI_OK);
+	l = lf_open_ro(sd.ledger_dir);
 	assert_int_equal(saksi_ledger_begin(l, 0, &t), SAKSI_OK);
 	size = saksi_ledger_size(t);
 	byleaf = calloc(size, sizeof(*byleaf));

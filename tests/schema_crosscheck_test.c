@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "schema.h"
+#include "testutil.h"
 
 #define SCHEMAS_DIR SAKSI_SOURCE_DIR "/schemas"
 #define SCRIPT SAKSI_SOURCE_DIR "/tests/schema_crosscheck.py"
@@ -83,17 +84,6 @@ emit(struct gen *g, const char *type, const char *mode, json_t *payload)
 	free(text);
 	g->g_n++;
 	g->g_valid += e == SAKSI_OK;
-}
-
-static json_t *
-load_json(const char *path)
-{
-	json_error_t e;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-
-	if (j == NULL)
-		fail_msg("%s: %s", path, e.text);
-	return j;
 }
 
 static void
@@ -174,11 +164,11 @@ test_crosscheck(void **state)
 		const char *k;
 
 		snprintf(path, sizeof(path), "%s/events/%s.json", SCHEMAS_DIR, t);
-		sch = load_json(path);
+		sch = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/examples/%s.json", SCHEMAS_DIR, t);
-		sig = load_json(path);
+		sig = tu_load_json(path);
 		snprintf(path, sizeof(path), "%s/examples/clear/%s.json", SCHEMAS_DIR, t);
-		clr = load_json(path);
+		clr = tu_load_json(path);
 		emit(&g, t, "signed", sig);
 		emit(&g, t, "clear", clr);
 		emit(&g, t, "signed", clr);

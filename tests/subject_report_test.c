@@ -28,19 +28,14 @@
 
 #include "subject.h"
 #include "testutil.h"
+#include "sim_day.h"
 
 #define ORIGIN "subject-test.saksi.example/log"
 #define MAXEV 20000
 #define SEED "11"
 
-struct ev {
-	char type[64];
-	uint64_t time_ms;
-	json_t *payload;   /* clear */
-};
-
 struct day {
-	struct ev ev[MAXEV];
+	struct sim_ev ev[MAXEV];
 	size_t n;
 };
 
@@ -50,32 +45,12 @@ static struct day g_day;
 static void
 load_day(struct day *d, const char *path)
 {
-	char *text = slurp(path, NULL), *line = text;
-
 	d->n = 0;
-	while (*line != '\0') {
-		char *nl = strchr(line, '\n');
-		json_t *o;
-		struct ev *e;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-		assert_non_null(o);
-		assert_true(d->n < MAXEV);
-		e = &d->ev[d->n++];
-		snprintf(e->type, sizeof(e->type), "%s",
-		    json_string_value(json_object_get(o, "type")));
-		e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
-		e->payload = json_incref(json_object_get(o, "payload"));
-		json_decref(o);
-		line = nl + 1;
-	}
-	free(text);
+	sim_day_load(path, NULL, d->ev, MAXEV, &d->n);
 }
 
 static const char *
-pv(const struct ev *e, const char *m)
+pv(const struct sim_ev *e, const char *m)
 {
 	return json_string_value(json_object_get(e->payload, m));
 }
@@ -669,8 +644,7 @@ test_day(void **state)
 		assert_int_equal(access(tmp, F_OK), -1);
 		run_free(&r);
 	}
-	for (size_t i = 0; i < g_day.n; i++)
-		json_decref(g_day.ev[i].payload);
+	sim_day_free(g_day.ev, g_day.n);
 }
 
 static void

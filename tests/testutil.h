@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <lmdb.h>
 #include <sodium.h>
 
@@ -68,6 +69,32 @@ slurp(const char *path, size_t *len)
 	if (len != NULL)
 		*len = (size_t)n;
 	return buf;
+}
+
+/* The JSON file at path, duplicate members refused; fails the test, naming the file and
+ * jansson's message, if it does not parse. */
+TU_UNUSED static json_t *
+tu_load_json(const char *path)
+{
+	json_error_t e;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+
+	if (j == NULL)
+		fail_msg("%s: %s", path, e.text);
+	return j;
+}
+
+/* The bytes of s in base64url without padding (a disclosure's encoding), malloc'd. */
+TU_UNUSED static char *
+tu_b64url(const char *s)
+{
+	size_t n = sodium_base64_ENCODED_LEN(strlen(s), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *o = malloc(n);
+
+	assert_non_null(o);
+	sodium_bin2base64(o, n, (const uint8_t *)s, strlen(s),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return o;
 }
 
 /* Writes (creates or truncates) the file with exactly these bytes. */

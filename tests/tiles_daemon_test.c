@@ -30,37 +30,6 @@
 
 static struct dr sd;
 
-/* The fixture's keyring and MORE_KEYS more, all derived from the fixture's seed. */
-static char *
-bigger_keyring(void)
-{
-	json_t *root = json_loads(sd.fx.keyring_json, JSON_REJECT_DUPLICATES, NULL), *keys;
-	char b64[SAKSI_PUBKEY_B64_LEN + 1], hex[17], label[32], *out;
-	saksi_seckey *k;
-	saksi_pubkey pub;
-	const char *role;
-	size_t i;
-
-	assert_non_null(root);
-	keys = json_object_get(root, "keys");
-	role = json_string_value(json_object_get(json_array_get(keys, 0), "role"));
-	assert_non_null(role);
-	for (i = 0; i < MORE_KEYS; i++) {
-		snprintf(label, sizeof(label), "tiles-%zu", i);
-		k = fx_key(sd.fx.seed, label, SAKSI_KEY_SIGN);
-		assert_int_equal(saksi_seckey_public(k, &pub), SAKSI_OK);
-		saksi_seckey_free(k);
-		assert_int_equal(saksi_pubkey_encode(&pub, b64, sizeof(b64)), SAKSI_OK);
-		sodium_bin2hex(hex, sizeof(hex), pub.pk_id, 8);
-		assert_int_equal(json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, "
-		    "s:n}", "name", label, "key_id", hex, "public_key", b64, "role", role,
-		    "branch", "*", "revoked_ms")), 0);
-	}
-	assert_non_null(out = json_dumps(root, JSON_INDENT(2)));
-	json_decref(root);
-	return out;
-}
-
 /* Runs saksi verify --tiles on dir; returns its exit code, its stdout in *text. */
 static int
 verify_tiles(const char *dir, const char *kr, char **text, const char *extra,
@@ -171,7 +140,8 @@ test_export_while_serving(void **state)
 	snprintf(kr, sizeof(kr), "%s/keyring.json", sd.fx.dir);
 	snprintf(tiles, sizeof(tiles), "%s/public", sd.fx.dir);
 	snprintf(mirror, sizeof(mirror), "%s/mirror", sd.fx.dir);
-	json = bigger_keyring();
+	/* The fixture's keyring and MORE_KEYS more, national ones. */
+	json = dr_keyring_more(&sd.fx, MORE_KEYS, "tiles", "queue", "*");
 	fx_write(kr, json, strlen(json), 0644);
 	free(json);
 
@@ -301,22 +271,13 @@ test_export_while_serving(void **state)
 	}
 }
 
-static int
-setup(void **state)
-{
-	*state = &sd;
-	dr_setup(&sd, 0);
-	dr_save_keys(&sd.fx, DR_KEYRING | DR_BOX_PUB);
-	dr_write_conf(sd.conf, "group_wait_us = 0\nworkers = 1\nmap_size_mb = 64\n");
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_while_serving),
+		cmocka_unit_test_prestate_setup_teardown(test_export_while_serving,
+		    dr_cmocka_setup_small, dr_cmocka_teardown, &sd),
 	};
 
-	return cmocka_run_group_tests(tests, setup, dr_cmocka_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

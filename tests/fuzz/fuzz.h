@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+
+#include "../tmpdir.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -54,6 +57,26 @@ fuzz_copy(const uint8_t *data, size_t size, int nul)
 	if (nul)
 		p[size] = '\0';
 	return p;
+}
+
+/* The harness's scratch directory, $TMPDIR/NAME-XXXXXX (tests/tmpdir.h) in dir[0..len);
+ * keep len small: paths below it must fit the harness's buffers. */
+#define FUZZ_SCRATCH(dir, len, name) FUZZ_SETUP(tmpdir_make((dir), (len), (name)) == 0)
+
+static inline int
+fuzz_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes the tree at dir (a harness's scratch directory, at exit), not following links. */
+static inline void
+fuzz_rmtree(const char *dir)
+{
+	nftw(dir, fuzz_rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Splits data at the first byte 0x00: the parts before and after it. 0 if there is none. */

@@ -23,13 +23,10 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
-	snprintf(fz_dir, sizeof fz_dir, "%s/saksi-fuzz-config-XXXXXX",
-	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "saksi-fuzz-config");
 	snprintf(fz_file, sizeof fz_file, "%s/saksid.conf", fz_dir);
 	atexit(cleanup);
 	return 0;

@@ -160,7 +160,6 @@ write_seeds(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	uint8_t blob[138], ad[sizeof MASTER_AD - 1 + 16], zero[32] = { 0 };
 	char text[300];
 	size_t n;
@@ -169,9 +168,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	FUZZ_SETUP(sodium_init() >= 0);
-	snprintf(fz_dir, sizeof fz_dir, "%s/saksi-fuzz-dk-XXXXXX",
-	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "saksi-fuzz-dk");
 	snprintf(fz_key, sizeof fz_key, "%s/store.key", fz_dir);
 	snprintf(fz_slots, sizeof fz_slots, "%s/datakeys", fz_dir);
 	snprintf(fz_master, sizeof fz_master, "%s/datakeys.master", fz_dir);

@@ -30,14 +30,11 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 
 	(void)argc;
 	(void)argv;
 	FUZZ_SETUP(sodium_init() >= 0);
-	snprintf(fz_dir, sizeof fz_dir, "%s/saksi-fuzz-keys-XXXXXX",
-	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "saksi-fuzz-keys");
 	snprintf(fz_file, sizeof fz_file, "%s/key", fz_dir);
 	snprintf(fz_saved, sizeof fz_saved, "%s/saved.key", fz_dir);
 	snprintf(fz_saved_pub, sizeof fz_saved_pub, "%s/saved.pub", fz_dir);

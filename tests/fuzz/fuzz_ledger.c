@@ -9,7 +9,6 @@
  * even) or the checkpoint note (odd), and the copy is opened read-only and verified:
  * it must verify exactly when it still holds the same leaf, or the same checkpoint.
  */
-#include <ftw.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -40,19 +39,10 @@ static size_t fz_rec_len;
 static char fz_note[SAKSI_NOTE_MAX];         /* the checkpoint at FZ_LEAVES */
 static size_t fz_note_len;
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
-	nftw(fz_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(fz_dir);
 }
 
 static void
@@ -100,7 +90,6 @@ make_keys(saksi_seckey **prod, uint8_t log_sk[64])
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	saksi_ledger_opts o = { .lo_map_size = FZ_MAP, .lo_dict_after = 12 };
 	saksi_verify_opts vo = { 0 };
 	saksi_verify_report r;
@@ -121,9 +110,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	FUZZ_SETUP(sodium_init() >= 0);
-	snprintf(fz_dir, sizeof fz_dir, "%s/saksi-fuzz-ledger-XXXXXX",
-	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "saksi-fuzz-ledger");
 	atexit(cleanup);
 	make_keys(&prod, log_sk);
 	FUZZ_SETUP(saksi_note_vkey_format(FZ_ORIGIN, log_sk + 32, vkey, sizeof vkey) == SAKSI_OK);

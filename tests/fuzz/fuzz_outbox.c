@@ -8,7 +8,6 @@
  * directly into a real outbox; then the outbox is opened and read through its public
  * functions (status, receipts, dead letters, seq), and the record is removed again.
  */
-#include <ftw.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -37,19 +36,10 @@ static const struct {
 };
 #define FZ_NREC (sizeof(fz_rec) / sizeof(fz_rec[0]))
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
-	nftw(fz_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(fz_dir);
 }
 
 /* Puts (val non-NULL) or deletes record r, with LMDB directly. */
@@ -110,15 +100,13 @@ on_dead(void *arg, const saksi_outbox_dead *d)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	saksi_outbox_opts o = { .ob_map_size = FZ_MAP };
 	saksi_outbox *ob;
 
 	(void)argc;
 	(void)argv;
 	FUZZ_SETUP(sodium_init() >= 0);
-	snprintf(fz_dir, sizeof fz_dir, "%s/fzoutbox.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "fzoutbox");
 	atexit(cleanup);
 	FUZZ_SETUP(saksi_outbox_open(fz_dir, &o, &ob) == SAKSI_OK);
 	saksi_outbox_close(ob);

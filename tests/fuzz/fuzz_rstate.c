@@ -11,7 +11,6 @@
  * are written into a real rules database in a write transaction that is aborted after
  * the public readers ran. A group that decodes must encode back to the same bytes.
  */
-#include <ftw.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -33,15 +32,6 @@ static saksi_rules *fz_r;
 static char *fz_text;     /* default.rules, for a fresh rule set in memory mode */
 static size_t fz_text_len;
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
@@ -49,21 +39,19 @@ cleanup(void)
 	free(fz_text);
 	if (fz_env != NULL)
 		mdb_env_close(fz_env);
-	nftw(fz_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(fz_dir);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	char err[512] = "";
 	MDB_txn *txn;
 
 	(void)argc;
 	(void)argv;
 	FUZZ_SETUP(sodium_init() >= 0);
-	snprintf(fz_dir, sizeof fz_dir, "%s/fzrstate.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "fzrstate");
 	atexit(cleanup);
 	if (saksi_rules_load(SAKSI_SOURCE_DIR "/schemas/rules/default.rules",
 	                     SAKSI_SOURCE_SCHEMA_DIR, &fz_r, err, sizeof err) != SAKSI_OK) {

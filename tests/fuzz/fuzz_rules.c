@@ -7,7 +7,6 @@
  * (FORMAT); evaluation of well-formed events never fails but for the map being full.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,21 +35,12 @@ static struct fz_event fz_ev[FZ_EVENTS_MAX];
 static size_t fz_nev;
 static const char *fz_schema_dir;
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
 	if (fz_env != NULL)
 		mdb_env_close(fz_env);
-	nftw(fz_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(fz_dir);
 }
 
 /* One example payload (clear values) as the daemon would hand it over: tokens for the
@@ -113,7 +103,6 @@ add_event(const saksi_blind *b, const char *type, json_t *o)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	char dir[512], path[768];
 	uint8_t key[SAKSI_BLIND_KEYLEN];
 	saksi_blind *b;
@@ -146,9 +135,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	saksi_blind_free(b);
 	FUZZ_SETUP(fz_nev > 0);
 
-	snprintf(fz_dir, sizeof fz_dir, "%s/saksi-fuzz-rules-XXXXXX",
-	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-	FUZZ_SETUP(mkdtemp(fz_dir) != NULL);
+	FUZZ_SCRATCH(fz_dir, sizeof fz_dir, "saksi-fuzz-rules");
 	atexit(cleanup);
 	FUZZ_SETUP(mdb_env_create(&fz_env) == 0);
 	FUZZ_SETUP(mdb_env_set_maxdbs(fz_env, 8) == 0);

@@ -6,32 +6,21 @@
  * the bundle's bytes, in order, each once; no read past the tree's end but the one entry
  * C2SP's partial bundle could hold; errors are only the documented ones.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tmpdir.h"
 #include "fuzz.h"
 #include "tiles.h"
 
 static char root[64];
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
-	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fuzz_rmtree(root);
 }
 
 static void
@@ -53,7 +42,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	FUZZ_SETUP(tmpdir_make(root, sizeof(root), "saksi-fuzz-tiles") == 0);
+	FUZZ_SCRATCH(root, sizeof(root), "saksi-fuzz-tiles");
 	atexit(cleanup);
 	snprintf(p, sizeof(p), "%s/tile", root);
 	FUZZ_SETUP(mkdir(p, 0700) == 0);
