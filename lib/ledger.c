@@ -91,8 +91,7 @@ struct saksi_ledger {
 	 * disk; both only grow (raise_to). They differ only with lo_meta_async, between
 	 * saksi_ledger_commit_nosync and saksi_ledger_sync or the next commit (whose
 	 * fdatasync covers every earlier meta page). l_smu serialises the syncs, so that
-	 * concurrent callers share one fdatasync. l_failed: a sync or a commit's own write
-	 * failed (sticky). l_sfd: with lo_meta_async, the syncs' own open file description
+	 * concurrent callers share one fdatasync. l_failed: a sync failed (sticky). l_sfd: with lo_meta_async, the syncs' own open file description
 	 * of data.mdb (Linux reports a writeback error once to each description: sharing
 	 * LMDB's, an error its commit took would leave the syncer a clean fdatasync over
 	 * a meta page that never reached the disk); -1 otherwise.
@@ -100,6 +99,7 @@ struct saksi_ledger {
 	int l_meta_async;
 	int l_sfd;
 	_Atomic uint64_t l_nsync;   /* fdatasyncs sync_to issued (saksi_ledger_syncs) */
+	atomic_int l_distrust;      /* a commit failed with a system error (commit) */
 	_Atomic uint64_t l_written, l_synced;
 	atomic_int l_failed;
 	pthread_mutex_t l_smu;
@@ -1286,17 +1286,17 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 	t->t_mt = NULL;
 	if (rc != 0) {
 		/*
-		 * A system error in the commit's own writes or fdatasync (not LMDB's own
-		 * codes, which are negative, nor a full disk, which LMDB meets in pwrite
-		 * before it syncs and which passes once space is back): the descriptor has
-		 * taken a writeback error that may concern an earlier commit's meta page,
-		 * and its next fdatasync may say clean. Nothing more is written or synced.
+		 * A system error in the commit's own writes or fdatasync (LMDB's own codes
+		 * are negative): if it was a writeback error, LMDB's descriptor has taken
+		 * it, perhaps for an earlier commit's meta page, and its next fdatasync may
+		 * say clean; or it was a write that did not fit (a full disk: LMDB says EIO
+		 * for a short write), which passes once space is back. Which, the code
+		 * cannot tell, so from now on only the syncs through l_sfd, which see every
+		 * writeback error themselves, count: a later commit's own fdatasync no
+		 * longer marks earlier commits durable (l_distrust).
 		 */
-		if (l->l_meta_async && rc > 0 && rc != ENOSPC && rc != EDQUOT) {
-			pthread_mutex_lock(&l->l_smu);
-			atomic_store(&l->l_failed, 1);
-			pthread_mutex_unlock(&l->l_smu);
-		}
+		if (l->l_meta_async && rc > 0)
+			atomic_store(&l->l_distrust, 1);
 		txn_free(t);
 		return map_mdb(rc);
 	}
@@ -1320,7 +1320,7 @@ commit(saksi_ledger_txn *t, uint64_t *id)
 	 * LMDB fdatasynced this commit's pages after every earlier meta write had returned:
 	 * those commits are durable now, whatever the syncer is doing.
 	 */
-	if (!atomic_load(&l->l_failed))
+	if (!atomic_load(&l->l_failed) && !atomic_load(&l->l_distrust))
 		raise_to(&l->l_synced, before);
 	/* Its meta page is written: a sync from now on covers it. */
 	raise_to(&l->l_written, *id);
