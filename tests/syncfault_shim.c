@@ -1,0 +1,86 @@
+/*
+ * syncfault_shim.c: an LD_PRELOAD library for syncfault_test only: wraps fdatasync and
+ * fsync so that a test can make the disk's sync of one file fail with EIO at a moment
+ * of its choosing. It must never be linked into saksid, the CLI or libsaksi.
+ *
+ * Environment (read at every call: the daemon's environment does not change):
+ *   SAKSI_SHIM_FILE     the file whose syncs may fail (data.mdb), compared by inode
+ *   SAKSI_SHIM_TRIGGER  a path: nothing fails until a file exists there (stat)
+ *   SAKSI_SHIM_MODE     "syncer": only descriptors opened read-only fail (the ledger's
+ *                       own sync descriptor, l_sfd); "commit": only descriptors opened
+ *                       for writing (LMDB's, inside mdb_txn_commit); else both
+ *   SAKSI_SHIM_COUNT    how many calls fail after the trigger (default: every one)
+ * Every failure is written to stderr (the daemon's log in the tests), so a test can tell
+ * that the fault was injected and not merely hoped for. Under saksid's seccomp filter it
+ * needs only stat, fstat, fcntl(F_GETFL) and write, all allowed (daemon/sandbox.c;
+ * not readlink of /proc/self/fd, which only the sanitizers' builds allow);
+ * the real call goes by syscall(2), which the filter sees as the same fdatasync/fsync.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The one mutable state of the shim: failures injected so far (SAKSI_SHIM_COUNT). */
+static atomic_long shim_failed;
+
+int fdatasync(int fd);
+int fsync(int fd);
+
+/* 1 if this call on fd must fail. */
+static int
+shim_hit(int fd, const char *call)
+{
+	const char *file = getenv("SAKSI_SHIM_FILE"), *trig = getenv("SAKSI_SHIM_TRIGGER");
+	const char *mode = getenv("SAKSI_SHIM_MODE"), *count = getenv("SAKSI_SHIM_COUNT");
+	struct stat st, fst;
+	char msg[512];
+	int fl, len;
+	long k;
+
+	if (file == NULL || trig == NULL || stat(trig, &st) != 0)
+		return 0;
+	/* The same file by device and inode: fstat and stat pass the filter, readlink of
+	 * /proc/self/fd does not (the sanitizers' builds alone allow it). */
+	if (stat(file, &st) != 0 || fstat(fd, &fst) != 0 || st.st_dev != fst.st_dev ||
+	    st.st_ino != fst.st_ino || (fl = fcntl(fd, F_GETFL)) < 0)
+		return 0;
+	if (mode != NULL && strcmp(mode, "syncer") == 0 && (fl & O_ACCMODE) != O_RDONLY)
+		return 0;
+	if (mode != NULL && strcmp(mode, "commit") == 0 && (fl & O_ACCMODE) == O_RDONLY)
+		return 0;
+	k = atomic_fetch_add(&shim_failed, 1);
+	if (count != NULL && k >= atol(count))
+		return 0;
+	len = snprintf(msg, sizeof(msg), "syncfault shim: %s(%d %s, %s) fails with EIO (%ld)\n",
+	               call, fd, file, (fl & O_ACCMODE) == O_RDONLY ? "read-only" : "read-write",
+	               k + 1);
+	if (len > 0)
+		(void)!write(2, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1);
+	return 1;
+}
+
+int
+fdatasync(int fd)
+{
+	if (shim_hit(fd, "fdatasync")) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+int
+fsync(int fd)
+{
+	if (shim_hit(fd, "fsync")) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
