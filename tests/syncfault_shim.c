@@ -8,7 +8,10 @@
  *   SAKSI_SHIM_TRIGGER  a path: nothing fails until a file exists there (stat)
  *   SAKSI_SHIM_MODE     "syncer": only descriptors opened read-only fail (the ledger's
  *                       own sync descriptor, l_sfd); "commit": only descriptors opened
- *                       for writing (LMDB's, inside mdb_txn_commit); else both
+ *                       for writing (LMDB's, inside mdb_txn_commit); "errseq": a
+ *                       writeback error as Linux reports it, once to each open
+ *                       descriptor's next sync (by descriptor number, < 1024); else
+ *                       every descriptor
  *   SAKSI_SHIM_COUNT    how many calls fail after the trigger (default: every one)
  * Every failure is written to stderr (the daemon's log in the tests), so a test can tell
  * that the fault was injected and not merely hoped for. Under saksid's seccomp filter it
@@ -26,8 +29,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The one mutable state of the shim: failures injected so far (SAKSI_SHIM_COUNT). */
+/* The shim's mutable state: failures injected so far (SAKSI_SHIM_COUNT), and the
+ * descriptors that have reported the "errseq" error. */
 static atomic_long shim_failed;
+static atomic_ulong shim_reported[1024 / (8 * sizeof(unsigned long))];
 
 int fdatasync(int fd);
 int fsync(int fd);
@@ -54,6 +59,13 @@ shim_hit(int fd, const char *call)
 		return 0;
 	if (mode != NULL && strcmp(mode, "commit") == 0 && (fl & O_ACCMODE) == O_RDONLY)
 		return 0;
+	if (mode != NULL && strcmp(mode, "errseq") == 0) {
+		unsigned long bit = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
+
+		if (fd < 0 || fd >= 1024 || (atomic_fetch_or(&shim_reported[(unsigned)fd /
+		    (8 * sizeof(unsigned long))], bit) & bit) != 0)
+			return 0;
+	}
 	k = atomic_fetch_add(&shim_failed, 1);
 	if (count != NULL && k >= atol(count))
 		return 0;

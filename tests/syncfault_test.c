@@ -20,11 +20,13 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
 #include "daemon_fixture.h"
 #include "daemon_run.h"
+#include "keys.h"
 #include "client.h"
 #include "ledger.h"
 #include "merkle.h"
@@ -270,7 +272,8 @@ test_syncer_sync_fails(void **state)
 	int st;
 
 	write_conf(d);
-	start_shim(d, "syncer", NULL);
+	/* One failure only: what stays refused after it is the daemon's own doing. */
+	start_shim(d, "syncer", "1");
 	dr_ob_open(&d->o);
 	dr_ob_bookings(&d->o, 10);
 	flush_all(d);
@@ -286,8 +289,8 @@ test_syncer_sync_fails(void **state)
 	assert_int_equal(shim_failures(d), 1);
 	assert_int_equal(fx_file_contains(d->o.d.errlog, "the ledger's sync failed"), 1);
 
-	/* Sticky: every later write is refused, though the shim would now say clean
-	 * (SAKSI_SHIM_COUNT is unset, but no further sync is even tried for a write). */
+	/* Sticky: every later write is refused, though a sync would now be clean (Linux
+	 * may well report the next fdatasync clean after dropping the dirty pages). */
 	dr_ob_bookings(&d->o, 5);
 	for (int i = 0; i < 3; i++) {
 		flush_refused(d, msg, sizeof(msg));
@@ -355,6 +358,161 @@ test_commit_sync_fails(void **state)
 	check_ledger(d);
 }
 
+/*
+ * A writeback error as Linux reports it ("errseq": once to each open descriptor of
+ * data.mdb), taken first by LMDB's own descriptor inside a group's commit. That group is
+ * refused; the next group commits cleanly (LMDB's descriptor has reported), but its
+ * sync through the syncer's own descriptor reports the error too: refused, and sticky.
+ * Nothing that got a receipt is lost.
+ */
+static void
+test_writeback_error(void **state)
+{
+	struct sf *d = *state;
+	char msg[256];
+
+	write_conf(d);
+	start_shim(d, "errseq", NULL);
+	dr_ob_open(&d->o);
+	dr_ob_bookings(&d->o, 10);
+	flush_all(d);
+	assert_int_equal(shim_failures(d), 0);
+
+	trigger(d);
+	dr_ob_bookings(&d->o, 10);
+	flush_refused(d, msg, sizeof(msg));
+	printf("# the group whose commit took the error: \"%s\"\n", msg);
+	assert_int_equal(shim_failures(d), 1);
+	assert_int_equal(fx_file_contains(d->o.d.errlog, "read-write) fails"), 1);
+	/* The next group: its own commit is clean, the syncer's descriptor is not. */
+	flush_refused(d, msg, sizeof(msg));
+	printf("# the next group: \"%s\"\n", msg);
+	assert_non_null(strstr(msg, "could not be synced"));
+	assert_int_equal(shim_failures(d), 2);
+	assert_int_equal(fx_file_contains(d->o.d.errlog, "read-only) fails"), 1);
+	assert_int_equal(fx_file_contains(d->o.d.errlog, "the ledger's sync failed"), 1);
+	/* Every description has reported: a sync would be clean now, writes stay refused. */
+	flush_refused(d, NULL, 0);
+	assert_int_equal(shim_failures(d), 2);
+	stop_status(d);
+
+	dr_start(&d->o.d);
+	flush_all(d);
+	assert_int_equal(d->n, 20);
+	dr_stop(&d->o.d, SIGTERM);
+	check_ledger(d);
+}
+
+/*
+ * The ledger alone, in a child of this program with the shim preloaded ("errseq"):
+ * commit N leaves its meta page to a later sync; the writeback error is reported to the
+ * next commit's own fdatasync (inside mdb_txn_commit), which fails; the commit after it
+ * is clean. That clean commit must not make N durable (review bug 2, l_distrust): N's
+ * sync goes through the ledger's own descriptor, which reports the error. Exit codes:
+ * 0 as it must be, else the step that went wrong.
+ */
+static int
+distrust_child(const char *dir, const char *trig)
+{
+	static const uint8_t body[] = "an event body the ledger does not parse";
+	saksi_seckey *k = NULL;
+	saksi_pubkey pub;
+	saksi_ledger_opts o;
+	saksi_ledger *l = NULL;
+	saksi_ledger_txn *t;
+	char vkey[SAKSI_VKEY_MAX + 1];
+	uint64_t tn = 0, tg = 0;
+	saksi_err e;
+	int fd, rc = 0;
+
+	if (sodium_init() < 0 || saksi_seckey_generate(SAKSI_KEY_SIGN, &k) != SAKSI_OK ||
+	    saksi_seckey_public(k, &pub) != SAKSI_OK ||
+	    saksi_note_vkey_format("saksi.test/syncfault", pub.pk_key, vkey,
+	                           sizeof(vkey)) != SAKSI_OK)
+		return 10;
+	saksi_seckey_free(k);
+	memset(&o, 0, sizeof(o));
+	o.lo_meta_async = 1;
+	o.lo_map_size = 16 << 20;
+	if (saksi_ledger_open(dir, "saksi.test/syncfault", vkey, &o, &l) != SAKSI_OK)
+		return 11;
+	/* N: pages synced, meta page written, not synced. */
+	if (saksi_ledger_begin(l, 1, &t) != SAKSI_OK ||
+	    saksi_ledger_append(t, SAKSI_LEAF_EVENT, 1, body, sizeof(body), NULL,
+	                        NULL) != SAKSI_OK ||
+	    saksi_ledger_commit_nosync(t, &tn) != SAKSI_OK || tn == 0)
+		return 12;
+	if ((fd = open(trig, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return 13;
+	close(fd);
+	/* The next commit's own fdatasync takes the error. */
+	if (saksi_ledger_begin(l, 1, &t) != SAKSI_OK ||
+	    saksi_ledger_append(t, SAKSI_LEAF_EVENT, 2, body, sizeof(body), NULL,
+	                        NULL) != SAKSI_OK)
+		return 14;
+	e = saksi_ledger_commit_nosync(t, &tg);
+	printf("# child: the commit that took the error: %s\n", saksi_strerror(e));
+	if (e == SAKSI_OK)
+		return 15;
+	/* The one after it: LMDB's descriptor has reported, its fdatasync is clean. */
+	if (saksi_ledger_begin(l, 1, &t) != SAKSI_OK ||
+	    saksi_ledger_append(t, SAKSI_LEAF_EVENT, 3, body, sizeof(body), NULL,
+	                        NULL) != SAKSI_OK ||
+	    saksi_ledger_commit_nosync(t, &tg) != SAKSI_OK || tg <= tn)
+		return 16;
+	/* N is not durable for that: its sync must fail, and stay failed. */
+	e = saksi_ledger_sync(l, tn);
+	printf("# child: the sync of the commit before the error: %s\n", saksi_strerror(e));
+	if (e != SAKSI_ERR_IO)
+		rc = 17;
+	else if (saksi_ledger_sync(l, tg) != SAKSI_ERR_IO)
+		rc = 18;
+	else if (saksi_ledger_begin(l, 1, &t) != SAKSI_ERR_IO)
+		rc = 19;
+	else if (saksi_ledger_begin(l, 0, &t) != SAKSI_ERR_IO)
+		rc = 20;   /* no snapshot that is not known durable */
+	saksi_ledger_close(l);
+	fflush(stdout);
+	return rc;
+}
+
+static void
+test_ledger_distrust(void **state)
+{
+	struct sf *d = *state;
+	char dir[DR_NAME_LEN + 16], data[DR_NAME_LEN + 32], *env[8], file[DR_NAME_LEN + 64];
+	char trig[DR_NAME_LEN + 64], asan[1100];
+	char *argv[] = { (char *)"syncfault_test", (char *)"--distrust-child", dir, d->trigger,
+	                 NULL };
+	const char *a = getenv("ASAN_OPTIONS");
+	saksi_ledger *l;
+	pid_t pid;
+	int st, n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/lib-ledger", d->o.d.fx.dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	snprintf(file, sizeof(file), "SAKSI_SHIM_FILE=%s", data);
+	snprintf(trig, sizeof(trig), "SAKSI_SHIM_TRIGGER=%s", d->trigger);
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s", a != NULL ? a : "");
+	env[n++] = (char *)"LD_PRELOAD=" SAKSI_SYNCFAULT_SHIM;
+	env[n++] = file;
+	env[n++] = trig;
+	env[n++] = (char *)"SAKSI_SHIM_MODE=errseq";
+	env[n++] = asan;
+	env[n] = NULL;
+	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, env), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 0)
+		fail_msg("the ledger child failed at step %d", WEXITSTATUS(st));
+	/* Reopened: the commits that returned are there (nothing was really lost on this
+	 * disk), and the ledger is whole. */
+	l = lf_open_ro(dir);
+	printf("# reopened: %llu leaves\n", (unsigned long long)lf_size(l));
+	assert_true(lf_size(l) >= 1);
+	saksi_ledger_close(l);
+}
+
 static int
 setup(void **state)
 {
@@ -382,14 +540,19 @@ teardown(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_syncer_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writeback_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_distrust, setup, teardown),
 	};
 	const char *asan = getenv("ASAN_OPTIONS");
 	char opts[1024];
+
+	if (argc == 4 && strcmp(argv[1], "--distrust-child") == 0)
+		return distrust_child(argv[2], argv[3]);
 
 	/* A sanitized saksid checks that its runtime comes first among the libraries; the
 	 * shim, preloaded, comes before it. Harmless for a build without sanitizers. */
