@@ -13,9 +13,12 @@
  *                       descriptor's next sync (by descriptor number, < 1024); else
  *                       every descriptor
  *   SAKSI_SHIM_COUNT    how many calls fail after the trigger (default: every one)
+ *   SAKSI_SHIM_HOLD     a path: a call that is to fail waits while a file exists there
+ *                       (says "holding" once), so that a test can have requests queue
+ *                       up behind a sync in progress; a condition, not a time
  * Every failure is written to stderr (the daemon's log in the tests), so a test can tell
  * that the fault was injected and not merely hoped for. Under saksid's seccomp filter it
- * needs only stat, fstat, fcntl(F_GETFL) and write, all allowed (daemon/sandbox.c;
+ * needs only stat, fstat, fcntl(F_GETFL), nanosleep and write, all allowed (daemon/sandbox.c;
  * not readlink of /proc/self/fd, which only the sanitizers' builds allow);
  * the real call goes by syscall(2), which the filter sees as the same fdatasync/fsync.
  */
@@ -27,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The shim's mutable state: failures injected so far (SAKSI_SHIM_COUNT), and the
@@ -43,6 +47,7 @@ shim_hit(int fd, const char *call)
 {
 	const char *file = getenv("SAKSI_SHIM_FILE"), *trig = getenv("SAKSI_SHIM_TRIGGER");
 	const char *mode = getenv("SAKSI_SHIM_MODE"), *count = getenv("SAKSI_SHIM_COUNT");
+	const char *hold = getenv("SAKSI_SHIM_HOLD");
 	struct stat st, fst;
 	char msg[512];
 	int fl, len;
@@ -69,6 +74,14 @@ shim_hit(int fd, const char *call)
 	k = atomic_fetch_add(&shim_failed, 1);
 	if (count != NULL && k >= atol(count))
 		return 0;
+	if (hold != NULL && stat(hold, &st) == 0) {
+		static const char held[] = "syncfault shim: holding a sync\n";
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		(void)!write(2, held, sizeof(held) - 1);
+		while (stat(hold, &st) == 0)
+			nanosleep(&ts, NULL);
+	}
 	len = snprintf(msg, sizeof(msg), "syncfault shim: %s(%d %s, %s) fails with EIO (%ld)\n",
 	               call, fd, file, (fl & O_ACCMODE) == O_RDONLY ? "read-only" : "read-write",
 	               k + 1);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -39,10 +40,11 @@
 
 struct sf {
 	struct dr_ob o;
-	char trigger[DR_NAME_LEN + 16];
+	char trigger[DR_NAME_LEN + 16], hold[DR_NAME_LEN + 16];
 	char data_mdb[DR_NAME_LEN + 32];
-	/* Every receipt handed back, with its envelope. */
-	size_t n;
+	/* Every receipt handed back, with its envelope; extra: events sent without the
+	 * outbox (their receipts are not kept). */
+	size_t n, extra;
 	uint64_t index[NRECEIPTS];
 	uint8_t *env[NRECEIPTS];
 	size_t env_len[NRECEIPTS];
@@ -78,6 +80,7 @@ start_shim(struct sf *d, const char *mode, const char *count)
 		assert_int_equal(setenv("SAKSI_SHIM_COUNT", count, 1), 0);
 	else
 		unsetenv("SAKSI_SHIM_COUNT");
+	assert_int_equal(setenv("SAKSI_SHIM_HOLD", d->hold, 1), 0);
 	d->o.d.pid = dr_saksid_start(d->o.d.conf, d->o.d.errlog,
 	                             "LD_PRELOAD=" SAKSI_SYNCFAULT_SHIM);
 	dr_await_ready(d->o.d.url, &d->o.d.fx.v, &d->o.d.pid, d->o.d.errlog, 1);
@@ -232,7 +235,7 @@ check_ledger(struct sf *d)
 		events += leaf[1] == SAKSI_LEAF_EVENT;
 		free(leaf);
 	}
-	assert_int_equal(events, d->n);
+	assert_int_equal(events, d->n + d->extra);
 	free(seen);
 	free(tp);
 	saksi_ledger_abort(t);
@@ -258,7 +261,7 @@ shim_failures(struct sf *d)
 	size_t n;
 
 	assert_non_null(text);
-	n = dr_count(text, "syncfault shim: ");
+	n = dr_count(text, ") fails with EIO");
 	free(text);
 	return n;
 }
@@ -356,6 +359,130 @@ test_commit_sync_fails(void **state)
 	flush_all(d);
 	dr_stop(&d->o.d, SIGTERM);
 	check_ledger(d);
+}
+
+/* One request of one item from its own thread: its result code, or -1 (no answer). */
+struct waiter {
+	const char *url;
+	const struct fx_item *item;
+	pthread_t th;
+	int code;
+	char msg[256];
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	int s = nn_socket(AF_SP, NN_REQ), to = 60000, n;
+	size_t len;
+	uint8_t *req = dr_submit_req(w->item, 1, &len);
+	void *buf = NULL;
+
+	w->code = -1;
+	if (s < 0)
+		goto out;
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof(to));
+	if (nn_connect(s, w->url) >= 0 && nn_send(s, req, len, 0) == (int)len &&
+	    (n = nn_recv(s, &buf, NN_MSG, 0)) >= 10) {
+		const uint8_t *r = buf;
+		size_t tl = saksi_get_u32(r + 6);
+
+		/* One item's answer: version, op, status 0, count 1, then its code. */
+		if (r[2] == 0 && saksi_get_u16(r + 3) == 1 && 10 + tl == (size_t)n) {
+			w->code = r[5];
+			snprintf(w->msg, sizeof(w->msg), "%.*s", (int)tl, (const char *)r + 10);
+		}
+	}
+	if (buf != NULL)
+		nn_freemsg(buf);
+	nn_close(s);
+out:
+	free(req);
+	return NULL;
+}
+
+static void
+waiter_start(struct waiter *w, const struct sf *d, const struct fx_item *it)
+{
+	w->url = d->o.d.url;
+	w->item = it;
+	assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
+}
+
+/* Waits (bounded by dr_await_file's polls) until the ledger holds size leaves,
+ * unsynced ones included: the groups have been committed. */
+static void
+await_size(struct sf *d, uint64_t size)
+{
+	for (int i = 0; i < 6000 && dr_ledger_size(d->o.d.ledger_dir) < size; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		assert_alive(d);
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(dr_ledger_size(d->o.d.ledger_dir), size);
+}
+
+/*
+ * Several groups waiting on the syncer when its fdatasync fails: the shim holds the
+ * sync of the first group (N) while two more requests are committed behind it (N+1,
+ * N+2: their own commits' fdatasyncs are clean), then fails it. Every one of them is
+ * answered `unavailable`, none gets a receipt, and a later one is refused too. After a
+ * restart without the shim, every event that got a receipt before is a duplicate with
+ * its receipt (never lost), and the ones refused are taken (on this disk they are in
+ * the ledger after all: duplicates too).
+ */
+static void
+test_groups_waiting(void **state)
+{
+	struct sf *d = *state;
+	struct fx_item it[7];
+	struct waiter w[3];
+	char text[256];
+	int code;
+
+	for (size_t i = 0; i < 7; i++)
+		fx_booking(&d->o.d.fx, i % 2 ? FX_NATIONAL : FX_QUEUE, 1 + i, wall_ms(), &it[i]);
+	write_conf(d);
+	start_shim(d, "syncer", "1");
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(dr_submit1(d->o.d.url, &it[i], NULL, 0), SAKSI_R_ACCEPTED);
+	assert_int_equal(dr_ledger_size(d->o.d.ledger_dir), 1 + 3);
+
+	fx_write(d->hold, "", 0, 0600);
+	trigger(d);
+	memset(w, 0, sizeof(w));
+	waiter_start(&w[0], d, &it[3]);
+	free(dr_await_file(d->o.d.errlog, "syncfault shim: holding", d->o.d.pid));
+	waiter_start(&w[1], d, &it[4]);
+	waiter_start(&w[2], d, &it[5]);
+	await_size(d, 1 + 6);
+	assert_int_equal(unlink(d->hold), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(w[i].th, NULL), 0);
+		printf("# waiting request %zu: code %d, \"%s\"\n", i, w[i].code, w[i].msg);
+		assert_int_equal(w[i].code, SAKSI_R_UNAVAILABLE);
+	}
+	assert_int_equal(shim_failures(d), 1);
+	code = dr_submit1(d->o.d.url, &it[6], text, sizeof(text));
+	printf("# a later request: code %d, \"%s\"\n", code, text);
+	assert_int_equal(code, SAKSI_R_UNAVAILABLE);
+	stop_status(d);
+
+	dr_start(&d->o.d);
+	for (size_t i = 0; i < 7; i++) {
+		code = dr_submit1(d->o.d.url, &it[i], NULL, 0);
+		if (i < 3)
+			assert_int_equal(code, SAKSI_R_DUPLICATE);
+		else
+			assert_true(code == SAKSI_R_DUPLICATE || code == SAKSI_R_ACCEPTED);
+	}
+	dr_stop(&d->o.d, SIGTERM);
+	d->extra = 7;
+	check_ledger(d);
+	for (size_t i = 0; i < 7; i++)
+		fx_item_free(&it[i]);
 }
 
 /*
@@ -520,6 +647,7 @@ setup(void **state)
 	assert_non_null(d);
 	dr_ob_setup(&d->o, DR_KEYRING);
 	snprintf(d->trigger, sizeof(d->trigger), "%s/fail-syncs", d->o.d.fx.dir);
+	snprintf(d->hold, sizeof(d->hold), "%s/hold-syncs", d->o.d.fx.dir);
 	snprintf(d->data_mdb, sizeof(d->data_mdb), "%s/data.mdb", d->o.d.ledger_dir);
 	*state = d;
 	return 0;
@@ -546,6 +674,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_syncer_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writeback_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_groups_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_distrust, setup, teardown),
 	};
 	const char *asan = getenv("ASAN_OPTIONS");
