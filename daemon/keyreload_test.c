@@ -429,20 +429,6 @@ test_reload_parts(void **state)
 	saksid_keyreload_clear(&kl);
 }
 
-struct reload_arg {
-	saksid_keyreload *kl;
-	saksid_server *srv;
-	saksi_err e;
-};
-
-static void *
-reload_main(void *arg)
-{
-	struct reload_arg *ra = arg;
-
-	ra->e = saksid_keyreload_run(ra->kl, ra->srv, FX_NOW);
-	return NULL;
-}
 
 /*
  * An event of a key a reload adds, sent while the reload waits for the committer: it is
@@ -464,8 +450,7 @@ test_reload_unknown_recheck(void **state)
 	saksid_keyfile kf;
 	saksi_ledger_txn *hold;
 	saksi_seckey *k;
-	struct reload_arg ra;
-	pthread_t t;
+	struct fx_reload fr;
 	uint64_t entry, checked;
 	int sk, sr;
 	(void)state;
@@ -481,19 +466,8 @@ test_reload_unknown_recheck(void **state)
 
 	/* The committer held; the reload handed to it. */
 	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
-	ra.kl = &kl;
-	ra.srv = srv;
-	ra.e = SAKSI_ERR_INVAL;
-	assert_int_equal(pthread_create(&t, NULL, reload_main, &ra), 0);
-	for (int i = 0; i < 60000; i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		saksid_server_stats_get(srv, &st);
-		if (st.ss_reloads == 1)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(st.ss_reloads, 1);
+	assert_int_equal(fx_reload_start(&fr, &kl, srv, FX_NOW), 0);
+	assert_int_equal(fx_server_await(srv, FX_STAT(ss_reloads), 1), 1);
 	/* The new key's event and a revoked key's, checked while the old keyring is in
 	 * force (the reload cannot finish: its entry waits for the write lock). */
 	saksid_server_stats_get(srv, &st);
@@ -502,18 +476,9 @@ test_reload_unknown_recheck(void **state)
 	sr = submit_send(fx.prod[FX_REVOKED], 1);
 	/* Both checked by the workers (under the old keyring: the swap waits for the
 	 * committer, held) before the committer may go on. */
-	for (int i = 0; i < 60000; i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		saksid_server_stats_get(srv, &st);
-		if (st.ss_checked == checked + 2)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(st.ss_checked, checked + 2);
+	assert_int_equal(fx_server_await(srv, FX_STAT(ss_checked), checked + 2), checked + 2);
 	saksi_ledger_abort(hold);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(ra.e, SAKSI_OK);
+	assert_int_equal(fx_reload_join(&fr), SAKSI_OK);
 	assert_int_equal(submit_recv(sk), SAKSI_R_ACCEPTED);
 	assert_int_equal(submit_recv(sr), SAKSI_R_REVOKED_KEY);
 	saksid_server_stats_get(srv, &st);

@@ -162,27 +162,14 @@ query_send_by(const saksi_seckey *k, uint8_t hash[32])
 	return s;
 }
 
+/* Until the server's counter `field` reaches want (and not beyond). */
+#define AWAIT(srv, field, want) \
+	assert_int_equal(fx_server_await((srv), FX_STAT(field), (want)), (want))
+
 static int
 query_send(uint8_t hash[32])
 {
 	return query_send_by(sup, hash);
-}
-
-/* Until a worker has checked `more` requests after `base` (ss_checked). */
-static void
-await_checked(saksid_server *srv, uint64_t base, uint64_t more)
-{
-	saksid_server_stats st;
-
-	for (int i = 0; i < 60000; i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		saksid_server_stats_get(srv, &st);
-		if (st.ss_checked >= base + more)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(st.ss_checked, base + more);
 }
 
 /* Its reply's status (s closed); answered, the access index, its reason otherwise. */
@@ -223,37 +210,6 @@ query_recv(int s, const uint8_t hash[32], uint64_t *access, char *why, size_t wh
 	return query_recv_by(sup, s, hash, access, why, whylen);
 }
 
-/* Until the committer has taken `more` groups after `base` (ss_closed). */
-static void
-await_closed(saksid_server *srv, uint64_t base, uint64_t more)
-{
-	saksid_server_stats st;
-
-	for (int i = 0; i < 60000; i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		saksid_server_stats_get(srv, &st);
-		if (st.ss_closed >= base + more)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(st.ss_closed, base + more);
-}
-
-struct reload_arg {
-	saksid_keyreload *kl;
-	saksid_server *srv;
-	saksi_err e;
-};
-
-static void *
-reload_main(void *arg)
-{
-	struct reload_arg *ra = arg;
-
-	ra->e = saksid_keyreload_run(ra->kl, ra->srv, wall_ms());
-	return NULL;
-}
 
 /*
  * The reload in kr_path run while the committer is held by a write transaction; once
@@ -267,32 +223,20 @@ reload_during_query(saksid_keyreload *kl, saksid_server *srv, uint64_t reloads,
 {
 	saksid_server_stats st;
 	saksi_ledger_txn *hold;
-	struct reload_arg ra;
+	struct fx_reload fr;
 	uint8_t hash[32];
-	pthread_t t;
 	int s;
 
 	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
-	ra.kl = kl;
-	ra.srv = srv;
-	ra.e = SAKSI_ERR_INVAL;
-	assert_int_equal(pthread_create(&t, NULL, reload_main, &ra), 0);
-	for (int i = 0; i < 60000; i++) {
-		struct timespec ts = { 0, 1000 * 1000 };
-
-		saksid_server_stats_get(srv, &st);
-		if (st.ss_reloads == reloads)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(st.ss_reloads, reloads);
+	saksid_server_stats_get(srv, &st);
+	assert_int_equal(fx_reload_start(&fr, kl, srv, wall_ms()), 0);
+	assert_int_equal(fx_server_await(srv, FX_STAT(ss_reloads), reloads), reloads);
 	s = query_send(hash);
 	/* The query answered by a worker under the old keyring (the swap waits for the
 	 * committer, held) and its access entry checked, before the committer goes on. */
-	await_checked(srv, st.ss_checked, 1);
+	AWAIT(srv, ss_checked, st.ss_checked + 1);
 	saksi_ledger_abort(hold);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(ra.e, SAKSI_OK);
+	assert_int_equal(fx_reload_join(&fr), SAKSI_OK);
 	*entry = kl->kl_entry;
 	return query_recv(s, hash, access, why, whylen);
 }
@@ -376,10 +320,10 @@ test_query_across_reload(void **state)
 	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
 	saksid_server_stats_get(srv, &st);
 	s3 = query_send_by(sup3, hash3);
-	await_checked(srv, st.ss_checked, 1);
-	await_closed(srv, st.ss_closed, 1);
+	AWAIT(srv, ss_checked, st.ss_checked + 1);
+	AWAIT(srv, ss_closed, st.ss_closed + 1);
 	s = query_send_by(sup2, hash);
-	await_checked(srv, st.ss_checked, 2);   /* allowed at its check, queued */
+	AWAIT(srv, ss_checked, st.ss_checked + 2);   /* allowed at its check, queued */
 	assert_true(wall_ms() < revoke_at);
 	while (wall_ms() <= revoke_at) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };

@@ -175,7 +175,8 @@ fi
 
 ## The unit
 # The system calls a unit's SystemCallFilter= lines allow: the groups named without ~,
-# expanded by systemd itself, less those named with ~ (later lines win, as in systemd).
+# expanded by systemd itself, less those named with ~, line after line (later lines
+# win, as in systemd).
 expand_syscalls() {
   local n
   for n in "$@"; do
@@ -187,14 +188,21 @@ expand_syscalls() {
   done
 }
 unit_syscalls() {
-  local allow=() deny=() v
+  local v set
+  set=$(mktemp)
+  # In order: a line without ~ adds its calls, one with ~ takes them away, so a later
+  # line can give back one call of a group an earlier one denied (as systemd merges
+  # them, the first line being an allow list).
   while read -r v; do
     case $v in
-      '~'*) v=${v#\~}; deny+=($v) ;;
-      *) allow+=($v) ;;
+      '~'*) v=${v#\~}
+            comm -23 "$set" <(expand_syscalls $v | sort -u) >"$set.new" ;;
+      *) sort -u "$set" <(expand_syscalls $v) >"$set.new" ;;
     esac
+    mv "$set.new" "$set"
   done < <(sed -n 's/^SystemCallFilter=//p' "$1")
-  comm -23 <(expand_syscalls "${allow[@]}" | sort -u) <(expand_syscalls "${deny[@]}" | sort -u)
+  cat "$set"
+  rm -f "$set"
 }
 unit=$x/lib/systemd/system/saksid.service
 check "the packaged unit is packaging/saksid.service" cmp "$unit" packaging/saksid.service

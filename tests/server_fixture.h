@@ -6,6 +6,11 @@
 #ifndef SAKSID_SERVER_FIXTURE_H
 #define SAKSID_SERVER_FIXTURE_H
 
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
 #include "daemon_fixture.h"
 
 #include "commit.h"
@@ -96,6 +101,70 @@ fx_server_teardown(struct fx *fx, saksi_ledger *l, saksid_committer *cm)
 	saksid_commit_free(cm);
 	saksi_ledger_close(l);
 	fx_free(fx);
+}
+
+/*
+ * Polls the server's counter at `off` in saksid_server_stats (offsetof of a uint64_t
+ * member, FX_STAT) until it reaches want, with a generous bound (tests wait on
+ * conditions, never on time): the last value read, for the caller to assert.
+ */
+#define FX_STAT(field) offsetof(saksid_server_stats, field)
+FX_UNUSED static uint64_t
+fx_server_await(saksid_server *srv, size_t off, uint64_t want)
+{
+	saksid_server_stats st;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 60000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		saksid_server_stats_get(srv, &st);
+		memcpy(&v, (const char *)&st + off, sizeof(v));
+		if (v >= want)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return v;
+}
+
+/* A keyring reload run on a thread of its own (saksid_keyreload_run at fr_now), so that
+ * a test can hold the committer while the reload waits for it: fx_reload_start, then
+ * fx_reload_join for its result. */
+struct fx_reload {
+	saksid_keyreload *fr_kl;
+	saksid_server *fr_srv;
+	uint64_t fr_now;
+	saksi_err fr_e;
+	pthread_t fr_t;
+};
+
+FX_UNUSED static void *
+fx_reload_main(void *arg)
+{
+	struct fx_reload *fr = arg;
+
+	fr->fr_e = saksid_keyreload_run(fr->fr_kl, fr->fr_srv, fr->fr_now);
+	return NULL;
+}
+
+FX_UNUSED static int
+fx_reload_start(struct fx_reload *fr, saksid_keyreload *kl, saksid_server *srv,
+                uint64_t now)
+{
+	fr->fr_kl = kl;
+	fr->fr_srv = srv;
+	fr->fr_now = now;
+	fr->fr_e = SAKSI_ERR_INVAL;
+	return pthread_create(&fr->fr_t, NULL, fx_reload_main, fr);
+}
+
+/* Its result, SAKSI_ERR_INVAL if the thread could not be joined. */
+FX_UNUSED static saksi_err
+fx_reload_join(struct fx_reload *fr)
+{
+	if (pthread_join(fr->fr_t, NULL) != 0)
+		return SAKSI_ERR_INVAL;
+	return fr->fr_e;
 }
 
 #endif
