@@ -1599,16 +1599,20 @@ receipt(saksid_committer *c, saksi_ledger_txn *rtxn, saksid_item *it, uint64_t s
 }
 
 static void
-all_unavailable(saksid_item *const *items, size_t n, saksi_err e)
+all_unavailable(saksid_item *const *items, size_t n, saksi_err e, int failed)
 {
 	char msg[SAKSID_MSG_MAX];
 
-	if (e == SAKSI_ERR_FULL)
+	if (failed)
+		/* Sticky (lib/ledger.c, sync_to): not the disk's state now, saksid's. */
+		snprintf(msg, sizeof(msg), "the ledger's sync failed earlier: saksid writes "
+		         "nothing more until it is restarted (see its log); retry later");
+	else if (e == SAKSI_ERR_FULL)
 		snprintf(msg, sizeof(msg), "the ledger is full; nothing was written, retry later");
 	else if (e == SAKSI_ERR_IO)
 		/* LMDB reports a short write (a disk that filled up mid-write) as EIO. */
-		snprintf(msg, sizeof(msg), "the ledger could not be written (I/O error: is the "
-		         "disk full?); nothing was written, retry later");
+		snprintf(msg, sizeof(msg), "the ledger could not be written (I/O error: a full "
+		         "or failing disk, see saksid's log); nothing was written, retry later");
 	else
 		snprintf(msg, sizeof(msg), "the ledger failed (%s); nothing was written, retry "
 		         "later", saksi_strerror(e));
@@ -1891,7 +1895,7 @@ fail:
 	c->c_appended = 0;
 	c->c_alerts = 0;
 	c->c_ticket = 0;
-	all_unavailable(items, n, e);
+	all_unavailable(items, n, e, saksi_ledger_failed(c->c_ledger));
 	return e;
 }
 

@@ -1317,8 +1317,9 @@ sync_main(void *arg)
 
 					it->it_code = SAKSI_R_UNAVAILABLE;
 					snprintf(it->it_msg, sizeof(it->it_msg), "the ledger could "
-					         "not be synced (%s); resubmit the same bytes later",
-					         saksi_strerror(e));
+					         "not be synced (%s): saksid writes nothing more until "
+					         "it is restarted (see its log); resubmit the same bytes "
+					         "then", saksi_strerror(e));
 				}
 				r->r_reply = answer_msg(s, r, &r->r_reply_len);
 			}
@@ -1945,8 +1946,13 @@ on_status(saksid_server *s, void *ctl)
 	s->s_stats.ss_status++;
 	pthread_mutex_unlock(&s->s_mu);
 	if ((e = saksid_server_status_json(s, &json)) != SAKSI_OK) {
-		snprintf(msg, sizeof(msg), "status unavailable (%s); retry later",
-		         saksi_strerror(e));
+		if (saksi_ledger_failed(s->s_o.so_ledger))
+			/* Its counts rest on a durable read, which a failed sync rules out. */
+			snprintf(msg, sizeof(msg), "status unavailable: the ledger's sync failed; "
+			         "saksid writes nothing more until it is restarted (see its log)");
+		else
+			snprintf(msg, sizeof(msg), "status unavailable (%s); retry later",
+			         saksi_strerror(e));
 		reply_text(s, ctl, SAKSI_OP_STATUS, SAKSI_R_UNAVAILABLE, msg);
 	} else
 		reply(s, ctl, SAKSI_OP_STATUS, SAKSI_R_ACCEPTED, json, strlen(json));

@@ -1362,6 +1362,12 @@ saksi_ledger_commit_nosync(saksi_ledger_txn *t, uint64_t *ticket)
 	return commit(t, ticket);
 }
 
+int
+saksi_ledger_failed(const saksi_ledger *l)
+{
+	return l != NULL && atomic_load(&l->l_failed) != 0;
+}
+
 uint64_t
 saksi_ledger_syncs(const saksi_ledger *l)
 {

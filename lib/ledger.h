@@ -113,6 +113,8 @@ saksi_err saksi_ledger_commit_nosync(saksi_ledger_txn *txn, uint64_t *ticket);
 saksi_err saksi_ledger_sync(saksi_ledger *l, uint64_t ticket);
 /* How many fdatasyncs the durability steps above have issued since open (tests). */
 uint64_t saksi_ledger_syncs(const saksi_ledger *l);
+/* 1 once a sync has failed (nothing more is written until the process starts again). */
+int saksi_ledger_failed(const saksi_ledger *l);
 saksi_err saksi_ledger_begin_unsynced(saksi_ledger *l, saksi_ledger_txn **out);
 
 /*

@@ -298,11 +298,14 @@ test_syncer_sync_fails(void **state)
 		flush_refused(d, msg, sizeof(msg));
 		if (i == 0)
 			printf("# a later submission: \"%s\"\n", msg);
+		/* The reason is saksid's state, not the disk's: say what to do. */
+		assert_non_null(strstr(msg, "until it is restarted"));
 	}
 	/* Reads never hand out the group that is not known durable. */
 	assert_unavailable(d, saksi_client_checkpoint(d->o.cl, &note, &len), "checkpoint");
 	free(note);
 	assert_unavailable(d, saksi_client_status(d->o.cl, &json, &len), "status");
+	assert_non_null(strstr(saksi_client_refusal(d->o.cl, NULL), "sync failed"));
 	free(json);
 	assert_alive(d);
 
