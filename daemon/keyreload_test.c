@@ -176,30 +176,46 @@ status_keyring(saksid_server *srv)
 	return k;
 }
 
-/* fx's keyring with one more key, written to kr_path; the key returned. */
-static saksi_seckey *
-add_key(const char *name)
+/* fx's keyring with the queue key k (name) more, and the key named `moved` (unless NULL)
+ * given branch `to`, written to kr_path. */
+static void
+keyring_with(const saksi_seckey *k, const char *name, const char *moved, const char *to)
 {
-	saksi_seckey *k = fx_key(fx.seed, name, SAKSI_KEY_SIGN);
-	json_t *root = json_loads(fx.keyring_json, 0, NULL);
+	json_t *root = json_loads(fx.keyring_json, 0, NULL), *e;
+	size_t i;
 	char *text;
 
 	assert_non_null(root);
 	assert_int_equal(json_array_append_new(json_object_get(root, "keys"),
 	    kf_entry(k, name, "queue", FX_BRANCH)), 0);
+	json_array_foreach(json_object_get(root, "keys"), i, e)
+		if (moved != NULL &&
+		    strcmp(json_string_value(json_object_get(e, "name")), moved) == 0)
+			json_object_set_new(e, "branch", json_string(to));
 	assert_non_null(text = json_dumps(root, JSON_INDENT(2)));
 	fx_write(kr_path, text, strlen(text), 0644);
 	free(text);
 	json_decref(root);
+}
+
+/* fx's keyring with one more key, written to kr_path; the key returned. */
+static saksi_seckey *
+add_key(const char *name)
+{
+	saksi_seckey *k = fx_key(fx.seed, name, SAKSI_KEY_SIGN);
+
+	keyring_with(k, name, NULL, NULL);
 	return k;
 }
 
-/* Sends one booking signed by k with seq; the socket to read its answer from. */
+/* Sends one booking signed by k with seq, at branch (NULL: the example's); the socket to
+ * read its answer from. */
 static int
-submit_send(const saksi_seckey *k, uint64_t seq)
+submit_send_at(const saksi_seckey *k, uint64_t seq, const char *branch)
 {
+	const char *set[] = { "branch", branch, NULL };
 	struct fx_item fi;
-	char *p = fx_payload("queue.booking.created", NULL);
+	char *p = fx_payload("queue.booking.created", branch != NULL ? set : NULL);
 	uint8_t *req;
 	size_t len;
 	int s = nn_socket(AF_SP, NN_REQ), to = 60000;
@@ -222,6 +238,12 @@ submit_send(const saksi_seckey *k, uint64_t seq)
 	free(req);
 	fx_item_free(&fi);
 	return s;
+}
+
+static int
+submit_send(const saksi_seckey *k, uint64_t seq)
+{
+	return submit_send_at(k, seq, NULL);
 }
 
 /* The answer's code on s (closed). */
@@ -452,7 +474,7 @@ test_reload_unknown_recheck(void **state)
 	saksi_seckey *k;
 	struct fx_reload fr;
 	uint64_t entry, checked;
-	int sk, sr;
+	int sk, sr, sm;
 	(void)state;
 
 	fx_write(kr_path, fx.keyring_json, strlen(fx.keyring_json), 0644);
@@ -461,8 +483,12 @@ test_reload_unknown_recheck(void **state)
 	assert_int_equal(saksid_server_start(&so, &srv, NULL, 0), SAKSI_OK);
 	opts(&o);
 	assert_int_equal(saksid_keyreload_init(&kl, &o, &kf, entry, FX_NOW), SAKSI_OK);
-	k = add_key("kiosk-race");
+	/* The reload adds kiosk-race and moves the queue key to another branch. */
+	k = fx_key(fx.seed, "kiosk-race", SAKSI_KEY_SIGN);
+	keyring_with(k, "kiosk-race", "producer-0", "KC-PAREPARE");   /* FX_QUEUE */
 	assert_int_equal(submit(k, 1), SAKSI_R_UNKNOWN_KEY);
+	assert_int_equal(submit_recv(submit_send_at(fx.prod[FX_QUEUE], 1000, "KC-PAREPARE")),
+	    SAKSI_R_BRANCH);
 
 	/* The committer held; the reload handed to it. */
 	assert_int_equal(saksi_ledger_begin(ledger, 1, &hold), SAKSI_OK);
@@ -474,18 +500,22 @@ test_reload_unknown_recheck(void **state)
 	checked = st.ss_checked;
 	sk = submit_send(k, 2);
 	sr = submit_send(fx.prod[FX_REVOKED], 1);
-	/* Both checked by the workers (under the old keyring: the swap waits for the
+	sm = submit_send_at(fx.prod[FX_QUEUE], 1000, "KC-PAREPARE");
+	/* All three checked by the workers (under the old keyring: the swap waits for the
 	 * committer, held) before the committer may go on. */
-	assert_int_equal(fx_server_await(srv, FX_STAT(ss_checked), checked + 2), checked + 2);
+	assert_int_equal(fx_server_await(srv, FX_STAT(ss_checked), checked + 3), checked + 3);
 	saksi_ledger_abort(hold);
 	assert_int_equal(fx_reload_join(&fr), SAKSI_OK);
 	assert_int_equal(submit_recv(sk), SAKSI_R_ACCEPTED);
 	assert_int_equal(submit_recv(sr), SAKSI_R_REVOKED_KEY);
+	/* Refused `branch` under the old keyring, decided again under the new one. */
+	assert_int_equal(submit_recv(sm), SAKSI_R_ACCEPTED);
 	saksid_server_stats_get(srv, &st);
-	/* Both were checked under the old keyring: both checked again. */
-	assert_int_equal(st.ss_rechecked, 2);
+	/* All three were checked under the old keyring: all three checked again. */
+	assert_int_equal(st.ss_rechecked, 3);
 	assert_int_equal(st.ss_items[SAKSI_R_UNKNOWN_KEY], 1);
 	assert_int_equal(st.ss_items[SAKSI_R_REVOKED_KEY], 1);
+	assert_int_equal(st.ss_items[SAKSI_R_BRANCH], 1);
 	assert_int_equal(submit(k, 3), SAKSI_R_ACCEPTED);
 	saksid_server_stop(srv, NULL);
 	saksid_keyreload_clear(&kl);
