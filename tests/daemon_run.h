@@ -947,6 +947,16 @@ dr_ob_bookings(struct dr_ob *o, size_t n)
 	}
 }
 
+/* The events the outbox holds that no answer has settled yet. */
+DR_UNUSED static uint64_t
+dr_ob_pending(struct dr_ob *o)
+{
+	saksi_outbox_status st;
+
+	assert_int_equal(saksi_outbox_stat(o->ob, &st), SAKSI_OK);
+	return st.os_pending;
+}
+
 /* The teardown's end of dr_ob_setup: the producer closed, a daemon left running killed,
  * the tmpfs unmounted, fx freed. */
 DR_UNUSED static void

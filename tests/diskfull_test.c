@@ -72,15 +72,6 @@ on_receipt(void *arg, const saksi_outbox_receipt *r)
 	d->n++;
 }
 
-static uint64_t
-pending(struct df *d)
-{
-	saksi_outbox_status st;
-
-	assert_int_equal(saksi_outbox_stat(d->o.ob, &st), SAKSI_OK);
-	return st.os_pending;
-}
-
 /*
  * Flushes until the daemon refuses with `unavailable` (the ledger is full), queueing more
  * as the queue empties. Returns the message of the refusal.
@@ -92,7 +83,7 @@ fill_until_refused(struct df *d, char *msg, size_t msglen)
 	saksi_err e;
 
 	for (int round = 0; round < 10000; round++) {
-		if (pending(d) == 0)
+		if (dr_ob_pending(&d->o) == 0)
 			dr_ob_bookings(&d->o, 64);
 		e = saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr);
 		if (e == SAKSI_ERR_REFUSED) {
@@ -111,7 +102,7 @@ static void
 still_refused(struct df *d, int times)
 {
 	saksi_outbox_flush_result fr;
-	uint64_t before = pending(d), n0 = d->n;
+	uint64_t before = dr_ob_pending(&d->o), n0 = d->n;
 
 	for (int i = 0; i < times; i++) {
 		assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr),
@@ -120,7 +111,7 @@ still_refused(struct df *d, int times)
 		assert_alive(d);
 	}
 	/* A group squeezed in after a refusal is fine; losing one is not. */
-	assert_int_equal(pending(d) + (d->n - n0), before);
+	assert_int_equal(dr_ob_pending(&d->o) + (d->n - n0), before);
 }
 
 static void
@@ -130,7 +121,7 @@ flush_all(struct df *d)
 
 	assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr), SAKSI_OK);
 	assert_int_equal(fr.of_dead, 0);
-	assert_int_equal(pending(d), 0);
+	assert_int_equal(dr_ob_pending(&d->o), 0);
 }
 
 /*

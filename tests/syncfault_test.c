@@ -106,15 +106,6 @@ on_receipt(void *arg, const saksi_outbox_receipt *r)
 	d->n++;
 }
 
-static uint64_t
-pending(struct sf *d)
-{
-	saksi_outbox_status st;
-
-	assert_int_equal(saksi_outbox_stat(d->o.ob, &st), SAKSI_OK);
-	return st.os_pending;
-}
-
 static void
 flush_all(struct sf *d)
 {
@@ -122,7 +113,7 @@ flush_all(struct sf *d)
 
 	assert_int_equal(saksi_outbox_flush(d->o.ob, d->o.cl, 64, 0, on_receipt, d, &fr), SAKSI_OK);
 	assert_int_equal(fr.of_dead, 0);
-	assert_int_equal(pending(d), 0);
+	assert_int_equal(dr_ob_pending(&d->o), 0);
 }
 
 /* One flush refused `unavailable` as a whole: no receipt, nothing dropped from the
@@ -131,7 +122,7 @@ static void
 flush_refused(struct sf *d, char *msg, size_t msglen)
 {
 	saksi_outbox_flush_result fr;
-	uint64_t before = pending(d);
+	uint64_t before = dr_ob_pending(&d->o);
 	size_t n0 = d->n;
 	saksi_err e;
 	int st;
@@ -152,7 +143,7 @@ flush_refused(struct sf *d, char *msg, size_t msglen)
 	}
 	assert_int_equal(fr.of_status, SAKSI_R_UNAVAILABLE);
 	assert_int_equal(d->n, n0);
-	assert_int_equal(pending(d), before);
+	assert_int_equal(dr_ob_pending(&d->o), before);
 	assert_alive(d);
 	if (msg != NULL)
 		snprintf(msg, msglen, "%s", fr.of_message);
